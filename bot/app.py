@@ -1,0 +1,167 @@
+"""The Bolt app: `/alp` is acknowledged at once, then answered in the channel.
+
+Flow of `/alp check kafka-lag`: ack (within Slack's 3 s) -> post "Running kafka-lag…"
+listing its probes -> update it as probes finish (at most once a second) -> replace it with
+the findings. Where the bot cannot post in the channel, `response_url` carries the replies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.metrics import Metrics
+from bot.render_slack import SlackMessage, render_progress, render_report, render_usage
+from bot.router import CheckRequest, HelpRequest, help_text, parse
+from bot.settings import Settings
+from commands.params import UsageError
+from commands.registry import CheckContext
+from commands.runner import run_check
+
+log = logging.getLogger(__name__)
+
+PROGRESS_MIN_INTERVAL_S = 1.0  # chat.update is rate limited (Tier 3: ~50/min per workspace)
+
+
+class Reply:
+    """One message the bot keeps updating: posted in the channel, or via response_url."""
+
+    def __init__(self, client: AsyncWebClient, respond: Any, channel: str, user: str) -> None:
+        self.client = client
+        self.respond = respond
+        self.channel = channel
+        self.user = user
+        self.ts: str | None = None
+        self.via_response_url = False
+
+    async def send(self, msg: SlackMessage) -> None:
+        """Post the first time, update in place afterwards."""
+        if self.via_response_url:
+            await self.respond(text=msg.text, blocks=msg.blocks, replace_original=True,
+                               response_type="in_channel")
+            return
+        try:
+            if self.ts is None:
+                resp = await self.client.chat_postMessage(
+                    channel=self.channel, text=msg.text, blocks=msg.blocks
+                )
+                self.ts = resp["ts"]
+                self.channel = resp.get("channel", self.channel)
+            else:
+                await self.client.chat_update(
+                    channel=self.channel, ts=self.ts, text=msg.text, blocks=msg.blocks
+                )
+        except SlackApiError as err:
+            if self.ts is not None:
+                raise
+            log.info("cannot post in %s (%s); using response_url", self.channel,
+                     err.response.get("error"))
+            self.via_response_url = True
+            await self.respond(text=msg.text, blocks=msg.blocks, response_type="in_channel")
+
+    async def attach(self, content: str, filename: str, title: str) -> None:
+        """Upload the full report as a file in the message's thread."""
+        if self.via_response_url:
+            await self.respond(text="The full report did not fit a message:\n```" + content[:35000] + "```",
+                               replace_original=False, response_type="in_channel")
+            return
+        await self.client.files_upload_v2(
+            channel=self.channel, thread_ts=self.ts, content=content, filename=filename, title=title
+        )
+
+
+class Progress:
+    """Probe states shown in the first reply, with rate-limited updates."""
+
+    def __init__(self, reply: Reply, target: str, probes: tuple[str, ...]) -> None:
+        self.reply = reply
+        self.target = target
+        self.states = dict.fromkeys(probes, "running")
+        self.last_update = 0.0
+
+    async def start(self) -> None:
+        await self.reply.send(render_progress(self.target, self.states))
+        self.last_update = time.monotonic()
+
+    async def __call__(self, probe: str, state: str) -> None:
+        self.states[probe] = state
+        if time.monotonic() - self.last_update < PROGRESS_MIN_INTERVAL_S:
+            return
+        self.last_update = time.monotonic()
+        try:
+            await self.reply.send(render_progress(self.target, self.states))
+        except SlackApiError as err:  # progress is a nicety; the result still goes out
+            log.warning("progress update failed: %s", err)
+
+
+def build_app(settings: Settings, metrics: Metrics) -> AsyncApp:
+    """The Bolt app with `/alp` registered. Signature verification stays on."""
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    client = AsyncWebClient(token=token, base_url=settings.slack_api_url)
+    app = AsyncApp(
+        client=client,
+        signing_secret=secret,
+        request_verification_enabled=True,
+        process_before_response=False,
+    )
+
+    async def alp_command(ack: Any, command: dict[str, Any], respond: Any, client: AsyncWebClient) -> None:
+        text = (command.get("text") or "").strip()
+        try:
+            request = parse(text)
+        except UsageError as err:
+            metrics.commands.labels(verb=_verb(text), outcome="usage").inc()
+            msg = render_usage(f"{err}\n\n{help_text()}")
+            await ack(response_type="ephemeral", text=msg.text, blocks=msg.blocks)
+            return
+        if isinstance(request, HelpRequest):
+            metrics.commands.labels(verb="help", outcome="ok").inc()
+            msg = render_usage(help_text(request.topic))
+            await ack(response_type="ephemeral", text=msg.text, blocks=msg.blocks)
+            return
+        await ack()
+        await run_in_channel(request, command, respond, client, settings, metrics)
+
+    app.command("/alp")(alp_command)
+    return app
+
+
+def _verb(text: str) -> str:
+    word = text.split()[0].lower() if text.split() else "help"
+    return word if word.isascii() and len(word) < 32 else "other"
+
+
+async def run_in_channel(
+    request: CheckRequest,
+    command: dict[str, Any],
+    respond: Any,
+    client: AsyncWebClient,
+    settings: Settings,
+    metrics: Metrics,
+) -> None:
+    """Run a check after the ack and keep the channel informed."""
+    t0 = time.monotonic()
+    reply = Reply(client, respond, command["channel_id"], command.get("user_id", ""))
+    progress = Progress(reply, request.target, request.spec.probes)
+    outcome = "ok"
+    try:
+        await progress.start()
+        report = await run_check(request.spec, CheckContext(settings, progress), request.params)
+        msg = render_report(report)
+        await reply.send(msg)
+        if msg.attachment:
+            await reply.attach(msg.attachment, f"{request.target}-report.txt", f"{request.target} report")
+        metrics.outcomes.labels(target=request.target, severity=report.severity.value).inc()
+    except (SlackApiError, asyncio.TimeoutError, OSError) as err:
+        outcome = "error"
+        log.error("could not answer /alp %s: %s", request.target, err)
+    finally:
+        metrics.commands.labels(verb="check", outcome=outcome).inc()
+        metrics.duration.labels(target=request.target).observe(time.monotonic() - t0)

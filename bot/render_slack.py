@@ -1,0 +1,140 @@
+"""Reports as Block Kit. Slack's size limits are enforced here and nowhere else.
+
+A report that does not fit one message becomes a summary message plus the full text as a
+file (`files_upload_v2`), never a silently cut message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bot.render_text import render_text, table_lines
+from commands.report import Fields, Finding, Report, Severity, Table, Text
+
+EMOJI = {
+    Severity.OK: ":white_check_mark:",
+    Severity.WARNING: ":warning:",
+    Severity.CRITICAL: ":red_circle:",
+    Severity.UNKNOWN: ":grey_question:",
+}
+
+MAX_BLOCKS = 50
+MAX_SECTION = 3000
+MAX_HEADER = 150
+MAX_FIELDS = 10
+MAX_FIELD = 2000
+MAX_MESSAGE_CHARS = 12_000  # keep messages readable; the rest goes to a file
+
+Block = dict[str, Any]
+
+
+@dataclass
+class SlackMessage:
+    """What to post: fallback text, blocks, and the full text when it did not fit."""
+
+    text: str
+    blocks: list[Block]
+    attachment: str | None = None  # full report as text, to upload as a file
+
+
+def _mrkdwn(text: str) -> Block:
+    return {"type": "mrkdwn", "text": text}
+
+
+def _section(text: str) -> Block:
+    return {"type": "section", "text": _mrkdwn(text)}
+
+
+def _finding_blocks(f: Finding) -> list[Block]:
+    text = f"{EMOJI[f.severity]} *{f.title}*"
+    if f.detail:
+        text += f"\n{f.detail}"
+    for ev in f.evidence:
+        if isinstance(ev, Text):
+            text += f"\n{ev.text}"
+        elif isinstance(ev, Table):
+            text += "\n```" + "\n".join(table_lines(ev)) + "```"
+    blocks = [_section(text)]
+    fields = [
+        _mrkdwn(f"*{k}*\n{v}")
+        for ev in f.evidence
+        if isinstance(ev, Fields)
+        for k, v in ev.items.items()
+    ]
+    if fields:
+        blocks.append({"type": "section", "fields": fields[:MAX_FIELDS]})
+    if f.suggestions:
+        lines = [f"`{s.label}`" + (f": {s.why}" if s.why else "") for s in f.suggestions]
+        blocks.append({"type": "context", "elements": [_mrkdwn("Suggested: " + "\n".join(lines))]})
+    return blocks
+
+
+def _fits(blocks: list[Block]) -> bool:
+    if len(blocks) > MAX_BLOCKS:
+        return False
+    total = 0
+    for b in blocks:
+        t = b.get("text", {}).get("text", "")
+        if len(t) > (MAX_HEADER if b["type"] == "header" else MAX_SECTION):
+            return False
+        for fld in b.get("fields", []):
+            if len(fld["text"]) > MAX_FIELD:
+                return False
+        total += len(t) + sum(len(fld["text"]) for fld in b.get("fields", []))
+    return total <= MAX_MESSAGE_CHARS
+
+
+def _header(report: Report) -> Block:
+    title = f"{report.target}: {report.severity.value.upper()}"
+    return {"type": "header", "text": {"type": "plain_text", "text": title[:MAX_HEADER], "emoji": True}}
+
+
+def _context(report: Report, extra: str = "") -> Block:
+    counts: dict[Severity, int] = {}
+    for f in report.findings:
+        counts[f.severity] = counts.get(f.severity, 0) + 1
+    tally = " · ".join(f"{EMOJI[s]} {n}" for s, n in sorted(counts.items(), key=lambda x: -x[0].rank))
+    text = f"`{report.target}` · {report.duration_s:.1f}s · {tally}{extra}"
+    return {"type": "context", "elements": [_mrkdwn(text)]}
+
+
+def render_report(report: Report) -> SlackMessage:
+    """Block Kit for a report; too big for one message -> summary plus file."""
+    report = report.redacted()
+    fallback = f"{report.target}: {report.severity.value.upper()}"
+    worst_first = sorted(report.findings, key=lambda f: -f.severity.rank)
+    blocks = [_header(report)]
+    for f in worst_first:
+        blocks += _finding_blocks(f)
+    blocks.append(_context(report))
+    if _fits(blocks):
+        return SlackMessage(fallback, blocks)
+    summary = [_header(report)]
+    lines = [f"{EMOJI[f.severity]} {f.title}" for f in worst_first]
+    chunk: list[str] = []
+    for line in lines:
+        if len(summary) >= MAX_BLOCKS - 3:
+            chunk.append(f"… and {len(lines) - lines.index(line)} more in the file")
+            break
+        if sum(len(x) + 1 for x in chunk) + len(line) > MAX_SECTION - 100:
+            summary.append(_section("\n".join(chunk)))
+            chunk = []
+        chunk.append(line[: MAX_SECTION - 100])
+    if chunk:
+        summary.append(_section("\n".join(chunk)))
+    summary.append(_context(report, " · full report attached as a file"))
+    return SlackMessage(fallback, summary, attachment=render_text(report))
+
+
+def render_progress(target: str, probes: dict[str, str]) -> SlackMessage:
+    """The first reply: what is running, then updated as probes finish."""
+    marks = {"running": ":hourglass_flowing_sand:", "done": ":white_check_mark:"}
+    lines = [f"{marks.get(state, ':hourglass_flowing_sand:')} {probe}" for probe, state in probes.items()]
+    text = f":mag: Running `{target}`…"
+    blocks = [_section(text + ("\n" + "\n".join(lines) if lines else ""))]
+    return SlackMessage(text, blocks)
+
+
+def render_usage(message: str) -> SlackMessage:
+    return SlackMessage(message, [_section(message[:MAX_SECTION])])

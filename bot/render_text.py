@@ -1,0 +1,45 @@
+"""Reports as terminal text: what `alp` prints and what long Slack replies attach as a file."""
+
+from __future__ import annotations
+
+from commands.report import Fields, Finding, Report, Severity, Table, Text
+
+TAG = {
+    Severity.OK: "[ OK ]",
+    Severity.WARNING: "[WARN]",
+    Severity.CRITICAL: "[CRIT]",
+    Severity.UNKNOWN: "[ ?? ]",
+}
+INDENT = " " * 7
+
+
+def table_lines(table: Table) -> list[str]:
+    """Columns padded to their widest cell."""
+    grid = [table.columns, *table.rows]
+    widths = [max(len(row[i]) if i < len(row) else 0 for row in grid) for i in range(len(table.columns))]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)).rstrip() for row in grid]
+
+
+def finding_lines(f: Finding) -> list[str]:
+    lines = [f"{TAG[f.severity]} {f.title}"]
+    if f.detail:
+        lines.append(INDENT + f.detail)
+    for ev in f.evidence:
+        if isinstance(ev, Text):
+            lines += [INDENT + line for line in ev.text.splitlines()]
+        elif isinstance(ev, Fields):
+            lines.append(INDENT + "  ".join(f"{k}: {v}" for k, v in ev.items.items()))
+        elif isinstance(ev, Table):
+            lines += [INDENT + line for line in table_lines(ev)]
+    for s in f.suggestions:
+        lines.append(f"{INDENT}-> {s.label}" + (f"  ({s.why})" if s.why else ""))
+    return lines
+
+
+def render_text(report: Report) -> str:
+    """The whole report, secrets masked."""
+    report = report.redacted()
+    out = [f"{report.target}: {report.severity.value.upper()}  ({report.duration_s:.2f}s)"]
+    for f in report.findings:
+        out += finding_lines(f)
+    return "\n".join(out) + "\n"

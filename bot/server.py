@@ -1,0 +1,122 @@
+"""`alp-bot`: the Bolt app over HTTP (or Socket Mode), with health, readiness and metrics.
+
+HTTP on ALP_HTTP_PORT: POST /slack/events (Slack-signed), GET /healthz, GET /readyz,
+GET /metrics. With SLACK_APP_TOKEN set, Slack events arrive over Socket Mode instead and
+the HTTP server keeps serving the three operational endpoints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import sys
+import time
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+
+from bot.app import build_app
+from bot.metrics import Metrics
+from bot.settings import ConfigError, Settings, load_settings
+from commands.readiness import readiness
+from commands.redact import redact_data
+
+log = logging.getLogger("alp.bot")
+
+READINESS_CACHE_S = 5.0
+
+
+def build_web(settings: Settings, app: AsyncApp, metrics: Metrics) -> web.Application:
+    """The aiohttp application serving Slack's requests and the operational endpoints."""
+    cache: dict[str, Any] = {"at": 0.0, "body": None}
+
+    async def slack_events(request: web.Request) -> web.Response:
+        bolt_response = await app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(bolt_response)
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(_: web.Request) -> web.Response:
+        if cache["body"] is None or time.monotonic() - cache["at"] > READINESS_CACHE_S:
+            backends = redact_data(await readiness(settings, timeout=settings.timeouts.probe_s))
+            cache["body"] = {"ready": True, "backends": backends}
+            cache["at"] = time.monotonic()
+        # The bot is ready to serve Slack even when a backend is down: reporting that is its job.
+        return web.json_response(cache["body"])
+
+    async def metrics_endpoint(_: web.Request) -> web.Response:
+        return web.Response(body=metrics.render(), content_type="text/plain", charset="utf-8")
+
+    web_app = web.Application()
+    web_app.add_routes(
+        [
+            web.post("/slack/events", slack_events),
+            web.get("/healthz", healthz),
+            web.get("/readyz", readyz),
+            web.get("/metrics", metrics_endpoint),
+        ]
+    )
+    return web_app
+
+
+async def serve(settings: Settings) -> None:
+    """Run until SIGTERM/SIGINT."""
+    import commands.checks  # noqa: F401  (registers the check targets)
+
+    metrics = Metrics()
+    app = build_app(settings, metrics)
+    runner = web.AppRunner(build_web(settings, app, metrics), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.http_host, settings.http_port)
+    await site.start()
+    port = runner.addresses[0][1] if runner.addresses else settings.http_port
+    mode = "socket mode" if settings.slack_app_token else "HTTP"
+    print(json.dumps({"event": "listening", "port": port, "mode": mode}), flush=True)
+
+    socket_handler = None
+    if settings.slack_app_token:
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        socket_handler = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
+        await socket_handler.connect_async()
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    if socket_handler is not None:
+        await socket_handler.close_async()
+    await runner.cleanup()
+
+
+def main() -> None:
+    """Console script `alp-bot`."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    try:
+        settings = load_settings()
+    except ConfigError as err:
+        print(err, file=sys.stderr)
+        sys.exit(2)
+    missing = [
+        name
+        for name, value in (
+            ("SLACK_BOT_TOKEN", settings.slack_bot_token),
+            ("SLACK_SIGNING_SECRET", settings.slack_signing_secret),
+        )
+        if value is None
+    ]
+    if missing:
+        print(f"alp-bot: set {', '.join(missing)} (see README: Configuration)", file=sys.stderr)
+        sys.exit(2)
+    asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()

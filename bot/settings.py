@@ -1,0 +1,89 @@
+"""All configuration, through pydantic-settings.
+
+Sources, highest first: keyword arguments, environment (`SLACK_*`, `ALP_*`; nested groups
+with `__`, e.g. `ALP_KAFKA_LAG__ALLOWED_LAG=1`), the TOML file named by `ALP_CONFIG`,
+then the runbook's defaults. A bad value stops the bot at start with the field's name.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from commands.config import ChecksConfig
+from escalation.config import EscalationSettings
+
+
+def _slack(name: str) -> AliasChoices:
+    """Slack's own variable names, unprefixed, as Slack's docs and the contract spell them."""
+    return AliasChoices(name, name.lower())
+
+
+class Settings(BaseSettings, ChecksConfig):
+    """The bot's settings. Check-related fields come from `commands.config.ChecksConfig`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ALP_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        populate_by_name=True,
+    )
+
+    slack_bot_token: SecretStr | None = Field(None, validation_alias=_slack("SLACK_BOT_TOKEN"))
+    slack_signing_secret: SecretStr | None = Field(
+        None, validation_alias=_slack("SLACK_SIGNING_SECRET")
+    )
+    slack_app_token: SecretStr | None = Field(
+        None, validation_alias=_slack("SLACK_APP_TOKEN"), description="Socket Mode when set"
+    )
+    slack_api_url: str = Field(
+        "https://slack.com/api/", validation_alias=_slack("SLACK_API_URL")
+    )
+    http_port: int = Field(3000, ge=0, le=65535, description="ALP_HTTP_PORT (0: any free port)")
+    http_host: str = Field("0.0.0.0", description="ALP_HTTP_HOST: address to listen on")
+    state_url: str = Field(
+        "sqlite:///alp-state.db", description="ALP_STATE_URL: SQLite file or PostgreSQL DSN"
+    )
+    escalation: EscalationSettings = Field(default_factory=EscalationSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = os.environ.get("ALP_CONFIG")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml))
+        return tuple(sources)
+
+
+class ConfigError(SystemExit):
+    """Raised at start for a bad configuration; its message names each offending field."""
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the configuration, or exit with a message naming every bad field."""
+    path = os.environ.get("ALP_CONFIG")
+    if path and not os.path.isfile(path):
+        raise ConfigError(f"alp: ALP_CONFIG={path}: no such file")
+    try:
+        return Settings(**overrides)
+    except ValidationError as err:
+        lines = [f"alp: invalid configuration ({err.error_count()} problem(s)):"]
+        for e in err.errors():
+            field = ".".join(str(p) for p in e["loc"])
+            lines.append(f"  {field}: {e['msg']} (got {e.get('input')!r})")
+        raise ConfigError("\n".join(lines)) from None

@@ -1,0 +1,1 @@
+"""Checks and actions over the platform's backends; returns data, never talks to Slack."""

@@ -1,0 +1,119 @@
+"""What a check returns: findings with a severity, evidence and suggested remediations.
+
+This is data only. `bot.render_slack` and `bot.render_text` turn it into Block Kit or
+terminal text; `Report.model_dump_json()` is the `--json` shape.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class Severity(StrEnum):
+    """How bad a finding is. `unknown` means the evidence could not be gathered."""
+
+    OK = "ok"
+    WARNING = "warning"
+    UNKNOWN = "unknown"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        """Order used to pick a report's worst finding (critical beats could-not-check)."""
+        return _RANK[self]
+
+    @property
+    def exit_code(self) -> int:
+        """The `alp` terminal exit code: 0 ok, 1 warning, 2 critical, 3 could not check."""
+        return _EXIT[self]
+
+
+_RANK = {Severity.OK: 0, Severity.WARNING: 1, Severity.UNKNOWN: 2, Severity.CRITICAL: 3}
+_EXIT = {Severity.OK: 0, Severity.WARNING: 1, Severity.CRITICAL: 2, Severity.UNKNOWN: 3}
+
+
+class Text(BaseModel):
+    """A paragraph of evidence (may hold `code` spans)."""
+
+    kind: Literal["text"] = "text"
+    text: str
+
+
+class Table(BaseModel):
+    """Tabular evidence, e.g. one row per partition."""
+
+    kind: Literal["table"] = "table"
+    columns: list[str]
+    rows: list[list[str]]
+
+
+class Fields(BaseModel):
+    """Short label/value pairs, e.g. `total lag: 1200`."""
+
+    kind: Literal["fields"] = "fields"
+    items: dict[str, str]
+
+
+Evidence = Annotated[Text | Table | Fields, Field(discriminator="kind")]
+
+
+class Suggestion(BaseModel):
+    """A runbook remediation worth running, named by its action and parameters."""
+
+    action: str
+    params: dict[str, str | int] = Field(default_factory=dict)
+    why: str = ""
+
+    @property
+    def label(self) -> str:
+        """`scale deployment=user-service replicas=5` style one-liner."""
+        args = " ".join(f"{k}={v}" for k, v in self.params.items())
+        return f"{self.action} {args}".strip()
+
+
+class Finding(BaseModel):
+    """One judged observation: what is wrong (or fine), how bad, the evidence, what to do."""
+
+    severity: Severity
+    title: str
+    detail: str = ""
+    probe: str = ""
+    evidence: list[Evidence] = Field(default_factory=list)
+    suggestions: list[Suggestion] = Field(default_factory=list)
+
+
+class Report(BaseModel):
+    """The result of one check target."""
+
+    target: str
+    started_at: datetime
+    duration_s: float
+    findings: list[Finding]
+    data: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def severity(self) -> Severity:
+        """The worst severity among the findings (ok when there are none)."""
+        return max((f.severity for f in self.findings), key=lambda s: s.rank, default=Severity.OK)
+
+    @property
+    def exit_code(self) -> int:
+        return self.severity.exit_code
+
+    def redacted(self) -> Report:
+        """A copy with every secret-looking string masked: what renderers must use."""
+        from commands.redact import redact_data
+
+        return Report.model_validate(redact_data(self.model_dump(mode="json")))
+
+    def to_json(self) -> str:
+        """The documented `--json` shape: target, severity, findings, data (redacted)."""
+        body = self.redacted().model_dump(mode="json")
+        body["severity"] = self.severity.value
+        body["exit_code"] = self.exit_code
+        return json.dumps(body, indent=2)

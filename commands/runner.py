@@ -1,0 +1,52 @@
+"""Run a declared check with its time limit; failures become findings, never tracebacks."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import UTC, datetime
+
+from pydantic import BaseModel
+
+from commands.redact import redact
+from commands.registry import CheckContext, CheckSpec
+from commands.report import Finding, Report, Severity
+
+log = logging.getLogger(__name__)
+
+
+async def run_check(spec: CheckSpec, ctx: CheckContext, params: BaseModel) -> Report:
+    """Run `spec` within its time limit and wrap the result as a Report."""
+    started = datetime.now(UTC)
+    t0 = time.monotonic()
+    limit = spec.timeout_s or ctx.config.timeouts.check_s
+    try:
+        result = await asyncio.wait_for(spec.func(ctx, params), limit)
+        findings, data = result.findings, result.data
+    except TimeoutError:
+        findings = [
+            Finding(
+                severity=Severity.UNKNOWN,
+                title=f"{spec.name} did not finish within {limit:g}s",
+                detail="A backend is slow or unreachable; the other checks may say which.",
+            )
+        ]
+        data = {}
+    except Exception as err:  # a check bug must still give the user an answer
+        log.exception("check %s failed", spec.name)
+        findings = [
+            Finding(
+                severity=Severity.UNKNOWN,
+                title=f"{spec.name} could not run",
+                detail=redact(f"{type(err).__name__}: {err}"),
+            )
+        ]
+        data = {}
+    return Report(
+        target=spec.name,
+        started_at=started,
+        duration_s=round(time.monotonic() - t0, 3),
+        findings=findings,
+        data=data,
+    )

@@ -1,0 +1,131 @@
+"""Shared fixtures: the test bed's real servers, the fake Slack, and a running alp-bot."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.slack_fake import FakeSlack
+
+ROOT = Path(__file__).resolve().parent.parent
+SIGNING_SECRET = "test-signing-secret"
+BOT_TOKEN = "xoxb-test-token"
+
+
+def _testbed_env() -> dict[str, str]:
+    """Targets from the environment, else from `scripts/testbed env`."""
+    if os.environ.get("ALP_KAFKA_BOOTSTRAP"):
+        return {k: v for k, v in os.environ.items() if k.startswith("ALP_")}
+    out = subprocess.run([ROOT / "scripts/testbed", "env"], capture_output=True, text=True, check=True)
+    env = {}
+    for line in out.stdout.splitlines():
+        key, _, value = line.removeprefix("export ").partition("=")
+        env[key] = value.strip("'")
+    return env
+
+
+@pytest.fixture(scope="session")
+def testbed() -> dict[str, str]:
+    env = _testbed_env()
+    host, port = env["ALP_KAFKA_BOOTSTRAP"].rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=2).close()
+    except OSError:
+        pytest.fail("the test bed is not running: run `scripts/testbed up` (scripts/test does)")
+    return env
+
+
+@pytest.fixture
+def unique() -> str:
+    """A name no other test uses (topics, groups, keys)."""
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def fake_slack() -> Iterator[FakeSlack]:
+    slack = FakeSlack().start()
+    yield slack
+    slack.stop()
+
+
+class BotProcess:
+    """A real `alp-bot` process, reached over HTTP on loopback."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.proc: subprocess.Popen[str] | None = None
+        self.port = 0
+
+    def start(self) -> BotProcess:
+        self.port = free_port()
+        env = {**os.environ, **self.env, "ALP_HTTP_PORT": str(self.port), "ALP_HTTP_HOST": "127.0.0.1"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot.server"],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"alp-bot did not start: {self.proc.stderr.read() if self.proc.stderr else ''}")
+        assert json.loads(line)["event"] == "listening"
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+@pytest.fixture(scope="session")
+def bot(testbed: dict[str, str], fake_slack: FakeSlack) -> Iterator[BotProcess]:
+    proc = BotProcess(
+        {
+            **testbed,
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": fake_slack.api_url,
+            "ALP_KAFKA_LAG__SAMPLES": "2",
+            "ALP_KAFKA_LAG__INTERVAL_S": "0.2",
+            "ALP_TIMEOUTS__PROBE_S": "3",
+        }
+    ).start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(autouse=True)
+def _clean_slack(request: pytest.FixtureRequest) -> None:
+    if "fake_slack" in request.fixturenames:
+        request.getfixturevalue("fake_slack").reset()
+
+
+def wait_until(pred, timeout: float = 20, interval: float = 0.1):  # type: ignore[no-untyped-def]
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = pred()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not met in time")

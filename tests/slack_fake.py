@@ -1,0 +1,156 @@
+"""A local fake of Slack's Web API that records what the bot sends and answers like Slack.
+
+It serves `/api/<method>` (auth.test, chat.postMessage, chat.update, chat.postEphemeral,
+files.getUploadURLExternal, files.completeUploadExternal), the file upload URL it hands
+out, and `/response/<id>` as a `response_url`. It runs in its own thread and event loop on
+an ephemeral port, so both sync and async tests can use it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+
+@dataclass
+class Call:
+    """One request the bot made: the API method (or `response_url`/`upload`) and its args."""
+
+    method: str
+    args: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)
+
+
+class FakeSlack:
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.not_in_channel: set[str] = set()
+        self._ts = itertools.count(1)
+        self._lock = threading.Lock()
+        self._loop = asyncio.new_event_loop()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> FakeSlack:
+        ready = threading.Event()
+        threading.Thread(target=self._run, args=(ready,), daemon=True).start()
+        if not ready.wait(10):
+            raise RuntimeError("fake Slack did not start")
+        return self
+
+    def _run(self, ready: threading.Event) -> None:
+        asyncio.set_event_loop(self._loop)
+        app = web.Application()
+        app.router.add_post("/api/{method}", self._api)
+        app.router.add_post("/upload/{file_id}", self._upload)
+        app.router.add_post("/response/{rid}", self._response_url)
+        self._runner = web.AppRunner(app, access_log=None)
+        self._loop.run_until_complete(self._runner.setup())
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        self._loop.run_until_complete(site.start())
+        self.port = self._runner.addresses[0][1]
+        ready.set()
+        self._loop.run_forever()
+
+    def stop(self) -> None:
+        if self._runner is not None:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(5)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base}/api/"
+
+    def response_url(self, rid: str) -> str:
+        return f"{self.base}/response/{rid}"
+
+    # ------------------------------------------------------------------ inspection
+    def reset(self) -> None:
+        with self._lock:
+            self.calls.clear()
+        self.not_in_channel.clear()
+
+    def called(self, method: str) -> list[Call]:
+        with self._lock:
+            return [c for c in self.calls if c.method == method]
+
+    def wait_for(
+        self, method: str, pred: Callable[[Call], bool] = lambda c: True, timeout: float = 30
+    ) -> Call:
+        """The first recorded call of `method` that satisfies `pred`, waiting up to `timeout`."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            for c in self.called(method):
+                if pred(c):
+                    return c
+            time.sleep(0.05)
+        raise AssertionError(f"no {method} call matched within {timeout}s; got {self.calls!r}")
+
+    # ------------------------------------------------------------------ handlers
+    def _record(self, method: str, args: dict[str, Any]) -> None:
+        with self._lock:
+            self.calls.append(Call(method, args))
+
+    @staticmethod
+    async def _args(request: web.Request) -> dict[str, Any]:
+        raw = await request.read()
+        if request.content_type == "application/json":
+            return json.loads(raw or b"{}")
+        args: dict[str, Any] = dict(parse_qsl(raw.decode()))
+        for key in ("blocks", "attachments", "files"):
+            if isinstance(args.get(key), str):
+                args[key] = json.loads(args[key])
+        return args
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        args = await self._args(request)
+        args.update(request.query)
+        auth = request.headers.get("Authorization", "")
+        if not auth.startswith("Bearer xoxb-"):
+            return web.json_response({"ok": False, "error": "not_authed"})
+        self._record(method, args)
+        return web.json_response(self._answer(method, args))
+
+    def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        if method == "auth.test":
+            return {"ok": True, "url": "https://alp-test.slack.com/", "team": "alp", "user": "alp",
+                    "team_id": "T0001", "user_id": "UBOT", "bot_id": "B0001"}
+        if method in ("chat.postMessage", "chat.postEphemeral"):
+            channel = args.get("channel", "")
+            if channel in self.not_in_channel:
+                return {"ok": False, "error": "not_in_channel"}
+            ts = f"{int(time.time())}.{next(self._ts):06d}"
+            return {"ok": True, "channel": channel, "ts": ts, "message": {"text": args.get("text")}}
+        if method == "chat.update":
+            return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
+        if method == "files.getUploadURLExternal":
+            fid = f"F{next(self._ts):06d}"
+            return {"ok": True, "upload_url": f"{self.base}/upload/{fid}", "file_id": fid}
+        if method == "files.completeUploadExternal":
+            files = args.get("files") or []
+            return {"ok": True, "files": [{"id": f.get("id"), "title": f.get("title")} for f in files]}
+        return {"ok": False, "error": "unknown_method"}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        self._record("upload", {"file_id": request.match_info["file_id"], "content": body.decode()})
+        return web.Response(text="OK")
+
+    async def _response_url(self, request: web.Request) -> web.Response:
+        self._record("response_url", {"rid": request.match_info["rid"], **json.loads(await request.read())})
+        return web.Response(text="ok")

@@ -1,0 +1,273 @@
+"""`check kafka-lag` against the test bed's real Kafka broker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+import commands.checks  # noqa: F401
+from commands.backends.kafka import KafkaProbe
+from commands.checks.kafka_lag import KafkaLagParams, LagTracker
+from commands.config import ChecksConfig, KafkaLagSettings, TimeoutSettings
+from commands.registry import CHECKS, CheckContext
+from commands.report import Report, Severity
+from commands.runner import run_check
+from tests.conftest import ROOT
+from tests.kafka_helpers import commit, create_topic, produce
+
+
+def config(bootstrap: str, **lag: object) -> ChecksConfig:
+    return ChecksConfig(
+        kafka_bootstrap=bootstrap,
+        kafka_lag=KafkaLagSettings(**{"samples": 2, "interval_s": 0.2, **lag}),
+        timeouts=TimeoutSettings(probe_s=3, check_s=30),
+    )
+
+
+async def run_lag(cfg: ChecksConfig, **params: object) -> Report:
+    spec = CHECKS.get("kafka-lag")
+    assert spec is not None
+    return await run_check(spec, CheckContext(cfg), KafkaLagParams(**params))
+
+
+def group_data(report: Report, group: str) -> dict:
+    [g] = [g for g in report.data["groups"] if g["group"] == group]
+    return g
+
+
+async def test_reported_lag_equals_created_lag_per_partition(testbed, unique):
+    bootstrap = testbed["ALP_KAFKA_BOOTSTRAP"]
+    await create_topic(bootstrap, unique, 3)
+    await produce(bootstrap, unique, {0: 10, 1: 20, 2: 30})
+    await commit(bootstrap, unique, unique, {0: 3, 1: 5, 2: 7})
+
+    report = await run_lag(config(bootstrap), group=unique)
+
+    g = group_data(report, unique)
+    by_partition = {p["partition"]: p for p in g["partitions"]}
+    assert {p: v["lag"] for p, v in by_partition.items()} == {0: 7, 1: 15, 2: 23}
+    assert {p: v["committed_offset"] for p, v in by_partition.items()} == {0: 3, 1: 5, 2: 7}
+    assert {p: v["end_offset"] for p, v in by_partition.items()} == {0: 10, 1: 20, 2: 30}
+    assert g["total_lag"] == 45
+    assert g["max_lag_partition"] == {"topic": unique, "partition": 2, "lag": 23}
+    assert g["members"] == 0
+    topic = next(t for t in report.data["topics"] if t["topic"] == unique)
+    assert topic["partitions"] == 3 and topic["replication_factor"] == 1
+
+
+async def test_caught_up_group_is_ok(testbed, unique):
+    bootstrap = testbed["ALP_KAFKA_BOOTSTRAP"]
+    await create_topic(bootstrap, unique, 2)
+    await produce(bootstrap, unique, {0: 5, 1: 5})
+    await commit(bootstrap, unique, unique, {0: 5, 1: 5})
+
+    report = await run_lag(config(bootstrap), group=unique)
+
+    g = group_data(report, unique)
+    assert g["status"] == "OK" and g["total_lag"] == 0
+    assert report.severity is Severity.OK
+
+
+async def test_allowed_lag_tolerates_exactly_once_gap(testbed, unique):
+    bootstrap = testbed["ALP_KAFKA_BOOTSTRAP"]
+    await create_topic(bootstrap, unique, 1)
+    await produce(bootstrap, unique, {0: 5})
+    await commit(bootstrap, unique, unique, {0: 4})
+
+    strict = await run_lag(config(bootstrap), group=unique)
+    tolerant = await run_lag(config(bootstrap, allowed_lag=1), group=unique)
+
+    assert group_data(strict, unique)["status"] != "OK"
+    assert group_data(tolerant, unique)["status"] == "OK"
+
+
+async def test_consumer_that_stopped_while_producing_continues_is_stop(testbed, unique):
+    bootstrap = testbed["ALP_KAFKA_BOOTSTRAP"]
+    await create_topic(bootstrap, unique, 1)
+    await produce(bootstrap, unique, {0: 20})
+    consumer = AIOKafkaConsumer(
+        unique, bootstrap_servers=bootstrap, group_id=unique,
+        auto_offset_reset="earliest", enable_auto_commit=False,
+    )
+    await consumer.start()
+    got = 0
+    while got < 20:
+        batch = await consumer.getmany(timeout_ms=2000)
+        got += sum(len(v) for v in batch.values())
+    await consumer.commit()
+    await consumer.stop()  # the consumer is gone ...
+
+    async def keep_producing() -> None:  # ... while messages keep arriving
+        for _ in range(6):
+            await produce(bootstrap, unique, {0: 5})
+            await asyncio.sleep(0.1)
+
+    producing = asyncio.create_task(keep_producing())
+    report = await run_lag(config(bootstrap, samples=3, interval_s=0.3), group=unique)
+    await producing
+
+    g = group_data(report, unique)
+    assert g["status"] in ("STOP", "STALL")
+    assert g["state"] == "Empty" and g["members"] == 0
+    finding = next(f for f in report.findings if unique in f.title)
+    assert finding.severity is Severity.CRITICAL
+    assert any(s.action == "reset-offsets" for s in finding.suggestions)
+
+
+async def test_consumer_falling_behind_while_committing_is_warn(testbed, unique):
+    bootstrap = testbed["ALP_KAFKA_BOOTSTRAP"]
+    await create_topic(bootstrap, unique, 1)
+    await produce(bootstrap, unique, {0: 50})
+    consumer = AIOKafkaConsumer(
+        unique, bootstrap_servers=bootstrap, group_id=unique,
+        auto_offset_reset="earliest", enable_auto_commit=False, max_poll_records=2,
+    )
+    await consumer.start()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=1)
+    await producer.start()
+    stop = asyncio.Event()
+
+    async def slow_consumer() -> None:  # 2 messages per tick, committed each time
+        while not stop.is_set():
+            await consumer.getmany(timeout_ms=100, max_records=2)
+            await consumer.commit()
+            await asyncio.sleep(0.05)
+
+    async def fast_producer() -> None:  # 10 messages per tick
+        while not stop.is_set():
+            for _ in range(10):
+                await producer.send(unique, b"attempt", partition=0)
+            await asyncio.sleep(0.05)
+
+    consuming = asyncio.create_task(slow_consumer())
+    await _wait_committed(bootstrap, unique)
+    producing = asyncio.create_task(fast_producer())
+    try:
+        report = await run_lag(config(bootstrap, samples=4, interval_s=0.5), group=unique)
+    finally:
+        stop.set()
+        await asyncio.gather(consuming, producing)
+        await producer.stop()
+        await consumer.stop()
+
+    g = group_data(report, unique)
+    assert g["members"] == 1
+    assert g["status"] == "WARN", g
+    [p] = g["partitions"]
+    assert p["lag"] > 0 and p["lag_seconds"] is not None and p["lag_seconds"] > 0
+    finding = next(f for f in report.findings if unique in f.title)
+    assert finding.severity is Severity.WARNING
+    assert {s.action for s in finding.suggestions} >= {"add-partitions"}
+
+
+async def _wait_committed(bootstrap: str, group: str) -> None:
+    async with KafkaProbe(bootstrap, 3) as probe:
+        for _ in range(100):
+            snap = await probe.snapshot([group])
+            if snap.groups.get(group) and snap.groups[group].offsets:
+                return
+            await asyncio.sleep(0.1)
+    raise AssertionError("consumer never committed")
+
+
+async def test_rewound_group_is_rewind(testbed, unique):
+    bootstrap = testbed["ALP_KAFKA_BOOTSTRAP"]
+    await create_topic(bootstrap, unique, 1)
+    await produce(bootstrap, unique, {0: 100})
+    await commit(bootstrap, unique, unique, {0: 80})
+    tracker = LagTracker(window=10)
+    async with KafkaProbe(bootstrap, 3) as probe:
+        tracker.observe(await probe.snapshot([unique]))
+        await commit(bootstrap, unique, unique, {0: 30})  # someone reset the offsets back
+        tracker.observe(await probe.snapshot([unique]))
+    [g] = tracker.assess(time.time(), allowed_lag=0)
+    assert g.status.value == "REWIND"
+    assert g.partitions[0].lag == 70
+
+
+async def test_unknown_group_names_the_known_ones(testbed, unique):
+    bootstrap = testbed["ALP_KAFKA_BOOTSTRAP"]
+    await create_topic(bootstrap, unique, 1)
+    await commit(bootstrap, unique, unique, {0: 0})
+    report = await run_lag(config(bootstrap), group=unique[:-1] + "x")
+    [f] = [f for f in report.findings if f.title.startswith("No consumer group")]
+    assert f.severity is Severity.WARNING and unique in f.detail
+
+
+async def test_refused_broker_is_unreachable_quickly():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound, never listening: connections are refused
+        t0 = time.monotonic()
+        report = await run_lag(config(f"127.0.0.1:{port}"))
+    assert time.monotonic() - t0 < 3
+    [f] = report.findings
+    assert "unreachable" in f.title and str(port) in f.title
+    assert report.severity is Severity.CRITICAL
+
+
+async def test_silent_broker_is_unreachable_within_the_probe_timeout():
+    """A broker that accepts connections but never answers must not hang the check."""
+    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    cfg = config(f"127.0.0.1:{port}")
+    cfg.timeouts.probe_s = 1.0
+    t0 = time.monotonic()
+    async with server:
+        report = await run_lag(cfg)
+    elapsed = time.monotonic() - t0
+    assert elapsed < 5, elapsed
+    assert any("unreachable" in f.title for f in report.findings)
+
+
+def test_cli_json_report_and_exit_code(testbed, unique):
+    bootstrap = testbed["ALP_KAFKA_BOOTSTRAP"]
+
+    async def setup() -> None:
+        await create_topic(bootstrap, unique, 2)
+        await produce(bootstrap, unique, {0: 4, 1: 6})
+        await commit(bootstrap, unique, unique, {0: 1, 1: 6})
+
+    asyncio.run(setup())
+    env = {**testbed, "ALP_KAFKA_LAG__INTERVAL_S": "0.1", "PATH": _path()}
+    out = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "--json", "check", "kafka-lag", "--group", unique],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )
+    body = json.loads(out.stdout)
+    assert body["target"] == "kafka-lag"
+    [g] = body["data"]["groups"]
+    assert [(p["partition"], p["lag"]) for p in g["partitions"]] == [(0, 3), (1, 0)]
+    assert body["severity"] == "critical" and out.returncode == 2 == body["exit_code"]
+
+    text = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "check", "kafka-lag", "--group", unique],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert f"Consumer group {unique}: STOP, lag 3" in text.stdout
+    assert text.returncode == 2
+
+
+def test_cli_unknown_target_suggests_and_exits_64():
+    out = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "check", "kafka-lga"],
+        cwd=ROOT, capture_output=True, text=True, timeout=30, env={"PATH": _path()},
+    )
+    assert out.returncode == 64
+    assert "Did you mean `kafka-lag`" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def _path() -> str:
+    import os
+
+    return os.environ.get("PATH", "/usr/bin:/bin")
+
+
