@@ -109,8 +109,10 @@ class FakeSlack:
     async def _args(request: web.Request) -> dict[str, Any]:
         raw = await request.read()
         if request.content_type == "application/json":
-            return json.loads(raw or b"{}")
-        args: dict[str, Any] = dict(parse_qsl(raw.decode()))
+            args: dict[str, Any] = json.loads(raw or b"{}")
+        else:
+            args = dict(parse_qsl(raw.decode()))
+        args.update(request.query)  # some SDK methods send their arguments as query params
         for key in ("blocks", "attachments", "files"):
             if isinstance(args.get(key), str):
                 args[key] = json.loads(args[key])
@@ -119,7 +121,6 @@ class FakeSlack:
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         args = await self._args(request)
-        args.update(request.query)
         auth = request.headers.get("Authorization", "")
         if not auth.startswith("Bearer xoxb-"):
             return web.json_response({"ok": False, "error": "not_authed"})

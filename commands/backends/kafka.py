@@ -123,10 +123,15 @@ class KafkaProbe:
 
     async def snapshot(self, group_ids: list[str]) -> Snapshot:
         """Describe the groups and fetch committed and log-end offsets, concurrently."""
+        # One DescribeGroups request per group: aiokafka 0.14 fails to decode a response that
+        # describes several groups at once ("Buffer underrun decoding string").
         described, offsets = await asyncio.gather(
-            self._call("describe groups", self.admin.describe_consumer_groups(group_ids))
-            if group_ids
-            else _none(),
+            asyncio.gather(
+                *(
+                    self._call(f"describe group {g}", self.admin.describe_consumer_groups([g]))
+                    for g in group_ids
+                )
+            ),
             asyncio.gather(
                 *(
                     self._call(f"offsets of {g}", self.admin.list_consumer_group_offsets(g))
@@ -135,8 +140,8 @@ class KafkaProbe:
             ),
         )
         groups: dict[str, GroupState] = {}
-        for response in described or []:
-            for g in response.groups:
+        for responses in described:
+            for g in (g for response in responses for g in response.groups):
                 error_code, gid, state = g[0], g[1], g[2]
                 if error_code == 0:
                     groups[gid] = GroupState(gid, state, len(g[5]))
@@ -146,6 +151,10 @@ class KafkaProbe:
         partitions = sorted({tp for g in groups.values() for tp in g.offsets})
         ends: dict[TopicPartition, int] = {}
         if partitions:
+            # Register all topics in one metadata request first; otherwise aiokafka fetches
+            # metadata topic by topic with a backoff in between (seconds for 100 topics).
+            topics = sorted({tp.topic for tp in partitions})
+            await self._call("metadata", self.consumer._client.set_topics(topics))
             ends = await self._call("end offsets", self.consumer.end_offsets(partitions))
         return Snapshot(time.time(), groups, ends)
 
@@ -170,6 +179,3 @@ class KafkaProbe:
             )
         return out
 
-
-async def _none() -> None:
-    return None

@@ -1,0 +1,60 @@
+"""Ack latency of `/alp check kafka-lag` over HTTP: 50 concurrent signed requests.
+
+Starts a real alp-bot against the test bed and the fake Slack, fires the requests at once,
+and prints p50/p99/max of the time until each HTTP response (Slack's 3 s ack budget).
+Run: scripts/testbed up && .venv/bin/python -m bench.ack_latency [N]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+
+import aiohttp
+
+from bench.common import summary, testbed_env
+from tests.conftest import BOT_TOKEN, SIGNING_SECRET, BotProcess
+from tests.slack_fake import FakeSlack
+from tests.slack_signing import signed_headers, slash_command
+
+
+async def fire(url: str, slack: FakeSlack, n: int) -> list[float]:
+    async with aiohttp.ClientSession() as session:
+
+        async def one(i: int) -> float:
+            body = slash_command("check kafka-lag", slack.response_url(str(i)), user=f"U{i:04d}")
+            t0 = time.perf_counter()
+            async with session.post(f"{url}/slack/events", data=body,
+                                    headers=signed_headers(SIGNING_SECRET, body)) as resp:
+                await resp.read()
+                assert resp.status == 200, resp.status
+            return time.perf_counter() - t0
+
+        return list(await asyncio.gather(*(one(i) for i in range(n))))
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 50
+    slack = FakeSlack().start()
+    bot = BotProcess({**testbed_env(), "SLACK_BOT_TOKEN": BOT_TOKEN,
+                      "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": slack.api_url,
+                      "ALP_KAFKA_LAG__SAMPLES": "2", "ALP_KAFKA_LAG__INTERVAL_S": "0.5"}).start()
+    try:
+        asyncio.run(fire(bot.url, slack, 2))  # warm up imports and connections
+        time.sleep(3)
+        slack.reset()
+        acks = asyncio.run(fire(bot.url, slack, n))
+        t0 = time.monotonic()
+        while len(slack.called("chat.update")) < n and time.monotonic() - t0 < 120:
+            time.sleep(0.2)
+        answered = len({c.args["ts"] for c in slack.called("chat.update")})
+        print(f"ack latency, {n} concurrent /alp check kafka-lag: {summary(acks)}")
+        print(f"final answers posted: {answered}/{n} within {time.monotonic() - t0:.1f}s after the acks")
+    finally:
+        bot.stop()
+        slack.stop()
+
+
+if __name__ == "__main__":
+    main()
