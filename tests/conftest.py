@@ -24,7 +24,7 @@ BOT_TOKEN = "xoxb-test-token"
 def _testbed_env() -> dict[str, str]:
     """Targets from the environment, else from `scripts/testbed env`."""
     if os.environ.get("ALP_KAFKA_BOOTSTRAP"):
-        return {k: v for k, v in os.environ.items() if k.startswith("ALP_")}
+        return {k: v for k, v in os.environ.items() if k.startswith("ALP_") or k == "KUBECONFIG"}
     out = subprocess.run([ROOT / "scripts/testbed", "env"], capture_output=True, text=True, check=True)
     env = {}
     for line in out.stdout.splitlines():
@@ -129,3 +129,20 @@ def wait_until(pred, timeout: float = 20, interval: float = 0.1):  # type: ignor
             return value
         time.sleep(interval)
     raise AssertionError("condition not met in time")
+
+
+@pytest.fixture(scope="session")
+def kube_admin(testbed: dict[str, str]) -> Iterator[object]:
+    """An admin ApiClient for the test bed's API server, with the runbook's world created."""
+    from kubernetes import client, config
+
+    from tests.k8s_world import create_world
+
+    if not testbed.get("KUBECONFIG") or not os.path.exists(testbed["KUBECONFIG"]):
+        pytest.fail("no KUBECONFIG from the test bed: run `scripts/testbed up`")
+    cfg = client.Configuration()
+    config.load_kube_config(config_file=testbed["KUBECONFIG"], client_configuration=cfg)
+    api = client.ApiClient(cfg)
+    create_world(api)
+    yield api
+    api.close()

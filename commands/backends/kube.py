@@ -1,0 +1,266 @@
+"""Kubernetes through the official client: the reads the checks make and the writes the
+remediations make, each bounded by a timeout and each refusal turned into a clear error.
+
+The client is blocking, so calls run in a worker thread. Every write takes `dry_run`, which
+asks the API server for a server-side dry run (`dryRun=All`): validated, admitted, not saved.
+The bot's RBAC role (deploy/rbac.yaml) grants exactly what this module calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import urllib3
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+PARTIAL_METADATA = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
+
+
+class KubeError(Exception):
+    """A Kubernetes call that did not succeed; `str()` is fit to show an engineer."""
+
+
+class KubeForbidden(KubeError):
+    """RBAC refused the call: the bot's role does not allow it."""
+
+    def __init__(self, verb: str, resource: str, namespace: str | None, name: str | None) -> None:
+        where = f" in namespace {namespace}" if namespace else " cluster-wide"
+        what = f"{resource}/{name}" if name else resource
+        super().__init__(f"the bot's role does not allow `{verb} {what}`{where}")
+        self.verb, self.resource, self.namespace, self.name = verb, resource, namespace, name
+
+
+class KubeNotFound(KubeError):
+    """The object (or the whole API, e.g. metrics.k8s.io) does not exist."""
+
+
+class KubeUnavailable(KubeError):
+    """The API server could not be reached or did not answer in time."""
+
+
+def load_configuration() -> client.Configuration:
+    """`KUBECONFIG` (or ~/.kube/config) when present, else the pod's in-cluster config."""
+    cfg = client.Configuration()
+    path = os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+    try:
+        if os.path.exists(path.split(os.pathsep)[0]):
+            config.load_kube_config(config_file=path.split(os.pathsep)[0], client_configuration=cfg)
+        else:
+            config.load_incluster_config(client_configuration=cfg)
+    except config.ConfigException as err:
+        raise KubeUnavailable(
+            f"no Kubernetes configuration (set KUBECONFIG, or run alp in a pod): {err}"
+        ) from None
+    return cfg
+
+
+class Kube:
+    """The Kubernetes operations alp uses. One instance per check or action."""
+
+    def __init__(self, timeout_s: float, configuration: client.Configuration | None = None) -> None:
+        self.timeout_s = timeout_s
+        self.api = client.ApiClient(configuration or load_configuration())
+        self.core = client.CoreV1Api(self.api)
+        self.apps = client.AppsV1Api(self.api)
+        self.net = client.NetworkingV1Api(self.api)
+        self.custom = client.CustomObjectsApi(self.api)
+        self.coordination = client.CoordinationV1Api(self.api)
+
+    def close(self) -> None:
+        self.api.close()
+
+    async def _call(
+        self,
+        verb: str,
+        resource: str,
+        namespace: str | None,
+        name: str | None,
+        fn: Callable[..., Any],
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        kwargs.setdefault("_request_timeout", self.timeout_s)
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(fn, *args, **kwargs), self.timeout_s + 1)
+        except ApiException as err:
+            if err.status == 403:
+                raise KubeForbidden(verb, resource, namespace, name) from None
+            if err.status == 404:
+                what = f"{resource}/{name}" if name else resource
+                raise KubeNotFound(f"{what} not found" + (f" in {namespace}" if namespace else "")) from None
+            raise KubeError(f"{verb} {resource}: HTTP {err.status} {err.reason}: {_message(err)}") from None
+        except TimeoutError:
+            raise KubeUnavailable(f"Kubernetes API: no answer within {self.timeout_s:g}s") from None
+        except (urllib3.exceptions.HTTPError, OSError) as err:  # refused, reset, TLS, DNS
+            raise KubeUnavailable(f"Kubernetes API unreachable: {type(err).__name__}: {err}") from None
+
+    @staticmethod
+    def _dry(dry_run: bool) -> dict[str, Any]:
+        return {"dry_run": "All"} if dry_run else {}
+
+    # ------------------------------------------------------------------ reads
+    async def list_pods(self, namespace: str | None, selector: str | None = None) -> list[Any]:
+        """Pods of one namespace, or of all namespaces when `namespace` is None."""
+        kw = {"label_selector": selector} if selector else {}
+        if namespace is None:
+            res = await self._call("list", "pods", None, None, self.core.list_pod_for_all_namespaces, **kw)
+        else:
+            res = await self._call("list", "pods", namespace, None, self.core.list_namespaced_pod, namespace, **kw)
+        return list(res.items)
+
+    async def pod_log(
+        self, namespace: str, pod: str, tail_lines: int, since_seconds: int | None = None,
+        container: str | None = None,
+    ) -> str:
+        kw: dict[str, Any] = {"tail_lines": tail_lines}
+        if since_seconds:
+            kw["since_seconds"] = since_seconds
+        if container:
+            kw["container"] = container
+        text = await self._call(
+            "get", "pods/log", namespace, pod, self.core.read_namespaced_pod_log, pod, namespace, **kw
+        )
+        return str(text or "")
+
+    async def get_deployment(self, namespace: str, name: str) -> Any:
+        return await self._call("get", "deployments", namespace, name, self.apps.read_namespaced_deployment, name, namespace)
+
+    async def list_deployments(self, namespace: str) -> list[Any]:
+        res = await self._call("list", "deployments", namespace, None, self.apps.list_namespaced_deployment, namespace)
+        return list(res.items)
+
+    async def get_scale(self, namespace: str, name: str) -> Any:
+        return await self._call(
+            "get", "deployments/scale", namespace, name, self.apps.read_namespaced_deployment_scale, name, namespace
+        )
+
+    async def list_events(self, namespace: str) -> list[Any]:
+        """Events, newest first."""
+        res = await self._call("list", "events", namespace, None, self.core.list_namespaced_event, namespace)
+        epoch = datetime.min.replace(tzinfo=UTC)
+
+        def when(e: Any) -> datetime:
+            return e.last_timestamp or e.event_time or e.metadata.creation_timestamp or epoch
+
+        return sorted(res.items, key=when, reverse=True)
+
+    async def list_endpoints(self, namespace: str) -> list[Any]:
+        res = await self._call("list", "endpoints", namespace, None, self.core.list_namespaced_endpoints, namespace)
+        return list(res.items)
+
+    async def get_endpoints(self, namespace: str, name: str) -> Any:
+        return await self._call("get", "endpoints", namespace, name, self.core.read_namespaced_endpoints, name, namespace)
+
+    async def list_services(self, namespace: str) -> list[Any]:
+        res = await self._call("list", "services", namespace, None, self.core.list_namespaced_service, namespace)
+        return list(res.items)
+
+    async def list_network_policies(self, namespace: str) -> list[Any]:
+        res = await self._call(
+            "list", "networkpolicies", namespace, None, self.net.list_namespaced_network_policy, namespace
+        )
+        return list(res.items)
+
+    async def list_nodes(self) -> list[Any]:
+        res = await self._call("list", "nodes", None, None, self.core.list_node)
+        return list(res.items)
+
+    async def get_configmap(self, namespace: str, name: str) -> Any:
+        return await self._call("get", "configmaps", namespace, name, self.core.read_namespaced_config_map, name, namespace)
+
+    async def secret_metadata(self, namespace: str, name: str) -> dict[str, Any]:
+        """A Secret's metadata only (PartialObjectMetadata): its data never reaches the bot."""
+        path = f"/api/v1/namespaces/{namespace}/secrets/{name}"
+
+        def fetch(_request_timeout: float | None = None) -> Any:
+            method, url, headers, body, post = self.api.param_serialize(
+                "GET", path, header_params={"Accept": PARTIAL_METADATA}, auth_settings=["BearerToken"]
+            )
+            resp = self.api.call_api(method, url, header_params=headers, body=body, post_params=post,
+                                     _request_timeout=_request_timeout)
+            resp.read()
+            if resp.status >= 400:
+                raise ApiException(http_resp=resp)
+            return json.loads(resp.data)
+
+        body = await self._call("get", "secrets", namespace, name, fetch)
+        if body.get("kind") != "PartialObjectMetadata" or "data" in body:
+            raise KubeError("the API server sent more than metadata for a secret; refusing to use it")
+        return dict(body["metadata"])
+
+    async def pod_metrics(self, namespace: str) -> list[dict[str, Any]]:
+        """`kubectl top pods`: metrics.k8s.io; KubeNotFound when metrics-server is absent."""
+        res = await self._call(
+            "list", "pods.metrics.k8s.io", namespace, None, self.custom.list_namespaced_custom_object,
+            "metrics.k8s.io", "v1beta1", namespace, "pods",
+        )
+        return list(res.get("items", []))
+
+    # ------------------------------------------------------------------ writes
+    async def restart_deployment(self, namespace: str, name: str, dry_run: bool = False) -> Any:
+        """`kubectl rollout restart`: stamp the pod template so a new ReplicaSet rolls out."""
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        body = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
+        return await self._call(
+            "patch", "deployments", namespace, name, self.apps.patch_namespaced_deployment,
+            name, namespace, body, **self._dry(dry_run),
+        )
+
+    async def scale_deployment(self, namespace: str, name: str, replicas: int, dry_run: bool = False) -> Any:
+        body = {"spec": {"replicas": replicas}}
+        return await self._call(
+            "patch", "deployments/scale", namespace, name, self.apps.patch_namespaced_deployment_scale,
+            name, namespace, body, **self._dry(dry_run),
+        )
+
+    async def patch_configmap(
+        self, namespace: str, name: str, data: dict[str, str], dry_run: bool = False
+    ) -> Any:
+        return await self._call(
+            "patch", "configmaps", namespace, name, self.core.patch_namespaced_config_map,
+            name, namespace, {"data": data}, **self._dry(dry_run),
+        )
+
+    async def patch_container(
+        self, namespace: str, deployment: str, container: str, patch: dict[str, Any], dry_run: bool = False
+    ) -> Any:
+        """Strategic-merge one container of a deployment (env var, resources)."""
+        body = {"spec": {"template": {"spec": {"containers": [{"name": container, **patch}]}}}}
+        return await self._call(
+            "patch", "deployments", namespace, deployment, self.apps.patch_namespaced_deployment,
+            deployment, namespace, body, **self._dry(dry_run),
+        )
+
+    async def patch_statefulset_container(
+        self, namespace: str, name: str, container: str, patch: dict[str, Any], dry_run: bool = False
+    ) -> Any:
+        body = {"spec": {"template": {"spec": {"containers": [{"name": container, **patch}]}}}}
+        return await self._call(
+            "patch", "statefulsets", namespace, name, self.apps.patch_namespaced_stateful_set,
+            name, namespace, body, **self._dry(dry_run),
+        )
+
+    async def delete_secret(self, namespace: str, name: str, dry_run: bool = False) -> Any:
+        return await self._call(
+            "delete", "secrets", namespace, name, self.core.delete_namespaced_secret,
+            name, namespace, **self._dry(dry_run),
+        )
+
+    async def delete_pod(self, namespace: str, name: str, dry_run: bool = False) -> Any:
+        return await self._call(
+            "delete", "pods", namespace, name, self.core.delete_namespaced_pod, name, namespace, **self._dry(dry_run)
+        )
+
+
+def _message(err: ApiException) -> str:
+    try:
+        return str(json.loads(err.body or "{}").get("message", "")) or str(err.reason)
+    except ValueError:
+        return str(err.reason)
