@@ -66,6 +66,51 @@ class TimeoutSettings(BaseModel):
     check_s: float = Field(45.0, gt=0, le=600, description="A whole check target")
 
 
+class LogSettings(BaseModel):
+    """How much of each pod's log a check reads (`kubectl logs --tail`)."""
+
+    tail_lines: int = Field(500, ge=10, le=10_000, description="Lines per pod")
+    since_s: int = Field(3600, ge=60, description="Only lines from the last N seconds")
+    samples: int = Field(3, ge=0, le=20, description="Example lines shown per finding")
+
+
+class Thresholds(BaseModel):
+    """Where evidence turns from fine to warning to critical. Times in milliseconds."""
+
+    response_time_warn_ms: float = 500
+    response_time_crit_ms: float = 2000
+    selection_time_warn_ms: float = 200
+    selection_time_crit_ms: float = 1000
+    prediction_timeout_ms: float = Field(5000, description="ml-service's prediction timeout")
+    long_query_s: float = Field(300, description="Active longer than this is long-running (runbook: 5 min)")
+    connections_warn_ratio: float = Field(0.8, description="Connections / max_connections")
+    cache_hit_warn: float = Field(0.8, description="Hit ratio below this is a warning")
+    cache_hit_crit: float = Field(0.5, description="Hit ratio below this is critical")
+    redis_memory_warn_ratio: float = Field(0.9, description="used_memory / maxmemory")
+    fragmentation_warn: float = 1.5
+    redis_latency_warn_ms: float = 10
+    memory_limit_warn_ratio: float = Field(0.9, description="Pod memory use / limit")
+    restarts_warn: int = Field(3, description="Container restarts that count as a problem")
+    jwt_key_max_age_days: float = Field(90, description="Rotate the JWT signing key after this")
+    db_cache_hit_warn: float = Field(0.9, description="blks_hit / (blks_hit + blks_read)")
+
+
+class EndpointSettings(BaseModel):
+    """External and auxiliary endpoints the checks reach."""
+
+    oauth_url: str = Field("https://auth0.com", description="OAuth provider base URL")
+    oidc_discovery_path: str = "/.well-known/openid-configuration"
+    mlflow_url: str = Field("http://mlflow:5000", description="MLflow tracking server")
+    postgres_service: str = Field("postgres", description="Service name of PostgreSQL in infra")
+    database: str = Field("adaptive_learning", description="The platform's database")
+
+
+class RedisCheckSettings(BaseModel):
+    scan_pattern: str = Field("user:*", description="Default `--pattern` of the key scan")
+    scan_limit: int = Field(1000, ge=1, le=100_000, description="Keys a SCAN reads at most")
+    latency_samples: int = Field(20, ge=1, le=1000, description="PINGs timed for latency")
+
+
 class ChecksConfig(BaseModel):
     """Everything a check may read: where the targets are, and the platform's facts."""
 
@@ -79,3 +124,7 @@ class ChecksConfig(BaseModel):
     platform: PlatformSettings = Field(default_factory=PlatformSettings)
     kafka_lag: KafkaLagSettings = Field(default_factory=KafkaLagSettings)
     timeouts: TimeoutSettings = Field(default_factory=TimeoutSettings)
+    logs: LogSettings = Field(default_factory=LogSettings)
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    endpoints: EndpointSettings = Field(default_factory=EndpointSettings)
+    redis: RedisCheckSettings = Field(default_factory=RedisCheckSettings)

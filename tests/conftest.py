@@ -41,6 +41,8 @@ def testbed() -> dict[str, str]:
         socket.create_connection((host, int(port)), timeout=2).close()
     except OSError:
         pytest.fail("the test bed is not running: run `scripts/testbed up` (scripts/test does)")
+    if env.get("KUBECONFIG"):
+        os.environ.setdefault("KUBECONFIG", env["KUBECONFIG"])  # Kube() reads it like kubectl does
     return env
 
 
@@ -132,17 +134,61 @@ def wait_until(pred, timeout: float = 20, interval: float = 0.1):  # type: ignor
 
 
 @pytest.fixture(scope="session")
-def kube_admin(testbed: dict[str, str]) -> Iterator[object]:
-    """An admin ApiClient for the test bed's API server, with the runbook's world created."""
+def kubelet() -> Iterator[object]:
+    from tests.fakes import FakeKubelet
+
+    fake = FakeKubelet().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="session")
+def platform() -> Iterator[object]:
+    from tests.fakes import FakePlatform
+
+    fake = FakePlatform().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="session")
+def kube_admin(testbed: dict[str, str], kubelet) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    """An admin ApiClient for the test bed's API server, with the fake node and the runbook's world."""
     from kubernetes import client, config
 
-    from tests.k8s_world import create_world
+    from tests.k8s_world import create_world, register_node
 
     if not testbed.get("KUBECONFIG") or not os.path.exists(testbed["KUBECONFIG"]):
         pytest.fail("no KUBECONFIG from the test bed: run `scripts/testbed up`")
     cfg = client.Configuration()
     config.load_kube_config(config_file=testbed["KUBECONFIG"], client_configuration=cfg)
     api = client.ApiClient(cfg)
+    register_node(api, kubelet.port)
     create_world(api)
     yield api
     api.close()
+
+
+@pytest.fixture
+def ns(kube_admin):  # type: ignore[no-untyped-def]
+    """A fresh namespace for one test, force-cleaned afterwards."""
+    from kubernetes import client
+
+    from tests.k8s_world import delete_namespace
+
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    client.CoreV1Api(kube_admin).create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    yield name
+    delete_namespace(kube_admin, name)
+
+
+@pytest.fixture
+def cleanup_pods(kube_admin):  # type: ignore[no-untyped-def]
+    """Pods a test creates in shared namespaces (istio-system, falco-system, kong): removed after."""
+    from kubernetes import client
+
+    created: list[tuple[str, str]] = []
+    yield created
+    core = client.CoreV1Api(kube_admin)
+    for namespace, name in created:
+        core.delete_namespaced_pod(name, namespace, grace_period_seconds=0)

@@ -2,7 +2,8 @@
 
 Namespaces, the four service deployments, the configmaps the runbook patches, the JWT
 signing-key secret, and the infrastructure pods (postgres-0, redis-0, kafka-0) as plain
-Pods: with no kubelet they stay Pending unless a test sets their status.
+Pods on a fake node (tests.fakes.FakeKubelet), with the status a kubelet would report. The
+deployments have 0 replicas, so no Pending pods from the controller muddy the checks.
 """
 
 from __future__ import annotations
@@ -34,7 +35,59 @@ def _ensure(create: Any, *args: Any) -> None:
             raise
 
 
-def deployment(name: str, port: int, namespace: str = PLATFORM, replicas: int = 1) -> client.V1Deployment:
+NODE = "alp-fake-node"
+
+
+def register_node(api: client.ApiClient, kubelet_port: int) -> None:
+    """A Node whose kubelet is the test's FakeKubelet on loopback, with two GPUs (one free)."""
+    core = client.CoreV1Api(api)
+    _ensure(core.create_node, client.V1Node(metadata=client.V1ObjectMeta(name=NODE, labels={"alp": "fake"})))
+    core.patch_node_status(NODE, {"status": {
+        "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet_port}},
+        "capacity": {"cpu": "8", "memory": "32Gi", "pods": "110", "nvidia.com/gpu": "2"},
+        "allocatable": {"cpu": "8", "memory": "32Gi", "pods": "110", "nvidia.com/gpu": "1"},
+        "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "fake"}],
+    }})
+
+
+def make_pod(api: client.ApiClient, namespace: str, name: str, app: str, *, ready: bool = True,
+             phase: str = "Running", restarts: int = 0, waiting: str | None = None, oom: bool = False,
+             memory_limit: str | None = "1Gi", pod_ip: str | None = None) -> None:
+    """A pod on the fake node with the status a kubelet would report (set via the status subresource)."""
+    core = client.CoreV1Api(api)
+    limits = {"memory": memory_limit, "cpu": "1"} if memory_limit else None
+    core.create_namespaced_pod(namespace, client.V1Pod(
+        metadata=client.V1ObjectMeta(name=name, labels={"app": app}),
+        spec=client.V1PodSpec(node_name=NODE, containers=[client.V1Container(
+            name="app", image=f"{app}:1", resources=client.V1ResourceRequirements(limits=limits))])))
+    state: dict[str, Any] = {"running": {"startedAt": "2026-11-28T01:00:00Z"}}
+    if waiting:
+        state = {"waiting": {"reason": waiting, "message": f"back-off restarting failed container ({waiting})"}}
+    last = {"terminated": {"reason": "OOMKilled", "exitCode": 137}} if oom else {}
+    core.patch_namespaced_pod_status(name, namespace, {"status": {
+        "phase": phase,
+        **({"podIP": pod_ip, "podIPs": [{"ip": pod_ip}]} if pod_ip else {}),
+        "conditions": [{"type": "Ready", "status": "True" if ready else "False",
+                        **({} if ready else {"reason": "ContainersNotReady"})}],
+        "containerStatuses": [{"name": "app", "image": f"{app}:1", "imageID": "", "ready": ready,
+                               "restartCount": restarts, "state": state, "lastState": last}],
+    }})
+
+
+def delete_namespace(api: client.ApiClient, namespace: str) -> None:
+    """Force-delete the pods (no kubelet will confirm a graceful delete), then the namespace."""
+    core = client.CoreV1Api(api)
+    for pod in core.list_namespaced_pod(namespace).items:
+        try:
+            core.delete_namespaced_pod(pod.metadata.name, namespace, grace_period_seconds=0)
+        except ApiException as err:
+            if err.status != 404:
+                raise
+    core.delete_namespace(namespace)
+
+
+def deployment(name: str, port: int, namespace: str = PLATFORM, replicas: int = 0) -> client.V1Deployment:
     env = [client.V1EnvVar(name=k, value=v) for k, v in ENV.get(name, {}).items()]
     container = client.V1Container(
         name=name, image=f"registry.example/alp/{name}:1.0", ports=[client.V1ContainerPort(container_port=port)],
@@ -73,12 +126,20 @@ def create_world(api: client.ApiClient) -> None:
     _ensure(core.create_namespaced_secret, PLATFORM, client.V1Secret(
         metadata=client.V1ObjectMeta(name="jwt-signing-key"), string_data={"key": "super-secret-signing-key"}))
     for pod, app in (("postgres-0", "postgres"), ("redis-0", "redis"), ("kafka-0", "kafka")):
-        _ensure(core.create_namespaced_pod, "infrastructure", client.V1Pod(
-            metadata=client.V1ObjectMeta(name=pod, labels={"app": app}),
-            spec=client.V1PodSpec(containers=[client.V1Container(name=app, image=f"{app}:latest")])))
+        try:
+            existing = core.read_namespaced_pod(pod, "infrastructure")
+            if existing.spec.node_name == NODE and existing.status.phase == "Running":
+                continue
+            core.delete_namespaced_pod(pod, "infrastructure", grace_period_seconds=0)
+        except ApiException as err:
+            if err.status != 404:
+                raise
+        make_pod(api, "infrastructure", pod, app)
     for name, port in (("postgres", 5432), ("redis", 6379), ("kafka", 9092)):
         _ensure(core.create_namespaced_service, "infrastructure", client.V1Service(
             metadata=client.V1ObjectMeta(name=name),
             spec=client.V1ServiceSpec(selector={"app": name}, ports=[client.V1ServicePort(port=port)])))
     _ensure(apps.create_namespaced_deployment, "istio-system", deployment("istiod", 15010, "istio-system"))
     _ensure(apps.create_namespaced_deployment, "kong", deployment("kong-gateway", 8000, "kong"))
+    for ns, name in [(PLATFORM, n) for n in SERVICES] + [("istio-system", "istiod"), ("kong", "kong-gateway")]:
+        apps.patch_namespaced_deployment_scale(name, ns, {"spec": {"replicas": 0}})

@@ -1,5 +1,16 @@
-"""Check targets. Importing this package registers every check in `commands.registry.CHECKS`."""
+"""Check targets. Importing this package registers every check in `commands.registry.CHECKS`,
+in the order `/alp help` lists them."""
 
-from commands.checks import kafka_lag
+from commands.checks import (
+    health,
+    auth,
+    services,
+    db,
+    redis_cache,
+    kafka_lag,
+    network,
+    performance,
+    security,
+)
 
-__all__ = ["kafka_lag"]
+__all__ = ["auth", "db", "health", "kafka_lag", "network", "performance", "redis_cache", "security", "services"]

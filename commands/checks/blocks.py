@@ -1,0 +1,246 @@
+"""Probe builders shared by the check targets: pods, health endpoints, logs, databases.
+
+Each returns an async function producing findings, ready for `commands.probes.run_probes`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+import redis.asyncio as aioredis
+from psycopg.conninfo import conninfo_to_dict
+
+from commands.backends import net
+from commands.backends.kafka import KafkaProbe
+from commands.backends.kube import Kube
+from commands.backends.postgres import select_one_ms
+from commands.config import ChecksConfig, ServiceSpec
+from commands.kube_facts import pod_state
+from commands.logscan import PodLogs, deployment_logs, extract_ms, grep, percentiles
+from commands.probes import Probe
+from commands.registry import CheckContext
+from commands.report import Fields, Finding, Severity, Suggestion, Table, Text
+
+
+class KubeHandle:
+    """One Kubernetes client per check, created on first use (config errors become findings)."""
+
+    def __init__(self, ctx: CheckContext) -> None:
+        self.ctx = ctx
+        self._kube: Kube | None = None
+        self._logs: dict[tuple[str, str], PodLogs] = {}
+
+    def get(self) -> Kube:
+        if self._kube is None:
+            self._kube = Kube(self.ctx.config.timeouts.probe_s)
+        return self._kube
+
+    async def logs(self, namespace: str, app: str) -> PodLogs:
+        """A deployment's recent log lines, read once per check."""
+        key = (namespace, app)
+        if key not in self._logs:
+            self._logs[key] = await deployment_logs(self.get(), namespace, app, self.ctx.config.logs)
+        return self._logs[key]
+
+    def close(self) -> None:
+        if self._kube is not None:
+            self._kube.close()
+
+
+def service(cfg: ChecksConfig, name: str) -> ServiceSpec:
+    for s in cfg.platform.services:
+        if s.name == name:
+            return s
+    return ServiceSpec(name=name, port=80)
+
+
+def host_port(cfg: ChecksConfig, name: str) -> tuple[str, int]:
+    spec = service(cfg, name)
+    if spec.url:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(spec.url)
+        return parts.hostname or name, parts.port or spec.port
+    return f"{name}.{cfg.namespace}", spec.port
+
+
+def postgres_host_port(cfg: ChecksConfig) -> tuple[str, int]:
+    info = conninfo_to_dict(cfg.postgres_dsn)
+    return str(info.get("host") or "localhost"), int(info.get("port") or 5432)
+
+
+def restart(deployment: str, why: str) -> Suggestion:
+    return Suggestion(action="restart", params={"deployment": deployment}, why=why)
+
+
+def samples(lines: list[str], n: int) -> list[Text]:
+    shown = lines[-n:] if n else []
+    return [Text(text="```" + "\n".join(line[:300] for line in shown) + "```")] if shown else []
+
+
+# ---------------------------------------------------------------------- Kubernetes
+def pods_probe(kh: KubeHandle, namespace: str | None, selector: str | None, label: str,
+               suggest: Callable[[], list[Suggestion]] = list) -> Probe:
+    """Pods not Running/Ready, with reasons (CrashLoopBackOff, OOMKilled) and restarts."""
+
+    async def probe() -> list[Finding]:
+        pods = await kh.get().list_pods(namespace, selector)
+        states = [pod_state(p) for p in pods]
+        bad = [s for s in states if not s.healthy]
+        restarts = [s for s in states if s.restarts >= kh.ctx.config.thresholds.restarts_warn]
+        if not states:
+            return [Finding(severity=Severity.WARNING, title=f"{label}: no pods found",
+                            detail=f"selector {selector or '(all)'} in {namespace or 'all namespaces'}")]
+        if not bad and not restarts:
+            return [Finding(severity=Severity.OK, title=f"{label}: {len(states)} pod(s) running and ready")]
+        rows = [[s.namespace, s.name, s.phase, "yes" if s.ready else "no", str(s.restarts),
+                 ", ".join(s.reasons) or "-"] for s in sorted(bad + [r for r in restarts if r not in bad],
+                                                              key=lambda s: (s.namespace, s.name))]
+        severity = Severity.CRITICAL if bad else Severity.WARNING
+        title = (f"{label}: {len(bad)} of {len(states)} pod(s) not running/ready" if bad
+                 else f"{label}: pods restarting")
+        return [Finding(severity=severity, title=title,
+                        evidence=[Table(columns=["namespace", "pod", "phase", "ready", "restarts", "reasons"],
+                                        rows=rows)],
+                        suggestions=suggest())]
+
+    return probe
+
+
+def log_metric_probe(kh: KubeHandle, app: str, metric: str, warn_ms: float, crit_ms: float,
+                     suggest: Callable[[], list[Suggestion]] = list) -> Probe:
+    """p50/p95/max of `metric=…` values in a deployment's recent logs."""
+
+    async def probe() -> list[Finding]:
+        logs = await kh.logs(kh.ctx.config.namespace, app)
+        values = extract_ms(logs.all_lines(), metric)
+        stats = percentiles([v for v, _ in values])
+        if stats is None:
+            detail = "; ".join(f"{p}: {e}" for p, e in logs.errors.items()) or (
+                f"read {len(logs.all_lines())} line(s) from {len(logs.lines)} pod(s)")
+            return [Finding(severity=Severity.UNKNOWN if logs.errors else Severity.OK,
+                            title=f"{app}: no {metric} values in recent logs", detail=detail)]
+        severity = (Severity.CRITICAL if stats.p95 >= crit_ms else
+                    Severity.WARNING if stats.p95 >= warn_ms else Severity.OK)
+        slowest = [line for _, line in sorted(values, key=lambda x: x[0])[-kh.ctx.config.logs.samples:]]
+        return [Finding(
+            severity=severity,
+            title=f"{app} {metric}: p95 {stats.p95:.0f}ms (p50 {stats.p50:.0f}ms, max {stats.max:.0f}ms)",
+            detail=f"thresholds: warning {warn_ms:.0f}ms, critical {crit_ms:.0f}ms",
+            evidence=[Fields(items=stats.fields()), *samples(slowest, kh.ctx.config.logs.samples)],
+            suggestions=suggest() if severity is not Severity.OK else [],
+        )]
+
+    return probe
+
+
+def log_grep_probe(kh: KubeHandle, namespace: str, app: str, pattern: str, what: str,
+                   severity_if_found: Severity = Severity.WARNING,
+                   suggest: Callable[[list[str]], list[Suggestion]] = lambda _: []) -> Probe:
+    """Lines of a deployment's recent logs matching `pattern` (grep -iE)."""
+
+    async def probe() -> list[Finding]:
+        logs = await kh.logs(namespace, app)
+        if not logs.lines and logs.errors:
+            return [Finding(severity=Severity.UNKNOWN, title=f"{app}: logs could not be read",
+                            detail="; ".join(f"{p}: {e}" for p, e in logs.errors.items()))]
+        hits = grep(logs.all_lines(), pattern)
+        if not hits:
+            return [Finding(severity=Severity.OK, title=f"{app}: no {what} in recent logs",
+                            detail=f"{len(logs.all_lines())} line(s) from {len(logs.lines)} pod(s) searched")]
+        return [Finding(severity=severity_if_found, title=f"{app}: {len(hits)} {what} in recent logs",
+                        evidence=samples(hits, kh.ctx.config.logs.samples), suggestions=suggest(hits))]
+
+    return probe
+
+
+# ---------------------------------------------------------------------- endpoints and stores
+def health_probe(cfg: ChecksConfig, name: str, suggest: Callable[[], list[Suggestion]] = list) -> Probe:
+    """`curl -f <service>/health`."""
+    spec = service(cfg, name)
+    url = spec.base_url(cfg.namespace).rstrip("/") + spec.health_path
+
+    async def probe() -> list[Finding]:
+        res = await net.http_get(url, cfg.timeouts.probe_s)
+        if res.ok:
+            return [Finding(severity=Severity.OK, title=f"{name} /health: {res.status} in {res.ms:.0f}ms")]
+        why = res.error or f"HTTP {res.status}: {res.body[:200]}"
+        return [Finding(severity=Severity.CRITICAL, title=f"{name} /health failing", detail=f"{url}: {why}",
+                        suggestions=suggest())]
+
+    return probe
+
+
+def tcp_probe(host: str, port: int, label: str, timeout_s: float,
+              suggest: Callable[[], list[Suggestion]] = list) -> Probe:
+    """`nc -zv host port`."""
+
+    async def probe() -> list[Finding]:
+        try:
+            ms = await net.tcp_connect_ms(host, port, timeout_s)
+        except (OSError, TimeoutError) as err:
+            why = f"no answer within {timeout_s:g}s" if isinstance(err, TimeoutError) else str(err)
+            return [Finding(severity=Severity.CRITICAL, title=f"{label}: cannot connect to {host}:{port}",
+                            detail=why, suggestions=suggest())]
+        return [Finding(severity=Severity.OK, title=f"{label}: {host}:{port} reachable in {ms:.0f}ms")]
+
+    return probe
+
+
+def postgres_probe(cfg: ChecksConfig) -> Probe:
+    """`psql -c 'SELECT 1'`, timed."""
+
+    async def probe() -> list[Finding]:
+        ms = await select_one_ms(cfg.postgres_dsn, cfg.timeouts.probe_s)
+        return [Finding(severity=Severity.OK, title=f"PostgreSQL: SELECT 1 in {ms:.0f}ms")]
+
+    return probe
+
+
+def redis_client(cfg: ChecksConfig) -> aioredis.Redis:
+    t = cfg.timeouts.probe_s
+    return aioredis.from_url(cfg.redis_url, socket_timeout=t, socket_connect_timeout=t, decode_responses=True)
+
+
+def redis_ping_probe(cfg: ChecksConfig) -> Probe:
+    """`redis-cli ping`."""
+
+    async def probe() -> list[Finding]:
+        client = redis_client(cfg)
+        try:
+            t0 = time.monotonic()
+            pong = await client.ping()
+            ms = (time.monotonic() - t0) * 1000
+        except (aioredis.ConnectionError, aioredis.TimeoutError, OSError) as err:
+            return [Finding(severity=Severity.CRITICAL, title="Redis unreachable", detail=str(err))]
+        finally:
+            await client.aclose()
+        return [Finding(severity=Severity.OK if pong else Severity.CRITICAL, title=f"Redis: PONG in {ms:.0f}ms")]
+
+    return probe
+
+
+def kafka_topics_probe(cfg: ChecksConfig) -> Probe:
+    """`kafka-topics --list`."""
+
+    async def probe() -> list[Finding]:
+        async with KafkaProbe(cfg.kafka_bootstrap, cfg.timeouts.probe_s) as kp:
+            topics = await kp._call("list topics", kp.admin.list_topics())
+        user = sorted(t for t in topics if not t.startswith("__"))
+        missing = [t for t in cfg.platform.topics if t not in topics]
+        if missing:
+            return [Finding(severity=Severity.WARNING, title=f"Kafka: topic(s) missing: {', '.join(missing)}",
+                            detail=f"{len(user)} topic(s) exist")]
+        return [Finding(severity=Severity.OK, title=f"Kafka: {len(user)} topic(s)")]
+
+    return probe
+
+
+async def with_kube(ctx: CheckContext, run: Callable[[KubeHandle], Awaitable[list[Finding]]]) -> list[Finding]:
+    """Run `run` with a KubeHandle that is closed afterwards."""
+    kh = KubeHandle(ctx)
+    try:
+        return await run(kh)
+    finally:
+        kh.close()

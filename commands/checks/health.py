@@ -1,0 +1,33 @@
+"""`health`: the runbook's Health Check Commands and recovery checklist, all at once."""
+
+from __future__ import annotations
+
+from commands.checks.blocks import (
+    KubeHandle,
+    health_probe,
+    kafka_topics_probe,
+    pods_probe,
+    postgres_probe,
+    redis_ping_probe,
+)
+from commands.probes import run_probes
+from commands.registry import CheckContext, CheckResult, NoParams, check
+
+PROBES = ("pods", "auth-service", "user-service", "scheduler-service", "ml-service",
+          "postgres", "redis", "kafka")
+
+
+@check("health", summary="pods, service /health endpoints, PostgreSQL, Redis and Kafka at once",
+       runbook="Health Check Commands", probes=PROBES)
+async def health(ctx: CheckContext, params: NoParams) -> CheckResult:
+    cfg = ctx.config
+    kh = KubeHandle(ctx)
+    try:
+        probes = {"pods": pods_probe(kh, None, None, "Pods in all namespaces")}
+        probes |= {s.name: health_probe(cfg, s.name) for s in cfg.platform.services}
+        probes |= {"postgres": postgres_probe(cfg), "redis": redis_ping_probe(cfg),
+                   "kafka": kafka_topics_probe(cfg)}
+        findings = await run_probes(ctx, probes)
+    finally:
+        kh.close()
+    return CheckResult(findings, {"components": {f.probe: f.severity.value for f in findings}})

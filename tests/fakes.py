@@ -1,0 +1,143 @@
+"""Fakes for what the control plane alone cannot serve, and for the platform's own services.
+
+- FakeKubelet: the kubelet's `containerLogs` endpoint and a metrics.k8s.io server. The real
+  kube-apiserver proxies `pods/log` to it (through a Node whose kubelet endpoint points
+  here) and `metrics.k8s.io` (through an APIService), so RBAC and routing stay real.
+- FakePlatform: the services' /health endpoints, the OAuth provider's discovery document
+  and MLflow's /health, with answers a test can change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+
+class _Server:
+    """An aiohttp app on 127.0.0.1 in its own thread and loop."""
+
+    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
+        self.ssl_context = ssl_context
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._runner: web.AppRunner | None = None
+
+    def routes(self, app: web.Application) -> None:
+        raise NotImplementedError
+
+    def start(self) -> Any:
+        ready = threading.Event()
+
+        def run() -> None:
+            asyncio.set_event_loop(self._loop)
+            app = web.Application()
+            self.routes(app)
+            self._runner = web.AppRunner(app, access_log=None)
+            self._loop.run_until_complete(self._runner.setup())
+            site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self.ssl_context)
+            self._loop.run_until_complete(site.start())
+            self.port = self._runner.addresses[0][1]
+            ready.set()
+            self._loop.run_forever()
+
+        threading.Thread(target=run, daemon=True).start()
+        assert ready.wait(10)
+        return self
+
+    def stop(self) -> None:
+        if self._runner is not None:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(5)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+
+
+def self_signed(directory: Path) -> ssl.SSLContext:
+    key, crt = directory / "kubelet.key", directory / "kubelet.crt"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+                    "/CN=alp-fake-kubelet", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                    "-keyout", str(key), "-out", str(crt)], check=True, capture_output=True)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(str(crt), str(key))
+    return ctx
+
+
+class FakeKubelet(_Server):
+    def __init__(self) -> None:
+        super().__init__(self_signed(Path(tempfile.mkdtemp(prefix="alp-kubelet-"))))
+        self.logs: dict[tuple[str, str], str] = {}
+        self.metrics: dict[str, list[dict[str, Any]]] = {}
+        self.log_requests: list[dict[str, str]] = []
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_get("/containerLogs/{ns}/{pod}/{container}", self._logs)
+        app.router.add_get("/apis/metrics.k8s.io/v1beta1", self._discovery)
+        app.router.add_get("/apis/metrics.k8s.io/v1beta1/namespaces/{ns}/pods", self._pod_metrics)
+        app.router.add_route("*", "/{tail:.*}", self._missing)
+
+    def set_pod_metrics(self, namespace: str, pod: str, cpu: str, memory: str, container: str = "app") -> None:
+        items = [m for m in self.metrics.get(namespace, []) if m["metadata"]["name"] != pod]
+        items.append({"metadata": {"name": pod, "namespace": namespace}, "timestamp": "2026-11-28T03:00:00Z",
+                      "window": "30s", "containers": [{"name": container, "usage": {"cpu": cpu, "memory": memory}}]})
+        self.metrics[namespace] = items
+
+    async def _logs(self, request: web.Request) -> web.Response:
+        self.log_requests.append({"pod": request.match_info["pod"], **request.query})
+        text = self.logs.get((request.match_info["ns"], request.match_info["pod"]), "")
+        tail = int(request.query.get("tailLines", "0") or 0)
+        lines = text.splitlines(keepends=True)
+        return web.Response(text="".join(lines[-tail:] if tail else lines))
+
+    async def _discovery(self, _: web.Request) -> web.Response:
+        return web.json_response({
+            "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "metrics.k8s.io/v1beta1",
+            "resources": [{"name": "pods", "singularName": "", "namespaced": True, "kind": "PodMetrics",
+                           "verbs": ["get", "list"]},
+                          {"name": "nodes", "singularName": "", "namespaced": False, "kind": "NodeMetrics",
+                           "verbs": ["get", "list"]}]})
+
+    async def _pod_metrics(self, request: web.Request) -> web.Response:
+        return web.json_response({"kind": "PodMetricsList", "apiVersion": "metrics.k8s.io/v1beta1",
+                                  "metadata": {}, "items": self.metrics.get(request.match_info["ns"], [])})
+
+    async def _missing(self, _: web.Request) -> web.Response:
+        return web.json_response({"kind": "Status", "status": "Failure", "code": 404}, status=404)
+
+
+class FakePlatform(_Server):
+    def __init__(self) -> None:
+        super().__init__()
+        self.health: dict[str, int] = {}
+        self.discovery: Any = {"issuer": "https://alp-test.auth0.com/", "authorization_endpoint": "x"}
+        self.mlflow_status = 200
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_get("/svc/{name}/health", self._health)
+        app.router.add_get("/oauth/.well-known/openid-configuration", self._discovery)
+        app.router.add_get("/oauth", self._ok)
+        app.router.add_get("/mlflow/health", self._mlflow)
+
+    async def _health(self, request: web.Request) -> web.Response:
+        status = self.health.get(request.match_info["name"], 200)
+        return web.json_response({"status": "ok" if status == 200 else "down"}, status=status)
+
+    async def _discovery(self, _: web.Request) -> web.Response:
+        if isinstance(self.discovery, str):
+            return web.Response(text=self.discovery, content_type="text/html")
+        return web.Response(text=json.dumps(self.discovery), content_type="application/json")
+
+    async def _ok(self, _: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def _mlflow(self, _: web.Request) -> web.Response:
+        return web.Response(text="OK", status=self.mlflow_status)
