@@ -36,7 +36,9 @@ async def deployment_logs(kube: Kube, namespace: str, app: str, settings: LogSet
         except KubeError as err:
             out.errors[name] = str(err)
 
-    await asyncio.gather(*(one(p.metadata.name) for p in pods))
+    # Pods not yet on a node, or on their way out, have no logs to read.
+    live = [p for p in pods if p.spec.node_name and not p.metadata.deletion_timestamp]
+    await asyncio.gather(*(one(p.metadata.name) for p in live))
     return out
 
 

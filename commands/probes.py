@@ -64,5 +64,7 @@ async def run_probes(ctx: CheckContext, probes: dict[str, Probe], timeout_s: flo
         await ctx.report_progress(name, "done")
         return findings
 
+    for name in probes:
+        await ctx.report_progress(name, "running")
     results = await asyncio.gather(*(one(n, p) for n, p in probes.items()))
     return [f for group in results for f in group]
