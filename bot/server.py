@@ -67,7 +67,9 @@ def build_web(settings: Settings, app: AsyncApp, metrics: Metrics) -> web.Applic
 async def serve(settings: Settings) -> None:
     """Run until SIGTERM/SIGINT."""
     import commands.checks  # noqa: F401  (registers the check targets)
+    from commands.backends.kube import preload
 
+    preload()  # a second of imports now, instead of a blocked event loop in the first check
     metrics = Metrics()
     app = build_app(settings, metrics)
     runner = web.AppRunner(build_web(settings, app, metrics), access_log=None)

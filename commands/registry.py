@@ -87,6 +87,11 @@ class Registry:
             raise ValueError(f"check {spec.name!r} declared twice")
         self._specs[spec.name] = spec
 
+    def order(self, names: list[str]) -> None:
+        """List these names first, in this order (help follows the runbook's order)."""
+        rank = {n: i for i, n in enumerate(names)}
+        self._specs = dict(sorted(self._specs.items(), key=lambda kv: rank.get(kv[0], len(rank))))
+
     def get(self, name: str) -> CheckSpec | None:
         return self._specs.get(name)
 

@@ -101,10 +101,16 @@ class BotProcess:
 
 
 @pytest.fixture(scope="session")
-def bot(testbed: dict[str, str], fake_slack: FakeSlack) -> Iterator[BotProcess]:
+def bot(testbed: dict[str, str], fake_slack: FakeSlack, platform, kube_admin) -> Iterator[BotProcess]:  # type: ignore[no-untyped-def]
+    from tests.k8s_world import SERVICES
+
+    services = [{"name": n, "port": p, "url": f"{platform.base}/svc/{n}"} for n, p in SERVICES.items()]
     proc = BotProcess(
         {
             **testbed,
+            "ALP_PLATFORM__SERVICES": json.dumps(services),
+            "ALP_ENDPOINTS__OAUTH_URL": f"{platform.base}/oauth",
+            "ALP_ENDPOINTS__MLFLOW_URL": f"{platform.base}/mlflow",
             "SLACK_BOT_TOKEN": BOT_TOKEN,
             "SLACK_SIGNING_SECRET": SIGNING_SECRET,
             "SLACK_API_URL": fake_slack.api_url,

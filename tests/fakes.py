@@ -116,6 +116,7 @@ class FakePlatform(_Server):
         self.health: dict[str, int] = {}
         self.discovery: Any = {"issuer": "https://alp-test.auth0.com/", "authorization_endpoint": "x"}
         self.mlflow_status = 200
+        self.delay_s = 0.0  # how long each /health takes to answer (benchmarks)
 
     @property
     def base(self) -> str:
@@ -128,6 +129,7 @@ class FakePlatform(_Server):
         app.router.add_get("/mlflow/health", self._mlflow)
 
     async def _health(self, request: web.Request) -> web.Response:
+        await asyncio.sleep(self.delay_s)
         status = self.health.get(request.match_info["name"], 200)
         return web.json_response({"status": "ok" if status == 200 else "down"}, status=status)
 

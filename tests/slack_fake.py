@@ -27,6 +27,7 @@ class Call:
 
     method: str
     args: dict[str, Any]
+    response: dict[str, Any] = field(default_factory=dict)
     at: float = field(default_factory=time.monotonic)
 
 
@@ -101,9 +102,9 @@ class FakeSlack:
         raise AssertionError(f"no {method} call matched within {timeout}s; got {self.calls!r}")
 
     # ------------------------------------------------------------------ handlers
-    def _record(self, method: str, args: dict[str, Any]) -> None:
+    def _record(self, method: str, args: dict[str, Any], response: dict[str, Any] | None = None) -> None:
         with self._lock:
-            self.calls.append(Call(method, args))
+            self.calls.append(Call(method, args, response or {}))
 
     @staticmethod
     async def _args(request: web.Request) -> dict[str, Any]:
@@ -124,8 +125,9 @@ class FakeSlack:
         auth = request.headers.get("Authorization", "")
         if not auth.startswith("Bearer xoxb-"):
             return web.json_response({"ok": False, "error": "not_authed"})
-        self._record(method, args)
-        return web.json_response(self._answer(method, args))
+        answer = self._answer(method, args)
+        self._record(method, args, answer)
+        return web.json_response(answer)
 
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         if method == "auth.test":

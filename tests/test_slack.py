@@ -80,9 +80,8 @@ def test_result_replaces_the_progress_message(bot, fake_slack, lagging_group):
     )
     posted = [c for c in fake_slack.called("chat.postMessage") if c.args.get("channel") == "C0ONCALL"]
     assert len(posted) == 1
-    # the fake answers chat.postMessage with a ts; the update must target that same message
-    ts_seen = {c.args.get("ts") for c in fake_slack.called("chat.update")}
-    assert final.args["ts"] in ts_seen and final.args["channel"] == "C0ONCALL"
+    # the update targets the message the bot posted (Slack's ts for it), not a new one
+    assert final.args["ts"] == posted[0].response["ts"] and final.args["channel"] == "C0ONCALL"
 
 
 def test_unknown_target_gets_ephemeral_usage_with_closest_name(bot, fake_slack):
@@ -193,3 +192,28 @@ def test_health_readiness_and_metrics_endpoints(bot, fake_slack, lagging_group):
     assert 'alp_commands_total{outcome="ok",verb="check"}' in metrics
     assert 'alp_check_outcomes_total{severity="critical",target="kafka-lag"}' in metrics
     assert 'alp_check_duration_seconds_count{target="kafka-lag"}' in metrics
+
+
+def test_health_lists_probes_first_then_updates_in_place(bot, fake_slack):
+    status, _, took = command(bot, fake_slack, "health")
+    assert status == 200 and took < 3
+    first = fake_slack.wait_for("chat.postMessage", lambda c: c.args.get("channel") == "C0ONCALL")
+    listed = blocks_text(first.args["blocks"])
+    for probe in ("pods", "auth-service", "user-service", "scheduler-service", "ml-service", "postgres",
+                  "redis", "kafka"):
+        assert probe in listed
+    final = fake_slack.wait_for("chat.update", lambda c: "health:" in blocks_text(c.args.get("blocks", [])))
+    text = blocks_text(final.args["blocks"])
+    assert "PostgreSQL: SELECT 1" in text and "Redis: PONG" in text and "auth-service /health" in text
+    updates = fake_slack.called("chat.update")
+    assert {(u.args["channel"], u.args["ts"]) for u in updates} == {("C0ONCALL", first.response["ts"])}
+    # progress updates are rate limited: never more than one a second, plus the final answer
+    span = final.at - first.at
+    assert len(updates) <= 2 + int(span)
+
+
+def test_help_follows_the_runbook_order(bot, fake_slack):
+    _, body, _ = command(bot, fake_slack, "help")
+    text = json.loads(body)["text"]
+    order = [text.index(f"`{t}`") for t in ("health", "auth", "deadlocks", "kafka-lag", "security")]
+    assert order == sorted(order)

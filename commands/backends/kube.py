@@ -13,6 +13,7 @@ import json
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 import urllib3
@@ -45,6 +46,12 @@ class KubeUnavailable(KubeError):
     """The API server could not be reached or did not answer in time."""
 
 
+def preload() -> None:
+    """Import the API modules now (about a second of CPU) rather than inside the first check."""
+    for api in (client.CoreV1Api, client.AppsV1Api, client.NetworkingV1Api, client.CustomObjectsApi):
+        api.__name__  # noqa: B018  (attribute access triggers the lazy import)
+
+
 def load_configuration() -> client.Configuration:
     """`KUBECONFIG` (or ~/.kube/config) when present, else the pod's in-cluster config."""
     cfg = client.Configuration()
@@ -67,11 +74,23 @@ class Kube:
     def __init__(self, timeout_s: float, configuration: client.Configuration | None = None) -> None:
         self.timeout_s = timeout_s
         self.api = client.ApiClient(configuration or load_configuration())
-        self.core = client.CoreV1Api(self.api)
-        self.apps = client.AppsV1Api(self.api)
-        self.net = client.NetworkingV1Api(self.api)
-        self.custom = client.CustomObjectsApi(self.api)
-        self.coordination = client.CoordinationV1Api(self.api)
+
+    # The client imports each API group's (large) module on first use: only pay for what is used.
+    @cached_property
+    def core(self) -> client.CoreV1Api:
+        return client.CoreV1Api(self.api)
+
+    @cached_property
+    def apps(self) -> client.AppsV1Api:
+        return client.AppsV1Api(self.api)
+
+    @cached_property
+    def net(self) -> client.NetworkingV1Api:
+        return client.NetworkingV1Api(self.api)
+
+    @cached_property
+    def custom(self) -> client.CustomObjectsApi:
+        return client.CustomObjectsApi(self.api)
 
     def close(self) -> None:
         self.api.close()

@@ -13,4 +13,11 @@ from commands.checks import (
     security,
 )
 
+from commands.registry import CHECKS
+
+CHECKS.order([
+    "health", "auth", "auth-latency", "progress", "deadlocks", "scheduler", "algorithm", "ml", "predictions",
+    "db-load", "db-connectivity", "redis", "kafka-lag", "network", "external", "latency", "memory", "security",
+])
+
 __all__ = ["auth", "db", "health", "kafka_lag", "network", "performance", "redis_cache", "security", "services"]

@@ -10,24 +10,28 @@ from commands.checks.blocks import (
     postgres_probe,
     redis_ping_probe,
 )
-from commands.probes import run_probes
+from commands.probes import Probe, run_probes
 from commands.registry import CheckContext, CheckResult, NoParams, check
 
 PROBES = ("pods", "auth-service", "user-service", "scheduler-service", "ml-service",
           "postgres", "redis", "kafka")
 
 
+def health_probes(ctx: CheckContext, kh: KubeHandle) -> dict[str, Probe]:
+    """The health target's probes, by name (also used by the benchmark to run them one by one)."""
+    cfg = ctx.config
+    probes: dict[str, Probe] = {"pods": pods_probe(kh, None, None, "Pods in all namespaces")}
+    probes |= {s.name: health_probe(cfg, s.name) for s in cfg.platform.services}
+    probes |= {"postgres": postgres_probe(cfg), "redis": redis_ping_probe(cfg), "kafka": kafka_topics_probe(cfg)}
+    return probes
+
+
 @check("health", summary="pods, service /health endpoints, PostgreSQL, Redis and Kafka at once",
        runbook="Health Check Commands", probes=PROBES)
 async def health(ctx: CheckContext, params: NoParams) -> CheckResult:
-    cfg = ctx.config
     kh = KubeHandle(ctx)
     try:
-        probes = {"pods": pods_probe(kh, None, None, "Pods in all namespaces")}
-        probes |= {s.name: health_probe(cfg, s.name) for s in cfg.platform.services}
-        probes |= {"postgres": postgres_probe(cfg), "redis": redis_ping_probe(cfg),
-                   "kafka": kafka_topics_probe(cfg)}
-        findings = await run_probes(ctx, probes)
+        findings = await run_probes(ctx, health_probes(ctx, kh))
     finally:
         kh.close()
     return CheckResult(findings, {"components": {f.probe: f.severity.value for f in findings}})
