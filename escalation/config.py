@@ -8,8 +8,10 @@ from pydantic import BaseModel, Field
 class OnCall(BaseModel):
     """The runbook's on-call rotation."""
 
-    primary: str = Field("@devops-oncall", description="Slack handle or <!subteam^ID> of primary")
-    secondary: str = Field("@platform-oncall", description="Slack handle of the secondary")
+    primary: str = Field("@devops-oncall", description="Slack mention of the primary: <!subteam^ID> or <@U…>")
+    secondary: str = Field("@platform-oncall", description="Slack mention of the secondary")
+    primary_users: list[str] = Field(default_factory=list, description="Slack user IDs DMed at the primary step")
+    secondary_users: list[str] = Field(default_factory=list, description="Slack user IDs DMed at the secondary step")
     manager: str = Field("Engineering Manager", description="Reached by phone via the pager webhook")
     manager_phone: str = Field("+1-XXX-XXX-XXXX", description="Shown in pages; dialled by the pager")
 
@@ -30,8 +32,14 @@ class EscalationSettings(BaseModel):
     p1_first_page_s: float = Field(30 * 60, ge=0, description="P1: escalate if unacked in 30 min")
     p2_first_page_s: float = Field(2 * 3600, ge=0, description="P2: escalate if unacked in 2 h")
     step_wait_s: float = Field(15 * 60, ge=0, description="Wait between ladder steps")
+    ack_timeout_s: float = Field(4 * 3600, ge=0, description="Acked but unresolved this long: back to triggered (0: never)")
+    reminder_s: float = Field(24 * 3600, gt=0, description="Reminder interval for long-acknowledged incidents")
+    page_retries: int = Field(3, ge=0, le=10, description="Retries of a failed page")
+    page_backoff_s: float = Field(2.0, ge=0, description="First retry delay; doubles each retry")
+    leader_poll_s: float = Field(2.0, gt=0, description="How often a standby replica tries to lead")
     pager_webhook_url: str | None = Field(
         None, description="PagerDuty Events API v2 compatible URL for the manager step"
     )
+    pager_routing_key: str = Field("alp", description="Events API v2 routing (integration) key")
     oncall: OnCall = Field(default_factory=OnCall)
     specialists: Specialists = Field(default_factory=Specialists)

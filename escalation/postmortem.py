@@ -1,0 +1,48 @@
+"""A postmortem draft in Markdown, from the incident's record."""
+
+from __future__ import annotations
+
+from escalation.model import Incident, TimelineEntry
+
+
+def postmortem_markdown(inc: Incident, entries: list[TimelineEntry]) -> str:
+    def when(e: TimelineEntry) -> str:
+        return f"{e.at:%Y-%m-%d %H:%M:%S}Z"
+
+    duration = ((inc.resolved_at or entries[-1].at) - inc.opened_at) if entries else None
+    lines = [
+        f"# Postmortem draft: {inc.ref} [{inc.priority.value}] {inc.summary}",
+        "",
+        "## Summary",
+        "",
+        f"- **Status:** {inc.status.value}",
+        f"- **Opened:** {inc.opened_at:%Y-%m-%d %H:%M:%S}Z by {inc.opened_by}",
+        f"- **Acknowledged:** {f'{inc.acked_at:%H:%M:%S}Z by {inc.acked_by}' if inc.acked_at else 'never'}",
+        f"- **Resolved:** {f'{inc.resolved_at:%H:%M:%S}Z by {inc.resolved_by}' if inc.resolved_at else 'not yet'}",
+        f"- **Duration:** {str(duration).split('.')[0] if duration else 'n/a'}",
+        f"- **Impact:** {inc.impact or 'to be written'}",
+        f"- **Services:** {', '.join(inc.services) or 'to be written'}",
+        "",
+        "## Timeline",
+        "",
+        *(f"- {when(e)} — {e.actor}: {e.text}" for e in entries),
+        "",
+        "## Actions taken",
+        "",
+        *([f"- {when(e)} — {e.actor}: {e.text}" for e in entries if e.kind in ("check", "action")]
+          or ["- none recorded"]),
+        "",
+        "## Evidence",
+        "",
+    ]
+    checks = [e for e in entries if e.kind == "check" and e.data.get("findings")]
+    for e in checks[-5:]:
+        lines.append(f"### {e.data.get('target')} at {when(e)}")
+        lines += [f"- {f}" for f in e.data["findings"]]
+        lines.append("")
+    if not checks:
+        lines += ["- no checks recorded", ""]
+    lines += ["## Recovery checklist", ""]
+    lines += [f"- [{'x' if done else ' '}] {item}" for item, done in inc.checklist.items()]
+    lines += ["", "## Root cause", "", "_To be written._", "", "## Follow-ups", "", "- [ ] _To be written._", ""]
+    return "\n".join(lines)

@@ -1,0 +1,302 @@
+"""The escalation engine in process, with short timings and a recording notifier."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from escalation.config import EscalationSettings
+from escalation.engine import Escalator
+from escalation.model import Priority, Status, build_ladder
+from escalation.pages import Page
+from escalation.postmortem import postmortem_markdown
+from escalation.store import Store
+
+SIX = ["Incident Summary", "Impact Assessment", "Timeline", "Steps Taken", "Current Status", "Logs and Evidence"]
+
+
+class Recorder:
+    """A Notifier that remembers every call and can be told to fail."""
+
+    def __init__(self) -> None:
+        self.pages: list[tuple[str, str, Page]] = []
+        self.said: list[str] = []
+        self.announced: list[str] = []
+        self.checklists: list[str] = []
+        self.specialist_channels: list[str] = []
+        self.fail_pages = 0
+
+    async def announce(self, inc):  # type: ignore[no-untyped-def]
+        self.announced.append(inc.ref)
+        return inc.channel, f"1000.{inc.id}"
+
+    async def refresh(self, inc) -> None:  # type: ignore[no-untyped-def]
+        return None
+
+    async def page(self, inc, step, page) -> None:  # type: ignore[no-untyped-def]
+        if self.fail_pages:
+            self.fail_pages -= 1
+            raise ConnectionError("slack is down")
+        self.pages.append((inc.ref, step.name, page))
+
+    async def say(self, inc, text: str) -> None:  # type: ignore[no-untyped-def]
+        self.said.append(text)
+
+    async def specialists(self, inc, channels) -> None:  # type: ignore[no-untyped-def]
+        self.specialist_channels += channels
+
+    async def checklist(self, inc) -> None:  # type: ignore[no-untyped-def]
+        self.checklists.append(inc.ref)
+
+    def steps(self, ref: str) -> list[str]:
+        return [s for r, s, _ in self.pages if r == ref]
+
+
+class PagerSink:
+    """A local PagerDuty-compatible endpoint that records events."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.status = 202
+
+    async def handler(self, request: web.Request) -> web.Response:
+        self.events.append(await request.json())
+        return web.json_response({"status": "success"}, status=self.status)
+
+
+def settings(pager_url: str | None = None, **over: Any) -> EscalationSettings:
+    base = dict(p0_first_page_s=0, p1_first_page_s=1, p2_first_page_s=7200, step_wait_s=1, ack_timeout_s=0,
+                reminder_s=3600, page_retries=2, page_backoff_s=0.05, leader_poll_s=0.2,
+                pager_webhook_url=pager_url)
+    base.update(over)
+    return EscalationSettings(**base)
+
+
+@pytest.fixture
+async def pager():
+    sink = PagerSink()
+    app = web.Application()
+    app.router.add_post("/v2/enqueue", sink.handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    sink.url = f"http://127.0.0.1:{runner.addresses[0][1]}/v2/enqueue"  # type: ignore[attr-defined]
+    yield sink
+    await runner.cleanup()
+
+
+@pytest.fixture
+def state_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path}/state.db"
+
+
+@pytest.fixture
+async def make_engine(state_url):
+    engines: list[Escalator] = []
+
+    async def make(cfg: EscalationSettings, notifier: Recorder | None = None) -> tuple[Escalator, Recorder]:
+        rec = notifier or Recorder()
+        eng = Escalator(Store(state_url), cfg, rec, state_url)
+        await eng.start()
+        engines.append(eng)
+        return eng, rec
+
+    yield make
+    for e in engines:
+        await e.stop()
+
+
+async def wait_for(pred, timeout: float = 10) -> None:  # type: ignore[no-untyped-def]
+    end = time.monotonic() + timeout
+    while not pred():
+        assert time.monotonic() < end, "timed out"
+        await asyncio.sleep(0.05)
+
+
+async def test_full_ladder_in_order_with_the_manager_paged_by_webhook(make_engine, pager):
+    eng, rec = await make_engine(settings(pager.url))
+    inc = await eng.open(Priority.P0, "auth down for everyone", "all logins fail", ["auth-service"], "C1", "U1")
+
+    await wait_for(lambda: len(pager.events) == 1, 8)
+
+    assert rec.steps(inc.ref) == ["primary", "secondary"]
+    event = pager.events[0]
+    assert event["event_action"] == "trigger" and event["dedup_key"] == f"alp-{inc.ref}"
+    assert list(event["payload"]["custom_details"]) == SIX
+    kinds = [e.kind for e in eng.store.timeline(inc.id)]
+    assert kinds.count("page") == 3
+    await asyncio.sleep(1.5)
+    assert len(pager.events) == 1 and rec.steps(inc.ref) == ["primary", "secondary"]  # each once
+
+
+async def test_pages_carry_the_six_fields_filled_in(make_engine):
+    eng, rec = await make_engine(settings(step_wait_s=60))
+    inc = await eng.open(Priority.P1, "progress not saving", "10% of users", ["user-service"], "C1", "U1")
+    eng.record(inc.id, "U2", "check", "check kafka-lag: CRITICAL", {
+        "target": "kafka-lag", "findings": ["Consumer group user-service: STOP, lag 4,200"]})
+    eng.record(inc.id, "U2", "action", "restart deployment=user-service: done", {})
+    await eng.escalate_now(inc.id, "U2")
+    [(_, _, page)] = rec.pages
+    fields = page.fields()
+    assert list(fields) == SIX
+    assert fields["Incident Summary"] == "progress not saving"
+    assert "10% of users" in fields["Impact Assessment"] and "user-service" in fields["Impact Assessment"]
+    assert "opened by <@U1>" in fields["Timeline"]
+    assert "check kafka-lag: CRITICAL" in fields["Steps Taken"] and "restart" in fields["Steps Taken"]
+    assert "triggered" in fields["Current Status"]
+    assert "STOP, lag 4,200" in fields["Logs and Evidence"]
+
+
+async def test_acknowledge_mid_ladder_stops_it(make_engine):
+    eng, rec = await make_engine(settings())
+    inc = await eng.open(Priority.P0, "db down", "", [], "C1", "U1")
+    await wait_for(lambda: rec.steps(inc.ref) == ["primary"])
+    assert await eng.acknowledge(inc.id, "U7")
+    assert not await eng.acknowledge(inc.id, "U8")  # once
+    await asyncio.sleep(2.0)
+    assert rec.steps(inc.ref) == ["primary"]
+    stored = eng.store.get(inc.id)
+    assert stored.status is Status.ACKNOWLEDGED and stored.acked_by == "U7"
+    assert [j for j, _ in eng.pending(inc.id) if j.startswith("step")] == []
+
+
+async def test_ack_timeout_retriggers_and_the_ladder_resumes(make_engine):
+    eng, rec = await make_engine(settings(ack_timeout_s=1, step_wait_s=30))
+    inc = await eng.open(Priority.P0, "latency", "", [], "C1", "U1")
+    await wait_for(lambda: rec.steps(inc.ref) == ["primary"])
+    await eng.acknowledge(inc.id, "U7")
+    await wait_for(lambda: rec.steps(inc.ref) == ["primary", "secondary"], 6)
+    assert eng.store.get(inc.id).status is Status.TRIGGERED
+    assert "retrigger" in [e.kind for e in eng.store.timeline(inc.id)]
+
+
+async def test_long_acknowledged_incident_gets_reminders(make_engine):
+    eng, rec = await make_engine(settings(reminder_s=0.5))
+    inc = await eng.open(Priority.P2, "slow", "", [], "C1", "U1")
+    await eng.acknowledge(inc.id, "U7")
+    await wait_for(lambda: sum("still not resolved" in s for s in rec.said) >= 2, 5)
+    await eng.resolve(inc.id, "U7")
+    count = sum("still not resolved" in s for s in rec.said)
+    await asyncio.sleep(1.2)
+    assert sum("still not resolved" in s for s in rec.said) == count
+
+
+async def test_escalate_now_jumps_to_the_next_step(make_engine):
+    eng, rec = await make_engine(settings())
+    inc = await eng.open(Priority.P2, "minor", "", [], "C1", "U1")  # first page in 2 hours
+    assert rec.pages == []
+    assert "primary" in await eng.escalate_now(inc.id, "U1")
+    assert rec.steps(inc.ref) == ["primary"]
+    assert "secondary" in await eng.escalate_now(inc.id, "U1")
+    assert rec.steps(inc.ref) == ["primary", "secondary"]
+
+
+async def test_stale_job_after_resolve_does_nothing(make_engine):
+    eng, rec = await make_engine(settings(p0_first_page_s=1))
+    inc = await eng.open(Priority.P0, "x", "", [], "C1", "U1")
+    token = inc.escalation_id
+    assert await eng.resolve(inc.id, "U1")
+    assert eng.pending(inc.id) == []
+    await eng.fire_step(inc.id, token, 0)  # a timer that was already in flight
+    await asyncio.sleep(1.3)
+    assert rec.pages == []
+    assert rec.checklists == [inc.ref]
+
+
+async def test_concurrent_ack_and_resolve_end_consistent(state_url):
+    store = Store(state_url)
+    cfg = settings()
+    for i in range(20):
+        inc = store.create(Priority.P1, f"race {i}", "", [], "C1", "U1", build_ladder(Priority.P1, cfg), "e", [])
+        barrier = threading.Barrier(2)
+        results: dict[str, bool] = {}
+
+        def ack() -> None:
+            barrier.wait()
+            results["ack"] = store.acknowledge(inc.id, "UA")
+
+        def resolve() -> None:
+            barrier.wait()
+            results["resolve"] = store.resolve(inc.id, "UR")
+
+        threads = [threading.Thread(target=ack), threading.Thread(target=resolve)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        final = store.get(inc.id)
+        assert final.status is Status.RESOLVED and results["resolve"]  # resolve always wins or follows
+        kinds = [e.kind for e in store.timeline(inc.id)]
+        assert kinds[-1] == "resolve" and ("ack" in kinds) == results["ack"]
+    store.close()
+
+
+async def test_page_failures_are_retried_recorded_and_never_stop_the_ladder(make_engine):
+    rec = Recorder()
+    rec.fail_pages = 2  # Slack fails twice, then works
+    eng, _ = await make_engine(settings(page_retries=2), rec)
+    inc = await eng.open(Priority.P0, "x", "", [], "C1", "U1")
+    await wait_for(lambda: rec.steps(inc.ref) == ["primary"])
+    [page] = [p for p in eng.store.pages_of(inc.id) if p["step"] == 0]
+    assert page["status"] == "sent" and page["attempts"] == 3
+
+    rec.fail_pages = 100  # Slack stays down: the secondary step fails, the manager step still runs
+    await wait_for(lambda: any(e.kind == "page_failed" for e in eng.store.timeline(inc.id)), 6)
+    await wait_for(lambda: any("no pager webhook" in e.text for e in eng.store.timeline(inc.id)), 6)
+    failed = [p for p in eng.store.pages_of(inc.id) if p["status"] == "failed"]
+    assert {p["step"] for p in failed} == {1, 2}
+
+
+async def test_ladder_is_frozen_when_the_incident_opens(make_engine):
+    cfg = settings(p2_first_page_s=7200, step_wait_s=1)
+    eng, _ = await make_engine(cfg)
+    inc = await eng.open(Priority.P2, "x", "", [], "C1", "U1")
+    cfg.oncall.primary = "@someone-else"
+    cfg.step_wait_s = 999
+    stored = eng.store.get(inc.id)
+    assert stored.ladder[1].delay_s == 1  # the settings' step_wait_s when it opened
+    assert [s.mention for s in stored.ladder][:2] == ["@devops-oncall", "@platform-oncall"]
+
+
+async def test_restart_fires_overdue_step_exactly_once(make_engine, state_url):
+    cfg = settings(step_wait_s=1)
+    eng, rec = await make_engine(cfg)
+    inc = await eng.open(Priority.P0, "x", "", [], "C1", "U1")
+    await wait_for(lambda: rec.steps(inc.ref) == ["primary"])
+    await eng.stop()  # the bot goes away between steps
+    await asyncio.sleep(1.5)  # the secondary step falls due while nobody runs
+    eng2, rec2 = await make_engine(cfg)
+    await wait_for(lambda: rec2.steps(inc.ref) == ["secondary"], 3)
+    await asyncio.sleep(0.5)
+    assert rec2.steps(inc.ref) == ["secondary"]
+    assert rec.steps(inc.ref) == ["primary"]
+
+
+async def test_specialists_are_added_by_area(make_engine):
+    eng, rec = await make_engine(settings())
+    await eng.open(Priority.P1, "postgres deadlocks and suspicious logins", "", ["ml-service"], "C1", "U1")
+    assert set(rec.specialist_channels) == {"#database-support", "#security-incidents", "#ml-support"}
+
+
+async def test_checklist_ticks_and_postmortem(make_engine):
+    eng, _ = await make_engine(settings())
+    inc = await eng.open(Priority.P1, "progress not saving", "users", ["user-service"], "C1", "U1")
+    eng.record(inc.id, "U2", "check", "check progress: CRITICAL", {"target": "progress",
+                                                                   "findings": ["1 failing progress update(s)"]})
+    await eng.acknowledge(inc.id, "U2")
+    await eng.resolve(inc.id, "U2")
+    assert eng.store.tick(inc.id, "Run smoke tests", True, "U3")
+    assert not eng.store.tick(inc.id, "Not an item", True, "U3")
+    stored = eng.store.get(inc.id)
+    assert stored.checklist["Run smoke tests"] is True
+    md = postmortem_markdown(stored, eng.store.timeline(inc.id))
+    assert md.startswith(f"# Postmortem draft: {inc.ref}")
+    for text in ("opened P1: progress not saving", "acknowledged", "resolved", "ticked: Run smoke tests",
+                 "1 failing progress update(s)", "- [x] Run smoke tests", "- [ ] Clear any alerts"):
+        assert text in md
