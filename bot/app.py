@@ -16,13 +16,17 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.incidents import handle_incident_command, oncall_text, register_incident_handlers
 from bot.metrics import Metrics
+from bot.render_incident import open_modal
 from bot.render_slack import SlackMessage, render_progress, render_report, render_usage
-from bot.router import CheckRequest, HelpRequest, help_text, parse
+from bot.router import CheckRequest, HelpRequest, IncidentRequest, OncallRequest, help_text, parse
 from bot.settings import Settings
 from commands.params import UsageError
-from commands.registry import CheckContext
+from commands.registry import CHECKS, CheckContext
+from commands.report import Report, Severity
 from commands.runner import run_check
+from escalation.engine import Escalator
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +104,8 @@ class Progress:
             log.warning("progress update failed: %s", err)
 
 
-def build_app(settings: Settings, metrics: Metrics) -> AsyncApp:
-    """The Bolt app with `/alp` registered. Signature verification stays on."""
+def build_app(settings: Settings, metrics: Metrics, escalator: Escalator) -> AsyncApp:
+    """The Bolt app with `/alp` and the incident buttons registered. Signature checks stay on."""
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     client = AsyncWebClient(token=token, base_url=settings.slack_api_url)
@@ -126,10 +130,35 @@ def build_app(settings: Settings, metrics: Metrics) -> AsyncApp:
             msg = render_usage(help_text(request.topic))
             await ack(response_type="ephemeral", text=msg.text, blocks=msg.blocks)
             return
+        if isinstance(request, OncallRequest):
+            metrics.commands.labels(verb="oncall", outcome="ok").inc()
+            await ack(response_type="ephemeral", text=oncall_text(settings))
+            return
+        if isinstance(request, IncidentRequest):
+            metrics.commands.labels(verb="incident", outcome="ok").inc()
+            if request.sub == "open" and request.priority is None:  # no arguments: the form
+                await ack()
+                await client.views_open(trigger_id=command["trigger_id"],
+                                        view=open_modal(channel=command["channel_id"]))
+                return
+            await ack()
+            reply = await handle_incident_command(escalator, request, command["channel_id"],
+                                                  command.get("user_id", ""), client)
+            if reply:
+                await respond(response_type="ephemeral", text=reply)
+            return
         await ack()
-        await run_in_channel(request, command, respond, client, settings, metrics)
+        await run_in_channel(request, command, respond, client, settings, metrics, escalator)
+
+    async def run_health(body: dict[str, Any], client: AsyncWebClient, respond: Any, incident: int) -> None:
+        spec = CHECKS.get("health")
+        assert spec is not None
+        command = {"channel_id": body.get("channel", {}).get("id", ""), "user_id": body["user"]["id"]}
+        await run_in_channel(CheckRequest(spec, spec.params(), incident), command, respond, client, settings,
+                             metrics, escalator)
 
     app.command("/alp")(alp_command)
+    register_incident_handlers(app, escalator, run_health)
     return app
 
 
@@ -145,6 +174,7 @@ async def run_in_channel(
     client: AsyncWebClient,
     settings: Settings,
     metrics: Metrics,
+    escalator: Escalator,
 ) -> None:
     """Run a check after the ack and keep the channel informed."""
     t0 = time.monotonic()
@@ -159,9 +189,23 @@ async def run_in_channel(
         if msg.attachment:
             await reply.attach(msg.attachment, f"{request.target}-report.txt", f"{request.target} report")
         metrics.outcomes.labels(target=request.target, severity=report.severity.value).inc()
+        link_to_incident(escalator, request, command, report)
     except (SlackApiError, asyncio.TimeoutError, OSError) as err:
         outcome = "error"
         log.error("could not answer /alp %s: %s", request.target, err)
     finally:
         metrics.commands.labels(verb="check", outcome=outcome).inc()
         metrics.duration.labels(target=request.target).observe(time.monotonic() - t0)
+
+
+def link_to_incident(escalator: Escalator, request: CheckRequest, command: dict[str, Any], report: Report) -> None:
+    """A check run for an incident (`--incident`, or in its channel) joins its steps and evidence."""
+    inc = (escalator.store.get(request.incident) if request.incident
+           else escalator.store.open_in_channel(command["channel_id"]))
+    if inc is None:
+        return
+    worst_first = sorted(report.findings, key=lambda f: -f.severity.rank)
+    findings = [f"{f.severity.value.upper()}: {f.title}" for f in worst_first if f.severity is not Severity.OK][:8]
+    escalator.record(inc.id, command.get("user_id", "alp"), "check",
+                     f"check {request.target}: {report.severity.value.upper()}",
+                     {"target": request.target, "severity": report.severity.value, "findings": findings})

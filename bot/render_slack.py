@@ -6,6 +6,7 @@ file (`files_upload_v2`), never a silently cut message.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,6 +109,9 @@ def render_report(report: Report) -> SlackMessage:
     for f in worst_first:
         blocks += _finding_blocks(f)
     blocks.append(_context(report))
+    incident = _open_incident_button(report)
+    if incident:
+        blocks.append(incident)
     if _fits(blocks):
         return SlackMessage(fallback, blocks)
     summary = [_header(report)]
@@ -124,7 +128,22 @@ def render_report(report: Report) -> SlackMessage:
     if chunk:
         summary.append(_section("\n".join(chunk)))
     summary.append(_context(report, " · full report attached as a file"))
+    incident = _open_incident_button(report)
+    if incident:
+        summary.append(incident)
     return SlackMessage(fallback, summary, attachment=render_text(report))
+
+
+def _open_incident_button(report: Report) -> Block | None:
+    """Under a critical report: open an incident pre-filled from its worst finding."""
+    critical = [f for f in report.findings if f.severity is Severity.CRITICAL]
+    if not critical:
+        return None
+    seed = {"summary": f"{report.target}: {critical[0].title}"[:200],
+            "impact": "\n".join(f.title for f in critical[:5])[:1500]}
+    return {"type": "actions", "block_id": "incident_from_report", "elements": [{
+        "type": "button", "text": {"type": "plain_text", "text": "Open incident"}, "style": "danger",
+        "action_id": "incident_open_from_finding", "value": json.dumps(seed)[:2000]}]}
 
 
 def render_progress(target: str, probes: dict[str, str]) -> SlackMessage:

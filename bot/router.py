@@ -18,8 +18,13 @@ from commands.registry import CHECKS, CheckSpec, Registry
 VERBS = {  # verb: (usage, what it does)
     "help": ("help [target]", "this message, or the options of one check"),
     "health": ("health", "the runbook's health checks, all at once"),
-    "check": ("check <target> [--option value]", "one runbook symptom"),
+    "check": ("check <target> [--option value] [--incident ID]", "one runbook symptom"),
+    "incident": ("incident open <P0|P1|P2> <summary> | ack | escalate | resolve | note <text> | list | "
+                 "show <ID> | postmortem <ID>", "incidents and the escalation ladder"),
+    "oncall": ("oncall", "who is primary and secondary now"),
 }
+
+INCIDENT_SUBS = ("open", "ack", "escalate", "resolve", "note", "list", "show", "postmortem")
 
 
 @dataclass(frozen=True)
@@ -31,13 +36,31 @@ class HelpRequest:
 class CheckRequest:
     spec: CheckSpec
     params: BaseModel
+    incident: int | None = None
 
     @property
     def target(self) -> str:
         return self.spec.name
 
 
-Request = HelpRequest | CheckRequest
+@dataclass(frozen=True)
+class IncidentRequest:
+    """`incident <sub> …`: `sub` is one of INCIDENT_SUBS; `incident` the ID given, if any."""
+
+    sub: str
+    incident: int | None = None
+    priority: str | None = None
+    text: str = ""
+    impact: str = ""
+    services: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class OncallRequest:
+    pass
+
+
+Request = HelpRequest | CheckRequest | IncidentRequest | OncallRequest
 
 
 def _did_you_mean(word: str, choices: list[str]) -> str:
@@ -53,28 +76,99 @@ def parse(text: str, registry: Registry = CHECKS) -> Request:
         raise UsageError(f"could not read that: {err}") from None
     if not words:
         return HelpRequest()
+    words, incident = _take_incident(words)
     verb, args = words[0].lower(), words[1:]
     if verb in ("help", "--help", "-h"):
         return HelpRequest(args[0] if args else None)
     if verb == "health":
-        return _check("health", args, registry)
+        return _check("health", args, registry, incident)
     if verb == "check":
         if not args:
             raise UsageError(f"`check` needs a target: {', '.join(registry.names())}")
-        return _check(args[0].lower(), args[1:], registry)
+        return _check(args[0].lower(), args[1:], registry, incident)
+    if verb == "incident":
+        return _incident(args, incident)
+    if verb == "oncall":
+        return OncallRequest()
     if registry.get(verb):  # `/alp kafka-lag` is a forgivable shorthand for `check kafka-lag`
-        return _check(verb, args, registry)
+        return _check(verb, args, registry, incident)
     raise UsageError(f"unknown command `{verb}`.{_did_you_mean(verb, [*VERBS, *registry.names()])}")
 
 
-def _check(target: str, args: list[str], registry: Registry) -> CheckRequest:
+def _take_incident(words: list[str]) -> tuple[list[str], int | None]:
+    """Remove `--incident ID` (or `--incident=ID`) from anywhere in the words."""
+    out: list[str] = []
+    incident: int | None = None
+    i = 0
+    while i < len(words):
+        w = words[i]
+        value: str | None = None
+        if w == "--incident":
+            if i + 1 >= len(words):
+                raise UsageError("--incident needs an incident number, e.g. --incident 12")
+            value, i = words[i + 1], i + 2
+        elif w.startswith("--incident="):
+            value, i = w.split("=", 1)[1], i + 1
+        else:
+            out.append(w)
+            i += 1
+            continue
+        incident = _incident_id(value)
+    return out or ["help"], incident
+
+
+def _incident_id(value: str) -> int:
+    digits = value.upper().removeprefix("INC-")
+    if not digits.isdigit():
+        raise UsageError(f"`{value}` is not an incident number (like 12 or INC-12)")
+    return int(digits)
+
+
+def _incident(args: list[str], incident: int | None) -> IncidentRequest:
+    if not args:
+        return IncidentRequest("open")  # Slack opens the form
+    sub, rest = args[0].lower(), args[1:]
+    if sub not in INCIDENT_SUBS:
+        raise UsageError(f"unknown incident command `{sub}`.{_did_you_mean(sub, list(INCIDENT_SUBS))} "
+                         f"Usage: `incident {VERBS['incident'][0].removeprefix('incident ')}`")
+    if sub == "open":
+        if not rest:
+            return IncidentRequest("open")
+        priority = rest[0].upper()
+        if priority not in ("P0", "P1", "P2"):
+            raise UsageError(f"priority must be P0, P1 or P2, not `{rest[0]}` "
+                             "(P0: outage, now; P1: escalate in 30 min; P2: in 2 h)")
+        words, impact, services = [], "", ()
+        i = 1
+        while i < len(rest):
+            if rest[i] in ("--impact", "--services") and i + 1 < len(rest):
+                if rest[i] == "--impact":
+                    impact = rest[i + 1]
+                else:
+                    services = tuple(x.strip() for x in rest[i + 1].split(",") if x.strip())
+                i += 2
+            else:
+                words.append(rest[i])
+                i += 1
+        if not words:
+            raise UsageError("`incident open P1 <summary>`: say what is wrong")
+        return IncidentRequest("open", incident, priority, " ".join(words), impact, services)
+    if sub in ("show", "postmortem") or (sub in ("ack", "escalate", "resolve") and rest):
+        if rest:
+            return IncidentRequest(sub, _incident_id(rest[0]), text=" ".join(rest[1:]))
+        if incident is None:
+            raise UsageError(f"`incident {sub}` needs an incident number, e.g. `incident {sub} 12`")
+    return IncidentRequest(sub, incident, text=" ".join(rest))
+
+
+def _check(target: str, args: list[str], registry: Registry, incident: int | None = None) -> CheckRequest:
     spec = registry.get(target)
     if spec is None:
         hint = _did_you_mean(target, registry.names())
         raise UsageError(
             f"unknown check target `{target}`.{hint} Targets: {', '.join(registry.names())}"
         )
-    return CheckRequest(spec, validate_params(spec.params, args))
+    return CheckRequest(spec, validate_params(spec.params, args), incident)
 
 
 def help_text(topic: str | None = None, registry: Registry = CHECKS, prog: str = "/alp") -> str:

@@ -19,11 +19,16 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
+from slack_sdk.web.async_client import AsyncWebClient
+
 from bot.app import build_app
+from bot.incidents import SlackNotifier
 from bot.metrics import Metrics
 from bot.settings import ConfigError, Settings, load_settings
 from commands.readiness import readiness
 from commands.redact import redact_data
+from escalation.engine import Escalator
+from escalation.store import Store
 
 log = logging.getLogger("alp.bot")
 
@@ -71,7 +76,12 @@ async def serve(settings: Settings) -> None:
 
     preload()  # a second of imports now, instead of a blocked event loop in the first check
     metrics = Metrics()
-    app = build_app(settings, metrics)
+    store = Store(settings.state_url)
+    client = AsyncWebClient(token=settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None,
+                            base_url=settings.slack_api_url)
+    escalator = Escalator(store, settings.escalation, SlackNotifier(client), settings.state_url)
+    await escalator.start()
+    app = build_app(settings, metrics, escalator)
     runner = web.AppRunner(build_web(settings, app, metrics), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.http_port)
@@ -94,7 +104,9 @@ async def serve(settings: Settings) -> None:
     await stop.wait()
     if socket_handler is not None:
         await socket_handler.close_async()
+    await escalator.stop()
     await runner.cleanup()
+    store.close()
 
 
 def main() -> None:

@@ -139,6 +139,10 @@ class FakeSlack:
                 return {"ok": False, "error": "not_in_channel"}
             ts = f"{int(time.time())}.{next(self._ts):06d}"
             return {"ok": True, "channel": channel, "ts": ts, "message": {"text": args.get("text")}}
+        if method == "conversations.open":
+            return {"ok": True, "channel": {"id": "D" + str(args.get("users", "")).split(",")[0]}}
+        if method in ("views.open", "views.update"):
+            return {"ok": True, "view": {"id": f"V{next(self._ts):06d}"}}
         if method == "chat.update":
             return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
         if method == "files.getUploadURLExternal":

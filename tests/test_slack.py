@@ -70,7 +70,10 @@ def test_check_kafka_lag_posts_progress_then_findings(bot, fake_slack, lagging_g
     assert f"Consumer group {lagging_group}: STOP, lag 10" in text
     assert "reset-offsets" in text  # the runbook's remediation is suggested
     assert final.args["blocks"][0]["type"] == "header"
-    assert final.args["blocks"][-1]["type"] == "context"
+    assert final.args["blocks"][-2]["type"] == "context"
+    button = final.args["blocks"][-1]["elements"][0]  # a critical report offers to open an incident
+    assert button["action_id"] == "incident_open_from_finding"
+    assert lagging_group in json.loads(button["value"])["summary"]
 
 
 def test_result_replaces_the_progress_message(bot, fake_slack, lagging_group):
