@@ -55,12 +55,14 @@ class Escalator:
         self.page_delays: list[float] = []  # seconds late, per page fired (benchmarks read it)
 
     # ------------------------------------------------------------------ lifecycle
-    async def start(self) -> None:
+    async def start(self, lead: bool = True) -> None:
+        """Start the timers. `lead=False` (the terminal `alp`) only writes jobs for the bot to run."""
         global _ENGINE
         _ENGINE = self
         self.scheduler.start(paused=True)
-        await self._lead_once()
-        self._lead_task = asyncio.create_task(self._lead_forever())
+        if lead:
+            await self._lead_once()
+            self._lead_task = asyncio.create_task(self._lead_forever())
 
     async def stop(self) -> None:
         global _ENGINE
@@ -110,7 +112,8 @@ class Escalator:
                        if j.id.split(":")[1] == str(incident_id)), key=lambda x: x[1])
 
     async def dispatch(self, kind: str, incident_id: int, token: str, step: int) -> None:
-        handlers = {"step": self.fire_step, "ack_timeout": self.ack_timeout, "reminder": self.reminder}
+        handlers = {"step": self.fire_step, "ack_timeout": self.ack_timeout, "reminder": self.reminder,
+                    "announce": self.announce_job}
         try:
             await handlers[kind](incident_id, token, step)
         except Exception:  # a failing step is recorded; it never kills the scheduler
@@ -123,6 +126,7 @@ class Escalator:
         ladder = build_ladder(priority, self.cfg)  # frozen onto the incident
         token = uuid.uuid4().hex
         inc = self.store.create(priority, summary, impact, services, channel, user, ladder, token, CHECKLIST)
+        self._schedule("announce", inc.id, token, 0, inc.opened_at)  # if this process cannot, the leader will
         self._schedule("step", inc.id, token, 0, inc.opened_at + timedelta(seconds=ladder[0].delay_s))
         await self._announce(inc)
         areas = specialist_areas(services, summary)
@@ -131,6 +135,11 @@ class Escalator:
             self.store.log(inc.id, "alp", "specialists", f"specialists added: {', '.join(channels)}")
             await self._safely(self.notifier.specialists(inc, channels))
         return self.store.get(inc.id) or inc
+
+    async def announce_job(self, incident_id: int, token: str, step: int = 0) -> None:
+        inc = self.store.get(incident_id)
+        if inc is not None:
+            await self._announce(inc)
 
     async def _announce(self, inc: Incident) -> None:
         if not self.store.claim_announcement(inc.id):
@@ -143,17 +152,29 @@ class Escalator:
             return
         if where:
             self.store.set_message(inc.id, where[1], where[0])
+        else:  # this notifier cannot announce (the terminal): leave it to the bot
+            self.store.release_announcement(inc.id)
 
     async def fire_step(self, incident_id: int, token: str, step: int) -> None:
         inc = self.store.claim_step(incident_id, token, step)
         if inc is None:
             return  # stale (acked, resolved, escalated) or already paged
         await self._announce(inc)
-        inc = self.store.get(incident_id) or inc
+        inc = await self._with_announcement(incident_id) or inc
         if step + 1 < len(inc.ladder):
             self._schedule("step", inc.id, token, step + 1,
                            now() + timedelta(seconds=inc.ladder[step + 1].delay_s))
         await self._deliver(inc, token, step)
+
+    async def _with_announcement(self, incident_id: int, wait_s: float = 5.0) -> Incident | None:
+        """The incident once its announcement is posted (another task may be posting it right now),
+        so pages go into its thread; after `wait_s` without one, as it is."""
+        deadline = asyncio.get_running_loop().time() + wait_s
+        while True:
+            inc = self.store.get(incident_id)
+            if inc is None or inc.message_ts or asyncio.get_running_loop().time() > deadline:
+                return inc
+            await asyncio.sleep(0.05)
 
     async def _deliver(self, inc: Incident, token: str, step: int) -> None:
         rung = inc.ladder[step]

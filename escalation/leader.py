@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 
 import psycopg
 
@@ -41,7 +42,7 @@ class PostgresLeadership(Leadership):
         try:
             if self.conn is None or self.conn.closed:
                 self.conn = await psycopg.AsyncConnection.connect(self.dsn, autocommit=True, connect_timeout=5,
-                                                                  application_name="alp-leader")
+                                                                  application_name=f"alp-leader-{os.getpid()}")
             cur = await self.conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,))
             row = await cur.fetchone()
             return bool(row and row[0])

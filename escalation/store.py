@@ -219,6 +219,10 @@ class Store:
                                                         incidents.c.announced.is_(False)).values(announced=True))
             return res.rowcount == 1
 
+    def release_announcement(self, incident_id: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(incidents.update().where(incidents.c.id == incident_id).values(announced=False))
+
     def set_message(self, incident_id: int, ts: str, channel: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(incidents.update().where(incidents.c.id == incident_id)

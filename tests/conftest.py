@@ -18,6 +18,18 @@ from tests.slack_fake import FakeSlack
 
 ROOT = Path(__file__).resolve().parent.parent
 SIGNING_SECRET = "test-signing-secret"
+# Seconds, not minutes: P0 pages at once, P1 after 2 s, then a step every 2 s.
+ESCALATION_ENV = {
+    "ALP_ESCALATION__P0_FIRST_PAGE_S": "0",
+    "ALP_ESCALATION__P1_FIRST_PAGE_S": "2",
+    "ALP_ESCALATION__P2_FIRST_PAGE_S": "3600",
+    "ALP_ESCALATION__STEP_WAIT_S": "2",
+    "ALP_ESCALATION__ACK_TIMEOUT_S": "0",
+    "ALP_ESCALATION__PAGE_BACKOFF_S": "0.1",
+    "ALP_ESCALATION__LEADER_POLL_S": "0.3",
+    "ALP_ESCALATION__ONCALL__PRIMARY": "<!subteam^S0DEVOPS|devops-oncall>",
+    "ALP_ESCALATION__ONCALL__PRIMARY_USERS": '["U0PRIMARY"]',
+}
 BOT_TOKEN = "xoxb-test-token"
 
 
@@ -101,7 +113,8 @@ class BotProcess:
 
 
 @pytest.fixture(scope="session")
-def bot(testbed: dict[str, str], fake_slack: FakeSlack, platform, kube_admin) -> Iterator[BotProcess]:  # type: ignore[no-untyped-def]
+def bot(testbed: dict[str, str], fake_slack: FakeSlack, platform, kube_admin,  # type: ignore[no-untyped-def]
+        tmp_path_factory) -> Iterator[BotProcess]:
     from tests.k8s_world import SERVICES
 
     services = [{"name": n, "port": p, "url": f"{platform.base}/svc/{n}"} for n, p in SERVICES.items()]
@@ -117,6 +130,8 @@ def bot(testbed: dict[str, str], fake_slack: FakeSlack, platform, kube_admin) ->
             "ALP_KAFKA_LAG__SAMPLES": "2",
             "ALP_KAFKA_LAG__INTERVAL_S": "0.2",
             "ALP_TIMEOUTS__PROBE_S": "3",
+            **ESCALATION_ENV,
+            "ALP_STATE_URL": f"sqlite:///{tmp_path_factory.mktemp('state')}/alp-state.db",
         }
     ).start()
     yield proc

@@ -117,6 +117,7 @@ class FakePlatform(_Server):
         self.discovery: Any = {"issuer": "https://alp-test.auth0.com/", "authorization_endpoint": "x"}
         self.mlflow_status = 200
         self.delay_s = 0.0  # how long each /health takes to answer (benchmarks)
+        self.pager_events: list[dict[str, Any]] = []  # PagerDuty Events API v2 compatible sink
 
     @property
     def base(self) -> str:
@@ -127,6 +128,7 @@ class FakePlatform(_Server):
         app.router.add_get("/oauth/.well-known/openid-configuration", self._discovery)
         app.router.add_get("/oauth", self._ok)
         app.router.add_get("/mlflow/health", self._mlflow)
+        app.router.add_post("/pager/v2/enqueue", self._pager)
 
     async def _health(self, request: web.Request) -> web.Response:
         await asyncio.sleep(self.delay_s)
@@ -140,6 +142,10 @@ class FakePlatform(_Server):
 
     async def _ok(self, _: web.Request) -> web.Response:
         return web.Response(text="ok")
+
+    async def _pager(self, request: web.Request) -> web.Response:
+        self.pager_events.append(await request.json())
+        return web.json_response({"status": "success", "message": "Event processed"}, status=202)
 
     async def _mlflow(self, _: web.Request) -> web.Response:
         return web.Response(text="OK", status=self.mlflow_status)

@@ -1,0 +1,30 @@
+"""A notifier for the terminal `alp`: it says what happened; the bot announces and pages."""
+
+from __future__ import annotations
+
+import sys
+
+from escalation.model import Incident, Step
+from escalation.pages import Page
+
+
+class TerminalNotifier:
+    async def announce(self, inc: Incident) -> tuple[str, str] | None:
+        return None  # the running bot announces it in Slack (its "announce" timer)
+
+    async def refresh(self, inc: Incident) -> None:
+        return None
+
+    async def page(self, inc: Incident, step: Step, page: Page) -> None:
+        print(page.text(), file=sys.stderr)
+
+    async def say(self, inc: Incident, text: str) -> None:
+        print(f"{inc.ref}: {text}", file=sys.stderr)
+
+    async def specialists(self, inc: Incident, channels: list[str]) -> None:
+        print(f"{inc.ref}: specialists to involve: {', '.join(channels)}", file=sys.stderr)
+
+    async def checklist(self, inc: Incident) -> None:
+        print(f"{inc.ref} resolved. Recovery checklist:", file=sys.stderr)
+        for item, done in inc.checklist.items():
+            print(f"  [{'x' if done else ' '}] {item}", file=sys.stderr)
