@@ -277,7 +277,7 @@ class Escalator:
     async def resolve(self, incident_id: int, user: str) -> bool:
         if not self.store.resolve(incident_id, user):
             return False
-        self._unschedule(incident_id)
+        self._unschedule(incident_id, ("step", "ack_timeout", "reminder", "announce"))
         inc = self.store.get(incident_id)
         assert inc is not None
         await self._safely(self.notifier.refresh(inc))
