@@ -30,11 +30,13 @@ log = logging.getLogger(__name__)
 _ENGINE: Escalator | None = None
 
 
-async def run_job(kind: str, incident_id: int, token: str, step: int = 0) -> None:
+async def run_job(kind: str, incident_id: int, token: str, step: int = 0, due: float | None = None) -> None:
     """The target of every persisted job (a module-level name, so jobs survive restarts)."""
     if _ENGINE is None:
         log.error("escalation job %s for incident %s fired with no engine running", kind, incident_id)
         return
+    if kind == "step" and due is not None:
+        _ENGINE.fired.append((due, now().timestamp()))
     await _ENGINE.dispatch(kind, incident_id, token, step)
 
 
@@ -52,7 +54,12 @@ class Escalator:
             timezone=UTC,
         )
         self._lead_task: asyncio.Task[None] | None = None
-        self.page_delays: list[float] = []  # seconds late, per page fired (benchmarks read it)
+        self.fired: list[tuple[float, float]] = []  # (due, fired) epoch seconds of each step timer
+
+    @property
+    def lateness(self) -> list[float]:
+        """Seconds between each step's due time and its timer firing."""
+        return [max(0.0, fired - due) for due, fired in self.fired]
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self, lead: bool = True) -> None:
@@ -97,7 +104,7 @@ class Escalator:
 
     # ------------------------------------------------------------------ jobs
     def _schedule(self, kind: str, incident_id: int, token: str, step: int, at: datetime) -> None:
-        self.scheduler.add_job(run_job, "date", run_date=at, args=[kind, incident_id, token, step],
+        self.scheduler.add_job(run_job, "date", run_date=at, args=[kind, incident_id, token, step, at.timestamp()],
                                id=f"{kind}:{incident_id}:{token}:{step}", replace_existing=True)
 
     def _unschedule(self, incident_id: int, kinds: tuple[str, ...] = ("step", "ack_timeout", "reminder")) -> None:
