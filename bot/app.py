@@ -20,7 +20,17 @@ from bot.incidents import handle_incident_command, oncall_text, register_inciden
 from bot.metrics import Metrics
 from bot.render_incident import open_modal
 from bot.render_slack import SlackMessage, render_progress, render_report, render_usage
-from bot.router import CheckRequest, HelpRequest, IncidentRequest, OncallRequest, help_text, parse
+from bot.actions import ActionFlow, register_action_handlers
+from bot.router import (
+    AuditRequest,
+    CheckRequest,
+    DoRequest,
+    HelpRequest,
+    IncidentRequest,
+    OncallRequest,
+    help_text,
+    parse,
+)
 from bot.settings import Settings
 from commands.params import UsageError
 from commands.registry import CHECKS, CheckContext
@@ -134,6 +144,18 @@ def build_app(settings: Settings, metrics: Metrics, escalator: Escalator) -> Asy
             metrics.commands.labels(verb="oncall", outcome="ok").inc()
             await ack(response_type="ephemeral", text=oncall_text(settings))
             return
+        if isinstance(request, DoRequest):
+            metrics.commands.labels(verb="do", outcome="ok").inc()
+            await ack()
+            reply = await flow.request(request.action, request.raw, command.get("user_id", ""),
+                                       command["channel_id"], None, command.get("trigger_id"))
+            if reply:
+                await respond(response_type="ephemeral", text=reply)
+            return
+        if isinstance(request, AuditRequest):
+            metrics.commands.labels(verb="audit", outcome="ok").inc()
+            await ack(response_type="ephemeral", text=flow.audit_text(request.n))
+            return
         if isinstance(request, IncidentRequest):
             metrics.commands.labels(verb="incident", outcome="ok").inc()
             if request.sub == "open" and request.priority is None:  # no arguments: the form
@@ -148,17 +170,19 @@ def build_app(settings: Settings, metrics: Metrics, escalator: Escalator) -> Asy
                 await respond(response_type="ephemeral", text=reply)
             return
         await ack()
-        await run_in_channel(request, command, respond, client, settings, metrics, escalator)
+        await run_in_channel(request, command, respond, client, settings, metrics, escalator, flow)
 
     async def run_health(body: dict[str, Any], client: AsyncWebClient, respond: Any, incident: int) -> None:
         spec = CHECKS.get("health")
         assert spec is not None
         command = {"channel_id": body.get("channel", {}).get("id", ""), "user_id": body["user"]["id"]}
         await run_in_channel(CheckRequest(spec, spec.params(), incident), command, respond, client, settings,
-                             metrics, escalator)
+                             metrics, escalator, flow)
 
+    flow = ActionFlow(settings, client, escalator)
     app.command("/alp")(alp_command)
     register_incident_handlers(app, escalator, run_health)
+    register_action_handlers(app, flow)
     return app
 
 
@@ -175,6 +199,7 @@ async def run_in_channel(
     settings: Settings,
     metrics: Metrics,
     escalator: Escalator,
+    flow: ActionFlow,
 ) -> None:
     """Run a check after the ack and keep the channel informed."""
     t0 = time.monotonic()
@@ -184,7 +209,7 @@ async def run_in_channel(
     try:
         await progress.start()
         report = await run_check(request.spec, CheckContext(settings, progress), request.params)
-        msg = render_report(report)
+        msg = render_report(report, flow.request_button)
         await reply.send(msg)
         if msg.attachment:
             await reply.attach(msg.attachment, f"{request.target}-report.txt", f"{request.target} report")

@@ -7,6 +7,7 @@ file (`files_upload_v2`), never a silently cut message.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,7 +48,10 @@ def _section(text: str) -> Block:
     return {"type": "section", "text": _mrkdwn(text)}
 
 
-def _finding_blocks(f: Finding) -> list[Block]:
+ButtonSigner = Callable[[str, dict[str, Any]], str | None]
+
+
+def _finding_blocks(f: Finding, buttons: ButtonSigner | None = None) -> list[Block]:
     text = f"{EMOJI[f.severity]} *{f.title}*"
     if f.detail:
         text += f"\n{f.detail}"
@@ -68,6 +72,14 @@ def _finding_blocks(f: Finding) -> list[Block]:
     if f.suggestions:
         lines = [f"`{s.label}`" + (f": {s.why}" if s.why else "") for s in f.suggestions]
         blocks.append({"type": "context", "elements": [_mrkdwn("Suggested: " + "\n".join(lines))]})
+        elements = []
+        for i, s in enumerate(f.suggestions[:5]):
+            value = buttons(s.action, dict(s.params)) if buttons else None
+            if value:
+                elements.append({"type": "button", "text": {"type": "plain_text", "text": f"▶ {s.label}"[:75]},
+                                 "action_id": f"alp_action_request:{i}", "value": value})
+        if elements:
+            blocks.append({"type": "actions", "elements": elements})
     return blocks
 
 
@@ -100,14 +112,14 @@ def _context(report: Report, extra: str = "") -> Block:
     return {"type": "context", "elements": [_mrkdwn(text)]}
 
 
-def render_report(report: Report) -> SlackMessage:
+def render_report(report: Report, buttons: ButtonSigner | None = None) -> SlackMessage:
     """Block Kit for a report; too big for one message -> summary plus file."""
     report = report.redacted()
     fallback = f"{report.target}: {report.severity.value.upper()}"
     worst_first = sorted(report.findings, key=lambda f: -f.severity.rank)
     blocks = [_header(report)]
     for f in worst_first:
-        blocks += _finding_blocks(f)
+        blocks += _finding_blocks(f, buttons)
     blocks.append(_context(report))
     incident = _open_incident_button(report)
     if incident:

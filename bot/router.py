@@ -9,9 +9,12 @@ from __future__ import annotations
 import difflib
 import shlex
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel
 
+from commands.actions import ACTIONS
+from commands.actions.runner import find, raw_params
 from commands.params import UsageError, validate_params
 from commands.registry import CHECKS, CheckSpec, Registry
 
@@ -22,6 +25,8 @@ VERBS = {  # verb: (usage, what it does)
     "incident": ("incident open <P0|P1|P2> <summary> | ack | escalate | resolve | note <text> | list | "
                  "show <ID> | postmortem <ID>", "incidents and the escalation ladder"),
     "oncall": ("oncall", "who is primary and secondary now"),
+    "do": ("do <action> <args>", "a runbook remediation, previewed and confirmed first"),
+    "audit": ("audit [N]", "the latest N audit records (requests, approvals, refusals, outcomes)"),
 }
 
 INCIDENT_SUBS = ("open", "ack", "escalate", "resolve", "note", "list", "show", "postmortem")
@@ -60,7 +65,20 @@ class OncallRequest:
     pass
 
 
-Request = HelpRequest | CheckRequest | IncidentRequest | OncallRequest
+@dataclass(frozen=True)
+class DoRequest:
+    """`do <action> <words>`: raw parameters; validated (or asked for) by the action flow."""
+
+    action: str
+    raw: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AuditRequest:
+    n: int = 20
+
+
+Request = HelpRequest | CheckRequest | IncidentRequest | OncallRequest | DoRequest | AuditRequest
 
 
 def _did_you_mean(word: str, choices: list[str]) -> str:
@@ -90,6 +108,15 @@ def parse(text: str, registry: Registry = CHECKS) -> Request:
         return _incident(args, incident)
     if verb == "oncall":
         return OncallRequest()
+    if verb == "do":
+        if not args:
+            raise UsageError(f"`do` needs an action:\n{actions_help()}")
+        spec = find(args[0].lower())
+        return DoRequest(spec.name, raw_params(spec, args[1:]))
+    if verb == "audit":
+        if args and not args[0].isdigit():
+            raise UsageError("`audit [N]`: N is how many records to show")
+        return AuditRequest(min(int(args[0]), 100) if args else 20)
     if registry.get(verb):  # `/alp kafka-lag` is a forgivable shorthand for `check kafka-lag`
         return _check(verb, args, registry, incident)
     raise UsageError(f"unknown command `{verb}`.{_did_you_mean(verb, [*VERBS, *registry.names()])}")
@@ -171,8 +198,19 @@ def _check(target: str, args: list[str], registry: Registry, incident: int | Non
     return CheckRequest(spec, validate_params(spec.params, args), incident)
 
 
+def actions_help(prog: str = "/alp") -> str:
+    return "\n".join(f"  `{prog} {spec.usage()}` ({spec.risk.value}): {spec.summary}" for spec in ACTIONS)
+
+
 def help_text(topic: str | None = None, registry: Registry = CHECKS, prog: str = "/alp") -> str:
     """Usage from the registry: the whole list, or one target's options."""
+    if topic and ACTIONS.get(topic.removeprefix("do ").strip()):
+        a = ACTIONS.get(topic.removeprefix("do ").strip())
+        assert a is not None
+        fields = [f"  {n}{'' if f.is_required() else ' (optional)'}: {f.description or ''}"
+                  for n, f in a.params.model_fields.items()]
+        return "\n".join([f"`{prog} {a.usage()}`", f"{a.summary} (risk: {a.risk.value})",
+                          f"Runbook: {a.runbook}", *fields])
     if topic:
         spec = registry.get(topic.removeprefix("check ").strip())
         if spec is None:
@@ -184,5 +222,7 @@ def help_text(topic: str | None = None, registry: Registry = CHECKS, prog: str =
     lines += [f"  `{prog} {usage}`: {what}" for usage, what in VERBS.values()]
     lines.append("Check targets:")
     lines += [f"  `{spec.name}`: {spec.summary}" for spec in registry]
+    lines.append("Remediations (previewed, confirmed, audited):")
+    lines.append(actions_help(prog))
     lines.append(f"`{prog} help <target>` shows a target's options.")
     return "\n".join(lines)

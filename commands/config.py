@@ -111,6 +111,41 @@ class RedisCheckSettings(BaseModel):
     latency_samples: int = Field(20, ge=1, le=1000, description="PINGs timed for latency")
 
 
+def _runbook_configmaps() -> dict[str, list[str]]:
+    return {
+        "auth-config": ["fallback_enabled", "cache_enabled", "cache_ttl", "oauth_endpoint"],
+        "scheduler-config": ["fallback_enabled"],
+        "ml-service-config": ["cache_predictions", "prediction_timeout"],
+        "user-service-config": ["lock_timeout"],
+        "postgres-config": ["max_connections", "shared_preload_libraries"],
+    }
+
+
+class ActionSettings(BaseModel):
+    """Bounds and allowlists of the remediations: what a button may change, and how far."""
+
+    dry_run: bool = Field(False, description="Every action only previews (nothing changes)")
+    min_replicas: int = Field(1, ge=0)
+    max_replicas: int = Field(20, ge=1)
+    max_cpu: float = Field(8, gt=0, description="Cores, for set-resources")
+    max_memory_gi: float = Field(32, gt=0, description="GiB, for set-resources")
+    configmaps: dict[str, list[str]] = Field(default_factory=_runbook_configmaps,
+                                             description="configmap -> keys set-config may change")
+    rollback_env: list[str] = Field(default_factory=lambda: ["ALGORITHM_VERSION", "MODEL_VERSION", "MODEL_VARIANT"])
+    reindex_tables: list[str] = Field(default_factory=lambda: ["users"])
+    kong_namespace: str = "kong"
+    kong_configmap: str = "kong-config"
+    max_partitions: int = Field(256, ge=1)
+    lock_ttl_s: float = Field(300, gt=0, description="Per-target lock held while an action runs")
+    request_ttl_s: float = Field(900, gt=0, description="A button or confirmation older than this is refused")
+    approval_timeout_s: float = Field(600, gt=0, description="Two-person rule: time for the second person")
+    permissions: dict[str, list[str]] = Field(
+        default_factory=lambda: {"safe": ["*"], "disruptive": [], "destructive": []},
+        description="risk -> Slack user IDs (U…) and user-group IDs (S…) allowed; '*' is everyone",
+    )
+    group_cache_s: float = Field(60, ge=0, description="How long user-group membership is cached")
+
+
 class ChecksConfig(BaseModel):
     """Everything a check may read: where the targets are, and the platform's facts."""
 
@@ -128,3 +163,4 @@ class ChecksConfig(BaseModel):
     thresholds: Thresholds = Field(default_factory=Thresholds)
     endpoints: EndpointSettings = Field(default_factory=EndpointSettings)
     redis: RedisCheckSettings = Field(default_factory=RedisCheckSettings)
+    actions: ActionSettings = Field(default_factory=ActionSettings)

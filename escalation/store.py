@@ -79,6 +79,26 @@ audit = sa.Table(
     sa.Column("incident_id", sa.Integer),
 )
 
+action_requests = sa.Table(
+    "alp_action_requests", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("params", sa.JSON, nullable=False),
+    sa.Column("risk", sa.String(16), nullable=False),
+    sa.Column("requester", sa.String(64), nullable=False),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(24), nullable=False),  # pending, awaiting_approval, running, done, failed, ...
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("preview", sa.JSON, nullable=False),
+    sa.Column("confirmed_by", sa.String(64)),
+    sa.Column("approver", sa.String(64)),
+    sa.Column("approval_deadline", sa.DateTime(timezone=True)),
+    sa.Column("outcome", sa.JSON),
+    sa.Column("message_ts", sa.String(32)),
+    sa.Column("thread_ts", sa.String(32)),
+)
+
 
 def now() -> datetime:
     return datetime.now(UTC)
@@ -285,6 +305,44 @@ class Store:
         with self.engine.connect() as conn:
             rows = conn.execute(audit.select().order_by(audit.c.id.desc()).limit(limit)).mappings().all()
         return [dict(r) for r in rows]
+
+
+class ActionRequests:
+    """Remediation requests: one row each, moved between states by conditional UPDATEs."""
+
+    def __init__(self, store: Store) -> None:
+        self.engine = store.engine
+
+    def create(self, action: str, params: dict[str, Any], risk: str, requester: str, channel: str,
+               ttl_s: float, preview: dict[str, Any], thread_ts: str | None = None) -> int:
+        with self.engine.begin() as conn:
+            res = conn.execute(action_requests.insert().values(
+                action=action, params=params, risk=risk, requester=requester, channel=channel, status="pending",
+                created_at=now(), expires_at=datetime.fromtimestamp(now().timestamp() + ttl_s, UTC),
+                preview=json.loads(json.dumps(preview, default=str)), thread_ts=thread_ts))
+            return int(res.inserted_primary_key[0])
+
+    def get(self, request_id: int) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(action_requests.select().where(action_requests.c.id == request_id)).mappings().first()
+        if row is None:
+            return None
+        out = dict(row)
+        for col in ("created_at", "expires_at", "approval_deadline"):
+            out[col] = _aware(out[col])
+        return out
+
+    def move(self, request_id: int, from_status: tuple[str, ...], to_status: str, **values: Any) -> bool:
+        """status: from -> to, only if it is still in `from_status` (so one click wins)."""
+        with self.engine.begin() as conn:
+            res = conn.execute(action_requests.update().where(
+                action_requests.c.id == request_id, action_requests.c.status.in_(from_status))
+                .values(status=to_status, **values))
+            return res.rowcount == 1
+
+    def set_message(self, request_id: int, ts: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(action_requests.update().where(action_requests.c.id == request_id).values(message_ts=ts))
 
 
 def _incident(row: Any) -> Incident:

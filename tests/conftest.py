@@ -31,6 +31,12 @@ ESCALATION_ENV = {
     "ALP_ESCALATION__ONCALL__PRIMARY_USERS": '["U0PRIMARY"]',
 }
 BOT_TOKEN = "xoxb-test-token"
+# Alice and Bob may do anything; the SRE user group (Carol) disruptive; everyone safe; Mallory nothing more.
+ACTIONS_ENV = {
+    "ALP_ACTIONS__PERMISSIONS": '{"safe": ["*"], "disruptive": ["S0SRE"], "destructive": ["U0ALICE", "U0BOB"]}',
+    "ALP_ACTIONS__APPROVAL_TIMEOUT_S": "4",
+    "ALP_ACTIONS__GROUP_CACHE_S": "0",
+}
 
 
 def _testbed_env() -> dict[str, str]:
@@ -131,6 +137,7 @@ def bot(testbed: dict[str, str], fake_slack: FakeSlack, platform, kube_admin,  #
             "ALP_KAFKA_LAG__INTERVAL_S": "0.2",
             "ALP_TIMEOUTS__PROBE_S": "3",
             **ESCALATION_ENV,
+            **ACTIONS_ENV,
             "ALP_STATE_URL": f"sqlite:///{tmp_path_factory.mktemp('state')}/alp-state.db",
         }
     ).start()

@@ -35,6 +35,7 @@ class FakeSlack:
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.not_in_channel: set[str] = set()
+        self.usergroups: dict[str, list[str]] = {}
         self._ts = itertools.count(1)
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
@@ -139,6 +140,8 @@ class FakeSlack:
                 return {"ok": False, "error": "not_in_channel"}
             ts = f"{int(time.time())}.{next(self._ts):06d}"
             return {"ok": True, "channel": channel, "ts": ts, "message": {"text": args.get("text")}}
+        if method == "usergroups.users.list":
+            return {"ok": True, "users": self.usergroups.get(str(args.get("usergroup")), [])}
         if method == "conversations.open":
             return {"ok": True, "channel": {"id": "D" + str(args.get("users", "")).split(",")[0]}}
         if method in ("views.open", "views.update"):

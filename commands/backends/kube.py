@@ -240,8 +240,9 @@ class Kube:
         )
 
     async def patch_configmap(
-        self, namespace: str, name: str, data: dict[str, str], dry_run: bool = False
+        self, namespace: str, name: str, data: dict[str, str | None], dry_run: bool = False
     ) -> Any:
+        """Merge-patch `data`; a None value removes the key."""
         return await self._call(
             "patch", "configmaps", namespace, name, self.core.patch_namespaced_config_map,
             name, namespace, {"data": data}, **self._dry(dry_run),

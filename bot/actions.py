@@ -1,0 +1,330 @@
+"""Remediations from Slack: request -> preview -> confirm (-> second approval) -> run once -> audit.
+
+Authorization is checked when someone confirms or approves, not when the button was posted;
+button payloads are signed and expire; each request moves through its states by conditional
+UPDATEs, so double clicks and Slack retries run it once; a per-target Redis lock stops two
+actions on the same target; every step is written to the audit log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import render_action as ui
+from bot.render_slack import render_report
+from bot.settings import Settings
+from bot.signing import TokenError, key_from, sign, verify
+from commands.actions import ACTIONS
+from commands.actions.locks import TargetLock
+from commands.actions.registry import ActionContext, ActionSpec, Outcome, Preview, Risk
+from commands.actions.runner import execute, find, preview, raw_params, validate
+from commands.params import UsageError
+from commands.registry import CHECKS, CheckContext
+from commands.runner import run_check
+from escalation.engine import Escalator
+from escalation.store import ActionRequests
+
+log = logging.getLogger(__name__)
+
+
+class Authorizer:
+    """Who may run which risk: Slack user IDs, user-group IDs (resolved and cached), or '*'."""
+
+    def __init__(self, settings: Settings, client: AsyncWebClient) -> None:
+        self.settings, self.client = settings, client
+        self._groups: dict[str, tuple[float, set[str]]] = {}
+
+    def entries(self, risk: Risk) -> list[str]:
+        """Allowed for `risk`: its own list plus the lists of every higher risk."""
+        perms = self.settings.actions.permissions
+        return [e for r in Risk if r.rank >= risk.rank for e in perms.get(r.value, [])]
+
+    def describe(self, risk: Risk) -> str:
+        shown = [("everyone" if e == "*" else f"<!subteam^{e}>" if e.startswith("S") else f"<@{e}>")
+                 for e in self.entries(risk)]
+        return ", ".join(dict.fromkeys(shown)) or "nobody (set ALP_ACTIONS__PERMISSIONS)"
+
+    async def allowed(self, user: str, risk: Risk) -> bool:
+        for entry in self.entries(risk):
+            if entry in ("*", user) or (entry.startswith("S") and user in await self._members(entry)):
+                return True
+        return False
+
+    async def _members(self, group: str) -> set[str]:
+        cached = self._groups.get(group)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        try:
+            resp = await self.client.usergroups_users_list(usergroup=group)
+            members = set(resp.get("users", []))
+        except SlackApiError as err:
+            log.warning("cannot resolve user group %s: %s", group, err)
+            members = set()
+        self._groups[group] = (time.monotonic() + self.settings.actions.group_cache_s, members)
+        return members
+
+
+def _preview_dict(p: Preview) -> dict[str, Any]:
+    return {"lines": p.lines, "before": p.before, "after": p.after, "items": p.items, "target": p.target}
+
+
+def _preview_of(d: dict[str, Any]) -> Preview:
+    return Preview(d["lines"], d["before"], d["after"], d["items"], None, d["target"])
+
+
+class ActionFlow:
+    def __init__(self, settings: Settings, client: AsyncWebClient, escalator: Escalator) -> None:
+        self.settings, self.client, self.escalator = settings, client, escalator
+        secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "alp"
+        self.key = key_from(secret)
+        self.requests = ActionRequests(escalator.store)
+        self.authz = Authorizer(settings, client)
+
+    # ------------------------------------------------------------------ tokens
+    def token(self, data: dict[str, Any]) -> str:
+        return sign(data, self.key, self.settings.actions.request_ttl_s)
+
+    def request_button(self, action: str, params: dict[str, Any]) -> str | None:
+        """A signed value for a suggestion's button; None if no action has that name."""
+        return self.token({"a": action, "p": params}) if ACTIONS.get(action) else None
+
+    def audit(self, actor: str, event: str, action: str, params: dict[str, Any], result: str = "",
+              channel: str | None = None) -> None:
+        inc = self.escalator.store.open_in_channel(channel) if channel else None
+        self.escalator.store.record_audit(actor, event, action, params, result, inc.id if inc else None)
+
+    # ------------------------------------------------------------------ request and preview
+    async def request(self, action: str, raw: dict[str, Any], user: str, channel: str,
+                      thread_ts: str | None = None, trigger_id: str | None = None) -> str | None:
+        """Preview and post a confirmation; returns a private reply for the user, if any."""
+        try:
+            spec = find(action)
+            params = validate(spec, raw)
+        except UsageError as err:
+            missing = self._missing(action, raw)
+            if trigger_id and missing:
+                meta = json.dumps({"a": action, "p": raw, "c": channel, "t": thread_ts})
+                await self.client.views_open(trigger_id=trigger_id, view=ui.params_modal(find(action), raw, meta))
+                return None
+            self.audit(user, "refused", action, raw, str(err), channel)
+            return str(err)
+        ctx = ActionContext(self.settings)
+        pre = await preview(spec, ctx, params)
+        clean = params.model_dump(mode="json", exclude_none=True)
+        self.audit(user, "dry-run", spec.name, clean, "; ".join(pre.lines)[:2000] or (pre.refusal or ""), channel)
+        if pre.refusal:
+            self.audit(user, "refused", spec.name, clean, pre.refusal, channel)
+            return f":no_entry: `{ui.label(spec.name, clean)}` refused: {pre.refusal}"
+        rid = self.requests.create(spec.name, clean, spec.risk.value, user, channel,
+                                   self.settings.actions.request_ttl_s, _preview_dict(pre), thread_ts)
+        self.audit(user, "requested", spec.name, clean, f"request #{rid}", channel)
+        req = self.requests.get(rid)
+        assert req is not None
+        text, blocks = ui.confirmation(spec, req, self.authz.describe(spec.risk), self.token({"r": rid, "s": "confirm"}),
+                                       self.token({"r": rid, "s": "cancel"}), self.settings.actions.dry_run)
+        resp = await self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text, blocks=blocks)
+        self.requests.set_message(rid, str(resp["ts"]))
+        return None
+
+    @staticmethod
+    def _missing(action: str, raw: dict[str, Any]) -> list[str]:
+        spec = ACTIONS.get(action)
+        if spec is None:
+            return []
+        return [n for n, f in spec.params.model_fields.items() if f.is_required() and n not in raw and n != "values"]
+
+    # ------------------------------------------------------------------ clicks
+    async def _load(self, token: str, step: str, user: str) -> tuple[dict[str, Any], ActionSpec] | str:
+        try:
+            data = verify(token, self.key)
+        except TokenError as err:
+            self.audit(user, "refused", "?", {}, str(err))
+            return str(err)
+        if data.get("s") != step:
+            self.audit(user, "refused", "?", {}, "button used for another step")
+            return "this button does not do that (edited?)"
+        req = self.requests.get(int(data["r"]))
+        if req is None:
+            return "no such request"
+        return req, find(req["action"])
+
+    async def _update(self, req: dict[str, Any], text: str, blocks: list[dict[str, Any]]) -> None:
+        if req.get("message_ts"):
+            await self.client.chat_update(channel=req["channel"], ts=req["message_ts"], text=text, blocks=blocks)
+
+    async def confirm(self, token: str, user: str) -> str | None:
+        loaded = await self._load(token, "confirm", user)
+        if isinstance(loaded, str):
+            return loaded
+        req, spec = loaded
+        if req["expires_at"] < datetime.now(UTC):
+            if self.requests.move(req["id"], ("pending",), "expired"):
+                self.audit(user, "refused", spec.name, req["params"], "expired", req["channel"])
+                await self._update(req, *ui.closed(spec, req, ":hourglass: expired; nothing was changed"))
+            return "this request has expired; nothing was changed"
+        if not await self.authz.allowed(user, spec.risk):
+            self.audit(user, "refused", spec.name, req["params"], f"not authorized for {spec.risk.value}",
+                       req["channel"])
+            return (f"You may not run {spec.risk.value} actions. Who may: {self.authz.describe(spec.risk)}. "
+                    "Nothing was changed.")
+        if spec.risk is Risk.DESTRUCTIVE:
+            deadline = datetime.now(UTC) + timedelta(seconds=self.settings.actions.approval_timeout_s)
+            if not self.requests.move(req["id"], ("pending",), "awaiting_approval", confirmed_by=user,
+                                      approval_deadline=deadline):
+                return self._already(req["id"])
+            self.audit(user, "confirmed", spec.name, req["params"], "awaiting a second approval", req["channel"])
+            req = self.requests.get(req["id"]) or req
+            await self._update(req, *ui.awaiting_approval(spec, req, self.authz.describe(spec.risk),
+                                                          self.token({"r": req["id"], "s": "approve"}),
+                                                          self.token({"r": req["id"], "s": "cancel"})))
+            return None
+        return await self._run(req, spec, user, ("pending",), confirmed_by=user)
+
+    async def approve(self, token: str, user: str) -> str | None:
+        loaded = await self._load(token, "approve", user)
+        if isinstance(loaded, str):
+            return loaded
+        req, spec = loaded
+        if req["status"] != "awaiting_approval":
+            return self._already(req["id"])
+        if user == req["confirmed_by"] or user == req["requester"]:
+            self.audit(user, "refused", spec.name, req["params"], "self-approval", req["channel"])
+            return "You cannot approve your own request: a second person must."
+        if req["approval_deadline"] and req["approval_deadline"] < datetime.now(UTC):
+            if self.requests.move(req["id"], ("awaiting_approval",), "expired"):
+                self.audit(user, "refused", spec.name, req["params"], "approval window expired", req["channel"])
+                await self._update(req, *ui.closed(spec, req, ":hourglass: approval window expired; "
+                                                              "nothing was changed"))
+            return "The approval window has expired; nothing was changed."
+        if not await self.authz.allowed(user, spec.risk):
+            self.audit(user, "refused", spec.name, req["params"], f"not authorized for {spec.risk.value}",
+                       req["channel"])
+            return f"You may not approve {spec.risk.value} actions. Who may: {self.authz.describe(spec.risk)}."
+        self.audit(user, "approved", spec.name, req["params"], "", req["channel"])
+        return await self._run(req, spec, user, ("awaiting_approval",), approver=user)
+
+    async def cancel(self, token: str, user: str) -> str | None:
+        loaded = await self._load(token, "cancel", user)
+        if isinstance(loaded, str):
+            return loaded
+        req, spec = loaded
+        if not self.requests.move(req["id"], ("pending", "awaiting_approval"), "cancelled"):
+            return self._already(req["id"])
+        self.audit(user, "cancelled", spec.name, req["params"], "", req["channel"])
+        await self._update(req, *ui.closed(spec, req, f":heavy_multiplication_x: cancelled by <@{user}>"))
+        return None
+
+    def _already(self, request_id: int) -> str:
+        req = self.requests.get(request_id) or {}
+        by = req.get("confirmed_by") or req.get("approver")
+        return f"Request #{request_id} is already {req.get('status', '?')}" + (f" (by <@{by}>)" if by else "") + "."
+
+    # ------------------------------------------------------------------ run
+    async def _run(self, req: dict[str, Any], spec: ActionSpec, user: str, from_status: tuple[str, ...],
+                   **values: Any) -> str | None:
+        lock = TargetLock(self.settings, req["preview"]["target"] or spec.name, f"{user}#{req['id']}")
+        holder = await lock.acquire()
+        if holder is not None:
+            who = holder.split("#")[0]
+            return f"Another action on `{req['preview']['target']}` is already running (by <@{who}>); try again when it ends."
+        try:
+            if not self.requests.move(req["id"], from_status, "running", **values):
+                return self._already(req["id"])  # a double click or a Slack retry: it runs once
+            ctx = ActionContext(self.settings)
+            params = validate(spec, req["params"])
+            if self.settings.actions.dry_run:
+                outcome = Outcome(True, "dry-run mode: nothing was changed (the preview above is what would happen)")
+            else:
+                outcome = await execute(spec, ctx, params, _preview_of(req["preview"]))
+        finally:
+            await lock.release()
+        status = "done" if outcome.ok else "failed"
+        result = {"ok": outcome.ok, "summary": outcome.summary, "before": outcome.before, "after": outcome.after,
+                  "details": outcome.details}
+        self.requests.move(req["id"], ("running",), status, outcome=json.loads(json.dumps(result, default=str)))
+        approver = values.get("approver")
+        who = f"<@{req.get('confirmed_by') or user}>" + (f", approved by <@{approver}>" if approver else "")
+        self.audit(user, "outcome", spec.name, req["params"], f"{status}: {outcome.summary}", req["channel"])
+        inc = self.escalator.store.open_in_channel(req["channel"])
+        if inc:
+            self.escalator.record(inc.id, user, "action", f"{ui.label(spec.name, req['params'])}: {outcome.summary}",
+                                  {"action": spec.name, "ok": outcome.ok})
+        undo = self.token({"a": outcome.undo[0], "p": outcome.undo[1]}) if outcome.undo and outcome.ok else None
+        req = self.requests.get(req["id"]) or req
+        await self._update(req, *ui.outcome_blocks(spec, req, outcome, who, undo))
+        if spec.verify and outcome.ok and not self.settings.actions.dry_run:
+            await self._verify(spec, req)
+        return None
+
+    async def _verify(self, spec: ActionSpec, req: dict[str, Any]) -> None:
+        """Re-run the related check and show it beside the outcome: did it help?"""
+        check = CHECKS.get(spec.verify or "")
+        if check is None:
+            return
+        raw = {"group": req["params"]["group"]} if spec.verify == "kafka-lag" and "group" in req["params"] else {}
+        report = await run_check(check, CheckContext(self.settings), check.params.model_validate(raw))
+        msg = render_report(report)
+        await self.client.chat_postMessage(channel=req["channel"], thread_ts=req["message_ts"],
+                                           text=f"After {spec.name}: {msg.text}", blocks=msg.blocks)
+
+    # ------------------------------------------------------------------ audit
+    def audit_text(self, n: int) -> str:
+        rows = self.escalator.store.latest_audit(n)
+        lines = [f"`{r['at']:%m-%d %H:%M:%S}` <@{r['actor']}> *{r['event']}* {ui.label(r['action'], r['params'])}"
+                 + (f": {r['result'][:150]}" if r["result"] else "") for r in rows]
+        return "\n".join(lines) or "The audit log is empty."
+
+
+def register_action_handlers(app: AsyncApp, flow: ActionFlow) -> None:
+    import re
+
+    async def reply(client: AsyncWebClient, body: dict[str, Any], text: str | None) -> None:
+        if text:
+            channel = body.get("channel", {}).get("id") or body.get("container", {}).get("channel_id")
+            await client.chat_postEphemeral(channel=channel, user=body["user"]["id"], text=text)
+
+    @app.action(re.compile(r"^alp_action_(request|undo)(:\d+)?$"))
+    async def requested(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        user = body["user"]["id"]
+        try:
+            data = verify(body["actions"][0]["value"], flow.key)
+        except TokenError as err:
+            flow.audit(user, "refused", "?", {}, str(err))
+            await reply(client, body, f":no_entry: {err}")
+            return
+        channel = body.get("channel", {}).get("id", "")
+        thread = body.get("container", {}).get("message_ts")
+        await reply(client, body, await flow.request(data["a"], dict(data["p"]), user, channel, thread,
+                                                     body.get("trigger_id")))
+
+    @app.view("alp_action_modal")
+    async def modal(ack: Any, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        meta = json.loads(view["private_metadata"])
+        raw = dict(meta["p"])
+        for name, block in view["state"]["values"].items():
+            value = block["value"].get("value")
+            if value:
+                raw[name] = value
+        text = await flow.request(meta["a"], raw, body["user"]["id"], meta["c"], meta.get("t"))
+        if text:
+            await client.chat_postEphemeral(channel=meta["c"], user=body["user"]["id"], text=text)
+
+    for step in ("confirm", "approve", "cancel"):
+        def make(step: str) -> Any:
+            async def handler(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+                await ack()
+                token, user = body["actions"][0]["value"], body["user"]["id"]
+                await reply(client, body, await getattr(flow, step)(token, user))
+            return handler
+
+        app.action(f"alp_action_{step}")(make(step))

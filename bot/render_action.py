@@ -1,0 +1,122 @@
+"""Confirmation, approval and outcome messages of remediations, as Block Kit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from commands.actions.registry import ActionSpec, Outcome, Risk
+
+Block = dict[str, Any]
+RISK_EMOJI = {Risk.SAFE: ":large_green_circle:", Risk.DISRUPTIVE: ":large_orange_circle:",
+              Risk.DESTRUCTIVE: ":red_circle:"}
+
+
+def label(action: str, params: dict[str, Any]) -> str:
+    def show(v: Any) -> str:
+        if isinstance(v, dict):
+            return " ".join(f"{k}={x}" for k, x in v.items())
+        if isinstance(v, list):
+            return ",".join(str(x) for x in v)
+        return str(v)
+
+    parts = [show(v) if k == "values" else f"{k}={show(v)}" for k, v in params.items() if v not in (None, False)]
+    return " ".join([action, *parts])
+
+
+def _button(text: str, action_id: str, value: str, style: str | None = None,
+            confirm: str | None = None) -> Block:
+    b: Block = {"type": "button", "text": {"type": "plain_text", "text": text[:75]}, "action_id": action_id,
+                "value": value}
+    if style:
+        b["style"] = style
+    if confirm:
+        b["confirm"] = {"title": {"type": "plain_text", "text": "Are you sure?"},
+                        "text": {"type": "mrkdwn", "text": confirm[:300]},
+                        "confirm": {"type": "plain_text", "text": "Yes, run it"},
+                        "deny": {"type": "plain_text", "text": "No"}}
+    return b
+
+
+def _preview_section(lines: list[str]) -> Block:
+    text = "\n".join(lines) or "(no preview)"
+    return {"type": "section", "text": {"type": "mrkdwn", "text": "```" + text[:2900] + "```"}}
+
+
+def confirmation(spec: ActionSpec, req: dict[str, Any], who_may: str, confirm_token: str,
+                 cancel_token: str, dry_run: bool) -> tuple[str, list[Block]]:
+    what = label(spec.name, req["params"])
+    head = (f"{RISK_EMOJI[spec.risk]} <@{req['requester']}> asks to run `{what}` "
+            f"(risk: *{spec.risk.value}*){' — *dry-run mode*: nothing will change' if dry_run else ''}")
+    note = ("Two people must agree: after Confirm, another authorized person approves." if spec.risk is Risk.DESTRUCTIVE
+            else "Confirm to run it.")
+    return f"Confirm: {what}", [
+        {"type": "section", "text": {"type": "mrkdwn", "text": head}},
+        _preview_section(req["preview"]["lines"]),
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"{note} Who may confirm: {who_may}. "
+                                                                    f"Request #{req['id']}, expires "
+                                                                    f"{req['expires_at']:%H:%M}Z."}]},
+        {"type": "actions", "block_id": f"action_request_{req['id']}", "elements": [
+            _button("Confirm", "alp_action_confirm", confirm_token,
+                    "danger" if spec.risk is Risk.DESTRUCTIVE else "primary",
+                    confirm=f"`{what}` changes production." if spec.risk is not Risk.SAFE else None),
+            _button("Cancel", "alp_action_cancel", cancel_token)]},
+    ]
+
+
+def awaiting_approval(spec: ActionSpec, req: dict[str, Any], who_may: str, approve_token: str,
+                      cancel_token: str) -> tuple[str, list[Block]]:
+    what = label(spec.name, req["params"])
+    return f"Approval needed: {what}", [
+        {"type": "section", "text": {"type": "mrkdwn", "text":
+            f"{RISK_EMOJI[spec.risk]} `{what}` was confirmed by <@{req['confirmed_by']}> and needs a *second* "
+            f"authorized person to approve before {req['approval_deadline']:%H:%M:%S}Z."}},
+        _preview_section(req["preview"]["lines"]),
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Who may approve: {who_may} "
+                                                                    f"(not <@{req['confirmed_by']}>)."}]},
+        {"type": "actions", "block_id": f"action_approve_{req['id']}", "elements": [
+            _button("Approve", "alp_action_approve", approve_token, "danger",
+                    confirm=f"Approve `{what}`?"),
+            _button("Cancel", "alp_action_cancel", cancel_token)]},
+    ]
+
+
+def closed(spec: ActionSpec, req: dict[str, Any], text: str) -> tuple[str, list[Block]]:
+    """The message once the request is over: no more buttons, just what happened."""
+    what = label(spec.name, req["params"])
+    return text, [
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"{RISK_EMOJI[spec.risk]} `{what}`"}},
+        _preview_section(req["preview"]["lines"]),
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]},
+    ]
+
+
+def outcome_blocks(spec: ActionSpec, req: dict[str, Any], outcome: Outcome, who: str,
+                   undo_token: str | None) -> tuple[str, list[Block]]:
+    emoji = ":white_check_mark:" if outcome.ok else ":x:"
+    text = f"{emoji} {outcome.summary} — by {who}"
+    _, blocks = closed(spec, req, text)
+    changes = [f"{k}: {outcome.before.get(k)!r} -> {v!r}" for k, v in outcome.after.items()
+               if k in outcome.before] + outcome.details
+    if changes:
+        blocks.insert(2, {"type": "section", "text": {"type": "mrkdwn",
+                                                      "text": "```" + "\n".join(changes)[:2900] + "```"}})
+    if undo_token:
+        blocks.append({"type": "actions", "block_id": f"action_undo_{req['id']}", "elements": [
+            _button("Undo", "alp_action_undo", undo_token)]})
+    return text, blocks
+
+
+def params_modal(spec: ActionSpec, known: dict[str, Any], metadata: str) -> Block:
+    """A form for the parameters a button could not know (e.g. how many replicas)."""
+    blocks = []
+    for name, info in spec.params.model_fields.items():
+        if name in known or name == "values":
+            continue
+        element: Block = {"type": "plain_text_input", "action_id": "value"}
+        blocks.append({"type": "input", "block_id": name, "optional": not info.is_required(),
+                       "label": {"type": "plain_text", "text": name.replace("_", " ")},
+                       "hint": {"type": "plain_text", "text": (info.description or name)[:150]},
+                       "element": element})
+    return {"type": "modal", "callback_id": "alp_action_modal", "private_metadata": metadata,
+            "title": {"type": "plain_text", "text": spec.name[:24]},
+            "submit": {"type": "plain_text", "text": "Preview"}, "blocks": blocks}

@@ -1,0 +1,77 @@
+"""Parse, preview and run a declared action; failures become refusals or failed outcomes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from pydantic import ValidationError
+
+from commands.actions.registry import ACTIONS, ActionContext, ActionParams, ActionSpec, Outcome, Preview
+from commands.backends.kafka import KafkaUnavailable
+from commands.backends.kube import KubeError
+from commands.backends.postgres import PostgresUnavailable
+from commands.params import UsageError
+from commands.redact import redact
+
+log = logging.getLogger(__name__)
+
+
+def find(name: str) -> ActionSpec:
+    spec = ACTIONS.get(name)
+    if spec is None:
+        close = ACTIONS.closest(name)
+        hint = f" Did you mean {' or '.join(f'`{c}`' for c in close)}?" if close else ""
+        raise UsageError(f"unknown action `{name}`.{hint} Actions: {', '.join(ACTIONS.names())}")
+    return spec
+
+
+def raw_params(spec: ActionSpec, words: list[str]) -> dict[str, Any]:
+    """`scale user-service 4` or `scale deployment=user-service replicas=4` -> a dict."""
+    out: dict[str, Any] = {}
+    positional = list(spec.positional)
+    for word in words:
+        key, eq, value = word.partition("=")
+        if eq and key:
+            out[key.replace("-", "_") if key.replace("-", "_") in spec.params.model_fields else key] = value
+        elif positional:
+            out[positional.pop(0)] = word
+        else:
+            raise UsageError(f"unexpected `{word}`: `{spec.usage()}`")
+    return out
+
+
+def validate(spec: ActionSpec, raw: dict[str, Any]) -> ActionParams:
+    try:
+        return spec.params.model_validate(raw)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(x) for x in first["loc"]) or "parameters"
+        raise UsageError(f"{spec.name}: {where}: {first['msg'].removeprefix('Value error, ')} "
+                         f"(usage: `{spec.usage()}`)") from None
+
+
+def _why(err: BaseException) -> str:
+    if isinstance(err, KubeError | PostgresUnavailable | KafkaUnavailable):
+        return str(err)
+    if isinstance(err, TimeoutError):
+        return "the backend did not answer in time"
+    return redact(f"{type(err).__name__}: {err}")
+
+
+async def preview(spec: ActionSpec, ctx: ActionContext, params: ActionParams) -> Preview:
+    try:
+        return await asyncio.wait_for(spec.preview(ctx, params), ctx.config.timeouts.check_s)
+    except Exception as err:
+        if not isinstance(err, KubeError | PostgresUnavailable | KafkaUnavailable | TimeoutError | ValueError):
+            log.exception("preview of %s failed", spec.name)
+        return Preview([], refusal=f"cannot preview {spec.name}: {_why(err)}")
+
+
+async def execute(spec: ActionSpec, ctx: ActionContext, params: ActionParams, pre: Preview) -> Outcome:
+    try:
+        return await asyncio.wait_for(spec.execute(ctx, params, pre), spec.timeout_s)
+    except Exception as err:
+        log.exception("action %s failed", spec.name)
+        return Outcome(False, f"{spec.name} failed: {_why(err)}")
