@@ -110,10 +110,10 @@ def params_modal(spec: ActionSpec, known: dict[str, Any], metadata: str) -> Bloc
     """A form for the parameters a button could not know (e.g. how many replicas)."""
     blocks = []
     for name, info in spec.params.model_fields.items():
-        if name in known or name == "values":
+        if name in known or name == "values" or not info.is_required():
             continue
         element: Block = {"type": "plain_text_input", "action_id": "value"}
-        blocks.append({"type": "input", "block_id": name, "optional": not info.is_required(),
+        blocks.append({"type": "input", "block_id": name,
                        "label": {"type": "plain_text", "text": name.replace("_", " ")},
                        "hint": {"type": "plain_text", "text": (info.description or name)[:150]},
                        "element": element})

@@ -118,6 +118,7 @@ class FakePlatform(_Server):
         self.mlflow_status = 200
         self.delay_s = 0.0  # how long each /health takes to answer (benchmarks)
         self.pager_events: list[dict[str, Any]] = []  # PagerDuty Events API v2 compatible sink
+        self.admin_posts: list[tuple[str, Any]] = []  # the services' admin endpoints
 
     @property
     def base(self) -> str:
@@ -129,6 +130,7 @@ class FakePlatform(_Server):
         app.router.add_get("/oauth", self._ok)
         app.router.add_get("/mlflow/health", self._mlflow)
         app.router.add_post("/pager/v2/enqueue", self._pager)
+        app.router.add_post("/svc/{name}/{path:.*}", self._admin)
 
     async def _health(self, request: web.Request) -> web.Response:
         await asyncio.sleep(self.delay_s)
@@ -142,6 +144,12 @@ class FakePlatform(_Server):
 
     async def _ok(self, _: web.Request) -> web.Response:
         return web.Response(text="ok")
+
+    async def _admin(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        self.admin_posts.append((f"{request.match_info['name']}/{request.match_info['path']}",
+                                 json.loads(body) if body else None))
+        return web.json_response({"status": "accepted"}, status=202)
 
     async def _pager(self, request: web.Request) -> web.Response:
         self.pager_events.append(await request.json())

@@ -54,6 +54,7 @@ class FakeSlack:
         asyncio.set_event_loop(self._loop)
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)  # some Web API methods are GETs
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_post("/response/{rid}", self._response_url)
         self._runner = web.AppRunner(app, access_log=None)
