@@ -13,7 +13,16 @@ import shlex
 import sys
 
 from bot.render_text import render_text
-from bot.router import CheckRequest, HelpRequest, IncidentRequest, OncallRequest, help_text, parse
+from bot.router import (
+    AuditRequest,
+    CheckRequest,
+    DoRequest,
+    HelpRequest,
+    IncidentRequest,
+    OncallRequest,
+    help_text,
+    parse,
+)
 from bot.settings import ConfigError, Settings, load_settings
 from commands.params import UsageError
 from commands.registry import CheckContext
@@ -35,7 +44,8 @@ def main(argv: list[str] | None = None) -> None:
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     args = list(sys.argv[1:] if argv is None else argv)
     as_json = "--json" in args
-    args = [a for a in args if a != "--json"]
+    yes = "--yes" in args
+    args = [a for a in args if a not in ("--json", "--yes")]
     try:
         request = parse(shlex.join(args))
     except UsageError as err:
@@ -56,10 +66,68 @@ def main(argv: list[str] | None = None) -> None:
         return
     if isinstance(request, IncidentRequest):
         sys.exit(asyncio.run(_incident(request, settings)))
+    if isinstance(request, DoRequest):
+        sys.exit(asyncio.run(_do(request, settings, yes)))
+    if isinstance(request, AuditRequest):
+        from escalation.store import Store
+
+        for r in Store(settings.state_url).latest_audit(request.n):
+            print(f"{r['at']:%Y-%m-%d %H:%M:%S} {r['actor']} {r['event']} {r['action']} {r['params']} {r['result']}")
+        return
     assert isinstance(request, CheckRequest)
     report = asyncio.run(run_check(request.spec, CheckContext(settings, _progress), request.params))
     print(report.to_json() if as_json else render_text(report), end="" if not as_json else "\n")
     sys.exit(report.exit_code)
+
+
+async def _do(request: DoRequest, settings: Settings, yes: bool) -> int:
+    """`alp do …`: preview; with --yes, run it under the same lock and audit as from Slack.
+    The terminal user acts with their own credentials (kubeconfig, DSN); Slack's per-user
+    permissions and two-person rule apply to the bot's identity, not to the terminal."""
+    from commands.actions.locks import TargetLock
+    from commands.actions.registry import ActionContext
+    from commands.actions.runner import execute, find, preview, validate
+    from escalation.store import Store
+
+    actor = os.environ.get("USER", "terminal")
+    spec = find(request.action)
+    try:
+        params = validate(spec, request.raw)
+    except UsageError as err:
+        print(f"alp: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    ctx = ActionContext(settings)
+    pre = await preview(spec, ctx, params)
+    store = Store(settings.state_url)
+    clean = params.model_dump(mode="json", exclude_none=True)
+    store.record_audit(actor, "dry-run", spec.name, clean, "; ".join(pre.lines)[:2000] or (pre.refusal or ""))
+    print(f"{spec.name} (risk: {spec.risk.value})")
+    for line in pre.lines:
+        print(f"  {line}")
+    if pre.refusal:
+        store.record_audit(actor, "refused", spec.name, clean, pre.refusal)
+        print(f"refused: {pre.refusal}", file=sys.stderr)
+        return 1
+    if not yes or settings.actions.dry_run:
+        print("nothing changed: add --yes to run it" if not settings.actions.dry_run else "dry-run mode: nothing changed")
+        return 0
+    lock = TargetLock(settings, pre.target or spec.name, f"{actor}#terminal")
+    holder = await lock.acquire()
+    if holder:
+        print(f"refused: another action on {pre.target} is running (by {holder.split('#')[0]})", file=sys.stderr)
+        return 1
+    try:
+        outcome = await execute(spec, ctx, params, pre)
+    finally:
+        await lock.release()
+    store.record_audit(actor, "outcome", spec.name, clean, f"{'done' if outcome.ok else 'failed'}: {outcome.summary}")
+    print(("done: " if outcome.ok else "failed: ") + outcome.summary)
+    for line in outcome.details:
+        print(f"  {line}")
+    if outcome.undo:
+        undo_args = " ".join(f"{k}={v}" for k, v in outcome.undo[1].items())
+        print(f"undo: alp do {outcome.undo[0]} {undo_args} --yes")
+    return 0 if outcome.ok else 1
 
 
 def _plain(text: str) -> str:

@@ -19,7 +19,7 @@ def label(action: str, params: dict[str, Any]) -> str:
             return ",".join(str(x) for x in v)
         return str(v)
 
-    parts = [show(v) if k == "values" else f"{k}={show(v)}" for k, v in params.items() if v not in (None, False)]
+    parts = [show(v) if k == "values" else f"{k}={show(v)}" for k, v in params.items() if v is not None and v is not False]
     return " ".join([action, *parts])
 
 

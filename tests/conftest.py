@@ -36,6 +36,7 @@ ACTIONS_ENV = {
     "ALP_ACTIONS__PERMISSIONS": '{"safe": ["*"], "disruptive": ["S0SRE"], "destructive": ["U0ALICE", "U0BOB"]}',
     "ALP_ACTIONS__APPROVAL_TIMEOUT_S": "4",
     "ALP_ACTIONS__GROUP_CACHE_S": "0",
+    "ALP_ACTIONS__MIN_REPLICAS": "0",  # the test world runs no pods: undoing a scale goes back to 0
 }
 
 

@@ -316,3 +316,32 @@ def test_every_suggestion_a_check_makes_is_a_valid_action():
     }
     for name in named:
         validate(ACTIONS.get(name), samples[name])
+
+
+def test_cli_do_previews_then_runs_with_yes(testbed, kube_admin, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = {**os.environ, **testbed, "ALP_STATE_URL": f"sqlite:///{tmp_path}/cli.db", "USER": "oncall-dana"}
+    core = client.CoreV1Api(kube_admin)
+    cli = [sys.executable, "-m", "bot.cli", "do", "set-config", "scheduler-config", "fallback_enabled=true"]
+    preview_only = subprocess.run(cli, env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert preview_only.returncode == 0 and "-> 'true'" in preview_only.stdout and "--yes" in preview_only.stdout
+    assert core.read_namespaced_config_map("scheduler-config", PLATFORM).data["fallback_enabled"] == "false"
+
+    applied = subprocess.run([*cli, "--yes"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert applied.returncode == 0 and "done: patched configmap scheduler-config" in applied.stdout
+    assert "undo: alp do set-config configmap=scheduler-config fallback_enabled=false --yes" in applied.stdout
+    assert core.read_namespaced_config_map("scheduler-config", PLATFORM).data["fallback_enabled"] == "true"
+    subprocess.run([sys.executable, "-m", "bot.cli", "do", "set-config", "configmap=scheduler-config",
+                    "fallback_enabled=false", "--yes"], env=env, cwd=ROOT, check=True, capture_output=True)
+    audit = subprocess.run([sys.executable, "-m", "bot.cli", "audit", "10"], env=env, cwd=ROOT,
+                           capture_output=True, text=True, timeout=60).stdout
+    assert "oncall-dana outcome set-config" in audit and "oncall-dana dry-run set-config" in audit
+
+    refused = subprocess.run([sys.executable, "-m", "bot.cli", "do", "scale", "user-service", "99", "--yes"],
+                             env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1 and "outside the allowed" in refused.stderr

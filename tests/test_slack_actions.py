@@ -72,6 +72,11 @@ def test_confirm_flow_runs_the_action_shows_outcome_and_verifies(bot, fake_slack
     log = audit(bot, fake_slack)
     for event in ("dry-run", "requested", "outcome"):
         assert event in log
+    undo = next(e["value"] for b in done.args["blocks"] if b["type"] == "actions" for e in b["elements"]
+                if e["action_id"] == "alp_action_undo")
+    click(bot, block_action("alp_action_undo", undo, user="U0CAROL"))
+    undo_msg, _ = confirmation(fake_slack, f"scale deployment=user-service replicas=0 namespace={PLATFORM}")
+    assert "2 -> 0 replicas" in blocks_text(undo_msg.args["blocks"])
 
 
 def test_unauthorized_user_is_refused_and_audited(bot, fake_slack, kube_admin):
@@ -181,7 +186,7 @@ def test_two_person_approval_times_out(bot, fake_slack):
 
 def test_refusals_from_bounds_and_backends_are_explained(bot, fake_slack):
     command(bot, fake_slack, "do scale user-service 500", user="U0ALICE")
-    fake_slack.wait_for("response_url", lambda c: "outside the allowed 1..20" in c.args.get("text", ""))
+    fake_slack.wait_for("response_url", lambda c: "outside the allowed 0..20" in c.args.get("text", ""))
     command(bot, fake_slack, "do set-config auth-config password=x", user="U0ALICE")
     fake_slack.wait_for("response_url", lambda c: "not allowed" in c.args.get("text", ""))
     _, body, _ = command(bot, fake_slack, "do scael user-service 2")
@@ -218,3 +223,22 @@ def test_modal_asks_for_what_a_button_cannot_know(bot, fake_slack, kube_admin):
     click(bot, view_submission("alp_action_modal", form.args["view"]["private_metadata"],
                                {"replicas": {"value": {"type": "plain_text_input", "value": "3"}}}, user="U0ALICE"))
     confirmation(fake_slack, "scale deployment=user-service replicas=3")
+
+
+def test_dry_run_mode_turns_every_action_into_its_preview(testbed, fake_slack, platform, kube_admin, tmp_path):
+    from tests.conftest import ACTIONS_ENV, BOT_TOKEN, ESCALATION_ENV, BotProcess
+
+    env = {**testbed, **ESCALATION_ENV, **ACTIONS_ENV, "SLACK_BOT_TOKEN": BOT_TOKEN,
+           "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": fake_slack.api_url,
+           "ALP_STATE_URL": f"sqlite:///{tmp_path}/dry.db", "ALP_ACTIONS__DRY_RUN": "true"}
+    dry = BotProcess(env).start()
+    try:
+        before = replicas(kube_admin, "ml-service")
+        command(dry, fake_slack, "do scale ml-service 7", user="U0ALICE")
+        msg, buttons = confirmation(fake_slack, "scale deployment=ml-service replicas=7")
+        assert "dry-run mode" in blocks_text(msg.args["blocks"])
+        click(dry, block_action("alp_action_confirm", buttons["alp_action_confirm"], user="U0ALICE"))
+        updated(fake_slack, msg, "dry-run mode: nothing was changed")
+        assert replicas(kube_admin, "ml-service") == before
+    finally:
+        dry.stop()
