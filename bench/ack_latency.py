@@ -25,8 +25,9 @@ async def fire(url: str, slack: FakeSlack, n: int) -> list[float]:
         async def one(i: int) -> float:
             body = slash_command("check kafka-lag", slack.response_url(str(i)), user=f"U{i:04d}")
             t0 = time.perf_counter()
-            async with session.post(f"{url}/slack/events", data=body,
-                                    headers=signed_headers(SIGNING_SECRET, body)) as resp:
+            async with session.post(
+                f"{url}/slack/events", data=body, headers=signed_headers(SIGNING_SECRET, body)
+            ) as resp:
                 await resp.read()
                 assert resp.status == 200, resp.status
             return time.perf_counter() - t0
@@ -37,9 +38,16 @@ async def fire(url: str, slack: FakeSlack, n: int) -> list[float]:
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 50
     slack = FakeSlack().start()
-    bot = BotProcess({**testbed_env(), "SLACK_BOT_TOKEN": BOT_TOKEN,
-                      "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": slack.api_url,
-                      "ALP_KAFKA_LAG__SAMPLES": "2", "ALP_KAFKA_LAG__INTERVAL_S": "0.5"}).start()
+    bot = BotProcess(
+        {
+            **testbed_env(),
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": slack.api_url,
+            "ALP_KAFKA_LAG__SAMPLES": "2",
+            "ALP_KAFKA_LAG__INTERVAL_S": "0.5",
+        }
+    ).start()
     try:
         asyncio.run(fire(bot.url, slack, 2))  # warm up imports and connections
         time.sleep(3)

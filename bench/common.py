@@ -28,5 +28,7 @@ def pct(values: list[float], q: float) -> float:
 
 def summary(values: list[float], unit: str = "ms", scale: float = 1000) -> str:
     v = [x * scale for x in values]
-    return (f"n={len(v)} p50={pct(v, 50):.1f}{unit} p99={pct(v, 99):.1f}{unit} "
-            f"max={max(v):.1f}{unit} mean={statistics.mean(v):.1f}{unit}")
+    return (
+        f"n={len(v)} p50={pct(v, 50):.1f}{unit} p99={pct(v, 99):.1f}{unit} "
+        f"max={max(v):.1f}{unit} mean={statistics.mean(v):.1f}{unit}"
+    )

@@ -23,8 +23,9 @@ from tests.test_escalation import Recorder
 
 
 def cfg() -> EscalationSettings:
-    return EscalationSettings(p1_first_page_s=2, step_wait_s=1, ack_timeout_s=0, page_retries=0,
-                              leader_poll_s=0.5, pager_webhook_url=None)
+    return EscalationSettings(
+        p1_first_page_s=2, step_wait_s=1, ack_timeout_s=0, page_retries=0, leader_poll_s=0.5, pager_webhook_url=None
+    )
 
 
 async def steady(n: int, url: str) -> None:
@@ -38,8 +39,7 @@ async def steady(n: int, url: str) -> None:
     deadline = time.monotonic() + 60
     while len(eng.lateness) < 3 * n and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
-    print(f"{n} incidents opened in {opened:.2f}s; {len(eng.lateness)} steps fired "
-          f"(primary, secondary, manager each):")
+    print(f"{n} incidents opened in {opened:.2f}s; {len(eng.lateness)} steps fired (primary, secondary, manager each):")
     print(f"  lateness vs due time: {summary(eng.lateness)}")
     await eng.stop()
 

@@ -55,8 +55,15 @@ def runbook_commands(tb: dict[str, str], platform: FakePlatform) -> list[list[st
         *(["curl", "-sf", f"{platform.base}/svc/{n}/health"] for n in SERVICES),
         ["psql", tb["ALP_POSTGRES_DSN"], "-c", "SELECT 1;"],
         ["redis-cli", "-u", tb["ALP_REDIS_URL"], "ping"],
-        ["java", "-cp", f"{tb['ALP_KAFKA_HOME']}/libs/*", "org.apache.kafka.tools.TopicCommand",
-         "--bootstrap-server", tb["ALP_KAFKA_BOOTSTRAP"], "--list"],
+        [
+            "java",
+            "-cp",
+            f"{tb['ALP_KAFKA_HOME']}/libs/*",
+            "org.apache.kafka.tools.TopicCommand",
+            "--bootstrap-server",
+            tb["ALP_KAFKA_BOOTSTRAP"],
+            "--list",
+        ],
     ]
     return cmds
 
@@ -69,14 +76,20 @@ def main() -> None:
     platform = FakePlatform().start()
     platform.delay_s = delay
     services = [ServiceSpec(name=n, port=p, url=f"{platform.base}/svc/{n}") for n, p in SERVICES.items()]
-    cfg = ChecksConfig(postgres_dsn=tb["ALP_POSTGRES_DSN"], redis_url=tb["ALP_REDIS_URL"],
-                       kafka_bootstrap=tb["ALP_KAFKA_BOOTSTRAP"], platform=PlatformSettings(services=services))
+    cfg = ChecksConfig(
+        postgres_dsn=tb["ALP_POSTGRES_DSN"],
+        redis_url=tb["ALP_REDIS_URL"],
+        kafka_bootstrap=tb["ALP_KAFKA_BOOTSTRAP"],
+        platform=PlatformSettings(services=services),
+    )
     try:
         pairs = [asyncio.run(in_process(cfg)) for _ in range(runs)]
         conc, seq = statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
         print(f"health probes, /health answering after {delay * 1000:.0f}ms, median of {runs}:")
-        print(f"  (a) concurrent (alp health): {conc * 1000:7.0f}ms   one after another: {seq * 1000:7.0f}ms"
-              f"   ratio {seq / conc:.1f}x")
+        print(
+            f"  (a) concurrent (alp health): {conc * 1000:7.0f}ms   one after another: {seq * 1000:7.0f}ms"
+            f"   ratio {seq / conc:.1f}x"
+        )
 
         env = {**os.environ, **tb, "ALP_PLATFORM__SERVICES": json.dumps([s.model_dump() for s in services])}
         alp_times, manual_times = [], []

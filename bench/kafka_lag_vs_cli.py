@@ -51,17 +51,28 @@ def main() -> None:
     topic, expected = asyncio.run(setup(bootstrap, groups))
     env = {**os.environ, **tb, "ALP_KAFKA_LAG__SAMPLES": "2", "ALP_KAFKA_LAG__INTERVAL_S": "0"}
     alp = [sys.executable, "-m", "bot.cli", "--json", "check", "kafka-lag"]
-    java = ["java", "-Xshare:auto", "-cp", f"{tb['ALP_KAFKA_HOME']}/libs/*",
-            "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
-            "--bootstrap-server", bootstrap, "--describe", "--all-groups"]
+    java = [
+        "java",
+        "-Xshare:auto",
+        "-cp",
+        f"{tb['ALP_KAFKA_HOME']}/libs/*",
+        "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
+        "--bootstrap-server",
+        bootstrap,
+        "--describe",
+        "--all-groups",
+    ]
 
     alp_times, cli_times = [], []
     for _ in range(runs):
         t, out = timed(alp, env)
         alp_times.append(t)
-        got = {(g["group"], p["partition"]): p["lag"]
-               for g in json.loads(out)["data"]["groups"] if g["group"].startswith(topic)
-               for p in g["partitions"]}
+        got = {
+            (g["group"], p["partition"]): p["lag"]
+            for g in json.loads(out)["data"]["groups"]
+            if g["group"].startswith(topic)
+            for p in g["partitions"]
+        }
         t2, out2 = timed(java, env)
         cli_times.append(t2)
         cli = {}
@@ -73,8 +84,10 @@ def main() -> None:
         assert cli == expected, "kafka-consumer-groups disagrees with the lag that was created"
 
     a, c = statistics.median(alp_times), statistics.median(cli_times)
-    print(f"{groups} groups x {PARTITIONS} partitions, {runs} runs each, same lag from both "
-          f"({len(expected)} partitions checked)")
+    print(
+        f"{groups} groups x {PARTITIONS} partitions, {runs} runs each, same lag from both "
+        f"({len(expected)} partitions checked)"
+    )
     print(f"alp check kafka-lag (2 samples, 0s apart):   median {a:.2f}s  runs {[round(x, 2) for x in alp_times]}")
     print(f"kafka-consumer-groups --describe --all-groups: median {c:.2f}s  runs {[round(x, 2) for x in cli_times]}")
     print(f"ratio (runbook tool / alp): {c / a:.1f}x")

@@ -25,7 +25,7 @@ from bot.signing import TokenError, key_from, sign, verify
 from commands.actions import ACTIONS
 from commands.actions.locks import TargetLock
 from commands.actions.registry import ActionContext, ActionSpec, Outcome, Preview, Risk
-from commands.actions.runner import execute, find, preview, raw_params, validate
+from commands.actions.runner import execute, find, preview, validate
 from commands.params import UsageError
 from commands.registry import CHECKS, CheckContext
 from commands.runner import run_check
@@ -48,8 +48,10 @@ class Authorizer:
         return [e for r in Risk if r.rank >= risk.rank for e in perms.get(r.value, [])]
 
     def describe(self, risk: Risk) -> str:
-        shown = [("everyone" if e == "*" else f"<!subteam^{e}>" if e.startswith("S") else f"<@{e}>")
-                 for e in self.entries(risk)]
+        shown = [
+            ("everyone" if e == "*" else f"<!subteam^{e}>" if e.startswith("S") else f"<@{e}>")
+            for e in self.entries(risk)
+        ]
         return ", ".join(dict.fromkeys(shown)) or "nobody (set ALP_ACTIONS__PERMISSIONS)"
 
     async def allowed(self, user: str, risk: Risk) -> bool:
@@ -96,14 +98,22 @@ class ActionFlow:
         """A signed value for a suggestion's button; None if no action has that name."""
         return self.token({"a": action, "p": params}) if ACTIONS.get(action) else None
 
-    def audit(self, actor: str, event: str, action: str, params: dict[str, Any], result: str = "",
-              channel: str | None = None) -> None:
+    def audit(
+        self, actor: str, event: str, action: str, params: dict[str, Any], result: str = "", channel: str | None = None
+    ) -> None:
         inc = self.escalator.store.open_in_channel(channel) if channel else None
         self.escalator.store.record_audit(actor, event, action, params, result, inc.id if inc else None)
 
     # ------------------------------------------------------------------ request and preview
-    async def request(self, action: str, raw: dict[str, Any], user: str, channel: str,
-                      thread_ts: str | None = None, trigger_id: str | None = None) -> str | None:
+    async def request(
+        self,
+        action: str,
+        raw: dict[str, Any],
+        user: str,
+        channel: str,
+        thread_ts: str | None = None,
+        trigger_id: str | None = None,
+    ) -> str | None:
         """Preview and post a confirmation; returns a private reply for the user, if any."""
         try:
             spec = find(action)
@@ -123,13 +133,27 @@ class ActionFlow:
         if pre.refusal:
             self.audit(user, "refused", spec.name, clean, pre.refusal, channel)
             return f":no_entry: `{ui.label(spec.name, clean)}` refused: {pre.refusal}"
-        rid = self.requests.create(spec.name, clean, spec.risk.value, user, channel,
-                                   self.settings.actions.request_ttl_s, _preview_dict(pre), thread_ts)
+        rid = self.requests.create(
+            spec.name,
+            clean,
+            spec.risk.value,
+            user,
+            channel,
+            self.settings.actions.request_ttl_s,
+            _preview_dict(pre),
+            thread_ts,
+        )
         self.audit(user, "requested", spec.name, clean, f"request #{rid}", channel)
         req = self.requests.get(rid)
         assert req is not None
-        text, blocks = ui.confirmation(spec, req, self.authz.describe(spec.risk), self.token({"r": rid, "s": "confirm"}),
-                                       self.token({"r": rid, "s": "cancel"}), self.settings.actions.dry_run)
+        text, blocks = ui.confirmation(
+            spec,
+            req,
+            self.authz.describe(spec.risk),
+            self.token({"r": rid, "s": "confirm"}),
+            self.token({"r": rid, "s": "cancel"}),
+            self.settings.actions.dry_run,
+        )
         resp = await self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text, blocks=blocks)
         self.requests.set_message(rid, str(resp["ts"]))
         return None
@@ -171,20 +195,31 @@ class ActionFlow:
                 await self._update(req, *ui.closed(spec, req, ":hourglass: expired; nothing was changed"))
             return "this request has expired; nothing was changed"
         if not await self.authz.allowed(user, spec.risk):
-            self.audit(user, "refused", spec.name, req["params"], f"not authorized for {spec.risk.value}",
-                       req["channel"])
-            return (f"You may not run {spec.risk.value} actions. Who may: {self.authz.describe(spec.risk)}. "
-                    "Nothing was changed.")
+            self.audit(
+                user, "refused", spec.name, req["params"], f"not authorized for {spec.risk.value}", req["channel"]
+            )
+            return (
+                f"You may not run {spec.risk.value} actions. Who may: {self.authz.describe(spec.risk)}. "
+                "Nothing was changed."
+            )
         if spec.risk is Risk.DESTRUCTIVE:
             deadline = datetime.now(UTC) + timedelta(seconds=self.settings.actions.approval_timeout_s)
-            if not self.requests.move(req["id"], ("pending",), "awaiting_approval", confirmed_by=user,
-                                      approval_deadline=deadline):
+            if not self.requests.move(
+                req["id"], ("pending",), "awaiting_approval", confirmed_by=user, approval_deadline=deadline
+            ):
                 return self._already(req["id"])
             self.audit(user, "confirmed", spec.name, req["params"], "awaiting a second approval", req["channel"])
             req = self.requests.get(req["id"]) or req
-            await self._update(req, *ui.awaiting_approval(spec, req, self.authz.describe(spec.risk),
-                                                          self.token({"r": req["id"], "s": "approve"}),
-                                                          self.token({"r": req["id"], "s": "cancel"})))
+            await self._update(
+                req,
+                *ui.awaiting_approval(
+                    spec,
+                    req,
+                    self.authz.describe(spec.risk),
+                    self.token({"r": req["id"], "s": "approve"}),
+                    self.token({"r": req["id"], "s": "cancel"}),
+                ),
+            )
             return None
         return await self._run(req, spec, user, ("pending",), confirmed_by=user)
 
@@ -201,12 +236,14 @@ class ActionFlow:
         if req["approval_deadline"] and req["approval_deadline"] < datetime.now(UTC):
             if self.requests.move(req["id"], ("awaiting_approval",), "expired"):
                 self.audit(user, "refused", spec.name, req["params"], "approval window expired", req["channel"])
-                await self._update(req, *ui.closed(spec, req, ":hourglass: approval window expired; "
-                                                              "nothing was changed"))
+                await self._update(
+                    req, *ui.closed(spec, req, ":hourglass: approval window expired; nothing was changed")
+                )
             return "The approval window has expired; nothing was changed."
         if not await self.authz.allowed(user, spec.risk):
-            self.audit(user, "refused", spec.name, req["params"], f"not authorized for {spec.risk.value}",
-                       req["channel"])
+            self.audit(
+                user, "refused", spec.name, req["params"], f"not authorized for {spec.risk.value}", req["channel"]
+            )
             return f"You may not approve {spec.risk.value} actions. Who may: {self.authz.describe(spec.risk)}."
         self.audit(user, "approved", spec.name, req["params"], "", req["channel"])
         return await self._run(req, spec, user, ("awaiting_approval",), approver=user)
@@ -228,8 +265,9 @@ class ActionFlow:
         return f"Request #{request_id} is already {req.get('status', '?')}" + (f" (by <@{by}>)" if by else "") + "."
 
     # ------------------------------------------------------------------ run
-    async def _run(self, req: dict[str, Any], spec: ActionSpec, user: str, from_status: tuple[str, ...],
-                   **values: Any) -> str | None:
+    async def _run(
+        self, req: dict[str, Any], spec: ActionSpec, user: str, from_status: tuple[str, ...], **values: Any
+    ) -> str | None:
         lock = TargetLock(self.settings, req["preview"]["target"] or spec.name, f"{user}#{req['id']}")
         holder = await lock.acquire()
         if holder is not None:
@@ -247,16 +285,26 @@ class ActionFlow:
         finally:
             await lock.release()
         status = "done" if outcome.ok else "failed"
-        result = {"ok": outcome.ok, "summary": outcome.summary, "before": outcome.before, "after": outcome.after,
-                  "details": outcome.details}
+        result = {
+            "ok": outcome.ok,
+            "summary": outcome.summary,
+            "before": outcome.before,
+            "after": outcome.after,
+            "details": outcome.details,
+        }
         self.requests.move(req["id"], ("running",), status, outcome=json.loads(json.dumps(result, default=str)))
         approver = values.get("approver")
         who = f"<@{req.get('confirmed_by') or user}>" + (f", approved by <@{approver}>" if approver else "")
         self.audit(user, "outcome", spec.name, req["params"], f"{status}: {outcome.summary}", req["channel"])
         inc = self.escalator.store.open_in_channel(req["channel"])
         if inc:
-            self.escalator.record(inc.id, user, "action", f"{ui.label(spec.name, req['params'])}: {outcome.summary}",
-                                  {"action": spec.name, "ok": outcome.ok})
+            self.escalator.record(
+                inc.id,
+                user,
+                "action",
+                f"{ui.label(spec.name, req['params'])}: {outcome.summary}",
+                {"action": spec.name, "ok": outcome.ok},
+            )
         undo = self.token({"a": outcome.undo[0], "p": outcome.undo[1]}) if outcome.undo and outcome.ok else None
         req = self.requests.get(req["id"]) or req
         await self._update(req, *ui.outcome_blocks(spec, req, outcome, who, undo))
@@ -272,14 +320,21 @@ class ActionFlow:
         raw = {"group": req["params"]["group"]} if spec.verify == "kafka-lag" and "group" in req["params"] else {}
         report = await run_check(check, CheckContext(self.settings), check.params.model_validate(raw))
         msg = render_report(report)
-        await self.client.chat_postMessage(channel=req["channel"], thread_ts=req["message_ts"],
-                                           text=f"After {spec.name}: {msg.text}", blocks=msg.blocks)
+        await self.client.chat_postMessage(
+            channel=req["channel"],
+            thread_ts=req["message_ts"],
+            text=f"After {spec.name}: {msg.text}",
+            blocks=msg.blocks,
+        )
 
     # ------------------------------------------------------------------ audit
     def audit_text(self, n: int) -> str:
         rows = self.escalator.store.latest_audit(n)
-        lines = [f"`{r['at']:%m-%d %H:%M:%S}` <@{r['actor']}> *{r['event']}* {ui.label(r['action'], r['params'])}"
-                 + (f": {r['result'][:150]}" if r["result"] else "") for r in rows]
+        lines = [
+            f"`{r['at']:%m-%d %H:%M:%S}` <@{r['actor']}> *{r['event']}* {ui.label(r['action'], r['params'])}"
+            + (f": {r['result'][:150]}" if r["result"] else "")
+            for r in rows
+        ]
         return "\n".join(lines) or "The audit log is empty."
 
 
@@ -303,8 +358,9 @@ def register_action_handlers(app: AsyncApp, flow: ActionFlow) -> None:
             return
         channel = body.get("channel", {}).get("id", "")
         thread = body.get("container", {}).get("message_ts")
-        await reply(client, body, await flow.request(data["a"], dict(data["p"]), user, channel, thread,
-                                                     body.get("trigger_id")))
+        await reply(
+            client, body, await flow.request(data["a"], dict(data["p"]), user, channel, thread, body.get("trigger_id"))
+        )
 
     @app.view("alp_action_modal")
     async def modal(ack: Any, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:
@@ -320,11 +376,13 @@ def register_action_handlers(app: AsyncApp, flow: ActionFlow) -> None:
             await client.chat_postEphemeral(channel=meta["c"], user=body["user"]["id"], text=text)
 
     for step in ("confirm", "approve", "cancel"):
+
         def make(step: str) -> Any:
             async def handler(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
                 await ack()
                 token, user = body["actions"][0]["value"], body["user"]["id"]
                 await reply(client, body, await getattr(flow, step)(token, user))
+
             return handler
 
         app.action(f"alp_action_{step}")(make(step))

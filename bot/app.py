@@ -7,7 +7,6 @@ the findings. Where the bot cannot post in the channel, `response_url` carries t
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import Any
@@ -16,11 +15,11 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.actions import ActionFlow, register_action_handlers
 from bot.incidents import handle_incident_command, oncall_text, register_incident_handlers
 from bot.metrics import Metrics
 from bot.render_incident import open_modal
 from bot.render_slack import SlackMessage, render_progress, render_report, render_usage
-from bot.actions import ActionFlow, register_action_handlers
 from bot.router import (
     AuditRequest,
     CheckRequest,
@@ -57,33 +56,30 @@ class Reply:
     async def send(self, msg: SlackMessage) -> None:
         """Post the first time, update in place afterwards."""
         if self.via_response_url:
-            await self.respond(text=msg.text, blocks=msg.blocks, replace_original=True,
-                               response_type="in_channel")
+            await self.respond(text=msg.text, blocks=msg.blocks, replace_original=True, response_type="in_channel")
             return
         try:
             if self.ts is None:
-                resp = await self.client.chat_postMessage(
-                    channel=self.channel, text=msg.text, blocks=msg.blocks
-                )
+                resp = await self.client.chat_postMessage(channel=self.channel, text=msg.text, blocks=msg.blocks)
                 self.ts = resp["ts"]
                 self.channel = resp.get("channel", self.channel)
             else:
-                await self.client.chat_update(
-                    channel=self.channel, ts=self.ts, text=msg.text, blocks=msg.blocks
-                )
+                await self.client.chat_update(channel=self.channel, ts=self.ts, text=msg.text, blocks=msg.blocks)
         except SlackApiError as err:
             if self.ts is not None:
                 raise
-            log.info("cannot post in %s (%s); using response_url", self.channel,
-                     err.response.get("error"))
+            log.info("cannot post in %s (%s); using response_url", self.channel, err.response.get("error"))
             self.via_response_url = True
             await self.respond(text=msg.text, blocks=msg.blocks, response_type="in_channel")
 
     async def attach(self, content: str, filename: str, title: str) -> None:
         """Upload the full report as a file in the message's thread."""
         if self.via_response_url:
-            await self.respond(text="The full report did not fit a message:\n```" + content[:35000] + "```",
-                               replace_original=False, response_type="in_channel")
+            await self.respond(
+                text="The full report did not fit a message:\n```" + content[:35000] + "```",
+                replace_original=False,
+                response_type="in_channel",
+            )
             return
         await self.client.files_upload_v2(
             channel=self.channel, thread_ts=self.ts, content=content, filename=filename, title=title
@@ -147,8 +143,14 @@ def build_app(settings: Settings, metrics: Metrics, escalator: Escalator) -> Asy
         if isinstance(request, DoRequest):
             metrics.commands.labels(verb="do", outcome="ok").inc()
             await ack()
-            reply = await flow.request(request.action, request.raw, command.get("user_id", ""),
-                                       command["channel_id"], None, command.get("trigger_id"))
+            reply = await flow.request(
+                request.action,
+                request.raw,
+                command.get("user_id", ""),
+                command["channel_id"],
+                None,
+                command.get("trigger_id"),
+            )
             if reply:
                 await respond(response_type="ephemeral", text=reply)
             return
@@ -160,12 +162,14 @@ def build_app(settings: Settings, metrics: Metrics, escalator: Escalator) -> Asy
             metrics.commands.labels(verb="incident", outcome="ok").inc()
             if request.sub == "open" and request.priority is None:  # no arguments: the form
                 await ack()
-                await client.views_open(trigger_id=command["trigger_id"],
-                                        view=open_modal(channel=command["channel_id"]))
+                await client.views_open(
+                    trigger_id=command["trigger_id"], view=open_modal(channel=command["channel_id"])
+                )
                 return
             await ack()
-            reply = await handle_incident_command(escalator, request, command["channel_id"],
-                                                  command.get("user_id", ""), client)
+            reply = await handle_incident_command(
+                escalator, request, command["channel_id"], command.get("user_id", ""), client
+            )
             if reply:
                 await respond(response_type="ephemeral", text=reply)
             return
@@ -176,8 +180,9 @@ def build_app(settings: Settings, metrics: Metrics, escalator: Escalator) -> Asy
         spec = CHECKS.get("health")
         assert spec is not None
         command = {"channel_id": body.get("channel", {}).get("id", ""), "user_id": body["user"]["id"]}
-        await run_in_channel(CheckRequest(spec, spec.params(), incident), command, respond, client, settings,
-                             metrics, escalator, flow)
+        await run_in_channel(
+            CheckRequest(spec, spec.params(), incident), command, respond, client, settings, metrics, escalator, flow
+        )
 
     flow = ActionFlow(settings, client, escalator)
     app.command("/alp")(alp_command)
@@ -215,7 +220,7 @@ async def run_in_channel(
             await reply.attach(msg.attachment, f"{request.target}-report.txt", f"{request.target} report")
         metrics.outcomes.labels(target=request.target, severity=report.severity.value).inc()
         link_to_incident(escalator, request, command, report)
-    except (SlackApiError, asyncio.TimeoutError, OSError) as err:
+    except (TimeoutError, SlackApiError, OSError) as err:
         outcome = "error"
         log.error("could not answer /alp %s: %s", request.target, err)
     finally:
@@ -225,12 +230,19 @@ async def run_in_channel(
 
 def link_to_incident(escalator: Escalator, request: CheckRequest, command: dict[str, Any], report: Report) -> None:
     """A check run for an incident (`--incident`, or in its channel) joins its steps and evidence."""
-    inc = (escalator.store.get(request.incident) if request.incident
-           else escalator.store.open_in_channel(command["channel_id"]))
+    inc = (
+        escalator.store.get(request.incident)
+        if request.incident
+        else escalator.store.open_in_channel(command["channel_id"])
+    )
     if inc is None:
         return
     worst_first = sorted(report.findings, key=lambda f: -f.severity.rank)
     findings = [f"{f.severity.value.upper()}: {f.title}" for f in worst_first if f.severity is not Severity.OK][:8]
-    escalator.record(inc.id, command.get("user_id", "alp"), "check",
-                     f"check {request.target}: {report.severity.value.upper()}",
-                     {"target": request.target, "severity": report.severity.value, "findings": findings})
+    escalator.record(
+        inc.id,
+        command.get("user_id", "alp"),
+        "check",
+        f"check {request.target}: {report.severity.value.upper()}",
+        {"target": request.target, "severity": report.severity.value, "findings": findings},
+    )

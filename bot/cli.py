@@ -109,7 +109,9 @@ async def _do(request: DoRequest, settings: Settings, yes: bool) -> int:
         print(f"refused: {pre.refusal}", file=sys.stderr)
         return 1
     if not yes or settings.actions.dry_run:
-        print("nothing changed: add --yes to run it" if not settings.actions.dry_run else "dry-run mode: nothing changed")
+        print(
+            "nothing changed: add --yes to run it" if not settings.actions.dry_run else "dry-run mode: nothing changed"
+        )
         return 0
     lock = TargetLock(settings, pre.target or spec.name, f"{actor}#terminal")
     holder = await lock.acquire()
@@ -158,8 +160,9 @@ async def _incident(request: IncidentRequest, settings: Settings) -> int:
             return 0
         from bot.incidents import handle_incident_command
 
-        reply = await handle_incident_command(esc, request, settings.escalation.incident_channel.lstrip("#"),
-                                              os.environ.get("USER", "terminal"), None)  # type: ignore[arg-type]
+        reply = await handle_incident_command(
+            esc, request, settings.escalation.incident_channel.lstrip("#"), os.environ.get("USER", "terminal"), None
+        )  # type: ignore[arg-type]
         print(_plain(reply or "done"))
         return 0
     finally:

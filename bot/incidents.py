@@ -38,8 +38,9 @@ class SlackNotifier:
 
     async def page(self, inc: Incident, step: Step, page: Page) -> None:
         text, blocks = page_blocks(page)
-        await self.client.chat_postMessage(channel=inc.channel, thread_ts=inc.message_ts, text=text,
-                                           blocks=blocks, reply_broadcast=True)
+        await self.client.chat_postMessage(
+            channel=inc.channel, thread_ts=inc.message_ts, text=text, blocks=blocks, reply_broadcast=True
+        )
         for user in step.dm_users:
             dm = await self.client.conversations_open(users=user)
             await self.client.chat_postMessage(channel=dm["channel"]["id"], text=text, blocks=blocks)
@@ -51,7 +52,8 @@ class SlackNotifier:
         for channel in channels:
             await self.client.chat_postMessage(
                 channel=channel.lstrip("#"),
-                text=f":sos: {inc.ref} [{inc.priority.value}] {inc.summary}: your team is needed in <#{inc.channel}>")
+                text=f":sos: {inc.ref} [{inc.priority.value}] {inc.summary}: your team is needed in <#{inc.channel}>",
+            )
 
     async def checklist(self, inc: Incident) -> None:
         text, blocks = checklist_blocks(inc)
@@ -60,10 +62,12 @@ class SlackNotifier:
 
 def oncall_text(settings: Settings) -> str:
     oc, esc = settings.escalation.oncall, settings.escalation
-    return (f"*Primary:* {oc.primary}\n*Secondary:* {oc.secondary}\n*Manager:* {oc.manager} ({oc.manager_phone})\n"
-            f"Ladder: P0 pages now, P1 after {esc.p1_first_page_s / 60:.0f} min, P2 after "
-            f"{esc.p2_first_page_s / 3600:.1f} h without acknowledgement; then every {esc.step_wait_s / 60:.0f} min "
-            "to the next step.")
+    return (
+        f"*Primary:* {oc.primary}\n*Secondary:* {oc.secondary}\n*Manager:* {oc.manager} ({oc.manager_phone})\n"
+        f"Ladder: P0 pages now, P1 after {esc.p1_first_page_s / 60:.0f} min, P2 after "
+        f"{esc.p2_first_page_s / 3600:.1f} h without acknowledgement; then every {esc.step_wait_s / 60:.0f} min "
+        "to the next step."
+    )
 
 
 def incident_line(inc: Incident) -> str:
@@ -77,29 +81,36 @@ def show_text(esc: Escalator, inc: Incident) -> str:
     return "\n".join(lines)
 
 
-async def handle_incident_command(esc: Escalator, request: Any, channel: str, user: str,
-                                  client: AsyncWebClient) -> str | None:
+async def handle_incident_command(
+    esc: Escalator, request: Any, channel: str, user: str, client: AsyncWebClient
+) -> str | None:
     """Run `/alp incident <sub>`; returns the private reply (None: the channel message says it)."""
     sub = request.sub
     if sub == "open":
-        inc = await esc.open(Priority(request.priority), request.text, request.impact, list(request.services),
-                             channel, user)
+        inc = await esc.open(
+            Priority(request.priority), request.text, request.impact, list(request.services), channel, user
+        )
         return None if inc.message_ts else f"Opened {inc.ref}."
     if sub == "list":
         incs = esc.store.list(open_only=True)
         return "\n".join(incident_line(i) for i in incs) or "No open incidents."
     inc = esc.store.get(request.incident) if request.incident else esc.store.open_in_channel(channel)
     if inc is None:
-        return (f"No incident {request.incident}." if request.incident else
-                "No open incident in this channel: give its number, e.g. `/alp incident ack 12`.")
+        return (
+            f"No incident {request.incident}."
+            if request.incident
+            else "No open incident in this channel: give its number, e.g. `/alp incident ack 12`."
+        )
     if sub == "show":
         return show_text(esc, inc)
     if sub == "ack":
-        return (f"{inc.ref} acknowledged; escalation stopped." if await esc.acknowledge(inc.id, user)
-                else f"{inc.ref} is {inc.status.value}: nothing to acknowledge.")
+        return (
+            f"{inc.ref} acknowledged; escalation stopped."
+            if await esc.acknowledge(inc.id, user)
+            else f"{inc.ref} is {inc.status.value}: nothing to acknowledge."
+        )
     if sub == "resolve":
-        return (f"{inc.ref} resolved." if await esc.resolve(inc.id, user)
-                else f"{inc.ref} was already resolved.")
+        return f"{inc.ref} resolved." if await esc.resolve(inc.id, user) else f"{inc.ref} was already resolved."
     if sub == "escalate":
         return await esc.escalate_now(inc.id, user)
     if sub == "note":
@@ -115,8 +126,13 @@ async def handle_incident_command(esc: Escalator, request: Any, channel: str, us
 
 async def upload_postmortem(esc: Escalator, inc: Incident, channel: str, client: AsyncWebClient) -> None:
     md = postmortem_markdown(inc, esc.store.timeline(inc.id))
-    await client.files_upload_v2(channel=channel, thread_ts=inc.message_ts if inc.channel == channel else None,
-                                 content=md, filename=f"postmortem-{inc.ref}.md", title=f"Postmortem draft {inc.ref}")
+    await client.files_upload_v2(
+        channel=channel,
+        thread_ts=inc.message_ts if inc.channel == channel else None,
+        content=md,
+        filename=f"postmortem-{inc.ref}.md",
+        title=f"Postmortem draft {inc.ref}",
+    )
 
 
 def register_incident_handlers(app: AsyncApp, esc: Escalator, run_health: Any) -> None:
@@ -190,8 +206,9 @@ def register_incident_handlers(app: AsyncApp, esc: Escalator, run_health: Any) -
         await ack()
         seed = json.loads(body["actions"][0]["value"])
         channel = body.get("channel", {}).get("id", "")
-        await client.views_open(trigger_id=body["trigger_id"],
-                                view=open_modal(seed.get("summary", ""), seed.get("impact", ""), channel))
+        await client.views_open(
+            trigger_id=body["trigger_id"], view=open_modal(seed.get("summary", ""), seed.get("impact", ""), channel)
+        )
 
     @app.view("incident_open_modal")
     async def open_submitted(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -204,5 +221,6 @@ def register_incident_handlers(app: AsyncApp, esc: Escalator, run_health: Any) -
         priority = values["priority"]["value"]["selected_option"]["value"]
         services = [o["value"] for o in values["services"]["value"].get("selected_options") or []]
         impact = values["impact"]["value"]["value"] or ""
-        await esc.open(Priority(priority), summary, impact, services, view["private_metadata"] or "",
-                       body["user"]["id"])
+        await esc.open(
+            Priority(priority), summary, impact, services, view["private_metadata"] or "", body["user"]["id"]
+        )

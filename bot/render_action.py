@@ -7,8 +7,11 @@ from typing import Any
 from commands.actions.registry import ActionSpec, Outcome, Risk
 
 Block = dict[str, Any]
-RISK_EMOJI = {Risk.SAFE: ":large_green_circle:", Risk.DISRUPTIVE: ":large_orange_circle:",
-              Risk.DESTRUCTIVE: ":red_circle:"}
+RISK_EMOJI = {
+    Risk.SAFE: ":large_green_circle:",
+    Risk.DISRUPTIVE: ":large_orange_circle:",
+    Risk.DESTRUCTIVE: ":red_circle:",
+}
 
 
 def label(action: str, params: dict[str, Any]) -> str:
@@ -19,21 +22,28 @@ def label(action: str, params: dict[str, Any]) -> str:
             return ",".join(str(x) for x in v)
         return str(v)
 
-    parts = [show(v) if k == "values" else f"{k}={show(v)}" for k, v in params.items() if v is not None and v is not False]
+    parts = [
+        show(v) if k == "values" else f"{k}={show(v)}" for k, v in params.items() if v is not None and v is not False
+    ]
     return " ".join([action, *parts])
 
 
-def _button(text: str, action_id: str, value: str, style: str | None = None,
-            confirm: str | None = None) -> Block:
-    b: Block = {"type": "button", "text": {"type": "plain_text", "text": text[:75]}, "action_id": action_id,
-                "value": value}
+def _button(text: str, action_id: str, value: str, style: str | None = None, confirm: str | None = None) -> Block:
+    b: Block = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text[:75]},
+        "action_id": action_id,
+        "value": value,
+    }
     if style:
         b["style"] = style
     if confirm:
-        b["confirm"] = {"title": {"type": "plain_text", "text": "Are you sure?"},
-                        "text": {"type": "mrkdwn", "text": confirm[:300]},
-                        "confirm": {"type": "plain_text", "text": "Yes, run it"},
-                        "deny": {"type": "plain_text", "text": "No"}}
+        b["confirm"] = {
+            "title": {"type": "plain_text", "text": "Are you sure?"},
+            "text": {"type": "mrkdwn", "text": confirm[:300]},
+            "confirm": {"type": "plain_text", "text": "Yes, run it"},
+            "deny": {"type": "plain_text", "text": "No"},
+        }
     return b
 
 
@@ -42,41 +52,76 @@ def _preview_section(lines: list[str]) -> Block:
     return {"type": "section", "text": {"type": "mrkdwn", "text": "```" + text[:2900] + "```"}}
 
 
-def confirmation(spec: ActionSpec, req: dict[str, Any], who_may: str, confirm_token: str,
-                 cancel_token: str, dry_run: bool) -> tuple[str, list[Block]]:
+def confirmation(
+    spec: ActionSpec, req: dict[str, Any], who_may: str, confirm_token: str, cancel_token: str, dry_run: bool
+) -> tuple[str, list[Block]]:
     what = label(spec.name, req["params"])
-    head = (f"{RISK_EMOJI[spec.risk]} <@{req['requester']}> asks to run `{what}` "
-            f"(risk: *{spec.risk.value}*){' — *dry-run mode*: nothing will change' if dry_run else ''}")
-    note = ("Two people must agree: after Confirm, another authorized person approves." if spec.risk is Risk.DESTRUCTIVE
-            else "Confirm to run it.")
+    head = (
+        f"{RISK_EMOJI[spec.risk]} <@{req['requester']}> asks to run `{what}` "
+        f"(risk: *{spec.risk.value}*){' — *dry-run mode*: nothing will change' if dry_run else ''}"
+    )
+    note = (
+        "Two people must agree: after Confirm, another authorized person approves."
+        if spec.risk is Risk.DESTRUCTIVE
+        else "Confirm to run it."
+    )
     return f"Confirm: {what}", [
         {"type": "section", "text": {"type": "mrkdwn", "text": head}},
         _preview_section(req["preview"]["lines"]),
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"{note} Who may confirm: {who_may}. "
-                                                                    f"Request #{req['id']}, expires "
-                                                                    f"{req['expires_at']:%H:%M}Z."}]},
-        {"type": "actions", "block_id": f"action_request_{req['id']}", "elements": [
-            _button("Confirm", "alp_action_confirm", confirm_token,
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": f"{note} Who may confirm: {who_may}. "
+                    f"Request #{req['id']}, expires "
+                    f"{req['expires_at']:%H:%M}Z.",
+                }
+            ],
+        },
+        {
+            "type": "actions",
+            "block_id": f"action_request_{req['id']}",
+            "elements": [
+                _button(
+                    "Confirm",
+                    "alp_action_confirm",
+                    confirm_token,
                     "danger" if spec.risk is Risk.DESTRUCTIVE else "primary",
-                    confirm=f"`{what}` changes production." if spec.risk is not Risk.SAFE else None),
-            _button("Cancel", "alp_action_cancel", cancel_token)]},
+                    confirm=f"`{what}` changes production." if spec.risk is not Risk.SAFE else None,
+                ),
+                _button("Cancel", "alp_action_cancel", cancel_token),
+            ],
+        },
     ]
 
 
-def awaiting_approval(spec: ActionSpec, req: dict[str, Any], who_may: str, approve_token: str,
-                      cancel_token: str) -> tuple[str, list[Block]]:
+def awaiting_approval(
+    spec: ActionSpec, req: dict[str, Any], who_may: str, approve_token: str, cancel_token: str
+) -> tuple[str, list[Block]]:
     what = label(spec.name, req["params"])
     return f"Approval needed: {what}", [
-        {"type": "section", "text": {"type": "mrkdwn", "text":
-            f"{RISK_EMOJI[spec.risk]} `{what}` was confirmed by <@{req['confirmed_by']}> and needs a *second* "
-            f"authorized person to approve before {req['approval_deadline']:%H:%M:%S}Z."}},
+        {
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": f"{RISK_EMOJI[spec.risk]} `{what}` was confirmed by <@{req['confirmed_by']}> and needs a *second* "
+                f"authorized person to approve before {req['approval_deadline']:%H:%M:%S}Z.",
+            },
+        },
         _preview_section(req["preview"]["lines"]),
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Who may approve: {who_may} "
-                                                                    f"(not <@{req['confirmed_by']}>)."}]},
-        {"type": "actions", "block_id": f"action_approve_{req['id']}", "elements": [
-            _button("Approve", "alp_action_approve", approve_token, "danger",
-                    confirm=f"Approve `{what}`?"),
-            _button("Cancel", "alp_action_cancel", cancel_token)]},
+        {
+            "type": "context",
+            "elements": [{"type": "mrkdwn", "text": f"Who may approve: {who_may} (not <@{req['confirmed_by']}>)."}],
+        },
+        {
+            "type": "actions",
+            "block_id": f"action_approve_{req['id']}",
+            "elements": [
+                _button("Approve", "alp_action_approve", approve_token, "danger", confirm=f"Approve `{what}`?"),
+                _button("Cancel", "alp_action_cancel", cancel_token),
+            ],
+        },
     ]
 
 
@@ -90,19 +135,27 @@ def closed(spec: ActionSpec, req: dict[str, Any], text: str) -> tuple[str, list[
     ]
 
 
-def outcome_blocks(spec: ActionSpec, req: dict[str, Any], outcome: Outcome, who: str,
-                   undo_token: str | None) -> tuple[str, list[Block]]:
+def outcome_blocks(
+    spec: ActionSpec, req: dict[str, Any], outcome: Outcome, who: str, undo_token: str | None
+) -> tuple[str, list[Block]]:
     emoji = ":white_check_mark:" if outcome.ok else ":x:"
     text = f"{emoji} {outcome.summary} — by {who}"
     _, blocks = closed(spec, req, text)
-    changes = [f"{k}: {outcome.before.get(k)!r} -> {v!r}" for k, v in outcome.after.items()
-               if k in outcome.before] + outcome.details
+    changes = [
+        f"{k}: {outcome.before.get(k)!r} -> {v!r}" for k, v in outcome.after.items() if k in outcome.before
+    ] + outcome.details
     if changes:
-        blocks.insert(2, {"type": "section", "text": {"type": "mrkdwn",
-                                                      "text": "```" + "\n".join(changes)[:2900] + "```"}})
+        blocks.insert(
+            2, {"type": "section", "text": {"type": "mrkdwn", "text": "```" + "\n".join(changes)[:2900] + "```"}}
+        )
     if undo_token:
-        blocks.append({"type": "actions", "block_id": f"action_undo_{req['id']}", "elements": [
-            _button("Undo", "alp_action_undo", undo_token)]})
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"action_undo_{req['id']}",
+                "elements": [_button("Undo", "alp_action_undo", undo_token)],
+            }
+        )
     return text, blocks
 
 
@@ -113,10 +166,20 @@ def params_modal(spec: ActionSpec, known: dict[str, Any], metadata: str) -> Bloc
         if name in known or name == "values" or not info.is_required():
             continue
         element: Block = {"type": "plain_text_input", "action_id": "value"}
-        blocks.append({"type": "input", "block_id": name,
-                       "label": {"type": "plain_text", "text": name.replace("_", " ")},
-                       "hint": {"type": "plain_text", "text": (info.description or name)[:150]},
-                       "element": element})
-    return {"type": "modal", "callback_id": "alp_action_modal", "private_metadata": metadata,
-            "title": {"type": "plain_text", "text": spec.name[:24]},
-            "submit": {"type": "plain_text", "text": "Preview"}, "blocks": blocks}
+        blocks.append(
+            {
+                "type": "input",
+                "block_id": name,
+                "label": {"type": "plain_text", "text": name.replace("_", " ")},
+                "hint": {"type": "plain_text", "text": (info.description or name)[:150]},
+                "element": element,
+            }
+        )
+    return {
+        "type": "modal",
+        "callback_id": "alp_action_modal",
+        "private_metadata": metadata,
+        "title": {"type": "plain_text", "text": spec.name[:24]},
+        "submit": {"type": "plain_text", "text": "Preview"},
+        "blocks": blocks,
+    }

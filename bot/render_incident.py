@@ -12,8 +12,7 @@ EMOJI = {Status.TRIGGERED: ":rotating_light:", Status.ACKNOWLEDGED: ":eyes:", St
 
 
 def _button(text: str, action_id: str, value: str, style: str | None = None) -> Block:
-    b: Block = {"type": "button", "text": {"type": "plain_text", "text": text}, "action_id": action_id,
-                "value": value}
+    b: Block = {"type": "button", "text": {"type": "plain_text", "text": text}, "action_id": action_id, "value": value}
     if style:
         b["style"] = style
     return b
@@ -28,7 +27,8 @@ def incident_blocks(inc: Incident) -> tuple[str, list[Block]]:
     else:
         nxt = "none (ladder stopped)" if inc.status is not Status.TRIGGERED else "ladder exhausted"
     fields = {
-        "Status": inc.status.value + (f" by <@{inc.acked_by}>" if inc.status is Status.ACKNOWLEDGED else "")
+        "Status": inc.status.value
+        + (f" by <@{inc.acked_by}>" if inc.status is Status.ACKNOWLEDGED else "")
         + (f" by <@{inc.resolved_by}>" if inc.status is Status.RESOLVED else ""),
         "Priority": inc.priority.value,
         "Opened by": f"<@{inc.opened_by}> at {inc.opened_at:%H:%M}Z",
@@ -42,8 +42,11 @@ def incident_blocks(inc: Incident) -> tuple[str, list[Block]]:
     ]
     value = str(inc.id)
     if inc.status is not Status.RESOLVED:
-        buttons = [_button("Escalate now", "incident_escalate", value, "danger"),
-                   _button("Add note", "incident_note", value), _button("Resolve", "incident_resolve", value)]
+        buttons = [
+            _button("Escalate now", "incident_escalate", value, "danger"),
+            _button("Add note", "incident_note", value),
+            _button("Resolve", "incident_resolve", value),
+        ]
         if inc.status is Status.TRIGGERED:
             buttons.insert(0, _button("Acknowledge", "incident_ack", value, "primary"))
         blocks.append({"type": "actions", "block_id": f"incident_{inc.id}", "elements": buttons})
@@ -55,8 +58,10 @@ def incident_blocks(inc: Incident) -> tuple[str, list[Block]]:
 def page_blocks(page: Page) -> tuple[str, list[Block]]:
     text = f"{page.mention} you are paged for {page.incident} ({page.step})"
     fields = [{"type": "mrkdwn", "text": f"*{k}*\n{v[:1900]}"} for k, v in page.fields().items()]
-    return text, [{"type": "section", "text": {"type": "mrkdwn", "text": f":rotating_light: *{text}*"}},
-                  {"type": "section", "fields": fields}]
+    return text, [
+        {"type": "section", "text": {"type": "mrkdwn", "text": f":rotating_light: *{text}*"}},
+        {"type": "section", "fields": fields},
+    ]
 
 
 def checklist_blocks(inc: Incident) -> tuple[str, list[Block]]:
@@ -66,51 +71,93 @@ def checklist_blocks(inc: Incident) -> tuple[str, list[Block]]:
     if ticked:
         element["initial_options"] = ticked
     return f"{inc.ref} resolved: recovery checklist", [
-        {"type": "section", "text": {"type": "mrkdwn",
-                                     "text": f":white_check_mark: *{inc.ref} resolved.* Recovery checklist:"}},
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": f":white_check_mark: *{inc.ref} resolved.* Recovery checklist:"},
+        },
         {"type": "actions", "block_id": f"checklist_{inc.id}", "elements": [element]},
-        {"type": "actions", "block_id": f"verify_{inc.id}", "elements": [
-            _button("Verify services healthy: run /alp health", "incident_run_health", str(inc.id), "primary"),
-            _button("Postmortem draft", "incident_postmortem", str(inc.id))]},
+        {
+            "type": "actions",
+            "block_id": f"verify_{inc.id}",
+            "elements": [
+                _button("Verify services healthy: run /alp health", "incident_run_health", str(inc.id), "primary"),
+                _button("Postmortem draft", "incident_postmortem", str(inc.id)),
+            ],
+        },
     ]
 
 
 def open_modal(summary: str = "", impact: str = "", channel: str = "") -> Block:
     """The 'open incident' form, optionally pre-filled from a finding."""
-    def text_input(block_id: str, label: str, initial: str, multiline: bool = False,
-                   optional: bool = False) -> Block:
+
+    def text_input(block_id: str, label: str, initial: str, multiline: bool = False, optional: bool = False) -> Block:
         element: Block = {"type": "plain_text_input", "action_id": "value", "multiline": multiline}
         if initial:
             element["initial_value"] = initial[:3000]
-        return {"type": "input", "block_id": block_id, "optional": optional,
-                "label": {"type": "plain_text", "text": label}, "element": element}
+        return {
+            "type": "input",
+            "block_id": block_id,
+            "optional": optional,
+            "label": {"type": "plain_text", "text": label},
+            "element": element,
+        }
 
     services = ["auth-service", "user-service", "scheduler-service", "ml-service", "postgres", "redis", "kafka"]
     return {
-        "type": "modal", "callback_id": "incident_open_modal", "private_metadata": channel,
+        "type": "modal",
+        "callback_id": "incident_open_modal",
+        "private_metadata": channel,
         "title": {"type": "plain_text", "text": "Open incident"},
         "submit": {"type": "plain_text", "text": "Open"},
         "blocks": [
             text_input("summary", "Summary", summary),
             text_input("impact", "Impact (services and users affected)", impact, multiline=True, optional=True),
-            {"type": "input", "block_id": "services", "optional": True,
-             "label": {"type": "plain_text", "text": "Affected services"},
-             "element": {"type": "multi_static_select", "action_id": "value",
-                         "options": [{"text": {"type": "plain_text", "text": s}, "value": s} for s in services]}},
-            {"type": "input", "block_id": "priority", "label": {"type": "plain_text", "text": "Priority"},
-             "element": {"type": "static_select", "action_id": "value", "initial_option": {
-                 "text": {"type": "plain_text", "text": "P1: escalate in 30 min"}, "value": "P1"},
-                 "options": [{"text": {"type": "plain_text", "text": t}, "value": v} for v, t in (
-                     ("P0", "P0: outage, page now"), ("P1", "P1: escalate in 30 min"),
-                     ("P2", "P2: escalate in 2 h"))]}},
+            {
+                "type": "input",
+                "block_id": "services",
+                "optional": True,
+                "label": {"type": "plain_text", "text": "Affected services"},
+                "element": {
+                    "type": "multi_static_select",
+                    "action_id": "value",
+                    "options": [{"text": {"type": "plain_text", "text": s}, "value": s} for s in services],
+                },
+            },
+            {
+                "type": "input",
+                "block_id": "priority",
+                "label": {"type": "plain_text", "text": "Priority"},
+                "element": {
+                    "type": "static_select",
+                    "action_id": "value",
+                    "initial_option": {"text": {"type": "plain_text", "text": "P1: escalate in 30 min"}, "value": "P1"},
+                    "options": [
+                        {"text": {"type": "plain_text", "text": t}, "value": v}
+                        for v, t in (
+                            ("P0", "P0: outage, page now"),
+                            ("P1", "P1: escalate in 30 min"),
+                            ("P2", "P2: escalate in 2 h"),
+                        )
+                    ],
+                },
+            },
         ],
     }
 
 
 def note_modal(incident_id: int) -> Block:
     return {
-        "type": "modal", "callback_id": "incident_note_modal", "private_metadata": str(incident_id),
-        "title": {"type": "plain_text", "text": "Add note"}, "submit": {"type": "plain_text", "text": "Add"},
-        "blocks": [{"type": "input", "block_id": "note", "label": {"type": "plain_text", "text": "Note"},
-                    "element": {"type": "plain_text_input", "action_id": "value", "multiline": True}}],
+        "type": "modal",
+        "callback_id": "incident_note_modal",
+        "private_metadata": str(incident_id),
+        "title": {"type": "plain_text", "text": "Add note"},
+        "submit": {"type": "plain_text", "text": "Add"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "note",
+                "label": {"type": "plain_text", "text": "Note"},
+                "element": {"type": "plain_text_input", "action_id": "value", "multiline": True},
+            }
+        ],
     }

@@ -61,12 +61,7 @@ def _finding_blocks(f: Finding, buttons: ButtonSigner | None = None) -> list[Blo
         elif isinstance(ev, Table):
             text += "\n```" + "\n".join(table_lines(ev)) + "```"
     blocks = [_section(text)]
-    fields = [
-        _mrkdwn(f"*{k}*\n{v}")
-        for ev in f.evidence
-        if isinstance(ev, Fields)
-        for k, v in ev.items.items()
-    ]
+    fields = [_mrkdwn(f"*{k}*\n{v}") for ev in f.evidence if isinstance(ev, Fields) for k, v in ev.items.items()]
     if fields:
         blocks.append({"type": "section", "fields": fields[:MAX_FIELDS]})
     if f.suggestions:
@@ -76,8 +71,14 @@ def _finding_blocks(f: Finding, buttons: ButtonSigner | None = None) -> list[Blo
         for i, s in enumerate(f.suggestions[:5]):
             value = buttons(s.action, dict(s.params)) if buttons else None
             if value:
-                elements.append({"type": "button", "text": {"type": "plain_text", "text": f"▶ {s.label}"[:75]},
-                                 "action_id": f"alp_action_request:{i}", "value": value})
+                elements.append(
+                    {
+                        "type": "button",
+                        "text": {"type": "plain_text", "text": f"▶ {s.label}"[:75]},
+                        "action_id": f"alp_action_request:{i}",
+                        "value": value,
+                    }
+                )
         if elements:
             blocks.append({"type": "actions", "elements": elements})
     return blocks
@@ -151,11 +152,23 @@ def _open_incident_button(report: Report) -> Block | None:
     critical = [f for f in report.findings if f.severity is Severity.CRITICAL]
     if not critical:
         return None
-    seed = {"summary": f"{report.target}: {critical[0].title}"[:200],
-            "impact": "\n".join(f.title for f in critical[:5])[:1500]}
-    return {"type": "actions", "block_id": "incident_from_report", "elements": [{
-        "type": "button", "text": {"type": "plain_text", "text": "Open incident"}, "style": "danger",
-        "action_id": "incident_open_from_finding", "value": json.dumps(seed)[:2000]}]}
+    seed = {
+        "summary": f"{report.target}: {critical[0].title}"[:200],
+        "impact": "\n".join(f.title for f in critical[:5])[:1500],
+    }
+    return {
+        "type": "actions",
+        "block_id": "incident_from_report",
+        "elements": [
+            {
+                "type": "button",
+                "text": {"type": "plain_text", "text": "Open incident"},
+                "style": "danger",
+                "action_id": "incident_open_from_finding",
+                "value": json.dumps(seed)[:2000],
+            }
+        ],
+    }
 
 
 def render_progress(target: str, probes: dict[str, str]) -> SlackMessage:

@@ -22,8 +22,11 @@ VERBS = {  # verb: (usage, what it does)
     "help": ("help [target]", "this message, or the options of one check"),
     "health": ("health", "the runbook's health checks, all at once"),
     "check": ("check <target> [--option value] [--incident ID]", "one runbook symptom"),
-    "incident": ("incident open <P0|P1|P2> <summary> | ack | escalate | resolve | note <text> | list | "
-                 "show <ID> | postmortem <ID>", "incidents and the escalation ladder"),
+    "incident": (
+        "incident open <P0|P1|P2> <summary> | ack | escalate | resolve | note <text> | list | "
+        "show <ID> | postmortem <ID>",
+        "incidents and the escalation ladder",
+    ),
     "oncall": ("oncall", "who is primary and secondary now"),
     "do": ("do <action> <args>", "a runbook remediation, previewed and confirmed first"),
     "audit": ("audit [N]", "the latest N audit records (requests, approvals, refusals, outcomes)"),
@@ -156,15 +159,18 @@ def _incident(args: list[str], incident: int | None) -> IncidentRequest:
         return IncidentRequest("open")  # Slack opens the form
     sub, rest = args[0].lower(), args[1:]
     if sub not in INCIDENT_SUBS:
-        raise UsageError(f"unknown incident command `{sub}`.{_did_you_mean(sub, list(INCIDENT_SUBS))} "
-                         f"Usage: `incident {VERBS['incident'][0].removeprefix('incident ')}`")
+        raise UsageError(
+            f"unknown incident command `{sub}`.{_did_you_mean(sub, list(INCIDENT_SUBS))} "
+            f"Usage: `incident {VERBS['incident'][0].removeprefix('incident ')}`"
+        )
     if sub == "open":
         if not rest:
             return IncidentRequest("open")
         priority = rest[0].upper()
         if priority not in ("P0", "P1", "P2"):
-            raise UsageError(f"priority must be P0, P1 or P2, not `{rest[0]}` "
-                             "(P0: outage, now; P1: escalate in 30 min; P2: in 2 h)")
+            raise UsageError(
+                f"priority must be P0, P1 or P2, not `{rest[0]}` (P0: outage, now; P1: escalate in 30 min; P2: in 2 h)"
+            )
         words, impact, services = [], "", ()
         i = 1
         while i < len(rest):
@@ -192,9 +198,7 @@ def _check(target: str, args: list[str], registry: Registry, incident: int | Non
     spec = registry.get(target)
     if spec is None:
         hint = _did_you_mean(target, registry.names())
-        raise UsageError(
-            f"unknown check target `{target}`.{hint} Targets: {', '.join(registry.names())}"
-        )
+        raise UsageError(f"unknown check target `{target}`.{hint} Targets: {', '.join(registry.names())}")
     return CheckRequest(spec, validate_params(spec.params, args), incident)
 
 
@@ -207,10 +211,13 @@ def help_text(topic: str | None = None, registry: Registry = CHECKS, prog: str =
     if topic and ACTIONS.get(topic.removeprefix("do ").strip()):
         a = ACTIONS.get(topic.removeprefix("do ").strip())
         assert a is not None
-        fields = [f"  {n}{'' if f.is_required() else ' (optional)'}: {f.description or ''}"
-                  for n, f in a.params.model_fields.items()]
-        return "\n".join([f"`{prog} {a.usage()}`", f"{a.summary} (risk: {a.risk.value})",
-                          f"Runbook: {a.runbook}", *fields])
+        fields = [
+            f"  {n}{'' if f.is_required() else ' (optional)'}: {f.description or ''}"
+            for n, f in a.params.model_fields.items()
+        ]
+        return "\n".join(
+            [f"`{prog} {a.usage()}`", f"{a.summary} (risk: {a.risk.value})", f"Runbook: {a.runbook}", *fields]
+        )
     if topic:
         spec = registry.get(topic.removeprefix("check ").strip())
         if spec is None:

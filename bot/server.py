@@ -18,7 +18,6 @@ from typing import Any
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
-
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import build_app
@@ -77,8 +76,10 @@ async def serve(settings: Settings) -> None:
     preload()  # a second of imports now, instead of a blocked event loop in the first check
     metrics = Metrics()
     store = Store(settings.state_url)
-    client = AsyncWebClient(token=settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None,
-                            base_url=settings.slack_api_url)
+    client = AsyncWebClient(
+        token=settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None,
+        base_url=settings.slack_api_url,
+    )
     escalator = Escalator(store, settings.escalation, SlackNotifier(client), settings.state_url)
     await escalator.start()
     app = build_app(settings, metrics, escalator)

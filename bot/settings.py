@@ -38,20 +38,14 @@ class Settings(BaseSettings, ChecksConfig):
     )
 
     slack_bot_token: SecretStr | None = Field(None, validation_alias=_slack("SLACK_BOT_TOKEN"))
-    slack_signing_secret: SecretStr | None = Field(
-        None, validation_alias=_slack("SLACK_SIGNING_SECRET")
-    )
+    slack_signing_secret: SecretStr | None = Field(None, validation_alias=_slack("SLACK_SIGNING_SECRET"))
     slack_app_token: SecretStr | None = Field(
         None, validation_alias=_slack("SLACK_APP_TOKEN"), description="Socket Mode when set"
     )
-    slack_api_url: str = Field(
-        "https://slack.com/api/", validation_alias=_slack("SLACK_API_URL")
-    )
+    slack_api_url: str = Field("https://slack.com/api/", validation_alias=_slack("SLACK_API_URL"))
     http_port: int = Field(3000, ge=0, le=65535, description="ALP_HTTP_PORT (0: any free port)")
     http_host: str = Field("0.0.0.0", description="ALP_HTTP_HOST: address to listen on")
-    state_url: str = Field(
-        "sqlite:///alp-state.db", description="ALP_STATE_URL: SQLite file or PostgreSQL DSN"
-    )
+    state_url: str = Field("sqlite:///alp-state.db", description="ALP_STATE_URL: SQLite file or PostgreSQL DSN")
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
 
     @classmethod

@@ -15,8 +15,11 @@ class TokenError(Exception):
 
 
 def sign(data: dict[str, Any], key: bytes, ttl_s: float) -> str:
-    body = base64.urlsafe_b64encode(json.dumps({**data, "exp": int(time.time() + ttl_s)},
-                                               separators=(",", ":")).encode()).decode().rstrip("=")
+    body = (
+        base64.urlsafe_b64encode(json.dumps({**data, "exp": int(time.time() + ttl_s)}, separators=(",", ":")).encode())
+        .decode()
+        .rstrip("=")
+    )
     mac = hmac.new(key, body.encode(), hashlib.sha256).hexdigest()[:32]
     return f"{body}.{mac}"
 

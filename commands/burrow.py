@@ -18,6 +18,7 @@ members therefore stops adding commits and turns STOP once its lag outlives the 
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -54,7 +55,7 @@ def evaluate(window: Sequence[Commit], lag_now: int, now: float, allowed_lag: in
     window = list(window)
     if not window or lag_now <= allowed_lag or any(c.lag <= allowed_lag for c in window):
         return LagStatus.OK
-    pairs = list(zip(window, window[1:], strict=False))
+    pairs = list(itertools.pairwise(window))
     if any(b.offset < a.offset for a, b in pairs):
         return LagStatus.REWIND
     span = window[-1].timestamp - window[0].timestamp

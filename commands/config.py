@@ -41,22 +41,16 @@ class PlatformSettings(BaseModel):
         default_factory=lambda: {"user-service": "user-service"},
         description="Kafka consumer group -> the deployment whose pods consume for it",
     )
-    topics: list[str] = Field(
-        default_factory=lambda: ["user.attempts"], description="Topics the platform relies on"
-    )
+    topics: list[str] = Field(default_factory=lambda: ["user.attempts"], description="Topics the platform relies on")
 
 
 class KafkaLagSettings(BaseModel):
     """How consumer lag is sampled and judged (Burrow's sliding-window rules)."""
 
     samples: int = Field(3, ge=2, le=50, description="Samples a one-shot check takes")
-    interval_s: float = Field(
-        2.0, ge=0.0, le=60.0, description="Seconds between samples of a one-shot check"
-    )
+    interval_s: float = Field(2.0, ge=0.0, le=60.0, description="Seconds between samples of a one-shot check")
     window: int = Field(10, ge=2, le=100, description="Commits kept per partition (Burrow: 10)")
-    allowed_lag: int = Field(
-        0, ge=0, description="Lag that still counts as caught up (exactly-once consumers: 1)"
-    )
+    allowed_lag: int = Field(0, ge=0, description="Lag that still counts as caught up (exactly-once consumers: 1)")
 
 
 class TimeoutSettings(BaseModel):
@@ -129,8 +123,9 @@ class ActionSettings(BaseModel):
     max_replicas: int = Field(20, ge=1)
     max_cpu: float = Field(8, gt=0, description="Cores, for set-resources")
     max_memory_gi: float = Field(32, gt=0, description="GiB, for set-resources")
-    configmaps: dict[str, list[str]] = Field(default_factory=_runbook_configmaps,
-                                             description="configmap -> keys set-config may change")
+    configmaps: dict[str, list[str]] = Field(
+        default_factory=_runbook_configmaps, description="configmap -> keys set-config may change"
+    )
     rollback_env: list[str] = Field(default_factory=lambda: ["ALGORITHM_VERSION", "MODEL_VERSION", "MODEL_VARIANT"])
     reindex_tables: list[str] = Field(default_factory=lambda: ["users"])
     kong_namespace: str = "kong"

@@ -61,8 +61,19 @@ def deployment_shortfall(dep: Any) -> tuple[int, int] | None:
 
 def parse_quantity(value: str) -> float:
     """Kubernetes quantity to a number: CPU in cores, memory in bytes."""
-    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "K": 1e3, "M": 1e6, "G": 1e9,
-             "T": 1e12, "n": 1e-9, "u": 1e-6, "m": 1e-3}
+    units = {
+        "Ki": 2**10,
+        "Mi": 2**20,
+        "Gi": 2**30,
+        "Ti": 2**40,
+        "K": 1e3,
+        "M": 1e6,
+        "G": 1e9,
+        "T": 1e12,
+        "n": 1e-9,
+        "u": 1e-6,
+        "m": 1e-3,
+    }
     for suffix in sorted(units, key=len, reverse=True):
         if value.endswith(suffix):
             return float(value[: -len(suffix)]) * units[suffix]

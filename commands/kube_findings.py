@@ -25,8 +25,9 @@ def kube_error_finding(err: KubeError, what: str) -> Finding:
     if isinstance(err, KubeForbidden):
         return refusal_finding(err)
     if isinstance(err, KubeUnavailable):
-        return Finding(severity=Severity.CRITICAL, title="Kubernetes API unreachable", detail=str(err),
-                       probe="kubernetes")
+        return Finding(
+            severity=Severity.CRITICAL, title="Kubernetes API unreachable", detail=str(err), probe="kubernetes"
+        )
     if isinstance(err, KubeNotFound):
         return Finding(severity=Severity.WARNING, title=f"{what}: {err}", probe="kubernetes")
     return Finding(severity=Severity.UNKNOWN, title=f"Could not read {what}", detail=str(err), probe="kubernetes")

@@ -72,8 +72,12 @@ class Percentiles:
     max: float
 
     def fields(self, unit: str = "ms") -> dict[str, str]:
-        return {"samples": str(self.count), "p50": f"{self.p50:.0f}{unit}", "p95": f"{self.p95:.0f}{unit}",
-                "max": f"{self.max:.0f}{unit}"}
+        return {
+            "samples": str(self.count),
+            "p50": f"{self.p50:.0f}{unit}",
+            "p95": f"{self.p95:.0f}{unit}",
+            "max": f"{self.max:.0f}{unit}",
+        }
 
 
 def percentiles(values: list[float]) -> Percentiles | None:

@@ -29,24 +29,27 @@ Probe = Callable[[], Awaitable[list[Finding]]]
 def failure_finding(probe: str, err: BaseException, timeout_s: float) -> Finding:
     """What a failed probe tells the engineer."""
     if isinstance(err, TimeoutError):
-        return Finding(severity=Severity.CRITICAL, title=f"{probe}: no answer within {timeout_s:g}s",
-                       probe=probe)
+        return Finding(severity=Severity.CRITICAL, title=f"{probe}: no answer within {timeout_s:g}s", probe=probe)
     if isinstance(err, KubeError):
         f = kube_error_finding(err, probe)
         return f.model_copy(update={"probe": probe})
     if isinstance(err, PostgresUnavailable):
-        return Finding(severity=Severity.CRITICAL, title="PostgreSQL unreachable", detail=redact(str(err)),
-                       probe=probe)
+        return Finding(severity=Severity.CRITICAL, title="PostgreSQL unreachable", detail=redact(str(err)), probe=probe)
     if isinstance(err, RedisConnectionError | RedisTimeoutError):
         return Finding(severity=Severity.CRITICAL, title="Redis unreachable", detail=redact(str(err)), probe=probe)
     if isinstance(err, KafkaUnavailable):
         return Finding(severity=Severity.CRITICAL, title="Kafka unreachable", detail=str(err), probe=probe)
     if isinstance(err, OSError | ConnectionError):
-        return Finding(severity=Severity.CRITICAL, title=f"{probe}: {type(err).__name__}",
-                       detail=redact(str(err)), probe=probe)
+        return Finding(
+            severity=Severity.CRITICAL, title=f"{probe}: {type(err).__name__}", detail=redact(str(err)), probe=probe
+        )
     log.exception("probe %s failed", probe, exc_info=err)
-    return Finding(severity=Severity.UNKNOWN, title=f"{probe} could not run",
-                   detail=redact(f"{type(err).__name__}: {err}"), probe=probe)
+    return Finding(
+        severity=Severity.UNKNOWN,
+        title=f"{probe} could not run",
+        detail=redact(f"{type(err).__name__}: {err}"),
+        probe=probe,
+    )
 
 
 async def run_probes(ctx: CheckContext, probes: dict[str, Probe], timeout_s: float | None = None) -> list[Finding]:

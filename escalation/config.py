@@ -32,7 +32,9 @@ class EscalationSettings(BaseModel):
     p1_first_page_s: float = Field(30 * 60, ge=0, description="P1: escalate if unacked in 30 min")
     p2_first_page_s: float = Field(2 * 3600, ge=0, description="P2: escalate if unacked in 2 h")
     step_wait_s: float = Field(15 * 60, ge=0, description="Wait between ladder steps")
-    ack_timeout_s: float = Field(4 * 3600, ge=0, description="Acked but unresolved this long: back to triggered (0: never)")
+    ack_timeout_s: float = Field(
+        4 * 3600, ge=0, description="Acked but unresolved this long: back to triggered (0: never)"
+    )
     reminder_s: float = Field(24 * 3600, gt=0, description="Reminder interval for long-acknowledged incidents")
     page_retries: int = Field(3, ge=0, le=10, description="Retries of a failed page")
     page_backoff_s: float = Field(2.0, ge=0, description="First retry delay; doubles each retry")

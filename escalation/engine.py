@@ -41,8 +41,14 @@ async def run_job(kind: str, incident_id: int, token: str, step: int = 0, due: f
 
 
 class Escalator:
-    def __init__(self, store: Store, cfg: EscalationSettings, notifier: Notifier, state_url: str = "",
-                 leadership: Leadership | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        cfg: EscalationSettings,
+        notifier: Notifier,
+        state_url: str = "",
+        leadership: Leadership | None = None,
+    ) -> None:
         self.store = store
         self.cfg = cfg
         self.notifier = notifier
@@ -104,8 +110,14 @@ class Escalator:
 
     # ------------------------------------------------------------------ jobs
     def _schedule(self, kind: str, incident_id: int, token: str, step: int, at: datetime) -> None:
-        self.scheduler.add_job(run_job, "date", run_date=at, args=[kind, incident_id, token, step, at.timestamp()],
-                               id=f"{kind}:{incident_id}:{token}:{step}", replace_existing=True)
+        self.scheduler.add_job(
+            run_job,
+            "date",
+            run_date=at,
+            args=[kind, incident_id, token, step, at.timestamp()],
+            id=f"{kind}:{incident_id}:{token}:{step}",
+            replace_existing=True,
+        )
 
     def _unschedule(self, incident_id: int, kinds: tuple[str, ...] = ("step", "ack_timeout", "reminder")) -> None:
         for job in self.scheduler.get_jobs():
@@ -115,12 +127,18 @@ class Escalator:
 
     def pending(self, incident_id: int) -> list[tuple[str, datetime]]:
         """(job id, when) of the incident's pending timers."""
-        return sorted(((j.id, j.next_run_time) for j in self.scheduler.get_jobs()
-                       if j.id.split(":")[1] == str(incident_id)), key=lambda x: x[1])
+        return sorted(
+            ((j.id, j.next_run_time) for j in self.scheduler.get_jobs() if j.id.split(":")[1] == str(incident_id)),
+            key=lambda x: x[1],
+        )
 
     async def dispatch(self, kind: str, incident_id: int, token: str, step: int) -> None:
-        handlers = {"step": self.fire_step, "ack_timeout": self.ack_timeout, "reminder": self.reminder,
-                    "announce": self.announce_job}
+        handlers = {
+            "step": self.fire_step,
+            "ack_timeout": self.ack_timeout,
+            "reminder": self.reminder,
+            "announce": self.announce_job,
+        }
         try:
             await handlers[kind](incident_id, token, step)
         except Exception:  # a failing step is recorded; it never kills the scheduler
@@ -128,8 +146,9 @@ class Escalator:
             self.store.log(incident_id, "alp", "error", f"{kind} step {step} failed; see the bot's log")
 
     # ------------------------------------------------------------------ operations
-    async def open(self, priority: Priority, summary: str, impact: str, services: list[str], channel: str,
-                   user: str) -> Incident:
+    async def open(
+        self, priority: Priority, summary: str, impact: str, services: list[str], channel: str, user: str
+    ) -> Incident:
         ladder = build_ladder(priority, self.cfg)  # frozen onto the incident
         token = uuid.uuid4().hex
         inc = self.store.create(priority, summary, impact, services, channel, user, ladder, token, CHECKLIST)
@@ -169,8 +188,7 @@ class Escalator:
         await self._announce(inc)
         inc = await self._with_announcement(incident_id) or inc
         if step + 1 < len(inc.ladder):
-            self._schedule("step", inc.id, token, step + 1,
-                           now() + timedelta(seconds=inc.ladder[step + 1].delay_s))
+            self._schedule("step", inc.id, token, step + 1, now() + timedelta(seconds=inc.ladder[step + 1].delay_s))
         await self._deliver(inc, token, step)
 
     async def _with_announcement(self, incident_id: int, wait_s: float = 5.0) -> Incident | None:
@@ -194,8 +212,9 @@ class Escalator:
                 if rung.via == "pager":
                     if not self.cfg.pager_webhook_url:
                         raise RuntimeError("no pager webhook configured (escalation.pager_webhook_url)")
-                    await send_pager(self.cfg.pager_webhook_url,
-                                     pager_payload(page, self.cfg.pager_routing_key, inc.ref))
+                    await send_pager(
+                        self.cfg.pager_webhook_url, pager_payload(page, self.cfg.pager_routing_key, inc.ref)
+                    )
                     await self._safely(self.notifier.say(inc, f":pager: paged {rung.mention} by phone"))
                 else:
                     await self.notifier.page(inc, rung, page)
@@ -209,11 +228,17 @@ class Escalator:
                     delay *= 2
         self.store.page_done(inc.id, token, step, error is None, attempts, error)
         if error is None:
-            self.store.log(inc.id, "alp", "page", f"paged {rung.name} {rung.mention}",
-                           {"step": step, "attempts": attempts})
+            self.store.log(
+                inc.id, "alp", "page", f"paged {rung.name} {rung.mention}", {"step": step, "attempts": attempts}
+            )
         else:
-            self.store.log(inc.id, "alp", "page_failed", f"paging {rung.name} failed after {attempts} "
-                                                         f"attempt(s): {error}", {"step": step})
+            self.store.log(
+                inc.id,
+                "alp",
+                "page_failed",
+                f"paging {rung.name} failed after {attempts} attempt(s): {error}",
+                {"step": step},
+            )
             await self._safely(self.notifier.say(inc, f":warning: could not page {rung.name}: {error}"))
         await self._safely(self.notifier.refresh(self.store.get(inc.id) or inc))
 
@@ -225,7 +250,9 @@ class Escalator:
         assert inc is not None and inc.acked_at is not None
         mark = inc.acked_at.isoformat()
         if self.cfg.ack_timeout_s:
-            self._schedule("ack_timeout", incident_id, mark, 0, inc.acked_at + timedelta(seconds=self.cfg.ack_timeout_s))
+            self._schedule(
+                "ack_timeout", incident_id, mark, 0, inc.acked_at + timedelta(seconds=self.cfg.ack_timeout_s)
+            )
         self._schedule("reminder", incident_id, mark, 0, inc.acked_at + timedelta(seconds=self.cfg.reminder_s))
         await self._safely(self.notifier.refresh(inc))
         await self._safely(self.notifier.say(inc, f":white_check_mark: acknowledged by <@{user}>; escalation stopped"))
@@ -238,8 +265,9 @@ class Escalator:
         self._unschedule(incident_id, ("reminder",))
         inc = self.store.get(incident_id)
         assert inc is not None
-        await self._safely(self.notifier.say(inc, ":rotating_light: acknowledged but not resolved in time: "
-                                                  "escalation resumes"))
+        await self._safely(
+            self.notifier.say(inc, ":rotating_light: acknowledged but not resolved in time: escalation resumes")
+        )
         await self._resume(inc, new)
 
     async def _resume(self, inc: Incident, token: str) -> None:
@@ -250,13 +278,21 @@ class Escalator:
 
     async def reminder(self, incident_id: int, token: str, step: int = 0) -> None:
         inc = self.store.get(incident_id)
-        if inc is None or inc.status is not Status.ACKNOWLEDGED or not inc.acked_at \
-                or inc.acked_at.isoformat() != token:
+        if (
+            inc is None
+            or inc.status is not Status.ACKNOWLEDGED
+            or not inc.acked_at
+            or inc.acked_at.isoformat() != token
+        ):
             return
         hours = (now() - inc.acked_at).total_seconds() / 3600
         self.store.log(incident_id, "alp", "reminder", f"still acknowledged after {hours:.1f}h")
-        await self._safely(self.notifier.say(inc, f":alarm_clock: {inc.ref} acknowledged by <@{inc.acked_by}> "
-                                                  f"{hours:.1f}h ago and still not resolved"))
+        await self._safely(
+            self.notifier.say(
+                inc,
+                f":alarm_clock: {inc.ref} acknowledged by <@{inc.acked_by}> {hours:.1f}h ago and still not resolved",
+            )
+        )
         self._schedule("reminder", incident_id, token, 0, now() + timedelta(seconds=self.cfg.reminder_s))
 
     async def escalate_now(self, incident_id: int, user: str) -> str:

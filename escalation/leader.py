@@ -41,8 +41,9 @@ class PostgresLeadership(Leadership):
     async def try_lead(self) -> bool:
         try:
             if self.conn is None or self.conn.closed:
-                self.conn = await psycopg.AsyncConnection.connect(self.dsn, autocommit=True, connect_timeout=5,
-                                                                  application_name=f"alp-leader-{os.getpid()}")
+                self.conn = await psycopg.AsyncConnection.connect(
+                    self.dsn, autocommit=True, connect_timeout=5, application_name=f"alp-leader-{os.getpid()}"
+                )
             cur = await self.conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,))
             row = await cur.fetchone()
             return bool(row and row[0])

@@ -33,8 +33,13 @@ class Step:
     dm_users: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "mention": self.mention, "via": self.via, "delay_s": self.delay_s,
-                "dm_users": list(self.dm_users)}
+        return {
+            "name": self.name,
+            "mention": self.mention,
+            "via": self.via,
+            "delay_s": self.delay_s,
+            "dm_users": list(self.dm_users),
+        }
 
     @staticmethod
     def from_dict(d: dict[str, Any]) -> Step:
@@ -43,8 +48,9 @@ class Step:
 
 def build_ladder(priority: Priority, cfg: EscalationSettings) -> list[Step]:
     """The runbook's ladder: primary -> secondary -> manager, first page by priority."""
-    first = {Priority.P0: cfg.p0_first_page_s, Priority.P1: cfg.p1_first_page_s,
-             Priority.P2: cfg.p2_first_page_s}[priority]
+    first = {Priority.P0: cfg.p0_first_page_s, Priority.P1: cfg.p1_first_page_s, Priority.P2: cfg.p2_first_page_s}[
+        priority
+    ]
     oc = cfg.oncall
     return [
         Step("primary", oc.primary, "slack", first, tuple(oc.primary_users)),

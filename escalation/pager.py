@@ -27,7 +27,9 @@ def pager_payload(page: Page, routing_key: str, incident_ref: str) -> dict[str, 
 
 async def send_pager(url: str, payload: dict[str, Any], timeout_s: float = 10) -> None:
     """POST the event; raise on anything but 2xx."""
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)) as session, \
-            session.post(url, json=payload) as resp:
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)) as session,
+        session.post(url, json=payload) as resp,
+    ):
         if resp.status >= 300:
             raise RuntimeError(f"pager webhook answered HTTP {resp.status}: {(await resp.text())[:200]}")

@@ -47,8 +47,11 @@ def build_page(inc: Incident, step: Step, entries: list[TimelineEntry], max_line
     """Fill the six fields from the incident's record."""
     opened = f"{inc.opened_at:%Y-%m-%d %H:%M:%SZ} opened by <@{inc.opened_by}>"
     story = [f"{_when(e)} {e.text}" for e in entries if e.kind not in ("check", "action", "evidence")]
-    steps = [f"{_when(e)} <@{e.actor}> {e.text}" if e.actor != "alp" else f"{_when(e)} {e.text}"
-             for e in entries if e.kind in STEP_KINDS]
+    steps = [
+        f"{_when(e)} <@{e.actor}> {e.text}" if e.actor != "alp" else f"{_when(e)} {e.text}"
+        for e in entries
+        if e.kind in STEP_KINDS
+    ]
     evidence: list[str] = []
     for e in reversed(entries):
         if e.kind == "check" and e.data.get("findings"):

@@ -29,8 +29,10 @@ def postmortem_markdown(inc: Incident, entries: list[TimelineEntry]) -> str:
         "",
         "## Actions taken",
         "",
-        *([f"- {when(e)} — {e.actor}: {e.text}" for e in entries if e.kind in ("check", "action")]
-          or ["- none recorded"]),
+        *(
+            [f"- {when(e)} — {e.actor}: {e.text}" for e in entries if e.kind in ("check", "action")]
+            or ["- none recorded"]
+        ),
         "",
         "## Evidence",
         "",

@@ -19,7 +19,8 @@ from escalation.model import Incident, Priority, Status, Step, TimelineEntry
 metadata = sa.MetaData()
 
 incidents = sa.Table(
-    "alp_incidents", metadata,
+    "alp_incidents",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("priority", sa.String(4), nullable=False),
     sa.Column("summary", sa.Text, nullable=False),
@@ -43,7 +44,8 @@ incidents = sa.Table(
 )
 
 timeline = sa.Table(
-    "alp_timeline", metadata,
+    "alp_timeline",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("incident_id", sa.Integer, sa.ForeignKey("alp_incidents.id"), nullable=False, index=True),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
@@ -54,7 +56,8 @@ timeline = sa.Table(
 )
 
 pages = sa.Table(
-    "alp_pages", metadata,
+    "alp_pages",
+    metadata,
     sa.Column("incident_id", sa.Integer, nullable=False),
     sa.Column("escalation_id", sa.String(40), nullable=False),
     sa.Column("step", sa.Integer, nullable=False),
@@ -68,7 +71,8 @@ pages = sa.Table(
 )
 
 audit = sa.Table(
-    "alp_audit", metadata,
+    "alp_audit",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("actor", sa.String(64), nullable=False),
@@ -80,7 +84,8 @@ audit = sa.Table(
 )
 
 action_requests = sa.Table(
-    "alp_action_requests", metadata,
+    "alp_action_requests",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("action", sa.String(64), nullable=False),
     sa.Column("params", sa.JSON, nullable=False),
@@ -108,7 +113,7 @@ def sqlalchemy_url(state_url: str) -> str:
     """ALP_STATE_URL as SQLAlchemy wants it (PostgreSQL through psycopg 3)."""
     for prefix in ("postgresql://", "postgres://"):
         if state_url.startswith(prefix):
-            return "postgresql+psycopg://" + state_url[len(prefix):]
+            return "postgresql+psycopg://" + state_url[len(prefix) :]
     return state_url
 
 
@@ -139,17 +144,46 @@ class Store:
         self.engine.dispose()
 
     # ------------------------------------------------------------------ incidents
-    def create(self, priority: Priority, summary: str, impact: str, services: list[str], channel: str,
-               opened_by: str, ladder: list[Step], escalation_id: str, checklist: list[str]) -> Incident:
+    def create(
+        self,
+        priority: Priority,
+        summary: str,
+        impact: str,
+        services: list[str],
+        channel: str,
+        opened_by: str,
+        ladder: list[Step],
+        escalation_id: str,
+        checklist: list[str],
+    ) -> Incident:
         with self.engine.begin() as conn:
-            res = conn.execute(incidents.insert().values(
-                priority=priority.value, summary=summary, impact=impact, services=services,
-                status=Status.TRIGGERED.value, channel=channel, opened_by=opened_by, opened_at=now(),
-                ladder=[s.as_dict() for s in ladder], next_step=0, escalation_id=escalation_id,
-                announced=False, checklist=dict.fromkeys(checklist, False), version=0))
+            res = conn.execute(
+                incidents.insert().values(
+                    priority=priority.value,
+                    summary=summary,
+                    impact=impact,
+                    services=services,
+                    status=Status.TRIGGERED.value,
+                    channel=channel,
+                    opened_by=opened_by,
+                    opened_at=now(),
+                    ladder=[s.as_dict() for s in ladder],
+                    next_step=0,
+                    escalation_id=escalation_id,
+                    announced=False,
+                    checklist=dict.fromkeys(checklist, False),
+                    version=0,
+                )
+            )
             incident_id = int(res.inserted_primary_key[0])
-            self._log(conn, incident_id, opened_by, "opened",
-                      f"opened {priority.value}: {summary}", {"impact": impact, "services": services})
+            self._log(
+                conn,
+                incident_id,
+                opened_by,
+                "opened",
+                f"opened {priority.value}: {summary}",
+                {"impact": impact, "services": services},
+            )
         inc = self.get(incident_id)
         assert inc is not None
         return inc
@@ -168,9 +202,12 @@ class Store:
 
     def open_in_channel(self, channel: str) -> Incident | None:
         """The newest unresolved incident announced in `channel`."""
-        q = (incidents.select().where(incidents.c.channel == channel,
-                                      incidents.c.status != Status.RESOLVED.value)
-             .order_by(incidents.c.id.desc()).limit(1))
+        q = (
+            incidents.select()
+            .where(incidents.c.channel == channel, incidents.c.status != Status.RESOLVED.value)
+            .order_by(incidents.c.id.desc())
+            .limit(1)
+        )
         with self.engine.connect() as conn:
             row = conn.execute(q).mappings().first()
         return _incident(row) if row else None
@@ -178,65 +215,116 @@ class Store:
     def _transition(self, incident_id: int, where: Any, actor: str, kind: str, text: str, **values: Any) -> bool:
         """One conditional UPDATE plus its timeline entry, in one transaction."""
         with self.engine.begin() as conn:
-            res = conn.execute(incidents.update().where(incidents.c.id == incident_id, where)
-                               .values(version=incidents.c.version + 1, **values))
+            res = conn.execute(
+                incidents.update()
+                .where(incidents.c.id == incident_id, where)
+                .values(version=incidents.c.version + 1, **values)
+            )
             if res.rowcount != 1:
                 return False
             self._log(conn, incident_id, actor, kind, text)
         return True
 
     def acknowledge(self, incident_id: int, user: str) -> bool:
-        return self._transition(incident_id, incidents.c.status == Status.TRIGGERED.value, user, "ack",
-                                "acknowledged; escalation stopped", status=Status.ACKNOWLEDGED.value,
-                                acked_by=user, acked_at=now(), escalation_id=None)
+        return self._transition(
+            incident_id,
+            incidents.c.status == Status.TRIGGERED.value,
+            user,
+            "ack",
+            "acknowledged; escalation stopped",
+            status=Status.ACKNOWLEDGED.value,
+            acked_by=user,
+            acked_at=now(),
+            escalation_id=None,
+        )
 
     def resolve(self, incident_id: int, user: str) -> bool:
-        return self._transition(incident_id, incidents.c.status != Status.RESOLVED.value, user, "resolve",
-                                "resolved", status=Status.RESOLVED.value, resolved_by=user,
-                                resolved_at=now(), escalation_id=None)
+        return self._transition(
+            incident_id,
+            incidents.c.status != Status.RESOLVED.value,
+            user,
+            "resolve",
+            "resolved",
+            status=Status.RESOLVED.value,
+            resolved_by=user,
+            resolved_at=now(),
+            escalation_id=None,
+        )
 
     def retrigger(self, incident_id: int, acked_at: datetime, escalation_id: str) -> bool:
         """Acknowledged too long without resolution: back to triggered, ladder resumes.
         Matches only the acknowledgement the timer was set for (a newer ack makes it stale)."""
         with self.engine.connect() as conn:
-            stored = conn.execute(sa.select(incidents.c.acked_at, incidents.c.status)
-                                  .where(incidents.c.id == incident_id)).first()
+            stored = conn.execute(
+                sa.select(incidents.c.acked_at, incidents.c.status).where(incidents.c.id == incident_id)
+            ).first()
         if not stored or stored.status != Status.ACKNOWLEDGED.value or _aware(stored.acked_at) != acked_at:
             return False
-        return self._transition(incident_id, incidents.c.status == Status.ACKNOWLEDGED.value, "alp",
-                                "retrigger", "acknowledged but not resolved in time: escalation resumes",
-                                status=Status.TRIGGERED.value, escalation_id=escalation_id)
+        return self._transition(
+            incident_id,
+            incidents.c.status == Status.ACKNOWLEDGED.value,
+            "alp",
+            "retrigger",
+            "acknowledged but not resolved in time: escalation resumes",
+            status=Status.TRIGGERED.value,
+            escalation_id=escalation_id,
+        )
 
     def rewind(self, incident_id: int, escalation_id: str, step: int) -> None:
         """Point the ladder back at `step` (re-page the last rung after the ladder ran out)."""
         with self.engine.begin() as conn:
-            conn.execute(incidents.update().where(incidents.c.id == incident_id,
-                                                  incidents.c.escalation_id == escalation_id)
-                         .values(next_step=step))
+            conn.execute(
+                incidents.update()
+                .where(incidents.c.id == incident_id, incidents.c.escalation_id == escalation_id)
+                .values(next_step=step)
+            )
 
     def reopen(self, incident_id: int, escalation_id: str) -> bool:
         """Acknowledged -> triggered by hand (escalate now)."""
-        return self._transition(incident_id, incidents.c.status == Status.ACKNOWLEDGED.value, "alp",
-                                "retrigger", "escalated while acknowledged", status=Status.TRIGGERED.value,
-                                escalation_id=escalation_id)
+        return self._transition(
+            incident_id,
+            incidents.c.status == Status.ACKNOWLEDGED.value,
+            "alp",
+            "retrigger",
+            "escalated while acknowledged",
+            status=Status.TRIGGERED.value,
+            escalation_id=escalation_id,
+        )
 
     def claim_step(self, incident_id: int, escalation_id: str, step: int) -> Incident | None:
         """Take the right to page `step`: only for the active escalation, only once."""
         with self.engine.begin() as conn:
-            res = conn.execute(incidents.update().where(
-                incidents.c.id == incident_id, incidents.c.escalation_id == escalation_id,
-                incidents.c.status == Status.TRIGGERED.value, incidents.c.next_step == step,
-            ).values(next_step=step + 1, version=incidents.c.version + 1))
+            res = conn.execute(
+                incidents.update()
+                .where(
+                    incidents.c.id == incident_id,
+                    incidents.c.escalation_id == escalation_id,
+                    incidents.c.status == Status.TRIGGERED.value,
+                    incidents.c.next_step == step,
+                )
+                .values(next_step=step + 1, version=incidents.c.version + 1)
+            )
             if res.rowcount != 1:
                 return None
-            conn.execute(pages.insert().values(incident_id=incident_id, escalation_id=escalation_id, step=step,
-                                               status="pending", claimed_at=now(), attempts=0))
+            conn.execute(
+                pages.insert().values(
+                    incident_id=incident_id,
+                    escalation_id=escalation_id,
+                    step=step,
+                    status="pending",
+                    claimed_at=now(),
+                    attempts=0,
+                )
+            )
         return self.get(incident_id)
 
     def claim_announcement(self, incident_id: int) -> bool:
         with self.engine.begin() as conn:
-            res = conn.execute(incidents.update().where(incidents.c.id == incident_id,
-                                                        incidents.c.announced.is_(False)).values(announced=True))
+            res = conn.execute(
+                incidents.update()
+                .where(incidents.c.id == incident_id, incidents.c.announced.is_(False))
+                .values(announced=True)
+            )
             return res.rowcount == 1
 
     def release_announcement(self, incident_id: int) -> None:
@@ -245,28 +333,36 @@ class Store:
 
     def set_message(self, incident_id: int, ts: str, channel: str) -> None:
         with self.engine.begin() as conn:
-            conn.execute(incidents.update().where(incidents.c.id == incident_id)
-                         .values(message_ts=ts, channel=channel))
+            conn.execute(incidents.update().where(incidents.c.id == incident_id).values(message_ts=ts, channel=channel))
 
-    def page_done(self, incident_id: int, escalation_id: str, step: int, ok: bool, attempts: int,
-                  error: str | None = None) -> None:
+    def page_done(
+        self, incident_id: int, escalation_id: str, step: int, ok: bool, attempts: int, error: str | None = None
+    ) -> None:
         with self.engine.begin() as conn:
-            conn.execute(pages.update().where(pages.c.incident_id == incident_id,
-                                              pages.c.escalation_id == escalation_id, pages.c.step == step)
-                         .values(status="sent" if ok else "failed", sent_at=now(), attempts=attempts, error=error))
+            conn.execute(
+                pages.update()
+                .where(pages.c.incident_id == incident_id, pages.c.escalation_id == escalation_id, pages.c.step == step)
+                .values(status="sent" if ok else "failed", sent_at=now(), attempts=attempts, error=error)
+            )
 
     def pending_pages(self, older_than_s: float) -> list[tuple[int, str, int]]:
         """Pages claimed but never finished (the process died while sending)."""
         cutoff = now().timestamp() - older_than_s
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(pages.c.incident_id, pages.c.escalation_id, pages.c.step,
-                                          pages.c.claimed_at).where(pages.c.status == "pending")).all()
+            rows = conn.execute(
+                sa.select(pages.c.incident_id, pages.c.escalation_id, pages.c.step, pages.c.claimed_at).where(
+                    pages.c.status == "pending"
+                )
+            ).all()
         return [(r[0], r[1], r[2]) for r in rows if _aware(r[3]).timestamp() < cutoff]  # type: ignore[union-attr]
 
     def pages_of(self, incident_id: int) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
-            rows = conn.execute(pages.select().where(pages.c.incident_id == incident_id)
-                                .order_by(pages.c.claimed_at)).mappings().all()
+            rows = (
+                conn.execute(pages.select().where(pages.c.incident_id == incident_id).order_by(pages.c.claimed_at))
+                .mappings()
+                .all()
+            )
         return [dict(r) for r in rows]
 
     def tick(self, incident_id: int, item: str, done: bool, user: str) -> bool:
@@ -274,8 +370,14 @@ class Store:
         if inc is None or item not in inc.checklist:
             return False
         checklist = {**inc.checklist, item: done}
-        return self._transition(incident_id, incidents.c.version == inc.version, user, "checklist",
-                                f"{'ticked' if done else 'unticked'}: {item}", checklist=checklist)
+        return self._transition(
+            incident_id,
+            incidents.c.version == inc.version,
+            user,
+            "checklist",
+            f"{'ticked' if done else 'unticked'}: {item}",
+            checklist=checklist,
+        )
 
     # ------------------------------------------------------------------ timeline and audit
     def log(self, incident_id: int, actor: str, kind: str, text: str, data: dict[str, Any] | None = None) -> None:
@@ -283,23 +385,51 @@ class Store:
             self._log(conn, incident_id, actor, kind, text, data)
 
     @staticmethod
-    def _log(conn: Any, incident_id: int, actor: str, kind: str, text: str,
-             data: dict[str, Any] | None = None) -> None:
-        conn.execute(timeline.insert().values(incident_id=incident_id, at=now(), actor=actor, kind=kind,
-                                              text=text, data=json.loads(json.dumps(data or {}, default=str))))
+    def _log(conn: Any, incident_id: int, actor: str, kind: str, text: str, data: dict[str, Any] | None = None) -> None:
+        conn.execute(
+            timeline.insert().values(
+                incident_id=incident_id,
+                at=now(),
+                actor=actor,
+                kind=kind,
+                text=text,
+                data=json.loads(json.dumps(data or {}, default=str)),
+            )
+        )
 
     def timeline(self, incident_id: int) -> list[TimelineEntry]:
         with self.engine.connect() as conn:
-            rows = conn.execute(timeline.select().where(timeline.c.incident_id == incident_id)
-                                .order_by(timeline.c.id)).mappings().all()
-        return [TimelineEntry(_aware(r["at"]), r["actor"], r["kind"], r["text"], r["data"] or {})  # type: ignore[arg-type]
-                for r in rows]
+            rows = (
+                conn.execute(timeline.select().where(timeline.c.incident_id == incident_id).order_by(timeline.c.id))
+                .mappings()
+                .all()
+            )
+        return [
+            TimelineEntry(_aware(r["at"]), r["actor"], r["kind"], r["text"], r["data"] or {})  # type: ignore[arg-type]
+            for r in rows
+        ]
 
-    def record_audit(self, actor: str, event: str, action: str, params: dict[str, Any], result: str = "",
-                     incident_id: int | None = None) -> None:
+    def record_audit(
+        self,
+        actor: str,
+        event: str,
+        action: str,
+        params: dict[str, Any],
+        result: str = "",
+        incident_id: int | None = None,
+    ) -> None:
         with self.engine.begin() as conn:
-            conn.execute(audit.insert().values(at=now(), actor=actor, event=event, action=action,
-                                               params=params, result=result, incident_id=incident_id))
+            conn.execute(
+                audit.insert().values(
+                    at=now(),
+                    actor=actor,
+                    event=event,
+                    action=action,
+                    params=params,
+                    result=result,
+                    incident_id=incident_id,
+                )
+            )
 
     def latest_audit(self, limit: int = 20) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
@@ -313,13 +443,32 @@ class ActionRequests:
     def __init__(self, store: Store) -> None:
         self.engine = store.engine
 
-    def create(self, action: str, params: dict[str, Any], risk: str, requester: str, channel: str,
-               ttl_s: float, preview: dict[str, Any], thread_ts: str | None = None) -> int:
+    def create(
+        self,
+        action: str,
+        params: dict[str, Any],
+        risk: str,
+        requester: str,
+        channel: str,
+        ttl_s: float,
+        preview: dict[str, Any],
+        thread_ts: str | None = None,
+    ) -> int:
         with self.engine.begin() as conn:
-            res = conn.execute(action_requests.insert().values(
-                action=action, params=params, risk=risk, requester=requester, channel=channel, status="pending",
-                created_at=now(), expires_at=datetime.fromtimestamp(now().timestamp() + ttl_s, UTC),
-                preview=json.loads(json.dumps(preview, default=str)), thread_ts=thread_ts))
+            res = conn.execute(
+                action_requests.insert().values(
+                    action=action,
+                    params=params,
+                    risk=risk,
+                    requester=requester,
+                    channel=channel,
+                    status="pending",
+                    created_at=now(),
+                    expires_at=datetime.fromtimestamp(now().timestamp() + ttl_s, UTC),
+                    preview=json.loads(json.dumps(preview, default=str)),
+                    thread_ts=thread_ts,
+                )
+            )
             return int(res.inserted_primary_key[0])
 
     def get(self, request_id: int) -> dict[str, Any] | None:
@@ -335,9 +484,11 @@ class ActionRequests:
     def move(self, request_id: int, from_status: tuple[str, ...], to_status: str, **values: Any) -> bool:
         """status: from -> to, only if it is still in `from_status` (so one click wins)."""
         with self.engine.begin() as conn:
-            res = conn.execute(action_requests.update().where(
-                action_requests.c.id == request_id, action_requests.c.status.in_(from_status))
-                .values(status=to_status, **values))
+            res = conn.execute(
+                action_requests.update()
+                .where(action_requests.c.id == request_id, action_requests.c.status.in_(from_status))
+                .values(status=to_status, **values)
+            )
             return res.rowcount == 1
 
     def set_message(self, request_id: int, ts: str) -> None:
@@ -347,11 +498,23 @@ class ActionRequests:
 
 def _incident(row: Any) -> Incident:
     return Incident(
-        id=row["id"], priority=Priority(row["priority"]), summary=row["summary"], impact=row["impact"] or "",
-        services=list(row["services"] or []), status=Status(row["status"]), channel=row["channel"],
-        opened_by=row["opened_by"], opened_at=_aware(row["opened_at"]),  # type: ignore[arg-type]
-        ladder=[Step.from_dict(s) for s in row["ladder"]], next_step=row["next_step"],
-        escalation_id=row["escalation_id"], message_ts=row["message_ts"], acked_by=row["acked_by"],
-        acked_at=_aware(row["acked_at"]), resolved_by=row["resolved_by"], resolved_at=_aware(row["resolved_at"]),
-        checklist=dict(row["checklist"] or {}), version=row["version"],
+        id=row["id"],
+        priority=Priority(row["priority"]),
+        summary=row["summary"],
+        impact=row["impact"] or "",
+        services=list(row["services"] or []),
+        status=Status(row["status"]),
+        channel=row["channel"],
+        opened_by=row["opened_by"],
+        opened_at=_aware(row["opened_at"]),  # type: ignore[arg-type]
+        ladder=[Step.from_dict(s) for s in row["ladder"]],
+        next_step=row["next_step"],
+        escalation_id=row["escalation_id"],
+        message_ts=row["message_ts"],
+        acked_by=row["acked_by"],
+        acked_at=_aware(row["acked_at"]),
+        resolved_by=row["resolved_by"],
+        resolved_at=_aware(row["resolved_at"]),
+        checklist=dict(row["checklist"] or {}),
+        version=row["version"],
     )

@@ -97,7 +97,11 @@ class BotProcess:
         env = {**os.environ, **self.env, "ALP_HTTP_PORT": str(self.port), "ALP_HTTP_HOST": "127.0.0.1"}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bot.server"],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
@@ -120,8 +124,13 @@ class BotProcess:
 
 
 @pytest.fixture(scope="session")
-def bot(testbed: dict[str, str], fake_slack: FakeSlack, platform, kube_admin,  # type: ignore[no-untyped-def]
-        tmp_path_factory) -> Iterator[BotProcess]:
+def bot(
+    testbed: dict[str, str],
+    fake_slack: FakeSlack,
+    platform,
+    kube_admin,  # type: ignore[no-untyped-def]
+    tmp_path_factory,
+) -> Iterator[BotProcess]:
     from tests.k8s_world import SERVICES
 
     services = [{"name": n, "port": p, "url": f"{platform.base}/svc/{n}"} for n, p in SERVICES.items()]

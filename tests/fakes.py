@@ -60,9 +60,28 @@ class _Server:
 
 def self_signed(directory: Path) -> ssl.SSLContext:
     key, crt = directory / "kubelet.key", directory / "kubelet.crt"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-                    "/CN=alp-fake-kubelet", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-                    "-keyout", str(key), "-out", str(crt)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=alp-fake-kubelet",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(crt),
+        ],
+        check=True,
+        capture_output=True,
+    )
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(str(crt), str(key))
     return ctx
@@ -83,8 +102,14 @@ class FakeKubelet(_Server):
 
     def set_pod_metrics(self, namespace: str, pod: str, cpu: str, memory: str, container: str = "app") -> None:
         items = [m for m in self.metrics.get(namespace, []) if m["metadata"]["name"] != pod]
-        items.append({"metadata": {"name": pod, "namespace": namespace}, "timestamp": "2026-11-28T03:00:00Z",
-                      "window": "30s", "containers": [{"name": container, "usage": {"cpu": cpu, "memory": memory}}]})
+        items.append(
+            {
+                "metadata": {"name": pod, "namespace": namespace},
+                "timestamp": "2026-11-28T03:00:00Z",
+                "window": "30s",
+                "containers": [{"name": container, "usage": {"cpu": cpu, "memory": memory}}],
+            }
+        )
         self.metrics[namespace] = items
 
     async def _logs(self, request: web.Request) -> web.Response:
@@ -95,16 +120,39 @@ class FakeKubelet(_Server):
         return web.Response(text="".join(lines[-tail:] if tail else lines))
 
     async def _discovery(self, _: web.Request) -> web.Response:
-        return web.json_response({
-            "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "metrics.k8s.io/v1beta1",
-            "resources": [{"name": "pods", "singularName": "", "namespaced": True, "kind": "PodMetrics",
-                           "verbs": ["get", "list"]},
-                          {"name": "nodes", "singularName": "", "namespaced": False, "kind": "NodeMetrics",
-                           "verbs": ["get", "list"]}]})
+        return web.json_response(
+            {
+                "kind": "APIResourceList",
+                "apiVersion": "v1",
+                "groupVersion": "metrics.k8s.io/v1beta1",
+                "resources": [
+                    {
+                        "name": "pods",
+                        "singularName": "",
+                        "namespaced": True,
+                        "kind": "PodMetrics",
+                        "verbs": ["get", "list"],
+                    },
+                    {
+                        "name": "nodes",
+                        "singularName": "",
+                        "namespaced": False,
+                        "kind": "NodeMetrics",
+                        "verbs": ["get", "list"],
+                    },
+                ],
+            }
+        )
 
     async def _pod_metrics(self, request: web.Request) -> web.Response:
-        return web.json_response({"kind": "PodMetricsList", "apiVersion": "metrics.k8s.io/v1beta1",
-                                  "metadata": {}, "items": self.metrics.get(request.match_info["ns"], [])})
+        return web.json_response(
+            {
+                "kind": "PodMetricsList",
+                "apiVersion": "metrics.k8s.io/v1beta1",
+                "metadata": {},
+                "items": self.metrics.get(request.match_info["ns"], []),
+            }
+        )
 
     async def _missing(self, _: web.Request) -> web.Response:
         return web.json_response({"kind": "Status", "status": "Failure", "code": 404}, status=404)
@@ -147,8 +195,9 @@ class FakePlatform(_Server):
 
     async def _admin(self, request: web.Request) -> web.Response:
         body = await request.read()
-        self.admin_posts.append((f"{request.match_info['name']}/{request.match_info['path']}",
-                                 json.loads(body) if body else None))
+        self.admin_posts.append(
+            (f"{request.match_info['name']}/{request.match_info['path']}", json.loads(body) if body else None)
+        )
         return web.json_response({"status": "accepted"}, status=202)
 
     async def _pager(self, request: web.Request) -> web.Response:

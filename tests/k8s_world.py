@@ -16,15 +16,21 @@ from kubernetes.client.exceptions import ApiException
 PLATFORM = "adaptive-learning-production"
 SERVICES = {"auth-service": 3001, "user-service": 3002, "scheduler-service": 3003, "ml-service": 3005}
 CONFIGMAPS = {
-    "auth-config": {"fallback_enabled": "false", "cache_enabled": "false", "cache_ttl": "60",
-                    "oauth_endpoint": "https://auth0.com"},
+    "auth-config": {
+        "fallback_enabled": "false",
+        "cache_enabled": "false",
+        "cache_ttl": "60",
+        "oauth_endpoint": "https://auth0.com",
+    },
     "scheduler-config": {"fallback_enabled": "false"},
     "ml-service-config": {"cache_predictions": "false", "prediction_timeout": "5s"},
     "user-service-config": {"lock_timeout": "10s"},
     "postgres-config": {"max_connections": "100", "shared_preload_libraries": "pg_stat_statements"},
 }
-ENV = {"scheduler-service": {"ALGORITHM_VERSION": "v1.1.0"},
-       "ml-service": {"MODEL_VERSION": "v1.3.0", "MODEL_VARIANT": "large"}}
+ENV = {
+    "scheduler-service": {"ALGORITHM_VERSION": "v1.1.0"},
+    "ml-service": {"MODEL_VERSION": "v1.3.0", "MODEL_VARIANT": "large"},
+}
 
 
 def _ensure(create: Any, *args: Any) -> None:
@@ -42,37 +48,83 @@ def register_node(api: client.ApiClient, kubelet_port: int) -> None:
     """A Node whose kubelet is the test's FakeKubelet on loopback, with two GPUs (one free)."""
     core = client.CoreV1Api(api)
     _ensure(core.create_node, client.V1Node(metadata=client.V1ObjectMeta(name=NODE, labels={"alp": "fake"})))
-    core.patch_node_status(NODE, {"status": {
-        "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
-        "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet_port}},
-        "capacity": {"cpu": "8", "memory": "32Gi", "pods": "110", "nvidia.com/gpu": "2"},
-        "allocatable": {"cpu": "8", "memory": "32Gi", "pods": "110", "nvidia.com/gpu": "1"},
-        "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "fake"}],
-    }})
+    core.patch_node_status(
+        NODE,
+        {
+            "status": {
+                "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
+                "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet_port}},
+                "capacity": {"cpu": "8", "memory": "32Gi", "pods": "110", "nvidia.com/gpu": "2"},
+                "allocatable": {"cpu": "8", "memory": "32Gi", "pods": "110", "nvidia.com/gpu": "1"},
+                "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "fake"}],
+            }
+        },
+    )
 
 
-def make_pod(api: client.ApiClient, namespace: str, name: str, app: str, *, ready: bool = True,
-             phase: str = "Running", restarts: int = 0, waiting: str | None = None, oom: bool = False,
-             memory_limit: str | None = "1Gi", pod_ip: str | None = None) -> None:
+def make_pod(
+    api: client.ApiClient,
+    namespace: str,
+    name: str,
+    app: str,
+    *,
+    ready: bool = True,
+    phase: str = "Running",
+    restarts: int = 0,
+    waiting: str | None = None,
+    oom: bool = False,
+    memory_limit: str | None = "1Gi",
+    pod_ip: str | None = None,
+) -> None:
     """A pod on the fake node with the status a kubelet would report (set via the status subresource)."""
     core = client.CoreV1Api(api)
     limits = {"memory": memory_limit, "cpu": "1"} if memory_limit else None
-    core.create_namespaced_pod(namespace, client.V1Pod(
-        metadata=client.V1ObjectMeta(name=name, labels={"app": app}),
-        spec=client.V1PodSpec(node_name=NODE, containers=[client.V1Container(
-            name="app", image=f"{app}:1", resources=client.V1ResourceRequirements(limits=limits))])))
+    core.create_namespaced_pod(
+        namespace,
+        client.V1Pod(
+            metadata=client.V1ObjectMeta(name=name, labels={"app": app}),
+            spec=client.V1PodSpec(
+                node_name=NODE,
+                containers=[
+                    client.V1Container(
+                        name="app", image=f"{app}:1", resources=client.V1ResourceRequirements(limits=limits)
+                    )
+                ],
+            ),
+        ),
+    )
     state: dict[str, Any] = {"running": {"startedAt": "2026-11-28T01:00:00Z"}}
     if waiting:
         state = {"waiting": {"reason": waiting, "message": f"back-off restarting failed container ({waiting})"}}
     last = {"terminated": {"reason": "OOMKilled", "exitCode": 137}} if oom else {}
-    core.patch_namespaced_pod_status(name, namespace, {"status": {
-        "phase": phase,
-        **({"podIP": pod_ip, "podIPs": [{"ip": pod_ip}]} if pod_ip else {}),
-        "conditions": [{"type": "Ready", "status": "True" if ready else "False",
-                        **({} if ready else {"reason": "ContainersNotReady"})}],
-        "containerStatuses": [{"name": "app", "image": f"{app}:1", "imageID": "", "ready": ready,
-                               "restartCount": restarts, "state": state, "lastState": last}],
-    }})
+    core.patch_namespaced_pod_status(
+        name,
+        namespace,
+        {
+            "status": {
+                "phase": phase,
+                **({"podIP": pod_ip, "podIPs": [{"ip": pod_ip}]} if pod_ip else {}),
+                "conditions": [
+                    {
+                        "type": "Ready",
+                        "status": "True" if ready else "False",
+                        **({} if ready else {"reason": "ContainersNotReady"}),
+                    }
+                ],
+                "containerStatuses": [
+                    {
+                        "name": "app",
+                        "image": f"{app}:1",
+                        "imageID": "",
+                        "ready": ready,
+                        "restartCount": restarts,
+                        "state": state,
+                        "lastState": last,
+                    }
+                ],
+            }
+        },
+    )
 
 
 def delete_namespace(api: client.ApiClient, namespace: str) -> None:
@@ -90,10 +142,13 @@ def delete_namespace(api: client.ApiClient, namespace: str) -> None:
 def deployment(name: str, port: int, namespace: str = PLATFORM, replicas: int = 0) -> client.V1Deployment:
     env = [client.V1EnvVar(name=k, value=v) for k, v in ENV.get(name, {}).items()]
     container = client.V1Container(
-        name=name, image=f"registry.example/alp/{name}:1.0", ports=[client.V1ContainerPort(container_port=port)],
+        name=name,
+        image=f"registry.example/alp/{name}:1.0",
+        ports=[client.V1ContainerPort(container_port=port)],
         env=env or None,
-        resources=client.V1ResourceRequirements(limits={"cpu": "1", "memory": "1Gi"},
-                                                requests={"cpu": "100m", "memory": "256Mi"}),
+        resources=client.V1ResourceRequirements(
+            limits={"cpu": "1", "memory": "1Gi"}, requests={"cpu": "100m", "memory": "256Mi"}
+        ),
     )
     return client.V1Deployment(
         metadata=client.V1ObjectMeta(name=name, namespace=namespace, labels={"app": name}),
@@ -114,17 +169,35 @@ def create_world(api: client.ApiClient) -> None:
         _ensure(core.create_namespace, client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
     for name, port in SERVICES.items():
         _ensure(apps.create_namespaced_deployment, PLATFORM, deployment(name, port))
-        _ensure(core.create_namespaced_service, PLATFORM, client.V1Service(
-            metadata=client.V1ObjectMeta(name=name),
-            spec=client.V1ServiceSpec(selector={"app": name}, ports=[client.V1ServicePort(port=port)])))
+        _ensure(
+            core.create_namespaced_service,
+            PLATFORM,
+            client.V1Service(
+                metadata=client.V1ObjectMeta(name=name),
+                spec=client.V1ServiceSpec(selector={"app": name}, ports=[client.V1ServicePort(port=port)]),
+            ),
+        )
     for name, data in CONFIGMAPS.items():
-        _ensure(core.create_namespaced_config_map, PLATFORM,
-                client.V1ConfigMap(metadata=client.V1ObjectMeta(name=name), data=data))
-    _ensure(core.create_namespaced_config_map, "kong", client.V1ConfigMap(
-        metadata=client.V1ObjectMeta(name="kong-config"),
-        data={"rate_limit": "100", "rate_limit_window": "60", "blocked_ips": ""}))
-    _ensure(core.create_namespaced_secret, PLATFORM, client.V1Secret(
-        metadata=client.V1ObjectMeta(name="jwt-signing-key"), string_data={"key": "super-secret-signing-key"}))
+        _ensure(
+            core.create_namespaced_config_map,
+            PLATFORM,
+            client.V1ConfigMap(metadata=client.V1ObjectMeta(name=name), data=data),
+        )
+    _ensure(
+        core.create_namespaced_config_map,
+        "kong",
+        client.V1ConfigMap(
+            metadata=client.V1ObjectMeta(name="kong-config"),
+            data={"rate_limit": "100", "rate_limit_window": "60", "blocked_ips": ""},
+        ),
+    )
+    _ensure(
+        core.create_namespaced_secret,
+        PLATFORM,
+        client.V1Secret(
+            metadata=client.V1ObjectMeta(name="jwt-signing-key"), string_data={"key": "super-secret-signing-key"}
+        ),
+    )
     for pod, app in (("postgres-0", "postgres"), ("redis-0", "redis"), ("kafka-0", "kafka")):
         try:
             existing = core.read_namespaced_pod(pod, "infrastructure")
@@ -136,9 +209,14 @@ def create_world(api: client.ApiClient) -> None:
                 raise
         make_pod(api, "infrastructure", pod, app)
     for name, port in (("postgres", 5432), ("redis", 6379), ("kafka", 9092)):
-        _ensure(core.create_namespaced_service, "infrastructure", client.V1Service(
-            metadata=client.V1ObjectMeta(name=name),
-            spec=client.V1ServiceSpec(selector={"app": name}, ports=[client.V1ServicePort(port=port)])))
+        _ensure(
+            core.create_namespaced_service,
+            "infrastructure",
+            client.V1Service(
+                metadata=client.V1ObjectMeta(name=name),
+                spec=client.V1ServiceSpec(selector={"app": name}, ports=[client.V1ServicePort(port=port)]),
+            ),
+        )
     _ensure(apps.create_namespaced_deployment, "istio-system", deployment("istiod", 15010, "istio-system"))
     _ensure(apps.create_namespaced_deployment, "kong", deployment("kong-gateway", 8000, "kong"))
     for ns, name in [(PLATFORM, n) for n in SERVICES] + [("istio-system", "istiod"), ("kong", "kong-gateway")]:

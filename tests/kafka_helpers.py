@@ -22,9 +22,7 @@ async def produce(bootstrap: str, topic: str, per_partition: dict[int, int]) -> 
     await producer.start()
     try:
         futures = [
-            await producer.send(topic, b"attempt", partition=p)
-            for p, n in per_partition.items()
-            for _ in range(n)
+            await producer.send(topic, b"attempt", partition=p) for p, n in per_partition.items() for _ in range(n)
         ]
         await producer.flush()
         for f in futures:

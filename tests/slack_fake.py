@@ -91,9 +91,7 @@ class FakeSlack:
         with self._lock:
             return [c for c in self.calls if c.method == method]
 
-    def wait_for(
-        self, method: str, pred: Callable[[Call], bool] = lambda c: True, timeout: float = 30
-    ) -> Call:
+    def wait_for(self, method: str, pred: Callable[[Call], bool] = lambda c: True, timeout: float = 30) -> Call:
         """The first recorded call of `method` that satisfies `pred`, waiting up to `timeout`."""
         end = time.monotonic() + timeout
         while time.monotonic() < end:
@@ -133,8 +131,15 @@ class FakeSlack:
 
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         if method == "auth.test":
-            return {"ok": True, "url": "https://alp-test.slack.com/", "team": "alp", "user": "alp",
-                    "team_id": "T0001", "user_id": "UBOT", "bot_id": "B0001"}
+            return {
+                "ok": True,
+                "url": "https://alp-test.slack.com/",
+                "team": "alp",
+                "user": "alp",
+                "team_id": "T0001",
+                "user_id": "UBOT",
+                "bot_id": "B0001",
+            }
         if method in ("chat.postMessage", "chat.postEphemeral"):
             channel = args.get("channel", "")
             if channel in self.not_in_channel:

@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer
 from kubernetes import client
 
-import commands.actions  # noqa: F401
+import commands.actions
 import commands.checks  # noqa: F401
 from commands.actions.registry import ACTIONS, ActionContext
 from commands.actions.runner import execute, preview, validate
@@ -67,8 +67,9 @@ async def test_terminate_queries_ends_the_blocker_and_the_blocked_proceeds(cfg, 
         await asyncio.wait_for(blocked, 5)  # the blocked update goes through
         row = await (await admin.execute(f"SELECT v FROM {unique}")).fetchone()
         assert row[0] == 2
-        alive = await (await admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s",
-                                           (waiter_pid,))).fetchone()
+        alive = await (
+            await admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (waiter_pid,))
+        ).fetchone()
         assert alive[0] == 1
     finally:
         for c in (admin, waiter):
@@ -99,8 +100,9 @@ async def test_terminate_touches_only_the_previewed_backend(cfg, testbed):
 async def test_reindex_a_real_table_and_only_allowlisted_ones(cfg, testbed):
     async with await psycopg.AsyncConnection.connect(testbed["ALP_POSTGRES_DSN"], autocommit=True) as conn:
         await conn.execute("CREATE TABLE IF NOT EXISTS users (id serial primary key, email text unique)")
-        await conn.execute("INSERT INTO users (email) SELECT 'u' || g || '@x' FROM generate_series(1, 500) g "
-                           "ON CONFLICT DO NOTHING")
+        await conn.execute(
+            "INSERT INTO users (email) SELECT 'u' || g || '@x' FROM generate_series(1, 500) g ON CONFLICT DO NOTHING"
+        )
     pre, outcome = await run(cfg, "reindex", table="users")
     assert outcome.ok and "users_pkey" in pre.lines[0] and "users_email_key" in pre.lines[0]
     assert "allowlist" in await refusal(cfg, "reindex", table="pg_class")
@@ -182,11 +184,14 @@ async def test_scale_within_bounds_with_undo(cfg, kube_admin):
     cfg.actions.min_replicas = 0  # the test world runs no pods, so the undo goes back to 0
     pre, outcome = await run(cfg, "scale", deployment="scheduler-service", replicas="3")
     assert apps.read_namespaced_deployment_scale("scheduler-service", PLATFORM).spec.replicas == 3
-    assert outcome.undo == ("scale", {"deployment": "scheduler-service", "replicas": pre.before["replicas"],
-                                      "namespace": PLATFORM})
+    assert outcome.undo == (
+        "scale",
+        {"deployment": "scheduler-service", "replicas": pre.before["replicas"], "namespace": PLATFORM},
+    )
     await run(cfg, "scale", **{k: str(v) for k, v in outcome.undo[1].items()})
-    assert (apps.read_namespaced_deployment_scale("scheduler-service", PLATFORM).spec.replicas or 0) == \
-        pre.before["replicas"]
+    assert (apps.read_namespaced_deployment_scale("scheduler-service", PLATFORM).spec.replicas or 0) == pre.before[
+        "replicas"
+    ]
     assert "outside the allowed 0..20" in await refusal(cfg, "scale", deployment="scheduler-service", replicas="50")
 
 
@@ -199,8 +204,7 @@ async def test_set_config_patches_allowed_keys_only(cfg, kube_admin):
     await run(cfg, "set-config", **outcome.undo[1])
     assert core.read_namespaced_config_map("auth-config", PLATFORM).data["fallback_enabled"] == "false"
     assert "not allowed" in await refusal(cfg, "set-config", configmap="auth-config", admin_password="x")
-    assert "not one set-config may change" in await refusal(cfg, "set-config", configmap="coredns",
-                                                            x="1")
+    assert "not one set-config may change" in await refusal(cfg, "set-config", configmap="coredns", x="1")
 
 
 async def test_rollback_and_set_resources(cfg, kube_admin):
@@ -209,8 +213,10 @@ async def test_rollback_and_set_resources(cfg, kube_admin):
     c = apps.read_namespaced_deployment("scheduler-service", PLATFORM).spec.template.spec.containers[0]
     assert {e.name: e.value for e in c.env}["ALGORITHM_VERSION"] == "v1.0.0"
     assert pre.before == {"ALGORITHM_VERSION": "v1.1.0"}
-    assert outcome.undo == ("rollback", {"deployment": "scheduler-service", "env": "ALGORITHM_VERSION",
-                                         "value": "v1.1.0"})
+    assert outcome.undo == (
+        "rollback",
+        {"deployment": "scheduler-service", "env": "ALGORITHM_VERSION", "value": "v1.1.0"},
+    )
     await run(cfg, "rollback", **outcome.undo[1])
     assert "not a version variable" in await refusal(cfg, "rollback", deployment="ml-service", env="PATH", value="x")
 
@@ -225,10 +231,13 @@ async def test_kong_block_ips_and_rate_limit(cfg, kube_admin):
     await run(cfg, "block-ips", ips="198.51.100.23, 203.0.113.7")
     await run(cfg, "block-ips", ips="203.0.113.7,192.0.2.1")
     assert core.read_namespaced_config_map("kong-config", "kong").data["blocked_ips"].split(",")[-3:] == [
-        "198.51.100.23", "203.0.113.7", "192.0.2.1"]
+        "198.51.100.23",
+        "203.0.113.7",
+        "192.0.2.1",
+    ]
     with pytest.raises(UsageError, match="not an IP address"):
         validate(ACTIONS.get("block-ips"), {"ips": "1.2.3.4,evil;rm"})
-    pre, outcome = await run(cfg, "rate-limit", rate_limit="10", rate_limit_window="60")
+    _pre, outcome = await run(cfg, "rate-limit", rate_limit="10", rate_limit_window="60")
     assert core.read_namespaced_config_map("kong-config", "kong").data["rate_limit"] == "10"
     assert outcome.undo and outcome.undo[0] == "rate-limit"
 
@@ -246,8 +255,9 @@ async def test_delete_pod_and_rotate_jwt_key(cfg, kube_admin, ns):
     assert not pod or pod[0].metadata.deletion_timestamp is not None
     assert "no pod" in await refusal(cfg, "delete-pod", pod="redis-9")
 
-    core.create_namespaced_secret(ns, client.V1Secret(metadata=client.V1ObjectMeta(name="jwt-signing-key"),
-                                                      string_data={"key": "never-shown"}))
+    core.create_namespaced_secret(
+        ns, client.V1Secret(metadata=client.V1ObjectMeta(name="jwt-signing-key"), string_data={"key": "never-shown"})
+    )
     pre, outcome = await run(cfg, "rotate-jwt-key")
     assert "never-shown" not in str(pre) and outcome.ok
     assert not any(s.metadata.name == "jwt-signing-key" for s in core.list_namespaced_secret(ns).items)
@@ -258,18 +268,26 @@ async def test_rbac_refusal_is_a_clear_refusal(cfg, kube_admin, tmp_path, monkey
     from tests.test_kube_rbac import apply_manifests
 
     apply_manifests(kube_admin)
-    token = client.CoreV1Api(kube_admin).create_namespaced_service_account_token(
-        "alp", "alp", client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=[]))).status.token
+    token = (
+        client.CoreV1Api(kube_admin)
+        .create_namespaced_service_account_token(
+            "alp", "alp", client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=[]))
+        )
+        .status.token
+    )
     c = kube_admin.configuration
     kubeconfig = tmp_path / "bot.kubeconfig"
     kubeconfig.write_text(
-        "apiVersion: v1\nkind: Config\nclusters: [{name: t, cluster: {server: '%s', certificate-authority: '%s'}}]\n"
-        "users: [{name: bot, user: {token: '%s'}}]\ncontexts: [{name: t, context: {cluster: t, user: bot}}]\n"
-        "current-context: t\n" % (c.host, c.ssl_ca_cert, token))
+        f"apiVersion: v1\nkind: Config\nclusters: [{{name: t, cluster: {{server: '{c.host}', certificate-authority: '{c.ssl_ca_cert}'}}}}]\n"
+        f"users: [{{name: bot, user: {{token: '{token}'}}}}]\ncontexts: [{{name: t, context: {{cluster: t, user: bot}}}}]\n"
+        "current-context: t\n"
+    )
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
     reason = await refusal(cfg, "restart", deployment="coredns", namespace="kube-system")
-    assert "the bot's role does not allow `patch deployments/coredns` in namespace kube-system" in reason or \
-        "the bot's role does not allow `get deployments/coredns` in namespace kube-system" in reason
+    assert (
+        "the bot's role does not allow `patch deployments/coredns` in namespace kube-system" in reason
+        or "the bot's role does not allow `get deployments/coredns` in namespace kube-system" in reason
+    )
 
 
 # ---------------------------------------------------------------------- HTTP admin endpoints
@@ -279,9 +297,11 @@ async def test_service_admin_endpoints(cfg, platform):
     _, reset = await run(cfg, "reset-user-state", user="user_123")
     _, pw = await run(cfg, "force-password-reset", user_ids="user1,user2")
     assert warm.ok and "HTTP 202" in warm.summary and reset.ok and pw.ok
-    assert platform.admin_posts == [("scheduler-service/cache/warm", None),
-                                    ("scheduler-service/users/user_123/reset-state", None),
-                                    ("auth-service/admin/force-password-reset", {"user_ids": ["user1", "user2"]})]
+    assert platform.admin_posts == [
+        ("scheduler-service/cache/warm", None),
+        ("scheduler-service/users/user_123/reset-state", None),
+        ("auth-service/admin/force-password-reset", {"user_ids": ["user1", "user2"]}),
+    ]
     with pytest.raises(UsageError):
         validate(ACTIONS.get("reset-user-state"), {"user": "../../etc/passwd"})
 
@@ -293,8 +313,19 @@ def test_every_suggestion_a_check_makes_is_a_valid_action():
 
     import commands.checks as pkg
 
-    sources = "".join(inspect.getsource(m) for m in (
-        pkg.auth, pkg.services, pkg.db, pkg.redis_cache, pkg.kafka_lag, pkg.network, pkg.performance, pkg.security))
+    sources = "".join(
+        inspect.getsource(m)
+        for m in (
+            pkg.auth,
+            pkg.services,
+            pkg.db,
+            pkg.redis_cache,
+            pkg.kafka_lag,
+            pkg.network,
+            pkg.performance,
+            pkg.security,
+        )
+    )
     named = set(re.findall(r'action="([a-z-]+)"', sources))
     assert named and named <= set(ACTIONS.names()), named - set(ACTIONS.names())
     samples = {
@@ -336,12 +367,33 @@ def test_cli_do_previews_then_runs_with_yes(testbed, kube_admin, tmp_path):
     assert applied.returncode == 0 and "done: patched configmap scheduler-config" in applied.stdout
     assert "undo: alp do set-config configmap=scheduler-config fallback_enabled=false --yes" in applied.stdout
     assert core.read_namespaced_config_map("scheduler-config", PLATFORM).data["fallback_enabled"] == "true"
-    subprocess.run([sys.executable, "-m", "bot.cli", "do", "set-config", "configmap=scheduler-config",
-                    "fallback_enabled=false", "--yes"], env=env, cwd=ROOT, check=True, capture_output=True)
-    audit = subprocess.run([sys.executable, "-m", "bot.cli", "audit", "10"], env=env, cwd=ROOT,
-                           capture_output=True, text=True, timeout=60).stdout
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "do",
+            "set-config",
+            "configmap=scheduler-config",
+            "fallback_enabled=false",
+            "--yes",
+        ],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    audit = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "audit", "10"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
+    ).stdout
     assert "oncall-dana outcome set-config" in audit and "oncall-dana dry-run set-config" in audit
 
-    refused = subprocess.run([sys.executable, "-m", "bot.cli", "do", "scale", "user-service", "99", "--yes"],
-                             env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    refused = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "do", "scale", "user-service", "99", "--yes"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert refused.returncode == 1 and "outside the allowed" in refused.stderr

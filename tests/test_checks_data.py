@@ -113,9 +113,13 @@ async def test_stopped_postgres_is_unreachable_within_the_timeout(testbed, platf
 
 async def test_db_connectivity(testbed, kube_admin, platform, ns):
     core = client.CoreV1Api(kube_admin)
-    core.create_namespaced_service(ns, client.V1Service(
-        metadata=client.V1ObjectMeta(name="postgres"),
-        spec=client.V1ServiceSpec(selector={"app": "postgres"}, ports=[client.V1ServicePort(port=5432)])))
+    core.create_namespaced_service(
+        ns,
+        client.V1Service(
+            metadata=client.V1ObjectMeta(name="postgres"),
+            spec=client.V1ServiceSpec(selector={"app": "postgres"}, ports=[client.V1ServicePort(port=5432)]),
+        ),
+    )
     make_pod(kube_admin, ns, "postgres-0", "postgres", pod_ip="10.244.0.15")
     cfg = config_for(testbed, platform, ns)
     for _ in range(50):  # kube-controller-manager fills the endpoints from the ready pod

@@ -28,17 +28,32 @@ def metrics_api(kube_admin, kubelet):
     """metrics.k8s.io served by the fake kubelet, registered as an APIService on the real API server."""
     core, reg = client.CoreV1Api(kube_admin), client.ApiregistrationV1Api(kube_admin)
     try:
-        core.create_namespaced_service("kube-system", client.V1Service(
-            metadata=client.V1ObjectMeta(name="alp-fake-metrics"),
-            spec=client.V1ServiceSpec(type="ExternalName", external_name="localhost",
-                                      ports=[client.V1ServicePort(port=kubelet.port)])))
+        core.create_namespaced_service(
+            "kube-system",
+            client.V1Service(
+                metadata=client.V1ObjectMeta(name="alp-fake-metrics"),
+                spec=client.V1ServiceSpec(
+                    type="ExternalName", external_name="localhost", ports=[client.V1ServicePort(port=kubelet.port)]
+                ),
+            ),
+        )
     except ApiException as err:
         assert err.status == 409
-    reg.create_api_service({
-        "apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService", "metadata": {"name": APISERVICE},
-        "spec": {"group": "metrics.k8s.io", "version": "v1beta1", "groupPriorityMinimum": 100,
-                 "versionPriority": 100, "insecureSkipTLSVerify": True,
-                 "service": {"namespace": "kube-system", "name": "alp-fake-metrics", "port": kubelet.port}}})
+    reg.create_api_service(
+        {
+            "apiVersion": "apiregistration.k8s.io/v1",
+            "kind": "APIService",
+            "metadata": {"name": APISERVICE},
+            "spec": {
+                "group": "metrics.k8s.io",
+                "version": "v1beta1",
+                "groupPriorityMinimum": 100,
+                "versionPriority": 100,
+                "insecureSkipTLSVerify": True,
+                "service": {"namespace": "kube-system", "name": "alp-fake-metrics", "port": kubelet.port},
+            },
+        }
+    )
     deadline = time.monotonic() + 30
     while not _metrics_served(kube_admin):
         assert time.monotonic() < deadline, "metrics APIService never became available"
@@ -56,7 +71,7 @@ async def test_health_all_green(testbed, kube_admin, platform, ns):
 
     try:
         await create_topic(testbed["ALP_KAFKA_BOOTSTRAP"], "user.attempts", 3)
-    except Exception:  # noqa: BLE001  (exists already)
+    except Exception:
         pass
     make_pod(kube_admin, ns, "auth-service-1", "auth-service")
     platform.health.clear()
@@ -68,8 +83,16 @@ async def test_health_all_green(testbed, kube_admin, platform, ns):
     report = await run("health", config_for(testbed, platform, ns), progress=progress)
 
     assert report.severity is Severity.OK, [(f.severity, f.title) for f in report.findings]
-    assert set(report.data["components"]) == {"pods", "auth-service", "user-service", "scheduler-service",
-                                              "ml-service", "postgres", "redis", "kafka"}
+    assert set(report.data["components"]) == {
+        "pods",
+        "auth-service",
+        "user-service",
+        "scheduler-service",
+        "ml-service",
+        "postgres",
+        "redis",
+        "kafka",
+    }
     assert {p for p, state in seen if state == "running"} == set(report.data["components"])
     assert {p for p, state in seen if state == "done"} == set(report.data["components"])
 
@@ -112,13 +135,22 @@ async def test_network(testbed, kube_admin, platform, ns, cleanup_pods, unique):
     assert good.severity is Severity.OK, [(f.severity, f.title) for f in good.findings]
     assert finding(good, "auth-service: 127.0.0.1:")
 
-    core.create_namespaced_service(ns, client.V1Service(
-        metadata=client.V1ObjectMeta(name="user-service"),
-        spec=client.V1ServiceSpec(selector={"app": "user-service"}, ports=[client.V1ServicePort(port=3002)])))
-    client.NetworkingV1Api(kube_admin).create_namespaced_network_policy(ns, client.V1NetworkPolicy(
-        metadata=client.V1ObjectMeta(name="allow-auth-service"),
-        spec=client.V1NetworkPolicySpec(pod_selector=client.V1LabelSelector(match_labels={"app": "auth-service"}),
-                                        policy_types=["Ingress"])))
+    core.create_namespaced_service(
+        ns,
+        client.V1Service(
+            metadata=client.V1ObjectMeta(name="user-service"),
+            spec=client.V1ServiceSpec(selector={"app": "user-service"}, ports=[client.V1ServicePort(port=3002)]),
+        ),
+    )
+    client.NetworkingV1Api(kube_admin).create_namespaced_network_policy(
+        ns,
+        client.V1NetworkPolicy(
+            metadata=client.V1ObjectMeta(name="allow-auth-service"),
+            spec=client.V1NetworkPolicySpec(
+                pod_selector=client.V1LabelSelector(match_labels={"app": "auth-service"}), policy_types=["Ingress"]
+            ),
+        ),
+    )
     core.delete_namespaced_pod(istiod, "istio-system", grace_period_seconds=0)
     cleanup_pods.clear()
     make_pod(kube_admin, "istio-system", istiod + "b", "istiod", ready=False, waiting="CrashLoopBackOff")

@@ -13,22 +13,28 @@ from tests.checks_env import actions, config_for, finding, run
 from tests.k8s_world import make_pod
 
 AUTH_OK = "\n".join(
-    f"2026-11-28T03:12:{i:02d}Z INFO [http] POST /auth/login 200 user=u{i} response_time={100 + i}ms"
-    for i in range(40)
+    f"2026-11-28T03:12:{i:02d}Z INFO [http] POST /auth/login 200 user=u{i} response_time={100 + i}ms" for i in range(40)
 )
-AUTH_BAD = "\n".join([
-    *(f"2026-11-28T03:12:{i:02d}Z INFO [http] POST /auth/login 200 response_time={1800 + 50 * i}ms" for i in range(20)),
-    '{"ts":"2026-11-28T03:13:00Z","level":"error","msg":"login failed","error":"connection refused", "response_time": 3100}',
-    "2026-11-28T03:13:01Z ERROR [db] error acquiring connection: timeout after 30000ms",
-    "2026-11-28T03:13:02Z WARN login failed for user=u7 ip=203.0.113.7 reason=bad_password",
-    "2026-11-28T03:13:03Z WARN login failed for user=u8 ip=203.0.113.7 reason=bad_password",
-    "2026-11-28T03:13:04Z WARN suspicious login burst ip=198.51.100.23 blocked=true",
-])
+AUTH_BAD = "\n".join(
+    [
+        *(
+            f"2026-11-28T03:12:{i:02d}Z INFO [http] POST /auth/login 200 response_time={1800 + 50 * i}ms"
+            for i in range(20)
+        ),
+        '{"ts":"2026-11-28T03:13:00Z","level":"error","msg":"login failed","error":"connection refused", "response_time": 3100}',
+        "2026-11-28T03:13:01Z ERROR [db] error acquiring connection: timeout after 30000ms",
+        "2026-11-28T03:13:02Z WARN login failed for user=u7 ip=203.0.113.7 reason=bad_password",
+        "2026-11-28T03:13:03Z WARN login failed for user=u8 ip=203.0.113.7 reason=bad_password",
+        "2026-11-28T03:13:04Z WARN suspicious login burst ip=198.51.100.23 blocked=true",
+    ]
+)
 
 
 def secret(api, namespace: str) -> None:
-    client.CoreV1Api(api).create_namespaced_secret(namespace, client.V1Secret(
-        metadata=client.V1ObjectMeta(name="jwt-signing-key"), string_data={"key": "do-not-print-me"}))
+    client.CoreV1Api(api).create_namespaced_secret(
+        namespace,
+        client.V1Secret(metadata=client.V1ObjectMeta(name="jwt-signing-key"), string_data={"key": "do-not-print-me"}),
+    )
 
 
 async def test_auth_healthy(testbed, kube_admin, kubelet, platform, ns):
@@ -113,7 +119,8 @@ async def test_progress(testbed, kube_admin, kubelet, platform, ns, unique):
     make_pod(kube_admin, ns, "user-service-1", "user-service")
     kubelet.logs[(ns, "user-service-1")] = (
         "2026-11-28T03:00:00Z INFO progress saved user=u1 item=42\n"
-        "2026-11-28T03:00:01Z ERROR progress update failed user=u2: kafka publish timeout\n")
+        "2026-11-28T03:00:01Z ERROR progress update failed user=u2: kafka publish timeout\n"
+    )
     cfg = config_for(testbed, platform, ns)
     cfg.platform.consumer_groups = {unique: "user-service"}
 
@@ -135,7 +142,8 @@ async def test_scheduler(testbed, kube_admin, kubelet, platform, ns):
     make_pod(kube_admin, ns, "scheduler-service-1", "scheduler-service")
     kubelet.logs[(ns, "scheduler-service-1")] = "\n".join(
         f"2026-11-28T03:00:{i:02d}Z INFO selected next item user=u{i} selection_time={0.9 + i / 10:.1f}s"
-        for i in range(10))
+        for i in range(10)
+    )
     slow = await run("scheduler", config_for(testbed, platform, ns))
     sel = finding(slow, "scheduler-service selection_time")
     assert sel.severity is Severity.CRITICAL and "max 1800ms" in sel.title
@@ -145,8 +153,10 @@ async def test_scheduler(testbed, kube_admin, kubelet, platform, ns):
 
     kubelet.logs[(ns, "scheduler-service-1")] = "2026-11-28T03:00:00Z INFO selected selection_time: 42ms\n"
     cfg = config_for(testbed, platform, ns)
-    cfg.platform.services = [s if s.name != "ml-service" else s.model_copy(update={"url": "http://127.0.0.1:1"})
-                             for s in cfg.platform.services]
+    cfg.platform.services = [
+        s if s.name != "ml-service" else s.model_copy(update={"url": "http://127.0.0.1:1"})
+        for s in cfg.platform.services
+    ]
     fast = await run("scheduler", cfg)
     assert finding(fast, "selection_time: p95 42ms").severity is Severity.OK
     assert finding(fast, "ml-service: cannot connect to 127.0.0.1:1").severity is Severity.CRITICAL
@@ -159,7 +169,8 @@ async def test_algorithm_logs_and_user_state(testbed, kube_admin, kubelet, platf
     kubelet.logs[(ns, "scheduler-service-1")] = (
         "2026-11-28T03:00:00Z INFO request ok\n"
         "2026-11-28T03:00:01Z ERROR SM2 interval calculation failed: ease factor NaN user=u1\n"
-        "2026-11-28T03:00:02Z ERROR BKT update error: probability out of range\n")
+        "2026-11-28T03:00:02Z ERROR BKT update error: probability out of range\n"
+    )
     r = aioredis.from_url(testbed["ALP_REDIS_URL"], decode_responses=True)
     await r.hset(f"scheduler:{unique}-h", mapping={"ease": "2.5", "interval": "6"})
     await r.set(f"scheduler:{unique}-s", '{"algorithm": "sm2", "reps": 3}')
@@ -184,7 +195,8 @@ async def test_ml(testbed, kube_admin, kubelet, platform, ns):
     make_pod(kube_admin, ns, "ml-service-1", "ml-service")
     kubelet.logs[(ns, "ml-service-1")] = (
         "2026-11-28T03:00:00Z INFO loading model v1.3.0 from mlflow\n"
-        "2026-11-28T03:00:09Z ERROR failed loading model v1.3.0: CUDA out of memory\n")
+        "2026-11-28T03:00:09Z ERROR failed loading model v1.3.0: CUDA out of memory\n"
+    )
     platform.mlflow_status = 503
     try:
         bad = await run("ml", config_for(testbed, platform, ns))
@@ -201,12 +213,14 @@ async def test_ml(testbed, kube_admin, kubelet, platform, ns):
     assert good.severity is Severity.OK, [(f.severity, f.title) for f in good.findings]
 
 
-@pytest.mark.parametrize(("values", "severity"), [([300, 450, 5200, 6100, 7000], Severity.CRITICAL),
-                                                 ([120, 180, 240], Severity.OK)])
+@pytest.mark.parametrize(
+    ("values", "severity"), [([300, 450, 5200, 6100, 7000], Severity.CRITICAL), ([120, 180, 240], Severity.OK)]
+)
 async def test_predictions(testbed, kube_admin, kubelet, platform, ns, values, severity):
     make_pod(kube_admin, ns, "ml-service-1", "ml-service")
     kubelet.logs[(ns, "ml-service-1")] = "\n".join(
-        f'{{"level":"info","msg":"predicted","prediction_time":{v}}}' for v in values)
+        f'{{"level":"info","msg":"predicted","prediction_time":{v}}}' for v in values
+    )
     report = await run("predictions", config_for(testbed, platform, ns))
     f = finding(report, "ml-service prediction_time")
     assert f.severity is severity
@@ -223,7 +237,8 @@ async def test_security(testbed, kube_admin, kubelet, platform, ns, cleanup_pods
     make_pod(kube_admin, ns, "auth-service-1", "auth-service")
     kubelet.logs[("falco-system", falco)] = (
         "03:00:00.1: Warning Suspicious shell spawned in container (user=root command=sh "
-        "container=auth-service connection=198.51.100.23:4444)\n")
+        "container=auth-service connection=198.51.100.23:4444)\n"
+    )
     kubelet.logs[(ns, "auth-service-1")] = AUTH_BAD
     kubelet.logs[("kong", kong)] = '198.51.100.23 - - "POST /auth/login" 429 rate limit exceeded\n'
 
@@ -252,6 +267,7 @@ async def test_log_reads_are_bounded(testbed, kube_admin, kubelet, platform, ns)
     cfg.logs.tail_lines = 100
     report = await run("auth-latency", cfg)
     assert "samples" in str(finding(report, "response_time").evidence) and "'100'" in str(
-        finding(report, "response_time").evidence)
+        finding(report, "response_time").evidence
+    )
     req = next(r for r in kubelet.log_requests if r["pod"] == "auth-service-1")
     assert req["tailLines"] == "100" and int(req["sinceSeconds"]) == cfg.logs.since_s

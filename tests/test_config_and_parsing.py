@@ -25,7 +25,10 @@ def test_runbook_defaults(monkeypatch):
     s = load_settings()
     assert s.namespace == "adaptive-learning-production"
     assert {(x.name, x.port) for x in s.platform.services} == {
-        ("auth-service", 3001), ("user-service", 3002), ("scheduler-service", 3003), ("ml-service", 3005)
+        ("auth-service", 3001),
+        ("user-service", 3002),
+        ("scheduler-service", 3003),
+        ("ml-service", 3005),
     }
     assert s.escalation.oncall.primary == "@devops-oncall"
     assert s.escalation.oncall.secondary == "@platform-oncall"
@@ -56,9 +59,12 @@ def test_bad_value_names_the_field(monkeypatch):
 
 def test_bot_refuses_to_start_on_bad_config():
     out = subprocess.run(
-        [sys.executable, "-m", "bot.server"], cwd=ROOT, capture_output=True, text=True, timeout=30,
-        env={"PATH": "/usr/bin:/bin", "ALP_HTTP_PORT": "-1", "SLACK_BOT_TOKEN": "xoxb-1",
-             "SLACK_SIGNING_SECRET": "s"},
+        [sys.executable, "-m", "bot.server"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={"PATH": "/usr/bin:/bin", "ALP_HTTP_PORT": "-1", "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"},
     )
     assert out.returncode == 2
     assert "http_port" in out.stderr and "Traceback" not in out.stderr
@@ -106,8 +112,9 @@ def _report(findings: list[Finding]) -> Report:
 
 
 def test_renderers_never_show_secrets():
-    f = Finding(severity=Severity.CRITICAL, title="cannot connect",
-                detail="postgresql://alp:topsecret@10.0.0.1/db refused")
+    f = Finding(
+        severity=Severity.CRITICAL, title="cannot connect", detail="postgresql://alp:topsecret@10.0.0.1/db refused"
+    )
     r = _report([f])
     assert "topsecret" not in render_text(r)
     assert "topsecret" not in str(render_report(r).blocks)
@@ -115,10 +122,12 @@ def test_renderers_never_show_secrets():
 
 
 def test_small_report_fits_one_message_worst_first():
-    r = _report([
-        Finding(severity=Severity.OK, title="fine"),
-        Finding(severity=Severity.CRITICAL, title="broken", evidence=[Fields(items={"lag": "9"})]),
-    ])
+    r = _report(
+        [
+            Finding(severity=Severity.OK, title="fine"),
+            Finding(severity=Severity.CRITICAL, title="broken", evidence=[Fields(items={"lag": "9"})]),
+        ]
+    )
     msg = render_report(r)
     assert msg.attachment is None
     assert msg.blocks[0]["text"]["text"] == "kafka-lag: CRITICAL"
@@ -128,8 +137,11 @@ def test_small_report_fits_one_message_worst_first():
 def test_big_report_becomes_summary_plus_file_with_everything():
     rows = [[f"topic-{i}", str(i), "0", "1", "1", "STOP"] for i in range(300)]
     findings = [
-        Finding(severity=Severity.CRITICAL, title=f"group g{i}",
-                evidence=[Table(columns=["topic", "partition", "committed", "end", "lag", "status"], rows=rows)])
+        Finding(
+            severity=Severity.CRITICAL,
+            title=f"group g{i}",
+            evidence=[Table(columns=["topic", "partition", "committed", "end", "lag", "status"], rows=rows)],
+        )
         for i in range(80)
     ]
     msg = render_report(_report(findings))

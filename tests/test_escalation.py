@@ -70,9 +70,18 @@ class PagerSink:
 
 
 def settings(pager_url: str | None = None, **over: Any) -> EscalationSettings:
-    base = dict(p0_first_page_s=0, p1_first_page_s=1, p2_first_page_s=7200, step_wait_s=1, ack_timeout_s=0,
-                reminder_s=3600, page_retries=2, page_backoff_s=0.05, leader_poll_s=0.2,
-                pager_webhook_url=pager_url)
+    base = dict(
+        p0_first_page_s=0,
+        p1_first_page_s=1,
+        p2_first_page_s=7200,
+        step_wait_s=1,
+        ack_timeout_s=0,
+        reminder_s=3600,
+        page_retries=2,
+        page_backoff_s=0.05,
+        leader_poll_s=0.2,
+        pager_webhook_url=pager_url,
+    )
     base.update(over)
     return EscalationSettings(**base)
 
@@ -138,8 +147,13 @@ async def test_full_ladder_in_order_with_the_manager_paged_by_webhook(make_engin
 async def test_pages_carry_the_six_fields_filled_in(make_engine):
     eng, rec = await make_engine(settings(step_wait_s=60))
     inc = await eng.open(Priority.P1, "progress not saving", "10% of users", ["user-service"], "C1", "U1")
-    eng.record(inc.id, "U2", "check", "check kafka-lag: CRITICAL", {
-        "target": "kafka-lag", "findings": ["Consumer group user-service: STOP, lag 4,200"]})
+    eng.record(
+        inc.id,
+        "U2",
+        "check",
+        "check kafka-lag: CRITICAL",
+        {"target": "kafka-lag", "findings": ["Consumer group user-service: STOP, lag 4,200"]},
+    )
     eng.record(inc.id, "U2", "action", "restart deployment=user-service: done", {})
     await eng.escalate_now(inc.id, "U2")
     [(_, _, page)] = rec.pages
@@ -217,13 +231,13 @@ async def test_concurrent_ack_and_resolve_end_consistent(state_url):
         barrier = threading.Barrier(2)
         results: dict[str, bool] = {}
 
-        def ack() -> None:
+        def ack(barrier: threading.Barrier = barrier, results: dict[str, bool] = results, i: int = inc.id) -> None:
             barrier.wait()
-            results["ack"] = store.acknowledge(inc.id, "UA")
+            results["ack"] = store.acknowledge(i, "UA")
 
-        def resolve() -> None:
+        def resolve(barrier: threading.Barrier = barrier, results: dict[str, bool] = results, i: int = inc.id) -> None:
             barrier.wait()
-            results["resolve"] = store.resolve(inc.id, "UR")
+            results["resolve"] = store.resolve(i, "UR")
 
         threads = [threading.Thread(target=ack), threading.Thread(target=resolve)]
         for t in threads:
@@ -271,7 +285,7 @@ async def test_restart_fires_overdue_step_exactly_once(make_engine, state_url):
     await wait_for(lambda: rec.steps(inc.ref) == ["primary"])
     await eng.stop()  # the bot goes away between steps
     await asyncio.sleep(1.5)  # the secondary step falls due while nobody runs
-    eng2, rec2 = await make_engine(cfg)
+    _eng2, rec2 = await make_engine(cfg)
     await wait_for(lambda: rec2.steps(inc.ref) == ["secondary"], 3)
     await asyncio.sleep(0.5)
     assert rec2.steps(inc.ref) == ["secondary"]
@@ -287,8 +301,13 @@ async def test_specialists_are_added_by_area(make_engine):
 async def test_checklist_ticks_and_postmortem(make_engine):
     eng, _ = await make_engine(settings())
     inc = await eng.open(Priority.P1, "progress not saving", "users", ["user-service"], "C1", "U1")
-    eng.record(inc.id, "U2", "check", "check progress: CRITICAL", {"target": "progress",
-                                                                   "findings": ["1 failing progress update(s)"]})
+    eng.record(
+        inc.id,
+        "U2",
+        "check",
+        "check progress: CRITICAL",
+        {"target": "progress", "findings": ["1 failing progress update(s)"]},
+    )
     await eng.acknowledge(inc.id, "U2")
     await eng.resolve(inc.id, "U2")
     assert eng.store.tick(inc.id, "Run smoke tests", True, "U3")
@@ -297,6 +316,13 @@ async def test_checklist_ticks_and_postmortem(make_engine):
     assert stored.checklist["Run smoke tests"] is True
     md = postmortem_markdown(stored, eng.store.timeline(inc.id))
     assert md.startswith(f"# Postmortem draft: {inc.ref}")
-    for text in ("opened P1: progress not saving", "acknowledged", "resolved", "ticked: Run smoke tests",
-                 "1 failing progress update(s)", "- [x] Run smoke tests", "- [ ] Clear any alerts"):
+    for text in (
+        "opened P1: progress not saving",
+        "acknowledged",
+        "resolved",
+        "ticked: Run smoke tests",
+        "1 failing progress update(s)",
+        "- [x] Run smoke tests",
+        "- [ ] Clear any alerts",
+    ):
         assert text in md

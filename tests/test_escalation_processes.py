@@ -16,9 +16,13 @@ from tests.test_slack import command
 
 
 def pages(fake_slack, ref: str, step: str) -> list:  # type: ignore[no-untyped-def]
-    return [c for c in fake_slack.called("chat.postMessage")
-            if f"{ref} " in c.args.get("text", "") and f"({step})" in c.args.get("text", "")
-            and c.args.get("channel", "").startswith("C")]
+    return [
+        c
+        for c in fake_slack.called("chat.postMessage")
+        if f"{ref} " in c.args.get("text", "")
+        and f"({step})" in c.args.get("text", "")
+        and c.args.get("channel", "").startswith("C")
+    ]
 
 
 def wait(pred, timeout: float = 15):  # type: ignore[no-untyped-def]
@@ -31,15 +35,23 @@ def wait(pred, timeout: float = 15):  # type: ignore[no-untyped-def]
 
 
 def bot_env(testbed, fake_slack, platform, state_url: str, **over: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    return {**testbed, **ESCALATION_ENV, "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": fake_slack.api_url, "ALP_STATE_URL": state_url,
-            "ALP_ESCALATION__STEP_WAIT_S": "3",
-            "ALP_ESCALATION__PAGER_WEBHOOK_URL": f"{platform.base}/pager/v2/enqueue", **over}
+    return {
+        **testbed,
+        **ESCALATION_ENV,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": fake_slack.api_url,
+        "ALP_STATE_URL": state_url,
+        "ALP_ESCALATION__STEP_WAIT_S": "3",
+        "ALP_ESCALATION__PAGER_WEBHOOK_URL": f"{platform.base}/pager/v2/enqueue",
+        **over,
+    }
 
 
 def opened_ref(fake_slack, summary: str) -> str:  # type: ignore[no-untyped-def]
-    msg = fake_slack.wait_for("chat.postMessage", lambda c: summary in c.args.get("text", "")
-                              and "INC-" in c.args.get("text", ""))
+    msg = fake_slack.wait_for(
+        "chat.postMessage", lambda c: summary in c.args.get("text", "") and "INC-" in c.args.get("text", "")
+    )
     return re.search(r"INC-\d+", msg.args["text"]).group(0)  # type: ignore[union-attr]
 
 

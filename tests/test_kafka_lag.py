@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 
-import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 import commands.checks  # noqa: F401
@@ -93,8 +92,11 @@ async def test_consumer_that_stopped_while_producing_continues_is_stop(testbed, 
     await create_topic(bootstrap, unique, 1)
     await produce(bootstrap, unique, {0: 20})
     consumer = AIOKafkaConsumer(
-        unique, bootstrap_servers=bootstrap, group_id=unique,
-        auto_offset_reset="earliest", enable_auto_commit=False,
+        unique,
+        bootstrap_servers=bootstrap,
+        group_id=unique,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
     )
     await consumer.start()
     got = 0
@@ -126,8 +128,12 @@ async def test_consumer_falling_behind_while_committing_is_warn(testbed, unique)
     await create_topic(bootstrap, unique, 1)
     await produce(bootstrap, unique, {0: 50})
     consumer = AIOKafkaConsumer(
-        unique, bootstrap_servers=bootstrap, group_id=unique,
-        auto_offset_reset="earliest", enable_auto_commit=False, max_poll_records=2,
+        unique,
+        bootstrap_servers=bootstrap,
+        group_id=unique,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_poll_records=2,
     )
     await consumer.start()
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=1)
@@ -239,7 +245,11 @@ def test_cli_json_report_and_exit_code(testbed, unique):
     env = {**testbed, "ALP_KAFKA_LAG__INTERVAL_S": "0.1", "PATH": _path()}
     out = subprocess.run(
         [sys.executable, "-m", "bot.cli", "--json", "check", "kafka-lag", "--group", unique],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     body = json.loads(out.stdout)
     assert body["target"] == "kafka-lag"
@@ -249,7 +259,11 @@ def test_cli_json_report_and_exit_code(testbed, unique):
 
     text = subprocess.run(
         [sys.executable, "-m", "bot.cli", "check", "kafka-lag", "--group", unique],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert f"Consumer group {unique}: STOP, lag 3" in text.stdout
     assert text.returncode == 2
@@ -258,7 +272,11 @@ def test_cli_json_report_and_exit_code(testbed, unique):
 def test_cli_unknown_target_suggests_and_exits_64():
     out = subprocess.run(
         [sys.executable, "-m", "bot.cli", "check", "kafka-lga"],
-        cwd=ROOT, capture_output=True, text=True, timeout=30, env={"PATH": _path()},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={"PATH": _path()},
     )
     assert out.returncode == 64
     assert "Did you mean `kafka-lag`" in out.stderr
@@ -269,5 +287,3 @@ def _path() -> str:
     import os
 
     return os.environ.get("PATH", "/usr/bin:/bin")
-
-

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Any
@@ -42,8 +43,9 @@ def bot_kube(kube_admin: client.ApiClient) -> Any:
     apply_manifests(kube_admin)
     core = client.CoreV1Api(kube_admin)
     token = core.create_namespaced_service_account_token(
-        "alp", "alp", client.AuthenticationV1TokenRequest(
-            spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600))
+        "alp",
+        "alp",
+        client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600)),
     ).status.token
     cfg = client.Configuration()
     admin_cfg = kube_admin.configuration
@@ -58,7 +60,11 @@ async def test_reads_the_checks_make_are_allowed(bot_kube: Kube):
     assert any(p.metadata.name == "postgres-0" for p in await bot_kube.list_pods(None))
     assert await bot_kube.list_pods(PLATFORM, "app=auth-service") is not None
     assert {d.metadata.name for d in await bot_kube.list_deployments(PLATFORM)} >= {
-        "auth-service", "user-service", "scheduler-service", "ml-service"}
+        "auth-service",
+        "user-service",
+        "scheduler-service",
+        "ml-service",
+    }
     assert (await bot_kube.get_scale(PLATFORM, "user-service")).metadata.name == "user-service"
     await bot_kube.list_events(PLATFORM)
     await bot_kube.list_endpoints(PLATFORM)
@@ -97,10 +103,16 @@ async def test_actions_are_allowed_and_dry_run_changes_nothing(bot_kube: Kube, k
     await bot_kube.restart_deployment(PLATFORM, "user-service", dry_run=True)
     await bot_kube.scale_deployment(PLATFORM, "user-service", 4, dry_run=True)
     await bot_kube.patch_configmap(PLATFORM, "auth-config", {"fallback_enabled": "true"}, dry_run=True)
-    await bot_kube.patch_container(PLATFORM, "scheduler-service", "scheduler-service",
-                                   {"env": [{"name": "ALGORITHM_VERSION", "value": "v1.0.0"}]}, dry_run=True)
-    await bot_kube.patch_container(PLATFORM, "auth-service", "auth-service",
-                                   {"resources": {"limits": {"cpu": "2", "memory": "4Gi"}}}, dry_run=True)
+    await bot_kube.patch_container(
+        PLATFORM,
+        "scheduler-service",
+        "scheduler-service",
+        {"env": [{"name": "ALGORITHM_VERSION", "value": "v1.0.0"}]},
+        dry_run=True,
+    )
+    await bot_kube.patch_container(
+        PLATFORM, "auth-service", "auth-service", {"resources": {"limits": {"cpu": "2", "memory": "4Gi"}}}, dry_run=True
+    )
     await bot_kube.delete_secret(PLATFORM, "jwt-signing-key", dry_run=True)
     await bot_kube.delete_pod("infrastructure", "postgres-0", dry_run=True)
     await bot_kube.patch_configmap("kong", "kong-config", {"rate_limit": "10"}, dry_run=True)
@@ -127,7 +139,7 @@ async def test_real_restart_and_scale(bot_kube: Kube, kube_admin):
         rs = client.AppsV1Api(kube_admin).list_namespaced_replica_set(PLATFORM, label_selector="app=ml-service")
         if len(rs.items) >= 2:
             break
-        time.sleep(0.5)
+        await asyncio.sleep(0.5)
     assert len(rs.items) >= 2, "no new ReplicaSet after the restart"
     await bot_kube.scale_deployment(PLATFORM, "ml-service", 0)
     core = client.CoreV1Api(kube_admin)
@@ -139,7 +151,7 @@ async def test_real_restart_and_scale(bot_kube: Kube, kube_admin):
                 core.delete_namespaced_pod(p.metadata.name, PLATFORM, grace_period_seconds=0)
             except ApiException as err:
                 assert err.status == 404  # the ReplicaSet controller got there first
-        time.sleep(0.3)
+        await asyncio.sleep(0.3)
 
 
 @pytest.mark.parametrize(
@@ -160,13 +172,15 @@ async def test_things_outside_its_job_are_refused(bot_kube: Kube, kube_admin, at
     core = client.CoreV1Api(kube_admin)
     for ns, name in ((PLATFORM, "db-password"),):
         try:
-            core.create_namespaced_secret(ns, client.V1Secret(
-                metadata=client.V1ObjectMeta(name=name), string_data={"password": "hunter2"}))
+            core.create_namespaced_secret(
+                ns, client.V1Secret(metadata=client.V1ObjectMeta(name=name), string_data={"password": "hunter2"})
+            )
         except ApiException as err:
             assert err.status == 409
     try:
-        core.create_namespaced_config_map("kube-system", client.V1ConfigMap(
-            metadata=client.V1ObjectMeta(name="auth-config"), data={"x": "1"}))
+        core.create_namespaced_config_map(
+            "kube-system", client.V1ConfigMap(metadata=client.V1ObjectMeta(name="auth-config"), data={"x": "1"})
+        )
     except ApiException as err:
         assert err.status == 409
 
@@ -176,16 +190,21 @@ async def test_things_outside_its_job_are_refused(bot_kube: Kube, kube_admin, at
         "list secrets": lambda **_: b_core.list_namespaced_secret(PLATFORM),
         "delete a deployment": lambda **_: b_apps.delete_namespaced_deployment("auth-service", PLATFORM, dry_run="All"),
         "create a deployment": lambda **_: b_apps.create_namespaced_deployment(
-            PLATFORM, deployment("intruder", 80), dry_run="All"),
+            PLATFORM, deployment("intruder", 80), dry_run="All"
+        ),
         "patch a configmap outside the allowlist": lambda **_: b_core.patch_namespaced_config_map(
-            "kube-root-ca.crt", PLATFORM, {"data": {"x": "1"}}, dry_run="All"),
+            "kube-root-ca.crt", PLATFORM, {"data": {"x": "1"}}, dry_run="All"
+        ),
         "patch another namespace's configmap": lambda **_: b_core.patch_namespaced_config_map(
-            "auth-config", "kube-system", {"data": {"x": "1"}}, dry_run="All"),
+            "auth-config", "kube-system", {"data": {"x": "1"}}, dry_run="All"
+        ),
         "exec into a pod": lambda **_: b_core.connect_post_namespaced_pod_exec(
-            "postgres-0", "infrastructure", command=["sh"]),
+            "postgres-0", "infrastructure", command=["sh"]
+        ),
         "delete a namespace": lambda **_: b_core.delete_namespace("kong", dry_run="All"),
         "delete a pod other than the named ones": lambda **_: b_core.delete_namespaced_pod(
-            "not-allowed-0", "infrastructure", dry_run="All"),
+            "not-allowed-0", "infrastructure", dry_run="All"
+        ),
     }
     with pytest.raises(KubeForbidden) as refused:
         await bot_kube._call(verb, resource, PLATFORM, None, calls[attempt])

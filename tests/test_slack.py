@@ -56,16 +56,14 @@ def lagging_group(testbed, unique) -> str:
 
 
 def test_check_kafka_lag_posts_progress_then_findings(bot, fake_slack, lagging_group):
-    status, body, took = command(bot, fake_slack, f"check kafka-lag --group {lagging_group}")
+    status, _body, took = command(bot, fake_slack, f"check kafka-lag --group {lagging_group}")
 
     assert status == 200
     assert took < 3, "Slack needs the ack within 3 seconds"
     first = fake_slack.wait_for("chat.postMessage", lambda c: c.args.get("channel") == "C0ONCALL")
     assert "Running `kafka-lag`" in first.args["text"]
     assert "broker" in blocks_text(first.args["blocks"])  # the probes are listed
-    final = fake_slack.wait_for(
-        "chat.update", lambda c: lagging_group in blocks_text(c.args.get("blocks", []))
-    )
+    final = fake_slack.wait_for("chat.update", lambda c: lagging_group in blocks_text(c.args.get("blocks", [])))
     text = blocks_text(final.args["blocks"])
     assert f"Consumer group {lagging_group}: STOP, lag 10" in text
     assert "reset-offsets" in text  # the runbook's remediation is suggested
@@ -78,9 +76,7 @@ def test_check_kafka_lag_posts_progress_then_findings(bot, fake_slack, lagging_g
 
 def test_result_replaces_the_progress_message(bot, fake_slack, lagging_group):
     command(bot, fake_slack, f"check kafka-lag --group {lagging_group}")
-    final = fake_slack.wait_for(
-        "chat.update", lambda c: lagging_group in blocks_text(c.args.get("blocks", []))
-    )
+    final = fake_slack.wait_for("chat.update", lambda c: lagging_group in blocks_text(c.args.get("blocks", [])))
     posted = [c for c in fake_slack.called("chat.postMessage") if c.args.get("channel") == "C0ONCALL"]
     assert len(posted) == 1
     # the update targets the message the bot posted (Slack's ts for it), not a new one
@@ -148,9 +144,7 @@ def test_channel_the_bot_is_not_in_falls_back_to_response_url(bot, fake_slack, l
     fake_slack.not_in_channel.add("C0PRIVATE")
     status, _, _ = command(bot, fake_slack, f"check kafka-lag --group {lagging_group}", channel="C0PRIVATE")
     assert status == 200
-    final = fake_slack.wait_for(
-        "response_url", lambda c: lagging_group in blocks_text(c.args.get("blocks", []))
-    )
+    final = fake_slack.wait_for("response_url", lambda c: lagging_group in blocks_text(c.args.get("blocks", [])))
     assert final.args["replace_original"] is True
     assert final.args["response_type"] == "in_channel"
 
@@ -172,7 +166,9 @@ def test_output_too_long_for_a_message_goes_out_as_a_file(bot, fake_slack, testb
     assert rows == set(range(120))
     done = fake_slack.wait_for("files.completeUploadExternal")
     assert done.args["channel_id"] == "C0ONCALL"
-    summary = fake_slack.wait_for("chat.update", lambda c: "attached as a file" in blocks_text(c.args.get("blocks", [])))
+    summary = fake_slack.wait_for(
+        "chat.update", lambda c: "attached as a file" in blocks_text(c.args.get("blocks", []))
+    )
     assert len(summary.args["blocks"]) <= 50
 
 
@@ -202,8 +198,16 @@ def test_health_lists_probes_first_then_updates_in_place(bot, fake_slack):
     assert status == 200 and took < 3
     first = fake_slack.wait_for("chat.postMessage", lambda c: c.args.get("channel") == "C0ONCALL")
     listed = blocks_text(first.args["blocks"])
-    for probe in ("pods", "auth-service", "user-service", "scheduler-service", "ml-service", "postgres",
-                  "redis", "kafka"):
+    for probe in (
+        "pods",
+        "auth-service",
+        "user-service",
+        "scheduler-service",
+        "ml-service",
+        "postgres",
+        "redis",
+        "kafka",
+    ):
         assert probe in listed
     final = fake_slack.wait_for("chat.update", lambda c: "health:" in blocks_text(c.args.get("blocks", [])))
     text = blocks_text(final.args["blocks"])

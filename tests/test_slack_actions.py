@@ -33,13 +33,19 @@ def confirmation(fake_slack, what: str):  # type: ignore[no-untyped-def]
 
 
 def updated(fake_slack, msg, text: str):  # type: ignore[no-untyped-def]
-    return fake_slack.wait_for("chat.update", lambda c: c.args.get("ts") == msg.response["ts"]
-                               and text in blocks_text(c.args.get("blocks", [])) + c.args.get("text", ""))
+    return fake_slack.wait_for(
+        "chat.update",
+        lambda c: (
+            c.args.get("ts") == msg.response["ts"]
+            and text in blocks_text(c.args.get("blocks", [])) + c.args.get("text", "")
+        ),
+    )
 
 
 def ephemeral(fake_slack, user: str, text: str):  # type: ignore[no-untyped-def]
-    return fake_slack.wait_for("chat.postEphemeral", lambda c: c.args.get("user") == user
-                               and text in c.args.get("text", ""))
+    return fake_slack.wait_for(
+        "chat.postEphemeral", lambda c: c.args.get("user") == user and text in c.args.get("text", "")
+    )
 
 
 def audit(bot, fake_slack) -> str:  # type: ignore[no-untyped-def]
@@ -66,14 +72,21 @@ def test_confirm_flow_runs_the_action_shows_outcome_and_verifies(bot, fake_slack
     assert "alp_action_confirm" not in blocks_text(done.args["blocks"])  # buttons replaced by the outcome
     assert "alp_action_undo" in blocks_text(done.args["blocks"])  # scale can be undone
     assert replicas(kube_admin, "user-service") == 2
-    after = fake_slack.wait_for("chat.postMessage", lambda c: c.args.get("thread_ts") == msg.response["ts"]
-                                and c.args.get("text", "").startswith("After scale"))
+    after = fake_slack.wait_for(
+        "chat.postMessage",
+        lambda c: c.args.get("thread_ts") == msg.response["ts"] and c.args.get("text", "").startswith("After scale"),
+    )
     assert "health" in after.args["text"]
     log = audit(bot, fake_slack)
     for event in ("dry-run", "requested", "outcome"):
         assert event in log
-    undo = next(e["value"] for b in done.args["blocks"] if b["type"] == "actions" for e in b["elements"]
-                if e["action_id"] == "alp_action_undo")
+    undo = next(
+        e["value"]
+        for b in done.args["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == "alp_action_undo"
+    )
     click(bot, block_action("alp_action_undo", undo, user="U0CAROL"))
     undo_msg, _ = confirmation(fake_slack, f"scale deployment=user-service replicas=0 namespace={PLATFORM}")
     assert "2 -> 0 replicas" in blocks_text(undo_msg.args["blocks"])
@@ -82,7 +95,7 @@ def test_confirm_flow_runs_the_action_shows_outcome_and_verifies(bot, fake_slack
 def test_unauthorized_user_is_refused_and_audited(bot, fake_slack, kube_admin):
     before = replicas(kube_admin, "ml-service")
     command(bot, fake_slack, "do scale ml-service 4", user="U0MALLORY")
-    msg, buttons = confirmation(fake_slack, "scale deployment=ml-service replicas=4")
+    _msg, buttons = confirmation(fake_slack, "scale deployment=ml-service replicas=4")
     click(bot, block_action("alp_action_confirm", buttons["alp_action_confirm"], user="U0MALLORY"))
     refused = ephemeral(fake_slack, "U0MALLORY", "You may not run disruptive actions")
     assert "S0SRE" in refused.args["text"] and "Nothing was changed" in refused.args["text"]
@@ -125,8 +138,9 @@ def test_double_click_and_slack_retry_run_once(bot, fake_slack, kube_admin):
         list(pool.map(lambda retry: click(bot, body, retry), [None, None, 1]))
     updated(fake_slack, msg, "restarted deployment/auth-service")
     time.sleep(1.0)
-    outcomes = [line for line in audit(bot, fake_slack).splitlines()
-                if "*outcome* restart deployment=auth-service" in line]
+    outcomes = [
+        line for line in audit(bot, fake_slack).splitlines() if "*outcome* restart deployment=auth-service" in line
+    ]
     assert len(outcomes) == 1
     assert ephemeral(fake_slack, "U0ALICE", "is already")
 
@@ -154,8 +168,13 @@ def test_two_person_rule_for_destructive_actions(bot, fake_slack, testbed):
     msg, buttons = confirmation(fake_slack, "flush-cache")
     click(bot, block_action("alp_action_confirm", buttons["alp_action_confirm"], user="U0ALICE"))
     waiting = updated(fake_slack, msg, "needs a *second* authorized person")
-    approve = next(e["value"] for b in waiting.args["blocks"] if b["type"] == "actions"
-                   for e in b["elements"] if e["action_id"] == "alp_action_approve")
+    approve = next(
+        e["value"]
+        for b in waiting.args["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == "alp_action_approve"
+    )
 
     click(bot, block_action("alp_action_approve", approve, user="U0ALICE"))  # her own request
     ephemeral(fake_slack, "U0ALICE", "cannot approve your own request")
@@ -176,8 +195,13 @@ def test_two_person_approval_times_out(bot, fake_slack):
     msg, buttons = confirmation(fake_slack, "rotate-jwt-key")
     click(bot, block_action("alp_action_confirm", buttons["alp_action_confirm"], user="U0ALICE"))
     waiting = updated(fake_slack, msg, "needs a *second* authorized person")
-    approve = next(e["value"] for b in waiting.args["blocks"] if b["type"] == "actions"
-                   for e in b["elements"] if e["action_id"] == "alp_action_approve")
+    approve = next(
+        e["value"]
+        for b in waiting.args["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == "alp_action_approve"
+    )
     time.sleep(4.5)  # the bot under test allows 4 s for the second person
     click(bot, block_action("alp_action_approve", approve, user="U0BOB"))
     ephemeral(fake_slack, "U0BOB", "approval window has expired")
@@ -203,10 +227,20 @@ def test_a_finding_button_opens_the_confirmation(bot, fake_slack, testbed, uniqu
 
     asyncio.run(setup())
     command(bot, fake_slack, f"check kafka-lag --group {unique}", user="U0ALICE")
-    report = fake_slack.wait_for("chat.update", lambda c: unique in blocks_text(c.args.get("blocks", []))
-                                 and "alp_action_request" in blocks_text(c.args.get("blocks", [])))
-    value = next(e["value"] for b in report.args["blocks"] if b["type"] == "actions" for e in b["elements"]
-                 if e["action_id"].startswith("alp_action_request"))
+    report = fake_slack.wait_for(
+        "chat.update",
+        lambda c: (
+            unique in blocks_text(c.args.get("blocks", []))
+            and "alp_action_request" in blocks_text(c.args.get("blocks", []))
+        ),
+    )
+    value = next(
+        e["value"]
+        for b in report.args["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"].startswith("alp_action_request")
+    )
     click(bot, block_action("alp_action_request:0", value, user="U0ALICE", message_ts=report.args["ts"]))
     msg, _ = confirmation(fake_slack, f"reset-offsets group={unique} to=latest")
     assert msg.args["thread_ts"] == report.args["ts"]  # the confirmation sits under the finding
@@ -220,17 +254,31 @@ def test_modal_asks_for_what_a_button_cannot_know(bot, fake_slack, kube_admin):
     click(bot, block_action("alp_action_request", value, user="U0ALICE"))
     form = fake_slack.wait_for("views.open", lambda c: c.args["view"]["callback_id"] == "alp_action_modal")
     assert [b["block_id"] for b in form.args["view"]["blocks"]] == ["replicas"]
-    click(bot, view_submission("alp_action_modal", form.args["view"]["private_metadata"],
-                               {"replicas": {"value": {"type": "plain_text_input", "value": "3"}}}, user="U0ALICE"))
+    click(
+        bot,
+        view_submission(
+            "alp_action_modal",
+            form.args["view"]["private_metadata"],
+            {"replicas": {"value": {"type": "plain_text_input", "value": "3"}}},
+            user="U0ALICE",
+        ),
+    )
     confirmation(fake_slack, "scale deployment=user-service replicas=3")
 
 
 def test_dry_run_mode_turns_every_action_into_its_preview(testbed, fake_slack, platform, kube_admin, tmp_path):
     from tests.conftest import ACTIONS_ENV, BOT_TOKEN, ESCALATION_ENV, BotProcess
 
-    env = {**testbed, **ESCALATION_ENV, **ACTIONS_ENV, "SLACK_BOT_TOKEN": BOT_TOKEN,
-           "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": fake_slack.api_url,
-           "ALP_STATE_URL": f"sqlite:///{tmp_path}/dry.db", "ALP_ACTIONS__DRY_RUN": "true"}
+    env = {
+        **testbed,
+        **ESCALATION_ENV,
+        **ACTIONS_ENV,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": fake_slack.api_url,
+        "ALP_STATE_URL": f"sqlite:///{tmp_path}/dry.db",
+        "ALP_ACTIONS__DRY_RUN": "true",
+    }
     dry = BotProcess(env).start()
     try:
         before = replicas(kube_admin, "ml-service")

@@ -17,15 +17,23 @@ def click(bot, body: str):  # type: ignore[no-untyped-def]
 
 def announced(fake_slack, summary: str):  # type: ignore[no-untyped-def]
     """The announcement of the incident whose summary is `summary`, and its number."""
-    msg = fake_slack.wait_for("chat.postMessage", lambda c: summary in c.args.get("text", "")
-                              and "INC-" in c.args.get("text", "") and not c.args.get("thread_ts"))
+    msg = fake_slack.wait_for(
+        "chat.postMessage",
+        lambda c: (
+            summary in c.args.get("text", "") and "INC-" in c.args.get("text", "") and not c.args.get("thread_ts")
+        ),
+    )
     return msg, int(re.search(r"INC-(\d+)", msg.args["text"]).group(1))
 
 
 def pages_for(fake_slack, ref: str) -> list:  # type: ignore[no-untyped-def]
-    return [c for c in fake_slack.called("chat.postMessage")
-            if "you are paged for" in c.args.get("text", "") and f"{ref} " in c.args.get("text", "")
-            and c.args.get("channel", "").startswith("C")]
+    return [
+        c
+        for c in fake_slack.called("chat.postMessage")
+        if "you are paged for" in c.args.get("text", "")
+        and f"{ref} " in c.args.get("text", "")
+        and c.args.get("channel", "").startswith("C")
+    ]
 
 
 def ephemeral_reply(fake_slack, text: str):  # type: ignore[no-untyped-def]
@@ -33,20 +41,33 @@ def ephemeral_reply(fake_slack, text: str):  # type: ignore[no-untyped-def]
 
 
 def test_p0_is_announced_paged_in_thread_and_dmed(bot, fake_slack):
-    status, _, took = command(bot, fake_slack, 'incident open P0 login outage --impact "all users" '
-                                               "--services auth-service,postgres")
+    status, _, took = command(
+        bot, fake_slack, 'incident open P0 login outage --impact "all users" --services auth-service,postgres'
+    )
     assert status == 200 and took < 3
     msg, n = announced(fake_slack, "login outage")
     text = blocks_text(msg.args["blocks"])
     for button in ("incident_ack", "incident_escalate", "incident_note", "incident_resolve"):
         assert button in text
-    page = fake_slack.wait_for("chat.postMessage", lambda c: "you are paged for" in c.args.get("text", "")
-                               and f"INC-{n} " in c.args["text"] and c.args.get("channel") == "C0ONCALL")
+    page = fake_slack.wait_for(
+        "chat.postMessage",
+        lambda c: (
+            "you are paged for" in c.args.get("text", "")
+            and f"INC-{n} " in c.args["text"]
+            and c.args.get("channel") == "C0ONCALL"
+        ),
+    )
     assert page.args["thread_ts"] == msg.response["ts"]
     assert page.args["text"].startswith("<!subteam^S0DEVOPS|devops-oncall>")
     fields = blocks_text(page.args["blocks"])
-    for field in ("Incident Summary", "Impact Assessment", "Timeline", "Steps Taken", "Current Status",
-                  "Logs and Evidence"):
+    for field in (
+        "Incident Summary",
+        "Impact Assessment",
+        "Timeline",
+        "Steps Taken",
+        "Current Status",
+        "Logs and Evidence",
+    ):
         assert field in fields
     assert "all users" in fields
     dm = fake_slack.wait_for("chat.postMessage", lambda c: c.args.get("channel") == "DU0PRIMARY")
@@ -58,12 +79,15 @@ def test_p0_is_announced_paged_in_thread_and_dmed(bot, fake_slack):
 def test_acknowledge_button_stops_the_ladder_and_updates_the_message(bot, fake_slack):
     command(bot, fake_slack, "incident open P0 redis evictions")
     msg, n = announced(fake_slack, "redis evictions")
-    fake_slack.wait_for("chat.postMessage", lambda c: f"INC-{n} " in c.args.get("text", "")
-                        and "you are paged" in c.args["text"])
+    fake_slack.wait_for(
+        "chat.postMessage", lambda c: f"INC-{n} " in c.args.get("text", "") and "you are paged" in c.args["text"]
+    )
     status, _, _ = click(bot, block_action("incident_ack", str(n), user="U0BOB"))
     assert status == 200
-    update = fake_slack.wait_for("chat.update", lambda c: c.args.get("ts") == msg.response["ts"]
-                                 and "acknowledged" in blocks_text(c.args.get("blocks", [])))
+    update = fake_slack.wait_for(
+        "chat.update",
+        lambda c: c.args.get("ts") == msg.response["ts"] and "acknowledged" in blocks_text(c.args.get("blocks", [])),
+    )
     assert "U0BOB" in blocks_text(update.args["blocks"])
     assert "incident_ack" not in blocks_text(update.args["blocks"])  # no button to ack twice
     time.sleep(2.8)  # past the secondary's due time
@@ -77,7 +101,7 @@ def test_double_ack_click_is_answered_not_repeated(bot, fake_slack):
     click(bot, block_action("incident_ack", str(n), user="U0CAROL"))
     eph = fake_slack.wait_for("chat.postEphemeral", lambda c: f"INC-{n}" in c.args.get("text", ""))
     assert eph.args["user"] == "U0CAROL" and "already acknowledged" in eph.args["text"]
-    _, body, _ = command(bot, fake_slack, f"incident show {n}")
+    _, _body, _ = command(bot, fake_slack, f"incident show {n}")
     shown = ephemeral_reply(fake_slack, f"INC-{n}").args["text"]
     assert shown.count("acknowledged; escalation stopped") == 1 and "U0BOB" in shown
 
@@ -88,8 +112,14 @@ def test_escalate_now_pages_the_next_step(bot, fake_slack):
     time.sleep(0.5)
     assert pages_for(fake_slack, f"INC-{n}") == []  # P2 waits two hours
     click(bot, block_action("incident_escalate", str(n)))
-    fake_slack.wait_for("chat.postMessage", lambda c: f"INC-{n} " in c.args.get("text", "")
-                        and "you are paged" in c.args["text"] and "(primary)" in c.args["text"])
+    fake_slack.wait_for(
+        "chat.postMessage",
+        lambda c: (
+            f"INC-{n} " in c.args.get("text", "")
+            and "you are paged" in c.args["text"]
+            and "(primary)" in c.args["text"]
+        ),
+    )
 
 
 def test_note_form_resolve_checklist_and_postmortem(bot, fake_slack):
@@ -98,9 +128,14 @@ def test_note_form_resolve_checklist_and_postmortem(bot, fake_slack):
     click(bot, block_action("incident_note", str(n)))
     form = fake_slack.wait_for("views.open")
     assert form.args["view"]["callback_id"] == "incident_note_modal"
-    status, _, _ = click(bot, view_submission("incident_note_modal", str(n),
-                                              {"note": {"value": {"type": "plain_text_input",
-                                                                  "value": "restarted user-service"}}}))
+    status, _, _ = click(
+        bot,
+        view_submission(
+            "incident_note_modal",
+            str(n),
+            {"note": {"value": {"type": "plain_text_input", "value": "restarted user-service"}}},
+        ),
+    )
     assert status == 200
     fake_slack.wait_for("chat.postMessage", lambda c: "restarted user-service" in c.args.get("text", ""))
 
@@ -109,8 +144,12 @@ def test_note_form_resolve_checklist_and_postmortem(bot, fake_slack):
     text = blocks_text(checklist.args["blocks"])
     assert "Verify all services are healthy" in text and "Schedule post-incident review" in text
     assert "incident_run_health" in text
-    click(bot, block_action("incident_checklist", "", block_id=f"checklist_{n}",
-                            selected=["Run smoke tests", "Clear any alerts"]))
+    click(
+        bot,
+        block_action(
+            "incident_checklist", "", block_id=f"checklist_{n}", selected=["Run smoke tests", "Clear any alerts"]
+        ),
+    )
     time.sleep(0.5)
     command(bot, fake_slack, f"incident postmortem {n}")
     upload = fake_slack.wait_for("upload", lambda c: f"INC-{n}" in c.args["content"])
@@ -125,11 +164,12 @@ def test_open_incident_button_under_a_finding_opens_a_prefilled_form(bot, fake_s
     form = fake_slack.wait_for("views.open", lambda c: c.args["view"]["callback_id"] == "incident_open_modal")
     summary = form.args["view"]["blocks"][0]["element"]["initial_value"]
     assert summary.startswith("kafka-lag: Consumer group user-service")
-    values = {"summary": {"value": {"type": "plain_text_input", "value": summary}},
-              "impact": {"value": {"type": "plain_text_input", "value": "progress delayed"}},
-              "services": {"value": {"type": "multi_static_select",
-                                     "selected_options": [{"value": "user-service"}]}},
-              "priority": {"value": {"type": "static_select", "selected_option": {"value": "P2"}}}}
+    values = {
+        "summary": {"value": {"type": "plain_text_input", "value": summary}},
+        "impact": {"value": {"type": "plain_text_input", "value": "progress delayed"}},
+        "services": {"value": {"type": "multi_static_select", "selected_options": [{"value": "user-service"}]}},
+        "priority": {"value": {"type": "static_select", "selected_option": {"value": "P2"}}},
+    }
     click(bot, view_submission("incident_open_modal", "C0ONCALL", values))
     msg, _ = announced(fake_slack, "Consumer group user-service: STOP")
     assert "progress delayed" in blocks_text(msg.args["blocks"])
@@ -139,12 +179,14 @@ def test_checks_in_the_incident_channel_become_steps_taken(bot, fake_slack):
     command(bot, fake_slack, "incident open P2 check linking", channel="C0LINK")
     _, n = announced(fake_slack, "check linking")
     command(bot, fake_slack, "check redis", channel="C0LINK")
-    fake_slack.wait_for("chat.update", lambda c: "redis:" in blocks_text(c.args.get("blocks", []))
-                        and c.args.get("channel") == "C0LINK")
+    fake_slack.wait_for(
+        "chat.update", lambda c: "redis:" in blocks_text(c.args.get("blocks", [])) and c.args.get("channel") == "C0LINK"
+    )
     time.sleep(0.3)
     click(bot, block_action("incident_escalate", str(n), channel="C0LINK"))
-    page = fake_slack.wait_for("chat.postMessage", lambda c: f"INC-{n} " in c.args.get("text", "")
-                               and "you are paged" in c.args["text"])
+    page = fake_slack.wait_for(
+        "chat.postMessage", lambda c: f"INC-{n} " in c.args.get("text", "") and "you are paged" in c.args["text"]
+    )
     assert "check redis" in blocks_text(page.args["blocks"])
 
 

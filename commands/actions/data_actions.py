@@ -9,8 +9,8 @@ from typing import Annotated, Any, Literal
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import NewPartitions
 from aiokafka.structs import OffsetAndMetadata
-from pydantic import AfterValidator, Field, model_validator
 from psycopg import sql
+from pydantic import AfterValidator, Field, model_validator
 
 from commands.actions.registry import ActionContext, ActionParams, Outcome, Preview, Risk, action
 from commands.actions.validators import IntList
@@ -49,34 +49,59 @@ async def preview_terminate(ctx: ActionContext, p: TerminateParams) -> Preview:
         if p.pids:
             rows = await query(conn, base + "pid = ANY(%s)", list(p.pids))
         elif p.older_than_min is not None:
-            rows = await query(conn, base + "state = 'active' AND query_start < now() - make_interval(mins => %s)",
-                               p.older_than_min)
+            rows = await query(
+                conn, base + "state = 'active' AND query_start < now() - make_interval(mins => %s)", p.older_than_min
+            )
         else:
             rows = await query(conn, base + "pid IN (SELECT unnest(pg_blocking_pids(pid)) FROM pg_stat_activity)")
-    items = [{"pid": r["pid"], "user": r["usename"], "state": r["state"],
-              "age_s": round(float(r["age_s"] or 0), 1), "query": " ".join((r["query"] or "").split())[:200],
-              "backend_start": r["backend_start"].isoformat()} for r in rows]
+    items = [
+        {
+            "pid": r["pid"],
+            "user": r["usename"],
+            "state": r["state"],
+            "age_s": round(float(r["age_s"] or 0), 1),
+            "query": " ".join((r["query"] or "").split())[:200],
+            "backend_start": r["backend_start"].isoformat(),
+        }
+        for r in rows
+    ]
     refusal = None if items else "no backend matches: nothing would be terminated"
-    lines = [f"terminate pid {i['pid']} ({i['user']}, {i['state']}, {i['age_s']:.0f}s): {i['query'][:80]}"
-             for i in items]
+    lines = [
+        f"terminate pid {i['pid']} ({i['user']}, {i['state']}, {i['age_s']:.0f}s): {i['query'][:80]}" for i in items
+    ]
     return Preview(lines, items=items, refusal=refusal, target="postgres/backends")
 
 
-@action("terminate-queries", summary="pg_terminate_backend for exactly the backends listed in the preview",
-        runbook="SELECT pg_terminate_backend(pid) …", risk=Risk.DISRUPTIVE, params=TerminateParams,
-        preview=preview_terminate, verify="deadlocks")
+@action(
+    "terminate-queries",
+    summary="pg_terminate_backend for exactly the backends listed in the preview",
+    runbook="SELECT pg_terminate_backend(pid) …",
+    risk=Risk.DISRUPTIVE,
+    params=TerminateParams,
+    preview=preview_terminate,
+    verify="deadlocks",
+)
 async def terminate_queries(ctx: ActionContext, p: TerminateParams, preview: Preview) -> Outcome:
     done, gone = [], []
     async with connect(ctx.config.postgres_dsn, ctx.config.timeouts.probe_s) as conn:
         for item in preview.items:
             # Only the backend that was previewed: same pid and same start (pids get reused).
-            rows = await query(conn, """SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
+            rows = await query(
+                conn,
+                """SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
                                         WHERE pid = %s AND backend_start = %s::timestamptz""",
-                               item["pid"], item["backend_start"])
+                item["pid"],
+                item["backend_start"],
+            )
             (done if rows and rows[0]["ok"] else gone).append(item["pid"])
     details = [f"already gone (not touched): {gone}"] if gone else []
-    return Outcome(bool(done) or not preview.items, f"terminated {len(done)} backend(s): {done}",
-                   {"pids": [i["pid"] for i in preview.items]}, {"terminated": done}, details)
+    return Outcome(
+        bool(done) or not preview.items,
+        f"terminated {len(done)} backend(s): {done}",
+        {"pids": [i["pid"] for i in preview.items]},
+        {"terminated": done},
+        details,
+    )
 
 
 # ---------------------------------------------------------------------- reindex
@@ -87,23 +112,42 @@ class ReindexParams(ActionParams):
 async def preview_reindex(ctx: ActionContext, p: ReindexParams) -> Preview:
     allowed = ctx.config.actions.reindex_tables
     if p.table not in allowed:
-        return Preview([], refusal=f"table {p.table} is not on the reindex allowlist ({', '.join(allowed)})",
-                       target=f"postgres/table/{p.table}")
+        return Preview(
+            [],
+            refusal=f"table {p.table} is not on the reindex allowlist ({', '.join(allowed)})",
+            target=f"postgres/table/{p.table}",
+        )
     async with connect(ctx.config.postgres_dsn, ctx.config.timeouts.probe_s) as conn:
-        rows = await query(conn, """SELECT indexrelid::regclass::text AS index,
+        rows = await query(
+            conn,
+            """SELECT indexrelid::regclass::text AS index,
                                            pg_size_pretty(pg_relation_size(indexrelid)) AS size
-                                    FROM pg_index WHERE indrelid = to_regclass(%s)""", p.table)
+                                    FROM pg_index WHERE indrelid = to_regclass(%s)""",
+            p.table,
+        )
     if not rows:
-        return Preview([], refusal=f"table {p.table} does not exist or has no indexes",
-                       target=f"postgres/table/{p.table}")
+        return Preview(
+            [], refusal=f"table {p.table} does not exist or has no indexes", target=f"postgres/table/{p.table}"
+        )
     indexes = ", ".join(f"{r['index']} ({r['size']})" for r in rows)
-    return Preview([f"REINDEX TABLE {p.table}: rebuilds {indexes}; writes to the table wait meanwhile"],
-                   items=rows, target=f"postgres/table/{p.table}")
+    return Preview(
+        [f"REINDEX TABLE {p.table}: rebuilds {indexes}; writes to the table wait meanwhile"],
+        items=rows,
+        target=f"postgres/table/{p.table}",
+    )
 
 
-@action("reindex", summary="REINDEX one table from the allowlist", runbook="REINDEX TABLE users;",
-        risk=Risk.DISRUPTIVE, params=ReindexParams, preview=preview_reindex, positional=("table",),
-        timeout_s=600, verify="db-load")
+@action(
+    "reindex",
+    summary="REINDEX one table from the allowlist",
+    runbook="REINDEX TABLE users;",
+    risk=Risk.DISRUPTIVE,
+    params=ReindexParams,
+    preview=preview_reindex,
+    positional=("table",),
+    timeout_s=600,
+    verify="db-load",
+)
 async def reindex(ctx: ActionContext, p: ReindexParams, preview: Preview) -> Outcome:
     async with connect(ctx.config.postgres_dsn, ctx.config.actions.lock_ttl_s) as conn:
         await conn.execute(sql.SQL("REINDEX TABLE {}").format(sql.Identifier(p.table)))
@@ -123,20 +167,33 @@ class FlushParams(ActionParams):
 async def preview_flush(ctx: ActionContext, p: FlushParams) -> Preview:
     configured = _db_index(ctx.config.redis_url)
     if p.db is not None and p.db != configured:
-        return Preview([], refusal=f"flush-cache only empties the configured database index {configured}, "
-                                   f"not {p.db}", target=f"redis/db{configured}")
+        return Preview(
+            [],
+            refusal=f"flush-cache only empties the configured database index {configured}, not {p.db}",
+            target=f"redis/db{configured}",
+        )
     client = redis_client(ctx.config)
     try:
         size = await client.dbsize()
     finally:
         await client.aclose()
-    return Preview([f"FLUSHDB on database {configured}: {size} key(s) deleted; other databases untouched"],
-                   {"keys": size}, {"keys": 0}, target=f"redis/db{configured}")
+    return Preview(
+        [f"FLUSHDB on database {configured}: {size} key(s) deleted; other databases untouched"],
+        {"keys": size},
+        {"keys": 0},
+        target=f"redis/db{configured}",
+    )
 
 
-@action("flush-cache", summary="FLUSHDB of the configured Redis database index only",
-        runbook="redis-cli FLUSHDB", risk=Risk.DESTRUCTIVE, params=FlushParams, preview=preview_flush,
-        verify="redis")
+@action(
+    "flush-cache",
+    summary="FLUSHDB of the configured Redis database index only",
+    runbook="redis-cli FLUSHDB",
+    risk=Risk.DESTRUCTIVE,
+    params=FlushParams,
+    preview=preview_flush,
+    verify="redis",
+)
 async def flush_cache(ctx: ActionContext, p: FlushParams, preview: Preview) -> Outcome:
     client = redis_client(ctx.config)
     try:
@@ -144,8 +201,12 @@ async def flush_cache(ctx: ActionContext, p: FlushParams, preview: Preview) -> O
         left = await client.dbsize()
     finally:
         await client.aclose()
-    return Outcome(left == 0, f"flushed database {_db_index(ctx.config.redis_url)}: "
-                              f"{preview.before['keys']} key(s) removed", preview.before, {"keys": left})
+    return Outcome(
+        left == 0,
+        f"flushed database {_db_index(ctx.config.redis_url)}: {preview.before['keys']} key(s) removed",
+        preview.before,
+        {"keys": left},
+    )
 
 
 # ---------------------------------------------------------------------- add-partitions
@@ -162,26 +223,47 @@ async def preview_add_partitions(ctx: ActionContext, p: AddPartitionsParams) -> 
         return Preview([], refusal=f"topic {p.topic} does not exist", target=target)
     current = topics[p.topic].partitions
     if p.partitions <= current:
-        return Preview([], {"partitions": current}, refusal=f"{p.topic} has {current} partitions: Kafka can only "
-                                                             f"increase them, and {p.partitions} is not more",
-                       target=target)
+        return Preview(
+            [],
+            {"partitions": current},
+            refusal=f"{p.topic} has {current} partitions: Kafka can only increase them, and {p.partitions} is not more",
+            target=target,
+        )
     if p.partitions > ctx.config.actions.max_partitions:
-        return Preview([], refusal=f"{p.partitions} is above the allowed {ctx.config.actions.max_partitions}",
-                       target=target)
-    return Preview([f"topic {p.topic}: {current} -> {p.partitions} partitions (keys map to new partitions "
-                    "from now on; this cannot be undone)"], {"partitions": current}, {"partitions": p.partitions},
-                   target=target)
+        return Preview(
+            [], refusal=f"{p.partitions} is above the allowed {ctx.config.actions.max_partitions}", target=target
+        )
+    return Preview(
+        [
+            f"topic {p.topic}: {current} -> {p.partitions} partitions (keys map to new partitions "
+            "from now on; this cannot be undone)"
+        ],
+        {"partitions": current},
+        {"partitions": p.partitions},
+        target=target,
+    )
 
 
-@action("add-partitions", summary="increase a topic's partitions (never decrease)",
-        runbook="kafka-topics --alter --partitions N", risk=Risk.DISRUPTIVE, params=AddPartitionsParams,
-        preview=preview_add_partitions, positional=("topic", "partitions"), verify="kafka-lag")
+@action(
+    "add-partitions",
+    summary="increase a topic's partitions (never decrease)",
+    runbook="kafka-topics --alter --partitions N",
+    risk=Risk.DISRUPTIVE,
+    params=AddPartitionsParams,
+    preview=preview_add_partitions,
+    positional=("topic", "partitions"),
+    verify="kafka-lag",
+)
 async def add_partitions(ctx: ActionContext, p: AddPartitionsParams, preview: Preview) -> Outcome:
     async with KafkaProbe(ctx.config.kafka_bootstrap, ctx.config.timeouts.probe_s) as kp:
         await kp._call("create partitions", kp.admin.create_partitions({p.topic: NewPartitions(p.partitions)}))
         after = (await kp.topics([p.topic]))[p.topic].partitions
-    return Outcome(after == p.partitions, f"{p.topic}: {preview.before['partitions']} -> {after} partitions",
-                   preview.before, {"partitions": after})
+    return Outcome(
+        after == p.partitions,
+        f"{p.topic}: {preview.before['partitions']} -> {after} partitions",
+        preview.before,
+        {"partitions": after},
+    )
 
 
 # ---------------------------------------------------------------------- reset-offsets
@@ -190,7 +272,9 @@ class ResetOffsetsParams(ActionParams):
     to: Literal["latest"] = "latest"
 
 
-async def _group_offsets(ctx: ActionContext, group: str) -> tuple[int, dict[TopicPartition, int], dict[TopicPartition, int]]:
+async def _group_offsets(
+    ctx: ActionContext, group: str
+) -> tuple[int, dict[TopicPartition, int], dict[TopicPartition, int]]:
     async with KafkaProbe(ctx.config.kafka_bootstrap, ctx.config.timeouts.probe_s) as kp:
         snap = await kp.snapshot([group])
     g = snap.groups.get(group)
@@ -205,27 +289,49 @@ async def preview_reset(ctx: ActionContext, p: ResetOffsetsParams) -> Preview:
     if not committed:
         return Preview([], refusal=f"group {p.group} has no committed offsets", target=target)
     if members:
-        return Preview([], refusal=f"group {p.group} has {members} active member(s): Kafka resets only an empty "
-                                   "group. Stop its consumers first (scale the deployment to 0), then reset.",
-                       target=target)
+        return Preview(
+            [],
+            refusal=f"group {p.group} has {members} active member(s): Kafka resets only an empty "
+            "group. Stop its consumers first (scale the deployment to 0), then reset.",
+            target=target,
+        )
     items: list[dict[str, Any]] = [
-        {"topic": tp.topic, "partition": tp.partition, "before": committed[tp], "after": ends[tp],
-         "skipped": ends[tp] - committed[tp]} for tp in sorted(committed)]
+        {
+            "topic": tp.topic,
+            "partition": tp.partition,
+            "before": committed[tp],
+            "after": ends[tp],
+            "skipped": ends[tp] - committed[tp],
+        }
+        for tp in sorted(committed)
+    ]
     skipped = sum(i["skipped"] for i in items)
     lines = [f"{i['topic']}[{i['partition']}]: {i['before']} -> {i['after']} (skips {i['skipped']})" for i in items]
-    return Preview([f"reset {p.group} to latest: {skipped} message(s) will never be processed", *lines],
-                   items=items, target=target)
+    return Preview(
+        [f"reset {p.group} to latest: {skipped} message(s) will never be processed", *lines], items=items, target=target
+    )
 
 
-@action("reset-offsets", summary="move an empty group's offsets to the end (refuses a live group)",
-        runbook="kafka-consumer-groups --reset-offsets --to-latest --execute", risk=Risk.DESTRUCTIVE,
-        params=ResetOffsetsParams, preview=preview_reset, positional=("group",), verify="kafka-lag")
+@action(
+    "reset-offsets",
+    summary="move an empty group's offsets to the end (refuses a live group)",
+    runbook="kafka-consumer-groups --reset-offsets --to-latest --execute",
+    risk=Risk.DESTRUCTIVE,
+    params=ResetOffsetsParams,
+    preview=preview_reset,
+    positional=("group",),
+    verify="kafka-lag",
+)
 async def reset_offsets(ctx: ActionContext, p: ResetOffsetsParams, preview: Preview) -> Outcome:
     members, _, ends = await _group_offsets(ctx, p.group)
     if members:  # a consumer came back since the preview
         return Outcome(False, f"refused: group {p.group} now has {members} active member(s)")
-    consumer = AIOKafkaConsumer(bootstrap_servers=ctx.config.kafka_bootstrap, group_id=p.group,
-                                enable_auto_commit=False, request_timeout_ms=int(ctx.config.timeouts.probe_s * 1000))
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=ctx.config.kafka_bootstrap,
+        group_id=p.group,
+        enable_auto_commit=False,
+        request_timeout_ms=int(ctx.config.timeouts.probe_s * 1000),
+    )
     await consumer.start()
     try:
         consumer.assign(list(ends))
@@ -233,5 +339,9 @@ async def reset_offsets(ctx: ActionContext, p: ResetOffsetsParams, preview: Prev
     finally:
         await consumer.stop()
     after = {f"{tp.topic}[{tp.partition}]": end for tp, end in sorted(ends.items())}
-    return Outcome(True, f"reset {p.group} to latest on {len(ends)} partition(s)",
-                   {f"{i['topic']}[{i['partition']}]": i["before"] for i in preview.items}, after)
+    return Outcome(
+        True,
+        f"reset {p.group} to latest on {len(ends)} partition(s)",
+        {f"{i['topic']}[{i['partition']}]": i["before"] for i in preview.items},
+        after,
+    )

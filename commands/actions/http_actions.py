@@ -19,12 +19,16 @@ async def _post(ctx: ActionContext, name: str, path: str, body: object | None = 
     url = service(ctx.config, name).base_url(ctx.namespace).rstrip("/") + path
     try:
         timeout = aiohttp.ClientTimeout(total=ctx.config.timeouts.probe_s * 2)
-        async with aiohttp.ClientSession(timeout=timeout) as session, \
-                session.post(url, json=body) as resp:
+        async with aiohttp.ClientSession(timeout=timeout) as session, session.post(url, json=body) as resp:
             text = (await resp.text())[:500]
             ok = 200 <= resp.status < 300
-            return Outcome(ok, f"POST {path} -> HTTP {resp.status}", {}, {"status": resp.status},
-                           [f"response: {text}"] if text else [])
+            return Outcome(
+                ok,
+                f"POST {path} -> HTTP {resp.status}",
+                {},
+                {"status": resp.status},
+                [f"response: {text}"] if text else [],
+            )
     except (aiohttp.ClientError, TimeoutError, OSError) as err:
         return Outcome(False, f"POST {url} failed: {type(err).__name__}: {err}")
 
@@ -41,8 +45,16 @@ async def preview_warm(ctx: ActionContext, p: WarmParams) -> Preview:
     return _preview(f"POST {service(ctx.config, p.service).base_url(ctx.namespace)}/cache/warm", f"http/{p.service}")
 
 
-@action("warm-cache", summary="ask a service to warm its Redis cache", runbook="curl -X POST …/cache/warm",
-        risk=Risk.SAFE, params=WarmParams, preview=preview_warm, positional=("service",), verify="redis")
+@action(
+    "warm-cache",
+    summary="ask a service to warm its Redis cache",
+    runbook="curl -X POST …/cache/warm",
+    risk=Risk.SAFE,
+    params=WarmParams,
+    preview=preview_warm,
+    positional=("service",),
+    verify="redis",
+)
 async def warm_cache(ctx: ActionContext, p: WarmParams, preview: Preview) -> Outcome:
     return await _post(ctx, p.service, "/cache/warm")
 
@@ -52,13 +64,22 @@ class UserParams(ActionParams):
 
 
 async def preview_reset_user(ctx: ActionContext, p: UserParams) -> Preview:
-    return _preview(f"POST scheduler-service /users/{p.user}/reset-state: the user's scheduling state is rebuilt",
-                    f"http/scheduler-service/user/{p.user}")
+    return _preview(
+        f"POST scheduler-service /users/{p.user}/reset-state: the user's scheduling state is rebuilt",
+        f"http/scheduler-service/user/{p.user}",
+    )
 
 
-@action("reset-user-state", summary="reset one user's scheduler state", risk=Risk.DISRUPTIVE,
-        runbook="curl -X POST …/users/<id>/reset-state", params=UserParams, preview=preview_reset_user,
-        positional=("user",), verify="algorithm")
+@action(
+    "reset-user-state",
+    summary="reset one user's scheduler state",
+    risk=Risk.DISRUPTIVE,
+    runbook="curl -X POST …/users/<id>/reset-state",
+    params=UserParams,
+    preview=preview_reset_user,
+    positional=("user",),
+    verify="algorithm",
+)
 async def reset_user_state(ctx: ActionContext, p: UserParams, preview: Preview) -> Outcome:
     return await _post(ctx, "scheduler-service", f"/users/{p.user}/reset-state")
 
@@ -71,14 +92,20 @@ async def preview_password_reset(ctx: ActionContext, p: UsersParams) -> Preview:
     bad = [u for u in p.user_ids if not re.fullmatch(USER_ID, u)]
     if bad:
         return Preview([], refusal=f"not user ids: {bad[:5]}", target="http/auth-service/password-reset")
-    return _preview(f"POST auth-service /admin/force-password-reset for {len(p.user_ids)} user(s): "
-                    f"{', '.join(p.user_ids[:10])}", "http/auth-service/password-reset")
+    return _preview(
+        f"POST auth-service /admin/force-password-reset for {len(p.user_ids)} user(s): {', '.join(p.user_ids[:10])}",
+        "http/auth-service/password-reset",
+    )
 
 
-@action("force-password-reset", summary="force a password reset for named users", risk=Risk.DISRUPTIVE,
-        runbook="curl -X POST …/admin/force-password-reset", params=UsersParams, preview=preview_password_reset,
-        positional=("user_ids",))
+@action(
+    "force-password-reset",
+    summary="force a password reset for named users",
+    risk=Risk.DISRUPTIVE,
+    runbook="curl -X POST …/admin/force-password-reset",
+    params=UsersParams,
+    preview=preview_password_reset,
+    positional=("user_ids",),
+)
 async def force_password_reset(ctx: ActionContext, p: UsersParams, preview: Preview) -> Outcome:
     return await _post(ctx, "auth-service", "/admin/force-password-reset", {"user_ids": list(p.user_ids)})
-
-

@@ -32,8 +32,9 @@ def _container(dep: Any, name: str | None) -> Any:
             return c
     if name is None and len(containers) == 1:
         return containers[0]
-    raise ValueError(f"no container {name or dep.metadata.name} in {dep.metadata.name}: "
-                     f"{', '.join(c.name for c in containers)}")
+    raise ValueError(
+        f"no container {name or dep.metadata.name} in {dep.metadata.name}: {', '.join(c.name for c in containers)}"
+    )
 
 
 # ---------------------------------------------------------------------- restart
@@ -49,14 +50,27 @@ async def preview_restart(ctx: ActionContext, p: RestartParams) -> Preview:
         dry = await k.restart_deployment(ns, p.deployment, dry_run=True)
     before = (dep.spec.template.metadata.annotations or {}).get(RESTARTED_AT)
     after = (dry.spec.template.metadata.annotations or {}).get(RESTARTED_AT)
-    return Preview([f"rollout restart deployment/{p.deployment} in {ns}: its {dep.spec.replicas or 0} pod(s) "
-                    "are replaced one by one"], {RESTARTED_AT: before}, {RESTARTED_AT: after},
-                   target=f"deployment/{ns}/{p.deployment}")
+    return Preview(
+        [
+            f"rollout restart deployment/{p.deployment} in {ns}: its {dep.spec.replicas or 0} pod(s) "
+            "are replaced one by one"
+        ],
+        {RESTARTED_AT: before},
+        {RESTARTED_AT: after},
+        target=f"deployment/{ns}/{p.deployment}",
+    )
 
 
-@action("restart", summary="rollout restart a deployment", runbook="kubectl rollout restart deployment/X",
-        risk=Risk.DISRUPTIVE, params=RestartParams, preview=preview_restart, positional=("deployment",),
-        verify="health")
+@action(
+    "restart",
+    summary="rollout restart a deployment",
+    runbook="kubectl rollout restart deployment/X",
+    risk=Risk.DISRUPTIVE,
+    params=RestartParams,
+    preview=preview_restart,
+    positional=("deployment",),
+    verify="health",
+)
 async def restart(ctx: ActionContext, p: RestartParams, preview: Preview) -> Outcome:
     ns = p.namespace or ctx.namespace
     async with kube(ctx) as k:
@@ -81,22 +95,37 @@ async def preview_scale(ctx: ActionContext, p: ScaleParams) -> Preview:
             refusal = f"{p.replicas} replicas is outside the allowed {bounds.min_replicas}..{bounds.max_replicas}"
         else:
             await k.scale_deployment(ns, p.deployment, p.replicas, dry_run=True)
-    return Preview([f"scale deployment/{p.deployment} in {ns}: {current} -> {p.replicas} replicas"],
-                   {"replicas": current}, {"replicas": p.replicas}, refusal=refusal,
-                   target=f"deployment/{ns}/{p.deployment}")
+    return Preview(
+        [f"scale deployment/{p.deployment} in {ns}: {current} -> {p.replicas} replicas"],
+        {"replicas": current},
+        {"replicas": p.replicas},
+        refusal=refusal,
+        target=f"deployment/{ns}/{p.deployment}",
+    )
 
 
-@action("scale", summary="scale a deployment within the configured bounds",
-        runbook="kubectl scale deployment X --replicas=N", risk=Risk.DISRUPTIVE, params=ScaleParams,
-        preview=preview_scale, positional=("deployment", "replicas"), verify="health")
+@action(
+    "scale",
+    summary="scale a deployment within the configured bounds",
+    runbook="kubectl scale deployment X --replicas=N",
+    risk=Risk.DISRUPTIVE,
+    params=ScaleParams,
+    preview=preview_scale,
+    positional=("deployment", "replicas"),
+    verify="health",
+)
 async def scale(ctx: ActionContext, p: ScaleParams, preview: Preview) -> Outcome:
     ns = p.namespace or ctx.namespace
     async with kube(ctx) as k:
         res = await k.scale_deployment(ns, p.deployment, p.replicas)
     before = preview.before["replicas"]
-    return Outcome(True, f"scaled deployment/{p.deployment}: {before} -> {res.spec.replicas} replicas",
-                   preview.before, {"replicas": res.spec.replicas},
-                   undo=("scale", {"deployment": p.deployment, "replicas": before, "namespace": ns}))
+    return Outcome(
+        True,
+        f"scaled deployment/{p.deployment}: {before} -> {res.spec.replicas} replicas",
+        preview.before,
+        {"replicas": res.spec.replicas},
+        undo=("scale", {"deployment": p.deployment, "replicas": before, "namespace": ns}),
+    )
 
 
 # ---------------------------------------------------------------------- set-config
@@ -124,12 +153,18 @@ async def preview_set_config(ctx: ActionContext, p: SetConfigParams) -> Preview:
     allowed = ctx.config.actions.configmaps
     target = f"configmap/{ctx.namespace}/{p.configmap}"
     if p.configmap not in allowed:
-        return Preview([], refusal=f"configmap {p.configmap} is not one set-config may change "
-                                   f"(allowed: {', '.join(allowed)})", target=target)
+        return Preview(
+            [],
+            refusal=f"configmap {p.configmap} is not one set-config may change (allowed: {', '.join(allowed)})",
+            target=target,
+        )
     bad = [k for k in p.values if k not in allowed[p.configmap]]
     if bad:
-        return Preview([], refusal=f"{p.configmap}: key(s) {', '.join(bad)} not allowed "
-                                   f"(allowed: {', '.join(allowed[p.configmap])})", target=target)
+        return Preview(
+            [],
+            refusal=f"{p.configmap}: key(s) {', '.join(bad)} not allowed (allowed: {', '.join(allowed[p.configmap])})",
+            target=target,
+        )
     async with kube(ctx) as k:
         current = (await k.get_configmap(ctx.namespace, p.configmap)).data or {}
         await k.patch_configmap(ctx.namespace, p.configmap, dict(p.values), dry_run=True)
@@ -138,15 +173,27 @@ async def preview_set_config(ctx: ActionContext, p: SetConfigParams) -> Preview:
     return Preview(lines, before, dict(p.values), target=target)
 
 
-@action("set-config", summary="patch allowed keys of an allowed configmap",
-        runbook="kubectl patch configmap X --patch '{\"data\":{…}}'", risk=Risk.SAFE, params=SetConfigParams,
-        preview=preview_set_config, positional=("configmap",), verify="health")
+@action(
+    "set-config",
+    summary="patch allowed keys of an allowed configmap",
+    runbook="kubectl patch configmap X --patch '{\"data\":{…}}'",
+    risk=Risk.SAFE,
+    params=SetConfigParams,
+    preview=preview_set_config,
+    positional=("configmap",),
+    verify="health",
+)
 async def set_config(ctx: ActionContext, p: SetConfigParams, preview: Preview) -> Outcome:
     async with kube(ctx) as k:
         cm = await k.patch_configmap(ctx.namespace, p.configmap, dict(p.values))
     after = {key: (cm.data or {}).get(key) for key in p.values}
-    return Outcome(True, f"patched configmap {p.configmap}: " + ", ".join(f"{k}={v}" for k, v in after.items()),
-                   preview.before, after, undo=("set-config", {"configmap": p.configmap, **preview.before}))
+    return Outcome(
+        True,
+        f"patched configmap {p.configmap}: " + ", ".join(f"{k}={v}" for k, v in after.items()),
+        preview.before,
+        after,
+        undo=("set-config", {"configmap": p.configmap, **preview.before}),
+    )
 
 
 # ---------------------------------------------------------------------- rollback
@@ -160,29 +207,50 @@ class RollbackParams(ActionParams):
 async def preview_rollback(ctx: ActionContext, p: RollbackParams) -> Preview:
     target = f"deployment/{ctx.namespace}/{p.deployment}"
     if p.env not in ctx.config.actions.rollback_env:
-        return Preview([], refusal=f"{p.env} is not a version variable rollback may set "
-                                   f"(allowed: {', '.join(ctx.config.actions.rollback_env)})", target=target)
+        return Preview(
+            [],
+            refusal=f"{p.env} is not a version variable rollback may set "
+            f"(allowed: {', '.join(ctx.config.actions.rollback_env)})",
+            target=target,
+        )
     async with kube(ctx) as k:
         dep = await k.get_deployment(ctx.namespace, p.deployment)
         c = _container(dep, p.container)
         current = next((e.value for e in (c.env or []) if e.name == p.env), None)
-        await k.patch_container(ctx.namespace, p.deployment, c.name, {"env": [{"name": p.env, "value": p.value}]},
-                                dry_run=True)
-    return Preview([f"deployment/{p.deployment} container {c.name}: {p.env} {current!r} -> {p.value!r} "
-                    "(pods restart with it)"], {p.env: current}, {p.env: p.value}, target=target)
+        await k.patch_container(
+            ctx.namespace, p.deployment, c.name, {"env": [{"name": p.env, "value": p.value}]}, dry_run=True
+        )
+    return Preview(
+        [f"deployment/{p.deployment} container {c.name}: {p.env} {current!r} -> {p.value!r} (pods restart with it)"],
+        {p.env: current},
+        {p.env: p.value},
+        target=target,
+    )
 
 
-@action("rollback", summary="set ALGORITHM_VERSION / MODEL_VERSION / MODEL_VARIANT of one container",
-        runbook="kubectl patch deployment X -p '{…env…}'", risk=Risk.DISRUPTIVE, params=RollbackParams,
-        preview=preview_rollback, positional=("deployment", "env", "value"), verify="health")
+@action(
+    "rollback",
+    summary="set ALGORITHM_VERSION / MODEL_VERSION / MODEL_VARIANT of one container",
+    runbook="kubectl patch deployment X -p '{…env…}'",
+    risk=Risk.DISRUPTIVE,
+    params=RollbackParams,
+    preview=preview_rollback,
+    positional=("deployment", "env", "value"),
+    verify="health",
+)
 async def rollback(ctx: ActionContext, p: RollbackParams, preview: Preview) -> Outcome:
     async with kube(ctx) as k:
         dep = await k.get_deployment(ctx.namespace, p.deployment)
         c = _container(dep, p.container)
         await k.patch_container(ctx.namespace, p.deployment, c.name, {"env": [{"name": p.env, "value": p.value}]})
     old = preview.before.get(p.env)
-    return Outcome(True, f"{p.deployment}: {p.env} {old} -> {p.value}", preview.before, {p.env: p.value},
-                   undo=("rollback", {"deployment": p.deployment, "env": p.env, "value": old}) if old else None)
+    return Outcome(
+        True,
+        f"{p.deployment}: {p.env} {old} -> {p.value}",
+        preview.before,
+        {p.env: p.value},
+        undo=("rollback", {"deployment": p.deployment, "env": p.env, "value": old}) if old else None,
+    )
 
 
 # ---------------------------------------------------------------------- set-resources
@@ -222,8 +290,11 @@ async def preview_set_resources(ctx: ActionContext, p: SetResourcesParams) -> Pr
         return Preview([], refusal=refusal, target=target)
     wanted = {k: v for k, v in (("cpu", p.cpu), ("memory", p.memory)) if v}
     async with kube(ctx) as k:
-        obj = await (k.get_deployment(ns, name) if p.deployment else
-                     k._call("get", "statefulsets", ns, name, k.apps.read_namespaced_stateful_set, name, ns))
+        obj = await (
+            k.get_deployment(ns, name)
+            if p.deployment
+            else k._call("get", "statefulsets", ns, name, k.apps.read_namespaced_stateful_set, name, ns)
+        )
         c = _container(obj, p.container)
         current = getattr(c.resources, p.which, None) or {} if c.resources else {}
         patch = {"resources": {p.which: wanted}}
@@ -232,21 +303,36 @@ async def preview_set_resources(ctx: ActionContext, p: SetResourcesParams) -> Pr
         else:
             await k.patch_statefulset_container(ns, name, c.name, patch, dry_run=True)
     before = {key: current.get(key) for key in wanted}
-    return Preview([f"{kind}/{name} container {c.name} {p.which}: " +
-                    ", ".join(f"{key} {before[key]} -> {v}" for key, v in wanted.items())],
-                   before, wanted, target=target)
+    return Preview(
+        [
+            f"{kind}/{name} container {c.name} {p.which}: "
+            + ", ".join(f"{key} {before[key]} -> {v}" for key, v in wanted.items())
+        ],
+        before,
+        wanted,
+        target=target,
+    )
 
 
-@action("set-resources", summary="CPU/memory limits or requests of one container, within bounds",
-        runbook="kubectl patch deployment|statefulset X -p '{…resources…}'", risk=Risk.DISRUPTIVE,
-        params=SetResourcesParams, preview=preview_set_resources, verify="health")
+@action(
+    "set-resources",
+    summary="CPU/memory limits or requests of one container, within bounds",
+    runbook="kubectl patch deployment|statefulset X -p '{…resources…}'",
+    risk=Risk.DISRUPTIVE,
+    params=SetResourcesParams,
+    preview=preview_set_resources,
+    verify="health",
+)
 async def set_resources(ctx: ActionContext, p: SetResourcesParams, preview: Preview) -> Outcome:
     ns = ctx.namespace if p.deployment else ctx.config.platform.infra_namespace
     name = p.deployment or p.statefulset or ""
     patch = {"resources": {p.which: preview.after}}
     async with kube(ctx) as k:
-        obj = await (k.get_deployment(ns, name) if p.deployment else
-                     k._call("get", "statefulsets", ns, name, k.apps.read_namespaced_stateful_set, name, ns))
+        obj = await (
+            k.get_deployment(ns, name)
+            if p.deployment
+            else k._call("get", "statefulsets", ns, name, k.apps.read_namespaced_stateful_set, name, ns)
+        )
         c = _container(obj, p.container)
         if p.deployment:
             await k.patch_container(ns, name, c.name, patch)
@@ -255,10 +341,17 @@ async def set_resources(ctx: ActionContext, p: SetResourcesParams, preview: Prev
     undo_values = {k: v for k, v in preview.before.items() if v}
     undo = None
     if undo_values:
-        undo = ("set-resources", {("deployment" if p.deployment else "statefulset"): name, "which": p.which,
-                                  **undo_values})
-    return Outcome(True, f"{name} {p.which}: " + ", ".join(f"{k}={v}" for k, v in preview.after.items()),
-                   preview.before, preview.after, undo=undo)
+        undo = (
+            "set-resources",
+            {("deployment" if p.deployment else "statefulset"): name, "which": p.which, **undo_values},
+        )
+    return Outcome(
+        True,
+        f"{name} {p.which}: " + ", ".join(f"{k}={v}" for k, v in preview.after.items()),
+        preview.before,
+        preview.after,
+        undo=undo,
+    )
 
 
 # ---------------------------------------------------------------------- rotate-jwt-key
@@ -272,15 +365,26 @@ async def preview_rotate(ctx: ActionContext, p: NoActionParams) -> Preview:
         await k.delete_secret(ctx.namespace, "jwt-signing-key", dry_run=True)
     created = datetime.fromisoformat(meta["creationTimestamp"].replace("Z", "+00:00"))
     age = (datetime.now(UTC) - created).days
-    return Preview([f"delete secret jwt-signing-key in {ctx.namespace} (created {meta['creationTimestamp']}, "
-                    f"{age} days ago); Vault regenerates it, every issued token becomes invalid"],
-                   {"created": meta["creationTimestamp"]}, {"created": "regenerated by Vault"},
-                   target=f"secret/{ctx.namespace}/jwt-signing-key")
+    return Preview(
+        [
+            f"delete secret jwt-signing-key in {ctx.namespace} (created {meta['creationTimestamp']}, "
+            f"{age} days ago); Vault regenerates it, every issued token becomes invalid"
+        ],
+        {"created": meta["creationTimestamp"]},
+        {"created": "regenerated by Vault"},
+        target=f"secret/{ctx.namespace}/jwt-signing-key",
+    )
 
 
-@action("rotate-jwt-key", summary="delete the JWT signing-key secret (Vault regenerates it)",
-        runbook="kubectl delete secret jwt-signing-key", risk=Risk.DESTRUCTIVE, params=NoActionParams,
-        preview=preview_rotate, verify="auth")
+@action(
+    "rotate-jwt-key",
+    summary="delete the JWT signing-key secret (Vault regenerates it)",
+    runbook="kubectl delete secret jwt-signing-key",
+    risk=Risk.DESTRUCTIVE,
+    params=NoActionParams,
+    preview=preview_rotate,
+    verify="auth",
+)
 async def rotate_jwt_key(ctx: ActionContext, p: NoActionParams, preview: Preview) -> Outcome:
     async with kube(ctx) as k:
         await k.delete_secret(ctx.namespace, "jwt-signing-key")
@@ -301,13 +405,24 @@ async def preview_delete_pod(ctx: ActionContext, p: DeletePodParams) -> Preview:
             return Preview([], refusal=f"no pod {p.pod} in {ns}", target=f"pod/{ns}/{p.pod}")
         await k.delete_pod(ns, p.pod, dry_run=True)
     phase = pods[p.pod].status.phase if pods[p.pod].status else "?"
-    return Preview([f"delete pod {p.pod} in {ns} (now {phase}); its controller recreates it (careful!)"],
-                   {"phase": phase}, {"phase": "deleted"}, target=f"pod/{ns}/{p.pod}")
+    return Preview(
+        [f"delete pod {p.pod} in {ns} (now {phase}); its controller recreates it (careful!)"],
+        {"phase": phase},
+        {"phase": "deleted"},
+        target=f"pod/{ns}/{p.pod}",
+    )
 
 
-@action("delete-pod", summary="delete one named pod (e.g. postgres-0)", runbook="kubectl delete pod postgres-0",
-        risk=Risk.DESTRUCTIVE, params=DeletePodParams, preview=preview_delete_pod, positional=("pod",),
-        verify="db-connectivity")
+@action(
+    "delete-pod",
+    summary="delete one named pod (e.g. postgres-0)",
+    runbook="kubectl delete pod postgres-0",
+    risk=Risk.DESTRUCTIVE,
+    params=DeletePodParams,
+    preview=preview_delete_pod,
+    positional=("pod",),
+    verify="db-connectivity",
+)
 async def delete_pod(ctx: ActionContext, p: DeletePodParams, preview: Preview) -> Outcome:
     ns = p.namespace or ctx.config.platform.infra_namespace
     async with kube(ctx) as k:
@@ -332,13 +447,24 @@ async def preview_block_ips(ctx: ActionContext, p: BlockIpsParams) -> Preview:
         existing = [x for x in current.split(",") if x]
         merged = ",".join(existing + [ip for ip in p.ips if ip not in existing])
         await k.patch_configmap(a.kong_namespace, a.kong_configmap, {"blocked_ips": merged}, dry_run=True)
-    return Preview([f"kong-config blocked_ips: {current or '(none)'} -> {merged}"], {"blocked_ips": current},
-                   {"blocked_ips": merged}, target=f"configmap/{a.kong_namespace}/{a.kong_configmap}")
+    return Preview(
+        [f"kong-config blocked_ips: {current or '(none)'} -> {merged}"],
+        {"blocked_ips": current},
+        {"blocked_ips": merged},
+        target=f"configmap/{a.kong_namespace}/{a.kong_configmap}",
+    )
 
 
-@action("block-ips", summary="add IP addresses to Kong's blocked_ips",
-        runbook="kubectl patch configmap kong-config (blocked_ips)", risk=Risk.SAFE, params=BlockIpsParams,
-        preview=preview_block_ips, positional=("ips",), verify="security")
+@action(
+    "block-ips",
+    summary="add IP addresses to Kong's blocked_ips",
+    runbook="kubectl patch configmap kong-config (blocked_ips)",
+    risk=Risk.SAFE,
+    params=BlockIpsParams,
+    preview=preview_block_ips,
+    positional=("ips",),
+    verify="security",
+)
 async def block_ips(ctx: ActionContext, p: BlockIpsParams, preview: Preview) -> Outcome:
     a = ctx.config.actions
     async with kube(ctx) as k:
@@ -358,20 +484,37 @@ async def preview_rate_limit(ctx: ActionContext, p: RateLimitParams) -> Preview:
         current = await _kong(ctx, k)
         await k.patch_configmap(a.kong_namespace, a.kong_configmap, after, dry_run=True)
     before = {key: current.get(key) for key in after}
-    return Preview([f"kong-config {key}: {before[key]} -> {v}" for key, v in after.items()], before, after,
-                   target=f"configmap/{a.kong_namespace}/{a.kong_configmap}")
+    return Preview(
+        [f"kong-config {key}: {before[key]} -> {v}" for key, v in after.items()],
+        before,
+        after,
+        target=f"configmap/{a.kong_namespace}/{a.kong_configmap}",
+    )
 
 
-@action("rate-limit", summary="set Kong's rate_limit and rate_limit_window",
-        runbook="kubectl patch configmap kong-config (rate_limit)", risk=Risk.SAFE, params=RateLimitParams,
-        preview=preview_rate_limit, positional=("rate_limit", "rate_limit_window"), verify="security")
+@action(
+    "rate-limit",
+    summary="set Kong's rate_limit and rate_limit_window",
+    runbook="kubectl patch configmap kong-config (rate_limit)",
+    risk=Risk.SAFE,
+    params=RateLimitParams,
+    preview=preview_rate_limit,
+    positional=("rate_limit", "rate_limit_window"),
+    verify="security",
+)
 async def rate_limit(ctx: ActionContext, p: RateLimitParams, preview: Preview) -> Outcome:
     a = ctx.config.actions
     async with kube(ctx) as k:
         await k.patch_configmap(a.kong_namespace, a.kong_configmap, dict(preview.after))
     undo = None
     if all(preview.before.values()):
-        undo = ("rate-limit", {"rate_limit": int(preview.before["rate_limit"]),
-                               "rate_limit_window": int(preview.before["rate_limit_window"])})
-    return Outcome(True, f"rate limit now {p.rate_limit} per {p.rate_limit_window}s", preview.before,
-                   preview.after, undo=undo)
+        undo = (
+            "rate-limit",
+            {
+                "rate_limit": int(preview.before["rate_limit"]),
+                "rate_limit_window": int(preview.before["rate_limit_window"]),
+            },
+        )
+    return Outcome(
+        True, f"rate limit now {p.rate_limit} per {p.rate_limit_window}s", preview.before, preview.after, undo=undo
+    )

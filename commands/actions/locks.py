@@ -25,7 +25,11 @@ class TargetLock:
     async def release(self) -> None:
         client = redis_client(self.cfg)
         try:  # only our own lock (compare and delete)
-            await client.eval("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) "
-                              "end return 0", 1, self.key, self.owner)
+            await client.eval(
+                "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0",
+                1,
+                self.key,
+                self.owner,
+            )
         finally:
             await client.aclose()

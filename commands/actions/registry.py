@@ -81,8 +81,9 @@ class ActionSpec:
 
     def usage(self) -> str:
         pos = " ".join(f"<{p}>" for p in self.positional)
-        rest = " ".join("key=value …" if n == "values" else f"[{n}=…]"
-                        for n in self.params.model_fields if n not in self.positional)
+        rest = " ".join(
+            "key=value …" if n == "values" else f"[{n}=…]" for n in self.params.model_fields if n not in self.positional
+        )
         return f"do {self.name} {pos} {rest}".replace("  ", " ").strip()
 
 
@@ -111,14 +112,23 @@ class ActionRegistry:
 ACTIONS = ActionRegistry()
 
 
-def action(name: str, *, summary: str, runbook: str, risk: Risk, params: type[ActionParams],
-           preview: PreviewFn, positional: tuple[str, ...] = (), timeout_s: float = 60,
-           verify: str | None = None, registry: ActionRegistry = ACTIONS) -> Callable[[ExecuteFn], ExecuteFn]:
+def action(
+    name: str,
+    *,
+    summary: str,
+    runbook: str,
+    risk: Risk,
+    params: type[ActionParams],
+    preview: PreviewFn,
+    positional: tuple[str, ...] = (),
+    timeout_s: float = 60,
+    verify: str | None = None,
+    registry: ActionRegistry = ACTIONS,
+) -> Callable[[ExecuteFn], ExecuteFn]:
     """Declare a remediation; the decorated function runs it (after its preview)."""
 
     def register(execute: ExecuteFn) -> ExecuteFn:
-        registry.add(ActionSpec(name, summary, runbook, risk, params, preview, execute, positional,
-                                timeout_s, verify))
+        registry.add(ActionSpec(name, summary, runbook, risk, params, preview, execute, positional, timeout_s, verify))
         return execute
 
     return register

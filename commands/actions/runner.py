@@ -48,8 +48,9 @@ def validate(spec: ActionSpec, raw: dict[str, Any]) -> ActionParams:
     except ValidationError as err:
         first = err.errors()[0]
         where = ".".join(str(x) for x in first["loc"]) or "parameters"
-        raise UsageError(f"{spec.name}: {where}: {first['msg'].removeprefix('Value error, ')} "
-                         f"(usage: `{spec.usage()}`)") from None
+        raise UsageError(
+            f"{spec.name}: {where}: {first['msg'].removeprefix('Value error, ')} (usage: `{spec.usage()}`)"
+        ) from None
 
 
 def _why(err: BaseException) -> str:

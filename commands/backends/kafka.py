@@ -70,9 +70,7 @@ class KafkaProbe:
             "connections_max_idle_ms": 540_000,
         }
         self.admin = AIOKafkaAdminClient(**common, client_id="alp-admin")
-        self.consumer = AIOKafkaConsumer(
-            **common, client_id="alp-offsets", group_id=None, enable_auto_commit=False
-        )
+        self.consumer = AIOKafkaConsumer(**common, client_id="alp-offsets", group_id=None, enable_auto_commit=False)
 
     async def _call(self, what: str, coro: Any) -> Any:
         try:
@@ -127,16 +125,10 @@ class KafkaProbe:
         # describes several groups at once ("Buffer underrun decoding string").
         described, offsets = await asyncio.gather(
             asyncio.gather(
-                *(
-                    self._call(f"describe group {g}", self.admin.describe_consumer_groups([g]))
-                    for g in group_ids
-                )
+                *(self._call(f"describe group {g}", self.admin.describe_consumer_groups([g])) for g in group_ids)
             ),
             asyncio.gather(
-                *(
-                    self._call(f"offsets of {g}", self.admin.list_consumer_group_offsets(g))
-                    for g in group_ids
-                )
+                *(self._call(f"offsets of {g}", self.admin.list_consumer_group_offsets(g)) for g in group_ids)
             ),
         )
         groups: dict[str, GroupState] = {}
@@ -172,10 +164,7 @@ class KafkaProbe:
                 name=t["topic"],
                 partitions=len(parts),
                 replication_factor=max((len(p["replicas"]) for p in parts), default=0),
-                under_replicated=sorted(
-                    p["partition"] for p in parts if len(p["isr"]) < len(p["replicas"])
-                ),
+                under_replicated=sorted(p["partition"] for p in parts if len(p["isr"]) < len(p["replicas"])),
                 offline=sorted(p["partition"] for p in parts if p["leader"] in (-1, None)),
             )
         return out
-

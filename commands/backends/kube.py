@@ -62,9 +62,7 @@ def load_configuration() -> client.Configuration:
         else:
             config.load_incluster_config(client_configuration=cfg)
     except config.ConfigException as err:
-        raise KubeUnavailable(
-            f"no Kubernetes configuration (set KUBECONFIG, or run alp in a pod): {err}"
-        ) from None
+        raise KubeUnavailable(f"no Kubernetes configuration (set KUBECONFIG, or run alp in a pod): {err}") from None
     return cfg
 
 
@@ -135,7 +133,11 @@ class Kube:
         return list(res.items)
 
     async def pod_log(
-        self, namespace: str, pod: str, tail_lines: int, since_seconds: int | None = None,
+        self,
+        namespace: str,
+        pod: str,
+        tail_lines: int,
+        since_seconds: int | None = None,
         container: str | None = None,
     ) -> str:
         kw: dict[str, Any] = {"tail_lines": tail_lines}
@@ -149,7 +151,9 @@ class Kube:
         return str(text or "")
 
     async def get_deployment(self, namespace: str, name: str) -> Any:
-        return await self._call("get", "deployments", namespace, name, self.apps.read_namespaced_deployment, name, namespace)
+        return await self._call(
+            "get", "deployments", namespace, name, self.apps.read_namespaced_deployment, name, namespace
+        )
 
     async def list_deployments(self, namespace: str) -> list[Any]:
         res = await self._call("list", "deployments", namespace, None, self.apps.list_namespaced_deployment, namespace)
@@ -175,7 +179,9 @@ class Kube:
         return list(res.items)
 
     async def get_endpoints(self, namespace: str, name: str) -> Any:
-        return await self._call("get", "endpoints", namespace, name, self.core.read_namespaced_endpoints, name, namespace)
+        return await self._call(
+            "get", "endpoints", namespace, name, self.core.read_namespaced_endpoints, name, namespace
+        )
 
     async def list_services(self, namespace: str) -> list[Any]:
         res = await self._call("list", "services", namespace, None, self.core.list_namespaced_service, namespace)
@@ -192,7 +198,9 @@ class Kube:
         return list(res.items)
 
     async def get_configmap(self, namespace: str, name: str) -> Any:
-        return await self._call("get", "configmaps", namespace, name, self.core.read_namespaced_config_map, name, namespace)
+        return await self._call(
+            "get", "configmaps", namespace, name, self.core.read_namespaced_config_map, name, namespace
+        )
 
     async def secret_metadata(self, namespace: str, name: str) -> dict[str, Any]:
         """A Secret's metadata only (PartialObjectMetadata): its data never reaches the bot."""
@@ -202,8 +210,9 @@ class Kube:
             method, url, headers, body, post = self.api.param_serialize(
                 "GET", path, header_params={"Accept": PARTIAL_METADATA}, auth_settings=["BearerToken"]
             )
-            resp = self.api.call_api(method, url, header_params=headers, body=body, post_params=post,
-                                     _request_timeout=_request_timeout)
+            resp = self.api.call_api(
+                method, url, header_params=headers, body=body, post_params=post, _request_timeout=_request_timeout
+            )
             resp.read()
             if resp.status >= 400:
                 raise ApiException(http_resp=resp)
@@ -217,8 +226,15 @@ class Kube:
     async def pod_metrics(self, namespace: str) -> list[dict[str, Any]]:
         """`kubectl top pods`: metrics.k8s.io; KubeNotFound when metrics-server is absent."""
         res = await self._call(
-            "list", "pods.metrics.k8s.io", namespace, None, self.custom.list_namespaced_custom_object,
-            "metrics.k8s.io", "v1beta1", namespace, "pods",
+            "list",
+            "pods.metrics.k8s.io",
+            namespace,
+            None,
+            self.custom.list_namespaced_custom_object,
+            "metrics.k8s.io",
+            "v1beta1",
+            namespace,
+            "pods",
         )
         return list(res.get("items", []))
 
@@ -228,15 +244,29 @@ class Kube:
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         body = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
         return await self._call(
-            "patch", "deployments", namespace, name, self.apps.patch_namespaced_deployment,
-            name, namespace, body, **self._dry(dry_run),
+            "patch",
+            "deployments",
+            namespace,
+            name,
+            self.apps.patch_namespaced_deployment,
+            name,
+            namespace,
+            body,
+            **self._dry(dry_run),
         )
 
     async def scale_deployment(self, namespace: str, name: str, replicas: int, dry_run: bool = False) -> Any:
         body = {"spec": {"replicas": replicas}}
         return await self._call(
-            "patch", "deployments/scale", namespace, name, self.apps.patch_namespaced_deployment_scale,
-            name, namespace, body, **self._dry(dry_run),
+            "patch",
+            "deployments/scale",
+            namespace,
+            name,
+            self.apps.patch_namespaced_deployment_scale,
+            name,
+            namespace,
+            body,
+            **self._dry(dry_run),
         )
 
     async def patch_configmap(
@@ -244,8 +274,15 @@ class Kube:
     ) -> Any:
         """Merge-patch `data`; a None value removes the key."""
         return await self._call(
-            "patch", "configmaps", namespace, name, self.core.patch_namespaced_config_map,
-            name, namespace, {"data": data}, **self._dry(dry_run),
+            "patch",
+            "configmaps",
+            namespace,
+            name,
+            self.core.patch_namespaced_config_map,
+            name,
+            namespace,
+            {"data": data},
+            **self._dry(dry_run),
         )
 
     async def patch_container(
@@ -254,8 +291,15 @@ class Kube:
         """Strategic-merge one container of a deployment (env var, resources)."""
         body = {"spec": {"template": {"spec": {"containers": [{"name": container, **patch}]}}}}
         return await self._call(
-            "patch", "deployments", namespace, deployment, self.apps.patch_namespaced_deployment,
-            deployment, namespace, body, **self._dry(dry_run),
+            "patch",
+            "deployments",
+            namespace,
+            deployment,
+            self.apps.patch_namespaced_deployment,
+            deployment,
+            namespace,
+            body,
+            **self._dry(dry_run),
         )
 
     async def patch_statefulset_container(
@@ -263,14 +307,27 @@ class Kube:
     ) -> Any:
         body = {"spec": {"template": {"spec": {"containers": [{"name": container, **patch}]}}}}
         return await self._call(
-            "patch", "statefulsets", namespace, name, self.apps.patch_namespaced_stateful_set,
-            name, namespace, body, **self._dry(dry_run),
+            "patch",
+            "statefulsets",
+            namespace,
+            name,
+            self.apps.patch_namespaced_stateful_set,
+            name,
+            namespace,
+            body,
+            **self._dry(dry_run),
         )
 
     async def delete_secret(self, namespace: str, name: str, dry_run: bool = False) -> Any:
         return await self._call(
-            "delete", "secrets", namespace, name, self.core.delete_namespaced_secret,
-            name, namespace, **self._dry(dry_run),
+            "delete",
+            "secrets",
+            namespace,
+            name,
+            self.core.delete_namespaced_secret,
+            name,
+            namespace,
+            **self._dry(dry_run),
         )
 
     async def delete_pod(self, namespace: str, name: str, dry_run: bool = False) -> Any:

@@ -21,8 +21,12 @@ async def connect(dsn: str, timeout_s: float) -> AsyncIterator[psycopg.AsyncConn
     ms = int(timeout_s * 1000)
     try:
         conn = await psycopg.AsyncConnection.connect(
-            dsn, autocommit=True, connect_timeout=max(1, round(timeout_s)), row_factory=dict_row,
-            options=f"-c statement_timeout={ms} -c lock_timeout={ms}", application_name="alp",
+            dsn,
+            autocommit=True,
+            connect_timeout=max(1, round(timeout_s)),
+            row_factory=dict_row,
+            options=f"-c statement_timeout={ms} -c lock_timeout={ms}",
+            application_name="alp",
         )
     except psycopg.OperationalError as err:
         raise PostgresUnavailable(_first_line(err)) from None

@@ -2,22 +2,39 @@
 in the order `/alp help` lists them."""
 
 from commands.checks import (
-    health,
     auth,
-    services,
     db,
-    redis_cache,
+    health,
     kafka_lag,
     network,
     performance,
+    redis_cache,
     security,
+    services,
 )
-
 from commands.registry import CHECKS
 
-CHECKS.order([
-    "health", "auth", "auth-latency", "progress", "deadlocks", "scheduler", "algorithm", "ml", "predictions",
-    "db-load", "db-connectivity", "redis", "kafka-lag", "network", "external", "latency", "memory", "security",
-])
+CHECKS.order(
+    [
+        "health",
+        "auth",
+        "auth-latency",
+        "progress",
+        "deadlocks",
+        "scheduler",
+        "algorithm",
+        "ml",
+        "predictions",
+        "db-load",
+        "db-connectivity",
+        "redis",
+        "kafka-lag",
+        "network",
+        "external",
+        "latency",
+        "memory",
+        "security",
+    ]
+)
 
 __all__ = ["auth", "db", "health", "kafka_lag", "network", "performance", "redis_cache", "security", "services"]

@@ -26,8 +26,11 @@ APP = "auth-service"
 
 
 def fallback() -> Suggestion:
-    return Suggestion(action="set-config", params={"configmap": "auth-config", "fallback_enabled": "true"},
-                      why="log users in through the fallback while the provider is down")
+    return Suggestion(
+        action="set-config",
+        params={"configmap": "auth-config", "fallback_enabled": "true"},
+        why="log users in through the fallback while the provider is down",
+    )
 
 
 def oidc_probe(ctx: CheckContext) -> Probe:
@@ -38,15 +41,26 @@ def oidc_probe(ctx: CheckContext) -> Probe:
     async def probe() -> list[Finding]:
         res = await net.http_get(url, ctx.config.timeouts.probe_s)
         if not res.ok:
-            return [Finding(severity=Severity.CRITICAL, title="OAuth provider discovery failing",
-                            detail=f"{url}: {res.error or f'HTTP {res.status}'}", suggestions=[fallback()])]
+            return [
+                Finding(
+                    severity=Severity.CRITICAL,
+                    title="OAuth provider discovery failing",
+                    detail=f"{url}: {res.error or f'HTTP {res.status}'}",
+                    suggestions=[fallback()],
+                )
+            ]
         try:
             doc = json.loads(res.body)
             issuer = doc["issuer"]
         except (ValueError, KeyError, TypeError):
-            return [Finding(severity=Severity.CRITICAL, title="OAuth discovery document is not valid",
-                            detail=f"{url} answered {res.status} but not JSON with an `issuer`",
-                            suggestions=[fallback()])]
+            return [
+                Finding(
+                    severity=Severity.CRITICAL,
+                    title="OAuth discovery document is not valid",
+                    detail=f"{url} answered {res.status} but not JSON with an `issuer`",
+                    suggestions=[fallback()],
+                )
+            ]
         return [Finding(severity=Severity.OK, title=f"OAuth provider: issuer {issuer} ({res.ms:.0f}ms)")]
 
     return probe
@@ -61,11 +75,21 @@ def jwt_key_probe(kh: KubeHandle) -> Probe:
         days = (datetime.now(UTC) - created).total_seconds() / 86400
         limit = kh.ctx.config.thresholds.jwt_key_max_age_days
         if days > limit:
-            return [Finding(severity=Severity.WARNING, title=f"JWT signing key is {days:.0f} days old",
-                            detail=f"older than {limit:.0f} days",
-                            suggestions=[Suggestion(action="rotate-jwt-key", why="Vault regenerates it")])]
-        return [Finding(severity=Severity.OK, title=f"JWT signing key present, {days:.1f} days old",
-                        evidence=[Fields(items={"created": meta["creationTimestamp"]})])]
+            return [
+                Finding(
+                    severity=Severity.WARNING,
+                    title=f"JWT signing key is {days:.0f} days old",
+                    detail=f"older than {limit:.0f} days",
+                    suggestions=[Suggestion(action="rotate-jwt-key", why="Vault regenerates it")],
+                )
+            ]
+        return [
+            Finding(
+                severity=Severity.OK,
+                title=f"JWT signing key present, {days:.1f} days old",
+                evidence=[Fields(items={"created": meta["creationTimestamp"]})],
+            )
+        ]
 
     return probe
 
@@ -78,32 +102,41 @@ def connections_probe(ctx: CheckContext) -> Probe:
     return probe
 
 
-@check("auth", summary="auth-service pods, logs, /health, DB reachability, OAuth provider, JWT key",
-       runbook="Authentication Service Issues — Users Cannot Log In",
-       probes=("pods", "errors", "health", "postgres-tcp", "oauth", "connections", "jwt-key"))
+@check(
+    "auth",
+    summary="auth-service pods, logs, /health, DB reachability, OAuth provider, JWT key",
+    runbook="Authentication Service Issues — Users Cannot Log In",
+    probes=("pods", "errors", "health", "postgres-tcp", "oauth", "connections", "jwt-key"),
+)
 async def auth(ctx: CheckContext, params: NoParams) -> CheckResult:
     cfg = ctx.config
     kh = KubeHandle(ctx)
     restart_auth = lambda: [restart(APP, "the runbook's first remedy for login failures")]  # noqa: E731
     host, port = postgres_host_port(cfg)
     try:
-        findings = await run_probes(ctx, {
-            "pods": pods_probe(kh, cfg.namespace, f"app={APP}", APP, restart_auth),
-            "errors": log_grep_probe(kh, cfg.namespace, APP, r"\berror\b", "error line(s)"),
-            "health": health_probe(cfg, APP, restart_auth),
-            "postgres-tcp": tcp_probe(host, port, "PostgreSQL from the bot", cfg.timeouts.probe_s),
-            "oauth": oidc_probe(ctx),
-            "connections": connections_probe(ctx),
-            "jwt-key": jwt_key_probe(kh),
-        })
+        findings = await run_probes(
+            ctx,
+            {
+                "pods": pods_probe(kh, cfg.namespace, f"app={APP}", APP, restart_auth),
+                "errors": log_grep_probe(kh, cfg.namespace, APP, r"\berror\b", "error line(s)"),
+                "health": health_probe(cfg, APP, restart_auth),
+                "postgres-tcp": tcp_probe(host, port, "PostgreSQL from the bot", cfg.timeouts.probe_s),
+                "oauth": oidc_probe(ctx),
+                "connections": connections_probe(ctx),
+                "jwt-key": jwt_key_probe(kh),
+            },
+        )
     finally:
         kh.close()
     return CheckResult(findings)
 
 
-@check("auth-latency", summary="auth-service response_time percentiles and the slowest auth queries",
-       runbook="Authentication Service Issues — High Authentication Latency",
-       probes=("response-time", "slow-queries"))
+@check(
+    "auth-latency",
+    summary="auth-service response_time percentiles and the slowest auth queries",
+    runbook="Authentication Service Issues — High Authentication Latency",
+    probes=("response-time", "slow-queries"),
+)
 async def auth_latency(ctx: CheckContext, params: NoParams) -> CheckResult:
     cfg, th = ctx.config, ctx.config.thresholds
     kh = KubeHandle(ctx)
@@ -111,8 +144,11 @@ async def auth_latency(ctx: CheckContext, params: NoParams) -> CheckResult:
     def remedies() -> list[Suggestion]:
         return [
             Suggestion(action="scale", params={"deployment": APP, "replicas": 5}, why="runbook: scale auth"),
-            Suggestion(action="set-config", params={"configmap": "auth-config", "cache_enabled": "true"},
-                       why="cache tokens in Redis"),
+            Suggestion(
+                action="set-config",
+                params={"configmap": "auth-config", "cache_enabled": "true"},
+                why="cache tokens in Redis",
+            ),
             Suggestion(action="reindex", params={"table": "users"}, why="runbook: optimise the users table"),
         ]
 
@@ -121,12 +157,15 @@ async def auth_latency(ctx: CheckContext, params: NoParams) -> CheckResult:
             return [await slow_statements(conn, cfg, like="%auth%", alt_like="%users%")]
 
     try:
-        findings = await run_probes(ctx, {
-            "response-time": log_metric_probe(kh, APP, "response_time", th.response_time_warn_ms,
-                                              th.response_time_crit_ms, remedies),
-            "slow-queries": slow,
-        })
+        findings = await run_probes(
+            ctx,
+            {
+                "response-time": log_metric_probe(
+                    kh, APP, "response_time", th.response_time_warn_ms, th.response_time_crit_ms, remedies
+                ),
+                "slow-queries": slow,
+            },
+        )
     finally:
         kh.close()
     return CheckResult(findings)
-

@@ -80,8 +80,13 @@ def samples(lines: list[str], n: int) -> list[Text]:
 
 
 # ---------------------------------------------------------------------- Kubernetes
-def pods_probe(kh: KubeHandle, namespace: str | None, selector: str | None, label: str,
-               suggest: Callable[[], list[Suggestion]] = list) -> Probe:
+def pods_probe(
+    kh: KubeHandle,
+    namespace: str | None,
+    selector: str | None,
+    label: str,
+    suggest: Callable[[], list[Suggestion]] = list,
+) -> Probe:
     """Pods not Running/Ready, with reasons (CrashLoopBackOff, OOMKilled) and restarts."""
 
     async def probe() -> list[Finding]:
@@ -90,26 +95,41 @@ def pods_probe(kh: KubeHandle, namespace: str | None, selector: str | None, labe
         bad = [s for s in states if not s.healthy]
         restarts = [s for s in states if s.restarts >= kh.ctx.config.thresholds.restarts_warn]
         if not states:
-            return [Finding(severity=Severity.WARNING, title=f"{label}: no pods found",
-                            detail=f"selector {selector or '(all)'} in {namespace or 'all namespaces'}")]
+            return [
+                Finding(
+                    severity=Severity.WARNING,
+                    title=f"{label}: no pods found",
+                    detail=f"selector {selector or '(all)'} in {namespace or 'all namespaces'}",
+                )
+            ]
         if not bad and not restarts:
             return [Finding(severity=Severity.OK, title=f"{label}: {len(states)} pod(s) running and ready")]
-        rows = [[s.namespace, s.name, s.phase, "yes" if s.ready else "no", str(s.restarts),
-                 ", ".join(s.reasons) or "-"] for s in sorted(bad + [r for r in restarts if r not in bad],
-                                                              key=lambda s: (s.namespace, s.name))]
+        rows = [
+            [s.namespace, s.name, s.phase, "yes" if s.ready else "no", str(s.restarts), ", ".join(s.reasons) or "-"]
+            for s in sorted(bad + [r for r in restarts if r not in bad], key=lambda s: (s.namespace, s.name))
+        ]
         severity = Severity.CRITICAL if bad else Severity.WARNING
-        title = (f"{label}: {len(bad)} of {len(states)} pod(s) not running/ready" if bad
-                 else f"{label}: pods restarting")
-        return [Finding(severity=severity, title=title,
-                        evidence=[Table(columns=["namespace", "pod", "phase", "ready", "restarts", "reasons"],
-                                        rows=rows)],
-                        suggestions=suggest())]
+        title = f"{label}: {len(bad)} of {len(states)} pod(s) not running/ready" if bad else f"{label}: pods restarting"
+        return [
+            Finding(
+                severity=severity,
+                title=title,
+                evidence=[Table(columns=["namespace", "pod", "phase", "ready", "restarts", "reasons"], rows=rows)],
+                suggestions=suggest(),
+            )
+        ]
 
     return probe
 
 
-def log_metric_probe(kh: KubeHandle, app: str, metric: str, warn_ms: float, crit_ms: float,
-                     suggest: Callable[[], list[Suggestion]] = list) -> Probe:
+def log_metric_probe(
+    kh: KubeHandle,
+    app: str,
+    metric: str,
+    warn_ms: float,
+    crit_ms: float,
+    suggest: Callable[[], list[Suggestion]] = list,
+) -> Probe:
     """p50/p95/max of `metric=…` values in a deployment's recent logs."""
 
     async def probe() -> list[Finding]:
@@ -118,39 +138,70 @@ def log_metric_probe(kh: KubeHandle, app: str, metric: str, warn_ms: float, crit
         stats = percentiles([v for v, _ in values])
         if stats is None:
             detail = "; ".join(f"{p}: {e}" for p, e in logs.errors.items()) or (
-                f"read {len(logs.all_lines())} line(s) from {len(logs.lines)} pod(s)")
-            return [Finding(severity=Severity.UNKNOWN if logs.errors else Severity.OK,
-                            title=f"{app}: no {metric} values in recent logs", detail=detail)]
-        severity = (Severity.CRITICAL if stats.p95 >= crit_ms else
-                    Severity.WARNING if stats.p95 >= warn_ms else Severity.OK)
-        slowest = [line for _, line in sorted(values, key=lambda x: x[0])[-kh.ctx.config.logs.samples:]]
-        return [Finding(
-            severity=severity,
-            title=f"{app} {metric}: p95 {stats.p95:.0f}ms (p50 {stats.p50:.0f}ms, max {stats.max:.0f}ms)",
-            detail=f"thresholds: warning {warn_ms:.0f}ms, critical {crit_ms:.0f}ms",
-            evidence=[Fields(items=stats.fields()), *samples(slowest, kh.ctx.config.logs.samples)],
-            suggestions=suggest() if severity is not Severity.OK else [],
-        )]
+                f"read {len(logs.all_lines())} line(s) from {len(logs.lines)} pod(s)"
+            )
+            return [
+                Finding(
+                    severity=Severity.UNKNOWN if logs.errors else Severity.OK,
+                    title=f"{app}: no {metric} values in recent logs",
+                    detail=detail,
+                )
+            ]
+        severity = (
+            Severity.CRITICAL if stats.p95 >= crit_ms else Severity.WARNING if stats.p95 >= warn_ms else Severity.OK
+        )
+        slowest = [line for _, line in sorted(values, key=lambda x: x[0])[-kh.ctx.config.logs.samples :]]
+        return [
+            Finding(
+                severity=severity,
+                title=f"{app} {metric}: p95 {stats.p95:.0f}ms (p50 {stats.p50:.0f}ms, max {stats.max:.0f}ms)",
+                detail=f"thresholds: warning {warn_ms:.0f}ms, critical {crit_ms:.0f}ms",
+                evidence=[Fields(items=stats.fields()), *samples(slowest, kh.ctx.config.logs.samples)],
+                suggestions=suggest() if severity is not Severity.OK else [],
+            )
+        ]
 
     return probe
 
 
-def log_grep_probe(kh: KubeHandle, namespace: str, app: str, pattern: str, what: str,
-                   severity_if_found: Severity = Severity.WARNING,
-                   suggest: Callable[[list[str]], list[Suggestion]] = lambda _: []) -> Probe:
+def log_grep_probe(
+    kh: KubeHandle,
+    namespace: str,
+    app: str,
+    pattern: str,
+    what: str,
+    severity_if_found: Severity = Severity.WARNING,
+    suggest: Callable[[list[str]], list[Suggestion]] = lambda _: [],
+) -> Probe:
     """Lines of a deployment's recent logs matching `pattern` (grep -iE)."""
 
     async def probe() -> list[Finding]:
         logs = await kh.logs(namespace, app)
         if not logs.lines and logs.errors:
-            return [Finding(severity=Severity.UNKNOWN, title=f"{app}: logs could not be read",
-                            detail="; ".join(f"{p}: {e}" for p, e in logs.errors.items()))]
+            return [
+                Finding(
+                    severity=Severity.UNKNOWN,
+                    title=f"{app}: logs could not be read",
+                    detail="; ".join(f"{p}: {e}" for p, e in logs.errors.items()),
+                )
+            ]
         hits = grep(logs.all_lines(), pattern)
         if not hits:
-            return [Finding(severity=Severity.OK, title=f"{app}: no {what} in recent logs",
-                            detail=f"{len(logs.all_lines())} line(s) from {len(logs.lines)} pod(s) searched")]
-        return [Finding(severity=severity_if_found, title=f"{app}: {len(hits)} {what} in recent logs",
-                        evidence=samples(hits, kh.ctx.config.logs.samples), suggestions=suggest(hits))]
+            return [
+                Finding(
+                    severity=Severity.OK,
+                    title=f"{app}: no {what} in recent logs",
+                    detail=f"{len(logs.all_lines())} line(s) from {len(logs.lines)} pod(s) searched",
+                )
+            ]
+        return [
+            Finding(
+                severity=severity_if_found,
+                title=f"{app}: {len(hits)} {what} in recent logs",
+                evidence=samples(hits, kh.ctx.config.logs.samples),
+                suggestions=suggest(hits),
+            )
+        ]
 
     return probe
 
@@ -166,14 +217,21 @@ def health_probe(cfg: ChecksConfig, name: str, suggest: Callable[[], list[Sugges
         if res.ok:
             return [Finding(severity=Severity.OK, title=f"{name} /health: {res.status} in {res.ms:.0f}ms")]
         why = res.error or f"HTTP {res.status}: {res.body[:200]}"
-        return [Finding(severity=Severity.CRITICAL, title=f"{name} /health failing", detail=f"{url}: {why}",
-                        suggestions=suggest())]
+        return [
+            Finding(
+                severity=Severity.CRITICAL,
+                title=f"{name} /health failing",
+                detail=f"{url}: {why}",
+                suggestions=suggest(),
+            )
+        ]
 
     return probe
 
 
-def tcp_probe(host: str, port: int, label: str, timeout_s: float,
-              suggest: Callable[[], list[Suggestion]] = list) -> Probe:
+def tcp_probe(
+    host: str, port: int, label: str, timeout_s: float, suggest: Callable[[], list[Suggestion]] = list
+) -> Probe:
     """`nc -zv host port`."""
 
     async def probe() -> list[Finding]:
@@ -181,8 +239,14 @@ def tcp_probe(host: str, port: int, label: str, timeout_s: float,
             ms = await net.tcp_connect_ms(host, port, timeout_s)
         except (OSError, TimeoutError) as err:
             why = f"no answer within {timeout_s:g}s" if isinstance(err, TimeoutError) else str(err)
-            return [Finding(severity=Severity.CRITICAL, title=f"{label}: cannot connect to {host}:{port}",
-                            detail=why, suggestions=suggest())]
+            return [
+                Finding(
+                    severity=Severity.CRITICAL,
+                    title=f"{label}: cannot connect to {host}:{port}",
+                    detail=why,
+                    suggestions=suggest(),
+                )
+            ]
         return [Finding(severity=Severity.OK, title=f"{label}: {host}:{port} reachable in {ms:.0f}ms")]
 
     return probe
@@ -230,8 +294,13 @@ def kafka_topics_probe(cfg: ChecksConfig) -> Probe:
         user = sorted(t for t in topics if not t.startswith("__"))
         missing = [t for t in cfg.platform.topics if t not in topics]
         if missing:
-            return [Finding(severity=Severity.WARNING, title=f"Kafka: topic(s) missing: {', '.join(missing)}",
-                            detail=f"{len(user)} topic(s) exist")]
+            return [
+                Finding(
+                    severity=Severity.WARNING,
+                    title=f"Kafka: topic(s) missing: {', '.join(missing)}",
+                    detail=f"{len(user)} topic(s) exist",
+                )
+            ]
         return [Finding(severity=Severity.OK, title=f"Kafka: {len(user)} topic(s)")]
 
     return probe

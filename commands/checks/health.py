@@ -13,8 +13,7 @@ from commands.checks.blocks import (
 from commands.probes import Probe, run_probes
 from commands.registry import CheckContext, CheckResult, NoParams, check
 
-PROBES = ("pods", "auth-service", "user-service", "scheduler-service", "ml-service",
-          "postgres", "redis", "kafka")
+PROBES = ("pods", "auth-service", "user-service", "scheduler-service", "ml-service", "postgres", "redis", "kafka")
 
 
 def health_probes(ctx: CheckContext, kh: KubeHandle) -> dict[str, Probe]:
@@ -26,8 +25,12 @@ def health_probes(ctx: CheckContext, kh: KubeHandle) -> dict[str, Probe]:
     return probes
 
 
-@check("health", summary="pods, service /health endpoints, PostgreSQL, Redis and Kafka at once",
-       runbook="Health Check Commands", probes=PROBES)
+@check(
+    "health",
+    summary="pods, service /health endpoints, PostgreSQL, Redis and Kafka at once",
+    runbook="Health Check Commands",
+    probes=PROBES,
+)
 async def health(ctx: CheckContext, params: NoParams) -> CheckResult:
     kh = KubeHandle(ctx)
     try:

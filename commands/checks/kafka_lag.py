@@ -314,9 +314,7 @@ def unreachable(bootstrap: str, err: Exception) -> Finding:
     )
 
 
-async def sample_lag(
-    probe: KafkaProbe, groups: list[str], tracker: LagTracker, samples: int, interval: float
-) -> None:
+async def sample_lag(probe: KafkaProbe, groups: list[str], tracker: LagTracker, samples: int, interval: float) -> None:
     """Take `samples` snapshots `interval` seconds apart into the tracker."""
     for i in range(samples):
         if i:

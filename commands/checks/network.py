@@ -16,13 +16,16 @@ def empty_endpoints_probe(kh: KubeHandle, namespace: str) -> Probe:
 
     async def probe() -> list[Finding]:
         eps = await kh.get().list_endpoints(namespace)
-        empty = [e.metadata.name for e in eps
-                 if not any(s.addresses for s in (e.subsets or []))]
+        empty = [e.metadata.name for e in eps if not any(s.addresses for s in (e.subsets or []))]
         if not empty:
             return [Finding(severity=Severity.OK, title=f"All {len(eps)} service(s) have ready endpoints")]
-        return [Finding(severity=Severity.CRITICAL,
-                        title=f"{len(empty)} service(s) with no ready endpoint: {', '.join(sorted(empty))}",
-                        detail="traffic to these services has nowhere to go")]
+        return [
+            Finding(
+                severity=Severity.CRITICAL,
+                title=f"{len(empty)} service(s) with no ready endpoint: {', '.join(sorted(empty))}",
+                detail="traffic to these services has nowhere to go",
+            )
+        ]
 
     return probe
 
@@ -30,23 +33,43 @@ def empty_endpoints_probe(kh: KubeHandle, namespace: str) -> Probe:
 def policies_probe(kh: KubeHandle, namespace: str) -> Probe:
     async def probe() -> list[Finding]:
         pols = await kh.get().list_network_policies(namespace)
-        rows = [[p.metadata.name, ",".join(p.spec.policy_types or []),
-                 str(p.spec.pod_selector.match_labels or "all pods")] for p in pols]
-        return [Finding(severity=Severity.OK, title=f"{len(pols)} network policy(ies) in {namespace}",
-                        evidence=[Table(columns=["policy", "types", "selects"], rows=rows)] if rows else [])]
+        rows = [
+            [p.metadata.name, ",".join(p.spec.policy_types or []), str(p.spec.pod_selector.match_labels or "all pods")]
+            for p in pols
+        ]
+        return [
+            Finding(
+                severity=Severity.OK,
+                title=f"{len(pols)} network policy(ies) in {namespace}",
+                evidence=[Table(columns=["policy", "types", "selects"], rows=rows)] if rows else [],
+            )
+        ]
 
     return probe
 
 
-@check("network", summary="istio-system pods, network policies, empty endpoints, service-to-service TCP",
-       runbook="Network and Connectivity Issues — Service-to-Service Communication Failures",
-       probes=("istio", "policies", "endpoints", "services"))
+@check(
+    "network",
+    summary="istio-system pods, network policies, empty endpoints, service-to-service TCP",
+    runbook="Network and Connectivity Issues — Service-to-Service Communication Failures",
+    probes=("istio", "policies", "endpoints", "services"),
+)
 async def network(ctx: CheckContext, params: NoParams) -> CheckResult:
     cfg = ctx.config
     kh = KubeHandle(ctx)
-    restart_istiod = lambda: [Suggestion(action="restart", params={"namespace": "istio-system",  # noqa: E731
-                                                                  "deployment": "istiod"},
-                                         why="runbook: restart Istio components")]
+
+    def restart_istiod():
+        return [
+            Suggestion(
+                action="restart",
+                params={
+                    "namespace": "istio-system",
+                    "deployment": "istiod",
+                },
+                why="runbook: restart Istio components",
+            )
+        ]
+
     probes: dict[str, Probe] = {
         "istio": pods_probe(kh, "istio-system", None, "istio-system", restart_istiod),
         "policies": policies_probe(kh, cfg.namespace),
@@ -62,29 +85,47 @@ async def network(ctx: CheckContext, params: NoParams) -> CheckResult:
     return CheckResult(findings)
 
 
-@check("external", summary="DNS resolution and HTTPS reachability of the OAuth provider",
-       runbook="Network and Connectivity Issues — External API Failures", probes=("dns", "https"))
+@check(
+    "external",
+    summary="DNS resolution and HTTPS reachability of the OAuth provider",
+    runbook="Network and Connectivity Issues — External API Failures",
+    probes=("dns", "https"),
+)
 async def external(ctx: CheckContext, params: NoParams) -> CheckResult:
     cfg = ctx.config
     url = cfg.endpoints.oauth_url
     host = urlsplit(url).hostname or url
-    alternative = Suggestion(action="set-config", params={"configmap": "auth-config",
-                                                          "oauth_endpoint": "https://backup-auth0.com"},
-                             why="runbook: use the alternative endpoint")
+    alternative = Suggestion(
+        action="set-config",
+        params={"configmap": "auth-config", "oauth_endpoint": "https://backup-auth0.com"},
+        why="runbook: use the alternative endpoint",
+    )
 
     async def dns() -> list[Finding]:
         try:
             addrs = await net.resolve(host, cfg.timeouts.probe_s)
         except (OSError, TimeoutError) as err:
-            return [Finding(severity=Severity.CRITICAL, title=f"DNS: {host} does not resolve", detail=str(err),
-                            suggestions=[alternative])]
+            return [
+                Finding(
+                    severity=Severity.CRITICAL,
+                    title=f"DNS: {host} does not resolve",
+                    detail=str(err),
+                    suggestions=[alternative],
+                )
+            ]
         return [Finding(severity=Severity.OK, title=f"DNS: {host} -> {', '.join(addrs[:4])}")]
 
     async def https() -> list[Finding]:
         res = await net.http_get(url, cfg.timeouts.probe_s)
         if res.status is None or res.status >= 500:
-            return [Finding(severity=Severity.CRITICAL, title=f"{url} unreachable",
-                            detail=res.error or f"HTTP {res.status}", suggestions=[alternative])]
+            return [
+                Finding(
+                    severity=Severity.CRITICAL,
+                    title=f"{url} unreachable",
+                    detail=res.error or f"HTTP {res.status}",
+                    suggestions=[alternative],
+                )
+            ]
         return [Finding(severity=Severity.OK, title=f"{url}: HTTP {res.status} in {res.ms:.0f}ms")]
 
     findings = await run_probes(ctx, {"dns": dns, "https": https})

@@ -16,9 +16,11 @@ GiB = 2**30
 
 def metrics_missing(err: KubeError) -> Finding:
     if isinstance(err, KubeNotFound):
-        return Finding(severity=Severity.WARNING, title="metrics-server not installed",
-                       detail="metrics.k8s.io is not served, so pod CPU and memory are unknown "
-                              "(kubectl top needs metrics-server)")
+        return Finding(
+            severity=Severity.WARNING,
+            title="metrics-server not installed",
+            detail="metrics.k8s.io is not served, so pod CPU and memory are unknown (kubectl top needs metrics-server)",
+        )
     return Finding(severity=Severity.WARNING, title="Metrics API unavailable", detail=str(err))
 
 
@@ -37,19 +39,36 @@ async def pod_usage(kh: KubeHandle, namespace: str) -> list[dict[str, Any]]:
             limits = [(c.resources.limits or {}).get("memory") if c.resources else None for c in pod.spec.containers]
             if limits and all(limits):
                 limit = sum(parse_quantity(x) for x in limits if x)
-        out.append({"pod": name, "cpu": cpu, "memory": mem, "memory_limit": limit,
-                    "app": (pod.metadata.labels or {}).get("app") if pod is not None else None})
+        out.append(
+            {
+                "pod": name,
+                "cpu": cpu,
+                "memory": mem,
+                "memory_limit": limit,
+                "app": (pod.metadata.labels or {}).get("app") if pod is not None else None,
+            }
+        )
     return sorted(out, key=lambda r: -r["memory"])
 
 
 def _usage_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
-    return [[r["pod"], f"{r['cpu'] * 1000:.0f}m", f"{r['memory'] / 2**20:.0f}Mi",
-             f"{r['memory_limit'] / 2**20:.0f}Mi" if r["memory_limit"] else "-",
-             f"{r['memory'] / r['memory_limit']:.0%}" if r["memory_limit"] else "-"] for r in rows]
+    return [
+        [
+            r["pod"],
+            f"{r['cpu'] * 1000:.0f}m",
+            f"{r['memory'] / 2**20:.0f}Mi",
+            f"{r['memory_limit'] / 2**20:.0f}Mi" if r["memory_limit"] else "-",
+            f"{r['memory'] / r['memory_limit']:.0%}" if r["memory_limit"] else "-",
+        ]
+        for r in rows
+    ]
 
 
-@check("latency", summary="response_time per service from logs, pod CPU/memory, deployments short of replicas",
-       runbook="Performance Issues — High Response Times")
+@check(
+    "latency",
+    summary="response_time per service from logs, pod CPU/memory, deployments short of replicas",
+    runbook="Performance Issues — High Response Times",
+)
 async def latency(ctx: CheckContext, params: NoParams) -> CheckResult:
     cfg, th = ctx.config, ctx.config.thresholds
     kh = KubeHandle(ctx)
@@ -57,8 +76,11 @@ async def latency(ctx: CheckContext, params: NoParams) -> CheckResult:
     def remedies(name: str) -> Any:
         return lambda: [
             Suggestion(action="scale", params={"deployment": name, "replicas": 5}, why="runbook: scale out"),
-            Suggestion(action="set-resources", params={"deployment": name, "cpu": "2", "memory": "4Gi"},
-                       why="runbook: increase limits"),
+            Suggestion(
+                action="set-resources",
+                params={"deployment": name, "cpu": "2", "memory": "4Gi"},
+                why="runbook: increase limits",
+            ),
         ]
 
     async def top() -> list[Finding]:
@@ -66,9 +88,13 @@ async def latency(ctx: CheckContext, params: NoParams) -> CheckResult:
             rows = await pod_usage(kh, cfg.namespace)
         except KubeError as err:
             return [metrics_missing(err)]
-        return [Finding(severity=Severity.OK, title=f"Resource use of {len(rows)} pod(s)",
-                        evidence=[Table(columns=["pod", "cpu", "memory", "limit", "of limit"],
-                                        rows=_usage_rows(rows))])]
+        return [
+            Finding(
+                severity=Severity.OK,
+                title=f"Resource use of {len(rows)} pod(s)",
+                evidence=[Table(columns=["pod", "cpu", "memory", "limit", "of limit"], rows=_usage_rows(rows))],
+            )
+        ]
 
     async def replicas() -> list[Finding]:
         short = []
@@ -78,15 +104,21 @@ async def latency(ctx: CheckContext, params: NoParams) -> CheckResult:
                 short.append((d.metadata.name, *gap))
         if not short:
             return [Finding(severity=Severity.OK, title="All deployments have their desired replicas ready")]
-        return [Finding(severity=Severity.CRITICAL,
-                        title=f"{len(short)} deployment(s) below desired replicas",
-                        evidence=[Table(columns=["deployment", "ready", "desired"],
-                                        rows=[[n, str(r), str(d)] for n, r, d in short])],
-                        suggestions=[restart(n, "pods are not becoming ready") for n, _, _ in short])]
+        return [
+            Finding(
+                severity=Severity.CRITICAL,
+                title=f"{len(short)} deployment(s) below desired replicas",
+                evidence=[
+                    Table(columns=["deployment", "ready", "desired"], rows=[[n, str(r), str(d)] for n, r, d in short])
+                ],
+                suggestions=[restart(n, "pods are not becoming ready") for n, _, _ in short],
+            )
+        ]
 
     probes: dict[str, Probe] = {
-        f"{s.name} response_time": log_metric_probe(kh, s.name, "response_time", th.response_time_warn_ms,
-                                                    th.response_time_crit_ms, remedies(s.name))
+        f"{s.name} response_time": log_metric_probe(
+            kh, s.name, "response_time", th.response_time_warn_ms, th.response_time_crit_ms, remedies(s.name)
+        )
         for s in cfg.platform.services
     }
     probes |= {"top": top, "replicas": replicas}
@@ -97,8 +129,11 @@ async def latency(ctx: CheckContext, params: NoParams) -> CheckResult:
     return CheckResult(findings)
 
 
-@check("memory", summary="pods by memory use vs limit, OOMKilled restarts, memory/leak/gc log lines",
-       runbook="Performance Issues — Memory Leaks")
+@check(
+    "memory",
+    summary="pods by memory use vs limit, OOMKilled restarts, memory/leak/gc log lines",
+    runbook="Performance Issues — Memory Leaks",
+)
 async def memory(ctx: CheckContext, params: NoParams) -> CheckResult:
     cfg, th = ctx.config, ctx.config.thresholds
     kh = KubeHandle(ctx)
@@ -117,30 +152,44 @@ async def memory(ctx: CheckContext, params: NoParams) -> CheckResult:
                 new_limit = max(2 * r["memory_limit"], GiB)
                 suggestions += [
                     restart(r["app"], "runbook: restart to release leaked memory"),
-                    Suggestion(action="set-resources",
-                               params={"deployment": r["app"], "memory": f"{new_limit / GiB:.0f}Gi"},
-                               why="runbook: raise the memory limit temporarily"),
+                    Suggestion(
+                        action="set-resources",
+                        params={"deployment": r["app"], "memory": f"{new_limit / GiB:.0f}Gi"},
+                        why="runbook: raise the memory limit temporarily",
+                    ),
                 ]
-        title = (f"{len(high)} pod(s) above {th.memory_limit_warn_ratio:.0%} of their memory limit" if high
-                 else f"Memory of {len(rows)} pod(s) within limits")
-        return [Finding(severity=Severity.WARNING if high else Severity.OK, title=title,
-                        evidence=[Table(columns=["pod", "cpu", "memory", "limit", "of limit"],
-                                        rows=_usage_rows(rows))],
-                        suggestions=suggestions)]
+        title = (
+            f"{len(high)} pod(s) above {th.memory_limit_warn_ratio:.0%} of their memory limit"
+            if high
+            else f"Memory of {len(rows)} pod(s) within limits"
+        )
+        return [
+            Finding(
+                severity=Severity.WARNING if high else Severity.OK,
+                title=title,
+                evidence=[Table(columns=["pod", "cpu", "memory", "limit", "of limit"], rows=_usage_rows(rows))],
+                suggestions=suggestions,
+            )
+        ]
 
     async def oom() -> list[Finding]:
         states = [pod_state(p) for p in await kh.get().list_pods(cfg.namespace)]
         killed = [s for s in states if s.oom_killed]
         if not killed:
             return [Finding(severity=Severity.OK, title="No OOMKilled restarts")]
-        return [Finding(severity=Severity.CRITICAL, title=f"{len(killed)} pod(s) restarted after OOMKilled",
-                        evidence=[Table(columns=["pod", "restarts"],
-                                        rows=[[s.name, str(s.restarts)] for s in killed])])]
+        return [
+            Finding(
+                severity=Severity.CRITICAL,
+                title=f"{len(killed)} pod(s) restarted after OOMKilled",
+                evidence=[Table(columns=["pod", "restarts"], rows=[[s.name, str(s.restarts)] for s in killed])],
+            )
+        ]
 
     probes: dict[str, Probe] = {"usage": usage, "oom": oom}
     for s in cfg.platform.services:
-        probes[f"{s.name} logs"] = log_grep_probe(kh, cfg.namespace, s.name, r"\b(memory|leak|gc|heap)\b",
-                                                  "memory/leak/gc line(s)")
+        probes[f"{s.name} logs"] = log_grep_probe(
+            kh, cfg.namespace, s.name, r"\b(memory|leak|gc|heap)\b", "memory/leak/gc line(s)"
+        )
     try:
         findings = await run_probes(ctx, probes)
     finally:

@@ -32,9 +32,13 @@ async def scan_keys(ctx: CheckContext, pattern: str, limit: int) -> tuple[list[s
     return keys, False
 
 
-@check("redis", summary="Redis hit ratio, evictions, memory vs maxmemory, a bounded key scan, latency",
-       runbook="Redis Issues — Cache Misses", params=RedisParams,
-       probes=("stats", "memory", "keys", "latency"))
+@check(
+    "redis",
+    summary="Redis hit ratio, evictions, memory vs maxmemory, a bounded key scan, latency",
+    runbook="Redis Issues — Cache Misses",
+    params=RedisParams,
+    probes=("stats", "memory", "keys", "latency"),
+)
 async def redis_check(ctx: CheckContext, params: RedisParams) -> CheckResult:
     cfg, th = ctx.config, ctx.config.thresholds
     data: dict[str, Any] = {}
@@ -52,12 +56,23 @@ async def redis_check(ctx: CheckContext, params: RedisParams) -> CheckResult:
         data["stats"] = {"hits": hits, "misses": misses, "hit_ratio": ratio, "evicted_keys": evicted}
         if ratio is None:
             return [Finding(severity=Severity.OK, title="Redis: no lookups yet (hit ratio unknown)")]
-        severity = (Severity.CRITICAL if ratio < th.cache_hit_crit else
-                    Severity.WARNING if ratio < th.cache_hit_warn else Severity.OK)
-        return [Finding(severity=severity, title=f"Redis hit ratio {ratio:.1%} ({hits} hits, {misses} misses)",
-                        evidence=[Fields(items={"evicted keys": str(evicted),
-                                                "expired keys": str(info.get("expired_keys", 0))})],
-                        suggestions=[warm] if severity else [])]
+        severity = (
+            Severity.CRITICAL
+            if ratio < th.cache_hit_crit
+            else Severity.WARNING
+            if ratio < th.cache_hit_warn
+            else Severity.OK
+        )
+        return [
+            Finding(
+                severity=severity,
+                title=f"Redis hit ratio {ratio:.1%} ({hits} hits, {misses} misses)",
+                evidence=[
+                    Fields(items={"evicted keys": str(evicted), "expired keys": str(info.get("expired_keys", 0))})
+                ],
+                suggestions=[warm] if severity else [],
+            )
+        ]
 
     async def memory() -> list[Finding]:
         client = redis_client(cfg)
@@ -67,13 +82,25 @@ async def redis_check(ctx: CheckContext, params: RedisParams) -> CheckResult:
             await client.aclose()
         used, maxmem = int(info["used_memory"]), int(info.get("maxmemory", 0))
         frag = float(info.get("mem_fragmentation_ratio", 1.0))
-        data["memory"] = {"used_memory": used, "maxmemory": maxmem, "fragmentation": frag,
-                          "policy": info.get("maxmemory_policy")}
-        fields = {"used": info.get("used_memory_human", str(used)), "fragmentation": f"{frag:.2f}",
-                  "policy": str(info.get("maxmemory_policy"))}
+        data["memory"] = {
+            "used_memory": used,
+            "maxmemory": maxmem,
+            "fragmentation": frag,
+            "policy": info.get("maxmemory_policy"),
+        }
+        fields = {
+            "used": info.get("used_memory_human", str(used)),
+            "fragmentation": f"{frag:.2f}",
+            "policy": str(info.get("maxmemory_policy")),
+        }
         if not maxmem:
-            return [Finding(severity=Severity.WARNING, title=f"Redis uses {fields['used']} with no maxmemory set",
-                            evidence=[Fields(items=fields)])]
+            return [
+                Finding(
+                    severity=Severity.WARNING,
+                    title=f"Redis uses {fields['used']} with no maxmemory set",
+                    evidence=[Fields(items=fields)],
+                )
+            ]
         ratio = used / maxmem
         # The fragmentation ratio means little on a small dataset (allocator overhead dominates).
         fragmented = used > 64 * 2**20 and frag >= th.fragmentation_warn
@@ -81,24 +108,45 @@ async def redis_check(ctx: CheckContext, params: RedisParams) -> CheckResult:
         title = f"Redis memory {ratio:.0%} of maxmemory ({fields['used']} / {info.get('maxmemory_human')})"
         if fragmented:
             title += f", fragmentation {frag:.2f}"
-        return [Finding(severity=Severity.WARNING if full or fragmented else Severity.OK, title=title,
-                        detail="fragmented: `MEMORY PURGE` or activedefrag can give memory back" if fragmented
-                        else "",
-                        evidence=[Fields(items=fields)],
-                        suggestions=[Suggestion(action="set-resources", params={"statefulset": "redis",
-                                                                                "memory": "4Gi"},
-                                                why="runbook: increase memory")] if full else [])]
+        return [
+            Finding(
+                severity=Severity.WARNING if full or fragmented else Severity.OK,
+                title=title,
+                detail="fragmented: `MEMORY PURGE` or activedefrag can give memory back" if fragmented else "",
+                evidence=[Fields(items=fields)],
+                suggestions=[
+                    Suggestion(
+                        action="set-resources",
+                        params={"statefulset": "redis", "memory": "4Gi"},
+                        why="runbook: increase memory",
+                    )
+                ]
+                if full
+                else [],
+            )
+        ]
 
     async def keys() -> list[Finding]:
         pattern = params.pattern or cfg.redis.scan_pattern
         limit = params.limit or cfg.redis.scan_limit
         found, stopped = await scan_keys(ctx, pattern, limit)
-        data["scan"] = {"pattern": pattern, "limit": limit, "found": len(found), "stopped_at_limit": stopped,
-                        "sample": found[:20]}
+        data["scan"] = {
+            "pattern": pattern,
+            "limit": limit,
+            "found": len(found),
+            "stopped_at_limit": stopped,
+            "sample": found[:20],
+        }
         more = f" (stopped at the limit of {limit})" if stopped else ""
-        return [Finding(severity=Severity.OK, title=f"SCAN {pattern}: {len(found)} key(s){more}",
-                        evidence=[Text(text="```" + "\n".join(found[:10]) + "```")] if found else [])]
+        return [
+            Finding(
+                severity=Severity.OK,
+                title=f"SCAN {pattern}: {len(found)} key(s){more}",
+                evidence=[Text(text="```" + "\n".join(found[:10]) + "```")] if found else [],
+            )
+        ]
 
-    findings = await run_probes(ctx, {"stats": stats, "memory": memory, "keys": keys,
-                                      "latency": redis_latency_probe(ctx)})
+    findings = await run_probes(
+        ctx, {"stats": stats, "memory": memory, "keys": keys, "latency": redis_latency_probe(ctx)}
+    )
     return CheckResult(findings, data)

@@ -40,27 +40,53 @@ def block(lines: list[str]) -> list[Suggestion]:
     ips = offending_ips(lines)
     out = []
     if ips:
-        out.append(Suggestion(action="block-ips", params={"ips": ",".join(ips)},
-                              why="runbook: block the addresses seen most in these lines"))
-    out.append(Suggestion(action="rate-limit", params={"rate_limit": "10", "rate_limit_window": "60"},
-                          why="runbook: stricter rate limiting"))
+        out.append(
+            Suggestion(
+                action="block-ips",
+                params={"ips": ",".join(ips)},
+                why="runbook: block the addresses seen most in these lines",
+            )
+        )
+    out.append(
+        Suggestion(
+            action="rate-limit",
+            params={"rate_limit": "10", "rate_limit_window": "60"},
+            why="runbook: stricter rate limiting",
+        )
+    )
     return out
 
 
-@check("security", summary="Falco alerts, failed/suspicious/blocked auth lines, Kong rate-limit lines",
-       runbook="Security Issues — Suspicious Activity Detected", probes=("falco", "auth", "kong"))
+@check(
+    "security",
+    summary="Falco alerts, failed/suspicious/blocked auth lines, Kong rate-limit lines",
+    runbook="Security Issues — Suspicious Activity Detected",
+    probes=("falco", "auth", "kong"),
+)
 async def security(ctx: CheckContext, params: NoParams) -> CheckResult:
     cfg = ctx.config
     kh = KubeHandle(ctx)
     try:
-        findings = await run_probes(ctx, {
-            "falco": log_grep_probe(kh, "falco-system", "falco", r"suspicious", "Falco alert(s)",
-                                    Severity.CRITICAL, block),
-            "auth": log_grep_probe(kh, cfg.namespace, "auth-service", r"\b(failed|suspicious|blocked)\b",
-                                   "failed/suspicious/blocked line(s)", Severity.WARNING, block),
-            "kong": log_grep_probe(kh, "kong", "kong-gateway", r"rate.limit", "rate-limit line(s)",
-                                   Severity.WARNING, block),
-        })
+        findings = await run_probes(
+            ctx,
+            {
+                "falco": log_grep_probe(
+                    kh, "falco-system", "falco", r"suspicious", "Falco alert(s)", Severity.CRITICAL, block
+                ),
+                "auth": log_grep_probe(
+                    kh,
+                    cfg.namespace,
+                    "auth-service",
+                    r"\b(failed|suspicious|blocked)\b",
+                    "failed/suspicious/blocked line(s)",
+                    Severity.WARNING,
+                    block,
+                ),
+                "kong": log_grep_probe(
+                    kh, "kong", "kong-gateway", r"rate.limit", "rate-limit line(s)", Severity.WARNING, block
+                ),
+            },
+        )
     finally:
         kh.close()
     return CheckResult(findings)

@@ -32,9 +32,12 @@ def _kafka_host_port(bootstrap: str) -> tuple[str, int]:
     return host or first, int(port or 9092)
 
 
-@check("progress", summary="user-service progress logs, Kafka and Redis reachability, user-service lag",
-       runbook="User Service Issues — Progress Not Updating",
-       probes=("logs", "kafka-tcp", "redis", "lag"))
+@check(
+    "progress",
+    summary="user-service progress logs, Kafka and Redis reachability, user-service lag",
+    runbook="User Service Issues — Progress Not Updating",
+    probes=("logs", "kafka-tcp", "redis", "lag"),
+)
 async def progress(ctx: CheckContext, params: NoParams) -> CheckResult:
     cfg = ctx.config
     kh = KubeHandle(ctx)
@@ -42,19 +45,30 @@ async def progress(ctx: CheckContext, params: NoParams) -> CheckResult:
 
     async def lag() -> list[Finding]:
         group = next((g for g, d in cfg.platform.consumer_groups.items() if d == "user-service"), "user-service")
-        result = await kafka_lag(ctx, KafkaLagParams(group=group, samples=2, interval=min(
-            cfg.kafka_lag.interval_s, 1.0)))
+        result = await kafka_lag(
+            ctx, KafkaLagParams(group=group, samples=2, interval=min(cfg.kafka_lag.interval_s, 1.0))
+        )
         return [f for f in result.findings if f.probe == "groups" or "unreachable" in f.title]
 
     try:
-        findings = await run_probes(ctx, {
-            "logs": log_grep_probe(kh, cfg.namespace, "user-service", r"progress.*(error|fail|timeout)|"
-                                   r"(error|fail|timeout).*progress", "failing progress update(s)",
-                                   suggest=lambda _: [restart("user-service", "runbook: restart user service")]),
-            "kafka-tcp": tcp_probe(host, port, "Kafka", cfg.timeouts.probe_s),
-            "redis": redis_ping_probe(cfg),
-            "lag": lag,
-        }, timeout_s=cfg.timeouts.probe_s * 2 + 3)
+        findings = await run_probes(
+            ctx,
+            {
+                "logs": log_grep_probe(
+                    kh,
+                    cfg.namespace,
+                    "user-service",
+                    r"progress.*(error|fail|timeout)|"
+                    r"(error|fail|timeout).*progress",
+                    "failing progress update(s)",
+                    suggest=lambda _: [restart("user-service", "runbook: restart user service")],
+                ),
+                "kafka-tcp": tcp_probe(host, port, "Kafka", cfg.timeouts.probe_s),
+                "redis": redis_ping_probe(cfg),
+                "lag": lag,
+            },
+            timeout_s=cfg.timeouts.probe_s * 2 + 3,
+        )
     finally:
         kh.close()
     return CheckResult(findings)
@@ -76,15 +90,23 @@ def redis_latency_probe(ctx: CheckContext) -> Probe:
             await client.aclose()
         avg, worst = sum(times) / len(times), max(times)
         severity = Severity.WARNING if avg >= cfg.thresholds.redis_latency_warn_ms else Severity.OK
-        return [Finding(severity=severity, title=f"Redis latency: avg {avg:.2f}ms, max {worst:.2f}ms",
-                        evidence=[Fields(items={"samples": str(len(times)), "min": f"{min(times):.2f}ms"})])]
+        return [
+            Finding(
+                severity=severity,
+                title=f"Redis latency: avg {avg:.2f}ms, max {worst:.2f}ms",
+                evidence=[Fields(items={"samples": str(len(times)), "min": f"{min(times):.2f}ms"})],
+            )
+        ]
 
     return probe
 
 
-@check("scheduler", summary="scheduler selection_time, Redis latency, reachability of ml-service",
-       runbook="Scheduler Service Issues — Slow Item Selection",
-       probes=("selection-time", "redis-latency", "ml-service"))
+@check(
+    "scheduler",
+    summary="scheduler selection_time, Redis latency, reachability of ml-service",
+    runbook="Scheduler Service Issues — Slow Item Selection",
+    probes=("selection-time", "redis-latency", "ml-service"),
+)
 async def scheduler(ctx: CheckContext, params: NoParams) -> CheckResult:
     cfg, th = ctx.config, ctx.config.thresholds
     kh = KubeHandle(ctx)
@@ -92,21 +114,35 @@ async def scheduler(ctx: CheckContext, params: NoParams) -> CheckResult:
 
     def remedies() -> list[Suggestion]:
         return [
-            Suggestion(action="scale", params={"deployment": "scheduler-service", "replicas": 3},
-                       why="runbook: scale the scheduler"),
+            Suggestion(
+                action="scale",
+                params={"deployment": "scheduler-service", "replicas": 3},
+                why="runbook: scale the scheduler",
+            ),
             Suggestion(action="warm-cache", params={"service": "scheduler-service"}, why="warm Redis"),
-            Suggestion(action="set-config", params={"configmap": "scheduler-config", "fallback_enabled": "true"},
-                       why="fallback algorithm while ml-service is slow"),
+            Suggestion(
+                action="set-config",
+                params={"configmap": "scheduler-config", "fallback_enabled": "true"},
+                why="fallback algorithm while ml-service is slow",
+            ),
         ]
 
     try:
-        findings = await run_probes(ctx, {
-            "selection-time": log_metric_probe(kh, "scheduler-service", "selection_time",
-                                               th.selection_time_warn_ms, th.selection_time_crit_ms, remedies),
-            "redis-latency": redis_latency_probe(ctx),
-            "ml-service": tcp_probe(host, port, "ml-service", cfg.timeouts.probe_s,
-                                    lambda: remedies()[2:]),
-        })
+        findings = await run_probes(
+            ctx,
+            {
+                "selection-time": log_metric_probe(
+                    kh,
+                    "scheduler-service",
+                    "selection_time",
+                    th.selection_time_warn_ms,
+                    th.selection_time_crit_ms,
+                    remedies,
+                ),
+                "redis-latency": redis_latency_probe(ctx),
+                "ml-service": tcp_probe(host, port, "ml-service", cfg.timeouts.probe_s, lambda: remedies()[2:]),
+            },
+        )
     finally:
         kh.close()
     return CheckResult(findings)
@@ -123,8 +159,11 @@ async def redis_key(ctx: CheckContext, key: str) -> Finding:
         kind = await client.type(key)
         value: Any
         if kind == "none":
-            return Finding(severity=Severity.WARNING, title=f"Redis key {key} does not exist",
-                           detail="the user has no scheduler state (never scheduled, or evicted)")
+            return Finding(
+                severity=Severity.WARNING,
+                title=f"Redis key {key} does not exist",
+                detail="the user has no scheduler state (never scheduled, or evicted)",
+            )
         if kind == "string":
             value = await client.get(key)
             try:
@@ -144,29 +183,53 @@ async def redis_key(ctx: CheckContext, key: str) -> Finding:
         ttl = await client.ttl(key)
     finally:
         await client.aclose()
-    return Finding(severity=Severity.OK, title=f"Redis key {key}: {kind}",
-                   evidence=[Fields(items={"type": kind, "ttl": "none" if ttl < 0 else f"{ttl}s"}),
-                             Text(text="```" + value + "```")])
+    return Finding(
+        severity=Severity.OK,
+        title=f"Redis key {key}: {kind}",
+        evidence=[
+            Fields(items={"type": kind, "ttl": "none" if ttl < 0 else f"{ttl}s"}),
+            Text(text="```" + value + "```"),
+        ],
+    )
 
 
-@check("algorithm", summary="algorithm/SM2/BKT/IRT errors in scheduler logs; --user shows its Redis state",
-       runbook="Scheduler Service Issues — Algorithm Errors", params=AlgorithmParams,
-       probes=("logs", "user-state"))
+@check(
+    "algorithm",
+    summary="algorithm/SM2/BKT/IRT errors in scheduler logs; --user shows its Redis state",
+    runbook="Scheduler Service Issues — Algorithm Errors",
+    params=AlgorithmParams,
+    probes=("logs", "user-state"),
+)
 async def algorithm(ctx: CheckContext, params: AlgorithmParams) -> CheckResult:
     cfg = ctx.config
     kh = KubeHandle(ctx)
 
     def remedies(_: list[str]) -> list[Suggestion]:
-        out = [Suggestion(action="rollback", params={"deployment": "scheduler-service", "env": "ALGORITHM_VERSION",
-                                                     "value": "v1.0.0"}, why="runbook: previous algorithm")]
+        out = [
+            Suggestion(
+                action="rollback",
+                params={"deployment": "scheduler-service", "env": "ALGORITHM_VERSION", "value": "v1.0.0"},
+                why="runbook: previous algorithm",
+            )
+        ]
         if params.user:
-            out.insert(0, Suggestion(action="reset-user-state", params={"user": params.user},
-                                     why="if the user's state is corrupted"))
+            out.insert(
+                0,
+                Suggestion(
+                    action="reset-user-state", params={"user": params.user}, why="if the user's state is corrupted"
+                ),
+            )
         return out
 
     probes: dict[str, Probe] = {
-        "logs": log_grep_probe(kh, cfg.namespace, "scheduler-service", r"\b(algorithm|sm2|bkt|irt)\b",
-                               "algorithm line(s)", suggest=remedies),
+        "logs": log_grep_probe(
+            kh,
+            cfg.namespace,
+            "scheduler-service",
+            r"\b(algorithm|sm2|bkt|irt)\b",
+            "algorithm line(s)",
+            suggest=remedies,
+        ),
     }
     if params.user:
         user = params.user
@@ -194,72 +257,127 @@ def gpu_probe(kh: KubeHandle) -> Probe:
             if cap is not None:
                 rows.append([n.metadata.name, cap, alloc or "0"])
         if not rows:
-            return [Finding(severity=Severity.WARNING, title=f"No node offers nvidia.com/gpu ({len(nodes)} node(s))",
-                            detail="GPU models cannot load without GPU nodes")]
+            return [
+                Finding(
+                    severity=Severity.WARNING,
+                    title=f"No node offers nvidia.com/gpu ({len(nodes)} node(s))",
+                    detail="GPU models cannot load without GPU nodes",
+                )
+            ]
         free = sum(parse_quantity(r[2]) for r in rows)
-        return [Finding(severity=Severity.OK if free > 0 else Severity.WARNING,
-                        title=f"GPUs: {sum(parse_quantity(r[1]) for r in rows):.0f} capacity, {free:.0f} allocatable",
-                        evidence=[Table(columns=["node", "capacity", "allocatable"], rows=rows)])]
+        return [
+            Finding(
+                severity=Severity.OK if free > 0 else Severity.WARNING,
+                title=f"GPUs: {sum(parse_quantity(r[1]) for r in rows):.0f} capacity, {free:.0f} allocatable",
+                evidence=[Table(columns=["node", "capacity", "allocatable"], rows=rows)],
+            )
+        ]
 
     return probe
 
 
-@check("ml", summary="ml-service model loading logs, MLflow /health, GPU capacity of the nodes",
-       runbook="ML Service Issues — Model Loading Failures", probes=("logs", "mlflow", "gpus"))
+@check(
+    "ml",
+    summary="ml-service model loading logs, MLflow /health, GPU capacity of the nodes",
+    runbook="ML Service Issues — Model Loading Failures",
+    probes=("logs", "mlflow", "gpus"),
+)
 async def ml(ctx: CheckContext, params: NoParams) -> CheckResult:
     cfg = ctx.config
     kh = KubeHandle(ctx)
 
     def remedies(_: list[str]) -> list[Suggestion]:
-        return [restart("ml-service", "runbook: restart ML service"),
-                Suggestion(action="rollback", params={"deployment": "ml-service", "env": "MODEL_VERSION",
-                                                      "value": "v1.2.0"}, why="runbook: previous model"),
-                Suggestion(action="scale", params={"deployment": "ml-service", "replicas": 3},
-                           why="if resource constrained")]
+        return [
+            restart("ml-service", "runbook: restart ML service"),
+            Suggestion(
+                action="rollback",
+                params={"deployment": "ml-service", "env": "MODEL_VERSION", "value": "v1.2.0"},
+                why="runbook: previous model",
+            ),
+            Suggestion(
+                action="scale", params={"deployment": "ml-service", "replicas": 3}, why="if resource constrained"
+            ),
+        ]
 
     async def mlflow() -> list[Finding]:
         url = cfg.endpoints.mlflow_url.rstrip("/") + "/health"
         res = await net.http_get(url, cfg.timeouts.probe_s)
         if res.ok:
             return [Finding(severity=Severity.OK, title=f"MLflow /health: {res.status} in {res.ms:.0f}ms")]
-        return [Finding(severity=Severity.CRITICAL, title="MLflow unreachable",
-                        detail=f"{url}: {res.error or f'HTTP {res.status}'}")]
+        return [
+            Finding(
+                severity=Severity.CRITICAL,
+                title="MLflow unreachable",
+                detail=f"{url}: {res.error or f'HTTP {res.status}'}",
+            )
+        ]
 
     try:
-        findings = await run_probes(ctx, {
-            "logs": log_grep_probe(kh, cfg.namespace, "ml-service",
-                                   r"(model|loading).*(error|fail|exception|cannot|unable)|"
-                                   r"(error|fail|exception|cannot|unable).*(model|loading)",
-                                   "model loading failure(s)", Severity.CRITICAL, remedies),
-            "mlflow": mlflow,
-            "gpus": gpu_probe(kh),
-        })
+        findings = await run_probes(
+            ctx,
+            {
+                "logs": log_grep_probe(
+                    kh,
+                    cfg.namespace,
+                    "ml-service",
+                    r"(model|loading).*(error|fail|exception|cannot|unable)|"
+                    r"(error|fail|exception|cannot|unable).*(model|loading)",
+                    "model loading failure(s)",
+                    Severity.CRITICAL,
+                    remedies,
+                ),
+                "mlflow": mlflow,
+                "gpus": gpu_probe(kh),
+            },
+        )
     finally:
         kh.close()
     return CheckResult(findings)
 
 
-@check("predictions", summary="ml-service prediction_time percentiles against the prediction timeout",
-       runbook="ML Service Issues — Prediction Timeouts", probes=("prediction-time",))
+@check(
+    "predictions",
+    summary="ml-service prediction_time percentiles against the prediction timeout",
+    runbook="ML Service Issues — Prediction Timeouts",
+    probes=("prediction-time",),
+)
 async def predictions(ctx: CheckContext, params: NoParams) -> CheckResult:
     th = ctx.config.thresholds
     kh = KubeHandle(ctx)
 
     def remedies() -> list[Suggestion]:
         return [
-            Suggestion(action="set-config", params={"configmap": "ml-service-config", "cache_predictions": "true"},
-                       why="runbook: cache predictions"),
-            Suggestion(action="rollback", params={"deployment": "ml-service", "env": "MODEL_VARIANT",
-                                                  "value": "small"}, why="runbook: smaller model variant"),
-            Suggestion(action="set-config", params={"configmap": "ml-service-config", "prediction_timeout": "10s"},
-                       why="runbook: increase the timeout"),
+            Suggestion(
+                action="set-config",
+                params={"configmap": "ml-service-config", "cache_predictions": "true"},
+                why="runbook: cache predictions",
+            ),
+            Suggestion(
+                action="rollback",
+                params={"deployment": "ml-service", "env": "MODEL_VARIANT", "value": "small"},
+                why="runbook: smaller model variant",
+            ),
+            Suggestion(
+                action="set-config",
+                params={"configmap": "ml-service-config", "prediction_timeout": "10s"},
+                why="runbook: increase the timeout",
+            ),
         ]
 
     try:
-        findings = await run_probes(ctx, {
-            "prediction-time": log_metric_probe(kh, "ml-service", "prediction_time", th.prediction_timeout_ms * 0.8,
-                                                th.prediction_timeout_ms, remedies),
-        })
+        findings = await run_probes(
+            ctx,
+            {
+                "prediction-time": log_metric_probe(
+                    kh,
+                    "ml-service",
+                    "prediction_time",
+                    th.prediction_timeout_ms * 0.8,
+                    th.prediction_timeout_ms,
+                    remedies,
+                ),
+            },
+        )
     finally:
         kh.close()
     return CheckResult(findings)
