@@ -63,7 +63,7 @@ async def restart(m: int, url: str) -> None:
     print(f"after a restart with {m} incidents whose first step fell due while down: {len(second.fired)} steps fired")
     print(f"  overdue steps, fired after the engine started: {summary(overdue)}")
     print(f"  later steps, lateness vs due time:              {summary(on_time)}")
-    pages = sum(len(second.store.pages_of(i.id)) for i in second.store.list(open_only=False, limit=10_000))
+    pages = sum(len(second.store.pages_of(i.id)) for i in second.store.incidents(open_only=False, limit=10_000))
     print(f"  pages recorded: {pages} for {3 * m} steps (each step paged once)")
     await second.stop()
 

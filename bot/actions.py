@@ -66,10 +66,10 @@ class Authorizer:
             return cached[1]
         try:
             resp = await self.client.usergroups_users_list(usergroup=group)
-            members = set(resp.get("users", []))
+            members: set[str] = set(resp.get("users", []))
         except SlackApiError as err:
             log.warning("cannot resolve user group %s: %s", group, err)
-            members = set()
+            members = set()  # unresolvable: nobody gets in through it
         self._groups[group] = (time.monotonic() + self.settings.actions.group_cache_s, members)
         return members
 

@@ -162,7 +162,7 @@ async def _incident(request: IncidentRequest, settings: Settings) -> int:
 
         reply = await handle_incident_command(
             esc, request, settings.escalation.incident_channel.lstrip("#"), os.environ.get("USER", "terminal"), None
-        )  # type: ignore[arg-type]
+        )
         print(_plain(reply or "done"))
         return 0
     finally:

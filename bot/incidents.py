@@ -82,17 +82,17 @@ def show_text(esc: Escalator, inc: Incident) -> str:
 
 
 async def handle_incident_command(
-    esc: Escalator, request: Any, channel: str, user: str, client: AsyncWebClient
+    esc: Escalator, request: Any, channel: str, user: str, client: AsyncWebClient | None
 ) -> str | None:
     """Run `/alp incident <sub>`; returns the private reply (None: the channel message says it)."""
     sub = request.sub
     if sub == "open":
-        inc = await esc.open(
+        opened = await esc.open(
             Priority(request.priority), request.text, request.impact, list(request.services), channel, user
         )
-        return None if inc.message_ts else f"Opened {inc.ref}."
+        return None if opened.message_ts else f"Opened {opened.ref}."
     if sub == "list":
-        incs = esc.store.list(open_only=True)
+        incs = esc.store.incidents(open_only=True)
         return "\n".join(incident_line(i) for i in incs) or "No open incidents."
     inc = esc.store.get(request.incident) if request.incident else esc.store.open_in_channel(channel)
     if inc is None:
@@ -119,6 +119,8 @@ async def handle_incident_command(
         await esc.note(inc.id, user, request.text)
         return f"Noted on {inc.ref}."
     if sub == "postmortem":
+        if client is None:
+            return postmortem_markdown(inc, esc.store.timeline(inc.id))
         await upload_postmortem(esc, inc, channel, client)
         return None
     return f"unknown incident command {sub}"

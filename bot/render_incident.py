@@ -65,8 +65,8 @@ def page_blocks(page: Page) -> tuple[str, list[Block]]:
 
 
 def checklist_blocks(inc: Incident) -> tuple[str, list[Block]]:
-    options = [{"text": {"type": "mrkdwn", "text": item}, "value": item} for item in inc.checklist]
-    ticked = [o for o in options if inc.checklist[o["value"]]]
+    options: list[Block] = [{"text": {"type": "mrkdwn", "text": item}, "value": item} for item in inc.checklist]
+    ticked = [o for o in options if inc.checklist[str(o["value"])]]
     element: Block = {"type": "checkboxes", "action_id": "incident_checklist", "options": options}
     if ticked:
         element["initial_options"] = ticked

@@ -171,7 +171,9 @@ def _incident(args: list[str], incident: int | None) -> IncidentRequest:
             raise UsageError(
                 f"priority must be P0, P1 or P2, not `{rest[0]}` (P0: outage, now; P1: escalate in 30 min; P2: in 2 h)"
             )
-        words, impact, services = [], "", ()
+        words: list[str] = []
+        impact = ""
+        services: tuple[str, ...] = ()
         i = 1
         while i < len(rest):
             if rest[i] in ("--impact", "--services") and i + 1 < len(rest):

@@ -175,7 +175,7 @@ class Store:
                     version=0,
                 )
             )
-            incident_id = int(res.inserted_primary_key[0])
+            incident_id = int(res.inserted_primary_key[0])  # type: ignore[index]
             self._log(
                 conn,
                 incident_id,
@@ -193,7 +193,7 @@ class Store:
             row = conn.execute(incidents.select().where(incidents.c.id == incident_id)).mappings().first()
         return _incident(row) if row else None
 
-    def list(self, open_only: bool = True, limit: int = 20) -> list[Incident]:
+    def incidents(self, open_only: bool = True, limit: int = 20) -> list[Incident]:
         q = incidents.select().order_by(incidents.c.id.desc()).limit(limit)
         if open_only:
             q = q.where(incidents.c.status != Status.RESOLVED.value)
@@ -469,7 +469,7 @@ class ActionRequests:
                     thread_ts=thread_ts,
                 )
             )
-            return int(res.inserted_primary_key[0])
+            return int(res.inserted_primary_key[0])  # type: ignore[index]
 
     def get(self, request_id: int) -> dict[str, Any] | None:
         with self.engine.connect() as conn:

@@ -82,7 +82,8 @@ async def preview_terminate(ctx: ActionContext, p: TerminateParams) -> Preview:
     verify="deadlocks",
 )
 async def terminate_queries(ctx: ActionContext, p: TerminateParams, preview: Preview) -> Outcome:
-    done, gone = [], []
+    done: list[int] = []
+    gone: list[int] = []
     async with connect(ctx.config.postgres_dsn, ctx.config.timeouts.probe_s) as conn:
         for item in preview.items:
             # Only the backend that was previewed: same pid and same start (pids get reused).

@@ -482,7 +482,7 @@ async def preview_rate_limit(ctx: ActionContext, p: RateLimitParams) -> Preview:
     after = {"rate_limit": str(p.rate_limit), "rate_limit_window": str(p.rate_limit_window)}
     async with kube(ctx) as k:
         current = await _kong(ctx, k)
-        await k.patch_configmap(a.kong_namespace, a.kong_configmap, after, dry_run=True)
+        await k.patch_configmap(a.kong_namespace, a.kong_configmap, dict(after), dry_run=True)
     before = {key: current.get(key) for key in after}
     return Preview(
         [f"kong-config {key}: {before[key]} -> {v}" for key, v in after.items()],

@@ -216,7 +216,7 @@ class Kube:
             resp.read()
             if resp.status >= 400:
                 raise ApiException(http_resp=resp)
-            return json.loads(resp.data)
+            return json.loads(resp.data or b"{}")
 
         body = await self._call("get", "secrets", namespace, name, fetch)
         if body.get("kind") != "PartialObjectMetadata" or "data" in body:

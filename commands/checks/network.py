@@ -58,7 +58,7 @@ async def network(ctx: CheckContext, params: NoParams) -> CheckResult:
     cfg = ctx.config
     kh = KubeHandle(ctx)
 
-    def restart_istiod():
+    def restart_istiod() -> list[Suggestion]:
         return [
             Suggestion(
                 action="restart",

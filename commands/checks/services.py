@@ -156,7 +156,7 @@ async def redis_key(ctx: CheckContext, key: str) -> Finding:
     """A key shown according to its type (string, hash, list, set, zset), bounded."""
     client = redis_client(ctx.config)
     try:
-        kind = await client.type(key)
+        kind = str(await client.type(key))  # decode_responses: str, not bytes
         value: Any
         if kind == "none":
             return Finding(
@@ -171,13 +171,13 @@ async def redis_key(ctx: CheckContext, key: str) -> Finding:
             except (ValueError, TypeError):
                 value = str(value)[:2500]
         elif kind == "hash":
-            value = "\n".join(f"{k} = {v}" for k, v in list((await client.hgetall(key)).items())[:50])
+            value = "\n".join(f"{k!s} = {v!s}" for k, v in list((await client.hgetall(key)).items())[:50])
         elif kind == "list":
-            value = "\n".join(await client.lrange(key, 0, 49))
+            value = "\n".join(str(x) for x in await client.lrange(key, 0, 49))
         elif kind == "set":
-            value = "\n".join(sorted(await client.srandmember(key, 50)))
+            value = "\n".join(sorted(str(x) for x in await client.srandmember(key, 50) or []))
         elif kind == "zset":
-            value = "\n".join(f"{m} {s}" for m, s in await client.zrange(key, 0, 49, withscores=True))
+            value = "\n".join(f"{pair[0]!s} {pair[1]!s}" for pair in await client.zrange(key, 0, 49, withscores=True))
         else:
             value = f"(type {kind})"
         ttl = await client.ttl(key)
