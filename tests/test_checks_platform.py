@@ -85,6 +85,7 @@ async def test_health_all_green(testbed, kube_admin, platform, ns):
     assert report.severity is Severity.OK, [(f.severity, f.title) for f in report.findings]
     assert set(report.data["components"]) == {
         "pods",
+        "events",
         "auth-service",
         "user-service",
         "scheduler-service",
@@ -233,3 +234,31 @@ async def test_latency(testbed, kube_admin, platform, ns, metrics_api):
     kubelet.logs[(ns, "auth-service-1")] = "GET /auth/me 200 response_time=45ms\n"
     healthy = await run("latency", config_for(testbed, platform, ns))
     assert healthy.severity is Severity.OK, [(f.severity, f.title) for f in healthy.findings]
+
+
+async def test_warning_events_newest_first(testbed, kube_admin, platform, ns):
+    from datetime import UTC, datetime, timedelta
+
+    core = client.CoreV1Api(kube_admin)
+    base = datetime.now(UTC) - timedelta(minutes=30)
+    for i, (reason, kind) in enumerate(
+        [("BackOff", "Warning"), ("Pulled", "Normal"), ("FailedMount", "Warning"), ("Unhealthy", "Warning")]
+    ):
+        core.create_namespaced_event(
+            ns,
+            client.CoreV1Event(
+                metadata=client.V1ObjectMeta(name=f"ev-{i}"),
+                type=kind,
+                reason=reason,
+                count=i + 1,
+                message=f"{reason} happened",
+                last_timestamp=base + timedelta(minutes=i * 5),
+                first_timestamp=base,
+                involved_object=client.V1ObjectReference(kind="Pod", name=f"auth-service-{i}", namespace=ns),
+            ),
+        )
+    report = await run("health", config_for(testbed, platform, ns))
+    f = finding(report, "3 Warning event(s)")
+    [table] = [e for e in f.evidence if e.kind == "table"]
+    assert [r[2] for r in table.rows] == ["Unhealthy", "FailedMount", "BackOff"]  # newest first, Normal left out
+    assert f.severity is Severity.WARNING

@@ -201,3 +201,23 @@ def test_oncall_and_list(bot, fake_slack):
 def test_unknown_incident_subcommand_gets_usage(bot, fake_slack):
     _, body, _ = command(bot, fake_slack, "incident opne P1 x")
     assert "Did you mean `open`" in json.loads(body)["text"]
+
+
+def test_checklist_buttons_run_health_and_upload_the_postmortem(bot, fake_slack):
+    command(bot, fake_slack, "incident open P2 button checks", channel="C0BTN")
+    _, n = announced(fake_slack, "button checks")
+    click(bot, block_action("incident_resolve", str(n), channel="C0BTN"))
+    fake_slack.wait_for("chat.postMessage", lambda c: f"INC-{n} resolved" in c.args.get("text", ""))
+
+    click(bot, block_action("incident_run_health", str(n), channel="C0BTN"))
+    fake_slack.wait_for(
+        "chat.update",
+        lambda c: c.args.get("channel") == "C0BTN" and "health:" in blocks_text(c.args.get("blocks", [])),
+    )
+    command(bot, fake_slack, f"incident show {n}", channel="C0BTN")
+    shown = ephemeral_reply(fake_slack, f"INC-{n}").args["text"]
+    assert "check health:" in shown  # the verification run joined the incident's record
+
+    click(bot, block_action("incident_postmortem", str(n), channel="C0BTN"))
+    upload = fake_slack.wait_for("upload", lambda c: f"Postmortem draft: INC-{n}" in c.args["content"])
+    assert "check health:" in upload.args["content"]

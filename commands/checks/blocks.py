@@ -122,6 +122,35 @@ def pods_probe(
     return probe
 
 
+def warning_events_probe(kh: KubeHandle, namespace: str, limit: int = 10) -> Probe:
+    """`kubectl get events --sort-by=.metadata.creationTimestamp`: Warning events, newest first."""
+
+    async def probe() -> list[Finding]:
+        events = [e for e in await kh.get().list_events(namespace) if e.type == "Warning"]
+        if not events:
+            return [Finding(severity=Severity.OK, title=f"No Warning events in {namespace}")]
+        rows = [
+            [
+                str(e.last_timestamp or e.event_time or e.metadata.creation_timestamp or "-"),
+                f"{e.involved_object.kind}/{e.involved_object.name}",
+                e.reason or "-",
+                str(e.count or 1),
+                (e.message or "")[:120],
+            ]
+            for e in events[:limit]
+        ]
+        return [
+            Finding(
+                severity=Severity.WARNING,
+                title=f"{len(events)} Warning event(s) in {namespace}",
+                detail="newest first",
+                evidence=[Table(columns=["last seen", "object", "reason", "count", "message"], rows=rows)],
+            )
+        ]
+
+    return probe
+
+
 def log_metric_probe(
     kh: KubeHandle,
     app: str,

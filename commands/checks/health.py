@@ -9,17 +9,31 @@ from commands.checks.blocks import (
     pods_probe,
     postgres_probe,
     redis_ping_probe,
+    warning_events_probe,
 )
 from commands.probes import Probe, run_probes
 from commands.registry import CheckContext, CheckResult, NoParams, check
 
-PROBES = ("pods", "auth-service", "user-service", "scheduler-service", "ml-service", "postgres", "redis", "kafka")
+PROBES = (
+    "pods",
+    "events",
+    "auth-service",
+    "user-service",
+    "scheduler-service",
+    "ml-service",
+    "postgres",
+    "redis",
+    "kafka",
+)
 
 
 def health_probes(ctx: CheckContext, kh: KubeHandle) -> dict[str, Probe]:
     """The health target's probes, by name (also used by the benchmark to run them one by one)."""
     cfg = ctx.config
-    probes: dict[str, Probe] = {"pods": pods_probe(kh, None, None, "Pods in all namespaces")}
+    probes: dict[str, Probe] = {
+        "pods": pods_probe(kh, None, None, "Pods in all namespaces"),
+        "events": warning_events_probe(kh, cfg.namespace),
+    }
     probes |= {s.name: health_probe(cfg, s.name) for s in cfg.platform.services}
     probes |= {"postgres": postgres_probe(cfg), "redis": redis_ping_probe(cfg), "kafka": kafka_topics_probe(cfg)}
     return probes
