@@ -90,6 +90,7 @@ def test_confirm_flow_runs_the_action_shows_outcome_and_verifies(bot, fake_slack
     click(bot, block_action("alp_action_undo", undo, user="U0CAROL"))
     undo_msg, _ = confirmation(fake_slack, f"scale deployment=user-service replicas=0 namespace={PLATFORM}")
     assert "2 -> 0 replicas" in blocks_text(undo_msg.args["blocks"])
+    client.AppsV1Api(kube_admin).patch_namespaced_deployment_scale("user-service", PLATFORM, {"spec": {"replicas": 0}})
 
 
 def test_unauthorized_user_is_refused_and_audited(bot, fake_slack, kube_admin):
