@@ -82,6 +82,11 @@ async def serve(settings: Settings) -> None:
     )
     escalator = Escalator(store, settings.escalation, SlackNotifier(client), settings.state_url)
     await escalator.start()
+    watcher = None
+    if settings.kafka_lag.watch_interval_s > 0:
+        from commands.checks.kafka_lag import LagWatcher
+
+        watcher = asyncio.create_task(LagWatcher(settings).run())
     app = build_app(settings, metrics, escalator)
     runner = web.AppRunner(build_web(settings, app, metrics), access_log=None)
     await runner.setup()
@@ -106,6 +111,8 @@ async def serve(settings: Settings) -> None:
     if socket_handler is not None:
         await socket_handler.close_async()
     await escalator.stop()
+    if watcher is not None:
+        watcher.cancel()
     await runner.cleanup()
     store.close()
 

@@ -51,6 +51,9 @@ class KafkaLagSettings(BaseModel):
     interval_s: float = Field(2.0, ge=0.0, le=60.0, description="Seconds between samples of a one-shot check")
     window: int = Field(10, ge=2, le=100, description="Commits kept per partition (Burrow: 10)")
     allowed_lag: int = Field(0, ge=0, description="Lag that still counts as caught up (exactly-once consumers: 1)")
+    watch_interval_s: float = Field(
+        30.0, ge=0, description="The running bot samples every group this often to keep windows warm (0: off)"
+    )
 
 
 class TimeoutSettings(BaseModel):

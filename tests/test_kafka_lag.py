@@ -287,3 +287,60 @@ def _path() -> str:
     import os
 
     return os.environ.get("PATH", "/usr/bin:/bin")
+
+
+async def test_the_bots_warm_windows_judge_over_minutes_not_seconds(testbed, unique):
+    """With the watcher running (as in alp-bot), a check judges over the watcher's history."""
+    from commands.checks.kafka_lag import WATCHERS, LagWatcher
+
+    bootstrap = testbed["ALP_KAFKA_BOOTSTRAP"]
+    await create_topic(bootstrap, unique, 1)
+    await produce(bootstrap, unique, {0: 20})
+    consumer = AIOKafkaConsumer(
+        unique,
+        bootstrap_servers=bootstrap,
+        group_id=unique,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_poll_records=2,
+    )
+    await consumer.start()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=1)
+    await producer.start()
+    stop = asyncio.Event()
+
+    async def slow_consumer() -> None:
+        while not stop.is_set():
+            await consumer.getmany(timeout_ms=100, max_records=2)
+            await consumer.commit()
+            await asyncio.sleep(0.05)
+
+    async def fast_producer() -> None:
+        while not stop.is_set():
+            for _ in range(10):
+                await producer.send(unique, b"attempt", partition=0)
+            await asyncio.sleep(0.05)
+
+    cfg = config(bootstrap, watch_interval_s=0.3)
+    tasks = [asyncio.create_task(slow_consumer())]
+    await _wait_committed(bootstrap, unique)
+    tasks.append(asyncio.create_task(fast_producer()))
+    watcher = asyncio.create_task(LagWatcher(cfg).run())
+    try:
+        await asyncio.sleep(2.5)
+        assert WATCHERS[bootstrap].tracker.last is not None
+        report = await run_lag(cfg, group=unique)
+    finally:
+        watcher.cancel()
+        stop.set()
+        await asyncio.gather(*tasks)
+        await producer.stop()
+        await consumer.stop()
+
+    assert report.data["window"]["source"] == "warm"
+    g = group_data(report, unique)
+    assert g["status"] == "WARN", g
+    filled = int(g["window_fill"].split("/")[0])
+    assert filled >= 5  # the watcher's samples, not just the two taken for this check
+    await asyncio.sleep(0)
+    assert bootstrap not in WATCHERS  # the watcher unregisters when it stops

@@ -8,7 +8,9 @@ with Burrow's rules (see `commands.burrow`).
 from __future__ import annotations
 
 import asyncio
+import copy
 import difflib
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +25,7 @@ from commands.registry import CheckContext, CheckResult, check
 from commands.report import Fields, Finding, Severity, Suggestion, Table
 
 RUNBOOK = "Kafka Issues — High Consumer Lag"
+log = logging.getLogger(__name__)
 
 
 class KafkaLagParams(BaseModel):
@@ -314,6 +317,44 @@ def unreachable(bootstrap: str, err: Exception) -> Finding:
     )
 
 
+class LagWatcher:
+    """Keeps commit windows warm: samples every consumer group every `interval_s` seconds.
+
+    The running bot starts one; `check kafka-lag` then judges over minutes of history
+    instead of the few seconds a one-shot check can sample."""
+
+    def __init__(self, cfg: ChecksConfig) -> None:
+        self.cfg = cfg
+        self.interval_s = cfg.kafka_lag.watch_interval_s
+        self.tracker = LagTracker(cfg.kafka_lag.window)
+        self.started_at = time.time()
+        self.errors = 0
+
+    def snapshot_tracker(self) -> LagTracker:
+        """A copy to add a fresh sample to, without disturbing the watcher's own windows."""
+        return copy.deepcopy(self.tracker)
+
+    async def sample_once(self) -> None:
+        async with KafkaProbe(self.cfg.kafka_bootstrap, self.cfg.timeouts.probe_s) as probe:
+            self.tracker.observe(await probe.snapshot(await probe.group_ids()))
+
+    async def run(self) -> None:
+        WATCHERS[self.cfg.kafka_bootstrap] = self
+        try:
+            while True:
+                try:
+                    await self.sample_once()
+                except KafkaUnavailable as err:
+                    self.errors += 1
+                    log.warning("lag watcher: %s", err)
+                await asyncio.sleep(self.interval_s)
+        finally:
+            WATCHERS.pop(self.cfg.kafka_bootstrap, None)
+
+
+WATCHERS: dict[str, LagWatcher] = {}
+
+
 async def sample_lag(probe: KafkaProbe, groups: list[str], tracker: LagTracker, samples: int, interval: float) -> None:
     """Take `samples` snapshots `interval` seconds apart into the tracker."""
     for i in range(samples):
@@ -355,8 +396,17 @@ async def kafka_lag(ctx: CheckContext, params: KafkaLagParams) -> CheckResult:
                     )
                     return CheckResult(findings, {"groups": [], "known_groups": known})
                 groups = [params.group]
-            tracker = LagTracker(settings.window)
-            await sample_lag(probe, groups, tracker, samples, interval)
+            watcher = WATCHERS.get(cfg.kafka_bootstrap)
+            if watcher is not None and watcher.tracker.last is not None and params.samples is None:
+                # The bot has been sampling all along: judge over its window plus two fresh samples
+                # (two, so a group the watcher has not seen yet still gets a window to judge).
+                tracker = watcher.snapshot_tracker()
+                await sample_lag(probe, groups, tracker, 2, min(interval, 1.0))
+                source = {"source": "warm", "interval_s": watcher.interval_s, "since": watcher.started_at}
+            else:
+                tracker = LagTracker(settings.window)
+                await sample_lag(probe, groups, tracker, samples, interval)
+                source = {"source": "sampled", "samples": samples, "interval_s": interval}
             assessed = tracker.assess(time.time(), settings.allowed_lag)
             await ctx.report_progress("groups", "done")
             topic_names = sorted({t for g in assessed for t in g.topics} | set(cfg.platform.topics))
@@ -390,7 +440,6 @@ async def kafka_lag(ctx: CheckContext, params: KafkaLagParams) -> CheckResult:
             }
             for t in topics.values()
         ],
-        "samples": samples,
-        "interval_s": interval,
+        "window": source,
     }
     return CheckResult(findings, data)
