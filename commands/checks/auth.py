@@ -110,10 +110,9 @@ def connections_probe(ctx: CheckContext) -> Probe:
 )
 async def auth(ctx: CheckContext, params: NoParams) -> CheckResult:
     cfg = ctx.config
-    kh = KubeHandle(ctx)
-    restart_auth = lambda: [restart(APP, "the runbook's first remedy for login failures")]  # noqa: E731
-    host, port = postgres_host_port(cfg)
-    try:
+    with KubeHandle(ctx) as kh:
+        restart_auth = lambda: [restart(APP, "the runbook's first remedy for login failures")]  # noqa: E731
+        host, port = postgres_host_port(cfg)
         findings = await run_probes(
             ctx,
             {
@@ -126,8 +125,6 @@ async def auth(ctx: CheckContext, params: NoParams) -> CheckResult:
                 "jwt-key": jwt_key_probe(kh),
             },
         )
-    finally:
-        kh.close()
     return CheckResult(findings)
 
 
@@ -139,24 +136,23 @@ async def auth(ctx: CheckContext, params: NoParams) -> CheckResult:
 )
 async def auth_latency(ctx: CheckContext, params: NoParams) -> CheckResult:
     cfg, th = ctx.config, ctx.config.thresholds
-    kh = KubeHandle(ctx)
+    with KubeHandle(ctx) as kh:
 
-    def remedies() -> list[Suggestion]:
-        return [
-            Suggestion(action="scale", params={"deployment": APP, "replicas": 5}, why="runbook: scale auth"),
-            Suggestion(
-                action="set-config",
-                params={"configmap": "auth-config", "cache_enabled": "true"},
-                why="cache tokens in Redis",
-            ),
-            Suggestion(action="reindex", params={"table": "users"}, why="runbook: optimise the users table"),
-        ]
+        def remedies() -> list[Suggestion]:
+            return [
+                Suggestion(action="scale", params={"deployment": APP, "replicas": 5}, why="runbook: scale auth"),
+                Suggestion(
+                    action="set-config",
+                    params={"configmap": "auth-config", "cache_enabled": "true"},
+                    why="cache tokens in Redis",
+                ),
+                Suggestion(action="reindex", params={"table": "users"}, why="runbook: optimise the users table"),
+            ]
 
-    async def slow() -> list[Finding]:
-        async with connect(cfg.postgres_dsn, cfg.timeouts.probe_s) as conn:
-            return [await slow_statements(conn, cfg, like="%auth%", alt_like="%users%")]
+        async def slow() -> list[Finding]:
+            async with connect(cfg.postgres_dsn, cfg.timeouts.probe_s) as conn:
+                return [await slow_statements(conn, cfg, like="%auth%", alt_like="%users%")]
 
-    try:
         findings = await run_probes(
             ctx,
             {
@@ -166,6 +162,4 @@ async def auth_latency(ctx: CheckContext, params: NoParams) -> CheckResult:
                 "slow-queries": slow,
             },
         )
-    finally:
-        kh.close()
     return CheckResult(findings)

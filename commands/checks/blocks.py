@@ -6,7 +6,7 @@ Each returns an async function producing findings, ready for `commands.probes.ru
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import redis.asyncio as aioredis
 from psycopg.conninfo import conninfo_to_dict
@@ -46,6 +46,12 @@ class KubeHandle:
     def close(self) -> None:
         if self._kube is not None:
             self._kube.close()
+
+    def __enter__(self) -> KubeHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def service(cfg: ChecksConfig, name: str) -> ServiceSpec:
@@ -333,12 +339,3 @@ def kafka_topics_probe(cfg: ChecksConfig) -> Probe:
         return [Finding(severity=Severity.OK, title=f"Kafka: {len(user)} topic(s)")]
 
     return probe
-
-
-async def with_kube(ctx: CheckContext, run: Callable[[KubeHandle], Awaitable[list[Finding]]]) -> list[Finding]:
-    """Run `run` with a KubeHandle that is closed afterwards."""
-    kh = KubeHandle(ctx)
-    try:
-        return await run(kh)
-    finally:
-        kh.close()

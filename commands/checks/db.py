@@ -330,30 +330,29 @@ async def db_connectivity(ctx: CheckContext, params: NoParams) -> CheckResult:
     cfg = ctx.config
     infra, svc = cfg.platform.infra_namespace, cfg.endpoints.postgres_service
     host, port = postgres_host_port(cfg)
-    kh = KubeHandle(ctx)
+    with KubeHandle(ctx) as kh:
 
-    async def endpoints() -> list[Finding]:
-        ep = await kh.get().get_endpoints(infra, svc)
-        ready = [a.ip for s in (ep.subsets or []) for a in (s.addresses or [])]
-        not_ready = [a.ip for s in (ep.subsets or []) for a in (s.not_ready_addresses or [])]
-        if not ready:
-            return [
-                Finding(
-                    severity=Severity.CRITICAL,
-                    title=f"Service {svc} has no ready endpoints",
-                    detail=f"not ready: {', '.join(not_ready) or 'none'}",
-                    suggestions=[
-                        Suggestion(
-                            action="delete-pod",
-                            params={"namespace": infra, "pod": "postgres-0"},
-                            why="runbook: restart the database pod (careful!)",
-                        )
-                    ],
-                )
-            ]
-        return [Finding(severity=Severity.OK, title=f"Service {svc}: {len(ready)} ready endpoint(s)")]
+        async def endpoints() -> list[Finding]:
+            ep = await kh.get().get_endpoints(infra, svc)
+            ready = [a.ip for s in (ep.subsets or []) for a in (s.addresses or [])]
+            not_ready = [a.ip for s in (ep.subsets or []) for a in (s.not_ready_addresses or [])]
+            if not ready:
+                return [
+                    Finding(
+                        severity=Severity.CRITICAL,
+                        title=f"Service {svc} has no ready endpoints",
+                        detail=f"not ready: {', '.join(not_ready) or 'none'}",
+                        suggestions=[
+                            Suggestion(
+                                action="delete-pod",
+                                params={"namespace": infra, "pod": "postgres-0"},
+                                why="runbook: restart the database pod (careful!)",
+                            )
+                        ],
+                    )
+                ]
+            return [Finding(severity=Severity.OK, title=f"Service {svc}: {len(ready)} ready endpoint(s)")]
 
-    try:
         findings = await run_probes(
             ctx,
             {
@@ -363,6 +362,4 @@ async def db_connectivity(ctx: CheckContext, params: NoParams) -> CheckResult:
                 "select-1": postgres_probe(cfg),
             },
         )
-    finally:
-        kh.close()
     return CheckResult(findings)

@@ -46,9 +46,6 @@ def health_probes(ctx: CheckContext, kh: KubeHandle) -> dict[str, Probe]:
     probes=PROBES,
 )
 async def health(ctx: CheckContext, params: NoParams) -> CheckResult:
-    kh = KubeHandle(ctx)
-    try:
+    with KubeHandle(ctx) as kh:
         findings = await run_probes(ctx, health_probes(ctx, kh))
-    finally:
-        kh.close()
     return CheckResult(findings, {"components": {f.probe: f.severity.value for f in findings}})

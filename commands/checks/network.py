@@ -56,32 +56,29 @@ def policies_probe(kh: KubeHandle, namespace: str) -> Probe:
 )
 async def network(ctx: CheckContext, params: NoParams) -> CheckResult:
     cfg = ctx.config
-    kh = KubeHandle(ctx)
+    with KubeHandle(ctx) as kh:
 
-    def restart_istiod() -> list[Suggestion]:
-        return [
-            Suggestion(
-                action="restart",
-                params={
-                    "namespace": "istio-system",
-                    "deployment": "istiod",
-                },
-                why="runbook: restart Istio components",
-            )
-        ]
+        def restart_istiod() -> list[Suggestion]:
+            return [
+                Suggestion(
+                    action="restart",
+                    params={
+                        "namespace": "istio-system",
+                        "deployment": "istiod",
+                    },
+                    why="runbook: restart Istio components",
+                )
+            ]
 
-    probes: dict[str, Probe] = {
-        "istio": pods_probe(kh, "istio-system", None, "istio-system", restart_istiod),
-        "policies": policies_probe(kh, cfg.namespace),
-        "endpoints": empty_endpoints_probe(kh, cfg.namespace),
-    }
-    for s in cfg.platform.services:
-        host, port = host_port(cfg, s.name)
-        probes[f"tcp {s.name}"] = tcp_probe(host, port, s.name, cfg.timeouts.probe_s)
-    try:
+        probes: dict[str, Probe] = {
+            "istio": pods_probe(kh, "istio-system", None, "istio-system", restart_istiod),
+            "policies": policies_probe(kh, cfg.namespace),
+            "endpoints": empty_endpoints_probe(kh, cfg.namespace),
+        }
+        for s in cfg.platform.services:
+            host, port = host_port(cfg, s.name)
+            probes[f"tcp {s.name}"] = tcp_probe(host, port, s.name, cfg.timeouts.probe_s)
         findings = await run_probes(ctx, probes)
-    finally:
-        kh.close()
     return CheckResult(findings)
 
 

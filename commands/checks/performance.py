@@ -71,61 +71,60 @@ def _usage_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
 )
 async def latency(ctx: CheckContext, params: NoParams) -> CheckResult:
     cfg, th = ctx.config, ctx.config.thresholds
-    kh = KubeHandle(ctx)
+    with KubeHandle(ctx) as kh:
 
-    def remedies(name: str) -> Any:
-        return lambda: [
-            Suggestion(action="scale", params={"deployment": name, "replicas": 5}, why="runbook: scale out"),
-            Suggestion(
-                action="set-resources",
-                params={"deployment": name, "cpu": "2", "memory": "4Gi"},
-                why="runbook: increase limits",
-            ),
-        ]
+        def remedies(name: str) -> Any:
+            return lambda: [
+                Suggestion(action="scale", params={"deployment": name, "replicas": 5}, why="runbook: scale out"),
+                Suggestion(
+                    action="set-resources",
+                    params={"deployment": name, "cpu": "2", "memory": "4Gi"},
+                    why="runbook: increase limits",
+                ),
+            ]
 
-    async def top() -> list[Finding]:
-        try:
-            rows = await pod_usage(kh, cfg.namespace)
-        except KubeError as err:
-            return [metrics_missing(err)]
-        return [
-            Finding(
-                severity=Severity.OK,
-                title=f"Resource use of {len(rows)} pod(s)",
-                evidence=[Table(columns=["pod", "cpu", "memory", "limit", "of limit"], rows=_usage_rows(rows))],
+        async def top() -> list[Finding]:
+            try:
+                rows = await pod_usage(kh, cfg.namespace)
+            except KubeError as err:
+                return [metrics_missing(err)]
+            return [
+                Finding(
+                    severity=Severity.OK,
+                    title=f"Resource use of {len(rows)} pod(s)",
+                    evidence=[Table(columns=["pod", "cpu", "memory", "limit", "of limit"], rows=_usage_rows(rows))],
+                )
+            ]
+
+        async def replicas() -> list[Finding]:
+            short = []
+            for d in await kh.get().list_deployments(cfg.namespace):
+                gap = deployment_shortfall(d)
+                if gap:
+                    short.append((d.metadata.name, *gap))
+            if not short:
+                return [Finding(severity=Severity.OK, title="All deployments have their desired replicas ready")]
+            return [
+                Finding(
+                    severity=Severity.CRITICAL,
+                    title=f"{len(short)} deployment(s) below desired replicas",
+                    evidence=[
+                        Table(
+                            columns=["deployment", "ready", "desired"], rows=[[n, str(r), str(d)] for n, r, d in short]
+                        )
+                    ],
+                    suggestions=[restart(n, "pods are not becoming ready") for n, _, _ in short],
+                )
+            ]
+
+        probes: dict[str, Probe] = {
+            f"{s.name} response_time": log_metric_probe(
+                kh, s.name, "response_time", th.response_time_warn_ms, th.response_time_crit_ms, remedies(s.name)
             )
-        ]
-
-    async def replicas() -> list[Finding]:
-        short = []
-        for d in await kh.get().list_deployments(cfg.namespace):
-            gap = deployment_shortfall(d)
-            if gap:
-                short.append((d.metadata.name, *gap))
-        if not short:
-            return [Finding(severity=Severity.OK, title="All deployments have their desired replicas ready")]
-        return [
-            Finding(
-                severity=Severity.CRITICAL,
-                title=f"{len(short)} deployment(s) below desired replicas",
-                evidence=[
-                    Table(columns=["deployment", "ready", "desired"], rows=[[n, str(r), str(d)] for n, r, d in short])
-                ],
-                suggestions=[restart(n, "pods are not becoming ready") for n, _, _ in short],
-            )
-        ]
-
-    probes: dict[str, Probe] = {
-        f"{s.name} response_time": log_metric_probe(
-            kh, s.name, "response_time", th.response_time_warn_ms, th.response_time_crit_ms, remedies(s.name)
-        )
-        for s in cfg.platform.services
-    }
-    probes |= {"top": top, "replicas": replicas}
-    try:
+            for s in cfg.platform.services
+        }
+        probes |= {"top": top, "replicas": replicas}
         findings = await run_probes(ctx, probes)
-    finally:
-        kh.close()
     return CheckResult(findings)
 
 
@@ -136,62 +135,61 @@ async def latency(ctx: CheckContext, params: NoParams) -> CheckResult:
 )
 async def memory(ctx: CheckContext, params: NoParams) -> CheckResult:
     cfg, th = ctx.config, ctx.config.thresholds
-    kh = KubeHandle(ctx)
-    data: dict[str, Any] = {}
+    with KubeHandle(ctx) as kh:
+        data: dict[str, Any] = {}
 
-    async def usage() -> list[Finding]:
-        try:
-            rows = await pod_usage(kh, cfg.namespace)
-        except KubeError as err:
-            return [metrics_missing(err)]
-        data["pods"] = rows
-        high = [r for r in rows if r["memory_limit"] and r["memory"] / r["memory_limit"] >= th.memory_limit_warn_ratio]
-        suggestions = []
-        for r in high:
-            if r["app"]:
-                new_limit = max(2 * r["memory_limit"], GiB)
-                suggestions += [
-                    restart(r["app"], "runbook: restart to release leaked memory"),
-                    Suggestion(
-                        action="set-resources",
-                        params={"deployment": r["app"], "memory": f"{new_limit / GiB:.0f}Gi"},
-                        why="runbook: raise the memory limit temporarily",
-                    ),
-                ]
-        title = (
-            f"{len(high)} pod(s) above {th.memory_limit_warn_ratio:.0%} of their memory limit"
-            if high
-            else f"Memory of {len(rows)} pod(s) within limits"
-        )
-        return [
-            Finding(
-                severity=Severity.WARNING if high else Severity.OK,
-                title=title,
-                evidence=[Table(columns=["pod", "cpu", "memory", "limit", "of limit"], rows=_usage_rows(rows))],
-                suggestions=suggestions,
+        async def usage() -> list[Finding]:
+            try:
+                rows = await pod_usage(kh, cfg.namespace)
+            except KubeError as err:
+                return [metrics_missing(err)]
+            data["pods"] = rows
+            high = [
+                r for r in rows if r["memory_limit"] and r["memory"] / r["memory_limit"] >= th.memory_limit_warn_ratio
+            ]
+            suggestions = []
+            for r in high:
+                if r["app"]:
+                    new_limit = max(2 * r["memory_limit"], GiB)
+                    suggestions += [
+                        restart(r["app"], "runbook: restart to release leaked memory"),
+                        Suggestion(
+                            action="set-resources",
+                            params={"deployment": r["app"], "memory": f"{new_limit / GiB:.0f}Gi"},
+                            why="runbook: raise the memory limit temporarily",
+                        ),
+                    ]
+            title = (
+                f"{len(high)} pod(s) above {th.memory_limit_warn_ratio:.0%} of their memory limit"
+                if high
+                else f"Memory of {len(rows)} pod(s) within limits"
             )
-        ]
+            return [
+                Finding(
+                    severity=Severity.WARNING if high else Severity.OK,
+                    title=title,
+                    evidence=[Table(columns=["pod", "cpu", "memory", "limit", "of limit"], rows=_usage_rows(rows))],
+                    suggestions=suggestions,
+                )
+            ]
 
-    async def oom() -> list[Finding]:
-        states = [pod_state(p) for p in await kh.get().list_pods(cfg.namespace)]
-        killed = [s for s in states if s.oom_killed]
-        if not killed:
-            return [Finding(severity=Severity.OK, title="No OOMKilled restarts")]
-        return [
-            Finding(
-                severity=Severity.CRITICAL,
-                title=f"{len(killed)} pod(s) restarted after OOMKilled",
-                evidence=[Table(columns=["pod", "restarts"], rows=[[s.name, str(s.restarts)] for s in killed])],
+        async def oom() -> list[Finding]:
+            states = [pod_state(p) for p in await kh.get().list_pods(cfg.namespace)]
+            killed = [s for s in states if s.oom_killed]
+            if not killed:
+                return [Finding(severity=Severity.OK, title="No OOMKilled restarts")]
+            return [
+                Finding(
+                    severity=Severity.CRITICAL,
+                    title=f"{len(killed)} pod(s) restarted after OOMKilled",
+                    evidence=[Table(columns=["pod", "restarts"], rows=[[s.name, str(s.restarts)] for s in killed])],
+                )
+            ]
+
+        probes: dict[str, Probe] = {"usage": usage, "oom": oom}
+        for s in cfg.platform.services:
+            probes[f"{s.name} logs"] = log_grep_probe(
+                kh, cfg.namespace, s.name, r"\b(memory|leak|gc|heap)\b", "memory/leak/gc line(s)"
             )
-        ]
-
-    probes: dict[str, Probe] = {"usage": usage, "oom": oom}
-    for s in cfg.platform.services:
-        probes[f"{s.name} logs"] = log_grep_probe(
-            kh, cfg.namespace, s.name, r"\b(memory|leak|gc|heap)\b", "memory/leak/gc line(s)"
-        )
-    try:
         findings = await run_probes(ctx, probes)
-    finally:
-        kh.close()
     return CheckResult(findings, data)

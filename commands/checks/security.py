@@ -65,8 +65,7 @@ def block(lines: list[str]) -> list[Suggestion]:
 )
 async def security(ctx: CheckContext, params: NoParams) -> CheckResult:
     cfg = ctx.config
-    kh = KubeHandle(ctx)
-    try:
+    with KubeHandle(ctx) as kh:
         findings = await run_probes(
             ctx,
             {
@@ -87,6 +86,4 @@ async def security(ctx: CheckContext, params: NoParams) -> CheckResult:
                 ),
             },
         )
-    finally:
-        kh.close()
     return CheckResult(findings)

@@ -40,17 +40,16 @@ def _kafka_host_port(bootstrap: str) -> tuple[str, int]:
 )
 async def progress(ctx: CheckContext, params: NoParams) -> CheckResult:
     cfg = ctx.config
-    kh = KubeHandle(ctx)
-    host, port = _kafka_host_port(cfg.kafka_bootstrap)
+    with KubeHandle(ctx) as kh:
+        host, port = _kafka_host_port(cfg.kafka_bootstrap)
 
-    async def lag() -> list[Finding]:
-        group = next((g for g, d in cfg.platform.consumer_groups.items() if d == "user-service"), "user-service")
-        result = await kafka_lag(
-            ctx, KafkaLagParams(group=group, samples=2, interval=min(cfg.kafka_lag.interval_s, 1.0))
-        )
-        return [f for f in result.findings if f.probe == "groups" or "unreachable" in f.title]
+        async def lag() -> list[Finding]:
+            group = next((g for g, d in cfg.platform.consumer_groups.items() if d == "user-service"), "user-service")
+            result = await kafka_lag(
+                ctx, KafkaLagParams(group=group, samples=2, interval=min(cfg.kafka_lag.interval_s, 1.0))
+            )
+            return [f for f in result.findings if f.probe == "groups" or "unreachable" in f.title]
 
-    try:
         findings = await run_probes(
             ctx,
             {
@@ -69,8 +68,6 @@ async def progress(ctx: CheckContext, params: NoParams) -> CheckResult:
             },
             timeout_s=cfg.timeouts.probe_s * 2 + 3,
         )
-    finally:
-        kh.close()
     return CheckResult(findings)
 
 
@@ -109,25 +106,24 @@ def redis_latency_probe(ctx: CheckContext) -> Probe:
 )
 async def scheduler(ctx: CheckContext, params: NoParams) -> CheckResult:
     cfg, th = ctx.config, ctx.config.thresholds
-    kh = KubeHandle(ctx)
-    host, port = host_port(cfg, "ml-service")
+    with KubeHandle(ctx) as kh:
+        host, port = host_port(cfg, "ml-service")
 
-    def remedies() -> list[Suggestion]:
-        return [
-            Suggestion(
-                action="scale",
-                params={"deployment": "scheduler-service", "replicas": 3},
-                why="runbook: scale the scheduler",
-            ),
-            Suggestion(action="warm-cache", params={"service": "scheduler-service"}, why="warm Redis"),
-            Suggestion(
-                action="set-config",
-                params={"configmap": "scheduler-config", "fallback_enabled": "true"},
-                why="fallback algorithm while ml-service is slow",
-            ),
-        ]
+        def remedies() -> list[Suggestion]:
+            return [
+                Suggestion(
+                    action="scale",
+                    params={"deployment": "scheduler-service", "replicas": 3},
+                    why="runbook: scale the scheduler",
+                ),
+                Suggestion(action="warm-cache", params={"service": "scheduler-service"}, why="warm Redis"),
+                Suggestion(
+                    action="set-config",
+                    params={"configmap": "scheduler-config", "fallback_enabled": "true"},
+                    why="fallback algorithm while ml-service is slow",
+                ),
+            ]
 
-    try:
         findings = await run_probes(
             ctx,
             {
@@ -143,8 +139,6 @@ async def scheduler(ctx: CheckContext, params: NoParams) -> CheckResult:
                 "ml-service": tcp_probe(host, port, "ml-service", cfg.timeouts.probe_s, lambda: remedies()[2:]),
             },
         )
-    finally:
-        kh.close()
     return CheckResult(findings)
 
 
@@ -202,46 +196,43 @@ async def redis_key(ctx: CheckContext, key: str) -> Finding:
 )
 async def algorithm(ctx: CheckContext, params: AlgorithmParams) -> CheckResult:
     cfg = ctx.config
-    kh = KubeHandle(ctx)
+    with KubeHandle(ctx) as kh:
 
-    def remedies(_: list[str]) -> list[Suggestion]:
-        out = [
-            Suggestion(
-                action="rollback",
-                params={"deployment": "scheduler-service", "env": "ALGORITHM_VERSION", "value": "v1.0.0"},
-                why="runbook: previous algorithm",
-            )
-        ]
-        if params.user:
-            out.insert(
-                0,
+        def remedies(_: list[str]) -> list[Suggestion]:
+            out = [
                 Suggestion(
-                    action="reset-user-state", params={"user": params.user}, why="if the user's state is corrupted"
-                ),
-            )
-        return out
+                    action="rollback",
+                    params={"deployment": "scheduler-service", "env": "ALGORITHM_VERSION", "value": "v1.0.0"},
+                    why="runbook: previous algorithm",
+                )
+            ]
+            if params.user:
+                out.insert(
+                    0,
+                    Suggestion(
+                        action="reset-user-state", params={"user": params.user}, why="if the user's state is corrupted"
+                    ),
+                )
+            return out
 
-    probes: dict[str, Probe] = {
-        "logs": log_grep_probe(
-            kh,
-            cfg.namespace,
-            "scheduler-service",
-            r"\b(algorithm|sm2|bkt|irt)\b",
-            "algorithm line(s)",
-            suggest=remedies,
-        ),
-    }
-    if params.user:
-        user = params.user
+        probes: dict[str, Probe] = {
+            "logs": log_grep_probe(
+                kh,
+                cfg.namespace,
+                "scheduler-service",
+                r"\b(algorithm|sm2|bkt|irt)\b",
+                "algorithm line(s)",
+                suggest=remedies,
+            ),
+        }
+        if params.user:
+            user = params.user
 
-        async def state() -> list[Finding]:
-            return [await redis_key(ctx, f"scheduler:{user}")]
+            async def state() -> list[Finding]:
+                return [await redis_key(ctx, f"scheduler:{user}")]
 
-        probes["user-state"] = state
-    try:
+            probes["user-state"] = state
         findings = await run_probes(ctx, probes)
-    finally:
-        kh.close()
     return CheckResult(findings)
 
 
@@ -284,35 +275,34 @@ def gpu_probe(kh: KubeHandle) -> Probe:
 )
 async def ml(ctx: CheckContext, params: NoParams) -> CheckResult:
     cfg = ctx.config
-    kh = KubeHandle(ctx)
+    with KubeHandle(ctx) as kh:
 
-    def remedies(_: list[str]) -> list[Suggestion]:
-        return [
-            restart("ml-service", "runbook: restart ML service"),
-            Suggestion(
-                action="rollback",
-                params={"deployment": "ml-service", "env": "MODEL_VERSION", "value": "v1.2.0"},
-                why="runbook: previous model",
-            ),
-            Suggestion(
-                action="scale", params={"deployment": "ml-service", "replicas": 3}, why="if resource constrained"
-            ),
-        ]
+        def remedies(_: list[str]) -> list[Suggestion]:
+            return [
+                restart("ml-service", "runbook: restart ML service"),
+                Suggestion(
+                    action="rollback",
+                    params={"deployment": "ml-service", "env": "MODEL_VERSION", "value": "v1.2.0"},
+                    why="runbook: previous model",
+                ),
+                Suggestion(
+                    action="scale", params={"deployment": "ml-service", "replicas": 3}, why="if resource constrained"
+                ),
+            ]
 
-    async def mlflow() -> list[Finding]:
-        url = cfg.endpoints.mlflow_url.rstrip("/") + "/health"
-        res = await net.http_get(url, cfg.timeouts.probe_s)
-        if res.ok:
-            return [Finding(severity=Severity.OK, title=f"MLflow /health: {res.status} in {res.ms:.0f}ms")]
-        return [
-            Finding(
-                severity=Severity.CRITICAL,
-                title="MLflow unreachable",
-                detail=f"{url}: {res.error or f'HTTP {res.status}'}",
-            )
-        ]
+        async def mlflow() -> list[Finding]:
+            url = cfg.endpoints.mlflow_url.rstrip("/") + "/health"
+            res = await net.http_get(url, cfg.timeouts.probe_s)
+            if res.ok:
+                return [Finding(severity=Severity.OK, title=f"MLflow /health: {res.status} in {res.ms:.0f}ms")]
+            return [
+                Finding(
+                    severity=Severity.CRITICAL,
+                    title="MLflow unreachable",
+                    detail=f"{url}: {res.error or f'HTTP {res.status}'}",
+                )
+            ]
 
-    try:
         findings = await run_probes(
             ctx,
             {
@@ -330,8 +320,6 @@ async def ml(ctx: CheckContext, params: NoParams) -> CheckResult:
                 "gpus": gpu_probe(kh),
             },
         )
-    finally:
-        kh.close()
     return CheckResult(findings)
 
 
@@ -343,28 +331,27 @@ async def ml(ctx: CheckContext, params: NoParams) -> CheckResult:
 )
 async def predictions(ctx: CheckContext, params: NoParams) -> CheckResult:
     th = ctx.config.thresholds
-    kh = KubeHandle(ctx)
+    with KubeHandle(ctx) as kh:
 
-    def remedies() -> list[Suggestion]:
-        return [
-            Suggestion(
-                action="set-config",
-                params={"configmap": "ml-service-config", "cache_predictions": "true"},
-                why="runbook: cache predictions",
-            ),
-            Suggestion(
-                action="rollback",
-                params={"deployment": "ml-service", "env": "MODEL_VARIANT", "value": "small"},
-                why="runbook: smaller model variant",
-            ),
-            Suggestion(
-                action="set-config",
-                params={"configmap": "ml-service-config", "prediction_timeout": "10s"},
-                why="runbook: increase the timeout",
-            ),
-        ]
+        def remedies() -> list[Suggestion]:
+            return [
+                Suggestion(
+                    action="set-config",
+                    params={"configmap": "ml-service-config", "cache_predictions": "true"},
+                    why="runbook: cache predictions",
+                ),
+                Suggestion(
+                    action="rollback",
+                    params={"deployment": "ml-service", "env": "MODEL_VARIANT", "value": "small"},
+                    why="runbook: smaller model variant",
+                ),
+                Suggestion(
+                    action="set-config",
+                    params={"configmap": "ml-service-config", "prediction_timeout": "10s"},
+                    why="runbook: increase the timeout",
+                ),
+            ]
 
-    try:
         findings = await run_probes(
             ctx,
             {
@@ -378,6 +365,4 @@ async def predictions(ctx: CheckContext, params: NoParams) -> CheckResult:
                 ),
             },
         )
-    finally:
-        kh.close()
     return CheckResult(findings)
