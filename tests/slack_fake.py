@@ -36,6 +36,8 @@ class FakeSlack:
         self.calls: list[Call] = []
         self.not_in_channel: set[str] = set()
         self.usergroups: dict[str, list[str]] = {}
+        self.socket_received: list[dict[str, Any]] = []  # what the bot sent back over Socket Mode
+        self._sockets: list[web.WebSocketResponse] = []
         self._ts = itertools.count(1)
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
@@ -57,6 +59,7 @@ class FakeSlack:
         app.router.add_get("/api/{method}", self._api)  # some Web API methods are GETs
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_post("/response/{rid}", self._response_url)
+        app.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(app, access_log=None)
         self._loop.run_until_complete(self._runner.setup())
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -123,7 +126,8 @@ class FakeSlack:
         method = request.match_info["method"]
         args = await self._args(request)
         auth = request.headers.get("Authorization", "")
-        if not auth.startswith("Bearer xoxb-"):
+        token_kind = "Bearer xapp-" if method == "apps.connections.open" else "Bearer xoxb-"
+        if not auth.startswith(token_kind):
             return web.json_response({"ok": False, "error": "not_authed"})
         answer = self._answer(method, args)
         self._record(method, args, answer)
@@ -146,6 +150,8 @@ class FakeSlack:
                 return {"ok": False, "error": "not_in_channel"}
             ts = f"{int(time.time())}.{next(self._ts):06d}"
             return {"ok": True, "channel": channel, "ts": ts, "message": {"text": args.get("text")}}
+        if method == "apps.connections.open":
+            return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}
         if method == "usergroups.users.list":
             return {"ok": True, "users": self.usergroups.get(str(args.get("usergroup")), [])}
         if method == "conversations.open":
@@ -161,6 +167,34 @@ class FakeSlack:
             files = args.get("files") or []
             return {"ok": True, "files": [{"id": f.get("id"), "title": f.get("title")} for f in files]}
         return {"ok": False, "error": "unknown_method"}
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        """Slack's Socket Mode: say hello, then relay envelopes; record the bot's acks."""
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        await ws.send_json(
+            {
+                "type": "hello",
+                "num_connections": 1,
+                "connection_info": {"app_id": "A0ALP"},
+                "debug_info": {"host": "fake", "approximate_connection_time": 3600},
+            }
+        )
+        async for msg in ws:
+            if msg.type == web.WSMsgType.TEXT:
+                self.socket_received.append(json.loads(msg.data))
+        self._sockets.remove(ws)
+        return ws
+
+    @property
+    def socket_connected(self) -> bool:
+        return bool(self._sockets)
+
+    def socket_send(self, envelope: dict[str, Any]) -> None:
+        """Deliver an envelope to the connected bot, as Slack does over Socket Mode."""
+        ws = self._sockets[-1]
+        asyncio.run_coroutine_threadsafe(ws.send_json(envelope), self._loop).result(5)
 
     async def _upload(self, request: web.Request) -> web.Response:
         body = await request.read()

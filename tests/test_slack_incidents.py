@@ -221,3 +221,12 @@ def test_checklist_buttons_run_health_and_upload_the_postmortem(bot, fake_slack)
     click(bot, block_action("incident_postmortem", str(n), channel="C0BTN"))
     upload = fake_slack.wait_for("upload", lambda c: f"Postmortem draft: INC-{n}" in c.args["content"])
     assert "check health:" in upload.args["content"]
+
+
+def test_incident_without_arguments_opens_the_form(bot, fake_slack):
+    status, _, _ = command(bot, fake_slack, "incident", channel="C0FORM")
+    assert status == 200
+    form = fake_slack.wait_for("views.open", lambda c: c.args["view"]["callback_id"] == "incident_open_modal")
+    assert form.args["trigger_id"] == "1337.42.abcd" and form.args["view"]["private_metadata"] == "C0FORM"
+    labels = [b["label"]["text"] for b in form.args["view"]["blocks"]]
+    assert labels == ["Summary", "Impact (services and users affected)", "Affected services", "Priority"]
