@@ -34,7 +34,7 @@ log = logging.getLogger("alp.bot")
 READINESS_CACHE_S = 5.0
 
 
-def build_web(settings: Settings, app: AsyncApp, metrics: Metrics) -> web.Application:
+def build_web(settings: Settings, app: AsyncApp, metrics: Metrics, escalator: Escalator) -> web.Application:
     """The aiohttp application serving Slack's requests and the operational endpoints."""
     cache: dict[str, Any] = {"at": 0.0, "body": None}
 
@@ -48,10 +48,17 @@ def build_web(settings: Settings, app: AsyncApp, metrics: Metrics) -> web.Applic
     async def readyz(_: web.Request) -> web.Response:
         if cache["body"] is None or time.monotonic() - cache["at"] > READINESS_CACHE_S:
             backends = redact_data(await readiness(settings, timeout=settings.timeouts.probe_s))
-            cache["body"] = {"ready": True, "backends": backends}
+            state = await escalator.store.ping(settings.timeouts.probe_s)
+            # Ready while the bot can keep its own records: a down backend is something to report,
+            # not a reason to stop serving Slack. Without its state store it cannot run incidents.
+            cache["body"] = {
+                "ready": state is None,
+                "state_store": state or "ok",
+                "escalation_leader": escalator.leading,
+                "backends": backends,
+            }
             cache["at"] = time.monotonic()
-        # The bot is ready to serve Slack even when a backend is down: reporting that is its job.
-        return web.json_response(cache["body"])
+        return web.json_response(cache["body"], status=200 if cache["body"]["ready"] else 503)
 
     async def metrics_endpoint(_: web.Request) -> web.Response:
         return web.Response(body=metrics.render(), content_type="text/plain", charset="utf-8")
@@ -88,7 +95,7 @@ async def serve(settings: Settings) -> None:
 
         watcher = asyncio.create_task(LagWatcher(settings).run())
     app = build_app(settings, metrics, escalator)
-    runner = web.AppRunner(build_web(settings, app, metrics), access_log=None)
+    runner = web.AppRunner(build_web(settings, app, metrics, escalator), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.http_port)
     await site.start()

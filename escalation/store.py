@@ -7,6 +7,7 @@ cannot both win: the loser's UPDATE matches no row and it does nothing.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -142,6 +143,21 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    async def ping(self, timeout_s: float) -> str | None:
+        """None when the store answers, else why not."""
+
+        def select_one() -> None:
+            with self.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+
+        try:
+            await asyncio.wait_for(asyncio.to_thread(select_one), timeout_s)
+            return None
+        except TimeoutError:
+            return f"no answer within {timeout_s:g}s"
+        except sa.exc.SQLAlchemyError as err:
+            return f"{type(err).__name__}: {str(err).splitlines()[0]}"
 
     # ------------------------------------------------------------------ incidents
     def create(

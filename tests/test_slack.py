@@ -182,6 +182,7 @@ def test_health_readiness_and_metrics_endpoints(bot, fake_slack, lagging_group):
     assert ready["backends"]["kafka"]["ok"] is True
     assert ready["backends"]["postgres"]["ok"] is True
     assert ready["backends"]["redis"]["ok"] is True
+    assert ready["ready"] is True and ready["state_store"] == "ok" and ready["escalation_leader"] is True
 
     command(bot, fake_slack, f"check kafka-lag --group {lagging_group}")
     fake_slack.wait_for("chat.update", lambda c: lagging_group in blocks_text(c.args.get("blocks", [])))
