@@ -19,6 +19,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import render_action as ui
+from bot.metrics import Metrics
 from bot.render_slack import render_report
 from bot.settings import Settings
 from bot.signing import TokenError, key_from, sign, verify
@@ -83,8 +84,10 @@ def _preview_of(d: dict[str, Any]) -> Preview:
 
 
 class ActionFlow:
-    def __init__(self, settings: Settings, client: AsyncWebClient, escalator: Escalator) -> None:
-        self.settings, self.client, self.escalator = settings, client, escalator
+    def __init__(
+        self, settings: Settings, client: AsyncWebClient, escalator: Escalator, metrics: Metrics | None = None
+    ) -> None:
+        self.settings, self.client, self.escalator, self.metrics = settings, client, escalator, metrics
         secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "alp"
         self.key = key_from(secret)
         self.requests = ActionRequests(escalator.store)
@@ -103,6 +106,9 @@ class ActionFlow:
     ) -> None:
         inc = self.escalator.store.open_in_channel(channel) if channel else None
         self.escalator.store.record_audit(actor, event, action, params, result, inc.id if inc else None)
+        if self.metrics is not None:
+            outcome = result.split(":", 1)[0] if event == "outcome" else event
+            self.metrics.actions.labels(action=action, event=outcome).inc()
 
     # ------------------------------------------------------------------ request and preview
     async def request(

@@ -184,7 +184,7 @@ def build_app(settings: Settings, metrics: Metrics, escalator: Escalator) -> Asy
             CheckRequest(spec, spec.params(), incident), command, respond, client, settings, metrics, escalator, flow
         )
 
-    flow = ActionFlow(settings, client, escalator)
+    flow = ActionFlow(settings, client, escalator, metrics)
     app.command("/alp")(alp_command)
     register_incident_handlers(app, escalator, run_health)
     register_action_handlers(app, flow)

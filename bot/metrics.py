@@ -30,5 +30,31 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.pages = Counter(
+            "alp_pages_total",
+            "Escalation pages by ladder step and result (sent, failed)",
+            ["step", "result"],
+            registry=self.registry,
+        )
+        self.page_lateness = Histogram(
+            "alp_page_lateness_seconds",
+            "Seconds between an escalation step's due time and its timer firing",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+            registry=self.registry,
+        )
+        self.actions = Counter(
+            "alp_actions_total",
+            "Remediation requests by action and event (requested, refused, done, failed, ...)",
+            ["action", "event"],
+            registry=self.registry,
+        )
+
+    def escalation_event(self, kind: str, data: dict[str, object]) -> None:
+        """Hook for the escalation engine: pages and timer lateness."""
+        if kind == "page":
+            self.pages.labels(step=str(data["step"]), result=str(data["result"])).inc()
+        elif kind == "fired":
+            self.page_lateness.observe(float(data["lateness_s"]))  # type: ignore[arg-type]
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -87,7 +87,9 @@ async def serve(settings: Settings) -> None:
         token=settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None,
         base_url=settings.slack_api_url,
     )
-    escalator = Escalator(store, settings.escalation, SlackNotifier(client), settings.state_url)
+    escalator = Escalator(
+        store, settings.escalation, SlackNotifier(client), settings.state_url, on_event=metrics.escalation_event
+    )
     await escalator.start()
     watcher = None
     if settings.kafka_lag.watch_interval_s > 0:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -37,6 +38,7 @@ async def run_job(kind: str, incident_id: int, token: str, step: int = 0, due: f
         return
     if kind == "step" and due is not None:
         _ENGINE.fired.append((due, now().timestamp()))
+        _ENGINE.emit("fired", {"lateness_s": max(0.0, now().timestamp() - due)})
     await _ENGINE.dispatch(kind, incident_id, token, step)
 
 
@@ -48,7 +50,9 @@ class Escalator:
         notifier: Notifier,
         state_url: str = "",
         leadership: Leadership | None = None,
+        on_event: Callable[[str, dict[str, Any]], None] | None = None,
     ) -> None:
+        self.on_event = on_event  # metrics hook: ("page", {step, result}), ("fired", {lateness_s})
         self.store = store
         self.cfg = cfg
         self.notifier = notifier
@@ -107,6 +111,10 @@ class Escalator:
                 await self._lead_once()
             except Exception:  # the loop must outlive any single failure
                 log.exception("leadership poll failed")
+
+    def emit(self, kind: str, data: dict[str, Any]) -> None:
+        if self.on_event is not None:
+            self.on_event(kind, data)
 
     # ------------------------------------------------------------------ jobs
     def _schedule(self, kind: str, incident_id: int, token: str, step: int, at: datetime) -> None:
@@ -227,6 +235,7 @@ class Escalator:
                     await asyncio.sleep(delay)
                     delay *= 2
         self.store.page_done(inc.id, token, step, error is None, attempts, error)
+        self.emit("page", {"step": rung.name, "result": "sent" if error is None else "failed"})
         if error is None:
             self.store.log(
                 inc.id, "alp", "page", f"paged {rung.name} {rung.mention}", {"step": step, "attempts": attempts}

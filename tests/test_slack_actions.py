@@ -14,7 +14,7 @@ from bot.signing import key_from, sign
 from tests.conftest import SIGNING_SECRET
 from tests.k8s_world import PLATFORM
 from tests.slack_signing import block_action, signed_headers
-from tests.test_slack import blocks_text, command, post
+from tests.test_slack import blocks_text, command, get, post
 
 
 def click(bot, body: str, retry: int | None = None):  # type: ignore[no-untyped-def]
@@ -80,6 +80,8 @@ def test_confirm_flow_runs_the_action_shows_outcome_and_verifies(bot, fake_slack
     log = audit(bot, fake_slack)
     for event in ("dry-run", "requested", "outcome"):
         assert event in log
+    _, metrics = get(bot, "/metrics")
+    assert 'alp_actions_total{action="scale",event="done"}' in metrics
     undo = next(
         e["value"]
         for b in done.args["blocks"]

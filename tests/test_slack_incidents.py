@@ -8,7 +8,7 @@ import time
 
 from tests.conftest import SIGNING_SECRET
 from tests.slack_signing import block_action, signed_headers, view_submission
-from tests.test_slack import blocks_text, command, post
+from tests.test_slack import blocks_text, command, get, post
 
 
 def click(bot, body: str):  # type: ignore[no-untyped-def]
@@ -74,6 +74,9 @@ def test_p0_is_announced_paged_in_thread_and_dmed(bot, fake_slack):
     assert f"INC-{n}" in dm.args["text"]
     specialists = fake_slack.wait_for("chat.postMessage", lambda c: c.args.get("channel") == "database-support")
     assert f"INC-{n}" in specialists.args["text"]
+    _, metrics = get(bot, "/metrics")
+    assert 'alp_pages_total{result="sent",step="primary"}' in metrics
+    assert "alp_page_lateness_seconds_count" in metrics
 
 
 def test_acknowledge_button_stops_the_ladder_and_updates_the_message(bot, fake_slack):
