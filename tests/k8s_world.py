@@ -201,7 +201,11 @@ def create_world(api: client.ApiClient) -> None:
     for pod, app in (("postgres-0", "postgres"), ("redis-0", "redis"), ("kafka-0", "kafka")):
         try:
             existing = core.read_namespaced_pod(pod, "infrastructure")
-            if existing.spec.node_name == NODE and existing.status.phase == "Running":
+            if (
+                existing.spec.node_name == NODE
+                and existing.status.phase == "Running"
+                and not existing.metadata.deletion_timestamp
+            ):
                 continue
             core.delete_namespaced_pod(pod, "infrastructure", grace_period_seconds=0)
         except ApiException as err:
@@ -215,6 +219,21 @@ def create_world(api: client.ApiClient) -> None:
             client.V1Service(
                 metadata=client.V1ObjectMeta(name=name),
                 spec=client.V1ServiceSpec(selector={"app": name}, ports=[client.V1ServicePort(port=port)]),
+            ),
+        )
+    for name, port in (("postgres", 5432), ("redis", 6379)):
+        # Its own labels, so this empty StatefulSet never adopts (and deletes) the postgres-0 pod above.
+        template = deployment(name, port, "infrastructure")
+        template.spec.selector.match_labels = {"app": f"{name}-statefulset"}
+        template.spec.template.metadata.labels = {"app": f"{name}-statefulset"}
+        _ensure(
+            apps.create_namespaced_stateful_set,
+            "infrastructure",
+            client.V1StatefulSet(
+                metadata=client.V1ObjectMeta(name=name, labels={"app": name}),
+                spec=client.V1StatefulSetSpec(
+                    replicas=0, service_name=name, selector=template.spec.selector, template=template.spec.template
+                ),
             ),
         )
     _ensure(apps.create_namespaced_deployment, "istio-system", deployment("istiod", 15010, "istio-system"))

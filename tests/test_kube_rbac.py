@@ -239,3 +239,57 @@ def test_no_kube_configuration_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     with pytest.raises(KubeUnavailable, match="set KUBECONFIG"):
         load_configuration()
+
+
+async def test_every_check_and_action_preview_runs_as_the_bot(
+    kube_admin, bot_kube, testbed, platform, tmp_path, monkeypatch
+):
+    """The whole catalogue as the bot's ServiceAccount: nothing it needs is refused by its role."""
+    import commands.actions
+    import commands.checks  # noqa: F401
+    from commands.actions.registry import ACTIONS, ActionContext
+    from commands.actions.runner import preview, validate
+    from commands.registry import CHECKS
+    from tests.checks_env import config_for, run
+
+    cfg_k = bot_kube.api.configuration
+    kubeconfig = tmp_path / "bot.kubeconfig"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "bot",
+                "clusters": [
+                    {"name": "t", "cluster": {"server": cfg_k.host, "certificate-authority": cfg_k.ssl_ca_cert}}
+                ],
+                "users": [{"name": "bot", "user": {"token": cfg_k.api_key["authorization"].removeprefix("Bearer ")}}],
+                "contexts": [{"name": "bot", "context": {"cluster": "t", "user": "bot"}}],
+            }
+        )
+    )
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    cfg = config_for(testbed, platform, PLATFORM)
+    cfg.platform.infra_namespace = "infrastructure"
+
+    refused = []
+    for spec in CHECKS:
+        report = await run(spec.name, cfg)
+        refused += [f"{spec.name}: {f.title}" for f in report.findings if "role does not allow" in f.title]
+    samples = {
+        "restart": {"deployment": "auth-service"},
+        "scale": {"deployment": "auth-service", "replicas": 2},
+        "set-config": {"configmap": "auth-config", "cache_enabled": "true"},
+        "rollback": {"deployment": "ml-service", "env": "MODEL_VERSION", "value": "v1.2.0"},
+        "set-resources": {"statefulset": "postgres", "cpu": "500m", "memory": "512Mi", "which": "requests"},
+        "rotate-jwt-key": {},
+        "delete-pod": {"pod": "postgres-0"},
+        "block-ips": {"ips": "198.51.100.23"},
+        "rate-limit": {"rate_limit": 10, "rate_limit_window": 60},
+    }
+    for name, raw in samples.items():
+        spec = ACTIONS.get(name)
+        pre = await preview(spec, ActionContext(cfg), validate(spec, raw))
+        if pre.refusal:
+            refused.append(f"{name}: {pre.refusal}")
+    assert refused == []
