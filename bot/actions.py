@@ -28,6 +28,7 @@ from commands.actions.locks import TargetLock
 from commands.actions.registry import ActionContext, ActionSpec, Outcome, Preview, Risk
 from commands.actions.runner import execute, find, preview, validate
 from commands.params import UsageError
+from commands.redact import redact
 from commands.registry import CHECKS, CheckContext
 from commands.runner import run_check
 from escalation.engine import Escalator
@@ -138,7 +139,7 @@ class ActionFlow:
         self.audit(user, "dry-run", spec.name, clean, "; ".join(pre.lines)[:2000] or (pre.refusal or ""), channel)
         if pre.refusal:
             self.audit(user, "refused", spec.name, clean, pre.refusal, channel)
-            return f":no_entry: `{ui.label(spec.name, clean)}` refused: {pre.refusal}"
+            return redact(f":no_entry: `{ui.label(spec.name, clean)}` refused: {pre.refusal}")
         rid = self.requests.create(
             spec.name,
             clean,
@@ -341,7 +342,7 @@ class ActionFlow:
             + (f": {r['result'][:150]}" if r["result"] else "")
             for r in rows
         ]
-        return "\n".join(lines) or "The audit log is empty."
+        return redact("\n".join(lines)) or "The audit log is empty."
 
 
 def register_action_handlers(app: AsyncApp, flow: ActionFlow) -> None:

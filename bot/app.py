@@ -237,7 +237,7 @@ def link_to_incident(escalator: Escalator, request: CheckRequest, command: dict[
     )
     if inc is None:
         return
-    worst_first = sorted(report.findings, key=lambda f: -f.severity.rank)
+    worst_first = sorted(report.redacted().findings, key=lambda f: -f.severity.rank)
     findings = [f"{f.severity.value.upper()}: {f.title}" for f in worst_first if f.severity is not Severity.OK][:8]
     escalator.record(
         inc.id,

@@ -25,6 +25,7 @@ from bot.router import (
 )
 from bot.settings import ConfigError, Settings, load_settings
 from commands.params import UsageError
+from commands.redact import redact
 from commands.registry import CheckContext
 from commands.runner import run_check
 
@@ -103,7 +104,7 @@ async def _do(request: DoRequest, settings: Settings, yes: bool) -> int:
     store.record_audit(actor, "dry-run", spec.name, clean, "; ".join(pre.lines)[:2000] or (pre.refusal or ""))
     print(f"{spec.name} (risk: {spec.risk.value})")
     for line in pre.lines:
-        print(f"  {line}")
+        print(f"  {redact(line)}")
     if pre.refusal:
         store.record_audit(actor, "refused", spec.name, clean, pre.refusal)
         print(f"refused: {pre.refusal}", file=sys.stderr)
@@ -123,9 +124,9 @@ async def _do(request: DoRequest, settings: Settings, yes: bool) -> int:
     finally:
         await lock.release()
     store.record_audit(actor, "outcome", spec.name, clean, f"{'done' if outcome.ok else 'failed'}: {outcome.summary}")
-    print(("done: " if outcome.ok else "failed: ") + outcome.summary)
+    print(redact(("done: " if outcome.ok else "failed: ") + outcome.summary))
     for line in outcome.details:
-        print(f"  {line}")
+        print(f"  {redact(line)}")
     if outcome.undo:
         undo_args = " ".join(f"{k}={v}" for k, v in outcome.undo[1].items())
         print(f"undo: alp do {outcome.undo[0]} {undo_args} --yes")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from commands.actions.registry import ActionSpec, Outcome, Risk
+from commands.redact import redact
 
 Block = dict[str, Any]
 RISK_EMOJI = {
@@ -48,7 +49,7 @@ def _button(text: str, action_id: str, value: str, style: str | None = None, con
 
 
 def _preview_section(lines: list[str]) -> Block:
-    text = "\n".join(lines) or "(no preview)"
+    text = redact("\n".join(lines)) or "(no preview)"
     return {"type": "section", "text": {"type": "mrkdwn", "text": "```" + text[:2900] + "```"}}
 
 
@@ -139,14 +140,15 @@ def outcome_blocks(
     spec: ActionSpec, req: dict[str, Any], outcome: Outcome, who: str, undo_token: str | None
 ) -> tuple[str, list[Block]]:
     emoji = ":white_check_mark:" if outcome.ok else ":x:"
-    text = f"{emoji} {outcome.summary} — by {who}"
+    text = redact(f"{emoji} {outcome.summary} — by {who}")
     _, blocks = closed(spec, req, text)
     changes = [
         f"{k}: {outcome.before.get(k)!r} -> {v!r}" for k, v in outcome.after.items() if k in outcome.before
     ] + outcome.details
     if changes:
         blocks.insert(
-            2, {"type": "section", "text": {"type": "mrkdwn", "text": "```" + "\n".join(changes)[:2900] + "```"}}
+            2,
+            {"type": "section", "text": {"type": "mrkdwn", "text": "```" + redact("\n".join(changes))[:2900] + "```"}},
         )
     if undo_token:
         blocks.append(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from commands.redact import redact
 from escalation.model import Incident, Status
 from escalation.pages import Page
 
@@ -57,7 +58,7 @@ def incident_blocks(inc: Incident) -> tuple[str, list[Block]]:
 
 def page_blocks(page: Page) -> tuple[str, list[Block]]:
     text = f"{page.mention} you are paged for {page.incident} ({page.step})"
-    fields = [{"type": "mrkdwn", "text": f"*{k}*\n{v[:1900]}"} for k, v in page.fields().items()]
+    fields = [{"type": "mrkdwn", "text": f"*{k}*\n{redact(v)[:1900]}"} for k, v in page.fields().items()]
     return text, [
         {"type": "section", "text": {"type": "mrkdwn", "text": f":rotating_light: *{text}*"}},
         {"type": "section", "fields": fields},

@@ -293,3 +293,20 @@ def test_dry_run_mode_turns_every_action_into_its_preview(testbed, fake_slack, p
         assert replicas(kube_admin, "ml-service") == before
     finally:
         dry.stop()
+
+
+def test_secrets_in_a_preview_never_reach_slack(bot, fake_slack, testbed):
+    """A backend running `ALTER ROLE … PASSWORD '…'` shows up in terminate-queries' preview, masked."""
+    import psycopg
+
+    conn = psycopg.connect(testbed["ALP_POSTGRES_DSN"], autocommit=True)
+    try:
+        pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+        conn.execute("SELECT 1 /* ALTER ROLE app PASSWORD 'hunter2-secret' */")
+        command(bot, fake_slack, f"do terminate-queries pids={pid}", user="U0ALICE")
+        msg, _ = confirmation(fake_slack, f"terminate-queries pids={pid}")
+        shown = blocks_text(msg.args["blocks"])
+        assert f"terminate pid {pid}" in shown and "PASSWORD '***'" in shown
+        assert "hunter2-secret" not in json.dumps([c.args for c in fake_slack.calls])
+    finally:
+        conn.close()
