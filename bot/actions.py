@@ -161,7 +161,15 @@ class ActionFlow:
             self.token({"r": rid, "s": "cancel"}),
             self.settings.actions.dry_run,
         )
-        resp = await self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text, blocks=blocks)
+        try:
+            resp = await self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text, blocks=blocks)
+        except SlackApiError as err:
+            self.requests.move(rid, ("pending",), "cancelled")
+            self.audit(user, "refused", spec.name, clean, f"cannot post the confirmation: {err.response.get('error')}")
+            return (
+                f"I cannot post the confirmation here ({err.response.get('error')}): invite me with "
+                "`/invite @alp`, or run it from the on-call channel. Nothing was changed."
+            )
         self.requests.set_message(rid, str(resp["ts"]))
         return None
 

@@ -310,3 +310,10 @@ def test_secrets_in_a_preview_never_reach_slack(bot, fake_slack, testbed):
         assert "hunter2-secret" not in json.dumps([c.args for c in fake_slack.calls])
     finally:
         conn.close()
+
+
+def test_do_in_a_channel_the_bot_is_not_in_says_how_to_fix_it(bot, fake_slack):
+    fake_slack.not_in_channel.add("C0PRIVATE")
+    command(bot, fake_slack, "do warm-cache scheduler-service", channel="C0PRIVATE", user="U0ALICE")
+    reply = fake_slack.wait_for("response_url", lambda c: "cannot post the confirmation" in c.args.get("text", ""))
+    assert "/invite @alp" in reply.args["text"] and "Nothing was changed" in reply.args["text"]
