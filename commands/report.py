@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 
 class Severity(StrEnum):
@@ -105,11 +105,18 @@ class Report(BaseModel):
     def exit_code(self) -> int:
         return self.severity.exit_code
 
+    _redacted: Report | None = PrivateAttr(None)
+
     def redacted(self) -> Report:
-        """A copy with every secret-looking string masked: what renderers must use."""
+        """A copy with every secret-looking string masked: what renderers must use.
+        Computed once per report (a shared report may be rendered for many requests)."""
         from commands.redact import redact_data
 
-        return Report.model_validate(redact_data(self.model_dump(mode="json")))
+        if self._redacted is None:
+            clean = Report.model_validate(redact_data(self.model_dump(mode="json")))
+            clean._redacted = clean
+            self._redacted = clean
+        return self._redacted
 
     def to_json(self) -> str:
         """The documented `--json` shape: target, severity, findings, data (redacted)."""

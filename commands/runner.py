@@ -16,8 +16,24 @@ from commands.report import Finding, Report, Severity
 log = logging.getLogger(__name__)
 
 
+_INFLIGHT: dict[tuple[str, str, int], asyncio.Task[Report]] = {}
+
+
 async def run_check(spec: CheckSpec, ctx: CheckContext, params: BaseModel) -> Report:
-    """Run `spec` within its time limit and wrap the result as a Report."""
+    """Run `spec` within its time limit and wrap the result as a Report.
+
+    Identical requests that arrive while one is running share its answer: fifty engineers
+    asking for kafka-lag during an incident cost the brokers one sweep, not fifty."""
+    key = (spec.name, params.model_dump_json(), id(ctx.config))
+    task = _INFLIGHT.get(key)
+    if task is None:
+        task = asyncio.ensure_future(_run_check(spec, ctx, params))
+        _INFLIGHT[key] = task
+        task.add_done_callback(lambda _: _INFLIGHT.pop(key, None))
+    return await asyncio.shield(task)
+
+
+async def _run_check(spec: CheckSpec, ctx: CheckContext, params: BaseModel) -> Report:
     started = datetime.now(UTC)
     t0 = time.monotonic()
     limit = spec.timeout_s or ctx.config.timeouts.check_s

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -158,3 +159,26 @@ def test_exit_codes_follow_worst_severity():
     assert _report([Finding(severity=Severity.UNKNOWN, title="u")]).exit_code == 3
     both = [Finding(severity=Severity.UNKNOWN, title="u"), Finding(severity=Severity.CRITICAL, title="c")]
     assert _report(both).exit_code == 2
+
+
+async def test_identical_checks_running_at_once_share_one_run():
+    from pydantic import BaseModel
+
+    from commands.config import ChecksConfig
+    from commands.registry import CheckContext, CheckResult, CheckSpec, NoParams
+    from commands.runner import run_check
+
+    calls = 0
+
+    async def slow(ctx: CheckContext, params: BaseModel) -> CheckResult:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.2)
+        return CheckResult([Finding(severity=Severity.OK, title=f"run {calls}")])
+
+    spec = CheckSpec("slow", "a slow check", "-", NoParams, slow)
+    ctx = CheckContext(ChecksConfig())
+    reports = await asyncio.gather(*(run_check(spec, ctx, NoParams()) for _ in range(20)))
+    assert calls == 1 and {r.findings[0].title for r in reports} == {"run 1"}
+    await run_check(spec, ctx, NoParams())  # a later request runs afresh
+    assert calls == 2
