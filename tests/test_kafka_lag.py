@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
@@ -123,14 +125,15 @@ async def test_consumer_that_stopped_while_producing_continues_is_stop(testbed, 
     assert any(s.action == "reset-offsets" for s in finding.suggestions)
 
 
-async def test_consumer_falling_behind_while_committing_is_warn(testbed, unique):
-    bootstrap = testbed["ALP_KAFKA_BOOTSTRAP"]
-    await create_topic(bootstrap, unique, 1)
-    await produce(bootstrap, unique, {0: 50})
+@contextlib.asynccontextmanager
+async def falling_behind(bootstrap: str, topic: str) -> AsyncIterator[None]:
+    """A live consumer committing 2 messages per tick while a producer adds 10: lag grows."""
+    await create_topic(bootstrap, topic, 1)
+    await produce(bootstrap, topic, {0: 50})
     consumer = AIOKafkaConsumer(
-        unique,
+        topic,
         bootstrap_servers=bootstrap,
-        group_id=unique,
+        group_id=topic,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         max_poll_records=2,
@@ -140,28 +143,34 @@ async def test_consumer_falling_behind_while_committing_is_warn(testbed, unique)
     await producer.start()
     stop = asyncio.Event()
 
-    async def slow_consumer() -> None:  # 2 messages per tick, committed each time
+    async def slow_consumer() -> None:
         while not stop.is_set():
             await consumer.getmany(timeout_ms=100, max_records=2)
             await consumer.commit()
             await asyncio.sleep(0.05)
 
-    async def fast_producer() -> None:  # 10 messages per tick
+    async def fast_producer() -> None:
         while not stop.is_set():
             for _ in range(10):
-                await producer.send(unique, b"attempt", partition=0)
+                await producer.send(topic, b"attempt", partition=0)
             await asyncio.sleep(0.05)
 
-    consuming = asyncio.create_task(slow_consumer())
-    await _wait_committed(bootstrap, unique)
-    producing = asyncio.create_task(fast_producer())
+    tasks = [asyncio.create_task(slow_consumer())]
+    await _wait_committed(bootstrap, topic)
+    tasks.append(asyncio.create_task(fast_producer()))
     try:
-        report = await run_lag(config(bootstrap, samples=4, interval_s=0.5), group=unique)
+        yield
     finally:
         stop.set()
-        await asyncio.gather(consuming, producing)
+        await asyncio.gather(*tasks)
         await producer.stop()
         await consumer.stop()
+
+
+async def test_consumer_falling_behind_while_committing_is_warn(testbed, unique):
+    bootstrap = testbed["ALP_KAFKA_BOOTSTRAP"]
+    async with falling_behind(bootstrap, unique):
+        report = await run_lag(config(bootstrap, samples=4, interval_s=0.5), group=unique)
 
     g = group_data(report, unique)
     assert g["members"] == 1
@@ -294,48 +303,15 @@ async def test_the_bots_warm_windows_judge_over_minutes_not_seconds(testbed, uni
     from commands.checks.kafka_lag import WATCHERS, LagWatcher
 
     bootstrap = testbed["ALP_KAFKA_BOOTSTRAP"]
-    await create_topic(bootstrap, unique, 1)
-    await produce(bootstrap, unique, {0: 20})
-    consumer = AIOKafkaConsumer(
-        unique,
-        bootstrap_servers=bootstrap,
-        group_id=unique,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        max_poll_records=2,
-    )
-    await consumer.start()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=1)
-    await producer.start()
-    stop = asyncio.Event()
-
-    async def slow_consumer() -> None:
-        while not stop.is_set():
-            await consumer.getmany(timeout_ms=100, max_records=2)
-            await consumer.commit()
-            await asyncio.sleep(0.05)
-
-    async def fast_producer() -> None:
-        while not stop.is_set():
-            for _ in range(10):
-                await producer.send(unique, b"attempt", partition=0)
-            await asyncio.sleep(0.05)
-
     cfg = config(bootstrap, watch_interval_s=0.3)
-    tasks = [asyncio.create_task(slow_consumer())]
-    await _wait_committed(bootstrap, unique)
-    tasks.append(asyncio.create_task(fast_producer()))
-    watcher = asyncio.create_task(LagWatcher(cfg).run())
-    try:
-        await asyncio.sleep(2.5)
-        assert WATCHERS[bootstrap].tracker.last is not None
-        report = await run_lag(cfg, group=unique)
-    finally:
-        watcher.cancel()
-        stop.set()
-        await asyncio.gather(*tasks)
-        await producer.stop()
-        await consumer.stop()
+    async with falling_behind(bootstrap, unique):
+        watcher = asyncio.create_task(LagWatcher(cfg).run())
+        try:
+            await asyncio.sleep(2.5)
+            assert WATCHERS[bootstrap].tracker.last is not None
+            report = await run_lag(cfg, group=unique)
+        finally:
+            watcher.cancel()
 
     assert report.data["window"]["source"] == "warm"
     g = group_data(report, unique)

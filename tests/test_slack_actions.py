@@ -32,6 +32,17 @@ def confirmation(fake_slack, what: str):  # type: ignore[no-untyped-def]
     return msg, buttons
 
 
+def button(call, action_id: str) -> str:  # type: ignore[no-untyped-def]
+    """The value of the button `action_id` in a posted or updated message."""
+    return next(
+        e["value"]
+        for b in call.args["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == action_id
+    )
+
+
 def updated(fake_slack, msg, text: str):  # type: ignore[no-untyped-def]
     return fake_slack.wait_for(
         "chat.update",
@@ -171,13 +182,7 @@ def test_two_person_rule_for_destructive_actions(bot, fake_slack, testbed):
     msg, buttons = confirmation(fake_slack, "flush-cache")
     click(bot, block_action("alp_action_confirm", buttons["alp_action_confirm"], user="U0ALICE"))
     waiting = updated(fake_slack, msg, "needs a *second* authorized person")
-    approve = next(
-        e["value"]
-        for b in waiting.args["blocks"]
-        if b["type"] == "actions"
-        for e in b["elements"]
-        if e["action_id"] == "alp_action_approve"
-    )
+    approve = button(waiting, "alp_action_approve")
 
     click(bot, block_action("alp_action_approve", approve, user="U0ALICE"))  # her own request
     ephemeral(fake_slack, "U0ALICE", "cannot approve your own request")
@@ -198,13 +203,7 @@ def test_two_person_approval_times_out(bot, fake_slack):
     msg, buttons = confirmation(fake_slack, "rotate-jwt-key")
     click(bot, block_action("alp_action_confirm", buttons["alp_action_confirm"], user="U0ALICE"))
     waiting = updated(fake_slack, msg, "needs a *second* authorized person")
-    approve = next(
-        e["value"]
-        for b in waiting.args["blocks"]
-        if b["type"] == "actions"
-        for e in b["elements"]
-        if e["action_id"] == "alp_action_approve"
-    )
+    approve = button(waiting, "alp_action_approve")
     time.sleep(4.5)  # the bot under test allows 4 s for the second person
     click(bot, block_action("alp_action_approve", approve, user="U0BOB"))
     ephemeral(fake_slack, "U0BOB", "approval window has expired")
