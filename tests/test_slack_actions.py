@@ -93,13 +93,7 @@ def test_confirm_flow_runs_the_action_shows_outcome_and_verifies(bot, fake_slack
         assert event in log
     _, metrics = get(bot, "/metrics")
     assert 'alp_actions_total{action="scale",event="done"}' in metrics
-    undo = next(
-        e["value"]
-        for b in done.args["blocks"]
-        if b["type"] == "actions"
-        for e in b["elements"]
-        if e["action_id"] == "alp_action_undo"
-    )
+    undo = button(done, "alp_action_undo")
     click(bot, block_action("alp_action_undo", undo, user="U0CAROL"))
     undo_msg, _ = confirmation(fake_slack, f"scale deployment=user-service replicas=0 namespace={PLATFORM}")
     assert "2 -> 0 replicas" in blocks_text(undo_msg.args["blocks"])
