@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
-from kubernetes import client, utils
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from commands.backends.kube import RESTARTED_AT, Kube, KubeError, KubeForbidden, KubeNotFound
@@ -21,6 +21,10 @@ DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 
 
 def apply_manifests(api: client.ApiClient) -> None:
+    """`kubectl apply -k deploy/` (server-side apply, so a changed Role replaces the old one)."""
+    from kubernetes.dynamic import DynamicClient
+
+    dyn = DynamicClient(api)
     kustomization = yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())
     for name in kustomization["resources"]:
         for doc in yaml.safe_load_all((DEPLOY / name).read_text()):
@@ -29,12 +33,14 @@ def apply_manifests(api: client.ApiClient) -> None:
             if doc["kind"] == "Deployment":  # the image name is kustomize's to fill in
                 doc["spec"]["template"]["spec"]["containers"][0]["image"] = "alp:test"
                 doc["spec"]["replicas"] = 0  # no kubelet here: a Pending bot pod would only muddy `health`
-            try:
-                utils.create_from_dict(api, doc)
-            except utils.FailToCreateError as err:
-                if any(e.status != 409 for e in err.api_exceptions):
-                    raise
-    client.AppsV1Api(api).patch_namespaced_deployment_scale("alp-bot", "alp", {"spec": {"replicas": 0}})
+            resource = dyn.resources.get(api_version=doc["apiVersion"], kind=doc["kind"])
+            resource.server_side_apply(
+                body=doc,
+                name=doc["metadata"]["name"],
+                namespace=doc["metadata"].get("namespace"),
+                field_manager="alp-tests",
+                force_conflicts=True,
+            )
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +75,6 @@ async def test_reads_the_checks_make_are_allowed(bot_kube: Kube):
     await bot_kube.list_events(PLATFORM)
     await bot_kube.list_endpoints(PLATFORM)
     await bot_kube.get_endpoints("infrastructure", "postgres")
-    await bot_kube.list_services(PLATFORM)
     await bot_kube.list_network_policies(PLATFORM)
     await bot_kube.list_nodes()
     await bot_kube.list_pods("infrastructure", "app=postgres")

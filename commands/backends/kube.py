@@ -183,10 +183,6 @@ class Kube:
             "get", "endpoints", namespace, name, self.core.read_namespaced_endpoints, name, namespace
         )
 
-    async def list_services(self, namespace: str) -> list[Any]:
-        res = await self._call("list", "services", namespace, None, self.core.list_namespaced_service, namespace)
-        return list(res.items)
-
     async def list_network_policies(self, namespace: str) -> list[Any]:
         res = await self._call(
             "list", "networkpolicies", namespace, None, self.net.list_namespaced_network_policy, namespace
