@@ -177,20 +177,12 @@ def create_world(api: client.ApiClient) -> None:
                 spec=client.V1ServiceSpec(selector={"app": name}, ports=[client.V1ServicePort(port=port)]),
             ),
         )
-    for name, data in CONFIGMAPS.items():
-        _ensure(
-            core.create_namespaced_config_map,
-            PLATFORM,
-            client.V1ConfigMap(metadata=client.V1ObjectMeta(name=name), data=data),
-        )
-    _ensure(
-        core.create_namespaced_config_map,
-        "kong",
-        client.V1ConfigMap(
-            metadata=client.V1ObjectMeta(name="kong-config"),
-            data={"rate_limit": "100", "rate_limit_window": "60", "blocked_ips": ""},
-        ),
-    )
+    configmaps = [(PLATFORM, name, data) for name, data in CONFIGMAPS.items()]
+    configmaps.append(("kong", "kong-config", {"rate_limit": "100", "rate_limit_window": "60", "blocked_ips": ""}))
+    for namespace, name, data in configmaps:  # back to the runbook's values: earlier runs patched them
+        cm = client.V1ConfigMap(metadata=client.V1ObjectMeta(name=name), data=data)
+        _ensure(core.create_namespaced_config_map, namespace, cm)
+        core.replace_namespaced_config_map(name, namespace, cm)
     _ensure(
         core.create_namespaced_secret,
         PLATFORM,
