@@ -133,6 +133,8 @@ async def test_full_ladder_in_order_with_the_manager_paged_by_webhook(make_engin
     inc = await eng.open(Priority.P0, "auth down for everyone", "all logins fail", ["auth-service"], "C1", "U1")
 
     await wait_for(lambda: len(pager.events) == 1, 8)
+    # the sink has the event before the engine records the page: wait for the record too
+    await wait_for(lambda: [e.kind for e in eng.store.timeline(inc.id)].count("page") == 3, 5)
 
     assert rec.steps(inc.ref) == ["primary", "secondary"]
     event = pager.events[0]
