@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import statistics
-import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def testbed_env() -> dict[str, str]:
-    """`scripts/testbed env` as a dict (the bed must be up: scripts/testbed up)."""
-    out = subprocess.run([ROOT / "scripts/testbed", "env"], capture_output=True, text=True, check=True)
-    env = {}
-    for line in out.stdout.splitlines():
-        key, _, value = line.removeprefix("export ").partition("=")
-        env[key] = value.strip("'")
-    return env
+    """The test bed's targets (the bed must be up: scripts/testbed up), read as the tests read them."""
+    from tests.conftest import _testbed_env
+
+    return _testbed_env()
 
 
 def pct(values: list[float], q: float) -> float:

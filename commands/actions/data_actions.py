@@ -7,7 +7,6 @@ import re
 from typing import Annotated, Any, Literal
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import NewPartitions
 from aiokafka.structs import OffsetAndMetadata
 from psycopg import sql
 from pydantic import AfterValidator, Field, model_validator
@@ -16,7 +15,7 @@ from commands.actions.registry import ActionContext, ActionParams, Outcome, Prev
 from commands.actions.validators import IntList
 from commands.backends.kafka import KafkaProbe
 from commands.backends.postgres import connect, query
-from commands.checks.blocks import redis_client
+from commands.checks.blocks import redis_conn
 
 
 def _topic(value: str) -> str:
@@ -173,11 +172,8 @@ async def preview_flush(ctx: ActionContext, p: FlushParams) -> Preview:
             refusal=f"flush-cache only empties the configured database index {configured}, not {p.db}",
             target=f"redis/db{configured}",
         )
-    client = redis_client(ctx.config)
-    try:
+    async with redis_conn(ctx.config) as client:
         size = await client.dbsize()
-    finally:
-        await client.aclose()
     return Preview(
         [f"FLUSHDB on database {configured}: {size} key(s) deleted; other databases untouched"],
         {"keys": size},
@@ -196,12 +192,9 @@ async def preview_flush(ctx: ActionContext, p: FlushParams) -> Preview:
     verify="redis",
 )
 async def flush_cache(ctx: ActionContext, p: FlushParams, preview: Preview) -> Outcome:
-    client = redis_client(ctx.config)
-    try:
+    async with redis_conn(ctx.config) as client:
         await client.flushdb()
         left = await client.dbsize()
-    finally:
-        await client.aclose()
     return Outcome(
         left == 0,
         f"flushed database {_db_index(ctx.config.redis_url)}: {preview.before['keys']} key(s) removed",
@@ -257,7 +250,7 @@ async def preview_add_partitions(ctx: ActionContext, p: AddPartitionsParams) -> 
 )
 async def add_partitions(ctx: ActionContext, p: AddPartitionsParams, preview: Preview) -> Outcome:
     async with KafkaProbe(ctx.config.kafka_bootstrap, ctx.config.timeouts.probe_s) as kp:
-        await kp._call("create partitions", kp.admin.create_partitions({p.topic: NewPartitions(p.partitions)}))
+        await kp.create_partitions(p.topic, p.partitions)
         after = (await kp.topics([p.topic]))[p.topic].partitions
     return Outcome(
         after == p.partitions,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -280,32 +281,47 @@ def _resource_refusal(ctx: ActionContext, p: SetResourcesParams) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class _Workload:
+    """The deployment (platform namespace) or statefulset (infrastructure) set-resources changes."""
+
+    kind: str
+    namespace: str
+    name: str
+
+    @staticmethod
+    def of(ctx: ActionContext, p: SetResourcesParams) -> _Workload:
+        if p.deployment:
+            return _Workload("deployment", ctx.namespace, p.deployment)
+        return _Workload("statefulset", ctx.config.platform.infra_namespace, p.statefulset or "")
+
+    async def container(self, k: Kube, name: str | None) -> Any:
+        """The container to change: the one named, or the workload's own."""
+        obj = await (k.get_deployment if self.kind == "deployment" else k.get_statefulset)(self.namespace, self.name)
+        return _container(obj, name)
+
+    async def patch(self, k: Kube, container: str, patch: dict[str, Any], dry_run: bool = False) -> None:
+        if self.kind == "deployment":
+            await k.patch_container(self.namespace, self.name, container, patch, dry_run=dry_run)
+        else:
+            await k.patch_statefulset_container(self.namespace, self.name, container, patch, dry_run=dry_run)
+
+
 async def preview_set_resources(ctx: ActionContext, p: SetResourcesParams) -> Preview:
-    ns = ctx.namespace if p.deployment else ctx.config.platform.infra_namespace
-    name = p.deployment or p.statefulset or ""
-    kind = "deployment" if p.deployment else "statefulset"
-    target = f"{kind}/{ns}/{name}"
+    w = _Workload.of(ctx, p)
+    target = f"{w.kind}/{w.namespace}/{w.name}"
     refusal = _resource_refusal(ctx, p)
     if refusal:
         return Preview([], refusal=refusal, target=target)
     wanted = {k: v for k, v in (("cpu", p.cpu), ("memory", p.memory)) if v}
     async with kube(ctx) as k:
-        obj = await (
-            k.get_deployment(ns, name)
-            if p.deployment
-            else k._call("get", "statefulsets", ns, name, k.apps.read_namespaced_stateful_set, name, ns)
-        )
-        c = _container(obj, p.container)
-        current = getattr(c.resources, p.which, None) or {} if c.resources else {}
-        patch = {"resources": {p.which: wanted}}
-        if p.deployment:
-            await k.patch_container(ns, name, c.name, patch, dry_run=True)
-        else:
-            await k.patch_statefulset_container(ns, name, c.name, patch, dry_run=True)
+        c = await w.container(k, p.container)
+        await w.patch(k, c.name, {"resources": {p.which: wanted}}, dry_run=True)
+    current = (getattr(c.resources, p.which, None) or {}) if c.resources else {}
     before = {key: current.get(key) for key in wanted}
     return Preview(
         [
-            f"{kind}/{name} container {c.name} {p.which}: "
+            f"{w.kind}/{w.name} container {c.name} {p.which}: "
             + ", ".join(f"{key} {before[key]} -> {v}" for key, v in wanted.items())
         ],
         before,
@@ -324,30 +340,15 @@ async def preview_set_resources(ctx: ActionContext, p: SetResourcesParams) -> Pr
     verify="health",
 )
 async def set_resources(ctx: ActionContext, p: SetResourcesParams, preview: Preview) -> Outcome:
-    ns = ctx.namespace if p.deployment else ctx.config.platform.infra_namespace
-    name = p.deployment or p.statefulset or ""
-    patch = {"resources": {p.which: preview.after}}
+    w = _Workload.of(ctx, p)
     async with kube(ctx) as k:
-        obj = await (
-            k.get_deployment(ns, name)
-            if p.deployment
-            else k._call("get", "statefulsets", ns, name, k.apps.read_namespaced_stateful_set, name, ns)
-        )
-        c = _container(obj, p.container)
-        if p.deployment:
-            await k.patch_container(ns, name, c.name, patch)
-        else:
-            await k.patch_statefulset_container(ns, name, c.name, patch)
+        c = await w.container(k, p.container)
+        await w.patch(k, c.name, {"resources": {p.which: preview.after}})
     undo_values = {k: v for k, v in preview.before.items() if v}
-    undo = None
-    if undo_values:
-        undo = (
-            "set-resources",
-            {("deployment" if p.deployment else "statefulset"): name, "which": p.which, **undo_values},
-        )
+    undo = ("set-resources", {w.kind: w.name, "which": p.which, **undo_values}) if undo_values else None
     return Outcome(
         True,
-        f"{name} {p.which}: " + ", ".join(f"{k}={v}" for k, v in preview.after.items()),
+        f"{w.name} {p.which}: " + ", ".join(f"{k}={v}" for k, v in preview.after.items()),
         preview.before,
         preview.after,
         undo=undo,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from commands.checks.blocks import redis_client
+from commands.checks.blocks import redis_conn
 from commands.config import ChecksConfig
 
 PREFIX = "alp:lock:"
@@ -14,22 +14,16 @@ class TargetLock:
 
     async def acquire(self) -> str | None:
         """Take the lock; None on success, else who holds it."""
-        client = redis_client(self.cfg)
-        try:
+        async with redis_conn(self.cfg) as client:
             if await client.set(self.key, self.owner, nx=True, ex=int(self.cfg.actions.lock_ttl_s)):
                 return None
             return str(await client.get(self.key) or "someone")
-        finally:
-            await client.aclose()
 
     async def release(self) -> None:
-        client = redis_client(self.cfg)
-        try:  # only our own lock (compare and delete)
+        async with redis_conn(self.cfg) as client:  # only our own lock (compare and delete)
             await client.eval(
                 "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0",
                 1,
                 self.key,
                 self.owner,
             )
-        finally:
-            await client.aclose()

@@ -9,7 +9,7 @@ from types import TracebackType
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin import AIOKafkaAdminClient, NewPartitions
 from aiokafka.protocol.admin import ApiVersionRequest
 
 
@@ -114,6 +114,13 @@ class KafkaProbe:
             brokers=[f"{b['node_id']}@{b['host']}:{b['port']}" for b in desc.get("brokers", [])],
             api_versions=len(versions.api_versions),
         )
+
+    async def list_topics(self) -> list[str]:
+        return list(await self._call("list topics", self.admin.list_topics()))
+
+    async def create_partitions(self, topic: str, total: int) -> None:
+        """Grow `topic` to `total` partitions (Kafka never shrinks them)."""
+        await self._call("create partitions", self.admin.create_partitions({topic: NewPartitions(total)}))
 
     async def group_ids(self) -> list[str]:
         groups = await self._call("list groups", self.admin.list_consumer_groups())

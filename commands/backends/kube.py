@@ -155,6 +155,11 @@ class Kube:
             "get", "deployments", namespace, name, self.apps.read_namespaced_deployment, name, namespace
         )
 
+    async def get_statefulset(self, namespace: str, name: str) -> Any:
+        return await self._call(
+            "get", "statefulsets", namespace, name, self.apps.read_namespaced_stateful_set, name, namespace
+        )
+
     async def list_deployments(self, namespace: str) -> list[Any]:
         res = await self._call("list", "deployments", namespace, None, self.apps.list_namespaced_deployment, namespace)
         return list(res.items)

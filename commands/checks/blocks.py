@@ -6,7 +6,8 @@ Each returns an async function producing findings, ready for `commands.probes.ru
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
 from psycopg.conninfo import conninfo_to_dict
@@ -297,24 +298,25 @@ def postgres_probe(cfg: ChecksConfig) -> Probe:
     return probe
 
 
-def redis_client(cfg: ChecksConfig) -> aioredis.Redis:
+@asynccontextmanager
+async def redis_conn(cfg: ChecksConfig) -> AsyncIterator[aioredis.Redis]:
+    """A Redis client (strings, not bytes) whose calls time out after `timeouts.probe_s`, closed after use."""
     t = cfg.timeouts.probe_s
-    return aioredis.from_url(cfg.redis_url, socket_timeout=t, socket_connect_timeout=t, decode_responses=True)
+    client = aioredis.from_url(cfg.redis_url, socket_timeout=t, socket_connect_timeout=t, decode_responses=True)
+    try:
+        yield client
+    finally:
+        await client.aclose()
 
 
 def redis_ping_probe(cfg: ChecksConfig) -> Probe:
     """`redis-cli ping`."""
 
     async def probe() -> list[Finding]:
-        client = redis_client(cfg)
-        try:
+        async with redis_conn(cfg) as client:  # unreachable: commands.probes says "Redis unreachable"
             t0 = time.monotonic()
             pong = await client.ping()
             ms = (time.monotonic() - t0) * 1000
-        except (aioredis.ConnectionError, aioredis.TimeoutError, OSError) as err:
-            return [Finding(severity=Severity.CRITICAL, title="Redis unreachable", detail=str(err))]
-        finally:
-            await client.aclose()
         return [Finding(severity=Severity.OK if pong else Severity.CRITICAL, title=f"Redis: PONG in {ms:.0f}ms")]
 
     return probe
@@ -325,7 +327,7 @@ def kafka_topics_probe(cfg: ChecksConfig) -> Probe:
 
     async def probe() -> list[Finding]:
         async with KafkaProbe(cfg.kafka_bootstrap, cfg.timeouts.probe_s) as kp:
-            topics = await kp._call("list topics", kp.admin.list_topics())
+            topics = await kp.list_topics()
         user = sorted(t for t in topics if not t.startswith("__"))
         missing = [t for t in cfg.platform.topics if t not in topics]
         if missing:

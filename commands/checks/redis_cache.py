@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
-from commands.checks.blocks import redis_client
+from commands.checks.blocks import redis_conn
 from commands.checks.services import redis_latency_probe
 from commands.probes import run_probes
 from commands.registry import CheckContext, CheckResult, NoParams, check
@@ -20,15 +20,12 @@ class RedisParams(NoParams):
 
 async def scan_keys(ctx: CheckContext, pattern: str, limit: int) -> tuple[list[str], bool]:
     """`redis-cli --scan --pattern P | head -N`: never KEYS. Returns keys and whether it stopped early."""
-    client = redis_client(ctx.config)
     keys: list[str] = []
-    try:
+    async with redis_conn(ctx.config) as client:
         async for key in client.scan_iter(match=pattern, count=min(limit, 1000)):
             keys.append(key)
             if len(keys) >= limit:
                 return keys, True
-    finally:
-        await client.aclose()
     return keys, False
 
 
@@ -45,11 +42,8 @@ async def redis_check(ctx: CheckContext, params: RedisParams) -> CheckResult:
     warm = Suggestion(action="warm-cache", params={"service": "user-service"}, why="runbook: warm cache")
 
     async def stats() -> list[Finding]:
-        client = redis_client(cfg)
-        try:
+        async with redis_conn(cfg) as client:
             info = await client.info("stats")
-        finally:
-            await client.aclose()
         hits, misses = int(info.get("keyspace_hits", 0)), int(info.get("keyspace_misses", 0))
         ratio = hits / (hits + misses) if hits + misses else None
         evicted = int(info.get("evicted_keys", 0))
@@ -75,11 +69,8 @@ async def redis_check(ctx: CheckContext, params: RedisParams) -> CheckResult:
         ]
 
     async def memory() -> list[Finding]:
-        client = redis_client(cfg)
-        try:
+        async with redis_conn(cfg) as client:
             info = await client.info("memory")
-        finally:
-            await client.aclose()
         used, maxmem = int(info["used_memory"]), int(info.get("maxmemory", 0))
         frag = float(info.get("mem_fragmentation_ratio", 1.0))
         data["memory"] = {

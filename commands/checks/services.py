@@ -14,7 +14,7 @@ from commands.checks.blocks import (
     host_port,
     log_grep_probe,
     log_metric_probe,
-    redis_client,
+    redis_conn,
     redis_ping_probe,
     restart,
     tcp_probe,
@@ -76,15 +76,12 @@ def redis_latency_probe(ctx: CheckContext) -> Probe:
     cfg = ctx.config
 
     async def probe() -> list[Finding]:
-        client = redis_client(cfg)
         times = []
-        try:
+        async with redis_conn(cfg) as client:
             for _ in range(cfg.redis.latency_samples):
                 t0 = time.perf_counter()
                 await client.ping()
                 times.append((time.perf_counter() - t0) * 1000)
-        finally:
-            await client.aclose()
         avg, worst = sum(times) / len(times), max(times)
         severity = Severity.WARNING if avg >= cfg.thresholds.redis_latency_warn_ms else Severity.OK
         return [
@@ -148,8 +145,7 @@ class AlgorithmParams(NoParams):
 
 async def redis_key(ctx: CheckContext, key: str) -> Finding:
     """A key shown according to its type (string, hash, list, set, zset), bounded."""
-    client = redis_client(ctx.config)
-    try:
+    async with redis_conn(ctx.config) as client:
         kind = str(await client.type(key))  # decode_responses: str, not bytes
         value: Any
         if kind == "none":
@@ -175,8 +171,6 @@ async def redis_key(ctx: CheckContext, key: str) -> Finding:
         else:
             value = f"(type {kind})"
         ttl = await client.ttl(key)
-    finally:
-        await client.aclose()
     return Finding(
         severity=Severity.OK,
         title=f"Redis key {key}: {kind}",
