@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.render_text import render_text, table_lines
-from commands.report import Fields, Finding, Report, Severity, Table, Text
+from commands.report import Code, Fields, Finding, Report, Severity, Table, Text
 
 EMOJI = {
     Severity.OK: ":white_check_mark:",
@@ -58,6 +58,8 @@ def _finding_blocks(f: Finding, buttons: ButtonSigner | None = None) -> list[Blo
     for ev in f.evidence:
         if isinstance(ev, Text):
             text += f"\n{ev.text}"
+        elif isinstance(ev, Code):
+            text += "\n```" + ev.text + "```"
         elif isinstance(ev, Table):
             text += "\n```" + "\n".join(table_lines(ev)) + "```"
     blocks = [_section(text)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from commands.report import Fields, Finding, Report, Severity, Table, Text
+from commands.report import Code, Fields, Finding, Report, Severity, Table, Text
 
 TAG = {
     Severity.OK: "[ OK ]",
@@ -25,7 +25,7 @@ def finding_lines(f: Finding) -> list[str]:
     if f.detail:
         lines.append(INDENT + f.detail)
     for ev in f.evidence:
-        if isinstance(ev, Text):
+        if isinstance(ev, Text | Code):
             lines += [INDENT + line for line in ev.text.splitlines()]
         elif isinstance(ev, Fields):
             lines.append(INDENT + "  ".join(f"{k}: {v}" for k, v in ev.items.items()))

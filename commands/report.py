@@ -2,6 +2,11 @@
 
 This is data only. `bot.render_slack` and `bot.render_text` turn it into Block Kit or
 terminal text; `Report.model_dump_json()` is the `--json` shape.
+
+Every string here is plain text, much of it foreign (read from the inspected systems or typed
+by a user): checks never write Slack markup (no backticks, fences, `*bold*`, `<...>` links).
+Verbatim lines (log lines, queries, values) go in a `Code` block; the renderers add all
+markup, escaping and masking.
 """
 
 from __future__ import annotations
@@ -38,9 +43,16 @@ _EXIT = {Severity.OK: 0, Severity.WARNING: 1, Severity.CRITICAL: 2, Severity.UNK
 
 
 class Text(BaseModel):
-    """A paragraph of evidence (may hold `code` spans)."""
+    """A paragraph of evidence, plain text."""
 
     kind: Literal["text"] = "text"
+    text: str
+
+
+class Code(BaseModel):
+    """Verbatim lines (log lines, a query, a stored value), shown monospaced as they are."""
+
+    kind: Literal["code"] = "code"
     text: str
 
 
@@ -59,7 +71,7 @@ class Fields(BaseModel):
     items: dict[str, str]
 
 
-Evidence = Annotated[Text | Table | Fields, Field(discriminator="kind")]
+Evidence = Annotated[Text | Code | Table | Fields, Field(discriminator="kind")]
 
 
 class Suggestion(BaseModel):

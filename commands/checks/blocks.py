@@ -21,7 +21,7 @@ from commands.kube_facts import pod_state
 from commands.logscan import PodLogs, deployment_logs, extract_ms, grep, percentiles
 from commands.probes import Probe
 from commands.registry import CheckContext
-from commands.report import Fields, Finding, Severity, Suggestion, Table, Text
+from commands.report import Code, Fields, Finding, Severity, Suggestion, Table, Text
 
 
 class KubeHandle:
@@ -81,9 +81,9 @@ def restart(deployment: str, why: str) -> Suggestion:
     return Suggestion(action="restart", params={"deployment": deployment}, why=why)
 
 
-def samples(lines: list[str], n: int) -> list[Text]:
+def samples(lines: list[str], n: int) -> list[Code]:
     shown = lines[-n:] if n else []
-    return [Text(text="```" + "\n".join(line[:300] for line in shown) + "```")] if shown else []
+    return [Code(text="\n".join(line[:300] for line in shown))] if shown else []
 
 
 # ---------------------------------------------------------------------- Kubernetes

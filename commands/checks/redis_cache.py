@@ -10,7 +10,7 @@ from commands.checks.blocks import redis_conn
 from commands.checks.services import redis_latency_probe
 from commands.probes import run_probes
 from commands.registry import CheckContext, CheckResult, NoParams, check
-from commands.report import Fields, Finding, Severity, Suggestion, Text
+from commands.report import Code, Fields, Finding, Severity, Suggestion, Text
 
 
 class RedisParams(NoParams):
@@ -133,7 +133,7 @@ async def redis_check(ctx: CheckContext, params: RedisParams) -> CheckResult:
             Finding(
                 severity=Severity.OK,
                 title=f"SCAN {pattern}: {len(found)} key(s){more}",
-                evidence=[Text(text="```" + "\n".join(found[:10]) + "```")] if found else [],
+                evidence=[Code(text="\n".join(found[:10]))] if found else [],
             )
         ]
 

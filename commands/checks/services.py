@@ -23,7 +23,7 @@ from commands.checks.kafka_lag import KafkaLagParams, kafka_lag
 from commands.kube_facts import parse_quantity
 from commands.probes import Probe, run_probes
 from commands.registry import CheckContext, CheckResult, NoParams, check
-from commands.report import Fields, Finding, Severity, Suggestion, Table, Text
+from commands.report import Code, Fields, Finding, Severity, Suggestion, Table, Text
 
 
 def _kafka_host_port(bootstrap: str) -> tuple[str, int]:
@@ -176,7 +176,7 @@ async def redis_key(ctx: CheckContext, key: str) -> Finding:
         title=f"Redis key {key}: {kind}",
         evidence=[
             Fields(items={"type": kind, "ttl": "none" if ttl < 0 else f"{ttl}s"}),
-            Text(text="```" + value + "```"),
+            Code(text=value),
         ],
     )
 
