@@ -115,7 +115,28 @@ class Report(BaseModel):
 
     @property
     def exit_code(self) -> int:
+        """0 ok, 1 warning, 2 critical, 3 could not check (unless something else is critical)."""
         return self.severity.exit_code
+
+    def worst_first(self) -> list[Finding]:
+        """The findings, worst first (critical, could-not-check, warning, ok); ties keep their order."""
+        return sorted(self.findings, key=lambda f: -f.severity.rank)
+
+    @property
+    def headline(self) -> str:
+        """The answer first: `deadlocks: CRITICAL: 3 backend(s) waiting behind pid 812 …`.
+
+        Names the worst finding (its title carries the numbers) and how many other problems there are."""
+        ordered = self.worst_first()
+        head = f"{self.target}: {self.severity.value.upper()}"
+        if not ordered:
+            return f"{head}: nothing was checked"
+        worst = ordered[0]
+        if worst.severity is Severity.OK:
+            return f"{head}: all {len(ordered)} finding(s) OK"
+        others = sum(1 for f in ordered[1:] if f.severity is not Severity.OK)
+        more = f" (+{others} more problem(s))" if others else ""
+        return f"{head}: {worst.title}{more}"
 
     _redacted: Report | None = PrivateAttr(None)
 

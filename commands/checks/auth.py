@@ -17,7 +17,8 @@ from commands.checks.blocks import (
     restart,
     tcp_probe,
 )
-from commands.checks.db import connections_by_state, slow_statements
+from commands.checks.db import connections_by_state
+from commands.checks.rates import slow_statements
 from commands.probes import Probe, run_probes
 from commands.registry import CheckContext, CheckResult, NoParams, check
 from commands.report import Fields, Finding, Severity, Suggestion
