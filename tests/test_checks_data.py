@@ -43,7 +43,7 @@ async def test_deadlocks_names_both_pids_and_queries(testbed, platform, pg, uniq
 
     report = await run("deadlocks", config_for(testbed, platform, "default"))
 
-    locks = finding(report, "blocked by")
+    locks = finding(report, "waiting on locks")
     assert locks.severity is Severity.CRITICAL
     [row] = [r for r in report.data["blocked"] if r["blocked_pid"] == waiter_pid]
     assert row["blocking_pid"] == holder_pid

@@ -58,7 +58,7 @@ def oidc_probe(ctx: CheckContext) -> Probe:
                 Finding(
                     severity=Severity.CRITICAL,
                     title="OAuth discovery document is not valid",
-                    detail=f"{url} answered {res.status} but not JSON with an `issuer`",
+                    detail=f"{url} answered {res.status} but not JSON with an issuer field",
                     suggestions=[fallback()],
                 )
             ]

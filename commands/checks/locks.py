@@ -145,7 +145,7 @@ def lock_finding(graph: dict[int, Backend], lock_timeout: str | None) -> Finding
     title = (
         f"{len(waiters)} backend(s) waiting on locks; root blocker pid {first.pid} "
         f"({first.user}, {first.application or 'no application_name'}{flag}, transaction {age(first.xact_s)}) "
-        f"holds {n_first}"
+        f"holds up {n_first}"
     )
     if len(top) > 1:
         title += f" (+{len(top) - 1} other root blocker(s))"
