@@ -21,7 +21,10 @@ from commands.registry import CHECKS, CheckSpec, Registry
 VERBS = {  # verb: (usage, what it does)
     "help": ("help [target]", "this message, or the options of one check"),
     "health": ("health", "the runbook's health checks, all at once"),
-    "check": ("check <target> [--option value] [--incident ID]", "one runbook symptom"),
+    "check": (
+        "check <target> [--option value] [--incident ID] [--all]",
+        "one runbook symptom (--all lists the OK findings too)",
+    ),
     "incident": (
         "incident open <P0|P1|P2> <summary> | ack | escalate | resolve | note <text> | list | "
         "show <ID> | postmortem <ID>",
@@ -45,6 +48,7 @@ class CheckRequest:
     spec: CheckSpec
     params: BaseModel
     incident: int | None = None
+    show_all: bool = False  # `--all`: list OK findings one by one instead of one count line
 
     @property
     def target(self) -> str:
@@ -201,7 +205,9 @@ def _check(target: str, args: list[str], registry: Registry, incident: int | Non
     if spec is None:
         hint = _did_you_mean(target, registry.names())
         raise UsageError(f"unknown check target `{target}`.{hint} Targets: {', '.join(registry.names())}")
-    return CheckRequest(spec, validate_params(spec.params, args), incident)
+    show_all = "--all" in args
+    args = [a for a in args if a != "--all"]
+    return CheckRequest(spec, validate_params(spec.params, args), incident, show_all)
 
 
 def actions_help(prog: str = "/alp") -> str:
