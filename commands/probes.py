@@ -18,7 +18,7 @@ from redis.exceptions import ResponseError as RedisResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from commands.backends.kafka import KafkaUnavailable
-from commands.backends.kube import KubeError, KubeForbidden, KubeNotFound, KubeUnavailable
+from commands.backends.kube import KubeError, KubeForbidden, KubeNotFound
 from commands.backends.postgres import PostgresUnavailable
 from commands.kube_findings import kube_error_finding
 from commands.redact import redact
@@ -49,12 +49,13 @@ def failure_finding(probe: str, err: BaseException, timeout_s: float, redis_url:
     """What a failed probe tells the engineer.
 
     Findings naming the same root cause get the same title, so `merge_causes` reports it once.
-    Refused, missing or unreachable Kubernetes APIs and refused credentials are UNKNOWN: nothing was read."""
+    A refused or missing Kubernetes object and refused credentials are UNKNOWN: nothing was read.
+    An unreachable backend stays critical: that is what the bot saw."""
     if isinstance(err, TimeoutError):
         return Finding(severity=Severity.CRITICAL, title=f"{probe}: no answer within {timeout_s:g}s", probe=probe)
     if isinstance(err, KubeError):
         f = kube_error_finding(err, probe)
-        blind = isinstance(err, KubeForbidden | KubeNotFound | KubeUnavailable)
+        blind = isinstance(err, KubeForbidden | KubeNotFound)
         return f.model_copy(update={"probe": probe, **({"severity": Severity.UNKNOWN} if blind else {})})
     if isinstance(err, PostgresUnavailable):
         login = _PG_LOGIN.search(str(err))
