@@ -123,7 +123,13 @@ def awaiting_approval(
             "type": "actions",
             "block_id": f"action_approve_{req['id']}",
             "elements": [
-                _button("Approve", "alp_action_approve", approve_token, "danger", confirm=f"Approve `{what}`?"),
+                *(
+                    []
+                    if who_may.startswith("nobody")  # no Approve button nobody may press
+                    else [
+                        _button("Approve", "alp_action_approve", approve_token, "danger", confirm=f"Approve `{what}`?")
+                    ]
+                ),
                 _button("Cancel", "alp_action_cancel", cancel_token),
             ],
         },

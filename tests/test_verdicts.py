@@ -15,7 +15,7 @@ import pytest
 import redis.asyncio as aioredis
 from kubernetes import client
 
-from bot.render_action import confirmation
+from bot.render_action import awaiting_approval, confirmation
 from bot.render_slack import render_report
 from bot.render_text import render_text
 from bot.router import parse
@@ -215,6 +215,9 @@ def test_no_confirm_button_where_nobody_may_confirm():
     assert "nobody (set ALP_ACTIONS__PERMISSIONS)" in json.dumps(nobody)
     _, someone = confirmation(spec, req, "<@U0ALICE>", "tok", "cancel", False)
     assert "alp_action_confirm" in json.dumps(someone)
+    req |= {"confirmed_by": "U0ALICE", "approval_deadline": datetime.now(UTC)}
+    _, unapprovable = awaiting_approval(spec, req, "nobody (set ALP_ACTIONS__PERMISSIONS)", "tok", "cancel")
+    assert "alp_action_approve" not in json.dumps(unapprovable) and "alp_action_cancel" in json.dumps(unapprovable)
 
 
 # ---------------------------------------------------------------------- 5. rates over a window

@@ -162,5 +162,6 @@ async def auth_latency(ctx: CheckContext, params: NoParams) -> CheckResult:
                 ),
                 "slow-queries": slow,
             },
+            timeout_s=cfg.timeouts.probe_s * 2 + th.rate_window_s,
         )
     return CheckResult(findings)

@@ -98,7 +98,9 @@ def scaled_to_zero(name: str, namespace: str) -> Finding:
         severity=Severity.CRITICAL,
         title=f"Deployment {name} is scaled to 0 desired replicas: no pod serves it",
         detail=f"in {namespace}; if that was not deliberate, scale it back up",
-        suggestions=[Suggestion(action="scale", params={"deployment": name}, why="bring back its pods")],
+        suggestions=[
+            Suggestion(action="scale", params={"deployment": name, "namespace": namespace}, why="bring back its pods")
+        ],
     )
 
 

@@ -6,10 +6,9 @@ from typing import Any
 
 import psycopg
 
-from commands.backends.kube import KubeError
 from commands.backends.postgres import connect, query
 from commands.checks.blocks import KubeHandle, pods_probe, postgres_host_port, postgres_probe, tcp_probe
-from commands.checks.locks import blocked_rows, lock_finding, lock_graph
+from commands.checks.locks import blocked_rows, lock_finding, lock_graph, roots
 from commands.checks.rates import database_finding, slow_statements
 from commands.config import ChecksConfig
 from commands.probes import Probe, run_probes
@@ -103,7 +102,7 @@ async def deadlocks(ctx: CheckContext, params: NoParams) -> CheckResult:
         try:
             with KubeHandle(ctx) as kh:
                 cm = await kh.get().get_configmap(cfg.namespace, "user-service-config")
-        except (KubeError, OSError, ValueError):
+        except Exception:  # no cluster config, refused, missing: the suggestion is left out, the rest stands
             return None
         return str((cm.data or {}).get("lock_timeout", ""))
 
@@ -112,9 +111,8 @@ async def deadlocks(ctx: CheckContext, params: NoParams) -> CheckResult:
         data["blocked"] = blocked_rows(graph)
         if not graph:
             return [lock_finding(graph, None)]
-        finding = lock_finding(graph, await current_lock_timeout())
-        data["roots"] = [row[0] for row in finding.evidence[0].rows] if isinstance(finding.evidence[0], Table) else []
-        return [finding]
+        data["roots"] = [{"pid": b.pid, "waiting_behind": n, "state": b.state} for b, n in roots(graph)]
+        return [lock_finding(graph, await current_lock_timeout())]
 
     async def long(conn: Conn) -> list[Finding]:
         rows = await long_running(conn, cfg.thresholds.long_query_s)
@@ -168,7 +166,9 @@ async def db_load(ctx: CheckContext, params: NoParams) -> CheckResult:
         return [await connections_by_state(conn, cfg)]
 
     findings = await run_probes(
-        ctx, {"database": _pg(ctx, database), "statements": _pg(ctx, statements), "connections": _pg(ctx, connections)}
+        ctx,
+        {"database": _pg(ctx, database), "statements": _pg(ctx, statements), "connections": _pg(ctx, connections)},
+        timeout_s=cfg.timeouts.probe_s * 2 + cfg.thresholds.rate_window_s,
     )
     return CheckResult(findings, data)
 

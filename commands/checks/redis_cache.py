@@ -182,5 +182,9 @@ async def redis_check(ctx: CheckContext, params: RedisParams) -> CheckResult:
             )
         ]
 
-    findings = await run_probes(ctx, {"stats": stats, "keys": keys, "latency": redis_latency_probe(ctx)})
+    findings = await run_probes(
+        ctx,
+        {"stats": stats, "keys": keys, "latency": redis_latency_probe(ctx)},
+        timeout_s=cfg.timeouts.probe_s * 2 + th.rate_window_s,
+    )
     return CheckResult(findings, data)
