@@ -142,6 +142,8 @@ def render_report(report: Report, buttons: ButtonSigner | None = None, show_all:
         return SlackMessage(fallback, blocks)
     summary = [_header(report)]
     lines = [f"{EMOJI[f.severity]} {f.title}" for f in worst_first]
+    if hidden:
+        lines.append(f"{EMOJI[Severity.OK]} {ok_count_line(hidden, 'the attached file')}")
     chunk: list[str] = []
     for line in lines:
         if len(summary) >= MAX_BLOCKS - 3:

@@ -78,14 +78,14 @@ async def test_long_running_query_is_reported(testbed, platform, pg):
 
 async def test_db_load_statistics_statements_and_connections(testbed, platform, pg, unique):
     conn = await pg()
+    await conn.execute(f"CREATE TABLE {unique} (id int)")  # its own table: its own pg_stat_statements entry
     cfg = config_for(testbed, platform, "default")
     cfg.thresholds.rate_window_s = 1.0
     cfg.thresholds.db_min_block_reads = 1
 
     async def busy() -> None:  # statements that run during the window
         for _ in range(8):
-            await conn.execute(f"SELECT count(*) AS {unique} FROM generate_series(1, 200000)")
-            await conn.execute(f"SELECT count(*) AS {unique}_c FROM pg_class")
+            await conn.execute(f"SELECT count(*) FROM {unique}, generate_series(1, 200000)")
 
     report, _ = await asyncio.gather(run("db-load", cfg), busy())
 
@@ -100,6 +100,7 @@ async def test_db_load_statistics_statements_and_connections(testbed, platform, 
     cfg.thresholds.connections_warn_ratio = 0.0
     crowded = finding(await run("db-load", cfg), "PostgreSQL connections:")
     assert crowded.severity is Severity.WARNING and "set-config" in actions(crowded)
+    await conn.execute(f"DROP TABLE {unique}")
 
 
 async def test_missing_pg_stat_statements_is_a_finding_not_an_error(testbed, platform):
