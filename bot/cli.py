@@ -50,10 +50,10 @@ def main(argv: list[str] | None = None) -> None:
     try:
         request = parse(shlex.join(args))
     except UsageError as err:
-        print(f"alp: {err}\n\n{help_text(prog='alp')}", file=sys.stderr)
+        print(_plain(f"alp: {err}\n\n{help_text(prog='alp')}"), file=sys.stderr)
         sys.exit(EXIT_USAGE)
     if isinstance(request, HelpRequest):
-        print(help_text(request.topic, prog="alp"))
+        print(_plain(help_text(request.topic, prog="alp")))
         return
     try:
         settings = load_settings()

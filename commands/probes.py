@@ -85,9 +85,12 @@ def failure_finding(probe: str, err: BaseException, timeout_s: float, redis_url:
 
 def merge_causes(findings: list[Finding]) -> list[Finding]:
     """One root cause once per report: findings with the same severity and title (e.g. "Redis
-    unreachable" from four probes) become one, naming every probe that met it."""
+    unreachable" from four probes) become one, naming every probe that met it. And nothing to
+    do about what is fine: an OK finding carries no suggestions, whatever a probe attached."""
     merged: dict[tuple[str, str], Finding] = {}
     for f in findings:
+        if f.severity is Severity.OK and f.suggestions:
+            f = f.model_copy(update={"suggestions": []})
         key = (f.severity.value, f.title)
         first = merged.get(key)
         if first is None:

@@ -354,3 +354,48 @@ def test_slack_notification_carries_the_headline(bot, fake_slack):
     command(bot, fake_slack, "check external --all")
     listed = fake_slack.wait_for("chat.update", lambda c: "external:" in c.args.get("text", ""))
     assert "DNS:" in json.dumps(listed.args["blocks"])
+
+
+# ---------------------------------------------------------------------- the judgements, declared once
+def test_redis_remedy_judgement():
+    from commands.checks.redis_cache import redis_remedies
+
+    def names(low: bool, evicting: bool, full: bool) -> list[str]:
+        return [s.action for s in redis_remedies(low, evicting, full)]
+
+    assert names(True, True, True) == ["set-resources", "warm-cache"]  # memory first
+    assert names(False, True, True) == ["set-resources"]
+    assert names(True, False, False) == ["warm-cache"]
+    assert names(False, False, True) == ["set-resources"]
+    assert names(False, False, False) == []
+
+
+def test_lock_timeout_judgement_and_cycles():
+    from commands.checks.locks import Backend, lock_timeout_remedy, roots
+
+    assert lock_timeout_remedy(None) is None  # unknown: do not guess
+    assert lock_timeout_remedy("10s") is None and lock_timeout_remedy("30000ms") is None
+    assert lock_timeout_remedy("") is not None and lock_timeout_remedy("1h") is not None
+
+    def b(pid: int, *by: int) -> Backend:
+        return Backend(pid, "u", "", "local", "active", 1.0, 1.0, "UPDATE t", list(by))
+
+    chain = {1: b(1), 2: b(2, 1), 3: b(3, 2, 1), 4: b(4, 3)}
+    assert [(r.pid, n) for r, n in roots(chain)] == [(1, 3)]
+    cycle = {5: b(5, 6), 6: b(6, 5)}  # a real deadlock, before PostgreSQL breaks it
+    assert sorted(r.pid for r, _ in roots(cycle)) == [5, 6]
+
+
+def test_ok_findings_lose_suggestions_in_one_place():
+    from commands.probes import merge_causes
+    from commands.report import Finding, Suggestion
+
+    fine = Finding(severity=Severity.OK, title="fine", suggestions=[Suggestion(action="restart")])
+    bad = Finding(severity=Severity.WARNING, title="bad", suggestions=[Suggestion(action="restart")])
+    merged = merge_causes([fine, bad])
+    assert merged[0].suggestions == [] and merged[1].suggestions
+
+
+def test_terminal_help_has_no_slack_markup():
+    out = subprocess.run([sys.executable, "-m", "bot.cli", "help"], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0 and "check <target>" in out.stdout and "`" not in out.stdout

@@ -120,7 +120,7 @@ def lock_timeout_remedy(current: str | None) -> Suggestion | None:
     None when the current value is unknown or already at most 30s: raising it would make waits longer."""
     if current is None:
         return None
-    seconds = duration_s(current)
+    seconds = duration_s(current) if current.strip() else 0.0  # unset: PostgreSQL's default, no limit
     if seconds is None or 0 < seconds <= RUNBOOK_LOCK_TIMEOUT_S:
         return None
     return Suggestion(
