@@ -100,6 +100,28 @@ def merge_causes(findings: list[Finding]) -> list[Finding]:
     return list(merged.values())
 
 
+SCALED_TO_ZERO = "is scaled to 0 desired replicas"  # commands.checks.blocks.scaled_to_zero
+
+
+def withdraw_contradicted(findings: list[Finding]) -> list[Finding]:
+    """No remedy the same report contradicts: restarting a deployment the report shows scaled to
+    0 replicas restarts nothing, so those restart suggestions are withdrawn (scaling it up is offered)."""
+    idle = {
+        str(s.params.get("deployment"))
+        for f in findings
+        if SCALED_TO_ZERO in f.title
+        for s in f.suggestions
+        if s.action == "scale"
+    }
+    if not idle:
+        return findings
+    out = []
+    for f in findings:
+        kept = [s for s in f.suggestions if not (s.action == "restart" and s.params.get("deployment") in idle)]
+        out.append(f if len(kept) == len(f.suggestions) else f.model_copy(update={"suggestions": kept}))
+    return out
+
+
 def redis_user(url: str) -> str:
     """The user a Redis URL logs in as (`default` when it names none)."""
     return urlsplit(url).username or "default"
@@ -123,4 +145,4 @@ async def run_probes(ctx: CheckContext, probes: dict[str, Probe], timeout_s: flo
     for name in probes:
         await ctx.report_progress(name, "running")
     results = await asyncio.gather(*(one(n, p) for n, p in probes.items()))
-    return merge_causes([f for group in results for f in group])
+    return withdraw_contradicted(merge_causes([f for group in results for f in group]))

@@ -399,3 +399,16 @@ def test_ok_findings_lose_suggestions_in_one_place():
 def test_terminal_help_has_no_slack_markup():
     out = subprocess.run([sys.executable, "-m", "bot.cli", "help"], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0 and "check <target>" in out.stdout and "`" not in out.stdout
+
+
+async def test_no_restart_of_a_deployment_scaled_to_zero(world, platform):
+    client.AppsV1Api(world.kube).create_namespaced_deployment(
+        world.ns, deployment("auth-service", 8080, world.ns, replicas=0)
+    )
+    platform.health["auth-service"] = 503
+    world.undo.append(platform.health.clear)
+    report = await run("auth", world.cfg())
+    assert finding(report, "/health failing").severity is Severity.CRITICAL
+    suggested = {(s.action, str(s.params.get("deployment"))) for f in report.findings for s in f.suggestions}
+    assert ("restart", "auth-service") not in suggested, suggested
+    assert ("scale", "auth-service") in suggested

@@ -19,7 +19,7 @@ from commands.backends.postgres import select_one_ms
 from commands.config import ChecksConfig, ServiceSpec
 from commands.kube_facts import pod_state
 from commands.logscan import PodLogs, deployment_logs, extract_ms, grep, percentiles
-from commands.probes import Probe
+from commands.probes import SCALED_TO_ZERO, Probe
 from commands.registry import CheckContext
 from commands.report import Code, Fields, Finding, Severity, Suggestion, Table
 
@@ -96,7 +96,7 @@ def scaled_to_zero(name: str, namespace: str) -> Finding:
     title wherever it is met so a report states it once."""
     return Finding(
         severity=Severity.CRITICAL,
-        title=f"Deployment {name} is scaled to 0 desired replicas: no pod serves it",
+        title=f"Deployment {name} {SCALED_TO_ZERO}: no pod serves it",
         detail=f"in {namespace}; if that was not deliberate, scale it back up",
         suggestions=[
             Suggestion(action="scale", params={"deployment": name, "namespace": namespace}, why="bring back its pods")
