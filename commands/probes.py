@@ -33,6 +33,15 @@ Probe = Callable[[], Awaitable[list[Finding]]]
 _PG_LOGIN = re.compile(r'(?:authentication failed for user|role) "([^"]+)"(?: does not exist)?')
 
 
+_PG_SERVER = re.compile(r'server at "([^"]+)", port (\d+) failed')
+
+
+def unreachable(backend: str, host: str, port: int) -> str:
+    """The one title for "cannot connect to this backend", whichever probe met it (TCP or client),
+    so a report states it once."""
+    return f"{backend} unreachable at {host}:{port}"
+
+
 def login_failure(backend: str, user: str, detail: str, probe: str) -> Finding:
     """The bot's credentials are refused: one finding naming user and backend, not an outage.
 
@@ -61,7 +70,9 @@ def failure_finding(probe: str, err: BaseException, timeout_s: float, redis_url:
         login = _PG_LOGIN.search(str(err))
         if login:
             return login_failure("PostgreSQL", login.group(1), str(err), probe)
-        return Finding(severity=Severity.CRITICAL, title="PostgreSQL unreachable", detail=redact(str(err)), probe=probe)
+        at = _PG_SERVER.search(str(err))
+        title = unreachable("PostgreSQL", at.group(1), int(at.group(2))) if at else "PostgreSQL unreachable"
+        return Finding(severity=Severity.CRITICAL, title=title, detail=redact(str(err)), probe=probe)
     if isinstance(err, RedisAuthenticationError) or (
         isinstance(err, RedisResponseError) and str(err).startswith(("WRONGPASS", "NOAUTH", "NOPERM"))
     ):

@@ -79,8 +79,8 @@ async def test_auth_failing(testbed, kube_admin, kubelet, platform, ns):
     assert finding(report, "auth-service /health failing").severity is Severity.CRITICAL
     discovery = finding(report, "OAuth discovery document is not valid")
     assert "set-config" in actions(discovery)
-    assert finding(report, "cannot connect to 127.0.0.1:1").severity is Severity.CRITICAL
-    assert finding(report, "PostgreSQL unreachable").severity is Severity.CRITICAL
+    down = finding(report, "PostgreSQL unreachable at 127.0.0.1:1")  # TCP and the connections probe: once
+    assert down.severity is Severity.CRITICAL and set(down.probe.split(", ")) == {"postgres-tcp", "connections"}
     assert "rotate-jwt-key" in actions(finding(report, "JWT signing key is"))
     assert "pw@" not in report.to_json()
 

@@ -120,7 +120,9 @@ async def auth(ctx: CheckContext, params: NoParams) -> CheckResult:
                 "pods": pods_probe(kh, cfg.namespace, f"app={APP}", APP, restart_auth),
                 "errors": log_grep_probe(kh, cfg.namespace, APP, r"\berror\b", "error line(s)"),
                 "health": health_probe(cfg, APP, restart_auth),
-                "postgres-tcp": tcp_probe(host, port, "PostgreSQL from the bot", cfg.timeouts.probe_s),
+                "postgres-tcp": tcp_probe(
+                    host, port, "PostgreSQL from the bot", cfg.timeouts.probe_s, backend="PostgreSQL"
+                ),
                 "oauth": oidc_probe(ctx),
                 "connections": connections_probe(ctx),
                 "jwt-key": jwt_key_probe(kh),

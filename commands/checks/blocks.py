@@ -19,7 +19,7 @@ from commands.backends.postgres import select_one_ms
 from commands.config import ChecksConfig, ServiceSpec
 from commands.kube_facts import pod_state
 from commands.logscan import PodLogs, deployment_logs, extract_ms, grep, percentiles
-from commands.probes import SCALED_TO_ZERO, Probe
+from commands.probes import SCALED_TO_ZERO, Probe, unreachable
 from commands.registry import CheckContext
 from commands.report import Code, Fields, Finding, Severity, Suggestion, Table
 
@@ -312,9 +312,15 @@ def health_probe(cfg: ChecksConfig, name: str, suggest: Callable[[], list[Sugges
 
 
 def tcp_probe(
-    host: str, port: int, label: str, timeout_s: float, suggest: Callable[[], list[Suggestion]] = list
+    host: str,
+    port: int,
+    label: str,
+    timeout_s: float,
+    suggest: Callable[[], list[Suggestion]] = list,
+    backend: str | None = None,
 ) -> Probe:
-    """`nc -zv host port`."""
+    """`nc -zv host port`. With `backend` (e.g. "PostgreSQL"), a refusal is titled as that
+    backend's client probes title it, so the report states the cause once."""
 
     async def probe() -> list[Finding]:
         try:
@@ -324,7 +330,7 @@ def tcp_probe(
             return [
                 Finding(
                     severity=Severity.CRITICAL,
-                    title=f"{label}: cannot connect to {host}:{port}",
+                    title=unreachable(backend, host, port) if backend else f"{label}: cannot connect to {host}:{port}",
                     detail=why,
                     suggestions=suggest(),
                 )

@@ -235,7 +235,7 @@ async def db_connectivity(ctx: CheckContext, params: NoParams) -> CheckResult:
             {
                 "pods": pods_probe(kh, infra, "app=postgres", "PostgreSQL pods"),
                 "endpoints": endpoints,
-                "tcp": tcp_probe(host, port, "PostgreSQL TCP", cfg.timeouts.probe_s),
+                "tcp": tcp_probe(host, port, "PostgreSQL TCP", cfg.timeouts.probe_s, backend="PostgreSQL"),
                 "select-1": postgres_probe(cfg),
             },
         )
