@@ -20,6 +20,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from commands.backends.kafka import KafkaUnavailable
 from commands.backends.kube import KubeError, KubeForbidden, KubeNotFound
 from commands.backends.postgres import PostgresUnavailable
+from commands.config import ChecksConfig
 from commands.kube_findings import kube_error_finding
 from commands.redact import redact
 from commands.registry import CheckContext
@@ -54,7 +55,7 @@ def login_failure(backend: str, user: str, detail: str, probe: str) -> Finding:
     )
 
 
-def failure_finding(probe: str, err: BaseException, timeout_s: float, redis_url: str = "") -> Finding:
+def failure_finding(probe: str, err: BaseException, timeout_s: float, cfg: ChecksConfig | None = None) -> Finding:
     """What a failed probe tells the engineer.
 
     Findings naming the same root cause get the same title, so `merge_causes` reports it once.
@@ -76,11 +77,12 @@ def failure_finding(probe: str, err: BaseException, timeout_s: float, redis_url:
     if isinstance(err, RedisAuthenticationError) or (
         isinstance(err, RedisResponseError) and str(err).startswith(("WRONGPASS", "NOAUTH", "NOPERM"))
     ):
-        return login_failure("Redis", redis_user(redis_url), str(err), probe)
+        return login_failure("Redis", redis_user(cfg.redis_url if cfg else ""), str(err), probe)
     if isinstance(err, RedisConnectionError | RedisTimeoutError):
         return Finding(severity=Severity.CRITICAL, title="Redis unreachable", detail=redact(str(err)), probe=probe)
     if isinstance(err, KafkaUnavailable):
-        return Finding(severity=Severity.CRITICAL, title="Kafka unreachable", detail=str(err), probe=probe)
+        title = f"Kafka unreachable at {cfg.kafka_bootstrap}" if cfg else "Kafka unreachable"
+        return Finding(severity=Severity.CRITICAL, title=title, detail=str(err), probe=probe)
     if isinstance(err, OSError | ConnectionError):
         return Finding(
             severity=Severity.CRITICAL, title=f"{probe}: {type(err).__name__}", detail=redact(str(err)), probe=probe
@@ -149,7 +151,7 @@ async def run_probes(ctx: CheckContext, probes: dict[str, Probe], timeout_s: flo
                 if not f.probe:
                     f.probe = name
         except Exception as err:
-            findings = [failure_finding(name, err, limit, ctx.config.redis_url)]
+            findings = [failure_finding(name, err, limit, ctx.config)]
         await ctx.report_progress(name, "done")
         return findings
 

@@ -152,8 +152,9 @@ class Report(BaseModel):
         return self._redacted
 
     def to_json(self) -> str:
-        """The documented `--json` shape: target, severity, findings, data (redacted)."""
+        """The documented `--json` shape: target, severity, exit code, headline, findings, data (redacted)."""
         body = self.redacted().model_dump(mode="json")
         body["severity"] = self.severity.value
         body["exit_code"] = self.exit_code
+        body["headline"] = self.redacted().headline
         return json.dumps(body, indent=2)

@@ -412,3 +412,11 @@ async def test_no_restart_of_a_deployment_scaled_to_zero(world, platform):
     suggested = {(s.action, str(s.params.get("deployment"))) for f in report.findings for s in f.suggestions}
     assert ("restart", "auth-service") not in suggested, suggested
     assert ("scale", "auth-service") in suggested
+
+
+async def test_dead_kafka_is_one_finding_in_progress(world):
+    world.pod("user-service", QUIET)
+    report = await run("progress", world.cfg(kafka_bootstrap=CLOSED))
+    down = [f for f in report.findings if "Kafka" in f.title and f.severity is Severity.CRITICAL]
+    assert [f.title for f in down] == [f"Kafka unreachable at {CLOSED}"], _titles(report)
+    assert json.loads(report.to_json())["headline"] == report.headline

@@ -62,7 +62,7 @@ async def progress(ctx: CheckContext, params: NoParams) -> CheckResult:
                     "failing progress update(s)",
                     suggest=lambda _: [restart("user-service", "runbook: restart user service")],
                 ),
-                "kafka-tcp": tcp_probe(host, port, "Kafka", cfg.timeouts.probe_s),
+                "kafka-tcp": tcp_probe(host, port, "Kafka", cfg.timeouts.probe_s, backend="Kafka"),
                 "redis": redis_ping_probe(cfg),
                 "lag": lag,
             },
