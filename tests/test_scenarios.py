@@ -13,7 +13,8 @@ import pytest
 from commands.checks import CHECKS
 from commands.report import Severity
 from tests.checks_env import run
-from tests.scenarios import SCENARIOS, Scenario, World
+from tests.scenario_world import World
+from tests.scenarios import SCENARIOS, Scenario
 from tests.test_checks_platform import metrics_api  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.slow

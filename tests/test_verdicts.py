@@ -25,7 +25,7 @@ from commands.report import Severity
 from tests.checks_env import CLOSED, actions, finding, run
 from tests.conftest import ROOT
 from tests.k8s_world import deployment
-from tests.scenarios import FAST, QUIET, World, _drop, _lock_chain, _secret, _service
+from tests.scenario_world import FAST, QUIET, World, drop_table, jwt_secret, lock_chain, service_with_endpoints
 
 
 @pytest.fixture
@@ -81,7 +81,7 @@ async def test_deployments_at_zero_replicas_are_findings_not_all_ready(world):
 
 # ---------------------------------------------------------------------- 2. root blockers only
 async def test_only_the_root_blocker_is_offered_for_termination(world):
-    await _lock_chain(world, waiters=3)
+    await lock_chain(world, waiters=3)
     holder = world.conns[1]
     holder_pid = holder.info.backend_pid
     waiter_pids = {c.info.backend_pid for c in world.conns[2:]}
@@ -109,7 +109,7 @@ async def test_a_two_level_chain_names_its_root_only(world):
     admin = await world.pg()
     await admin.execute(f"CREATE TABLE {world.unique} (id int primary key, v int)")
     await admin.execute(f"INSERT INTO {world.unique} VALUES (1, 0), (2, 0)")
-    world.undo.append(lambda: _drop(world, world.unique))
+    world.undo.append(lambda: drop_table(world, world.unique))
     root, middle, tail = await world.pg(), await world.pg(), await world.pg()
     await root.execute("BEGIN")
     await root.execute(f"UPDATE {world.unique} SET v = 1 WHERE id = 1")
@@ -133,7 +133,7 @@ async def test_lock_timeout_suggestion_only_lowers(world, current, suggested):
         world.ns,
         client.V1ConfigMap(metadata=client.V1ObjectMeta(name="user-service-config"), data={"lock_timeout": current}),
     )
-    await _lock_chain(world, waiters=1)
+    await lock_chain(world, waiters=1)
     locks = finding(await run("deadlocks", world.cfg()), "waiting on locks")
     lock_timeout = [s for s in locks.suggestions if s.action == "set-config"]
     assert bool(lock_timeout) is suggested, locks.suggestions
@@ -157,7 +157,7 @@ async def test_ok_findings_carry_no_suggestions(world, testbed, platform):
 
 # ---------------------------------------------------------------------- 4. no remedy the report contradicts
 async def test_no_restart_of_postgres_while_select_1_answers(world):
-    _service(world, "postgres", None)  # the service has no ready endpoint, but the database answers
+    service_with_endpoints(world, "postgres", None)  # the service has no ready endpoint, but the database answers
     report = await run("db-connectivity", world.cfg())
     assert finding(report, "no ready endpoints").severity is Severity.CRITICAL
     assert finding(report, "SELECT 1 in").severity is Severity.OK
@@ -247,7 +247,7 @@ async def test_redis_lifetime_counters_are_not_judged_as_now(world, testbed):
 async def test_db_load_judges_the_window_and_leaves_out_ddl(world, testbed):
     async with await psycopg.AsyncConnection.connect(testbed["ALP_POSTGRES_DSN"], autocommit=True) as reset:
         await reset.execute("SELECT pg_stat_statements_reset()")
-    await _lock_chain(world, waiters=1)  # an UPDATE blocked for a while, then done
+    await lock_chain(world, waiters=1)  # an UPDATE blocked for a while, then done
     await asyncio.sleep(2.5)
     await world.conns[1].execute("ROLLBACK")
     await asyncio.gather(*world.tasks)
@@ -309,7 +309,7 @@ def test_terminal_exit_code_3_when_nothing_could_be_checked(testbed):
 # ---------------------------------------------------------------------- 7. the answer first
 async def test_terminal_report_worst_first_ok_collapsed_no_markup(world, platform):
     world.pod("auth-service", QUIET + "2026-11-28T03:00:02Z ERROR [db] error acquiring connection\n")
-    _secret(world)
+    jwt_secret(world)
     platform.health["auth-service"] = 503
     world.undo.append(platform.health.clear)
     report = await run("auth", world.cfg())  # WARN (error lines), OKs, CRIT (/health)
