@@ -153,8 +153,10 @@ class Report(BaseModel):
 
     def to_json(self) -> str:
         """The documented `--json` shape: target, severity, exit code, headline, findings, data (redacted)."""
-        body = self.redacted().model_dump(mode="json")
+        clean = self.redacted()
+        body = clean.model_dump(mode="json")
+        body["findings"] = [f.model_dump(mode="json") for f in clean.worst_first()]  # the answer first
         body["severity"] = self.severity.value
         body["exit_code"] = self.exit_code
-        body["headline"] = self.redacted().headline
+        body["headline"] = clean.headline
         return json.dumps(body, indent=2)

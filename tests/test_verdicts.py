@@ -332,6 +332,9 @@ async def test_terminal_report_worst_first_ok_collapsed_no_markup(world, platfor
     everything = render_text(report, show_all=True)
     assert "JWT signing key present" in everything and "finding(s) OK (--all" not in everything
 
+    ranks = [Severity(f["severity"]).rank for f in json.loads(report.to_json())["findings"]]
+    assert ranks == sorted(ranks, reverse=True)  # --json: worst first too
+
     msg = render_report(report)
     assert msg.text == report.headline
     assert msg.blocks[0]["text"]["text"] == report.headline

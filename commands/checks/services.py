@@ -235,6 +235,8 @@ def gpu_probe(kh: KubeHandle) -> Probe:
 
     async def probe() -> list[Finding]:
         nodes = await kh.get().list_nodes()
+        if not nodes:
+            return [Finding(severity=Severity.UNKNOWN, title="No nodes listed: GPU capacity unknown")]
         rows = []
         for n in nodes:
             cap = (n.status.capacity or {}).get("nvidia.com/gpu") if n.status else None
