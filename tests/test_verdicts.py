@@ -424,3 +424,10 @@ async def test_dead_kafka_is_one_finding_in_progress(world):
     down = [f for f in report.findings if "Kafka" in f.title and f.severity is Severity.CRITICAL]
     assert [f.title for f in down] == [f"Kafka unreachable at {CLOSED}"], _titles(report)
     assert json.loads(report.to_json())["headline"] == report.headline
+
+
+async def test_no_istio_pods_because_istiod_is_scaled_to_zero(world):
+    report = await run("network", world.cfg())  # the world's istiod deployment has 0 replicas
+    zero = finding(report, "Deployment istiod is scaled to 0 desired replicas")
+    assert zero.severity is Severity.CRITICAL and zero.suggestions[0].params["namespace"] == "istio-system"
+    assert not [t for _, t in _titles(report) if t.startswith("istio-system:")]

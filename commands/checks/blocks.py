@@ -104,21 +104,29 @@ def scaled_to_zero(name: str, namespace: str) -> Finding:
     )
 
 
-async def no_pods(kh: KubeHandle, namespace: str | None, selector: str | None, label: str) -> Finding:
-    """Nothing matched: the deployment scaled to 0 if that is why, else UNKNOWN saying what was looked for."""
-    app = (selector or "").removeprefix("app=") if (selector or "").startswith("app=") else None
-    if app and namespace:
+async def no_pods(kh: KubeHandle, namespace: str | None, selector: str | None, label: str) -> list[Finding]:
+    """Nothing matched: the deployment(s) scaled to 0 if that is why, else UNKNOWN saying what was looked for.
+
+    With `app=X` the deployment X is read; with no selector, every deployment of the namespace."""
+    zero: list[Finding] = []
+    if namespace and (not selector or selector.startswith("app=")):
+        app = selector.removeprefix("app=") if selector else None
         try:
-            dep = await kh.get().get_deployment(namespace, app)
+            deps = (
+                [await kh.get().get_deployment(namespace, app)] if app else await kh.get().list_deployments(namespace)
+            )
         except KubeError:
-            dep = None
-        if dep is not None and dep.spec.replicas == 0:
-            return scaled_to_zero(app, namespace)
-    return Finding(
-        severity=Severity.UNKNOWN,
-        title=f"{label}: no pods found, nothing to judge",
-        detail=f"looked for pods with selector {selector or '(all)'} in {namespace or 'all namespaces'}",
-    )
+            deps = []
+        zero = [scaled_to_zero(d.metadata.name, namespace) for d in deps if d is not None and d.spec.replicas == 0]
+    if zero:
+        return zero
+    return [
+        Finding(
+            severity=Severity.UNKNOWN,
+            title=f"{label}: no pods found, nothing to judge",
+            detail=f"looked for pods with selector {selector or '(all)'} in {namespace or 'all namespaces'}",
+        )
+    ]
 
 
 # ---------------------------------------------------------------------- Kubernetes
@@ -137,7 +145,7 @@ def pods_probe(
         bad = [s for s in states if not s.healthy]
         restarts = [s for s in states if s.restarts >= kh.ctx.config.thresholds.restarts_warn]
         if not states:
-            return [await no_pods(kh, namespace, selector, label)]
+            return await no_pods(kh, namespace, selector, label)
         if not bad and not restarts:
             return [Finding(severity=Severity.OK, title=f"{label}: {len(states)} pod(s) running and ready")]
         rows = [
@@ -201,7 +209,7 @@ def log_metric_probe(
         namespace = kh.ctx.config.namespace
         logs = await kh.logs(namespace, app)
         if not logs.lines and not logs.errors:
-            return [await no_pods(kh, namespace, f"app={app}", app)]
+            return await no_pods(kh, namespace, f"app={app}", app)
         values = extract_ms(logs.all_lines(), metric)
         stats = percentiles([v for v, _ in values])
         window = log_window(kh.ctx.config)
@@ -256,7 +264,7 @@ def log_grep_probe(
                 )
             ]
         if not logs.lines:
-            return [await no_pods(kh, namespace, f"app={app}", app)]
+            return await no_pods(kh, namespace, f"app={app}", app)
         lines = logs.all_lines()
         if not lines:
             return [
