@@ -247,8 +247,9 @@ def seed_lock_chain(dsn: str, run_dir: Path) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     with open(run_dir / "lock-chain.log", "ab") as log:
         subprocess.Popen(
-            [sys.executable, "-m", "scripts.world.demo", "hold-locks", dsn, str(LOCK_HOLD_S)],
+            [sys.executable, "-m", "scripts.world.demo", "hold-locks", str(LOCK_HOLD_S)],
             cwd=Path(__file__).resolve().parents[2],
+            env={**os.environ, "ALP_POSTGRES_DSN": dsn},  # not on the command line, where `ps` shows it
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
@@ -347,7 +348,7 @@ def seed(env: dict[str, str]) -> dict[str, str]:
 
 def main() -> None:
     if sys.argv[1:2] == ["hold-locks"]:
-        hold_locks(sys.argv[2], float(sys.argv[3]))
+        hold_locks(os.environ["ALP_POSTGRES_DSN"], float(sys.argv[2]))
         return
     exports = seed(dict(os.environ))
     for key, value in exports.items():
