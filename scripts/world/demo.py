@@ -5,8 +5,9 @@ the faults that expire (the lock chain).
 - Kubernetes (scripts/world/kube.py): the namespaces, the four service deployments and their
   configmaps; pods on the registered node: auth-service x2 (slow logins, a few errors, one pod
   near its memory limit), user-service crash-looping (14 restarts, failing progress updates),
-  scheduler-service running but not ready, ml-service fine; Warning events for the two; pod
-  logs behind the kubelet stand-in, pod metrics behind the metrics stand-in.
+  scheduler-service running but not ready, ml-service fine, each with a pod IP (so the
+  services' endpoints list them, ready or not); istiod in istio-system; Warning events for the
+  two; pod logs behind the kubelet stand-in, pod metrics behind the metrics stand-in.
 - Kafka: topic `user.attempts` (3 partitions) and the `user-service` group, memberless and
   behind on every partition (Burrow: STOP).
 - PostgreSQL: a lock chain on `user_progress` (one open transaction, two updates waiting),
@@ -68,6 +69,7 @@ PODS: dict[str, tuple[str, dict[str, object], str, str]] = {
     "scheduler-service-7c6b5d4f8-h3j6t": ("scheduler-service", {"ready": False}, "380Mi", "310m"),
     "ml-service-84d9c7b6f-p5r2v": ("ml-service", {}, "700Mi", "900m"),
 }
+ISTIOD = "istiod-5d8f7c9b6-m2x7q"  # the mesh's control plane, healthy
 EVENTS = {
     "user-service-5b8d7f6c9-w4n8r": ("BackOff", "Back-off restarting failed container user-service"),
     "scheduler-service-7c6b5d4f8-h3j6t": (
@@ -133,14 +135,15 @@ def seed_kube(api: client.ApiClient, standins: StandIns) -> None:
     core = client.CoreV1Api(api)
     register_node(api, standins.port)
     create_world(api)
-    for name, (app, status, _, _) in PODS.items():
-        try:
-            core.delete_namespaced_pod(name, PLATFORM, grace_period_seconds=0)
-            _wait_gone(core, name)
-        except ApiException as err:
-            if err.status != 404:
-                raise
-        make_pod(api, PLATFORM, name, app, labels={DEMO_LABEL: "true"}, **status)  # type: ignore[arg-type]
+    for i, (name, (app, status, _, _)) in enumerate(PODS.items()):
+        _recreate(core, PLATFORM, name)
+        ip = f"10.244.0.{11 + i}"  # so the services' endpoints list them (ready or not)
+        make_pod(api, PLATFORM, name, app, labels={DEMO_LABEL: "true"}, pod_ip=ip, **status)  # type: ignore[arg-type]
+    _recreate(core, "istio-system", ISTIOD)
+    make_pod(api, "istio-system", ISTIOD, "istiod", labels={DEMO_LABEL: "true"}, pod_ip="10.244.2.11")
+    for i, name in enumerate(("postgres-0", "redis-0", "kafka-0")):  # healthy: ready endpoints for their services
+        ip = f"10.244.1.{11 + i}"
+        core.patch_namespaced_pod_status(name, "infrastructure", {"status": {"podIP": ip, "podIPs": [{"ip": ip}]}})
     now = datetime.now(UTC)
     for name, text in pod_logs(now).items():
         standins.logs[(PLATFORM, name)] = text
@@ -153,10 +156,17 @@ def seed_kube(api: client.ApiClient, standins: StandIns) -> None:
     say(f"pods in {PLATFORM}: {', '.join(PODS)} (logs, metrics, events)")
 
 
-def _wait_gone(core: client.CoreV1Api, name: str) -> None:
+def _recreate(core: client.CoreV1Api, namespace: str, name: str) -> None:
+    """Delete the pod if it exists and wait until it is gone, so it can be created afresh."""
+    try:
+        core.delete_namespaced_pod(name, namespace, grace_period_seconds=0)
+    except ApiException as err:
+        if err.status != 404:
+            raise
+        return
     for _ in range(100):
         try:
-            core.read_namespaced_pod(name, PLATFORM)
+            core.read_namespaced_pod(name, namespace)
         except ApiException as err:
             if err.status == 404:
                 return
