@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -166,6 +167,7 @@ def main() -> None:
     ap.add_argument("--key")
     ap.add_argument("--port-file", help="write the port listened on here (for --port 0)")
     args = ap.parse_args()
+    socket.setdefaulttimeout(10)  # a silent client (in the TLS handshake, or idle) lets go after 10 s
     handler = type("H", (Handler,), {"state": State(), "role": args.role})
     server = ThreadingHTTPServer(("127.0.0.1", args.port), handler)
     server.daemon_threads = True
