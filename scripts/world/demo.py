@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import select
 import subprocess
 import sys
 import time
@@ -302,11 +303,15 @@ def hold_locks(dsn: str, seconds: float) -> None:
     ):
         threading.Thread(target=wait, args=(query,), daemon=True).start()
         time.sleep(0.3)
-    time.sleep(seconds)  # the holder stays "idle in transaction" with its UPDATE as last query
+    # The holder stays "idle in transaction" with its UPDATE as last query. The server speaks on
+    # this connection only to end it (clear_lock_chain, a re-run of the demo, the tests, or the
+    # test bed going down): then this process ends too.
+    ended, _, _ = select.select([holder.pgconn.socket], [], [], seconds)
     try:
-        holder.execute("ROLLBACK")
+        if not ended:
+            holder.execute("ROLLBACK")
         holder.close()
-    except psycopg.Error:  # ended early by clear_lock_chain (a re-run of the demo, or the tests)
+    except psycopg.Error:
         pass
 
 
