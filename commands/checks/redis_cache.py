@@ -78,6 +78,10 @@ def redis_verdicts(
         "evicted keys": str(evicted),
         "expired keys": str(delta("expired_keys")),
     }
+    life_hits, life_misses = int(after.get("keyspace_hits", 0)), int(after.get("keyspace_misses", 0))
+    if life_hits + life_misses:  # context only: lifetime counters are not judged as now
+        life = life_hits / (life_hits + life_misses)
+        fields["since counters reset (not judged)"] = f"{life:.1%} of {life_hits + life_misses} lookups"
     if not enough:
         severity = Severity.WARNING if evicted else Severity.OK
         title = f"Redis: too little traffic to judge the hit ratio ({lookups} lookup(s) {window})"
