@@ -15,6 +15,7 @@ import ssl
 import subprocess
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,7 @@ class FakeKubelet(_Server):
     def __init__(self) -> None:
         super().__init__(self_signed(Path(tempfile.mkdtemp(prefix="alp-kubelet-"))))
         self.logs: dict[tuple[str, str], str] = {}
+        self.previous_logs: dict[tuple[str, str], str] = {}  # the container before its last restart
         self.metrics: dict[str, list[dict[str, Any]]] = {}
         self.log_requests: list[dict[str, str]] = []
 
@@ -114,10 +116,24 @@ class FakeKubelet(_Server):
 
     async def _logs(self, request: web.Request) -> web.Response:
         self.log_requests.append({"pod": request.match_info["pod"], **request.query})
-        text = self.logs.get((request.match_info["ns"], request.match_info["pod"]), "")
+        key = (request.match_info["ns"], request.match_info["pod"])
+        if request.query.get("previous") == "true":
+            if key not in self.previous_logs:
+                msg = f'previous terminated container "{request.match_info["container"]}" not found'
+                return web.Response(text=msg, status=400)
+            text = self.previous_logs[key]
+        else:
+            text = self.logs.get(key, "")
         tail = int(request.query.get("tailLines", "0") or 0)
         lines = text.splitlines(keepends=True)
-        return web.Response(text="".join(lines[-tail:] if tail else lines))
+        lines = lines[-tail:] if tail else lines
+        if request.query.get("timestamps") == "true":  # as the kubelet does: RFC 3339, nanoseconds
+            start = time.time() - len(lines)
+            lines = [
+                time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(start + i)) + f".{i:09d}Z {line}"
+                for i, line in enumerate(lines)
+            ]
+        return web.Response(text="".join(lines))
 
     async def _discovery(self, _: web.Request) -> web.Response:
         return web.json_response(
