@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -179,7 +181,7 @@ async def incident_change_lines(config: ChecksConfig, opened_at: datetime, most:
     (for its page and postmortem). Sources that could not be read are named in a last line."""
     now = datetime.now(UTC)
     try:
-        g = await asyncio.wait_for(gather(config, opened_at - timedelta(seconds=RECENT_S)), config.timeouts.probe_s * 2)
+        g = await asyncio.wait_for(gather(config, opened_at - timedelta(seconds=RECENT_S)), config.timeouts.probe_s)
     except Exception as err:
         return [f"changes could not be read ({type(err).__name__})"]
     lines = [f"{c.at:%H:%M:%S}Z {c.summary}" + (f" (by {c.by})" if c.by else "") for c in g.changes[:most]]
@@ -188,3 +190,12 @@ async def incident_change_lines(config: ChecksConfig, opened_at: datetime, most:
     if g.errors:
         lines.append(f"could not read: {', '.join(g.errors)}")
     return lines or ["no changes seen since one hour before it opened"]
+
+
+def incident_changes_hook(config: ChecksConfig) -> Callable[[Any], Awaitable[list[str]]]:
+    """`Escalator.recent_changes`: an incident (with `opened_at`) -> its change lines."""
+
+    async def lines(inc: Any) -> list[str]:
+        return await incident_change_lines(config, inc.opened_at)
+
+    return lines
