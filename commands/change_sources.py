@@ -75,6 +75,7 @@ def _containers(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
         out[c["name"]] = {
             "image": c.get("image", ""),
             "env": {e["name"]: _env_value(e["name"], e) for e in c.get("env") or []},
+            "env_raw": {e["name"]: json.dumps(e, sort_keys=True) for e in c.get("env") or []},
             "resources": {
                 f"{kind}.{res}": str(v)
                 for kind in ("requests", "limits")
@@ -99,6 +100,9 @@ def _rest(template: dict[str, Any]) -> str:
     meta = t.get("metadata") or {}
     (meta.get("labels") or {}).pop("pod-template-hash", None)
     (meta.get("annotations") or {}).pop(RESTARTED_AT, None)
+    for key in ("labels", "annotations"):
+        if not meta.get(key):
+            meta.pop(key, None)
     for c in (t.get("spec") or {}).get("containers") or []:
         for key in ("image", "env", "resources"):
             c.pop(key, None)
@@ -127,7 +131,7 @@ def diff_templates(old: dict[str, Any], new: dict[str, Any]) -> tuple[dict[str, 
         for group, label in (("env", "env"), ("resources", "")):
             for key in sorted(set(o[group]) | set(n[group])):
                 ov, nv = o[group].get(key), n[group].get(key)
-                if ov == nv:
+                if ov == nv and (group != "env" or o["env_raw"].get(key) == n["env_raw"].get(key)):
                     continue
                 b.setdefault(group, {})[key], a.setdefault(group, {})[key] = ov, nv
                 what = f"{label} {key}".strip()
@@ -135,6 +139,8 @@ def diff_templates(old: dict[str, Any], new: dict[str, Any]) -> tuple[dict[str, 
                     parts.append(f"{prefix}{what}={nv} added")
                 elif nv is None:
                     parts.append(f"{prefix}{what} removed (was {ov})")
+                elif ov == nv:
+                    parts.append(f"{prefix}{what} changed (value masked)")
                 else:
                     parts.append(f"{prefix}{what} {ov} -> {nv}")
         if b or a:
@@ -168,14 +174,16 @@ def _managers(obj: Any) -> list[tuple[str, str, datetime, dict[str, Any], str]]:
     return out
 
 
-def _template_writer(obj: Any, at: datetime) -> str:
-    """The field manager whose latest write of the pod template is nearest `at` (within NEAR), if any."""
-    writes = [
-        (abs(when - at), manager)
-        for manager, _op, when, fields, sub in _managers(obj)
-        if not sub and "f:template" in (fields.get("f:spec") or {}) and abs(when - at) <= NEAR
-    ]
-    return min(writes)[1] if writes else ""
+def _template_writer(obj: Any, at: datetime, first: bool) -> str:
+    """The field manager whose latest write of the pod template is nearest `at` (within NEAR), if
+    any. At equal times the creator (who owns `spec.selector`) made the first revision, another
+    manager the later ones."""
+    writes = []
+    for manager, _op, when, fields, sub in _managers(obj):
+        spec = fields.get("f:spec") or {}
+        if not sub and "f:template" in spec and abs(when - at) <= NEAR:
+            writes.append((abs(when - at), ("f:selector" in spec) != first, manager))
+    return min(writes)[2] if writes else ""
 
 
 def deployment_state(d: Any) -> tuple[str, str]:
@@ -236,7 +244,7 @@ def _rollouts(
                 at=at,
                 before=before,
                 after=after,
-                by=_template_writer(owner, at),
+                by=_template_writer(owner, at, i == 0),
                 summary=f"{name} " + ", ".join(parts) + ("" if status == "complete" else f" [{status}]"),
                 status=status,
             )

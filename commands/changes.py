@@ -90,7 +90,8 @@ async def gather(config: ChecksConfig, since: datetime, service: str | None = No
     if service:
         changes = [c for c in changes if _matches(c, service)]
         out.flagged = [f for f in out.flagged if _matches(Change(kind="", object=f[0], at=since, summary=""), service)]
-    out.changes = sorted(changes, key=lambda c: c.at, reverse=True)
+    # newest first; within one second, later in its history (a higher revision) first
+    out.changes = [c for _, c in sorted(enumerate(changes), key=lambda ic: (ic[1].at, ic[0]), reverse=True)]
     return out
 
 
