@@ -253,7 +253,7 @@ async def logs(ctx: CheckContext, p: LogsParams) -> CheckResult:
             Finding(
                 severity=Severity.WARNING if bad else Severity.OK,
                 title=f"{p.service}: {len(r.lines)} line(s) from {len(sources)} container(s) in {len(groups)} "
-                f"template(s)" + (f", {sum(g.count for g in bad)} error line(s) in {len(bad)}" if bad else ""),
+                f"template(s)" + (f", {sum(g.count for g in bad)} error line(s) in {len(bad)} of them" if bad else ""),
                 detail=f"{window}; worst first, then most frequent; one example each{more}"
                 + ("; " + "; ".join(r.notes) if r.notes else ""),
                 evidence=evidence,

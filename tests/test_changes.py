@@ -294,3 +294,57 @@ async def test_incident_lines_span_one_hour_before_it_opened(testbed, kube_admin
 def test_change_json_shape():
     c = Change(kind="scale", object="deployment/x", at=datetime.now(UTC), summary="x scaled")
     assert {"kind", "object", "at", "before", "after", "by"} <= set(c.model_dump(mode="json"))
+
+
+def test_changes_through_slack_name_who_asked_with_old_and_new_values(bot, fake_slack, kube_admin):
+    from tests.k8s_world import PLATFORM
+    from tests.slack_signing import block_action
+    from tests.test_slack import blocks_text, command
+    from tests.test_slack_actions import click, confirmation, updated
+
+    core = client.CoreV1Api(kube_admin)
+    old = core.read_namespaced_config_map("user-service-config", PLATFORM).data["lock_timeout"]
+    new = "7s" if old != "7s" else "8s"
+    command(bot, fake_slack, f"do set-config user-service-config lock_timeout={new}", user="U0DAVE")
+    msg, buttons = confirmation(fake_slack, f"set-config configmap=user-service-config lock_timeout={new}")
+    click(bot, block_action("alp_action_confirm", buttons["alp_action_confirm"], user="U0DAVE"))
+    updated(fake_slack, msg, "patched configmap user-service-config")
+    try:
+        status, _, took = command(bot, fake_slack, "changes --since 30m --service user-service")
+        assert status == 200 and took < 3
+        final = fake_slack.wait_for("chat.update", lambda c: c.args.get("text", "").startswith("changes: "))
+        text = blocks_text(final.args["blocks"])
+        assert f"lock_timeout {old} -> {new}" in text and "asked by U0DAVE" in text
+        assert "auth-config" not in text  # --service keeps to that service
+        assert "What could be seen" in text
+    finally:
+        core.patch_namespaced_config_map("user-service-config", PLATFORM, {"data": {"lock_timeout": old}})
+
+
+def test_a_page_carries_the_changes_since_an_hour_before_it_opened(bot, fake_slack, kube_admin):
+    from tests.k8s_world import PLATFORM
+    from tests.test_slack import blocks_text, command
+    from tests.test_slack_incidents import announced
+
+    core = client.CoreV1Api(kube_admin)
+    old = core.read_namespaced_config_map("ml-service-config", PLATFORM).data["prediction_timeout"]
+    core.patch_namespaced_config_map(
+        "ml-service-config", PLATFORM, {"data": {"prediction_timeout": "9s"}}, field_manager="kubectl-edit"
+    )
+    try:
+        command(bot, fake_slack, "incident open P0 predictions timing out")
+        _, n = announced(fake_slack, "predictions timing out")
+        page = fake_slack.wait_for(
+            "chat.postMessage",
+            lambda c: "you are paged for" in c.args.get("text", "") and f"INC-{n} " in c.args["text"],
+        )
+        fields = blocks_text(page.args["blocks"])
+        assert "Changes since 1 h before it opened" in fields
+        assert "ml-service-config written: prediction_timeout=9s" in fields and "kubectl-edit" in fields
+        command(bot, fake_slack, f"incident postmortem {n}")
+        done = fake_slack.wait_for("upload", lambda c: f"INC-{n}" in c.args.get("content", ""))
+        md = done.args["content"]
+        section = md.split("## Changes from one hour before it opened")[1].split("##")[0]
+        assert "prediction_timeout=9s" in section
+    finally:
+        core.patch_namespaced_config_map("ml-service-config", PLATFORM, {"data": {"prediction_timeout": old}})
