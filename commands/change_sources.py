@@ -17,6 +17,7 @@ import ast
 import asyncio
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -157,11 +158,15 @@ def diff_templates(old: dict[str, Any], new: dict[str, Any]) -> tuple[dict[str, 
 
 # ---------------------------------------------------------------------- workloads
 def _aware(t: Any) -> datetime | None:
+    """A Kubernetes or state-store time as an aware UTC datetime (SQLite hands back naive ones)."""
     if t is None:
         return None
-    if isinstance(t, str):
-        t = datetime.fromisoformat(t.replace("Z", "+00:00"))
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
+    when: datetime = datetime.fromisoformat(t.replace("Z", "+00:00")) if isinstance(t, str) else t
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _at(t: Any) -> datetime:
+    return _aware(t) or datetime.min.replace(tzinfo=UTC)
 
 
 def _managers(obj: Any) -> list[tuple[str, str, datetime, dict[str, Any], str]]:
@@ -290,15 +295,17 @@ async def workload_changes(kube: Kube, namespace: str, since: datetime, out: Gat
             if not isinstance(res, KubeError):
                 raise res
             out.errors[f"{name} in {namespace}"] = str(res)
-    deployments, replicasets, statefulsets, revisions = (
-        r if isinstance(r, list) else None for r in results
-    )
-    san = kube.api.sanitize_for_serialization
+    deployments, replicasets, statefulsets, revisions = (r if isinstance(r, list) else None for r in results)
+    san: Callable[[Any], dict[str, Any]] = kube.api.sanitize_for_serialization
     if deployments is not None and replicasets is not None:
         for d in deployments:
             owned = [r for r in replicasets if any(o.uid == d.metadata.uid for o in r.metadata.owner_references or [])]
             history = [
-                (int((r.metadata.annotations or {}).get(REVISION, "0")), _aware(r.metadata.creation_timestamp), san(r.spec.template))
+                (
+                    int((r.metadata.annotations or {}).get(REVISION, "0")),
+                    _aware(r.metadata.creation_timestamp),
+                    san(r.spec.template),
+                )
                 for r in owned
             ]
             _rollouts("deployment", d, [(n, t, tp) for n, t, tp in history if t], since, deployment_state(d), out)
@@ -306,7 +313,11 @@ async def workload_changes(kube: Kube, namespace: str, since: datetime, out: Gat
         for s in statefulsets:
             owned = [r for r in revisions if any(o.uid == s.metadata.uid for o in r.metadata.owner_references or [])]
             history = [
-                (int(r.revision), _aware(r.metadata.creation_timestamp), ((r.data or {}).get("spec") or {}).get("template") or {})
+                (
+                    int(r.revision),
+                    _aware(r.metadata.creation_timestamp),
+                    ((r.data or {}).get("spec") or {}).get("template") or {},
+                )
                 for r in owned
             ]
             _rollouts("statefulset", s, [(n, t, tp) for n, t, tp in history if t], since, statefulset_state(s), out)
@@ -326,7 +337,7 @@ async def configmap_changes(kube: Kube, namespace: str, name: str, since: dateti
         out.errors[f"configmap {name}"] = str(err)
         return
     data = cm.data or {}
-    for manager, operation, when, fields, sub in _managers(cm):
+    for manager, _operation, when, fields, sub in _managers(cm):
         keys = [k.removeprefix("f:") for k in (fields.get("f:data") or {}) if k.startswith("f:")]
         if when < since or sub or not keys:
             continue
@@ -389,7 +400,7 @@ def audit_changes(rows: list[dict[str, Any]], requests: dict[int, dict[str, Any]
     `rows` are audit records (at, actor, event, action, params, result); `requests` the Slack
     requests they name (`request #N`), giving who asked, who confirmed and approved, and the
     before/after values. An outcome with no Slack request was run from the terminal."""
-    rows = sorted(rows, key=lambda r: (r["at"], r.get("id", 0)))
+    rows = sorted(rows, key=lambda r: (_at(r["at"]), r.get("id", 0)))
     asked: dict[str, list[dict[str, Any]]] = {}
     previews: dict[str, dict[str, Any]] = {}
     out = []
@@ -404,7 +415,7 @@ def audit_changes(rows: list[dict[str, Any]], requests: dict[int, dict[str, Any]
         if row["event"] == "dry-run":
             previews[f"{row['actor']} {key}"] = row
             continue
-        if row["event"] != "outcome" or _aware(row["at"]) < since:  # type: ignore[operator]
+        if row["event"] != "outcome" or _at(row["at"]) < since:
             continue
         status, _, summary = (row["result"] or "").partition(": ")
         pending = [r for r in asked.get(key, []) if r.get("status") in ("done", "failed")]
@@ -432,7 +443,7 @@ def audit_changes(rows: list[dict[str, Any]], requests: dict[int, dict[str, Any]
             Change(
                 kind=KIND_OF_ACTION.get(row["action"], "remediation"),
                 object=obj,
-                at=_aware(row["at"]),  # type: ignore[arg-type]
+                at=_at(row["at"]),
                 before=before,
                 after=after,
                 by=by,
@@ -455,7 +466,7 @@ def read_audit(state_url: str, since: datetime, limit: int = 2000) -> tuple[list
     try:
         rows = store.latest_audit(limit)
         floor = since - timedelta(hours=1)
-        rows = [r for r in rows if _aware(r["at"]) >= floor]  # type: ignore[operator]
+        rows = [r for r in rows if _at(r["at"]) >= floor]
         requests: dict[int, Any] = {}
         reader = ActionRequests(store)
         for r in rows:

@@ -41,7 +41,7 @@ RECENT_S = 3600  # what `health`, critical reports and incidents call "recent"
 class ChangesParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    since: Duration = Field("6h", validate_default=True, description="how far back: 30m, 6h, 2d")  # type: ignore[assignment]
+    since: Duration = Field("6h", validate_default=True, description="how far back: 30m, 6h, 2d")
     service: str | None = Field(None, description="only this service's deployment, configmap and actions")
 
 
@@ -180,7 +180,6 @@ async def recent_changes_finding(config: ChecksConfig) -> Finding:
 async def incident_change_lines(config: ChecksConfig, opened_at: datetime, most: int = 20) -> list[str]:
     """Changes from one hour before an incident opened until now, newest first, one line each
     (for its page and postmortem). Sources that could not be read are named in a last line."""
-    now = datetime.now(UTC)
     try:
         g = await asyncio.wait_for(gather(config, opened_at - timedelta(seconds=RECENT_S)), config.timeouts.probe_s)
     except Exception as err:

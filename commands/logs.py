@@ -222,7 +222,11 @@ async def logs(ctx: CheckContext, p: LogsParams) -> CheckResult:
     if not r.pods:
         why = f"no running pod labelled app={p.service} in {' or '.join(namespaces)}"
         return CheckResult(
-            [Finding(severity=Severity.UNKNOWN, title=f"{p.service}: no logs to read", detail="; ".join([why, *r.notes]))],
+            [
+                Finding(
+                    severity=Severity.UNKNOWN, title=f"{p.service}: no logs to read", detail="; ".join([why, *r.notes])
+                )
+            ],
             data,
         )
     findings: list[Finding] = []

@@ -4,11 +4,11 @@ the one-line summary in health, critical reports, pages and postmortems."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 
 from kubernetes import client
@@ -61,7 +61,9 @@ async def test_a_rollout_shows_image_env_and_resources_with_secrets_masked(testb
 
     report = await changes(config_for(testbed, platform, ns))
 
-    rollouts = [c for c in report.data["changes"] if c["kind"] == "rollout" and c["object"] == "deployment/user-service"]
+    rollouts = [
+        c for c in report.data["changes"] if c["kind"] == "rollout" and c["object"] == "deployment/user-service"
+    ]
     newest = rollouts[0]
     assert newest["before"]["revision"] == 1 and newest["after"]["revision"] == 2
     assert newest["before"]["user-service"]["image"] == "registry.example/alp/user-service:1.0"
@@ -97,7 +99,10 @@ def test_template_diff_names_env_resources_and_restarts():
     new["metadata"]["labels"]["pod-template-hash"] = "2"
     new["metadata"]["annotations"] = {"kubectl.kubernetes.io/restartedAt": "2026-11-29T10:00:00Z"}
     c = new["spec"]["containers"][0]
-    c["env"] = [{"name": "API_KEY", "value": "k2"}, {"name": "NEW", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}]
+    c["env"] = [
+        {"name": "API_KEY", "value": "k2"},
+        {"name": "NEW", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}},
+    ]
     c["resources"] = {"limits": {"memory": "2Gi"}}
 
     before, after, parts = diff_templates(old, new)
@@ -142,7 +147,10 @@ async def test_statefulset_rollout_from_controller_revisions(testbed, kube_admin
         client.V1StatefulSet(
             metadata=client.V1ObjectMeta(name="redis"),
             spec=client.V1StatefulSetSpec(
-                replicas=0, service_name="redis", selector=client.V1LabelSelector(match_labels={"app": "redis"}), template=template
+                replicas=0,
+                service_name="redis",
+                selector=client.V1LabelSelector(match_labels={"app": "redis"}),
+                template=template,
             ),
         ),
     )
@@ -151,7 +159,11 @@ async def test_statefulset_rollout_from_controller_revisions(testbed, kube_admin
     apps.patch_namespaced_stateful_set(
         "redis",
         ns,
-        {"spec": {"template": {"spec": {"containers": [{"name": "redis", "resources": {"limits": {"memory": "2Gi"}}}]}}}},
+        {
+            "spec": {
+                "template": {"spec": {"containers": [{"name": "redis", "resources": {"limits": {"memory": "2Gi"}}}]}}
+            }
+        },
         field_manager="helm",
     )
     wait_until(lambda: len(revisions()) == 2)
@@ -170,7 +182,9 @@ def alp(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def configmap(api, ns: str, name: str, data: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
-    client.CoreV1Api(api).create_namespaced_config_map(ns, client.V1ConfigMap(metadata=client.V1ObjectMeta(name=name), data=data))
+    client.CoreV1Api(api).create_namespaced_config_map(
+        ns, client.V1ConfigMap(metadata=client.V1ObjectMeta(name=name), data=data)
+    )
 
 
 def test_configmap_writes_by_another_manager_and_by_alp_do_set_config(testbed, kube_admin, ns, tmp_path):
@@ -214,8 +228,10 @@ async def test_since_excludes_older_changes(testbed, kube_admin, platform, ns):
     configmap(kube_admin, ns, "user-service-config", {"lock_timeout": "10s"})
     core = client.CoreV1Api(kube_admin)
     core.patch_namespaced_config_map("auth-config", ns, {"data": {"cache_ttl": "90"}}, field_manager="older-write")
-    time.sleep(4)  # managedFields keep whole seconds: four of them apart
-    core.patch_namespaced_config_map("user-service-config", ns, {"data": {"lock_timeout": "5s"}}, field_manager="newer-write")
+    await asyncio.sleep(4)  # managedFields keep whole seconds: four of them apart
+    core.patch_namespaced_config_map(
+        "user-service-config", ns, {"data": {"lock_timeout": "5s"}}, field_manager="newer-write"
+    )
 
     cfg = config_for(testbed, platform, ns)
     recent = await changes(cfg, since="3s")
@@ -230,10 +246,42 @@ def test_audit_records_name_who_asked_in_slack_with_old_and_new_values():
     t0 = datetime.now(UTC)
     params = {"configmap": "auth-config", "values": {"cache_ttl": "120"}}
     rows = [
-        {"id": 1, "at": t0, "actor": "U0ALICE", "event": "dry-run", "action": "set-config", "params": params, "result": "x"},
-        {"id": 2, "at": t0, "actor": "U0ALICE", "event": "requested", "action": "set-config", "params": params, "result": "request #7"},
-        {"id": 3, "at": t0 + timedelta(seconds=5), "actor": "U0BOB", "event": "outcome", "action": "set-config", "params": params, "result": "done: patched configmap auth-config: cache_ttl=120"},
-        {"id": 4, "at": t0 + timedelta(seconds=9), "actor": "U0BOB", "event": "outcome", "action": "add-partitions", "params": {"topic": "user.attempts", "partitions": 6}, "result": "failed: user.attempts: 3 -> 3 partitions"},
+        {
+            "id": 1,
+            "at": t0,
+            "actor": "U0ALICE",
+            "event": "dry-run",
+            "action": "set-config",
+            "params": params,
+            "result": "x",
+        },
+        {
+            "id": 2,
+            "at": t0,
+            "actor": "U0ALICE",
+            "event": "requested",
+            "action": "set-config",
+            "params": params,
+            "result": "request #7",
+        },
+        {
+            "id": 3,
+            "at": t0 + timedelta(seconds=5),
+            "actor": "U0BOB",
+            "event": "outcome",
+            "action": "set-config",
+            "params": params,
+            "result": "done: patched configmap auth-config: cache_ttl=120",
+        },
+        {
+            "id": 4,
+            "at": t0 + timedelta(seconds=9),
+            "actor": "U0BOB",
+            "event": "outcome",
+            "action": "add-partitions",
+            "params": {"topic": "user.attempts", "partitions": 6},
+            "result": "failed: user.attempts: 3 -> 3 partitions",
+        },
     ]
     requests = {
         7: {

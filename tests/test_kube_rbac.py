@@ -12,6 +12,7 @@ import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+import commands.first_steps  # noqa: F401  (registers changes and logs)
 from commands.backends.kube import RESTARTED_AT, Kube, KubeError, KubeForbidden, KubeNotFound
 from commands.kube_findings import refusal_finding
 from commands.report import Severity
@@ -89,7 +90,9 @@ async def test_reads_the_checks_make_are_allowed(bot_kube: Kube):
         await bot_kube.list_statefulsets(ns)
         await bot_kube.list_controller_revisions(ns)
     assert any(r.metadata.name.startswith("user-service-") for r in await bot_kube.list_replicasets(PLATFORM))
-    assert any(r.metadata.name.startswith("postgres-") for r in await bot_kube.list_controller_revisions("infrastructure"))
+    assert any(
+        r.metadata.name.startswith("postgres-") for r in await bot_kube.list_controller_revisions("infrastructure")
+    )
     await bot_kube.pod_log("infrastructure", "postgres-0", 10, previous=False, timestamps=True)
 
 
@@ -289,7 +292,6 @@ async def test_every_check_and_action_preview_runs_as_the_bot(
     for spec in CHECKS:
         report = await run(spec.name, cfg)
         refused += [f"{spec.name}: {f.title}" for f in report.findings if "role does not allow" in f.title]
-    import commands.first_steps  # noqa: F401
     from commands.registry import STEPS, CheckContext
     from commands.runner import run_check
 
