@@ -341,7 +341,7 @@ async def configmap_changes(kube: Kube, namespace: str, name: str, since: dateti
         keys = [k.removeprefix("f:") for k in (fields.get("f:data") or {}) if k.startswith("f:")]
         if when < since or sub or not keys:
             continue
-        values = {k: data.get(k) for k in keys}
+        values = {k: MASK if _SECRET_NAME.search(k) and data.get(k) else data.get(k) for k in keys}
         out.changes.append(
             Change(
                 kind="configmap",
@@ -369,6 +369,8 @@ _OBJECT_PARAM = {
 }
 KIND_OF_ACTION = {"set-config": "configmap", "scale": "scale", "add-partitions": "partitions"}
 ROLLOUT_ACTIONS = ("restart", "rollback", "set-resources")
+COUNTED = {"scale": "replicas", "add-partitions": "partitions"}
+_COUNT_PAIR = re.compile(r"(\d+) -> (\d+)")
 _PREVIEW_PAIR = re.compile(r"([\w.-]+): ('(?:[^'\\]|\\.)*'|None) -> ('(?:[^'\\]|\\.)*'|None)")
 
 
@@ -437,7 +439,10 @@ def audit_changes(rows: list[dict[str, Any]], requests: dict[int, dict[str, Any]
             pairs = _PREVIEW_PAIR.findall(preview["result"]) if preview else []
             before = {k: ast.literal_eval(o) for k, o, _ in pairs} or None
             after = {k: ast.literal_eval(n) for k, _, n in pairs} or params
-            phrase = _values(before, after) if pairs else summary
+            counted = _COUNT_PAIR.search(summary) if row["action"] in COUNTED else None
+            if counted:  # scale, add-partitions: `2 -> 4 replicas`
+                before, after = {COUNTED[row["action"]]: int(counted[1])}, {COUNTED[row["action"]]: int(counted[2])}
+            phrase = _values(before, after) if pairs or counted else summary
         obj = action_object(row["action"], params)
         out.append(
             Change(

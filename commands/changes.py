@@ -109,7 +109,6 @@ def _seen(g: Gathered) -> str:
     summary="what changed recently: rollouts, the runbook's configmaps, scaling, alp's own actions",
     runbook="General Troubleshooting Approach: Review recent deployments or changes",
     params=ChangesParams,
-    probes=("rollouts", "configmaps", "audit log"),
     registry=STEPS,
 )
 async def changes(ctx: CheckContext, p: ChangesParams) -> CheckResult:
@@ -177,11 +176,17 @@ async def recent_changes_finding(config: ChecksConfig) -> Finding:
     return Finding(severity=Severity.OK, title=title, probe="changes")
 
 
+PAGE_WAIT_S = 2.0  # a page waits at most this long for its changes (the API may be what is down)
+
+
 async def incident_change_lines(config: ChecksConfig, opened_at: datetime, most: int = 20) -> list[str]:
     """Changes from one hour before an incident opened until now, newest first, one line each
     (for its page and postmortem). Sources that could not be read are named in a last line."""
+    limit = min(config.timeouts.probe_s, PAGE_WAIT_S)
     try:
-        g = await asyncio.wait_for(gather(config, opened_at - timedelta(seconds=RECENT_S)), config.timeouts.probe_s)
+        g = await asyncio.wait_for(gather(config, opened_at - timedelta(seconds=RECENT_S)), limit)
+    except TimeoutError:
+        return [f"changes not read within {limit:g}s"]
     except Exception as err:
         return [f"changes could not be read ({type(err).__name__})"]
     lines = [f"{c.at:%H:%M:%S}Z {c.summary}" + (f" (by {c.by})" if c.by else "") for c in g.changes[:most]]

@@ -199,7 +199,6 @@ def _window(p: LogsParams, tail: int, since_s: int) -> str:
     summary="a service's log lines from every pod, grouped into templates",
     runbook="Log Analysis: kubectl logs -l app=X --tail=N | grep -i error",
     params=LogsParams,
-    probes=("pods", "logs"),
     registry=STEPS,
 )
 async def logs(ctx: CheckContext, p: LogsParams) -> CheckResult:
@@ -212,7 +211,6 @@ async def logs(ctx: CheckContext, p: LogsParams) -> CheckResult:
     except KubeError as err:
         return CheckResult([Finding(severity=Severity.UNKNOWN, title=f"{p.service}: logs not read", detail=str(err))])
     try:
-        await ctx.report_progress("pods", "running")
         r = await read_logs(kube, namespaces, p, tail, since_s)
     except KubeError as err:
         return CheckResult([Finding(severity=Severity.UNKNOWN, title=f"{p.service}: pods not listed", detail=str(err))])

@@ -396,3 +396,26 @@ def test_a_page_carries_the_changes_since_an_hour_before_it_opened(bot, fake_sla
         assert "prediction_timeout=9s" in section
     finally:
         core.patch_namespaced_config_map("ml-service-config", PLATFORM, {"data": {"prediction_timeout": old}})
+
+
+def test_kafka_partition_changes_made_through_alp(testbed, kube_admin, ns, tmp_path, unique):
+    from tests.kafka_helpers import create_topic
+
+    asyncio.run(create_topic(testbed["ALP_KAFKA_BOOTSTRAP"], unique, 2))
+    env = {**os.environ, **testbed, "ALP_NAMESPACE": ns, "ALP_STATE_URL": f"sqlite:///{tmp_path}/s.db", "USER": "dan"}
+    assert alp(env, "do", "add-partitions", unique, "3", "--yes").returncode == 0
+
+    body = json.loads(alp(env, "--json", "changes", "--since", "5m").stdout)
+
+    [c] = [c for c in body["data"]["changes"] if c["kind"] == "partitions"]
+    assert c["object"] == f"topic/{unique}" and c["by"] == "dan (terminal)"
+    assert (c["before"], c["after"]) == ({"partitions": 2}, {"partitions": 3})
+    assert "partitions 2 -> 3" in c["summary"]
+
+
+def test_help_lists_both_commands():
+    from bot.router import help_text
+
+    text = help_text()
+    assert "changes [--since 6h] [--service NAME]" in text and "logs <service> [--grep REGEX]" in text
+    assert "--previous" in help_text("logs") and "--since" in help_text("changes")
