@@ -56,6 +56,7 @@ class Gathered:
     flagged: list[tuple[str, str, str]] = field(default_factory=list)  # (object, state, why)
     errors: dict[str, str] = field(default_factory=dict)  # source -> why it could not be read
     seen: dict[str, str] = field(default_factory=dict)  # source -> how far back it reaches
+    oldest: dict[str, datetime] = field(default_factory=dict)  # source -> its oldest record seen
 
 
 # ---------------------------------------------------------------------- pod templates
@@ -257,11 +258,12 @@ def _rollouts(
     if state[0] != "complete":
         out.flagged.append((f"{kind}/{name}", state[0], state[1]))
     if history:
-        out.seen.setdefault(f"rollouts in {ns}", "")
-        oldest = min(at for _, at, _ in history)
-        prev = out.seen[f"rollouts in {ns}"]
-        if not prev or oldest.isoformat() < prev:
-            out.seen[f"rollouts in {ns}"] = oldest.isoformat()
+        key = f"rollouts in {ns}"
+        oldest = min([at for _, at, _ in history] + ([out.oldest[key]] if key in out.oldest else []))
+        out.oldest[key] = oldest
+        out.seen[key] = (
+            f"back to {oldest:%Y-%m-%d %H:%M}Z (the last revisions Kubernetes keeps, 10 per workload by default)"
+        )
 
 
 def _scale_changes(kind: str, obj: Any, since: datetime, out: Gathered) -> None:

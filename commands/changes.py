@@ -45,9 +45,11 @@ class ChangesParams(BaseModel):
     service: str | None = Field(None, description="only this service's deployment, configmap and actions")
 
 
-def _matches(c: Change, service: str) -> bool:
+def _matches(obj: str, service: str) -> bool:
+    """`deployment/user-service`, `configmap/user-service-config` belong to `user-service`;
+    `configmap/auth-config` to `auth-service`."""
     base = service.removesuffix("-service")
-    name = c.object.split("/", 1)[-1]
+    name = obj.split("/", 1)[-1]
     return name == service or name.startswith(f"{base}-") or name == base
 
 
@@ -88,8 +90,8 @@ async def gather(config: ChecksConfig, since: datetime, service: str | None = No
             kube.close()
     changes = merge_alp(out.changes, alp)
     if service:
-        changes = [c for c in changes if _matches(c, service)]
-        out.flagged = [f for f in out.flagged if _matches(Change(kind="", object=f[0], at=since, summary=""), service)]
+        changes = [c for c in changes if _matches(c.object, service)]
+        out.flagged = [f for f in out.flagged if _matches(f[0], service)]
     # newest first; within one second, later in its history (a higher revision) first
     out.changes = [c for _, c in sorted(enumerate(changes), key=lambda ic: (ic[1].at, ic[0]), reverse=True)]
     return out
@@ -100,7 +102,7 @@ def _when(c: Change, now: datetime) -> str:
 
 
 def _seen(g: Gathered) -> str:
-    parts = [f"{src}: {'back to ' + reach[:16] + 'Z' if reach[:2] == '20' else reach}" for src, reach in g.seen.items()]
+    parts = [f"{src}: {reach}" for src, reach in sorted(g.seen.items())]
     return "What could be seen: " + "; ".join(parts) + ". Rollout times are when their ReplicaSet/revision was created."
 
 
