@@ -170,13 +170,14 @@ def _at(t: Any) -> datetime:
     return _aware(t) or datetime.min.replace(tzinfo=UTC)
 
 
-def _managers(obj: Any) -> list[tuple[str, str, datetime, dict[str, Any], str]]:
-    """managedFields as (manager, operation, time, fieldsV1, subresource)."""
+def _managers(obj: Any, timed: bool = True) -> list[tuple[str, str, datetime, dict[str, Any], str]]:
+    """managedFields as (manager, operation, time, fieldsV1, subresource); with `timed`, only
+    the entries that have a time (writes to a subresource may not)."""
     out = []
     for m in obj.metadata.managed_fields or []:
         when = _aware(m.time)
-        if when is not None:
-            out.append((m.manager or "?", m.operation or "", when, m.fields_v1 or {}, m.subresource or ""))
+        if when is not None or not timed:
+            out.append((m.manager or "?", m.operation or "", _at(m.time), m.fields_v1 or {}, m.subresource or ""))
     return out
 
 
@@ -266,31 +267,78 @@ def _rollouts(
         )
 
 
-def _scale_changes(kind: str, obj: Any, since: datetime, out: Gathered) -> None:
-    for manager, _op, when, _fields, sub in _managers(obj):
-        if sub == "scale" and when >= since:
-            out.changes.append(
-                Change(
-                    kind="scale",
-                    object=f"{kind}/{obj.metadata.name}",
-                    namespace=obj.metadata.namespace,
-                    at=when,
-                    after={"replicas": obj.spec.replicas},
-                    by=manager,
-                    summary=f"{obj.metadata.name} scaled, now {obj.spec.replicas} replicas",
-                )
+_SCALED = re.compile(r"Scaled (?:up|down) replica set (\S+) from (\d+) to (\d+)")
+
+
+@dataclass(frozen=True)
+class Scaled:
+    """One `Scaled up replica set X from 2 to 4` event of the deployment controller."""
+
+    at: datetime
+    replicaset: str
+    before: int
+    after: int
+
+
+def scaled_events(events: list[Any]) -> dict[str, list[Scaled]]:
+    """The deployment controller's scaling events, by deployment (events last an hour by default)."""
+    out: dict[str, list[Scaled]] = {}
+    for e in events:
+        m = _SCALED.search(e.message or "")
+        when = _aware(e.last_timestamp or e.event_time)
+        if e.reason == "ScalingReplicaSet" and e.involved_object.kind == "Deployment" and m and when:
+            out.setdefault(e.involved_object.name, []).append(Scaled(when, m[1], int(m[2]), int(m[3])))
+    return out
+
+
+def _scale_changes(d: Any, newest: str, since: datetime, out: Gathered, scaled: list[Scaled]) -> None:
+    """Scale changes of a deployment: its current ReplicaSet scaled while no other of its
+    ReplicaSets was (that would be a rollout). Who: the field managers of its scale subresource
+    (managedFields keep no time for those writes)."""
+    writers = sorted({m for m, _op, _t, _f, sub in _managers(d, timed=False) if sub == "scale"})
+    for e in scaled:
+        if e.replicaset != newest or e.at < since:
+            continue
+        if any(o.replicaset != newest and abs(o.at - e.at) <= NEAR for o in scaled):
+            continue
+        out.changes.append(
+            Change(
+                kind="scale",
+                object=f"deployment/{d.metadata.name}",
+                namespace=d.metadata.namespace,
+                at=e.at,
+                before={"replicas": e.before},
+                after={"replicas": e.after},
+                by=" or ".join(writers),
+                summary=f"{d.metadata.name} scaled {e.before} -> {e.after} replicas",
             )
+        )
 
 
-async def workload_changes(kube: Kube, namespace: str, since: datetime, out: Gathered) -> None:
-    """Rollouts and scale changes of one namespace's Deployments and StatefulSets."""
-    results = await asyncio.gather(
+async def _events(kube: Kube, namespace: str, with_events: bool) -> list[Any]:
+    return await kube.list_events(namespace) if with_events else []
+
+
+async def workload_changes(
+    kube: Kube, namespace: str, since: datetime, out: Gathered, with_events: bool = False
+) -> None:
+    """Rollouts and scale changes of one namespace's Deployments and StatefulSets (with the
+    namespace's events, the replicas before a scale change)."""
+    gathered: list[Any] = await asyncio.gather(
         kube.list_deployments(namespace),
         kube.list_replicasets(namespace),
         kube.list_statefulsets(namespace),
         kube.list_controller_revisions(namespace),
+        _events(kube, namespace, with_events),
         return_exceptions=True,
     )
+    results, events = gathered[:4], gathered[4]
+    if isinstance(events, KubeError):
+        out.seen[f"events in {namespace}"] = f"not read ({events}): replicas before a scale unknown"
+        events = []
+    elif isinstance(events, BaseException):
+        raise events
+    scaled = scaled_events(events)
     names = ("deployments", "replicasets", "statefulsets", "controllerrevisions")
     for name, res in zip(names, results, strict=True):
         if isinstance(res, BaseException):
@@ -311,6 +359,9 @@ async def workload_changes(kube: Kube, namespace: str, since: datetime, out: Gat
                 for r in owned
             ]
             _rollouts("deployment", d, [(n, t, tp) for n, t, tp in history if t], since, deployment_state(d), out)
+            newest = max(owned, key=lambda r: int((r.metadata.annotations or {}).get(REVISION, "0")), default=None)
+            if newest is not None:
+                _scale_changes(d, newest.metadata.name, since, out, scaled.get(d.metadata.name, []))
     if statefulsets is not None and revisions is not None:
         for s in statefulsets:
             owned = [r for r in revisions if any(o.uid == s.metadata.uid for o in r.metadata.owner_references or [])]
@@ -323,9 +374,6 @@ async def workload_changes(kube: Kube, namespace: str, since: datetime, out: Gat
                 for r in owned
             ]
             _rollouts("statefulset", s, [(n, t, tp) for n, t, tp in history if t], since, statefulset_state(s), out)
-    for kind, objs in (("deployment", deployments), ("statefulset", statefulsets)):
-        for obj in objs or []:
-            _scale_changes(kind, obj, since, out)
 
 
 async def configmap_changes(kube: Kube, namespace: str, name: str, since: datetime, out: Gathered) -> None:
@@ -492,16 +540,26 @@ def near(a: Change, b: Change) -> bool:
     return a.object == b.object and abs(a.at - b.at) <= NEAR
 
 
+def _newest(c: Change) -> tuple[datetime, int]:
+    """Order by time, then revision (two revisions can share a second)."""
+    revision = c.after.get("revision", 0) if isinstance(c.after, dict) else 0
+    return c.at, int(revision)
+
+
 def merge_alp(k8s: list[Change], alp: list[Change]) -> list[Change]:
-    """One line per change: alp's configmap and scale writes replace the managedFields entry of
-    manager `alp`; a restart/rollback/set-resources by alp names who asked on its rollout line."""
-    out = list(alp)
-    for c in k8s:
-        if c.kind in ("configmap", "scale") and c.by == FIELD_MANAGER and any(near(c, a) for a in alp):
+    """One line per change: alp's configmap writes replace the managedFields entry of manager
+    `alp`, its scale changes the controller's scaling event; a restart, rollback or
+    set-resources by alp names who asked on its rollout's line."""
+    out, pending = list(alp), list(alp)
+    for c in sorted(k8s, key=_newest, reverse=True):  # the latest rollout is the one alp caused
+        if c.kind == "configmap" and c.by == FIELD_MANAGER and any(near(c, a) for a in alp):
+            continue
+        if c.kind == "scale" and any(a.kind == "scale" and near(c, a) for a in alp):
             continue
         if c.kind == "rollout":
-            own = next((a for a in out if a.action in ROLLOUT_ACTIONS and near(c, a)), None)
+            own = next((a for a in pending if a.action in ROLLOUT_ACTIONS and near(c, a)), None)
             if own is not None:
+                pending.remove(own)
                 out.remove(own)
                 c = c.model_copy(update={"by": f"alp {own.action}, {own.by}", "action": own.action})
         out.append(c)

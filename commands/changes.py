@@ -80,7 +80,7 @@ async def gather(config: ChecksConfig, since: datetime, service: str | None = No
         jobs = [audit()]
         if kube is not None:
             for ns in dict.fromkeys((config.namespace, config.platform.infra_namespace)):
-                jobs.append(workload_changes(kube, ns, since, out))
+                jobs.append(workload_changes(kube, ns, since, out, with_events=ns == config.namespace))
             configmaps = [(config.namespace, name) for name in config.actions.configmaps]
             configmaps.append((config.actions.kong_namespace, config.actions.kong_configmap))
             jobs += [configmap_changes(kube, ns, name, since, out) for ns, name in configmaps]

@@ -419,3 +419,38 @@ def test_help_lists_both_commands():
     text = help_text()
     assert "changes [--since 6h] [--service NAME]" in text and "logs <service> [--grep REGEX]" in text
     assert "--previous" in help_text("logs") and "--since" in help_text("changes")
+
+
+async def test_scale_changes_with_replicas_before_and_after(testbed, kube_admin, platform, ns):
+    create_deployment(kube_admin, ns, "scheduler-service", {})
+    core, apps = client.CoreV1Api(kube_admin), client.AppsV1Api(kube_admin)
+    apps.patch_namespaced_deployment_scale(
+        "scheduler-service", ns, {"spec": {"replicas": 3}}, field_manager="kubectl-scale"
+    )
+    wait_until(lambda: any("from 0 to 3" in (e.message or "") for e in core.list_namespaced_event(ns).items))
+
+    report = await changes(config_for(testbed, platform, ns))
+
+    [scale] = [c for c in report.data["changes"] if c["kind"] == "scale"]
+    assert scale["object"] == "deployment/scheduler-service" and scale["by"] == "kubectl-scale"
+    assert (scale["before"], scale["after"]) == ({"replicas": 0}, {"replicas": 3})
+    assert "scheduler-service scaled 0 -> 3 replicas" in scale["summary"]
+
+
+def test_alp_scale_and_restart_are_one_line_each_naming_who(testbed, kube_admin, ns, tmp_path):
+    create_deployment(kube_admin, ns, "scheduler-service", {})
+    env = {**os.environ, **testbed, "ALP_NAMESPACE": ns, "ALP_STATE_URL": f"sqlite:///{tmp_path}/s.db", "USER": "erin"}
+    assert alp(env, "do", "scale", "scheduler-service", "2", "--yes").returncode == 0
+    assert alp(env, "do", "restart", "scheduler-service", "--yes").returncode == 0
+    core = client.CoreV1Api(kube_admin)
+    wait_until(lambda: any("from 0 to 2" in (e.message or "") for e in core.list_namespaced_event(ns).items))
+    wait_until(lambda: len(replicasets(kube_admin, ns, "scheduler-service")) == 2)
+
+    body = json.loads(alp(env, "--json", "changes", "--since", "5m").stdout)
+
+    mine = [c for c in body["data"]["changes"] if c["object"] == "deployment/scheduler-service"]
+    [scale] = [c for c in mine if c["kind"] == "scale"]
+    assert scale["by"] == "erin (terminal)" and (scale["before"], scale["after"]) == ({"replicas": 0}, {"replicas": 2})
+    [restart] = [c for c in mine if c["kind"] == "rollout" and c["after"]["revision"] == 2]
+    assert restart["by"] == "alp restart, erin (terminal)" and "restarted" in restart["summary"]
+    assert not [c for c in mine if c["kind"] == "remediation"]
