@@ -540,8 +540,8 @@ def near(a: Change, b: Change) -> bool:
     return a.object == b.object and abs(a.at - b.at) <= NEAR
 
 
-def _newest(c: Change) -> tuple[datetime, int]:
-    """Order by time, then revision (two revisions can share a second)."""
+def recency(c: Change) -> tuple[datetime, int]:
+    """Sort key, newest last: time, then revision (two revisions can share a second)."""
     revision = c.after.get("revision", 0) if isinstance(c.after, dict) else 0
     return c.at, int(revision)
 
@@ -551,7 +551,7 @@ def merge_alp(k8s: list[Change], alp: list[Change]) -> list[Change]:
     `alp`, its scale changes the controller's scaling event; a restart, rollback or
     set-resources by alp names who asked on its rollout's line."""
     out, pending = list(alp), list(alp)
-    for c in sorted(k8s, key=_newest, reverse=True):  # the latest rollout is the one alp caused
+    for c in sorted(k8s, key=recency, reverse=True):  # the latest rollout is the one alp caused
         if c.kind == "configmap" and c.by == FIELD_MANAGER and any(near(c, a) for a in alp):
             continue
         if c.kind == "scale" and any(a.kind == "scale" and near(c, a) for a in alp):

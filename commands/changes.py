@@ -26,6 +26,7 @@ from commands.change_sources import (
     configmap_changes,
     merge_alp,
     read_audit,
+    recency,
     workload_changes,
 )
 from commands.config import ChecksConfig
@@ -92,8 +93,7 @@ async def gather(config: ChecksConfig, since: datetime, service: str | None = No
     if service:
         changes = [c for c in changes if _matches(c.object, service)]
         out.flagged = [f for f in out.flagged if _matches(f[0], service)]
-    # newest first; within one second, later in its history (a higher revision) first
-    out.changes = [c for _, c in sorted(enumerate(changes), key=lambda ic: (ic[1].at, ic[0]), reverse=True)]
+    out.changes = sorted(changes, key=recency, reverse=True)
     return out
 
 
