@@ -19,16 +19,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from commands.backends.kube import Kube, KubeError
-from commands.change_sources import (
-    Change,
-    Gathered,
-    audit_changes,
-    configmap_changes,
-    merge_alp,
-    read_audit,
-    recency,
-    workload_changes,
-)
+from commands.change_audit import audit_changes, merge_alp, read_audit, recency
+from commands.change_sources import Change, Gathered, configmap_changes, workload_changes
 from commands.config import ChecksConfig
 from commands.durations import Duration, ago, format_duration
 from commands.registry import STEPS, CheckContext, CheckResult, check
