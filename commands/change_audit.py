@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 from datetime import datetime, timedelta
 from typing import Any
@@ -122,6 +123,9 @@ def read_audit(state_url: str, since: datetime, limit: int = 2000) -> tuple[list
     requests they name, and how far back the records read go. Blocking: run it in a thread."""
     from escalation.store import ActionRequests, Store
 
+    path = state_url.removeprefix("sqlite:///")
+    if path != state_url and not os.path.exists(path):  # do not create a state store just to read it
+        return [], {}, f"no audit log ({path} does not exist)"
     store = Store(state_url)
     try:
         rows = store.latest_audit(limit)
