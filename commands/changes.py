@@ -115,9 +115,12 @@ async def changes(ctx: CheckContext, p: ChangesParams) -> CheckResult:
         Finding(severity=Severity.WARNING, title=f"{obj}: rollout {state}", detail=why, probe="rollouts")
         for obj, state, why in g.flagged
     ]
+    by_cause: dict[str, tuple[str, list[str]]] = {}
+    for src, why in g.errors.items():  # one finding per cause: a down API server is one finding
+        by_cause.setdefault(why.split(": ", 1)[0], (why, []))[1].append(src)
     findings += [
-        Finding(severity=Severity.UNKNOWN, title=f"Could not read {src}", detail=why, probe="rollouts")
-        for src, why in g.errors.items()
+        Finding(severity=Severity.UNKNOWN, title=f"Could not read {', '.join(srcs)}", detail=why, probe="changes")
+        for why, srcs in by_cause.values()
     ]
     seen = Text(text=_seen(g))
     if g.changes:
@@ -130,7 +133,9 @@ async def changes(ctx: CheckContext, p: ChangesParams) -> CheckResult:
             )
         )
     else:
-        findings.append(Finding(severity=Severity.OK, title=f"No changes{scope} seen in the {window}", evidence=[seen]))
+        where = " in what could be read" if g.errors else ""
+        title = f"No changes{scope} seen{where} in the {window}"
+        findings.append(Finding(severity=Severity.OK, title=title, evidence=[seen]))
     data = {
         "since": since.isoformat(),
         "until": now.isoformat(),
@@ -151,7 +156,7 @@ def one_line(g: Gathered, now: datetime, window: str = "the last hour", most: in
     else:
         text = f"No changes seen in {window} (rollouts, the runbook's configmaps, scaling, alp's actions)"
     if g.errors:
-        text += f" (could not read: {', '.join(g.errors)})"
+        text += f" (could not read {len(g.errors)} source(s): {next(iter(g.errors.values()))})"
     return text
 
 
@@ -187,7 +192,7 @@ async def incident_change_lines(config: ChecksConfig, opened_at: datetime, most:
     if len(g.changes) > most:
         lines.append(f"… and {len(g.changes) - most} more (alp changes)")
     if g.errors:
-        lines.append(f"could not read: {', '.join(g.errors)}")
+        lines.append(f"could not read {len(g.errors)} source(s): {next(iter(g.errors.values()))}")
     return lines or ["no changes seen since one hour before it opened"]
 
 

@@ -456,3 +456,37 @@ def test_alp_scale_and_restart_are_one_line_each_naming_who(testbed, kube_admin,
     [restart] = [c for c in mine if c["kind"] == "rollout" and c["after"]["revision"] == 2]
     assert restart["by"] == "alp restart, erin (terminal)" and "restarted" in restart["summary"]
     assert not [c for c in mine if c["kind"] == "remediation"]
+
+
+async def test_an_unreachable_api_server_is_one_unknown_finding_not_an_empty_ok(
+    testbed, platform, ns, tmp_path, monkeypatch
+):
+    import yaml
+
+    from tests.conftest import free_port
+
+    kubeconfig = tmp_path / "down.kubeconfig"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "down",
+                "clusters": [{"name": "down", "cluster": {"server": f"https://127.0.0.1:{free_port()}"}}],
+                "users": [{"name": "u", "user": {"token": "x"}}],
+                "contexts": [{"name": "down", "context": {"cluster": "down", "user": "u"}}],
+            }
+        )
+    )
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    cfg = config_for(testbed, platform, ns)
+
+    report = await changes(cfg)
+    health_line = (await run("health", cfg)).findings
+
+    assert report.severity is Severity.UNKNOWN
+    [down] = [f for f in report.findings if f.severity is Severity.UNKNOWN]
+    assert "unreachable" in down.detail and "replicasets in" in down.title and "configmap auth-config" in down.title
+    assert finding(report, "No changes seen in what could be read").severity is Severity.OK
+    [line] = [f for f in health_line if f.probe == "changes"]
+    assert "could not read" in line.title and "unreachable" in line.title
