@@ -271,6 +271,15 @@ async def logs(ctx: CheckContext, p: LogsParams) -> CheckResult:
                 probe="logs",
             )
         )
+    elif not r.errors:  # e.g. --previous and no container ever restarted: nothing was read
+        findings.append(
+            Finding(
+                severity=Severity.UNKNOWN,
+                title=f"{p.service}: no container logs to read",
+                detail="; ".join(r.notes),
+                probe="logs",
+            )
+        )
     data["templates"] = [
         {
             "template": t,

@@ -107,12 +107,15 @@ async def test_previous_reads_the_container_before_its_restart(testbed, platform
 
 async def test_unreadable_logs_and_no_pods_are_unknown(testbed, platform, kube_admin, kubelet, ns):
     make_pod(kube_admin, ns, "crashy-1", "crashy", restarts=4)  # restarted, but the kubelet has no previous log
+    make_pod(kube_admin, ns, "steady-1", "crashy-not")
     nothing = await logs(config_for(testbed, platform, ns), service="nobody-here")
     unreadable = await logs(config_for(testbed, platform, ns), service="crashy", previous=True)
 
+    never_restarted = await logs(config_for(testbed, platform, ns), service="crashy-not", previous=True)
     assert nothing.severity is Severity.UNKNOWN
     assert "no running pod labelled app=nobody-here" in nothing.findings[0].detail
     assert unreadable.severity is Severity.UNKNOWN
+    assert never_restarted.severity is Severity.UNKNOWN and "never restarted" in never_restarted.findings[0].detail
     f = unreadable.findings[0]
     assert "could not be read" in f.title and "previous terminated container" in json.dumps(f.model_dump())
 
