@@ -110,8 +110,8 @@ async def test_unreadable_logs_and_no_pods_are_unknown(testbed, platform, kube_a
     make_pod(kube_admin, ns, "steady-1", "crashy-not")
     nothing = await logs(config_for(testbed, platform, ns), service="nobody-here")
     unreadable = await logs(config_for(testbed, platform, ns), service="crashy", previous=True)
-
     never_restarted = await logs(config_for(testbed, platform, ns), service="crashy-not", previous=True)
+
     assert nothing.severity is Severity.UNKNOWN
     assert "no running pod labelled app=nobody-here" in nothing.findings[0].detail
     assert unreadable.severity is Severity.UNKNOWN
