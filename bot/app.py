@@ -75,8 +75,11 @@ class Reply:
     async def attach(self, content: str, filename: str, title: str) -> None:
         """Upload the full report as a file in the message's thread."""
         if self.via_response_url:
+            shown = content[:35000]
+            more = len(content) - len(shown)
+            left = f"\n… and {more} more characters: the bot cannot upload files here" if more else ""
             await self.respond(
-                text="The full report did not fit a message:\n```" + content[:35000] + "```",
+                text=f"{title} (no file upload here):\n```" + shown + "```" + left,
                 replace_original=False,
                 response_type="in_channel",
             )

@@ -167,3 +167,18 @@ def test_logs_through_slack_groups_and_attaches_every_line(bot, fake_slack, kube
     raw = upload.args["content"]
     assert len(raw.splitlines()) == 16 and "slk-logs-b/app" in raw
     assert "hunter2" not in raw and "s3cr3tpw" not in raw and "password=***" in raw
+
+
+def test_raw_lines_where_the_bot_cannot_upload_say_what_is_left_out(bot, fake_slack, kube_admin, kubelet, cleanup_pods):
+    make_pod(kube_admin, PLATFORM, "slk-big-a", "slack-big-svc")
+    cleanup_pods.append((PLATFORM, "slk-big-a"))
+    kubelet.logs[(PLATFORM, "slk-big-a")] = "\n".join(f"INFO request {i} served " + "x" * 90 for i in range(600))
+    fake_slack.not_in_channel.add("C0PRIVATE2")
+
+    command(bot, fake_slack, "logs slack-big-svc --tail 600", channel="C0PRIVATE2")
+
+    raw = fake_slack.wait_for(
+        "response_url", lambda c: "slack-big-svc" in c.args.get("text", "") and "```" in c.args.get("text", "")
+    )
+    text = raw.args["text"]
+    assert "600 line(s) read" in text and "more characters: the bot cannot upload files here" in text
