@@ -52,6 +52,39 @@ def _key(row: dict[str, Any]) -> str:
     return f"{row['action']} {json.dumps(row['params'], sort_keys=True, default=str)}"
 
 
+def _asked_in_slack(req: dict[str, Any], summary: str) -> tuple[str, Any, Any, str]:
+    """(by, before, after, phrase) from a Slack request: who asked, confirmed and approved."""
+    by = f"asked by {req['requester']}"
+    if req.get("confirmed_by") and req["confirmed_by"] != req["requester"]:
+        by += f", confirmed by {req['confirmed_by']}"
+    if req.get("approver"):
+        by += f", approved by {req['approver']}"
+    before = (req.get("preview") or {}).get("before")
+    after = (req.get("outcome") or {}).get("after") or (req.get("preview") or {}).get("after")
+    return by, before, after, _values(before, after) or summary
+
+
+def _literal(text: str) -> Any:
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def _run_in_terminal(row: dict[str, Any], preview: str, summary: str) -> tuple[str, Any, Any, str]:
+    """(by, before, after, phrase) of an `alp do … --yes`: values from its preview's
+    `key: 'old' -> 'new'` lines, or from its outcome's `2 -> 4 replicas`."""
+    pairs = _PREVIEW_PAIR.findall(preview)
+    before: Any = {k: _literal(o) for k, o, _ in pairs} or None
+    after: Any = {k: _literal(n) for k, _, n in pairs} or row["params"]
+    counted = _COUNT_PAIR.search(summary) if row["action"] in COUNTED else None
+    if counted:
+        what = COUNTED[row["action"]]
+        before, after = {what: int(counted[1])}, {what: int(counted[2])}
+    phrase = _values(before, after) if pairs or counted else summary
+    return f"{row['actor']} (terminal)", before, after, phrase
+
+
 def audit_changes(rows: list[dict[str, Any]], requests: dict[int, dict[str, Any]], since: datetime) -> list[Change]:
     """alp's own actions that ran (`outcome` records) since `since`, oldest first.
 
@@ -79,26 +112,11 @@ def audit_changes(rows: list[dict[str, Any]], requests: dict[int, dict[str, Any]
         pending = [r for r in asked.get(key, []) if r.get("status") in ("done", "failed")]
         params = row["params"] or {}
         if pending:
-            req = pending[0]
-            asked[key].remove(req)
-            by = f"asked by {req['requester']}"
-            if req.get("confirmed_by") and req["confirmed_by"] != req["requester"]:
-                by += f", confirmed by {req['confirmed_by']}"
-            if req.get("approver"):
-                by += f", approved by {req['approver']}"
-            before = (req.get("preview") or {}).get("before")
-            after = (req.get("outcome") or {}).get("after") or (req.get("preview") or {}).get("after")
-            phrase = _values(before, after) or summary
+            asked[key].remove(pending[0])
+            by, before, after, phrase = _asked_in_slack(pending[0], summary)
         else:
-            by = f"{row['actor']} (terminal)"
             preview = previews.get(f"{row['actor']} {key}")
-            pairs = _PREVIEW_PAIR.findall(preview["result"]) if preview else []
-            before = {k: ast.literal_eval(o) for k, o, _ in pairs} or None
-            after = {k: ast.literal_eval(n) for k, _, n in pairs} or params
-            counted = _COUNT_PAIR.search(summary) if row["action"] in COUNTED else None
-            if counted:  # scale, add-partitions: `2 -> 4 replicas`
-                before, after = {COUNTED[row["action"]]: int(counted[1])}, {COUNTED[row["action"]]: int(counted[2])}
-            phrase = _values(before, after) if pairs or counted else summary
+            by, before, after, phrase = _run_in_terminal(row, preview["result"] if preview else "", summary)
         obj = action_object(row["action"], params)
         out.append(
             Change(
