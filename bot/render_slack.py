@@ -125,9 +125,7 @@ def render_report(report: Report, buttons: ButtonSigner | None = None, show_all:
     -> summary plus file."""
     report = report.redacted()
     fallback = report.headline
-    ordered = report.worst_first()
-    worst_first = ordered if show_all else [f for f in ordered if f.severity is not Severity.OK]
-    hidden = len(ordered) - len(worst_first)
+    worst_first, hidden = report.shown(show_all)
     blocks = [_header(report)]
     for f in worst_first:
         blocks += _finding_blocks(f, buttons)

@@ -46,11 +46,9 @@ def render_text(report: Report, show_all: bool = False) -> str:
     collapsed into one count line unless `show_all`. Plain text: no Slack markup."""
     report = report.redacted()
     out = [f"{report.headline}  ({report.duration_s:.2f}s)"]
-    ordered = report.worst_first()
-    shown = ordered if show_all else [f for f in ordered if f.severity is not Severity.OK]
+    shown, hidden = report.shown(show_all)
     for f in shown:
         out += finding_lines(f)
-    hidden = len(ordered) - len(shown)
     if hidden:
         out.append(f"{TAG[Severity.OK]} {ok_count_line(hidden, '--all')}")
     return "\n".join(out) + "\n"

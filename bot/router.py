@@ -230,7 +230,8 @@ def _step(verb: str, args: list[str], incident: int | None) -> CheckRequest:
         if not args or args[0].startswith("--"):
             raise UsageError(f"`logs` needs a service, e.g. `logs user-service`. Usage: `{VERBS['logs'][0]}`")
         args = ["--service", args[0], *args[1:]]
-    return CheckRequest(spec, validate_params(spec.params, args), incident)
+    # the OK findings of changes and logs are the answer itself: never folded into a count
+    return CheckRequest(spec, validate_params(spec.params, args), incident, show_all=True)
 
 
 def actions_help(prog: str = "/alp") -> str:

@@ -38,6 +38,8 @@ class Severity(StrEnum):
         return _EXIT[self]
 
 
+ALWAYS_SHOWN = frozenset({"changes"})  # probes whose OK findings are context, never folded away
+
 _RANK = {Severity.OK: 0, Severity.WARNING: 1, Severity.UNKNOWN: 2, Severity.CRITICAL: 3}
 _EXIT = {Severity.OK: 0, Severity.WARNING: 1, Severity.CRITICAL: 2, Severity.UNKNOWN: 3}
 
@@ -121,6 +123,17 @@ class Report(BaseModel):
     def worst_first(self) -> list[Finding]:
         """The findings, worst first (critical, could-not-check, warning, ok); ties keep their order."""
         return sorted(self.findings, key=lambda f: -f.severity.rank)
+
+    def shown(self, show_all: bool = False) -> tuple[list[Finding], int]:
+        """The findings a renderer lists, worst first, and how many OK ones fold into one count line.
+
+        OK findings fold unless `show_all`, except context every reader needs (`ALWAYS_SHOWN`,
+        e.g. "Changes in the last hour" beside a critical report)."""
+        ordered = self.worst_first()
+        if show_all:
+            return ordered, 0
+        shown = [f for f in ordered if f.severity is not Severity.OK or f.probe in ALWAYS_SHOWN]
+        return shown, len(ordered) - len(shown)
 
     @property
     def headline(self) -> str:

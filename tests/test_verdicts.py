@@ -43,7 +43,8 @@ def _titles(report) -> list[tuple[str, str]]:
 async def test_security_with_no_falco_kong_or_auth_pods_is_not_ok(world):
     report = await run("security", world.cfg())
     assert report.exit_code != 0, _titles(report)
-    assert not [f for f in report.findings if f.severity is Severity.OK], _titles(report)
+    verdicts = [f for f in report.findings if f.probe != "changes"]  # "what changed" context aside
+    assert not [f for f in verdicts if f.severity is Severity.OK], _titles(report)
     assert "looked for pods with selector app=falco in falco-system" in finding(report, "falco: no pods found").detail
     # kong-gateway exists in the world at 0 replicas: said once, as its own finding
     zero = finding(report, "Deployment kong-gateway is scaled to 0 desired replicas")
@@ -290,7 +291,8 @@ async def test_bad_postgres_password_is_one_login_finding(world):
 async def test_dead_redis_is_one_finding(world):
     report = await run("redis", world.cfg(redis_url=f"redis://{CLOSED}/0"))
     [down] = [f for f in report.findings if "Redis unreachable" in f.title]
-    assert len(report.findings) == 1 and set(down.probe.split(", ")) == {"stats", "keys", "latency"}
+    verdicts = [f for f in report.findings if f.probe != "changes"]  # "what changed" context aside
+    assert len(verdicts) == 1 and set(down.probe.split(", ")) == {"stats", "keys", "latency"}
     assert report.exit_code == 2
     wrong = await run("redis", world.cfg(redis_url=world.bad_redis()))
     assert [f.title for f in wrong.findings] == ["The bot cannot log in to Redis as nobody"]
@@ -321,11 +323,10 @@ async def test_terminal_report_worst_first_ok_collapsed_no_markup(world, platfor
     lines = text.splitlines()
     assert lines[0].startswith("auth: CRITICAL: auth-service /health failing")
     tags = [line[:6] for line in lines if line.startswith("[")]
-    assert tags == ["[CRIT]", "[WARN]", "[ OK ]"]
-    assert (
-        lines[-1]
-        == f"[ OK ] {sum(f.severity is Severity.OK for f in report.findings)} finding(s) OK (--all lists them)"
-    )
+    folded = [f for f in report.findings if f.severity is Severity.OK and f.probe != "changes"]
+    context = [f for f in report.findings if f.probe == "changes"]  # "what changed", beside a critical report
+    assert tags == ["[CRIT]", "[WARN]"] + ["[ OK ]"] * len(context) + ["[ OK ]"]
+    assert lines[-1] == f"[ OK ] {len(folded)} finding(s) OK (--all lists them)"
     assert "ERROR [db] error acquiring connection" in text
     for markup in ("```", "`", "*auth", ":red_circle:", "<@", "<http"):
         assert markup not in text, markup
@@ -431,3 +432,24 @@ async def test_no_istio_pods_because_istiod_is_scaled_to_zero(world):
     zero = finding(report, "Deployment istiod is scaled to 0 desired replicas")
     assert zero.severity is Severity.CRITICAL and zero.suggestions[0].params["namespace"] == "istio-system"
     assert not [t for _, t in _titles(report) if t.startswith("istio-system:")]
+
+
+def test_context_and_steps_are_never_folded():
+    from datetime import UTC, datetime
+
+    from commands.report import Finding, Report
+
+    report = Report(
+        target="deadlocks",
+        started_at=datetime.now(UTC),
+        duration_s=0.1,
+        findings=[
+            Finding(severity=Severity.OK, title="No active query older than 300s"),
+            Finding(severity=Severity.CRITICAL, title="2 backend(s) waiting on locks"),
+            Finding(severity=Severity.OK, title="Changes in the last hour: none", probe="changes"),
+        ],
+    )
+    text = render_text(report)
+    assert "Changes in the last hour: none" in text and "No active query" not in text
+    assert "1 finding(s) OK" in text
+    assert parse("logs user-service").show_all and parse("changes").show_all  # their OK findings are the answer
