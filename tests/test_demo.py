@@ -269,3 +269,68 @@ def test_bot_demo_posts_block_kit_to_the_fake_slack_and_says_where(testbed, seed
         assert any(headline in blocks for blocks in finals), headline
     assert any("Consumer group user-service: STOP" in blocks for blocks in finals)
     assert any("user_progress" in blocks for blocks in finals)  # the lock chain, named by its query
+
+
+def test_demo_clears_what_earlier_runs_left_but_not_live_consumers(testbed, seeded, unique):
+    """Groups without members (tests, benchmarks) would drown the demo's kafka-lag report, and old
+    statements its auth-latency and db-load; a group with a live consumer is somebody's and stays."""
+    from tests.kafka_helpers import commit, create_topic, produce
+
+    bootstrap = testbed["ALP_KAFKA_BOOTSTRAP"]
+    with psycopg.connect(testbed["ALP_POSTGRES_DSN"], autocommit=True) as conn:
+        conn.execute(f"SELECT 1 AS {unique}")
+
+    async def around_seed() -> set[str]:
+        await create_topic(bootstrap, unique, 1)
+        await produce(bootstrap, unique, {0: 5})
+        await commit(bootstrap, f"{unique}-left", unique, {0: 1})
+        live = AIOKafkaConsumer(unique, bootstrap_servers=bootstrap, group_id=f"{unique}-live")
+        await live.start()
+        try:
+            while not live.assignment():
+                await live.getmany(timeout_ms=500)
+            await asyncio.to_thread(seed, testbed)
+            admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+            await admin.start()
+            try:
+                return {g[0] for g in await admin.list_consumer_groups()}
+            finally:
+                await admin.close()
+        finally:
+            await live.stop()
+
+    groups = asyncio.run(around_seed())
+
+    assert f"{unique}-left" not in groups
+    assert {f"{unique}-live", demo.GROUP} <= groups
+    with psycopg.connect(testbed["ALP_POSTGRES_DSN"], autocommit=True) as conn:
+        left = conn.execute("SELECT count(*) FROM pg_stat_statements WHERE query LIKE %s", (f"%{unique}%",))
+        assert left.fetchone() == (0,)
+
+
+def test_scripts_run_with_words_leaves_the_demo_as_the_last_run_left_it(testbed, kube_admin, seeded):
+    """`scripts/run do …` then `scripts/run check …` shows the remedy's effect, not a re-seeded fault;
+    a demo that is not there (the tests took it away) is seeded."""
+
+    def scripts_run(*words: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [ROOT / "scripts/run", *words],
+            cwd=ROOT,
+            env=_no_targets(testbed),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    try:
+        clear(kube_admin, testbed)
+        before = scripts_run("check", "deadlocks")
+        assert before.returncode == 2 and "backend(s) blocked" in before.stdout, before.stdout + before.stderr
+
+        fixed = scripts_run("do", "terminate-queries", "blocking=true", "--yes")
+        assert fixed.returncode == 0 and "terminated" in fixed.stdout, fixed.stdout + fixed.stderr
+        after = scripts_run("check", "deadlocks")
+        assert after.returncode == 0 and "backend(s) blocked" not in after.stdout, after.stdout + after.stderr
+        assert "already seeded" in after.stderr
+    finally:
+        seed(testbed)  # the module's demo, faults and all, for any test after this one

@@ -27,6 +27,7 @@ import select
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -199,7 +200,7 @@ def _warning_event(core: client.CoreV1Api, pod: str, reason: str, message: str, 
 
 
 # ---------------------------------------------------------------- Kafka
-async def seed_kafka(bootstrap: str) -> None:
+async def seed_kafka(bootstrap: str, kafka_home: str | None = None) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
@@ -233,9 +234,46 @@ async def seed_kafka(bootstrap: str) -> None:
     finally:
         await consumer.stop()
     say(f"kafka: {TOPIC} with group {GROUP} behind by {sum(END_OFFSETS.values()) - sum(COMMITTED.values())} messages")
+    left = await leftover_groups(bootstrap)
+    if left and kafka_home:
+        delete_groups(kafka_home, bootstrap, left)
+        say(f"kafka: removed {len(left)} consumer group(s) without members left by earlier runs (tests, benchmarks)")
+
+
+async def leftover_groups(bootstrap: str) -> list[str]:
+    """Consumer groups without members other than the demo's: what test runs and benchmarks leave
+    behind on the test bed (a group with a live consumer is somebody's and stays)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        names = sorted({g[0] for g in await admin.list_consumer_groups()} - {GROUP})
+        # One group a request: aiokafka misreads a DescribeGroups response holding several.
+        described = [(await admin.describe_consumer_groups([name]))[0].to_object()["groups"][0] for name in names]
+    finally:
+        await admin.close()
+    return [
+        g["group"] for g in described if g["error_code"] == 0 and g["state"] in ("Empty", "Dead") and not g["members"]
+    ]
+
+
+def delete_groups(kafka_home: str, bootstrap: str, groups: list[str]) -> None:
+    """Delete consumer groups with Kafka's own tool, from the jars in `kafka_home` (aiokafka has no DeleteGroups)."""
+    cmd = ["java", "-cp", f"{kafka_home}/libs/*", "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand"]
+    cmd += ["--bootstrap-server", bootstrap, "--delete"]
+    for group in groups:
+        cmd += ["--group", group]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL, timeout=120)
 
 
 # ---------------------------------------------------------------- PostgreSQL
+def reset_statements(dsn: str) -> None:
+    """pg_stat_statements from zero, so db-load and auth-latency show the demo's statements, not
+    what earlier runs (tests, benchmarks) left."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        conn.execute("SELECT pg_stat_statements_reset()")
+
+
 def clear_lock_chain(dsn: str) -> int:
     """End the demo's lock chain (its backends are named LOCK_APP); how many backends it ended."""
     with psycopg.connect(dsn, autocommit=True) as conn:
@@ -347,25 +385,61 @@ def seed_platform(standins: StandIns) -> dict[str, str]:
     }
 
 
+def _run_dir(env: Mapping[str, str]) -> Path:
+    return Path(env.get("ALP_TESTBED_RUN") or Path(env["KUBECONFIG"]).parents[1]) / "demo"
+
+
 def seed(env: dict[str, str]) -> dict[str, str]:
-    """The whole demo on the test bed named by `env` (`scripts/testbed env`); the env for alp."""
+    """The whole demo on the test bed named by `env` (`scripts/testbed env`); the env for alp,
+    also kept in the demo's directory for `seeded`."""
     standins = StandIns.from_env(env)
     cfg = client.Configuration()
     config.load_kube_config(config_file=env["KUBECONFIG"], client_configuration=cfg)
     with client.ApiClient(cfg) as api:
         seed_kube(api, standins)
-    asyncio.run(seed_kafka(env["ALP_KAFKA_BOOTSTRAP"]))
-    run_dir = Path(env.get("ALP_TESTBED_RUN") or Path(env["KUBECONFIG"]).parents[1]) / "demo"
+    asyncio.run(seed_kafka(env["ALP_KAFKA_BOOTSTRAP"], env.get("ALP_KAFKA_HOME")))
+    run_dir = _run_dir(env)
+    reset_statements(env["ALP_POSTGRES_DSN"])
     seed_lock_chain(env["ALP_POSTGRES_DSN"], run_dir)
     seed_redis(env["ALP_REDIS_URL"])
-    return seed_platform(standins)
+    exports = seed_platform(standins)
+    saved = {"platform_port": env.get("ALP_TESTBED_PLATFORM_PORT", ""), "exports": exports}
+    (run_dir / "exports.json").write_text(json.dumps(saved))
+    return exports
+
+
+def seeded(env: dict[str, str]) -> dict[str, str] | None:
+    """The env for alp of the demo already on the test bed, or None when it is not there (never
+    seeded, taken away by the tests, or its stand-ins restarted empty by `scripts/testbed up`).
+    Its faults may have been remedied or expired since: that is the point of not seeding again."""
+    try:
+        saved = json.loads((_run_dir(env) / "exports.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if saved.get("platform_port") != env.get("ALP_TESTBED_PLATFORM_PORT", ""):
+        return None
+    if not {(PLATFORM, name) for name in PODS} <= set(StandIns.from_env(env).logs):
+        return None
+    cfg = client.Configuration()
+    config.load_kube_config(config_file=env["KUBECONFIG"], client_configuration=cfg)
+    with client.ApiClient(cfg) as api:
+        pods = client.CoreV1Api(api).list_namespaced_pod(PLATFORM, label_selector=DEMO_LABEL).items
+    if {p.metadata.name for p in pods} != set(PODS):
+        return None
+    return dict(saved["exports"])
 
 
 def main() -> None:
+    """`scripts/testbed demo [--if-needed]`: seed (with --if-needed, only when `seeded` finds no demo)."""
     if sys.argv[1:2] == ["hold-locks"]:
         hold_locks(os.environ["ALP_POSTGRES_DSN"], float(sys.argv[2]))
         return
-    exports = seed(dict(os.environ))
+    env = dict(os.environ)
+    exports = seeded(env) if sys.argv[1:2] == ["--if-needed"] else None
+    if exports is None:
+        exports = seed(env)
+    else:
+        say("the demo is already seeded, as the last run left it (`scripts/testbed demo` seeds it afresh)")
     for key, value in exports.items():
         print(f"export {key}='{value}'")
     say("ready: alp health · alp check kafka-lag · alp check deadlocks · alp check redis · alp check auth-latency")
