@@ -11,7 +11,11 @@ import asyncio
 import json
 import os
 import re
+import signal
+import socket
 import subprocess
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -334,3 +338,41 @@ def test_scripts_run_with_words_leaves_the_demo_as_the_last_run_left_it(testbed,
         assert "already seeded" in after.stderr
     finally:
         seed(testbed)  # the module's demo, faults and all, for any test after this one
+
+
+def test_testbed_up_waits_for_a_port_still_in_use_instead_of_failing(testbed, seeded):
+    """A stand-in that died: `demo` says which and what to do (no traceback). The fixed ports lie in the ephemeral range: a port can still be held for a while when `up`
+    starts a server (a closing connection, a process on its way out). `up` waits, says so, and
+    the server comes up, instead of the server exiting at once and `up` failing."""
+    run = Path(testbed["KUBECONFIG"]).parents[1]
+    port = int(testbed["ALP_TESTBED_METRICS_PORT"])
+    pid = int((run / "standins/metrics.pid").read_text())
+    os.kill(pid, signal.SIGTERM)
+    for _ in range(100):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    demo_now = subprocess.run(
+        [ROOT / "scripts/testbed", "demo"], env=_env(testbed), capture_output=True, text=True, timeout=180
+    )
+    assert demo_now.returncode == 1 and "Traceback" not in demo_now.stderr
+    assert "the metrics stand-in is not running: scripts/testbed up" in demo_now.stderr
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    holder.bind(("127.0.0.1", port))
+    holder.listen()
+    release = threading.Timer(3, holder.close)
+    release.start()
+    try:
+        up = subprocess.run(
+            [ROOT / "scripts/testbed", "up"], env=_env(testbed), capture_output=True, text=True, timeout=180
+        )
+        assert up.returncode == 0, up.stderr
+        assert f"waiting for port(s) {port} to be free for the metrics stand-in" in up.stderr
+        status = subprocess.run([ROOT / "scripts/testbed", "status"], env=_env(testbed), capture_output=True, text=True)
+        assert re.search(rf"^metrics\s+up\s+127\.0\.0\.1:{port}$", status.stdout, re.M), status.stdout
+    finally:
+        release.join()
+        seed(testbed)  # the restarted stand-in serves nothing until the demo loads it again
