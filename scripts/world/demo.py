@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import select
 import subprocess
@@ -434,6 +435,8 @@ def main() -> None:
     if sys.argv[1:2] == ["hold-locks"]:
         hold_locks(os.environ["ALP_POSTGRES_DSN"], float(sys.argv[2]))
         return
+    # aiokafka logs the coordinator lookups it retries on a fresh broker as errors (real failures raise), like bot/cli.py.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     env = dict(os.environ)
     exports = seeded(env) if sys.argv[1:2] == ["--if-needed"] else None
     if exports is None:
