@@ -205,6 +205,15 @@ def test_scripts_run_against_real_targets_seeds_and_starts_nothing(testbed, kube
     assert group_offsets(testbed["ALP_KAFKA_BOOTSTRAP"], demo.GROUP, demo.TOPIC) == before
 
 
+def test_scripts_run_with_a_bad_config_says_so_once_and_stops(testbed, tmp_path):
+    env = _env(testbed, ALP_CONFIG=str(tmp_path / "missing.toml"))
+    out = subprocess.run([ROOT / "scripts/run"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+    assert out.returncode == 64, out.stdout + out.stderr
+    assert out.stderr.count("missing.toml: no such file") == 1, out.stderr
+    assert "$ alp check kafka-lag" not in out.stdout
+
+
 def _no_targets(testbed: dict[str, str]) -> dict[str, str]:
     """The environment of a newcomer: this test bed's ALP_TESTBED_* settings, no targets."""
     env = _env(testbed)
