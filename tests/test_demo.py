@@ -385,3 +385,36 @@ def test_testbed_up_waits_for_a_port_still_in_use_instead_of_failing(testbed, se
     finally:
         release.join()
         seed(testbed)  # the restarted stand-in serves nothing until the demo loads it again
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_bot_demo_stopped_by_a_signal_stops_its_bot_and_says_where_the_calls_are(testbed, seeded, sig):
+    """Ctrl-C, a closed terminal or a kill: no traceback, and no alp-bot left holding its port."""
+    proc = subprocess.Popen(
+        [ROOT / "scripts/run", "bot", "--demo"],
+        cwd=ROOT,
+        env=_no_targets(testbed),
+        stdin=subprocess.PIPE,  # kept open: the demo waits for commands
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("/alp check kafka-lag"):
+                break
+        where = re.search(r"alp-bot on http://127\.0\.0\.1:(\d+)/", "".join(lines))
+        assert where, "".join(lines)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "Traceback" not in err, err
+    assert "stopped; the calls are in" in out
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", int(where.group(1))), timeout=2).close()
