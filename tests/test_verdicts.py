@@ -103,7 +103,7 @@ async def test_only_the_root_blocker_is_offered_for_termination(world):
     assert row["xact age"] != "-" and row["query age"] != "-"
     assert {int(r[0]) for r in waiters.rows} == waiter_pids
     assert finding(report, "No active query older than 1s").severity is Severity.OK  # waiters are not "long-running"
-    assert report.headline.startswith("deadlocks: CRITICAL: 3 backend(s) waiting on locks")
+    assert report.headline.startswith("deadlocks: CRITICAL: 3 backend(s) blocked waiting on locks")
 
 
 async def test_a_two_level_chain_names_its_root_only(world):

@@ -143,7 +143,7 @@ def lock_finding(graph: dict[int, Backend], lock_timeout: str | None) -> Finding
     first, n_first = top[0]
     flag = ", IDLE IN TRANSACTION" if first.idle_in_transaction else ""
     title = (
-        f"{len(waiters)} backend(s) waiting on locks; root blocker pid {first.pid} "
+        f"{len(waiters)} backend(s) blocked waiting on locks; root blocker pid {first.pid} "
         f"({first.user}, {first.application or 'no application_name'}{flag}, transaction {age(first.xact_s)}) "
         f"holds up {n_first}"
     )
