@@ -36,6 +36,11 @@ _LEVEL_WORDS = (
     ("warning", re.compile(r"(?i)\b(warn|warning)\b")),
     ("info", re.compile(r"(?i)\b(info|debug|trace|notice)\b")),
 )
+# A line's own level: a `level=`/`"level":` field, or the first word after an optional timestamp.
+_LEVEL_FIELD = re.compile(r"""(?i)["']?\b(?:level|lvl|severity|loglevel)["']?\s*[=:]\s*["']?([a-z]+)""")
+_LEADING_LEVEL = re.compile(
+    r"(?i)^\s*(?:\S*\d\d:\d\d\S*\s+)?[\[(]?(fatal|panic|critical|crit|emerg|error|err|warn|warning|info|debug|trace|notice)\b"
+)
 _TIMESTAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d) ")
 # What varies between lines of one template: masked so Drain groups them (drain3's own mechanism).
 _MASKS = (
@@ -57,6 +62,13 @@ class LogsParams(BaseModel):
     since: Duration | None = Field(None, description="how far back: 30m, 1h (default: the logs.since_s setting)")
     tail: int | None = Field(None, ge=1, le=10_000, description="lines per container (default: logs.tail_lines)")
     previous: bool = Field(False, description="read the previous container of restarted pods (crash loops)")
+
+    @field_validator("tail", mode="before")
+    @classmethod
+    def _a_number(cls, value: object) -> object:
+        if isinstance(value, bool):  # `--tail` with no number after it
+            raise ValueError("needs a number of lines, e.g. --tail 100")
+        return value
 
     @field_validator("grep")
     @classmethod
@@ -82,6 +94,13 @@ class Group:
 
 
 def level_of(text: str) -> str:
+    """The line's own level where it states one (`WARN …`, `level=info`, `"level":"error"`),
+    else the worst level word in it (`… failed`, `panic: …`)."""
+    stated = _LEVEL_FIELD.search(text) or _LEADING_LEVEL.search(text)
+    if stated:
+        for level, rx in _LEVEL_WORDS:
+            if rx.fullmatch(stated[1]):
+                return level
     for level, rx in _LEVEL_WORDS:
         if rx.search(text):
             return level
