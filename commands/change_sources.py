@@ -55,6 +55,7 @@ class Gathered:
     errors: dict[str, str] = field(default_factory=dict)  # source -> why it could not be read
     seen: dict[str, str] = field(default_factory=dict)  # source -> how far back it reaches
     oldest: dict[str, datetime] = field(default_factory=dict)  # source -> its oldest record seen
+    objects: set[str] = field(default_factory=set)  # every workload and configmap read, e.g. deployment/x
 
 
 # ---------------------------------------------------------------------- workloads
@@ -295,6 +296,8 @@ async def workload_changes(
             out.errors[f"{name} in {namespace}"] = str(res)
     deployments, replicasets, statefulsets, revisions = (r if isinstance(r, list) else None for r in results)
     san: Callable[[Any], dict[str, Any]] = kube.api.sanitize_for_serialization
+    out.objects |= {f"deployment/{d.metadata.name}" for d in deployments or []}
+    out.objects |= {f"statefulset/{s.metadata.name}" for s in statefulsets or []}
     if deployments is not None and replicasets is not None:
         for d in deployments:
             owned = [r for r in replicasets if any(o.uid == d.metadata.uid for o in r.metadata.owner_references or [])]
@@ -339,6 +342,7 @@ async def configmap_changes(kube: Kube, namespace: str, name: str, since: dateti
     except KubeError as err:
         out.errors[f"configmap {name}"] = str(err)
         return
+    out.objects.add(f"configmap/{name}")
     data = cm.data or {}
     for manager, _operation, when, fields, sub in _managers(cm):
         keys = [k.removeprefix("f:") for k in (fields.get("f:data") or {}) if k.startswith("f:")]

@@ -12,6 +12,7 @@ first. All lines read go out too (`data.raw_lines`; a file in Slack).
 from __future__ import annotations
 
 import asyncio
+import difflib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -154,6 +155,7 @@ class Read:
     errors: dict[str, str] = field(default_factory=dict)  # pod/container -> why
     notes: list[str] = field(default_factory=list)
     read: int = 0  # containers whose logs were read
+    apps: set[str] = field(default_factory=set)  # app labels seen, when no pod had the service's
 
 
 async def read_logs(kube: Kube, namespaces: list[str], p: LogsParams, tail: int, since_s: int) -> Read:
@@ -165,6 +167,12 @@ async def read_logs(kube: Kube, namespaces: list[str], p: LogsParams, tail: int,
         if pods:
             out.namespace = ns
             break
+    if not pods:  # a typo? the app labels there are (a hint only: a refusal changes nothing)
+        for ns in namespaces:
+            try:
+                out.apps |= {(q.metadata.labels or {}).get("app", "") for q in await kube.list_pods(ns, "app")} - {""}
+            except KubeError:
+                pass
     grep = re.compile(p.grep, re.I) if p.grep else None
 
     async def one(pod: Any, container: str) -> None:
@@ -236,8 +244,11 @@ async def logs(ctx: CheckContext, p: LogsParams) -> CheckResult:
     finally:
         kube.close()
     data: dict[str, Any] = {"service": p.service, "namespace": r.namespace, "pods": r.pods, "window": window}
+    data |= {"templates": [], "unreadable": r.errors, "notes": r.notes, "raw_lines": []}
     if not r.pods:
         why = f"no running pod labelled app={p.service} in {' or '.join(namespaces)}"
+        close = difflib.get_close_matches(p.service, sorted(r.apps), n=3, cutoff=0.4)
+        why += f". Did you mean {' or '.join(close)}?" if close else ""
         return CheckResult(
             [
                 Finding(

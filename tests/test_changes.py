@@ -562,3 +562,16 @@ async def test_a_statefulset_rolled_back_is_seen_when_it_happened(testbed, kube_
     sts = [c for c in recent.data["changes"] if c["object"] == "statefulset/redis"]
     assert sts and sts[0]["after"]["revision"] == 3, sts
     assert "image redis:2.0 -> 1.0" in sts[0]["summary"] and sts[0]["by"] == "helm-rollback"
+
+
+async def test_an_unknown_service_is_said_with_the_closest_names_not_an_empty_ok(testbed, kube_admin, platform, ns):
+    create_deployment(kube_admin, ns, "user-service", {"LOG_LEVEL": "info"})
+
+    typo = await changes(config_for(testbed, platform, ns), service="user-servce")
+    known = await changes(config_for(testbed, platform, ns), service="user-service")
+
+    f = typo.findings[0]
+    assert f.severity is Severity.WARNING and "No workload or runbook configmap of user-servce" in f.title
+    assert "Did you mean user-service?" in f.detail
+    assert typo.data["changes"] == []
+    assert known.severity is Severity.OK and known.data["changes"]

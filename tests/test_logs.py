@@ -215,3 +215,13 @@ def test_tail_needs_a_number():
     for bad in ("logs svc --tail", "logs svc --tail yes", "logs svc --tail 0"):
         with pytest.raises(UsageError, match="--tail"):
             parse(bad)
+
+
+async def test_an_unknown_service_names_the_closest_apps(testbed, platform, kube_admin, kubelet, ns):
+    make_pod(kube_admin, ns, "closest-1", "progress-service")
+
+    report = await logs(config_for(testbed, platform, ns), service="progres-service")
+
+    assert report.severity is Severity.UNKNOWN
+    assert "Did you mean progress-service?" in report.findings[0].detail
+    assert report.data["templates"] == [] and report.data["raw_lines"] == []  # the same --json shape
