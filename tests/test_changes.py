@@ -575,3 +575,15 @@ async def test_an_unknown_service_is_said_with_the_closest_names_not_an_empty_ok
     assert "Did you mean user-service?" in f.detail
     assert typo.data["changes"] == []
     assert known.severity is Severity.OK and known.data["changes"]
+
+
+def test_env_values_of_secret_names_in_other_shapes_are_masked():
+    def template(value: str) -> dict:  # type: ignore[type-arg]
+        names = ("MYSQL_PWD", "SLACK_WEBHOOK_URL", "SESSION_COOKIE", "JWT", "DB_PASSWD", "CLIENT_SECRET")
+        env = [{"name": n, "value": f"{value}-{n.lower()}"} for n in names]
+        return {"spec": {"containers": [{"name": "a", "image": "r/a:1", "env": env}]}}
+
+    before, after, parts = diff_templates(template("old-v4lue"), template("new-v4lue"))
+
+    assert len(parts) == 6 and all("changed (value masked)" in p for p in parts), parts
+    assert "v4lue" not in json.dumps([before, after, parts])
