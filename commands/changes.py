@@ -97,7 +97,14 @@ def _when(c: Change, now: datetime) -> str:
 
 def _seen(g: Gathered) -> str:
     parts = [f"{src}: {reach}" for src, reach in sorted(g.seen.items())]
-    return "What could be seen: " + "; ".join(parts) + ". Rollout times are when their ReplicaSet/revision was created."
+    return (
+        "What could be seen: "
+        + "; ".join(parts)
+        + (
+            ". Rollout times are when their ReplicaSet/revision was created; for a rollback to an earlier"
+            " template (Kubernetes re-uses its old ReplicaSet/revision), when the template was written back."
+        )
+    )
 
 
 @check(
