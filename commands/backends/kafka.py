@@ -10,7 +10,10 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions
+from aiokafka.errors import IncompatibleBrokerVersion
 from aiokafka.protocol.admin import ApiVersionRequest
+
+from commands.backends.kafka_protocol import ClassicDescribe, ConsumerGroupDescribe, classic_assignment
 
 
 class KafkaUnavailable(Exception):
@@ -19,21 +22,28 @@ class KafkaUnavailable(Exception):
 
 @dataclass
 class GroupState:
-    """A consumer group as the coordinator describes it, with its committed offsets."""
+    """A consumer group as its coordinator describes it, with its committed offsets.
+
+    `protocol` is "classic" or "consumer" (KIP-848); `assigned` holds the partitions its live
+    members own now (a partition may be assigned and have no committed offset yet)."""
 
     group_id: str
     state: str
     members: int
     offsets: dict[TopicPartition, int] = field(default_factory=dict)
+    protocol: str = "classic"
+    assigned: set[TopicPartition] = field(default_factory=set)
 
 
 @dataclass
 class Snapshot:
-    """One sample of every group's committed offsets and the log-end offsets."""
+    """One sample: every group's committed offsets, log-end offsets, and the log-start
+    offsets of assigned partitions that have no committed offset."""
 
     taken_at: float
     groups: dict[str, GroupState]
     end_offsets: dict[TopicPartition, int]
+    start_offsets: dict[TopicPartition, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -71,6 +81,7 @@ class KafkaProbe:
         }
         self.admin = AIOKafkaAdminClient(**common, client_id="alp-admin")
         self.consumer = AIOKafkaConsumer(**common, client_id="alp-offsets", group_id=None, enable_auto_commit=False)
+        self._coordinators: dict[str, int] = {}
 
     async def _call(self, what: str, coro: Any) -> Any:
         try:
@@ -126,36 +137,79 @@ class KafkaProbe:
         groups = await self._call("list groups", self.admin.list_consumer_groups())
         return sorted(g[0] for g in groups if len(g) < 2 or g[1] in ("consumer", ""))
 
+    async def coordinators(self, group_ids: list[str]) -> dict[str, int]:
+        """Each group's coordinator broker, asked concurrently and remembered for this probe."""
+        missing = [g for g in group_ids if g not in self._coordinators]
+        found = await asyncio.gather(
+            *(self._call(f"coordinator of {g}", self.admin.find_coordinator(g)) for g in missing)
+        )
+        self._coordinators.update(zip(missing, found, strict=True))
+        return {g: self._coordinators[g] for g in group_ids}
+
+    async def describe(self, group_ids: list[str]) -> dict[str, GroupState]:
+        """State, members and assignments of classic and consumer-protocol groups.
+
+        One ConsumerGroupDescribe per coordinator first (KIP-848 groups answer it); the
+        groups it does not know are classic and get one DescribeGroups per coordinator."""
+        by_node: dict[int, list[str]] = {}
+        for g, node in (await self.coordinators(group_ids)).items():
+            by_node.setdefault(node, []).append(g)
+        out: dict[str, GroupState] = {}
+        classic: dict[int, list[str]] = {}
+        for node, groups in by_node.items():
+            try:
+                resp = await self._call("describe groups", self.admin._send_request(ConsumerGroupDescribe(groups), node))
+            except KafkaUnavailable as err:
+                if not isinstance(err.__cause__, IncompatibleBrokerVersion):
+                    raise
+                classic[node] = groups  # a broker before Kafka 3.7 has classic groups only
+                continue
+            for g in resp.groups:
+                error_code, gid, state, members = g[0], g[2], g[3], g[7]
+                if error_code == 0:
+                    assigned = {TopicPartition(t[1], p) for m in members for t in m[8][0] for p in t[2]}
+                    out[gid] = GroupState(gid, state, len(members), protocol="consumer", assigned=assigned)
+                else:
+                    classic.setdefault(node, []).append(gid)
+        for node, groups in classic.items():
+            resp = await self._call("describe groups", self.admin._send_request(ClassicDescribe(groups), node))
+            for g in resp.groups:
+                error_code, gid, state, members = g[0], g[1], g[2], g[5]
+                if error_code == 0:
+                    assigned = {tp for m in members for tp in classic_assignment(m[4])}
+                    out[gid] = GroupState(gid, state, len(members), assigned=assigned)
+        return out
+
     async def snapshot(self, group_ids: list[str]) -> Snapshot:
-        """Describe the groups and fetch committed and log-end offsets, concurrently."""
-        # One DescribeGroups request per group: aiokafka 0.14 fails to decode a response that
-        # describes several groups at once ("Buffer underrun decoding string").
+        """Describe the groups and fetch committed, log-end (and where needed log-start) offsets."""
+        coordinators = await self.coordinators(group_ids)
         described, offsets = await asyncio.gather(
+            self.describe(group_ids),
             asyncio.gather(
-                *(self._call(f"describe group {g}", self.admin.describe_consumer_groups([g])) for g in group_ids)
-            ),
-            asyncio.gather(
-                *(self._call(f"offsets of {g}", self.admin.list_consumer_group_offsets(g)) for g in group_ids)
+                *(
+                    self._call(f"offsets of {g}", self.admin.list_consumer_group_offsets(g, coordinators[g]))
+                    for g in group_ids
+                )
             ),
         )
         groups: dict[str, GroupState] = {}
-        for responses in described:
-            for g in (g for response in responses for g in response.groups):
-                error_code, gid, state = g[0], g[1], g[2]
-                if error_code == 0:
-                    groups[gid] = GroupState(gid, state, len(g[5]))
         for gid, committed in zip(group_ids, offsets, strict=True):
-            gs = groups.setdefault(gid, GroupState(gid, "Unknown", 0))
+            gs = described.get(gid) or GroupState(gid, "Unknown", 0)
             gs.offsets = {tp: om.offset for tp, om in committed.items() if om.offset >= 0}
-        partitions = sorted({tp for g in groups.values() for tp in g.offsets})
+            groups[gid] = gs
+        partitions = sorted({tp for g in groups.values() for tp in (*g.offsets, *g.assigned)})
+        uncommitted = sorted({tp for g in groups.values() for tp in g.assigned if tp not in g.offsets})
         ends: dict[TopicPartition, int] = {}
+        starts: dict[TopicPartition, int] = {}
         if partitions:
             # Register all topics in one metadata request first; otherwise aiokafka fetches
             # metadata topic by topic with a backoff in between (seconds for 100 topics).
             topics = sorted({tp.topic for tp in partitions})
             await self._call("metadata", self.consumer._client.set_topics(topics))
             ends = await self._call("end offsets", self.consumer.end_offsets(partitions))
-        return Snapshot(time.time(), groups, ends)
+            if uncommitted:
+                starts = await self._call("start offsets", self.consumer.beginning_offsets(uncommitted))
+        return Snapshot(time.time(), groups, ends, starts)
 
     async def topics(self, names: list[str]) -> dict[str, TopicState]:
         """Partition count, replication factor, under-replicated and offline partitions."""
