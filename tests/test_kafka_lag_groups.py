@@ -50,7 +50,8 @@ async def test_live_group_of_either_protocol_is_seen_live_and_reset_refuses_it(t
         pre = await preview(spec, ActionContext(cfg), params)
         # a consumer came back after the preview: the broker rejects the commit; a clear outcome, no raise
         outcome = await spec.execute(ActionContext(cfg), params, pre)
-        cli = subprocess.run(
+        cli = await asyncio.to_thread(
+            subprocess.run,
             [sys.executable, "-m", "bot.cli", "do", "reset-offsets", unique, "--yes"],
             cwd=ROOT,
             env={**testbed, "PATH": "/usr/bin:/bin", "ALP_STATE_URL": f"sqlite:///{tmp_path}/state.db"},

@@ -158,7 +158,9 @@ class KafkaProbe:
         classic: dict[int, list[str]] = {}
         for node, groups in by_node.items():
             try:
-                resp = await self._call("describe groups", self.admin._send_request(ConsumerGroupDescribe(groups), node))
+                resp = await self._call(
+                    "describe groups", self.admin._send_request(ConsumerGroupDescribe(groups), node)
+                )
             except KafkaUnavailable as err:
                 if not isinstance(err.__cause__, IncompatibleBrokerVersion):
                     raise

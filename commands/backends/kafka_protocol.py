@@ -35,7 +35,7 @@ GROUP_ID_NOT_FOUND = 69
 UNSUPPORTED_VERSION = 35
 
 
-class Uuid(AbstractType[bytes]):
+class Uuid(AbstractType[bytes]):  # type: ignore[misc]  # aiokafka is untyped
     """A topic id: 16 raw bytes."""
 
     @classmethod
@@ -64,7 +64,7 @@ _ASSIGNMENT = Schema(
 )
 
 
-class ConsumerGroupDescribeResponse_v0(Response):
+class ConsumerGroupDescribeResponse_v0(Response):  # type: ignore[misc]  # aiokafka is untyped
     API_KEY = 69
     API_VERSION = 0
     FLEXIBLE_VERSION = True
@@ -104,7 +104,7 @@ class ConsumerGroupDescribeResponse_v0(Response):
     )
 
 
-class ConsumerGroupDescribeRequest_v0(RequestStruct):
+class ConsumerGroupDescribeRequest_v0(RequestStruct):  # type: ignore[misc]  # aiokafka is untyped
     API_KEY = 69
     API_VERSION = 0
     FLEXIBLE_VERSION = True
@@ -116,7 +116,7 @@ class ConsumerGroupDescribeRequest_v0(RequestStruct):
     )
 
 
-class ConsumerGroupDescribe(Request[ConsumerGroupDescribeRequest_v0]):
+class ConsumerGroupDescribe(Request[ConsumerGroupDescribeRequest_v0]):  # type: ignore[misc]  # aiokafka is untyped
     API_KEY = 69
 
     def __init__(self, group_ids: list[str]) -> None:
@@ -126,14 +126,14 @@ class ConsumerGroupDescribe(Request[ConsumerGroupDescribeRequest_v0]):
         return request_struct_class(self.group_ids, False, {})
 
 
-class DescribeGroupsRequestV3(RequestStruct):
+class DescribeGroupsRequestV3(RequestStruct):  # type: ignore[misc]  # aiokafka is untyped
     API_KEY = 15
     API_VERSION = 3
     RESPONSE_TYPE = DescribeGroupsResponse_v3
     SCHEMA = Schema(("groups", Array(String("utf-8"))), ("include_authorized_operations", Boolean))
 
 
-class ClassicDescribe(Request[DescribeGroupsRequestV3]):
+class ClassicDescribe(Request[DescribeGroupsRequestV3]):  # type: ignore[misc]  # aiokafka is untyped
     API_KEY = 15
 
     def __init__(self, group_ids: list[str]) -> None:

@@ -1,0 +1,160 @@
+"""Consumer groups judged from their sample windows: the data behind `check kafka-lag`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from commands.burrow import LagStatus, PartitionWindow, evaluate, lag_seconds
+from commands.lag_history import LagTracker
+from commands.report import Severity
+
+
+@dataclass
+class PartitionLag:
+    topic: str
+    partition: int
+    committed: int | None  # None: assigned, never committed (lag counts from the log start)
+    end: int
+    lag: int
+    status: LagStatus
+    lag_seconds: float | None
+    window: PartitionWindow
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "topic": self.topic,
+            "partition": self.partition,
+            "committed_offset": self.committed,
+            "end_offset": self.end,
+            "lag": self.lag,
+            "status": self.status.value,
+            "lag_seconds": None if self.lag_seconds is None else round(self.lag_seconds, 1),
+            "window": self.window.fill,
+        }
+
+
+@dataclass
+class GroupLag:
+    group: str
+    state: str
+    members: int
+    protocol: str
+    partitions: list[PartitionLag]
+    deployment: str | None = None
+
+    @property
+    def status(self) -> LagStatus:
+        return max((p.status for p in self.partitions), key=lambda s: s.rank, default=LagStatus.OK)
+
+    @property
+    def total_lag(self) -> int:
+        return sum(p.lag for p in self.partitions)
+
+    @property
+    def worst(self) -> PartitionLag | None:
+        return max(self.partitions, key=lambda p: p.lag, default=None)
+
+    @property
+    def lag_seconds(self) -> float | None:
+        known = [p.lag_seconds for p in self.partitions if p.lag and p.lag_seconds is not None]
+        return max(known) if known else None
+
+    @property
+    def topics(self) -> list[str]:
+        return sorted({p.topic for p in self.partitions})
+
+    @property
+    def arriving(self) -> bool:
+        """Messages were produced to its partitions within the window."""
+        return any(p.window.samples[-1].end_offset > p.window.samples[0].end_offset for p in self.partitions)
+
+    @property
+    def growing(self) -> bool:
+        """Its lag is higher now than at the start of the window."""
+        return sum(p.window.samples[-1].lag for p in self.partitions) > sum(
+            p.window.samples[0].lag for p in self.partitions
+        )
+
+    @property
+    def no_commit(self) -> list[PartitionLag]:
+        return [p for p in self.partitions if p.committed is None]
+
+    @property
+    def severity(self) -> Severity:
+        """STOP is critical while messages arrive; a group gone quiet with old lag is a warning."""
+        status = self.status
+        if status is LagStatus.STOP and not self.arriving:
+            return Severity.WARNING
+        return SEVERITY[status]
+
+    def sort_key(self) -> tuple[int, bool, int, float, int]:
+        """Worst first: severity, lag growing now, status, time behind, lag."""
+        return (-self.severity.rank, not self.growing, -self.status.rank, -(self.lag_seconds or 0), -self.total_lag)
+
+    def series(self) -> list[list[float]]:
+        """[timestamp, total lag] over the window, for the chart."""
+        by_time: dict[float, int] = {}
+        for p in self.partitions:
+            for s in p.window.samples:
+                by_time[s.timestamp] = by_time.get(s.timestamp, 0) + s.lag
+        return [[t, lag] for t, lag in sorted(by_time.items())]
+
+    def as_dict(self) -> dict[str, Any]:
+        worst = self.worst
+        return {
+            "group": self.group,
+            "state": self.state,
+            "members": self.members,
+            "protocol": self.protocol,
+            "deployment": self.deployment,
+            "status": self.status.value,
+            "severity": self.severity.value,
+            "total_lag": self.total_lag,
+            "lag_seconds": None if self.lag_seconds is None else round(self.lag_seconds, 1),
+            "max_lag_partition": None
+            if worst is None
+            else {"topic": worst.topic, "partition": worst.partition, "lag": worst.lag},
+            "window_fill": worst.window.fill if worst else "0/0",
+            "partitions": [p.as_dict() for p in self.partitions],
+        }
+
+
+SEVERITY = {
+    LagStatus.OK: Severity.OK,
+    LagStatus.WARN: Severity.WARNING,
+    LagStatus.UNKNOWN: Severity.UNKNOWN,
+    LagStatus.STALL: Severity.CRITICAL,
+    LagStatus.STOP: Severity.CRITICAL,
+    LagStatus.REWIND: Severity.CRITICAL,
+}
+
+
+def assess(tracker: LagTracker, allowed_lag: int, stall_window_s: float, deployments: dict[str, str]) -> list[GroupLag]:
+    """Judge every group of the tracker's last snapshot, worst first."""
+    last = tracker.last
+    if last is None:
+        return []
+    out = []
+    for gid, group in last.groups.items():
+        parts = []
+        for tp in sorted({*group.offsets, *group.assigned}):
+            w = tracker.windows.get((gid, tp))
+            if w is None or not w.samples or w.samples[-1].timestamp != last.taken_at:
+                continue
+            now = w.samples[-1]
+            parts.append(
+                PartitionLag(
+                    tp.topic,
+                    tp.partition,
+                    now.offset,
+                    now.end_offset,
+                    now.lag,
+                    evaluate(w.samples, allowed_lag, stall_window_s),
+                    lag_seconds(w.samples),
+                    w,
+                )
+            )
+        if parts:
+            out.append(GroupLag(gid, group.state, group.members, group.protocol, parts, deployments.get(gid)))
+    return sorted(out, key=lambda g: (g.sort_key(), g.group))
