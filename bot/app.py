@@ -7,6 +7,7 @@ the findings. Where the bot cannot post in the channel, `response_url` carries t
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -84,6 +85,13 @@ class Reply:
         await self.client.files_upload_v2(
             channel=self.channel, thread_ts=self.ts, content=content, filename=filename, title=title
         )
+
+    async def attach_image(self, png: bytes, filename: str, title: str) -> None:
+        """Upload a picture (a chart) in the message's thread; not possible through response_url."""
+        if not self.via_response_url:
+            await self.client.files_upload_v2(
+                channel=self.channel, thread_ts=self.ts, file=png, filename=filename, title=title
+            )
 
 
 class Progress:
@@ -218,6 +226,12 @@ async def run_in_channel(
         await reply.send(msg)
         if msg.attachment:
             await reply.attach(msg.attachment, f"{request.target}-report.txt", f"{request.target} report")
+        if report.data.get("chart"):  # kafka-lag: lag over the window of the groups not OK
+            from commands.lag_chart import lag_chart_png
+
+            png = await asyncio.to_thread(lag_chart_png, report.data)
+            if png:
+                await reply.attach_image(png, f"{request.target}-chart.png", f"{request.target}: lag over the window")
         metrics.outcomes.labels(target=request.target, severity=report.severity.value).inc()
         link_to_incident(escalator, request, command, report)
     except (TimeoutError, SlackApiError, OSError) as err:

@@ -57,8 +57,13 @@ class GroupLag:
 
     @property
     def lag_seconds(self) -> float | None:
-        known = [p.lag_seconds for p in self.partitions if p.lag and p.lag_seconds is not None]
-        return max(known) if known else None
+        """The most any partition is behind, in seconds; None when unknown (nothing produced in the window)."""
+        if self.total_lag == 0:
+            return 0.0
+        lagging = [p for p in self.partitions if p.lag]
+        if any(p.lag_seconds is None for p in lagging):
+            return None
+        return max(p.lag_seconds or 0.0 for p in lagging)
 
     @property
     def topics(self) -> list[str]:
@@ -82,15 +87,12 @@ class GroupLag:
 
     @property
     def severity(self) -> Severity:
-        """STOP is critical while messages arrive; a group gone quiet with old lag is a warning."""
-        status = self.status
-        if status is LagStatus.STOP and not self.arriving:
-            return Severity.WARNING
-        return SEVERITY[status]
+        return SEVERITY[self.status]
 
-    def sort_key(self) -> tuple[int, bool, int, float, int]:
-        """Worst first: severity, lag growing now, status, time behind, lag."""
-        return (-self.severity.rank, not self.growing, -self.status.rank, -(self.lag_seconds or 0), -self.total_lag)
+    def sort_key(self) -> tuple[bool, int, int, float, int]:
+        """Worst first: lag growing now (a live problem before an old one), severity, status,
+        time behind, lag."""
+        return (not self.growing, -self.severity.rank, -self.status.rank, -(self.lag_seconds or 0), -self.total_lag)
 
     def series(self) -> list[list[float]]:
         """[timestamp, total lag] over the window, for the chart."""

@@ -21,9 +21,10 @@ def lag_chart_png(data: dict[str, Any]) -> bytes | None:
     import matplotlib
 
     matplotlib.use("Agg")
+    from matplotlib.dates import DateFormatter
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(8, 4), dpi=100)
+    fig = Figure(figsize=(9, 4), dpi=100, layout="constrained")
     ax = fig.add_subplot()
     shown = list(series.items())[:MAX_LINES]
     for group, pts in shown:
@@ -36,8 +37,9 @@ def lag_chart_png(data: dict[str, Any]) -> bytes | None:
     ax.set_ylabel("lag (messages)")
     ax.set_xlabel("time (UTC)")
     ax.grid(True, alpha=0.3)
-    ax.legend(loc="upper left", fontsize="small")
-    fig.autofmt_xdate()
+    ax.xaxis.set_major_formatter(DateFormatter("%H:%M:%S", tz=UTC))  # type: ignore[no-untyped-call]
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
     out = io.BytesIO()
     fig.savefig(out, format="png")
     return out.getvalue()

@@ -14,7 +14,7 @@ from commands.lag_assess import GroupLag
 from commands.report import Fields, Finding, Severity, Suggestion, Table
 
 DETAILED = 5  # groups with their own finding, unless --all
-LISTED = 20  # OK groups listed in the headline table, unless --all
+LISTED = 20  # rows of the headline table, unless --all
 
 MEANING = {
     LagStatus.OK: "keeping up",
@@ -28,7 +28,7 @@ MEANING = {
 
 def behind(seconds: float | None) -> str:
     if seconds is None:
-        return "?"
+        return "unknown"
     if seconds < 120:
         return f"{seconds:.0f}s"
     return f"{seconds / 60:.0f}m" if seconds < 7200 else f"{seconds / 3600:.1f}h"
@@ -140,15 +140,19 @@ def headline(groups: list[GroupLag], window: str, show_all: bool) -> Finding:
         )
     else:
         title = f"All {len(groups)} consumer groups OK"
-    ok = [g for g in groups if g.status is LagStatus.OK]
-    listed = groups if show_all else bad + ok[: max(0, LISTED - len(bad))]
+    listed = groups if show_all else groups[:LISTED]  # worst first
     rows = [
         [g.status.value, g.group, f"{g.total_lag:,}", behind(g.lag_seconds), str(g.members), g.deployment or "-"]
         for g in listed
     ]
     detail = f"Judged over {window}."
     if len(listed) < len(groups):
-        detail += f" {len(groups) - len(listed)} more OK group(s) not listed: --all lists every group."
+        rest = groups[len(listed) :]
+        not_ok = sum(g.status is not LagStatus.OK for g in rest)
+        detail += (
+            f" {len(rest)} more group(s) not listed ({not_ok} not OK, {len(rest) - not_ok} OK): "
+            "--all lists every group."
+        )
     if not show_all and len(bad) > DETAILED:
         detail += f" Partition detail below for the {DETAILED} worst; --all shows every group's."
     severity = max((g.severity for g in groups), key=lambda s: s.rank)

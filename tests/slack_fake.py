@@ -198,7 +198,8 @@ class FakeSlack:
 
     async def _upload(self, request: web.Request) -> web.Response:
         body = await request.read()
-        self._record("upload", {"file_id": request.match_info["file_id"], "content": body.decode()})
+        content = body.decode(errors="replace")  # a report is text; a chart is PNG bytes
+        self._record("upload", {"file_id": request.match_info["file_id"], "content": content, "bytes": body})
         return web.Response(text="OK")
 
     async def _response_url(self, request: web.Request) -> web.Response:

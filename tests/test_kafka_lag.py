@@ -268,8 +268,7 @@ def test_cli_json_report_and_exit_code(testbed, unique):
     assert body["target"] == "kafka-lag"
     [g] = body["data"]["groups"]
     assert [(p["partition"], p["lag"]) for p in g["partitions"]] == [(0, 3), (1, 0)]
-    # STOP, but nothing new arrives: an abandoned group's old lag is a warning, not a page
-    assert body["severity"] == "warning" and out.returncode == 1 == body["exit_code"]
+    assert body["severity"] == "critical" and out.returncode == 2 == body["exit_code"]
 
     text = subprocess.run(
         [sys.executable, "-m", "bot.cli", "check", "kafka-lag", "--group", unique],
@@ -280,7 +279,7 @@ def test_cli_json_report_and_exit_code(testbed, unique):
         timeout=60,
     )
     assert f"Consumer group {unique}: STOP, lag 3" in text.stdout
-    assert text.returncode == 1
+    assert text.returncode == 2
 
 
 def test_cli_unknown_target_suggests_and_exits_64():
@@ -305,12 +304,12 @@ def _path() -> str:
 
 async def test_the_bots_shared_history_judges_over_minutes_not_seconds(testbed, unique):
     """With the sampler running (as in alp-bot), a check judges over the shared history."""
-    from tests.test_kafka_lag_history import bot_sampling, history_config
+    from tests.test_kafka_lag_history import bot_sampling, history_config, sampled
 
     bootstrap = testbed["ALP_KAFKA_BOOTSTRAP"]
     cfg = history_config(testbed, watch_interval_s=0.3)
     async with falling_behind(bootstrap, unique), bot_sampling(cfg):
-        await asyncio.sleep(2.5)
+        await sampled(cfg, 5)
         report = await run_lag(cfg, group=unique)
 
     assert report.data["window"]["source"] == "history"

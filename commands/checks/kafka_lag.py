@@ -105,6 +105,8 @@ async def _window(
     settings = cfg.kafka_lag
     tracker = LagTracker(settings.window)
     history = History([]) if params.samples else await load(cfg, set(groups))
+    if params.group and history.snapshots and params.group not in history.snapshots[-1].groups:
+        history = History([], f"the bot has not sampled {params.group} yet")
     if history.snapshots:
         for snap in history.snapshots[-(settings.window - 1) :]:
             tracker.observe(snap)
