@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from aiokafka import TopicPartition
+
 from commands.burrow import LagStatus, PartitionWindow, evaluate, lag_seconds
 from commands.lag_history import LagTracker
 from commands.report import Severity
@@ -18,7 +20,7 @@ class PartitionLag:
     end: int
     lag: int
     status: LagStatus
-    lag_seconds: float | None
+    lag_seconds: float | None  # the oldest waiting message's age, else lag over the produce rate
     window: PartitionWindow
 
     def as_dict(self) -> dict[str, Any]:
@@ -57,7 +59,7 @@ class GroupLag:
 
     @property
     def lag_seconds(self) -> float | None:
-        """The most any partition is behind, in seconds; None when unknown (nothing produced in the window)."""
+        """The most any partition is behind, in seconds; None when unknown."""
         if self.total_lag == 0:
             return 0.0
         lagging = [p for p in self.partitions if p.lag]
@@ -130,6 +132,26 @@ SEVERITY = {
     LagStatus.STOP: Severity.CRITICAL,
     LagStatus.REWIND: Severity.CRITICAL,
 }
+
+
+def waiting_positions(groups: list[GroupLag], limit: int) -> list[tuple[TopicPartition, int]]:
+    """(partition, offset) of the oldest waiting message of each lagging partition, worst groups first."""
+    out = []
+    for g in groups:
+        for p in g.partitions:
+            if p.lag and p.status is not LagStatus.OK:
+                out.append((TopicPartition(p.topic, p.partition), p.end - p.lag))
+    return out[:limit]
+
+
+def set_waited(groups: list[GroupLag], produced: dict[tuple[TopicPartition, int], float], now: float) -> list[GroupLag]:
+    """Behind-by from record timestamps where known (more exact than the produce-rate estimate); worst first again."""
+    for g in groups:
+        for p in g.partitions:
+            at = produced.get((TopicPartition(p.topic, p.partition), p.end - p.lag))
+            if at is not None and p.lag:
+                p.lag_seconds = max(now - at, 0.0)
+    return sorted(groups, key=lambda g: (g.sort_key(), g.group))
 
 
 def assess(tracker: LagTracker, allowed_lag: int, stall_window_s: float, deployments: dict[str, str]) -> list[GroupLag]:

@@ -11,10 +11,11 @@ from __future__ import annotations
 from commands.burrow import LagStatus
 from commands.config import ChecksConfig
 from commands.lag_assess import GroupLag
-from commands.report import Fields, Finding, Severity, Suggestion, Table
+from commands.report import Fields, Finding, Severity, Suggestion, Table, Text
 
-DETAILED = 5  # groups with their own finding, unless --all
-LISTED = 20  # rows of the headline table, unless --all
+DETAILED = 3  # groups with their own finding, unless --all
+LISTED = 15  # rows of the headline table, unless --all
+PARTITION_ROWS = 5  # partitions shown per group (those most behind), unless --all
 
 MEANING = {
     LagStatus.OK: "keeping up",
@@ -87,7 +88,7 @@ def suggestions(g: GroupLag, partitions: dict[str, int]) -> list[Suggestion]:
     return out
 
 
-def group_finding(g: GroupLag, partitions: dict[str, int], cfg: ChecksConfig) -> Finding:
+def group_finding(g: GroupLag, partitions: dict[str, int], cfg: ChecksConfig, show_all: bool = False) -> Finding:
     fields = {
         "status": g.status.value,
         "state": f"{g.state} ({g.protocol} protocol)",
@@ -109,8 +110,15 @@ def group_finding(g: GroupLag, partitions: dict[str, int], cfg: ChecksConfig) ->
             str(p.lag),
             p.status.value,
         ]
-        for p in g.partitions
+        for p in (g.partitions if show_all else sorted(g.partitions, key=lambda p: (-p.status.rank, -p.lag)))
     ]
+    evidence: list[Fields | Table | Text] = [Fields(items=fields)]
+    if not show_all and len(rows) > PARTITION_ROWS:
+        rows = rows[:PARTITION_ROWS]
+        evidence.append(
+            Text(text=f"The {PARTITION_ROWS} partitions most behind of {len(g.partitions)}; --all shows all.")
+        )
+    evidence.append(Table(columns=["topic", "partition", "committed", "end", "lag", "status"], rows=rows))
     title = f"Consumer group {g.group}: {g.status.value}"
     if g.status is not LagStatus.OK or g.total_lag:
         title += f", lag {g.total_lag:,}"
@@ -119,10 +127,7 @@ def group_finding(g: GroupLag, partitions: dict[str, int], cfg: ChecksConfig) ->
         title=title,
         detail=_detail(g, cfg.kafka_lag.stall_window_s),
         probe="groups",
-        evidence=[
-            Fields(items=fields),
-            Table(columns=["topic", "partition", "committed", "end", "lag", "status"], rows=rows),
-        ],
+        evidence=list(evidence),
         suggestions=suggestions(g, partitions),
     )
 
@@ -154,7 +159,7 @@ def headline(groups: list[GroupLag], window: str, show_all: bool) -> Finding:
             "--all lists every group."
         )
     if not show_all and len(bad) > DETAILED:
-        detail += f" Partition detail below for the {DETAILED} worst; --all shows every group's."
+        detail += f" Detail below for the {DETAILED} worst; --all shows every group's."
     severity = max((g.severity for g in groups), key=lambda s: s.rank)
     table = Table(columns=["status", "group", "lag", "behind by", "members", "deployment"], rows=rows)
     return Finding(severity=severity, title=title, detail=detail, probe="groups", evidence=[table])

@@ -112,3 +112,15 @@ def test_slack_report_carries_the_buttons_for_a_live_group_and_the_chart(bot, fa
     assert upload.args["bytes"][:4] == b"\x89PNG"
     done = fake_slack.wait_for("files.completeUploadExternal")
     assert "lag over the window" in json.dumps(done.args)
+
+
+async def test_behind_by_is_the_age_of_the_oldest_waiting_message(testbed, unique):
+    """Nothing produced during the window, so no produce rate: the record timestamps say how far behind."""
+    bootstrap = testbed["ALP_KAFKA_BOOTSTRAP"]
+    await abandoned(bootstrap, unique, 20)
+    await asyncio.sleep(2.5)
+    report = await run_lag(config(bootstrap, samples=2, interval_s=0.1), group=unique)
+    g = group_data(report, unique)
+    assert g["status"] == "STOP" and g["total_lag"] == 20
+    assert 2.0 <= g["lag_seconds"] < 60, g["lag_seconds"]
+    assert report.findings[0].title.endswith(f"lag 20, behind by {g['lag_seconds']:.0f}s")

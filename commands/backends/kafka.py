@@ -213,6 +213,36 @@ class KafkaProbe:
                 starts = await self._call("start offsets", self.consumer.beginning_offsets(uncommitted))
         return Snapshot(time.time(), groups, ends, starts)
 
+    async def produce_times(
+        self, positions: list[tuple[TopicPartition, int]], budget_s: float
+    ) -> dict[tuple[TopicPartition, int], float]:
+        """When the message at each (partition, offset) was produced (its record timestamp, seconds
+        since the epoch): the oldest message a group has not consumed. Positions no record answers
+        within `budget_s` (deleted by retention, an empty log) are left out."""
+        pending: dict[TopicPartition, list[int]] = {}
+        for tp, offset in positions:
+            pending.setdefault(tp, []).append(offset)
+        out: dict[tuple[TopicPartition, int], float] = {}
+        deadline = time.monotonic() + budget_s
+        try:
+            while pending and time.monotonic() < deadline:
+                batch = {tp: offsets.pop() for tp, offsets in pending.items()}  # one position per partition a round
+                pending = {tp: offsets for tp, offsets in pending.items() if offsets}
+                self.consumer.assign(list(batch))
+                for tp, offset in batch.items():
+                    self.consumer.seek(tp, offset)
+                waiting = set(batch)
+                while waiting and (left := deadline - time.monotonic()) > 0:
+                    got = await self._call("fetch", self.consumer.getmany(*waiting, timeout_ms=int(left * 1000)))
+                    for tp, records in got.items():
+                        first = next((r for r in records if r.offset >= batch[tp]), None)
+                        if first is not None:
+                            out[(tp, batch[tp])] = first.timestamp / 1000
+                            waiting.discard(tp)
+        finally:
+            self.consumer.unsubscribe()
+        return out
+
     async def topics(self, names: list[str]) -> dict[str, TopicState]:
         """Partition count, replication factor, under-replicated and offline partitions."""
         if not names:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import time
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from commands.backends.kafka import ClusterState, KafkaProbe, KafkaUnavailable, TopicState
 from commands.burrow import LagStatus
 from commands.config import ChecksConfig
-from commands.lag_assess import assess
-from commands.lag_findings import DETAILED, group_finding, headline
+from commands.lag_assess import assess, set_waited, waiting_positions
+from commands.lag_findings import DETAILED, LISTED, group_finding, headline
 from commands.lag_history import History, LagTracker, LagWatcher, load
 from commands.registry import CheckContext, CheckResult, check
 from commands.report import Fields, Finding, Severity
@@ -163,6 +164,9 @@ async def kafka_lag(ctx: CheckContext, params: KafkaLagParams) -> CheckResult:
                 groups = [params.group]
             tracker, source, window = await _window(probe, cfg, params, groups)
             assessed = assess(tracker, settings.allowed_lag, settings.stall_window_s, cfg.platform.consumer_groups)
+            positions = waiting_positions([g for g in assessed if g.status is not LagStatus.OK][:LISTED], 500)
+            produced = await probe.produce_times(positions, min(1.0, cfg.timeouts.probe_s)) if positions else {}
+            assessed = set_waited(assessed, produced, time.time())
             await ctx.report_progress("groups", "done")
             topic_names = sorted({t for g in assessed for t in g.topics} | set(cfg.platform.topics))
             topics = await probe.topics(topic_names)
@@ -174,7 +178,7 @@ async def kafka_lag(ctx: CheckContext, params: KafkaLagParams) -> CheckResult:
     show_all = params.all or bool(params.group)
     detailed = [g for g in assessed if show_all or g.status is not LagStatus.OK]
     findings = [headline(assessed, window, show_all)]
-    findings += [group_finding(g, partitions, cfg) for g in detailed[: None if show_all else DETAILED]]
+    findings += [group_finding(g, partitions, cfg, show_all) for g in detailed[: None if show_all else DETAILED]]
     findings += _topic_findings(topics, cfg.platform.topics if not params.group else [])
     findings.append(_broker_finding(cluster, cfg.kafka_bootstrap))
     data = {
