@@ -54,6 +54,25 @@ async def setup(bootstrap: str, groups: int) -> tuple[str, dict[tuple[str, int],
     return topic, expected
 
 
+async def cleanup(bootstrap: str, prefix: str) -> None:
+    """Delete the benchmark's groups and topics (prefix `bench-`), so later runs see the broker as it was."""
+    from aiokafka.protocol.admin import DeleteGroupsRequest
+
+    from commands.backends.kafka import KafkaProbe
+
+    async with KafkaProbe(bootstrap, 30) as probe:
+        groups = [g for g in await probe.group_ids() if g.startswith(prefix)]
+        by_node: dict[int, list[str]] = {}
+        for g, node in (await probe.coordinators(groups)).items():
+            by_node.setdefault(node, []).append(g)
+        for node, names in by_node.items():
+            for i in range(0, len(names), 200):
+                await probe.admin._send_request(DeleteGroupsRequest(names[i : i + 200]), node)
+        topics = [t for t in await probe.list_topics() if t.startswith(prefix)]
+        if topics:
+            await probe.admin.delete_topics(topics)
+
+
 def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, str]:
     t0 = time.perf_counter()
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
@@ -73,7 +92,9 @@ def slack_answer(bot: BotProcess, slack: FakeSlack) -> float:
     """Seconds from a signed /alp check kafka-lag to the bot's posted answer."""
     slack.reset()
     body = slash_command("check kafka-lag", slack.response_url("bench"), user="UBENCH")
-    req = urllib.request.Request(f"{bot.url}/slack/events", data=body.encode(), headers=signed_headers(SIGNING_SECRET, body))
+    req = urllib.request.Request(
+        f"{bot.url}/slack/events", data=body.encode(), headers=signed_headers(SIGNING_SECRET, body)
+    )
     t0 = time.perf_counter()
     with urllib.request.urlopen(req, timeout=30) as resp:
         assert resp.status == 200
@@ -93,6 +114,28 @@ def wait_history(url: str, bootstrap: str, n: int = 1, timeout: float = 600) -> 
         time.sleep(0.2)
 
 
+async def sampling_cycles(tb: dict[str, str], n: int) -> list[float]:
+    """Seconds per sampling cycle (every group described, offsets fetched, snapshot stored), as the bot's
+    sampler runs it, here in this process against a spare Redis database."""
+    from commands.backends.kafka import KafkaProbe
+    from commands.config import ChecksConfig
+    from commands.lag_history import LagWatcher
+
+    cfg = ChecksConfig(
+        kafka_bootstrap=tb["ALP_KAFKA_BOOTSTRAP"], redis_url=tb["ALP_REDIS_URL"].rsplit("/", 1)[0] + "/15"
+    )
+    watcher = LagWatcher(cfg)
+    try:
+        async with KafkaProbe(cfg.kafka_bootstrap, cfg.timeouts.probe_s) as probe:
+            for _ in range(n):
+                assert await watcher.sample_once(probe)
+    finally:
+        await watcher.lease.release()
+        await watcher.redis.delete(watcher.samples_key)
+        await watcher.redis.aclose()
+    return watcher.cycles
+
+
 def rss_mb(pid: int) -> float:
     with open(f"/proc/{pid}/status") as fh:
         kb = next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:"))
@@ -108,7 +151,11 @@ def main() -> None:
     topic, expected = asyncio.run(setup(bootstrap, groups))
     print(f"set up {groups} groups x {PARTITIONS} partitions in {time.monotonic() - t0:.0f}s")
     env = {k: v for k, v in {**os.environ, **tb}.items() if not k.startswith("ALP_KAFKA_LAG__")}
-    redis.Redis.from_url(tb["ALP_REDIS_URL"]).delete(f"alp:kafka-lag:{bootstrap}:samples")
+    # a fresh history, and no lease left by an earlier bot on this test bed (it would sample instead)
+    redis.Redis.from_url(tb["ALP_REDIS_URL"]).delete(
+        f"alp:kafka-lag:{bootstrap}:samples", f"alp:kafka-lag:{bootstrap}:sampler"
+    )
+    cycles = asyncio.run(sampling_cycles(tb, 3))
     slack = FakeSlack().start()
     bot_env = {
         **{k: v for k, v in tb.items() if not k.startswith("ALP_KAFKA_LAG__")},
@@ -154,6 +201,7 @@ def main() -> None:
     finally:
         bot.stop()
         slack.stop()
+        asyncio.run(cleanup(bootstrap, "bench-"))
     total = len(json.loads(out)["data"]["groups"])
     a, c, s = (statistics.median(x) for x in (alp_times, cli_times, slack_times))
     print(f"{groups} groups x {PARTITIONS} partitions created ({total} groups on the broker), {runs} runs each")
@@ -162,7 +210,8 @@ def main() -> None:
     print(f"alp in Slack (signed request -> answer posted): median {s:.3f}s  runs {[round(x, 3) for x in slack_times]}")
     print(f"alp check kafka-lag in a terminal (history):   median {a:.2f}s  runs {[round(x, 2) for x in alp_times]}")
     print(f"Slack: {c / s:.1f}x faster   terminal: {c / a:.1f}x faster")
-    print(f"bot: first sampling cycle (start to history written) {first_cycle:.1f}s, memory {memory:.0f} MB RSS")
+    print(f"sampling cycle: median {statistics.median(cycles):.2f}s  runs {[round(x, 2) for x in cycles]}")
+    print(f"bot: start to first history written {first_cycle:.1f}s, memory after the answers {memory:.0f} MB RSS")
 
 
 if __name__ == "__main__":
