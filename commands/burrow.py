@@ -42,6 +42,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class LagStatus(StrEnum):
@@ -67,8 +68,7 @@ _RANK = {
 }
 
 
-@dataclass(frozen=True)
-class Sample:
+class Sample(NamedTuple):  # a tuple: a bot holds window x partitions of them
     """One partition as seen at `timestamp` (seconds since the epoch).
 
     `offset` is the committed offset, None for an assigned partition with no commit (its lag

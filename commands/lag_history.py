@@ -12,6 +12,7 @@ by all replicas already through Redis.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import os
@@ -53,7 +54,9 @@ class LagTracker:
                     continue
                 offset = group.offsets.get(tp)
                 base = offset if offset is not None else snap.start_offsets.get(tp, 0)
-                w = self.windows.setdefault((gid, tp), PartitionWindow(self.window))
+                w = self.windows.get((gid, tp))
+                if w is None:
+                    w = self.windows[(gid, tp)] = PartitionWindow(self.window)
                 w.observe(Sample(offset, snap.taken_at, max(end - base, 0), end, live))
         self.samples += 1
         self.first_at = snap.taken_at if self.first_at is None else self.first_at
@@ -137,8 +140,27 @@ async def load(cfg: ChecksConfig, only: set[str] | None = None) -> History:
     finally:
         await client.aclose()
     oldest = time.time() - cfg.kafka_lag.history_s
-    snaps = [decode(r, only) for r in raw]
-    return History([s for s in snaps if s.taken_at >= oldest])
+    keep = 2 * cfg.kafka_lag.window
+    return History([s for s in (_decoded(r, only, keep) for r in raw) if s.taken_at >= oldest])
+
+
+_DECODED: dict[bytes, Snapshot] = {}  # digest -> snapshot: a long-running bot decodes each stored one once
+
+
+def _decoded(raw: bytes | str, only: set[str] | None, keep: int) -> Snapshot:
+    data = raw.encode() if isinstance(raw, str) else raw
+    key = hashlib.blake2b(data, digest_size=16).digest()
+    snap = _DECODED.get(key)
+    if snap is None:
+        if only is not None:
+            return decode(data, only)  # one group: cheap enough, and not worth keeping
+        snap = _DECODED[key] = decode(data)
+        while len(_DECODED) > keep:
+            del _DECODED[next(iter(_DECODED))]
+    if only is None:
+        return snap
+    groups = {g: s for g, s in snap.groups.items() if g in only}
+    return Snapshot(snap.taken_at, groups, snap.end_offsets, snap.start_offsets)
 
 
 class LagWatcher:
