@@ -9,7 +9,8 @@ would see it:
 - terminal: the whole `alp check kafka-lag` process, with the bot's history in Redis.
 All three must report the lag that was created, per group and partition (asserted).
 Also prints the sampling cycle's time and the bot's memory (VmRSS).
-Run: scripts/testbed up && .venv/bin/python -m bench.kafka_lag_vs_cli [groups] [runs]
+Run: scripts/testbed up && .venv/bin/python -m bench.kafka_lag_vs_cli [groups] [runs] [full]
+(`full`: first wait until the bot's window is full, about 5 minutes)
 """
 
 from __future__ import annotations
@@ -145,6 +146,7 @@ def rss_mb(pid: int) -> float:
 def main() -> None:
     groups = int(sys.argv[1]) if len(sys.argv) > 1 else 20
     runs = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    full = len(sys.argv) > 3 and sys.argv[3] == "full"
     tb = testbed_env()
     bootstrap = tb["ALP_KAFKA_BOOTSTRAP"]
     t0 = time.monotonic()
@@ -180,6 +182,8 @@ def main() -> None:
         t0 = time.monotonic()
         wait_history(tb["ALP_REDIS_URL"], bootstrap)
         first_cycle = time.monotonic() - t0
+        if full:  # steady state: the bot's window is full (10 samples, 30 s apart: 4.5 minutes)
+            wait_history(tb["ALP_REDIS_URL"], bootstrap, 10)
         slack_answer(bot, slack)  # warm-up: first request imports and connects
         alp_times, cli_times, slack_times = [], [], []
         for _ in range(runs):
@@ -205,6 +209,7 @@ def main() -> None:
     total = len(json.loads(out)["data"]["groups"])
     a, c, s = (statistics.median(x) for x in (alp_times, cli_times, slack_times))
     print(f"{groups} groups x {PARTITIONS} partitions created ({total} groups on the broker), {runs} runs each")
+    print(f"history: {'the full window (10 samples)' if full else 'the bot just started (1 sample)'}")
     print("defaults: watch_interval_s=30 window=10 (bot samples at start, then every 30 s); the check adds one sample")
     print(f"kafka-consumer-groups --describe --all-groups: median {c:.2f}s  runs {[round(x, 2) for x in cli_times]}")
     print(f"alp in Slack (signed request -> answer posted): median {s:.3f}s  runs {[round(x, 3) for x in slack_times]}")
