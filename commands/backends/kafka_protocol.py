@@ -30,10 +30,6 @@ from aiokafka.protocol.types import (
 )
 from aiokafka.structs import TopicPartition
 
-# Error codes a describe answers with for a group of the other kind (or none at all).
-GROUP_ID_NOT_FOUND = 69
-UNSUPPORTED_VERSION = 35
-
 
 class Uuid(AbstractType[bytes]):  # type: ignore[misc]  # aiokafka is untyped
     """A topic id: 16 raw bytes."""
