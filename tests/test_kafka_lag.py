@@ -317,3 +317,22 @@ async def test_the_bots_shared_history_judges_over_minutes_not_seconds(testbed, 
     assert g["status"] == "WARN", g
     filled = int(g["window_fill"].split("/")[0])
     assert filled >= 5  # the sampler's samples plus the one taken for this check
+
+
+async def test_batched_offset_fetch_and_coordinators_agree_with_one_request_per_group(testbed, unique):
+    """One OffsetFetch v8 / FindCoordinator v4 for many groups gives what aiokafka's per-group calls give."""
+    bootstrap = testbed["ALP_KAFKA_BOOTSTRAP"]
+    await create_topic(bootstrap, unique, 3)
+    await produce(bootstrap, unique, {0: 9, 1: 9, 2: 9})
+    groups = [f"{unique}-{i}" for i in range(4)]
+    for i, g in enumerate(groups):
+        await commit(bootstrap, g, unique, {p: (i + p) % 9 for p in range(3)})
+    async with KafkaProbe(bootstrap, 5) as probe:
+        batched = await probe.committed(groups)
+        one_by_one = {
+            g: {tp: om.offset for tp, om in (await probe.admin.list_consumer_group_offsets(g)).items()} for g in groups
+        }
+        nodes = await probe.coordinators(groups)
+        assert set(nodes.values()) == {await probe.admin.find_coordinator(groups[0])}
+    assert batched == one_by_one
+    assert batched[groups[2]][next(iter(batched[groups[2]]))] in range(9)

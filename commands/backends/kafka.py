@@ -13,7 +13,13 @@ from aiokafka.admin import AIOKafkaAdminClient, NewPartitions
 from aiokafka.errors import IncompatibleBrokerVersion
 from aiokafka.protocol.admin import ApiVersionRequest
 
-from commands.backends.kafka_protocol import ClassicDescribe, ConsumerGroupDescribe, classic_assignment
+from commands.backends.kafka_protocol import (
+    ClassicDescribe,
+    ConsumerGroupDescribe,
+    FindCoordinators,
+    OffsetFetchGroups,
+    classic_assignment,
+)
 
 
 class KafkaUnavailable(Exception):
@@ -137,14 +143,55 @@ class KafkaProbe:
         groups = await self._call("list groups", self.admin.list_consumer_groups())
         return sorted(g[0] for g in groups if len(g) < 2 or g[1] in ("consumer", ""))
 
+    async def _batched(self, what: str, request: Any, node: int | None = None) -> Any | None:
+        """Send a many-groups request; None when the broker predates it (Kafka < 3.0)."""
+        try:
+            return await self._call(what, self.admin._send_request(request, node))
+        except KafkaUnavailable as err:
+            if isinstance(err.__cause__, IncompatibleBrokerVersion | NotImplementedError):
+                return None
+            raise
+
     async def coordinators(self, group_ids: list[str]) -> dict[str, int]:
-        """Each group's coordinator broker, asked concurrently and remembered for this probe."""
+        """Each group's coordinator broker (one FindCoordinator v4 for all, else one per group),
+        remembered for this probe."""
         missing = [g for g in group_ids if g not in self._coordinators]
-        found = await asyncio.gather(
-            *(self._call(f"coordinator of {g}", self.admin.find_coordinator(g)) for g in missing)
-        )
-        self._coordinators.update(zip(missing, found, strict=True))
+        if missing:
+            resp = await self._batched("find coordinators", FindCoordinators(missing))
+            for c in resp.coordinators if resp is not None else []:
+                if c[4] == 0:  # error_code
+                    self._coordinators[c[0]] = c[1]
+            missing = [g for g in missing if g not in self._coordinators]
+            found = await asyncio.gather(
+                *(self._call(f"coordinator of {g}", self.admin.find_coordinator(g)) for g in missing)
+            )
+            self._coordinators.update(zip(missing, found, strict=True))
         return {g: self._coordinators[g] for g in group_ids}
+
+    async def committed(self, group_ids: list[str]) -> dict[str, dict[TopicPartition, int]]:
+        """Committed offsets per group: one OffsetFetch v8 per coordinator, else one per group."""
+        by_node: dict[int, list[str]] = {}
+        for g, node in (await self.coordinators(group_ids)).items():
+            by_node.setdefault(node, []).append(g)
+        out: dict[str, dict[TopicPartition, int]] = {}
+        for node, groups in by_node.items():
+            resp = await self._batched("fetch offsets", OffsetFetchGroups(groups), node)
+            for g in resp.groups if resp is not None else []:
+                gid, topics, error_code = g[0], g[1], g[2]
+                if error_code == 0:
+                    out[gid] = {
+                        TopicPartition(t[0], p[0]): p[1] for t in topics for p in t[1] if p[4] == 0 and p[1] >= 0
+                    }
+        rest = [g for g in group_ids if g not in out]  # an old broker, or a group-level error to report
+        fetched = await asyncio.gather(
+            *(
+                self._call(f"offsets of {g}", self.admin.list_consumer_group_offsets(g, self._coordinators[g]))
+                for g in rest
+            )
+        )
+        for gid, committed in zip(rest, fetched, strict=True):
+            out[gid] = {tp: om.offset for tp, om in committed.items() if om.offset >= 0}
+        return out
 
     async def describe(self, group_ids: list[str]) -> dict[str, GroupState]:
         """State, members and assignments of classic and consumer-protocol groups.
@@ -184,20 +231,12 @@ class KafkaProbe:
 
     async def snapshot(self, group_ids: list[str]) -> Snapshot:
         """Describe the groups and fetch committed, log-end (and where needed log-start) offsets."""
-        coordinators = await self.coordinators(group_ids)
-        described, offsets = await asyncio.gather(
-            self.describe(group_ids),
-            asyncio.gather(
-                *(
-                    self._call(f"offsets of {g}", self.admin.list_consumer_group_offsets(g, coordinators[g]))
-                    for g in group_ids
-                )
-            ),
-        )
+        await self.coordinators(group_ids)
+        described, offsets = await asyncio.gather(self.describe(group_ids), self.committed(group_ids))
         groups: dict[str, GroupState] = {}
-        for gid, committed in zip(group_ids, offsets, strict=True):
+        for gid in group_ids:
             gs = described.get(gid) or GroupState(gid, "Unknown", 0)
-            gs.offsets = {tp: om.offset for tp, om in committed.items() if om.offset >= 0}
+            gs.offsets = offsets.get(gid, {})
             groups[gid] = gs
         partitions = sorted({tp for g in groups.values() for tp in (*g.offsets, *g.assigned)})
         uncommitted = sorted({tp for g in groups.values() for tp in g.assigned if tp not in g.offsets})
