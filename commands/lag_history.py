@@ -57,7 +57,7 @@ class LagTracker:
                 w = self.windows.get((gid, tp))
                 if w is None:
                     w = self.windows[(gid, tp)] = PartitionWindow(self.window)
-                w.observe(Sample(offset, snap.taken_at, max(end - base, 0), end, live))
+                w.samples.append(Sample(offset, snap.taken_at, max(end - base, 0), end, live))
         self.samples += 1
         self.first_at = snap.taken_at if self.first_at is None else self.first_at
         self.last = snap
@@ -151,9 +151,7 @@ def _decoded(raw: bytes | str, only: set[str] | None, keep: int) -> Snapshot:
     data = raw.encode() if isinstance(raw, str) else raw
     key = hashlib.blake2b(data, digest_size=16).digest()
     snap = _DECODED.get(key)
-    if snap is None:
-        if only is not None:
-            return decode(data, only)  # one group: cheap enough, and not worth keeping
+    if snap is None:  # json.loads reads the whole text anyway: decode it all, keep it, filter below
         snap = _DECODED[key] = decode(data)
         while len(_DECODED) > keep:
             del _DECODED[next(iter(_DECODED))]
