@@ -32,8 +32,11 @@ async def _progress(probe: str, state: str) -> None:
         print(f"  … {probe}: {state}", file=sys.stderr)
 
 
+_SELF_CONTAINED = ("kafka-lag",)  # checks whose module needs no other check module
+
+
 def _fast_check(args: list[str], as_json: bool, chart: str | None) -> bool:
-    """`alp check <target> [--options]` for a target with a module of its own name
+    """`alp check <target> [--options]` for a self-contained target with a module of its own name
     (commands/checks/kafka_lag.py): imports that one check instead of every check and action
     (the router's imports are most of a terminal run). False: take the general path."""
     import importlib.util
@@ -41,7 +44,7 @@ def _fast_check(args: list[str], as_json: bool, chart: str | None) -> bool:
 
     import commands
 
-    if len(args) < 2 or args[0] != "check" or "--incident" in args or not args[1].replace("-", "").isalnum():
+    if len(args) < 2 or args[0] != "check" or args[1] not in _SELF_CONTAINED or "--incident" in args:
         return False
     name = args[1].replace("-", "_")
     path = Path(commands.__file__).parent / "checks" / f"{name}.py"
