@@ -32,6 +32,11 @@ members. Rules, per partition, first match wins:
 7. WARN       the offset moves but the lag never decreased across the window (Burrow's rule).
 8. OK         otherwise: the consumer is catching up.
 
+The window is the last `window` samples (Burrow: the last 10 commits). Departure: Kafka gives
+no commit times, and a window of commits never moves for a group that stopped committing;
+samples keep coming whether or not the group commits, so every rule above sees the present.
+UNKNOWN is the one word added to Burrow's: "could not tell" is never OK.
+
 Severity: STOP, STALL and REWIND are critical, WARN a warning, UNKNOWN "could not tell".
 """
 
