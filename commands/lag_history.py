@@ -33,6 +33,7 @@ from commands.config import ChecksConfig
 log = logging.getLogger(__name__)
 
 Key = tuple[str, TopicPartition]
+START_DELAY_S = 3.0
 
 
 class LagTracker:
@@ -202,6 +203,8 @@ class LagWatcher:
     async def run(self) -> None:
         probe: KafkaProbe | None = None
         try:
+            # let the bot finish starting (escalation recovery, first pages) before the first sweep
+            await asyncio.sleep(min(self.interval_s, START_DELAY_S))
             while True:
                 try:
                     if probe is None:
