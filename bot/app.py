@@ -222,16 +222,16 @@ async def run_in_channel(
     try:
         await progress.start()
         report = await run_check(request.spec, CheckContext(settings, progress), request.params)
-        msg = render_report(report, flow.request_button)
-        await reply.send(msg)
-        if msg.attachment:
-            await reply.attach(msg.attachment, f"{request.target}-report.txt", f"{request.target} report")
-        if report.data.get("chart"):  # kafka-lag: lag over the window of the groups not OK
+        if report.data.get("chart"):  # kafka-lag: lag over the window of the groups not OK, in the thread
             from commands.lag_chart import lag_chart_png
 
             png = await asyncio.to_thread(lag_chart_png, report.data)
             if png:
                 await reply.attach_image(png, f"{request.target}-chart.png", f"{request.target}: lag over the window")
+        msg = render_report(report, flow.request_button)
+        await reply.send(msg)
+        if msg.attachment:
+            await reply.attach(msg.attachment, f"{request.target}-report.txt", f"{request.target} report")
         metrics.outcomes.labels(target=request.target, severity=report.severity.value).inc()
         link_to_incident(escalator, request, command, report)
     except (TimeoutError, SlackApiError, OSError) as err:
