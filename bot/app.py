@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actions import ActionFlow, register_action_handlers
@@ -87,11 +87,16 @@ class Reply:
         )
 
     async def attach_image(self, png: bytes, filename: str, title: str) -> None:
-        """Upload a picture (a chart) in the message's thread; not possible through response_url."""
-        if not self.via_response_url:
+        """Upload a picture (a chart) in the message's thread; not possible through response_url.
+        A picture is extra: a failed upload is logged and the report still goes out."""
+        if self.via_response_url:
+            return
+        try:
             await self.client.files_upload_v2(
                 channel=self.channel, thread_ts=self.ts, file=png, filename=filename, title=title
             )
+        except (SlackClientError, OSError) as err:  # API errors, and uploads the server refused
+            log.warning("could not attach %s: %s", filename, err)
 
 
 class Progress:

@@ -91,10 +91,17 @@ class GroupLag:
     def severity(self) -> Severity:
         return SEVERITY[self.status]
 
-    def sort_key(self) -> tuple[bool, int, int, float, int]:
-        """Worst first: lag growing now (a live problem before an old one), severity, status,
-        time behind, lag."""
-        return (not self.growing, -self.severity.rank, -self.status.rank, -(self.lag_seconds or 0), -self.total_lag)
+    def sort_key(self) -> tuple[bool, bool, int, int, float, int]:
+        """Worst first: lag growing now (a live problem before an old one), a platform group (one
+        with a consuming deployment in config) before others, severity, status, time behind, lag."""
+        return (
+            not self.growing,
+            self.deployment is None,
+            -self.severity.rank,
+            -self.status.rank,
+            -(self.lag_seconds or 0),
+            -self.total_lag,
+        )
 
     def series(self) -> list[list[float]]:
         """[timestamp, total lag] over the window, for the chart."""
