@@ -33,7 +33,7 @@ from commands.config import ChecksConfig
 log = logging.getLogger(__name__)
 
 Key = tuple[str, TopicPartition]
-START_DELAY_S = 3.0
+START_DELAY_S = 10.0  # after start-up: recovery and the first pages go first
 
 
 class LagTracker:
@@ -188,9 +188,14 @@ class LagWatcher:
         return bool(await self.lease.acquire(token=self.owner.encode()))
 
     async def sample_once(self, probe: KafkaProbe) -> bool:
-        """One cycle; True when this process sampled."""
+        """One cycle; True when this process sampled (it holds the lease)."""
         if not await self._hold():
             return False
+        await self._sweep(probe)
+        return True
+
+    async def _sweep(self, probe: KafkaProbe) -> None:
+        """Sample every group and append the snapshot to the shared history."""
         t0 = time.perf_counter()
         snap = await probe.snapshot(await probe.group_ids())
         pipe = self.redis.pipeline()
@@ -198,7 +203,6 @@ class LagWatcher:
         pipe.ltrim(self.samples_key, -self.cfg.kafka_lag.window, -1)
         await pipe.execute()
         self.cycles = [*self.cycles[-99:], time.perf_counter() - t0]
-        return True
 
     async def run(self) -> None:
         probe: KafkaProbe | None = None
@@ -207,9 +211,13 @@ class LagWatcher:
             await asyncio.sleep(min(self.interval_s, START_DELAY_S))
             while True:
                 try:
-                    if probe is None:
-                        probe = await KafkaProbe(self.cfg.kafka_bootstrap, self.cfg.timeouts.probe_s).__aenter__()
-                    await self.sample_once(probe)
+                    if await self._hold():  # a replica that does not sample opens no Kafka client either
+                        if probe is None:
+                            probe = await KafkaProbe(self.cfg.kafka_bootstrap, self.cfg.timeouts.probe_s).__aenter__()
+                        await self._sweep(probe)
+                    elif probe is not None:
+                        await probe.close()
+                        probe = None
                 except (KafkaUnavailable, RedisError, OSError) as err:
                     self.errors += 1
                     log.warning("lag sampler: %s", err)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -99,7 +100,11 @@ def unreachable(bootstrap: str, err: Exception) -> Finding:
 
 
 async def _window(
-    probe: KafkaProbe, cfg: ChecksConfig, params: KafkaLagParams, groups: list[str]
+    probe: KafkaProbe,
+    cfg: ChecksConfig,
+    params: KafkaLagParams,
+    groups: list[str],
+    progress: Callable[[str], Awaitable[None]],
 ) -> tuple[LagTracker, dict[str, Any], str]:
     """The shared history plus one fresh sample, or (no history, or --samples) samples taken now.
     Returns the tracker, the data's `window` and a sentence saying what was judged over."""
@@ -121,6 +126,7 @@ async def _window(
         if i:
             await asyncio.sleep(interval)
         tracker.observe(await probe.snapshot(groups))
+        await progress(f"sample {i + 1} of {samples}")
     span = tracker.span_s
     why = (
         "as asked (--samples)"
@@ -162,7 +168,9 @@ async def kafka_lag(ctx: CheckContext, params: KafkaLagParams) -> CheckResult:
                     )
                     return CheckResult(findings, {"groups": [], "known_groups": known})
                 groups = [params.group]
-            tracker, source, window = await _window(probe, cfg, params, groups)
+            tracker, source, window = await _window(
+                probe, cfg, params, groups, lambda state: ctx.report_progress("groups", state)
+            )
             assessed = assess(tracker, settings.allowed_lag, settings.stall_window_s, cfg.platform.consumer_groups)
             positions = waiting_positions([g for g in assessed if g.status is not LagStatus.OK][:LISTED], 500)
             produced = await probe.produce_times(positions, min(1.0, cfg.timeouts.probe_s)) if positions else {}
