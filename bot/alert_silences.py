@@ -18,7 +18,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actions import ActionFlow
-from bot.alerts import BUTTON_TTL_S, AlertIntake
+from bot.alerts import BUTTON_TTL_S, AlertIntake, Pacer
 from bot.incidents import SlackNotifier
 from bot.render_alert import clear_alerts_blocks, esc
 from bot.settings import Settings
@@ -40,6 +40,11 @@ class AlertNotifier(SlackNotifier):
         self.am = Alertmanager(settings.alertmanager.url, settings.timeouts.probe_s)
         secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "alp"
         self.key = key_from(secret)
+        self.pacer = Pacer(settings.alertmanager.post_rate_per_s, settings.alertmanager.post_burst)
+
+    async def announce(self, inc: Incident) -> tuple[str, str] | None:
+        await self.pacer.wait(inc.channel.lstrip("#"))  # alert storms open incidents by the dozen
+        return await super().announce(inc)
 
     async def checklist(self, inc: Incident) -> None:
         await super().checklist(inc)
@@ -187,5 +192,7 @@ def alert_intake(settings: Settings, app: AsyncApp, escalator: Any, groups: Aler
     """The intake behind `POST /alertmanager`, with its buttons registered on the Bolt app."""
     flow = ActionFlow(settings, app.client, escalator, metrics)
     intake = AlertIntake(settings, app.client, escalator, groups, metrics.registry, flow.request_button)
+    if isinstance(escalator.notifier, AlertNotifier):
+        intake.pacer = escalator.notifier.pacer  # one pace per channel for every message the bot posts there
     register_alert_handlers(app, Silencer(intake, flow))
     return intake

@@ -78,10 +78,7 @@ def resolve(am_url: str, alerts: list[dict[str, Any]]) -> None:
         am_url,
         "POST",
         "/alerts",
-        [
-            {"labels": a["labels"], "annotations": a.get("annotations", {}), "endsAt": past.isoformat()}
-            for a in alerts
-        ],
+        [{"labels": a["labels"], "annotations": a.get("annotations", {}), "endsAt": past.isoformat()} for a in alerts],
     )
 
 
