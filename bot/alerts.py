@@ -176,10 +176,15 @@ class AlertIntake:
             group.notifications += 1  # a repeated "resolved": nothing new
             self.groups.save(group)
             return
+        if group is None and not firing:
+            # Resolved before we heard it fire (a new receiver, a fresh state store): there is
+            # no message to update and no incident to resolve.
+            log.info("alert group %s resolved; never seen firing: nothing to update", payload.groupKey[:200])
+            return
         notes: list[str] = []
         spec = params = None
         if new_episode:
-            labels = (firing or payload.alerts)[0].labels
+            labels = firing[0].labels
             route = route_for(labels, self.cfg.routes)
             channel = ((route.channel if route else None) or self.cfg.channel).lstrip("#")
             group = self.groups.start(payload.groupKey, channel, group.incident_id if group else None)
@@ -187,8 +192,6 @@ class AlertIntake:
                 group.route = {"check": route.check, "priority": route.priority, "params": {}}
                 try:
                     spec, params, notes = route.params(labels)
-                    if not firing:  # first heard of as resolved: nothing to diagnose
-                        spec = None
                     group.route["params"] = params.model_dump(mode="json", exclude_none=True)
                 except UsageError as err:
                     notes = [f"{err}: the check did not run"]
@@ -255,12 +258,17 @@ class AlertIntake:
         """Alerts joining and leaving go into the incident's timeline; the findings into its evidence."""
         if not group.incident_id:
             return
-        for fp in sorted(joined):
-            a = group.alerts[fp]
-            self.escalator.record(group.incident_id, "alp", "alert", f"alert firing: {_describe(a)}", {"fp": fp})
-        for fp in sorted(left):
-            a = group.alerts[fp]
-            self.escalator.record(group.incident_id, "alp", "alert", f"alert resolved: {_describe(a)}", {"fp": fp})
+        for verb, fps in (("firing", sorted(joined)), ("resolved", sorted(left))):
+            if fps:  # one entry per notification, however many alerts it carries
+                described = [_describe(group.alerts[fp]) for fp in fps]
+                more = f" (and {len(fps) - 10} more)" if len(fps) > 10 else ""
+                self.escalator.record(
+                    group.incident_id,
+                    "alp",
+                    "alert",
+                    f"{len(fps)} alert(s) {verb}: " + "; ".join(described[:10]) + more,
+                    {"fingerprints": fps},
+                )
         if report is not None:
             worst = sorted(report.redacted().findings, key=lambda f: -f.severity.rank)
             findings = [f"{f.severity.value.upper()}: {f.title}" for f in worst if f.severity is not Severity.OK][:8]

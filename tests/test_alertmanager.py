@@ -196,7 +196,7 @@ def test_one_message_and_one_incident_per_group_resolved_and_reopened(am_bot, fa
     assert len(group_posts(fake_slack, name)) == 1
     assert len([i for i in incidents(am_bot) if name in i["summary"]]) == 1
     timeline = alp_cli(am_bot, "incident", "show", str(inc["id"]))
-    assert "alert firing" in timeline and "redis-0" in timeline and "redis-1" in timeline
+    assert "alert(s) firing" in timeline and "redis-0" in timeline and "redis-1" in timeline
     assert "check redis" in timeline  # the findings are the incident's evidence
 
     am.resolve(am_url, [a1, a2])
