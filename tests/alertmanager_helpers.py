@@ -20,6 +20,9 @@ route:
   group_wait: 1s
   group_interval: 2s
   repeat_interval: 1h
+  routes:
+    - matchers: ['repeat="fast"']
+      repeat_interval: 2s
 receivers:
   - name: alp
     webhook_configs:

@@ -217,6 +217,24 @@ def test_one_message_and_one_incident_per_group_resolved_and_reopened(am_bot, fa
     wait_until(lambda: any(i["id"] == again["id"] and i["status"] == "resolved" for i in incidents(am_bot)), 30)
 
 
+def test_repeats_update_the_message_and_never_open_a_second_incident(am_bot, fake_slack, am_url, unique):  # type: ignore[no-untyped-def]
+    name = f"RedisEvictions{unique}"
+    alert = {"labels": {"alertname": name, "group": "g", "repeat": "fast"}}
+    am.fire(am_url, [alert])
+    first = wait_until(lambda: group_posts(fake_slack, name), timeout=30)[0]
+    ts = first.response["ts"]
+    wait_until(
+        lambda: [u for u in updates_of(fake_slack, ts) if "Notifications: 3" in blocks_text(u.args["blocks"])], 30
+    )
+    assert len(group_posts(fake_slack, name)) == 1
+    ours = [i for i in incidents(am_bot) if name in i["summary"]]
+    assert len(ours) == 1
+    timeline = alp_cli(am_bot, "incident", "show", str(ours[0]["id"]))
+    assert timeline.count("check redis") == 1 and timeline.count("alert(s) firing") == 1
+    am.resolve(am_url, [alert])
+    wait_until(lambda: any(i["id"] == ours[0]["id"] and i["status"] == "resolved" for i in incidents(am_bot)), 30)
+
+
 def test_silence_from_slack_round_trips_through_alertmanager(am_bot, fake_slack, am_url, unique):  # type: ignore[no-untyped-def]
     name = f"RedisHitRatioLow{unique}"
     alert = {"labels": {"alertname": name, "group": "g", "instance": "redis-0"}}
