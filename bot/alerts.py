@@ -130,7 +130,7 @@ class AlertIntake:
         self.key = key_from(secret)
         self.metrics = AlertMetrics(registry)
         self.pacer = Pacer(self.cfg.post_rate_per_s, self.cfg.post_burst)
-        self.locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.locks: dict[str, tuple[asyncio.Lock, int]] = {}  # group key -> (lock, notifications holding it)
         self.reports: dict[tuple[str, str], tuple[float, asyncio.Future[Report]]] = {}
         self.tasks: set[asyncio.Task[None]] = set()
         self.latencies: list[float] = []  # seconds, notification -> findings posted (the benchmark reads them)
@@ -162,11 +162,20 @@ class AlertIntake:
     # ------------------------------------------------------------------ one notification
     async def handle(self, payload: WebhookPayload, received: float) -> None:
         """One notification, after the group's earlier ones; a failure is logged, never raised."""
-        async with self.locks[payload.groupKey]:
-            try:
+        key = payload.groupKey
+        lock, users = self.locks.get(key, (asyncio.Lock(), 0))
+        self.locks[key] = (lock, users + 1)
+        try:
+            async with lock:
                 await self._handle(payload, received)
-            except Exception:
-                log.exception("alert group %s: notification not handled", payload.groupKey[:200])
+        except Exception:
+            log.exception("alert group %s: notification not handled", key[:200])
+        finally:
+            lock, users = self.locks[key]
+            if users <= 1:
+                del self.locks[key]
+            else:
+                self.locks[key] = (lock, users - 1)
 
     async def _handle(self, payload: WebhookPayload, received: float) -> None:
         group = self.groups.current(payload.groupKey)
@@ -187,8 +196,8 @@ class AlertIntake:
             labels = firing[0].labels
             route = route_for(labels, self.cfg.routes)
             channel = ((route.channel if route else None) or self.cfg.channel).lstrip("#")
-            group = self.groups.start(payload.groupKey, channel, group.incident_id if group else None)
-            if route is not None:
+            group, new_episode = self.groups.start(payload.groupKey, channel, group.incident_id if group else None)
+            if new_episode and route is not None:
                 group.route = {"check": route.check, "priority": route.priority, "params": {}}
                 try:
                     spec, params, notes = route.params(labels)
@@ -229,6 +238,11 @@ class AlertIntake:
             self.metrics.checks.labels(target=spec.name, run="shared").inc()
             return await asyncio.shield(hit[1])
         self.metrics.checks.labels(target=spec.name, run="ran").inc()
+        stale = [
+            k for k, (at, f) in self.reports.items() if f.done() and time.monotonic() - at >= self.cfg.check_reuse_s
+        ]
+        for k in stale:
+            del self.reports[k]
         future = asyncio.ensure_future(run_check(spec, CheckContext(self.settings), params))
         self.reports[key] = (time.monotonic(), future)
         return await asyncio.shield(future)

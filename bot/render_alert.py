@@ -71,7 +71,7 @@ def group_message(
         about.append(f"Incident: {incident}")
     about.append(f"Notifications: {group.notifications}")
     blocks: list[Block] = [
-        {"type": "header", "text": {"type": "plain_text", "text": esc(title)[:150], "emoji": True}},
+        {"type": "header", "text": {"type": "plain_text", "text": redact(title)[:150], "emoji": True}},
         {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)[:MAX_TEXT]}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(about)[:MAX_TEXT]}]},
     ]

@@ -135,7 +135,9 @@ class AlertmanagerSettings(BaseModel):
     routes: list[AlertRoute] = Field(default_factory=default_routes, description="first match wins")
     channel: str = Field("#alerts", description="Where alerts go when their route names no channel")
     auto_resolve: bool = Field(True, description="A resolved alert group resolves its incident")
-    silence_risk: str = Field("disruptive", description="Who may silence: the remediation risk whose people may")
+    silence_risk: str = Field(
+        "disruptive", description="Who may silence: the people allowed remediations of this risk (safe or disruptive)"
+    )
     silence_hours: list[float] = Field(default_factory=lambda: [1.0, 4.0], description="Silence buttons, in hours")
     check_reuse_s: float = Field(
         30, ge=0, description="A routed check's report is reused by identical alerts arriving within this window"
@@ -147,8 +149,8 @@ class AlertmanagerSettings(BaseModel):
     @field_validator("silence_risk")
     @classmethod
     def _risk(cls, v: str) -> str:
-        if v not in ("safe", "disruptive", "destructive"):
-            raise ValueError("silence_risk must be safe, disruptive or destructive")
+        if v not in ("safe", "disruptive"):  # a silence is one click: no two-person rule behind it
+            raise ValueError("silence_risk must be safe or disruptive")
         return v
 
 

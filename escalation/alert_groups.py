@@ -24,6 +24,9 @@ alert_groups = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("group_key", sa.Text, nullable=False, index=True),
     sa.Column("status", sa.String(16), nullable=False),  # firing, resolved
+    # The group key while the episode fires, NULL once resolved: at most one firing episode per
+    # group, even when two replicas hear the same group at once.
+    sa.Column("open_key", sa.Text, unique=True),
     sa.Column("channel", sa.String(64), nullable=False),
     sa.Column("message_ts", sa.String(32)),
     sa.Column("incident_id", sa.Integer, index=True),
@@ -90,13 +93,26 @@ class AlertGroups:
             rows = conn.execute(q.where(alert_groups.c.incident_id.is_not(None))).all()
         return {int(r[0]): (str(r[1]), r[2]) for r in rows}
 
-    def start(self, group_key: str, channel: str, previous_incident_id: int | None) -> AlertGroup:
-        """A new episode of the group (first time, or firing again after it resolved)."""
+    def start(self, group_key: str, channel: str, previous_incident_id: int | None) -> tuple[AlertGroup, bool]:
+        """A new episode of the group (first time, or firing again after it resolved), and True;
+        or the firing episode someone else started meanwhile, and False."""
         at = now()
+        try:
+            episode_id = self._insert(group_key, channel, previous_incident_id, at)
+        except sa.exc.IntegrityError:
+            current = self.current(group_key)
+            assert current is not None
+            return current, False
+        group = self.get(episode_id)
+        assert group is not None
+        return group, True
+
+    def _insert(self, group_key: str, channel: str, previous_incident_id: int | None, at: datetime) -> int:
         with self.engine.begin() as conn:
             res = conn.execute(
                 alert_groups.insert().values(
                     group_key=group_key,
+                    open_key=group_key,
                     status="firing",
                     channel=channel,
                     previous_incident_id=previous_incident_id,
@@ -109,10 +125,7 @@ class AlertGroups:
                     updated_at=at,
                 )
             )
-            episode_id = int(res.inserted_primary_key[0])  # type: ignore[index]
-        group = self.get(episode_id)
-        assert group is not None
-        return group
+            return int(res.inserted_primary_key[0])  # type: ignore[index]
 
     def save(self, group: AlertGroup) -> None:
         with self.engine.begin() as conn:
@@ -121,6 +134,7 @@ class AlertGroups:
                 .where(alert_groups.c.id == group.id)
                 .values(
                     status=group.status,
+                    open_key=group.group_key if group.status == "firing" else None,
                     channel=group.channel,
                     message_ts=group.message_ts,
                     incident_id=group.incident_id,

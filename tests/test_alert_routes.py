@@ -80,3 +80,19 @@ def test_routes_come_from_toml_and_bad_ones_stop_the_bot(tmp_path, monkeypatch) 
         with pytest.raises(ConfigError, match=r"alertmanager\.routes") as err:
             load_settings()
         assert says in str(err.value)
+
+
+def test_a_group_has_one_firing_episode_however_many_replicas_start_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from escalation.alert_groups import AlertGroups
+    from escalation.store import Store
+
+    store = Store(f"sqlite:///{tmp_path}/state.db")
+    one, two = AlertGroups(store), AlertGroups(store)  # two replicas over one state store
+    first, created = one.start("{}:{alertname=X}", "C1", None)
+    again, created_again = two.start("{}:{alertname=X}", "C1", None)
+    assert created and not created_again and again.id == first.id
+    first.status = "resolved"
+    one.save(first)
+    later, created_later = two.start("{}:{alertname=X}", "C1", 7)  # fires again after resolving
+    assert created_later and later.id != first.id and later.previous_incident_id == 7
+    store.close()
