@@ -30,6 +30,7 @@ from bot.settings import Settings
 from bot.signing import key_from, sign
 from commands.alerts import route_for
 from commands.params import UsageError
+from commands.redact import redact
 from commands.registry import CheckContext, CheckSpec
 from commands.report import Report, Severity
 from commands.runner import run_check
@@ -251,10 +252,10 @@ class AlertIntake:
     async def _open_incident(self, group: AlertGroup, first: WebhookAlert) -> None:
         labels, ann = first.labels, first.annotations
         name = labels.get("alertname", "alert")
-        summary = f"{name}: {ann.get('summary') or ann.get('description') or 'alert firing'}"[:200]
+        summary = redact(f"{name}: {ann.get('summary') or ann.get('description') or 'alert firing'}")[:200]
         known = {s.name for s in self.settings.platform.services}
         services = sorted({v for k, v in labels.items() if k in ("service", "deployment", "app") and v in known})
-        impact = (ann.get("description") or "")[:1000]
+        impact = redact(ann.get("description") or "")[:1000]
         inc = await self.escalator.open(
             Priority(group.route["priority"]), summary, impact, services, group.channel, ACTOR
         )
@@ -304,6 +305,8 @@ class AlertIntake:
 
     async def _post(self, group: AlertGroup, report: Report | None, received: float | None) -> None:
         rendered: SlackMessage | None = render_report(report, self.button) if report else None
+        if rendered is not None and group.incident_id:  # the group already has its incident
+            rendered.blocks = [b for b in rendered.blocks if b.get("block_id") != "incident_from_report"]
         if rendered is not None:
             group.route["report_blocks"] = rendered.blocks
         elif group.route.get("report_blocks"):
@@ -351,4 +354,6 @@ def _describe(alert: dict[str, Any]) -> str:
     labels = alert.get("labels", {})
     extra = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k != "alertname")
     summary = alert.get("annotations", {}).get("summary", "")
-    return f"{labels.get('alertname', '?')}" + (f" ({extra})" if extra else "") + (f": {summary}" if summary else "")
+    return redact(
+        f"{labels.get('alertname', '?')}" + (f" ({extra})" if extra else "") + (f": {summary}" if summary else "")
+    )

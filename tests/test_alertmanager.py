@@ -176,7 +176,10 @@ def test_one_message_and_one_incident_per_group_resolved_and_reopened(am_bot, fa
     name = f"RedisMemoryHigh{unique}"
     a1 = {
         "labels": {"alertname": name, "group": "g", "instance": "redis-0", "severity": "warning"},
-        "annotations": {"summary": "Redis <memory> at 95% & rising"},
+        "annotations": {
+            "summary": "Redis <memory> at 95% & rising",
+            "description": "cache of postgresql://app:hunter2@postgres:5432/app",
+        },
     }
     a2 = {"labels": {**a1["labels"], "instance": "redis-1"}, "annotations": {"summary": "Redis memory at 93%"}}
     am.fire(am_url, [a1])
@@ -198,6 +201,8 @@ def test_one_message_and_one_incident_per_group_resolved_and_reopened(am_bot, fa
     timeline = alp_cli(am_bot, "incident", "show", str(inc["id"]))
     assert "alert(s) firing" in timeline and "redis-0" in timeline and "redis-1" in timeline
     assert "check redis" in timeline  # the findings are the incident's evidence
+    assert "hunter2" not in timeline and "postgresql://app:" in timeline  # the impact, masked
+    assert not [c for c in fake_slack.calls if "hunter2" in json.dumps(c.args)]
 
     am.resolve(am_url, [a1, a2])
     wait_until(lambda: any(i["id"] == inc["id"] and i["status"] == "resolved" for i in incidents(am_bot)), 30)
