@@ -205,6 +205,7 @@ class AlertIntake:
                     group.route["params"] = params.model_dump(mode="json", exclude_none=True)
                 except UsageError as err:
                     notes = [f"{err}: the check did not run"]
+                    group.route["invalid"] = True
                 group.route["notes"] = notes
         assert group is not None
         before = {f for f, a in group.alerts.items() if a.get("status") == "firing"}
@@ -215,11 +216,16 @@ class AlertIntake:
         group.notifications += 1
         now_firing = {a.fingerprint for a in firing}
         joined, left = now_firing - before, before - now_firing
-        if not new_episode and joined and group.route.get("params") is not None and "check" in group.route:
+        # Never posted (a crash or a Slack failure after the episode was saved): this notification
+        # does what the lost one should have; Alertmanager re-sends every repeat_interval.
+        unposted = not new_episode and group.message_ts is None
+        routed = "check" in group.route and not group.route.get("invalid")
+        if not new_episode and firing and routed and (joined or unposted):
             spec, params = self._route_spec(group)
         report = await self._report(spec, params) if spec is not None else None
-        if new_episode and group.route.get("priority") and firing:
+        if (new_episode or unposted) and group.route.get("priority") and firing and not group.incident_id:
             await self._open_incident(group, firing[0])
+            self.groups.save(group)
         self._record(group, joined, left, report)
         await self._post(group, report, received if report else None)
         if group.status == "resolved" and group.incident_id and self.cfg.auto_resolve:

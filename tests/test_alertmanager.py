@@ -98,6 +98,7 @@ def group_posts(fake_slack, name: str, channel: str = "C0ALERTS") -> list:  # ty
         c
         for c in fake_slack.called("chat.postMessage")
         if c.args.get("channel") == channel
+        and c.response.get("ok")
         and not c.args.get("thread_ts")
         and name in c.args.get("text", "")
         and ("FIRING" in c.args.get("text", "") or "RESOLVED" in c.args.get("text", ""))
@@ -169,6 +170,32 @@ def test_label_values_are_validated_like_any_input(am_bot, fake_slack, unique): 
     assert "--samples" in text and "is not valid" in text and "did not run" in text
     headers = [b["text"]["text"] for b in msg.args["blocks"] if b["type"] == "header"]
     assert not [h for h in headers if h.startswith("kafka-lag")]  # no report: the check did not run
+    _, before = get(am_bot, "/metrics")
+    joined = {**labels, "pod": "p2"}
+    body = am.payload(f"{{}}:{{alertname={name}}}", [{"labels": labels}, {"labels": joined}])
+    assert am.post_webhook(am_bot.url, json.dumps(body).encode(), am.TOKEN)[0] == 200
+    ts = msg.response["ts"]
+    update = wait_until(lambda: [u for u in updates_of(fake_slack, ts) if "2 alerts" in u.args.get("text", "")])[-1]
+    assert "is not valid" in blocks_text(update.args["blocks"])  # an alert joining does not run it either
+    _, after = get(am_bot, "/metrics")
+    assert _metric(after, 'alp_alert_checks_total{run="ran",target="kafka-lag"}') == _metric(
+        before, 'alp_alert_checks_total{run="ran",target="kafka-lag"}'
+    )
+
+
+def test_a_group_slack_refused_is_posted_at_the_next_notification(am_bot, fake_slack, unique):  # type: ignore[no-untyped-def]
+    name = f"RedisRecover{unique}"
+    body = json.dumps(am.payload(f"{{}}:{{alertname={name}}}", [{"labels": {"alertname": name}}])).encode()
+    fake_slack.not_in_channel.add("C0ALERTS")
+    assert am.post_webhook(am_bot.url, body, am.TOKEN)[0] == 200
+    wait_until(lambda: [i for i in incidents(am_bot) if name in i["summary"]])
+    time.sleep(1)
+    assert not group_posts(fake_slack, name)
+    fake_slack.not_in_channel.discard("C0ALERTS")
+    assert am.post_webhook(am_bot.url, body, am.TOKEN)[0] == 200  # Alertmanager's repeat
+    msg = wait_until(lambda: group_posts(fake_slack, name))[0]
+    assert "redis: " in blocks_text(msg.args["blocks"]) and "INC-" in blocks_text(msg.args["blocks"])
+    assert len([i for i in incidents(am_bot) if name in i["summary"]]) == 1
 
 
 # ---------------------------------------------------------------- through the real Alertmanager
