@@ -41,10 +41,19 @@ class AlertNotifier(SlackNotifier):
         secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "alp"
         self.key = key_from(secret)
         self.pacer = Pacer(settings.alertmanager.post_rate_per_s, settings.alertmanager.post_burst)
+        self.intake: AlertIntake | None = None  # set once the intake exists (it needs the escalator)
 
     async def announce(self, inc: Incident) -> tuple[str, str] | None:
+        """An incident opened by an alert group is announced by the group's own message."""
+        where = await self.intake.announce(inc) if self.intake else None
+        if where:
+            return where
         await self.pacer.wait(inc.channel.lstrip("#"))  # alert storms open incidents by the dozen
         return await super().announce(inc)
+
+    async def refresh(self, inc: Incident) -> None:
+        if not (self.intake and await self.intake.refresh(inc)):
+            await super().refresh(inc)
 
     async def checklist(self, inc: Incident) -> None:
         await super().checklist(inc)
@@ -194,5 +203,6 @@ def alert_intake(settings: Settings, app: AsyncApp, escalator: Any, groups: Aler
     intake = AlertIntake(settings, app.client, escalator, groups, metrics.registry, flow.request_button)
     if isinstance(escalator.notifier, AlertNotifier):
         intake.pacer = escalator.notifier.pacer  # one pace per channel for every message the bot posts there
+        escalator.notifier.intake = intake
     register_alert_handlers(app, Silencer(intake, flow))
     return intake

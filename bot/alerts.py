@@ -16,15 +16,18 @@ import hmac
 import logging
 import time
 from collections import defaultdict
-from typing import Any, Literal
+from contextvars import ContextVar
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.alert_webhook import WebhookAlert, WebhookPayload
 from bot.render_alert import group_message
+from bot.render_incident import incident_blocks
 from bot.render_slack import SlackMessage, render_report
 from bot.settings import Settings
 from bot.signing import key_from, sign
@@ -36,39 +39,17 @@ from commands.report import Report, Severity
 from commands.runner import run_check
 from escalation.alert_groups import AlertGroup, AlertGroups
 from escalation.engine import Escalator
-from escalation.model import Priority
+from escalation.model import Incident, Priority
 
 log = logging.getLogger(__name__)
 
+# While an alert group opens its incident: the group, its fresh report message and when the
+# notification arrived, so the incident's announcement *is* the group's message (see announce).
+ANNOUNCING: ContextVar[tuple[AlertGroup, SlackMessage | None, float | None] | None] = ContextVar(
+    "alp_alert_announcing", default=None
+)
 BUTTON_TTL_S = 7 * 24 * 3600  # alert messages live for days; who may click is checked at click time
 ACTOR = "alertmanager"
-
-
-class WebhookAlert(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    status: Literal["firing", "resolved"]
-    labels: dict[str, str]
-    annotations: dict[str, str] = Field(default_factory=dict)
-    startsAt: str
-    endsAt: str = ""
-    generatorURL: str = ""
-    fingerprint: str = Field(min_length=1, max_length=64)
-
-
-class WebhookPayload(BaseModel):
-    """Alertmanager's webhook body (https://prometheus.io/docs/alerting/latest/configuration/#webhook_config)."""
-
-    model_config = ConfigDict(extra="ignore")
-    version: Literal["4"]
-    groupKey: str = Field(min_length=1, max_length=4000)
-    status: Literal["firing", "resolved"]
-    receiver: str = ""
-    groupLabels: dict[str, str] = Field(default_factory=dict)
-    commonLabels: dict[str, str] = Field(default_factory=dict)
-    commonAnnotations: dict[str, str] = Field(default_factory=dict)
-    externalURL: str = ""
-    truncatedAlerts: int = 0
-    alerts: list[WebhookAlert] = Field(min_length=1)
 
 
 class Pacer:
@@ -223,11 +204,21 @@ class AlertIntake:
         if not new_episode and firing and routed and (joined or unposted):
             spec, params = self._route_spec(group)
         report = await self._report(spec, params) if spec is not None else None
+        fresh = self._render_report(group, report)
+        arrived = received if report else None
+        unsent = group.message_ts is None
         if (new_episode or unposted) and group.route.get("priority") and firing and not group.incident_id:
-            await self._open_incident(group, firing[0])
+            token = ANNOUNCING.set((group, fresh, arrived))
+            try:
+                await self._open_incident(group, firing[0])
+            finally:
+                ANNOUNCING.reset(token)
             self.groups.save(group)
         self._record(group, joined, left, report)
-        await self._post(group, report, received if report else None)
+        if unsent and group.message_ts is not None:  # posted as the incident's announcement
+            self.groups.save(group)
+        else:
+            await self._post(group, fresh, arrived)
         if group.status == "resolved" and group.incident_id and self.cfg.auto_resolve:
             await self.escalator.resolve(group.incident_id, ACTOR)
 
@@ -309,14 +300,41 @@ class AlertIntake:
             (f"Silence {h:g}h", sign({"g": group.id, "h": h}, self.key, BUTTON_TTL_S)) for h in self.cfg.silence_hours
         ]
 
-    async def _post(self, group: AlertGroup, report: Report | None, received: float | None) -> None:
-        rendered: SlackMessage | None = render_report(report, self.button) if report else None
-        if rendered is not None and group.incident_id:  # the group already has its incident
+    def _render_report(self, group: AlertGroup, report: Report | None) -> SlackMessage | None:
+        """The check's report as blocks, kept on the episode so later updates still show it."""
+        if report is None:
+            return None
+        rendered = render_report(report, self.button)
+        if group.route.get("priority"):  # the group opens its own incident: no "Open incident" button
             rendered.blocks = [b for b in rendered.blocks if b.get("block_id") != "incident_from_report"]
-        if rendered is not None:
-            group.route["report_blocks"] = rendered.blocks
-        elif group.route.get("report_blocks"):
-            rendered = SlackMessage("", group.route["report_blocks"])
+        group.route["report_blocks"] = rendered.blocks
+        group.route["report_target"] = report.target
+        return rendered
+
+    async def announce(self, inc: Incident) -> tuple[str, str] | None:
+        """For the notifier: an alert-born incident is announced by its group's message (posted
+        now, with the incident's buttons); None when this incident is not being opened by a group."""
+        pending = ANNOUNCING.get()
+        if pending is None:
+            return None
+        group, fresh, received = pending
+        group.incident_id = inc.id
+        await self._post(group, fresh, received, save=False)
+        return (group.channel, group.message_ts) if group.message_ts else None
+
+    async def refresh(self, inc: Incident) -> bool:
+        """For the notifier: re-render the group message that announced `inc` (False: none did)."""
+        group = self.groups.of_incident(inc.id)
+        if group is None or not group.message_ts or group.message_ts != inc.message_ts:
+            return False
+        await self._post(group, None, None, save=False)
+        return True
+
+    async def _post(
+        self, group: AlertGroup, fresh: SlackMessage | None, received: float | None, save: bool = True
+    ) -> None:
+        blocks = group.route.get("report_blocks")
+        rendered = fresh or (SlackMessage("", blocks) if blocks else None)
         inc = self.escalator.store.get(group.incident_id) if group.incident_id else None
         ref = f"{inc.ref} ({inc.priority.value}, {inc.status.value})" if inc else None
         if ref and group.previous_incident_id:
@@ -328,6 +346,7 @@ class AlertIntake:
             self.silence_buttons(group),
             ref,
             self.cfg.max_alerts_shown,
+            incident_blocks(inc)[1][1:] if inc else [],
         )
         try:
             await self.pacer.wait(group.channel)
@@ -342,18 +361,20 @@ class AlertIntake:
                 took = time.monotonic() - received
                 self.latencies.append(took)
                 self.metrics.latency.observe(took)
-            if report is not None and msg.attachment:
+            if fresh is not None and msg.attachment:
+                target = group.route.get("report_target", "report")
                 await self.client.files_upload_v2(
                     channel=group.channel,
                     thread_ts=group.message_ts,
                     content=msg.attachment,
-                    filename=f"{report.target}-report.txt",
-                    title=f"{report.target} report",
+                    filename=f"{target}-report.txt",
+                    title=f"{target} report",
                 )
         except SlackApiError as err:
             log.error("alert group message in %s failed: %s", group.channel, err.response.get("error"))
         finally:
-            self.groups.save(group)
+            if save:
+                self.groups.save(group)
 
 
 def _describe(alert: dict[str, Any]) -> str:

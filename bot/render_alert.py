@@ -47,8 +47,10 @@ def group_message(
     silence_buttons: list[tuple[str, str]],
     incident: str | None,
     max_alerts: int,
+    incident_status: list[Block] | None = None,
 ) -> SlackMessage:
-    """The group's message: header, alerts, route and incident, the check's report, silence buttons."""
+    """The group's message: header, alerts, route, its incident's status and buttons, the check's
+    report, silence buttons."""
     firing = group.firing()
     name = group.common_labels.get("alertname") or next(
         (a["labels"].get("alertname", "") for a in group.alerts.values()), "alert"
@@ -79,6 +81,7 @@ def group_message(
         blocks.append(
             {"type": "context", "elements": [{"type": "mrkdwn", "text": f":information_source: {esc(note)}"}]}
         )
+    blocks += incident_status or []
     tail: list[Block] = []
     if silence_buttons and group.status == "firing":
         tail.append(
