@@ -115,6 +115,9 @@ class AlertIntake:
         self.locks: dict[str, tuple[asyncio.Lock, int]] = {}  # group key -> (lock, notifications holding it)
         self.reports: dict[tuple[str, str], tuple[float, asyncio.Future[Report]]] = {}
         self.tasks: set[asyncio.Task[None]] = set()
+        # Groups handled at once: the state store is written synchronously, so fifty groups in
+        # flight would each hold the event loop a little on every turn and delay slash commands' acks.
+        self.slots = asyncio.Semaphore(self.cfg.concurrency)
         self.latencies: list[float] = []  # seconds, notification -> findings posted (the benchmark reads them)
 
     # ------------------------------------------------------------------ HTTP
@@ -148,7 +151,7 @@ class AlertIntake:
         lock, users = self.locks.get(key, (asyncio.Lock(), 0))
         self.locks[key] = (lock, users + 1)
         try:
-            async with lock:
+            async with lock, self.slots:
                 await self._handle(payload, received)
         except Exception:
             log.exception("alert group %s: notification not handled", key[:200])
