@@ -196,6 +196,7 @@ class AlertIntake:
         for a in payload.alerts:
             group.alerts[a.fingerprint] = a.model_dump()
         group.common_labels = dict(payload.commonLabels)
+        group.route["truncated"] = payload.truncatedAlerts  # left out by Alertmanager's max_alerts
         group.status = "firing" if firing else "resolved"
         group.notifications += 1
         now_firing = {a.fingerprint for a in firing}

@@ -63,8 +63,12 @@ def group_message(
     lines = [_alert_line(a, group.common_labels) for a in shown[:max_alerts]]
     if len(shown) > max_alerts:
         lines.append(f"… and {len(shown) - max_alerts} more alert(s) in this group")
+    if group.route.get("truncated"):
+        lines.append(
+            f"… and {group.route['truncated']} more that Alertmanager left out of its notification (max_alerts)"
+        )
     about = [f"Labels: {_labels(group.common_labels, {'alertname'}) or '-'}"]
-    if group.route:
+    if group.route.get("check"):
         args = " ".join(f"--{k.replace('_', '-')} {esc(str(v))}" for k, v in group.route.get("params", {}).items())
         about.append(f"Check: `{group.route['check']}{(' ' + args) if args else ''}`")
     else:

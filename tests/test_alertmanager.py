@@ -153,10 +153,12 @@ def test_crafted_payloads_get_clear_answers_and_change_nothing(am_bot, fake_slac
 def test_an_alert_no_route_matches_is_posted_without_a_check(am_bot, fake_slack, unique):  # type: ignore[no-untyped-def]
     name = f"Unrouted{unique}"
     body = am.payload(f"{{}}:{{alertname={name}}}", [{"labels": {"alertname": name, "severity": "page"}}])
+    body["truncatedAlerts"] = 7
     status, answer = am.post_webhook(am_bot.url, json.dumps(body).encode(), am.TOKEN)
     assert status == 200 and answer["alerts"] == 1
     msg = wait_until(lambda: group_posts(fake_slack, name, "C0ALERTDEFAULT"))[0]
     assert "No route matched" in blocks_text(msg.args["blocks"])
+    assert "7 more that Alertmanager left out" in blocks_text(msg.args["blocks"])  # nothing lost silently
     assert not [i for i in incidents(am_bot) if name in i["summary"]]
 
 
