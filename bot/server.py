@@ -95,6 +95,9 @@ async def serve(settings: Settings) -> None:
     groups = AlertGroups(store)
     notifier = AlertNotifier(client, settings, groups)
     escalator = Escalator(store, settings.escalation, notifier, settings.state_url, on_event=metrics.escalation_event)
+    from commands.changes import incident_changes_hook
+
+    escalator.recent_changes = incident_changes_hook(settings)
     await escalator.start()
     watcher = None
     if settings.kafka_lag.watch_interval_s > 0:

@@ -28,16 +28,19 @@ def _call(base: str, method: str, path: str, body: bytes | None = None) -> Any:
 
 
 class _Logs:
-    """(namespace, pod) -> log text, stored in the kubelet stand-in."""
+    """(namespace, pod) -> log text, stored in the kubelet stand-in (`previous-logs`: the
+    container before its last restart, what `kubectl logs --previous` shows)."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, kind: str = "logs") -> None:
         self._base = base
+        self._kind = kind
 
     def __setitem__(self, key: tuple[str, str], text: str) -> None:
-        _call(self._base, "PUT", f"/testbed/logs/{quote(key[0], safe='')}/{quote(key[1], safe='')}", text.encode())
+        path = f"/testbed/{self._kind}/{quote(key[0], safe='')}/{quote(key[1], safe='')}"
+        _call(self._base, "PUT", path, text.encode())
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
-        return iter([(ns, pod) for ns, pod in _call(self._base, "GET", "/testbed/logs")])
+        return iter([(ns, pod) for ns, pod in _call(self._base, "GET", f"/testbed/{self._kind}")])
 
 
 class _LogRequests:
@@ -74,6 +77,7 @@ class StandIns:
         self.metrics_port = metrics_port  # the metrics.k8s.io APIService's backend
         self.platform_port = platform_port
         self.logs = _Logs(f"https://127.0.0.1:{kubelet_port}")
+        self.previous_logs = _Logs(f"https://127.0.0.1:{kubelet_port}", "previous-logs")
         self.log_requests = _LogRequests(f"https://127.0.0.1:{kubelet_port}")
         self.metrics = _Metrics(f"https://127.0.0.1:{metrics_port}")
 

@@ -5,7 +5,8 @@ so `scripts/testbed up` can start them before any virtualenv exists).
     python3 scripts/world/standins.py metrics  --port P --cert C --key K   (HTTPS)
     python3 scripts/world/standins.py platform --port 0 --port-file F      (HTTP)
 
-- kubelet: `GET /containerLogs/{ns}/{pod}/{container}` (`tailLines`, `sinceSeconds`), which the
+- kubelet: `GET /containerLogs/{ns}/{pod}/{container}` (`tailLines`, `sinceSeconds`, `previous`:
+  the container before its last restart, `timestamps`: each line prefixed with an RFC 3339 time), which the
   real kube-apiserver proxies `pods/log` to through a Node whose kubelet endpoint is this port.
 - metrics: `metrics.k8s.io/v1beta1` pod metrics, which the API server serves through an
   APIService pointing here.
@@ -14,6 +15,7 @@ so `scripts/testbed up` can start them before any virtualenv exists).
 
 What they serve is loaded over HTTP under `/testbed/` (scripts.world.client does it):
     PUT    /testbed/logs/{ns}/{pod}         body: the log text       GET /testbed/logs: [[ns, pod], ...]
+    PUT    /testbed/previous-logs/{ns}/{pod}  body: the previous container's log text (`previous=true`)
     GET    /testbed/log-requests            the containerLogs requests seen (pod and query), JSON
     DELETE /testbed/log-requests
     PUT    /testbed/metrics/{ns}            body: JSON list of PodMetrics items; GET the same
@@ -29,6 +31,7 @@ import os
 import socket
 import ssl
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -38,6 +41,7 @@ class State:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.logs: dict[tuple[str, str], str] = {}
+        self.previous_logs: dict[tuple[str, str], str] = {}
         self.log_requests: list[dict[str, str]] = []
         self.metrics: dict[str, list[dict[str, Any]]] = {}
         self.health: dict[str, int] = {}
@@ -84,15 +88,28 @@ class Handler(BaseHTTPRequestHandler):
         with st.lock:
             if parts[:2] == ["testbed", "logs"]:
                 return self._send(200, [list(k) for k in st.logs])
+            if parts[:2] == ["testbed", "previous-logs"]:
+                return self._send(200, [list(k) for k in st.previous_logs])
             if parts[:2] == ["testbed", "log-requests"]:
                 return self._send(200, st.log_requests)
             if parts[:2] == ["testbed", "metrics"] and len(parts) == 3:
                 return self._send(200, st.metrics.get(parts[2], []))
             if self.role == "kubelet" and parts[0] == "containerLogs" and len(parts) == 4:
                 st.log_requests.append({"pod": parts[2], **query})
-                lines = st.logs.get((parts[1], parts[2]), "").splitlines(keepends=True)
+                key = (parts[1], parts[2])
+                if query.get("previous") == "true" and key not in st.previous_logs:
+                    return self._send(400, f'previous terminated container "{parts[3]}" not found', "text/plain")
+                text = st.previous_logs[key] if query.get("previous") == "true" else st.logs.get(key, "")
+                lines = text.splitlines(keepends=True)
                 tail = int(query.get("tailLines", "0") or 0)
-                return self._send(200, "".join(lines[-tail:] if tail else lines), "text/plain")
+                lines = lines[-tail:] if tail else lines
+                if query.get("timestamps") == "true":  # as the kubelet does: RFC 3339 with nanoseconds
+                    start = time.time() - len(lines)
+                    lines = [
+                        time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(start + i)) + f".{i:09d}Z {line}"
+                        for i, line in enumerate(lines)
+                    ]
+                return self._send(200, "".join(lines), "text/plain")
             if self.role == "metrics" and parts[:3] == ["apis", "metrics.k8s.io", "v1beta1"]:
                 if len(parts) == 3:
                     return self._send(200, DISCOVERY)
@@ -132,6 +149,8 @@ class Handler(BaseHTTPRequestHandler):
         with st.lock:
             if parts[:2] == ["testbed", "logs"] and len(parts) == 4:
                 st.logs[(parts[2], parts[3])] = body.decode()
+            elif parts[:2] == ["testbed", "previous-logs"] and len(parts) == 4:
+                st.previous_logs[(parts[2], parts[3])] = body.decode()
             elif parts[:2] == ["testbed", "metrics"] and len(parts) == 3:
                 st.metrics[parts[2]] = json.loads(body)
             elif parts[:2] == ["testbed", "health"] and len(parts) == 3:
