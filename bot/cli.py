@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
         print(_plain(oncall_text(settings)))
         return
     if isinstance(request, IncidentRequest):
-        sys.exit(asyncio.run(_incident(request, settings)))
+        sys.exit(asyncio.run(_incident(request, settings, as_json)))
     if isinstance(request, _DoRequest):
         sys.exit(asyncio.run(_do(request, settings, yes)))
     if isinstance(request, AuditRequest):
@@ -218,8 +218,13 @@ def _plain(text: str) -> str:
     return text.replace("*", "").replace("`", "")
 
 
-async def _incident(request: IncidentRequest, settings: Settings) -> int:
+async def _incident(request: IncidentRequest, settings: Settings, as_json: bool = False) -> int:
     """`alp incident …` against the state store; the running bot pages and announces."""
+    if request.sub == "list" and as_json:
+        from escalation.incident_json import incidents_json
+
+        print(incidents_json(settings.state_url))
+        return 0
     from escalation.engine import Escalator
     from escalation.postmortem import postmortem_markdown
     from escalation.store import Store
