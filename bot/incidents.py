@@ -10,14 +10,17 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.escape import clean, escape
 from bot.render_incident import checklist_blocks, incident_blocks, note_modal, open_modal, page_blocks
 from bot.settings import Settings
+from commands.redact import redact
 from escalation.engine import Escalator
 from escalation.model import Incident, Priority, Status, Step
 from escalation.pages import Page
 from escalation.postmortem import postmortem_markdown
 
 log = logging.getLogger(__name__)
+SHOW_EVENTS = 15
 
 
 class SlackNotifier:
@@ -46,13 +49,13 @@ class SlackNotifier:
             await self.client.chat_postMessage(channel=dm["channel"]["id"], text=text, blocks=blocks)
 
     async def say(self, inc: Incident, text: str) -> None:
-        await self.client.chat_postMessage(channel=inc.channel, thread_ts=inc.message_ts, text=text)
+        await self.client.chat_postMessage(channel=inc.channel, thread_ts=inc.message_ts, text=redact(text))
 
     async def specialists(self, inc: Incident, channels: list[str]) -> None:
         for channel in channels:
             await self.client.chat_postMessage(
                 channel=channel.lstrip("#"),
-                text=f":sos: {inc.ref} [{inc.priority.value}] {inc.summary}: your team is needed in <#{inc.channel}>",
+                text=f":sos: {inc.ref} [{inc.priority.value}] {clean(inc.summary)}: your team is needed in <#{inc.channel}>",
             )
 
     async def checklist(self, inc: Incident) -> None:
@@ -72,12 +75,18 @@ def oncall_text(settings: Settings) -> str:
 
 def incident_line(inc: Incident) -> str:
     who = f", acked by <@{inc.acked_by}>" if inc.status is Status.ACKNOWLEDGED else ""
-    return f"*{inc.ref}* [{inc.priority.value}] {inc.status.value}{who}: {inc.summary} (opened {inc.opened_at:%m-%d %H:%M}Z)"
+    return f"*{inc.ref}* [{inc.priority.value}] {inc.status.value}{who}: {clean(inc.summary)} (opened {inc.opened_at:%m-%d %H:%M}Z)"
 
 
 def show_text(esc: Escalator, inc: Incident) -> str:
-    lines = [incident_line(inc), f"Impact: {inc.impact or '-'}; services: {', '.join(inc.services) or '-'}"]
-    lines += [f"`{e.at:%H:%M:%S}` {e.actor}: {e.text}" for e in esc.store.timeline(inc.id)[-15:]]
+    lines = [
+        incident_line(inc),
+        f"Impact: {clean(inc.impact or '-')}; services: {clean(', '.join(inc.services) or '-')}",
+    ]
+    events = esc.store.timeline(inc.id)
+    if len(events) > SHOW_EVENTS:
+        lines.append(f"… {len(events) - SHOW_EVENTS} earlier events: `/alp incident postmortem {inc.id}` has them all")
+    lines += [f"`{e.at:%H:%M:%S}` {escape(e.actor)}: {clean(e.text)}" for e in events[-SHOW_EVENTS:]]
     return "\n".join(lines)
 
 
@@ -140,8 +149,14 @@ async def upload_postmortem(esc: Escalator, inc: Incident, channel: str, client:
 def register_incident_handlers(app: AsyncApp, esc: Escalator, run_health: Any) -> None:
     """Buttons, checkboxes and forms of incident messages."""
 
+    def number(value: object) -> int | None:
+        """An incident id from a button or form: ASCII digits within SQLite's INTEGER, else None."""
+        text = str(value or "")
+        return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+
     def incident_of(body: dict[str, Any]) -> Incident | None:
-        return esc.store.get(int(body["actions"][0]["value"]))
+        incident_id = number(body["actions"][0].get("value"))
+        return esc.store.get(incident_id) if incident_id is not None else None
 
     async def ephemeral(client: AsyncWebClient, body: dict[str, Any], text: str) -> None:
         channel = body.get("channel", {}).get("id") or body.get("container", {}).get("channel_id")
@@ -171,20 +186,24 @@ def register_incident_handlers(app: AsyncApp, esc: Escalator, run_health: Any) -
     @app.action("incident_note")
     async def note(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        await client.views_open(trigger_id=body["trigger_id"], view=note_modal(int(body["actions"][0]["value"])))
+        incident_id = number(body["actions"][0].get("value"))
+        if incident_id is not None:
+            await client.views_open(trigger_id=body["trigger_id"], view=note_modal(incident_id))
 
     @app.view("incident_note_modal")
     async def note_submitted(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
         await ack()
         text = view["state"]["values"]["note"]["value"]["value"] or ""
-        await esc.note(int(view["private_metadata"]), body["user"]["id"], text)
+        incident_id = number(view.get("private_metadata"))
+        if incident_id is not None and esc.store.get(incident_id) is not None:
+            await esc.note(incident_id, body["user"]["id"], text)
 
     @app.action("incident_checklist")
     async def tick(ack: Any, body: dict[str, Any]) -> None:
         await ack()
-        incident_id = int(body["actions"][0]["block_id"].split("_", 1)[1])
-        inc = esc.store.get(incident_id)
-        if inc is None:
+        incident_id = number(str(body["actions"][0].get("block_id", "")).partition("_")[2])
+        inc = esc.store.get(incident_id) if incident_id is not None else None
+        if inc is None or incident_id is None:
             return
         selected = {o["value"] for o in body["actions"][0].get("selected_options", [])}
         for item, done in inc.checklist.items():
@@ -194,7 +213,9 @@ def register_incident_handlers(app: AsyncApp, esc: Escalator, run_health: Any) -
     @app.action("incident_run_health")
     async def health(ack: Any, body: dict[str, Any], client: AsyncWebClient, respond: Any) -> None:
         await ack()
-        await run_health(body, client, respond, int(body["actions"][0]["value"]))
+        incident_id = number(body["actions"][0].get("value"))
+        if incident_id is not None:
+            await run_health(body, client, respond, incident_id)
 
     @app.action("incident_postmortem")
     async def postmortem(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -206,10 +227,15 @@ def register_incident_handlers(app: AsyncApp, esc: Escalator, run_health: Any) -
     @app.action("incident_open_from_finding")
     async def open_from_finding(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        seed = json.loads(body["actions"][0]["value"])
+        try:
+            seed = json.loads(body["actions"][0].get("value") or "{}")
+        except ValueError:
+            seed = {}
+        seed = seed if isinstance(seed, dict) else {}
         channel = body.get("channel", {}).get("id", "")
         await client.views_open(
-            trigger_id=body["trigger_id"], view=open_modal(seed.get("summary", ""), seed.get("impact", ""), channel)
+            trigger_id=body["trigger_id"],
+            view=open_modal(redact(str(seed.get("summary", ""))), redact(str(seed.get("impact", ""))), channel),
         )
 
     @app.view("incident_open_modal")

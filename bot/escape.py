@@ -1,0 +1,46 @@
+"""The one escaping function for Slack text, and the fenced/inline code built on it.
+
+Slack's rule (api.slack.com "Formatting text for app surfaces"): in any `mrkdwn` text, and in a
+message's top-level `text`, escape `&`, `<` and `>` as `&amp;`, `&lt;`, `&gt;` unless they are
+the app's own markup. Unescaped, `<!channel>`, `<@U123>`, `<!subteam^S1>` or `<http://x|y>` from
+a log line or a user's words would become a live mention or a disguised link.
+
+Foreign text (read from the inspected systems or typed by a user) is masked first
+(`commands.redact.redact`) and then escaped; `plain_text` objects (headers, buttons, form
+inputs) are not parsed by Slack and are only masked.
+"""
+
+from __future__ import annotations
+
+import re
+
+from commands.redact import redact
+
+ZWSP = "\u200b"  # zero width space: breaks a run of backticks without changing how it reads
+_BACKTICKS = re.compile(r"`{2,}")
+
+
+def escape(text: object) -> str:
+    """`text` safe inside Slack mrkdwn: `&`, `<`, `>` escaped (nothing else changes)."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def clean(text: object) -> str:
+    """Foreign text for Slack mrkdwn: secrets masked, then escaped."""
+    return escape(redact(str(text)))
+
+
+def code(text: str) -> str:
+    """A fenced code block of foreign text that nothing inside can close: secrets masked,
+    `&<>` escaped, and every run of backticks (and one at either edge) broken by a zero-width space."""
+    body = _BACKTICKS.sub(lambda m: ZWSP.join(m[0]), clean(text))
+    if body.startswith("`"):
+        body = ZWSP + body
+    if body.endswith("`"):
+        body += ZWSP
+    return f"```{body}```"
+
+
+def inline(text: object) -> str:
+    """Inline code of foreign text: a backtick inside would close it, so it becomes a quote (')."""
+    return "`" + clean(text).replace("`", "'") + "`"
