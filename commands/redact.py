@@ -50,7 +50,8 @@ _BASIC = re.compile(r"(?i)\bbasic\s+(?P<cred>[A-Za-z0-9+/]{6,}={0,2})")
 _SQL_PASSWORD = re.compile(r"(?i)\b(password\s+)'(?:[^']|'')*'")
 _PEM = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)", re.S)
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")  # detect-secrets' stops at the 2nd dot
-_NOT_TOKENS = ("IPPublicDetector", "JwtTokenDetector")  # addresses are evidence (block-ips), not secrets
+# addresses are evidence (block-ips), not secrets; URL credentials and JWTs have their own patterns here
+_NOT_TOKENS = ("IPPublicDetector", "JwtTokenDetector", "BasicAuthDetector")
 
 _known: set[str] = set()
 
