@@ -34,7 +34,7 @@ from bot.router import (
     parse,
 )
 from bot.settings import Settings
-from bot.slack_client import SLACK_ERRORS, deliver, make_client, reason
+from bot.slack_client import SLACK_ERRORS, check, deliver, make_client, reason
 from commands.params import UsageError
 from commands.registry import CHECKS, CheckContext
 from commands.report import Report, Severity
@@ -63,7 +63,11 @@ class Reply:
         """Post the first time, update in place afterwards; False when the message was lost (logged)."""
         if self.via_response_url:
             try:
-                await self.respond(text=msg.text, blocks=msg.blocks, replace_original=True, response_type="in_channel")
+                check(
+                    await self.respond(
+                        text=msg.text, blocks=msg.blocks, replace_original=True, response_type="in_channel"
+                    )
+                )
                 return True
             except Exception as err:
                 log.error("lost %s to %s: response_url: %s", what, self.channel, reason(err))
@@ -96,7 +100,7 @@ class Reply:
             text = head + code(chunk)
             if self.via_response_url:
                 try:
-                    await self.respond(text=text, replace_original=False, response_type="in_channel")
+                    check(await self.respond(text=text, replace_original=False, response_type="in_channel"))
                 except Exception as err:
                     log.error("lost part %d/%d of %s to %s: %s", n, len(chunks), filename, self.channel, reason(err))
             else:
@@ -217,7 +221,7 @@ async def private(respond: Any, text: str | None) -> None:
     if not text:
         return
     try:
-        await respond(response_type="ephemeral", text=text)
+        check(await respond(response_type="ephemeral", text=text))
     except Exception as err:
         log.error("lost a private reply: response_url: %s", reason(err))
 

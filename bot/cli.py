@@ -7,6 +7,7 @@ Exit codes: 0 ok, 1 warning, 2 critical, 3 could not check, 64 usage error.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import shlex
@@ -25,7 +26,7 @@ from bot.router import (
 )
 from bot.settings import ConfigError, Settings, load_settings
 from commands.params import UsageError
-from commands.redact import redact
+from commands.redact import RedactingFilter, redact, redact_data
 from commands.registry import CheckContext
 from commands.runner import run_check
 
@@ -42,6 +43,8 @@ def main(argv: list[str] | None = None) -> None:
     import commands.checks  # noqa: F401  (registers the check targets)
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     args = list(sys.argv[1:] if argv is None else argv)
     as_json = "--json" in args
@@ -73,7 +76,8 @@ def main(argv: list[str] | None = None) -> None:
         from escalation.store import Store
 
         for r in Store(settings.state_url).latest_audit(request.n):
-            print(f"{r['at']:%Y-%m-%d %H:%M:%S} {r['actor']} {r['event']} {r['action']} {r['params']} {r['result']}")
+            params = json.dumps(redact_data(r["params"]), ensure_ascii=False)
+            print(redact(f"{r['at']:%Y-%m-%d %H:%M:%S} {r['actor']} {r['event']} {r['action']} {params} {r['result']}"))
         return
     assert isinstance(request, CheckRequest)
     report = asyncio.run(run_check(request.spec, CheckContext(settings, _progress), request.params))
@@ -100,14 +104,15 @@ async def _do(request: DoRequest, settings: Settings, yes: bool) -> int:
     ctx = ActionContext(settings)
     pre = await preview(spec, ctx, params)
     store = Store(settings.state_url)
-    clean = params.model_dump(mode="json", exclude_none=True)
-    store.record_audit(actor, "dry-run", spec.name, clean, "; ".join(pre.lines)[:2000] or (pre.refusal or ""))
+    clean = redact_data(params.model_dump(mode="json", exclude_none=True))
+    assert isinstance(clean, dict)
+    store.record_audit(actor, "dry-run", spec.name, clean, redact("; ".join(pre.lines)[:2000] or (pre.refusal or "")))
     print(f"{spec.name} (risk: {spec.risk.value})")
     for line in pre.lines:
         print(f"  {redact(line)}")
     if pre.refusal:
-        store.record_audit(actor, "refused", spec.name, clean, pre.refusal)
-        print(f"refused: {pre.refusal}", file=sys.stderr)
+        store.record_audit(actor, "refused", spec.name, clean, redact(pre.refusal))
+        print(f"refused: {redact(pre.refusal)}", file=sys.stderr)
         return 1
     if not yes or settings.actions.dry_run:
         print(
@@ -123,13 +128,15 @@ async def _do(request: DoRequest, settings: Settings, yes: bool) -> int:
         outcome = await execute(spec, ctx, params, pre)
     finally:
         await lock.release()
-    store.record_audit(actor, "outcome", spec.name, clean, f"{'done' if outcome.ok else 'failed'}: {outcome.summary}")
+    store.record_audit(
+        actor, "outcome", spec.name, clean, redact(f"{'done' if outcome.ok else 'failed'}: {outcome.summary}")
+    )
     print(redact(("done: " if outcome.ok else "failed: ") + outcome.summary))
     for line in outcome.details:
         print(f"  {redact(line)}")
     if outcome.undo:
         undo_args = " ".join(f"{k}={v}" for k, v in outcome.undo[1].items())
-        print(f"undo: alp do {outcome.undo[0]} {undo_args} --yes")
+        print(redact(f"undo: alp do {outcome.undo[0]} {undo_args} --yes"))
     return 0 if outcome.ok else 1
 
 
@@ -164,7 +171,7 @@ async def _incident(request: IncidentRequest, settings: Settings) -> int:
         reply = await handle_incident_command(
             esc, request, settings.escalation.incident_channel.lstrip("#"), os.environ.get("USER", "terminal"), None
         )
-        print(_plain(reply or "done"))
+        print(redact(_plain(reply or "done")))
         return 0
     finally:
         await esc.stop()

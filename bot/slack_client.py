@@ -54,6 +54,18 @@ def reason(err: BaseException) -> str:
     return f"{type(err).__name__}: {err}"[:300]
 
 
+class ResponseUrlError(Exception):
+    """`response_url` answered with an HTTP error (the webhook client does not raise)."""
+
+
+def check(resp: Any) -> Any:
+    """Raise ResponseUrlError for a `respond()` answer with an HTTP error status."""
+    status = getattr(resp, "status_code", 200)
+    if isinstance(status, int) and status >= 400:
+        raise ResponseUrlError(f"HTTP {status}")
+    return resp
+
+
 def plain(blocks: list[dict[str, Any]] | None, text: str) -> str:
     """A message's content as plain text (for a file when the blocks were refused)."""
     parts: list[str] = []
@@ -113,7 +125,7 @@ async def deliver(
             reasons.append(f"text only: {reason(err)}")
     if respond is not None:
         try:
-            await respond(text=text, blocks=blocks, response_type="in_channel", replace_original=False)
+            check(await respond(text=text, blocks=blocks, response_type="in_channel", replace_original=False))
             log.warning("%s to %s went through response_url (%s)", what, channel, "; ".join(reasons))
             return {"via": "response_url"}
         except Exception as err:
@@ -132,7 +144,7 @@ async def ephemeral(client: AsyncWebClient, channel: str, user: str, text: str, 
         reasons.append(f"chat.postEphemeral: {reason(err)}")
     if respond is not None:
         try:
-            await respond(text=text, response_type="ephemeral", replace_original=False)
+            check(await respond(text=text, response_type="ephemeral", replace_original=False))
             return True
         except Exception as err:
             reasons.append(f"response_url: {reason(err)}")

@@ -11,6 +11,8 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoPermissionError as RedisNoPermissionError
+from redis.exceptions import ResponseError as RedisResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from commands.backends.kafka import KafkaUnavailable
@@ -37,6 +39,13 @@ def failure_finding(probe: str, err: BaseException, timeout_s: float) -> Finding
         return Finding(severity=Severity.CRITICAL, title="PostgreSQL unreachable", detail=redact(str(err)), probe=probe)
     if isinstance(err, RedisConnectionError | RedisTimeoutError):
         return Finding(severity=Severity.CRITICAL, title="Redis unreachable", detail=redact(str(err)), probe=probe)
+    if isinstance(err, RedisNoPermissionError | RedisResponseError):  # the server refused a command: an answer
+        return Finding(
+            severity=Severity.UNKNOWN,
+            title=f"{probe}: Redis refused the command",
+            detail=redact(f"{type(err).__name__}: {err}"),
+            probe=probe,
+        )
     if isinstance(err, KafkaUnavailable):
         return Finding(severity=Severity.CRITICAL, title="Kafka unreachable", detail=str(err), probe=probe)
     if isinstance(err, OSError | ConnectionError):
