@@ -20,6 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import render_action as ui
 from bot.escape import clean, escape, inline
+from bot.incidents import form_value
 from bot.metrics import Metrics
 from bot.render_slack import render_report
 from bot.settings import Settings
@@ -461,11 +462,14 @@ def register_action_handlers(app: AsyncApp, flow: ActionFlow) -> None:
         except (ValueError, KeyError, TypeError):
             log.warning("refused a parameters form with unreadable metadata")
             return
-        for name, block in (view.get("state", {}).get("values") or {}).items():
-            value = (block.get("value") or {}).get("value")
+        state = view.get("state")
+        values = state.get("values") if isinstance(state, dict) else None
+        for name in values if isinstance(values, dict) else {}:
+            value = form_value(view, name)
             if value:
                 raw[name] = value
-        text = await flow.request(meta.get("a", ""), raw, body["user"]["id"], channel, meta.get("t"))
+        thread = meta.get("t") if isinstance(meta.get("t"), str) else None
+        text = await flow.request(str(meta.get("a", "")), raw, body["user"]["id"], channel, thread)
         if text:
             await ephemeral(client, channel, body["user"]["id"], text)
 

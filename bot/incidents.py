@@ -136,7 +136,7 @@ async def handle_incident_command(
 
 
 async def upload_postmortem(esc: Escalator, inc: Incident, channel: str, client: AsyncWebClient) -> None:
-    md = postmortem_markdown(inc, esc.store.timeline(inc.id))
+    md = redact(postmortem_markdown(inc, esc.store.timeline(inc.id)))
     await client.files_upload_v2(
         channel=channel,
         thread_ts=inc.message_ts if inc.channel == channel else None,
@@ -144,6 +144,15 @@ async def upload_postmortem(esc: Escalator, inc: Incident, channel: str, client:
         filename=f"postmortem-{inc.ref}.md",
         title=f"Postmortem draft {inc.ref}",
     )
+
+
+def form_value(view: dict[str, Any], block: str, key: str = "value") -> Any:
+    """`view.state.values[block].value[key]`, or None where the form does not have it."""
+    state = view.get("state")
+    values = state.get("values") if isinstance(state, dict) else None
+    entry = values.get(block) if isinstance(values, dict) else None
+    element = entry.get("value") if isinstance(entry, dict) else None
+    return element.get(key) if isinstance(element, dict) else None
 
 
 def register_incident_handlers(app: AsyncApp, esc: Escalator, run_health: Any) -> None:
@@ -193,7 +202,7 @@ def register_incident_handlers(app: AsyncApp, esc: Escalator, run_health: Any) -
     @app.view("incident_note_modal")
     async def note_submitted(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
         await ack()
-        text = view["state"]["values"]["note"]["value"]["value"] or ""
+        text = str(form_value(view, "note") or "")
         incident_id = number(view.get("private_metadata"))
         if incident_id is not None and esc.store.get(incident_id) is not None:
             await esc.note(incident_id, body["user"]["id"], text)
@@ -228,7 +237,7 @@ def register_incident_handlers(app: AsyncApp, esc: Escalator, run_health: Any) -
     async def open_from_finding(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         try:
-            seed = json.loads(body["actions"][0].get("value") or "{}")
+            seed = json.loads(str(body["actions"][0].get("value") or "{}"))
         except ValueError:
             seed = {}
         seed = seed if isinstance(seed, dict) else {}
@@ -240,15 +249,19 @@ def register_incident_handlers(app: AsyncApp, esc: Escalator, run_health: Any) -
 
     @app.view("incident_open_modal")
     async def open_submitted(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
-        values = view["state"]["values"]
-        summary = (values["summary"]["value"]["value"] or "").strip()
+        summary = str(form_value(view, "summary") or "").strip()
         if not summary:
             await ack(response_action="errors", errors={"summary": "Say what is wrong"})
             return
+        option = form_value(view, "priority", "selected_option")
+        priority = option.get("value") if isinstance(option, dict) else None
+        if priority not in ("P0", "P1", "P2"):
+            await ack(response_action="errors", errors={"priority": "Choose P0, P1 or P2"})
+            return
         await ack()
-        priority = values["priority"]["value"]["selected_option"]["value"]
-        services = [o["value"] for o in values["services"]["value"].get("selected_options") or []]
-        impact = values["impact"]["value"]["value"] or ""
+        chosen = form_value(view, "services", "selected_options")
+        services = [str(o.get("value")) for o in chosen if isinstance(o, dict)] if isinstance(chosen, list) else []
+        impact = str(form_value(view, "impact") or "")
         await esc.open(
-            Priority(priority), summary, impact, services, view["private_metadata"] or "", body["user"]["id"]
+            Priority(priority), summary, impact, services, str(view.get("private_metadata") or ""), body["user"]["id"]
         )
