@@ -10,6 +10,7 @@ import asyncio
 import base64
 import json
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -297,3 +298,19 @@ def test_buttons_need_a_signing_secret():
 
     with pytest.raises(ValueError, match="SLACK_SIGNING_SECRET"):
         ActionFlow(Settings(_env_file=None), None, None)  # type: ignore[arg-type, call-arg]
+
+
+def test_a_dsn_password_with_a_space_stays_out_of_readyz_and_the_log(bot, tmp_path):
+    password = "Sp ace-" + str(int(time.time()))
+    host_port = bot.env["ALP_POSTGRES_DSN"].rsplit("@", 1)[1]
+    env = {**bot.env, "ALP_STATE_URL": f"sqlite:///{tmp_path}/s.db", "ALP_KAFKA_LAG__WATCH_INTERVAL_S": "0"}
+    env["ALP_POSTGRES_DSN"] = f"postgresql://postgres:{password}@{host_port}"
+    proc = BotProcess(env, log_path=tmp_path / "bot.log").start()
+    try:
+        with urllib.request.urlopen(f"{proc.url}/readyz", timeout=20) as resp:
+            body = resp.read().decode()
+        assert json.loads(body)["backends"]["postgres"]["ok"] is False
+        assert password not in body
+    finally:
+        proc.stop()
+    assert password not in (tmp_path / "bot.log").read_text()
