@@ -7,6 +7,7 @@ Exit codes: 0 ok, 1 warning, 2 critical, 3 could not check, 64 usage error.
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import logging
 import os
@@ -141,8 +142,8 @@ async def _do(request: DoRequest, settings: Settings, yes: bool) -> int:
 
 
 def _plain(text: str) -> str:
-    """Slack mrkdwn to terminal text."""
-    return text.replace("*", "").replace("`", "")
+    """Slack mrkdwn to terminal text (escaped `&<>` shown as themselves)."""
+    return html.unescape(text.replace("*", "").replace("`", ""))
 
 
 async def _incident(request: IncidentRequest, settings: Settings) -> int:

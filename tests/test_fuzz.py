@@ -21,6 +21,7 @@ import pytest
 
 import commands.checks  # noqa: F401  (registers the check targets)
 from bot.router import CheckRequest, DoRequest, IncidentRequest, parse
+from commands.actions.runner import find, validate
 from commands.params import UsageError
 from tests.conftest import SIGNING_SECRET
 from tests.slack_signing import interaction, signed_headers, slash_command
@@ -36,7 +37,8 @@ BUDGET_S = 75
 WORDS = [
     "help", "health", "check", "do", "audit", "incident", "oncall", "chekc", "hlep", "HELP", "Check", "kafka-lag",
     "redis", "deadlocks", "ack", "show", "note", "list", "resolve", "escalate", "postmortem", "open", "scale",
-    "restart", "set-config", "reset-offsets", "flush-cache", "--group", "--incident", "--samples", "--limit",
+    "restart", "set-config", "reset-offsets", "flush-cache", "do scale user-service", "do add-partitions t",
+    "do terminate-queries", "do block-ips", "do rate-limit", "replicas=", "pids=", "--group", "--incident", "--samples", "--limit",
     "--pattern", "--user", "--impact", "--services", "INC-", "P3", "p1x",
 ]  # fmt: skip
 ODD = [
@@ -77,15 +79,18 @@ def text_of(rnd: random.Random) -> str:
 
 
 def runs_something_real(text: str) -> bool:
-    """A real check, remediation preview or incident: tested elsewhere, too slow for a fuzz."""
+    """A real check, remediation preview or incident: tested elsewhere, too slow for a fuzz.
+    A remediation whose parameters are refused (`do scale x ²`) stays in: that is a reply."""
     try:
         request = parse(text)
+        if isinstance(request, DoRequest):
+            validate(find(request.action), request.raw)
     except UsageError:
         return False
     except Exception:  # the router must never raise anything else: the fuzz below would say so
         return False
     return isinstance(request, CheckRequest | DoRequest) or (
-        isinstance(request, IncidentRequest) and request.sub in ("open", "escalate") and request.priority is not None
+        isinstance(request, IncidentRequest) and request.priority is not None
     )
 
 
