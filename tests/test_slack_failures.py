@@ -314,3 +314,28 @@ def test_a_dsn_password_with_a_space_stays_out_of_readyz_and_the_log(bot, tmp_pa
     finally:
         proc.stop()
     assert password not in (tmp_path / "bot.log").read_text()
+
+
+def test_a_confirmation_too_long_for_a_message_says_how_many_more_and_attaches_every_line(lbot, fake_slack, testbed):
+    topic = f"wide-{int(time.time() * 1000)}"
+
+    async def wide_group() -> None:  # an empty group committed on 150 partitions
+        await create_topic(testbed["ALP_KAFKA_BOOTSTRAP"], topic, 150)
+        await commit(testbed["ALP_KAFKA_BOOTSTRAP"], topic, topic, dict.fromkeys(range(150), 0))
+
+    asyncio.run(wide_group())
+    cmd(lbot, fake_slack, f"do reset-offsets {topic}", channel="CWIDE")
+    msg = fake_slack.wait_for(
+        "chat.postMessage", lambda c: c.args.get("channel") == "CWIDE" and c.args.get("text", "").startswith("Confirm")
+    )
+    preview = msg.args["blocks"][1]["text"]["text"]
+    assert len(preview) <= 3000
+    shown = [p for p in range(150) if f"{topic}[{p}]:" in preview]
+    more = int(preview.rsplit("and ", 1)[1].split(" more", 1)[0])
+    assert shown == list(range(len(shown))) and len(shown) + more == 150  # every partition: shown or counted
+    upload = fake_slack.wait_for("upload", lambda c: f"{topic}[149]" in c.args.get("content", ""))
+    assert all(f"{topic}[{p}]: 0 -> 0" in upload.args["content"] for p in range(150))
+    complete = fake_slack.wait_for(
+        "files.completeUploadExternal", lambda c: c.args.get("thread_ts") == msg.response["ts"]
+    )
+    assert complete.args.get("channel_id") == "CWIDE"
