@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import render_action as ui
@@ -25,7 +24,7 @@ from bot.metrics import Metrics
 from bot.render_slack import render_report
 from bot.settings import Settings
 from bot.signing import TokenError, key_from, sign, verify
-from bot.slack_client import SLACK_ERRORS, deliver, ephemeral, reason
+from bot.slack_client import SLACK_ERRORS, deliver, ephemeral, open_form, reason
 from commands.actions import ACTIONS
 from commands.actions.locks import TargetLock
 from commands.actions.registry import ActionContext, ActionSpec, Outcome, Preview, Risk
@@ -72,8 +71,8 @@ class Authorizer:
         try:
             resp = await self.client.usergroups_users_list(usergroup=group)
             members: set[str] = set(resp.get("users", []))
-        except SlackApiError as err:
-            log.warning("cannot resolve user group %s: %s", group, err)
+        except SLACK_ERRORS as err:
+            log.warning("cannot resolve user group %s: %s", group, reason(err))
             members = set()  # unresolvable: nobody gets in through it
         self._groups[group] = (time.monotonic() + self.settings.actions.group_cache_s, members)
         return members
@@ -138,8 +137,7 @@ class ActionFlow:
             missing = self._missing(action, raw)
             if trigger_id and missing:
                 meta = json.dumps({"a": action, "p": raw, "c": channel, "t": thread_ts})
-                await self.client.views_open(trigger_id=trigger_id, view=ui.params_modal(find(action), raw, meta))
-                return None
+                return await open_form(self.client, trigger_id, ui.params_modal(find(action), raw, meta), action)
             self.audit(user, "refused", action, raw, str(err), channel)
             return escape(redact(str(err)))
         ctx = ActionContext(self.settings)

@@ -34,7 +34,7 @@ from bot.router import (
     parse,
 )
 from bot.settings import Settings
-from bot.slack_client import SLACK_ERRORS, check, deliver, make_client, reason
+from bot.slack_client import SLACK_ERRORS, check, deliver, make_client, open_form, reason
 from commands.params import UsageError
 from commands.registry import CHECKS, CheckContext
 from commands.report import Report, Severity
@@ -187,8 +187,11 @@ def build_app(settings: Settings, metrics: Metrics, escalator: Escalator) -> Asy
             metrics.commands.labels(verb="incident", outcome="ok").inc()
             if request.sub == "open" and request.priority is None:  # no arguments: the form
                 await ack()
-                await client.views_open(
-                    trigger_id=command["trigger_id"], view=open_modal(channel=command["channel_id"])
+                await private(
+                    respond,
+                    await open_form(
+                        client, command.get("trigger_id"), open_modal(channel=command["channel_id"]), "incident"
+                    ),
                 )
                 return
             await ack()

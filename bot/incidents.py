@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.escape import clean, escape
 from bot.render_incident import checklist_blocks, incident_blocks, note_modal, open_modal, page_blocks
 from bot.settings import Settings
+from bot.slack_client import SLACK_ERRORS, open_form, reason
 from commands.redact import redact
 from escalation.engine import Escalator
 from escalation.model import Incident, Priority, Status, Step
@@ -137,13 +138,16 @@ async def handle_incident_command(
 
 async def upload_postmortem(esc: Escalator, inc: Incident, channel: str, client: AsyncWebClient) -> None:
     md = redact(postmortem_markdown(inc, esc.store.timeline(inc.id)))
-    await client.files_upload_v2(
-        channel=channel,
-        thread_ts=inc.message_ts if inc.channel == channel else None,
-        content=md,
-        filename=f"postmortem-{inc.ref}.md",
-        title=f"Postmortem draft {inc.ref}",
-    )
+    try:
+        await client.files_upload_v2(
+            channel=channel,
+            thread_ts=inc.message_ts if inc.channel == channel else None,
+            content=md,
+            filename=f"postmortem-{inc.ref}.md",
+            title=f"Postmortem draft {inc.ref}",
+        )
+    except SLACK_ERRORS as err:
+        log.error("lost the postmortem draft of %s to %s: %s", inc.ref, channel, reason(err))
 
 
 def form_value(view: dict[str, Any], block: str, key: str = "value") -> Any:
@@ -197,7 +201,7 @@ def register_incident_handlers(app: AsyncApp, esc: Escalator, run_health: Any) -
         await ack()
         incident_id = number(body["actions"][0].get("value"))
         if incident_id is not None:
-            await client.views_open(trigger_id=body["trigger_id"], view=note_modal(incident_id))
+            await open_form(client, body.get("trigger_id"), note_modal(incident_id), "note")
 
     @app.view("incident_note_modal")
     async def note_submitted(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -242,10 +246,8 @@ def register_incident_handlers(app: AsyncApp, esc: Escalator, run_health: Any) -
             seed = {}
         seed = seed if isinstance(seed, dict) else {}
         channel = body.get("channel", {}).get("id", "")
-        await client.views_open(
-            trigger_id=body["trigger_id"],
-            view=open_modal(redact(str(seed.get("summary", ""))), redact(str(seed.get("impact", ""))), channel),
-        )
+        view = open_modal(redact(str(seed.get("summary", ""))), redact(str(seed.get("impact", ""))), channel)
+        await open_form(client, body.get("trigger_id"), view, "incident")
 
     @app.view("incident_open_modal")
     async def open_submitted(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:

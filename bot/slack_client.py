@@ -150,3 +150,15 @@ async def ephemeral(client: AsyncWebClient, channel: str, user: str, text: str, 
             reasons.append(f"response_url: {reason(err)}")
     log.error("lost a private reply to %s in %s: %s", user, channel, "; ".join(reasons))
     return False
+
+
+async def open_form(client: AsyncWebClient, trigger_id: object, view: dict[str, Any], what: str) -> str | None:
+    """`views.open`; None when the form opened, else what to tell the user (the loss is logged)."""
+    if not isinstance(trigger_id, str) or not trigger_id:
+        return f"Slack sent no way to open the {what} form: run the command again."
+    try:
+        await client.views_open(trigger_id=trigger_id, view=view)
+        return None
+    except SLACK_ERRORS as err:
+        log.error("lost the %s form: views.open: %s", what, reason(err))
+        return f"Slack did not open the {what} form ({reason(err)}): try again."
