@@ -44,3 +44,21 @@ def code(text: str) -> str:
 def inline(text: object) -> str:
     """Inline code of foreign text: a backtick inside would close it, so it becomes a quote (')."""
     return "`" + clean(text).replace("`", "'") + "`"
+
+
+# The bot's own markup in text it composes from configuration and Slack IDs: user, user-group
+# and channel mentions (`<@U123>`, `<!subteam^S123|name>`, `<#C123>`).
+_OWN_MENTION = re.compile(r"<(?:@[UW][A-Z0-9]{2,20}|!subteam\^S[A-Z0-9]{2,20}(?:\|[\w .-]{1,80})?|#C[A-Z0-9]{2,20})>")
+
+
+def keep_mentions(text: str) -> str:
+    """Mask and escape `text` except for user, user-group and channel mentions, for lines that
+    mix the bot's mentions with foreign words (an error text): `<!channel>`, `<!here>` and links
+    are shown as text."""
+    out: list[str] = []
+    last = 0
+    for m in _OWN_MENTION.finditer(text):
+        out += [clean(text[last : m.start()]), m[0]]
+        last = m.end()
+    out.append(clean(text[last:]))
+    return "".join(out)

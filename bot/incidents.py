@@ -10,10 +10,11 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.escape import clean, escape
+from bot.escape import clean, escape, keep_mentions
 from bot.render_incident import checklist_blocks, incident_blocks, note_modal, open_modal, page_blocks
 from bot.settings import Settings
 from bot.slack_client import SLACK_ERRORS, open_form, reason
+from bot.slack_client import ephemeral as private_reply
 from commands.redact import redact
 from escalation.engine import Escalator
 from escalation.model import Incident, Priority, Status, Step
@@ -50,7 +51,8 @@ class SlackNotifier:
             await self.client.chat_postMessage(channel=dm["channel"]["id"], text=text, blocks=blocks)
 
     async def say(self, inc: Incident, text: str) -> None:
-        await self.client.chat_postMessage(channel=inc.channel, thread_ts=inc.message_ts, text=redact(text))
+        # The engine's own lines: its mentions stay live, anything else (a pager's error) is text.
+        await self.client.chat_postMessage(channel=inc.channel, thread_ts=inc.message_ts, text=keep_mentions(text))
 
     async def specialists(self, inc: Incident, channels: list[str]) -> None:
         for channel in channels:
@@ -172,8 +174,8 @@ def register_incident_handlers(app: AsyncApp, esc: Escalator, run_health: Any) -
         return esc.store.get(incident_id) if incident_id is not None else None
 
     async def ephemeral(client: AsyncWebClient, body: dict[str, Any], text: str) -> None:
-        channel = body.get("channel", {}).get("id") or body.get("container", {}).get("channel_id")
-        await client.chat_postEphemeral(channel=channel, user=body["user"]["id"], text=text)
+        channel = body.get("channel", {}).get("id") or body.get("container", {}).get("channel_id") or ""
+        await private_reply(client, channel, body["user"]["id"], text)
 
     @app.action("incident_ack")
     async def ack(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:

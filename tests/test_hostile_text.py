@@ -16,7 +16,7 @@ import pytest
 
 import commands.checks  # noqa: F401  (registers the check targets)
 from bot import render_action as ui
-from bot.escape import code, escape
+from bot.escape import code, escape, keep_mentions
 from bot.render_slack import MAX_SECTION, incident_seed, render_report, render_usage
 from bot.render_text import render_text
 from bot.router import help_text
@@ -240,3 +240,10 @@ def test_incident_seed_is_valid_json_within_a_button_value(char):
     assert len(value) <= 2000
     seed = json.loads(value)
     assert seed["summary"].startswith(char) and seed["impact"].startswith(char)
+
+
+def test_lines_mixing_the_bots_mentions_with_foreign_error_text_keep_only_the_mentions():
+    line = ":warning: could not page <!subteam^S0DEV|devops>: HTTPError 502 <!channel> <https://x|y> & acked by <@U0AL>"
+    out = keep_mentions(line)
+    assert "<!subteam^S0DEV|devops>" in out and "<@U0AL>" in out
+    assert "<!channel>" not in out and "<https://x|y>" not in out and "&amp;" in out
