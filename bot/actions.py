@@ -356,6 +356,9 @@ class ActionFlow:
         undo = self.token({"u": req["id"]}) if outcome.undo and outcome.ok else None  # a reference, no values
         req = self.requests.get(req["id"]) or req
         await self._update(req, *ui.outcome_blocks(spec, req, outcome, who, undo))
+        full = ui.preview_attachment(ui.outcome_changes(outcome))
+        if full and req.get("message_ts"):  # the message says how many more: the file has them all
+            await self._attach(req["channel"], req["message_ts"], full, f"request-{req['id']}-outcome.txt")
         if spec.verify and outcome.ok and not self.settings.actions.dry_run:
             await self._verify(spec, req)
         return None

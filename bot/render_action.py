@@ -178,9 +178,7 @@ def outcome_blocks(
     emoji = ":white_check_mark:" if outcome.ok else ":x:"
     text = f"{emoji} {clean(outcome.summary)} — by {who}"
     _, blocks = closed(spec, req, text)
-    changes = [
-        f"{k}: {outcome.before.get(k)!r} -> {v!r}" for k, v in outcome.after.items() if k in outcome.before
-    ] + outcome.details
+    changes = outcome_changes(outcome)
     if changes:
         blocks.insert(2, _preview_section(changes))
     if undo_token:
@@ -192,6 +190,13 @@ def outcome_blocks(
             }
         )
     return text, blocks
+
+
+def outcome_changes(outcome: Outcome) -> list[str]:
+    """What an outcome changed, one line each: `key: before -> after`, then its details."""
+    return [
+        f"{k}: {outcome.before.get(k)!r} -> {v!r}" for k, v in outcome.after.items() if k in outcome.before
+    ] + outcome.details
 
 
 def params_modal(spec: ActionSpec, known: dict[str, Any], metadata: str) -> Block:

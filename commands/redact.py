@@ -36,14 +36,22 @@ _SECRET_WORD = (
 )
 _NAME = rf"[a-z0-9_.-]*(?:{_SECRET_WORD})[a-z0-9_.-]*"
 _AUTH_SCHEME = r"(?:basic|bearer|token|digest|negotiate)\s+"
+# Headers whose whole value is a credential: `Authorization: Api-Key x`, `Cookie: a=b; c=d`.
+_WHOLE_VALUE = r"(?:proxy-)?authorization(?![\w-])|(?:set-)?cookie(?![\w-])"
+_HEADER = re.compile(
+    rf"(?i)(?P<key>\b(?:{_WHOLE_VALUE})[\"']?)(?P<sep>\s*[:=]\s*[\"']?)"
+    r"(?P<scheme>[A-Za-z][\w-]*[ \t]+(?=\S))?(?P<val>[^\s\"'][^\r\n\"']*)"
+)
 _KEYVALUE = re.compile(
     rf"""(?ix)
-    (?P<key>(?P<q>["']?)(?<![a-z0-9_.-]){_NAME}(?P=q))      # the key, maybe quoted
+    (?P<key>(?P<q>["']?)(?<![a-z0-9_.-])(?!{_WHOLE_VALUE}){_NAME}(?P=q))   # the key, maybe quoted
     (?P<sep>\s*(?:=|:|=>)\s*)                               # k=v, k: v, "k": v, k => v
     (?P<scheme>{_AUTH_SCHEME})?
     (?P<val>"(?:[^"\\\n]|\\.)*"|'[^'\n]*'|[^\s,;&'"<>)}}\]]+)
     """
 )
+# A command-line flag with its value after a space: `--password hunter2`, `--api-token x`.
+_FLAG = re.compile(rf"(?i)(?P<flag>(?<![\w-])--?{_NAME})(?P<sep>\s+)(?P<val>(?!-)(?!\*\*\*)[^\s'\"]+)")
 _URL_CREDENTIALS = re.compile(r"(?i)(?P<scheme>\b[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@\s]+)@")
 _BEARER = re.compile(r"(?i)\bbearer\s+(?!\*\*\*)[A-Za-z0-9._~+/=-]+")
 _BASIC = re.compile(r"(?i)\bbasic\s+(?P<cred>[A-Za-z0-9+/]{6,}={0,2})")
@@ -126,6 +134,8 @@ def redact(text: str) -> str:
     text = _BEARER.sub(f"Bearer {MASK}", text)
     text = _BASIC.sub(_basic, text)
     text = _SQL_PASSWORD.sub(lambda m: f"{m[1]}'{MASK}'", text)
+    text = _HEADER.sub(lambda m: f"{m['key']}{m['sep']}{m['scheme'] or ''}{MASK}", text)
+    text = _FLAG.sub(lambda m: f"{m['flag']}{m['sep']}{MASK}", text)
     return _KEYVALUE.sub(_keyvalue, text)
 
 

@@ -129,6 +129,14 @@ SECRETS = {
     "jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl": "c2lnbmF0dXJl",
     "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----": "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC",
     "CREATE ROLE app LOGIN PASSWORD 'it''s-secret'": "it''s-secret",
+    "Authorization: Api-Key zx81-spectrum": "zx81-spectrum",
+    "headers={'Authorization': 'Token t0k-t0k'}": "t0k-t0k",
+    "Cookie: sid=c00k1e; theme=dark": "c00k1e",
+    "mysql --password hunter2 -h db": "hunter2",
+    "vault login --token s.Vt0ken": "s.Vt0ken",
+    "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY": "wJalrXUtnFEMI",
+    "mongodb+srv://root:m0ng0pw@cluster0.example.net/db": "m0ng0pw",
+    "jdbc:postgresql://db/app?user=app&password=jdbcpw1": "jdbcpw1",
 }
 
 
