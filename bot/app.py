@@ -34,7 +34,7 @@ from bot.router import (
     parse,
 )
 from bot.settings import Settings
-from bot.slack_client import SLACK_ERRORS, check, deliver, make_client, open_form, reason
+from bot.slack_client import SLACK_ERRORS, check, deliver, make_client, open_form, reason, respond_whole
 from commands.params import UsageError
 from commands.registry import CHECKS, CheckContext
 from commands.report import Report, Severity
@@ -63,11 +63,7 @@ class Reply:
         """Post the first time, update in place afterwards; False when the message was lost (logged)."""
         if self.via_response_url:
             try:
-                check(
-                    await self.respond(
-                        text=msg.text, blocks=msg.blocks, replace_original=True, response_type="in_channel"
-                    )
-                )
+                await respond_whole(self.respond, msg.text, msg.blocks, replace=True)
                 return True
             except Exception as err:
                 log.error("lost %s to %s: response_url: %s", what, self.channel, reason(err))

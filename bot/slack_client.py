@@ -24,11 +24,14 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.escape import escape
+
 log = logging.getLogger("alp.slack")
 
 SLACK_ERRORS = (SlackClientError, aiohttp.ClientError, OSError, TimeoutError)
 TOO_BIG = {"invalid_blocks", "invalid_blocks_format", "msg_too_long", "invalid_arguments", "too_many_attachments"}
 FALLBACK_TEXT_CHARS = 3000
+RESPONSE_CHUNK = 35_000  # characters of escaped text per response_url message (Slack takes 40,000)
 
 Respond = Callable[..., Awaitable[Any]]
 
@@ -64,6 +67,21 @@ def check(resp: Any) -> Any:
     if isinstance(status, int) and status >= 400:
         raise ResponseUrlError(f"HTTP {status}")
     return resp
+
+
+async def respond_whole(respond: Respond, text: str, blocks: list[dict[str, Any]] | None, replace: bool) -> None:
+    """Through `response_url`: the message, or where its blocks are refused, its content as
+    escaped text in as many messages as it takes. Raises when `response_url` fails."""
+    try:
+        check(await respond(text=text, blocks=blocks, response_type="in_channel", replace_original=replace))
+        return
+    except Exception:
+        if not blocks:
+            raise
+    content = escape(plain(blocks, text))
+    for i in range(0, len(content), RESPONSE_CHUNK):
+        chunk = content[i : i + RESPONSE_CHUNK]
+        check(await respond(text=chunk, response_type="in_channel", replace_original=replace and i == 0))
 
 
 def plain(blocks: list[dict[str, Any]] | None, text: str) -> str:
@@ -125,7 +143,7 @@ async def deliver(
             reasons.append(f"text only: {reason(err)}")
     if respond is not None:
         try:
-            check(await respond(text=text, blocks=blocks, response_type="in_channel", replace_original=False))
+            await respond_whole(respond, text, blocks, replace=False)
             log.warning("%s to %s went through response_url (%s)", what, channel, "; ".join(reasons))
             return {"via": "response_url"}
         except Exception as err:

@@ -339,3 +339,19 @@ def test_a_confirmation_too_long_for_a_message_says_how_many_more_and_attaches_e
         "files.completeUploadExternal", lambda c: c.args.get("thread_ts") == msg.response["ts"]
     )
     assert complete.args.get("channel_id") == "CWIDE"
+
+
+def test_blocks_refused_through_response_url_arrive_as_escaped_text(lbot, fake_slack):
+    fake_slack.not_in_channel.add("CFAIL8")
+    fake_slack.fail(
+        "response_url", "invalid_blocks", status=400, times=5, when=lambda a: a.get("rid") == "rb8" and "blocks" in a
+    )
+    cmd(lbot, fake_slack, "check kafka-lag --group <!here>", rid="rb8", channel="CFAIL8")
+    got = fake_slack.wait_for(
+        "response_url",
+        lambda c: (
+            c.args.get("rid") == "rb8" and "consumer group" in c.args.get("text", "") and not c.response.get("failed")
+        ),
+    )
+    assert "<!here>" not in got.args["text"] and "&lt;!here&gt;" in got.args["text"]
+    no_traceback(lbot)
