@@ -34,7 +34,16 @@ from bot.router import (
     parse,
 )
 from bot.settings import Settings
-from bot.slack_client import SLACK_ERRORS, check, deliver, make_client, open_form, reason, respond_whole
+from bot.slack_client import (
+    SLACK_ERRORS,
+    Responder,
+    check,
+    deliver,
+    make_client,
+    open_form,
+    reason,
+    respond_whole,
+)
 from commands.params import UsageError
 from commands.registry import CHECKS, CheckContext
 from commands.report import Report, Severity
@@ -208,6 +217,7 @@ def build_app(settings: Settings, metrics: Metrics, escalator: Escalator) -> Asy
         )
 
     flow = ActionFlow(settings, client, escalator, metrics)
+    use_retrying_respond(app)
     app.command("/alp")(alp_command)
     register_incident_handlers(app, escalator, run_health)
     register_action_handlers(app, flow)
@@ -223,6 +233,17 @@ async def private(respond: Any, text: str | None) -> None:
         check(await respond(response_type="ephemeral", text=text))
     except Exception as err:
         log.error("lost a private reply: response_url: %s", reason(err))
+
+
+def use_retrying_respond(app: AsyncApp) -> None:
+    """Every handler's `respond` retries like the Web API client (see `bot.slack_client.Responder`)."""
+
+    @app.middleware
+    async def retrying_respond(context: Any, next: Any) -> Any:
+        url = getattr(context.get("respond"), "response_url", None)
+        if isinstance(url, str) and url:
+            context["respond"] = Responder(url)
+        return await next()
 
 
 def register_fallbacks(app: AsyncApp) -> None:

@@ -23,6 +23,8 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncServerErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook import WebhookResponse
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.escape import escape
 
@@ -36,17 +38,39 @@ RESPONSE_CHUNK = 35_000  # characters of escaped text per response_url message (
 Respond = Callable[..., Awaitable[Any]]
 
 
+def retry_handlers() -> list[Any]:
+    """Rate limits (after `Retry-After`), server errors (500/503) and connection errors, with backoff."""
+    return [
+        AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+        AsyncServerErrorRetryHandler(max_retry_count=2),
+        AsyncConnectionErrorRetryHandler(max_retry_count=2),
+    ]
+
+
 def make_client(token: str | None, base_url: str) -> AsyncWebClient:
     """The bot's Web API client: every call retries rate limits, server and connection errors."""
-    return AsyncWebClient(
-        token=token,
-        base_url=base_url,
-        retry_handlers=[
-            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
-            AsyncServerErrorRetryHandler(max_retry_count=2),
-            AsyncConnectionErrorRetryHandler(max_retry_count=2),
-        ],
-    )
+    return AsyncWebClient(token=token, base_url=base_url, retry_handlers=retry_handlers())
+
+
+class Responder:
+    """`respond()` for a `response_url`, with the same retries as the Web API client (Bolt's own
+    `respond` has none). Returns the webhook's answer; `check()` turns an HTTP error into an error."""
+
+    def __init__(self, response_url: str) -> None:
+        self.response_url = response_url
+        self.client = AsyncWebhookClient(url=response_url, retry_handlers=retry_handlers())
+
+    async def __call__(
+        self,
+        text: str = "",
+        blocks: list[dict[str, Any]] | None = None,
+        response_type: str | None = None,
+        replace_original: bool | None = None,
+        **_: Any,
+    ) -> WebhookResponse:
+        return await self.client.send(
+            text=text, blocks=blocks, response_type=response_type, replace_original=replace_original
+        )
 
 
 def reason(err: BaseException) -> str:

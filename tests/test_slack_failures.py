@@ -355,3 +355,10 @@ def test_blocks_refused_through_response_url_arrive_as_escaped_text(lbot, fake_s
     )
     assert "<!here>" not in got.args["text"] and "&lt;!here&gt;" in got.args["text"]
     no_traceback(lbot)
+
+
+def test_response_url_errors_are_retried_too(lbot, fake_slack):
+    fake_slack.fail("response_url", status=503, body="upstream busy", when=lambda a: a.get("rid") == "rr9")
+    status, _, _ = cmd(lbot, fake_slack, "incident show 424242", rid="rr9")
+    assert status == 200
+    fake_slack.wait_for("response_url", lambda c: c.args.get("rid") == "rr9" and not c.response.get("failed"))
