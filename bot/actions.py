@@ -143,7 +143,9 @@ class ActionFlow:
         ctx = ActionContext(self.settings)
         pre = await preview(spec, ctx, params)
         clean = params.model_dump(mode="json", exclude_none=True)
-        self.audit(user, "dry-run", spec.name, clean, "; ".join(pre.lines)[:2000] or (pre.refusal or ""), channel)
+        self.audit(
+            user, "dry-run", spec.name, clean, redact("; ".join(pre.lines))[:2000] or (pre.refusal or ""), channel
+        )
         if pre.refusal:
             self.audit(user, "refused", spec.name, clean, pre.refusal, channel)
             return f":no_entry: {inline(ui.label(spec.name, clean))} refused: {escape(redact(pre.refusal))}"
@@ -388,20 +390,20 @@ class ActionFlow:
         lines = [
             f"`{r['at']:%m-%d %H:%M:%S}` {_actor(r['actor'])} *{escape(r['event'])}* "
             + clean(ui.label(r["action"], r["params"]))
-            + (f": {clean(_cut(r['result'], 150))}" if r["result"] else "")
+            + (f": {_cut(clean(r['result']), 150)}" if r["result"] else "")
             for r in rows
         ]
         return "\n".join(lines) or "The audit log is empty."
 
-    def undo_request(self, token: str) -> tuple[str, dict[str, Any]] | str:
-        """The Undo button's action and old values, read from the request's stored outcome."""
+    def undo_request(self, token: str) -> tuple[str, dict[str, Any], str] | str:
+        """The Undo button's action, old values and channel, read from the request's stored outcome."""
         data = verify(token, self.key)
         req = self.requests.get(data["u"]) if isinstance(data.get("u"), int) else None
         undo = (req or {}).get("outcome", {}) or {}
         if not isinstance(undo, dict) or not undo.get("undo"):
             return "there is nothing to undo for this request"
         action, params = undo["undo"]
-        return str(action), dict(params)
+        return str(action), dict(params), str((req or {}).get("channel") or "")
 
 
 def _cut(text: str, limit: int) -> str:
@@ -433,10 +435,10 @@ def register_action_handlers(app: AsyncApp, flow: ActionFlow) -> None:
                 if isinstance(found, str):
                     await reply(client, body, found, respond)
                     return
-                action, params, bound = found[0], found[1], None
+                action, params, bound = found
             else:
                 data = verify(value, flow.key)
-                action, params, bound = str(data.get("a", "")), dict(data.get("p") or {}), data.get("c")
+                action, params, bound = str(data.get("a", "")), dict(data.get("p") or {}), str(data.get("c") or "")
         except (TokenError, ValueError, TypeError, KeyError) as err:
             flow.audit(user, "refused", "?", {}, str(err))
             await reply(client, body, f":no_entry: {escape(err)}", respond)

@@ -45,6 +45,7 @@ from bot.slack_client import (
     respond_whole,
 )
 from commands.params import UsageError
+from commands.redact import redact
 from commands.registry import CHECKS, CheckContext
 from commands.report import Report, Severity
 from commands.runner import run_check
@@ -264,7 +265,7 @@ def register_fallbacks(app: AsyncApp) -> None:
         frames = traceback.extract_tb(error.__traceback__)
         ours = [f for f in frames if any(p in f.filename for p in ("/bot/", "/commands/", "/escalation/"))] or frames
         where = f"{Path(ours[-1].filename).name}:{ours[-1].lineno}" if ours else "?"
-        log.error("unhandled %s at %s: %s", type(error).__name__, where, str(error)[:300])
+        log.error("unhandled %s at %s: %s", type(error).__name__, where, redact(str(error))[:300])
         if respond is not None:
             await private(respond, f"alp could not finish that ({type(error).__name__}); it is logged.")
 

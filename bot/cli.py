@@ -107,7 +107,9 @@ async def _do(request: DoRequest, settings: Settings, yes: bool) -> int:
     store = Store(settings.state_url)
     clean = redact_data(params.model_dump(mode="json", exclude_none=True))
     assert isinstance(clean, dict)
-    store.record_audit(actor, "dry-run", spec.name, clean, redact("; ".join(pre.lines)[:2000] or (pre.refusal or "")))
+    store.record_audit(
+        actor, "dry-run", spec.name, clean, redact("; ".join(pre.lines))[:2000] or redact(pre.refusal or "")
+    )
     print(f"{spec.name} (risk: {spec.risk.value})")
     for line in pre.lines:
         print(f"  {redact(line)}")

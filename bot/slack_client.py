@@ -27,6 +27,7 @@ from slack_sdk.webhook import WebhookResponse
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.escape import escape
+from commands.redact import redact
 
 log = logging.getLogger("alp.slack")
 
@@ -78,7 +79,7 @@ def reason(err: BaseException) -> str:
     if isinstance(err, SlackApiError):
         data = err.response.data if isinstance(err.response.data, dict) else {}
         return str(data.get("error") or f"HTTP {err.response.status_code}")
-    return f"{type(err).__name__}: {err}"[:300]
+    return redact(f"{type(err).__name__}: {err}")[:300]
 
 
 class ResponseUrlError(Exception):
