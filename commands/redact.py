@@ -141,10 +141,21 @@ def redact(text: str) -> str:
 
 def redact_data(value: object) -> object:
     """`redact` every string inside nested dicts and lists (a report's JSON form); a value whose
-    key means a secret is masked whole, whatever its shape."""
+    key (or table column) means a secret is masked whole, whatever its shape."""
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, dict):
+        if isinstance(value.get("columns"), list) and isinstance(value.get("rows"), list):  # a table
+            secret = [_is_secret_key(c) for c in value["columns"]]
+            value = {
+                **value,
+                "rows": [
+                    [MASK if i < len(secret) and secret[i] and cell else cell for i, cell in enumerate(row)]
+                    if isinstance(row, list)
+                    else row
+                    for row in value["rows"]
+                ],
+            }
         return {k: MASK if _is_secret_key(k) and isinstance(v, str) and v else redact_data(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [redact_data(v) for v in value]

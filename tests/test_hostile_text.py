@@ -193,6 +193,14 @@ def test_log_records_are_masked(caplog):
     assert "pw0rd9" not in record.getMessage()
 
 
+def test_a_table_column_named_like_a_secret_is_masked():
+    f = Finding(
+        severity=Severity.OK, title="t", evidence=[Table(columns=["user", "Password"], rows=[["bob", "b0b pw"]])]
+    )
+    out = render_text(report_with(f))
+    assert "bob" in out and "b0b pw" not in out
+
+
 def test_redact_data_masks_values_of_secret_keys_whatever_their_shape():
     data = {"params": {"values": {"client_secret": "abc", "cache_ttl": "30"}}, "password": "x y"}
     clean = redact_data(data)
