@@ -31,8 +31,9 @@ MASK = "***"
 
 # A key name that means a secret, inside a longer identifier (DB_PASSWORD, client_secret, X-Api-Key).
 _SECRET_WORD = (
-    r"passw(?:or)?d|passphrase|(?<![a-z])pass(?![a-z])|pwd|secret|token|api[_-]?key|apikey|access[_-]?key"
-    r"|private[_-]?key|auth[_-]?key|credentials?|authorization|cookie|session[_-]?id"
+    r"passw(?:or)?d|passphrase|(?<![a-z])pass(?![a-z])|(?<![a-z])pw(?![a-z])|pwd|secret|token|signature"
+    r"|(?:api|access|private|auth|encryption|signing|master|session|jwt|hmac|shared|client)[_-]?key|apikey"
+    r"|credentials?|authorization|cookie|session[_-]?id"
 )
 _NAME = rf"[a-z0-9_.-]*(?:{_SECRET_WORD})[a-z0-9_.-]*"
 _AUTH_SCHEME = r"(?:basic|bearer|token|digest|negotiate)\s+"
@@ -53,6 +54,11 @@ _KEYVALUE = re.compile(
 # A command-line flag with its value after a space: `--password hunter2`, `--api-token x`.
 _FLAG = re.compile(rf"(?i)(?P<flag>(?<![\w-])--?{_NAME})(?P<sep>\s+)(?P<val>(?!-)(?!\*\*\*)[^\s'\"]+)")
 _URL_CREDENTIALS = re.compile(r"(?i)(?P<scheme>\b[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@\s]+)@")
+# `user:password@host` without a scheme (a log line's connection target)
+_BARE_CREDENTIALS = re.compile(
+    r"(?<![\w/:.@-])(?P<user>[A-Za-z_][\w.-]{0,63}):(?P<pw>[^\s:@/]{1,200})@(?=[A-Za-z0-9][\w-]*(?:\.[\w-]+|:\d))"
+)
+_GOOGLE_KEY = re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b")
 _BEARER = re.compile(r"(?i)\bbearer\s+(?!\*\*\*)[A-Za-z0-9._~+/=-]+")
 _BASIC = re.compile(r"(?i)\bbasic\s+(?P<cred>[A-Za-z0-9+/]{6,}={0,2})")
 _SQL_PASSWORD = re.compile(r"(?i)\b(password\s+)'(?:[^']|'')*'")
@@ -131,6 +137,8 @@ def redact(text: str) -> str:
         for regex in detector.denylist:
             text = regex.sub(MASK, text)
     text = _URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
+    text = _BARE_CREDENTIALS.sub(lambda m: f"{m['user']}:{MASK}@", text)
+    text = _GOOGLE_KEY.sub(MASK, text)
     text = _BEARER.sub(f"Bearer {MASK}", text)
     text = _BASIC.sub(_basic, text)
     text = _SQL_PASSWORD.sub(lambda m: f"{m[1]}'{MASK}'", text)

@@ -137,6 +137,11 @@ SECRETS = {
     "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY": "wJalrXUtnFEMI",
     "mongodb+srv://root:m0ng0pw@cluster0.example.net/db": "m0ng0pw",
     "jdbc:postgresql://db/app?user=app&password=jdbcpw1": "jdbcpw1",
+    "connecting to admin:Adm1n-pw@db.internal:5432 failed": "Adm1n-pw",
+    "ENCRYPTION_KEY=3ncrypt10n": "3ncrypt10n",
+    "smtp pw=Smtp-99": "Smtp-99",
+    "https://bucket.s3.amazonaws.com/o?X-Amz-Signature=5ig5ig5ig": "5ig5ig5ig",
+    "maps key AIzaSyA1234567890abcdefghijklmnopqrstuv": "AIzaSyA1234567890abcdefghijklmnopqrstuv",
 }
 
 
@@ -155,6 +160,9 @@ def test_harmless_text_is_left_alone():
         "blocked 10.0.0.7 and 203.0.113.9",
         "cache_ttl=300 fallback_enabled=true",
         "https://auth.example.com/.well-known/openid-configuration",
+        "Redis key scheduler:42 (hash), 3 fields",
+        "git@github.com:org/repo.git at 12:30",
+        "error at 2026-11-29 19:21:03 in pod auth-service-7d9f:3001",
     ]:
         assert redact(text) == text
 
