@@ -14,6 +14,7 @@ import os
 import shlex
 import sys
 
+from bot.escape import terminal
 from bot.render_text import render_text
 from bot.router import (
     AuditRequest,
@@ -78,7 +79,9 @@ def main(argv: list[str] | None = None) -> None:
 
         for r in Store(settings.state_url).latest_audit(request.n):
             params = json.dumps(redact_data(r["params"]), ensure_ascii=False)
-            print(redact(f"{r['at']:%Y-%m-%d %H:%M:%S} {r['actor']} {r['event']} {r['action']} {params} {r['result']}"))
+            print(
+                terminal(f"{r['at']:%Y-%m-%d %H:%M:%S} {r['actor']} {r['event']} {r['action']} {params} {r['result']}")
+            )
         return
     assert isinstance(request, CheckRequest)
     report = asyncio.run(run_check(request.spec, CheckContext(settings, _progress), request.params))
@@ -112,10 +115,10 @@ async def _do(request: DoRequest, settings: Settings, yes: bool) -> int:
     )
     print(f"{spec.name} (risk: {spec.risk.value})")
     for line in pre.lines:
-        print(f"  {redact(line)}")
+        print(f"  {terminal(line)}")
     if pre.refusal:
         store.record_audit(actor, "refused", spec.name, clean, redact(pre.refusal))
-        print(f"refused: {redact(pre.refusal)}", file=sys.stderr)
+        print(f"refused: {terminal(pre.refusal)}", file=sys.stderr)
         return 1
     if not yes or settings.actions.dry_run:
         print(
@@ -134,12 +137,12 @@ async def _do(request: DoRequest, settings: Settings, yes: bool) -> int:
     store.record_audit(
         actor, "outcome", spec.name, clean, redact(f"{'done' if outcome.ok else 'failed'}: {outcome.summary}")
     )
-    print(redact(("done: " if outcome.ok else "failed: ") + outcome.summary))
+    print(terminal(("done: " if outcome.ok else "failed: ") + outcome.summary))
     for line in outcome.details:
-        print(f"  {redact(line)}")
+        print(f"  {terminal(line)}")
     if outcome.undo:
         undo_args = " ".join(f"{k}={v}" for k, v in outcome.undo[1].items())
-        print(redact(f"undo: alp do {outcome.undo[0]} {undo_args} --yes"))
+        print(terminal(f"undo: alp do {outcome.undo[0]} {undo_args} --yes"))
     return 0 if outcome.ok else 1
 
 
@@ -167,14 +170,14 @@ async def _incident(request: IncidentRequest, settings: Settings) -> int:
             if inc is None:
                 print(f"alp: no incident {request.incident}", file=sys.stderr)
                 return 1
-            print(postmortem_markdown(inc, store.timeline(inc.id)))
+            print(terminal(postmortem_markdown(inc, store.timeline(inc.id))))
             return 0
         from bot.incidents import handle_incident_command
 
         reply = await handle_incident_command(
             esc, request, settings.escalation.incident_channel.lstrip("#"), os.environ.get("USER", "terminal"), None
         )
-        print(redact(_plain(reply or "done")))
+        print(terminal(_plain(reply or "done")))
         return 0
     finally:
         await esc.stop()

@@ -41,6 +41,15 @@ def code(text: str) -> str:
     return f"```{body}```"
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def terminal(text: str) -> str:
+    """Foreign text for a terminal: secrets masked, control characters (ANSI escapes that could
+    clear the screen or rewrite a line) shown as `\\x1b`; newlines and tabs stay."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}", redact(text))
+
+
 def inline(text: object) -> str:
     """Inline code of foreign text: a backtick inside would close it, so it becomes a quote (')."""
     return "`" + clean(text).replace("`", "'") + "`"

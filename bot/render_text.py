@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.escape import terminal
 from commands.report import Code, Fields, Finding, Report, Severity, Table, Text
 
 TAG = {
@@ -42,4 +43,4 @@ def render_text(report: Report) -> str:
     out = [f"{report.target}: {report.severity.value.upper()}  ({report.duration_s:.2f}s)"]
     for f in report.findings:
         out += finding_lines(f)
-    return "\n".join(out) + "\n"
+    return terminal("\n".join(out)) + "\n"

@@ -271,3 +271,10 @@ def test_lines_mixing_the_bots_mentions_with_foreign_error_text_keep_only_the_me
     out = keep_mentions(line)
     assert "<!subteam^S0DEV|devops>" in out and "<@U0AL>" in out
     assert "<!channel>" not in out and "<https://x|y>" not in out and "&amp;" in out
+
+
+def test_terminal_output_shows_control_characters_instead_of_obeying_them():
+    f = Finding(severity=Severity.WARNING, title="log \x1b[2J\x1b[1;1Hall good", evidence=[Code(text="a\tb\x07\nc")])
+    out = render_text(report_with(f))
+    assert "\x1b" not in out and "\x07" not in out
+    assert "\\x1b[2J" in out and "a\tb\\x07" in out
