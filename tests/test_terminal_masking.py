@@ -59,3 +59,35 @@ def test_check_redis_against_a_server_denying_info_is_a_finding_not_a_traceback(
     finally:
         admin.acl_deluser(user)
         admin.close()
+
+
+async def test_a_hostile_running_statement_is_escaped_in_slack_and_masked_everywhere(testbed, platform):
+    """The issue's attack, with other words: a query whose comment tries to close the code block
+    and mention the channel, carrying a secret, seen by `check deadlocks`."""
+    import asyncio
+
+    import psycopg
+
+    from bot.render_slack import render_report
+    from bot.render_text import render_text
+    from tests.checks_env import config_for, run
+
+    statement = "SELECT pg_sleep(4) /* ``` <!here> <@U0CEO> x<y & z>w ``` PGPASSWORD=Pg-Hostile-1 */"
+    sleeper = await psycopg.AsyncConnection.connect(testbed["ALP_POSTGRES_DSN"], autocommit=True)
+    try:
+        sleeping = asyncio.create_task(sleeper.execute(statement))
+        await asyncio.sleep(1.5)
+        cfg = config_for(testbed, platform, "default")
+        cfg.thresholds.long_query_s = 1
+        report = await run("deadlocks", cfg)
+        await sleeping
+    finally:
+        await sleeper.close()
+    blocks = json.dumps(render_report(report).blocks)
+    assert "pg_sleep(4)" in blocks  # the statement is shown
+    assert "<!here>" not in blocks and "<@U0CEO>" not in blocks and "&lt;!here&gt;" in blocks
+    for section in render_report(report).blocks:
+        text = (section.get("text") or {}).get("text", "")
+        assert text.count("```") % 2 == 0  # the statement's fences do not close the bot's
+    for out in (blocks, render_text(report), report.to_json()):
+        assert "Pg-Hostile-1" not in out
