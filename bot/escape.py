@@ -30,10 +30,11 @@ def clean(text: object) -> str:
     return escape(redact(str(text)))
 
 
-def code(text: str) -> str:
-    """A fenced code block of foreign text that nothing inside can close: secrets masked,
-    `&<>` escaped, and every run of backticks (and one at either edge) broken by a zero-width space."""
-    body = _BACKTICKS.sub(lambda m: ZWSP.join(m[0]), clean(text))
+def code(text: str, masked: bool = False) -> str:
+    """A fenced code block of foreign text that nothing inside can close: secrets masked (unless
+    `masked` says they already are), `&<>` escaped, and every run of backticks (and one at
+    either edge) broken by a zero-width space."""
+    body = _BACKTICKS.sub(lambda m: ZWSP.join(m[0]), escape(text) if masked else clean(text))
     if body.startswith("`"):
         body = ZWSP + body
     if body.endswith("`"):
@@ -44,10 +45,10 @@ def code(text: str) -> str:
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
-def terminal(text: str) -> str:
+def terminal(text: str, masked: bool = False) -> str:
     """Foreign text for a terminal: secrets masked, control characters (ANSI escapes that could
     clear the screen or rewrite a line) shown as `\\x1b`; newlines and tabs stay."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}", redact(text))
+    return _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}", text if masked else redact(text))
 
 
 def inline(text: object) -> str:

@@ -61,9 +61,9 @@ def _finding_blocks(f: Finding, buttons: ButtonSigner | None = None) -> list[Blo
         if isinstance(ev, Text):
             text += f"\n{escape(ev.text)}"
         elif isinstance(ev, Code):
-            text += "\n" + code(ev.text)
+            text += "\n" + code(ev.text, masked=True)
         elif isinstance(ev, Table):
-            text += "\n" + code("\n".join(table_lines(ev)))
+            text += "\n" + code("\n".join(table_lines(ev)), masked=True)
     blocks = [_section(text)]
     fields = [
         _mrkdwn(f"*{escape(k)}*\n{escape(v)}")

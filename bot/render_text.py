@@ -43,4 +43,4 @@ def render_text(report: Report) -> str:
     out = [f"{report.target}: {report.severity.value.upper()}  ({report.duration_s:.2f}s)"]
     for f in report.findings:
         out += finding_lines(f)
-    return terminal("\n".join(out)) + "\n"
+    return terminal("\n".join(out), masked=True) + "\n"

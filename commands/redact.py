@@ -36,6 +36,13 @@ _SECRET_WORD = (
     r"|credentials?|authorization|cookie|session[_-]?id"
 )
 _NAME = rf"[a-z0-9_.-]*(?:{_SECRET_WORD})[a-z0-9_.-]*"
+# Cheap prefilter (a superset of _SECRET_WORD, by substring): a line with none of these is skipped.
+_HINTS = ("pass", "pw", "secret", "token", "signature", "key", "credential", "authoriz", "cookie", "session")
+
+
+def _hinted(text: str) -> bool:
+    low = text.lower()
+    return any(h in low for h in _HINTS)
 _AUTH_SCHEME = r"(?:basic|bearer|token|digest|negotiate)\s+"
 # Headers whose whole value is a credential: `Authorization: Api-Key x`, `Cookie: a=b; c=d`.
 _WHOLE_VALUE = r"(?:proxy-)?authorization(?![\w-])|(?:set-)?cookie(?![\w-])"
@@ -58,7 +65,7 @@ _URL_CREDENTIALS = re.compile(r"(?i)(?P<scheme>\b[a-z][a-z0-9+.-]*://)(?P<user>[
 _BARE_CREDENTIALS = re.compile(
     r"(?<![\w/:.@-])(?P<user>[A-Za-z_][\w.-]{0,63}):(?P<pw>[^\s:@/]{1,200})@(?=[A-Za-z0-9][\w-]*(?:\.[\w-]+|:\d))"
 )
-_GOOGLE_KEY = re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b")
+_GOOGLE_KEY = re.compile(r"AIza[0-9A-Za-z_-]{35}")
 _BEARER = re.compile(r"(?i)\bbearer\s+(?!\*\*\*)[A-Za-z0-9._~+/=-]+")
 _BASIC = re.compile(r"(?i)\bbasic\s+(?P<cred>[A-Za-z0-9+/]{6,}={0,2})")
 _SQL_PASSWORD = re.compile(r"(?i)\b(password\s+)'(?:[^']|'')*'")
@@ -143,8 +150,14 @@ def redact(text: str) -> str:
     text = _BASIC.sub(_basic, text)
     text = _SQL_PASSWORD.sub(lambda m: f"{m[1]}'{MASK}'", text)
     text = _HEADER.sub(lambda m: f"{m['key']}{m['sep']}{m['scheme'] or ''}{MASK}", text)
-    text = _FLAG.sub(lambda m: f"{m['flag']}{m['sep']}{MASK}", text)
-    return _KEYVALUE.sub(_keyvalue, text)
+    if not _hinted(text):  # most log lines: no key can mean a secret
+        return text
+    lines = text.split("\n")  # key=value never spans lines: only lines naming a secret are scanned
+    for i, line in enumerate(lines):
+        if _hinted(line):
+            line = _FLAG.sub(lambda m: f"{m['flag']}{m['sep']}{MASK}", line)
+            lines[i] = _KEYVALUE.sub(_keyvalue, line)
+    return "\n".join(lines)
 
 
 def redact_data(value: object) -> object:
