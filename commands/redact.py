@@ -43,6 +43,8 @@ _HINTS = ("pass", "pw", "secret", "token", "signature", "key", "credential", "au
 def _hinted(text: str) -> bool:
     low = text.lower()
     return any(h in low for h in _HINTS)
+
+
 _AUTH_SCHEME = r"(?:basic|bearer|token|digest|negotiate)\s+"
 # Headers whose whole value is a credential: `Authorization: Api-Key x`, `Cookie: a=b; c=d`.
 _WHOLE_VALUE = r"(?:proxy-)?authorization(?![\w-])|(?:set-)?cookie(?![\w-])"
