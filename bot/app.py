@@ -7,7 +7,6 @@ the findings. Where the bot cannot post in the channel, `response_url` carries t
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import time
@@ -295,10 +294,7 @@ async def run_in_channel(
         await progress.start()
         report = await run_check(request.spec, CheckContext(settings, progress), request.params)
         channel = command["channel_id"]
-        # masking a large report takes a moment: off the event loop, so other requests are acked meanwhile
-        msg = await asyncio.to_thread(
-            render_report, report, lambda action, params: flow.request_button(action, params, channel)
-        )
+        msg = render_report(report, lambda action, params: flow.request_button(action, params, channel))
         if not await reply.send(msg, what=f"the {request.target} report"):
             outcome = "error"
         if msg.attachment:

@@ -26,7 +26,7 @@ from bot.metrics import Metrics
 from bot.settings import ConfigError, Settings, load_settings
 from bot.slack_client import make_client
 from commands.readiness import readiness
-from commands.redact import RedactingFilter, redact_data
+from commands.redact import RedactingFilter, redact, redact_data
 from escalation.engine import Escalator
 from escalation.store import Store
 
@@ -107,6 +107,7 @@ async def serve(settings: Settings) -> None:
     from commands.backends.kube import preload
 
     preload()  # a second of imports now, instead of a blocked event loop in the first check
+    redact("x")  # likewise the secret detectors
     metrics = Metrics()
     store = Store(settings.state_url)
     client = make_client(

@@ -22,7 +22,7 @@ import base64
 import binascii
 import logging
 import re
-from functools import cache
+from functools import cache, lru_cache
 from urllib.parse import unquote, urlsplit
 
 from detect_secrets.plugins.base import RegexBasedDetector
@@ -115,8 +115,10 @@ def remember(*values: str | None) -> None:
                 password = None
             if password:
                 _known.update({password, unquote(password)})
+            _redact_short.cache_clear()
             continue
         _known.add(value)
+    _redact_short.cache_clear()
 
 
 def _basic(m: re.Match[str]) -> str:
@@ -134,15 +136,29 @@ def _keyvalue(m: re.Match[str]) -> str:
 
 
 def redact(text: str) -> str:
-    """`text` with every secret masked (see the module docstring for the kinds)."""
+    """`text` with every secret masked (see the module docstring for the kinds). Short strings
+    repeat (a report's topics, statuses, names): their answers are cached."""
     if not text:
         return text
+    return _redact_short(text) if len(text) <= SHORT else _redact(text)
+
+
+SHORT = 512
+
+
+@lru_cache(maxsize=1 << 15)
+def _redact_short(text: str) -> str:
+    return _redact(text)
+
+
+def _redact(text: str) -> str:
+    detectors = _detectors()
     for secret in _known:
         if len(secret) >= 4 and secret in text:
             text = text.replace(secret, MASK)
     text = _PEM.sub(MASK, text)
     text = _JWT.sub(MASK, text)
-    for detector in _detectors():
+    for detector in detectors:
         for regex in detector.denylist:
             text = regex.sub(MASK, text)
     text = _URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
@@ -186,7 +202,15 @@ def redact_data(value: object) -> object:
 
 
 def _is_secret_key(key: object) -> bool:
-    return isinstance(key, str) and re.fullmatch(_NAME, key, re.I) is not None
+    return isinstance(key, str) and _secret_name(key)
+
+
+_SECRET_NAME = re.compile(_NAME, re.I)
+
+
+@lru_cache(maxsize=4096)
+def _secret_name(key: str) -> bool:
+    return _SECRET_NAME.fullmatch(key) is not None
 
 
 class RedactingFilter(logging.Filter):
