@@ -36,13 +36,13 @@ from bot.router import (
 from bot.settings import Settings
 from bot.slack_client import (
     SLACK_ERRORS,
-    Responder,
     check,
     deliver,
     make_client,
     open_form,
     reason,
     respond_whole,
+    retrying,
 )
 from commands.params import UsageError
 from commands.redact import redact
@@ -63,7 +63,7 @@ class Reply:
 
     def __init__(self, client: AsyncWebClient, respond: Any, channel: str, user: str) -> None:
         self.client = client
-        self.respond = respond
+        self.respond = retrying(respond)
         self.channel = channel
         self.user = user
         self.ts: str | None = None
@@ -218,7 +218,6 @@ def build_app(settings: Settings, metrics: Metrics, escalator: Escalator) -> Asy
         )
 
     flow = ActionFlow(settings, client, escalator, metrics)
-    use_retrying_respond(app)
     app.command("/alp")(alp_command)
     register_incident_handlers(app, escalator, run_health)
     register_action_handlers(app, flow)
@@ -231,20 +230,9 @@ async def private(respond: Any, text: str | None) -> None:
     if not text:
         return
     try:
-        check(await respond(response_type="ephemeral", text=text))
+        check(await retrying(respond)(response_type="ephemeral", text=text))
     except Exception as err:
         log.error("lost a private reply: response_url: %s", reason(err))
-
-
-def use_retrying_respond(app: AsyncApp) -> None:
-    """Every handler's `respond` retries like the Web API client (see `bot.slack_client.Responder`)."""
-
-    @app.middleware
-    async def retrying_respond(context: Any, next: Any) -> Any:
-        url = getattr(context.get("respond"), "response_url", None)
-        if isinstance(url, str) and url:
-            context["respond"] = Responder(url)
-        return await next()
 
 
 def register_fallbacks(app: AsyncApp) -> None:

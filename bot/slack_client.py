@@ -53,6 +53,12 @@ def make_client(token: str | None, base_url: str) -> AsyncWebClient:
     return AsyncWebClient(token=token, base_url=base_url, retry_handlers=retry_handlers())
 
 
+def retrying(respond: Any) -> Any:
+    """Bolt's `respond` (which does not retry) as a `Responder` for the same `response_url`."""
+    url = getattr(respond, "response_url", None)
+    return Responder(url) if isinstance(url, str) and url and not isinstance(respond, Responder) else respond
+
+
 class Responder:
     """`respond()` for a `response_url`, with the same retries as the Web API client (Bolt's own
     `respond` has none). Returns the webhook's answer; `check()` turns an HTTP error into an error."""
@@ -168,7 +174,7 @@ async def deliver(
             reasons.append(f"text only: {reason(err)}")
     if respond is not None:
         try:
-            await respond_whole(respond, text, blocks, replace=False)
+            await respond_whole(retrying(respond), text, blocks, replace=False)
             log.warning("%s to %s went through response_url (%s)", what, channel, "; ".join(reasons))
             return {"via": "response_url"}
         except Exception as err:
@@ -187,7 +193,7 @@ async def ephemeral(client: AsyncWebClient, channel: str, user: str, text: str, 
         reasons.append(f"chat.postEphemeral: {reason(err)}")
     if respond is not None:
         try:
-            check(await respond(text=text, response_type="ephemeral", replace_original=False))
+            check(await retrying(respond)(text=text, response_type="ephemeral", replace_original=False))
             return True
         except Exception as err:
             reasons.append(f"response_url: {reason(err)}")
