@@ -287,6 +287,10 @@ async def run_in_channel(
             outcome = "error"
         if msg.attachment:
             await reply.attach(msg.attachment, f"{request.target}-report.txt", f"{request.target} report")
+        raw = report.redacted().data.get("raw_lines")
+        if raw:  # `logs`: every line read, as a file beside the grouped report
+            name = "-".join(str(x) for x in (request.target, report.data.get("service")) if x)
+            await reply.attach("\n".join(raw) + "\n", f"{name}.log", f"{name}: {len(raw)} line(s) read")
         metrics.outcomes.labels(target=request.target, severity=report.severity.value).inc()
         link_to_incident(escalator, request, command, report)
     except (*SLACK_ERRORS, TimeoutError) as err:

@@ -163,6 +163,9 @@ async def _incident(request: IncidentRequest, settings: Settings) -> int:
         return EXIT_USAGE
     store = Store(settings.state_url)
     esc = Escalator(store, settings.escalation, TerminalNotifier(), settings.state_url)
+    from commands.changes import incident_changes_hook
+
+    esc.recent_changes = incident_changes_hook(settings)
     await esc.start(lead=False)
     try:
         if request.sub == "postmortem":
@@ -170,7 +173,7 @@ async def _incident(request: IncidentRequest, settings: Settings) -> int:
             if inc is None:
                 print(f"alp: no incident {request.incident}", file=sys.stderr)
                 return 1
-            print(terminal(postmortem_markdown(inc, store.timeline(inc.id))))
+            print(terminal(postmortem_markdown(inc, store.timeline(inc.id), await esc.recent_changes(inc))))
             return 0
         from bot.incidents import handle_incident_command
 

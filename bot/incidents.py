@@ -132,14 +132,14 @@ async def handle_incident_command(
         return f"Noted on {inc.ref}."
     if sub == "postmortem":
         if client is None:
-            return postmortem_markdown(inc, esc.store.timeline(inc.id))
+            return postmortem_markdown(inc, esc.store.timeline(inc.id), await esc.recent_changes(inc))
         await upload_postmortem(esc, inc, channel, client)
         return None
     return f"unknown incident command {sub}"
 
 
 async def upload_postmortem(esc: Escalator, inc: Incident, channel: str, client: AsyncWebClient) -> None:
-    md = redact(postmortem_markdown(inc, esc.store.timeline(inc.id)))
+    md = redact(postmortem_markdown(inc, esc.store.timeline(inc.id), await esc.recent_changes(inc)))
     try:
         await client.files_upload_v2(
             channel=channel,

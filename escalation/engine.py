@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,6 +29,10 @@ from escalation.store import Store, now
 log = logging.getLogger(__name__)
 
 _ENGINE: Escalator | None = None
+
+
+async def _no_changes(_: Incident) -> list[str]:
+    return []
 
 
 async def run_job(kind: str, incident_id: int, token: str, step: int = 0, due: float | None = None) -> None:
@@ -65,6 +69,9 @@ class Escalator:
         )
         self._lead_task: asyncio.Task[None] | None = None
         self.fired: list[tuple[float, float]] = []  # (due, fired) epoch seconds of each step timer
+        # Changes from one hour before an incident opened until now, one line each, for its pages
+        # and postmortem; the bot sets it (commands.changes.incident_change_lines).
+        self.recent_changes: Callable[[Incident], Awaitable[list[str]]] = _no_changes
 
     @property
     def lateness(self) -> list[float]:
@@ -211,7 +218,7 @@ class Escalator:
 
     async def _deliver(self, inc: Incident, token: str, step: int) -> None:
         rung = inc.ladder[step]
-        page = build_page(inc, rung, self.store.timeline(inc.id))
+        page = build_page(inc, rung, self.store.timeline(inc.id), changes=await self.recent_changes(inc))
         attempts, error = 0, None
         delay = self.cfg.page_backoff_s
         while attempts <= self.cfg.page_retries:
