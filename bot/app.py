@@ -90,8 +90,9 @@ class Reply:
         return True
 
     async def attach(self, content: str, filename: str, title: str) -> None:
-        """Upload the full content as a file in the message's thread; where files cannot go,
-        send it as text in as many messages as it takes."""
+        """Upload the full content as a file in the message's thread; where the upload fails, send
+        it as text in as many messages as it takes; through a response_url, what fits one message
+        and how much is left out."""
         if not self.via_response_url:
             try:
                 await self.client.files_upload_v2(
@@ -100,17 +101,20 @@ class Reply:
                 return
             except SLACK_ERRORS as err:
                 log.warning("cannot upload %s to %s (%s); sending it as messages", filename, self.channel, reason(err))
+        if self.via_response_url:  # a response_url takes 5 messages in all: one, saying what is left out
+            shown = content[:ATTACH_CHUNK]
+            more = len(content) - len(shown)
+            left = f"\n… and {more} more characters: the bot cannot upload files here" if more else ""
+            try:
+                text = f"{title} (no file upload here):\n" + code(shown) + left
+                check(await self.respond(text=text, replace_original=False, response_type="in_channel"))
+            except Exception as err:
+                log.error("lost %s to %s: response_url: %s", filename, self.channel, reason(err))
+            return
         chunks = [content[i : i + ATTACH_CHUNK] for i in range(0, len(content), ATTACH_CHUNK)] or [""]
         for n, chunk in enumerate(chunks, 1):
             head = f"{title} ({n}/{len(chunks)}):\n" if len(chunks) > 1 else f"{title}:\n"
-            text = head + code(chunk)
-            if self.via_response_url:
-                try:
-                    check(await self.respond(text=text, replace_original=False, response_type="in_channel"))
-                except Exception as err:
-                    log.error("lost part %d/%d of %s to %s: %s", n, len(chunks), filename, self.channel, reason(err))
-            else:
-                await deliver(self.client, self.channel, text, thread_ts=self.ts, what=f"{filename} part {n}")
+            await deliver(self.client, self.channel, head + code(chunk), thread_ts=self.ts, what=f"{filename} part {n}")
 
 
 class Progress:
