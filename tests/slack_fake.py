@@ -35,6 +35,8 @@ class FakeSlack:
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.not_in_channel: set[str] = set()
+        # method (or "response_url") -> failures to answer with, first first: see `fail`
+        self.failures: dict[str, list[dict[str, Any]]] = {}
         self.usergroups: dict[str, list[str]] = {}
         self.socket_received: list[dict[str, Any]] = []  # what the bot sent back over Socket Mode
         self._sockets: list[web.WebSocketResponse] = []
@@ -89,6 +91,7 @@ class FakeSlack:
         with self._lock:
             self.calls.clear()
         self.not_in_channel.clear()
+        self.failures.clear()
 
     def called(self, method: str) -> list[Call]:
         with self._lock:
@@ -103,6 +106,40 @@ class FakeSlack:
                     return c
             time.sleep(0.05)
         raise AssertionError(f"no {method} call matched within {timeout}s; got {self.calls!r}")
+
+    def fail(
+        self,
+        method: str,
+        error: str | None = None,
+        *,
+        status: int = 200,
+        retry_after: int | None = None,
+        body: str | None = None,
+        times: int = 1,
+        when: Callable[[dict[str, Any]], bool] = lambda args: True,
+    ) -> None:
+        """Answer the next `times` calls of `method` (matching `when`) with a failure, as Slack
+        can: `fail("chat.update", "ratelimited", status=429, retry_after=1)`, `fail(m, "invalid_blocks")`,
+        `fail(m, "msg_too_long")`, `fail(m, status=500, body="<html>")` (not JSON), or
+        `fail("response_url", status=500)`."""
+        entry = {"error": error, "status": status, "retry_after": retry_after, "body": body, "when": when}
+        with self._lock:
+            self.failures.setdefault(method, []).extend(dict(entry) for _ in range(times))
+
+    def _failure(self, method: str, args: dict[str, Any]) -> web.Response | None:
+        if not self.failures.get(method):  # no lock when nothing is planned: keep the usual timing
+            return None
+        with self._lock:
+            queue = self.failures.get(method, [])
+            entry = next((f for f in queue if f["when"](args)), None)
+            if entry is None:
+                return None
+            queue.remove(entry)
+        headers = {"Retry-After": str(entry["retry_after"])} if entry["retry_after"] is not None else None
+        self._record(method, args, {"ok": False, "error": entry["error"] or f"HTTP {entry['status']}", "failed": True})
+        if entry["body"] is not None:
+            return web.Response(status=entry["status"], text=entry["body"], headers=headers)
+        return web.json_response({"ok": False, "error": entry["error"]}, status=entry["status"], headers=headers)
 
     # ------------------------------------------------------------------ handlers
     def _record(self, method: str, args: dict[str, Any], response: dict[str, Any] | None = None) -> None:
@@ -129,6 +166,9 @@ class FakeSlack:
         token_kind = "Bearer xapp-" if method == "apps.connections.open" else "Bearer xoxb-"
         if not auth.startswith(token_kind):
             return web.json_response({"ok": False, "error": "not_authed"})
+        failure = self._failure(method, args)
+        if failure is not None:
+            return failure
         answer = self._answer(method, args)
         self._record(method, args, answer)
         return web.json_response(answer)
@@ -204,5 +244,9 @@ class FakeSlack:
         return web.Response(text="OK")
 
     async def _response_url(self, request: web.Request) -> web.Response:
-        self._record("response_url", {"rid": request.match_info["rid"], **json.loads(await request.read())})
+        args = {"rid": request.match_info["rid"], **json.loads(await request.read())}
+        failure = self._failure("response_url", args)
+        if failure is not None:
+            return failure
+        self._record("response_url", args)
         return web.Response(text="ok")
