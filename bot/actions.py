@@ -32,7 +32,6 @@ from commands.redact import redact
 from commands.registry import CHECKS, CheckContext
 from commands.runner import run_check
 from escalation.engine import Escalator
-from escalation.store import ActionRequests
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +90,7 @@ class ActionFlow:
         self.settings, self.client, self.escalator, self.metrics = settings, client, escalator, metrics
         secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "alp"
         self.key = key_from(secret)
-        self.requests = ActionRequests(escalator.store)
+        self.requests = escalator.action_requests()
         self.authz = Authorizer(settings, client)
 
     # ------------------------------------------------------------------ tokens
@@ -105,8 +104,7 @@ class ActionFlow:
     def audit(
         self, actor: str, event: str, action: str, params: dict[str, Any], result: str = "", channel: str | None = None
     ) -> None:
-        inc = self.escalator.store.open_in_channel(channel) if channel else None
-        self.escalator.store.record_audit(actor, event, action, params, result, inc.id if inc else None)
+        self.escalator.record_audit(actor, event, action, params, result, channel or "")
         if self.metrics is not None:
             outcome = result.split(":", 1)[0] if event == "outcome" else event
             self.metrics.actions.labels(action=action, event=outcome).inc()
@@ -311,7 +309,7 @@ class ActionFlow:
         approver = values.get("approver")
         who = f"<@{req.get('confirmed_by') or user}>" + (f", approved by <@{approver}>" if approver else "")
         self.audit(user, "outcome", spec.name, req["params"], f"{status}: {outcome.summary}", req["channel"])
-        inc = self.escalator.store.open_in_channel(req["channel"])
+        inc = self.escalator.open_in_channel(req["channel"])
         if inc:
             self.escalator.record(
                 inc.id,
@@ -344,7 +342,7 @@ class ActionFlow:
 
     # ------------------------------------------------------------------ audit
     def audit_text(self, n: int) -> str:
-        rows = self.escalator.store.latest_audit(n)
+        rows = self.escalator.latest_audit(n)
         lines = [
             f"`{r['at']:%m-%d %H:%M:%S}` <@{r['actor']}> *{r['event']}* {ui.label(r['action'], r['params'])}"
             + (f": {r['result'][:150]}" if r["result"] else "")

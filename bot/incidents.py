@@ -37,13 +37,21 @@ class SlackNotifier:
             await self.client.chat_update(channel=inc.channel, ts=inc.message_ts, text=text, blocks=blocks)
 
     async def page(self, inc: Incident, step: Step, page: Page) -> None:
+        """DMs first, then the thread post: the thread post is the mark that the page is complete."""
         text, blocks = page_blocks(page)
-        await self.client.chat_postMessage(
-            channel=inc.channel, thread_ts=inc.message_ts, text=text, blocks=blocks, reply_broadcast=True
-        )
         for user in step.dm_users:
             dm = await self.client.conversations_open(users=user)
             await self.client.chat_postMessage(channel=dm["channel"]["id"], text=text, blocks=blocks)
+        await self.client.chat_postMessage(
+            channel=inc.channel, thread_ts=inc.message_ts, text=text, blocks=blocks, reply_broadcast=True
+        )
+
+    async def already_paged(self, inc: Incident, step: Step, page: Page) -> bool:
+        if not inc.message_ts:
+            return False
+        text, _ = page_blocks(page)
+        resp = await self.client.conversations_replies(channel=inc.channel, ts=inc.message_ts, limit=200)
+        return any(m.get("text") == text for m in resp.get("messages") or [])
 
     async def say(self, inc: Incident, text: str) -> None:
         await self.client.chat_postMessage(channel=inc.channel, thread_ts=inc.message_ts, text=text)
@@ -77,7 +85,7 @@ def incident_line(inc: Incident) -> str:
 
 def show_text(esc: Escalator, inc: Incident) -> str:
     lines = [incident_line(inc), f"Impact: {inc.impact or '-'}; services: {', '.join(inc.services) or '-'}"]
-    lines += [f"`{e.at:%H:%M:%S}` {e.actor}: {e.text}" for e in esc.store.timeline(inc.id)[-15:]]
+    lines += [f"`{e.at:%H:%M:%S}` {e.actor}: {e.text}" for e in esc.timeline(inc.id)[-15:]]
     return "\n".join(lines)
 
 
@@ -92,9 +100,9 @@ async def handle_incident_command(
         )
         return None if opened.message_ts else f"Opened {opened.ref}."
     if sub == "list":
-        incs = esc.store.incidents(open_only=True)
+        incs = esc.list_open()
         return "\n".join(incident_line(i) for i in incs) or "No open incidents."
-    inc = esc.store.get(request.incident) if request.incident else esc.store.open_in_channel(channel)
+    inc = esc.get(request.incident) if request.incident else esc.open_in_channel(channel)
     if inc is None:
         return (
             f"No incident {request.incident}."
@@ -120,14 +128,14 @@ async def handle_incident_command(
         return f"Noted on {inc.ref}."
     if sub == "postmortem":
         if client is None:
-            return postmortem_markdown(inc, esc.store.timeline(inc.id))
+            return postmortem_markdown(inc, esc.timeline(inc.id))
         await upload_postmortem(esc, inc, channel, client)
         return None
     return f"unknown incident command {sub}"
 
 
 async def upload_postmortem(esc: Escalator, inc: Incident, channel: str, client: AsyncWebClient) -> None:
-    md = postmortem_markdown(inc, esc.store.timeline(inc.id))
+    md = postmortem_markdown(inc, esc.timeline(inc.id))
     await client.files_upload_v2(
         channel=channel,
         thread_ts=inc.message_ts if inc.channel == channel else None,
@@ -141,7 +149,7 @@ def register_incident_handlers(app: AsyncApp, esc: Escalator, run_health: Any) -
     """Buttons, checkboxes and forms of incident messages."""
 
     def incident_of(body: dict[str, Any]) -> Incident | None:
-        return esc.store.get(int(body["actions"][0]["value"]))
+        return esc.get(int(str(body["actions"][0]["value"]).split(":")[0]))
 
     async def ephemeral(client: AsyncWebClient, body: dict[str, Any], text: str) -> None:
         channel = body.get("channel", {}).get("id") or body.get("container", {}).get("channel_id")
@@ -152,14 +160,15 @@ def register_incident_handlers(app: AsyncApp, esc: Escalator, run_health: Any) -
         await ack()
         inc = incident_of(body)
         if inc and not await esc.acknowledge(inc.id, body["user"]["id"]):
-            await ephemeral(client, body, f"{inc.ref} is already {esc.store.get(inc.id).status.value}.")  # type: ignore[union-attr]
+            await ephemeral(client, body, f"{inc.ref} is already {esc.get(inc.id).status.value}.")  # type: ignore[union-attr]
 
     @app.action("incident_escalate")
     async def escalate(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        inc = incident_of(body)
-        if inc:
-            await ephemeral(client, body, await esc.escalate_now(inc.id, body["user"]["id"]))
+        value = str(body["actions"][0]["value"])  # "id:step": the step shown when the user clicked
+        incident_id, _, shown = value.partition(":")
+        from_step = int(shown) if shown.isdigit() else None
+        await ephemeral(client, body, await esc.escalate_now(int(incident_id), body["user"]["id"], from_step))
 
     @app.action("incident_resolve")
     async def resolve(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -183,13 +192,13 @@ def register_incident_handlers(app: AsyncApp, esc: Escalator, run_health: Any) -
     async def tick(ack: Any, body: dict[str, Any]) -> None:
         await ack()
         incident_id = int(body["actions"][0]["block_id"].split("_", 1)[1])
-        inc = esc.store.get(incident_id)
+        inc = esc.get(incident_id)
         if inc is None:
             return
         selected = {o["value"] for o in body["actions"][0].get("selected_options", [])}
         for item, done in inc.checklist.items():
             if (item in selected) != done:
-                esc.store.tick(incident_id, item, item in selected, body["user"]["id"])
+                esc.tick(incident_id, item, item in selected, body["user"]["id"])
 
     @app.action("incident_run_health")
     async def health(ack: Any, body: dict[str, Any], client: AsyncWebClient, respond: Any) -> None:
