@@ -36,6 +36,8 @@ class FakeSlack:
         self.calls: list[Call] = []
         self.not_in_channel: set[str] = set()
         self.usergroups: dict[str, list[str]] = {}
+        self.fail_text: dict[str, int] = {}
+        self.delay_text: dict[str, float] = {}  # a thread post with this in its text is answered this late  # chat.postMessage with this in its text fails this many times more
         self.socket_received: list[dict[str, Any]] = []  # what the bot sent back over Socket Mode
         self._sockets: list[web.WebSocketResponse] = []
         self._ts = itertools.count(1)
@@ -89,6 +91,8 @@ class FakeSlack:
         with self._lock:
             self.calls.clear()
         self.not_in_channel.clear()
+        self.fail_text.clear()
+        self.delay_text.clear()
 
     def called(self, method: str) -> list[Call]:
         with self._lock:
@@ -131,6 +135,9 @@ class FakeSlack:
             return web.json_response({"ok": False, "error": "not_authed"})
         answer = self._answer(method, args)
         self._record(method, args, answer)
+        for part, delay in list(self.delay_text.items()):  # posted, but the answer is late
+            if method == "chat.postMessage" and args.get("thread_ts") and part in str(args.get("text", "")):
+                await asyncio.sleep(delay)
         return web.json_response(answer)
 
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -148,8 +155,21 @@ class FakeSlack:
             channel = args.get("channel", "")
             if channel in self.not_in_channel:
                 return {"ok": False, "error": "not_in_channel"}
+            for part, left in list(self.fail_text.items()):
+                if left > 0 and part in str(args.get("text", "")):
+                    self.fail_text[part] = left - 1
+                    return {"ok": False, "error": "fatal_error"}
             ts = f"{int(time.time())}.{next(self._ts):06d}"
             return {"ok": True, "channel": channel, "ts": ts, "message": {"text": args.get("text")}}
+        if method == "conversations.replies":  # the thread, from what was posted into it
+            posted = [
+                c
+                for c in self.called("chat.postMessage")
+                if c.args.get("channel") == args.get("channel")
+                and c.args.get("thread_ts") == args.get("ts")
+                and c.response.get("ok")
+            ]
+            return {"ok": True, "messages": [{"text": c.args.get("text"), "ts": c.response.get("ts")} for c in posted]}
         if method == "apps.connections.open":
             return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}
         if method == "usergroups.users.list":
