@@ -37,7 +37,9 @@ class FakeSlack:
         self.not_in_channel: set[str] = set()
         self.usergroups: dict[str, list[str]] = {}
         self.fail_text: dict[str, int] = {}
-        self.delay_text: dict[str, float] = {}  # a thread post with this in its text is answered this late  # chat.postMessage with this in its text fails this many times more
+        self.delay_text: dict[
+            str, float
+        ] = {}  # a thread post with this in its text is answered this late  # chat.postMessage with this in its text fails this many times more
         self.socket_received: list[dict[str, Any]] = []  # what the bot sent back over Socket Mode
         self._sockets: list[web.WebSocketResponse] = []
         self._ts = itertools.count(1)

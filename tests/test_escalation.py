@@ -242,7 +242,9 @@ async def test_concurrent_ack_and_resolve_end_consistent(state_url):
             barrier.wait()
             results["ack"] = store.acknowledge(i, "UA", 0, 3600)
 
-        def resolve(barrier: threading.Barrier = barrier, results: dict[str, object] = results, i: int = inc.id) -> None:
+        def resolve(
+            barrier: threading.Barrier = barrier, results: dict[str, object] = results, i: int = inc.id
+        ) -> None:
             barrier.wait()
             results["resolve"] = store.resolve(i, "UR")
 

@@ -3,7 +3,6 @@ page, a leader that can be replaced. Each test names the observation it reproduc
 
 from __future__ import annotations
 
-import json
 import random
 import signal
 import threading
@@ -241,8 +240,9 @@ def test_ack_and_resolve_on_different_replicas_end_in_one_state(testbed, fake_sl
             for t in threads:
                 t.join()
             checklist = lambda ref=ref: [  # noqa: E731
-                c for c in fake_slack.called("chat.postMessage") if f"{ref} " in c.args.get("text", "")
-                and "checklist" in c.args.get("text", "").lower()
+                c
+                for c in fake_slack.called("chat.postMessage")
+                if f"{ref} " in c.args.get("text", "") and "checklist" in c.args.get("text", "").lower()
             ]
             wait(lambda checklist=checklist: len(checklist()) >= 1, 10)
             time.sleep(0.8)
