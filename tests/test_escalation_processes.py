@@ -63,7 +63,7 @@ def bot_env(testbed, fake_slack, platform, state_url: str, **over: str) -> dict[
 
 def manager_pages(platform, ref: str) -> list:  # type: ignore[no-untyped-def]
     """Pager events the pager accepted for the incident (its dedup keys are per step)."""
-    return [e for e in platform.pager_events if e["dedup_key"].startswith(f"alp-{ref}-")]
+    return [e for e in platform.pager_events if e["dedup_key"].split("-")[:3] == ["alp", *ref.split("-")]]
 
 
 def kill(bot: BotProcess) -> None:
@@ -120,7 +120,12 @@ def pg_state(testbed):  # type: ignore[no-untyped-def]
 def leader_pid(dsn: str) -> int | None:
     """The pid of the holder of the unexpired escalation lease."""
     with psycopg.connect(dsn) as conn:
-        row = conn.execute("SELECT holder FROM alp_leases WHERE expires_at > now()").fetchone()
+        try:
+            row = conn.execute("SELECT holder FROM alp_leases WHERE expires_at > now()").fetchone()
+        except psycopg.errors.UndefinedTable:  # before leases: the holder of the advisory lock
+            conn.rollback()
+            row = conn.execute("""SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a
+                                  ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted""").fetchone()
     return int(row[0].rsplit("-", 1)[1]) if row else None
 
 
