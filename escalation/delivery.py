@@ -28,6 +28,10 @@ from escalation.store import Store
 log = logging.getLogger(__name__)
 
 
+class ClaimLost(Exception):
+    """This process was paused or stuck past its attempt's lease: another may be sending the page."""
+
+
 def dedup_key(inc: Incident, key: PageKey) -> str:
     """Stable per incident, escalation and step: a retry of the same page is the same alert."""
     return f"alp-{inc.ref}-{key.escalation_id[:8]}-{key.step}"
@@ -75,7 +79,7 @@ class Delivery:
 
     async def attempt(self, key: PageKey) -> None:
         try:
-            claimed = await asyncio.to_thread(self.outbox.claim, key, self.lease_s)
+            claimed = self.outbox.claim(key, self.lease_s)
             if claimed is None:
                 return
             await self._attempt(claimed)
@@ -87,12 +91,15 @@ class Delivery:
         rung = inc.ladder[step]
         try:
             await asyncio.wait_for(self._send(attempt), self.cfg.page_attempt_timeout_s)
+        except ClaimLost:
+            log.warning("%s: the attempt at %s outlived its lease; leaving the page to the leader", inc.ref, rung.name)
+            return
         except Exception as err:
             error = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
             log.warning("paging %s for %s failed (attempt %s): %s", rung.name, inc.ref, attempt.number, error)
             await self._failed(attempt, error)
             return
-        if not await asyncio.to_thread(self.outbox.sent, attempt):
+        if not self.outbox.sent(attempt):
             return  # another attempt took over (this one outlived its lease): it records the outcome
         self.emit("page", {"step": rung.name, "result": "sent"})
         self.store.log(
@@ -110,6 +117,8 @@ class Delivery:
         inc, key = attempt.incident, attempt.key
         rung = inc.ladder[key.step]
         page = build_page(inc, rung, self.store.timeline(inc.id))
+        if not attempt.holds(self.lease_s):
+            raise ClaimLost()
         if rung.via == "pager":
             if not self.cfg.pager_webhook_url:
                 raise RuntimeError("no pager webhook configured (escalation.pager_webhook_url)")
@@ -121,12 +130,14 @@ class Delivery:
         if attempt.number > 1 and await self.notifier.already_paged(inc, rung, page):
             log.warning("%s: the page to %s was already in the thread; not posting it again", inc.ref, rung.name)
             return
+        if not attempt.holds(self.lease_s):
+            raise ClaimLost()
         await self.notifier.page(inc, rung, page)
 
     async def _failed(self, attempt: Attempt, error: str) -> None:
         inc, rung = attempt.incident, attempt.incident.ladder[attempt.key.step]
         retry_in = min(self.cfg.page_backoff_max_s, self.cfg.page_backoff_s * 2 ** (attempt.number - 1))
-        since = await asyncio.to_thread(self.outbox.failed, attempt, error, retry_in)
+        since = self.outbox.failed(attempt, error, retry_in)
         self.emit("page", {"step": rung.name, "result": "failed"})
         if since is None or attempt.number != self.cfg.page_retries + 1:
             return

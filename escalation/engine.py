@@ -113,7 +113,7 @@ class Escalator:
         loop = asyncio.get_running_loop()
         if not self.lease.held or loop.time() - self._renewed >= self.cfg.leader_poll_s:
             self._renewed = loop.time()
-            await asyncio.to_thread(self.lease.acquire)
+            self.lease.acquire()  # in the loop, like every store call: SQLite writers must not overlap
         if self.leading and not self._was_leading:
             log.info("leading the escalation (lease held by %s)", self.lease.holder)
         elif self._was_leading and not self.leading:

@@ -9,7 +9,8 @@ mid-attempt leaves a lease that expires after `lease_s`, and whoever leads then 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -41,6 +42,12 @@ class Attempt:
     number: int  # 1 for the first attempt
     incident: Incident  # as it was when the attempt was claimed
     failing_since: datetime | None
+    claimed: float = field(default_factory=time.monotonic)  # this process's clock, before the claim was sent
+
+    def holds(self, lease_s: float) -> bool:
+        """Whether the claim is surely still this attempt's: a process paused (or stuck) past most of
+        the lease must not send, since another may have taken the page over meanwhile."""
+        return time.monotonic() - self.claimed < lease_s * 0.8
 
 
 def insert_page(conn: Connection, incident_id: int, escalation_id: str, step: int) -> None:
@@ -97,7 +104,7 @@ class Outbox:
     def claim(self, key: PageKey, lease_s: float) -> Attempt | None:
         """Take the next attempt at `key`, or None: another attempt holds it, it is done, or the
         incident is no longer triggered on this escalation (then the page is abandoned)."""
-        at = now()
+        at, started = now(), time.monotonic()
         with self.engine.begin() as conn:
             row = conn.execute(
                 pages.update()
@@ -118,7 +125,7 @@ class Outbox:
                 )
                 return None
             inc = conn.execute(incidents.select().where(incidents.c.id == key.incident_id)).mappings().one()
-        return Attempt(key, row.attempts, _incident(inc), aware(row.failing_since))
+        return Attempt(key, row.attempts, _incident(inc), aware(row.failing_since), started)
 
     def sent(self, attempt: Attempt) -> bool:
         """Record the delivery; False if this attempt had lost its claim (another one took over)."""

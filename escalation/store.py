@@ -4,61 +4,23 @@ SQLAlchemy Core over SQLite (one replica, the default) or PostgreSQL (several re
 is migrated by Alembic at start-up (`migrate`). Every state change is one conditional UPDATE that
 returns the new row (UPDATE ... RETURNING), so two clicks, two replicas or a stale timer cannot both
 win: the loser's UPDATE matches no row and gets None. The page outbox is in `escalation.outbox`,
-the leader's lease in `escalation.leader`.
+the leader's lease in `escalation.leader`, remediation requests in `escalation.requests`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlalchemy.engine import Connection, Engine
 
+from escalation.db import aware, migrate, now, sqlalchemy_url
 from escalation.model import Incident, Priority, Status, Step, TimelineEntry, TimelineKind
-from escalation.schema import action_requests, audit, incidents, timeline
-
-MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def sqlalchemy_url(state_url: str) -> str:
-    """ALP_STATE_URL as SQLAlchemy wants it (PostgreSQL through psycopg 3)."""
-    for prefix in ("postgresql://", "postgres://"):
-        if state_url.startswith(prefix):
-            return "postgresql+psycopg://" + state_url[len(prefix) :]
-    return state_url
-
-
-def aware(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; everything here is UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision. A database made by `create_all` before migrations
-    existed is stamped 0001 first. On PostgreSQL an advisory lock keeps replicas starting together
-    from migrating at once."""
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(7367012)"))
-        inspector = sa.inspect(conn)
-        cfg.attributes["connection"] = conn
-        if inspector.has_table("alp_incidents") and not inspector.has_table("alp_schema_version"):
-            command.stamp(cfg, "0001")
-        command.upgrade(cfg, "head")
+from escalation.requests import ActionRequests
+from escalation.schema import audit, incidents, timeline
 
 
 class Store:
@@ -451,65 +413,6 @@ class Store:
         return [dict(r) for r in rows]
 
 
-class ActionRequests:
-    """Remediation requests: one row each, moved between states by conditional UPDATEs."""
-
-    def __init__(self, store: Store) -> None:
-        self.engine = store.engine
-
-    def create(
-        self,
-        action: str,
-        params: dict[str, Any],
-        risk: str,
-        requester: str,
-        channel: str,
-        ttl_s: float,
-        preview: dict[str, Any],
-        thread_ts: str | None = None,
-    ) -> int:
-        with self.engine.begin() as conn:
-            res = conn.execute(
-                action_requests.insert().values(
-                    action=action,
-                    params=params,
-                    risk=risk,
-                    requester=requester,
-                    channel=channel,
-                    status="pending",
-                    created_at=now(),
-                    expires_at=datetime.fromtimestamp(now().timestamp() + ttl_s, UTC),
-                    preview=json.loads(json.dumps(preview, default=str)),
-                    thread_ts=thread_ts,
-                )
-            )
-            return int(res.inserted_primary_key[0])  # type: ignore[index]
-
-    def get(self, request_id: int) -> dict[str, Any] | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(action_requests.select().where(action_requests.c.id == request_id)).mappings().first()
-        if row is None:
-            return None
-        out = dict(row)
-        for col in ("created_at", "expires_at", "approval_deadline"):
-            out[col] = aware(out[col])
-        return out
-
-    def move(self, request_id: int, from_status: tuple[str, ...], to_status: str, **values: Any) -> bool:
-        """status: from -> to, only if it is still in `from_status` (so one click wins)."""
-        with self.engine.begin() as conn:
-            res = conn.execute(
-                action_requests.update()
-                .where(action_requests.c.id == request_id, action_requests.c.status.in_(from_status))
-                .values(status=to_status, **values)
-            )
-            return res.rowcount == 1
-
-    def set_message(self, request_id: int, ts: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(action_requests.update().where(action_requests.c.id == request_id).values(message_ts=ts))
-
-
 def _incident(row: Any) -> Incident:
     return Incident(
         id=row["id"],
@@ -536,3 +439,6 @@ def _incident(row: Any) -> Incident:
         remind_at=aware(row["remind_at"]),
         external_key=row["external_key"],
     )
+
+
+__all__ = ["ActionRequests", "Store", "aware", "migrate", "now", "sqlalchemy_url"]
