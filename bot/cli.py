@@ -153,11 +153,11 @@ async def _incident(request: IncidentRequest, settings: Settings) -> int:
     await esc.start(lead=False)
     try:
         if request.sub == "postmortem":
-            inc = store.get(request.incident or 0)
+            inc = esc.get(request.incident or 0)
             if inc is None:
                 print(f"alp: no incident {request.incident}", file=sys.stderr)
                 return 1
-            print(postmortem_markdown(inc, store.timeline(inc.id)))
+            print(postmortem_markdown(inc, esc.timeline(inc.id)))
             return 0
         from bot.incidents import handle_incident_command
 

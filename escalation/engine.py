@@ -104,7 +104,7 @@ class Escalator:
                 log.warning("reading due times: %s", err)
                 soonest = []
             if soonest:
-                wait = max(0.0, min(wait, (min(soonest) - now()).total_seconds()))
+                wait = max(0.05, min(wait, (min(soonest) - now()).total_seconds()))  # never a busy loop
         self._wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), wait)
