@@ -21,7 +21,7 @@ from commands.kube_facts import pod_state
 from commands.logscan import PodLogs, deployment_logs, extract_ms, grep, percentiles
 from commands.probes import Probe
 from commands.registry import CheckContext
-from commands.report import Code, Fields, Finding, Severity, Suggestion, Table, Text
+from commands.report import Code, Fields, Finding, Severity, Suggestion, Table
 
 
 class KubeHandle:

@@ -10,7 +10,7 @@ from commands.checks.blocks import redis_conn
 from commands.checks.services import redis_latency_probe
 from commands.probes import run_probes
 from commands.registry import CheckContext, CheckResult, NoParams, check
-from commands.report import Code, Fields, Finding, Severity, Suggestion, Text
+from commands.report import Code, Fields, Finding, Severity, Suggestion
 
 
 class RedisParams(NoParams):

@@ -23,7 +23,7 @@ from commands.checks.kafka_lag import KafkaLagParams, kafka_lag
 from commands.kube_facts import parse_quantity
 from commands.probes import Probe, run_probes
 from commands.registry import CheckContext, CheckResult, NoParams, check
-from commands.report import Code, Fields, Finding, Severity, Suggestion, Table, Text
+from commands.report import Code, Fields, Finding, Severity, Suggestion, Table
 
 
 def _kafka_host_port(bootstrap: str) -> tuple[str, int]:
