@@ -142,14 +142,12 @@ async def _incident(request: IncidentRequest, settings: Settings) -> int:
     """`alp incident …` against the state store; the running bot pages and announces."""
     from escalation.engine import Escalator
     from escalation.postmortem import postmortem_markdown
-    from escalation.store import Store
     from escalation.terminal import TerminalNotifier
 
     if request.sub == "open" and request.priority is None:
         print("alp: `alp incident open <P0|P1|P2> <summary>`", file=sys.stderr)
         return EXIT_USAGE
-    store = Store(settings.state_url)
-    esc = Escalator(store, settings.escalation, TerminalNotifier(), settings.state_url)
+    esc = Escalator.connect(settings.state_url, settings.escalation, TerminalNotifier())
     await esc.start(lead=False)
     try:
         if request.sub == "postmortem":
@@ -168,7 +166,7 @@ async def _incident(request: IncidentRequest, settings: Settings) -> int:
         return 0
     finally:
         await esc.stop()
-        store.close()
+        esc.close()
 
 
 if __name__ == "__main__":

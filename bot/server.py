@@ -27,7 +27,6 @@ from bot.settings import ConfigError, Settings, load_settings
 from commands.readiness import readiness
 from commands.redact import redact_data
 from escalation.engine import Escalator
-from escalation.store import Store
 
 log = logging.getLogger("alp.bot")
 
@@ -82,13 +81,12 @@ async def serve(settings: Settings) -> None:
 
     preload()  # a second of imports now, instead of a blocked event loop in the first check
     metrics = Metrics()
-    store = Store(settings.state_url)
     client = AsyncWebClient(
         token=settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None,
         base_url=settings.slack_api_url,
     )
-    escalator = Escalator(
-        store, settings.escalation, SlackNotifier(client), settings.state_url, on_event=metrics.escalation_event
+    escalator = Escalator.connect(
+        settings.state_url, settings.escalation, SlackNotifier(client), on_event=metrics.escalation_event
     )
     await escalator.start()
     watcher = None
@@ -123,7 +121,7 @@ async def serve(settings: Settings) -> None:
     if watcher is not None:
         watcher.cancel()
     await runner.cleanup()
-    store.close()
+    escalator.close()
 
 
 def main() -> None:

@@ -65,6 +65,21 @@ class Escalator:
         self._was_leading = False
         self._renewed = 0.0
 
+    @classmethod
+    def connect(
+        cls,
+        state_url: str,
+        cfg: EscalationSettings,
+        notifier: Notifier,
+        on_event: Callable[[str, dict[str, Any]], None] | None = None,
+    ) -> Escalator:
+        """An engine on the state store at `state_url` (migrated to the newest schema on the way)."""
+        return cls(Store(state_url), cfg, notifier, state_url, on_event=on_event)
+
+    def close(self) -> None:
+        """Release the state store's connections (after `stop`)."""
+        self.store.close()
+
     @property
     def leading(self) -> bool:
         return self.lease.held

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from aiohttp import web
 
 from escalation.config import EscalationSettings
@@ -340,3 +341,18 @@ async def test_checklist_ticks_and_postmortem(make_engine):
         "- [ ] Clear any alerts",
     ):
         assert text in md
+
+
+async def test_open_for_key_is_idempotent_until_the_incident_is_resolved(make_engine):
+    """Alert intake opens one incident per external group key, however often the alert repeats."""
+    eng, rec = await make_engine(settings())
+    first, opened = await eng.open_for_key("group-a", Priority.P2, "disk full", "", [], "C1", "alertmanager")
+    again, opened_again = await eng.open_for_key("group-a", Priority.P2, "disk full", "", [], "C1", "alertmanager")
+    other, _ = await eng.open_for_key("group-b", Priority.P2, "cpu", "", [], "C1", "alertmanager")
+    assert opened and not opened_again and again.id == first.id and other.id != first.id
+    assert rec.announced == [first.ref, other.ref]
+    with pytest.raises(sa.exc.IntegrityError):  # the database itself keeps one open incident per key
+        eng.store.create(Priority.P2, "dup", "", [], "C1", "U1", first.ladder, "e", [], external_key="group-a")
+    assert await eng.resolve(first.id, "U1")
+    reopened, opened_new = await eng.open_for_key("group-a", Priority.P2, "disk full", "", [], "C1", "alertmanager")
+    assert opened_new and reopened.id not in (first.id, other.id)
