@@ -75,8 +75,11 @@ class Reply:
     async def attach(self, content: str, filename: str, title: str) -> None:
         """Upload the full report as a file in the message's thread."""
         if self.via_response_url:
+            shown = content[:35000]
+            more = len(content) - len(shown)
+            left = f"\n… and {more} more characters: the bot cannot upload files here" if more else ""
             await self.respond(
-                text="The full report did not fit a message:\n```" + content[:35000] + "```",
+                text=f"{title} (no file upload here):\n```" + shown + "```" + left,
                 replace_original=False,
                 response_type="in_channel",
             )
@@ -218,6 +221,10 @@ async def run_in_channel(
         await reply.send(msg)
         if msg.attachment:
             await reply.attach(msg.attachment, f"{request.target}-report.txt", f"{request.target} report")
+        raw = report.redacted().data.get("raw_lines")
+        if raw:  # `logs`: every line read, as a file beside the grouped report
+            name = "-".join(str(x) for x in (request.target, report.data.get("service")) if x)
+            await reply.attach("\n".join(raw) + "\n", f"{name}.log", f"{name}: {len(raw)} line(s) read")
         metrics.outcomes.labels(target=request.target, severity=report.severity.value).inc()
         link_to_incident(escalator, request, command, report)
     except (TimeoutError, SlackApiError, OSError) as err:

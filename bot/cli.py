@@ -148,6 +148,9 @@ async def _incident(request: IncidentRequest, settings: Settings) -> int:
         print("alp: `alp incident open <P0|P1|P2> <summary>`", file=sys.stderr)
         return EXIT_USAGE
     esc = Escalator.connect(settings.state_url, settings.escalation, TerminalNotifier())
+    from commands.changes import incident_changes_hook
+
+    esc.recent_changes = incident_changes_hook(settings)
     await esc.start(lead=False)
     try:
         if request.sub == "postmortem":
@@ -155,7 +158,7 @@ async def _incident(request: IncidentRequest, settings: Settings) -> int:
             if inc is None:
                 print(f"alp: no incident {request.incident}", file=sys.stderr)
                 return 1
-            print(postmortem_markdown(inc, esc.timeline(inc.id)))
+            print(postmortem_markdown(inc, esc.timeline(inc.id), await esc.recent_changes(inc)))
             return 0
         from bot.incidents import handle_incident_command
 

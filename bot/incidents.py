@@ -128,14 +128,14 @@ async def handle_incident_command(
         return f"Noted on {inc.ref}."
     if sub == "postmortem":
         if client is None:
-            return postmortem_markdown(inc, esc.timeline(inc.id))
+            return postmortem_markdown(inc, esc.timeline(inc.id), await esc.recent_changes(inc))
         await upload_postmortem(esc, inc, channel, client)
         return None
     return f"unknown incident command {sub}"
 
 
 async def upload_postmortem(esc: Escalator, inc: Incident, channel: str, client: AsyncWebClient) -> None:
-    md = postmortem_markdown(inc, esc.timeline(inc.id))
+    md = postmortem_markdown(inc, esc.timeline(inc.id), await esc.recent_changes(inc))
     await client.files_upload_v2(
         channel=channel,
         thread_ts=inc.message_ts if inc.channel == channel else None,

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from commands.actions import ACTIONS
 from commands.actions.runner import find, raw_params
 from commands.params import UsageError, validate_params
-from commands.registry import CHECKS, CheckSpec, Registry
+from commands.registry import CHECKS, STEPS, CheckSpec, Registry
 
 VERBS = {  # verb: (usage, what it does)
     "help": ("help [target]", "this message, or the options of one check"),
@@ -30,6 +30,14 @@ VERBS = {  # verb: (usage, what it does)
     "oncall": ("oncall", "who is primary and secondary now"),
     "do": ("do <action> <args>", "a runbook remediation, previewed and confirmed first"),
     "audit": ("audit [N]", "the latest N audit records (requests, approvals, refusals, outcomes)"),
+    "changes": (
+        "changes [--since 6h] [--service NAME]",
+        "what changed recently: rollouts, the runbook's configmaps, scaling, alp's own actions",
+    ),
+    "logs": (
+        "logs <service> [--grep REGEX] [--since 1h] [--tail N] [--previous]",
+        "a service's log lines from every pod, grouped into templates (worst and most frequent first)",
+    ),
 }
 
 INCIDENT_SUBS = ("open", "ack", "escalate", "resolve", "note", "list", "show", "postmortem")
@@ -120,6 +128,8 @@ def parse(text: str, registry: Registry = CHECKS) -> Request:
         if args and not args[0].isdigit():
             raise UsageError("`audit [N]`: N is how many records to show")
         return AuditRequest(min(int(args[0]), 100) if args else 20)
+    if verb in ("changes", "logs"):
+        return _step(verb, args, incident)
     if registry.get(verb):  # `/alp kafka-lag` is a forgivable shorthand for `check kafka-lag`
         return _check(verb, args, registry, incident)
     raise UsageError(f"unknown command `{verb}`.{_did_you_mean(verb, [*VERBS, *registry.names()])}")
@@ -204,6 +214,19 @@ def _check(target: str, args: list[str], registry: Registry, incident: int | Non
     return CheckRequest(spec, validate_params(spec.params, args), incident)
 
 
+def _step(verb: str, args: list[str], incident: int | None) -> CheckRequest:
+    """`changes [--option value]` and `logs <service> [--option value]`."""
+    import commands.first_steps  # noqa: F401  (registers them)
+
+    spec = STEPS.get(verb)
+    assert spec is not None
+    if verb == "logs":
+        if not args or args[0].startswith("--"):
+            raise UsageError(f"`logs` needs a service, e.g. `logs user-service`. Usage: `{VERBS['logs'][0]}`")
+        args = ["--service", args[0], *args[1:]]
+    return CheckRequest(spec, validate_params(spec.params, args), incident)
+
+
 def actions_help(prog: str = "/alp") -> str:
     return "\n".join(f"  `{prog} {spec.usage()}` ({spec.risk.value}): {spec.summary}" for spec in ACTIONS)
 
@@ -220,6 +243,13 @@ def help_text(topic: str | None = None, registry: Registry = CHECKS, prog: str =
         return "\n".join(
             [f"`{prog} {a.usage()}`", f"{a.summary} (risk: {a.risk.value})", f"Runbook: {a.runbook}", *fields]
         )
+    if topic and topic.strip() in ("changes", "logs"):
+        import commands.first_steps  # noqa: F401  (registers them)
+
+        step = STEPS.get(topic.strip())
+        assert step is not None
+        lines = [f"`{prog} {VERBS[step.name][0]}`", step.summary, f"Runbook: {step.runbook}"]
+        return "\n".join(lines + [f"  {line}" for line in step.options_help()])
     if topic:
         spec = registry.get(topic.removeprefix("check ").strip())
         if spec is None:

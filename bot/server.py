@@ -88,6 +88,9 @@ async def serve(settings: Settings) -> None:
     escalator = Escalator.connect(
         settings.state_url, settings.escalation, SlackNotifier(client), on_event=metrics.escalation_event
     )
+    from commands.changes import incident_changes_hook
+
+    escalator.recent_changes = incident_changes_hook(settings)
     await escalator.start()
     watcher = None
     if settings.kafka_lag.watch_interval_s > 0:

@@ -107,6 +107,7 @@ class Registry:
 
 
 CHECKS = Registry()
+STEPS = Registry()  # `changes` and `logs`: the runbook's first steps, verbs of their own (not check targets)
 
 
 def check(

@@ -59,6 +59,10 @@ async def _run_check(spec: CheckSpec, ctx: CheckContext, params: BaseModel) -> R
             )
         ]
         data = {}
+    if spec.name == "health" or any(f.severity is Severity.CRITICAL for f in findings):
+        from commands.changes import recent_changes_finding  # "what changed?" is the first question
+
+        findings = [*findings, await recent_changes_finding(ctx.config)]
     return Report(
         target=spec.name,
         started_at=started,

@@ -46,9 +46,10 @@ class Delivery:
         notifier: Notifier,
         emit: Callable[[str, dict[str, Any]], None],
         refresh: Callable[[Incident], Awaitable[None]],
+        changes: Callable[[Incident], Awaitable[list[str]]],
     ) -> None:
         self.store, self.outbox, self.cfg, self.notifier = store, outbox, cfg, notifier
-        self.emit, self.refresh = emit, refresh
+        self.emit, self.refresh, self.changes = emit, refresh, changes
         self._tasks: dict[PageKey, asyncio.Task[None]] = {}
 
     @property
@@ -79,18 +80,30 @@ class Delivery:
 
     async def attempt(self, key: PageKey) -> None:
         try:
+            inc = self.store.get(key.incident_id)
+            if inc is None:
+                return
+            changes = await self._changes(inc)  # before the claim: the lease covers the send only
             claimed = self.outbox.claim(key, self.lease_s)
             if claimed is None:
                 return
-            await self._attempt(claimed)
+            await self._attempt(claimed, changes)
         except Exception:  # the lease expires and the next leader's reconciler tries again
             log.exception("delivering step %s of incident %s", key.step, key.incident_id)
 
-    async def _attempt(self, attempt: Attempt) -> None:
+    async def _changes(self, inc: Incident) -> list[str]:
+        """Recent changes for the page's evidence; a page never waits long for them."""
+        try:
+            return await asyncio.wait_for(self.changes(inc), self.cfg.page_attempt_timeout_s)
+        except Exception as err:
+            log.warning("%s: recent changes left out of the page: %s", inc.ref, err)
+            return []
+
+    async def _attempt(self, attempt: Attempt, changes: list[str]) -> None:
         inc, step = attempt.incident, attempt.key.step
         rung = inc.ladder[step]
         try:
-            await asyncio.wait_for(self._send(attempt), self.cfg.page_attempt_timeout_s)
+            await asyncio.wait_for(self._send(attempt, changes), self.cfg.page_attempt_timeout_s)
         except ClaimLost:
             log.warning("%s: the attempt at %s outlived its lease; leaving the page to the leader", inc.ref, rung.name)
             return
@@ -113,10 +126,10 @@ class Delivery:
             await self._say(inc, f":white_check_mark: page to {rung.name} delivered after {attempt.number} attempts")
         await self.refresh(self.store.get(inc.id) or inc)
 
-    async def _send(self, attempt: Attempt) -> None:
+    async def _send(self, attempt: Attempt, changes: list[str]) -> None:
         inc, key = attempt.incident, attempt.key
         rung = inc.ladder[key.step]
-        page = build_page(inc, rung, self.store.timeline(inc.id))
+        page = build_page(inc, rung, self.store.timeline(inc.id), changes=changes)
         if not attempt.holds(self.lease_s):
             raise ClaimLost()
         if rung.via == "pager":

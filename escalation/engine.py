@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -40,6 +40,10 @@ from escalation.store import ActionRequests, Store, now
 log = logging.getLogger(__name__)
 
 
+async def _no_changes(_: Incident) -> list[str]:
+    return []
+
+
 class Escalator:
     """The incident API. Events for metrics go to `on_event`: ("page", {step, result}) and
     ("fired", {lateness_s}) — seconds between a step's due time and its claim."""
@@ -58,12 +62,17 @@ class Escalator:
         self.cfg = cfg
         self.notifier = notifier
         self.lease = Lease(store, cfg.leader_lease_s)
-        self.delivery = Delivery(store, self.outbox, cfg, notifier, self.emit, self._refresh)
+        self.delivery = Delivery(
+            store, self.outbox, cfg, notifier, self.emit, self._refresh, lambda inc: self.recent_changes(inc)
+        )
         self._runs = False  # started with lead=True: delivers what its own users do, may lead
         self._loop: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._was_leading = False
         self._renewed = 0.0
+        # Changes from one hour before an incident opened until now, one line each, for its pages
+        # and postmortem; the bot sets it (commands.changes.incident_change_lines).
+        self.recent_changes: Callable[[Incident], Awaitable[list[str]]] = _no_changes
 
     @classmethod
     def connect(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from escalation.model import Incident, Step, TimelineEntry
 
@@ -22,6 +22,7 @@ class Page:
     steps_taken: list[str]
     status: str
     evidence: list[str]
+    changes: list[str] = field(default_factory=list)  # from one hour before it opened (commands.changes)
 
     def fields(self) -> dict[str, str]:
         """The six fields, in the runbook's order, as text."""
@@ -31,7 +32,8 @@ class Page:
             "Timeline": "\n".join(self.timeline) or "-",
             "Steps Taken": "\n".join(self.steps_taken) or "none recorded yet",
             "Current Status": self.status,
-            "Logs and Evidence": "\n".join(self.evidence) or "no checks run yet",
+            "Logs and Evidence": ("\n".join(self.evidence) or "no checks run yet")
+            + ("\nChanges since 1 h before it opened:\n" + "\n".join(self.changes) if self.changes else ""),
         }
 
     def text(self) -> str:
@@ -43,7 +45,9 @@ def _when(e: TimelineEntry) -> str:
     return e.at.strftime("%H:%M:%SZ")
 
 
-def build_page(inc: Incident, step: Step, entries: list[TimelineEntry], max_lines: int = 8) -> Page:
+def build_page(
+    inc: Incident, step: Step, entries: list[TimelineEntry], max_lines: int = 8, changes: list[str] | None = None
+) -> Page:
     """Fill the six fields from the incident's record."""
     opened = f"{inc.opened_at:%Y-%m-%d %H:%M:%SZ} opened by <@{inc.opened_by}>"
     story = [f"{_when(e)} {e.text}" for e in entries if e.kind not in ("check", "action", "evidence")]
@@ -68,4 +72,5 @@ def build_page(inc: Incident, step: Step, entries: list[TimelineEntry], max_line
         steps_taken=steps[-max_lines:],
         status=status,
         evidence=evidence[:max_lines],
+        changes=(changes or [])[:max_lines],
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from escalation.model import Incident, TimelineEntry
 
 
-def postmortem_markdown(inc: Incident, entries: list[TimelineEntry]) -> str:
+def postmortem_markdown(inc: Incident, entries: list[TimelineEntry], changes: list[str] | None = None) -> str:
     def when(e: TimelineEntry) -> str:
         return f"{e.at:%Y-%m-%d %H:%M:%S}Z"
 
@@ -44,7 +44,9 @@ def postmortem_markdown(inc: Incident, entries: list[TimelineEntry]) -> str:
         lines.append("")
     if not checks:
         lines += ["- no checks recorded", ""]
-    lines += ["## Recovery checklist", ""]
+    lines += ["## Changes from one hour before it opened", ""]
+    lines += [f"- {c}" for c in changes] if changes else ["- not gathered"]
+    lines += ["", "## Recovery checklist", ""]
     lines += [f"- [{'x' if done else ' '}] {item}" for item, done in inc.checklist.items()]
     lines += ["", "## Root cause", "", "_To be written._", "", "## Follow-ups", "", "- [ ] _To be written._", ""]
     return "\n".join(lines)

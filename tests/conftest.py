@@ -60,6 +60,9 @@ def testbed() -> dict[str, str]:
         socket.create_connection((host, int(port)), timeout=2).close()
     except OSError:
         pytest.fail("the test bed is not running: run `scripts/testbed up` (scripts/test does)")
+    from scripts.world.demo import clear_lock_chain
+
+    clear_lock_chain(env["ALP_POSTGRES_DSN"])  # left by `scripts/testbed demo`: tests make their own faults
     if env.get("KUBECONFIG"):
         os.environ.setdefault("KUBECONFIG", env["KUBECONFIG"])  # Kube() reads it like kubectl does
     return env
@@ -172,12 +175,15 @@ def wait_until(pred, timeout: float = 20, interval: float = 0.1):  # type: ignor
 
 
 @pytest.fixture(scope="session")
-def kubelet() -> Iterator[object]:
-    from tests.fakes import FakeKubelet
+def kubelet(testbed: dict[str, str]) -> object:
+    """The test bed's kubelet and metrics stand-ins (scripts/world/standins.py): `.logs[(ns, pod)] = text`,
+    `.log_requests`, `.set_pod_metrics(...)`, `.metrics[ns]`, `.port` (the Node's kubelet), `.metrics_port`."""
+    from scripts.world.client import StandIns
 
-    fake = FakeKubelet().start()
-    yield fake
-    fake.stop()
+    standins = StandIns.from_env(testbed)
+    if not standins.reachable():
+        pytest.fail("the kubelet stand-in is not running: run `scripts/testbed up` (scripts/test does)")
+    return standins
 
 
 @pytest.fixture(scope="session")
@@ -191,10 +197,11 @@ def platform() -> Iterator[object]:
 
 @pytest.fixture(scope="session")
 def kube_admin(testbed: dict[str, str], kubelet) -> Iterator[object]:  # type: ignore[no-untyped-def]
-    """An admin ApiClient for the test bed's API server, with the fake node and the runbook's world."""
+    """An admin ApiClient for the test bed's API server, with the fake node and the runbook's world
+    (without what `scripts/testbed demo` adds: tests make their own faults)."""
     from kubernetes import client, config
 
-    from tests.k8s_world import create_world, register_node
+    from scripts.world.kube import clear_demo, create_world, register_node
 
     if not testbed.get("KUBECONFIG") or not os.path.exists(testbed["KUBECONFIG"]):
         pytest.fail("no KUBECONFIG from the test bed: run `scripts/testbed up`")
@@ -202,6 +209,7 @@ def kube_admin(testbed: dict[str, str], kubelet) -> Iterator[object]:  # type: i
     config.load_kube_config(config_file=testbed["KUBECONFIG"], client_configuration=cfg)
     api = client.ApiClient(cfg)
     register_node(api, kubelet.port)
+    clear_demo(api)
     create_world(api)
     yield api
     api.close()

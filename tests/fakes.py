@@ -1,10 +1,11 @@
-"""Fakes for what the control plane alone cannot serve, and for the platform's own services.
+"""Fakes for the platform's own services, in the test process.
 
-- FakeKubelet: the kubelet's `containerLogs` endpoint and a metrics.k8s.io server. The real
-  kube-apiserver proxies `pods/log` to it (through a Node whose kubelet endpoint points
-  here) and `metrics.k8s.io` (through an APIService), so RBAC and routing stay real.
 - FakePlatform: the services' /health endpoints, the OAuth provider's discovery document
-  and MLflow's /health, with answers a test can change.
+  and MLflow's /health, with answers a test can change, plus the pager webhook and the
+  services' admin endpoints, which it records.
+
+Pod logs and metrics.k8s.io come from the test bed's stand-ins (scripts/world/standins.py,
+loaded through scripts/world/client.py: the `kubelet` fixture).
 """
 
 from __future__ import annotations
@@ -12,10 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
-import subprocess
-import tempfile
 import threading
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -56,106 +54,6 @@ class _Server:
         if self._runner is not None:
             asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(5)
         self._loop.call_soon_threadsafe(self._loop.stop)
-
-
-def self_signed(directory: Path) -> ssl.SSLContext:
-    key, crt = directory / "kubelet.key", directory / "kubelet.crt"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=alp-fake-kubelet",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1,DNS:localhost",
-            "-keyout",
-            str(key),
-            "-out",
-            str(crt),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.load_cert_chain(str(crt), str(key))
-    return ctx
-
-
-class FakeKubelet(_Server):
-    def __init__(self) -> None:
-        super().__init__(self_signed(Path(tempfile.mkdtemp(prefix="alp-kubelet-"))))
-        self.logs: dict[tuple[str, str], str] = {}
-        self.metrics: dict[str, list[dict[str, Any]]] = {}
-        self.log_requests: list[dict[str, str]] = []
-
-    def routes(self, app: web.Application) -> None:
-        app.router.add_get("/containerLogs/{ns}/{pod}/{container}", self._logs)
-        app.router.add_get("/apis/metrics.k8s.io/v1beta1", self._discovery)
-        app.router.add_get("/apis/metrics.k8s.io/v1beta1/namespaces/{ns}/pods", self._pod_metrics)
-        app.router.add_route("*", "/{tail:.*}", self._missing)
-
-    def set_pod_metrics(self, namespace: str, pod: str, cpu: str, memory: str, container: str = "app") -> None:
-        items = [m for m in self.metrics.get(namespace, []) if m["metadata"]["name"] != pod]
-        items.append(
-            {
-                "metadata": {"name": pod, "namespace": namespace},
-                "timestamp": "2026-11-28T03:00:00Z",
-                "window": "30s",
-                "containers": [{"name": container, "usage": {"cpu": cpu, "memory": memory}}],
-            }
-        )
-        self.metrics[namespace] = items
-
-    async def _logs(self, request: web.Request) -> web.Response:
-        self.log_requests.append({"pod": request.match_info["pod"], **request.query})
-        text = self.logs.get((request.match_info["ns"], request.match_info["pod"]), "")
-        tail = int(request.query.get("tailLines", "0") or 0)
-        lines = text.splitlines(keepends=True)
-        return web.Response(text="".join(lines[-tail:] if tail else lines))
-
-    async def _discovery(self, _: web.Request) -> web.Response:
-        return web.json_response(
-            {
-                "kind": "APIResourceList",
-                "apiVersion": "v1",
-                "groupVersion": "metrics.k8s.io/v1beta1",
-                "resources": [
-                    {
-                        "name": "pods",
-                        "singularName": "",
-                        "namespaced": True,
-                        "kind": "PodMetrics",
-                        "verbs": ["get", "list"],
-                    },
-                    {
-                        "name": "nodes",
-                        "singularName": "",
-                        "namespaced": False,
-                        "kind": "NodeMetrics",
-                        "verbs": ["get", "list"],
-                    },
-                ],
-            }
-        )
-
-    async def _pod_metrics(self, request: web.Request) -> web.Response:
-        return web.json_response(
-            {
-                "kind": "PodMetricsList",
-                "apiVersion": "metrics.k8s.io/v1beta1",
-                "metadata": {},
-                "items": self.metrics.get(request.match_info["ns"], []),
-            }
-        )
-
-    async def _missing(self, _: web.Request) -> web.Response:
-        return web.json_response({"kind": "Status", "status": "Failure", "code": 404}, status=404)
 
 
 class FakePlatform(_Server):

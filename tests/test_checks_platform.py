@@ -9,6 +9,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from commands.report import Severity
+from scripts.world.kube import register_metrics_api, unregister_metrics_api
 from tests.checks_env import CLOSED, actions, config_for, finding, run
 from tests.k8s_world import make_pod
 
@@ -25,45 +26,10 @@ def _metrics_served(api) -> bool:
 
 @pytest.fixture
 def metrics_api(kube_admin, kubelet):
-    """metrics.k8s.io served by the fake kubelet, registered as an APIService on the real API server."""
-    core, reg = client.CoreV1Api(kube_admin), client.ApiregistrationV1Api(kube_admin)
-    try:
-        core.create_namespaced_service(
-            "kube-system",
-            client.V1Service(
-                metadata=client.V1ObjectMeta(name="alp-fake-metrics"),
-                spec=client.V1ServiceSpec(
-                    type="ExternalName", external_name="localhost", ports=[client.V1ServicePort(port=kubelet.port)]
-                ),
-            ),
-        )
-    except ApiException as err:
-        assert err.status == 409
-    reg.create_api_service(
-        {
-            "apiVersion": "apiregistration.k8s.io/v1",
-            "kind": "APIService",
-            "metadata": {"name": APISERVICE},
-            "spec": {
-                "group": "metrics.k8s.io",
-                "version": "v1beta1",
-                "groupPriorityMinimum": 100,
-                "versionPriority": 100,
-                "insecureSkipTLSVerify": True,
-                "service": {"namespace": "kube-system", "name": "alp-fake-metrics", "port": kubelet.port},
-            },
-        }
-    )
-    deadline = time.monotonic() + 30
-    while not _metrics_served(kube_admin):
-        assert time.monotonic() < deadline, "metrics APIService never became available"
-        time.sleep(0.3)
+    """metrics.k8s.io served by the metrics stand-in, registered as an APIService on the real API server."""
+    register_metrics_api(kube_admin, kubelet.metrics_port)
     yield kubelet
-    reg.delete_api_service(APISERVICE)
-    core.delete_namespaced_service("alp-fake-metrics", "kube-system")
-    deadline = time.monotonic() + 30
-    while _metrics_served(kube_admin) and time.monotonic() < deadline:
-        time.sleep(0.3)
+    unregister_metrics_api(kube_admin)
 
 
 async def test_health_all_green(testbed, kube_admin, platform, ns):

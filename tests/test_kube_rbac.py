@@ -12,6 +12,7 @@ import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+import commands.first_steps  # noqa: F401  (registers changes and logs)
 from commands.backends.kube import RESTARTED_AT, Kube, KubeError, KubeForbidden, KubeNotFound
 from commands.kube_findings import refusal_finding
 from commands.report import Severity
@@ -83,6 +84,16 @@ async def test_reads_the_checks_make_are_allowed(bot_kube: Kube):
     await bot_kube.list_pods("kong")
     assert (await bot_kube.get_configmap(PLATFORM, "auth-config")).data["fallback_enabled"]
     assert (await bot_kube.get_configmap("kong", "kong-config")).data["rate_limit"]
+    for ns in (PLATFORM, "infrastructure"):  # changes: the rollout history of both namespaces
+        await bot_kube.list_deployments(ns)
+        await bot_kube.list_replicasets(ns)
+        await bot_kube.list_statefulsets(ns)
+        await bot_kube.list_controller_revisions(ns)
+    assert any(r.metadata.name.startswith("user-service-") for r in await bot_kube.list_replicasets(PLATFORM))
+    assert any(
+        r.metadata.name.startswith("postgres-") for r in await bot_kube.list_controller_revisions("infrastructure")
+    )
+    await bot_kube.pod_log("infrastructure", "postgres-0", 10, previous=False, timestamps=True)
 
 
 async def test_secret_is_read_as_metadata_only(bot_kube: Kube):
@@ -281,6 +292,15 @@ async def test_every_check_and_action_preview_runs_as_the_bot(
     for spec in CHECKS:
         report = await run(spec.name, cfg)
         refused += [f"{spec.name}: {f.title}" for f in report.findings if "role does not allow" in f.title]
+    from commands.registry import STEPS, CheckContext
+    from commands.runner import run_check
+
+    for name, raw in (("changes", {"since": "2d"}), ("logs", {"service": "postgres"})):
+        step = STEPS.get(name)
+        assert step is not None
+        report = await run_check(step, CheckContext(cfg), step.params.model_validate(raw))
+        refused += [f"{name}: {f.title} {f.detail}" for f in report.findings if "role does not allow" in f.detail]
+        assert report.findings and all("role does not allow" not in f.title for f in report.findings)
     samples = {
         "restart": {"deployment": "auth-service"},
         "scale": {"deployment": "auth-service", "replicas": 2},

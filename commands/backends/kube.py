@@ -21,6 +21,7 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+FIELD_MANAGER = "alp"  # how alp's writes appear in managedFields (`alp changes` tells them apart)
 PARTIAL_METADATA = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
 
 
@@ -122,6 +123,11 @@ class Kube:
     def _dry(dry_run: bool) -> dict[str, Any]:
         return {"dry_run": "All"} if dry_run else {}
 
+    @classmethod
+    def _patch(cls, dry_run: bool) -> dict[str, Any]:
+        """A patch's options: dry run or not, always as field manager `alp`."""
+        return {"field_manager": FIELD_MANAGER, **cls._dry(dry_run)}
+
     # ------------------------------------------------------------------ reads
     async def list_pods(self, namespace: str | None, selector: str | None = None) -> list[Any]:
         """Pods of one namespace, or of all namespaces when `namespace` is None."""
@@ -139,12 +145,19 @@ class Kube:
         tail_lines: int,
         since_seconds: int | None = None,
         container: str | None = None,
+        previous: bool = False,
+        timestamps: bool = False,
     ) -> str:
+        """`kubectl logs [--previous] [--timestamps]`: at most `tail_lines` lines of one container."""
         kw: dict[str, Any] = {"tail_lines": tail_lines}
         if since_seconds:
             kw["since_seconds"] = since_seconds
         if container:
             kw["container"] = container
+        if previous:
+            kw["previous"] = True
+        if timestamps:
+            kw["timestamps"] = True
         text = await self._call(
             "get", "pods/log", namespace, pod, self.core.read_namespaced_pod_log, pod, namespace, **kw
         )
@@ -162,6 +175,24 @@ class Kube:
 
     async def list_deployments(self, namespace: str) -> list[Any]:
         res = await self._call("list", "deployments", namespace, None, self.apps.list_namespaced_deployment, namespace)
+        return list(res.items)
+
+    async def list_statefulsets(self, namespace: str) -> list[Any]:
+        res = await self._call(
+            "list", "statefulsets", namespace, None, self.apps.list_namespaced_stateful_set, namespace
+        )
+        return list(res.items)
+
+    async def list_replicasets(self, namespace: str) -> list[Any]:
+        """A namespace's ReplicaSets: each Deployment keeps its last `revisionHistoryLimit` (10)."""
+        res = await self._call("list", "replicasets", namespace, None, self.apps.list_namespaced_replica_set, namespace)
+        return list(res.items)
+
+    async def list_controller_revisions(self, namespace: str) -> list[Any]:
+        """A namespace's ControllerRevisions: the pod-template history of its StatefulSets."""
+        res = await self._call(
+            "list", "controllerrevisions", namespace, None, self.apps.list_namespaced_controller_revision, namespace
+        )
         return list(res.items)
 
     async def get_scale(self, namespace: str, name: str) -> Any:
@@ -253,7 +284,7 @@ class Kube:
             name,
             namespace,
             body,
-            **self._dry(dry_run),
+            **self._patch(dry_run),
         )
 
     async def scale_deployment(self, namespace: str, name: str, replicas: int, dry_run: bool = False) -> Any:
@@ -267,7 +298,7 @@ class Kube:
             name,
             namespace,
             body,
-            **self._dry(dry_run),
+            **self._patch(dry_run),
         )
 
     async def patch_configmap(
@@ -283,7 +314,7 @@ class Kube:
             name,
             namespace,
             {"data": data},
-            **self._dry(dry_run),
+            **self._patch(dry_run),
         )
 
     async def patch_container(
@@ -300,7 +331,7 @@ class Kube:
             deployment,
             namespace,
             body,
-            **self._dry(dry_run),
+            **self._patch(dry_run),
         )
 
     async def patch_statefulset_container(
@@ -316,7 +347,7 @@ class Kube:
             name,
             namespace,
             body,
-            **self._dry(dry_run),
+            **self._patch(dry_run),
         )
 
     async def delete_secret(self, namespace: str, name: str, dry_run: bool = False) -> Any:

@@ -1,0 +1,131 @@
+"""`scripts/run bot --demo`: alp-bot against the demo world and the local fake Slack Web API
+(tests/slack_fake.py), so the Block Kit messages it posts can be read without a Slack workspace.
+
+Sends `/alp health` and `/alp check kafka-lag` as Slack would (signed, tests/slack_signing.py),
+then one `/alp` command per line of standard input until end of input (Ctrl-D). Every Web API
+call the bot makes is appended to slack-calls.jsonl (one JSON object a line: method, args with
+the blocks as sent) in the test bed's demo directory, and summarised on standard output.
+Needs the test bed's env (`scripts/testbed env`, `scripts/testbed demo`): scripts/run sets it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from tests.slack_fake import FakeSlack
+from tests.slack_signing import signed_headers, slash_command
+
+SIGNING_SECRET = "alp-demo-signing-secret"
+FIRST = ("health", "check kafka-lag")
+QUIET_S = 3.0  # after the last call, how long to wait before taking the bot's answer as complete
+
+
+def _text(args: dict[str, Any], most: int = 6) -> str:
+    """The first line of each of a message's first blocks (else its text), for the summary."""
+    lines = []
+    for block in args.get("blocks") or []:
+        text = block.get("text")
+        if isinstance(text, dict) and str(text.get("text", "")).strip():
+            lines.append(str(text["text"]).strip().splitlines()[0])
+    if not lines and args.get("text"):
+        lines = [str(args["text"]).splitlines()[0]]
+    more = f"\n      … {len(lines) - most} more block(s)" if len(lines) > most else ""
+    return "\n      ".join(lines[:most]) + more
+
+
+class RecordingSlack(FakeSlack):
+    """The fake Slack, also writing each call to a file and a line to stdout."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        self.last_call = time.monotonic()
+
+    def _record(self, method: str, args: dict[str, Any], response: dict[str, Any] | None = None) -> None:
+        super()._record(method, args, response)
+        self.last_call = time.monotonic()
+        if method in ("auth.test",):
+            return
+        with self.path.open("a") as f:
+            f.write(json.dumps({"method": method, "args": args}) + "\n")
+        print(f"  slack {method} {args.get('channel', '')}: {_text(args)}", flush=True)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def main() -> None:
+    run_dir = Path(os.environ["KUBECONFIG"]).resolve().parents[1] / "demo"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    calls = run_dir / "slack-calls.jsonl"
+    calls.write_text("")
+    slack = RecordingSlack(calls).start()
+    port = free_port()
+    env = {
+        **os.environ,
+        "SLACK_API_URL": slack.api_url,
+        "SLACK_BOT_TOKEN": "xoxb-alp-demo",
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "ALP_HTTP_HOST": "127.0.0.1",
+        "ALP_HTTP_PORT": str(port),
+    }
+    env.pop("SLACK_APP_TOKEN", None)  # HTTP mode: the commands below are posted to /slack/events
+    log = (run_dir / "alp-bot.log").open("w")
+    bot = subprocess.Popen([sys.executable, "-m", "bot.server"], env=env, stdout=subprocess.PIPE, stderr=log, text=True)
+    try:
+        assert bot.stdout is not None
+        if not bot.stdout.readline():
+            sys.exit("alp-bot did not start")
+        threading.Thread(target=lambda: [None for _ in bot.stdout or []], daemon=True).start()  # drain its log
+        print(f"alp-bot on http://127.0.0.1:{port}/slack/events, posting to a fake Slack at {slack.api_url}")
+        print(f"every Web API call it makes (Block Kit as sent) is appended to {calls}; its log: {log.name}")
+        print("  (paste a call's args.blocks into https://app.slack.com/block-kit-builder to see it rendered)")
+        for text in FIRST:
+            send(port, slack, text)
+        if sys.stdin.isatty():
+            print("type an /alp command (e.g. check deadlocks), Enter; Ctrl-D to stop")
+        for line in sys.stdin:
+            if line.strip():
+                send(port, slack, line.strip())
+        print(f"stopped; the calls are in {calls}")
+    finally:
+        bot.terminate()
+        bot.wait(10)
+        slack.stop()
+
+
+def send(port: int, slack: RecordingSlack, text: str) -> None:
+    """`/alp <text>` in #oncall, signed as Slack signs it; returns once the bot has gone quiet."""
+    print(f"/alp {text}", flush=True)
+    body = slash_command(text, slack.response_url("demo"))
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}/slack/events", data=body.encode(), headers=signed_headers(SIGNING_SECRET, body)
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        raw = resp.read().decode()
+    try:
+        ack = str(json.loads(raw).get("text", "")) if raw.startswith("{") else raw
+    except ValueError:
+        ack = raw
+    if ack.strip():
+        print(f"  ack: {ack.strip().splitlines()[0]}", flush=True)
+    slack.last_call = time.monotonic()
+    while time.monotonic() - slack.last_call < QUIET_S:
+        time.sleep(0.2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,375 @@
+"""`scripts/testbed demo`: the runbook's world on the running test bed, with a few faults an
+on-call engineer would recognise. Idempotent: every run puts back the same picture, and renews
+the faults that expire (the lock chain).
+
+- Kubernetes (scripts/world/kube.py): the namespaces, the four service deployments and their
+  configmaps; pods on the registered node: auth-service x2 (slow logins, a few errors, one pod
+  near its memory limit), user-service crash-looping (14 restarts, failing progress updates),
+  scheduler-service running but not ready, ml-service fine, each with a pod IP (so the
+  services' endpoints list them, ready or not); istiod in istio-system; Warning events for the
+  two; pod logs behind the kubelet stand-in, pod metrics behind the metrics stand-in.
+- Kafka: topic `user.attempts` (3 partitions) and the `user-service` group, memberless and
+  behind on every partition (Burrow: STOP).
+- PostgreSQL: a lock chain on `user_progress` (one open transaction, two updates waiting),
+  held for LOCK_HOLD_S by a background process.
+- Redis: the statistics reset, then mostly misses (hit ratio about 15%).
+- The platform stand-in: every service's /health answers 200 except user-service (503).
+
+Prints `export` lines that point alp at the demo's service endpoints; progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import redis
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
+from aiokafka.structs import OffsetAndMetadata
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from scripts.world.client import StandIns
+from scripts.world.kube import (
+    DEMO_LABEL,
+    PLATFORM,
+    SERVICES,
+    create_world,
+    make_pod,
+    register_metrics_api,
+    register_node,
+)
+
+TOPIC = "user.attempts"
+GROUP = "user-service"
+END_OFFSETS = {0: 120, 1: 95, 2: 140}  # messages on each partition of user.attempts
+COMMITTED = {0: 78, 1: 61, 2: 93}  # where the user-service group stopped: lag 123
+LOCK_APP = "alp-demo"  # application_name of the demo's lock-chain backends
+LOCK_HOLD_S = 300
+LOCK_TABLE = "user_progress"
+
+# name -> (app, status of make_pod, memory use, cpu use)
+PODS: dict[str, tuple[str, dict[str, object], str, str]] = {
+    "auth-service-6f7c9d8b4-k2x9p": ("auth-service", {}, "990Mi", "850m"),
+    "auth-service-6f7c9d8b4-q7m4z": ("auth-service", {}, "610Mi", "420m"),
+    "user-service-5b8d7f6c9-w4n8r": (
+        "user-service",
+        {"ready": False, "waiting": "CrashLoopBackOff", "restarts": 14},
+        "120Mi",
+        "5m",
+    ),
+    "scheduler-service-7c6b5d4f8-h3j6t": ("scheduler-service", {"ready": False}, "380Mi", "310m"),
+    "ml-service-84d9c7b6f-p5r2v": ("ml-service", {}, "700Mi", "900m"),
+}
+ISTIOD = "istiod-5d8f7c9b6-m2x7q"  # the mesh's control plane, healthy
+EVENTS = {
+    "user-service-5b8d7f6c9-w4n8r": ("BackOff", "Back-off restarting failed container user-service"),
+    "scheduler-service-7c6b5d4f8-h3j6t": (
+        "Unhealthy",
+        "Readiness probe failed: HTTP probe failed with statuscode: 503",
+    ),
+}
+
+
+def say(text: str) -> None:
+    print(f"demo: {text}", file=sys.stderr, flush=True)
+
+
+def _stamp(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def pod_logs(now: datetime) -> dict[str, str]:
+    """The last few minutes of each demo pod's log, ending at `now`."""
+
+    def at(seconds_ago: float) -> str:
+        return _stamp(now - timedelta(seconds=seconds_ago))
+
+    slow = [
+        f"{at(240 - 6 * i)} INFO [http] POST /auth/login 200 user=u{1000 + i} response_time={ms}ms"
+        for i, ms in enumerate([180, 240, 310, 1650, 2300, 2900, 420, 3400, 2650, 1980, 3100, 2750, 260, 3900, 2400])
+    ]
+    auth_errors = [
+        f"{at(100)} ERROR [db] error acquiring connection: timeout after 30000ms",
+        f'{{"ts":"{at(80)}","level":"error","msg":"login failed","error":"connection refused","response_time":3100}}',
+        f"{at(60)} WARN login failed for user=u7 ip=203.0.113.7 reason=bad_password",
+    ]
+    quick = [
+        f"{at(230 - 7 * i)} INFO [http] POST /auth/login 200 user=u{2000 + i} response_time={120 + 9 * i}ms"
+        for i in range(20)
+    ]
+    user = [
+        f"{at(50)} INFO starting user-service consumer group=user-service topic=user.attempts",
+        f"{at(48)} ERROR progress update failed user=u42: could not serialize access due to concurrent update",
+        f"{at(47)} ERROR progress update failed user=u43: lock timeout after 10s on user_progress",
+        f"{at(46)} FATAL consumer crashed: unhandled error in progress handler, exiting",
+    ]
+    scheduler = [
+        f"{at(200 - 10 * i)} INFO [select] user=u{300 + i} items=20 selection_time={ms}ms"
+        for i, ms in enumerate([150, 180, 240, 310, 280, 650, 720, 190, 260, 880])
+    ]
+    scheduler.append(f"{at(20)} WARN readiness: ml-service prediction call timed out after 5000ms")
+    ml = [
+        f"{at(220 - 11 * i)} INFO [predict] model=v1.3.0 variant=large prediction_time={ms}ms"
+        for i, ms in enumerate([310, 290, 420, 380, 350, 510, 300, 330, 460, 390])
+    ]
+    return {
+        "auth-service-6f7c9d8b4-k2x9p": "\n".join([*slow, *auth_errors]) + "\n",
+        "auth-service-6f7c9d8b4-q7m4z": "\n".join(quick) + "\n",
+        "user-service-5b8d7f6c9-w4n8r": "\n".join(user) + "\n",
+        "scheduler-service-7c6b5d4f8-h3j6t": "\n".join(scheduler) + "\n",
+        "ml-service-84d9c7b6f-p5r2v": "\n".join(ml) + "\n",
+    }
+
+
+# ---------------------------------------------------------------- Kubernetes
+def seed_kube(api: client.ApiClient, standins: StandIns) -> None:
+    core = client.CoreV1Api(api)
+    register_node(api, standins.port)
+    create_world(api)
+    for i, (name, (app, status, _, _)) in enumerate(PODS.items()):
+        _recreate(core, PLATFORM, name)
+        ip = f"10.244.0.{11 + i}"  # so the services' endpoints list them (ready or not)
+        make_pod(api, PLATFORM, name, app, labels={DEMO_LABEL: "true"}, pod_ip=ip, **status)  # type: ignore[arg-type]
+    _recreate(core, "istio-system", ISTIOD)
+    make_pod(api, "istio-system", ISTIOD, "istiod", labels={DEMO_LABEL: "true"}, pod_ip="10.244.2.11")
+    for i, name in enumerate(("postgres-0", "redis-0", "kafka-0")):  # healthy: ready endpoints for their services
+        ip = f"10.244.1.{11 + i}"
+        core.patch_namespaced_pod_status(name, "infrastructure", {"status": {"podIP": ip, "podIPs": [{"ip": ip}]}})
+    now = datetime.now(UTC)
+    for name, text in pod_logs(now).items():
+        standins.logs[(PLATFORM, name)] = text
+    for name, (reason, message) in EVENTS.items():
+        _warning_event(core, name, reason, message, now)
+    register_metrics_api(api, standins.metrics_port)
+    standins.metrics[PLATFORM] = []
+    for name, (_, _, memory, cpu) in PODS.items():
+        standins.set_pod_metrics(PLATFORM, name, cpu=cpu, memory=memory)
+    say(f"pods in {PLATFORM}: {', '.join(PODS)} (logs, metrics, events)")
+
+
+def _recreate(core: client.CoreV1Api, namespace: str, name: str) -> None:
+    """Delete the pod if it exists and wait until it is gone, so it can be created afresh."""
+    try:
+        core.delete_namespaced_pod(name, namespace, grace_period_seconds=0)
+    except ApiException as err:
+        if err.status != 404:
+            raise
+        return
+    for _ in range(100):
+        try:
+            core.read_namespaced_pod(name, namespace)
+        except ApiException as err:
+            if err.status == 404:
+                return
+            raise
+        time.sleep(0.1)
+
+
+def _warning_event(core: client.CoreV1Api, pod: str, reason: str, message: str, now: datetime) -> None:
+    name = f"{pod}.demo-{reason.lower()}"
+    try:
+        core.delete_namespaced_event(name, PLATFORM)
+    except ApiException as err:
+        if err.status != 404:
+            raise
+    core.create_namespaced_event(
+        PLATFORM,
+        client.CoreV1Event(
+            metadata=client.V1ObjectMeta(name=name, labels={DEMO_LABEL: "true"}),
+            involved_object=client.V1ObjectReference(kind="Pod", name=pod, namespace=PLATFORM),
+            reason=reason,
+            message=message,
+            type="Warning",
+            count=14 if reason == "BackOff" else 6,
+            first_timestamp=now - timedelta(minutes=25),
+            last_timestamp=now,
+            source=client.V1EventSource(component="kubelet", host="alp-fake-node"),
+        ),
+    )
+
+
+# ---------------------------------------------------------------- Kafka
+async def seed_kafka(bootstrap: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(TOPIC, len(END_OFFSETS), 1)])  # answers "already exists" in the response
+        [described] = await admin.describe_topics([TOPIC])
+        if len(described["partitions"]) < len(END_OFFSETS):  # auto-created with one partition: grow it
+            await admin.create_partitions({TOPIC: NewPartitions(len(END_OFFSETS))})
+    finally:
+        await admin.close()
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=GROUP, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(TOPIC, p) for p in END_OFFSETS]
+        ends = await consumer.end_offsets(tps)
+        missing = {
+            tp.partition: END_OFFSETS[tp.partition] - ends[tp] for tp in tps if ends[tp] < END_OFFSETS[tp.partition]
+        }
+        if missing:
+            producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+            await producer.start()
+            try:
+                for p, n in missing.items():
+                    for i in range(n):
+                        body = json.dumps({"user": f"u{1000 + i}", "item": 42 + i, "correct": i % 3 != 0}).encode()
+                        await producer.send(TOPIC, body, partition=p)
+                await producer.flush()
+            finally:
+                await producer.stop()
+        consumer.assign(tps)
+        await consumer.commit({TopicPartition(TOPIC, p): OffsetAndMetadata(o, "") for p, o in COMMITTED.items()})
+    finally:
+        await consumer.stop()
+    say(f"kafka: {TOPIC} with group {GROUP} behind by {sum(END_OFFSETS.values()) - sum(COMMITTED.values())} messages")
+
+
+# ---------------------------------------------------------------- PostgreSQL
+def clear_lock_chain(dsn: str) -> int:
+    """End the demo's lock chain (its backends are named LOCK_APP); how many backends it ended."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s", (LOCK_APP,)
+        ).fetchall()
+    return len(rows)
+
+
+def seed_lock_chain(dsn: str, run_dir: Path) -> None:
+    """A transaction holding a row of user_progress, two updates waiting behind it (LOCK_HOLD_S)."""
+    clear_lock_chain(dsn)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {LOCK_TABLE} (user_id int PRIMARY KEY, item int, attempts int, updated_at timestamptz)"
+        )
+        conn.execute(
+            f"INSERT INTO {LOCK_TABLE} SELECT g, 42, 0, now() FROM generate_series(1, 100) g ON CONFLICT DO NOTHING"
+        )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / "lock-chain.log", "ab") as log:
+        subprocess.Popen(
+            [sys.executable, "-m", "scripts.world.demo", "hold-locks", str(LOCK_HOLD_S)],
+            cwd=Path(__file__).resolve().parents[2],
+            env={**os.environ, "ALP_POSTGRES_DSN": dsn},  # not on the command line, where `ps` shows it
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,  # outlives `scripts/testbed demo`
+        )
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for _ in range(100):
+            waiting = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s AND cardinality(pg_blocking_pids(pid)) > 0",
+                (LOCK_APP,),
+            ).fetchone()
+            if waiting and waiting[0] >= 2:
+                break
+            time.sleep(0.1)
+        else:
+            raise RuntimeError(f"the lock chain did not form (see {run_dir / 'lock-chain.log'})")
+    say(f"postgres: a lock chain on {LOCK_TABLE} for {LOCK_HOLD_S // 60} minutes (re-run demo to renew it)")
+
+
+def hold_locks(dsn: str, seconds: float) -> None:
+    """The lock chain's process: hold, let two others wait, let go after `seconds`."""
+    import threading
+
+    kw = {"autocommit": True, "application_name": LOCK_APP}
+    holder = psycopg.connect(dsn, **kw)  # type: ignore[arg-type]
+    holder.execute("BEGIN")
+    holder.execute(f"UPDATE {LOCK_TABLE} SET attempts = attempts + 1, updated_at = now() WHERE user_id = 42")
+
+    def wait(query: str) -> None:
+        try:
+            with psycopg.connect(dsn, **kw) as conn:  # type: ignore[arg-type]
+                conn.execute(f"SET statement_timeout = '{int(seconds) + 30}s'")
+                conn.execute(query)
+        except psycopg.Error:
+            pass
+
+    for query in (
+        f"UPDATE {LOCK_TABLE} SET item = 43, updated_at = now() WHERE user_id = 42 /* progress update */",
+        f"SELECT * FROM {LOCK_TABLE} WHERE user_id = 42 FOR UPDATE /* scheduler: load progress */",
+    ):
+        threading.Thread(target=wait, args=(query,), daemon=True).start()
+        time.sleep(0.3)
+    # The holder stays "idle in transaction" with its UPDATE as last query. The server speaks on
+    # this connection only to end it (clear_lock_chain, a re-run of the demo, the tests, or the
+    # test bed going down): then this process ends too.
+    ended, _, _ = select.select([holder.pgconn.socket], [], [], seconds)
+    try:
+        if not ended:
+            holder.execute("ROLLBACK")
+        holder.close()
+    except psycopg.Error:
+        pass
+
+
+# ---------------------------------------------------------------- Redis
+def seed_redis(url: str) -> None:
+    """Statistics reset, then 30 hits and 170 misses: a hit ratio of 15%."""
+    r = redis.Redis.from_url(url)
+    try:
+        r.config_resetstat()
+        for i in range(30):
+            r.set(f"user:demo{i}:progress", json.dumps({"item": 42 + i}), ex=3600)
+        for i in range(30):
+            r.get(f"user:demo{i}:progress")
+        for i in range(170):
+            r.get(f"scheduler:demo-u{i}")
+    finally:
+        r.close()
+    say("redis: hit ratio 15% (30 hits, 170 misses since the statistics were reset)")
+
+
+# ---------------------------------------------------------------- the platform's services
+def seed_platform(standins: StandIns) -> dict[str, str]:
+    """Service /health answers, and the env that points alp at them."""
+    for name in SERVICES:
+        standins.set_health(name, 503 if name == "user-service" else 200)
+    base = standins.platform_base
+    services = [{"name": n, "port": p, "url": f"{base}/svc/{n}"} for n, p in SERVICES.items()]
+    say("services: /health answers 200, except user-service (503)")
+    return {
+        "ALP_PLATFORM__SERVICES": json.dumps(services, separators=(",", ":")),
+        "ALP_ENDPOINTS__OAUTH_URL": f"{base}/oauth",
+        "ALP_ENDPOINTS__MLFLOW_URL": f"{base}/mlflow",
+    }
+
+
+def seed(env: dict[str, str]) -> dict[str, str]:
+    """The whole demo on the test bed named by `env` (`scripts/testbed env`); the env for alp."""
+    standins = StandIns.from_env(env)
+    cfg = client.Configuration()
+    config.load_kube_config(config_file=env["KUBECONFIG"], client_configuration=cfg)
+    with client.ApiClient(cfg) as api:
+        seed_kube(api, standins)
+    asyncio.run(seed_kafka(env["ALP_KAFKA_BOOTSTRAP"]))
+    run_dir = Path(env.get("ALP_TESTBED_RUN") or Path(env["KUBECONFIG"]).parents[1]) / "demo"
+    seed_lock_chain(env["ALP_POSTGRES_DSN"], run_dir)
+    seed_redis(env["ALP_REDIS_URL"])
+    return seed_platform(standins)
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["hold-locks"]:
+        hold_locks(os.environ["ALP_POSTGRES_DSN"], float(sys.argv[2]))
+        return
+    exports = seed(dict(os.environ))
+    for key, value in exports.items():
+        print(f"export {key}='{value}'")
+    say("ready: alp health · alp check kafka-lag · alp check deadlocks · alp check redis · alp check auth-latency")
+
+
+if __name__ == "__main__":
+    main()

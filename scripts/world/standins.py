@@ -1,0 +1,207 @@
+"""The test bed's stand-ins for what the control plane alone cannot serve (standard library only,
+so `scripts/testbed up` can start them before any virtualenv exists).
+
+    python3 scripts/world/standins.py kubelet  --port P --cert C --key K   (HTTPS)
+    python3 scripts/world/standins.py metrics  --port P --cert C --key K   (HTTPS)
+    python3 scripts/world/standins.py platform --port 0 --port-file F      (HTTP)
+
+- kubelet: `GET /containerLogs/{ns}/{pod}/{container}` (`tailLines`, `sinceSeconds`, `previous`:
+  the container before its last restart, `timestamps`: each line prefixed with an RFC 3339 time), which the
+  real kube-apiserver proxies `pods/log` to through a Node whose kubelet endpoint is this port.
+- metrics: `metrics.k8s.io/v1beta1` pod metrics, which the API server serves through an
+  APIService pointing here.
+- platform: the services' `/svc/{name}/health`, the OAuth provider's OpenID discovery document
+  (`/oauth/.well-known/openid-configuration`) and MLflow's `/mlflow/health`.
+
+What they serve is loaded over HTTP under `/testbed/` (scripts.world.client does it):
+    PUT    /testbed/logs/{ns}/{pod}         body: the log text       GET /testbed/logs: [[ns, pod], ...]
+    PUT    /testbed/previous-logs/{ns}/{pod}  body: the previous container's log text (`previous=true`)
+    GET    /testbed/log-requests            the containerLogs requests seen (pod and query), JSON
+    DELETE /testbed/log-requests
+    PUT    /testbed/metrics/{ns}            body: JSON list of PodMetrics items; GET the same
+    PUT    /testbed/health/{service}        body: the HTTP status its /health answers (default 200)
+State is in memory: a restarted stand-in serves nothing until `scripts/testbed demo` (or a test) loads it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import ssl
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+
+class State:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.logs: dict[tuple[str, str], str] = {}
+        self.previous_logs: dict[tuple[str, str], str] = {}
+        self.log_requests: list[dict[str, str]] = []
+        self.metrics: dict[str, list[dict[str, Any]]] = {}
+        self.health: dict[str, int] = {}
+
+
+DISCOVERY = {
+    "kind": "APIResourceList",
+    "apiVersion": "v1",
+    "groupVersion": "metrics.k8s.io/v1beta1",
+    "resources": [
+        {"name": "pods", "singularName": "", "namespaced": True, "kind": "PodMetrics", "verbs": ["get", "list"]},
+        {"name": "nodes", "singularName": "", "namespaced": False, "kind": "NodeMetrics", "verbs": ["get", "list"]},
+    ],
+}
+OPENID = {"issuer": "https://alp-testbed.auth0.example/", "authorization_endpoint": "https://alp-testbed/authorize"}
+
+
+class Handler(BaseHTTPRequestHandler):
+    state: State
+    role: str
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: the API server polls discovery
+        pass
+
+    def _send(self, status: int, body: Any, content_type: str = "application/json") -> None:
+        data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _body(self) -> bytes:
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def _parts(self) -> tuple[list[str], dict[str, str]]:
+        url = urlsplit(self.path)
+        return [unquote(p) for p in url.path.strip("/").split("/")], dict(parse_qsl(url.query))
+
+    def do_GET(self) -> None:
+        parts, query = self._parts()
+        st = self.state
+        with st.lock:
+            if parts[:2] == ["testbed", "logs"]:
+                return self._send(200, [list(k) for k in st.logs])
+            if parts[:2] == ["testbed", "previous-logs"]:
+                return self._send(200, [list(k) for k in st.previous_logs])
+            if parts[:2] == ["testbed", "log-requests"]:
+                return self._send(200, st.log_requests)
+            if parts[:2] == ["testbed", "metrics"] and len(parts) == 3:
+                return self._send(200, st.metrics.get(parts[2], []))
+            if self.role == "kubelet" and parts[0] == "containerLogs" and len(parts) == 4:
+                st.log_requests.append({"pod": parts[2], **query})
+                key = (parts[1], parts[2])
+                if query.get("previous") == "true" and key not in st.previous_logs:
+                    return self._send(400, f'previous terminated container "{parts[3]}" not found', "text/plain")
+                text = st.previous_logs[key] if query.get("previous") == "true" else st.logs.get(key, "")
+                lines = text.splitlines(keepends=True)
+                tail = int(query.get("tailLines", "0") or 0)
+                lines = lines[-tail:] if tail else lines
+                if query.get("timestamps") == "true":  # as the kubelet does: RFC 3339 with nanoseconds
+                    start = time.time() - len(lines)
+                    lines = [
+                        time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(start + i)) + f".{i:09d}Z {line}"
+                        for i, line in enumerate(lines)
+                    ]
+                return self._send(200, "".join(lines), "text/plain")
+            if self.role == "metrics" and parts[:3] == ["apis", "metrics.k8s.io", "v1beta1"]:
+                if len(parts) == 3:
+                    return self._send(200, DISCOVERY)
+                if len(parts) == 6 and parts[3] == "namespaces" and parts[5] == "pods":
+                    items = st.metrics.get(parts[4], [])
+                    return self._send(
+                        200,
+                        {
+                            "kind": "PodMetricsList",
+                            "apiVersion": "metrics.k8s.io/v1beta1",
+                            "metadata": {},
+                            "items": items,
+                        },
+                    )
+                if parts[3:] in (["pods"], ["nodes"]):
+                    items = [m for ms in st.metrics.values() for m in ms] if parts[3] == "pods" else []
+                    kind = "PodMetricsList" if parts[3] == "pods" else "NodeMetricsList"
+                    return self._send(
+                        200, {"kind": kind, "apiVersion": "metrics.k8s.io/v1beta1", "metadata": {}, "items": items}
+                    )
+            if self.role == "platform":
+                if parts[0] == "svc" and len(parts) == 3 and parts[2] == "health":
+                    status = st.health.get(parts[1], 200)
+                    return self._send(status, {"status": "ok" if status == 200 else "down"})
+                if parts == ["oauth", ".well-known", "openid-configuration"]:
+                    return self._send(200, OPENID)
+                if parts == ["oauth"]:
+                    return self._send(200, "ok", "text/plain")
+                if parts == ["mlflow", "health"]:
+                    return self._send(200, "OK", "text/plain")
+        self._send(404, {"kind": "Status", "status": "Failure", "code": 404})
+
+    def do_PUT(self) -> None:
+        parts, _ = self._parts()
+        body = self._body()
+        st = self.state
+        with st.lock:
+            if parts[:2] == ["testbed", "logs"] and len(parts) == 4:
+                st.logs[(parts[2], parts[3])] = body.decode()
+            elif parts[:2] == ["testbed", "previous-logs"] and len(parts) == 4:
+                st.previous_logs[(parts[2], parts[3])] = body.decode()
+            elif parts[:2] == ["testbed", "metrics"] and len(parts) == 3:
+                st.metrics[parts[2]] = json.loads(body)
+            elif parts[:2] == ["testbed", "health"] and len(parts) == 3:
+                st.health[parts[2]] = int(body)
+            else:
+                return self._send(404, {"error": "unknown path"})
+        self._send(200, {"ok": True})
+
+    def do_DELETE(self) -> None:
+        parts, _ = self._parts()
+        with self.state.lock:
+            if parts[:2] == ["testbed", "log-requests"]:
+                self.state.log_requests.clear()
+            elif parts[:2] == ["testbed", "health"]:
+                self.state.health.clear()
+            else:
+                return self._send(404, {"error": "unknown path"})
+        self._send(200, {"ok": True})
+
+    def do_POST(self) -> None:  # the services' admin endpoints: accepted, like the real ones
+        self._body()
+        parts, _ = self._parts()
+        if self.role == "platform" and parts[0] == "svc":
+            return self._send(202, {"status": "accepted"})
+        self._send(404, {"error": "unknown path"})
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("role", choices=["kubelet", "metrics", "platform"])
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--cert")
+    ap.add_argument("--key")
+    ap.add_argument("--port-file", help="write the port listened on here (for --port 0)")
+    args = ap.parse_args()
+    socket.setdefaulttimeout(10)  # a silent client (in the TLS handshake, or idle) lets go after 10 s
+    handler = type("H", (Handler,), {"state": State(), "role": args.role})
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), handler)
+    server.daemon_threads = True
+    if args.cert and args.key:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.cert, args.key)
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    port = server.server_address[1]
+    if args.port_file:
+        with open(args.port_file + ".tmp", "w") as f:
+            f.write(f"{port}\n")
+        os.replace(args.port_file + ".tmp", args.port_file)
+    print(f"{args.role} stand-in on 127.0.0.1:{port}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,271 @@
+"""`scripts/testbed demo` and `scripts/run`: the first run a newcomer sees, on the real test bed.
+
+The demo is seeded by the real command (scripts/world/demo.py behind `scripts/testbed demo`),
+read back through the real servers (API server, its proxy to the kubelet stand-in, the metrics
+APIService, Kafka, PostgreSQL, Redis), and cleared afterwards so other tests keep their own state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import redis
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+from kubernetes import client
+
+from scripts.world import demo
+from scripts.world.kube import DEMO_LABEL, PLATFORM, clear_demo
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+
+def _env(testbed: dict[str, str], **over: str) -> dict[str, str]:
+    return {**os.environ, **testbed, **over}
+
+
+def seed(testbed: dict[str, str]) -> dict[str, str]:
+    """`scripts/testbed demo`; the `export` lines it prints, as a dict."""
+    out = subprocess.run(
+        [ROOT / "scripts/testbed", "demo"], env=_env(testbed), capture_output=True, text=True, timeout=180
+    )
+    assert out.returncode == 0, out.stderr
+    exports = dict(re.findall(r"^export (\w+)='(.*)'$", out.stdout, re.M))
+    assert exports, out.stdout
+    return exports
+
+
+def clear(api: client.ApiClient, testbed: dict[str, str]) -> None:
+    clear_demo(api)
+    demo.clear_lock_chain(testbed["ALP_POSTGRES_DSN"])
+
+
+@pytest.fixture(scope="module")
+def seeded(testbed, kube_admin) -> Iterator[dict[str, str]]:  # type: ignore[no-untyped-def]
+    yield seed(testbed)
+    clear(kube_admin, testbed)
+
+
+def group_offsets(bootstrap: str, group: str, topic: str) -> dict[int, tuple[int, int]]:
+    """partition -> (committed offset of `group`, end offset), for `topic`."""
+
+    async def read() -> dict[int, tuple[int, int]]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            committed = await admin.list_consumer_group_offsets(group)
+        finally:
+            await admin.close()
+        tps = [tp for tp in committed if tp.topic == topic]
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+        await consumer.start()
+        try:
+            ends = await consumer.end_offsets(tps) if tps else {}
+        finally:
+            await consumer.stop()
+        return {tp.partition: (committed[tp].offset, ends[tp]) for tp in tps}
+
+    return asyncio.run(read())
+
+
+_STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+
+
+def picture(api: client.ApiClient, testbed: dict[str, str]) -> dict[str, Any]:
+    """What an on-call engineer would see of the demo, through the real servers."""
+    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+    pods = {}
+    for pod in core.list_namespaced_pod(PLATFORM, label_selector=DEMO_LABEL).items:
+        [cs] = pod.status.container_statuses
+        log = core.read_namespaced_pod_log(pod.metadata.name, PLATFORM, tail_lines=500)  # via the kubelet stand-in
+        pods[pod.metadata.name] = {
+            "node": pod.spec.node_name,
+            "phase": pod.status.phase,
+            "ready": cs.ready,
+            "restarts": cs.restart_count,
+            "waiting": cs.state.waiting.reason if cs.state.waiting else None,
+            "log": _STAMP.sub("<time>", log),  # timestamps follow the clock: the lines do not
+        }
+    metrics = client.CustomObjectsApi(api).list_namespaced_custom_object("metrics.k8s.io", "v1beta1", PLATFORM, "pods")
+    events = core.list_namespaced_event(PLATFORM, label_selector=DEMO_LABEL).items
+    with psycopg.connect(testbed["ALP_POSTGRES_DSN"], autocommit=True) as conn:
+        blocked = conn.execute(
+            "SELECT query FROM pg_stat_activity WHERE application_name = %s"
+            " AND cardinality(pg_blocking_pids(pid)) > 0 ORDER BY query",
+            (demo.LOCK_APP,),
+        ).fetchall()
+    stats = redis.Redis.from_url(testbed["ALP_REDIS_URL"]).info("stats")
+    return {
+        "pods": pods,
+        "deployments": {d.metadata.name: d.spec.replicas for d in apps.list_namespaced_deployment(PLATFORM).items},
+        "configmaps": {c.metadata.name: c.data for c in core.list_namespaced_config_map(PLATFORM).items},
+        "metrics": {m["metadata"]["name"]: m["containers"][0]["usage"] for m in metrics["items"]},
+        "events": sorted((e.involved_object.name, e.reason, e.type) for e in events),
+        "kafka": group_offsets(testbed["ALP_KAFKA_BOOTSTRAP"], demo.GROUP, demo.TOPIC),
+        "blocked": [q for (q,) in blocked],
+        "redis": (stats["keyspace_hits"], stats["keyspace_misses"]),
+    }
+
+
+def test_demo_twice_gives_the_same_picture(testbed, kube_admin, seeded):
+    first = picture(kube_admin, testbed)
+    again = seed(testbed)
+    second = picture(kube_admin, testbed)
+
+    assert again == seeded
+    assert first == second
+    pods = first["pods"]
+    assert {p["node"] for p in pods.values()} == {"alp-fake-node"}
+    crash = [n for n, p in pods.items() if p["waiting"] == "CrashLoopBackOff"]
+    not_ready = [n for n, p in pods.items() if not p["ready"] and not p["waiting"]]
+    assert len(crash) == 1 and crash[0].startswith("user-service-") and pods[crash[0]]["restarts"] > 3
+    assert len(not_ready) == 1 and not_ready[0].startswith("scheduler-service-")
+    auth = [p["log"] for n, p in pods.items() if n.startswith("auth-service-")]
+    assert any("response_time=" in log and "ERROR" in log for log in auth)
+    assert set(first["metrics"]) == set(pods)
+    assert set(first["deployments"]) == {"auth-service", "user-service", "scheduler-service", "ml-service"}
+    assert first["configmaps"]["auth-config"]["fallback_enabled"] == "false"
+    assert {(n.split("-")[0], r) for n, r, _ in first["events"]} == {("user", "BackOff"), ("scheduler", "Unhealthy")}
+    assert first["kafka"] == {p: (demo.COMMITTED[p], demo.END_OFFSETS[p]) for p in demo.END_OFFSETS}
+    assert len(first["blocked"]) == 2 and all("user_progress" in q for q in first["blocked"])
+    assert first["redis"] == (30, 170)
+
+
+def alp(testbed: dict[str, str], exports: dict[str, str], *words: str) -> subprocess.CompletedProcess[str]:
+    env = _env(testbed, **exports, ALP_KAFKA_LAG__INTERVAL_S="0.5")
+    return subprocess.run(
+        [str(ROOT / ".venv/bin/alp"), *words], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_health_and_kafka_lag_on_the_demo_exit_2_naming_the_faults(testbed, seeded):
+    health = alp(testbed, seeded, "--json", "health")
+    report = json.loads(health.stdout)
+    assert health.returncode == 2 == report["exit_code"], health.stderr
+    critical = [f for f in report["findings"] if f["severity"] == "critical"]
+    named = json.dumps(critical)
+    for pod, what in (("user-service-", "CrashLoopBackOff"), ("scheduler-service-", "ContainersNotReady")):
+        assert re.search(rf"{pod}\w+-\w+.{{0,200}}{what}", named), named
+
+    lag = alp(testbed, seeded, "--json", "check", "kafka-lag")
+    report = json.loads(lag.stdout)
+    assert lag.returncode == 2 == report["exit_code"], lag.stderr
+    # other groups (left by other tests) may lag too: the demo's is the one named user-service
+    [group] = [f for f in report["findings"] if f["severity"] == "critical" and demo.GROUP in f["title"]]
+    assert "STOP" in group["title"]
+    assert {"restart", "reset-offsets"} <= {s["action"] for s in group["suggestions"]}
+
+    text = alp(testbed, seeded, "check", "kafka-lag")
+    assert text.returncode == 2 and f"Consumer group {demo.GROUP}: STOP" in text.stdout
+
+
+@pytest.mark.parametrize("how", ["env", "config-file"])
+def test_scripts_run_against_real_targets_seeds_and_starts_nothing(testbed, kube_admin, tmp_path, how):
+    clear(kube_admin, testbed)
+    before = group_offsets(testbed["ALP_KAFKA_BOOTSTRAP"], demo.GROUP, demo.TOPIC)
+    bed_home = tmp_path / "no-testbed-here"
+    bed_home.mkdir()
+    env = _env(testbed, ALP_TESTBED_HOME=str(bed_home), ALP_KAFKA_LAG__INTERVAL_S="0.2")
+    if how == "config-file":
+        targets = {
+            k: env.pop(v)
+            for k, v in (
+                ("postgres_dsn", "ALP_POSTGRES_DSN"),
+                ("redis_url", "ALP_REDIS_URL"),
+                ("kafka_bootstrap", "ALP_KAFKA_BOOTSTRAP"),
+            )
+        }
+        (tmp_path / "alp.toml").write_text("".join(f'{k} = "{v}"\n' for k, v in targets.items()))
+        env["ALP_CONFIG"] = str(tmp_path / "alp.toml")
+
+    out = subprocess.run([ROOT / "scripts/run"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+
+    assert "$ alp health" in out.stdout and "$ alp check kafka-lag" in out.stdout, out.stderr
+    assert "demo:" not in out.stderr and "testbed:" not in out.stderr and "Next steps" not in out.stdout
+    assert list(bed_home.iterdir()) == []  # the test bed was not even asked
+    core = client.CoreV1Api(kube_admin)
+    assert core.list_pod_for_all_namespaces(label_selector=DEMO_LABEL).items == []
+    with psycopg.connect(testbed["ALP_POSTGRES_DSN"], autocommit=True) as conn:
+        held = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (demo.LOCK_APP,))
+        assert held.fetchone() == (0,)
+    assert group_offsets(testbed["ALP_KAFKA_BOOTSTRAP"], demo.GROUP, demo.TOPIC) == before
+
+
+def _no_targets(testbed: dict[str, str]) -> dict[str, str]:
+    """The environment of a newcomer: this test bed's ALP_TESTBED_* settings, no targets."""
+    env = _env(testbed)
+    for key in (
+        "ALP_POSTGRES_DSN",
+        "ALP_REDIS_URL",
+        "ALP_KAFKA_BOOTSTRAP",
+        "ALP_CONFIG",
+        "ALP_STATE_URL",
+        "KUBECONFIG",
+    ):
+        env.pop(key, None)
+    return env
+
+
+def test_status_lists_the_stand_ins(testbed):
+    out = subprocess.run([ROOT / "scripts/testbed", "status"], env=_env(testbed), capture_output=True, text=True)
+    for role in ("kubelet", "metrics", "platform"):
+        port = testbed[f"ALP_TESTBED_{role.upper()}_PORT"]
+        assert re.search(rf"^{role}\s+up\s+127\.0\.0\.1:{port}$", out.stdout, re.M), out.stdout
+
+
+def test_scripts_run_with_no_targets_shows_the_demo_and_exits_2_twice(testbed, seeded):
+    def scripts_run() -> tuple[list[str], str]:
+        out = subprocess.run(
+            [ROOT / "scripts/run"], cwd=ROOT, env=_no_targets(testbed), capture_output=True, text=True, timeout=300
+        )
+        assert out.returncode == 2, out.stdout + out.stderr
+        verdicts = [
+            line for line in out.stdout.splitlines() if re.match(r"^(\[CRIT\]|\[WARN\]|\w[\w-]*: [A-Z]+ )", line)
+        ]
+        return [re.sub(r"\(\d+\.\d+s\)", "(time)", line) for line in verdicts], out.stdout
+
+    verdicts, text = scripts_run()
+    assert "$ alp health" in text and "$ alp check kafka-lag" in text
+    assert "[CRIT] Consumer group user-service: STOP, lag 123" in verdicts
+    assert re.search(r"user-service-\w+-\w+ .*CrashLoopBackOff", text) and re.search(
+        r"scheduler-service-\w+-\w+ .*ContainersNotReady", text
+    )
+    assert "-> restart deployment=user-service" in text
+    steps = text[text.index("Next steps") :]
+    for command in ("scripts/run bot --demo", "scripts/run do ", "scripts/testbed down"):
+        assert command in steps
+    again, _ = scripts_run()
+    assert again == verdicts
+
+
+def test_bot_demo_posts_block_kit_to_the_fake_slack_and_says_where(testbed, seeded):
+    out = subprocess.run(
+        [ROOT / "scripts/run", "bot", "--demo"],
+        cwd=ROOT,
+        env=_no_targets(testbed),
+        input="check deadlocks\n",
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    where = re.search(r"appended to (\S+slack-calls\.jsonl)", out.stdout)
+    assert where, out.stdout
+    calls = [json.loads(line) for line in Path(where.group(1)).read_text().splitlines()]
+    finals = [
+        json.dumps(c["args"]["blocks"]) for c in calls if c["method"] == "chat.update" and c["args"].get("blocks")
+    ]
+    for headline in ("health: CRITICAL", "kafka-lag: CRITICAL", "deadlocks: CRITICAL"):
+        assert any(headline in blocks for blocks in finals), headline
+    assert any("Consumer group user-service: STOP" in blocks for blocks in finals)
+    assert any("user_progress" in blocks for blocks in finals)  # the lock chain, named by its query
