@@ -47,10 +47,14 @@ class SlackNotifier:
         )
 
     async def already_paged(self, inc: Incident, step: Step, page: Page) -> bool:
-        if not inc.message_ts:
-            return False
+        """Looked for in the incident's thread, or in the channel if it has no announcement."""
         text, _ = page_blocks(page)
-        resp = await self.client.conversations_replies(channel=inc.channel, ts=inc.message_ts, limit=200)
+        if inc.message_ts:
+            resp = await self.client.conversations_replies(channel=inc.channel, ts=inc.message_ts, limit=200)
+        else:
+            resp = await self.client.conversations_history(
+                channel=inc.channel, oldest=str(inc.opened_at.timestamp()), limit=200
+            )
         return any(m.get("text") == text for m in resp.get("messages") or [])
 
     async def say(self, inc: Incident, text: str) -> None:

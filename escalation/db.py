@@ -11,6 +11,7 @@ from alembic.config import Config
 from sqlalchemy.engine import Engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+_MIGRATED: set[str] = set()  # databases this process has already brought up to date
 
 
 def now() -> datetime:
@@ -36,6 +37,9 @@ def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision. A database made by `create_all` before migrations
     existed is stamped 0001 first. On PostgreSQL an advisory lock keeps replicas starting together
     from migrating at once."""
+    key = engine.url.render_as_string(hide_password=False)
+    if key in _MIGRATED:
+        return
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
@@ -46,3 +50,4 @@ def migrate(engine: Engine) -> None:
         if inspector.has_table("alp_incidents") and not inspector.has_table("alp_schema_version"):
             command.stamp(cfg, "0001")
         command.upgrade(cfg, "head")
+    _MIGRATED.add(key)

@@ -240,7 +240,9 @@ class Escalator:
             self.store.log(inc.id, "alp", TimelineKind.ERROR, f"announcement failed: {err}")
             return
         if where:
-            self.store.set_message(inc.id, where[1], where[0])
+            new = self.store.set_message(inc.id, where[1], where[0])
+            if new is not None and new.version != inc.version:  # acked, paged... while it was being posted
+                await self._refresh(new)
         else:  # this notifier cannot announce (the terminal): leave it to the bot
             self.store.release_announcement(inc.id)
 

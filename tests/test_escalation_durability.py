@@ -71,7 +71,7 @@ def test_sigkill_as_a_burst_of_steps_falls_due_loses_no_ladder(testbed, fake_sla
     kill(first)
     second = BotProcess(env).start()
     try:
-        wait(lambda: all(pages(fake_slack, r, "primary") for r in refs), 15)
+        wait(lambda: all(pages(fake_slack, r, "primary") for r in refs), 30)
         time.sleep(2.5)  # past an interrupted attempt's lease: a retry would show now
         assert {r: len(pages(fake_slack, r, "primary")) for r in refs} == dict.fromkeys(refs, 1)
     finally:
