@@ -10,8 +10,10 @@ Needs the test bed's env (`scripts/testbed env`, `scripts/testbed demo`): script
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -25,6 +27,7 @@ from tests.slack_signing import signed_headers, slash_command
 
 SIGNING_SECRET = "alp-demo-signing-secret"
 FIRST = ("health", "check kafka-lag")
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 QUIET_S = 3.0  # after the last call, how long to wait before taking the bot's answer as complete
 
 
@@ -59,6 +62,14 @@ class RecordingSlack(FakeSlack):
         print(f"  slack {method} {args.get('channel', '')}: {_text(args)}", flush=True)
 
 
+class Stopped(Exception):
+    """A signal asked the demo to stop."""
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise Stopped
+
+
 def free_port() -> int:
     import socket
 
@@ -83,6 +94,9 @@ def main() -> None:
         "ALP_HTTP_PORT": str(port),
     }
     env.pop("SLACK_APP_TOKEN", None)  # HTTP mode: the commands below are posted to /slack/events
+    # Ctrl-C, a closed terminal or a kill end the session like Ctrl-D: the bot stops with it.
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, _stop)
     log = (run_dir / "alp-bot.log").open("w")
     bot = subprocess.Popen([sys.executable, "-m", "bot.server"], env=env, stdout=subprocess.PIPE, stderr=log, text=True)
     try:
@@ -100,11 +114,19 @@ def main() -> None:
         for line in sys.stdin:
             if line.strip():
                 send(port, slack, line.strip())
-        print(f"stopped; the calls are in {calls}")
+    except Stopped:
+        pass
     finally:
+        for sig in STOP_SIGNALS:  # a second Ctrl-C must not leave the bot running
+            signal.signal(sig, signal.SIG_IGN)
         bot.terminate()
-        bot.wait(10)
+        try:
+            bot.wait(10)
+        except subprocess.TimeoutExpired:
+            bot.kill()
         slack.stop()
+        with contextlib.suppress(OSError):  # the terminal may be gone
+            print(f"stopped; the calls are in {calls}", flush=True)
 
 
 def send(port: int, slack: RecordingSlack, text: str) -> None:

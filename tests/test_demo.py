@@ -11,7 +11,11 @@ import asyncio
 import json
 import os
 import re
+import signal
+import socket
 import subprocess
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -201,6 +205,15 @@ def test_scripts_run_against_real_targets_seeds_and_starts_nothing(testbed, kube
     assert group_offsets(testbed["ALP_KAFKA_BOOTSTRAP"], demo.GROUP, demo.TOPIC) == before
 
 
+def test_scripts_run_with_a_bad_config_says_so_once_and_stops(testbed, tmp_path):
+    env = _env(testbed, ALP_CONFIG=str(tmp_path / "missing.toml"))
+    out = subprocess.run([ROOT / "scripts/run"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+    assert out.returncode == 64, out.stdout + out.stderr
+    assert out.stderr.count("missing.toml: no such file") == 1, out.stderr
+    assert "$ alp check kafka-lag" not in out.stdout
+
+
 def _no_targets(testbed: dict[str, str]) -> dict[str, str]:
     """The environment of a newcomer: this test bed's ALP_TESTBED_* settings, no targets."""
     env = _env(testbed)
@@ -269,3 +282,139 @@ def test_bot_demo_posts_block_kit_to_the_fake_slack_and_says_where(testbed, seed
         assert any(headline in blocks for blocks in finals), headline
     assert any("Consumer group user-service: STOP" in blocks for blocks in finals)
     assert any("user_progress" in blocks for blocks in finals)  # the lock chain, named by its query
+
+
+def test_demo_clears_what_earlier_runs_left_but_not_live_consumers(testbed, seeded, unique):
+    """Groups without members (tests, benchmarks) would drown the demo's kafka-lag report, and old
+    statements its auth-latency and db-load; a group with a live consumer is somebody's and stays."""
+    from tests.kafka_helpers import commit, create_topic, produce
+
+    bootstrap = testbed["ALP_KAFKA_BOOTSTRAP"]
+    with psycopg.connect(testbed["ALP_POSTGRES_DSN"], autocommit=True) as conn:
+        conn.execute(f"SELECT 1 AS {unique}")
+
+    async def around_seed() -> set[str]:
+        await create_topic(bootstrap, unique, 1)
+        await produce(bootstrap, unique, {0: 5})
+        await commit(bootstrap, f"{unique}-left", unique, {0: 1})
+        live = AIOKafkaConsumer(unique, bootstrap_servers=bootstrap, group_id=f"{unique}-live")
+        await live.start()
+        try:
+            while not live.assignment():
+                await live.getmany(timeout_ms=500)
+            await asyncio.to_thread(seed, testbed)
+            admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+            await admin.start()
+            try:
+                return {g[0] for g in await admin.list_consumer_groups()}
+            finally:
+                await admin.close()
+        finally:
+            await live.stop()
+
+    groups = asyncio.run(around_seed())
+
+    assert f"{unique}-left" not in groups
+    assert {f"{unique}-live", demo.GROUP} <= groups
+    with psycopg.connect(testbed["ALP_POSTGRES_DSN"], autocommit=True) as conn:
+        left = conn.execute("SELECT count(*) FROM pg_stat_statements WHERE query LIKE %s", (f"%{unique}%",))
+        assert left.fetchone() == (0,)
+
+
+def test_scripts_run_with_words_leaves_the_demo_as_the_last_run_left_it(testbed, kube_admin, seeded):
+    """`scripts/run do …` then `scripts/run check …` shows the remedy's effect, not a re-seeded fault;
+    a demo that is not there (the tests took it away) is seeded."""
+
+    def scripts_run(*words: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [ROOT / "scripts/run", *words],
+            cwd=ROOT,
+            env=_no_targets(testbed),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    try:
+        clear(kube_admin, testbed)
+        before = scripts_run("check", "deadlocks")
+        assert before.returncode == 2 and "backend(s) blocked" in before.stdout, before.stdout + before.stderr
+
+        fixed = scripts_run("do", "terminate-queries", "blocking=true", "--yes")
+        assert fixed.returncode == 0 and "terminated" in fixed.stdout, fixed.stdout + fixed.stderr
+        after = scripts_run("check", "deadlocks")
+        assert after.returncode == 0 and "backend(s) blocked" not in after.stdout, after.stdout + after.stderr
+        assert "already seeded" in after.stderr
+    finally:
+        seed(testbed)  # the module's demo, faults and all, for any test after this one
+
+
+def test_testbed_up_waits_for_a_port_still_in_use_instead_of_failing(testbed, seeded):
+    """A stand-in that died: `demo` says which and what to do (no traceback). The fixed ports lie in the ephemeral range: a port can still be held for a while when `up`
+    starts a server (a closing connection, a process on its way out). `up` waits, says so, and
+    the server comes up, instead of the server exiting at once and `up` failing."""
+    run = Path(testbed["KUBECONFIG"]).parents[1]
+    port = int(testbed["ALP_TESTBED_METRICS_PORT"])
+    pid = int((run / "standins/metrics.pid").read_text())
+    os.kill(pid, signal.SIGTERM)
+    for _ in range(100):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    demo_now = subprocess.run(
+        [ROOT / "scripts/testbed", "demo"], env=_env(testbed), capture_output=True, text=True, timeout=180
+    )
+    assert demo_now.returncode == 1 and "Traceback" not in demo_now.stderr
+    assert "the metrics stand-in is not running: scripts/testbed up" in demo_now.stderr
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    holder.bind(("127.0.0.1", port))
+    holder.listen()
+    release = threading.Timer(3, holder.close)
+    release.start()
+    try:
+        up = subprocess.run(
+            [ROOT / "scripts/testbed", "up"], env=_env(testbed), capture_output=True, text=True, timeout=180
+        )
+        assert up.returncode == 0, up.stderr
+        assert f"waiting for port(s) {port} to be free for the metrics stand-in" in up.stderr
+        status = subprocess.run([ROOT / "scripts/testbed", "status"], env=_env(testbed), capture_output=True, text=True)
+        assert re.search(rf"^metrics\s+up\s+127\.0\.0\.1:{port}$", status.stdout, re.M), status.stdout
+    finally:
+        release.join()
+        seed(testbed)  # the restarted stand-in serves nothing until the demo loads it again
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_bot_demo_stopped_by_a_signal_stops_its_bot_and_says_where_the_calls_are(testbed, seeded, sig):
+    """Ctrl-C, a closed terminal or a kill: no traceback, and no alp-bot left holding its port."""
+    proc = subprocess.Popen(
+        [ROOT / "scripts/run", "bot", "--demo"],
+        cwd=ROOT,
+        env=_no_targets(testbed),
+        stdin=subprocess.PIPE,  # kept open: the demo waits for commands
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("/alp check kafka-lag"):
+                break
+        where = re.search(r"alp-bot on http://127\.0\.0\.1:(\d+)/", "".join(lines))
+        assert where, "".join(lines)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "Traceback" not in err, err
+    assert "stopped; the calls are in" in out
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", int(where.group(1))), timeout=2).close()

@@ -22,23 +22,24 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import select
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
 import redis
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
-from aiokafka.structs import OffsetAndMetadata
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from scripts.world import consumer_group
 from scripts.world.client import StandIns
+from scripts.world.consumer_group import COMMITTED, END_OFFSETS, GROUP, TOPIC
 from scripts.world.kube import (
     DEMO_LABEL,
     PLATFORM,
@@ -49,10 +50,6 @@ from scripts.world.kube import (
     register_node,
 )
 
-TOPIC = "user.attempts"
-GROUP = "user-service"
-END_OFFSETS = {0: 120, 1: 95, 2: 140}  # messages on each partition of user.attempts
-COMMITTED = {0: 78, 1: 61, 2: 93}  # where the user-service group stopped: lag 123
 LOCK_APP = "alp-demo"  # application_name of the demo's lock-chain backends
 LOCK_HOLD_S = 300
 LOCK_TABLE = "user_progress"
@@ -199,43 +196,22 @@ def _warning_event(core: client.CoreV1Api, pod: str, reason: str, message: str, 
 
 
 # ---------------------------------------------------------------- Kafka
-async def seed_kafka(bootstrap: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(TOPIC, len(END_OFFSETS), 1)])  # answers "already exists" in the response
-        [described] = await admin.describe_topics([TOPIC])
-        if len(described["partitions"]) < len(END_OFFSETS):  # auto-created with one partition: grow it
-            await admin.create_partitions({TOPIC: NewPartitions(len(END_OFFSETS))})
-    finally:
-        await admin.close()
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=GROUP, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        tps = [TopicPartition(TOPIC, p) for p in END_OFFSETS]
-        ends = await consumer.end_offsets(tps)
-        missing = {
-            tp.partition: END_OFFSETS[tp.partition] - ends[tp] for tp in tps if ends[tp] < END_OFFSETS[tp.partition]
-        }
-        if missing:
-            producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
-            await producer.start()
-            try:
-                for p, n in missing.items():
-                    for i in range(n):
-                        body = json.dumps({"user": f"u{1000 + i}", "item": 42 + i, "correct": i % 3 != 0}).encode()
-                        await producer.send(TOPIC, body, partition=p)
-                await producer.flush()
-            finally:
-                await producer.stop()
-        consumer.assign(tps)
-        await consumer.commit({TopicPartition(TOPIC, p): OffsetAndMetadata(o, "") for p, o in COMMITTED.items()})
-    finally:
-        await consumer.stop()
+def seed_kafka(bootstrap: str, kafka_home: str | None) -> None:
+    removed = asyncio.run(consumer_group.seed(bootstrap, kafka_home))
     say(f"kafka: {TOPIC} with group {GROUP} behind by {sum(END_OFFSETS.values()) - sum(COMMITTED.values())} messages")
+    if removed:
+        say(f"kafka: removed {len(removed)} consumer group(s) without members left by earlier runs (tests, benchmarks)")
 
 
 # ---------------------------------------------------------------- PostgreSQL
+def reset_statements(dsn: str) -> None:
+    """pg_stat_statements from zero, so db-load and auth-latency show the demo's statements, not
+    what earlier runs (tests, benchmarks) left."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        conn.execute("SELECT pg_stat_statements_reset()")
+
+
 def clear_lock_chain(dsn: str) -> int:
     """End the demo's lock chain (its backends are named LOCK_APP); how many backends it ended."""
     with psycopg.connect(dsn, autocommit=True) as conn:
@@ -347,25 +323,63 @@ def seed_platform(standins: StandIns) -> dict[str, str]:
     }
 
 
+def _run_dir(env: Mapping[str, str]) -> Path:
+    return Path(env.get("ALP_TESTBED_RUN") or Path(env["KUBECONFIG"]).parents[1]) / "demo"
+
+
 def seed(env: dict[str, str]) -> dict[str, str]:
-    """The whole demo on the test bed named by `env` (`scripts/testbed env`); the env for alp."""
+    """The whole demo on the test bed named by `env` (`scripts/testbed env`); the env for alp,
+    also kept in the demo's directory for `seeded`."""
     standins = StandIns.from_env(env)
     cfg = client.Configuration()
     config.load_kube_config(config_file=env["KUBECONFIG"], client_configuration=cfg)
     with client.ApiClient(cfg) as api:
         seed_kube(api, standins)
-    asyncio.run(seed_kafka(env["ALP_KAFKA_BOOTSTRAP"]))
-    run_dir = Path(env.get("ALP_TESTBED_RUN") or Path(env["KUBECONFIG"]).parents[1]) / "demo"
+    seed_kafka(env["ALP_KAFKA_BOOTSTRAP"], env.get("ALP_KAFKA_HOME"))
+    run_dir = _run_dir(env)
+    reset_statements(env["ALP_POSTGRES_DSN"])
     seed_lock_chain(env["ALP_POSTGRES_DSN"], run_dir)
     seed_redis(env["ALP_REDIS_URL"])
-    return seed_platform(standins)
+    exports = seed_platform(standins)
+    saved = {"platform_port": env.get("ALP_TESTBED_PLATFORM_PORT", ""), "exports": exports}
+    (run_dir / "exports.json").write_text(json.dumps(saved))
+    return exports
+
+
+def seeded(env: dict[str, str]) -> dict[str, str] | None:
+    """The env for alp of the demo already on the test bed, or None when it is not there (never
+    seeded, taken away by the tests, or its stand-ins restarted empty by `scripts/testbed up`).
+    Its faults may have been remedied or expired since: that is the point of not seeding again."""
+    try:
+        saved = json.loads((_run_dir(env) / "exports.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if saved.get("platform_port") != env.get("ALP_TESTBED_PLATFORM_PORT", ""):
+        return None
+    if not {(PLATFORM, name) for name in PODS} <= set(StandIns.from_env(env).logs):
+        return None
+    cfg = client.Configuration()
+    config.load_kube_config(config_file=env["KUBECONFIG"], client_configuration=cfg)
+    with client.ApiClient(cfg) as api:
+        pods = client.CoreV1Api(api).list_namespaced_pod(PLATFORM, label_selector=DEMO_LABEL).items
+    if {p.metadata.name for p in pods} != set(PODS):
+        return None
+    return dict(saved["exports"])
 
 
 def main() -> None:
+    """`scripts/testbed demo [--if-needed]`: seed (with --if-needed, only when `seeded` finds no demo)."""
     if sys.argv[1:2] == ["hold-locks"]:
         hold_locks(os.environ["ALP_POSTGRES_DSN"], float(sys.argv[2]))
         return
-    exports = seed(dict(os.environ))
+    # aiokafka logs the coordinator lookups it retries on a fresh broker as errors (real failures raise), like bot/cli.py.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    env = dict(os.environ)
+    exports = seeded(env) if sys.argv[1:2] == ["--if-needed"] else None
+    if exports is None:
+        exports = seed(env)
+    else:
+        say("the demo is already seeded, as the last run left it (`scripts/testbed demo` seeds it afresh)")
     for key, value in exports.items():
         print(f"export {key}='{value}'")
     say("ready: alp health · alp check kafka-lag · alp check deadlocks · alp check redis · alp check auth-latency")
