@@ -34,7 +34,6 @@ from commands.redact import redact, redact_data
 from commands.registry import CHECKS, CheckContext
 from commands.runner import run_check
 from escalation.engine import Escalator
-from escalation.store import ActionRequests
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +93,7 @@ class ActionFlow:
         if settings.slack_signing_secret is None or not settings.slack_signing_secret.get_secret_value():
             raise ValueError("SLACK_SIGNING_SECRET is required: it signs the action buttons")
         self.key = key_from(settings.slack_signing_secret.get_secret_value())
-        self.requests = ActionRequests(escalator.store)
+        self.requests = escalator.action_requests()
         self.authz = Authorizer(settings, client)
 
     # ------------------------------------------------------------------ tokens
@@ -111,10 +110,9 @@ class ActionFlow:
     def audit(
         self, actor: str, event: str, action: str, params: dict[str, Any], result: str = "", channel: str | None = None
     ) -> None:
-        inc = self.escalator.store.open_in_channel(channel) if channel else None
         clean_params = redact_data(params)
         assert isinstance(clean_params, dict)
-        self.escalator.store.record_audit(actor, event, action, clean_params, redact(result), inc.id if inc else None)
+        self.escalator.record_audit(actor, event, action, clean_params, redact(result), channel or "")
         if self.metrics is not None:
             outcome = result.split(":", 1)[0] if event == "outcome" else event
             self.metrics.actions.labels(action=action, event=outcome).inc()
@@ -346,7 +344,7 @@ class ActionFlow:
         approver = values.get("approver")
         who = f"<@{req.get('confirmed_by') or user}>" + (f", approved by <@{approver}>" if approver else "")
         self.audit(user, "outcome", spec.name, req["params"], f"{status}: {outcome.summary}", req["channel"])
-        inc = self.escalator.store.open_in_channel(req["channel"])
+        inc = self.escalator.open_in_channel(req["channel"])
         if inc:
             self.escalator.record(
                 inc.id,
@@ -386,7 +384,7 @@ class ActionFlow:
 
     # ------------------------------------------------------------------ audit
     def audit_text(self, n: int) -> str:
-        rows = self.escalator.store.latest_audit(n)
+        rows = self.escalator.latest_audit(n)
         lines = [
             f"`{r['at']:%m-%d %H:%M:%S}` {_actor(r['actor'])} *{escape(r['event'])}* "
             + clean(ui.label(r["action"], r["params"]))

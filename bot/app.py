@@ -329,11 +329,7 @@ async def run_in_channel(
 
 def link_to_incident(escalator: Escalator, request: CheckRequest, command: dict[str, Any], report: Report) -> None:
     """A check run for an incident (`--incident`, or in its channel) joins its steps and evidence."""
-    inc = (
-        escalator.store.get(request.incident)
-        if request.incident
-        else escalator.store.open_in_channel(command["channel_id"])
-    )
+    inc = escalator.get(request.incident) if request.incident else escalator.open_in_channel(command["channel_id"])
     if inc is None:
         return
     worst_first = sorted(report.redacted().findings, key=lambda f: -f.severity.rank)

@@ -240,25 +240,23 @@ async def _incident(request: IncidentRequest, settings: Settings, as_json: bool 
         return 0
     from escalation.engine import Escalator
     from escalation.postmortem import postmortem_markdown
-    from escalation.store import Store
     from escalation.terminal import TerminalNotifier
 
     if request.sub == "open" and request.priority is None:
         print("alp: `alp incident open <P0|P1|P2> <summary>`", file=sys.stderr)
         return EXIT_USAGE
-    store = Store(settings.state_url)
-    esc = Escalator(store, settings.escalation, TerminalNotifier(), settings.state_url)
+    esc = Escalator.connect(settings.state_url, settings.escalation, TerminalNotifier())
     from commands.changes import incident_changes_hook
 
     esc.recent_changes = incident_changes_hook(settings)
     await esc.start(lead=False)
     try:
         if request.sub == "postmortem":
-            inc = store.get(request.incident or 0)
+            inc = esc.get(request.incident or 0)
             if inc is None:
                 print(f"alp: no incident {request.incident}", file=sys.stderr)
                 return 1
-            print(terminal(postmortem_markdown(inc, store.timeline(inc.id), await esc.recent_changes(inc))))
+            print(terminal(postmortem_markdown(inc, esc.timeline(inc.id), await esc.recent_changes(inc))))
             return 0
         from bot.incidents import handle_incident_command
 
@@ -269,7 +267,7 @@ async def _incident(request: IncidentRequest, settings: Settings, as_json: bool 
         return 0
     finally:
         await esc.stop()
-        store.close()
+        esc.close()
 
 
 if __name__ == "__main__":

@@ -42,13 +42,25 @@ class SlackNotifier:
             await self.client.chat_update(channel=inc.channel, ts=inc.message_ts, text=text, blocks=blocks)
 
     async def page(self, inc: Incident, step: Step, page: Page) -> None:
+        """DMs first, then the thread post: the thread post is the mark that the page is complete."""
         text, blocks = page_blocks(page)
-        await self.client.chat_postMessage(
-            channel=inc.channel, thread_ts=inc.message_ts, text=text, blocks=blocks, reply_broadcast=True
-        )
         for user in step.dm_users:
             dm = await self.client.conversations_open(users=user)
             await self.client.chat_postMessage(channel=dm["channel"]["id"], text=text, blocks=blocks)
+        await self.client.chat_postMessage(
+            channel=inc.channel, thread_ts=inc.message_ts, text=text, blocks=blocks, reply_broadcast=True
+        )
+
+    async def already_paged(self, inc: Incident, step: Step, page: Page) -> bool:
+        """Looked for in the incident's thread, or in the channel if it has no announcement."""
+        text, _ = page_blocks(page)
+        if inc.message_ts:
+            resp = await self.client.conversations_replies(channel=inc.channel, ts=inc.message_ts, limit=200)
+        else:
+            resp = await self.client.conversations_history(
+                channel=inc.channel, oldest=str(inc.opened_at.timestamp()), limit=200
+            )
+        return any(m.get("text") == text for m in resp.get("messages") or [])
 
     async def say(self, inc: Incident, text: str) -> None:
         # The engine's own lines: its mentions stay live, anything else (a pager's error) is text.
@@ -86,7 +98,7 @@ def show_text(esc: Escalator, inc: Incident) -> str:
         incident_line(inc),
         f"Impact: {clean(inc.impact or '-')}; services: {clean(', '.join(inc.services) or '-')}",
     ]
-    events = esc.store.timeline(inc.id)
+    events = esc.timeline(inc.id)
     if len(events) > SHOW_EVENTS:
         lines.append(f"… {len(events) - SHOW_EVENTS} earlier events: `/alp incident postmortem {inc.id}` has them all")
     lines += [f"`{e.at:%H:%M:%S}` {escape(e.actor)}: {clean(e.text)}" for e in events[-SHOW_EVENTS:]]
@@ -104,9 +116,9 @@ async def handle_incident_command(
         )
         return None if opened.message_ts else f"Opened {opened.ref}."
     if sub == "list":
-        incs = esc.store.incidents(open_only=True)
+        incs = esc.list_open()
         return "\n".join(incident_line(i) for i in incs) or "No open incidents."
-    inc = esc.store.get(request.incident) if request.incident else esc.store.open_in_channel(channel)
+    inc = esc.get(request.incident) if request.incident else esc.open_in_channel(channel)
     if inc is None:
         return (
             f"No incident {request.incident}."
@@ -132,14 +144,14 @@ async def handle_incident_command(
         return f"Noted on {inc.ref}."
     if sub == "postmortem":
         if client is None:
-            return postmortem_markdown(inc, esc.store.timeline(inc.id), await esc.recent_changes(inc))
+            return postmortem_markdown(inc, esc.timeline(inc.id), await esc.recent_changes(inc))
         await upload_postmortem(esc, inc, channel, client)
         return None
     return f"unknown incident command {sub}"
 
 
 async def upload_postmortem(esc: Escalator, inc: Incident, channel: str, client: AsyncWebClient) -> None:
-    md = redact(postmortem_markdown(inc, esc.store.timeline(inc.id), await esc.recent_changes(inc)))
+    md = redact(postmortem_markdown(inc, esc.timeline(inc.id), await esc.recent_changes(inc)))
     try:
         await client.files_upload_v2(
             channel=channel,
@@ -170,8 +182,8 @@ def register_incident_handlers(app: AsyncApp, esc: Escalator, run_health: Any) -
         return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
     def incident_of(body: dict[str, Any]) -> Incident | None:
-        incident_id = number(body["actions"][0].get("value"))
-        return esc.store.get(incident_id) if incident_id is not None else None
+        incident_id = number(str(body["actions"][0].get("value") or "").split(":")[0])
+        return esc.get(incident_id) if incident_id is not None else None
 
     async def ephemeral(client: AsyncWebClient, body: dict[str, Any], text: str) -> None:
         channel = body.get("channel", {}).get("id") or body.get("container", {}).get("channel_id") or ""
@@ -182,14 +194,15 @@ def register_incident_handlers(app: AsyncApp, esc: Escalator, run_health: Any) -
         await ack()
         inc = incident_of(body)
         if inc and not await esc.acknowledge(inc.id, body["user"]["id"]):
-            await ephemeral(client, body, f"{inc.ref} is already {esc.store.get(inc.id).status.value}.")  # type: ignore[union-attr]
+            await ephemeral(client, body, f"{inc.ref} is already {esc.get(inc.id).status.value}.")  # type: ignore[union-attr]
 
     @app.action("incident_escalate")
     async def escalate(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        inc = incident_of(body)
-        if inc:
-            await ephemeral(client, body, await esc.escalate_now(inc.id, body["user"]["id"]))
+        value = str(body["actions"][0]["value"])  # "id:step": the step shown when the user clicked
+        incident_id, _, shown = value.partition(":")
+        from_step = int(shown) if shown.isdigit() else None
+        await ephemeral(client, body, await esc.escalate_now(int(incident_id), body["user"]["id"], from_step))
 
     @app.action("incident_resolve")
     async def resolve(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -210,20 +223,20 @@ def register_incident_handlers(app: AsyncApp, esc: Escalator, run_health: Any) -
         await ack()
         text = str(form_value(view, "note") or "")
         incident_id = number(view.get("private_metadata"))
-        if incident_id is not None and esc.store.get(incident_id) is not None:
+        if incident_id is not None and esc.get(incident_id) is not None:
             await esc.note(incident_id, body["user"]["id"], text)
 
     @app.action("incident_checklist")
     async def tick(ack: Any, body: dict[str, Any]) -> None:
         await ack()
         incident_id = number(str(body["actions"][0].get("block_id", "")).partition("_")[2])
-        inc = esc.store.get(incident_id) if incident_id is not None else None
+        inc = esc.get(incident_id) if incident_id is not None else None
         if inc is None or incident_id is None:
             return
         selected = {o["value"] for o in body["actions"][0].get("selected_options", [])}
         for item, done in inc.checklist.items():
             if (item in selected) != done:
-                esc.store.tick(incident_id, item, item in selected, body["user"]["id"])
+                esc.tick(incident_id, item, item in selected, body["user"]["id"])
 
     @app.action("incident_run_health")
     async def health(ack: Any, body: dict[str, Any], client: AsyncWebClient, respond: Any) -> None:

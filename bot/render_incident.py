@@ -47,7 +47,7 @@ def incident_blocks(inc: Incident) -> tuple[str, list[Block]]:
     value = str(inc.id)
     if inc.status is not Status.RESOLVED:
         buttons = [
-            _button("Escalate now", "incident_escalate", value, "danger"),
+            _button("Escalate now", "incident_escalate", f"{inc.id}:{inc.next_step}", "danger"),
             _button("Add note", "incident_note", value),
             _button("Resolve", "incident_resolve", value),
         ]

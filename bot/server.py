@@ -78,7 +78,7 @@ def build_web(
     async def readyz(_: web.Request) -> web.Response:
         if cache["body"] is None or time.monotonic() - cache["at"] > READINESS_CACHE_S:
             backends = redact_data(await readiness(settings, timeout=settings.timeouts.probe_s))
-            state = await escalator.store.ping(settings.timeouts.probe_s)
+            state = await escalator.ping(settings.timeouts.probe_s)
             # Ready while the bot can keep its own records: a down backend is something to report,
             # not a reason to stop serving Slack. Without its state store it cannot run incidents.
             cache["body"] = {
@@ -158,7 +158,7 @@ async def serve(settings: Settings) -> None:
     if watcher is not None:
         watcher.cancel()
     await runner.cleanup()
-    store.close()
+    escalator.close()
 
 
 def main() -> None:

@@ -38,6 +38,10 @@ class FakeSlack:
         # method (or "response_url") -> failures to answer with, first first: see `fail`
         self.failures: dict[str, list[dict[str, Any]]] = {}
         self.usergroups: dict[str, list[str]] = {}
+        self.fail_text: dict[str, int] = {}
+        self.delay_text: dict[
+            str, float
+        ] = {}  # a thread post with this in its text is answered this late  # chat.postMessage with this in its text fails this many times more
         self.socket_received: list[dict[str, Any]] = []  # what the bot sent back over Socket Mode
         self._sockets: list[web.WebSocketResponse] = []
         self._ts = itertools.count(1)
@@ -92,6 +96,8 @@ class FakeSlack:
             self.calls.clear()
         self.not_in_channel.clear()
         self.failures.clear()
+        self.fail_text.clear()
+        self.delay_text.clear()
 
     def called(self, method: str) -> list[Call]:
         with self._lock:
@@ -171,6 +177,9 @@ class FakeSlack:
             return failure
         answer = self._answer(method, args)
         self._record(method, args, answer)
+        for part, delay in list(self.delay_text.items()):  # posted, but the answer is late
+            if method == "chat.postMessage" and args.get("thread_ts") and part in str(args.get("text", "")):
+                await asyncio.sleep(delay)
         return web.json_response(answer)
 
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -188,8 +197,28 @@ class FakeSlack:
             channel = args.get("channel", "")
             if channel in self.not_in_channel:
                 return {"ok": False, "error": "not_in_channel"}
+            for part, left in list(self.fail_text.items()):
+                if left > 0 and part in str(args.get("text", "")):
+                    self.fail_text[part] = left - 1
+                    return {"ok": False, "error": "fatal_error"}
             ts = f"{int(time.time())}.{next(self._ts):06d}"
             return {"ok": True, "channel": channel, "ts": ts, "message": {"text": args.get("text")}}
+        if method == "conversations.replies":  # the thread, from what was posted into it
+            posted = [
+                c
+                for c in self.called("chat.postMessage")
+                if c.args.get("channel") == args.get("channel")
+                and c.args.get("thread_ts") == args.get("ts")
+                and c.response.get("ok")
+            ]
+            return {"ok": True, "messages": [{"text": c.args.get("text"), "ts": c.response.get("ts")} for c in posted]}
+        if method == "conversations.history":  # the channel's top-level messages
+            posted = [
+                c
+                for c in self.called("chat.postMessage")
+                if c.args.get("channel") == args.get("channel") and not c.args.get("thread_ts") and c.response.get("ok")
+            ]
+            return {"ok": True, "messages": [{"text": c.args.get("text"), "ts": c.response.get("ts")} for c in posted]}
         if method == "apps.connections.open":
             return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}
         if method == "usergroups.users.list":
