@@ -161,7 +161,9 @@ class Progress:
 
 
 def build_app(settings: Settings, metrics: Metrics, escalator: Escalator) -> AsyncApp:
-    """The Bolt app with `/alp` and the incident buttons registered. Signature checks stay on."""
+    """The Bolt app with `/alp`, the incident and action buttons registered (not the catch-all
+    fallbacks: Bolt runs the first listener that matches, so `register_fallbacks` comes after
+    every other handler). Signature checks stay on."""
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     client = make_client(token, settings.slack_api_url)
@@ -239,8 +241,7 @@ def build_app(settings: Settings, metrics: Metrics, escalator: Escalator) -> Asy
     app.command("/alp")(alp_command)
     register_incident_handlers(app, escalator, run_health)
     register_action_handlers(app, flow)
-    register_fallbacks(app)
-    return app
+    return app  # the caller adds its own handlers, then `register_fallbacks` last
 
 
 async def private(respond: Any, text: str | None) -> None:

@@ -22,7 +22,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.alert_silences import AlertNotifier, alert_intake
 from bot.alerts import AlertIntake
-from bot.app import build_app
+from bot.app import build_app, register_fallbacks
 from bot.metrics import Metrics
 from bot.settings import ConfigError, Settings, load_settings
 from bot.slack_client import make_client
@@ -132,6 +132,7 @@ async def serve(settings: Settings) -> None:
         watcher = asyncio.create_task(LagWatcher(settings).run())
     app = build_app(settings, metrics, escalator)
     intake = alert_intake(settings, app, escalator, groups, metrics)
+    register_fallbacks(app)  # last: Bolt runs the first listener that matches
     runner = web.AppRunner(build_web(settings, app, metrics, escalator, intake), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.http_port)
