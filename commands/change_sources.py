@@ -27,6 +27,7 @@ from commands.pod_templates import SECRET_NAME, containers, diff_templates
 from commands.redact import MASK
 
 REVISION = "deployment.kubernetes.io/revision"
+REVISION_HISTORY = "deployment.kubernetes.io/revision-history"  # earlier revisions of a re-used ReplicaSet
 NEAR = timedelta(seconds=90)  # a write and the rollout it caused are this close in time
 
 
@@ -54,6 +55,7 @@ class Gathered:
     errors: dict[str, str] = field(default_factory=dict)  # source -> why it could not be read
     seen: dict[str, str] = field(default_factory=dict)  # source -> how far back it reaches
     oldest: dict[str, datetime] = field(default_factory=dict)  # source -> its oldest record seen
+    objects: set[str] = field(default_factory=set)  # every workload and configmap read, e.g. deployment/x
 
 
 # ---------------------------------------------------------------------- workloads
@@ -92,6 +94,50 @@ def _template_writer(obj: Any, at: datetime, first: bool) -> str:
     return min(writes)[2] if writes else ""
 
 
+def _template_writes(obj: Any) -> list[tuple[datetime, str]]:
+    """(time, manager) of each field manager's latest write of the pod template, oldest first."""
+    return sorted(
+        (when, manager)
+        for manager, _op, when, fields, sub in _managers(obj)
+        if not sub and "f:template" in (fields.get("f:spec") or {})
+    )
+
+
+def _when_reused(
+    owner: Any, history: list[tuple[int, datetime | None, dict[str, Any]]]
+) -> list[tuple[int, datetime, dict[str, Any], bool]]:
+    """Times for revisions that re-used an older ReplicaSet/ControllerRevision (a rollback to an
+    earlier template: Kubernetes moves the old object to the new revision, its creation time
+    says nothing of when). Such a revision happened when the pod template was written back: the
+    first template write after the revision before it and not after the next (the latest, for the newest);
+    where managedFields no longer show it (another write took its fields), at or before the next
+    revision, and who is unknown. In: `None` for an unknown time; out: (revision, time, template,
+    whether the time is exact)."""
+    history = sorted(history, key=lambda h: h[0])
+    writes = _template_writes(owner)
+    out: list[tuple[int, datetime, dict[str, Any], bool]] = []
+    for i in range(len(history) - 1, -1, -1):
+        rev, at, template = history[i]
+        exact = at is not None
+        if at is None:
+            prev = next((h[1] for h in reversed(history[:i]) if h[1] is not None), None)
+            low = prev or datetime.min.replace(tzinfo=UTC)
+            high = out[0][1] if out else datetime.max.replace(tzinfo=UTC)
+            between = [w for w, _ in writes if low < w <= high]  # the previous revision's own write is at `low`
+            exact = bool(between)
+            at = (between[-1] if not out else between[0]) if between else (out[0][1] if out else low)
+        out.insert(0, (rev, at, template, exact))
+    return out
+
+
+def _replicaset_revisions(r: Any) -> list[int]:
+    """The revisions a ReplicaSet held: its current one and, if it was re-used, the earlier ones."""
+    annotations = r.metadata.annotations or {}
+    revs = {int(annotations.get(REVISION, "0") or 0)}
+    revs |= {int(x) for x in annotations.get(REVISION_HISTORY, "").split(",") if x.strip().isdigit()}
+    return sorted(revs)
+
+
 def deployment_state(d: Any) -> tuple[str, str]:
     """(complete | in progress | stuck | paused, why) from a Deployment's status."""
     st, spec = d.status, d.spec
@@ -122,15 +168,16 @@ def statefulset_state(s: Any) -> tuple[str, str]:
 def _rollouts(
     kind: str,
     owner: Any,
-    history: list[tuple[int, datetime, dict[str, Any]]],
+    history: list[tuple[int, datetime, dict[str, Any], bool]],
     since: datetime,
     state: tuple[str, str],
     out: Gathered,
 ) -> None:
-    """Changes between consecutive revisions of one workload, the newest flagged with its state."""
+    """Changes between consecutive revisions of one workload, the newest flagged with its state;
+    a revision whose time is not exact (see `_when_reused`) is said to be at or before it."""
     history.sort(key=lambda h: h[0])
     name, ns = owner.metadata.name, owner.metadata.namespace
-    for i, (rev, at, template) in enumerate(history):
+    for i, (rev, at, template, exact) in enumerate(history):
         newest = i == len(history) - 1
         if at < since:
             continue
@@ -150,8 +197,11 @@ def _rollouts(
                 at=at,
                 before=before,
                 after=after,
-                by=_template_writer(owner, at, i == 0),
-                summary=f"{name} " + ", ".join(parts) + ("" if status == "complete" else f" [{status}]"),
+                by=_template_writer(owner, at, i == 0) if exact else "",
+                summary=f"{name} "
+                + ", ".join(parts)
+                + ("" if status == "complete" else f" [{status}]")
+                + ("" if exact else " (a re-used revision: at or before this time)"),
                 status=status,
             )
         )
@@ -159,7 +209,7 @@ def _rollouts(
         out.flagged.append((f"{kind}/{name}", state[0], state[1]))
     if history:
         key = f"rollouts in {ns}"
-        oldest = min([at for _, at, _ in history] + ([out.oldest[key]] if key in out.oldest else []))
+        oldest = min([h[1] for h in history] + ([out.oldest[key]] if key in out.oldest else []))
         out.oldest[key] = oldest
         out.seen[key] = (
             f"back to {oldest:%Y-%m-%d %H:%M}Z (the last revisions Kubernetes keeps, 10 per workload by default)"
@@ -246,33 +296,40 @@ async def workload_changes(
             out.errors[f"{name} in {namespace}"] = str(res)
     deployments, replicasets, statefulsets, revisions = (r if isinstance(r, list) else None for r in results)
     san: Callable[[Any], dict[str, Any]] = kube.api.sanitize_for_serialization
+    out.objects |= {f"deployment/{d.metadata.name}" for d in deployments or []}
+    out.objects |= {f"statefulset/{s.metadata.name}" for s in statefulsets or []}
     if deployments is not None and replicasets is not None:
         for d in deployments:
             owned = [r for r in replicasets if any(o.uid == d.metadata.uid for o in r.metadata.owner_references or [])]
-            history = [
-                (
-                    int((r.metadata.annotations or {}).get(REVISION, "0")),
-                    _aware(r.metadata.creation_timestamp),
-                    san(r.spec.template),
-                )
-                for r in owned
-            ]
-            _rollouts("deployment", d, [(n, t, tp) for n, t, tp in history if t], since, deployment_state(d), out)
+            history: list[tuple[int, datetime | None, dict[str, Any]]] = []
+            for r in owned:
+                if r.metadata.creation_timestamp is None:
+                    continue
+                revs = _replicaset_revisions(r)  # the first made it; the later ones re-used it
+                history += [
+                    (n, _aware(r.metadata.creation_timestamp) if n == revs[0] else None, san(r.spec.template))
+                    for n in revs
+                ]
+            _rollouts("deployment", d, _when_reused(d, history), since, deployment_state(d), out)
             newest = max(owned, key=lambda r: int((r.metadata.annotations or {}).get(REVISION, "0")), default=None)
             if newest is not None:
                 _scale_changes(d, newest.metadata.name, since, out, scaled.get(d.metadata.name, []))
     if statefulsets is not None and revisions is not None:
         for s in statefulsets:
             owned = [r for r in revisions if any(o.uid == s.metadata.uid for o in r.metadata.owner_references or [])]
-            history = [
+            # a ControllerRevision is written only when made and when re-used (a rollback moves it to
+            # the new revision number): its latest write is when its revision began
+            sts_history = [
                 (
                     int(r.revision),
-                    _aware(r.metadata.creation_timestamp),
+                    max([at_utc(r.metadata.creation_timestamp)] + [w for _m, _o, w, _f, _s in _managers(r)]),
                     ((r.data or {}).get("spec") or {}).get("template") or {},
+                    True,
                 )
                 for r in owned
+                if r.metadata.creation_timestamp is not None
             ]
-            _rollouts("statefulset", s, [(n, t, tp) for n, t, tp in history if t], since, statefulset_state(s), out)
+            _rollouts("statefulset", s, sts_history, since, statefulset_state(s), out)
 
 
 async def configmap_changes(kube: Kube, namespace: str, name: str, since: datetime, out: Gathered) -> None:
@@ -285,6 +342,7 @@ async def configmap_changes(kube: Kube, namespace: str, name: str, since: dateti
     except KubeError as err:
         out.errors[f"configmap {name}"] = str(err)
         return
+    out.objects.add(f"configmap/{name}")
     data = cm.data or {}
     for manager, _operation, when, fields, sub in _managers(cm):
         keys = [k.removeprefix("f:") for k in (fields.get("f:data") or {}) if k.startswith("f:")]

@@ -11,6 +11,7 @@ and the lines an incident's page and postmortem carry (`incident_change_lines`).
 from __future__ import annotations
 
 import asyncio
+import difflib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -82,6 +83,7 @@ async def gather(config: ChecksConfig, since: datetime, service: str | None = No
         if kube is not None:
             kube.close()
     changes = merge_alp(out.changes, alp)
+    out.objects |= {c.object for c in changes}
     if service:
         changes = [c for c in changes if _matches(c.object, service)]
         out.flagged = [f for f in out.flagged if _matches(f[0], service)]
@@ -95,7 +97,14 @@ def _when(c: Change, now: datetime) -> str:
 
 def _seen(g: Gathered) -> str:
     parts = [f"{src}: {reach}" for src, reach in sorted(g.seen.items())]
-    return "What could be seen: " + "; ".join(parts) + ". Rollout times are when their ReplicaSet/revision was created."
+    return (
+        "What could be seen: "
+        + "; ".join(parts)
+        + (
+            ". Rollout times are when their ReplicaSet/revision was created; for a rollback to an earlier"
+            " template (Kubernetes re-uses its old ReplicaSet/revision), when the template was written back."
+        )
+    )
 
 
 @check(
@@ -123,7 +132,19 @@ async def changes(ctx: CheckContext, p: ChangesParams) -> CheckResult:
         for why, srcs in by_cause.values()
     ]
     seen = Text(text=_seen(g))
-    if g.changes:
+    if p.service and not g.errors and not any(_matches(o, p.service) for o in g.objects):
+        names = sorted({o.split("/", 1)[-1] for o in g.objects if not o.startswith("configmap/")})
+        close = difflib.get_close_matches(p.service, names, n=3, cutoff=0.4)
+        findings.append(
+            Finding(
+                severity=Severity.WARNING,
+                title=f"No workload or runbook configmap of {p.service}",
+                detail=f"Known workloads: {', '.join(names) or 'none'}."
+                + (f" Did you mean {' or '.join(close)}?" if close else ""),
+                probe="changes",
+            )
+        )
+    elif g.changes:
         rows = [[_when(c, now), c.kind, c.summary, c.by or "-"] for c in g.changes]
         findings.append(
             Finding(

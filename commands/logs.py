@@ -12,6 +12,7 @@ first. All lines read go out too (`data.raw_lines`; a file in Slack).
 from __future__ import annotations
 
 import asyncio
+import difflib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,6 +37,11 @@ _LEVEL_WORDS = (
     ("warning", re.compile(r"(?i)\b(warn|warning)\b")),
     ("info", re.compile(r"(?i)\b(info|debug|trace|notice)\b")),
 )
+# A line's own level: a `level=`/`"level":` field, or the first word after an optional timestamp.
+_LEVEL_FIELD = re.compile(r"""(?i)["']?\b(?:level|lvl|severity|loglevel)["']?\s*[=:]\s*["']?([a-z]+)""")
+_LEADING_LEVEL = re.compile(
+    r"(?i)^\s*(?:\S*\d\d:\d\d\S*\s+)?[\[(]?(fatal|panic|critical|crit|emerg|error|err|warn|warning|info|debug|trace|notice)\b"
+)
 _TIMESTAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d) ")
 # What varies between lines of one template: masked so Drain groups them (drain3's own mechanism).
 _MASKS = (
@@ -57,6 +63,13 @@ class LogsParams(BaseModel):
     since: Duration | None = Field(None, description="how far back: 30m, 1h (default: the logs.since_s setting)")
     tail: int | None = Field(None, ge=1, le=10_000, description="lines per container (default: logs.tail_lines)")
     previous: bool = Field(False, description="read the previous container of restarted pods (crash loops)")
+
+    @field_validator("tail", mode="before")
+    @classmethod
+    def _a_number(cls, value: object) -> object:
+        if isinstance(value, bool):  # `--tail` with no number after it
+            raise ValueError("needs a number of lines, e.g. --tail 100")
+        return value
 
     @field_validator("grep")
     @classmethod
@@ -82,6 +95,13 @@ class Group:
 
 
 def level_of(text: str) -> str:
+    """The line's own level where it states one (`WARN …`, `level=info`, `"level":"error"`),
+    else the worst level word in it (`… failed`, `panic: …`)."""
+    stated = _LEVEL_FIELD.search(text) or _LEADING_LEVEL.search(text)
+    if stated:
+        for level, rx in _LEVEL_WORDS:
+            if rx.fullmatch(stated[1]):
+                return level
     for level, rx in _LEVEL_WORDS:
         if rx.search(text):
             return level
@@ -135,6 +155,7 @@ class Read:
     errors: dict[str, str] = field(default_factory=dict)  # pod/container -> why
     notes: list[str] = field(default_factory=list)
     read: int = 0  # containers whose logs were read
+    apps: set[str] = field(default_factory=set)  # app labels seen, when no pod had the service's
 
 
 async def read_logs(kube: Kube, namespaces: list[str], p: LogsParams, tail: int, since_s: int) -> Read:
@@ -146,6 +167,12 @@ async def read_logs(kube: Kube, namespaces: list[str], p: LogsParams, tail: int,
         if pods:
             out.namespace = ns
             break
+    if not pods:  # a typo? the app labels there are (a hint only: a refusal changes nothing)
+        for ns in namespaces:
+            try:
+                out.apps |= {(q.metadata.labels or {}).get("app", "") for q in await kube.list_pods(ns, "app")} - {""}
+            except KubeError:
+                pass
     grep = re.compile(p.grep, re.I) if p.grep else None
 
     async def one(pod: Any, container: str) -> None:
@@ -217,8 +244,11 @@ async def logs(ctx: CheckContext, p: LogsParams) -> CheckResult:
     finally:
         kube.close()
     data: dict[str, Any] = {"service": p.service, "namespace": r.namespace, "pods": r.pods, "window": window}
+    data |= {"templates": [], "unreadable": r.errors, "notes": r.notes, "raw_lines": []}
     if not r.pods:
         why = f"no running pod labelled app={p.service} in {' or '.join(namespaces)}"
+        close = difflib.get_close_matches(p.service, sorted(r.apps), n=3, cutoff=0.4)
+        why += f". Did you mean {' or '.join(close)}?" if close else ""
         return CheckResult(
             [
                 Finding(

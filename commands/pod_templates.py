@@ -12,7 +12,7 @@ from typing import Any
 from commands.backends.kube import RESTARTED_AT
 from commands.redact import MASK, redact
 
-SECRET_NAME = re.compile(r"(?i)(pass|secret|token|key|credential|auth|dsn|private|cert)")
+SECRET_NAME = re.compile(r"(?i)(pass|pwd|secret|token|key|credential|auth|dsn|private|cert|webhook|cookie|jwt|salt)")
 """Env var and configmap key names whose values are never shown."""
 
 

@@ -490,3 +490,100 @@ async def test_an_unreachable_api_server_is_one_unknown_finding_not_an_empty_ok(
     assert finding(report, "No changes seen in what could be read").severity is Severity.OK
     [line] = [f for f in health_line if f.probe == "changes"]
     assert "could not read" in line.title and "unreachable" in line.title
+
+
+def revision_of(api, ns: str, name: str) -> int:  # type: ignore[no-untyped-def]
+    d = client.AppsV1Api(api).read_namespaced_deployment(name, ns)
+    return int((d.metadata.annotations or {}).get("deployment.kubernetes.io/revision", "0"))
+
+
+async def test_a_rollback_to_an_earlier_template_is_seen_when_it_happened(testbed, kube_admin, platform, ns):
+    """A rollback re-uses the old ReplicaSet (created long before): its new revision is when the
+    template was written back, and the revision before it is the one that was really running."""
+    create_deployment(kube_admin, ns, "user-service", {"LOG_LEVEL": "info"})
+    rolled(kube_admin, ns, "user-service", "registry.example/alp/user-service:1.5.0", {})
+    await asyncio.sleep(6)  # managedFields and creation times keep whole seconds
+    apps = client.AppsV1Api(kube_admin)
+    back = {"name": "user-service", "image": "registry.example/alp/user-service:1.0"}
+    apps.patch_namespaced_deployment(
+        "user-service", ns, {"spec": {"template": {"spec": {"containers": [back]}}}}, field_manager="rollbacker"
+    )
+    wait_until(lambda: revision_of(kube_admin, ns, "user-service") == 3)
+    await asyncio.sleep(2)
+    env = {"name": "user-service", "env": [{"name": "LOG_LEVEL", "value": "debug"}]}  # the image stays rollbacker's
+    apps.patch_namespaced_deployment(
+        "user-service", ns, {"spec": {"template": {"spec": {"containers": [env]}}}}, field_manager="later"
+    )
+    wait_until(lambda: revision_of(kube_admin, ns, "user-service") == 4)
+
+    cfg = config_for(testbed, platform, ns)
+    recent = await changes(cfg, since="5s", service="user-service")
+    wider = await changes(cfg, since="1h", service="user-service")
+
+    rollouts = [c for c in wider.data["changes"] if c["kind"] == "rollout"]
+    assert [(c["before"] or {}).get("revision") for c in rollouts] == [3, 2, 1, None]
+    assert [c["after"]["revision"] for c in rollouts] == [4, 3, 2, 1]
+    newest, rollback, forward = rollouts[:3]
+    assert "env LOG_LEVEL info -> debug" in newest["summary"] and newest["by"] == "later"
+    assert "image user-service:1.5.0 -> 1.0" in rollback["summary"] and rollback["by"] == "rollbacker"
+    assert "image user-service:1.0 -> 1.5.0" in forward["summary"]
+    assert rollback["at"] >= forward["at"]
+    seen = [c["after"]["revision"] for c in recent.data["changes"] if c["kind"] == "rollout"]
+    assert 3 in seen and 4 in seen and 2 not in seen, seen
+
+
+async def test_a_statefulset_rolled_back_is_seen_when_it_happened(testbed, kube_admin, platform, ns):
+    apps = client.AppsV1Api(kube_admin)
+    template = deployment("redis", 6379, ns).spec.template
+    spec = client.V1StatefulSetSpec(
+        replicas=0,
+        service_name="redis",
+        selector=client.V1LabelSelector(match_labels={"app": "redis"}),
+        template=template,
+    )
+    apps.create_namespaced_stateful_set(ns, client.V1StatefulSet(metadata=client.V1ObjectMeta(name="redis"), spec=spec))
+    revisions = lambda: client.AppsV1Api(kube_admin).list_namespaced_controller_revision(ns).items  # noqa: E731
+    wait_until(revisions)
+
+    def image(tag: str, manager: str) -> None:
+        c = {"name": "redis", "image": f"registry.example/alp/redis:{tag}"}
+        apps.patch_namespaced_stateful_set(
+            "redis", ns, {"spec": {"template": {"spec": {"containers": [c]}}}}, field_manager=manager
+        )
+
+    image("2.0", "helm")
+    wait_until(lambda: len(revisions()) == 2)
+    await asyncio.sleep(4)
+    image("1.0", "helm-rollback")
+    wait_until(lambda: max(r.revision for r in revisions()) == 3)
+
+    recent = await changes(config_for(testbed, platform, ns), since="3s", service="redis")
+
+    sts = [c for c in recent.data["changes"] if c["object"] == "statefulset/redis"]
+    assert sts and sts[0]["after"]["revision"] == 3, sts
+    assert "image redis:2.0 -> 1.0" in sts[0]["summary"] and sts[0]["by"] == "helm-rollback"
+
+
+async def test_an_unknown_service_is_said_with_the_closest_names_not_an_empty_ok(testbed, kube_admin, platform, ns):
+    create_deployment(kube_admin, ns, "user-service", {"LOG_LEVEL": "info"})
+
+    typo = await changes(config_for(testbed, platform, ns), service="user-servce")
+    known = await changes(config_for(testbed, platform, ns), service="user-service")
+
+    f = typo.findings[0]
+    assert f.severity is Severity.WARNING and "No workload or runbook configmap of user-servce" in f.title
+    assert "Did you mean user-service?" in f.detail
+    assert typo.data["changes"] == []
+    assert known.severity is Severity.OK and known.data["changes"]
+
+
+def test_env_values_of_secret_names_in_other_shapes_are_masked():
+    def template(value: str) -> dict:  # type: ignore[type-arg]
+        names = ("MYSQL_PWD", "SLACK_WEBHOOK_URL", "SESSION_COOKIE", "JWT", "DB_PASSWD", "CLIENT_SECRET")
+        env = [{"name": n, "value": f"{value}-{n.lower()}"} for n in names]
+        return {"spec": {"containers": [{"name": "a", "image": "r/a:1", "env": env}]}}
+
+    before, after, parts = diff_templates(template("old-v4lue"), template("new-v4lue"))
+
+    assert len(parts) == 6 and all("changed (value masked)" in p for p in parts), parts
+    assert "v4lue" not in json.dumps([before, after, parts])

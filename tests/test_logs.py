@@ -10,6 +10,7 @@ import pytest
 
 import commands.first_steps  # noqa: F401  (registers changes and logs)
 from bot.router import CheckRequest, parse
+from commands.logs import level_of
 from commands.params import UsageError
 from commands.registry import STEPS, CheckContext
 from commands.report import Report, Severity
@@ -182,3 +183,45 @@ def test_raw_lines_where_the_bot_cannot_upload_say_what_is_left_out(bot, fake_sl
     )
     text = raw.args["text"]
     assert "600 line(s) read" in text and "more characters: the bot cannot upload files here" in text
+
+
+LEVELLED = "\n".join(
+    [
+        "2026-11-29T10:00:00Z INFO retrying 0 failed jobs, all fine",
+        "2026-11-29T10:00:01Z WARN could not reach cache, error budget ok",
+        '{"ts":"2026-11-29T10:00:02Z","level":"info","msg":"request failed over to replica"}',
+        'level=debug msg="exception handler installed"',
+        "[INFO] 2026-11-29 10:00:04,000 panic button test passed",
+        "2026-11-29T10:00:05Z ERROR db timeout",
+        "worker crashed: unhandled exception",
+    ]
+)
+
+
+async def test_a_line_s_own_level_wins_over_words_in_its_message(testbed, platform, kube_admin, kubelet, ns):
+    make_pod(kube_admin, ns, "lvl-1", "levelled")
+    kubelet.logs[(ns, "lvl-1")] = LEVELLED
+
+    report = await logs(config_for(testbed, platform, ns), service="levelled", tail=50)
+
+    level = {t["example"].split("Z ", 1)[-1][:24]: t["level"] for t in report.data["templates"]}
+    by_line = {line: level_of(line) for line in LEVELLED.splitlines()}
+    assert list(by_line.values()) == ["info", "warning", "info", "info", "info", "error", "error"], by_line
+    assert sum(t["count"] for t in report.data["templates"] if t["level"] == "error") == 2, level
+    assert "2 error line(s)" in next(f for f in report.findings if f.probe == "logs").title
+
+
+def test_tail_needs_a_number():
+    for bad in ("logs svc --tail", "logs svc --tail yes", "logs svc --tail 0"):
+        with pytest.raises(UsageError, match="--tail"):
+            parse(bad)
+
+
+async def test_an_unknown_service_names_the_closest_apps(testbed, platform, kube_admin, kubelet, ns):
+    make_pod(kube_admin, ns, "closest-1", "progress-service")
+
+    report = await logs(config_for(testbed, platform, ns), service="progres-service")
+
+    assert report.severity is Severity.UNKNOWN
+    assert "Did you mean progress-service?" in report.findings[0].detail
+    assert report.data["templates"] == [] and report.data["raw_lines"] == []  # the same --json shape

@@ -3,7 +3,9 @@ add-partitions, reset-offsets (Kafka)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from typing import Annotated, Any, Literal
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -251,7 +253,13 @@ async def preview_add_partitions(ctx: ActionContext, p: AddPartitionsParams) -> 
 async def add_partitions(ctx: ActionContext, p: AddPartitionsParams, preview: Preview) -> Outcome:
     async with KafkaProbe(ctx.config.kafka_bootstrap, ctx.config.timeouts.probe_s) as kp:
         await kp.create_partitions(p.topic, p.partitions)
-        after = (await kp.topics([p.topic]))[p.topic].partitions
+        # The broker applies the change through its metadata log: a describe right after the
+        # call can still show the old count. Read again for a moment before judging.
+        deadline = time.monotonic() + ctx.config.timeouts.probe_s
+        while (after := (await kp.topics([p.topic]))[p.topic].partitions) < p.partitions:
+            if time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.2)
     return Outcome(
         after == p.partitions,
         f"{p.topic}: {preview.before['partitions']} -> {after} partitions",
