@@ -217,7 +217,7 @@ async def run_in_channel(
     try:
         await progress.start()
         report = await run_check(request.spec, CheckContext(settings, progress), request.params)
-        msg = render_report(report, flow.request_button)
+        msg = render_report(report, flow.request_button, request.show_all)
         await reply.send(msg)
         if msg.attachment:
             await reply.attach(msg.attachment, f"{request.target}-report.txt", f"{request.target} report")

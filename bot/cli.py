@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"alp: {err}\n\n{help_text(prog='alp')}", file=sys.stderr)
         sys.exit(EXIT_USAGE)
     if isinstance(request, HelpRequest):
-        print(help_text(request.topic, prog="alp"))
+        print(_plain(help_text(request.topic, prog="alp")))
         return
     try:
         settings = load_settings()
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     assert isinstance(request, CheckRequest)
     report = asyncio.run(run_check(request.spec, CheckContext(settings, _progress), request.params))
-    print(report.to_json() if as_json else render_text(report), end="" if not as_json else "\n")
+    print(report.to_json() if as_json else render_text(report, request.show_all), end="" if not as_json else "\n")
     sys.exit(report.exit_code)
 
 

@@ -61,10 +61,20 @@ def confirmation(
         f"{RISK_EMOJI[spec.risk]} <@{req['requester']}> asks to run `{what}` "
         f"(risk: *{spec.risk.value}*){' — *dry-run mode*: nothing will change' if dry_run else ''}"
     )
+    nobody = who_may.startswith("nobody")  # no Confirm button nobody may press
     note = (
-        "Two people must agree: after Confirm, another authorized person approves."
+        f"No Confirm button: nobody is permitted to confirm a {spec.risk.value} action."
+        if nobody
+        else "Two people must agree: after Confirm, another authorized person approves."
         if spec.risk is Risk.DESTRUCTIVE
         else "Confirm to run it."
+    )
+    confirm_button = _button(
+        "Confirm",
+        "alp_action_confirm",
+        confirm_token,
+        "danger" if spec.risk is Risk.DESTRUCTIVE else "primary",
+        confirm=f"`{what}` changes production." if spec.risk is not Risk.SAFE else None,
     )
     return f"Confirm: {what}", [
         {"type": "section", "text": {"type": "mrkdwn", "text": head}},
@@ -84,13 +94,7 @@ def confirmation(
             "type": "actions",
             "block_id": f"action_request_{req['id']}",
             "elements": [
-                _button(
-                    "Confirm",
-                    "alp_action_confirm",
-                    confirm_token,
-                    "danger" if spec.risk is Risk.DESTRUCTIVE else "primary",
-                    confirm=f"`{what}` changes production." if spec.risk is not Risk.SAFE else None,
-                ),
+                *([] if nobody else [confirm_button]),
                 _button("Cancel", "alp_action_cancel", cancel_token),
             ],
         },
@@ -119,7 +123,13 @@ def awaiting_approval(
             "type": "actions",
             "block_id": f"action_approve_{req['id']}",
             "elements": [
-                _button("Approve", "alp_action_approve", approve_token, "danger", confirm=f"Approve `{what}`?"),
+                *(
+                    []
+                    if who_may.startswith("nobody")  # no Approve button nobody may press
+                    else [
+                        _button("Approve", "alp_action_approve", approve_token, "danger", confirm=f"Approve `{what}`?")
+                    ]
+                ),
                 _button("Cancel", "alp_action_cancel", cancel_token),
             ],
         },

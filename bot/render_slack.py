@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.render_text import render_text, table_lines
+from bot.render_text import ok_count_line, render_text, table_lines
 from commands.report import Code, Fields, Finding, Report, Severity, Table, Text
 
 EMOJI = {
@@ -102,8 +102,12 @@ def _fits(blocks: list[Block]) -> bool:
 
 
 def _header(report: Report) -> Block:
-    title = f"{report.target}: {report.severity.value.upper()}"
-    return {"type": "header", "text": {"type": "plain_text", "text": title[:MAX_HEADER], "emoji": True}}
+    """The headline when it fits a header; else target and severity (the headline is the fallback text
+    and the first finding follows at once)."""
+    title = report.headline
+    if len(title) > MAX_HEADER:
+        title = f"{report.target}: {report.severity.value.upper()}"
+    return {"type": "header", "text": {"type": "plain_text", "text": title, "emoji": True}}
 
 
 def _context(report: Report, extra: str = "") -> Block:
@@ -115,14 +119,19 @@ def _context(report: Report, extra: str = "") -> Block:
     return {"type": "context", "elements": [_mrkdwn(text)]}
 
 
-def render_report(report: Report, buttons: ButtonSigner | None = None) -> SlackMessage:
-    """Block Kit for a report; too big for one message -> summary plus file."""
+def render_report(report: Report, buttons: ButtonSigner | None = None, show_all: bool = False) -> SlackMessage:
+    """Block Kit for a report: the headline first (also the notification text), findings worst
+    first, OK findings collapsed into one count line unless `show_all`; too big for one message
+    -> summary plus file."""
     report = report.redacted()
-    fallback = f"{report.target}: {report.severity.value.upper()}"
-    worst_first = sorted(report.findings, key=lambda f: -f.severity.rank)
+    fallback = report.headline
+    worst_first, hidden = report.shown(show_all)
     blocks = [_header(report)]
     for f in worst_first:
         blocks += _finding_blocks(f, buttons)
+    if hidden:
+        line = ok_count_line(hidden, f"`/alp check {report.target} --all`")
+        blocks.append({"type": "context", "elements": [_mrkdwn(f"{EMOJI[Severity.OK]} {line}")]})
     blocks.append(_context(report))
     incident = _open_incident_button(report)
     if incident:
@@ -131,6 +140,8 @@ def render_report(report: Report, buttons: ButtonSigner | None = None) -> SlackM
         return SlackMessage(fallback, blocks)
     summary = [_header(report)]
     lines = [f"{EMOJI[f.severity]} {f.title}" for f in worst_first]
+    if hidden:
+        lines.append(f"{EMOJI[Severity.OK]} {ok_count_line(hidden, 'the attached file')}")
     chunk: list[str] = []
     for line in lines:
         if len(summary) >= MAX_BLOCKS - 3:
@@ -146,7 +157,7 @@ def render_report(report: Report, buttons: ButtonSigner | None = None) -> SlackM
     incident = _open_incident_button(report)
     if incident:
         summary.append(incident)
-    return SlackMessage(fallback, summary, attachment=render_text(report))
+    return SlackMessage(fallback, summary, attachment=render_text(report, show_all=True))
 
 
 def _open_incident_button(report: Report) -> Block | None:

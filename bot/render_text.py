@@ -36,10 +36,19 @@ def finding_lines(f: Finding) -> list[str]:
     return lines
 
 
-def render_text(report: Report) -> str:
-    """The whole report, secrets masked."""
+def ok_count_line(n: int, hint: str) -> str:
+    """The one line OK findings collapse into."""
+    return f"{n} finding(s) OK ({hint} lists them)"
+
+
+def render_text(report: Report, show_all: bool = False) -> str:
+    """The whole report, secrets masked: the headline first, findings worst first, OK findings
+    collapsed into one count line unless `show_all`. Plain text: no Slack markup."""
     report = report.redacted()
-    out = [f"{report.target}: {report.severity.value.upper()}  ({report.duration_s:.2f}s)"]
-    for f in report.findings:
+    out = [f"{report.headline}  ({report.duration_s:.2f}s)"]
+    shown, hidden = report.shown(show_all)
+    for f in shown:
         out += finding_lines(f)
+    if hidden:
+        out.append(f"{TAG[Severity.OK]} {ok_count_line(hidden, '--all')}")
     return "\n".join(out) + "\n"

@@ -21,7 +21,10 @@ from commands.registry import CHECKS, STEPS, CheckSpec, Registry
 VERBS = {  # verb: (usage, what it does)
     "help": ("help [target]", "this message, or the options of one check"),
     "health": ("health", "the runbook's health checks, all at once"),
-    "check": ("check <target> [--option value] [--incident ID]", "one runbook symptom"),
+    "check": (
+        "check <target> [--option value] [--incident ID] [--all]",
+        "one runbook symptom (--all lists the OK findings too)",
+    ),
     "incident": (
         "incident open <P0|P1|P2> <summary> | ack | escalate | resolve | note <text> | list | "
         "show <ID> | postmortem <ID>",
@@ -53,6 +56,7 @@ class CheckRequest:
     spec: CheckSpec
     params: BaseModel
     incident: int | None = None
+    show_all: bool = False  # `--all`: list OK findings one by one instead of one count line
 
     @property
     def target(self) -> str:
@@ -211,7 +215,9 @@ def _check(target: str, args: list[str], registry: Registry, incident: int | Non
     if spec is None:
         hint = _did_you_mean(target, registry.names())
         raise UsageError(f"unknown check target `{target}`.{hint} Targets: {', '.join(registry.names())}")
-    return CheckRequest(spec, validate_params(spec.params, args), incident)
+    show_all = "--all" in args
+    args = [a for a in args if a != "--all"]
+    return CheckRequest(spec, validate_params(spec.params, args), incident, show_all)
 
 
 def _step(verb: str, args: list[str], incident: int | None) -> CheckRequest:
@@ -224,7 +230,8 @@ def _step(verb: str, args: list[str], incident: int | None) -> CheckRequest:
         if not args or args[0].startswith("--"):
             raise UsageError(f"`logs` needs a service, e.g. `logs user-service`. Usage: `{VERBS['logs'][0]}`")
         args = ["--service", args[0], *args[1:]]
-    return CheckRequest(spec, validate_params(spec.params, args), incident)
+    # the OK findings of changes and logs are the answer itself: never folded into a count
+    return CheckRequest(spec, validate_params(spec.params, args), incident, show_all=True)
 
 
 def actions_help(prog: str = "/alp") -> str:

@@ -90,6 +90,18 @@ class Thresholds(BaseModel):
     restarts_warn: int = Field(3, description="Container restarts that count as a problem")
     jwt_key_max_age_days: float = Field(90, description="Rotate the JWT signing key after this")
     db_cache_hit_warn: float = Field(0.9, description="blks_hit / (blks_hit + blks_read)")
+    rate_window_s: float = Field(
+        2.0,
+        ge=0.1,
+        le=60,
+        description="Seconds between the two samples a rate is measured over (Redis INFO, pg_stat_*)",
+    )
+    redis_min_lookups: int = Field(
+        50, ge=1, description="Fewer Redis lookups (hits + misses) in the window: too little traffic to judge"
+    )
+    db_min_block_reads: int = Field(
+        1000, ge=1, description="Fewer block reads in the window: too little traffic to judge the cache hit ratio"
+    )
 
 
 class EndpointSettings(BaseModel):

@@ -38,6 +38,8 @@ class Severity(StrEnum):
         return _EXIT[self]
 
 
+ALWAYS_SHOWN = frozenset({"changes"})  # probes whose OK findings are context, never folded away
+
 _RANK = {Severity.OK: 0, Severity.WARNING: 1, Severity.UNKNOWN: 2, Severity.CRITICAL: 3}
 _EXIT = {Severity.OK: 0, Severity.WARNING: 1, Severity.CRITICAL: 2, Severity.UNKNOWN: 3}
 
@@ -115,7 +117,39 @@ class Report(BaseModel):
 
     @property
     def exit_code(self) -> int:
+        """0 ok, 1 warning, 2 critical, 3 could not check (unless something else is critical)."""
         return self.severity.exit_code
+
+    def worst_first(self) -> list[Finding]:
+        """The findings, worst first (critical, could-not-check, warning, ok); ties keep their order."""
+        return sorted(self.findings, key=lambda f: -f.severity.rank)
+
+    def shown(self, show_all: bool = False) -> tuple[list[Finding], int]:
+        """The findings a renderer lists, worst first, and how many OK ones fold into one count line.
+
+        OK findings fold unless `show_all`, except context every reader needs (`ALWAYS_SHOWN`,
+        e.g. "Changes in the last hour" beside a critical report)."""
+        ordered = self.worst_first()
+        if show_all:
+            return ordered, 0
+        shown = [f for f in ordered if f.severity is not Severity.OK or f.probe in ALWAYS_SHOWN]
+        return shown, len(ordered) - len(shown)
+
+    @property
+    def headline(self) -> str:
+        """The answer first: `deadlocks: CRITICAL: 3 backend(s) waiting behind pid 812 …`.
+
+        Names the worst finding (its title carries the numbers) and how many other problems there are."""
+        ordered = self.worst_first()
+        head = f"{self.target}: {self.severity.value.upper()}"
+        if not ordered:
+            return f"{head}: nothing was checked"
+        worst = ordered[0]
+        if worst.severity is Severity.OK:
+            return f"{head}: all {len(ordered)} finding(s) OK"
+        others = sum(1 for f in ordered[1:] if f.severity is not Severity.OK)
+        more = f" (+{others} more problem(s))" if others else ""
+        return f"{head}: {worst.title}{more}"
 
     _redacted: Report | None = PrivateAttr(None)
 
@@ -131,8 +165,11 @@ class Report(BaseModel):
         return self._redacted
 
     def to_json(self) -> str:
-        """The documented `--json` shape: target, severity, findings, data (redacted)."""
-        body = self.redacted().model_dump(mode="json")
+        """The documented `--json` shape: target, severity, exit code, headline, findings, data (redacted)."""
+        clean = self.redacted()
+        body = clean.model_dump(mode="json")
+        body["findings"] = [f.model_dump(mode="json") for f in clean.worst_first()]  # the answer first
         body["severity"] = self.severity.value
         body["exit_code"] = self.exit_code
+        body["headline"] = clean.headline
         return json.dumps(body, indent=2)

@@ -4,6 +4,8 @@ Redis and Kafka, and the platform's HTTP endpoints faked."""
 
 from __future__ import annotations
 
+import asyncio
+
 import psycopg
 import pytest
 from kubernetes import client
@@ -77,8 +79,8 @@ async def test_auth_failing(testbed, kube_admin, kubelet, platform, ns):
     assert finding(report, "auth-service /health failing").severity is Severity.CRITICAL
     discovery = finding(report, "OAuth discovery document is not valid")
     assert "set-config" in actions(discovery)
-    assert finding(report, "cannot connect to 127.0.0.1:1").severity is Severity.CRITICAL
-    assert finding(report, "PostgreSQL unreachable").severity is Severity.CRITICAL
+    down = finding(report, "PostgreSQL unreachable at 127.0.0.1:1")  # TCP and the connections probe: once
+    assert down.severity is Severity.CRITICAL and set(down.probe.split(", ")) == {"postgres-tcp", "connections"}
     assert "rotate-jwt-key" in actions(finding(report, "JWT signing key is"))
     assert "pw@" not in report.to_json()
 
@@ -88,9 +90,12 @@ async def test_auth_latency_percentiles_and_slow_queries(testbed, kube_admin, ku
     kubelet.logs[(ns, "auth-service-1")] = AUTH_BAD
     async with await psycopg.AsyncConnection.connect(testbed["ALP_POSTGRES_DSN"], autocommit=True) as conn:
         await conn.execute("CREATE TABLE IF NOT EXISTS auth_sessions (id int primary key, token text)")
-        await conn.execute("SELECT count(*) FROM auth_sessions, pg_sleep(0.05)")
 
-    report = await run("auth-latency", config_for(testbed, platform, ns))
+        async def during_the_window() -> None:
+            for _ in range(5):
+                await conn.execute("SELECT count(*) FROM auth_sessions, pg_sleep(0.05)")
+
+        report, _ = await asyncio.gather(run("auth-latency", config_for(testbed, platform, ns)), during_the_window())
 
     rt = finding(report, "auth-service response_time: p95")
     assert rt.severity is Severity.CRITICAL

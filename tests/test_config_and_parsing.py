@@ -131,7 +131,8 @@ def test_small_report_fits_one_message_worst_first():
     )
     msg = render_report(r)
     assert msg.attachment is None
-    assert msg.blocks[0]["text"]["text"] == "kafka-lag: CRITICAL"
+    assert msg.blocks[0]["text"]["text"] == "kafka-lag: CRITICAL: broken"
+    assert msg.text == "kafka-lag: CRITICAL: broken"
     assert ":red_circle: *broken*" in msg.blocks[1]["text"]["text"]
 
 

@@ -44,7 +44,7 @@ def test_socket_mode_acks_over_the_socket_and_answers_in_the_channel(testbed, fa
         assert "devops-oncall" in str(ack.get("payload"))
 
         envelope_id = str(uuid.uuid4())
-        payload = dict(parse_qsl(slash_command("check redis", fake_slack.response_url("s2"), channel="C0SOCK")))
+        payload = dict(parse_qsl(slash_command("check redis --all", fake_slack.response_url("s2"), channel="C0SOCK")))
         fake_slack.socket_send(
             {"envelope_id": envelope_id, "type": "slash_commands", "payload": payload, "accepts_response_payload": True}
         )
@@ -52,7 +52,7 @@ def test_socket_mode_acks_over_the_socket_and_answers_in_the_channel(testbed, fa
             "chat.update",
             lambda c: c.args.get("channel") == "C0SOCK" and "redis:" in blocks_text(c.args.get("blocks", [])),
         )
-        assert "Redis hit ratio" in blocks_text(final.args["blocks"])
+        assert "Redis memory" in blocks_text(final.args["blocks"])
         with urllib.request.urlopen(f"{bot.url}/healthz", timeout=5) as resp:  # still serves operations
             assert resp.status == 200
     finally:

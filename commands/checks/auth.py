@@ -17,7 +17,8 @@ from commands.checks.blocks import (
     restart,
     tcp_probe,
 )
-from commands.checks.db import connections_by_state, slow_statements
+from commands.checks.db import connections_by_state
+from commands.checks.rates import slow_statements
 from commands.probes import Probe, run_probes
 from commands.registry import CheckContext, CheckResult, NoParams, check
 from commands.report import Fields, Finding, Severity, Suggestion
@@ -57,7 +58,7 @@ def oidc_probe(ctx: CheckContext) -> Probe:
                 Finding(
                     severity=Severity.CRITICAL,
                     title="OAuth discovery document is not valid",
-                    detail=f"{url} answered {res.status} but not JSON with an `issuer`",
+                    detail=f"{url} answered {res.status} but not JSON with an issuer field",
                     suggestions=[fallback()],
                 )
             ]
@@ -119,7 +120,9 @@ async def auth(ctx: CheckContext, params: NoParams) -> CheckResult:
                 "pods": pods_probe(kh, cfg.namespace, f"app={APP}", APP, restart_auth),
                 "errors": log_grep_probe(kh, cfg.namespace, APP, r"\berror\b", "error line(s)"),
                 "health": health_probe(cfg, APP, restart_auth),
-                "postgres-tcp": tcp_probe(host, port, "PostgreSQL from the bot", cfg.timeouts.probe_s),
+                "postgres-tcp": tcp_probe(
+                    host, port, "PostgreSQL from the bot", cfg.timeouts.probe_s, backend="PostgreSQL"
+                ),
                 "oauth": oidc_probe(ctx),
                 "connections": connections_probe(ctx),
                 "jwt-key": jwt_key_probe(kh),
@@ -161,5 +164,6 @@ async def auth_latency(ctx: CheckContext, params: NoParams) -> CheckResult:
                 ),
                 "slow-queries": slow,
             },
+            timeout_s=cfg.timeouts.probe_s * 2 + th.rate_window_s,
         )
     return CheckResult(findings)

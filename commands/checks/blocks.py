@@ -14,12 +14,12 @@ from psycopg.conninfo import conninfo_to_dict
 
 from commands.backends import net
 from commands.backends.kafka import KafkaProbe
-from commands.backends.kube import Kube
+from commands.backends.kube import Kube, KubeError
 from commands.backends.postgres import select_one_ms
 from commands.config import ChecksConfig, ServiceSpec
 from commands.kube_facts import pod_state
 from commands.logscan import PodLogs, deployment_logs, extract_ms, grep, percentiles
-from commands.probes import Probe
+from commands.probes import SCALED_TO_ZERO, Probe, unreachable
 from commands.registry import CheckContext
 from commands.report import Code, Fields, Finding, Severity, Suggestion, Table
 
@@ -86,6 +86,49 @@ def samples(lines: list[str], n: int) -> list[Code]:
     return [Code(text="\n".join(line[:300] for line in shown))] if shown else []
 
 
+def log_window(cfg: ChecksConfig) -> str:
+    """The window a log scan covers, said the same way everywhere."""
+    return f"last {cfg.logs.since_s // 60} min, at most {cfg.logs.tail_lines} lines per pod"
+
+
+def scaled_to_zero(name: str, namespace: str) -> Finding:
+    """A deployment whose desired replicas are 0: its own finding (nothing serves it), the same
+    title wherever it is met so a report states it once."""
+    return Finding(
+        severity=Severity.CRITICAL,
+        title=f"Deployment {name} {SCALED_TO_ZERO}: no pod serves it",
+        detail=f"in {namespace}; if that was not deliberate, scale it back up",
+        suggestions=[
+            Suggestion(action="scale", params={"deployment": name, "namespace": namespace}, why="bring back its pods")
+        ],
+    )
+
+
+async def no_pods(kh: KubeHandle, namespace: str | None, selector: str | None, label: str) -> list[Finding]:
+    """Nothing matched: the deployment(s) scaled to 0 if that is why, else UNKNOWN saying what was looked for.
+
+    With `app=X` the deployment X is read; with no selector, every deployment of the namespace."""
+    zero: list[Finding] = []
+    if namespace and (not selector or selector.startswith("app=")):
+        app = selector.removeprefix("app=") if selector else None
+        try:
+            deps = (
+                [await kh.get().get_deployment(namespace, app)] if app else await kh.get().list_deployments(namespace)
+            )
+        except KubeError:
+            deps = []
+        zero = [scaled_to_zero(d.metadata.name, namespace) for d in deps if d is not None and d.spec.replicas == 0]
+    if zero:
+        return zero
+    return [
+        Finding(
+            severity=Severity.UNKNOWN,
+            title=f"{label}: no pods found, nothing to judge",
+            detail=f"looked for pods with selector {selector or '(all)'} in {namespace or 'all namespaces'}",
+        )
+    ]
+
+
 # ---------------------------------------------------------------------- Kubernetes
 def pods_probe(
     kh: KubeHandle,
@@ -102,13 +145,7 @@ def pods_probe(
         bad = [s for s in states if not s.healthy]
         restarts = [s for s in states if s.restarts >= kh.ctx.config.thresholds.restarts_warn]
         if not states:
-            return [
-                Finding(
-                    severity=Severity.WARNING,
-                    title=f"{label}: no pods found",
-                    detail=f"selector {selector or '(all)'} in {namespace or 'all namespaces'}",
-                )
-            ]
+            return await no_pods(kh, namespace, selector, label)
         if not bad and not restarts:
             return [Finding(severity=Severity.OK, title=f"{label}: {len(states)} pod(s) running and ready")]
         rows = [
@@ -169,18 +206,21 @@ def log_metric_probe(
     """p50/p95/max of `metric=…` values in a deployment's recent logs."""
 
     async def probe() -> list[Finding]:
-        logs = await kh.logs(kh.ctx.config.namespace, app)
+        namespace = kh.ctx.config.namespace
+        logs = await kh.logs(namespace, app)
+        if not logs.lines and not logs.errors:
+            return await no_pods(kh, namespace, f"app={app}", app)
         values = extract_ms(logs.all_lines(), metric)
         stats = percentiles([v for v, _ in values])
+        window = log_window(kh.ctx.config)
         if stats is None:
-            detail = "; ".join(f"{p}: {e}" for p, e in logs.errors.items()) or (
-                f"read {len(logs.all_lines())} line(s) from {len(logs.lines)} pod(s)"
-            )
+            errors = "; ".join(f"{p}: {e}" for p, e in logs.errors.items())
+            read = f"read {len(logs.all_lines())} line(s) from {len(logs.lines)} pod(s) ({window})"
             return [
                 Finding(
-                    severity=Severity.UNKNOWN if logs.errors else Severity.OK,
-                    title=f"{app}: no {metric} values in recent logs",
-                    detail=detail,
+                    severity=Severity.UNKNOWN,
+                    title=f"{app}: no {metric} values in recent logs, nothing to judge",
+                    detail=f"{read}; {errors}" if errors else read,
                 )
             ]
         severity = (
@@ -191,7 +231,8 @@ def log_metric_probe(
             Finding(
                 severity=severity,
                 title=f"{app} {metric}: p95 {stats.p95:.0f}ms (p50 {stats.p50:.0f}ms, max {stats.max:.0f}ms)",
-                detail=f"thresholds: warning {warn_ms:.0f}ms, critical {crit_ms:.0f}ms",
+                detail=f"{stats.count} value(s) over the {window}; thresholds: warning {warn_ms:.0f}ms, "
+                f"critical {crit_ms:.0f}ms",
                 evidence=[Fields(items=stats.fields()), *samples(slowest, kh.ctx.config.logs.samples)],
                 suggestions=suggest() if severity is not Severity.OK else [],
             )
@@ -213,6 +254,7 @@ def log_grep_probe(
 
     async def probe() -> list[Finding]:
         logs = await kh.logs(namespace, app)
+        window = log_window(kh.ctx.config)
         if not logs.lines and logs.errors:
             return [
                 Finding(
@@ -221,19 +263,31 @@ def log_grep_probe(
                     detail="; ".join(f"{p}: {e}" for p, e in logs.errors.items()),
                 )
             ]
-        hits = grep(logs.all_lines(), pattern)
+        if not logs.lines:
+            return await no_pods(kh, namespace, f"app={app}", app)
+        lines = logs.all_lines()
+        if not lines:
+            return [
+                Finding(
+                    severity=Severity.UNKNOWN,
+                    title=f"{app}: 0 log lines from {len(logs.lines)} pod(s), nothing to judge",
+                    detail=f"looked for {what} over the {window}",
+                )
+            ]
+        hits = grep(lines, pattern)
         if not hits:
             return [
                 Finding(
                     severity=Severity.OK,
-                    title=f"{app}: no {what} in recent logs",
-                    detail=f"{len(logs.all_lines())} line(s) from {len(logs.lines)} pod(s) searched",
+                    title=f"{app}: no {what} in {len(lines)} log line(s)",
+                    detail=f"{len(lines)} line(s) from {len(logs.lines)} pod(s) searched ({window})",
                 )
             ]
         return [
             Finding(
                 severity=severity_if_found,
-                title=f"{app}: {len(hits)} {what} in recent logs",
+                title=f"{app}: {len(hits)} {what} in {len(lines)} log line(s)",
+                detail=f"{len(logs.lines)} pod(s), {window}",
                 evidence=samples(hits, kh.ctx.config.logs.samples),
                 suggestions=suggest(hits),
             )
@@ -266,9 +320,15 @@ def health_probe(cfg: ChecksConfig, name: str, suggest: Callable[[], list[Sugges
 
 
 def tcp_probe(
-    host: str, port: int, label: str, timeout_s: float, suggest: Callable[[], list[Suggestion]] = list
+    host: str,
+    port: int,
+    label: str,
+    timeout_s: float,
+    suggest: Callable[[], list[Suggestion]] = list,
+    backend: str | None = None,
 ) -> Probe:
-    """`nc -zv host port`."""
+    """`nc -zv host port`. With `backend` (e.g. "PostgreSQL"), a refusal is titled as that
+    backend's client probes title it, so the report states the cause once."""
 
     async def probe() -> list[Finding]:
         try:
@@ -278,7 +338,7 @@ def tcp_probe(
             return [
                 Finding(
                     severity=Severity.CRITICAL,
-                    title=f"{label}: cannot connect to {host}:{port}",
+                    title=unreachable(backend, host, port) if backend else f"{label}: cannot connect to {host}:{port}",
                     detail=why,
                     suggestions=suggest(),
                 )

@@ -8,17 +8,14 @@ import psycopg
 
 from commands.backends.postgres import connect, query
 from commands.checks.blocks import KubeHandle, pods_probe, postgres_host_port, postgres_probe, tcp_probe
+from commands.checks.locks import blocked_rows, lock_finding, lock_graph, roots
+from commands.checks.rates import database_finding, slow_statements
 from commands.config import ChecksConfig
 from commands.probes import Probe, run_probes
 from commands.registry import CheckContext, CheckResult, NoParams, check
-from commands.report import Fields, Finding, Severity, Suggestion, Table
+from commands.report import Finding, Severity, Suggestion, Table
 
 Conn = psycopg.AsyncConnection[dict[str, Any]]
-
-ENABLE_PGSS = (
-    "add pg_stat_statements to shared_preload_libraries (postgres-config), restart "
-    "PostgreSQL, then CREATE EXTENSION pg_stat_statements;"
-)
 
 
 def _short(sql: str | None, n: int = 120) -> str:
@@ -53,93 +50,16 @@ async def connections_by_state(conn: Conn, cfg: ChecksConfig) -> Finding:
                 why="runbook: more connections, with pooling",
             )
         ]
-        if severity
+        if severity is not Severity.OK
         else [],
     )
 
 
-async def pgss_columns(conn: Conn) -> tuple[str, str] | None:
-    """(mean, total) column names of pg_stat_statements, or None when it is not installed."""
-    installed = await query(conn, "SELECT 1 AS ok FROM pg_extension WHERE extname = 'pg_stat_statements'")
-    if not installed:
-        return None
-    version = int((await query(conn, "SELECT current_setting('server_version_num') AS v"))[0]["v"])
-    # PostgreSQL 13 renamed mean_time/total_time (the runbook's names) to *_exec_time.
-    return ("mean_exec_time", "total_exec_time") if version >= 130000 else ("mean_time", "total_time")
-
-
-async def slow_statements(
-    conn: Conn, cfg: ChecksConfig, like: str | None = None, alt_like: str | None = None, limit: int = 10
-) -> Finding:
-    """Top statements by mean time from pg_stat_statements (optionally only matching `like`)."""
-    cols = await pgss_columns(conn)
-    if cols is None:
-        return Finding(
-            severity=Severity.WARNING,
-            title="pg_stat_statements is not enabled",
-            detail=f"Statement timings are unavailable. To enable: {ENABLE_PGSS}",
-        )
-    mean, total = cols
-    where = "WHERE query ILIKE %s OR query ILIKE %s" if like else ""
-    args: tuple[Any, ...] = (like, alt_like or like) if like else ()
-    try:
-        rows = await query(
-            conn,
-            f"""
-            SELECT query, calls, {mean} AS mean_ms, {total} AS total_ms
-            FROM pg_stat_statements {where} ORDER BY {mean} DESC LIMIT {int(limit)}""",
-            *args,
-        )
-    except psycopg.errors.ObjectNotInPrerequisiteState:
-        return Finding(
-            severity=Severity.WARNING,
-            title="pg_stat_statements is installed but not loaded",
-            detail=f"To enable: {ENABLE_PGSS}",
-        )
-    if not rows:
-        return Finding(severity=Severity.OK, title="No matching statements in pg_stat_statements")
-    worst = float(rows[0]["mean_ms"])
-    th = cfg.thresholds
-    severity = (
-        Severity.CRITICAL
-        if worst >= th.response_time_crit_ms
-        else Severity.WARNING
-        if worst >= th.response_time_warn_ms
-        else Severity.OK
-    )
-    return Finding(
-        severity=severity,
-        title=f"Slowest statement: {worst:.1f}ms mean",
-        evidence=[
-            Table(
-                columns=["mean ms", "calls", "total ms", "query"],
-                rows=[
-                    [f"{float(r['mean_ms']):.1f}", str(r["calls"]), f"{float(r['total_ms']):.0f}", _short(r["query"])]
-                    for r in rows
-                ],
-            )
-        ],
-    )
-
-
-async def blocking(conn: Conn) -> list[dict[str, Any]]:
-    """Who waits on whom: each blocked backend with the backend holding its lock."""
-    return await query(
-        conn,
-        """
-        SELECT blocked.pid AS blocked_pid, blocked.usename AS blocked_user, blocked.query AS blocked_query,
-               extract(epoch FROM now() - blocked.query_start) AS waiting_s,
-               blocking.pid AS blocking_pid, blocking.usename AS blocking_user,
-               blocking.query AS blocking_query, blocking.state AS blocking_state
-        FROM pg_stat_activity blocked
-        CROSS JOIN LATERAL unnest(pg_blocking_pids(blocked.pid)) AS b(pid)
-        JOIN pg_stat_activity blocking ON blocking.pid = b.pid
-        ORDER BY waiting_s DESC""",
-    )
-
-
 async def long_running(conn: Conn, older_than_s: float) -> list[dict[str, Any]]:
-    """Active queries running longer than `older_than_s` (not this connection)."""
+    """Active queries running longer than `older_than_s` (not this connection).
+
+    Backends in the lock graph are left out: waiters are victims, and root blockers are already
+    reported (and offered for termination) by the locks probe."""
     return await query(
         conn,
         """
@@ -147,6 +67,8 @@ async def long_running(conn: Conn, older_than_s: float) -> list[dict[str, Any]]:
         FROM pg_stat_activity
         WHERE state = 'active' AND pid <> pg_backend_pid() AND backend_type = 'client backend'
           AND query_start < now() - make_interval(secs => %s)
+          AND cardinality(pg_blocking_pids(pid)) = 0
+          AND pid NOT IN (SELECT unnest(pg_blocking_pids(a.pid)) FROM pg_stat_activity a)
         ORDER BY age_s DESC""",
         older_than_s,
     )
@@ -167,7 +89,7 @@ def _pg(ctx: CheckContext, body: Any) -> Probe:
 
 @check(
     "deadlocks",
-    summary="blocked and blocking backends, and long-running active queries",
+    summary="root blockers of the lock wait-for graph, and long-running active queries",
     runbook="User Service Issues — Database Deadlocks",
     probes=("locks", "long-running"),
 )
@@ -175,67 +97,38 @@ async def deadlocks(ctx: CheckContext, params: NoParams) -> CheckResult:
     cfg = ctx.config
     data: dict[str, Any] = {}
 
+    async def current_lock_timeout() -> str | None:
+        """lock_timeout in user-service-config ("" when unset), None when it cannot be read."""
+        try:
+            with KubeHandle(ctx) as kh:
+                cm = await kh.get().get_configmap(cfg.namespace, "user-service-config")
+        except Exception:  # no cluster config, refused, missing: the suggestion is left out, the rest stands
+            return None
+        return str((cm.data or {}).get("lock_timeout", ""))
+
     async def locks(conn: Conn) -> list[Finding]:
-        rows = await blocking(conn)
-        data["blocked"] = [
-            {k: (float(v) if k == "waiting_s" and v is not None else v) for k, v in r.items()} for r in rows
-        ]
-        if not rows:
-            return [Finding(severity=Severity.OK, title="No backend is waiting on a lock")]
-        return [
-            Finding(
-                severity=Severity.CRITICAL,
-                title=f"{len({r['blocked_pid'] for r in rows})} backend(s) blocked by "
-                f"{len({r['blocking_pid'] for r in rows})} other(s)",
-                evidence=[
-                    Table(
-                        columns=[
-                            "blocked pid",
-                            "user",
-                            "waiting",
-                            "query",
-                            "blocking pid",
-                            "user",
-                            "state",
-                            "blocking query",
-                        ],
-                        rows=[
-                            [
-                                str(r["blocked_pid"]),
-                                r["blocked_user"] or "-",
-                                f"{float(r['waiting_s'] or 0):.0f}s",
-                                _short(r["blocked_query"], 80),
-                                str(r["blocking_pid"]),
-                                r["blocking_user"] or "-",
-                                r["blocking_state"] or "-",
-                                _short(r["blocking_query"], 80),
-                            ]
-                            for r in rows
-                        ],
-                    )
-                ],
-                suggestions=[
-                    terminate([r["blocking_pid"] for r in rows], "end the blocking backends"),
-                    Suggestion(
-                        action="set-config",
-                        params={"configmap": "user-service-config", "lock_timeout": "30s"},
-                        why="runbook: bound how long the service waits for locks",
-                    ),
-                ],
-            )
-        ]
+        graph = await lock_graph(conn)
+        data["blocked"] = blocked_rows(graph)
+        if not graph:
+            return [lock_finding(graph, None)]
+        data["roots"] = [{"pid": b.pid, "waiting_behind": n, "state": b.state} for b, n in roots(graph)]
+        return [lock_finding(graph, await current_lock_timeout())]
 
     async def long(conn: Conn) -> list[Finding]:
         rows = await long_running(conn, cfg.thresholds.long_query_s)
         data["long_running"] = [{**r, "age_s": float(r["age_s"])} for r in rows]
         if not rows:
             return [
-                Finding(severity=Severity.OK, title=f"No active query older than {cfg.thresholds.long_query_s:.0f}s")
+                Finding(
+                    severity=Severity.OK,
+                    title=f"No active query older than {cfg.thresholds.long_query_s:.0f}s (lock waiters aside)",
+                )
             ]
         return [
             Finding(
                 severity=Severity.WARNING,
                 title=f"{len(rows)} query(ies) active longer than {cfg.thresholds.long_query_s:.0f}s",
+                detail="running, not waiting on a lock",
                 evidence=[
                     Table(
                         columns=["pid", "user", "age", "query"],
@@ -255,7 +148,7 @@ async def deadlocks(ctx: CheckContext, params: NoParams) -> CheckResult:
 
 @check(
     "db-load",
-    summary="pg_stat_database, top statements by mean time, connections vs max",
+    summary="pg_stat_database and top statements by mean time over a short window, connections vs max",
     runbook="Database Issues — High Database Load",
     probes=("database", "statements", "connections"),
 )
@@ -264,49 +157,7 @@ async def db_load(ctx: CheckContext, params: NoParams) -> CheckResult:
     data: dict[str, Any] = {}
 
     async def database(conn: Conn) -> list[Finding]:
-        rows = await query(
-            conn,
-            """
-            SELECT datname, numbackends, xact_commit, xact_rollback, blks_read, blks_hit, temp_files, temp_bytes
-            FROM pg_stat_database WHERE datname = %s""",
-            cfg.endpoints.database,
-        )
-        if not rows:
-            return [Finding(severity=Severity.WARNING, title=f"Database {cfg.endpoints.database} not found")]
-        r = rows[0]
-        data["database"] = {k: (int(v) if isinstance(v, int) else v) for k, v in r.items()}
-        reads = int(r["blks_hit"]) + int(r["blks_read"])
-        hit = int(r["blks_hit"]) / reads if reads else 1.0
-        txns = int(r["xact_commit"]) + int(r["xact_rollback"])
-        rollback = int(r["xact_rollback"]) / txns if txns else 0.0
-        data["database"].update({"cache_hit_ratio": round(hit, 4), "rollback_ratio": round(rollback, 4)})
-        severity = Severity.WARNING if hit < cfg.thresholds.db_cache_hit_warn and reads > 1000 else Severity.OK
-        return [
-            Finding(
-                severity=severity,
-                title=f"{r['datname']}: cache hit {hit:.1%}, {r['numbackends']} backend(s)",
-                evidence=[
-                    Fields(
-                        items={
-                            "commits": str(r["xact_commit"]),
-                            "rollbacks": f"{r['xact_rollback']} ({rollback:.1%})",
-                            "blks hit/read": f"{r['blks_hit']}/{r['blks_read']}",
-                            "temp files": str(r["temp_files"]),
-                            "temp bytes": str(r["temp_bytes"]),
-                        }
-                    )
-                ],
-                suggestions=[
-                    Suggestion(
-                        action="set-resources",
-                        params={"statefulset": "postgres", "cpu": "4", "memory": "8Gi"},
-                        why="runbook: scale up database resources",
-                    )
-                ]
-                if severity
-                else [],
-            )
-        ]
+        return [await database_finding(conn, cfg, data)]
 
     async def statements(conn: Conn) -> list[Finding]:
         return [await slow_statements(conn, cfg)]
@@ -315,9 +166,35 @@ async def db_load(ctx: CheckContext, params: NoParams) -> CheckResult:
         return [await connections_by_state(conn, cfg)]
 
     findings = await run_probes(
-        ctx, {"database": _pg(ctx, database), "statements": _pg(ctx, statements), "connections": _pg(ctx, connections)}
+        ctx,
+        {"database": _pg(ctx, database), "statements": _pg(ctx, statements), "connections": _pg(ctx, connections)},
+        timeout_s=cfg.timeouts.probe_s * 2 + cfg.thresholds.rate_window_s,
     )
     return CheckResult(findings, data)
+
+
+def connectivity_remedies(findings: list[Finding]) -> list[Finding]:
+    """db-connectivity's judgement of which remedy fits, next to its evidence.
+
+    Restarting postgres-0 (destructive) fits only when the database does not answer: while
+    `SELECT 1` succeeds the pod is serving, and the fault is in the path to it (endpoints,
+    readiness, the network), so the delete-pod suggestion is withdrawn and the report says why."""
+    answered = any(f.probe == "select-1" and f.severity is Severity.OK for f in findings)
+    if not answered:
+        return findings
+    out = []
+    for f in findings:
+        kept = [s for s in f.suggestions if s.action != "delete-pod"]
+        if len(kept) != len(f.suggestions):
+            f = f.model_copy(
+                update={
+                    "suggestions": kept,
+                    "detail": (f.detail + "; " if f.detail else "")
+                    + "SELECT 1 answers, so the database is up: not suggesting a restart of postgres-0",
+                }
+            )
+        out.append(f)
+    return out
 
 
 @check(
@@ -358,8 +235,8 @@ async def db_connectivity(ctx: CheckContext, params: NoParams) -> CheckResult:
             {
                 "pods": pods_probe(kh, infra, "app=postgres", "PostgreSQL pods"),
                 "endpoints": endpoints,
-                "tcp": tcp_probe(host, port, "PostgreSQL TCP", cfg.timeouts.probe_s),
+                "tcp": tcp_probe(host, port, "PostgreSQL TCP", cfg.timeouts.probe_s, backend="PostgreSQL"),
                 "select-1": postgres_probe(cfg),
             },
         )
-    return CheckResult(findings)
+    return CheckResult(connectivity_remedies(findings))

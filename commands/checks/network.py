@@ -16,6 +16,14 @@ def empty_endpoints_probe(kh: KubeHandle, namespace: str) -> Probe:
 
     async def probe() -> list[Finding]:
         eps = await kh.get().list_endpoints(namespace)
+        if not eps:
+            return [
+                Finding(
+                    severity=Severity.UNKNOWN,
+                    title=f"No services (endpoints) in {namespace}, nothing to judge",
+                    detail="looked for the endpoints of every service in the namespace",
+                )
+            ]
         empty = [e.metadata.name for e in eps if not any(s.addresses for s in (e.subsets or []))]
         if not empty:
             return [Finding(severity=Severity.OK, title=f"All {len(eps)} service(s) have ready endpoints")]
@@ -125,5 +133,17 @@ async def external(ctx: CheckContext, params: NoParams) -> CheckResult:
             ]
         return [Finding(severity=Severity.OK, title=f"{url}: HTTP {res.status} in {res.ms:.0f}ms")]
 
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return CheckResult(
+            [
+                Finding(
+                    severity=Severity.UNKNOWN,
+                    title=f"OAuth provider URL {url!r} is not an http(s) URL: nothing to check",
+                    detail="set ALP_ENDPOINTS__OAUTH_URL to the provider's base URL, e.g. https://auth0.com",
+                    probe="dns",
+                )
+            ]
+        )
     findings = await run_probes(ctx, {"dns": dns, "https": https})
     return CheckResult(findings)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from commands.backends.kube import KubeError, KubeNotFound
-from commands.checks.blocks import KubeHandle, log_grep_probe, log_metric_probe, restart
+from commands.checks.blocks import KubeHandle, log_grep_probe, log_metric_probe, restart, scaled_to_zero
 from commands.kube_facts import deployment_shortfall, parse_quantity, pod_state
 from commands.probes import Probe, run_probes
 from commands.registry import CheckContext, CheckResult, NoParams, check
@@ -15,13 +15,24 @@ GiB = 2**30
 
 
 def metrics_missing(err: KubeError) -> Finding:
+    """No metrics API: pod CPU and memory were not measured (UNKNOWN, never OK)."""
     if isinstance(err, KubeNotFound):
         return Finding(
-            severity=Severity.WARNING,
-            title="metrics-server not installed",
+            severity=Severity.UNKNOWN,
+            title="metrics-server not installed: pod CPU and memory unknown",
             detail="metrics.k8s.io is not served, so pod CPU and memory are unknown (kubectl top needs metrics-server)",
         )
-    return Finding(severity=Severity.WARNING, title="Metrics API unavailable", detail=str(err))
+    return Finding(
+        severity=Severity.UNKNOWN, title="Metrics API unavailable: pod CPU and memory unknown", detail=str(err)
+    )
+
+
+def no_metrics(namespace: str) -> Finding:
+    return Finding(
+        severity=Severity.UNKNOWN,
+        title=f"No pod metrics in {namespace}, nothing to judge",
+        detail="the metrics API answered with no pods (none running, or not yet scraped)",
+    )
 
 
 async def pod_usage(kh: KubeHandle, namespace: str) -> list[dict[str, Any]]:
@@ -88,23 +99,43 @@ async def latency(ctx: CheckContext, params: NoParams) -> CheckResult:
                 rows = await pod_usage(kh, cfg.namespace)
             except KubeError as err:
                 return [metrics_missing(err)]
+            if not rows:
+                return [no_metrics(cfg.namespace)]
             return [
                 Finding(
                     severity=Severity.OK,
                     title=f"Resource use of {len(rows)} pod(s)",
+                    detail="metrics API (kubectl top): usage over its last scrape window",
                     evidence=[Table(columns=["pod", "cpu", "memory", "limit", "of limit"], rows=_usage_rows(rows))],
                 )
             ]
 
         async def replicas() -> list[Finding]:
+            deployments = await kh.get().list_deployments(cfg.namespace)
+            if not deployments:
+                return [
+                    Finding(
+                        severity=Severity.UNKNOWN,
+                        title=f"No deployments in {cfg.namespace}, nothing to judge",
+                    )
+                ]
+            zero = [scaled_to_zero(d.metadata.name, cfg.namespace) for d in deployments if d.spec.replicas == 0]
             short = []
-            for d in await kh.get().list_deployments(cfg.namespace):
+            for d in deployments:
                 gap = deployment_shortfall(d)
                 if gap:
                     short.append((d.metadata.name, *gap))
             if not short:
-                return [Finding(severity=Severity.OK, title="All deployments have their desired replicas ready")]
+                if zero:
+                    return zero
+                return [
+                    Finding(
+                        severity=Severity.OK,
+                        title=f"All {len(deployments)} deployment(s) have their desired replicas ready",
+                    )
+                ]
             return [
+                *zero,
                 Finding(
                     severity=Severity.CRITICAL,
                     title=f"{len(short)} deployment(s) below desired replicas",
@@ -114,7 +145,7 @@ async def latency(ctx: CheckContext, params: NoParams) -> CheckResult:
                         )
                     ],
                     suggestions=[restart(n, "pods are not becoming ready") for n, _, _ in short],
-                )
+                ),
             ]
 
         probes: dict[str, Probe] = {
@@ -143,6 +174,8 @@ async def memory(ctx: CheckContext, params: NoParams) -> CheckResult:
                 rows = await pod_usage(kh, cfg.namespace)
             except KubeError as err:
                 return [metrics_missing(err)]
+            if not rows:
+                return [no_metrics(cfg.namespace)]
             data["pods"] = rows
             high = [
                 r for r in rows if r["memory_limit"] and r["memory"] / r["memory_limit"] >= th.memory_limit_warn_ratio
@@ -175,9 +208,16 @@ async def memory(ctx: CheckContext, params: NoParams) -> CheckResult:
 
         async def oom() -> list[Finding]:
             states = [pod_state(p) for p in await kh.get().list_pods(cfg.namespace)]
+            if not states:
+                return [
+                    Finding(
+                        severity=Severity.UNKNOWN,
+                        title=f"No pods in {cfg.namespace}: OOMKilled restarts unknown",
+                    )
+                ]
             killed = [s for s in states if s.oom_killed]
             if not killed:
-                return [Finding(severity=Severity.OK, title="No OOMKilled restarts")]
+                return [Finding(severity=Severity.OK, title=f"No OOMKilled restarts among {len(states)} pod(s)")]
             return [
                 Finding(
                     severity=Severity.CRITICAL,

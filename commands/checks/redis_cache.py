@@ -7,7 +7,9 @@ from typing import Any
 from pydantic import Field
 
 from commands.checks.blocks import redis_conn
+from commands.checks.rates import two_samples
 from commands.checks.services import redis_latency_probe
+from commands.config import ChecksConfig
 from commands.probes import run_probes
 from commands.registry import CheckContext, CheckResult, NoParams, check
 from commands.report import Code, Fields, Finding, Severity, Suggestion
@@ -29,93 +31,140 @@ async def scan_keys(ctx: CheckContext, pattern: str, limit: int) -> tuple[list[s
     return keys, False
 
 
+def redis_remedies(low_hit: bool, evicting: bool, full: bool) -> list[Suggestion]:
+    """redis: which remedy fits the evidence, declared once.
+
+    Evicting at maxmemory: memory first (warming a cache that evicts what it is given is wasted);
+    a low hit ratio without eviction pressure: warm the cache; memory full without a low hit
+    ratio: memory only."""
+    memory = Suggestion(
+        action="set-resources",
+        params={"statefulset": "redis", "memory": "4Gi"},
+        why="runbook: increase memory (keys are evicted at maxmemory)" if evicting else "runbook: increase memory",
+    )
+    warm = Suggestion(action="warm-cache", params={"service": "user-service"}, why="runbook: warm cache")
+    if full and evicting:
+        return [memory, warm] if low_hit else [memory]
+    if low_hit:
+        return [warm]
+    return [memory] if full else []
+
+
+def redis_verdicts(
+    before: dict[str, Any], after: dict[str, Any], seconds: float, cfg: ChecksConfig
+) -> tuple[list[Finding], dict[str, Any]]:
+    """Hit ratio, evictions and memory from two INFO samples `seconds` apart, and the figures
+    they rest on (`data["stats"]`)."""
+    th = cfg.thresholds
+
+    def delta(key: str) -> int:
+        return int(after.get(key, 0)) - int(before.get(key, 0))
+
+    hits, misses, evicted = delta("keyspace_hits"), delta("keyspace_misses"), delta("evicted_keys")
+    ops = delta("total_commands_processed")
+    lookups = hits + misses
+    ratio = hits / lookups if lookups else None
+    used, maxmem = int(after["used_memory"]), int(after.get("maxmemory", 0))
+    frag = float(after.get("mem_fragmentation_ratio", 1.0))
+    fill = used / maxmem if maxmem else None
+    full = fill is not None and fill >= th.redis_memory_warn_ratio
+    enough = lookups >= th.redis_min_lookups
+    low = bool(enough and ratio is not None and ratio < th.cache_hit_warn)
+    window = f"over {seconds:.1f}s"
+    fields = {
+        "window": f"{seconds:.1f}s",
+        "lookups": str(lookups),
+        "commands": str(ops),
+        "evicted keys": str(evicted),
+        "expired keys": str(delta("expired_keys")),
+    }
+    life_hits, life_misses = int(after.get("keyspace_hits", 0)), int(after.get("keyspace_misses", 0))
+    if life_hits + life_misses:  # context only: lifetime counters are not judged as now
+        life = life_hits / (life_hits + life_misses)
+        fields["since counters reset (not judged)"] = f"{life:.1%} of {life_hits + life_misses} lookups"
+    if not enough:
+        severity = Severity.WARNING if evicted else Severity.OK
+        title = f"Redis: too little traffic to judge the hit ratio ({lookups} lookup(s) {window})"
+    else:
+        assert ratio is not None
+        severity = (
+            Severity.CRITICAL
+            if ratio < th.cache_hit_crit
+            else Severity.WARNING
+            if ratio < th.cache_hit_warn or evicted
+            else Severity.OK
+        )
+        title = f"Redis hit ratio {ratio:.1%} {window} ({hits} hits, {misses} misses)"
+    if evicted:
+        title += f", {evicted} key(s) evicted"
+    remedies = redis_remedies(low, evicted > 0, full)
+    ratio_finding = Finding(
+        severity=severity,
+        title=title,
+        detail=f"keyspace counters sampled twice {window}; judged from {th.redis_min_lookups} lookups up",
+        evidence=[Fields(items=fields)],
+        suggestions=remedies if severity is not Severity.OK and (low or evicted) else [],
+    )
+    mem_fields = {
+        "used": str(after.get("used_memory_human", used)),
+        "fragmentation": f"{frag:.2f}",
+        "policy": str(after.get("maxmemory_policy")),
+    }
+    if fill is None:
+        mem = Finding(
+            severity=Severity.WARNING,
+            title=f"Redis uses {mem_fields['used']} with no maxmemory set",
+            evidence=[Fields(items=mem_fields)],
+        )
+    else:
+        # The fragmentation ratio means little on a small dataset (allocator overhead dominates).
+        fragmented = used > 64 * 2**20 and frag >= th.fragmentation_warn
+        mem_title = f"Redis memory {fill:.0%} of maxmemory ({mem_fields['used']} / {after.get('maxmemory_human')})"
+        if fragmented:
+            mem_title += f", fragmentation {frag:.2f}"
+        taken = {s.action for s in ratio_finding.suggestions}
+        mem = Finding(
+            severity=Severity.WARNING if full or fragmented else Severity.OK,
+            title=mem_title,
+            detail="fragmented: MEMORY PURGE or activedefrag can give memory back" if fragmented else "",
+            evidence=[Fields(items=mem_fields)],
+            suggestions=[s for s in redis_remedies(False, evicted > 0, full) if s.action not in taken] if full else [],
+        )
+    figures: dict[str, Any] = {
+        "window_s": round(seconds, 2),
+        "hits": hits,
+        "misses": misses,
+        "hit_ratio": ratio,
+        "evicted_keys": evicted,
+        "commands": ops,
+        "used_memory": used,
+        "maxmemory": maxmem,
+        "fragmentation": frag,
+        "policy": after.get("maxmemory_policy"),
+    }
+    return [ratio_finding, mem], figures
+
+
 @check(
     "redis",
     summary="Redis hit ratio, evictions, memory vs maxmemory, a bounded key scan, latency",
     runbook="Redis Issues — Cache Misses",
     params=RedisParams,
-    probes=("stats", "memory", "keys", "latency"),
+    probes=("stats", "keys", "latency"),
 )
 async def redis_check(ctx: CheckContext, params: RedisParams) -> CheckResult:
     cfg, th = ctx.config, ctx.config.thresholds
     data: dict[str, Any] = {}
-    warm = Suggestion(action="warm-cache", params={"service": "user-service"}, why="runbook: warm cache")
 
     async def stats() -> list[Finding]:
-        async with redis_conn(cfg) as client:
-            info = await client.info("stats")
-        hits, misses = int(info.get("keyspace_hits", 0)), int(info.get("keyspace_misses", 0))
-        ratio = hits / (hits + misses) if hits + misses else None
-        evicted = int(info.get("evicted_keys", 0))
-        data["stats"] = {"hits": hits, "misses": misses, "hit_ratio": ratio, "evicted_keys": evicted}
-        if ratio is None:
-            return [Finding(severity=Severity.OK, title="Redis: no lookups yet (hit ratio unknown)")]
-        severity = (
-            Severity.CRITICAL
-            if ratio < th.cache_hit_crit
-            else Severity.WARNING
-            if ratio < th.cache_hit_warn
-            else Severity.OK
-        )
-        return [
-            Finding(
-                severity=severity,
-                title=f"Redis hit ratio {ratio:.1%} ({hits} hits, {misses} misses)",
-                evidence=[
-                    Fields(items={"evicted keys": str(evicted), "expired keys": str(info.get("expired_keys", 0))})
-                ],
-                suggestions=[warm] if severity else [],
-            )
-        ]
+        async def sample() -> dict[str, Any]:
+            async with redis_conn(cfg) as client:
+                info: dict[str, Any] = await client.info()
+                return info
 
-    async def memory() -> list[Finding]:
-        async with redis_conn(cfg) as client:
-            info = await client.info("memory")
-        used, maxmem = int(info["used_memory"]), int(info.get("maxmemory", 0))
-        frag = float(info.get("mem_fragmentation_ratio", 1.0))
-        data["memory"] = {
-            "used_memory": used,
-            "maxmemory": maxmem,
-            "fragmentation": frag,
-            "policy": info.get("maxmemory_policy"),
-        }
-        fields = {
-            "used": info.get("used_memory_human", str(used)),
-            "fragmentation": f"{frag:.2f}",
-            "policy": str(info.get("maxmemory_policy")),
-        }
-        if not maxmem:
-            return [
-                Finding(
-                    severity=Severity.WARNING,
-                    title=f"Redis uses {fields['used']} with no maxmemory set",
-                    evidence=[Fields(items=fields)],
-                )
-            ]
-        ratio = used / maxmem
-        # The fragmentation ratio means little on a small dataset (allocator overhead dominates).
-        fragmented = used > 64 * 2**20 and frag >= th.fragmentation_warn
-        full = ratio >= th.redis_memory_warn_ratio
-        title = f"Redis memory {ratio:.0%} of maxmemory ({fields['used']} / {info.get('maxmemory_human')})"
-        if fragmented:
-            title += f", fragmentation {frag:.2f}"
-        return [
-            Finding(
-                severity=Severity.WARNING if full or fragmented else Severity.OK,
-                title=title,
-                detail="fragmented: `MEMORY PURGE` or activedefrag can give memory back" if fragmented else "",
-                evidence=[Fields(items=fields)],
-                suggestions=[
-                    Suggestion(
-                        action="set-resources",
-                        params={"statefulset": "redis", "memory": "4Gi"},
-                        why="runbook: increase memory",
-                    )
-                ]
-                if full
-                else [],
-            )
-        ]
+        before, after, seconds = await two_samples(sample, th.rate_window_s)
+        findings, data["stats"] = redis_verdicts(before, after, seconds, cfg)
+        return findings
 
     async def keys() -> list[Finding]:
         pattern = params.pattern or cfg.redis.scan_pattern
@@ -138,6 +187,8 @@ async def redis_check(ctx: CheckContext, params: RedisParams) -> CheckResult:
         ]
 
     findings = await run_probes(
-        ctx, {"stats": stats, "memory": memory, "keys": keys, "latency": redis_latency_probe(ctx)}
+        ctx,
+        {"stats": stats, "keys": keys, "latency": redis_latency_probe(ctx)},
+        timeout_s=cfg.timeouts.probe_s * 2 + th.rate_window_s,
     )
     return CheckResult(findings, data)

@@ -62,7 +62,7 @@ async def progress(ctx: CheckContext, params: NoParams) -> CheckResult:
                     "failing progress update(s)",
                     suggest=lambda _: [restart("user-service", "runbook: restart user service")],
                 ),
-                "kafka-tcp": tcp_probe(host, port, "Kafka", cfg.timeouts.probe_s),
+                "kafka-tcp": tcp_probe(host, port, "Kafka", cfg.timeouts.probe_s, backend="Kafka"),
                 "redis": redis_ping_probe(cfg),
                 "lag": lag,
             },
@@ -235,6 +235,8 @@ def gpu_probe(kh: KubeHandle) -> Probe:
 
     async def probe() -> list[Finding]:
         nodes = await kh.get().list_nodes()
+        if not nodes:
+            return [Finding(severity=Severity.UNKNOWN, title="No nodes listed: GPU capacity unknown")]
         rows = []
         for n in nodes:
             cap = (n.status.capacity or {}).get("nvidia.com/gpu") if n.status else None
