@@ -199,10 +199,13 @@ def register_incident_handlers(app: AsyncApp, esc: Escalator, run_health: Any) -
     @app.action("incident_escalate")
     async def escalate(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        value = str(body["actions"][0]["value"])  # "id:step": the step shown when the user clicked
-        incident_id, _, shown = value.partition(":")
-        from_step = int(shown) if shown.isdigit() else None
-        await ephemeral(client, body, await esc.escalate_now(int(incident_id), body["user"]["id"], from_step))
+        value = str(body["actions"][0].get("value") or "")  # "id:step": the step shown when the user clicked
+        raw_id, _, shown = value.partition(":")
+        incident_id, from_step = number(raw_id), number(shown)
+        if incident_id is None:
+            await ephemeral(client, body, "That button names no incident: run `/alp incident list`.")
+            return
+        await ephemeral(client, body, await esc.escalate_now(incident_id, body["user"]["id"], from_step))
 
     @app.action("incident_resolve")
     async def resolve(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:

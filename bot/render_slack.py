@@ -111,7 +111,7 @@ def _fits(blocks: list[Block]) -> bool:
 def _header(report: Report) -> Block:
     """The headline when it fits a header; else target and severity (the headline is the fallback text
     and the first finding follows at once)."""
-    title = report.headline
+    title = escape(report.headline)  # foreign names (a group, a pod) may be in it
     if len(title) > MAX_HEADER:
         title = f"{report.target}: {report.severity.value.upper()}"
     return {"type": "header", "text": {"type": "plain_text", "text": title, "emoji": True}}
