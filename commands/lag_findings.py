@@ -38,7 +38,7 @@ def behind(seconds: float | None) -> str:
 def _falling_behind(g: GroupLag) -> bool:
     """WARN from a committed partition whose lag grows; not only from partitions with no commit
     (rule 1 of `commands.burrow`), which say nothing about the consumers' pace."""
-    return any(p.status is LagStatus.WARN and p.committed is not None for p in g.partitions)
+    return any(p.status is LagStatus.WARN and p.committed is not None and p.committed <= p.end for p in g.partitions)
 
 
 def _detail(g: GroupLag, stall_window_s: float) -> str:
@@ -46,6 +46,13 @@ def _detail(g: GroupLag, stall_window_s: float) -> str:
     text = MEANING[status]
     if status is LagStatus.WARN and not _falling_behind(g):
         text = "the consumers read without committing"
+    beyond = [p for p in g.partitions if p.committed is not None and p.committed > p.end]
+    if beyond and not _falling_behind(g):
+        text = (
+            f"{len(beyond)} committed offset(s) past the log end (was the topic re-created or its log truncated?): "
+            "the consumer's next fetch is out of range and it resets by auto.offset.reset, "
+            "skipping or re-reading messages"
+        )
     elif status is LagStatus.UNKNOWN:
         span = max(p.window.span_s for p in g.partitions)
         text = (
