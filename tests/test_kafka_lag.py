@@ -354,3 +354,17 @@ async def test_committed_offset_past_the_log_end_is_not_ok(testbed, unique):
     finding = next(f for f in report.findings if f.title.startswith(f"Consumer group {unique}"))
     assert "past the log end" in finding.detail
     assert not [s.action for s in finding.suggestions if s.action in ("scale", "add-partitions")]
+
+
+async def test_unknown_group_among_many_names_a_few_and_says_how_many_more(testbed, unique):
+    """A broker with many groups: the answer names the close matches and a bounded list, and says
+    how many it left out, instead of one line with every group on the broker."""
+    bootstrap = testbed["ALP_KAFKA_BOOTSTRAP"]
+    await create_topic(bootstrap, unique, 1)
+    await asyncio.gather(*(commit(bootstrap, f"{unique}-{i:02d}", unique, {0: 0}) for i in range(40)))
+    report = await run_lag(config(bootstrap), group=f"{unique}-7")
+    [f] = [f for f in report.findings if f.title.startswith("No consumer group")]
+    assert "Did you mean" in f.detail
+    listed = [f"{unique}-{i:02d}" for i in range(40) if f"{unique}-{i:02d}" in f.detail]
+    assert 3 <= len(listed) < 40
+    assert "more" in f.detail and "--all" in f.detail
