@@ -7,12 +7,13 @@ the findings. Where the bot cannot post in the channel, `response_url` carries t
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actions import ActionFlow, register_action_handlers
@@ -87,6 +88,18 @@ class Reply:
         await self.client.files_upload_v2(
             channel=self.channel, thread_ts=self.ts, content=content, filename=filename, title=title
         )
+
+    async def attach_image(self, png: bytes, filename: str, title: str) -> None:
+        """Upload a picture (a chart) in the message's thread; not possible through response_url.
+        A picture is extra: a failed upload is logged and the report still goes out."""
+        if self.via_response_url:
+            return
+        try:
+            await self.client.files_upload_v2(
+                channel=self.channel, thread_ts=self.ts, file=png, filename=filename, title=title
+            )
+        except (SlackClientError, OSError) as err:  # API errors, and uploads the server refused
+            log.warning("could not attach %s: %s", filename, err)
 
 
 class Progress:
@@ -217,6 +230,12 @@ async def run_in_channel(
     try:
         await progress.start()
         report = await run_check(request.spec, CheckContext(settings, progress), request.params)
+        if report.data.get("chart"):  # kafka-lag: lag over the window of the groups not OK, in the thread
+            from commands.lag_chart import lag_chart_png
+
+            png = await asyncio.to_thread(lag_chart_png, report.data)
+            if png:
+                await reply.attach_image(png, f"{request.target}-chart.png", f"{request.target}: lag over the window")
         msg = render_report(report, flow.request_button, request.show_all)
         await reply.send(msg)
         if msg.attachment:

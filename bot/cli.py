@@ -11,23 +11,18 @@ import logging
 import os
 import shlex
 import sys
+from typing import TYPE_CHECKING
 
 from bot.render_text import render_text
-from bot.router import (
-    AuditRequest,
-    CheckRequest,
-    DoRequest,
-    HelpRequest,
-    IncidentRequest,
-    OncallRequest,
-    help_text,
-    parse,
-)
 from bot.settings import ConfigError, Settings, load_settings
 from commands.params import UsageError
 from commands.redact import redact
 from commands.registry import CheckContext
 from commands.runner import run_check
+
+if TYPE_CHECKING:
+    from bot.router import DoRequest, IncidentRequest
+    from commands.report import Report
 
 EXIT_USAGE = 64
 
@@ -37,16 +32,69 @@ async def _progress(probe: str, state: str) -> None:
         print(f"  … {probe}: {state}", file=sys.stderr)
 
 
+_SELF_CONTAINED = ("kafka-lag",)  # checks whose module needs no other check module
+
+
+def _fast_check(args: list[str], as_json: bool, chart: str | None) -> bool:
+    """`alp check <target> [--options]` for a self-contained target with a module of its own name
+    (commands/checks/kafka_lag.py): imports that one check instead of every check and action
+    (the router's imports are most of a terminal run). False: take the general path."""
+    import importlib.util
+    from pathlib import Path
+
+    import commands
+
+    if len(args) < 2 or args[0] != "check" or args[1] not in _SELF_CONTAINED or "--incident" in args:
+        return False
+    name = args[1].replace("-", "_")
+    path = Path(commands.__file__).parent / "checks" / f"{name}.py"
+    found = importlib.util.spec_from_file_location(f"commands.checks.{name}", path) if path.is_file() else None
+    if found is None or found.loader is None:
+        return False
+    module = importlib.util.module_from_spec(found)
+    sys.modules[found.name] = module  # loaded alone: the package would import every check
+    found.loader.exec_module(module)
+    from commands.params import validate_params
+    from commands.registry import CHECKS
+
+    spec = CHECKS.get(args[1])
+    if spec is None:
+        return False
+    try:
+        params = validate_params(spec.params, args[2:])
+        settings = load_settings()
+    except (UsageError, ConfigError):
+        return False  # the general path explains the mistake
+    report = asyncio.run(run_check(spec, CheckContext(settings, _progress), params))
+    print(report.to_json() if as_json else render_text(report), end="" if not as_json else "\n")
+    if chart is not None:
+        _write_chart(report, chart)
+    sys.exit(report.exit_code)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console script `alp`."""
-    import commands.checks  # noqa: F401  (registers the check targets)
-
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     args = list(sys.argv[1:] if argv is None else argv)
     as_json = "--json" in args
     yes = "--yes" in args
     args = [a for a in args if a not in ("--json", "--yes")]
+    chart = _pop_option(args, "--chart")
+    if _fast_check(args, as_json, chart):
+        return
+    import commands.checks  # noqa: F401  (registers the check targets)
+    from bot.router import (
+        AuditRequest,
+        CheckRequest,
+        HelpRequest,
+        IncidentRequest,
+        OncallRequest,
+        help_text,
+        parse,
+    )
+    from bot.router import DoRequest as _DoRequest
+
     try:
         request = parse(shlex.join(args))
     except UsageError as err:
@@ -66,8 +114,8 @@ def main(argv: list[str] | None = None) -> None:
         print(_plain(oncall_text(settings)))
         return
     if isinstance(request, IncidentRequest):
-        sys.exit(asyncio.run(_incident(request, settings)))
-    if isinstance(request, DoRequest):
+        sys.exit(asyncio.run(_incident(request, settings, as_json)))
+    if isinstance(request, _DoRequest):
         sys.exit(asyncio.run(_do(request, settings, yes)))
     if isinstance(request, AuditRequest):
         from escalation.store import Store
@@ -78,7 +126,39 @@ def main(argv: list[str] | None = None) -> None:
     assert isinstance(request, CheckRequest)
     report = asyncio.run(run_check(request.spec, CheckContext(settings, _progress), request.params))
     print(report.to_json() if as_json else render_text(report, request.show_all), end="" if not as_json else "\n")
+    if chart is not None:
+        _write_chart(report, chart)
     sys.exit(report.exit_code)
+
+
+def _pop_option(args: list[str], name: str) -> str | None:
+    """Remove `name VALUE` (or `name=VALUE`) from args; its value, or None."""
+    for i, a in enumerate(args):
+        if a == name and i + 1 < len(args):
+            value = args[i + 1]
+            del args[i : i + 2]
+            return value
+        if a.startswith(name + "="):
+            del args[i]
+            return a.split("=", 1)[1]
+    return None
+
+
+def _write_chart(report: Report, path: str) -> None:
+    """`--chart FILE`: the report's lag chart as PNG (kafka-lag: groups that are not OK)."""
+    from commands.lag_chart import lag_chart_png
+
+    png = lag_chart_png(report.data)
+    if png is None:
+        print(f"alp: no chart written: {report.target} has no series to draw (every group OK?)", file=sys.stderr)
+        return
+    try:
+        with open(path, "wb") as fh:
+            fh.write(png)
+    except OSError as err:
+        print(f"alp: cannot write the chart to {path}: {err}", file=sys.stderr)
+        return
+    print(f"chart: {path}", file=sys.stderr)
 
 
 async def _do(request: DoRequest, settings: Settings, yes: bool) -> int:
@@ -138,8 +218,13 @@ def _plain(text: str) -> str:
     return text.replace("*", "").replace("`", "")
 
 
-async def _incident(request: IncidentRequest, settings: Settings) -> int:
+async def _incident(request: IncidentRequest, settings: Settings, as_json: bool = False) -> int:
     """`alp incident …` against the state store; the running bot pages and announces."""
+    if request.sub == "list" and as_json:
+        from escalation.incident_json import incidents_json
+
+        print(incidents_json(settings.state_url))
+        return 0
     from escalation.engine import Escalator
     from escalation.postmortem import postmortem_markdown
     from escalation.store import Store

@@ -216,7 +216,8 @@ def _check(target: str, args: list[str], registry: Registry, incident: int | Non
         hint = _did_you_mean(target, registry.names())
         raise UsageError(f"unknown check target `{target}`.{hint} Targets: {', '.join(registry.names())}")
     show_all = "--all" in args
-    args = [a for a in args if a != "--all"]
+    if "all" not in spec.params.model_fields:  # a check with its own `all` option (kafka-lag) reads it
+        args = [a for a in args if a != "--all"]
     return CheckRequest(spec, validate_params(spec.params, args), incident, show_all)
 
 

@@ -1,7 +1,7 @@
 """`alp-bot`: the Bolt app over HTTP (or Socket Mode), with health, readiness and metrics.
 
 HTTP on ALP_HTTP_PORT: POST /slack/events (Slack-signed), GET /healthz, GET /readyz,
-GET /metrics. With SLACK_APP_TOKEN set, Slack events arrive over Socket Mode instead and
+GET /metrics, POST /alertmanager (Alertmanager's webhook, see bot/alerts.py). With SLACK_APP_TOKEN set, Slack events arrive over Socket Mode instead and
 the HTTP server keeps serving the three operational endpoints.
 """
 
@@ -20,12 +20,14 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.alert_silences import AlertNotifier, alert_intake
+from bot.alerts import AlertIntake
 from bot.app import build_app
-from bot.incidents import SlackNotifier
 from bot.metrics import Metrics
 from bot.settings import ConfigError, Settings, load_settings
 from commands.readiness import readiness
 from commands.redact import redact_data
+from escalation.alert_groups import AlertGroups
 from escalation.engine import Escalator
 from escalation.store import Store
 
@@ -34,7 +36,9 @@ log = logging.getLogger("alp.bot")
 READINESS_CACHE_S = 5.0
 
 
-def build_web(settings: Settings, app: AsyncApp, metrics: Metrics, escalator: Escalator) -> web.Application:
+def build_web(
+    settings: Settings, app: AsyncApp, metrics: Metrics, escalator: Escalator, intake: AlertIntake
+) -> web.Application:
     """The aiohttp application serving Slack's requests and the operational endpoints."""
     cache: dict[str, Any] = {"at": 0.0, "body": None}
 
@@ -70,6 +74,7 @@ def build_web(settings: Settings, app: AsyncApp, metrics: Metrics, escalator: Es
             web.get("/healthz", healthz),
             web.get("/readyz", readyz),
             web.get("/metrics", metrics_endpoint),
+            web.post("/alertmanager", intake.endpoint),
         ]
     )
     return web_app
@@ -87,9 +92,9 @@ async def serve(settings: Settings) -> None:
         token=settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None,
         base_url=settings.slack_api_url,
     )
-    escalator = Escalator(
-        store, settings.escalation, SlackNotifier(client), settings.state_url, on_event=metrics.escalation_event
-    )
+    groups = AlertGroups(store)
+    notifier = AlertNotifier(client, settings, groups)
+    escalator = Escalator(store, settings.escalation, notifier, settings.state_url, on_event=metrics.escalation_event)
     from commands.changes import incident_changes_hook
 
     escalator.recent_changes = incident_changes_hook(settings)
@@ -100,7 +105,8 @@ async def serve(settings: Settings) -> None:
 
         watcher = asyncio.create_task(LagWatcher(settings).run())
     app = build_app(settings, metrics, escalator)
-    runner = web.AppRunner(build_web(settings, app, metrics, escalator), access_log=None)
+    intake = alert_intake(settings, app, escalator, groups, metrics)
+    runner = web.AppRunner(build_web(settings, app, metrics, escalator, intake), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.http_port)
     await site.start()

@@ -18,6 +18,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from commands.alerts import AlertmanagerSettings
 from commands.config import ChecksConfig
 from escalation.config import EscalationSettings
 
@@ -47,6 +48,7 @@ class Settings(BaseSettings, ChecksConfig):
     http_host: str = Field("0.0.0.0", description="ALP_HTTP_HOST: address to listen on")
     state_url: str = Field("sqlite:///alp-state.db", description="ALP_STATE_URL: SQLite file or PostgreSQL DSN")
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
+    alertmanager: AlertmanagerSettings = Field(default_factory=AlertmanagerSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -52,8 +52,12 @@ class KafkaLagSettings(BaseModel):
     window: int = Field(10, ge=2, le=100, description="Commits kept per partition (Burrow: 10)")
     allowed_lag: int = Field(0, ge=0, description="Lag that still counts as caught up (exactly-once consumers: 1)")
     watch_interval_s: float = Field(
-        30.0, ge=0, description="The running bot samples every group this often to keep windows warm (0: off)"
+        30.0, ge=0, description="The running bot samples every group this often into the shared history (0: off)"
     )
+    stall_window_s: float = Field(
+        60.0, ge=0, description="How long a live group's offset must stay still, with lag, to be called STALL"
+    )
+    history_s: float = Field(900.0, ge=0, description="Oldest shared-history sample a check judges over (seconds)")
 
 
 class TimeoutSettings(BaseModel):

@@ -198,7 +198,9 @@ class FakeSlack:
 
     async def _upload(self, request: web.Request) -> web.Response:
         body = await request.read()
-        self._record("upload", {"file_id": request.match_info["file_id"], "content": body.decode()})
+        content = body.decode(errors="replace")  # a report is text; a chart is PNG bytes
+        head = body[:8].hex()  # JSON-friendly: a PNG starts 89504e470d0a1a0a
+        self._record("upload", {"file_id": request.match_info["file_id"], "content": content, "head": head})
         return web.Response(text="OK")
 
     async def _response_url(self, request: web.Request) -> web.Response:

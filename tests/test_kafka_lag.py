@@ -17,16 +17,20 @@ import commands.checks  # noqa: F401
 from commands.backends.kafka import KafkaProbe
 from commands.checks.kafka_lag import KafkaLagParams, LagTracker
 from commands.config import ChecksConfig, KafkaLagSettings, TimeoutSettings
+from commands.lag_assess import assess
 from commands.registry import CHECKS, CheckContext
 from commands.report import Report, Severity
 from commands.runner import run_check
-from tests.conftest import ROOT
+from tests.conftest import ROOT, _testbed_env
 from tests.kafka_helpers import commit, create_topic, produce
 
 
 def config(bootstrap: str, **lag: object) -> ChecksConfig:
+    """No shared history (Redis database 12 stays empty): checks sample as a one-shot would."""
+    redis_url = _testbed_env().get("ALP_REDIS_URL", "redis://127.0.0.1:1/0").rsplit("/", 1)[0] + "/12"
     return ChecksConfig(
         kafka_bootstrap=bootstrap,
+        redis_url=redis_url,
         kafka_lag=KafkaLagSettings(**{"samples": 2, "interval_s": 0.2, **lag}),
         timeouts=TimeoutSettings(probe_s=3, check_s=30),
     )
@@ -120,7 +124,7 @@ async def test_consumer_that_stopped_while_producing_continues_is_stop(testbed, 
     g = group_data(report, unique)
     assert g["status"] in ("STOP", "STALL")
     assert g["state"] == "Empty" and g["members"] == 0
-    finding = next(f for f in report.findings if unique in f.title)
+    finding = next(f for f in report.findings if f.title.startswith(f"Consumer group {unique}"))
     assert finding.severity is Severity.CRITICAL
     assert any(s.action == "reset-offsets" for s in finding.suggestions)
 
@@ -177,7 +181,7 @@ async def test_consumer_falling_behind_while_committing_is_warn(testbed, unique)
     assert g["status"] == "WARN", g
     [p] = g["partitions"]
     assert p["lag"] > 0 and p["lag_seconds"] is not None and p["lag_seconds"] > 0
-    finding = next(f for f in report.findings if unique in f.title)
+    finding = next(f for f in report.findings if f.title.startswith(f"Consumer group {unique}"))
     assert finding.severity is Severity.WARNING
     assert {s.action for s in finding.suggestions} >= {"add-partitions"}
 
@@ -202,7 +206,7 @@ async def test_rewound_group_is_rewind(testbed, unique):
         tracker.observe(await probe.snapshot([unique]))
         await commit(bootstrap, unique, unique, {0: 30})  # someone reset the offsets back
         tracker.observe(await probe.snapshot([unique]))
-    [g] = tracker.assess(time.time(), allowed_lag=0)
+    [g] = assess(tracker, allowed_lag=0, stall_window_s=60, deployments={})
     assert g.status.value == "REWIND"
     assert g.partitions[0].lag == 70
 
@@ -298,25 +302,37 @@ def _path() -> str:
     return os.environ.get("PATH", "/usr/bin:/bin")
 
 
-async def test_the_bots_warm_windows_judge_over_minutes_not_seconds(testbed, unique):
-    """With the watcher running (as in alp-bot), a check judges over the watcher's history."""
-    from commands.checks.kafka_lag import WATCHERS, LagWatcher
+async def test_the_bots_shared_history_judges_over_minutes_not_seconds(testbed, unique):
+    """With the sampler running (as in alp-bot), a check judges over the shared history."""
+    from tests.test_kafka_lag_history import bot_sampling, history_config, sampled
 
     bootstrap = testbed["ALP_KAFKA_BOOTSTRAP"]
-    cfg = config(bootstrap, watch_interval_s=0.3)
-    async with falling_behind(bootstrap, unique):
-        watcher = asyncio.create_task(LagWatcher(cfg).run())
-        try:
-            await asyncio.sleep(2.5)
-            assert WATCHERS[bootstrap].tracker.last is not None
-            report = await run_lag(cfg, group=unique)
-        finally:
-            watcher.cancel()
+    cfg = history_config(testbed, watch_interval_s=0.3)
+    async with falling_behind(bootstrap, unique), bot_sampling(cfg):
+        await sampled(cfg, 5)
+        report = await run_lag(cfg, group=unique)
 
-    assert report.data["window"]["source"] == "warm"
+    assert report.data["window"]["source"] == "history"
     g = group_data(report, unique)
     assert g["status"] == "WARN", g
     filled = int(g["window_fill"].split("/")[0])
-    assert filled >= 5  # the watcher's samples, not just the two taken for this check
-    await asyncio.sleep(0)
-    assert bootstrap not in WATCHERS  # the watcher unregisters when it stops
+    assert filled >= 5  # the sampler's samples plus the one taken for this check
+
+
+async def test_batched_offset_fetch_and_coordinators_agree_with_one_request_per_group(testbed, unique):
+    """One OffsetFetch v8 / FindCoordinator v4 for many groups gives what aiokafka's per-group calls give."""
+    bootstrap = testbed["ALP_KAFKA_BOOTSTRAP"]
+    await create_topic(bootstrap, unique, 3)
+    await produce(bootstrap, unique, {0: 9, 1: 9, 2: 9})
+    groups = [f"{unique}-{i}" for i in range(4)]
+    for i, g in enumerate(groups):
+        await commit(bootstrap, g, unique, {p: (i + p) % 9 for p in range(3)})
+    async with KafkaProbe(bootstrap, 5) as probe:
+        batched = await probe.committed(groups)
+        one_by_one = {
+            g: {tp: om.offset for tp, om in (await probe.admin.list_consumer_group_offsets(g)).items()} for g in groups
+        }
+        nodes = await probe.coordinators(groups)
+        assert set(nodes.values()) == {await probe.admin.find_coordinator(groups[0])}
+    assert batched == one_by_one
+    assert batched[groups[2]][next(iter(batched[groups[2]]))] in range(9)

@@ -9,6 +9,7 @@ import time
 from typing import Annotated, Any, Literal
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 from psycopg import sql
 from pydantic import AfterValidator, Field, model_validator
@@ -334,10 +335,12 @@ async def reset_offsets(ctx: ActionContext, p: ResetOffsetsParams, preview: Prev
         enable_auto_commit=False,
         request_timeout_ms=int(ctx.config.timeouts.probe_s * 1000),
     )
-    await consumer.start()
     try:
+        await consumer.start()
         consumer.assign(list(ends))
         await consumer.commit({tp: OffsetAndMetadata(end, "") for tp, end in ends.items()})
+    except KafkaError as err:  # e.g. a member joined since: Kafka rejects commits from outside the group
+        return Outcome(False, f"refused by Kafka: {type(err).__name__}: {err}; group {p.group} is unchanged")
     finally:
         await consumer.stop()
     after = {f"{tp.topic}[{tp.partition}]": end for tp, end in sorted(ends.items())}

@@ -10,7 +10,16 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions
+from aiokafka.errors import IncompatibleBrokerVersion
 from aiokafka.protocol.admin import ApiVersionRequest
+
+from commands.backends.kafka_protocol import (
+    ClassicDescribe,
+    ConsumerGroupDescribe,
+    FindCoordinators,
+    OffsetFetchGroups,
+    classic_assignment,
+)
 
 
 class KafkaUnavailable(Exception):
@@ -19,21 +28,28 @@ class KafkaUnavailable(Exception):
 
 @dataclass
 class GroupState:
-    """A consumer group as the coordinator describes it, with its committed offsets."""
+    """A consumer group as its coordinator describes it, with its committed offsets.
+
+    `protocol` is "classic" or "consumer" (KIP-848); `assigned` holds the partitions its live
+    members own now (a partition may be assigned and have no committed offset yet)."""
 
     group_id: str
     state: str
     members: int
     offsets: dict[TopicPartition, int] = field(default_factory=dict)
+    protocol: str = "classic"
+    assigned: set[TopicPartition] = field(default_factory=set)
 
 
 @dataclass
 class Snapshot:
-    """One sample of every group's committed offsets and the log-end offsets."""
+    """One sample: every group's committed offsets, log-end offsets, and the log-start
+    offsets of assigned partitions that have no committed offset."""
 
     taken_at: float
     groups: dict[str, GroupState]
     end_offsets: dict[TopicPartition, int]
+    start_offsets: dict[TopicPartition, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -71,6 +87,7 @@ class KafkaProbe:
         }
         self.admin = AIOKafkaAdminClient(**common, client_id="alp-admin")
         self.consumer = AIOKafkaConsumer(**common, client_id="alp-offsets", group_id=None, enable_auto_commit=False)
+        self._coordinators: dict[str, int] = {}
 
     async def _call(self, what: str, coro: Any) -> Any:
         try:
@@ -126,36 +143,144 @@ class KafkaProbe:
         groups = await self._call("list groups", self.admin.list_consumer_groups())
         return sorted(g[0] for g in groups if len(g) < 2 or g[1] in ("consumer", ""))
 
-    async def snapshot(self, group_ids: list[str]) -> Snapshot:
-        """Describe the groups and fetch committed and log-end offsets, concurrently."""
-        # One DescribeGroups request per group: aiokafka 0.14 fails to decode a response that
-        # describes several groups at once ("Buffer underrun decoding string").
-        described, offsets = await asyncio.gather(
-            asyncio.gather(
-                *(self._call(f"describe group {g}", self.admin.describe_consumer_groups([g])) for g in group_ids)
-            ),
-            asyncio.gather(
-                *(self._call(f"offsets of {g}", self.admin.list_consumer_group_offsets(g)) for g in group_ids)
-            ),
-        )
-        groups: dict[str, GroupState] = {}
-        for responses in described:
-            for g in (g for response in responses for g in response.groups):
-                error_code, gid, state = g[0], g[1], g[2]
+    async def _batched(self, what: str, request: Any, node: int | None = None) -> Any | None:
+        """Send a many-groups request; None when the broker predates it (Kafka < 3.0)."""
+        try:
+            return await self._call(what, self.admin._send_request(request, node))
+        except KafkaUnavailable as err:
+            if isinstance(err.__cause__, IncompatibleBrokerVersion | NotImplementedError):
+                return None
+            raise
+
+    async def coordinators(self, group_ids: list[str]) -> dict[str, int]:
+        """Each group's coordinator broker (one FindCoordinator v4 for all, else one per group),
+        remembered for this probe."""
+        missing = [g for g in group_ids if g not in self._coordinators]
+        if missing:
+            resp = await self._batched("find coordinators", FindCoordinators(missing))
+            for c in resp.coordinators if resp is not None else []:
+                if c[4] == 0:  # error_code
+                    self._coordinators[c[0]] = c[1]
+            missing = [g for g in missing if g not in self._coordinators]
+            found = await asyncio.gather(
+                *(self._call(f"coordinator of {g}", self.admin.find_coordinator(g)) for g in missing)
+            )
+            self._coordinators.update(zip(missing, found, strict=True))
+        return {g: self._coordinators[g] for g in group_ids}
+
+    async def committed(self, group_ids: list[str]) -> dict[str, dict[TopicPartition, int]]:
+        """Committed offsets per group: one OffsetFetch v8 per coordinator, else one per group."""
+        by_node: dict[int, list[str]] = {}
+        for g, node in (await self.coordinators(group_ids)).items():
+            by_node.setdefault(node, []).append(g)
+        out: dict[str, dict[TopicPartition, int]] = {}
+        for node, groups in by_node.items():
+            resp = await self._batched("fetch offsets", OffsetFetchGroups(groups), node)
+            for g in resp.groups if resp is not None else []:
+                gid, topics, error_code = g[0], g[1], g[2]
                 if error_code == 0:
-                    groups[gid] = GroupState(gid, state, len(g[5]))
-        for gid, committed in zip(group_ids, offsets, strict=True):
-            gs = groups.setdefault(gid, GroupState(gid, "Unknown", 0))
-            gs.offsets = {tp: om.offset for tp, om in committed.items() if om.offset >= 0}
-        partitions = sorted({tp for g in groups.values() for tp in g.offsets})
+                    out[gid] = {
+                        TopicPartition(t[0], p[0]): p[1] for t in topics for p in t[1] if p[4] == 0 and p[1] >= 0
+                    }
+        rest = [g for g in group_ids if g not in out]  # an old broker, or a group-level error to report
+        fetched = await asyncio.gather(
+            *(
+                self._call(f"offsets of {g}", self.admin.list_consumer_group_offsets(g, self._coordinators[g]))
+                for g in rest
+            )
+        )
+        for gid, committed in zip(rest, fetched, strict=True):
+            out[gid] = {tp: om.offset for tp, om in committed.items() if om.offset >= 0}
+        return out
+
+    async def describe(self, group_ids: list[str]) -> dict[str, GroupState]:
+        """State, members and assignments of classic and consumer-protocol groups.
+
+        One ConsumerGroupDescribe per coordinator first (KIP-848 groups answer it); the
+        groups it does not know are classic and get one DescribeGroups per coordinator."""
+        by_node: dict[int, list[str]] = {}
+        for g, node in (await self.coordinators(group_ids)).items():
+            by_node.setdefault(node, []).append(g)
+        out: dict[str, GroupState] = {}
+        classic: dict[int, list[str]] = {}
+        for node, groups in by_node.items():
+            try:
+                resp = await self._call(
+                    "describe groups", self.admin._send_request(ConsumerGroupDescribe(groups), node)
+                )
+            except KafkaUnavailable as err:
+                if not isinstance(err.__cause__, IncompatibleBrokerVersion):
+                    raise
+                classic[node] = groups  # a broker before Kafka 3.7 has classic groups only
+                continue
+            for g in resp.groups:
+                error_code, gid, state, members = g[0], g[2], g[3], g[7]
+                if error_code == 0:
+                    assigned = {TopicPartition(t[1], p) for m in members for t in m[8][0] for p in t[2]}
+                    out[gid] = GroupState(gid, state, len(members), protocol="consumer", assigned=assigned)
+                else:
+                    classic.setdefault(node, []).append(gid)
+        for node, groups in classic.items():
+            resp = await self._call("describe groups", self.admin._send_request(ClassicDescribe(groups), node))
+            for g in resp.groups:
+                error_code, gid, state, members = g[0], g[1], g[2], g[5]
+                if error_code == 0:
+                    assigned = {tp for m in members for tp in classic_assignment(m[4])}
+                    out[gid] = GroupState(gid, state, len(members), assigned=assigned)
+        return out
+
+    async def snapshot(self, group_ids: list[str]) -> Snapshot:
+        """Describe the groups and fetch committed, log-end (and where needed log-start) offsets."""
+        await self.coordinators(group_ids)
+        described, offsets = await asyncio.gather(self.describe(group_ids), self.committed(group_ids))
+        groups: dict[str, GroupState] = {}
+        for gid in group_ids:
+            gs = described.get(gid) or GroupState(gid, "Unknown", 0)
+            gs.offsets = offsets.get(gid, {})
+            groups[gid] = gs
+        partitions = sorted({tp for g in groups.values() for tp in (*g.offsets, *g.assigned)})
+        uncommitted = sorted({tp for g in groups.values() for tp in g.assigned if tp not in g.offsets})
         ends: dict[TopicPartition, int] = {}
+        starts: dict[TopicPartition, int] = {}
         if partitions:
             # Register all topics in one metadata request first; otherwise aiokafka fetches
             # metadata topic by topic with a backoff in between (seconds for 100 topics).
             topics = sorted({tp.topic for tp in partitions})
             await self._call("metadata", self.consumer._client.set_topics(topics))
             ends = await self._call("end offsets", self.consumer.end_offsets(partitions))
-        return Snapshot(time.time(), groups, ends)
+            if uncommitted:
+                starts = await self._call("start offsets", self.consumer.beginning_offsets(uncommitted))
+        return Snapshot(time.time(), groups, ends, starts)
+
+    async def produce_times(
+        self, positions: list[tuple[TopicPartition, int]], budget_s: float
+    ) -> dict[tuple[TopicPartition, int], float]:
+        """When the message at each (partition, offset) was produced (its record timestamp, seconds
+        since the epoch): the oldest message a group has not consumed. Positions no record answers
+        within `budget_s` (deleted by retention, an empty log) are left out."""
+        pending: dict[TopicPartition, list[int]] = {}
+        for tp, offset in positions:
+            pending.setdefault(tp, []).append(offset)
+        out: dict[tuple[TopicPartition, int], float] = {}
+        deadline = time.monotonic() + budget_s
+        try:
+            while pending and time.monotonic() < deadline:
+                batch = {tp: offsets.pop() for tp, offsets in pending.items()}  # one position per partition a round
+                pending = {tp: offsets for tp, offsets in pending.items() if offsets}
+                self.consumer.assign(list(batch))
+                for tp, offset in batch.items():
+                    self.consumer.seek(tp, offset)
+                waiting = set(batch)
+                while waiting and (left := deadline - time.monotonic()) > 0:
+                    got = await self._call("fetch", self.consumer.getmany(*waiting, timeout_ms=int(left * 1000)))
+                    for tp, records in got.items():
+                        first = next((r for r in records if r.offset >= batch[tp]), None)
+                        if first is not None:
+                            out[(tp, batch[tp])] = first.timestamp / 1000
+                            waiting.discard(tp)
+        finally:
+            self.consumer.unsubscribe()
+        return out
 
     async def topics(self, names: list[str]) -> dict[str, TopicState]:
         """Partition count, replication factor, under-replicated and offline partitions."""

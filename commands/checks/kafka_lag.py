@@ -8,284 +8,66 @@ with Burrow's rules (see `commands.burrow`).
 from __future__ import annotations
 
 import asyncio
-import copy
 import difflib
-import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiokafka import TopicPartition
 from pydantic import BaseModel, ConfigDict, Field
 
-from commands.backends.kafka import ClusterState, KafkaProbe, KafkaUnavailable, Snapshot, TopicState
-from commands.burrow import LagStatus, PartitionWindow, evaluate, lag_seconds
+from commands.backends.kafka import ClusterState, KafkaProbe, KafkaUnavailable, TopicState
+from commands.burrow import LagStatus
 from commands.config import ChecksConfig
+from commands.lag_assess import assess, set_waited, waiting_positions
+from commands.lag_findings import DETAILED, LISTED, group_finding, headline
+from commands.lag_history import History, LagTracker, LagWatcher, load
 from commands.registry import CheckContext, CheckResult, check
-from commands.report import Fields, Finding, Severity, Suggestion, Table
+from commands.report import Fields, Finding, Severity
+
+__all__ = ["KafkaLagParams", "LagTracker", "LagWatcher", "kafka_lag", "unreachable"]
 
 RUNBOOK = "Kafka Issues — High Consumer Lag"
-log = logging.getLogger(__name__)
 
 
 class KafkaLagParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     group: str | None = Field(None, description="only this consumer group")
-    samples: int | None = Field(None, ge=1, le=50, description="how many times to sample offsets")
+    samples: int | None = Field(None, ge=1, le=50, description="sample this many times instead of the shared history")
     interval: float | None = Field(None, ge=0, le=60, description="seconds between samples")
-
-
-@dataclass
-class PartitionLag:
-    topic: str
-    partition: int
-    committed: int
-    end: int
-    lag: int
-    status: LagStatus
-    lag_seconds: float | None
-    window_fill: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "topic": self.topic,
-            "partition": self.partition,
-            "committed_offset": self.committed,
-            "end_offset": self.end,
-            "lag": self.lag,
-            "status": self.status.value,
-            "lag_seconds": None if self.lag_seconds is None else round(self.lag_seconds, 1),
-            "window": self.window_fill,
-        }
-
-
-@dataclass
-class GroupLag:
-    group: str
-    state: str
-    members: int
-    partitions: list[PartitionLag]
-
-    @property
-    def status(self) -> LagStatus:
-        return max((p.status for p in self.partitions), key=lambda s: s.rank, default=LagStatus.OK)
-
-    @property
-    def total_lag(self) -> int:
-        return sum(p.lag for p in self.partitions)
-
-    @property
-    def worst(self) -> PartitionLag | None:
-        return max(self.partitions, key=lambda p: p.lag, default=None)
-
-    @property
-    def lag_seconds(self) -> float | None:
-        known = [p.lag_seconds for p in self.partitions if p.lag and p.lag_seconds is not None]
-        return max(known) if known else None
-
-    @property
-    def topics(self) -> list[str]:
-        return sorted({p.topic for p in self.partitions})
-
-    def as_dict(self) -> dict[str, Any]:
-        worst = self.worst
-        return {
-            "group": self.group,
-            "state": self.state,
-            "members": self.members,
-            "status": self.status.value,
-            "total_lag": self.total_lag,
-            "lag_seconds": None if self.lag_seconds is None else round(self.lag_seconds, 1),
-            "max_lag_partition": None
-            if worst is None
-            else {"topic": worst.topic, "partition": worst.partition, "lag": worst.lag},
-            "window_fill": worst.window_fill if worst else "0/0",
-            "partitions": [p.as_dict() for p in self.partitions],
-        }
-
-
-class LagTracker:
-    """Commit windows per (group, topic, partition), fed by snapshots."""
-
-    def __init__(self, window: int) -> None:
-        self.window = window
-        self.windows: dict[tuple[str, TopicPartition], PartitionWindow] = {}
-        self.last: Snapshot | None = None
-
-    def observe(self, snap: Snapshot) -> None:
-        for gid, group in snap.groups.items():
-            active = group.members > 0
-            for tp, offset in group.offsets.items():
-                end = snap.end_offsets.get(tp)
-                if end is None:
-                    continue
-                w = self.windows.setdefault((gid, tp), PartitionWindow(self.window))
-                w.observe(offset, end, snap.taken_at, active)
-        self.last = snap
-
-    def assess(self, now: float, allowed_lag: int) -> list[GroupLag]:
-        """Judge every group of the last snapshot."""
-        if self.last is None:
-            return []
-        out = []
-        for gid, group in sorted(self.last.groups.items()):
-            parts = []
-            for tp, offset in sorted(group.offsets.items()):
-                end = self.last.end_offsets.get(tp)
-                w = self.windows.get((gid, tp))
-                if end is None or w is None:
-                    continue
-                lag = max(end - offset, 0)
-                parts.append(
-                    PartitionLag(
-                        tp.topic,
-                        tp.partition,
-                        offset,
-                        end,
-                        lag,
-                        evaluate(w.commits, lag, now, allowed_lag),
-                        lag_seconds(w.commits, lag),
-                        w.fill,
-                    )
-                )
-            out.append(GroupLag(gid, group.state, group.members, parts))
-        return out
-
-
-_SEVERITY = {
-    LagStatus.OK: Severity.OK,
-    LagStatus.WARN: Severity.WARNING,
-    LagStatus.STALL: Severity.CRITICAL,
-    LagStatus.STOP: Severity.CRITICAL,
-    LagStatus.REWIND: Severity.CRITICAL,
-}
-
-_MEANING = {
-    LagStatus.OK: "keeping up",
-    LagStatus.WARN: "lag is growing: consumers are falling behind",
-    LagStatus.STALL: "consumers are committing but the offset is not moving",
-    LagStatus.STOP: "consumers stopped committing while messages keep waiting",
-    LagStatus.REWIND: "a committed offset went backwards (offsets were reset or a consumer rewound)",
-}
-
-
-def _suggestions(g: GroupLag, topics: dict[str, TopicState], cfg: ChecksConfig) -> list[Suggestion]:
-    """The runbook's remediations for this group's status."""
-    deployment = cfg.platform.consumer_groups.get(g.group)
-    partitions = sum(topics[t].partitions for t in g.topics if t in topics) or len(g.partitions)
-    out: list[Suggestion] = []
-    status = g.status
-    if status is LagStatus.WARN:
-        if deployment and g.members < partitions:
-            replicas = min(partitions, max(g.members * 2, g.members + 1))
-            out.append(
-                Suggestion(
-                    action="scale",
-                    params={"deployment": deployment, "replicas": replicas},
-                    why=f"{g.members} consumer(s) for {partitions} partition(s): more can share the load",
-                )
-            )
-        for t in g.topics:
-            if t in topics:
-                out.append(
-                    Suggestion(
-                        action="add-partitions",
-                        params={"topic": t, "partitions": max(topics[t].partitions * 2, 12)},
-                        why="more partitions let more consumers work in parallel",
-                    )
-                )
-    elif status in (LagStatus.STOP, LagStatus.STALL):
-        if deployment:
-            out.append(
-                Suggestion(
-                    action="restart",
-                    params={"deployment": deployment},
-                    why="consumers are stuck or gone; a rollout restart brings them back",
-                )
-            )
-        out.append(
-            Suggestion(
-                action="reset-offsets",
-                params={"group": g.group, "to": "latest"},
-                why="last resort: skips the waiting messages (they are not processed)",
-            )
-        )
-    elif status is LagStatus.REWIND:
-        out.append(
-            Suggestion(
-                action="reset-offsets",
-                params={"group": g.group, "to": "latest"},
-                why="only if the rewind was a mistake: the audit log says who reset offsets",
-            )
-        )
-    return out
-
-
-def _group_finding(g: GroupLag, topics: dict[str, TopicState], cfg: ChecksConfig) -> Finding:
-    worst = g.worst
-    fields = {
-        "status": g.status.value,
-        "state": g.state,
-        "members": str(g.members),
-        "total lag": f"{g.total_lag:,}",
-    }
-    if worst is not None:
-        fields["most lag"] = f"{worst.topic}[{worst.partition}] = {worst.lag:,}"
-        fields["window"] = worst.window_fill
-    if g.lag_seconds is not None:
-        fields["behind by"] = f"~{g.lag_seconds:,.0f}s"
-    rows = [
-        [
-            p.topic,
-            str(p.partition),
-            str(p.committed),
-            str(p.end),
-            str(p.lag),
-            p.status.value,
-        ]
-        for p in g.partitions
-    ]
-    title = f"Consumer group {g.group}: {g.status.value}"
-    if g.status is not LagStatus.OK or g.total_lag:
-        title += f", lag {g.total_lag:,}"
-    return Finding(
-        severity=_SEVERITY[g.status],
-        title=title,
-        detail=_MEANING[g.status],
-        probe="groups",
-        evidence=[
-            Fields(items=fields),
-            Table(columns=["topic", "partition", "committed", "end", "lag", "status"], rows=rows),
-        ],
-        suggestions=_suggestions(g, topics, cfg),
-    )
+    all: bool = Field(False, description="every group and partition, not only those that are not OK")
 
 
 def _topic_findings(topics: dict[str, TopicState], expected: list[str]) -> list[Finding]:
-    out = []
-    for name in expected:
-        t = topics.get(name)
-        if t is None:
-            out.append(
-                Finding(
-                    severity=Severity.WARNING,
-                    title=f"Topic {name} does not exist",
-                    detail="The platform expects it (config platform.topics).",
-                    probe="topics",
-                )
-            )
+    """Missing expected topics and topics with offline or under-replicated partitions; the rest
+    as one count line."""
+    out = [
+        Finding(
+            severity=Severity.WARNING,
+            title=f"Topic {name} does not exist",
+            detail="The platform expects it (config platform.topics).",
+            probe="topics",
+        )
+        for name in expected
+        if name not in topics
+    ]
+    healthy = []
     for t in topics.values():
-        bad = t.offline or t.under_replicated
+        if not (t.offline or t.under_replicated):
+            healthy.append(t.name)
+            continue
         out.append(
             Finding(
-                severity=Severity.CRITICAL if t.offline else Severity.WARNING if bad else Severity.OK,
+                severity=Severity.CRITICAL if t.offline else Severity.WARNING,
                 title=f"Topic {t.name}: {t.partitions} partition(s), replication {t.replication_factor}"
                 + (f", offline {t.offline}" if t.offline else "")
                 + (f", under-replicated {t.under_replicated}" if t.under_replicated else ""),
                 probe="topics",
             )
         )
+    if healthy:
+        title = f"{len(healthy)} topic(s) OK: every partition led and fully replicated"
+        out.append(Finding(severity=Severity.OK, title=title, probe="topics"))
     return out
 
 
@@ -317,55 +99,48 @@ def unreachable(bootstrap: str, err: Exception) -> Finding:
     )
 
 
-class LagWatcher:
-    """Keeps commit windows warm: samples every consumer group every `interval_s` seconds.
-
-    The running bot starts one; `check kafka-lag` then judges over minutes of history
-    instead of the few seconds a one-shot check can sample."""
-
-    def __init__(self, cfg: ChecksConfig) -> None:
-        self.cfg = cfg
-        self.interval_s = cfg.kafka_lag.watch_interval_s
-        self.tracker = LagTracker(cfg.kafka_lag.window)
-        self.started_at = time.time()
-        self.errors = 0
-
-    def snapshot_tracker(self) -> LagTracker:
-        """A copy to add a fresh sample to, without disturbing the watcher's own windows."""
-        return copy.deepcopy(self.tracker)
-
-    async def sample_once(self) -> None:
-        async with KafkaProbe(self.cfg.kafka_bootstrap, self.cfg.timeouts.probe_s) as probe:
-            self.tracker.observe(await probe.snapshot(await probe.group_ids()))
-
-    async def run(self) -> None:
-        WATCHERS[self.cfg.kafka_bootstrap] = self
-        try:
-            while True:
-                try:
-                    await self.sample_once()
-                except KafkaUnavailable as err:
-                    self.errors += 1
-                    log.warning("lag watcher: %s", err)
-                await asyncio.sleep(self.interval_s)
-        finally:
-            WATCHERS.pop(self.cfg.kafka_bootstrap, None)
-
-
-WATCHERS: dict[str, LagWatcher] = {}
-
-
-async def sample_lag(probe: KafkaProbe, groups: list[str], tracker: LagTracker, samples: int, interval: float) -> None:
-    """Take `samples` snapshots `interval` seconds apart into the tracker."""
+async def _window(
+    probe: KafkaProbe,
+    cfg: ChecksConfig,
+    params: KafkaLagParams,
+    groups: list[str],
+    progress: Callable[[str], Awaitable[None]],
+) -> tuple[LagTracker, dict[str, Any], str]:
+    """The shared history plus one fresh sample, or (no history, or --samples) samples taken now.
+    Returns the tracker, the data's `window` and a sentence saying what was judged over."""
+    settings = cfg.kafka_lag
+    tracker = LagTracker(settings.window)
+    history = History([]) if params.samples else await load(cfg, set(groups))
+    if params.group and history.snapshots and params.group not in history.snapshots[-1].groups:
+        history = History([], f"the bot has not sampled {params.group} yet")
+    if history.snapshots:
+        for snap in history.snapshots[-(settings.window - 1) :]:
+            tracker.observe(snap)
+        tracker.observe(await probe.snapshot(groups))
+        span = tracker.span_s
+        source = {"source": "history", "samples": tracker.samples, "span_s": round(span, 1)}
+        return tracker, source, f"{tracker.samples} samples over {span:.0f}s (the shared history plus one now)"
+    samples = params.samples or settings.samples
+    interval = settings.interval_s if params.interval is None else params.interval
     for i in range(samples):
         if i:
             await asyncio.sleep(interval)
         tracker.observe(await probe.snapshot(groups))
+        await progress(f"sample {i + 1} of {samples}")
+    span = tracker.span_s
+    why = (
+        "as asked (--samples)"
+        if params.samples
+        else "no shared history: "
+        + (history.error or "the bot is not sampling (alp-bot with ALP_KAFKA_LAG__WATCH_INTERVAL_S > 0)")
+    )
+    source = {"source": "sampled", "samples": samples, "interval_s": interval, "span_s": round(span, 1), "why": why}
+    return tracker, source, f"{samples} samples over {span:.0f}s taken now: a short window ({why})"
 
 
 @check(
     "kafka-lag",
-    summary="consumer lag per group and partition, judged over a window (Burrow's rules)",
+    summary="consumer lag per group and partition, judged over a window (Burrow's words, its flaws fixed)",
     runbook=RUNBOOK,
     params=KafkaLagParams,
     probes=("broker", "groups", "topics"),
@@ -373,14 +148,11 @@ async def sample_lag(probe: KafkaProbe, groups: list[str], tracker: LagTracker, 
 async def kafka_lag(ctx: CheckContext, params: KafkaLagParams) -> CheckResult:
     cfg = ctx.config
     settings = cfg.kafka_lag
-    samples = params.samples or settings.samples
-    interval = settings.interval_s if params.interval is None else params.interval
     try:
         async with KafkaProbe(cfg.kafka_bootstrap, cfg.timeouts.probe_s) as probe:
-            cluster = await probe.cluster()
+            cluster, known = await asyncio.gather(probe.cluster(), probe.group_ids())
             await ctx.report_progress("broker", "done")
-            known = await probe.group_ids()
-            findings: list[Finding] = [_broker_finding(cluster, cfg.kafka_bootstrap)]
+            findings: list[Finding] = []
             groups = known
             if params.group:
                 if params.group not in known:
@@ -396,18 +168,13 @@ async def kafka_lag(ctx: CheckContext, params: KafkaLagParams) -> CheckResult:
                     )
                     return CheckResult(findings, {"groups": [], "known_groups": known})
                 groups = [params.group]
-            watcher = WATCHERS.get(cfg.kafka_bootstrap)
-            if watcher is not None and watcher.tracker.last is not None and params.samples is None:
-                # The bot has been sampling all along: judge over its window plus two fresh samples
-                # (two, so a group the watcher has not seen yet still gets a window to judge).
-                tracker = watcher.snapshot_tracker()
-                await sample_lag(probe, groups, tracker, 2, min(interval, 1.0))
-                source = {"source": "warm", "interval_s": watcher.interval_s, "since": watcher.started_at}
-            else:
-                tracker = LagTracker(settings.window)
-                await sample_lag(probe, groups, tracker, samples, interval)
-                source = {"source": "sampled", "samples": samples, "interval_s": interval}
-            assessed = tracker.assess(time.time(), settings.allowed_lag)
+            tracker, source, window = await _window(
+                probe, cfg, params, groups, lambda state: ctx.report_progress("groups", state)
+            )
+            assessed = assess(tracker, settings.allowed_lag, settings.stall_window_s, cfg.platform.consumer_groups)
+            positions = waiting_positions([g for g in assessed if g.status is not LagStatus.OK][:LISTED], 500)
+            produced = await probe.produce_times(positions, min(1.0, cfg.timeouts.probe_s)) if positions else {}
+            assessed = set_waited(assessed, produced, time.time())
             await ctx.report_progress("groups", "done")
             topic_names = sorted({t for g in assessed for t in g.topics} | set(cfg.platform.topics))
             topics = await probe.topics(topic_names)
@@ -415,12 +182,13 @@ async def kafka_lag(ctx: CheckContext, params: KafkaLagParams) -> CheckResult:
     except KafkaUnavailable as err:
         return CheckResult([unreachable(cfg.kafka_bootstrap, err)], {"broker": {"reachable": False}})
 
-    if not assessed:
-        findings.append(
-            Finding(severity=Severity.OK, title="No consumer groups have committed offsets", probe="groups")
-        )
-    findings += [_group_finding(g, topics, cfg) for g in assessed]
+    partitions = {name: t.partitions for name, t in topics.items()}
+    show_all = params.all or bool(params.group)
+    detailed = [g for g in assessed if show_all or g.status is not LagStatus.OK]
+    findings = [headline(assessed, window, show_all)]
+    findings += [group_finding(g, partitions, cfg, show_all) for g in detailed[: None if show_all else DETAILED]]
     findings += _topic_findings(topics, cfg.platform.topics if not params.group else [])
+    findings.append(_broker_finding(cluster, cfg.kafka_bootstrap))
     data = {
         "broker": {
             "reachable": True,
@@ -441,5 +209,6 @@ async def kafka_lag(ctx: CheckContext, params: KafkaLagParams) -> CheckResult:
             for t in topics.values()
         ],
         "window": source,
+        "chart": {g.group: g.series() for g in assessed if g.status is not LagStatus.OK},
     }
     return CheckResult(findings, data)
