@@ -6,6 +6,7 @@ here before it enters Slack markup; secrets are masked by the report renderer an
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 from bot.render_slack import MAX_BLOCKS, SlackMessage
@@ -25,6 +26,12 @@ def _link(url: str, label: str) -> str:
     if not url.startswith(("http://", "https://")) or any(c in url for c in "<>| \n"):
         return ""
     return f"<{url.replace('&', '&amp;')}|{label}>"
+
+
+def _arg(value: Any) -> str:
+    """An option value inside the `Check:` code span: shell-quoted, so a label value such as
+    "x --samples 50" reads as the one value it was, and without backticks (they would end the span)."""
+    return esc(shlex.quote(str(value)).replace("`", "\u02cb"))
 
 
 def _labels(labels: dict[str, str], skip: set[str]) -> str:
@@ -69,7 +76,7 @@ def group_message(
         )
     about = [f"Labels: {_labels(group.common_labels, {'alertname'}) or '-'}"]
     if group.route.get("check"):
-        args = " ".join(f"--{k.replace('_', '-')} {esc(str(v))}" for k, v in group.route.get("params", {}).items())
+        args = " ".join(f"--{k.replace('_', '-')} {_arg(v)}" for k, v in group.route.get("params", {}).items())
         about.append(f"Check: `{group.route['check']}{(' ' + args) if args else ''}`")
     else:
         about.append("No route matched: no check ran (add one to ALP_ALERTMANAGER__ROUTES)")
