@@ -166,8 +166,10 @@ class AlertIntake:
         group = self.groups.current(payload.groupKey)
         firing = [a for a in payload.alerts if a.status == "firing"]
         new_episode = group is None or (group.status == "resolved" and bool(firing))
-        if group is not None and group.status == "resolved" and not firing:
-            group.notifications += 1  # a repeated "resolved": nothing new
+        if group is not None and group.status == "resolved" and (not firing or _stale(firing, group)):
+            # A repeated "resolved", or a firing notification older than the resolution (a
+            # retried webhook, another replica's late copy): nothing new, no new episode.
+            group.notifications += 1
             self.groups.save(group)
             return
         if group is None and not firing:
@@ -387,4 +389,15 @@ def _describe(alert: dict[str, Any]) -> str:
     summary = alert.get("annotations", {}).get("summary", "")
     return redact(
         f"{labels.get('alertname', '?')}" + (f" ({extra})" if extra else "") + (f": {summary}" if summary else "")
+    )
+
+
+def _stale(firing: list[WebhookAlert], group: AlertGroup) -> bool:
+    """Every firing alert is one the resolved episode already saw resolve (same fingerprint,
+    same startsAt): Prometheus gives an alert that fires again a new startsAt."""
+    return all(
+        (seen := group.alerts.get(a.fingerprint)) is not None
+        and seen.get("status") == "resolved"
+        and seen.get("startsAt") == a.startsAt
+        for a in firing
     )
