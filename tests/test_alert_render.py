@@ -28,3 +28,21 @@ def test_a_backtick_in_a_label_value_cannot_end_the_code_span() -> None:
     text = _context_text({"alertname": "KafkaLag"}, {"group": "a` *bold* `b"})
     span = text.split("Check: ", 1)[1].split(" · ", 1)[0]
     assert span.startswith("`kafka-lag --group ") and span.endswith("`") and span.count("`") == 2
+
+
+def test_huge_labels_and_annotations_are_cut_visibly_never_mid_escape() -> None:
+    group = AlertGroup(id=1, group_key="{}:{}", status="firing", channel="alerts", opened_at=datetime.now(UTC))
+    huge = {"alertname": "Big", "pod": "<&>" * 3000}
+    group.alerts = {
+        f"f{i}": {"status": "firing", "labels": {**huge, "i": str(i)}, "annotations": {"summary": "s&" * 500}}
+        for i in range(3)
+    }
+    group.common_labels = {"alertname": "Big"}
+    msg = group_message(group, None, [], [], None, 10)
+    section = next(b["text"]["text"] for b in msg.blocks if b["type"] == "section")
+    assert len(section) <= 3000
+    for line in section.split("\n"):
+        tail = line[line.rfind("&") :] if "&" in line else ""
+        assert tail == "" or tail.startswith(("&amp;", "&lt;", "&gt;")), tail[:10]  # no half-escaped entity
+    assert "…" in section  # the cut is shown
+    assert "i=2" in section or "more alert" in section  # the third alert is not silently lost
