@@ -398,3 +398,30 @@ def test_a_ten_megabyte_body_is_refused_with_a_reason(am_bot):  # type: ignore[n
         status, text = err.code, err.read().decode()
     assert status == 413 and "size" in text.lower(), (status, text[:300])
     assert get(am_bot, "/healthz")[0] == 200
+
+
+def test_two_replicas_hearing_one_group_post_one_message_and_open_one_incident(am_bot, fake_slack, unique):  # type: ignore[no-untyped-def]
+    """Two bot replicas over one state store get the same group at once (Alertmanager HA peers,
+    or a retry landing on the other replica): the one that started the episode posts it."""
+    import threading
+
+    twin = BotProcess(dict(am_bot.env)).start()
+    try:
+        name = f"RedisTwin{unique}"
+        body = json.dumps(am.payload(f"{{}}:{{alertname={name}}}", [{"labels": {"alertname": name}}])).encode()
+        answers: list[int] = []
+        threads = [
+            threading.Thread(target=lambda u=url: answers.append(am.post_webhook(u, body, am.TOKEN)[0]))
+            for url in (am_bot.url, twin.url)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert answers == [200, 200]
+        wait_until(lambda: group_posts(fake_slack, name), timeout=30)
+        time.sleep(5)  # the other replica's check finishes too
+        assert len(group_posts(fake_slack, name)) == 1
+        assert len([i for i in incidents(am_bot) if name in i["summary"]]) == 1
+    finally:
+        twin.stop()
