@@ -31,7 +31,7 @@ def _link(url: str, label: str) -> str:
 def _arg(value: Any) -> str:
     """An option value inside the `Check:` code span: shell-quoted, so a label value such as
     "x --samples 50" reads as the one value it was, and without backticks (they would end the span)."""
-    return esc(shlex.quote(str(value)).replace("`", "\u02cb"))
+    return esc(_short(shlex.quote(str(value)).replace("`", "\u02cb"), 200))
 
 
 def _short(text: str, limit: int) -> str:

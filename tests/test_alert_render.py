@@ -46,3 +46,8 @@ def test_huge_labels_and_annotations_are_cut_visibly_never_mid_escape() -> None:
         assert tail == "" or tail.startswith(("&amp;", "&lt;", "&gt;")), tail[:10]  # no half-escaped entity
     assert "…" in section  # the cut is shown
     assert "i=2" in section or "more alert" in section  # the third alert is not silently lost
+
+
+def test_a_huge_option_value_from_a_label_is_cut_visibly_in_the_check_line() -> None:
+    text = _context_text({"alertname": "KafkaLag"}, {"group": "g&" * 3000})
+    assert "more characters)" in text and "Notifications: 0" in text  # cut said, the rest of the line kept
