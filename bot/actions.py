@@ -15,24 +15,25 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import render_action as ui
+from bot.escape import clean, escape, inline
+from bot.incidents import form_value
 from bot.metrics import Metrics
 from bot.render_slack import render_report
 from bot.settings import Settings
 from bot.signing import TokenError, key_from, sign, verify
+from bot.slack_client import SLACK_ERRORS, deliver, ephemeral, open_form, reason
 from commands.actions import ACTIONS
 from commands.actions.locks import TargetLock
 from commands.actions.registry import ActionContext, ActionSpec, Outcome, Preview, Risk
 from commands.actions.runner import execute, find, preview, validate
 from commands.params import UsageError
-from commands.redact import redact
+from commands.redact import redact, redact_data
 from commands.registry import CHECKS, CheckContext
 from commands.runner import run_check
 from escalation.engine import Escalator
-from escalation.store import ActionRequests
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +70,8 @@ class Authorizer:
         try:
             resp = await self.client.usergroups_users_list(usergroup=group)
             members: set[str] = set(resp.get("users", []))
-        except SlackApiError as err:
-            log.warning("cannot resolve user group %s: %s", group, err)
+        except SLACK_ERRORS as err:
+            log.warning("cannot resolve user group %s: %s", group, reason(err))
             members = set()  # unresolvable: nobody gets in through it
         self._groups[group] = (time.monotonic() + self.settings.actions.group_cache_s, members)
         return members
@@ -89,24 +90,29 @@ class ActionFlow:
         self, settings: Settings, client: AsyncWebClient, escalator: Escalator, metrics: Metrics | None = None
     ) -> None:
         self.settings, self.client, self.escalator, self.metrics = settings, client, escalator, metrics
-        secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "alp"
-        self.key = key_from(secret)
-        self.requests = ActionRequests(escalator.store)
+        if settings.slack_signing_secret is None or not settings.slack_signing_secret.get_secret_value():
+            raise ValueError("SLACK_SIGNING_SECRET is required: it signs the action buttons")
+        self.key = key_from(settings.slack_signing_secret.get_secret_value())
+        self.requests = escalator.action_requests()
         self.authz = Authorizer(settings, client)
 
     # ------------------------------------------------------------------ tokens
     def token(self, data: dict[str, Any]) -> str:
         return sign(data, self.key, self.settings.actions.request_ttl_s)
 
-    def request_button(self, action: str, params: dict[str, Any]) -> str | None:
-        """A signed value for a suggestion's button; None if no action has that name."""
-        return self.token({"a": action, "p": params}) if ACTIONS.get(action) else None
+    def request_button(self, action: str, params: dict[str, Any], channel: str | None = None) -> str | None:
+        """A signed value for a suggestion's button, bound to the channel it is posted in; None
+        if no action has that name, or if its parameters hold a secret (no secret in a button)."""
+        if not ACTIONS.get(action) or redact_data(params) != params:
+            return None
+        return self.token({"a": action, "p": params, **({"c": channel} if channel else {})})
 
     def audit(
         self, actor: str, event: str, action: str, params: dict[str, Any], result: str = "", channel: str | None = None
     ) -> None:
-        inc = self.escalator.store.open_in_channel(channel) if channel else None
-        self.escalator.store.record_audit(actor, event, action, params, result, inc.id if inc else None)
+        clean_params = redact_data(params)
+        assert isinstance(clean_params, dict)
+        self.escalator.record_audit(actor, event, action, clean_params, redact(result), channel or "")
         if self.metrics is not None:
             outcome = result.split(":", 1)[0] if event == "outcome" else event
             self.metrics.actions.labels(action=action, event=outcome).inc()
@@ -129,17 +135,18 @@ class ActionFlow:
             missing = self._missing(action, raw)
             if trigger_id and missing:
                 meta = json.dumps({"a": action, "p": raw, "c": channel, "t": thread_ts})
-                await self.client.views_open(trigger_id=trigger_id, view=ui.params_modal(find(action), raw, meta))
-                return None
+                return await open_form(self.client, trigger_id, ui.params_modal(find(action), raw, meta), action)
             self.audit(user, "refused", action, raw, str(err), channel)
-            return str(err)
+            return escape(redact(str(err)))
         ctx = ActionContext(self.settings)
         pre = await preview(spec, ctx, params)
         clean = params.model_dump(mode="json", exclude_none=True)
-        self.audit(user, "dry-run", spec.name, clean, "; ".join(pre.lines)[:2000] or (pre.refusal or ""), channel)
+        self.audit(
+            user, "dry-run", spec.name, clean, redact("; ".join(pre.lines))[:2000] or (pre.refusal or ""), channel
+        )
         if pre.refusal:
             self.audit(user, "refused", spec.name, clean, pre.refusal, channel)
-            return redact(f":no_entry: `{ui.label(spec.name, clean)}` refused: {pre.refusal}")
+            return f":no_entry: {inline(ui.label(spec.name, clean))} refused: {escape(redact(pre.refusal))}"
         rid = self.requests.create(
             spec.name,
             clean,
@@ -163,15 +170,25 @@ class ActionFlow:
         )
         try:
             resp = await self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text, blocks=blocks)
-        except SlackApiError as err:
+        except SLACK_ERRORS as err:
             self.requests.move(rid, ("pending",), "cancelled")
-            self.audit(user, "refused", spec.name, clean, f"cannot post the confirmation: {err.response.get('error')}")
+            self.audit(user, "refused", spec.name, clean, f"cannot post the confirmation: {reason(err)}")
             return (
-                f"I cannot post the confirmation here ({err.response.get('error')}): invite me with "
+                f"I cannot post the confirmation here ({escape(reason(err))}): invite me with "
                 "`/invite @alp`, or run it from the on-call channel. Nothing was changed."
             )
         self.requests.set_message(rid, str(resp["ts"]))
+        full = ui.preview_attachment(req["preview"]["lines"])
+        if full:  # the message names what fits and how many more: the file names everything
+            await self._attach(str(resp.get("channel", channel)), str(resp["ts"]), full, f"request-{rid}-preview.txt")
         return None
+
+    async def _attach(self, channel: str, ts: str, content: str, filename: str) -> None:
+        try:
+            await self.client.files_upload_v2(channel=channel, thread_ts=ts, content=content, filename=filename)
+        except SLACK_ERRORS as err:
+            log.warning("cannot upload %s (%s); posting it as text", filename, reason(err))
+            await deliver(self.client, channel, content[:35_000], thread_ts=ts, what=filename)
 
     @staticmethod
     def _missing(action: str, raw: dict[str, Any]) -> list[str]:
@@ -187,17 +204,26 @@ class ActionFlow:
         except TokenError as err:
             self.audit(user, "refused", "?", {}, str(err))
             return str(err)
-        if data.get("s") != step:
+        if data.get("s") != step or not isinstance(data.get("r"), int):
             self.audit(user, "refused", "?", {}, "button used for another step")
             return "this button does not do that (edited?)"
-        req = self.requests.get(int(data["r"]))
+        req = self.requests.get(data["r"])
         if req is None:
             return "no such request"
         return req, find(req["action"])
 
     async def _update(self, req: dict[str, Any], text: str, blocks: list[dict[str, Any]]) -> None:
+        """The request's message shows its new state (or a new message in its thread says it)."""
         if req.get("message_ts"):
-            await self.client.chat_update(channel=req["channel"], ts=req["message_ts"], text=text, blocks=blocks)
+            await deliver(
+                self.client,
+                req["channel"],
+                text,
+                blocks,
+                ts=req["message_ts"],
+                thread_ts=req["message_ts"],
+                what=f"request #{req['id']}",
+            )
 
     async def confirm(self, token: str, user: str) -> str | None:
         loaded = await self._load(token, "confirm", user)
@@ -268,6 +294,12 @@ class ActionFlow:
         if isinstance(loaded, str):
             return loaded
         req, spec = loaded
+        if user not in (req["requester"], req.get("confirmed_by")) and not await self.authz.allowed(user, spec.risk):
+            self.audit(user, "refused", spec.name, req["params"], "cancel by someone else", req["channel"])
+            return (
+                f"Only <@{req['requester']}> or someone allowed to run {spec.risk.value} actions "
+                f"({self.authz.describe(spec.risk)}) may cancel request #{req['id']}."
+            )
         if not self.requests.move(req["id"], ("pending", "awaiting_approval"), "cancelled"):
             return self._already(req["id"])
         self.audit(user, "cancelled", spec.name, req["params"], "", req["channel"])
@@ -306,12 +338,13 @@ class ActionFlow:
             "before": outcome.before,
             "after": outcome.after,
             "details": outcome.details,
+            "undo": list(outcome.undo) if outcome.undo and outcome.ok else None,  # old values stay server-side
         }
         self.requests.move(req["id"], ("running",), status, outcome=json.loads(json.dumps(result, default=str)))
         approver = values.get("approver")
         who = f"<@{req.get('confirmed_by') or user}>" + (f", approved by <@{approver}>" if approver else "")
         self.audit(user, "outcome", spec.name, req["params"], f"{status}: {outcome.summary}", req["channel"])
-        inc = self.escalator.store.open_in_channel(req["channel"])
+        inc = self.escalator.open_in_channel(req["channel"])
         if inc:
             self.escalator.record(
                 inc.id,
@@ -320,9 +353,12 @@ class ActionFlow:
                 f"{ui.label(spec.name, req['params'])}: {outcome.summary}",
                 {"action": spec.name, "ok": outcome.ok},
             )
-        undo = self.token({"a": outcome.undo[0], "p": outcome.undo[1]}) if outcome.undo and outcome.ok else None
+        undo = self.token({"u": req["id"]}) if outcome.undo and outcome.ok else None  # a reference, no values
         req = self.requests.get(req["id"]) or req
         await self._update(req, *ui.outcome_blocks(spec, req, outcome, who, undo))
+        full = ui.preview_attachment(ui.outcome_changes(outcome))
+        if full and req.get("message_ts"):  # the message says how many more: the file has them all
+            await self._attach(req["channel"], req["message_ts"], full, f"request-{req['id']}-outcome.txt")
         if spec.verify and outcome.ok and not self.settings.actions.dry_run:
             await self._verify(spec, req)
         return None
@@ -335,68 +371,116 @@ class ActionFlow:
         raw = {"group": req["params"]["group"]} if spec.verify == "kafka-lag" and "group" in req["params"] else {}
         report = await run_check(check, CheckContext(self.settings), check.params.model_validate(raw))
         msg = render_report(report)
-        await self.client.chat_postMessage(
-            channel=req["channel"],
+        out = await deliver(
+            self.client,
+            req["channel"],
+            f"After {spec.name}: {msg.text}",
+            msg.blocks,
             thread_ts=req["message_ts"],
-            text=f"After {spec.name}: {msg.text}",
-            blocks=msg.blocks,
+            what=f"the check after request #{req['id']}",
         )
+        if out and msg.attachment and "ts" in out:
+            await self._attach(out["channel"], req["message_ts"], msg.attachment, f"{check.name}-report.txt")
 
     # ------------------------------------------------------------------ audit
     def audit_text(self, n: int) -> str:
-        rows = self.escalator.store.latest_audit(n)
+        rows = self.escalator.latest_audit(n)
         lines = [
-            f"`{r['at']:%m-%d %H:%M:%S}` <@{r['actor']}> *{r['event']}* {ui.label(r['action'], r['params'])}"
-            + (f": {r['result'][:150]}" if r["result"] else "")
+            f"`{r['at']:%m-%d %H:%M:%S}` {_actor(r['actor'])} *{escape(r['event'])}* "
+            + clean(ui.label(r["action"], r["params"]))
+            + (f": {_cut(clean(r['result']), 150)}" if r["result"] else "")
             for r in rows
         ]
-        return redact("\n".join(lines)) or "The audit log is empty."
+        return "\n".join(lines) or "The audit log is empty."
+
+    def undo_request(self, token: str) -> tuple[str, dict[str, Any], str] | str:
+        """The Undo button's action, old values and channel, read from the request's stored outcome."""
+        data = verify(token, self.key)
+        req = self.requests.get(data["u"]) if isinstance(data.get("u"), int) else None
+        undo = (req or {}).get("outcome", {}) or {}
+        if not isinstance(undo, dict) or not undo.get("undo"):
+            return "there is nothing to undo for this request"
+        action, params = undo["undo"]
+        return str(action), dict(params), str((req or {}).get("channel") or "")
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}… (+{len(text) - limit} characters)"
+
+
+def _actor(actor: str) -> str:
+    """A Slack user ID as a mention; anything else (a terminal user's name) as escaped text."""
+    return f"<@{actor}>" if actor[:1] in ("U", "W") and actor.isalnum() and actor.isascii() else escape(actor)
 
 
 def register_action_handlers(app: AsyncApp, flow: ActionFlow) -> None:
     import re
 
-    async def reply(client: AsyncWebClient, body: dict[str, Any], text: str | None) -> None:
+    async def reply(client: AsyncWebClient, body: dict[str, Any], text: str | None, respond: Any = None) -> None:
         if text:
-            channel = body.get("channel", {}).get("id") or body.get("container", {}).get("channel_id")
-            await client.chat_postEphemeral(channel=channel, user=body["user"]["id"], text=text)
+            channel = body.get("channel", {}).get("id") or body.get("container", {}).get("channel_id") or ""
+            await ephemeral(client, channel, body["user"]["id"], text, respond)
 
     @app.action(re.compile(r"^alp_action_(request|undo)(:\d+)?$"))
-    async def requested(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def requested(ack: Any, body: dict[str, Any], client: AsyncWebClient, respond: Any) -> None:
         await ack()
         user = body["user"]["id"]
-        try:
-            data = verify(body["actions"][0]["value"], flow.key)
-        except TokenError as err:
-            flow.audit(user, "refused", "?", {}, str(err))
-            await reply(client, body, f":no_entry: {err}")
-            return
+        value = str(body["actions"][0].get("value") or "")
         channel = body.get("channel", {}).get("id", "")
+        try:
+            if body["actions"][0]["action_id"] == "alp_action_undo":
+                found = flow.undo_request(value)
+                if isinstance(found, str):
+                    await reply(client, body, found, respond)
+                    return
+                action, params, bound = found
+            else:
+                data = verify(value, flow.key)
+                action, params, bound = str(data.get("a", "")), dict(data.get("p") or {}), str(data.get("c") or "")
+        except (TokenError, ValueError, TypeError, KeyError) as err:
+            flow.audit(user, "refused", "?", {}, str(err))
+            await reply(client, body, f":no_entry: {escape(err)}", respond)
+            return
+        if bound and bound != channel:  # a finding's button belongs to the message it was posted in
+            flow.audit(user, "refused", action, params, f"button from {bound} clicked in {channel}")
+            await reply(client, body, ":no_entry: this button belongs to a message in another channel", respond)
+            return
         thread = body.get("container", {}).get("message_ts")
         await reply(
-            client, body, await flow.request(data["a"], dict(data["p"]), user, channel, thread, body.get("trigger_id"))
+            client,
+            body,
+            await flow.request(action, params, user, channel, thread, body.get("trigger_id")),
+            respond,
         )
 
     @app.view("alp_action_modal")
     async def modal(ack: Any, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        meta = json.loads(view["private_metadata"])
-        raw = dict(meta["p"])
-        for name, block in view["state"]["values"].items():
-            value = block["value"].get("value")
+        try:
+            meta = json.loads(view["private_metadata"])
+            raw = dict(meta["p"])
+            channel = str(meta["c"])
+        except (ValueError, KeyError, TypeError):
+            log.warning("refused a parameters form with unreadable metadata")
+            return
+        state = view.get("state")
+        values = state.get("values") if isinstance(state, dict) else None
+        for name in values if isinstance(values, dict) else {}:
+            value = form_value(view, name)
             if value:
                 raw[name] = value
-        text = await flow.request(meta["a"], raw, body["user"]["id"], meta["c"], meta.get("t"))
+        thread = meta.get("t") if isinstance(meta.get("t"), str) else None
+        text = await flow.request(str(meta.get("a", "")), raw, body["user"]["id"], channel, thread)
         if text:
-            await client.chat_postEphemeral(channel=meta["c"], user=body["user"]["id"], text=text)
+            await ephemeral(client, channel, body["user"]["id"], text)
 
     for step in ("confirm", "approve", "cancel"):
 
         def make(step: str) -> Any:
-            async def handler(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+            async def handler(ack: Any, body: dict[str, Any], client: AsyncWebClient, respond: Any) -> None:
                 await ack()
-                token, user = body["actions"][0]["value"], body["user"]["id"]
-                await reply(client, body, await getattr(flow, step)(token, user))
+                token, user = str(body["actions"][0].get("value") or ""), body["user"]["id"]
+                await reply(client, body, await getattr(flow, step)(token, user), respond)
 
             return handler
 

@@ -113,7 +113,7 @@ class Silencer:
         if not labels:
             self.flow.audit(user, "refused", "silence", params, "no label common to the group's alerts", channel)
             return "The group's alerts share no label to match on; silence them in Alertmanager itself."
-        inc = self.intake.escalator.store.get(group.incident_id) if group.incident_id else None
+        inc = self.intake.escalator.get(group.incident_id) if group.incident_id else None
         comment = (
             f"alp: {inc.ref} ({inc.priority.value}) {inc.summary}"
             if inc

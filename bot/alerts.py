@@ -350,7 +350,7 @@ class AlertIntake:
     ) -> None:
         blocks = group.route.get("report_blocks")
         rendered = fresh or (SlackMessage("", blocks) if blocks else None)
-        inc = self.escalator.store.get(group.incident_id) if group.incident_id else None
+        inc = self.escalator.get(group.incident_id) if group.incident_id else None
         ref = f"{inc.ref} ({inc.priority.value}, {inc.status.value})" if inc else None
         if ref and group.previous_incident_id:
             ref += f", after INC-{group.previous_incident_id}"

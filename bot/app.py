@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
+import traceback
+from pathlib import Path
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actions import ActionFlow, register_action_handlers
+from bot.escape import code
 from bot.incidents import handle_incident_command, oncall_text, register_incident_handlers
 from bot.metrics import Metrics
 from bot.render_incident import open_modal
@@ -32,7 +36,18 @@ from bot.router import (
     parse,
 )
 from bot.settings import Settings
+from bot.slack_client import (
+    SLACK_ERRORS,
+    check,
+    deliver,
+    make_client,
+    open_form,
+    reason,
+    respond_whole,
+    retrying,
+)
 from commands.params import UsageError
+from commands.redact import redact
 from commands.registry import CHECKS, CheckContext
 from commands.report import Report, Severity
 from commands.runner import run_check
@@ -40,54 +55,68 @@ from escalation.engine import Escalator
 
 log = logging.getLogger(__name__)
 
+ATTACH_CHUNK = 35_000  # characters of a file sent as messages (Slack takes 40,000 a message)
 PROGRESS_MIN_INTERVAL_S = 1.0  # chat.update is rate limited (Tier 3: ~50/min per workspace)
 
 
 class Reply:
-    """One message the bot keeps updating: posted in the channel, or via response_url."""
+    """One message the bot keeps updating: posted in the channel, or via response_url.
+    Delivery and its fallbacks are `bot.slack_client.deliver`'s."""
 
     def __init__(self, client: AsyncWebClient, respond: Any, channel: str, user: str) -> None:
         self.client = client
-        self.respond = respond
+        self.respond = retrying(respond)
         self.channel = channel
         self.user = user
         self.ts: str | None = None
         self.via_response_url = False
 
-    async def send(self, msg: SlackMessage) -> None:
-        """Post the first time, update in place afterwards."""
+    async def send(self, msg: SlackMessage, what: str = "reply") -> bool:
+        """Post the first time, update in place afterwards; False when the message was lost (logged)."""
         if self.via_response_url:
-            await self.respond(text=msg.text, blocks=msg.blocks, replace_original=True, response_type="in_channel")
-            return
-        try:
-            if self.ts is None:
-                resp = await self.client.chat_postMessage(channel=self.channel, text=msg.text, blocks=msg.blocks)
-                self.ts = resp["ts"]
-                self.channel = resp.get("channel", self.channel)
-            else:
-                await self.client.chat_update(channel=self.channel, ts=self.ts, text=msg.text, blocks=msg.blocks)
-        except SlackApiError as err:
-            if self.ts is not None:
-                raise
-            log.info("cannot post in %s (%s); using response_url", self.channel, err.response.get("error"))
+            try:
+                await respond_whole(self.respond, msg.text, msg.blocks, replace=True)
+                return True
+            except Exception as err:
+                log.error("lost %s to %s: response_url: %s", what, self.channel, reason(err))
+                return False
+        out = await deliver(
+            self.client, self.channel, msg.text, msg.blocks, ts=self.ts, respond=self.respond, what=what
+        )
+        if out is None:
+            return False
+        if "via" in out:
             self.via_response_url = True
-            await self.respond(text=msg.text, blocks=msg.blocks, response_type="in_channel")
+        else:
+            self.ts, self.channel = out["ts"], out["channel"]
+        return True
 
     async def attach(self, content: str, filename: str, title: str) -> None:
-        """Upload the full report as a file in the message's thread."""
-        if self.via_response_url:
-            shown = content[:35000]
+        """Upload the full content as a file in the message's thread; where the upload fails, send
+        it as text in as many messages as it takes; through a response_url, what fits one message
+        and how much is left out."""
+        if not self.via_response_url:
+            try:
+                await self.client.files_upload_v2(
+                    channel=self.channel, thread_ts=self.ts, content=content, filename=filename, title=title
+                )
+                return
+            except SLACK_ERRORS as err:
+                log.warning("cannot upload %s to %s (%s); sending it as messages", filename, self.channel, reason(err))
+        if self.via_response_url:  # a response_url takes 5 messages in all: one, saying what is left out
+            shown = content[:ATTACH_CHUNK]
             more = len(content) - len(shown)
             left = f"\n… and {more} more characters: the bot cannot upload files here" if more else ""
-            await self.respond(
-                text=f"{title} (no file upload here):\n```" + shown + "```" + left,
-                replace_original=False,
-                response_type="in_channel",
-            )
+            try:
+                text = f"{title} (no file upload here):\n" + code(shown) + left
+                check(await self.respond(text=text, replace_original=False, response_type="in_channel"))
+            except Exception as err:
+                log.error("lost %s to %s: response_url: %s", filename, self.channel, reason(err))
             return
-        await self.client.files_upload_v2(
-            channel=self.channel, thread_ts=self.ts, content=content, filename=filename, title=title
-        )
+        chunks = [content[i : i + ATTACH_CHUNK] for i in range(0, len(content), ATTACH_CHUNK)] or [""]
+        for n, chunk in enumerate(chunks, 1):
+            head = f"{title} ({n}/{len(chunks)}):\n" if len(chunks) > 1 else f"{title}:\n"
+            await deliver(self.client, self.channel, head + code(chunk), thread_ts=self.ts, what=f"{filename} part {n}")
 
     async def attach_image(self, png: bytes, filename: str, title: str) -> None:
         """Upload a picture (a chart) in the message's thread; not possible through response_url.
@@ -120,17 +149,24 @@ class Progress:
         if time.monotonic() - self.last_update < PROGRESS_MIN_INTERVAL_S:
             return
         self.last_update = time.monotonic()
-        try:
-            await self.reply.send(render_progress(self.target, self.states))
-        except SlackApiError as err:  # progress is a nicety; the result still goes out
-            log.warning("progress update failed: %s", err)
+        if self.reply.ts is None or self.reply.via_response_url:
+            return
+        try:  # progress is a nicety: no fallbacks, the result still goes out
+            msg = render_progress(self.target, self.states)
+            await self.reply.client.chat_update(
+                channel=self.reply.channel, ts=self.reply.ts, text=msg.text, blocks=msg.blocks
+            )
+        except SLACK_ERRORS as err:
+            log.warning("progress update failed: %s", reason(err))
 
 
 def build_app(settings: Settings, metrics: Metrics, escalator: Escalator) -> AsyncApp:
-    """The Bolt app with `/alp` and the incident buttons registered. Signature checks stay on."""
+    """The Bolt app with `/alp`, the incident and action buttons registered (not the catch-all
+    fallbacks: Bolt runs the first listener that matches, so `register_fallbacks` comes after
+    every other handler). Signature checks stay on."""
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
-    client = AsyncWebClient(token=token, base_url=settings.slack_api_url)
+    client = make_client(token, settings.slack_api_url)
     app = AsyncApp(
         client=client,
         signing_secret=secret,
@@ -167,8 +203,7 @@ def build_app(settings: Settings, metrics: Metrics, escalator: Escalator) -> Asy
                 None,
                 command.get("trigger_id"),
             )
-            if reply:
-                await respond(response_type="ephemeral", text=reply)
+            await private(respond, reply)
             return
         if isinstance(request, AuditRequest):
             metrics.commands.labels(verb="audit", outcome="ok").inc()
@@ -178,16 +213,18 @@ def build_app(settings: Settings, metrics: Metrics, escalator: Escalator) -> Asy
             metrics.commands.labels(verb="incident", outcome="ok").inc()
             if request.sub == "open" and request.priority is None:  # no arguments: the form
                 await ack()
-                await client.views_open(
-                    trigger_id=command["trigger_id"], view=open_modal(channel=command["channel_id"])
+                await private(
+                    respond,
+                    await open_form(
+                        client, command.get("trigger_id"), open_modal(channel=command["channel_id"]), "incident"
+                    ),
                 )
                 return
             await ack()
             reply = await handle_incident_command(
                 escalator, request, command["channel_id"], command.get("user_id", ""), client
             )
-            if reply:
-                await respond(response_type="ephemeral", text=reply)
+            await private(respond, reply)
             return
         await ack()
         await run_in_channel(request, command, respond, client, settings, metrics, escalator, flow)
@@ -204,7 +241,40 @@ def build_app(settings: Settings, metrics: Metrics, escalator: Escalator) -> Asy
     app.command("/alp")(alp_command)
     register_incident_handlers(app, escalator, run_health)
     register_action_handlers(app, flow)
-    return app
+    return app  # the caller adds its own handlers, then `register_fallbacks` last
+
+
+async def private(respond: Any, text: str | None) -> None:
+    """A private reply through `response_url`; a failure is logged as the loss it is."""
+    if not text:
+        return
+    try:
+        check(await retrying(respond)(response_type="ephemeral", text=text))
+    except Exception as err:
+        log.error("lost a private reply: response_url: %s", reason(err))
+
+
+def register_fallbacks(app: AsyncApp) -> None:
+    """Registered last: any other button or form is acknowledged and answered, and an error in a
+    handler is answered and logged in one line (type, place, masked message), never a traceback."""
+
+    @app.action(re.compile(".*"))
+    async def unknown_action(ack: Any, body: dict[str, Any], respond: Any) -> None:
+        await ack()
+        await private(respond, "This button is not one alp knows (any more): run the command again.")
+
+    @app.view(re.compile(".*"))
+    async def unknown_view(ack: Any) -> None:
+        await ack()
+
+    @app.error
+    async def on_error(error: Exception, body: dict[str, Any], respond: Any = None) -> None:
+        frames = traceback.extract_tb(error.__traceback__)
+        ours = [f for f in frames if any(p in f.filename for p in ("/bot/", "/commands/", "/escalation/"))] or frames
+        where = f"{Path(ours[-1].filename).name}:{ours[-1].lineno}" if ours else "?"
+        log.error("unhandled %s at %s: %s", type(error).__name__, where, redact(str(error))[:300])
+        if respond is not None:
+            await private(respond, f"alp could not finish that ({type(error).__name__}); it is logged.")
 
 
 def _verb(text: str) -> str:
@@ -236,8 +306,12 @@ async def run_in_channel(
             png = await asyncio.to_thread(lag_chart_png, report.data)
             if png:
                 await reply.attach_image(png, f"{request.target}-chart.png", f"{request.target}: lag over the window")
-        msg = render_report(report, flow.request_button, request.show_all)
-        await reply.send(msg)
+        channel = command["channel_id"]
+        msg = render_report(
+            report, lambda action, params: flow.request_button(action, params, channel), request.show_all
+        )
+        if not await reply.send(msg, what=f"the {request.target} report"):
+            outcome = "error"
         if msg.attachment:
             await reply.attach(msg.attachment, f"{request.target}-report.txt", f"{request.target} report")
         raw = report.redacted().data.get("raw_lines")
@@ -246,9 +320,9 @@ async def run_in_channel(
             await reply.attach("\n".join(raw) + "\n", f"{name}.log", f"{name}: {len(raw)} line(s) read")
         metrics.outcomes.labels(target=request.target, severity=report.severity.value).inc()
         link_to_incident(escalator, request, command, report)
-    except (TimeoutError, SlackApiError, OSError) as err:
+    except (*SLACK_ERRORS, TimeoutError) as err:
         outcome = "error"
-        log.error("could not answer /alp %s: %s", request.target, err)
+        log.error("could not answer /alp %s: %s", request.target, reason(err))
     finally:
         metrics.commands.labels(verb="check", outcome=outcome).inc()
         metrics.duration.labels(target=request.target).observe(time.monotonic() - t0)
@@ -256,11 +330,7 @@ async def run_in_channel(
 
 def link_to_incident(escalator: Escalator, request: CheckRequest, command: dict[str, Any], report: Report) -> None:
     """A check run for an incident (`--incident`, or in its channel) joins its steps and evidence."""
-    inc = (
-        escalator.store.get(request.incident)
-        if request.incident
-        else escalator.store.open_in_channel(command["channel_id"])
-    )
+    inc = escalator.get(request.incident) if request.incident else escalator.open_in_channel(command["channel_id"])
     if inc is None:
         return
     worst_first = sorted(report.redacted().findings, key=lambda f: -f.severity.rank)

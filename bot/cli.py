@@ -7,16 +7,19 @@ Exit codes: 0 ok, 1 warning, 2 critical, 3 could not check, 64 usage error.
 from __future__ import annotations
 
 import asyncio
+import html
+import json
 import logging
 import os
 import shlex
 import sys
 from typing import TYPE_CHECKING
 
+from bot.escape import terminal
 from bot.render_text import render_text
 from bot.settings import ConfigError, Settings, load_settings
 from commands.params import UsageError
-from commands.redact import redact
+from commands.redact import RedactingFilter, redact, redact_data
 from commands.registry import CheckContext
 from commands.runner import run_check
 
@@ -75,6 +78,8 @@ def _fast_check(args: list[str], as_json: bool, chart: str | None) -> bool:
 def main(argv: list[str] | None = None) -> None:
     """Console script `alp`."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     args = list(sys.argv[1:] if argv is None else argv)
     as_json = "--json" in args
@@ -121,7 +126,10 @@ def main(argv: list[str] | None = None) -> None:
         from escalation.store import Store
 
         for r in Store(settings.state_url).latest_audit(request.n):
-            print(f"{r['at']:%Y-%m-%d %H:%M:%S} {r['actor']} {r['event']} {r['action']} {r['params']} {r['result']}")
+            params = json.dumps(redact_data(r["params"]), ensure_ascii=False)
+            print(
+                terminal(f"{r['at']:%Y-%m-%d %H:%M:%S} {r['actor']} {r['event']} {r['action']} {params} {r['result']}")
+            )
         return
     assert isinstance(request, CheckRequest)
     report = asyncio.run(run_check(request.spec, CheckContext(settings, _progress), request.params))
@@ -180,14 +188,17 @@ async def _do(request: DoRequest, settings: Settings, yes: bool) -> int:
     ctx = ActionContext(settings)
     pre = await preview(spec, ctx, params)
     store = Store(settings.state_url)
-    clean = params.model_dump(mode="json", exclude_none=True)
-    store.record_audit(actor, "dry-run", spec.name, clean, "; ".join(pre.lines)[:2000] or (pre.refusal or ""))
+    clean = redact_data(params.model_dump(mode="json", exclude_none=True))
+    assert isinstance(clean, dict)
+    store.record_audit(
+        actor, "dry-run", spec.name, clean, redact("; ".join(pre.lines))[:2000] or redact(pre.refusal or "")
+    )
     print(f"{spec.name} (risk: {spec.risk.value})")
     for line in pre.lines:
-        print(f"  {redact(line)}")
+        print(f"  {terminal(line)}")
     if pre.refusal:
-        store.record_audit(actor, "refused", spec.name, clean, pre.refusal)
-        print(f"refused: {pre.refusal}", file=sys.stderr)
+        store.record_audit(actor, "refused", spec.name, clean, redact(pre.refusal))
+        print(f"refused: {terminal(pre.refusal)}", file=sys.stderr)
         return 1
     if not yes or settings.actions.dry_run:
         print(
@@ -203,19 +214,21 @@ async def _do(request: DoRequest, settings: Settings, yes: bool) -> int:
         outcome = await execute(spec, ctx, params, pre)
     finally:
         await lock.release()
-    store.record_audit(actor, "outcome", spec.name, clean, f"{'done' if outcome.ok else 'failed'}: {outcome.summary}")
-    print(redact(("done: " if outcome.ok else "failed: ") + outcome.summary))
+    store.record_audit(
+        actor, "outcome", spec.name, clean, redact(f"{'done' if outcome.ok else 'failed'}: {outcome.summary}")
+    )
+    print(terminal(("done: " if outcome.ok else "failed: ") + outcome.summary))
     for line in outcome.details:
-        print(f"  {redact(line)}")
+        print(f"  {terminal(line)}")
     if outcome.undo:
         undo_args = " ".join(f"{k}={v}" for k, v in outcome.undo[1].items())
-        print(f"undo: alp do {outcome.undo[0]} {undo_args} --yes")
+        print(terminal(f"undo: alp do {outcome.undo[0]} {undo_args} --yes"))
     return 0 if outcome.ok else 1
 
 
 def _plain(text: str) -> str:
-    """Slack mrkdwn to terminal text."""
-    return text.replace("*", "").replace("`", "")
+    """Slack mrkdwn to terminal text (escaped `&<>` shown as themselves)."""
+    return html.unescape(text.replace("*", "").replace("`", ""))
 
 
 async def _incident(request: IncidentRequest, settings: Settings, as_json: bool = False) -> int:
@@ -227,36 +240,34 @@ async def _incident(request: IncidentRequest, settings: Settings, as_json: bool 
         return 0
     from escalation.engine import Escalator
     from escalation.postmortem import postmortem_markdown
-    from escalation.store import Store
     from escalation.terminal import TerminalNotifier
 
     if request.sub == "open" and request.priority is None:
         print("alp: `alp incident open <P0|P1|P2> <summary>`", file=sys.stderr)
         return EXIT_USAGE
-    store = Store(settings.state_url)
-    esc = Escalator(store, settings.escalation, TerminalNotifier(), settings.state_url)
+    esc = Escalator.connect(settings.state_url, settings.escalation, TerminalNotifier())
     from commands.changes import incident_changes_hook
 
     esc.recent_changes = incident_changes_hook(settings)
     await esc.start(lead=False)
     try:
         if request.sub == "postmortem":
-            inc = store.get(request.incident or 0)
+            inc = esc.get(request.incident or 0)
             if inc is None:
                 print(f"alp: no incident {request.incident}", file=sys.stderr)
                 return 1
-            print(postmortem_markdown(inc, store.timeline(inc.id), await esc.recent_changes(inc)))
+            print(terminal(postmortem_markdown(inc, esc.timeline(inc.id), await esc.recent_changes(inc))))
             return 0
         from bot.incidents import handle_incident_command
 
         reply = await handle_incident_command(
             esc, request, settings.escalation.incident_channel.lstrip("#"), os.environ.get("USER", "terminal"), None
         )
-        print(_plain(reply or "done"))
+        print(terminal(_plain(reply or "done")))
         return 0
     finally:
         await esc.stop()
-        store.close()
+        esc.close()
 
 
 if __name__ == "__main__":

@@ -10,14 +10,19 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.escape import clean, escape, keep_mentions
 from bot.render_incident import checklist_blocks, incident_blocks, note_modal, open_modal, page_blocks
 from bot.settings import Settings
+from bot.slack_client import SLACK_ERRORS, open_form, reason
+from bot.slack_client import ephemeral as private_reply
+from commands.redact import redact
 from escalation.engine import Escalator
 from escalation.model import Incident, Priority, Status, Step
 from escalation.pages import Page
 from escalation.postmortem import postmortem_markdown
 
 log = logging.getLogger(__name__)
+SHOW_EVENTS = 15
 
 
 class SlackNotifier:
@@ -37,22 +42,35 @@ class SlackNotifier:
             await self.client.chat_update(channel=inc.channel, ts=inc.message_ts, text=text, blocks=blocks)
 
     async def page(self, inc: Incident, step: Step, page: Page) -> None:
+        """DMs first, then the thread post: the thread post is the mark that the page is complete."""
         text, blocks = page_blocks(page)
-        await self.client.chat_postMessage(
-            channel=inc.channel, thread_ts=inc.message_ts, text=text, blocks=blocks, reply_broadcast=True
-        )
         for user in step.dm_users:
             dm = await self.client.conversations_open(users=user)
             await self.client.chat_postMessage(channel=dm["channel"]["id"], text=text, blocks=blocks)
+        await self.client.chat_postMessage(
+            channel=inc.channel, thread_ts=inc.message_ts, text=text, blocks=blocks, reply_broadcast=True
+        )
+
+    async def already_paged(self, inc: Incident, step: Step, page: Page) -> bool:
+        """Looked for in the incident's thread, or in the channel if it has no announcement."""
+        text, _ = page_blocks(page)
+        if inc.message_ts:
+            resp = await self.client.conversations_replies(channel=inc.channel, ts=inc.message_ts, limit=200)
+        else:
+            resp = await self.client.conversations_history(
+                channel=inc.channel, oldest=str(inc.opened_at.timestamp()), limit=200
+            )
+        return any(m.get("text") == text for m in resp.get("messages") or [])
 
     async def say(self, inc: Incident, text: str) -> None:
-        await self.client.chat_postMessage(channel=inc.channel, thread_ts=inc.message_ts, text=text)
+        # The engine's own lines: its mentions stay live, anything else (a pager's error) is text.
+        await self.client.chat_postMessage(channel=inc.channel, thread_ts=inc.message_ts, text=keep_mentions(text))
 
     async def specialists(self, inc: Incident, channels: list[str]) -> None:
         for channel in channels:
             await self.client.chat_postMessage(
                 channel=channel.lstrip("#"),
-                text=f":sos: {inc.ref} [{inc.priority.value}] {inc.summary}: your team is needed in <#{inc.channel}>",
+                text=f":sos: {inc.ref} [{inc.priority.value}] {clean(inc.summary)}: your team is needed in <#{inc.channel}>",
             )
 
     async def checklist(self, inc: Incident) -> None:
@@ -72,12 +90,18 @@ def oncall_text(settings: Settings) -> str:
 
 def incident_line(inc: Incident) -> str:
     who = f", acked by <@{inc.acked_by}>" if inc.status is Status.ACKNOWLEDGED else ""
-    return f"*{inc.ref}* [{inc.priority.value}] {inc.status.value}{who}: {inc.summary} (opened {inc.opened_at:%m-%d %H:%M}Z)"
+    return f"*{inc.ref}* [{inc.priority.value}] {inc.status.value}{who}: {clean(inc.summary)} (opened {inc.opened_at:%m-%d %H:%M}Z)"
 
 
 def show_text(esc: Escalator, inc: Incident) -> str:
-    lines = [incident_line(inc), f"Impact: {inc.impact or '-'}; services: {', '.join(inc.services) or '-'}"]
-    lines += [f"`{e.at:%H:%M:%S}` {e.actor}: {e.text}" for e in esc.store.timeline(inc.id)[-15:]]
+    lines = [
+        incident_line(inc),
+        f"Impact: {clean(inc.impact or '-')}; services: {clean(', '.join(inc.services) or '-')}",
+    ]
+    events = esc.timeline(inc.id)
+    if len(events) > SHOW_EVENTS:
+        lines.append(f"… {len(events) - SHOW_EVENTS} earlier events: `/alp incident postmortem {inc.id}` has them all")
+    lines += [f"`{e.at:%H:%M:%S}` {escape(e.actor)}: {clean(e.text)}" for e in events[-SHOW_EVENTS:]]
     return "\n".join(lines)
 
 
@@ -92,9 +116,9 @@ async def handle_incident_command(
         )
         return None if opened.message_ts else f"Opened {opened.ref}."
     if sub == "list":
-        incs = esc.store.incidents(open_only=True)
+        incs = esc.list_open()
         return "\n".join(incident_line(i) for i in incs) or "No open incidents."
-    inc = esc.store.get(request.incident) if request.incident else esc.store.open_in_channel(channel)
+    inc = esc.get(request.incident) if request.incident else esc.open_in_channel(channel)
     if inc is None:
         return (
             f"No incident {request.incident}."
@@ -120,46 +144,68 @@ async def handle_incident_command(
         return f"Noted on {inc.ref}."
     if sub == "postmortem":
         if client is None:
-            return postmortem_markdown(inc, esc.store.timeline(inc.id), await esc.recent_changes(inc))
+            return postmortem_markdown(inc, esc.timeline(inc.id), await esc.recent_changes(inc))
         await upload_postmortem(esc, inc, channel, client)
         return None
     return f"unknown incident command {sub}"
 
 
 async def upload_postmortem(esc: Escalator, inc: Incident, channel: str, client: AsyncWebClient) -> None:
-    md = postmortem_markdown(inc, esc.store.timeline(inc.id), await esc.recent_changes(inc))
-    await client.files_upload_v2(
-        channel=channel,
-        thread_ts=inc.message_ts if inc.channel == channel else None,
-        content=md,
-        filename=f"postmortem-{inc.ref}.md",
-        title=f"Postmortem draft {inc.ref}",
-    )
+    md = redact(postmortem_markdown(inc, esc.timeline(inc.id), await esc.recent_changes(inc)))
+    try:
+        await client.files_upload_v2(
+            channel=channel,
+            thread_ts=inc.message_ts if inc.channel == channel else None,
+            content=md,
+            filename=f"postmortem-{inc.ref}.md",
+            title=f"Postmortem draft {inc.ref}",
+        )
+    except SLACK_ERRORS as err:
+        log.error("lost the postmortem draft of %s to %s: %s", inc.ref, channel, reason(err))
+
+
+def form_value(view: dict[str, Any], block: str, key: str = "value") -> Any:
+    """`view.state.values[block].value[key]`, or None where the form does not have it."""
+    state = view.get("state")
+    values = state.get("values") if isinstance(state, dict) else None
+    entry = values.get(block) if isinstance(values, dict) else None
+    element = entry.get("value") if isinstance(entry, dict) else None
+    return element.get(key) if isinstance(element, dict) else None
 
 
 def register_incident_handlers(app: AsyncApp, esc: Escalator, run_health: Any) -> None:
     """Buttons, checkboxes and forms of incident messages."""
 
+    def number(value: object) -> int | None:
+        """An incident id from a button or form: ASCII digits within SQLite's INTEGER, else None."""
+        text = str(value or "")
+        return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+
     def incident_of(body: dict[str, Any]) -> Incident | None:
-        return esc.store.get(int(body["actions"][0]["value"]))
+        incident_id = number(str(body["actions"][0].get("value") or "").split(":")[0])
+        return esc.get(incident_id) if incident_id is not None else None
 
     async def ephemeral(client: AsyncWebClient, body: dict[str, Any], text: str) -> None:
-        channel = body.get("channel", {}).get("id") or body.get("container", {}).get("channel_id")
-        await client.chat_postEphemeral(channel=channel, user=body["user"]["id"], text=text)
+        channel = body.get("channel", {}).get("id") or body.get("container", {}).get("channel_id") or ""
+        await private_reply(client, channel, body["user"]["id"], text)
 
     @app.action("incident_ack")
     async def ack(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         inc = incident_of(body)
         if inc and not await esc.acknowledge(inc.id, body["user"]["id"]):
-            await ephemeral(client, body, f"{inc.ref} is already {esc.store.get(inc.id).status.value}.")  # type: ignore[union-attr]
+            await ephemeral(client, body, f"{inc.ref} is already {esc.get(inc.id).status.value}.")  # type: ignore[union-attr]
 
     @app.action("incident_escalate")
     async def escalate(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        inc = incident_of(body)
-        if inc:
-            await ephemeral(client, body, await esc.escalate_now(inc.id, body["user"]["id"]))
+        value = str(body["actions"][0].get("value") or "")  # "id:step": the step shown when the user clicked
+        raw_id, _, shown = value.partition(":")
+        incident_id, from_step = number(raw_id), number(shown)
+        if incident_id is None:
+            await ephemeral(client, body, "That button names no incident: run `/alp incident list`.")
+            return
+        await ephemeral(client, body, await esc.escalate_now(incident_id, body["user"]["id"], from_step))
 
     @app.action("incident_resolve")
     async def resolve(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -171,30 +217,36 @@ def register_incident_handlers(app: AsyncApp, esc: Escalator, run_health: Any) -
     @app.action("incident_note")
     async def note(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        await client.views_open(trigger_id=body["trigger_id"], view=note_modal(int(body["actions"][0]["value"])))
+        incident_id = number(body["actions"][0].get("value"))
+        if incident_id is not None:
+            await open_form(client, body.get("trigger_id"), note_modal(incident_id), "note")
 
     @app.view("incident_note_modal")
     async def note_submitted(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
         await ack()
-        text = view["state"]["values"]["note"]["value"]["value"] or ""
-        await esc.note(int(view["private_metadata"]), body["user"]["id"], text)
+        text = str(form_value(view, "note") or "")
+        incident_id = number(view.get("private_metadata"))
+        if incident_id is not None and esc.get(incident_id) is not None:
+            await esc.note(incident_id, body["user"]["id"], text)
 
     @app.action("incident_checklist")
     async def tick(ack: Any, body: dict[str, Any]) -> None:
         await ack()
-        incident_id = int(body["actions"][0]["block_id"].split("_", 1)[1])
-        inc = esc.store.get(incident_id)
-        if inc is None:
+        incident_id = number(str(body["actions"][0].get("block_id", "")).partition("_")[2])
+        inc = esc.get(incident_id) if incident_id is not None else None
+        if inc is None or incident_id is None:
             return
         selected = {o["value"] for o in body["actions"][0].get("selected_options", [])}
         for item, done in inc.checklist.items():
             if (item in selected) != done:
-                esc.store.tick(incident_id, item, item in selected, body["user"]["id"])
+                esc.tick(incident_id, item, item in selected, body["user"]["id"])
 
     @app.action("incident_run_health")
     async def health(ack: Any, body: dict[str, Any], client: AsyncWebClient, respond: Any) -> None:
         await ack()
-        await run_health(body, client, respond, int(body["actions"][0]["value"]))
+        incident_id = number(body["actions"][0].get("value"))
+        if incident_id is not None:
+            await run_health(body, client, respond, incident_id)
 
     @app.action("incident_postmortem")
     async def postmortem(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -206,23 +258,30 @@ def register_incident_handlers(app: AsyncApp, esc: Escalator, run_health: Any) -
     @app.action("incident_open_from_finding")
     async def open_from_finding(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        seed = json.loads(body["actions"][0]["value"])
+        try:
+            seed = json.loads(str(body["actions"][0].get("value") or "{}"))
+        except ValueError:
+            seed = {}
+        seed = seed if isinstance(seed, dict) else {}
         channel = body.get("channel", {}).get("id", "")
-        await client.views_open(
-            trigger_id=body["trigger_id"], view=open_modal(seed.get("summary", ""), seed.get("impact", ""), channel)
-        )
+        view = open_modal(redact(str(seed.get("summary", ""))), redact(str(seed.get("impact", ""))), channel)
+        await open_form(client, body.get("trigger_id"), view, "incident")
 
     @app.view("incident_open_modal")
     async def open_submitted(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
-        values = view["state"]["values"]
-        summary = (values["summary"]["value"]["value"] or "").strip()
+        summary = str(form_value(view, "summary") or "").strip()
         if not summary:
             await ack(response_action="errors", errors={"summary": "Say what is wrong"})
             return
+        option = form_value(view, "priority", "selected_option")
+        priority = option.get("value") if isinstance(option, dict) else None
+        if priority not in ("P0", "P1", "P2"):
+            await ack(response_action="errors", errors={"priority": "Choose P0, P1 or P2"})
+            return
         await ack()
-        priority = values["priority"]["value"]["selected_option"]["value"]
-        services = [o["value"] for o in values["services"]["value"].get("selected_options") or []]
-        impact = values["impact"]["value"]["value"] or ""
+        chosen = form_value(view, "services", "selected_options")
+        services = [str(o.get("value")) for o in chosen if isinstance(o, dict)] if isinstance(chosen, list) else []
+        impact = str(form_value(view, "impact") or "")
         await esc.open(
-            Priority(priority), summary, impact, services, view["private_metadata"] or "", body["user"]["id"]
+            Priority(priority), summary, impact, services, str(view.get("private_metadata") or ""), body["user"]["id"]
         )

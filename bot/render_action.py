@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.escape import clean, code, inline
 from commands.actions.registry import ActionSpec, Outcome, Risk
 from commands.redact import redact
 
@@ -48,17 +49,46 @@ def _button(text: str, action_id: str, value: str, style: str | None = None, con
     return b
 
 
+PREVIEW_CHARS = 2800  # of a 3000-character section, room for the fence and the "N more" line
+LABEL_CHARS = 600
+
+
+def _short(text: str, limit: int = LABEL_CHARS) -> str:
+    """A one-line label that says it was shortened (the preview and its file name everything)."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text) - limit} more characters)"
+
+
+def fit_lines(lines: list[str], limit: int = PREVIEW_CHARS) -> tuple[list[str], int]:
+    """The leading lines whose code block fits `limit` characters, and how many are left out."""
+    shown: list[str] = []
+    size = 0
+    for line in lines:
+        size += len(code(line)) - 5  # escaped and masked as it will be shown, plus the newline
+        if size > limit:
+            break
+        shown.append(line)
+    return shown, len(lines) - len(shown)
+
+
+def preview_attachment(lines: list[str]) -> str | None:
+    """The full preview as text (masked) when the message cannot show all of it, else None."""
+    return redact("\n".join(lines)) if fit_lines(lines)[1] else None
+
+
 def _preview_section(lines: list[str]) -> Block:
-    text = redact("\n".join(lines)) or "(no preview)"
-    return {"type": "section", "text": {"type": "mrkdwn", "text": "```" + text[:2900] + "```"}}
+    shown, more = fit_lines(lines)
+    text = code("\n".join(shown)) if shown else "(no preview)"
+    if more:
+        text += f"\n… and {more} more line{'s' if more > 1 else ''}: the full list is attached as a file in the thread."
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
 def confirmation(
     spec: ActionSpec, req: dict[str, Any], who_may: str, confirm_token: str, cancel_token: str, dry_run: bool
 ) -> tuple[str, list[Block]]:
-    what = label(spec.name, req["params"])
+    what = _short(label(spec.name, req["params"]))
     head = (
-        f"{RISK_EMOJI[spec.risk]} <@{req['requester']}> asks to run `{what}` "
+        f"{RISK_EMOJI[spec.risk]} <@{req['requester']}> asks to run {inline(what)} "
         f"(risk: *{spec.risk.value}*){' — *dry-run mode*: nothing will change' if dry_run else ''}"
     )
     nobody = who_may.startswith("nobody")  # no Confirm button nobody may press
@@ -74,9 +104,9 @@ def confirmation(
         "alp_action_confirm",
         confirm_token,
         "danger" if spec.risk is Risk.DESTRUCTIVE else "primary",
-        confirm=f"`{what}` changes production." if spec.risk is not Risk.SAFE else None,
+        confirm=f"{inline(_short(what, 200))} changes production." if spec.risk is not Risk.SAFE else None,
     )
-    return f"Confirm: {what}", [
+    return f"Confirm: {clean(what)}", [
         {"type": "section", "text": {"type": "mrkdwn", "text": head}},
         _preview_section(req["preview"]["lines"]),
         {
@@ -104,13 +134,13 @@ def confirmation(
 def awaiting_approval(
     spec: ActionSpec, req: dict[str, Any], who_may: str, approve_token: str, cancel_token: str
 ) -> tuple[str, list[Block]]:
-    what = label(spec.name, req["params"])
-    return f"Approval needed: {what}", [
+    what = _short(label(spec.name, req["params"]))
+    return f"Approval needed: {clean(what)}", [
         {
             "type": "section",
             "text": {
                 "type": "mrkdwn",
-                "text": f"{RISK_EMOJI[spec.risk]} `{what}` was confirmed by <@{req['confirmed_by']}> and needs a *second* "
+                "text": f"{RISK_EMOJI[spec.risk]} {inline(what)} was confirmed by <@{req['confirmed_by']}> and needs a *second* "
                 f"authorized person to approve before {req['approval_deadline']:%H:%M:%S}Z.",
             },
         },
@@ -127,7 +157,13 @@ def awaiting_approval(
                     []
                     if who_may.startswith("nobody")  # no Approve button nobody may press
                     else [
-                        _button("Approve", "alp_action_approve", approve_token, "danger", confirm=f"Approve `{what}`?")
+                        _button(
+                            "Approve",
+                            "alp_action_approve",
+                            approve_token,
+                            "danger",
+                            confirm=f"Approve {inline(_short(what, 200))}?",
+                        )
                     ]
                 ),
                 _button("Cancel", "alp_action_cancel", cancel_token),
@@ -138,9 +174,9 @@ def awaiting_approval(
 
 def closed(spec: ActionSpec, req: dict[str, Any], text: str) -> tuple[str, list[Block]]:
     """The message once the request is over: no more buttons, just what happened."""
-    what = label(spec.name, req["params"])
+    what = _short(label(spec.name, req["params"]))
     return text, [
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"{RISK_EMOJI[spec.risk]} `{what}`"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"{RISK_EMOJI[spec.risk]} {inline(what)}"}},
         _preview_section(req["preview"]["lines"]),
         {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]},
     ]
@@ -150,16 +186,11 @@ def outcome_blocks(
     spec: ActionSpec, req: dict[str, Any], outcome: Outcome, who: str, undo_token: str | None
 ) -> tuple[str, list[Block]]:
     emoji = ":white_check_mark:" if outcome.ok else ":x:"
-    text = redact(f"{emoji} {outcome.summary} — by {who}")
+    text = f"{emoji} {clean(outcome.summary)} — by {who}"
     _, blocks = closed(spec, req, text)
-    changes = [
-        f"{k}: {outcome.before.get(k)!r} -> {v!r}" for k, v in outcome.after.items() if k in outcome.before
-    ] + outcome.details
+    changes = outcome_changes(outcome)
     if changes:
-        blocks.insert(
-            2,
-            {"type": "section", "text": {"type": "mrkdwn", "text": "```" + redact("\n".join(changes))[:2900] + "```"}},
-        )
+        blocks.insert(2, _preview_section(changes))
     if undo_token:
         blocks.append(
             {
@@ -169,6 +200,13 @@ def outcome_blocks(
             }
         )
     return text, blocks
+
+
+def outcome_changes(outcome: Outcome) -> list[str]:
+    """What an outcome changed, one line each: `key: before -> after`, then its details."""
+    return [
+        f"{k}: {outcome.before.get(k)!r} -> {v!r}" for k, v in outcome.after.items() if k in outcome.before
+    ] + outcome.details
 
 
 def params_modal(spec: ActionSpec, known: dict[str, Any], metadata: str) -> Block:

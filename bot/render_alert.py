@@ -9,6 +9,7 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
+from bot.escape import clean
 from bot.render_slack import MAX_BLOCKS, SlackMessage
 from commands.redact import redact
 from escalation.alert_groups import AlertGroup
@@ -18,8 +19,8 @@ MAX_TEXT = 2900
 
 
 def esc(text: str) -> str:
-    """Slack's three control characters, escaped; secrets masked."""
-    return redact(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Foreign alert text for Slack: secrets masked, then escaped (the bot's one rule, `bot.escape.clean`)."""
+    return clean(text)
 
 
 def _link(url: str, label: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.escape import clean
 from commands.redact import redact
 from escalation.model import Incident, Status
 from escalation.pages import Page
@@ -21,7 +22,8 @@ def _button(text: str, action_id: str, value: str, style: str | None = None) -> 
 
 def incident_blocks(inc: Incident) -> tuple[str, list[Block]]:
     """The announcement, updated in place as the incident changes."""
-    title = f"{EMOJI[inc.status]} {inc.ref} · {inc.priority.value} · {inc.summary}"[:150]
+    title = redact(f"{EMOJI[inc.status]} {inc.ref} · {inc.priority.value} · {inc.summary}")
+    title = title if len(title) <= 150 else title[:149] + "…"  # plain text header; the summary is in full below
     if inc.status is Status.TRIGGERED and inc.next_step < len(inc.ladder):
         rung = inc.ladder[inc.next_step]
         nxt = f"{rung.name} ({rung.mention})"
@@ -34,8 +36,9 @@ def incident_blocks(inc: Incident) -> tuple[str, list[Block]]:
         "Priority": inc.priority.value,
         "Opened by": f"<@{inc.opened_by}> at {inc.opened_at:%H:%M}Z",
         "Next page": nxt,
-        "Impact": inc.impact or "_not assessed yet_",
-        "Services": ", ".join(inc.services) or "_not set_",
+        "Summary": clean(inc.summary),
+        "Impact": clean(inc.impact) if inc.impact else "_not assessed yet_",
+        "Services": clean(", ".join(inc.services)) if inc.services else "_not set_",
     }
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": title, "emoji": True}},
@@ -44,7 +47,7 @@ def incident_blocks(inc: Incident) -> tuple[str, list[Block]]:
     value = str(inc.id)
     if inc.status is not Status.RESOLVED:
         buttons = [
-            _button("Escalate now", "incident_escalate", value, "danger"),
+            _button("Escalate now", "incident_escalate", f"{inc.id}:{inc.next_step}", "danger"),
             _button("Add note", "incident_note", value),
             _button("Resolve", "incident_resolve", value),
         ]
@@ -53,16 +56,24 @@ def incident_blocks(inc: Incident) -> tuple[str, list[Block]]:
         blocks.append({"type": "actions", "block_id": f"incident_{inc.id}", "elements": buttons})
     ladder = " → ".join(f"{s.name} {s.mention}" for s in inc.ladder)
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"Ladder: {ladder}"}]})
-    return f"{inc.ref} {inc.priority.value} {inc.status.value}: {inc.summary}", blocks
+    return f"{inc.ref} {inc.priority.value} {inc.status.value}: {clean(inc.summary)}", blocks
 
 
 def page_blocks(page: Page) -> tuple[str, list[Block]]:
     text = f"{page.mention} you are paged for {page.incident} ({page.step})"
-    fields = [{"type": "mrkdwn", "text": f"*{k}*\n{redact(v)[:1900]}"} for k, v in page.fields().items()]
+    fields = [{"type": "mrkdwn", "text": f"*{k}*\n{_fit(clean(v), page.incident)}"} for k, v in page.fields().items()]
     return text, [
         {"type": "section", "text": {"type": "mrkdwn", "text": f":rotating_light: *{text}*"}},
         {"type": "section", "fields": fields},
     ]
+
+
+def _fit(text: str, ref: str, limit: int = 1900) -> str:
+    """A page field within Slack's 2000 characters, saying what is left out and where to read it."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit("\n", 1)[0] if "\n" in text[:limit] else text[:limit]
+    return f"{cut}\n… {len(text) - len(cut)} more characters: `/alp incident show {ref}`"
 
 
 def checklist_blocks(inc: Incident) -> tuple[str, list[Block]]:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bot.escape import code, escape, inline
 from bot.render_text import ok_count_line, render_text, table_lines
 from commands.report import Code, Fields, Finding, Report, Severity, Table, Text
 
@@ -26,6 +27,7 @@ MAX_SECTION = 3000
 MAX_HEADER = 150
 MAX_FIELDS = 10
 MAX_FIELD = 2000
+MAX_BUTTON_VALUE = 2000
 MAX_MESSAGE_CHARS = 12_000  # keep messages readable; the rest goes to a file
 
 Block = dict[str, Any]
@@ -52,22 +54,27 @@ ButtonSigner = Callable[[str, dict[str, Any]], str | None]
 
 
 def _finding_blocks(f: Finding, buttons: ButtonSigner | None = None) -> list[Block]:
-    text = f"{EMOJI[f.severity]} *{f.title}*"
+    text = f"{EMOJI[f.severity]} *{escape(f.title)}*"
     if f.detail:
-        text += f"\n{f.detail}"
+        text += f"\n{escape(f.detail)}"
     for ev in f.evidence:
         if isinstance(ev, Text):
-            text += f"\n{ev.text}"
+            text += f"\n{escape(ev.text)}"
         elif isinstance(ev, Code):
-            text += "\n```" + ev.text + "```"
+            text += "\n" + code(ev.text, masked=True)
         elif isinstance(ev, Table):
-            text += "\n```" + "\n".join(table_lines(ev)) + "```"
+            text += "\n" + code("\n".join(table_lines(ev)), masked=True)
     blocks = [_section(text)]
-    fields = [_mrkdwn(f"*{k}*\n{v}") for ev in f.evidence if isinstance(ev, Fields) for k, v in ev.items.items()]
-    if fields:
-        blocks.append({"type": "section", "fields": fields[:MAX_FIELDS]})
+    fields = [
+        _mrkdwn(f"*{escape(k)}*\n{escape(v)}")
+        for ev in f.evidence
+        if isinstance(ev, Fields)
+        for k, v in ev.items.items()
+    ]
+    for i in range(0, len(fields), MAX_FIELDS):  # Slack takes 10 fields a section: more sections, none dropped
+        blocks.append({"type": "section", "fields": fields[i : i + MAX_FIELDS]})
     if f.suggestions:
-        lines = [f"`{s.label}`" + (f": {s.why}" if s.why else "") for s in f.suggestions]
+        lines = [inline(s.label) + (f": {escape(s.why)}" if s.why else "") for s in f.suggestions]
         blocks.append({"type": "context", "elements": [_mrkdwn("Suggested: " + "\n".join(lines))]})
         elements = []
         for i, s in enumerate(f.suggestions[:5]):
@@ -104,7 +111,7 @@ def _fits(blocks: list[Block]) -> bool:
 def _header(report: Report) -> Block:
     """The headline when it fits a header; else target and severity (the headline is the fallback text
     and the first finding follows at once)."""
-    title = report.headline
+    title = escape(report.headline)  # foreign names (a group, a pod) may be in it
     if len(title) > MAX_HEADER:
         title = f"{report.target}: {report.severity.value.upper()}"
     return {"type": "header", "text": {"type": "plain_text", "text": title, "emoji": True}}
@@ -124,7 +131,7 @@ def render_report(report: Report, buttons: ButtonSigner | None = None, show_all:
     first, OK findings collapsed into one count line unless `show_all`; too big for one message
     -> summary plus file."""
     report = report.redacted()
-    fallback = report.headline
+    fallback = escape(report.headline)  # the notification text: Slack parses it, and titles are foreign
     worst_first, hidden = report.shown(show_all)
     blocks = [_header(report)]
     for f in worst_first:
@@ -139,7 +146,7 @@ def render_report(report: Report, buttons: ButtonSigner | None = None, show_all:
     if _fits(blocks):
         return SlackMessage(fallback, blocks)
     summary = [_header(report)]
-    lines = [f"{EMOJI[f.severity]} {f.title}" for f in worst_first]
+    lines = [f"{EMOJI[f.severity]} {escape(f.title)}" for f in worst_first]
     if hidden:
         lines.append(f"{EMOJI[Severity.OK]} {ok_count_line(hidden, 'the attached file')}")
     chunk: list[str] = []
@@ -165,10 +172,7 @@ def _open_incident_button(report: Report) -> Block | None:
     critical = [f for f in report.findings if f.severity is Severity.CRITICAL]
     if not critical:
         return None
-    seed = {
-        "summary": f"{report.target}: {critical[0].title}"[:200],
-        "impact": "\n".join(f.title for f in critical[:5])[:1500],
-    }
+    seed = incident_seed(f"{report.target}: {critical[0].title}", "\n".join(f.title for f in critical[:5]))
     return {
         "type": "actions",
         "block_id": "incident_from_report",
@@ -178,7 +182,7 @@ def _open_incident_button(report: Report) -> Block | None:
                 "text": {"type": "plain_text", "text": "Open incident"},
                 "style": "danger",
                 "action_id": "incident_open_from_finding",
-                "value": json.dumps(seed)[:2000],
+                "value": seed,
             }
         ],
     }
@@ -193,5 +197,41 @@ def render_progress(target: str, probes: dict[str, str]) -> SlackMessage:
     return SlackMessage(text, blocks)
 
 
+def incident_seed(summary: str, impact: str, limit: int = MAX_BUTTON_VALUE) -> str:
+    """The Open incident button's value: JSON of the fields, each cut (on characters, never
+    inside the JSON) until the whole fits Slack's 2000-character button value."""
+    summary, impact = summary[:200], impact[:1500]
+    while len(value := json.dumps({"summary": summary, "impact": impact}, ensure_ascii=False)) > limit:
+        if impact:
+            impact = impact[: len(impact) * 3 // 4]
+        else:
+            summary = summary[: len(summary) * 3 // 4]
+    return value
+
+
+def split_sections(text: str, limit: int = MAX_SECTION) -> list[Block]:
+    """`text` (already mrkdwn) as as many sections as it needs, split between lines: never cut.
+    A single line longer than a section is split inside it."""
+    chunks: list[str] = []
+    chunk = ""
+    for line in text.split("\n"):
+        while len(line) > limit:
+            if chunk:
+                chunks.append(chunk)
+                chunk = ""
+            chunks.append(line[:limit])
+            line = line[limit:]
+        if chunk and len(chunk) + 1 + len(line) > limit:
+            chunks.append(chunk)
+            chunk = line
+        else:
+            chunk = f"{chunk}\n{line}" if chunk else line
+    if chunk or not chunks:
+        chunks.append(chunk or " ")
+    return [_section(c) for c in chunks]
+
+
 def render_usage(message: str) -> SlackMessage:
-    return SlackMessage(message, [_section(message[:MAX_SECTION])])
+    """Help and usage replies (their words may be the user's: escaped), split, never cut."""
+    text = escape(message)
+    return SlackMessage(text, split_sections(text)[:MAX_BLOCKS])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.escape import terminal
 from commands.report import Code, Fields, Finding, Report, Severity, Table, Text
 
 TAG = {
@@ -51,4 +52,4 @@ def render_text(report: Report, show_all: bool = False) -> str:
         out += finding_lines(f)
     if hidden:
         out.append(f"{TAG[Severity.OK]} {ok_count_line(hidden, '--all')}")
-    return "\n".join(out) + "\n"
+    return terminal("\n".join(out), masked=True) + "\n"

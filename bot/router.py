@@ -7,6 +7,7 @@ Pure parsing against the registry: no Slack, no backends. Every mistake becomes 
 from __future__ import annotations
 
 import difflib
+import re
 import shlex
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +44,8 @@ VERBS = {  # verb: (usage, what it does)
     ),
 }
 
+_ASCII_DIGITS = re.compile(r"[0-9]+")
+MAX_ID = 2**63 - 1
 INCIDENT_SUBS = ("open", "ack", "escalate", "resolve", "note", "list", "show", "postmortem")
 
 
@@ -129,9 +132,10 @@ def parse(text: str, registry: Registry = CHECKS) -> Request:
         spec = find(args[0].lower())
         return DoRequest(spec.name, raw_params(spec, args[1:]))
     if verb == "audit":
-        if args and not args[0].isdigit():
-            raise UsageError("`audit [N]`: N is how many records to show")
-        return AuditRequest(min(int(args[0]), 100) if args else 20)
+        if args and not _ASCII_DIGITS.fullmatch(args[0]):
+            raise UsageError("`audit [N]`: N is how many records to show (a number, at most 100)")
+        digits = args[0].lstrip("0") or "0" if args else "20"
+        return AuditRequest(min(int(digits) if len(digits) <= 4 else 100, 100))
     if verb in ("changes", "logs"):
         return _step(verb, args, incident)
     if registry.get(verb):  # `/alp kafka-lag` is a forgivable shorthand for `check kafka-lag`
@@ -162,10 +166,12 @@ def _take_incident(words: list[str]) -> tuple[list[str], int | None]:
 
 
 def _incident_id(value: str) -> int:
+    """An incident number: ASCII digits only (`isdigit()` also takes `²` and `①`), and within
+    a 64-bit INTEGER, the largest id a SQL database can hold."""
     digits = value.upper().removeprefix("INC-")
-    if not digits.isdigit():
-        raise UsageError(f"`{value}` is not an incident number (like 12 or INC-12)")
-    return int(digits)
+    if not _ASCII_DIGITS.fullmatch(digits) or len(digits.lstrip("0")) > 19 or int(digits.lstrip("0") or "0") > MAX_ID:
+        raise UsageError(f"`{value[:40]}` is not an incident number (like 12 or INC-12)")
+    return int(digits.lstrip("0") or "0")
 
 
 def _incident(args: list[str], incident: int | None) -> IncidentRequest:

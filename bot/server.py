@@ -18,15 +18,16 @@ from typing import Any
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.signature import SignatureVerifier
 
 from bot.alert_silences import AlertNotifier, alert_intake
 from bot.alerts import AlertIntake
-from bot.app import build_app
+from bot.app import build_app, register_fallbacks
 from bot.metrics import Metrics
 from bot.settings import ConfigError, Settings, load_settings
+from bot.slack_client import make_client
 from commands.readiness import readiness
-from commands.redact import redact_data
+from commands.redact import RedactingFilter, redact, redact_data
 from escalation.alert_groups import AlertGroups
 from escalation.engine import Escalator
 from escalation.store import Store
@@ -34,6 +35,19 @@ from escalation.store import Store
 log = logging.getLogger("alp.bot")
 
 READINESS_CACHE_S = 5.0
+MAX_TIMESTAMP_DIGITS = 12
+
+
+def signed(verifier: SignatureVerifier | None, body: bytes, headers: Any) -> bool:
+    """Slack's v0 signature over the raw body, checked before anything parses it. A missing,
+    non-numeric (`²`, `1e9`) or stale timestamp, or a wrong signature, is False, never an error."""
+    if verifier is None:
+        return False
+    ts = headers.get("X-Slack-Request-Timestamp", "")
+    sig = headers.get("X-Slack-Signature", "")
+    if not (ts.isascii() and ts.isdigit() and len(ts) <= MAX_TIMESTAMP_DIGITS) or not sig.isascii():
+        return False
+    return verifier.is_valid(body=body, timestamp=ts, signature=sig)
 
 
 def build_web(
@@ -41,9 +55,21 @@ def build_web(
 ) -> web.Application:
     """The aiohttp application serving Slack's requests and the operational endpoints."""
     cache: dict[str, Any] = {"at": 0.0, "body": None}
+    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    verifier = SignatureVerifier(secret) if secret else None
 
     async def slack_events(request: web.Request) -> web.Response:
-        bolt_response = await app.async_dispatch(await to_bolt_request(request))
+        body = await request.read()
+        if not signed(verifier, body, request.headers):
+            # The body is not logged: it is unauthenticated and may be large or hostile.
+            log.warning("refused a request to /slack/events: bad or stale signature (%d bytes)", len(body))
+            return web.json_response({"error": "invalid signature"}, status=401)
+        try:
+            bolt_request = await to_bolt_request(request)
+        except (ValueError, UnicodeDecodeError) as err:  # signed, but not a form Slack sends
+            log.warning("refused a signed request to /slack/events: unreadable body (%s)", type(err).__name__)
+            return web.json_response({"error": "unreadable body"}, status=400)
+        bolt_response = await app.async_dispatch(bolt_request)
         return await to_aiohttp_response(bolt_response)
 
     async def healthz(_: web.Request) -> web.Response:
@@ -52,7 +78,7 @@ def build_web(
     async def readyz(_: web.Request) -> web.Response:
         if cache["body"] is None or time.monotonic() - cache["at"] > READINESS_CACHE_S:
             backends = redact_data(await readiness(settings, timeout=settings.timeouts.probe_s))
-            state = await escalator.store.ping(settings.timeouts.probe_s)
+            state = await escalator.ping(settings.timeouts.probe_s)
             # Ready while the bot can keep its own records: a down backend is something to report,
             # not a reason to stop serving Slack. Without its state store it cannot run incidents.
             cache["body"] = {
@@ -86,11 +112,11 @@ async def serve(settings: Settings) -> None:
     from commands.backends.kube import preload
 
     preload()  # a second of imports now, instead of a blocked event loop in the first check
+    redact("x")  # likewise the secret detectors
     metrics = Metrics()
     store = Store(settings.state_url)
-    client = AsyncWebClient(
-        token=settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None,
-        base_url=settings.slack_api_url,
+    client = make_client(
+        settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None, settings.slack_api_url
     )
     groups = AlertGroups(store)
     notifier = AlertNotifier(client, settings, groups)
@@ -106,6 +132,7 @@ async def serve(settings: Settings) -> None:
         watcher = asyncio.create_task(LagWatcher(settings).run())
     app = build_app(settings, metrics, escalator)
     intake = alert_intake(settings, app, escalator, groups, metrics)
+    register_fallbacks(app)  # last: Bolt runs the first listener that matches
     runner = web.AppRunner(build_web(settings, app, metrics, escalator, intake), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.http_port)
@@ -132,12 +159,14 @@ async def serve(settings: Settings) -> None:
     if watcher is not None:
         watcher.cancel()
     await runner.cleanup()
-    store.close()
+    escalator.close()
 
 
 def main() -> None:
     """Console script `alp-bot`."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     try:
         settings = load_settings()

@@ -20,6 +20,7 @@ from pydantic_settings import (
 
 from commands.alerts import AlertmanagerSettings
 from commands.config import ChecksConfig
+from commands.redact import remember
 from escalation.config import EscalationSettings
 
 
@@ -76,10 +77,24 @@ def load_settings(**overrides: Any) -> Settings:
     if path and not os.path.isfile(path):
         raise ConfigError(f"alp: ALP_CONFIG={path}: no such file")
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as err:
         lines = [f"alp: invalid configuration ({err.error_count()} problem(s)):"]
         for e in err.errors():
             field = ".".join(str(p) for p in e["loc"])
             lines.append(f"  {field}: {e['msg']} (got {e.get('input')!r})")
         raise ConfigError("\n".join(lines)) from None
+    remember_secrets(settings)
+    return settings
+
+
+def remember_secrets(settings: Settings) -> None:
+    """The configured secrets are masked wherever they appear (e.g. echoed by a client's error)."""
+    tokens = (settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token)
+    remember(
+        settings.postgres_dsn,
+        settings.redis_url,
+        settings.state_url,
+        settings.escalation.pager_webhook_url,
+        *(t.get_secret_value() for t in tokens if t is not None),
+    )

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from redis.exceptions import AuthenticationError as RedisAuthenticationError
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoPermissionError as RedisNoPermissionError
 from redis.exceptions import ResponseError as RedisResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -80,6 +81,13 @@ def failure_finding(probe: str, err: BaseException, timeout_s: float, cfg: Check
         return login_failure("Redis", redis_user(cfg.redis_url if cfg else ""), str(err), probe)
     if isinstance(err, RedisConnectionError | RedisTimeoutError):
         return Finding(severity=Severity.CRITICAL, title="Redis unreachable", detail=redact(str(err)), probe=probe)
+    if isinstance(err, RedisNoPermissionError | RedisResponseError):  # the server refused a command: an answer
+        return Finding(
+            severity=Severity.UNKNOWN,
+            title=f"{probe}: Redis refused the command",
+            detail=redact(f"{type(err).__name__}: {err}"),
+            probe=probe,
+        )
     if isinstance(err, KafkaUnavailable):
         title = f"Kafka unreachable at {cfg.kafka_bootstrap}" if cfg else "Kafka unreachable"
         return Finding(severity=Severity.CRITICAL, title=title, detail=str(err), probe=probe)

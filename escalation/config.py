@@ -36,9 +36,20 @@ class EscalationSettings(BaseModel):
         4 * 3600, ge=0, description="Acked but unresolved this long: back to triggered (0: never)"
     )
     reminder_s: float = Field(24 * 3600, gt=0, description="Reminder interval for long-acknowledged incidents")
-    page_retries: int = Field(3, ge=0, le=10, description="Retries of a failed page")
+    page_retries: int = Field(
+        3, ge=0, le=10, description="Failed attempts before the thread says the page is failing (retries go on)"
+    )
     page_backoff_s: float = Field(2.0, ge=0, description="First retry delay; doubles each retry")
-    leader_poll_s: float = Field(2.0, gt=0, description="How often a standby replica tries to lead")
+    page_backoff_max_s: float = Field(60.0, gt=0, description="Longest wait between retries of a failing page")
+    page_attempt_timeout_s: float = Field(
+        15.0, gt=0, description="One delivery attempt's limit; a crashed attempt is retried after twice this"
+    )
+    leader_poll_s: float = Field(
+        2.0, gt=0, description="How often the leader renews its lease and reconciles, and a standby tries to lead"
+    )
+    leader_lease_s: float = Field(
+        10.0, gt=0, description="A leader that stops renewing (dead, paused) is replaced after this long"
+    )
     pager_webhook_url: str | None = Field(
         None, description="PagerDuty Events API v2 compatible URL for the manager step"
     )

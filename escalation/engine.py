@@ -1,186 +1,234 @@
-"""The escalation engine: open, page, acknowledge, escalate, resolve — with timers that survive.
+"""The escalation engine: open, page, acknowledge, escalate, resolve — the incident API bot/ uses.
 
-Every ladder step is one dated APScheduler job in the state store. A job carries the
-incident's escalation id; acknowledging or resolving clears that id, so a job that fires
-late finds nothing to do. Claiming a step is a conditional UPDATE, so a step is paged once
-however many timers or replicas try. Notifications go out after the state change is saved.
+The incident record is the source of truth: it holds the ladder's position (`next_step`), when the
+next step is due (`next_due_at`), when an acknowledgement times out and when to remind. The leader
+(the holder of an expiring lease, `escalation.leader`) runs a reconciler at start, on taking the
+lead, every `leader_poll_s` and whenever something falls due sooner: it fires every due step, ack
+timeout and reminder, and retries every due page. Every change is one conditional UPDATE, so timers,
+clicks and replicas racing end in one state; pages go through the outbox (`escalation.outbox`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
+import sqlalchemy as sa
 
 from escalation.config import EscalationSettings
-from escalation.leader import Leadership, leadership_for
-from escalation.model import CHECKLIST, Incident, Priority, Status, build_ladder, specialist_areas
+from escalation.delivery import Delivery
+from escalation.leader import Lease
+from escalation.model import (
+    CHECKLIST,
+    Incident,
+    Priority,
+    Status,
+    TimelineEntry,
+    TimelineKind,
+    build_ladder,
+    specialist_areas,
+)
 from escalation.notify import Notifier
-from escalation.pager import pager_payload, send_pager
-from escalation.pages import build_page
-from escalation.store import Store, now
+from escalation.outbox import Outbox, PageKey
+from escalation.store import ActionRequests, Store, now
 
 log = logging.getLogger(__name__)
-
-_ENGINE: Escalator | None = None
 
 
 async def _no_changes(_: Incident) -> list[str]:
     return []
 
 
-async def run_job(kind: str, incident_id: int, token: str, step: int = 0, due: float | None = None) -> None:
-    """The target of every persisted job (a module-level name, so jobs survive restarts)."""
-    if _ENGINE is None:
-        log.error("escalation job %s for incident %s fired with no engine running", kind, incident_id)
-        return
-    if kind == "step" and due is not None:
-        _ENGINE.fired.append((due, now().timestamp()))
-        _ENGINE.emit("fired", {"lateness_s": max(0.0, now().timestamp() - due)})
-    await _ENGINE.dispatch(kind, incident_id, token, step)
-
-
 class Escalator:
+    """The incident API. Events for metrics go to `on_event`: ("page", {step, result}) and
+    ("fired", {lateness_s}) — seconds between a step's due time and its claim."""
+
     def __init__(
         self,
         store: Store,
         cfg: EscalationSettings,
         notifier: Notifier,
         state_url: str = "",
-        leadership: Leadership | None = None,
         on_event: Callable[[str, dict[str, Any]], None] | None = None,
     ) -> None:
-        self.on_event = on_event  # metrics hook: ("page", {step, result}), ("fired", {lateness_s})
+        self.on_event = on_event
         self.store = store
+        self.outbox = Outbox(store.engine)
         self.cfg = cfg
         self.notifier = notifier
-        self.leadership = leadership or leadership_for(store, state_url)
-        self.leading = False
-        self.scheduler = AsyncIOScheduler(
-            jobstores={"default": SQLAlchemyJobStore(engine=store.engine, tablename="alp_jobs")},
-            job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
-            timezone=UTC,
+        self.lease = Lease(store, cfg.leader_lease_s)
+        self.delivery = Delivery(
+            store, self.outbox, cfg, notifier, self.emit, self._refresh, lambda inc: self.recent_changes(inc)
         )
-        self._lead_task: asyncio.Task[None] | None = None
-        self.fired: list[tuple[float, float]] = []  # (due, fired) epoch seconds of each step timer
+        self._runs = False  # started with lead=True: delivers what its own users do, may lead
+        self._loop: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._was_leading = False
+        self._renewed = 0.0
         # Changes from one hour before an incident opened until now, one line each, for its pages
         # and postmortem; the bot sets it (commands.changes.incident_change_lines).
         self.recent_changes: Callable[[Incident], Awaitable[list[str]]] = _no_changes
 
+    @classmethod
+    def connect(
+        cls,
+        state_url: str,
+        cfg: EscalationSettings,
+        notifier: Notifier,
+        on_event: Callable[[str, dict[str, Any]], None] | None = None,
+    ) -> Escalator:
+        """An engine on the state store at `state_url` (migrated to the newest schema on the way)."""
+        return cls(Store(state_url), cfg, notifier, state_url, on_event=on_event)
+
+    def close(self) -> None:
+        """Release the state store's connections (after `stop`)."""
+        self.store.close()
+
     @property
-    def lateness(self) -> list[float]:
-        """Seconds between each step's due time and its timer firing."""
-        return [max(0.0, fired - due) for due, fired in self.fired]
+    def leading(self) -> bool:
+        return self.lease.held
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self, lead: bool = True) -> None:
-        """Start the timers. `lead=False` (the terminal `alp`) only writes jobs for the bot to run."""
-        global _ENGINE
-        _ENGINE = self
-        self.scheduler.start(paused=True)
-        if lead:
-            await self._lead_once()
-            self._lead_task = asyncio.create_task(self._lead_forever())
+        """Start reconciling. `lead=False` (the terminal `alp`) only records; the bot delivers."""
+        if not lead:
+            return
+        self._runs = True
+        await self._tick()
+        self._loop = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
-        global _ENGINE
-        if self._lead_task:
-            self._lead_task.cancel()
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
-        await self.leadership.release()
-        if _ENGINE is self:
-            _ENGINE = None
+        if self._loop:
+            self._loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop
+        await self.delivery.drain(timeout_s=5)
+        if self._runs:
+            self.lease.release()
 
-    async def _lead_once(self) -> None:
-        if not self.leading and await self.leadership.try_lead():
-            self.leading = True
-            log.info("leading the escalation timers")
-            self.scheduler.resume()
-            await self.recover()
-        elif self.leading and not await self.leadership.still_leading():
-            self.leading = False
-            log.warning("lost leadership; timers paused")
-            self.scheduler.pause()
-        if self.leading:
-            self.scheduler.wakeup()  # pick up jobs other replicas (or the CLI) added
-
-    async def _lead_forever(self) -> None:
+    async def _run(self) -> None:
         while True:
-            await asyncio.sleep(self.cfg.leader_poll_s)
+            await self._sleep()
             try:
-                await self._lead_once()
-            except Exception:  # the loop must outlive any single failure
-                log.exception("leadership poll failed")
+                await self._tick()
+            except Exception:  # the loop must outlive any single failure (a database cut, a bug)
+                log.exception("escalation reconciler failed")
+
+    async def _sleep(self) -> None:
+        wait = self.cfg.leader_poll_s
+        if self.leading:
+            try:
+                soonest = [t for t in (self.store.next_due(), self.outbox.next_due()) if t is not None]
+            except Exception as err:
+                log.warning("reading due times: %s", err)
+                soonest = []
+            if soonest:
+                wait = max(0.05, min(wait, (min(soonest) - now()).total_seconds()))  # never a busy loop
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), wait)
+
+    async def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        if not self.lease.held or loop.time() - self._renewed >= self.cfg.leader_poll_s:
+            self._renewed = loop.time()
+            self.lease.acquire()  # in the loop, like every store call: SQLite writers must not overlap
+        if self.leading and not self._was_leading:
+            log.info("leading the escalation (lease held by %s)", self.lease.holder)
+        elif self._was_leading and not self.leading:
+            log.warning("lost the escalation lease; reconciling stops until it is back")
+        self._was_leading = self.leading
+        if self.leading:
+            await self.reconcile()
 
     def emit(self, kind: str, data: dict[str, Any]) -> None:
         if self.on_event is not None:
             self.on_event(kind, data)
 
-    # ------------------------------------------------------------------ jobs
-    def _schedule(self, kind: str, incident_id: int, token: str, step: int, at: datetime) -> None:
-        self.scheduler.add_job(
-            run_job,
-            "date",
-            run_date=at,
-            args=[kind, incident_id, token, step, at.timestamp()],
-            id=f"{kind}:{incident_id}:{token}:{step}",
-            replace_existing=True,
-        )
+    async def reconcile(self) -> None:
+        """Do everything that is due: announcements, ack timeouts, reminders, steps, page retries."""
+        due = self.store.due(now())
+        for inc in due["announce"]:
+            if self.leading:
+                await self._announce(inc)
+        for inc in due["ack_timeout"]:
+            if self.leading:
+                await self._ack_timeout(inc)
+        for inc in due["reminder"]:
+            if self.leading:
+                await self._remind(inc)
+        for inc in due["step"]:
+            if self.leading:
+                self._advance(inc, timed=True)
+        for key in self.outbox.due(now()):
+            if self.leading:
+                self.delivery.start(key)
 
-    def _unschedule(self, incident_id: int, kinds: tuple[str, ...] = ("step", "ack_timeout", "reminder")) -> None:
-        for job in self.scheduler.get_jobs():
-            kind, inc, *_ = job.id.split(":")
-            if inc == str(incident_id) and kind in kinds:
-                job.remove()
-
-    def pending(self, incident_id: int) -> list[tuple[str, datetime]]:
-        """(job id, when) of the incident's pending timers."""
-        return sorted(
-            ((j.id, j.next_run_time) for j in self.scheduler.get_jobs() if j.id.split(":")[1] == str(incident_id)),
-            key=lambda x: x[1],
-        )
-
-    async def dispatch(self, kind: str, incident_id: int, token: str, step: int) -> None:
-        handlers = {
-            "step": self.fire_step,
-            "ack_timeout": self.ack_timeout,
-            "reminder": self.reminder,
-            "announce": self.announce_job,
-        }
-        try:
-            await handlers[kind](incident_id, token, step)
-        except Exception:  # a failing step is recorded; it never kills the scheduler
-            log.exception("escalation job %s failed for incident %s", kind, incident_id)
-            self.store.log(incident_id, "alp", "error", f"{kind} step {step} failed; see the bot's log")
+    def _advance(self, inc: Incident, timed: bool = False) -> Incident | None:
+        """Move `inc` past its next step (once, whoever tries) and hand the step's page to delivery."""
+        step = inc.next_step
+        if inc.escalation_id is None or step >= len(inc.ladder):
+            return None
+        following = now() + timedelta(seconds=inc.ladder[step + 1].delay_s) if step + 1 < len(inc.ladder) else None
+        new = self.store.advance(inc.id, inc.escalation_id, step, following)
+        if new is None:
+            return None
+        if timed and inc.next_due_at is not None:
+            self.emit("fired", {"lateness_s": max(0.0, (now() - inc.next_due_at).total_seconds())})
+        if self._runs:
+            self.delivery.start(PageKey(inc.id, inc.escalation_id, step))
+        else:
+            self._wake.set()
+        return new
 
     # ------------------------------------------------------------------ operations
     async def open(
-        self, priority: Priority, summary: str, impact: str, services: list[str], channel: str, user: str
+        self,
+        priority: Priority,
+        summary: str,
+        impact: str,
+        services: list[str],
+        channel: str,
+        user: str,
+        external_key: str | None = None,
     ) -> Incident:
+        """A new incident, announced; a P0's first step is paged at once."""
         ladder = build_ladder(priority, self.cfg)  # frozen onto the incident
-        token = uuid.uuid4().hex
-        inc = self.store.create(priority, summary, impact, services, channel, user, ladder, token, CHECKLIST)
-        self._schedule("announce", inc.id, token, 0, inc.opened_at)  # if this process cannot, the leader will
-        self._schedule("step", inc.id, token, 0, inc.opened_at + timedelta(seconds=ladder[0].delay_s))
+        inc = self.store.create(
+            priority, summary, impact, services, channel, user, ladder, uuid.uuid4().hex, CHECKLIST, external_key
+        )
         await self._announce(inc)
         areas = specialist_areas(services, summary)
         if areas:
             channels = [getattr(self.cfg.specialists, a) for a in areas]
-            self.store.log(inc.id, "alp", "specialists", f"specialists added: {', '.join(channels)}")
+            self.store.log(inc.id, "alp", TimelineKind.SPECIALISTS, f"specialists added: {', '.join(channels)}")
             await self._safely(self.notifier.specialists(inc, channels))
-        return self.store.get(inc.id) or inc
+        inc = self.store.get(inc.id) or inc
+        if inc.next_due_at is not None and inc.next_due_at <= now():
+            inc = self._advance(inc, timed=True) or inc
+        self._wake.set()
+        return inc
 
-    async def announce_job(self, incident_id: int, token: str, step: int = 0) -> None:
-        inc = self.store.get(incident_id)
-        if inc is not None:
-            await self._announce(inc)
+    async def open_for_key(
+        self, key: str, priority: Priority, summary: str, impact: str, services: list[str], channel: str, user: str
+    ) -> tuple[Incident, bool]:
+        """The open incident for an external key (e.g. an Alertmanager group key), opening it if there
+        is none: (incident, True if opened now). Idempotent, across replicas too."""
+        existing = self.store.open_for_key(key)
+        if existing is not None:
+            return existing, False
+        try:
+            return await self.open(priority, summary, impact, services, channel, user, external_key=key), True
+        except sa.exc.IntegrityError:  # another replica opened it a moment ago
+            existing = self.store.open_for_key(key)
+            if existing is None:
+                raise
+            return existing, False
 
     async def _announce(self, inc: Incident) -> None:
         if not self.store.claim_announcement(inc.id):
@@ -189,162 +237,87 @@ class Escalator:
             where = await self.notifier.announce(inc)
         except Exception as err:
             log.warning("announcing %s failed: %s", inc.ref, err)
-            self.store.log(inc.id, "alp", "error", f"announcement failed: {err}")
+            self.store.log(inc.id, "alp", TimelineKind.ERROR, f"announcement failed: {err}")
             return
         if where:
-            self.store.set_message(inc.id, where[1], where[0])
+            new = self.store.set_message(inc.id, where[1], where[0])
+            if new is not None and new.version != inc.version:  # acked, paged... while it was being posted
+                await self._refresh(new)
         else:  # this notifier cannot announce (the terminal): leave it to the bot
             self.store.release_announcement(inc.id)
 
-    async def fire_step(self, incident_id: int, token: str, step: int) -> None:
-        inc = self.store.claim_step(incident_id, token, step)
-        if inc is None:
-            return  # stale (acked, resolved, escalated) or already paged
-        await self._announce(inc)
-        inc = await self._with_announcement(incident_id) or inc
-        if step + 1 < len(inc.ladder):
-            self._schedule("step", inc.id, token, step + 1, now() + timedelta(seconds=inc.ladder[step + 1].delay_s))
-        await self._deliver(inc, token, step)
-
-    async def _with_announcement(self, incident_id: int, wait_s: float = 5.0) -> Incident | None:
-        """The incident once its announcement is posted (another task may be posting it right now),
-        so pages go into its thread; after `wait_s` without one, as it is."""
-        deadline = asyncio.get_running_loop().time() + wait_s
-        while True:
-            inc = self.store.get(incident_id)
-            if inc is None or inc.message_ts or asyncio.get_running_loop().time() > deadline:
-                return inc
-            await asyncio.sleep(0.05)
-
-    async def _deliver(self, inc: Incident, token: str, step: int) -> None:
-        rung = inc.ladder[step]
-        page = build_page(inc, rung, self.store.timeline(inc.id), changes=await self.recent_changes(inc))
-        attempts, error = 0, None
-        delay = self.cfg.page_backoff_s
-        while attempts <= self.cfg.page_retries:
-            attempts += 1
-            try:
-                if rung.via == "pager":
-                    if not self.cfg.pager_webhook_url:
-                        raise RuntimeError("no pager webhook configured (escalation.pager_webhook_url)")
-                    await send_pager(
-                        self.cfg.pager_webhook_url, pager_payload(page, self.cfg.pager_routing_key, inc.ref)
-                    )
-                    await self._safely(self.notifier.say(inc, f":pager: paged {rung.mention} by phone"))
-                else:
-                    await self.notifier.page(inc, rung, page)
-                error = None
-                break
-            except Exception as err:
-                error = f"{type(err).__name__}: {err}"
-                log.warning("paging %s for %s failed (attempt %s): %s", rung.name, inc.ref, attempts, error)
-                if attempts <= self.cfg.page_retries:
-                    await asyncio.sleep(delay)
-                    delay *= 2
-        self.store.page_done(inc.id, token, step, error is None, attempts, error)
-        self.emit("page", {"step": rung.name, "result": "sent" if error is None else "failed"})
-        if error is None:
-            self.store.log(
-                inc.id, "alp", "page", f"paged {rung.name} {rung.mention}", {"step": step, "attempts": attempts}
-            )
-        else:
-            self.store.log(
-                inc.id,
-                "alp",
-                "page_failed",
-                f"paging {rung.name} failed after {attempts} attempt(s): {error}",
-                {"step": step},
-            )
-            await self._safely(self.notifier.say(inc, f":warning: could not page {rung.name}: {error}"))
-        await self._safely(self.notifier.refresh(self.store.get(inc.id) or inc))
-
     async def acknowledge(self, incident_id: int, user: str) -> bool:
-        if not self.store.acknowledge(incident_id, user):
+        inc = self.store.acknowledge(incident_id, user, self.cfg.ack_timeout_s, self.cfg.reminder_s)
+        if inc is None:
             return False
-        self._unschedule(incident_id)
-        inc = self.store.get(incident_id)
-        assert inc is not None and inc.acked_at is not None
-        mark = inc.acked_at.isoformat()
-        if self.cfg.ack_timeout_s:
-            self._schedule(
-                "ack_timeout", incident_id, mark, 0, inc.acked_at + timedelta(seconds=self.cfg.ack_timeout_s)
-            )
-        self._schedule("reminder", incident_id, mark, 0, inc.acked_at + timedelta(seconds=self.cfg.reminder_s))
-        await self._safely(self.notifier.refresh(inc))
+        await self._refresh(inc)
         await self._safely(self.notifier.say(inc, f":white_check_mark: acknowledged by <@{user}>; escalation stopped"))
+        self._wake.set()
         return True
 
-    async def ack_timeout(self, incident_id: int, token: str, step: int = 0) -> None:
-        new = uuid.uuid4().hex
-        if not self.store.retrigger(incident_id, datetime.fromisoformat(token), new):
+    async def _ack_timeout(self, inc: Incident) -> None:
+        if inc.acked_at is None:
             return
-        self._unschedule(incident_id, ("reminder",))
-        inc = self.store.get(incident_id)
-        assert inc is not None
-        await self._safely(
-            self.notifier.say(inc, ":rotating_light: acknowledged but not resolved in time: escalation resumes")
-        )
-        await self._resume(inc, new)
-
-    async def _resume(self, inc: Incident, token: str) -> None:
         step = min(inc.next_step, len(inc.ladder) - 1)
-        if step != inc.next_step:
-            self.store.rewind(inc.id, token, step)
-        await self.fire_step(inc.id, token, step)
+        new = self.store.retrigger(inc.id, inc.acked_at, uuid.uuid4().hex, step)
+        if new is None:
+            return
+        await self._safely(
+            self.notifier.say(new, ":rotating_light: acknowledged but not resolved in time: escalation resumes")
+        )
+        self._advance(new)
 
-    async def reminder(self, incident_id: int, token: str, step: int = 0) -> None:
-        inc = self.store.get(incident_id)
-        if (
-            inc is None
-            or inc.status is not Status.ACKNOWLEDGED
-            or not inc.acked_at
-            or inc.acked_at.isoformat() != token
-        ):
+    async def _remind(self, inc: Incident) -> None:
+        if inc.remind_at is None or inc.acked_at is None:
+            return
+        new = self.store.remind(inc.id, inc.remind_at, now() + timedelta(seconds=self.cfg.reminder_s))
+        if new is None:
             return
         hours = (now() - inc.acked_at).total_seconds() / 3600
-        self.store.log(incident_id, "alp", "reminder", f"still acknowledged after {hours:.1f}h")
+        self.store.log(inc.id, "alp", TimelineKind.REMINDER, f"still acknowledged after {hours:.1f}h")
         await self._safely(
             self.notifier.say(
-                inc,
+                new,
                 f":alarm_clock: {inc.ref} acknowledged by <@{inc.acked_by}> {hours:.1f}h ago and still not resolved",
             )
         )
-        self._schedule("reminder", incident_id, token, 0, now() + timedelta(seconds=self.cfg.reminder_s))
 
-    async def escalate_now(self, incident_id: int, user: str) -> str:
-        """Page the next step now. Returns what happened, for the user."""
+    async def escalate_now(self, incident_id: int, user: str, from_step: int | None = None) -> str:
+        """Page the next step now; what happened, for the user. `from_step` is the step the user saw
+        next (the button carries it), so a double click or two people at once move one rung."""
         inc = self.store.get(incident_id)
         if inc is None:
             return "no such incident"
         if inc.status is Status.RESOLVED:
             return f"{inc.ref} is resolved"
-        if inc.next_step >= len(inc.ladder) and inc.status is Status.TRIGGERED:
-            return f"{inc.ref}: every step of the ladder has been paged"
-        self.store.log(incident_id, user, "escalate", "escalated by hand")
+        if from_step is not None and inc.status is Status.TRIGGERED and inc.next_step != from_step:
+            return f"{inc.ref} was escalated meanwhile (now past {inc.ladder[min(inc.next_step, len(inc.ladder)) - 1].name})"
         if inc.status is Status.ACKNOWLEDGED:
-            token = uuid.uuid4().hex
-            if not self.store.reopen(incident_id, token):
+            step = min(inc.next_step, len(inc.ladder) - 1)
+            reopened = self.store.reopen(incident_id, inc.version, uuid.uuid4().hex, step)
+            if reopened is None:
                 return f"{inc.ref} changed meanwhile; try again"
-            self._unschedule(incident_id)
-            await self._resume(self.store.get(incident_id) or inc, token)
-            return f"{inc.ref}: escalated"
-        assert inc.escalation_id is not None
-        self._unschedule(incident_id, ("step",))
-        await self.fire_step(incident_id, inc.escalation_id, inc.next_step)
+            inc = reopened
+        elif inc.next_step >= len(inc.ladder):
+            return f"{inc.ref}: every step of the ladder has been paged"
+        if self._advance(inc) is None:
+            return f"{inc.ref} was escalated meanwhile"
+        await self.delivery.wait(PageKey(inc.id, inc.escalation_id or "", inc.next_step))
+        self.store.log(
+            incident_id, user, TimelineKind.ESCALATE, f"escalated by hand to {inc.ladder[inc.next_step].name}"
+        )
         return f"{inc.ref}: escalated to {inc.ladder[inc.next_step].name}"
 
     async def resolve(self, incident_id: int, user: str) -> bool:
-        if not self.store.resolve(incident_id, user):
+        inc = self.store.resolve(incident_id, user)
+        if inc is None:
             return False
-        self._unschedule(incident_id, ("step", "ack_timeout", "reminder", "announce"))
-        inc = self.store.get(incident_id)
-        assert inc is not None
-        await self._safely(self.notifier.refresh(inc))
+        await self._refresh(inc)
         await self._safely(self.notifier.checklist(inc))
         return True
 
     async def note(self, incident_id: int, user: str, text: str) -> None:
-        self.store.log(incident_id, user, "note", text)
+        self.store.log(incident_id, user, TimelineKind.NOTE, text)
         inc = self.store.get(incident_id)
         if inc:
             await self._safely(self.notifier.say(inc, f":memo: <@{user}>: {text[:300]}"))
@@ -353,15 +326,54 @@ class Escalator:
         """A check or action run for the incident: its 'steps taken' and 'evidence'."""
         self.store.log(incident_id, user, kind, text, data)
 
-    async def recover(self) -> None:
-        """Pages claimed but never finished (the leader died mid-send): send them now."""
-        for incident_id, token, step in self.store.pending_pages(older_than_s=5):
-            inc = self.store.get(incident_id)
-            if inc and inc.status is Status.TRIGGERED and inc.escalation_id == token:
-                log.warning("re-sending step %s of %s after a restart", step, inc.ref)
-                await self._deliver(inc, token, step)
-            else:
-                self.store.page_done(incident_id, token, step, False, 0, "abandoned: incident changed")
+    async def _refresh(self, inc: Incident) -> None:
+        """Update the announcement until it shows the newest state: another replica may change the
+        incident while this one renders, and the last update must not be a stale one."""
+        for _ in range(5):
+            await self._safely(self.notifier.refresh(inc))
+            latest = self.store.get(inc.id)
+            if latest is None or latest.version == inc.version:
+                return
+            inc = latest
+
+    # ------------------------------------------------------------------ reads, for bot/
+    def get(self, incident_id: int) -> Incident | None:
+        return self.store.get(incident_id)
+
+    def list_open(self, limit: int = 20) -> list[Incident]:
+        return self.store.incidents(open_only=True, limit=limit)
+
+    def open_in_channel(self, channel: str) -> Incident | None:
+        """The newest unresolved incident announced in `channel`."""
+        return self.store.open_in_channel(channel)
+
+    def timeline(self, incident_id: int) -> list[TimelineEntry]:
+        return self.store.timeline(incident_id)
+
+    def tick(self, incident_id: int, item: str, done: bool, user: str) -> bool:
+        """Tick or untick a checklist item; False if it is not one or the incident changed meanwhile."""
+        return self.store.tick(incident_id, item, done, user)
+
+    def pages_of(self, incident_id: int) -> list[dict[str, Any]]:
+        return self.outbox.of(incident_id)
+
+    def record_audit(
+        self, actor: str, event: str, action: str, params: dict[str, Any], result: str = "", channel: str = ""
+    ) -> None:
+        """One audit record, tied to the open incident of `channel` if there is one."""
+        inc = self.store.open_in_channel(channel) if channel else None
+        self.store.record_audit(actor, event, action, params, result, inc.id if inc else None)
+
+    def latest_audit(self, limit: int = 20) -> list[dict[str, Any]]:
+        """Newest first: {id, at, actor, event, action, params, result, incident_id}."""
+        return self.store.latest_audit(limit)
+
+    def action_requests(self) -> ActionRequests:
+        return ActionRequests(self.store)
+
+    async def ping(self, timeout_s: float) -> str | None:
+        """None when the state store answers, else why not."""
+        return await self.store.ping(timeout_s)
 
     @staticmethod
     async def _safely(coro: Any) -> None:

@@ -1,76 +1,86 @@
-"""Exactly one replica runs the escalation timers.
+"""Exactly one process runs the escalation reconciler: the holder of an expiring lease.
 
-With SQLite there is one replica and it always leads. With PostgreSQL the leader holds a
-session-level advisory lock on a connection of its own; when that process dies, PostgreSQL
-drops the lock with the connection and a standby takes it at its next poll.
+The lease is a row in the state store (`alp_leases`): the holder renews it every `leader_poll_s`;
+when it stops renewing (dead, paused, cut off from the database) it expires after `leader_lease_s`
+and any other replica takes it. The holder trusts its lease only until `leader_lease_s` after the
+moment it sent its last successful renewal, minus a safety margin, measured on its own monotonic
+clock, so a process paused for longer than that does nothing on waking until it has renewed.
+Times in the row are UTC from the replicas' clocks (kept in sync, as NTP does, well within the lease).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
+import socket
+import time
+from datetime import timedelta
 
-import psycopg
+import sqlalchemy as sa
 
-from escalation.store import Store
+from escalation.schema import leases
+from escalation.store import Store, now
 
 log = logging.getLogger(__name__)
 
-LOCK_KEY = 0x616C70  # "alp"
+NAME = "escalation"
 
 
-class Leadership:
-    """Always the leader: the single-replica (SQLite) case."""
+class Lease:
+    def __init__(self, store: Store, ttl_s: float, holder: str | None = None) -> None:
+        self.engine = store.engine
+        self.ttl_s = ttl_s
+        self.holder = holder or f"{socket.gethostname()}-{os.getpid()}"
+        self._valid_until = 0.0  # monotonic
 
-    async def try_lead(self) -> bool:
-        return True
+    @property
+    def held(self) -> bool:
+        """True while this process may act as the leader."""
+        return time.monotonic() < self._valid_until
 
-    async def still_leading(self) -> bool:
-        return True
-
-    async def release(self) -> None:
-        return None
-
-
-class PostgresLeadership(Leadership):
-    def __init__(self, dsn: str) -> None:
-        self.dsn = dsn
-        self.conn: psycopg.AsyncConnection[tuple[object, ...]] | None = None
-
-    async def try_lead(self) -> bool:
+    def acquire(self) -> bool:
+        """Take or renew the lease; True if this process holds it now."""
+        started = time.monotonic()
+        at = now()
+        expires = at + timedelta(seconds=self.ttl_s)
         try:
-            if self.conn is None or self.conn.closed:
-                self.conn = await psycopg.AsyncConnection.connect(
-                    self.dsn, autocommit=True, connect_timeout=5, application_name=f"alp-leader-{os.getpid()}"
+            with self.engine.begin() as conn:
+                res = conn.execute(
+                    leases.update()
+                    .where(leases.c.name == NAME, sa.or_(leases.c.holder == self.holder, leases.c.expires_at < at))
+                    .values(
+                        expires_at=expires,
+                        epoch=sa.case((leases.c.holder == self.holder, leases.c.epoch), else_=leases.c.epoch + 1),
+                        holder=self.holder,
+                    )
                 )
-            cur = await self.conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,))
-            row = await cur.fetchone()
-            return bool(row and row[0])
-        except psycopg.Error as err:
-            log.warning("leader election: %s", err)
-            await self.release()
-            return False
+                won = res.rowcount == 1
+                if not won and conn.execute(sa.select(leases.c.name).where(leases.c.name == NAME)).first() is None:
+                    conn.execute(leases.insert().values(name=NAME, holder=self.holder, expires_at=expires, epoch=1))
+                    won = True
+        except sa.exc.SQLAlchemyError as err:  # a replica racing to insert the first row, or no database
+            log.warning("leader election: %s", str(err).splitlines()[0])
+            won = False
+        # trust it a little less long than the row says: the renewal may have taken time to land
+        self._valid_until = started + self.ttl_s * 0.8 if won else 0.0
+        return won
 
-    async def still_leading(self) -> bool:
+    def release(self) -> None:
+        """Give the lease up at once (a clean stop), so a standby need not wait for it to expire."""
+        self._valid_until = 0.0
         try:
-            assert self.conn is not None
-            await asyncio.wait_for(self.conn.execute("SELECT 1"), 5)
-            return True
-        except (psycopg.Error, AssertionError, TimeoutError):
-            await self.release()
-            return False
+            with self.engine.begin() as conn:
+                conn.execute(
+                    leases.update()
+                    .where(leases.c.name == NAME, leases.c.holder == self.holder)
+                    .values(expires_at=now() - timedelta(seconds=1))
+                )
+        except sa.exc.SQLAlchemyError as err:
+            log.warning("releasing the leader lease: %s", str(err).splitlines()[0])
 
-    async def release(self) -> None:
-        if self.conn is not None:
-            try:
-                await self.conn.close()
-            except psycopg.Error:
-                pass
-        self.conn = None
-
-
-def leadership_for(store: Store, state_url: str) -> Leadership:
-    if store.is_postgres:
-        return PostgresLeadership(state_url.replace("postgresql+psycopg://", "postgresql://"))
-    return Leadership()
+    def current_holder(self) -> str | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(leases.c.holder).where(leases.c.name == NAME, leases.c.expires_at >= now())
+            ).first()
+        return str(row[0]) if row else None

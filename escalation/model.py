@@ -103,16 +103,40 @@ class Incident:
     resolved_at: datetime | None = None
     checklist: dict[str, bool] = field(default_factory=dict)
     version: int = 0
+    next_due_at: datetime | None = None  # when ladder[next_step] is due; None: nothing due
+    ack_due_at: datetime | None = None
+    remind_at: datetime | None = None
+    external_key: str | None = None
 
     @property
     def ref(self) -> str:
         return f"INC-{self.id}"
 
 
+class TimelineKind(StrEnum):
+    """What a timeline entry records (stored as its value)."""
+
+    OPENED = "opened"
+    PAGE = "page"
+    PAGE_FAILED = "page_failed"  # an attempt failed; retries go on while the incident is triggered
+    ACK = "ack"
+    ESCALATE = "escalate"
+    NOTE = "note"
+    CHECK = "check"
+    ACTION = "action"
+    EVIDENCE = "evidence"
+    RESOLVE = "resolve"
+    RETRIGGER = "retrigger"
+    REMINDER = "reminder"
+    CHECKLIST = "checklist"
+    SPECIALISTS = "specialists"
+    ERROR = "error"
+
+
 @dataclass
 class TimelineEntry:
     at: datetime
     actor: str
-    kind: str  # opened, page, page_failed, ack, escalate, note, check, action, resolve, retrigger, reminder, checklist
+    kind: str  # a TimelineKind value (checks and actions may record their own kinds)
     text: str
     data: dict[str, Any] = field(default_factory=dict)

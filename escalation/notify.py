@@ -19,6 +19,10 @@ class Notifier(Protocol):
     async def page(self, inc: Incident, step: Step, page: Page) -> None:
         """Mention the on-call in the incident's thread and DM them. Raise on failure."""
 
+    async def already_paged(self, inc: Incident, step: Step, page: Page) -> bool:
+        """Whether this page is already where `page` puts it (an earlier attempt may have posted it
+        before its process died): looked for before any attempt that follows another."""
+
     async def say(self, inc: Incident, text: str) -> None:
         """A short line in the incident's thread."""
 

@@ -1,132 +1,30 @@
-"""The bot's state store: incidents, their timeline, pages sent, and the audit log.
+"""The bot's state store: incidents, their timeline, and the audit log.
 
-SQLAlchemy Core over SQLite (one replica, the default) or PostgreSQL (several replicas).
-Every state change is one conditional UPDATE, so two clicks, two replicas or a stale timer
-cannot both win: the loser's UPDATE matches no row and it does nothing.
+SQLAlchemy Core over SQLite (one replica, the default) or PostgreSQL (several replicas); the schema
+is migrated by Alembic at start-up (`migrate`). Every state change is one conditional UPDATE that
+returns the new row (UPDATE ... RETURNING), so two clicks, two replicas or a stale timer cannot both
+win: the loser's UPDATE matches no row and gets None. The page outbox is in `escalation.outbox`,
+the leader's lease in `escalation.leader`, remediation requests in `escalation.requests`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
-from escalation.model import Incident, Priority, Status, Step, TimelineEntry
-
-metadata = sa.MetaData()
-
-incidents = sa.Table(
-    "alp_incidents",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("priority", sa.String(4), nullable=False),
-    sa.Column("summary", sa.Text, nullable=False),
-    sa.Column("impact", sa.Text, nullable=False, default=""),
-    sa.Column("services", sa.JSON, nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("channel", sa.String(64), nullable=False),
-    sa.Column("opened_by", sa.String(64), nullable=False),
-    sa.Column("opened_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("ladder", sa.JSON, nullable=False),
-    sa.Column("next_step", sa.Integer, nullable=False, default=0),
-    sa.Column("escalation_id", sa.String(40)),
-    sa.Column("announced", sa.Boolean, nullable=False, default=False),
-    sa.Column("message_ts", sa.String(32)),
-    sa.Column("acked_by", sa.String(64)),
-    sa.Column("acked_at", sa.DateTime(timezone=True)),
-    sa.Column("resolved_by", sa.String(64)),
-    sa.Column("resolved_at", sa.DateTime(timezone=True)),
-    sa.Column("checklist", sa.JSON, nullable=False),
-    sa.Column("version", sa.Integer, nullable=False, default=0),
-)
-
-timeline = sa.Table(
-    "alp_timeline",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("incident_id", sa.Integer, sa.ForeignKey("alp_incidents.id"), nullable=False, index=True),
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("actor", sa.String(64), nullable=False),
-    sa.Column("kind", sa.String(24), nullable=False),
-    sa.Column("text", sa.Text, nullable=False),
-    sa.Column("data", sa.JSON, nullable=False),
-)
-
-pages = sa.Table(
-    "alp_pages",
-    metadata,
-    sa.Column("incident_id", sa.Integer, nullable=False),
-    sa.Column("escalation_id", sa.String(40), nullable=False),
-    sa.Column("step", sa.Integer, nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),  # pending, sent, failed
-    sa.Column("due_at", sa.DateTime(timezone=True)),
-    sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("sent_at", sa.DateTime(timezone=True)),
-    sa.Column("attempts", sa.Integer, nullable=False, default=0),
-    sa.Column("error", sa.Text),
-    sa.PrimaryKeyConstraint("incident_id", "escalation_id", "step"),
-)
-
-audit = sa.Table(
-    "alp_audit",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("actor", sa.String(64), nullable=False),
-    sa.Column("event", sa.String(32), nullable=False),
-    sa.Column("action", sa.String(64), nullable=False),
-    sa.Column("params", sa.JSON, nullable=False),
-    sa.Column("result", sa.Text, nullable=False, default=""),
-    sa.Column("incident_id", sa.Integer),
-)
-
-action_requests = sa.Table(
-    "alp_action_requests",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("action", sa.String(64), nullable=False),
-    sa.Column("params", sa.JSON, nullable=False),
-    sa.Column("risk", sa.String(16), nullable=False),
-    sa.Column("requester", sa.String(64), nullable=False),
-    sa.Column("channel", sa.String(64), nullable=False),
-    sa.Column("status", sa.String(24), nullable=False),  # pending, awaiting_approval, running, done, failed, ...
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("preview", sa.JSON, nullable=False),
-    sa.Column("confirmed_by", sa.String(64)),
-    sa.Column("approver", sa.String(64)),
-    sa.Column("approval_deadline", sa.DateTime(timezone=True)),
-    sa.Column("outcome", sa.JSON),
-    sa.Column("message_ts", sa.String(32)),
-    sa.Column("thread_ts", sa.String(32)),
-)
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def sqlalchemy_url(state_url: str) -> str:
-    """ALP_STATE_URL as SQLAlchemy wants it (PostgreSQL through psycopg 3)."""
-    for prefix in ("postgresql://", "postgres://"):
-        if state_url.startswith(prefix):
-            return "postgresql+psycopg://" + state_url[len(prefix) :]
-    return state_url
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; everything here is UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
+from escalation.db import aware, migrate, now, sqlalchemy_url
+from escalation.model import Incident, Priority, Status, Step, TimelineEntry, TimelineKind
+from escalation.requests import ActionRequests
+from escalation.schema import audit, incidents, timeline
 
 
 class Store:
-    """Reads and conditional writes of incidents, timelines, pages and audit records."""
+    """Reads and conditional writes of incidents, timelines and audit records."""
 
     def __init__(self, state_url: str) -> None:
         url = sqlalchemy_url(state_url)
@@ -135,7 +33,7 @@ class Store:
             options["connect_args"] = {"timeout": 30}
         self.url = url
         self.engine: Engine = sa.create_engine(url, **options)
-        metadata.create_all(self.engine)
+        migrate(self.engine)
 
     @property
     def is_postgres(self) -> bool:
@@ -171,38 +69,47 @@ class Store:
         ladder: list[Step],
         escalation_id: str,
         checklist: list[str],
+        external_key: str | None = None,
     ) -> Incident:
+        """A new triggered incident whose first step is due `ladder[0].delay_s` from now.
+        With `external_key`: raises sqlalchemy.exc.IntegrityError if an open incident has that key."""
+        opened = now()
         with self.engine.begin() as conn:
-            res = conn.execute(
-                incidents.insert().values(
-                    priority=priority.value,
-                    summary=summary,
-                    impact=impact,
-                    services=services,
-                    status=Status.TRIGGERED.value,
-                    channel=channel,
-                    opened_by=opened_by,
-                    opened_at=now(),
-                    ladder=[s.as_dict() for s in ladder],
-                    next_step=0,
-                    escalation_id=escalation_id,
-                    announced=False,
-                    checklist=dict.fromkeys(checklist, False),
-                    version=0,
+            row = (
+                conn.execute(
+                    incidents.insert()
+                    .values(
+                        priority=priority.value,
+                        summary=summary,
+                        impact=impact,
+                        services=services,
+                        status=Status.TRIGGERED.value,
+                        channel=channel,
+                        opened_by=opened_by,
+                        opened_at=opened,
+                        ladder=[s.as_dict() for s in ladder],
+                        next_step=0,
+                        next_due_at=opened + timedelta(seconds=ladder[0].delay_s),
+                        escalation_id=escalation_id,
+                        announced=False,
+                        checklist=dict.fromkeys(checklist, False),
+                        version=0,
+                        external_key=external_key,
+                    )
+                    .returning(*incidents.c)
                 )
+                .mappings()
+                .one()
             )
-            incident_id = int(res.inserted_primary_key[0])  # type: ignore[index]
             self._log(
                 conn,
-                incident_id,
+                row["id"],
                 opened_by,
-                "opened",
+                TimelineKind.OPENED,
                 f"opened {priority.value}: {summary}",
-                {"impact": impact, "services": services},
+                {"impact": impact, "services": services, **({"key": external_key} if external_key else {})},
             )
-        inc = self.get(incident_id)
-        assert inc is not None
-        return inc
+        return _incident(row)
 
     def get(self, incident_id: int) -> Incident | None:
         with self.engine.connect() as conn:
@@ -216,11 +123,10 @@ class Store:
         with self.engine.connect() as conn:
             return [_incident(r) for r in conn.execute(q).mappings()]
 
-    def open_in_channel(self, channel: str) -> Incident | None:
-        """The newest unresolved incident announced in `channel`."""
+    def _newest_open(self, where: Any) -> Incident | None:
         q = (
             incidents.select()
-            .where(incidents.c.channel == channel, incidents.c.status != Status.RESOLVED.value)
+            .where(where, incidents.c.status != Status.RESOLVED.value)
             .order_by(incidents.c.id.desc())
             .limit(1)
         )
@@ -228,111 +134,179 @@ class Store:
             row = conn.execute(q).mappings().first()
         return _incident(row) if row else None
 
-    def _transition(self, incident_id: int, where: Any, actor: str, kind: str, text: str, **values: Any) -> bool:
-        """One conditional UPDATE plus its timeline entry, in one transaction."""
-        with self.engine.begin() as conn:
-            res = conn.execute(
-                incidents.update()
-                .where(incidents.c.id == incident_id, where)
-                .values(version=incidents.c.version + 1, **values)
-            )
-            if res.rowcount != 1:
-                return False
-            self._log(conn, incident_id, actor, kind, text)
-        return True
+    def open_in_channel(self, channel: str) -> Incident | None:
+        """The newest unresolved incident announced in `channel`."""
+        return self._newest_open(incidents.c.channel == channel)
 
-    def acknowledge(self, incident_id: int, user: str) -> bool:
+    def open_for_key(self, key: str) -> Incident | None:
+        """The unresolved incident opened for an external key (e.g. an Alertmanager group key)."""
+        return self._newest_open(incidents.c.external_key == key)
+
+    def _transition(
+        self, incident_id: int, where: Any, actor: str, kind: TimelineKind, text: str, **values: Any
+    ) -> Incident | None:
+        """One conditional UPDATE plus its timeline entry, in one transaction; the new incident,
+        or None when the condition no longer held."""
+        with self.engine.begin() as conn:
+            row = (
+                conn.execute(
+                    incidents.update()
+                    .where(incidents.c.id == incident_id, where)
+                    .values(version=incidents.c.version + 1, **values)
+                    .returning(*incidents.c)
+                )
+                .mappings()
+                .first()
+            )
+            if row is None:
+                return None
+            self._log(conn, incident_id, actor, kind, text)
+        return _incident(row)
+
+    def acknowledge(self, incident_id: int, user: str, ack_timeout_s: float, reminder_s: float) -> Incident | None:
+        """Triggered -> acknowledged; the ladder stops, the ack timeout and first reminder are set."""
+        at = now()
         return self._transition(
             incident_id,
             incidents.c.status == Status.TRIGGERED.value,
             user,
-            "ack",
+            TimelineKind.ACK,
             "acknowledged; escalation stopped",
             status=Status.ACKNOWLEDGED.value,
             acked_by=user,
-            acked_at=now(),
+            acked_at=at,
             escalation_id=None,
+            next_due_at=None,
+            ack_due_at=at + timedelta(seconds=ack_timeout_s) if ack_timeout_s else None,
+            remind_at=at + timedelta(seconds=reminder_s),
         )
 
-    def resolve(self, incident_id: int, user: str) -> bool:
+    def resolve(self, incident_id: int, user: str) -> Incident | None:
         return self._transition(
             incident_id,
             incidents.c.status != Status.RESOLVED.value,
             user,
-            "resolve",
+            TimelineKind.RESOLVE,
             "resolved",
             status=Status.RESOLVED.value,
             resolved_by=user,
             resolved_at=now(),
             escalation_id=None,
+            next_due_at=None,
+            ack_due_at=None,
+            remind_at=None,
         )
 
-    def retrigger(self, incident_id: int, acked_at: datetime, escalation_id: str) -> bool:
-        """Acknowledged too long without resolution: back to triggered, ladder resumes.
-        Matches only the acknowledgement the timer was set for (a newer ack makes it stale)."""
-        with self.engine.connect() as conn:
-            stored = conn.execute(
-                sa.select(incidents.c.acked_at, incidents.c.status).where(incidents.c.id == incident_id)
-            ).first()
-        if not stored or stored.status != Status.ACKNOWLEDGED.value or _aware(stored.acked_at) != acked_at:
-            return False
+    def retrigger(self, incident_id: int, acked_at: datetime, escalation_id: str, step: int) -> Incident | None:
+        """Acknowledged too long without resolution: back to triggered with `step` due now.
+        Matches only the acknowledgement the timeout was set for (a newer ack makes it stale)."""
         return self._transition(
             incident_id,
-            incidents.c.status == Status.ACKNOWLEDGED.value,
+            sa.and_(
+                incidents.c.status == Status.ACKNOWLEDGED.value,
+                incidents.c.acked_at == acked_at,
+                incidents.c.ack_due_at <= now(),
+            ),
             "alp",
-            "retrigger",
+            TimelineKind.RETRIGGER,
             "acknowledged but not resolved in time: escalation resumes",
-            status=Status.TRIGGERED.value,
-            escalation_id=escalation_id,
+            **self._resumed(escalation_id, step),
         )
 
-    def rewind(self, incident_id: int, escalation_id: str, step: int) -> None:
-        """Point the ladder back at `step` (re-page the last rung after the ladder ran out)."""
-        with self.engine.begin() as conn:
-            conn.execute(
-                incidents.update()
-                .where(incidents.c.id == incident_id, incidents.c.escalation_id == escalation_id)
-                .values(next_step=step)
-            )
-
-    def reopen(self, incident_id: int, escalation_id: str) -> bool:
-        """Acknowledged -> triggered by hand (escalate now)."""
+    def reopen(self, incident_id: int, version: int, escalation_id: str, step: int) -> Incident | None:
+        """Acknowledged -> triggered by hand (escalate now), only from the state the user saw."""
         return self._transition(
             incident_id,
-            incidents.c.status == Status.ACKNOWLEDGED.value,
+            sa.and_(incidents.c.status == Status.ACKNOWLEDGED.value, incidents.c.version == version),
             "alp",
-            "retrigger",
+            TimelineKind.RETRIGGER,
             "escalated while acknowledged",
-            status=Status.TRIGGERED.value,
-            escalation_id=escalation_id,
+            **self._resumed(escalation_id, step),
         )
 
-    def claim_step(self, incident_id: int, escalation_id: str, step: int) -> Incident | None:
-        """Take the right to page `step`: only for the active escalation, only once."""
+    @staticmethod
+    def _resumed(escalation_id: str, step: int) -> dict[str, Any]:
+        return {
+            "status": Status.TRIGGERED.value,
+            "escalation_id": escalation_id,
+            "next_step": step,
+            "next_due_at": now(),
+            "ack_due_at": None,
+            "remind_at": None,
+        }
+
+    def advance(self, incident_id: int, escalation_id: str, step: int, next_due_at: datetime | None) -> Incident | None:
+        """Move the ladder past `step` (only on the active escalation, only once): the step's page
+        goes into the outbox in the same transaction (`escalation.outbox`)."""
+        from escalation.outbox import insert_page
+
         with self.engine.begin() as conn:
-            res = conn.execute(
-                incidents.update()
-                .where(
-                    incidents.c.id == incident_id,
-                    incidents.c.escalation_id == escalation_id,
-                    incidents.c.status == Status.TRIGGERED.value,
-                    incidents.c.next_step == step,
+            row = (
+                conn.execute(
+                    incidents.update()
+                    .where(
+                        incidents.c.id == incident_id,
+                        incidents.c.escalation_id == escalation_id,
+                        incidents.c.status == Status.TRIGGERED.value,
+                        incidents.c.next_step == step,
+                    )
+                    .values(next_step=step + 1, next_due_at=next_due_at, version=incidents.c.version + 1)
+                    .returning(*incidents.c)
                 )
-                .values(next_step=step + 1, version=incidents.c.version + 1)
+                .mappings()
+                .first()
             )
-            if res.rowcount != 1:
+            if row is None:
                 return None
-            conn.execute(
-                pages.insert().values(
-                    incident_id=incident_id,
-                    escalation_id=escalation_id,
-                    step=step,
-                    status="pending",
-                    claimed_at=now(),
-                    attempts=0,
+            insert_page(conn, incident_id, escalation_id, step)
+        return _incident(row)
+
+    def remind(self, incident_id: int, due: datetime, next_at: datetime) -> Incident | None:
+        """Take the reminder due at `due` (once, whoever tries) and set the next one."""
+        with self.engine.begin() as conn:
+            row = (
+                conn.execute(
+                    incidents.update()
+                    .where(
+                        incidents.c.id == incident_id,
+                        incidents.c.status == Status.ACKNOWLEDGED.value,
+                        incidents.c.remind_at == due,
+                    )
+                    .values(remind_at=next_at)
+                    .returning(*incidents.c)
                 )
+                .mappings()
+                .first()
             )
-        return self.get(incident_id)
+        return _incident(row) if row else None
+
+    def due(self, at: datetime) -> dict[str, list[Incident]]:
+        """What the reconciler has to do at `at`: "announce", "step", "ack_timeout", "reminder"."""
+        c = incidents.c
+        acked = c.status == Status.ACKNOWLEDGED.value
+        wheres = {
+            "announce": sa.and_(c.announced.is_(False), c.status != Status.RESOLVED.value),
+            "step": sa.and_(c.status == Status.TRIGGERED.value, c.next_due_at <= at),
+            "ack_timeout": sa.and_(acked, c.ack_due_at <= at),
+            "reminder": sa.and_(acked, c.remind_at <= at),
+        }
+        with self.engine.connect() as conn:
+            return {
+                k: [_incident(r) for r in conn.execute(incidents.select().where(w).order_by(c.id)).mappings()]
+                for k, w in wheres.items()
+            }
+
+    def next_due(self) -> datetime | None:
+        """The earliest step, ack timeout or reminder due on any open incident."""
+        c = incidents.c
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(sa.func.min(c.next_due_at), sa.func.min(c.ack_due_at), sa.func.min(c.remind_at)).where(
+                    c.status != Status.RESOLVED.value
+                )
+            ).one()
+        times = [aware(t) for t in row if t is not None]
+        return min(times) if times else None  # type: ignore[type-var]
 
     def claim_announcement(self, incident_id: int) -> bool:
         with self.engine.begin() as conn:
@@ -347,52 +321,35 @@ class Store:
         with self.engine.begin() as conn:
             conn.execute(incidents.update().where(incidents.c.id == incident_id).values(announced=False))
 
-    def set_message(self, incident_id: int, ts: str, channel: str) -> None:
+    def set_message(self, incident_id: int, ts: str, channel: str) -> Incident | None:
         with self.engine.begin() as conn:
-            conn.execute(incidents.update().where(incidents.c.id == incident_id).values(message_ts=ts, channel=channel))
-
-    def page_done(
-        self, incident_id: int, escalation_id: str, step: int, ok: bool, attempts: int, error: str | None = None
-    ) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                pages.update()
-                .where(pages.c.incident_id == incident_id, pages.c.escalation_id == escalation_id, pages.c.step == step)
-                .values(status="sent" if ok else "failed", sent_at=now(), attempts=attempts, error=error)
-            )
-
-    def pending_pages(self, older_than_s: float) -> list[tuple[int, str, int]]:
-        """Pages claimed but never finished (the process died while sending)."""
-        cutoff = now().timestamp() - older_than_s
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(pages.c.incident_id, pages.c.escalation_id, pages.c.step, pages.c.claimed_at).where(
-                    pages.c.status == "pending"
+            row = (
+                conn.execute(
+                    incidents.update()
+                    .where(incidents.c.id == incident_id)
+                    .values(message_ts=ts, channel=channel)
+                    .returning(*incidents.c)
                 )
-            ).all()
-        return [(r[0], r[1], r[2]) for r in rows if _aware(r[3]).timestamp() < cutoff]  # type: ignore[union-attr]
-
-    def pages_of(self, incident_id: int) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
-            rows = (
-                conn.execute(pages.select().where(pages.c.incident_id == incident_id).order_by(pages.c.claimed_at))
                 .mappings()
-                .all()
+                .first()
             )
-        return [dict(r) for r in rows]
+        return _incident(row) if row else None
 
     def tick(self, incident_id: int, item: str, done: bool, user: str) -> bool:
         inc = self.get(incident_id)
         if inc is None or item not in inc.checklist:
             return False
         checklist = {**inc.checklist, item: done}
-        return self._transition(
-            incident_id,
-            incidents.c.version == inc.version,
-            user,
-            "checklist",
-            f"{'ticked' if done else 'unticked'}: {item}",
-            checklist=checklist,
+        return (
+            self._transition(
+                incident_id,
+                incidents.c.version == inc.version,
+                user,
+                TimelineKind.CHECKLIST,
+                f"{'ticked' if done else 'unticked'}: {item}",
+                checklist=checklist,
+            )
+            is not None
         )
 
     # ------------------------------------------------------------------ timeline and audit
@@ -401,13 +358,15 @@ class Store:
             self._log(conn, incident_id, actor, kind, text, data)
 
     @staticmethod
-    def _log(conn: Any, incident_id: int, actor: str, kind: str, text: str, data: dict[str, Any] | None = None) -> None:
+    def _log(
+        conn: Connection, incident_id: int, actor: str, kind: str, text: str, data: dict[str, Any] | None = None
+    ) -> None:
         conn.execute(
             timeline.insert().values(
                 incident_id=incident_id,
                 at=now(),
                 actor=actor,
-                kind=kind,
+                kind=str(kind),
                 text=text,
                 data=json.loads(json.dumps(data or {}, default=str)),
             )
@@ -421,7 +380,7 @@ class Store:
                 .all()
             )
         return [
-            TimelineEntry(_aware(r["at"]), r["actor"], r["kind"], r["text"], r["data"] or {})  # type: ignore[arg-type]
+            TimelineEntry(aware(r["at"]), r["actor"], r["kind"], r["text"], r["data"] or {})  # type: ignore[arg-type]
             for r in rows
         ]
 
@@ -448,68 +407,10 @@ class Store:
             )
 
     def latest_audit(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The newest audit records first, each {id, at, actor, event, action, params, result, incident_id}."""
         with self.engine.connect() as conn:
             rows = conn.execute(audit.select().order_by(audit.c.id.desc()).limit(limit)).mappings().all()
         return [dict(r) for r in rows]
-
-
-class ActionRequests:
-    """Remediation requests: one row each, moved between states by conditional UPDATEs."""
-
-    def __init__(self, store: Store) -> None:
-        self.engine = store.engine
-
-    def create(
-        self,
-        action: str,
-        params: dict[str, Any],
-        risk: str,
-        requester: str,
-        channel: str,
-        ttl_s: float,
-        preview: dict[str, Any],
-        thread_ts: str | None = None,
-    ) -> int:
-        with self.engine.begin() as conn:
-            res = conn.execute(
-                action_requests.insert().values(
-                    action=action,
-                    params=params,
-                    risk=risk,
-                    requester=requester,
-                    channel=channel,
-                    status="pending",
-                    created_at=now(),
-                    expires_at=datetime.fromtimestamp(now().timestamp() + ttl_s, UTC),
-                    preview=json.loads(json.dumps(preview, default=str)),
-                    thread_ts=thread_ts,
-                )
-            )
-            return int(res.inserted_primary_key[0])  # type: ignore[index]
-
-    def get(self, request_id: int) -> dict[str, Any] | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(action_requests.select().where(action_requests.c.id == request_id)).mappings().first()
-        if row is None:
-            return None
-        out = dict(row)
-        for col in ("created_at", "expires_at", "approval_deadline"):
-            out[col] = _aware(out[col])
-        return out
-
-    def move(self, request_id: int, from_status: tuple[str, ...], to_status: str, **values: Any) -> bool:
-        """status: from -> to, only if it is still in `from_status` (so one click wins)."""
-        with self.engine.begin() as conn:
-            res = conn.execute(
-                action_requests.update()
-                .where(action_requests.c.id == request_id, action_requests.c.status.in_(from_status))
-                .values(status=to_status, **values)
-            )
-            return res.rowcount == 1
-
-    def set_message(self, request_id: int, ts: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(action_requests.update().where(action_requests.c.id == request_id).values(message_ts=ts))
 
 
 def _incident(row: Any) -> Incident:
@@ -522,15 +423,22 @@ def _incident(row: Any) -> Incident:
         status=Status(row["status"]),
         channel=row["channel"],
         opened_by=row["opened_by"],
-        opened_at=_aware(row["opened_at"]),  # type: ignore[arg-type]
+        opened_at=aware(row["opened_at"]),  # type: ignore[arg-type]
         ladder=[Step.from_dict(s) for s in row["ladder"]],
         next_step=row["next_step"],
         escalation_id=row["escalation_id"],
         message_ts=row["message_ts"],
         acked_by=row["acked_by"],
-        acked_at=_aware(row["acked_at"]),
+        acked_at=aware(row["acked_at"]),
         resolved_by=row["resolved_by"],
-        resolved_at=_aware(row["resolved_at"]),
+        resolved_at=aware(row["resolved_at"]),
         checklist=dict(row["checklist"] or {}),
         version=row["version"],
+        next_due_at=aware(row["next_due_at"]),
+        ack_due_at=aware(row["ack_due_at"]),
+        remind_at=aware(row["remind_at"]),
+        external_key=row["external_key"],
     )
+
+
+__all__ = ["ActionRequests", "Store", "aware", "migrate", "now", "sqlalchemy_url"]

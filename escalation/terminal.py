@@ -18,6 +18,9 @@ class TerminalNotifier:
     async def page(self, inc: Incident, step: Step, page: Page) -> None:
         print(page.text(), file=sys.stderr)
 
+    async def already_paged(self, inc: Incident, step: Step, page: Page) -> bool:
+        return False
+
     async def say(self, inc: Incident, text: str) -> None:
         print(f"{inc.ref}: {text}", file=sys.stderr)
 

@@ -90,8 +90,9 @@ def fake_slack() -> Iterator[FakeSlack]:
 class BotProcess:
     """A real `alp-bot` process, reached over HTTP on loopback."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path | None = None) -> None:
         self.env = env
+        self.log_path = log_path  # stderr (the bot's log) goes there when set
         self.proc: subprocess.Popen[str] | None = None
         self.port = 0
 
@@ -103,13 +104,14 @@ class BotProcess:
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=self.log_path.open("w") if self.log_path else subprocess.PIPE,
             text=True,
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if not line:
-            raise RuntimeError(f"alp-bot did not start: {self.proc.stderr.read() if self.proc.stderr else ''}")
+            log = self.log_path.read_text() if self.log_path else self.proc.stderr.read() if self.proc.stderr else ""
+            raise RuntimeError(f"alp-bot did not start: {log}")
         assert json.loads(line)["event"] == "listening"
         return self
 

@@ -63,7 +63,8 @@ class FakePlatform(_Server):
         self.discovery: Any = {"issuer": "https://alp-test.auth0.com/", "authorization_endpoint": "x"}
         self.mlflow_status = 200
         self.delay_s = 0.0  # how long each /health takes to answer (benchmarks)
-        self.pager_events: list[dict[str, Any]] = []  # PagerDuty Events API v2 compatible sink
+        self.pager_events: list[dict[str, Any]] = []  # PagerDuty Events API v2 compatible sink (accepted ones)
+        self.pager_failures = 0  # the next this many events are answered 500 (and not kept)
         self.admin_posts: list[tuple[str, Any]] = []  # the services' admin endpoints
 
     @property
@@ -99,7 +100,11 @@ class FakePlatform(_Server):
         return web.json_response({"status": "accepted"}, status=202)
 
     async def _pager(self, request: web.Request) -> web.Response:
-        self.pager_events.append(await request.json())
+        event = await request.json()
+        if self.pager_failures > 0:
+            self.pager_failures -= 1
+            return web.json_response({"status": "error", "message": "try again"}, status=500)
+        self.pager_events.append(event)
         return web.json_response({"status": "success", "message": "Event processed"}, status=202)
 
     async def _mlflow(self, _: web.Request) -> web.Response:

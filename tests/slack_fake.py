@@ -35,7 +35,13 @@ class FakeSlack:
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.not_in_channel: set[str] = set()
+        # method (or "response_url") -> failures to answer with, first first: see `fail`
+        self.failures: dict[str, list[dict[str, Any]]] = {}
         self.usergroups: dict[str, list[str]] = {}
+        self.fail_text: dict[str, int] = {}
+        self.delay_text: dict[
+            str, float
+        ] = {}  # a thread post with this in its text is answered this late  # chat.postMessage with this in its text fails this many times more
         self.socket_received: list[dict[str, Any]] = []  # what the bot sent back over Socket Mode
         self._sockets: list[web.WebSocketResponse] = []
         self._ts = itertools.count(1)
@@ -89,6 +95,9 @@ class FakeSlack:
         with self._lock:
             self.calls.clear()
         self.not_in_channel.clear()
+        self.failures.clear()
+        self.fail_text.clear()
+        self.delay_text.clear()
 
     def called(self, method: str) -> list[Call]:
         with self._lock:
@@ -103,6 +112,40 @@ class FakeSlack:
                     return c
             time.sleep(0.05)
         raise AssertionError(f"no {method} call matched within {timeout}s; got {self.calls!r}")
+
+    def fail(
+        self,
+        method: str,
+        error: str | None = None,
+        *,
+        status: int = 200,
+        retry_after: int | None = None,
+        body: str | None = None,
+        times: int = 1,
+        when: Callable[[dict[str, Any]], bool] = lambda args: True,
+    ) -> None:
+        """Answer the next `times` calls of `method` (matching `when`) with a failure, as Slack
+        can: `fail("chat.update", "ratelimited", status=429, retry_after=1)`, `fail(m, "invalid_blocks")`,
+        `fail(m, "msg_too_long")`, `fail(m, status=500, body="<html>")` (not JSON), or
+        `fail("response_url", status=500)`."""
+        entry = {"error": error, "status": status, "retry_after": retry_after, "body": body, "when": when}
+        with self._lock:
+            self.failures.setdefault(method, []).extend(dict(entry) for _ in range(times))
+
+    def _failure(self, method: str, args: dict[str, Any]) -> web.Response | None:
+        if not self.failures.get(method):  # no lock when nothing is planned: keep the usual timing
+            return None
+        with self._lock:
+            queue = self.failures.get(method, [])
+            entry = next((f for f in queue if f["when"](args)), None)
+            if entry is None:
+                return None
+            queue.remove(entry)
+        headers = {"Retry-After": str(entry["retry_after"])} if entry["retry_after"] is not None else None
+        self._record(method, args, {"ok": False, "error": entry["error"] or f"HTTP {entry['status']}", "failed": True})
+        if entry["body"] is not None:
+            return web.Response(status=entry["status"], text=entry["body"], headers=headers)
+        return web.json_response({"ok": False, "error": entry["error"]}, status=entry["status"], headers=headers)
 
     # ------------------------------------------------------------------ handlers
     def _record(self, method: str, args: dict[str, Any], response: dict[str, Any] | None = None) -> None:
@@ -129,8 +172,14 @@ class FakeSlack:
         token_kind = "Bearer xapp-" if method == "apps.connections.open" else "Bearer xoxb-"
         if not auth.startswith(token_kind):
             return web.json_response({"ok": False, "error": "not_authed"})
+        failure = self._failure(method, args)
+        if failure is not None:
+            return failure
         answer = self._answer(method, args)
         self._record(method, args, answer)
+        for part, delay in list(self.delay_text.items()):  # posted, but the answer is late
+            if method == "chat.postMessage" and args.get("thread_ts") and part in str(args.get("text", "")):
+                await asyncio.sleep(delay)
         return web.json_response(answer)
 
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -148,8 +197,28 @@ class FakeSlack:
             channel = args.get("channel", "")
             if channel in self.not_in_channel:
                 return {"ok": False, "error": "not_in_channel"}
+            for part, left in list(self.fail_text.items()):
+                if left > 0 and part in str(args.get("text", "")):
+                    self.fail_text[part] = left - 1
+                    return {"ok": False, "error": "fatal_error"}
             ts = f"{int(time.time())}.{next(self._ts):06d}"
             return {"ok": True, "channel": channel, "ts": ts, "message": {"text": args.get("text")}}
+        if method == "conversations.replies":  # the thread, from what was posted into it
+            posted = [
+                c
+                for c in self.called("chat.postMessage")
+                if c.args.get("channel") == args.get("channel")
+                and c.args.get("thread_ts") == args.get("ts")
+                and c.response.get("ok")
+            ]
+            return {"ok": True, "messages": [{"text": c.args.get("text"), "ts": c.response.get("ts")} for c in posted]}
+        if method == "conversations.history":  # the channel's top-level messages
+            posted = [
+                c
+                for c in self.called("chat.postMessage")
+                if c.args.get("channel") == args.get("channel") and not c.args.get("thread_ts") and c.response.get("ok")
+            ]
+            return {"ok": True, "messages": [{"text": c.args.get("text"), "ts": c.response.get("ts")} for c in posted]}
         if method == "apps.connections.open":
             return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}
         if method == "usergroups.users.list":
@@ -204,5 +273,9 @@ class FakeSlack:
         return web.Response(text="OK")
 
     async def _response_url(self, request: web.Request) -> web.Response:
-        self._record("response_url", {"rid": request.match_info["rid"], **json.loads(await request.read())})
+        args = {"rid": request.match_info["rid"], **json.loads(await request.read())}
+        failure = self._failure("response_url", args)
+        if failure is not None:
+            return failure
+        self._record("response_url", args)
         return web.Response(text="ok")

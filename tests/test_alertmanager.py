@@ -215,7 +215,8 @@ def test_one_message_and_one_incident_per_group_resolved_and_reopened(am_bot, fa
     first = wait_until(lambda: group_posts(fake_slack, name), timeout=30)[0]
     text = blocks_text(first.args["blocks"])
     assert "FIRING" in first.args["text"] and "redis: " in text  # the routed check's report
-    assert "&lt;memory&gt; at 95% &amp; rising" in text and "<memory>" not in text
+    raw = json.dumps(first.args["blocks"], ensure_ascii=False)  # as sent: blocks_text shows it as Slack would
+    assert "&lt;memory&gt; at 95% &amp; rising" in raw and "<memory>" not in raw
     assert "http://prometheus.example:9090/graph" in text and "alert_silence:0" in text
     inc = wait_until(lambda: [i for i in incidents(am_bot) if name in i["summary"]])[0]
     assert inc["priority"] == "P2" and inc["status"] == "triggered" and name in inc["alert_group"]

@@ -1,4 +1,5 @@
-"""Escalation with real alp-bot processes: SIGKILL and restart, two replicas on one PostgreSQL."""
+"""Escalation with real alp-bot processes: SIGKILL and restart, replicas on one PostgreSQL, failing
+pagers, a cut database connection, a paused leader (issue #11's observations, each its own test)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,15 @@ from tests.conftest import BOT_TOKEN, ESCALATION_ENV, SIGNING_SECRET, BotProcess
 from tests.test_slack import command
 
 
+@pytest.fixture(autouse=True)
+def _fresh_pager(request: pytest.FixtureRequest) -> None:
+    """Incident numbers restart with each test's database: forget the pager events of earlier tests."""
+    if "platform" in request.fixturenames:
+        platform = request.getfixturevalue("platform")
+        platform.pager_events.clear()
+        platform.pager_failures = 0
+
+
 def pages(fake_slack, ref: str, step: str) -> list:  # type: ignore[no-untyped-def]
     return [
         c
@@ -22,6 +32,7 @@ def pages(fake_slack, ref: str, step: str) -> list:  # type: ignore[no-untyped-d
         if f"{ref} " in c.args.get("text", "")
         and f"({step})" in c.args.get("text", "")
         and c.args.get("channel", "").startswith("C")
+        and c.response.get("ok")  # posted, not refused
     ]
 
 
@@ -44,8 +55,21 @@ def bot_env(testbed, fake_slack, platform, state_url: str, **over: str) -> dict[
         "ALP_STATE_URL": state_url,
         "ALP_ESCALATION__STEP_WAIT_S": "3",
         "ALP_ESCALATION__PAGER_WEBHOOK_URL": f"{platform.base}/pager/v2/enqueue",
+        "ALP_ESCALATION__LEADER_LEASE_S": "2",
+        "ALP_ESCALATION__PAGE_ATTEMPT_TIMEOUT_S": "1",  # a crashed attempt is retried after 2 s
         **over,
     }
+
+
+def manager_pages(platform, ref: str) -> list:  # type: ignore[no-untyped-def]
+    """Pager events the pager accepted for the incident (its dedup keys are per step)."""
+    return [e for e in platform.pager_events if e["dedup_key"].split("-")[:3] == ["alp", *ref.split("-")]]
+
+
+def kill(bot: BotProcess) -> None:
+    assert bot.proc is not None
+    bot.proc.send_signal(signal.SIGKILL)
+    bot.proc.wait()
 
 
 def opened_ref(fake_slack, summary: str) -> str:  # type: ignore[no-untyped-def]
@@ -75,7 +99,7 @@ def test_sigkill_between_steps_then_restart_pages_next_step_exactly_once(testbed
         t0 = time.monotonic()
         wait(lambda: len(pages(fake_slack, ref, "secondary")) == 1, 5)
         assert time.monotonic() - t0 < 4, "the overdue step should fire at start"
-        events = lambda: [e for e in platform.pager_events if e["dedup_key"] == f"alp-{ref}"]  # noqa: E731
+        events = lambda: manager_pages(platform, ref)  # noqa: E731
         wait(lambda: len(events()) == 1, 8)  # the manager, by phone, three seconds later
         time.sleep(1.0)
         assert len(pages(fake_slack, ref, "primary")) == 1
@@ -98,9 +122,14 @@ def pg_state(testbed):  # type: ignore[no-untyped-def]
 
 
 def leader_pid(dsn: str) -> int | None:
+    """The pid of the holder of the unexpired escalation lease."""
     with psycopg.connect(dsn) as conn:
-        row = conn.execute("""SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-                              WHERE l.locktype = 'advisory' AND l.granted""").fetchone()
+        try:
+            row = conn.execute("SELECT holder FROM alp_leases WHERE expires_at > now()").fetchone()
+        except psycopg.errors.UndefinedTable:  # before leases: the holder of the advisory lock
+            conn.rollback()
+            row = conn.execute("""SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a
+                                  ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted""").fetchone()
     return int(row[0].rsplit("-", 1)[1]) if row else None
 
 
@@ -119,7 +148,7 @@ def test_two_replicas_page_once_and_the_follower_takes_over(testbed, fake_slack,
         leader = a if follower is b else b
         os.kill(leader.proc.pid, signal.SIGKILL)  # the leader dies before the manager step
         leader.proc.wait()
-        events = lambda: [e for e in platform.pager_events if e["dedup_key"] == f"alp-{ref}"]  # noqa: E731
+        events = lambda: manager_pages(platform, ref)  # noqa: E731
         wait(lambda: len(events()) == 1, 10)
         wait(lambda: leader_pid(pg_state) == follower.proc.pid, 5)
         time.sleep(1.0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import re
 import time
@@ -39,7 +40,8 @@ def get(bot: BotProcess, path: str) -> tuple[int, str]:
 
 
 def blocks_text(blocks: list[dict]) -> str:
-    return json.dumps(blocks)
+    """The blocks as JSON text, `&amp;`/`&lt;`/`&gt;` shown as Slack shows them."""
+    return html.unescape(json.dumps(blocks, ensure_ascii=False))
 
 
 @pytest.fixture
