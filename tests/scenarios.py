@@ -325,7 +325,7 @@ SCENARIOS: list[Scenario] = [
     S("db-connectivity", "fault", db_conn_fault, C, "", None),
     S("db-connectivity", "healthy", db_conn_ok, OK),
     S("db-connectivity", "blind", db_conn_blind, U),
-    S("redis", "fault", redis_fault, C, "Redis hit ratio 0.0%", frozenset({"warm-cache"})),
+    S("redis", "fault", redis_fault, C, "Redis hit ratio 0.", frozenset({"warm-cache"})),
     S("redis", "healthy", redis_ok, OK),
     S("redis", "blind", redis_blind, U, "The bot cannot log in to Redis as nobody"),
     S("network", "fault", network_fault, C, "service(s) with no ready endpoint: user-service", NONE),
