@@ -17,6 +17,7 @@ import logging
 import time
 from collections import defaultdict
 from contextvars import ContextVar
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -50,6 +51,7 @@ ANNOUNCING: ContextVar[tuple[AlertGroup, SlackMessage | None, float | None] | No
 )
 BUTTON_TTL_S = 7 * 24 * 3600  # alert messages live for days; who may click is checked at click time
 ACTOR = "alertmanager"
+IN_FLIGHT_S = 300  # an episode unsaved this long after its start lost its starter (longer than any check)
 
 
 class Pacer:
@@ -166,8 +168,10 @@ class AlertIntake:
         group = self.groups.current(payload.groupKey)
         firing = [a for a in payload.alerts if a.status == "firing"]
         new_episode = group is None or (group.status == "resolved" and bool(firing))
-        if group is not None and group.status == "resolved" and not firing:
-            group.notifications += 1  # a repeated "resolved": nothing new
+        if group is not None and group.status == "resolved" and (not firing or _stale(firing, group)):
+            # A repeated "resolved", or a firing notification older than the resolution (a
+            # retried webhook, another replica's late copy): nothing new, no new episode.
+            group.notifications += 1
             self.groups.save(group)
             return
         if group is None and not firing:
@@ -192,6 +196,13 @@ class AlertIntake:
                     group.route["invalid"] = True
                 group.route["notes"] = notes
         assert group is not None
+        if not new_episode and not group.route and _age_s(group) < IN_FLIGHT_S:
+            # Another replica started this episode and has not saved it yet (its first save
+            # follows the check): it posts the message and opens the incident; posting here too
+            # would duplicate both. Alertmanager re-sends the group; a starter that died is
+            # taken over once the episode is IN_FLIGHT_S old.
+            log.info("alert group %s: being started by another replica", payload.groupKey[:200])
+            return
         before = {f for f, a in group.alerts.items() if a.get("status") == "firing"}
         for a in payload.alerts:
             group.alerts[a.fingerprint] = a.model_dump()
@@ -388,3 +399,19 @@ def _describe(alert: dict[str, Any]) -> str:
     return redact(
         f"{labels.get('alertname', '?')}" + (f" ({extra})" if extra else "") + (f": {summary}" if summary else "")
     )
+
+
+def _stale(firing: list[WebhookAlert], group: AlertGroup) -> bool:
+    """Every firing alert is one the resolved episode already saw resolve (same fingerprint,
+    same startsAt): Prometheus gives an alert that fires again a new startsAt."""
+    return all(
+        (seen := group.alerts.get(a.fingerprint)) is not None
+        and seen.get("status") == "resolved"
+        and seen.get("startsAt") == a.startsAt
+        for a in firing
+    )
+
+
+def _age_s(group: AlertGroup) -> float:
+    opened = group.opened_at if group.opened_at.tzinfo else group.opened_at.replace(tzinfo=UTC)  # SQLite: naive UTC
+    return (datetime.now(UTC) - opened).total_seconds()

@@ -6,6 +6,7 @@ here before it enters Slack markup; secrets are masked by the report renderer an
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 from bot.escape import clean
@@ -28,8 +29,19 @@ def _link(url: str, label: str) -> str:
     return f"<{url.replace('&', '&amp;')}|{label}>"
 
 
+def _arg(value: Any) -> str:
+    """An option value inside the `Check:` code span: shell-quoted, so a label value such as
+    "x --samples 50" reads as the one value it was, and without backticks (they would end the span)."""
+    return esc(_short(shlex.quote(str(value)).replace("`", "\u02cb"), 200))
+
+
+def _short(text: str, limit: int) -> str:
+    """Foreign text cut to `limit` characters *before* escaping (never mid-entity), saying so."""
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text) - limit} more characters)"
+
+
 def _labels(labels: dict[str, str], skip: set[str]) -> str:
-    return ", ".join(f"{esc(k)}={esc(v)}" for k, v in sorted(labels.items()) if k not in skip)
+    return ", ".join(f"{esc(_short(k, 100))}={esc(_short(v, 200))}" for k, v in sorted(labels.items()) if k not in skip)
 
 
 def _alert_line(alert: dict[str, Any], common: dict[str, str]) -> str:
@@ -38,7 +50,7 @@ def _alert_line(alert: dict[str, Any], common: dict[str, str]) -> str:
     mark = ":fire:" if alert.get("status") == "firing" else ":white_check_mark:"
     own = _labels(alert["labels"], set(common) | {"alertname"})
     source = _link(alert.get("generatorURL", ""), "source")
-    return f"{mark} {esc(what)[:300]}" + (f" · {own}" if own else "") + (f" · {source}" if source else "")
+    return f"{mark} {esc(_short(what, 300))}" + (f" · {own}" if own else "") + (f" · {source}" if source else "")
 
 
 def group_message(
@@ -61,16 +73,21 @@ def group_message(
     else:
         title = f":white_check_mark: RESOLVED · {name}"
     shown = sorted(group.alerts.values(), key=lambda a: (a.get("status") != "firing", a.get("startsAt", "")))
-    lines = [_alert_line(a, group.common_labels) for a in shown[:max_alerts]]
-    if len(shown) > max_alerts:
-        lines.append(f"… and {len(shown) - max_alerts} more alert(s) in this group")
+    lines: list[str] = []
+    for a in shown[:max_alerts]:  # whole lines only, within the section's size
+        line = _alert_line(a, group.common_labels)
+        if sum(len(x) + 1 for x in lines) + len(line) > MAX_TEXT - 200:
+            break
+        lines.append(line)
+    if len(shown) > len(lines):
+        lines.append(f"… and {len(shown) - len(lines)} more alert(s) in this group")
     if group.route.get("truncated"):
         lines.append(
             f"… and {group.route['truncated']} more that Alertmanager left out of its notification (max_alerts)"
         )
     about = [f"Labels: {_labels(group.common_labels, {'alertname'}) or '-'}"]
     if group.route.get("check"):
-        args = " ".join(f"--{k.replace('_', '-')} {esc(str(v))}" for k, v in group.route.get("params", {}).items())
+        args = " ".join(f"--{k.replace('_', '-')} {_arg(v)}" for k, v in group.route.get("params", {}).items())
         about.append(f"Check: `{group.route['check']}{(' ' + args) if args else ''}`")
     else:
         about.append("No route matched: no check ran (add one to ALP_ALERTMANAGER__ROUTES)")

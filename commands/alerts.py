@@ -4,6 +4,8 @@ A route matches an alert's labels (all of `match` must hold; a value starting wi
 regular expression matched against the whole label value, as Prometheus anchors them), names
 a check target and its options, where `{label}` is replaced by the alert's label value and
 the result is validated like any other input. First match wins. Pure data: no Slack, no I/O.
+Regexes are RE2 (as in Prometheus and Alertmanager): linear time whatever the label value, so
+a hostile label cannot stall the bot; back-references and look-arounds are rejected at start.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import re2
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from commands.params import UsageError
@@ -43,9 +46,10 @@ class AlertRoute(BaseModel):
         for label, value in v.items():
             if value.startswith("~"):
                 try:
-                    re.compile(value[1:])
-                except re.error as err:
-                    raise ValueError(f"match.{label}: bad regular expression {value[1:]!r}: {err}") from None
+                    re2.compile(value[1:])
+                except re2.error as err:
+                    why = err.args[0].decode(errors="replace") if err.args and isinstance(err.args[0], bytes) else err
+                    raise ValueError(f"match.{label}: bad regular expression {value[1:]!r}: {why}") from None
         return v
 
     @model_validator(mode="after")
@@ -66,7 +70,7 @@ class AlertRoute(BaseModel):
             if have is None:
                 return False
             if want.startswith("~"):
-                if re.fullmatch(want[1:], have) is None:
+                if re2.fullmatch(want[1:], have) is None:
                     return False
             elif have != want:
                 return False

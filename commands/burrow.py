@@ -11,6 +11,10 @@ members. Rules, per partition, first match wins:
               partition (it reads commits); `kafka-consumer-groups` shows it with offset "-".
               Departure: a consumer that reads without committing would re-read (or skip)
               everything after a restart, so it is never called OK.
+   beyond end a committed offset past the log end (the topic was deleted and re-created, or
+              its log truncated): WARN. `kafka-consumer-groups` shows a negative lag; the
+              consumer's next fetch is out of range and it resets by `auto.offset.reset`,
+              skipping or re-reading messages. Burrow reports a lag of zero.
 2. OK         the lag now is within `allowed_lag`. Departure: Burrow lets a lag of zero
               *anywhere* in the window excuse any lag now, so a group caught up once and then
               abandoned stays OK until ten new commits push that sample out (never, once its
@@ -93,6 +97,8 @@ def evaluate(window: Sequence[Sample], allowed_lag: int = 0, stall_window_s: flo
     now = window[-1]
     if now.offset is None:
         return LagStatus.WARN if now.lag > 0 else LagStatus.OK
+    if now.offset > now.end_offset:
+        return LagStatus.WARN
     if now.lag <= allowed_lag:
         return LagStatus.OK
     committed = [s for s in window if s.offset is not None]

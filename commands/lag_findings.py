@@ -35,10 +35,25 @@ def behind(seconds: float | None) -> str:
     return f"{seconds / 60:.0f}m" if seconds < 7200 else f"{seconds / 3600:.1f}h"
 
 
+def _falling_behind(g: GroupLag) -> bool:
+    """WARN from a committed partition whose lag grows; not only from partitions with no commit
+    (rule 1 of `commands.burrow`), which say nothing about the consumers' pace."""
+    return any(p.status is LagStatus.WARN and p.committed is not None and p.committed <= p.end for p in g.partitions)
+
+
 def _detail(g: GroupLag, stall_window_s: float) -> str:
     status = g.status
     text = MEANING[status]
-    if status is LagStatus.UNKNOWN:
+    if status is LagStatus.WARN and not _falling_behind(g):
+        text = "the consumers read without committing"
+    beyond = [p for p in g.partitions if p.committed is not None and p.committed > p.end]
+    if beyond and not _falling_behind(g):
+        text = (
+            f"{len(beyond)} committed offset(s) past the log end (was the topic re-created or its log truncated?): "
+            "the consumer's next fetch is out of range and it resets by auto.offset.reset, "
+            "skipping or re-reading messages"
+        )
+    elif status is LagStatus.UNKNOWN:
         span = max(p.window.span_s for p in g.partitions)
         text = (
             f"window too short: the offset did not move in {span:.0f}s of samples, but a live consumer "
@@ -61,7 +76,7 @@ def suggestions(g: GroupLag, partitions: dict[str, int]) -> list[Suggestion]:
     out: list[Suggestion] = []
     status = g.status
     total = sum(partitions.get(t, 0) for t in g.topics) or len(g.partitions)
-    if status is LagStatus.WARN and len(g.no_commit) < len(g.partitions):
+    if status is LagStatus.WARN and _falling_behind(g):
         if g.deployment and g.members < total:
             replicas = min(total, max(g.members * 2, g.members + 1))
             why = f"{g.members} consumer(s) for {total} partition(s): more can share the load"

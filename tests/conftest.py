@@ -60,9 +60,10 @@ def testbed() -> dict[str, str]:
         socket.create_connection((host, int(port)), timeout=2).close()
     except OSError:
         pytest.fail("the test bed is not running: run `scripts/testbed up` (scripts/test does)")
-    from scripts.world.demo import clear_lock_chain
+    from scripts.world.demo import clear_lock_chain, clear_redis
 
     clear_lock_chain(env["ALP_POSTGRES_DSN"])  # left by `scripts/testbed demo`: tests make their own faults
+    clear_redis(env["ALP_REDIS_URL"])
     if env.get("KUBECONFIG"):
         os.environ.setdefault("KUBECONFIG", env["KUBECONFIG"])  # Kube() reads it like kubectl does
     return env

@@ -96,3 +96,25 @@ def test_a_group_has_one_firing_episode_however_many_replicas_start_it(tmp_path)
     later, created_later = two.start("{}:{alertname=X}", "C1", 7)  # fires again after resolving
     assert created_later and later.id != first.id and later.previous_incident_id == 7
     store.close()
+
+
+def test_a_hostile_label_value_cannot_stall_route_matching() -> None:
+    """Default route regexes like `.*(kafka.*lag).*` backtrack quadratically in Python's `re`:
+    a 200 kB alertname held the event loop for minutes. Routes match in linear time (RE2, as
+    Prometheus/Alertmanager themselves do)."""
+    import threading
+
+    result: list[object] = []
+    worker = threading.Thread(
+        target=lambda: result.append(route_for({"alertname": "kafka" * 40000}, default_routes())), daemon=True
+    )
+    worker.start()
+    worker.join(timeout=10)
+    assert result == [None], "route matching of a 200 kB label value did not finish within 10 s"
+
+
+@pytest.mark.parametrize("regex", ["(a)\\1", "(?=x)x", "(?<!a)b"])
+def test_regexes_alertmanager_would_reject_stop_the_bot(regex: str) -> None:
+    """Alertmanager's matchers are RE2: back-references and look-arounds are not regexes there."""
+    with pytest.raises(ValueError, match=r"match\.alertname: bad regular expression"):
+        AlertRoute.model_validate({"match": {"alertname": "~" + regex}, "check": "redis"})

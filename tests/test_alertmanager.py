@@ -353,3 +353,76 @@ def test_a_storm_gives_one_message_per_group_and_shares_checks(am_bot, fake_slac
 def _metric(text: str, name: str) -> float:
     m = re.search(re.escape(name) + r" ([0-9.e+]+)", text)
     return float(m.group(1)) if m else 0.0
+
+
+# ---------------------------------------------------------------- hostile and out-of-order payloads
+def test_a_stale_firing_after_the_resolution_opens_nothing(am_bot, fake_slack, unique):  # type: ignore[no-untyped-def]
+    """A firing notification delayed past the group's resolution (same alert, same startsAt:
+    a retried webhook, or another replica's late copy) is not a new episode."""
+    name = f"RedisStale{unique}"
+    key = f"{{}}:{{alertname={name}}}"
+    firing = am.payload(key, [{"labels": {"alertname": name}}])
+    assert am.post_webhook(am_bot.url, json.dumps(firing).encode(), am.TOKEN)[0] == 200
+    wait_until(lambda: group_posts(fake_slack, name))
+    inc = wait_until(lambda: [i for i in incidents(am_bot) if name in i["summary"]])[0]
+    resolved = json.loads(json.dumps(firing))
+    resolved["status"] = resolved["alerts"][0]["status"] = "resolved"
+    resolved["alerts"][0]["endsAt"] = firing["alerts"][0]["startsAt"]
+    assert am.post_webhook(am_bot.url, json.dumps(resolved).encode(), am.TOKEN)[0] == 200
+    wait_until(lambda: any(i["id"] == inc["id"] and i["status"] == "resolved" for i in incidents(am_bot)), 30)
+    assert am.post_webhook(am_bot.url, json.dumps(firing).encode(), am.TOKEN)[0] == 200  # the late copy
+    time.sleep(2)
+    assert len(group_posts(fake_slack, name)) == 1
+    assert [i["id"] for i in incidents(am_bot) if name in i["summary"]] == [inc["id"]]
+
+
+def test_an_alert_without_labels_gets_a_message_not_a_traceback(am_bot, fake_slack, unique):  # type: ignore[no-untyped-def]
+    key = f"{{}}:{{nolabels={unique}}}"
+    body = am.payload(key, [{"labels": {"alertname": "x"}, "annotations": {"summary": f"bare {unique}"}}])
+    body["groupLabels"], body["commonLabels"], body["alerts"][0]["labels"] = {}, {}, {}
+    assert am.post_webhook(am_bot.url, json.dumps(body).encode(), am.TOKEN)[0] == 200
+    msg = fake_slack.wait_for("chat.postMessage", lambda c: f"bare {unique}" in json.dumps(c.args.get("blocks")))
+    assert "No route matched" in blocks_text(msg.args["blocks"])
+
+
+def test_a_ten_megabyte_body_is_refused_with_a_reason(am_bot):  # type: ignore[no-untyped-def]
+    import urllib.error
+    import urllib.request
+
+    body = b'{"pad": "' + b"x" * (10 * 1024 * 1024) + b'"}'
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {am.TOKEN}"}
+    req = urllib.request.Request(f"{am_bot.url}/alertmanager", data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            status, text = resp.status, resp.read().decode()
+    except urllib.error.HTTPError as err:
+        status, text = err.code, err.read().decode()
+    assert status == 413 and "size" in text.lower(), (status, text[:300])
+    assert get(am_bot, "/healthz")[0] == 200
+
+
+def test_two_replicas_hearing_one_group_post_one_message_and_open_one_incident(am_bot, fake_slack, unique):  # type: ignore[no-untyped-def]
+    """Two bot replicas over one state store get the same group at once (Alertmanager HA peers,
+    or a retry landing on the other replica): the one that started the episode posts it."""
+    import threading
+
+    twin = BotProcess(dict(am_bot.env)).start()
+    try:
+        name = f"RedisTwin{unique}"
+        body = json.dumps(am.payload(f"{{}}:{{alertname={name}}}", [{"labels": {"alertname": name}}])).encode()
+        answers: list[int] = []
+        threads = [
+            threading.Thread(target=lambda u=url: answers.append(am.post_webhook(u, body, am.TOKEN)[0]))
+            for url in (am_bot.url, twin.url)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert answers == [200, 200]
+        wait_until(lambda: group_posts(fake_slack, name), timeout=30)
+        time.sleep(5)  # the other replica's check finishes too
+        assert len(group_posts(fake_slack, name)) == 1
+        assert len([i for i in incidents(am_bot) if name in i["summary"]]) == 1
+    finally:
+        twin.stop()

@@ -420,3 +420,22 @@ def test_bot_demo_stopped_by_a_signal_stops_its_bot_and_says_where_the_calls_are
     assert "stopped; the calls are in" in out
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", int(where.group(1))), timeout=2).close()
+
+
+def test_testbed_up_restarts_a_stand_in_running_older_code(testbed, seeded):
+    """After a pull, `up` restarts the stand-ins on the new scripts/world/standins.py (a running one
+    kept serving the old code: new endpoints answered 404), and leaves current ones alone."""
+    standins = Path(testbed["KUBECONFIG"]).parents[1] / "standins"
+    (standins / "metrics.code").write_text("older\n")
+    pids = {role: (standins / f"{role}.pid").read_text() for role in ("kubelet", "metrics")}
+    try:
+        up = subprocess.run(
+            [ROOT / "scripts/testbed", "up"], env=_env(testbed), capture_output=True, text=True, timeout=180
+        )
+        assert up.returncode == 0, up.stderr
+        assert "restarting the metrics stand-in: scripts/world/standins.py changed" in up.stderr
+        assert "kubelet stand-in" not in up.stderr
+        assert (standins / "metrics.pid").read_text() != pids["metrics"]
+        assert (standins / "kubelet.pid").read_text() == pids["kubelet"]
+    finally:
+        seed(testbed)  # the restarted stand-in serves nothing until the demo loads it again

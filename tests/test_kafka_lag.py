@@ -336,3 +336,35 @@ async def test_batched_offset_fetch_and_coordinators_agree_with_one_request_per_
         assert set(nodes.values()) == {await probe.admin.find_coordinator(groups[0])}
     assert batched == one_by_one
     assert batched[groups[2]][next(iter(batched[groups[2]]))] in range(9)
+
+
+async def test_committed_offset_past_the_log_end_is_not_ok(testbed, unique):
+    """kafka-consumer-groups shows a negative lag (a re-created or truncated topic); the consumer's
+    next fetch is out of range and resets, so alp must not call it caught up."""
+    bootstrap = testbed["ALP_KAFKA_BOOTSTRAP"]
+    await create_topic(bootstrap, unique, 2)
+    await produce(bootstrap, unique, {0: 10, 1: 5})
+    await commit(bootstrap, unique, unique, {0: 40, 1: 5})
+    report = await run_lag(config(bootstrap), group=unique)
+    g = group_data(report, unique)
+    assert g["status"] == "WARN" and report.exit_code != 0
+    by_partition = {p["partition"]: p for p in g["partitions"]}
+    assert (by_partition[0]["committed_offset"], by_partition[0]["end_offset"]) == (40, 10)
+    assert by_partition[0]["status"] == "WARN" and by_partition[1]["status"] == "OK"
+    finding = next(f for f in report.findings if f.title.startswith(f"Consumer group {unique}"))
+    assert "past the log end" in finding.detail
+    assert not [s.action for s in finding.suggestions if s.action in ("scale", "add-partitions")]
+
+
+async def test_unknown_group_among_many_names_a_few_and_says_how_many_more(testbed, unique):
+    """A broker with many groups: the answer names the close matches and a bounded list, and says
+    how many it left out, instead of one line with every group on the broker."""
+    bootstrap = testbed["ALP_KAFKA_BOOTSTRAP"]
+    await create_topic(bootstrap, unique, 1)
+    await asyncio.gather(*(commit(bootstrap, f"{unique}-{i:02d}", unique, {0: 0}) for i in range(40)))
+    report = await run_lag(config(bootstrap), group=f"{unique}-7")
+    [f] = [f for f in report.findings if f.title.startswith("No consumer group")]
+    assert "Did you mean" in f.detail
+    listed = [f"{unique}-{i:02d}" for i in range(40) if f"{unique}-{i:02d}" in f.detail]
+    assert 3 <= len(listed) < 40
+    assert "more" in f.detail and "--all" in f.detail

@@ -146,3 +146,20 @@ async def test_a_live_consumer_whose_offset_stays_still_long_enough_is_stall(tes
         await consumer.stop()
     g = group_data(report, unique)
     assert (g["members"], g["status"], g["total_lag"]) == (1, "STALL", 45)
+
+
+async def test_a_consumer_that_never_commits_is_told_to_commit_not_offered_more_partitions(testbed, unique):
+    """A live consumer keeping up but committing nothing is not "falling behind": the detail says
+    what the evidence shows (no commit) and no scale or add-partitions is offered."""
+    bootstrap = testbed["ALP_KAFKA_BOOTSTRAP"]
+    await create_topic(bootstrap, unique, 2)
+    await produce(bootstrap, unique, {0: 12, 1: 8})
+    with console_consumer(testbed, unique, unique, "classic", **{"enable.auto.commit": "false"}) as c:
+        await asyncio.to_thread(c.wait_for, 20)
+        report = await run_lag(config(bootstrap), group=unique)
+
+    finding = next(f for f in report.findings if f.title.startswith(f"Consumer group {unique}"))
+    assert finding.title.startswith(f"Consumer group {unique}: WARN")
+    assert "falling behind" not in finding.detail and "growing" not in finding.detail
+    assert "no commit" in finding.detail
+    assert not [s.action for s in finding.suggestions if s.action in ("scale", "add-partitions")]

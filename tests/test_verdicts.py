@@ -453,3 +453,34 @@ def test_context_and_steps_are_never_folded():
     assert "Changes in the last hour: none" in text and "No active query" not in text
     assert "1 finding(s) OK" in text
     assert parse("logs user-service").show_all and parse("changes").show_all  # their OK findings are the answer
+
+
+async def test_a_cycle_offers_its_members_never_the_backends_queued_behind_it(world):
+    """A real deadlock (PostgreSQL breaks it only after deadlock_timeout, raised here) with a
+    third backend queued behind one member: the queued one is a waiter, never a "root"."""
+    admin = await world.pg()
+    await admin.execute(f"CREATE TABLE {world.unique} (id int primary key, v int)")
+    await admin.execute(f"INSERT INTO {world.unique} VALUES (1, 0), (2, 0)")
+    world.undo.append(lambda: drop_table(world, world.unique))
+    a, b, tail = await world.pg(), await world.pg(), await world.pg()
+    for conn, row in ((a, 1), (b, 2)):
+        await conn.execute("SET deadlock_timeout = '1min'")
+        await conn.execute("BEGIN")
+        await conn.execute(f"UPDATE {world.unique} SET v = 1 WHERE id = {row}")
+    world.tasks.append(asyncio.create_task(a.execute(f"UPDATE {world.unique} SET v = 2 WHERE id = 2")))
+    world.tasks.append(asyncio.create_task(b.execute(f"UPDATE {world.unique} SET v = 2 WHERE id = 1")))
+    await asyncio.sleep(0.3)
+    world.tasks.append(asyncio.create_task(tail.execute(f"UPDATE {world.unique} SET v = 3 WHERE id = 1")))
+    await asyncio.sleep(0.6)
+
+    members = {a.info.backend_pid, b.info.backend_pid}
+    try:
+        locks = finding(await run("deadlocks", world.cfg()), "waiting on locks")
+    finally:  # closing a connection stuck in a deadlock would wait for it
+        for conn in (a, b, tail):
+            await admin.execute("SELECT pg_terminate_backend(%s)", [conn.info.backend_pid])
+
+    pids = next(s for s in locks.suggestions if s.action == "terminate-queries").params["pids"]
+    assert {int(p) for p in pids.split(",")} == members, (pids, tail.info.backend_pid)
+    assert {int(r[0]) for r in locks.evidence[0].rows} == members
+    assert "cycle" in locks.title.lower() or "deadlock" in locks.title.lower(), locks.title

@@ -27,6 +27,7 @@ from commands.report import Fields, Finding, Severity
 __all__ = ["KafkaLagParams", "LagTracker", "LagWatcher", "kafka_lag", "unreachable"]
 
 RUNBOOK = "Kafka Issues — High Consumer Lag"
+KNOWN_LISTED = 20  # group names named when --group matches none
 
 
 class KafkaLagParams(BaseModel):
@@ -158,11 +159,14 @@ async def kafka_lag(ctx: CheckContext, params: KafkaLagParams) -> CheckResult:
                 if params.group not in known:
                     close = difflib.get_close_matches(params.group, known, n=3, cutoff=0.4)
                     hint = f" Did you mean {', '.join(close)}?" if close else ""
+                    names = ", ".join(known[:KNOWN_LISTED]) or "none"
+                    if len(known) > KNOWN_LISTED:
+                        names += f" and {len(known) - KNOWN_LISTED} more (--all lists every group)"
                     findings.append(
                         Finding(
                             severity=Severity.WARNING,
                             title=f"No consumer group named {params.group}",
-                            detail=f"Known groups: {', '.join(known) or 'none'}.{hint}",
+                            detail=f"Known groups: {names}.{hint}",
                             probe="groups",
                         )
                     )

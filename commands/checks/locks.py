@@ -81,19 +81,22 @@ def roots(graph: dict[int, Backend]) -> list[tuple[Backend, int]]:
         for blocker in b.blocked_by:
             waiting_on.setdefault(blocker, set()).add(b.pid)
 
-    def behind(pid: int) -> set[int]:
+    def reach(pid: int) -> set[int]:
         seen: set[int] = set()
         todo = [pid]
         while todo:
             for w in waiting_on.get(todo.pop(), set()):
-                if w not in seen and w != pid:
+                if w not in seen:
                     seen.add(w)
                     todo.append(w)
         return seen
 
+    def behind(pid: int) -> set[int]:
+        return reach(pid) - {pid}
+
     tops = [b for b in graph.values() if not b.blocked_by and waiting_on.get(b.pid)]
-    covered = set().union(*(behind(b.pid) for b in tops)) if tops else set()
-    cycle = [b for b in graph.values() if b.blocked_by and b.pid not in covered]
+    # only the members of a cycle (each reaches itself), not the backends queued behind it
+    cycle = [b for b in graph.values() if b.blocked_by and b.pid in reach(b.pid)]
     out = [(b, len(behind(b.pid))) for b in tops + cycle]
     return sorted(out, key=lambda x: (-x[1], x[0].pid))
 
@@ -140,6 +143,13 @@ def lock_finding(graph: dict[int, Backend], lock_timeout: str | None) -> Finding
         return Finding(severity=Severity.OK, title="No backend is waiting on a lock")
     top = roots(graph)
     waiters = [b for b in graph.values() if b.blocked_by]
+    if not top:  # held by no backend we can see (e.g. a prepared transaction: pid 0)
+        return Finding(
+            severity=Severity.CRITICAL,
+            title=f"{len(waiters)} backend(s) blocked waiting on locks held by no visible backend",
+            detail="pg_blocking_pids() names no live backend (a prepared transaction shows as pid 0); "
+            "see pg_prepared_xacts. Nothing is offered for termination: ending a waiter frees nothing.",
+        )
     first, n_first = top[0]
     flag = ", IDLE IN TRANSACTION" if first.idle_in_transaction else ""
     title = (
@@ -147,6 +157,8 @@ def lock_finding(graph: dict[int, Backend], lock_timeout: str | None) -> Finding
         f"({first.user}, {first.application or 'no application_name'}{flag}, transaction {age(first.xact_s)}) "
         f"holds up {n_first}"
     )
+    if first.blocked_by:
+        title += " in a lock cycle (a deadlock PostgreSQL breaks after deadlock_timeout)"
     if len(top) > 1:
         title += f" (+{len(top) - 1} other root blocker(s))"
     root_rows = [
