@@ -27,6 +27,7 @@ from typing import Any
 
 from bench.common import ROOT, summary
 from escalation.config import EscalationSettings
+from escalation.db import Database
 from escalation.engine import Escalator
 from escalation.leader import Lease
 from escalation.model import Incident, Priority, Step
@@ -68,6 +69,7 @@ async def steady(n: int, url: str) -> None:
     print(f"{n} incidents opened in {opened:.2f}s; {len(late)} steps fired (primary, secondary, manager):")
     print(f"  lateness vs due time: {summary(late)}")
     await eng.stop()
+    await eng.close()
 
 
 async def restart(m: int, url: str) -> None:
@@ -76,6 +78,7 @@ async def restart(m: int, url: str) -> None:
     for i in range(m):
         await first.open(Priority.P1, f"restart {i}", "", [], "C1", "U1")
     await first.stop()  # down before any step is due
+    await first.close()
     await asyncio.sleep(4)  # primary (2 s) and secondary (3 s) fall due meanwhile
     late = Lateness()
     rec = Recorder()
@@ -88,6 +91,7 @@ async def restart(m: int, url: str) -> None:
     print(f"  lateness vs due time (includes the {4 - 2}-{4 - 3} s the engine was down): {summary(late)}")
     print(f"  pages: {len(rec.pages)} for {2 * m} Slack steps")
     await second.stop()
+    await second.close()
 
 
 # ---------------------------------------------------------------------- child processes
@@ -160,6 +164,7 @@ async def opener(url: str, m: int, tag: str) -> None:
     eng = Escalator(Store(url), cfg(), Recorder(), url)
     for i in range(m):
         await eng.open(Priority.P1, f"{tag} {i}", "", [], "C1", "U1")
+    await eng.close()
 
 
 def sigkill(m: int, url: str, out: str) -> None:
@@ -178,12 +183,20 @@ def sigkill(m: int, url: str, out: str) -> None:
     second.wait()
 
 
+async def current_holder(url: str) -> str | None:
+    db = Database(url)
+    try:
+        return await Lease(db, 2).current_holder()
+    finally:
+        await db.close()
+
+
 def paused(m: int, url: str, out: str) -> None:
     a = spawn(url, out)
     time.sleep(1)
     b = spawn(url, out)
-    lease = Lease(Store(url), 2)
-    leader, follower = (a, b) if lease.current_holder() == f"{socket.gethostname()}-{a.pid}" else (b, a)
+    holder = asyncio.run(current_holder(url))
+    leader, follower = (a, b) if holder == f"{socket.gethostname()}-{a.pid}" else (b, a)
     asyncio.run(opener(url, m, "pause"))
     time.sleep(1.0)  # the first steps fall due 2 s after opening
     leader.send_signal(signal.SIGSTOP)
@@ -200,9 +213,9 @@ async def slack_window(n: int) -> None:
     from slack_sdk.web.async_client import AsyncWebClient
 
     from bot.incidents import SlackNotifier
+    from escalation.db import now
     from escalation.model import Status
     from escalation.pages import build_page
-    from escalation.store import now
     from tests.slack_fake import FakeSlack
 
     fake = FakeSlack().start()

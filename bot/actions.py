@@ -107,12 +107,12 @@ class ActionFlow:
             return None
         return self.token({"a": action, "p": params, **({"c": channel} if channel else {})})
 
-    def audit(
+    async def audit(
         self, actor: str, event: str, action: str, params: dict[str, Any], result: str = "", channel: str | None = None
     ) -> None:
         clean_params = redact_data(params)
         assert isinstance(clean_params, dict)
-        self.escalator.record_audit(actor, event, action, clean_params, redact(result), channel or "")
+        await self.escalator.record_audit(actor, event, action, clean_params, redact(result), channel or "")
         if self.metrics is not None:
             outcome = result.split(":", 1)[0] if event == "outcome" else event
             self.metrics.actions.labels(action=action, event=outcome).inc()
@@ -136,18 +136,18 @@ class ActionFlow:
             if trigger_id and missing:
                 meta = json.dumps({"a": action, "p": raw, "c": channel, "t": thread_ts})
                 return await open_form(self.client, trigger_id, ui.params_modal(find(action), raw, meta), action)
-            self.audit(user, "refused", action, raw, str(err), channel)
+            await self.audit(user, "refused", action, raw, str(err), channel)
             return escape(redact(str(err)))
         ctx = ActionContext(self.settings)
         pre = await preview(spec, ctx, params)
         clean = params.model_dump(mode="json", exclude_none=True)
-        self.audit(
+        await self.audit(
             user, "dry-run", spec.name, clean, redact("; ".join(pre.lines))[:2000] or (pre.refusal or ""), channel
         )
         if pre.refusal:
-            self.audit(user, "refused", spec.name, clean, pre.refusal, channel)
+            await self.audit(user, "refused", spec.name, clean, pre.refusal, channel)
             return f":no_entry: {inline(ui.label(spec.name, clean))} refused: {escape(redact(pre.refusal))}"
-        rid = self.requests.create(
+        rid = await self.requests.create(
             spec.name,
             clean,
             spec.risk.value,
@@ -157,8 +157,8 @@ class ActionFlow:
             _preview_dict(pre),
             thread_ts,
         )
-        self.audit(user, "requested", spec.name, clean, f"request #{rid}", channel)
-        req = self.requests.get(rid)
+        await self.audit(user, "requested", spec.name, clean, f"request #{rid}", channel)
+        req = await self.requests.get(rid)
         assert req is not None
         text, blocks = ui.confirmation(
             spec,
@@ -171,13 +171,13 @@ class ActionFlow:
         try:
             resp = await self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text, blocks=blocks)
         except SLACK_ERRORS as err:
-            self.requests.move(rid, ("pending",), "cancelled")
-            self.audit(user, "refused", spec.name, clean, f"cannot post the confirmation: {reason(err)}")
+            await self.requests.move(rid, ("pending",), "cancelled")
+            await self.audit(user, "refused", spec.name, clean, f"cannot post the confirmation: {reason(err)}")
             return (
                 f"I cannot post the confirmation here ({escape(reason(err))}): invite me with "
                 "`/invite @alp`, or run it from the on-call channel. Nothing was changed."
             )
-        self.requests.set_message(rid, str(resp["ts"]))
+        await self.requests.set_message(rid, str(resp["ts"]))
         full = ui.preview_attachment(req["preview"]["lines"])
         if full:  # the message names what fits and how many more: the file names everything
             await self._attach(str(resp.get("channel", channel)), str(resp["ts"]), full, f"request-{rid}-preview.txt")
@@ -202,12 +202,12 @@ class ActionFlow:
         try:
             data = verify(token, self.key)
         except TokenError as err:
-            self.audit(user, "refused", "?", {}, str(err))
+            await self.audit(user, "refused", "?", {}, str(err))
             return str(err)
         if data.get("s") != step or not isinstance(data.get("r"), int):
-            self.audit(user, "refused", "?", {}, "button used for another step")
+            await self.audit(user, "refused", "?", {}, "button used for another step")
             return "this button does not do that (edited?)"
-        req = self.requests.get(data["r"])
+        req = await self.requests.get(data["r"])
         if req is None:
             return "no such request"
         return req, find(req["action"])
@@ -231,12 +231,12 @@ class ActionFlow:
             return loaded
         req, spec = loaded
         if req["expires_at"] < datetime.now(UTC):
-            if self.requests.move(req["id"], ("pending",), "expired"):
-                self.audit(user, "refused", spec.name, req["params"], "expired", req["channel"])
+            if await self.requests.move(req["id"], ("pending",), "expired"):
+                await self.audit(user, "refused", spec.name, req["params"], "expired", req["channel"])
                 await self._update(req, *ui.closed(spec, req, ":hourglass: expired; nothing was changed"))
             return "this request has expired; nothing was changed"
         if not await self.authz.allowed(user, spec.risk):
-            self.audit(
+            await self.audit(
                 user, "refused", spec.name, req["params"], f"not authorized for {spec.risk.value}", req["channel"]
             )
             return (
@@ -245,12 +245,12 @@ class ActionFlow:
             )
         if spec.risk is Risk.DESTRUCTIVE:
             deadline = datetime.now(UTC) + timedelta(seconds=self.settings.actions.approval_timeout_s)
-            if not self.requests.move(
+            if not await self.requests.move(
                 req["id"], ("pending",), "awaiting_approval", confirmed_by=user, approval_deadline=deadline
             ):
-                return self._already(req["id"])
-            self.audit(user, "confirmed", spec.name, req["params"], "awaiting a second approval", req["channel"])
-            req = self.requests.get(req["id"]) or req
+                return await self._already(req["id"])
+            await self.audit(user, "confirmed", spec.name, req["params"], "awaiting a second approval", req["channel"])
+            req = await self.requests.get(req["id"]) or req
             await self._update(
                 req,
                 *ui.awaiting_approval(
@@ -270,23 +270,23 @@ class ActionFlow:
             return loaded
         req, spec = loaded
         if req["status"] != "awaiting_approval":
-            return self._already(req["id"])
+            return await self._already(req["id"])
         if user == req["confirmed_by"] or user == req["requester"]:
-            self.audit(user, "refused", spec.name, req["params"], "self-approval", req["channel"])
+            await self.audit(user, "refused", spec.name, req["params"], "self-approval", req["channel"])
             return "You cannot approve your own request: a second person must."
         if req["approval_deadline"] and req["approval_deadline"] < datetime.now(UTC):
-            if self.requests.move(req["id"], ("awaiting_approval",), "expired"):
-                self.audit(user, "refused", spec.name, req["params"], "approval window expired", req["channel"])
+            if await self.requests.move(req["id"], ("awaiting_approval",), "expired"):
+                await self.audit(user, "refused", spec.name, req["params"], "approval window expired", req["channel"])
                 await self._update(
                     req, *ui.closed(spec, req, ":hourglass: approval window expired; nothing was changed")
                 )
             return "The approval window has expired; nothing was changed."
         if not await self.authz.allowed(user, spec.risk):
-            self.audit(
+            await self.audit(
                 user, "refused", spec.name, req["params"], f"not authorized for {spec.risk.value}", req["channel"]
             )
             return f"You may not approve {spec.risk.value} actions. Who may: {self.authz.describe(spec.risk)}."
-        self.audit(user, "approved", spec.name, req["params"], "", req["channel"])
+        await self.audit(user, "approved", spec.name, req["params"], "", req["channel"])
         return await self._run(req, spec, user, ("awaiting_approval",), approver=user)
 
     async def cancel(self, token: str, user: str) -> str | None:
@@ -295,19 +295,19 @@ class ActionFlow:
             return loaded
         req, spec = loaded
         if user not in (req["requester"], req.get("confirmed_by")) and not await self.authz.allowed(user, spec.risk):
-            self.audit(user, "refused", spec.name, req["params"], "cancel by someone else", req["channel"])
+            await self.audit(user, "refused", spec.name, req["params"], "cancel by someone else", req["channel"])
             return (
                 f"Only <@{req['requester']}> or someone allowed to run {spec.risk.value} actions "
                 f"({self.authz.describe(spec.risk)}) may cancel request #{req['id']}."
             )
-        if not self.requests.move(req["id"], ("pending", "awaiting_approval"), "cancelled"):
-            return self._already(req["id"])
-        self.audit(user, "cancelled", spec.name, req["params"], "", req["channel"])
+        if not await self.requests.move(req["id"], ("pending", "awaiting_approval"), "cancelled"):
+            return await self._already(req["id"])
+        await self.audit(user, "cancelled", spec.name, req["params"], "", req["channel"])
         await self._update(req, *ui.closed(spec, req, f":heavy_multiplication_x: cancelled by <@{user}>"))
         return None
 
-    def _already(self, request_id: int) -> str:
-        req = self.requests.get(request_id) or {}
+    async def _already(self, request_id: int) -> str:
+        req = await self.requests.get(request_id) or {}
         by = req.get("confirmed_by") or req.get("approver")
         return f"Request #{request_id} is already {req.get('status', '?')}" + (f" (by <@{by}>)" if by else "") + "."
 
@@ -321,8 +321,8 @@ class ActionFlow:
             who = holder.split("#")[0]
             return f"Another action on `{req['preview']['target']}` is already running (by <@{who}>); try again when it ends."
         try:
-            if not self.requests.move(req["id"], from_status, "running", **values):
-                return self._already(req["id"])  # a double click or a Slack retry: it runs once
+            if not await self.requests.move(req["id"], from_status, "running", **values):
+                return await self._already(req["id"])  # a double click or a Slack retry: it runs once
             ctx = ActionContext(self.settings)
             params = validate(spec, req["params"])
             if self.settings.actions.dry_run:
@@ -340,13 +340,13 @@ class ActionFlow:
             "details": outcome.details,
             "undo": list(outcome.undo) if outcome.undo and outcome.ok else None,  # old values stay server-side
         }
-        self.requests.move(req["id"], ("running",), status, outcome=json.loads(json.dumps(result, default=str)))
+        await self.requests.move(req["id"], ("running",), status, outcome=json.loads(json.dumps(result, default=str)))
         approver = values.get("approver")
         who = f"<@{req.get('confirmed_by') or user}>" + (f", approved by <@{approver}>" if approver else "")
-        self.audit(user, "outcome", spec.name, req["params"], f"{status}: {outcome.summary}", req["channel"])
-        inc = self.escalator.open_in_channel(req["channel"])
+        await self.audit(user, "outcome", spec.name, req["params"], f"{status}: {outcome.summary}", req["channel"])
+        inc = await self.escalator.open_in_channel(req["channel"])
         if inc:
-            self.escalator.record(
+            await self.escalator.record(
                 inc.id,
                 user,
                 "action",
@@ -354,7 +354,7 @@ class ActionFlow:
                 {"action": spec.name, "ok": outcome.ok},
             )
         undo = self.token({"u": req["id"]}) if outcome.undo and outcome.ok else None  # a reference, no values
-        req = self.requests.get(req["id"]) or req
+        req = await self.requests.get(req["id"]) or req
         await self._update(req, *ui.outcome_blocks(spec, req, outcome, who, undo))
         full = ui.preview_attachment(ui.outcome_changes(outcome))
         if full and req.get("message_ts"):  # the message says how many more: the file has them all
@@ -383,8 +383,8 @@ class ActionFlow:
             await self._attach(out["channel"], req["message_ts"], msg.attachment, f"{check.name}-report.txt")
 
     # ------------------------------------------------------------------ audit
-    def audit_text(self, n: int) -> str:
-        rows = self.escalator.latest_audit(n)
+    async def audit_text(self, n: int) -> str:
+        rows = await self.escalator.latest_audit(n)
         lines = [
             f"`{r['at']:%m-%d %H:%M:%S}` {_actor(r['actor'])} *{escape(r['event'])}* "
             + clean(ui.label(r["action"], r["params"]))
@@ -393,10 +393,10 @@ class ActionFlow:
         ]
         return "\n".join(lines) or "The audit log is empty."
 
-    def undo_request(self, token: str) -> tuple[str, dict[str, Any], str] | str:
+    async def undo_request(self, token: str) -> tuple[str, dict[str, Any], str] | str:
         """The Undo button's action, old values and channel, read from the request's stored outcome."""
         data = verify(token, self.key)
-        req = self.requests.get(data["u"]) if isinstance(data.get("u"), int) else None
+        req = await self.requests.get(data["u"]) if isinstance(data.get("u"), int) else None
         undo = (req or {}).get("outcome", {}) or {}
         if not isinstance(undo, dict) or not undo.get("undo"):
             return "there is nothing to undo for this request"
@@ -429,7 +429,7 @@ def register_action_handlers(app: AsyncApp, flow: ActionFlow) -> None:
         channel = body.get("channel", {}).get("id", "")
         try:
             if body["actions"][0]["action_id"] == "alp_action_undo":
-                found = flow.undo_request(value)
+                found = await flow.undo_request(value)
                 if isinstance(found, str):
                     await reply(client, body, found, respond)
                     return
@@ -438,11 +438,11 @@ def register_action_handlers(app: AsyncApp, flow: ActionFlow) -> None:
                 data = verify(value, flow.key)
                 action, params, bound = str(data.get("a", "")), dict(data.get("p") or {}), str(data.get("c") or "")
         except (TokenError, ValueError, TypeError, KeyError) as err:
-            flow.audit(user, "refused", "?", {}, str(err))
+            await flow.audit(user, "refused", "?", {}, str(err))
             await reply(client, body, f":no_entry: {escape(err)}", respond)
             return
         if bound and bound != channel:  # a finding's button belongs to the message it was posted in
-            flow.audit(user, "refused", action, params, f"button from {bound} clicked in {channel}")
+            await flow.audit(user, "refused", action, params, f"button from {bound} clicked in {channel}")
             await reply(client, body, ":no_entry: this button belongs to a message in another channel", respond)
             return
         thread = body.get("container", {}).get("message_ts")

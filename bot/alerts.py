@@ -165,14 +165,14 @@ class AlertIntake:
                 self.locks[key] = (lock, users - 1)
 
     async def _handle(self, payload: WebhookPayload, received: float) -> None:
-        group = self.groups.current(payload.groupKey)
+        group = await self.groups.current(payload.groupKey)
         firing = [a for a in payload.alerts if a.status == "firing"]
         new_episode = group is None or (group.status == "resolved" and bool(firing))
         if group is not None and group.status == "resolved" and (not firing or _stale(firing, group)):
             # A repeated "resolved", or a firing notification older than the resolution (a
             # retried webhook, another replica's late copy): nothing new, no new episode.
             group.notifications += 1
-            self.groups.save(group)
+            await self.groups.save(group)
             return
         if group is None and not firing:
             # Resolved before we heard it fire (a new receiver, a fresh state store): there is
@@ -185,7 +185,9 @@ class AlertIntake:
             labels = firing[0].labels
             route = route_for(labels, self.cfg.routes)
             channel = ((route.channel if route else None) or self.cfg.channel).lstrip("#")
-            group, new_episode = self.groups.start(payload.groupKey, channel, group.incident_id if group else None)
+            group, new_episode = await self.groups.start(
+                payload.groupKey, channel, group.incident_id if group else None
+            )
             if new_episode and route is not None:
                 group.route = {"check": route.check, "priority": route.priority, "params": {}}
                 try:
@@ -228,10 +230,10 @@ class AlertIntake:
                 await self._open_incident(group, firing[0])
             finally:
                 ANNOUNCING.reset(token)
-            self.groups.save(group)
-        self._record(group, joined, left, report)
+            await self.groups.save(group)
+        await self._record(group, joined, left, report)
         if unsent and group.message_ts is not None:  # posted as the incident's announcement
-            self.groups.save(group)
+            await self.groups.save(group)
         else:
             await self._post(group, fresh, arrived)
         if group.status == "resolved" and group.incident_id and self.cfg.auto_resolve:
@@ -273,7 +275,7 @@ class AlertIntake:
         )
         group.incident_id = inc.id
         if group.previous_incident_id:
-            self.escalator.record(
+            await self.escalator.record(
                 inc.id,
                 "alp",
                 "alert",
@@ -281,7 +283,7 @@ class AlertIntake:
                 {"previous_incident": group.previous_incident_id, "group_key": group.group_key},
             )
 
-    def _record(self, group: AlertGroup, joined: set[str], left: set[str], report: Report | None) -> None:
+    async def _record(self, group: AlertGroup, joined: set[str], left: set[str], report: Report | None) -> None:
         """Alerts joining and leaving go into the incident's timeline; the findings into its evidence."""
         if not group.incident_id:
             return
@@ -289,7 +291,7 @@ class AlertIntake:
             if fps:  # one entry per notification, however many alerts it carries
                 described = [_describe(group.alerts[fp]) for fp in fps]
                 more = f" (and {len(fps) - 10} more)" if len(fps) > 10 else ""
-                self.escalator.record(
+                await self.escalator.record(
                     group.incident_id,
                     "alp",
                     "alert",
@@ -299,7 +301,7 @@ class AlertIntake:
         if report is not None:
             worst = sorted(report.redacted().findings, key=lambda f: -f.severity.rank)
             findings = [f"{f.severity.value.upper()}: {f.title}" for f in worst if f.severity is not Severity.OK][:8]
-            self.escalator.record(
+            await self.escalator.record(
                 group.incident_id,
                 "alp",
                 "check",
@@ -339,7 +341,7 @@ class AlertIntake:
 
     async def refresh(self, inc: Incident) -> bool:
         """For the notifier: re-render the group message that announced `inc` (False: none did)."""
-        group = self.groups.of_incident(inc.id)
+        group = await self.groups.of_incident(inc.id)
         if group is None or not group.message_ts or group.message_ts != inc.message_ts:
             return False
         await self._post(group, None, None, save=False)
@@ -350,7 +352,7 @@ class AlertIntake:
     ) -> None:
         blocks = group.route.get("report_blocks")
         rendered = fresh or (SlackMessage("", blocks) if blocks else None)
-        inc = self.escalator.get(group.incident_id) if group.incident_id else None
+        inc = await self.escalator.get(group.incident_id) if group.incident_id else None
         ref = f"{inc.ref} ({inc.priority.value}, {inc.status.value})" if inc else None
         if ref and group.previous_incident_id:
             ref += f", after INC-{group.previous_incident_id}"
@@ -389,7 +391,7 @@ class AlertIntake:
             log.error("alert group message in %s failed: %s", group.channel, err.response.get("error"))
         finally:
             if save:
-                self.groups.save(group)
+                await self.groups.save(group)
 
 
 def _describe(alert: dict[str, Any]) -> str:

@@ -207,7 +207,7 @@ def build_app(settings: Settings, metrics: Metrics, escalator: Escalator) -> Asy
             return
         if isinstance(request, AuditRequest):
             metrics.commands.labels(verb="audit", outcome="ok").inc()
-            await ack(response_type="ephemeral", text=flow.audit_text(request.n))
+            await ack(response_type="ephemeral", text=await flow.audit_text(request.n))
             return
         if isinstance(request, IncidentRequest):
             metrics.commands.labels(verb="incident", outcome="ok").inc()
@@ -319,7 +319,7 @@ async def run_in_channel(
             name = "-".join(str(x) for x in (request.target, report.data.get("service")) if x)
             await reply.attach("\n".join(raw) + "\n", f"{name}.log", f"{name}: {len(raw)} line(s) read")
         metrics.outcomes.labels(target=request.target, severity=report.severity.value).inc()
-        link_to_incident(escalator, request, command, report)
+        await link_to_incident(escalator, request, command, report)
     except (*SLACK_ERRORS, TimeoutError) as err:
         outcome = "error"
         log.error("could not answer /alp %s: %s", request.target, reason(err))
@@ -328,14 +328,20 @@ async def run_in_channel(
         metrics.duration.labels(target=request.target).observe(time.monotonic() - t0)
 
 
-def link_to_incident(escalator: Escalator, request: CheckRequest, command: dict[str, Any], report: Report) -> None:
+async def link_to_incident(
+    escalator: Escalator, request: CheckRequest, command: dict[str, Any], report: Report
+) -> None:
     """A check run for an incident (`--incident`, or in its channel) joins its steps and evidence."""
-    inc = escalator.get(request.incident) if request.incident else escalator.open_in_channel(command["channel_id"])
+    inc = (
+        await escalator.get(request.incident)
+        if request.incident
+        else await escalator.open_in_channel(command["channel_id"])
+    )
     if inc is None:
         return
     worst_first = sorted(report.redacted().findings, key=lambda f: -f.severity.rank)
     findings = [f"{f.severity.value.upper()}: {f.title}" for f in worst_first if f.severity is not Severity.OK][:8]
-    escalator.record(
+    await escalator.record(
         inc.id,
         command.get("user_id", "alp"),
         "check",

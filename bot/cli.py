@@ -123,9 +123,9 @@ def main(argv: list[str] | None = None) -> None:
     if isinstance(request, _DoRequest):
         sys.exit(asyncio.run(_do(request, settings, yes)))
     if isinstance(request, AuditRequest):
-        from escalation.store import Store
+        from escalation.audit import AuditLog
 
-        for r in Store(settings.state_url).latest_audit(request.n):
+        for r in asyncio.run(AuditLog.latest_of(settings.state_url, request.n)):
             params = json.dumps(redact_data(r["params"]), ensure_ascii=False)
             print(
                 terminal(f"{r['at']:%Y-%m-%d %H:%M:%S} {r['actor']} {r['event']} {r['action']} {params} {r['result']}")
@@ -176,7 +176,7 @@ async def _do(request: DoRequest, settings: Settings, yes: bool) -> int:
     from commands.actions.locks import TargetLock
     from commands.actions.registry import ActionContext
     from commands.actions.runner import execute, find, preview, validate
-    from escalation.store import Store
+    from escalation.audit import AuditLog
 
     actor = os.environ.get("USER", "terminal")
     spec = find(request.action)
@@ -187,17 +187,17 @@ async def _do(request: DoRequest, settings: Settings, yes: bool) -> int:
         return EXIT_USAGE
     ctx = ActionContext(settings)
     pre = await preview(spec, ctx, params)
-    store = Store(settings.state_url)
+    audit = AuditLog(settings.state_url)
     clean = redact_data(params.model_dump(mode="json", exclude_none=True))
     assert isinstance(clean, dict)
-    store.record_audit(
+    await audit.record(
         actor, "dry-run", spec.name, clean, redact("; ".join(pre.lines))[:2000] or redact(pre.refusal or "")
     )
     print(f"{spec.name} (risk: {spec.risk.value})")
     for line in pre.lines:
         print(f"  {terminal(line)}")
     if pre.refusal:
-        store.record_audit(actor, "refused", spec.name, clean, redact(pre.refusal))
+        await audit.record(actor, "refused", spec.name, clean, redact(pre.refusal))
         print(f"refused: {terminal(pre.refusal)}", file=sys.stderr)
         return 1
     if not yes or settings.actions.dry_run:
@@ -214,7 +214,7 @@ async def _do(request: DoRequest, settings: Settings, yes: bool) -> int:
         outcome = await execute(spec, ctx, params, pre)
     finally:
         await lock.release()
-    store.record_audit(
+    await audit.record(
         actor, "outcome", spec.name, clean, redact(f"{'done' if outcome.ok else 'failed'}: {outcome.summary}")
     )
     print(terminal(("done: " if outcome.ok else "failed: ") + outcome.summary))
@@ -236,7 +236,7 @@ async def _incident(request: IncidentRequest, settings: Settings, as_json: bool 
     if request.sub == "list" and as_json:
         from escalation.incident_json import incidents_json
 
-        print(incidents_json(settings.state_url))
+        print(await incidents_json(settings.state_url))
         return 0
     from escalation.engine import Escalator
     from escalation.postmortem import postmortem_markdown
@@ -252,11 +252,11 @@ async def _incident(request: IncidentRequest, settings: Settings, as_json: bool 
     await esc.start(lead=False)
     try:
         if request.sub == "postmortem":
-            inc = esc.get(request.incident or 0)
+            inc = await esc.get(request.incident or 0)
             if inc is None:
                 print(f"alp: no incident {request.incident}", file=sys.stderr)
                 return 1
-            print(terminal(postmortem_markdown(inc, esc.timeline(inc.id), await esc.recent_changes(inc))))
+            print(terminal(postmortem_markdown(inc, await esc.timeline(inc.id), await esc.recent_changes(inc))))
             return 0
         from bot.incidents import handle_incident_command
 
@@ -267,7 +267,7 @@ async def _incident(request: IncidentRequest, settings: Settings, as_json: bool 
         return 0
     finally:
         await esc.stop()
-        esc.close()
+        await esc.close()
 
 
 if __name__ == "__main__":

@@ -93,12 +93,12 @@ def incident_line(inc: Incident) -> str:
     return f"*{inc.ref}* [{inc.priority.value}] {inc.status.value}{who}: {clean(inc.summary)} (opened {inc.opened_at:%m-%d %H:%M}Z)"
 
 
-def show_text(esc: Escalator, inc: Incident) -> str:
+async def show_text(esc: Escalator, inc: Incident) -> str:
     lines = [
         incident_line(inc),
         f"Impact: {clean(inc.impact or '-')}; services: {clean(', '.join(inc.services) or '-')}",
     ]
-    events = esc.timeline(inc.id)
+    events = await esc.timeline(inc.id)
     if len(events) > SHOW_EVENTS:
         lines.append(f"… {len(events) - SHOW_EVENTS} earlier events: `/alp incident postmortem {inc.id}` has them all")
     lines += [f"`{e.at:%H:%M:%S}` {escape(e.actor)}: {clean(e.text)}" for e in events[-SHOW_EVENTS:]]
@@ -116,9 +116,9 @@ async def handle_incident_command(
         )
         return None if opened.message_ts else f"Opened {opened.ref}."
     if sub == "list":
-        incs = esc.list_open()
+        incs = await esc.list_open()
         return "\n".join(incident_line(i) for i in incs) or "No open incidents."
-    inc = esc.get(request.incident) if request.incident else esc.open_in_channel(channel)
+    inc = await esc.get(request.incident) if request.incident else await esc.open_in_channel(channel)
     if inc is None:
         return (
             f"No incident {request.incident}."
@@ -126,7 +126,7 @@ async def handle_incident_command(
             else "No open incident in this channel: give its number, e.g. `/alp incident ack 12`."
         )
     if sub == "show":
-        return show_text(esc, inc)
+        return await show_text(esc, inc)
     if sub == "ack":
         return (
             f"{inc.ref} acknowledged; escalation stopped."
@@ -144,14 +144,14 @@ async def handle_incident_command(
         return f"Noted on {inc.ref}."
     if sub == "postmortem":
         if client is None:
-            return postmortem_markdown(inc, esc.timeline(inc.id), await esc.recent_changes(inc))
+            return postmortem_markdown(inc, await esc.timeline(inc.id), await esc.recent_changes(inc))
         await upload_postmortem(esc, inc, channel, client)
         return None
     return f"unknown incident command {sub}"
 
 
 async def upload_postmortem(esc: Escalator, inc: Incident, channel: str, client: AsyncWebClient) -> None:
-    md = redact(postmortem_markdown(inc, esc.timeline(inc.id), await esc.recent_changes(inc)))
+    md = redact(postmortem_markdown(inc, await esc.timeline(inc.id), await esc.recent_changes(inc)))
     try:
         await client.files_upload_v2(
             channel=channel,
@@ -181,9 +181,9 @@ def register_incident_handlers(app: AsyncApp, esc: Escalator, run_health: Any) -
         text = str(value or "")
         return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
-    def incident_of(body: dict[str, Any]) -> Incident | None:
+    async def incident_of(body: dict[str, Any]) -> Incident | None:
         incident_id = number(str(body["actions"][0].get("value") or "").split(":")[0])
-        return esc.get(incident_id) if incident_id is not None else None
+        return await esc.get(incident_id) if incident_id is not None else None
 
     async def ephemeral(client: AsyncWebClient, body: dict[str, Any], text: str) -> None:
         channel = body.get("channel", {}).get("id") or body.get("container", {}).get("channel_id") or ""
@@ -192,9 +192,9 @@ def register_incident_handlers(app: AsyncApp, esc: Escalator, run_health: Any) -
     @app.action("incident_ack")
     async def ack(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        inc = incident_of(body)
+        inc = await incident_of(body)
         if inc and not await esc.acknowledge(inc.id, body["user"]["id"]):
-            await ephemeral(client, body, f"{inc.ref} is already {esc.get(inc.id).status.value}.")  # type: ignore[union-attr]
+            await ephemeral(client, body, f"{inc.ref} is already {(await esc.get(inc.id)).status.value}.")  # type: ignore[union-attr]
 
     @app.action("incident_escalate")
     async def escalate(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -210,7 +210,7 @@ def register_incident_handlers(app: AsyncApp, esc: Escalator, run_health: Any) -
     @app.action("incident_resolve")
     async def resolve(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        inc = incident_of(body)
+        inc = await incident_of(body)
         if inc and not await esc.resolve(inc.id, body["user"]["id"]):
             await ephemeral(client, body, f"{inc.ref} was already resolved.")
 
@@ -226,20 +226,20 @@ def register_incident_handlers(app: AsyncApp, esc: Escalator, run_health: Any) -
         await ack()
         text = str(form_value(view, "note") or "")
         incident_id = number(view.get("private_metadata"))
-        if incident_id is not None and esc.get(incident_id) is not None:
+        if incident_id is not None and await esc.get(incident_id) is not None:
             await esc.note(incident_id, body["user"]["id"], text)
 
     @app.action("incident_checklist")
     async def tick(ack: Any, body: dict[str, Any]) -> None:
         await ack()
         incident_id = number(str(body["actions"][0].get("block_id", "")).partition("_")[2])
-        inc = esc.get(incident_id) if incident_id is not None else None
+        inc = await esc.get(incident_id) if incident_id is not None else None
         if inc is None or incident_id is None:
             return
         selected = {o["value"] for o in body["actions"][0].get("selected_options", [])}
         for item, done in inc.checklist.items():
             if (item in selected) != done:
-                esc.tick(incident_id, item, item in selected, body["user"]["id"])
+                await esc.tick(incident_id, item, item in selected, body["user"]["id"])
 
     @app.action("incident_run_health")
     async def health(ack: Any, body: dict[str, Any], client: AsyncWebClient, respond: Any) -> None:
@@ -251,7 +251,7 @@ def register_incident_handlers(app: AsyncApp, esc: Escalator, run_health: Any) -
     @app.action("incident_postmortem")
     async def postmortem(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        inc = incident_of(body)
+        inc = await incident_of(body)
         if inc:
             await upload_postmortem(esc, inc, inc.channel, client)
 

@@ -29,8 +29,8 @@ from bot.slack_client import make_client
 from commands.readiness import readiness
 from commands.redact import RedactingFilter, redact, redact_data
 from escalation.alert_groups import AlertGroups
+from escalation.db import Database
 from escalation.engine import Escalator
-from escalation.store import Store
 
 log = logging.getLogger("alp.bot")
 
@@ -114,13 +114,13 @@ async def serve(settings: Settings) -> None:
     preload()  # a second of imports now, instead of a blocked event loop in the first check
     redact("x")  # likewise the secret detectors
     metrics = Metrics()
-    store = Store(settings.state_url)
+    db = Database(settings.state_url)  # migrated to the newest schema here, before serving
     client = make_client(
         settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None, settings.slack_api_url
     )
-    groups = AlertGroups(store)
+    groups = AlertGroups(db)
     notifier = AlertNotifier(client, settings, groups)
-    escalator = Escalator(store, settings.escalation, notifier, settings.state_url, on_event=metrics.escalation_event)
+    escalator = Escalator.connect(db, settings.escalation, notifier, on_event=metrics.escalation_event)
     from commands.changes import incident_changes_hook
 
     escalator.recent_changes = incident_changes_hook(settings)
@@ -159,7 +159,7 @@ async def serve(settings: Settings) -> None:
     if watcher is not None:
         watcher.cancel()
     await runner.cleanup()
-    escalator.close()
+    await escalator.close()
 
 
 def main() -> None:

@@ -135,32 +135,36 @@ def audit_changes(rows: list[dict[str, Any]], requests: dict[int, dict[str, Any]
     return out
 
 
-def read_audit(state_url: str, since: datetime, limit: int = 2000) -> tuple[list[dict[str, Any]], dict[int, Any], str]:
+async def read_audit(
+    state_url: str, since: datetime, limit: int = 2000
+) -> tuple[list[dict[str, Any]], dict[int, Any], str]:
     """The one reader of the state store for `alp changes`: audit records from `since` (and an
     hour before, so a request asked earlier and run inside the window is matched), the Slack
-    requests they name, and how far back the records read go. Blocking: run it in a thread."""
-    from escalation.store import ActionRequests, Store
+    requests they name, and how far back the records read go."""
+    from escalation.audit import AuditLog
+    from escalation.db import Database
+    from escalation.requests import ActionRequests
 
     path = state_url.removeprefix("sqlite:///")
-    if path != state_url and not os.path.exists(path):  # do not create a state store just to read it
+    if path != state_url and not os.path.exists(path):  # noqa: ASYNC240 (one stat) do not create a state store to read it
         return [], {}, f"no audit log ({path} does not exist)"
-    store = Store(state_url)
+    db = Database(state_url, pooled=False)
     try:
-        rows = store.latest_audit(limit)
+        rows = await AuditLog(db).latest(limit)
         floor = since - timedelta(hours=1)
         rows = [r for r in rows if at_utc(r["at"]) >= floor]
         requests: dict[int, Any] = {}
-        reader = ActionRequests(store)
+        reader = ActionRequests(db)
         for r in rows:
             m = re.search(r"#(\d+)", r["result"] or "") if r["event"] == "requested" else None
             if m:
-                req = reader.get(int(m[1]))
+                req = await reader.get(int(m[1]))
                 if req is not None:
                     requests[int(m[1])] = req
         reach = "the whole audit log" if len(rows) < limit else f"the latest {limit} audit records only"
         return rows, requests, reach
     finally:
-        store.close()
+        await db.close()
 
 
 def near(a: Change, b: Change) -> bool:

@@ -2,7 +2,8 @@
 
 An episode holds what the bot knows of the group: its alerts by fingerprint, the Slack
 message it keeps updating, the incident it opened (and the one before it, when the group
-fires again later) and the silences made from its buttons. This table is the one place the
+fires again later) and the silences made from its buttons. Its table is created by migration
+0003 (`escalation.schema.alert_groups`). This table is the one place the
 alert-group key is stored: incidents themselves are untouched (`incident_id` links them).
 """
 
@@ -14,31 +15,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from escalation.store import Store, now
-
-metadata = sa.MetaData()
-
-alert_groups = sa.Table(
-    "alp_alert_groups",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("group_key", sa.Text, nullable=False, index=True),
-    sa.Column("status", sa.String(16), nullable=False),  # firing, resolved
-    # The group key while the episode fires, NULL once resolved: at most one firing episode per
-    # group, even when two replicas hear the same group at once.
-    sa.Column("open_key", sa.Text, unique=True),
-    sa.Column("channel", sa.String(64), nullable=False),
-    sa.Column("message_ts", sa.String(32)),
-    sa.Column("incident_id", sa.Integer, index=True),
-    sa.Column("previous_incident_id", sa.Integer),
-    sa.Column("alerts", sa.JSON, nullable=False),  # fingerprint -> {status, labels, annotations, startsAt, ...}
-    sa.Column("common_labels", sa.JSON, nullable=False),
-    sa.Column("route", sa.JSON, nullable=False),  # {check, args, priority} or {} when nothing matched
-    sa.Column("silences", sa.JSON, nullable=False),  # Alertmanager silence ids made from the buttons
-    sa.Column("notifications", sa.Integer, nullable=False, default=0),
-    sa.Column("opened_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-)
+from escalation.db import Database, now
+from escalation.schema import alert_groups
 
 
 @dataclass
@@ -64,52 +42,51 @@ class AlertGroup:
 class AlertGroups:
     """Episodes of alert groups, over the bot's state store (SQLite or PostgreSQL)."""
 
-    def __init__(self, store: Store) -> None:
-        self.engine = store.engine
-        metadata.create_all(self.engine)
+    def __init__(self, db: Database) -> None:
+        self.engine = db.engine
 
-    def current(self, group_key: str) -> AlertGroup | None:
+    async def current(self, group_key: str) -> AlertGroup | None:
         """The group's latest episode (firing or resolved), if any."""
         q = alert_groups.select().where(alert_groups.c.group_key == group_key).order_by(alert_groups.c.id.desc())
-        with self.engine.connect() as conn:
-            row = conn.execute(q.limit(1)).mappings().first()
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(q.limit(1))).mappings().first()
         return _group(row) if row else None
 
-    def get(self, episode_id: int) -> AlertGroup | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(alert_groups.select().where(alert_groups.c.id == episode_id)).mappings().first()
+    async def get(self, episode_id: int) -> AlertGroup | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(alert_groups.select().where(alert_groups.c.id == episode_id))).mappings().first()
         return _group(row) if row else None
 
-    def of_incident(self, incident_id: int) -> AlertGroup | None:
+    async def of_incident(self, incident_id: int) -> AlertGroup | None:
         q = alert_groups.select().where(alert_groups.c.incident_id == incident_id).order_by(alert_groups.c.id.desc())
-        with self.engine.connect() as conn:
-            row = conn.execute(q.limit(1)).mappings().first()
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(q.limit(1))).mappings().first()
         return _group(row) if row else None
 
-    def keys_of_incidents(self) -> dict[int, tuple[str, int | None]]:
+    async def keys_of_incidents(self) -> dict[int, tuple[str, int | None]]:
         """incident id -> (group key, previous incident id), for every alert-born incident."""
         q = sa.select(alert_groups.c.incident_id, alert_groups.c.group_key, alert_groups.c.previous_incident_id)
-        with self.engine.connect() as conn:
-            rows = conn.execute(q.where(alert_groups.c.incident_id.is_not(None))).all()
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(q.where(alert_groups.c.incident_id.is_not(None)))).all()
         return {int(r[0]): (str(r[1]), r[2]) for r in rows}
 
-    def start(self, group_key: str, channel: str, previous_incident_id: int | None) -> tuple[AlertGroup, bool]:
+    async def start(self, group_key: str, channel: str, previous_incident_id: int | None) -> tuple[AlertGroup, bool]:
         """A new episode of the group (first time, or firing again after it resolved), and True;
         or the firing episode someone else started meanwhile, and False."""
         at = now()
         try:
-            episode_id = self._insert(group_key, channel, previous_incident_id, at)
+            episode_id = await self._insert(group_key, channel, previous_incident_id, at)
         except sa.exc.IntegrityError:
-            current = self.current(group_key)
+            current = await self.current(group_key)
             assert current is not None
             return current, False
-        group = self.get(episode_id)
+        group = await self.get(episode_id)
         assert group is not None
         return group, True
 
-    def _insert(self, group_key: str, channel: str, previous_incident_id: int | None, at: datetime) -> int:
-        with self.engine.begin() as conn:
-            res = conn.execute(
+    async def _insert(self, group_key: str, channel: str, previous_incident_id: int | None, at: datetime) -> int:
+        async with self.engine.begin() as conn:
+            res = await conn.execute(
                 alert_groups.insert().values(
                     group_key=group_key,
                     open_key=group_key,
@@ -127,9 +104,9 @@ class AlertGroups:
             )
             return int(res.inserted_primary_key[0])  # type: ignore[index]
 
-    def save(self, group: AlertGroup) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
+    async def save(self, group: AlertGroup) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
                 alert_groups.update()
                 .where(alert_groups.c.id == group.id)
                 .values(
@@ -147,12 +124,12 @@ class AlertGroups:
                 )
             )
 
-    def add_silence(self, episode_id: int, silence_id: str) -> None:
-        group = self.get(episode_id)
+    async def add_silence(self, episode_id: int, silence_id: str) -> None:
+        group = await self.get(episode_id)
         if group is not None and silence_id not in group.silences:
             group.silences = [*group.silences, silence_id]
-            with self.engine.begin() as conn:
-                conn.execute(
+            async with self.engine.begin() as conn:
+                await conn.execute(
                     alert_groups.update().where(alert_groups.c.id == episode_id).values(silences=group.silences)
                 )
 

@@ -1,14 +1,24 @@
-"""Database plumbing shared by the store's modules: UTC times, the URL, migrations at start-up."""
+"""Database plumbing shared by the state store's modules: UTC times, the URL, migrations at start-up,
+and `Database`, the one asynchronous engine (connection pool) every table's API works through.
+
+Requests never wait on a synchronous database call: reads and writes go through SQLAlchemy's
+asyncio engine (aiosqlite for SQLite, psycopg's async driver for PostgreSQL). Only the Alembic
+migrations at start-up use a short-lived synchronous engine.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATED: set[str] = set()  # databases this process has already brought up to date
@@ -19,11 +29,21 @@ def now() -> datetime:
 
 
 def sqlalchemy_url(state_url: str) -> str:
-    """ALP_STATE_URL as SQLAlchemy wants it (PostgreSQL through psycopg 3)."""
+    """ALP_STATE_URL as SQLAlchemy's synchronous engine wants it (PostgreSQL through psycopg 3)."""
     for prefix in ("postgresql://", "postgres://"):
         if state_url.startswith(prefix):
             return "postgresql+psycopg://" + state_url[len(prefix) :]
     return state_url
+
+
+def async_url(state_url: str) -> str:
+    """ALP_STATE_URL for the asyncio engine: psycopg's async driver, or aiosqlite for SQLite."""
+    url = sqlalchemy_url(state_url)
+    if url.startswith("sqlite://"):
+        return "sqlite+aiosqlite://" + url[len("sqlite://") :]
+    if url.startswith("sqlite+pysqlite://"):
+        return "sqlite+aiosqlite://" + url[len("sqlite+pysqlite://") :]
+    return url
 
 
 def aware(value: datetime | None) -> datetime | None:
@@ -51,3 +71,47 @@ def migrate(engine: Engine) -> None:
             command.stamp(cfg, "0001")
         command.upgrade(cfg, "head")
     _MIGRATED.add(key)
+
+
+class Database:
+    """The state database at ALP_STATE_URL (SQLite, one replica; PostgreSQL, several), migrated to
+    the newest schema when opened (synchronously: start-up, not a request). `engine` is the asyncio
+    engine the store, the outbox, the lease, remediation requests, alert groups and the audit log share."""
+
+    def __init__(self, state_url: str, pooled: bool = True) -> None:
+        """`pooled=False` (a one-shot command such as the terminal's): no connection outlives its use."""
+        sync_url = sqlalchemy_url(state_url)
+        sync_options: dict[str, Any] = {"connect_args": {"timeout": 30}} if sync_url.startswith("sqlite") else {}
+        sync_engine = sa.create_engine(sync_url, **sync_options)
+        try:
+            migrate(sync_engine)
+        finally:
+            sync_engine.dispose()
+        url = async_url(state_url)
+        options: dict[str, Any] = {"pool_pre_ping": True} if pooled else {"poolclass": NullPool}
+        if url.startswith("sqlite"):
+            options["connect_args"] = {"timeout": 30}  # writers queue on SQLite's lock instead of failing
+        self.url = url
+        self.engine: AsyncEngine = create_async_engine(url, **options)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def ping(self, timeout_s: float) -> str | None:
+        """None when the database answers within `timeout_s` seconds, else why not."""
+
+        async def select_one() -> None:
+            async with self.engine.connect() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+
+        try:
+            await asyncio.wait_for(select_one(), timeout_s)
+            return None
+        except TimeoutError:
+            return f"no answer within {timeout_s:g}s"
+        except sa.exc.SQLAlchemyError as err:
+            return f"{type(err).__name__}: {str(err).splitlines()[0]}"

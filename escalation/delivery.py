@@ -80,11 +80,11 @@ class Delivery:
 
     async def attempt(self, key: PageKey) -> None:
         try:
-            inc = self.store.get(key.incident_id)
+            inc = await self.store.get(key.incident_id)
             if inc is None:
                 return
             changes = await self._changes(inc)  # before the claim: the lease covers the send only
-            claimed = self.outbox.claim(key, self.lease_s)
+            claimed = await self.outbox.claim(key, self.lease_s)
             if claimed is None:
                 return
             await self._attempt(claimed, changes)
@@ -112,10 +112,10 @@ class Delivery:
             log.warning("paging %s for %s failed (attempt %s): %s", rung.name, inc.ref, attempt.number, error)
             await self._failed(attempt, error)
             return
-        if not self.outbox.sent(attempt):
+        if not await self.outbox.sent(attempt):
             return  # another attempt took over (this one outlived its lease): it records the outcome
         self.emit("page", {"step": rung.name, "result": "sent"})
-        self.store.log(
+        await self.store.log(
             inc.id,
             "alp",
             TimelineKind.PAGE,
@@ -124,12 +124,12 @@ class Delivery:
         )
         if attempt.failing_since is not None and attempt.number > self.cfg.page_retries + 1:
             await self._say(inc, f":white_check_mark: page to {rung.name} delivered after {attempt.number} attempts")
-        await self.refresh(self.store.get(inc.id) or inc)
+        await self.refresh(await self.store.get(inc.id) or inc)
 
     async def _send(self, attempt: Attempt, changes: list[str]) -> None:
         inc, key = attempt.incident, attempt.key
         rung = inc.ladder[key.step]
-        page = build_page(inc, rung, self.store.timeline(inc.id), changes=changes)
+        page = build_page(inc, rung, await self.store.timeline(inc.id), changes=changes)
         if not attempt.holds(self.lease_s):
             raise ClaimLost()
         if rung.via == "pager":
@@ -150,11 +150,11 @@ class Delivery:
     async def _failed(self, attempt: Attempt, error: str) -> None:
         inc, rung = attempt.incident, attempt.incident.ladder[attempt.key.step]
         retry_in = min(self.cfg.page_backoff_max_s, self.cfg.page_backoff_s * 2 ** (attempt.number - 1))
-        since = self.outbox.failed(attempt, error, retry_in)
+        since = await self.outbox.failed(attempt, error, retry_in)
         self.emit("page", {"step": rung.name, "result": "failed"})
         if since is None or attempt.number != self.cfg.page_retries + 1:
             return
-        self.store.log(
+        await self.store.log(
             inc.id,
             "alp",
             TimelineKind.PAGE_FAILED,

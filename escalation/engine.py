@@ -20,7 +20,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from escalation.audit import AuditLog
 from escalation.config import EscalationSettings
+from escalation.db import Database, now
 from escalation.delivery import Delivery
 from escalation.leader import Lease
 from escalation.model import (
@@ -35,7 +37,8 @@ from escalation.model import (
 )
 from escalation.notify import Notifier
 from escalation.outbox import Outbox, PageKey
-from escalation.store import ActionRequests, Store, now
+from escalation.requests import ActionRequests
+from escalation.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +64,8 @@ class Escalator:
         self.outbox = Outbox(store.engine)
         self.cfg = cfg
         self.notifier = notifier
-        self.lease = Lease(store, cfg.leader_lease_s)
+        self.lease = Lease(store.db, cfg.leader_lease_s)
+        self.audit = AuditLog(store.db)
         self.delivery = Delivery(
             store, self.outbox, cfg, notifier, self.emit, self._refresh, lambda inc: self.recent_changes(inc)
         )
@@ -77,17 +81,18 @@ class Escalator:
     @classmethod
     def connect(
         cls,
-        state_url: str,
+        state: str | Database,
         cfg: EscalationSettings,
         notifier: Notifier,
         on_event: Callable[[str, dict[str, Any]], None] | None = None,
     ) -> Escalator:
-        """An engine on the state store at `state_url` (migrated to the newest schema on the way)."""
-        return cls(Store(state_url), cfg, notifier, state_url, on_event=on_event)
+        """An engine on the state database (ALP_STATE_URL, migrated to the newest schema on the way,
+        or a `Database` already open, shared with e.g. `escalation.alert_groups`)."""
+        return cls(Store(state), cfg, notifier, state if isinstance(state, str) else "", on_event=on_event)
 
-    def close(self) -> None:
-        """Release the state store's connections (after `stop`)."""
-        self.store.close()
+    async def close(self) -> None:
+        """Release the state database's connections (after `stop`)."""
+        await self.store.close()
 
     @property
     def leading(self) -> bool:
@@ -109,7 +114,7 @@ class Escalator:
                 await self._loop
         await self.delivery.drain(timeout_s=5)
         if self._runs:
-            self.lease.release()
+            await self.lease.release()
 
     async def _run(self) -> None:
         while True:
@@ -121,15 +126,15 @@ class Escalator:
 
     async def _sleep(self) -> None:
         wait = self.cfg.leader_poll_s
+        self._wake.clear()  # before the reads: a wake-up while they wait on the database is not lost
         if self.leading:
             try:
-                soonest = [t for t in (self.store.next_due(), self.outbox.next_due()) if t is not None]
+                soonest = [t for t in (await self.store.next_due(), await self.outbox.next_due()) if t is not None]
             except Exception as err:
                 log.warning("reading due times: %s", err)
                 soonest = []
             if soonest:
                 wait = max(0.05, min(wait, (min(soonest) - now()).total_seconds()))  # never a busy loop
-        self._wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), wait)
 
@@ -137,7 +142,7 @@ class Escalator:
         loop = asyncio.get_running_loop()
         if not self.lease.held or loop.time() - self._renewed >= self.cfg.leader_poll_s:
             self._renewed = loop.time()
-            self.lease.acquire()  # in the loop, like every store call: SQLite writers must not overlap
+            await self.lease.acquire()
         if self.leading and not self._was_leading:
             log.info("leading the escalation (lease held by %s)", self.lease.holder)
         elif self._was_leading and not self.leading:
@@ -152,7 +157,7 @@ class Escalator:
 
     async def reconcile(self) -> None:
         """Do everything that is due: announcements, ack timeouts, reminders, steps, page retries."""
-        due = self.store.due(now())
+        due = await self.store.due(now())
         for inc in due["announce"]:
             if self.leading:
                 await self._announce(inc)
@@ -164,18 +169,18 @@ class Escalator:
                 await self._remind(inc)
         for inc in due["step"]:
             if self.leading:
-                self._advance(inc, timed=True)
-        for key in self.outbox.due(now()):
+                await self._advance(inc, timed=True)
+        for key in await self.outbox.due(now()):
             if self.leading:
                 self.delivery.start(key)
 
-    def _advance(self, inc: Incident, timed: bool = False) -> Incident | None:
+    async def _advance(self, inc: Incident, timed: bool = False) -> Incident | None:
         """Move `inc` past its next step (once, whoever tries) and hand the step's page to delivery."""
         step = inc.next_step
         if inc.escalation_id is None or step >= len(inc.ladder):
             return None
         following = now() + timedelta(seconds=inc.ladder[step + 1].delay_s) if step + 1 < len(inc.ladder) else None
-        new = self.store.advance(inc.id, inc.escalation_id, step, following)
+        new = await self.store.advance(inc.id, inc.escalation_id, step, following)
         if new is None:
             return None
         if timed and inc.next_due_at is not None:
@@ -199,18 +204,18 @@ class Escalator:
     ) -> Incident:
         """A new incident, announced; a P0's first step is paged at once."""
         ladder = build_ladder(priority, self.cfg)  # frozen onto the incident
-        inc = self.store.create(
+        inc = await self.store.create(
             priority, summary, impact, services, channel, user, ladder, uuid.uuid4().hex, CHECKLIST, external_key
         )
         await self._announce(inc)
         areas = specialist_areas(services, summary)
         if areas:
             channels = [getattr(self.cfg.specialists, a) for a in areas]
-            self.store.log(inc.id, "alp", TimelineKind.SPECIALISTS, f"specialists added: {', '.join(channels)}")
+            await self.store.log(inc.id, "alp", TimelineKind.SPECIALISTS, f"specialists added: {', '.join(channels)}")
             await self._safely(self.notifier.specialists(inc, channels))
-        inc = self.store.get(inc.id) or inc
+        inc = await self.store.get(inc.id) or inc
         if inc.next_due_at is not None and inc.next_due_at <= now():
-            inc = self._advance(inc, timed=True) or inc
+            inc = await self._advance(inc, timed=True) or inc
         self._wake.set()
         return inc
 
@@ -219,35 +224,35 @@ class Escalator:
     ) -> tuple[Incident, bool]:
         """The open incident for an external key (e.g. an Alertmanager group key), opening it if there
         is none: (incident, True if opened now). Idempotent, across replicas too."""
-        existing = self.store.open_for_key(key)
+        existing = await self.store.open_for_key(key)
         if existing is not None:
             return existing, False
         try:
             return await self.open(priority, summary, impact, services, channel, user, external_key=key), True
         except sa.exc.IntegrityError:  # another replica opened it a moment ago
-            existing = self.store.open_for_key(key)
+            existing = await self.store.open_for_key(key)
             if existing is None:
                 raise
             return existing, False
 
     async def _announce(self, inc: Incident) -> None:
-        if not self.store.claim_announcement(inc.id):
+        if not await self.store.claim_announcement(inc.id):
             return
         try:
             where = await self.notifier.announce(inc)
         except Exception as err:
             log.warning("announcing %s failed: %s", inc.ref, err)
-            self.store.log(inc.id, "alp", TimelineKind.ERROR, f"announcement failed: {err}")
+            await self.store.log(inc.id, "alp", TimelineKind.ERROR, f"announcement failed: {err}")
             return
         if where:
-            new = self.store.set_message(inc.id, where[1], where[0])
+            new = await self.store.set_message(inc.id, where[1], where[0])
             if new is not None and new.version != inc.version:  # acked, paged... while it was being posted
                 await self._refresh(new)
         else:  # this notifier cannot announce (the terminal): leave it to the bot
-            self.store.release_announcement(inc.id)
+            await self.store.release_announcement(inc.id)
 
     async def acknowledge(self, incident_id: int, user: str) -> bool:
-        inc = self.store.acknowledge(incident_id, user, self.cfg.ack_timeout_s, self.cfg.reminder_s)
+        inc = await self.store.acknowledge(incident_id, user, self.cfg.ack_timeout_s, self.cfg.reminder_s)
         if inc is None:
             return False
         await self._refresh(inc)
@@ -259,22 +264,22 @@ class Escalator:
         if inc.acked_at is None:
             return
         step = min(inc.next_step, len(inc.ladder) - 1)
-        new = self.store.retrigger(inc.id, inc.acked_at, uuid.uuid4().hex, step)
+        new = await self.store.retrigger(inc.id, inc.acked_at, uuid.uuid4().hex, step)
         if new is None:
             return
         await self._safely(
             self.notifier.say(new, ":rotating_light: acknowledged but not resolved in time: escalation resumes")
         )
-        self._advance(new)
+        await self._advance(new)
 
     async def _remind(self, inc: Incident) -> None:
         if inc.remind_at is None or inc.acked_at is None:
             return
-        new = self.store.remind(inc.id, inc.remind_at, now() + timedelta(seconds=self.cfg.reminder_s))
+        new = await self.store.remind(inc.id, inc.remind_at, now() + timedelta(seconds=self.cfg.reminder_s))
         if new is None:
             return
         hours = (now() - inc.acked_at).total_seconds() / 3600
-        self.store.log(inc.id, "alp", TimelineKind.REMINDER, f"still acknowledged after {hours:.1f}h")
+        await self.store.log(inc.id, "alp", TimelineKind.REMINDER, f"still acknowledged after {hours:.1f}h")
         await self._safely(
             self.notifier.say(
                 new,
@@ -285,7 +290,7 @@ class Escalator:
     async def escalate_now(self, incident_id: int, user: str, from_step: int | None = None) -> str:
         """Page the next step now; what happened, for the user. `from_step` is the step the user saw
         next (the button carries it), so a double click or two people at once move one rung."""
-        inc = self.store.get(incident_id)
+        inc = await self.store.get(incident_id)
         if inc is None:
             return "no such incident"
         if inc.status is Status.RESOLVED:
@@ -294,22 +299,22 @@ class Escalator:
             return f"{inc.ref} was escalated meanwhile (now past {inc.ladder[min(inc.next_step, len(inc.ladder)) - 1].name})"
         if inc.status is Status.ACKNOWLEDGED:
             step = min(inc.next_step, len(inc.ladder) - 1)
-            reopened = self.store.reopen(incident_id, inc.version, uuid.uuid4().hex, step)
+            reopened = await self.store.reopen(incident_id, inc.version, uuid.uuid4().hex, step)
             if reopened is None:
                 return f"{inc.ref} changed meanwhile; try again"
             inc = reopened
         elif inc.next_step >= len(inc.ladder):
             return f"{inc.ref}: every step of the ladder has been paged"
-        if self._advance(inc) is None:
+        if await self._advance(inc) is None:
             return f"{inc.ref} was escalated meanwhile"
         await self.delivery.wait(PageKey(inc.id, inc.escalation_id or "", inc.next_step))
-        self.store.log(
+        await self.store.log(
             incident_id, user, TimelineKind.ESCALATE, f"escalated by hand to {inc.ladder[inc.next_step].name}"
         )
         return f"{inc.ref}: escalated to {inc.ladder[inc.next_step].name}"
 
     async def resolve(self, incident_id: int, user: str) -> bool:
-        inc = self.store.resolve(incident_id, user)
+        inc = await self.store.resolve(incident_id, user)
         if inc is None:
             return False
         await self._refresh(inc)
@@ -317,59 +322,60 @@ class Escalator:
         return True
 
     async def note(self, incident_id: int, user: str, text: str) -> None:
-        self.store.log(incident_id, user, TimelineKind.NOTE, text)
-        inc = self.store.get(incident_id)
+        await self.store.log(incident_id, user, TimelineKind.NOTE, text)
+        inc = await self.store.get(incident_id)
         if inc:
             await self._safely(self.notifier.say(inc, f":memo: <@{user}>: {text[:300]}"))
 
-    def record(self, incident_id: int, user: str, kind: str, text: str, data: dict[str, Any]) -> None:
+    async def record(self, incident_id: int, user: str, kind: str, text: str, data: dict[str, Any]) -> None:
         """A check or action run for the incident: its 'steps taken' and 'evidence'."""
-        self.store.log(incident_id, user, kind, text, data)
+        await self.store.log(incident_id, user, kind, text, data)
 
     async def _refresh(self, inc: Incident) -> None:
         """Update the announcement until it shows the newest state: another replica may change the
         incident while this one renders, and the last update must not be a stale one."""
         for _ in range(5):
             await self._safely(self.notifier.refresh(inc))
-            latest = self.store.get(inc.id)
+            latest = await self.store.get(inc.id)
             if latest is None or latest.version == inc.version:
                 return
             inc = latest
 
     # ------------------------------------------------------------------ reads, for bot/
-    def get(self, incident_id: int) -> Incident | None:
-        return self.store.get(incident_id)
+    async def get(self, incident_id: int) -> Incident | None:
+        return await self.store.get(incident_id)
 
-    def list_open(self, limit: int = 20) -> list[Incident]:
-        return self.store.incidents(open_only=True, limit=limit)
+    async def list_open(self, limit: int = 20) -> list[Incident]:
+        return await self.store.incidents(open_only=True, limit=limit)
 
-    def open_in_channel(self, channel: str) -> Incident | None:
+    async def open_in_channel(self, channel: str) -> Incident | None:
         """The newest unresolved incident announced in `channel`."""
-        return self.store.open_in_channel(channel)
+        return await self.store.open_in_channel(channel)
 
-    def timeline(self, incident_id: int) -> list[TimelineEntry]:
-        return self.store.timeline(incident_id)
+    async def timeline(self, incident_id: int) -> list[TimelineEntry]:
+        return await self.store.timeline(incident_id)
 
-    def tick(self, incident_id: int, item: str, done: bool, user: str) -> bool:
+    async def tick(self, incident_id: int, item: str, done: bool, user: str) -> bool:
         """Tick or untick a checklist item; False if it is not one or the incident changed meanwhile."""
-        return self.store.tick(incident_id, item, done, user)
+        return await self.store.tick(incident_id, item, done, user)
 
-    def pages_of(self, incident_id: int) -> list[dict[str, Any]]:
-        return self.outbox.of(incident_id)
+    async def pages_of(self, incident_id: int) -> list[dict[str, Any]]:
+        return await self.outbox.of(incident_id)
 
-    def record_audit(
+    async def record_audit(
         self, actor: str, event: str, action: str, params: dict[str, Any], result: str = "", channel: str = ""
     ) -> None:
         """One audit record, tied to the open incident of `channel` if there is one."""
-        inc = self.store.open_in_channel(channel) if channel else None
-        self.store.record_audit(actor, event, action, params, result, inc.id if inc else None)
+        inc = await self.store.open_in_channel(channel) if channel else None
+        await self.audit.record(actor, event, action, params, result, inc.id if inc else None)
 
-    def latest_audit(self, limit: int = 20) -> list[dict[str, Any]]:
+    async def latest_audit(self, limit: int = 20) -> list[dict[str, Any]]:
         """Newest first: {id, at, actor, event, action, params, result, incident_id}."""
-        return self.store.latest_audit(limit)
+        return await self.audit.latest(limit)
 
     def action_requests(self) -> ActionRequests:
-        return ActionRequests(self.store)
+        """Remediation requests' storage, on the same database (no call is made here)."""
+        return ActionRequests(self.store.db)
 
     async def ping(self, timeout_s: float) -> str | None:
         """None when the state store answers, else why not."""

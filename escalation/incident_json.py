@@ -5,17 +5,18 @@ from __future__ import annotations
 import json
 
 from escalation.alert_groups import AlertGroups
+from escalation.db import Database
 from escalation.store import Store
 
 
-def incidents_json(state_url: str, limit: int = 200) -> str:
+async def incidents_json(state_url: str, limit: int = 200) -> str:
     """{"incidents": [{id, ref, priority, status, summary, channel, opened_at, resolved_at,
     alert_group (Alertmanager groupKey or null), previous_incident (id or null)}]}."""
-    store = Store(state_url)
+    db = Database(state_url)
     try:
-        groups = AlertGroups(store).keys_of_incidents()
+        groups = await AlertGroups(db).keys_of_incidents()
         out = []
-        for inc in store.incidents(open_only=False, limit=limit):
+        for inc in await Store(db).incidents(open_only=False, limit=limit):
             key, previous = groups.get(inc.id, (None, None))
             out.append(
                 {
@@ -33,4 +34,4 @@ def incidents_json(state_url: str, limit: int = 200) -> str:
             )
         return json.dumps({"incidents": out}, indent=2)
     finally:
-        store.close()
+        await db.close()

@@ -18,8 +18,8 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+from escalation.db import Database, now
 from escalation.schema import leases
-from escalation.store import Store, now
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +27,8 @@ NAME = "escalation"
 
 
 class Lease:
-    def __init__(self, store: Store, ttl_s: float, holder: str | None = None) -> None:
-        self.engine = store.engine
+    def __init__(self, db: Database, ttl_s: float, holder: str | None = None) -> None:
+        self.engine = db.engine
         self.ttl_s = ttl_s
         self.holder = holder or f"{socket.gethostname()}-{os.getpid()}"
         self._valid_until = 0.0  # monotonic
@@ -38,14 +38,14 @@ class Lease:
         """True while this process may act as the leader."""
         return time.monotonic() < self._valid_until
 
-    def acquire(self) -> bool:
+    async def acquire(self) -> bool:
         """Take or renew the lease; True if this process holds it now."""
         started = time.monotonic()
         at = now()
         expires = at + timedelta(seconds=self.ttl_s)
         try:
-            with self.engine.begin() as conn:
-                res = conn.execute(
+            async with self.engine.begin() as conn:
+                res = await conn.execute(
                     leases.update()
                     .where(leases.c.name == NAME, sa.or_(leases.c.holder == self.holder, leases.c.expires_at < at))
                     .values(
@@ -55,8 +55,13 @@ class Lease:
                     )
                 )
                 won = res.rowcount == 1
-                if not won and conn.execute(sa.select(leases.c.name).where(leases.c.name == NAME)).first() is None:
-                    conn.execute(leases.insert().values(name=NAME, holder=self.holder, expires_at=expires, epoch=1))
+                if (
+                    not won
+                    and (await conn.execute(sa.select(leases.c.name).where(leases.c.name == NAME))).first() is None
+                ):
+                    await conn.execute(
+                        leases.insert().values(name=NAME, holder=self.holder, expires_at=expires, epoch=1)
+                    )
                     won = True
         except sa.exc.SQLAlchemyError as err:  # a replica racing to insert the first row, or no database
             log.warning("leader election: %s", str(err).splitlines()[0])
@@ -65,12 +70,12 @@ class Lease:
         self._valid_until = started + self.ttl_s * 0.8 if won else 0.0
         return won
 
-    def release(self) -> None:
+    async def release(self) -> None:
         """Give the lease up at once (a clean stop), so a standby need not wait for it to expire."""
         self._valid_until = 0.0
         try:
-            with self.engine.begin() as conn:
-                conn.execute(
+            async with self.engine.begin() as conn:
+                await conn.execute(
                     leases.update()
                     .where(leases.c.name == NAME, leases.c.holder == self.holder)
                     .values(expires_at=now() - timedelta(seconds=1))
@@ -78,9 +83,11 @@ class Lease:
         except sa.exc.SQLAlchemyError as err:
             log.warning("releasing the leader lease: %s", str(err).splitlines()[0])
 
-    def current_holder(self) -> str | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(leases.c.holder).where(leases.c.name == NAME, leases.c.expires_at >= now())
+    async def current_holder(self) -> str | None:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(leases.c.holder).where(leases.c.name == NAME, leases.c.expires_at >= now())
+                )
             ).first()
         return str(row[0]) if row else None

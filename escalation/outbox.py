@@ -15,11 +15,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from escalation.db import aware, now
 from escalation.model import Incident, Status
 from escalation.schema import incidents, pages
-from escalation.store import _incident, aware, now
+from escalation.store import _incident
 
 
 @dataclass(frozen=True)
@@ -50,9 +51,9 @@ class Attempt:
         return time.monotonic() - self.claimed < lease_s * 0.8
 
 
-def insert_page(conn: Connection, incident_id: int, escalation_id: str, step: int) -> None:
+async def insert_page(conn: AsyncConnection, incident_id: int, escalation_id: str, step: int) -> None:
     at = now()
-    conn.execute(
+    await conn.execute(
         pages.insert().values(
             incident_id=incident_id,
             escalation_id=escalation_id,
@@ -77,90 +78,102 @@ def _active() -> Any:
 
 
 class Outbox:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    def due(self, at: datetime) -> list[PageKey]:
+    async def due(self, at: datetime) -> list[PageKey]:
         """Pending pages whose next attempt is due and that no live attempt holds."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(pages.c.incident_id, pages.c.escalation_id, pages.c.step).where(
-                    pages.c.status == "pending",
-                    pages.c.next_attempt_at <= at,
-                    sa.or_(pages.c.lease_until.is_(None), pages.c.lease_until < at),
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(pages.c.incident_id, pages.c.escalation_id, pages.c.step).where(
+                        pages.c.status == "pending",
+                        pages.c.next_attempt_at <= at,
+                        sa.or_(pages.c.lease_until.is_(None), pages.c.lease_until < at),
+                    )
                 )
             ).all()
         return [PageKey(*r) for r in rows]
 
-    def next_due(self) -> datetime | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(sa.func.min(sa.func.coalesce(pages.c.lease_until, pages.c.next_attempt_at))).where(
-                    pages.c.status == "pending"
+    async def next_due(self) -> datetime | None:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(sa.func.min(sa.func.coalesce(pages.c.lease_until, pages.c.next_attempt_at))).where(
+                        pages.c.status == "pending"
+                    )
                 )
             ).one()
         return aware(row[0])
 
-    def claim(self, key: PageKey, lease_s: float) -> Attempt | None:
+    async def claim(self, key: PageKey, lease_s: float) -> Attempt | None:
         """Take the next attempt at `key`, or None: another attempt holds it, it is done, or the
         incident is no longer triggered on this escalation (then the page is abandoned)."""
         at, started = now(), time.monotonic()
-        with self.engine.begin() as conn:
-            row = conn.execute(
-                pages.update()
-                .where(
-                    key.where(),
-                    pages.c.status == "pending",
-                    sa.or_(pages.c.lease_until.is_(None), pages.c.lease_until < at),
-                    _active(),
+        async with self.engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    pages.update()
+                    .where(
+                        key.where(),
+                        pages.c.status == "pending",
+                        sa.or_(pages.c.lease_until.is_(None), pages.c.lease_until < at),
+                        _active(),
+                    )
+                    .values(attempts=pages.c.attempts + 1, lease_until=at + timedelta(seconds=lease_s))
+                    .returning(pages.c.attempts, pages.c.failing_since)
                 )
-                .values(attempts=pages.c.attempts + 1, lease_until=at + timedelta(seconds=lease_s))
-                .returning(pages.c.attempts, pages.c.failing_since)
             ).first()
             if row is None:
-                conn.execute(
+                await conn.execute(
                     pages.update()
                     .where(key.where(), pages.c.status == "pending", ~_active())
                     .values(status="abandoned", error="incident acknowledged, resolved or escalated again")
                 )
                 return None
-            inc = conn.execute(incidents.select().where(incidents.c.id == key.incident_id)).mappings().one()
+            inc = (await conn.execute(incidents.select().where(incidents.c.id == key.incident_id))).mappings().one()
         return Attempt(key, row.attempts, _incident(inc), aware(row.failing_since), started)
 
-    def sent(self, attempt: Attempt) -> bool:
+    async def sent(self, attempt: Attempt) -> bool:
         """Record the delivery; False if this attempt had lost its claim (another one took over)."""
-        with self.engine.begin() as conn:
-            res = conn.execute(
+        async with self.engine.begin() as conn:
+            res = await conn.execute(
                 pages.update()
                 .where(attempt.key.where(), pages.c.status == "pending", pages.c.attempts == attempt.number)
                 .values(status="sent", sent_at=now(), lease_until=None, error=None)
             )
             return res.rowcount == 1
 
-    def failed(self, attempt: Attempt, error: str, retry_in_s: float) -> datetime | None:
+    async def failed(self, attempt: Attempt, error: str, retry_in_s: float) -> datetime | None:
         """Record a failed attempt and when to try again; returns since when the page has been
         failing (None if this attempt had lost its claim)."""
         at = now()
-        with self.engine.begin() as conn:
-            row = conn.execute(
-                pages.update()
-                .where(attempt.key.where(), pages.c.status == "pending", pages.c.attempts == attempt.number)
-                .values(
-                    lease_until=None,
-                    next_attempt_at=at + timedelta(seconds=retry_in_s),
-                    error=error[:2000],
-                    failing_since=sa.func.coalesce(pages.c.failing_since, at),
+        async with self.engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    pages.update()
+                    .where(attempt.key.where(), pages.c.status == "pending", pages.c.attempts == attempt.number)
+                    .values(
+                        lease_until=None,
+                        next_attempt_at=at + timedelta(seconds=retry_in_s),
+                        error=error[:2000],
+                        failing_since=sa.func.coalesce(pages.c.failing_since, at),
+                    )
+                    .returning(pages.c.failing_since)
                 )
-                .returning(pages.c.failing_since)
             ).first()
         return aware(row[0]) if row else None
 
-    def of(self, incident_id: int) -> list[dict[str, Any]]:
+    async def of(self, incident_id: int) -> list[dict[str, Any]]:
         """The incident's pages: {incident_id, escalation_id, step, status, attempts, error, ...}."""
-        with self.engine.connect() as conn:
+        async with self.engine.connect() as conn:
             rows = (
-                conn.execute(
-                    pages.select().where(pages.c.incident_id == incident_id).order_by(pages.c.claimed_at, pages.c.step)
+                (
+                    await conn.execute(
+                        pages.select()
+                        .where(pages.c.incident_id == incident_id)
+                        .order_by(pages.c.claimed_at, pages.c.step)
+                    )
                 )
                 .mappings()
                 .all()

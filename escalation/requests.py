@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from escalation.db import aware, now
+from escalation.db import Database, aware, now
 from escalation.schema import action_requests
-
-if TYPE_CHECKING:
-    from escalation.store import Store
 
 
 class ActionRequests:
     """Remediation requests: one row each, moved between states by conditional UPDATEs."""
 
-    def __init__(self, store: Store) -> None:
-        self.engine = store.engine
+    def __init__(self, db: Database) -> None:
+        self.engine = db.engine
 
-    def create(
+    async def create(
         self,
         action: str,
         params: dict[str, Any],
@@ -30,8 +27,8 @@ class ActionRequests:
         preview: dict[str, Any],
         thread_ts: str | None = None,
     ) -> int:
-        with self.engine.begin() as conn:
-            res = conn.execute(
+        async with self.engine.begin() as conn:
+            res = await conn.execute(
                 action_requests.insert().values(
                     action=action,
                     params=params,
@@ -47,9 +44,13 @@ class ActionRequests:
             )
             return int(res.inserted_primary_key[0])  # type: ignore[index]
 
-    def get(self, request_id: int) -> dict[str, Any] | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(action_requests.select().where(action_requests.c.id == request_id)).mappings().first()
+    async def get(self, request_id: int) -> dict[str, Any] | None:
+        async with self.engine.connect() as conn:
+            row = (
+                (await conn.execute(action_requests.select().where(action_requests.c.id == request_id)))
+                .mappings()
+                .first()
+            )
         if row is None:
             return None
         out = dict(row)
@@ -57,16 +58,16 @@ class ActionRequests:
             out[col] = aware(out[col])
         return out
 
-    def move(self, request_id: int, from_status: tuple[str, ...], to_status: str, **values: Any) -> bool:
+    async def move(self, request_id: int, from_status: tuple[str, ...], to_status: str, **values: Any) -> bool:
         """status: from -> to, only if it is still in `from_status` (so one click wins)."""
-        with self.engine.begin() as conn:
-            res = conn.execute(
+        async with self.engine.begin() as conn:
+            res = await conn.execute(
                 action_requests.update()
                 .where(action_requests.c.id == request_id, action_requests.c.status.in_(from_status))
                 .values(status=to_status, **values)
             )
             return res.rowcount == 1
 
-    def set_message(self, request_id: int, ts: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(action_requests.update().where(action_requests.c.id == request_id).values(message_ts=ts))
+    async def set_message(self, request_id: int, ts: str) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(action_requests.update().where(action_requests.c.id == request_id).values(message_ts=ts))

@@ -117,3 +117,26 @@ leases = sa.Table(
     sa.Column("expires_at", TS, nullable=False),
     sa.Column("epoch", sa.Integer, nullable=False),  # +1 each time the lease changes hands
 )
+
+# Alertmanager alert groups' episodes (escalation.alert_groups); created by migration 0003
+alert_groups = sa.Table(
+    "alp_alert_groups",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("group_key", sa.Text, nullable=False, index=True),
+    sa.Column("status", sa.String(16), nullable=False),  # firing, resolved
+    # The group key while the episode fires, NULL once resolved: at most one firing episode per
+    # group, even when two replicas hear the same group at once.
+    sa.Column("open_key", sa.Text, unique=True),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("message_ts", sa.String(32)),
+    sa.Column("incident_id", sa.Integer, index=True),
+    sa.Column("previous_incident_id", sa.Integer),
+    sa.Column("alerts", sa.JSON, nullable=False),  # fingerprint -> {status, labels, annotations, startsAt, ...}
+    sa.Column("common_labels", sa.JSON, nullable=False),
+    sa.Column("route", sa.JSON, nullable=False),  # {check, args, priority} or {} when nothing matched
+    sa.Column("silences", sa.JSON, nullable=False),  # Alertmanager silence ids made from the buttons
+    sa.Column("notifications", sa.Integer, nullable=False, default=0),
+    sa.Column("opened_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+)

@@ -82,20 +82,20 @@ def test_routes_come_from_toml_and_bad_ones_stop_the_bot(tmp_path, monkeypatch) 
         assert says in str(err.value)
 
 
-def test_a_group_has_one_firing_episode_however_many_replicas_start_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_a_group_has_one_firing_episode_however_many_replicas_start_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from escalation.alert_groups import AlertGroups
     from escalation.store import Store
 
     store = Store(f"sqlite:///{tmp_path}/state.db")
-    one, two = AlertGroups(store), AlertGroups(store)  # two replicas over one state store
-    first, created = one.start("{}:{alertname=X}", "C1", None)
-    again, created_again = two.start("{}:{alertname=X}", "C1", None)
+    one, two = AlertGroups(store.db), AlertGroups(store.db)  # two replicas over one state store
+    first, created = await one.start("{}:{alertname=X}", "C1", None)
+    again, created_again = await two.start("{}:{alertname=X}", "C1", None)
     assert created and not created_again and again.id == first.id
     first.status = "resolved"
-    one.save(first)
-    later, created_later = two.start("{}:{alertname=X}", "C1", 7)  # fires again after resolving
+    await one.save(first)
+    later, created_later = await two.start("{}:{alertname=X}", "C1", 7)  # fires again after resolving
     assert created_later and later.id != first.id and later.previous_incident_id == 7
-    store.close()
+    await store.close()
 
 
 def test_a_hostile_label_value_cannot_stall_route_matching() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import threading
+import inspect
 import time
 from typing import Any
 
@@ -123,13 +123,36 @@ async def make_engine(state_url):
     yield make
     for e in engines:
         await e.stop()
+        await e.close()
 
 
 async def wait_for(pred, timeout: float = 10) -> None:  # type: ignore[no-untyped-def]
+    """Until `pred()` (or what it returns, awaited) is true."""
     end = time.monotonic() + timeout
-    while not pred():
+    while True:
+        value = pred()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return
         assert time.monotonic() < end, "timed out"
         await asyncio.sleep(0.05)
+
+
+async def kinds(eng: Escalator, incident_id: int) -> list[str]:
+    return [e.kind for e in await eng.store.timeline(incident_id)]
+
+
+async def _count(values: Any, item: str, n: int) -> bool:
+    return bool((await values).count(item) == n)
+
+
+async def _statuses_of_step(eng: Escalator, incident_id: int, step: int, want: list[str]) -> bool:
+    return [p["status"] for p in await eng.pages_of(incident_id) if p["step"] == step] == want
+
+
+async def _any_entry(eng: Escalator, incident_id: int, pred: Any) -> bool:
+    return any(pred(e) for e in await eng.timeline(incident_id))
 
 
 async def test_full_ladder_in_order_with_the_manager_paged_by_webhook(make_engine, pager):
@@ -138,14 +161,14 @@ async def test_full_ladder_in_order_with_the_manager_paged_by_webhook(make_engin
 
     await wait_for(lambda: len(pager.events) == 1, 8)
     # the sink has the event before the engine records the page: wait for the record too
-    await wait_for(lambda: [e.kind for e in eng.store.timeline(inc.id)].count("page") == 3, 5)
+    await wait_for(lambda: _count(kinds(eng, inc.id), "page", 3), 5)
 
     assert rec.steps(inc.ref) == ["primary", "secondary"]
     event = pager.events[0]
     assert event["event_action"] == "trigger" and event["dedup_key"].startswith(f"alp-{inc.ref}-")
     assert list(event["payload"]["custom_details"]) == SIX
-    kinds = [e.kind for e in eng.store.timeline(inc.id)]
-    assert kinds.count("page") == 3
+    kinds_ = await kinds(eng, inc.id)
+    assert kinds_.count("page") == 3
     await asyncio.sleep(1.5)
     assert len(pager.events) == 1 and rec.steps(inc.ref) == ["primary", "secondary"]  # each once
 
@@ -153,14 +176,14 @@ async def test_full_ladder_in_order_with_the_manager_paged_by_webhook(make_engin
 async def test_pages_carry_the_six_fields_filled_in(make_engine):
     eng, rec = await make_engine(settings(step_wait_s=60))
     inc = await eng.open(Priority.P1, "progress not saving", "10% of users", ["user-service"], "C1", "U1")
-    eng.record(
+    await eng.record(
         inc.id,
         "U2",
         "check",
         "check kafka-lag: CRITICAL",
         {"target": "kafka-lag", "findings": ["Consumer group user-service: STOP, lag 4,200"]},
     )
-    eng.record(inc.id, "U2", "action", "restart deployment=user-service: done", {})
+    await eng.record(inc.id, "U2", "action", "restart deployment=user-service: done", {})
     await eng.escalate_now(inc.id, "U2")
     [(_, _, page)] = rec.pages
     fields = page.fields()
@@ -181,7 +204,7 @@ async def test_acknowledge_mid_ladder_stops_it(make_engine):
     assert not await eng.acknowledge(inc.id, "U8")  # once
     await asyncio.sleep(2.0)
     assert rec.steps(inc.ref) == ["primary"]
-    stored = eng.store.get(inc.id)
+    stored = await eng.store.get(inc.id)
     assert stored.status is Status.ACKNOWLEDGED and stored.acked_by == "U7"
     assert stored.next_due_at is None and stored.escalation_id is None
 
@@ -192,8 +215,8 @@ async def test_ack_timeout_retriggers_and_the_ladder_resumes(make_engine):
     await wait_for(lambda: rec.steps(inc.ref) == ["primary"])
     await eng.acknowledge(inc.id, "U7")
     await wait_for(lambda: rec.steps(inc.ref) == ["primary", "secondary"], 6)
-    assert eng.store.get(inc.id).status is Status.TRIGGERED
-    assert "retrigger" in [e.kind for e in eng.store.timeline(inc.id)]
+    assert (await eng.store.get(inc.id)).status is Status.TRIGGERED
+    assert "retrigger" in await kinds(eng, inc.id)
 
 
 async def test_long_acknowledged_incident_gets_reminders(make_engine):
@@ -223,9 +246,9 @@ async def test_stale_job_after_resolve_does_nothing(make_engine):
     inc = await eng.open(Priority.P0, "x", "", [], "C1", "U1")
     token = inc.escalation_id
     assert await eng.resolve(inc.id, "U1")
-    resolved = eng.get(inc.id)
+    resolved = await eng.get(inc.id)
     assert resolved.next_due_at is None and resolved.ack_due_at is None and resolved.remind_at is None
-    assert eng.store.advance(inc.id, token, 0, None) is None  # a reconciler that read it before the resolve
+    assert await eng.store.advance(inc.id, token, 0, None) is None  # a reconciler that read it before the resolve
     await asyncio.sleep(1.3)
     assert rec.pages == []
     assert rec.checklists == [inc.ref]
@@ -235,30 +258,17 @@ async def test_concurrent_ack_and_resolve_end_consistent(state_url):
     store = Store(state_url)
     cfg = settings()
     for i in range(20):
-        inc = store.create(Priority.P1, f"race {i}", "", [], "C1", "U1", build_ladder(Priority.P1, cfg), "e", [])
-        barrier = threading.Barrier(2)
+        inc = await store.create(Priority.P1, f"race {i}", "", [], "C1", "U1", build_ladder(Priority.P1, cfg), "e", [])
         results: dict[str, object] = {}
-
-        def ack(barrier: threading.Barrier = barrier, results: dict[str, object] = results, i: int = inc.id) -> None:
-            barrier.wait()
-            results["ack"] = store.acknowledge(i, "UA", 0, 3600)
-
-        def resolve(
-            barrier: threading.Barrier = barrier, results: dict[str, object] = results, i: int = inc.id
-        ) -> None:
-            barrier.wait()
-            results["resolve"] = store.resolve(i, "UR")
-
-        threads = [threading.Thread(target=ack), threading.Thread(target=resolve)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        final = store.get(inc.id)
+        # at once, each on its own connection
+        results["ack"], results["resolve"] = await asyncio.gather(
+            store.acknowledge(inc.id, "UA", 0, 3600), store.resolve(inc.id, "UR")
+        )
+        final = await store.get(inc.id)
         assert final.status is Status.RESOLVED and results["resolve"] is not None  # resolve always wins or follows
-        kinds = [e.kind for e in store.timeline(inc.id)]
+        kinds = [e.kind for e in await store.timeline(inc.id)]
         assert kinds[-1] == "resolve" and ("ack" in kinds) == (results["ack"] is not None)
-    store.close()
+    await store.close()
 
 
 async def test_page_failures_are_retried_recorded_and_never_stop_the_ladder(make_engine):
@@ -267,15 +277,15 @@ async def test_page_failures_are_retried_recorded_and_never_stop_the_ladder(make
     eng, _ = await make_engine(settings(page_retries=2, page_backoff_max_s=0.4), rec)
     inc = await eng.open(Priority.P0, "x", "", [], "C1", "U1")
     await wait_for(lambda: rec.steps(inc.ref) == ["primary"])
-    await wait_for(lambda: [p["status"] for p in eng.pages_of(inc.id) if p["step"] == 0] == ["sent"], 5)
-    [page] = [p for p in eng.pages_of(inc.id) if p["step"] == 0]
+    await wait_for(lambda: _statuses_of_step(eng, inc.id, 0, ["sent"]), 5)
+    [page] = [p for p in await eng.pages_of(inc.id) if p["step"] == 0]
     assert page["attempts"] == 3
 
     rec.fail_pages = 10_000  # Slack stays down: the secondary's page keeps failing, the manager step still runs
-    await wait_for(lambda: any(e.kind == "page_failed" for e in eng.timeline(inc.id)), 6)
-    await wait_for(lambda: any("no pager webhook" in e.text for e in eng.timeline(inc.id)), 6)
+    await wait_for(lambda: _any_entry(eng, inc.id, lambda e: e.kind == "page_failed"), 6)
+    await wait_for(lambda: _any_entry(eng, inc.id, lambda e: "no pager webhook" in e.text), 6)
     assert any("page to secondary failing since" in s for s in rec.said)
-    failing = [p for p in eng.pages_of(inc.id) if p["status"] == "pending" and p["failing_since"]]
+    failing = [p for p in await eng.pages_of(inc.id) if p["status"] == "pending" and p["failing_since"]]
     assert {p["step"] for p in failing} == {1, 2}
     rec.fail_pages = 0  # Slack is back: the secondary is paged after all, once
     await wait_for(lambda: rec.steps(inc.ref) == ["primary", "secondary"], 5)
@@ -289,7 +299,7 @@ async def test_ladder_is_frozen_when_the_incident_opens(make_engine):
     inc = await eng.open(Priority.P2, "x", "", [], "C1", "U1")
     cfg.oncall.primary = "@someone-else"
     cfg.step_wait_s = 999
-    stored = eng.store.get(inc.id)
+    stored = await eng.store.get(inc.id)
     assert stored.ladder[1].delay_s == 1  # the settings' step_wait_s when it opened
     assert [s.mention for s in stored.ladder][:2] == ["@devops-oncall", "@platform-oncall"]
 
@@ -317,7 +327,7 @@ async def test_specialists_are_added_by_area(make_engine):
 async def test_checklist_ticks_and_postmortem(make_engine):
     eng, _ = await make_engine(settings())
     inc = await eng.open(Priority.P1, "progress not saving", "users", ["user-service"], "C1", "U1")
-    eng.record(
+    await eng.record(
         inc.id,
         "U2",
         "check",
@@ -326,11 +336,11 @@ async def test_checklist_ticks_and_postmortem(make_engine):
     )
     await eng.acknowledge(inc.id, "U2")
     await eng.resolve(inc.id, "U2")
-    assert eng.store.tick(inc.id, "Run smoke tests", True, "U3")
-    assert not eng.store.tick(inc.id, "Not an item", True, "U3")
-    stored = eng.store.get(inc.id)
+    assert await eng.store.tick(inc.id, "Run smoke tests", True, "U3")
+    assert not await eng.store.tick(inc.id, "Not an item", True, "U3")
+    stored = await eng.store.get(inc.id)
     assert stored.checklist["Run smoke tests"] is True
-    md = postmortem_markdown(stored, eng.store.timeline(inc.id))
+    md = postmortem_markdown(stored, await eng.store.timeline(inc.id))
     assert md.startswith(f"# Postmortem draft: {inc.ref}")
     for text in (
         "opened P1: progress not saving",
@@ -353,7 +363,7 @@ async def test_open_for_key_is_idempotent_until_the_incident_is_resolved(make_en
     assert opened and not opened_again and again.id == first.id and other.id != first.id
     assert rec.announced == [first.ref, other.ref]
     with pytest.raises(sa.exc.IntegrityError):  # the database itself keeps one open incident per key
-        eng.store.create(Priority.P2, "dup", "", [], "C1", "U1", first.ladder, "e", [], external_key="group-a")
+        await eng.store.create(Priority.P2, "dup", "", [], "C1", "U1", first.ladder, "e", [], external_key="group-a")
     assert await eng.resolve(first.id, "U1")
     reopened, opened_new = await eng.open_for_key("group-a", Priority.P2, "disk full", "", [], "C1", "alertmanager")
     assert opened_new and reopened.id not in (first.id, other.id)

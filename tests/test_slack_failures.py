@@ -112,9 +112,9 @@ def test_set_config_confirmation_escapes_and_masks_and_keeps_old_values_out_of_b
     )
     _, body, _ = cmd(lbot, fake_slack, "audit 20", channel="CESC3")
     assert "Xyz-s3cret" not in body
-    from escalation.store import Store
+    from escalation.audit import AuditLog
 
-    rows = Store(lbot.proc.env["ALP_STATE_URL"]).latest_audit(50)
+    rows = asyncio.run(AuditLog.latest_of(lbot.proc.env["ALP_STATE_URL"], 50))
     assert rows and all("Xyz-s3cret" not in json.dumps(r, default=str) for r in rows)
     no_traceback(lbot)
 

@@ -65,7 +65,9 @@ def test_a_store_write_waiting_on_postgresql_does_not_hold_up_other_requests(
         with psycopg.connect(pg_state) as locker:
             locker.execute("SELECT id FROM alp_incidents WHERE id = %s FOR UPDATE", (n,))
             write, _ = in_background(
-                (lambda: ack_click(bot, n)) if blocked == "ack button" else (lambda: resolve_command(bot, fake_slack, n))
+                (lambda: ack_click(bot, n))
+                if blocked == "ack button"
+                else (lambda: resolve_command(bot, fake_slack, n))
             )
             wait(lambda: waiting_on_lock(pg_state), 10)  # the bot's UPDATE waits behind our lock
             body = slash_command("help", fake_slack.response_url("meanwhile"))

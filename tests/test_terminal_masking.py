@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -10,7 +11,7 @@ import uuid
 
 import redis
 
-from escalation.store import Store
+from escalation.audit import AuditLog
 from tests.conftest import ROOT
 
 
@@ -27,15 +28,19 @@ def alp(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 def test_alp_audit_masks_parameters_and_results(testbed, tmp_path):
     state = f"sqlite:///{tmp_path}/state.db"
-    store = Store(state)
-    store.record_audit(
-        "U0ALICE",
-        "requested",
-        "set-config",
-        {"configmap": "auth-config", "values": {"oauth_endpoint": "https://cli:Pq7-s3cret@auth.example.com"}},
-        'dry run: {"client_secret": "Cs-98765"} DB_PASSWORD=Db-12345',
-    )
-    store.close()
+
+    async def record() -> None:
+        store = AuditLog(state)
+        await store.record(
+            "U0ALICE",
+            "requested",
+            "set-config",
+            {"configmap": "auth-config", "values": {"oauth_endpoint": "https://cli:Pq7-s3cret@auth.example.com"}},
+            'dry run: {"client_secret": "Cs-98765"} DB_PASSWORD=Db-12345',
+        )
+        await store.close()
+
+    asyncio.run(record())
     out = alp("audit", "5", env={**testbed, "ALP_STATE_URL": state})
     assert out.returncode == 0, out.stderr
     assert "set-config" in out.stdout
