@@ -72,6 +72,7 @@ class Escalator:
         self._runs = False  # started with lead=True: delivers what its own users do, may lead
         self._loop: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._stopping = False
         self._was_leading = False
         self._renewed = 0.0
         # Changes from one hour before an incident opened until now, one line each, for its pages
@@ -108,17 +109,21 @@ class Escalator:
         self._loop = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
+        """Let the reconciler finish the pass it is in (a database call is never cut off midway),
+        let deliveries in flight finish, then give the lease up."""
+        self._stopping = True
+        self._wake.set()
         if self._loop:
-            self._loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop
+            await self._loop
         await self.delivery.drain(timeout_s=5)
         if self._runs:
             await self.lease.release()
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             await self._sleep()
+            if self._stopping:
+                return
             try:
                 await self._tick()
             except Exception:  # the loop must outlive any single failure (a database cut, a bug)
@@ -127,6 +132,8 @@ class Escalator:
     async def _sleep(self) -> None:
         wait = self.cfg.leader_poll_s
         self._wake.clear()  # before the reads: a wake-up while they wait on the database is not lost
+        if self._stopping:
+            return
         if self.leading:
             try:
                 soonest = [t for t in (await self.store.next_due(), await self.outbox.next_due()) if t is not None]
