@@ -91,7 +91,7 @@ class Silencer:
     async def _allowed(self, user: str, what: str, params: dict[str, Any], channel: str) -> str | None:
         if await self.flow.authz.allowed(user, self.risk):
             return None
-        self.flow.audit(user, "refused", what, params, f"not authorized for {self.risk.value}", channel)
+        await self.flow.audit(user, "refused", what, params, f"not authorized for {self.risk.value}", channel)
         return f"You may not {what.replace('-', ' ')} (risk {self.risk.value}). Who may: {self.flow.authz.describe(self.risk)}."
 
     async def silence(self, token: str, user: str, user_name: str, channel: str) -> str | None:
@@ -99,7 +99,7 @@ class Silencer:
         try:
             data = verify(token, self.intake.key)
         except TokenError as err:
-            self.flow.audit(user, "refused", "silence", {}, str(err), channel)
+            await self.flow.audit(user, "refused", "silence", {}, str(err), channel)
             return f":no_entry: {err}"
         group = self.intake.groups.get(int(data["g"]))
         if group is None:
@@ -111,7 +111,7 @@ class Silencer:
         if refusal:
             return refusal
         if not labels:
-            self.flow.audit(user, "refused", "silence", params, "no label common to the group's alerts", channel)
+            await self.flow.audit(user, "refused", "silence", params, "no label common to the group's alerts", channel)
             return "The group's alerts share no label to match on; silence them in Alertmanager itself."
         inc = self.intake.escalator.get(group.incident_id) if group.incident_id else None
         comment = (
@@ -119,14 +119,14 @@ class Silencer:
             if inc
             else f"alp: alert group {labels.get('alertname', '')}"
         )
-        self.flow.audit(user, "requested", "silence", params, comment, channel)
+        await self.flow.audit(user, "requested", "silence", params, comment, channel)
         try:
             sid = await self.am.create_silence(labels, hours, f"{user_name} (Slack {user})", comment)
         except AlertmanagerError as err:
-            self.flow.audit(user, "outcome", "silence", params, f"failed: {err}", channel)
+            await self.flow.audit(user, "outcome", "silence", params, f"failed: {err}", channel)
             return f"Could not silence: {esc(str(err))}"
         self.intake.groups.add_silence(group.id, sid)
-        self.flow.audit(user, "outcome", "silence", params, f"done: silence {sid} for {hours:g}h", channel)
+        await self.flow.audit(user, "outcome", "silence", params, f"done: silence {sid} for {hours:g}h", channel)
         if inc:
             self.intake.escalator.record(
                 inc.id, user, "action", f"silenced for {hours:g}h (silence {sid})", {"action": "silence", "ok": True}
@@ -143,7 +143,7 @@ class Silencer:
         try:
             data = verify(token, self.intake.key)
         except TokenError as err:
-            self.flow.audit(user, "refused", "expire-silences", {}, str(err), channel)
+            await self.flow.audit(user, "refused", "expire-silences", {}, str(err), channel)
             return f":no_entry: {err}"
         group = self.intake.groups.of_incident(int(data["i"]))
         if group is None:
@@ -161,7 +161,7 @@ class Silencer:
             except AlertmanagerError as err:
                 failed.append(f"{sid}: {err}")
         result = f"expired {len(expired)}" + (f"; failed {'; '.join(failed)}" if failed else "")
-        self.flow.audit(
+        await self.flow.audit(
             user, "outcome", "expire-silences", params, ("done: " if not failed else "failed: ") + result, channel
         )
         self.intake.escalator.record(
