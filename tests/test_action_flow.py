@@ -24,6 +24,8 @@ from commands.actions.request import ActionRequest, Status
 from commands.config import ChecksConfig
 from commands.report import Report
 from escalation.action_log import ActionLog
+from escalation.config import EscalationSettings
+from escalation.model import Priority, TimelineKind, build_ladder
 from escalation.store import Store
 from tests.checks_env import config_for
 from tests.conftest import ROOT
@@ -284,6 +286,27 @@ async def test_refusals_say_why_and_are_audited(cfg, sqlite_url, logs, platform)
     assert refusals[3][1] == "cannot post the confirmation: not_in_channel"
     assert refusals[4][1] == "cancel by someone else"
     assert seen.of("closed") == [("closed", req.id, Closed.CANCELLED)]
+
+
+async def test_an_action_in_an_incident_channel_joins_its_steps_and_audit(cfg, sqlite_url, logs):
+    store = Store(sqlite_url)
+    try:
+        ladder = build_ladder(Priority.P1, EscalationSettings())
+        inc = store.create(Priority.P1, "cache cold", "", [], "C0INC", "U0ALICE", ladder, "e1", [])
+        flow = RemediationFlow(cfg, logs(sqlite_url), People(U0ALICE=Risk.SAFE), Seen())
+        req = await flow.request("warm-cache", {}, "U0ALICE", "C0INC")
+        assert isinstance(req, ActionRequest)
+        assert isinstance(await flow.confirm(req.id, "U0ALICE"), ActionRequest)
+        steps = [(e.kind, e.text, e.data) for e in store.timeline(inc.id) if e.kind == TimelineKind.ACTION]
+        assert len(steps) == 1 and steps[0][1].startswith("warm-cache service=scheduler-service: ")
+        assert steps[0][2] == {"action": "warm-cache", "ok": True}
+        tied = {r["event"]: r["incident_id"] for r in store.latest_audit(20) if r["action"] == "warm-cache"}
+        assert tied == {"dry-run": inc.id, "requested": inc.id, "outcome": inc.id}
+        elsewhere = await flow.request("warm-cache", {}, "U0ALICE", "C0OPS")  # no incident there
+        assert isinstance(elsewhere, ActionRequest)
+        assert store.latest_audit(1)[0]["incident_id"] is None
+    finally:
+        store.close()
 
 
 # ---------------------------------------------------------------------- the terminal goes through the same flow
