@@ -114,15 +114,6 @@ class ActionFlow:
         out = await move(rid, user)
         return self.say(out) if isinstance(out, Refusal) else None
 
-    async def confirm(self, token: str, user: str) -> str | None:
-        return await self.click(Step.CONFIRM, token, user)
-
-    async def approve(self, token: str, user: str) -> str | None:
-        return await self.click(Step.APPROVE, token, user)
-
-    async def cancel(self, token: str, user: str) -> str | None:
-        return await self.click(Step.CANCEL, token, user)
-
     def say(self, r: Refusal) -> str:
         """A refusal in the words of Slack (mrkdwn, escaped)."""
         req, risk = r.request, r.risk.value if r.risk else ""
@@ -247,14 +238,14 @@ def register_action_handlers(app: AsyncApp, flow: ActionFlow) -> None:
         if text:
             await ephemeral(client, channel, body["user"]["id"], text)
 
-    for step in ("confirm", "approve", "cancel"):
+    for step in Step:
 
-        def make(step: str) -> Any:
+        def make(step: Step) -> Any:
             async def handler(ack: Any, body: dict[str, Any], client: AsyncWebClient, respond: Any) -> None:
                 await ack()
                 token, user = str(body["actions"][0].get("value") or ""), body["user"]["id"]
-                await reply(client, body, await getattr(flow, step)(token, user), respond)
+                await reply(client, body, await flow.click(step, token, user), respond)
 
             return handler
 
-        app.action(f"alp_action_{step}")(make(step))
+        app.action(f"alp_action_{step.value}")(make(step))
