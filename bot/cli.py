@@ -19,7 +19,7 @@ from bot.escape import terminal
 from bot.render_text import render_text
 from bot.settings import ConfigError, Settings, load_settings
 from commands.params import UsageError
-from commands.redact import RedactingFilter, redact, redact_data
+from commands.redact import RedactingFilter, redact_data
 from commands.registry import CheckContext
 from commands.runner import run_check
 
@@ -170,60 +170,10 @@ def _write_chart(report: Report, path: str) -> None:
 
 
 async def _do(request: DoRequest, settings: Settings, yes: bool) -> int:
-    """`alp do …`: preview; with --yes, run it under the same lock and audit as from Slack.
-    The terminal user acts with their own credentials (kubeconfig, DSN); Slack's per-user
-    permissions and two-person rule apply to the bot's identity, not to the terminal."""
-    from commands.actions.locks import TargetLock
-    from commands.actions.registry import ActionContext
-    from commands.actions.runner import execute, find, preview, validate
-    from escalation.audit import AuditLog
+    """`alp do …`: preview; with --yes, run it through the same flow as Slack (bot/terminal_actions.py)."""
+    from bot.terminal_actions import do
 
-    actor = os.environ.get("USER", "terminal")
-    spec = find(request.action)
-    try:
-        params = validate(spec, request.raw)
-    except UsageError as err:
-        print(f"alp: {err}", file=sys.stderr)
-        return EXIT_USAGE
-    ctx = ActionContext(settings)
-    pre = await preview(spec, ctx, params)
-    audit = AuditLog(settings.state_url)
-    clean = redact_data(params.model_dump(mode="json", exclude_none=True))
-    assert isinstance(clean, dict)
-    await audit.record(
-        actor, "dry-run", spec.name, clean, redact("; ".join(pre.lines))[:2000] or redact(pre.refusal or "")
-    )
-    print(f"{spec.name} (risk: {spec.risk.value})")
-    for line in pre.lines:
-        print(f"  {terminal(line)}")
-    if pre.refusal:
-        await audit.record(actor, "refused", spec.name, clean, redact(pre.refusal))
-        print(f"refused: {terminal(pre.refusal)}", file=sys.stderr)
-        return 1
-    if not yes or settings.actions.dry_run:
-        print(
-            "nothing changed: add --yes to run it" if not settings.actions.dry_run else "dry-run mode: nothing changed"
-        )
-        return 0
-    lock = TargetLock(settings, pre.target or spec.name, f"{actor}#terminal")
-    holder = await lock.acquire()
-    if holder:
-        print(f"refused: another action on {pre.target} is running (by {holder.split('#')[0]})", file=sys.stderr)
-        return 1
-    try:
-        outcome = await execute(spec, ctx, params, pre)
-    finally:
-        await lock.release()
-    await audit.record(
-        actor, "outcome", spec.name, clean, redact(f"{'done' if outcome.ok else 'failed'}: {outcome.summary}")
-    )
-    print(terminal(("done: " if outcome.ok else "failed: ") + outcome.summary))
-    for line in outcome.details:
-        print(f"  {terminal(line)}")
-    if outcome.undo:
-        undo_args = " ".join(f"{k}={v}" for k, v in outcome.undo[1].items())
-        print(terminal(f"undo: alp do {outcome.undo[0]} {undo_args} --yes"))
-    return 0 if outcome.ok else 1
+    return await do(request.action, request.raw, settings, yes)
 
 
 def _plain(text: str) -> str:

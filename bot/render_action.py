@@ -6,6 +6,7 @@ from typing import Any
 
 from bot.escape import clean, code, inline
 from commands.actions.registry import ActionSpec, Outcome, Risk
+from commands.actions.request import label as label  # one home: the audit and the flow use it too
 from commands.redact import redact
 
 Block = dict[str, Any]
@@ -14,20 +15,6 @@ RISK_EMOJI = {
     Risk.DISRUPTIVE: ":large_orange_circle:",
     Risk.DESTRUCTIVE: ":red_circle:",
 }
-
-
-def label(action: str, params: dict[str, Any]) -> str:
-    def show(v: Any) -> str:
-        if isinstance(v, dict):
-            return " ".join(f"{k}={x}" for k, x in v.items())
-        if isinstance(v, list):
-            return ",".join(str(x) for x in v)
-        return str(v)
-
-    parts = [
-        show(v) if k == "values" else f"{k}={show(v)}" for k, v in params.items() if v is not None and v is not False
-    ]
-    return " ".join([action, *parts])
 
 
 def _button(text: str, action_id: str, value: str, style: str | None = None, confirm: str | None = None) -> Block:

@@ -53,8 +53,9 @@ def _key(row: dict[str, Any]) -> str:
 
 
 def _asked_in_slack(req: dict[str, Any], summary: str) -> tuple[str, Any, Any, str]:
-    """(by, before, after, phrase) from a Slack request: who asked, confirmed and approved."""
-    by = f"asked by {req['requester']}"
+    """(by, before, after, phrase) from a stored request: who asked, confirmed and approved (a
+    request without a channel was made by `alp do` in the terminal)."""
+    by = f"{req['requester']} (terminal)" if req.get("channel") == "" else f"asked by {req['requester']}"
     if req.get("confirmed_by") and req["confirmed_by"] != req["requester"]:
         by += f", confirmed by {req['confirmed_by']}"
     if req.get("approver"):
@@ -90,7 +91,7 @@ def audit_changes(rows: list[dict[str, Any]], requests: dict[int, dict[str, Any]
 
     `rows` are audit records (at, actor, event, action, params, result); `requests` the Slack
     requests they name (`request #N`), giving who asked, who confirmed and approved, and the
-    before/after values. An outcome with no Slack request was run from the terminal."""
+    before/after values. An outcome with no request was run by an older terminal `alp do`."""
     rows = sorted(rows, key=lambda r: (at_utc(r["at"]), r.get("id", 0)))
     asked: dict[str, list[dict[str, Any]]] = {}
     previews: dict[str, dict[str, Any]] = {}

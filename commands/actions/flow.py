@@ -1,0 +1,338 @@
+"""The remediation flow, without Slack: request -> preview -> confirm (-> second approval) ->
+per-target lock -> run once -> audit -> verify.
+
+The rules (README, "Remediation"; the runbook's remediation steps name the actions):
+- authorization is asked when someone confirms, approves or cancels, not when the request was made;
+- a destructive action needs a second authorized person, never the requester or the confirmer
+  (where the authorizer enforces it: the terminal's operator acts with their own credentials);
+- a request moves between states only by conditional updates, so double clicks, two people at
+  once and retries run it once; a per-target lock (Redis) keeps two actions off one target;
+- every step (dry run, request, confirmation, approval, refusal, cancellation, outcome) is audited,
+  masked; an action run in an incident's channel joins its steps taken;
+- afterwards the related check re-runs, so the outcome sits beside the evidence that it helped.
+
+The flow reaches storage through `RequestLog` (escalation/action_log.py) and people through an
+`Authorizer` and a `FlowNotifier` (Slack in bot/actions.py, the terminal in bot/cli.py).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, Protocol
+
+from commands.actions.locks import TargetLock
+from commands.actions.registry import ActionContext, ActionSpec, Outcome, Preview, Risk
+from commands.actions.request import ActionRequest, Status, label, preview_json
+from commands.actions.runner import execute, find, preview, validate
+from commands.config import ChecksConfig
+from commands.params import UsageError
+from commands.redact import redact, redact_data
+from commands.registry import CHECKS, CheckContext
+from commands.report import Report
+from commands.runner import run_check
+
+
+class NotDelivered(Exception):
+    """The confirmation could not be shown where it was asked for; the message says why."""
+
+
+class Reason(StrEnum):
+    """Why the flow said no (nothing was changed in every case)."""
+
+    INVALID = "invalid"  # unknown action or bad parameters (detail: the usage error)
+    PREVIEW = "preview"  # the preview refused it: bounds, allowlists, a backend (detail: why)
+    NOT_DELIVERED = "not_delivered"  # the confirmation could not be posted (detail: why)
+    NO_REQUEST = "no_request"
+    EXPIRED = "expired"  # not confirmed within the request's time to live
+    APPROVAL_EXPIRED = "approval_expired"  # the second person came too late
+    UNAUTHORIZED = "unauthorized"  # for `step`, at `risk`
+    SELF_APPROVAL = "self_approval"  # the requester or confirmer tried to approve
+    ALREADY = "already"  # the request moved on (double click, retry, someone else): `request` says where
+    LOCKED = "locked"  # another action holds the target (detail: who)
+
+
+class Step(StrEnum):
+    CONFIRM = "confirm"
+    APPROVE = "approve"
+    CANCEL = "cancel"
+
+
+class Closed(StrEnum):
+    """How a request ended without running."""
+
+    EXPIRED = "expired"
+    APPROVAL_EXPIRED = "approval_expired"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A no from the flow, as data: the caller words it (Slack mrkdwn, terminal text)."""
+
+    reason: Reason
+    detail: str = ""
+    action: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    risk: Risk | None = None
+    step: Step | None = None
+    request: ActionRequest | None = None
+
+
+class RequestLog(Protocol):
+    """Requests and the audit log in the state store (escalation/action_log.py)."""
+
+    async def create(
+        self,
+        action: str,
+        params: dict[str, Any],
+        risk: Risk,
+        requester: str,
+        channel: str,
+        ttl_s: float,
+        preview: dict[str, Any],
+        thread_ts: str | None = None,
+    ) -> ActionRequest:
+        """A new request in PENDING, expiring `ttl_s` seconds from now."""
+
+    async def get(self, request_id: int) -> ActionRequest | None: ...
+
+    async def move(
+        self, request_id: int, from_status: tuple[Status, ...], to_status: Status, **values: Any
+    ) -> ActionRequest | None:
+        """One conditional update: the request in its new state, or None if it was no longer in
+        `from_status` (someone else moved it first)."""
+
+    async def set_message(self, request_id: int, ts: str) -> None:
+        """Where the request's confirmation was posted (its message id)."""
+
+    async def audit(
+        self, actor: str, event: str, action: str, params: dict[str, Any], result: str, channel: str
+    ) -> None:
+        """One audit row (already masked), tied to the open incident of `channel` if there is one."""
+
+    async def record_step(self, channel: str, actor: str, text: str, data: dict[str, Any]) -> None:
+        """An action run in `channel` joins the steps taken of its open incident, if any."""
+
+
+class Authorizer(Protocol):
+    two_person: bool  # whether destructive actions need a second person here
+
+    async def allowed(self, user: str, risk: Risk) -> bool:
+        """Whether `user` may run (confirm, approve, cancel) actions of `risk` now."""
+
+
+class FlowNotifier(Protocol):
+    """What people see of a request; each call may fail only by returning (or NotDelivered)."""
+
+    async def previewed(self, spec: ActionSpec, params: dict[str, Any], pre: Preview) -> None:
+        """The preview, as soon as it is known (before any refusal)."""
+
+    async def requested(self, spec: ActionSpec, req: ActionRequest) -> str | None:
+        """Show the request and how to confirm it; its message id, if any. Raise NotDelivered."""
+
+    async def posted(self, spec: ActionSpec, req: ActionRequest) -> None:
+        """Once the message id is stored: anything more to show with it (the whole preview)."""
+
+    async def awaiting_approval(self, spec: ActionSpec, req: ActionRequest) -> None: ...
+
+    async def closed(self, spec: ActionSpec, req: ActionRequest, how: Closed, by: str) -> None: ...
+
+    async def finished(self, spec: ActionSpec, req: ActionRequest, outcome: Outcome) -> None:
+        """The outcome beside the request (`req.undo` says whether it can be undone)."""
+
+    async def verified(self, spec: ActionSpec, req: ActionRequest, report: Report) -> None:
+        """The related check's report after the action."""
+
+
+class RemediationFlow:
+    """One flow for Slack and the terminal. `count(action, event)` (optional) counts audit events."""
+
+    def __init__(
+        self,
+        cfg: ChecksConfig,
+        log: RequestLog,
+        authorizer: Authorizer,
+        notifier: FlowNotifier,
+        count: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self.cfg, self.log, self.authorizer, self.notifier, self.count = cfg, log, authorizer, notifier, count
+
+    async def audit(
+        self, actor: str, event: str, action: str, params: dict[str, Any], result: str = "", channel: str = ""
+    ) -> None:
+        """One audit row, masked (parameters by key, the result by content)."""
+        clean = redact_data(params)
+        assert isinstance(clean, dict)
+        await self.log.audit(actor, event, action, clean, redact(result), channel)
+        if self.count is not None:
+            self.count(action, result.split(":", 1)[0] if event == "outcome" else event)
+
+    # ------------------------------------------------------------------ request and preview
+    async def request(
+        self,
+        action: str,
+        raw: dict[str, Any],
+        user: str,
+        channel: str = "",
+        thread_ts: str | None = None,
+        submit: bool = True,
+    ) -> ActionRequest | Preview | Refusal:
+        """Validate and preview; with `submit`, store the request and show it for confirmation.
+        Returns the request (PENDING), the preview alone (not `submit`), or a refusal."""
+        try:
+            spec = find(action)
+            params = validate(spec, raw)
+        except UsageError as err:
+            await self.audit(user, "refused", action, raw, str(err), channel)
+            return Refusal(Reason.INVALID, str(err), action, raw)
+        pre = await preview(spec, ActionContext(self.cfg), params)
+        clean = params.model_dump(mode="json", exclude_none=True)
+        shown = redact("; ".join(pre.lines))[:2000] or (pre.refusal or "")
+        await self.audit(user, "dry-run", spec.name, clean, shown, channel)
+        await self.notifier.previewed(spec, clean, pre)
+        if pre.refusal:
+            await self.audit(user, "refused", spec.name, clean, pre.refusal, channel)
+            return Refusal(Reason.PREVIEW, pre.refusal, spec.name, clean, spec.risk)
+        if not submit:
+            return pre
+        ttl = self.cfg.actions.request_ttl_s
+        req = await self.log.create(spec.name, clean, spec.risk, user, channel, ttl, preview_json(pre), thread_ts)
+        await self.audit(user, "requested", spec.name, clean, f"request #{req.id}", channel)
+        try:
+            ts = await self.notifier.requested(spec, req)
+        except NotDelivered as err:
+            await self.log.move(req.id, (Status.PENDING,), Status.CANCELLED)
+            await self.audit(user, "refused", spec.name, clean, f"cannot post the confirmation: {err}")
+            return Refusal(Reason.NOT_DELIVERED, str(err), spec.name, clean, spec.risk, request=req)
+        if ts:
+            await self.log.set_message(req.id, ts)
+        req = await self.log.get(req.id) or req
+        await self.notifier.posted(spec, req)
+        return req
+
+    # ------------------------------------------------------------------ confirm, approve, cancel
+    async def confirm(self, request_id: int, user: str) -> ActionRequest | Refusal:
+        """`user` confirms: refused, awaiting a second person (destructive), or run (DONE/FAILED)."""
+        req = await self.log.get(request_id)
+        if req is None:
+            return Refusal(Reason.NO_REQUEST)
+        spec = find(req.action)
+        if req.expires_at < datetime.now(UTC):
+            if await self.log.move(req.id, (Status.PENDING,), Status.EXPIRED):
+                await self.audit(user, "refused", spec.name, req.params, "expired", req.channel)
+                await self.notifier.closed(spec, req, Closed.EXPIRED, user)
+            return Refusal(Reason.EXPIRED, request=req)
+        if not await self.authorizer.allowed(user, spec.risk):
+            await self.audit(user, "refused", spec.name, req.params, f"not authorized for {spec.risk}", req.channel)
+            return Refusal(Reason.UNAUTHORIZED, risk=spec.risk, step=Step.CONFIRM, request=req)
+        if spec.risk is Risk.DESTRUCTIVE and self.authorizer.two_person:
+            deadline = datetime.now(UTC) + timedelta(seconds=self.cfg.actions.approval_timeout_s)
+            waiting = await self.log.move(
+                req.id, (Status.PENDING,), Status.AWAITING_APPROVAL, confirmed_by=user, approval_deadline=deadline
+            )
+            if waiting is None:
+                return await self._already(req)
+            await self.audit(user, "confirmed", spec.name, req.params, "awaiting a second approval", req.channel)
+            await self.notifier.awaiting_approval(spec, waiting)
+            return waiting
+        return await self._run(req, spec, user, (Status.PENDING,), confirmed_by=user)
+
+    async def approve(self, request_id: int, user: str) -> ActionRequest | Refusal:
+        """The second person approves a confirmed destructive request: refused, or run."""
+        req = await self.log.get(request_id)
+        if req is None:
+            return Refusal(Reason.NO_REQUEST)
+        spec = find(req.action)
+        if req.status is not Status.AWAITING_APPROVAL:
+            return await self._already(req)
+        if user in (req.confirmed_by, req.requester):
+            await self.audit(user, "refused", spec.name, req.params, "self-approval", req.channel)
+            return Refusal(Reason.SELF_APPROVAL, request=req)
+        if req.approval_deadline and req.approval_deadline < datetime.now(UTC):
+            if await self.log.move(req.id, (Status.AWAITING_APPROVAL,), Status.EXPIRED):
+                await self.audit(user, "refused", spec.name, req.params, "approval window expired", req.channel)
+                await self.notifier.closed(spec, req, Closed.APPROVAL_EXPIRED, user)
+            return Refusal(Reason.APPROVAL_EXPIRED, request=req)
+        if not await self.authorizer.allowed(user, spec.risk):
+            await self.audit(user, "refused", spec.name, req.params, f"not authorized for {spec.risk}", req.channel)
+            return Refusal(Reason.UNAUTHORIZED, risk=spec.risk, step=Step.APPROVE, request=req)
+        await self.audit(user, "approved", spec.name, req.params, "", req.channel)
+        return await self._run(req, spec, user, (Status.AWAITING_APPROVAL,), approver=user)
+
+    async def cancel(self, request_id: int, user: str) -> ActionRequest | Refusal:
+        """The requester, the confirmer or anyone allowed the risk cancels a request not yet run."""
+        req = await self.log.get(request_id)
+        if req is None:
+            return Refusal(Reason.NO_REQUEST)
+        spec = find(req.action)
+        if user not in (req.requester, req.confirmed_by) and not await self.authorizer.allowed(user, spec.risk):
+            await self.audit(user, "refused", spec.name, req.params, "cancel by someone else", req.channel)
+            return Refusal(Reason.UNAUTHORIZED, risk=spec.risk, step=Step.CANCEL, request=req)
+        cancelled = await self.log.move(req.id, (Status.PENDING, Status.AWAITING_APPROVAL), Status.CANCELLED)
+        if cancelled is None:
+            return await self._already(req)
+        await self.audit(user, "cancelled", spec.name, req.params, "", req.channel)
+        await self.notifier.closed(spec, cancelled, Closed.CANCELLED, user)
+        return cancelled
+
+    async def _already(self, req: ActionRequest) -> Refusal:
+        return Refusal(Reason.ALREADY, request=await self.log.get(req.id) or req)
+
+    # ------------------------------------------------------------------ run, verify, undo
+    async def _run(
+        self, req: ActionRequest, spec: ActionSpec, user: str, from_status: tuple[Status, ...], **values: Any
+    ) -> ActionRequest | Refusal:
+        lock = TargetLock(self.cfg, req.target, f"{user}#{req.id}")
+        holder = await lock.acquire()
+        if holder is not None:
+            return Refusal(Reason.LOCKED, holder.split("#")[0], spec.name, req.params, spec.risk, request=req)
+        try:
+            running = await self.log.move(req.id, from_status, Status.RUNNING, **values)
+            if running is None:
+                return await self._already(req)  # a double click or a retry: it runs once
+            if self.cfg.actions.dry_run:
+                outcome = Outcome(True, "dry-run mode: nothing was changed (the preview above is what would happen)")
+            else:
+                params = validate(spec, req.params)
+                outcome = await execute(spec, ActionContext(self.cfg), params, req.preview)
+        finally:
+            await lock.release()
+        status = Status.DONE if outcome.ok else Status.FAILED
+        result = {
+            "ok": outcome.ok,
+            "summary": outcome.summary,
+            "before": outcome.before,
+            "after": outcome.after,
+            "details": outcome.details,
+            "undo": list(outcome.undo) if outcome.undo and outcome.ok else None,  # old values stay server-side
+        }
+        stored = json.loads(json.dumps(result, default=str))
+        ended = await self.log.move(req.id, (Status.RUNNING,), status, outcome=stored) or running
+        await self.audit(user, "outcome", spec.name, req.params, f"{status}: {outcome.summary}", req.channel)
+        data = {"action": spec.name, "ok": outcome.ok}
+        await self.log.record_step(req.channel, user, f"{label(spec.name, req.params)}: {outcome.summary}", data)
+        await self.notifier.finished(spec, ended, outcome)
+        if spec.verify and outcome.ok and not self.cfg.actions.dry_run:
+            await self._verify(spec, ended)
+        return ended
+
+    async def _verify(self, spec: ActionSpec, req: ActionRequest) -> None:
+        """Re-run the related check (kafka-lag: for the group acted on) and show its report."""
+        check = CHECKS.get(spec.verify or "")
+        if check is None:
+            return
+        raw = {"group": req.params["group"]} if spec.verify == "kafka-lag" and "group" in req.params else {}
+        report = await run_check(check, CheckContext(self.cfg), check.params.model_validate(raw))
+        await self.notifier.verified(spec, req, report)
+
+    async def undo_of(self, request_id: int) -> tuple[str, dict[str, Any], str] | None:
+        """What reverts a request that ran: (action, old values, its channel); None if nothing does."""
+        req = await self.log.get(request_id)
+        if req is None or req.undo is None:
+            return None
+        action, params = req.undo
+        return action, params, req.channel
