@@ -352,7 +352,8 @@ async def commit_offsets(bootstrap: str, group: str, offsets: dict[TopicPartitio
     try:
         await asyncio.wait_for(consumer.start(), timeout_s)
         consumer.assign(list(offsets))
-        await consumer.commit({tp: OffsetAndMetadata(o, "") for tp, o in offsets.items()})
+        commit = consumer.commit({tp: OffsetAndMetadata(o, "") for tp, o in offsets.items()})
+        await asyncio.wait_for(commit, timeout_s * 2)  # aiokafka retries some refusals: bound them
     except Exception as err:
         raise backend_error(what, err, bootstrap, timeout_s) from err
     finally:
