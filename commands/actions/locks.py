@@ -20,9 +20,8 @@ class TargetLock:
             return str(await client.get(self.key) or "someone")
 
     async def release(self) -> None:
-        async with redis.connect(
-            self.cfg.redis_url, self.cfg.timeouts.probe_s
-        ) as client:  # only our own lock (compare and delete)
+        """Delete the lock if it is still ours (compare and delete)."""
+        async with redis.connect(self.cfg.redis_url, self.cfg.timeouts.probe_s) as client:
             await client.eval(
                 "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0",
                 1,

@@ -2,8 +2,9 @@
 one write of offsets (`commit_offsets`).
 
 A failure raises a `BackendError` (backend "Kafka"), never an aiokafka exception: a broker that
-cannot be reached or does not answer in time is `KafkaUnavailable`, a request the broker answers
-with an error is `KafkaRefused`; `__cause__` keeps aiokafka's exception.
+cannot be reached or does not answer in time is `BackendUnreachable` (address: the bootstrap
+list), a request the broker answers with an error `BackendRefused`; `__cause__` keeps aiokafka's
+exception.
 """
 
 from __future__ import annotations
@@ -43,24 +44,16 @@ _UNREACHABLE = (
 )
 
 
-class KafkaUnavailable(BackendUnreachable):
-    """The broker could not be reached or did not answer in time; `address` is the bootstrap list."""
-
-
-class KafkaRefused(BackendRefused):
-    """The broker answered the request with an error (a refused commit, an unknown group or topic...)."""
-
-
 def backend_error(what: str, err: BaseException, bootstrap: str, timeout_s: float) -> BackendError:
     """The BackendError for an exception met while doing `what`; str() is "<what>: <why>"."""
     if isinstance(err, TimeoutError):
         why = f"no answer within {timeout_s:g}s"
-        return KafkaUnavailable(BACKEND, what, why, f"{what}: {why}", address=bootstrap)
+        return BackendUnreachable(BACKEND, what, why, f"{what}: {why}", address=bootstrap)
     why = f"{type(err).__name__}: {err}"
     if isinstance(err, _UNREACHABLE):
-        return KafkaUnavailable(BACKEND, what, why, f"{what}: {why}", address=bootstrap)
+        return BackendUnreachable(BACKEND, what, why, f"{what}: {why}", address=bootstrap)
     if isinstance(err, kx.KafkaError):
-        return KafkaRefused(BACKEND, what, why, f"{what}: {why}")
+        return BackendRefused(BACKEND, what, why, f"{what}: {why}")
     return BackendError(BACKEND, what, why, f"{what}: {why}")
 
 
@@ -110,8 +103,8 @@ class ClusterState:
 class KafkaProbe:
     """An admin client plus an offsets-only consumer, opened and closed together.
 
-    Every call is bounded by `timeout_s`; a refused or silent broker raises KafkaUnavailable,
-    an error answer KafkaRefused.
+    Every call is bounded by `timeout_s`; a refused or silent broker raises BackendUnreachable,
+    an error answer BackendRefused.
     """
 
     def __init__(self, bootstrap: str, timeout_s: float) -> None:
@@ -341,7 +334,7 @@ class KafkaProbe:
 
 async def commit_offsets(bootstrap: str, group: str, offsets: dict[TopicPartition, int], timeout_s: float) -> None:
     """Commit `offsets` for `group` from outside it (`kafka-consumer-groups --reset-offsets
-    --execute`): Kafka accepts this only while the group has no active member, else KafkaRefused."""
+    --execute`): Kafka accepts this only while the group has no active member, else BackendRefused."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         group_id=group,

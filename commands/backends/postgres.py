@@ -1,9 +1,10 @@
 """PostgreSQL through psycopg 3: one short-lived connection per check, every statement bounded.
 
 A failure raises a `BackendError` (backend "PostgreSQL"), never a psycopg exception: a refused
-login is `PostgresLoginRefused`, a server that cannot be reached or does not answer in time
-`PostgresUnavailable`, a statement the server refuses `BackendRefused`; psycopg errors a caller
-does not catch inside `connect`'s block are turned into these as they leave it.
+login is `BackendLoginRefused`, a server that cannot be reached `BackendUnreachable` (address
+"host:port" when psycopg names it; `str()` is psycopg's first line), a statement the server
+refuses `BackendRefused`; psycopg errors a caller does not catch inside `connect`'s block are
+turned into these as they leave it.
 """
 
 from __future__ import annotations
@@ -24,24 +25,15 @@ _LOGIN = re.compile(r'(?:authentication failed for user|role) "([^"]+)"(?: does 
 _SERVER = re.compile(r'server at "([^"]+)", port (\d+) failed')
 
 
-class PostgresUnavailable(BackendUnreachable):
-    """Could not connect, or the server did not answer in time; `address` is "host:port" when
-    psycopg names it. `str()` is psycopg's first line."""
-
-
-class PostgresLoginRefused(BackendLoginRefused):
-    """The server refused the bot's user or password."""
-
-
 def _connect_error(err: psycopg.Error) -> BackendError:
     line = _first_line(err)
     if not isinstance(err, psycopg.OperationalError):  # e.g. an invalid DSN: nothing was tried
         return BackendError(BACKEND, "connect", line, line)
     login = _LOGIN.search(line)
     if login:
-        return PostgresLoginRefused(BACKEND, "connect", line, user=login.group(1), message=line)
+        return BackendLoginRefused(BACKEND, "connect", line, user=login.group(1), message=line)
     at = _SERVER.search(line)
-    return PostgresUnavailable(BACKEND, "connect", line, line, address=f"{at.group(1)}:{at.group(2)}" if at else None)
+    return BackendUnreachable(BACKEND, "connect", line, line, address=f"{at.group(1)}:{at.group(2)}" if at else None)
 
 
 def backend_error(err: psycopg.Error, operation: str = "query") -> BackendError:
@@ -51,7 +43,7 @@ def backend_error(err: psycopg.Error, operation: str = "query") -> BackendError:
     sqlstate = getattr(err, "sqlstate", None)
     reason = f"{type(err).__name__}: {line}"
     if sqlstate is None and isinstance(err, psycopg.OperationalError):  # the connection, not the server's answer
-        return PostgresUnavailable(BACKEND, operation, reason, f"{BACKEND} {operation}: {reason}")
+        return BackendUnreachable(BACKEND, operation, reason, f"{BACKEND} {operation}: {reason}")
     return BackendRefused(BACKEND, operation, f"{reason} (SQLSTATE {sqlstate})" if sqlstate else reason)
 
 
