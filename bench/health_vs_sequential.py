@@ -21,8 +21,8 @@ import time
 import yaml
 
 from bench.common import ROOT, testbed_env
-from commands.checks.blocks import KubeHandle
 from commands.checks.health import health_probes
+from commands.checks.kube_probes import KubeHandle
 from commands.config import ChecksConfig, PlatformSettings, ServiceSpec
 from commands.probes import run_probes
 from commands.registry import CheckContext

@@ -178,3 +178,12 @@ class ChecksConfig(BaseModel):
     endpoints: EndpointSettings = Field(default_factory=EndpointSettings)
     redis: RedisCheckSettings = Field(default_factory=RedisCheckSettings)
     actions: ActionSettings = Field(default_factory=ActionSettings)
+
+
+def service(cfg: ChecksConfig, name: str) -> ServiceSpec:
+    """The configured platform service `name` (`platform.services`), else the runbook's default
+    shape for it (port 80, `http://<name>.<namespace>:80`)."""
+    for s in cfg.platform.services:
+        if s.name == name:
+            return s
+    return ServiceSpec(name=name, port=80)

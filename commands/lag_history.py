@@ -26,7 +26,8 @@ from aiokafka import TopicPartition
 from redis.asyncio.lock import Lock
 from redis.exceptions import LockError, RedisError
 
-from commands.backends.kafka import GroupState, KafkaProbe, KafkaUnavailable, Snapshot
+from commands.backends.errors import BackendError
+from commands.backends.kafka import GroupState, KafkaProbe, Snapshot
 from commands.burrow import PartitionWindow, Sample
 from commands.config import ChecksConfig
 
@@ -218,7 +219,7 @@ class LagWatcher:
                     elif probe is not None:
                         await probe.close()
                         probe = None
-                except (KafkaUnavailable, RedisError, OSError) as err:
+                except (BackendError, RedisError, OSError) as err:
                     self.errors += 1
                     log.warning("lag sampler: %s", err)
                     if probe is not None:

@@ -8,19 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Awaitable, Callable
-from urllib.parse import urlsplit
 
-from redis.exceptions import AuthenticationError as RedisAuthenticationError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoPermissionError as RedisNoPermissionError
-from redis.exceptions import ResponseError as RedisResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-
-from commands.backends.kafka import KafkaUnavailable
+from commands.backends.errors import BackendError, BackendLoginRefused, BackendRefused, BackendUnreachable
 from commands.backends.kube import KubeError, KubeForbidden, KubeNotFound
-from commands.backends.postgres import PostgresUnavailable
 from commands.config import ChecksConfig
 from commands.kube_findings import kube_error_finding
 from commands.redact import redact
@@ -32,15 +23,9 @@ log = logging.getLogger(__name__)
 Probe = Callable[[], Awaitable[list[Finding]]]
 
 
-_PG_LOGIN = re.compile(r'(?:authentication failed for user|role) "([^"]+)"(?: does not exist)?')
-
-
-_PG_SERVER = re.compile(r'server at "([^"]+)", port (\d+) failed')
-
-
 def unreachable(backend: str, host: str, port: int) -> str:
     """The one title for "cannot connect to this backend", whichever probe met it (TCP or client),
-    so a report states it once."""
+    so a report states it once (`backend_finding` words a BackendUnreachable with an address the same)."""
     return f"{backend} unreachable at {host}:{port}"
 
 
@@ -61,37 +46,13 @@ def failure_finding(probe: str, err: BaseException, timeout_s: float, cfg: Check
 
     Findings naming the same root cause get the same title, so `merge_causes` reports it once.
     A refused or missing Kubernetes object and refused credentials are UNKNOWN: nothing was read.
-    An unreachable backend stays critical: that is what the bot saw."""
+    An unreachable backend stays critical: that is what the bot saw. Every backend wrapper
+    raises `BackendError` (commands/backends/errors.py); anything else is a bug, logged."""
     if isinstance(err, TimeoutError):
         return Finding(severity=Severity.CRITICAL, title=f"{probe}: no answer within {timeout_s:g}s", probe=probe)
-    if isinstance(err, KubeError):
-        f = kube_error_finding(err, probe)
-        blind = isinstance(err, KubeForbidden | KubeNotFound)
-        return f.model_copy(update={"probe": probe, **({"severity": Severity.UNKNOWN} if blind else {})})
-    if isinstance(err, PostgresUnavailable):
-        login = _PG_LOGIN.search(str(err))
-        if login:
-            return login_failure("PostgreSQL", login.group(1), str(err), probe)
-        at = _PG_SERVER.search(str(err))
-        title = unreachable("PostgreSQL", at.group(1), int(at.group(2))) if at else "PostgreSQL unreachable"
-        return Finding(severity=Severity.CRITICAL, title=title, detail=redact(str(err)), probe=probe)
-    if isinstance(err, RedisAuthenticationError) or (
-        isinstance(err, RedisResponseError) and str(err).startswith(("WRONGPASS", "NOAUTH", "NOPERM"))
-    ):
-        return login_failure("Redis", redis_user(cfg.redis_url if cfg else ""), str(err), probe)
-    if isinstance(err, RedisConnectionError | RedisTimeoutError):
-        return Finding(severity=Severity.CRITICAL, title="Redis unreachable", detail=redact(str(err)), probe=probe)
-    if isinstance(err, RedisNoPermissionError | RedisResponseError):  # the server refused a command: an answer
-        return Finding(
-            severity=Severity.UNKNOWN,
-            title=f"{probe}: Redis refused the command",
-            detail=redact(f"{type(err).__name__}: {err}"),
-            probe=probe,
-        )
-    if isinstance(err, KafkaUnavailable):
-        title = f"Kafka unreachable at {cfg.kafka_bootstrap}" if cfg else "Kafka unreachable"
-        return Finding(severity=Severity.CRITICAL, title=title, detail=str(err), probe=probe)
-    if isinstance(err, OSError | ConnectionError):
+    if isinstance(err, BackendError):
+        return backend_finding(probe, err)
+    if isinstance(err, OSError):  # a plain network probe (commands.backends.net): what the bot saw
         return Finding(
             severity=Severity.CRITICAL, title=f"{probe}: {type(err).__name__}", detail=redact(str(err)), probe=probe
         )
@@ -102,6 +63,28 @@ def failure_finding(probe: str, err: BaseException, timeout_s: float, cfg: Check
         detail=redact(f"{type(err).__name__}: {err}"),
         probe=probe,
     )
+
+
+def backend_finding(probe: str, err: BackendError) -> Finding:
+    """The finding for a backend call that failed inside `probe`: one title per cause, whichever
+    probe met it (a down backend, refused credentials), so the report states it once."""
+    if isinstance(err, KubeError):  # Kubernetes words its own (RBAC names the verb and resource)
+        f = kube_error_finding(err, probe)
+        blind = isinstance(err, KubeForbidden | KubeNotFound)
+        return f.model_copy(update={"probe": probe, **({"severity": Severity.UNKNOWN} if blind else {})})
+    if isinstance(err, BackendLoginRefused):
+        return login_failure(err.backend, err.user, str(err), probe)
+    if isinstance(err, BackendUnreachable):
+        title = f"{err.backend} unreachable at {err.address}" if err.address else f"{err.backend} unreachable"
+        return Finding(severity=Severity.CRITICAL, title=title, detail=redact(str(err)), probe=probe)
+    if isinstance(err, BackendRefused):  # the backend answered: nothing was read, nothing is known broken
+        return Finding(
+            severity=Severity.UNKNOWN,
+            title=f"{probe}: {err.backend} refused the command",
+            detail=redact(str(err)),
+            probe=probe,
+        )
+    return Finding(severity=Severity.UNKNOWN, title=f"{probe} could not run", detail=redact(str(err)), probe=probe)
 
 
 def merge_causes(findings: list[Finding]) -> list[Finding]:
@@ -121,7 +104,7 @@ def merge_causes(findings: list[Finding]) -> list[Finding]:
     return list(merged.values())
 
 
-SCALED_TO_ZERO = "is scaled to 0 desired replicas"  # commands.checks.blocks.scaled_to_zero
+SCALED_TO_ZERO = "is scaled to 0 desired replicas"  # commands.checks.kube_probes.scaled_to_zero
 
 
 def withdraw_contradicted(findings: list[Finding]) -> list[Finding]:
@@ -141,11 +124,6 @@ def withdraw_contradicted(findings: list[Finding]) -> list[Finding]:
         kept = [s for s in f.suggestions if not (s.action == "restart" and s.params.get("deployment") in idle)]
         out.append(f if len(kept) == len(f.suggestions) else f.model_copy(update={"suggestions": kept}))
     return out
-
-
-def redis_user(url: str) -> str:
-    """The user a Redis URL logs in as (`default` when it names none)."""
-    return urlsplit(url).username or "default"
 
 
 async def run_probes(ctx: CheckContext, probes: dict[str, Probe], timeout_s: float | None = None) -> list[Finding]:

@@ -8,17 +8,16 @@ import re
 import time
 from typing import Annotated, Any, Literal
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError
-from aiokafka.structs import OffsetAndMetadata
+from aiokafka import TopicPartition
 from psycopg import sql
 from pydantic import AfterValidator, Field, model_validator
 
 from commands.actions.registry import ActionContext, ActionParams, Outcome, Preview, Risk, action
 from commands.actions.validators import IntList
-from commands.backends.kafka import KafkaProbe
+from commands.backends import redis
+from commands.backends.errors import BackendError, BackendRefused
+from commands.backends.kafka import KafkaProbe, commit_offsets
 from commands.backends.postgres import connect, query
-from commands.checks.blocks import redis_conn
 
 
 def _topic(value: str) -> str:
@@ -175,7 +174,7 @@ async def preview_flush(ctx: ActionContext, p: FlushParams) -> Preview:
             refusal=f"flush-cache only empties the configured database index {configured}, not {p.db}",
             target=f"redis/db{configured}",
         )
-    async with redis_conn(ctx.config) as client:
+    async with redis.connect(ctx.config.redis_url, ctx.config.timeouts.probe_s) as client:
         size = await client.dbsize()
     return Preview(
         [f"FLUSHDB on database {configured}: {size} key(s) deleted; other databases untouched"],
@@ -195,7 +194,7 @@ async def preview_flush(ctx: ActionContext, p: FlushParams) -> Preview:
     verify="redis",
 )
 async def flush_cache(ctx: ActionContext, p: FlushParams, preview: Preview) -> Outcome:
-    async with redis_conn(ctx.config) as client:
+    async with redis.connect(ctx.config.redis_url, ctx.config.timeouts.probe_s) as client:
         await client.flushdb()
         left = await client.dbsize()
     return Outcome(
@@ -329,20 +328,11 @@ async def reset_offsets(ctx: ActionContext, p: ResetOffsetsParams, preview: Prev
     members, _, ends = await _group_offsets(ctx, p.group)
     if members:  # a consumer came back since the preview
         return Outcome(False, f"refused: group {p.group} now has {members} active member(s)")
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=ctx.config.kafka_bootstrap,
-        group_id=p.group,
-        enable_auto_commit=False,
-        request_timeout_ms=int(ctx.config.timeouts.probe_s * 1000),
-    )
     try:
-        await consumer.start()
-        consumer.assign(list(ends))
-        await consumer.commit({tp: OffsetAndMetadata(end, "") for tp, end in ends.items()})
-    except KafkaError as err:  # e.g. a member joined since: Kafka rejects commits from outside the group
-        return Outcome(False, f"refused by Kafka: {type(err).__name__}: {err}; group {p.group} is unchanged")
-    finally:
-        await consumer.stop()
+        await commit_offsets(ctx.config.kafka_bootstrap, p.group, ends, ctx.config.timeouts.probe_s)
+    except BackendError as err:  # e.g. a member joined since: Kafka rejects commits from outside the group
+        why = f"refused by Kafka: {err.reason}" if isinstance(err, BackendRefused) else str(err)
+        return Outcome(False, f"{why}; group {p.group} is unchanged")
     after = {f"{tp.topic}[{tp.partition}]": end for tp, end in sorted(ends.items())}
     return Outcome(
         True,

@@ -5,32 +5,31 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-import aiohttp
 from pydantic import Field
 
 from commands.actions.registry import ActionContext, ActionParams, Outcome, Preview, Risk, action
 from commands.actions.validators import StrList
-from commands.checks.blocks import service
+from commands.backends.errors import BackendError
+from commands.backends.http import AdminClient
+from commands.config import service
 
 USER_ID = r"^[\w.@:-]{1,128}$"
 
 
 async def _post(ctx: ActionContext, name: str, path: str, body: object | None = None) -> Outcome:
-    url = service(ctx.config, name).base_url(ctx.namespace).rstrip("/") + path
+    base = service(ctx.config, name).base_url(ctx.namespace)
     try:
-        timeout = aiohttp.ClientTimeout(total=ctx.config.timeouts.probe_s * 2)
-        async with aiohttp.ClientSession(timeout=timeout) as session, session.post(url, json=body) as resp:
-            text = (await resp.text())[:500]
-            ok = 200 <= resp.status < 300
-            return Outcome(
-                ok,
-                f"POST {path} -> HTTP {resp.status}",
-                {},
-                {"status": resp.status},
-                [f"response: {text}"] if text else [],
-            )
-    except (aiohttp.ClientError, TimeoutError, OSError) as err:
-        return Outcome(False, f"POST {url} failed: {type(err).__name__}: {err}")
+        async with AdminClient(name, base, ctx.config.timeouts.probe_s * 2) as admin:
+            reply = await admin.post(path, body)
+    except BackendError as err:
+        return Outcome(False, str(err))
+    return Outcome(
+        reply.ok,
+        f"POST {path} -> HTTP {reply.status}",
+        {},
+        {"status": reply.status},
+        [f"response: {reply.body}"] if reply.body else [],
+    )
 
 
 def _preview(line: str, target: str) -> Preview:

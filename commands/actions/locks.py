@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from commands.checks.blocks import redis_conn
+from commands.backends import redis
 from commands.config import ChecksConfig
 
 PREFIX = "alp:lock:"
@@ -14,13 +14,14 @@ class TargetLock:
 
     async def acquire(self) -> str | None:
         """Take the lock; None on success, else who holds it."""
-        async with redis_conn(self.cfg) as client:
+        async with redis.connect(self.cfg.redis_url, self.cfg.timeouts.probe_s) as client:
             if await client.set(self.key, self.owner, nx=True, ex=int(self.cfg.actions.lock_ttl_s)):
                 return None
             return str(await client.get(self.key) or "someone")
 
     async def release(self) -> None:
-        async with redis_conn(self.cfg) as client:  # only our own lock (compare and delete)
+        """Delete the lock if it is still ours (compare and delete)."""
+        async with redis.connect(self.cfg.redis_url, self.cfg.timeouts.probe_s) as client:
             await client.eval(
                 "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0",
                 1,

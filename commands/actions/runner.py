@@ -9,9 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from commands.actions.registry import ACTIONS, ActionContext, ActionParams, ActionSpec, Outcome, Preview
-from commands.backends.kafka import KafkaUnavailable
-from commands.backends.kube import KubeError
-from commands.backends.postgres import PostgresUnavailable
+from commands.backends.errors import BackendError
 from commands.params import UsageError
 from commands.redact import redact
 
@@ -54,8 +52,9 @@ def validate(spec: ActionSpec, raw: dict[str, Any]) -> ActionParams:
 
 
 def _why(err: BaseException) -> str:
-    if isinstance(err, KubeError | PostgresUnavailable | KafkaUnavailable):
-        return str(err)
+    """What went wrong, in words an engineer reads: a backend's failure names the backend."""
+    if isinstance(err, BackendError):
+        return str(err) if err.backend in str(err) else f"{err.backend}: {err}"
     if isinstance(err, TimeoutError):
         return "the backend did not answer in time"
     return redact(f"{type(err).__name__}: {err}")
@@ -65,7 +64,7 @@ async def preview(spec: ActionSpec, ctx: ActionContext, params: ActionParams) ->
     try:
         return await asyncio.wait_for(spec.preview(ctx, params), ctx.config.timeouts.check_s)
     except Exception as err:
-        if not isinstance(err, KubeError | PostgresUnavailable | KafkaUnavailable | TimeoutError | ValueError):
+        if not isinstance(err, BackendError | TimeoutError | ValueError):
             log.exception("preview of %s failed", spec.name)
         return Preview([], refusal=f"cannot preview {spec.name}: {_why(err)}")
 

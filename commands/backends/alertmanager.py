@@ -1,7 +1,8 @@
 """Alertmanager's API v2: silences (create, list, expire) and the alerts still firing.
 
-Every call is bounded by a timeout. Errors raise AlertmanagerError with a message fit to show
-a person (status and Alertmanager's own words), never a traceback.
+Every call is bounded by a timeout. Errors raise AlertmanagerError (a `BackendError`, backend
+"Alertmanager") with a message fit to show a person (status and Alertmanager's own words),
+never a traceback.
 """
 
 from __future__ import annotations
@@ -11,9 +12,14 @@ from typing import Any
 
 import aiohttp
 
+from commands.backends.errors import BackendError
 
-class AlertmanagerError(RuntimeError):
+
+class AlertmanagerError(BackendError):
     """Alertmanager is not configured, not reachable, or refused the request."""
+
+    def __init__(self, operation: str, reason: str, message: str) -> None:
+        super().__init__("Alertmanager", operation, reason, message)
 
 
 def matchers(labels: dict[str, str]) -> list[dict[str, Any]]:
@@ -28,7 +34,8 @@ class Alertmanager:
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         if not self.url:
-            raise AlertmanagerError("no Alertmanager URL configured (ALP_ALERTMANAGER__URL)")
+            why = "no Alertmanager URL configured (ALP_ALERTMANAGER__URL)"
+            raise AlertmanagerError(f"{method} {path}", why, why)
         try:
             async with (
                 aiohttp.ClientSession(timeout=self.timeout) as session,
@@ -36,10 +43,16 @@ class Alertmanager:
             ):
                 body = await resp.text()
                 if resp.status >= 300:
-                    raise AlertmanagerError(f"Alertmanager answered {resp.status}: {body.strip()[:300]}")
+                    why = f"HTTP {resp.status}: {body.strip()[:300]}"
+                    raise AlertmanagerError(
+                        f"{method} {path}", why, f"Alertmanager answered {resp.status}: {body.strip()[:300]}"
+                    )
                 return await resp.json(content_type=None) if body.strip() else None
         except (aiohttp.ClientError, TimeoutError) as err:
-            raise AlertmanagerError(f"Alertmanager at {self.url} not reachable: {type(err).__name__} {err}") from None
+            why = f"{type(err).__name__} {err}"
+            raise AlertmanagerError(
+                f"{method} {path}", why, f"Alertmanager at {self.url} not reachable: {why}"
+            ) from None
 
     async def create_silence(self, labels: dict[str, str], hours: float, created_by: str, comment: str) -> str:
         """POST /silences for exactly these labels from now for `hours`; returns the silence id."""

@@ -1,4 +1,11 @@
-"""Kafka through aiokafka: cluster, consumer groups, committed and log-end offsets."""
+"""Kafka through aiokafka: cluster, consumer groups, committed and log-end offsets, and the
+one write of offsets (`commit_offsets`).
+
+A failure raises a `BackendError` (backend "Kafka"), never an aiokafka exception: a broker that
+cannot be reached or does not answer in time is `BackendUnreachable` (address: the bootstrap
+list), a request the broker answers with an error `BackendRefused`; `__cause__` keeps aiokafka's
+exception.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +16,13 @@ from types import TracebackType
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import errors as kx
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions
 from aiokafka.errors import IncompatibleBrokerVersion
 from aiokafka.protocol.admin import ApiVersionRequest
+from aiokafka.structs import OffsetAndMetadata
 
+from commands.backends.errors import BackendError, BackendRefused, BackendUnreachable
 from commands.backends.kafka_protocol import (
     ClassicDescribe,
     ConsumerGroupDescribe,
@@ -21,9 +31,30 @@ from commands.backends.kafka_protocol import (
     classic_assignment,
 )
 
+BACKEND = "Kafka"
+# aiokafka's own "could not talk to the broker" errors; any other KafkaError is the broker's answer.
+_UNREACHABLE = (
+    OSError,
+    kx.KafkaConnectionError,
+    kx.NodeNotReadyError,
+    kx.NoBrokersAvailable,
+    kx.KafkaTimeoutError,
+    kx.KafkaUnavailableError,
+    kx.RequestTimedOutError,
+)
 
-class KafkaUnavailable(Exception):
-    """The broker could not be reached or did not answer in time."""
+
+def backend_error(what: str, err: BaseException, bootstrap: str, timeout_s: float) -> BackendError:
+    """The BackendError for an exception met while doing `what`; str() is "<what>: <why>"."""
+    if isinstance(err, TimeoutError):
+        why = f"no answer within {timeout_s:g}s"
+        return BackendUnreachable(BACKEND, what, why, f"{what}: {why}", address=bootstrap)
+    why = f"{type(err).__name__}: {err}"
+    if isinstance(err, _UNREACHABLE):
+        return BackendUnreachable(BACKEND, what, why, f"{what}: {why}", address=bootstrap)
+    if isinstance(err, kx.KafkaError):
+        return BackendRefused(BACKEND, what, why, f"{what}: {why}")
+    return BackendError(BACKEND, what, why, f"{what}: {why}")
 
 
 @dataclass
@@ -72,7 +103,8 @@ class ClusterState:
 class KafkaProbe:
     """An admin client plus an offsets-only consumer, opened and closed together.
 
-    Every call is bounded by `timeout_s`; a refused or silent broker raises KafkaUnavailable.
+    Every call is bounded by `timeout_s`; a refused or silent broker raises BackendUnreachable,
+    an error answer BackendRefused.
     """
 
     def __init__(self, bootstrap: str, timeout_s: float) -> None:
@@ -92,12 +124,10 @@ class KafkaProbe:
     async def _call(self, what: str, coro: Any) -> Any:
         try:
             return await asyncio.wait_for(coro, self.timeout_s)
-        except TimeoutError:
-            raise KafkaUnavailable(f"{what}: no answer within {self.timeout_s:g}s") from None
-        except KafkaUnavailable:
+        except BackendError:
             raise
         except Exception as err:
-            raise KafkaUnavailable(f"{what}: {type(err).__name__}: {err}") from err
+            raise backend_error(what, err, self.bootstrap, self.timeout_s) from err
 
     async def __aenter__(self) -> KafkaProbe:
         try:
@@ -147,7 +177,7 @@ class KafkaProbe:
         """Send a many-groups request; None when the broker predates it (Kafka < 3.0)."""
         try:
             return await self._call(what, self.admin._send_request(request, node))
-        except KafkaUnavailable as err:
+        except BackendError as err:
             if isinstance(err.__cause__, IncompatibleBrokerVersion | NotImplementedError):
                 return None
             raise
@@ -208,7 +238,7 @@ class KafkaProbe:
                 resp = await self._call(
                     "describe groups", self.admin._send_request(ConsumerGroupDescribe(groups), node)
                 )
-            except KafkaUnavailable as err:
+            except BackendError as err:
                 if not isinstance(err.__cause__, IncompatibleBrokerVersion):
                     raise
                 classic[node] = groups  # a broker before Kafka 3.7 has classic groups only
@@ -300,3 +330,27 @@ class KafkaProbe:
                 offline=sorted(p["partition"] for p in parts if p["leader"] in (-1, None)),
             )
         return out
+
+
+async def commit_offsets(bootstrap: str, group: str, offsets: dict[TopicPartition, int], timeout_s: float) -> None:
+    """Commit `offsets` for `group` from outside it (`kafka-consumer-groups --reset-offsets
+    --execute`): Kafka accepts this only while the group has no active member, else BackendRefused."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        request_timeout_ms=int(timeout_s * 1000),
+    )
+    what = f"commit offsets of {group}"
+    try:
+        await asyncio.wait_for(consumer.start(), timeout_s)
+        consumer.assign(list(offsets))
+        commit = consumer.commit({tp: OffsetAndMetadata(o, "") for tp, o in offsets.items()})
+        await asyncio.wait_for(commit, timeout_s * 2)  # aiokafka retries some refusals: bound them
+    except Exception as err:
+        raise backend_error(what, err, bootstrap, timeout_s) from err
+    finally:
+        try:
+            await asyncio.wait_for(consumer.stop(), timeout_s)
+        except Exception:  # closing a half-open client must not hide the real error
+            pass

@@ -20,30 +20,35 @@ import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from commands.backends.errors import BackendError, BackendRefused, BackendUnreachable
+
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 FIELD_MANAGER = "alp"  # how alp's writes appear in managedFields (`alp changes` tells them apart)
 PARTIAL_METADATA = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
 
 
-class KubeError(Exception):
-    """A Kubernetes call that did not succeed; `str()` is fit to show an engineer."""
+class KubeError(BackendError):
+    """A Kubernetes call that did not succeed (backend "Kubernetes"); `str()` is fit to show an engineer."""
+
+    def __init__(self, operation: str, reason: str, message: str | None = None) -> None:
+        super().__init__("Kubernetes", operation, reason, message if message is not None else f"{operation}: {reason}")
 
 
-class KubeForbidden(KubeError):
+class KubeForbidden(KubeError, BackendRefused):
     """RBAC refused the call: the bot's role does not allow it."""
 
     def __init__(self, verb: str, resource: str, namespace: str | None, name: str | None) -> None:
         where = f" in namespace {namespace}" if namespace else " cluster-wide"
         what = f"{resource}/{name}" if name else resource
-        super().__init__(f"the bot's role does not allow `{verb} {what}`{where}")
+        super().__init__(f"{verb} {what}", "forbidden", f"the bot's role does not allow `{verb} {what}`{where}")
         self.verb, self.resource, self.namespace, self.name = verb, resource, namespace, name
 
 
-class KubeNotFound(KubeError):
+class KubeNotFound(KubeError, BackendRefused):
     """The object (or the whole API, e.g. metrics.k8s.io) does not exist."""
 
 
-class KubeUnavailable(KubeError):
+class KubeUnavailable(KubeError, BackendUnreachable):
     """The API server could not be reached or did not answer in time."""
 
 
@@ -63,7 +68,9 @@ def load_configuration() -> client.Configuration:
         else:
             config.load_incluster_config(client_configuration=cfg)
     except config.ConfigException as err:
-        raise KubeUnavailable(f"no Kubernetes configuration (set KUBECONFIG, or run alp in a pod): {err}") from None
+        raise KubeUnavailable(
+            "load configuration", str(err), f"no Kubernetes configuration (set KUBECONFIG, or run alp in a pod): {err}"
+        ) from None
     return cfg
 
 
@@ -108,16 +115,19 @@ class Kube:
         try:
             return await asyncio.wait_for(asyncio.to_thread(fn, *args, **kwargs), self.timeout_s + 1)
         except ApiException as err:
+            what = f"{resource}/{name}" if name else resource
             if err.status == 403:
                 raise KubeForbidden(verb, resource, namespace, name) from None
             if err.status == 404:
-                what = f"{resource}/{name}" if name else resource
-                raise KubeNotFound(f"{what} not found" + (f" in {namespace}" if namespace else "")) from None
-            raise KubeError(f"{verb} {resource}: HTTP {err.status} {err.reason}: {_message(err)}") from None
+                where = f" in {namespace}" if namespace else ""
+                raise KubeNotFound(f"{verb} {what}", "not found", f"{what} not found{where}") from None
+            raise KubeError(f"{verb} {resource}", f"HTTP {err.status} {err.reason}: {_message(err)}") from None
         except TimeoutError:
-            raise KubeUnavailable(f"Kubernetes API: no answer within {self.timeout_s:g}s") from None
+            why = f"no answer within {self.timeout_s:g}s"
+            raise KubeUnavailable(f"{verb} {resource}", why, f"Kubernetes API: {why}") from None
         except (urllib3.exceptions.HTTPError, OSError) as err:  # refused, reset, TLS, DNS
-            raise KubeUnavailable(f"Kubernetes API unreachable: {type(err).__name__}: {err}") from None
+            why = f"{type(err).__name__}: {err}"
+            raise KubeUnavailable(f"{verb} {resource}", why, f"Kubernetes API unreachable: {why}") from None
 
     @staticmethod
     def _dry(dry_run: bool) -> dict[str, Any]:
@@ -252,7 +262,8 @@ class Kube:
 
         body = await self._call("get", "secrets", namespace, name, fetch)
         if body.get("kind") != "PartialObjectMetadata" or "data" in body:
-            raise KubeError("the API server sent more than metadata for a secret; refusing to use it")
+            why = "the API server sent more than metadata for a secret; refusing to use it"
+            raise KubeError("get secrets", why, why)
         return dict(body["metadata"])
 
     async def pod_metrics(self, namespace: str) -> list[dict[str, Any]]:

@@ -1,7 +1,15 @@
-"""PostgreSQL through psycopg 3: one short-lived connection per check, every statement bounded."""
+"""PostgreSQL through psycopg 3: one short-lived connection per check, every statement bounded.
+
+A failure raises a `BackendError` (backend "PostgreSQL"), never a psycopg exception: a refused
+login is `BackendLoginRefused`, a server that cannot be reached `BackendUnreachable` (address
+"host:port" when psycopg names it; `str()` is psycopg's first line), a statement the server
+refuses `BackendRefused`; psycopg errors a caller does not catch inside `connect`'s block are
+turned into these as they leave it.
+"""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,9 +18,33 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from commands.backends.errors import BackendError, BackendLoginRefused, BackendRefused, BackendUnreachable
 
-class PostgresUnavailable(Exception):
-    """Could not connect, or the server did not answer in time."""
+BACKEND = "PostgreSQL"
+_LOGIN = re.compile(r'(?:authentication failed for user|role) "([^"]+)"(?: does not exist)?')
+_SERVER = re.compile(r'server at "([^"]+)", port (\d+) failed')
+
+
+def _connect_error(err: psycopg.Error) -> BackendError:
+    line = _first_line(err)
+    if not isinstance(err, psycopg.OperationalError):  # e.g. an invalid DSN: nothing was tried
+        return BackendError(BACKEND, "connect", line, line)
+    login = _LOGIN.search(line)
+    if login:
+        return BackendLoginRefused(BACKEND, "connect", line, user=login.group(1), message=line)
+    at = _SERVER.search(line)
+    return BackendUnreachable(BACKEND, "connect", line, line, address=f"{at.group(1)}:{at.group(2)}" if at else None)
+
+
+def backend_error(err: psycopg.Error, operation: str = "query") -> BackendError:
+    """The BackendError for a psycopg error met after connecting: a lost connection is
+    unreachable, anything the server answered (a refused statement, a timeout it enforced) is refused."""
+    line = _first_line(err)
+    sqlstate = getattr(err, "sqlstate", None)
+    reason = f"{type(err).__name__}: {line}"
+    if sqlstate is None and isinstance(err, psycopg.OperationalError):  # the connection, not the server's answer
+        return BackendUnreachable(BACKEND, operation, reason, f"{BACKEND} {operation}: {reason}")
+    return BackendRefused(BACKEND, operation, f"{reason} (SQLSTATE {sqlstate})" if sqlstate else reason)
 
 
 @asynccontextmanager
@@ -28,10 +60,12 @@ async def connect(dsn: str, timeout_s: float) -> AsyncIterator[psycopg.AsyncConn
             options=f"-c statement_timeout={ms} -c lock_timeout={ms}",
             application_name="alp",
         )
-    except psycopg.OperationalError as err:
-        raise PostgresUnavailable(_first_line(err)) from None
+    except psycopg.Error as err:
+        raise _connect_error(err) from None
     try:
         yield conn
+    except psycopg.Error as err:
+        raise backend_error(err) from err
     finally:
         await conn.close()
 

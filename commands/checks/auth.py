@@ -7,17 +7,9 @@ from datetime import UTC, datetime
 
 from commands.backends import net
 from commands.backends.postgres import connect
-from commands.checks.blocks import (
-    KubeHandle,
-    health_probe,
-    log_grep_probe,
-    log_metric_probe,
-    pods_probe,
-    postgres_host_port,
-    restart,
-    tcp_probe,
-)
 from commands.checks.db import connections_by_state
+from commands.checks.endpoint_probes import health_probe, postgres_host_port, tcp_probe
+from commands.checks.kube_probes import KubeHandle, log_grep_probe, log_metric_probe, pods_probe, restart
 from commands.checks.rates import slow_statements
 from commands.probes import Probe, run_probes
 from commands.registry import CheckContext, CheckResult, NoParams, check

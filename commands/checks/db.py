@@ -7,7 +7,8 @@ from typing import Any
 import psycopg
 
 from commands.backends.postgres import connect, query
-from commands.checks.blocks import KubeHandle, pods_probe, postgres_host_port, postgres_probe, tcp_probe
+from commands.checks.endpoint_probes import postgres_host_port, postgres_probe, tcp_probe
+from commands.checks.kube_probes import KubeHandle, pods_probe
 from commands.checks.locks import blocked_rows, lock_finding, lock_graph, roots
 from commands.checks.rates import database_finding, slow_statements
 from commands.config import ChecksConfig

@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-from commands.checks.blocks import (
-    KubeHandle,
-    health_probe,
-    kafka_topics_probe,
-    pods_probe,
-    postgres_probe,
-    redis_ping_probe,
-    warning_events_probe,
-)
+from commands.checks.endpoint_probes import health_probe, kafka_topics_probe, postgres_probe, redis_ping_probe
+from commands.checks.kube_probes import KubeHandle, pods_probe, warning_events_probe
 from commands.probes import Probe, run_probes
 from commands.registry import CheckContext, CheckResult, NoParams, check
 

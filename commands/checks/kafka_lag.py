@@ -15,12 +15,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from commands.backends.kafka import ClusterState, KafkaProbe, KafkaUnavailable, TopicState
+from commands.backends.errors import BackendError, BackendUnreachable
+from commands.backends.kafka import ClusterState, KafkaProbe, TopicState
 from commands.burrow import LagStatus
 from commands.config import ChecksConfig
 from commands.lag_assess import assess, set_waited, waiting_positions
 from commands.lag_findings import DETAILED, LISTED, group_finding, headline
 from commands.lag_history import History, LagTracker, LagWatcher, load
+from commands.probes import failure_finding
 from commands.registry import CheckContext, CheckResult, check
 from commands.report import Fields, Finding, Severity
 
@@ -183,8 +185,10 @@ async def kafka_lag(ctx: CheckContext, params: KafkaLagParams) -> CheckResult:
             topic_names = sorted({t for g in assessed for t in g.topics} | set(cfg.platform.topics))
             topics = await probe.topics(topic_names)
             await ctx.report_progress("topics", "done")
-    except KafkaUnavailable as err:
-        return CheckResult([unreachable(cfg.kafka_bootstrap, err)], {"broker": {"reachable": False}})
+    except BackendError as err:
+        if isinstance(err, BackendUnreachable):
+            return CheckResult([unreachable(cfg.kafka_bootstrap, err)], {"broker": {"reachable": False}})
+        return CheckResult([failure_finding("broker", err, cfg.timeouts.probe_s, cfg)], {"broker": {"reachable": True}})
 
     partitions = {name: t.partitions for name, t in topics.items()}
     show_all = params.all or bool(params.group)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from commands.backends import net
-from commands.checks.blocks import KubeHandle, host_port, pods_probe, tcp_probe
+from commands.checks.endpoint_probes import host_port, tcp_probe
+from commands.checks.kube_probes import KubeHandle, pods_probe
 from commands.probes import Probe, run_probes
 from commands.registry import CheckContext, CheckResult, NoParams, check
 from commands.report import Finding, Severity, Suggestion, Table

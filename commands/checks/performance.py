@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from commands.backends.kube import KubeError, KubeNotFound
-from commands.checks.blocks import KubeHandle, log_grep_probe, log_metric_probe, restart, scaled_to_zero
+from commands.checks.kube_probes import KubeHandle, log_grep_probe, log_metric_probe, restart, scaled_to_zero
 from commands.kube_facts import deployment_shortfall, parse_quantity, pod_state
 from commands.probes import Probe, run_probes
 from commands.registry import CheckContext, CheckResult, NoParams, check

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
-from commands.checks.blocks import redis_conn
+from commands.backends import redis
 from commands.checks.rates import two_samples
 from commands.checks.services import redis_latency_probe
 from commands.config import ChecksConfig
@@ -23,7 +23,7 @@ class RedisParams(NoParams):
 async def scan_keys(ctx: CheckContext, pattern: str, limit: int) -> tuple[list[str], bool]:
     """`redis-cli --scan --pattern P | head -N`: never KEYS. Returns keys and whether it stopped early."""
     keys: list[str] = []
-    async with redis_conn(ctx.config) as client:
+    async with redis.connect(ctx.config.redis_url, ctx.config.timeouts.probe_s) as client:
         async for key in client.scan_iter(match=pattern, count=min(limit, 1000)):
             keys.append(key)
             if len(keys) >= limit:
@@ -158,7 +158,7 @@ async def redis_check(ctx: CheckContext, params: RedisParams) -> CheckResult:
 
     async def stats() -> list[Finding]:
         async def sample() -> dict[str, Any]:
-            async with redis_conn(cfg) as client:
+            async with redis.connect(cfg.redis_url, cfg.timeouts.probe_s) as client:
                 info: dict[str, Any] = await client.info()
                 return info
 

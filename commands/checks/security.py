@@ -6,7 +6,7 @@ import ipaddress
 import re
 from collections import Counter
 
-from commands.checks.blocks import KubeHandle, log_grep_probe
+from commands.checks.kube_probes import KubeHandle, log_grep_probe
 from commands.probes import run_probes
 from commands.registry import CheckContext, CheckResult, NoParams, check
 from commands.report import Severity, Suggestion

@@ -8,18 +8,10 @@ from typing import Any
 
 from pydantic import Field
 
-from commands.backends import net
-from commands.checks.blocks import (
-    KubeHandle,
-    host_port,
-    log_grep_probe,
-    log_metric_probe,
-    redis_conn,
-    redis_ping_probe,
-    restart,
-    tcp_probe,
-)
+from commands.backends import net, redis
+from commands.checks.endpoint_probes import host_port, redis_ping_probe, tcp_probe
 from commands.checks.kafka_lag import KafkaLagParams, kafka_lag
+from commands.checks.kube_probes import KubeHandle, log_grep_probe, log_metric_probe, restart
 from commands.kube_facts import parse_quantity
 from commands.probes import Probe, run_probes
 from commands.registry import CheckContext, CheckResult, NoParams, check
@@ -77,7 +69,7 @@ def redis_latency_probe(ctx: CheckContext) -> Probe:
 
     async def probe() -> list[Finding]:
         times = []
-        async with redis_conn(cfg) as client:
+        async with redis.connect(cfg.redis_url, cfg.timeouts.probe_s) as client:
             for _ in range(cfg.redis.latency_samples):
                 t0 = time.perf_counter()
                 await client.ping()
@@ -145,7 +137,7 @@ class AlgorithmParams(NoParams):
 
 async def redis_key(ctx: CheckContext, key: str) -> Finding:
     """A key shown according to its type (string, hash, list, set, zset), bounded."""
-    async with redis_conn(ctx.config) as client:
+    async with redis.connect(ctx.config.redis_url, ctx.config.timeouts.probe_s) as client:
         kind = str(await client.type(key))  # decode_responses: str, not bytes
         value: Any
         if kind == "none":

@@ -1,25 +1,18 @@
-"""Probe builders shared by the check targets: pods, health endpoints, logs, databases.
+"""Probe builders over Kubernetes: pods, Warning events, and a deployment's recent logs
+(metric percentiles, grep), plus the suggestions and evidence they share.
 
 Each returns an async function producing findings, ready for `commands.probes.run_probes`.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 
-import redis.asyncio as aioredis
-from psycopg.conninfo import conninfo_to_dict
-
-from commands.backends import net
-from commands.backends.kafka import KafkaProbe
 from commands.backends.kube import Kube, KubeError
-from commands.backends.postgres import select_one_ms
-from commands.config import ChecksConfig, ServiceSpec
+from commands.config import ChecksConfig
 from commands.kube_facts import pod_state
 from commands.logscan import PodLogs, deployment_logs, extract_ms, grep, percentiles
-from commands.probes import SCALED_TO_ZERO, Probe, unreachable
+from commands.probes import SCALED_TO_ZERO, Probe
 from commands.registry import CheckContext
 from commands.report import Code, Fields, Finding, Severity, Suggestion, Table
 
@@ -53,28 +46,6 @@ class KubeHandle:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def service(cfg: ChecksConfig, name: str) -> ServiceSpec:
-    for s in cfg.platform.services:
-        if s.name == name:
-            return s
-    return ServiceSpec(name=name, port=80)
-
-
-def host_port(cfg: ChecksConfig, name: str) -> tuple[str, int]:
-    spec = service(cfg, name)
-    if spec.url:
-        from urllib.parse import urlsplit
-
-        parts = urlsplit(spec.url)
-        return parts.hostname or name, parts.port or spec.port
-    return f"{name}.{cfg.namespace}", spec.port
-
-
-def postgres_host_port(cfg: ChecksConfig) -> tuple[str, int]:
-    info = conninfo_to_dict(cfg.postgres_dsn)
-    return str(info.get("host") or "localhost"), int(info.get("port") or 5432)
 
 
 def restart(deployment: str, why: str) -> Suggestion:
@@ -292,112 +263,5 @@ def log_grep_probe(
                 suggestions=suggest(hits),
             )
         ]
-
-    return probe
-
-
-# ---------------------------------------------------------------------- endpoints and stores
-def health_probe(cfg: ChecksConfig, name: str, suggest: Callable[[], list[Suggestion]] = list) -> Probe:
-    """`curl -f <service>/health`."""
-    spec = service(cfg, name)
-    url = spec.base_url(cfg.namespace).rstrip("/") + spec.health_path
-
-    async def probe() -> list[Finding]:
-        res = await net.http_get(url, cfg.timeouts.probe_s)
-        if res.ok:
-            return [Finding(severity=Severity.OK, title=f"{name} /health: {res.status} in {res.ms:.0f}ms")]
-        why = res.error or f"HTTP {res.status}: {res.body[:200]}"
-        return [
-            Finding(
-                severity=Severity.CRITICAL,
-                title=f"{name} /health failing",
-                detail=f"{url}: {why}",
-                suggestions=suggest(),
-            )
-        ]
-
-    return probe
-
-
-def tcp_probe(
-    host: str,
-    port: int,
-    label: str,
-    timeout_s: float,
-    suggest: Callable[[], list[Suggestion]] = list,
-    backend: str | None = None,
-) -> Probe:
-    """`nc -zv host port`. With `backend` (e.g. "PostgreSQL"), a refusal is titled as that
-    backend's client probes title it, so the report states the cause once."""
-
-    async def probe() -> list[Finding]:
-        try:
-            ms = await net.tcp_connect_ms(host, port, timeout_s)
-        except (OSError, TimeoutError) as err:
-            why = f"no answer within {timeout_s:g}s" if isinstance(err, TimeoutError) else str(err)
-            return [
-                Finding(
-                    severity=Severity.CRITICAL,
-                    title=unreachable(backend, host, port) if backend else f"{label}: cannot connect to {host}:{port}",
-                    detail=why,
-                    suggestions=suggest(),
-                )
-            ]
-        return [Finding(severity=Severity.OK, title=f"{label}: {host}:{port} reachable in {ms:.0f}ms")]
-
-    return probe
-
-
-def postgres_probe(cfg: ChecksConfig) -> Probe:
-    """`psql -c 'SELECT 1'`, timed."""
-
-    async def probe() -> list[Finding]:
-        ms = await select_one_ms(cfg.postgres_dsn, cfg.timeouts.probe_s)
-        return [Finding(severity=Severity.OK, title=f"PostgreSQL: SELECT 1 in {ms:.0f}ms")]
-
-    return probe
-
-
-@asynccontextmanager
-async def redis_conn(cfg: ChecksConfig) -> AsyncIterator[aioredis.Redis]:
-    """A Redis client (strings, not bytes) whose calls time out after `timeouts.probe_s`, closed after use."""
-    t = cfg.timeouts.probe_s
-    client = aioredis.from_url(cfg.redis_url, socket_timeout=t, socket_connect_timeout=t, decode_responses=True)
-    try:
-        yield client
-    finally:
-        await client.aclose()
-
-
-def redis_ping_probe(cfg: ChecksConfig) -> Probe:
-    """`redis-cli ping`."""
-
-    async def probe() -> list[Finding]:
-        async with redis_conn(cfg) as client:  # unreachable: commands.probes says "Redis unreachable"
-            t0 = time.monotonic()
-            pong = await client.ping()
-            ms = (time.monotonic() - t0) * 1000
-        return [Finding(severity=Severity.OK if pong else Severity.CRITICAL, title=f"Redis: PONG in {ms:.0f}ms")]
-
-    return probe
-
-
-def kafka_topics_probe(cfg: ChecksConfig) -> Probe:
-    """`kafka-topics --list`."""
-
-    async def probe() -> list[Finding]:
-        async with KafkaProbe(cfg.kafka_bootstrap, cfg.timeouts.probe_s) as kp:
-            topics = await kp.list_topics()
-        user = sorted(t for t in topics if not t.startswith("__"))
-        missing = [t for t in cfg.platform.topics if t not in topics]
-        if missing:
-            return [
-                Finding(
-                    severity=Severity.WARNING,
-                    title=f"Kafka: topic(s) missing: {', '.join(missing)}",
-                    detail=f"{len(user)} topic(s) exist",
-                )
-            ]
-        return [Finding(severity=Severity.OK, title=f"Kafka: {len(user)} topic(s)")]
 
     return probe
