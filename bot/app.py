@@ -21,7 +21,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actions import ActionFlow, register_action_handlers
 from bot.escape import code
-from bot.incidents import handle_incident_command, oncall_text, register_incident_handlers
+from bot.incident_text import handle_incident_command, oncall_text
+from bot.incidents import register_incident_handlers
 from bot.metrics import Metrics
 from bot.render_incident import open_modal
 from bot.render_slack import SlackMessage, render_progress, render_report, render_usage
