@@ -100,8 +100,8 @@ def form_value(view: dict[str, Any], block: str, key: str = "value") -> Any:
     return element.get(key) if isinstance(element, dict) else None
 
 
-def register_incident_handlers(app: AsyncApp, esc: Escalator, run_health: Any) -> None:
-    """Buttons, checkboxes and forms of incident messages."""
+def register_incident_handlers(app: AsyncApp, esc: Escalator, run_health: Any, services: list[str]) -> None:
+    """Buttons, checkboxes and forms of incident messages; `services`: what the open form offers."""
 
     def number(value: object) -> int | None:
         """An incident id from a button or form: ASCII digits within SQLite's INTEGER, else None."""
@@ -191,7 +191,9 @@ def register_incident_handlers(app: AsyncApp, esc: Escalator, run_health: Any) -
             seed = {}
         seed = seed if isinstance(seed, dict) else {}
         channel = body.get("channel", {}).get("id", "")
-        view = open_modal(redact(str(seed.get("summary", ""))), redact(str(seed.get("impact", ""))), channel)
+        view = open_modal(
+            redact(str(seed.get("summary", ""))), redact(str(seed.get("impact", ""))), channel, services=services
+        )
         await open_form(client, body.get("trigger_id"), view, "incident")
 
     @app.view("incident_open_modal")

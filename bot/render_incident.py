@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bot.blocks import Block, actions, button, checkboxes, context, header, modal, section, select_input, text_input
 from bot.escape import clean
 from commands.redact import redact
@@ -75,9 +77,10 @@ def checklist_blocks(inc: Incident) -> tuple[str, list[Block]]:
     ]
 
 
-def open_modal(summary: str = "", impact: str = "", channel: str = "") -> Block:
-    """The 'open incident' form, optionally pre-filled from a finding."""
-    services = ["auth-service", "user-service", "scheduler-service", "ml-service", "postgres", "redis", "kafka"]
+def open_modal(summary: str = "", impact: str = "", channel: str = "", *, services: Sequence[str]) -> Block:
+    """The 'open incident' form, optionally pre-filled from a finding; `services` are what it
+    offers as affected (`PlatformSettings.components()`: the configured services, then the
+    infrastructure)."""
     priorities = (("P0", "P0: outage, page now"), ("P1", "P1: escalate in 30 min"), ("P2", "P2: escalate in 2 h"))
     return modal(
         "incident_open_modal",

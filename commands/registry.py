@@ -62,7 +62,11 @@ class CheckSpec:
     params: type[BaseModel]
     func: CheckFunc
     timeout_s: float | None = None  # None: the configured `timeouts.check_s`
-    probes: tuple[str, ...] = ()
+    probes: tuple[str, ...] | Callable[[ChecksConfig], tuple[str, ...]] = ()  # or computed from configuration
+
+    def probe_names(self, config: ChecksConfig) -> tuple[str, ...]:
+        """The probes a run with this configuration starts, in order (the progress message lists them)."""
+        return self.probes(config) if callable(self.probes) else self.probes
 
     def options_help(self) -> list[str]:
         """One line per `--option`, from the params model."""
@@ -153,7 +157,7 @@ def check(
     runbook: str,
     params: type[BaseModel] = NoParams,
     timeout_s: float | None = None,
-    probes: tuple[str, ...] = (),
+    probes: tuple[str, ...] | Callable[[ChecksConfig], tuple[str, ...]] = (),
     registry: Registry[CheckSpec] = CHECKS,
 ) -> Callable[[CheckFunc], CheckFunc]:
     """Declare a check target. The decorated function is returned unchanged."""

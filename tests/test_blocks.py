@@ -48,7 +48,7 @@ def test_incident_messages_are_valid_block_kit(status):
 
 
 def test_forms_are_valid_views():
-    for form in (open_modal("summary", "impact", "C1"), note_modal(7)):
+    for form in (open_modal("summary", "impact", "C1", services=["auth-service", "postgres"]), note_modal(7)):
         assert View(**{k: v for k, v in form.items()}).to_dict() == form  # type: ignore[arg-type]
     spec = ACTIONS.get("scale")
     assert spec is not None

@@ -11,20 +11,14 @@ from commands.checks.blocks import (
     redis_ping_probe,
     warning_events_probe,
 )
+from commands.config import INFRASTRUCTURE, ChecksConfig
 from commands.probes import Probe, run_probes
 from commands.registry import CheckContext, CheckResult, NoParams, check
 
-PROBES = (
-    "pods",
-    "events",
-    "auth-service",
-    "user-service",
-    "scheduler-service",
-    "ml-service",
-    "postgres",
-    "redis",
-    "kafka",
-)
+
+def probe_names(cfg: ChecksConfig) -> tuple[str, ...]:
+    """The health target's probes for this configuration: every configured service's /health."""
+    return ("pods", "events", *cfg.platform.components())
 
 
 def health_probes(ctx: CheckContext, kh: KubeHandle) -> dict[str, Probe]:
@@ -35,15 +29,15 @@ def health_probes(ctx: CheckContext, kh: KubeHandle) -> dict[str, Probe]:
         "events": warning_events_probe(kh, cfg.namespace),
     }
     probes |= {s.name: health_probe(cfg, s.name) for s in cfg.platform.services}
-    probes |= {"postgres": postgres_probe(cfg), "redis": redis_ping_probe(cfg), "kafka": kafka_topics_probe(cfg)}
-    return probes
+    infrastructure = {"postgres": postgres_probe(cfg), "redis": redis_ping_probe(cfg), "kafka": kafka_topics_probe(cfg)}
+    return probes | {name: infrastructure[name] for name in INFRASTRUCTURE}
 
 
 @check(
     "health",
     summary="pods, service /health endpoints, PostgreSQL, Redis and Kafka at once",
     runbook="Health Check Commands",
-    probes=PROBES,
+    probes=probe_names,
 )
 async def health(ctx: CheckContext, params: NoParams) -> CheckResult:
     with KubeHandle(ctx) as kh:
