@@ -112,20 +112,8 @@ def render_report(report: Report, buttons: ButtonSigner | None = None, show_all:
     report = report.redacted()
     fallback = escape(report.headline)  # the notification text: Slack parses it, and titles are foreign
     worst_first, hidden = report.shown(show_all)
-    try:
-        blocks = [_header(report)]
-        for f in worst_first:
-            blocks += _finding_blocks(f, buttons)
-        if hidden:
-            line = ok_count_line(hidden, f"`/alp check {report.target} --all`")
-            blocks.append(context(f"{EMOJI[Severity.OK]} {line}"))
-        blocks.append(_context(report))
-        incident = _open_incident_button(report)
-        if incident:
-            blocks.append(incident)
-    except INVALID:  # a section or field over Slack's limits: the summary and the file below say it all
-        blocks = []
-    if blocks and _fits(blocks):
+    blocks = _whole(report, worst_first, hidden, buttons)
+    if blocks is not None:
         return SlackMessage(fallback, blocks)
     summary = [_header(report)]
     lines = [f"{EMOJI[f.severity]} {escape(f.title)}" for f in worst_first]
@@ -147,6 +135,27 @@ def render_report(report: Report, buttons: ButtonSigner | None = None, show_all:
     if incident:
         summary.append(incident)
     return SlackMessage(fallback, summary, attachment=render_text(report, show_all=True))
+
+
+def _whole(report: Report, worst_first: list[Finding], hidden: int, buttons: ButtonSigner | None) -> list[Block] | None:
+    """The whole report as one message's blocks; None as soon as it cannot fit one (too many
+    blocks or characters, or a section or field over Slack's limits)."""
+    try:
+        blocks = [_header(report)]
+        for f in worst_first:
+            blocks += _finding_blocks(f, buttons)
+            if not _fits(blocks):  # stop building what will not be sent
+                return None
+        if hidden:
+            line = ok_count_line(hidden, f"`/alp check {report.target} --all`")
+            blocks.append(context(f"{EMOJI[Severity.OK]} {line}"))
+        blocks.append(_context(report))
+        incident = _open_incident_button(report)
+        if incident:
+            blocks.append(incident)
+    except INVALID:
+        return None
+    return blocks if _fits(blocks) else None
 
 
 def _open_incident_button(report: Report) -> Block | None:

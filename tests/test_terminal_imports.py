@@ -72,10 +72,18 @@ def test_incident_and_oncall_words_import_no_slack(state_env, args):
 
 @pytest.mark.parametrize(
     "args",
-    [["help"], ["help", "kafka-lag"], ["help", "restart"], ["chek", "redis"], ["check", "redis"], ["audit", "3"]],
+    [
+        ["help"],
+        ["help", "kafka-lag"],
+        ["help", "restart"],
+        ["chek", "redis"],
+        ["check", "redis"],
+        ["audit", "3"],
+        ["do", "restart", "no-such-deployment"],
+    ],
     ids=" ".join,
 )
-def test_help_checks_and_audit_import_no_slack(testbed, tmp_path, args):
+def test_help_checks_audit_and_do_import_no_slack(testbed, tmp_path, args):
     state_env = {**testbed, "ALP_STATE_URL": f"sqlite:///{tmp_path}/state.db"}
     out, loaded = alp_loaded(args, state_env)
     assert "Traceback" not in out.stderr, out.stderr

@@ -11,13 +11,14 @@ from commands.checks.blocks import (
     redis_ping_probe,
     warning_events_probe,
 )
-from commands.config import INFRASTRUCTURE, ChecksConfig
+from commands.config import ChecksConfig
 from commands.probes import Probe, run_probes
 from commands.registry import CheckContext, CheckResult, NoParams, check
 
 
 def probe_names(cfg: ChecksConfig) -> tuple[str, ...]:
-    """The health target's probes for this configuration: every configured service's /health."""
+    """The health target's probes for this configuration, in the order `health_probes` starts them:
+    every configured service's /health, then the infrastructure (`PlatformSettings.components()`)."""
     return ("pods", "events", *cfg.platform.components())
 
 
@@ -29,8 +30,8 @@ def health_probes(ctx: CheckContext, kh: KubeHandle) -> dict[str, Probe]:
         "events": warning_events_probe(kh, cfg.namespace),
     }
     probes |= {s.name: health_probe(cfg, s.name) for s in cfg.platform.services}
-    infrastructure = {"postgres": postgres_probe(cfg), "redis": redis_ping_probe(cfg), "kafka": kafka_topics_probe(cfg)}
-    return probes | {name: infrastructure[name] for name in INFRASTRUCTURE}
+    probes |= {"postgres": postgres_probe(cfg), "redis": redis_ping_probe(cfg), "kafka": kafka_topics_probe(cfg)}
+    return probes
 
 
 @check(
