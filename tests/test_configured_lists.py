@@ -8,10 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from commands.checks.blocks import KubeHandle
-from commands.checks.health import health_probes
-from commands.config import ChecksConfig, ServiceSpec
-from commands.registry import CHECKS, CheckContext
+from commands.config import ServiceSpec
+from commands.registry import CHECKS
+from tests.checks_env import config_for, run
 from tests.conftest import BotProcess
 from tests.test_slack import blocks_text, command
 
@@ -50,15 +49,21 @@ def test_health_progress_lists_the_probes_that_run(billing_bot, fake_slack):
     assert EXTRA in blocks_text(final.args["blocks"])  # it was probed, as listed
 
 
-@pytest.mark.parametrize("extra", [[], ["billing-service"], ["a-service", "b-service"]])
-def test_the_declared_health_probes_are_the_ones_that_run(testbed, extra):
-    defaults = ChecksConfig().platform.services
-    cfg = ChecksConfig()
-    cfg.platform.services = [*defaults, *(ServiceSpec(name=n, port=3100 + i) for i, n in enumerate(extra))]
-    spec = CHECKS.get("health")
+@pytest.mark.parametrize("target", ["health", "network", "latency", "memory"])
+async def test_the_probes_a_check_announces_are_the_ones_it_runs(testbed, platform, ns, target):
+    """The progress message lists `probe_names(config)` before the run: with a service added by
+    configuration, the list must still be what runs (checks whose probes follow the services)."""
+    cfg = config_for(testbed, platform, ns)
+    cfg.platform.services.append(ServiceSpec(name=EXTRA, port=3009, url=f"{platform.base}/svc/{EXTRA}"))
+    ran: list[str] = []
+
+    async def progress(probe: str, state: str) -> None:
+        if probe not in ran:
+            ran.append(probe)
+
+    await run(target, cfg, progress)
+    spec = CHECKS.get(target)
     assert spec is not None
-    ctx = CheckContext(cfg)
-    with KubeHandle(ctx) as kh:
-        running = list(health_probes(ctx, kh))
-    assert list(spec.probe_names(cfg)) == running
-    assert set(extra) <= set(running)
+    announced = spec.probe_names(cfg)
+    assert sorted(announced) == sorted(ran)
+    assert any(EXTRA in name for name in announced)
