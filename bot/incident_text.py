@@ -22,6 +22,7 @@ SHOW_EVENTS = 15
 
 
 def oncall_text(settings: Settings) -> str:
+    """`oncall`: primary, secondary, manager and the ladder's timing (mrkdwn; the terminal strips it)."""
     oc, esc = settings.escalation.oncall, settings.escalation
     return (
         f"*Primary:* {oc.primary}\n*Secondary:* {oc.secondary}\n*Manager:* {oc.manager} ({oc.manager_phone})\n"
@@ -32,11 +33,13 @@ def oncall_text(settings: Settings) -> str:
 
 
 def incident_line(inc: Incident) -> str:
+    """One incident on one line: ref, priority, status (and who acked), summary, when it opened (UTC)."""
     who = f", acked by <@{inc.acked_by}>" if inc.status is Status.ACKNOWLEDGED else ""
     return f"*{inc.ref}* [{inc.priority.value}] {inc.status.value}{who}: {clean(inc.summary)} (opened {inc.opened_at:%m-%d %H:%M}Z)"
 
 
 def show_text(esc: Escalator, inc: Incident) -> str:
+    """`incident show`: the incident's line, impact and services, and its last SHOW_EVENTS timeline events."""
     lines = [
         incident_line(inc),
         f"Impact: {clean(inc.impact or '-')}; services: {clean(', '.join(inc.services) or '-')}",
