@@ -18,11 +18,12 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actions import ActionFlow
-from bot.alerts import BUTTON_TTL_S, AlertIntake, Pacer
+from bot.alerts import BUTTON_TTL_S, AlertIntake
 from bot.incidents import SlackNotifier
 from bot.render_alert import clear_alerts_blocks, esc
 from bot.settings import Settings
 from bot.signing import TokenError, key_from, sign, verify
+from bot.slack_client import Pacer
 from commands.actions.registry import Risk
 from commands.backends.alertmanager import Alertmanager, AlertmanagerError
 from escalation.alert_groups import AlertGroups

@@ -15,23 +15,24 @@ import asyncio
 import hmac
 import logging
 import time
-from collections import defaultdict
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.alert_webhook import WebhookAlert, WebhookPayload
+from bot.metrics import AlertMetrics
 from bot.render_alert import group_message
 from bot.render_incident import incident_blocks
 from bot.render_slack import SlackMessage, render_report
 from bot.settings import Settings
 from bot.signing import key_from, sign
+from bot.slack_client import Pacer
 from commands.alerts import route_for
 from commands.params import UsageError
 from commands.redact import redact
@@ -52,44 +53,6 @@ ANNOUNCING: ContextVar[tuple[AlertGroup, SlackMessage | None, float | None] | No
 BUTTON_TTL_S = 7 * 24 * 3600  # alert messages live for days; who may click is checked at click time
 ACTOR = "alertmanager"
 IN_FLIGHT_S = 300  # an episode unsaved this long after its start lost its starter (longer than any check)
-
-
-class Pacer:
-    """Per-channel token bucket: `burst` messages at once, then `rate` per second."""
-
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate, self.burst = rate, burst
-        self.state: dict[str, tuple[float, float]] = {}
-        self.locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
-
-    async def wait(self, channel: str) -> None:
-        async with self.locks[channel]:
-            now = time.monotonic()
-            tokens, last = self.state.get(channel, (float(self.burst), now))
-            tokens = min(float(self.burst), tokens + (now - last) * self.rate)
-            if tokens < 1:
-                await asyncio.sleep((1 - tokens) / self.rate)
-                now, tokens = time.monotonic(), 1.0
-            self.state[channel] = (tokens - 1, now)
-
-
-class AlertMetrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.received = Counter(
-            "alp_alert_notifications_total", "Alertmanager notifications by status", ["status"], registry=registry
-        )
-        self.checks = Counter(
-            "alp_alert_checks_total",
-            "Routed checks by target: ran, or shared an identical run",
-            ["target", "run"],
-            registry=registry,
-        )
-        self.latency = Histogram(
-            "alp_alert_to_findings_seconds",
-            "From a notification's arrival to the group's message with the check's findings",
-            buckets=(0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120),
-            registry=registry,
-        )
 
 
 class AlertIntake:

@@ -21,7 +21,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actions import ActionFlow, register_action_handlers
 from bot.escape import code
-from bot.incidents import handle_incident_command, oncall_text, register_incident_handlers
+from bot.incident_text import handle_incident_command, oncall_text
+from bot.incidents import register_incident_handlers
 from bot.metrics import Metrics
 from bot.render_incident import open_modal
 from bot.render_slack import SlackMessage, render_progress, render_report, render_usage
@@ -216,7 +217,10 @@ def build_app(settings: Settings, metrics: Metrics, escalator: Escalator) -> Asy
                 await private(
                     respond,
                     await open_form(
-                        client, command.get("trigger_id"), open_modal(channel=command["channel_id"]), "incident"
+                        client,
+                        command.get("trigger_id"),
+                        open_modal(channel=command["channel_id"], services=settings.platform.components()),
+                        "incident",
                     ),
                 )
                 return
@@ -239,7 +243,7 @@ def build_app(settings: Settings, metrics: Metrics, escalator: Escalator) -> Asy
 
     flow = ActionFlow(settings, client, escalator, metrics)
     app.command("/alp")(alp_command)
-    register_incident_handlers(app, escalator, run_health)
+    register_incident_handlers(app, escalator, run_health, settings.platform.components())
     register_action_handlers(app, flow)
     return app  # the caller adds its own handlers, then `register_fallbacks` last
 
@@ -295,7 +299,7 @@ async def run_in_channel(
     """Run a check after the ack and keep the channel informed."""
     t0 = time.monotonic()
     reply = Reply(client, respond, command["channel_id"], command.get("user_id", ""))
-    progress = Progress(reply, request.target, request.spec.probes)
+    progress = Progress(reply, request.target, request.spec.probe_names(settings))
     outcome = "ok"
     try:
         await progress.start()

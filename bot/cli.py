@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
         print(err, file=sys.stderr)
         sys.exit(EXIT_USAGE)
     if isinstance(request, OncallRequest):
-        from bot.incidents import oncall_text
+        from bot.incident_text import oncall_text
 
         print(_plain(oncall_text(settings)))
         return
@@ -208,7 +208,7 @@ async def _incident(request: IncidentRequest, settings: Settings, as_json: bool 
                 return 1
             print(terminal(postmortem_markdown(inc, await esc.timeline(inc.id), await esc.recent_changes(inc))))
             return 0
-        from bot.incidents import handle_incident_command
+        from bot.incident_text import handle_incident_command
 
         reply = await handle_incident_command(
             esc, request, settings.escalation.incident_channel.lstrip("#"), os.environ.get("USER", "terminal"), None

@@ -1,5 +1,6 @@
-"""Incidents in Slack: the notifier the escalation engine pages through, `/alp incident …`,
-`/alp oncall`, and the buttons, checkboxes and forms of incident messages."""
+"""Incidents in Slack: the notifier the escalation engine pages through, the postmortem upload,
+and the buttons, checkboxes and forms of incident messages. The words of `/alp incident …` and
+`/alp oncall` are in `bot/incident_text.py` (Slack-free, shared with the terminal)."""
 
 from __future__ import annotations
 
@@ -10,19 +11,17 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.escape import clean, escape, keep_mentions
+from bot.escape import clean, keep_mentions
 from bot.render_incident import checklist_blocks, incident_blocks, note_modal, open_modal, page_blocks
-from bot.settings import Settings
 from bot.slack_client import SLACK_ERRORS, open_form, reason
 from bot.slack_client import ephemeral as private_reply
 from commands.redact import redact
 from escalation.engine import Escalator
-from escalation.model import Incident, Priority, Status, Step
+from escalation.model import Incident, Priority, Step
 from escalation.pages import Page
 from escalation.postmortem import postmortem_markdown
 
 log = logging.getLogger(__name__)
-SHOW_EVENTS = 15
 
 
 class SlackNotifier:
@@ -78,78 +77,6 @@ class SlackNotifier:
         await self.client.chat_postMessage(channel=inc.channel, thread_ts=inc.message_ts, text=text, blocks=blocks)
 
 
-def oncall_text(settings: Settings) -> str:
-    oc, esc = settings.escalation.oncall, settings.escalation
-    return (
-        f"*Primary:* {oc.primary}\n*Secondary:* {oc.secondary}\n*Manager:* {oc.manager} ({oc.manager_phone})\n"
-        f"Ladder: P0 pages now, P1 after {esc.p1_first_page_s / 60:.0f} min, P2 after "
-        f"{esc.p2_first_page_s / 3600:.1f} h without acknowledgement; then every {esc.step_wait_s / 60:.0f} min "
-        "to the next step."
-    )
-
-
-def incident_line(inc: Incident) -> str:
-    who = f", acked by <@{inc.acked_by}>" if inc.status is Status.ACKNOWLEDGED else ""
-    return f"*{inc.ref}* [{inc.priority.value}] {inc.status.value}{who}: {clean(inc.summary)} (opened {inc.opened_at:%m-%d %H:%M}Z)"
-
-
-async def show_text(esc: Escalator, inc: Incident) -> str:
-    lines = [
-        incident_line(inc),
-        f"Impact: {clean(inc.impact or '-')}; services: {clean(', '.join(inc.services) or '-')}",
-    ]
-    events = await esc.timeline(inc.id)
-    if len(events) > SHOW_EVENTS:
-        lines.append(f"… {len(events) - SHOW_EVENTS} earlier events: `/alp incident postmortem {inc.id}` has them all")
-    lines += [f"`{e.at:%H:%M:%S}` {escape(e.actor)}: {clean(e.text)}" for e in events[-SHOW_EVENTS:]]
-    return "\n".join(lines)
-
-
-async def handle_incident_command(
-    esc: Escalator, request: Any, channel: str, user: str, client: AsyncWebClient | None
-) -> str | None:
-    """Run `/alp incident <sub>`; returns the private reply (None: the channel message says it)."""
-    sub = request.sub
-    if sub == "open":
-        opened = await esc.open(
-            Priority(request.priority), request.text, request.impact, list(request.services), channel, user
-        )
-        return None if opened.message_ts else f"Opened {opened.ref}."
-    if sub == "list":
-        incs = await esc.list_open()
-        return "\n".join(incident_line(i) for i in incs) or "No open incidents."
-    inc = await esc.get(request.incident) if request.incident else await esc.open_in_channel(channel)
-    if inc is None:
-        return (
-            f"No incident {request.incident}."
-            if request.incident
-            else "No open incident in this channel: give its number, e.g. `/alp incident ack 12`."
-        )
-    if sub == "show":
-        return await show_text(esc, inc)
-    if sub == "ack":
-        return (
-            f"{inc.ref} acknowledged; escalation stopped."
-            if await esc.acknowledge(inc.id, user)
-            else f"{inc.ref} is {inc.status.value}: nothing to acknowledge."
-        )
-    if sub == "resolve":
-        return f"{inc.ref} resolved." if await esc.resolve(inc.id, user) else f"{inc.ref} was already resolved."
-    if sub == "escalate":
-        return await esc.escalate_now(inc.id, user)
-    if sub == "note":
-        if not request.text:
-            return "`/alp incident note <text>`: what should the record say?"
-        await esc.note(inc.id, user, request.text)
-        return f"Noted on {inc.ref}."
-    if sub == "postmortem":
-        if client is None:
-            return postmortem_markdown(inc, await esc.timeline(inc.id), await esc.recent_changes(inc))
-        await upload_postmortem(esc, inc, channel, client)
-        return None
-    return f"unknown incident command {sub}"
-
-
 async def upload_postmortem(esc: Escalator, inc: Incident, channel: str, client: AsyncWebClient) -> None:
     md = redact(postmortem_markdown(inc, await esc.timeline(inc.id), await esc.recent_changes(inc)))
     try:
@@ -173,8 +100,8 @@ def form_value(view: dict[str, Any], block: str, key: str = "value") -> Any:
     return element.get(key) if isinstance(element, dict) else None
 
 
-def register_incident_handlers(app: AsyncApp, esc: Escalator, run_health: Any) -> None:
-    """Buttons, checkboxes and forms of incident messages."""
+def register_incident_handlers(app: AsyncApp, esc: Escalator, run_health: Any, services: list[str]) -> None:
+    """Buttons, checkboxes and forms of incident messages; `services`: what the open form offers."""
 
     def number(value: object) -> int | None:
         """An incident id from a button or form: ASCII digits within SQLite's INTEGER, else None."""
@@ -264,7 +191,9 @@ def register_incident_handlers(app: AsyncApp, esc: Escalator, run_health: Any) -
             seed = {}
         seed = seed if isinstance(seed, dict) else {}
         channel = body.get("channel", {}).get("id", "")
-        view = open_modal(redact(str(seed.get("summary", ""))), redact(str(seed.get("impact", ""))), channel)
+        view = open_modal(
+            redact(str(seed.get("summary", ""))), redact(str(seed.get("impact", ""))), channel, services=services
+        )
         await open_form(client, body.get("trigger_id"), view, "incident")
 
     @app.view("incident_open_modal")

@@ -58,3 +58,24 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class AlertMetrics:
+    """The alert intake's (bot/alerts.py): notifications, routed checks, alert-to-findings latency."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.received = Counter(
+            "alp_alert_notifications_total", "Alertmanager notifications by status", ["status"], registry=registry
+        )
+        self.checks = Counter(
+            "alp_alert_checks_total",
+            "Routed checks by target: ran, or shared an identical run",
+            ["target", "run"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "alp_alert_to_findings_seconds",
+            "From a notification's arrival to the group's message with the check's findings",
+            buckets=(0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120),
+            registry=registry,
+        )

@@ -4,36 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.blocks import Block, actions, button, context, modal, section, text_input
 from bot.escape import clean, code, inline
 from commands.actions.registry import ActionSpec, Outcome, Risk
 from commands.actions.request import label as label  # one home: the audit and the flow use it too
 from commands.redact import redact
 
-Block = dict[str, Any]
 RISK_EMOJI = {
     Risk.SAFE: ":large_green_circle:",
     Risk.DISRUPTIVE: ":large_orange_circle:",
     Risk.DESTRUCTIVE: ":red_circle:",
 }
-
-
-def _button(text: str, action_id: str, value: str, style: str | None = None, confirm: str | None = None) -> Block:
-    b: Block = {
-        "type": "button",
-        "text": {"type": "plain_text", "text": text[:75]},
-        "action_id": action_id,
-        "value": value,
-    }
-    if style:
-        b["style"] = style
-    if confirm:
-        b["confirm"] = {
-            "title": {"type": "plain_text", "text": "Are you sure?"},
-            "text": {"type": "mrkdwn", "text": confirm[:300]},
-            "confirm": {"type": "plain_text", "text": "Yes, run it"},
-            "deny": {"type": "plain_text", "text": "No"},
-        }
-    return b
 
 
 PREVIEW_CHARS = 2800  # of a 3000-character section, room for the fence and the "N more" line
@@ -67,7 +48,7 @@ def _preview_section(lines: list[str]) -> Block:
     text = code("\n".join(shown)) if shown else "(no preview)"
     if more:
         text += f"\n… and {more} more line{'s' if more > 1 else ''}: the full list is attached as a file in the thread."
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+    return section(text)
 
 
 def confirmation(
@@ -86,7 +67,7 @@ def confirmation(
         if spec.risk is Risk.DESTRUCTIVE
         else "Confirm to run it."
     )
-    confirm_button = _button(
+    confirm_button = button(
         "Confirm",
         "alp_action_confirm",
         confirm_token,
@@ -94,27 +75,13 @@ def confirmation(
         confirm=f"{inline(_short(what, 200))} changes production." if spec.risk is not Risk.SAFE else None,
     )
     return f"Confirm: {clean(what)}", [
-        {"type": "section", "text": {"type": "mrkdwn", "text": head}},
+        section(head),
         _preview_section(req["preview"]["lines"]),
-        {
-            "type": "context",
-            "elements": [
-                {
-                    "type": "mrkdwn",
-                    "text": f"{note} Who may confirm: {who_may}. "
-                    f"Request #{req['id']}, expires "
-                    f"{req['expires_at']:%H:%M}Z.",
-                }
-            ],
-        },
-        {
-            "type": "actions",
-            "block_id": f"action_request_{req['id']}",
-            "elements": [
-                *([] if nobody else [confirm_button]),
-                _button("Cancel", "alp_action_cancel", cancel_token),
-            ],
-        },
+        context(f"{note} Who may confirm: {who_may}. Request #{req['id']}, expires {req['expires_at']:%H:%M}Z."),
+        actions(
+            [*([] if nobody else [confirm_button]), button("Cancel", "alp_action_cancel", cancel_token)],
+            f"action_request_{req['id']}",
+        ),
     ]
 
 
@@ -122,40 +89,23 @@ def awaiting_approval(
     spec: ActionSpec, req: dict[str, Any], who_may: str, approve_token: str, cancel_token: str
 ) -> tuple[str, list[Block]]:
     what = _short(label(spec.name, req["params"]))
+    approve = button(
+        "Approve", "alp_action_approve", approve_token, "danger", confirm=f"Approve {inline(_short(what, 200))}?"
+    )
     return f"Approval needed: {clean(what)}", [
-        {
-            "type": "section",
-            "text": {
-                "type": "mrkdwn",
-                "text": f"{RISK_EMOJI[spec.risk]} {inline(what)} was confirmed by <@{req['confirmed_by']}> and needs a *second* "
-                f"authorized person to approve before {req['approval_deadline']:%H:%M:%S}Z.",
-            },
-        },
+        section(
+            f"{RISK_EMOJI[spec.risk]} {inline(what)} was confirmed by <@{req['confirmed_by']}> and needs a *second* "
+            f"authorized person to approve before {req['approval_deadline']:%H:%M:%S}Z."
+        ),
         _preview_section(req["preview"]["lines"]),
-        {
-            "type": "context",
-            "elements": [{"type": "mrkdwn", "text": f"Who may approve: {who_may} (not <@{req['confirmed_by']}>)."}],
-        },
-        {
-            "type": "actions",
-            "block_id": f"action_approve_{req['id']}",
-            "elements": [
-                *(
-                    []
-                    if who_may.startswith("nobody")  # no Approve button nobody may press
-                    else [
-                        _button(
-                            "Approve",
-                            "alp_action_approve",
-                            approve_token,
-                            "danger",
-                            confirm=f"Approve {inline(_short(what, 200))}?",
-                        )
-                    ]
-                ),
-                _button("Cancel", "alp_action_cancel", cancel_token),
+        context(f"Who may approve: {who_may} (not <@{req['confirmed_by']}>)."),
+        actions(
+            [
+                *([] if who_may.startswith("nobody") else [approve]),  # no Approve button nobody may press
+                button("Cancel", "alp_action_cancel", cancel_token),
             ],
-        },
+            f"action_approve_{req['id']}",
+        ),
     ]
 
 
@@ -163,9 +113,9 @@ def closed(spec: ActionSpec, req: dict[str, Any], text: str) -> tuple[str, list[
     """The message once the request is over: no more buttons, just what happened."""
     what = _short(label(spec.name, req["params"]))
     return text, [
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"{RISK_EMOJI[spec.risk]} {inline(what)}"}},
+        section(f"{RISK_EMOJI[spec.risk]} {inline(what)}"),
         _preview_section(req["preview"]["lines"]),
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]},
+        context(text),
     ]
 
 
@@ -179,13 +129,7 @@ def outcome_blocks(
     if changes:
         blocks.insert(2, _preview_section(changes))
     if undo_token:
-        blocks.append(
-            {
-                "type": "actions",
-                "block_id": f"action_undo_{req['id']}",
-                "elements": [_button("Undo", "alp_action_undo", undo_token)],
-            }
-        )
+        blocks.append(actions([button("Undo", "alp_action_undo", undo_token)], f"action_undo_{req['id']}"))
     return text, blocks
 
 
@@ -198,25 +142,9 @@ def outcome_changes(outcome: Outcome) -> list[str]:
 
 def params_modal(spec: ActionSpec, known: dict[str, Any], metadata: str) -> Block:
     """A form for the parameters a button could not know (e.g. how many replicas)."""
-    blocks = []
-    for name, info in spec.params.model_fields.items():
-        if name in known or name == "values" or not info.is_required():
-            continue
-        element: Block = {"type": "plain_text_input", "action_id": "value"}
-        blocks.append(
-            {
-                "type": "input",
-                "block_id": name,
-                "label": {"type": "plain_text", "text": name.replace("_", " ")},
-                "hint": {"type": "plain_text", "text": (info.description or name)[:150]},
-                "element": element,
-            }
-        )
-    return {
-        "type": "modal",
-        "callback_id": "alp_action_modal",
-        "private_metadata": metadata,
-        "title": {"type": "plain_text", "text": spec.name[:24]},
-        "submit": {"type": "plain_text", "text": "Preview"},
-        "blocks": blocks,
-    }
+    blocks = [
+        text_input(name, name.replace("_", " "), hint=(info.description or name)[:150])
+        for name, info in spec.params.model_fields.items()
+        if name not in known and name != "values" and info.is_required()
+    ]
+    return modal("alp_action_modal", spec.name[:24], "Preview", blocks, metadata)

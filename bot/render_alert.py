@@ -9,12 +9,12 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
+from bot.blocks import Block, actions, button, context, divider, header, section
 from bot.escape import clean
 from bot.render_slack import MAX_BLOCKS, SlackMessage
 from commands.redact import redact
 from escalation.alert_groups import AlertGroup
 
-Block = dict[str, Any]
 MAX_TEXT = 2900
 
 
@@ -94,44 +94,22 @@ def group_message(
     if incident:
         about.append(f"Incident: {incident}")
     about.append(f"Notifications: {group.notifications}")
-    blocks: list[Block] = [
-        {"type": "header", "text": {"type": "plain_text", "text": redact(title)[:150], "emoji": True}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)[:MAX_TEXT]}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(about)[:MAX_TEXT]}]},
-    ]
+    blocks = [header(redact(title)[:150]), section("\n".join(lines)[:MAX_TEXT]), context(" · ".join(about)[:MAX_TEXT])]
     for note in notes:
-        blocks.append(
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": f":information_source: {esc(note)}"}]}
-        )
+        blocks.append(context(f":information_source: {esc(note)}"))
     blocks += incident_status or []
     tail: list[Block] = []
     if silence_buttons and group.status == "firing":
-        tail.append(
-            {
-                "type": "actions",
-                "block_id": f"alert_silence_{group.id}",
-                "elements": [
-                    {
-                        "type": "button",
-                        "text": {"type": "plain_text", "text": label},
-                        "action_id": f"alert_silence:{i}",
-                        "value": token,
-                    }
-                    for i, (label, token) in enumerate(silence_buttons)
-                ],
-            }
-        )
+        buttons = [button(label, f"alert_silence:{i}", token) for i, (label, token) in enumerate(silence_buttons)]
+        tail.append(actions(buttons, f"alert_silence_{group.id}"))
     attachment = None
     if report is not None:
         room = MAX_BLOCKS - len(blocks) - len(tail) - 1
         body = report.blocks
         attachment = report.attachment
         if len(body) > room:
-            body = [
-                *body[:room],
-                {"type": "context", "elements": [{"type": "mrkdwn", "text": "… the full report is attached"}]},
-            ]
-        blocks += [{"type": "divider"}, *body] if len(blocks) + len(body) + len(tail) < MAX_BLOCKS else body
+            body = [*body[:room], context("… the full report is attached")]
+        blocks += [divider(), *body] if len(blocks) + len(body) + len(tail) < MAX_BLOCKS else body
     blocks += tail
     text = f"{title} ({group.route.get('check', 'no check')})"
     return SlackMessage(esc(text), blocks[:MAX_BLOCKS], attachment)
@@ -157,21 +135,7 @@ def clear_alerts_blocks(
             f"{esc(s['id'])} (by {esc(s.get('createdBy', '?'))}, until {esc(str(s.get('endsAt', '?'))[:16])}Z)"
             for s in active
         )
-    blocks: list[Block] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"*Clear any alerts* ({ref})\n{state}"[:MAX_TEXT]}}
-    ]
+    blocks = [section(f"*Clear any alerts* ({ref})\n{state}"[:MAX_TEXT])]
     if active and expire_token:
-        blocks.append(
-            {
-                "type": "actions",
-                "elements": [
-                    {
-                        "type": "button",
-                        "text": {"type": "plain_text", "text": f"Expire {len(active)} silence(s)"},
-                        "action_id": "alert_expire_silences",
-                        "value": expire_token,
-                    }
-                ],
-            }
-        )
+        blocks.append(actions([button(f"Expire {len(active)} silence(s)", "alert_expire_silences", expire_token)]))
     return f"{ref}: clear any alerts", blocks

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bot.blocks import INVALID, Block, actions, button, context, header, section
 from bot.escape import code, escape, inline
 from bot.render_text import ok_count_line, render_text, table_lines
 from commands.report import Code, Fields, Finding, Report, Severity, Table, Text
@@ -30,8 +31,6 @@ MAX_FIELD = 2000
 MAX_BUTTON_VALUE = 2000
 MAX_MESSAGE_CHARS = 12_000  # keep messages readable; the rest goes to a file
 
-Block = dict[str, Any]
-
 
 @dataclass
 class SlackMessage:
@@ -40,14 +39,6 @@ class SlackMessage:
     text: str
     blocks: list[Block]
     attachment: str | None = None  # full report as text, to upload as a file
-
-
-def _mrkdwn(text: str) -> Block:
-    return {"type": "mrkdwn", "text": text}
-
-
-def _section(text: str) -> Block:
-    return {"type": "section", "text": _mrkdwn(text)}
 
 
 ButtonSigner = Callable[[str, dict[str, Any]], str | None]
@@ -64,32 +55,20 @@ def _finding_blocks(f: Finding, buttons: ButtonSigner | None = None) -> list[Blo
             text += "\n" + code(ev.text, masked=True)
         elif isinstance(ev, Table):
             text += "\n" + code("\n".join(table_lines(ev)), masked=True)
-    blocks = [_section(text)]
-    fields = [
-        _mrkdwn(f"*{escape(k)}*\n{escape(v)}")
-        for ev in f.evidence
-        if isinstance(ev, Fields)
-        for k, v in ev.items.items()
-    ]
+    blocks = [section(text)]
+    fields = [f"*{escape(k)}*\n{escape(v)}" for ev in f.evidence if isinstance(ev, Fields) for k, v in ev.items.items()]
     for i in range(0, len(fields), MAX_FIELDS):  # Slack takes 10 fields a section: more sections, none dropped
-        blocks.append({"type": "section", "fields": fields[i : i + MAX_FIELDS]})
+        blocks.append(section(fields=fields[i : i + MAX_FIELDS]))
     if f.suggestions:
         lines = [inline(s.label) + (f": {escape(s.why)}" if s.why else "") for s in f.suggestions]
-        blocks.append({"type": "context", "elements": [_mrkdwn("Suggested: " + "\n".join(lines))]})
+        blocks.append(context("Suggested: " + "\n".join(lines)))
         elements = []
         for i, s in enumerate(f.suggestions[:5]):
             value = buttons(s.action, dict(s.params)) if buttons else None
             if value:
-                elements.append(
-                    {
-                        "type": "button",
-                        "text": {"type": "plain_text", "text": f"▶ {s.label}"[:75]},
-                        "action_id": f"alp_action_request:{i}",
-                        "value": value,
-                    }
-                )
+                elements.append(button(f"▶ {s.label}", f"alp_action_request:{i}", value))
         if elements:
-            blocks.append({"type": "actions", "elements": elements})
+            blocks.append(actions(elements))
     return blocks
 
 
@@ -114,7 +93,7 @@ def _header(report: Report) -> Block:
     title = escape(report.headline)  # foreign names (a group, a pod) may be in it
     if len(title) > MAX_HEADER:
         title = f"{report.target}: {report.severity.value.upper()}"
-    return {"type": "header", "text": {"type": "plain_text", "text": title, "emoji": True}}
+    return header(title)
 
 
 def _context(report: Report, extra: str = "") -> Block:
@@ -123,7 +102,7 @@ def _context(report: Report, extra: str = "") -> Block:
         counts[f.severity] = counts.get(f.severity, 0) + 1
     tally = " · ".join(f"{EMOJI[s]} {n}" for s, n in sorted(counts.items(), key=lambda x: -x[0].rank))
     text = f"`{report.target}` · {report.duration_s:.1f}s · {tally}{extra}"
-    return {"type": "context", "elements": [_mrkdwn(text)]}
+    return context(text)
 
 
 def render_report(report: Report, buttons: ButtonSigner | None = None, show_all: bool = False) -> SlackMessage:
@@ -133,17 +112,8 @@ def render_report(report: Report, buttons: ButtonSigner | None = None, show_all:
     report = report.redacted()
     fallback = escape(report.headline)  # the notification text: Slack parses it, and titles are foreign
     worst_first, hidden = report.shown(show_all)
-    blocks = [_header(report)]
-    for f in worst_first:
-        blocks += _finding_blocks(f, buttons)
-    if hidden:
-        line = ok_count_line(hidden, f"`/alp check {report.target} --all`")
-        blocks.append({"type": "context", "elements": [_mrkdwn(f"{EMOJI[Severity.OK]} {line}")]})
-    blocks.append(_context(report))
-    incident = _open_incident_button(report)
-    if incident:
-        blocks.append(incident)
-    if _fits(blocks):
+    blocks = _whole(report, worst_first, hidden, buttons)
+    if blocks is not None:
         return SlackMessage(fallback, blocks)
     summary = [_header(report)]
     lines = [f"{EMOJI[f.severity]} {escape(f.title)}" for f in worst_first]
@@ -154,17 +124,38 @@ def render_report(report: Report, buttons: ButtonSigner | None = None, show_all:
         if len(summary) >= MAX_BLOCKS - 3:
             chunk.append(f"… and {len(lines) - lines.index(line)} more in the file")
             break
-        if sum(len(x) + 1 for x in chunk) + len(line) > MAX_SECTION - 100:
-            summary.append(_section("\n".join(chunk)))
+        if chunk and sum(len(x) + 1 for x in chunk) + len(line) > MAX_SECTION - 100:
+            summary.append(section("\n".join(chunk)))
             chunk = []
         chunk.append(line[: MAX_SECTION - 100])
     if chunk:
-        summary.append(_section("\n".join(chunk)))
+        summary.append(section("\n".join(chunk)))
     summary.append(_context(report, " · full report attached as a file"))
     incident = _open_incident_button(report)
     if incident:
         summary.append(incident)
     return SlackMessage(fallback, summary, attachment=render_text(report, show_all=True))
+
+
+def _whole(report: Report, worst_first: list[Finding], hidden: int, buttons: ButtonSigner | None) -> list[Block] | None:
+    """The whole report as one message's blocks; None as soon as it cannot fit one (too many
+    blocks or characters, or a section or field over Slack's limits)."""
+    try:
+        blocks = [_header(report)]
+        for f in worst_first:
+            blocks += _finding_blocks(f, buttons)
+            if not _fits(blocks):  # stop building what will not be sent
+                return None
+        if hidden:
+            line = ok_count_line(hidden, f"`/alp check {report.target} --all`")
+            blocks.append(context(f"{EMOJI[Severity.OK]} {line}"))
+        blocks.append(_context(report))
+        incident = _open_incident_button(report)
+        if incident:
+            blocks.append(incident)
+    except INVALID:
+        return None
+    return blocks if _fits(blocks) else None
 
 
 def _open_incident_button(report: Report) -> Block | None:
@@ -173,19 +164,7 @@ def _open_incident_button(report: Report) -> Block | None:
     if not critical:
         return None
     seed = incident_seed(f"{report.target}: {critical[0].title}", "\n".join(f.title for f in critical[:5]))
-    return {
-        "type": "actions",
-        "block_id": "incident_from_report",
-        "elements": [
-            {
-                "type": "button",
-                "text": {"type": "plain_text", "text": "Open incident"},
-                "style": "danger",
-                "action_id": "incident_open_from_finding",
-                "value": seed,
-            }
-        ],
-    }
+    return actions([button("Open incident", "incident_open_from_finding", seed, "danger")], "incident_from_report")
 
 
 def render_progress(target: str, probes: dict[str, str]) -> SlackMessage:
@@ -193,7 +172,7 @@ def render_progress(target: str, probes: dict[str, str]) -> SlackMessage:
     marks = {"running": ":hourglass_flowing_sand:", "done": ":white_check_mark:"}
     lines = [f"{marks.get(state, ':hourglass_flowing_sand:')} {probe}" for probe, state in probes.items()]
     text = f":mag: Running `{target}`…"
-    blocks = [_section(text + ("\n" + "\n".join(lines) if lines else ""))]
+    blocks = [section(text + ("\n" + "\n".join(lines) if lines else ""))]
     return SlackMessage(text, blocks)
 
 
@@ -228,7 +207,7 @@ def split_sections(text: str, limit: int = MAX_SECTION) -> list[Block]:
             chunk = f"{chunk}\n{line}" if chunk else line
     if chunk or not chunks:
         chunks.append(chunk or " ")
-    return [_section(c) for c in chunks]
+    return [section(c) for c in chunks]
 
 
 def render_usage(message: str) -> SlackMessage:

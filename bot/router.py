@@ -6,18 +6,19 @@ Pure parsing against the registry: no Slack, no backends. Every mistake becomes 
 
 from __future__ import annotations
 
-import difflib
 import re
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
 
 from commands.actions import ACTIONS
+from commands.actions.registry import ActionSpec
 from commands.actions.runner import find, raw_params
 from commands.params import UsageError, validate_params
-from commands.registry import CHECKS, STEPS, CheckSpec, Registry
+from commands.registry import CHECKS, STEPS, CheckSpec, Registry, did_you_mean
 
 VERBS = {  # verb: (usage, what it does)
     "help": ("help [target]", "this message, or the options of one check"),
@@ -99,12 +100,7 @@ class AuditRequest:
 Request = HelpRequest | CheckRequest | IncidentRequest | OncallRequest | DoRequest | AuditRequest
 
 
-def _did_you_mean(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=3, cutoff=0.4)
-    return f" Did you mean {' or '.join(f'`{c}`' for c in close)}?" if close else ""
-
-
-def parse(text: str, registry: Registry = CHECKS) -> Request:
+def parse(text: str, registry: Registry[CheckSpec] = CHECKS) -> Request:
     """Turn the words after `/alp` into a request, or raise UsageError."""
     try:
         words = shlex.split(text)
@@ -140,7 +136,7 @@ def parse(text: str, registry: Registry = CHECKS) -> Request:
         return _step(verb, args, incident)
     if registry.get(verb):  # `/alp kafka-lag` is a forgivable shorthand for `check kafka-lag`
         return _check(verb, args, registry, incident)
-    raise UsageError(f"unknown command `{verb}`.{_did_you_mean(verb, [*VERBS, *registry.names()])}")
+    raise UsageError(f"unknown command `{verb}`.{did_you_mean(verb, [*VERBS, *registry.names()])}")
 
 
 def _take_incident(words: list[str]) -> tuple[list[str], int | None]:
@@ -180,7 +176,7 @@ def _incident(args: list[str], incident: int | None) -> IncidentRequest:
     sub, rest = args[0].lower(), args[1:]
     if sub not in INCIDENT_SUBS:
         raise UsageError(
-            f"unknown incident command `{sub}`.{_did_you_mean(sub, list(INCIDENT_SUBS))} "
+            f"unknown incident command `{sub}`.{did_you_mean(sub, list(INCIDENT_SUBS))} "
             f"Usage: `incident {VERBS['incident'][0].removeprefix('incident ')}`"
         )
     if sub == "open":
@@ -216,11 +212,10 @@ def _incident(args: list[str], incident: int | None) -> IncidentRequest:
     return IncidentRequest(sub, incident, text=" ".join(rest))
 
 
-def _check(target: str, args: list[str], registry: Registry, incident: int | None = None) -> CheckRequest:
+def _check(target: str, args: list[str], registry: Registry[CheckSpec], incident: int | None = None) -> CheckRequest:
     spec = registry.get(target)
     if spec is None:
-        hint = _did_you_mean(target, registry.names())
-        raise UsageError(f"unknown check target `{target}`.{hint} Targets: {', '.join(registry.names())}")
+        raise UsageError(registry.unknown(target))
     show_all = "--all" in args
     if "all" not in spec.params.model_fields:  # a check with its own `all` option (kafka-lag) reads it
         args = [a for a in args if a != "--all"]
@@ -241,11 +236,15 @@ def _step(verb: str, args: list[str], incident: int | None) -> CheckRequest:
     return CheckRequest(spec, validate_params(spec.params, args), incident, show_all=True)
 
 
+def _action_line(prog: str) -> Callable[[ActionSpec], str]:
+    return lambda spec: f"  `{prog} {spec.usage()}` ({spec.risk.value}): {spec.summary}"
+
+
 def actions_help(prog: str = "/alp") -> str:
-    return "\n".join(f"  `{prog} {spec.usage()}` ({spec.risk.value}): {spec.summary}" for spec in ACTIONS)
+    return "\n".join(ACTIONS.section(_action_line(prog)))
 
 
-def help_text(topic: str | None = None, registry: Registry = CHECKS, prog: str = "/alp") -> str:
+def help_text(topic: str | None = None, registry: Registry[CheckSpec] = CHECKS, prog: str = "/alp") -> str:
     """Usage from the registry: the whole list, or one target's options."""
     if topic and ACTIONS.get(topic.removeprefix("do ").strip()):
         a = ACTIONS.get(topic.removeprefix("do ").strip())
@@ -267,15 +266,13 @@ def help_text(topic: str | None = None, registry: Registry = CHECKS, prog: str =
     if topic:
         spec = registry.get(topic.removeprefix("check ").strip())
         if spec is None:
-            return f"No help topic `{topic}`.{_did_you_mean(topic, registry.names())}"
+            return f"No help topic `{topic}`.{did_you_mean(topic, registry.names())}"
         lines = [f"`{prog} {spec.usage()}`", spec.summary, f"Runbook: {spec.runbook}"]
         lines += [f"  {line}" for line in spec.options_help()]
         return "\n".join(lines)
     lines = [f"Usage: `{prog} <command>`"]
     lines += [f"  `{prog} {usage}`: {what}" for usage, what in VERBS.values()]
-    lines.append("Check targets:")
-    lines += [f"  `{spec.name}`: {spec.summary}" for spec in registry]
-    lines.append("Remediations (previewed, confirmed, audited):")
-    lines.append(actions_help(prog))
+    lines += registry.section(lambda spec: f"  `{spec.name}`: {spec.summary}", "Check targets:")
+    lines += ACTIONS.section(_action_line(prog), "Remediations (previewed, confirmed, audited):")
     lines.append(f"`{prog} help <target>` shows a target's options.")
     return "\n".join(lines)

@@ -10,8 +10,11 @@ way fails, the loss is logged with each reason.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
+import time
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -211,3 +214,23 @@ async def open_form(client: AsyncWebClient, trigger_id: object, view: dict[str, 
     except SLACK_ERRORS as err:
         log.error("lost the %s form: views.open: %s", what, reason(err))
         return f"Slack did not open the {what} form ({reason(err)}): try again."
+
+
+class Pacer:
+    """Per-channel token bucket: `burst` messages at once, then `rate` per second (Slack allows
+    about one message per second per channel; the alert intake posts through one)."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.burst = rate, burst
+        self.state: dict[str, tuple[float, float]] = {}
+        self.locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    async def wait(self, channel: str) -> None:
+        async with self.locks[channel]:
+            now = time.monotonic()
+            tokens, last = self.state.get(channel, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+            if tokens < 1:
+                await asyncio.sleep((1 - tokens) / self.rate)
+                now, tokens = time.monotonic(), 1.0
+            self.state[channel] = (tokens - 1, now)

@@ -11,7 +11,6 @@ and the lines an incident's page and postmortem carry (`incident_change_lines`).
 from __future__ import annotations
 
 import asyncio
-import difflib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -24,7 +23,7 @@ from commands.change_audit import audit_changes, merge_alp, read_audit, recency
 from commands.change_sources import Change, Gathered, configmap_changes, workload_changes
 from commands.config import ChecksConfig
 from commands.durations import Duration, ago, format_duration
-from commands.registry import STEPS, CheckContext, CheckResult, check
+from commands.registry import STEPS, CheckContext, CheckResult, check, closest
 from commands.report import Finding, Severity, Table, Text
 
 log = logging.getLogger(__name__)
@@ -134,7 +133,7 @@ async def changes(ctx: CheckContext, p: ChangesParams) -> CheckResult:
     seen = Text(text=_seen(g))
     if p.service and not g.errors and not any(_matches(o, p.service) for o in g.objects):
         names = sorted({o.split("/", 1)[-1] for o in g.objects if not o.startswith("configmap/")})
-        close = difflib.get_close_matches(p.service, names, n=3, cutoff=0.4)
+        close = closest(p.service, names)
         findings.append(
             Finding(
                 severity=Severity.WARNING,

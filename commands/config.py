@@ -23,6 +23,9 @@ class ServiceSpec(BaseModel):
         return self.url or f"http://{self.name}.{namespace}:{self.port}"
 
 
+INFRASTRUCTURE = ("postgres", "redis", "kafka")  # the platform's shared backends (runbook), one probe each
+
+
 def _runbook_services() -> list[ServiceSpec]:
     return [
         ServiceSpec(name="auth-service", port=3001),
@@ -42,6 +45,10 @@ class PlatformSettings(BaseModel):
         description="Kafka consumer group -> the deployment whose pods consume for it",
     )
     topics: list[str] = Field(default_factory=lambda: ["user.attempts"], description="Topics the platform relies on")
+
+    def components(self) -> list[str]:
+        """What an incident can affect: the configured services, then the shared infrastructure."""
+        return [s.name for s in self.services] + list(INFRASTRUCTURE)
 
 
 class KafkaLagSettings(BaseModel):

@@ -12,7 +12,6 @@ first. All lines read go out too (`data.raw_lines`; a file in Slack).
 from __future__ import annotations
 
 import asyncio
-import difflib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from commands.backends.kube import Kube, KubeError
 from commands.durations import Duration, format_duration
 from commands.redact import redact
-from commands.registry import STEPS, CheckContext, CheckResult, check
+from commands.registry import STEPS, CheckContext, CheckResult, check, closest
 from commands.report import Code, Finding, Severity, Table
 
 SHOWN_TEMPLATES = 25  # in the message; all of them are in data.templates and the raw file
@@ -247,7 +246,7 @@ async def logs(ctx: CheckContext, p: LogsParams) -> CheckResult:
     data |= {"templates": [], "unreadable": r.errors, "notes": r.notes, "raw_lines": []}
     if not r.pods:
         why = f"no running pod labelled app={p.service} in {' or '.join(namespaces)}"
-        close = difflib.get_close_matches(p.service, sorted(r.apps), n=3, cutoff=0.4)
+        close = closest(p.service, sorted(r.apps))
         why += f". Did you mean {' or '.join(close)}?" if close else ""
         return CheckResult(
             [

@@ -1,4 +1,6 @@
-"""The one registry of check targets. Help, usage, the CLI and Slack all read it.
+"""The one registry of check targets, and the generic `Registry` every declaration kind uses
+(checks, first steps, `commands/actions/registry.py`'s actions), with the one "did you mean".
+Help, usage, the CLI and Slack all read it.
 
 A check is declared once with `@check(...)`: its name, a one-line summary, the runbook
 section it automates, a pydantic model for its `--options`, and its time limit.
@@ -7,9 +9,9 @@ section it automates, a pydantic model for its `--options`, and its time limit.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -60,7 +62,11 @@ class CheckSpec:
     params: type[BaseModel]
     func: CheckFunc
     timeout_s: float | None = None  # None: the configured `timeouts.check_s`
-    probes: tuple[str, ...] = ()
+    probes: tuple[str, ...] | Callable[[ChecksConfig], tuple[str, ...]] = ()  # or computed from configuration
+
+    def probe_names(self, config: ChecksConfig) -> tuple[str, ...]:
+        """The probes a run with this configuration starts, in order (the progress message lists them)."""
+        return self.probes(config) if callable(self.probes) else self.probes
 
     def options_help(self) -> list[str]:
         """One line per `--option`, from the params model."""
@@ -76,15 +82,41 @@ class CheckSpec:
         return f"check {self.name} {opts}".strip()
 
 
-class Registry:
-    """Named check specs, kept in declaration order."""
+class Named(Protocol):
+    """What a registry holds: a declaration with a name (a check, a step, an action)."""
 
-    def __init__(self) -> None:
-        self._specs: dict[str, CheckSpec] = {}
+    @property
+    def name(self) -> str: ...
 
-    def add(self, spec: CheckSpec) -> None:
+
+Spec = TypeVar("Spec", bound=Named)
+
+
+def closest(word: str, choices: Iterable[str], n: int = 3) -> list[str]:
+    """Up to `n` choices nearest to a mistyped word, best first (difflib's ratio, at least 0.4)."""
+    return difflib.get_close_matches(word, list(choices), n=n, cutoff=0.4)
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """The one "did you mean" of every usage error: `` Did you mean `a` or `b`?`` or ""."""
+    close = closest(word, choices)
+    return f" Did you mean {' or '.join(f'`{c}`' for c in close)}?" if close else ""
+
+
+class Registry(Generic[Spec]):
+    """Named declarations, kept in declaration order: checks, first steps, actions.
+
+    `kind` names one entry in messages ("check target"), `plural` heads their list ("Targets").
+    """
+
+    def __init__(self, kind: str, plural: str) -> None:
+        self.kind, self.plural = kind, plural
+        self._specs: dict[str, Spec] = {}
+
+    def add(self, spec: Spec) -> None:
+        """Raises ValueError for a name declared twice."""
         if spec.name in self._specs:
-            raise ValueError(f"check {spec.name!r} declared twice")
+            raise ValueError(f"{self.kind} {spec.name!r} declared twice")
         self._specs[spec.name] = spec
 
     def order(self, names: list[str]) -> None:
@@ -92,22 +124,30 @@ class Registry:
         rank = {n: i for i, n in enumerate(names)}
         self._specs = dict(sorted(self._specs.items(), key=lambda kv: rank.get(kv[0], len(rank))))
 
-    def get(self, name: str) -> CheckSpec | None:
+    def get(self, name: str) -> Spec | None:
         return self._specs.get(name)
 
     def names(self) -> list[str]:
         return list(self._specs)
 
-    def closest(self, name: str, n: int = 3) -> list[str]:
-        """Valid names nearest to a mistyped one, best first."""
-        return difflib.get_close_matches(name, self.names(), n=n, cutoff=0.4)
+    def unknown(self, name: str) -> str:
+        """The usage error for a name not declared: the nearest names, then all of them."""
+        return (
+            f"unknown {self.kind} `{name}`.{did_you_mean(name, self.names())} {self.plural}: {', '.join(self.names())}"
+        )
 
-    def __iter__(self) -> Iterator[CheckSpec]:
+    def section(self, line: Callable[[Spec], str], title: str | None = None) -> list[str]:
+        """A help section: its title (if any), then one line per declaration, in order."""
+        return [*([title] if title else []), *(line(spec) for spec in self)]
+
+    def __iter__(self) -> Iterator[Spec]:
         return iter(self._specs.values())
 
 
-CHECKS = Registry()
-STEPS = Registry()  # `changes` and `logs`: the runbook's first steps, verbs of their own (not check targets)
+CHECKS: Registry[CheckSpec] = Registry("check target", "Targets")
+STEPS: Registry[CheckSpec] = Registry(
+    "step", "Steps"
+)  # `changes` and `logs`: the runbook's first steps, verbs of their own (not check targets)
 
 
 def check(
@@ -117,8 +157,8 @@ def check(
     runbook: str,
     params: type[BaseModel] = NoParams,
     timeout_s: float | None = None,
-    probes: tuple[str, ...] = (),
-    registry: Registry = CHECKS,
+    probes: tuple[str, ...] | Callable[[ChecksConfig], tuple[str, ...]] = (),
+    registry: Registry[CheckSpec] = CHECKS,
 ) -> Callable[[CheckFunc], CheckFunc]:
     """Declare a check target. The decorated function is returned unchanged."""
 

@@ -4,8 +4,7 @@ Help, `/alp do`, buttons, forms and permissions all read these declarations."""
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from commands.config import ChecksConfig
+from commands.registry import Registry
 
 
 class Risk(StrEnum):
@@ -87,29 +87,7 @@ class ActionSpec:
         return f"do {self.name} {pos} {rest}".replace("  ", " ").strip()
 
 
-class ActionRegistry:
-    def __init__(self) -> None:
-        self._specs: dict[str, ActionSpec] = {}
-
-    def add(self, spec: ActionSpec) -> None:
-        if spec.name in self._specs:
-            raise ValueError(f"action {spec.name!r} declared twice")
-        self._specs[spec.name] = spec
-
-    def get(self, name: str) -> ActionSpec | None:
-        return self._specs.get(name)
-
-    def names(self) -> list[str]:
-        return list(self._specs)
-
-    def closest(self, name: str) -> list[str]:
-        return difflib.get_close_matches(name, self.names(), n=3, cutoff=0.4)
-
-    def __iter__(self) -> Iterator[ActionSpec]:
-        return iter(self._specs.values())
-
-
-ACTIONS = ActionRegistry()
+ACTIONS: Registry[ActionSpec] = Registry("action", "Actions")
 
 
 def action(
@@ -123,7 +101,7 @@ def action(
     positional: tuple[str, ...] = (),
     timeout_s: float = 60,
     verify: str | None = None,
-    registry: ActionRegistry = ACTIONS,
+    registry: Registry[ActionSpec] = ACTIONS,
 ) -> Callable[[ExecuteFn], ExecuteFn]:
     """Declare a remediation; the decorated function runs it (after its preview)."""
 

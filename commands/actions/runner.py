@@ -19,9 +19,7 @@ log = logging.getLogger(__name__)
 def find(name: str) -> ActionSpec:
     spec = ACTIONS.get(name)
     if spec is None:
-        close = ACTIONS.closest(name)
-        hint = f" Did you mean {' or '.join(f'`{c}`' for c in close)}?" if close else ""
-        raise UsageError(f"unknown action `{name}`.{hint} Actions: {', '.join(ACTIONS.names())}")
+        raise UsageError(ACTIONS.unknown(name))
     return spec
 
 

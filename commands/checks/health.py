@@ -4,20 +4,15 @@ from __future__ import annotations
 
 from commands.checks.endpoint_probes import health_probe, kafka_topics_probe, postgres_probe, redis_ping_probe
 from commands.checks.kube_probes import KubeHandle, pods_probe, warning_events_probe
+from commands.config import ChecksConfig
 from commands.probes import Probe, run_probes
 from commands.registry import CheckContext, CheckResult, NoParams, check
 
-PROBES = (
-    "pods",
-    "events",
-    "auth-service",
-    "user-service",
-    "scheduler-service",
-    "ml-service",
-    "postgres",
-    "redis",
-    "kafka",
-)
+
+def probe_names(cfg: ChecksConfig) -> tuple[str, ...]:
+    """The health target's probes for this configuration, in the order `health_probes` starts them:
+    every configured service's /health, then the infrastructure (`PlatformSettings.components()`)."""
+    return ("pods", "events", *cfg.platform.components())
 
 
 def health_probes(ctx: CheckContext, kh: KubeHandle) -> dict[str, Probe]:
@@ -36,7 +31,7 @@ def health_probes(ctx: CheckContext, kh: KubeHandle) -> dict[str, Probe]:
     "health",
     summary="pods, service /health endpoints, PostgreSQL, Redis and Kafka at once",
     runbook="Health Check Commands",
-    probes=PROBES,
+    probes=probe_names,
 )
 async def health(ctx: CheckContext, params: NoParams) -> CheckResult:
     with KubeHandle(ctx) as kh:

@@ -61,7 +61,7 @@ def policies_probe(kh: KubeHandle, namespace: str) -> Probe:
     "network",
     summary="istio-system pods, network policies, empty endpoints, service-to-service TCP",
     runbook="Network and Connectivity Issues — Service-to-Service Communication Failures",
-    probes=("istio", "policies", "endpoints", "services"),
+    probes=lambda cfg: ("istio", "policies", "endpoints", *(f"tcp {s.name}" for s in cfg.platform.services)),
 )
 async def network(ctx: CheckContext, params: NoParams) -> CheckResult:
     cfg = ctx.config

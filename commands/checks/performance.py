@@ -79,6 +79,7 @@ def _usage_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
     "latency",
     summary="response_time per service from logs, pod CPU/memory, deployments short of replicas",
     runbook="Performance Issues — High Response Times",
+    probes=lambda cfg: (*(f"{s.name} response_time" for s in cfg.platform.services), "top", "replicas"),
 )
 async def latency(ctx: CheckContext, params: NoParams) -> CheckResult:
     cfg, th = ctx.config, ctx.config.thresholds
@@ -163,6 +164,7 @@ async def latency(ctx: CheckContext, params: NoParams) -> CheckResult:
     "memory",
     summary="pods by memory use vs limit, OOMKilled restarts, memory/leak/gc log lines",
     runbook="Performance Issues — Memory Leaks",
+    probes=lambda cfg: ("usage", "oom", *(f"{s.name} logs" for s in cfg.platform.services)),
 )
 async def memory(ctx: CheckContext, params: NoParams) -> CheckResult:
     cfg, th = ctx.config, ctx.config.thresholds

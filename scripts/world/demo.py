@@ -11,7 +11,7 @@ the faults that expire (the lock chain).
 - Kafka: topic `user.attempts` (3 partitions) and the `user-service` group, memberless and
   behind on every partition (Burrow: STOP).
 - PostgreSQL: a lock chain on `user_progress` (one open transaction, two updates waiting),
-  held for LOCK_HOLD_S by a background process.
+  held for LOCK_HOLD_S by a background process (scripts/world/lock_chain.py).
 - Redis: the statistics reset, then mostly misses (hit ratio about 15%).
 - The platform stand-in: every service's /health answers 200 except user-service (503).
 
@@ -24,15 +24,12 @@ import asyncio
 import json
 import logging
 import os
-import select
-import subprocess
 import sys
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import psycopg
 import redis
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
@@ -49,10 +46,9 @@ from scripts.world.kube import (
     register_metrics_api,
     register_node,
 )
-
-LOCK_APP = "alp-demo"  # application_name of the demo's lock-chain backends
-LOCK_HOLD_S = 300
-LOCK_TABLE = "user_progress"
+from scripts.world.lock_chain import LOCK_APP as LOCK_APP  # the tests name the demo's backends by it
+from scripts.world.lock_chain import LOCK_HOLD_S, LOCK_TABLE, reset_statements, seed_lock_chain
+from scripts.world.lock_chain import clear_lock_chain as clear_lock_chain
 
 # name -> (app, status of make_pod, memory use, cpu use)
 PODS: dict[str, tuple[str, dict[str, object], str, str]] = {
@@ -203,94 +199,6 @@ def seed_kafka(bootstrap: str, kafka_home: str | None) -> None:
         say(f"kafka: removed {len(removed)} consumer group(s) without members left by earlier runs (tests, benchmarks)")
 
 
-# ---------------------------------------------------------------- PostgreSQL
-def reset_statements(dsn: str) -> None:
-    """pg_stat_statements from zero, so db-load and auth-latency show the demo's statements, not
-    what earlier runs (tests, benchmarks) left."""
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-        conn.execute("SELECT pg_stat_statements_reset()")
-
-
-def clear_lock_chain(dsn: str) -> int:
-    """End the demo's lock chain (its backends are named LOCK_APP); how many backends it ended."""
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        rows = conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s", (LOCK_APP,)
-        ).fetchall()
-    return len(rows)
-
-
-def seed_lock_chain(dsn: str, run_dir: Path) -> None:
-    """A transaction holding a row of user_progress, two updates waiting behind it (LOCK_HOLD_S)."""
-    clear_lock_chain(dsn)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(
-            f"CREATE TABLE IF NOT EXISTS {LOCK_TABLE} (user_id int PRIMARY KEY, item int, attempts int, updated_at timestamptz)"
-        )
-        conn.execute(
-            f"INSERT INTO {LOCK_TABLE} SELECT g, 42, 0, now() FROM generate_series(1, 100) g ON CONFLICT DO NOTHING"
-        )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with open(run_dir / "lock-chain.log", "ab") as log:
-        subprocess.Popen(
-            [sys.executable, "-m", "scripts.world.demo", "hold-locks", str(LOCK_HOLD_S)],
-            cwd=Path(__file__).resolve().parents[2],
-            env={**os.environ, "ALP_POSTGRES_DSN": dsn},  # not on the command line, where `ps` shows it
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,  # outlives `scripts/testbed demo`
-        )
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        for _ in range(100):
-            waiting = conn.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s AND cardinality(pg_blocking_pids(pid)) > 0",
-                (LOCK_APP,),
-            ).fetchone()
-            if waiting and waiting[0] >= 2:
-                break
-            time.sleep(0.1)
-        else:
-            raise RuntimeError(f"the lock chain did not form (see {run_dir / 'lock-chain.log'})")
-    say(f"postgres: a lock chain on {LOCK_TABLE} for {LOCK_HOLD_S // 60} minutes (re-run demo to renew it)")
-
-
-def hold_locks(dsn: str, seconds: float) -> None:
-    """The lock chain's process: hold, let two others wait, let go after `seconds`."""
-    import threading
-
-    kw = {"autocommit": True, "application_name": LOCK_APP}
-    holder = psycopg.connect(dsn, **kw)  # type: ignore[arg-type]
-    holder.execute("BEGIN")
-    holder.execute(f"UPDATE {LOCK_TABLE} SET attempts = attempts + 1, updated_at = now() WHERE user_id = 42")
-
-    def wait(query: str) -> None:
-        try:
-            with psycopg.connect(dsn, **kw) as conn:  # type: ignore[arg-type]
-                conn.execute(f"SET statement_timeout = '{int(seconds) + 30}s'")
-                conn.execute(query)
-        except psycopg.Error:
-            pass
-
-    for query in (
-        f"UPDATE {LOCK_TABLE} SET item = 43, updated_at = now() WHERE user_id = 42 /* progress update */",
-        f"SELECT * FROM {LOCK_TABLE} WHERE user_id = 42 FOR UPDATE /* scheduler: load progress */",
-    ):
-        threading.Thread(target=wait, args=(query,), daemon=True).start()
-        time.sleep(0.3)
-    # The holder stays "idle in transaction" with its UPDATE as last query. The server speaks on
-    # this connection only to end it (clear_lock_chain, a re-run of the demo, the tests, or the
-    # test bed going down): then this process ends too.
-    ended, _, _ = select.select([holder.pgconn.socket], [], [], seconds)
-    try:
-        if not ended:
-            holder.execute("ROLLBACK")
-        holder.close()
-    except psycopg.Error:
-        pass
-
-
 # ---------------------------------------------------------------- Redis
 def seed_redis(url: str) -> None:
     """Statistics reset, then 30 hits and 170 misses: a hit ratio of 15%."""
@@ -351,6 +259,7 @@ def seed(env: dict[str, str]) -> dict[str, str]:
     run_dir = _run_dir(env)
     reset_statements(env["ALP_POSTGRES_DSN"])
     seed_lock_chain(env["ALP_POSTGRES_DSN"], run_dir)
+    say(f"postgres: a lock chain on {LOCK_TABLE} for {LOCK_HOLD_S // 60} minutes (re-run demo to renew it)")
     seed_redis(env["ALP_REDIS_URL"])
     exports = seed_platform(standins)
     saved = {"platform_port": env.get("ALP_TESTBED_PLATFORM_PORT", ""), "exports": exports}
@@ -381,9 +290,6 @@ def seeded(env: dict[str, str]) -> dict[str, str] | None:
 
 def main() -> None:
     """`scripts/testbed demo [--if-needed]`: seed (with --if-needed, only when `seeded` finds no demo)."""
-    if sys.argv[1:2] == ["hold-locks"]:
-        hold_locks(os.environ["ALP_POSTGRES_DSN"], float(sys.argv[2]))
-        return
     # aiokafka logs the coordinator lookups it retries on a fresh broker as errors (real failures raise), like bot/cli.py.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     env = dict(os.environ)
