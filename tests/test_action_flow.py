@@ -24,6 +24,7 @@ from commands.actions.request import ActionRequest, Status
 from commands.config import ChecksConfig
 from commands.report import Report
 from escalation.action_log import ActionLog
+from escalation.audit import AuditLog
 from escalation.config import EscalationSettings
 from escalation.model import Priority, TimelineKind, build_ladder
 from escalation.store import Store
@@ -96,7 +97,7 @@ def sqlite_url(tmp_path) -> str:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def logs():  # type: ignore[no-untyped-def]
+async def logs():  # type: ignore[no-untyped-def]
     """ActionLog.connect, closed at the end of the test."""
     opened: list[ActionLog] = []
 
@@ -106,16 +107,13 @@ def logs():  # type: ignore[no-untyped-def]
 
     yield connect
     for log in opened:
-        log.close()
+        await log.close()
 
 
-def audit_rows(url: str) -> list[tuple[str, str, str, str]]:
+async def audit_rows(url: str) -> list[tuple[str, str, str, str]]:
     """(actor, event, action, result), oldest first."""
-    store = Store(url)
-    try:
-        return [(r["actor"], r["event"], r["action"], r["result"]) for r in reversed(store.latest_audit(200))]
-    finally:
-        store.close()
+    rows = await AuditLog.latest_of(url, 200)
+    return [(r["actor"], r["event"], r["action"], r["result"]) for r in reversed(rows)]
 
 
 async def requested(flow: RemediationFlow, user: str, action: str = "warm-cache", **raw: Any) -> ActionRequest:
@@ -139,7 +137,7 @@ async def test_authorization_is_asked_at_confirm_time_and_every_step_is_audited(
     assert len([p for p in platform.admin_posts if p[0] == WARM]) == posts + 1
     assert [e[0] for e in seen.events] == ["previewed", "requested", "posted", "finished", "verified"]
     assert seen.of("verified") == [("verified", req.id, "redis")]  # the related check re-ran
-    events = [(a, e, r.split(":")[0]) for a, e, act, r in audit_rows(sqlite_url) if act == "warm-cache"]
+    events = [(a, e, r.split(":")[0]) for a, e, act, r in await audit_rows(sqlite_url) if act == "warm-cache"]
     assert events == [
         ("U0ALICE", "dry-run", "POST http"),
         ("U0ALICE", "requested", f"request #{req.id}"),
@@ -169,7 +167,7 @@ async def test_two_person_rule_requester_and_confirmer_cannot_approve(cfg, testb
     assert r.get("user:two-person-flow") is None
     again = await flow.approve(req.id, "U0BOB")
     assert isinstance(again, Refusal) and again.reason is Reason.ALREADY and again.request.status is Status.DONE  # type: ignore[union-attr]
-    events = [(a, e, res) for a, e, act, res in audit_rows(sqlite_url) if act == "flush-cache"]
+    events = [(a, e, res) for a, e, act, res in await audit_rows(sqlite_url) if act == "flush-cache"]
     assert [e[:2] for e in events] == [
         ("U0DAN", "dry-run"),
         ("U0DAN", "requested"),
@@ -191,7 +189,7 @@ def _confirm_in_own_replica(cfg: ChecksConfig, url: str, request_id: int) -> Act
         try:
             return await RemediationFlow(cfg, log, People(U0ALICE=Risk.SAFE), Seen()).confirm(request_id, "U0ALICE")
         finally:
-            log.close()
+            await log.close()
 
     return asyncio.run(go())
 
@@ -210,7 +208,7 @@ async def test_concurrent_confirms_run_it_exactly_once(cfg, store, request, logs
     assert len(ran) == 1 and ran[0].status is Status.DONE
     assert all(o.reason in (Reason.ALREADY, Reason.LOCKED) for o in outs if isinstance(o, Refusal))
     assert len([p for p in platform.admin_posts if p[0] == WARM]) == posts + 1  # the service saw one warm-up
-    assert [e for _, e, act, _ in audit_rows(url) if act == "warm-cache"].count("outcome") == 1
+    assert [e for _, e, act, _ in await audit_rows(url) if act == "warm-cache"].count("outcome") == 1
 
 
 async def test_a_held_target_lock_refuses_with_who_holds_it(cfg, sqlite_url, logs):
@@ -251,7 +249,7 @@ async def test_expired_requests_and_approvals_run_nothing(cfg, testbed, sqlite_u
     late = await flow.approve(req.id, "U0BOB")
     assert isinstance(late, Refusal) and late.reason is Reason.APPROVAL_EXPIRED
     assert r.get("user:late-approval") == b"1"
-    results = [res for _, e, _, res in audit_rows(sqlite_url) if e == "refused"]
+    results = [res for _, e, _, res in await audit_rows(sqlite_url) if e == "refused"]
     assert results == ["expired", "approval window expired"]
 
 
@@ -281,7 +279,7 @@ async def test_refusals_say_why_and_are_audited(cfg, sqlite_url, logs, platform)
     late = await flow.confirm(req.id, "U0ALICE")
     assert isinstance(late, Refusal) and late.reason is Reason.ALREADY
     assert (await flow.confirm(10_000, "U0ALICE")) == Refusal(Reason.NO_REQUEST)
-    refusals = [(e, res) for _, e, _, res in audit_rows(sqlite_url) if e in ("refused", "cancelled")]
+    refusals = [(e, res) for _, e, _, res in await audit_rows(sqlite_url) if e in ("refused", "cancelled")]
     assert [e for e, _ in refusals] == ["refused"] * 5 + ["cancelled"]
     assert refusals[3][1] == "cannot post the confirmation: not_in_channel"
     assert refusals[4][1] == "cancel by someone else"
@@ -290,23 +288,24 @@ async def test_refusals_say_why_and_are_audited(cfg, sqlite_url, logs, platform)
 
 async def test_an_action_in_an_incident_channel_joins_its_steps_and_audit(cfg, sqlite_url, logs):
     store = Store(sqlite_url)
+    audit = AuditLog(store.db)
     try:
         ladder = build_ladder(Priority.P1, EscalationSettings())
-        inc = store.create(Priority.P1, "cache cold", "", [], "C0INC", "U0ALICE", ladder, "e1", [])
+        inc = await store.create(Priority.P1, "cache cold", "", [], "C0INC", "U0ALICE", ladder, "e1", [])
         flow = RemediationFlow(cfg, logs(sqlite_url), People(U0ALICE=Risk.SAFE), Seen())
         req = await flow.request("warm-cache", {}, "U0ALICE", "C0INC")
         assert isinstance(req, ActionRequest)
         assert isinstance(await flow.confirm(req.id, "U0ALICE"), ActionRequest)
-        steps = [(e.kind, e.text, e.data) for e in store.timeline(inc.id) if e.kind == TimelineKind.ACTION]
+        steps = [(e.kind, e.text, e.data) for e in await store.timeline(inc.id) if e.kind == TimelineKind.ACTION]
         assert len(steps) == 1 and steps[0][1].startswith("warm-cache service=scheduler-service: ")
         assert steps[0][2] == {"action": "warm-cache", "ok": True}
-        tied = {r["event"]: r["incident_id"] for r in store.latest_audit(20) if r["action"] == "warm-cache"}
+        tied = {r["event"]: r["incident_id"] for r in await audit.latest(20) if r["action"] == "warm-cache"}
         assert tied == {"dry-run": inc.id, "requested": inc.id, "outcome": inc.id}
         elsewhere = await flow.request("warm-cache", {}, "U0ALICE", "C0OPS")  # no incident there
         assert isinstance(elsewhere, ActionRequest)
-        assert store.latest_audit(1)[0]["incident_id"] is None
+        assert (await audit.latest(1))[0]["incident_id"] is None
     finally:
-        store.close()
+        await store.close()
 
 
 # ---------------------------------------------------------------------- the terminal goes through the same flow
