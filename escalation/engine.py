@@ -214,7 +214,7 @@ class Escalator:
         inc = await self.store.create(
             priority, summary, impact, services, channel, user, ladder, uuid.uuid4().hex, CHECKLIST, external_key
         )
-        await self._announce(inc)
+        await self._announce(inc, claimed=True)
         areas = specialist_areas(services, summary)
         if areas:
             channels = [getattr(self.cfg.specialists, a) for a in areas]
@@ -242,8 +242,11 @@ class Escalator:
                 raise
             return existing, False
 
-    async def _announce(self, inc: Incident) -> None:
-        if not await self.store.claim_announcement(inc.id):
+    async def _announce(self, inc: Incident, claimed: bool = False) -> None:
+        """Post the incident's announcement once. A new incident is created claimed by its opener
+        (so a reconciler pass between the INSERT and this call cannot announce it a second time);
+        the reconciler claims the ones a notifier could not announce (the terminal's)."""
+        if not claimed and not await self.store.claim_announcement(inc.id):
             return
         try:
             where = await self.notifier.announce(inc)

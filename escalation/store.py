@@ -80,7 +80,7 @@ class Store:
                             next_step=0,
                             next_due_at=opened + timedelta(seconds=ladder[0].delay_s),
                             escalation_id=escalation_id,
-                            announced=False,
+                            announced=True,  # claimed by its creator (see Escalator.open)
                             checklist=dict.fromkeys(checklist, False),
                             version=0,
                             external_key=external_key,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import time
 from typing import Any
@@ -367,3 +368,49 @@ async def test_open_for_key_is_idempotent_until_the_incident_is_resolved(make_en
     assert await eng.resolve(first.id, "U1")
     reopened, opened_new = await eng.open_for_key("group-a", Priority.P2, "disk full", "", [], "C1", "alertmanager")
     assert opened_new and reopened.id not in (first.id, other.id)
+
+
+OPENER: contextvars.ContextVar[bool] = contextvars.ContextVar("opener", default=False)
+
+
+async def test_a_new_incident_is_announced_by_its_opener_even_when_the_reconciler_runs_meanwhile(state_url):
+    """The store is async: the leader's reconciler can run between the INSERT of a new incident and
+    its opener's announcement. It must not announce the incident itself: the opener's announcement
+    may be special (an alert group's message is the announcement), and a second one would be a
+    second top-level message (the alert storm showed an incident announced on its own)."""
+    said: list[tuple[str, bool]] = []
+
+    class Opener(Recorder):
+        async def announce(self, inc):  # type: ignore[no-untyped-def]
+            said.append((inc.ref, OPENER.get()))
+            return await super().announce(inc)
+
+    class RacedStore(Store):
+        async def create(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            inc = await super().create(*args, **kwargs)
+            # a pass of the leader, in its own task, right after the INSERT committed
+            await asyncio.create_task(eng.reconcile(), context=contextvars.Context())
+            return inc
+
+    eng = Escalator(RacedStore(state_url), settings(leader_poll_s=60), Opener(), state_url)
+    await eng.start()
+    try:
+        token = OPENER.set(True)
+        try:
+            inc = await eng.open(Priority.P2, "slow cache", "", [], "C1", "U1")
+        finally:
+            OPENER.reset(token)
+        assert said == [(inc.ref, True)]
+        # an incident its opener could not announce (the terminal's) is the reconciler's to announce
+        eng.notifier.announce = _cannot  # type: ignore[method-assign]
+        later = await eng.open(Priority.P2, "from the terminal", "", [], "C1", "U1")
+        del eng.notifier.announce
+        await eng.reconcile()
+        assert said[1:] == [(later.ref, False)]
+    finally:
+        await eng.stop()
+        await eng.close()
+
+
+async def _cannot(inc: object) -> None:
+    return None
