@@ -144,6 +144,8 @@ class ActionFlow:
                 f"Another action on `{req.preview.target}` is already running (by <@{r.detail}>); "
                 "try again when it ends."
             )
+        if r.reason is Reason.UNAVAILABLE:
+            return f"Nothing was changed: I cannot take the lock on the target ({escape(redact(r.detail))}). Try again."
         return {
             Reason.EXPIRED: "this request has expired; nothing was changed",
             Reason.APPROVAL_EXPIRED: "The approval window has expired; nothing was changed.",

@@ -13,11 +13,13 @@ import logging
 import os
 import shlex
 import sys
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.escape import terminal
 from bot.render_text import render_text
 from bot.settings import ConfigError, Settings, load_settings
+from commands.change_audit import AuditRead, use_audit_reader
 from commands.params import UsageError
 from commands.redact import RedactingFilter, redact_data
 from commands.registry import CheckContext
@@ -36,6 +38,16 @@ async def _progress(probe: str, state: str) -> None:
 
 
 _SELF_CONTAINED = ("kafka-lag",)  # checks whose module needs no other check module
+
+
+async def _changes_since(state_url: str, since: datetime) -> AuditRead:
+    """`alp changes` reads alp's audit log from the state store (imported when first needed)."""
+    from escalation.audit import changes_since
+
+    return await changes_since(state_url, since)
+
+
+use_audit_reader(_changes_since)
 
 
 def _fast_check(args: list[str], as_json: bool, chart: str | None) -> bool:

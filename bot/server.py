@@ -26,11 +26,15 @@ from bot.app import build_app, register_fallbacks
 from bot.metrics import Metrics
 from bot.settings import ConfigError, Settings, load_settings
 from bot.slack_client import make_client
+from commands.change_audit import use_audit_reader
 from commands.readiness import readiness
 from commands.redact import RedactingFilter, redact, redact_data
 from escalation.alert_groups import AlertGroups
+from escalation.audit import changes_since
 from escalation.db import Database
 from escalation.engine import Escalator
+
+use_audit_reader(changes_since)  # `alp changes` reads alp's own actions from the state store
 
 log = logging.getLogger("alp.bot")
 

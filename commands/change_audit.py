@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import re
-from datetime import datetime, timedelta
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from commands.backends.kube import FIELD_MANAGER
@@ -136,36 +136,26 @@ def audit_changes(rows: list[dict[str, Any]], requests: dict[int, dict[str, Any]
     return out
 
 
-async def read_audit(
-    state_url: str, since: datetime, limit: int = 2000
-) -> tuple[list[dict[str, Any]], dict[int, Any], str]:
-    """The one reader of the state store for `alp changes`: audit records from `since` (and an
-    hour before, so a request asked earlier and run inside the window is matched), the Slack
-    requests they name, and how far back the records read go."""
-    from escalation.audit import AuditLog
-    from escalation.db import Database
-    from escalation.requests import ActionRequests
+AuditRead = tuple[list[dict[str, Any]], dict[int, Any], str]
+"""(audit records, {request id: stored request}, how far back the records read go)."""
+AuditReader = Callable[[str, datetime], Awaitable[AuditRead]]
+_reader: AuditReader | None = None
 
-    path = state_url.removeprefix("sqlite:///")
-    if path != state_url and not os.path.exists(path):  # noqa: ASYNC240 (one stat) do not create a state store to read it
-        return [], {}, f"no audit log ({path} does not exist)"
-    db = Database(state_url, pooled=False)
-    try:
-        rows = await AuditLog(db).latest(limit)
-        floor = since - timedelta(hours=1)
-        rows = [r for r in rows if at_utc(r["at"]) >= floor]
-        requests: dict[int, Any] = {}
-        reader = ActionRequests(db)
-        for r in rows:
-            m = re.search(r"#(\d+)", r["result"] or "") if r["event"] == "requested" else None
-            if m:
-                req = await reader.get(int(m[1]))
-                if req is not None:
-                    requests[int(m[1])] = req
-        reach = "the whole audit log" if len(rows) < limit else f"the latest {limit} audit records only"
-        return rows, requests, reach
-    finally:
-        await db.close()
+
+def use_audit_reader(reader: AuditReader) -> None:
+    """Wire the state store's reader (`escalation.audit.changes_since`): commands/ never imports
+    escalation/, so the bot and the terminal hand it over at start-up."""
+    global _reader
+    _reader = reader
+
+
+async def read_audit(state_url: str, since: datetime) -> AuditRead:
+    """Audit records from `since` (and an hour before, so a request asked earlier and run inside
+    the window is matched) and the requests they name, through the wired reader.
+    Raises LookupError when no reader is wired (a finding says so)."""
+    if _reader is None:
+        raise LookupError("the state store's reader is not wired in this process")
+    return await _reader(state_url, since)
 
 
 def near(a: Change, b: Change) -> bool:

@@ -3,9 +3,13 @@ result, tied to the open incident of the channel it happened in (`alp audit`, `a
 
 from __future__ import annotations
 
+import os
+import re
+from datetime import datetime, timedelta
 from typing import Any
 
-from escalation.db import Database, now
+from escalation.db import Database, aware, now
+from escalation.requests import ActionRequests
 from escalation.schema import audit
 
 
@@ -57,3 +61,31 @@ class AuditLog:
         async with self.db.engine.connect() as conn:
             rows = (await conn.execute(audit.select().order_by(audit.c.id.desc()).limit(limit))).mappings().all()
         return [dict(r) for r in rows]
+
+
+async def changes_since(
+    state_url: str, since: datetime, limit: int = 2000
+) -> tuple[list[dict[str, Any]], dict[int, Any], str]:
+    """`alp changes`' read of the state store (wired by `commands.change_audit.use_audit_reader`):
+    audit records from `since` (and an hour before, so a request asked earlier and run inside the
+    window is matched), the Slack requests they name, and how far back the records read go."""
+    path = state_url.removeprefix("sqlite:///")
+    if path != state_url and not os.path.exists(path):  # noqa: ASYNC240 (one stat) do not create a state store to read it
+        return [], {}, f"no audit log ({path} does not exist)"
+    db = Database(state_url, pooled=False)
+    try:
+        rows = await AuditLog(db).latest(limit)
+        floor = since - timedelta(hours=1)
+        rows = [r for r in rows if (aware(r["at"]) or floor) >= floor]
+        requests: dict[int, Any] = {}
+        reader = ActionRequests(db)
+        for r in rows:
+            m = re.search(r"#(\d+)", r["result"] or "") if r["event"] == "requested" else None
+            if m:
+                req = await reader.get(int(m[1]))
+                if req is not None:
+                    requests[int(m[1])] = req
+        reach = "the whole audit log" if len(rows) < limit else f"the latest {limit} audit records only"
+        return rows, requests, reach
+    finally:
+        await db.close()

@@ -29,7 +29,7 @@ from escalation.config import EscalationSettings
 from escalation.model import Priority, TimelineKind, build_ladder
 from escalation.store import Store
 from tests.checks_env import config_for
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_port
 from tests.k8s_world import PLATFORM
 from tests.test_escalation_processes import pg_state
 
@@ -224,6 +224,23 @@ async def test_a_held_target_lock_refuses_with_who_holds_it(cfg, sqlite_url, log
         assert still is not None and still.status is Status.PENDING  # nothing ran; it can be confirmed later
     finally:
         await other.release()
+    done = await flow.confirm(req.id, "U0ALICE")
+    assert isinstance(done, ActionRequest) and done.status is Status.DONE
+
+
+async def test_redis_down_when_the_lock_is_taken_refuses_naming_it_and_runs_nothing(cfg, sqlite_url, logs):
+    flow = RemediationFlow(cfg, logs(sqlite_url), People(U0ALICE=Risk.SAFE), Seen())
+    req = await requested(flow, "U0ALICE")
+    down = cfg.model_copy(deep=True)
+    down.redis_url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens: the lock cannot be taken
+    flow.cfg = down
+    refused = await flow.confirm(req.id, "U0ALICE")
+    assert isinstance(refused, Refusal) and refused.reason is Reason.UNAVAILABLE, refused
+    assert "Redis" in refused.detail and refused.request is not None
+    still = await flow.log.get(req.id)
+    assert still is not None and still.status is Status.PENDING  # nothing ran; it can be confirmed later
+    assert ("U0ALICE", "refused", "warm-cache") in [(a, e, act) for a, e, act, _ in await audit_rows(sqlite_url)]
+    flow.cfg = cfg
     done = await flow.confirm(req.id, "U0ALICE")
     assert isinstance(done, ActionRequest) and done.status is Status.DONE
 

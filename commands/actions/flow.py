@@ -18,6 +18,7 @@ The flow reaches storage through `RequestLog` (escalation/action_log.py) and peo
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -27,13 +28,16 @@ from typing import Any, Protocol
 from commands.actions.locks import TargetLock
 from commands.actions.registry import ActionContext, ActionSpec, Outcome, Preview, Risk
 from commands.actions.request import ActionRequest, Status, label, preview_json
-from commands.actions.runner import execute, find, preview, validate
+from commands.actions.runner import execute, find, preview, validate, why
+from commands.backends.errors import BackendError
 from commands.config import ChecksConfig
 from commands.params import UsageError
 from commands.redact import redact, redact_data
 from commands.registry import CHECKS, CheckContext
 from commands.report import Report
 from commands.runner import run_check
+
+log = logging.getLogger(__name__)
 
 
 class NotDelivered(Exception):
@@ -53,6 +57,7 @@ class Reason(StrEnum):
     SELF_APPROVAL = "self_approval"  # the requester or confirmer tried to approve
     ALREADY = "already"  # the request moved on (double click, retry, someone else): `request` says where
     LOCKED = "locked"  # another action holds the target (detail: who)
+    UNAVAILABLE = "unavailable"  # the lock's store (Redis) could not be reached (detail: the BackendError)
 
 
 class Step(StrEnum):
@@ -287,7 +292,11 @@ class RemediationFlow:
         self, req: ActionRequest, spec: ActionSpec, user: str, from_status: tuple[Status, ...], **values: Any
     ) -> ActionRequest | Refusal:
         lock = TargetLock(self.cfg, req.target, f"{user}#{req.id}")
-        holder = await lock.acquire()
+        try:
+            holder = await lock.acquire()
+        except BackendError as err:  # no lock, no run: the request stays as it was
+            await self.audit(user, "refused", spec.name, req.params, f"cannot take the lock: {why(err)}", req.channel)
+            return Refusal(Reason.UNAVAILABLE, why(err), spec.name, req.params, spec.risk, request=req)
         if holder is not None:
             return Refusal(Reason.LOCKED, holder.split("#")[0], spec.name, req.params, spec.risk, request=req)
         try:
@@ -300,7 +309,7 @@ class RemediationFlow:
                 params = validate(spec, req.params)
                 outcome = await execute(spec, ActionContext(self.cfg), params, req.preview)
         finally:
-            await lock.release()
+            await _release(lock)
         status = Status.DONE if outcome.ok else Status.FAILED
         result = {
             "ok": outcome.ok,
@@ -336,3 +345,11 @@ class RemediationFlow:
             return None
         action, params = req.undo
         return action, params, req.channel
+
+
+async def _release(lock: TargetLock) -> None:
+    """Release the target lock; if Redis is gone by now, the lock expires on its own (lock_ttl_s)."""
+    try:
+        await lock.release()
+    except BackendError as err:
+        log.warning("cannot release the lock on %s (%s): it expires on its own", lock.key, err)

@@ -49,7 +49,7 @@ def validate(spec: ActionSpec, raw: dict[str, Any]) -> ActionParams:
         ) from None
 
 
-def _why(err: BaseException) -> str:
+def why(err: BaseException) -> str:
     """What went wrong, in words an engineer reads: a backend's failure names the backend."""
     if isinstance(err, BackendError):
         return str(err) if err.backend in str(err) else f"{err.backend}: {err}"
@@ -64,7 +64,7 @@ async def preview(spec: ActionSpec, ctx: ActionContext, params: ActionParams) ->
     except Exception as err:
         if not isinstance(err, BackendError | TimeoutError | ValueError):
             log.exception("preview of %s failed", spec.name)
-        return Preview([], refusal=f"cannot preview {spec.name}: {_why(err)}")
+        return Preview([], refusal=f"cannot preview {spec.name}: {why(err)}")
 
 
 async def execute(spec: ActionSpec, ctx: ActionContext, params: ActionParams, pre: Preview) -> Outcome:
@@ -72,4 +72,4 @@ async def execute(spec: ActionSpec, ctx: ActionContext, params: ActionParams, pr
         return await asyncio.wait_for(spec.execute(ctx, params, pre), spec.timeout_s)
     except Exception as err:
         log.exception("action %s failed", spec.name)
-        return Outcome(False, f"{spec.name} failed: {_why(err)}")
+        return Outcome(False, f"{spec.name} failed: {why(err)}")
