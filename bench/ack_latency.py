@@ -3,6 +3,9 @@
 Starts a real alp-bot against the test bed and the fake Slack, fires the requests at once,
 and prints p50/p99/max of the time until each HTTP response (Slack's 3 s ack budget).
 Run: scripts/testbed up && .venv/bin/python -m bench.ack_latency [N]
+The bot keeps its state where ALP_STATE_URL says, as in production: e.g.
+ALP_STATE_URL=postgresql://…/alp_state (the multi-replica setup) for the figures in bench/RESULTS.md;
+unset, a SQLite file in the working directory.
 """
 
 from __future__ import annotations

@@ -212,9 +212,9 @@ class Escalator:
         """A new incident, announced; a P0's first step is paged at once."""
         ladder = build_ladder(priority, self.cfg)  # frozen onto the incident
         inc = await self.store.create(
-            priority, summary, impact, services, channel, user, ladder, uuid.uuid4().hex, CHECKLIST, external_key
+            priority, summary, impact, services, channel, user, ladder, uuid.uuid4().hex, CHECKLIST, external_key, True
         )
-        await self._announce(inc)
+        await self._announce(inc, claimed=True)
         areas = specialist_areas(services, summary)
         if areas:
             channels = [getattr(self.cfg.specialists, a) for a in areas]
@@ -242,8 +242,9 @@ class Escalator:
                 raise
             return existing, False
 
-    async def _announce(self, inc: Incident) -> None:
-        if not await self.store.claim_announcement(inc.id):
+    async def _announce(self, inc: Incident, claimed: bool = False) -> None:
+        """Post the incident once, whoever tries; `claimed`: the announcement is already this caller's."""
+        if not claimed and not await self.store.claim_announcement(inc.id):
             return
         try:
             where = await self.notifier.announce(inc)
