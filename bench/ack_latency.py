@@ -3,6 +3,10 @@
 Starts a real alp-bot against the test bed and the fake Slack, fires the requests at once,
 and prints p50/p99/max of the time until each HTTP response (Slack's 3 s ack budget).
 Run: scripts/testbed up && .venv/bin/python -m bench.ack_latency [N]
+The bot keeps its state where ALP_STATE_URL says, as in production: e.g.
+ALP_STATE_URL=postgresql://…/alp_state (the multi-replica setup) for the figures in bench/RESULTS.md;
+unset, a SQLite file in the working directory. With `--incident`, an incident is open in the
+channel first, so every check is also recorded on it (a read and a write in the state store each).
 """
 
 from __future__ import annotations
@@ -35,8 +39,18 @@ async def fire(url: str, slack: FakeSlack, n: int) -> list[float]:
         return list(await asyncio.gather(*(one(i) for i in range(n))))
 
 
+async def command(url: str, text: str, response_url: str) -> None:
+    body = slash_command(text, response_url)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{url}/slack/events", data=body, headers=signed_headers(SIGNING_SECRET, body)) as resp,
+    ):
+        assert resp.status == 200, resp.status
+
+
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 50
+    args = [a for a in sys.argv[1:] if a != "--incident"]
+    n = int(args[0]) if args else 50
     slack = FakeSlack().start()
     bot = BotProcess(
         {
@@ -49,6 +63,8 @@ def main() -> None:
         }
     ).start()
     try:
+        if "--incident" in sys.argv:  # P2: nothing is paged for two hours
+            asyncio.run(command(bot.url, "incident open P2 ack latency bench", slack.response_url("open")))
         asyncio.run(fire(bot.url, slack, 2))  # warm up imports and connections
         time.sleep(3)
         slack.reset()

@@ -9,6 +9,7 @@ alert-group key is stored: incidents themselves are untouched (`incident_id` lin
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -44,6 +45,7 @@ class AlertGroups:
 
     def __init__(self, db: Database) -> None:
         self.engine = db.engine
+        self._silences = asyncio.Lock()
 
     async def current(self, group_key: str) -> AlertGroup | None:
         """The group's latest episode (firing or resolved), if any."""
@@ -125,13 +127,15 @@ class AlertGroups:
             )
 
     async def add_silence(self, episode_id: int, silence_id: str) -> None:
-        group = await self.get(episode_id)
-        if group is not None and silence_id not in group.silences:
-            group.silences = [*group.silences, silence_id]
-            async with self.engine.begin() as conn:
-                await conn.execute(
-                    alert_groups.update().where(alert_groups.c.id == episode_id).values(silences=group.silences)
-                )
+        """Add a silence id to the episode (read, then written: one at a time in this process)."""
+        async with self._silences:
+            group = await self.get(episode_id)
+            if group is not None and silence_id not in group.silences:
+                group.silences = [*group.silences, silence_id]
+                async with self.engine.begin() as conn:
+                    await conn.execute(
+                        alert_groups.update().where(alert_groups.c.id == episode_id).values(silences=group.silences)
+                    )
 
 
 def _group(row: Any) -> AlertGroup:

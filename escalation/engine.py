@@ -212,7 +212,7 @@ class Escalator:
         """A new incident, announced; a P0's first step is paged at once."""
         ladder = build_ladder(priority, self.cfg)  # frozen onto the incident
         inc = await self.store.create(
-            priority, summary, impact, services, channel, user, ladder, uuid.uuid4().hex, CHECKLIST, external_key
+            priority, summary, impact, services, channel, user, ladder, uuid.uuid4().hex, CHECKLIST, external_key, True
         )
         await self._announce(inc, claimed=True)
         areas = specialist_areas(services, summary)
@@ -243,9 +243,7 @@ class Escalator:
             return existing, False
 
     async def _announce(self, inc: Incident, claimed: bool = False) -> None:
-        """Post the incident's announcement once. A new incident is created claimed by its opener
-        (so a reconciler pass between the INSERT and this call cannot announce it a second time);
-        the reconciler claims the ones a notifier could not announce (the terminal's)."""
+        """Post the incident once, whoever tries; `claimed`: the announcement is already this caller's."""
         if not claimed and not await self.store.claim_announcement(inc.id):
             return
         try:

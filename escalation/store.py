@@ -58,9 +58,12 @@ class Store:
         escalation_id: str,
         checklist: list[str],
         external_key: str | None = None,
+        announcing: bool = False,
     ) -> Incident:
         """A new triggered incident whose first step is due `ladder[0].delay_s` from now.
-        With `external_key`: raises sqlalchemy.exc.IntegrityError if an open incident has that key."""
+        With `external_key`: raises sqlalchemy.exc.IntegrityError if an open incident has that key.
+        `announcing`: the caller has the announcement (as `claim_announcement` would give it), so no
+        reconciler pass can announce it first while the caller is still on its way to."""
         opened = now()
         async with self.engine.begin() as conn:
             row = (
@@ -80,7 +83,7 @@ class Store:
                             next_step=0,
                             next_due_at=opened + timedelta(seconds=ladder[0].delay_s),
                             escalation_id=escalation_id,
-                            announced=True,  # claimed by its creator (see Escalator.open)
+                            announced=announcing,
                             checklist=dict.fromkeys(checklist, False),
                             version=0,
                             external_key=external_key,
