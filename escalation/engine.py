@@ -37,7 +37,6 @@ from escalation.model import (
 )
 from escalation.notify import Notifier
 from escalation.outbox import Outbox, PageKey
-from escalation.requests import ActionRequests
 from escalation.store import Store
 
 log = logging.getLogger(__name__)
@@ -380,10 +379,6 @@ class Escalator:
     async def latest_audit(self, limit: int = 20) -> list[dict[str, Any]]:
         """Newest first: {id, at, actor, event, action, params, result, incident_id}."""
         return await self.audit.latest(limit)
-
-    def action_requests(self) -> ActionRequests:
-        """Remediation requests' storage, on the same database (no call is made here)."""
-        return ActionRequests(self.store.db)
 
     async def ping(self, timeout_s: float) -> str | None:
         """None when the state store answers, else why not."""
