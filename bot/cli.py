@@ -26,7 +26,7 @@ from commands.registry import CheckContext
 from commands.runner import run_check
 
 if TYPE_CHECKING:
-    from bot.router import DoRequest, IncidentRequest
+    from bot.router import AuditRequest, DoRequest, IncidentRequest
     from commands.report import Report
 
 EXIT_USAGE = 64
@@ -130,25 +130,47 @@ def main(argv: list[str] | None = None) -> None:
 
         print(_plain(oncall_text(settings)))
         return
-    if isinstance(request, IncidentRequest):
-        sys.exit(asyncio.run(_incident(request, settings, as_json)))
-    if isinstance(request, _DoRequest):
-        sys.exit(asyncio.run(_do(request, settings, yes)))
-    if isinstance(request, AuditRequest):
-        from escalation.audit import AuditLog
-
-        for r in asyncio.run(AuditLog.latest_of(settings.state_url, request.n)):
-            params = json.dumps(redact_data(r["params"]), ensure_ascii=False)
-            print(
-                terminal(f"{r['at']:%Y-%m-%d %H:%M:%S} {r['actor']} {r['event']} {r['action']} {params} {r['result']}")
-            )
-        return
+    if isinstance(request, IncidentRequest | _DoRequest | AuditRequest):
+        sys.exit(_with_state_store(request, settings, as_json, yes))
     assert isinstance(request, CheckRequest)
     report = asyncio.run(run_check(request.spec, CheckContext(settings, _progress), request.params))
     print(report.to_json() if as_json else render_text(report, request.show_all), end="" if not as_json else "\n")
     if chart is not None:
         _write_chart(report, chart)
     sys.exit(report.exit_code)
+
+
+def _with_state_store(
+    request: IncidentRequest | DoRequest | AuditRequest, settings: Settings, as_json: bool, yes: bool
+) -> int:
+    """`alp incident|do|audit`: the exit code; a state store that cannot be reached is said, not a traceback."""
+    import sqlalchemy as sa
+
+    from bot.router import DoRequest as _DoRequest
+    from bot.router import IncidentRequest as _IncidentRequest
+    from escalation.db import StateStoreError, state_store_error
+
+    try:
+        if isinstance(request, _IncidentRequest):
+            return asyncio.run(_incident(request, settings, as_json))
+        if isinstance(request, _DoRequest):
+            return asyncio.run(_do(request, settings, yes))
+        return asyncio.run(_audit(request, settings))
+    except StateStoreError as err:
+        print(f"alp: {terminal(str(err))}", file=sys.stderr)
+    except sa.exc.SQLAlchemyError as err:
+        print(f"alp: {terminal(str(state_store_error(err, settings.state_url, 'answer')))}", file=sys.stderr)
+    return 1
+
+
+async def _audit(request: AuditRequest, settings: Settings) -> int:
+    """`alp audit [N]`: the latest audit records, parameters and results masked."""
+    from escalation.audit import AuditLog
+
+    for r in await AuditLog.latest_of(settings.state_url, request.n):
+        params = json.dumps(redact_data(r["params"]), ensure_ascii=False)
+        print(terminal(f"{r['at']:%Y-%m-%d %H:%M:%S} {r['actor']} {r['event']} {r['action']} {params} {r['result']}"))
+    return 0
 
 
 def _pop_option(args: list[str], name: str) -> str | None:

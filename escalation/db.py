@@ -20,6 +20,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from commands.backends.errors import BackendError
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATED: set[str] = set()  # databases this process has already brought up to date
 
@@ -73,6 +75,21 @@ def migrate(engine: Engine) -> None:
     _MIGRATED.add(key)
 
 
+class StateStoreError(BackendError):
+    """The state database at ALP_STATE_URL could not be reached or refused the bot (a login, a statement).
+    `backend` is "PostgreSQL" or "SQLite"; `str()` says it is alp's state store, where, and why."""
+
+
+def state_store_error(err: sa.exc.SQLAlchemyError, state_url: str, operation: str = "open") -> StateStoreError:
+    """The StateStoreError for a SQLAlchemy (driver) error met on the state store; no password in it."""
+    url = sa.engine.make_url(sqlalchemy_url(state_url))
+    backend = "PostgreSQL" if url.get_backend_name() == "postgresql" else url.get_backend_name().capitalize()
+    where = f"{url.host}:{url.port or 5432}/{url.database}" if url.host else str(url.database)
+    reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+    message = f"alp's state store ({backend} at {where}, ALP_STATE_URL) could not {operation}: {reason}"
+    return StateStoreError(backend, operation, reason, message)
+
+
 class Database:
     """The state database at ALP_STATE_URL (SQLite, one replica; PostgreSQL, several), migrated to
     the newest schema when opened (synchronously: start-up, not a request). `engine` is the asyncio
@@ -85,6 +102,8 @@ class Database:
         sync_engine = sa.create_engine(sync_url, **sync_options)
         try:
             migrate(sync_engine)
+        except sa.exc.SQLAlchemyError as err:
+            raise state_store_error(err, state_url, "be opened") from None
         finally:
             sync_engine.dispose()
         url = async_url(state_url)
