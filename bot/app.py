@@ -8,10 +8,12 @@ the findings. Where the bot cannot post in the channel, `response_url` carries t
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import time
 import traceback
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actions import ActionFlow, register_action_handlers
-from bot.escape import code
+from bot.escape import code, escape
 from bot.incident_text import handle_incident_command, oncall_text
 from bot.incidents import register_incident_handlers
 from bot.metrics import Metrics
@@ -52,6 +54,7 @@ from commands.redact import redact
 from commands.registry import CHECKS, CheckContext
 from commands.report import Report, Severity
 from commands.runner import run_check
+from escalation.db import as_state_store_error
 from escalation.engine import Escalator
 
 log = logging.getLogger(__name__)
@@ -208,7 +211,8 @@ def build_app(settings: Settings, metrics: Metrics, escalator: Escalator) -> Asy
             return
         if isinstance(request, AuditRequest):
             metrics.commands.labels(verb="audit", outcome="ok").inc()
-            await ack(response_type="ephemeral", text=await flow.audit_text(request.n))
+            await ack()  # at once: the audit log is in the state store, which may be slow
+            await private(respond, await flow.audit_text(request.n))
             return
         if isinstance(request, IncidentRequest):
             metrics.commands.labels(verb="incident", outcome="ok").inc()
@@ -242,7 +246,7 @@ def build_app(settings: Settings, metrics: Metrics, escalator: Escalator) -> Asy
         )
 
     flow = ActionFlow(settings, client, escalator, metrics)
-    app.command("/alp")(alp_command)
+    app.command("/alp")(answered(alp_command, settings.state_url))
     register_incident_handlers(app, escalator, run_health, settings.platform.components())
     register_action_handlers(app, flow)
     return app  # the caller adds its own handlers, then `register_fallbacks` last
@@ -258,9 +262,10 @@ async def private(respond: Any, text: str | None) -> None:
         log.error("lost a private reply: response_url: %s", reason(err))
 
 
-def register_fallbacks(app: AsyncApp) -> None:
+def register_fallbacks(app: AsyncApp, state_url: str = "") -> None:
     """Registered last: any other button or form is acknowledged and answered, and an error in a
-    handler is answered and logged in one line (type, place, masked message), never a traceback."""
+    handler is answered and logged in one line (type, place, masked message), never a traceback;
+    a failure of the state store at `state_url` is answered naming it (where, and why)."""
 
     @app.action(re.compile(".*"))
     async def unknown_action(ack: Any, body: dict[str, Any], respond: Any) -> None:
@@ -273,12 +278,43 @@ def register_fallbacks(app: AsyncApp) -> None:
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any], respond: Any = None) -> None:
-        frames = traceback.extract_tb(error.__traceback__)
-        ours = [f for f in frames if any(p in f.filename for p in ("/bot/", "/commands/", "/escalation/"))] or frames
-        where = f"{Path(ours[-1].filename).name}:{ours[-1].lineno}" if ours else "?"
-        log.error("unhandled %s at %s: %s", type(error).__name__, where, redact(str(error))[:300])
-        if respond is not None:
-            await private(respond, f"alp could not finish that ({type(error).__name__}); it is logged.")
+        await answer_failure(error, respond, state_url)
+
+
+async def answer_failure(error: Exception, respond: Any, state_url: str) -> None:
+    """Log a handler's failure in one line (type, place, masked message) and answer it privately:
+    a failure of the state store at `state_url` names it (where, and why), anything else its type."""
+    frames = traceback.extract_tb(error.__traceback__)
+    ours = [f for f in frames if any(p in f.filename for p in ("/bot/", "/commands/", "/escalation/"))] or frames
+    where = f"{Path(ours[-1].filename).name}:{ours[-1].lineno}" if ours else "?"
+    log.error("unhandled %s at %s: %s", type(error).__name__, where, redact(str(error))[:300])
+    if respond is None:
+        return
+    store = as_state_store_error(error, state_url)
+    if store is not None:
+        await private(respond, f"alp could not finish that: {escape(str(store))}. Try again when it answers.")
+        return
+    await private(respond, f"alp could not finish that ({type(error).__name__}); it is logged.")
+
+
+def answered(handler: Callable[..., Awaitable[None]], state_url: str) -> Callable[..., Awaitable[None]]:
+    """`handler` answering its own failure. Bolt's asyncio runner, when a listener fails within
+    ~10 ms of its ack, overwrites the ack with nothing and Slack gets a 404 after 3 s (a state store
+    refusing connections fails that fast); so the failure is caught here, inside the listener, acked
+    if it was not yet, and answered as `answer_failure` does. Bolt injects arguments by the wrapped
+    handler's names (it unwraps)."""
+
+    @functools.wraps(handler)
+    async def run(**kwargs: Any) -> None:
+        try:
+            await handler(**kwargs)
+        except Exception as err:
+            ack = kwargs.get("ack")
+            if ack is not None and getattr(ack, "response", None) is None:
+                await ack()
+            await answer_failure(err, kwargs.get("respond"), state_url)
+
+    return run
 
 
 def _verb(text: str) -> str:

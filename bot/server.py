@@ -136,7 +136,7 @@ async def serve(settings: Settings) -> None:
         watcher = asyncio.create_task(LagWatcher(settings).run())
     app = build_app(settings, metrics, escalator)
     intake = alert_intake(settings, app, escalator, groups, metrics)
-    register_fallbacks(app)  # last: Bolt runs the first listener that matches
+    register_fallbacks(app, settings.state_url)  # last: Bolt runs the first listener that matches
     runner = web.AppRunner(build_web(settings, app, metrics, escalator, intake), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.http_port)

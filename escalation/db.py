@@ -90,6 +90,16 @@ def state_store_error(err: sa.exc.SQLAlchemyError, state_url: str, operation: st
     return StateStoreError(backend, operation, reason, message)
 
 
+def as_state_store_error(err: BaseException, state_url: str) -> StateStoreError | None:
+    """`err` as the StateStoreError it is when the state store failed (a driver error on the way up
+    from a store call), else None: callers above escalation/ name the store without importing SQLAlchemy."""
+    if isinstance(err, StateStoreError):
+        return err
+    if isinstance(err, sa.exc.SQLAlchemyError):
+        return state_store_error(err, state_url, "answer")
+    return None
+
+
 class Database:
     """The state database at ALP_STATE_URL (SQLite, one replica; PostgreSQL, several), migrated to
     the newest schema when opened (synchronously: start-up, not a request). `engine` is the asyncio

@@ -4,10 +4,20 @@ is an answer naming it, never a traceback, in the terminal's commands that read 
 from __future__ import annotations
 
 import socket
+import uuid
 
+import psycopg
 import pytest
 
+from tests.conftest import SIGNING_SECRET, BotProcess
+from tests.scenario_world import wait
+from tests.slack_signing import signed_headers, slash_command
+from tests.test_escalation_processes import bot_env, opened_ref, pg_state
+from tests.test_slack import command, post
+from tests.test_state_async import SLACK_ACK_BUDGET_S, in_background
 from tests.test_terminal_masking import alp
+
+__all__ = ["pg_state"]  # a fixture, shared
 
 
 def closed_port() -> int:
@@ -32,3 +42,63 @@ def test_a_state_store_down_or_refusing_the_password_is_named_without_a_tracebac
         assert "Traceback" not in said, said
         assert "state store" in said and "PostgreSQL" in said, said
         assert "S3cret-pw" not in said and "Wr0ng-pw-42" not in said, said
+
+
+def refuse_connections(pg_state: str, refuse: bool) -> None:
+    """The state database stops (or starts again) taking connections, and the bot's are cut: a
+    PostgreSQL restart as the bot sees it, without stopping the test bed's server."""
+    admin, name = pg_state.rsplit("/", 1)
+    with psycopg.connect(f"{admin}/postgres", autocommit=True) as conn:
+        conn.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS {'false' if refuse else 'true'}")
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+
+
+def replies(fake_slack, rid: str) -> list[str]:  # type: ignore[no-untyped-def]
+    return [c.args.get("text", "") for c in fake_slack.called("response_url") if c.args["rid"] == rid]
+
+
+def slash(bot: BotProcess, fake_slack, text: str, rid: str) -> object:  # type: ignore[no-untyped-def]
+    body = slash_command(text, fake_slack.response_url(rid), user="U0BOB")
+    return post(bot, body, signed_headers(SIGNING_SECRET, body))
+
+
+@pytest.mark.slow
+def test_slack_commands_meeting_a_state_store_down_name_it_and_work_again_after(
+    testbed, fake_slack, platform, pg_state, tmp_path
+):
+    env = bot_env(testbed, fake_slack, platform, pg_state, ALP_ACTIONS__PERMISSIONS='{"disruptive": ["*"]}')
+    bot = BotProcess(env, tmp_path / "bot.log").start()
+    try:
+        summary = f"store down {uuid.uuid4().hex[:6]}"
+        command(bot, fake_slack, f"incident open P2 {summary}")
+        n = int(opened_ref(fake_slack, summary)[4:])
+        refuse_connections(pg_state, True)
+        # each word three times: Bolt's 404 for a listener failing right after its ack is a race
+        words = 3 * ["incident list", f"incident ack {n}", f"incident show {n}", "audit", "do scale user-service 2"]
+        for i, text in enumerate(words):
+            assert slash(bot, fake_slack, text, f"down{i}")[0] == 200, text  # type: ignore[index]
+        for i, text in enumerate(words):
+            said = wait(lambda i=i: replies(fake_slack, f"down{i}"), 15)[0]
+            assert "state store" in said and "PostgreSQL" in said, (text, said)
+        refuse_connections(pg_state, False)
+        slash(bot, fake_slack, "incident list", "after")
+        assert summary in wait(lambda: replies(fake_slack, "after"), 15)[0]
+    finally:
+        bot.stop()
+
+
+@pytest.mark.slow
+def test_audit_is_acked_while_its_table_is_locked_and_answered_after(testbed, fake_slack, platform, pg_state):
+    bot = BotProcess(bot_env(testbed, fake_slack, platform, pg_state)).start()
+    try:
+        with psycopg.connect(pg_state) as locker:
+            locker.execute("LOCK TABLE alp_audit IN ACCESS EXCLUSIVE MODE")
+            sent, answered = in_background(lambda: slash(bot, fake_slack, "audit", "locked"))
+            sent.join(SLACK_ACK_BUDGET_S)
+            acked_while_locked = list(answered)
+            locker.rollback()
+        sent.join(15)
+        assert acked_while_locked and acked_while_locked[0][0] == 200, "/alp audit waited on the database to ack"  # type: ignore[index]
+        assert "audit log is empty" in wait(lambda: replies(fake_slack, "locked"), 15)[0]
+    finally:
+        bot.stop()
