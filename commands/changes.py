@@ -181,18 +181,23 @@ def one_line(g: Gathered, now: datetime, window: str = "the last hour", most: in
 
 
 async def recent_changes_finding(config: ChecksConfig) -> Finding:
-    """The one line `health` and every critical report carry: changes in the last hour."""
+    """The one line `health` and every critical report carry: changes in the last hour. OK when
+    every source was read or some change was seen; UNKNOWN when "no changes" rests on sources that
+    could not be read (a down Kubernetes API is not an hour without changes)."""
     now = datetime.now(UTC)
     limit = config.timeouts.probe_s * 2
+    severity = Severity.UNKNOWN
     try:
         g = await asyncio.wait_for(gather(config, now - timedelta(seconds=RECENT_S)), limit)
         title = one_line(g, now)
+        if g.changes or not g.errors:
+            severity = Severity.OK
     except TimeoutError:
         title = f"Changes in the last hour: not read within {limit:g}s"
     except Exception as err:  # a context line must never sink the report it joins
         log.exception("recent changes")
         title = f"Changes in the last hour: could not be read ({type(err).__name__})"
-    return Finding(severity=Severity.OK, title=title, probe="changes")
+    return Finding(severity=severity, title=title, probe="changes")
 
 
 PAGE_WAIT_S = 2.0  # a page waits at most this long for its changes (the API may be what is down)

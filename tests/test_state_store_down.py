@@ -3,8 +3,10 @@ is an answer naming it, never a traceback, in the terminal's commands that read 
 
 from __future__ import annotations
 
+import re
 import socket
 import uuid
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -102,3 +104,24 @@ def test_audit_is_acked_while_its_table_is_locked_and_answered_after(testbed, fa
         assert "audit log is empty" in wait(lambda: replies(fake_slack, "locked"), 15)[0]
     finally:
         bot.stop()
+
+
+@pytest.fixture
+def kube_down(testbed, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """KUBECONFIG pointing at a closed port, the rest of it the test bed's."""
+    kubeconfig = tmp_path / "kubeconfig"
+    text = Path(testbed["KUBECONFIG"]).read_text()
+    kubeconfig.write_text(re.sub(r"server: https://[^\s]+", f"server: https://127.0.0.1:{closed_port()}", text))
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+
+
+async def test_changes_unread_because_kubernetes_is_down_are_unknown_not_ok(testbed, platform, kube_down):
+    """The "what changed" line every critical report carries: with the Kubernetes API down it read
+    nothing, so "No changes seen" is not OK but UNKNOWN, naming Kubernetes."""
+    from commands.changes import recent_changes_finding
+    from commands.report import Severity
+    from tests.checks_env import config_for
+
+    finding = await recent_changes_finding(config_for(testbed, platform, "default"))
+    assert finding.severity is Severity.UNKNOWN, finding
+    assert "Kubernetes" in finding.title, finding
