@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import socket
+import time
 import uuid
 from pathlib import Path
 
@@ -125,3 +126,71 @@ async def test_changes_unread_because_kubernetes_is_down_are_unknown_not_ok(test
     finding = await recent_changes_finding(config_for(testbed, platform, "default"))
     assert finding.severity is Severity.UNKNOWN, finding
     assert "Kubernetes" in finding.title, finding
+
+
+@pytest.mark.slow
+def test_two_replicas_on_postgresql_hearing_one_group_open_one_incident(testbed, fake_slack, platform, pg_state):
+    """Two bots over one PostgreSQL state store get the same alert groups at the same moment
+    (Alertmanager's HA peers): one message and one incident per group, as on SQLite."""
+    import json
+    import threading
+
+    from tests import alertmanager_helpers as am
+    from tests.conftest import wait_until
+    from tests.test_alertmanager import ROUTES, group_posts, incidents
+
+    env = bot_env(
+        testbed,
+        fake_slack,
+        platform,
+        pg_state,
+        ALP_ALERTMANAGER__WEBHOOK_TOKEN=am.TOKEN,
+        ALP_ALERTMANAGER__ROUTES=json.dumps(ROUTES),
+        ALP_ALERTMANAGER__POST_RATE_PER_S="10",
+        ALP_KAFKA_LAG__WATCH_INTERVAL_S="0",
+    )
+    bots = [BotProcess(env).start(), BotProcess(env).start()]
+    try:
+        names = [f"RedisPair{uuid.uuid4().hex[:6]}" for _ in range(4)]
+        threads = []
+        for name in names:
+            body = json.dumps(am.payload(f"{{}}:{{alertname={name}}}", [{"labels": {"alertname": name}}])).encode()
+            threads += [threading.Thread(target=am.post_webhook, args=(b.url, body, am.TOKEN)) for b in bots]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for name in names:
+            wait_until(lambda name=name: group_posts(fake_slack, name), timeout=30)
+        time.sleep(5)  # the other replica's check finishes too
+        opened = incidents(bots[0])
+        for name in names:
+            assert len(group_posts(fake_slack, name)) == 1, name
+            assert len([i for i in opened if name in i["summary"]]) == 1, name
+    finally:
+        for b in bots:
+            b.stop()
+
+
+@pytest.mark.parametrize(
+    ("action", "raw", "over"),
+    [
+        ("add-partitions", {"topic": "user.events", "partitions": 4}, {"kafka_bootstrap": "127.0.0.1:1"}),
+        ("reset-offsets", {"group": "user-service"}, {"kafka_bootstrap": "127.0.0.1:1"}),
+        ("flush-cache", {}, {"redis_url": "redis://127.0.0.1:1/0"}),
+        ("reindex", {"table": "users"}, {"postgres_dsn": "postgresql://postgres:x@127.0.0.1:1/adaptive_learning"}),
+    ],
+)
+async def test_an_action_meeting_a_closed_port_names_its_backend_as_a_word(testbed, platform, action, raw, over):
+    """ "KafkaConnectionError" is a class name, not the backend named: the refusal says "Kafka" (or
+    Redis, PostgreSQL) as a word, as an engineer reads it."""
+    import commands.actions  # noqa: F401  (registers the actions)
+    from commands.actions.registry import ACTIONS, ActionContext
+    from commands.actions.runner import preview, validate
+    from tests.checks_env import config_for
+
+    spec = ACTIONS.get(action)
+    assert spec is not None
+    pre = await preview(spec, ActionContext(config_for(testbed, platform, "default", **over)), validate(spec, raw))
+    backend = {"kafka_bootstrap": "Kafka", "redis_url": "Redis", "postgres_dsn": "PostgreSQL"}[next(iter(over))]
+    assert pre.refusal and re.search(rf"\b{backend}\b", pre.refusal), pre.refusal

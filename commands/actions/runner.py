@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from typing import Any
 
 from pydantic import ValidationError
@@ -52,7 +53,8 @@ def validate(spec: ActionSpec, raw: dict[str, Any]) -> ActionParams:
 def why(err: BaseException) -> str:
     """What went wrong, in words an engineer reads: a backend's failure names the backend."""
     if isinstance(err, BackendError):
-        return str(err) if err.backend in str(err) else f"{err.backend}: {err}"
+        named = re.search(rf"\b{re.escape(err.backend)}\b", str(err))  # a word: not KafkaConnectionError
+        return str(err) if named else f"{err.backend}: {err}"
     if isinstance(err, TimeoutError):
         return "the backend did not answer in time"
     return redact(f"{type(err).__name__}: {err}")
