@@ -31,7 +31,7 @@ from commands.readiness import readiness
 from commands.redact import RedactingFilter, redact, redact_data
 from escalation.alert_groups import AlertGroups
 from escalation.audit import changes_since
-from escalation.db import Database
+from escalation.db import Database, StateStoreError
 from escalation.engine import Escalator
 
 use_audit_reader(changes_since)  # `alp changes` reads alp's own actions from the state store
@@ -188,7 +188,11 @@ def main() -> None:
     if missing:
         print(f"alp-bot: set {', '.join(missing)} (see README: Configuration)", file=sys.stderr)
         sys.exit(2)
-    asyncio.run(serve(settings))
+    try:
+        asyncio.run(serve(settings))
+    except StateStoreError as err:  # at start-up: ALP_STATE_URL wrong, or the database down
+        print(f"alp-bot: {err}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

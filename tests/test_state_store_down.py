@@ -3,6 +3,7 @@ is an answer naming it, never a traceback, in the terminal's commands that read 
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import time
@@ -194,3 +195,24 @@ async def test_an_action_meeting_a_closed_port_names_its_backend_as_a_word(testb
     pre = await preview(spec, ActionContext(config_for(testbed, platform, "default", **over)), validate(spec, raw))
     backend = {"kafka_bootstrap": "Kafka", "redis_url": "Redis", "postgres_dsn": "PostgreSQL"}[next(iter(over))]
     assert pre.refusal and re.search(rf"\b{backend}\b", pre.refusal), pre.refusal
+
+
+def test_the_bot_starting_on_a_state_store_down_says_so_in_one_line(testbed, fake_slack):
+    import subprocess
+    import sys
+
+    from tests.conftest import BOT_TOKEN, ROOT
+
+    url = f"postgresql://alp:S3cret-pw@127.0.0.1:{closed_port()}/alp"
+    env = {**testbed, "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "ALP_STATE_URL": url}
+    out = subprocess.run(
+        [sys.executable, "-m", "bot.server"],
+        cwd=ROOT,
+        env={**os.environ, **env, "SLACK_API_URL": fake_slack.api_url, "ALP_HTTP_PORT": "0"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 1, out.stderr
+    assert "Traceback" not in out.stderr, out.stderr
+    assert "state store" in out.stderr and "PostgreSQL" in out.stderr and "S3cret-pw" not in out.stderr
