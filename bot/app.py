@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -58,6 +59,8 @@ from escalation.db import as_state_store_error
 from escalation.engine import Escalator
 
 log = logging.getLogger(__name__)
+
+AUDIT_IN_ACK_S = 1.5  # Slack waits 3 s for the ack; a slower state store answers through response_url
 
 ATTACH_CHUNK = 35_000  # characters of a file sent as messages (Slack takes 40,000 a message)
 PROGRESS_MIN_INTERVAL_S = 1.0  # chat.update is rate limited (Tier 3: ~50/min per workspace)
@@ -171,7 +174,8 @@ def build_app(settings: Settings, metrics: Metrics, escalator: Escalator) -> Asy
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     client = make_client(token, settings.slack_api_url)
-    app = AsyncApp(
+    app = AlpApp(
+        settings.state_url,
         client=client,
         signing_secret=secret,
         request_verification_enabled=True,
@@ -211,8 +215,14 @@ def build_app(settings: Settings, metrics: Metrics, escalator: Escalator) -> Asy
             return
         if isinstance(request, AuditRequest):
             metrics.commands.labels(verb="audit", outcome="ok").inc()
-            await ack()  # at once: the audit log is in the state store, which may be slow
-            await private(respond, await flow.audit_text(request.n))
+            # in the ack when the state store answers within AUDIT_IN_ACK_S, else acked and answered after
+            reading = asyncio.ensure_future(flow.audit_text(request.n))
+            done, _ = await asyncio.wait({reading}, timeout=AUDIT_IN_ACK_S)
+            if done:
+                await ack(response_type="ephemeral", text=reading.result())
+                return
+            await ack()
+            await private(respond, await reading)
             return
         if isinstance(request, IncidentRequest):
             metrics.commands.labels(verb="incident", outcome="ok").inc()
@@ -246,7 +256,7 @@ def build_app(settings: Settings, metrics: Metrics, escalator: Escalator) -> Asy
         )
 
     flow = ActionFlow(settings, client, escalator, metrics)
-    app.command("/alp")(answered(alp_command, settings.state_url))
+    app.command("/alp")(alp_command)
     register_incident_handlers(app, escalator, run_health, settings.platform.components())
     register_action_handlers(app, flow)
     return app  # the caller adds its own handlers, then `register_fallbacks` last
@@ -297,6 +307,24 @@ async def answer_failure(error: Exception, respond: Any, state_url: str) -> None
     await private(respond, f"alp could not finish that ({type(error).__name__}); it is logged.")
 
 
+def _respond_of(body: Any) -> AsyncRespond | None:
+    """A reply through the payload's `response_url`, for a listener that did not ask for `respond`."""
+    url = body.get("response_url") if isinstance(body, dict) else None
+    return AsyncRespond(response_url=url) if isinstance(url, str) and url else None
+
+
+class AlpApp(AsyncApp):
+    """Bolt's AsyncApp whose every listener (commands, buttons, forms) answers its own failure
+    (`answered`); `state_url` names the state store in those answers."""
+
+    def __init__(self, state_url: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.state_url = state_url
+
+    def _register_listener(self, functions: Any, *args: Any, **kwargs: Any) -> Any:  # Bolt's one registration path
+        return super()._register_listener([answered(f, self.state_url) for f in functions], *args, **kwargs)
+
+
 def answered(handler: Callable[..., Awaitable[None]], state_url: str) -> Callable[..., Awaitable[None]]:
     """`handler` answering its own failure. Bolt's asyncio runner, when a listener fails within
     ~10 ms of its ack, overwrites the ack with nothing and Slack gets a 404 after 3 s (a state store
@@ -312,7 +340,7 @@ def answered(handler: Callable[..., Awaitable[None]], state_url: str) -> Callabl
             ack = kwargs.get("ack")
             if ack is not None and getattr(ack, "response", None) is None:
                 await ack()
-            await answer_failure(err, kwargs.get("respond"), state_url)
+            await answer_failure(err, kwargs.get("respond") or _respond_of(kwargs.get("body")), state_url)
 
     return run
 
