@@ -65,7 +65,7 @@ class TerminalNotifier:
 def refused(r: Refusal) -> int:
     """A refusal on stderr; the exit code (64 a usage error, else 1)."""
     if r.reason is Reason.INVALID:
-        print(f"alp: {r.detail}", file=sys.stderr)
+        print(f"alp: {terminal(r.detail)}", file=sys.stderr)  # the words typed come back: masked, no escapes
         return EXIT_USAGE
     if r.reason is Reason.LOCKED and r.request is not None:
         print(f"refused: another action on {r.request.preview.target} is running (by {r.detail})", file=sys.stderr)

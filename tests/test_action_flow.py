@@ -270,6 +270,58 @@ async def test_expired_requests_and_approvals_run_nothing(cfg, testbed, sqlite_u
     assert results == ["expired", "approval window expired"]
 
 
+async def test_a_late_click_on_a_request_that_moved_on_says_where_it_is_not_expired(cfg, testbed, sqlite_url, logs):
+    """A double click (or a Slack retry) that arrives after the request's time to live used to be
+    answered "expired; nothing was changed" although the action had run (or awaits approval)."""
+    r = redis.Redis.from_url(testbed["ALP_REDIS_URL"])
+    r.set("user:late-click", "1")
+    cfg.actions.request_ttl_s, cfg.actions.approval_timeout_s = 1.0, 900
+    people = People(U0ALICE=Risk.DESTRUCTIVE, U0BOB=Risk.DESTRUCTIVE)
+    flow = RemediationFlow(cfg, logs(sqlite_url), people, Seen())
+    ran = await requested(flow, "U0ALICE")
+    assert isinstance(await flow.confirm(ran.id, "U0ALICE"), ActionRequest)
+    waiting = await requested(flow, "U0ALICE", "flush-cache")
+    assert isinstance(await flow.confirm(waiting.id, "U0ALICE"), ActionRequest)
+    await asyncio.sleep(1.2)  # both are past their time to live now
+    late = await flow.confirm(ran.id, "U0ALICE")
+    assert isinstance(late, Refusal) and late.reason is Reason.ALREADY, late
+    assert late.request is not None and late.request.status is Status.DONE
+    again = await flow.confirm(waiting.id, "U0ALICE")
+    assert isinstance(again, Refusal) and again.reason is Reason.ALREADY, again
+    assert again.request is not None and again.request.status is Status.AWAITING_APPROVAL
+    assert r.get("user:late-click") == b"1"  # the second click neither ran nor closed it
+    done = await flow.approve(waiting.id, "U0BOB")  # the approval window is still open
+    assert isinstance(done, ActionRequest) and done.status is Status.DONE
+    assert "expired" not in [res for _, e, _, res in await audit_rows(sqlite_url) if e == "refused"]
+
+
+async def test_an_approval_held_off_by_the_lock_is_audited_as_refused_not_approved(cfg, testbed, sqlite_url, logs):
+    """Every refusal is audited (the flow's rules), and "approved" means it ran: a second person
+    whose approval met a held target lock used to be audited as having approved, with no refusal."""
+    redis.Redis.from_url(testbed["ALP_REDIS_URL"]).set("user:locked-approval", "1")
+    people = People(U0ALICE=Risk.DESTRUCTIVE, U0BOB=Risk.DESTRUCTIVE, U0DAN=Risk.SAFE)
+    flow = RemediationFlow(cfg, logs(sqlite_url), people, Seen())
+    req = await requested(flow, "U0DAN", "flush-cache")
+    assert isinstance(await flow.confirm(req.id, "U0ALICE"), ActionRequest)
+    other = TargetLock(cfg, req.target, "U0EVE#99")
+    assert await other.acquire() is None
+    try:
+        busy = await flow.approve(req.id, "U0BOB")
+        assert isinstance(busy, Refusal) and busy.reason is Reason.LOCKED and busy.detail == "U0EVE"
+    finally:
+        await other.release()
+    done = await flow.approve(req.id, "U0BOB")
+    assert isinstance(done, ActionRequest) and done.status is Status.DONE
+    events = [(a, e, res) for a, e, act, res in await audit_rows(sqlite_url) if act == "flush-cache"]
+    assert [(a, e) for a, e, _ in events[2:]] == [
+        ("U0ALICE", "confirmed"),
+        ("U0BOB", "refused"),
+        ("U0BOB", "approved"),
+        ("U0BOB", "outcome"),
+    ]
+    assert "U0EVE" in events[3][2]
+
+
 async def test_refusals_say_why_and_are_audited(cfg, sqlite_url, logs, platform):
     seen = Seen()
     people = People(U0ALICE=Risk.SAFE, U0BOB=Risk.SAFE)
@@ -358,3 +410,19 @@ def test_terminal_do_follows_the_rules_of_the_slack_flow(testbed, kube_admin, tm
         before = core.read_namespaced_config_map("auth-config", PLATFORM).data
         if before.get("cache_enabled") == "false":
             core.patch_namespaced_config_map("auth-config", PLATFORM, {"data": {"cache_enabled": "true"}})
+
+
+def test_terminal_usage_errors_show_what_was_typed_masked_and_without_escapes(testbed, tmp_path):
+    """Slack escapes and masks a refused request's words; the terminal printed them raw, so an
+    ANSI escape typed (or pasted) in a parameter cleared the screen and a token was echoed."""
+    env = {**os.environ, **testbed, "ALP_STATE_URL": f"sqlite:///{tmp_path}/t.db", "USER": "oncall-erin"}
+    token = "ghp_" + "a1B2c3D4e5" * 3 + "f6G7h8"
+    for args in (
+        ("do", "scale", "\x1b[2Jx", "2", "--yes"),
+        ("do", "restart", token),
+        ("check", "\x1b[2Jredis"),
+    ):
+        out = _alp(env, *args)
+        assert out.returncode == 64, (args, out.stderr)
+        assert "\x1b" not in out.stderr and token not in out.stderr, (args, out.stderr)
+    assert "\\x1b[2Jx" in _alp(env, "do", "scale", "\x1b[2Jx", "2").stderr  # shown, not obeyed
