@@ -70,6 +70,9 @@ def refused(r: Refusal) -> int:
     if r.reason is Reason.LOCKED and r.request is not None:
         print(f"refused: another action on {r.request.preview.target} is running (by {r.detail})", file=sys.stderr)
         return 1
+    if r.reason is Reason.UNAVAILABLE and r.request is not None:
+        print(f"refused: cannot take the lock on {r.request.preview.target}: {terminal(r.detail)}", file=sys.stderr)
+        return 1
     why = r.detail or (f"request #{r.request.id} is {r.request.status}" if r.request else r.reason.value)
     print(f"refused: {terminal(why)}", file=sys.stderr)
     return 1
@@ -94,7 +97,9 @@ async def do(action: str, raw: dict[str, Any], settings: Settings, yes: bool) ->
             return 0
         ran = await flow.confirm(out.id, actor)
         if isinstance(ran, Refusal):
-            return refused(ran)
+            code = refused(ran)
+            await flow.cancel(out.id, actor)  # no second click comes from here: it does not stay pending
+            return code
         return 0 if ran.status is Status.DONE else 1
     finally:
         await log.close()

@@ -426,3 +426,24 @@ def test_terminal_usage_errors_show_what_was_typed_masked_and_without_escapes(te
         assert out.returncode == 64, (args, out.stderr)
         assert "\x1b" not in out.stderr and token not in out.stderr, (args, out.stderr)
     assert "\\x1b[2Jx" in _alp(env, "do", "scale", "\x1b[2Jx", "2").stderr  # shown, not obeyed
+
+
+def test_a_terminal_request_refused_at_the_lock_is_closed_not_left_pending(testbed, tmp_path):
+    """From Slack a request refused at the lock (Redis down, target busy) stays pending for a second
+    click on its Confirm button; `alp do` has no second click, so it used to leave the stored request
+    pending until it expired, and its refusal did not say it was the lock."""
+    state = tmp_path / "t.db"
+    env = {
+        **os.environ,
+        **testbed,
+        "ALP_STATE_URL": f"sqlite:///{state}",
+        "USER": "oncall-erin",
+        "ALP_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",  # nothing listens: the lock cannot be taken
+    }
+    out = _alp(env, "do", "warm-cache", "--yes")
+    assert out.returncode == 1 and "cannot take the lock on http/scheduler-service: Redis" in out.stderr, out.stderr
+    with sqlite3.connect(state) as db:
+        rows = db.execute("SELECT action, status FROM alp_action_requests").fetchall()
+    assert rows == [("warm-cache", "cancelled")]
+    audit = _alp(env, "audit", "20").stdout
+    assert "oncall-erin refused warm-cache" in audit and "oncall-erin cancelled warm-cache" in audit
