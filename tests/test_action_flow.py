@@ -373,6 +373,11 @@ async def test_an_action_in_an_incident_channel_joins_its_steps_and_audit(cfg, s
         elsewhere = await flow.request("warm-cache", {}, "U0ALICE", "C0OPS")  # no incident there
         assert isinstance(elsewhere, ActionRequest)
         assert (await audit.latest(1))[0]["incident_id"] is None
+        flow.notifier = Seen(deliver=False)  # its refusal, too, belongs to the incident (it was untied)
+        lost = await flow.request("warm-cache", {}, "U0ALICE", "C0INC")
+        assert isinstance(lost, Refusal) and lost.reason is Reason.NOT_DELIVERED
+        refused = (await audit.latest(1))[0]
+        assert refused["event"] == "refused" and refused["incident_id"] == inc.id
     finally:
         await store.close()
 

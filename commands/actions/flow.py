@@ -212,7 +212,7 @@ class RemediationFlow:
             ts = await self.notifier.requested(spec, req)
         except NotDelivered as err:
             await self.log.move(req.id, (Status.PENDING,), Status.CANCELLED)
-            await self.audit(user, "refused", spec.name, clean, f"cannot post the confirmation: {err}")
+            await self.audit(user, "refused", spec.name, clean, f"cannot post the confirmation: {err}", channel)
             return Refusal(Reason.NOT_DELIVERED, str(err), spec.name, clean, spec.risk, request=req)
         if ts:
             await self.log.set_message(req.id, ts)
