@@ -300,6 +300,8 @@ class RemediationFlow:
             await self.audit(user, "refused", spec.name, req.params, f"cannot take the lock: {why(err)}", req.channel)
             return Refusal(Reason.UNAVAILABLE, why(err), spec.name, req.params, spec.risk, request=req)
         if holder is not None:
+            if holder.rpartition("#")[2] == str(req.id):  # this very request runs: a double click, not a refusal
+                return await self._already(req)
             who = holder.split("#")[0]
             await self.audit(user, "refused", spec.name, req.params, f"target locked by {who}", req.channel)
             return Refusal(Reason.LOCKED, who, spec.name, req.params, spec.risk, request=req)
