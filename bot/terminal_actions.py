@@ -6,6 +6,7 @@ request and the check after the action do."""
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from typing import Any
 
@@ -15,6 +16,7 @@ from bot.settings import Settings
 from commands.actions.flow import Closed, Reason, Refusal, RemediationFlow
 from commands.actions.registry import ActionSpec, Outcome, Preview, Risk
 from commands.actions.request import ActionRequest, Status
+from commands.redact import redact_data
 from commands.report import Report
 
 EXIT_USAGE = 64
@@ -55,7 +57,14 @@ class TerminalNotifier:
             print(f"  {terminal(line)}")
         if req.undo:
             action, params = req.undo
-            print(terminal(f"undo: alp do {action} {' '.join(f'{k}={v}' for k, v in params.items())} --yes"))
+            if redact_data(params) != params:  # a masked command would write the mask: say so instead
+                print("undo: not shown, the old values hold a secret (masked here); restore them by hand")
+            else:
+                print(
+                    terminal(
+                        "undo: " + shlex.join(["alp", "do", action, *(f"{k}={v}" for k, v in params.items()), "--yes"])
+                    )
+                )
 
     async def verified(self, spec: ActionSpec, req: ActionRequest, report: Report) -> None:
         print(f"\nAfter {spec.name}:")

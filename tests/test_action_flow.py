@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import os
+import shlex
 import sqlite3
 import subprocess
 import sys
@@ -454,3 +455,31 @@ def test_a_terminal_request_refused_at_the_lock_is_closed_not_left_pending(testb
     assert rows == [("warm-cache", "cancelled")]
     audit = _alp(env, "audit", "20").stdout
     assert "oncall-erin refused warm-cache" in audit and "oncall-erin cancelled warm-cache" in audit
+
+
+def test_the_terminal_undo_line_restores_what_was_there(testbed, kube_admin, tmp_path):
+    """Slack's Undo keeps the old values server-side; the terminal prints a command instead. It
+    used to print it masked (running it wrote `***` into the configmap) and unquoted (a value with
+    a space became two words)."""
+    env = {**os.environ, **testbed, "ALP_STATE_URL": f"sqlite:///{tmp_path}/t.db", "USER": "oncall-erin"}
+    core = client.CoreV1Api(kube_admin)
+    before = core.read_namespaced_config_map("auth-config", PLATFORM).data
+    try:
+        core.patch_namespaced_config_map(
+            "auth-config",
+            PLATFORM,
+            {"data": {"oauth_endpoint": "https://svc:hunter2pass@idp.example/", "cache_ttl": "5 min"}},
+        )
+        secret = _alp(env, "do", "set-config", "auth-config", "oauth_endpoint=https://idp.example/", "--yes")
+        assert secret.returncode == 0, secret.stderr
+        assert "hunter2pass" not in secret.stdout and "alp do set-config" not in secret.stdout.split("undo:")[1]
+        assert "old values hold a secret" in secret.stdout
+        spaced = _alp(env, "do", "set-config", "auth-config", "cache_ttl=60", "--yes")
+        undo = next(line for line in spaced.stdout.splitlines() if line.startswith("undo: "))
+        args = shlex.split(undo.removeprefix("undo: "))[1:]  # the command as a shell would pass it
+        assert _alp(env, *args).returncode == 0
+        assert core.read_namespaced_config_map("auth-config", PLATFORM).data["cache_ttl"] == "5 min"
+    finally:
+        core.patch_namespaced_config_map(
+            "auth-config", PLATFORM, {"data": {k: before.get(k) for k in ("oauth_endpoint", "cache_ttl")}}
+        )
