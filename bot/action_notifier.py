@@ -64,10 +64,10 @@ class Authorizer:
 
 
 class SlackFlowNotifier:
-    """The flow's `FlowNotifier` in Slack. `token(data)` signs a button's value."""
+    """The flow's `FlowNotifier` in Slack. `token(data, ttl_s)` signs a button's value."""
 
     def __init__(
-        self, settings: Settings, client: AsyncWebClient, authz: Authorizer, token: Callable[[dict[str, Any]], str]
+        self, settings: Settings, client: AsyncWebClient, authz: Authorizer, token: Callable[..., str]
     ) -> None:
         self.settings, self.client, self.authz, self.token = settings, client, authz, token
 
@@ -97,7 +97,9 @@ class SlackFlowNotifier:
             await self.attach(req.channel, req.message_ts, full, f"request-{req.id}-preview.txt")
 
     async def awaiting_approval(self, spec: ActionSpec, req: ActionRequest) -> None:
-        approve, cancel = self.token({"r": req.id, "s": "approve"}), self.token({"r": req.id, "s": "cancel"})
+        # the buttons outlive the approval window, so the flow (which knows the deadline) answers a late click
+        ttl = self.settings.actions.request_ttl_s + self.settings.actions.approval_timeout_s
+        approve, cancel = self.token({"r": req.id, "s": "approve"}, ttl), self.token({"r": req.id, "s": "cancel"}, ttl)
         await self._update(req, *ui.awaiting_approval(spec, req.row(), self.authz.describe(spec.risk), approve, cancel))
 
     async def closed(self, spec: ActionSpec, req: ActionRequest, how: Closed, by: str) -> None:

@@ -53,8 +53,9 @@ class ActionFlow:
             self.metrics.actions.labels(action=action, event=event).inc()
 
     # ------------------------------------------------------------------ tokens
-    def token(self, data: dict[str, Any]) -> str:
-        return sign(data, self.key, self.settings.actions.request_ttl_s)
+    def token(self, data: dict[str, Any], ttl_s: float | None = None) -> str:
+        """A signed button value, valid `ttl_s` seconds (default: a request's time to live)."""
+        return sign(data, self.key, self.settings.actions.request_ttl_s if ttl_s is None else ttl_s)
 
     def request_button(self, action: str, params: dict[str, Any], channel: str | None = None) -> str | None:
         """A signed value for a suggestion's button, bound to the channel it is posted in; None

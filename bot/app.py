@@ -400,19 +400,13 @@ async def link_to_incident(
     escalator: Escalator, request: CheckRequest, command: dict[str, Any], report: Report
 ) -> None:
     """A check run for an incident (`--incident`, or in its channel) joins its steps and evidence."""
-    inc = (
-        await escalator.get(request.incident)
-        if request.incident
-        else await escalator.open_in_channel(command["channel_id"])
-    )
-    if inc is None:
-        return
     worst_first = sorted(report.redacted().findings, key=lambda f: -f.severity.rank)
     findings = [f"{f.severity.value.upper()}: {f.title}" for f in worst_first if f.severity is not Severity.OK][:8]
-    await escalator.record(
-        inc.id,
-        command.get("user_id", "alp"),
-        "check",
-        f"check {request.target}: {report.severity.value.upper()}",
-        {"target": request.target, "severity": report.severity.value, "findings": findings},
-    )
+    user, text = command.get("user_id", "alp"), f"check {request.target}: {report.severity.value.upper()}"
+    data = {"target": request.target, "severity": report.severity.value, "findings": findings}
+    if not request.incident:
+        await escalator.record_in_channel(command["channel_id"], user, "check", text, data)
+        return
+    inc = await escalator.get(request.incident)
+    if inc is not None:
+        await escalator.record(inc.id, user, "check", text, data)

@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         request = parse(shlex.join(args))
     except UsageError as err:
-        print(f"alp: {err}\n\n{help_text(prog='alp')}", file=sys.stderr)
+        print(f"alp: {terminal(str(err))}\n\n{help_text(prog='alp')}", file=sys.stderr)
         sys.exit(EXIT_USAGE)
     if isinstance(request, HelpRequest):
         print(_plain(help_text(request.topic, prog="alp")))

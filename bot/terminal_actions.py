@@ -6,6 +6,7 @@ request and the check after the action do."""
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from typing import Any
 
@@ -15,6 +16,7 @@ from bot.settings import Settings
 from commands.actions.flow import Closed, Reason, Refusal, RemediationFlow
 from commands.actions.registry import ActionSpec, Outcome, Preview, Risk
 from commands.actions.request import ActionRequest, Status
+from commands.redact import redact_data
 from commands.report import Report
 
 EXIT_USAGE = 64
@@ -55,7 +57,14 @@ class TerminalNotifier:
             print(f"  {terminal(line)}")
         if req.undo:
             action, params = req.undo
-            print(terminal(f"undo: alp do {action} {' '.join(f'{k}={v}' for k, v in params.items())} --yes"))
+            if redact_data(params) != params:  # a masked command would write the mask: say so instead
+                print("undo: not shown, the old values hold a secret (masked here); restore them by hand")
+            else:
+                print(
+                    terminal(
+                        "undo: " + shlex.join(["alp", "do", action, *(f"{k}={v}" for k, v in params.items()), "--yes"])
+                    )
+                )
 
     async def verified(self, spec: ActionSpec, req: ActionRequest, report: Report) -> None:
         print(f"\nAfter {spec.name}:")
@@ -65,10 +74,13 @@ class TerminalNotifier:
 def refused(r: Refusal) -> int:
     """A refusal on stderr; the exit code (64 a usage error, else 1)."""
     if r.reason is Reason.INVALID:
-        print(f"alp: {r.detail}", file=sys.stderr)
+        print(f"alp: {terminal(r.detail)}", file=sys.stderr)  # the words typed come back: masked, no escapes
         return EXIT_USAGE
     if r.reason is Reason.LOCKED and r.request is not None:
         print(f"refused: another action on {r.request.preview.target} is running (by {r.detail})", file=sys.stderr)
+        return 1
+    if r.reason is Reason.UNAVAILABLE and r.request is not None:
+        print(f"refused: cannot take the lock on {r.request.preview.target}: {terminal(r.detail)}", file=sys.stderr)
         return 1
     why = r.detail or (f"request #{r.request.id} is {r.request.status}" if r.request else r.reason.value)
     print(f"refused: {terminal(why)}", file=sys.stderr)
@@ -94,7 +106,9 @@ async def do(action: str, raw: dict[str, Any], settings: Settings, yes: bool) ->
             return 0
         ran = await flow.confirm(out.id, actor)
         if isinstance(ran, Refusal):
-            return refused(ran)
+            code = refused(ran)
+            await flow.cancel(out.id, actor)  # no second click comes from here: it does not stay pending
+            return code
         return 0 if ran.status is Status.DONE else 1
     finally:
         await log.close()

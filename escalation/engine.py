@@ -38,6 +38,7 @@ from escalation.model import (
 from escalation.notify import Notifier
 from escalation.outbox import Outbox, PageKey
 from escalation.store import Store
+from escalation.timeline import add_entry_in_channel
 
 log = logging.getLogger(__name__)
 
@@ -337,6 +338,12 @@ class Escalator:
     async def record(self, incident_id: int, user: str, kind: str, text: str, data: dict[str, Any]) -> None:
         """A check or action run for the incident: its 'steps taken' and 'evidence'."""
         await self.store.log(incident_id, user, kind, text, data)
+
+    async def record_in_channel(
+        self, channel: str, user: str, kind: str, text: str, data: dict[str, Any]
+    ) -> int | None:
+        """`record` on the channel's open incident, if it has one (one statement): its id, or None."""
+        return await add_entry_in_channel(self.store.engine, channel, user, kind, text, data)
 
     async def _refresh(self, inc: Incident) -> None:
         """Update the announcement until it shows the newest state: another replica may change the

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import os
+import shlex
 import sqlite3
 import subprocess
 import sys
@@ -206,9 +207,11 @@ async def test_concurrent_confirms_run_it_exactly_once(cfg, store, request, logs
     assert isinstance(outs[-1], Refusal) and outs[-1].reason is Reason.ALREADY
     ran = [o for o in outs if isinstance(o, ActionRequest)]
     assert len(ran) == 1 and ran[0].status is Status.DONE
-    assert all(o.reason in (Reason.ALREADY, Reason.LOCKED) for o in outs if isinstance(o, Refusal))
+    # a click that finds its own request holding the target's lock is a double click, not "another action"
+    assert all(o.reason is Reason.ALREADY for o in outs if isinstance(o, Refusal)), outs
     assert len([p for p in platform.admin_posts if p[0] == WARM]) == posts + 1  # the service saw one warm-up
-    assert [e for _, e, act, _ in await audit_rows(url) if act == "warm-cache"].count("outcome") == 1
+    events = [e for _, e, act, _ in await audit_rows(url) if act == "warm-cache"]
+    assert events.count("outcome") == 1 and "refused" not in events
 
 
 async def test_a_held_target_lock_refuses_with_who_holds_it(cfg, sqlite_url, logs):
@@ -270,6 +273,58 @@ async def test_expired_requests_and_approvals_run_nothing(cfg, testbed, sqlite_u
     assert results == ["expired", "approval window expired"]
 
 
+async def test_a_late_click_on_a_request_that_moved_on_says_where_it_is_not_expired(cfg, testbed, sqlite_url, logs):
+    """A double click (or a Slack retry) that arrives after the request's time to live used to be
+    answered "expired; nothing was changed" although the action had run (or awaits approval)."""
+    r = redis.Redis.from_url(testbed["ALP_REDIS_URL"])
+    r.set("user:late-click", "1")
+    cfg.actions.request_ttl_s, cfg.actions.approval_timeout_s = 1.0, 900
+    people = People(U0ALICE=Risk.DESTRUCTIVE, U0BOB=Risk.DESTRUCTIVE)
+    flow = RemediationFlow(cfg, logs(sqlite_url), people, Seen())
+    ran = await requested(flow, "U0ALICE")
+    assert isinstance(await flow.confirm(ran.id, "U0ALICE"), ActionRequest)
+    waiting = await requested(flow, "U0ALICE", "flush-cache")
+    assert isinstance(await flow.confirm(waiting.id, "U0ALICE"), ActionRequest)
+    await asyncio.sleep(1.2)  # both are past their time to live now
+    late = await flow.confirm(ran.id, "U0ALICE")
+    assert isinstance(late, Refusal) and late.reason is Reason.ALREADY, late
+    assert late.request is not None and late.request.status is Status.DONE
+    again = await flow.confirm(waiting.id, "U0ALICE")
+    assert isinstance(again, Refusal) and again.reason is Reason.ALREADY, again
+    assert again.request is not None and again.request.status is Status.AWAITING_APPROVAL
+    assert r.get("user:late-click") == b"1"  # the second click neither ran nor closed it
+    done = await flow.approve(waiting.id, "U0BOB")  # the approval window is still open
+    assert isinstance(done, ActionRequest) and done.status is Status.DONE
+    assert "expired" not in [res for _, e, _, res in await audit_rows(sqlite_url) if e == "refused"]
+
+
+async def test_an_approval_held_off_by_the_lock_is_audited_as_refused_not_approved(cfg, testbed, sqlite_url, logs):
+    """Every refusal is audited (the flow's rules), and "approved" means it ran: a second person
+    whose approval met a held target lock used to be audited as having approved, with no refusal."""
+    redis.Redis.from_url(testbed["ALP_REDIS_URL"]).set("user:locked-approval", "1")
+    people = People(U0ALICE=Risk.DESTRUCTIVE, U0BOB=Risk.DESTRUCTIVE, U0DAN=Risk.SAFE)
+    flow = RemediationFlow(cfg, logs(sqlite_url), people, Seen())
+    req = await requested(flow, "U0DAN", "flush-cache")
+    assert isinstance(await flow.confirm(req.id, "U0ALICE"), ActionRequest)
+    other = TargetLock(cfg, req.target, "U0EVE#99")
+    assert await other.acquire() is None
+    try:
+        busy = await flow.approve(req.id, "U0BOB")
+        assert isinstance(busy, Refusal) and busy.reason is Reason.LOCKED and busy.detail == "U0EVE"
+    finally:
+        await other.release()
+    done = await flow.approve(req.id, "U0BOB")
+    assert isinstance(done, ActionRequest) and done.status is Status.DONE
+    events = [(a, e, res) for a, e, act, res in await audit_rows(sqlite_url) if act == "flush-cache"]
+    assert [(a, e) for a, e, _ in events[2:]] == [
+        ("U0ALICE", "confirmed"),
+        ("U0BOB", "refused"),
+        ("U0BOB", "approved"),
+        ("U0BOB", "outcome"),
+    ]
+    assert "U0EVE" in events[3][2]
+
+
 async def test_refusals_say_why_and_are_audited(cfg, sqlite_url, logs, platform):
     seen = Seen()
     people = People(U0ALICE=Risk.SAFE, U0BOB=Risk.SAFE)
@@ -321,6 +376,11 @@ async def test_an_action_in_an_incident_channel_joins_its_steps_and_audit(cfg, s
         elsewhere = await flow.request("warm-cache", {}, "U0ALICE", "C0OPS")  # no incident there
         assert isinstance(elsewhere, ActionRequest)
         assert (await audit.latest(1))[0]["incident_id"] is None
+        flow.notifier = Seen(deliver=False)  # its refusal, too, belongs to the incident (it was untied)
+        lost = await flow.request("warm-cache", {}, "U0ALICE", "C0INC")
+        assert isinstance(lost, Refusal) and lost.reason is Reason.NOT_DELIVERED
+        refused = (await audit.latest(1))[0]
+        assert refused["event"] == "refused" and refused["incident_id"] == inc.id
     finally:
         await store.close()
 
@@ -358,3 +418,68 @@ def test_terminal_do_follows_the_rules_of_the_slack_flow(testbed, kube_admin, tm
         before = core.read_namespaced_config_map("auth-config", PLATFORM).data
         if before.get("cache_enabled") == "false":
             core.patch_namespaced_config_map("auth-config", PLATFORM, {"data": {"cache_enabled": "true"}})
+
+
+def test_terminal_usage_errors_show_what_was_typed_masked_and_without_escapes(testbed, tmp_path):
+    """Slack escapes and masks a refused request's words; the terminal printed them raw, so an
+    ANSI escape typed (or pasted) in a parameter cleared the screen and a token was echoed."""
+    env = {**os.environ, **testbed, "ALP_STATE_URL": f"sqlite:///{tmp_path}/t.db", "USER": "oncall-erin"}
+    token = "ghp_" + "a1B2c3D4e5" * 3 + "f6G7h8"
+    for args in (
+        ("do", "scale", "\x1b[2Jx", "2", "--yes"),
+        ("do", "restart", token),
+        ("check", "\x1b[2Jredis"),
+    ):
+        out = _alp(env, *args)
+        assert out.returncode == 64, (args, out.stderr)
+        assert "\x1b" not in out.stderr and token not in out.stderr, (args, out.stderr)
+    assert "\\x1b[2Jx" in _alp(env, "do", "scale", "\x1b[2Jx", "2").stderr  # shown, not obeyed
+
+
+def test_a_terminal_request_refused_at_the_lock_is_closed_not_left_pending(testbed, tmp_path):
+    """From Slack a request refused at the lock (Redis down, target busy) stays pending for a second
+    click on its Confirm button; `alp do` has no second click, so it used to leave the stored request
+    pending until it expired, and its refusal did not say it was the lock."""
+    state = tmp_path / "t.db"
+    env = {
+        **os.environ,
+        **testbed,
+        "ALP_STATE_URL": f"sqlite:///{state}",
+        "USER": "oncall-erin",
+        "ALP_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",  # nothing listens: the lock cannot be taken
+    }
+    out = _alp(env, "do", "warm-cache", "--yes")
+    assert out.returncode == 1 and "cannot take the lock on http/scheduler-service: Redis" in out.stderr, out.stderr
+    with sqlite3.connect(state) as db:
+        rows = db.execute("SELECT action, status FROM alp_action_requests").fetchall()
+    assert rows == [("warm-cache", "cancelled")]
+    audit = _alp(env, "audit", "20").stdout
+    assert "oncall-erin refused warm-cache" in audit and "oncall-erin cancelled warm-cache" in audit
+
+
+def test_the_terminal_undo_line_restores_what_was_there(testbed, kube_admin, tmp_path):
+    """Slack's Undo keeps the old values server-side; the terminal prints a command instead. It
+    used to print it masked (running it wrote `***` into the configmap) and unquoted (a value with
+    a space became two words)."""
+    env = {**os.environ, **testbed, "ALP_STATE_URL": f"sqlite:///{tmp_path}/t.db", "USER": "oncall-erin"}
+    core = client.CoreV1Api(kube_admin)
+    before = core.read_namespaced_config_map("auth-config", PLATFORM).data
+    try:
+        core.patch_namespaced_config_map(
+            "auth-config",
+            PLATFORM,
+            {"data": {"oauth_endpoint": "https://svc:hunter2pass@idp.example/", "cache_ttl": "5 min"}},
+        )
+        secret = _alp(env, "do", "set-config", "auth-config", "oauth_endpoint=https://idp.example/", "--yes")
+        assert secret.returncode == 0, secret.stderr
+        assert "hunter2pass" not in secret.stdout and "alp do set-config" not in secret.stdout.split("undo:")[1]
+        assert "old values hold a secret" in secret.stdout
+        spaced = _alp(env, "do", "set-config", "auth-config", "cache_ttl=60", "--yes")
+        undo = next(line for line in spaced.stdout.splitlines() if line.startswith("undo: "))
+        args = shlex.split(undo.removeprefix("undo: "))[1:]  # the command as a shell would pass it
+        assert _alp(env, *args).returncode == 0
+        assert core.read_namespaced_config_map("auth-config", PLATFORM).data["cache_ttl"] == "5 min"
+    finally:
+        core.patch_namespaced_config_map(
+            "auth-config", PLATFORM, {"data": {k: before.get(k) for k in ("oauth_endpoint", "cache_ttl")}}
+        )

@@ -310,3 +310,37 @@ def test_do_in_a_channel_the_bot_is_not_in_says_how_to_fix_it(bot, fake_slack):
     command(bot, fake_slack, "do warm-cache scheduler-service", channel="C0PRIVATE", user="U0ALICE")
     reply = fake_slack.wait_for("response_url", lambda c: "cannot post the confirmation" in c.args.get("text", ""))
     assert "/invite @alp" in reply.args["text"] and "Nothing was changed" in reply.args["text"]
+
+
+def test_the_approve_button_lasts_as_long_as_the_approval_window(testbed, fake_slack, tmp_path):
+    """The flow lets the second person approve within `approval_timeout_s`; the Approve button's
+    signed value expired with `request_ttl_s` instead, so with a window longer than the request's
+    time to live (both are settings) Slack refused an approval the flow (and the terminal) allow."""
+    from tests.conftest import ACTIONS_ENV, BOT_TOKEN, ESCALATION_ENV, BotProcess
+
+    env = {
+        **testbed,
+        **ESCALATION_ENV,
+        **ACTIONS_ENV,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": fake_slack.api_url,
+        "ALP_STATE_URL": f"sqlite:///{tmp_path}/window.db",
+        "ALP_ACTIONS__REQUEST_TTL_S": "3",
+        "ALP_ACTIONS__APPROVAL_TIMEOUT_S": "120",
+    }
+    r = redis.Redis.from_url(testbed["ALP_REDIS_URL"])
+    r.set("user:long-window", "1")
+    slow = BotProcess(env).start()
+    try:
+        command(slow, fake_slack, "do flush-cache", user="U0ALICE")
+        msg, buttons = confirmation(fake_slack, "flush-cache")
+        click(slow, block_action("alp_action_confirm", buttons["alp_action_confirm"], user="U0ALICE"))
+        waiting = updated(fake_slack, msg, "needs a *second* authorized person")
+        approve = button(waiting, "alp_action_approve")
+        time.sleep(3.5)  # past the request's time to live, well within the approval window
+        click(slow, block_action("alp_action_approve", approve, user="U0BOB"))
+        updated(fake_slack, msg, "flushed database 0")
+        assert r.get("user:long-window") is None
+    finally:
+        slow.stop()

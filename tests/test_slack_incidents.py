@@ -6,7 +6,7 @@ import json
 import re
 import time
 
-from tests.conftest import SIGNING_SECRET
+from tests.conftest import SIGNING_SECRET, wait_until
 from tests.slack_signing import block_action, signed_headers, view_submission
 from tests.test_slack import blocks_text, command, get, post
 
@@ -74,8 +74,13 @@ def test_p0_is_announced_paged_in_thread_and_dmed(bot, fake_slack):
     assert f"INC-{n}" in dm.args["text"]
     specialists = fake_slack.wait_for("chat.postMessage", lambda c: c.args.get("channel") == "database-support")
     assert f"INC-{n}" in specialists.args["text"]
-    _, metrics = get(bot, "/metrics")
-    assert 'alp_pages_total{result="sent",step="primary"}' in metrics
+
+    # the page is counted once it is recorded as sent, a moment after Slack has it
+    def counted() -> str | None:
+        metrics = get(bot, "/metrics")[1]
+        return metrics if 'alp_pages_total{result="sent",step="primary"}' in metrics else None
+
+    metrics = wait_until(counted, timeout=10)
     assert "alp_page_lateness_seconds_count" in metrics
 
 
@@ -217,9 +222,13 @@ def test_checklist_buttons_run_health_and_upload_the_postmortem(bot, fake_slack)
         "chat.update",
         lambda c: c.args.get("channel") == "C0BTN" and "health:" in blocks_text(c.args.get("blocks", [])),
     )
-    command(bot, fake_slack, f"incident show {n}", channel="C0BTN")
-    shown = ephemeral_reply(fake_slack, f"INC-{n}").args["text"]
-    assert "check health:" in shown  # the verification run joined the incident's record
+
+    def shown() -> bool:  # the run is recorded on the incident just after its report is posted
+        command(bot, fake_slack, f"incident show {n}", channel="C0BTN")
+        replies = [c.args.get("text", "") for c in fake_slack.called("response_url")]
+        return any(f"INC-{n}" in t and "check health:" in t for t in replies)
+
+    wait_until(shown, timeout=10, interval=0.5)  # the verification run joined the incident's record
 
     click(bot, block_action("incident_postmortem", str(n), channel="C0BTN"))
     upload = fake_slack.wait_for("upload", lambda c: f"Postmortem draft: INC-{n}" in c.args["content"])

@@ -21,6 +21,7 @@ from escalation.config import EscalationSettings
 from escalation.db import MIGRATIONS
 from escalation.model import Priority, Status, build_ladder
 from escalation.store import Store, migrate, sqlalchemy_url
+from escalation.timeline import add_entry_in_channel
 
 HEAD = "0003"  # the newest revision
 OLD_SCHEMA = Path(__file__).parent / "data" / "state_schema_before_migrations.sql"
@@ -273,5 +274,34 @@ async def test_a_fresh_database_gets_the_alert_group_table_from_its_migration(ba
         async with store.engine.connect() as conn:
             indexes = await conn.run_sync(lambda c: {i["name"] for i in sa.inspect(c).get_indexes("alp_alert_groups")})
         assert {"ix_alp_alert_groups_group_key", "ix_alp_alert_groups_incident_id"} <= indexes
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_a_check_in_a_channel_is_recorded_on_its_newest_open_incident_in_one_statement(
+    backend, tmp_path, request
+):
+    url = f"sqlite:///{tmp_path}/s.db" if backend == "sqlite" else request.getfixturevalue("pg_url")
+    store = Store(url)
+    try:
+        ladder = build_ladder(Priority.P2, EscalationSettings())
+        channel, other = f"C{uuid.uuid4().hex[:8]}", f"C{uuid.uuid4().hex[:8]}"
+        older = await store.create(Priority.P2, "older", "", [], channel, "U1", ladder, "e1", [])
+        newer = await store.create(Priority.P2, "newer", "", [], channel, "U1", ladder, "e2", [])
+        gone = await store.create(Priority.P2, "resolved since", "", [], channel, "U1", ladder, "e3", [])
+        assert await store.resolve(gone.id, "U1") is not None
+        await store.create(Priority.P2, "elsewhere", "", [], other, "U1", ladder, "e4", [])
+        data = {"target": "redis", "findings": ["CRITICAL: evicting"], "at": datetime.now(UTC)}
+        assert (
+            await add_entry_in_channel(store.engine, channel, "U2", "check", "check redis: CRITICAL", data) == newer.id
+        )
+        assert await add_entry_in_channel(store.engine, f"C{uuid.uuid4().hex[:8]}", "U2", "check", "x") is None
+        checks = [e for e in await store.timeline(newer.id) if e.kind == "check"]
+        assert [(e.actor, e.text) for e in checks] == [("U2", "check redis: CRITICAL")]
+        assert checks[0].data["findings"] == ["CRITICAL: evicting"] and isinstance(checks[0].data["at"], str)
+        assert checks[0].at.tzinfo is not None and abs((checks[0].at - datetime.now(UTC)).total_seconds()) < 60
+        for inc in (older, gone):
+            assert [e for e in await store.timeline(inc.id) if e.kind == "check"] == []
     finally:
         await store.close()

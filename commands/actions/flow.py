@@ -12,7 +12,8 @@ The rules (README, "Remediation"; the runbook's remediation steps name the actio
 - afterwards the related check re-runs, so the outcome sits beside the evidence that it helped.
 
 The flow reaches storage through `RequestLog` (escalation/action_log.py) and people through an
-`Authorizer` and a `FlowNotifier` (Slack in bot/actions.py, the terminal in bot/cli.py).
+`Authorizer` and a `FlowNotifier` (Slack in bot/action_notifier.py, the terminal in
+bot/terminal_actions.py).
 """
 
 from __future__ import annotations
@@ -211,7 +212,7 @@ class RemediationFlow:
             ts = await self.notifier.requested(spec, req)
         except NotDelivered as err:
             await self.log.move(req.id, (Status.PENDING,), Status.CANCELLED)
-            await self.audit(user, "refused", spec.name, clean, f"cannot post the confirmation: {err}")
+            await self.audit(user, "refused", spec.name, clean, f"cannot post the confirmation: {err}", channel)
             return Refusal(Reason.NOT_DELIVERED, str(err), spec.name, clean, spec.risk, request=req)
         if ts:
             await self.log.set_message(req.id, ts)
@@ -226,6 +227,8 @@ class RemediationFlow:
         if req is None:
             return Refusal(Reason.NO_REQUEST)
         spec = find(req.action)
+        if req.status not in (Status.PENDING, Status.EXPIRED):  # a late double click: it ran, or awaits approval
+            return await self._already(req)
         if req.expires_at < datetime.now(UTC):
             if await self.log.move(req.id, (Status.PENDING,), Status.EXPIRED):
                 await self.audit(user, "refused", spec.name, req.params, "expired", req.channel)
@@ -265,7 +268,6 @@ class RemediationFlow:
         if not await self.authorizer.allowed(user, spec.risk):
             await self.audit(user, "refused", spec.name, req.params, f"not authorized for {spec.risk}", req.channel)
             return Refusal(Reason.UNAUTHORIZED, risk=spec.risk, step=Step.APPROVE, request=req)
-        await self.audit(user, "approved", spec.name, req.params, "", req.channel)
         return await self._run(req, spec, user, (Status.AWAITING_APPROVAL,), approver=user)
 
     async def cancel(self, request_id: int, user: str) -> ActionRequest | Refusal:
@@ -298,11 +300,17 @@ class RemediationFlow:
             await self.audit(user, "refused", spec.name, req.params, f"cannot take the lock: {why(err)}", req.channel)
             return Refusal(Reason.UNAVAILABLE, why(err), spec.name, req.params, spec.risk, request=req)
         if holder is not None:
-            return Refusal(Reason.LOCKED, holder.split("#")[0], spec.name, req.params, spec.risk, request=req)
+            if holder.rpartition("#")[2] == str(req.id):  # this very request runs: a double click, not a refusal
+                return await self._already(req)
+            who = holder.split("#")[0]
+            await self.audit(user, "refused", spec.name, req.params, f"target locked by {who}", req.channel)
+            return Refusal(Reason.LOCKED, who, spec.name, req.params, spec.risk, request=req)
         try:
             running = await self.log.move(req.id, from_status, Status.RUNNING, **values)
             if running is None:
                 return await self._already(req)  # a double click or a retry: it runs once
+            if "approver" in values:  # audited once it is sure to run: not a refused or losing approval
+                await self.audit(user, "approved", spec.name, req.params, "", req.channel)
             if self.cfg.actions.dry_run:
                 outcome = Outcome(True, "dry-run mode: nothing was changed (the preview above is what would happen)")
             else:

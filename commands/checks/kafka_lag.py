@@ -8,7 +8,6 @@ with Burrow's rules (see `commands.burrow`).
 from __future__ import annotations
 
 import asyncio
-import difflib
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -23,7 +22,7 @@ from commands.lag_assess import assess, set_waited, waiting_positions
 from commands.lag_findings import DETAILED, LISTED, group_finding, headline
 from commands.lag_history import History, LagTracker, LagWatcher, load
 from commands.probes import failure_finding
-from commands.registry import CheckContext, CheckResult, check
+from commands.registry import CheckContext, CheckResult, check, closest
 from commands.report import Fields, Finding, Severity
 
 __all__ = ["KafkaLagParams", "LagTracker", "LagWatcher", "kafka_lag", "unreachable"]
@@ -159,7 +158,7 @@ async def kafka_lag(ctx: CheckContext, params: KafkaLagParams) -> CheckResult:
             groups = known
             if params.group:
                 if params.group not in known:
-                    close = difflib.get_close_matches(params.group, known, n=3, cutoff=0.4)
+                    close = closest(params.group, known)
                     hint = f" Did you mean {', '.join(close)}?" if close else ""
                     names = ", ".join(known[:KNOWN_LISTED]) or "none"
                     if len(known) > KNOWN_LISTED:
