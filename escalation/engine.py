@@ -376,13 +376,6 @@ class Escalator:
     async def pages_of(self, incident_id: int) -> list[dict[str, Any]]:
         return await self.outbox.of(incident_id)
 
-    async def record_audit(
-        self, actor: str, event: str, action: str, params: dict[str, Any], result: str = "", channel: str = ""
-    ) -> None:
-        """One audit record, tied to the open incident of `channel` if there is one."""
-        inc = await self.store.open_in_channel(channel) if channel else None
-        await self.audit.record(actor, event, action, params, result, inc.id if inc else None)
-
     async def latest_audit(self, limit: int = 20) -> list[dict[str, Any]]:
         """Newest first: {id, at, actor, event, action, params, result, incident_id}."""
         return await self.audit.latest(limit)
