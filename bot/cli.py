@@ -126,10 +126,9 @@ def main(argv: list[str] | None = None) -> None:
         print(err, file=sys.stderr)
         sys.exit(EXIT_USAGE)
     if isinstance(request, OncallRequest):
-        from bot.incident_text import oncall_text
+        from bot.oncall_cli import run_oncall
 
-        print(_plain(oncall_text(settings)))
-        return
+        sys.exit(run_oncall(request, settings, as_json))
     if isinstance(request, IncidentRequest | _DoRequest | AuditRequest):
         sys.exit(_with_state_store(request, settings, as_json, yes))
     assert isinstance(request, CheckRequest)

@@ -22,6 +22,7 @@ from commands.alerts import AlertmanagerSettings
 from commands.config import ChecksConfig
 from commands.redact import remember
 from escalation.config import EscalationSettings
+from escalation.oncall.config import OncallSettings
 
 
 def _slack(name: str) -> AliasChoices:
@@ -50,6 +51,7 @@ class Settings(BaseSettings, ChecksConfig):
     state_url: str = Field("sqlite:///alp-state.db", description="ALP_STATE_URL: SQLite file or PostgreSQL DSN")
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
     alertmanager: AlertmanagerSettings = Field(default_factory=AlertmanagerSettings)
+    oncall: OncallSettings = Field(default_factory=OncallSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -90,7 +92,12 @@ def load_settings(**overrides: Any) -> Settings:
 
 def remember_secrets(settings: Settings) -> None:
     """The configured secrets are masked wherever they appear (e.g. echoed by a client's error)."""
-    tokens = (settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token)
+    tokens = (
+        settings.slack_bot_token,
+        settings.slack_signing_secret,
+        settings.slack_app_token,
+        settings.oncall.feed_token,
+    )
     remember(
         settings.postgres_dsn,
         settings.redis_url,

@@ -18,8 +18,9 @@ from datetime import datetime
 from typing import Any
 
 from escalation.config import EscalationSettings
-from escalation.model import Incident, TimelineKind
+from escalation.model import Incident, Step, TimelineKind
 from escalation.notify import Notifier
+from escalation.oncall.paging import Gap
 from escalation.outbox import Attempt, Outbox, PageKey
 from escalation.pager import pager_payload, send_pager
 from escalation.pages import build_page
@@ -51,6 +52,10 @@ class Delivery:
         self.store, self.outbox, self.cfg, self.notifier = store, outbox, cfg, notifier
         self.emit, self.refresh, self.changes = emit, refresh, changes
         self._tasks: dict[PageKey, asyncio.Task[None]] = {}
+        # On-call schedules (escalation.oncall.paging): the rung's people now, or a Gap; and what
+        # to do after a gap (the engine makes the next rung due at once). None: rungs as configured.
+        self.people: Callable[[Step], Awaitable[tuple[Step, str] | Gap]] | None = None
+        self.on_gap: Callable[[Incident, int], Awaitable[None]] | None = None
 
     @property
     def lease_s(self) -> float:
@@ -101,9 +106,15 @@ class Delivery:
 
     async def _attempt(self, attempt: Attempt, changes: list[str]) -> None:
         inc, step = attempt.incident, attempt.key.step
-        rung = inc.ladder[step]
+        rung, note = inc.ladder[step], ""
+        if self.people is not None and rung.schedule:
+            resolved = await self.people(rung)
+            if isinstance(resolved, Gap):
+                await self._gap(attempt, resolved)
+                return
+            rung, note = resolved
         try:
-            await asyncio.wait_for(self._send(attempt, changes), self.cfg.page_attempt_timeout_s)
+            await asyncio.wait_for(self._send(attempt, changes, rung), self.cfg.page_attempt_timeout_s)
         except ClaimLost:
             log.warning("%s: the attempt at %s outlived its lease; leaving the page to the leader", inc.ref, rung.name)
             return
@@ -120,15 +131,16 @@ class Delivery:
             "alp",
             TimelineKind.PAGE,
             f"paged {rung.name} {rung.mention}",
-            {"step": step, "attempts": attempt.number},
+            {"step": step, "attempts": attempt.number, "paged": list(rung.dm_users), "schedule": rung.schedule},
         )
+        if note:
+            await self._say(inc, f":warning: {rung.name}: {note}")
         if attempt.failing_since is not None and attempt.number > self.cfg.page_retries + 1:
             await self._say(inc, f":white_check_mark: page to {rung.name} delivered after {attempt.number} attempts")
         await self.refresh(await self.store.get(inc.id) or inc)
 
-    async def _send(self, attempt: Attempt, changes: list[str]) -> None:
+    async def _send(self, attempt: Attempt, changes: list[str], rung: Step) -> None:
         inc, key = attempt.incident, attempt.key
-        rung = inc.ladder[key.step]
         page = build_page(inc, rung, await self.store.timeline(inc.id), changes=changes)
         if not attempt.holds(self.lease_s):
             raise ClaimLost()
@@ -146,6 +158,23 @@ class Delivery:
         if not attempt.holds(self.lease_s):
             raise ClaimLost()
         await self.notifier.page(inc, rung, page)
+
+    async def _gap(self, attempt: Attempt, gap: Gap) -> None:
+        """Nobody on call at this rung: never a silent page. Recorded as this step's outcome, said in
+        the thread, and the next rung is made due now."""
+        inc, step = attempt.incident, attempt.key.step
+        rung = inc.ladder[step]
+        if not await self.outbox.sent(attempt):
+            return
+        following = inc.ladder[step + 1].name if step + 1 < len(inc.ladder) else None
+        text = gap.text(rung.name) + (f": moving on to {following} now" if following else ": no rung left to page")
+        self.emit("page", {"step": rung.name, "result": "gap"})
+        await self.store.log(
+            inc.id, "alp", TimelineKind.PAGE, text, {"step": step, "paged": [], "schedule": gap.schedule, "gap": True}
+        )
+        await self._say(inc, f":warning: {text}")
+        if following and self.on_gap is not None:
+            await self.on_gap(inc, step)
 
     async def _failed(self, attempt: Attempt, error: str) -> None:
         inc, rung = attempt.incident, attempt.incident.ladder[attempt.key.step]

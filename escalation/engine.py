@@ -69,6 +69,7 @@ class Escalator:
         self.delivery = Delivery(
             store, self.outbox, cfg, notifier, self.emit, self._refresh, lambda inc: self.recent_changes(inc)
         )
+        self.delivery.on_gap = self._gap_moves_on
         self._runs = False  # started with lead=True: delivers what its own users do, may lead
         self._loop: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -197,6 +198,13 @@ class Escalator:
         else:
             self._wake.set()
         return new
+
+    async def _gap_moves_on(self, inc: Incident, step: int) -> None:
+        """A rung with nobody on call (escalation.oncall.paging): the next rung is due now."""
+        from escalation.oncall.paging import next_rung_due_now
+
+        if inc.escalation_id and await next_rung_due_now(self.store.db, inc.id, inc.escalation_id, step + 1):
+            self._wake.set()
 
     # ------------------------------------------------------------------ operations
     async def open(

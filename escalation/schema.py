@@ -140,3 +140,34 @@ alert_groups = sa.Table(
     sa.Column("opened_at", TS, nullable=False),
     sa.Column("updated_at", TS, nullable=False),
 )
+
+# On-call overrides and handoff claims (escalation.oncall); created by migration 0006
+oncall_overrides = sa.Table(
+    "alp_oncall_overrides",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("schedule", sa.String(64), nullable=False, index=True),
+    sa.Column("user_id", sa.String(64), nullable=False),  # who covers
+    sa.Column("start_at", TS, nullable=False),  # UTC, half-open [start_at, end_at)
+    sa.Column("end_at", TS, nullable=False),
+    sa.Column("replaces", sa.String(64)),  # who it relieves (informational: it covers whoever is on)
+    sa.Column("reason", sa.Text, nullable=False, default=""),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("cancelled_by", sa.String(64)),  # undone: kept for the audit, no longer applied
+    sa.Column("cancelled_at", TS),
+)
+
+oncall_handoffs = sa.Table(  # one row per schedule, handoff instant and side effect: claimed once
+    "alp_oncall_handoffs",
+    metadata,
+    sa.Column("schedule", sa.String(64), nullable=False),
+    sa.Column("at", TS, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # group-sync, report
+    sa.Column("users", sa.JSON, nullable=False),
+    sa.Column("claimed_by", sa.String(128), nullable=False),
+    sa.Column("claimed_at", TS, nullable=False),
+    sa.Column("done_at", TS),
+    sa.Column("result", sa.Text, nullable=False, default=""),
+    sa.PrimaryKeyConstraint("schedule", "at", "kind"),
+)

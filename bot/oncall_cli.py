@@ -1,0 +1,61 @@
+"""`alp oncall [--schedule NAME] [--at ISO8601]` in the terminal; `--json` prints
+{"target": "oncall", "data": {"at", "schedules": [...]}} (escalation.oncall.view has the shape).
+
+Overrides are read from the state store; a store that cannot be opened is said on stderr and the
+answer rests on the rotations alone (also said in each schedule's `note`)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.escape import terminal
+from bot.oncall_request import OncallRequest
+from bot.oncall_text import oncall_answer
+from bot.settings import Settings
+from escalation.oncall.directory import Directory, UnknownSchedule
+
+
+def _zone() -> ZoneInfo:
+    try:
+        return ZoneInfo(os.environ.get("TZ") or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+async def _answer(request: OncallRequest, settings: Settings, as_json: bool) -> int:
+    from escalation.db import Database
+    from escalation.oncall.overrides import OverrideStore
+
+    db: Database | None = None
+    path = settings.state_url.removeprefix("sqlite:///")
+    if settings.oncall.schedules and (path == settings.state_url or os.path.exists(path)):  # noqa: ASYNC240 (one stat)
+        try:
+            db = Database(settings.state_url, pooled=False)
+        except Exception as err:
+            print(f"alp: overrides not read: {terminal(str(err))}", file=sys.stderr)
+    try:
+        directory = Directory(settings.oncall, OverrideStore(db, settings.timeouts.probe_s) if db else None)
+        try:
+            text, data = await oncall_answer(settings, directory, request, _zone())
+        except UnknownSchedule as err:
+            print(f"alp: {terminal(str(err))}", file=sys.stderr)
+            return 64
+    finally:
+        if db is not None:
+            await db.close()
+    if as_json:
+        print(json.dumps({"target": "oncall", "data": data}, indent=2))
+    else:
+        from bot.cli import _plain
+
+        print(terminal(_plain(text)))
+    return 0
+
+
+def run_oncall(request: OncallRequest, settings: Settings, as_json: bool) -> int:
+    """The exit code: 0, or 64 for a schedule that is not configured."""
+    return asyncio.run(_answer(request, settings, as_json))
