@@ -27,6 +27,7 @@ from bot.escape import code, escape
 from bot.incident_text import handle_incident_command, oncall_text
 from bot.incidents import register_incident_handlers
 from bot.metrics import Metrics
+from bot.oncall_slack import directory_of, oncall_reply
 from bot.render_incident import open_modal
 from bot.render_slack import SlackMessage, render_progress, render_report, render_usage
 from bot.router import (
@@ -181,6 +182,7 @@ def build_app(settings: Settings, metrics: Metrics, escalator: Escalator) -> Asy
         request_verification_enabled=True,
         process_before_response=False,
     )
+    oncall = directory_of(settings, escalator.store.db)
 
     async def alp_command(ack: Any, command: dict[str, Any], respond: Any, client: AsyncWebClient) -> None:
         text = (command.get("text") or "").strip()
@@ -198,7 +200,11 @@ def build_app(settings: Settings, metrics: Metrics, escalator: Escalator) -> Asy
             return
         if isinstance(request, OncallRequest):
             metrics.commands.labels(verb="oncall", outcome="ok").inc()
-            await ack(response_type="ephemeral", text=oncall_text(settings))
+            if not settings.oncall.schedules and request.schedule is None:  # the configured rungs, at once
+                await ack(response_type="ephemeral", text=oncall_text(settings))
+                return
+            await ack()
+            await private(respond, await oncall_reply(settings, oncall, request, client, command.get("user_id", "")))
             return
         if isinstance(request, DoRequest):
             metrics.commands.labels(verb="do", outcome="ok").inc()

@@ -24,6 +24,7 @@ from bot.alert_silences import AlertNotifier, alert_intake
 from bot.alerts import AlertIntake
 from bot.app import build_app, register_fallbacks
 from bot.metrics import Metrics
+from bot.oncall_slack import attach_oncall, directory_of
 from bot.settings import ConfigError, Settings, load_settings
 from bot.slack_client import make_client
 from commands.change_audit import use_audit_reader
@@ -128,6 +129,7 @@ async def serve(settings: Settings) -> None:
     from commands.changes import incident_changes_hook
 
     escalator.recent_changes = incident_changes_hook(settings)
+    attach_oncall(escalator, directory_of(settings, db))
     await escalator.start()
     watcher = None
     if settings.kafka_lag.watch_interval_s > 0:

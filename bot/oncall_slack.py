@@ -1,0 +1,60 @@
+"""`/alp oncall` in Slack: acked at once, answered privately in the asker's time zone (`users.info`
+`tz`; UTC, said so, when Slack does not say). The wiring of schedules into the running bot."""
+
+from __future__ import annotations
+
+import logging
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.oncall_request import OncallRequest
+from bot.oncall_text import oncall_answer
+from bot.settings import Settings
+from escalation.db import Database
+from escalation.engine import Escalator
+from escalation.model import Step
+from escalation.oncall.directory import Directory, UnknownSchedule
+from escalation.oncall.overrides import OverrideStore
+from escalation.oncall.paging import Gap, resolve
+
+log = logging.getLogger(__name__)
+
+
+def directory_of(settings: Settings, db: Database) -> Directory:
+    """The schedules of `settings` with their overrides in the state store `db`."""
+    return Directory(settings.oncall, OverrideStore(db, settings.timeouts.probe_s))
+
+
+def attach_oncall(escalator: Escalator, directory: Directory) -> None:
+    """Rungs naming a configured schedule page the people on call when they fire."""
+
+    async def people(step: Step) -> tuple[Step, str] | Gap:
+        return await resolve(directory, step)
+
+    escalator.delivery.people = people
+
+
+async def asker_zone(client: AsyncWebClient, user: str) -> tuple[ZoneInfo, str]:
+    """The user's zone from `users.info`, or UTC and a note saying why."""
+    try:
+        resp = await client.users_info(user=user)
+        tz = (resp.get("user") or {}).get("tz")
+        return ZoneInfo(str(tz)), ""
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        return ZoneInfo("UTC"), "(times in UTC: Slack gave no usable time zone for you)"
+    except Exception as err:
+        log.warning("users.info for %s: %s", user, err)
+        return ZoneInfo("UTC"), "(times in UTC: your time zone could not be read from Slack)"
+
+
+async def oncall_reply(
+    settings: Settings, directory: Directory, request: OncallRequest, client: AsyncWebClient, user: str
+) -> str:
+    """The private answer to `/alp oncall …`."""
+    zone, note = await asker_zone(client, user) if settings.oncall.schedules else (ZoneInfo("UTC"), "")
+    try:
+        text, _ = await oncall_answer(settings, directory, request, zone)
+    except UnknownSchedule as err:
+        return str(err)
+    return f"{text}\n{note}" if note else text
