@@ -27,7 +27,7 @@ from bot.escape import code, escape
 from bot.incident_text import handle_incident_command, oncall_text
 from bot.incidents import register_incident_handlers
 from bot.metrics import Metrics
-from bot.oncall_slack import directory_of, oncall_reply
+from bot.oncall_slack import attached, oncall_reply
 from bot.render_incident import open_modal
 from bot.render_slack import SlackMessage, render_progress, render_report, render_usage
 from bot.router import (
@@ -182,7 +182,7 @@ def build_app(settings: Settings, metrics: Metrics, escalator: Escalator) -> Asy
         request_verification_enabled=True,
         process_before_response=False,
     )
-    oncall = directory_of(settings, escalator.store.db)
+    oncall = attached(escalator, settings)
 
     async def alp_command(ack: Any, command: dict[str, Any], respond: Any, client: AsyncWebClient) -> None:
         text = (command.get("text") or "").strip()

@@ -16,6 +16,7 @@ from bot.escape import terminal
 from bot.oncall_request import OncallRequest
 from bot.oncall_text import oncall_answer
 from bot.settings import Settings
+from escalation.oncall.calendars import Calendars
 from escalation.oncall.directory import Directory, UnknownSchedule
 
 
@@ -38,7 +39,10 @@ async def _answer(request: OncallRequest, settings: Settings, as_json: bool) -> 
         except Exception as err:
             print(f"alp: overrides not read: {terminal(str(err))}", file=sys.stderr)
     try:
-        directory = Directory(settings.oncall, OverrideStore(db, settings.timeouts.probe_s) if db else None)
+        calendars = await _calendars(settings)
+        directory = Directory(
+            settings.oncall, OverrideStore(db, settings.timeouts.probe_s) if db else None, calendars.shifts
+        )
         try:
             text, data = await oncall_answer(settings, directory, request, _zone())
         except UnknownSchedule as err:
@@ -54,6 +58,22 @@ async def _answer(request: OncallRequest, settings: Settings, as_json: bool) -> 
 
         print(terminal(_plain(text)))
     return 0
+
+
+async def _calendars(settings: Settings) -> Calendars:
+    """Imported calendars read once (people matched through Slack when a bot token is set)."""
+    people = None
+    cals = Calendars(settings.oncall)
+    if cals.imported and settings.slack_bot_token is not None:
+        from slack_sdk.web.async_client import AsyncWebClient
+
+        from bot.oncall_people import SlackPeople
+
+        client = AsyncWebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)
+        people = SlackPeople(client)
+    cals.people = people
+    await cals.refresh_all()
+    return cals
 
 
 def run_oncall(request: OncallRequest, settings: Settings, as_json: bool) -> int:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import weakref
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -14,6 +15,7 @@ from bot.settings import Settings
 from escalation.db import Database
 from escalation.engine import Escalator
 from escalation.model import Step
+from escalation.oncall.calendars import Calendars
 from escalation.oncall.directory import Directory, UnknownSchedule
 from escalation.oncall.overrides import OverrideStore
 from escalation.oncall.paging import Gap, resolve
@@ -21,9 +23,15 @@ from escalation.oncall.paging import Gap, resolve
 log = logging.getLogger(__name__)
 
 
-def directory_of(settings: Settings, db: Database) -> Directory:
-    """The schedules of `settings` with their overrides in the state store `db`."""
-    return Directory(settings.oncall, OverrideStore(db, settings.timeouts.probe_s))
+_ATTACHED: weakref.WeakKeyDictionary[Escalator, Directory] = weakref.WeakKeyDictionary()
+
+
+def directory_of(settings: Settings, db: Database, calendars: Calendars | None = None) -> Directory:
+    """The schedules of `settings` with their overrides in the state store `db` and their imported
+    calendars (`calendars`, refreshed by the caller)."""
+    return Directory(
+        settings.oncall, OverrideStore(db, settings.timeouts.probe_s), calendars.shifts if calendars else None
+    )
 
 
 def attach_oncall(escalator: Escalator, directory: Directory) -> None:
@@ -33,6 +41,12 @@ def attach_oncall(escalator: Escalator, directory: Directory) -> None:
         return await resolve(directory, step)
 
     escalator.delivery.people = people
+    _ATTACHED[escalator] = directory
+
+
+def attached(escalator: Escalator, settings: Settings) -> Directory:
+    """The directory `attach_oncall` gave `escalator` (one set of calendars per process), else a new one."""
+    return _ATTACHED.get(escalator) or directory_of(settings, escalator.store.db)
 
 
 async def asker_zone(client: AsyncWebClient, user: str) -> tuple[ZoneInfo, str]:

@@ -24,6 +24,8 @@ from bot.alert_silences import AlertNotifier, alert_intake
 from bot.alerts import AlertIntake
 from bot.app import build_app, register_fallbacks
 from bot.metrics import Metrics
+from bot.oncall_feed import feed_route
+from bot.oncall_people import SlackPeople
 from bot.oncall_slack import attach_oncall, directory_of
 from bot.settings import ConfigError, Settings, load_settings
 from bot.slack_client import make_client
@@ -34,6 +36,7 @@ from escalation.alert_groups import AlertGroups
 from escalation.audit import changes_since
 from escalation.db import Database, StateStoreError
 from escalation.engine import Escalator
+from escalation.oncall.calendars import Calendars
 
 use_audit_reader(changes_since)  # `alp changes` reads alp's own actions from the state store
 
@@ -129,7 +132,10 @@ async def serve(settings: Settings) -> None:
     from commands.changes import incident_changes_hook
 
     escalator.recent_changes = incident_changes_hook(settings)
-    attach_oncall(escalator, directory_of(settings, db))
+    calendars = Calendars(settings.oncall, SlackPeople(client))
+    directory = directory_of(settings, db, calendars)
+    attach_oncall(escalator, directory)
+    calendar_task = asyncio.create_task(calendars.run()) if calendars.imported else None
     await escalator.start()
     watcher = None
     if settings.kafka_lag.watch_interval_s > 0:
@@ -139,7 +145,9 @@ async def serve(settings: Settings) -> None:
     app = build_app(settings, metrics, escalator)
     intake = alert_intake(settings, app, escalator, groups, metrics)
     register_fallbacks(app, settings.state_url)  # last: Bolt runs the first listener that matches
-    runner = web.AppRunner(build_web(settings, app, metrics, escalator, intake), access_log=None)
+    web_app = build_web(settings, app, metrics, escalator, intake)
+    web_app.add_routes([feed_route(directory)])
+    runner = web.AppRunner(web_app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.http_port)
     await site.start()
@@ -164,6 +172,8 @@ async def serve(settings: Settings) -> None:
     await escalator.stop()
     if watcher is not None:
         watcher.cancel()
+    if calendar_task is not None:
+        calendar_task.cancel()
     await runner.cleanup()
     await escalator.close()
 

@@ -2,7 +2,7 @@
 
 It serves `/api/<method>` (auth.test, chat.postMessage, chat.update, chat.postEphemeral,
 files.getUploadURLExternal, files.completeUploadExternal, conversations.open, usergroups.list,
-usergroups.users.list/update, users.info, users.lookupByEmail), the file upload URL it hands
+usergroups.users.list/update, users.info, users.list, users.lookupByEmail), the file upload URL it hands
 out, and `/response/<id>` as a `response_url`. It runs in its own thread and event loop on
 an ephemeral port, so both sync and async tests can use it.
 """
@@ -248,6 +248,8 @@ class FakeSlack:
             if found is None:
                 return {"ok": False, "error": "user_not_found"}
             return {"ok": True, "user": self._user(str(args.get("user")), found)}
+        if method == "users.list":
+            return {"ok": True, "members": [self._user(uid, u) for uid, u in self.users.items()]}
         if method == "users.lookupByEmail":
             email = str(args.get("email", "")).lower()
             for uid, found in self.users.items():

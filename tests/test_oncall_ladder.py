@@ -6,12 +6,15 @@ with nobody on call says so and the next rung is paged at once. `/alp oncall` an
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,12 +22,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from escalation.db import Database
+from escalation.oncall.ical import calendar_events
 from escalation.oncall.overrides import OverrideStore
 from tests.conftest import BOT_TOKEN, ESCALATION_ENV, ROOT, SIGNING_SECRET, BotProcess, wait_until
 from tests.test_slack import command
 from tests.test_slack_incidents import announced
 
 TODAY = datetime.now(UTC).date()
+FEED_TOKEN = "feed-token-7f3a"
 SCHEDULES = [
     {  # nobody on call now: its only rotation starts in 30 days
         "name": "devops",
@@ -50,6 +55,7 @@ def oncall_env(state: str, schedules: list[dict[str, object]] = SCHEDULES) -> di
         "ALP_KAFKA_LAG__WATCH_INTERVAL_S": "0",
         "ALP_STATE_URL": state,
         "ALP_ONCALL__SCHEDULES": json.dumps(schedules),
+        "ALP_ONCALL__FEED_TOKEN": FEED_TOKEN,
     }
 
 
@@ -196,3 +202,29 @@ def test_no_schedule_configured_keeps_todays_answer(tmp_path):
     out = alp(env, "oncall")
     assert out.returncode == 0 and "Primary:" in out.stdout and "Secondary:" in out.stdout
     assert json.loads(alp(env, "--json", "oncall").stdout)["data"]["schedules"] == []
+
+
+def test_the_feed_is_the_schedules_final_shifts_behind_its_token(oncall_bot, fake_slack):
+    base = f"{oncall_bot.url}/oncall"
+
+    def status(path: str) -> int:
+        try:
+            with urllib.request.urlopen(f"{base}/{path}", timeout=15) as resp:
+                return int(resp.status)
+        except urllib.error.HTTPError as err:
+            return err.code
+
+    assert status("devops.ics") == 403 and status("devops.ics?token=wrong") == 403
+    assert status(f"nosuch.ics?token={FEED_TOKEN}") == 404
+    with urllib.request.urlopen(f"{base}/devops.ics?token={FEED_TOKEN}", timeout=15) as resp:
+        assert resp.headers["Content-Type"].startswith("text/calendar")
+        data = resp.read()
+    at = datetime.now(UTC)
+    events = calendar_events(data, "UTC", at - timedelta(days=40), at + timedelta(days=200))
+    rotation = [e for e in events if e.who != ("U0COVER",)]
+    assert [e.who for e in rotation[:4]] == [("U0DEVA",), ("U0DEVB",), ("U0DEVA",), ("U0DEVB",)]
+    berlin = ZoneInfo("Europe/Berlin")
+    assert all(e.start.astimezone(berlin).strftime("%H:%M") == "09:00" for e in rotation)  # across a DST switch
+    assert rotation[0].start.astimezone(berlin).date() == TODAY + timedelta(days=30)
+    for a, b in itertools.pairwise(rotation[:-1]):
+        assert a.end == b.start  # weekly, back to back, at 09:00 Berlin whatever the season
