@@ -25,6 +25,7 @@ from bot.alerts import AlertIntake
 from bot.app import build_app, register_fallbacks
 from bot.metrics import Metrics
 from bot.oncall_feed import feed_route
+from bot.oncall_groups import SlackGroups
 from bot.oncall_people import SlackPeople
 from bot.oncall_slack import attach_oncall, directory_of
 from bot.settings import ConfigError, Settings, load_settings
@@ -37,6 +38,8 @@ from escalation.audit import changes_since
 from escalation.db import Database, StateStoreError
 from escalation.engine import Escalator
 from escalation.oncall.calendars import Calendars
+from escalation.oncall.groups import GroupSync
+from escalation.oncall.scheduler import HandoffScheduler
 
 use_audit_reader(changes_since)  # `alp changes` reads alp's own actions from the state store
 
@@ -137,6 +140,12 @@ async def serve(settings: Settings) -> None:
     attach_oncall(escalator, directory)
     calendar_task = asyncio.create_task(calendars.run()) if calendars.imported else None
     await escalator.start()
+    handoffs = HandoffScheduler(
+        directory,
+        lambda: escalator.leading,
+        GroupSync(db, directory, SlackGroups(client), escalator.lease.holder, settings.timeouts.probe_s).sync_all,
+    )
+    await handoffs.start()
     watcher = None
     if settings.kafka_lag.watch_interval_s > 0:
         from commands.checks.kafka_lag import LagWatcher
@@ -169,6 +178,7 @@ async def serve(settings: Settings) -> None:
     await stop.wait()
     if socket_handler is not None:
         await socket_handler.close_async()
+    handoffs.stop()
     await escalator.stop()
     if watcher is not None:
         watcher.cancel()
