@@ -1,10 +1,11 @@
 """Slack user groups kept equal to who is on call, once per change across replicas.
 
 Each sync is claimed first: one row in `alp_oncall_handoffs` keyed by the schedule, the instant the
-people on call took over (the current shift's start) and a hash of who they are, inserted by
-whoever comes first; a second replica, a restart or a late wake-up finds the row and does nothing.
-So a handoff missed while the bot was down is done once when it is back, and an override (a new
-shift start) or its undo (other people) syncs again. A group edited by hand since alp last set it
+people on call took over (the current shift's start) and a hash of who they are and of the sync row
+it follows, inserted by whoever comes first; a second replica, a restart or a late wake-up either
+loses that insert or finds the newest row already saying the same people since the same instant,
+and does nothing. So a handoff missed while the bot was down is done once when it is back, and an
+override (a new shift start) or its undo (back to people synced before) syncs again. A group edited by hand since alp last set it
 is put back and the drift is said; a workspace that refuses the write is a finding naming why.
 """
 
@@ -53,10 +54,9 @@ class SyncResult:
     users: tuple[str, ...] = ()
 
 
-def sync_key(users: tuple[str, ...]) -> str:
-    """The claim's kind: one sync per shift start and set of people (an undo that brings back the
-    people of a shift whose start was already synced for others syncs again)."""
-    return "sync:" + hashlib.sha256(",".join(users).encode()).hexdigest()[:8]
+def sync_key(users: tuple[str, ...], follows: str) -> str:
+    """The claim's kind: the people, and the sync row this one follows (its schedule-wide identity)."""
+    return "sync:" + hashlib.sha256(f"{','.join(users)}|{follows}".encode()).hexdigest()[:8]
 
 
 async def current_shift(directory: Directory, schedule: Schedule, at: datetime) -> tuple[datetime, tuple[str, ...]]:
@@ -106,6 +106,23 @@ class GroupSync:
 
         await asyncio.wait_for(update(), self.timeout_s)
 
+    async def _latest(self, schedule: str) -> tuple[datetime, str, tuple[str, ...]] | None:
+        """The newest sync row of `schedule`: (shift start, kind, people)."""
+
+        async def select() -> tuple[datetime, str, tuple[str, ...]] | None:
+            async with self.db.engine.connect() as conn:
+                row = (
+                    await conn.execute(
+                        sa.select(t.c.at, t.c.kind, t.c.users)
+                        .where(t.c.schedule == schedule, t.c.kind.like("sync:%"))
+                        .order_by(t.c.claimed_at.desc())
+                        .limit(1)
+                    )
+                ).first()
+            return None if row is None else (aware(row.at) or now(), row.kind, tuple(row.users))
+
+        return await asyncio.wait_for(select(), self.timeout_s)
+
     async def last_set(self, schedule: str, before: datetime) -> tuple[str, ...] | None:
         """Who alp last set the group of `schedule` to (a sync done before `before`), if ever."""
 
@@ -133,7 +150,10 @@ class GroupSync:
         at = at or now()
         group = schedule.group or ""
         since, users = await current_shift(self.directory, schedule, at)
-        kind = sync_key(users)
+        latest = await self._latest(schedule.name)
+        if latest is not None and latest[0] == since and latest[2] == users:
+            return SyncResult(schedule.name, group, "skipped", "already done by this or another replica", users)
+        kind = sync_key(users, f"{latest[0].isoformat()}/{latest[1]}" if latest else "")
         if not await self._claim(schedule.name, since, kind, users):
             return SyncResult(schedule.name, group, "skipped", "already done by this or another replica", users)
         result = await self._apply(schedule, group, since, users)
