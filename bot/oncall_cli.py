@@ -12,9 +12,9 @@ import os
 import sys
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.escape import terminal
 from bot.oncall_request import OncallRequest
 from bot.oncall_text import oncall_answer
+from bot.render.escape import terminal
 from bot.settings import Settings
 from escalation.oncall.calendars import Calendars
 from escalation.oncall.directory import Directory, UnknownSchedule
@@ -28,8 +28,8 @@ def _zone() -> ZoneInfo:
 
 
 async def _answer(request: OncallRequest, settings: Settings, as_json: bool) -> int:
-    from escalation.db import Database
     from escalation.oncall.overrides import OverrideStore
+    from escalation.state.db import Database
 
     db: Database | None = None
     path = settings.state_url.removeprefix("sqlite:///")

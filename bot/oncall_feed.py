@@ -13,9 +13,9 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from escalation.db import now
 from escalation.oncall.directory import CalendarUnavailable, Directory, UnknownSchedule
 from escalation.oncall.ical import feed
+from escalation.state.db import now
 
 BACK, AHEAD = timedelta(days=30), timedelta(days=180)
 

@@ -12,13 +12,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.oncall_request import OncallRequest
 from bot.oncall_text import oncall_answer
 from bot.settings import Settings
-from escalation.db import Database
-from escalation.engine import Escalator
+from escalation.ladder.engine import Escalator
 from escalation.model import Step
 from escalation.oncall.calendars import Calendars
 from escalation.oncall.directory import Directory, UnknownSchedule
 from escalation.oncall.overrides import OverrideStore
 from escalation.oncall.paging import Gap, resolve
+from escalation.state.db import Database
 
 log = logging.getLogger(__name__)
 

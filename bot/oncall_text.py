@@ -8,12 +8,12 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.incident_text import oncall_text
 from bot.oncall_request import OncallRequest
+from bot.render.incident_text import oncall_text
 from bot.settings import Settings
-from escalation.db import now
 from escalation.oncall.directory import Directory
 from escalation.oncall.view import oncall_data, oncall_words
+from escalation.state.db import now
 
 
 def ladder_line(settings: Settings) -> str:

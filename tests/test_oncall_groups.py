@@ -13,12 +13,12 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.oncall_groups import SlackGroups
-from escalation.db import Database
 from escalation.oncall.config import Layer, OncallSettings, Schedule
 from escalation.oncall.directory import Directory
 from escalation.oncall.groups import GroupSync, last_results
 from escalation.oncall.overrides import OverrideStore
 from escalation.oncall.scheduler import HandoffScheduler
+from escalation.state.db import Database
 from tests.conftest import BOT_TOKEN
 
 GROUP = "S0DEVOPS"

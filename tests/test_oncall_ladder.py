@@ -21,9 +21,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from escalation.db import Database
 from escalation.oncall.ical import calendar_events
 from escalation.oncall.overrides import OverrideStore
+from escalation.state.db import Database
 from tests.conftest import BOT_TOKEN, ESCALATION_ENV, ROOT, SIGNING_SECRET, BotProcess, wait_until
 from tests.test_slack import command
 from tests.test_slack_incidents import announced

@@ -18,11 +18,11 @@ from typing import Protocol
 
 import aiohttp
 
-from escalation.db import now
 from escalation.oncall.config import OncallSettings, Schedule
 from escalation.oncall.directory import CalendarUnavailable
 from escalation.oncall.ical import EMAIL, SLACK_ID, Occurrence, calendar_events, occurrence_shifts
 from escalation.oncall.rotation import Shift
+from escalation.state.db import now
 
 log = logging.getLogger(__name__)
 MAX_BYTES = 5 * 1024 * 1024

@@ -19,10 +19,10 @@ from typing import Protocol
 
 import sqlalchemy as sa
 
-from escalation.db import Database, aware, now
 from escalation.oncall.config import Schedule
 from escalation.oncall.directory import Directory
-from escalation.schema import oncall_handoffs as t
+from escalation.state.db import Database, aware, now
+from escalation.state.schema import oncall_handoffs as t
 
 LOOK_BACK = timedelta(days=60)
 

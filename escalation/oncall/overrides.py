@@ -11,9 +11,9 @@ from collections.abc import Awaitable
 from datetime import datetime
 from typing import Any, TypeVar
 
-from escalation.db import Database, aware, now
 from escalation.oncall.shifts import Override
-from escalation.schema import oncall_overrides as t
+from escalation.state.db import Database, aware, now
+from escalation.state.schema import oncall_overrides as t
 
 T = TypeVar("T")
 

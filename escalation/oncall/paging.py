@@ -12,10 +12,10 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 
-from escalation.db import Database, now
 from escalation.model import Status, Step
 from escalation.oncall.directory import CalendarUnavailable, Directory, UnknownSchedule
-from escalation.schema import incidents
+from escalation.state.db import Database, now
+from escalation.state.schema import incidents
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from escalation.db import now
 from escalation.oncall.directory import Directory
+from escalation.state.db import now
 
 log = logging.getLogger(__name__)
 REBUILD = "rebuild"
