@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     if isinstance(request, OncallRequest):
         from bot.oncall_cli import run_oncall
 
-        sys.exit(run_oncall(request, settings, as_json))
+        sys.exit(run_oncall(request, settings, as_json, yes))
     if isinstance(request, IncidentRequest | _DoRequest | AuditRequest):
         sys.exit(_with_state_store(request, settings, as_json, yes))
     assert isinstance(request, CheckRequest)

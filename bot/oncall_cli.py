@@ -27,6 +27,64 @@ def _zone() -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
+async def _change(request: OncallRequest, settings: Settings, yes: bool) -> int:
+    """`alp oncall override|undo`: a preview, applied with --yes; audited as the terminal's user."""
+    from bot.oncall_override import ask_of
+    from commands.params import UsageError
+    from escalation.oncall.override_flow import apply, preview, preview_text, undo
+    from escalation.oncall.overrides import OverrideStore
+    from escalation.state.audit import AuditLog
+    from escalation.state.db import Database, StateStoreError
+
+    actor = f"{os.environ.get('USER', 'someone')} (terminal)"
+    if request.sub == "take":
+        print(
+            "alp: `take` is for Slack (it covers as you); in the terminal: `alp oncall override <schedule> <user> …`",
+            file=sys.stderr,
+        )
+        return 64
+    try:
+        db = Database(settings.state_url, pooled=False)
+    except StateStoreError as err:
+        print(f"alp: {terminal(str(err))}", file=sys.stderr)
+        return 1
+    try:
+        store = OverrideStore(db, settings.timeouts.probe_s)
+        calendars = await _calendars(settings)
+        directory = Directory(settings.oncall, store, calendars.shifts)
+        audit = AuditLog(db)
+        if request.sub == "undo":
+            print(terminal(_text(await undo(directory, store, audit, request.override_id or 0, actor, admin=True))))
+            return 0
+        try:
+            ask = await ask_of(request, settings, directory, actor)
+        except UsageError as err:
+            print(f"alp: {terminal(str(err))}", file=sys.stderr)
+            return 64
+        shown = await preview(directory, ask)
+        zone = _zone()
+        print(terminal(_text(preview_text(shown, {u: zone for u in shown.involved}))))
+        if shown.refusal:
+            return 1
+        if not yes:
+            print("(a preview: add --yes to apply it)")
+            return 0
+        done = await apply(directory, store, audit, ask, actor, admin=True)
+        if isinstance(done, str):
+            print(f"alp: {terminal(done)}", file=sys.stderr)
+            return 1
+        print(f"applied: override #{done.id} (undo: alp oncall undo {done.id})")
+        return 0
+    finally:
+        await db.close()
+
+
+def _text(mrkdwn: str) -> str:
+    from bot.cli import _plain
+
+    return _plain(mrkdwn)
+
+
 async def _answer(request: OncallRequest, settings: Settings, as_json: bool) -> int:
     from escalation.oncall.overrides import OverrideStore
     from escalation.state.db import Database
@@ -76,6 +134,8 @@ async def _calendars(settings: Settings) -> Calendars:
     return cals
 
 
-def run_oncall(request: OncallRequest, settings: Settings, as_json: bool) -> int:
-    """The exit code: 0, or 64 for a schedule that is not configured."""
+def run_oncall(request: OncallRequest, settings: Settings, as_json: bool, yes: bool = False) -> int:
+    """The exit code: 0, 1 refused or the state store down, 64 a usage mistake (an unknown schedule)."""
+    if request.sub != "now":
+        return asyncio.run(_change(request, settings, yes))
     return asyncio.run(_answer(request, settings, as_json))

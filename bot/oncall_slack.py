@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import weakref
+from collections.abc import Awaitable, Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -42,6 +43,21 @@ def attach_oncall(escalator: Escalator, directory: Directory) -> None:
 
     escalator.delivery.people = people
     _ATTACHED[escalator] = directory
+
+
+_ON_CHANGE: weakref.WeakKeyDictionary[Escalator, Callable[[], Awaitable[None]]] = weakref.WeakKeyDictionary()
+
+
+def on_change(escalator: Escalator, hook: Callable[[], Awaitable[None]] | None = None) -> Callable[[], Awaitable[None]]:
+    """Set (with `hook`) or get what runs after an override is applied or undone (the handoff
+    scheduler's wake-up: the user group follows at once)."""
+    if hook is not None:
+        _ON_CHANGE[escalator] = hook
+    return _ON_CHANGE.get(escalator) or _nothing
+
+
+async def _nothing() -> None:
+    return None
 
 
 def attached(escalator: Escalator, settings: Settings) -> Directory:

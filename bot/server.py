@@ -26,7 +26,7 @@ from bot.metrics import Metrics
 from bot.oncall_feed import feed_route
 from bot.oncall_groups import SlackGroups
 from bot.oncall_people import SlackPeople
-from bot.oncall_slack import attach_oncall, directory_of
+from bot.oncall_slack import attach_oncall, directory_of, on_change
 from bot.settings import ConfigError, Settings, load_settings
 from bot.slack.app import build_app, register_fallbacks
 from bot.slack.client import make_client
@@ -146,6 +146,7 @@ async def serve(settings: Settings) -> None:
         GroupSync(db, directory, SlackGroups(client), escalator.lease.holder, settings.timeouts.probe_s).sync_all,
     )
     await handoffs.start()
+    on_change(escalator, lambda: handoffs.wake("override"))
     watcher = None
     if settings.kafka_lag.watch_interval_s > 0:
         from commands.checks.kafka_lag import LagWatcher

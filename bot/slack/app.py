@@ -23,7 +23,8 @@ from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.metrics import Metrics
-from bot.oncall_slack import attached, oncall_reply
+from bot.oncall_buttons import OncallButtons
+from bot.oncall_slack import attached, on_change, oncall_reply
 from bot.remediation.buttons import ActionFlow, register_action_handlers
 from bot.render.escape import code, escape
 from bot.render.incident_blocks import open_modal
@@ -183,6 +184,8 @@ def build_app(settings: Settings, metrics: Metrics, escalator: Escalator) -> Asy
         process_before_response=False,
     )
     oncall = attached(escalator, settings)
+    overrides = OncallButtons(settings, oncall, lambda: on_change(escalator)())
+    overrides.register(app)
 
     async def alp_command(ack: Any, command: dict[str, Any], respond: Any, client: AsyncWebClient) -> None:
         text = (command.get("text") or "").strip()
@@ -200,6 +203,12 @@ def build_app(settings: Settings, metrics: Metrics, escalator: Escalator) -> Asy
             return
         if isinstance(request, OncallRequest):
             metrics.commands.labels(verb="oncall", outcome="ok").inc()
+            if request.sub != "now":
+                await ack()
+                await respond(
+                    response_type="ephemeral", **await overrides.ask(request, client, command.get("user_id", ""))
+                )
+                return
             if not settings.oncall.schedules and request.schedule is None:  # the configured rungs, at once
                 await ack(response_type="ephemeral", text=oncall_text(settings))
                 return

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import sqlalchemy as sa
@@ -63,7 +63,7 @@ async def current_shift(directory: Directory, schedule: Schedule, at: datetime) 
     """(since when, who) is on call at `at`; a shift older than LOOK_BACK is dated from that day's midnight UTC."""
     shifts, _ = await directory.shifts(schedule.name, at - LOOK_BACK, at + timedelta(seconds=1))
     last = shifts[-1]
-    since = last.start
+    since = last.start.astimezone(UTC)
     if since <= at - LOOK_BACK:
         since = since.replace(hour=0, minute=0, second=0, microsecond=0)
     return since, last.users

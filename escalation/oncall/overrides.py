@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from escalation.oncall.shifts import Override
@@ -55,6 +55,7 @@ class OverrideStore:
             raise ValueError("override times must carry a time zone")
         if end <= start:
             raise ValueError(f"an override must end after it starts ({start.isoformat()} .. {end.isoformat()})")
+        start, end = start.astimezone(UTC), end.astimezone(UTC)  # SQLite keeps no offset: UTC in, UTC out
 
         async def insert() -> Override:
             async with self.db.engine.begin() as conn:
@@ -80,6 +81,7 @@ class OverrideStore:
 
     async def overlapping(self, start: datetime, end: datetime, schedule: str | None = None) -> list[Override]:
         """Overrides in force (not undone) that overlap [start, end), oldest first."""
+        start, end = start.astimezone(UTC), end.astimezone(UTC)
         q = t.select().where(t.c.cancelled_at.is_(None), t.c.start_at < end, t.c.end_at > start).order_by(t.c.id)
         if schedule is not None:
             q = q.where(t.c.schedule == schedule)
