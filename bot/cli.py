@@ -107,6 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     chart = _pop_option(args, "--chart")
     if _fast_check(args, as_json, chart):
         return
+    import bot.oncall_check  # noqa: F401  (registers `check oncall`)
     import commands.checks  # noqa: F401  (registers the check targets)
     from bot.router import (
         AuditRequest,

@@ -119,6 +119,7 @@ def build_web(
 
 async def serve(settings: Settings) -> None:
     """Run until SIGTERM/SIGINT."""
+    import bot.oncall_check  # noqa: F401  (registers `check oncall`)
     import commands.checks  # noqa: F401  (registers the check targets)
     from commands.backends.kube import preload
 
