@@ -25,6 +25,7 @@ from bot.alerts.silences import AlertNotifier, alert_intake
 from bot.metrics import Metrics
 from bot.oncall_feed import feed_route
 from bot.oncall_groups import SlackGroups
+from bot.oncall_handoff import HandoffWork
 from bot.oncall_people import SlackPeople
 from bot.oncall_slack import attach_oncall, directory_of, on_change
 from bot.settings import ConfigError, Settings, load_settings
@@ -141,11 +142,8 @@ async def serve(settings: Settings) -> None:
     attach_oncall(escalator, directory)
     calendar_task = asyncio.create_task(calendars.run()) if calendars.imported else None
     await escalator.start()
-    handoffs = HandoffScheduler(
-        directory,
-        lambda: escalator.leading,
-        GroupSync(db, directory, SlackGroups(client), escalator.lease.holder, settings.timeouts.probe_s).sync_all,
-    )
+    sync = GroupSync(db, directory, SlackGroups(client), escalator.lease.holder, settings.timeouts.probe_s)
+    handoffs = HandoffScheduler(directory, lambda: escalator.leading, HandoffWork(settings, sync, client))
     await handoffs.start()
     on_change(escalator, lambda: handoffs.wake("override"))
     watcher = None

@@ -196,3 +196,51 @@ async def test_a_handoff_job_wakes_only_the_leader_and_the_leader_syncs(tmp_path
         leader.stop()
         standby.stop()
         await db.close()
+
+
+async def test_a_handoff_is_reported_once_in_the_channel_and_to_both_people(tmp_path, fake_slack):
+    from bot.oncall_handoff import HandoffWork
+    from bot.settings import Settings
+    from escalation.config import EscalationSettings
+    from escalation.model import Priority, build_ladder
+    from escalation.state.store import Store
+
+    groups = slack_groups(fake_slack)
+    schedule = SETTINGS.schedules[0].model_copy(update={"channel": "C0HANDOFF"})
+    settings = Settings(oncall=OncallSettings(schedules=[schedule], handoff_health=False))
+    db = Database(f"sqlite:///{tmp_path}/s.db")
+    try:
+        store = OverrideStore(db)
+        at = datetime.now(UTC)
+        await store.add("devops", "U0NEW", at - timedelta(minutes=30), at + timedelta(hours=2), "U0LEAD")
+        inc = await Store(db).create(
+            Priority.P1,
+            "queue backs up",
+            "",
+            [],
+            "C0INC",
+            "U0ANNA",
+            build_ladder(Priority.P1, EscalationSettings()),
+            "e1",
+            [],
+        )
+        client = AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url)
+        work = [
+            HandoffWork(settings, GroupSync(db, Directory(settings.oncall, store), groups, f"r{i}"), client)
+            for i in (1, 2)
+        ]
+        await asyncio.gather(*(w() for w in work))
+        posts = [c for c in fake_slack.called("chat.postMessage") if "Handoff on `devops`" in c.args.get("text", "")]
+        assert sorted(c.args["channel"] for c in posts)[0] == "C0HANDOFF" and len(posts) == 3  # channel + 2 DMs, once
+        text = posts[0].args["text"]
+        assert "<@U0NEW> takes over from" in text and f"{inc.ref} [P1] queue backs up (next: primary" in text
+        assert "Overrides in this shift" in text and "<@U0NEW>" in text
+        assert {c.args["channel"] for c in posts} == {
+            "C0HANDOFF",
+            "DU0NEW",
+            f"D{text.split('takes over from <@')[1][:6]}",
+        }
+        assert fake_slack.usergroups[GROUP] == ["U0NEW"]
+        assert await work[0].report(schedule) is None  # claimed: a later wake-up does not repeat it
+    finally:
+        await db.close()

@@ -157,6 +157,10 @@ class OncallSettings(BaseModel):
     feed_token: SecretStr | None = Field(None, description="ALP_ONCALL__FEED_TOKEN: secret of GET /oncall/<name>.ics")
     ical_refresh_s: float = Field(900, ge=30, description="How often an imported calendar is read again")
     ical_timeout_s: float = Field(10, gt=0, le=120, description="One calendar download's limit")
+    handoff_health: bool = Field(True, description="Handoff reports include a `health` run's CRITICAL/UNKNOWN")
+    handoff_report_within_s: float = Field(
+        12 * 3600, ge=0, description="A handoff missed while down is still reported if it is this recent"
+    )
 
     @field_validator("schedules")
     @classmethod

@@ -75,7 +75,9 @@ class GroupSync:
     def __init__(self, db: Database, directory: Directory, groups: Groups, holder: str, timeout_s: float = 5.0) -> None:
         self.db, self.directory, self.groups, self.holder, self.timeout_s = db, directory, groups, holder, timeout_s
 
-    async def _claim(self, schedule: str, since: datetime, kind: str, users: tuple[str, ...]) -> bool:
+    async def claim(self, schedule: str, since: datetime, kind: str, users: tuple[str, ...]) -> bool:
+        """Insert the claim row of one side effect; False if someone (or this process) did already."""
+
         async def insert() -> bool:
             try:
                 async with self.db.engine.begin() as conn:
@@ -95,7 +97,7 @@ class GroupSync:
 
         return await asyncio.wait_for(insert(), self.timeout_s)
 
-    async def _done(self, schedule: str, since: datetime, kind: str, result: str) -> None:
+    async def done(self, schedule: str, since: datetime, kind: str, result: str) -> None:
         async def update() -> None:
             async with self.db.engine.begin() as conn:
                 await conn.execute(
@@ -154,10 +156,10 @@ class GroupSync:
         if latest is not None and latest[0] == since and latest[2] == users:
             return SyncResult(schedule.name, group, "skipped", "already done by this or another replica", users)
         kind = sync_key(users, f"{latest[0].isoformat()}/{latest[1]}" if latest else "")
-        if not await self._claim(schedule.name, since, kind, users):
+        if not await self.claim(schedule.name, since, kind, users):
             return SyncResult(schedule.name, group, "skipped", "already done by this or another replica", users)
         result = await self._apply(schedule, group, since, users)
-        await self._done(schedule.name, since, kind, f"{result.status}: {result.text}")
+        await self.done(schedule.name, since, kind, f"{result.status}: {result.text}")
         return result
 
     async def _apply(self, schedule: Schedule, group: str, since: datetime, users: tuple[str, ...]) -> SyncResult:
