@@ -17,6 +17,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.oncall_override import ask_of
+from bot.oncall_people import SlackPeople
 from bot.oncall_request import OncallRequest
 from bot.oncall_slack import asker_zone
 from bot.settings import Settings
@@ -74,7 +75,7 @@ class OncallButtons:
         if request.sub == "undo":
             return await self._undo(request.override_id or 0, user)
         try:
-            asked = await ask_of(request, self.settings, self.directory, user)
+            asked = await ask_of(request, self.settings, self.directory, user, SlackPeople(client).by_handle)
         except UsageError as err:
             return _message(f":no_entry: {err}", [])
         shown = await preview(self.directory, asked)

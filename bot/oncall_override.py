@@ -3,6 +3,7 @@ terminal and the Slack handlers in `bot.oncall_slack`)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from bot.oncall_request import OncallRequest
@@ -15,7 +16,13 @@ from escalation.state.db import now
 TAKE_DEFAULT = timedelta(hours=1)
 
 
-async def ask_of(request: OncallRequest, settings: Settings, directory: Directory, asker: str) -> OverrideAsk:
+async def ask_of(
+    request: OncallRequest,
+    settings: Settings,
+    directory: Directory,
+    asker: str,
+    handle: Callable[[str], Awaitable[str | None]] | None = None,
+) -> OverrideAsk:
     """The override a request asks for. UsageError for an unknown schedule or a span in the past.
     `take` without a span covers until the current shift ends (at most a day; 1 h in a gap)."""
     name = request.schedule or settings.escalation.oncall.primary_schedule
@@ -35,4 +42,9 @@ async def ask_of(request: OncallRequest, settings: Settings, directory: Director
         raise UsageError(f"that span ended already ({end:%Y-%m-%d %H:%M} UTC): an override is for now or later")
     user = request.user if request.sub == "override" else asker
     assert user is not None
+    if user.startswith("@"):
+        found = await handle(user[1:]) if handle is not None else None
+        if found is None:
+            raise UsageError(f"no Slack user `{user}` (give a user id like U012AB3CD, or an @mention Slack knows)")
+        user = found
     return OverrideAsk(name, user, start, end, asker, request.reason)

@@ -22,7 +22,7 @@ USAGE = (
 )
 _DURATION = re.compile(r"([1-9][0-9]{0,3})([mhdw])")
 _UNIT = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>|([UW][A-Z0-9]{2,})")
+_USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>|([UW][A-Z0-9]{2,})|(@[a-z0-9][a-z0-9._-]{0,79})", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -60,10 +60,11 @@ def parse_duration(value: str) -> timedelta:
 
 
 def parse_user(value: str) -> str:
+    """A Slack user id, or `@handle` (resolved by the caller, who can ask Slack)."""
     m = _USER.fullmatch(value.strip())
     if m is None:
         raise UsageError(f"`{value[:40]}` is not a Slack user (an @mention or a user id like U012AB3CD)")
-    return m.group(1) or m.group(2)
+    return m.group(1) or (m.group(2).upper() if m.group(2) else m.group(3))
 
 
 def _options(args: list[str], allowed: tuple[str, ...], usage: str) -> tuple[dict[str, str], list[str]]:

@@ -99,6 +99,14 @@ def test_a_sick_day_across_the_dst_weekend_previewed_refused_applied_and_undone(
     assert rows(bot, "SELECT cancelled_by FROM alp_oncall_overrides") == [("U0PLAT3",)]  # kept, for the audit
 
 
+def test_an_override_for_a_handle_finds_the_person(bot, fake_slack):
+    fake_slack.users.update({"U0ERIN01": {"name": "erin", "tz": "Asia/Kolkata"}})
+    preview = ask(bot, fake_slack, "oncall override platform @erin --for 3h", "U0LEAD")
+    assert "<@U0ERIN01> covers" in preview["text"] and "IST" in preview["text"]
+    unknown = ask(bot, fake_slack, "oncall override platform @nobodyhere --for 3h", "U0LEAD")
+    assert "no Slack user `@nobodyhere`" in unknown["text"]
+
+
 def test_take_the_pager_covers_the_asker_now_and_the_group_follows(bot, fake_slack):
     fake_slack.usergroups["S0PLATFORM"] = ["U0PLAT1"]
     preview = ask(bot, fake_slack, "oncall take platform --for 2h", "U0PLAT9")
