@@ -3,9 +3,9 @@
 Turns are counted in the schedule's local wall-clock time (a `1d` turn handing off at 09:00 hands
 off at 09:00 local on both sides of a DST switch, so that shift is 23 or 25 hours long) and only
 then turned into UTC with zoneinfo, so consecutive shifts share their boundary: no hour is left
-uncovered or covered twice. A handoff at a local time a spring-forward skips happens at the
-same instant as the one just before the gap (PEP 495, fold=0); an ambiguous fall-back time is its
-first occurrence. Times in and out are aware UTC datetimes; windows are half-open [start, end).
+uncovered or covered twice. A handoff at a local time a spring-forward skips (02:30) is read
+with the offset before the switch (PEP 495, fold=0), so it happens at 03:30 new time; an ambiguous
+fall-back time is its first occurrence. Times in and out are aware UTC datetimes; windows are half-open [start, end).
 """
 
 from __future__ import annotations
