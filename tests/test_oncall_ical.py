@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import socket
 import threading
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -154,3 +154,16 @@ async def test_a_person_no_one_matches_is_reported_and_not_paged(fake_slack, tmp
     state = await cals.refresh(schedule, at=utc(2026, 10, 20))
     assert state.unmatched == ["nobody@example.com"]
     assert cals.shifts(schedule, utc(2026, 10, 20), utc(2026, 10, 22)) == []
+
+
+async def test_an_override_on_a_calendar_that_cannot_be_read_is_refused_with_the_reason(tmp_path):
+    from escalation.oncall.override_flow import OverrideAsk, preview
+
+    schedule = Schedule(name="platform", ical_file=str(tmp_path / "missing.ics"))
+    settings = OncallSettings(schedules=[schedule])
+    cals = Calendars(settings)
+    await cals.refresh(schedule)
+    at = datetime.now(UTC)
+    ask = OverrideAsk("platform", "U0X", at, at + timedelta(hours=2), "U0Y")
+    shown = await preview(Directory(settings, None, cals.shifts), ask)
+    assert shown.refusal is not None and "unknown" in shown.refusal and "missing.ics" in shown.refusal

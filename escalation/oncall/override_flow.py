@@ -10,12 +10,13 @@ An undo that would leave nobody on call for part of the span is refused with the
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from escalation.oncall.directory import Directory
+from escalation.oncall.directory import CalendarUnavailable, Directory
 from escalation.oncall.overrides import OverrideStore
 from escalation.oncall.rotation import Shift
 from escalation.oncall.shifts import Override, final_shifts, layer_shifts
@@ -103,7 +104,11 @@ async def preview(directory: Directory, ask: OverrideAsk) -> Preview:
     if ask.end - ask.start > MAX_SPAN:
         p.refusal = f"an override covers at most {MAX_SPAN.days} days; change the rotation for longer"
         return p
-    before, _ = await directory.shifts(ask.schedule, ask.start, ask.end)
+    try:
+        before, _ = await directory.shifts(ask.schedule, ask.start, ask.end)
+    except CalendarUnavailable as err:
+        p.refusal = f"who is on call then is unknown, so the change cannot be shown: {err}"
+        return p
     for sh in before:
         if not sh.users:
             p.gap_hours += sh.hours
@@ -203,7 +208,10 @@ async def undo(
         await audit.record(clicker, "refused", ACTION + "-undo", params, why)
         return why
     reading = await directory.read(o.start, o.end, o.schedule)
-    without = _without(directory, o, [x for x in reading.overrides if x.id != o.id])
+    try:
+        without = await asyncio.to_thread(_without, directory, o, [x for x in reading.overrides if x.id != o.id])
+    except CalendarUnavailable as err:
+        return f"undoing #{override_id} is refused while its schedule's coverage is unknown: {err}"
     gaps = [s for s in without if not s.users]
     if gaps:
         g = gaps[0]
