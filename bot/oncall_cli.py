@@ -20,11 +20,12 @@ from escalation.oncall.calendars import Calendars
 from escalation.oncall.directory import Directory, UnknownSchedule
 
 
-def _zone() -> ZoneInfo:
+def _zone() -> ZoneInfo | None:
+    """The terminal's zone from TZ, else None: each schedule's own zone."""
     try:
-        return ZoneInfo(os.environ.get("TZ") or "UTC")
+        return ZoneInfo(os.environ["TZ"]) if os.environ.get("TZ") else None
     except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+        return None
 
 
 async def _change(request: OncallRequest, settings: Settings, yes: bool) -> int:
@@ -63,7 +64,7 @@ async def _change(request: OncallRequest, settings: Settings, yes: bool) -> int:
             return 64
         shown = await preview(directory, ask)
         zone = _zone()
-        print(terminal(_text(preview_text(shown, {u: zone for u in shown.involved}))))
+        print(terminal(_text(preview_text(shown, {u: zone for u in shown.involved} if zone else {}))))
         if shown.refusal:
             return 1
         if not yes:

@@ -38,4 +38,4 @@ async def oncall_answer(
     if not settings.oncall.schedules and request.schedule is None:
         return oncall_text(settings), {"at": at.isoformat(), "schedules": []}
     data = await oncall_data(directory, at, request.schedule)
-    return oncall_words(data, zone or ZoneInfo("UTC")) + "\n" + ladder_line(settings), data
+    return oncall_words(data, zone) + "\n" + ladder_line(settings), data

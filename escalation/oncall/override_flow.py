@@ -199,7 +199,8 @@ async def undo(
         return f"no override #{override_id}"
     o, cancelled_by = found
     if cancelled_by is not None:
-        return f"override #{override_id} was already undone by <@{cancelled_by}>"
+        by = f"<@{cancelled_by}>" if cancelled_by[:1] in ("U", "W") and " " not in cancelled_by else cancelled_by
+        return f"override #{override_id} was already undone by {by}"
     schedule = directory.schedule(o.schedule)
     involved = {o.user, o.created_by, *(o.replaces or "").split(",")} - {""}
     params = {"override": override_id, "schedule": o.schedule, "user": o.user, "by": clicker}

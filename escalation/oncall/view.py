@@ -8,7 +8,7 @@ The words show times in the asker's zone (Slack's `users.info` `tz`; the termina
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -56,19 +56,22 @@ def _people(users: list[str] | None) -> str:
     return ", ".join(f"<@{u}>" for u in users) or "*nobody* (a gap)"
 
 
-def oncall_words(data: dict[str, Any], zone: ZoneInfo) -> str:
-    """One line per schedule: who now, until when, who next (mrkdwn; the terminal strips it)."""
+def oncall_words(data: dict[str, Any], zone: ZoneInfo | None) -> str:
+    """One line per schedule: who now, until when, who next (mrkdwn; the terminal strips it).
+    Times in `zone`, or (None) each schedule's own zone."""
     at = datetime.fromisoformat(data["at"])
     lines = []
     for s in data["schedules"]:
+        local = zone or ZoneInfo(s["time_zone"])
         if s["error"]:
             lines.append(f"*{s['name']}*: coverage UNKNOWN: {s['error']}")
             continue
-        line = f"*{s['name']}*: {_people(s['on_call'])} now, until {_when(s['until'], zone, at)}"
+        line = f"*{s['name']}*: {_people(s['on_call'])} now, until {_when(s['until'], local, at)}"
         if s["next"]["at"]:
             line += f"; next {_people(s['next']['on_call'])}"
         if s["note"]:
             line += f"\n  :warning: {s['note']}"
         lines.append(line)
-    head = f"On call at {at.astimezone(zone):%a %d %b %H:%M} {at.astimezone(zone).tzname()}:"
+    shown = at.astimezone(zone or UTC)
+    head = f"On call at {shown:%a %d %b %H:%M %Z}:"
     return "\n".join([head, *lines]) if lines else "No on-call schedules are configured ([[oncall.schedules]])."
