@@ -137,6 +137,6 @@ async def _calendars(settings: Settings) -> Calendars:
 
 def run_oncall(request: OncallRequest, settings: Settings, as_json: bool, yes: bool = False) -> int:
     """The exit code: 0, 1 refused or the state store down, 64 a usage mistake (an unknown schedule)."""
-    if request.sub != "now":
+    if request.sub not in ("now", "week"):
         return asyncio.run(_change(request, settings, yes))
     return asyncio.run(_answer(request, settings, as_json))

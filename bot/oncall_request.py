@@ -15,9 +15,9 @@ from datetime import UTC, datetime, timedelta
 from commands.params import UsageError
 from commands.registry import did_you_mean
 
-SUBS = ("override", "take", "undo")
+SUBS = ("override", "take", "undo", "week")
 USAGE = (
-    "oncall [--schedule NAME] [--at ISO8601] | oncall override <schedule> <user> [--from TIME] "
+    "oncall [--schedule NAME] [--at ISO8601] | oncall week [--schedule NAME] [--at ISO8601] | oncall override <schedule> <user> [--from TIME] "
     "(--until TIME | --for 8h) | oncall take [<schedule>] [--for 4h] | oncall undo <override id>"
 )
 _DURATION = re.compile(r"([1-9][0-9]{0,3})([mhdw])")
@@ -106,6 +106,13 @@ def parse_oncall(args: list[str]) -> OncallRequest:
         sub, rest = args[0].lower(), args[1:]
         if sub not in SUBS:
             raise UsageError(f"unknown oncall command `{args[0][:40]}`.{did_you_mean(sub, SUBS)} Usage: `{USAGE}`")
+        if sub == "week":
+            values, words = _options(rest, ("--schedule", "--at"), USAGE)
+            if words:
+                raise UsageError(f"`oncall week` does not take `{words[0][:40]}`. Usage: `{USAGE}`")
+            at = parse_at(values["--at"]) if "--at" in values else None
+            name = values.get("--schedule")
+            return OncallRequest(name.strip().lower() if name else None, at, "week")
         if sub == "undo":
             if len(rest) != 1 or not rest[0].lstrip("#").isascii() or not rest[0].lstrip("#").isdigit():
                 raise UsageError("`oncall undo <override id>`: the number the override's confirmation gave")

@@ -12,7 +12,7 @@ from bot.oncall_request import OncallRequest
 from bot.render.incident_text import oncall_text
 from bot.settings import Settings
 from escalation.oncall.directory import Directory
-from escalation.oncall.view import oncall_data, oncall_words
+from escalation.oncall.view import oncall_data, oncall_words, week_words
 from escalation.state.db import now
 
 
@@ -35,6 +35,9 @@ async def oncall_answer(
 ) -> tuple[str, dict[str, Any]]:
     """(mrkdwn words, data). Raises UnknownSchedule for a `--schedule` that is not configured."""
     at = request.at or now()
+    if request.sub == "week":
+        text = await week_words(directory, at, request.schedule, zone)
+        return text, {"at": at.isoformat(), "schedules": []}
     if not settings.oncall.schedules and request.schedule is None:
         return oncall_text(settings), {"at": at.isoformat(), "schedules": []}
     data = await oncall_data(directory, at, request.schedule)

@@ -197,3 +197,16 @@ def test_a_bad_schedule_is_refused_naming_the_field(monkeypatch, schedule, says)
 def test_two_schedules_of_one_name_are_refused():
     with pytest.raises(ValidationError, match="unique"):
         OncallSettings(schedules=[sched("UTC", Layer(users=["U"], start=date(2026, 1, 1)))] * 2)
+
+
+async def test_the_week_view_lists_the_final_shifts_in_local_time_across_the_switch():
+    from escalation.oncall.directory import Directory
+    from escalation.oncall.view import week_words
+
+    s = sched("Europe/Berlin", Layer(users=["UA", "UB"], turn="1d", handoff="09:00", start=date(2026, 3, 1)))
+    text = await week_words(Directory(OncallSettings(schedules=[s])), utc(2026, 3, 27, 8), None, None)
+    lines = text.splitlines()
+    assert lines[0] == "*devops* (Europe/Berlin), the week from Fri 27 Mar 09:00 CET:"
+    assert "  Sat 28 Mar 09:00 - Sun 29 Mar 09:00 CEST (23 h): <@UB>" in lines  # turn 27
+    assert "  Sun 29 Mar 09:00 - Mon 30 Mar 09:00 CEST (24 h): <@UA>" in lines
+    assert len(lines) == 8  # seven days, one shift each, and the head

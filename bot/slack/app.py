@@ -203,7 +203,7 @@ def build_app(settings: Settings, metrics: Metrics, escalator: Escalator) -> Asy
             return
         if isinstance(request, OncallRequest):
             metrics.commands.labels(verb="oncall", outcome="ok").inc()
-            if request.sub != "now":
+            if request.sub not in ("now", "week"):
                 await ack()
                 await respond(
                     response_type="ephemeral", **await overrides.ask(request, client, command.get("user_id", ""))

@@ -8,7 +8,7 @@ The words show times in the asker's zone (Slack's `users.info` `tz`; the termina
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -75,3 +75,26 @@ def oncall_words(data: dict[str, Any], zone: ZoneInfo | None) -> str:
     shown = at.astimezone(zone or UTC)
     head = f"On call at {shown:%a %d %b %H:%M %Z}:"
     return "\n".join([head, *lines]) if lines else "No on-call schedules are configured ([[oncall.schedules]])."
+
+
+async def week_words(directory: Directory, at: datetime, schedule: str | None, zone: ZoneInfo | None) -> str:
+    """The final shifts of the 7 days from `at`, one line each, per schedule (UnknownSchedule for a
+    name that is not configured); times in `zone`, else each schedule's own."""
+    names = [directory.schedule(schedule).name] if schedule else [s.name for s in directory.settings.schedules]
+    out: list[str] = []
+    for name in names:
+        local = zone or ZoneInfo(directory.schedule(name).time_zone)
+        try:
+            shifts, reading = await directory.shifts(name, at, at + timedelta(days=7))
+        except CalendarUnavailable as err:
+            out.append(f"*{name}*: coverage UNKNOWN: {err}")
+            continue
+        out.append(f"*{name}* ({local.key}), the week from {at.astimezone(local):%a %d %b %H:%M %Z}:")
+        for sh in shifts:
+            a, b = sh.start.astimezone(local), sh.end.astimezone(local)
+            who = ", ".join(f"<@{u}>" for u in sh.users) or "*nobody* (a gap)"
+            src = f" ({sh.source})" if sh.source.startswith("override") else ""
+            out.append(f"  {a:%a %d %b %H:%M} - {b:%a %d %b %H:%M %Z} ({round(sh.hours, 1):g} h): {who}{src}")
+        if reading.note:
+            out.append(f"  :warning: {reading.note}")
+    return "\n".join(out) or "No on-call schedules are configured ([[oncall.schedules]])."
