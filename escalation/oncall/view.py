@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from escalation.oncall.directory import CalendarUnavailable, Directory
+from escalation.oncall.rotation import to_local, to_utc
 
 
 async def oncall_data(directory: Directory, at: datetime, schedule: str | None = None) -> dict[str, Any]:
@@ -85,7 +86,9 @@ async def week_words(directory: Directory, at: datetime, schedule: str | None, z
     for name in names:
         local = zone or ZoneInfo(directory.schedule(name).time_zone)
         try:
-            shifts, reading = await directory.shifts(name, at, at + timedelta(days=7))
+            sched_zone = directory.schedule(name).zone  # seven local days, whatever DST does
+            end = to_utc(to_local(at, sched_zone) + timedelta(days=7), sched_zone)
+            shifts, reading = await directory.shifts(name, at, end)
         except CalendarUnavailable as err:
             out.append(f"*{name}*: coverage UNKNOWN: {err}")
             continue
