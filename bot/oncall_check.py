@@ -15,6 +15,7 @@ import aiohttp
 
 from commands.registry import CheckContext, CheckResult, NoParams, check
 from commands.report import Finding, Severity
+from commands.runner import HEALTH_LINES
 from escalation.oncall.calendars import Calendars
 from escalation.oncall.coverage import AHEAD, coverage_findings
 from escalation.oncall.directory import Directory
@@ -194,3 +195,22 @@ async def oncall(ctx: CheckContext, params: NoParams) -> CheckResult:
             await db.close()
     findings.append(await _pager(settings))
     return CheckResult(findings, {"ahead_days": AHEAD / timedelta(days=1)})
+
+
+async def health_line(config: Any) -> Finding | None:
+    """`/alp health`'s one on-call line: the worst of `check oncall` (None: no schedules configured)."""
+    if not getattr(config, "oncall", None) or not config.oncall.schedules:
+        return None
+    result = await oncall(CheckContext(config), NoParams())
+    bad = [f for f in result.findings if f.severity is not Severity.OK]
+    if not bad:
+        return Finding(
+            severity=Severity.OK, title="on-call: every schedule covered for 14 days, groups in step", probe=PROBE
+        )
+    order = [Severity.CRITICAL, Severity.UNKNOWN, Severity.WARNING]
+    worst = min(bad, key=lambda f: order.index(f.severity) if f.severity in order else len(order))
+    more = f" (+{len(bad) - 1} more: `check oncall`)" if len(bad) > 1 else ""
+    return Finding(severity=worst.severity, title=f"on-call: {worst.title}{more}", detail=worst.detail, probe=PROBE)
+
+
+HEALTH_LINES.append(health_line)

@@ -5,7 +5,7 @@ calendar that cannot be read (UNKNOWN, never "nobody"), a refused group sync, th
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from tests.conftest import BOT_TOKEN, ESCALATION_ENV
 from tests.test_oncall_ladder import alp
@@ -88,3 +88,29 @@ def test_a_covered_schedule_is_ok_and_says_what_it_looked_at(tmp_path, fake_slac
     assert not [t for t in got if "cannot be paged" in t]
     assert got["pager webhook not answering: the manager rung would fail"]["severity"] == "critical"
     assert "Traceback" not in out.stderr
+
+
+async def test_health_carries_one_on_call_line_and_none_without_schedules(tmp_path, fake_slack, testbed):
+    import bot.oncall_check  # noqa: F401  (registers the line)
+    from bot.settings import Settings
+    from commands.registry import CheckContext, CheckResult, CheckSpec, NoParams
+    from commands.runner import run_check
+    from escalation.oncall.config import OncallSettings, Schedule
+
+    async def nothing(ctx, params):  # type: ignore[no-untyped-def]
+        return CheckResult([])
+
+    spec = CheckSpec("health", "-", "-", NoParams, nothing)
+    gap = Schedule.model_validate(
+        {"name": "devops", "layers": [{"users": ["U0ANNA"], "start": str(TODAY + timedelta(days=3))}]}
+    )
+    base = {
+        **{k.lower().removeprefix("alp_"): v for k, v in testbed.items() if k in ("ALP_POSTGRES_DSN", "ALP_REDIS_URL")}
+    }
+    with_gap = Settings(**base, state_url=f"sqlite:///{tmp_path}/s.db", oncall=OncallSettings(schedules=[gap]))
+    report = await run_check(spec, CheckContext(with_gap), NoParams())
+    lines = [f for f in report.findings if f.probe == "oncall"]
+    assert len(lines) == 1 and lines[0].severity.value == "critical"
+    assert lines[0].title.startswith("on-call: devops: nobody on call now") and "more: `check oncall`" in lines[0].title
+    plain = await run_check(spec, CheckContext(Settings(**base, state_url=f"sqlite:///{tmp_path}/s.db")), NoParams())
+    assert not [f for f in plain.findings if f.probe == "oncall"]
