@@ -28,7 +28,7 @@ from escalation.oncall.override_flow import OverrideAsk, apply, preview, preview
 from escalation.state.audit import AuditLog
 
 log = logging.getLogger(__name__)
-APPLY, CANCEL, UNDO = "alp_oncall_apply", "alp_oncall_cancel", "alp_oncall_undo"
+APPLY, CANCEL, UNDO, TAKE = "alp_oncall_apply", "alp_oncall_cancel", "alp_oncall_undo", "alp_oncall_take"
 
 
 def _button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
@@ -74,6 +74,8 @@ class OncallButtons:
         """The private answer to `oncall override|take|undo` (message kwargs)."""
         if request.sub == "undo":
             return await self._undo(request.override_id or 0, user)
+        if request.sub == "swap":
+            return await self._swap(request, user)
         try:
             asked = await ask_of(request, self.settings, self.directory, user, SlackPeople(client).by_handle)
         except UsageError as err:
@@ -100,6 +102,50 @@ class OncallButtons:
             [_button("Undo", UNDO, str(done.id))],
         )
 
+    async def _swap(self, request: OncallRequest, user: str) -> dict[str, Any]:
+        """A swap request for the channel: the asker's hours in the span, with a Take button."""
+        try:
+            asked = await ask_of(request, self.settings, self.directory, user)
+        except UsageError as err:
+            return _message(f":no_entry: {err}", [])
+        shown = await preview(self.directory, asked)
+        mine = shown.losers.get(user)
+        if shown.refusal or not mine:
+            why = shown.refusal or f"you are not on call on `{asked.schedule}` then: nothing to swap"
+            return _message(f":no_entry: {why}", [])
+        hours = sum((e - s).total_seconds() for s, e in mine) / 3600
+        token = sign(asked.as_dict(), self.key, max(self.settings.actions.request_ttl_s, 86400))
+        zone = ZoneInfo(self.directory.schedule(asked.schedule).time_zone)
+        a, b = asked.start.astimezone(zone), asked.end.astimezone(zone)
+        text = (
+            f":raising_hand: <@{user}> asks for cover on `{asked.schedule}`: {a:%a %d %b %H:%M %Z} - "
+            f"{b:%a %d %b %H:%M %Z} ({hours:g} h of their shift). Whoever takes it is previewed and recorded."
+        )
+        return {**_message(text, [_button("Take it", TAKE, token, "primary")]), "response_type": "in_channel"}
+
+    async def click_take(self, token: str, user: str) -> dict[str, Any]:
+        """A teammate takes a swap: refused to the asker, and if the asker is no longer on call then."""
+        try:
+            data = verify(token, self.key)
+            asked = OverrideAsk.from_dict(data)
+        except (TokenError, ValueError, KeyError) as err:
+            return _message(f":no_entry: {err}", [])
+        if user == asked.requester:
+            return _message(":no_entry: a swap is taken by someone else than who asked for it", [])
+        taking = OverrideAsk(asked.schedule, user, asked.start, asked.end, asked.requester, asked.reason)
+        shown = await preview(self.directory, taking)
+        if asked.requester not in shown.losers:
+            return _message(f":no_entry: <@{asked.requester}> is no longer on call then: the swap is void", [])
+        done = await apply(self.directory, self.store, self.audit, taking, user)
+        if isinstance(done, str):
+            return _message(f":no_entry: {done}", [])
+        await self._changed()
+        return _message(
+            f":handshake: <@{user}> took <@{asked.requester}>'s `{asked.schedule}` hours "
+            f"{done.start:%Y-%m-%d %H:%M}-{done.end:%Y-%m-%d %H:%M} UTC (override #{done.id})",
+            [_button("Undo", UNDO, str(done.id))],
+        )
+
     async def _undo(self, override_id: int, user: str) -> dict[str, Any]:
         text = await undo(self.directory, self.store, self.audit, override_id, user)
         if "undone:" in text:
@@ -119,6 +165,13 @@ class OncallButtons:
             await ack()
             msg = await self.click_apply(str(body["actions"][0].get("value") or ""), body["user"]["id"])
             await respond(replace_original=False, response_type="ephemeral", **msg)
+
+        @app.action(TAKE)
+        async def taken(ack: Any, body: dict[str, Any], respond: Any) -> None:
+            await ack()
+            msg = await self.click_take(str(body["actions"][0].get("value") or ""), body["user"]["id"])
+            replace = "took" in msg["text"]
+            await respond(replace_original=replace, response_type="in_channel" if replace else "ephemeral", **msg)
 
         @app.action(CANCEL)
         async def cancelled(ack: Any, respond: Any) -> None:

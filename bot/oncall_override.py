@@ -40,7 +40,7 @@ async def ask_of(
         end = min(who.until, start + timedelta(days=1)) if who.until and who.on_call else start + TAKE_DEFAULT
     if end <= now():
         raise UsageError(f"that span ended already ({end:%Y-%m-%d %H:%M} UTC): an override is for now or later")
-    user = request.user if request.sub == "override" else asker
+    user = request.user if request.sub == "override" else "" if request.sub == "swap" else asker  # swap: who takes it
     assert user is not None
     if user.startswith("@"):
         found = await handle(user[1:]) if handle is not None else None

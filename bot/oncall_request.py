@@ -15,10 +15,11 @@ from datetime import UTC, datetime, timedelta
 from commands.params import UsageError
 from commands.registry import did_you_mean
 
-SUBS = ("override", "take", "undo", "week")
+SUBS = ("override", "take", "undo", "week", "swap")
 USAGE = (
     "oncall [--schedule NAME] [--at ISO8601] | oncall week [--schedule NAME] [--at ISO8601] | oncall override <schedule> <user> [--from TIME] "
-    "(--until TIME | --for 8h) | oncall take [<schedule>] [--for 4h] | oncall undo <override id>"
+    "(--until TIME | --for 8h) | oncall take [<schedule>] [--for 4h] | oncall swap [<schedule>] [--from TIME] "
+    "(--until TIME | --for 8h) | oncall undo <override id>"
 )
 _DURATION = re.compile(r"([1-9][0-9]{0,3})([mhdw])")
 _UNIT = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -117,7 +118,7 @@ def parse_oncall(args: list[str]) -> OncallRequest:
             if len(rest) != 1 or not rest[0].lstrip("#").isascii() or not rest[0].lstrip("#").isdigit():
                 raise UsageError("`oncall undo <override id>`: the number the override's confirmation gave")
             return OncallRequest(sub="undo", override_id=int(rest[0].lstrip("#")[:18]))
-        allowed = ("--from", "--until", "--for", "--reason") if sub == "override" else ("--until", "--for")
+        allowed = ("--from", "--until", "--for", "--reason") if sub in ("override", "swap") else ("--until", "--for")
         values, words = _options(rest, allowed, USAGE)
         start, until, duration = _span(values)
         if sub == "override":
@@ -130,6 +131,19 @@ def parse_oncall(args: list[str]) -> OncallRequest:
                 None,
                 "override",
                 parse_user(words[1]),
+                start,
+                until,
+                duration,
+                values.get("--reason", ""),
+            )
+        if sub == "swap":
+            if len(words) > 1 or (until is None and duration is None):
+                raise UsageError("`oncall swap [<schedule>] [--from TIME] (--until TIME | --for 8h)`")
+            return OncallRequest(
+                words[0].lower() if words else None,
+                None,
+                "swap",
+                None,
                 start,
                 until,
                 duration,

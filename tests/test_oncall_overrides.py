@@ -165,3 +165,26 @@ def test_the_terminal_previews_and_applies_with_yes(tmp_path):
     done = alp(env, "oncall", "override", "platform", "U0PLAT3", *SICK.split(), "--yes")
     assert done.returncode == 0 and "applied: override #1" in done.stdout
     assert "override #1 undone" in alp(env, "oncall", "undo", "1").stdout
+
+
+def test_a_swap_is_asked_in_the_channel_and_taken_by_a_teammate_with_a_button(bot, fake_slack):
+    on_call = json.loads(alp(bot.env_used, "--json", "oncall", "--schedule", "platform").stdout)["data"]["schedules"][0]
+    asker = on_call["on_call"][0]
+    asked = ask(bot, fake_slack, "oncall swap platform --for 2h --reason dentist", asker)
+    assert f"<@{asker}> asks for cover on `platform`" in asked["text"], asked["text"]
+    assert asked.get("response_type") == "in_channel"
+    token = next(
+        b["value"]
+        for blk in asked["blocks"]
+        if blk["type"] == "actions"
+        for b in blk["elements"]
+        if b["action_id"] == "alp_oncall_take"
+    )
+    assert "someone else than who asked" in click(bot, fake_slack, "alp_oncall_take", token, asker)
+    taken = click(bot, fake_slack, "alp_oncall_take", token, "U0HELPER")
+    assert f"<@U0HELPER> took <@{asker}>'s `platform` hours" in taken
+    now = json.loads(alp(bot.env_used, "--json", "oncall", "--schedule", "platform").stdout)["data"]["schedules"][0]
+    assert now["on_call"] == ["U0HELPER"]
+    assert "no longer on call then" in click(bot, fake_slack, "alp_oncall_take", token, "U0LATE")
+    nobody = ask(bot, fake_slack, "oncall swap platform --for 2h", "U0NOTONCALL")
+    assert "you are not on call on `platform` then" in nobody["text"]

@@ -205,9 +205,8 @@ def build_app(settings: Settings, metrics: Metrics, escalator: Escalator) -> Asy
             metrics.commands.labels(verb="oncall", outcome="ok").inc()
             if request.sub not in ("now", "week"):
                 await ack()
-                await respond(
-                    response_type="ephemeral", **await overrides.ask(request, client, command.get("user_id", ""))
-                )
+                answer = await overrides.ask(request, client, command.get("user_id", ""))
+                await respond(**{"response_type": "ephemeral", **answer})
                 return
             if not settings.oncall.schedules and request.schedule is None:  # the configured rungs, at once
                 await ack(response_type="ephemeral", text=oncall_text(settings))
