@@ -7,44 +7,18 @@ are Alertmanager's own. Crafted payloads go straight to the bot for the error ca
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
 import pytest
 
-from tests import alertmanager_helpers as am
-from tests.conftest import (
-    ACTIONS_ENV,
-    BOT_TOKEN,
-    ESCALATION_ENV,
-    ROOT,
-    SIGNING_SECRET,
-    BotProcess,
-    wait_until,
-)
-from tests.slack_signing import block_action, signed_headers
-from tests.test_slack import blocks_text, command, get, post
-
-ROUTES = [
-    {"match": {"alertname": "~.*Redis.*"}, "check": "redis", "priority": "P2", "channel": "C0ALERTS"},
-    {
-        "match": {"alertname": "~.*Lag.*"},
-        "check": "kafka-lag",
-        "args": {"group": "{consumergroup}", "samples": "{samples}"},
-        "channel": "C0ALERTS",
-    },
-    {
-        "match": {"alertname": "~Storm.*"},
-        "check": "redis",
-        "args": {"limit": 10},
-        "priority": "P2",
-        "channel": "C0STORM",
-    },
-]
+from tests.support import alertmanager as am
+from tests.support.alertmanager import ROUTES, alp_cli, group_posts, incidents
+from tests.support.bot_env import ACTIONS_ENV, BOT_TOKEN, ESCALATION_ENV, SIGNING_SECRET
+from tests.support.processes import BotProcess, wait_until
+from tests.support.signing import block_action, signed_headers
+from tests.support.slack_requests import blocks_text, command, get, post
 
 
 @pytest.fixture(scope="module")
@@ -78,31 +52,6 @@ def am_bot(testbed, fake_slack, platform, kube_admin, tmp_path_factory) -> Itera
 @pytest.fixture
 def am_url(testbed) -> str:  # type: ignore[no-untyped-def]
     return str(testbed["ALP_ALERTMANAGER__URL"])
-
-
-def alp_cli(bot: BotProcess, *args: str) -> str:
-    env = {**os.environ, **bot.env}
-    out = subprocess.run([sys.executable, "-m", "bot.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    return out.stdout
-
-
-def incidents(bot: BotProcess) -> list[dict]:
-    data = json.loads(alp_cli(bot, "--json", "incident", "list"))
-    return data["incidents"] if isinstance(data, dict) else data
-
-
-def group_posts(fake_slack, name: str, channel: str = "C0ALERTS") -> list:  # type: ignore[no-untyped-def]
-    """Top-level messages of alert groups named `name` (not incident announcements, not thread replies)."""
-    return [
-        c
-        for c in fake_slack.called("chat.postMessage")
-        if c.args.get("channel") == channel
-        and c.response.get("ok")
-        and not c.args.get("thread_ts")
-        and name in c.args.get("text", "")
-        and ("FIRING" in c.args.get("text", "") or "RESOLVED" in c.args.get("text", ""))
-    ]
 
 
 def updates_of(fake_slack, ts: str) -> list:  # type: ignore[no-untyped-def]

@@ -10,9 +10,9 @@ import pytest
 
 from commands.config import ServiceSpec
 from commands.registry import CHECKS
-from tests.checks_env import config_for, run
-from tests.conftest import BotProcess
-from tests.test_slack import blocks_text, command
+from tests.support.checks_env import config_for, run
+from tests.support.processes import BotProcess
+from tests.support.slack_requests import blocks_text, command
 
 EXTRA = "billing-service"
 

@@ -30,7 +30,7 @@ from kubernetes import client
 from scripts.world import demo
 from scripts.world.kube import DEMO_LABEL, PLATFORM, clear_demo
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
@@ -289,7 +289,7 @@ def test_bot_demo_posts_block_kit_to_the_fake_slack_and_says_where(testbed, seed
 def test_demo_clears_what_earlier_runs_left_but_not_live_consumers(testbed, seeded, unique):
     """Groups without members (tests, benchmarks) would drown the demo's kafka-lag report, and old
     statements its auth-latency and db-load; a group with a live consumer is somebody's and stays."""
-    from tests.kafka_helpers import commit, create_topic, produce
+    from tests.support.kafka import commit, create_topic, produce
 
     bootstrap = testbed["ALP_KAFKA_BOOTSTRAP"]
     with psycopg.connect(testbed["ALP_POSTGRES_DSN"], autocommit=True) as conn:

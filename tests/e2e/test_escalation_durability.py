@@ -12,22 +12,11 @@ import uuid
 import psycopg
 import pytest
 
-from tests.conftest import SIGNING_SECRET, BotProcess
-from tests.slack_signing import block_action, signed_headers
-from tests.test_escalation_processes import (
-    _fresh_pager,
-    bot_env,
-    kill,
-    leader_pid,
-    manager_pages,
-    opened_ref,
-    pages,
-    pg_state,
-    wait,
-)
-from tests.test_slack import command, post
-
-__all__ = ["_fresh_pager", "pg_state"]  # fixtures, shared
+from tests.support.bot_env import SIGNING_SECRET, bot_env, opened_ref
+from tests.support.escalation import leader_pid, manager_pages, pages
+from tests.support.processes import BotProcess, kill, wait
+from tests.support.signing import block_action, signed_headers
+from tests.support.slack_requests import command, post
 
 
 def click(bot: BotProcess, body: str) -> None:

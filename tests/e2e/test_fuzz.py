@@ -23,10 +23,10 @@ import commands.checks  # noqa: F401  (registers the check targets)
 from bot.router import CheckRequest, DoRequest, IncidentRequest, parse
 from commands.actions.runner import find, validate
 from commands.params import UsageError
-from tests.conftest import SIGNING_SECRET
-from tests.slack_signing import interaction, signed_headers, slash_command
-from tests.test_slack import post
-from tests.test_slack_failures import LoggedBot, lbot  # noqa: F401  (the fixture: a bot whose log is read)
+from tests.support.bot_env import SIGNING_SECRET
+from tests.support.processes import LoggedBot
+from tests.support.signing import interaction, signed_headers, slash_command
+from tests.support.slack_requests import post
 
 SEED = 20261129
 TEXTS = 2400
@@ -141,7 +141,7 @@ def payload_of(rnd: random.Random, i: int, response_url: str) -> dict[str, Any]:
 
 @pytest.mark.slow
 def test_fuzzed_commands_and_interactions_are_acknowledged_answered_and_leave_no_traceback(
-    lbot: LoggedBot,  # noqa: F811
+    lbot: LoggedBot,
     fake_slack,
 ):
     rnd = random.Random(SEED)

@@ -11,10 +11,10 @@ import sys
 import pytest
 
 from bot.render.report_text import render_text
-from tests.conftest import ROOT
-from tests.kafka_helpers import commit, create_topic, produce
-from tests.test_kafka_lag import config, falling_behind, group_data, run_lag
-from tests.test_slack import blocks_text, command
+from tests.support.kafka import commit, create_topic, produce
+from tests.support.kafka_lag import config, falling_behind, group_data, run_lag
+from tests.support.processes import ROOT
+from tests.support.slack_requests import blocks_text, command
 
 pytestmark = pytest.mark.slow
 

@@ -3,45 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import html
 import json
 import re
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 
-from tests.conftest import SIGNING_SECRET, BotProcess
-from tests.kafka_helpers import commit, create_topic, produce
-from tests.slack_fake import FakeSlack
-from tests.slack_signing import signed_headers, slash_command
-
-
-def post(bot: BotProcess, body: str, headers: dict[str, str]) -> tuple[int, str, float]:
-    """POST to /slack/events; returns status, body and seconds taken."""
-    req = urllib.request.Request(f"{bot.url}/slack/events", data=body.encode(), headers=headers)
-    t0 = time.monotonic()
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, resp.read().decode(), time.monotonic() - t0
-    except urllib.error.HTTPError as err:
-        return err.code, err.read().decode(), time.monotonic() - t0
-
-
-def command(bot: BotProcess, slack: FakeSlack, text: str, **kw: str) -> tuple[int, str, float]:
-    body = slash_command(text, slack.response_url("r1"), **kw)
-    return post(bot, body, signed_headers(SIGNING_SECRET, body))
-
-
-def get(bot: BotProcess, path: str) -> tuple[int, str]:
-    with urllib.request.urlopen(f"{bot.url}{path}", timeout=15) as resp:
-        return resp.status, resp.read().decode()
-
-
-def blocks_text(blocks: list[dict]) -> str:
-    """The blocks as JSON text, `&amp;`/`&lt;`/`&gt;` shown as Slack shows them."""
-    return html.unescape(json.dumps(blocks, ensure_ascii=False))
+from tests.support.bot_env import SIGNING_SECRET
+from tests.support.kafka import commit, create_topic, produce
+from tests.support.signing import signed_headers, slash_command
+from tests.support.slack_requests import blocks_text, command, get, post
 
 
 @pytest.fixture

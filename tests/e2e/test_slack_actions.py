@@ -11,25 +11,10 @@ import redis
 from kubernetes import client
 
 from bot.slack.signing import key_from, sign
-from tests.conftest import SIGNING_SECRET
-from tests.k8s_world import PLATFORM
-from tests.slack_signing import block_action, signed_headers
-from tests.test_slack import blocks_text, command, get, post
-
-
-def click(bot, body: str, retry: int | None = None):  # type: ignore[no-untyped-def]
-    headers = signed_headers(SIGNING_SECRET, body)
-    if retry is not None:
-        headers["X-Slack-Retry-Num"] = str(retry)
-        headers["X-Slack-Retry-Reason"] = "http_timeout"
-    return post(bot, body, headers)
-
-
-def confirmation(fake_slack, what: str):  # type: ignore[no-untyped-def]
-    """The confirmation message for `what`, and its Confirm/Cancel button values."""
-    msg = fake_slack.wait_for("chat.postMessage", lambda c: c.args.get("text", "") == f"Confirm: {what}")
-    buttons = {e["action_id"]: e["value"] for b in msg.args["blocks"] if b["type"] == "actions" for e in b["elements"]}
-    return msg, buttons
+from tests.support.bot_env import SIGNING_SECRET
+from tests.support.k8s_world import PLATFORM
+from tests.support.signing import block_action
+from tests.support.slack_requests import blocks_text, click, command, confirmation, get, updated
 
 
 def button(call, action_id: str) -> str:  # type: ignore[no-untyped-def]
@@ -40,16 +25,6 @@ def button(call, action_id: str) -> str:  # type: ignore[no-untyped-def]
         if b["type"] == "actions"
         for e in b["elements"]
         if e["action_id"] == action_id
-    )
-
-
-def updated(fake_slack, msg, text: str):  # type: ignore[no-untyped-def]
-    return fake_slack.wait_for(
-        "chat.update",
-        lambda c: (
-            c.args.get("ts") == msg.response["ts"]
-            and text in blocks_text(c.args.get("blocks", [])) + c.args.get("text", "")
-        ),
     )
 
 
@@ -118,7 +93,6 @@ def test_authorization_is_checked_at_click_time_not_when_posted(bot, fake_slack,
     _, buttons = confirmation(fake_slack, "scale deployment=ml-service replicas=3")
     click(bot, block_action("alp_action_confirm", buttons["alp_action_confirm"], user="U0CAROL"))
     ephemeral(fake_slack, "U0CAROL", "You may not run disruptive actions")
-    fake_slack.usergroups["S0SRE"] = ["U0CAROL"]
 
 
 def test_tampered_and_expired_payloads_are_refused(bot, fake_slack, kube_admin):
@@ -170,6 +144,7 @@ def test_per_target_lock_says_who_is_running(bot, fake_slack, testbed, kube_admi
 
 
 def test_two_person_rule_for_destructive_actions(bot, fake_slack, testbed):
+    fake_slack.usergroups["S0SRE"] = ["U0CAROL"]  # Carol may run disruptive actions, not destructive ones
     r = redis.Redis.from_url(testbed["ALP_REDIS_URL"])
     r.set("user:two-person", "1")
     command(bot, fake_slack, "do flush-cache", user="U0ALICE")
@@ -214,7 +189,7 @@ def test_refusals_from_bounds_and_backends_are_explained(bot, fake_slack):
 
 
 def test_a_finding_button_opens_the_confirmation(bot, fake_slack, testbed, unique):
-    from tests.kafka_helpers import commit, create_topic, produce
+    from tests.support.kafka import commit, create_topic, produce
 
     async def setup() -> None:
         await create_topic(testbed["ALP_KAFKA_BOOTSTRAP"], unique, 1)
@@ -244,7 +219,7 @@ def test_a_finding_button_opens_the_confirmation(bot, fake_slack, testbed, uniqu
 
 
 def test_modal_asks_for_what_a_button_cannot_know(bot, fake_slack, kube_admin):
-    from tests.slack_signing import view_submission
+    from tests.support.signing import view_submission
 
     value = sign({"a": "scale", "p": {"deployment": "user-service"}}, key_from(SIGNING_SECRET), 60)
     click(bot, block_action("alp_action_request", value, user="U0ALICE"))
@@ -263,7 +238,8 @@ def test_modal_asks_for_what_a_button_cannot_know(bot, fake_slack, kube_admin):
 
 
 def test_dry_run_mode_turns_every_action_into_its_preview(testbed, fake_slack, platform, kube_admin, tmp_path):
-    from tests.conftest import ACTIONS_ENV, BOT_TOKEN, ESCALATION_ENV, BotProcess
+    from tests.support.bot_env import ACTIONS_ENV, BOT_TOKEN, ESCALATION_ENV
+    from tests.support.processes import BotProcess
 
     env = {
         **testbed,
@@ -316,7 +292,8 @@ def test_the_approve_button_lasts_as_long_as_the_approval_window(testbed, fake_s
     """The flow lets the second person approve within `approval_timeout_s`; the Approve button's
     signed value expired with `request_ttl_s` instead, so with a window longer than the request's
     time to live (both are settings) Slack refused an approval the flow (and the terminal) allow."""
-    from tests.conftest import ACTIONS_ENV, BOT_TOKEN, ESCALATION_ENV, BotProcess
+    from tests.support.bot_env import ACTIONS_ENV, BOT_TOKEN, ESCALATION_ENV
+    from tests.support.processes import BotProcess
 
     env = {
         **testbed,

@@ -11,35 +11,16 @@ import base64
 import json
 import time
 import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from bot.settings import Settings
-from tests.conftest import SIGNING_SECRET, BotProcess, wait_until
-from tests.kafka_helpers import commit, create_topic, produce
-from tests.slack_fake import FakeSlack
-from tests.slack_signing import block_action, interaction, signed_headers, slash_command
-from tests.test_slack import blocks_text, post
-
-
-class LoggedBot:
-    def __init__(self, proc: BotProcess, log: Path) -> None:
-        self.proc, self.log = proc, log
-        self.url = proc.url
-
-    def text(self) -> str:
-        return self.log.read_text()
-
-
-@pytest.fixture(scope="module")
-def lbot(bot: BotProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoggedBot]:
-    tmp = tmp_path_factory.mktemp("lbot")
-    env = {**bot.env, "ALP_STATE_URL": f"sqlite:///{tmp}/state.db", "ALP_KAFKA_LAG__WATCH_INTERVAL_S": "0"}
-    proc = BotProcess(env, log_path=tmp / "bot.log").start()
-    yield LoggedBot(proc, tmp / "bot.log")
-    proc.stop()
+from tests.support.bot_env import SIGNING_SECRET
+from tests.support.kafka import commit, create_topic, produce
+from tests.support.processes import BotProcess, LoggedBot, wait_until
+from tests.support.signing import block_action, interaction, signed_headers, slash_command
+from tests.support.slack_fake import FakeSlack
+from tests.support.slack_requests import blocks_text, post
 
 
 def cmd(lbot: LoggedBot, slack: FakeSlack, text: str, rid: str = "r1", **kw: str) -> tuple[int, str, float]:

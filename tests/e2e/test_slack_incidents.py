@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 import json
-import re
 import time
 
-from tests.conftest import SIGNING_SECRET, wait_until
-from tests.slack_signing import block_action, signed_headers, view_submission
-from tests.test_slack import blocks_text, command, get, post
+from tests.support.bot_env import SIGNING_SECRET
+from tests.support.processes import wait_until
+from tests.support.signing import block_action, signed_headers, view_submission
+from tests.support.slack_requests import announced, blocks_text, command, get, post
 
 
 def click(bot, body: str):  # type: ignore[no-untyped-def]
     return post(bot, body, signed_headers(SIGNING_SECRET, body))
-
-
-def announced(fake_slack, summary: str):  # type: ignore[no-untyped-def]
-    """The announcement of the incident whose summary is `summary`, and its number."""
-    msg = fake_slack.wait_for(
-        "chat.postMessage",
-        lambda c: (
-            summary in c.args.get("text", "") and "INC-" in c.args.get("text", "") and not c.args.get("thread_ts")
-        ),
-    )
-    return msg, int(re.search(r"INC-(\d+)", msg.args["text"]).group(1))
 
 
 def pages_for(fake_slack, ref: str) -> list:  # type: ignore[no-untyped-def]

@@ -7,9 +7,10 @@ import urllib.request
 import uuid
 from urllib.parse import parse_qsl
 
-from tests.conftest import ACTIONS_ENV, BOT_TOKEN, ESCALATION_ENV, SIGNING_SECRET, BotProcess
-from tests.slack_signing import slash_command
-from tests.test_slack import blocks_text
+from tests.support.bot_env import ACTIONS_ENV, BOT_TOKEN, ESCALATION_ENV, SIGNING_SECRET
+from tests.support.processes import BotProcess
+from tests.support.signing import slash_command
+from tests.support.slack_requests import blocks_text
 
 
 def test_socket_mode_acks_over_the_socket_and_answers_in_the_channel(testbed, fake_slack, tmp_path):

@@ -4,29 +4,16 @@ waits; meanwhile a slash command is acked (Slack's budget is 3 s) and other HTTP
 
 from __future__ import annotations
 
-import threading
 import urllib.request
 import uuid
-from collections.abc import Callable
 
 import psycopg
 import pytest
 
-from tests.conftest import SIGNING_SECRET, BotProcess
-from tests.slack_signing import block_action, signed_headers, slash_command
-from tests.test_escalation_processes import bot_env, opened_ref, pg_state, wait
-from tests.test_slack import command, post
-
-__all__ = ["pg_state"]  # a fixture, shared
-
-SLACK_ACK_BUDGET_S = 3.0
-
-
-def in_background(fn: Callable[[], object]) -> tuple[threading.Thread, list[object]]:
-    out: list[object] = []
-    thread = threading.Thread(target=lambda: out.append(fn()), daemon=True)
-    thread.start()
-    return thread, out
+from tests.support.bot_env import SIGNING_SECRET, bot_env, opened_ref
+from tests.support.processes import BotProcess, wait
+from tests.support.signing import block_action, signed_headers, slash_command
+from tests.support.slack_requests import SLACK_ACK_BUDGET_S, command, in_background, post
 
 
 def waiting_on_lock(dsn: str) -> bool:

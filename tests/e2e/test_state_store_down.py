@@ -13,15 +13,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.conftest import SIGNING_SECRET, BotProcess
-from tests.scenario_world import wait
-from tests.slack_signing import signed_headers, slash_command
-from tests.test_escalation_processes import bot_env, opened_ref, pg_state
-from tests.test_slack import command, post
-from tests.test_state_async import SLACK_ACK_BUDGET_S, in_background
-from tests.test_terminal_masking import alp
-
-__all__ = ["pg_state"]  # a fixture, shared
+from tests.support.bot_env import SIGNING_SECRET, bot_env, opened_ref
+from tests.support.processes import BotProcess, alp
+from tests.support.scenario_world import wait
+from tests.support.signing import signed_headers, slash_command
+from tests.support.slack_requests import SLACK_ACK_BUDGET_S, command, in_background, post
 
 
 def closed_port() -> int:
@@ -122,7 +118,7 @@ async def test_changes_unread_because_kubernetes_is_down_are_unknown_not_ok(test
     nothing, so "No changes seen" is not OK but UNKNOWN, naming Kubernetes."""
     from commands.changes import recent_changes_finding
     from commands.report import Severity
-    from tests.checks_env import config_for
+    from tests.support.checks_env import config_for
 
     finding = await recent_changes_finding(config_for(testbed, platform, "default"))
     assert finding.severity is Severity.UNKNOWN, finding
@@ -136,9 +132,9 @@ def test_two_replicas_on_postgresql_hearing_one_group_open_one_incident(testbed,
     import json
     import threading
 
-    from tests import alertmanager_helpers as am
-    from tests.conftest import wait_until
-    from tests.test_alertmanager import ROUTES, group_posts, incidents
+    from tests.support import alertmanager as am
+    from tests.support.alertmanager import ROUTES, group_posts, incidents
+    from tests.support.processes import wait_until
 
     env = bot_env(
         testbed,
@@ -188,7 +184,7 @@ async def test_an_action_meeting_a_closed_port_names_its_backend_as_a_word(testb
     import commands.actions  # noqa: F401  (registers the actions)
     from commands.actions.registry import ACTIONS, ActionContext
     from commands.actions.runner import preview, validate
-    from tests.checks_env import config_for
+    from tests.support.checks_env import config_for
 
     spec = ACTIONS.get(action)
     assert spec is not None
@@ -201,7 +197,8 @@ def test_the_bot_starting_on_a_state_store_down_says_so_in_one_line(testbed, fak
     import subprocess
     import sys
 
-    from tests.conftest import BOT_TOKEN, ROOT
+    from tests.support.bot_env import BOT_TOKEN
+    from tests.support.processes import ROOT
 
     url = f"postgresql://alp:S3cret-pw@127.0.0.1:{closed_port()}/alp"
     env = {**testbed, "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "ALP_STATE_URL": url}
@@ -222,7 +219,7 @@ def test_the_bot_starting_on_a_state_store_down_says_so_in_one_line(testbed, fak
 def test_incident_buttons_meeting_a_state_store_down_name_it(testbed, fake_slack, platform, pg_state):
     """Each click is answered naming the state store; none falls through to "This button is not one
     alp knows" (Bolt's runner lost the ack of a listener failing right after it, and ran the next one)."""
-    from tests.slack_signing import block_action
+    from tests.support.signing import block_action
 
     bot = BotProcess(bot_env(testbed, fake_slack, platform, pg_state)).start()
     try:

@@ -29,12 +29,9 @@ from escalation.model import Priority, TimelineKind, build_ladder
 from escalation.state.action_log import ActionLog
 from escalation.state.audit import AuditLog
 from escalation.state.store import Store
-from tests.checks_env import config_for
-from tests.conftest import ROOT, free_port
-from tests.k8s_world import PLATFORM
-from tests.test_escalation_processes import pg_state
-
-__all__ = ["pg_state"]  # a fixture, shared
+from tests.support.checks_env import config_for
+from tests.support.k8s_world import PLATFORM
+from tests.support.processes import ROOT, free_port
 
 WARM = "scheduler-service/cache/warm"  # what warm-cache posts to the platform: one post per run
 

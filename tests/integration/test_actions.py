@@ -17,9 +17,9 @@ from commands.actions.runner import execute, preview, validate
 from commands.backends.kafka import KafkaProbe
 from commands.backends.kube import RESTARTED_AT
 from commands.params import UsageError
-from tests.checks_env import config_for
-from tests.k8s_world import PLATFORM
-from tests.kafka_helpers import commit, create_topic, produce
+from tests.support.checks_env import config_for
+from tests.support.k8s_world import PLATFORM
+from tests.support.kafka import commit, create_topic, produce
 
 
 async def run(cfg, name: str, **raw):  # type: ignore[no-untyped-def]
@@ -243,7 +243,7 @@ async def test_kong_block_ips_and_rate_limit(cfg, kube_admin):
 
 
 async def test_delete_pod_and_rotate_jwt_key(cfg, kube_admin, ns):
-    from tests.k8s_world import make_pod
+    from tests.support.k8s_world import make_pod
 
     core = client.CoreV1Api(kube_admin)
     make_pod(kube_admin, ns, "postgres-0", "postgres")
@@ -265,7 +265,7 @@ async def test_delete_pod_and_rotate_jwt_key(cfg, kube_admin, ns):
 
 async def test_rbac_refusal_is_a_clear_refusal(cfg, kube_admin, tmp_path, monkeypatch):
     """As the bot's ServiceAccount, a restart outside its namespaces is refused by the API server."""
-    from tests.test_kube_rbac import apply_manifests
+    from tests.support.k8s_world import apply_manifests
 
     apply_manifests(kube_admin)
     token = (
@@ -354,7 +354,7 @@ def test_cli_do_previews_then_runs_with_yes(testbed, kube_admin, tmp_path):
     import subprocess
     import sys
 
-    from tests.conftest import ROOT
+    from tests.support.processes import ROOT
 
     env = {**os.environ, **testbed, "ALP_STATE_URL": f"sqlite:///{tmp_path}/cli.db", "USER": "oncall-dana"}
     core = client.CoreV1Api(kube_admin)

@@ -25,8 +25,8 @@ from commands.config import ChecksConfig
 from commands.probes import run_probes
 from commands.registry import CheckContext
 from commands.report import Finding, Severity
-from tests.checks_env import CLOSED, config_for
-from tests.kafka_helpers import create_topic
+from tests.support.checks_env import CLOSED, config_for
+from tests.support.kafka import create_topic
 
 
 @pytest.fixture
@@ -174,7 +174,7 @@ async def test_kafka_failures_are_backend_errors_of_their_kind(testbed, unique):
 
     from commands.backends.errors import BackendRefused, BackendUnreachable
     from commands.backends.kafka import commit_offsets
-    from tests.kafka_helpers import produce
+    from tests.support.kafka import produce
 
     with pytest.raises(BackendUnreachable) as down:
         async with KafkaProbe(CLOSED, 2):

@@ -22,9 +22,9 @@ from commands.changes.sources import Change
 from commands.registry import STEPS, CheckContext
 from commands.report import Severity
 from commands.runner import run_check
-from tests.checks_env import config_for, finding, run
-from tests.conftest import ROOT, wait_until
-from tests.k8s_world import deployment
+from tests.support.checks_env import config_for, finding, run
+from tests.support.k8s_world import deployment
+from tests.support.processes import ROOT, wait_until
 
 
 async def changes(cfg, **params):  # type: ignore[no-untyped-def]
@@ -348,10 +348,9 @@ def test_change_json_shape():
 
 
 def test_changes_through_slack_name_who_asked_with_old_and_new_values(bot, fake_slack, kube_admin):
-    from tests.k8s_world import PLATFORM
-    from tests.slack_signing import block_action
-    from tests.test_slack import blocks_text, command
-    from tests.test_slack_actions import click, confirmation, updated
+    from tests.support.k8s_world import PLATFORM
+    from tests.support.signing import block_action
+    from tests.support.slack_requests import blocks_text, click, command, confirmation, updated
 
     core = client.CoreV1Api(kube_admin)
     old = core.read_namespaced_config_map("user-service-config", PLATFORM).data["lock_timeout"]
@@ -373,9 +372,8 @@ def test_changes_through_slack_name_who_asked_with_old_and_new_values(bot, fake_
 
 
 def test_a_page_carries_the_changes_since_an_hour_before_it_opened(bot, fake_slack, kube_admin):
-    from tests.k8s_world import PLATFORM
-    from tests.test_slack import blocks_text, command
-    from tests.test_slack_incidents import announced
+    from tests.support.k8s_world import PLATFORM
+    from tests.support.slack_requests import announced, blocks_text, command
 
     core = client.CoreV1Api(kube_admin)
     old = core.read_namespaced_config_map("ml-service-config", PLATFORM).data["prediction_timeout"]
@@ -402,7 +400,7 @@ def test_a_page_carries_the_changes_since_an_hour_before_it_opened(bot, fake_sla
 
 
 def test_kafka_partition_changes_made_through_alp(testbed, kube_admin, ns, tmp_path, unique):
-    from tests.kafka_helpers import create_topic
+    from tests.support.kafka import create_topic
 
     asyncio.run(create_topic(testbed["ALP_KAFKA_BOOTSTRAP"], unique, 2))
     env = {**os.environ, **testbed, "ALP_NAMESPACE": ns, "ALP_STATE_URL": f"sqlite:///{tmp_path}/s.db", "USER": "dan"}
@@ -464,7 +462,7 @@ async def test_an_unreachable_api_server_is_one_unknown_finding_not_an_empty_ok(
 ):
     import yaml
 
-    from tests.conftest import free_port
+    from tests.support.processes import free_port
 
     kubeconfig = tmp_path / "down.kubeconfig"
     kubeconfig.write_text(

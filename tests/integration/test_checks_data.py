@@ -11,8 +11,8 @@ import redis.asyncio as aioredis
 from kubernetes import client
 
 from commands.report import Severity
-from tests.checks_env import actions, config_for, finding, run
-from tests.k8s_world import make_pod
+from tests.support.checks_env import actions, config_for, finding, run
+from tests.support.k8s_world import make_pod
 
 
 @pytest.fixture

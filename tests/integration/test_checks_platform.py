@@ -4,36 +4,15 @@ from __future__ import annotations
 
 import time
 
-import pytest
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
 from commands.report import Severity
-from scripts.world.kube import register_metrics_api, unregister_metrics_api
-from tests.checks_env import CLOSED, actions, config_for, finding, run
-from tests.k8s_world import make_pod
-
-APISERVICE = "v1beta1.metrics.k8s.io"
-
-
-def _metrics_served(api) -> bool:
-    try:
-        client.CustomObjectsApi(api).list_namespaced_custom_object("metrics.k8s.io", "v1beta1", "default", "pods")
-        return True
-    except ApiException:
-        return False
-
-
-@pytest.fixture
-def metrics_api(kube_admin, kubelet):
-    """metrics.k8s.io served by the metrics stand-in, registered as an APIService on the real API server."""
-    register_metrics_api(kube_admin, kubelet.metrics_port)
-    yield kubelet
-    unregister_metrics_api(kube_admin)
+from tests.support.checks_env import CLOSED, actions, config_for, finding, run
+from tests.support.k8s_world import make_pod, metrics_served
 
 
 async def test_health_all_green(testbed, kube_admin, platform, ns):
-    from tests.kafka_helpers import create_topic
+    from tests.support.kafka import create_topic
 
     try:
         await create_topic(testbed["ALP_KAFKA_BOOTSTRAP"], "user.attempts", 3)
@@ -148,7 +127,7 @@ async def test_external(testbed, platform):
 
 async def test_metrics_server_missing_is_a_finding(testbed, kube_admin, platform, ns):
     make_pod(kube_admin, ns, "auth-service-1", "auth-service")
-    assert not _metrics_served(kube_admin)
+    assert not metrics_served(kube_admin)
     report = await run("memory", config_for(testbed, platform, ns))
     f = finding(report, "metrics-server not installed")
     assert f.severity is Severity.UNKNOWN and "kubectl top" in f.detail
@@ -186,7 +165,7 @@ async def test_memory(testbed, kube_admin, platform, ns, metrics_api):
 async def test_latency(testbed, kube_admin, platform, ns, metrics_api):
     kubelet = metrics_api
     apps = client.AppsV1Api(kube_admin)
-    from tests.k8s_world import deployment
+    from tests.support.k8s_world import deployment
 
     apps.create_namespaced_deployment(ns, deployment("user-service", 3002, ns, replicas=2))
     make_pod(kube_admin, ns, "auth-service-1", "auth-service")

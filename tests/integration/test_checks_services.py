@@ -11,8 +11,8 @@ import pytest
 from kubernetes import client
 
 from commands.report import Severity
-from tests.checks_env import actions, config_for, finding, run
-from tests.k8s_world import make_pod
+from tests.support.checks_env import actions, config_for, finding, run
+from tests.support.k8s_world import make_pod
 
 AUTH_OK = "\n".join(
     f"2026-11-28T03:12:{i:02d}Z INFO [http] POST /auth/login 200 user=u{i} response_time={100 + i}ms" for i in range(40)
@@ -116,7 +116,7 @@ async def test_auth_latency_healthy(testbed, kube_admin, kubelet, platform, ns):
 
 
 async def test_progress(testbed, kube_admin, kubelet, platform, ns, unique):
-    from tests.kafka_helpers import commit, create_topic, produce
+    from tests.support.kafka import commit, create_topic, produce
 
     await create_topic(testbed["ALP_KAFKA_BOOTSTRAP"], unique, 1)
     await produce(testbed["ALP_KAFKA_BOOTSTRAP"], unique, {0: 9})

@@ -3,48 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 
 import commands.checks  # noqa: F401
 from commands.backends.kafka import KafkaProbe
-from commands.checks.kafka_lag import KafkaLagParams, LagTracker
+from commands.checks.kafka_lag import LagTracker
 from commands.checks.kafka_lag.assess import assess
-from commands.config import ChecksConfig, KafkaLagSettings, TimeoutSettings
-from commands.registry import CHECKS, CheckContext
-from commands.report import Report, Severity
-from commands.runner import run_check
-from tests.conftest import ROOT, _testbed_env
-from tests.kafka_helpers import commit, create_topic, produce
-
-
-def config(bootstrap: str, **lag: object) -> ChecksConfig:
-    """No shared history (Redis database 12 stays empty): checks sample as a one-shot would."""
-    redis_url = _testbed_env().get("ALP_REDIS_URL", "redis://127.0.0.1:1/0").rsplit("/", 1)[0] + "/12"
-    return ChecksConfig(
-        kafka_bootstrap=bootstrap,
-        redis_url=redis_url,
-        kafka_lag=KafkaLagSettings(**{"samples": 2, "interval_s": 0.2, **lag}),
-        timeouts=TimeoutSettings(probe_s=3, check_s=30),
-    )
-
-
-async def run_lag(cfg: ChecksConfig, **params: object) -> Report:
-    spec = CHECKS.get("kafka-lag")
-    assert spec is not None
-    return await run_check(spec, CheckContext(cfg), KafkaLagParams(**params))
-
-
-def group_data(report: Report, group: str) -> dict:
-    [g] = [g for g in report.data["groups"] if g["group"] == group]
-    return g
+from commands.report import Severity
+from tests.support.kafka import commit, create_topic, produce
+from tests.support.kafka_lag import config, falling_behind, group_data, run_lag
+from tests.support.processes import ROOT
 
 
 async def test_reported_lag_equals_created_lag_per_partition(testbed, unique):
@@ -129,48 +103,6 @@ async def test_consumer_that_stopped_while_producing_continues_is_stop(testbed, 
     assert any(s.action == "reset-offsets" for s in finding.suggestions)
 
 
-@contextlib.asynccontextmanager
-async def falling_behind(bootstrap: str, topic: str) -> AsyncIterator[None]:
-    """A live consumer committing 2 messages per tick while a producer adds 10: lag grows."""
-    await create_topic(bootstrap, topic, 1)
-    await produce(bootstrap, topic, {0: 50})
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        group_id=topic,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        max_poll_records=2,
-    )
-    await consumer.start()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=1)
-    await producer.start()
-    stop = asyncio.Event()
-
-    async def slow_consumer() -> None:
-        while not stop.is_set():
-            await consumer.getmany(timeout_ms=100, max_records=2)
-            await consumer.commit()
-            await asyncio.sleep(0.05)
-
-    async def fast_producer() -> None:
-        while not stop.is_set():
-            for _ in range(10):
-                await producer.send(topic, b"attempt", partition=0)
-            await asyncio.sleep(0.05)
-
-    tasks = [asyncio.create_task(slow_consumer())]
-    await _wait_committed(bootstrap, topic)
-    tasks.append(asyncio.create_task(fast_producer()))
-    try:
-        yield
-    finally:
-        stop.set()
-        await asyncio.gather(*tasks)
-        await producer.stop()
-        await consumer.stop()
-
-
 async def test_consumer_falling_behind_while_committing_is_warn(testbed, unique):
     bootstrap = testbed["ALP_KAFKA_BOOTSTRAP"]
     async with falling_behind(bootstrap, unique):
@@ -184,16 +116,6 @@ async def test_consumer_falling_behind_while_committing_is_warn(testbed, unique)
     finding = next(f for f in report.findings if f.title.startswith(f"Consumer group {unique}"))
     assert finding.severity is Severity.WARNING
     assert {s.action for s in finding.suggestions} >= {"add-partitions"}
-
-
-async def _wait_committed(bootstrap: str, group: str) -> None:
-    async with KafkaProbe(bootstrap, 3) as probe:
-        for _ in range(100):
-            snap = await probe.snapshot([group])
-            if snap.groups.get(group) and snap.groups[group].offsets:
-                return
-            await asyncio.sleep(0.1)
-    raise AssertionError("consumer never committed")
 
 
 async def test_rewound_group_is_rewind(testbed, unique):
@@ -304,7 +226,7 @@ def _path() -> str:
 
 async def test_the_bots_shared_history_judges_over_minutes_not_seconds(testbed, unique):
     """With the sampler running (as in alp-bot), a check judges over the shared history."""
-    from tests.test_kafka_lag_history import bot_sampling, history_config, sampled
+    from tests.support.kafka_lag import bot_sampling, history_config, sampled
 
     bootstrap = testbed["ALP_KAFKA_BOOTSTRAP"]
     cfg = history_config(testbed, watch_interval_s=0.3)

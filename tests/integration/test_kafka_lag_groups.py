@@ -16,10 +16,10 @@ from bot.render.report_text import render_text
 from commands.actions.registry import ACTIONS, ActionContext
 from commands.actions.runner import preview, validate
 from commands.backends.kafka import KafkaProbe
-from tests.conftest import ROOT
-from tests.kafka_console import console_consumer
-from tests.kafka_helpers import create_topic, produce
-from tests.test_kafka_lag import config, group_data, run_lag
+from tests.support.kafka import create_topic, produce
+from tests.support.kafka_console import console_consumer
+from tests.support.kafka_lag import config, group_data, run_lag
+from tests.support.processes import ROOT
 
 pytestmark = pytest.mark.slow
 

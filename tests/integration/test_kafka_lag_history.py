@@ -2,59 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-
 import pytest
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer
 
 from commands.checks.kafka_lag import LagWatcher
-from commands.config import ChecksConfig
-from tests.kafka_helpers import commit, create_topic, produce
-from tests.test_kafka_lag import config, group_data, run_lag
+from tests.support.kafka import commit, create_topic, produce
+from tests.support.kafka_lag import bot_sampling, group_data, history_config, run_lag, sampled
 
 pytestmark = pytest.mark.slow
-
-HISTORY_DB = 11  # not the running test bot's database: its sampler holds the lease there
-
-
-def history_config(testbed: dict[str, str], **lag: object) -> ChecksConfig:
-    cfg = config(testbed["ALP_KAFKA_BOOTSTRAP"], **lag)
-    cfg.redis_url = testbed["ALP_REDIS_URL"].rsplit("/", 1)[0] + f"/{HISTORY_DB}"
-    return cfg
-
-
-async def sampled(cfg: ChecksConfig, more: int = 1, timeout: float = 60) -> None:
-    """Wait until the sampler has appended `more` snapshots to the history."""
-    client = aioredis.from_url(cfg.redis_url)
-    key = f"alp:kafka-lag:{cfg.kafka_bootstrap}:samples"
-    try:
-        start = await client.llen(key)
-        for _ in range(int(timeout / 0.05)):
-            if await client.llen(key) >= min(start + more, cfg.kafka_lag.window):
-                return
-            await asyncio.sleep(0.05)
-    finally:
-        await client.aclose()
-    raise AssertionError(f"the sampler appended fewer than {more} snapshots in {timeout}s")
-
-
-@contextlib.asynccontextmanager
-async def bot_sampling(cfg: ChecksConfig) -> AsyncIterator[None]:
-    """What alp-bot runs: the lag watcher, here with a fresh history."""
-    client = aioredis.from_url(cfg.redis_url)
-    await client.flushdb()
-    task = asyncio.create_task(LagWatcher(cfg).run())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await client.flushdb()
-        await client.aclose()
 
 
 async def test_group_caught_up_then_left_alone_while_messages_arrive_turns_stop(testbed, unique):

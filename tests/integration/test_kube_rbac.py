@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,32 +16,7 @@ import commands.logs  # noqa: F401  (each registers its step)
 from commands.backends.kube import RESTARTED_AT, Kube, KubeError, KubeForbidden, KubeNotFound
 from commands.kube_findings import refusal_finding
 from commands.report import Severity
-from tests.k8s_world import PLATFORM, deployment
-
-DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
-
-
-def apply_manifests(api: client.ApiClient) -> None:
-    """`kubectl apply -k deploy/` (server-side apply, so a changed Role replaces the old one)."""
-    from kubernetes.dynamic import DynamicClient
-
-    dyn = DynamicClient(api)
-    kustomization = yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())
-    for name in kustomization["resources"]:
-        for doc in yaml.safe_load_all((DEPLOY / name).read_text()):
-            if not doc:
-                continue
-            if doc["kind"] == "Deployment":  # the image name is kustomize's to fill in
-                doc["spec"]["template"]["spec"]["containers"][0]["image"] = "alp:test"
-                doc["spec"]["replicas"] = 0  # no kubelet here: a Pending bot pod would only muddy `health`
-            resource = dyn.resources.get(api_version=doc["apiVersion"], kind=doc["kind"])
-            resource.server_side_apply(
-                body=doc,
-                name=doc["metadata"]["name"],
-                namespace=doc["metadata"].get("namespace"),
-                field_manager="alp-tests",
-                force_conflicts=True,
-            )
+from tests.support.k8s_world import PLATFORM, apply_manifests, deployment
 
 
 @pytest.fixture(scope="module")
@@ -267,7 +241,7 @@ async def test_every_check_and_action_preview_runs_as_the_bot(
     from commands.actions.registry import ACTIONS, ActionContext
     from commands.actions.runner import preview, validate
     from commands.registry import CHECKS
-    from tests.checks_env import config_for, run
+    from tests.support.checks_env import config_for, run
 
     cfg_k = bot_kube.api.configuration
     kubeconfig = tmp_path / "bot.kubeconfig"

@@ -16,9 +16,9 @@ from commands.params import UsageError
 from commands.registry import STEPS, CheckContext
 from commands.report import Report, Severity
 from commands.runner import run_check
-from tests.checks_env import config_for
-from tests.k8s_world import PLATFORM, make_pod
-from tests.test_slack import blocks_text, command
+from tests.support.checks_env import config_for
+from tests.support.k8s_world import PLATFORM, make_pod
+from tests.support.slack_requests import blocks_text, command
 
 POD_A = "\n".join(
     [

@@ -12,10 +12,9 @@ import pytest
 
 from commands.checks import CHECKS
 from commands.report import Severity
-from tests.checks_env import run
-from tests.scenario_world import World
-from tests.scenarios import SCENARIOS, Scenario
-from tests.test_checks_platform import metrics_api  # noqa: F401  (fixture)
+from tests.support.checks_env import run
+from tests.support.scenario_world import World
+from tests.support.scenarios import SCENARIOS, Scenario
 
 pytestmark = pytest.mark.slow
 

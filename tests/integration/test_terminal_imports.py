@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.support.processes import ROOT
 
 SLACK_PACKAGES = ("slack_bolt", "slack_sdk")
 REPORT = (

@@ -4,26 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import uuid
 
 import redis
 
 from escalation.state.audit import AuditLog
-from tests.conftest import ROOT
-
-
-def alp(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+from tests.support.processes import alp
 
 
 def test_alp_audit_masks_parameters_and_results(testbed, tmp_path):
@@ -75,7 +61,7 @@ async def test_a_hostile_running_statement_is_escaped_in_slack_and_masked_everyw
 
     from bot.render.report_blocks import render_report
     from bot.render.report_text import render_text
-    from tests.checks_env import config_for, run
+    from tests.support.checks_env import config_for, run
 
     statement = "SELECT pg_sleep(4) /* ``` <!here> <@U0CEO> x<y & z>w ``` PGPASSWORD=Pg-Hostile-1 */"
     sleeper = await psycopg.AsyncConnection.connect(testbed["ALP_POSTGRES_DSN"], autocommit=True)

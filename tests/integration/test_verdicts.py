@@ -22,10 +22,10 @@ from bot.render.report_text import render_text
 from bot.router import parse
 from commands.actions import ACTIONS
 from commands.report import Severity
-from tests.checks_env import CLOSED, actions, finding, run
-from tests.conftest import ROOT
-from tests.k8s_world import deployment
-from tests.scenario_world import FAST, QUIET, World, drop_table, jwt_secret, lock_chain, service_with_endpoints
+from tests.support.checks_env import CLOSED, actions, finding, run
+from tests.support.k8s_world import deployment
+from tests.support.processes import ROOT
+from tests.support.scenario_world import FAST, QUIET, World, drop_table, jwt_secret, lock_chain, service_with_endpoints
 
 
 @pytest.fixture
@@ -349,7 +349,7 @@ def test_all_is_an_option_of_every_check():
 
 
 def test_slack_notification_carries_the_headline(bot, fake_slack):
-    from tests.test_slack import command
+    from tests.support.slack_requests import command
 
     command(bot, fake_slack, "check external")
     final = fake_slack.wait_for("chat.update", lambda c: "external:" in c.args.get("text", ""))

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from tests.support.processes import ROOT, BotProcess
 
 TOKEN = "alertmanager-test-token"
 
@@ -123,3 +128,46 @@ def payload(group_key: str, alerts: list[dict[str, Any]], status: str = "firing"
             for a in alerts
         ],
     }
+
+
+ROUTES = [
+    {"match": {"alertname": "~.*Redis.*"}, "check": "redis", "priority": "P2", "channel": "C0ALERTS"},
+    {
+        "match": {"alertname": "~.*Lag.*"},
+        "check": "kafka-lag",
+        "args": {"group": "{consumergroup}", "samples": "{samples}"},
+        "channel": "C0ALERTS",
+    },
+    {
+        "match": {"alertname": "~Storm.*"},
+        "check": "redis",
+        "args": {"limit": 10},
+        "priority": "P2",
+        "channel": "C0STORM",
+    },
+]
+
+
+def incidents(bot: BotProcess) -> list[dict]:
+    data = json.loads(alp_cli(bot, "--json", "incident", "list"))
+    return data["incidents"] if isinstance(data, dict) else data
+
+
+def group_posts(fake_slack, name: str, channel: str = "C0ALERTS") -> list:  # type: ignore[no-untyped-def]
+    """Top-level messages of alert groups named `name` (not incident announcements, not thread replies)."""
+    return [
+        c
+        for c in fake_slack.called("chat.postMessage")
+        if c.args.get("channel") == channel
+        and c.response.get("ok")
+        and not c.args.get("thread_ts")
+        and name in c.args.get("text", "")
+        and ("FIRING" in c.args.get("text", "") or "RESOLVED" in c.args.get("text", ""))
+    ]
+
+
+def alp_cli(bot: BotProcess, *args: str) -> str:
+    env = {**os.environ, **bot.env}
+    out = subprocess.run([sys.executable, "-m", "bot.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return out.stdout

@@ -16,7 +16,7 @@ from commands.config import (
 from commands.registry import CHECKS, CheckContext
 from commands.report import Finding, Report
 from commands.runner import run_check
-from tests.k8s_world import SERVICES
+from tests.support.k8s_world import SERVICES
 
 CLOSED = "127.0.0.1:1"  # nothing listens on port 1: connections are refused at once
 

@@ -15,8 +15,8 @@ from kubernetes import client
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from commands.config import ChecksConfig
-from tests.checks_env import config_for
-from tests.k8s_world import NODE, deployment, make_pod
+from tests.support.checks_env import config_for
+from tests.support.k8s_world import NODE, deployment, make_pod
 
 SERVICES = ("auth-service", "user-service", "scheduler-service", "ml-service")
 
@@ -159,14 +159,14 @@ SLOW = "\n".join(f"2026-11-28T03:00:{i:02d}Z INFO GET /x 200 response_time={2500
 
 
 async def ensure_topic(w: World) -> None:
-    from tests.kafka_helpers import create_topic
+    from tests.support.kafka import create_topic
 
     with contextlib.suppress(Exception):
         await create_topic(w.testbed["ALP_KAFKA_BOOTSTRAP"], "user.attempts", 3)
 
 
 async def caught_up_group(w: World) -> ChecksConfig:
-    from tests.kafka_helpers import commit, create_topic, produce
+    from tests.support.kafka import commit, create_topic, produce
 
     boot = w.testbed["ALP_KAFKA_BOOTSTRAP"]
     await create_topic(boot, w.unique, 1)

@@ -16,8 +16,8 @@ from kubernetes import client
 
 from commands.config import ChecksConfig
 from commands.report import Severity
-from tests.checks_env import CLOSED
-from tests.scenario_world import (
+from tests.support.checks_env import CLOSED
+from tests.support.scenario_world import (
     FAST,
     QUIET,
     SERVICES,

@@ -92,8 +92,10 @@ class FakeSlack:
 
     # ------------------------------------------------------------------ inspection
     def reset(self) -> None:
+        """Forget the calls and every configured behaviour, user groups included (run before each test)."""
         with self._lock:
             self.calls.clear()
+        self.usergroups.clear()
         self.not_in_channel.clear()
         self.failures.clear()
         self.fail_text.clear()

@@ -17,7 +17,7 @@ from bot.settings import ConfigError, load_settings
 from commands.params import UsageError
 from commands.redact import redact
 from commands.report import Fields, Finding, Report, Severity, Table
-from tests.conftest import ROOT
+from tests.support.processes import ROOT
 
 
 def test_runbook_defaults(monkeypatch):
