@@ -46,7 +46,7 @@ class ActionFlow:
         self.key = key_from(settings.slack_signing_secret.get_secret_value())
         self.authz = Authorizer(settings, client)
         notifier = SlackFlowNotifier(settings, client, self.authz, self.token)
-        self.flow = RemediationFlow(settings, ActionLog.of(escalator), self.authz, notifier, self._count)
+        self.flow = RemediationFlow(settings, ActionLog(escalator.store), self.authz, notifier, self._count)
 
     def _count(self, action: str, event: str) -> None:
         if self.metrics is not None:

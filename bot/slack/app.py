@@ -49,7 +49,7 @@ from bot.slack.client import (
     respond_whole,
     retrying,
 )
-from bot.slack.incidents import register_incident_handlers
+from bot.slack.incidents import register_incident_handlers, upload_postmortem
 from commands.params import UsageError
 from commands.redact import redact
 from commands.registry import CHECKS, CheckContext
@@ -240,7 +240,11 @@ def build_app(settings: Settings, metrics: Metrics, escalator: Escalator) -> Asy
                 return
             await ack()
             reply = await handle_incident_command(
-                escalator, request, command["channel_id"], command.get("user_id", ""), client
+                escalator,
+                request,
+                command["channel_id"],
+                command.get("user_id", ""),
+                functools.partial(upload_postmortem, client=client),
             )
             await private(respond, reply)
             return

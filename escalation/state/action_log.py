@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from commands.actions.registry import Risk
 from commands.actions.request import ActionRequest, Status, preview_of
@@ -12,9 +12,6 @@ from escalation.state.audit import AuditLog
 from escalation.state.db import Database
 from escalation.state.requests import ActionRequests
 from escalation.state.store import Store
-
-if TYPE_CHECKING:
-    from escalation.ladder.engine import Escalator
 
 
 class ActionLog:
@@ -25,11 +22,6 @@ class ActionLog:
         self.store = store
         self.requests = ActionRequests(store.db)
         self.audit_log = AuditLog(store.db)
-
-    @classmethod
-    def of(cls, escalator: Escalator) -> ActionLog:
-        """The log in the escalation engine's state store."""
-        return cls(escalator.store)
 
     @classmethod
     def connect(cls, state_url: str) -> ActionLog:
