@@ -27,15 +27,13 @@ from bot.metrics import Metrics
 from bot.settings import ConfigError, Settings, load_settings
 from bot.slack.app import build_app, register_fallbacks
 from bot.slack.client import make_client
-from commands.changes.audit import use_audit_reader
+from commands.changes import incident_changes_hook
 from commands.readiness import readiness
 from commands.redact import RedactingFilter, redact, redact_data
 from escalation.ladder.engine import Escalator
 from escalation.state.alert_groups import AlertGroups
 from escalation.state.audit import changes_since
 from escalation.state.db import Database, StateStoreError
-
-use_audit_reader(changes_since)  # `alp changes` reads alp's own actions from the state store
 
 log = logging.getLogger("alp.bot")
 
@@ -134,10 +132,13 @@ async def serve(settings: Settings) -> None:
     )
     groups = AlertGroups(db)
     notifier = AlertNotifier(client, settings, groups)
-    escalator = Escalator.connect(db, settings.escalation, notifier, on_event=metrics.escalation_event)
-    from commands.changes import incident_changes_hook
-
-    escalator.recent_changes = incident_changes_hook(settings)
+    escalator = Escalator.connect(
+        db,
+        settings.escalation,
+        notifier,
+        on_event=metrics.escalation_event,
+        recent_changes=incident_changes_hook(settings, changes_since),
+    )
     app = build_app(settings, metrics, escalator)
     intake = alert_intake(settings, app, escalator, groups, metrics)
     register_fallbacks(app, settings.state_url)  # last: Bolt runs the first listener that matches

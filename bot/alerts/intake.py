@@ -42,6 +42,7 @@ from commands.runner import run_check
 from escalation.ladder.engine import Escalator
 from escalation.model import Incident, Priority
 from escalation.state.alert_groups import AlertGroup, AlertGroups
+from escalation.state.audit import changes_since
 
 log = logging.getLogger(__name__)
 
@@ -221,7 +222,7 @@ class AlertIntake:
         ]
         for k in stale:
             del self.reports[k]
-        future = asyncio.ensure_future(run_check(spec, CheckContext(self.settings), params))
+        future = asyncio.ensure_future(run_check(spec, CheckContext(self.settings, audit_reader=changes_since), params))
         self.reports[key] = (time.monotonic(), future)
         return await asyncio.shield(future)
 

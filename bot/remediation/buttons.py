@@ -28,6 +28,7 @@ from commands.actions.runner import find
 from commands.redact import redact, redact_data
 from escalation.ladder.engine import Escalator
 from escalation.state.action_log import ActionLog
+from escalation.state.audit import changes_since
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,9 @@ class ActionFlow:
         self.key = key_from(settings.slack_signing_secret.get_secret_value())
         self.authz = Authorizer(settings, client)
         notifier = SlackFlowNotifier(settings, client, self.authz, self.token)
-        self.flow = RemediationFlow(settings, ActionLog(escalator.store), self.authz, notifier, self._count)
+        self.flow = RemediationFlow(
+            settings, ActionLog(escalator.store), self.authz, notifier, self._count, audit_reader=changes_since
+        )
 
     def _count(self, action: str, event: str) -> None:
         if self.metrics is not None:

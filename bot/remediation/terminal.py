@@ -91,10 +91,11 @@ async def do(action: str, raw: dict[str, Any], settings: Settings, yes: bool) ->
     """Preview; with `yes`, request, confirm and run it as $USER. Exit 0 done (or previewed),
     1 refused or failed, 64 a usage error."""
     from escalation.state.action_log import ActionLog
+    from escalation.state.audit import changes_since
 
     actor = os.environ.get("USER", "terminal")
     log = ActionLog.connect(settings.state_url)
-    flow = RemediationFlow(settings, log, OperatorAuthorizer(), TerminalNotifier())
+    flow = RemediationFlow(settings, log, OperatorAuthorizer(), TerminalNotifier(), audit_reader=changes_since)
     try:
         out = await flow.request(action, raw, actor, submit=yes)
         if isinstance(out, Refusal):

@@ -56,6 +56,7 @@ from commands.registry import CHECKS, CheckContext
 from commands.report import Report, Severity
 from commands.runner import run_check
 from escalation.ladder.engine import Escalator
+from escalation.state.audit import changes_since
 from escalation.state.db import as_state_store_error
 
 log = logging.getLogger(__name__)
@@ -371,7 +372,9 @@ async def run_in_channel(
     outcome = "ok"
     try:
         await progress.start()
-        report = await run_check(request.spec, CheckContext(settings, progress), request.params)
+        report = await run_check(
+            request.spec, CheckContext(settings, progress, audit_reader=changes_since), request.params
+        )
         if report.data.get("chart"):  # kafka-lag: lag over the window of the groups not OK, in the thread
             from commands.checks.kafka_lag.chart import lag_chart_png
 

@@ -34,7 +34,7 @@ from commands.backends.errors import BackendError
 from commands.config import ChecksConfig
 from commands.params import UsageError
 from commands.redact import redact, redact_data
-from commands.registry import CHECKS, CheckContext
+from commands.registry import CHECKS, AuditReader, CheckContext
 from commands.report import Report
 from commands.runner import run_check
 
@@ -164,8 +164,10 @@ class RemediationFlow:
         authorizer: Authorizer,
         notifier: FlowNotifier,
         count: Callable[[str, str], None] | None = None,
+        audit_reader: AuditReader | None = None,
     ) -> None:
         self.cfg, self.log, self.authorizer, self.notifier, self.count = cfg, log, authorizer, notifier, count
+        self.audit_reader = audit_reader  # for the checks that verify an action (their changes line)
 
     async def audit(
         self, actor: str, event: str, action: str, params: dict[str, Any], result: str = "", channel: str = ""
@@ -343,7 +345,9 @@ class RemediationFlow:
         if check is None:
             return
         raw = {"group": req.params["group"]} if spec.verify == "kafka-lag" and "group" in req.params else {}
-        report = await run_check(check, CheckContext(self.cfg), check.params.model_validate(raw))
+        report = await run_check(
+            check, CheckContext(self.cfg, audit_reader=self.audit_reader), check.params.model_validate(raw)
+        )
         await self.notifier.verified(spec, req, report)
 
     async def undo_of(self, request_id: int) -> tuple[str, dict[str, Any], str] | None:

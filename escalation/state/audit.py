@@ -66,7 +66,7 @@ class AuditLog:
 async def changes_since(
     state_url: str, since: datetime, limit: int = 2000
 ) -> tuple[list[dict[str, Any]], dict[int, Any], str]:
-    """`alp changes`' read of the state store (wired by `commands.changes.audit.use_audit_reader`):
+    """`alp changes`' read of the state store (handed to checks as `CheckContext.audit_reader` by the bot and the terminal):
     audit records from `since` (and an hour before, so a request asked earlier and run inside the
     window is matched), the Slack requests they name, and how far back the records read go."""
     path = state_url.removeprefix("sqlite:///")
