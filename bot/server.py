@@ -22,11 +22,13 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.signature import SignatureVerifier
 
 from bot.alerts.intake import AlertIntake
-from bot.alerts.silences import AlertNotifier, alert_intake
+from bot.alerts.notifier import AlertNotifier
+from bot.alerts.silences import alert_intake
 from bot.metrics import Metrics
+from bot.remediation.buttons import ActionFlow
 from bot.settings import ConfigError, Settings, load_settings
 from bot.slack.app import build_app, register_fallbacks
-from bot.slack.client import make_client
+from bot.slack.client import Pacer, make_client
 from commands.changes import incident_changes_hook
 from commands.readiness import readiness
 from commands.redact import RedactingFilter, redact, redact_data
@@ -131,7 +133,8 @@ async def serve(settings: Settings) -> None:
         settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None, settings.slack_api_url
     )
     groups = AlertGroups(db)
-    notifier = AlertNotifier(client, settings, groups)
+    pacer = Pacer(settings.alertmanager.post_rate_per_s, settings.alertmanager.post_burst)
+    notifier = AlertNotifier(client, settings, groups, pacer)
     escalator = Escalator.connect(
         db,
         settings.escalation,
@@ -139,8 +142,9 @@ async def serve(settings: Settings) -> None:
         on_event=metrics.escalation_event,
         recent_changes=incident_changes_hook(settings, changes_since),
     )
-    app = build_app(settings, metrics, escalator)
-    intake = alert_intake(settings, app, escalator, groups, metrics)
+    flow = ActionFlow(settings, client, escalator, metrics)  # the one remediation flow: commands, clicks, alerts
+    app = build_app(settings, metrics, escalator, flow)
+    intake = alert_intake(settings, app, notifier, groups, flow, metrics)
     register_fallbacks(app, settings.state_url)  # last: Bolt runs the first listener that matches
     web_app = build_web(settings, app, metrics, escalator, intake)
 

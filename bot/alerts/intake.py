@@ -65,6 +65,7 @@ class AlertIntake:
         groups: AlertGroups,
         registry: CollectorRegistry,
         button: Any = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self.settings, self.cfg, self.client, self.escalator, self.groups = (
             settings,
@@ -77,7 +78,8 @@ class AlertIntake:
         secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "alp"
         self.key = key_from(secret)
         self.metrics = AlertMetrics(registry)
-        self.pacer = Pacer(self.cfg.post_rate_per_s, self.cfg.post_burst)
+        # one pace per channel, shared with the incident notifier (bot/alerts/notifier.py)
+        self.pacer = pacer or Pacer(self.cfg.post_rate_per_s, self.cfg.post_burst)
         self.locks: dict[str, tuple[asyncio.Lock, int]] = {}  # group key -> (lock, notifications holding it)
         self.reports: dict[tuple[str, str], tuple[float, asyncio.Future[Report]]] = {}
         self.tasks: set[asyncio.Task[None]] = set()
