@@ -25,7 +25,7 @@ from bot.alerts.intake import AlertIntake
 from bot.alerts.notifier import AlertNotifier
 from bot.alerts.silences import alert_intake
 from bot.metrics import Metrics
-from bot.remediation.buttons import ActionFlow
+from bot.remediation.buttons import SlackRemediation
 from bot.settings import ConfigError, Settings, load_settings
 from bot.slack.app import build_app, register_fallbacks
 from bot.slack.client import Pacer, make_client
@@ -142,7 +142,7 @@ async def serve(settings: Settings) -> None:
         on_event=metrics.escalation_event,
         recent_changes=incident_changes_hook(settings, changes_since),
     )
-    flow = ActionFlow(settings, client, escalator, metrics)  # the one remediation flow: commands, clicks, alerts
+    flow = SlackRemediation(settings, client, escalator, metrics)  # the one remediation flow: commands, clicks, alerts
     app = build_app(settings, metrics, escalator, flow)
     intake = alert_intake(settings, app, notifier, groups, flow, metrics)
     register_fallbacks(app, settings.state_url)  # last: Bolt runs the first listener that matches

@@ -74,7 +74,7 @@ class AlertIntake:
             escalator,
             groups,
         )
-        self.button = button  # signs remediation buttons (ActionFlow.request_button)
+        self.button = button  # signs remediation buttons (SlackRemediation.request_button)
         secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "alp"
         self.key = key_from(secret)
         self.metrics = AlertMetrics(registry)

@@ -19,7 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.alerts.intake import AlertIntake
 from bot.alerts.notifier import AlertNotifier
-from bot.remediation.buttons import ActionFlow
+from bot.remediation.buttons import SlackRemediation
 from bot.render.alert_blocks import esc
 from bot.settings import Settings
 from bot.slack.signing import TokenError, verify
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 class Silencer:
     """The two clicks: silence a group, expire an incident's silences."""
 
-    def __init__(self, intake: AlertIntake, flow: ActionFlow) -> None:
+    def __init__(self, intake: AlertIntake, flow: SlackRemediation) -> None:
         self.intake, self.flow = intake, flow
         self.cfg = intake.cfg
         self.am = Alertmanager(self.cfg.url, intake.settings.timeouts.probe_s)
@@ -149,7 +149,12 @@ def register_alert_handlers(app: AsyncApp, silencer: Silencer) -> None:
 
 
 def alert_intake(
-    settings: Settings, app: AsyncApp, notifier: AlertNotifier, groups: AlertGroups, flow: ActionFlow, metrics: Any
+    settings: Settings,
+    app: AsyncApp,
+    notifier: AlertNotifier,
+    groups: AlertGroups,
+    flow: SlackRemediation,
+    metrics: Any,
 ) -> AlertIntake:
     """The intake behind `POST /alertmanager` (on the escalator of `notifier`, at its pace), with its
     buttons registered on the Bolt app; `flow` is the bot's one remediation flow."""

@@ -23,7 +23,7 @@ from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.metrics import Metrics
-from bot.remediation.buttons import ActionFlow, register_action_handlers
+from bot.remediation.buttons import SlackRemediation, register_action_handlers
 from bot.render.escape import code, escape
 from bot.render.report_blocks import SlackMessage, render_progress, render_report, render_usage
 from bot.router import (
@@ -34,8 +34,8 @@ from bot.router import (
 from bot.settings import Settings
 from bot.slack.client import (
     SLACK_ERRORS,
-    check,
     deliver,
+    ensure_ok,
     make_client,
     reason,
     respond_whole,
@@ -108,7 +108,7 @@ class Reply:
             left = f"\n… and {more} more characters: the bot cannot upload files here" if more else ""
             try:
                 text = f"{title} (no file upload here):\n" + code(shown) + left
-                check(await self.respond(text=text, replace_original=False, response_type="in_channel"))
+                ensure_ok(await self.respond(text=text, replace_original=False, response_type="in_channel"))
             except Exception as err:
                 log.error("lost %s to %s: response_url: %s", filename, self.channel, reason(err))
             return
@@ -159,7 +159,7 @@ class Progress:
             log.warning("progress update failed: %s", reason(err))
 
 
-def build_app(settings: Settings, metrics: Metrics, escalator: Escalator, flow: ActionFlow) -> AsyncApp:
+def build_app(settings: Settings, metrics: Metrics, escalator: Escalator, flow: SlackRemediation) -> AsyncApp:
     """The Bolt app with `/alp`, the incident and action buttons registered (not the catch-all
     fallbacks: Bolt runs the first listener that matches, so `register_fallbacks` comes after
     every other handler). Signature checks stay on. `flow` is the bot's one remediation flow."""
@@ -208,7 +208,7 @@ async def private(respond: Any, text: str | None) -> None:
     if not text:
         return
     try:
-        check(await retrying(respond)(response_type="ephemeral", text=text))
+        ensure_ok(await retrying(respond)(response_type="ephemeral", text=text))
     except Exception as err:
         log.error("lost a private reply: response_url: %s", reason(err))
 
@@ -299,7 +299,7 @@ async def run_in_channel(
     settings: Settings,
     metrics: Metrics,
     escalator: Escalator,
-    flow: ActionFlow,
+    flow: SlackRemediation,
 ) -> None:
     """Run a check after the ack and keep the channel informed."""
     t0 = time.monotonic()

@@ -14,7 +14,7 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.metrics import Metrics
-from bot.remediation.buttons import ActionFlow
+from bot.remediation.buttons import SlackRemediation
 from bot.render.incident_blocks import open_modal
 from bot.render.incident_text import handle_incident_command, oncall_text
 from bot.render.report_blocks import render_usage
@@ -52,7 +52,7 @@ class Verbs:
     settings: Settings
     metrics: Metrics
     escalator: Escalator
-    flow: ActionFlow
+    flow: SlackRemediation
     private: Callable[[Any, str | None], Awaitable[None]]
     run_in_channel: Callable[[CheckRequest, SlashCall], Awaitable[None]]
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from escalation.state.db import Database, aware, now
-from escalation.state.requests import ActionRequests
+from escalation.state.requests import RequestTable
 from escalation.state.schema import audit
 
 
@@ -78,7 +78,7 @@ async def changes_since(
         floor = since - timedelta(hours=1)
         rows = [r for r in rows if (aware(r["at"]) or floor) >= floor]
         requests: dict[int, Any] = {}
-        reader = ActionRequests(db)
+        reader = RequestTable(db)
         for r in rows:
             m = re.search(r"#(\d+)", r["result"] or "") if r["event"] == "requested" else None
             if m:

@@ -275,10 +275,10 @@ def test_a_finding_button_clicked_in_another_channel_is_refused(lbot, fake_slack
 
 
 def test_buttons_need_a_signing_secret():
-    from bot.remediation.buttons import ActionFlow
+    from bot.remediation.buttons import SlackRemediation
 
     with pytest.raises(ValueError, match="SLACK_SIGNING_SECRET"):
-        ActionFlow(Settings(_env_file=None), None, None)  # type: ignore[arg-type, call-arg]
+        SlackRemediation(Settings(_env_file=None), None, None)  # type: ignore[arg-type, call-arg]
 
 
 def test_a_dsn_password_with_a_space_stays_out_of_readyz_and_the_log(bot, tmp_path):

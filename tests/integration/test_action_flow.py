@@ -18,16 +18,16 @@ import pytest
 import redis
 from kubernetes import client
 
-from commands.actions.flow import Closed, NotDelivered, Reason, Refusal, RemediationFlow, Step
+from commands.actions.flow import Click, Closed, NotDelivered, Reason, Refusal, RemediationFlow
 from commands.actions.locks import TargetLock
 from commands.actions.registry import ActionSpec, Outcome, Preview, Risk
-from commands.actions.request import ActionRequest, Status
+from commands.actions.request import ActionRequest, RequestStatus
 from commands.config import ChecksConfig
 from commands.report import Report
 from escalation.config import EscalationSettings
 from escalation.model import Priority, TimelineKind, build_ladder
-from escalation.state.action_log import ActionLog
 from escalation.state.audit import AuditLog
+from escalation.state.request_log import StateRequestLog
 from escalation.state.store import Store
 from tests.support.checks_env import config_for
 from tests.support.k8s_world import PLATFORM
@@ -96,11 +96,11 @@ def sqlite_url(tmp_path) -> str:  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 async def logs():  # type: ignore[no-untyped-def]
-    """ActionLog.connect, closed at the end of the test."""
-    opened: list[ActionLog] = []
+    """StateRequestLog.connect, closed at the end of the test."""
+    opened: list[StateRequestLog] = []
 
-    def connect(url: str) -> ActionLog:
-        opened.append(ActionLog.connect(url))
+    def connect(url: str) -> StateRequestLog:
+        opened.append(StateRequestLog.connect(url))
         return opened[-1]
 
     yield connect
@@ -124,14 +124,14 @@ async def test_authorization_is_asked_at_confirm_time_and_every_step_is_audited(
     people, seen = People(U0ALICE=Risk.SAFE), Seen()
     flow = RemediationFlow(cfg, logs(sqlite_url), people, seen)
     req = await requested(flow, "U0ALICE")
-    assert req.status is Status.PENDING and req.message_ts == f"1700000000.{req.id:06d}"
+    assert req.status is RequestStatus.PENDING and req.message_ts == f"1700000000.{req.id:06d}"
     del people.ranks["U0ALICE"]  # permission withdrawn after the request was posted
     refused = await flow.confirm(req.id, "U0ALICE")
-    assert isinstance(refused, Refusal) and refused.reason is Reason.UNAUTHORIZED and refused.step is Step.CONFIRM
+    assert isinstance(refused, Refusal) and refused.reason is Reason.UNAUTHORIZED and refused.step is Click.CONFIRM
     posts = len([p for p in platform.admin_posts if p[0] == WARM])
     people.ranks["U0ALICE"] = Risk.DISRUPTIVE  # a higher risk allows the lower ones
     done = await flow.confirm(req.id, "U0ALICE")
-    assert isinstance(done, ActionRequest) and done.status is Status.DONE and done.confirmed_by == "U0ALICE"
+    assert isinstance(done, ActionRequest) and done.status is RequestStatus.DONE and done.confirmed_by == "U0ALICE"
     assert len([p for p in platform.admin_posts if p[0] == WARM]) == posts + 1
     assert [e[0] for e in seen.events] == ["previewed", "requested", "posted", "finished", "verified"]
     assert seen.of("verified") == [("verified", req.id, "redis")]  # the related check re-ran
@@ -152,19 +152,19 @@ async def test_two_person_rule_requester_and_confirmer_cannot_approve(cfg, testb
     flow = RemediationFlow(cfg, logs(sqlite_url), people, seen)
     req = await requested(flow, "U0DAN", "flush-cache")
     waiting = await flow.confirm(req.id, "U0ALICE")
-    assert isinstance(waiting, ActionRequest) and waiting.status is Status.AWAITING_APPROVAL
+    assert isinstance(waiting, ActionRequest) and waiting.status is RequestStatus.AWAITING_APPROVAL
     assert waiting.approval_deadline is not None and r.get("user:two-person-flow") == b"1"  # nothing ran yet
     for user, reason in (("U0ALICE", Reason.SELF_APPROVAL), ("U0DAN", Reason.SELF_APPROVAL)):
         out = await flow.approve(req.id, user)  # the confirmer, then the requester
         assert isinstance(out, Refusal) and out.reason is reason, (user, out)
     out = await flow.approve(req.id, "U0CAROL")  # allowed disruptive only
-    assert isinstance(out, Refusal) and out.reason is Reason.UNAUTHORIZED and out.step is Step.APPROVE
+    assert isinstance(out, Refusal) and out.reason is Reason.UNAUTHORIZED and out.step is Click.APPROVE
     assert r.get("user:two-person-flow") == b"1"
     done = await flow.approve(req.id, "U0BOB")
-    assert isinstance(done, ActionRequest) and done.status is Status.DONE and done.approver == "U0BOB"
+    assert isinstance(done, ActionRequest) and done.status is RequestStatus.DONE and done.approver == "U0BOB"
     assert r.get("user:two-person-flow") is None
     again = await flow.approve(req.id, "U0BOB")
-    assert isinstance(again, Refusal) and again.reason is Reason.ALREADY and again.request.status is Status.DONE  # type: ignore[union-attr]
+    assert isinstance(again, Refusal) and again.reason is Reason.ALREADY and again.request.status is RequestStatus.DONE  # type: ignore[union-attr]
     events = [(a, e, res) for a, e, act, res in await audit_rows(sqlite_url) if act == "flush-cache"]
     assert [e[:2] for e in events] == [
         ("U0DAN", "dry-run"),
@@ -183,7 +183,7 @@ def _confirm_in_own_replica(cfg: ChecksConfig, url: str, request_id: int) -> Act
     """One replica: its own event loop, its own connection pool, the same state store and Redis."""
 
     async def go() -> ActionRequest | Refusal:
-        log = ActionLog.connect(url)
+        log = StateRequestLog.connect(url)
         try:
             return await RemediationFlow(cfg, log, People(U0ALICE=Risk.SAFE), Seen()).confirm(request_id, "U0ALICE")
         finally:
@@ -203,7 +203,7 @@ async def test_concurrent_confirms_run_it_exactly_once(cfg, store, request, logs
         outs.append(pool.submit(_confirm_in_own_replica, cfg, url, req.id).result())  # a retry after it ended
     assert isinstance(outs[-1], Refusal) and outs[-1].reason is Reason.ALREADY
     ran = [o for o in outs if isinstance(o, ActionRequest)]
-    assert len(ran) == 1 and ran[0].status is Status.DONE
+    assert len(ran) == 1 and ran[0].status is RequestStatus.DONE
     # a click that finds its own request holding the target's lock is a double click, not "another action"
     assert all(o.reason is Reason.ALREADY for o in outs if isinstance(o, Refusal)), outs
     assert len([p for p in platform.admin_posts if p[0] == WARM]) == posts + 1  # the service saw one warm-up
@@ -221,11 +221,11 @@ async def test_a_held_target_lock_refuses_with_who_holds_it(cfg, sqlite_url, log
         assert isinstance(busy, Refusal) and busy.reason is Reason.LOCKED and busy.detail == "U0BOB"
         assert busy.request is not None and busy.request.target == "http/scheduler-service"
         still = await flow.log.get(req.id)
-        assert still is not None and still.status is Status.PENDING  # nothing ran; it can be confirmed later
+        assert still is not None and still.status is RequestStatus.PENDING  # nothing ran; it can be confirmed later
     finally:
         await other.release()
     done = await flow.confirm(req.id, "U0ALICE")
-    assert isinstance(done, ActionRequest) and done.status is Status.DONE
+    assert isinstance(done, ActionRequest) and done.status is RequestStatus.DONE
 
 
 async def test_redis_down_when_the_lock_is_taken_refuses_naming_it_and_runs_nothing(cfg, sqlite_url, logs):
@@ -238,11 +238,11 @@ async def test_redis_down_when_the_lock_is_taken_refuses_naming_it_and_runs_noth
     assert isinstance(refused, Refusal) and refused.reason is Reason.UNAVAILABLE, refused
     assert "Redis" in refused.detail and refused.request is not None
     still = await flow.log.get(req.id)
-    assert still is not None and still.status is Status.PENDING  # nothing ran; it can be confirmed later
+    assert still is not None and still.status is RequestStatus.PENDING  # nothing ran; it can be confirmed later
     assert ("U0ALICE", "refused", "warm-cache") in [(a, e, act) for a, e, act, _ in await audit_rows(sqlite_url)]
     flow.cfg = cfg
     done = await flow.confirm(req.id, "U0ALICE")
-    assert isinstance(done, ActionRequest) and done.status is Status.DONE
+    assert isinstance(done, ActionRequest) and done.status is RequestStatus.DONE
 
 
 async def test_expired_requests_and_approvals_run_nothing(cfg, testbed, sqlite_url, logs):
@@ -254,7 +254,7 @@ async def test_expired_requests_and_approvals_run_nothing(cfg, testbed, sqlite_u
     for _ in range(2):  # the second click finds it expired too, and is not audited twice
         out = await flow.confirm(req.id, "U0ALICE")
         assert isinstance(out, Refusal) and out.reason is Reason.EXPIRED
-    assert (await flow.log.get(req.id)).status is Status.EXPIRED  # type: ignore[union-attr]
+    assert (await flow.log.get(req.id)).status is RequestStatus.EXPIRED  # type: ignore[union-attr]
     assert seen.of("closed") == [("closed", req.id, Closed.EXPIRED)] and not seen.of("finished")
 
     cfg.actions.request_ttl_s, cfg.actions.approval_timeout_s = 900, 0.001
@@ -285,13 +285,13 @@ async def test_a_late_click_on_a_request_that_moved_on_says_where_it_is_not_expi
     await asyncio.sleep(1.2)  # both are past their time to live now
     late = await flow.confirm(ran.id, "U0ALICE")
     assert isinstance(late, Refusal) and late.reason is Reason.ALREADY, late
-    assert late.request is not None and late.request.status is Status.DONE
+    assert late.request is not None and late.request.status is RequestStatus.DONE
     again = await flow.confirm(waiting.id, "U0ALICE")
     assert isinstance(again, Refusal) and again.reason is Reason.ALREADY, again
-    assert again.request is not None and again.request.status is Status.AWAITING_APPROVAL
+    assert again.request is not None and again.request.status is RequestStatus.AWAITING_APPROVAL
     assert r.get("user:late-click") == b"1"  # the second click neither ran nor closed it
     done = await flow.approve(waiting.id, "U0BOB")  # the approval window is still open
-    assert isinstance(done, ActionRequest) and done.status is Status.DONE
+    assert isinstance(done, ActionRequest) and done.status is RequestStatus.DONE
     assert "expired" not in [res for _, e, _, res in await audit_rows(sqlite_url) if e == "refused"]
 
 
@@ -311,7 +311,7 @@ async def test_an_approval_held_off_by_the_lock_is_audited_as_refused_not_approv
     finally:
         await other.release()
     done = await flow.approve(req.id, "U0BOB")
-    assert isinstance(done, ActionRequest) and done.status is Status.DONE
+    assert isinstance(done, ActionRequest) and done.status is RequestStatus.DONE
     events = [(a, e, res) for a, e, act, res in await audit_rows(sqlite_url) if act == "flush-cache"]
     assert [(a, e) for a, e, _ in events[2:]] == [
         ("U0ALICE", "confirmed"),
@@ -336,15 +336,15 @@ async def test_refusals_say_why_and_are_audited(cfg, sqlite_url, logs, platform)
     flow.notifier = Seen(deliver=False)  # the confirmation cannot be posted (bot not in the channel)
     lost = await flow.request("warm-cache", {}, "U0ALICE", "C0OPS")
     assert isinstance(lost, Refusal) and lost.reason is Reason.NOT_DELIVERED and lost.request is not None
-    assert (await flow.log.get(lost.request.id)).status is Status.CANCELLED  # type: ignore[union-attr]
+    assert (await flow.log.get(lost.request.id)).status is RequestStatus.CANCELLED  # type: ignore[union-attr]
 
     flow.notifier = seen
     req = await requested(flow, "U0ALICE")
     del people.ranks["U0BOB"]
     other = await flow.cancel(req.id, "U0BOB")  # neither the requester nor allowed the risk
-    assert isinstance(other, Refusal) and other.reason is Reason.UNAUTHORIZED and other.step is Step.CANCEL
+    assert isinstance(other, Refusal) and other.reason is Reason.UNAUTHORIZED and other.step is Click.CANCEL
     cancelled = await flow.cancel(req.id, "U0ALICE")
-    assert isinstance(cancelled, ActionRequest) and cancelled.status is Status.CANCELLED
+    assert isinstance(cancelled, ActionRequest) and cancelled.status is RequestStatus.CANCELLED
     late = await flow.confirm(req.id, "U0ALICE")
     assert isinstance(late, Refusal) and late.reason is Reason.ALREADY
     assert (await flow.confirm(10_000, "U0ALICE")) == Refusal(Reason.NO_REQUEST)

@@ -6,25 +6,25 @@ from __future__ import annotations
 from typing import Any
 
 from commands.actions.registry import Risk
-from commands.actions.request import ActionRequest, Status, preview_of
+from commands.actions.request import ActionRequest, RequestStatus, preview_of
 from escalation.model import TimelineKind
 from escalation.state.audit import AuditLog
 from escalation.state.db import Database
-from escalation.state.requests import ActionRequests
+from escalation.state.requests import RequestTable
 from escalation.state.store import Store
 
 
-class ActionLog:
+class StateRequestLog:
     """Requests as typed `ActionRequest`s, each move one conditional UPDATE; audit rows tied to
     the open incident of their channel."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.requests = ActionRequests(store.db)
+        self.requests = RequestTable(store.db)
         self.audit_log = AuditLog(store.db)
 
     @classmethod
-    def connect(cls, state_url: str) -> ActionLog:
+    def connect(cls, state_url: str) -> StateRequestLog:
         """The log in the state store at `state_url` (the terminal)."""
         return cls(Store(Database(state_url, pooled=False)))
 
@@ -52,7 +52,7 @@ class ActionLog:
         return None if row is None else _request(row)
 
     async def move(
-        self, request_id: int, from_status: tuple[Status, ...], to_status: Status, **values: Any
+        self, request_id: int, from_status: tuple[RequestStatus, ...], to_status: RequestStatus, **values: Any
     ) -> ActionRequest | None:
         if not await self.requests.move(request_id, tuple(s.value for s in from_status), to_status.value, **values):
             return None
@@ -81,7 +81,7 @@ def _request(row: dict[str, Any]) -> ActionRequest:
         risk=Risk(row["risk"]),
         requester=row["requester"],
         channel=row["channel"],
-        status=Status(row["status"]),
+        status=RequestStatus(row["status"]),
         created_at=row["created_at"],
         expires_at=row["expires_at"],
         preview=preview_of(row["preview"]),
