@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from bot.render.escape import terminal
 from bot.render.report_text import render_text
 from bot.settings import ConfigError, Settings, load_settings
-from commands.changes.audit import AuditRead, use_audit_reader
+from commands.changes.audit import AuditRead
 from commands.params import UsageError
 from commands.redact import RedactingFilter, redact_data
 from commands.registry import CheckContext
@@ -45,9 +45,6 @@ async def _changes_since(state_url: str, since: datetime) -> AuditRead:
     from escalation.state.audit import changes_since
 
     return await changes_since(state_url, since)
-
-
-use_audit_reader(_changes_since)
 
 
 def _fast_check(args: list[str], as_json: bool, chart: str | None) -> bool:
@@ -76,6 +73,7 @@ def _fast_check(args: list[str], as_json: bool, chart: str | None) -> bool:
     module = importlib.util.module_from_spec(found)
     sys.modules[found.name] = module  # loaded alone: the package would import every check
     found.loader.exec_module(module)
+    import commands.changes  # its report hook: recent changes on a critical report
     from commands.params import validate_params
     from commands.registry import CHECKS
 
@@ -87,7 +85,7 @@ def _fast_check(args: list[str], as_json: bool, chart: str | None) -> bool:
         settings = load_settings()
     except (UsageError, ConfigError):
         return False  # the general path explains the mistake
-    report = asyncio.run(run_check(spec, CheckContext(settings, _progress), params))
+    report = asyncio.run(run_check(spec, CheckContext(settings, _progress, audit_reader=_changes_since), params))
     print(report.to_json() if as_json else render_text(report), end="" if not as_json else "\n")
     if chart is not None:
         _write_chart(report, chart)
@@ -140,7 +138,9 @@ def main(argv: list[str] | None = None) -> None:
     if isinstance(request, IncidentRequest | _DoRequest | AuditRequest):
         sys.exit(_with_state_store(request, settings, as_json, yes))
     assert isinstance(request, CheckRequest)
-    report = asyncio.run(run_check(request.spec, CheckContext(settings, _progress), request.params))
+    report = asyncio.run(
+        run_check(request.spec, CheckContext(settings, _progress, audit_reader=_changes_since), request.params)
+    )
     print(report.to_json() if as_json else render_text(report, request.show_all), end="" if not as_json else "\n")
     if chart is not None:
         _write_chart(report, chart)
@@ -236,10 +236,14 @@ async def _incident(request: IncidentRequest, settings: Settings, as_json: bool 
     if request.sub == "open" and request.priority is None:
         print("alp: `alp incident open <P0|P1|P2> <summary>`", file=sys.stderr)
         return EXIT_USAGE
-    esc = Escalator.connect(settings.state_url, settings.escalation, TerminalNotifier())
     from commands.changes import incident_changes_hook
 
-    esc.recent_changes = incident_changes_hook(settings)
+    esc = Escalator.connect(
+        settings.state_url,
+        settings.escalation,
+        TerminalNotifier(),
+        recent_changes=incident_changes_hook(settings, _changes_since),
+    )
     await esc.start(lead=False)
     try:
         if request.sub == "postmortem":

@@ -13,6 +13,7 @@ import logging
 import signal
 import sys
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
@@ -21,20 +22,20 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.signature import SignatureVerifier
 
 from bot.alerts.intake import AlertIntake
-from bot.alerts.silences import AlertNotifier, alert_intake
+from bot.alerts.notifier import AlertNotifier
+from bot.alerts.silences import alert_intake
 from bot.metrics import Metrics
+from bot.remediation.buttons import SlackRemediation
 from bot.settings import ConfigError, Settings, load_settings
 from bot.slack.app import build_app, register_fallbacks
-from bot.slack.client import make_client
-from commands.changes.audit import use_audit_reader
+from bot.slack.client import Pacer, make_client
+from commands.changes import incident_changes_hook
 from commands.readiness import readiness
 from commands.redact import RedactingFilter, redact, redact_data
 from escalation.ladder.engine import Escalator
 from escalation.state.alert_groups import AlertGroups
 from escalation.state.audit import changes_since
 from escalation.state.db import Database, StateStoreError
-
-use_audit_reader(changes_since)  # `alp changes` reads alp's own actions from the state store
 
 log = logging.getLogger("alp.bot")
 
@@ -110,8 +111,17 @@ def build_web(
     return web_app
 
 
+class StartupError(Exception):
+    """A start-up step failed (the port is taken...); the message says which, in one line."""
+
+
 async def serve(settings: Settings) -> None:
-    """Run until SIGTERM/SIGINT."""
+    """Run until SIGTERM/SIGINT.
+
+    Everything is built first (nothing runs yet); then aiohttp's cleanup contexts start, in order,
+    the state store, the escalation reconciler (it takes the leader lease) and the lag watcher, and
+    stop them in reverse order on the way out, whether the bot was asked to stop or a later start-up
+    step failed (the port taken): no reconciler is left running, the lease is given up."""
     import commands.checks  # noqa: F401  (registers the check targets)
     from commands.backends.kube import preload
 
@@ -123,47 +133,69 @@ async def serve(settings: Settings) -> None:
         settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None, settings.slack_api_url
     )
     groups = AlertGroups(db)
-    notifier = AlertNotifier(client, settings, groups)
-    escalator = Escalator.connect(db, settings.escalation, notifier, on_event=metrics.escalation_event)
-    from commands.changes import incident_changes_hook
+    pacer = Pacer(settings.alertmanager.post_rate_per_s, settings.alertmanager.post_burst)
+    notifier = AlertNotifier(client, settings, groups, pacer)
+    escalator = Escalator.connect(
+        db,
+        settings.escalation,
+        notifier,
+        on_event=metrics.escalation_event,
+        recent_changes=incident_changes_hook(settings, changes_since),
+    )
+    flow = SlackRemediation(settings, client, escalator, metrics)  # the one remediation flow: commands, clicks, alerts
+    app = build_app(settings, metrics, escalator, flow)
+    intake = alert_intake(settings, app, notifier, groups, flow, metrics)
+    register_fallbacks(app, settings.state_url)  # last: Bolt runs the first listener that matches
+    web_app = build_web(settings, app, metrics, escalator, intake)
 
-    escalator.recent_changes = incident_changes_hook(settings)
-    await escalator.start()
-    watcher = None
-    if settings.kafka_lag.watch_interval_s > 0:
+    async def state_store(_: web.Application) -> AsyncIterator[None]:
+        yield
+        await escalator.close()
+
+    async def reconciler(_: web.Application) -> AsyncIterator[None]:
+        await escalator.start()
+        yield
+        await escalator.stop()  # lets the pass in flight finish, then gives the lease up
+
+    async def lag_watcher(_: web.Application) -> AsyncIterator[None]:
+        if settings.kafka_lag.watch_interval_s <= 0:
+            yield
+            return
         from commands.checks.kafka_lag import LagWatcher
 
         watcher = asyncio.create_task(LagWatcher(settings).run())
-    app = build_app(settings, metrics, escalator)
-    intake = alert_intake(settings, app, escalator, groups, metrics)
-    register_fallbacks(app, settings.state_url)  # last: Bolt runs the first listener that matches
-    runner = web.AppRunner(build_web(settings, app, metrics, escalator, intake), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, settings.http_host, settings.http_port)
-    await site.start()
-    port = runner.addresses[0][1] if runner.addresses else settings.http_port
-    mode = "socket mode" if settings.slack_app_token else "HTTP"
-    print(json.dumps({"event": "listening", "port": port, "mode": mode}), flush=True)
-
-    socket_handler = None
-    if settings.slack_app_token:
-        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-        socket_handler = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
-        await socket_handler.connect_async()
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    if socket_handler is not None:
-        await socket_handler.close_async()
-    await escalator.stop()
-    if watcher is not None:
+        yield
         watcher.cancel()
-    await runner.cleanup()
-    await escalator.close()
+
+    web_app.cleanup_ctx.extend([state_store, reconciler, lag_watcher])
+    runner = web.AppRunner(web_app, access_log=None)
+    socket_handler = None
+    try:
+        await runner.setup()  # runs the cleanup contexts' start halves, in order
+        site = web.TCPSite(runner, settings.http_host, settings.http_port)
+        try:
+            await site.start()
+        except OSError as err:
+            raise StartupError(f"cannot listen on {settings.http_host}:{settings.http_port}: {err.strerror}") from err
+        port = runner.addresses[0][1] if runner.addresses else settings.http_port
+        mode = "socket mode" if settings.slack_app_token else "HTTP"
+        print(json.dumps({"event": "listening", "port": port, "mode": mode}), flush=True)
+
+        if settings.slack_app_token:
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+            socket_handler = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
+            await socket_handler.connect_async()
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+    finally:
+        if socket_handler is not None:
+            await socket_handler.close_async()
+        await runner.cleanup()  # the cleanup contexts' stop halves, in reverse order
 
 
 def main() -> None:
@@ -190,7 +222,10 @@ def main() -> None:
         sys.exit(2)
     try:
         asyncio.run(serve(settings))
-    except StateStoreError as err:  # at start-up: ALP_STATE_URL wrong, or the database down
+    except (
+        StateStoreError,
+        StartupError,
+    ) as err:  # at start-up: ALP_STATE_URL wrong, the database down, the port taken
         print(f"alp-bot: {err}", file=sys.stderr)
         sys.exit(1)
 
