@@ -13,6 +13,7 @@ import logging
 import signal
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -23,6 +24,7 @@ from slack_sdk.signature import SignatureVerifier
 from bot.alerts.intake import AlertIntake
 from bot.alerts.silences import AlertNotifier, alert_intake
 from bot.metrics import Metrics
+from bot.runbook import RunbookWatcher
 from bot.settings import ConfigError, Settings, load_settings
 from bot.slack.app import build_app, register_fallbacks
 from bot.slack.client import make_client
@@ -54,6 +56,9 @@ def signed(verifier: SignatureVerifier | None, body: bytes, headers: Any) -> boo
     return verifier.is_valid(body=body, timestamp=ts, signature=sig)
 
 
+RUNBOOK: web.AppKey[RunbookWatcher | None] = web.AppKey("runbook")
+
+
 def build_web(
     settings: Settings, app: AsyncApp, metrics: Metrics, escalator: Escalator, intake: AlertIntake
 ) -> web.Application:
@@ -79,7 +84,7 @@ def build_web(
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
-    async def readyz(_: web.Request) -> web.Response:
+    async def readyz(request: web.Request) -> web.Response:
         if cache["body"] is None or time.monotonic() - cache["at"] > READINESS_CACHE_S:
             backends = redact_data(await readiness(settings, timeout=settings.timeouts.probe_s))
             state = await escalator.ping(settings.timeouts.probe_s)
@@ -92,7 +97,11 @@ def build_web(
                 "backends": backends,
             }
             cache["at"] = time.monotonic()
-        return web.json_response(cache["body"], status=200 if cache["body"]["ready"] else 503)
+        body = dict(cache["body"])
+        watcher = request.app.get(RUNBOOK)
+        if watcher is not None:  # live, not cached: a refused reload shows at once
+            body["runbook"] = watcher.status()
+        return web.json_response(body, status=200 if body["ready"] else 503)
 
     async def metrics_endpoint(_: web.Request) -> web.Response:
         return web.Response(body=metrics.render(), content_type="text/plain", charset="utf-8")
@@ -129,6 +138,10 @@ async def serve(settings: Settings) -> None:
 
     escalator.recent_changes = incident_changes_hook(settings)
     await escalator.start()
+    runbook_watcher = None
+    if settings.runbook_dir:
+        runbook_watcher = RunbookWatcher(settings, Path(settings.runbook_dir), settings.runbook_poll_s)
+        runbook_watcher.start()
     watcher = None
     if settings.kafka_lag.watch_interval_s > 0:
         from commands.checks.kafka_lag import LagWatcher
@@ -137,7 +150,9 @@ async def serve(settings: Settings) -> None:
     app = build_app(settings, metrics, escalator)
     intake = alert_intake(settings, app, escalator, groups, metrics)
     register_fallbacks(app, settings.state_url)  # last: Bolt runs the first listener that matches
-    runner = web.AppRunner(build_web(settings, app, metrics, escalator, intake), access_log=None)
+    web_app = build_web(settings, app, metrics, escalator, intake)
+    web_app[RUNBOOK] = runbook_watcher
+    runner = web.AppRunner(web_app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.http_port)
     await site.start()
@@ -162,6 +177,8 @@ async def serve(settings: Settings) -> None:
     await escalator.stop()
     if watcher is not None:
         watcher.cancel()
+    if runbook_watcher is not None:
+        await runbook_watcher.stop()
     await runner.cleanup()
     await escalator.close()
 
@@ -188,6 +205,14 @@ def main() -> None:
     if missing:
         print(f"alp-bot: set {', '.join(missing)} (see README: Configuration)", file=sys.stderr)
         sys.exit(2)
+    from bot.runbook import apply_at_start
+
+    problems = apply_at_start(settings, settings.runbook_dir)
+    if problems:  # a runbook that does not lint stops the bot before it serves (the lint output, exit 1)
+        print(f"alp-bot: runbook files in {settings.runbook_dir} have problems:", file=sys.stderr)
+        for p in problems:
+            print(str(p), file=sys.stderr)
+        sys.exit(1)
     try:
         asyncio.run(serve(settings))
     except StateStoreError as err:  # at start-up: ALP_STATE_URL wrong, or the database down

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from commands.registry import did_you_mean
 from commands.runbook.model import PROBE_KINDS, RunbookFile
 
 MAX_FILE_BYTES = 1024 * 1024  # a ConfigMap holds at most 1 MiB in all
@@ -124,11 +125,16 @@ def _validation_problems(name: str, err: ValidationError, lines: dict[Loc, int])
     out = []
     for e in err.errors(include_url=False):
         path = _document_path(tuple(e["loc"]), lines)
+        msg = e["msg"]
+        if e["type"] == "union_tag_invalid":  # `kind: pod`: name the kinds, and the nearest
+            tag = str(e.get("ctx", {}).get("tag", ""))
+            path = (*path, "kind")
+            msg = f"unknown probe kind `{tag}`.{did_you_mean(tag, PROBE_KINDS)} Kinds: {', '.join(PROBE_KINDS)}"
         near = path
         while near and near not in lines:
             near = near[:-1]
         where = ".".join(str(p) for p in path) or "(top)"
-        out.append(Problem(name, lines.get(near, 1), f"{where}: {e['msg']}"))
+        out.append(Problem(name, lines.get(near, 1), f"{where}: {msg}"))
     return out
 
 
