@@ -131,8 +131,6 @@ def _remedy_problems(remedy: Remedy, kinds: dict[str, str], cat: Catalogue) -> l
             out.append((("when",), f"`{probe_id}` is not a probe of this symptom.{did_you_mean(probe_id, kinds)}"))
     templated = set()
     for key, value in remedy.params.items():
-        if model is not None and key not in model.model_fields:
-            out.append((("params", key), f"`{remedy.action}` takes no `{key}`.{did_you_mean(key, model.model_fields)}"))
         if not isinstance(value, str):
             continue
         rest = TEMPLATE.sub("", value)
@@ -148,21 +146,21 @@ def _remedy_problems(remedy: Remedy, kinds: dict[str, str], cat: Catalogue) -> l
                 out.append((("params", key), f"a {kind} probe gives no `{fld}` (it gives: {given})"))
     if model is not None and not out:
         fixed = {k: v for k, v in remedy.params.items() if k not in templated}
-        missing = [n for n, f in model.model_fields.items() if f.is_required() and n not in remedy.params]
-        if missing:
-            out.append((("params",), f"`{remedy.action}` needs {', '.join(missing)}"))
-        else:
-            try:  # values given as they are must already be valid; templated ones are checked when offered
-                model.model_validate({**{n: _sample(model, n) for n in templated}, **fixed})
-            except ValidationError as err:
-                first = err.errors(include_url=False)[0]
-                out.append((("params", *first["loc"]), f"{first['msg']}"))
+        try:  # values given as they are must already be valid; templated ones are checked when offered
+            model.model_validate({**{n: _sample(model, n) for n in templated}, **fixed})
+        except ValidationError as err:
+            first = err.errors(include_url=False)[0]
+            where = ".".join(str(x) for x in first["loc"])
+            hint = did_you_mean(where, model.model_fields) if first["type"] == "extra_forbidden" else ""
+            msg = str(first["msg"]).removeprefix("Value error, ")
+            out.append((("params", *first["loc"]), f"`{remedy.action}` {where or 'parameters'}: {msg}.{hint}"))
     return out
 
 
 def _sample(model: type[BaseModel], name: str) -> object:
     """A placeholder for a templated value, of the type the action's field wants."""
-    ann = str(model.model_fields[name].annotation)
+    f = model.model_fields.get(name)
+    ann = str(f.annotation) if f is not None else "str"
     return 1 if "int" in ann else "x"
 
 
@@ -210,6 +208,11 @@ def _probe_and_remedy_problems(
     kinds: dict[str, str] = {}
     for j, p in enumerate(probes):
         kind = p.kind
+        svc = getattr(p, "service", None) if kind in ("http", "tcp") else None
+        allowed = cat.services | ({"postgres", "redis", "kafka"} if kind == "tcp" else set())
+        if svc is not None and svc not in allowed:
+            why = f"unknown service `{svc}`.{did_you_mean(svc, allowed)}"
+            out.append(Problem(name, f.line(*at, "probes", j, "service"), why))
         if p.id in kinds:
             out.append(Problem(name, f.line(*at, "probes", j, "id"), f"probe id `{p.id}` is used twice"))
         kinds[p.id] = kind

@@ -12,7 +12,7 @@ value that is bad when low (a hit ratio). A probe that reads nothing is UNKNOWN,
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -45,24 +45,34 @@ class ProbeBase(_Strict):
         return self
 
 
-class PodsProbe(ProbeBase):
+class InNamespace(ProbeBase):
+    """Probes that read a namespace: the platform's (ALP_NAMESPACE) unless `namespace` is given, or the
+    infrastructure namespace (ALP_PLATFORM__INFRA_NAMESPACE) with `infrastructure: true`."""
+
+    namespace: str | None = Field(None, max_length=63, description="Default: the platform's namespace")
+    infrastructure: bool = Field(False, description="Read the infrastructure namespace (postgres, redis, kafka)")
+
+    def where(self, platform_ns: str, infra_ns: str) -> str:
+        return self.namespace or (infra_ns if self.infrastructure else platform_ns)
+
+
+class PodsProbe(InNamespace):
     """Pods by label selector. Unit: pods (not running/ready, restarted over `restarts_min` times, or OOMKilled)."""
 
     kind: Literal["pods"]
     selector: str = Field(min_length=1, max_length=250, description="Label selector, e.g. app=billing-service")
-    namespace: str | None = Field(None, description="Default: the platform's namespace (ALP_NAMESPACE)")
     measure: Literal["not_ready", "restarts", "oom_killed"] = "not_ready"
 
 
-class LogsProbe(ProbeBase):
+class LogsProbe(InNamespace):
     """Log lines of the pods matching `selector` over the log window (ALP_LOGS__SINCE_S, every container).
 
-    Unit: matching lines per minute when `field` is unset; with `field`, that number's `stat` (ms for
-    `*_time`/`*_ms` fields, else as logged)."""
+    Unit: matching lines per minute when `field` is unset; with `field` (`name=12`, `name: 1.2s`,
+    `"name": 12`), that number's `stat` among the matching lines, in milliseconds when the value
+    carries a time unit (ms, s, us), else as logged."""
 
     kind: Literal["logs"]
     selector: str = Field(min_length=1, max_length=250)
-    namespace: str | None = None
     pattern: str = Field(min_length=1, max_length=500, description="RE2 pattern a line must match")
     levels: list[str] = Field(
         default_factory=list, description="Only lines at these levels (e.g. [ERROR, FATAL]); empty: any level"
@@ -72,30 +82,61 @@ class LogsProbe(ProbeBase):
     min_lines: int = Field(1, ge=1, description="Fewer matching lines than this: too little to judge")
 
 
-class EventsProbe(ProbeBase):
+class EventsProbe(InNamespace):
     """Warning events in a namespace whose reason or message matches `pattern`. Unit: events."""
 
     kind: Literal["events"]
-    namespace: str | None = None
     pattern: str = Field(".", min_length=1, max_length=500, description="RE2 pattern on reason and message")
 
 
+def _one_target(probe: Any, fields: tuple[str, ...]) -> None:
+    given = [f for f in fields if getattr(probe, f) is not None]
+    if given != [fields[0]] and given != ["service"]:
+        raise ValueError(f"give either `{fields[0]}` or `service`")
+
+
 class HttpProbe(ProbeBase):
-    """One GET. Unit: milliseconds to the answer. A status outside `expect_status` or a body not matching
-    `body_pattern` is CRITICAL whatever the time."""
+    """One GET of `url`, or of `path` on a configured service (`service: billing-service`). Unit:
+    milliseconds to the answer. A status outside `expect_status` or a body not matching `body_pattern`
+    is CRITICAL whatever the time."""
 
     kind: Literal["http"]
-    url: str = Field(pattern=r"^https?://", max_length=500)
+    url: str | None = Field(None, pattern=r"^https?://", max_length=500)
+    service: str | None = Field(None, max_length=63, description="A platform service (its configured URL)")
+    path: str = Field("/health", pattern=r"^/", max_length=200, description="With `service`: the path to GET")
     expect_status: list[int] = Field(default_factory=lambda: [200], min_length=1)
     body_pattern: str | None = Field(None, max_length=500, description="RE2 pattern the body must match")
 
+    @model_validator(mode="after")
+    def _target(self) -> HttpProbe:
+        _one_target(self, ("url", "service"))
+        return self
+
 
 class TcpProbe(ProbeBase):
-    """A TCP connect. Unit: milliseconds; refused or no answer is CRITICAL."""
+    """A TCP connect to `host`:`port`, or to a service: a platform service (its configured URL) or
+    `postgres`, `redis`, `kafka` (from ALP_POSTGRES_DSN, ALP_REDIS_URL, ALP_KAFKA_BOOTSTRAP). Unit:
+    milliseconds; refused or no answer is CRITICAL."""
 
     kind: Literal["tcp"]
-    host: str = Field(min_length=1, max_length=253)
-    port: int = Field(ge=1, le=65535)
+    host: str | None = Field(None, min_length=1, max_length=253)
+    port: int | None = Field(None, ge=1, le=65535)
+    service: str | None = Field(None, max_length=63)
+
+    @model_validator(mode="after")
+    def _target(self) -> TcpProbe:
+        if (self.host is None) != (self.port is None):
+            raise ValueError("give `host` and `port` together")
+        _one_target(self, ("host", "service"))
+        return self
+
+
+class EndpointsProbe(InNamespace):
+    """A Kubernetes Service's ready endpoints (`kubectl get endpoints`). Unit: ready addresses; none is
+    CRITICAL unless thresholds say otherwise."""
+
+    kind: Literal["endpoints"]
+    service: str = Field(min_length=1, max_length=63, description="The Service's name")
 
 
 class DnsProbe(ProbeBase):
@@ -139,12 +180,11 @@ class KafkaLagProbe(ProbeBase):
     group: str = Field(min_length=1, max_length=249)
 
 
-class UsageProbe(ProbeBase):
+class UsageProbe(InNamespace):
     """Container usage from metrics-server over each container's limit. Unit: ratio 0-1 of the limit."""
 
     kind: Literal["usage"]
     selector: str = Field(min_length=1, max_length=250)
-    namespace: str | None = None
     resource: Literal["memory", "cpu"] = "memory"
 
 
@@ -154,6 +194,7 @@ Probe = Annotated[
     | EventsProbe
     | HttpProbe
     | TcpProbe
+    | EndpointsProbe
     | DnsProbe
     | SqlProbe
     | RedisInfoProbe
@@ -169,6 +210,7 @@ PROBE_KINDS: dict[str, type[ProbeBase]] = {
     "events": EventsProbe,
     "http": HttpProbe,
     "tcp": TcpProbe,
+    "endpoints": EndpointsProbe,
     "dns": DnsProbe,
     "sql": SqlProbe,
     "redis_info": RedisInfoProbe,
@@ -184,6 +226,7 @@ EVIDENCE_FIELDS: dict[str, frozenset[str]] = {
     "events": frozenset({"count", "object", "reason", "namespace"}),
     "http": frozenset({"status", "ms", "url"}),
     "tcp": frozenset({"ms", "host", "port"}),
+    "endpoints": frozenset({"count", "service", "namespace"}),
     "dns": frozenset({"ms", "host"}),
     "sql": frozenset({"value"}),
     "redis_info": frozenset({"value"}),

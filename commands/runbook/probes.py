@@ -14,14 +14,18 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import re2
 
 from commands.backends import net, postgres
 from commands.backends import redis as redis_backend
 from commands.backends.kube import KubeError
+from commands.checks.endpoint_probes import host_port, postgres_host_port
 from commands.checks.kube_probes import KubeHandle, log_window, no_pods, samples
+from commands.checks.logscan import extract_ms
 from commands.checks.rates import two_samples
+from commands.config import ChecksConfig, service
 from commands.kube_facts import parse_quantity, pod_state
 from commands.registry import CheckContext
 from commands.report import Fields, Finding, Severity, Table
@@ -39,6 +43,24 @@ def _finding(p: m.ProbeBase, severity: Severity, text: str, detail: str = "", **
     return Finding(severity=severity, title=_title(p, text), detail=detail, probe=p.id, **kw)
 
 
+def _ns(ctx: CheckContext, p: m.InNamespace) -> str:
+    return p.where(ctx.config.namespace, ctx.config.platform.infra_namespace)
+
+
+def service_address(cfg: ChecksConfig, name: str) -> tuple[str, int]:
+    """host, port of a platform service (its configured URL) or of postgres, redis, kafka (their DSNs)."""
+    if name == "postgres":
+        return postgres_host_port(cfg)
+    if name == "redis":
+        u = urlsplit(cfg.redis_url)
+        return u.hostname or "localhost", u.port or 6379
+    if name == "kafka":
+        first = cfg.kafka_bootstrap.split(",")[0].strip()
+        host, _, port = first.rpartition(":")
+        return host or first, int(port or 9092)
+    return host_port(cfg, name)
+
+
 def _app(selector: str) -> str | None:
     """`app=X` (alone or first) gives the deployment X, for templates and the scaled-to-0 rule."""
     first = selector.split(",")[0].strip()
@@ -46,7 +68,7 @@ def _app(selector: str) -> str | None:
 
 
 async def pods(ctx: CheckContext, kh: KubeHandle, p: m.PodsProbe) -> Observed:
-    ns = p.namespace or ctx.config.namespace
+    ns = _ns(ctx, p)
     found = await kh.get().list_pods(ns, p.selector)
     if not found:
         return Observed(await no_pods(kh, ns, p.selector, p.selector))
@@ -106,11 +128,7 @@ def _match(lines: list[str], pattern: str, levels: list[str]) -> list[str]:
     return [ln for ln in lines if rx.search(ln) and (not wanted or any(w in ln.upper() for w in wanted))]
 
 
-def _numbers(lines: list[str], name: str) -> list[float]:
-    options = re2.Options()
-    options.log_errors = False
-    rx = re2.compile(r"""\b""" + name + r"""["']?\s*[=:]\s*["']?(\d+(?:\.\d+)?)""", options)
-    return [float(mt.group(1)) for ln in lines if (mt := rx.search(ln))]
+TIME_FIELDS = ("_time", "_ms", "_latency", "_duration")  # values converted to milliseconds (logscan.extract_ms)
 
 
 def _stat(values: list[float], stat: str) -> float:
@@ -122,7 +140,7 @@ def _stat(values: list[float], stat: str) -> float:
 
 
 async def logs(ctx: CheckContext, kh: KubeHandle, p: m.LogsProbe) -> Observed:
-    ns = p.namespace or ctx.config.namespace
+    ns = _ns(ctx, p)
     by_source, errors, npods = await _selector_lines(ctx, kh, ns, p.selector)
     window = log_window(ctx.config)
     every = [ln for src in by_source.values() for ln in src]
@@ -159,20 +177,21 @@ async def logs(ctx: CheckContext, kh: KubeHandle, p: m.LogsProbe) -> Observed:
             ],
             {**base, "value": round(rate, 3)},
         )
-    values = await asyncio.to_thread(_numbers, hits, p.field)
+    values = [v for v, _ in await asyncio.to_thread(extract_ms, hits, p.field)]
     if len(values) < p.min_lines:
         text = f"{p.selector}: {len(values)} {p.field} value(s), fewer than {p.min_lines}: nothing to judge"
         return Observed([_finding(p, Severity.UNKNOWN, text, read)], base)
     value = _stat(values, p.stat)
     sev = severity_of(value, p)
-    text = f"{p.selector} {p.field}: {p.stat} {value:g} over {len(values)} value(s)"
+    unit = "ms" if p.field.endswith(TIME_FIELDS) else ""
+    text = f"{p.selector} {p.field}: {p.stat} {value:g}{unit} over {len(values)} value(s)"
     return Observed(
         [
             _finding(
                 p,
                 sev,
                 text,
-                f"{read}; {thresholds_text(p, '')}",
+                f"{read}; {thresholds_text(p, unit)}",
                 evidence=[Fields(items={"values": str(len(values)), p.stat: f"{value:g}"})],
             )
         ],
@@ -181,7 +200,7 @@ async def logs(ctx: CheckContext, kh: KubeHandle, p: m.LogsProbe) -> Observed:
 
 
 async def events(ctx: CheckContext, kh: KubeHandle, p: m.EventsProbe) -> Observed:
-    ns = p.namespace or ctx.config.namespace
+    ns = _ns(ctx, p)
     options = re2.Options()
     options.log_errors = False
     options.case_sensitive = False
@@ -223,34 +242,50 @@ async def events(ctx: CheckContext, kh: KubeHandle, p: m.EventsProbe) -> Observe
 
 
 async def http(ctx: CheckContext, kh: KubeHandle, p: m.HttpProbe) -> Observed:
-    res = await net.http_get(p.url, ctx.config.timeouts.probe_s)
-    ev = {"status": res.status or "", "ms": round(res.ms), "url": p.url}
+    url = p.url or service(ctx.config, p.service or "").base_url(ctx.config.namespace).rstrip("/") + p.path
+    res = await net.http_get(url, ctx.config.timeouts.probe_s)
+    ev = {"status": res.status or "", "ms": round(res.ms), "url": url}
     if res.status is None:
-        return Observed([_finding(p, Severity.CRITICAL, f"{p.url}: {res.error}")], ev)
+        return Observed([_finding(p, Severity.CRITICAL, f"{url}: {res.error}")], ev)
     if res.status not in p.expect_status:
         want = ", ".join(map(str, p.expect_status))
-        return Observed([_finding(p, Severity.CRITICAL, f"{p.url} answered HTTP {res.status} (expected {want})")], ev)
+        return Observed([_finding(p, Severity.CRITICAL, f"{url} answered HTTP {res.status} (expected {want})")], ev)
     if p.body_pattern is not None:
         options = re2.Options()
         options.log_errors = False
         if not re2.compile(p.body_pattern, options).search(res.body):
-            return Observed(
-                [_finding(p, Severity.CRITICAL, f"{p.url}: the body does not match `{p.body_pattern}`")], ev
-            )
+            return Observed([_finding(p, Severity.CRITICAL, f"{url}: the body does not match `{p.body_pattern}`")], ev)
     sev = severity_of(res.ms, p)
-    return Observed([_finding(p, sev, f"{p.url}: HTTP {res.status} in {res.ms:.0f}ms", thresholds_text(p, "ms"))], ev)
+    return Observed([_finding(p, sev, f"{url}: HTTP {res.status} in {res.ms:.0f}ms", thresholds_text(p, "ms"))], ev)
 
 
 async def tcp(ctx: CheckContext, kh: KubeHandle, p: m.TcpProbe) -> Observed:
-    ms = await net.tcp_connect_ms(p.host, p.port, ctx.config.timeouts.probe_s)
-    return Observed(
-        [
-            _finding(
-                p, severity_of(ms, p), f"{p.host}:{p.port} accepts connections in {ms:.0f}ms", thresholds_text(p, "ms")
-            )
-        ],
-        {"ms": round(ms), "host": p.host, "port": p.port},
+    host, port = (p.host, p.port) if p.host and p.port else service_address(ctx.config, p.service or "")
+    what = f"{p.service} ({host}:{port})" if p.service else f"{host}:{port}"
+    ev: dict[str, Any] = {"host": host, "port": port}
+    try:
+        ms = await net.tcp_connect_ms(host, port, ctx.config.timeouts.probe_s)
+    except (OSError, TimeoutError) as err:
+        why = "no answer" if isinstance(err, TimeoutError) else (err.strerror or type(err).__name__)
+        return Observed([_finding(p, Severity.CRITICAL, f"{what} unreachable: {why}")], ev)
+    text = f"{what} accepts connections in {ms:.0f}ms"
+    return Observed([_finding(p, severity_of(ms, p), text, thresholds_text(p, "ms"))], {**ev, "ms": round(ms)})
+
+
+async def endpoints(ctx: CheckContext, kh: KubeHandle, p: m.EndpointsProbe) -> Observed:
+    ns = _ns(ctx, p)
+    ep = await kh.get().get_endpoints(ns, p.service)
+    ready = [a.ip for s in (ep.subsets or []) for a in (s.addresses or [])]
+    waiting = [a.ip for s in (ep.subsets or []) for a in (s.not_ready_addresses or [])]
+    judged = (
+        p
+        if p.warning is not None or p.critical is not None
+        else p.model_copy(update={"direction": "below", "critical": 0})
     )
+    text = f"Service {p.service} in {ns}: {len(ready)} ready endpoint(s)"
+    detail = f"not ready: {', '.join(waiting) or 'none'}; {thresholds_text(judged, '')}"
+    ev = {"count": len(ready), "service": p.service, "namespace": ns}
+    return Observed([_finding(p, severity_of(len(ready), judged), text, detail)], ev)
 
 
 async def dns(ctx: CheckContext, kh: KubeHandle, p: m.DnsProbe) -> Observed:
@@ -359,7 +394,7 @@ async def kafka_lag(ctx: CheckContext, kh: KubeHandle, p: m.KafkaLagProbe) -> Ob
 
 
 async def usage(ctx: CheckContext, kh: KubeHandle, p: m.UsageProbe) -> Observed:
-    ns = p.namespace or ctx.config.namespace
+    ns = _ns(ctx, p)
     found = await kh.get().list_pods(ns, p.selector)
     if not found:
         return Observed(await no_pods(kh, ns, p.selector, p.selector))
@@ -418,6 +453,7 @@ RUNNERS: dict[str, Runner] = {
     "events": events,
     "http": http,
     "tcp": tcp,
+    "endpoints": endpoints,
     "dns": dns,
     "sql": sql,
     "redis_info": redis_info,
