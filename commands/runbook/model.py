@@ -67,7 +67,7 @@ class PodsProbe(InNamespace):
 class LogsProbe(InNamespace):
     """Log lines of the pods matching `selector` over the log window (ALP_LOGS__SINCE_S, every container).
 
-    Unit: matching lines per minute when `field` is unset; with `field` (`name=12`, `name: 1.2s`,
+    Unit: matching lines in the log window when `field` is unset (the rate per minute is shown beside); with `field` (`name=12`, `name: 1.2s`,
     `"name": 12`), that number's `stat` among the matching lines, in milliseconds when the value
     carries a time unit (ms, s, us), else as logged."""
 

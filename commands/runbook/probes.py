@@ -163,7 +163,7 @@ async def logs(ctx: CheckContext, kh: KubeHandle, p: m.LogsProbe) -> Observed:
     if p.field is None:
         minutes = max(ctx.config.logs.since_s / 60, 1)
         rate = len(hits) / minutes
-        sev = severity_of(rate, p, warning=1 / minutes)
+        sev = severity_of(len(hits), p, warning=1)
         text = f"{len(hits)} line(s) matching `{p.pattern}` in {p.selector} ({rate:.2g}/min)"
         return Observed(
             [
@@ -171,7 +171,7 @@ async def logs(ctx: CheckContext, kh: KubeHandle, p: m.LogsProbe) -> Observed:
                     p,
                     sev,
                     text,
-                    f"{read}; {thresholds_text(p, '/min', warning=1 / minutes)}",
+                    f"{read}; {thresholds_text(p, ' line(s) in the window', warning=1)}",
                     evidence=samples(hits, ctx.config.logs.samples),
                 )
             ],
