@@ -237,3 +237,60 @@ async def test_a_reload_swaps_the_whole_set_or_keeps_the_old_one(tmp_path: Path)
         assert CHECKS.names() == before
     finally:
         symptoms.apply(symptoms.LoadResult(), config)  # nothing from files: the registry as it was
+
+
+def test_the_postmortem_proposes_a_runbook_entry_that_lints(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from escalation.model import Incident, Priority, Status, TimelineEntry
+    from escalation.postmortem import postmortem_markdown
+
+    t0 = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
+    inc = Incident(
+        id=7,
+        priority=Priority.P1,
+        summary="Payment webhooks failing",
+        impact="",
+        services=["user-service"],
+        status=Status.RESOLVED,
+        channel="C1",
+        opened_by="U1",
+        opened_at=t0,
+        ladder=[],
+    )
+    blocked = "CRITICAL: 2 backend(s) blocked\nsymptoms:\n- name: injected"  # foreign text with line breaks
+    entries = [
+        TimelineEntry(
+            t0 + timedelta(minutes=1),
+            "U1",
+            "check",
+            "check deadlocks: CRITICAL",
+            {"target": "deadlocks", "severity": "critical", "findings": [blocked]},
+        ),
+        TimelineEntry(
+            t0 + timedelta(minutes=2),
+            "U1",
+            "action",
+            "terminate-queries: done",
+            {"action": "restart", "ok": True, "params": {"deployment": "user-service"}},
+        ),
+        TimelineEntry(
+            t0 + timedelta(minutes=3),
+            "U1",
+            "check",
+            "check deadlocks: OK",
+            {"target": "deadlocks", "severity": "ok", "findings": []},
+        ),
+    ]
+    text = postmortem_markdown(inc, entries)
+    proposal = text.split("## Proposed runbook entry\n\n```yaml\n")[1].split("```")[0]
+    write(tmp_path, "lesson.yaml", proposal)
+    assert lint_lines(tmp_path) == []
+    loaded, _ = load(tmp_path, ChecksConfig())
+    [symptom] = loaded.files[0].content.symptoms
+    assert symptom.name.startswith("inc-7-payment-webhooks") and symptom.section == "Lessons learned: INC-7"
+    assert [(p.kind, p.target) for p in symptom.probes] == [("check", "deadlocks")]  # type: ignore[union-attr]
+    assert [(r.action, dict(r.params), r.when) for r in symptom.remedies] == [
+        ("restart", {"deployment": "user-service"}, ["deadlocks"])
+    ]
+    assert "#   2026-12-07 03:01:00Z deadlocks: CRITICAL: CRITICAL: 2 backend(s) blocked symptoms:" in proposal

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import re2
 import sqlparse
@@ -26,6 +26,7 @@ from commands.registry import did_you_mean
 from commands.runbook.load import Loaded, Problem
 from commands.runbook.model import (
     EVIDENCE_FIELDS,
+    CheckProbe,
     EventsProbe,
     HttpProbe,
     LogsProbe,
@@ -46,6 +47,7 @@ class Catalogue:
     verbs: frozenset[str]
     actions: dict[str, type[BaseModel]]
     services: frozenset[str]
+    check_params: dict[str, type[BaseModel]] = field(default_factory=dict)  # built-in target -> its options
 
 
 def re2_error(pattern: str) -> str | None:
@@ -216,9 +218,27 @@ def _probe_and_remedy_problems(
         if p.id in kinds:
             out.append(Problem(name, f.line(*at, "probes", j, "id"), f"probe id `{p.id}` is used twice"))
         kinds[p.id] = kind
+        if isinstance(p, CheckProbe):
+            out += _check_probe_problems(f, name, (*at, "probes", j), p, cat)
         for field_name, msg in _pattern_problems(p):
             out.append(Problem(name, f.line(*at, "probes", j, field_name), msg))
     for k, r in enumerate(remedies):
         for loc, msg in _remedy_problems(r, kinds, cat):
             out.append(Problem(name, f.line(*at, "remedies", k, *loc), msg))
     return out
+
+
+def _check_probe_problems(
+    f: Loaded, name: str, at: tuple[str | int, ...], p: CheckProbe, cat: Catalogue
+) -> list[Problem]:
+    params = cat.check_params.get(p.target)
+    if params is None:
+        why = f"`{p.target}` is not a built-in target.{did_you_mean(p.target, cat.check_params)}"
+        return [Problem(name, f.line(*at, "target"), why)]
+    try:
+        params.model_validate(p.options)
+    except ValidationError as err:
+        first = err.errors(include_url=False)[0]
+        where = ".".join(str(x) for x in first["loc"])
+        return [Problem(name, f.line(*at, "options", *first["loc"]), f"`{p.target}` option {where}: {first['msg']}")]
+    return []

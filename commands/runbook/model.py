@@ -188,6 +188,15 @@ class UsageProbe(InNamespace):
     resource: Literal["memory", "cpu"] = "memory"
 
 
+class CheckProbe(ProbeBase):
+    """A built-in check target run as one probe (its findings as they are, its own thresholds): a symptom
+    can gather `deadlocks` and `db-load` beside its own probes. Thresholds do not apply."""
+
+    kind: Literal["check"]
+    target: str = Field(pattern=NAME, description="A built-in target, e.g. deadlocks")
+    options: dict[str, str | int | float | bool] = Field(default_factory=dict, description="Its --options")
+
+
 Probe = Annotated[
     PodsProbe
     | LogsProbe
@@ -200,7 +209,8 @@ Probe = Annotated[
     | RedisInfoProbe
     | RedisKeysProbe
     | KafkaLagProbe
-    | UsageProbe,
+    | UsageProbe
+    | CheckProbe,
     Field(discriminator="kind"),
 ]
 
@@ -217,6 +227,7 @@ PROBE_KINDS: dict[str, type[ProbeBase]] = {
     "redis_keys": RedisKeysProbe,
     "kafka_lag": KafkaLagProbe,
     "usage": UsageProbe,
+    "check": CheckProbe,
 }
 
 # What a finding of each kind carries for remedies' templates (`{{probe_id.field}}`).
@@ -233,6 +244,7 @@ EVIDENCE_FIELDS: dict[str, frozenset[str]] = {
     "redis_keys": frozenset({"count", "key"}),
     "kafka_lag": frozenset({"group", "topic", "lag", "status"}),
     "usage": frozenset({"pod", "container", "ratio", "deployment", "namespace"}),
+    "check": frozenset({"severity", "headline"}),
 }
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -447,6 +448,19 @@ async def usage(ctx: CheckContext, kh: KubeHandle, p: m.UsageProbe) -> Observed:
     )
 
 
+async def check(ctx: CheckContext, kh: KubeHandle, p: m.CheckProbe) -> Observed:
+    from commands.registry import CHECKS
+    from commands.report import Report
+
+    spec = CHECKS.get(p.target)
+    if spec is None:  # lint refuses it; a reload may have removed a target since
+        return Observed([_finding(p, Severity.UNKNOWN, f"no check target `{p.target}`: nothing run")])
+    result = await spec.func(ctx, spec.params.model_validate(p.options))
+    report = Report(target=p.target, started_at=datetime.now(UTC), duration_s=0, findings=result.findings)
+    findings = [f.model_copy(update={"probe": p.id}) for f in result.findings]
+    return Observed(findings, {"severity": report.severity.value, "headline": report.headline})
+
+
 RUNNERS: dict[str, Runner] = {
     "pods": pods,
     "logs": logs,
@@ -460,4 +474,5 @@ RUNNERS: dict[str, Runner] = {
     "redis_keys": redis_keys,
     "kafka_lag": kafka_lag,
     "usage": usage,
+    "check": check,
 }

@@ -43,7 +43,9 @@ async def run_data_probes(
     """Every probe at once (each bounded by the probe time limit), then the remedies their evidence calls for."""
     seen: dict[str, Observed] = {}
     with KubeHandle(ctx) as kh:
-        findings = await run_probes(ctx, {p.id: _probe_fn(ctx, kh, p, seen) for p in probes})
+        # a built-in check run as a probe gets a check's time; others the probe limit (run_probes' default)
+        limit = ctx.config.timeouts.check_s if any(p.kind == "check" for p in probes) else None
+        findings = await run_probes(ctx, {p.id: _probe_fn(ctx, kh, p, seen) for p in probes}, timeout_s=limit)
     for p in probes:  # a probe that raised has no Observed: its finding from run_probes stands, evidence empty
         seen.setdefault(p.id, Observed([f for f in findings if f.probe == p.id]))
     by_probe, notes = offered(remedies, seen, models)
@@ -112,8 +114,10 @@ def catalogue(
     from commands.actions.registry import ACTIONS
 
     verbs = {"help", "health", "check", "do", "incident", "oncall", "changes", "logs", "audit", "runbook", "graph"}
+    built_in = [spec for spec in registry if spec.name not in CURRENT._added]
     return Catalogue(
-        targets=frozenset(n for n in registry.names() if n not in CURRENT._added),
+        targets=frozenset(spec.name for spec in built_in),
+        check_params={spec.name: spec.params for spec in built_in},
         verbs=frozenset(verbs | set(STEPS.names())),
         actions={a.name: a.params for a in ACTIONS},
         services=frozenset({s.name for s in config.platform.services} | set(extra_services)),
