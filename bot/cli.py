@@ -103,9 +103,13 @@ def main(argv: list[str] | None = None) -> None:
     yes = "--yes" in args
     args = [a for a in args if a not in ("--json", "--yes")]
     chart = _pop_option(args, "--chart")
+    if args[:1] == ["runbook"]:
+        sys.exit(_runbook(args[1:], as_json))
     if _fast_check(args, as_json, chart):
         return
     import commands.checks  # noqa: F401  (registers the check targets)
+
+    _load_runbook_files()
     from bot.router import (
         AuditRequest,
         CheckRequest,
@@ -145,6 +149,36 @@ def main(argv: list[str] | None = None) -> None:
     if chart is not None:
         _write_chart(report, chart)
     sys.exit(report.exit_code)
+
+
+def _settings_or_none() -> Settings | None:
+    try:
+        return load_settings()
+    except ConfigError:
+        return None  # said where the settings are needed
+
+
+def _runbook(args: list[str], as_json: bool) -> int:
+    """`alp runbook lint [DIR] | list | schema` (bot/runbook.py)."""
+    from bot.runbook import command
+
+    settings = _settings_or_none()
+    return command(args, settings, settings.runbook_dir if settings else os.environ.get("ALP_RUNBOOK_DIR"), as_json)
+
+
+def _load_runbook_files() -> None:
+    """Symptoms from ALP_RUNBOOK_DIR join the check targets; a directory that does not lint is said
+    (on stderr, each problem with its file and line) and the built-in targets still answer."""
+    settings = _settings_or_none()
+    if settings is None or not settings.runbook_dir:
+        return
+    from bot.runbook import apply_at_start
+
+    problems = apply_at_start(settings, settings.runbook_dir)
+    if problems:
+        print(f"alp: runbook files in {settings.runbook_dir} not loaded (`alp runbook lint`):", file=sys.stderr)
+        for p in problems[:20]:
+            print(f"  {terminal(str(p))}", file=sys.stderr)
 
 
 def _with_state_store(

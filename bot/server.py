@@ -14,6 +14,7 @@ import signal
 import sys
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -27,6 +28,7 @@ from bot.alerts.notifier import AlertNotifier
 from bot.alerts.silences import alert_intake
 from bot.metrics import AlertMetrics, Metrics
 from bot.remediation.buttons import SlackRemediation
+from bot.runbook import RunbookWatcher
 from bot.settings import ConfigError, Settings, load_settings
 from bot.slack.app import build_app, register_fallbacks
 from bot.slack.client import Pacer, make_client
@@ -57,6 +59,9 @@ def signed(verifier: SignatureVerifier | None, body: bytes, headers: Any) -> boo
     return verifier.is_valid(body=body, timestamp=ts, signature=sig)
 
 
+RUNBOOK: web.AppKey[RunbookWatcher | None] = web.AppKey("runbook")
+
+
 def build_web(
     settings: Settings, app: AsyncApp, metrics: Metrics, escalator: Escalator, intake: AlertIntake
 ) -> web.Application:
@@ -82,7 +87,7 @@ def build_web(
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
-    async def readyz(_: web.Request) -> web.Response:
+    async def readyz(request: web.Request) -> web.Response:
         if cache["body"] is None or time.monotonic() - cache["at"] > READINESS_CACHE_S:
             backends = redact_data(await readiness(settings, timeout=settings.timeouts.probe_s))
             state = await escalator.ping(settings.timeouts.probe_s)
@@ -95,7 +100,11 @@ def build_web(
                 "backends": backends,
             }
             cache["at"] = time.monotonic()
-        return web.json_response(cache["body"], status=200 if cache["body"]["ready"] else 503)
+        body = dict(cache["body"])
+        watcher = request.app.get(RUNBOOK)
+        if watcher is not None:  # live, not cached: a refused reload shows at once
+            body["runbook"] = watcher.status()
+        return web.json_response(body, status=200 if body["ready"] else 503)
 
     async def metrics_endpoint(_: web.Request) -> web.Response:
         return web.Response(body=metrics.render(), content_type="text/plain", charset="utf-8")
@@ -171,7 +180,19 @@ async def serve(settings: Settings) -> None:
         yield
         watcher.cancel()
 
-    web_app.cleanup_ctx.extend([state_store, reconciler, lag_watcher])
+    runbook_watcher = None
+    if settings.runbook_dir:  # reloads changed runbook files (they were loaded and linted in main())
+        runbook_watcher = RunbookWatcher(settings, Path(settings.runbook_dir), settings.runbook_poll_s)
+    web_app[RUNBOOK] = runbook_watcher
+
+    async def runbook_files(_: web.Application) -> AsyncIterator[None]:
+        if runbook_watcher is not None:
+            runbook_watcher.start()
+        yield
+        if runbook_watcher is not None:
+            await runbook_watcher.stop()
+
+    web_app.cleanup_ctx.extend([state_store, reconciler, lag_watcher, runbook_files])
     runner = web.AppRunner(web_app, access_log=None)
     socket_handler = None
     try:
@@ -224,6 +245,14 @@ def main() -> None:
     if missing:
         print(f"alp-bot: set {', '.join(missing)} (see README: Configuration)", file=sys.stderr)
         sys.exit(2)
+    from bot.runbook import apply_at_start
+
+    problems = apply_at_start(settings, settings.runbook_dir)
+    if problems:  # a runbook that does not lint stops the bot before it serves (the lint output, exit 1)
+        print(f"alp-bot: runbook files in {settings.runbook_dir} have problems:", file=sys.stderr)
+        for p in problems:
+            print(str(p), file=sys.stderr)
+        sys.exit(1)
     try:
         asyncio.run(serve(settings))
     except (

@@ -125,6 +125,14 @@ class Registry(Generic[Spec]):
             raise ValueError(f"{self.kind} {spec.name!r} declared twice")
         self._specs[spec.name] = spec
 
+    def remove(self, name: str) -> None:
+        """Forget a declaration (a runbook file's symptom on reload); absent names are ignored."""
+        self._specs.pop(name, None)
+
+    def put(self, spec: Spec) -> None:
+        """Declare or replace in place, keeping the listed order (a built-in target a file extends)."""
+        self._specs[spec.name] = spec
+
     def order(self, names: list[str]) -> None:
         """List these names first, in this order (help follows the runbook's order)."""
         rank = {n: i for i, n in enumerate(names)}

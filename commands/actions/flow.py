@@ -341,7 +341,7 @@ class RemediationFlow:
         stored = json.loads(json.dumps(result, default=str))
         ended = await self.log.move(req.id, (RequestStatus.RUNNING,), status, outcome=stored) or running
         await self.audit(user, "outcome", spec.name, req.params, f"{status}: {outcome.summary}", req.channel)
-        data = {"action": spec.name, "ok": outcome.ok}
+        data = {"action": spec.name, "ok": outcome.ok, "params": req.params}  # params: the postmortem's proposal
         await self.log.record_step(req.channel, user, f"{label(spec.name, req.params)}: {outcome.summary}", data)
         await self.notifier.finished(spec, ended, outcome)
         if spec.verify and outcome.ok and not self.cfg.actions.dry_run:
