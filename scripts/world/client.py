@@ -117,6 +117,10 @@ class StandIns:
         body = json.dumps({"rps": rps, "latency_ms": latency_ms, "error_ratio": error_ratio}).encode()
         _call(self.platform_base, "PUT", f"/testbed/traffic/{quote(service, safe='')}", body)
 
+    def set_cardinality(self, n: int) -> None:
+        """N extra series `alp_testbed_series{id=…}` in the platform stand-in's /metrics (0: none)."""
+        _call(self.platform_base, "PUT", "/testbed/cardinality", str(n).encode())
+
     def reset_traffic(self) -> None:
         """Every service back to the default traffic (10 requests/s, 40 ms, no errors)."""
         _call(self.platform_base, "DELETE", "/testbed/traffic")

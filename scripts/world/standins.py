@@ -24,6 +24,7 @@ What they serve is loaded over HTTP under `/testbed/` (scripts.world.client does
     PUT    /testbed/health/{service}        body: the HTTP status its /health answers (default 200)
     PUT    /testbed/traffic/{service}       body: {"rps": 10, "latency_ms": 40, "error_ratio": 0} (the default)
     DELETE /testbed/traffic                 every service back to the default traffic
+    PUT    /testbed/cardinality             body: N extra series alp_testbed_series{id=…} in /metrics
 State is in memory: a restarted stand-in serves nothing until `scripts/testbed demo` (or a test) loads it.
 """
 
@@ -50,6 +51,7 @@ class State:
         self.metrics: dict[str, list[dict[str, Any]]] = {}
         self.health: dict[str, int] = {}
         self.traffic: dict[str, dict[str, float]] = {}
+        self.cardinality = 0  # extra series `alp_testbed_series{id=…}` in /metrics (a query of many series)
         self.totals: dict[str, dict[str, float]] = {}  # service -> requests, errors, sum, bucket counts
         self.counted_at = time.monotonic()
 
@@ -85,11 +87,14 @@ def exposition(st: State) -> str:
         lines.append(f'http_requests_total{{service="{svc}",code="200"}} {ok:.3f}')
         lines.append(f'http_requests_total{{service="{svc}",code="500"}} {tot["errors"]:.3f}')
         for le in BUCKETS:
-            hist.append(f'http_request_duration_seconds_bucket{{service="{svc}",le="{le}"}} {tot.get(f"le{le}", 0.0):.3f}')
+            hist.append(
+                f'http_request_duration_seconds_bucket{{service="{svc}",le="{le}"}} {tot.get(f"le{le}", 0.0):.3f}'
+            )
         hist.append(f'http_request_duration_seconds_bucket{{service="{svc}",le="+Inf"}} {tot["requests"]:.3f}')
         hist.append(f'http_request_duration_seconds_sum{{service="{svc}"}} {tot["sum"]:.3f}')
         hist.append(f'http_request_duration_seconds_count{{service="{svc}"}} {tot["requests"]:.3f}')
-    return "\n".join(lines + hist) + "\n"
+    many = [f'alp_testbed_series{{id="{i}"}} 1' for i in range(st.cardinality)]
+    return "\n".join(lines + hist + many) + "\n"
 
 
 DISCOVERY = {
@@ -204,6 +209,8 @@ class Handler(BaseHTTPRequestHandler):
                 st.metrics[parts[2]] = json.loads(body)
             elif parts[:2] == ["testbed", "health"] and len(parts) == 3:
                 st.health[parts[2]] = int(body)
+            elif parts == ["testbed", "cardinality"]:
+                st.cardinality = int(body)
             elif parts[:2] == ["testbed", "traffic"] and len(parts) == 3:
                 exposition(st)  # count what the old traffic served up to now
                 st.traffic[parts[2]] = {k: float(v) for k, v in json.loads(body).items()}
