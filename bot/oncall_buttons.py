@@ -9,6 +9,7 @@ Applying or undoing wakes the handoff scheduler (the user group follows at once)
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,11 +20,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.oncall_override import ask_of
 from bot.oncall_people import SlackPeople
 from bot.oncall_request import OncallRequest
-from bot.oncall_slack import asker_zone
+from bot.oncall_slack import asker_zone, attached, on_change, oncall_reply
 from bot.settings import Settings
 from bot.slack.signing import TokenError, key_from, sign, verify
 from commands.params import UsageError
 from escalation.oncall.directory import Directory
+from escalation.ladder.engine import Escalator
 from escalation.oncall.override_flow import OverrideAsk, apply, preview, preview_text, undo
 from escalation.state.audit import AuditLog
 
@@ -184,3 +186,25 @@ class OncallButtons:
             value = str(body["actions"][0].get("value") or "0")
             msg = await self._undo(int(value) if value.isdigit() else 0, body["user"]["id"])
             await respond(replace_original=False, response_type="ephemeral", **msg)
+
+
+_BUTTONS: weakref.WeakKeyDictionary[Escalator, OncallButtons] = weakref.WeakKeyDictionary()
+
+
+def oncall_buttons(settings: Settings, escalator: Escalator) -> OncallButtons:
+    """The one `OncallButtons` of this escalator (its directory: `bot.oncall_slack.attached`)."""
+    found = _BUTTONS.get(escalator)
+    if found is None:
+        found = OncallButtons(settings, attached(escalator, settings), lambda: on_change(escalator)())
+        _BUTTONS[escalator] = found
+    return found
+
+
+async def oncall_verb(
+    settings: Settings, escalator: Escalator, request: OncallRequest, client: AsyncWebClient, user: str
+) -> dict[str, Any]:
+    """`/alp oncall …` answered (after the ack): respond()'s arguments."""
+    buttons = oncall_buttons(settings, escalator)
+    if request.sub in ("now", "week"):
+        return {"response_type": "ephemeral", "text": await oncall_reply(settings, buttons.directory, request, client, user)}
+    return {"response_type": "ephemeral", **await buttons.ask(request, client, user)}

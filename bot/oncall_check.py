@@ -13,9 +13,8 @@ from typing import Any
 
 import aiohttp
 
-from commands.registry import CheckContext, CheckResult, NoParams, check
+from commands.registry import CheckContext, CheckResult, CheckSpec, NoParams, check, report_hook
 from commands.report import Finding, Severity
-from commands.runner import HEALTH_LINES
 from escalation.oncall.calendars import Calendars
 from escalation.oncall.coverage import AHEAD, coverage_findings
 from escalation.oncall.directory import Directory
@@ -213,4 +212,10 @@ async def health_line(config: Any) -> Finding | None:
     return Finding(severity=worst.severity, title=f"on-call: {worst.title}{more}", detail=worst.detail, probe=PROBE)
 
 
-HEALTH_LINES.append(health_line)
+@report_hook("oncall")
+async def _health(spec: CheckSpec, ctx: CheckContext, findings: list[Finding]) -> list[Finding]:
+    """`health` carries the one on-call line."""
+    if spec.name != "health":
+        return []
+    line = await health_line(ctx.config)
+    return [line] if line is not None else []

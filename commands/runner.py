@@ -5,23 +5,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
-from commands.config import ChecksConfig
 from commands.redact import redact
-from commands.registry import CheckContext, CheckSpec
+from commands.registry import REPORT_HOOKS, CheckContext, CheckSpec
 from commands.report import Finding, Report, Severity
 
 log = logging.getLogger(__name__)
 
 
 _INFLIGHT: dict[tuple[str, str, int], asyncio.Task[Report]] = {}
-# One-line findings `health` adds from outside commands/ (e.g. on-call coverage, registered by
-# bot/oncall_check.py); each returns None when it has nothing to say, and is bounded by the check's limit.
-HEALTH_LINES: list[Callable[[ChecksConfig], Awaitable[Finding | None]]] = []
 
 
 async def run_check(spec: CheckSpec, ctx: CheckContext, params: BaseModel) -> Report:
@@ -36,22 +31,6 @@ async def run_check(spec: CheckSpec, ctx: CheckContext, params: BaseModel) -> Re
         _INFLIGHT[key] = task
         task.add_done_callback(lambda _: _INFLIGHT.pop(key, None))
     return await asyncio.shield(task)
-
-
-async def _health_lines(config: ChecksConfig, limit: float) -> list[Finding]:
-    out: list[Finding] = []
-    for line in HEALTH_LINES:
-        try:
-            found = await asyncio.wait_for(line(config), limit)
-        except Exception as err:
-            found = Finding(
-                severity=Severity.UNKNOWN,
-                title="a health line could not run",
-                detail=redact(f"{type(err).__name__}: {err}"),
-            )
-        if found is not None:
-            out.append(found)
-    return out
 
 
 async def _run_check(spec: CheckSpec, ctx: CheckContext, params: BaseModel) -> Report:
@@ -80,12 +59,8 @@ async def _run_check(spec: CheckSpec, ctx: CheckContext, params: BaseModel) -> R
             )
         ]
         data = {}
-    if spec.name == "health":
-        findings = [*findings, *await _health_lines(ctx.config, limit)]
-    if spec.name == "health" or any(f.severity is Severity.CRITICAL for f in findings):
-        from commands.changes import recent_changes_finding  # "what changed?" is the first question
-
-        findings = [*findings, await recent_changes_finding(ctx.config)]
+    for hook in list(REPORT_HOOKS.values()):  # e.g. commands/changes: recent changes on a critical report
+        findings = [*findings, *await hook(spec, ctx, findings)]
     return Report(
         target=spec.name,
         started_at=started,
