@@ -24,8 +24,8 @@ from bot.oncall_slack import asker_zone, attached, on_change, oncall_reply
 from bot.settings import Settings
 from bot.slack.signing import TokenError, key_from, sign, verify
 from commands.params import UsageError
-from escalation.oncall.directory import Directory
 from escalation.ladder.engine import Escalator
+from escalation.oncall.directory import Directory
 from escalation.oncall.override_flow import OverrideAsk, apply, preview, preview_text, undo
 from escalation.state.audit import AuditLog
 
@@ -206,5 +206,8 @@ async def oncall_verb(
     """`/alp oncall …` answered (after the ack): respond()'s arguments."""
     buttons = oncall_buttons(settings, escalator)
     if request.sub in ("now", "week"):
-        return {"response_type": "ephemeral", "text": await oncall_reply(settings, buttons.directory, request, client, user)}
+        return {
+            "response_type": "ephemeral",
+            "text": await oncall_reply(settings, buttons.directory, request, client, user),
+        }
     return {"response_type": "ephemeral", **await buttons.ask(request, client, user)}

@@ -23,6 +23,7 @@ from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.metrics import Metrics
+from bot.oncall_buttons import oncall_buttons
 from bot.remediation.buttons import SlackRemediation, register_action_handlers
 from bot.render.escape import code, escape
 from bot.render.report_blocks import SlackMessage, render_progress, render_report, render_usage
@@ -42,7 +43,6 @@ from bot.slack.client import (
     retrying,
 )
 from bot.slack.incidents import register_incident_handlers
-from bot.oncall_buttons import oncall_buttons
 from bot.slack.verbs import SlashCall, Verbs
 from commands.params import UsageError
 from commands.redact import redact

@@ -8,10 +8,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -24,9 +21,10 @@ import pytest
 from escalation.oncall.ical import calendar_events
 from escalation.oncall.overrides import OverrideStore
 from escalation.state.db import Database
-from tests.support.oncall import FEED_TOKEN, SCHEDULES, TODAY, alp, oncall_env
+from tests.support.oncall import FEED_TOKEN, TODAY, alp, oncall_env
 from tests.support.processes import BotProcess, wait_until
 from tests.support.slack_requests import announced, command
+
 
 @pytest.fixture(scope="module")
 def oncall_bot(fake_slack, tmp_path_factory):  # type: ignore[no-untyped-def]
