@@ -104,6 +104,23 @@ class World:
         info["password"] = "not-the-password"
         return make_conninfo(**info)
 
+    async def limited_role(self) -> str:
+        """A DSN for a fresh login role with no pg_read_all_stats (as a least-privilege bot account
+        would be): it sees other roles' backends and statements only as NULL / "<insufficient privilege>"."""
+        role = f"alp_ro_{self.unique}"
+        admin = await self.pg()
+        await admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'ro-pw'")
+
+        async def drop() -> None:
+            async with await psycopg.AsyncConnection.connect(self.testbed["ALP_POSTGRES_DSN"], autocommit=True) as c:
+                await c.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,))
+                await c.execute(f"DROP ROLE IF EXISTS {role}")
+
+        self.undo.append(drop)
+        info = conninfo_to_dict(self.testbed["ALP_POSTGRES_DSN"])
+        info.update(user=role, password="ro-pw")
+        return make_conninfo(**info)
+
     def bad_redis(self) -> str:
         return self.testbed["ALP_REDIS_URL"].replace("redis://", "redis://nobody:wrong@")
 

@@ -70,12 +70,23 @@ class GroupState:
     offsets: dict[TopicPartition, int] = field(default_factory=dict)
     protocol: str = "classic"
     assigned: set[TopicPartition] = field(default_factory=set)
+    control: dict[TopicPartition, int] = field(default_factory=dict)  # markers between committed and end
+
+    def stale(self, tp: TopicPartition) -> bool:
+        """Committed offsets on a topic no live member is assigned any partition of: what
+        `kafka-consumer-groups --describe` shows with no consumer (the group stopped reading that
+        topic), not a consumer that is stuck on it."""
+        return (
+            bool(self.members and self.assigned)
+            and tp not in self.assigned
+            and (tp.topic not in {a.topic for a in self.assigned})
+        )
 
 
 @dataclass
 class Snapshot:
-    """One sample: every group's committed offsets, log-end offsets, and the log-start
-    offsets of assigned partitions that have no committed offset."""
+    """One sample: every group's committed offsets, log-end offsets, and the log-start offsets
+    (records below it are deleted by retention or DeleteRecords: never lag, never skipped)."""
 
     taken_at: float
     groups: dict[str, GroupState]
@@ -98,6 +109,9 @@ class ClusterState:
     controller_id: int | None
     brokers: list[str]
     api_versions: int
+
+
+CONTROL_SCAN = 200  # gaps up to this many offsets are read to tell data records from transaction markers
 
 
 class KafkaProbe:
@@ -269,7 +283,6 @@ class KafkaProbe:
             gs.offsets = offsets.get(gid, {})
             groups[gid] = gs
         partitions = sorted({tp for g in groups.values() for tp in (*g.offsets, *g.assigned)})
-        uncommitted = sorted({tp for g in groups.values() for tp in g.assigned if tp not in g.offsets})
         ends: dict[TopicPartition, int] = {}
         starts: dict[TopicPartition, int] = {}
         if partitions:
@@ -278,9 +291,64 @@ class KafkaProbe:
             topics = sorted({tp.topic for tp in partitions})
             await self._call("metadata", self.consumer._client.set_topics(topics))
             ends = await self._call("end offsets", self.consumer.end_offsets(partitions))
-            if uncommitted:
-                starts = await self._call("start offsets", self.consumer.beginning_offsets(uncommitted))
+            starts = await self._call("start offsets", self.consumer.beginning_offsets(partitions))
+            await self._count_control(groups, ends, min(1.0, self.timeout_s))
         return Snapshot(time.time(), groups, ends, starts)
+
+    async def _count_control(
+        self, groups: dict[str, GroupState], ends: dict[TopicPartition, int], budget_s: float
+    ) -> None:
+        """`GroupState.control`: transaction markers (control records) between each committed
+        offset and the log end, where that gap is at most CONTROL_SCAN records. A marker takes an
+        offset but no consumer ever receives it, so a consumer that read everything a
+        transactional producer wrote still shows log-end minus committed = 1 (or more); like
+        Kafka's consumers, alp does not count them as lag. Gaps not read within `budget_s` keep
+        their raw lag."""
+        ranges = {
+            (tp, off)
+            for g in groups.values()
+            for tp, off in g.offsets.items()
+            if 0 < ends.get(tp, off) - off <= CONTROL_SCAN
+        }
+        if not ranges:
+            return
+        data = await self._data_records(ranges, ends, budget_s)
+        for g in groups.values():
+            for tp, off in g.offsets.items():
+                if (tp, off) in data:
+                    g.control[tp] = ends[tp] - off - data[(tp, off)]
+
+    async def _data_records(
+        self, ranges: set[tuple[TopicPartition, int]], ends: dict[TopicPartition, int], budget_s: float
+    ) -> dict[tuple[TopicPartition, int], int]:
+        """How many data records lie in [offset, log end) of each (partition, offset); the fetch
+        skips control batches and moves the position past them (aiokafka's fetcher)."""
+        pending: dict[TopicPartition, list[int]] = {}
+        for tp, offset in sorted(ranges):
+            pending.setdefault(tp, []).append(offset)
+        out: dict[tuple[TopicPartition, int], int] = {}
+        deadline = time.monotonic() + budget_s
+        try:
+            while pending and time.monotonic() < deadline:
+                batch = {tp: offsets.pop() for tp, offsets in pending.items()}
+                pending = {tp: offsets for tp, offsets in pending.items() if offsets}
+                self.consumer.assign(list(batch))
+                for tp, offset in batch.items():
+                    self.consumer.seek(tp, offset)
+                counts = dict.fromkeys(batch, 0)
+                waiting = set(batch)
+                while waiting and (left := deadline - time.monotonic()) > 0:
+                    wait_ms = int(min(left, 0.1) * 1000)
+                    got = await self._call("fetch", self.consumer.getmany(*waiting, timeout_ms=wait_ms))
+                    for tp, records in got.items():
+                        counts[tp] += sum(1 for r in records if r.offset < ends[tp])
+                    for tp in list(waiting):
+                        if await self._call("position", self.consumer.position(tp)) >= ends[tp]:
+                            out[(tp, batch[tp])] = counts[tp]
+                            waiting.discard(tp)
+        finally:
+            self.consumer.unsubscribe()
+        return out
 
     async def produce_times(
         self, positions: list[tuple[TopicPartition, int]], budget_s: float
