@@ -10,9 +10,9 @@ import re
 from collections.abc import Callable
 
 from commands.backends.kube import Kube, KubeError
+from commands.checks.logscan import PodLogs, at_least, deployment_logs, extract_ms, metric_pattern, percentiles
 from commands.config import ChecksConfig
 from commands.kube_facts import pod_state
-from commands.logscan import PodLogs, at_least, deployment_logs, extract_ms, metric_pattern, percentiles
 from commands.probes import SCALED_TO_ZERO, Probe
 from commands.registry import CheckContext
 from commands.report import Code, Fields, Finding, Severity, Suggestion, Table
@@ -267,7 +267,7 @@ def log_grep_probe(
     judge: Callable[[list[str], int], tuple[Severity, str, list[Suggestion]]] | None = None,
 ) -> Probe:
     """Lines of a deployment's recent logs matching `pattern` (grep -iE) at `level` or above
-    (commands.logscan.at_least: "gc … memory ok" at INFO is not a memory problem; None: any level).
+    (commands.checks.logscan.at_least: "gc … memory ok" at INFO is not a memory problem; None: any level).
 
     `judge(hits, lines read)` -> (severity, a note for the title, suggestions) judges the hits as a
     rate instead of "any hit is `severity_if_found`" (e.g. `security`: failed logins per address)."""
