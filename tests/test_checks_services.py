@@ -254,7 +254,12 @@ async def test_security(testbed, kube_admin, kubelet, platform, ns, cleanup_pods
     block = next(s for s in alerts.suggestions if s.action == "block-ips")
     assert block.params["ips"] == "198.51.100.23"
     auth = finding(report, "failed/suspicious/blocked line(s)")
-    assert next(s for s in auth.suggestions if s.action == "block-ips").params["ips"].startswith("203.0.113.7")
+    # 4 of 25 lines: a high share (rate limit), but no address with block_min_lines (10) of them (#25)
+    assert auth.severity is Severity.WARNING and actions(auth) == {"rate-limit"}, auth
+    cfg = config_for(testbed, platform, ns)
+    cfg.thresholds.block_min_lines = 2
+    auth = finding(await run("security", cfg), "failed/suspicious/blocked line(s)")
+    assert next(s for s in auth.suggestions if s.action == "block-ips").params["ips"] == "203.0.113.7"
     assert finding(report, "1 rate-limit line(s)").severity is Severity.WARNING
 
     for key in list(kubelet.logs):
