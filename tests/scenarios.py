@@ -480,6 +480,13 @@ async def kafka_stale_topic(w: World) -> ChecksConfig:
     return cfg
 
 
+async def kafka_sampling_past_check_limit(w: World) -> ChecksConfig:
+    """The report's own advice (--samples N --interval S) asks for more time than the check limit."""
+    cfg = await caught_up_group(w)
+    cfg.timeouts.check_s = 1.0
+    return cfg
+
+
 FALCO_ALERT = "03:00:00.1: Warning Suspicious shell spawned (user=root command=sh connection=198.51.100.23:4444)\n"
 
 
@@ -644,6 +651,14 @@ SCENARIOS: list[Scenario] = [
         variant="no-offsets",
     ),
     S("kafka-lag", "healthy", kafka_stale_topic, OK, params={"group": "{unique}"}, variant="stale-topic"),
+    S(
+        "kafka-lag",
+        "healthy",
+        kafka_sampling_past_check_limit,
+        OK,
+        params={"group": "{unique}", "samples": 3, "interval": 0.6},
+        variant="sampling-deadline",
+    ),
     S(
         "security",
         "healthy",
