@@ -66,3 +66,17 @@ async def test_latency_offers_no_restart_for_replicas_no_node_can_take(world, ku
     assert short.severity is Severity.CRITICAL
     assert "restart" not in actions(short), short.suggestions
     assert "Unschedulable" in short.detail and "ml-service" in short.detail
+
+
+async def test_external_goes_through_the_proxy_the_environment_names(world, monkeypatch):
+    """`external` reaches the provider as curl would: through HTTP(S)_PROXY, except NO_PROXY hosts."""
+    from tests.checks_env import CLOSED
+
+    monkeypatch.setenv("HTTP_PROXY", f"http://{CLOSED}")
+    monkeypatch.setenv("HTTPS_PROXY", f"http://{CLOSED}")
+    via_dead_proxy = await run("external", world.cfg())
+    https = finding(via_dead_proxy, "unreachable")
+    assert https.severity is Severity.CRITICAL and CLOSED.split(":")[-1] in https.detail, https
+
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    assert (await run("external", world.cfg())).severity is Severity.OK
