@@ -432,6 +432,49 @@ async def kafka_transactional(w: World) -> ChecksConfig:
     return w.cfg()
 
 
+async def kafka_transactional_live(w: World) -> ChecksConfig:
+    """A live read_committed consumer keeping up with a transactional producer, committing the
+    offset after each record it processed (the marker after it stays "behind" it)."""
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+    from tests.kafka_helpers import create_topic
+
+    boot = w.testbed["ALP_KAFKA_BOOTSTRAP"]
+    await create_topic(boot, w.unique, 1)
+    producer = AIOKafkaProducer(bootstrap_servers=boot, transactional_id=f"alp-test-{w.unique}")
+    consumer = AIOKafkaConsumer(
+        w.unique,
+        bootstrap_servers=boot,
+        group_id=w.unique,
+        isolation_level="read_committed",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await producer.start()
+    await consumer.start()
+    w.undo += [producer.stop, consumer.stop]
+
+    async def produce() -> None:
+        async with producer.transaction():
+            for _ in range(3):
+                await producer.send(w.unique, b"attempt", partition=0)
+        await asyncio.sleep(0.25)
+
+    async def consume() -> None:
+        got = await consumer.getmany(timeout_ms=50)
+        last = max((r.offset for records in got.values() for r in records), default=None)
+        if last is not None:
+            await consumer.commit({TopicPartition(w.unique, 0): last + 1})
+
+    w.loop(produce)
+    w.loop(consume)
+    for _ in range(100):  # until it has joined, read and committed
+        await asyncio.sleep(0.1)
+        if await consumer.committed(TopicPartition(w.unique, 0)):
+            break
+    return w.cfg()
+
+
 async def kafka_no_offsets(w: World) -> ChecksConfig:
     """A live group whose member is assigned nothing (its subscription matches no topic) and that
     never committed: it exists, and there is no lag to measure."""
@@ -651,6 +694,14 @@ SCENARIOS: list[Scenario] = [
         variant="no-offsets",
     ),
     S("kafka-lag", "healthy", kafka_stale_topic, OK, params={"group": "{unique}"}, variant="stale-topic"),
+    S(
+        "kafka-lag",
+        "healthy",
+        kafka_transactional_live,
+        OK,
+        params={"group": "{unique}", "samples": 4, "interval": 0.4},
+        variant="transactional-live",
+    ),
     S(
         "kafka-lag",
         "healthy",
