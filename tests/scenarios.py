@@ -66,6 +66,17 @@ async def health_fault(w: World) -> ChecksConfig:
     return w.cfg()
 
 
+async def health_slow_answers(w: World) -> ChecksConfig:
+    """Every service's /health answers after 2 s, past a 0.5 s probe limit: no answer in time is
+    the finding of an availability probe (while evidence probes running out would be UNKNOWN)."""
+    await ensure_topic(w)
+    w.platform.delay_s = 2.0
+    w.undo.append(lambda: setattr(w.platform, "delay_s", 0.0))
+    cfg = w.cfg()
+    cfg.timeouts.probe_s = 0.5
+    return cfg
+
+
 async def health_ok(w: World) -> ChecksConfig:
     await ensure_topic(w)
     w.pod("auth-service")
@@ -560,6 +571,7 @@ SCENARIOS: list[Scenario] = [
     S("health", "fault", health_fault, C, "user-service /health failing", NONE),
     S("health", "healthy", health_ok, OK),
     S("health", "blind", health_blind, U, "cannot log in to"),
+    S("health", "fault", health_slow_answers, C, "/health failing", NONE, variant="slow-answers"),
     S("auth", "fault", auth_fault, C, "auth-service: 1 of 1 pod(s) not running/ready", frozenset({"restart"})),
     S("auth", "healthy", auth_ok, OK),
     S("auth", "blind", auth_blind, U),
