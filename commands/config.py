@@ -119,7 +119,7 @@ class Thresholds(BaseModel):
     block_min_lines: int = Field(
         10,
         ge=1,
-        description="security: lines from one address before it is offered for blocking (a few typos are not an attack)",
+        description="security: failed lines (in all, and from one address) before a rate is judged or an address offered for blocking",
     )
     rollback_ratio_warn: float = Field(
         0.2, ge=0, le=1, description="db-load: rollbacks / (commits + rollbacks) over the window"

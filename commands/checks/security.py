@@ -61,19 +61,24 @@ def block(lines: list[str], at_least: int = 1) -> list[Suggestion]:
 
 def failures_judged(cfg: ChecksConfig) -> Callable[[list[str], int], tuple[Severity, str, list[Suggestion]]]:
     """auth-service's failed/suspicious/blocked lines as a rate, per source address: WARNING when
-    their share of the lines read reaches `thresholds.auth_failure_ratio_warn` or one address has
-    `thresholds.block_min_lines`; only such addresses are offered for blocking, and the stricter
-    rate limit only when the share is high (three typos among 500 logins are neither)."""
+    at least `thresholds.block_min_lines` of them make `thresholds.auth_failure_ratio_warn` of the
+    lines read, or one address has `block_min_lines`; only such addresses are offered for
+    blocking, and the stricter rate limit only when the share is high (three typos among 500
+    logins are neither; nor are two failures in a quiet minute)."""
     th = cfg.thresholds
 
     def judge(hits: list[str], total: int) -> tuple[Severity, str, list[Suggestion]]:
         ratio = len(hits) / total if total else 0.0
+        high = ratio >= th.auth_failure_ratio_warn and len(hits) >= th.block_min_lines
         repeat = offending_ips(hits, at_least=th.block_min_lines)
-        note = f" ({ratio:.1%}; warning from {th.auth_failure_ratio_warn:.0%} or {th.block_min_lines} from one address)"
-        if ratio < th.auth_failure_ratio_warn and not repeat:
+        note = (
+            f" ({ratio:.1%}; warning from {th.block_min_lines} line(s) making {th.auth_failure_ratio_warn:.0%}, "
+            f"or {th.block_min_lines} from one address)"
+        )
+        if not high and not repeat:
             return Severity.OK, note, []
         out = block(hits, th.block_min_lines)
-        if ratio < th.auth_failure_ratio_warn:
+        if not high:
             out = [s for s in out if s.action != "rate-limit"]
         return Severity.WARNING, note, out
 
