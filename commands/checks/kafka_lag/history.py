@@ -92,16 +92,19 @@ def encode(snap: Snapshot) -> str:
             g.protocol,
             by_topic(g.offsets, g.offsets),
             by_topic(g.assigned),
-            by_topic(g.control, g.control),
         ]
         for gid, g in snap.groups.items()
     }
+    # transaction markers under their own key: a process of an older version reading this shared
+    # history ignores it (a sixth field per group would break its unpacking)
+    control = {gid: by_topic(g.control, g.control) for gid, g in snap.groups.items() if g.control}
     return json.dumps(
         {
             "t": snap.taken_at,
             "g": groups,
             "e": by_topic(snap.end_offsets, snap.end_offsets),
             "s": by_topic(snap.start_offsets, snap.start_offsets),
+            **({"c": control} if control else {}),
         },
         separators=(",", ":"),
     )
@@ -115,9 +118,10 @@ def decode(text: str | bytes, only: set[str] | None = None) -> Snapshot:
         return {TopicPartition(t, int(p)): v for t, parts in topics.items() for p, v in parts.items()}
 
     groups: dict[str, GroupState] = {}
-    for gid, (state, members, protocol, offsets, assigned, *rest) in body["g"].items():
-        if only is None or gid in only:  # `rest`: the transaction markers (absent in older samples)
-            control = tps(rest[0]) if rest else {}
+    markers = body.get("c", {})
+    for gid, (state, members, protocol, offsets, assigned, *_) in body["g"].items():
+        if only is None or gid in only:
+            control = tps(markers.get(gid, {}))
             groups[gid] = GroupState(gid, state, members, tps(offsets), protocol, set(tps(assigned)), control)
     topics = {tp.topic for g in groups.values() for tp in (*g.offsets, *g.assigned)}
     ends = {tp: v for tp, v in tps({t: p for t, p in body["e"].items() if t in topics}).items()}
