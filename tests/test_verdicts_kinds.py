@@ -80,3 +80,36 @@ async def test_external_goes_through_the_proxy_the_environment_names(world, monk
 
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     assert (await run("external", world.cfg())).severity is Severity.OK
+
+
+async def test_unreadable_logs_are_worded_once_with_the_api_servers_answer(world, kube_admin, ns):
+    """A pod on a node whose kubelet does not answer: every log check says "logs could not be
+    read" with the API server's answer in its title, the metric checks as the grep checks."""
+    core = client.CoreV1Api(kube_admin)
+    node = f"alp-dead-{world.unique}"
+    core.create_node(client.V1Node(metadata=client.V1ObjectMeta(name=node)))
+    world.undo.append(lambda: core.delete_node(node))
+    core.patch_node_status(
+        node,
+        {
+            "status": {
+                "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
+                "daemonEndpoints": {"kubeletEndpoint": {"Port": 1}},  # nothing listens
+            }
+        },
+    )
+    for app in ("auth-service", "scheduler-service"):
+        core.create_namespaced_pod(
+            ns,
+            client.V1Pod(
+                metadata=client.V1ObjectMeta(name=f"{app}-1", labels={"app": app}),
+                spec=client.V1PodSpec(node_name=node, containers=[client.V1Container(name="app", image="x")]),
+            ),
+        )
+
+    metric = finding(await run("auth-latency", world.cfg()), "auth-service")
+    grep = finding(await run("algorithm", world.cfg()), "scheduler-service")
+
+    for f in (metric, grep):
+        assert f.severity is Severity.UNKNOWN and ": logs could not be read: " in f.title, f
+        assert "HTTP 5" in f.title or "HTTP 4" in f.title, f.title
