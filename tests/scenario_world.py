@@ -254,3 +254,33 @@ def jwt_secret(w: World) -> None:
     client.CoreV1Api(w.kube).create_namespaced_secret(
         w.ns, client.V1Secret(metadata=client.V1ObjectMeta(name="jwt-signing-key"), string_data={"key": "k"})
     )
+
+
+async def redis_with_outliers(w: World, every: int = 5, delay_s: float = 0.1) -> str:
+    """A Redis URL through a TCP relay that holds every `every`-th PONG for `delay_s`: a minority of
+    slow round trips, as on a busy host, while Redis itself answers at once."""
+    from urllib.parse import urlsplit
+
+    target = urlsplit(w.testbed["ALP_REDIS_URL"])
+    pongs = 0
+
+    async def relay(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        server_r, server_w = await asyncio.open_connection(target.hostname, target.port)
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, from_redis: bool) -> None:
+            nonlocal pongs
+            while data := await src.read(65536):
+                if from_redis and data == b"+PONG\r\n":
+                    pongs += 1
+                    if pongs % every == 0:
+                        await asyncio.sleep(delay_s)
+                dst.write(data)
+                await dst.drain()
+            dst.close()
+
+        await asyncio.gather(pipe(client_r, server_w, False), pipe(server_r, client_w, True), return_exceptions=True)
+
+    server = await asyncio.start_server(relay, "127.0.0.1", 0)
+    w.undo.append(server.close)
+    port = server.sockets[0].getsockname()[1]
+    return w.testbed["ALP_REDIS_URL"].replace(f"{target.hostname}:{target.port}", f"127.0.0.1:{port}")

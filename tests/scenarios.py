@@ -32,6 +32,7 @@ from tests.scenario_world import (
     jwt_secret,
     lock_chain,
     redis_traffic,
+    redis_with_outliers,
     service_with_endpoints,
 )
 
@@ -236,6 +237,12 @@ async def redis_expiry_storm(w: World) -> ChecksConfig:
 
     w.loop(step)
     return w.cfg()
+
+
+async def redis_latency_outliers(w: World) -> ChecksConfig:
+    """A healthy cache whose every 5th PING comes back 100 ms late (mean 20 ms, median well under 1)."""
+    redis_traffic(w, hit=True)
+    return w.cfg(redis_url=await redis_with_outliers(w))
 
 
 async def redis_quiet(w: World) -> ChecksConfig:
@@ -671,6 +678,7 @@ SCENARIOS: list[Scenario] = [
     S("redis", "healthy", redis_ok, OK),
     S("redis", "blind", redis_blind, U, "The bot cannot log in to Redis as nobody"),
     S("redis", "blind", redis_quiet, U, "too little traffic to judge", variant="quiet"),
+    S("redis", "healthy", redis_latency_outliers, OK, variant="latency-outliers"),
     S("redis", "fault", redis_expiry_storm, C, "keys expire before they are read", NONE, variant="expiry"),
     S("network", "fault", network_fault, C, "service(s) with no ready endpoint: user-service", NONE),
     S("network", "healthy", network_ok, OK),
