@@ -222,9 +222,12 @@ def log_metric_probe(
         if not logs.lines:
             return [unreadable(app, logs)]
         lines = logs.all_lines()
-        values = extract_ms(lines, metric)
-        if timeout_subject:
-            values += timeouts_ms(lines, timeout_subject, crit_ms, metric)
+        values: list[tuple[float, str]] = []  # (ms, the line named by its pod/container)
+        for src, src_lines in logs.lines.items():
+            found = extract_ms(src_lines, metric)
+            if timeout_subject:
+                found += timeouts_ms(src_lines, timeout_subject, crit_ms, metric)
+            values += [(v, f"[{src}] {line}") for v, line in found]
         stats = percentiles([v for v, _ in values])
         window = log_window(kh.ctx.config)
         if stats is None:
