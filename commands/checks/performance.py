@@ -59,10 +59,33 @@ async def pod_usage(kh: KubeHandle, namespace: str) -> list[dict[str, Any]]:
                     "cpu": parse_quantity(c["usage"].get("cpu", "0")),
                     "memory": parse_quantity(c["usage"].get("memory", "0")),
                     "memory_limit": parse_quantity(limit) if limit else None,
+                    "containers": len(m.get("containers", [])),
                     "app": (pod.metadata.labels or {}).get("app") if pod is not None else None,
                 }
             )
     return sorted(out, key=lambda r: (-(r["memory"] / r["memory_limit"] if r["memory_limit"] else 0), -r["memory"]))
+
+
+async def limit_remedy(kh: KubeHandle, namespace: str, r: dict[str, Any]) -> Suggestion | str:
+    """The runbook's "raise the memory limit" for the container near its limit: the workload's own
+    container (no name) in a one-container pod; a named container only where the deployment's
+    template holds it. A container injected beside it (an Istio proxy) is not in the template:
+    set-resources cannot change it, so a sentence says where its limit is set instead."""
+    new_limit = f"{max(2 * r['memory_limit'], GiB) / GiB:.0f}Gi"
+    params: dict[str, Any] = {"deployment": r["app"], "memory": new_limit}
+    if r["containers"] > 1:
+        try:
+            dep = await kh.get().get_deployment(namespace, r["app"])
+            names = {c.name for c in dep.spec.template.spec.containers}
+        except KubeError:
+            names = set()
+        if r["container"] not in names:
+            return (
+                f"{r['container']} is not in deployment {r['app']}'s template (injected at admission, e.g. by "
+                "Istio): raise its limit where it is injected (sidecar.istio.io/proxyMemoryLimit)"
+            )
+        params["container"] = r["container"]
+    return Suggestion(action="set-resources", params=params, why="runbook: raise the memory limit temporarily")
 
 
 def _usage_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
@@ -204,21 +227,15 @@ async def memory(ctx: CheckContext, params: NoParams) -> CheckResult:
                 r for r in rows if r["memory_limit"] and r["memory"] / r["memory_limit"] >= th.memory_limit_warn_ratio
             ]
             suggestions: list[Suggestion] = []
+            notes: list[str] = []
             for r in high:
                 if r["app"] and not any(s.params.get("deployment") == r["app"] for s in suggestions):
-                    new_limit = max(2 * r["memory_limit"], GiB)
-                    suggestions += [
-                        restart(r["app"], "runbook: restart to release leaked memory"),
-                        Suggestion(
-                            action="set-resources",
-                            params={
-                                "deployment": r["app"],
-                                "container": r["container"],
-                                "memory": f"{new_limit / GiB:.0f}Gi",
-                            },
-                            why="runbook: raise the memory limit temporarily",
-                        ),
-                    ]
+                    suggestions.append(restart(r["app"], "runbook: restart to release leaked memory"))
+                    raise_limit = await limit_remedy(kh, cfg.namespace, r)
+                    if isinstance(raise_limit, Suggestion):
+                        suggestions.append(raise_limit)
+                    else:
+                        notes.append(raise_limit)
             title = (
                 f"{len(high)} container(s) above {th.memory_limit_warn_ratio:.0%} of their memory limit: "
                 + ", ".join(f"{r['pod']}/{r['container']}" for r in high[:3])
@@ -229,6 +246,7 @@ async def memory(ctx: CheckContext, params: NoParams) -> CheckResult:
                 Finding(
                     severity=Severity.WARNING if high else Severity.OK,
                     title=title,
+                    detail="; ".join(notes),
                     evidence=[
                         Table(columns=["pod/container", "cpu", "memory", "limit", "of limit"], rows=_usage_rows(rows))
                     ],
