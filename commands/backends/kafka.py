@@ -23,6 +23,7 @@ from aiokafka.protocol.admin import ApiVersionRequest
 from aiokafka.structs import OffsetAndMetadata
 
 from commands.backends.errors import BackendError, BackendRefused, BackendUnreachable
+from commands.backends.kafka_control import count_control
 from commands.backends.kafka_protocol import (
     ClassicDescribe,
     ConsumerGroupDescribe,
@@ -109,9 +110,6 @@ class ClusterState:
     controller_id: int | None
     brokers: list[str]
     api_versions: int
-
-
-CONTROL_SCAN = 200  # gaps up to this many offsets are read to tell data records from transaction markers
 
 
 class KafkaProbe:
@@ -295,60 +293,8 @@ class KafkaProbe:
             await self._call("metadata", self.consumer._client.set_topics(topics))
             ends = await self._call("end offsets", self.consumer.end_offsets(partitions))
             starts = await self._call("start offsets", self.consumer.beginning_offsets(partitions))
-            await self._count_control(groups, ends, min(1.0, self.timeout_s))
+            await count_control(self.consumer, self._call, groups, ends, min(1.0, self.timeout_s))
         return Snapshot(time.time(), groups, ends, starts)
-
-    async def _count_control(
-        self, groups: dict[str, GroupState], ends: dict[TopicPartition, int], budget_s: float
-    ) -> None:
-        """`GroupState.control`: transaction markers (control records) between each committed
-        offset and the log end, where that gap is at most CONTROL_SCAN records. A marker takes an
-        offset but no consumer ever receives it, so a consumer that read everything a
-        transactional producer wrote still shows log-end minus committed = 1 (or more); like
-        Kafka's consumers, alp does not count them as lag. Gaps not read within `budget_s` keep
-        their raw lag."""
-        ranges = {
-            (tp, off)
-            for g in groups.values()
-            for tp, off in g.offsets.items()
-            if 0 < ends.get(tp, off) - off <= CONTROL_SCAN
-        }
-        if not ranges:
-            return
-        data = await self._data_records(ranges, ends, budget_s)
-        for g in groups.values():
-            for tp, off in g.offsets.items():
-                if (tp, off) in data:
-                    g.control[tp] = ends[tp] - off - data[(tp, off)]
-
-    async def _data_records(
-        self, ranges: set[tuple[TopicPartition, int]], ends: dict[TopicPartition, int], budget_s: float
-    ) -> dict[tuple[TopicPartition, int], int]:
-        """How many data records lie in [offset, log end) of each (partition, offset): one read per
-        partition from its lowest offset asked; the fetch skips control batches and moves the
-        position past them (aiokafka's fetcher). Partitions not read to the end in time are left out."""
-        start: dict[TopicPartition, int] = {}
-        for tp, offset in ranges:
-            start[tp] = min(offset, start.get(tp, offset))
-        data: dict[TopicPartition, list[int]] = {tp: [] for tp in start}
-        done: set[TopicPartition] = set()
-        deadline = time.monotonic() + budget_s
-        try:
-            self.consumer.assign(list(start))
-            for tp, offset in start.items():
-                self.consumer.seek(tp, offset)
-            waiting = set(start)
-            while waiting and (left := deadline - time.monotonic()) > 0:
-                got = await self._call("fetch", self.consumer.getmany(*waiting, timeout_ms=int(min(left, 0.2) * 1000)))
-                for tp, records in got.items():
-                    data[tp] += [r.offset for r in records if r.offset < ends[tp]]
-                for tp in list(waiting):
-                    if await self._call("position", self.consumer.position(tp)) >= ends[tp]:
-                        done.add(tp)
-                        waiting.discard(tp)
-        finally:
-            self.consumer.unsubscribe()
-        return {(tp, off): sum(1 for o in data[tp] if o >= off) for tp, off in ranges if tp in done}
 
     async def produce_times(
         self, positions: list[tuple[TopicPartition, int]], budget_s: float
