@@ -202,6 +202,12 @@ def timeouts_ms(lines: list[str], subject: str, default_ms: float, metric: str) 
     return out
 
 
+# What a line that timed out without the metric is about, per metric: such a line counts as one
+# value (a request that timed out after 30 s took at least 30 s; leaving it out would judge only
+# the requests that finished).
+TIMEOUT_SUBJECTS = {"response_time": r"request|response", "selection_time": r"select", "prediction_time": r"predict"}
+
+
 def log_metric_probe(
     kh: KubeHandle,
     app: str,
@@ -211,8 +217,9 @@ def log_metric_probe(
     suggest: Callable[[], list[Suggestion]] = list,
     timeout_subject: str | None = None,
 ) -> Probe:
-    """p50/p95/max of `metric=…` values in a deployment's recent logs; with `timeout_subject`,
-    lines about it that timed out without the field count too (at their timeout: `timeouts_ms`)."""
+    """p50/p95/max of `metric=…` values in a deployment's recent logs; lines about `timeout_subject`
+    (default TIMEOUT_SUBJECTS[metric]) that timed out without the field count too (`timeouts_ms`)."""
+    timeout_subject = timeout_subject or TIMEOUT_SUBJECTS.get(metric)
 
     async def probe() -> list[Finding]:
         namespace = kh.ctx.config.namespace

@@ -365,7 +365,6 @@ async def predictions(ctx: CheckContext, params: NoParams) -> CheckResult:
                     th.prediction_timeout_ms * 0.8,
                     th.prediction_timeout_ms,
                     remedies,
-                    timeout_subject=r"predict",
                 ),
             },
         )

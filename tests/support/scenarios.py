@@ -322,6 +322,20 @@ SCENARIOS: list[Scenario] = [
     S("scheduler", "healthy", logs_of("scheduler-service", "INFO selected selection_time: 42ms\n"), OK),
     S("scheduler", "blind", nothing, U, "scheduler-service: no pods found"),
     S(
+        "scheduler",
+        "fault",
+        logs_of(
+            "scheduler-service",
+            "".join(
+                f"2026-11-28T03:00:{i:02d}Z WARN selection for user=u{i} timed out after 3000ms\n" for i in range(10)
+            ),
+        ),
+        C,
+        "selection_time: p95 3000ms",
+        frozenset({"scale", "warm-cache", "set-config"}),
+        variant="timeouts",
+    ),
+    S(
         "algorithm",
         "fault",
         logs_of("scheduler-service", "ERROR SM2 interval calculation failed: ease factor NaN\n"),
