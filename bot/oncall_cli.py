@@ -122,15 +122,14 @@ async def _answer(request: OncallRequest, settings: Settings, as_json: bool) -> 
 async def _calendars(settings: Settings) -> Calendars:
     """Imported calendars read once (people matched through Slack when a bot token is set)."""
     people = None
-    cals = Calendars(settings.oncall)
-    if cals.imported and settings.slack_bot_token is not None:
+    if any(not s.layers for s in settings.oncall.schedules) and settings.slack_bot_token is not None:
         from slack_sdk.web.async_client import AsyncWebClient
 
         from bot.oncall_people import SlackPeople
 
         client = AsyncWebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)
         people = SlackPeople(client)
-    cals.people = people
+    cals = Calendars(settings.oncall, people)
     await cals.refresh_all()
     return cals
 

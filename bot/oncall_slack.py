@@ -14,11 +14,9 @@ from bot.oncall_request import OncallRequest
 from bot.oncall_text import oncall_answer
 from bot.settings import Settings
 from escalation.ladder.engine import Escalator
-from escalation.model import Step
 from escalation.oncall.calendars import Calendars
 from escalation.oncall.directory import Directory, UnknownSchedule
 from escalation.oncall.overrides import OverrideStore
-from escalation.oncall.paging import Gap, resolve
 from escalation.state.db import Database
 
 log = logging.getLogger(__name__)
@@ -36,12 +34,8 @@ def directory_of(settings: Settings, db: Database, calendars: Calendars | None =
 
 
 def attach_oncall(escalator: Escalator, directory: Directory) -> None:
-    """Rungs naming a configured schedule page the people on call when they fire."""
-
-    async def people(step: Step) -> tuple[Step, str] | Gap:
-        return await resolve(directory, step)
-
-    escalator.delivery.people = people
+    """The directory the Slack side of `escalator` answers `oncall` with (the one the escalator
+    was built with, `people=`): one set of imported calendars per process."""
     _ATTACHED[escalator] = directory
 
 

@@ -8,6 +8,7 @@ the HTTP server keeps serving the three operational endpoints.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import signal
@@ -43,6 +44,7 @@ from commands.redact import RedactingFilter, redact, redact_data
 from escalation.ladder.engine import Escalator
 from escalation.oncall.calendars import Calendars
 from escalation.oncall.groups import GroupSync
+from escalation.oncall.paging import resolve
 from escalation.oncall.scheduler import HandoffScheduler
 from escalation.state.alert_groups import AlertGroups
 from escalation.state.audit import changes_since
@@ -157,15 +159,16 @@ async def serve(settings: Settings) -> None:
     pacer = Pacer(settings.alertmanager.post_rate_per_s, settings.alertmanager.post_burst)  # one pace per channel
     messages = GroupMessages(settings, client, groups, store.get, pacer, AlertMetrics(metrics.registry))
     notifier = AlertNotifier(client, settings, groups, messages)
+    calendars = Calendars(settings.oncall, SlackPeople(client))  # imported on-call calendars, read in `oncall`
+    directory = directory_of(settings, db, calendars)  # who is on call: the ladder, /alp oncall, the feed
     escalator = Escalator(
         store,
         settings.escalation,
         notifier,
         on_event=metrics.escalation_event,
         recent_changes=incident_changes_hook(settings, changes_since),
+        people=functools.partial(resolve, directory),
     )
-    calendars = Calendars(settings.oncall, SlackPeople(client))
-    directory = directory_of(settings, db, calendars)
     attach_oncall(escalator, directory)
     sync = GroupSync(db, directory, SlackGroups(client), escalator.lease.holder, settings.timeouts.probe_s)
     handoffs = HandoffScheduler(directory, lambda: escalator.leading, HandoffWork(settings, sync, client))

@@ -48,14 +48,15 @@ class Delivery:
         emit: Callable[[str, dict[str, Any]], None],
         refresh: Callable[[Incident], Awaitable[None]],
         changes: Callable[[Incident], Awaitable[list[str]]],
+        people: Callable[[Step], Awaitable[tuple[Step, str] | Gap]] | None = None,
+        on_gap: Callable[[Incident, int], Awaitable[None]] | None = None,
     ) -> None:
         self.store, self.outbox, self.cfg, self.notifier = store, outbox, cfg, notifier
         self.emit, self.refresh, self.changes = emit, refresh, changes
         self._tasks: dict[PageKey, asyncio.Task[None]] = {}
         # On-call schedules (escalation.oncall.paging): the rung's people now, or a Gap; and what
         # to do after a gap (the engine makes the next rung due at once). None: rungs as configured.
-        self.people: Callable[[Step], Awaitable[tuple[Step, str] | Gap]] | None = None
-        self.on_gap: Callable[[Incident, int], Awaitable[None]] | None = None
+        self.people, self.on_gap = people, on_gap
 
     @property
     def lease_s(self) -> float:

@@ -29,11 +29,13 @@ from escalation.model import (
     Incident,
     Priority,
     Status,
+    Step,
     TimelineEntry,
     TimelineKind,
     build_ladder,
     specialist_areas,
 )
+from escalation.oncall.paging import Gap
 from escalation.state.audit import AuditLog
 from escalation.state.db import Database, now
 from escalation.state.outbox import Outbox, PageKey
@@ -59,7 +61,9 @@ class Escalator:
         state_url: str = "",
         on_event: Callable[[str, dict[str, Any]], None] | None = None,
         recent_changes: Callable[[Incident], Awaitable[list[str]]] = _no_changes,
+        people: Callable[[Step], Awaitable[tuple[Step, str] | Gap]] | None = None,
     ) -> None:
+        """`people`: who a rung naming an on-call schedule pages when it fires (escalation.oncall.paging)."""
         self.on_event = on_event
         self.store = store
         self.outbox = Outbox(store.engine)
@@ -68,9 +72,16 @@ class Escalator:
         self.lease = Lease(store.db, cfg.leader_lease_s)
         self.audit = AuditLog(store.db)
         self.delivery = Delivery(
-            store, self.outbox, cfg, notifier, self.emit, self._refresh, lambda inc: self.recent_changes(inc)
+            store,
+            self.outbox,
+            cfg,
+            notifier,
+            self.emit,
+            self._refresh,
+            lambda inc: self.recent_changes(inc),
+            people,
+            self._gap_moves_on,
         )
-        self.delivery.on_gap = self._gap_moves_on
         self._runs = False  # started with lead=True: delivers what its own users do, may lead
         self._loop: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
