@@ -102,8 +102,10 @@ def _yaml_blocks(text: str) -> list[Span]:
 
 def _spans(text: str) -> list[Span]:
     spans = [*format_spans(text), *_pem(text)]
-    for finder in FINDERS:
-        spans.extend(finder(text))
+    low = text.lower()
+    for needles, finder in FINDERS:
+        if any(n in low for n in needles):
+            spans.extend(finder(text))
     if "\n" in text and ":" in text:
         spans.extend(_yaml_blocks(text))
     for secret in _known:

@@ -24,6 +24,8 @@ from pathlib import Path
 import re2
 
 RULES_FILE = Path(__file__).with_name("data") / "gitleaks.toml"
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # a pattern RE2 cannot run is skipped, not logged to stderr
 
 
 @dataclass(frozen=True)
@@ -146,8 +148,10 @@ key names have their own finders in `commands.secret_shapes`."""
 
 
 @cache
-def _detect_secrets() -> tuple[re.Pattern[str], ...]:
-    """detect-secrets' regex detectors (looser spellings of some formats, such as short Slack tokens)."""
+def _detect_secrets() -> tuple[re2._Regexp, ...]:
+    """detect-secrets' regex detectors (looser spellings of some formats, such as short Slack tokens),
+    those RE2 can run: the rest need look-around (IBM, Cloudant and SoftLayer `key = value`
+    spellings, masked by the key-name shapes; GitLab tokens, which the gitleaks rules have)."""
     import importlib
     import inspect
     import pkgutil
@@ -155,7 +159,7 @@ def _detect_secrets() -> tuple[re.Pattern[str], ...]:
     import detect_secrets.plugins as plugins
     from detect_secrets.plugins.base import RegexBasedDetector
 
-    found: list[re.Pattern[str]] = []
+    found: list[re.Pattern[str]] = []  # their patterns; compiled again with RE2 below
     for module in pkgutil.iter_modules(plugins.__path__):
         mod = importlib.import_module(f"{plugins.__name__}.{module.name}")
         for name, cls in inspect.getmembers(mod, inspect.isclass):
@@ -166,7 +170,14 @@ def _detect_secrets() -> tuple[re.Pattern[str], ...]:
                 and name not in _NOT_TOKENS
             ):
                 found.extend(cls().denylist)
-    return tuple(found)
+    runnable = []
+    for regex in found:
+        try:
+            flags = "(?i)" if regex.flags & re.IGNORECASE else ""
+            runnable.append(re2.compile(flags + regex.pattern, _RE2_OPTIONS))
+        except re2.error:
+            continue
+    return tuple(runnable)
 
 
 def format_spans(text: str) -> list[tuple[int, int]]:

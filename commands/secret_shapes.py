@@ -126,13 +126,6 @@ def _group_spans(pattern: re.Pattern[str], text: str, groups: tuple[str, ...] = 
                 break
 
 
-def _keyvalues(text: str) -> Iterator[Span]:
-    for m in _KEYVALUE.finditer(text):
-        g = next(g for g in ("dq", "sq", "eq", "pct", "val") if m.group(g) is not None)
-        if m.group(g) and not harmless(m.group(g), m["name"]):
-            yield m.span(g)
-
-
 def _headers(text: str) -> Iterator[Span]:
     for m in _HEADER.finditer(text):
         yield m.span("params") if m["digest"] else m.span("val")
@@ -153,6 +146,32 @@ def _hinted(text: str) -> bool:
     return any(h in low for h in HINTS)
 
 
+_WORD = re.compile(rf"(?i){SECRET_WORD}")
+_KEY_CHAR = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+
+
+def _named_in_line(line: str) -> Iterator[Span]:
+    """`_KEYVALUE` tried only where a secret word is (found by one cheap search): the key's
+    identifier starts where its characters do, after an optional quote."""
+    done = 0
+    for w in _WORD.finditer(line):
+        if w.start() < done:
+            continue
+        start = w.start()
+        while start > 0 and line[start - 1] in _KEY_CHAR:
+            start -= 1
+        if (encoded_quote := line.rfind("%22", max(0, start - 1), w.start())) != -1:  # %22token%22%3A…
+            start = encoded_quote + 3
+        for quote in ("", '"', "'", '\\"', "%22"):
+            if line.startswith(quote, start - len(quote)) and (m := _KEYVALUE.match(line, start - len(quote))):
+                g = next(g for g in ("dq", "sq", "eq", "pct", "val") if m.group(g) is not None)
+                if m.group(g) and not harmless(m.group(g), m["name"]):
+                    yield m.span(g)
+                done = m.end()
+                break
+    yield from _group_spans(_FLAG, line)
+
+
 def _named(text: str) -> Iterator[Span]:
     """Values of secret-named keys and flags, on the lines that name one."""
     if not _hinted(text):
@@ -160,7 +179,7 @@ def _named(text: str) -> Iterator[Span]:
     start = 0
     for line in text.split("\n"):
         if _hinted(line):
-            for a, b in (*_keyvalues(line), *_group_spans(_FLAG, line)):
+            for a, b in _named_in_line(line):
                 yield start + a, start + b
         start += len(line) + 1
 
@@ -169,21 +188,25 @@ def _whole(pattern: re.Pattern[str]) -> Callable[[str], Iterator[Span]]:
     return lambda text: (m.span() for m in pattern.finditer(text))
 
 
+def _values(pattern: re.Pattern[str], groups: tuple[str, ...] = ("val",)) -> Callable[[str], Iterator[Span]]:
+    return lambda text: _group_spans(pattern, text, groups)
+
+
 _ARGS = ("sq", "dq", "val")
-FINDERS: tuple[Callable[[str], Iterator[Span]], ...] = (
-    _whole(_JWT),
-    _whole(_PREFIXED),
-    lambda t: _group_spans(_URL_CREDENTIALS, t),
-    lambda t: _group_spans(_BARE_CREDENTIALS, t),
-    lambda t: _group_spans(_BEARER, t),
-    _basic,
-    lambda t: _group_spans(_SQL_PASSWORD, t),
-    _headers,
-    lambda t: _group_spans(_COMMAND_LINES, t, _ARGS),
-    lambda t: _group_spans(_MYSQL, t),
-    lambda t: _group_spans(_REDIS_AUTH, t),
-    lambda t: _group_spans(_HASH, t),
-    lambda t: _group_spans(_AWS_PAIR, t),
-    _named,
+FINDERS: tuple[tuple[tuple[str, ...], Callable[[str], Iterator[Span]]], ...] = (
+    (("eyj",), _whole(_JWT)),
+    (("sk-", "xapp-", "xox", "github_pat", "gh", "glpat", "npm_", "pypi-", "hf_"), _whole(_PREFIXED)),
+    (("://",), _values(_URL_CREDENTIALS)),
+    (("@",), _values(_BARE_CREDENTIALS)),
+    (("bearer",), _values(_BEARER)),
+    (("basic",), _basic),
+    (("password",), _values(_SQL_PASSWORD)),
+    (("authorization", "cookie"), _headers),
+    (("redis-cli", "keydb-cli", "valkey-cli", "sshpass", "mongo", "login", "ldap"), _values(_COMMAND_LINES, _ARGS)),
+    (("mysql", "mariadb"), _values(_MYSQL)),
+    (("auth",), _values(_REDIS_AUTH)),
+    (("$", "{"), _values(_HASH)),
+    (("akia", "asia", "abia", "acca", "a3t"), _values(_AWS_PAIR)),
+    (HINTS, _named),
 )
-"""Every shape's finder: text -> spans of secret values."""
+"""Every shape's finder, with the lower-case words one of which a text must contain for it to be tried."""
