@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.escape import clean, keep_mentions
 from bot.render_incident import checklist_blocks, incident_blocks, note_modal, open_modal, page_blocks
+from bot.render_slack import fit
 from bot.slack_client import SLACK_ERRORS, open_form, reason
 from bot.slack_client import ephemeral as private_reply
 from commands.redact import redact
@@ -22,6 +23,9 @@ from escalation.pages import Page
 from escalation.postmortem import postmortem_markdown
 
 log = logging.getLogger(__name__)
+
+
+NOTE_LIMIT = 3000  # characters of a quoted note or error in a thread line; the timeline keeps all
 
 
 class SlackNotifier:
@@ -61,9 +65,10 @@ class SlackNotifier:
             )
         return any(m.get("text") == text for m in resp.get("messages") or [])
 
-    async def say(self, inc: Incident, text: str) -> None:
-        # The engine's own lines: its mentions stay live, anything else (a pager's error) is text.
-        await self.client.chat_postMessage(channel=inc.channel, thread_ts=inc.message_ts, text=keep_mentions(text))
+    async def say(self, inc: Incident, text: str, quote: str = "") -> None:
+        # The engine's own words keep their mentions; the quoted foreign words are text, masked.
+        line = keep_mentions(text) + fit(clean(quote), NOTE_LIMIT, f"`/alp incident show {inc.id}`")
+        await self.client.chat_postMessage(channel=inc.channel, thread_ts=inc.message_ts, text=line)
 
     async def specialists(self, inc: Incident, channels: list[str]) -> None:
         for channel in channels:

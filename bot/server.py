@@ -54,6 +54,20 @@ def signed(verifier: SignatureVerifier | None, body: bytes, headers: Any) -> boo
     return verifier.is_valid(body=body, timestamp=ts, signature=sig)
 
 
+def malformed_interaction(body: Any) -> str | None:
+    """Why a signed interaction is not one Slack sends (a click without the action clicked, which
+    Bolt would index into and fail on), or None. Bolt's routing reads `actions[0]` of
+    `block_actions` and `interactive_message` payloads."""
+    if not isinstance(body, dict) or body.get("type") not in ("block_actions", "interactive_message"):
+        return None
+    clicked = body.get("actions")
+    if not isinstance(clicked, list) or not clicked or not isinstance(clicked[0], dict):
+        return f"a {body['type']} payload without the action clicked (actions: {type(clicked).__name__}, empty or not objects)"
+    if body["type"] == "block_actions" and not isinstance(clicked[0].get("action_id"), str):
+        return "a block_actions payload whose action has no action_id"
+    return None
+
+
 def build_web(
     settings: Settings, app: AsyncApp, metrics: Metrics, escalator: Escalator, intake: AlertIntake
 ) -> web.Application:
@@ -73,6 +87,9 @@ def build_web(
         except (ValueError, UnicodeDecodeError) as err:  # signed, but not a form Slack sends
             log.warning("refused a signed request to /slack/events: unreadable body (%s)", type(err).__name__)
             return web.json_response({"error": "unreadable body"}, status=400)
+        if (why := malformed_interaction(bolt_request.body)) is not None:
+            log.warning("refused a signed request to /slack/events: %s", why)
+            return web.json_response({"error": why}, status=400)
         bolt_response = await app.async_dispatch(bolt_request)
         return await to_aiohttp_response(bolt_response)
 

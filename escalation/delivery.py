@@ -163,13 +163,14 @@ class Delivery:
         )
         await self._say(
             inc,
-            f":warning: page to {rung.name} failing since {_hhmm(since)} ({error}); "
-            f"retrying every {self.cfg.page_backoff_max_s:g}s at most while the incident stays triggered",
+            f":warning: page to {rung.name} failing since {_hhmm(since)}; "
+            f"retrying every {self.cfg.page_backoff_max_s:g}s at most while the incident stays triggered. Error: ",
+            error,
         )
 
-    async def _say(self, inc: Incident, text: str) -> None:
+    async def _say(self, inc: Incident, text: str, quote: str = "") -> None:
         try:
-            await self.notifier.say(inc, text)
+            await self.notifier.say(inc, text, quote)
         except Exception as err:
             log.warning("notification failed: %s", err)
 

@@ -333,7 +333,7 @@ class Escalator:
         await self.store.log(incident_id, user, TimelineKind.NOTE, text)
         inc = await self.store.get(incident_id)
         if inc:
-            await self._safely(self.notifier.say(inc, f":memo: <@{user}>: {text[:300]}"))
+            await self._safely(self.notifier.say(inc, f":memo: <@{user}>: ", text))
 
     async def record(self, incident_id: int, user: str, kind: str, text: str, data: dict[str, Any]) -> None:
         """A check or action run for the incident: its 'steps taken' and 'evidence'."""
