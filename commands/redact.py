@@ -53,7 +53,10 @@ def remember(*values: str | None) -> None:
 
 _PEM_BEGIN = re.compile(r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----")
 _PEM_END = re.compile(r"-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----")
-_KEY_MATERIAL = re.compile(r"[ \t]*(?:[A-Za-z0-9+/=]{8,}|[A-Za-z-]+: .*|)[ \t]*(?:\\n)?[ \t]*[\"',]?")
+# a line of a key's body: base64 (or a `Proc-Type:` header), maybe after a timestamp, maybe ending in an escaped \n
+_KEY_MATERIAL = re.compile(
+    r"(?:\d{4}-\d\d-\d\d[T ][\d:.,]+Z?\s+)?[ \t]*(?:[A-Za-z0-9+/=]{8,}|[A-Za-z-]+: .*|)[ \t]*(?:\\n)?[ \t]*[\"',]?"
+)
 _PEM_MAX = 16_000  # characters: a 4096-bit key is about 3,300
 
 
