@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 
 from commands.redact import redact
+from escalation.ladder.pages import Page
 from escalation.model import Incident, Step
-from escalation.pages import Page
 
 
 class TerminalNotifier:
