@@ -11,12 +11,13 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+import redis
 
 from tests import alertmanager_helpers as am
 from tests.conftest import SIGNING_SECRET, BotProcess, wait_until
 from tests.k8s_world import PLATFORM, make_pod
 from tests.kafka_helpers import commit, create_topic, produce
-from tests.slack_signing import interaction, signed_headers
+from tests.slack_signing import block_action, interaction, signed_headers
 from tests.test_alertmanager import am_bot  # noqa: F401  (the fixture)
 from tests.test_escalation_processes import bot_env
 from tests.test_slack import blocks_text, command, get, post
@@ -195,3 +196,21 @@ def test_triple_backticks_in_a_finding_title_cannot_break_the_code_block(bot, fa
     for text in mrkdwn:  # Slack parses these: a fence from the group name would swallow the rest
         assert text.count("```") % 2 == 0, text
     assert f"grp`{ZWSP}`{ZWSP}`{unique}" in json.dumps(final.args["blocks"], ensure_ascii=False)
+
+
+def test_confirm_and_approve_count_only_in_the_requests_channel(bot, fake_slack, testbed):  # type: ignore[no-untyped-def]
+    from tests.test_slack_actions import button, click, confirmation, ephemeral, updated
+
+    r = redis.Redis.from_url(testbed["ALP_REDIS_URL"])
+    r.set("user:other-channel", "1")
+    command(bot, fake_slack, "do flush-cache", user="U0ALICE")
+    msg, buttons = confirmation(fake_slack, "flush-cache")
+    click(bot, block_action("alp_action_confirm", buttons["alp_action_confirm"], user="U0ALICE", channel="C0ELSEWHERE"))
+    ephemeral(fake_slack, "U0ALICE", "belongs to a request in another channel")
+    click(bot, block_action("alp_action_confirm", buttons["alp_action_confirm"], user="U0ALICE"))
+    waiting = updated(fake_slack, msg, "needs a *second* authorized person")
+    approve = button(waiting, "alp_action_approve")
+    click(bot, block_action("alp_action_approve", approve, user="U0BOB", channel="C0ELSEWHERE"))
+    ephemeral(fake_slack, "U0BOB", "belongs to a request in another channel")
+    assert r.get("user:other-channel") == b"1"  # nothing was flushed
+    click(bot, block_action("alp_action_cancel", button(waiting, "alp_action_cancel"), user="U0ALICE"))

@@ -95,7 +95,7 @@ class ActionFlow:
         return [n for n, f in spec.params.model_fields.items() if f.is_required() and n not in raw and n != "values"]
 
     # ------------------------------------------------------------------ clicks
-    async def _request_id(self, token: str, step: Step, user: str) -> int | str:
+    async def _request_id(self, token: str, step: Step, user: str, channel: str) -> int | str:
         try:
             data = verify(token, self.key)
         except TokenError as err:
@@ -104,11 +104,15 @@ class ActionFlow:
         if data.get("s") != step.value or not isinstance(data.get("r"), int):
             await self.audit(user, "refused", "?", {}, "button used for another step")
             return "this button does not do that (edited?)"
+        if data.get("c") and data["c"] != channel:  # the button was copied into another channel's payload
+            await self.audit(user, "refused", "?", {}, f"{step.value} of request {data['r']} clicked in {channel}")
+            return ":no_entry: this button belongs to a request in another channel: nothing was changed"
         return int(data["r"])
 
-    async def click(self, step: Step, token: str, user: str) -> str | None:
-        """Confirm, Approve or Cancel clicked: the private reply, if any."""
-        rid = await self._request_id(token, step, user)
+    async def click(self, step: Step, token: str, user: str, channel: str = "") -> str | None:
+        """Confirm, Approve or Cancel clicked in `channel`: the private reply, if any. A button
+        counts only in the channel of its request."""
+        rid = await self._request_id(token, step, user, channel)
         if isinstance(rid, str):
             return rid
         move = {Step.CONFIRM: self.flow.confirm, Step.APPROVE: self.flow.approve, Step.CANCEL: self.flow.cancel}[step]
@@ -247,7 +251,8 @@ def register_action_handlers(app: AsyncApp, flow: ActionFlow) -> None:
             async def handler(ack: Any, body: dict[str, Any], client: AsyncWebClient, respond: Any) -> None:
                 await ack()
                 token, user = str(body["actions"][0].get("value") or ""), body["user"]["id"]
-                await reply(client, body, await flow.click(step, token, user), respond)
+                channel = body.get("channel", {}).get("id") or body.get("container", {}).get("channel_id") or ""
+                await reply(client, body, await flow.click(step, token, user, channel), respond)
 
             return handler
 
