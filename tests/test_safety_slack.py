@@ -128,9 +128,9 @@ def test_a_click_without_actions_is_refused_clearly_not_a_traceback(bot, fake_sl
 
 def test_a_note_mentions_no_one_and_says_when_it_is_long(bot, fake_slack):  # type: ignore[no-untyped-def]
     command(bot, fake_slack, "incident open P2 note safety check")
-    _, n = announced(fake_slack, "note safety check")
+    announced(fake_slack, "note safety check")
     note = "<!subteam^S0EVERYONE|everyone> <@U0CEO> <!channel> please look " + "x" * 3100 + " END"
-    command(bot, fake_slack, f"incident note {n} {note}")
+    command(bot, fake_slack, f"incident note {note}")  # the channel's open incident
     said = fake_slack.wait_for("chat.postMessage", lambda c: "please look" in c.args.get("text", ""))
     text = said.args["text"]
     for live in ("<!subteam^S0EVERYONE", "<@U0CEO>", "<!channel>"):
@@ -214,3 +214,17 @@ def test_confirm_and_approve_count_only_in_the_requests_channel(bot, fake_slack,
     ephemeral(fake_slack, "U0BOB", "belongs to a request in another channel")
     assert r.get("user:other-channel") == b"1"  # nothing was flushed
     click(bot, block_action("alp_action_cancel", button(waiting, "alp_action_cancel"), user="U0ALICE"))
+
+
+def test_an_incident_opened_where_the_bot_is_not_is_announced_in_the_incident_channel(bot, fake_slack):  # type: ignore[no-untyped-def]
+    fake_slack.not_in_channel.add("C0NOTIN")
+    command(bot, fake_slack, "incident open P2 fallback announcement check", channel="C0NOTIN")
+    msg = fake_slack.wait_for(  # ALP_ESCALATION__INCIDENT_CHANNEL's default
+        "chat.postMessage",
+        lambda c: "fallback announcement check" in c.args.get("text", "") and c.args.get("channel") == "incidents",
+    )
+    shown = blocks_text(msg.args["blocks"])
+    assert "incident_ack" in shown and "C0NOTIN" in shown and "/invite @alp" in shown
+    command(bot, fake_slack, "incident note fallback thread note", channel="incidents")  # it lives there now
+    note = fake_slack.wait_for("chat.postMessage", lambda c: "fallback thread note" in c.args.get("text", ""))
+    assert note.args["channel"] == "incidents" and note.args["thread_ts"] == msg.response["ts"]

@@ -36,7 +36,7 @@ class AlertNotifier(SlackNotifier):
     """The Slack notifier, plus "Clear any alerts" under the checklist of an alert-born incident."""
 
     def __init__(self, client: AsyncWebClient, settings: Settings, groups: AlertGroups) -> None:
-        super().__init__(client)
+        super().__init__(client, settings.escalation.incident_channel)
         self.groups = groups
         self.am = Alertmanager(settings.alertmanager.url, settings.timeouts.probe_s)
         secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "alp"
