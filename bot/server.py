@@ -114,7 +114,25 @@ def build_web(
     async def metrics_endpoint(_: web.Request) -> web.Response:
         return web.Response(body=metrics.render(), content_type="text/plain", charset="utf-8")
 
-    web_app = web.Application()
+    @web.middleware
+    async def bounded_body(request: web.Request, handler: Any) -> web.StreamResponse:
+        """A body sent slower than `http_body_timeout_s` is answered 408, never waited for (read
+        here once: the handler's `read()` gets it from aiohttp's cache)."""
+        if request.can_read_body:
+            try:
+                async with asyncio.timeout(settings.http_body_timeout_s):
+                    await request.read()
+            except TimeoutError:
+                log.warning(
+                    "closed a slow request to %s: no whole body in %gs", request.path, settings.http_body_timeout_s
+                )
+                return web.json_response(
+                    {"error": "request body too slow"}, status=408, headers={"Connection": "close"}
+                )
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    web_app = web.Application(middlewares=[bounded_body])
     web_app.add_routes(
         [
             web.post("/slack/events", slack_events),
@@ -154,7 +172,15 @@ async def serve(settings: Settings) -> None:
     app = build_app(settings, metrics, escalator)
     intake = alert_intake(settings, app, escalator, groups, metrics)
     register_fallbacks(app, settings.state_url)  # last: Bolt runs the first listener that matches
-    runner = web.AppRunner(build_web(settings, app, metrics, escalator, intake), access_log=None)
+    # idle and slow-header clients are closed after http_idle_timeout_s (aiohttp's keep-alive timer
+    # runs from the connection's start and after each answer); a body refused as too slow is not
+    # read on afterwards (lingering_time 0)
+    runner = web.AppRunner(
+        build_web(settings, app, metrics, escalator, intake),
+        access_log=None,
+        keepalive_timeout=settings.http_idle_timeout_s,
+        lingering_time=0,
+    )
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.http_port)
     await site.start()

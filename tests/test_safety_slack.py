@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import http.server
 import json
+import socket
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -228,3 +230,38 @@ def test_an_incident_opened_where_the_bot_is_not_is_announced_in_the_incident_ch
     command(bot, fake_slack, "incident note fallback thread note", channel="incidents")  # it lives there now
     note = fake_slack.wait_for("chat.postMessage", lambda c: "fallback thread note" in c.args.get("text", ""))
     assert note.args["channel"] == "incidents" and note.args["thread_ts"] == msg.response["ts"]
+
+
+def _closed_within(sock: socket.socket, seconds: float) -> bytes | None:
+    """What the server sent before closing `sock`, or None if it is still open after `seconds`."""
+    sock.settimeout(0.2)
+    got = b""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            chunk = sock.recv(4096)
+        except TimeoutError:
+            continue
+        if not chunk:
+            return got
+        got += chunk
+    return None
+
+
+def test_idle_and_slow_http_clients_are_closed_and_the_bot_keeps_answering(testbed, fake_slack, platform, tmp_path):  # type: ignore[no-untyped-def]
+    env = bot_env(testbed, fake_slack, platform, f"sqlite:///{tmp_path}/state.db")
+    env |= {"ALP_HTTP_IDLE_TIMEOUT_S": "1", "ALP_HTTP_BODY_TIMEOUT_S": "1"}
+    bot = BotProcess(env).start()
+    try:
+        idle = socket.create_connection(("127.0.0.1", bot.port))
+        slow_head = socket.create_connection(("127.0.0.1", bot.port))
+        slow_head.sendall(b"POST /slack/events HTTP/1.1\r\nHost: x\r\n")  # and never the rest
+        slow_body = socket.create_connection(("127.0.0.1", bot.port))
+        slow_body.sendall(b"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\ntoken=")
+        assert _closed_within(idle, 5) is not None
+        assert _closed_within(slow_head, 5) is not None
+        answer = _closed_within(slow_body, 5)
+        assert answer is not None and b" 408 " in answer.split(b"\r\n", 1)[0]
+        assert get(bot, "/healthz")[0] == 200
+    finally:
+        bot.stop()
