@@ -148,3 +148,26 @@ def test_text_without_secrets_is_left_alone():
         "token bucket refilled: 40 tokens",
     ):
         assert redact(text) == text
+
+
+def test_alp_audit_and_json_mask_the_new_shapes(testbed, tmp_path):  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from escalation.state.audit import AuditLog
+    from tests.test_terminal_masking import alp
+
+    state = f"sqlite:///{tmp_path}/state.db"
+    result = "ran: redis-cli -h r -a Aud1tRedis ping; mysql -u x -pAud1tMy; " + SHAPES["slack app token"][0]
+
+    async def record() -> None:
+        store = AuditLog(state)
+        await store.record("U0ALICE", "outcome", "flush-cache", {"note": "AUTH Aud1tAuth"}, result)
+        await store.close()
+
+    asyncio.run(record())
+    for args in (("audit", "5"), ("--json", "audit", "5")):
+        out = alp(*args, env={**testbed, "ALP_STATE_URL": state})
+        assert out.returncode == 0, out.stderr
+        assert "flush-cache" in out.stdout
+        for secret in ("Aud1tRedis", "Aud1tMy", "Aud1tAuth", SHAPES["slack app token"][1]):
+            assert secret not in out.stdout, (args, secret)
