@@ -126,9 +126,12 @@ def build_web(
                 log.warning(
                     "closed a slow request to %s: no whole body in %gs", request.path, settings.http_body_timeout_s
                 )
-                return web.json_response(
-                    {"error": "request body too slow"}, status=408, headers={"Connection": "close"}
-                )
+                slow = web.json_response({"error": "request body too slow"}, status=408)
+                slow.force_close()
+                await slow.prepare(request)
+                await slow.write_eof()
+                request.protocol.force_close()  # the rest of the body is not read (no lingering)
+                return slow
         response: web.StreamResponse = await handler(request)
         return response
 
@@ -173,13 +176,11 @@ async def serve(settings: Settings) -> None:
     intake = alert_intake(settings, app, escalator, groups, metrics)
     register_fallbacks(app, settings.state_url)  # last: Bolt runs the first listener that matches
     # idle and slow-header clients are closed after http_idle_timeout_s (aiohttp's keep-alive timer
-    # runs from the connection's start and after each answer); a body refused as too slow is not
-    # read on afterwards (lingering_time 0)
+    # runs from the connection's start and after each answer)
     runner = web.AppRunner(
         build_web(settings, app, metrics, escalator, intake),
         access_log=None,
         keepalive_timeout=settings.http_idle_timeout_s,
-        lingering_time=0,
     )
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.http_port)

@@ -171,3 +171,31 @@ def test_alp_audit_and_json_mask_the_new_shapes(testbed, tmp_path):  # type: ign
         assert "flush-cache" in out.stdout
         for secret in ("Aud1tRedis", "Aud1tMy", "Aud1tAuth", SHAPES["slack app token"][1]):
             assert secret not in out.stdout, (args, secret)
+
+
+def test_alp_changes_shows_a_url_under_an_auth_key_and_masks_the_secret_beside_it(testbed, kube_admin, ns, tmp_path):  # type: ignore[no-untyped-def]
+    """#29 item 7: the runbook's switch to the backup OAuth endpoint must be readable in `changes`."""
+    import json
+    import os
+
+    from kubernetes import client
+
+    from tests.test_changes import alp as alp_env
+    from tests.test_changes import configmap
+
+    configmap(kube_admin, ns, "auth-config", {"cache_ttl": "60"})
+    backup = "https://oauth-backup.auth.example.com/oauth2/authorize"
+    client.CoreV1Api(kube_admin).patch_namespaced_config_map(
+        "auth-config",
+        ns,
+        {"data": {"oauth_endpoint": backup, "oauth_client_secret": "Cl13ntS3cr3t", "auth_enabled": "true"}},
+        field_manager="kubectl-edit",
+    )
+    env = {**os.environ, **testbed, "ALP_NAMESPACE": ns, "ALP_PLATFORM__INFRA_NAMESPACE": ns}
+    env["ALP_STATE_URL"] = f"sqlite:///{tmp_path}/state.db"
+    out = alp_env(env, "--json", "changes", "--since", "10m")
+    assert out.returncode == 0, out.stderr
+    edit = next(c for c in json.loads(out.stdout)["data"]["changes"] if c["by"] == "kubectl-edit")
+    assert edit["after"]["oauth_endpoint"] == backup and edit["after"]["auth_enabled"] == "true"
+    assert edit["after"]["oauth_client_secret"] == MASK
+    assert "Cl13ntS3cr3t" not in out.stdout and backup in alp_env(env, "changes", "--since", "10m").stdout
