@@ -106,9 +106,17 @@ def _yaml_blocks(text: str) -> list[Span]:
 def _spans(text: str) -> list[Span]:
     spans = [*format_spans(text), *_pem(text)]
     low = text.lower()
-    for needles, finder in FINDERS:
-        if any(n in low for n in needles):
+    found = [(needles, finder) for needles, finder in FINDERS if any(n in low for n in needles)]
+    if "\n" not in text:
+        for _, finder in found:
             spans.extend(finder(text))
+    elif found:  # the shapes are one-line: each finder reads only the lines that have its words
+        start = 0
+        for line, low_line in zip(text.split("\n"), low.split("\n"), strict=True):
+            for needles, finder in found:
+                if any(n in low_line for n in needles):
+                    spans.extend((start + a, start + b) for a, b in finder(line))
+            start += len(line) + 1
     if "\n" in text and ":" in text:
         spans.extend(_yaml_blocks(text))
     for secret in _known:

@@ -20,6 +20,7 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import re2
 
@@ -69,11 +70,13 @@ class RuleSet:
     allow: Allow  # the global allowlist
 
 
-def _allow(raw: dict[str, object]) -> Allow:
+def _allow(raw: dict[str, Any]) -> Allow:
+    regexes = [str(r) for r in raw.get("regexes") or []]
     return Allow(
         target=str(raw.get("regexTarget", "secret")),
-        regexes=tuple(re2.compile(str(r)) for r in raw.get("regexes", []) or []),  # type: ignore[attr-defined]
-        stopwords=tuple(str(w).lower() for w in raw.get("stopwords", []) or []),  # type: ignore[attr-defined]
+        # one alternation of them all: one pass instead of one per regex
+        regexes=(re2.compile("|".join(f"(?:{r})" for r in regexes)),) if regexes else (),
+        stopwords=tuple(str(w).lower() for w in raw.get("stopwords") or []),
         all_of=str(raw.get("condition", "OR")).upper() == "AND",
         needs_path=bool(raw.get("paths")),
     )
