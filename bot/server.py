@@ -29,6 +29,7 @@ from bot.slack.client import make_client
 from commands.changes.audit import use_audit_reader
 from commands.readiness import readiness
 from commands.redact import RedactingFilter, redact, redact_data
+from commands.secret_rules import format_spans
 from escalation.ladder.engine import Escalator
 from escalation.state.alert_groups import AlertGroups
 from escalation.state.audit import changes_since
@@ -160,6 +161,8 @@ async def serve(settings: Settings) -> None:
     client = make_client(
         settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None, settings.slack_api_url
     )
+    # the masking rule set compiles once (about a second), in a worker thread, before the first text needs it
+    await asyncio.to_thread(format_spans, "")
     groups = AlertGroups(db)
     notifier = AlertNotifier(client, settings, groups)
     escalator = Escalator.connect(db, settings.escalation, notifier, on_event=metrics.escalation_event)
