@@ -119,6 +119,7 @@ class TimelineKind(StrEnum):
     OPENED = "opened"
     PAGE = "page"
     PAGE_FAILED = "page_failed"  # an attempt failed; retries go on while the incident is triggered
+    PAGER_EVENT = "pager_event"  # the pager's alert acknowledged or resolved (PagerDuty Events v2)
     ACK = "ack"
     ESCALATE = "escalate"
     NOTE = "note"
