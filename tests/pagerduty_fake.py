@@ -14,6 +14,7 @@ answers (`answer_next`) let a test throttle (429 with `Retry-After`) or fail (50
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,6 +73,8 @@ class PagerDutyFake:
     events: list[dict[str, Any]] = field(default_factory=list)
     alerts: dict[str, str] = field(default_factory=dict)
     scripted: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    arrived: list[Received] = field(default_factory=list)  # as they arrive, before `delay_s`
+    delay_s: float = 0.0  # how long each answer takes (a slow PagerDuty)
     url: str = ""
     _runner: web.AppRunner | None = None
 
@@ -87,10 +90,15 @@ class PagerDutyFake:
             event = await request.json()
         except ValueError:
             event = None
+        self.arrived.append(Received(time.monotonic(), event, 0))
+        while self.delay_s > 0 and time.monotonic() - self.arrived[-1].at < self.delay_s:
+            await asyncio.sleep(0.05)
         if self.scripted:
             status, headers = self.scripted.pop(0)
             self.received.append(Received(time.monotonic(), event, status))
-            return web.json_response({"status": "throttled" if status == 429 else "error"}, status=status, headers=headers)
+            return web.json_response(
+                {"status": "throttled" if status == 429 else "error"}, status=status, headers=headers
+            )
         if errs := problems(event):
             self.received.append(Received(time.monotonic(), event, 400))
             return web.json_response(

@@ -21,8 +21,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from escalation.model import Incident, Status
 from escalation.ladder.pager import ACKNOWLEDGE, RESOLVE, TRIGGER
+from escalation.model import Incident, Status
 from escalation.state.db import aware, now
 from escalation.state.schema import TS, incidents, pages
 from escalation.state.store import _incident
@@ -105,7 +105,16 @@ async def queue_followups(conn: AsyncConnection, incident_id: int, action: str, 
             )
         ),
     )
-    cols = ["incident_id", "escalation_id", "step", "event_action", "status", "claimed_at", "next_attempt_at", "attempts"]
+    cols = [
+        "incident_id",
+        "escalation_id",
+        "step",
+        "event_action",
+        "status",
+        "claimed_at",
+        "next_attempt_at",
+        "attempts",
+    ]
     await conn.execute(pages.insert().from_select(cols, owed))
     if action == RESOLVE:
         await conn.execute(
