@@ -15,24 +15,20 @@ import asyncio
 import hmac
 import logging
 import time
-from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.alerts.message import ANNOUNCING, GroupMessages
 from bot.alerts.webhook import WebhookAlert, WebhookPayload
 from bot.metrics import AlertMetrics
-from bot.render.alert_blocks import group_message
-from bot.render.incident_blocks import incident_blocks
-from bot.render.report_blocks import SlackMessage, render_report
 from bot.settings import Settings
 from bot.slack.client import Pacer
-from bot.slack.signing import key_from, sign
+from bot.slack.signing import key_from
 from commands.alerts import route_for
 from commands.params import UsageError
 from commands.redact import redact
@@ -40,22 +36,16 @@ from commands.registry import CheckContext, CheckSpec
 from commands.report import Report, Severity
 from commands.runner import run_check
 from escalation.ladder.engine import Escalator
-from escalation.model import Incident, Priority
+from escalation.model import Priority
 from escalation.state.alert_groups import AlertGroup, AlertGroups
 
 log = logging.getLogger(__name__)
 
-# While an alert group opens its incident: the group, its fresh report message and when the
-# notification arrived, so the incident's announcement *is* the group's message (see announce).
-ANNOUNCING: ContextVar[tuple[AlertGroup, SlackMessage | None, float | None] | None] = ContextVar(
-    "alp_alert_announcing", default=None
-)
-BUTTON_TTL_S = 7 * 24 * 3600  # alert messages live for days; who may click is checked at click time
 ACTOR = "alertmanager"
 IN_FLIGHT_S = 300  # an episode unsaved this long after its start lost its starter (longer than any check)
 
 
-class AlertIntake:
+class AlertIntake(GroupMessages):
     def __init__(
         self,
         settings: Settings,
@@ -128,19 +118,27 @@ class AlertIntake:
                 self.locks[key] = (lock, users - 1)
 
     async def _handle(self, payload: WebhookPayload, received: float) -> None:
+        # An alert is its fingerprint and startsAt, whatever group key it comes under.
+        known = await self.groups.instances([(a.fingerprint, a.startsAt) for a in payload.alerts])
+        alerts = [a for a in payload.alerts if not (a.status == "firing" and _resolved(known, a))]
+        firing = [a for a in alerts if a.status == "firing"]
         group = await self.groups.current(payload.groupKey)
-        firing = [a for a in payload.alerts if a.status == "firing"]
+        if group is None or group.status == "resolved":
+            group = await self._carried_over(payload.groupKey, known) or group
         new_episode = group is None or (group.status == "resolved" and bool(firing))
-        if group is not None and group.status == "resolved" and (not firing or _stale(firing, group)):
+        old_news = any(a.status == "firing" for a in payload.alerts) and not firing
+        if group is not None and (old_news or (group.status == "resolved" and (not firing or _stale(firing, group)))):
             # A repeated "resolved", or a firing notification older than the resolution (a
-            # retried webhook, another replica's late copy): nothing new, no new episode.
+            # retried webhook, an HA peer's late copy): nothing new, no new episode.
             group.notifications += 1
             await self.groups.save(group)
             return
         if group is None and not firing:
-            # Resolved before we heard it fire (a new receiver, a fresh state store): there is
-            # no message to update and no incident to resolve.
+            # Resolved before we heard it fire (a new receiver, a fresh state store, an HA peer's
+            # resolution first): no message to update, no incident to resolve; remembered, so a
+            # late firing copy of these alerts opens nothing.
             log.info("alert group %s resolved; never seen firing: nothing to update", payload.groupKey[:200])
+            await self.groups.record_instances(None, {(a.fingerprint, a.startsAt): "resolved" for a in alerts})
             return
         notes: list[str] = []
         spec = params = None
@@ -169,11 +167,15 @@ class AlertIntake:
             log.info("alert group %s: being started by another replica", payload.groupKey[:200])
             return
         before = {f for f, a in group.alerts.items() if a.get("status") == "firing"}
-        for a in payload.alerts:
+        for a in alerts:
             group.alerts[a.fingerprint] = a.model_dump()
         group.common_labels = dict(payload.commonLabels)
         group.route["truncated"] = payload.truncatedAlerts  # left out by Alertmanager's max_alerts
+        group.route["latest"] = [a.fingerprint for a in alerts]  # what the counts are of
         group.status = "firing" if firing else "resolved"
+        if group.status == "resolved":  # the whole group, with alerts max_alerts left unlisted
+            for seen in group.alerts.values():
+                seen["status"] = "resolved"
         group.notifications += 1
         now_firing = {a.fingerprint for a in firing}
         joined, left = now_firing - before, before - now_firing
@@ -199,8 +201,27 @@ class AlertIntake:
             await self.groups.save(group)
         else:
             await self._post(group, fresh, arrived)
+        listed = set(group.route["latest"]) if group.status == "firing" else set(group.alerts)
+        await self.groups.record_instances(
+            group.id, {(fp, a["startsAt"]): a["status"] for fp, a in group.alerts.items() if fp in listed}
+        )
         if group.status == "resolved" and group.incident_id and self.cfg.auto_resolve:
             await self.escalator.resolve(group.incident_id, ACTOR)
+
+    async def _carried_over(
+        self, group_key: str, known: dict[tuple[str, str], tuple[int | None, str]]
+    ) -> AlertGroup | None:
+        """The firing episode these alerts belong to under another group key (a reload changed
+        `group_by`): re-keyed to `group_key`, with its message and incident."""
+        for episode_id in sorted({e for e, status in known.values() if e is not None and status == "firing"}):
+            episode = await self.groups.get(episode_id)
+            if episode is None or episode.status != "firing" or episode.group_key == group_key:
+                continue
+            moved = await self.groups.rekey(episode_id, group_key)
+            if moved is not None:
+                log.info("alert group %s continues as %s", episode.group_key[:200], group_key[:200])
+                return moved
+        return None
 
     def _route_spec(self, group: AlertGroup) -> tuple[CheckSpec | None, Any]:
         from commands.registry import CHECKS
@@ -272,90 +293,6 @@ class AlertIntake:
                 {"target": report.target, "severity": report.severity.value, "findings": findings},
             )
 
-    # ------------------------------------------------------------------ Slack
-    def silence_buttons(self, group: AlertGroup) -> list[tuple[str, str]]:
-        if not self.cfg.url:
-            return []
-        return [
-            (f"Silence {h:g}h", sign({"g": group.id, "h": h}, self.key, BUTTON_TTL_S)) for h in self.cfg.silence_hours
-        ]
-
-    def _render_report(self, group: AlertGroup, report: Report | None) -> SlackMessage | None:
-        """The check's report as blocks, kept on the episode so later updates still show it."""
-        if report is None:
-            return None
-        rendered = render_report(report, self.button)
-        if group.route.get("priority"):  # the group opens its own incident: no "Open incident" button
-            rendered.blocks = [b for b in rendered.blocks if b.get("block_id") != "incident_from_report"]
-        group.route["report_blocks"] = rendered.blocks
-        group.route["report_target"] = report.target
-        return rendered
-
-    async def announce(self, inc: Incident) -> tuple[str, str] | None:
-        """For the notifier: an alert-born incident is announced by its group's message (posted
-        now, with the incident's buttons); None when this incident is not being opened by a group."""
-        pending = ANNOUNCING.get()
-        if pending is None:
-            return None
-        group, fresh, received = pending
-        group.incident_id = inc.id
-        await self._post(group, fresh, received, save=False)
-        return (group.channel, group.message_ts) if group.message_ts else None
-
-    async def refresh(self, inc: Incident) -> bool:
-        """For the notifier: re-render the group message that announced `inc` (False: none did)."""
-        group = await self.groups.of_incident(inc.id)
-        if group is None or not group.message_ts or group.message_ts != inc.message_ts:
-            return False
-        await self._post(group, None, None, save=False)
-        return True
-
-    async def _post(
-        self, group: AlertGroup, fresh: SlackMessage | None, received: float | None, save: bool = True
-    ) -> None:
-        blocks = group.route.get("report_blocks")
-        rendered = fresh or (SlackMessage("", blocks) if blocks else None)
-        inc = await self.escalator.get(group.incident_id) if group.incident_id else None
-        ref = f"{inc.ref} ({inc.priority.value}, {inc.status.value})" if inc else None
-        if ref and group.previous_incident_id:
-            ref += f", after INC-{group.previous_incident_id}"
-        msg = group_message(
-            group,
-            rendered,
-            list(group.route.get("notes", [])),
-            self.silence_buttons(group),
-            ref,
-            self.cfg.max_alerts_shown,
-            incident_blocks(inc)[1][1:] if inc else [],
-        )
-        try:
-            await self.pacer.wait(group.channel)
-            if group.message_ts is None:
-                resp = await self.client.chat_postMessage(channel=group.channel, text=msg.text, blocks=msg.blocks)
-                group.message_ts, group.channel = str(resp["ts"]), str(resp.get("channel", group.channel))
-            else:
-                await self.client.chat_update(
-                    channel=group.channel, ts=group.message_ts, text=msg.text, blocks=msg.blocks
-                )
-            if received is not None:
-                took = time.monotonic() - received
-                self.latencies.append(took)
-                self.metrics.latency.observe(took)
-            if fresh is not None and msg.attachment:
-                target = group.route.get("report_target", "report")
-                await self.client.files_upload_v2(
-                    channel=group.channel,
-                    thread_ts=group.message_ts,
-                    content=msg.attachment,
-                    filename=f"{target}-report.txt",
-                    title=f"{target} report",
-                )
-        except SlackApiError as err:
-            log.error("alert group message in %s failed: %s", group.channel, err.response.get("error"))
-        finally:
-            if save:
-                await self.groups.save(group)
-
 
 def _describe(alert: dict[str, Any]) -> str:
     labels = alert.get("labels", {})
@@ -375,6 +312,11 @@ def _stale(firing: list[WebhookAlert], group: AlertGroup) -> bool:
         and seen.get("startsAt") == a.startsAt
         for a in firing
     )
+
+
+def _resolved(known: dict[tuple[str, str], tuple[int | None, str]], alert: WebhookAlert) -> bool:
+    """This firing of the alert (fingerprint, startsAt) was already seen resolved."""
+    return known.get((alert.fingerprint, alert.startsAt[:64]), (None, ""))[1] == "resolved"
 
 
 def _age_s(group: AlertGroup) -> float:

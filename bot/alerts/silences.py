@@ -17,7 +17,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.alerts.intake import BUTTON_TTL_S, AlertIntake
+from bot.alerts.intake import AlertIntake
+from bot.alerts.message import BUTTON_TTL_S
 from bot.remediation.buttons import ActionFlow
 from bot.render.alert_blocks import clear_alerts_blocks, esc
 from bot.settings import Settings

@@ -142,3 +142,16 @@ alert_groups = sa.Table(
     sa.Column("opened_at", TS, nullable=False),
     sa.Column("updated_at", TS, nullable=False),
 )
+
+# What identifies an alert across group keys (escalation.state.alert_groups): Alertmanager's
+# fingerprint (its labels) and startsAt (this firing of it). Created by migration 0006.
+alert_instances = sa.Table(
+    "alp_alert_instances",
+    metadata,
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("starts_at", sa.String(64), nullable=False),  # as Alertmanager sent it
+    sa.Column("episode_id", sa.Integer, index=True),  # NULL: heard only resolved, never firing
+    sa.Column("status", sa.String(16), nullable=False),  # firing, resolved (never back to firing)
+    sa.Column("updated_at", TS, nullable=False),
+    sa.PrimaryKeyConstraint("fingerprint", "starts_at"),
+)
