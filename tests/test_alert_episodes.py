@@ -116,14 +116,17 @@ def test_a_deleted_group_message_is_replaced_and_the_incident_follows_it(am_bot,
     posts = wait_until(lambda: group_posts(fake_slack, name)[1:], 10)
     new_ts = posts[0].response["ts"]
     assert "FIRING" in posts[0].args.get("text", "") and inc["ref"] in blocks_text(posts[0].args["blocks"])
-    links = [
-        c
-        for c in fake_slack.called("chat.postMessage")
-        if c.args.get("thread_ts") == old_ts
-        and c.response.get("ok")
-        and new_ts.replace(".", "") in c.args.get("text", "")
-    ]
-    assert links, "the old thread links to the new message"
+
+    def links() -> list[Any]:
+        return [
+            c
+            for c in fake_slack.called("chat.postMessage")
+            if c.args.get("thread_ts") == old_ts
+            and c.response.get("ok")
+            and new_ts.replace(".", "") in c.args.get("text", "")
+        ]
+
+    assert wait_until(links, 10), "the old thread links to the new message"
     # the incident's announcement is the new message: acknowledging it updates that one
     command(am_bot, fake_slack, f"incident ack {inc['id']}", channel="C0ALERTS")
     wait_until(
