@@ -17,7 +17,7 @@ from commands.actions.validators import IntList
 from commands.backends import redis
 from commands.backends.errors import BackendError, BackendRefused
 from commands.backends.kafka import KafkaProbe, commit_offsets
-from commands.backends.postgres import connect, query
+from commands.backends.postgres import connect, execute, query
 
 
 def _topic(value: str) -> str:
@@ -152,7 +152,7 @@ async def preview_reindex(ctx: ActionContext, p: ReindexParams) -> Preview:
 )
 async def reindex(ctx: ActionContext, p: ReindexParams, preview: Preview) -> Outcome:
     async with connect(ctx.config.postgres_dsn, ctx.config.actions.lock_ttl_s) as conn:
-        await conn.execute(sql.SQL("REINDEX TABLE {}").format(sql.Identifier(p.table)))
+        await execute(conn, sql.SQL("REINDEX TABLE {}").format(sql.Identifier(p.table)))
     return Outcome(True, f"reindexed {p.table} ({len(preview.items)} index(es))")
 
 
