@@ -74,12 +74,13 @@ def redis_latency_probe(ctx: CheckContext) -> Probe:
                 t0 = time.perf_counter()
                 await client.ping()
                 times.append((time.perf_counter() - t0) * 1000)
+            who = redis.where(client)
         avg, worst = sum(times) / len(times), max(times)
         severity = Severity.WARNING if avg >= cfg.thresholds.redis_latency_warn_ms else Severity.OK
         return [
             Finding(
                 severity=severity,
-                title=f"Redis latency: avg {avg:.2f}ms, max {worst:.2f}ms",
+                title=f"{who} latency: avg {avg:.2f}ms, max {worst:.2f}ms",
                 evidence=[Fields(items={"samples": str(len(times)), "min": f"{min(times):.2f}ms"})],
             )
         ]
