@@ -113,6 +113,15 @@ class Incident:
         return f"INC-{self.id}"
 
 
+class PagerEvent(StrEnum):
+    """PagerDuty Events API v2 `event_action`s alp sends (the payloads and the dedup key:
+    `escalation.ladder.pager`): the manager's page opens an alert, alp's incident ends it."""
+
+    TRIGGER = "trigger"
+    ACKNOWLEDGE = "acknowledge"
+    RESOLVE = "resolve"
+
+
 class TimelineKind(StrEnum):
     """What a timeline entry records (stored as its value)."""
 

@@ -38,6 +38,7 @@ from commands.runner import run_check
 from escalation.ladder.engine import Escalator
 from escalation.model import Priority
 from escalation.state.alert_groups import AlertGroup, AlertGroups
+from escalation.state.audit import changes_since
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class AlertIntake(GroupMessages):
         groups: AlertGroups,
         registry: CollectorRegistry,
         button: Any = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self.settings, self.cfg, self.client, self.escalator, self.groups = (
             settings,
@@ -62,11 +64,12 @@ class AlertIntake(GroupMessages):
             escalator,
             groups,
         )
-        self.button = button  # signs remediation buttons (ActionFlow.request_button)
+        self.button = button  # signs remediation buttons (SlackRemediation.request_button)
         secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "alp"
         self.key = key_from(secret)
         self.metrics = AlertMetrics(registry)
-        self.pacer = Pacer(self.cfg.post_rate_per_s, self.cfg.post_burst)
+        # one pace per channel, shared with the incident notifier (bot/alerts/notifier.py)
+        self.pacer = pacer or Pacer(self.cfg.post_rate_per_s, self.cfg.post_burst)
         self.locks: dict[str, tuple[asyncio.Lock, int]] = {}  # group key -> (lock, notifications holding it)
         self.reports: dict[tuple[str, str], tuple[float, asyncio.Future[Report]]] = {}
         self.tasks: set[asyncio.Task[None]] = set()
@@ -242,7 +245,7 @@ class AlertIntake(GroupMessages):
         ]
         for k in stale:
             del self.reports[k]
-        future = asyncio.ensure_future(run_check(spec, CheckContext(self.settings), params))
+        future = asyncio.ensure_future(run_check(spec, CheckContext(self.settings, audit_reader=changes_since), params))
         self.reports[key] = (time.monotonic(), future)
         return await asyncio.shield(future)
 

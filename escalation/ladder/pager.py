@@ -4,7 +4,9 @@ An alert is opened with a `trigger` and ended with `acknowledge` or `resolve` ca
 `dedup_key` (developer.pagerduty.com, Events API v2: "Send an Alert Event", "Acknowledge or
 Resolve an Alert"). alp's dedup key is per incident, escalation and step (`dedup_key`), so every
 attempt at one page is one alert, and a new escalation after an acknowledgement timed out is a new
-one. Which event follows which change of alp's incident is `FOLLOWS`.
+one. An acknowledged incident owes its alerts an `acknowledge`, a resolved one a `resolve` (queued
+by `escalation.state.outbox.queue_followups`). The event kinds are the shared vocabulary
+`escalation.model.PagerEvent`, since the outbox in `escalation.state` stores them.
 """
 
 from __future__ import annotations
@@ -16,10 +18,9 @@ from typing import Any
 import aiohttp
 
 from escalation.ladder.pages import Page
+from escalation.model import PagerEvent
 
-TRIGGER, ACKNOWLEDGE, RESOLVE = "trigger", "acknowledge", "resolve"
-EVENT_ACTIONS = (TRIGGER, ACKNOWLEDGE, RESOLVE)
-FOLLOWS = {"acknowledged": ACKNOWLEDGE, "resolved": RESOLVE}  # alp's incident status -> the event it owes
+TRIGGER, ACKNOWLEDGE, RESOLVE = (e.value for e in PagerEvent)
 RETRY_AFTER_MAX_S = 600.0  # a longer Retry-After is taken as this (a pager asking for hours is misconfigured)
 
 

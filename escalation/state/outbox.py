@@ -21,11 +21,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from escalation.ladder.pager import ACKNOWLEDGE, RESOLVE, TRIGGER
-from escalation.model import Incident, Status
+from escalation.model import Incident, PagerEvent, Status
 from escalation.state.db import aware, now
+from escalation.state.rows import incident_of as _incident
 from escalation.state.schema import TS, incidents, pages
-from escalation.state.store import _incident
 
 
 @dataclass(frozen=True)
@@ -33,7 +32,7 @@ class PageKey:
     incident_id: int
     escalation_id: str
     step: int
-    action: str = TRIGGER  # escalation.pager.EVENT_ACTIONS: the page itself, or a pager alert's end
+    action: str = PagerEvent.TRIGGER.value  # escalation.model.PagerEvent: the page itself, or its pager alert's end
 
     def where(self) -> Any:
         return sa.and_(
@@ -65,7 +64,7 @@ async def insert_page(conn: AsyncConnection, incident_id: int, escalation_id: st
             incident_id=incident_id,
             escalation_id=escalation_id,
             step=step,
-            event_action=TRIGGER,
+            event_action=PagerEvent.TRIGGER.value,
             status="pending",
             claimed_at=at,
             next_attempt_at=at,
@@ -78,7 +77,7 @@ async def queue_followups(conn: AsyncConnection, incident_id: int, action: str, 
     """In the transaction that acknowledged or resolved the incident: a pending `action` event for
     every pager trigger of it that may have reached the pager (sent, or attempted), once per trigger.
     A resolve supersedes acknowledgements not yet on the wire."""
-    if action not in (ACKNOWLEDGE, RESOLVE) or not pager_steps:
+    if action not in (PagerEvent.ACKNOWLEDGE.value, PagerEvent.RESOLVE.value) or not pager_steps:
         return
     at = now()
     t, later = pages.alias("t"), pages.alias("later")
@@ -93,7 +92,7 @@ async def queue_followups(conn: AsyncConnection, incident_id: int, action: str, 
         sa.literal(0),
     ).where(
         t.c.incident_id == incident_id,
-        t.c.event_action == TRIGGER,
+        t.c.event_action == PagerEvent.TRIGGER.value,
         t.c.step.in_(pager_steps),
         sa.or_(t.c.status == "sent", t.c.attempts > 0),
         ~sa.exists(
@@ -116,12 +115,12 @@ async def queue_followups(conn: AsyncConnection, incident_id: int, action: str, 
         "attempts",
     ]
     await conn.execute(pages.insert().from_select(cols, owed))
-    if action == RESOLVE:
+    if action == PagerEvent.RESOLVE.value:
         await conn.execute(
             pages.update()
             .where(
                 pages.c.incident_id == incident_id,
-                pages.c.event_action == ACKNOWLEDGE,
+                pages.c.event_action == PagerEvent.ACKNOWLEDGE.value,
                 pages.c.status == "pending",
                 sa.or_(pages.c.lease_until.is_(None), pages.c.lease_until < at),
             )
@@ -152,7 +151,7 @@ def _trigger_landed(at: datetime) -> Any:
             trigger.c.incident_id == pages.c.incident_id,
             trigger.c.escalation_id == pages.c.escalation_id,
             trigger.c.step == pages.c.step,
-            trigger.c.event_action == TRIGGER,
+            trigger.c.event_action == PagerEvent.TRIGGER.value,
             trigger.c.lease_until >= at,
         )
     )
@@ -201,14 +200,14 @@ class Outbox:
                         key.where(),
                         pages.c.status == "pending",
                         sa.or_(pages.c.lease_until.is_(None), pages.c.lease_until < at),
-                        _active() if key.action == TRIGGER else _trigger_landed(at),
+                        _active() if key.action == PagerEvent.TRIGGER.value else _trigger_landed(at),
                     )
                     .values(attempts=pages.c.attempts + 1, lease_until=at + timedelta(seconds=lease_s))
                     .returning(pages.c.attempts, pages.c.failing_since)
                 )
             ).first()
             if row is None:
-                if key.action != TRIGGER:
+                if key.action != PagerEvent.TRIGGER.value:
                     return None
                 await conn.execute(
                     pages.update()
