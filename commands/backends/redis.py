@@ -112,6 +112,13 @@ async def info_by_node(client: Client) -> dict[str, dict[str, Any]]:
     return {f"{pool.get('host', 'localhost')}:{pool.get('port', 6379)}": await client.info()}
 
 
+async def key_count(client: Client) -> int:
+    """DBSIZE of the server, or summed over every primary of a cluster (redis-py asks one node by default)."""
+    if isinstance(client, RedisCluster):
+        return int(await client.dbsize(target_nodes=RedisCluster.PRIMARIES))
+    return int(await client.dbsize())
+
+
 def where(client: Client) -> str:
     """Which node answers by default: "Redis" for a single server, "Redis Cluster (node host:port of
     N primaries)" for a cluster."""

@@ -22,7 +22,16 @@ from typing import Any
 
 from escalation.config import EscalationSettings
 from escalation.ladder.notify import Notifier
-from escalation.ladder.pager import TRIGGER, PagerThrottled, dedup_key, lifecycle_event, send_pager, trigger_event
+from escalation.ladder.pager import (
+    ACKNOWLEDGE,
+    RESOLVE,
+    TRIGGER,
+    PagerThrottled,
+    dedup_key,
+    lifecycle_event,
+    send_pager,
+    trigger_event,
+)
 from escalation.ladder.pages import build_page
 from escalation.model import Incident, TimelineKind
 from escalation.state.outbox import Attempt, Outbox, PageKey
@@ -91,6 +100,9 @@ class Delivery:
             if claimed is None:
                 return
             await self._attempt(claimed, changes)
+            if inc.ladder[key.step].via == "pager":  # an acknowledge/resolve may be waiting for this attempt
+                for action in (ACKNOWLEDGE, RESOLVE):
+                    self.start(PageKey(key.incident_id, key.escalation_id, key.step, action))
         except Exception:  # the lease expires and the next leader's reconciler tries again
             log.exception("delivering step %s of incident %s", key.step, key.incident_id)
 

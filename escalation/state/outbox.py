@@ -163,7 +163,8 @@ class Outbox:
         self.engine = engine
 
     async def due(self, at: datetime) -> list[PageKey]:
-        """Pending pages whose next attempt is due and that no live attempt holds."""
+        """Pending pages whose next attempt is due and that no live attempt holds (an acknowledge or
+        resolve: nor an attempt at its trigger, after which delivery starts it)."""
         async with self.engine.connect() as conn:
             rows = (
                 await conn.execute(
@@ -171,6 +172,7 @@ class Outbox:
                         pages.c.status == "pending",
                         pages.c.next_attempt_at <= at,
                         sa.or_(pages.c.lease_until.is_(None), pages.c.lease_until < at),
+                        sa.or_(pages.c.event_action == PagerEvent.TRIGGER.value, _trigger_landed(at)),
                     )
                 )
             ).all()
@@ -181,7 +183,8 @@ class Outbox:
             row = (
                 await conn.execute(
                     sa.select(sa.func.min(sa.func.coalesce(pages.c.lease_until, pages.c.next_attempt_at))).where(
-                        pages.c.status == "pending"
+                        pages.c.status == "pending",
+                        sa.or_(pages.c.event_action == PagerEvent.TRIGGER.value, _trigger_landed(now())),
                     )
                 )
             ).one()

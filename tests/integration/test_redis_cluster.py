@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio.cluster import RedisCluster
 
+from commands.actions.registry import ACTIONS, ActionContext
+from commands.actions.runner import preview, validate
 from commands.report import Severity
 from tests.support.checks_env import config_for, run
 from tests.support.k8s_world import PLATFORM
@@ -71,3 +73,20 @@ async def test_health_pings_the_cluster_and_names_it(testbed, platform, cluster)
     report = await run("health", cfg)
     [pong] = [f.title for f in report.findings if "PONG" in f.title]
     assert "cluster" in pong.lower(), pong
+
+
+async def test_flush_cache_previews_the_keys_of_every_primary(testbed, platform, cluster, unique) -> None:  # type: ignore[no-untyped-def]
+    """The preview of FLUSHDB (which redis-py sends to every primary) counts every primary's keys,
+    not the one node DBSIZE asks by default."""
+    url, client = cluster
+    await client.flushdb()
+    keys = [f"{unique}:{i}" for i in range(30)]
+    for key in keys:
+        await client.set(key, "x", ex=300)
+    assert len({client.get_node_from_key(k).name for k in keys}) == 3  # spread over the three primaries
+    cfg = config_for(testbed, platform, PLATFORM, redis_url=url)
+    spec = ACTIONS.get("flush-cache")
+    assert spec is not None
+    pre = await preview(spec, ActionContext(cfg), validate(spec, {}))
+    assert pre.before == {"keys": 30}, pre.lines
+    assert "every primary" in pre.lines[0] and "Redis Cluster" in pre.lines[0], pre.lines
