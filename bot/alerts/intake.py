@@ -19,16 +19,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.alerts.message import ANNOUNCING, GroupMessages
+from bot.alerts.group_messages import ANNOUNCING, GroupMessages
 from bot.alerts.webhook import WebhookAlert, WebhookPayload
-from bot.metrics import AlertMetrics
+from bot.render.report_blocks import SlackMessage, render_report
 from bot.settings import Settings
-from bot.slack.client import Pacer
-from bot.slack.signing import key_from
 from commands.alerts import route_for
 from commands.params import UsageError
 from commands.redact import redact
@@ -46,16 +43,15 @@ ACTOR = "alertmanager"
 IN_FLIGHT_S = 300  # an episode unsaved this long after its start lost its starter (longer than any check)
 
 
-class AlertIntake(GroupMessages):
+class AlertIntake:
     def __init__(
         self,
         settings: Settings,
         client: AsyncWebClient,
         escalator: Escalator,
         groups: AlertGroups,
-        registry: CollectorRegistry,
+        messages: GroupMessages,
         button: Any = None,
-        pacer: Pacer | None = None,
     ) -> None:
         self.settings, self.cfg, self.client, self.escalator, self.groups = (
             settings,
@@ -65,18 +61,19 @@ class AlertIntake(GroupMessages):
             groups,
         )
         self.button = button  # signs remediation buttons (SlackRemediation.request_button)
-        secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "alp"
-        self.key = key_from(secret)
-        self.metrics = AlertMetrics(registry)
-        # one pace per channel, shared with the incident notifier (bot/alerts/notifier.py)
-        self.pacer = pacer or Pacer(self.cfg.post_rate_per_s, self.cfg.post_burst)
+        self.messages = messages  # the groups' Slack messages, shared with the incident notifier
+        self.key, self.metrics = messages.key, messages.metrics
         self.locks: dict[str, tuple[asyncio.Lock, int]] = {}  # group key -> (lock, notifications holding it)
         self.reports: dict[tuple[str, str], tuple[float, asyncio.Future[Report]]] = {}
         self.tasks: set[asyncio.Task[None]] = set()
         # Groups handled at once: the state store is written synchronously, so fifty groups in
         # flight would each hold the event loop a little on every turn and delay slash commands' acks.
         self.slots = asyncio.Semaphore(self.cfg.concurrency)
-        self.latencies: list[float] = []  # seconds, notification -> findings posted (the benchmark reads them)
+
+    @property
+    def latencies(self) -> list[float]:
+        """Seconds, notification -> findings posted (the benchmark reads them)."""
+        return self.messages.latencies
 
     # ------------------------------------------------------------------ HTTP
     async def endpoint(self, request: web.Request) -> web.Response:
@@ -203,7 +200,7 @@ class AlertIntake(GroupMessages):
         if unsent and group.message_ts is not None:  # posted as the incident's announcement
             await self.groups.save(group)
         else:
-            await self._post(group, fresh, arrived)
+            await self.messages.post(group, fresh, arrived)
         listed = set(group.route["latest"]) if group.status == "firing" else set(group.alerts)
         await self.groups.record_instances(
             group.id, {(fp, a["startsAt"]): a["status"] for fp, a in group.alerts.items() if fp in listed}
@@ -295,6 +292,19 @@ class AlertIntake(GroupMessages):
                 f"check {report.target}: {report.severity.value.upper()} (routed from the alert)",
                 {"target": report.target, "severity": report.severity.value, "findings": findings},
             )
+
+    # ------------------------------------------------------------------ Slack
+
+    def _render_report(self, group: AlertGroup, report: Report | None) -> SlackMessage | None:
+        """The check's report as blocks, kept on the episode so later updates still show it."""
+        if report is None:
+            return None
+        rendered = render_report(report, self.button)
+        if group.route.get("priority"):  # the group opens its own incident: no "Open incident" button
+            rendered.blocks = [b for b in rendered.blocks if b.get("block_id") != "incident_from_report"]
+        group.route["report_blocks"] = rendered.blocks
+        group.route["report_target"] = report.target
+        return rendered
 
 
 def _describe(alert: dict[str, Any]) -> str:

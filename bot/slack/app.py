@@ -317,6 +317,12 @@ async def run_in_channel(
             png = await asyncio.to_thread(lag_chart_png, report.data)
             if png:
                 await reply.attach_image(png, f"{request.target}-chart.png", f"{request.target}: lag over the window")
+        elif report.data.get("graph"):  # graph: the chart of what was asked, in the thread
+            from commands.graph.chart import graph_png
+
+            png = await asyncio.to_thread(graph_png, report.data)
+            if png:
+                await reply.attach_image(png, "graph.png", f"graph: {report.data.get('query', '')}"[:200])
         channel = command["channel_id"]
         msg = render_report(
             report, lambda action, params: flow.request_button(action, params, channel), request.show_all

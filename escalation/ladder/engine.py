@@ -339,11 +339,6 @@ class Escalator:
         await self._safely(self.notifier.checklist(inc))
         return True
 
-    async def moved_announcement(self, incident_id: int, channel: str, ts: str) -> None:
-        """The incident's announcement is now the message `ts` in `channel` (the old one was deleted):
-        its updates and its pages' thread follow."""
-        await self.store.set_message(incident_id, ts, channel)
-
     async def note(self, incident_id: int, user: str, text: str) -> None:
         await self.store.log(incident_id, user, TimelineKind.NOTE, text)
         inc = await self.store.get(incident_id)

@@ -294,3 +294,14 @@ def test_the_postmortem_proposes_a_runbook_entry_that_lints(tmp_path: Path) -> N
         ("restart", {"deployment": "user-service"}, ["deadlocks"])
     ]
     assert "#   2026-12-07 03:01:00Z deadlocks: CRITICAL: CRITICAL: 2 backend(s) blocked symptoms:" in proposal
+
+
+def test_the_deployed_configmap_and_the_readme_example_lint(tmp_path: Path) -> None:
+    import yaml
+
+    cm = yaml.safe_load((ROOT / "deploy/runbook-configmap.yaml").read_text())
+    for name, text in cm["data"].items():
+        write(tmp_path, name, text)
+    readme = (ROOT / "README.md").read_text()
+    write(tmp_path, "billing.yaml", readme.split("payment webhooks (`billing.yaml`):\n\n```yaml\n")[1].split("```")[0])
+    assert lint_lines(tmp_path) == []

@@ -1,16 +1,16 @@
-"""An alert group's Slack message: posted once, updated in place, replaced when deleted.
-
-The message of an episode (`escalation.state.alert_groups`) shows its alerts, route, the routed
-check's report and, for an alert-born incident, the incident's status and buttons: it *is* the
-incident's announcement. Posting is paced per channel. A message someone deleted (chat.update:
+"""One Slack message per alert group (Alertmanager's `groupKey`): posted once, then updated in
+place as the group changes; an alert-born incident is announced by its group's message, and
+re-rendered there when the incident moves. Built before the escalator (it reads incidents from
+the state store), so the incident notifier (bot/alerts/notifier.py) and the intake
+(bot/alerts/intake.py) both get it at construction. A message someone deleted (chat.update:
 `message_not_found`) is posted again, the old and new threads link to each other, and the
-incident's announcement moves to the new message.
-"""
+incident's announcement (its updates, its pages' thread) moves to the new message."""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import Any
 
@@ -20,12 +20,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.metrics import AlertMetrics
 from bot.render.alert_blocks import group_message
 from bot.render.incident_blocks import incident_blocks
-from bot.render.report_blocks import SlackMessage, render_report
+from bot.render.report_blocks import SlackMessage
+from bot.settings import Settings
 from bot.slack.client import Pacer, permalink
-from bot.slack.signing import sign
-from commands.alerts import AlertmanagerSettings
-from commands.report import Report
-from escalation.ladder.engine import Escalator
+from bot.slack.signing import key_from, sign
 from escalation.model import Incident
 from escalation.state.alert_groups import AlertGroup, AlertGroups
 
@@ -38,19 +36,32 @@ ANNOUNCING: ContextVar[tuple[AlertGroup, SlackMessage | None, float | None] | No
 )
 BUTTON_TTL_S = 7 * 24 * 3600  # alert messages live for days; who may click is checked at click time
 
+IncidentReader = Callable[[int], Awaitable[Incident | None]]
+"""An incident by id (`escalation.state.store.Store.get`)."""
+AnnouncementMover = Callable[[int, str, str], Awaitable[object]]
+"""(incident id, ts, channel): the incident's announcement is now that message (`Store.set_message`)."""
+
 
 class GroupMessages:
-    """The Slack side of `bot.alerts.intake.AlertIntake` (which sets these attributes)."""
+    """The alert groups' messages in Slack, paced per channel by `pacer` (shared with every
+    message the bot posts there)."""
 
-    cfg: AlertmanagerSettings
-    client: AsyncWebClient
-    escalator: Escalator
-    groups: AlertGroups
-    key: bytes
-    button: Any
-    pacer: Pacer
-    metrics: AlertMetrics
-    latencies: list[float]
+    def __init__(
+        self,
+        settings: Settings,
+        client: AsyncWebClient,
+        groups: AlertGroups,
+        incidents: IncidentReader,
+        pacer: Pacer,
+        metrics: AlertMetrics,
+        move_announcement: AnnouncementMover | None = None,
+    ) -> None:
+        self.cfg, self.client, self.groups, self.incidents = settings.alertmanager, client, groups, incidents
+        self.move_announcement = move_announcement
+        self.pacer, self.metrics = pacer, metrics
+        secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "alp"
+        self.key = key_from(secret)
+        self.latencies: list[float] = []  # seconds, notification -> findings posted (the benchmark reads them)
 
     def silence_buttons(self, group: AlertGroup) -> list[tuple[str, str]]:
         if not self.cfg.url:
@@ -59,42 +70,31 @@ class GroupMessages:
             (f"Silence {h:g}h", sign({"g": group.id, "h": h}, self.key, BUTTON_TTL_S)) for h in self.cfg.silence_hours
         ]
 
-    def _render_report(self, group: AlertGroup, report: Report | None) -> SlackMessage | None:
-        """The check's report as blocks, kept on the episode so later updates still show it."""
-        if report is None:
-            return None
-        rendered = render_report(report, self.button)
-        if group.route.get("priority"):  # the group opens its own incident: no "Open incident" button
-            rendered.blocks = [b for b in rendered.blocks if b.get("block_id") != "incident_from_report"]
-        group.route["report_blocks"] = rendered.blocks
-        group.route["report_target"] = report.target
-        return rendered
-
     async def announce(self, inc: Incident) -> tuple[str, str] | None:
-        """For the notifier: an alert-born incident is announced by its group's message (posted
+        """An alert-born incident is announced by its group's message (posted
         now, with the incident's buttons); None when this incident is not being opened by a group."""
         pending = ANNOUNCING.get()
         if pending is None:
             return None
         group, fresh, received = pending
         group.incident_id = inc.id
-        await self._post(group, fresh, received, save=False)
+        await self.post(group, fresh, received, save=False)
         return (group.channel, group.message_ts) if group.message_ts else None
 
     async def refresh(self, inc: Incident) -> bool:
-        """For the notifier: re-render the group message that announced `inc` (False: none did)."""
+        """Re-render the group message that announced `inc` (False: none did)."""
         group = await self.groups.of_incident(inc.id)
         if group is None or not group.message_ts or group.message_ts != inc.message_ts:
             return False
-        await self._post(group, None, None, save=False)
+        await self.post(group, None, None, save=False)
         return True
 
-    async def _post(
+    async def post(
         self, group: AlertGroup, fresh: SlackMessage | None, received: float | None, save: bool = True
     ) -> None:
         blocks = group.route.get("report_blocks")
         rendered = fresh or (SlackMessage("", blocks) if blocks else None)
-        inc = await self.escalator.get(group.incident_id) if group.incident_id else None
+        inc = await self.incidents(group.incident_id) if group.incident_id else None
         ref = f"{inc.ref} ({inc.priority.value}, {inc.status.value})" if inc else None
         if ref and group.previous_incident_id:
             ref += f", after INC-{group.previous_incident_id}"
@@ -141,20 +141,18 @@ class GroupMessages:
                 await self.groups.save(group)
 
     async def _replace(self, group: AlertGroup, text: str, blocks: list[dict[str, Any]]) -> None:
-        """The group's message was deleted (chat.update: message_not_found): post it anew, link the
-        two threads, and move the incident's announcement (its updates, its pages' thread) to it."""
+        """The group's message was deleted: post it anew, link the two threads, and move the
+        incident's announcement to it."""
         old = group.message_ts or ""
         resp = await self.client.chat_postMessage(channel=group.channel, text=text, blocks=blocks)
         group.message_ts, group.channel = str(resp["ts"]), str(resp.get("channel", group.channel))
         log.warning(
             "alert group message %s in %s was deleted; posted again as %s", old, group.channel, group.message_ts
         )
-        if group.incident_id:
-            await self.escalator.moved_announcement(group.incident_id, group.channel, group.message_ts)
-        new_link, old_link = (
-            await permalink(self.client, group.channel, group.message_ts),
-            await permalink(self.client, group.channel, old),
-        )
+        if group.incident_id and self.move_announcement is not None:
+            await self.move_announcement(group.incident_id, group.message_ts, group.channel)
+        new_link = await permalink(self.client, group.channel, group.message_ts)
+        old_link = await permalink(self.client, group.channel, old)
         for thread, note in (
             (old, f":arrow_right: This alert group's message was deleted; it continues in {new_link}"),
             (
