@@ -84,8 +84,9 @@ async def connect(dsn: str, timeout_s: float) -> AsyncIterator[Connection]:
         await conn.close()
 
 
-async def _bounded(conn: Connection, cur: psycopg.AsyncCursor[dict[str, Any]]) -> None:
-    """Inside the statement's transaction: its statement and lock timeouts, for this transaction only."""
+async def bound(conn: Connection, cur: psycopg.AsyncCursor[dict[str, Any]]) -> None:
+    """Inside a transaction: alp's statement and lock timeouts, for this transaction only (a caller
+    running its own transaction calls this first; `query` and `execute` do it themselves)."""
     if conn.timeout_ms <= 0:
         raise ValueError("a PostgreSQL connection without alp's timeouts (use commands.backends.postgres.connect)")
     bound = f"{conn.timeout_ms}ms"
@@ -97,7 +98,7 @@ async def _bounded(conn: Connection, cur: psycopg.AsyncCursor[dict[str, Any]]) -
 async def query(conn: Connection, sql: str, *params: Any) -> list[dict[str, Any]]:
     """The rows of one statement, run in a transaction of its own with alp's timeouts."""
     async with conn.transaction(), conn.cursor() as cur:
-        await _bounded(conn, cur)
+        await bound(conn, cur)
         await cur.execute(sql, params or None)
         return list(await cur.fetchall())
 
@@ -105,7 +106,7 @@ async def query(conn: Connection, sql: str, *params: Any) -> list[dict[str, Any]
 async def execute(conn: Connection, statement: Any, *params: Any) -> None:
     """A statement without rows (REINDEX, …), in a transaction of its own with alp's timeouts."""
     async with conn.transaction(), conn.cursor() as cur:
-        await _bounded(conn, cur)
+        await bound(conn, cur)
         await cur.execute(statement, params or None)
 
 
