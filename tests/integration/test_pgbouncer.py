@@ -54,3 +54,25 @@ async def test_timeouts_hold_on_a_direct_connection_too(testbed) -> None:  # typ
     with pytest.raises(BackendRefused, match="statement timeout"):
         async with connect(testbed["ALP_POSTGRES_DSN"], 0.5) as conn:
             await query(conn, "SELECT pg_sleep(3)")
+
+
+async def test_a_runbook_sql_probe_keeps_the_timeout_behind_pgbouncer(testbed, platform, bouncer) -> None:  # type: ignore[no-untyped-def]
+    """A runbook file's SQL probe runs in its own READ ONLY transaction: alp's statement timeout is set
+    there (it used to ride on the startup options PgBouncer refuses)."""
+    from commands.checks.kube_probes import KubeHandle
+    from commands.registry import CheckContext
+    from commands.runbook import model as m
+    from commands.runbook.probes.stores import sql
+
+    cfg = config_for(testbed, platform, PLATFORM, postgres_dsn=bouncer)
+    cfg.timeouts.probe_s = 1
+    probe = m.SqlProbe(
+        kind="sql", id="timeout", query="SELECT setting::float FROM pg_settings WHERE name = 'statement_timeout'"
+    )
+    ctx = CheckContext(cfg)
+    with KubeHandle(ctx) as kh:
+        observed = await sql(ctx, kh, probe)
+    assert observed.evidence == {"value": 1000.0}, observed
+    slow = m.SqlProbe(kind="sql", id="slow", query="SELECT 1 FROM pg_sleep(3)")
+    with pytest.raises(BackendRefused, match="statement timeout"), KubeHandle(ctx) as kh:
+        await sql(ctx, kh, slow)
