@@ -185,7 +185,9 @@ async def serve(settings: Settings) -> None:
     groups = AlertGroups(db)
     store = Store(db)
     pacer = Pacer(settings.alertmanager.post_rate_per_s, settings.alertmanager.post_burst)  # one pace per channel
-    messages = GroupMessages(settings, client, groups, store.get, pacer, AlertMetrics(metrics.registry))
+    messages = GroupMessages(
+        settings, client, groups, store.get, pacer, AlertMetrics(metrics.registry), move_announcement=store.set_message
+    )
     # the masking rule set compiles once (about a second), in a worker thread, before the first text needs it
     await asyncio.to_thread(format_spans, "")
     notifier = AlertNotifier(client, settings, groups, messages)

@@ -83,15 +83,23 @@ def group_message(
 ) -> SlackMessage:
     """The group's message: header, alerts, route, its incident's status and buttons, the check's
     report, silence buttons."""
-    firing = group.firing()
+    # Counts are of the latest notification (alerts that left the group are gone from it), plus
+    # what its max_alerts left out: an alert listed before and left out now is counted once.
+    latest = set(group.route.get("latest") or group.alerts)
+    current = [a for fp, a in group.alerts.items() if fp in latest]
+    firing = [a for a in current if a.get("status") == "firing"]
+    left_out = int(group.route.get("truncated") or 0)
     name = group.common_labels.get("alertname") or next(
         (a["labels"].get("alertname", "") for a in group.alerts.values()), "alert"
     )
     if group.status == "firing":
-        title = f":fire: FIRING · {name} · {len(firing)} alert{'s' if len(firing) != 1 else ''}"
+        count = len(firing) + left_out
+        title = f":fire: FIRING · {name} · {count} alert{'s' if count != 1 else ''}"
+        if left_out:
+            title += f" ({len(current)} listed)"
     else:
         title = f":white_check_mark: RESOLVED · {name}"
-    shown = sorted(group.alerts.values(), key=lambda a: (a.get("status") != "firing", a.get("startsAt", "")))
+    shown = sorted(current, key=lambda a: (a.get("status") != "firing", a.get("startsAt", "")))
     lines: list[str] = []
     for a in shown[:max_alerts]:  # whole lines only, within the section's size
         line = _alert_line(a, group.common_labels)

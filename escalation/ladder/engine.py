@@ -334,6 +334,7 @@ class Escalator:
         inc = await self.store.resolve(incident_id, user)
         if inc is None:
             return False
+        self._wake.set()  # the pager's alerts owe their resolve
         await self._refresh(inc)
         await self._safely(self.notifier.checklist(inc))
         return True
