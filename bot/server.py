@@ -41,6 +41,7 @@ from bot.slack.client import Pacer, make_client
 from commands.changes import incident_changes_hook
 from commands.readiness import readiness
 from commands.redact import RedactingFilter, redact, redact_data
+from commands.secret_rules import format_spans
 from escalation.ladder.engine import Escalator
 from escalation.oncall.calendars import Calendars
 from escalation.oncall.groups import GroupSync
@@ -72,6 +73,20 @@ def signed(verifier: SignatureVerifier | None, body: bytes, headers: Any) -> boo
 RUNBOOK: web.AppKey[RunbookWatcher | None] = web.AppKey("runbook")
 
 
+def malformed_interaction(body: Any) -> str | None:
+    """Why a signed interaction is not one Slack sends (a click without the action clicked, which
+    Bolt would index into and fail on), or None. Bolt's routing reads `actions[0]` of
+    `block_actions` and `interactive_message` payloads."""
+    if not isinstance(body, dict) or body.get("type") not in ("block_actions", "interactive_message"):
+        return None
+    clicked = body.get("actions")
+    if not isinstance(clicked, list) or not clicked or not isinstance(clicked[0], dict):
+        return f"a {body['type']} payload without the action clicked (actions: {type(clicked).__name__}, empty or not objects)"
+    if body["type"] == "block_actions" and not isinstance(clicked[0].get("action_id"), str):
+        return "a block_actions payload whose action has no action_id"
+    return None
+
+
 def build_web(
     settings: Settings, app: AsyncApp, metrics: Metrics, escalator: Escalator, intake: AlertIntake
 ) -> web.Application:
@@ -91,6 +106,9 @@ def build_web(
         except (ValueError, UnicodeDecodeError) as err:  # signed, but not a form Slack sends
             log.warning("refused a signed request to /slack/events: unreadable body (%s)", type(err).__name__)
             return web.json_response({"error": "unreadable body"}, status=400)
+        if (why := malformed_interaction(bolt_request.body)) is not None:
+            log.warning("refused a signed request to /slack/events: %s", why)
+            return web.json_response({"error": why}, status=400)
         bolt_response = await app.async_dispatch(bolt_request)
         return await to_aiohttp_response(bolt_response)
 
@@ -119,7 +137,28 @@ def build_web(
     async def metrics_endpoint(_: web.Request) -> web.Response:
         return web.Response(body=metrics.render(), content_type="text/plain", charset="utf-8")
 
-    web_app = web.Application()
+    @web.middleware
+    async def bounded_body(request: web.Request, handler: Any) -> web.StreamResponse:
+        """A body sent slower than `http_body_timeout_s` is answered 408, never waited for (read
+        here once: the handler's `read()` gets it from aiohttp's cache)."""
+        if request.can_read_body:
+            try:
+                async with asyncio.timeout(settings.http_body_timeout_s):
+                    await request.read()
+            except TimeoutError:
+                log.warning(
+                    "closed a slow request to %s: no whole body in %gs", request.path, settings.http_body_timeout_s
+                )
+                slow = web.json_response({"error": "request body too slow"}, status=408)
+                slow.force_close()
+                await slow.prepare(request)
+                await slow.write_eof()
+                request.protocol.force_close()  # the rest of the body is not read (no lingering)
+                return slow
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    web_app = web.Application(middlewares=[bounded_body])
     web_app.add_routes(
         [
             web.post("/slack/events", slack_events),
@@ -157,7 +196,11 @@ async def serve(settings: Settings) -> None:
     groups = AlertGroups(db)
     store = Store(db)
     pacer = Pacer(settings.alertmanager.post_rate_per_s, settings.alertmanager.post_burst)  # one pace per channel
-    messages = GroupMessages(settings, client, groups, store.get, pacer, AlertMetrics(metrics.registry))
+    messages = GroupMessages(
+        settings, client, groups, store.get, pacer, AlertMetrics(metrics.registry), move_announcement=store.set_message
+    )
+    # the masking rule set compiles once (about a second), in a worker thread, before the first text needs it
+    await asyncio.to_thread(format_spans, "")
     notifier = AlertNotifier(client, settings, groups, messages)
     calendars = Calendars(settings.oncall, SlackPeople(client))  # imported on-call calendars, read in `oncall`
     directory = directory_of(settings, db, calendars)  # who is on call: the ladder, /alp oncall, the feed
@@ -222,7 +265,9 @@ async def serve(settings: Settings) -> None:
             await runbook_watcher.stop()
 
     web_app.cleanup_ctx.extend([state_store, reconciler, oncall, lag_watcher, runbook_files])
-    runner = web.AppRunner(web_app, access_log=None)
+    # idle and slow-header clients are closed after http_idle_timeout_s (aiohttp's keep-alive timer
+    # runs from the connection's start and after each answer)
+    runner = web.AppRunner(web_app, access_log=None, keepalive_timeout=settings.http_idle_timeout_s)
     socket_handler = None
     try:
         await runner.setup()  # runs the cleanup contexts' start halves, in order

@@ -48,6 +48,16 @@ class Settings(BaseSettings, ChecksConfig):
     slack_api_url: str = Field("https://slack.com/api/", validation_alias=_slack("SLACK_API_URL"))
     http_port: int = Field(3000, ge=0, le=65535, description="ALP_HTTP_PORT (0: any free port)")
     http_host: str = Field("0.0.0.0", description="ALP_HTTP_HOST: address to listen on")
+    http_idle_timeout_s: float = Field(
+        15.0,
+        gt=0,
+        description="ALP_HTTP_IDLE_TIMEOUT_S: a connection that has not sent a whole request head this long after it opened (or after its last answer) is closed",
+    )
+    http_body_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="ALP_HTTP_BODY_TIMEOUT_S: a request whose body has not arrived this long after its head is answered 408",
+    )
     state_url: str = Field("sqlite:///alp-state.db", description="ALP_STATE_URL: SQLite file or PostgreSQL DSN")
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
     alertmanager: AlertmanagerSettings = Field(default_factory=AlertmanagerSettings)

@@ -124,12 +124,22 @@ class Incident:
         return f"INC-{self.id}"
 
 
+class PagerEvent(StrEnum):
+    """PagerDuty Events API v2 `event_action`s alp sends (the payloads and the dedup key:
+    `escalation.ladder.pager`): the manager's page opens an alert, alp's incident ends it."""
+
+    TRIGGER = "trigger"
+    ACKNOWLEDGE = "acknowledge"
+    RESOLVE = "resolve"
+
+
 class TimelineKind(StrEnum):
     """What a timeline entry records (stored as its value)."""
 
     OPENED = "opened"
     PAGE = "page"
     PAGE_FAILED = "page_failed"  # an attempt failed; retries go on while the incident is triggered
+    PAGER_EVENT = "pager_event"  # the pager's alert acknowledged or resolved (PagerDuty Events v2)
     ACK = "ack"
     ESCALATE = "escalate"
     NOTE = "note"

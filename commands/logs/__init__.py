@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from commands.backends.kube import Kube, KubeError
 from commands.durations import Duration, format_duration
-from commands.redact import redact
+from commands.redact import redact_lines
 from commands.registry import STEPS, CheckContext, CheckResult, check, closest
 from commands.report import Code, Finding, Severity, Table
 
@@ -187,9 +187,10 @@ async def read_logs(kube: Kube, namespaces: list[str], p: LogsParams, tail: int,
         raw = text.splitlines()
         if len(raw) >= tail:
             out.notes.append(f"{source}: the tail limit ({tail} lines) was reached; older lines were not read")
-        for line in raw:
-            when, msg = split_timestamp(line)
-            msg = redact(msg)
+        stamped = [split_timestamp(line) for line in raw]
+        # masked as one text, off the event loop: a key split over lines (PEM) is masked on each of them
+        masked = await asyncio.to_thread(redact_lines, [msg for _, msg in stamped])
+        for (when, _), msg in zip(stamped, masked, strict=True):
             if grep is None or grep.search(msg):
                 out.lines.append((source, when, msg))
 

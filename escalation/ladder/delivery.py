@@ -5,8 +5,11 @@ Each attempt is claimed in the outbox (which re-checks the incident in the same 
 bounded by `page_attempt_timeout_s`, and is recorded as sent or failed only by its own claim. A
 failed attempt is tried again after `page_backoff_s`, doubling up to `page_backoff_max_s`; after
 `page_retries + 1` failures the incident's thread says since when the page has been failing.
-The manager's page carries a PagerDuty `dedup_key` per incident step, so a repeated attempt is one
-alert; a Slack page is looked for in the incident's thread before an attempt that follows another.
+The manager's page carries a PagerDuty `dedup_key` per incident step (`escalation.ladder.pager`), so
+a repeated attempt is one alert, and the same outbox and retries carry that alert's `acknowledge` and
+`resolve` when alp's incident is acknowledged or resolved. A 429's `Retry-After` is waited out before
+the next attempt. A Slack page is looked for in the incident's thread before an attempt that follows
+another.
 """
 
 from __future__ import annotations
@@ -19,7 +22,16 @@ from typing import Any
 
 from escalation.config import EscalationSettings
 from escalation.ladder.notify import Notifier
-from escalation.ladder.pager import pager_payload, send_pager
+from escalation.ladder.pager import (
+    ACKNOWLEDGE,
+    RESOLVE,
+    TRIGGER,
+    PagerThrottled,
+    dedup_key,
+    lifecycle_event,
+    send_pager,
+    trigger_event,
+)
 from escalation.ladder.pages import build_page
 from escalation.model import Incident, Step, TimelineKind
 from escalation.oncall.paging import Gap
@@ -31,11 +43,6 @@ log = logging.getLogger(__name__)
 
 class ClaimLost(Exception):
     """This process was paused or stuck past its attempt's lease: another may be sending the page."""
-
-
-def dedup_key(inc: Incident, key: PageKey) -> str:
-    """Stable per incident, escalation and step: a retry of the same page is the same alert."""
-    return f"alp-{inc.ref}-{key.escalation_id[:8]}-{key.step}"
 
 
 class Delivery:
@@ -89,11 +96,19 @@ class Delivery:
             inc = await self.store.get(key.incident_id)
             if inc is None:
                 return
+            if key.action != TRIGGER:
+                claimed = await self.outbox.claim(key, self.lease_s)
+                if claimed is not None:
+                    await self._pager_event(claimed)
+                return
             changes = await self._changes(inc)  # before the claim: the lease covers the send only
             claimed = await self.outbox.claim(key, self.lease_s)
             if claimed is None:
                 return
             await self._attempt(claimed, changes)
+            if inc.ladder[key.step].via == "pager":  # an acknowledge/resolve may be waiting for this attempt
+                for action in (ACKNOWLEDGE, RESOLVE):
+                    self.start(PageKey(key.incident_id, key.escalation_id, key.step, action))
         except Exception:  # the lease expires and the next leader's reconciler tries again
             log.exception("delivering step %s of incident %s", key.step, key.incident_id)
 
@@ -122,7 +137,7 @@ class Delivery:
         except Exception as err:
             error = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
             log.warning("paging %s for %s failed (attempt %s): %s", rung.name, inc.ref, attempt.number, error)
-            await self._failed(attempt, error)
+            await self._failed(attempt, error, _asked_wait(err))
             return
         if not await self.outbox.sent(attempt):
             return  # another attempt took over (this one outlived its lease): it records the outcome
@@ -148,8 +163,7 @@ class Delivery:
         if rung.via == "pager":
             if not self.cfg.pager_webhook_url:
                 raise RuntimeError("no pager webhook configured (escalation.pager_webhook_url)")
-            payload = pager_payload(page, self.cfg.pager_routing_key, inc.ref)
-            payload["dedup_key"] = dedup_key(inc, key)
+            payload = trigger_event(page, self.cfg.pager_routing_key, dedup_key(inc.ref, key.escalation_id, key.step))
             await send_pager(self.cfg.pager_webhook_url, payload, timeout_s=self.cfg.page_attempt_timeout_s)
             await self._say(inc, f":pager: paged {rung.mention} by phone")
             return
@@ -177,12 +191,60 @@ class Delivery:
         if following and self.on_gap is not None:
             await self.on_gap(inc, step)
 
-    async def _failed(self, attempt: Attempt, error: str) -> None:
+    async def _pager_event(self, attempt: Attempt) -> None:
+        """Send a pager alert's acknowledge or resolve (claimed in `attempt`) and record it."""
+        inc, key = attempt.incident, attempt.key
+        rung, dedup = inc.ladder[key.step], dedup_key(inc.ref, key.escalation_id, key.step)
+        if not self.cfg.pager_webhook_url:
+            await self.outbox.abandon(attempt, "no pager webhook configured: no pager alert to end")
+            return
+        try:
+            if not attempt.holds(self.lease_s):
+                raise ClaimLost()
+            event = lifecycle_event(key.action, self.cfg.pager_routing_key, dedup)
+            await send_pager(self.cfg.pager_webhook_url, event, timeout_s=self.cfg.page_attempt_timeout_s)
+        except ClaimLost:
+            return
+        except Exception as err:
+            error = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+            log.warning(
+                "%s of %s's pager alert for %s failed (attempt %s): %s",
+                key.action,
+                rung.name,
+                inc.ref,
+                attempt.number,
+                error,
+            )
+            await self._failed(attempt, error, _asked_wait(err))
+            return
+        if not await self.outbox.sent(attempt):
+            return
+        self.emit("page", {"step": rung.name, "result": key.action})
+        done = "acknowledged" if key.action == "acknowledge" else "resolved"
+        await self.store.log(
+            inc.id,
+            "alp",
+            TimelineKind.PAGER_EVENT,
+            f"{rung.name}'s pager alert {done}",
+            {"step": key.step, "dedup_key": dedup},
+        )
+        await self._say(inc, f":pager: {rung.name}'s pager alert {done}")
+
+    async def _failed(self, attempt: Attempt, error: str, asked_wait_s: float | None = None) -> None:
+        """Record a failed attempt; the next is after the backoff, or after the wait the pager
+        asked for (`Retry-After`) when that is longer."""
         inc, rung = attempt.incident, attempt.incident.ladder[attempt.key.step]
         retry_in = min(self.cfg.page_backoff_max_s, self.cfg.page_backoff_s * 2 ** (attempt.number - 1))
+        retry_in = max(retry_in, asked_wait_s or 0.0)
         since = await self.outbox.failed(attempt, error, retry_in)
         self.emit("page", {"step": rung.name, "result": "failed"})
         if since is None or attempt.number != self.cfg.page_retries + 1:
+            return
+        if attempt.key.action != TRIGGER:
+            await self._say(
+                inc,
+                f":warning: {attempt.key.action} of {rung.name}'s pager alert failing since {_hhmm(since)} ({error}); still retrying",
+            )
             return
         await self.store.log(
             inc.id,
@@ -193,15 +255,21 @@ class Delivery:
         )
         await self._say(
             inc,
-            f":warning: page to {rung.name} failing since {_hhmm(since)} ({error}); "
-            f"retrying every {self.cfg.page_backoff_max_s:g}s at most while the incident stays triggered",
+            f":warning: page to {rung.name} failing since {_hhmm(since)}; "
+            f"retrying every {self.cfg.page_backoff_max_s:g}s at most while the incident stays triggered. Error: ",
+            error,
         )
 
-    async def _say(self, inc: Incident, text: str) -> None:
+    async def _say(self, inc: Incident, text: str, quote: str = "") -> None:
         try:
-            await self.notifier.say(inc, text)
+            await self.notifier.say(inc, text, quote)
         except Exception as err:
             log.warning("notification failed: %s", err)
+
+
+def _asked_wait(err: Exception) -> float | None:
+    """The wait a throttled pager asked for (`Retry-After`), if any."""
+    return err.retry_after_s if isinstance(err, PagerThrottled) else None
 
 
 def _hhmm(at: datetime) -> str:

@@ -353,6 +353,7 @@ class Escalator:
         inc = await self.store.resolve(incident_id, user)
         if inc is None:
             return False
+        self._wake.set()  # the pager's alerts owe their resolve
         await self._refresh(inc)
         await self._safely(self.notifier.checklist(inc))
         return True
@@ -361,7 +362,7 @@ class Escalator:
         await self.store.log(incident_id, user, TimelineKind.NOTE, text)
         inc = await self.store.get(incident_id)
         if inc:
-            await self._safely(self.notifier.say(inc, f":memo: <@{user}>: {text[:300]}"))
+            await self._safely(self.notifier.say(inc, f":memo: <@{user}>: ", text))
 
     async def record(self, incident_id: int, user: str, kind: str, text: str, data: dict[str, Any]) -> None:
         """A check or action run for the incident: its 'steps taken' and 'evidence'."""

@@ -3,7 +3,7 @@ create and change them; this module is what the code reads and writes (keep the 
 
 Escalation durability lives in the columns: an incident's `next_step` and `next_due_at` say which
 rung is due when, `ack_due_at`/`remind_at` when an acknowledgement times out or is reminded;
-`alp_pages` is the delivery outbox (one row per incident step, claimed per attempt with a lease);
+`alp_pages` is the delivery outbox (one row per incident step and event, claimed per attempt with a lease);
 `alp_leases` holds the escalation leader's expiring lease.
 """
 
@@ -72,7 +72,9 @@ pages = sa.Table(
     sa.Column("next_attempt_at", TS),  # a pending page is tried again from then on
     sa.Column("lease_until", TS),  # an attempt in flight; past this, a crashed attempt is retried
     sa.Column("failing_since", TS),
-    sa.PrimaryKeyConstraint("incident_id", "escalation_id", "step"),
+    # added by migration 0005: trigger (the page), or the pager alert's acknowledge / resolve
+    sa.Column("event_action", sa.String(16), nullable=False, server_default="trigger"),
+    sa.PrimaryKeyConstraint("incident_id", "escalation_id", "step", "event_action"),
 )
 
 audit = sa.Table(
@@ -141,7 +143,20 @@ alert_groups = sa.Table(
     sa.Column("updated_at", TS, nullable=False),
 )
 
-# On-call overrides and handoff claims (escalation.oncall); created by migration 0006
+# What identifies an alert across group keys (escalation.state.alert_groups): Alertmanager's
+# fingerprint (its labels) and startsAt (this firing of it). Created by migration 0006.
+alert_instances = sa.Table(
+    "alp_alert_instances",
+    metadata,
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("starts_at", sa.String(64), nullable=False),  # as Alertmanager sent it
+    sa.Column("episode_id", sa.Integer, index=True),  # NULL: heard only resolved, never firing
+    sa.Column("status", sa.String(16), nullable=False),  # firing, resolved (never back to firing)
+    sa.Column("updated_at", TS, nullable=False),
+    sa.PrimaryKeyConstraint("fingerprint", "starts_at"),
+)
+
+# On-call overrides and handoff claims (escalation.oncall); created by migration 0007
 oncall_overrides = sa.Table(
     "alp_oncall_overrides",
     metadata,

@@ -264,6 +264,12 @@ class FakeSlack:
             return {"ok": True, "view": {"id": f"V{next(self._ts):06d}"}}
         if method == "chat.update":
             return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
+        if method == "chat.getPermalink":
+            ts = str(args.get("message_ts", ""))
+            return {
+                "ok": True,
+                "permalink": f"https://alp-test.slack.com/archives/{args.get('channel')}/p{ts.replace('.', '')}",
+            }
         if method == "files.getUploadURLExternal":
             fid = f"F{next(self._ts):06d}"
             return {"ok": True, "upload_url": f"{self.base}/upload/{fid}", "file_id": fid}

@@ -1,8 +1,8 @@
 """On-call: overrides of the schedules (absolute UTC intervals) and the handoff claims that make
 each user-group sync and handoff report happen once across replicas.
 
-Revision ID: 0006
-Revises: 0003
+Revision ID: 0007
+Revises: 0006
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0003"
+revision = "0007"
+down_revision = "0006"
 
 TS = sa.DateTime(timezone=True)
 
