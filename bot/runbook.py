@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 SCHEMA_PATH = Path(symptoms.__file__).with_name("schema.json")
 EXIT_LINT = 1
+EXIT_USAGE = 64  # as every terminal usage error (bot/cli.py)
 
 
 def schema_json() -> str:
@@ -73,7 +74,7 @@ def command(args: list[str], config: ChecksConfig | None, directory: str | None,
         where = args[1] if len(args) > 1 else directory
         if not where:
             print("alp: `alp runbook lint DIR` (or set ALP_RUNBOOK_DIR)", file=sys.stderr)
-            return 2
+            return EXIT_USAGE
         loaded, problems = load(Path(where), config)
         for p in problems:
             print(p)
@@ -98,8 +99,8 @@ def command(args: list[str], config: ChecksConfig | None, directory: str | None,
             for p in problems:
                 print(f"not loaded: {p}", file=sys.stderr)
         return EXIT_LINT if problems else 0
-    print(f"alp: unknown runbook word `{verb}`: lint [DIR], list, schema", file=sys.stderr)
-    return 2
+    print(f"alp: unknown runbook word `{verb}`: `alp runbook lint [DIR] | list | schema`", file=sys.stderr)
+    return EXIT_USAGE
 
 
 def fingerprint(directory: Path) -> tuple[Any, ...]:
@@ -179,5 +180,6 @@ class RunbookWatcher:
                 seen = now
                 try:
                     await self.reload()
-                except Exception:  # a bug must not end the watcher: the old set stays
+                except Exception as err:  # a bug must not end the watcher: the old set stays, /readyz says so
+                    self.problems = [f"reload failed ({type(err).__name__}); the previous set stays in force"]
                     log.exception("runbook reload failed; the previous set stays in force")

@@ -5,6 +5,7 @@ Pure functions, no I/O: the same rules for every probe kind of a runbook file.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,6 +59,16 @@ class Observed:
         return max((f.severity for f in self.findings), key=lambda s: s.rank, default=Severity.UNKNOWN)
 
 
+PLAIN_WORD = re.compile(r"[A-Za-z0-9_.:/@+-]{1,253}")
+
+
+def _word(v: Any) -> str:
+    """An evidence value as it fills a parameter: a whole float as an integer (5.0 -> 5)."""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
 def fill(remedy: Remedy, seen: dict[str, Observed]) -> tuple[dict[str, str | int], str | None]:
     """The remedy's params with `{{probe.field}}` replaced from what the probes saw; or why not."""
     out: dict[str, str | int] = {}
@@ -72,7 +83,13 @@ def fill(remedy: Remedy, seen: dict[str, Observed]) -> tuple[dict[str, str | int
         ]
         if missing:
             return {}, f"the evidence gives no {', '.join(missing)}"
-        text = TEMPLATE.sub(lambda m: str(seen[m.group(1)].evidence[m.group(2)]), value)
+        filled = {f"{pid}.{fld}": _word(seen[pid].evidence[fld]) for pid, fld in TEMPLATE.findall(value)}
+        odd = [k for k, v in filled.items() if not PLAIN_WORD.fullmatch(v)]
+        if odd:  # evidence is foreign text (a key, an object name): it fills a parameter only as one plain word
+            return {}, f"{', '.join(odd)} is not a plain word ({filled[odd[0]][:60]!r})"
+        text = value
+        for ref, word in filled.items():
+            text = re.sub(r"\{\{\s*" + re.escape(ref) + r"\s*\}\}", word.replace("\\", "\\\\"), text)
         whole = TEMPLATE.fullmatch(value.strip())
         out[key] = int(text) if whole and text.lstrip("-").isdigit() else text
     return out, None

@@ -35,6 +35,7 @@ from commands.runbook.model import (
     SqlProbe,
 )
 
+UNICODE_NAME = re.compile(r"\bU&[\"']", re.I)  # our own pattern, linear
 TEMPLATE = re.compile(r"\{\{\s*([a-z][a-z0-9_]*)\.([a-z_]+)\s*\}\}")
 TEMPLATE_SYNTAX = re.compile(r"\{\{|\}\}|\{%|%\}|\$\{")
 
@@ -64,6 +65,16 @@ def re2_error(pattern: str) -> str | None:
 
 # Functions a READ ONLY transaction still lets run, which act on the server (sessions, files, settings).
 SIDE_EFFECTS = (
+    "pg_stat_statements_reset",
+    "pg_stat_file",
+    "pg_file_",
+    "nextval",
+    "setval",
+    "pg_backup_",
+    "pg_start_backup",
+    "pg_stop_backup",
+    "pg_wal_replay_",
+    "pg_create_restore_point",
     "pg_terminate_backend",
     "pg_cancel_backend",
     "pg_reload_conf",
@@ -96,15 +107,20 @@ def sql_error(query: str) -> str | None:
     if len(statements) != 1:
         return f"{len(statements)} statements: a probe runs exactly one SELECT"
     stmt = statements[0]
+    if UNICODE_NAME.search(query):
+        return 'a Unicode-escaped name (U&"…"): not accepted in a probe'
     if stmt.get_type() != "SELECT":
-        return f"a {stmt.get_type().lower()} statement: a probe runs only a SELECT"
+        kind = stmt.get_type()
+        return f"not a SELECT ({kind.lower() if kind != 'UNKNOWN' else 'an unknown statement'}): a probe runs only a SELECT"
     for tok in stmt.flatten():
         if (tok.ttype in T.Keyword.DML and tok.normalized != "SELECT") or tok.ttype in T.Keyword.DDL:
             return f"`{tok.normalized}` inside the query: a probe only reads"
         if tok.ttype in T.Keyword and tok.normalized in ("INTO", "FOR UPDATE", "FOR SHARE", "LOCK"):
             return f"`{tok.normalized}`: a probe neither writes nor locks"
-        if tok.ttype in T.Name and tok.value.lower().startswith(SIDE_EFFECTS):
-            return f"`{tok.value}` acts on the server: a probe only reads"
+        if tok.ttype in T.Name or tok.ttype in T.Literal.String.Symbol:  # a name, plain or "quoted"
+            name = tok.value.strip('"').lower()
+            if name.startswith(SIDE_EFFECTS):
+                return f"`{tok.value}` acts on the server: a probe only reads"
     return None
 
 
@@ -180,8 +196,10 @@ def lint(files: Iterable[Loaded], cat: Catalogue) -> list[Problem]:
 
         for i, s in enumerate(f.content.symptoms):
             at: tuple[str | int, ...] = ("symptoms", i)
-            if s.name in cat.targets or s.name in cat.verbs:
+            if s.name in cat.targets:
                 add((*at, "name"), f"`{s.name}` is built in: add to it with `extend: [{{target: {s.name}, …}}]`")
+            elif s.name in cat.verbs:
+                add((*at, "name"), f"`{s.name}` is one of alp's words (`/alp {s.name}`): choose another name")
             elif s.name in seen:
                 add((*at, "name"), f"symptom `{s.name}` is already defined at {seen[s.name]}")
             else:
@@ -219,7 +237,11 @@ def _probe_and_remedy_problems(
             out.append(Problem(name, f.line(*at, "probes", j, "id"), f"probe id `{p.id}` is used twice"))
         kinds[p.id] = kind
         if isinstance(p, CheckProbe):
-            out += _check_probe_problems(f, name, (*at, "probes", j), p, cat)
+            if at[0] == "extend":
+                why = "a `check` probe cannot extend a built-in target (a target checking itself never ends)"
+                out.append(Problem(name, f.line(*at, "probes", j, "kind"), why))
+            else:
+                out += _check_probe_problems(f, name, (*at, "probes", j), p, cat)
         for field_name, msg in _pattern_problems(p):
             out.append(Problem(name, f.line(*at, "probes", j, field_name), msg))
     for k, r in enumerate(remedies):

@@ -70,40 +70,73 @@ class _Refused(Exception):
         self.line, self.message = line, message
 
 
+MAX_DEPTH = 30  # a runbook file is a few levels deep; deeper is a mistake or an attack (recursion)
+PLAIN_TAGS = {  # the tags YAML's resolver gives plain scalars, maps and lists; anything else was written by hand
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:timestamp",
+    "tag:yaml.org,2002:map",
+    "tag:yaml.org,2002:seq",
+}
+
+
+def _scalar(node: yaml.ScalarNode) -> Any:
+    """A plain scalar: int, float, bool, None or the text as written (a date stays its text)."""
+    if node.tag in ("tag:yaml.org,2002:str", "tag:yaml.org,2002:timestamp"):
+        return str(node.value)
+    return yaml.SafeLoader(" ").construct_object(node)
+
+
 def _plain(node: yaml.Node, loc: Loc, lines: dict[Loc, int], seen: set[int]) -> Any:
-    """A composed YAML node as plain data, recording each node's line; refuses aliases and huge files."""
+    """A composed YAML node as plain data, recording each node's line. Refuses aliases, tags (`!!python/…`,
+    `!secret`), merge keys, keys given twice, nesting deeper than MAX_DEPTH and more than MAX_NODES nodes."""
+    line = node.start_mark.line + 1
     if id(node) in seen:
-        raise _Refused(node.start_mark.line + 1, "YAML anchors and aliases are not allowed in runbook files")
+        raise _Refused(line, "YAML anchors and aliases are not allowed in runbook files")
     seen.add(id(node))
     if len(seen) > MAX_NODES:
-        raise _Refused(node.start_mark.line + 1, f"more than {MAX_NODES} YAML nodes: split the file")
-    lines[loc] = node.start_mark.line + 1
+        raise _Refused(line, f"more than {MAX_NODES} YAML nodes: split the file")
+    if len(loc) > MAX_DEPTH:
+        raise _Refused(line, f"nested deeper than {MAX_DEPTH} levels")
+    if node.tag not in PLAIN_TAGS:
+        tag = "a merge key (<<)" if node.tag == "tag:yaml.org,2002:merge" else f"the tag {node.tag}"
+        raise _Refused(line, f"{tag}: YAML tags and merge keys are not allowed in runbook files")
+    lines[loc] = line
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = yaml.SafeLoader(" ").construct_object(key_node) if isinstance(key_node, yaml.ScalarNode) else None
-            if not isinstance(key, str | int | float | bool) or key_node.tag == "tag:yaml.org,2002:merge":
-                raise _Refused(key_node.start_mark.line + 1, "a key must be a plain word (no merge keys)")
+            kline = key_node.start_mark.line + 1
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise _Refused(kline, "a merge key (<<): YAML tags and merge keys are not allowed in runbook files")
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in PLAIN_TAGS:
+                raise _Refused(kline, "a key must be a plain word")
+            key = _scalar(key_node)
             if key in out:
-                raise _Refused(key_node.start_mark.line + 1, f"key {key!r} given twice")
+                raise _Refused(kline, f"key {key!r} given twice")
             out[key] = _plain(value_node, (*loc, str(key)), lines, seen)
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_plain(item, (*loc, i), lines, seen) for i, item in enumerate(node.value)]
-    return yaml.SafeLoader(" ").construct_object(node)
+    assert isinstance(node, yaml.ScalarNode)
+    return _scalar(node)
 
 
 def parse(text: str, name: str) -> tuple[Any, dict[Loc, int]]:
     """YAML text as plain data and the line of each node. Raises `_Refused`."""
     try:
         docs = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+    except RecursionError:  # PyYAML composes recursively: a file nested hundreds deep
+        raise _Refused(0, f"nested deeper than {MAX_DEPTH} levels") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 0
         raise _Refused(line, f"not valid YAML: {getattr(err, 'problem', None) or err}") from None
     docs = [d for d in docs if d is not None]
     if not docs:
-        return {}, {}
+        raise _Refused(0, "empty: a runbook file holds `symptoms:` (and optionally `extend:`, `services:`)")
     if len(docs) > 1:
         raise _Refused(docs[1].start_mark.line + 1, "one YAML document per file")
     lines: dict[Loc, int] = {}

@@ -85,7 +85,7 @@ def test_a_valid_file_loads_with_no_problems(tmp_path: Path) -> None:
         (
             GOOD.replace("SELECT count(*) FROM pg_stat_activity WHERE state = 'active'", "DELETE FROM users"),
             21,
-            "a delete statement",
+            "not a SELECT (delete)",
         ),
         (GOOD.replace("SELECT count(*)", "SELECT pg_terminate_backend(pid), count(*)"), 21, "acts on the server"),
         (
@@ -305,3 +305,52 @@ def test_the_deployed_configmap_and_the_readme_example_lint(tmp_path: Path) -> N
     readme = (ROOT / "README.md").read_text()
     write(tmp_path, "billing.yaml", readme.split("payment webhooks (`billing.yaml`):\n\n```yaml\n")[1].split("```")[0])
     assert lint_lines(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("symptoms:\n  - <<: {name: x}\n", "a merge key (<<)"),
+        (GOOD.replace("title: Payment webhooks failing", "title: !secret foo"), "the tag !secret"),
+        (
+            GOOD.replace("title: Payment webhooks failing", "title: !!python/name:os.system ''"),
+            "the tag tag:yaml.org,2002:python/name:os.system",
+        ),
+        ("symptoms:\n  - !!python/object:os.Foo {name: x}\n", "the tag tag:yaml.org,2002:python/object:os.Foo"),
+        ("x: " + "[" * 500 + "]" * 500 + "\n", "nested deeper than 30 levels"),
+        ("", "empty: a runbook file holds"),
+        (GOOD.replace("SELECT count(*)", 'SELECT "pg_terminate_backend"(1), count(*)'), "acts on the server"),
+        (GOOD.replace("SELECT count(*)", 'SELECT U&"pg_terminate_backend"(1), count(*)'), "Unicode-escaped name"),
+        (GOOD.replace("SELECT count(*)", "SELECT pg_stat_statements_reset(), count(*)"), "acts on the server"),
+        (
+            GOOD.replace("SELECT count(*) FROM pg_stat_activity WHERE state = 'active'", "EXPLAIN SELECT 1"),
+            "not a SELECT",
+        ),
+        (GOOD.replace("name: billing-webhooks", "name: help"), "one of alp's words"),
+        (
+            "extend:\n  - target: db-load\n    probes:\n      - {id: q, kind: check, target: db-load}\n",
+            "a `check` probe cannot extend a built-in target",
+        ),
+    ],
+)
+def test_yaml_tricks_and_dangerous_sql_are_refused_not_crashed(tmp_path: Path, text: str, words: str) -> None:
+    write(tmp_path, "x.yaml", text)
+    got = lint_lines(tmp_path)
+    assert any(words in g for g in got), got
+
+
+def test_a_date_is_text_and_evidence_fills_parameters_only_as_a_plain_word(tmp_path: Path) -> None:
+    from commands.report import Finding, Severity
+    from commands.runbook.judge import Observed, fill
+    from commands.runbook.model import Remedy
+
+    write(tmp_path, "x.yaml", GOOD.replace("title: Payment webhooks failing", "title: 2024-01-01"))
+    assert lint_lines(tmp_path) == []
+    bad = Observed(
+        [Finding(severity=Severity.CRITICAL, title="t")], {"key": "search:x namespace=kube-system", "n": 5.0}
+    )
+    remedy = Remedy(action="restart", params={"deployment": "{{k.key}}"}, when=["k"])
+    assert fill(remedy, {"k": bad}) == ({}, "k.key is not a plain word ('search:x namespace=kube-system')")
+    scale = Remedy(action="scale", params={"deployment": "x", "replicas": "{{k.n}}"}, when=["k"])
+    assert fill(scale, {"k": bad}) == ({"deployment": "x", "replicas": 5}, None)
+    assert run_alp("runbook", "frobnicate", env={}).returncode == 64
