@@ -28,7 +28,8 @@ from bot.incident_text import handle_incident_command, oncall_text
 from bot.incidents import register_incident_handlers
 from bot.metrics import Metrics
 from bot.render_incident import open_modal
-from bot.render_slack import SlackMessage, render_progress, render_report, render_usage
+from bot.render_slack import SlackMessage, render_progress, render_usage
+from bot.report_message import rendered
 from bot.router import (
     AuditRequest,
     CheckRequest,
@@ -368,24 +369,20 @@ async def run_in_channel(
     try:
         await progress.start()
         report = await run_check(request.spec, CheckContext(settings, progress), request.params)
-        if report.data.get("chart"):  # kafka-lag: lag over the window of the groups not OK, in the thread
-            from commands.lag_chart import lag_chart_png
-
-            png = await asyncio.to_thread(lag_chart_png, report.data)
-            if png:
-                await reply.attach_image(png, f"{request.target}-chart.png", f"{request.target}: lag over the window")
         channel = command["channel_id"]
-        msg = render_report(
-            report, lambda action, params: flow.request_button(action, params, channel), request.show_all
-        )
+        made = await rendered(report, request.show_all, flow.request_button)  # one rendering, off the loop
+        if made.chart:  # kafka-lag: lag over the window of the groups not OK, in the thread
+            await reply.attach_image(
+                made.chart, f"{request.target}-chart.png", f"{request.target}: lag over the window"
+            )
+        msg = made.for_channel(flow.request_button, channel)
         if not await reply.send(msg, what=f"the {request.target} report"):
             outcome = "error"
         if msg.attachment:
             await reply.attach(msg.attachment, f"{request.target}-report.txt", f"{request.target} report")
-        raw = report.redacted().data.get("raw_lines")
-        if raw:  # `logs`: every line read, as a file beside the grouped report
+        if made.raw:  # `logs`: every line read, as a file beside the grouped report
             name = "-".join(str(x) for x in (request.target, report.data.get("service")) if x)
-            await reply.attach("\n".join(raw) + "\n", f"{name}.log", f"{name}: {len(raw)} line(s) read")
+            await reply.attach(made.raw, f"{name}.log", f"{name}: {made.raw_count} line(s) read")
         metrics.outcomes.labels(target=request.target, severity=report.severity.value).inc()
         await link_to_incident(escalator, request, command, report)
     except (*SLACK_ERRORS, TimeoutError) as err:

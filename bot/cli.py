@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from bot.escape import terminal
 from bot.render_text import render_text
 from bot.settings import ConfigError, Settings, load_settings
-from commands.change_audit import AuditRead, use_audit_reader
+from commands.audit_reader import AuditRead, use_audit_reader
 from commands.params import UsageError
 from commands.redact import RedactingFilter, redact_data
 from commands.registry import CheckContext

@@ -26,7 +26,7 @@ from bot.app import build_app, register_fallbacks
 from bot.metrics import Metrics
 from bot.settings import ConfigError, Settings, load_settings
 from bot.slack_client import make_client
-from commands.change_audit import use_audit_reader
+from commands.audit_reader import use_audit_reader
 from commands.readiness import readiness
 from commands.redact import RedactingFilter, redact, redact_data
 from escalation.alert_groups import AlertGroups

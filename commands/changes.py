@@ -18,8 +18,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from commands.audit_reader import read_audit
 from commands.backends.kube import Kube, KubeError
-from commands.change_audit import audit_changes, merge_alp, read_audit, recency
+from commands.change_audit import audit_changes, merge_alp, recency
 from commands.change_sources import Change, Gathered, configmap_changes, workload_changes
 from commands.config import ChecksConfig
 from commands.durations import Duration, ago, format_duration

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from commands.backends.kube import Kube, KubeError
 from commands.config import ChecksConfig
+from commands.cpu import off_loop
 from commands.kube_facts import pod_state
 from commands.logscan import PodLogs, deployment_logs, extract_ms, grep, percentiles
 from commands.probes import SCALED_TO_ZERO, Probe
@@ -181,7 +182,7 @@ def log_metric_probe(
         logs = await kh.logs(namespace, app)
         if not logs.lines and not logs.errors:
             return await no_pods(kh, namespace, f"app={app}", app)
-        values = extract_ms(logs.all_lines(), metric)
+        values = await off_loop(extract_ms, logs.all_lines(), metric)
         stats = percentiles([v for v, _ in values])
         window = log_window(kh.ctx.config)
         if stats is None:
@@ -245,7 +246,7 @@ def log_grep_probe(
                     detail=f"looked for {what} over the {window}",
                 )
             ]
-        hits = grep(lines, pattern)
+        hits = await off_loop(grep, lines, pattern)
         if not hits:
             return [
                 Finding(

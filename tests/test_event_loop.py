@@ -1,0 +1,141 @@
+"""The event loop only waits: a running alp-bot answers `/healthz`, acks and keeps its lease
+while it groups 200,000 log lines or runs a user's pathological `--grep`.
+
+Each test drives a real bot process over HTTP (signed slash commands, the fake Slack) against
+the test bed's API server, whose kubelet stand-in serves the log lines the test loads. A thread
+asks `/healthz` every 100 ms throughout and records how long each answer took.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.k8s_world import PLATFORM, make_pod
+from tests.slack_fake import FakeSlack
+from tests.test_slack import blocks_text
+from tests.test_slack_failures import LoggedBot, cmd, lbot, no_traceback  # noqa: F401  (lbot: the fixture)
+
+HEALTHZ_WITHIN_S = 1.0
+
+
+class HealthProbe:
+    """GET /healthz every `interval` s in a thread; `.worst` is the slowest answer (a timeout counts as 10 s)."""
+
+    def __init__(self, url: str, interval: float = 0.1) -> None:
+        self.url, self.interval = url, interval
+        self.took: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            t0 = time.monotonic()
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=10) as resp:
+                    resp.read()
+                self.took.append(time.monotonic() - t0)
+            except OSError:
+                self.took.append(10.0)
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> HealthProbe:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(15)
+
+    @property
+    def worst(self) -> float:
+        return max(self.took, default=0.0)
+
+
+def pods_with_logs(kube_admin: Any, kubelet: Any, cleanup: list[tuple[str, str]], app: str, texts: list[str]) -> None:
+    for i, text in enumerate(texts):
+        name = f"{app}-{i}"
+        make_pod(kube_admin, PLATFORM, name, app)
+        cleanup.append((PLATFORM, name))
+        kubelet.logs[(PLATFORM, name)] = text
+
+
+def varied_lines(seed: int, n: int) -> str:
+    """`n` log lines of a few hundred shapes, as a busy service writes them."""
+    rnd = random.Random(seed)
+    verbs = ["GET", "POST", "PUT", "DELETE"]
+    words = ["user", "session", "order", "cache", "token", "queue", "batch", "model", "shard", "lease"]
+    out = []
+    for i in range(n):
+        level = rnd.choice(["INFO", "INFO", "INFO", "WARN", "ERROR", "DEBUG"])
+        a, b, c = rnd.sample(words, 3)
+        shape = rnd.randrange(6)
+        if shape == 0:
+            out.append(f"{level} {rnd.choice(verbs)} /{a}/{rnd.randrange(10**6)}/{b} {rnd.choice([200, 404, 500])}")
+        elif shape == 1:
+            out.append(f"{level} {a} {b} took {rnd.randrange(9999)}ms for {c}={rnd.randrange(10**9):x}")
+        elif shape == 2:
+            out.append(f"{level} worker-{rnd.randrange(64)} {a} {c} retry {rnd.randrange(9)} of 9 on {b}")
+        elif shape == 3:
+            out.append(f'{{"level":"{level.lower()}","msg":"{a} {b} {c}","n":{i}}}')
+        elif shape == 4:
+            out.append(f"{level} {a}-{rnd.randrange(300)} {b} {c} state changed")
+        else:
+            out.append(f"{level} {a} {b} {c} {rnd.randrange(10**4)} {rnd.choice(words)}")
+    return "\n".join(out) + "\n"
+
+
+def final_report(slack: FakeSlack, service: str, timeout: float) -> str:
+    """The text of the report that replaced the progress message of `alp logs <service>`."""
+    msg = slack.wait_for(
+        "chat.update",
+        lambda c: service in (t := blocks_text(c.args.get("blocks", []))) and "Running" not in t,
+        timeout=timeout,
+    )
+    return blocks_text(msg.args["blocks"])
+
+
+@pytest.fixture
+def pods(kube_admin: Any, cleanup_pods: list[tuple[str, str]]) -> Iterator[list[tuple[str, str]]]:
+    yield cleanup_pods
+
+
+@pytest.mark.slow
+def test_healthz_and_acks_answer_while_logs_groups_200000_lines(lbot, fake_slack, kube_admin, kubelet, pods):  # noqa: F811
+    pods_with_logs(kube_admin, kubelet, pods, "busy-logs", [varied_lines(seed, 10_000) for seed in range(20)])
+
+    with HealthProbe(lbot.url) as probe:
+        status, _, took = cmd(lbot, fake_slack, "logs busy-logs --tail 10000 --since 6h")
+        assert status == 200 and took < 3
+        time.sleep(4)  # the lines are read by now: the grouping runs
+        acks = [cmd(lbot, fake_slack, "help", rid=f"h{i}")[2] for i in range(3)]
+        text = final_report(fake_slack, "busy-logs", timeout=120)
+
+    assert probe.worst < HEALTHZ_WITHIN_S, f"/healthz took up to {probe.worst:.1f}s ({len(probe.took)} asks)"
+    assert max(acks) < HEALTHZ_WITHIN_S, acks
+    assert "line(s) from 20 container(s)" in text or "not examined" in text, text[:2000]
+    log = lbot.text()
+    assert "lost the escalation lease" not in log
+    no_traceback(lbot)
+
+
+@pytest.mark.slow
+def test_healthz_answers_while_a_pathological_grep_runs(lbot, fake_slack, kube_admin, kubelet, pods):  # noqa: F811
+    pods_with_logs(kube_admin, kubelet, pods, "redos-logs", ["a" * 50_000 + "!\n" + "INFO aaaa fine\n" * 50])
+
+    with HealthProbe(lbot.url) as probe:
+        status, _, took = cmd(lbot, fake_slack, "logs redos-logs --grep (a+)+$")
+        assert status == 200 and took < 3
+        text = final_report(fake_slack, "redos-logs", timeout=60)
+        ack = cmd(lbot, fake_slack, "help", rid="h-after")[2]
+
+    assert probe.worst < HEALTHZ_WITHIN_S, f"/healthz took up to {probe.worst:.1f}s"
+    assert ack < HEALTHZ_WITHIN_S
+    assert "redos-logs" in text and "did not finish" not in text
+    no_traceback(lbot)
