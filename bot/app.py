@@ -7,7 +7,6 @@ the findings. Where the bot cannot post in the channel, `response_url` carries t
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import re
@@ -60,8 +59,6 @@ from escalation.db import as_state_store_error
 from escalation.engine import Escalator
 
 log = logging.getLogger(__name__)
-
-AUDIT_IN_ACK_S = 1.5  # Slack waits 3 s for the ack; a slower state store answers through response_url
 
 ATTACH_CHUNK = 35_000  # characters of a file sent as messages (Slack takes 40,000 a message)
 PROGRESS_MIN_INTERVAL_S = 1.0  # chat.update is rate limited (Tier 3: ~50/min per workspace)
@@ -216,14 +213,8 @@ def build_app(settings: Settings, metrics: Metrics, escalator: Escalator) -> Asy
             return
         if isinstance(request, AuditRequest):
             metrics.commands.labels(verb="audit", outcome="ok").inc()
-            # in the ack when the state store answers within AUDIT_IN_ACK_S, else acked and answered after
-            reading = asyncio.ensure_future(flow.audit_text(request.n))
-            done, _ = await asyncio.wait({reading}, timeout=AUDIT_IN_ACK_S)
-            if done:
-                await ack(response_type="ephemeral", text=reading.result())
-                return
-            await ack()
-            await private(respond, await reading)
+            await ack()  # acks never wait on the state store: the records go through response_url
+            await private(respond, await flow.audit_text(request.n))
             return
         if isinstance(request, IncidentRequest):
             metrics.commands.labels(verb="incident", outcome="ok").inc()
@@ -370,7 +361,8 @@ async def run_in_channel(
         await progress.start()
         report = await run_check(request.spec, CheckContext(settings, progress), request.params)
         channel = command["channel_id"]
-        made = await rendered(report, request.show_all, flow.request_button)  # one rendering, off the loop
+        counted = metrics.renderings.labels(target=request.target).inc
+        made = await rendered(report, request.show_all, flow.request_button, counted)  # one rendering, off the loop
         if made.chart:  # kafka-lag: lag over the window of the groups not OK, in the thread
             await reply.attach_image(
                 made.chart, f"{request.target}-chart.png", f"{request.target}: lag over the window"

@@ -54,8 +54,9 @@ class Rendered:
 _cache: OrderedDict[tuple[int, bool], tuple[Report, asyncio.Future[Rendered]]] = OrderedDict()
 
 
-def _render(report: Report, show_all: bool, sign: Signer) -> Rendered:
+def _render(report: Report, show_all: bool, sign: Signer, on_render: Callable[[], None]) -> Rendered:
     """Runs on the worker pool."""
+    on_render()
     buttons: dict[str, tuple[str, dict[str, Any]]] = {}
 
     def stand_in(action: str, params: dict[str, Any]) -> str | None:
@@ -76,12 +77,14 @@ def _render(report: Report, show_all: bool, sign: Signer) -> Rendered:
     return Rendered(message, chart, raw, len(raw_lines), buttons)
 
 
-async def rendered(report: Report, show_all: bool, sign: Signer) -> Rendered:
-    """The report's one rendering (made now, or being made for another request)."""
+async def rendered(
+    report: Report, show_all: bool, sign: Signer, on_render: Callable[[], None] = lambda: None
+) -> Rendered:
+    """The report's one rendering (made now, calling `on_render`, or being made for another request)."""
     key = (id(report), show_all)
     kept = _cache.get(key)
     if kept is None or kept[0] is not report:
-        future: asyncio.Future[Rendered] = asyncio.ensure_future(off_loop(_render, report, show_all, sign))
+        future: asyncio.Future[Rendered] = asyncio.ensure_future(off_loop(_render, report, show_all, sign, on_render))
         kept = (report, future)
         _cache[key] = kept
         while len(_cache) > KEPT:

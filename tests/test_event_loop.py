@@ -19,7 +19,7 @@ import pytest
 
 from tests.k8s_world import PLATFORM, make_pod
 from tests.slack_fake import FakeSlack
-from tests.test_slack import blocks_text
+from tests.test_slack import blocks_text, lagging_group  # noqa: F401  (lagging_group: the fixture)
 from tests.test_slack_failures import LoggedBot, cmd, lbot, no_traceback  # noqa: F401  (lbot: the fixture)
 
 HEALTHZ_WITHIN_S = 1.0
@@ -139,3 +139,130 @@ def test_healthz_answers_while_a_pathological_grep_runs(lbot, fake_slack, kube_a
     assert ack < HEALTHZ_WITHIN_S
     assert "redos-logs" in text and "did not finish" not in text
     no_traceback(lbot)
+
+
+# ---------------------------------------------------------------- the check's deadline
+async def test_the_deadline_ends_the_grouping_and_says_what_it_saw(testbed, platform, kube_admin, kubelet, ns):
+    """A check's time limit ends its CPU work too: the newest lines are grouped, the rest are
+    named as not examined (UNKNOWN), and the answer comes within the limit."""
+    from commands.registry import STEPS, CheckContext
+    from commands.report import Severity
+    from commands.runner import run_check
+    from tests.checks_env import config_for
+
+    for i in range(10):
+        make_pod(kube_admin, ns, f"late-{i}", "late-logs")
+        kubelet.logs[(ns, f"late-{i}")] = varied_lines(100 + i, 10_000)
+    cfg = config_for(testbed, platform, ns)
+    cfg.timeouts.check_s = 4
+    spec = STEPS.get("logs")
+    assert spec is not None
+    t0 = time.monotonic()
+    report = await run_check(
+        spec, CheckContext(cfg), spec.params.model_validate({"service": "late-logs", "tail": 10_000})
+    )
+    took = time.monotonic() - t0
+
+    assert took < cfg.timeouts.check_s + 1, took
+    assert "did not finish" not in report.to_json()
+    cut = next(f for f in report.findings if "not examined" in f.title)
+    assert cut.severity is Severity.UNKNOWN and "of 100000" in cut.title
+    examined = report.data["lines_examined"]
+    assert 0 < examined < 100_000 and report.data["lines_read"] == 100_000
+    assert sum(t["count"] for t in report.data["templates"]) == examined == len(report.data["raw_lines"])
+
+
+# ---------------------------------------------------------------- user-supplied patterns, fuzzed
+FUZZ_SEED = 20261207
+FUZZ_BUDGET_S = 25
+ATOMS = [
+    "a", "a+", "a*", "(a+)+", "(a|a)*", "(a|aa)+", "(.*)*", "(.*a){12}", "(\\w+\\s?)*", "[a-z]+", "\\d+", "x{1000}",
+    "(a{100}){100}", "(?i)", "\\b", "^", "$", "\\1", "(?=a)", "(?<!a)", "(?P<n>a)", "(?P=n)", "[", "(", ")", "{2,1}",
+    "\\", "|", "?", ".", "[^\\n]*", "é+", "日本+", "\\x{1F600}", "(?s).", "\\Q(*)\\E", "\\p{L}+", "(a*)*b", "!",
+]  # fmt: skip
+
+
+def fuzz_patterns(seed: int, n: int) -> list[str]:
+    rnd = random.Random(seed)
+    return ["".join(rnd.choice(ATOMS) for _ in range(rnd.randint(1, 8))) for _ in range(n)]
+
+
+@pytest.mark.slow
+def test_fuzzed_grep_patterns_never_stall_the_bot(lbot, fake_slack, kube_admin, kubelet, pods):  # noqa: F811
+    """Seeded patterns (nested quantifiers, back-references, look-arounds, huge repetitions, bad
+    syntax) against hostile lines, for FUZZ_BUDGET_S seconds: every command acked in time and
+    answered (a usage error, or a report), `/healthz` within 1 s throughout, no traceback."""
+    import shlex
+
+    hostile = [
+        "a" * 30_000 + "!",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab",
+        "x" * 5000,
+        "日本" * 2000 + "!",
+        "é" * 3000,
+    ]
+    pods_with_logs(kube_admin, kubelet, pods, "fuzz-logs", ["\n".join(hostile) + "\n"])
+    asked: list[tuple[str, str, str]] = []  # (channel, pattern, ack body)
+    end = time.monotonic() + FUZZ_BUDGET_S
+    with HealthProbe(lbot.url) as probe:
+        for i, pattern in enumerate(fuzz_patterns(FUZZ_SEED, 400)):
+            if time.monotonic() > end:
+                break
+            channel = f"CFZ{i:04d}"
+            status, body, took = cmd(lbot, fake_slack, f"logs fuzz-logs --grep {shlex.quote(pattern)}", channel=channel)
+            assert status == 200 and took < 3, (pattern, status, took)
+            asked.append((channel, pattern, body))
+        checked = [(c, p) for c, p, body in asked if "--grep" not in body]  # the others got a usage error
+        for channel, _pattern in checked:
+            fake_slack.wait_for(
+                "chat.update",
+                lambda c, ch=channel: (
+                    c.args.get("channel") == ch and "Running" not in blocks_text(c.args.get("blocks", []))
+                ),
+                timeout=60,
+            )
+
+    assert len(asked) >= 20, "the bot answered too few commands within the budget"
+    assert checked and len(checked) < len(asked), "the seed should give both runnable and refused patterns"
+    assert probe.worst < HEALTHZ_WITHIN_S, f"/healthz took up to {probe.worst:.1f}s"
+    no_traceback(lbot)
+
+
+# ---------------------------------------------------------------- identical checks asked at once
+def test_identical_checks_share_one_run_and_one_rendering_posted_to_each_channel(lbot, fake_slack, lagging_group):  # noqa: F811
+    """Five channels ask for the same kafka-lag at once: one rendering (alp_report_renderings_total),
+    the report in each channel, each button signed for the channel it is in."""
+    import re
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bot.signing import key_from, verify
+    from tests.conftest import SIGNING_SECRET
+
+    def renderings() -> float:
+        with urllib.request.urlopen(f"{lbot.url}/metrics", timeout=10) as resp:
+            text = resp.read().decode()
+        m = re.search(r'^alp_report_renderings_total\{target="kafka-lag"\} (\S+)$', text, re.M)
+        return float(m[1]) if m else 0.0
+
+    before = renderings()
+    channels = [f"CSHARE{i}" for i in range(5)]
+    words = f"check kafka-lag --group {lagging_group}"
+    with ThreadPoolExecutor(len(channels)) as pool:
+        acks = list(pool.map(lambda ch: cmd(lbot, fake_slack, words, rid=ch, channel=ch), channels))
+
+    assert all(status == 200 and took < 3 for status, _, took in acks), acks
+    key = key_from(SIGNING_SECRET)
+    for ch in channels:
+        final = fake_slack.wait_for(
+            "chat.update",
+            lambda c, ch=ch: c.args.get("channel") == ch and lagging_group in blocks_text(c.args["blocks"]),
+        )
+        values = [
+            e["value"]
+            for b in final.args["blocks"]
+            for e in b.get("elements", [])
+            if e.get("type") == "button" and e.get("action_id", "").startswith("alp_action_request")
+        ]
+        assert values, "the lag report suggests reset-offsets with a button"
+        assert all(verify(v, key).get("c") == ch for v in values), "each button is bound to its own channel"
+    assert renderings() - before == 1

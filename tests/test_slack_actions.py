@@ -13,7 +13,7 @@ from kubernetes import client
 from bot.signing import key_from, sign
 from tests.conftest import SIGNING_SECRET
 from tests.k8s_world import PLATFORM
-from tests.slack_signing import block_action, signed_headers
+from tests.slack_signing import block_action, signed_headers, slash_command
 from tests.test_slack import blocks_text, command, get, post
 
 
@@ -60,8 +60,10 @@ def ephemeral(fake_slack, user: str, text: str):  # type: ignore[no-untyped-def]
 
 
 def audit(bot, fake_slack) -> str:  # type: ignore[no-untyped-def]
-    _, body, _ = command(bot, fake_slack, "audit 50")
-    return json.loads(body)["text"]
+    rid = f"audit-{time.monotonic_ns()}"
+    body = slash_command("audit 50", fake_slack.response_url(rid))
+    post(bot, body, signed_headers(SIGNING_SECRET, body))  # acked at once; the records come through response_url
+    return str(fake_slack.wait_for("response_url", lambda c: c.args.get("rid") == rid).args["text"])
 
 
 def replicas(kube_admin, name: str) -> int:  # type: ignore[no-untyped-def]
