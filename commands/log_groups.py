@@ -125,6 +125,8 @@ class Grouper:
         if LEVELS.index(level) > LEVELS.index(g.level):
             g.level = level
         if when:
+            if not g.first or when <= g.first:  # lines come newest first: the example is the oldest
+                g.example = text
             g.first = min(g.first or when, when)
             g.last = max(g.last, when)
 
