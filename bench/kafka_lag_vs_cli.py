@@ -29,10 +29,11 @@ import uuid
 import redis
 
 from bench.common import ROOT, testbed_env
-from tests.conftest import BOT_TOKEN, SIGNING_SECRET, BotProcess
-from tests.kafka_helpers import commit, create_topic, produce
-from tests.slack_fake import FakeSlack
-from tests.slack_signing import signed_headers, slash_command
+from tests.support.bot_env import BOT_TOKEN, SIGNING_SECRET
+from tests.support.kafka import commit, create_topic, produce
+from tests.support.processes import BotProcess
+from tests.support.signing import signed_headers, slash_command
+from tests.support.slack_fake import FakeSlack
 
 PARTITIONS = 12
 
@@ -119,8 +120,8 @@ async def sampling_cycles(tb: dict[str, str], n: int) -> list[float]:
     """Seconds per sampling cycle (every group described, offsets fetched, snapshot stored), as the bot's
     sampler runs it, here in this process against a spare Redis database."""
     from commands.backends.kafka import KafkaProbe
+    from commands.checks.kafka_lag.history import LagWatcher
     from commands.config import ChecksConfig
-    from commands.lag_history import LagWatcher
 
     cfg = ChecksConfig(
         kafka_bootstrap=tb["ALP_KAFKA_BOOTSTRAP"], redis_url=tb["ALP_REDIS_URL"].rsplit("/", 1)[0] + "/15"

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from commands.cpu import DEADLINE
 from commands.redact import redact
-from commands.registry import CheckContext, CheckSpec
+from commands.registry import REPORT_HOOKS, CheckContext, CheckSpec
 from commands.report import Finding, Report, Severity
 
 log = logging.getLogger(__name__)
@@ -61,10 +61,8 @@ async def _run_check(spec: CheckSpec, ctx: CheckContext, params: BaseModel) -> R
             )
         ]
         data = {}
-    if spec.name == "health" or any(f.severity is Severity.CRITICAL for f in findings):
-        from commands.changes import recent_changes_finding  # "what changed?" is the first question
-
-        findings = [*findings, await recent_changes_finding(ctx.config)]
+    for hook in list(REPORT_HOOKS.values()):  # e.g. commands/changes: recent changes on a critical report
+        findings = [*findings, *await hook(spec, ctx, findings)]
     return Report(
         target=spec.name,
         started_at=started,

@@ -22,8 +22,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.slack_fake import FakeSlack
-from tests.slack_signing import signed_headers, slash_command
+from tests.support.signing import signed_headers, slash_command
+from tests.support.slack_fake import FakeSlack
 
 SIGNING_SECRET = "alp-demo-signing-secret"
 FIRST = ("health", "check kafka-lag")
