@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from commands.backends.kube import Kube, KubeError
-from commands.cpu import Stop, off_loop
+from commands.cpu import Stop, off_process
 from commands.durations import Duration, format_duration
 from commands.logs.groups import MAX_LINE_CHARS, Digest, digest, level_of  # noqa: F401  (level_of: the level rule, tested)
 from commands.patterns import PatternError, compile_pattern
@@ -178,9 +178,8 @@ async def logs(ctx: CheckContext, p: LogsParams) -> CheckResult:
             ],
             data,
         )
-    grep = compile_pattern(p.grep, ignore_case=True) if p.grep else None
     stop = Stop.before_deadline()
-    d: Digest = await off_loop(digest, r.texts, grep, stop, stop=stop)
+    d: Digest = await off_process(digest, r.texts, p.grep, stop)
     notes = r.notes + _digest_notes(d)
     groups, lines = d.groups, d.lines
     findings: list[Finding] = []

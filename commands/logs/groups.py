@@ -1,6 +1,6 @@
 """The CPU part of `alp logs`: split, mask, filter and group log lines, in slices that stop.
 
-`digest` runs on the worker pool (`commands.cpu.off_loop`), never on the event loop. It takes
+`digest` runs in a worker process (`commands.cpu.off_process`), never on the event loop. It takes
 the raw text of each container, already bounded in lines by the reader (`--tail`, and
 `logs.max_lines` in all), cuts any line over `MAX_LINE_CHARS` (saying so), and works newest
 line first: mask (`commands.redact`), `--grep` (RE2, `commands.patterns`), group with Drain
@@ -19,7 +19,7 @@ from drain3.masking import MaskingInstruction
 from drain3.template_miner_config import TemplateMinerConfig
 
 from commands.cpu import SLICE, Stop
-from commands.patterns import Pattern
+from commands.patterns import compile_pattern
 from commands.redact import redact
 
 MAX_LINE_CHARS = 8_000  # a longer line is cut here before masking and grouping ("… [N characters cut]")
@@ -151,8 +151,10 @@ def _cut(text: str) -> tuple[str, bool]:
     return f"{text[:MAX_LINE_CHARS]}… [{len(text) - MAX_LINE_CHARS} characters cut]", True
 
 
-def digest(texts: list[tuple[str, str]], grep: Pattern | None, stop: Stop) -> Digest:
-    """(pod/container, raw log text) -> Digest. Runs on the worker pool; see the module docstring."""
+def digest(texts: list[tuple[str, str]], pattern: str | None, stop: Stop) -> Digest:
+    """(pod/container, raw log text) -> Digest; `pattern`: `--grep` (RE2, case-insensitive). Runs in
+    a worker process (`commands.cpu.off_process`); see the module docstring."""
+    grep = compile_pattern(pattern, ignore_case=True) if pattern else None
     raw: list[Line] = []
     cut = 0
     for source, text in texts:
