@@ -103,6 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     yes = "--yes" in args
     args = [a for a in args if a not in ("--json", "--yes")]
     chart = _pop_option(args, "--chart")
+    out = _pop_option(args, "--out") if args[:1] == ["graph"] else None
     if args[:1] == ["runbook"]:
         sys.exit(_runbook(args[1:], as_json))
     if _fast_check(args, as_json, chart):
@@ -122,7 +123,8 @@ def main(argv: list[str] | None = None) -> None:
     from bot.router import DoRequest as _DoRequest
 
     try:
-        request = parse(shlex.join(args))
+        # `graph` takes PromQL as typed: the shell already removed the quotes around it
+        request = parse(" ".join(args) if args[:1] == ["graph"] else shlex.join(args))
     except UsageError as err:
         print(f"alp: {terminal(str(err))}\n\n{help_text(prog='alp')}", file=sys.stderr)
         sys.exit(EXIT_USAGE)
@@ -148,7 +150,26 @@ def main(argv: list[str] | None = None) -> None:
     print(report.to_json() if as_json else render_text(report, request.show_all), end="" if not as_json else "\n")
     if chart is not None:
         _write_chart(report, chart)
+    if out is not None:
+        _write_graph(report, out)
     sys.exit(report.exit_code)
+
+
+def _write_graph(report: Report, path: str) -> None:
+    """`alp graph … --out FILE.png`: the graph's chart as PNG."""
+    from commands.graph.chart import graph_png
+
+    png = graph_png(report.data)
+    if png is None:
+        print("alp: no chart written: no series to draw", file=sys.stderr)
+        return
+    try:
+        with open(path, "wb") as fh:
+            fh.write(png)
+    except OSError as err:
+        print(f"alp: cannot write the chart to {path}: {err}", file=sys.stderr)
+        return
+    print(f"chart: {path}", file=sys.stderr)
 
 
 def _settings_or_none() -> Settings | None:

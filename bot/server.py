@@ -22,10 +22,11 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.signature import SignatureVerifier
 
+from bot.alerts.group_messages import GroupMessages
 from bot.alerts.intake import AlertIntake
 from bot.alerts.notifier import AlertNotifier
 from bot.alerts.silences import alert_intake
-from bot.metrics import Metrics
+from bot.metrics import AlertMetrics, Metrics
 from bot.remediation.buttons import SlackRemediation
 from bot.runbook import RunbookWatcher
 from bot.settings import ConfigError, Settings, load_settings
@@ -39,6 +40,7 @@ from escalation.ladder.engine import Escalator
 from escalation.state.alert_groups import AlertGroups
 from escalation.state.audit import changes_since
 from escalation.state.db import Database, StateStoreError
+from escalation.state.store import Store
 
 log = logging.getLogger("alp.bot")
 
@@ -144,10 +146,12 @@ async def serve(settings: Settings) -> None:
         settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None, settings.slack_api_url
     )
     groups = AlertGroups(db)
-    pacer = Pacer(settings.alertmanager.post_rate_per_s, settings.alertmanager.post_burst)
-    notifier = AlertNotifier(client, settings, groups, pacer)
-    escalator = Escalator.connect(
-        db,
+    store = Store(db)
+    pacer = Pacer(settings.alertmanager.post_rate_per_s, settings.alertmanager.post_burst)  # one pace per channel
+    messages = GroupMessages(settings, client, groups, store.get, pacer, AlertMetrics(metrics.registry))
+    notifier = AlertNotifier(client, settings, groups, messages)
+    escalator = Escalator(
+        store,
         settings.escalation,
         notifier,
         on_event=metrics.escalation_event,
@@ -155,7 +159,7 @@ async def serve(settings: Settings) -> None:
     )
     flow = SlackRemediation(settings, client, escalator, metrics)  # the one remediation flow: commands, clicks, alerts
     app = build_app(settings, metrics, escalator, flow)
-    intake = alert_intake(settings, app, notifier, groups, flow, metrics)
+    intake = alert_intake(settings, app, groups, messages, flow)
     register_fallbacks(app, settings.state_url)  # last: Bolt runs the first listener that matches
     web_app = build_web(settings, app, metrics, escalator, intake)
 

@@ -101,4 +101,5 @@ def remember_secrets(settings: Settings) -> None:
         settings.state_url,
         settings.escalation.pager_webhook_url,
         *(t.get_secret_value() for t in tokens if t is not None),
+        *(s.get_secret_value() for s in (settings.prometheus.bearer_token, settings.prometheus.password) if s),
     )

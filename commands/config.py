@@ -6,7 +6,7 @@ ever receive the object, never read the environment themselves.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 
 
 class ServiceSpec(BaseModel):
@@ -170,6 +170,23 @@ class ActionSettings(BaseModel):
     group_cache_s: float = Field(60, ge=0, description="How long user-group membership is cached")
 
 
+class PrometheusSettings(BaseModel):
+    """Prometheus (HTTP API v1): graphs, and the figures checks read where it has them. Off when `url` is unset."""
+
+    url: str | None = Field(None, description="ALP_PROMETHEUS__URL: Prometheus' base URL, e.g. http://prometheus:9090")
+    bearer_token: SecretStr | None = Field(None, description="Sent as `Authorization: Bearer …`")
+    username: str | None = Field(None, description="Basic auth user (with `password`)")
+    password: SecretStr | None = None
+    timeout_s: float = Field(10.0, gt=0, le=120, description="One API call, including Prometheus' own evaluation")
+    max_series: int = Field(500, ge=1, le=100_000, description="A query answering more series is refused (narrow it)")
+    max_bytes: int = Field(20_000_000, ge=10_000, description="A larger answer is refused unread")
+    requests_metric: str = Field("http_requests_total", description="Request counter per service (RED: rate, errors)")
+    duration_metric: str = Field(
+        "http_request_duration_seconds", description="Request duration histogram per service (RED: p95)"
+    )
+    service_label: str = Field("service", description="The label naming the service in those metrics")
+
+
 class ChecksConfig(BaseModel):
     """Everything a check may read: where the targets are, and the platform's facts."""
 
@@ -188,6 +205,7 @@ class ChecksConfig(BaseModel):
     endpoints: EndpointSettings = Field(default_factory=EndpointSettings)
     redis: RedisCheckSettings = Field(default_factory=RedisCheckSettings)
     actions: ActionSettings = Field(default_factory=ActionSettings)
+    prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings)
 
 
 def service(cfg: ChecksConfig, name: str) -> ServiceSpec:

@@ -8,10 +8,9 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.alerts.intake import BUTTON_TTL_S, AlertIntake
+from bot.alerts.group_messages import BUTTON_TTL_S, GroupMessages
 from bot.render.alert_blocks import clear_alerts_blocks
 from bot.settings import Settings
-from bot.slack.client import Pacer
 from bot.slack.incidents import SlackNotifier
 from bot.slack.signing import key_from, sign
 from commands.backends.alertmanager import Alertmanager, AlertmanagerError
@@ -22,26 +21,27 @@ from escalation.state.alert_groups import AlertGroups
 class AlertNotifier(SlackNotifier):
     """The Slack notifier, plus "Clear any alerts" under the checklist of an alert-born incident."""
 
-    def __init__(self, client: AsyncWebClient, settings: Settings, groups: AlertGroups, pacer: Pacer) -> None:
+    def __init__(
+        self, client: AsyncWebClient, settings: Settings, groups: AlertGroups, messages: GroupMessages
+    ) -> None:
         super().__init__(client)
         self.groups = groups
         self.am = Alertmanager(settings.alertmanager.url, settings.timeouts.probe_s)
         secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "alp"
         self.key = key_from(secret)
-        self.pacer = pacer  # one pace per channel for every message the bot posts there (the intake's too)
-        # The one link made after construction: the intake needs the escalator, which needs this notifier.
-        self.intake: AlertIntake | None = None
+        self.messages = messages  # the alert groups' messages (one announces each alert-born incident)
+        self.pacer = messages.pacer  # one pace per channel for every message the bot posts there
 
     async def announce(self, inc: Incident) -> tuple[str, str] | None:
         """An incident opened by an alert group is announced by the group's own message."""
-        where = await self.intake.announce(inc) if self.intake else None
+        where = await self.messages.announce(inc)
         if where:
             return where
         await self.pacer.wait(inc.channel.lstrip("#"))  # alert storms open incidents by the dozen
         return await super().announce(inc)
 
     async def refresh(self, inc: Incident) -> None:
-        if not (self.intake and await self.intake.refresh(inc)):
+        if not await self.messages.refresh(inc):
             await super().refresh(inc)
 
     async def checklist(self, inc: Incident) -> None:

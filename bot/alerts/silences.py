@@ -17,8 +17,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.alerts.group_messages import GroupMessages
 from bot.alerts.intake import AlertIntake
-from bot.alerts.notifier import AlertNotifier
 from bot.remediation.buttons import SlackRemediation
 from bot.render.alert_blocks import esc
 from bot.settings import Settings
@@ -149,18 +149,10 @@ def register_alert_handlers(app: AsyncApp, silencer: Silencer) -> None:
 
 
 def alert_intake(
-    settings: Settings,
-    app: AsyncApp,
-    notifier: AlertNotifier,
-    groups: AlertGroups,
-    flow: SlackRemediation,
-    metrics: Any,
+    settings: Settings, app: AsyncApp, groups: AlertGroups, messages: GroupMessages, flow: SlackRemediation
 ) -> AlertIntake:
-    """The intake behind `POST /alertmanager` (on the escalator of `notifier`, at its pace), with its
-    buttons registered on the Bolt app; `flow` is the bot's one remediation flow."""
-    intake = AlertIntake(
-        settings, app.client, flow.escalator, groups, metrics.registry, flow.request_button, notifier.pacer
-    )
-    notifier.intake = intake
+    """The intake behind `POST /alertmanager` (on the escalator of `flow`), with its buttons
+    registered on the Bolt app; `flow` is the bot's one remediation flow."""
+    intake = AlertIntake(settings, app.client, flow.escalator, groups, messages, flow.request_button)
     register_alert_handlers(app, Silencer(intake, flow))
     return intake

@@ -314,10 +314,8 @@ async def run_in_channel(
         channel = command["channel_id"]
         counted = metrics.renderings.labels(target=request.target).inc
         made = await rendered(report, request.show_all, flow.request_button, counted)  # one rendering, off the loop
-        if made.chart:  # kafka-lag: lag over the window of the groups not OK, in the thread
-            await reply.attach_image(
-                made.chart, f"{request.target}-chart.png", f"{request.target}: lag over the window"
-            )
+        if made.chart:  # kafka-lag's lag over the window of the groups not OK, or `graph`'s chart
+            await reply.attach_image(made.chart, made.chart_name, made.chart_title)
         msg = made.for_channel(flow.request_button, channel)
         if not await reply.send(msg, what=f"the {request.target} report"):
             outcome = "error"

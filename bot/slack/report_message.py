@@ -35,7 +35,9 @@ class Rendered:
     """A report's message with stand-in button values, its chart and its raw-lines file."""
 
     message: SlackMessage
-    chart: bytes | None
+    chart: bytes | None  # kafka-lag's lag chart, or `graph`'s
+    chart_name: str
+    chart_title: str
     raw: str | None  # every line read (`alp logs`), one per line
     raw_count: int
     buttons: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)  # stand-in -> (action, params)
@@ -67,14 +69,18 @@ def _render(report: Report, show_all: bool, sign: Signer, on_render: Callable[[]
 
     clean = report.redacted()
     message = render_report(report, stand_in, show_all)
-    chart = None
+    chart, name, title = None, f"{report.target}-chart.png", f"{report.target}: lag over the window"
     if report.data.get("chart"):  # kafka-lag: lag over the window of the groups not OK
         from commands.checks.kafka_lag.chart import lag_chart_png
 
         chart = lag_chart_png(report.data)
+    elif report.data.get("graph"):  # graph: the chart of what was asked
+        from commands.graph.chart import graph_png
+
+        chart, name, title = graph_png(report.data), "graph.png", f"graph: {report.data.get('query', '')}"[:200]
     raw_lines = clean.data.get("raw_lines") or []
     raw = "\n".join(raw_lines) + "\n" if raw_lines else None
-    return Rendered(message, chart, raw, len(raw_lines), buttons)
+    return Rendered(message, chart, name, title, raw, len(raw_lines), buttons)
 
 
 async def rendered(

@@ -3,7 +3,7 @@
 Each scenario is data: the target, a setup that arranges the test bed's real servers (lock
 chains, Redis traffic, pods and their logs through the fake kubelet, bad passwords) and
 returns the configuration to check with, and what the report must say. A new scenario is one
-entry in SCENARIOS. kafka-lag has its own catalogue (tests/test_kafka_lag.py, issue #12).
+entry in SCENARIOS. kafka-lag has its own catalogue (tests/integration/test_kafka_lag.py, issue #12).
 """
 
 from __future__ import annotations
