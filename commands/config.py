@@ -99,6 +99,9 @@ class Thresholds(BaseModel):
     cache_hit_crit: float = Field(0.5, description="Hit ratio below this is critical")
     redis_memory_warn_ratio: float = Field(0.9, description="used_memory / maxmemory")
     fragmentation_warn: float = 1.5
+    expiry_miss_ratio: float = Field(
+        0.5, ge=0, description="redis: keys expired / misses in the window from which the misses are called expiries"
+    )
     redis_latency_warn_ms: float = 10
     memory_limit_warn_ratio: float = Field(0.9, description="Pod memory use / limit")
     restarts_warn: int = Field(3, description="Container restarts that count as a problem")
@@ -112,6 +115,23 @@ class Thresholds(BaseModel):
     )
     redis_min_lookups: int = Field(
         50, ge=1, description="Fewer Redis lookups (hits + misses) in the window: too little traffic to judge"
+    )
+    auth_failure_ratio_warn: float = Field(
+        0.05, ge=0, le=1, description="security: failed/suspicious/blocked lines over all auth-service lines read"
+    )
+    block_min_lines: int = Field(
+        10,
+        ge=1,
+        description="security: failed lines (in all, and from one address) before a rate is judged or an address offered for blocking",
+    )
+    rollback_ratio_warn: float = Field(
+        0.2, ge=0, le=1, description="db-load: rollbacks / (commits + rollbacks) over the window"
+    )
+    db_min_transactions: int = Field(
+        50, ge=1, description="Fewer transactions in the window: too few to judge the rollback ratio"
+    )
+    temp_bytes_warn_per_s: float = Field(
+        1_048_576, ge=0, description="db-load: bytes per second spilled to temp files (work_mem too small)"
     )
     db_min_block_reads: int = Field(
         1000, ge=1, description="Fewer block reads in the window: too little traffic to judge the cache hit ratio"

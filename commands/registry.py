@@ -69,6 +69,14 @@ class CheckSpec:
     func: CheckFunc
     timeout_s: float | None = None  # None: the configured `timeouts.check_s`
     probes: tuple[str, ...] | Callable[[ChecksConfig], tuple[str, ...]] = ()  # or computed from configuration
+    extra_s: Callable[[ChecksConfig, Any], float] | None = None  # time the params ask for (e.g. sampling)
+
+    def deadline_s(self, config: ChecksConfig, params: Any) -> float:
+        """The whole check's limit: `timeouts.check_s` plus what its own params ask for (the
+        sampling `--samples 8 --interval 10` needs), so following a report's advice never runs
+        into the limit."""
+        base = self.timeout_s or config.timeouts.check_s
+        return base + (self.extra_s(config, params) if self.extra_s else 0.0)
 
     def probe_names(self, config: ChecksConfig) -> tuple[str, ...]:
         """The probes a run with this configuration starts, in order (the progress message lists them)."""
@@ -173,11 +181,12 @@ def check(
     timeout_s: float | None = None,
     probes: tuple[str, ...] | Callable[[ChecksConfig], tuple[str, ...]] = (),
     registry: Registry[CheckSpec] = CHECKS,
+    extra_s: Callable[[ChecksConfig, Any], float] | None = None,
 ) -> Callable[[CheckFunc], CheckFunc]:
     """Declare a check target. The decorated function is returned unchanged."""
 
     def register(func: CheckFunc) -> CheckFunc:
-        registry.add(CheckSpec(name, summary, runbook, params, func, timeout_s, probes))
+        registry.add(CheckSpec(name, summary, runbook, params, func, timeout_s, probes, extra_s))
         return func
 
     return register

@@ -37,7 +37,7 @@ async def run_check(spec: CheckSpec, ctx: CheckContext, params: BaseModel) -> Re
 async def _run_check(spec: CheckSpec, ctx: CheckContext, params: BaseModel) -> Report:
     started = datetime.now(UTC)
     t0 = time.monotonic()
-    limit = spec.timeout_s or ctx.config.timeouts.check_s
+    limit = spec.deadline_s(ctx.config, params)
     DEADLINE.set(t0 + limit)  # sliced CPU work (commands.cpu.Stop) ends before it, with what it saw
     try:
         result = await asyncio.wait_for(spec.func(ctx, params), limit)

@@ -139,8 +139,15 @@ class Prometheus:
         url = f"{self.base}{path}"
         try:
             async with self._session.post(url, data=params) as resp:
-                body = await resp.content.read(self.settings.max_bytes + 1)
                 status = resp.status
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in resp.content.iter_chunked(1 << 16):  # read() may return less than asked
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size > self.settings.max_bytes:
+                        break
+                body = b"".join(chunks)
         except TimeoutError:
             raise BackendUnreachable(
                 BACKEND, "query", f"no answer within {self.settings.timeout_s:g}s", address=self.base

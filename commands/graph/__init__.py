@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from commands.backends.errors import BackendError
+from commands.backends.errors import BackendError, BackendRefused
 from commands.backends.prometheus import Prometheus, PrometheusQueryError, Series
 from commands.config import ChecksConfig
 from commands.durations import Duration, format_duration
@@ -134,6 +134,8 @@ async def graph(ctx: CheckContext, params: GraphParams) -> CheckResult:
     try:
         async with Prometheus(cfg.prometheus) as prom:
             for what, expr, unit in queries:
+                if not is_service:  # an instant query first: a bad or huge expression is refused cheaply
+                    await prom.query(expr, end)
                 answer = await prom.query_range(expr, start, end, step)
                 every += answer.series
                 drawn.append({"title": what, "unit": unit, "expr": expr, "series": _series_json(answer.series)})
@@ -191,6 +193,8 @@ async def graph(ctx: CheckContext, params: GraphParams) -> CheckResult:
             ],
             {"usage_error": str(err)},
         )
+    except BackendRefused as err:  # too many series, too large: what to do is in the reason
+        return CheckResult([Finding(severity=Severity.UNKNOWN, title=f"Prometheus: {err.reason}", probe="prometheus")])
     except BackendError as err:
         return CheckResult([backend_finding("prometheus", err)])
     data = {

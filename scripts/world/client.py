@@ -3,7 +3,8 @@ kubelet stand-in, pod metrics behind the metrics stand-in, the services' /health
 the platform stand-in. Used by the tests (the `kubelet` fixture) and by `scripts/testbed demo`.
 
     kubelet = StandIns.from_env(env)          # env: `scripts/testbed env` (ALP_TESTBED_*_PORT)
-    kubelet.logs[("ns", "pod")] = "line\\n"    # what `kubectl logs pod -n ns` then shows
+    kubelet.logs[("ns", "pod")] = "line\\n"    # what `kubectl logs pod -n ns` then shows (any container)
+    kubelet.logs[("ns", "pod/sidecar")] = "…"  # one container's own text (`kubectl logs pod -c sidecar`)
     kubelet.set_pod_metrics("ns", "pod", cpu="300m", memory="980Mi")
 """
 

@@ -5,7 +5,8 @@ so `scripts/testbed up` can start them before any virtualenv exists).
     python3 scripts/world/standins.py metrics  --port P --cert C --key K   (HTTPS)
     python3 scripts/world/standins.py platform --port 0 --port-file F      (HTTP)
 
-- kubelet: `GET /containerLogs/{ns}/{pod}/{container}` (`tailLines`, `sinceSeconds`, `previous`:
+- kubelet: `GET /containerLogs/{ns}/{pod}/{container}` (the text loaded for `pod/container`, else for
+  `pod`; `tailLines`, `sinceSeconds`, `previous`:
   the container before its last restart, `timestamps`: each line prefixed with an RFC 3339 time), which the
   real kube-apiserver proxies `pods/log` to through a Node whose kubelet endpoint is this port.
 - metrics: `metrics.k8s.io/v1beta1` pod metrics, which the API server serves through an
@@ -17,6 +18,7 @@ so `scripts/testbed up` can start them before any virtualenv exists).
 
 What they serve is loaded over HTTP under `/testbed/` (scripts.world.client does it):
     PUT    /testbed/logs/{ns}/{pod}         body: the log text       GET /testbed/logs: [[ns, pod], ...]
+                                            ({pod} may be `pod/container`, %2F-quoted: one container's text)
     PUT    /testbed/previous-logs/{ns}/{pod}  body: the previous container's log text (`previous=true`)
     GET    /testbed/log-requests            the containerLogs requests seen (pod and query), JSON
     DELETE /testbed/log-requests
@@ -146,10 +148,13 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send(200, st.metrics.get(parts[2], []))
             if self.role == "kubelet" and parts[0] == "containerLogs" and len(parts) == 4:
                 st.log_requests.append({"pod": parts[2], **query})
-                key = (parts[1], parts[2])
-                if query.get("previous") == "true" and key not in st.previous_logs:
+                # per container ("ns", "pod/container") first, else the pod's one text for any container
+                keys = [(parts[1], f"{parts[2]}/{parts[3]}"), (parts[1], parts[2])]
+                store = st.previous_logs if query.get("previous") == "true" else st.logs
+                key = next((k for k in keys if k in store), None)
+                if query.get("previous") == "true" and key is None:
                     return self._send(400, f'previous terminated container "{parts[3]}" not found', "text/plain")
-                text = st.previous_logs[key] if query.get("previous") == "true" else st.logs.get(key, "")
+                text = store[key] if key else ""
                 lines = text.splitlines(keepends=True)
                 tail = int(query.get("tailLines", "0") or 0)
                 lines = lines[-tail:] if tail else lines

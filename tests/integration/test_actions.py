@@ -19,7 +19,7 @@ from commands.backends.kube import RESTARTED_AT
 from commands.params import UsageError
 from tests.support.checks_env import config_for
 from tests.support.k8s_world import PLATFORM
-from tests.support.kafka import commit, create_topic, produce
+from tests.support.kafka import commit, create_topic, delete_records, produce
 
 
 async def run(cfg, name: str, **raw):  # type: ignore[no-untyped-def]
@@ -162,6 +162,23 @@ async def test_reset_offsets_moves_an_empty_group_and_refuses_a_live_one(cfg, te
         assert "1 active member(s)" in reason and "Stop its consumers first" in reason
     finally:
         await live.stop()
+
+
+async def test_reset_offsets_preview_does_not_count_records_retention_deleted(cfg, testbed, unique):
+    """#25: committed 5, log start moved to 15 (DeleteRecords), end 20: the reset skips the 5
+    records that still exist; the 10 below the log start were deleted already."""
+    bootstrap = testbed["ALP_KAFKA_BOOTSTRAP"]
+    await create_topic(bootstrap, unique, 1)
+    await produce(bootstrap, unique, {0: 20})
+    await commit(bootstrap, unique, unique, {0: 5})
+    await delete_records(bootstrap, unique, {0: 15})
+
+    spec = ACTIONS.get("reset-offsets")
+    pre = await preview(spec, ActionContext(cfg), validate(spec, {"group": unique}))
+
+    assert [(i["before"], i["after"], i["skipped"]) for i in pre.items] == [(5, 20, 5)]
+    assert "5 message(s) will never be processed" in pre.lines[0], pre.lines
+    assert "10 more below the log start were already deleted" in pre.lines[0], pre.lines
 
 
 # ---------------------------------------------------------------------- Kubernetes

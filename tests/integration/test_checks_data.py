@@ -83,11 +83,13 @@ async def test_db_load_statistics_statements_and_connections(testbed, platform, 
     cfg.thresholds.rate_window_s = 1.0
     cfg.thresholds.db_min_block_reads = 1
 
-    async def busy() -> None:  # statements that run during the window
-        for _ in range(8):
-            await conn.execute(f"SELECT count(*) FROM {unique}, generate_series(1, 200000)")
+    checking = asyncio.ensure_future(run("db-load", cfg))
 
-    report, _ = await asyncio.gather(run("db-load", cfg), busy())
+    async def busy() -> None:  # statements that run during the window (until the check is done:
+        while not checking.done():  # a fixed few can all finish before its first sample)
+            await conn.execute(f"SELECT pg_sleep(0.05), (SELECT count(*) FROM {unique})")
+
+    _, report = await asyncio.gather(busy(), checking)
 
     assert report.data["database"]["datname"] == "adaptive_learning"
     assert 0.9 <= report.data["database"]["window_s"] < 3

@@ -143,7 +143,7 @@ async def test_memory(testbed, kube_admin, platform, ns, metrics_api):
 
     report = await run("memory", config_for(testbed, platform, ns))
 
-    high = finding(report, "1 pod(s) above 90% of their memory limit")
+    high = finding(report, "1 container(s) above 90% of their memory limit")
     assert high.severity is Severity.WARNING
     assert {"restart", "set-resources"} <= actions(high)
     assert next(s for s in high.suggestions if s.action == "set-resources").params["memory"] == "2Gi"

@@ -254,7 +254,13 @@ async def test_security(testbed, kube_admin, kubelet, platform, ns, cleanup_pods
     block = next(s for s in alerts.suggestions if s.action == "block-ips")
     assert block.params["ips"] == "198.51.100.23"
     auth = finding(report, "failed/suspicious/blocked line(s)")
-    assert next(s for s in auth.suggestions if s.action == "block-ips").params["ips"].startswith("203.0.113.7")
+    # 4 of 25 lines: below the minimum (block_min_lines, 10) of lines to judge a rate or block on (#25)
+    assert auth.severity is Severity.OK and not auth.suggestions, auth
+    cfg = config_for(testbed, platform, ns)
+    cfg.thresholds.block_min_lines = 2  # configured lower: 2 from 203.0.113.7, 4 of 25 lines
+    auth = finding(await run("security", cfg), "failed/suspicious/blocked line(s)")
+    assert auth.severity is Severity.WARNING and actions(auth) == {"block-ips", "rate-limit"}, auth
+    assert next(s for s in auth.suggestions if s.action == "block-ips").params["ips"] == "203.0.113.7"
     assert finding(report, "1 rate-limit line(s)").severity is Severity.WARNING
 
     for key in list(kubelet.logs):

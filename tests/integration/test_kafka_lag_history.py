@@ -80,3 +80,25 @@ async def test_only_the_lease_holder_samples_and_another_takes_over_when_it_goes
         await client.aclose()
     assert rounds == [(True, False), (True, False), (False, True), (False, True)]
     assert stored == 4  # one snapshot per round, never two
+
+
+async def test_transaction_markers_in_the_history_keep_the_older_layout(testbed, unique):
+    """#25: a real snapshot of a group behind a commit marker round-trips its marker count, and each
+    group keeps the five fields an older replica of alp unpacks (the markers sit under their own key)."""
+    import json
+
+    from commands.backends.kafka import KafkaProbe
+    from commands.checks.kafka_lag.history import decode, encode
+    from tests.support.kafka import produce_transactions
+
+    boot = testbed["ALP_KAFKA_BOOTSTRAP"]
+    await create_topic(boot, unique, 1)
+    read_all = await produce_transactions(boot, unique, 2, 3)
+    await commit(boot, unique, unique, {0: read_all})
+    async with KafkaProbe(boot, 3) as kp:
+        snap = await kp.snapshot([unique])
+    assert sum(snap.groups[unique].control.values()) == 1  # the last commit marker
+
+    text = encode(snap)
+    assert all(len(fields) == 5 for fields in json.loads(text)["g"].values())
+    assert decode(text).groups[unique].control == snap.groups[unique].control

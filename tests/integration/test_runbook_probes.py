@@ -35,7 +35,11 @@ def actions(report: Report) -> set[str]:
     return {s.action for f in report.findings for s in f.suggestions}
 
 
-@pytest.mark.parametrize("scenario", [s for s in SCENARIOS if s.target in AS_DATA], ids=lambda s: s.id)
+# The catalogue's first three states of each target; the later variants (`target-state-variant`) test
+# refinements of the built-in checks (e.g. timeout lines counted as times) that a data probe does not claim.
+@pytest.mark.parametrize(
+    "scenario", [s for s in SCENARIOS if s.target in AS_DATA and s.id == f"{s.target}-{s.state}"], ids=lambda s: s.id
+)
 async def test_a_symptom_as_data_judges_like_the_built_in_check(
     scenario: Scenario, data_symptoms, testbed, kube_admin, kubelet, platform, ns, unique
 ):

@@ -34,7 +34,8 @@ async def test_scenario(scenario: Scenario, request, testbed, kube_admin, kubele
     world = World(testbed, kube_admin, kubelet, platform, ns, unique)
     try:
         cfg = await scenario.setup(world)
-        report = await run(scenario.target, cfg, **scenario.params)
+        params = {k: v.replace("{unique}", unique) if isinstance(v, str) else v for k, v in scenario.params.items()}
+        report = await run(scenario.target, cfg, **params)
     finally:
         await world.close()
     seen = [(f.severity.value, f.title, [s.label for s in f.suggestions]) for f in report.findings]

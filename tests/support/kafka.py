@@ -41,3 +41,33 @@ async def commit(bootstrap: str, group: str, topic: str, offsets: dict[int, int]
         await consumer.commit({TopicPartition(topic, p): OffsetAndMetadata(o, "") for p, o in offsets.items()})
     finally:
         await consumer.stop()
+
+
+async def produce_transactions(bootstrap: str, topic: str, transactions: int, per_transaction: int) -> int:
+    """Committed transactions of `per_transaction` messages to partition 0, as a transactional
+    producer writes them (each ends with a commit marker, a control record that takes an offset).
+    Returns the offset after the last data record (what a consumer that read them all commits)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, transactional_id=f"alp-test-{topic}")
+    await producer.start()
+    last = -1
+    try:
+        for _ in range(transactions):
+            async with producer.transaction():
+                for _ in range(per_transaction):
+                    meta = await (await producer.send(topic, b"attempt", partition=0))
+                    last = meta.offset
+    finally:
+        await producer.stop()
+    return last + 1
+
+
+async def delete_records(bootstrap: str, topic: str, before: dict[int, int]) -> None:
+    """`kafka-delete-records`: move each partition's log start to the given offset."""
+    from aiokafka.admin.records_to_delete import RecordsToDelete
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_records({TopicPartition(topic, p): RecordsToDelete(o) for p, o in before.items()})
+    finally:
+        await admin.close()

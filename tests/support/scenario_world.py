@@ -104,6 +104,23 @@ class World:
         info["password"] = "not-the-password"
         return make_conninfo(**info)
 
+    async def limited_role(self) -> str:
+        """A DSN for a fresh login role with no pg_read_all_stats (as a least-privilege bot account
+        would be): it sees other roles' backends and statements only as NULL / "<insufficient privilege>"."""
+        role = f"alp_ro_{self.unique}"
+        admin = await self.pg()
+        await admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'ro-pw'")
+
+        async def drop() -> None:
+            async with await psycopg.AsyncConnection.connect(self.testbed["ALP_POSTGRES_DSN"], autocommit=True) as c:
+                await c.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,))
+                await c.execute(f"DROP ROLE IF EXISTS {role}")
+
+        self.undo.append(drop)
+        info = conninfo_to_dict(self.testbed["ALP_POSTGRES_DSN"])
+        info.update(user=role, password="ro-pw")
+        return make_conninfo(**info)
+
     def bad_redis(self) -> str:
         return self.testbed["ALP_REDIS_URL"].replace("redis://", "redis://nobody:wrong@")
 
@@ -237,3 +254,33 @@ def jwt_secret(w: World) -> None:
     client.CoreV1Api(w.kube).create_namespaced_secret(
         w.ns, client.V1Secret(metadata=client.V1ObjectMeta(name="jwt-signing-key"), string_data={"key": "k"})
     )
+
+
+async def redis_with_outliers(w: World, every: int = 5, delay_s: float = 0.1) -> str:
+    """A Redis URL through a TCP relay that holds every `every`-th PONG for `delay_s`: a minority of
+    slow round trips, as on a busy host, while Redis itself answers at once."""
+    from urllib.parse import urlsplit
+
+    target = urlsplit(w.testbed["ALP_REDIS_URL"])
+    pongs = 0
+
+    async def relay(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        server_r, server_w = await asyncio.open_connection(target.hostname, target.port)
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, from_redis: bool) -> None:
+            nonlocal pongs
+            while data := await src.read(65536):
+                if from_redis and data == b"+PONG\r\n":
+                    pongs += 1
+                    if pongs % every == 0:
+                        await asyncio.sleep(delay_s)
+                dst.write(data)
+                await dst.drain()
+            dst.close()
+
+        await asyncio.gather(pipe(client_r, server_w, False), pipe(server_r, client_w, True), return_exceptions=True)
+
+    server = await asyncio.start_server(relay, "127.0.0.1", 0)
+    w.undo.append(server.close)
+    port = server.sockets[0].getsockname()[1]
+    return w.testbed["ALP_REDIS_URL"].replace(f"{target.hostname}:{target.port}", f"127.0.0.1:{port}")

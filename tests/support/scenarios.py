@@ -3,7 +3,8 @@
 Each scenario is data: the target, a setup that arranges the test bed's real servers (lock
 chains, Redis traffic, pods and their logs through the fake kubelet, bad passwords) and
 returns the configuration to check with, and what the report must say. A new scenario is one
-entry in SCENARIOS. kafka-lag has its own catalogue (tests/integration/test_kafka_lag.py, issue #12).
+entry in SCENARIOS. kafka-lag has its own catalogue (tests/integration/test_kafka_lag.py, issue #12); issue #25's variants
+(a second scenario of a target and state, named by `variant`) are set up in scenario_variants.py.
 """
 
 from __future__ import annotations
@@ -17,6 +18,33 @@ from kubernetes import client
 from commands.config import ChecksConfig
 from commands.report import Severity
 from tests.support.checks_env import CLOSED
+from tests.support.scenario_variants import (
+    PREDICTION_TIMEOUTS,
+    auth_no_secret,
+    db_load_no_grant,
+    db_load_no_grant_slow,
+    db_load_rollbacks,
+    db_load_temp_spill,
+    deadlocks_no_grant,
+    external_503,
+    failed_logins,
+    health_slow_answers,
+    healthy_with_short_probe_limit,
+    kafka_no_offsets,
+    kafka_sampling_past_check_limit,
+    kafka_stale_topic,
+    kafka_transactional,
+    kafka_transactional_live,
+    memory_gc_info,
+    memory_previous,
+    memory_sidecar_limit,
+    memory_sidecar_logs,
+    network_deny_all,
+    redis_expiry_storm,
+    redis_latency_outliers,
+    redis_quiet,
+    security_with_auth,
+)
 from tests.support.scenario_world import (
     FAST,
     QUIET,
@@ -48,10 +76,11 @@ class Scenario:
     actions: frozenset[str] | None = None
     params: dict[str, Any] = field(default_factory=dict)
     metrics: bool = False  # needs the metrics API (metrics_api fixture)
+    variant: str = ""  # a second (third…) scenario of the same target and state (issue #25's variants)
 
     @property
     def id(self) -> str:
-        return f"{self.target}-{self.state}"
+        return f"{self.target}-{self.state}" + (f"-{self.variant}" if self.variant else "")
 
 
 # ---------------------------------------------------------------------- setups by target
@@ -86,7 +115,8 @@ async def auth_ok(w: World) -> ChecksConfig:
 
 
 async def auth_blind(w: World) -> ChecksConfig:
-    return w.cfg()  # no pods, no logs, no secret
+    jwt_secret(w)  # the secret must exist: its absence is a fault (auth-fault-no-secret)
+    return w.cfg()  # no pods, no logs
 
 
 def logs_of(app: str, logs: str, cfg_over: Callable[[World], dict[str, Any]] | None = None) -> Setup:
@@ -260,9 +290,11 @@ SCENARIOS: list[Scenario] = [
     S("health", "fault", health_fault, C, "user-service /health failing", NONE),
     S("health", "healthy", health_ok, OK),
     S("health", "blind", health_blind, U, "cannot log in to"),
+    S("health", "fault", health_slow_answers, C, "/health failing", NONE, variant="slow-answers"),
     S("auth", "fault", auth_fault, C, "auth-service: 1 of 1 pod(s) not running/ready", frozenset({"restart"})),
     S("auth", "healthy", auth_ok, OK),
     S("auth", "blind", auth_blind, U),
+    S("auth", "fault", auth_no_secret, C, "jwt-signing-key is missing", NONE, variant="no-secret"),
     S(
         "auth-latency",
         "fault",
@@ -290,6 +322,20 @@ SCENARIOS: list[Scenario] = [
     S("scheduler", "healthy", logs_of("scheduler-service", "INFO selected selection_time: 42ms\n"), OK),
     S("scheduler", "blind", nothing, U, "scheduler-service: no pods found"),
     S(
+        "scheduler",
+        "fault",
+        logs_of(
+            "scheduler-service",
+            "".join(
+                f"2026-11-28T03:00:{i:02d}Z WARN selection for user=u{i} timed out after 3000ms\n" for i in range(10)
+            ),
+        ),
+        C,
+        "selection_time: p95 3000ms",
+        frozenset({"scale", "warm-cache", "set-config"}),
+        variant="timeouts",
+    ),
+    S(
         "algorithm",
         "fault",
         logs_of("scheduler-service", "ERROR SM2 interval calculation failed: ease factor NaN\n"),
@@ -298,6 +344,13 @@ SCENARIOS: list[Scenario] = [
         frozenset({"rollback"}),
     ),
     S("algorithm", "healthy", logs_of("scheduler-service", QUIET), OK),
+    S(
+        "algorithm",
+        "healthy",
+        logs_of("scheduler-service", "2026-11-28T03:00:00Z INFO SM2 interval computed user=u1 next=3d\n"),
+        OK,
+        variant="info",
+    ),
     S("algorithm", "blind", nothing, U, "scheduler-service: no pods found"),
     S(
         "ml",
@@ -319,28 +372,113 @@ SCENARIOS: list[Scenario] = [
     ),
     S("predictions", "healthy", logs_of("ml-service", '{"msg":"predicted","prediction_time":120}\n'), OK),
     S("predictions", "blind", logs_of("ml-service", QUIET), U, "no prediction_time values"),
+    S(
+        "predictions",
+        "fault",
+        logs_of("ml-service", PREDICTION_TIMEOUTS),
+        C,
+        "prediction_time: p95 5000ms",
+        frozenset({"set-config", "rollback"}),
+        variant="timeouts",
+    ),
     S("db-load", "fault", db_load_fault, W, "Slowest statement over", NONE),
     S("db-load", "healthy", nothing, OK),
     S("db-load", "blind", pg_blind, U, "The bot cannot log in to PostgreSQL as postgres"),
+    S("db-load", "fault", db_load_no_grant_slow, W, "Slowest statement over", NONE, variant="no-grant"),
+    S("db-load", "blind", db_load_no_grant, U, "lacks pg_read_all_stats", variant="no-grant"),
+    S("db-load", "fault", db_load_rollbacks, W, "rollbacks against", NONE, variant="rollbacks"),
+    S("db-load", "fault", db_load_temp_spill, W, "temp file(s)", NONE, variant="temp-spill"),
+    S(
+        "deadlocks",
+        "fault",
+        deadlocks_no_grant,
+        C,
+        "root blocker pid",
+        frozenset({"terminate-queries"}),
+        variant="no-grant",
+    ),
     S("db-connectivity", "fault", db_conn_fault, C, "", None),
     S("db-connectivity", "healthy", db_conn_ok, OK),
     S("db-connectivity", "blind", db_conn_blind, U),
     S("redis", "fault", redis_fault, C, "Redis hit ratio 0.", frozenset({"warm-cache"})),
     S("redis", "healthy", redis_ok, OK),
     S("redis", "blind", redis_blind, U, "The bot cannot log in to Redis as nobody"),
+    S("redis", "blind", redis_quiet, U, "too little traffic to judge", variant="quiet"),
+    S("redis", "healthy", redis_latency_outliers, OK, variant="latency-outliers"),
+    S("redis", "fault", redis_expiry_storm, C, "keys expire before they are read", NONE, variant="expiry"),
     S("network", "fault", network_fault, C, "service(s) with no ready endpoint: user-service", NONE),
     S("network", "healthy", network_ok, OK),
     S("network", "blind", network_blind, U, "No services (endpoints)"),
+    S("network", "fault", network_deny_all, C, "denies all ingress to every pod", NONE, variant="deny-all"),
     S("external", "fault", external_fault, C, "does not resolve", frozenset({"set-config"})),
     S("external", "healthy", nothing, OK),
     S("external", "blind", external_blind, U, "not an http(s) URL"),
+    S("external", "fault", external_503, C, "answers HTTP 503", frozenset({"set-config"}), variant="http-503"),
     S("latency", "fault", latency_fault, C, "auth-service response_time", frozenset({"scale", "set-resources"})),
     S("latency", "healthy", latency_ok, OK, metrics=True),
     S("latency", "blind", nothing, U),
     S("memory", "fault", memory_fault, C, "restarted after OOMKilled", NONE),
     S("memory", "healthy", memory_ok, OK, metrics=True),
     S("memory", "blind", memory_blind, U, "metrics-server not installed"),
+    S("memory", "fault", memory_sidecar_logs, W, "memory/leak/gc line(s)", NONE, metrics=True, variant="sidecar-logs"),
+    S(
+        "memory",
+        "fault",
+        memory_sidecar_limit,
+        W,
+        "istio-proxy",
+        frozenset({"restart"}),
+        metrics=True,
+        variant="sidecar-limit",
+    ),
+    S("memory", "fault", memory_previous, W, "memory/leak/gc line(s)", NONE, metrics=True, variant="previous"),
+    S("memory", "healthy", memory_gc_info, OK, metrics=True, variant="gc-info"),
+    S("memory", "blind", healthy_with_short_probe_limit, U, metrics=True, variant="probe-deadline"),
     S("security", "fault", security_fault, C, "1 Falco alert(s)", frozenset({"block-ips", "rate-limit"})),
     S("security", "healthy", security_ok, OK),
     S("security", "blind", security_blind, U, "falco: 0 log lines"),
+    # kafka-lag's own catalogue is tests/test_kafka_lag.py; issue #25's variants are here
+    S("kafka-lag", "healthy", kafka_transactional, OK, params={"group": "{unique}"}, variant="transactional"),
+    S(
+        "kafka-lag",
+        "blind",
+        kafka_no_offsets,
+        U,
+        "has no committed offsets",
+        params={"group": "{unique}"},
+        variant="no-offsets",
+    ),
+    S("kafka-lag", "healthy", kafka_stale_topic, OK, params={"group": "{unique}"}, variant="stale-topic"),
+    S(
+        "kafka-lag",
+        "healthy",
+        kafka_transactional_live,
+        OK,
+        params={"group": "{unique}", "samples": 4, "interval": 0.4},
+        variant="transactional-live",
+    ),
+    S(
+        "kafka-lag",
+        "healthy",
+        kafka_sampling_past_check_limit,
+        OK,
+        params={"group": "{unique}", "samples": 3, "interval": 0.6},
+        variant="sampling-deadline",
+    ),
+    S(
+        "security",
+        "healthy",
+        security_with_auth(failed_logins(500, {"198.51.100.7": 1, "198.51.100.8": 1, "198.51.100.9": 1})),
+        OK,
+        variant="typos",
+    ),
+    S(
+        "security",
+        "fault",
+        security_with_auth(failed_logins(100, {"198.51.100.66": 40, "198.51.100.8": 1})),
+        W,
+        "failed/suspicious/blocked line(s)",
+        frozenset({"block-ips", "rate-limit"}),
+        variant="brute-force",
+    ),
 ]
