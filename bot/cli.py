@@ -108,6 +108,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(_runbook(args[1:], as_json))
     if _fast_check(args, as_json, chart):
         return
+    import bot.oncall_check  # noqa: F401  (registers `check oncall`)
     import commands.checks  # noqa: F401  (registers the check targets)
 
     _load_runbook_files()
@@ -137,10 +138,9 @@ def main(argv: list[str] | None = None) -> None:
         print(err, file=sys.stderr)
         sys.exit(EXIT_USAGE)
     if isinstance(request, OncallRequest):
-        from bot.render.incident_text import oncall_text
+        from bot.oncall_cli import run_oncall
 
-        print(_plain(oncall_text(settings)))
-        return
+        sys.exit(run_oncall(request, settings, as_json, yes))
     if isinstance(request, IncidentRequest | _DoRequest | AuditRequest):
         sys.exit(_with_state_store(request, settings, as_json, yes))
     assert isinstance(request, CheckRequest)

@@ -14,6 +14,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from bot.oncall_request import USAGE as ONCALL_USAGE
+from bot.oncall_request import OncallRequest as OncallRequest
+from bot.oncall_request import parse_oncall
 from commands.actions import ACTIONS
 from commands.actions.registry import ActionSpec
 from commands.actions.runner import find, raw_params
@@ -32,7 +35,7 @@ VERBS = {  # verb: (usage, what it does)
         "show <ID> | postmortem <ID>",
         "incidents and the escalation ladder",
     ),
-    "oncall": ("oncall", "who is primary and secondary now"),
+    "oncall": (ONCALL_USAGE, "who is on call now, until when, and next (every schedule, or one)"),
     "do": ("do <action> <args>", "a runbook remediation, previewed and confirmed first"),
     "audit": ("audit [N]", "the latest N audit records (requests, approvals, refusals, outcomes)"),
     "changes": (
@@ -81,11 +84,6 @@ class IncidentRequest:
     text: str = ""
     impact: str = ""
     services: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class OncallRequest:
-    pass
 
 
 @dataclass(frozen=True)
@@ -154,7 +152,7 @@ def parse(text: str, registry: Registry[CheckSpec] = CHECKS) -> Request:
     if verb == "incident":
         return _incident(args, incident)
     if verb == "oncall":
-        return OncallRequest()
+        return parse_oncall(args)
     if verb == "do":
         if not args:
             raise UsageError(f"`do` needs an action:\n{actions_help()}")

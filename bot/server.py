@@ -8,6 +8,7 @@ the HTTP server keeps serving the three operational endpoints.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import signal
@@ -27,6 +28,11 @@ from bot.alerts.intake import AlertIntake
 from bot.alerts.notifier import AlertNotifier
 from bot.alerts.silences import alert_intake
 from bot.metrics import AlertMetrics, Metrics
+from bot.oncall_feed import feed_route
+from bot.oncall_groups import SlackGroups
+from bot.oncall_handoff import HandoffWork
+from bot.oncall_people import SlackPeople
+from bot.oncall_slack import attach_oncall, directory_of, on_change
 from bot.remediation.buttons import SlackRemediation
 from bot.runbook import RunbookWatcher
 from bot.settings import ConfigError, Settings, load_settings
@@ -36,7 +42,12 @@ from commands.changes import incident_changes_hook
 from commands.cpu import off_process, warm
 from commands.readiness import readiness
 from commands.redact import RedactingFilter, redact, redact_data
+from commands.secret_rules import format_spans
 from escalation.ladder.engine import Escalator
+from escalation.oncall.calendars import Calendars
+from escalation.oncall.groups import GroupSync
+from escalation.oncall.paging import resolve
+from escalation.oncall.scheduler import HandoffScheduler
 from escalation.state.alert_groups import AlertGroups
 from escalation.state.audit import changes_since
 from escalation.state.db import Database, StateStoreError
@@ -63,6 +74,20 @@ def signed(verifier: SignatureVerifier | None, body: bytes, headers: Any) -> boo
 RUNBOOK: web.AppKey[RunbookWatcher | None] = web.AppKey("runbook")
 
 
+def malformed_interaction(body: Any) -> str | None:
+    """Why a signed interaction is not one Slack sends (a click without the action clicked, which
+    Bolt would index into and fail on), or None. Bolt's routing reads `actions[0]` of
+    `block_actions` and `interactive_message` payloads."""
+    if not isinstance(body, dict) or body.get("type") not in ("block_actions", "interactive_message"):
+        return None
+    clicked = body.get("actions")
+    if not isinstance(clicked, list) or not clicked or not isinstance(clicked[0], dict):
+        return f"a {body['type']} payload without the action clicked (actions: {type(clicked).__name__}, empty or not objects)"
+    if body["type"] == "block_actions" and not isinstance(clicked[0].get("action_id"), str):
+        return "a block_actions payload whose action has no action_id"
+    return None
+
+
 def build_web(
     settings: Settings, app: AsyncApp, metrics: Metrics, escalator: Escalator, intake: AlertIntake
 ) -> web.Application:
@@ -82,6 +107,9 @@ def build_web(
         except (ValueError, UnicodeDecodeError) as err:  # signed, but not a form Slack sends
             log.warning("refused a signed request to /slack/events: unreadable body (%s)", type(err).__name__)
             return web.json_response({"error": "unreadable body"}, status=400)
+        if (why := malformed_interaction(bolt_request.body)) is not None:
+            log.warning("refused a signed request to /slack/events: %s", why)
+            return web.json_response({"error": why}, status=400)
         bolt_response = await app.async_dispatch(bolt_request)
         return await to_aiohttp_response(bolt_response)
 
@@ -110,7 +138,28 @@ def build_web(
     async def metrics_endpoint(_: web.Request) -> web.Response:
         return web.Response(body=metrics.render(), content_type="text/plain", charset="utf-8")
 
-    web_app = web.Application()
+    @web.middleware
+    async def bounded_body(request: web.Request, handler: Any) -> web.StreamResponse:
+        """A body sent slower than `http_body_timeout_s` is answered 408, never waited for (read
+        here once: the handler's `read()` gets it from aiohttp's cache)."""
+        if request.can_read_body:
+            try:
+                async with asyncio.timeout(settings.http_body_timeout_s):
+                    await request.read()
+            except TimeoutError:
+                log.warning(
+                    "closed a slow request to %s: no whole body in %gs", request.path, settings.http_body_timeout_s
+                )
+                slow = web.json_response({"error": "request body too slow"}, status=408)
+                slow.force_close()
+                await slow.prepare(request)
+                await slow.write_eof()
+                request.protocol.force_close()  # the rest of the body is not read (no lingering)
+                return slow
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    web_app = web.Application(middlewares=[bounded_body])
     web_app.add_routes(
         [
             web.post("/slack/events", slack_events),
@@ -134,6 +183,7 @@ async def serve(settings: Settings) -> None:
     the state store, the escalation reconciler (it takes the leader lease) and the lag watcher, and
     stop them in reverse order on the way out, whether the bot was asked to stop or a later start-up
     step failed (the port taken): no reconciler is left running, the lease is given up."""
+    import bot.oncall_check  # noqa: F401  (registers `check oncall`)
     import commands.checks  # noqa: F401  (registers the check targets)
     from commands.backends.kube import preload
 
@@ -148,20 +198,32 @@ async def serve(settings: Settings) -> None:
     groups = AlertGroups(db)
     store = Store(db)
     pacer = Pacer(settings.alertmanager.post_rate_per_s, settings.alertmanager.post_burst)  # one pace per channel
-    messages = GroupMessages(settings, client, groups, store.get, pacer, AlertMetrics(metrics.registry))
+    messages = GroupMessages(
+        settings, client, groups, store.get, pacer, AlertMetrics(metrics.registry), move_announcement=store.set_message
+    )
+    # the masking rule set compiles once (about a second), in a worker thread, before the first text needs it
+    await asyncio.to_thread(format_spans, "")
     notifier = AlertNotifier(client, settings, groups, messages)
+    calendars = Calendars(settings.oncall, SlackPeople(client))  # imported on-call calendars, read in `oncall`
+    directory = directory_of(settings, db, calendars)  # who is on call: the ladder, /alp oncall, the feed
     escalator = Escalator(
         store,
         settings.escalation,
         notifier,
         on_event=metrics.escalation_event,
         recent_changes=incident_changes_hook(settings, changes_since),
+        people=functools.partial(resolve, directory),
     )
+    attach_oncall(escalator, directory)
+    sync = GroupSync(db, directory, SlackGroups(client), escalator.lease.holder, settings.timeouts.probe_s)
+    handoffs = HandoffScheduler(directory, lambda: escalator.leading, HandoffWork(settings, sync, client))
+    on_change(escalator, lambda: handoffs.wake("override"))
     flow = SlackRemediation(settings, client, escalator, metrics)  # the one remediation flow: commands, clicks, alerts
     app = build_app(settings, metrics, escalator, flow)
     intake = alert_intake(settings, app, groups, messages, flow)
     register_fallbacks(app, settings.state_url)  # last: Bolt runs the first listener that matches
     web_app = build_web(settings, app, metrics, escalator, intake)
+    web_app.add_routes([feed_route(directory)])
 
     async def state_store(_: web.Application) -> AsyncIterator[None]:
         yield
@@ -171,6 +233,16 @@ async def serve(settings: Settings) -> None:
         await escalator.start()
         yield
         await escalator.stop()  # lets the pass in flight finish, then gives the lease up
+
+    async def oncall(_: web.Application) -> AsyncIterator[None]:
+        """Imported calendars read on their interval; the handoff scheduler (after the reconciler:
+        it asks whether this replica leads)."""
+        calendar_task = asyncio.create_task(calendars.run()) if calendars.imported else None
+        await handoffs.start()
+        yield
+        handoffs.stop()
+        if calendar_task is not None:
+            calendar_task.cancel()
 
     async def lag_watcher(_: web.Application) -> AsyncIterator[None]:
         if settings.kafka_lag.watch_interval_s <= 0:
@@ -194,8 +266,10 @@ async def serve(settings: Settings) -> None:
         if runbook_watcher is not None:
             await runbook_watcher.stop()
 
-    web_app.cleanup_ctx.extend([state_store, reconciler, lag_watcher, runbook_files])
-    runner = web.AppRunner(web_app, access_log=None)
+    web_app.cleanup_ctx.extend([state_store, reconciler, oncall, lag_watcher, runbook_files])
+    # idle and slow-header clients are closed after http_idle_timeout_s (aiohttp's keep-alive timer
+    # runs from the connection's start and after each answer)
+    runner = web.AppRunner(web_app, access_log=None, keepalive_timeout=settings.http_idle_timeout_s)
     socket_handler = None
     try:
         await runner.setup()  # runs the cleanup contexts' start halves, in order

@@ -22,6 +22,7 @@ from commands.alerts import AlertmanagerSettings
 from commands.config import ChecksConfig
 from commands.redact import remember
 from escalation.config import EscalationSettings
+from escalation.oncall.config import OncallSettings
 
 
 def _slack(name: str) -> AliasChoices:
@@ -47,6 +48,16 @@ class Settings(BaseSettings, ChecksConfig):
     slack_api_url: str = Field("https://slack.com/api/", validation_alias=_slack("SLACK_API_URL"))
     http_port: int = Field(3000, ge=0, le=65535, description="ALP_HTTP_PORT (0: any free port)")
     http_host: str = Field("0.0.0.0", description="ALP_HTTP_HOST: address to listen on")
+    http_idle_timeout_s: float = Field(
+        15.0,
+        gt=0,
+        description="ALP_HTTP_IDLE_TIMEOUT_S: a connection that has not sent a whole request head this long after it opened (or after its last answer) is closed",
+    )
+    http_body_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="ALP_HTTP_BODY_TIMEOUT_S: a request whose body has not arrived this long after its head is answered 408",
+    )
     state_url: str = Field("sqlite:///alp-state.db", description="ALP_STATE_URL: SQLite file or PostgreSQL DSN")
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
     alertmanager: AlertmanagerSettings = Field(default_factory=AlertmanagerSettings)
@@ -54,6 +65,7 @@ class Settings(BaseSettings, ChecksConfig):
         None, description="ALP_RUNBOOK_DIR: a directory of runbook YAML files (symptoms as data), e.g. a ConfigMap"
     )
     runbook_poll_s: float = Field(5.0, gt=0, le=3600, description="How often alp-bot looks for changed runbook files")
+    oncall: OncallSettings = Field(default_factory=OncallSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -94,7 +106,12 @@ def load_settings(**overrides: Any) -> Settings:
 
 def remember_secrets(settings: Settings) -> None:
     """The configured secrets are masked wherever they appear (e.g. echoed by a client's error)."""
-    tokens = (settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token)
+    tokens = (
+        settings.slack_bot_token,
+        settings.slack_signing_secret,
+        settings.slack_app_token,
+        settings.oncall.feed_token,
+    )
     remember(
         settings.postgres_dsn,
         settings.redis_url,

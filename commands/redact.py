@@ -2,15 +2,15 @@
 
 Secrets are recognised by kind, not by one spelling:
 
-1. values of keys whose name means a secret (password, passwd, pwd, pass, passphrase, secret,
-   token, api key, access/private/auth key, credential, authorization, cookie, session id) in
-   every form they are written: `k=v`, `k: v`, `"k": "v"`, `'k': 'v'`, `export K=v`, HTTP headers
-   (`Authorization: Basic …`), `PASSWORD 'x'` in SQL;
-2. credentials in URLs (`scheme://user:password@host`) and HTTP `Bearer`/`Basic` credentials;
-3. known token formats, found by detect-secrets' regular-expression detectors (Slack, AWS,
-   GitHub, GitLab, Stripe, Twilio, JWT, npm, PyPI, OpenAI, SendGrid, …), plus PEM private keys;
-4. the bot's own configured secrets (DSN passwords, tokens; `remember`), wherever they appear,
-   e.g. echoed alone by a client library's error message.
+1. known token formats (`commands.secret_rules`): the gitleaks rule set of a few hundred formats,
+   run with RE2, and detect-secrets' detectors; JWTs and PEM private keys, also split across lines;
+2. where a secret sits whatever its format (`commands.secret_shapes`): values of secret-named keys
+   in every notation, whole-value headers, URL credentials, command lines (`redis-cli -a`,
+   `mysql -p…`, Redis `AUTH`), password hashes; a harmless value (a URL without credentials, a
+   host, a boolean) under a key that merely looks secret is shown;
+3. the bot's own configured secrets (DSN passwords, tokens; `remember`), wherever they appear;
+4. key names written with full-width or zero-width characters are read as what they spell
+   (NFKC, format characters dropped) before any of the above.
 
 A masked value becomes `***`; the key, the scheme and the quotes stay, so the text still says
 what was there.
@@ -18,88 +18,19 @@ what was there.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import re
-from functools import cache, lru_cache
+import unicodedata
+from functools import lru_cache
 from urllib.parse import unquote, urlsplit
 
-from detect_secrets.plugins.base import RegexBasedDetector
+from commands.secret_rules import format_spans
+from commands.secret_shapes import FINDERS, MAYBE_SECRET_WORD, NAME, Span, harmless
 
 MASK = "***"
-
-# A key name that means a secret, inside a longer identifier (DB_PASSWORD, client_secret, X-Api-Key).
-_SECRET_WORD = (
-    r"passw(?:or)?d|passphrase|(?<![a-z])pass(?![a-z])|(?<![a-z])pw(?![a-z])|pwd|secret|token|signature"
-    r"|(?:api|access|private|auth|encryption|signing|master|session|jwt|hmac|shared|client)[_-]?key|apikey"
-    r"|credentials?|authorization|cookie|session[_-]?id"
-)
-_NAME = rf"[a-z0-9_.-]*(?:{_SECRET_WORD})[a-z0-9_.-]*"
-# Cheap prefilter (a superset of _SECRET_WORD, by substring): a line with none of these is skipped.
-_HINTS = ("pass", "pw", "secret", "token", "signature", "key", "credential", "authoriz", "cookie", "session")
-
-
-def _hinted(text: str) -> bool:
-    low = text.lower()
-    return any(h in low for h in _HINTS)
-
-
-_AUTH_SCHEME = r"(?:basic|bearer|token|digest|negotiate)\s+"
-# Headers whose whole value is a credential: `Authorization: Api-Key x`, `Cookie: a=b; c=d`.
-_WHOLE_VALUE = r"(?:proxy-)?authorization(?![\w-])|(?:set-)?cookie(?![\w-])"
-_HEADER = re.compile(
-    rf"(?i)(?P<key>\b(?:{_WHOLE_VALUE})[\"']?)(?P<sep>\s*[:=]\s*[\"']?)"
-    r"(?P<scheme>[A-Za-z][\w-]*[ \t]+(?=\S))?(?P<val>[^\s\"'][^\r\n\"']*)"
-)
-_KEYVALUE = re.compile(
-    rf"""(?ix)
-    (?P<key>(?P<q>["']?)(?<![a-z0-9_.-])(?!{_WHOLE_VALUE}){_NAME}(?P=q))   # the key, maybe quoted
-    (?P<sep>\s*(?:=|:|=>)\s*)                               # k=v, k: v, "k": v, k => v
-    (?P<scheme>{_AUTH_SCHEME})?
-    (?P<val>"(?:[^"\\\n]|\\.)*"|'[^'\n]*'|[^\s,;&'"<>)}}\]]+)
-    """
-)
-# A command-line flag with its value after a space: `--password hunter2`, `--api-token x`.
-_FLAG = re.compile(rf"(?i)(?P<flag>(?<![\w-])--?{_NAME})(?P<sep>\s+)(?P<val>(?!-)(?!\*\*\*)[^\s'\"]+)")
-_URL_CREDENTIALS = re.compile(r"(?i)(?P<scheme>\b[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@\s]+)@")
-# `user:password@host` without a scheme (a log line's connection target)
-_BARE_CREDENTIALS = re.compile(
-    r"(?<![\w/:.@-])(?P<user>[A-Za-z_][\w.-]{0,63}):(?P<pw>[^\s:@/]{1,200})@(?=[A-Za-z0-9][\w-]*(?:\.[\w-]+|:\d))"
-)
-_GOOGLE_KEY = re.compile(r"AIza[0-9A-Za-z_-]{35}")
-_BEARER = re.compile(r"(?i)\bbearer\s+(?!\*\*\*)[A-Za-z0-9._~+/=-]+")
-_BASIC = re.compile(r"(?i)\bbasic\s+(?P<cred>[A-Za-z0-9+/]{6,}={0,2})")
-_SQL_PASSWORD = re.compile(r"(?i)\b(password\s+)'(?:[^']|'')*'")
-_PEM = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)", re.S)
-_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")  # detect-secrets' stops at the 2nd dot
-# addresses are evidence (block-ips), not secrets; URL credentials and JWTs have their own patterns here
-_NOT_TOKENS = ("IPPublicDetector", "JwtTokenDetector", "BasicAuthDetector")
+SHORT = 512
 
 _known: set[str] = set()
-
-
-@cache
-def _detectors() -> tuple[RegexBasedDetector, ...]:
-    """detect-secrets' regex detectors of known token formats (imported once); a match is masked whole."""
-    import importlib
-    import inspect
-    import pkgutil
-
-    import detect_secrets.plugins as plugins
-
-    found: list[RegexBasedDetector] = []
-    for module in pkgutil.iter_modules(plugins.__path__):
-        mod = importlib.import_module(f"{plugins.__name__}.{module.name}")
-        for name, cls in inspect.getmembers(mod, inspect.isclass):
-            if (
-                cls.__module__ == mod.__name__
-                and issubclass(cls, RegexBasedDetector)
-                and not inspect.isabstract(cls)
-                and name not in _NOT_TOKENS
-            ):
-                found.append(cls())
-    return tuple(found)
 
 
 def remember(*values: str | None) -> None:
@@ -115,24 +46,118 @@ def remember(*values: str | None) -> None:
                 password = None
             if password:
                 _known.update({password, unquote(password)})
-            _redact_short.cache_clear()
             continue
         _known.add(value)
     _redact_short.cache_clear()
 
 
-def _basic(m: re.Match[str]) -> str:
-    try:
-        decoded = base64.b64decode(m["cred"] + "=" * (-len(m["cred"]) % 4), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return m[0]
-    return f"{m[0][: m.start('cred') - m.start()]}{MASK}" if ":" in decoded else m[0]
+_PEM_BEGIN = re.compile(r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----")
+_PEM_END = re.compile(r"-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----")
+# a line of a key's body: base64 (or a `Proc-Type:` header), maybe after a timestamp, maybe ending in an escaped \n
+_KEY_MATERIAL = re.compile(
+    r"(?:\d{4}-\d\d-\d\d[T ][\d:.,]+Z?\s+)?[ \t]*(?:[A-Za-z0-9+/=]{8,}|[A-Za-z-]+: .*|)[ \t]*(?:\\n)?[ \t]*[\"',]?"
+)
+_PEM_MAX = 16_000  # characters: a 4096-bit key is about 3,300
 
 
-def _keyvalue(m: re.Match[str]) -> str:
-    val = m["val"]
-    quote = val[0] if val[:1] in ("'", '"') and len(val) > 1 and val[-1] == val[0] else ""
-    return f"{m['key']}{m['sep']}{m['scheme'] or ''}{quote}{MASK}{quote}"
+def _pem(text: str) -> list[Span]:
+    """A private key from its BEGIN line to its END line; when the END is not there (the key is
+    cut, or split over log lines), to the last line that still looks like key material."""
+    spans: list[Span] = []
+    for m in _PEM_BEGIN.finditer(text):
+        end = _PEM_END.search(text, m.end(), m.end() + _PEM_MAX)
+        if end:
+            spans.append((m.start(), end.end()))
+            continue
+        stop = text.find("\n", m.end())
+        while stop != -1:
+            nxt = text.find("\n", stop + 1)
+            line = text[stop + 1 : nxt if nxt != -1 else len(text)]
+            if not line.strip() or not _KEY_MATERIAL.fullmatch(line):
+                break
+            stop = nxt
+        spans.append((m.start(), stop if stop != -1 else len(text)))
+    return spans
+
+
+# `password:` (or `password: |`) with its value on the following lines: a YAML list or block
+_BLOCK_KEY = re.compile(rf"(?im)^(?P<indent>[ \t]*)(?:-[ \t]+)?[\"']?{NAME}[\"']?[ \t]*:[ \t]*(?:[|>][-+]?)?[ \t]*$")
+
+
+def _yaml_blocks(text: str) -> list[Span]:
+    spans: list[Span] = []
+    for m in _BLOCK_KEY.finditer(text):
+        indent = len(m["indent"].expandtabs())
+        pos = m.end()
+        while pos < len(text):
+            nxt = text.find("\n", pos + 1)
+            line = text[pos + 1 : nxt if nxt != -1 else len(text)]
+            lead = len(line) - len(line.lstrip())
+            if not line.strip() or not (lead > indent or (lead == indent and line.lstrip().startswith("- "))):
+                break
+            body = line.lstrip().removeprefix("- ").strip()
+            if body:
+                at = pos + 1 + line.index(body)
+                spans.append((at, at + len(body)))
+            pos = nxt if nxt != -1 else len(text)
+    return spans
+
+
+def _spans(text: str) -> list[Span]:
+    spans = [*format_spans(text), *_pem(text)]
+    low = text.lower()
+    found = [(needles, finder) for needles, finder in FINDERS if any(n in low for n in needles)]
+    if "\n" not in text:
+        for _, finder in found:
+            spans.extend(finder(text))
+    elif found:  # the shapes are one-line: each finder reads only the lines that have its words
+        start = 0
+        for line, low_line in zip(text.split("\n"), low.split("\n"), strict=True):
+            for needles, finder in found:
+                if any(n in low_line for n in needles):
+                    spans.extend((start + a, start + b) for a, b in finder(line))
+            start += len(line) + 1
+    if "\n" in text and ":" in text:
+        spans.extend(_yaml_blocks(text))
+    for secret in _known:
+        if len(secret) >= 4:
+            at = text.find(secret)
+            while at != -1:
+                spans.append((at, at + len(secret)))
+                at = text.find(secret, at + len(secret))
+    return spans
+
+
+def _fold(text: str) -> tuple[str, list[int]] | None:
+    """`text` as it reads (NFKC: full-width letters as ASCII; zero-width and other format
+    characters dropped), with the index in `text` of each folded character; None if unchanged."""
+    out: list[str] = []
+    where: list[int] = []
+    for i, c in enumerate(text):
+        if c.isascii():
+            out.append(c)
+            where.append(i)
+            continue
+        folded = "" if unicodedata.category(c) == "Cf" else unicodedata.normalize("NFKC", c)
+        out.append(folded)
+        where.extend([i] * len(folded))
+    folded_text = "".join(out)
+    return None if folded_text == text else (folded_text, where)
+
+
+def _masked(text: str, spans: list[Span]) -> str:
+    out: list[str] = []
+    last = 0
+    for a, b in sorted(s for s in spans if s[1] > s[0]):
+        if b <= last:
+            continue
+        if a < last:  # overlaps the previous mask: extend it
+            last = b
+            continue
+        out += [text[last:a], "\n".join(MASK for _ in range(text.count("\n", a, b) + 1))]  # lines stay lines
+        last = b
+    out.append(text[last:])
+    return "".join(out)
 
 
 def redact(text: str) -> str:
@@ -143,74 +168,74 @@ def redact(text: str) -> str:
     return _redact_short(text) if len(text) <= SHORT else _redact(text)
 
 
-SHORT = 512
-
-
 @lru_cache(maxsize=1 << 15)
 def _redact_short(text: str) -> str:
     return _redact(text)
 
 
 def _redact(text: str) -> str:
-    detectors = _detectors()
-    for secret in _known:
-        if len(secret) >= 4 and secret in text:
-            text = text.replace(secret, MASK)
-    text = _PEM.sub(MASK, text)
-    text = _JWT.sub(MASK, text)
-    for detector in detectors:
-        for regex in detector.denylist:
-            text = regex.sub(MASK, text)
-    text = _URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
-    text = _BARE_CREDENTIALS.sub(lambda m: f"{m['user']}:{MASK}@", text)
-    text = _GOOGLE_KEY.sub(MASK, text)
-    text = _BEARER.sub(f"Bearer {MASK}", text)
-    text = _BASIC.sub(_basic, text)
-    text = _SQL_PASSWORD.sub(lambda m: f"{m[1]}'{MASK}'", text)
-    text = _HEADER.sub(lambda m: f"{m['key']}{m['sep']}{m['scheme'] or ''}{MASK}", text)
-    if not _hinted(text):  # most log lines: no key can mean a secret
-        return text
-    lines = text.split("\n")  # key=value never spans lines: only lines naming a secret are scanned
-    for i, line in enumerate(lines):
-        if _hinted(line):
-            line = _FLAG.sub(lambda m: f"{m['flag']}{m['sep']}{MASK}", line)
-            lines[i] = _KEYVALUE.sub(_keyvalue, line)
-    return "\n".join(lines)
+    spans = _spans(text)
+    if not text.isascii() and (folding := _fold(text)) is not None:
+        folded, where = folding
+        spans += [(where[a], where[b - 1] + 1) for a, b in _spans(folded) if b > a]
+    return _masked(text, spans) if spans else text
+
+
+def redact_lines(lines: list[str]) -> list[str]:
+    """`redact` over consecutive lines of one source (a container's log), so that a secret written
+    over several lines (a PEM key, `password:` and its YAML list item) is masked on every line."""
+    joined = "\n".join(line.replace("\n", " ") for line in lines)
+    return _redact(joined).split("\n") if joined else list(lines)
+
+
+def redact_pair(key: str, value: str, *, broad: bool = False) -> str:
+    """`value` of `key` (a label, a JSON field; with `broad`, an env var or configmap key, whose
+    names are looser: `*_KEY`, `*_DSN`, `*_AUTH*`) ready to show: masked whole when the key's name
+    means a secret and the value is not of a harmless shape (a URL without credentials, a host, a
+    boolean), else masked by kind."""
+    if value and secret_key(key, broad=broad) and not harmless(value, key):
+        return MASK
+    return redact(value)
 
 
 def redact_data(value: object) -> object:
     """`redact` every string inside nested dicts and lists (a report's JSON form); a value whose
-    key (or table column) means a secret is masked whole, whatever its shape."""
+    key (or table column) means a secret is masked whole unless of a harmless shape (`redact_pair`)."""
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, dict):
         if isinstance(value.get("columns"), list) and isinstance(value.get("rows"), list):  # a table
-            secret = [_is_secret_key(c) for c in value["columns"]]
+            columns = [str(c) for c in value["columns"]]
             value = {
                 **value,
                 "rows": [
-                    [MASK if i < len(secret) and secret[i] and cell else cell for i, cell in enumerate(row)]
+                    [
+                        redact_pair(columns[i], cell) if i < len(columns) and isinstance(cell, str) else cell
+                        for i, cell in enumerate(row)
+                    ]
                     if isinstance(row, list)
                     else row
                     for row in value["rows"]
                 ],
             }
-        return {k: MASK if _is_secret_key(k) and isinstance(v, str) and v else redact_data(v) for k, v in value.items()}
+        return {
+            k: redact_pair(k, v) if isinstance(k, str) and isinstance(v, str) else redact_data(v)
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
         return [redact_data(v) for v in value]
     return value
 
 
-def _is_secret_key(key: object) -> bool:
-    return isinstance(key, str) and _secret_name(key)
-
-
-_SECRET_NAME = re.compile(_NAME, re.I)
+_SECRET_NAME = re.compile(NAME, re.I)
 
 
 @lru_cache(maxsize=4096)
-def _secret_name(key: str) -> bool:
-    return _SECRET_NAME.fullmatch(key) is not None
+def secret_key(key: str, *, broad: bool = False) -> bool:
+    """Whether a key's name means a secret (read as it looks: full-width and zero-width characters folded)."""
+    folding = _fold(key) if not key.isascii() else None
+    name = folding[0] if folding else key
+    return _SECRET_NAME.fullmatch(name) is not None or (broad and MAYBE_SECRET_WORD.search(name) is not None)
 
 
 class RedactingFilter(logging.Filter):

@@ -12,6 +12,12 @@ class OnCall(BaseModel):
     secondary: str = Field("@platform-oncall", description="Slack mention of the secondary")
     primary_users: list[str] = Field(default_factory=list, description="Slack user IDs DMed at the primary step")
     secondary_users: list[str] = Field(default_factory=list, description="Slack user IDs DMed at the secondary step")
+    primary_schedule: str = Field(
+        "devops", description="On-call schedule paged at the primary rung when configured ('' : never)"
+    )
+    secondary_schedule: str = Field(
+        "platform", description="On-call schedule paged at the secondary rung when configured ('' : never)"
+    )
     manager: str = Field("Engineering Manager", description="Reached by phone via the pager webhook")
     manager_phone: str = Field("+1-XXX-XXX-XXXX", description="Shown in pages; dialled by the pager")
 

@@ -31,6 +31,7 @@ class Step:
     via: str  # "slack" (channel mention + DMs) or "pager" (webhook, the manager's phone)
     delay_s: float
     dm_users: tuple[str, ...] = ()
+    schedule: str | None = None  # on-call schedule whose people are paged, when it is configured
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -39,11 +40,14 @@ class Step:
             "via": self.via,
             "delay_s": self.delay_s,
             "dm_users": list(self.dm_users),
+            "schedule": self.schedule,
         }
 
     @staticmethod
     def from_dict(d: dict[str, Any]) -> Step:
-        return Step(d["name"], d["mention"], d["via"], float(d["delay_s"]), tuple(d.get("dm_users", ())))
+        return Step(
+            d["name"], d["mention"], d["via"], float(d["delay_s"]), tuple(d.get("dm_users", ())), d.get("schedule")
+        )
 
 
 def build_ladder(priority: Priority, cfg: EscalationSettings) -> list[Step]:
@@ -53,8 +57,15 @@ def build_ladder(priority: Priority, cfg: EscalationSettings) -> list[Step]:
     ]
     oc = cfg.oncall
     return [
-        Step("primary", oc.primary, "slack", first, tuple(oc.primary_users)),
-        Step("secondary", oc.secondary, "slack", cfg.step_wait_s, tuple(oc.secondary_users)),
+        Step("primary", oc.primary, "slack", first, tuple(oc.primary_users), oc.primary_schedule or None),
+        Step(
+            "secondary",
+            oc.secondary,
+            "slack",
+            cfg.step_wait_s,
+            tuple(oc.secondary_users),
+            oc.secondary_schedule or None,
+        ),
         Step("manager", f"{oc.manager} ({oc.manager_phone})", "pager", cfg.step_wait_s),
     ]
 
@@ -113,12 +124,22 @@ class Incident:
         return f"INC-{self.id}"
 
 
+class PagerEvent(StrEnum):
+    """PagerDuty Events API v2 `event_action`s alp sends (the payloads and the dedup key:
+    `escalation.ladder.pager`): the manager's page opens an alert, alp's incident ends it."""
+
+    TRIGGER = "trigger"
+    ACKNOWLEDGE = "acknowledge"
+    RESOLVE = "resolve"
+
+
 class TimelineKind(StrEnum):
     """What a timeline entry records (stored as its value)."""
 
     OPENED = "opened"
     PAGE = "page"
     PAGE_FAILED = "page_failed"  # an attempt failed; retries go on while the incident is triggered
+    PAGER_EVENT = "pager_event"  # the pager's alert acknowledged or resolved (PagerDuty Events v2)
     ACK = "ack"
     ESCALATE = "escalate"
     NOTE = "note"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from commands.redact import redact
 from escalation.ladder.pages import Page
 from escalation.model import Incident, Step
 
@@ -21,8 +22,8 @@ class TerminalNotifier:
     async def already_paged(self, inc: Incident, step: Step, page: Page) -> bool:
         return False
 
-    async def say(self, inc: Incident, text: str) -> None:
-        print(f"{inc.ref}: {text}", file=sys.stderr)
+    async def say(self, inc: Incident, text: str, quote: str = "") -> None:
+        print(f"{inc.ref}: {text}{redact(quote)}", file=sys.stderr)
 
     async def specialists(self, inc: Incident, channels: list[str]) -> None:
         print(f"{inc.ref}: specialists to involve: {', '.join(channels)}", file=sys.stderr)

@@ -2,7 +2,9 @@
 place as the group changes; an alert-born incident is announced by its group's message, and
 re-rendered there when the incident moves. Built before the escalator (it reads incidents from
 the state store), so the incident notifier (bot/alerts/notifier.py) and the intake
-(bot/alerts/intake.py) both get it at construction."""
+(bot/alerts/intake.py) both get it at construction. A message someone deleted (chat.update:
+`message_not_found`) is posted again, the old and new threads link to each other, and the
+incident's announcement (its updates, its pages' thread) moves to the new message."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -19,7 +22,7 @@ from bot.render.alert_blocks import group_message
 from bot.render.incident_blocks import incident_blocks
 from bot.render.report_blocks import SlackMessage
 from bot.settings import Settings
-from bot.slack.client import Pacer
+from bot.slack.client import Pacer, permalink
 from bot.slack.signing import key_from, sign
 from escalation.model import Incident
 from escalation.state.alert_groups import AlertGroup, AlertGroups
@@ -35,6 +38,8 @@ BUTTON_TTL_S = 7 * 24 * 3600  # alert messages live for days; who may click is c
 
 IncidentReader = Callable[[int], Awaitable[Incident | None]]
 """An incident by id (`escalation.state.store.Store.get`)."""
+AnnouncementMover = Callable[[int, str, str], Awaitable[object]]
+"""(incident id, ts, channel): the incident's announcement is now that message (`Store.set_message`)."""
 
 
 class GroupMessages:
@@ -49,8 +54,10 @@ class GroupMessages:
         incidents: IncidentReader,
         pacer: Pacer,
         metrics: AlertMetrics,
+        move_announcement: AnnouncementMover | None = None,
     ) -> None:
         self.cfg, self.client, self.groups, self.incidents = settings.alertmanager, client, groups, incidents
+        self.move_announcement = move_announcement
         self.pacer, self.metrics = pacer, metrics
         secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "alp"
         self.key = key_from(secret)
@@ -106,9 +113,14 @@ class GroupMessages:
                 resp = await self.client.chat_postMessage(channel=group.channel, text=msg.text, blocks=msg.blocks)
                 group.message_ts, group.channel = str(resp["ts"]), str(resp.get("channel", group.channel))
             else:
-                await self.client.chat_update(
-                    channel=group.channel, ts=group.message_ts, text=msg.text, blocks=msg.blocks
-                )
+                try:
+                    await self.client.chat_update(
+                        channel=group.channel, ts=group.message_ts, text=msg.text, blocks=msg.blocks
+                    )
+                except SlackApiError as err:
+                    if err.response.get("error") != "message_not_found":
+                        raise
+                    await self._replace(group, msg.text, msg.blocks)
             if received is not None:
                 took = time.monotonic() - received
                 self.latencies.append(took)
@@ -127,3 +139,28 @@ class GroupMessages:
         finally:
             if save:
                 await self.groups.save(group)
+
+    async def _replace(self, group: AlertGroup, text: str, blocks: list[dict[str, Any]]) -> None:
+        """The group's message was deleted: post it anew, link the two threads, and move the
+        incident's announcement to it."""
+        old = group.message_ts or ""
+        resp = await self.client.chat_postMessage(channel=group.channel, text=text, blocks=blocks)
+        group.message_ts, group.channel = str(resp["ts"]), str(resp.get("channel", group.channel))
+        log.warning(
+            "alert group message %s in %s was deleted; posted again as %s", old, group.channel, group.message_ts
+        )
+        if group.incident_id and self.move_announcement is not None:
+            await self.move_announcement(group.incident_id, group.message_ts, group.channel)
+        new_link = await permalink(self.client, group.channel, group.message_ts)
+        old_link = await permalink(self.client, group.channel, old)
+        for thread, note in (
+            (old, f":arrow_right: This alert group's message was deleted; it continues in {new_link}"),
+            (
+                group.message_ts,
+                f":arrow_left: Posted again after the group's message was deleted; its earlier thread: {old_link}",
+            ),
+        ):
+            try:
+                await self.client.chat_postMessage(channel=group.channel, thread_ts=thread, text=note)
+            except SlackApiError as err:
+                log.warning("linking the alert group's threads: %s", err.response.get("error"))

@@ -119,19 +119,27 @@ class AlertIntake:
                 self.locks[key] = (lock, users - 1)
 
     async def _handle(self, payload: WebhookPayload, received: float) -> None:
+        # An alert is its fingerprint and startsAt, whatever group key it comes under.
+        known = await self.groups.instances([(a.fingerprint, a.startsAt) for a in payload.alerts])
+        alerts = [a for a in payload.alerts if not (a.status == "firing" and _resolved(known, a))]
+        firing = [a for a in alerts if a.status == "firing"]
         group = await self.groups.current(payload.groupKey)
-        firing = [a for a in payload.alerts if a.status == "firing"]
+        if group is None or group.status == "resolved":
+            group = await self._carried_over(payload.groupKey, known) or group
         new_episode = group is None or (group.status == "resolved" and bool(firing))
-        if group is not None and group.status == "resolved" and (not firing or _stale(firing, group)):
+        old_news = any(a.status == "firing" for a in payload.alerts) and not firing
+        if group is not None and (old_news or (group.status == "resolved" and (not firing or _stale(firing, group)))):
             # A repeated "resolved", or a firing notification older than the resolution (a
-            # retried webhook, another replica's late copy): nothing new, no new episode.
+            # retried webhook, an HA peer's late copy): nothing new, no new episode.
             group.notifications += 1
             await self.groups.save(group)
             return
         if group is None and not firing:
-            # Resolved before we heard it fire (a new receiver, a fresh state store): there is
-            # no message to update and no incident to resolve.
+            # Resolved before we heard it fire (a new receiver, a fresh state store, an HA peer's
+            # resolution first): no message to update, no incident to resolve; remembered, so a
+            # late firing copy of these alerts opens nothing.
             log.info("alert group %s resolved; never seen firing: nothing to update", payload.groupKey[:200])
+            await self.groups.record_instances(None, {(a.fingerprint, a.startsAt): "resolved" for a in alerts})
             return
         notes: list[str] = []
         spec = params = None
@@ -160,11 +168,15 @@ class AlertIntake:
             log.info("alert group %s: being started by another replica", payload.groupKey[:200])
             return
         before = {f for f, a in group.alerts.items() if a.get("status") == "firing"}
-        for a in payload.alerts:
+        for a in alerts:
             group.alerts[a.fingerprint] = a.model_dump()
         group.common_labels = dict(payload.commonLabels)
         group.route["truncated"] = payload.truncatedAlerts  # left out by Alertmanager's max_alerts
+        group.route["latest"] = [a.fingerprint for a in alerts]  # what the counts are of
         group.status = "firing" if firing else "resolved"
+        if group.status == "resolved":  # the whole group, with alerts max_alerts left unlisted
+            for seen in group.alerts.values():
+                seen["status"] = "resolved"
         group.notifications += 1
         now_firing = {a.fingerprint for a in firing}
         joined, left = now_firing - before, before - now_firing
@@ -190,8 +202,27 @@ class AlertIntake:
             await self.groups.save(group)
         else:
             await self.messages.post(group, fresh, arrived)
+        listed = set(group.route["latest"]) if group.status == "firing" else set(group.alerts)
+        await self.groups.record_instances(
+            group.id, {(fp, a["startsAt"]): a["status"] for fp, a in group.alerts.items() if fp in listed}
+        )
         if group.status == "resolved" and group.incident_id and self.cfg.auto_resolve:
             await self.escalator.resolve(group.incident_id, ACTOR)
+
+    async def _carried_over(
+        self, group_key: str, known: dict[tuple[str, str], tuple[int | None, str]]
+    ) -> AlertGroup | None:
+        """The firing episode these alerts belong to under another group key (a reload changed
+        `group_by`): re-keyed to `group_key`, with its message and incident."""
+        for episode_id in sorted({e for e, status in known.values() if e is not None and status == "firing"}):
+            episode = await self.groups.get(episode_id)
+            if episode is None or episode.status != "firing" or episode.group_key == group_key:
+                continue
+            moved = await self.groups.rekey(episode_id, group_key)
+            if moved is not None:
+                log.info("alert group %s continues as %s", episode.group_key[:200], group_key[:200])
+                return moved
+        return None
 
     def _route_spec(self, group: AlertGroup) -> tuple[CheckSpec | None, Any]:
         from commands.registry import CHECKS
@@ -295,6 +326,11 @@ def _stale(firing: list[WebhookAlert], group: AlertGroup) -> bool:
         and seen.get("startsAt") == a.startsAt
         for a in firing
     )
+
+
+def _resolved(known: dict[tuple[str, str], tuple[int | None, str]], alert: WebhookAlert) -> bool:
+    """This firing of the alert (fingerprint, startsAt) was already seen resolved."""
+    return known.get((alert.fingerprint, alert.startsAt[:64]), (None, ""))[1] == "resolved"
 
 
 def _age_s(group: AlertGroup) -> float:

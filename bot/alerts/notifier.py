@@ -24,7 +24,7 @@ class AlertNotifier(SlackNotifier):
     def __init__(
         self, client: AsyncWebClient, settings: Settings, groups: AlertGroups, messages: GroupMessages
     ) -> None:
-        super().__init__(client)
+        super().__init__(client, settings.escalation.incident_channel)
         self.groups = groups
         self.am = Alertmanager(settings.alertmanager.url, settings.timeouts.probe_s)
         secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "alp"

@@ -98,7 +98,7 @@ class SlackRemediation:
         return [n for n, f in spec.params.model_fields.items() if f.is_required() and n not in raw and n != "values"]
 
     # ------------------------------------------------------------------ clicks
-    async def _request_id(self, token: str, step: Click, user: str) -> int | str:
+    async def _request_id(self, token: str, step: Click, user: str, channel: str) -> int | str:
         try:
             data = verify(token, self.key)
         except TokenError as err:
@@ -107,11 +107,15 @@ class SlackRemediation:
         if data.get("s") != step.value or not isinstance(data.get("r"), int):
             await self.audit(user, "refused", "?", {}, "button used for another step")
             return "this button does not do that (edited?)"
+        if data.get("c") and data["c"] != channel:  # the button was copied into another channel's payload
+            await self.audit(user, "refused", "?", {}, f"{step.value} of request {data['r']} clicked in {channel}")
+            return ":no_entry: this button belongs to a request in another channel: nothing was changed"
         return int(data["r"])
 
-    async def click(self, step: Click, token: str, user: str) -> str | None:
-        """Confirm, Approve or Cancel clicked: the private reply, if any."""
-        rid = await self._request_id(token, step, user)
+    async def click(self, step: Click, token: str, user: str, channel: str = "") -> str | None:
+        """Confirm, Approve or Cancel clicked in `channel`: the private reply, if any. A button
+        counts only in the channel of its request."""
+        rid = await self._request_id(token, step, user, channel)
         if isinstance(rid, str):
             return rid
         move = {Click.CONFIRM: self.flow.confirm, Click.APPROVE: self.flow.approve, Click.CANCEL: self.flow.cancel}[
@@ -252,7 +256,8 @@ def register_action_handlers(app: AsyncApp, flow: SlackRemediation) -> None:
             async def handler(ack: Any, body: dict[str, Any], client: AsyncWebClient, respond: Any) -> None:
                 await ack()
                 token, user = str(body["actions"][0].get("value") or ""), body["user"]["id"]
-                await reply(client, body, await flow.click(step, token, user), respond)
+                channel = body.get("channel", {}).get("id") or body.get("container", {}).get("channel_id") or ""
+                await reply(client, body, await flow.click(step, token, user, channel), respond)
 
             return handler
 

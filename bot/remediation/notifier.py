@@ -80,8 +80,8 @@ class SlackFlowNotifier:
             spec,
             req.row(),
             self.authz.describe(spec.risk),
-            self.token({"r": req.id, "s": "confirm"}),
-            self.token({"r": req.id, "s": "cancel"}),
+            self.token({"r": req.id, "s": "confirm", "c": req.channel}),
+            self.token({"r": req.id, "s": "cancel", "c": req.channel}),
             self.settings.actions.dry_run,
         )
         try:
@@ -100,7 +100,8 @@ class SlackFlowNotifier:
     async def awaiting_approval(self, spec: ActionSpec, req: ActionRequest) -> None:
         # the buttons outlive the approval window, so the flow (which knows the deadline) answers a late click
         ttl = self.settings.actions.request_ttl_s + self.settings.actions.approval_timeout_s
-        approve, cancel = self.token({"r": req.id, "s": "approve"}, ttl), self.token({"r": req.id, "s": "cancel"}, ttl)
+        bound = {"r": req.id, "c": req.channel}  # a click counts only in the request's own channel
+        approve, cancel = self.token({**bound, "s": "approve"}, ttl), self.token({**bound, "s": "cancel"}, ttl)
         await self._update(req, *ui.awaiting_approval(spec, req.row(), self.authz.describe(spec.risk), approve, cancel))
 
     async def closed(self, spec: ActionSpec, req: ActionRequest, how: Closed, by: str) -> None:

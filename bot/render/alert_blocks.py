@@ -10,9 +10,9 @@ import shlex
 from typing import Any
 
 from bot.render.blocks import Block, actions, button, context, divider, header, section
-from bot.render.escape import clean
-from bot.render.report_blocks import MAX_BLOCKS, SlackMessage
-from commands.redact import redact
+from bot.render.escape import clean, escape
+from bot.render.report_blocks import MAX_BLOCKS, MAX_HEADER, SlackMessage
+from commands.redact import redact, redact_pair
 from escalation.state.alert_groups import AlertGroup
 
 MAX_TEXT = 2900
@@ -24,6 +24,8 @@ def esc(text: str) -> str:
 
 
 def _link(url: str, label: str) -> str:
+    """A link to a foreign URL, its credentials (`user:password@`, `token=`) masked first."""
+    url = redact(url)
     if not url.startswith(("http://", "https://")) or any(c in url for c in "<>| \n"):
         return ""
     return f"<{url.replace('&', '&amp;')}|{label}>"
@@ -40,15 +42,32 @@ def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit] + f"… ({len(text) - limit} more characters)"
 
 
-def _labels(labels: dict[str, str], skip: set[str]) -> str:
-    return ", ".join(f"{esc(_short(k, 100))}={esc(_short(v, 200))}" for k, v in sorted(labels.items()) if k not in skip)
+def _short_header(title: str) -> str:
+    """A header within Slack's 150 characters, saying it is cut (the alert name is in full in the text below)."""
+    return title if len(title) <= MAX_HEADER else title[: MAX_HEADER - 1] + "…"
+
+
+def _labels(labels: dict[str, str], skip: set[str], limit: int = MAX_TEXT) -> str:
+    """`k=v, …` of the labels, the value masked as its key says (`redact_pair`: a `password` label's
+    value whole), within `limit` characters, saying how many more labels there are."""
+    pairs = [
+        f"{esc(_short(k, 100))}={escape(_short(redact_pair(k, v), 200))}"
+        for k, v in sorted(labels.items())
+        if k not in skip
+    ]
+    shown: list[str] = []
+    for i, pair in enumerate(pairs):
+        if sum(len(p) + 2 for p in shown) + len(pair) > limit - 40:
+            return ", ".join(shown) + f" … and {len(pairs) - i} more label(s)"
+        shown.append(pair)
+    return ", ".join(shown)
 
 
 def _alert_line(alert: dict[str, Any], common: dict[str, str]) -> str:
     ann = alert.get("annotations", {})
     what = ann.get("summary") or ann.get("description") or ann.get("message") or alert["labels"].get("alertname", "")
     mark = ":fire:" if alert.get("status") == "firing" else ":white_check_mark:"
-    own = _labels(alert["labels"], set(common) | {"alertname"})
+    own = _labels(alert["labels"], set(common) | {"alertname"}, 1000)
     source = _link(alert.get("generatorURL", ""), "source")
     return f"{mark} {esc(_short(what, 300))}" + (f" · {own}" if own else "") + (f" · {source}" if source else "")
 
@@ -64,15 +83,23 @@ def group_message(
 ) -> SlackMessage:
     """The group's message: header, alerts, route, its incident's status and buttons, the check's
     report, silence buttons."""
-    firing = group.firing()
+    # Counts are of the latest notification (alerts that left the group are gone from it), plus
+    # what its max_alerts left out: an alert listed before and left out now is counted once.
+    latest = set(group.route.get("latest") or group.alerts)
+    current = [a for fp, a in group.alerts.items() if fp in latest]
+    firing = [a for a in current if a.get("status") == "firing"]
+    left_out = int(group.route.get("truncated") or 0)
     name = group.common_labels.get("alertname") or next(
         (a["labels"].get("alertname", "") for a in group.alerts.values()), "alert"
     )
     if group.status == "firing":
-        title = f":fire: FIRING · {name} · {len(firing)} alert{'s' if len(firing) != 1 else ''}"
+        count = len(firing) + left_out
+        title = f":fire: FIRING · {name} · {count} alert{'s' if count != 1 else ''}"
+        if left_out:
+            title += f" ({len(current)} listed)"
     else:
         title = f":white_check_mark: RESOLVED · {name}"
-    shown = sorted(group.alerts.values(), key=lambda a: (a.get("status") != "firing", a.get("startsAt", "")))
+    shown = sorted(current, key=lambda a: (a.get("status") != "firing", a.get("startsAt", "")))
     lines: list[str] = []
     for a in shown[:max_alerts]:  # whole lines only, within the section's size
         line = _alert_line(a, group.common_labels)
@@ -85,7 +112,9 @@ def group_message(
         lines.append(
             f"… and {group.route['truncated']} more that Alertmanager left out of its notification (max_alerts)"
         )
-    about = [f"Labels: {_labels(group.common_labels, {'alertname'}) or '-'}"]
+    about = [f"Labels: {_labels(group.common_labels, {'alertname'}, MAX_TEXT - 400) or '-'}"]
+    if len(redact(title)) > MAX_HEADER:  # the header is cut: the name in full here
+        about.insert(0, f"Alert: {esc(_short(name, 1000))}")
     if group.route.get("check"):
         args = " ".join(f"--{k.replace('_', '-')} {_arg(v)}" for k, v in group.route.get("params", {}).items())
         about.append(f"Check: `{group.route['check']}{(' ' + args) if args else ''}`")
@@ -94,7 +123,11 @@ def group_message(
     if incident:
         about.append(f"Incident: {incident}")
     about.append(f"Notifications: {group.notifications}")
-    blocks = [header(redact(title)[:150]), section("\n".join(lines)[:MAX_TEXT]), context(" · ".join(about)[:MAX_TEXT])]
+    blocks = [
+        header(_short_header(redact(title))),
+        section("\n".join(lines)[:MAX_TEXT]),
+        context(" · ".join(about)[:MAX_TEXT]),
+    ]
     for note in notes:
         blocks.append(context(f":information_source: {esc(note)}"))
     blocks += incident_status or []

@@ -21,8 +21,15 @@ _BACKTICKS = re.compile(r"`{2,}")
 
 
 def escape(text: object) -> str:
-    """`text` safe inside Slack mrkdwn: `&`, `<`, `>` escaped (nothing else changes)."""
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """`text` safe inside Slack mrkdwn: `&`, `<`, `>` escaped, and every run of two or more
+    backticks broken by a zero-width space, so that foreign text cannot open or close a code
+    block (```) of the bot's own around it or after it."""
+    out = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _BACKTICKS.sub(_break, out) if "``" in out else out
+
+
+def _break(m: re.Match[str]) -> str:
+    return ZWSP.join(m[0])
 
 
 def clean(text: object) -> str:
@@ -34,7 +41,7 @@ def code(text: str, masked: bool = False) -> str:
     """A fenced code block of foreign text that nothing inside can close: secrets masked (unless
     `masked` says they already are), `&<>` escaped, and every run of backticks (and one at
     either edge) broken by a zero-width space."""
-    body = _BACKTICKS.sub(lambda m: ZWSP.join(m[0]), escape(text) if masked else clean(text))
+    body = escape(text) if masked else clean(text)
     if body.startswith("`"):
         body = ZWSP + body
     if body.endswith("`"):

@@ -16,7 +16,8 @@ from bot.render.blocks import (
     select_input,
     text_input,
 )
-from bot.render.escape import clean
+from bot.render.escape import clean, escape
+from bot.render.report_blocks import fit
 from commands.redact import redact
 from escalation.ladder.pages import Page
 from escalation.model import Incident, Status
@@ -40,8 +41,10 @@ def incident_blocks(inc: Incident) -> tuple[str, list[Block]]:
         "Priority": inc.priority.value,
         "Opened by": f"<@{inc.opened_by}> at {inc.opened_at:%H:%M}Z",
         "Next page": nxt,
-        "Summary": clean(inc.summary),
-        "Impact": clean(inc.impact) if inc.impact else "_not assessed yet_",
+        "Summary": fit(clean(inc.summary), FIELD, f"`/alp incident show {inc.id}`"),
+        "Impact": fit(clean(inc.impact), FIELD, f"`/alp incident show {inc.id}`")
+        if inc.impact
+        else "_not assessed yet_",
         "Services": clean(", ".join(inc.services)) if inc.services else "_not set_",
     }
     blocks = [header(title), section(fields=[f"*{k}*\n{v}" for k, v in fields.items()])]
@@ -60,18 +63,18 @@ def incident_blocks(inc: Incident) -> tuple[str, list[Block]]:
     return f"{inc.ref} {inc.priority.value} {inc.status.value}: {clean(inc.summary)}", blocks
 
 
+FIELD = 1900  # a section field holds 2000 characters
+HEADLINE = 600  # the incident as the page's headline names it: the summary is in full in its field
+
+
 def page_blocks(page: Page) -> tuple[str, list[Block]]:
-    text = f"{page.mention} you are paged for {page.incident} ({page.step})"
-    fields = [f"*{k}*\n{_fit(clean(v), page.incident)}" for k, v in page.fields().items()]
+    """The page: its headline (the on-call's mention live, the incident's words as text) and the
+    runbook's six fields, each within Slack's limits, saying what is left out and where to read it."""
+    ref = page.incident.split(" ", 1)[0]
+    where = f"`/alp incident show {ref.removeprefix('INC-')}`"
+    text = f"{page.mention} you are paged for {fit(clean(page.incident), HEADLINE, where)} ({escape(page.step)})"
+    fields = [f"*{k}*\n{fit(clean(v), FIELD, where)}" for k, v in page.fields().items()]
     return text, [section(f":rotating_light: *{text}*"), section(fields=fields)]
-
-
-def _fit(text: str, ref: str, limit: int = 1900) -> str:
-    """A page field within Slack's 2000 characters, saying what is left out and where to read it."""
-    if len(text) <= limit:
-        return text
-    cut = text[:limit].rsplit("\n", 1)[0] if "\n" in text[:limit] else text[:limit]
-    return f"{cut}\n… {len(text) - len(cut)} more characters: `/alp incident show {ref}`"
 
 
 def checklist_blocks(inc: Incident) -> tuple[str, list[Block]]:

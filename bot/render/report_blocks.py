@@ -188,6 +188,21 @@ def incident_seed(summary: str, impact: str, limit: int = MAX_BUTTON_VALUE) -> s
     return value
 
 
+def fit(text: str, limit: int, where: str) -> str:
+    """`text` (mrkdwn, escaped) within `limit` characters: whole if it fits, else cut between
+    lines where one ends near the limit (never inside an `&amp;` entity), saying how many
+    characters are left out and `where` to read them all."""
+    if len(text) <= limit:
+        return text
+    room = limit - len(where) - 40
+    cut = text[:room]
+    if "\n" in cut[room // 2 :]:
+        cut = cut.rsplit("\n", 1)[0]
+    elif "&" in cut[-5:]:
+        cut = cut[: cut.rfind("&")]
+    return f"{cut}\n… {len(text) - len(cut)} more characters: {where}"
+
+
 def split_sections(text: str, limit: int = MAX_SECTION) -> list[Block]:
     """`text` (already mrkdwn) as as many sections as it needs, split between lines: never cut.
     A single line longer than a section is split inside it."""

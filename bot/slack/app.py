@@ -22,6 +22,7 @@ from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.metrics import Metrics
+from bot.oncall_buttons import oncall_buttons
 from bot.remediation.buttons import SlackRemediation, register_action_handlers
 from bot.render.escape import code, escape
 from bot.render.report_blocks import SlackMessage, render_progress, render_usage
@@ -200,6 +201,7 @@ def build_app(settings: Settings, metrics: Metrics, escalator: Escalator, flow: 
     app.command("/alp")(alp_command)
     register_incident_handlers(app, escalator, run_health, settings.platform.components())
     register_action_handlers(app, flow)
+    oncall_buttons(settings, escalator).register(app)
     return app  # the caller adds its own handlers, then `register_fallbacks` last
 
 

@@ -234,3 +234,12 @@ class Pacer:
                 await asyncio.sleep((1 - tokens) / self.rate)
                 now, tokens = time.monotonic(), 1.0
             self.state[channel] = (tokens - 1, now)
+
+
+async def permalink(client: AsyncWebClient, channel: str, ts: str) -> str:
+    """A link to the message (chat.getPermalink), or the archive link Slack's permalinks take."""
+    try:
+        resp = await client.chat_getPermalink(channel=channel, message_ts=ts)
+        return str(resp["permalink"])
+    except (SlackApiError, KeyError):
+        return f"https://slack.com/archives/{channel}/p{ts.replace('.', '')}"

@@ -9,10 +9,13 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.render.escape import clean, keep_mentions
+from bot.render.blocks import context
+from bot.render.escape import clean, escape, keep_mentions
 from bot.render.incident_blocks import checklist_blocks, incident_blocks, note_modal, open_modal, page_blocks
+from bot.render.report_blocks import fit
 from bot.slack.client import SLACK_ERRORS, open_form, reason
 from bot.slack.client import ephemeral as private_reply
 from commands.redact import redact
@@ -24,15 +27,55 @@ from escalation.postmortem import postmortem_markdown
 log = logging.getLogger(__name__)
 
 
+UNREACHABLE = {"not_in_channel", "channel_not_found", "is_archived"}  # Slack's answers for a channel alp cannot post in
+NOTE_LIMIT = 3000  # characters of a quoted note or error in a thread line; the timeline keeps all
+
+
 class SlackNotifier:
     """Posts through the Web API: announcement in the channel, pages in its thread, DMs."""
 
-    def __init__(self, client: AsyncWebClient) -> None:
+    def __init__(self, client: AsyncWebClient, fallback_channel: str = "") -> None:
         self.client = client
+        self.fallback_channel = fallback_channel.lstrip(
+            "#"
+        )  # where an incident is announced if its own channel refuses
 
     async def announce(self, inc: Incident) -> tuple[str, str] | None:
+        """Post the announcement in the incident's channel; where alp cannot post there (not a
+        member, no such channel, archived), in the fallback channel with a line saying why, and
+        the incident then lives there (its pages and notes follow the announcement)."""
         text, blocks = incident_blocks(inc)
-        resp = await self.client.chat_postMessage(channel=inc.channel, text=text, blocks=blocks)
+        try:
+            resp = await self.client.chat_postMessage(channel=inc.channel, text=text, blocks=blocks)
+        except SlackApiError as err:
+            why = reason(err)
+            if why not in UNREACHABLE or not self.fallback_channel or self.fallback_channel == inc.channel.lstrip("#"):
+                log.error(
+                    "lost the announcement of %s in %s (%s): it has no message and no buttons",
+                    inc.ref,
+                    inc.channel,
+                    why,
+                )
+                raise
+            note = context(
+                f":warning: opened in <#{escape(inc.channel)}>, where alp cannot post ({escape(why)}): announced here. "
+                "Invite alp there with `/invite @alp` to keep incidents in their channel."
+            )
+            try:
+                resp = await self.client.chat_postMessage(
+                    channel=self.fallback_channel, text=text, blocks=[*blocks, note]
+                )
+            except SLACK_ERRORS as again:
+                log.error(
+                    "lost the announcement of %s: %s in %s, %s in %s",
+                    inc.ref,
+                    why,
+                    inc.channel,
+                    reason(again),
+                    self.fallback_channel,
+                )
+                raise
+            log.warning("announced %s in %s instead of %s (%s)", inc.ref, self.fallback_channel, inc.channel, why)
         return str(resp["channel"]), str(resp["ts"])
 
     async def refresh(self, inc: Incident) -> None:
@@ -61,9 +104,10 @@ class SlackNotifier:
             )
         return any(m.get("text") == text for m in resp.get("messages") or [])
 
-    async def say(self, inc: Incident, text: str) -> None:
-        # The engine's own lines: its mentions stay live, anything else (a pager's error) is text.
-        await self.client.chat_postMessage(channel=inc.channel, thread_ts=inc.message_ts, text=keep_mentions(text))
+    async def say(self, inc: Incident, text: str, quote: str = "") -> None:
+        # The engine's own words keep their mentions; the quoted foreign words are text, masked.
+        line = keep_mentions(text) + fit(clean(quote), NOTE_LIMIT, f"`/alp incident show {inc.id}`")
+        await self.client.chat_postMessage(channel=inc.channel, thread_ts=inc.message_ts, text=line)
 
     async def specialists(self, inc: Incident, channels: list[str]) -> None:
         for channel in channels:

@@ -13,6 +13,7 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.metrics import Metrics
+from bot.oncall_buttons import oncall_verb
 from bot.remediation.buttons import SlackRemediation
 from bot.render.incident_blocks import open_modal
 from bot.render.incident_text import handle_incident_command, oncall_text
@@ -63,7 +64,11 @@ class Verbs:
 
     async def oncall(self, call: SlashCall, request: OncallRequest) -> None:
         self.count("oncall")
-        await call.ack(response_type="ephemeral", text=oncall_text(self.settings))
+        if not self.settings.oncall.schedules and request.schedule is None and request.sub == "now":
+            await call.ack(response_type="ephemeral", text=oncall_text(self.settings))  # the configured rungs
+            return
+        await call.ack()  # schedules: the asker's zone, overrides from the state store (bot/oncall_buttons.py)
+        await call.respond(**await oncall_verb(self.settings, self.escalator, request, call.client, call.user))
 
     async def do(self, call: SlashCall, request: DoRequest) -> None:
         self.count("do")

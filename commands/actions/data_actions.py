@@ -17,7 +17,7 @@ from commands.actions.validators import IntList
 from commands.backends import redis
 from commands.backends.errors import BackendError, BackendRefused
 from commands.backends.kafka import KafkaProbe, commit_offsets
-from commands.backends.postgres import connect, query
+from commands.backends.postgres import connect, execute, query
 
 
 def _topic(value: str) -> str:
@@ -152,7 +152,7 @@ async def preview_reindex(ctx: ActionContext, p: ReindexParams) -> Preview:
 )
 async def reindex(ctx: ActionContext, p: ReindexParams, preview: Preview) -> Outcome:
     async with connect(ctx.config.postgres_dsn, ctx.config.actions.lock_ttl_s) as conn:
-        await conn.execute(sql.SQL("REINDEX TABLE {}").format(sql.Identifier(p.table)))
+        await execute(conn, sql.SQL("REINDEX TABLE {}").format(sql.Identifier(p.table)))
     return Outcome(True, f"reindexed {p.table} ({len(preview.items)} index(es))")
 
 
@@ -175,9 +175,14 @@ async def preview_flush(ctx: ActionContext, p: FlushParams) -> Preview:
             target=f"redis/db{configured}",
         )
     async with redis.connect(ctx.config.redis_url, ctx.config.timeouts.probe_s) as client:
-        size = await client.dbsize()
+        size = await redis.key_count(client)
+        on = (
+            f"database {configured}"
+            if redis.where(client) == "Redis"
+            else f"every primary of the {redis.where(client)}"
+        )
     return Preview(
-        [f"FLUSHDB on database {configured}: {size} key(s) deleted; other databases untouched"],
+        [f"FLUSHDB on {on}: {size} key(s) deleted; other databases untouched"],
         {"keys": size},
         {"keys": 0},
         target=f"redis/db{configured}",
@@ -195,8 +200,8 @@ async def preview_flush(ctx: ActionContext, p: FlushParams) -> Preview:
 )
 async def flush_cache(ctx: ActionContext, p: FlushParams, preview: Preview) -> Outcome:
     async with redis.connect(ctx.config.redis_url, ctx.config.timeouts.probe_s) as client:
-        await client.flushdb()
-        left = await client.dbsize()
+        await client.flushdb()  # a cluster: every primary (redis-py's default for FLUSHDB)
+        left = await redis.key_count(client)
     return Outcome(
         left == 0,
         f"flushed database {_db_index(ctx.config.redis_url)}: {preview.before['keys']} key(s) removed",

@@ -8,7 +8,6 @@ slow past the probe timeout), from `commands.backends.redis.connect`.
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
 from redis.asyncio.lock import Lock
 from redis.exceptions import LockError
 
@@ -24,7 +23,7 @@ class TargetLock:
     def __init__(self, cfg: ChecksConfig, target: str, owner: str) -> None:
         self.cfg, self.key, self.owner = cfg, PREFIX + target, owner
 
-    def _lock(self, client: Redis) -> Lock:
+    def _lock(self, client: redis.Client) -> Lock:
         return Lock(client, self.key, timeout=self.cfg.actions.lock_ttl_s, blocking=False)
 
     async def acquire(self) -> str | None:

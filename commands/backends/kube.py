@@ -20,6 +20,7 @@ import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from commands.backends.kube_client import forget_credentials, shared_client
 from commands.backends.kube_errors import KubeError, KubeForbidden, KubeNotFound, KubeUnavailable
 
 __all__ = ["Kube", "KubeError", "KubeForbidden", "KubeNotFound", "KubeUnavailable", "preload"]
@@ -52,11 +53,13 @@ def load_configuration() -> client.Configuration:
 
 
 class Kube:
-    """The Kubernetes operations alp uses. One instance per check or action."""
+    """The Kubernetes operations alp uses, on the process's shared API client (`shared_client`), or
+    on a client of its own for an explicit `configuration`."""
 
     def __init__(self, timeout_s: float, configuration: client.Configuration | None = None) -> None:
         self.timeout_s = timeout_s
-        self.api = client.ApiClient(configuration or load_configuration())
+        self._own = configuration is not None
+        self.api = client.ApiClient(configuration) if configuration is not None else shared_client(load_configuration)
 
     # The client imports each API group's (large) module on first use: only pay for what is used.
     @cached_property
@@ -76,7 +79,9 @@ class Kube:
         return client.CustomObjectsApi(self.api)
 
     def close(self) -> None:
-        self.api.close()
+        """Close a client of its own; the shared one stays open for the process."""
+        if self._own:
+            self.api.close()
 
     async def _call(
         self,
@@ -93,6 +98,8 @@ class Kube:
             return await asyncio.wait_for(asyncio.to_thread(fn, *args, **kwargs), self.timeout_s + 1)
         except ApiException as err:
             what = f"{resource}/{name}" if name else resource
+            if err.status == 401 and not self._own:
+                forget_credentials()
             if err.status == 403:
                 raise KubeForbidden(verb, resource, namespace, name) from None
             if err.status == 404:

@@ -1,5 +1,12 @@
 """PostgreSQL through psycopg 3: one short-lived connection per check, every statement bounded.
 
+The bounds (`statement_timeout`, `lock_timeout`) are set per transaction (`set_config(…, true)`)
+inside the transaction of every statement (`query`, `execute`), not as startup options or session
+SETs: behind PgBouncer in transaction pooling a startup `options` is refused ("unsupported startup
+parameter") and a session SET would land on whichever server connection serves the next
+transaction, or leak to another client's. No server-side prepared statements either (PgBouncer
+before 1.21 cannot route them).
+
 A failure raises a `BackendError` (backend "PostgreSQL"), never a psycopg exception: a refused
 login is `BackendLoginRefused`, a server that cannot be reached `BackendUnreachable` (address
 "host:port" when psycopg names it; `str()` is psycopg's first line), a statement the server
@@ -47,21 +54,28 @@ def backend_error(err: psycopg.Error, operation: str = "query") -> BackendError:
     return BackendRefused(BACKEND, operation, f"{reason} (SQLSTATE {sqlstate})" if sqlstate else reason)
 
 
+class Connection(psycopg.AsyncConnection[dict[str, Any]]):
+    """An autocommit connection that knows alp's per-statement bound (`timeout_ms`)."""
+
+    timeout_ms: int = 0
+
+
 @asynccontextmanager
-async def connect(dsn: str, timeout_s: float) -> AsyncIterator[psycopg.AsyncConnection[dict[str, Any]]]:
-    """An autocommit connection whose statements time out after `timeout_s`."""
-    ms = int(timeout_s * 1000)
+async def connect(dsn: str, timeout_s: float) -> AsyncIterator[Connection]:
+    """A connection whose statements (through `query` and `execute`) time out after `timeout_s`,
+    as do their waits for locks."""
     try:
-        conn = await psycopg.AsyncConnection.connect(
+        conn = await Connection.connect(
             dsn,
             autocommit=True,
             connect_timeout=max(1, round(timeout_s)),
             row_factory=dict_row,
-            options=f"-c statement_timeout={ms} -c lock_timeout={ms}",
             application_name="alp",
+            prepare_threshold=None,
         )
     except psycopg.Error as err:
         raise _connect_error(err) from None
+    conn.timeout_ms = max(1, int(timeout_s * 1000))
     try:
         yield conn
     except psycopg.Error as err:
@@ -70,10 +84,30 @@ async def connect(dsn: str, timeout_s: float) -> AsyncIterator[psycopg.AsyncConn
         await conn.close()
 
 
-async def query(conn: psycopg.AsyncConnection[dict[str, Any]], sql: str, *params: Any) -> list[dict[str, Any]]:
-    async with conn.cursor() as cur:
+async def bound(conn: Connection, cur: psycopg.AsyncCursor[dict[str, Any]]) -> None:
+    """Inside a transaction: alp's statement and lock timeouts, for this transaction only (a caller
+    running its own transaction calls this first; `query` and `execute` do it themselves)."""
+    if conn.timeout_ms <= 0:
+        raise ValueError("a PostgreSQL connection without alp's timeouts (use commands.backends.postgres.connect)")
+    bound = f"{conn.timeout_ms}ms"
+    await cur.execute(
+        "SELECT set_config('statement_timeout', %s, true), set_config('lock_timeout', %s, true)", (bound, bound)
+    )
+
+
+async def query(conn: Connection, sql: str, *params: Any) -> list[dict[str, Any]]:
+    """The rows of one statement, run in a transaction of its own with alp's timeouts."""
+    async with conn.transaction(), conn.cursor() as cur:
+        await bound(conn, cur)
         await cur.execute(sql, params or None)
         return list(await cur.fetchall())
+
+
+async def execute(conn: Connection, statement: Any, *params: Any) -> None:
+    """A statement without rows (REINDEX, …), in a transaction of its own with alp's timeouts."""
+    async with conn.transaction(), conn.cursor() as cur:
+        await bound(conn, cur)
+        await cur.execute(statement, params or None)
 
 
 async def select_one_ms(dsn: str, timeout_s: float) -> float:

@@ -4,16 +4,23 @@ Errors leave `connect`'s block as a `BackendError` (backend "Redis"), never a re
 refused credentials `BackendLoginRefused`, a server that cannot be reached or does not answer in
 time `BackendUnreachable`, a command the server refuses (ACL, wrong type, read-only) `BackendRefused`.
 `str()` is redis-py's own text (with the exception's name for a refused command).
+
+Redis Cluster: a server with `cluster_enabled:1` (asked once per URL and process) is talked to
+through redis-py's cluster client, which follows the cluster's MOVED/ASK redirects for key
+commands and scans every primary; `info_by_node` samples every primary, and `where` says plainly
+whether it is a cluster and which node answered.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
 from redis import exceptions as rx
+from redis.asyncio.cluster import RedisCluster
 
 from commands.backends.errors import BackendError, BackendLoginRefused, BackendRefused, BackendUnreachable
 
@@ -40,12 +47,51 @@ def backend_error(err: rx.RedisError, url: str, operation: str = "command") -> B
     return BackendError(BACKEND, operation, f"{type(err).__name__}: {err}", f"{type(err).__name__}: {err}")
 
 
+Client = aioredis.Redis | RedisCluster
+_CLUSTER: dict[str, bool] = {}  # URL -> is it a Redis Cluster (asked once per process)
+
+
+async def is_cluster(url: str, timeout_s: float) -> bool:
+    """Whether the server at `url` runs in cluster mode (`INFO cluster`: cluster_enabled:1)."""
+    known = _CLUSTER.get(url)
+    if known is not None:
+        return known
+    probe = aioredis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, decode_responses=True)
+    try:
+        info = await probe.info("cluster")
+    finally:
+        try:
+            await probe.aclose()
+        except (rx.RedisError, OSError):
+            pass
+    _CLUSTER[url] = str(info.get("cluster_enabled", 0)) == "1"
+    return _CLUSTER[url]
+
+
+def _cluster_url(url: str) -> str:
+    """A cluster has only database 0: a `/0` (or no path) is dropped, as redis-py's cluster client wants."""
+    parts = urlsplit(url)
+    return parts._replace(path="").geturl() if parts.path in ("", "/", "/0") else url
+
+
 @asynccontextmanager
-async def connect(url: str, timeout_s: float) -> AsyncIterator[aioredis.Redis]:
-    """A Redis client (strings, not bytes) whose calls time out after `timeout_s`, closed after use.
+async def connect(url: str, timeout_s: float) -> AsyncIterator[Client]:
+    """A Redis client (strings, not bytes) whose calls time out after `timeout_s`, closed after use:
+    a cluster client when the server is a Redis Cluster node.
 
     redis exceptions leaving the block become BackendError (see the module docstring)."""
-    client = aioredis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, decode_responses=True)
+    client: Client
+    try:
+        if await is_cluster(url, timeout_s):
+            client = RedisCluster.from_url(
+                _cluster_url(url), socket_timeout=timeout_s, socket_connect_timeout=timeout_s, decode_responses=True
+            )
+        else:
+            client = aioredis.from_url(
+                url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, decode_responses=True
+            )
+    except rx.RedisError as err:
+        raise backend_error(err, url) from err
     try:
         yield client
     except rx.RedisError as err:
@@ -55,3 +101,28 @@ async def connect(url: str, timeout_s: float) -> AsyncIterator[aioredis.Redis]:
             await client.aclose()
         except (rx.RedisError, OSError):  # closing a broken client must not hide the real error
             pass
+
+
+async def info_by_node(client: Client) -> dict[str, dict[str, Any]]:
+    """`INFO` of the server, or of every primary of a cluster: {"host:port": info}."""
+    if isinstance(client, RedisCluster):
+        by_node: dict[str, dict[str, Any]] = await client.info(target_nodes=RedisCluster.PRIMARIES)
+        return dict(sorted(by_node.items()))
+    pool = client.connection_pool.connection_kwargs
+    return {f"{pool.get('host', 'localhost')}:{pool.get('port', 6379)}": await client.info()}
+
+
+async def key_count(client: Client) -> int:
+    """DBSIZE of the server, or summed over every primary of a cluster (redis-py asks one node by default)."""
+    if isinstance(client, RedisCluster):
+        return int(await client.dbsize(target_nodes=RedisCluster.PRIMARIES))
+    return int(await client.dbsize())
+
+
+def where(client: Client) -> str:
+    """Which node answers by default: "Redis" for a single server, "Redis Cluster (node host:port of
+    N primaries)" for a cluster."""
+    if isinstance(client, RedisCluster):
+        node = client.get_default_node()
+        return f"Redis Cluster (node {node.name} of {len(client.get_primaries())} primaries)"
+    return "Redis"

@@ -22,6 +22,8 @@ _OBJECT_PARAM = {
     "reset-offsets": ("group", "group"),
     "delete-pod": ("pod", "pod"),
     "reindex": ("table", "table"),
+    "oncall-override": ("schedule", "schedule"),
+    "oncall-override-undo": ("schedule", "schedule"),
 }
 KIND_OF_ACTION = {"set-config": "configmap", "scale": "scale", "add-partitions": "partitions"}
 ROLLOUT_ACTIONS = ("restart", "rollback", "set-resources")

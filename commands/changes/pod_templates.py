@@ -6,14 +6,10 @@ Templates are in the API's JSON shape (ReplicaSet `spec.template`, ControllerRev
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from commands.backends.kube import RESTARTED_AT
-from commands.redact import MASK, redact
-
-SECRET_NAME = re.compile(r"(?i)(pass|pwd|secret|token|key|credential|auth|dsn|private|cert|webhook|cookie|jwt|salt)")
-"""Env var and configmap key names whose values are never shown."""
+from commands.redact import redact_pair
 
 
 def _env_value(name: str, env: dict[str, Any]) -> str:
@@ -24,7 +20,7 @@ def _env_value(name: str, env: dict[str, Any]) -> str:
                 return f"from {kind.removesuffix('KeyRef')} {ref[kind].get('name')}/{ref[kind].get('key')}"
         return "from " + ",".join(sorted(ref))
     value = str(env.get("value", ""))
-    return MASK if value and SECRET_NAME.search(name) else redact(value)
+    return redact_pair(name, value, broad=True)
 
 
 def containers(template: dict[str, Any]) -> dict[str, dict[str, Any]]:

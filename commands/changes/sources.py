@@ -23,8 +23,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from commands.backends.kube import Kube, KubeError, KubeNotFound
-from commands.changes.pod_templates import SECRET_NAME, containers, diff_templates
-from commands.redact import MASK
+from commands.changes.pod_templates import containers, diff_templates
+from commands.redact import redact_pair
 
 REVISION = "deployment.kubernetes.io/revision"
 REVISION_HISTORY = "deployment.kubernetes.io/revision-history"  # earlier revisions of a re-used ReplicaSet
@@ -348,7 +348,7 @@ async def configmap_changes(kube: Kube, namespace: str, name: str, since: dateti
         keys = [k.removeprefix("f:") for k in (fields.get("f:data") or {}) if k.startswith("f:")]
         if when < since or sub or not keys:
             continue
-        values = {k: MASK if SECRET_NAME.search(k) and data.get(k) else data.get(k) for k in keys}
+        values = {k: redact_pair(k, v, broad=True) if (v := data.get(k)) else v for k in keys}
         out.changes.append(
             Change(
                 kind="configmap",

@@ -102,7 +102,8 @@ def redis_ping_probe(cfg: ChecksConfig) -> Probe:
             t0 = time.monotonic()
             pong = await client.ping()
             ms = (time.monotonic() - t0) * 1000
-        return [Finding(severity=Severity.OK if pong else Severity.CRITICAL, title=f"Redis: PONG in {ms:.0f}ms")]
+            who = redis.where(client)
+        return [Finding(severity=Severity.OK if pong else Severity.CRITICAL, title=f"{who}: PONG in {ms:.0f}ms")]
 
     return availability(probe)
 

@@ -12,12 +12,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import psycopg
-
-from commands.backends.postgres import query
+from commands.backends.postgres import Connection, query
 from commands.report import Finding, Severity, Suggestion, Table
 
-Conn = psycopg.AsyncConnection[dict[str, Any]]
+Conn = Connection  # commands.backends.postgres: statements bounded per transaction
 
 RUNBOOK_LOCK_TIMEOUT_S = 30.0  # runbook: kubectl patch configmap user-service-config lock_timeout=30s
 HIDDEN_STATE = "hidden"  # another role's backend, under a role without pg_read_all_stats (state reads NULL)

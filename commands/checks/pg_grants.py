@@ -10,13 +10,9 @@ says UNKNOWN and names the missing grant instead of OK.
 
 from __future__ import annotations
 
-from typing import Any
+from commands.backends.postgres import Connection, query
 
-import psycopg
-
-from commands.backends.postgres import query
-
-Conn = psycopg.AsyncConnection[dict[str, Any]]
+Conn = Connection  # commands.backends.postgres: statements bounded per transaction
 
 GRANT = "pg_read_all_stats"
 HIDDEN = "<insufficient privilege>"  # what PostgreSQL shows instead of another role's query text

@@ -15,12 +15,12 @@ from typing import Any, TypeVar
 
 import psycopg
 
-from commands.backends.postgres import query
+from commands.backends.postgres import Connection, query
 from commands.checks.pg_grants import HIDDEN, stats_blind_spot
 from commands.config import ChecksConfig
 from commands.report import Fields, Finding, Severity, Suggestion, Table
 
-Conn = psycopg.AsyncConnection[dict[str, Any]]
+Conn = Connection  # commands.backends.postgres: statements bounded per transaction
 T = TypeVar("T")
 
 ENABLE_PGSS = (

@@ -52,10 +52,10 @@ def redis_remedies(low_hit: bool, evicting: bool, full: bool, expiring: bool = F
 
 
 def redis_verdicts(
-    before: dict[str, Any], after: dict[str, Any], seconds: float, cfg: ChecksConfig
+    before: dict[str, Any], after: dict[str, Any], seconds: float, cfg: ChecksConfig, who: str = "Redis"
 ) -> tuple[list[Finding], dict[str, Any]]:
     """Hit ratio, evictions and memory from two INFO samples `seconds` apart, and the figures
-    they rest on (`data["stats"]`)."""
+    they rest on (`data["stats"]`); `who` names the server in the titles (a cluster's primary)."""
     th = cfg.thresholds
 
     def delta(key: str) -> int:
@@ -86,7 +86,7 @@ def redis_verdicts(
         fields["since counters reset (not judged)"] = f"{life:.1%} of {life_hits + life_misses} lookups"
     if not enough:  # no evidence either way: not OK (a cache-miss problem may be hiding in a quiet minute)
         severity = Severity.WARNING if evicted else Severity.UNKNOWN
-        title = f"Redis: too little traffic to judge the hit ratio ({lookups} lookup(s) {window})"
+        title = f"{who}: too little traffic to judge the hit ratio ({lookups} lookup(s) {window})"
     else:
         assert ratio is not None
         severity = (
@@ -96,7 +96,7 @@ def redis_verdicts(
             if ratio < th.cache_hit_warn or evicted
             else Severity.OK
         )
-        title = f"Redis hit ratio {ratio:.1%} {window} ({hits} hits, {misses} misses)"
+        title = f"{who} hit ratio {ratio:.1%} {window} ({hits} hits, {misses} misses)"
     # a key-expiry storm: about as many keys expired as lookups missed (the runbook's `expired_keys`)
     expiring = bool(low and misses and expired >= th.expiry_miss_ratio * misses)
     if expiring:
@@ -119,13 +119,13 @@ def redis_verdicts(
     if fill is None:
         mem = Finding(
             severity=Severity.WARNING,
-            title=f"Redis uses {mem_fields['used']} with no maxmemory set",
+            title=f"{who} uses {mem_fields['used']} with no maxmemory set",
             evidence=[Fields(items=mem_fields)],
         )
     else:
         # The fragmentation ratio means little on a small dataset (allocator overhead dominates).
         fragmented = used > 64 * 2**20 and frag >= th.fragmentation_warn
-        mem_title = f"Redis memory {fill:.0%} of maxmemory ({mem_fields['used']} / {after.get('maxmemory_human')})"
+        mem_title = f"{who} memory {fill:.0%} of maxmemory ({mem_fields['used']} / {after.get('maxmemory_human')})"
         if fragmented:
             mem_title += f", fragmentation {frag:.2f}"
         taken = {s.action for s in ratio_finding.suggestions}
@@ -163,13 +163,31 @@ async def redis_check(ctx: CheckContext, params: RedisParams) -> CheckResult:
     data: dict[str, Any] = {}
 
     async def stats() -> list[Finding]:
-        async def sample() -> dict[str, Any]:
+        """Every primary of a cluster is judged on its own, named; a single server as before."""
+
+        async def sample() -> dict[str, dict[str, Any]]:
             async with redis.connect(cfg.redis_url, cfg.timeouts.probe_s) as client:
-                info: dict[str, Any] = await client.info()
-                return info
+                return await redis.info_by_node(client)
 
         before, after, seconds = await two_samples(sample, th.rate_window_s)
-        findings, data["stats"] = redis_verdicts(before, after, seconds, cfg)
+        if len(after) == 1 and not any(a.get("cluster_enabled") == 1 for a in after.values()):
+            [(node, now)] = after.items()
+            findings, data["stats"] = redis_verdicts(before.get(node, now), now, seconds, cfg)
+            return findings
+        findings, data["cluster"] = [], {"primaries": list(after), "stats": {}}
+        for node, now in after.items():
+            judged, data["cluster"]["stats"][node] = redis_verdicts(
+                before.get(node, now), now, seconds, cfg, who=f"Redis Cluster primary {node}"
+            )
+            findings += judged
+        findings.insert(
+            0,
+            Finding(
+                severity=Severity.OK,
+                title=f"Redis Cluster: {len(after)} primaries judged ({', '.join(after)})",
+                detail="hit ratio, evictions and memory per primary; keys are read through the cluster's redirects",
+            ),
+        )
         return findings
 
     async def keys() -> list[Finding]:

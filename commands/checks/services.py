@@ -77,13 +77,14 @@ def redis_latency_probe(ctx: CheckContext) -> Probe:
                 t0 = time.perf_counter()
                 await client.ping()
                 times.append((time.perf_counter() - t0) * 1000)
+            who = redis.where(client)
         median, avg, worst = statistics.median(times), statistics.fmean(times), max(times)
         warn = cfg.thresholds.redis_latency_warn_ms
         severity = Severity.WARNING if median >= warn else Severity.OK
         return [
             Finding(
                 severity=severity,
-                title=f"Redis latency: median {median:.2f}ms of {len(times)} PINGs (max {worst:.2f}ms)",
+                title=f"{who} latency: median {median:.2f}ms of {len(times)} PINGs (max {worst:.2f}ms)",
                 detail=f"judged on the median; warning from {warn:g}ms",
                 evidence=[
                     Fields(

@@ -3,14 +3,17 @@
 `digest` runs in a worker process (`commands.cpu.off_process`), never on the event loop. It takes
 the raw text of each container, already bounded in lines by the reader (`--tail`, and
 `logs.max_lines` in all), cuts any line over `MAX_LINE_CHARS` (saying so), and works newest
-line first: mask (`commands.redact`), `--grep` (RE2, `commands.patterns`), group with Drain
+line first: `--grep` (RE2, `commands.patterns`), group with Drain
 (`drain3`). Every `SLICE` lines it asks its `Stop`; at the check's deadline it ends there and
-says how many of the lines it got through, so the newest are the ones grouped.
+says how many of the lines it got through, so the newest are the ones grouped. Masking comes
+first, a container at a time as one text (`commands.redact.redact_lines`: a key split over
+lines is masked on each), also stopping at the deadline (the rest is counted, not examined).
 """
 
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -20,8 +23,9 @@ from drain3.template_miner_config import TemplateMinerConfig
 
 from commands.cpu import SLICE, Stop
 from commands.patterns import compile_pattern
-from commands.redact import redact
+from commands.redact import redact_lines
 
+MASKING_SHARE = 0.6  # of the time left, what masking may take before grouping starts
 MAX_LINE_CHARS = 8_000  # a longer line is cut here before masking and grouping ("… [N characters cut]")
 LEVELS = ("other", "info", "warning", "error", "fatal")
 _LEVEL_WORDS = (
@@ -156,13 +160,21 @@ def digest(texts: list[tuple[str, str]], pattern: str | None, stop: Stop) -> Dig
     a worker process (`commands.cpu.off_process`); see the module docstring."""
     grep = compile_pattern(pattern, ignore_case=True) if pattern else None
     raw: list[Line] = []
-    cut = 0
-    for source, text in texts:
-        for line in text.splitlines():
+    cut = total = 0
+    t0 = time.monotonic()
+    masking = Stop(None if stop.deadline is None else t0 + (stop.deadline - t0) * MASKING_SHARE)
+    for source, text in texts:  # masked a container at a time, as one text (a PEM key over lines)
+        lines = text.splitlines()
+        total += len(lines)
+        if stop.cancelled or masking.reached():
+            continue  # counted, not examined: the rest of the time is for grouping what was masked
+        stamped = []
+        for line in lines:
             line, was_cut = _cut(line)
             cut += was_cut
-            when, msg = split_timestamp(line)
-            raw.append((source, when, msg))
+            stamped.append(split_timestamp(line))
+        masked = redact_lines([msg for _, msg in stamped])
+        raw.extend((source, when, msg) for (when, _), msg in zip(stamped, masked, strict=True))
     order = sorted(range(len(raw)), key=lambda i: raw[i][1], reverse=True)  # newest first; stable
     grouper = Grouper()
     kept: list[tuple[int, Line]] = []
@@ -171,11 +183,10 @@ def digest(texts: list[tuple[str, str]], pattern: str | None, stop: Stop) -> Dig
         if examined % SLICE == 0 and stop.reached():
             break
         source, when, msg = raw[i]
-        msg = redact(msg)
         if grep is None or grep.search(msg):
             kept.append((i, (source, when, msg)))
             grouper.add(source, when, msg)
     else:
         examined = len(order)
     kept.sort(key=lambda x: (x[1][1], x[0]))  # by time where the kubelet gave it; read order otherwise
-    return Digest([line for _, line in kept], grouper.result(), len(raw), examined, cut)
+    return Digest([line for _, line in kept], grouper.result(), total, examined, cut)

@@ -29,11 +29,13 @@ from escalation.model import (
     Incident,
     Priority,
     Status,
+    Step,
     TimelineEntry,
     TimelineKind,
     build_ladder,
     specialist_areas,
 )
+from escalation.oncall.paging import Gap
 from escalation.state.audit import AuditLog
 from escalation.state.db import Database, now
 from escalation.state.outbox import Outbox, PageKey
@@ -59,7 +61,9 @@ class Escalator:
         state_url: str = "",
         on_event: Callable[[str, dict[str, Any]], None] | None = None,
         recent_changes: Callable[[Incident], Awaitable[list[str]]] = _no_changes,
+        people: Callable[[Step], Awaitable[tuple[Step, str] | Gap]] | None = None,
     ) -> None:
+        """`people`: who a rung naming an on-call schedule pages when it fires (escalation.oncall.paging)."""
         self.on_event = on_event
         self.store = store
         self.outbox = Outbox(store.engine)
@@ -68,7 +72,15 @@ class Escalator:
         self.lease = Lease(store.db, cfg.leader_lease_s)
         self.audit = AuditLog(store.db)
         self.delivery = Delivery(
-            store, self.outbox, cfg, notifier, self.emit, self._refresh, lambda inc: self.recent_changes(inc)
+            store,
+            self.outbox,
+            cfg,
+            notifier,
+            self.emit,
+            self._refresh,
+            lambda inc: self.recent_changes(inc),
+            people,
+            self._gap_moves_on,
         )
         self._runs = False  # started with lead=True: delivers what its own users do, may lead
         self._loop: asyncio.Task[None] | None = None
@@ -207,6 +219,13 @@ class Escalator:
             self._wake.set()
         return new
 
+    async def _gap_moves_on(self, inc: Incident, step: int) -> None:
+        """A rung with nobody on call (escalation.oncall.paging): the next rung is due now."""
+        from escalation.oncall.paging import next_rung_due_now
+
+        if inc.escalation_id and await next_rung_due_now(self.store.db, inc.id, inc.escalation_id, step + 1):
+            self._wake.set()
+
     # ------------------------------------------------------------------ operations
     async def open(
         self,
@@ -334,6 +353,7 @@ class Escalator:
         inc = await self.store.resolve(incident_id, user)
         if inc is None:
             return False
+        self._wake.set()  # the pager's alerts owe their resolve
         await self._refresh(inc)
         await self._safely(self.notifier.checklist(inc))
         return True
@@ -342,7 +362,7 @@ class Escalator:
         await self.store.log(incident_id, user, TimelineKind.NOTE, text)
         inc = await self.store.get(incident_id)
         if inc:
-            await self._safely(self.notifier.say(inc, f":memo: <@{user}>: {text[:300]}"))
+            await self._safely(self.notifier.say(inc, f":memo: <@{user}>: ", text))
 
     async def record(self, incident_id: int, user: str, kind: str, text: str, data: dict[str, Any]) -> None:
         """A check or action run for the incident: its 'steps taken' and 'evidence'."""

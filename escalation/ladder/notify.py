@@ -23,8 +23,9 @@ class Notifier(Protocol):
         """Whether this page is already where `page` puts it (an earlier attempt may have posted it
         before its process died): looked for before any attempt that follows another."""
 
-    async def say(self, inc: Incident, text: str) -> None:
-        """A short line in the incident's thread."""
+    async def say(self, inc: Incident, text: str, quote: str = "") -> None:
+        """A short line in the incident's thread: `text` is the bot's own (its mentions of people
+        are live), `quote` foreign words shown after it as text (a note, a pager's error body)."""
 
     async def specialists(self, inc: Incident, channels: list[str]) -> None:
         """Tell specialist teams' channels about the incident."""

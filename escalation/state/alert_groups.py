@@ -5,6 +5,11 @@ message it keeps updating, the incident it opened (and the one before it, when t
 fires again later) and the silences made from its buttons. Its table is created by migration
 0003 (`escalation.state.schema.alert_groups`). This table is the one place the
 alert-group key is stored: incidents themselves are untouched (`incident_id` links them).
+
+An alert is identified by its fingerprint and startsAt, not by the group key it arrives under
+(`alp_alert_instances`, migration 0006): `instances` says which episode an alert belongs to and
+whether it was seen resolved, so a late firing copy of a resolved alert opens nothing and a group
+key changed by a reload (`group_by`) carries its episode over (`rekey`).
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from escalation.state.db import Database, now
-from escalation.state.schema import alert_groups
+from escalation.state.schema import alert_groups, alert_instances
+
+AlertId = tuple[str, str]  # (fingerprint, startsAt)
 
 
 @dataclass
@@ -136,6 +143,67 @@ class AlertGroups:
                     await conn.execute(
                         alert_groups.update().where(alert_groups.c.id == episode_id).values(silences=group.silences)
                     )
+
+    # ------------------------------------------------------------------ alerts by what identifies them
+    async def instances(self, ids: list[AlertId]) -> dict[AlertId, tuple[int | None, str]]:
+        """(fingerprint, startsAt) -> (episode id or None, firing/resolved) for the alerts known."""
+        if not ids:
+            return {}
+        c = alert_instances.c
+        keys = {(fp, starts[:64]) for fp, starts in ids}
+        q = sa.select(c.fingerprint, c.starts_at, c.episode_id, c.status).where(
+            c.fingerprint.in_({fp for fp, _ in keys})
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(q)).all()
+        return {(r[0], r[1]): (r[2], r[3]) for r in rows if (r[0], r[1]) in keys}
+
+    async def record_instances(self, episode_id: int | None, alerts: dict[AlertId, str]) -> None:
+        """Remember each alert's episode and status, in one transaction; a resolved alert never goes
+        back to firing. (Two replicas inserting the same alert at once: the loser tries again.)"""
+        if not alerts:
+            return
+        for attempt in (1, 2):
+            try:
+                await self._record(episode_id, {(fp, starts[:64]): st for (fp, starts), st in alerts.items()})
+                return
+            except sa.exc.IntegrityError:
+                if attempt == 2:
+                    raise
+
+    async def _record(self, episode_id: int | None, alerts: dict[AlertId, str]) -> None:
+        c, at = alert_instances.c, now()
+        known = await self.instances(list(alerts))
+        async with self.engine.begin() as conn:
+            for (fp, starts), status in alerts.items():
+                values: dict[str, Any] = {"status": status, "updated_at": at}
+                if episode_id is not None:
+                    values["episode_id"] = episode_id
+                if (fp, starts) not in known:
+                    await conn.execute(
+                        alert_instances.insert().values(
+                            fingerprint=fp, starts_at=starts, **{"episode_id": None, **values}
+                        )
+                    )
+                    continue
+                where = [c.fingerprint == fp, c.starts_at == starts]
+                if status == "firing":
+                    where.append(c.status == "firing")
+                await conn.execute(alert_instances.update().where(*where).values(**values))
+
+    async def rekey(self, episode_id: int, group_key: str) -> AlertGroup | None:
+        """The firing episode now comes under `group_key` (Alertmanager's group_by changed): its
+        message and incident go with it. None when a firing episode already has that key."""
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(
+                    alert_groups.update()
+                    .where(alert_groups.c.id == episode_id, alert_groups.c.status == "firing")
+                    .values(group_key=group_key, open_key=group_key, updated_at=now())
+                )
+        except sa.exc.IntegrityError:
+            return None
+        return await self.get(episode_id)
 
 
 def _group(row: Any) -> AlertGroup:

@@ -1,6 +1,10 @@
-"""The page outbox: one row per incident step, delivered at least once and recorded once.
+"""The page outbox: one row per incident step and event, delivered at least once and recorded once.
 
-A step's row is inserted in the transaction that moves the ladder past it (`Store.advance`).
+A step's row (`event_action` trigger) is inserted in the transaction that moves the ladder past it
+(`Store.advance`). A pager step's PagerDuty `acknowledge` or `resolve` is a row of its own
+(`queue_followups`), inserted in the transaction that acknowledges or resolves the incident, for
+every trigger that may have reached the pager; it is claimed only while no attempt at that trigger
+is on the wire, so it cannot overtake it.
 Each delivery attempt is claimed by a conditional UPDATE that, in the same statement, checks the
 incident is still triggered on the same escalation and no other attempt holds an unexpired lease;
 success and failure are recorded only by the attempt that holds the claim. A process that dies
@@ -17,10 +21,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from escalation.model import Incident, Status
+from escalation.model import Incident, PagerEvent, Status
 from escalation.state.db import aware, now
 from escalation.state.rows import incident_of as _incident
-from escalation.state.schema import incidents, pages
+from escalation.state.schema import TS, incidents, pages
 
 
 @dataclass(frozen=True)
@@ -28,12 +32,14 @@ class PageKey:
     incident_id: int
     escalation_id: str
     step: int
+    action: str = PagerEvent.TRIGGER.value  # escalation.model.PagerEvent: the page itself, or its pager alert's end
 
     def where(self) -> Any:
         return sa.and_(
             pages.c.incident_id == self.incident_id,
             pages.c.escalation_id == self.escalation_id,
             pages.c.step == self.step,
+            pages.c.event_action == self.action,
         )
 
 
@@ -58,6 +64,7 @@ async def insert_page(conn: AsyncConnection, incident_id: int, escalation_id: st
             incident_id=incident_id,
             escalation_id=escalation_id,
             step=step,
+            event_action=PagerEvent.TRIGGER.value,
             status="pending",
             claimed_at=at,
             next_attempt_at=at,
@@ -66,15 +73,89 @@ async def insert_page(conn: AsyncConnection, incident_id: int, escalation_id: st
     )
 
 
+async def queue_followups(conn: AsyncConnection, incident_id: int, action: str, pager_steps: list[int]) -> None:
+    """In the transaction that acknowledged or resolved the incident: a pending `action` event for
+    every pager trigger of it that may have reached the pager (sent, or attempted), once per trigger.
+    A resolve supersedes acknowledgements not yet on the wire."""
+    if action not in (PagerEvent.ACKNOWLEDGE.value, PagerEvent.RESOLVE.value) or not pager_steps:
+        return
+    at = now()
+    t, later = pages.alias("t"), pages.alias("later")
+    owed = sa.select(
+        t.c.incident_id,
+        t.c.escalation_id,
+        t.c.step,
+        sa.literal(action),
+        sa.literal("pending"),
+        sa.literal(at, TS),
+        sa.literal(at, TS),
+        sa.literal(0),
+    ).where(
+        t.c.incident_id == incident_id,
+        t.c.event_action == PagerEvent.TRIGGER.value,
+        t.c.step.in_(pager_steps),
+        sa.or_(t.c.status == "sent", t.c.attempts > 0),
+        ~sa.exists(
+            sa.select(later.c.step).where(
+                later.c.incident_id == t.c.incident_id,
+                later.c.escalation_id == t.c.escalation_id,
+                later.c.step == t.c.step,
+                later.c.event_action == action,
+            )
+        ),
+    )
+    cols = [
+        "incident_id",
+        "escalation_id",
+        "step",
+        "event_action",
+        "status",
+        "claimed_at",
+        "next_attempt_at",
+        "attempts",
+    ]
+    await conn.execute(pages.insert().from_select(cols, owed))
+    if action == PagerEvent.RESOLVE.value:
+        await conn.execute(
+            pages.update()
+            .where(
+                pages.c.incident_id == incident_id,
+                pages.c.event_action == PagerEvent.ACKNOWLEDGE.value,
+                pages.c.status == "pending",
+                sa.or_(pages.c.lease_until.is_(None), pages.c.lease_until < at),
+            )
+            .values(status="abandoned", error="superseded by resolve")
+        )
+
+
 def _active() -> Any:
-    """The page's incident is still triggered on the page's escalation."""
+    """The page's incident is still triggered on the page's escalation. On PostgreSQL the incident
+    row is read FOR SHARE: an acknowledgement or resolution in flight is waited for, so it either
+    sees this attempt (and owes the pager its end) or this claim sees it (and sends nothing)."""
     return sa.exists(
-        sa.select(incidents.c.id).where(
+        sa.select(incidents.c.id)
+        .where(
             incidents.c.id == pages.c.incident_id,
             incidents.c.status == Status.TRIGGERED.value,
             incidents.c.escalation_id == pages.c.escalation_id,
         )
+        .with_for_update(read=True)
     )
+
+
+def _trigger_landed(at: datetime) -> Any:
+    """No attempt at the page's trigger is on the wire: an acknowledge or resolve must not overtake it."""
+    trigger = pages.alias("trigger")
+    on_the_wire = sa.exists(
+        sa.select(trigger.c.step).where(
+            trigger.c.incident_id == pages.c.incident_id,
+            trigger.c.escalation_id == pages.c.escalation_id,
+            trigger.c.step == pages.c.step,
+            trigger.c.event_action == PagerEvent.TRIGGER.value,
+            trigger.c.lease_until >= at,
+        )
+    )
+    return ~on_the_wire
 
 
 class Outbox:
@@ -82,14 +163,16 @@ class Outbox:
         self.engine = engine
 
     async def due(self, at: datetime) -> list[PageKey]:
-        """Pending pages whose next attempt is due and that no live attempt holds."""
+        """Pending pages whose next attempt is due and that no live attempt holds (an acknowledge or
+        resolve: nor an attempt at its trigger, after which delivery starts it)."""
         async with self.engine.connect() as conn:
             rows = (
                 await conn.execute(
-                    sa.select(pages.c.incident_id, pages.c.escalation_id, pages.c.step).where(
+                    sa.select(pages.c.incident_id, pages.c.escalation_id, pages.c.step, pages.c.event_action).where(
                         pages.c.status == "pending",
                         pages.c.next_attempt_at <= at,
                         sa.or_(pages.c.lease_until.is_(None), pages.c.lease_until < at),
+                        sa.or_(pages.c.event_action == PagerEvent.TRIGGER.value, _trigger_landed(at)),
                     )
                 )
             ).all()
@@ -100,15 +183,17 @@ class Outbox:
             row = (
                 await conn.execute(
                     sa.select(sa.func.min(sa.func.coalesce(pages.c.lease_until, pages.c.next_attempt_at))).where(
-                        pages.c.status == "pending"
+                        pages.c.status == "pending",
+                        sa.or_(pages.c.event_action == PagerEvent.TRIGGER.value, _trigger_landed(now())),
                     )
                 )
             ).one()
         return aware(row[0])
 
     async def claim(self, key: PageKey, lease_s: float) -> Attempt | None:
-        """Take the next attempt at `key`, or None: another attempt holds it, it is done, or the
-        incident is no longer triggered on this escalation (then the page is abandoned)."""
+        """Take the next attempt at `key`, or None: another attempt holds it, it is done, its trigger
+        is on the wire (an acknowledge or resolve), or the incident is no longer triggered on this
+        escalation (a trigger: then the page is abandoned)."""
         at, started = now(), time.monotonic()
         async with self.engine.begin() as conn:
             row = (
@@ -118,13 +203,15 @@ class Outbox:
                         key.where(),
                         pages.c.status == "pending",
                         sa.or_(pages.c.lease_until.is_(None), pages.c.lease_until < at),
-                        _active(),
+                        _active() if key.action == PagerEvent.TRIGGER.value else _trigger_landed(at),
                     )
                     .values(attempts=pages.c.attempts + 1, lease_until=at + timedelta(seconds=lease_s))
                     .returning(pages.c.attempts, pages.c.failing_since)
                 )
             ).first()
             if row is None:
+                if key.action != PagerEvent.TRIGGER.value:
+                    return None
                 await conn.execute(
                     pages.update()
                     .where(key.where(), pages.c.status == "pending", ~_active())
@@ -164,8 +251,17 @@ class Outbox:
             ).first()
         return aware(row[0]) if row else None
 
+    async def abandon(self, attempt: Attempt, why: str) -> None:
+        """Give up `attempt`'s row for good (there is nothing it could still achieve)."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                pages.update()
+                .where(attempt.key.where(), pages.c.status == "pending", pages.c.attempts == attempt.number)
+                .values(status="abandoned", lease_until=None, error=why[:2000])
+            )
+
     async def of(self, incident_id: int) -> list[dict[str, Any]]:
-        """The incident's pages: {incident_id, escalation_id, step, status, attempts, error, ...}."""
+        """The incident's pages: {incident_id, escalation_id, step, event_action, status, attempts, error, ...}."""
         async with self.engine.connect() as conn:
             rows = (
                 (

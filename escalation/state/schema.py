@@ -3,7 +3,7 @@ create and change them; this module is what the code reads and writes (keep the 
 
 Escalation durability lives in the columns: an incident's `next_step` and `next_due_at` say which
 rung is due when, `ack_due_at`/`remind_at` when an acknowledgement times out or is reminded;
-`alp_pages` is the delivery outbox (one row per incident step, claimed per attempt with a lease);
+`alp_pages` is the delivery outbox (one row per incident step and event, claimed per attempt with a lease);
 `alp_leases` holds the escalation leader's expiring lease.
 """
 
@@ -72,7 +72,9 @@ pages = sa.Table(
     sa.Column("next_attempt_at", TS),  # a pending page is tried again from then on
     sa.Column("lease_until", TS),  # an attempt in flight; past this, a crashed attempt is retried
     sa.Column("failing_since", TS),
-    sa.PrimaryKeyConstraint("incident_id", "escalation_id", "step"),
+    # added by migration 0005: trigger (the page), or the pager alert's acknowledge / resolve
+    sa.Column("event_action", sa.String(16), nullable=False, server_default="trigger"),
+    sa.PrimaryKeyConstraint("incident_id", "escalation_id", "step", "event_action"),
 )
 
 audit = sa.Table(
@@ -139,4 +141,48 @@ alert_groups = sa.Table(
     sa.Column("notifications", sa.Integer, nullable=False, default=0),
     sa.Column("opened_at", TS, nullable=False),
     sa.Column("updated_at", TS, nullable=False),
+)
+
+# What identifies an alert across group keys (escalation.state.alert_groups): Alertmanager's
+# fingerprint (its labels) and startsAt (this firing of it). Created by migration 0006.
+alert_instances = sa.Table(
+    "alp_alert_instances",
+    metadata,
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("starts_at", sa.String(64), nullable=False),  # as Alertmanager sent it
+    sa.Column("episode_id", sa.Integer, index=True),  # NULL: heard only resolved, never firing
+    sa.Column("status", sa.String(16), nullable=False),  # firing, resolved (never back to firing)
+    sa.Column("updated_at", TS, nullable=False),
+    sa.PrimaryKeyConstraint("fingerprint", "starts_at"),
+)
+
+# On-call overrides and handoff claims (escalation.oncall); created by migration 0007
+oncall_overrides = sa.Table(
+    "alp_oncall_overrides",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("schedule", sa.String(64), nullable=False, index=True),
+    sa.Column("user_id", sa.String(64), nullable=False),  # who covers
+    sa.Column("start_at", TS, nullable=False),  # UTC, half-open [start_at, end_at)
+    sa.Column("end_at", TS, nullable=False),
+    sa.Column("replaces", sa.String(64)),  # who it relieves (informational: it covers whoever is on)
+    sa.Column("reason", sa.Text, nullable=False, default=""),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("cancelled_by", sa.String(64)),  # undone: kept for the audit, no longer applied
+    sa.Column("cancelled_at", TS),
+)
+
+oncall_handoffs = sa.Table(  # one row per schedule, handoff instant and side effect: claimed once
+    "alp_oncall_handoffs",
+    metadata,
+    sa.Column("schedule", sa.String(64), nullable=False),
+    sa.Column("at", TS, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # group-sync, report
+    sa.Column("users", sa.JSON, nullable=False),
+    sa.Column("claimed_by", sa.String(128), nullable=False),
+    sa.Column("claimed_at", TS, nullable=False),
+    sa.Column("done_at", TS),
+    sa.Column("result", sa.Text, nullable=False, default=""),
+    sa.PrimaryKeyConstraint("schedule", "at", "kind"),
 )

@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from escalation.model import Incident, Priority, Status, Step, TimelineEntry, TimelineKind
+from escalation.model import Incident, PagerEvent, Priority, Status, Step, TimelineEntry, TimelineKind
 from escalation.state.db import Database, aware, migrate, now, sqlalchemy_url
 from escalation.state.outbox import insert_page
 from escalation.state.rows import incident_of as _incident
@@ -138,10 +138,20 @@ class Store:
         return await self._newest_open(incidents.c.external_key == key)
 
     async def _transition(
-        self, incident_id: int, where: Any, actor: str, kind: TimelineKind, text: str, **values: Any
+        self,
+        incident_id: int,
+        where: Any,
+        actor: str,
+        kind: TimelineKind,
+        text: str,
+        pager_event: str | None = None,
+        **values: Any,
     ) -> Incident | None:
         """One conditional UPDATE plus its timeline entry, in one transaction; the new incident,
-        or None when the condition no longer held."""
+        or None when the condition no longer held. `pager_event` (acknowledge, resolve): the pager
+        alerts of the incident's pages owe that event, queued in the same transaction."""
+        from escalation.state.outbox import queue_followups
+
         async with self.engine.begin() as conn:
             row = (
                 (
@@ -158,6 +168,9 @@ class Store:
             if row is None:
                 return None
             await add_entry(conn, incident_id, actor, kind, text)
+            if pager_event is not None:
+                pager_steps = [i for i, s in enumerate(row["ladder"]) if s.get("via") == "pager"]
+                await queue_followups(conn, incident_id, pager_event, pager_steps)
         return _incident(row)
 
     async def acknowledge(
@@ -171,6 +184,7 @@ class Store:
             user,
             TimelineKind.ACK,
             "acknowledged; escalation stopped",
+            pager_event=PagerEvent.ACKNOWLEDGE.value,
             status=Status.ACKNOWLEDGED.value,
             acked_by=user,
             acked_at=at,
@@ -187,6 +201,7 @@ class Store:
             user,
             TimelineKind.RESOLVE,
             "resolved",
+            pager_event=PagerEvent.RESOLVE.value,
             status=Status.RESOLVED.value,
             resolved_by=user,
             resolved_at=now(),

@@ -9,53 +9,20 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from tests.support import alertmanager as am
-from tests.support.alertmanager import ROUTES, alp_cli, group_posts, incidents
-from tests.support.bot_env import ACTIONS_ENV, BOT_TOKEN, ESCALATION_ENV, SIGNING_SECRET
+from tests.support.alertmanager import alp_cli, group_posts, incidents, updates_of
+from tests.support.bot_env import SIGNING_SECRET
 from tests.support.processes import BotProcess, wait_until
 from tests.support.signing import block_action, signed_headers
 from tests.support.slack_requests import blocks_text, command, get, post
 
 
-@pytest.fixture(scope="module")
-def am_bot(testbed, fake_slack, platform, kube_admin, tmp_path_factory) -> Iterator[BotProcess]:  # type: ignore[no-untyped-def]
-    if not testbed.get("ALP_ALERTMANAGER__URL"):
-        pytest.fail("no Alertmanager in the test bed: run `scripts/testbed up`")
-    state = f"sqlite:///{tmp_path_factory.mktemp('am-state')}/alp-state.db"
-    proc = BotProcess(
-        {
-            **testbed,
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": fake_slack.api_url,
-            "ALP_TIMEOUTS__PROBE_S": "3",
-            **ESCALATION_ENV,
-            **ACTIONS_ENV,
-            "ALP_STATE_URL": state,
-            "ALP_ALERTMANAGER__WEBHOOK_TOKEN": am.TOKEN,
-            "ALP_ALERTMANAGER__ROUTES": json.dumps(ROUTES),
-            "ALP_ALERTMANAGER__CHANNEL": "C0ALERTDEFAULT",
-            "ALP_ALERTMANAGER__POST_RATE_PER_S": "10",
-            "ALP_ALERTMANAGER__POST_BURST": "5",
-            "ALP_KAFKA_LAG__WATCH_INTERVAL_S": "0",
-        }
-    ).start()
-    am.point_at(testbed["ALP_ALERTMANAGER__URL"], testbed["ALP_TESTBED_ALERTMANAGER_CONFIG"], proc.url)
-    yield proc
-    proc.stop()
-
-
 @pytest.fixture
 def am_url(testbed) -> str:  # type: ignore[no-untyped-def]
     return str(testbed["ALP_ALERTMANAGER__URL"])
-
-
-def updates_of(fake_slack, ts: str) -> list:  # type: ignore[no-untyped-def]
-    return [c for c in fake_slack.called("chat.update") if c.args.get("ts") == ts]
 
 
 def click(bot: BotProcess, body: str):  # type: ignore[no-untyped-def]

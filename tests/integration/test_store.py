@@ -23,7 +23,7 @@ from escalation.state.db import MIGRATIONS
 from escalation.state.store import Store, migrate, sqlalchemy_url
 from escalation.state.timeline import add_entry_in_channel
 
-HEAD = "0003"  # the newest revision
+HEAD = "0007"  # the newest revision
 OLD_SCHEMA = Path(__file__).parent / "data" / "state_schema_before_migrations.sql"
 LADDER = '[{"name": "primary", "mention": "@p", "via": "slack", "delay_s": 0}, {"name": "secondary", "mention": "@s", "via": "slack", "delay_s": 900}, {"name": "manager", "mention": "M", "via": "pager", "delay_s": 900}]'
 
@@ -303,5 +303,44 @@ async def test_a_check_in_a_channel_is_recorded_on_its_newest_open_incident_in_o
         assert checks[0].at.tzinfo is not None and abs((checks[0].at - datetime.now(UTC)).total_seconds()) < 60
         for inc in (older, gone):
             assert [e for e in await store.timeline(inc.id) if e.kind == "check"] == []
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_upgrading_from_0003_keeps_pages_and_lets_a_page_owe_its_pager_events(backend, tmp_path, request):
+    """Migration 0005 gives the outbox's primary key the event (trigger, acknowledge, resolve): the pages
+    there are stay, as triggers, and a page's resolve is a row beside its trigger."""
+    from alembic import command
+    from alembic.config import Config
+
+    url = f"sqlite:///{tmp_path}/s.db" if backend == "sqlite" else request.getfixturevalue("pg_url")
+    engine = sa.create_engine(sqlalchemy_url(url))
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0003")
+        conn.execute(
+            sa.text(
+                "INSERT INTO alp_pages (incident_id, escalation_id, step, status, claimed_at, attempts)"
+                " VALUES (1, 'e1', 2, 'sent', :at, 1)"
+            ),
+            {"at": datetime(2026, 11, 1, tzinfo=UTC)},
+        )
+    engine.dispose()
+    store = Store(url)
+    try:
+        async with store.engine.begin() as conn:
+            rows = (await conn.execute(sa.text("SELECT step, status, event_action FROM alp_pages"))).all()
+            assert [tuple(r) for r in rows] == [(2, "sent", "trigger")]
+            await conn.execute(
+                sa.text(
+                    "INSERT INTO alp_pages (incident_id, escalation_id, step, status, claimed_at, attempts, event_action)"
+                    " VALUES (1, 'e1', 2, 'pending', :at, 0, 'resolve')"
+                ),
+                {"at": datetime(2026, 11, 1, tzinfo=UTC)},
+            )
+            assert (await conn.execute(sa.text("SELECT version_num FROM alp_schema_version"))).scalar() == HEAD
     finally:
         await store.close()

@@ -171,3 +171,8 @@ def alp_cli(bot: BotProcess, *args: str) -> str:
     out = subprocess.run([sys.executable, "-m", "bot.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     return out.stdout
+
+
+def updates_of(fake_slack, ts: str) -> list:  # type: ignore[no-untyped-def]
+    """The bot's chat.update calls of the message `ts`."""
+    return [c for c in fake_slack.called("chat.update") if c.args.get("ts") == ts]

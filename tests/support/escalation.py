@@ -18,8 +18,13 @@ def pages(fake_slack, ref: str, step: str) -> list:  # type: ignore[no-untyped-d
 
 
 def manager_pages(platform, ref: str) -> list:  # type: ignore[no-untyped-def]
-    """Pager events the pager accepted for the incident (its dedup keys are per step)."""
-    return [e for e in platform.pager_events if e["dedup_key"].split("-")[:3] == ["alp", *ref.split("-")]]
+    """The manager's pages (Events v2 triggers) the pager accepted for the incident (its dedup keys are
+    per step); the acknowledge and resolve that end them are not pages."""
+    return [
+        e
+        for e in platform.pager_events
+        if e["dedup_key"].split("-")[:3] == ["alp", *ref.split("-")] and e.get("event_action") == "trigger"
+    ]
 
 
 def leader_pid(dsn: str) -> int | None:

@@ -32,8 +32,8 @@ class Recorder:
     async def already_paged(self, inc, step, page) -> bool:  # type: ignore[no-untyped-def]
         return (inc.ref, step.name) in [(r, s) for r, s, _ in self.pages]
 
-    async def say(self, inc, text: str) -> None:  # type: ignore[no-untyped-def]
-        self.said.append(text)
+    async def say(self, inc, text: str, quote: str = "") -> None:  # type: ignore[no-untyped-def]
+        self.said.append(text + quote)
 
     async def specialists(self, inc, channels) -> None:  # type: ignore[no-untyped-def]
         self.specialist_channels += channels

@@ -1,7 +1,8 @@
 """A local fake of Slack's Web API that records what the bot sends and answers like Slack.
 
 It serves `/api/<method>` (auth.test, chat.postMessage, chat.update, chat.postEphemeral,
-files.getUploadURLExternal, files.completeUploadExternal), the file upload URL it hands
+files.getUploadURLExternal, files.completeUploadExternal, conversations.open, usergroups.list,
+usergroups.users.list/update, users.info, users.list, users.lookupByEmail), the file upload URL it hands
 out, and `/response/<id>` as a `response_url`. It runs in its own thread and event loop on
 an ephemeral port, so both sync and async tests can use it.
 """
@@ -38,6 +39,10 @@ class FakeSlack:
         # method (or "response_url") -> failures to answer with, first first: see `fail`
         self.failures: dict[str, list[dict[str, Any]]] = {}
         self.usergroups: dict[str, list[str]] = {}
+        # the workspace's people: id -> {"tz": IANA zone, "email": ..., "deleted": bool, "name": ...}
+        self.users: dict[str, dict[str, Any]] = {}
+        # usergroups.users.update refused with this error ("missing_scope", "permission_denied", ...)
+        self.refuse_group_writes: str | None = None
         self.fail_text: dict[str, int] = {}
         self.delay_text: dict[
             str, float
@@ -100,6 +105,8 @@ class FakeSlack:
         self.failures.clear()
         self.fail_text.clear()
         self.delay_text.clear()
+        self.users.clear()
+        self.refuse_group_writes = None
 
     def called(self, method: str) -> list[Call]:
         with self._lock:
@@ -225,12 +232,44 @@ class FakeSlack:
             return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}
         if method == "usergroups.users.list":
             return {"ok": True, "users": self.usergroups.get(str(args.get("usergroup")), [])}
+        if method == "usergroups.users.update":
+            if self.refuse_group_writes:
+                answer: dict[str, Any] = {"ok": False, "error": self.refuse_group_writes}
+                if self.refuse_group_writes == "missing_scope":
+                    answer["needed"] = "usergroups:write"
+                return answer
+            group = str(args.get("usergroup"))
+            if group not in self.usergroups:
+                return {"ok": False, "error": "no_such_subteam"}
+            self.usergroups[group] = [u for u in str(args.get("users", "")).split(",") if u]
+            return {"ok": True, "usergroup": {"id": group, "users": self.usergroups[group]}}
+        if method == "usergroups.list":
+            return {"ok": True, "usergroups": [{"id": g, "users": u} for g, u in self.usergroups.items()]}
+        if method == "users.info":
+            found = self.users.get(str(args.get("user")))
+            if found is None:
+                return {"ok": False, "error": "user_not_found"}
+            return {"ok": True, "user": self._user(str(args.get("user")), found)}
+        if method == "users.list":
+            return {"ok": True, "members": [self._user(uid, u) for uid, u in self.users.items()]}
+        if method == "users.lookupByEmail":
+            email = str(args.get("email", "")).lower()
+            for uid, found in self.users.items():
+                if str(found.get("email", "")).lower() == email:
+                    return {"ok": True, "user": self._user(uid, found)}
+            return {"ok": False, "error": "users_not_found"}
         if method == "conversations.open":
             return {"ok": True, "channel": {"id": "D" + str(args.get("users", "")).split(",")[0]}}
         if method in ("views.open", "views.update"):
             return {"ok": True, "view": {"id": f"V{next(self._ts):06d}"}}
         if method == "chat.update":
             return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
+        if method == "chat.getPermalink":
+            ts = str(args.get("message_ts", ""))
+            return {
+                "ok": True,
+                "permalink": f"https://alp-test.slack.com/archives/{args.get('channel')}/p{ts.replace('.', '')}",
+            }
         if method == "files.getUploadURLExternal":
             fid = f"F{next(self._ts):06d}"
             return {"ok": True, "upload_url": f"{self.base}/upload/{fid}", "file_id": fid}
@@ -238,6 +277,18 @@ class FakeSlack:
             files = args.get("files") or []
             return {"ok": True, "files": [{"id": f.get("id"), "title": f.get("title")} for f in files]}
         return {"ok": False, "error": "unknown_method"}
+
+    @staticmethod
+    def _user(uid: str, found: dict[str, Any]) -> dict[str, Any]:
+        tz = found.get("tz")
+        return {
+            "id": uid,
+            "name": found.get("name", uid.lower()),
+            "deleted": bool(found.get("deleted", False)),
+            "tz": tz,
+            "is_bot": False,
+            "profile": {"email": found.get("email"), "real_name": found.get("name", uid)},
+        }
 
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
         """Slack's Socket Mode: say hello, then relay envelopes; record the bot's acks."""

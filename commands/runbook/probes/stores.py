@@ -20,7 +20,8 @@ async def sql(ctx: CheckContext, kh: KubeHandle, p: m.SqlProbe) -> Observed:
         async with conn.transaction():
             await conn.execute("SET TRANSACTION READ ONLY")
             async with conn.cursor() as cur:
-                await cur.execute(p.query)  # one SELECT, checked by lint; READ ONLY and statement_timeout here
+                await postgres.bound(conn, cur)  # statement_timeout and lock_timeout for this transaction
+                await cur.execute(p.query)  # one SELECT, checked by lint; READ ONLY and the timeouts here
                 rows = await cur.fetchmany(p.max_rows + 1)
     capped = len(rows) > p.max_rows
     rows = rows[: p.max_rows]

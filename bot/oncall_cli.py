@@ -1,0 +1,141 @@
+"""`alp oncall [--schedule NAME] [--at ISO8601]` in the terminal; `--json` prints
+{"target": "oncall", "data": {"at", "schedules": [...]}} (escalation.oncall.view has the shape).
+
+Overrides are read from the state store; a store that cannot be opened is said on stderr and the
+answer rests on the rotations alone (also said in each schedule's `note`)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.oncall_request import OncallRequest
+from bot.oncall_text import oncall_answer
+from bot.render.escape import terminal
+from bot.settings import Settings
+from escalation.oncall.calendars import Calendars
+from escalation.oncall.directory import Directory, UnknownSchedule
+
+
+def _zone() -> ZoneInfo | None:
+    """The terminal's zone from TZ, else None: each schedule's own zone."""
+    try:
+        return ZoneInfo(os.environ["TZ"]) if os.environ.get("TZ") else None
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+async def _change(request: OncallRequest, settings: Settings, yes: bool) -> int:
+    """`alp oncall override|undo`: a preview, applied with --yes; audited as the terminal's user."""
+    from bot.oncall_override import ask_of
+    from commands.params import UsageError
+    from escalation.oncall.override_flow import apply, preview, preview_text, undo
+    from escalation.oncall.overrides import OverrideStore
+    from escalation.state.audit import AuditLog
+    from escalation.state.db import Database, StateStoreError
+
+    actor = f"{os.environ.get('USER', 'someone')} (terminal)"
+    if request.sub == "take":
+        print(
+            "alp: `take` is for Slack (it covers as you); in the terminal: `alp oncall override <schedule> <user> …`",
+            file=sys.stderr,
+        )
+        return 64
+    try:
+        db = Database(settings.state_url, pooled=False)
+    except StateStoreError as err:
+        print(f"alp: {terminal(str(err))}", file=sys.stderr)
+        return 1
+    try:
+        store = OverrideStore(db, settings.timeouts.probe_s)
+        calendars = await _calendars(settings)
+        directory = Directory(settings.oncall, store, calendars.shifts)
+        audit = AuditLog(db)
+        if request.sub == "undo":
+            print(terminal(_text(await undo(directory, store, audit, request.override_id or 0, actor, admin=True))))
+            return 0
+        try:
+            ask = await ask_of(request, settings, directory, actor)
+        except UsageError as err:
+            print(f"alp: {terminal(str(err))}", file=sys.stderr)
+            return 64
+        shown = await preview(directory, ask)
+        zone = _zone()
+        print(terminal(_text(preview_text(shown, {u: zone for u in shown.involved} if zone else {}))))
+        if shown.refusal:
+            return 1
+        if not yes:
+            print("(a preview: add --yes to apply it)")
+            return 0
+        done = await apply(directory, store, audit, ask, actor, admin=True)
+        if isinstance(done, str):
+            print(f"alp: {terminal(done)}", file=sys.stderr)
+            return 1
+        print(f"applied: override #{done.id} (undo: alp oncall undo {done.id})")
+        return 0
+    finally:
+        await db.close()
+
+
+def _text(mrkdwn: str) -> str:
+    from bot.cli import _plain
+
+    return _plain(mrkdwn)
+
+
+async def _answer(request: OncallRequest, settings: Settings, as_json: bool) -> int:
+    from escalation.oncall.overrides import OverrideStore
+    from escalation.state.db import Database
+
+    db: Database | None = None
+    path = settings.state_url.removeprefix("sqlite:///")
+    if settings.oncall.schedules and (path == settings.state_url or os.path.exists(path)):  # noqa: ASYNC240 (one stat)
+        try:
+            db = Database(settings.state_url, pooled=False)
+        except Exception as err:
+            print(f"alp: overrides not read: {terminal(str(err))}", file=sys.stderr)
+    try:
+        calendars = await _calendars(settings)
+        directory = Directory(
+            settings.oncall, OverrideStore(db, settings.timeouts.probe_s) if db else None, calendars.shifts
+        )
+        try:
+            text, data = await oncall_answer(settings, directory, request, _zone())
+        except UnknownSchedule as err:
+            print(f"alp: {terminal(str(err))}", file=sys.stderr)
+            return 64
+    finally:
+        if db is not None:
+            await db.close()
+    if as_json:
+        print(json.dumps({"target": "oncall", "data": data}, indent=2))
+    else:
+        from bot.cli import _plain
+
+        print(terminal(_plain(text)))
+    return 0
+
+
+async def _calendars(settings: Settings) -> Calendars:
+    """Imported calendars read once (people matched through Slack when a bot token is set)."""
+    people = None
+    if any(not s.layers for s in settings.oncall.schedules) and settings.slack_bot_token is not None:
+        from slack_sdk.web.async_client import AsyncWebClient
+
+        from bot.oncall_people import SlackPeople
+
+        client = AsyncWebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)
+        people = SlackPeople(client)
+    cals = Calendars(settings.oncall, people)
+    await cals.refresh_all()
+    return cals
+
+
+def run_oncall(request: OncallRequest, settings: Settings, as_json: bool, yes: bool = False) -> int:
+    """The exit code: 0, 1 refused or the state store down, 64 a usage mistake (an unknown schedule)."""
+    if request.sub not in ("now", "week"):
+        return asyncio.run(_change(request, settings, yes))
+    return asyncio.run(_answer(request, settings, as_json))

@@ -1,0 +1,212 @@
+"""Where a secret sits, whatever its format: the shapes masked beside the known formats of
+`commands.secret_rules`. Each finder returns the (start, end) spans of secret values in a text.
+
+1. values of keys whose name means a secret (`SECRET_WORD`) in every form they are written: `k=v`,
+   `k: v`, `"k": "v"`, JSON escaped inside a log line (`{\\"k\\":\\"v\\"}`), URL-encoded
+   (`k%3Dv`), `export K=v`, `--flag v`, `PASSWORD 'x'` in SQL; a value of a harmless shape (a
+   URL without credentials, a host name, an address, a boolean) is shown, so `oauth_endpoint=https://…`
+   stays readable while `oauth_secret=…` is masked;
+2. whole-value headers (`Authorization: Digest …`, `Cookie: …`) and HTTP `Bearer`/`Basic` credentials;
+3. credentials in URLs (`scheme://user:password@host`, `user:password@host`);
+4. command lines that take a password after a short flag or as a word: `redis-cli -a P`,
+   `mysql -pP`, `sshpass -p P`, `ldapsearch -w P`, `docker login -p P`, Redis `AUTH [user] P`;
+5. password hashes (crypt and htpasswd: `$apr1$…`, `$2y$…`, `{SHA}…`) and an AWS secret key beside
+   its access key id.
+
+Multi-line shapes (a PEM block split across log lines, `password:` followed by a YAML list item)
+are in `commands.redact.redact_lines`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Callable, Iterator
+
+Span = tuple[int, int]
+
+SECRET_WORD = (
+    r"passw(?:or)?d|passphrase|(?<![a-z])pass(?![a-z])|(?<![a-z])pw(?![a-z])|pwd|secret|token|signature"
+    r"|(?<![a-z])sig(?![a-z])|(?:api|access|private|auth|encryption|signing|master|session|jwt|hmac|shared|client|account)[_-]?key"
+    r"|apikey|credentials?|authorization|cookie|session[_-]?id"
+)
+"""A key name that means a secret, inside a longer identifier (DB_PASSWORD, client_secret, AccountKey)."""
+NAME = rf"[a-z0-9_.-]*(?:{SECRET_WORD})[a-z0-9_.-]*"
+MAYBE_SECRET_WORD = re.compile(
+    r"(?i)pass|pwd|secret|token|key|credential|auth|dsn|private|cert|webhook|cookie|jwt|salt"
+)
+"""Key names (env vars, configmap keys, labels) whose value is masked whole unless of a harmless shape."""
+HINTS = ("pass", "pw", "secret", "token", "sig", "key", "credential", "authoriz", "cookie", "session")
+"""A superset of SECRET_WORD by substring: a line with none of these has no secret key."""
+
+_AUTH_SCHEME = r"(?:basic|bearer|token|negotiate)\s+"
+_WHOLE_VALUE = r"(?:proxy-)?authorization(?![\w-])|(?:set-)?cookie(?![\w-])"
+_HEADER = re.compile(
+    rf"(?i)\b(?:{_WHOLE_VALUE})[\"']?\s*[:=]\s*[\"']?"
+    r"(?:(?P<digest>digest\s+)(?P<params>[^\r\n]+)|(?:[A-Za-z][\w-]*[ \t]+(?=\S))?(?P<val>[^\s\"'][^\r\n\"']*))"
+)
+_KEYVALUE = re.compile(
+    rf"""(?ix)
+    (?P<q>\\?["']?|%22)(?:(?<=%22)|(?<![a-z0-9_.-]))(?!{_WHOLE_VALUE})(?P<name>{NAME})(?P=q)  # the key, maybe quoted
+    (?:\s*(?:=|:|=>)\s*|%3d|%3a)                                             # k=v, k: v, "k": v, k%3Dv
+    (?:{_AUTH_SCHEME})?
+    (?:"(?P<dq>(?:[^"\\\n]|\\[^"\n])*)"|'(?P<sq>[^'\n]*)'|\\"(?P<eq>[^"\\\n]*)\\"
+       |(?P<pct>(?<=%3d)(?:[^\s&%"']|%(?!26)[0-9a-f]{{2}})+|(?<=%3a)(?:[^\s&%"']|%(?!26)[0-9a-f]{{2}})+)
+       |(?P<val>[^\s,;&'"<>)}}\]\\]+))
+    """
+)
+_FLAG = re.compile(rf"(?i)(?<![\w-])--?{NAME}\s+(?P<val>(?!-)(?!\*\*\*)[^\s'\"]+)")
+_URL_CREDENTIALS = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^:/@\s]*:(?P<val>[^@\s]+)@")
+_BARE_CREDENTIALS = re.compile(
+    r"(?<![\w/:.@-])[A-Za-z_][\w.-]{0,63}:(?P<val>[^\s:@/]{1,200})@(?=[A-Za-z0-9][\w-]*(?:\.[\w-]+|:\d))"
+)
+_BEARER = re.compile(r"(?i)\bbearer\s+(?P<val>(?!\*\*\*)[A-Za-z0-9._~+/=-]+)")
+_BASIC = re.compile(r"(?i)\bbasic\s+(?P<val>[A-Za-z0-9+/]{6,}={0,2})")
+_SQL_PASSWORD = re.compile(r"(?i)\bpassword\s+'(?P<val>(?:[^']|'')*)'")
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+_ARG = r"(?:'(?P<sq>[^'\n]*)'|\"(?P<dq>[^\"\n]*)\"|(?P<val>[^\s'\"]+))"
+_COMMAND_LINES = re.compile(
+    r"(?i)(?:\b(?:redis-cli|keydb-cli|valkey-cli)\b[^\n|;&]*?(?<!\S)(?:-a|--pass|--askpass)"
+    r"|\b(?:sshpass|mongo(?:sh|dump|restore)?|docker\s+login|podman\s+login|helm\s+registry\s+login)\b[^\n|;&]*?(?<!\S)-p"
+    r"|\bldap\w*\b[^\n|;&]*?(?<!\S)-w"
+    rf")(?:\s+|=){_ARG}"
+)
+# mysql and its tools take the password glued to -p (`-pS3cret`; `-p` alone asks for it)
+_MYSQL = re.compile(r"(?i)\b(?:mysql\w*|mariadb\w*)\b[^\n|;&]*?(?<!\S)-p(?P<val>[^\s'\"]+)")
+# Redis AUTH as a command (upper case, or lower case after redis-cli): the last word on the line
+_REDIS_AUTH = re.compile(
+    r"(?:(?<![\w-])\"?AUTH\"?|\bredis\S*[^\n]*?(?<![\w-])auth)[ \t]+(?:\"?[^\s\"]+\"?[ \t]+)?\"?(?P<val>[^\s\"]+)\"?[ \t]*(?=\n|$)"
+)
+_HASH = re.compile(
+    r"(?P<val>\$(?:apr1|2[abxy]?|1|5|6|7|y|gy|argon2(?:id|i|d)|pbkdf2[\w-]*|scrypt)\$[A-Za-z0-9./$=,+-]{8,}"
+    r"|\{(?:S?SHA(?:256|512)?|S?MD5|PBKDF2[\w-]*|CRYPT)\}[A-Za-z0-9+/.$=]{8,})"
+)
+_AWS_PAIR = re.compile(
+    r"\b(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b[^A-Za-z0-9/+\n]{1,5}(?:[\w-]{0,40}\s*[=:]\s*)?[\"']?"
+    r"(?P<val>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])"
+)
+
+# Token prefixes of well-known vendors, in looser lengths than their exact formats (a test key, a new version)
+_PREFIXED = re.compile(
+    r"\b(?:sk-ant-[a-z]+\d*|sk-proj|sk-svcacct|xapp-\d|xox[abposr]|github_pat|gh[pousr]|glpat|npm|pypi-AgE|hf)[_-][A-Za-z0-9_-]{16,}"
+)
+STRONG_WORD = re.compile(r"(?i)pass|pwd|pw\b|secret|credential|private|cookie|signature")
+"""Key names that never hold a host name (a dotted password would read as one)."""
+
+_BOOLEAN = re.compile(r"(?i)true|false|yes|no|on|off|enabled?|disabled?|none|null|required|optional")
+_HOST = re.compile(r"(?i)(?=[^:]*[a-z])[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}\.?(?::\d{1,5})?|localhost(?::\d{1,5})?")
+_ADDRESS = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?|\[[0-9a-fA-F:]+\](?::\d{1,5})?")
+_URL = re.compile(r"(?i)[a-z][a-z0-9+.-]*://(?P<host>[^/?#@\s]+)(?P<path>/[^?#\s]*)?")
+_RANDOM_SEGMENT = re.compile(r"(?=[^/]*\d)(?=[^/]*[a-zA-Z])[A-Za-z0-9_-]{20,}")
+
+
+def harmless(value: str, key: str = "") -> bool:
+    """A value of a shape that is no secret under `key`: a boolean, a host name or address (not
+    under a `STRONG_WORD` key), or a URL with no credentials, no query and no token-like path
+    segment (`https://auth.example.com/oauth2/token`)."""
+    v = value.strip().strip("\"'")
+    if not v or _BOOLEAN.fullmatch(v):
+        return True
+    if (_HOST.fullmatch(v) or _ADDRESS.fullmatch(v)) and not STRONG_WORD.search(key):
+        return True
+    m = _URL.fullmatch(v)
+    return bool(
+        m
+        and not _RANDOM_SEGMENT.search(m["path"] or "")
+        and (_HOST.fullmatch(m["host"]) or _ADDRESS.fullmatch(m["host"]))
+    )
+
+
+def _group_spans(pattern: re.Pattern[str], text: str, groups: tuple[str, ...] = ("val",)) -> Iterator[Span]:
+    for m in pattern.finditer(text):
+        for g in groups:
+            if m.group(g):
+                yield m.span(g)
+                break
+
+
+def _headers(text: str) -> Iterator[Span]:
+    for m in _HEADER.finditer(text):
+        yield m.span("params") if m["digest"] else m.span("val")
+
+
+def _basic(text: str) -> Iterator[Span]:
+    for m in _BASIC.finditer(text):
+        try:
+            decoded = base64.b64decode(m["val"] + "=" * (-len(m["val"]) % 4), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            continue
+        if ":" in decoded:
+            yield m.span("val")
+
+
+def _hinted(text: str) -> bool:
+    low = text.lower()
+    return any(h in low for h in HINTS)
+
+
+_WORD = re.compile(rf"(?i){SECRET_WORD}")
+_KEY_CHAR = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+
+
+def _named_in_line(line: str) -> Iterator[Span]:
+    """`_KEYVALUE` tried only where a secret word is (found by one cheap search): the key's
+    identifier starts where its characters do, after an optional quote."""
+    done = 0
+    for w in _WORD.finditer(line):
+        if w.start() < done:
+            continue
+        start = w.start()
+        while start > 0 and line[start - 1] in _KEY_CHAR:
+            start -= 1
+        if (encoded_quote := line.rfind("%22", max(0, start - 1), w.start())) != -1:  # %22token%22%3A…
+            start = encoded_quote + 3
+        for quote in ("", '"', "'", '\\"', "%22"):
+            if line.startswith(quote, start - len(quote)) and (m := _KEYVALUE.match(line, start - len(quote))):
+                g = next(g for g in ("dq", "sq", "eq", "pct", "val") if m.group(g) is not None)
+                if m.group(g) and not harmless(m.group(g), m["name"]):
+                    yield m.span(g)
+                done = m.end()
+                break
+    yield from _group_spans(_FLAG, line)
+
+
+def _named(text: str) -> Iterator[Span]:
+    """Values of secret-named keys and flags, on the lines that name one."""
+    if not _hinted(text):
+        return
+    start = 0
+    for line in text.split("\n"):
+        if _hinted(line):
+            for a, b in _named_in_line(line):
+                yield start + a, start + b
+        start += len(line) + 1
+
+
+def _whole(pattern: re.Pattern[str]) -> Callable[[str], Iterator[Span]]:
+    return lambda text: (m.span() for m in pattern.finditer(text))
+
+
+def _values(pattern: re.Pattern[str], groups: tuple[str, ...] = ("val",)) -> Callable[[str], Iterator[Span]]:
+    return lambda text: _group_spans(pattern, text, groups)
+
+
+_ARGS = ("sq", "dq", "val")
+FINDERS: tuple[tuple[tuple[str, ...], Callable[[str], Iterator[Span]]], ...] = (
+    (("eyj",), _whole(_JWT)),
+    (("sk-", "xapp-", "xox", "github_pat", "gh", "glpat", "npm_", "pypi-", "hf_"), _whole(_PREFIXED)),
+    (("://",), _values(_URL_CREDENTIALS)),
+    (("@",), _values(_BARE_CREDENTIALS)),
+    (("bearer",), _values(_BEARER)),
+    (("basic",), _basic),
+    (("password",), _values(_SQL_PASSWORD)),
+    (("authorization", "cookie"), _headers),
+    (("redis-cli", "keydb-cli", "valkey-cli", "sshpass", "mongo", "login", "ldap"), _values(_COMMAND_LINES, _ARGS)),
+    (("mysql", "mariadb"), _values(_MYSQL)),
+    (("auth",), _values(_REDIS_AUTH)),
+    (("$", "{"), _values(_HASH)),
+    (("akia", "asia", "abia", "acca", "a3t"), _values(_AWS_PAIR)),
+    (HINTS, _named),
+)
+"""Every shape's finder, with the lower-case words one of which a text must contain for it to be tried."""

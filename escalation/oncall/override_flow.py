@@ -1,0 +1,237 @@
+"""Overrides as a judged change: previewed, authorized when applied, stored as absolute UTC
+intervals, audited (shown in `alp changes`), undoable. Slack-free: the bot and the terminal
+render the preview and ask; this module decides.
+
+The preview says who gains and who loses which hours (from the final shifts without and with the
+override), and every DST switch inside the span in the schedule's and each person's zone. Who
+may apply an override: the person who covers, anyone who loses hours to it, or a schedule admin.
+An undo that would leave nobody on call for part of the span is refused with the gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from escalation.oncall.directory import CalendarUnavailable, Directory
+from escalation.oncall.overrides import OverrideStore
+from escalation.oncall.rotation import Shift
+from escalation.oncall.shifts import Override, final_shifts, layer_shifts
+from escalation.state.audit import AuditLog
+
+ACTION = "oncall-override"
+MAX_SPAN = timedelta(days=90)
+
+
+@dataclass(frozen=True)
+class OverrideAsk:
+    """`user` to cover `schedule` over [start, end) (UTC), asked by `requester`."""
+
+    schedule: str
+    user: str
+    start: datetime
+    end: datetime
+    requester: str
+    reason: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "schedule": self.schedule,
+            "user": self.user,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "requester": self.requester,
+            "reason": self.reason,
+        }
+
+    @staticmethod
+    def from_dict(d: dict[str, str]) -> OverrideAsk:
+        return OverrideAsk(
+            d["schedule"],
+            d["user"],
+            datetime.fromisoformat(d["start"]),
+            datetime.fromisoformat(d["end"]),
+            d["requester"],
+            d.get("reason", ""),
+        )
+
+
+@dataclass
+class Preview:
+    """What an override changes: `losers` user -> [(start, end)], the gainer's hours, DST notes."""
+
+    ask: OverrideAsk
+    time_zone: str
+    losers: dict[str, list[tuple[datetime, datetime]]] = field(default_factory=dict)
+    gap_hours: float = 0.0  # hours of the span nobody covered before (the override fills them)
+    refusal: str | None = None
+
+    @property
+    def hours(self) -> float:
+        return (self.ask.end - self.ask.start).total_seconds() / 3600
+
+    @property
+    def involved(self) -> set[str]:
+        return {self.ask.user, *self.losers}
+
+
+def dst_switches(zone: ZoneInfo, start: datetime, end: datetime) -> list[tuple[datetime, timedelta]]:
+    """Each change of `zone`'s UTC offset inside [start, end): (the instant, the change)."""
+    out: list[tuple[datetime, timedelta]] = []
+    step = timedelta(hours=1)
+    t = start
+    before = start.astimezone(zone).utcoffset() or timedelta(0)
+    while t < end:
+        nxt = min(t + step, end)
+        off = nxt.astimezone(zone).utcoffset() or timedelta(0)
+        if off != before:
+            out.append((nxt, off - before))
+            before = off
+        t = nxt
+    return out
+
+
+async def preview(directory: Directory, ask: OverrideAsk) -> Preview:
+    """The override's effect on the final shifts (with the overrides already stored)."""
+    schedule = directory.schedule(ask.schedule)
+    p = Preview(ask, schedule.time_zone)
+    if ask.end <= ask.start:
+        p.refusal = f"the span is empty or backwards ({ask.start.isoformat()} .. {ask.end.isoformat()})"
+        return p
+    if ask.end - ask.start > MAX_SPAN:
+        p.refusal = f"an override covers at most {MAX_SPAN.days} days; change the rotation for longer"
+        return p
+    try:
+        before, _ = await directory.shifts(ask.schedule, ask.start, ask.end)
+    except CalendarUnavailable as err:
+        p.refusal = f"who is on call then is unknown, so the change cannot be shown: {err}"
+        return p
+    for sh in before:
+        if not sh.users:
+            p.gap_hours += sh.hours
+        for u in sh.users:
+            if u != ask.user:
+                p.losers.setdefault(u, []).append((sh.start, sh.end))
+    return p
+
+
+def authorization(p: Preview, clicker: str, admins: Sequence[str]) -> str | None:
+    """None if `clicker` may apply `p`, else why not."""
+    if clicker in p.involved or clicker in admins:
+        return None
+    who = ", ".join(f"<@{u}>" for u in sorted(p.involved))
+    return f"only the people involved ({who}) or an admin of schedule `{p.ask.schedule}` may apply this override"
+
+
+def _span(zone: ZoneInfo, s: datetime, e: datetime) -> str:
+    a, b = s.astimezone(zone), e.astimezone(zone)
+    end = f"{b:%H:%M}" if a.date() == b.date() else f"{b:%a %d %b %H:%M}"
+    first = f"{a:%a %d %b %H:%M}" + (f" {a.tzname()}" if a.tzname() != b.tzname() else "")
+    return f"{first}-{end} {b.tzname()}"
+
+
+def preview_text(p: Preview, zones: dict[str, ZoneInfo]) -> str:
+    """The preview in words, each person's hours in their own zone (else the schedule's)."""
+    if p.refusal:
+        return f":no_entry: {p.refusal}"
+    sched_zone = ZoneInfo(p.time_zone)
+    ask = p.ask
+    gain = zones.get(ask.user, sched_zone)
+    lines = [
+        f"*Override on `{ask.schedule}`*: <@{ask.user}> covers {_span(gain, ask.start, ask.end)} ({p.hours:g} h)",
+    ]
+    for user, spans in sorted(p.losers.items()):
+        zone = zones.get(user, sched_zone)
+        hours = sum((e - s).total_seconds() for s, e in spans) / 3600
+        lines.append(f"<@{user}> gives up {hours:g} h: " + "; ".join(_span(zone, s, e) for s, e in spans))
+    if p.gap_hours:
+        lines.append(f"It fills {p.gap_hours:g} h nobody covered.")
+    seen: set[str] = set()
+    for name, zone in [(p.time_zone, sched_zone), *[(str(z), z) for z in zones.values()]]:
+        if name in seen:
+            continue
+        seen.add(name)
+        for at, change in dst_switches(zone, ask.start, ask.end):
+            sign = "forward" if change > timedelta(0) else "back"
+            lines.append(
+                f":clock3: {name} springs {sign} {abs(change.total_seconds()) / 3600:g} h at "
+                f"{at.astimezone(zone):%a %d %b %H:%M %Z} inside this span ({p.hours:g} real hours)"
+            )
+    return "\n".join(lines)
+
+
+async def apply(
+    directory: Directory, store: OverrideStore, audit: AuditLog, ask: OverrideAsk, clicker: str, admin: bool = False
+) -> Override | str:
+    """Authorize `clicker` now (`admin`: the terminal, trusted with the state store), store and audit
+    the override: the override, or the refusal in words."""
+    p = await preview(directory, ask)
+    schedule = directory.schedule(ask.schedule)
+    refusal = p.refusal or (None if admin else authorization(p, clicker, schedule.admins))
+    params = {**ask.as_dict(), "by": clicker}
+    if refusal:
+        await audit.record(clicker, "refused", ACTION, params, refusal)
+        return refusal
+    o = await store.add(
+        ask.schedule, ask.user, ask.start, ask.end, clicker, ",".join(sorted(p.losers)) or None, ask.reason
+    )
+    losers = ", ".join(sorted(p.losers)) or "nobody (a gap)"
+    await audit.record(
+        clicker,
+        "outcome",
+        ACTION,
+        {**params, "override": o.id},
+        f"done: {ask.user} covers {ask.schedule} {ask.start:%Y-%m-%d %H:%M}-{ask.end:%Y-%m-%d %H:%M} UTC "
+        f"for {losers} (override #{o.id}; undo: oncall undo {o.id})",
+    )
+    return o
+
+
+async def undo(
+    directory: Directory, store: OverrideStore, audit: AuditLog, override_id: int, clicker: str, admin: bool = False
+) -> str:
+    """Undo override `override_id`: the people involved or an admin; refused if it would leave a gap."""
+    found = await store.get(override_id)
+    if found is None:
+        return f"no override #{override_id}"
+    o, cancelled_by = found
+    if cancelled_by is not None:
+        by = f"<@{cancelled_by}>" if cancelled_by[:1] in ("U", "W") and " " not in cancelled_by else cancelled_by
+        return f"override #{override_id} was already undone by {by}"
+    schedule = directory.schedule(o.schedule)
+    involved = {o.user, o.created_by, *(o.replaces or "").split(",")} - {""}
+    params = {"override": override_id, "schedule": o.schedule, "user": o.user, "by": clicker}
+    if not admin and clicker not in involved and clicker not in schedule.admins:
+        why = f"only the people involved ({', '.join(f'<@{u}>' for u in sorted(involved))}) or an admin may undo it"
+        await audit.record(clicker, "refused", ACTION + "-undo", params, why)
+        return why
+    reading = await directory.read(o.start, o.end, o.schedule)
+    try:
+        without = await asyncio.to_thread(_without, directory, o, [x for x in reading.overrides if x.id != o.id])
+    except CalendarUnavailable as err:
+        return f"undoing #{override_id} is refused while its schedule's coverage is unknown: {err}"
+    gaps = [s for s in without if not s.users]
+    if gaps:
+        g = gaps[0]
+        why = f"undoing #{override_id} would leave nobody on call {g.start:%Y-%m-%d %H:%M}-{g.end:%Y-%m-%d %H:%M} UTC"
+        await audit.record(clicker, "refused", ACTION + "-undo", params, why)
+        return why
+    if await store.cancel(override_id, clicker) is None:
+        return f"override #{override_id} was undone meanwhile"
+    await audit.record(clicker, "outcome", ACTION + "-undo", params, f"done: override #{override_id} undone")
+    return f"override #{override_id} undone: <@{o.user}> no longer covers `{o.schedule}` then"
+
+
+def _without(directory: Directory, o: Override, others: list[Override]) -> list[Shift]:
+    """The final shifts over `o`'s span with the other overrides but not `o`."""
+    schedule = directory.schedule(o.schedule)
+    if schedule.layers:
+        layers = layer_shifts(schedule, o.start, o.end)
+    elif directory.calendars is not None:
+        layers = [list(directory.calendars(schedule, o.start, o.end))]
+    else:
+        layers = []
+    return final_shifts(layers, others, o.start, o.end)

@@ -1,0 +1,128 @@
+"""Overrides in the state store (`alp_oncall_overrides`): absolute UTC intervals, never rewritten.
+
+An undo marks the row cancelled (who, when) and keeps it for the audit. Every statement is bounded
+by `timeout_s`; a store that does not answer raises TimeoutError for the caller to report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from escalation.oncall.shifts import Override
+from escalation.state.db import Database, aware, now
+from escalation.state.schema import oncall_overrides as t
+
+T = TypeVar("T")
+
+
+def _override(row: Any) -> Override:
+    return Override(
+        id=row.id,
+        schedule=row.schedule,
+        user=row.user_id,
+        start=aware(row.start_at) or now(),
+        end=aware(row.end_at) or now(),
+        created_by=row.created_by,
+        replaces=row.replaces,
+    )
+
+
+class OverrideStore:
+    """Overrides of every schedule, on the bot's `Database`."""
+
+    def __init__(self, db: Database, timeout_s: float = 5.0) -> None:
+        self.db, self.timeout_s = db, timeout_s
+
+    async def _bounded(self, coro: Awaitable[T]) -> T:
+        return await asyncio.wait_for(coro, self.timeout_s)
+
+    async def add(
+        self,
+        schedule: str,
+        user: str,
+        start: datetime,
+        end: datetime,
+        created_by: str,
+        replaces: str | None = None,
+        reason: str = "",
+    ) -> Override:
+        """Store `user` covering `schedule` over [start, end) (aware times, kept as UTC). ValueError
+        for an empty or backwards span."""
+        if start.tzinfo is None or end.tzinfo is None:
+            raise ValueError("override times must carry a time zone")
+        if end <= start:
+            raise ValueError(f"an override must end after it starts ({start.isoformat()} .. {end.isoformat()})")
+        start, end = start.astimezone(UTC), end.astimezone(UTC)  # SQLite keeps no offset: UTC in, UTC out
+
+        async def insert() -> Override:
+            async with self.db.engine.begin() as conn:
+                row = (
+                    await conn.execute(
+                        t.insert()
+                        .values(
+                            schedule=schedule,
+                            user_id=user,
+                            start_at=start,
+                            end_at=end,
+                            replaces=replaces,
+                            reason=reason,
+                            created_by=created_by,
+                            created_at=now(),
+                        )
+                        .returning(*t.c)
+                    )
+                ).one()
+            return _override(row)
+
+        return await self._bounded(insert())
+
+    async def overlapping(self, start: datetime, end: datetime, schedule: str | None = None) -> list[Override]:
+        """Overrides in force (not undone) that overlap [start, end), oldest first."""
+        start, end = start.astimezone(UTC), end.astimezone(UTC)
+        q = t.select().where(t.c.cancelled_at.is_(None), t.c.start_at < end, t.c.end_at > start).order_by(t.c.id)
+        if schedule is not None:
+            q = q.where(t.c.schedule == schedule)
+
+        async def select() -> list[Override]:
+            async with self.db.engine.connect() as conn:
+                return [_override(r) for r in (await conn.execute(q)).all()]
+
+        return await self._bounded(select())
+
+    async def get(self, override_id: int) -> tuple[Override, str | None] | None:
+        """The override and who undid it (None while it is in force), or None if there is no such id."""
+
+        async def select() -> tuple[Override, str | None] | None:
+            async with self.db.engine.connect() as conn:
+                row = (await conn.execute(t.select().where(t.c.id == override_id))).first()
+            return None if row is None else (_override(row), row.cancelled_by)
+
+        return await self._bounded(select())
+
+    async def cancel(self, override_id: int, by: str) -> Override | None:
+        """Undo an override still in force (one conditional UPDATE: two undos, one wins); None otherwise."""
+
+        async def update() -> Override | None:
+            async with self.db.engine.begin() as conn:
+                row = (
+                    await conn.execute(
+                        t.update()
+                        .where(t.c.id == override_id, t.c.cancelled_at.is_(None))
+                        .values(cancelled_by=by, cancelled_at=now())
+                        .returning(*t.c)
+                    )
+                ).first()
+            return None if row is None else _override(row)
+
+        return await self._bounded(update())
+
+
+async def overrides_between(db: Database, start: datetime, end: datetime) -> list[Override]:
+    """Every schedule's overrides in force over [start, end) (a convenience for one read)."""
+    return await OverrideStore(db).overlapping(start, end)
+
+
+__all__ = ["OverrideStore", "overrides_between"]

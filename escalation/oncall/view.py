@@ -1,0 +1,103 @@
+"""`oncall` as data and as words: now, until when, next, for every schedule or one.
+
+The data is the contract's shape (DESIGN.md, "on-call schedules"): `data.schedules[]`, each with
+`name`, `on_call` (Slack user ids), `until` (ISO8601, UTC; null: no change within the horizon
+looked at) and `next` {`on_call`, `at`}; added: `time_zone`, `group`, `source`, `note`, `error`.
+The words show times in the asker's zone (Slack's `users.info` `tz`; the terminal's: UTC).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from escalation.oncall.directory import CalendarUnavailable, Directory
+from escalation.oncall.rotation import to_local, to_utc
+
+
+async def oncall_data(directory: Directory, at: datetime, schedule: str | None = None) -> dict[str, Any]:
+    """{"at": ISO8601, "schedules": [...]} for `schedule` (UnknownSchedule if it is not configured) or all."""
+    names = [directory.schedule(schedule).name] if schedule else [s.name for s in directory.settings.schedules]
+    out: list[dict[str, Any]] = []
+    for name in names:
+        sched = directory.schedule(name)
+        entry: dict[str, Any] = {"name": name, "time_zone": sched.time_zone, "group": sched.group}
+        try:
+            now, reading = await directory.now(name, at)
+        except CalendarUnavailable as err:  # unknown, never "nobody"
+            entry.update(on_call=None, until=None, next=None, source="unknown", note="", error=str(err))
+            out.append(entry)
+            continue
+        entry.update(
+            on_call=list(now.on_call),
+            until=now.until.isoformat() if now.until else None,
+            next={"on_call": list(now.next_on_call), "at": now.next_at.isoformat() if now.next_at else None},
+            source=now.source,
+            note=reading.note,
+            error=None,
+        )
+        out.append(entry)
+    return {"at": at.isoformat(), "schedules": out}
+
+
+def _when(iso: str | None, zone: ZoneInfo, at: datetime) -> str:
+    if iso is None:
+        return "for the next two weeks at least"
+    t = datetime.fromisoformat(iso).astimezone(zone)
+    left = t - at
+    hours = left.total_seconds() / 3600
+    span = f"{hours:.0f} h" if hours < 48 else f"{hours / 24:.0f} days"
+    return f"{t:%a %d %b %H:%M} {t.tzname()} (in {span})"
+
+
+def _people(users: list[str] | None) -> str:
+    if users is None:
+        return "unknown"
+    return ", ".join(f"<@{u}>" for u in users) or "*nobody* (a gap)"
+
+
+def oncall_words(data: dict[str, Any], zone: ZoneInfo | None) -> str:
+    """One line per schedule: who now, until when, who next (mrkdwn; the terminal strips it).
+    Times in `zone`, or (None) each schedule's own zone."""
+    at = datetime.fromisoformat(data["at"])
+    lines = []
+    for s in data["schedules"]:
+        local = zone or ZoneInfo(s["time_zone"])
+        if s["error"]:
+            lines.append(f"*{s['name']}*: coverage UNKNOWN: {s['error']}")
+            continue
+        line = f"*{s['name']}*: {_people(s['on_call'])} now, until {_when(s['until'], local, at)}"
+        if s["next"]["at"]:
+            line += f"; next {_people(s['next']['on_call'])}"
+        if s["note"]:
+            line += f"\n  :warning: {s['note']}"
+        lines.append(line)
+    shown = at.astimezone(zone or UTC)
+    head = f"On call at {shown:%a %d %b %H:%M %Z}:"
+    return "\n".join([head, *lines]) if lines else "No on-call schedules are configured ([[oncall.schedules]])."
+
+
+async def week_words(directory: Directory, at: datetime, schedule: str | None, zone: ZoneInfo | None) -> str:
+    """The final shifts of the 7 days from `at`, one line each, per schedule (UnknownSchedule for a
+    name that is not configured); times in `zone`, else each schedule's own."""
+    names = [directory.schedule(schedule).name] if schedule else [s.name for s in directory.settings.schedules]
+    out: list[str] = []
+    for name in names:
+        local = zone or ZoneInfo(directory.schedule(name).time_zone)
+        try:
+            sched_zone = directory.schedule(name).zone  # seven local days, whatever DST does
+            end = to_utc(to_local(at, sched_zone) + timedelta(days=7), sched_zone)
+            shifts, reading = await directory.shifts(name, at, end)
+        except CalendarUnavailable as err:
+            out.append(f"*{name}*: coverage UNKNOWN: {err}")
+            continue
+        out.append(f"*{name}* ({local.key}), the week from {at.astimezone(local):%a %d %b %H:%M %Z}:")
+        for sh in shifts:
+            a, b = sh.start.astimezone(local), sh.end.astimezone(local)
+            who = ", ".join(f"<@{u}>" for u in sh.users) or "*nobody* (a gap)"
+            src = f" ({sh.source})" if sh.source.startswith("override") else ""
+            out.append(f"  {a:%a %d %b %H:%M} - {b:%a %d %b %H:%M %Z} ({round(sh.hours, 1):g} h): {who}{src}")
+        if reading.note:
+            out.append(f"  :warning: {reading.note}")
+    return "\n".join(out) or "No on-call schedules are configured ([[oncall.schedules]])."

@@ -1,0 +1,169 @@
+"""iCal import and export of on-call schedules: a Google-style calendar (X-WR-TIMEZONE floating times,
+RRULE, EXDATE, a moved occurrence, a per-event TZID) gives the shifts a calendar client shows; the
+exported feed parses back to the same shifts; bad calendars and sources are clear errors."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.oncall_people import SlackPeople
+from escalation.oncall.calendars import Calendars, fetch
+from escalation.oncall.config import Layer, OncallSettings, Schedule
+from escalation.oncall.directory import CalendarUnavailable, Directory
+from escalation.oncall.ical import CalendarError, calendar_events, feed, occurrence_shifts
+from escalation.oncall.shifts import Override, schedule_shifts
+from tests.support.bot_env import BOT_TOKEN
+
+GOOGLE = Path(__file__).parent / "data" / "google_oncall.ics"
+ALICE, BOB, CAROL = "U0ALICE01", "U0BOB1234", "U0CAROL01"
+
+
+def utc(*a: int) -> datetime:
+    return datetime(*a, tzinfo=UTC)
+
+
+def people_slack(fake_slack) -> SlackPeople:  # type: ignore[no-untyped-def]
+    fake_slack.users.update(
+        {
+            ALICE: {"email": "Alice@Example.com", "name": "alice", "tz": "America/New_York"},
+            CAROL: {"email": "carol@example.com", "name": "carol", "tz": "Europe/Berlin"},
+        }
+    )
+    return SlackPeople(AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url))
+
+
+async def test_a_google_calendar_gives_the_shifts_a_calendar_client_shows(fake_slack):
+    schedule = Schedule(name="platform", time_zone="America/New_York", ical_file=str(GOOGLE))
+    cals = Calendars(OncallSettings(schedules=[schedule]), people_slack(fake_slack))
+    state = await cals.refresh(schedule, at=utc(2026, 10, 20))
+    assert state.error is None and state.unmatched == []
+    shifts = cals.shifts(schedule, utc(2026, 10, 19, 13), utc(2026, 12, 7, 14))
+    assert [(s.start, s.end, s.users) for s in shifts] == [
+        (utc(2026, 10, 19, 13), utc(2026, 10, 26, 13), (ALICE,)),  # 09:00 EDT, matched by e-mail
+        (utc(2026, 10, 26, 13), utc(2026, 11, 2, 14), (BOB,)),  # across the fall back: 169 h
+        (utc(2026, 11, 2, 14), utc(2026, 11, 9, 14), (ALICE,)),
+        (utc(2026, 11, 9, 17), utc(2026, 11, 16, 14), (BOB,)),  # moved to 12:00: a 3 h gap before it
+        (utc(2026, 11, 16, 14), utc(2026, 11, 16, 17), (BOB, CAROL)),  # Berlin 15:00 = 09:00 EST
+        (utc(2026, 11, 16, 17), utc(2026, 11, 23, 14), (CAROL,)),  # EXDATE: Alice's week is Carol's
+        (utc(2026, 11, 23, 14), utc(2026, 11, 30, 14), (BOB,)),
+        (utc(2026, 11, 30, 14), utc(2026, 12, 7, 14), (ALICE,)),
+    ]
+    # the gap is a gap in the final shifts, with overrides on top as for any schedule
+    final = schedule_shifts(
+        schedule,
+        utc(2026, 11, 9, 12),
+        utc(2026, 11, 9, 18),
+        [Override(1, "platform", "U0DAVE001", utc(2026, 11, 9, 16), utc(2026, 11, 9, 17))],
+        imported=cals.shifts(schedule, utc(2026, 11, 9, 12), utc(2026, 11, 9, 18)),
+    )
+    assert [(s.start.hour, s.end.hour, s.users) for s in final] == [
+        (12, 14, (ALICE,)),
+        (14, 16, ()),
+        (16, 17, ("U0DAVE001",)),
+        (17, 18, (BOB,)),
+    ]
+
+
+async def test_the_exported_feed_parses_back_to_the_same_shifts():
+    layers = [
+        Layer(users=["U0AAAAAA1", "U0BBBBBB2"], turn="1d", handoff="09:00", start=date(2026, 3, 1)),
+        Layer(users=["U0NIGHT01"], turn="1w", start=date(2026, 3, 1), days=["sat"], hours="22:00-06:00"),
+    ]
+    schedule = Schedule(name="devops", time_zone="Europe/Berlin", layers=layers)
+    start, end = utc(2026, 3, 20), utc(2026, 4, 5)  # Berlin springs forward on 29 March
+    over = [Override(4, "devops", "U0COVER01", utc(2026, 3, 28, 23), utc(2026, 3, 29, 10))]
+    shifts = [s for s in schedule_shifts(schedule, start, end, over) if s.users]
+    data = feed("devops", "Europe/Berlin", shifts, utc(2026, 3, 1))
+    back = calendar_events(data, "UTC", start, end)
+    people = {u: u for o in back for u in o.who}
+    assert occurrence_shifts(back, people, start, end) == [
+        s.__class__(s.start, s.end, s.users, "calendar") for s in shifts
+    ]
+    assert b"X-WR-CALNAME:On call: devops" in data and data.count(b"BEGIN:VEVENT") == len(shifts)
+
+
+@pytest.mark.parametrize(
+    "data,says",
+    [
+        (b"this is not a calendar", "not an iCalendar file"),
+        (
+            b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART:2026XXXX\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+            "cannot be expanded.*DTSTART",
+        ),
+    ],
+)
+def test_an_unreadable_calendar_is_a_clear_error(data, says):
+    with pytest.raises(CalendarError, match=says):
+        calendar_events(data, "UTC", utc(2026, 1, 1), utc(2026, 2, 1))
+
+
+async def test_a_failed_read_makes_coverage_unknown_never_nobody(tmp_path, fake_slack):
+    path = tmp_path / "cal.ics"
+    path.write_bytes(GOOGLE.read_bytes())
+    schedule = Schedule(name="platform", time_zone="America/New_York", ical_file=str(path))
+    settings = OncallSettings(schedules=[schedule])
+    cals = Calendars(settings, people_slack(fake_slack))
+    directory = Directory(settings, None, cals.shifts)
+    with pytest.raises(CalendarUnavailable, match="not been read"):
+        await directory.now("platform", utc(2026, 10, 20))
+    await cals.refresh(schedule, at=utc(2026, 10, 20))
+    now, _ = await directory.now("platform", utc(2026, 10, 20))
+    assert now.on_call == (ALICE,) and now.until == utc(2026, 10, 26, 13) and now.next_on_call == (BOB,)
+    path.write_text("garbage")  # the next read fails: unknown, not the old copy, not nobody
+    state = await cals.refresh(schedule, at=utc(2026, 10, 20))
+    assert state.error is not None and "not an iCalendar file" in state.error
+    with pytest.raises(CalendarUnavailable, match="last read of its calendar failed"):
+        await directory.now("platform", utc(2026, 10, 20))
+    path.unlink()
+    state = await cals.refresh(schedule, at=utc(2026, 10, 20))
+    assert "ical_file" in (state.error or "") and "No such file" in (state.error or "")
+
+
+async def test_a_calendar_url_that_does_not_answer_times_out_with_a_reason():
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    held: list[socket.socket] = []
+    threading.Thread(target=lambda: held.append(server.accept()[0]), daemon=True).start()
+    port = server.getsockname()[1]
+    schedule = Schedule(name="x", ical_url=f"https://127.0.0.1:{port}/cal.ics")
+    try:
+        with pytest.raises(RuntimeError, match=r"did not answer within 0.5s"):
+            await fetch(schedule, 0.5)
+    finally:
+        for s in held:
+            s.close()
+        server.close()
+
+
+async def test_a_person_no_one_matches_is_reported_and_not_paged(fake_slack, tmp_path):
+    path = tmp_path / "cal.ics"
+    path.write_text(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:1\r\nDTSTAMP:20260101T000000Z\r\n"
+        "DTSTART:20261020T090000Z\r\nDTEND:20261021T090000Z\r\nSUMMARY:On call: nobody@example.com\r\n"
+        "END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    schedule = Schedule(name="platform", ical_file=str(path))
+    cals = Calendars(OncallSettings(schedules=[schedule]), people_slack(fake_slack))
+    state = await cals.refresh(schedule, at=utc(2026, 10, 20))
+    assert state.unmatched == ["nobody@example.com"]
+    assert cals.shifts(schedule, utc(2026, 10, 20), utc(2026, 10, 22)) == []
+
+
+async def test_an_override_on_a_calendar_that_cannot_be_read_is_refused_with_the_reason(tmp_path):
+    from escalation.oncall.override_flow import OverrideAsk, preview
+
+    schedule = Schedule(name="platform", ical_file=str(tmp_path / "missing.ics"))
+    settings = OncallSettings(schedules=[schedule])
+    cals = Calendars(settings)
+    await cals.refresh(schedule)
+    at = datetime.now(UTC)
+    ask = OverrideAsk("platform", "U0X", at, at + timedelta(hours=2), "U0Y")
+    shown = await preview(Directory(settings, None, cals.shifts), ask)
+    assert shown.refusal is not None and "unknown" in shown.refusal and "missing.ics" in shown.refusal
