@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 from bot.render.escape import terminal
 from bot.render.report_text import render_text
 from bot.settings import ConfigError, Settings, load_settings
-from commands.changes.audit import AuditRead
 from commands.params import UsageError
 from commands.redact import RedactingFilter, redact_data
 from commands.registry import CheckContext
@@ -27,6 +26,7 @@ from commands.runner import run_check
 
 if TYPE_CHECKING:
     from bot.router import AuditRequest, DoRequest, IncidentRequest
+    from commands.changes.audit import AuditRead
     from commands.report import Report
 
 EXIT_USAGE = 64

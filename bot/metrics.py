@@ -29,6 +29,12 @@ class Metrics:
             ["target", "severity"],
             registry=self.registry,
         )
+        self.renderings = Counter(
+            "alp_report_renderings_total",
+            "Reports rendered for Slack, by target: identical checks asked at once share one",
+            ["target"],
+            registry=self.registry,
+        )
 
         self.pages = Counter(
             "alp_pages_total",

@@ -39,6 +39,7 @@ from bot.settings import ConfigError, Settings, load_settings
 from bot.slack.app import build_app, register_fallbacks
 from bot.slack.client import Pacer, make_client
 from commands.changes import incident_changes_hook
+from commands.cpu import off_process, warm
 from commands.readiness import readiness
 from commands.redact import RedactingFilter, redact, redact_data
 from commands.secret_rules import format_spans
@@ -188,6 +189,7 @@ async def serve(settings: Settings) -> None:
 
     preload()  # a second of imports now, instead of a blocked event loop in the first check
     redact("x")  # likewise the secret detectors
+    await off_process(warm)  # the worker processes (alp logs' grouping) start now, not in a check
     metrics = Metrics()
     db = Database(settings.state_url)  # migrated to the newest schema here, before serving
     client = make_client(

@@ -80,6 +80,9 @@ class LogSettings(BaseModel):
     tail_lines: int = Field(500, ge=10, le=10_000, description="Lines per pod")
     since_s: int = Field(3600, ge=60, description="Only lines from the last N seconds")
     samples: int = Field(3, ge=0, le=20, description="Example lines shown per finding")
+    max_lines: int = Field(
+        200_000, ge=100, le=1_000_000, description="`alp logs`: lines read in all (each container's tail is lowered)"
+    )
 
 
 class Thresholds(BaseModel):

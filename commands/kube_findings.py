@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from commands.backends.kube import KubeError, KubeForbidden, KubeNotFound, KubeUnavailable
+from commands.backends.kube_errors import KubeError, KubeForbidden, KubeNotFound, KubeUnavailable
 from commands.report import Finding, Severity
 
 

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from commands.backends.errors import BackendError, BackendLoginRefused, BackendRefused, BackendUnreachable
-from commands.backends.kube import KubeError, KubeForbidden, KubeNotFound, KubeUnavailable
+from commands.backends.kube_errors import KubeError, KubeForbidden, KubeNotFound, KubeUnavailable
 from commands.config import ChecksConfig
 from commands.kube_findings import kube_error_finding
 from commands.redact import redact

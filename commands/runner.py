@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
+from commands.cpu import DEADLINE
 from commands.redact import redact
 from commands.registry import REPORT_HOOKS, CheckContext, CheckSpec
 from commands.report import Finding, Report, Severity
@@ -37,6 +38,7 @@ async def _run_check(spec: CheckSpec, ctx: CheckContext, params: BaseModel) -> R
     started = datetime.now(UTC)
     t0 = time.monotonic()
     limit = spec.deadline_s(ctx.config, params)
+    DEADLINE.set(t0 + limit)  # sliced CPU work (commands.cpu.Stop) ends before it, with what it saw
     try:
         result = await asyncio.wait_for(spec.func(ctx, params), limit)
         findings, data = result.findings, result.data

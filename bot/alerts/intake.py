@@ -27,6 +27,7 @@ from bot.alerts.webhook import WebhookAlert, WebhookPayload
 from bot.render.report_blocks import SlackMessage, render_report
 from bot.settings import Settings
 from commands.alerts import route_for
+from commands.cpu import off_loop
 from commands.params import UsageError
 from commands.redact import redact
 from commands.registry import CheckContext, CheckSpec
@@ -186,7 +187,7 @@ class AlertIntake:
         if not new_episode and firing and routed and (joined or unposted):
             spec, params = self._route_spec(group)
         report = await self._report(spec, params) if spec is not None else None
-        fresh = self._render_report(group, report)
+        fresh = await off_loop(self._render_report, group, report)  # masking and Block Kit: CPU, off the loop
         arrived = received if report else None
         unsent = group.message_ts is None
         if (new_episode or unposted) and group.route.get("priority") and firing and not group.incident_id:

@@ -17,6 +17,7 @@ from bot.slack.client import SLACK_ERRORS, deliver, reason
 from commands.actions.flow import Closed, NotDelivered
 from commands.actions.registry import ActionSpec, Outcome, Preview, Risk
 from commands.actions.request import ActionRequest
+from commands.cpu import off_loop
 from commands.report import Report
 
 log = logging.getLogger(__name__)
@@ -120,7 +121,7 @@ class SlackFlowNotifier:
             await self.attach(req.channel, req.message_ts, full, f"request-{req.id}-outcome.txt")
 
     async def verified(self, spec: ActionSpec, req: ActionRequest, report: Report) -> None:
-        msg = render_report(report)
+        msg = await off_loop(render_report, report)  # masking and Block Kit: CPU, off the loop
         out = await deliver(
             self.client,
             req.channel,

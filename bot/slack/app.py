@@ -7,7 +7,6 @@ the findings. Where the bot cannot post in the channel, `response_url` carries t
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import re
@@ -26,7 +25,7 @@ from bot.metrics import Metrics
 from bot.oncall_buttons import oncall_buttons
 from bot.remediation.buttons import SlackRemediation, register_action_handlers
 from bot.render.escape import code, escape
-from bot.render.report_blocks import SlackMessage, render_progress, render_report, render_usage
+from bot.render.report_blocks import SlackMessage, render_progress, render_usage
 from bot.router import (
     CheckRequest,
     help_text,
@@ -43,6 +42,7 @@ from bot.slack.client import (
     retrying,
 )
 from bot.slack.incidents import register_incident_handlers
+from bot.slack.report_message import rendered
 from bot.slack.verbs import SlashCall, Verbs
 from commands.params import UsageError
 from commands.redact import redact
@@ -313,30 +313,19 @@ async def run_in_channel(
         report = await run_check(
             request.spec, CheckContext(settings, progress, audit_reader=changes_since), request.params
         )
-        if report.data.get("chart"):  # kafka-lag: lag over the window of the groups not OK, in the thread
-            from commands.checks.kafka_lag.chart import lag_chart_png
-
-            png = await asyncio.to_thread(lag_chart_png, report.data)
-            if png:
-                await reply.attach_image(png, f"{request.target}-chart.png", f"{request.target}: lag over the window")
-        elif report.data.get("graph"):  # graph: the chart of what was asked, in the thread
-            from commands.graph.chart import graph_png
-
-            png = await asyncio.to_thread(graph_png, report.data)
-            if png:
-                await reply.attach_image(png, "graph.png", f"graph: {report.data.get('query', '')}"[:200])
         channel = command["channel_id"]
-        msg = render_report(
-            report, lambda action, params: flow.request_button(action, params, channel), request.show_all
-        )
+        counted = metrics.renderings.labels(target=request.target).inc
+        made = await rendered(report, request.show_all, flow.request_button, counted)  # one rendering, off the loop
+        if made.chart:  # kafka-lag's lag over the window of the groups not OK, or `graph`'s chart
+            await reply.attach_image(made.chart, made.chart_name, made.chart_title)
+        msg = made.for_channel(flow.request_button, channel)
         if not await reply.send(msg, what=f"the {request.target} report"):
             outcome = "error"
         if msg.attachment:
             await reply.attach(msg.attachment, f"{request.target}-report.txt", f"{request.target} report")
-        raw = report.redacted().data.get("raw_lines")
-        if raw:  # `logs`: every line read, as a file beside the grouped report
+        if made.raw:  # `logs`: every line read, as a file beside the grouped report
             name = "-".join(str(x) for x in (request.target, report.data.get("service")) if x)
-            await reply.attach("\n".join(raw) + "\n", f"{name}.log", f"{name}: {len(raw)} line(s) read")
+            await reply.attach(made.raw, f"{name}.log", f"{name}: {made.raw_count} line(s) read")
         metrics.outcomes.labels(target=request.target, severity=report.severity.value).inc()
         await link_to_incident(escalator, request, command, report)
     except (*SLACK_ERRORS, TimeoutError) as err:

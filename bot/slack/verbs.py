@@ -5,7 +5,6 @@ table). Each handler acks (Slack waits 3 s for it) and answers: in the ack, priv
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -24,8 +23,6 @@ from bot.settings import Settings
 from bot.slack.client import open_form
 from bot.slack.incidents import upload_postmortem
 from escalation.ladder.engine import Escalator
-
-AUDIT_IN_ACK_S = 1.5  # Slack waits 3 s for the ack; a slower state store answers through response_url
 
 
 @dataclass
@@ -83,14 +80,8 @@ class Verbs:
 
     async def audit(self, call: SlashCall, request: AuditRequest) -> None:
         self.count("audit")
-        # in the ack when the state store answers within AUDIT_IN_ACK_S, else acked and answered after
-        reading = asyncio.ensure_future(self.flow.audit_text(request.n))
-        done, _ = await asyncio.wait({reading}, timeout=AUDIT_IN_ACK_S)
-        if done:
-            await call.ack(response_type="ephemeral", text=reading.result())
-            return
-        await call.ack()
-        await self.private(call.respond, await reading)
+        await call.ack()  # acks never wait on the state store: the records go through response_url
+        await self.private(call.respond, await self.flow.audit_text(request.n))
 
     async def incident(self, call: SlashCall, request: IncidentRequest) -> None:
         self.count("incident")

@@ -20,37 +20,14 @@ import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from commands.backends.errors import BackendError, BackendRefused, BackendUnreachable
 from commands.backends.kube_client import forget_credentials, shared_client
+from commands.backends.kube_errors import KubeError, KubeForbidden, KubeNotFound, KubeUnavailable
+
+__all__ = ["Kube", "KubeError", "KubeForbidden", "KubeNotFound", "KubeUnavailable", "preload"]
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 FIELD_MANAGER = "alp"  # how alp's writes appear in managedFields (`alp changes` tells them apart)
 PARTIAL_METADATA = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
-
-
-class KubeError(BackendError):
-    """A Kubernetes call that did not succeed (backend "Kubernetes"); `str()` is fit to show an engineer."""
-
-    def __init__(self, operation: str, reason: str, message: str | None = None) -> None:
-        super().__init__("Kubernetes", operation, reason, message if message is not None else f"{operation}: {reason}")
-
-
-class KubeForbidden(KubeError, BackendRefused):
-    """RBAC refused the call: the bot's role does not allow it."""
-
-    def __init__(self, verb: str, resource: str, namespace: str | None, name: str | None) -> None:
-        where = f" in namespace {namespace}" if namespace else " cluster-wide"
-        what = f"{resource}/{name}" if name else resource
-        super().__init__(f"{verb} {what}", "forbidden", f"the bot's role does not allow `{verb} {what}`{where}")
-        self.verb, self.resource, self.namespace, self.name = verb, resource, namespace, name
-
-
-class KubeNotFound(KubeError, BackendRefused):
-    """The object (or the whole API, e.g. metrics.k8s.io) does not exist."""
-
-
-class KubeUnavailable(KubeError, BackendUnreachable):
-    """The API server could not be reached or did not answer in time."""
 
 
 def preload() -> None:

@@ -14,17 +14,17 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from commands.backends.kube import Kube, KubeError
-from commands.changes.audit import audit_changes, merge_alp, read_audit, recency
-from commands.changes.sources import Change, Gathered, configmap_changes, workload_changes
 from commands.config import ChecksConfig
 from commands.durations import Duration, ago, format_duration
 from commands.registry import STEPS, AuditReader, CheckContext, CheckResult, CheckSpec, check, closest, report_hook
 from commands.report import Finding, Severity, Table, Text
+
+if TYPE_CHECKING:
+    from commands.changes.sources import Change, Gathered
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,12 @@ async def gather(
     config: ChecksConfig, since: datetime, service: str | None = None, audit_reader: AuditReader | None = None
 ) -> Gathered:
     """Every source read concurrently (alp's audit log through `audit_reader`); what could not be
-    read is in `errors`, never hidden."""
+    read is in `errors`, never hidden. The sources (and the Kubernetes client) are imported here,
+    when a report first needs them: a terminal run whose report is fine never loads them."""
+    from commands.backends.kube import Kube, KubeError
+    from commands.changes.audit import audit_changes, merge_alp, read_audit, recency
+    from commands.changes.sources import Gathered, configmap_changes, workload_changes
+
     out = Gathered()
     alp: list[Change] = []
 

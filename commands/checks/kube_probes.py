@@ -13,6 +13,7 @@ from commands.backends.kube import Kube, KubeError
 from commands.checks.logscan import PodLogs, at_least, deployment_logs, extract_ms, metric_pattern, percentiles
 from commands.config import ChecksConfig
 from commands.kube_facts import pod_state
+from commands.patterns import compile_pattern
 from commands.probes import SCALED_TO_ZERO, Probe
 from commands.registry import CheckContext
 from commands.report import Code, Fields, Finding, Severity, Suggestion, Table
@@ -190,7 +191,7 @@ TIMED_OUT = re.compile(r"\btimed?[ -]?out\b(?:\s+after\s+(\d+(?:\.\d+)?)\s*(ms|s
 def timeouts_ms(lines: list[str], subject: str, default_ms: float, metric: str) -> list[tuple[float, str]]:
     """Lines about `subject` (a regex) that say they timed out and carry no `metric` field: each
     counts as one value at the time it names ("timed out after 5000ms"), else at `default_ms`."""
-    about = re.compile(subject, re.I)
+    about = compile_pattern(subject, ignore_case=True)  # RE2, like every pattern that is not ours alone
     out = []
     for line in lines:
         m = TIMED_OUT.search(line)
@@ -298,7 +299,7 @@ def log_grep_probe(
                     detail=f"looked for {what} over the {window}",
                 )
             ]
-        rx = re.compile(pattern, re.I)
+        rx = compile_pattern(pattern, ignore_case=True)  # RE2: a runbook file may supply it
         hits = [(src, line) for src, line in logs.tagged() if rx.search(line) and at_least([line], level)]
         scope = f" at {level.upper()} or above" if level else ""
         if not hits:

@@ -3,53 +3,33 @@ error`), for every pod at once, with similar lines grouped into templates.
 
 Every container of every pod labelled `app=<service>` (in the platform's namespace, else the
 infrastructure namespace) is read concurrently, each call bounded by the probe timeout, at most
-`--tail` lines each over `--since`. Lines are masked (`commands.redact`) before anything else,
-filtered by `--grep`, then grouped with Drain (the `drain3` package): each template gets its
-count, first and last seen, the worst level in it and one example; worst, then most frequent,
-first. All lines read go out too (`data.raw_lines`; a file in Slack).
+`--tail` lines each over `--since`, and at most `logs.max_lines` in all (each container's tail
+is lowered before reading, saying so). Lines are masked (`commands.redact`) before anything
+else, filtered by `--grep` (RE2: linear time whatever the pattern), then grouped with Drain
+(the `drain3` package): each template gets its count, first and last seen, the worst level in
+it and one example; worst, then most frequent, first. All lines kept go out too
+(`data.raw_lines`; a file in Slack). The masking, filtering and grouping run off the event
+loop (`commands.logs.groups.digest`) and stop at the check's deadline, newest lines first,
+saying how many lines were examined.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-from drain3 import TemplateMiner
-from drain3.masking import MaskingInstruction
-from drain3.template_miner_config import TemplateMinerConfig
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from commands.backends.kube import Kube, KubeError
+from commands.cpu import Stop, off_process
 from commands.durations import Duration, format_duration
-from commands.redact import redact_lines
+from commands.logs.groups import MAX_LINE_CHARS, Digest, digest, level_of  # noqa: F401  (level_of: the level rule, tested)
+from commands.patterns import PatternError, compile_pattern
 from commands.registry import STEPS, CheckContext, CheckResult, check, closest
 from commands.report import Code, Finding, Severity, Table
 
 SHOWN_TEMPLATES = 25  # in the message; all of them are in data.templates and the raw file
-LEVELS = ("other", "info", "warning", "error", "fatal")
-_LEVEL_WORDS = (
-    ("fatal", re.compile(r"(?i)\b(fatal|panic|critical|crit|emerg)\b")),
-    ("error", re.compile(r"(?i)\b(error|err|exception|traceback|failed|failure)\b")),
-    ("warning", re.compile(r"(?i)\b(warn|warning)\b")),
-    ("info", re.compile(r"(?i)\b(info|debug|trace|notice)\b")),
-)
-# A line's own level: a `level=`/`"level":` field, or the first word after an optional timestamp.
-_LEVEL_FIELD = re.compile(r"""(?i)["']?\b(?:level|lvl|severity|loglevel)["']?\s*[=:]\s*["']?([a-z]+)""")
-_LEADING_LEVEL = re.compile(
-    r"(?i)^\s*(?:\S*\d\d:\d\d\S*\s+)?[\[(]?(fatal|panic|critical|crit|emerg|error|err|warn|warning|info|debug|trace|notice)\b"
-)
-_TIMESTAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d) ")
-# What varies between lines of one template: masked so Drain groups them (drain3's own mechanism).
-_MASKS = (
-    (r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?", "TIME"),
-    (r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", "UUID"),
-    (r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b", "IP"),
-    (r"\b0x[0-9a-fA-F]+\b|\b[0-9a-f]{16,}\b", "HEX"),
-    (r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?:ms|s|us|µs|m|h|%|[KMG]i?B?)?(?![\w.])", "NUM"),
-)
 
 
 class LogsParams(BaseModel):
@@ -58,7 +38,9 @@ class LogsParams(BaseModel):
     service: str = Field(
         pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63, description="the service (pods labelled app=NAME)"
     )
-    grep: str | None = Field(None, max_length=500, description="only lines matching this regex (case-insensitive)")
+    grep: str | None = Field(
+        None, max_length=500, description="only lines matching this regex (RE2 syntax, case-insensitive)"
+    )
     since: Duration | None = Field(None, description="how far back: 30m, 1h (default: the logs.since_s setting)")
     tail: int | None = Field(None, ge=1, le=10_000, description="lines per container (default: logs.tail_lines)")
     previous: bool = Field(False, description="read the previous container of restarted pods (crash loops)")
@@ -75,90 +57,26 @@ class LogsParams(BaseModel):
     def _compiles(cls, value: str | None) -> str | None:
         if value is not None:
             try:
-                re.compile(value)
-            except re.error as err:
-                raise ValueError(f"not a regular expression: {err}") from None
+                compile_pattern(value, ignore_case=True)
+            except PatternError as err:
+                raise ValueError(f"not a regular expression RE2 runs: {err}") from None
         return value
-
-
-@dataclass
-class Group:
-    """One template: how often, when, how bad, one example."""
-
-    count: int = 0
-    level: str = "other"
-    first: str = ""
-    last: str = ""
-    example: str = ""
-    sources: set[str] = field(default_factory=set)
-
-
-def level_of(text: str) -> str:
-    """The line's own level where it states one (`WARN …`, `level=info`, `"level":"error"`),
-    else the worst level word in it (`… failed`, `panic: …`)."""
-    stated = _LEVEL_FIELD.search(text) or _LEADING_LEVEL.search(text)
-    if stated:
-        for level, rx in _LEVEL_WORDS:
-            if rx.fullmatch(stated[1]):
-                return level
-    for level, rx in _LEVEL_WORDS:
-        if rx.search(text):
-            return level
-    return "other"
-
-
-def split_timestamp(line: str) -> tuple[str, str]:
-    """`2026-11-29T19:04:21.123456789Z msg` (kubelet `timestamps=true`) -> (`2026-11-29T19:04:21Z`, msg)."""
-    m = _TIMESTAMP.match(line)
-    if not m:
-        return "", line
-    try:
-        when = datetime.fromisoformat(m[1] + m[3].replace("Z", "+00:00"))
-    except ValueError:
-        return "", line
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ") if m[3] == "Z" else when.isoformat(), line[m.end() :]
-
-
-def miner() -> TemplateMiner:
-    cfg = TemplateMinerConfig()
-    cfg.masking_instructions = [MaskingInstruction(rx, name) for rx, name in _MASKS]
-    cfg.parametrize_numeric_tokens = True
-    return TemplateMiner(config=cfg)
-
-
-def group_lines(lines: list[tuple[str, str, str]]) -> list[tuple[str, Group]]:
-    """(source, time, text) lines -> (template, group), worst level first, then most frequent."""
-    tm = miner()
-    groups: dict[int, Group] = {}
-    for source, when, text in lines:
-        cid = tm.add_log_message(text)["cluster_id"]
-        g = groups.setdefault(cid, Group(example=text))
-        g.count += 1
-        g.sources.add(source.split("/")[0])
-        level = level_of(text)
-        if LEVELS.index(level) > LEVELS.index(g.level):
-            g.level = level
-        if when:
-            g.first = min(g.first or when, when)
-            g.last = max(g.last, when)
-    templates = {c.cluster_id: c.get_template() for c in tm.drain.clusters}
-    ordered = sorted(groups.items(), key=lambda kv: (-LEVELS.index(kv[1].level), -kv[1].count))
-    return [(templates.get(cid, g.example), g) for cid, g in ordered]
 
 
 @dataclass
 class Read:
     namespace: str = ""
     pods: list[str] = field(default_factory=list)
-    lines: list[tuple[str, str, str]] = field(default_factory=list)  # (pod/container, time, masked text)
+    texts: list[tuple[str, str]] = field(default_factory=list)  # (pod/container, raw log text)
     errors: dict[str, str] = field(default_factory=dict)  # pod/container -> why
     notes: list[str] = field(default_factory=list)
     read: int = 0  # containers whose logs were read
     apps: set[str] = field(default_factory=set)  # app labels seen, when no pod had the service's
 
 
-async def read_logs(kube: Kube, namespaces: list[str], p: LogsParams, tail: int, since_s: int) -> Read:
-    """Every container of every pod labelled app=<service>, concurrently; masked lines."""
+async def read_logs(kube: Kube, namespaces: list[str], p: LogsParams, tail: int, since_s: int, max_lines: int) -> Read:
+    """Every container of every pod labelled app=<service>, concurrently: raw text, at most
+    `tail` lines each and `max_lines` in all (the tail is lowered to fit, with a note)."""
     out = Read()
     pods: list[Any] = []
     for ns in namespaces:
@@ -172,9 +90,8 @@ async def read_logs(kube: Kube, namespaces: list[str], p: LogsParams, tail: int,
                 out.apps |= {(q.metadata.labels or {}).get("app", "") for q in await kube.list_pods(ns, "app")} - {""}
             except KubeError:
                 pass
-    grep = re.compile(p.grep, re.I) if p.grep else None
 
-    async def one(pod: Any, container: str) -> None:
+    async def one(pod: Any, container: str, tail: int) -> None:
         source = f"{pod.metadata.name}/{container}"
         try:
             text = await kube.pod_log(
@@ -184,15 +101,9 @@ async def read_logs(kube: Kube, namespaces: list[str], p: LogsParams, tail: int,
             out.errors[source] = str(err)
             return
         out.read += 1
-        raw = text.splitlines()
-        if len(raw) >= tail:
+        if text.count("\n") + (not text.endswith("\n") and bool(text)) >= tail:
             out.notes.append(f"{source}: the tail limit ({tail} lines) was reached; older lines were not read")
-        stamped = [split_timestamp(line) for line in raw]
-        # masked as one text, off the event loop: a key split over lines (PEM) is masked on each of them
-        masked = await asyncio.to_thread(redact_lines, [msg for _, msg in stamped])
-        for (when, _), msg in zip(stamped, masked, strict=True):
-            if grep is None or grep.search(msg):
-                out.lines.append((source, when, msg))
+        out.texts.append((source, text))
 
     jobs = []
     for pod in pods:
@@ -206,10 +117,20 @@ async def read_logs(kube: Kube, namespaces: list[str], p: LogsParams, tail: int,
             if p.previous and not restarts.get(c.name):
                 out.notes.append(f"{name}/{c.name}: never restarted, no previous container")
                 continue
-            jobs.append(one(pod, c.name))
-    await asyncio.gather(*jobs)
-    out.lines.sort(key=lambda x: x[1])  # by time where the kubelet gave it; stable otherwise
+            jobs.append((pod, c.name))
+    each = min(tail, max(1, max_lines // max(1, len(jobs))))
+    if each < tail:
+        out.notes.append(
+            f"{len(jobs)} containers: at most {each} lines read from each (logs.max_lines: {max_lines} in all)"
+        )
+    await asyncio.gather(*(one(pod, name, each) for pod, name in jobs))
+    out.texts.sort()  # the same order whichever answered first
     return out
+
+
+def _digest_notes(d: Digest) -> list[str]:
+    cut = f"{d.cut} line(s) longer than {MAX_LINE_CHARS} characters were cut there (marked)"
+    return [cut] if d.cut else []
 
 
 def _window(p: LogsParams, tail: int, since_s: int) -> str:
@@ -238,7 +159,7 @@ async def logs(ctx: CheckContext, p: LogsParams) -> CheckResult:
     except KubeError as err:
         return CheckResult([Finding(severity=Severity.UNKNOWN, title=f"{p.service}: logs not read", detail=str(err))])
     try:
-        r = await read_logs(kube, namespaces, p, tail, since_s)
+        r = await read_logs(kube, namespaces, p, tail, since_s, cfg.logs.max_lines)
     except KubeError as err:
         return CheckResult([Finding(severity=Severity.UNKNOWN, title=f"{p.service}: pods not listed", detail=str(err))])
     finally:
@@ -257,7 +178,22 @@ async def logs(ctx: CheckContext, p: LogsParams) -> CheckResult:
             ],
             data,
         )
+    stop = Stop.before_deadline()
+    d: Digest = await off_process(digest, r.texts, p.grep, stop)
+    notes = r.notes + _digest_notes(d)
+    groups, lines = d.groups, d.lines
     findings: list[Finding] = []
+    if d.stopped:
+        findings.append(
+            Finding(
+                severity=Severity.UNKNOWN,
+                title=f"{p.service}: {d.total - d.examined} older line(s) of {d.total} not examined: "
+                "the check's time limit came first",
+                detail=f"the newest {d.examined} line(s) were masked, filtered and grouped below; "
+                "ask for less (--since, --tail, --grep) to see the rest",
+                probe="logs",
+            )
+        )
     if r.errors:
         findings.append(
             Finding(
@@ -267,8 +203,7 @@ async def logs(ctx: CheckContext, p: LogsParams) -> CheckResult:
                 probe="logs",
             )
         )
-    groups = group_lines(r.lines)
-    sources = sorted({s for s, _, _ in r.lines})
+    sources = sorted({s for s, _, _ in lines})
     bad = [g for _, g in groups if g.level in ("error", "fatal")]
     if groups:
         shown = groups[:SHOWN_TEMPLATES]
@@ -284,10 +219,10 @@ async def logs(ctx: CheckContext, p: LogsParams) -> CheckResult:
         findings.append(
             Finding(
                 severity=Severity.WARNING if bad else Severity.OK,
-                title=f"{p.service}: {len(r.lines)} line(s) from {len(sources)} container(s) in {len(groups)} "
+                title=f"{p.service}: {len(lines)} line(s) from {len(sources)} container(s) in {len(groups)} "
                 f"template(s)" + (f", {sum(g.count for g in bad)} error line(s) in {len(bad)} of them" if bad else ""),
                 detail=f"{window}; worst first, then most frequent; one example each{more}"
-                + ("; " + "; ".join(r.notes) if r.notes else ""),
+                + ("; " + "; ".join(notes) if notes else ""),
                 evidence=evidence,
                 probe="logs",
             )
@@ -297,7 +232,7 @@ async def logs(ctx: CheckContext, p: LogsParams) -> CheckResult:
             Finding(
                 severity=Severity.OK,
                 title=f"{p.service}: no log lines" + (" match" if p.grep else "") + f" in the {window}",
-                detail="; ".join(r.notes),
+                detail="; ".join(notes),
                 probe="logs",
             )
         )
@@ -306,7 +241,7 @@ async def logs(ctx: CheckContext, p: LogsParams) -> CheckResult:
             Finding(
                 severity=Severity.UNKNOWN,
                 title=f"{p.service}: no container logs to read",
-                detail="; ".join(r.notes),
+                detail="; ".join(notes),
                 probe="logs",
             )
         )
@@ -323,6 +258,7 @@ async def logs(ctx: CheckContext, p: LogsParams) -> CheckResult:
         for t, g in groups
     ]
     data["unreadable"] = r.errors
-    data["notes"] = r.notes
-    data["raw_lines"] = [" ".join(x for x in (s, w, t) if x) for s, w, t in r.lines]
+    data["notes"] = notes
+    data["lines_read"], data["lines_examined"] = d.total, d.examined
+    data["raw_lines"] = [" ".join(x for x in (s, w, t) if x) for s, w, t in lines]
     return CheckResult(findings, data)

@@ -23,6 +23,7 @@ from sqlalchemy.pool import NullPool
 from commands.backends.errors import BackendError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+SQLITE_BUSY_TIMEOUT_S = 30  # a writer queues this long on SQLite's lock before "database is locked"
 _MIGRATED: set[str] = set()  # databases this process has already brought up to date
 
 
@@ -75,6 +76,25 @@ def migrate(engine: Engine) -> None:
     _MIGRATED.add(key)
 
 
+def serialised_writes(engine: Engine) -> None:
+    """SQLite without "database is locked": WAL (readers never block the writer, nor it them),
+    a busy timeout on every connection, and every transaction `BEGIN IMMEDIATE` so it takes the
+    write lock first and queues for it (a deferred one that reads, then writes, gets SQLITE_BUSY
+    at once, the busy timeout never asked). SQLAlchemy's recipe for pysqlite and aiosqlite."""
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _: Any) -> None:
+        dbapi_connection.isolation_level = None  # the driver's own BEGIN off: ours below
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 class StateStoreError(BackendError):
     """The state database at ALP_STATE_URL could not be reached or refused the bot (a login, a statement).
     `backend` is "PostgreSQL" or "SQLite"; `str()` says it is alp's state store, where, and why."""
@@ -108,8 +128,11 @@ class Database:
     def __init__(self, state_url: str, pooled: bool = True) -> None:
         """`pooled=False` (a one-shot command such as the terminal's): no connection outlives its use."""
         sync_url = sqlalchemy_url(state_url)
-        sync_options: dict[str, Any] = {"connect_args": {"timeout": 30}} if sync_url.startswith("sqlite") else {}
+        sqlite = sync_url.startswith("sqlite")
+        sync_options: dict[str, Any] = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}} if sqlite else {}
         sync_engine = sa.create_engine(sync_url, **sync_options)
+        if sqlite:
+            serialised_writes(sync_engine)
         try:
             migrate(sync_engine)
         except sa.exc.SQLAlchemyError as err:
@@ -119,9 +142,11 @@ class Database:
         url = async_url(state_url)
         options: dict[str, Any] = {"pool_pre_ping": True} if pooled else {"poolclass": NullPool}
         if url.startswith("sqlite"):
-            options["connect_args"] = {"timeout": 30}  # writers queue on SQLite's lock instead of failing
+            options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S}  # writers queue on the lock
         self.url = url
         self.engine: AsyncEngine = create_async_engine(url, **options)
+        if url.startswith("sqlite"):
+            serialised_writes(self.engine.sync_engine)
 
     @property
     def is_postgres(self) -> bool:

@@ -13,8 +13,8 @@ from kubernetes import client
 from bot.slack.signing import key_from, sign
 from tests.support.bot_env import SIGNING_SECRET
 from tests.support.k8s_world import PLATFORM
-from tests.support.signing import block_action
-from tests.support.slack_requests import blocks_text, click, command, confirmation, get, updated
+from tests.support.signing import block_action, signed_headers, slash_command
+from tests.support.slack_requests import blocks_text, click, command, confirmation, get, post, updated
 
 
 def button(call, action_id: str) -> str:  # type: ignore[no-untyped-def]
@@ -35,8 +35,10 @@ def ephemeral(fake_slack, user: str, text: str):  # type: ignore[no-untyped-def]
 
 
 def audit(bot, fake_slack) -> str:  # type: ignore[no-untyped-def]
-    _, body, _ = command(bot, fake_slack, "audit 50")
-    return json.loads(body)["text"]
+    rid = f"audit-{time.monotonic_ns()}"
+    body = slash_command("audit 50", fake_slack.response_url(rid))
+    post(bot, body, signed_headers(SIGNING_SECRET, body))  # acked at once; the records come through response_url
+    return str(fake_slack.wait_for("response_url", lambda c: c.args.get("rid") == rid).args["text"])
 
 
 def replicas(kube_admin, name: str) -> int:  # type: ignore[no-untyped-def]

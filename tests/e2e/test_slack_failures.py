@@ -91,8 +91,9 @@ def test_set_config_confirmation_escapes_and_masks_and_keeps_old_values_out_of_b
             and c.args.get("text", "").startswith("Confirm")
         ),
     )
-    _, body, _ = cmd(lbot, fake_slack, "audit 20", channel="CESC3")
-    assert "Xyz-s3cret" not in body
+    cmd(lbot, fake_slack, "audit 20", rid="audit-cesc3", channel="CESC3")
+    body = fake_slack.wait_for("response_url", lambda c: c.args.get("rid") == "audit-cesc3").args["text"]
+    assert "set-config" in body and "Xyz-s3cret" not in body
     from escalation.state.audit import AuditLog
 
     rows = asyncio.run(AuditLog.latest_of(lbot.proc.env["ALP_STATE_URL"], 50))

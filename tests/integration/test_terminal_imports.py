@@ -88,3 +88,50 @@ def test_help_checks_audit_and_do_import_no_slack(testbed, tmp_path, args):
     out, loaded = alp_loaded(args, state_env)
     assert "Traceback" not in out.stderr, out.stderr
     assert not loaded, f"`alp {' '.join(args)}` imported {loaded}"
+
+
+HEAVY = (
+    "kubernetes",
+    "sqlalchemy",
+    "escalation.state.db",
+    "drain3",
+    "matplotlib",
+    "commands.checks.auth",
+    "commands.checks",
+)
+LOADED_MODULES = (
+    "import atexit, runpy, sys\n"
+    "watched = sys.argv[1].split(',')\n"
+    "atexit.register(lambda: sys.stderr.write('\\nLOADED:' + ','.join(sorted("
+    "w for w in watched if w in sys.modules)) + '\\n'))\n"
+    "sys.argv = ['alp', *sys.argv[2:]]\n"
+    "runpy.run_module('bot.cli', run_name='__main__', alter_sys=True)\n"
+)
+
+
+def test_kafka_lag_in_the_terminal_loads_only_what_its_report_needs(testbed, tmp_path, unique):
+    """`alp --json check kafka-lag` on a group that is fine: no Kubernetes client, no state store,
+    not every check (settings read without validating the alert routes against every check)."""
+    import asyncio
+
+    from tests.support.kafka import commit, create_topic, produce
+
+    async def caught_up() -> None:
+        await create_topic(testbed["ALP_KAFKA_BOOTSTRAP"], unique, 1)
+        await produce(testbed["ALP_KAFKA_BOOTSTRAP"], unique, {0: 3})
+        await commit(testbed["ALP_KAFKA_BOOTSTRAP"], unique, unique, {0: 3})
+
+    asyncio.run(caught_up())
+    env = {**os.environ, **testbed, "ALP_STATE_URL": f"sqlite:///{tmp_path}/state.db"}
+    out = subprocess.run(
+        [sys.executable, "-c", LOADED_MODULES, ",".join(HEAVY), "--json", "check", "kafka-lag", "--group", unique],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert '"severity": "ok"' in out.stdout, out.stdout[-2000:] + out.stderr[-2000:]
+    marker = [line for line in out.stderr.splitlines() if line.startswith("LOADED:")]
+    loaded = {m for m in marker[-1].removeprefix("LOADED:").split(",") if m}
+    assert not loaded, f"`alp --json check kafka-lag` imported {loaded}"

@@ -1,0 +1,38 @@
+"""`alp logs` over more lines than its time limit allows: the deadline ends the CPU work too."""
+
+from __future__ import annotations
+
+import time
+
+import commands.logs  # noqa: F401  (registers the step)
+from commands.registry import STEPS, CheckContext
+from commands.report import Severity
+from commands.runner import run_check
+from tests.support.checks_env import config_for
+from tests.support.k8s_world import make_pod
+from tests.support.log_lines import varied_lines
+
+
+async def test_the_deadline_ends_the_grouping_and_says_what_it_saw(testbed, platform, kube_admin, kubelet, ns):
+    """A check's time limit ends its CPU work too: the newest lines are grouped, the rest are
+    named as not examined (UNKNOWN), and the answer comes within the limit."""
+    for i in range(10):
+        make_pod(kube_admin, ns, f"late-{i}", "late-logs")
+        kubelet.logs[(ns, f"late-{i}")] = varied_lines(100 + i, 10_000)
+    cfg = config_for(testbed, platform, ns)
+    cfg.timeouts.check_s = 8
+    spec = STEPS.get("logs")
+    assert spec is not None
+    t0 = time.monotonic()
+    report = await run_check(
+        spec, CheckContext(cfg), spec.params.model_validate({"service": "late-logs", "tail": 10_000})
+    )
+    took = time.monotonic() - t0
+
+    assert took < cfg.timeouts.check_s + 1, took
+    assert "did not finish" not in report.to_json()
+    cut = next(f for f in report.findings if "not examined" in f.title)
+    assert cut.severity is Severity.UNKNOWN and "of 100000" in cut.title
+    examined = report.data["lines_examined"]
+    assert 0 < examined < 100_000 and report.data["lines_read"] == 100_000
+    assert sum(t["count"] for t in report.data["templates"]) == examined == len(report.data["raw_lines"])
