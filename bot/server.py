@@ -118,7 +118,7 @@ async def serve(settings: Settings) -> None:
     preload()  # a second of imports now, instead of a blocked event loop in the first check
     redact("x")  # likewise the secret detectors
     metrics = Metrics()
-    db = Database(settings.state_url)  # migrated to the newest schema here, before serving
+    db = Database(settings.state_url, limits=settings.state)  # migrated to the newest schema here, before serving
     client = make_client(
         settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None, settings.slack_api_url
     )

@@ -22,6 +22,7 @@ from commands.alerts import AlertmanagerSettings
 from commands.config import ChecksConfig
 from commands.redact import remember
 from escalation.config import EscalationSettings
+from escalation.db import StateStoreLimits
 
 
 def _slack(name: str) -> AliasChoices:
@@ -48,6 +49,9 @@ class Settings(BaseSettings, ChecksConfig):
     http_port: int = Field(3000, ge=0, le=65535, description="ALP_HTTP_PORT (0: any free port)")
     http_host: str = Field("0.0.0.0", description="ALP_HTTP_HOST: address to listen on")
     state_url: str = Field("sqlite:///alp-state.db", description="ALP_STATE_URL: SQLite file or PostgreSQL DSN")
+    state: StateStoreLimits = Field(
+        default_factory=StateStoreLimits, description="ALP_STATE__*: bounds on the state store's statements"
+    )
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
     alertmanager: AlertmanagerSettings = Field(default_factory=AlertmanagerSettings)
 
