@@ -47,6 +47,7 @@ class ActionFlow:
         self.authz = Authorizer(settings, client)
         notifier = SlackFlowNotifier(settings, client, self.authz, self.token)
         self.flow = RemediationFlow(settings, ActionLog.of(escalator), self.authz, notifier, self._count)
+        escalator.leader_duties.append(self.flow.recover_interrupted)  # runs whose bot died mid-run
 
     def _count(self, action: str, event: str) -> None:
         if self.metrics is not None:

@@ -78,6 +78,9 @@ class Escalator:
         # Changes from one hour before an incident opened until now, one line each, for its pages
         # and postmortem; the bot sets it (commands.changes.incident_change_lines).
         self.recent_changes: Callable[[Incident], Awaitable[list[str]]] = _no_changes
+        # More work for whoever leads, run at each reconciler pass (e.g. the remediation flow's
+        # `recover_interrupted`: runs whose process died); each one's failure is logged, not raised.
+        self.leader_duties: list[Callable[[], Awaitable[object]]] = []
 
     @classmethod
     def connect(
@@ -180,6 +183,12 @@ class Escalator:
         for key in await self.outbox.due(now()):
             if self.leading:
                 self.delivery.start(key)
+        for duty in self.leader_duties:
+            if self.leading:
+                try:
+                    await duty()
+                except Exception:
+                    log.exception("leader duty %s failed", getattr(duty, "__qualname__", duty))
 
     async def _advance(self, inc: Incident, timed: bool = False) -> Incident | None:
         """Move `inc` past its next step (once, whoever tries) and hand the step's page to delivery."""

@@ -97,7 +97,9 @@ action_requests = sa.Table(
     sa.Column("risk", sa.String(16), nullable=False),
     sa.Column("requester", sa.String(64), nullable=False),
     sa.Column("channel", sa.String(64), nullable=False),
-    sa.Column("status", sa.String(24), nullable=False),  # pending, awaiting_approval, running, done, failed, ...
+    sa.Column(
+        "status", sa.String(24), nullable=False
+    ),  # pending, awaiting_approval, running, done, failed, interrupted, ...
     sa.Column("created_at", TS, nullable=False),
     sa.Column("expires_at", TS, nullable=False),
     sa.Column("preview", sa.JSON, nullable=False),
@@ -107,6 +109,9 @@ action_requests = sa.Table(
     sa.Column("outcome", sa.JSON),
     sa.Column("message_ts", sa.String(32)),
     sa.Column("thread_ts", sa.String(32)),
+    # added by migration 0004: the process running it, and until when its heartbeat vouches for it
+    sa.Column("run_by", sa.String(128)),
+    sa.Column("run_until", TS),
 )
 
 leases = sa.Table(

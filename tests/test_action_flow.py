@@ -18,7 +18,7 @@ import pytest
 import redis
 from kubernetes import client
 
-from commands.actions.flow import Closed, NotDelivered, Reason, Refusal, RemediationFlow, Step
+from commands.actions.flow import Closed, NotDelivered, Reason, Refusal, RemediationFlow, Step, runner_id
 from commands.actions.locks import TargetLock
 from commands.actions.registry import ActionSpec, Outcome, Preview, Risk
 from commands.actions.request import ActionRequest, Status
@@ -83,6 +83,9 @@ class Seen:
     async def verified(self, spec: ActionSpec, req: ActionRequest, report: Report) -> None:
         self.events.append(("verified", req.id, report.target))
 
+    async def interrupted(self, spec: ActionSpec, req: ActionRequest) -> None:
+        self.events.append(("interrupted", req.id, req.status))
+
     def of(self, event: str) -> list[tuple[str, int, str]]:
         return [e for e in self.events if e[0] == event]
 
@@ -143,6 +146,8 @@ async def test_authorization_is_asked_at_confirm_time_and_every_step_is_audited(
         ("U0ALICE", "dry-run", "POST http"),
         ("U0ALICE", "requested", f"request #{req.id}"),
         ("U0ALICE", "refused", "not authorized for safe"),
+        ("U0ALICE", "confirmed", ""),
+        ("U0ALICE", "started", f"request #{req.id} on {runner_id()}"),
         ("U0ALICE", "outcome", "done"),
     ]
 
@@ -177,6 +182,7 @@ async def test_two_person_rule_requester_and_confirmer_cannot_approve(cfg, testb
         ("U0DAN", "refused"),
         ("U0CAROL", "refused"),
         ("U0BOB", "approved"),
+        ("U0BOB", "started"),
         ("U0BOB", "outcome"),
     ]
     assert [e[2] for e in events[3:6]] == ["self-approval", "self-approval", "not authorized for destructive"]
@@ -320,6 +326,7 @@ async def test_an_approval_held_off_by_the_lock_is_audited_as_refused_not_approv
         ("U0ALICE", "confirmed"),
         ("U0BOB", "refused"),
         ("U0BOB", "approved"),
+        ("U0BOB", "started"),
         ("U0BOB", "outcome"),
     ]
     assert "U0EVE" in events[3][2]
@@ -372,7 +379,7 @@ async def test_an_action_in_an_incident_channel_joins_its_steps_and_audit(cfg, s
         assert len(steps) == 1 and steps[0][1].startswith("warm-cache service=scheduler-service: ")
         assert steps[0][2] == {"action": "warm-cache", "ok": True}
         tied = {r["event"]: r["incident_id"] for r in await audit.latest(20) if r["action"] == "warm-cache"}
-        assert tied == {"dry-run": inc.id, "requested": inc.id, "outcome": inc.id}
+        assert tied == dict.fromkeys(("dry-run", "requested", "confirmed", "started", "outcome"), inc.id)
         elsewhere = await flow.request("warm-cache", {}, "U0ALICE", "C0OPS")  # no incident there
         assert isinstance(elsewhere, ActionRequest)
         assert (await audit.latest(1))[0]["incident_id"] is None

@@ -7,9 +7,13 @@ The rules (README, "Remediation"; the runbook's remediation steps name the actio
   (where the authorizer enforces it: the terminal's operator acts with their own credentials);
 - a request moves between states only by conditional updates, so double clicks, two people at
   once and retries run it once; a per-target lock (Redis) keeps two actions off one target;
-- every step (dry run, request, confirmation, approval, refusal, cancellation, outcome) is audited,
-  masked; an action run in an incident's channel joins its steps taken;
-- afterwards the related check re-runs, so the outcome sits beside the evidence that it helped.
+- every step (dry run, request, confirmation, approval, start, refusal, cancellation, outcome,
+  interruption) is audited, masked; an action run in an incident's channel joins its steps taken;
+- afterwards the related check re-runs, so the outcome sits beside the evidence that it helped;
+- a run leaves a durable trail: the process running it vouches for it (`run_by`, renewed every
+  third of `actions.run_lease_s`); a run whose process died is marked interrupted by whoever leads
+  (`recover_interrupted`), its lock released, audited, its message updated and its check re-run,
+  so it can be run again at once.
 
 The flow reaches storage through `RequestLog` (escalation/action_log.py) and people through an
 `Authorizer` and a `FlowNotifier` (Slack in bot/action_notifier.py, the terminal in
@@ -18,8 +22,12 @@ bot/terminal_actions.py).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
+import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -88,6 +96,11 @@ class Refusal:
     request: ActionRequest | None = None
 
 
+def runner_id() -> str:
+    """This process, as a running request names it (`run_by`)."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
 class RequestLog(Protocol):
     """Requests and the audit log in the state store (escalation/action_log.py)."""
 
@@ -114,6 +127,15 @@ class RequestLog(Protocol):
 
     async def set_message(self, request_id: int, ts: str) -> None:
         """Where the request's confirmation was posted (its message id)."""
+
+    async def heartbeat(self, request_id: int, run_by: str, until: datetime) -> bool:
+        """`run_by` still runs the request until `until`; False if it no longer does."""
+
+    async def stale_runs(self, at: datetime) -> list[ActionRequest]:
+        """Running requests whose process stopped vouching for them before `at`."""
+
+    async def interrupt(self, request_id: int, at: datetime, outcome: dict[str, Any]) -> ActionRequest | None:
+        """running -> interrupted if still stale at `at` (once): the request, or None."""
 
     async def audit(
         self, actor: str, event: str, action: str, params: dict[str, Any], result: str, channel: str
@@ -152,6 +174,9 @@ class FlowNotifier(Protocol):
 
     async def verified(self, spec: ActionSpec, req: ActionRequest, report: Report) -> None:
         """The related check's report after the action."""
+
+    async def interrupted(self, spec: ActionSpec, req: ActionRequest) -> None:
+        """The run's process died mid-run: what it changed is unknown; it may be run again."""
 
 
 class RemediationFlow:
@@ -305,17 +330,31 @@ class RemediationFlow:
             who = holder.split("#")[0]
             await self.audit(user, "refused", spec.name, req.params, f"target locked by {who}", req.channel)
             return Refusal(Reason.LOCKED, who, spec.name, req.params, spec.risk, request=req)
+        me = runner_id()
         try:
-            running = await self.log.move(req.id, from_status, Status.RUNNING, **values)
+            running = await self.log.move(
+                req.id, from_status, Status.RUNNING, run_by=me, run_until=self._vouch_until(), **values
+            )
             if running is None:
                 return await self._already(req)  # a double click or a retry: it runs once
-            if "approver" in values:  # audited once it is sure to run: not a refused or losing approval
-                await self.audit(user, "approved", spec.name, req.params, "", req.channel)
-            if self.cfg.actions.dry_run:
-                outcome = Outcome(True, "dry-run mode: nothing was changed (the preview above is what would happen)")
-            else:
-                params = validate(spec, req.params)
-                outcome = await execute(spec, ActionContext(self.cfg), params, req.preview)
+            heartbeat = asyncio.create_task(self._vouch(req.id, me))
+            try:
+                # audited once it is sure to run: not a refused or losing click
+                await self.audit(
+                    user, "approved" if "approver" in values else "confirmed", spec.name, req.params, "", req.channel
+                )
+                await self.audit(user, "started", spec.name, req.params, f"request #{req.id} on {me}", req.channel)
+                if self.cfg.actions.dry_run:
+                    outcome = Outcome(
+                        True, "dry-run mode: nothing was changed (the preview above is what would happen)"
+                    )
+                else:
+                    params = validate(spec, req.params)
+                    outcome = await execute(spec, ActionContext(self.cfg), params, req.preview)
+            finally:
+                heartbeat.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await heartbeat
         finally:
             await _release(lock)
         status = Status.DONE if outcome.ok else Status.FAILED
@@ -328,7 +367,11 @@ class RemediationFlow:
             "undo": list(outcome.undo) if outcome.undo and outcome.ok else None,  # old values stay server-side
         }
         stored = json.loads(json.dumps(result, default=str))
-        ended = await self.log.move(req.id, (Status.RUNNING,), status, outcome=stored) or running
+        # a run the leader took for dead (this process was stalled past its run lease) still records what it did
+        ended = (
+            await self.log.move(req.id, (Status.RUNNING, Status.INTERRUPTED), status, outcome=stored, run_until=None)
+            or running
+        )
         await self.audit(user, "outcome", spec.name, req.params, f"{status}: {outcome.summary}", req.channel)
         data = {"action": spec.name, "ok": outcome.ok}
         await self.log.record_step(req.channel, user, f"{label(spec.name, req.params)}: {outcome.summary}", data)
@@ -336,6 +379,43 @@ class RemediationFlow:
         if spec.verify and outcome.ok and not self.cfg.actions.dry_run:
             await self._verify(spec, ended)
         return ended
+
+    def _vouch_until(self) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=self.cfg.actions.run_lease_s)
+
+    async def _vouch(self, request_id: int, me: str) -> None:
+        """While the action runs: renew this process's claim on it every third of the run lease."""
+        while True:
+            await asyncio.sleep(self.cfg.actions.run_lease_s / 3)
+            try:
+                await self.log.heartbeat(request_id, me, self._vouch_until())
+            except Exception as err:  # the state store is away: the next beat tries again
+                log.warning("renewing request #%s's run: %s", request_id, err)
+
+    async def recover_interrupted(self) -> int:
+        """For whoever leads: every run whose process stopped vouching for it is marked interrupted
+        (once), its target lock released, audited, its message updated and its check re-run.
+        Returns how many were recovered."""
+        recovered = 0
+        for req in await self.log.stale_runs(datetime.now(UTC)):
+            what = "interrupted: the process running it stopped mid-run; what it changed is not known"
+            ended = await self.log.interrupt(req.id, datetime.now(UTC), {"ok": False, "summary": what})
+            if ended is None:
+                continue  # it vouched again, or another leader took it
+            recovered += 1
+            spec = find(ended.action)
+            runner = ended.approver or ended.confirmed_by or ended.requester
+            await _release(TargetLock(self.cfg, ended.target, f"{runner}#{ended.id}"))
+            await self.audit(
+                "alp", "interrupted", spec.name, ended.params, f"request #{ended.id}: {what}", ended.channel
+            )
+            await self.log.record_step(
+                ended.channel, "alp", f"{label(spec.name, ended.params)}: {what}", {"action": spec.name, "ok": False}
+            )
+            await self.notifier.interrupted(spec, ended)
+            if spec.verify and not self.cfg.actions.dry_run:
+                await self._verify(spec, ended)
+        return recovered
 
     async def _verify(self, spec: ActionSpec, req: ActionRequest) -> None:
         """Re-run the related check (kafka-lag: for the group acted on) and show its report."""
