@@ -22,7 +22,7 @@ from commands.alerts import AlertmanagerSettings
 from commands.config import ChecksConfig
 from commands.redact import remember
 from escalation.config import EscalationSettings
-from escalation.db import StateStoreLimits
+from escalation.state.db import StateStoreLimits
 
 
 def _slack(name: str) -> AliasChoices:

@@ -15,9 +15,9 @@ The rules (README, "Remediation"; the runbook's remediation steps name the actio
   (`recover_interrupted`), its lock released, audited, its message updated and its check re-run,
   so it can be run again at once.
 
-The flow reaches storage through `RequestLog` (escalation/action_log.py) and people through an
-`Authorizer` and a `FlowNotifier` (Slack in bot/action_notifier.py, the terminal in
-bot/terminal_actions.py).
+The flow reaches storage through `RequestLog` (escalation/state/action_log.py) and people through an
+`Authorizer` and a `FlowNotifier` (Slack in bot/remediation/notifier.py, the terminal in
+bot/remediation/terminal.py).
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def runner_id() -> str:
 
 
 class RequestLog(Protocol):
-    """Requests and the audit log in the state store (escalation/action_log.py)."""
+    """Requests and the audit log in the state store (escalation/state/action_log.py)."""
 
     async def create(
         self,
