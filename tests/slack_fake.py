@@ -41,7 +41,7 @@ class FakeSlack:
         self.fail_text: dict[str, int] = {}
         self.delay_text: dict[
             str, float
-        ] = {}  # a thread post with this in its text is answered this late  # chat.postMessage with this in its text fails this many times more
+        ] = {}  # a post with this in its text is answered this late  # chat.postMessage with this in its text fails this many times more
         self.socket_received: list[dict[str, Any]] = []  # what the bot sent back over Socket Mode
         self._sockets: list[web.WebSocketResponse] = []
         self._ts = itertools.count(1)
@@ -178,7 +178,7 @@ class FakeSlack:
         answer = self._answer(method, args)
         self._record(method, args, answer)
         for part, delay in list(self.delay_text.items()):  # posted, but the answer is late
-            if method == "chat.postMessage" and args.get("thread_ts") and part in str(args.get("text", "")):
+            if method == "chat.postMessage" and part in str(args.get("text", "")):
                 await asyncio.sleep(delay)
         return web.json_response(answer)
 

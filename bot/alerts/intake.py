@@ -161,7 +161,7 @@ class AlertIntake:
                     group.route["invalid"] = True
                 group.route["notes"] = notes
         assert group is not None
-        if not new_episode and not group.route and _age_s(group) < IN_FLIGHT_S:
+        if not new_episode and not group.route and not group.incident_id and _age_s(group) < IN_FLIGHT_S:
             # Another replica started this episode and has not saved it yet (its first save
             # follows the check): it posts the message and opens the incident; posting here too
             # would duplicate both. Alertmanager re-sends the group; a starter that died is
@@ -234,7 +234,7 @@ class AlertIntake:
         services = sorted({v for k, v in labels.items() if k in ("service", "deployment", "app") and v in known})
         impact = redact(ann.get("description") or "")[:1000]
         inc = await self.escalator.open(
-            Priority(group.route["priority"]), summary, impact, services, group.channel, ACTOR
+            Priority(group.route["priority"]), summary, impact, services, group.channel, ACTOR, alert_episode=group.id
         )
         group.incident_id = inc.id
         if group.previous_incident_id:
@@ -295,8 +295,12 @@ class AlertIntake:
         """For the notifier: an alert-born incident is announced by its group's message (posted
         now, with the incident's buttons); None when this incident is not being opened by a group."""
         pending = ANNOUNCING.get()
-        if pending is None:
-            return None
+        if pending is None:  # the leader finishing what a replica that died owed: the group's message
+            group = await self.groups.of_incident(inc.id)
+            if group is None:
+                return None
+            await self._post(group, None, None)
+            return (group.channel, group.message_ts) if group.message_ts else None
         group, fresh, received = pending
         group.incident_id = inc.id
         await self._post(group, fresh, received, save=False)

@@ -52,6 +52,12 @@ class AlertNotifier(SlackNotifier):
         await self.pacer.wait(inc.channel.lstrip("#"))  # alert storms open incidents by the dozen
         return await super().announce(inc)
 
+    async def find_announcement(self, inc: Incident) -> tuple[str, str] | None:
+        group = await self.groups.of_incident(inc.id)
+        if group is not None:  # announced by its group's message, if that was posted and recorded
+            return (group.channel, group.message_ts) if group.message_ts else None
+        return await super().find_announcement(inc)
+
     async def refresh(self, inc: Incident) -> None:
         if not (self.intake and await self.intake.refresh(inc)):
             await super().refresh(inc)

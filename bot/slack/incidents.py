@@ -35,6 +35,16 @@ class SlackNotifier:
         resp = await self.client.chat_postMessage(channel=inc.channel, text=text, blocks=blocks)
         return str(resp["channel"]), str(resp["ts"])
 
+    async def find_announcement(self, inc: Incident) -> tuple[str, str] | None:
+        """The incident's announcement among the channel's top-level messages since it opened."""
+        resp = await self.client.conversations_history(
+            channel=inc.channel, oldest=str(inc.opened_at.timestamp() - 1), limit=200
+        )
+        for m in resp.get("messages") or []:
+            if str(m.get("text", "")).startswith(f"{inc.ref} {inc.priority.value} ") and not m.get("thread_ts"):
+                return inc.channel, str(m["ts"])
+        return None
+
     async def refresh(self, inc: Incident) -> None:
         if inc.message_ts:
             text, blocks = incident_blocks(inc)

@@ -24,6 +24,7 @@ from escalation.config import EscalationSettings
 from escalation.ladder.delivery import Delivery
 from escalation.ladder.leader import Lease
 from escalation.ladder.notify import Notifier
+from escalation.ladder.owed import OwedEffects
 from escalation.model import (
     CHECKLIST,
     Incident,
@@ -36,6 +37,7 @@ from escalation.model import (
 )
 from escalation.state.audit import AuditLog
 from escalation.state.db import Database, now
+from escalation.state.effects import Effect, Kind
 from escalation.state.outbox import Outbox, PageKey
 from escalation.state.store import Store
 from escalation.state.timeline import add_entry_in_channel
@@ -69,6 +71,7 @@ class Escalator:
         self.delivery = Delivery(
             store, self.outbox, cfg, notifier, self.emit, self._refresh, lambda inc: self.recent_changes(inc)
         )
+        self.owed = OwedEffects(store, cfg, notifier, self._refresh)
         self._runs = False  # started with lead=True: delivers what its own users do, may lead
         self._loop: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -167,6 +170,9 @@ class Escalator:
 
     async def reconcile(self) -> None:
         """Do everything that is due: announcements, ack timeouts, reminders, steps, page retries."""
+        # owed side effects first: an announcement a dead replica owed is posted before any page,
+        # so the pages go into its thread
+        await self.owed.carry_out_due(lambda: self.leading)
         due = await self.store.due(now())
         for inc in due["announce"]:
             if self.leading:
@@ -217,13 +223,27 @@ class Escalator:
         channel: str,
         user: str,
         external_key: str | None = None,
+        alert_episode: int | None = None,
     ) -> Incident:
-        """A new incident, announced; a P0's first step is paged at once."""
+        """A new incident, announced; a P0's first step is paged at once. `alert_episode`: the
+        alert group episode that opens it, linked in the same transaction."""
         ladder = build_ladder(priority, self.cfg)  # frozen onto the incident
         inc = await self.store.create(
-            priority, summary, impact, services, channel, user, ladder, uuid.uuid4().hex, CHECKLIST, external_key, True
+            priority,
+            summary,
+            impact,
+            services,
+            channel,
+            user,
+            ladder,
+            uuid.uuid4().hex,
+            CHECKLIST,
+            external_key,
+            alert_episode=alert_episode,
+            held_s=self.owed.lease_s,
         )
-        await self._announce(inc, claimed=True)
+        # owed with the incident, its first attempt ours: if this process dies, the leader retries it
+        await self.owed.carry_out(inc.id, Kind.ANNOUNCE, Effect(inc.id, Kind.ANNOUNCE, 1))
         areas = specialist_areas(services, summary)
         if areas:
             channels = [getattr(self.cfg.specialists, a) for a in areas]
@@ -331,11 +351,11 @@ class Escalator:
         return f"{inc.ref}: escalated to {inc.ladder[inc.next_step].name}"
 
     async def resolve(self, incident_id: int, user: str) -> bool:
-        inc = await self.store.resolve(incident_id, user)
+        inc = await self.store.resolve(incident_id, user, held_s=self.owed.lease_s)
         if inc is None:
             return False
-        await self._refresh(inc)
-        await self._safely(self.notifier.checklist(inc))
+        # the message, then the checklist: owed with the resolve, its first attempt ours
+        await self.owed.carry_out(inc.id, Kind.CHECKLIST, Effect(inc.id, Kind.CHECKLIST, 1))
         return True
 
     async def note(self, incident_id: int, user: str, text: str) -> None:

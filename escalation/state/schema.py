@@ -145,3 +145,20 @@ alert_groups = sa.Table(
     sa.Column("opened_at", TS, nullable=False),
     sa.Column("updated_at", TS, nullable=False),
 )
+
+# Side effects owed by incidents' state changes (escalation.state.effects); created by migration 0004
+effects = sa.Table(
+    "alp_effects",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("incident_id", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(24), nullable=False),  # announce, checklist
+    sa.Column("status", sa.String(16), nullable=False),  # pending, done
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", TS, nullable=False),
+    sa.Column("lease_until", TS),  # an attempt in flight; past this, a crashed attempt is retried
+    sa.Column("error", sa.Text),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("done_at", TS),
+    sa.UniqueConstraint("incident_id", "kind"),  # owed once per incident
+)

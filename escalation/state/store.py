@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from escalation.model import Incident, Priority, Status, Step, TimelineEntry, TimelineKind
 from escalation.state.db import Database, aware, migrate, now, sqlalchemy_url
-from escalation.state.schema import incidents
+from escalation.state.effects import Kind, owe
+from escalation.state.schema import alert_groups, incidents
 from escalation.state.timeline import add_entry, entries
 
 
@@ -59,11 +60,16 @@ class Store:
         checklist: list[str],
         external_key: str | None = None,
         announcing: bool = False,
+        alert_episode: int | None = None,
+        held_s: float = 30.0,
     ) -> Incident:
         """A new triggered incident whose first step is due `ladder[0].delay_s` from now.
         With `external_key`: raises sqlalchemy.exc.IntegrityError if an open incident has that key.
-        `announcing`: the caller has the announcement (as `claim_announcement` would give it), so no
-        reconciler pass can announce it first while the caller is still on its way to."""
+        The announcement is owed in the same transaction (`escalation.state.effects`), its first
+        attempt held by the caller for `held_s` seconds: the caller carries it out, or the leader
+        if the caller dies. `announcing` is kept for callers of the
+        flag (`announced` is set, so the older reconciler path leaves it to the owed effect).
+        `alert_episode`: the alert group episode that opened it is linked in the same transaction."""
         opened = now()
         async with self.engine.begin() as conn:
             row = (
@@ -83,7 +89,7 @@ class Store:
                             next_step=0,
                             next_due_at=opened + timedelta(seconds=ladder[0].delay_s),
                             escalation_id=escalation_id,
-                            announced=announcing,
+                            announced=True,
                             checklist=dict.fromkeys(checklist, False),
                             version=0,
                             external_key=external_key,
@@ -102,6 +108,11 @@ class Store:
                 f"opened {priority.value}: {summary}",
                 {"impact": impact, "services": services, **({"key": external_key} if external_key else {})},
             )
+            await owe(conn, row["id"], Kind.ANNOUNCE, held_s)
+            if alert_episode is not None:
+                await conn.execute(
+                    alert_groups.update().where(alert_groups.c.id == alert_episode).values(incident_id=row["id"])
+                )
         return _incident(row)
 
     async def get(self, incident_id: int) -> Incident | None:
@@ -136,10 +147,17 @@ class Store:
         return await self._newest_open(incidents.c.external_key == key)
 
     async def _transition(
-        self, incident_id: int, where: Any, actor: str, kind: TimelineKind, text: str, **values: Any
+        self,
+        incident_id: int,
+        where: Any,
+        actor: str,
+        kind: TimelineKind,
+        text: str,
+        owes: tuple[Kind, float] | None = None,
+        **values: Any,
     ) -> Incident | None:
-        """One conditional UPDATE plus its timeline entry, in one transaction; the new incident,
-        or None when the condition no longer held."""
+        """One conditional UPDATE plus its timeline entry (and the side effect it `owes`), in one
+        transaction; the new incident, or None when the condition no longer held."""
         async with self.engine.begin() as conn:
             row = (
                 (
@@ -156,6 +174,8 @@ class Store:
             if row is None:
                 return None
             await add_entry(conn, incident_id, actor, kind, text)
+            if owes is not None:
+                await owe(conn, incident_id, *owes)
         return _incident(row)
 
     async def acknowledge(
@@ -178,13 +198,16 @@ class Store:
             remind_at=at + timedelta(seconds=reminder_s),
         )
 
-    async def resolve(self, incident_id: int, user: str) -> Incident | None:
+    async def resolve(self, incident_id: int, user: str, held_s: float = 30.0) -> Incident | None:
+        """-> resolved; the recovery checklist is owed in the same transaction, its first attempt
+        held by the caller for `held_s` seconds."""
         return await self._transition(
             incident_id,
             incidents.c.status != Status.RESOLVED.value,
             user,
             TimelineKind.RESOLVE,
             "resolved",
+            owes=(Kind.CHECKLIST, held_s),
             status=Status.RESOLVED.value,
             resolved_by=user,
             resolved_at=now(),

@@ -1,0 +1,86 @@
+"""Issue #22, observations 2 and 3: side effects a state change owes (the announcement, the
+recovery checklist) are recorded with the change and carried out even when the process that made
+the change dies or Slack fails it; a retry finds what the first attempt did. Real alp-bot
+processes, the real state store (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+from tests.conftest import BotProcess
+from tests.test_escalation_durability import announcement
+from tests.test_escalation_processes import bot_env, kill, opened_ref, pages, pg_state, wait
+from tests.test_slack import command
+
+__all__ = ["pg_state"]  # a fixture, shared
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_url(request, tmp_path):  # type: ignore[no-untyped-def]
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/state.db"
+    return request.getfixturevalue("pg_state")
+
+
+def checklists(fake_slack, ref: str) -> list:  # type: ignore[no-untyped-def]
+    return [
+        c
+        for c in fake_slack.called("chat.postMessage")
+        if f"{ref} " in c.args.get("text", "")
+        and "checklist" in c.args.get("text", "").lower()
+        and c.response.get("ok")
+    ]
+
+
+def top_level(fake_slack, ref: str) -> list:  # type: ignore[no-untyped-def]
+    return [
+        c
+        for c in fake_slack.called("chat.postMessage")
+        if c.args.get("text", "").startswith(f"{ref} P") and not c.args.get("thread_ts") and c.response.get("ok")
+    ]
+
+
+def test_a_resolve_whose_checklist_post_fails_still_gets_its_checklist(testbed, fake_slack, platform, state_url):
+    """The resolve is stored; Slack refuses the checklist twice: it is posted once, afterwards."""
+    bot = BotProcess(bot_env(testbed, fake_slack, platform, state_url)).start()
+    try:
+        summary = f"owed list {uuid.uuid4().hex[:6]}"
+        command(bot, fake_slack, f"incident open P2 {summary}")
+        ref = opened_ref(fake_slack, summary)
+        fake_slack.fail_text[f"{ref} "] = 2  # the next two posts naming the incident: the checklist
+        command(bot, fake_slack, f"incident resolve {ref[4:]}")
+        wait(lambda: len(checklists(fake_slack, ref)) == 1, 10)
+        time.sleep(1)
+        assert len(checklists(fake_slack, ref)) == 1
+    finally:
+        bot.stop()
+
+
+@pytest.mark.slow
+def test_killed_while_posting_the_announcement_the_next_leader_finds_it_and_pages_into_its_thread(
+    testbed, fake_slack, platform, tmp_path
+):
+    """The announcement reached Slack but its answer never reached the bot, which is SIGKILLed:
+    the restarted bot finds that message (posts no second one), records it, and the pages go into
+    its thread. Before: the incident stayed 'announced' with no message, its pages top-level."""
+    env = bot_env(testbed, fake_slack, platform, f"sqlite:///{tmp_path}/state.db", ALP_ESCALATION__P1_FIRST_PAGE_S="4")
+    first = BotProcess(env).start()
+    summary = f"announce kill {uuid.uuid4().hex[:6]}"
+    fake_slack.delay_text[f"triggered: {summary}"] = 6  # the announcement is posted; its answer is late
+    command(first, fake_slack, f"incident open P1 {summary}")
+    ref = opened_ref(fake_slack, summary)
+    kill(first)
+    fake_slack.delay_text.clear()
+    second = BotProcess(env).start()
+    try:
+        wait(lambda: len(pages(fake_slack, ref, "primary")) == 1, 15)
+        posted = top_level(fake_slack, ref)
+        assert len(posted) == 1, [c.args.get("text") for c in posted]
+        assert pages(fake_slack, ref, "primary")[0].args.get("thread_ts") == posted[0].response["ts"]
+        msg = announcement(fake_slack, ref)
+        wait(lambda: any(c.args.get("ts") == msg.response["ts"] for c in fake_slack.called("chat.update")), 5)
+    finally:
+        second.stop()
