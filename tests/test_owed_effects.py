@@ -10,10 +10,12 @@ import uuid
 
 import pytest
 
-from tests.conftest import BotProcess
+from tests.conftest import SIGNING_SECRET, BotProcess
+from tests.slack_signing import signed_headers, slash_command
 from tests.test_escalation_durability import announcement
 from tests.test_escalation_processes import bot_env, kill, opened_ref, pages, pg_state, wait
-from tests.test_slack import command
+from tests.test_slack import command, post
+from tests.test_state_store_down import replies
 
 __all__ = ["pg_state"]  # a fixture, shared
 
@@ -23,6 +25,11 @@ def state_url(request, tmp_path):  # type: ignore[no-untyped-def]
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/state.db"
     return request.getfixturevalue("pg_state")
+
+
+def slash(bot: BotProcess, fake_slack, text: str, rid: str, user: str = "U0BOB") -> object:  # type: ignore[no-untyped-def]
+    body = slash_command(text, fake_slack.response_url(rid), user=user)
+    return post(bot, body, signed_headers(SIGNING_SECRET, body))
 
 
 def checklists(fake_slack, ref: str) -> list:  # type: ignore[no-untyped-def]
@@ -84,3 +91,32 @@ def test_killed_while_posting_the_announcement_the_next_leader_finds_it_and_page
         wait(lambda: any(c.args.get("ts") == msg.response["ts"] for c in fake_slack.called("chat.update")), 5)
     finally:
         second.stop()
+
+
+def test_an_open_sent_again_opens_nothing_new_and_a_second_resolve_says_what_is_true(
+    testbed, fake_slack, platform, state_url
+):
+    """The retry of an `/alp incident open` whose answer was lost (the same person, channel and
+    words while it is open) finds the incident the first one opened; a second resolve says who
+    resolved it and where its checklist is, instead of 'try again' or a bare 'already'."""
+    bot = BotProcess(bot_env(testbed, fake_slack, platform, state_url)).start()
+    try:
+        summary = f"twice {uuid.uuid4().hex[:6]}"
+        slash(bot, fake_slack, f"incident open P2 {summary}", "first")
+        ref = opened_ref(fake_slack, summary)
+        slash(bot, fake_slack, f"incident open P2   {summary} ", "retry")
+        wait(lambda: replies(fake_slack, "retry"), 10)
+        assert replies(fake_slack, "retry")[-1].startswith(f"{ref} is already open for this request"), replies(
+            fake_slack, "retry"
+        )
+        assert len(top_level(fake_slack, ref)) == 1
+        slash(bot, fake_slack, f"incident open P2 {summary}", "other", user="U0CAROL")  # someone else: a new one
+        wait(lambda: len([c for c in fake_slack.called("chat.postMessage") if summary in c.args.get("text", "")]) == 2)
+        slash(bot, fake_slack, f"incident resolve {ref[4:]}", "resolve")
+        wait(lambda: len(checklists(fake_slack, ref)) == 1, 10)
+        slash(bot, fake_slack, f"incident resolve {ref[4:]}", "again")
+        wait(lambda: replies(fake_slack, "again"), 10)
+        said = replies(fake_slack, "again")[-1]
+        assert said.startswith(f"{ref} is resolved (by <@U0BOB> at ") and "checklist is in its thread" in said, said
+    finally:
+        bot.stop()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -13,6 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.render.escape import clean, keep_mentions
 from bot.render.incident_blocks import checklist_blocks, incident_blocks, note_modal, open_modal, page_blocks
+from bot.render.incident_text import already
 from bot.slack.client import SLACK_ERRORS, open_form, reason
 from bot.slack.client import ephemeral as private_reply
 from commands.redact import redact
@@ -131,7 +133,7 @@ def register_incident_handlers(app: AsyncApp, esc: Escalator, run_health: Any, s
         await ack()
         inc = await incident_of(body)
         if inc and not await esc.acknowledge(inc.id, body["user"]["id"]):
-            await ephemeral(client, body, f"{inc.ref} is already {(await esc.get(inc.id)).status.value}.")  # type: ignore[union-attr]
+            await ephemeral(client, body, await already(esc, inc.id))  # a retry: what is true, and what it owed
 
     @app.action("incident_escalate")
     async def escalate(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -149,7 +151,7 @@ def register_incident_handlers(app: AsyncApp, esc: Escalator, run_health: Any, s
         await ack()
         inc = await incident_of(body)
         if inc and not await esc.resolve(inc.id, body["user"]["id"]):
-            await ephemeral(client, body, f"{inc.ref} was already resolved.")
+            await ephemeral(client, body, await already(esc, inc.id))  # a retry finishes the checklist
 
     @app.action("incident_note")
     async def note(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -221,6 +223,13 @@ def register_incident_handlers(app: AsyncApp, esc: Escalator, run_health: Any, s
         chosen = form_value(view, "services", "selected_options")
         services = [str(o.get("value")) for o in chosen if isinstance(o, dict)] if isinstance(chosen, list) else []
         impact = str(form_value(view, "impact") or "")
-        await esc.open(
-            Priority(priority), summary, impact, services, str(view.get("private_metadata") or ""), body["user"]["id"]
+        # the form's view id is the request key: Slack's retry of the same submission opens nothing new
+        await esc.open_for_key(
+            f"open:view:{view.get('id') or uuid.uuid4().hex}",
+            Priority(priority),
+            summary,
+            impact,
+            services,
+            str(view.get("private_metadata") or ""),
+            body["user"]["id"],
         )

@@ -262,6 +262,7 @@ class Escalator:
         is none: (incident, True if opened now). Idempotent, across replicas too."""
         existing = await self.store.open_for_key(key)
         if existing is not None:
+            await self.settle(existing.id)  # a retry finishes what the first attempt owed
             return existing, False
         try:
             return await self.open(priority, summary, impact, services, channel, user, external_key=key), True
@@ -270,6 +271,16 @@ class Escalator:
             if existing is None:
                 raise
             return existing, False
+
+    async def settle(self, incident_id: int) -> None:
+        """Carry out now what the incident still owes (its announcement, its checklist) unless an
+        attempt is in flight: for a person's retry after an ambiguous failure."""
+        for kind in await self.owed.effects.pending(incident_id):
+            await self.owed.carry_out(incident_id, kind)
+
+    async def owes(self, incident_id: int) -> list[str]:
+        """What the incident still owes ("announce", "checklist"): not carried out yet."""
+        return [k.value for k in await self.owed.effects.pending(incident_id)]
 
     async def _announce(self, inc: Incident, claimed: bool = False) -> None:
         """Post the incident once, whoever tries; `claimed`: the announcement is already this caller's."""
