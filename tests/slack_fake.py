@@ -218,7 +218,13 @@ class FakeSlack:
                 for c in self.called("chat.postMessage")
                 if c.args.get("channel") == args.get("channel") and not c.args.get("thread_ts") and c.response.get("ok")
             ]
-            return {"ok": True, "messages": [{"text": c.args.get("text"), "ts": c.response.get("ts")} for c in posted]}
+            return {
+                "ok": True,
+                "messages": [
+                    {"text": c.args.get("text"), "ts": c.response.get("ts"), "blocks": c.args.get("blocks") or []}
+                    for c in posted
+                ],
+            }
         if method == "apps.connections.open":
             return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}
         if method == "usergroups.users.list":

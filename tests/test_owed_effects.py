@@ -5,11 +5,14 @@ processes, the real state store (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import time
 import uuid
 
 import pytest
 
+from tests import alertmanager_helpers as am
 from tests.conftest import SIGNING_SECRET, BotProcess
 from tests.slack_signing import signed_headers, slash_command
 from tests.test_escalation_durability import announcement
@@ -120,3 +123,67 @@ def test_an_open_sent_again_opens_nothing_new_and_a_second_resolve_says_what_is_
         assert said.startswith(f"{ref} is resolved (by <@U0BOB> at ") and "checklist is in its thread" in said, said
     finally:
         bot.stop()
+
+
+@pytest.mark.slow
+def test_an_alert_group_whose_bot_dies_while_announcing_its_incident_stays_linked_and_announced_once(
+    testbed, fake_slack, platform, tmp_path
+):
+    """Issue #22, observation 3 (an alert storm with the leader SIGKILLed): the bot is killed while
+    its group's message (the incident's announcement) is in flight. The next bot finds that
+    message and records it (no second one), the group stays linked to its incident, and the
+    group's "resolved" resolves it. Before: the group was left unlinked, the incident unresolved."""
+    name = f"StormKill{uuid.uuid4().hex[:6]}"
+    env = bot_env(
+        testbed,
+        fake_slack,
+        platform,
+        f"sqlite:///{tmp_path}/state.db",
+        ALP_ALERTMANAGER__WEBHOOK_TOKEN=am.TOKEN,
+        ALP_ALERTMANAGER__ROUTES=json.dumps(
+            [{"match": {"alertname": name}, "check": "redis", "priority": "P2", "channel": "C0STORM"}]
+        ),
+        ALP_TIMEOUTS__PROBE_S="3",
+        ALP_KAFKA_LAG__WATCH_INTERVAL_S="0",
+    )
+    alerts = [{"labels": {"alertname": name, "pod": "p1"}, "annotations": {"summary": "storm"}}]
+    group_key = f'{{}}:{{alertname="{name}"}}'
+    first = BotProcess(env).start()
+    fake_slack.delay_text[name] = 8  # the group's message is posted; its answer is late
+    am.post_webhook(first.url, json.dumps(am.payload(group_key, alerts)).encode(), am.TOKEN)
+
+    def group_posts() -> list:  # type: ignore[type-arg]
+        return [
+            c
+            for c in fake_slack.called("chat.postMessage")
+            if name in c.args.get("text", "") and not c.args.get("thread_ts") and c.response.get("ok")
+        ]
+
+    wait(lambda: group_posts(), 20)
+    kill(first)
+    fake_slack.delay_text.clear()
+    second = BotProcess(env).start()
+    try:
+        db = str(tmp_path / "state.db")
+
+        def linked() -> tuple | None:  # type: ignore[type-arg]
+            with sqlite3.connect(db) as conn:
+                return conn.execute(
+                    "SELECT g.incident_id, i.message_ts, g.message_ts FROM alp_alert_groups g "
+                    "JOIN alp_incidents i ON i.id = g.incident_id WHERE g.group_key = ?",
+                    (group_key,),
+                ).fetchone()
+
+        wait(lambda: (row := linked()) is not None and row[1] is not None, 15)
+        incident_id, incident_ts, group_ts = linked()  # type: ignore[misc]
+        assert incident_ts == group_ts == group_posts()[0].response["ts"]
+        assert len(group_posts()) == 1
+        am.post_webhook(second.url, json.dumps(am.payload(group_key, alerts, "resolved")).encode(), am.TOKEN)
+
+        def status() -> str:
+            with sqlite3.connect(db) as conn:
+                return str(conn.execute("SELECT status FROM alp_incidents WHERE id = ?", (incident_id,)).fetchone()[0])
+
+        wait(lambda: status() == "resolved", 15)
+    finally:
+        second.stop()

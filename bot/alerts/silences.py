@@ -10,6 +10,7 @@ expires the silences made for it.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from typing import Any
@@ -53,10 +54,22 @@ class AlertNotifier(SlackNotifier):
         return await super().announce(inc)
 
     async def find_announcement(self, inc: Incident) -> tuple[str, str] | None:
+        """An alert-born incident is announced by its group's message: recorded on the group, or
+        posted by a replica that died before recording it (found by the incident it names)."""
         group = await self.groups.of_incident(inc.id)
-        if group is not None:  # announced by its group's message, if that was posted and recorded
-            return (group.channel, group.message_ts) if group.message_ts else None
-        return await super().find_announcement(inc)
+        if group is None:
+            return await super().find_announcement(inc)
+        if not group.message_ts:
+            resp = await self.client.conversations_history(
+                channel=group.channel, oldest=str(inc.opened_at.timestamp() - 1), limit=200
+            )
+            names = f"Incident: {inc.ref} ("
+            found = [m for m in resp.get("messages") or [] if names in json.dumps(m.get("blocks") or [])]
+            if not found:
+                return None
+            group.message_ts = str(found[0]["ts"])
+            await self.groups.save(group)
+        return group.channel, str(group.message_ts)
 
     async def refresh(self, inc: Incident) -> None:
         if not (self.intake and await self.intake.refresh(inc)):
