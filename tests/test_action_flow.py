@@ -18,10 +18,11 @@ import pytest
 import redis
 from kubernetes import client
 
-from commands.actions.flow import Closed, NotDelivered, Reason, Refusal, RemediationFlow, Step, runner_id
+from commands.actions.flow import Closed, NotDelivered, Reason, Refusal, RemediationFlow, Step
 from commands.actions.locks import TargetLock
 from commands.actions.registry import ActionSpec, Outcome, Preview, Risk
 from commands.actions.request import ActionRequest, Status
+from commands.actions.run_trail import runner_id
 from commands.config import ChecksConfig
 from commands.report import Report
 from escalation.config import EscalationSettings

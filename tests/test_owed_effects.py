@@ -120,7 +120,9 @@ def test_an_open_sent_again_opens_nothing_new_and_a_second_resolve_says_what_is_
         slash(bot, fake_slack, f"incident resolve {ref[4:]}", "again")
         wait(lambda: replies(fake_slack, "again"), 10)
         said = replies(fake_slack, "again")[-1]
-        assert said.startswith(f"{ref} is resolved (by <@U0BOB> at ") and "checklist is in its thread" in said, said
+        assert (
+            said.startswith(f"{ref} is already resolved (by <@U0BOB> at ") and "checklist is in its thread" in said
+        ), said
     finally:
         bot.stop()
 

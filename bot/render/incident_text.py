@@ -74,13 +74,11 @@ async def already(esc: Escalator, incident_id: int) -> str:
     if inc.status is Status.RESOLVED:
         checklist = "owed: alp keeps trying to post it" if "checklist" in await esc.owes(inc.id) else "in its thread"
         return (
-            f"{inc.ref} is resolved (by {_who(inc.resolved_by)} at {inc.resolved_at:%H:%M} UTC); "
+            f"{inc.ref} is already resolved (by {_who(inc.resolved_by)} at {inc.resolved_at:%H:%M} UTC); "
             f"its recovery checklist is {checklist}."
         )
     if inc.status is Status.ACKNOWLEDGED:
-        return (
-            f"{inc.ref} is acknowledged (by {_who(inc.acked_by)} at {inc.acked_at:%H:%M} UTC); escalation is stopped."
-        )
+        return f"{inc.ref} is already acknowledged (by {_who(inc.acked_by)} at {inc.acked_at:%H:%M} UTC); escalation is stopped."
     return f"{inc.ref} is {inc.status.value}."
 
 

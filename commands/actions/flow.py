@@ -26,8 +26,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -37,6 +35,7 @@ from typing import Any, Protocol
 from commands.actions.locks import TargetLock
 from commands.actions.registry import ActionContext, ActionSpec, Outcome, Preview, Risk
 from commands.actions.request import ActionRequest, Status, label, preview_json
+from commands.actions.run_trail import recover_interrupted, runner_id, vouch, vouch_until
 from commands.actions.runner import execute, find, preview, validate, why
 from commands.backends.errors import BackendError
 from commands.config import ChecksConfig
@@ -94,11 +93,6 @@ class Refusal:
     risk: Risk | None = None
     step: Step | None = None
     request: ActionRequest | None = None
-
-
-def runner_id() -> str:
-    """This process, as a running request names it (`run_by`)."""
-    return f"{socket.gethostname()}-{os.getpid()}"
 
 
 class RequestLog(Protocol):
@@ -356,7 +350,7 @@ class RemediationFlow:
                 with contextlib.suppress(asyncio.CancelledError):
                     await heartbeat
         finally:
-            await _release(lock)
+            await release(lock)
         status = Status.DONE if outcome.ok else Status.FAILED
         result = {
             "ok": outcome.ok,
@@ -377,47 +371,21 @@ class RemediationFlow:
         await self.log.record_step(req.channel, user, f"{label(spec.name, req.params)}: {outcome.summary}", data)
         await self.notifier.finished(spec, ended, outcome)
         if spec.verify and outcome.ok and not self.cfg.actions.dry_run:
-            await self._verify(spec, ended)
+            await self.verify(spec, ended)
         return ended
 
     def _vouch_until(self) -> datetime:
-        return datetime.now(UTC) + timedelta(seconds=self.cfg.actions.run_lease_s)
+        return vouch_until(self.cfg)
 
     async def _vouch(self, request_id: int, me: str) -> None:
-        """While the action runs: renew this process's claim on it every third of the run lease."""
-        while True:
-            await asyncio.sleep(self.cfg.actions.run_lease_s / 3)
-            try:
-                await self.log.heartbeat(request_id, me, self._vouch_until())
-            except Exception as err:  # the state store is away: the next beat tries again
-                log.warning("renewing request #%s's run: %s", request_id, err)
+        await vouch(self.log, self.cfg, request_id, me)
 
     async def recover_interrupted(self) -> int:
-        """For whoever leads: every run whose process stopped vouching for it is marked interrupted
-        (once), its target lock released, audited, its message updated and its check re-run.
-        Returns how many were recovered."""
-        recovered = 0
-        for req in await self.log.stale_runs(datetime.now(UTC)):
-            what = "interrupted: the process running it stopped mid-run; what it changed is not known"
-            ended = await self.log.interrupt(req.id, datetime.now(UTC), {"ok": False, "summary": what})
-            if ended is None:
-                continue  # it vouched again, or another leader took it
-            recovered += 1
-            spec = find(ended.action)
-            runner = ended.approver or ended.confirmed_by or ended.requester
-            await _release(TargetLock(self.cfg, ended.target, f"{runner}#{ended.id}"))
-            await self.audit(
-                "alp", "interrupted", spec.name, ended.params, f"request #{ended.id}: {what}", ended.channel
-            )
-            await self.log.record_step(
-                ended.channel, "alp", f"{label(spec.name, ended.params)}: {what}", {"action": spec.name, "ok": False}
-            )
-            await self.notifier.interrupted(spec, ended)
-            if spec.verify and not self.cfg.actions.dry_run:
-                await self._verify(spec, ended)
-        return recovered
+        """For whoever leads (commands/actions/run_trail.py): runs whose process died are marked
+        interrupted, unlocked, audited, shown and re-verified; how many."""
+        return await recover_interrupted(self)
 
-    async def _verify(self, spec: ActionSpec, req: ActionRequest) -> None:
+    async def verify(self, spec: ActionSpec, req: ActionRequest) -> None:
         """Re-run the related check (kafka-lag: for the group acted on) and show its report."""
         check = CHECKS.get(spec.verify or "")
         if check is None:
@@ -435,7 +403,7 @@ class RemediationFlow:
         return action, params, req.channel
 
 
-async def _release(lock: TargetLock) -> None:
+async def release(lock: TargetLock) -> None:
     """Release the target lock; if Redis is gone by now, the lock expires on its own (lock_ttl_s)."""
     try:
         await lock.release()
