@@ -41,7 +41,8 @@ class FakeSlack:
         self.fail_text: dict[str, int] = {}
         self.delay_text: dict[
             str, float
-        ] = {}  # a post with this in its text is answered this late  # chat.postMessage with this in its text fails this many times more
+        ] = {}  # a thread post with this in its text is answered this late  # chat.postMessage with this in its text fails this many times more
+        self.delay_top_text: dict[str, float] = {}  # a top-level post (no thread) with this text: answered late
         self.socket_received: list[dict[str, Any]] = []  # what the bot sent back over Socket Mode
         self._sockets: list[web.WebSocketResponse] = []
         self._ts = itertools.count(1)
@@ -98,6 +99,7 @@ class FakeSlack:
         self.failures.clear()
         self.fail_text.clear()
         self.delay_text.clear()
+        self.delay_top_text.clear()
 
     def called(self, method: str) -> list[Call]:
         with self._lock:
@@ -177,8 +179,11 @@ class FakeSlack:
             return failure
         answer = self._answer(method, args)
         self._record(method, args, answer)
+        for part, delay in list(self.delay_top_text.items()):  # posted at the top level, the answer late
+            if method == "chat.postMessage" and not args.get("thread_ts") and part in str(args.get("text", "")):
+                await asyncio.sleep(delay)
         for part, delay in list(self.delay_text.items()):  # posted, but the answer is late
-            if method == "chat.postMessage" and part in str(args.get("text", "")):
+            if method == "chat.postMessage" and args.get("thread_ts") and part in str(args.get("text", "")):
                 await asyncio.sleep(delay)
         return web.json_response(answer)
 

@@ -79,11 +79,11 @@ def test_killed_while_posting_the_announcement_the_next_leader_finds_it_and_page
     env = bot_env(testbed, fake_slack, platform, f"sqlite:///{tmp_path}/state.db", ALP_ESCALATION__P1_FIRST_PAGE_S="4")
     first = BotProcess(env).start()
     summary = f"announce kill {uuid.uuid4().hex[:6]}"
-    fake_slack.delay_text[f"triggered: {summary}"] = 6  # the announcement is posted; its answer is late
+    fake_slack.delay_top_text[f"triggered: {summary}"] = 6  # the announcement is posted; its answer is late
     command(first, fake_slack, f"incident open P1 {summary}")
     ref = opened_ref(fake_slack, summary)
     kill(first)
-    fake_slack.delay_text.clear()
+    fake_slack.delay_top_text.clear()
     second = BotProcess(env).start()
     try:
         wait(lambda: len(pages(fake_slack, ref, "primary")) == 1, 15)
@@ -151,7 +151,7 @@ def test_an_alert_group_whose_bot_dies_while_announcing_its_incident_stays_linke
     alerts = [{"labels": {"alertname": name, "pod": "p1"}, "annotations": {"summary": "storm"}}]
     group_key = f'{{}}:{{alertname="{name}"}}'
     first = BotProcess(env).start()
-    fake_slack.delay_text[name] = 8  # the group's message is posted; its answer is late
+    fake_slack.delay_top_text[name] = 8  # the group's message is posted; its answer is late
     am.post_webhook(first.url, json.dumps(am.payload(group_key, alerts)).encode(), am.TOKEN)
 
     def group_posts() -> list:  # type: ignore[type-arg]
@@ -163,7 +163,7 @@ def test_an_alert_group_whose_bot_dies_while_announcing_its_incident_stays_linke
 
     wait(lambda: group_posts(), 20)
     kill(first)
-    fake_slack.delay_text.clear()
+    fake_slack.delay_top_text.clear()
     second = BotProcess(env).start()
     try:
         db = str(tmp_path / "state.db")
