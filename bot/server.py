@@ -191,7 +191,7 @@ async def serve(settings: Settings) -> None:
     redact("x")  # likewise the secret detectors
     await off_process(warm)  # the worker processes (alp logs' grouping) start now, not in a check
     metrics = Metrics()
-    db = Database(settings.state_url)  # migrated to the newest schema here, before serving
+    db = Database(settings.state_url, limits=settings.state)  # migrated to the newest schema here, before serving
     client = make_client(
         settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None, settings.slack_api_url
     )

@@ -23,6 +23,7 @@ from commands.config import ChecksConfig
 from commands.redact import remember
 from escalation.config import EscalationSettings
 from escalation.oncall.config import OncallSettings
+from escalation.state.db import StateStoreLimits
 
 
 def _slack(name: str) -> AliasChoices:
@@ -59,6 +60,9 @@ class Settings(BaseSettings, ChecksConfig):
         description="ALP_HTTP_BODY_TIMEOUT_S: a request whose body has not arrived this long after its head is answered 408",
     )
     state_url: str = Field("sqlite:///alp-state.db", description="ALP_STATE_URL: SQLite file or PostgreSQL DSN")
+    state: StateStoreLimits = Field(
+        default_factory=StateStoreLimits, description="ALP_STATE__*: bounds on the state store's statements"
+    )
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
     alertmanager: AlertmanagerSettings = Field(default_factory=AlertmanagerSettings)
     runbook_dir: str | None = Field(

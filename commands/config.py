@@ -181,6 +181,12 @@ class ActionSettings(BaseModel):
     kong_configmap: str = "kong-config"
     max_partitions: int = Field(256, ge=1)
     lock_ttl_s: float = Field(300, gt=0, description="Per-target lock held while an action runs")
+    run_lease_s: float = Field(
+        20,
+        gt=0,
+        description="A running action's process vouches for it this long at a time (renewed every third); "
+        "past it, whoever leads marks the run interrupted and releases its lock",
+    )
     request_ttl_s: float = Field(900, gt=0, description="A button or confirmation older than this is refused")
     approval_timeout_s: float = Field(600, gt=0, description="Two-person rule: time for the second person")
     permissions: dict[str, list[str]] = Field(

@@ -13,6 +13,9 @@ class TerminalNotifier:
     async def announce(self, inc: Incident) -> tuple[str, str] | None:
         return None  # the running bot announces it in Slack (its "announce" timer)
 
+    async def find_announcement(self, inc: Incident) -> tuple[str, str] | None:
+        return None
+
     async def refresh(self, inc: Incident) -> None:
         return None
 

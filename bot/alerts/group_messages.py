@@ -74,8 +74,12 @@ class GroupMessages:
         """An alert-born incident is announced by its group's message (posted
         now, with the incident's buttons); None when this incident is not being opened by a group."""
         pending = ANNOUNCING.get()
-        if pending is None:
-            return None
+        if pending is None:  # the leader finishing what a replica that died owed: the group's message
+            group = await self.groups.of_incident(inc.id)
+            if group is None:
+                return None
+            await self.post(group, None, None)
+            return (group.channel, group.message_ts) if group.message_ts else None
         group, fresh, received = pending
         group.incident_id = inc.id
         await self.post(group, fresh, received, save=False)

@@ -160,7 +160,7 @@ class AlertIntake:
                     group.route["invalid"] = True
                 group.route["notes"] = notes
         assert group is not None
-        if not new_episode and not group.route and _age_s(group) < IN_FLIGHT_S:
+        if not new_episode and not group.route and not group.incident_id and _age_s(group) < IN_FLIGHT_S:
             # Another replica started this episode and has not saved it yet (its first save
             # follows the check): it posts the message and opens the incident; posting here too
             # would duplicate both. Alertmanager re-sends the group; a starter that died is
@@ -256,7 +256,7 @@ class AlertIntake:
         services = sorted({v for k, v in labels.items() if k in ("service", "deployment", "app") and v in known})
         impact = redact(ann.get("description") or "")[:1000]
         inc = await self.escalator.open(
-            Priority(group.route["priority"]), summary, impact, services, group.channel, ACTOR
+            Priority(group.route["priority"]), summary, impact, services, group.channel, ACTOR, alert_episode=group.id
         )
         group.incident_id = inc.id
         if group.previous_incident_id:

@@ -4,6 +4,7 @@ channel's pace shared with the alert messages, "Clear any alerts" under the reco
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -39,6 +40,24 @@ class AlertNotifier(SlackNotifier):
             return where
         await self.pacer.wait(inc.channel.lstrip("#"))  # alert storms open incidents by the dozen
         return await super().announce(inc)
+
+    async def find_announcement(self, inc: Incident) -> tuple[str, str] | None:
+        """An alert-born incident is announced by its group's message: recorded on the group, or
+        posted by a replica that died before recording it (found by the incident it names)."""
+        group = await self.groups.of_incident(inc.id)
+        if group is None:
+            return await super().find_announcement(inc)
+        if not group.message_ts:
+            resp = await self.client.conversations_history(
+                channel=group.channel, oldest=str(inc.opened_at.timestamp() - 1), limit=200
+            )
+            names = f"Incident: {inc.ref} ("
+            found = [m for m in resp.get("messages") or [] if names in json.dumps(m.get("blocks") or [])]
+            if not found:
+                return None
+            group.message_ts = str(found[0]["ts"])
+            await self.groups.save(group)
+        return group.channel, str(group.message_ts)
 
     async def refresh(self, inc: Incident) -> None:
         if not await self.messages.refresh(inc):

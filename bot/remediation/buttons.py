@@ -50,6 +50,7 @@ class SlackRemediation:
         self.flow = RemediationFlow(
             settings, StateRequestLog(escalator.store), self.authz, notifier, self._count, audit_reader=changes_since
         )
+        escalator.leader_duties.append(self.flow.recover_interrupted)  # runs whose bot died mid-run
 
     def _count(self, action: str, event: str) -> None:
         if self.metrics is not None:

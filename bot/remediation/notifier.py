@@ -133,6 +133,14 @@ class SlackFlowNotifier:
         if out and msg.attachment and "ts" in out and req.message_ts:
             await self.attach(out["channel"], req.message_ts, msg.attachment, f"{report.target}-report.txt")
 
+    async def interrupted(self, spec: ActionSpec, req: ActionRequest) -> None:
+        who = f"<@{req.approver or req.confirmed_by}>"
+        text = (
+            f":warning: interrupted: the bot running it (confirmed by {who}) stopped mid-run, so what it changed "
+            "is not known; the check below shows the state now. The target is free: it can be run again."
+        )
+        await self._update(req, *ui.closed(spec, req.row(), text))
+
     async def _update(self, req: ActionRequest, text: str, blocks: list[dict[str, Any]]) -> None:
         """The request's message shows its new state (or a new message in its thread says it)."""
         if req.message_ts:

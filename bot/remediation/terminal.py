@@ -66,6 +66,9 @@ class TerminalNotifier:
                     )
                 )
 
+    async def interrupted(self, spec: ActionSpec, req: ActionRequest) -> None:
+        print(f"request #{req.id} was interrupted: the process running it stopped mid-run")
+
     async def verified(self, spec: ActionSpec, req: ActionRequest, report: Report) -> None:
         print(f"\nAfter {spec.name}:")
         print(render_text(report), end="")

@@ -7,6 +7,7 @@ Slack path of `incident postmortem` passes its file upload in (`upload`, bot/sla
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -51,6 +52,36 @@ async def show_text(esc: Escalator, inc: Incident) -> str:
     return "\n".join(lines)
 
 
+def open_key(user: str, channel: str, priority: str, summary: str) -> str:
+    """The request key of `incident open`: the same person opening the same words in the same
+    channel again while that incident is open is a retry (of an answer lost to a failure), not a
+    second incident (`Escalator.open_for_key`)."""
+    words = " ".join(summary.split()).casefold()
+    return "open:" + hashlib.sha256(f"{user}\n{channel}\n{priority}\n{words}".encode()).hexdigest()[:40]
+
+
+def _who(user: str | None) -> str:
+    return f"<@{user}>" if user and user.startswith(("U", "W")) else escape(user or "someone")
+
+
+async def already(esc: Escalator, incident_id: int) -> str:
+    """What is true of an incident a click or command found already moved on (a retry, a double
+    click, someone else first), after finishing what it still owes (its checklist, its message)."""
+    await esc.settle(incident_id)
+    inc = await esc.get(incident_id)
+    if inc is None:
+        return "No such incident."
+    if inc.status is Status.RESOLVED:
+        checklist = "owed: alp keeps trying to post it" if "checklist" in await esc.owes(inc.id) else "in its thread"
+        return (
+            f"{inc.ref} is already resolved (by {_who(inc.resolved_by)} at {inc.resolved_at:%H:%M} UTC); "
+            f"its recovery checklist is {checklist}."
+        )
+    if inc.status is Status.ACKNOWLEDGED:
+        return f"{inc.ref} is already acknowledged (by {_who(inc.acked_by)} at {inc.acked_at:%H:%M} UTC); escalation is stopped."
+    return f"{inc.ref} is {inc.status.value}."
+
+
 async def handle_incident_command(
     esc: Escalator, request: Any, channel: str, user: str, upload: PostmortemUpload | None
 ) -> str | None:
@@ -58,9 +89,15 @@ async def handle_incident_command(
     `postmortem` goes through `upload` where given, else comes back as Markdown text."""
     sub = request.sub
     if sub == "open":
-        opened = await esc.open(
-            Priority(request.priority), request.text, request.impact, list(request.services), channel, user
+        key = open_key(user, channel, request.priority, request.text)
+        opened, new = await esc.open_for_key(
+            key, Priority(request.priority), request.text, request.impact, list(request.services), channel, user
         )
+        if not new:
+            return (
+                f"{opened.ref} is already open for this request (opened by {_who(opened.opened_by)} at "
+                f"{opened.opened_at:%H:%M} UTC, now {opened.status.value}): nothing new was opened."
+            )
         return None if opened.message_ts else f"Opened {opened.ref}."
     if sub == "list":
         incs = await esc.list_open()
@@ -75,13 +112,11 @@ async def handle_incident_command(
     if sub == "show":
         return await show_text(esc, inc)
     if sub == "ack":
-        return (
-            f"{inc.ref} acknowledged; escalation stopped."
-            if await esc.acknowledge(inc.id, user)
-            else f"{inc.ref} is {inc.status.value}: nothing to acknowledge."
-        )
+        if await esc.acknowledge(inc.id, user):
+            return f"{inc.ref} acknowledged; escalation stopped."
+        return await already(esc, inc.id)
     if sub == "resolve":
-        return f"{inc.ref} resolved." if await esc.resolve(inc.id, user) else f"{inc.ref} was already resolved."
+        return f"{inc.ref} resolved." if await esc.resolve(inc.id, user) else await already(esc, inc.id)
     if sub == "escalate":
         return await esc.escalate_now(inc.id, user)
     if sub == "note":

@@ -245,7 +245,12 @@ async def answer_failure(error: Exception, respond: Any, state_url: str) -> None
         return
     store = as_state_store_error(error, state_url)
     if store is not None:
-        await private(respond, f"alp could not finish that: {escape(str(store))}. Try again when it answers.")
+        # people's writes carry request keys: a retry finds what this attempt did and finishes it
+        await private(
+            respond,
+            f"alp could not finish that: {escape(str(store))}. Try again when it answers: "
+            "a retry finds what this attempt did and does not repeat it.",
+        )
         return
     await private(respond, f"alp could not finish that ({type(error).__name__}); it is logged.")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -15,6 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.render.blocks import context
 from bot.render.escape import clean, escape, keep_mentions
 from bot.render.incident_blocks import checklist_blocks, incident_blocks, note_modal, open_modal, page_blocks
+from bot.render.incident_text import already
 from bot.render.report_blocks import fit
 from bot.slack.client import SLACK_ERRORS, open_form, reason
 from bot.slack.client import ephemeral as private_reply
@@ -77,6 +79,16 @@ class SlackNotifier:
                 raise
             log.warning("announced %s in %s instead of %s (%s)", inc.ref, self.fallback_channel, inc.channel, why)
         return str(resp["channel"]), str(resp["ts"])
+
+    async def find_announcement(self, inc: Incident) -> tuple[str, str] | None:
+        """The incident's announcement among the channel's top-level messages since it opened."""
+        resp = await self.client.conversations_history(
+            channel=inc.channel, oldest=str(inc.opened_at.timestamp() - 1), limit=200
+        )
+        for m in resp.get("messages") or []:
+            if str(m.get("text", "")).startswith(f"{inc.ref} {inc.priority.value} ") and not m.get("thread_ts"):
+                return inc.channel, str(m["ts"])
+        return None
 
     async def refresh(self, inc: Incident) -> None:
         if inc.message_ts:
@@ -165,7 +177,7 @@ def register_incident_handlers(app: AsyncApp, esc: Escalator, run_health: Any, s
         await ack()
         inc = await incident_of(body)
         if inc and not await esc.acknowledge(inc.id, body["user"]["id"]):
-            await ephemeral(client, body, f"{inc.ref} is already {(await esc.get(inc.id)).status.value}.")  # type: ignore[union-attr]
+            await ephemeral(client, body, await already(esc, inc.id))  # a retry: what is true, and what it owed
 
     @app.action("incident_escalate")
     async def escalate(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -183,7 +195,7 @@ def register_incident_handlers(app: AsyncApp, esc: Escalator, run_health: Any, s
         await ack()
         inc = await incident_of(body)
         if inc and not await esc.resolve(inc.id, body["user"]["id"]):
-            await ephemeral(client, body, f"{inc.ref} was already resolved.")
+            await ephemeral(client, body, await already(esc, inc.id))  # a retry finishes the checklist
 
     @app.action("incident_note")
     async def note(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -255,6 +267,13 @@ def register_incident_handlers(app: AsyncApp, esc: Escalator, run_health: Any, s
         chosen = form_value(view, "services", "selected_options")
         services = [str(o.get("value")) for o in chosen if isinstance(o, dict)] if isinstance(chosen, list) else []
         impact = str(form_value(view, "impact") or "")
-        await esc.open(
-            Priority(priority), summary, impact, services, str(view.get("private_metadata") or ""), body["user"]["id"]
+        # the form's view id is the request key: Slack's retry of the same submission opens nothing new
+        await esc.open_for_key(
+            f"open:view:{view.get('id') or uuid.uuid4().hex}",
+            Priority(priority),
+            summary,
+            impact,
+            services,
+            str(view.get("private_metadata") or ""),
+            body["user"]["id"],
         )

@@ -7,9 +7,13 @@ The rules (README, "Remediation"; the runbook's remediation steps name the actio
   (where the authorizer enforces it: the terminal's operator acts with their own credentials);
 - a request moves between states only by conditional updates, so double clicks, two people at
   once and retries run it once; a per-target lock (Redis) keeps two actions off one target;
-- every step (dry run, request, confirmation, approval, refusal, cancellation, outcome) is audited,
-  masked; an action run in an incident's channel joins its steps taken;
-- afterwards the related check re-runs, so the outcome sits beside the evidence that it helped.
+- every step (dry run, request, confirmation, approval, start, refusal, cancellation, outcome,
+  interruption) is audited, masked; an action run in an incident's channel joins its steps taken;
+- afterwards the related check re-runs, so the outcome sits beside the evidence that it helped;
+- a run leaves a durable trail: the process running it vouches for it (`run_by`, renewed every
+  third of `actions.run_lease_s`); a run whose process died is marked interrupted by whoever leads
+  (`recover_interrupted`), its lock released, audited, its message updated and its check re-run,
+  so it can be run again at once.
 
 The flow reaches storage through `RequestLog` (escalation/state/request_log.py) and people through an
 `Authorizer` and a `FlowNotifier` (Slack in bot/remediation/notifier.py, the terminal in
@@ -18,6 +22,8 @@ bot/remediation/terminal.py).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Callable
@@ -29,6 +35,7 @@ from typing import Any, Protocol
 from commands.actions.locks import TargetLock
 from commands.actions.registry import ActionContext, ActionSpec, Outcome, Preview, Risk
 from commands.actions.request import ActionRequest, RequestStatus, label, preview_json
+from commands.actions.run_trail import recover_interrupted, runner_id, vouch, vouch_until
 from commands.actions.runner import execute, find, preview, validate, why
 from commands.backends.errors import BackendError
 from commands.config import ChecksConfig
@@ -115,6 +122,15 @@ class RequestLog(Protocol):
     async def set_message(self, request_id: int, ts: str) -> None:
         """Where the request's confirmation was posted (its message id)."""
 
+    async def heartbeat(self, request_id: int, run_by: str, until: datetime) -> bool:
+        """`run_by` still runs the request until `until`; False if it no longer does."""
+
+    async def stale_runs(self, at: datetime) -> list[ActionRequest]:
+        """Running requests whose process stopped vouching for them before `at`."""
+
+    async def interrupt(self, request_id: int, at: datetime, outcome: dict[str, Any]) -> ActionRequest | None:
+        """running -> interrupted if still stale at `at` (once): the request, or None."""
+
     async def audit(
         self, actor: str, event: str, action: str, params: dict[str, Any], result: str, channel: str
     ) -> None:
@@ -152,6 +168,9 @@ class FlowNotifier(Protocol):
 
     async def verified(self, spec: ActionSpec, req: ActionRequest, report: Report) -> None:
         """The related check's report after the action."""
+
+    async def interrupted(self, spec: ActionSpec, req: ActionRequest) -> None:
+        """The run's process died mid-run: what it changed is unknown; it may be run again."""
 
 
 class RemediationFlow:
@@ -316,19 +335,33 @@ class RemediationFlow:
             who = holder.split("#")[0]
             await self.audit(user, "refused", spec.name, req.params, f"target locked by {who}", req.channel)
             return Refusal(Reason.LOCKED, who, spec.name, req.params, spec.risk, request=req)
+        me = runner_id()
         try:
-            running = await self.log.move(req.id, from_status, RequestStatus.RUNNING, **values)
+            running = await self.log.move(
+                req.id, from_status, RequestStatus.RUNNING, run_by=me, run_until=self._vouch_until(), **values
+            )
             if running is None:
                 return await self._already(req)  # a double click or a retry: it runs once
-            if "approver" in values:  # audited once it is sure to run: not a refused or losing approval
-                await self.audit(user, "approved", spec.name, req.params, "", req.channel)
-            if self.cfg.actions.dry_run:
-                outcome = Outcome(True, "dry-run mode: nothing was changed (the preview above is what would happen)")
-            else:
-                params = validate(spec, req.params)
-                outcome = await execute(spec, ActionContext(self.cfg), params, req.preview)
+            heartbeat = asyncio.create_task(self._vouch(req.id, me))
+            try:
+                # audited once it is sure to run: not a refused or losing click
+                await self.audit(
+                    user, "approved" if "approver" in values else "confirmed", spec.name, req.params, "", req.channel
+                )
+                await self.audit(user, "started", spec.name, req.params, f"request #{req.id} on {me}", req.channel)
+                if self.cfg.actions.dry_run:
+                    outcome = Outcome(
+                        True, "dry-run mode: nothing was changed (the preview above is what would happen)"
+                    )
+                else:
+                    params = validate(spec, req.params)
+                    outcome = await execute(spec, ActionContext(self.cfg), params, req.preview)
+            finally:
+                heartbeat.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await heartbeat
         finally:
-            await _release(lock)
+            await release(lock)
         status = RequestStatus.DONE if outcome.ok else RequestStatus.FAILED
         result = {
             "ok": outcome.ok,
@@ -339,16 +372,33 @@ class RemediationFlow:
             "undo": list(outcome.undo) if outcome.undo and outcome.ok else None,  # old values stay server-side
         }
         stored = json.loads(json.dumps(result, default=str))
-        ended = await self.log.move(req.id, (RequestStatus.RUNNING,), status, outcome=stored) or running
+        # a run the leader took for dead (this process was stalled past its run lease) still records what it did
+        ended = (
+            await self.log.move(
+                req.id, (RequestStatus.RUNNING, RequestStatus.INTERRUPTED), status, outcome=stored, run_until=None
+            )
+            or running
+        )
         await self.audit(user, "outcome", spec.name, req.params, f"{status}: {outcome.summary}", req.channel)
         data = {"action": spec.name, "ok": outcome.ok, "params": req.params}  # params: the postmortem's proposal
         await self.log.record_step(req.channel, user, f"{label(spec.name, req.params)}: {outcome.summary}", data)
         await self.notifier.finished(spec, ended, outcome)
         if spec.verify and outcome.ok and not self.cfg.actions.dry_run:
-            await self._verify(spec, ended)
+            await self.verify(spec, ended)
         return ended
 
-    async def _verify(self, spec: ActionSpec, req: ActionRequest) -> None:
+    def _vouch_until(self) -> datetime:
+        return vouch_until(self.cfg)
+
+    async def _vouch(self, request_id: int, me: str) -> None:
+        await vouch(self.log, self.cfg, request_id, me)
+
+    async def recover_interrupted(self) -> int:
+        """For whoever leads (commands/actions/run_trail.py): runs whose process died are marked
+        interrupted, unlocked, audited, shown and re-verified; how many."""
+        return await recover_interrupted(self)
+
+    async def verify(self, spec: ActionSpec, req: ActionRequest) -> None:
         """Re-run the related check (kafka-lag: for the group acted on) and show its report."""
         check = CHECKS.get(spec.verify or "")
         if check is None:
@@ -368,7 +418,7 @@ class RemediationFlow:
         return action, params, req.channel
 
 
-async def _release(lock: TargetLock) -> None:
+async def release(lock: TargetLock) -> None:
     """Release the target lock; if Redis is gone by now, the lock expires on its own (lock_ttl_s)."""
     try:
         await lock.release()

@@ -20,6 +20,7 @@ class RequestStatus(StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     EXPIRED = "expired"  # not confirmed (or approved) in time: nothing ran
+    INTERRUPTED = "interrupted"  # the process running it died mid-run: what it changed is unknown
 
 
 @dataclass(frozen=True)

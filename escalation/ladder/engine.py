@@ -24,6 +24,7 @@ from escalation.config import EscalationSettings
 from escalation.ladder.delivery import Delivery
 from escalation.ladder.leader import Lease
 from escalation.ladder.notify import Notifier
+from escalation.ladder.owed import OwedEffects
 from escalation.model import (
     CHECKLIST,
     Incident,
@@ -38,6 +39,7 @@ from escalation.model import (
 from escalation.oncall.paging import Gap
 from escalation.state.audit import AuditLog
 from escalation.state.db import Database, now
+from escalation.state.effects import Effect, Kind
 from escalation.state.outbox import Outbox, PageKey
 from escalation.state.store import Store
 from escalation.state.timeline import add_entry_in_channel
@@ -82,6 +84,7 @@ class Escalator:
             people,
             self._gap_moves_on,
         )
+        self.owed = OwedEffects(store, cfg, notifier, self._refresh)
         self._runs = False  # started with lead=True: delivers what its own users do, may lead
         self._loop: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -91,6 +94,9 @@ class Escalator:
         # Changes from one hour before an incident opened until now, one line each, for its pages
         # and postmortem; the bot hands it in (commands.changes.incident_changes_hook).
         self.recent_changes = recent_changes
+        # More work for whoever leads, run at each reconciler pass (e.g. the remediation flow's
+        # `recover_interrupted`: runs whose process died); each one's failure is logged, not raised.
+        self.leader_duties: list[Callable[[], Awaitable[object]]] = []
 
     @classmethod
     def connect(
@@ -185,6 +191,9 @@ class Escalator:
 
     async def reconcile(self) -> None:
         """Do everything that is due: announcements, ack timeouts, reminders, steps, page retries."""
+        # owed side effects first: an announcement a dead replica owed is posted before any page,
+        # so the pages go into its thread
+        await self.owed.carry_out_due(lambda: self.leading)
         due = await self.store.due(now())
         for inc in due["announce"]:
             if self.leading:
@@ -201,6 +210,12 @@ class Escalator:
         for key in await self.outbox.due(now()):
             if self.leading:
                 self.delivery.start(key)
+        for duty in self.leader_duties:
+            if self.leading:
+                try:
+                    await duty()
+                except Exception:
+                    log.exception("leader duty %s failed", getattr(duty, "__qualname__", duty))
 
     async def _advance(self, inc: Incident, timed: bool = False) -> Incident | None:
         """Move `inc` past its next step (once, whoever tries) and hand the step's page to delivery."""
@@ -236,13 +251,27 @@ class Escalator:
         channel: str,
         user: str,
         external_key: str | None = None,
+        alert_episode: int | None = None,
     ) -> Incident:
-        """A new incident, announced; a P0's first step is paged at once."""
+        """A new incident, announced; a P0's first step is paged at once. `alert_episode`: the
+        alert group episode that opens it, linked in the same transaction."""
         ladder = build_ladder(priority, self.cfg)  # frozen onto the incident
         inc = await self.store.create(
-            priority, summary, impact, services, channel, user, ladder, uuid.uuid4().hex, CHECKLIST, external_key, True
+            priority,
+            summary,
+            impact,
+            services,
+            channel,
+            user,
+            ladder,
+            uuid.uuid4().hex,
+            CHECKLIST,
+            external_key,
+            alert_episode=alert_episode,
+            held_s=self.owed.lease_s,
         )
-        await self._announce(inc, claimed=True)
+        # owed with the incident, its first attempt ours: if this process dies, the leader retries it
+        await self.owed.carry_out(inc.id, Kind.ANNOUNCE, Effect(inc.id, Kind.ANNOUNCE, 1))
         areas = specialist_areas(services, summary)
         if areas:
             channels = [getattr(self.cfg.specialists, a) for a in areas]
@@ -261,6 +290,7 @@ class Escalator:
         is none: (incident, True if opened now). Idempotent, across replicas too."""
         existing = await self.store.open_for_key(key)
         if existing is not None:
+            await self.settle(existing.id)  # a retry finishes what the first attempt owed
             return existing, False
         try:
             return await self.open(priority, summary, impact, services, channel, user, external_key=key), True
@@ -269,6 +299,16 @@ class Escalator:
             if existing is None:
                 raise
             return existing, False
+
+    async def settle(self, incident_id: int) -> None:
+        """Carry out now what the incident still owes (its announcement, its checklist) unless an
+        attempt is in flight: for a person's retry after an ambiguous failure."""
+        for kind in await self.owed.effects.pending(incident_id):
+            await self.owed.carry_out(incident_id, kind)
+
+    async def owes(self, incident_id: int) -> list[str]:
+        """What the incident still owes ("announce", "checklist"): not carried out yet."""
+        return [k.value for k in await self.owed.effects.pending(incident_id)]
 
     async def _announce(self, inc: Incident, claimed: bool = False) -> None:
         """Post the incident once, whoever tries; `claimed`: the announcement is already this caller's."""
@@ -350,12 +390,12 @@ class Escalator:
         return f"{inc.ref}: escalated to {inc.ladder[inc.next_step].name}"
 
     async def resolve(self, incident_id: int, user: str) -> bool:
-        inc = await self.store.resolve(incident_id, user)
+        inc = await self.store.resolve(incident_id, user, held_s=self.owed.lease_s)
         if inc is None:
             return False
         self._wake.set()  # the pager's alerts owe their resolve
-        await self._refresh(inc)
-        await self._safely(self.notifier.checklist(inc))
+        # the message, then the checklist: owed with the resolve, its first attempt ours
+        await self.owed.carry_out(inc.id, Kind.CHECKLIST, Effect(inc.id, Kind.CHECKLIST, 1))
         return True
 
     async def note(self, incident_id: int, user: str, text: str) -> None:

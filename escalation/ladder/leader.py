@@ -18,12 +18,13 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from escalation.state.db import Database, now
+from escalation.state.db import Database, now, wait_for_locks_at_most
 from escalation.state.schema import leases
 
 log = logging.getLogger(__name__)
 
 NAME = "escalation"
+LOCK_WAIT_S = 0.2  # how long taking or renewing the lease waits for the row's lock
 
 
 class Lease:
@@ -45,6 +46,9 @@ class Lease:
         expires = at + timedelta(seconds=self.ttl_s)
         try:
             async with self.engine.begin() as conn:
+                # a row lock held by a leader cut off mid-renewal is not waited on: the next poll retries,
+                # and PostgreSQL ends that leader's transaction (idle_in_transaction_session_timeout)
+                await wait_for_locks_at_most(conn, LOCK_WAIT_S)
                 res = await conn.execute(
                     leases.update()
                     .where(leases.c.name == NAME, sa.or_(leases.c.holder == self.holder, leases.c.expires_at < at))

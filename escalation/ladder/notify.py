@@ -13,6 +13,10 @@ class Notifier(Protocol):
     async def announce(self, inc: Incident) -> tuple[str, str] | None:
         """Post the incident with its buttons; return (channel, ts) of the message."""
 
+    async def find_announcement(self, inc: Incident) -> tuple[str, str] | None:
+        """(channel, ts) of the incident's announcement if an earlier attempt posted it (its process
+        died before recording where), else None: looked for before any announcement that follows another."""
+
     async def refresh(self, inc: Incident) -> None:
         """Update the announcement in place (status, who acked, next page)."""
 

@@ -4,6 +4,14 @@ and `Database`, the one asynchronous engine (connection pool) every table's API 
 Requests never wait on a synchronous database call: reads and writes go through SQLAlchemy's
 asyncio engine (aiosqlite for SQLite, psycopg's async driver for PostgreSQL). Only the Alembic
 migrations at start-up use a short-lived synchronous engine.
+
+Every statement alp sends to PostgreSQL is bounded (`StateStoreLimits`): each transaction starts by
+setting `statement_timeout`, `lock_timeout` and `idle_in_transaction_session_timeout` for itself
+(`set_config(..., true)`, as `SET LOCAL` does), so the limits hold behind PgBouncer in transaction
+pooling too, where startup `options` are refused and a session's `SET` would leak to other clients;
+and every connection has TCP keepalives and a TCP user timeout, so a half-open connection is
+noticed in seconds on the bot's side. A backend left idle in a transaction by a bot cut off from
+it is ended by PostgreSQL after `idle_in_transaction_timeout_s`, releasing its row locks.
 """
 
 from __future__ import annotations
@@ -16,8 +24,11 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.engine import Engine
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from commands.backends.errors import BackendError
@@ -25,6 +36,65 @@ from commands.backends.errors import BackendError
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_S = 30  # a writer queues this long on SQLite's lock before "database is locked"
 _MIGRATED: set[str] = set()  # databases this process has already brought up to date
+
+
+class StateStoreLimits(BaseSettings):
+    """Bounds on every statement and connection to a PostgreSQL state store (`ALP_STATE__*`), in
+    seconds. SQLite ignores them but `busy_timeout_s` (how long a writer queues on its file lock)."""
+
+    model_config = SettingsConfigDict(env_prefix="ALP_STATE__", extra="ignore")
+
+    statement_timeout_s: float = Field(10.0, gt=0, description="One statement's longest run")
+    lock_timeout_s: float = Field(2.0, gt=0, description="Longest wait for a row or table lock")
+    idle_in_transaction_timeout_s: float = Field(
+        5.0, gt=0, description="A transaction left idle this long (its client gone) is ended by PostgreSQL"
+    )
+    keepalive_idle_s: int = Field(5, ge=1, description="TCP keepalive: first probe after this much silence")
+    keepalive_interval_s: int = Field(2, ge=1, description="TCP keepalive: between probes")
+    keepalive_count: int = Field(3, ge=1, description="TCP keepalive: unanswered probes before the connection dies")
+    tcp_user_timeout_s: float = Field(15.0, gt=0, description="Data unacknowledged this long kills the connection")
+    migration_timeout_s: float = Field(
+        120.0, gt=0, description="Statement and lock limit of the migrations at start (another replica may hold them)"
+    )
+    busy_timeout_s: float = Field(30.0, gt=0, description="SQLite: how long a writer waits for the file lock")
+
+    def settings(self, migrating: bool = False) -> dict[str, str]:
+        """The per-transaction settings, as PostgreSQL's `set_config` takes them (milliseconds)."""
+        statement = self.migration_timeout_s if migrating else self.statement_timeout_s
+        lock = self.migration_timeout_s if migrating else self.lock_timeout_s
+        return {
+            "statement_timeout": f"{int(statement * 1000)}",
+            "lock_timeout": f"{int(lock * 1000)}",
+            "idle_in_transaction_session_timeout": f"{int(self.idle_in_transaction_timeout_s * 1000)}",
+        }
+
+    def connect_args(self) -> dict[str, Any]:
+        """libpq's client-side TCP settings (they hold through PgBouncer: they are the bot's own socket)."""
+        return {
+            "keepalives": 1,
+            "keepalives_idle": self.keepalive_idle_s,
+            "keepalives_interval": self.keepalive_interval_s,
+            "keepalives_count": self.keepalive_count,
+            "tcp_user_timeout": int(self.tcp_user_timeout_s * 1000),
+        }
+
+
+def bound_transactions(engine: Engine, limits: StateStoreLimits, migrating: bool = False) -> None:
+    """Every transaction on the PostgreSQL `engine` starts by setting its own limits (one round trip)."""
+    if engine.dialect.name != "postgresql":
+        return
+    values = limits.settings(migrating)
+    statement = "SELECT " + ", ".join(f"set_config('{name}', %({name})s, true)" for name in values)
+
+    @event.listens_for(engine, "begin")
+    def _limits(conn: Connection) -> None:
+        conn.exec_driver_sql(statement, values)
+
+
+async def wait_for_locks_at_most(conn: AsyncConnection, seconds: float) -> None:
+    """Within this transaction, a lock not granted within `seconds` fails the statement (PostgreSQL)."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(sa.text("SELECT set_config('lock_timeout', :ms, true)"), {"ms": str(int(seconds * 1000))})
 
 
 def now() -> datetime:
@@ -95,6 +165,12 @@ def serialised_writes(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _connect_args(url: str, limits: StateStoreLimits) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        return {"timeout": limits.busy_timeout_s}  # writers queue on SQLite's lock instead of failing
+    return limits.connect_args()
+
+
 class StateStoreError(BackendError):
     """The state database at ALP_STATE_URL could not be reached or refused the bot (a login, a statement).
     `backend` is "PostgreSQL" or "SQLite"; `str()` says it is alp's state store, where, and why."""
@@ -125,13 +201,14 @@ class Database:
     the newest schema when opened (synchronously: start-up, not a request). `engine` is the asyncio
     engine the store, the outbox, the lease, remediation requests, alert groups and the audit log share."""
 
-    def __init__(self, state_url: str, pooled: bool = True) -> None:
-        """`pooled=False` (a one-shot command such as the terminal's): no connection outlives its use."""
+    def __init__(self, state_url: str, pooled: bool = True, limits: StateStoreLimits | None = None) -> None:
+        """`pooled=False` (a one-shot command such as the terminal's): no connection outlives its use.
+        `limits`: from the bot's settings (`ALP_STATE__*`); read from the environment when not given."""
+        self.limits = limits = limits or StateStoreLimits()
         sync_url = sqlalchemy_url(state_url)
-        sqlite = sync_url.startswith("sqlite")
-        sync_options: dict[str, Any] = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}} if sqlite else {}
-        sync_engine = sa.create_engine(sync_url, **sync_options)
-        if sqlite:
+        sync_engine = sa.create_engine(sync_url, connect_args=_connect_args(sync_url, limits))
+        bound_transactions(sync_engine, limits, migrating=True)
+        if sync_url.startswith("sqlite"):
             serialised_writes(sync_engine)
         try:
             migrate(sync_engine)
@@ -141,10 +218,9 @@ class Database:
             sync_engine.dispose()
         url = async_url(state_url)
         options: dict[str, Any] = {"pool_pre_ping": True} if pooled else {"poolclass": NullPool}
-        if url.startswith("sqlite"):
-            options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S}  # writers queue on the lock
         self.url = url
-        self.engine: AsyncEngine = create_async_engine(url, **options)
+        self.engine: AsyncEngine = create_async_engine(url, connect_args=_connect_args(url, limits), **options)
+        bound_transactions(self.engine.sync_engine, limits)
         if url.startswith("sqlite"):
             serialised_writes(self.engine.sync_engine)
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from commands.actions.registry import Risk
@@ -55,6 +56,18 @@ class StateRequestLog:
         self, request_id: int, from_status: tuple[RequestStatus, ...], to_status: RequestStatus, **values: Any
     ) -> ActionRequest | None:
         if not await self.requests.move(request_id, tuple(s.value for s in from_status), to_status.value, **values):
+            return None
+        return await self.get(request_id)
+
+    async def heartbeat(self, request_id: int, run_by: str, until: datetime) -> bool:
+        return await self.requests.heartbeat(request_id, run_by, until)
+
+    async def stale_runs(self, at: datetime) -> list[ActionRequest]:
+        found = [await self.get(i) for i in await self.requests.stale_runs(at)]
+        return [r for r in found if r is not None]
+
+    async def interrupt(self, request_id: int, at: datetime, outcome: dict[str, Any]) -> ActionRequest | None:
+        if not await self.requests.interrupt(request_id, at, outcome):
             return None
         return await self.get(request_id)
 

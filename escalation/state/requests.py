@@ -6,6 +6,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import sqlalchemy as sa
+
 from escalation.state.db import Database, aware, now
 from escalation.state.schema import action_requests
 
@@ -65,6 +67,47 @@ class RequestTable:
                 action_requests.update()
                 .where(action_requests.c.id == request_id, action_requests.c.status.in_(from_status))
                 .values(status=to_status, **values)
+            )
+            return res.rowcount == 1
+
+    async def heartbeat(self, request_id: int, run_by: str, until: datetime) -> bool:
+        """The process `run_by` still runs the request: vouch for it until `until`. False if the
+        request is no longer its running one (interrupted by the leader meanwhile)."""
+        async with self.engine.begin() as conn:
+            res = await conn.execute(
+                action_requests.update()
+                .where(
+                    action_requests.c.id == request_id,
+                    action_requests.c.status == "running",
+                    action_requests.c.run_by == run_by,
+                )
+                .values(run_until=until)
+            )
+            return res.rowcount == 1
+
+    async def stale_runs(self, at: datetime) -> list[int]:
+        """Ids of running requests whose process stopped vouching for them before `at`."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                sa.select(action_requests.c.id).where(
+                    action_requests.c.status == "running",
+                    sa.or_(action_requests.c.run_until.is_(None), action_requests.c.run_until < at),
+                )
+            )
+            return [int(r[0]) for r in rows]
+
+    async def interrupt(self, request_id: int, at: datetime, outcome: dict[str, Any]) -> bool:
+        """running -> interrupted, only if its process still has not vouched for it at `at` (once,
+        whoever leads)."""
+        async with self.engine.begin() as conn:
+            res = await conn.execute(
+                action_requests.update()
+                .where(
+                    action_requests.c.id == request_id,
+                    action_requests.c.status == "running",
+                    sa.or_(action_requests.c.run_until.is_(None), action_requests.c.run_until < at),
+                )
+                .values(status="interrupted", outcome=outcome, run_until=None)
             )
             return res.rowcount == 1
 

@@ -99,7 +99,9 @@ action_requests = sa.Table(
     sa.Column("risk", sa.String(16), nullable=False),
     sa.Column("requester", sa.String(64), nullable=False),
     sa.Column("channel", sa.String(64), nullable=False),
-    sa.Column("status", sa.String(24), nullable=False),  # pending, awaiting_approval, running, done, failed, ...
+    sa.Column(
+        "status", sa.String(24), nullable=False
+    ),  # pending, awaiting_approval, running, done, failed, interrupted, ...
     sa.Column("created_at", TS, nullable=False),
     sa.Column("expires_at", TS, nullable=False),
     sa.Column("preview", sa.JSON, nullable=False),
@@ -109,6 +111,9 @@ action_requests = sa.Table(
     sa.Column("outcome", sa.JSON),
     sa.Column("message_ts", sa.String(32)),
     sa.Column("thread_ts", sa.String(32)),
+    # added by migration 0008: the process running it, and until when its heartbeat vouches for it
+    sa.Column("run_by", sa.String(128)),
+    sa.Column("run_until", TS),
 )
 
 leases = sa.Table(
@@ -185,4 +190,21 @@ oncall_handoffs = sa.Table(  # one row per schedule, handoff instant and side ef
     sa.Column("done_at", TS),
     sa.Column("result", sa.Text, nullable=False, default=""),
     sa.PrimaryKeyConstraint("schedule", "at", "kind"),
+)
+
+# Side effects owed by incidents' state changes (escalation.state.effects); created by migration 0008
+effects = sa.Table(
+    "alp_effects",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("incident_id", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(24), nullable=False),  # announce, checklist
+    sa.Column("status", sa.String(16), nullable=False),  # pending, done
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", TS, nullable=False),
+    sa.Column("lease_until", TS),  # an attempt in flight; past this, a crashed attempt is retried
+    sa.Column("error", sa.Text),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("done_at", TS),
+    sa.UniqueConstraint("incident_id", "kind"),  # owed once per incident
 )

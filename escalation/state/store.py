@@ -19,9 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from escalation.model import Incident, PagerEvent, Priority, Status, Step, TimelineEntry, TimelineKind
 from escalation.state.db import Database, aware, migrate, now, sqlalchemy_url
+from escalation.state.effects import Kind, owe
 from escalation.state.outbox import insert_page
 from escalation.state.rows import incident_of as _incident
-from escalation.state.schema import incidents
+from escalation.state.schema import alert_groups, incidents
 from escalation.state.timeline import add_entry, entries
 
 
@@ -61,11 +62,16 @@ class Store:
         checklist: list[str],
         external_key: str | None = None,
         announcing: bool = False,
+        alert_episode: int | None = None,
+        held_s: float = 30.0,
     ) -> Incident:
         """A new triggered incident whose first step is due `ladder[0].delay_s` from now.
         With `external_key`: raises sqlalchemy.exc.IntegrityError if an open incident has that key.
-        `announcing`: the caller has the announcement (as `claim_announcement` would give it), so no
-        reconciler pass can announce it first while the caller is still on its way to."""
+        The announcement is owed in the same transaction (`escalation.state.effects`), its first
+        attempt held by the caller for `held_s` seconds: the caller carries it out, or the leader
+        if the caller dies. `announcing` is kept for callers of the
+        flag (`announced` is set, so the older reconciler path leaves it to the owed effect).
+        `alert_episode`: the alert group episode that opened it is linked in the same transaction."""
         opened = now()
         async with self.engine.begin() as conn:
             row = (
@@ -85,7 +91,7 @@ class Store:
                             next_step=0,
                             next_due_at=opened + timedelta(seconds=ladder[0].delay_s),
                             escalation_id=escalation_id,
-                            announced=announcing,
+                            announced=True,
                             checklist=dict.fromkeys(checklist, False),
                             version=0,
                             external_key=external_key,
@@ -104,6 +110,11 @@ class Store:
                 f"opened {priority.value}: {summary}",
                 {"impact": impact, "services": services, **({"key": external_key} if external_key else {})},
             )
+            await owe(conn, row["id"], Kind.ANNOUNCE, held_s)
+            if alert_episode is not None:
+                await conn.execute(
+                    alert_groups.update().where(alert_groups.c.id == alert_episode).values(incident_id=row["id"])
+                )
         return _incident(row)
 
     async def get(self, incident_id: int) -> Incident | None:
@@ -145,11 +156,13 @@ class Store:
         kind: TimelineKind,
         text: str,
         pager_event: str | None = None,
+        owes: tuple[Kind, float] | None = None,
         **values: Any,
     ) -> Incident | None:
         """One conditional UPDATE plus its timeline entry, in one transaction; the new incident,
         or None when the condition no longer held. `pager_event` (acknowledge, resolve): the pager
-        alerts of the incident's pages owe that event, queued in the same transaction."""
+        alerts of the incident's pages owe that event, queued in the same transaction; `owes`: the
+        side effect the change owes (escalation/state/effects.py), recorded in it too."""
         from escalation.state.outbox import queue_followups
 
         async with self.engine.begin() as conn:
@@ -171,6 +184,8 @@ class Store:
             if pager_event is not None:
                 pager_steps = [i for i, s in enumerate(row["ladder"]) if s.get("via") == "pager"]
                 await queue_followups(conn, incident_id, pager_event, pager_steps)
+            if owes is not None:
+                await owe(conn, incident_id, *owes)
         return _incident(row)
 
     async def acknowledge(
@@ -194,7 +209,9 @@ class Store:
             remind_at=at + timedelta(seconds=reminder_s),
         )
 
-    async def resolve(self, incident_id: int, user: str) -> Incident | None:
+    async def resolve(self, incident_id: int, user: str, held_s: float = 30.0) -> Incident | None:
+        """-> resolved; the recovery checklist is owed in the same transaction, its first attempt
+        held by the caller for `held_s` seconds."""
         return await self._transition(
             incident_id,
             incidents.c.status != Status.RESOLVED.value,
@@ -202,6 +219,7 @@ class Store:
             TimelineKind.RESOLVE,
             "resolved",
             pager_event=PagerEvent.RESOLVE.value,
+            owes=(Kind.CHECKLIST, held_s),
             status=Status.RESOLVED.value,
             resolved_by=user,
             resolved_at=now(),

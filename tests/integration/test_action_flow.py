@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ from commands.actions.flow import Click, Closed, NotDelivered, Reason, Refusal, 
 from commands.actions.locks import TargetLock
 from commands.actions.registry import ActionSpec, Outcome, Preview, Risk
 from commands.actions.request import ActionRequest, RequestStatus
+from commands.actions.run_trail import runner_id
 from commands.config import ChecksConfig
 from commands.report import Report
 from escalation.config import EscalationSettings
@@ -79,6 +81,9 @@ class Seen:
 
     async def verified(self, spec: ActionSpec, req: ActionRequest, report: Report) -> None:
         self.events.append(("verified", req.id, report.target))
+
+    async def interrupted(self, spec: ActionSpec, req: ActionRequest) -> None:
+        self.events.append(("interrupted", req.id, req.status))
 
     def of(self, event: str) -> list[tuple[str, int, str]]:
         return [e for e in self.events if e[0] == event]
@@ -140,6 +145,8 @@ async def test_authorization_is_asked_at_confirm_time_and_every_step_is_audited(
         ("U0ALICE", "dry-run", "POST http"),
         ("U0ALICE", "requested", f"request #{req.id}"),
         ("U0ALICE", "refused", "not authorized for safe"),
+        ("U0ALICE", "confirmed", ""),
+        ("U0ALICE", "started", f"request #{req.id} on {runner_id()}"),
         ("U0ALICE", "outcome", "done"),
     ]
 
@@ -174,6 +181,7 @@ async def test_two_person_rule_requester_and_confirmer_cannot_approve(cfg, testb
         ("U0DAN", "refused"),
         ("U0CAROL", "refused"),
         ("U0BOB", "approved"),
+        ("U0BOB", "started"),
         ("U0BOB", "outcome"),
     ]
     assert [e[2] for e in events[3:6]] == ["self-approval", "self-approval", "not authorized for destructive"]
@@ -317,6 +325,7 @@ async def test_an_approval_held_off_by_the_lock_is_audited_as_refused_not_approv
         ("U0ALICE", "confirmed"),
         ("U0BOB", "refused"),
         ("U0BOB", "approved"),
+        ("U0BOB", "started"),
         ("U0BOB", "outcome"),
     ]
     assert "U0EVE" in events[3][2]
@@ -369,7 +378,7 @@ async def test_an_action_in_an_incident_channel_joins_its_steps_and_audit(cfg, s
         assert len(steps) == 1 and steps[0][1].startswith("warm-cache service=scheduler-service: ")
         assert steps[0][2] == {"action": "warm-cache", "ok": True}
         tied = {r["event"]: r["incident_id"] for r in await audit.latest(20) if r["action"] == "warm-cache"}
-        assert tied == {"dry-run": inc.id, "requested": inc.id, "outcome": inc.id}
+        assert tied == dict.fromkeys(("dry-run", "requested", "confirmed", "started", "outcome"), inc.id)
         elsewhere = await flow.request("warm-cache", {}, "U0ALICE", "C0OPS")  # no incident there
         assert isinstance(elsewhere, ActionRequest)
         assert (await audit.latest(1))[0]["incident_id"] is None
@@ -480,3 +489,53 @@ def test_the_terminal_undo_line_restores_what_was_there(testbed, kube_admin, tmp
         core.patch_namespaced_config_map(
             "auth-config", PLATFORM, {"data": {k: before.get(k) for k in ("oauth_endpoint", "cache_ttl")}}
         )
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_url(request, tmp_path):  # type: ignore[no-untyped-def]
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/state.db"
+    return request.getfixturevalue("pg_state")
+
+
+async def test_a_run_vouched_for_is_left_alone_and_a_dead_one_is_recovered_once(testbed, platform, state_url, logs):
+    """The flow's side, on SQLite and PostgreSQL: while an action runs (longer than its run lease),
+    the leader's recovery passes leave it alone; a run whose process stopped vouching is
+    interrupted once by two leaders recovering at the same moment, and its lock released."""
+    cfg = config_for(testbed, platform, PLATFORM, actions={"run_lease_s": 1.0})
+    people = People(U0ALICE=Risk.SAFE)
+    seen, leader_seen = Seen(), Seen()
+    flow = RemediationFlow(cfg, logs(state_url), people, seen)
+    leader = RemediationFlow(cfg, logs(state_url), people, leader_seen)
+    req = await requested(flow, "U0ALICE")
+    platform.admin_delay_s = 3
+    try:
+        run = asyncio.create_task(flow.confirm(req.id, "U0ALICE"))
+        while not run.done():
+            assert await leader.recover_interrupted() == 0
+            await asyncio.sleep(0.1)
+    finally:
+        platform.admin_delay_s = 0
+    assert run.result().status is RequestStatus.DONE  # type: ignore[union-attr]
+
+    dead = await requested(flow, "U0ALICE")
+    lock = TargetLock(cfg, dead.target, f"U0ALICE#{dead.id}")
+    assert await lock.acquire() is None
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    assert await flow.log.move(
+        dead.id,
+        (RequestStatus.PENDING,),
+        RequestStatus.RUNNING,
+        confirmed_by="U0ALICE",
+        run_by="gone-1",
+        run_until=past,
+    )
+    counts = await asyncio.gather(leader.recover_interrupted(), flow.recover_interrupted())
+    assert sorted(counts) == [0, 1]
+    assert (await flow.log.get(dead.id)).status is RequestStatus.INTERRUPTED  # type: ignore[union-attr]
+    assert await lock.acquire() is None  # released: a retry may take it at once
+    await lock.release()
+    events = [e for e in leader_seen.events + seen.events if e[1] == dead.id and e[0] in ("interrupted", "verified")]
+    assert sorted(e[0] for e in events) == ["interrupted", "verified"]
+    trail = [e for a, e, act, r in await audit_rows(state_url) if f"#{dead.id}" in r]
+    assert trail == ["requested", "interrupted"]

@@ -66,6 +66,7 @@ class FakePlatform(_Server):
         self.pager_events: list[dict[str, Any]] = []  # PagerDuty Events API v2 compatible sink (accepted ones)
         self.pager_failures = 0  # the next this many events are answered 500 (and not kept)
         self.admin_posts: list[tuple[str, Any]] = []  # the services' admin endpoints
+        self.admin_delay_s = 0.0  # how long an admin endpoint takes to answer (an action caught mid-run)
 
     @property
     def base(self) -> str:
@@ -97,6 +98,10 @@ class FakePlatform(_Server):
         self.admin_posts.append(
             (f"{request.match_info['name']}/{request.match_info['path']}", json.loads(body) if body else None)
         )
+        waited = 0.0
+        while waited < self.admin_delay_s:  # setting it back to 0 ends the wait of requests in flight
+            await asyncio.sleep(0.05)
+            waited += 0.05
         return web.json_response({"status": "accepted"}, status=202)
 
     async def _pager(self, request: web.Request) -> web.Response:

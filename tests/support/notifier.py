@@ -20,6 +20,9 @@ class Recorder:
         self.announced.append(inc.ref)
         return inc.channel, f"1000.{inc.id}"
 
+    async def find_announcement(self, inc):  # type: ignore[no-untyped-def]
+        return (inc.channel, f"1000.{inc.id}") if inc.ref in self.announced else None
+
     async def refresh(self, inc) -> None:  # type: ignore[no-untyped-def]
         return None
 

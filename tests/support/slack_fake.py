@@ -47,6 +47,7 @@ class FakeSlack:
         self.delay_text: dict[
             str, float
         ] = {}  # a thread post with this in its text is answered this late  # chat.postMessage with this in its text fails this many times more
+        self.delay_top_text: dict[str, float] = {}  # a top-level post (no thread) with this text: answered late
         self.socket_received: list[dict[str, Any]] = []  # what the bot sent back over Socket Mode
         self._sockets: list[web.WebSocketResponse] = []
         self._ts = itertools.count(1)
@@ -107,6 +108,7 @@ class FakeSlack:
         self.delay_text.clear()
         self.users.clear()
         self.refuse_group_writes = None
+        self.delay_top_text.clear()
 
     def called(self, method: str) -> list[Call]:
         with self._lock:
@@ -186,6 +188,9 @@ class FakeSlack:
             return failure
         answer = self._answer(method, args)
         self._record(method, args, answer)
+        for part, delay in list(self.delay_top_text.items()):  # posted at the top level, the answer late
+            if method == "chat.postMessage" and not args.get("thread_ts") and part in str(args.get("text", "")):
+                await asyncio.sleep(delay)
         for part, delay in list(self.delay_text.items()):  # posted, but the answer is late
             if method == "chat.postMessage" and args.get("thread_ts") and part in str(args.get("text", "")):
                 await asyncio.sleep(delay)
@@ -227,7 +232,13 @@ class FakeSlack:
                 for c in self.called("chat.postMessage")
                 if c.args.get("channel") == args.get("channel") and not c.args.get("thread_ts") and c.response.get("ok")
             ]
-            return {"ok": True, "messages": [{"text": c.args.get("text"), "ts": c.response.get("ts")} for c in posted]}
+            return {
+                "ok": True,
+                "messages": [
+                    {"text": c.args.get("text"), "ts": c.response.get("ts"), "blocks": c.args.get("blocks") or []}
+                    for c in posted
+                ],
+            }
         if method == "apps.connections.open":
             return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}
         if method == "usergroups.users.list":
