@@ -376,7 +376,11 @@ async def test_an_action_in_an_incident_channel_joins_its_steps_and_audit(cfg, s
         assert isinstance(await flow.confirm(req.id, "U0ALICE"), ActionRequest)
         steps = [(e.kind, e.text, e.data) for e in await store.timeline(inc.id) if e.kind == TimelineKind.ACTION]
         assert len(steps) == 1 and steps[0][1].startswith("warm-cache service=scheduler-service: ")
-        assert steps[0][2] == {"action": "warm-cache", "ok": True}
+        assert steps[0][2] == {
+            "action": "warm-cache",
+            "ok": True,
+            "params": {"service": "scheduler-service"},
+        }  # params: the postmortem's proposal
         tied = {r["event"]: r["incident_id"] for r in await audit.latest(20) if r["action"] == "warm-cache"}
         assert tied == dict.fromkeys(("dry-run", "requested", "confirmed", "started", "outcome"), inc.id)
         elsewhere = await flow.request("warm-cache", {}, "U0ALICE", "C0OPS")  # no incident there
