@@ -53,7 +53,7 @@ from bot.slack_client import (
 from commands.params import UsageError
 from commands.redact import redact
 from commands.registry import CHECKS, CheckContext
-from commands.report import Report, Severity
+from commands.report import Report
 from commands.runner import run_check
 from escalation.db import as_state_store_error
 from escalation.engine import Escalator
@@ -376,7 +376,9 @@ async def run_in_channel(
                 await reply.attach_image(png, f"{request.target}-chart.png", f"{request.target}: lag over the window")
         channel = command["channel_id"]
         msg = render_report(
-            report, lambda action, params: flow.request_button(action, params, channel), request.show_all
+            report,
+            lambda action, params, evidence: flow.request_button(action, params, evidence, channel),
+            request.show_all,
         )
         if not await reply.send(msg, what=f"the {request.target} report"):
             outcome = "error"
@@ -400,10 +402,9 @@ async def link_to_incident(
     escalator: Escalator, request: CheckRequest, command: dict[str, Any], report: Report
 ) -> None:
     """A check run for an incident (`--incident`, or in its channel) joins its steps and evidence."""
-    worst_first = sorted(report.redacted().findings, key=lambda f: -f.severity.rank)
-    findings = [f"{f.severity.value.upper()}: {f.title}" for f in worst_first if f.severity is not Severity.OK][:8]
-    user, text = command.get("user_id", "alp"), f"check {request.target}: {report.severity.value.upper()}"
-    data = {"target": request.target, "severity": report.severity.value, "findings": findings}
+    user = command.get("user_id", "alp")
+    params = request.params.model_dump(mode="json", exclude_defaults=True)
+    text, data = report.verdict(f"asked by <@{user}>", params)
     if not request.incident:
         await escalator.record_in_channel(command["channel_id"], user, "check", text, data)
         return

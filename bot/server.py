@@ -126,8 +126,10 @@ async def serve(settings: Settings) -> None:
     notifier = AlertNotifier(client, settings, groups)
     escalator = Escalator.connect(db, settings.escalation, notifier, on_event=metrics.escalation_event)
     from commands.changes import incident_changes_hook
+    from commands.runner import check_runner
 
     escalator.recent_changes = incident_changes_hook(settings)
+    escalator.run_check = check_runner(settings)
     await escalator.start()
     watcher = None
     if settings.kafka_lag.watch_interval_s > 0:

@@ -151,6 +151,27 @@ class Report(BaseModel):
         more = f" (+{others} more problem(s))" if others else ""
         return f"{head}: {worst.title}{more}"
 
+    def verdict(self, why: str, params: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+        """This report as an incident's timeline entry of kind "check": its text and data
+        {target, severity, findings ("CRITICAL: title", worst first, at most 8, redacted), taken_at
+        (ISO 8601, UTC: when the evidence was read), why (what ran it: "asked by …", "after restart",
+        "before paging secondary", "on resolve"), params (the check's parameters, to run it again)}."""
+        clean = self.redacted()
+        findings = [
+            f"{f.severity.value.upper()}: {f.title}" for f in clean.worst_first() if f.severity is not Severity.OK
+        ]
+        if not findings:
+            findings = [f"OK: {clean.headline.partition(': OK: ')[2] or 'nothing was checked'}"]
+        data = {
+            "target": self.target,
+            "severity": self.severity.value,
+            "findings": findings[:8],
+            "taken_at": self.started_at.isoformat(),
+            "why": why,
+            "params": params or {},
+        }
+        return f"check {self.target}: {self.severity.value.upper()} ({why})", data
+
     _redacted: Report | None = PrivateAttr(None)
 
     def redacted(self) -> Report:

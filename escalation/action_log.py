@@ -21,15 +21,16 @@ class ActionLog:
     """Requests as typed `ActionRequest`s, each move one conditional UPDATE; audit rows tied to
     the open incident of their channel."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, escalator: Escalator | None = None) -> None:
         self.store = store
+        self.escalator = escalator  # the bot's: a remediation that ran acknowledges the incident
         self.requests = ActionRequests(store.db)
         self.audit_log = AuditLog(store.db)
 
     @classmethod
     def of(cls, escalator: Escalator) -> ActionLog:
         """The log in the escalation engine's state store."""
-        return cls(escalator.store)
+        return cls(escalator.store, escalator)
 
     @classmethod
     def connect(cls, state_url: str) -> ActionLog:
@@ -75,10 +76,15 @@ class ActionLog:
         inc = await self.store.open_in_channel(channel) if channel else None
         await self.audit_log.record(actor, event, action, params, result, inc.id if inc else None)
 
-    async def record_step(self, channel: str, actor: str, text: str, data: dict[str, Any]) -> None:
+    async def record_step(
+        self, channel: str, actor: str, text: str, data: dict[str, Any], kind: str = TimelineKind.ACTION
+    ) -> None:
         inc = await self.store.open_in_channel(channel) if channel else None
-        if inc is not None:
-            await self.store.log(inc.id, actor, TimelineKind.ACTION, text, data)
+        if inc is None:
+            return
+        await self.store.log(inc.id, actor, kind, text, data)
+        if self.escalator is not None and kind == TimelineKind.ACTION and data.get("ok"):
+            await self.escalator.engaged(inc.id, actor, f"confirming {text.partition(':')[0]}")
 
 
 def _request(row: dict[str, Any]) -> ActionRequest:

@@ -51,6 +51,8 @@ class Delivery:
         self.store, self.outbox, self.cfg, self.notifier = store, outbox, cfg, notifier
         self.emit, self.refresh, self.changes = emit, refresh, changes
         self._tasks: dict[PageKey, asyncio.Task[None]] = {}
+        # The incident's checks run again before its page is built (Escalator.recheck; bounded there).
+        self.recheck: Callable[[Incident, str], Awaitable[int]] | None = None
 
     @property
     def lease_s(self) -> float:
@@ -84,6 +86,8 @@ class Delivery:
             if inc is None:
                 return
             changes = await self._changes(inc)  # before the claim: the lease covers the send only
+            if self.recheck is not None and key.step < len(inc.ladder):  # the page says what is true now
+                await self.recheck(inc, f"before paging {inc.ladder[key.step].name}")
             claimed = await self.outbox.claim(key, self.lease_s)
             if claimed is None:
                 return

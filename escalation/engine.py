@@ -15,7 +15,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -37,6 +37,7 @@ from escalation.model import (
 )
 from escalation.notify import Notifier
 from escalation.outbox import Outbox, PageKey
+from escalation.recheck import RunCheck, recheck, superseded
 from escalation.store import Store
 from escalation.timeline import add_entry_in_channel
 
@@ -69,6 +70,7 @@ class Escalator:
         self.delivery = Delivery(
             store, self.outbox, cfg, notifier, self.emit, self._refresh, lambda inc: self.recent_changes(inc)
         )
+        self.delivery.recheck = self.recheck
         self._runs = False  # started with lead=True: delivers what its own users do, may lead
         self._loop: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -78,6 +80,9 @@ class Escalator:
         # Changes from one hour before an incident opened until now, one line each, for its pages
         # and postmortem; the bot sets it (commands.changes.incident_change_lines).
         self.recent_changes: Callable[[Incident], Awaitable[list[str]]] = _no_changes
+        # A check by name and parameters -> its report; the bot sets it (commands.runner.check_runner)
+        # so pages and resolutions re-run the incident's checks (escalation.recheck). None: they do not.
+        self.run_check: RunCheck | None = None
 
     @classmethod
     def connect(
@@ -259,14 +264,25 @@ class Escalator:
         else:  # this notifier cannot announce (the terminal): leave it to the bot
             await self.store.release_announcement(inc.id)
 
-    async def acknowledge(self, incident_id: int, user: str) -> bool:
-        inc = await self.store.acknowledge(incident_id, user, self.cfg.ack_timeout_s, self.cfg.reminder_s)
+    async def acknowledge(self, incident_id: int, user: str, how: str = "") -> bool:
+        """Triggered -> acknowledged by `user`; `how`: what counted as the acknowledgement, if not the button."""
+        inc = await self.store.acknowledge(incident_id, user, self.cfg.ack_timeout_s, self.cfg.reminder_s, how)
         if inc is None:
             return False
         await self._refresh(inc)
-        await self._safely(self.notifier.say(inc, f":white_check_mark: acknowledged by <@{user}>; escalation stopped"))
+        said = f"acknowledged by <@{user}>{' ' + how if how else ''}; escalation stopped"
+        await self._safely(self.notifier.say(inc, f":white_check_mark: {said}"))
         self._wake.set()
         return True
+
+    async def engaged(self, incident_id: int, user: str, how: str) -> bool:
+        """Someone working the incident (confirming a remediation that ran, setting a silence) acknowledges
+        it when `ack_on_engagement` is on (the default): the ladder stops instead of paging the next
+        person, recorded as "acknowledged by confirming …". False if it was not triggered or it is off.
+        Whoever may confirm an action may acknowledge (the Acknowledge button is open to the channel)."""
+        if not self.cfg.ack_on_engagement or not user or user == "alp":
+            return False
+        return await self.acknowledge(incident_id, user, how)
 
     async def _ack_timeout(self, inc: Incident) -> None:
         if inc.acked_at is None:
@@ -325,6 +341,7 @@ class Escalator:
         inc = await self.store.resolve(incident_id, user)
         if inc is None:
             return False
+        await self.recheck(inc, "on resolve")
         await self._refresh(inc)
         await self._safely(self.notifier.checklist(inc))
         return True
@@ -344,6 +361,20 @@ class Escalator:
     ) -> int | None:
         """`record` on the channel's open incident, if it has one (one statement): its id, or None."""
         return await add_entry_in_channel(self.store.engine, channel, user, kind, text, data)
+
+    async def recheck(self, inc: Incident, why: str) -> int:
+        """Run the incident's checks again (at most `page_recheck_s`), each verdict recorded with `why`."""
+        if self.run_check is None:
+            return 0
+        try:
+            return await recheck(self.store, inc, self.run_check, why, self.cfg.page_recheck_s)
+        except Exception as err:  # a page or a resolution never fails for want of a fresh verdict
+            log.warning("%s: re-running its checks %s failed: %s", inc.ref, why, err)
+            return 0
+
+    async def superseded(self, channel: str, target: str, read_at: datetime) -> str | None:
+        """Why a remedy button under a `target` report read at `read_at` must not act (escalation.recheck)."""
+        return await superseded(self.store, channel, target, read_at)
 
     async def _refresh(self, inc: Incident) -> None:
         """Update the announcement until it shows the newest state: another replica may change the

@@ -116,13 +116,10 @@ class Store:
         async with self.engine.connect() as conn:
             return [_incident(r) for r in (await conn.execute(q)).mappings()]
 
-    async def _newest_open(self, where: Any) -> Incident | None:
-        q = (
-            incidents.select()
-            .where(where, incidents.c.status != Status.RESOLVED.value)
-            .order_by(incidents.c.id.desc())
-            .limit(1)
-        )
+    async def _newest_open(self, where: Any, resolved_too: bool = False) -> Incident | None:
+        if not resolved_too:
+            where = sa.and_(where, incidents.c.status != Status.RESOLVED.value)
+        q = incidents.select().where(where).order_by(incidents.c.id.desc()).limit(1)
         async with self.engine.connect() as conn:
             row = (await conn.execute(q)).mappings().first()
         return _incident(row) if row else None
@@ -130,6 +127,10 @@ class Store:
     async def open_in_channel(self, channel: str) -> Incident | None:
         """The newest unresolved incident announced in `channel`."""
         return await self._newest_open(incidents.c.channel == channel)
+
+    async def newest_in_channel(self, channel: str) -> Incident | None:
+        """The newest incident announced in `channel`, resolved or not."""
+        return await self._newest_open(incidents.c.channel == channel, resolved_too=True)
 
     async def open_for_key(self, key: str) -> Incident | None:
         """The unresolved incident opened for an external key (e.g. an Alertmanager group key)."""
@@ -159,16 +160,17 @@ class Store:
         return _incident(row)
 
     async def acknowledge(
-        self, incident_id: int, user: str, ack_timeout_s: float, reminder_s: float
+        self, incident_id: int, user: str, ack_timeout_s: float, reminder_s: float, how: str = ""
     ) -> Incident | None:
-        """Triggered -> acknowledged; the ladder stops, the ack timeout and first reminder are set."""
+        """Triggered -> acknowledged; the ladder stops, the ack timeout and first reminder are set.
+        `how`: what counted as the acknowledgement when it was not the button ("by confirming restart …")."""
         at = now()
         return await self._transition(
             incident_id,
             incidents.c.status == Status.TRIGGERED.value,
             user,
             TimelineKind.ACK,
-            "acknowledged; escalation stopped",
+            f"acknowledged{' ' + how if how else ''}; escalation stopped",
             status=Status.ACKNOWLEDGED.value,
             acked_by=user,
             acked_at=at,
