@@ -37,6 +37,7 @@ from escalation.model import (
 )
 from escalation.notify import Notifier
 from escalation.outbox import Outbox, PageKey
+from escalation.pages import next_page
 from escalation.recheck import RunCheck, recheck, superseded
 from escalation.store import Store
 from escalation.timeline import add_entry_in_channel
@@ -179,6 +180,9 @@ class Escalator:
         for inc in due["reminder"]:
             if self.leading:
                 await self._remind(inc)
+        for inc in due["warning"]:
+            if self.leading:
+                await self._warn(inc)
         for inc in due["step"]:
             if self.leading:
                 await self._advance(inc, timed=True)
@@ -192,7 +196,10 @@ class Escalator:
         if inc.escalation_id is None or step >= len(inc.ladder):
             return None
         following = now() + timedelta(seconds=inc.ladder[step + 1].delay_s) if step + 1 < len(inc.ladder) else None
-        new = await self.store.advance(inc.id, inc.escalation_id, step, following)
+        warn = self.cfg.manager_warning_s
+        phone_next = following is not None and inc.ladder[step + 1].via == "pager" and warn > 0
+        warn_at = max(now(), following - timedelta(seconds=warn)) if following is not None and phone_next else None
+        new = await self.store.advance(inc.id, inc.escalation_id, step, following, warn_at)
         if new is None:
             return None
         if timed and inc.next_due_at is not None:
@@ -310,6 +317,14 @@ class Escalator:
                 f":alarm_clock: {inc.ref} acknowledged by <@{inc.acked_by}> {hours:.1f}h ago and still not resolved",
             )
         )
+
+    async def _warn(self, inc: Incident) -> None:
+        """The thread says, `manager_warning_s` before, that the manager's phone is next (once)."""
+        if inc.remind_at is None or await self.store.remind(inc.id, inc.remind_at, None, Status.TRIGGERED) is None:
+            return
+        text = f"{next_page(inc)}: acknowledge now to stop the call"
+        await self.store.log(inc.id, "alp", TimelineKind.REMINDER, f"warned: next page {text}")
+        await self._safely(self.notifier.say(inc, f":telephone_receiver: Next page: {text}"))
 
     async def escalate_now(self, incident_id: int, user: str, from_step: int | None = None) -> str:
         """Page the next step now; what happened, for the user. `from_step` is the step the user saw

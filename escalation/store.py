@@ -235,10 +235,11 @@ class Store:
         }
 
     async def advance(
-        self, incident_id: int, escalation_id: str, step: int, next_due_at: datetime | None
+        self, incident_id: int, escalation_id: str, step: int, next_due_at: datetime | None, warn_at: datetime | None
     ) -> Incident | None:
         """Move the ladder past `step` (only on the active escalation, only once): the step's page
-        goes into the outbox in the same transaction (`escalation.outbox`)."""
+        goes into the outbox in the same transaction (`escalation.outbox`). `warn_at`: when the
+        thread warns of the next step (the manager's phone); kept in `remind_at` while triggered."""
         from escalation.outbox import insert_page
 
         async with self.engine.begin() as conn:
@@ -252,7 +253,12 @@ class Store:
                             incidents.c.status == Status.TRIGGERED.value,
                             incidents.c.next_step == step,
                         )
-                        .values(next_step=step + 1, next_due_at=next_due_at, version=incidents.c.version + 1)
+                        .values(
+                            next_step=step + 1,
+                            next_due_at=next_due_at,
+                            remind_at=warn_at,
+                            version=incidents.c.version + 1,
+                        )
                         .returning(*incidents.c)
                     )
                 )
@@ -264,8 +270,11 @@ class Store:
             await insert_page(conn, incident_id, escalation_id, step)
         return _incident(row)
 
-    async def remind(self, incident_id: int, due: datetime, next_at: datetime) -> Incident | None:
-        """Take the reminder due at `due` (once, whoever tries) and set the next one."""
+    async def remind(
+        self, incident_id: int, due: datetime, next_at: datetime | None, status: Status = Status.ACKNOWLEDGED
+    ) -> Incident | None:
+        """Take the reminder due at `due` (once, whoever tries) and set the next one; on a triggered
+        incident (`status`) it is the warning before the manager's phone, taken once (`next_at` None)."""
         async with self.engine.begin() as conn:
             row = (
                 (
@@ -273,7 +282,7 @@ class Store:
                         incidents.update()
                         .where(
                             incidents.c.id == incident_id,
-                            incidents.c.status == Status.ACKNOWLEDGED.value,
+                            incidents.c.status == status.value,
                             incidents.c.remind_at == due,
                         )
                         .values(remind_at=next_at)
@@ -286,7 +295,7 @@ class Store:
         return _incident(row) if row else None
 
     async def due(self, at: datetime) -> dict[str, list[Incident]]:
-        """What the reconciler has to do at `at`: "announce", "step", "ack_timeout", "reminder"."""
+        """What the reconciler has to do at `at`: "announce", "step", "ack_timeout", "reminder", "warning"."""
         c = incidents.c
         acked = c.status == Status.ACKNOWLEDGED.value
         wheres = {
@@ -294,6 +303,7 @@ class Store:
             "step": sa.and_(c.status == Status.TRIGGERED.value, c.next_due_at <= at),
             "ack_timeout": sa.and_(acked, c.ack_due_at <= at),
             "reminder": sa.and_(acked, c.remind_at <= at),
+            "warning": sa.and_(c.status == Status.TRIGGERED.value, c.remind_at <= at),
         }
         async with self.engine.connect() as conn:
             return {

@@ -150,3 +150,27 @@ def test_a_remedy_button_refuses_once_its_incident_is_resolved(bot, fake_slack, 
     assert f"INC-{n} was resolved at" in refused.args["text"] and "check auth" in refused.args["text"]
     time.sleep(0.5)
     assert not [c for c in fake_slack.called("chat.postMessage") if "Confirm: set-config" in c.args.get("text", "")]
+
+
+def test_the_thread_warns_before_the_managers_phone(bot, fake_slack):
+    channel = "C0LIVE4"
+    command(bot, fake_slack, "incident open P1 queue stuck", channel=channel)
+    msg, n = announced(fake_slack, "queue stuck")
+    try:
+        warning = fake_slack.wait_for(
+            "chat.postMessage",
+            lambda c: (
+                c.args.get("channel") == channel
+                and c.args.get("thread_ts") == msg.response["ts"]
+                and "Next page: manager" in c.args.get("text", "")
+            ),
+        )
+        assert re.search(r"at \d\d:\d\dZ \(in \d+ min\) unless acknowledged", warning.args["text"]), warning.args
+        phoned = [
+            c
+            for c in fake_slack.called("chat.postMessage")
+            if c.args.get("channel") == channel and "by phone" in c.args.get("text", "")
+        ]
+        assert not phoned  # the warning comes before the call
+    finally:
+        click(bot, block_action("incident_ack", str(n), channel=channel))
