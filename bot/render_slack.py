@@ -121,7 +121,7 @@ def render_report(report: Report, buttons: ButtonSigner | None = None, show_all:
     summary = [_header(report)]
     lines = [f"{EMOJI[f.severity]} {escape(f.title)}" for f in worst_first]
     if hidden:
-        lines.append(f"{EMOJI[Severity.OK]} {ok_count_line(hidden, 'the attached file')}")
+        lines.append(f"{EMOJI[Severity.OK]} {ok_count_line(hidden, 'the attached file', report.folded())}")
     chunk: list[str] = []
     for line in lines:
         if len(summary) >= MAX_BLOCKS - 3:
@@ -150,7 +150,7 @@ def _whole(report: Report, worst_first: list[Finding], hidden: int, buttons: But
             if not _fits(blocks):  # stop building what will not be sent
                 return None
         if hidden:
-            line = ok_count_line(hidden, f"`/alp check {report.target} --all`")
+            line = ok_count_line(hidden, f"`/alp check {report.target} --all`", report.folded())
             blocks.append(context(f"{EMOJI[Severity.OK]} {line}"))
         blocks.append(_context(report))
         incident = _open_incident_button(report)

@@ -37,9 +37,11 @@ def finding_lines(f: Finding) -> list[str]:
     return lines
 
 
-def ok_count_line(n: int, hint: str) -> str:
-    """The one line OK findings collapse into."""
-    return f"{n} finding(s) OK ({hint} lists them)"
+def ok_count_line(n: int, hint: str, probes: list[str] | None = None) -> str:
+    """The one line OK findings collapse into, naming what was read: "5 checks OK: pods, health,
+    oauth … (--all lists them)"."""
+    read = f": {', '.join(dict.fromkeys(p for p in probes or [] if p))}" if any(probes or []) else ""
+    return f"{n} check(s) OK{read} ({hint} lists them)"
 
 
 def render_text(report: Report, show_all: bool = False) -> str:
@@ -51,5 +53,5 @@ def render_text(report: Report, show_all: bool = False) -> str:
     for f in shown:
         out += finding_lines(f)
     if hidden:
-        out.append(f"{TAG[Severity.OK]} {ok_count_line(hidden, '--all')}")
+        out.append(f"{TAG[Severity.OK]} {ok_count_line(hidden, '--all', report.folded())}")
     return terminal("\n".join(out), masked=True) + "\n"

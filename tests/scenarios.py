@@ -260,7 +260,7 @@ SCENARIOS: list[Scenario] = [
     S("health", "fault", health_fault, C, "user-service /health failing", NONE),
     S("health", "healthy", health_ok, OK),
     S("health", "blind", health_blind, U, "cannot log in to"),
-    S("auth", "fault", auth_fault, C, "auth-service: 1 of 1 pod(s) not running/ready", frozenset({"restart"})),
+    S("auth", "fault", auth_fault, C, "not running/ready (1 of 1 pods)", frozenset({"restart"})),
     S("auth", "healthy", auth_ok, OK),
     S("auth", "blind", auth_blind, U),
     S(

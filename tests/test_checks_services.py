@@ -72,7 +72,7 @@ async def test_auth_failing(testbed, kube_admin, kubelet, platform, ns):
         platform.health.clear()
         platform.discovery = {"issuer": "https://alp-test.auth0.com/"}
 
-    pods = finding(report, "auth-service: 1 of 2 pod(s) not running/ready")
+    pods = finding(report, "not running/ready (1 of 2 pods)")
     assert pods.severity is Severity.CRITICAL and "CrashLoopBackOff" in str(pods.evidence)
     assert "restart" in actions(pods)
     assert finding(report, "2 error line(s)").severity is Severity.WARNING

@@ -194,8 +194,11 @@ async def memory(ctx: CheckContext, params: NoParams) -> CheckResult:
                             why="runbook: raise the memory limit temporarily",
                         ),
                     ]
+            worst = sorted(high, key=lambda r: -r["memory"] / r["memory_limit"])
+            names = ", ".join(f"{r['pod']} at {r['memory'] / r['memory_limit']:.0%}" for r in worst[:3])
+            more = f" (+{len(high) - 3} more)" if len(high) > 3 else ""
             title = (
-                f"{len(high)} pod(s) above {th.memory_limit_warn_ratio:.0%} of their memory limit"
+                f"{names}{more} of memory limit (above {th.memory_limit_warn_ratio:.0%})"
                 if high
                 else f"Memory of {len(rows)} pod(s) within limits"
             )

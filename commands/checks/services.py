@@ -215,7 +215,8 @@ async def algorithm(ctx: CheckContext, params: AlgorithmParams) -> CheckResult:
             user = params.user
 
             async def state() -> list[Finding]:
-                return [await redis_key(ctx, f"scheduler:{user}")]
+                found = await redis_key(ctx, f"scheduler:{user}")
+                return [found.model_copy(update={"asked": True})]
 
             probes["user-state"] = state
         findings = await run_probes(ctx, probes)
