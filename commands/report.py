@@ -139,7 +139,7 @@ class Report(BaseModel):
     def folded(self) -> list[str]:
         """The probes whose OK findings `shown()` folds into the count line (what was read)."""
         shown, _ = self.shown()
-        return [f.probe or f.title.split(":")[0] for f in self.worst_first() if all(f is not s for s in shown)]
+        return [f.probe for f in self.worst_first() if f.probe and all(f is not s for s in shown)]
 
     @property
     def headline(self) -> str:
