@@ -35,7 +35,7 @@ class Page:
             "Steps Taken": "\n".join(self.steps_taken) or "none recorded yet",
             "Current Status": self.status,
             "Logs and Evidence": ("\n".join(self.evidence) or "no checks run yet")
-            + ("\nChanges since 1 h before it opened:\n" + "\n".join(self.changes) if self.changes else ""),
+            + ("\nChanges (from 1 h before it opened):\n" + "\n".join(self.changes) if self.changes else ""),
         }
 
     def text(self) -> str:
