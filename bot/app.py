@@ -188,7 +188,7 @@ def build_app(settings: Settings, metrics: Metrics, escalator: Escalator) -> Asy
             request = parse(text)
         except UsageError as err:
             metrics.commands.labels(verb=_verb(text), outcome="usage").inc()
-            msg = render_usage(f"{err}\n\n{help_text()}")
+            msg = render_usage(f"{err}\n`/alp help` lists every command.")  # the answer, not 10 k of help
             await ack(response_type="ephemeral", text=msg.text, blocks=msg.blocks)
             return
         if isinstance(request, HelpRequest):

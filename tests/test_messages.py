@@ -29,3 +29,22 @@ def test_an_ok_headline_says_what_was_read(bot, fake_slack):  # type: ignore[no-
     text = final.args["text"]
     assert text.startswith("external: OK: 2 checks OK: ") and "DNS" in text, text
     assert "finding(s) OK" not in json.dumps(final.args["blocks"])
+
+
+def test_help_for_a_command_and_a_typo_are_short_answers():
+    import commands.checks  # noqa: F401  (registers the targets)
+    from bot.router import help_text, parse
+    from commands.params import UsageError
+
+    check = help_text("check")
+    assert "Did you mean" not in check and "`kafka-lag`" in check and check.startswith("`/alp check <target>")
+    try:
+        parse("chek redis")
+    except UsageError as err:
+        assert "check" in str(err)  # the "did you mean" is the answer
+
+
+def test_a_typo_is_answered_with_the_closest_words_not_the_whole_help(bot, fake_slack):  # type: ignore[no-untyped-def]
+    _, body, _ = command(bot, fake_slack, "chek redis")
+    text = json.loads(body)["text"]
+    assert "check" in text and len(text) < 600, text

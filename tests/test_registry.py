@@ -80,7 +80,6 @@ def test_help_lists_every_check_and_action_in_declaration_order():
 
 def test_options_help_says_no_default_it_does_not_have():
     """#29: `help kafka-lag` printed "(default: None)" for options without one."""
-    import commands.checks  # noqa: F401
     from commands.registry import CHECKS
 
     lines = [line for name in CHECKS.names() for line in CHECKS.get(name).options_help()]
