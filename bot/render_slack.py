@@ -14,7 +14,7 @@ from typing import Any
 from bot.blocks import INVALID, Block, actions, button, context, header, section
 from bot.escape import code, escape, inline
 from bot.render_text import ok_count_line, render_text, table_lines
-from commands.report import Code, Fields, Finding, Report, Severity, Table, Text
+from commands.report import ALWAYS_SHOWN, Code, Fields, Finding, Report, Severity, Table, Text
 
 EMOJI = {
     Severity.OK: ":white_check_mark:",
@@ -48,6 +48,8 @@ ButtonSigner = Callable[[str, dict[str, Any], dict[str, str]], str | None]
 def _finding_blocks(
     f: Finding, buttons: ButtonSigner | None = None, evidence: dict[str, str] | None = None
 ) -> list[Block]:
+    if f.probe in ALWAYS_SHOWN and f.severity is Severity.OK and not f.evidence:  # context, not a finding
+        return [context(f"{EMOJI[f.severity]} {escape(f.title)}")]
     text = f"{EMOJI[f.severity]} *{escape(f.title)}*"
     if f.detail:
         text += f"\n{escape(f.detail)}"

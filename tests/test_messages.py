@@ -48,3 +48,24 @@ def test_a_typo_is_answered_with_the_closest_words_not_the_whole_help(bot, fake_
     _, body, _ = command(bot, fake_slack, "chek redis")
     text = json.loads(body)["text"]
     assert "check" in text and len(text) < 600, text
+
+
+def test_the_changes_line_is_one_quiet_context_line():
+    from datetime import UTC, datetime
+
+    from bot.render_slack import render_report
+    from commands.report import Finding, Report, Severity
+
+    report = Report(
+        target="deadlocks",
+        started_at=datetime.now(UTC),
+        duration_s=0.1,
+        findings=[
+            Finding(severity=Severity.CRITICAL, title="2 backend(s) blocked behind pid 812"),
+            Finding(severity=Severity.OK, title="1 change(s) in the last hour: auth-config written", probe="changes"),
+        ],
+    )
+    blocks = render_report(report).blocks
+    line = [b for b in blocks if "auth-config written" in json.dumps(b)]
+    assert len(line) == 1 and line[0]["type"] == "context", line
+    assert "*1 change(s)" not in json.dumps(line)  # not bold
