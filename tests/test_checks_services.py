@@ -276,3 +276,29 @@ async def test_log_reads_are_bounded(testbed, kube_admin, kubelet, platform, ns)
     )
     req = next(r for r in kubelet.log_requests if r["pod"] == "auth-service-1")
     assert req["tailLines"] == "100" and int(req["sinceSeconds"]) == cfg.logs.since_s
+
+
+async def test_progress_leads_with_the_crash_and_offers_its_restart_once(
+    testbed, kube_admin, kubelet, platform, ns, unique
+):  # type: ignore[no-untyped-def]
+    """#29: crash before lag; one restart button; no "as asked (--samples)" nobody asked for."""
+    from tests.kafka_helpers import commit, create_topic, produce
+
+    await create_topic(testbed["ALP_KAFKA_BOOTSTRAP"], unique, 1)
+    await produce(testbed["ALP_KAFKA_BOOTSTRAP"], unique, {0: 9})
+    await commit(testbed["ALP_KAFKA_BOOTSTRAP"], unique, unique, {0: 4})
+    make_pod(kube_admin, ns, "user-service-1", "user-service", ready=False, waiting="CrashLoopBackOff", restarts=7)
+    kubelet.logs[(ns, "user-service-1")] = (
+        "2026-11-28T03:00:01Z ERROR progress update failed user=u2: kafka publish timeout\n"
+    )
+    cfg = config_for(testbed, platform, ns)
+    cfg.platform.consumer_groups = {unique: "user-service"}
+
+    report = await run("progress", cfg)
+
+    assert report.headline.startswith("progress: CRITICAL: user-service: user-service-1 (CrashLoopBackOff)"), (
+        report.headline
+    )
+    restarts = [s for f in report.findings for s in f.suggestions if s.action == "restart"]
+    assert len(restarts) == 1, [(f.title, f.suggestions) for f in report.findings]
+    assert "as asked" not in report.model_dump_json()

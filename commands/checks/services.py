@@ -11,7 +11,7 @@ from pydantic import Field
 from commands.backends import net, redis
 from commands.checks.endpoint_probes import host_port, redis_ping_probe, tcp_probe
 from commands.checks.kafka_lag import KafkaLagParams, kafka_lag
-from commands.checks.kube_probes import KubeHandle, log_grep_probe, log_metric_probe, restart
+from commands.checks.kube_probes import KubeHandle, log_grep_probe, log_metric_probe, pods_probe, restart
 from commands.kube_facts import parse_quantity
 from commands.probes import Probe, run_probes
 from commands.registry import CheckContext, CheckResult, NoParams, check
@@ -26,9 +26,9 @@ def _kafka_host_port(bootstrap: str) -> tuple[str, int]:
 
 @check(
     "progress",
-    summary="user-service progress logs, Kafka and Redis reachability, user-service lag",
+    summary="user-service pods and progress logs, Kafka and Redis reachability, user-service lag",
     runbook="User Service Issues — Progress Not Updating",
-    probes=("logs", "kafka-tcp", "redis", "lag"),
+    probes=("pods", "logs", "kafka-tcp", "redis", "lag"),
 )
 async def progress(ctx: CheckContext, params: NoParams) -> CheckResult:
     cfg = ctx.config
@@ -37,14 +37,15 @@ async def progress(ctx: CheckContext, params: NoParams) -> CheckResult:
 
         async def lag() -> list[Finding]:
             group = next((g for g, d in cfg.platform.consumer_groups.items() if d == "user-service"), "user-service")
-            result = await kafka_lag(
-                ctx, KafkaLagParams(group=group, samples=2, interval=min(cfg.kafka_lag.interval_s, 1.0))
-            )
+            # the shared history if the bot samples, else the configured samples: nobody asked for --samples
+            result = await kafka_lag(ctx, KafkaLagParams(group=group, interval=min(cfg.kafka_lag.interval_s, 1.0)))
             return [f for f in result.findings if f.probe == "groups" or "unreachable" in f.title]
 
+        restart_user = lambda: [restart("user-service", "runbook: restart user service")]  # noqa: E731
         findings = await run_probes(
             ctx,
-            {
+            {  # the cause before the symptom: a crashing pod, then its errors, then the lag they cause
+                "pods": pods_probe(kh, cfg.namespace, "app=user-service", "user-service", restart_user),
                 "logs": log_grep_probe(
                     kh,
                     cfg.namespace,
