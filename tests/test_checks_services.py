@@ -152,9 +152,11 @@ async def test_scheduler(testbed, kube_admin, kubelet, platform, ns):
     slow = await run("scheduler", config_for(testbed, platform, ns))
     sel = finding(slow, "scheduler-service selection_time")
     assert sel.severity is Severity.CRITICAL and "max 1800ms" in sel.title
-    assert {"scale", "warm-cache", "set-config"} <= actions(sel)
+    assert {"scale", "warm-cache"} <= actions(sel)
     assert finding(slow, "Redis latency").severity is Severity.OK
     assert finding(slow, "ml-service: 127.0.0.1").severity is Severity.OK
+    # #29: no ML fallback while the same report says ml-service answers
+    assert "set-config" not in actions(sel), sel.suggestions
 
     kubelet.logs[(ns, "scheduler-service-1")] = "2026-11-28T03:00:00Z INFO selected selection_time: 42ms\n"
     cfg = config_for(testbed, platform, ns)
@@ -302,3 +304,15 @@ async def test_progress_leads_with_the_crash_and_offers_its_restart_once(
     restarts = [s for f in report.findings for s in f.suggestions if s.action == "restart"]
     assert len(restarts) == 1, [(f.title, f.suggestions) for f in report.findings]
     assert "as asked" not in report.model_dump_json()
+
+
+async def test_scheduler_leads_with_its_pod_not_ready(testbed, kube_admin, kubelet, platform, ns):  # type: ignore[no-untyped-def]
+    """#29: a pod not ready before the latency it causes (health and network saw it; scheduler did not)."""
+    make_pod(kube_admin, ns, "scheduler-service-1", "scheduler-service", ready=False)
+    kubelet.logs[(ns, "scheduler-service-1")] = "\n".join(
+        f"2026-11-28T03:00:{i:02d}Z INFO selected next item user=u{i} selection_time={0.9 + i / 10:.1f}s"
+        for i in range(10)
+    )
+    report = await run("scheduler", config_for(testbed, platform, ns))
+    assert report.headline.startswith("scheduler: CRITICAL: scheduler-service: scheduler-service-1"), report.headline
+    assert "not running/ready" in report.headline

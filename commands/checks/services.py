@@ -92,7 +92,7 @@ def redis_latency_probe(ctx: CheckContext) -> Probe:
     "scheduler",
     summary="scheduler selection_time, Redis latency, reachability of ml-service",
     runbook="Scheduler Service Issues — Slow Item Selection",
-    probes=("selection-time", "redis-latency", "ml-service"),
+    probes=("pods", "selection-time", "redis-latency", "ml-service"),
 )
 async def scheduler(ctx: CheckContext, params: NoParams) -> CheckResult:
     cfg, th = ctx.config, ctx.config.thresholds
@@ -116,7 +116,10 @@ async def scheduler(ctx: CheckContext, params: NoParams) -> CheckResult:
 
         findings = await run_probes(
             ctx,
-            {
+            {  # the cause first: a pod not ready, then the latency it causes
+                "pods": pods_probe(
+                    kh, cfg.namespace, "app=scheduler-service", "scheduler-service", lambda: [remedies()[0]]
+                ),
                 "selection-time": log_metric_probe(
                     kh,
                     "scheduler-service",
@@ -129,6 +132,9 @@ async def scheduler(ctx: CheckContext, params: NoParams) -> CheckResult:
                 "ml-service": tcp_probe(host, port, "ml-service", cfg.timeouts.probe_s, lambda: remedies()[2:]),
             },
         )
+    if any(f.probe == "ml-service" and f.severity is Severity.OK for f in findings):  # ml-service answers:
+        for f in findings:  # its fallback is no remedy here
+            f.suggestions = [s for s in f.suggestions if s.params.get("configmap") != "scheduler-config"]
     return CheckResult(findings)
 
 
