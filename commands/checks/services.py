@@ -118,7 +118,11 @@ async def scheduler(ctx: CheckContext, params: NoParams) -> CheckResult:
             ctx,
             {  # the cause first: a pod not ready, then the latency it causes
                 "pods": pods_probe(
-                    kh, cfg.namespace, "app=scheduler-service", "scheduler-service", lambda: [remedies()[0]]
+                    kh,
+                    cfg.namespace,
+                    "app=scheduler-service",
+                    "scheduler-service",
+                    lambda: [restart("scheduler-service", "a pod not ready: restart it")],
                 ),
                 "selection-time": log_metric_probe(
                     kh,
