@@ -84,7 +84,7 @@ class ActionLog:
             return
         await self.store.log(inc.id, actor, kind, text, data)
         if self.escalator is not None and kind == TimelineKind.ACTION and data.get("ok"):
-            await self.escalator.engaged(inc.id, actor, f"confirming {text.partition(':')[0]}")
+            await self.escalator.engaged(inc.id, actor, f"by confirming {text.partition(':')[0]}")
 
 
 def _request(row: dict[str, Any]) -> ActionRequest:

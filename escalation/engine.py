@@ -277,7 +277,7 @@ class Escalator:
         if inc is None:
             return False
         await self._refresh(inc)
-        said = f"acknowledged by <@{user}>{' ' + how if how else ''}; escalation stopped"
+        said = f"acknowledged by <@{user}>{', ' + how.removeprefix('by ') if how else ''}; escalation stopped"
         await self._safely(self.notifier.say(inc, f":white_check_mark: {said}"))
         self._wake.set()
         return True
