@@ -104,7 +104,10 @@ async def no_pods(kh: KubeHandle, namespace: str | None, selector: str | None, l
 def named(pods: list[PodState], most: int = 3) -> str:
     """The pods a headline is about, by name with their first reason: "user-service-7d9f (CrashLoopBackOff),
     auth-service-2 (+2 more)" — a lock screen shows which service, not only how many."""
-    shown = [f"{p.name} ({p.reasons[0]})" if p.reasons else p.name for p in sorted(pods, key=lambda p: p.name)[:most]]
+    shown = [
+        f"{p.name} ({p.reasons[0].split(': ', 1)[-1]})" if p.reasons else p.name
+        for p in sorted(pods, key=lambda p: p.name)[:most]
+    ]
     return ", ".join(shown) + (f" (+{len(pods) - most} more)" if len(pods) > most else "")
 
 
