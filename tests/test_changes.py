@@ -332,6 +332,7 @@ async def test_context_lines_are_real_changes_of_the_affected_services(testbed, 
     create_deployment(kube_admin, ns, "user-service", {"LOG_LEVEL": "info"})  # created now: revision 1
     configmap(kube_admin, ns, "auth-config", {"cache_ttl": "60"})
     opened = datetime.now(UTC)
+    await asyncio.sleep(1.1)  # Kubernetes records write times to the second
     client.CoreV1Api(kube_admin).patch_namespaced_config_map(
         "auth-config", ns, {"data": {"cache_ttl": "90"}}, field_manager="kubectl-patch"
     )
