@@ -27,12 +27,12 @@ from typing import Any
 
 from bench.common import ROOT, summary
 from escalation.config import EscalationSettings
-from escalation.db import Database
-from escalation.engine import Escalator
-from escalation.leader import Lease
+from escalation.ladder.engine import Escalator
+from escalation.ladder.leader import Lease
+from escalation.ladder.pages import Page
 from escalation.model import Incident, Priority, Step
-from escalation.pages import Page
-from escalation.store import Store
+from escalation.state.db import Database
+from escalation.state.store import Store
 from tests.test_escalation import Recorder
 
 
@@ -212,10 +212,10 @@ def paused(m: int, url: str, out: str) -> None:
 async def slack_window(n: int) -> None:
     from slack_sdk.web.async_client import AsyncWebClient
 
-    from bot.incidents import SlackNotifier
-    from escalation.db import now
+    from bot.slack.incidents import SlackNotifier
+    from escalation.ladder.pages import build_page
     from escalation.model import Status
-    from escalation.pages import build_page
+    from escalation.state.db import now
     from tests.slack_fake import FakeSlack
 
     fake = FakeSlack().start()

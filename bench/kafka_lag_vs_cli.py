@@ -119,8 +119,8 @@ async def sampling_cycles(tb: dict[str, str], n: int) -> list[float]:
     """Seconds per sampling cycle (every group described, offsets fetched, snapshot stored), as the bot's
     sampler runs it, here in this process against a spare Redis database."""
     from commands.backends.kafka import KafkaProbe
+    from commands.checks.kafka_lag.history import LagWatcher
     from commands.config import ChecksConfig
-    from commands.lag_history import LagWatcher
 
     cfg = ChecksConfig(
         kafka_bootstrap=tb["ALP_KAFKA_BOOTSTRAP"], redis_url=tb["ALP_REDIS_URL"].rsplit("/", 1)[0] + "/15"

@@ -16,10 +16,10 @@ import sys
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from bot.escape import terminal
-from bot.render_text import render_text
+from bot.render.escape import terminal
+from bot.render.report_text import render_text
 from bot.settings import ConfigError, Settings, load_settings
-from commands.change_audit import AuditRead, use_audit_reader
+from commands.changes.audit import AuditRead, use_audit_reader
 from commands.params import UsageError
 from commands.redact import RedactingFilter, redact_data
 from commands.registry import CheckContext
@@ -42,7 +42,7 @@ _SELF_CONTAINED = ("kafka-lag",)  # checks whose module needs no other check mod
 
 async def _changes_since(state_url: str, since: datetime) -> AuditRead:
     """`alp changes` reads alp's audit log from the state store (imported when first needed)."""
-    from escalation.audit import changes_since
+    from escalation.state.audit import changes_since
 
     return await changes_since(state_url, since)
 
@@ -51,8 +51,8 @@ use_audit_reader(_changes_since)
 
 
 def _fast_check(args: list[str], as_json: bool, chart: str | None) -> bool:
-    """`alp check <target> [--options]` for a self-contained target with a module of its own name
-    (commands/checks/kafka_lag.py): imports that one check instead of every check and action
+    """`alp check <target> [--options]` for a self-contained target with a package of its own name
+    (commands/checks/kafka_lag/): imports that one check instead of every check and action
     (the router's imports are most of a terminal run). False: take the general path."""
     import importlib.util
     from pathlib import Path
@@ -62,8 +62,15 @@ def _fast_check(args: list[str], as_json: bool, chart: str | None) -> bool:
     if len(args) < 2 or args[0] != "check" or args[1] not in _SELF_CONTAINED or "--incident" in args:
         return False
     name = args[1].replace("-", "_")
-    path = Path(commands.__file__).parent / "checks" / f"{name}.py"
-    found = importlib.util.spec_from_file_location(f"commands.checks.{name}", path) if path.is_file() else None
+    package = Path(commands.__file__).parent / "checks" / name
+    path = package / "__init__.py"
+    found = (
+        importlib.util.spec_from_file_location(
+            f"commands.checks.{name}", path, submodule_search_locations=[str(package)]
+        )
+        if path.is_file()
+        else None
+    )
     if found is None or found.loader is None:
         return False
     module = importlib.util.module_from_spec(found)
@@ -126,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
         print(err, file=sys.stderr)
         sys.exit(EXIT_USAGE)
     if isinstance(request, OncallRequest):
-        from bot.incident_text import oncall_text
+        from bot.render.incident_text import oncall_text
 
         print(_plain(oncall_text(settings)))
         return
@@ -148,7 +155,7 @@ def _with_state_store(
 
     from bot.router import DoRequest as _DoRequest
     from bot.router import IncidentRequest as _IncidentRequest
-    from escalation.db import StateStoreError, state_store_error
+    from escalation.state.db import StateStoreError, state_store_error
 
     try:
         if isinstance(request, _IncidentRequest):
@@ -165,7 +172,7 @@ def _with_state_store(
 
 async def _audit(request: AuditRequest, settings: Settings) -> int:
     """`alp audit [N]`: the latest audit records, parameters and results masked."""
-    from escalation.audit import AuditLog
+    from escalation.state.audit import AuditLog
 
     for r in await AuditLog.latest_of(settings.state_url, request.n):
         params = json.dumps(redact_data(r["params"]), ensure_ascii=False)
@@ -188,7 +195,7 @@ def _pop_option(args: list[str], name: str) -> str | None:
 
 def _write_chart(report: Report, path: str) -> None:
     """`--chart FILE`: the report's lag chart as PNG (kafka-lag: groups that are not OK)."""
-    from commands.lag_chart import lag_chart_png
+    from commands.checks.kafka_lag.chart import lag_chart_png
 
     png = lag_chart_png(report.data)
     if png is None:
@@ -204,8 +211,8 @@ def _write_chart(report: Report, path: str) -> None:
 
 
 async def _do(request: DoRequest, settings: Settings, yes: bool) -> int:
-    """`alp do …`: preview; with --yes, run it through the same flow as Slack (bot/terminal_actions.py)."""
-    from bot.terminal_actions import do
+    """`alp do …`: preview; with --yes, run it through the same flow as Slack (bot/remediation/terminal.py)."""
+    from bot.remediation.terminal import do
 
     return await do(request.action, request.raw, settings, yes)
 
@@ -222,7 +229,7 @@ async def _incident(request: IncidentRequest, settings: Settings, as_json: bool 
 
         print(await incidents_json(settings.state_url))
         return 0
-    from escalation.engine import Escalator
+    from escalation.ladder.engine import Escalator
     from escalation.postmortem import postmortem_markdown
     from escalation.terminal import TerminalNotifier
 
@@ -242,7 +249,7 @@ async def _incident(request: IncidentRequest, settings: Settings, as_json: bool 
                 return 1
             print(terminal(postmortem_markdown(inc, await esc.timeline(inc.id), await esc.recent_changes(inc))))
             return 0
-        from bot.incident_text import handle_incident_command
+        from bot.render.incident_text import handle_incident_command
 
         reply = await handle_incident_command(
             esc, request, settings.escalation.incident_channel.lstrip("#"), os.environ.get("USER", "terminal"), None

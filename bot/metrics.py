@@ -61,7 +61,7 @@ class Metrics:
 
 
 class AlertMetrics:
-    """The alert intake's (bot/alerts.py): notifications, routed checks, alert-to-findings latency."""
+    """The alert intake's (bot/alerts/intake.py): notifications, routed checks, alert-to-findings latency."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.received = Counter(

@@ -224,7 +224,8 @@ def _check(target: str, args: list[str], registry: Registry[CheckSpec], incident
 
 def _step(verb: str, args: list[str], incident: int | None) -> CheckRequest:
     """`changes [--option value]` and `logs <service> [--option value]`."""
-    import commands.first_steps  # noqa: F401  (registers them)
+    import commands.changes
+    import commands.logs  # noqa: F401  (each registers its step)
 
     spec = STEPS.get(verb)
     assert spec is not None
@@ -257,7 +258,8 @@ def help_text(topic: str | None = None, registry: Registry[CheckSpec] = CHECKS, 
             [f"`{prog} {a.usage()}`", f"{a.summary} (risk: {a.risk.value})", f"Runbook: {a.runbook}", *fields]
         )
     if topic and topic.strip() in ("changes", "logs"):
-        import commands.first_steps  # noqa: F401  (registers them)
+        import commands.changes
+        import commands.logs  # noqa: F401  (each registers its step)
 
         step = STEPS.get(topic.strip())
         assert step is not None

@@ -1,7 +1,7 @@
 """`alp-bot`: the Bolt app over HTTP (or Socket Mode), with health, readiness and metrics.
 
 HTTP on ALP_HTTP_PORT: POST /slack/events (Slack-signed), GET /healthz, GET /readyz,
-GET /metrics, POST /alertmanager (Alertmanager's webhook, see bot/alerts.py). With SLACK_APP_TOKEN set, Slack events arrive over Socket Mode instead and
+GET /metrics, POST /alertmanager (Alertmanager's webhook, see bot/alerts/intake.py). With SLACK_APP_TOKEN set, Slack events arrive over Socket Mode instead and
 the HTTP server keeps serving the three operational endpoints.
 """
 
@@ -20,19 +20,19 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.signature import SignatureVerifier
 
-from bot.alert_silences import AlertNotifier, alert_intake
-from bot.alerts import AlertIntake
-from bot.app import build_app, register_fallbacks
+from bot.alerts.intake import AlertIntake
+from bot.alerts.silences import AlertNotifier, alert_intake
 from bot.metrics import Metrics
 from bot.settings import ConfigError, Settings, load_settings
-from bot.slack_client import make_client
-from commands.change_audit import use_audit_reader
+from bot.slack.app import build_app, register_fallbacks
+from bot.slack.client import make_client
+from commands.changes.audit import use_audit_reader
 from commands.readiness import readiness
 from commands.redact import RedactingFilter, redact, redact_data
-from escalation.alert_groups import AlertGroups
-from escalation.audit import changes_since
-from escalation.db import Database, StateStoreError
-from escalation.engine import Escalator
+from escalation.ladder.engine import Escalator
+from escalation.state.alert_groups import AlertGroups
+from escalation.state.audit import changes_since
+from escalation.state.db import Database, StateStoreError
 
 use_audit_reader(changes_since)  # `alp changes` reads alp's own actions from the state store
 

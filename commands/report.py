@@ -1,6 +1,6 @@
 """What a check returns: findings with a severity, evidence and suggested remediations.
 
-This is data only. `bot.render_slack` and `bot.render_text` turn it into Block Kit or
+This is data only. `bot.render.report_blocks` and `bot.render.report_text` turn it into Block Kit or
 terminal text; `Report.model_dump_json()` is the `--json` shape.
 
 Every string here is plain text, much of it foreign (read from the inspected systems or typed

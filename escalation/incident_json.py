@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from escalation.alert_groups import AlertGroups
-from escalation.db import Database
-from escalation.store import Store
+from escalation.state.alert_groups import AlertGroups
+from escalation.state.db import Database
+from escalation.state.store import Store
 
 
 async def incidents_json(state_url: str, limit: int = 200) -> str:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from escalation.ladder.pages import Page
 from escalation.model import Incident, Step
-from escalation.pages import Page
 
 
 class TerminalNotifier:

@@ -24,11 +24,11 @@ from commands.actions.registry import ActionSpec, Outcome, Preview, Risk
 from commands.actions.request import ActionRequest, Status
 from commands.config import ChecksConfig
 from commands.report import Report
-from escalation.action_log import ActionLog
-from escalation.audit import AuditLog
 from escalation.config import EscalationSettings
 from escalation.model import Priority, TimelineKind, build_ladder
-from escalation.store import Store
+from escalation.state.action_log import ActionLog
+from escalation.state.audit import AuditLog
+from escalation.state.store import Store
 from tests.checks_env import config_for
 from tests.conftest import ROOT, free_port
 from tests.k8s_world import PLATFORM

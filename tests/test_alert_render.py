@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.render_alert import group_message
-from escalation.alert_groups import AlertGroup
+from bot.render.alert_blocks import group_message
+from escalation.state.alert_groups import AlertGroup
 
 
 def _context_text(labels: dict[str, str], params: dict[str, object]) -> str:

@@ -83,8 +83,8 @@ def test_routes_come_from_toml_and_bad_ones_stop_the_bot(tmp_path, monkeypatch) 
 
 
 async def test_a_group_has_one_firing_episode_however_many_replicas_start_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from escalation.alert_groups import AlertGroups
-    from escalation.store import Store
+    from escalation.state.alert_groups import AlertGroups
+    from escalation.state.store import Store
 
     store = Store(f"sqlite:///{tmp_path}/state.db")
     one, two = AlertGroups(store.db), AlertGroups(store.db)  # two replicas over one state store

@@ -1,4 +1,4 @@
-"""Slack blocks come from one set of builders on slack_sdk's models (bot/blocks.py): what the
+"""Slack blocks come from one set of builders on slack_sdk's models (bot/render/blocks.py): what the
 renderers return is what the models make, and the models refuse what Slack would refuse."""
 
 from __future__ import annotations
@@ -10,15 +10,15 @@ from slack_sdk.models.blocks import Block as SdkBlock
 from slack_sdk.models.views import View
 
 import commands.checks  # noqa: F401  (registers the check targets)
-from bot import blocks
-from bot.render_action import awaiting_approval, confirmation, outcome_blocks, params_modal
-from bot.render_incident import checklist_blocks, incident_blocks, note_modal, open_modal, page_blocks
-from bot.render_slack import MAX_SECTION, render_report
+from bot.render import blocks
+from bot.render.action_blocks import awaiting_approval, confirmation, outcome_blocks, params_modal
+from bot.render.incident_blocks import checklist_blocks, incident_blocks, note_modal, open_modal, page_blocks
+from bot.render.report_blocks import MAX_SECTION, render_report
 from commands.actions import ACTIONS
 from commands.actions.registry import Outcome
 from commands.report import Fields, Finding, Report, Severity, Suggestion
+from escalation.ladder.pages import Page
 from escalation.model import Incident, Priority, Status, Step
-from escalation.pages import Page
 
 NOW = datetime(2026, 1, 2, 3, 4, tzinfo=UTC)
 

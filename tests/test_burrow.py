@@ -1,10 +1,10 @@
-"""The lag rules on hand-made windows (first match wins; see commands.burrow)."""
+"""The lag rules on hand-made windows (first match wins; see commands.checks.kafka_lag.burrow)."""
 
 from __future__ import annotations
 
 import pytest
 
-from commands.burrow import LagStatus, PartitionWindow, Sample, evaluate, lag_seconds
+from commands.checks.kafka_lag.burrow import LagStatus, PartitionWindow, Sample, evaluate, lag_seconds
 
 
 def window(*rows: tuple[int | None, float, int], live: bool = True) -> list[Sample]:

@@ -13,11 +13,12 @@ from datetime import UTC, datetime, timedelta
 
 from kubernetes import client
 
-import commands.first_steps  # noqa: F401  (registers changes and logs)
-from commands.change_audit import audit_changes
-from commands.change_sources import Change
+import commands.changes
+import commands.logs  # noqa: F401  (each registers its step)
 from commands.changes import incident_change_lines
-from commands.pod_templates import diff_templates
+from commands.changes.audit import audit_changes
+from commands.changes.pod_templates import diff_templates
+from commands.changes.sources import Change
 from commands.registry import STEPS, CheckContext
 from commands.report import Severity
 from commands.runner import run_check

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 import pytest
 
 import commands.checks  # noqa: F401
-from bot.render_slack import MAX_BLOCKS, render_report
-from bot.render_text import render_text
+from bot.render.report_blocks import MAX_BLOCKS, render_report
+from bot.render.report_text import render_text
 from bot.router import CheckRequest, HelpRequest, parse
 from bot.settings import ConfigError, load_settings
 from commands.params import UsageError

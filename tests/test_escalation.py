@@ -13,11 +13,11 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from escalation.config import EscalationSettings
-from escalation.engine import Escalator
+from escalation.ladder.engine import Escalator
+from escalation.ladder.pages import Page
 from escalation.model import Priority, Status, build_ladder
-from escalation.pages import Page
 from escalation.postmortem import postmortem_markdown
-from escalation.store import Store
+from escalation.state.store import Store
 
 SIX = ["Incident Summary", "Impact Assessment", "Timeline", "Steps Taken", "Current Status", "Logs and Evidence"]
 

@@ -15,10 +15,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 import commands.checks  # noqa: F401  (registers the check targets)
-from bot import render_action as ui
-from bot.escape import code, escape, keep_mentions
-from bot.render_slack import MAX_SECTION, incident_seed, render_report, render_usage
-from bot.render_text import render_text
+from bot.render import action_blocks as ui
+from bot.render.escape import code, escape, keep_mentions
+from bot.render.report_blocks import MAX_SECTION, incident_seed, render_report, render_usage
+from bot.render.report_text import render_text
 from bot.router import help_text
 from commands.actions import ACTIONS
 from commands.redact import RedactingFilter, redact, redact_data, remember

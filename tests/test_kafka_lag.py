@@ -16,8 +16,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 import commands.checks  # noqa: F401
 from commands.backends.kafka import KafkaProbe
 from commands.checks.kafka_lag import KafkaLagParams, LagTracker
+from commands.checks.kafka_lag.assess import assess
 from commands.config import ChecksConfig, KafkaLagSettings, TimeoutSettings
-from commands.lag_assess import assess
 from commands.registry import CHECKS, CheckContext
 from commands.report import Report, Severity
 from commands.runner import run_check

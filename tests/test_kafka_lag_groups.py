@@ -12,7 +12,7 @@ import sys
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from bot.render_text import render_text
+from bot.render.report_text import render_text
 from commands.actions.registry import ACTIONS, ActionContext
 from commands.actions.runner import preview, validate
 from commands.backends.kafka import KafkaProbe

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from bot.render_text import render_text
+from bot.render.report_text import render_text
 from tests.conftest import ROOT
 from tests.kafka_helpers import commit, create_topic, produce
 from tests.test_kafka_lag import config, falling_behind, group_data, run_lag

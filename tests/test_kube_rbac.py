@@ -12,7 +12,8 @@ import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-import commands.first_steps  # noqa: F401  (registers changes and logs)
+import commands.changes
+import commands.logs  # noqa: F401  (each registers its step)
 from commands.backends.kube import RESTARTED_AT, Kube, KubeError, KubeForbidden, KubeNotFound
 from commands.kube_findings import refusal_finding
 from commands.report import Severity

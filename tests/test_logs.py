@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-import commands.first_steps  # noqa: F401  (registers changes and logs)
+import commands.changes
+import commands.logs  # noqa: F401  (each registers its step)
 from bot.router import CheckRequest, parse
 from commands.logs import level_of
 from commands.params import UsageError

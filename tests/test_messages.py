@@ -53,7 +53,7 @@ def test_a_typo_is_answered_with_the_closest_words_not_the_whole_help(bot, fake_
 def test_the_changes_line_is_one_quiet_context_line():
     from datetime import UTC, datetime
 
-    from bot.render_slack import render_report
+    from bot.render.report_blocks import render_report
     from commands.report import Finding, Report, Severity
 
     report = Report(

@@ -10,7 +10,7 @@ import time
 import redis
 from kubernetes import client
 
-from bot.signing import key_from, sign
+from bot.slack.signing import key_from, sign
 from tests.conftest import SIGNING_SECRET
 from tests.k8s_world import PLATFORM
 from tests.slack_signing import block_action, signed_headers

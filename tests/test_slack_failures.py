@@ -112,7 +112,7 @@ def test_set_config_confirmation_escapes_and_masks_and_keeps_old_values_out_of_b
     )
     _, body, _ = cmd(lbot, fake_slack, "audit 20", channel="CESC3")
     assert "Xyz-s3cret" not in body
-    from escalation.audit import AuditLog
+    from escalation.state.audit import AuditLog
 
     rows = asyncio.run(AuditLog.latest_of(lbot.proc.env["ALP_STATE_URL"], 50))
     assert rows and all("Xyz-s3cret" not in json.dumps(r, default=str) for r in rows)
@@ -294,7 +294,7 @@ def test_a_finding_button_clicked_in_another_channel_is_refused(lbot, fake_slack
 
 
 def test_buttons_need_a_signing_secret():
-    from bot.actions import ActionFlow
+    from bot.remediation.buttons import ActionFlow
 
     with pytest.raises(ValueError, match="SLACK_SIGNING_SECRET"):
         ActionFlow(Settings(_env_file=None), None, None)  # type: ignore[arg-type, call-arg]

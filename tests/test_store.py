@@ -15,13 +15,13 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
-from escalation.alert_groups import AlertGroups
-from escalation.audit import AuditLog
 from escalation.config import EscalationSettings
-from escalation.db import MIGRATIONS
 from escalation.model import Priority, Status, build_ladder
-from escalation.store import Store, migrate, sqlalchemy_url
-from escalation.timeline import add_entry_in_channel
+from escalation.state.alert_groups import AlertGroups
+from escalation.state.audit import AuditLog
+from escalation.state.db import MIGRATIONS
+from escalation.state.store import Store, migrate, sqlalchemy_url
+from escalation.state.timeline import add_entry_in_channel
 
 HEAD = "0003"  # the newest revision
 OLD_SCHEMA = Path(__file__).parent / "data" / "state_schema_before_migrations.sql"
@@ -162,7 +162,7 @@ def test_migrate_is_idempotent_on_a_fresh_database(tmp_path):
 
 def database_at_0002_with_alert_groups(url: str) -> None:
     """A database as the release before migration 0003 leaves it: schema at 0002, and the alert-group
-    table made by `create_all` on first use (as `escalation.alert_groups` did), both with data."""
+    table made by `create_all` on first use (as `escalation.state.alert_groups` did), both with data."""
     from alembic import command
     from alembic.config import Config
 
@@ -173,7 +173,7 @@ def database_at_0002_with_alert_groups(url: str) -> None:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0002")
     old = sa.MetaData()
-    sa.Table(  # the table exactly as escalation/alert_groups.py declared it before 0003
+    sa.Table(  # the table exactly as escalation/state/alert_groups.py declared it before 0003
         "alp_alert_groups",
         old,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),

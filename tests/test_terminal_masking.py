@@ -11,7 +11,7 @@ import uuid
 
 import redis
 
-from escalation.audit import AuditLog
+from escalation.state.audit import AuditLog
 from tests.conftest import ROOT
 
 
@@ -73,8 +73,8 @@ async def test_a_hostile_running_statement_is_escaped_in_slack_and_masked_everyw
 
     import psycopg
 
-    from bot.render_slack import render_report
-    from bot.render_text import render_text
+    from bot.render.report_blocks import render_report
+    from bot.render.report_text import render_text
     from tests.checks_env import config_for, run
 
     statement = "SELECT pg_sleep(4) /* ``` <!here> <@U0CEO> x<y & z>w ``` PGPASSWORD=Pg-Hostile-1 */"

@@ -16,9 +16,9 @@ import pytest
 import redis.asyncio as aioredis
 from kubernetes import client
 
-from bot.render_action import awaiting_approval, confirmation
-from bot.render_slack import render_report
-from bot.render_text import render_text
+from bot.render.action_blocks import awaiting_approval, confirmation
+from bot.render.report_blocks import render_report
+from bot.render.report_text import render_text
 from bot.router import parse
 from commands.actions import ACTIONS
 from commands.report import Severity

@@ -11,9 +11,9 @@ The rules (README, "Remediation"; the runbook's remediation steps name the actio
   masked; an action run in an incident's channel joins its steps taken;
 - afterwards the related check re-runs, so the outcome sits beside the evidence that it helped.
 
-The flow reaches storage through `RequestLog` (escalation/action_log.py) and people through an
-`Authorizer` and a `FlowNotifier` (Slack in bot/action_notifier.py, the terminal in
-bot/terminal_actions.py).
+The flow reaches storage through `RequestLog` (escalation/state/action_log.py) and people through an
+`Authorizer` and a `FlowNotifier` (Slack in bot/remediation/notifier.py, the terminal in
+bot/remediation/terminal.py).
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ class Refusal:
 
 
 class RequestLog(Protocol):
-    """Requests and the audit log in the state store (escalation/action_log.py)."""
+    """Requests and the audit log in the state store (escalation/state/action_log.py)."""
 
     async def create(
         self,

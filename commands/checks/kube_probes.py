@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from commands.backends.kube import Kube, KubeError
+from commands.checks.logscan import PodLogs, deployment_logs, extract_ms, grep, percentiles
 from commands.config import ChecksConfig
 from commands.kube_facts import PodState, pod_state
-from commands.logscan import PodLogs, deployment_logs, extract_ms, grep, percentiles
 from commands.probes import SCALED_TO_ZERO, Probe
 from commands.registry import CheckContext
 from commands.report import Code, Fields, Finding, Severity, Suggestion, Table

@@ -1,0 +1,1 @@
+"""Alertmanager in: the webhook payload, one message per alert group with its diagnosis, silences."""

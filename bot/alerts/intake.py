@@ -1,0 +1,375 @@
+"""Alerts in, diagnosis out: `POST /alertmanager` (Alertmanager's webhook, version 4).
+
+Per alert group (`groupKey`): one Slack message, posted once and updated in place as
+Alertmanager re-sends the group; the routed check runs when the group starts firing and when
+alerts join it; a route with a priority opens one incident per episode (firing -> resolved),
+whose timeline records the alerts and whose evidence is the check's findings; a resolved
+notification resolves it (`auto_resolve`). Webhooks of one group are handled in order, one
+at a time; identical checks share one run; posting is paced per channel (Slack allows about
+one message per second per channel).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import time
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+from pydantic import ValidationError
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.alerts.webhook import WebhookAlert, WebhookPayload
+from bot.metrics import AlertMetrics
+from bot.render.alert_blocks import group_message
+from bot.render.incident_blocks import incident_blocks
+from bot.render.report_blocks import SlackMessage, render_report
+from bot.settings import Settings
+from bot.slack.client import Pacer
+from bot.slack.signing import key_from, sign
+from commands.alerts import route_for
+from commands.params import UsageError
+from commands.redact import redact
+from commands.registry import CheckContext, CheckSpec
+from commands.report import Report
+from commands.runner import run_check
+from escalation.ladder.engine import Escalator
+from escalation.model import Incident, Priority
+from escalation.state.alert_groups import AlertGroup, AlertGroups
+
+log = logging.getLogger(__name__)
+
+# While an alert group opens its incident: the group, its fresh report message and when the
+# notification arrived, so the incident's announcement *is* the group's message (see announce).
+ANNOUNCING: ContextVar[tuple[AlertGroup, SlackMessage | None, float | None] | None] = ContextVar(
+    "alp_alert_announcing", default=None
+)
+BUTTON_TTL_S = 7 * 24 * 3600  # alert messages live for days; who may click is checked at click time
+ACTOR = "alertmanager"
+IN_FLIGHT_S = 300  # an episode unsaved this long after its start lost its starter (longer than any check)
+
+
+class AlertIntake:
+    def __init__(
+        self,
+        settings: Settings,
+        client: AsyncWebClient,
+        escalator: Escalator,
+        groups: AlertGroups,
+        registry: CollectorRegistry,
+        button: Any = None,
+    ) -> None:
+        self.settings, self.cfg, self.client, self.escalator, self.groups = (
+            settings,
+            settings.alertmanager,
+            client,
+            escalator,
+            groups,
+        )
+        self.button = button  # signs remediation buttons (ActionFlow.request_button)
+        secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "alp"
+        self.key = key_from(secret)
+        self.metrics = AlertMetrics(registry)
+        self.pacer = Pacer(self.cfg.post_rate_per_s, self.cfg.post_burst)
+        self.locks: dict[str, tuple[asyncio.Lock, int]] = {}  # group key -> (lock, notifications holding it)
+        self.reports: dict[tuple[str, str], tuple[float, asyncio.Future[Report]]] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
+        # Groups handled at once: the state store is written synchronously, so fifty groups in
+        # flight would each hold the event loop a little on every turn and delay slash commands' acks.
+        self.slots = asyncio.Semaphore(self.cfg.concurrency)
+        self.latencies: list[float] = []  # seconds, notification -> findings posted (the benchmark reads them)
+
+    # ------------------------------------------------------------------ HTTP
+    async def endpoint(self, request: web.Request) -> web.Response:
+        """401 without the right bearer token, 404 while intake is off, 400 for a malformed body."""
+        token = self.cfg.webhook_token
+        if token is None:
+            return web.json_response({"error": "alert intake is off: set ALP_ALERTMANAGER__WEBHOOK_TOKEN"}, status=404)
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {token.get_secret_value()}".encode()):
+            return web.json_response({"error": "missing or wrong bearer token"}, status=401)
+        try:
+            payload = WebhookPayload.model_validate_json(await request.read())
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "body"
+            reason = f"{where}: {first['msg']}"
+            return web.json_response(
+                {"error": "not an Alertmanager webhook payload (version 4)", "reason": reason}, status=400
+            )
+        self.metrics.received.labels(status=payload.status).inc()
+        task = asyncio.create_task(self.handle(payload, time.monotonic()))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return web.json_response({"status": "accepted", "alerts": len(payload.alerts)})
+
+    # ------------------------------------------------------------------ one notification
+    async def handle(self, payload: WebhookPayload, received: float) -> None:
+        """One notification, after the group's earlier ones; a failure is logged, never raised."""
+        key = payload.groupKey
+        lock, users = self.locks.get(key, (asyncio.Lock(), 0))
+        self.locks[key] = (lock, users + 1)
+        try:
+            async with lock, self.slots:
+                await self._handle(payload, received)
+        except Exception:
+            log.exception("alert group %s: notification not handled", key[:200])
+        finally:
+            lock, users = self.locks[key]
+            if users <= 1:
+                del self.locks[key]
+            else:
+                self.locks[key] = (lock, users - 1)
+
+    async def _handle(self, payload: WebhookPayload, received: float) -> None:
+        group = await self.groups.current(payload.groupKey)
+        firing = [a for a in payload.alerts if a.status == "firing"]
+        new_episode = group is None or (group.status == "resolved" and bool(firing))
+        if group is not None and group.status == "resolved" and (not firing or _stale(firing, group)):
+            # A repeated "resolved", or a firing notification older than the resolution (a
+            # retried webhook, another replica's late copy): nothing new, no new episode.
+            group.notifications += 1
+            await self.groups.save(group)
+            return
+        if group is None and not firing:
+            # Resolved before we heard it fire (a new receiver, a fresh state store): there is
+            # no message to update and no incident to resolve.
+            log.info("alert group %s resolved; never seen firing: nothing to update", payload.groupKey[:200])
+            return
+        notes: list[str] = []
+        spec = params = None
+        if new_episode:
+            labels = firing[0].labels
+            route = route_for(labels, self.cfg.routes)
+            channel = ((route.channel if route else None) or self.cfg.channel).lstrip("#")
+            group, new_episode = await self.groups.start(
+                payload.groupKey, channel, group.incident_id if group else None
+            )
+            if new_episode and route is not None:
+                group.route = {"check": route.check, "priority": route.priority, "params": {}}
+                try:
+                    spec, params, notes = route.params(labels)
+                    group.route["params"] = params.model_dump(mode="json", exclude_none=True)
+                except UsageError as err:
+                    notes = [f"{err}: the check did not run"]
+                    group.route["invalid"] = True
+                group.route["notes"] = notes
+        assert group is not None
+        if not new_episode and not group.route and _age_s(group) < IN_FLIGHT_S:
+            # Another replica started this episode and has not saved it yet (its first save
+            # follows the check): it posts the message and opens the incident; posting here too
+            # would duplicate both. Alertmanager re-sends the group; a starter that died is
+            # taken over once the episode is IN_FLIGHT_S old.
+            log.info("alert group %s: being started by another replica", payload.groupKey[:200])
+            return
+        before = {f for f, a in group.alerts.items() if a.get("status") == "firing"}
+        for a in payload.alerts:
+            group.alerts[a.fingerprint] = a.model_dump()
+        group.common_labels = dict(payload.commonLabels)
+        group.route["truncated"] = payload.truncatedAlerts  # left out by Alertmanager's max_alerts
+        group.status = "firing" if firing else "resolved"
+        group.notifications += 1
+        now_firing = {a.fingerprint for a in firing}
+        joined, left = now_firing - before, before - now_firing
+        # Never posted (a crash or a Slack failure after the episode was saved): this notification
+        # does what the lost one should have; Alertmanager re-sends every repeat_interval.
+        unposted = not new_episode and group.message_ts is None
+        routed = "check" in group.route and not group.route.get("invalid")
+        if not new_episode and firing and routed and (joined or unposted):
+            spec, params = self._route_spec(group)
+        report = await self._report(spec, params) if spec is not None else None
+        fresh = self._render_report(group, report)
+        arrived = received if report else None
+        unsent = group.message_ts is None
+        if (new_episode or unposted) and group.route.get("priority") and firing and not group.incident_id:
+            token = ANNOUNCING.set((group, fresh, arrived))
+            try:
+                await self._open_incident(group, firing[0])
+            finally:
+                ANNOUNCING.reset(token)
+            await self.groups.save(group)
+        await self._record(group, joined, left, report)
+        if unsent and group.message_ts is not None:  # posted as the incident's announcement
+            await self.groups.save(group)
+        else:
+            await self._post(group, fresh, arrived)
+        if group.status == "resolved" and group.incident_id and self.cfg.auto_resolve:
+            await self.escalator.resolve(group.incident_id, ACTOR)
+
+    def _route_spec(self, group: AlertGroup) -> tuple[CheckSpec | None, Any]:
+        from commands.registry import CHECKS
+
+        spec = CHECKS.get(group.route["check"])
+        return (spec, spec.params.model_validate(group.route["params"])) if spec else (None, None)
+
+    async def _report(self, spec: CheckSpec, params: Any) -> Report:
+        """The check's report; identical checks within `check_reuse_s` (or still running) share one run."""
+        key = (spec.name, params.model_dump_json())
+        hit = self.reports.get(key)
+        if hit is not None and (not hit[1].done() or time.monotonic() - hit[0] < self.cfg.check_reuse_s):
+            self.metrics.checks.labels(target=spec.name, run="shared").inc()
+            return await asyncio.shield(hit[1])
+        self.metrics.checks.labels(target=spec.name, run="ran").inc()
+        stale = [
+            k for k, (at, f) in self.reports.items() if f.done() and time.monotonic() - at >= self.cfg.check_reuse_s
+        ]
+        for k in stale:
+            del self.reports[k]
+        future = asyncio.ensure_future(run_check(spec, CheckContext(self.settings), params))
+        self.reports[key] = (time.monotonic(), future)
+        return await asyncio.shield(future)
+
+    # ------------------------------------------------------------------ incident
+    async def _open_incident(self, group: AlertGroup, first: WebhookAlert) -> None:
+        labels, ann = first.labels, first.annotations
+        name = labels.get("alertname", "alert")
+        summary = redact(f"{name}: {ann.get('summary') or ann.get('description') or 'alert firing'}")[:200]
+        known = {s.name for s in self.settings.platform.services}
+        services = sorted({v for k, v in labels.items() if k in ("service", "deployment", "app") and v in known})
+        impact = redact(ann.get("description") or "")[:1000]
+        inc = await self.escalator.open(
+            Priority(group.route["priority"]), summary, impact, services, group.channel, ACTOR
+        )
+        group.incident_id = inc.id
+        if group.previous_incident_id:
+            await self.escalator.record(
+                inc.id,
+                "alp",
+                "alert",
+                f"alert group fired again after INC-{group.previous_incident_id} resolved",
+                {"previous_incident": group.previous_incident_id, "group_key": group.group_key},
+            )
+
+    async def _record(self, group: AlertGroup, joined: set[str], left: set[str], report: Report | None) -> None:
+        """Alerts joining and leaving go into the incident's timeline; the findings into its evidence."""
+        if not group.incident_id:
+            return
+        for verb, fps in (("firing", sorted(joined)), ("resolved", sorted(left))):
+            if fps:  # one entry per notification, however many alerts it carries
+                described = [_describe(group.alerts[fp]) for fp in fps]
+                more = f" (and {len(fps) - 10} more)" if len(fps) > 10 else ""
+                await self.escalator.record(
+                    group.incident_id,
+                    "alp",
+                    "alert",
+                    f"{len(fps)} alert(s) {verb}: " + "; ".join(described[:10]) + more,
+                    {"fingerprints": fps},
+                )
+        if report is not None:
+            text, data = report.verdict("routed from the alert", dict(group.route.get("params") or {}))
+            await self.escalator.record(group.incident_id, "alp", "check", text, data)
+
+    # ------------------------------------------------------------------ Slack
+    def silence_buttons(self, group: AlertGroup) -> list[tuple[str, str]]:
+        if not self.cfg.url:
+            return []
+        return [
+            (f"Silence {h:g}h", sign({"g": group.id, "h": h}, self.key, BUTTON_TTL_S)) for h in self.cfg.silence_hours
+        ]
+
+    def _render_report(self, group: AlertGroup, report: Report | None) -> SlackMessage | None:
+        """The check's report as blocks, kept on the episode so later updates still show it."""
+        if report is None:
+            return None
+        rendered = render_report(report, self.button)
+        if group.route.get("priority"):  # the group opens its own incident: no "Open incident" button
+            rendered.blocks = [b for b in rendered.blocks if b.get("block_id") != "incident_from_report"]
+        group.route["report_blocks"] = rendered.blocks
+        group.route["report_target"] = report.target
+        return rendered
+
+    async def announce(self, inc: Incident) -> tuple[str, str] | None:
+        """For the notifier: an alert-born incident is announced by its group's message (posted
+        now, with the incident's buttons); None when this incident is not being opened by a group."""
+        pending = ANNOUNCING.get()
+        if pending is None:
+            return None
+        group, fresh, received = pending
+        group.incident_id = inc.id
+        await self._post(group, fresh, received, save=False)
+        return (group.channel, group.message_ts) if group.message_ts else None
+
+    async def refresh(self, inc: Incident) -> bool:
+        """For the notifier: re-render the group message that announced `inc` (False: none did)."""
+        group = await self.groups.of_incident(inc.id)
+        if group is None or not group.message_ts or group.message_ts != inc.message_ts:
+            return False
+        await self._post(group, None, None, save=False)
+        return True
+
+    async def _post(
+        self, group: AlertGroup, fresh: SlackMessage | None, received: float | None, save: bool = True
+    ) -> None:
+        blocks = group.route.get("report_blocks")
+        rendered = fresh or (SlackMessage("", blocks) if blocks else None)
+        inc = await self.escalator.get(group.incident_id) if group.incident_id else None
+        ref = f"{inc.ref} ({inc.priority.value}, {inc.status.value})" if inc else None
+        if ref and group.previous_incident_id:
+            ref += f", after INC-{group.previous_incident_id}"
+        msg = group_message(
+            group,
+            rendered,
+            list(group.route.get("notes", [])),
+            self.silence_buttons(group),
+            ref,
+            self.cfg.max_alerts_shown,
+            incident_blocks(inc)[1][1:] if inc else [],
+        )
+        try:
+            await self.pacer.wait(group.channel)
+            if group.message_ts is None:
+                resp = await self.client.chat_postMessage(channel=group.channel, text=msg.text, blocks=msg.blocks)
+                group.message_ts, group.channel = str(resp["ts"]), str(resp.get("channel", group.channel))
+            else:
+                await self.client.chat_update(
+                    channel=group.channel, ts=group.message_ts, text=msg.text, blocks=msg.blocks
+                )
+            if received is not None:
+                took = time.monotonic() - received
+                self.latencies.append(took)
+                self.metrics.latency.observe(took)
+            if fresh is not None and msg.attachment:
+                target = group.route.get("report_target", "report")
+                await self.client.files_upload_v2(
+                    channel=group.channel,
+                    thread_ts=group.message_ts,
+                    content=msg.attachment,
+                    filename=f"{target}-report.txt",
+                    title=f"{target} report",
+                )
+        except SlackApiError as err:
+            log.error("alert group message in %s failed: %s", group.channel, err.response.get("error"))
+        finally:
+            if save:
+                await self.groups.save(group)
+
+
+def _describe(alert: dict[str, Any]) -> str:
+    labels = alert.get("labels", {})
+    extra = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k != "alertname")
+    summary = alert.get("annotations", {}).get("summary", "")
+    return redact(
+        f"{labels.get('alertname', '?')}" + (f" ({extra})" if extra else "") + (f": {summary}" if summary else "")
+    )
+
+
+def _stale(firing: list[WebhookAlert], group: AlertGroup) -> bool:
+    """Every firing alert is one the resolved episode already saw resolve (same fingerprint,
+    same startsAt): Prometheus gives an alert that fires again a new startsAt."""
+    return all(
+        (seen := group.alerts.get(a.fingerprint)) is not None
+        and seen.get("status") == "resolved"
+        and seen.get("startsAt") == a.startsAt
+        for a in firing
+    )
+
+
+def _age_s(group: AlertGroup) -> float:
+    opened = group.opened_at if group.opened_at.tzinfo else group.opened_at.replace(tzinfo=UTC)  # SQLite: naive UTC
+    return (datetime.now(UTC) - opened).total_seconds()

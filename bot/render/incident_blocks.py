@@ -1,0 +1,109 @@
+"""Incidents, pages and the recovery checklist as Block Kit (data comes from escalation/)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.render.blocks import (
+    Block,
+    actions,
+    button,
+    checkboxes,
+    context,
+    header,
+    modal,
+    section,
+    select_input,
+    text_input,
+)
+from bot.render.escape import clean
+from commands.redact import redact
+from escalation.ladder.pages import Page, next_page
+from escalation.model import Incident, Status
+
+EMOJI = {Status.TRIGGERED: ":rotating_light:", Status.ACKNOWLEDGED: ":eyes:", Status.RESOLVED: ":white_check_mark:"}
+
+
+def incident_blocks(inc: Incident) -> tuple[str, list[Block]]:
+    """The announcement, updated in place as the incident changes."""
+    title = redact(f"{EMOJI[inc.status]} {inc.ref} · {inc.priority.value} · {inc.summary}")
+    title = title if len(title) <= 150 else title[:149] + "…"  # plain text header; the summary is in full below
+    nxt = next_page(inc)
+    fields = {
+        "Status": inc.status.value
+        + (f" by <@{inc.acked_by}>" if inc.status is Status.ACKNOWLEDGED else "")
+        + (f" by <@{inc.resolved_by}>" if inc.status is Status.RESOLVED else ""),
+        "Priority": inc.priority.value,
+        "Opened by": f"<@{inc.opened_by}> at {inc.opened_at:%H:%M}Z",
+        "Next page": nxt,
+        "Summary": clean(inc.summary),
+        "Impact": clean(inc.impact) if inc.impact else "_not assessed yet_",
+        "Services": clean(", ".join(inc.services)) if inc.services else "_not set_",
+    }
+    blocks = [header(title), section(fields=[f"*{k}*\n{v}" for k, v in fields.items()])]
+    value = str(inc.id)
+    if inc.status is not Status.RESOLVED:
+        buttons = [
+            button("Escalate now", "incident_escalate", f"{inc.id}:{inc.next_step}", "danger"),
+            button("Add note", "incident_note", value),
+            button("Resolve", "incident_resolve", value),
+        ]
+        if inc.status is Status.TRIGGERED:
+            buttons.insert(0, button("Acknowledge", "incident_ack", value, "primary"))
+        blocks.append(actions(buttons, f"incident_{inc.id}"))
+    ladder = " → ".join(f"{s.name} {s.mention}" for s in inc.ladder)
+    blocks.append(context(f"Ladder: {ladder}"))
+    return f"{inc.ref} {inc.priority.value} {inc.status.value}: {clean(inc.summary)}", blocks
+
+
+def page_blocks(page: Page) -> tuple[str, list[Block]]:
+    text = f"{page.mention} you are paged for {page.incident} ({page.step})"
+    fields = [f"*{k}*\n{_fit(clean(v), page.incident)}" for k, v in page.fields().items()]
+    return text, [section(f":rotating_light: *{text}*"), section(fields=fields)]
+
+
+def _fit(text: str, ref: str, limit: int = 1900) -> str:
+    """A page field within Slack's 2000 characters, saying what is left out and where to read it."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit("\n", 1)[0] if "\n" in text[:limit] else text[:limit]
+    return f"{cut}\n… {len(text) - len(cut)} more characters: `/alp incident show {ref}`"
+
+
+def checklist_blocks(inc: Incident) -> tuple[str, list[Block]]:
+    return f"{inc.ref} resolved: recovery checklist", [
+        section(f":white_check_mark: *{inc.ref} resolved.* Recovery checklist:"),
+        actions([checkboxes("incident_checklist", inc.checklist)], f"checklist_{inc.id}"),
+        actions(
+            [
+                button("Verify services healthy: run /alp health", "incident_run_health", str(inc.id), "primary"),
+                button("Postmortem draft", "incident_postmortem", str(inc.id)),
+            ],
+            f"verify_{inc.id}",
+        ),
+    ]
+
+
+def open_modal(summary: str = "", impact: str = "", channel: str = "", *, services: Sequence[str]) -> Block:
+    """The 'open incident' form, optionally pre-filled from a finding; `services` are what it
+    offers as affected (`PlatformSettings.components()`: the configured services, then the
+    infrastructure)."""
+    priorities = (("P0", "P0: outage, page now"), ("P1", "P1: escalate in 30 min"), ("P2", "P2: escalate in 2 h"))
+    return modal(
+        "incident_open_modal",
+        "Open incident",
+        "Open",
+        [
+            text_input("summary", "Summary", summary[:3000], multiline=False, optional=False),
+            text_input("impact", "Impact (services and users affected)", impact[:3000], multiline=True, optional=True),
+            select_input("services", "Affected services", [(s, s) for s in services], multi=True, optional=True),
+            select_input("priority", "Priority", priorities, initial="P1"),
+        ],
+        private_metadata=channel,
+    )
+
+
+def note_modal(incident_id: int) -> Block:
+    return modal(
+        "incident_note_modal", "Add note", "Add", [text_input("note", "Note", multiline=True)], str(incident_id)
+    )

@@ -1,0 +1,98 @@
+"""`/alp incident …` and `/alp oncall` as text: the words both Slack and the terminal answer with.
+
+Slack-free on purpose: the terminal (`alp incident …`, `alp oncall`) imports this module, never
+`bot/slack/incidents.py` (Bolt handlers) or anything of slack_bolt; only the Slack path of
+`incident postmortem` (a file upload, given a Web API client) reaches into `bot/slack/incidents.py`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from bot.render.escape import clean, escape
+from bot.settings import Settings
+from escalation.ladder.engine import Escalator
+from escalation.model import Incident, Priority, Status
+from escalation.postmortem import postmortem_markdown
+
+if TYPE_CHECKING:
+    from slack_sdk.web.async_client import AsyncWebClient
+
+SHOW_EVENTS = 15
+
+
+def oncall_text(settings: Settings) -> str:
+    """`oncall`: primary, secondary, manager and the ladder's timing (mrkdwn; the terminal strips it)."""
+    oc, esc = settings.escalation.oncall, settings.escalation
+    return (
+        f"*Primary:* {oc.primary}\n*Secondary:* {oc.secondary}\n*Manager:* {oc.manager} ({oc.manager_phone})\n"
+        f"Ladder: P0 pages now, P1 after {esc.p1_first_page_s / 60:.0f} min, P2 after "
+        f"{esc.p2_first_page_s / 3600:.1f} h without acknowledgement; then every {esc.step_wait_s / 60:.0f} min "
+        "to the next step."
+    )
+
+
+def incident_line(inc: Incident) -> str:
+    """One incident on one line: ref, priority, status (and who acked), summary, when it opened (UTC)."""
+    who = f", acked by <@{inc.acked_by}>" if inc.status is Status.ACKNOWLEDGED else ""
+    return f"*{inc.ref}* [{inc.priority.value}] {inc.status.value}{who}: {clean(inc.summary)} (opened {inc.opened_at:%m-%d %H:%M}Z)"
+
+
+async def show_text(esc: Escalator, inc: Incident) -> str:
+    """`incident show`: the incident's line, impact and services, and its last SHOW_EVENTS timeline events."""
+    lines = [
+        incident_line(inc),
+        f"Impact: {clean(inc.impact or '-')}; services: {clean(', '.join(inc.services) or '-')}",
+    ]
+    events = await esc.timeline(inc.id)
+    if len(events) > SHOW_EVENTS:
+        lines.append(f"… {len(events) - SHOW_EVENTS} earlier events: `/alp incident postmortem {inc.id}` has them all")
+    lines += [f"`{e.at:%H:%M:%S}` {escape(e.actor)}: {clean(e.text)}" for e in events[-SHOW_EVENTS:]]
+    return "\n".join(lines)
+
+
+async def handle_incident_command(
+    esc: Escalator, request: Any, channel: str, user: str, client: AsyncWebClient | None
+) -> str | None:
+    """Run `/alp incident <sub>`; returns the private reply (None: the channel message says it)."""
+    sub = request.sub
+    if sub == "open":
+        opened = await esc.open(
+            Priority(request.priority), request.text, request.impact, list(request.services), channel, user
+        )
+        return None if opened.message_ts else f"Opened {opened.ref}."
+    if sub == "list":
+        incs = await esc.list_open()
+        return "\n".join(incident_line(i) for i in incs) or "No open incidents."
+    inc = await esc.get(request.incident) if request.incident else await esc.open_in_channel(channel)
+    if inc is None:
+        return (
+            f"No incident {request.incident}."
+            if request.incident
+            else "No open incident in this channel: give its number, e.g. `/alp incident ack 12`."
+        )
+    if sub == "show":
+        return await show_text(esc, inc)
+    if sub == "ack":
+        return (
+            f"{inc.ref} acknowledged; escalation stopped."
+            if await esc.acknowledge(inc.id, user)
+            else f"{inc.ref} is {inc.status.value}: nothing to acknowledge."
+        )
+    if sub == "resolve":
+        return f"{inc.ref} resolved." if await esc.resolve(inc.id, user) else f"{inc.ref} was already resolved."
+    if sub == "escalate":
+        return await esc.escalate_now(inc.id, user)
+    if sub == "note":
+        if not request.text:
+            return "`/alp incident note <text>`: what should the record say?"
+        await esc.note(inc.id, user, request.text)
+        return f"Noted on {inc.ref}."
+    if sub == "postmortem":
+        if client is None:
+            return postmortem_markdown(inc, await esc.timeline(inc.id), await esc.recent_changes(inc))
+        from bot.slack.incidents import upload_postmortem  # the Slack path only: the terminal passes no client
+
+        await upload_postmortem(esc, inc, channel, client)
+        return None
+    return f"unknown incident command {sub}"

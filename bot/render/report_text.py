@@ -1,0 +1,57 @@
+"""Reports as terminal text: what `alp` prints and what long Slack replies attach as a file."""
+
+from __future__ import annotations
+
+from bot.render.escape import terminal
+from commands.report import Code, Fields, Finding, Report, Severity, Table, Text
+
+TAG = {
+    Severity.OK: "[ OK ]",
+    Severity.WARNING: "[WARN]",
+    Severity.CRITICAL: "[CRIT]",
+    Severity.UNKNOWN: "[ ?? ]",
+}
+INDENT = " " * 7
+
+
+def table_lines(table: Table) -> list[str]:
+    """Columns padded to their widest cell."""
+    grid = [table.columns, *table.rows]
+    widths = [max(len(row[i]) if i < len(row) else 0 for row in grid) for i in range(len(table.columns))]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)).rstrip() for row in grid]
+
+
+def finding_lines(f: Finding) -> list[str]:
+    lines = [f"{TAG[f.severity]} {f.title}"]
+    if f.detail:
+        lines.append(INDENT + f.detail)
+    for ev in f.evidence:
+        if isinstance(ev, Text | Code):
+            lines += [INDENT + line for line in ev.text.splitlines()]
+        elif isinstance(ev, Fields):
+            lines.append(INDENT + "  ".join(f"{k}: {v}" for k, v in ev.items.items()))
+        elif isinstance(ev, Table):
+            lines += [INDENT + line for line in table_lines(ev)]
+    for s in f.suggestions:
+        lines.append(f"{INDENT}-> {s.label}" + (f"  ({s.why})" if s.why else ""))
+    return lines
+
+
+def ok_count_line(n: int, hint: str, probes: list[str] | None = None) -> str:
+    """The one line OK findings collapse into, naming what was read: "5 checks OK: pods, health,
+    oauth … (--all lists them)"."""
+    read = f": {', '.join(dict.fromkeys(p for p in probes or [] if p))}" if any(probes or []) else ""
+    return f"{n} check(s) OK{read} ({hint} lists them)"
+
+
+def render_text(report: Report, show_all: bool = False) -> str:
+    """The whole report, secrets masked: the headline first, findings worst first, OK findings
+    collapsed into one count line unless `show_all`. Plain text: no Slack markup."""
+    report = report.redacted()
+    out = [f"{report.headline}  ({report.duration_s:.2f}s)"]
+    shown, hidden = report.shown(show_all)
+    for f in shown:
+        out += finding_lines(f)
+    if hidden:
+        out.append(f"{TAG[Severity.OK]} {ok_count_line(hidden, '--all', report.folded())}")
+    return terminal("\n".join(out), masked=True) + "\n"

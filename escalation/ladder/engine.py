@@ -1,0 +1,438 @@
+"""The escalation engine: open, page, acknowledge, escalate, resolve — the incident API bot/ uses.
+
+The incident record is the source of truth: it holds the ladder's position (`next_step`), when the
+next step is due (`next_due_at`), when an acknowledgement times out and when to remind. The leader
+(the holder of an expiring lease, `escalation.ladder.leader`) runs a reconciler at start, on taking the
+lead, every `leader_poll_s` and whenever something falls due sooner: it fires every due step, ack
+timeout and reminder, and retries every due page. Every change is one conditional UPDATE, so timers,
+clicks and replicas racing end in one state; pages go through the outbox (`escalation.state.outbox`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from escalation.config import EscalationSettings
+from escalation.ladder.delivery import Delivery
+from escalation.ladder.leader import Lease
+from escalation.ladder.notify import Notifier
+from escalation.ladder.pages import next_page
+from escalation.ladder.recheck import RunCheck, recheck, superseded
+from escalation.model import (
+    CHECKLIST,
+    Incident,
+    Priority,
+    Status,
+    TimelineEntry,
+    TimelineKind,
+    build_ladder,
+    specialist_areas,
+)
+from escalation.state.audit import AuditLog
+from escalation.state.db import Database, now
+from escalation.state.outbox import Outbox, PageKey
+from escalation.state.store import Store
+from escalation.state.timeline import add_entry_in_channel
+
+log = logging.getLogger(__name__)
+
+
+async def _no_changes(_: Incident) -> list[str]:
+    return []
+
+
+class Escalator:
+    """The incident API. Events for metrics go to `on_event`: ("page", {step, result}) and
+    ("fired", {lateness_s}) — seconds between a step's due time and its claim."""
+
+    def __init__(
+        self,
+        store: Store,
+        cfg: EscalationSettings,
+        notifier: Notifier,
+        state_url: str = "",
+        on_event: Callable[[str, dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.on_event = on_event
+        self.store = store
+        self.outbox = Outbox(store.engine)
+        self.cfg = cfg
+        self.notifier = notifier
+        self.lease = Lease(store.db, cfg.leader_lease_s)
+        self.audit = AuditLog(store.db)
+        self.delivery = Delivery(
+            store, self.outbox, cfg, notifier, self.emit, self._refresh, lambda inc: self.recent_changes(inc)
+        )
+        self.delivery.recheck = self.recheck
+        self._runs = False  # started with lead=True: delivers what its own users do, may lead
+        self._loop: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._was_leading = False
+        self._renewed = 0.0
+        # Changes from one hour before an incident opened until now, one line each, for its pages
+        # and postmortem; the bot sets it (commands.changes.incident_change_lines).
+        self.recent_changes: Callable[[Incident], Awaitable[list[str]]] = _no_changes
+        # A check by name and parameters -> its report; the bot sets it (commands.runner.check_runner)
+        # so pages and resolutions re-run the incident's checks (escalation.ladder.recheck). None: they do not.
+        self.run_check: RunCheck | None = None
+
+    @classmethod
+    def connect(
+        cls,
+        state: str | Database,
+        cfg: EscalationSettings,
+        notifier: Notifier,
+        on_event: Callable[[str, dict[str, Any]], None] | None = None,
+    ) -> Escalator:
+        """An engine on the state database (ALP_STATE_URL, migrated to the newest schema on the way,
+        or a `Database` already open, shared with e.g. `escalation.state.alert_groups`)."""
+        return cls(Store(state), cfg, notifier, state if isinstance(state, str) else "", on_event=on_event)
+
+    async def close(self) -> None:
+        """Release the state database's connections (after `stop`)."""
+        await self.store.close()
+
+    @property
+    def leading(self) -> bool:
+        return self.lease.held
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self, lead: bool = True) -> None:
+        """Start reconciling. `lead=False` (the terminal `alp`) only records; the bot delivers."""
+        if not lead:
+            return
+        self._runs = True
+        await self._tick()
+        self._loop = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        """Let the reconciler finish the pass it is in (a database call is never cut off midway),
+        let deliveries in flight finish, then give the lease up."""
+        self._stopping = True
+        self._wake.set()
+        if self._loop:
+            await self._loop
+        await self.delivery.drain(timeout_s=5)
+        if self._runs:
+            await self.lease.release()
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            await self._sleep()
+            if self._stopping:
+                return
+            try:
+                await self._tick()
+            except Exception:  # the loop must outlive any single failure (a database cut, a bug)
+                log.exception("escalation reconciler failed")
+
+    async def _sleep(self) -> None:
+        wait = self.cfg.leader_poll_s
+        self._wake.clear()  # before the reads: a wake-up while they wait on the database is not lost
+        if self._stopping:
+            return
+        if self.leading:
+            try:
+                soonest = [t for t in (await self.store.next_due(), await self.outbox.next_due()) if t is not None]
+            except Exception as err:
+                log.warning("reading due times: %s", err)
+                soonest = []
+            if soonest:
+                wait = max(0.05, min(wait, (min(soonest) - now()).total_seconds()))  # never a busy loop
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), wait)
+
+    async def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        if not self.lease.held or loop.time() - self._renewed >= self.cfg.leader_poll_s:
+            self._renewed = loop.time()
+            await self.lease.acquire()
+        if self.leading and not self._was_leading:
+            log.info("leading the escalation (lease held by %s)", self.lease.holder)
+        elif self._was_leading and not self.leading:
+            log.warning("lost the escalation lease; reconciling stops until it is back")
+        self._was_leading = self.leading
+        if self.leading:
+            await self.reconcile()
+
+    def emit(self, kind: str, data: dict[str, Any]) -> None:
+        if self.on_event is not None:
+            self.on_event(kind, data)
+
+    async def reconcile(self) -> None:
+        """Do everything that is due: announcements, ack timeouts, reminders, steps, page retries."""
+        due = await self.store.due(now())
+        for inc in due["announce"]:
+            if self.leading:
+                await self._announce(inc)
+        for inc in due["ack_timeout"]:
+            if self.leading:
+                await self._ack_timeout(inc)
+        for inc in due["reminder"]:
+            if self.leading:
+                await self._remind(inc)
+        for inc in due["warning"]:
+            if self.leading:
+                await self._warn(inc)
+        for inc in due["step"]:
+            if self.leading:
+                await self._advance(inc, timed=True)
+        for key in await self.outbox.due(now()):
+            if self.leading:
+                self.delivery.start(key)
+
+    async def _advance(self, inc: Incident, timed: bool = False) -> Incident | None:
+        """Move `inc` past its next step (once, whoever tries) and hand the step's page to delivery."""
+        step = inc.next_step
+        if inc.escalation_id is None or step >= len(inc.ladder):
+            return None
+        following = now() + timedelta(seconds=inc.ladder[step + 1].delay_s) if step + 1 < len(inc.ladder) else None
+        warn = self.cfg.manager_warning_s
+        phone_next = following is not None and inc.ladder[step + 1].via == "pager" and warn > 0
+        warn_at = max(now(), following - timedelta(seconds=warn)) if following is not None and phone_next else None
+        new = await self.store.advance(inc.id, inc.escalation_id, step, following, warn_at)
+        if new is None:
+            return None
+        if timed and inc.next_due_at is not None:
+            self.emit("fired", {"lateness_s": max(0.0, (now() - inc.next_due_at).total_seconds())})
+        if self._runs:
+            self.delivery.start(PageKey(inc.id, inc.escalation_id, step))
+        else:
+            self._wake.set()
+        return new
+
+    # ------------------------------------------------------------------ operations
+    async def open(
+        self,
+        priority: Priority,
+        summary: str,
+        impact: str,
+        services: list[str],
+        channel: str,
+        user: str,
+        external_key: str | None = None,
+    ) -> Incident:
+        """A new incident, announced; a P0's first step is paged at once."""
+        ladder = build_ladder(priority, self.cfg)  # frozen onto the incident
+        inc = await self.store.create(
+            priority, summary, impact, services, channel, user, ladder, uuid.uuid4().hex, CHECKLIST, external_key, True
+        )
+        await self._announce(inc, claimed=True)
+        areas = specialist_areas(services, summary)
+        if areas:
+            channels = [getattr(self.cfg.specialists, a) for a in areas]
+            await self.store.log(inc.id, "alp", TimelineKind.SPECIALISTS, f"specialists added: {', '.join(channels)}")
+            await self._safely(self.notifier.specialists(inc, channels))
+        inc = await self.store.get(inc.id) or inc
+        if inc.next_due_at is not None and inc.next_due_at <= now():
+            inc = await self._advance(inc, timed=True) or inc
+        self._wake.set()
+        return inc
+
+    async def open_for_key(
+        self, key: str, priority: Priority, summary: str, impact: str, services: list[str], channel: str, user: str
+    ) -> tuple[Incident, bool]:
+        """The open incident for an external key (e.g. an Alertmanager group key), opening it if there
+        is none: (incident, True if opened now). Idempotent, across replicas too."""
+        existing = await self.store.open_for_key(key)
+        if existing is not None:
+            return existing, False
+        try:
+            return await self.open(priority, summary, impact, services, channel, user, external_key=key), True
+        except sa.exc.IntegrityError:  # another replica opened it a moment ago
+            existing = await self.store.open_for_key(key)
+            if existing is None:
+                raise
+            return existing, False
+
+    async def _announce(self, inc: Incident, claimed: bool = False) -> None:
+        """Post the incident once, whoever tries; `claimed`: the announcement is already this caller's."""
+        if not claimed and not await self.store.claim_announcement(inc.id):
+            return
+        try:
+            where = await self.notifier.announce(inc)
+        except Exception as err:
+            log.warning("announcing %s failed: %s", inc.ref, err)
+            await self.store.log(inc.id, "alp", TimelineKind.ERROR, f"announcement failed: {err}")
+            return
+        if where:
+            new = await self.store.set_message(inc.id, where[1], where[0])
+            if new is not None and new.version != inc.version:  # acked, paged... while it was being posted
+                await self._refresh(new)
+        else:  # this notifier cannot announce (the terminal): leave it to the bot
+            await self.store.release_announcement(inc.id)
+
+    async def acknowledge(self, incident_id: int, user: str, how: str = "") -> bool:
+        """Triggered -> acknowledged by `user`; `how`: what counted as the acknowledgement, if not the button."""
+        inc = await self.store.acknowledge(incident_id, user, self.cfg.ack_timeout_s, self.cfg.reminder_s, how)
+        if inc is None:
+            return False
+        await self._refresh(inc)
+        said = f"acknowledged by <@{user}>{', ' + how.removeprefix('by ') if how else ''}; escalation stopped"
+        await self._safely(self.notifier.say(inc, f":white_check_mark: {said}"))
+        self._wake.set()
+        return True
+
+    async def engaged(self, incident_id: int, user: str, how: str) -> bool:
+        """Someone working the incident (confirming a remediation that ran, setting a silence) acknowledges
+        it when `ack_on_engagement` is on (the default): the ladder stops instead of paging the next
+        person, recorded as "acknowledged by confirming …". False if it was not triggered or it is off.
+        Whoever may confirm an action may acknowledge (the Acknowledge button is open to the channel)."""
+        if not self.cfg.ack_on_engagement or not user or user == "alp":
+            return False
+        return await self.acknowledge(incident_id, user, how)
+
+    async def _ack_timeout(self, inc: Incident) -> None:
+        if inc.acked_at is None:
+            return
+        step = min(inc.next_step, len(inc.ladder) - 1)
+        new = await self.store.retrigger(inc.id, inc.acked_at, uuid.uuid4().hex, step)
+        if new is None:
+            return
+        await self._safely(
+            self.notifier.say(new, ":rotating_light: acknowledged but not resolved in time: escalation resumes")
+        )
+        await self._advance(new)
+
+    async def _remind(self, inc: Incident) -> None:
+        if inc.remind_at is None or inc.acked_at is None:
+            return
+        new = await self.store.remind(inc.id, inc.remind_at, now() + timedelta(seconds=self.cfg.reminder_s))
+        if new is None:
+            return
+        hours = (now() - inc.acked_at).total_seconds() / 3600
+        await self.store.log(inc.id, "alp", TimelineKind.REMINDER, f"still acknowledged after {hours:.1f}h")
+        await self._safely(
+            self.notifier.say(
+                new,
+                f":alarm_clock: {inc.ref} acknowledged by <@{inc.acked_by}> {hours:.1f}h ago and still not resolved",
+            )
+        )
+
+    async def _warn(self, inc: Incident) -> None:
+        """The thread says, `manager_warning_s` before, that the manager's phone is next (once)."""
+        if inc.remind_at is None or await self.store.remind(inc.id, inc.remind_at, None, Status.TRIGGERED) is None:
+            return
+        text = f"{next_page(inc)}: acknowledge now to stop the call"
+        await self.store.log(inc.id, "alp", TimelineKind.REMINDER, f"warned: next page {text}")
+        await self._safely(self.notifier.say(inc, f":telephone_receiver: Next page: {text}"))
+
+    async def escalate_now(self, incident_id: int, user: str, from_step: int | None = None) -> str:
+        """Page the next step now; what happened, for the user. `from_step` is the step the user saw
+        next (the button carries it), so a double click or two people at once move one rung."""
+        inc = await self.store.get(incident_id)
+        if inc is None:
+            return "no such incident"
+        if inc.status is Status.RESOLVED:
+            return f"{inc.ref} is resolved"
+        if from_step is not None and inc.status is Status.TRIGGERED and inc.next_step != from_step:
+            return f"{inc.ref} was escalated meanwhile (now past {inc.ladder[min(inc.next_step, len(inc.ladder)) - 1].name})"
+        if inc.status is Status.ACKNOWLEDGED:
+            step = min(inc.next_step, len(inc.ladder) - 1)
+            reopened = await self.store.reopen(incident_id, inc.version, uuid.uuid4().hex, step)
+            if reopened is None:
+                return f"{inc.ref} changed meanwhile; try again"
+            inc = reopened
+        elif inc.next_step >= len(inc.ladder):
+            return f"{inc.ref}: every step of the ladder has been paged"
+        if await self._advance(inc) is None:
+            return f"{inc.ref} was escalated meanwhile"
+        await self.delivery.wait(PageKey(inc.id, inc.escalation_id or "", inc.next_step))
+        await self.store.log(
+            incident_id, user, TimelineKind.ESCALATE, f"escalated by hand to {inc.ladder[inc.next_step].name}"
+        )
+        return f"{inc.ref}: escalated to {inc.ladder[inc.next_step].name}"
+
+    async def resolve(self, incident_id: int, user: str) -> bool:
+        inc = await self.store.resolve(incident_id, user)
+        if inc is None:
+            return False
+        await self.recheck(inc, "on resolve")
+        await self._refresh(inc)
+        await self._safely(self.notifier.checklist(inc))
+        return True
+
+    async def note(self, incident_id: int, user: str, text: str) -> None:
+        await self.store.log(incident_id, user, TimelineKind.NOTE, text)
+        inc = await self.store.get(incident_id)
+        if inc:
+            await self._safely(self.notifier.say(inc, f":memo: <@{user}>: {text[:300]}"))
+
+    async def record(self, incident_id: int, user: str, kind: str, text: str, data: dict[str, Any]) -> None:
+        """A check or action run for the incident: its 'steps taken' and 'evidence'."""
+        await self.store.log(incident_id, user, kind, text, data)
+
+    async def record_in_channel(
+        self, channel: str, user: str, kind: str, text: str, data: dict[str, Any]
+    ) -> int | None:
+        """`record` on the channel's open incident, if it has one (one statement): its id, or None."""
+        return await add_entry_in_channel(self.store.engine, channel, user, kind, text, data)
+
+    async def recheck(self, inc: Incident, why: str) -> int:
+        """Run the incident's checks again (at most `page_recheck_s`), each verdict recorded with `why`."""
+        if self.run_check is None:
+            return 0
+        try:
+            return await recheck(self.store, inc, self.run_check, why, self.cfg.page_recheck_s)
+        except Exception as err:  # a page or a resolution never fails for want of a fresh verdict
+            log.warning("%s: re-running its checks %s failed: %s", inc.ref, why, err)
+            return 0
+
+    async def superseded(self, channel: str, target: str, read_at: datetime) -> str | None:
+        """Why a remedy button under a `target` report read at `read_at` must not act (escalation.ladder.recheck)."""
+        return await superseded(self.store, channel, target, read_at)
+
+    async def _refresh(self, inc: Incident) -> None:
+        """Update the announcement until it shows the newest state: another replica may change the
+        incident while this one renders, and the last update must not be a stale one."""
+        for _ in range(5):
+            await self._safely(self.notifier.refresh(inc))
+            latest = await self.store.get(inc.id)
+            if latest is None or latest.version == inc.version:
+                return
+            inc = latest
+
+    # ------------------------------------------------------------------ reads, for bot/
+    async def get(self, incident_id: int) -> Incident | None:
+        return await self.store.get(incident_id)
+
+    async def list_open(self, limit: int = 20) -> list[Incident]:
+        return await self.store.incidents(open_only=True, limit=limit)
+
+    async def open_in_channel(self, channel: str) -> Incident | None:
+        """The newest unresolved incident announced in `channel`."""
+        return await self.store.open_in_channel(channel)
+
+    async def timeline(self, incident_id: int) -> list[TimelineEntry]:
+        return await self.store.timeline(incident_id)
+
+    async def tick(self, incident_id: int, item: str, done: bool, user: str) -> bool:
+        """Tick or untick a checklist item; False if it is not one or the incident changed meanwhile."""
+        return await self.store.tick(incident_id, item, done, user)
+
+    async def pages_of(self, incident_id: int) -> list[dict[str, Any]]:
+        return await self.outbox.of(incident_id)
+
+    async def latest_audit(self, limit: int = 20) -> list[dict[str, Any]]:
+        """Newest first: {id, at, actor, event, action, params, result, incident_id}."""
+        return await self.audit.latest(limit)
+
+    async def ping(self, timeout_s: float) -> str | None:
+        """None when the state store answers, else why not."""
+        return await self.store.ping(timeout_s)
+
+    @staticmethod
+    async def _safely(coro: Any) -> None:
+        try:
+            await coro
+        except Exception as err:
+            log.warning("notification failed: %s", err)

@@ -1,1 +1,0 @@
-"""Alembic migrations of the state store, run at start-up by `escalation.store.migrate`."""

@@ -1,0 +1,1 @@
+"""Alembic migrations of the state store, run at start-up by `escalation.state.store.migrate`."""

@@ -1,0 +1,412 @@
+"""The bot's state store: incidents and their timeline.
+
+SQLAlchemy Core on the asyncio engine of `escalation.state.db.Database` (SQLite, one replica, the default;
+PostgreSQL, several), so a call that waits on the database never holds up the event loop. The schema
+is migrated by Alembic when the database is opened. Every state change is one conditional UPDATE that
+returns the new row (UPDATE ... RETURNING), so two clicks, two replicas or a stale timer cannot both
+win: the loser's UPDATE matches no row and gets None. The page outbox is in `escalation.state.outbox`, the
+leader's lease in `escalation.ladder.leader`, remediation requests in `escalation.state.requests`, the audit log
+in `escalation.state.audit`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from escalation.model import Incident, Priority, Status, Step, TimelineEntry, TimelineKind
+from escalation.state.db import Database, aware, migrate, now, sqlalchemy_url
+from escalation.state.schema import incidents
+from escalation.state.timeline import add_entry, entries
+
+
+class Store:
+    """Reads and conditional writes of incidents and their timelines."""
+
+    def __init__(self, state: Database | str) -> None:
+        """On a `Database`, or on ALP_STATE_URL (opened, and migrated, here)."""
+        self.db = state if isinstance(state, Database) else Database(state)
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self.db.engine
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.db.is_postgres
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    async def ping(self, timeout_s: float) -> str | None:
+        """None when the store answers, else why not."""
+        return await self.db.ping(timeout_s)
+
+    # ------------------------------------------------------------------ incidents
+    async def create(
+        self,
+        priority: Priority,
+        summary: str,
+        impact: str,
+        services: list[str],
+        channel: str,
+        opened_by: str,
+        ladder: list[Step],
+        escalation_id: str,
+        checklist: list[str],
+        external_key: str | None = None,
+        announcing: bool = False,
+    ) -> Incident:
+        """A new triggered incident whose first step is due `ladder[0].delay_s` from now.
+        With `external_key`: raises sqlalchemy.exc.IntegrityError if an open incident has that key.
+        `announcing`: the caller has the announcement (as `claim_announcement` would give it), so no
+        reconciler pass can announce it first while the caller is still on its way to."""
+        opened = now()
+        async with self.engine.begin() as conn:
+            row = (
+                (
+                    await conn.execute(
+                        incidents.insert()
+                        .values(
+                            priority=priority.value,
+                            summary=summary,
+                            impact=impact,
+                            services=services,
+                            status=Status.TRIGGERED.value,
+                            channel=channel,
+                            opened_by=opened_by,
+                            opened_at=opened,
+                            ladder=[s.as_dict() for s in ladder],
+                            next_step=0,
+                            next_due_at=opened + timedelta(seconds=ladder[0].delay_s),
+                            escalation_id=escalation_id,
+                            announced=announcing,
+                            checklist=dict.fromkeys(checklist, False),
+                            version=0,
+                            external_key=external_key,
+                        )
+                        .returning(*incidents.c)
+                    )
+                )
+                .mappings()
+                .one()
+            )
+            await add_entry(
+                conn,
+                row["id"],
+                opened_by,
+                TimelineKind.OPENED,
+                f"opened {priority.value}: {summary}",
+                {"impact": impact, "services": services, **({"key": external_key} if external_key else {})},
+            )
+        return _incident(row)
+
+    async def get(self, incident_id: int) -> Incident | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(incidents.select().where(incidents.c.id == incident_id))).mappings().first()
+        return _incident(row) if row else None
+
+    async def incidents(self, open_only: bool = True, limit: int = 20) -> list[Incident]:
+        q = incidents.select().order_by(incidents.c.id.desc()).limit(limit)
+        if open_only:
+            q = q.where(incidents.c.status != Status.RESOLVED.value)
+        async with self.engine.connect() as conn:
+            return [_incident(r) for r in (await conn.execute(q)).mappings()]
+
+    async def _newest_open(self, where: Any, resolved_too: bool = False) -> Incident | None:
+        if not resolved_too:
+            where = sa.and_(where, incidents.c.status != Status.RESOLVED.value)
+        q = incidents.select().where(where).order_by(incidents.c.id.desc()).limit(1)
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(q)).mappings().first()
+        return _incident(row) if row else None
+
+    async def open_in_channel(self, channel: str) -> Incident | None:
+        """The newest unresolved incident announced in `channel`."""
+        return await self._newest_open(incidents.c.channel == channel)
+
+    async def newest_in_channel(self, channel: str) -> Incident | None:
+        """The newest incident announced in `channel`, resolved or not."""
+        return await self._newest_open(incidents.c.channel == channel, resolved_too=True)
+
+    async def open_for_key(self, key: str) -> Incident | None:
+        """The unresolved incident opened for an external key (e.g. an Alertmanager group key)."""
+        return await self._newest_open(incidents.c.external_key == key)
+
+    async def _transition(
+        self, incident_id: int, where: Any, actor: str, kind: TimelineKind, text: str, **values: Any
+    ) -> Incident | None:
+        """One conditional UPDATE plus its timeline entry, in one transaction; the new incident,
+        or None when the condition no longer held."""
+        async with self.engine.begin() as conn:
+            row = (
+                (
+                    await conn.execute(
+                        incidents.update()
+                        .where(incidents.c.id == incident_id, where)
+                        .values(version=incidents.c.version + 1, **values)
+                        .returning(*incidents.c)
+                    )
+                )
+                .mappings()
+                .first()
+            )
+            if row is None:
+                return None
+            await add_entry(conn, incident_id, actor, kind, text)
+        return _incident(row)
+
+    async def acknowledge(
+        self, incident_id: int, user: str, ack_timeout_s: float, reminder_s: float, how: str = ""
+    ) -> Incident | None:
+        """Triggered -> acknowledged; the ladder stops, the ack timeout and first reminder are set.
+        `how`: what counted as the acknowledgement when it was not the button ("by confirming restart …")."""
+        at = now()
+        return await self._transition(
+            incident_id,
+            incidents.c.status == Status.TRIGGERED.value,
+            user,
+            TimelineKind.ACK,
+            f"acknowledged{' ' + how if how else ''}; escalation stopped",
+            status=Status.ACKNOWLEDGED.value,
+            acked_by=user,
+            acked_at=at,
+            escalation_id=None,
+            next_due_at=None,
+            ack_due_at=at + timedelta(seconds=ack_timeout_s) if ack_timeout_s else None,
+            remind_at=at + timedelta(seconds=reminder_s),
+        )
+
+    async def resolve(self, incident_id: int, user: str) -> Incident | None:
+        return await self._transition(
+            incident_id,
+            incidents.c.status != Status.RESOLVED.value,
+            user,
+            TimelineKind.RESOLVE,
+            "resolved",
+            status=Status.RESOLVED.value,
+            resolved_by=user,
+            resolved_at=now(),
+            escalation_id=None,
+            next_due_at=None,
+            ack_due_at=None,
+            remind_at=None,
+        )
+
+    async def retrigger(self, incident_id: int, acked_at: datetime, escalation_id: str, step: int) -> Incident | None:
+        """Acknowledged too long without resolution: back to triggered with `step` due now.
+        Matches only the acknowledgement the timeout was set for (a newer ack makes it stale)."""
+        return await self._transition(
+            incident_id,
+            sa.and_(
+                incidents.c.status == Status.ACKNOWLEDGED.value,
+                incidents.c.acked_at == acked_at,
+                incidents.c.ack_due_at <= now(),
+            ),
+            "alp",
+            TimelineKind.RETRIGGER,
+            "acknowledged but not resolved in time: escalation resumes",
+            **self._resumed(escalation_id, step),
+        )
+
+    async def reopen(self, incident_id: int, version: int, escalation_id: str, step: int) -> Incident | None:
+        """Acknowledged -> triggered by hand (escalate now), only from the state the user saw."""
+        return await self._transition(
+            incident_id,
+            sa.and_(incidents.c.status == Status.ACKNOWLEDGED.value, incidents.c.version == version),
+            "alp",
+            TimelineKind.RETRIGGER,
+            "escalated while acknowledged",
+            **self._resumed(escalation_id, step),
+        )
+
+    @staticmethod
+    def _resumed(escalation_id: str, step: int) -> dict[str, Any]:
+        return {
+            "status": Status.TRIGGERED.value,
+            "escalation_id": escalation_id,
+            "next_step": step,
+            "next_due_at": now(),
+            "ack_due_at": None,
+            "remind_at": None,
+        }
+
+    async def advance(
+        self, incident_id: int, escalation_id: str, step: int, next_due_at: datetime | None, warn_at: datetime | None
+    ) -> Incident | None:
+        """Move the ladder past `step` (only on the active escalation, only once): the step's page
+        goes into the outbox in the same transaction (`escalation.state.outbox`). `warn_at`: when the
+        thread warns of the next step (the manager's phone); kept in `remind_at` while triggered."""
+        from escalation.state.outbox import insert_page
+
+        async with self.engine.begin() as conn:
+            row = (
+                (
+                    await conn.execute(
+                        incidents.update()
+                        .where(
+                            incidents.c.id == incident_id,
+                            incidents.c.escalation_id == escalation_id,
+                            incidents.c.status == Status.TRIGGERED.value,
+                            incidents.c.next_step == step,
+                        )
+                        .values(
+                            next_step=step + 1,
+                            next_due_at=next_due_at,
+                            remind_at=warn_at,
+                            version=incidents.c.version + 1,
+                        )
+                        .returning(*incidents.c)
+                    )
+                )
+                .mappings()
+                .first()
+            )
+            if row is None:
+                return None
+            await insert_page(conn, incident_id, escalation_id, step)
+        return _incident(row)
+
+    async def remind(
+        self, incident_id: int, due: datetime, next_at: datetime | None, status: Status = Status.ACKNOWLEDGED
+    ) -> Incident | None:
+        """Take the reminder due at `due` (once, whoever tries) and set the next one; on a triggered
+        incident (`status`) it is the warning before the manager's phone, taken once (`next_at` None)."""
+        async with self.engine.begin() as conn:
+            row = (
+                (
+                    await conn.execute(
+                        incidents.update()
+                        .where(
+                            incidents.c.id == incident_id,
+                            incidents.c.status == status.value,
+                            incidents.c.remind_at == due,
+                        )
+                        .values(remind_at=next_at)
+                        .returning(*incidents.c)
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        return _incident(row) if row else None
+
+    async def due(self, at: datetime) -> dict[str, list[Incident]]:
+        """What the reconciler has to do at `at`: "announce", "step", "ack_timeout", "reminder", "warning"."""
+        c = incidents.c
+        acked = c.status == Status.ACKNOWLEDGED.value
+        wheres = {
+            "announce": sa.and_(c.announced.is_(False), c.status != Status.RESOLVED.value),
+            "step": sa.and_(c.status == Status.TRIGGERED.value, c.next_due_at <= at),
+            "ack_timeout": sa.and_(acked, c.ack_due_at <= at),
+            "reminder": sa.and_(acked, c.remind_at <= at),
+            "warning": sa.and_(c.status == Status.TRIGGERED.value, c.remind_at <= at),
+        }
+        async with self.engine.connect() as conn:
+            return {
+                k: [_incident(r) for r in (await conn.execute(incidents.select().where(w).order_by(c.id))).mappings()]
+                for k, w in wheres.items()
+            }
+
+    async def next_due(self) -> datetime | None:
+        """The earliest step, ack timeout or reminder due on any open incident."""
+        c = incidents.c
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(sa.func.min(c.next_due_at), sa.func.min(c.ack_due_at), sa.func.min(c.remind_at)).where(
+                        c.status != Status.RESOLVED.value
+                    )
+                )
+            ).one()
+        times = [aware(t) for t in row if t is not None]
+        return min(times) if times else None  # type: ignore[type-var]
+
+    async def claim_announcement(self, incident_id: int) -> bool:
+        async with self.engine.begin() as conn:
+            res = await conn.execute(
+                incidents.update()
+                .where(incidents.c.id == incident_id, incidents.c.announced.is_(False))
+                .values(announced=True)
+            )
+            return res.rowcount == 1
+
+    async def release_announcement(self, incident_id: int) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(incidents.update().where(incidents.c.id == incident_id).values(announced=False))
+
+    async def set_message(self, incident_id: int, ts: str, channel: str) -> Incident | None:
+        async with self.engine.begin() as conn:
+            row = (
+                (
+                    await conn.execute(
+                        incidents.update()
+                        .where(incidents.c.id == incident_id)
+                        .values(message_ts=ts, channel=channel)
+                        .returning(*incidents.c)
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        return _incident(row) if row else None
+
+    async def tick(self, incident_id: int, item: str, done: bool, user: str) -> bool:
+        inc = await self.get(incident_id)
+        if inc is None or item not in inc.checklist:
+            return False
+        checklist = {**inc.checklist, item: done}
+        return (
+            await self._transition(
+                incident_id,
+                incidents.c.version == inc.version,
+                user,
+                TimelineKind.CHECKLIST,
+                f"{'ticked' if done else 'unticked'}: {item}",
+                checklist=checklist,
+            )
+            is not None
+        )
+
+    # ------------------------------------------------------------------ timeline
+    async def log(self, incident_id: int, actor: str, kind: str, text: str, data: dict[str, Any] | None = None) -> None:
+        async with self.engine.begin() as conn:
+            await add_entry(conn, incident_id, actor, kind, text, data)
+
+    async def timeline(self, incident_id: int) -> list[TimelineEntry]:
+        async with self.engine.connect() as conn:
+            return await entries(conn, incident_id)
+
+
+def _incident(row: Any) -> Incident:
+    return Incident(
+        id=row["id"],
+        priority=Priority(row["priority"]),
+        summary=row["summary"],
+        impact=row["impact"] or "",
+        services=list(row["services"] or []),
+        status=Status(row["status"]),
+        channel=row["channel"],
+        opened_by=row["opened_by"],
+        opened_at=aware(row["opened_at"]),  # type: ignore[arg-type]
+        ladder=[Step.from_dict(s) for s in row["ladder"]],
+        next_step=row["next_step"],
+        escalation_id=row["escalation_id"],
+        message_ts=row["message_ts"],
+        acked_by=row["acked_by"],
+        acked_at=aware(row["acked_at"]),
+        resolved_by=row["resolved_by"],
+        resolved_at=aware(row["resolved_at"]),
+        checklist=dict(row["checklist"] or {}),
+        version=row["version"],
+        next_due_at=aware(row["next_due_at"]),
+        ack_due_at=aware(row["ack_due_at"]),
+        remind_at=aware(row["remind_at"]),
+        external_key=row["external_key"],
+    )
+
+
+__all__ = ["Database", "Store", "aware", "migrate", "now", "sqlalchemy_url"]
