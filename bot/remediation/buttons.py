@@ -216,9 +216,11 @@ def register_action_handlers(app: AsyncApp, flow: ActionFlow) -> None:
                     await reply(client, body, found, respond)
                     return
                 action, params, bound = found
+                evidence = None  # an undo acts on what alp itself changed, not on a report
             else:
                 data = verify(value, flow.key)
                 action, params, bound = str(data.get("a", "")), dict(data.get("p") or {}), str(data.get("c") or "")
+                evidence = data.get("e")
         except (TokenError, ValueError, TypeError, KeyError) as err:
             await flow.audit(user, "refused", "?", {}, str(err))
             await reply(client, body, f":no_entry: {escape(err)}", respond)
@@ -227,7 +229,7 @@ def register_action_handlers(app: AsyncApp, flow: ActionFlow) -> None:
             await flow.audit(user, "refused", action, params, f"button from {bound} clicked in {channel}")
             await reply(client, body, ":no_entry: this button belongs to a message in another channel", respond)
             return
-        gone = await flow.superseded(channel, data.get("e")) if action != "undo" else None
+        gone = await flow.superseded(channel, evidence)
         if gone:
             await flow.audit(user, "refused", action, params, gone, channel)
             await reply(client, body, f":no_entry: Not run: {escape(gone)}", respond)
