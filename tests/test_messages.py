@@ -69,3 +69,22 @@ def test_the_changes_line_is_one_quiet_context_line():
     line = [b for b in blocks if "auth-config written" in json.dumps(b)]
     assert len(line) == 1 and line[0]["type"] == "context", line
     assert "*1 change(s)" not in json.dumps(line)  # not bold
+
+
+def test_a_column_with_one_value_is_lifted_into_the_caption():
+    """#29: the namespace repeated on every row of the health table wrapped a phone's screen."""
+    from bot.render.report_text import table_lines
+    from commands.report import Table
+
+    ns = "adaptive-learning-production"
+    table = Table(
+        columns=["namespace", "pod", "phase", "ready", "restarts", "reasons"],
+        rows=[
+            [ns, "user-service-1", "Running", "no", "9", "CrashLoopBackOff"],
+            [ns, "ml-service-1", "Pending", "no", "0", "-"],
+        ],
+    )
+    lines = table_lines(table)
+    assert lines[0] == f"namespace: {ns}; ready: no"
+    assert sum(ns in line for line in lines) == 1
+    assert lines[1].split() == ["pod", "phase", "restarts", "reasons"]

@@ -15,7 +15,23 @@ INDENT = " " * 7
 
 
 def table_lines(table: Table) -> list[str]:
-    """Columns padded to their widest cell."""
+    """Columns padded to their widest cell; a column with one value in every row (the namespace
+    on every pod) is lifted into a caption line above the table, so a phone's width goes to what
+    differs."""
+    keep = list(range(len(table.columns)))
+    caption = []
+    if len(table.rows) >= 2:
+        for i in range(len(table.columns)):
+            values = {row[i] if i < len(row) else "" for row in table.rows}
+            if len(values) == 1 and len(keep) > 1:
+                caption.append(f"{table.columns[i]}: {values.pop() or '-'}")
+                keep.remove(i)
+    if caption:
+        cut = Table(
+            columns=[table.columns[i] for i in keep],
+            rows=[[row[i] if i < len(row) else "" for i in keep] for row in table.rows],
+        )
+        return ["; ".join(caption), *table_lines(cut)]
     grid = [table.columns, *table.rows]
     widths = [max(len(row[i]) if i < len(row) else 0 for row in grid) for i in range(len(table.columns))]
     return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)).rstrip() for row in grid]
