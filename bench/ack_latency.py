@@ -18,9 +18,10 @@ import time
 import aiohttp
 
 from bench.common import summary, testbed_env
-from tests.conftest import BOT_TOKEN, SIGNING_SECRET, BotProcess
-from tests.slack_fake import FakeSlack
-from tests.slack_signing import signed_headers, slash_command
+from tests.support.bot_env import BOT_TOKEN, SIGNING_SECRET
+from tests.support.processes import BotProcess
+from tests.support.signing import signed_headers, slash_command
+from tests.support.slack_fake import FakeSlack
 
 
 async def fire(url: str, slack: FakeSlack, n: int) -> list[float]:

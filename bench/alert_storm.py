@@ -23,10 +23,11 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from bench.common import summary, testbed_env
-from tests import alertmanager_helpers as am
-from tests.conftest import BOT_TOKEN, SIGNING_SECRET, BotProcess
-from tests.slack_fake import FakeSlack
-from tests.test_slack import command, get
+from tests.support import alertmanager as am
+from tests.support.bot_env import BOT_TOKEN, SIGNING_SECRET
+from tests.support.processes import BotProcess
+from tests.support.slack_fake import FakeSlack
+from tests.support.slack_requests import command, get
 
 GROUPS, PER_GROUP = 50, 10
 

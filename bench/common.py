@@ -10,9 +10,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def testbed_env() -> dict[str, str]:
     """The test bed's targets (the bed must be up: scripts/testbed up), read as the tests read them."""
-    from tests.conftest import _testbed_env
+    from tests.support.processes import testbed_env
 
-    return _testbed_env()
+    return testbed_env()
 
 
 def pct(values: list[float], q: float) -> float:

@@ -33,7 +33,7 @@ from escalation.ladder.pages import Page
 from escalation.model import Incident, Priority, Step
 from escalation.state.db import Database
 from escalation.state.store import Store
-from tests.test_escalation import Recorder
+from tests.support.notifier import Recorder
 
 
 def cfg() -> EscalationSettings:
@@ -216,7 +216,7 @@ async def slack_window(n: int) -> None:
     from escalation.ladder.pages import build_page
     from escalation.model import Status
     from escalation.state.db import now
-    from tests.slack_fake import FakeSlack
+    from tests.support.slack_fake import FakeSlack
 
     fake = FakeSlack().start()
     try:

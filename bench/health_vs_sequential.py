@@ -26,8 +26,8 @@ from commands.checks.kube_probes import KubeHandle
 from commands.config import ChecksConfig, PlatformSettings, ServiceSpec
 from commands.probes import run_probes
 from commands.registry import CheckContext
-from tests.fakes import FakePlatform
-from tests.k8s_world import SERVICES
+from tests.support.fakes import FakePlatform
+from tests.support.k8s_world import SERVICES
 
 
 async def in_process(cfg: ChecksConfig) -> tuple[float, float]:

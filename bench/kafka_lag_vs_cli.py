@@ -29,10 +29,11 @@ import uuid
 import redis
 
 from bench.common import ROOT, testbed_env
-from tests.conftest import BOT_TOKEN, SIGNING_SECRET, BotProcess
-from tests.kafka_helpers import commit, create_topic, produce
-from tests.slack_fake import FakeSlack
-from tests.slack_signing import signed_headers, slash_command
+from tests.support.bot_env import BOT_TOKEN, SIGNING_SECRET
+from tests.support.kafka import commit, create_topic, produce
+from tests.support.processes import BotProcess
+from tests.support.signing import signed_headers, slash_command
+from tests.support.slack_fake import FakeSlack
 
 PARTITIONS = 12
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from bot.render.escape import terminal
 from bot.render.report_text import render_text
 from bot.settings import ConfigError, Settings, load_settings
-from commands.changes.audit import AuditRead, use_audit_reader
+from commands.changes.audit import AuditRead
 from commands.params import UsageError
 from commands.redact import RedactingFilter, redact_data
 from commands.registry import CheckContext
@@ -45,9 +45,6 @@ async def _changes_since(state_url: str, since: datetime) -> AuditRead:
     from escalation.state.audit import changes_since
 
     return await changes_since(state_url, since)
-
-
-use_audit_reader(_changes_since)
 
 
 def _fast_check(args: list[str], as_json: bool, chart: str | None) -> bool:
@@ -76,6 +73,7 @@ def _fast_check(args: list[str], as_json: bool, chart: str | None) -> bool:
     module = importlib.util.module_from_spec(found)
     sys.modules[found.name] = module  # loaded alone: the package would import every check
     found.loader.exec_module(module)
+    import commands.changes  # its report hook: recent changes on a critical report
     from commands.params import validate_params
     from commands.registry import CHECKS
 
@@ -87,7 +85,7 @@ def _fast_check(args: list[str], as_json: bool, chart: str | None) -> bool:
         settings = load_settings()
     except (UsageError, ConfigError):
         return False  # the general path explains the mistake
-    report = asyncio.run(run_check(spec, CheckContext(settings, _progress), params))
+    report = asyncio.run(run_check(spec, CheckContext(settings, _progress, audit_reader=_changes_since), params))
     print(report.to_json() if as_json else render_text(report), end="" if not as_json else "\n")
     if chart is not None:
         _write_chart(report, chart)
@@ -105,9 +103,14 @@ def main(argv: list[str] | None = None) -> None:
     yes = "--yes" in args
     args = [a for a in args if a not in ("--json", "--yes")]
     chart = _pop_option(args, "--chart")
+    out = _pop_option(args, "--out") if args[:1] == ["graph"] else None
+    if args[:1] == ["runbook"]:
+        sys.exit(_runbook(args[1:], as_json))
     if _fast_check(args, as_json, chart):
         return
     import commands.checks  # noqa: F401  (registers the check targets)
+
+    _load_runbook_files()
     from bot.router import (
         AuditRequest,
         CheckRequest,
@@ -120,7 +123,8 @@ def main(argv: list[str] | None = None) -> None:
     from bot.router import DoRequest as _DoRequest
 
     try:
-        request = parse(shlex.join(args))
+        # `graph` takes PromQL as typed: the shell already removed the quotes around it
+        request = parse(" ".join(args) if args[:1] == ["graph"] else shlex.join(args))
     except UsageError as err:
         print(f"alp: {terminal(str(err))}\n\n{help_text(prog='alp')}", file=sys.stderr)
         sys.exit(EXIT_USAGE)
@@ -140,11 +144,62 @@ def main(argv: list[str] | None = None) -> None:
     if isinstance(request, IncidentRequest | _DoRequest | AuditRequest):
         sys.exit(_with_state_store(request, settings, as_json, yes))
     assert isinstance(request, CheckRequest)
-    report = asyncio.run(run_check(request.spec, CheckContext(settings, _progress), request.params))
+    report = asyncio.run(
+        run_check(request.spec, CheckContext(settings, _progress, audit_reader=_changes_since), request.params)
+    )
     print(report.to_json() if as_json else render_text(report, request.show_all), end="" if not as_json else "\n")
     if chart is not None:
         _write_chart(report, chart)
+    if out is not None:
+        _write_graph(report, out)
     sys.exit(report.exit_code)
+
+
+def _write_graph(report: Report, path: str) -> None:
+    """`alp graph … --out FILE.png`: the graph's chart as PNG."""
+    from commands.graph.chart import graph_png
+
+    png = graph_png(report.data)
+    if png is None:
+        print("alp: no chart written: no series to draw", file=sys.stderr)
+        return
+    try:
+        with open(path, "wb") as fh:
+            fh.write(png)
+    except OSError as err:
+        print(f"alp: cannot write the chart to {path}: {err}", file=sys.stderr)
+        return
+    print(f"chart: {path}", file=sys.stderr)
+
+
+def _settings_or_none() -> Settings | None:
+    try:
+        return load_settings()
+    except ConfigError:
+        return None  # said where the settings are needed
+
+
+def _runbook(args: list[str], as_json: bool) -> int:
+    """`alp runbook lint [DIR] | list | schema` (bot/runbook.py)."""
+    from bot.runbook import command
+
+    settings = _settings_or_none()
+    return command(args, settings, settings.runbook_dir if settings else os.environ.get("ALP_RUNBOOK_DIR"), as_json)
+
+
+def _load_runbook_files() -> None:
+    """Symptoms from ALP_RUNBOOK_DIR join the check targets; a directory that does not lint is said
+    (on stderr, each problem with its file and line) and the built-in targets still answer."""
+    settings = _settings_or_none()
+    if settings is None or not settings.runbook_dir:
+        return
+    from bot.runbook import apply_at_start
+
+    problems = apply_at_start(settings, settings.runbook_dir)
+    if problems:
+        print(f"alp: runbook files in {settings.runbook_dir} not loaded (`alp runbook lint`):", file=sys.stderr)
+        for p in problems[:20]:
+            print(f"  {terminal(str(p))}", file=sys.stderr)
 
 
 def _with_state_store(
@@ -236,10 +291,14 @@ async def _incident(request: IncidentRequest, settings: Settings, as_json: bool 
     if request.sub == "open" and request.priority is None:
         print("alp: `alp incident open <P0|P1|P2> <summary>`", file=sys.stderr)
         return EXIT_USAGE
-    esc = Escalator.connect(settings.state_url, settings.escalation, TerminalNotifier())
     from commands.changes import incident_changes_hook
 
-    esc.recent_changes = incident_changes_hook(settings)
+    esc = Escalator.connect(
+        settings.state_url,
+        settings.escalation,
+        TerminalNotifier(),
+        recent_changes=incident_changes_hook(settings, _changes_since),
+    )
     await esc.start(lead=False)
     try:
         if request.sub == "postmortem":

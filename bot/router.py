@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from commands.actions import ACTIONS
 from commands.actions.registry import ActionSpec
@@ -38,6 +38,10 @@ VERBS = {  # verb: (usage, what it does)
     "changes": (
         "changes [--since 6h] [--service NAME]",
         "what changed recently: rollouts, the runbook's configmaps, scaling, alp's own actions",
+    ),
+    "graph": (
+        "graph <service|PromQL> [--since 1h]",
+        "a service's request rate, errors and p95, or any PromQL, as a chart and a judged line (Prometheus)",
     ),
     "logs": (
         "logs <service> [--grep REGEX] [--since 1h] [--tail N] [--previous]",
@@ -100,8 +104,37 @@ class AuditRequest:
 Request = HelpRequest | CheckRequest | IncidentRequest | OncallRequest | DoRequest | AuditRequest
 
 
+GRAPH = re.compile(r"\s*graph(?:\s+(.*))?", re.S | re.I)
+SINCE = re.compile(r"(?:^|\s)--since(?:\s+|=)(\S+)\s*$")
+
+
+def _graph(rest: str) -> CheckRequest:
+    """`graph <service|PromQL> [--since 1h]`: PromQL is taken as typed (quotes, braces and spaces kept)."""
+    import commands.graph  # noqa: F401  (registers the step)
+
+    spec = STEPS.get("graph")
+    assert spec is not None
+    rest = rest.strip()
+    since = SINCE.search(rest)
+    query = rest[: since.start()].strip() if since else rest
+    if len(query) >= 2 and query[0] == query[-1] and query[0] in "'\"":  # `/alp graph "rate(x[5m])"`
+        query = query[1:-1].strip()
+    if not query:
+        raise UsageError(f"`graph` needs a service or a PromQL expression. Usage: `{VERBS['graph'][0]}`")
+    raw = {"query": query, **({"since": since.group(1)} if since else {})}
+    try:
+        params = spec.params.model_validate(raw)
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise UsageError(f"--{first['loc'][0] if first['loc'] else 'query'}: {first['msg']}") from None
+    return CheckRequest(spec, params, None, show_all=True)
+
+
 def parse(text: str, registry: Registry[CheckSpec] = CHECKS) -> Request:
     """Turn the words after `/alp` into a request, or raise UsageError."""
+    graph = GRAPH.fullmatch(text)
+    if graph:
+        return _graph(graph.group(1) or "")
     try:
         words = shlex.split(text)
     except ValueError as err:

@@ -13,6 +13,8 @@ import logging
 import signal
 import sys
 import time
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -20,21 +22,25 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.signature import SignatureVerifier
 
+from bot.alerts.group_messages import GroupMessages
 from bot.alerts.intake import AlertIntake
-from bot.alerts.silences import AlertNotifier, alert_intake
-from bot.metrics import Metrics
+from bot.alerts.notifier import AlertNotifier
+from bot.alerts.silences import alert_intake
+from bot.metrics import AlertMetrics, Metrics
+from bot.remediation.buttons import SlackRemediation
+from bot.runbook import RunbookWatcher
 from bot.settings import ConfigError, Settings, load_settings
 from bot.slack.app import build_app, register_fallbacks
-from bot.slack.client import make_client
-from commands.changes.audit import use_audit_reader
+from bot.slack.client import Pacer, make_client
+from commands.changes import incident_changes_hook
 from commands.readiness import readiness
 from commands.redact import RedactingFilter, redact, redact_data
+from commands.runner import check_runner
 from escalation.ladder.engine import Escalator
 from escalation.state.alert_groups import AlertGroups
 from escalation.state.audit import changes_since
 from escalation.state.db import Database, StateStoreError
-
-use_audit_reader(changes_since)  # `alp changes` reads alp's own actions from the state store
+from escalation.state.store import Store
 
 log = logging.getLogger("alp.bot")
 
@@ -52,6 +58,9 @@ def signed(verifier: SignatureVerifier | None, body: bytes, headers: Any) -> boo
     if not (ts.isascii() and ts.isdigit() and len(ts) <= MAX_TIMESTAMP_DIGITS) or not sig.isascii():
         return False
     return verifier.is_valid(body=body, timestamp=ts, signature=sig)
+
+
+RUNBOOK: web.AppKey[RunbookWatcher | None] = web.AppKey("runbook")
 
 
 def build_web(
@@ -79,7 +88,7 @@ def build_web(
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
-    async def readyz(_: web.Request) -> web.Response:
+    async def readyz(request: web.Request) -> web.Response:
         if cache["body"] is None or time.monotonic() - cache["at"] > READINESS_CACHE_S:
             backends = redact_data(await readiness(settings, timeout=settings.timeouts.probe_s))
             state = await escalator.ping(settings.timeouts.probe_s)
@@ -92,7 +101,11 @@ def build_web(
                 "backends": backends,
             }
             cache["at"] = time.monotonic()
-        return web.json_response(cache["body"], status=200 if cache["body"]["ready"] else 503)
+        body = dict(cache["body"])
+        watcher = request.app.get(RUNBOOK)
+        if watcher is not None:  # live, not cached: a refused reload shows at once
+            body["runbook"] = watcher.status()
+        return web.json_response(body, status=200 if body["ready"] else 503)
 
     async def metrics_endpoint(_: web.Request) -> web.Response:
         return web.Response(body=metrics.render(), content_type="text/plain", charset="utf-8")
@@ -110,8 +123,17 @@ def build_web(
     return web_app
 
 
+class StartupError(Exception):
+    """A start-up step failed (the port is taken...); the message says which, in one line."""
+
+
 async def serve(settings: Settings) -> None:
-    """Run until SIGTERM/SIGINT."""
+    """Run until SIGTERM/SIGINT.
+
+    Everything is built first (nothing runs yet); then aiohttp's cleanup contexts start, in order,
+    the state store, the escalation reconciler (it takes the leader lease) and the lag watcher, and
+    stop them in reverse order on the way out, whether the bot was asked to stop or a later start-up
+    step failed (the port taken): no reconciler is left running, the lease is given up."""
     import commands.checks  # noqa: F401  (registers the check targets)
     from commands.backends.kube import preload
 
@@ -123,49 +145,84 @@ async def serve(settings: Settings) -> None:
         settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None, settings.slack_api_url
     )
     groups = AlertGroups(db)
-    notifier = AlertNotifier(client, settings, groups)
-    escalator = Escalator.connect(db, settings.escalation, notifier, on_event=metrics.escalation_event)
-    from commands.changes import incident_changes_hook
-    from commands.runner import check_runner
+    store = Store(db)
+    pacer = Pacer(settings.alertmanager.post_rate_per_s, settings.alertmanager.post_burst)  # one pace per channel
+    messages = GroupMessages(settings, client, groups, store.get, pacer, AlertMetrics(metrics.registry))
+    notifier = AlertNotifier(client, settings, groups, messages)
+    escalator = Escalator(
+        store,
+        settings.escalation,
+        notifier,
+        on_event=metrics.escalation_event,
+        recent_changes=incident_changes_hook(settings, changes_since),
+    )
+    escalator.run_check = check_runner(settings)  # pages and resolutions re-run the incident's checks
+    flow = SlackRemediation(settings, client, escalator, metrics)  # the one remediation flow: commands, clicks, alerts
+    app = build_app(settings, metrics, escalator, flow)
+    intake = alert_intake(settings, app, groups, messages, flow)
+    register_fallbacks(app, settings.state_url)  # last: Bolt runs the first listener that matches
+    web_app = build_web(settings, app, metrics, escalator, intake)
 
-    escalator.recent_changes = incident_changes_hook(settings)
-    escalator.run_check = check_runner(settings)
-    await escalator.start()
-    watcher = None
-    if settings.kafka_lag.watch_interval_s > 0:
+    async def state_store(_: web.Application) -> AsyncIterator[None]:
+        yield
+        await escalator.close()
+
+    async def reconciler(_: web.Application) -> AsyncIterator[None]:
+        await escalator.start()
+        yield
+        await escalator.stop()  # lets the pass in flight finish, then gives the lease up
+
+    async def lag_watcher(_: web.Application) -> AsyncIterator[None]:
+        if settings.kafka_lag.watch_interval_s <= 0:
+            yield
+            return
         from commands.checks.kafka_lag import LagWatcher
 
         watcher = asyncio.create_task(LagWatcher(settings).run())
-    app = build_app(settings, metrics, escalator)
-    intake = alert_intake(settings, app, escalator, groups, metrics)
-    register_fallbacks(app, settings.state_url)  # last: Bolt runs the first listener that matches
-    runner = web.AppRunner(build_web(settings, app, metrics, escalator, intake), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, settings.http_host, settings.http_port)
-    await site.start()
-    port = runner.addresses[0][1] if runner.addresses else settings.http_port
-    mode = "socket mode" if settings.slack_app_token else "HTTP"
-    print(json.dumps({"event": "listening", "port": port, "mode": mode}), flush=True)
-
-    socket_handler = None
-    if settings.slack_app_token:
-        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-        socket_handler = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
-        await socket_handler.connect_async()
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    if socket_handler is not None:
-        await socket_handler.close_async()
-    await escalator.stop()
-    if watcher is not None:
+        yield
         watcher.cancel()
-    await runner.cleanup()
-    await escalator.close()
+
+    runbook_watcher = None
+    if settings.runbook_dir:  # reloads changed runbook files (they were loaded and linted in main())
+        runbook_watcher = RunbookWatcher(settings, Path(settings.runbook_dir), settings.runbook_poll_s)
+    web_app[RUNBOOK] = runbook_watcher
+
+    async def runbook_files(_: web.Application) -> AsyncIterator[None]:
+        if runbook_watcher is not None:
+            runbook_watcher.start()
+        yield
+        if runbook_watcher is not None:
+            await runbook_watcher.stop()
+
+    web_app.cleanup_ctx.extend([state_store, reconciler, lag_watcher, runbook_files])
+    runner = web.AppRunner(web_app, access_log=None)
+    socket_handler = None
+    try:
+        await runner.setup()  # runs the cleanup contexts' start halves, in order
+        site = web.TCPSite(runner, settings.http_host, settings.http_port)
+        try:
+            await site.start()
+        except OSError as err:
+            raise StartupError(f"cannot listen on {settings.http_host}:{settings.http_port}: {err.strerror}") from err
+        port = runner.addresses[0][1] if runner.addresses else settings.http_port
+        mode = "socket mode" if settings.slack_app_token else "HTTP"
+        print(json.dumps({"event": "listening", "port": port, "mode": mode}), flush=True)
+
+        if settings.slack_app_token:
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+            socket_handler = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
+            await socket_handler.connect_async()
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+    finally:
+        if socket_handler is not None:
+            await socket_handler.close_async()
+        await runner.cleanup()  # the cleanup contexts' stop halves, in reverse order
 
 
 def main() -> None:
@@ -190,9 +247,20 @@ def main() -> None:
     if missing:
         print(f"alp-bot: set {', '.join(missing)} (see README: Configuration)", file=sys.stderr)
         sys.exit(2)
+    from bot.runbook import apply_at_start
+
+    problems = apply_at_start(settings, settings.runbook_dir)
+    if problems:  # a runbook that does not lint stops the bot before it serves (the lint output, exit 1)
+        print(f"alp-bot: runbook files in {settings.runbook_dir} have problems:", file=sys.stderr)
+        for p in problems:
+            print(str(p), file=sys.stderr)
+        sys.exit(1)
     try:
         asyncio.run(serve(settings))
-    except StateStoreError as err:  # at start-up: ALP_STATE_URL wrong, or the database down
+    except (
+        StateStoreError,
+        StartupError,
+    ) as err:  # at start-up: ALP_STATE_URL wrong, the database down, the port taken
         print(f"alp-bot: {err}", file=sys.stderr)
         sys.exit(1)
 

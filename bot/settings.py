@@ -50,6 +50,10 @@ class Settings(BaseSettings, ChecksConfig):
     state_url: str = Field("sqlite:///alp-state.db", description="ALP_STATE_URL: SQLite file or PostgreSQL DSN")
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
     alertmanager: AlertmanagerSettings = Field(default_factory=AlertmanagerSettings)
+    runbook_dir: str | None = Field(
+        None, description="ALP_RUNBOOK_DIR: a directory of runbook YAML files (symptoms as data), e.g. a ConfigMap"
+    )
+    runbook_poll_s: float = Field(5.0, gt=0, le=3600, description="How often alp-bot looks for changed runbook files")
 
     @classmethod
     def settings_customise_sources(
@@ -97,4 +101,5 @@ def remember_secrets(settings: Settings) -> None:
         settings.state_url,
         settings.escalation.pager_webhook_url,
         *(t.get_secret_value() for t in tokens if t is not None),
+        *(s.get_secret_value() for s in (settings.prometheus.bearer_token, settings.prometheus.password) if s),
     )

@@ -6,7 +6,7 @@ ever receive the object, never read the environment themselves.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 
 
 class ServiceSpec(BaseModel):
@@ -96,6 +96,9 @@ class Thresholds(BaseModel):
     cache_hit_crit: float = Field(0.5, description="Hit ratio below this is critical")
     redis_memory_warn_ratio: float = Field(0.9, description="used_memory / maxmemory")
     fragmentation_warn: float = 1.5
+    expiry_miss_ratio: float = Field(
+        0.5, ge=0, description="redis: keys expired / misses in the window from which the misses are called expiries"
+    )
     redis_latency_warn_ms: float = 10
     memory_limit_warn_ratio: float = Field(0.9, description="Pod memory use / limit")
     restarts_warn: int = Field(3, description="Container restarts that count as a problem")
@@ -109,6 +112,23 @@ class Thresholds(BaseModel):
     )
     redis_min_lookups: int = Field(
         50, ge=1, description="Fewer Redis lookups (hits + misses) in the window: too little traffic to judge"
+    )
+    auth_failure_ratio_warn: float = Field(
+        0.05, ge=0, le=1, description="security: failed/suspicious/blocked lines over all auth-service lines read"
+    )
+    block_min_lines: int = Field(
+        10,
+        ge=1,
+        description="security: failed lines (in all, and from one address) before a rate is judged or an address offered for blocking",
+    )
+    rollback_ratio_warn: float = Field(
+        0.2, ge=0, le=1, description="db-load: rollbacks / (commits + rollbacks) over the window"
+    )
+    db_min_transactions: int = Field(
+        50, ge=1, description="Fewer transactions in the window: too few to judge the rollback ratio"
+    )
+    temp_bytes_warn_per_s: float = Field(
+        1_048_576, ge=0, description="db-load: bytes per second spilled to temp files (work_mem too small)"
     )
     db_min_block_reads: int = Field(
         1000, ge=1, description="Fewer block reads in the window: too little traffic to judge the cache hit ratio"
@@ -167,6 +187,23 @@ class ActionSettings(BaseModel):
     group_cache_s: float = Field(60, ge=0, description="How long user-group membership is cached")
 
 
+class PrometheusSettings(BaseModel):
+    """Prometheus (HTTP API v1): graphs, and the figures checks read where it has them. Off when `url` is unset."""
+
+    url: str | None = Field(None, description="ALP_PROMETHEUS__URL: Prometheus' base URL, e.g. http://prometheus:9090")
+    bearer_token: SecretStr | None = Field(None, description="Sent as `Authorization: Bearer …`")
+    username: str | None = Field(None, description="Basic auth user (with `password`)")
+    password: SecretStr | None = None
+    timeout_s: float = Field(10.0, gt=0, le=120, description="One API call, including Prometheus' own evaluation")
+    max_series: int = Field(500, ge=1, le=100_000, description="A query answering more series is refused (narrow it)")
+    max_bytes: int = Field(20_000_000, ge=10_000, description="A larger answer is refused unread")
+    requests_metric: str = Field("http_requests_total", description="Request counter per service (RED: rate, errors)")
+    duration_metric: str = Field(
+        "http_request_duration_seconds", description="Request duration histogram per service (RED: p95)"
+    )
+    service_label: str = Field("service", description="The label naming the service in those metrics")
+
+
 class ChecksConfig(BaseModel):
     """Everything a check may read: where the targets are, and the platform's facts."""
 
@@ -185,6 +222,7 @@ class ChecksConfig(BaseModel):
     endpoints: EndpointSettings = Field(default_factory=EndpointSettings)
     redis: RedisCheckSettings = Field(default_factory=RedisCheckSettings)
     actions: ActionSettings = Field(default_factory=ActionSettings)
+    prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings)
 
 
 def service(cfg: ChecksConfig, name: str) -> ServiceSpec:

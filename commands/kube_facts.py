@@ -18,7 +18,10 @@ class PodState:
 
     @property
     def healthy(self) -> bool:
-        return self.phase == "Succeeded" or (self.phase == "Running" and self.ready and not self.reasons)
+        # a pod being deleted is on its way out (a rollout, a scale-down): not a fault of its own
+        return self.phase in ("Succeeded", "Terminating") or (
+            self.phase == "Running" and self.ready and not self.reasons
+        )
 
     def describe(self) -> str:
         why = ", ".join(self.reasons) or ("not ready" if not self.ready else self.phase)
@@ -46,9 +49,14 @@ def pod_state(pod: Any) -> PodState:
             reasons.append(f"{c.name}: last restart OOMKilled")
     ready = bool(statuses) and all(c.ready for c in statuses)
     conditions = (status.conditions if status else None) or []
-    for cond in conditions:
-        if cond.type == "Ready" and cond.status != "True" and cond.reason and not reasons:
-            reasons.append(cond.reason)
+    # The first condition that failed says why: not scheduled (Unschedulable: no node fits) comes
+    # before not ready (ContainersNotReady is only its consequence).
+    for kind in ("PodScheduled", "Ready"):
+        for cond in conditions:
+            if cond.type == kind and cond.status != "True" and cond.reason and not reasons:
+                reasons.append(cond.reason)
+    if pod.metadata.deletion_timestamp:  # what kubectl shows: on its way out, whatever its phase
+        phase = "Terminating"
     return PodState(pod.metadata.namespace, pod.metadata.name, phase, ready, restarts, reasons, oom)
 
 

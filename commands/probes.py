@@ -11,7 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from commands.backends.errors import BackendError, BackendLoginRefused, BackendRefused, BackendUnreachable
-from commands.backends.kube import KubeError, KubeForbidden, KubeNotFound
+from commands.backends.kube import KubeError, KubeForbidden, KubeNotFound, KubeUnavailable
 from commands.config import ChecksConfig
 from commands.kube_findings import kube_error_finding
 from commands.redact import redact
@@ -21,6 +21,19 @@ from commands.report import Finding, Severity
 log = logging.getLogger(__name__)
 
 Probe = Callable[[], Awaitable[list[Finding]]]
+
+
+def availability(probe: Probe) -> Probe:
+    """Mark a probe that asks the platform "do you answer?" (TCP, /health, SELECT 1, PING, DNS,
+    HTTPS): its running out of time is the answer (CRITICAL). Every other probe gathers evidence
+    (logs, metrics, the Kubernetes API, statistics views): its running out of time is alp not
+    seeing, UNKNOWN (`failure_finding`)."""
+    probe.availability = True  # type: ignore[attr-defined]
+    return probe
+
+
+def is_availability(probe: Probe) -> bool:
+    return bool(getattr(probe, "availability", False))
 
 
 def unreachable(backend: str, host: str, port: int) -> str:
@@ -41,15 +54,25 @@ def login_failure(backend: str, user: str, detail: str, probe: str) -> Finding:
     )
 
 
-def failure_finding(probe: str, err: BaseException, timeout_s: float, cfg: ChecksConfig | None = None) -> Finding:
+def failure_finding(
+    probe: str, err: BaseException, timeout_s: float, cfg: ChecksConfig | None = None, answers: bool = False
+) -> Finding:
     """What a failed probe tells the engineer.
 
     Findings naming the same root cause get the same title, so `merge_causes` reports it once.
     A refused or missing Kubernetes object and refused credentials are UNKNOWN: nothing was read.
     An unreachable backend stays critical: that is what the bot saw. Every backend wrapper
-    raises `BackendError` (commands/backends/errors.py); anything else is a bug, logged."""
+    raises `BackendError` (commands/backends/errors.py); anything else is a bug, logged.
+
+    Running out of time: CRITICAL for an availability probe (`answers`: no answer is the
+    finding), UNKNOWN for one that gathers evidence (alp did not see; a busy host or a short
+    ALP_TIMEOUTS__PROBE_S says nothing about the platform)."""
     if isinstance(err, TimeoutError):
-        return Finding(severity=Severity.CRITICAL, title=f"{probe}: no answer within {timeout_s:g}s", probe=probe)
+        if answers:
+            return Finding(severity=Severity.CRITICAL, title=f"{probe}: no answer within {timeout_s:g}s", probe=probe)
+        return evidence_timeout(probe, f"not gathered within {timeout_s:g}s")
+    if isinstance(err, KubeUnavailable) and err.reason.startswith("no answer within"):
+        return evidence_timeout(probe, f"the Kubernetes API gave {err.reason}")
     if isinstance(err, BackendError):
         return backend_finding(probe, err)
     if isinstance(err, OSError):  # a plain network probe (commands.backends.net): what the bot saw
@@ -61,6 +84,17 @@ def failure_finding(probe: str, err: BaseException, timeout_s: float, cfg: Check
         severity=Severity.UNKNOWN,
         title=f"{probe} could not run",
         detail=redact(f"{type(err).__name__}: {err}"),
+        probe=probe,
+    )
+
+
+def evidence_timeout(probe: str, why: str) -> Finding:
+    """alp's own deadline ran out while gathering evidence: UNKNOWN, saying it is alp's limit."""
+    return Finding(
+        severity=Severity.UNKNOWN,
+        title=f"{probe}: evidence {why}" if why.startswith("not") else f"{probe}: {why}",
+        detail="alp's own time limit (ALP_TIMEOUTS__PROBE_S), on a busy host or a slow API: "
+        "nothing was judged, which says nothing about the platform's health",
         probe=probe,
     )
 
@@ -146,7 +180,7 @@ async def run_probes(ctx: CheckContext, probes: dict[str, Probe], timeout_s: flo
                 if not f.probe:
                     f.probe = name
         except Exception as err:
-            findings = [failure_finding(name, err, limit, ctx.config)]
+            findings = [failure_finding(name, err, limit, ctx.config, is_availability(probe))]
         await ctx.report_progress(name, "done")
         return findings
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
@@ -34,14 +35,19 @@ class CheckResult:
 
 
 ProgressFn = Callable[[str, str], Awaitable[None]]
+AuditReader = Callable[[str, datetime], Awaitable[Any]]
+"""(state url, since) -> alp's audit records from `since` (`escalation.state.audit.changes_since`,
+handed in by the bot and the terminal: commands/ never imports escalation/)."""
 
 
 @dataclass
 class CheckContext:
-    """What a check gets besides its parameters: configuration and a progress hook."""
+    """What a check gets besides its parameters: configuration, a progress hook, and the reader of
+    alp's own audit log (`AuditReader`; None: alp's actions are not shown)."""
 
     config: ChecksConfig
     progress: ProgressFn | None = None
+    audit_reader: AuditReader | None = None
 
     async def report_progress(self, probe: str, state: str) -> None:
         """Tell the caller (Slack message, terminal) that `probe` is now `state`."""
@@ -63,6 +69,14 @@ class CheckSpec:
     func: CheckFunc
     timeout_s: float | None = None  # None: the configured `timeouts.check_s`
     probes: tuple[str, ...] | Callable[[ChecksConfig], tuple[str, ...]] = ()  # or computed from configuration
+    extra_s: Callable[[ChecksConfig, Any], float] | None = None  # time the params ask for (e.g. sampling)
+
+    def deadline_s(self, config: ChecksConfig, params: Any) -> float:
+        """The whole check's limit: `timeouts.check_s` plus what its own params ask for (the
+        sampling `--samples 8 --interval 10` needs), so following a report's advice never runs
+        into the limit."""
+        base = self.timeout_s or config.timeouts.check_s
+        return base + (self.extra_s(config, params) if self.extra_s else 0.0)
 
     def probe_names(self, config: ChecksConfig) -> tuple[str, ...]:
         """The probes a run with this configuration starts, in order (the progress message lists them)."""
@@ -120,6 +134,14 @@ class Registry(Generic[Spec]):
             raise ValueError(f"{self.kind} {spec.name!r} declared twice")
         self._specs[spec.name] = spec
 
+    def remove(self, name: str) -> None:
+        """Forget a declaration (a runbook file's symptom on reload); absent names are ignored."""
+        self._specs.pop(name, None)
+
+    def put(self, spec: Spec) -> None:
+        """Declare or replace in place, keeping the listed order (a built-in target a file extends)."""
+        self._specs[spec.name] = spec
+
     def order(self, names: list[str]) -> None:
         """List these names first, in this order (help follows the runbook's order)."""
         rank = {n: i for i, n in enumerate(names)}
@@ -160,11 +182,28 @@ def check(
     timeout_s: float | None = None,
     probes: tuple[str, ...] | Callable[[ChecksConfig], tuple[str, ...]] = (),
     registry: Registry[CheckSpec] = CHECKS,
+    extra_s: Callable[[ChecksConfig, Any], float] | None = None,
 ) -> Callable[[CheckFunc], CheckFunc]:
     """Declare a check target. The decorated function is returned unchanged."""
 
     def register(func: CheckFunc) -> CheckFunc:
-        registry.add(CheckSpec(name, summary, runbook, params, func, timeout_s, probes))
+        registry.add(CheckSpec(name, summary, runbook, params, func, timeout_s, probes, extra_s))
         return func
+
+    return register
+
+
+ReportHook = Callable[[CheckSpec, CheckContext, list[Finding]], Awaitable[list[Finding]]]
+"""A rule that adds findings to every report: (the check, its context, its findings) -> findings to add."""
+REPORT_HOOKS: dict[str, ReportHook] = {}
+
+
+def report_hook(name: str) -> Callable[[ReportHook], ReportHook]:
+    """Declare a report hook under `name`; commands/runner.py runs every declared hook after each
+    check, in declaration order (the rule stays in the package it belongs to)."""
+
+    def register(fn: ReportHook) -> ReportHook:
+        REPORT_HOOKS[name] = fn
+        return fn
 
     return register

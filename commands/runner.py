@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from commands.config import ChecksConfig
 from commands.redact import redact
-from commands.registry import CHECKS, CheckContext, CheckSpec
+from commands.registry import CHECKS, REPORT_HOOKS, CheckContext, CheckSpec
 from commands.report import Finding, Report, Severity
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ async def run_check(spec: CheckSpec, ctx: CheckContext, params: BaseModel) -> Re
 async def _run_check(spec: CheckSpec, ctx: CheckContext, params: BaseModel) -> Report:
     started = datetime.now(UTC)
     t0 = time.monotonic()
-    limit = spec.timeout_s or ctx.config.timeouts.check_s
+    limit = spec.deadline_s(ctx.config, params)
     try:
         result = await asyncio.wait_for(spec.func(ctx, params), limit)
         findings, data = result.findings, result.data
@@ -62,10 +62,8 @@ async def _run_check(spec: CheckSpec, ctx: CheckContext, params: BaseModel) -> R
             )
         ]
         data = {}
-    if spec.name == "health" or any(f.severity is Severity.CRITICAL for f in findings):
-        from commands.changes import recent_changes_finding  # "what changed?" is the first question
-
-        findings = [*findings, await recent_changes_finding(ctx.config)]
+    for hook in list(REPORT_HOOKS.values()):  # e.g. commands/changes: recent changes on a critical report
+        findings = [*findings, *await hook(spec, ctx, findings)]
     return Report(
         target=spec.name,
         started_at=started,

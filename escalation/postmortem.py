@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from commands.runbook.propose import ActionTaken, CheckSeen, proposed_entry
 from escalation.model import Incident, TimelineEntry
 
 
@@ -49,4 +50,23 @@ def postmortem_markdown(inc: Incident, entries: list[TimelineEntry], changes: li
     lines += ["", "## Recovery checklist", ""]
     lines += [f"- [{'x' if done else ' '}] {item}" for item, done in inc.checklist.items()]
     lines += ["", "## Root cause", "", "_To be written._", "", "## Follow-ups", "", "- [ ] _To be written._", ""]
+    proposal = proposed_entry(
+        inc.ref,
+        inc.summary,
+        list(inc.services),
+        [
+            CheckSeen(
+                str(e.data["target"]), str(e.data.get("severity", "")), list(e.data.get("findings") or []), when(e)
+            )
+            for e in entries
+            if e.kind == "check" and e.data.get("target")
+        ],
+        [
+            ActionTaken(str(e.data["action"]), dict(e.data.get("params") or {}), bool(e.data.get("ok")), when(e))
+            for e in entries
+            if e.kind == "action" and e.data.get("action")
+        ],
+    )
+    if proposal:
+        lines += ["## Proposed runbook entry", "", "```yaml", proposal.rstrip("\n"), "```", ""]
     return "\n".join(lines)

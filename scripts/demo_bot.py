@@ -1,7 +1,7 @@
 """`scripts/run bot --demo`: alp-bot against the demo world and the local fake Slack Web API
-(tests/slack_fake.py), so the Block Kit messages it posts can be read without a Slack workspace.
+(tests/support/slack_fake.py), so the Block Kit messages it posts can be read without a Slack workspace.
 
-Sends `/alp health` and `/alp check kafka-lag` as Slack would (signed, tests/slack_signing.py),
+Sends `/alp health` and `/alp check kafka-lag` as Slack would (signed, tests/support/signing.py),
 then one `/alp` command per line of standard input until end of input (Ctrl-D). Every Web API
 call the bot makes is appended to slack-calls.jsonl (one JSON object a line: method, args with
 the blocks as sent) in the test bed's demo directory, and summarised on standard output.
@@ -22,8 +22,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.slack_fake import FakeSlack
-from tests.slack_signing import signed_headers, slash_command
+from tests.support.signing import signed_headers, slash_command
+from tests.support.slack_fake import FakeSlack
 
 SIGNING_SECRET = "alp-demo-signing-secret"
 FIRST = ("health", "check kafka-lag")

@@ -15,24 +15,17 @@ import asyncio
 import hmac
 import logging
 import time
-from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.alerts.group_messages import ANNOUNCING, GroupMessages
 from bot.alerts.webhook import WebhookAlert, WebhookPayload
-from bot.metrics import AlertMetrics
-from bot.render.alert_blocks import group_message
-from bot.render.incident_blocks import incident_blocks
 from bot.render.report_blocks import SlackMessage, render_report
 from bot.settings import Settings
-from bot.slack.client import Pacer
-from bot.slack.signing import key_from, sign
 from commands.alerts import route_for
 from commands.params import UsageError
 from commands.redact import redact
@@ -40,17 +33,12 @@ from commands.registry import CheckContext, CheckSpec
 from commands.report import Report
 from commands.runner import run_check
 from escalation.ladder.engine import Escalator
-from escalation.model import Incident, Priority
+from escalation.model import Priority
 from escalation.state.alert_groups import AlertGroup, AlertGroups
+from escalation.state.audit import changes_since
 
 log = logging.getLogger(__name__)
 
-# While an alert group opens its incident: the group, its fresh report message and when the
-# notification arrived, so the incident's announcement *is* the group's message (see announce).
-ANNOUNCING: ContextVar[tuple[AlertGroup, SlackMessage | None, float | None] | None] = ContextVar(
-    "alp_alert_announcing", default=None
-)
-BUTTON_TTL_S = 7 * 24 * 3600  # alert messages live for days; who may click is checked at click time
 ACTOR = "alertmanager"
 IN_FLIGHT_S = 300  # an episode unsaved this long after its start lost its starter (longer than any check)
 
@@ -62,7 +50,7 @@ class AlertIntake:
         client: AsyncWebClient,
         escalator: Escalator,
         groups: AlertGroups,
-        registry: CollectorRegistry,
+        messages: GroupMessages,
         button: Any = None,
     ) -> None:
         self.settings, self.cfg, self.client, self.escalator, self.groups = (
@@ -72,18 +60,20 @@ class AlertIntake:
             escalator,
             groups,
         )
-        self.button = button  # signs remediation buttons (ActionFlow.request_button)
-        secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "alp"
-        self.key = key_from(secret)
-        self.metrics = AlertMetrics(registry)
-        self.pacer = Pacer(self.cfg.post_rate_per_s, self.cfg.post_burst)
+        self.button = button  # signs remediation buttons (SlackRemediation.request_button)
+        self.messages = messages  # the groups' Slack messages, shared with the incident notifier
+        self.key, self.metrics = messages.key, messages.metrics
         self.locks: dict[str, tuple[asyncio.Lock, int]] = {}  # group key -> (lock, notifications holding it)
         self.reports: dict[tuple[str, str], tuple[float, asyncio.Future[Report]]] = {}
         self.tasks: set[asyncio.Task[None]] = set()
         # Groups handled at once: the state store is written synchronously, so fifty groups in
         # flight would each hold the event loop a little on every turn and delay slash commands' acks.
         self.slots = asyncio.Semaphore(self.cfg.concurrency)
-        self.latencies: list[float] = []  # seconds, notification -> findings posted (the benchmark reads them)
+
+    @property
+    def latencies(self) -> list[float]:
+        """Seconds, notification -> findings posted (the benchmark reads them)."""
+        return self.messages.latencies
 
     # ------------------------------------------------------------------ HTTP
     async def endpoint(self, request: web.Request) -> web.Response:
@@ -198,7 +188,7 @@ class AlertIntake:
         if unsent and group.message_ts is not None:  # posted as the incident's announcement
             await self.groups.save(group)
         else:
-            await self._post(group, fresh, arrived)
+            await self.messages.post(group, fresh, arrived)
         if group.status == "resolved" and group.incident_id and self.cfg.auto_resolve:
             await self.escalator.resolve(group.incident_id, ACTOR)
 
@@ -221,7 +211,7 @@ class AlertIntake:
         ]
         for k in stale:
             del self.reports[k]
-        future = asyncio.ensure_future(run_check(spec, CheckContext(self.settings), params))
+        future = asyncio.ensure_future(run_check(spec, CheckContext(self.settings, audit_reader=changes_since), params))
         self.reports[key] = (time.monotonic(), future)
         return await asyncio.shield(future)
 
@@ -266,12 +256,6 @@ class AlertIntake:
             await self.escalator.record(group.incident_id, "alp", "check", text, data)
 
     # ------------------------------------------------------------------ Slack
-    def silence_buttons(self, group: AlertGroup) -> list[tuple[str, str]]:
-        if not self.cfg.url:
-            return []
-        return [
-            (f"Silence {h:g}h", sign({"g": group.id, "h": h}, self.key, BUTTON_TTL_S)) for h in self.cfg.silence_hours
-        ]
 
     def _render_report(self, group: AlertGroup, report: Report | None) -> SlackMessage | None:
         """The check's report as blocks, kept on the episode so later updates still show it."""
@@ -283,71 +267,6 @@ class AlertIntake:
         group.route["report_blocks"] = rendered.blocks
         group.route["report_target"] = report.target
         return rendered
-
-    async def announce(self, inc: Incident) -> tuple[str, str] | None:
-        """For the notifier: an alert-born incident is announced by its group's message (posted
-        now, with the incident's buttons); None when this incident is not being opened by a group."""
-        pending = ANNOUNCING.get()
-        if pending is None:
-            return None
-        group, fresh, received = pending
-        group.incident_id = inc.id
-        await self._post(group, fresh, received, save=False)
-        return (group.channel, group.message_ts) if group.message_ts else None
-
-    async def refresh(self, inc: Incident) -> bool:
-        """For the notifier: re-render the group message that announced `inc` (False: none did)."""
-        group = await self.groups.of_incident(inc.id)
-        if group is None or not group.message_ts or group.message_ts != inc.message_ts:
-            return False
-        await self._post(group, None, None, save=False)
-        return True
-
-    async def _post(
-        self, group: AlertGroup, fresh: SlackMessage | None, received: float | None, save: bool = True
-    ) -> None:
-        blocks = group.route.get("report_blocks")
-        rendered = fresh or (SlackMessage("", blocks) if blocks else None)
-        inc = await self.escalator.get(group.incident_id) if group.incident_id else None
-        ref = f"{inc.ref} ({inc.priority.value}, {inc.status.value})" if inc else None
-        if ref and group.previous_incident_id:
-            ref += f", after INC-{group.previous_incident_id}"
-        msg = group_message(
-            group,
-            rendered,
-            list(group.route.get("notes", [])),
-            self.silence_buttons(group),
-            ref,
-            self.cfg.max_alerts_shown,
-            incident_blocks(inc)[1][1:] if inc else [],
-        )
-        try:
-            await self.pacer.wait(group.channel)
-            if group.message_ts is None:
-                resp = await self.client.chat_postMessage(channel=group.channel, text=msg.text, blocks=msg.blocks)
-                group.message_ts, group.channel = str(resp["ts"]), str(resp.get("channel", group.channel))
-            else:
-                await self.client.chat_update(
-                    channel=group.channel, ts=group.message_ts, text=msg.text, blocks=msg.blocks
-                )
-            if received is not None:
-                took = time.monotonic() - received
-                self.latencies.append(took)
-                self.metrics.latency.observe(took)
-            if fresh is not None and msg.attachment:
-                target = group.route.get("report_target", "report")
-                await self.client.files_upload_v2(
-                    channel=group.channel,
-                    thread_ts=group.message_ts,
-                    content=msg.attachment,
-                    filename=f"{target}-report.txt",
-                    title=f"{target} report",
-                )
-        except SlackApiError as err:
-            log.error("alert group message in %s failed: %s", group.channel, err.response.get("error"))
-        finally:
-            if save:
-                await self.groups.save(group)
 
 
 def _describe(alert: dict[str, Any]) -> str:

@@ -17,73 +17,23 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.alerts.intake import BUTTON_TTL_S, AlertIntake
-from bot.remediation.buttons import ActionFlow
-from bot.render.alert_blocks import clear_alerts_blocks, esc
+from bot.alerts.group_messages import GroupMessages
+from bot.alerts.intake import AlertIntake
+from bot.remediation.buttons import SlackRemediation
+from bot.render.alert_blocks import esc
 from bot.settings import Settings
-from bot.slack.client import Pacer
-from bot.slack.incidents import SlackNotifier
-from bot.slack.signing import TokenError, key_from, sign, verify
+from bot.slack.signing import TokenError, verify
 from commands.actions.registry import Risk
 from commands.backends.alertmanager import Alertmanager, AlertmanagerError
-from escalation.model import Incident
 from escalation.state.alert_groups import AlertGroups
 
 log = logging.getLogger(__name__)
 
 
-class AlertNotifier(SlackNotifier):
-    """The Slack notifier, plus "Clear any alerts" under the checklist of an alert-born incident."""
-
-    def __init__(self, client: AsyncWebClient, settings: Settings, groups: AlertGroups) -> None:
-        super().__init__(client)
-        self.groups = groups
-        self.am = Alertmanager(settings.alertmanager.url, settings.timeouts.probe_s)
-        secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "alp"
-        self.key = key_from(secret)
-        self.pacer = Pacer(settings.alertmanager.post_rate_per_s, settings.alertmanager.post_burst)
-        self.intake: AlertIntake | None = None  # set once the intake exists (it needs the escalator)
-
-    async def announce(self, inc: Incident) -> tuple[str, str] | None:
-        """An incident opened by an alert group is announced by the group's own message."""
-        where = await self.intake.announce(inc) if self.intake else None
-        if where:
-            return where
-        await self.pacer.wait(inc.channel.lstrip("#"))  # alert storms open incidents by the dozen
-        return await super().announce(inc)
-
-    async def refresh(self, inc: Incident) -> None:
-        if not (self.intake and await self.intake.refresh(inc)):
-            await super().refresh(inc)
-
-    async def checklist(self, inc: Incident) -> None:
-        await super().checklist(inc)
-        group = await self.groups.of_incident(inc.id)
-        if group is None:
-            return
-        text, blocks = await clear_alerts(self.am, group.common_labels, group.silences, inc.ref, self.key, inc.id)
-        await self.client.chat_postMessage(channel=inc.channel, thread_ts=inc.message_ts, text=text, blocks=blocks)
-
-
-async def clear_alerts(
-    am: Alertmanager, labels: dict[str, str], silence_ids: list[str], ref: str, key: bytes, incident_id: int
-) -> tuple[str, list[dict[str, Any]]]:
-    firing: list[dict[str, Any]] | None = None
-    why = ""
-    silences: list[dict[str, Any]] = []
-    try:
-        firing = await am.firing(labels) if labels else []
-        silences = [await am.silence(sid) for sid in silence_ids]
-    except AlertmanagerError as err:
-        why = str(err)
-    token = sign({"i": incident_id}, key, BUTTON_TTL_S)
-    return clear_alerts_blocks(ref, firing, silences, token, why)
-
-
 class Silencer:
     """The two clicks: silence a group, expire an incident's silences."""
 
-    def __init__(self, intake: AlertIntake, flow: ActionFlow) -> None:
+    def __init__(self, intake: AlertIntake, flow: SlackRemediation) -> None:
         self.intake, self.flow = intake, flow
         self.cfg = intake.cfg
         self.am = Alertmanager(self.cfg.url, intake.settings.timeouts.probe_s)
@@ -199,12 +149,11 @@ def register_alert_handlers(app: AsyncApp, silencer: Silencer) -> None:
         await reply(client, body, await silencer.expire(body["actions"][0]["value"], body["user"]["id"], channel))
 
 
-def alert_intake(settings: Settings, app: AsyncApp, escalator: Any, groups: AlertGroups, metrics: Any) -> AlertIntake:
-    """The intake behind `POST /alertmanager`, with its buttons registered on the Bolt app."""
-    flow = ActionFlow(settings, app.client, escalator, metrics)
-    intake = AlertIntake(settings, app.client, escalator, groups, metrics.registry, flow.request_button)
-    if isinstance(escalator.notifier, AlertNotifier):
-        intake.pacer = escalator.notifier.pacer  # one pace per channel for every message the bot posts there
-        escalator.notifier.intake = intake
+def alert_intake(
+    settings: Settings, app: AsyncApp, groups: AlertGroups, messages: GroupMessages, flow: SlackRemediation
+) -> AlertIntake:
+    """The intake behind `POST /alertmanager` (on the escalator of `flow`), with its buttons
+    registered on the Bolt app; `flow` is the bot's one remediation flow."""
+    intake = AlertIntake(settings, app.client, flow.escalator, groups, messages, flow.request_button)
     register_alert_handlers(app, Silencer(intake, flow))
     return intake

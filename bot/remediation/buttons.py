@@ -16,7 +16,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.metrics import Metrics
-from bot.remediation.notifier import Authorizer, SlackFlowNotifier
+from bot.remediation.notifier import SlackAuthorizer, SlackFlowNotifier
 from bot.render import action_blocks as ui
 from bot.render.escape import clean, escape, inline
 from bot.settings import Settings
@@ -24,18 +24,19 @@ from bot.slack.client import ephemeral, open_form
 from bot.slack.incidents import form_value
 from bot.slack.signing import TokenError, key_from, sign, verify
 from commands.actions import ACTIONS
-from commands.actions.flow import Reason, Refusal, RemediationFlow, Step
+from commands.actions.flow import Click, Reason, Refusal, RemediationFlow
 from commands.actions.runner import find
 from commands.redact import redact, redact_data
 from escalation.ladder.engine import Escalator
-from escalation.state.action_log import ActionLog
+from escalation.state.audit import changes_since
+from escalation.state.request_log import StateRequestLog
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ActionFlow", "Authorizer", "register_action_handlers"]
+__all__ = ["SlackAuthorizer", "SlackRemediation", "register_action_handlers"]
 
 
-class ActionFlow:
+class SlackRemediation:
     """The flow as Slack drives it. Replies are private texts (mrkdwn) or None."""
 
     def __init__(
@@ -45,9 +46,16 @@ class ActionFlow:
         if settings.slack_signing_secret is None or not settings.slack_signing_secret.get_secret_value():
             raise ValueError("SLACK_SIGNING_SECRET is required: it signs the action buttons")
         self.key = key_from(settings.slack_signing_secret.get_secret_value())
-        self.authz = Authorizer(settings, client)
+        self.authz = SlackAuthorizer(settings, client)
         notifier = SlackFlowNotifier(settings, client, self.authz, self.token)
-        self.flow = RemediationFlow(settings, ActionLog.of(escalator), self.authz, notifier, self._count)
+        self.flow = RemediationFlow(
+            settings,
+            StateRequestLog(escalator.store, escalator.engaged),
+            self.authz,
+            notifier,
+            self._count,
+            audit_reader=changes_since,
+        )
 
     def _count(self, action: str, event: str) -> None:
         if self.metrics is not None:
@@ -110,7 +118,7 @@ class ActionFlow:
         return [n for n, f in spec.params.model_fields.items() if f.is_required() and n not in raw and n != "values"]
 
     # ------------------------------------------------------------------ clicks
-    async def _request_id(self, token: str, step: Step, user: str) -> int | str:
+    async def _request_id(self, token: str, step: Click, user: str) -> int | str:
         try:
             data = verify(token, self.key)
         except TokenError as err:
@@ -121,12 +129,14 @@ class ActionFlow:
             return "this button does not do that (edited?)"
         return int(data["r"])
 
-    async def click(self, step: Step, token: str, user: str) -> str | None:
+    async def click(self, step: Click, token: str, user: str) -> str | None:
         """Confirm, Approve or Cancel clicked: the private reply, if any."""
         rid = await self._request_id(token, step, user)
         if isinstance(rid, str):
             return rid
-        move = {Step.CONFIRM: self.flow.confirm, Step.APPROVE: self.flow.approve, Step.CANCEL: self.flow.cancel}[step]
+        move = {Click.CONFIRM: self.flow.confirm, Click.APPROVE: self.flow.approve, Click.CANCEL: self.flow.cancel}[
+            step
+        ]
         out = await move(rid, user)
         return self.say(out) if isinstance(out, Refusal) else None
 
@@ -143,9 +153,9 @@ class ActionFlow:
                 f"I cannot post the confirmation here ({escape(r.detail)}): invite me with "
                 "`/invite @alp`, or run it from the on-call channel. Nothing was changed."
             )
-        if r.reason is Reason.UNAUTHORIZED and r.step is Step.CONFIRM:
+        if r.reason is Reason.UNAUTHORIZED and r.step is Click.CONFIRM:
             return f"You may not run {risk} actions. Who may: {who_may}. Nothing was changed."
-        if r.reason is Reason.UNAUTHORIZED and r.step is Step.APPROVE:
+        if r.reason is Reason.UNAUTHORIZED and r.step is Click.APPROVE:
             return f"You may not approve {risk} actions. Who may: {who_may}."
         if r.reason is Reason.UNAUTHORIZED and req is not None:
             return (
@@ -195,7 +205,7 @@ def _actor(actor: str) -> str:
     return f"<@{actor}>" if actor[:1] in ("U", "W") and actor.isalnum() and actor.isascii() else escape(actor)
 
 
-def register_action_handlers(app: AsyncApp, flow: ActionFlow) -> None:
+def register_action_handlers(app: AsyncApp, flow: SlackRemediation) -> None:
     import re
 
     async def reply(client: AsyncWebClient, body: dict[str, Any], text: str | None, respond: Any = None) -> None:
@@ -263,9 +273,9 @@ def register_action_handlers(app: AsyncApp, flow: ActionFlow) -> None:
         if text:
             await ephemeral(client, channel, body["user"]["id"], text)
 
-    for step in Step:
+    for step in Click:
 
-        def make(step: Step) -> Any:
+        def make(step: Click) -> Any:
             async def handler(ack: Any, body: dict[str, Any], client: AsyncWebClient, respond: Any) -> None:
                 await ack()
                 token, user = str(body["actions"][0].get("value") or ""), body["user"]["id"]

@@ -22,7 +22,7 @@ from commands.report import Report
 log = logging.getLogger(__name__)
 
 
-class Authorizer:
+class SlackAuthorizer:
     """Who may run which risk: Slack user IDs, user-group IDs (resolved and cached), or '*'."""
 
     two_person = True  # destructive actions need a second authorized person
@@ -67,7 +67,7 @@ class SlackFlowNotifier:
     """The flow's `FlowNotifier` in Slack. `token(data, ttl_s)` signs a button's value."""
 
     def __init__(
-        self, settings: Settings, client: AsyncWebClient, authz: Authorizer, token: Callable[..., str]
+        self, settings: Settings, client: AsyncWebClient, authz: SlackAuthorizer, token: Callable[..., str]
     ) -> None:
         self.settings, self.client, self.authz, self.token = settings, client, authz, token
 

@@ -15,7 +15,7 @@ from bot.render.report_text import render_text
 from bot.settings import Settings
 from commands.actions.flow import Closed, Reason, Refusal, RemediationFlow
 from commands.actions.registry import ActionSpec, Outcome, Preview, Risk
-from commands.actions.request import ActionRequest, Status
+from commands.actions.request import ActionRequest, RequestStatus
 from commands.redact import redact_data
 from commands.report import Report
 
@@ -90,11 +90,12 @@ def refused(r: Refusal) -> int:
 async def do(action: str, raw: dict[str, Any], settings: Settings, yes: bool) -> int:
     """Preview; with `yes`, request, confirm and run it as $USER. Exit 0 done (or previewed),
     1 refused or failed, 64 a usage error."""
-    from escalation.state.action_log import ActionLog
+    from escalation.state.audit import changes_since
+    from escalation.state.request_log import StateRequestLog
 
     actor = os.environ.get("USER", "terminal")
-    log = ActionLog.connect(settings.state_url)
-    flow = RemediationFlow(settings, log, OperatorAuthorizer(), TerminalNotifier())
+    log = StateRequestLog.connect(settings.state_url)
+    flow = RemediationFlow(settings, log, OperatorAuthorizer(), TerminalNotifier(), audit_reader=changes_since)
     try:
         out = await flow.request(action, raw, actor, submit=yes)
         if isinstance(out, Refusal):
@@ -109,6 +110,6 @@ async def do(action: str, raw: dict[str, Any], settings: Settings, yes: bool) ->
             code = refused(ran)
             await flow.cancel(out.id, actor)  # no second click comes from here: it does not stay pending
             return code
-        return 0 if ran.status is Status.DONE else 1
+        return 0 if ran.status is RequestStatus.DONE else 1
     finally:
         await log.close()

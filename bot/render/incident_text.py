@@ -1,13 +1,14 @@
 """`/alp incident …` and `/alp oncall` as text: the words both Slack and the terminal answer with.
 
-Slack-free on purpose: the terminal (`alp incident …`, `alp oncall`) imports this module, never
-`bot/slack/incidents.py` (Bolt handlers) or anything of slack_bolt; only the Slack path of
-`incident postmortem` (a file upload, given a Web API client) reaches into `bot/slack/incidents.py`.
+Slack-free on purpose (an import-linter contract in pyproject.toml): the terminal (`alp incident …`,
+`alp oncall`) imports this module, never `bot/slack/` (Bolt handlers) or anything of slack_bolt; the
+Slack path of `incident postmortem` passes its file upload in (`upload`, bot/slack/incidents.py).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from bot.render.escape import clean, escape
 from bot.settings import Settings
@@ -15,9 +16,8 @@ from escalation.ladder.engine import Escalator
 from escalation.model import Incident, Priority, Status
 from escalation.postmortem import postmortem_markdown
 
-if TYPE_CHECKING:
-    from slack_sdk.web.async_client import AsyncWebClient
-
+PostmortemUpload = Callable[[Escalator, Incident, str], Awaitable[None]]
+"""Posts an incident's postmortem as a file in a channel (the Slack path: bot/slack/incidents.py)."""
 SHOW_EVENTS = 15
 
 
@@ -52,9 +52,10 @@ async def show_text(esc: Escalator, inc: Incident) -> str:
 
 
 async def handle_incident_command(
-    esc: Escalator, request: Any, channel: str, user: str, client: AsyncWebClient | None
+    esc: Escalator, request: Any, channel: str, user: str, upload: PostmortemUpload | None
 ) -> str | None:
-    """Run `/alp incident <sub>`; returns the private reply (None: the channel message says it)."""
+    """Run `/alp incident <sub>`; returns the private reply (None: the channel message says it).
+    `postmortem` goes through `upload` where given, else comes back as Markdown text."""
     sub = request.sub
     if sub == "open":
         opened = await esc.open(
@@ -89,10 +90,8 @@ async def handle_incident_command(
         await esc.note(inc.id, user, request.text)
         return f"Noted on {inc.ref}."
     if sub == "postmortem":
-        if client is None:
+        if upload is None:
             return postmortem_markdown(inc, await esc.timeline(inc.id), await esc.recent_changes(inc))
-        from bot.slack.incidents import upload_postmortem  # the Slack path only: the terminal passes no client
-
-        await upload_postmortem(esc, inc, channel, client)
+        await upload(esc, inc, channel)
         return None
     return f"unknown incident command {sub}"

@@ -23,44 +23,35 @@ from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.metrics import Metrics
-from bot.remediation.buttons import ActionFlow, register_action_handlers
+from bot.remediation.buttons import SlackRemediation, register_action_handlers
 from bot.render.escape import code, escape
-from bot.render.incident_blocks import open_modal
-from bot.render.incident_text import handle_incident_command, oncall_text
 from bot.render.report_blocks import SlackMessage, render_progress, render_report, render_usage
 from bot.router import (
-    AuditRequest,
     CheckRequest,
-    DoRequest,
-    HelpRequest,
-    IncidentRequest,
-    OncallRequest,
-    help_text,
     parse,
 )
 from bot.settings import Settings
 from bot.slack.client import (
     SLACK_ERRORS,
-    check,
     deliver,
+    ensure_ok,
     make_client,
-    open_form,
     reason,
     respond_whole,
     retrying,
 )
 from bot.slack.incidents import register_incident_handlers
+from bot.slack.verbs import SlashCall, Verbs
 from commands.params import UsageError
 from commands.redact import redact
 from commands.registry import CHECKS, CheckContext
 from commands.report import Report
 from commands.runner import run_check
 from escalation.ladder.engine import Escalator
+from escalation.state.audit import changes_since
 from escalation.state.db import as_state_store_error
 
 log = logging.getLogger(__name__)
-
-AUDIT_IN_ACK_S = 1.5  # Slack waits 3 s for the ack; a slower state store answers through response_url
 
 ATTACH_CHUNK = 35_000  # characters of a file sent as messages (Slack takes 40,000 a message)
 PROGRESS_MIN_INTERVAL_S = 1.0  # chat.update is rate limited (Tier 3: ~50/min per workspace)
@@ -116,7 +107,7 @@ class Reply:
             left = f"\n… and {more} more characters: the bot cannot upload files here" if more else ""
             try:
                 text = f"{title} (no file upload here):\n" + code(shown) + left
-                check(await self.respond(text=text, replace_original=False, response_type="in_channel"))
+                ensure_ok(await self.respond(text=text, replace_original=False, response_type="in_channel"))
             except Exception as err:
                 log.error("lost %s to %s: response_url: %s", filename, self.channel, reason(err))
             return
@@ -167,10 +158,10 @@ class Progress:
             log.warning("progress update failed: %s", reason(err))
 
 
-def build_app(settings: Settings, metrics: Metrics, escalator: Escalator) -> AsyncApp:
+def build_app(settings: Settings, metrics: Metrics, escalator: Escalator, flow: SlackRemediation) -> AsyncApp:
     """The Bolt app with `/alp`, the incident and action buttons registered (not the catch-all
     fallbacks: Bolt runs the first listener that matches, so `register_fallbacks` comes after
-    every other handler). Signature checks stay on."""
+    every other handler). Signature checks stay on. `flow` is the bot's one remediation flow."""
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     client = make_client(token, settings.slack_api_url)
@@ -191,61 +182,10 @@ def build_app(settings: Settings, metrics: Metrics, escalator: Escalator) -> Asy
             msg = render_usage(f"{err}\n`/alp help` lists every command.")  # the answer, not 10 k of help
             await ack(response_type="ephemeral", text=msg.text, blocks=msg.blocks)
             return
-        if isinstance(request, HelpRequest):
-            metrics.commands.labels(verb="help", outcome="ok").inc()
-            msg = render_usage(help_text(request.topic))
-            await ack(response_type="ephemeral", text=msg.text, blocks=msg.blocks)
-            return
-        if isinstance(request, OncallRequest):
-            metrics.commands.labels(verb="oncall", outcome="ok").inc()
-            await ack(response_type="ephemeral", text=oncall_text(settings))
-            return
-        if isinstance(request, DoRequest):
-            metrics.commands.labels(verb="do", outcome="ok").inc()
-            await ack()
-            reply = await flow.request(
-                request.action,
-                request.raw,
-                command.get("user_id", ""),
-                command["channel_id"],
-                None,
-                command.get("trigger_id"),
-            )
-            await private(respond, reply)
-            return
-        if isinstance(request, AuditRequest):
-            metrics.commands.labels(verb="audit", outcome="ok").inc()
-            # in the ack when the state store answers within AUDIT_IN_ACK_S, else acked and answered after
-            reading = asyncio.ensure_future(flow.audit_text(request.n))
-            done, _ = await asyncio.wait({reading}, timeout=AUDIT_IN_ACK_S)
-            if done:
-                await ack(response_type="ephemeral", text=reading.result())
-                return
-            await ack()
-            await private(respond, await reading)
-            return
-        if isinstance(request, IncidentRequest):
-            metrics.commands.labels(verb="incident", outcome="ok").inc()
-            if request.sub == "open" and request.priority is None:  # no arguments: the form
-                await ack()
-                await private(
-                    respond,
-                    await open_form(
-                        client,
-                        command.get("trigger_id"),
-                        open_modal(channel=command["channel_id"], services=settings.platform.components()),
-                        "incident",
-                    ),
-                )
-                return
-            await ack()
-            reply = await handle_incident_command(
-                escalator, request, command["channel_id"], command.get("user_id", ""), client
-            )
-            await private(respond, reply)
-            return
-        await ack()
-        await run_in_channel(request, command, respond, client, settings, metrics, escalator, flow)
+        await verbs[type(request)](SlashCall(ack, command, respond, client), request)
+
+    async def in_channel(request: CheckRequest, call: SlashCall) -> None:
+        await run_in_channel(request, call.command, call.respond, call.client, settings, metrics, escalator, flow)
 
     async def run_health(body: dict[str, Any], client: AsyncWebClient, respond: Any, incident: int) -> None:
         spec = CHECKS.get("health")
@@ -255,7 +195,7 @@ def build_app(settings: Settings, metrics: Metrics, escalator: Escalator) -> Asy
             CheckRequest(spec, spec.params(), incident), command, respond, client, settings, metrics, escalator, flow
         )
 
-    flow = ActionFlow(settings, client, escalator, metrics)
+    verbs = Verbs(settings, metrics, escalator, flow, private, in_channel).table()
     app.command("/alp")(alp_command)
     register_incident_handlers(app, escalator, run_health, settings.platform.components())
     register_action_handlers(app, flow)
@@ -267,7 +207,7 @@ async def private(respond: Any, text: str | None) -> None:
     if not text:
         return
     try:
-        check(await retrying(respond)(response_type="ephemeral", text=text))
+        ensure_ok(await retrying(respond)(response_type="ephemeral", text=text))
     except Exception as err:
         log.error("lost a private reply: response_url: %s", reason(err))
 
@@ -358,7 +298,7 @@ async def run_in_channel(
     settings: Settings,
     metrics: Metrics,
     escalator: Escalator,
-    flow: ActionFlow,
+    flow: SlackRemediation,
 ) -> None:
     """Run a check after the ack and keep the channel informed."""
     t0 = time.monotonic()
@@ -367,13 +307,21 @@ async def run_in_channel(
     outcome = "ok"
     try:
         await progress.start()
-        report = await run_check(request.spec, CheckContext(settings, progress), request.params)
+        report = await run_check(
+            request.spec, CheckContext(settings, progress, audit_reader=changes_since), request.params
+        )
         if report.data.get("chart"):  # kafka-lag: lag over the window of the groups not OK, in the thread
             from commands.checks.kafka_lag.chart import lag_chart_png
 
             png = await asyncio.to_thread(lag_chart_png, report.data)
             if png:
                 await reply.attach_image(png, f"{request.target}-chart.png", f"{request.target}: lag over the window")
+        elif report.data.get("graph"):  # graph: the chart of what was asked, in the thread
+            from commands.graph.chart import graph_png
+
+            png = await asyncio.to_thread(graph_png, report.data)
+            if png:
+                await reply.attach_image(png, "graph.png", f"graph: {report.data.get('query', '')}"[:200])
         channel = command["channel_id"]
         msg = render_report(
             report,

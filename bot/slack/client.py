@@ -64,7 +64,7 @@ def retrying(respond: Any) -> Any:
 
 class Responder:
     """`respond()` for a `response_url`, with the same retries as the Web API client (Bolt's own
-    `respond` has none). Returns the webhook's answer; `check()` turns an HTTP error into an error."""
+    `respond` has none). Returns the webhook's answer; `ensure_ok()` turns an HTTP error into an error."""
 
     def __init__(self, response_url: str) -> None:
         self.response_url = response_url
@@ -95,7 +95,7 @@ class ResponseUrlError(Exception):
     """`response_url` answered with an HTTP error (the webhook client does not raise)."""
 
 
-def check(resp: Any) -> Any:
+def ensure_ok(resp: Any) -> Any:
     """Raise ResponseUrlError for a `respond()` answer with an HTTP error status."""
     status = getattr(resp, "status_code", 200)
     if isinstance(status, int) and status >= 400:
@@ -107,7 +107,7 @@ async def respond_whole(respond: Respond, text: str, blocks: list[dict[str, Any]
     """Through `response_url`: the message, or where its blocks are refused, its content as
     escaped text in as many messages as it takes. Raises when `response_url` fails."""
     try:
-        check(await respond(text=text, blocks=blocks, response_type="in_channel", replace_original=replace))
+        ensure_ok(await respond(text=text, blocks=blocks, response_type="in_channel", replace_original=replace))
         return
     except Exception:
         if not blocks:
@@ -115,7 +115,7 @@ async def respond_whole(respond: Respond, text: str, blocks: list[dict[str, Any]
     content = escape(plain(blocks, text))
     for i in range(0, len(content), RESPONSE_CHUNK):
         chunk = content[i : i + RESPONSE_CHUNK]
-        check(await respond(text=chunk, response_type="in_channel", replace_original=replace and i == 0))
+        ensure_ok(await respond(text=chunk, response_type="in_channel", replace_original=replace and i == 0))
 
 
 def plain(blocks: list[dict[str, Any]] | None, text: str) -> str:
@@ -196,7 +196,7 @@ async def ephemeral(client: AsyncWebClient, channel: str, user: str, text: str, 
         reasons.append(f"chat.postEphemeral: {reason(err)}")
     if respond is not None:
         try:
-            check(await retrying(respond)(text=text, response_type="ephemeral", replace_original=False))
+            ensure_ok(await retrying(respond)(text=text, response_type="ephemeral", replace_original=False))
             return True
         except Exception as err:
             reasons.append(f"response_url: {reason(err)}")

@@ -276,17 +276,19 @@ class ResetOffsetsParams(ActionParams):
 
 async def _group_offsets(
     ctx: ActionContext, group: str
-) -> tuple[int, dict[TopicPartition, int], dict[TopicPartition, int]]:
+) -> tuple[int, dict[TopicPartition, int], dict[TopicPartition, int], dict[TopicPartition, int]]:
+    """(members, committed, log-end, log-start offsets) of the group's committed partitions."""
     async with KafkaProbe(ctx.config.kafka_bootstrap, ctx.config.timeouts.probe_s) as kp:
         snap = await kp.snapshot([group])
     g = snap.groups.get(group)
     if g is None:
-        return 0, {}, {}
-    return g.members, g.offsets, {tp: snap.end_offsets[tp] for tp in g.offsets if tp in snap.end_offsets}
+        return 0, {}, {}, {}
+    ends = {tp: snap.end_offsets[tp] for tp in g.offsets if tp in snap.end_offsets}
+    return g.members, g.offsets, ends, {tp: snap.start_offsets.get(tp, 0) for tp in ends}
 
 
 async def preview_reset(ctx: ActionContext, p: ResetOffsetsParams) -> Preview:
-    members, committed, ends = await _group_offsets(ctx, p.group)
+    members, committed, ends, starts = await _group_offsets(ctx, p.group)
     target = f"kafka/group/{p.group}"
     if not committed:
         return Preview([], refusal=f"group {p.group} has no committed offsets", target=target)
@@ -303,14 +305,24 @@ async def preview_reset(ctx: ActionContext, p: ResetOffsetsParams) -> Preview:
             "partition": tp.partition,
             "before": committed[tp],
             "after": ends[tp],
-            "skipped": ends[tp] - committed[tp],
+            # records below the log start are already gone (retention, DeleteRecords): not skipped by the reset
+            "skipped": max(ends[tp] - max(committed[tp], starts[tp]), 0),
+            "deleted": max(min(starts[tp], ends[tp]) - committed[tp], 0),
         }
-        for tp in sorted(committed)
+        for tp in sorted(ends)
     ]
-    skipped = sum(i["skipped"] for i in items)
-    lines = [f"{i['topic']}[{i['partition']}]: {i['before']} -> {i['after']} (skips {i['skipped']})" for i in items]
+    skipped, deleted = sum(i["skipped"] for i in items), sum(i["deleted"] for i in items)
+    lines = [
+        f"{i['topic']}[{i['partition']}]: {i['before']} -> {i['after']} (skips {i['skipped']}"
+        + (f"; {i['deleted']} below the log start, already deleted" if i["deleted"] else "")
+        + ")"
+        for i in items
+    ]
+    gone = f" ({deleted} more below the log start were already deleted)" if deleted else ""
     return Preview(
-        [f"reset {p.group} to latest: {skipped} message(s) will never be processed", *lines], items=items, target=target
+        [f"reset {p.group} to latest: {skipped} message(s) will never be processed{gone}", *lines],
+        items=items,
+        target=target,
     )
 
 
@@ -325,7 +337,7 @@ async def preview_reset(ctx: ActionContext, p: ResetOffsetsParams) -> Preview:
     verify="kafka-lag",
 )
 async def reset_offsets(ctx: ActionContext, p: ResetOffsetsParams, preview: Preview) -> Outcome:
-    members, _, ends = await _group_offsets(ctx, p.group)
+    members, _, ends, _ = await _group_offsets(ctx, p.group)
     if members:  # a consumer came back since the preview
         return Outcome(False, f"refused: group {p.group} now has {members} active member(s)")
     try:

@@ -11,7 +11,7 @@ The rules (README, "Remediation"; the runbook's remediation steps name the actio
   masked; an action run in an incident's channel joins its steps taken;
 - afterwards the related check re-runs, so the outcome sits beside the evidence that it helped.
 
-The flow reaches storage through `RequestLog` (escalation/state/action_log.py) and people through an
+The flow reaches storage through `RequestLog` (escalation/state/request_log.py) and people through an
 `Authorizer` and a `FlowNotifier` (Slack in bot/remediation/notifier.py, the terminal in
 bot/remediation/terminal.py).
 """
@@ -28,13 +28,13 @@ from typing import Any, Protocol
 
 from commands.actions.locks import TargetLock
 from commands.actions.registry import ActionContext, ActionSpec, Outcome, Preview, Risk
-from commands.actions.request import ActionRequest, Status, label, preview_json
+from commands.actions.request import ActionRequest, RequestStatus, label, preview_json
 from commands.actions.runner import execute, find, preview, validate, why
 from commands.backends.errors import BackendError
 from commands.config import ChecksConfig
 from commands.params import UsageError
 from commands.redact import redact, redact_data
-from commands.registry import CHECKS, CheckContext
+from commands.registry import CHECKS, AuditReader, CheckContext
 from commands.report import Report
 from commands.runner import run_check
 
@@ -61,7 +61,7 @@ class Reason(StrEnum):
     UNAVAILABLE = "unavailable"  # the lock's store (Redis) could not be reached (detail: the BackendError)
 
 
-class Step(StrEnum):
+class Click(StrEnum):
     CONFIRM = "confirm"
     APPROVE = "approve"
     CANCEL = "cancel"
@@ -84,12 +84,12 @@ class Refusal:
     action: str = ""
     params: dict[str, Any] = field(default_factory=dict)
     risk: Risk | None = None
-    step: Step | None = None
+    step: Click | None = None
     request: ActionRequest | None = None
 
 
 class RequestLog(Protocol):
-    """Requests and the audit log in the state store (escalation/state/action_log.py)."""
+    """Requests and the audit log in the state store (escalation/state/request_log.py)."""
 
     async def create(
         self,
@@ -107,7 +107,7 @@ class RequestLog(Protocol):
     async def get(self, request_id: int) -> ActionRequest | None: ...
 
     async def move(
-        self, request_id: int, from_status: tuple[Status, ...], to_status: Status, **values: Any
+        self, request_id: int, from_status: tuple[RequestStatus, ...], to_status: RequestStatus, **values: Any
     ) -> ActionRequest | None:
         """One conditional update: the request in its new state, or None if it was no longer in
         `from_status` (someone else moved it first)."""
@@ -167,8 +167,10 @@ class RemediationFlow:
         authorizer: Authorizer,
         notifier: FlowNotifier,
         count: Callable[[str, str], None] | None = None,
+        audit_reader: AuditReader | None = None,
     ) -> None:
         self.cfg, self.log, self.authorizer, self.notifier, self.count = cfg, log, authorizer, notifier, count
+        self.audit_reader = audit_reader  # for the checks that verify an action (their changes line)
 
     async def audit(
         self, actor: str, event: str, action: str, params: dict[str, Any], result: str = "", channel: str = ""
@@ -214,7 +216,7 @@ class RemediationFlow:
         try:
             ts = await self.notifier.requested(spec, req)
         except NotDelivered as err:
-            await self.log.move(req.id, (Status.PENDING,), Status.CANCELLED)
+            await self.log.move(req.id, (RequestStatus.PENDING,), RequestStatus.CANCELLED)
             await self.audit(user, "refused", spec.name, clean, f"cannot post the confirmation: {err}", channel)
             return Refusal(Reason.NOT_DELIVERED, str(err), spec.name, clean, spec.risk, request=req)
         if ts:
@@ -230,27 +232,34 @@ class RemediationFlow:
         if req is None:
             return Refusal(Reason.NO_REQUEST)
         spec = find(req.action)
-        if req.status not in (Status.PENDING, Status.EXPIRED):  # a late double click: it ran, or awaits approval
+        if req.status not in (
+            RequestStatus.PENDING,
+            RequestStatus.EXPIRED,
+        ):  # a late double click: it ran, or awaits approval
             return await self._already(req)
         if req.expires_at < datetime.now(UTC):
-            if await self.log.move(req.id, (Status.PENDING,), Status.EXPIRED):
+            if await self.log.move(req.id, (RequestStatus.PENDING,), RequestStatus.EXPIRED):
                 await self.audit(user, "refused", spec.name, req.params, "expired", req.channel)
                 await self.notifier.closed(spec, req, Closed.EXPIRED, user)
             return Refusal(Reason.EXPIRED, request=req)
         if not await self.authorizer.allowed(user, spec.risk):
             await self.audit(user, "refused", spec.name, req.params, f"not authorized for {spec.risk}", req.channel)
-            return Refusal(Reason.UNAUTHORIZED, risk=spec.risk, step=Step.CONFIRM, request=req)
+            return Refusal(Reason.UNAUTHORIZED, risk=spec.risk, step=Click.CONFIRM, request=req)
         if spec.risk is Risk.DESTRUCTIVE and self.authorizer.two_person:
             deadline = datetime.now(UTC) + timedelta(seconds=self.cfg.actions.approval_timeout_s)
             waiting = await self.log.move(
-                req.id, (Status.PENDING,), Status.AWAITING_APPROVAL, confirmed_by=user, approval_deadline=deadline
+                req.id,
+                (RequestStatus.PENDING,),
+                RequestStatus.AWAITING_APPROVAL,
+                confirmed_by=user,
+                approval_deadline=deadline,
             )
             if waiting is None:
                 return await self._already(req)
             await self.audit(user, "confirmed", spec.name, req.params, "awaiting a second approval", req.channel)
             await self.notifier.awaiting_approval(spec, waiting)
             return waiting
-        return await self._run(req, spec, user, (Status.PENDING,), confirmed_by=user)
+        return await self._run(req, spec, user, (RequestStatus.PENDING,), confirmed_by=user)
 
     async def approve(self, request_id: int, user: str) -> ActionRequest | Refusal:
         """The second person approves a confirmed destructive request: refused, or run."""
@@ -258,20 +267,20 @@ class RemediationFlow:
         if req is None:
             return Refusal(Reason.NO_REQUEST)
         spec = find(req.action)
-        if req.status is not Status.AWAITING_APPROVAL:
+        if req.status is not RequestStatus.AWAITING_APPROVAL:
             return await self._already(req)
         if user in (req.confirmed_by, req.requester):
             await self.audit(user, "refused", spec.name, req.params, "self-approval", req.channel)
             return Refusal(Reason.SELF_APPROVAL, request=req)
         if req.approval_deadline and req.approval_deadline < datetime.now(UTC):
-            if await self.log.move(req.id, (Status.AWAITING_APPROVAL,), Status.EXPIRED):
+            if await self.log.move(req.id, (RequestStatus.AWAITING_APPROVAL,), RequestStatus.EXPIRED):
                 await self.audit(user, "refused", spec.name, req.params, "approval window expired", req.channel)
                 await self.notifier.closed(spec, req, Closed.APPROVAL_EXPIRED, user)
             return Refusal(Reason.APPROVAL_EXPIRED, request=req)
         if not await self.authorizer.allowed(user, spec.risk):
             await self.audit(user, "refused", spec.name, req.params, f"not authorized for {spec.risk}", req.channel)
-            return Refusal(Reason.UNAUTHORIZED, risk=spec.risk, step=Step.APPROVE, request=req)
-        return await self._run(req, spec, user, (Status.AWAITING_APPROVAL,), approver=user)
+            return Refusal(Reason.UNAUTHORIZED, risk=spec.risk, step=Click.APPROVE, request=req)
+        return await self._run(req, spec, user, (RequestStatus.AWAITING_APPROVAL,), approver=user)
 
     async def cancel(self, request_id: int, user: str) -> ActionRequest | Refusal:
         """The requester, the confirmer or anyone allowed the risk cancels a request not yet run."""
@@ -281,8 +290,10 @@ class RemediationFlow:
         spec = find(req.action)
         if user not in (req.requester, req.confirmed_by) and not await self.authorizer.allowed(user, spec.risk):
             await self.audit(user, "refused", spec.name, req.params, "cancel by someone else", req.channel)
-            return Refusal(Reason.UNAUTHORIZED, risk=spec.risk, step=Step.CANCEL, request=req)
-        cancelled = await self.log.move(req.id, (Status.PENDING, Status.AWAITING_APPROVAL), Status.CANCELLED)
+            return Refusal(Reason.UNAUTHORIZED, risk=spec.risk, step=Click.CANCEL, request=req)
+        cancelled = await self.log.move(
+            req.id, (RequestStatus.PENDING, RequestStatus.AWAITING_APPROVAL), RequestStatus.CANCELLED
+        )
         if cancelled is None:
             return await self._already(req)
         await self.audit(user, "cancelled", spec.name, req.params, "", req.channel)
@@ -294,7 +305,7 @@ class RemediationFlow:
 
     # ------------------------------------------------------------------ run, verify, undo
     async def _run(
-        self, req: ActionRequest, spec: ActionSpec, user: str, from_status: tuple[Status, ...], **values: Any
+        self, req: ActionRequest, spec: ActionSpec, user: str, from_status: tuple[RequestStatus, ...], **values: Any
     ) -> ActionRequest | Refusal:
         lock = TargetLock(self.cfg, req.target, f"{user}#{req.id}")
         try:
@@ -309,7 +320,7 @@ class RemediationFlow:
             await self.audit(user, "refused", spec.name, req.params, f"target locked by {who}", req.channel)
             return Refusal(Reason.LOCKED, who, spec.name, req.params, spec.risk, request=req)
         try:
-            running = await self.log.move(req.id, from_status, Status.RUNNING, **values)
+            running = await self.log.move(req.id, from_status, RequestStatus.RUNNING, **values)
             if running is None:
                 return await self._already(req)  # a double click or a retry: it runs once
             if "approver" in values:  # audited once it is sure to run: not a refused or losing approval
@@ -321,7 +332,7 @@ class RemediationFlow:
                 outcome = await execute(spec, ActionContext(self.cfg), params, req.preview)
         finally:
             await _release(lock)
-        status = Status.DONE if outcome.ok else Status.FAILED
+        status = RequestStatus.DONE if outcome.ok else RequestStatus.FAILED
         result = {
             "ok": outcome.ok,
             "summary": outcome.summary,
@@ -331,9 +342,9 @@ class RemediationFlow:
             "undo": list(outcome.undo) if outcome.undo and outcome.ok else None,  # old values stay server-side
         }
         stored = json.loads(json.dumps(result, default=str))
-        ended = await self.log.move(req.id, (Status.RUNNING,), status, outcome=stored) or running
+        ended = await self.log.move(req.id, (RequestStatus.RUNNING,), status, outcome=stored) or running
         await self.audit(user, "outcome", spec.name, req.params, f"{status}: {outcome.summary}", req.channel)
-        data = {"action": spec.name, "ok": outcome.ok}
+        data = {"action": spec.name, "ok": outcome.ok, "params": req.params}  # params: the postmortem's proposal
         await self.log.record_step(req.channel, user, f"{label(spec.name, req.params)}: {outcome.summary}", data)
         await self.notifier.finished(spec, ended, outcome)
         if spec.verify and outcome.ok and not self.cfg.actions.dry_run:
@@ -346,7 +357,9 @@ class RemediationFlow:
         if check is None:
             return
         raw = {"group": req.params["group"]} if spec.verify == "kafka-lag" and "group" in req.params else {}
-        report = await run_check(check, CheckContext(self.cfg), check.params.model_validate(raw))
+        report = await run_check(
+            check, CheckContext(self.cfg, audit_reader=self.audit_reader), check.params.model_validate(raw)
+        )
         text, data = report.verdict(f"after {label(spec.name, req.params)}", raw)
         await self.log.record_step(req.channel, "alp", text, data, kind="check")
         await self.notifier.verified(spec, req, report)

@@ -10,7 +10,7 @@ from typing import Any
 from commands.actions.registry import Preview, Risk
 
 
-class Status(StrEnum):
+class RequestStatus(StrEnum):
     """Where a request is; stored as its value (`alp_action_requests.status`)."""
 
     PENDING = "pending"  # previewed and posted, waiting for Confirm
@@ -33,7 +33,7 @@ class ActionRequest:
     risk: Risk
     requester: str
     channel: str
-    status: Status
+    status: RequestStatus
     created_at: datetime
     expires_at: datetime
     preview: Preview

@@ -23,6 +23,7 @@ from aiokafka.protocol.admin import ApiVersionRequest
 from aiokafka.structs import OffsetAndMetadata
 
 from commands.backends.errors import BackendError, BackendRefused, BackendUnreachable
+from commands.backends.kafka_control import count_control
 from commands.backends.kafka_protocol import (
     ClassicDescribe,
     ConsumerGroupDescribe,
@@ -70,12 +71,23 @@ class GroupState:
     offsets: dict[TopicPartition, int] = field(default_factory=dict)
     protocol: str = "classic"
     assigned: set[TopicPartition] = field(default_factory=set)
+    control: dict[TopicPartition, int] = field(default_factory=dict)  # markers between committed and end
+
+    def stale(self, tp: TopicPartition) -> bool:
+        """Committed offsets on a topic no live member is assigned any partition of: what
+        `kafka-consumer-groups --describe` shows with no consumer (the group stopped reading that
+        topic), not a consumer that is stuck on it."""
+        return (
+            bool(self.members and self.assigned)
+            and tp not in self.assigned
+            and (tp.topic not in {a.topic for a in self.assigned})
+        )
 
 
 @dataclass
 class Snapshot:
-    """One sample: every group's committed offsets, log-end offsets, and the log-start
-    offsets of assigned partitions that have no committed offset."""
+    """One sample: every group's committed offsets, log-end offsets, and the log-start offsets
+    (records below it are deleted by retention or DeleteRecords: never lag, never skipped)."""
 
     taken_at: float
     groups: dict[str, GroupState]
@@ -118,7 +130,10 @@ class KafkaProbe:
             "connections_max_idle_ms": 540_000,
         }
         self.admin = AIOKafkaAdminClient(**common, client_id="alp-admin")
-        self.consumer = AIOKafkaConsumer(**common, client_id="alp-offsets", group_id=None, enable_auto_commit=False)
+        # fetch_max_wait_ms: a fetch at the log end answers at once instead of the broker holding it 500 ms
+        self.consumer = AIOKafkaConsumer(
+            **common, client_id="alp-offsets", group_id=None, enable_auto_commit=False, fetch_max_wait_ms=20
+        )
         self._coordinators: dict[str, int] = {}
 
     async def _call(self, what: str, coro: Any) -> Any:
@@ -269,7 +284,6 @@ class KafkaProbe:
             gs.offsets = offsets.get(gid, {})
             groups[gid] = gs
         partitions = sorted({tp for g in groups.values() for tp in (*g.offsets, *g.assigned)})
-        uncommitted = sorted({tp for g in groups.values() for tp in g.assigned if tp not in g.offsets})
         ends: dict[TopicPartition, int] = {}
         starts: dict[TopicPartition, int] = {}
         if partitions:
@@ -278,8 +292,8 @@ class KafkaProbe:
             topics = sorted({tp.topic for tp in partitions})
             await self._call("metadata", self.consumer._client.set_topics(topics))
             ends = await self._call("end offsets", self.consumer.end_offsets(partitions))
-            if uncommitted:
-                starts = await self._call("start offsets", self.consumer.beginning_offsets(uncommitted))
+            starts = await self._call("start offsets", self.consumer.beginning_offsets(partitions))
+            await count_control(self.consumer, self._call, groups, ends, min(1.0, self.timeout_s))
         return Snapshot(time.time(), groups, ends, starts)
 
     async def produce_times(

@@ -122,10 +122,13 @@ class Kube:
                 where = f" in {namespace}" if namespace else ""
                 raise KubeNotFound(f"{verb} {what}", "not found", f"{what} not found{where}") from None
             raise KubeError(f"{verb} {resource}", f"HTTP {err.status} {err.reason}: {_message(err)}") from None
-        except TimeoutError:
+        except (TimeoutError, urllib3.exceptions.TimeoutError):  # ours, or the client's connect/read timeout
             why = f"no answer within {self.timeout_s:g}s"
             raise KubeUnavailable(f"{verb} {resource}", why, f"Kubernetes API: {why}") from None
         except (urllib3.exceptions.HTTPError, OSError) as err:  # refused, reset, TLS, DNS
+            if isinstance(getattr(err, "reason", None), urllib3.exceptions.TimeoutError):  # retries that timed out
+                why = f"no answer within {self.timeout_s:g}s"
+                raise KubeUnavailable(f"{verb} {resource}", why, f"Kubernetes API: {why}") from None
             why = f"{type(err).__name__}: {err}"
             raise KubeUnavailable(f"{verb} {resource}", why, f"Kubernetes API unreachable: {why}") from None
 

@@ -36,11 +36,12 @@ async def tcp_connect_ms(host: str, port: int, timeout_s: float) -> float:
 
 
 async def http_get(url: str, timeout_s: float, max_body: int = 65536) -> HttpResult:
-    """`curl -f url`, never raising: errors come back in the result."""
+    """`curl -f url`, never raising: errors come back in the result. Like curl, it goes through
+    HTTP(S)_PROXY and honours NO_PROXY from the environment (aiohttp's `trust_env`)."""
     t0 = time.monotonic()
     try:
         timeout = aiohttp.ClientTimeout(total=timeout_s)
-        async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url) as resp:
+        async with aiohttp.ClientSession(timeout=timeout, trust_env=True) as session, session.get(url) as resp:
             body = (await resp.content.read(max_body)).decode(errors="replace")
             return HttpResult(url, resp.status, (time.monotonic() - t0) * 1000, body)
     except TimeoutError:

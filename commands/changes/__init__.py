@@ -23,7 +23,7 @@ from commands.changes.audit import audit_changes, merge_alp, read_audit, recency
 from commands.changes.sources import Change, Gathered, configmap_changes, workload_changes
 from commands.config import ChecksConfig
 from commands.durations import Duration, ago, format_duration
-from commands.registry import STEPS, CheckContext, CheckResult, check, closest
+from commands.registry import STEPS, AuditReader, CheckContext, CheckResult, CheckSpec, check, closest, report_hook
 from commands.report import Finding, Severity, Table, Text
 
 log = logging.getLogger(__name__)
@@ -46,8 +46,11 @@ def _matches(obj: str, service: str) -> bool:
     return name == service or name.startswith(f"{base}-") or name == base
 
 
-async def gather(config: ChecksConfig, since: datetime, service: str | None = None) -> Gathered:
-    """Every source read concurrently; what could not be read is in `errors`, never hidden."""
+async def gather(
+    config: ChecksConfig, since: datetime, service: str | None = None, audit_reader: AuditReader | None = None
+) -> Gathered:
+    """Every source read concurrently (alp's audit log through `audit_reader`); what could not be
+    read is in `errors`, never hidden."""
     out = Gathered()
     alp: list[Change] = []
 
@@ -57,7 +60,7 @@ async def gather(config: ChecksConfig, since: datetime, service: str | None = No
             out.seen["alp's audit log"] = "not configured (no state store): alp's own actions not shown"
             return
         try:
-            rows, requests, reach = await read_audit(state_url, since)
+            rows, requests, reach = await read_audit(audit_reader, state_url, since)
         except Exception as err:  # the store is down or unreadable: say so
             out.errors["alp's audit log"] = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
             return
@@ -116,7 +119,7 @@ def _seen(g: Gathered) -> str:
 async def changes(ctx: CheckContext, p: ChangesParams) -> CheckResult:
     now = datetime.now(UTC)
     since = now - timedelta(seconds=p.since)
-    g = await gather(ctx.config, since, p.service)
+    g = await gather(ctx.config, since, p.service, ctx.audit_reader)
     window = f"last {format_duration(p.since)} (since {since:%Y-%m-%d %H:%M}Z)"
     scope = f" of {p.service}" if p.service else ""
     findings = [
@@ -194,7 +197,16 @@ def one_line(g: Gathered, now: datetime, window: str = "the last hour", most: in
     return text
 
 
-async def recent_changes_finding(config: ChecksConfig) -> Finding:
+@report_hook("recent changes on every critical report")
+async def recent_changes_on_critical(spec: CheckSpec, ctx: CheckContext, findings: list[Finding]) -> list[Finding]:
+    """ "What changed?" is the first question of an incident: `health` and every report with a
+    CRITICAL finding end with the last hour's changes (`recent_changes_finding`)."""
+    if spec.name == "health" or any(f.severity is Severity.CRITICAL for f in findings):
+        return [await recent_changes_finding(ctx.config, ctx.audit_reader)]
+    return []
+
+
+async def recent_changes_finding(config: ChecksConfig, audit_reader: AuditReader | None = None) -> Finding:
     """The one line `health` and every critical report carry: changes in the last hour. OK when
     every source was read or some change was seen; UNKNOWN when "no changes" rests on sources that
     could not be read (a down Kubernetes API is not an hour without changes)."""
@@ -202,7 +214,7 @@ async def recent_changes_finding(config: ChecksConfig) -> Finding:
     limit = config.timeouts.probe_s * 2
     severity = Severity.UNKNOWN
     try:
-        g = await asyncio.wait_for(gather(config, now - timedelta(seconds=RECENT_S)), limit)
+        g = await asyncio.wait_for(gather(config, now - timedelta(seconds=RECENT_S), None, audit_reader), limit)
         title = one_line(g, now)
         if g.changes or not g.errors:
             severity = Severity.OK
@@ -218,14 +230,18 @@ PAGE_WAIT_S = 2.0  # a page waits at most this long for its changes (the API may
 
 
 async def incident_change_lines(
-    config: ChecksConfig, opened_at: datetime, most: int = 20, services: list[str] | None = None
+    config: ChecksConfig,
+    opened_at: datetime,
+    most: int = 20,
+    audit_reader: AuditReader | None = None,
+    services: list[str] | None = None,
 ) -> list[str]:
     """Real changes (`real`) of the incident's `services` (all when none are set) from one hour
     before it opened until now, newest first, one line each (for its page and postmortem); those
     after it opened say so. Sources that could not be read are named in a last line."""
     limit = min(config.timeouts.probe_s, PAGE_WAIT_S)
     try:
-        g = await asyncio.wait_for(gather(config, opened_at - timedelta(seconds=RECENT_S)), limit)
+        g = await asyncio.wait_for(gather(config, opened_at - timedelta(seconds=RECENT_S), None, audit_reader), limit)
     except TimeoutError:
         return [f"changes not read within {limit:g}s"]
     except Exception as err:
@@ -244,10 +260,14 @@ async def incident_change_lines(
     return lines or ["no changes seen since one hour before it opened"]
 
 
-def incident_changes_hook(config: ChecksConfig) -> Callable[[Any], Awaitable[list[str]]]:
-    """`Escalator.recent_changes`: an incident (with `opened_at`) -> its change lines."""
+def incident_changes_hook(
+    config: ChecksConfig, audit_reader: AuditReader | None = None
+) -> Callable[[Any], Awaitable[list[str]]]:
+    """The escalator's `recent_changes`: an incident (with `opened_at`) -> its change lines."""
 
     async def lines(inc: Any) -> list[str]:
-        return await incident_change_lines(config, inc.opened_at, services=list(inc.services or []))
+        return await incident_change_lines(
+            config, inc.opened_at, audit_reader=audit_reader, services=list(inc.services or [])
+        )
 
     return lines

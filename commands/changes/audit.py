@@ -6,12 +6,12 @@ from __future__ import annotations
 import ast
 import json
 import re
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
 from commands.backends.kube import FIELD_MANAGER
 from commands.changes.sources import NEAR, Change, at_utc
+from commands.registry import AuditReader
 
 _OBJECT_PARAM = {
     "set-config": ("configmap", "configmap"),
@@ -138,24 +138,17 @@ def audit_changes(rows: list[dict[str, Any]], requests: dict[int, dict[str, Any]
 
 AuditRead = tuple[list[dict[str, Any]], dict[int, Any], str]
 """(audit records, {request id: stored request}, how far back the records read go)."""
-AuditReader = Callable[[str, datetime], Awaitable[AuditRead]]
-_reader: AuditReader | None = None
 
 
-def use_audit_reader(reader: AuditReader) -> None:
-    """Wire the state store's reader (`escalation.state.audit.changes_since`): commands/ never imports
-    escalation/, so the bot and the terminal hand it over at start-up."""
-    global _reader
-    _reader = reader
-
-
-async def read_audit(state_url: str, since: datetime) -> AuditRead:
+async def read_audit(reader: AuditReader | None, state_url: str, since: datetime) -> AuditRead:
     """Audit records from `since` (and an hour before, so a request asked earlier and run inside
-    the window is matched) and the requests they name, through the wired reader.
-    Raises LookupError when no reader is wired (a finding says so)."""
-    if _reader is None:
+    the window is matched) and the requests they name, through `reader` (the state store's,
+    `escalation.state.audit.changes_since`, handed in by the bot and the terminal).
+    Raises LookupError when no reader was handed in (a finding says so)."""
+    if reader is None:
         raise LookupError("the state store's reader is not wired in this process")
-    return await _reader(state_url, since)
+    result: AuditRead = await reader(state_url, since)
+    return result
 
 
 def near(a: Change, b: Change) -> bool:

@@ -1,6 +1,8 @@
 """Check targets. Importing this package registers every check in `commands.registry.CHECKS`,
-in the order `/alp help` lists them."""
+in the order `/alp help` lists them, and the report hooks every check's report goes through
+(`commands.registry.REPORT_HOOKS`: commands/changes/, recent changes on a critical report)."""
 
+import commands.changes  # noqa: F401  (its report hook)
 from commands.checks import (
     auth,
     db,

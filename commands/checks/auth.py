@@ -7,12 +7,13 @@ import re
 from datetime import UTC, datetime
 
 from commands.backends import net
+from commands.backends.kube import KubeNotFound
 from commands.backends.postgres import connect
 from commands.checks.db import connections_by_state
 from commands.checks.endpoint_probes import health_probe, postgres_host_port, tcp_probe
 from commands.checks.kube_probes import KubeHandle, log_grep_probe, log_metric_probe, pods_probe, restart
 from commands.checks.rates import slow_statements
-from commands.probes import Probe, run_probes
+from commands.probes import Probe, availability, run_probes
 from commands.registry import CheckContext, CheckResult, NoParams, check
 from commands.report import Fields, Finding, Severity, Suggestion
 
@@ -60,11 +61,29 @@ def oidc_probe(ctx: CheckContext) -> Probe:
     return probe
 
 
+JWT_SECRET = "jwt-signing-key"
+
+
 def jwt_key_probe(kh: KubeHandle) -> Probe:
-    """The JWT signing-key secret exists, and how old it is (metadata only, never its data)."""
+    """The JWT signing-key secret exists, and how old it is (metadata only, never its data).
+
+    The secret must exist (auth-service signs every token with it): its absence, read as a 404
+    from the API server, is the fault itself (CRITICAL, Vault regenerates it), not "could not
+    see"; a refused read (RBAC) stays UNKNOWN."""
 
     async def probe() -> list[Finding]:
-        meta = await kh.get().secret_metadata(kh.ctx.config.namespace, "jwt-signing-key")
+        namespace = kh.ctx.config.namespace
+        try:
+            meta = await kh.get().secret_metadata(namespace, JWT_SECRET)
+        except KubeNotFound:
+            return [
+                Finding(
+                    severity=Severity.CRITICAL,
+                    title=f"JWT signing key secret {JWT_SECRET} is missing in {namespace}",
+                    detail="auth-service cannot sign or verify tokens without it: logins fail. Vault regenerates "
+                    "it (see whether its secret sync runs); rotate-jwt-key, which deletes it, cannot help.",
+                )
+            ]
         created = datetime.fromisoformat(meta["creationTimestamp"].replace("Z", "+00:00"))
         days = (datetime.now(UTC) - created).total_seconds() / 86400
         limit = kh.ctx.config.thresholds.jwt_key_max_age_days
@@ -129,7 +148,7 @@ async def auth(ctx: CheckContext, params: NoParams) -> CheckResult:
                 "postgres-tcp": tcp_probe(
                     host, port, "PostgreSQL from the bot", cfg.timeouts.probe_s, backend="PostgreSQL"
                 ),
-                "oauth": oidc_probe(ctx),
+                "oauth": availability(oidc_probe(ctx)),
                 "connections": connections_probe(ctx),
                 "jwt-key": jwt_key_probe(kh),
             },

@@ -10,6 +10,7 @@ from commands.backends.postgres import connect, query
 from commands.checks.endpoint_probes import postgres_host_port, postgres_probe, tcp_probe
 from commands.checks.kube_probes import KubeHandle, pods_probe
 from commands.checks.locks import blocked_rows, lock_finding, lock_graph, roots
+from commands.checks.pg_grants import stats_blind_spot
 from commands.checks.rates import database_finding, slow_statements
 from commands.config import ChecksConfig
 from commands.probes import Probe, run_probes
@@ -24,12 +25,16 @@ def _short(sql: str | None, n: int = 120) -> str:
 
 
 async def connections_by_state(conn: Conn, cfg: ChecksConfig) -> Finding:
-    """Connections by state and user against max_connections."""
+    """Connections by state and user against max_connections.
+
+    Backends the bot's role may not see (no pg_read_all_stats: backend_type and state read NULL)
+    are counted as "hidden", never dropped: the total is then an upper bound on client connections."""
     rows = await query(
         conn,
         """
-        SELECT coalesce(state, 'background') AS state, coalesce(usename, '-') AS usename, count(*) AS n
-        FROM pg_stat_activity WHERE backend_type = 'client backend'
+        SELECT coalesce(state, CASE WHEN backend_type IS NULL THEN 'hidden' ELSE 'background' END) AS state,
+               coalesce(usename, '-') AS usename, count(*) AS n
+        FROM pg_stat_activity WHERE backend_type = 'client backend' OR backend_type IS NULL
         GROUP BY 1, 2 ORDER BY 3 DESC""",
     )
     max_conn = int((await query(conn, "SELECT current_setting('max_connections') AS m"))[0]["m"])
@@ -113,11 +118,17 @@ async def deadlocks(ctx: CheckContext, params: NoParams) -> CheckResult:
         if not graph:
             return [lock_finding(graph, None)]
         data["roots"] = [{"pid": b.pid, "waiting_behind": n, "state": b.state} for b, n in roots(graph)]
-        return [lock_finding(graph, await current_lock_timeout())]
+        hidden = any(b.hidden for b in graph.values())
+        return [lock_finding(graph, await current_lock_timeout(), await stats_blind_spot(conn) if hidden else None)]
 
     async def long(conn: Conn) -> list[Finding]:
         rows = await long_running(conn, cfg.thresholds.long_query_s)
         data["long_running"] = [{**r, "age_s": float(r["age_s"])} for r in rows]
+        blind = None if rows else await stats_blind_spot(conn)
+        if blind:  # other roles' queries read as NULL: none found is not none running
+            return [
+                Finding(severity=Severity.UNKNOWN, title=f"Long-running queries of other roles not visible: {blind}")
+            ]
         if not rows:
             return [
                 Finding(

@@ -16,7 +16,7 @@ from commands.backends import net, redis
 from commands.backends.kafka import KafkaProbe
 from commands.backends.postgres import select_one_ms
 from commands.config import ChecksConfig, service
-from commands.probes import Probe, unreachable
+from commands.probes import Probe, availability, unreachable
 from commands.report import Finding, Severity, Suggestion
 
 
@@ -52,7 +52,7 @@ def health_probe(cfg: ChecksConfig, name: str, suggest: Callable[[], list[Sugges
             )
         ]
 
-    return probe
+    return availability(probe)
 
 
 def tcp_probe(
@@ -81,7 +81,7 @@ def tcp_probe(
             ]
         return [Finding(severity=Severity.OK, title=f"{label}: {host}:{port} reachable in {ms:.0f}ms")]
 
-    return probe
+    return availability(probe)
 
 
 def postgres_probe(cfg: ChecksConfig) -> Probe:
@@ -91,7 +91,7 @@ def postgres_probe(cfg: ChecksConfig) -> Probe:
         ms = await select_one_ms(cfg.postgres_dsn, cfg.timeouts.probe_s)
         return [Finding(severity=Severity.OK, title=f"PostgreSQL: SELECT 1 in {ms:.0f}ms")]
 
-    return probe
+    return availability(probe)
 
 
 def redis_ping_probe(cfg: ChecksConfig) -> Probe:
@@ -104,7 +104,7 @@ def redis_ping_probe(cfg: ChecksConfig) -> Probe:
             ms = (time.monotonic() - t0) * 1000
         return [Finding(severity=Severity.OK if pong else Severity.CRITICAL, title=f"Redis: PONG in {ms:.0f}ms")]
 
-    return probe
+    return availability(probe)
 
 
 def kafka_topics_probe(cfg: ChecksConfig) -> Probe:
@@ -125,4 +125,4 @@ def kafka_topics_probe(cfg: ChecksConfig) -> Probe:
             ]
         return [Finding(severity=Severity.OK, title=f"Kafka: {len(user)} topic(s)")]
 
-    return probe
+    return availability(probe)

@@ -6,10 +6,11 @@ Each returns an async function producing findings, ready for `commands.probes.ru
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from commands.backends.kube import Kube, KubeError
-from commands.checks.logscan import PodLogs, deployment_logs, extract_ms, grep, percentiles
+from commands.checks.logscan import PodLogs, at_least, deployment_logs, extract_ms, metric_pattern, percentiles
 from commands.config import ChecksConfig
 from commands.kube_facts import PodState, pod_state
 from commands.probes import SCALED_TO_ZERO, Probe
@@ -180,6 +181,47 @@ def warning_events_probe(kh: KubeHandle, namespace: str, limit: int = 10) -> Pro
     return probe
 
 
+def unreadable(app: str, logs: PodLogs) -> Finding:
+    """The one finding for logs that could not be read, every log check alike: UNKNOWN, with why
+    (the API server's answer, e.g. HTTP 500) in the title, per source in the detail."""
+    first = next(iter(logs.errors.values()), "")
+    more = f" (+{len(logs.errors) - 1} more)" if len(logs.errors) > 1 else ""
+    return Finding(
+        severity=Severity.UNKNOWN,
+        title=f"{app}: logs could not be read: {first[:160]}{more}",
+        detail="; ".join(f"{src}: {e}" for src, e in logs.errors.items()),
+    )
+
+
+def tagged_samples(tagged: list[tuple[str, str]], n: int) -> list[Code]:
+    """Example lines, each prefixed with the pod/container it came from."""
+    return samples([f"[{src}] {line}" for src, line in tagged], n)
+
+
+TIMED_OUT = re.compile(r"\btimed?[ -]?out\b(?:\s+after\s+(\d+(?:\.\d+)?)\s*(ms|s)\b)?", re.I)
+
+
+def timeouts_ms(lines: list[str], subject: str, default_ms: float, metric: str) -> list[tuple[float, str]]:
+    """Lines about `subject` (a regex) that say they timed out and carry no `metric` field: each
+    counts as one value at the time it names ("timed out after 5000ms"), else at `default_ms`."""
+    about = re.compile(subject, re.I)
+    out = []
+    for line in lines:
+        m = TIMED_OUT.search(line)
+        if m and about.search(line) and not metric_pattern(metric).search(line):
+            value = (
+                float(m.group(1)) * (1000.0 if (m.group(2) or "").lower() == "s" else 1.0) if m.group(1) else default_ms
+            )
+            out.append((value, line))
+    return out
+
+
+# What a line that timed out without the metric is about, per metric: such a line counts as one
+# value (a request that timed out after 30 s took at least 30 s; leaving it out would judge only
+# the requests that finished).
+TIMEOUT_SUBJECTS = {"response_time": r"request|response", "selection_time": r"select", "prediction_time": r"predict"}
+
+
 def log_metric_probe(
     kh: KubeHandle,
     app: str,
@@ -187,20 +229,31 @@ def log_metric_probe(
     warn_ms: float,
     crit_ms: float,
     suggest: Callable[[], list[Suggestion]] = list,
+    timeout_subject: str | None = None,
 ) -> Probe:
-    """p50/p95/max of `metric=…` values in a deployment's recent logs."""
+    """p50/p95/max of `metric=…` values in a deployment's recent logs; lines about `timeout_subject`
+    (default TIMEOUT_SUBJECTS[metric]) that timed out without the field count too (`timeouts_ms`)."""
+    timeout_subject = timeout_subject or TIMEOUT_SUBJECTS.get(metric)
 
     async def probe() -> list[Finding]:
         namespace = kh.ctx.config.namespace
         logs = await kh.logs(namespace, app)
         if not logs.lines and not logs.errors:
             return await no_pods(kh, namespace, f"app={app}", app)
-        values = extract_ms(logs.all_lines(), metric)
+        if not logs.lines:
+            return [unreadable(app, logs)]
+        lines = logs.all_lines()
+        values: list[tuple[float, str]] = []  # (ms, the line named by its pod/container)
+        for src, src_lines in logs.lines.items():
+            found = extract_ms(src_lines, metric)
+            if timeout_subject:
+                found += timeouts_ms(src_lines, timeout_subject, crit_ms, metric)
+            values += [(v, f"[{src}] {line}") for v, line in found]
         stats = percentiles([v for v, _ in values])
         window = log_window(kh.ctx.config)
         if stats is None:
+            read = f"read {len(lines)} line(s) from {len(logs.pods)} pod(s) ({window})"
             errors = "; ".join(f"{p}: {e}" for p, e in logs.errors.items())
-            read = f"read {len(logs.all_lines())} line(s) from {len(logs.lines)} pod(s) ({window})"
             return [
                 Finding(
                     severity=Severity.UNKNOWN,
@@ -234,20 +287,20 @@ def log_grep_probe(
     what: str,
     severity_if_found: Severity = Severity.WARNING,
     suggest: Callable[[list[str]], list[Suggestion]] = lambda _: [],
+    level: str | None = "warn",
+    judge: Callable[[list[str], int], tuple[Severity, str, list[Suggestion]]] | None = None,
 ) -> Probe:
-    """Lines of a deployment's recent logs matching `pattern` (grep -iE)."""
+    """Lines of a deployment's recent logs matching `pattern` (grep -iE) at `level` or above
+    (commands.checks.logscan.at_least: "gc … memory ok" at INFO is not a memory problem; None: any level).
+
+    `judge(hits, lines read)` -> (severity, a note for the title, suggestions) judges the hits as a
+    rate instead of "any hit is `severity_if_found`" (e.g. `security`: failed logins per address)."""
 
     async def probe() -> list[Finding]:
         logs = await kh.logs(namespace, app)
         window = log_window(kh.ctx.config)
         if not logs.lines and logs.errors:
-            return [
-                Finding(
-                    severity=Severity.UNKNOWN,
-                    title=f"{app}: logs could not be read",
-                    detail="; ".join(f"{p}: {e}" for p, e in logs.errors.items()),
-                )
-            ]
+            return [unreadable(app, logs)]
         if not logs.lines:
             return await no_pods(kh, namespace, f"app={app}", app)
         lines = logs.all_lines()
@@ -255,26 +308,32 @@ def log_grep_probe(
             return [
                 Finding(
                     severity=Severity.UNKNOWN,
-                    title=f"{app}: 0 log lines from {len(logs.lines)} pod(s), nothing to judge",
+                    title=f"{app}: 0 log lines from {len(logs.pods)} pod(s), nothing to judge",
                     detail=f"looked for {what} over the {window}",
                 )
             ]
-        hits = grep(lines, pattern)
+        rx = re.compile(pattern, re.I)
+        hits = [(src, line) for src, line in logs.tagged() if rx.search(line) and at_least([line], level)]
+        scope = f" at {level.upper()} or above" if level else ""
         if not hits:
             return [
                 Finding(
                     severity=Severity.OK,
-                    title=f"{app}: no {what} in {len(lines)} log line(s)",
-                    detail=f"{len(lines)} line(s) from {len(logs.lines)} pod(s) searched ({window})",
+                    title=f"{app}: no {what}{scope} in {len(lines)} log line(s)",
+                    detail=f"{len(lines)} line(s) from {len(logs.pods)} pod(s) searched ({window})",
                 )
             ]
+        sources = sorted({src for src, _ in hits})
+        matched = [line for _, line in hits]
+        severity, note, suggestions = judge(matched, len(lines)) if judge else (severity_if_found, "", suggest(matched))
         return [
             Finding(
-                severity=severity_if_found,
-                title=f"{app}: {len(hits)} {what} in {len(lines)} log line(s)",
-                detail=f"{len(logs.lines)} pod(s), {window}",
-                evidence=samples(hits, kh.ctx.config.logs.samples),
-                suggestions=suggest(hits),
+                severity=severity,
+                title=f"{app}: {len(hits)} {what} in {len(lines)} log line(s){note}",
+                detail=f"{len(logs.pods)} pod(s), {window}; from {', '.join(sources[:5])}"
+                + (f" and {len(sources) - 5} more" if len(sources) > 5 else ""),
+                evidence=tagged_samples(hits, kh.ctx.config.logs.samples),
+                suggestions=suggestions if severity is not Severity.OK else [],
             )
         ]
 

@@ -20,6 +20,7 @@ from commands.report import Finding, Severity, Suggestion, Table
 Conn = psycopg.AsyncConnection[dict[str, Any]]
 
 RUNBOOK_LOCK_TIMEOUT_S = 30.0  # runbook: kubectl patch configmap user-service-config lock_timeout=30s
+HIDDEN_STATE = "hidden"  # another role's backend, under a role without pg_read_all_stats (state reads NULL)
 
 
 @dataclass
@@ -40,6 +41,11 @@ class Backend:
     def idle_in_transaction(self) -> bool:
         return self.state.startswith("idle in transaction")
 
+    @property
+    def hidden(self) -> bool:
+        """Its state and query are hidden from the bot's role (no pg_read_all_stats)."""
+        return self.state == HIDDEN_STATE
+
 
 async def lock_graph(conn: Conn) -> dict[int, Backend]:
     """Every backend that waits on a lock or holds one someone waits on, by pid."""
@@ -48,12 +54,13 @@ async def lock_graph(conn: Conn) -> dict[int, Backend]:
         """
         WITH a AS (
             SELECT pid, coalesce(usename, '-') AS usename, coalesce(application_name, '') AS app,
-                   coalesce(host(client_addr), 'local') AS client, coalesce(state, backend_type) AS state,
+                   coalesce(host(client_addr), 'local') AS client, coalesce(state, backend_type, %s) AS state,
                    extract(epoch FROM now() - xact_start)::float8 AS xact_s,
                    extract(epoch FROM now() - query_start)::float8 AS query_s,
                    coalesce(query, '') AS query, pg_blocking_pids(pid) AS blocked_by
             FROM pg_stat_activity WHERE pid <> pg_backend_pid())
         SELECT * FROM a WHERE cardinality(blocked_by) > 0 OR pid IN (SELECT unnest(blocked_by) FROM a)""",
+        HIDDEN_STATE,
     )
     return {
         int(r["pid"]): Backend(
@@ -137,8 +144,9 @@ def _short(sql: str, n: int = 80) -> str:
     return " ".join(sql.split())[:n]
 
 
-def lock_finding(graph: dict[int, Backend], lock_timeout: str | None) -> Finding:
-    """Root blockers first: what holds the chain, how old, how many wait; terminate roots only."""
+def lock_finding(graph: dict[int, Backend], lock_timeout: str | None, blind: str | None = None) -> Finding:
+    """Root blockers first: what holds the chain, how old, how many wait; terminate roots only.
+    `blind`: why some backends' state and query are hidden (commands.checks.pg_grants), said in the detail."""
     if not graph:
         return Finding(severity=Severity.OK, title="No backend is waiting on a lock")
     top = roots(graph)
@@ -194,7 +202,8 @@ def lock_finding(graph: dict[int, Backend], lock_timeout: str | None) -> Finding
         severity=Severity.CRITICAL,
         title=title,
         detail=f"{note}Waiters are not listed for termination: ending them frees nothing. "
-        f"lock_timeout in user-service-config: {lock_timeout if lock_timeout is not None else 'could not be read'}.",
+        f"lock_timeout in user-service-config: {lock_timeout if lock_timeout is not None else 'could not be read'}."
+        + (f" State and query of some backends are hidden: {blind}." if blind else ""),
         evidence=[
             Table(
                 columns=[

@@ -15,30 +15,51 @@ _UNITS_MS = {"ms": 1.0, "s": 1000.0, "us": 0.001, "µs": 0.001, "": 1.0}
 
 @dataclass
 class PodLogs:
-    """Log lines per pod, and the pods whose logs could not be read (with why)."""
+    """Log lines per source, and the sources whose logs could not be read (with why).
+
+    A source is one container of one pod, `pod/container`, and for a container that restarted
+    also its previous instance, `pod/container (previous)` (what `kubectl logs --previous`
+    shows: the lines before an OOM kill or a crash). `pods` counts the pods read."""
 
     lines: dict[str, list[str]] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    pods: set[str] = field(default_factory=set)
 
     def all_lines(self) -> list[str]:
         return [line for lines in self.lines.values() for line in lines]
 
+    def tagged(self) -> list[tuple[str, str]]:
+        """(source, line) for every line."""
+        return [(src, line) for src, lines in self.lines.items() for line in lines]
+
 
 async def deployment_logs(kube: Kube, namespace: str, app: str, settings: LogSettings) -> PodLogs:
-    """`kubectl logs -l app=<app> --tail=N --since=…` for every pod, concurrently."""
+    """`kubectl logs -l app=<app> --all-containers --tail=N --since=…` for every pod, container by
+    container (a pod with a sidecar refuses a read that names no container), plus `--previous`
+    of every container that restarted; concurrently."""
     pods = await kube.list_pods(namespace, f"app={app}")
     out = PodLogs()
 
-    async def one(name: str) -> None:
+    async def one(pod: str, container: str, previous: bool) -> None:
+        source = f"{pod}/{container}" + (" (previous)" if previous else "")
         try:
-            text = await kube.pod_log(namespace, name, settings.tail_lines, settings.since_s)
-            out.lines[name] = text.splitlines()
+            text = await kube.pod_log(namespace, pod, settings.tail_lines, settings.since_s, container, previous)
+            out.lines[source] = text.splitlines()
         except KubeError as err:
-            out.errors[name] = str(err)
+            if not previous:  # a previous instance may be gone (node restart, pod recreated): not an error
+                out.errors[source] = str(err)
 
     # Pods not yet on a node, or on their way out, have no logs to read.
     live = [p for p in pods if p.spec.node_name and not p.metadata.deletion_timestamp]
-    await asyncio.gather(*(one(p.metadata.name) for p in live))
+    reads = []
+    for p in live:
+        out.pods.add(p.metadata.name)
+        restarted = {c.name for c in (p.status.container_statuses or []) if c.restart_count} if p.status else set()
+        for c in p.spec.containers:
+            reads.append(one(p.metadata.name, c.name, False))
+            if c.name in restarted:
+                reads.append(one(p.metadata.name, c.name, True))
+    await asyncio.gather(*reads)
     return out
 
 
@@ -62,6 +83,42 @@ def grep(lines: list[str], pattern: str) -> list[str]:
     """`grep -iE pattern`."""
     rx = re.compile(pattern, re.I)
     return [line for line in lines if rx.search(line)]
+
+
+# Log levels by rank (syslog / log4j / Go / Python names). A line's level is its JSON level field,
+# else the first level word in it; a line that names none is matched (its level is unknown).
+LEVELS = {
+    "trace": 0,
+    "debug": 1,
+    "info": 2,
+    "notice": 2,
+    "warn": 3,
+    "warning": 3,
+    "error": 4,
+    "err": 4,
+    "severe": 4,
+    "fatal": 5,
+    "crit": 5,
+    "critical": 5,
+    "panic": 5,
+    "emerg": 5,
+}
+_JSON_LEVEL = re.compile(r'"(?:level|severity|lvl|levelname)"\s*:\s*"(\w+)"', re.I)
+_WORD_LEVEL = re.compile(r"(?<![\w-])(" + "|".join(sorted(LEVELS, key=len, reverse=True)) + r")(?![\w-])", re.I)
+
+
+def line_level(line: str) -> int | None:
+    """The rank of a line's level (LEVELS), or None when it names none."""
+    m = _JSON_LEVEL.search(line) or _WORD_LEVEL.search(line[:120])
+    return LEVELS.get(m.group(1).lower()) if m else None
+
+
+def at_least(lines: list[str], level: str | None) -> list[str]:
+    """Lines at `level` or above, and lines with no level; every line when `level` is None."""
+    if level is None:
+        return lines
+    floor = LEVELS[level]
+    return [line for line in lines if (rank := line_level(line)) is None or rank >= floor]
 
 
 @dataclass

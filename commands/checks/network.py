@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 from commands.backends import net
 from commands.checks.endpoint_probes import host_port, tcp_probe
 from commands.checks.kube_probes import KubeHandle, pods_probe
-from commands.probes import Probe, run_probes
+from commands.probes import Probe, availability, run_probes
 from commands.registry import CheckContext, CheckResult, NoParams, check
 from commands.report import Finding, Severity, Suggestion, Table
 
@@ -39,18 +40,46 @@ def empty_endpoints_probe(kh: KubeHandle, namespace: str) -> Probe:
     return probe
 
 
+def _selects_all(p: Any) -> bool:
+    sel = p.spec.pod_selector
+    return sel is None or not (sel.match_labels or sel.match_expressions)
+
+
+def _ingress_typed(p: Any) -> bool:
+    types = p.spec.policy_types
+    return "Ingress" in types if types else True  # no policyTypes: Ingress is implied (Kubernetes API docs)
+
+
 def policies_probe(kh: KubeHandle, namespace: str) -> Probe:
+    """Network policies, judged: one that selects every pod, types Ingress and allows nothing
+    (`ingress` empty) isolates every pod; unless another policy allows some ingress (the usual
+    "default deny, then allow" pattern), no service can reach another. CRITICAL, naming it."""
+
     async def probe() -> list[Finding]:
         pols = await kh.get().list_network_policies(namespace)
         rows = [
             [p.metadata.name, ",".join(p.spec.policy_types or []), str(p.spec.pod_selector.match_labels or "all pods")]
             for p in pols
         ]
+        evidence = [Table(columns=["policy", "types", "selects"], rows=rows)] if rows else []
+        deny_all = [p.metadata.name for p in pols if _selects_all(p) and _ingress_typed(p) and not p.spec.ingress]
+        allows = [p.metadata.name for p in pols if _ingress_typed(p) and p.spec.ingress]
+        if deny_all and not allows:
+            return [
+                Finding(
+                    severity=Severity.CRITICAL,
+                    title=f"NetworkPolicy {', '.join(deny_all)} denies all ingress to every pod in {namespace}",
+                    detail="no policy allows any ingress: services cannot reach one another "
+                    "(kubectl describe networkpolicy; add an allow rule or remove the deny)",
+                    evidence=evidence,
+                )
+            ]
         return [
             Finding(
                 severity=Severity.OK,
-                title=f"{len(pols)} network policy(ies) in {namespace}",
-                evidence=[Table(columns=["policy", "types", "selects"], rows=rows)] if rows else [],
+                title=f"{len(pols)} network policy(ies) in {namespace}"
+                + (f" (default deny {', '.join(deny_all)}, allowed by {', '.join(allows)})" if deny_all else ""),
+                evidence=evidence,
             )
         ]
 
@@ -127,7 +156,7 @@ async def external(ctx: CheckContext, params: NoParams) -> CheckResult:
             return [
                 Finding(
                     severity=Severity.CRITICAL,
-                    title=f"{url} unreachable",
+                    title=f"{url} unreachable" if res.status is None else f"{url} answers HTTP {res.status}",
                     detail=res.error or f"HTTP {res.status}",
                     suggestions=[alternative],
                 )
@@ -146,5 +175,5 @@ async def external(ctx: CheckContext, params: NoParams) -> CheckResult:
                 )
             ]
         )
-    findings = await run_probes(ctx, {"dns": dns, "https": https})
+    findings = await run_probes(ctx, {"dns": availability(dns), "https": availability(https)})
     return CheckResult(findings)

@@ -36,36 +36,62 @@ def no_metrics(namespace: str) -> Finding:
 
 
 async def pod_usage(kh: KubeHandle, namespace: str) -> list[dict[str, Any]]:
-    """Per pod: CPU (cores) and memory (bytes) in use, and memory limit (bytes) if every container has one."""
+    """Per container of each pod: CPU (cores) and memory (bytes) in use, and its own memory limit
+    (bytes, None when unset). Judged per container: a sidecar at 96 % of its own limit is not
+    35 % of the pod's summed limits (the kernel kills the container, not the pod)."""
     metrics = await kh.get().pod_metrics(namespace)
     pods = {p.metadata.name: p for p in await kh.get().list_pods(namespace)}
     out = []
     for m in metrics:
         name = m["metadata"]["name"]
-        cpu = sum(parse_quantity(c["usage"].get("cpu", "0")) for c in m.get("containers", []))
-        mem = sum(parse_quantity(c["usage"].get("memory", "0")) for c in m.get("containers", []))
-        limit = None
         pod = pods.get(name)
+        limits = {}
         if pod is not None:
-            limits = [(c.resources.limits or {}).get("memory") if c.resources else None for c in pod.spec.containers]
-            if limits and all(limits):
-                limit = sum(parse_quantity(x) for x in limits if x)
-        out.append(
-            {
-                "pod": name,
-                "cpu": cpu,
-                "memory": mem,
-                "memory_limit": limit,
-                "app": (pod.metadata.labels or {}).get("app") if pod is not None else None,
+            limits = {
+                c.name: (c.resources.limits or {}).get("memory") if c.resources else None for c in pod.spec.containers
             }
-        )
-    return sorted(out, key=lambda r: -r["memory"])
+        for c in m.get("containers", []):
+            limit = limits.get(c["name"])
+            out.append(
+                {
+                    "pod": name,
+                    "container": c["name"],
+                    "cpu": parse_quantity(c["usage"].get("cpu", "0")),
+                    "memory": parse_quantity(c["usage"].get("memory", "0")),
+                    "memory_limit": parse_quantity(limit) if limit else None,
+                    "containers": len(m.get("containers", [])),
+                    "app": (pod.metadata.labels or {}).get("app") if pod is not None else None,
+                }
+            )
+    return sorted(out, key=lambda r: (-(r["memory"] / r["memory_limit"] if r["memory_limit"] else 0), -r["memory"]))
+
+
+async def limit_remedy(kh: KubeHandle, namespace: str, r: dict[str, Any]) -> Suggestion | str:
+    """The runbook's "raise the memory limit" for the container near its limit: the workload's own
+    container (no name) in a one-container pod; a named container only where the deployment's
+    template holds it. A container injected beside it (an Istio proxy) is not in the template:
+    set-resources cannot change it, so a sentence says where its limit is set instead."""
+    new_limit = f"{max(2 * r['memory_limit'], GiB) / GiB:.0f}Gi"
+    params: dict[str, Any] = {"deployment": r["app"], "memory": new_limit}
+    if r["containers"] > 1:
+        try:
+            dep = await kh.get().get_deployment(namespace, r["app"])
+            names = {c.name for c in dep.spec.template.spec.containers}
+        except KubeError:
+            names = set()
+        if r["container"] not in names:
+            return (
+                f"{r['container']} is not in deployment {r['app']}'s template (injected at admission, e.g. by "
+                "Istio): raise its limit where it is injected (sidecar.istio.io/proxyMemoryLimit)"
+            )
+        params["container"] = r["container"]
+    return Suggestion(action="set-resources", params=params, why="runbook: raise the memory limit temporarily")
 
 
 def _usage_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
     return [
         [
-            r["pod"],
+            f"{r['pod']}/{r['container']}",
             f"{r['cpu'] * 1000:.0f}m",
             f"{r['memory'] / 2**20:.0f}Mi",
             f"{r['memory_limit'] / 2**20:.0f}Mi" if r["memory_limit"] else "-",
@@ -107,7 +133,9 @@ async def latency(ctx: CheckContext, params: NoParams) -> CheckResult:
                     severity=Severity.OK,
                     title=f"Resource use of {len(rows)} pod(s)",
                     detail="metrics API (kubectl top): usage over its last scrape window",
-                    evidence=[Table(columns=["pod", "cpu", "memory", "limit", "of limit"], rows=_usage_rows(rows))],
+                    evidence=[
+                        Table(columns=["pod/container", "cpu", "memory", "limit", "of limit"], rows=_usage_rows(rows))
+                    ],
                 )
             ]
 
@@ -126,6 +154,15 @@ async def latency(ctx: CheckContext, params: NoParams) -> CheckResult:
                 gap = deployment_shortfall(d)
                 if gap:
                     short.append((d.metadata.name, *gap))
+            # Missing replicas whose pods cannot be scheduled (no node fits): a restart makes
+            # the same unschedulable pods again, so it is not offered; capacity is the cause.
+            pending: dict[str, int] = {}
+            if short:
+                for p in await kh.get().list_pods(cfg.namespace):
+                    st = pod_state(p)
+                    app = (p.metadata.labels or {}).get("app")
+                    if app and "Unschedulable" in st.reasons:
+                        pending[app] = pending.get(app, 0) + 1
             if not short:
                 if zero:
                     return zero
@@ -140,12 +177,19 @@ async def latency(ctx: CheckContext, params: NoParams) -> CheckResult:
                 Finding(
                     severity=Severity.CRITICAL,
                     title=f"{len(short)} deployment(s) below desired replicas",
+                    detail="; ".join(
+                        f"{n}: {pending[n]} pod(s) Pending, Unschedulable (no node has room: add capacity "
+                        "or lower requests; a restart would not help)"
+                        for n, _, _ in short
+                        if pending.get(n)
+                    ),
                     evidence=[
                         Table(
-                            columns=["deployment", "ready", "desired"], rows=[[n, str(r), str(d)] for n, r, d in short]
+                            columns=["deployment", "ready", "desired", "unschedulable"],
+                            rows=[[n, str(r), str(d), str(pending.get(n, 0))] for n, r, d in short],
                         )
                     ],
-                    suggestions=[restart(n, "pods are not becoming ready") for n, _, _ in short],
+                    suggestions=[restart(n, "pods are not becoming ready") for n, _, _ in short if not pending.get(n)],
                 ),
             ]
 
@@ -182,31 +226,30 @@ async def memory(ctx: CheckContext, params: NoParams) -> CheckResult:
             high = [
                 r for r in rows if r["memory_limit"] and r["memory"] / r["memory_limit"] >= th.memory_limit_warn_ratio
             ]
-            suggestions = []
+            suggestions: list[Suggestion] = []
+            notes: list[str] = []
             for r in high:
-                if r["app"]:
-                    new_limit = max(2 * r["memory_limit"], GiB)
-                    suggestions += [
-                        restart(r["app"], "runbook: restart to release leaked memory"),
-                        Suggestion(
-                            action="set-resources",
-                            params={"deployment": r["app"], "memory": f"{new_limit / GiB:.0f}Gi"},
-                            why="runbook: raise the memory limit temporarily",
-                        ),
-                    ]
-            worst = sorted(high, key=lambda r: -r["memory"] / r["memory_limit"])
-            names = ", ".join(f"{r['pod']} at {r['memory'] / r['memory_limit']:.0%}" for r in worst[:3])
-            more = f" (+{len(high) - 3} more)" if len(high) > 3 else ""
+                if r["app"] and not any(s.params.get("deployment") == r["app"] for s in suggestions):
+                    suggestions.append(restart(r["app"], "runbook: restart to release leaked memory"))
+                    raise_limit = await limit_remedy(kh, cfg.namespace, r)
+                    if isinstance(raise_limit, Suggestion):
+                        suggestions.append(raise_limit)
+                    else:
+                        notes.append(raise_limit)
             title = (
-                f"{names}{more} of memory limit (above {th.memory_limit_warn_ratio:.0%})"
+                f"{len(high)} container(s) above {th.memory_limit_warn_ratio:.0%} of their memory limit: "
+                + ", ".join(f"{r['pod']}/{r['container']}" for r in high[:3])
                 if high
-                else f"Memory of {len(rows)} pod(s) within limits"
+                else f"Memory of {len(rows)} container(s) within limits"
             )
             return [
                 Finding(
                     severity=Severity.WARNING if high else Severity.OK,
                     title=title,
-                    evidence=[Table(columns=["pod", "cpu", "memory", "limit", "of limit"], rows=_usage_rows(rows))],
+                    detail="; ".join(notes),
+                    evidence=[
+                        Table(columns=["pod/container", "cpu", "memory", "limit", "of limit"], rows=_usage_rows(rows))
+                    ],
                     suggestions=suggestions,
                 )
             ]

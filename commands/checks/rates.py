@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import psycopg
 
 from commands.backends.postgres import query
+from commands.checks.pg_grants import HIDDEN, stats_blind_spot
 from commands.config import ChecksConfig
 from commands.report import Fields, Finding, Severity, Suggestion, Table
 
@@ -82,6 +83,10 @@ async def database_finding(conn: Conn, cfg: ChecksConfig, data: dict[str, Any]) 
     th = cfg.thresholds
     enough = reads >= th.db_min_block_reads
     low = bool(enough and hit is not None and hit < th.db_cache_hit_warn)
+    rollback_ratio = d["xact_rollback"] / txns if txns else 0.0
+    rolling_back = txns >= th.db_min_transactions and rollback_ratio >= th.rollback_ratio_warn
+    spill_rate = d["temp_bytes"] / seconds if seconds > 0 else 0.0
+    spilling = th.temp_bytes_warn_per_s > 0 and spill_rate >= th.temp_bytes_warn_per_s
     data["database"] = {
         "datname": after["datname"],
         "numbackends": int(after["numbackends"]),
@@ -94,10 +99,25 @@ async def database_finding(conn: Conn, cfg: ChecksConfig, data: dict[str, Any]) 
         hit_text = f"too little traffic to judge the cache hit ratio ({reads} block reads {over(seconds)})"
     else:
         hit_text = f"cache hit {hit:.1%} {over(seconds)}"
+    problems = []  # the runbook's own figures, judged with thresholds in configuration
+    if rolling_back:
+        problems.append(
+            f"{d['xact_rollback']:,} rollbacks against {d['xact_commit']:,} commits ({rollback_ratio:.0%}) {over(seconds)}"
+        )
+    if spilling:
+        problems.append(
+            f"{d['temp_files']} temp file(s), {d['temp_bytes'] / 1e6:.1f} MB spilled {over(seconds)} "
+            f"({spill_rate / 1e6:.1f} MB/s: work_mem too small for these sorts/hashes)"
+        )
+    title = f"{after['datname']}: " + ("; ".join(problems) + f"; {hit_text}" if problems else hit_text)
+    limits = (
+        f"warning at rollbacks >= {th.rollback_ratio_warn:.0%} of >= {th.db_min_transactions} transactions, "
+        f"temp files >= {th.temp_bytes_warn_per_s / 1e6:.1f} MB/s, cache hit < {th.db_cache_hit_warn:.0%}"
+    )
     return Finding(
-        severity=Severity.WARNING if low else Severity.OK,
-        title=f"{after['datname']}: {hit_text}, {after['numbackends']} backend(s)",
-        detail=f"counter changes {over(seconds)} (pg_stat_database, sampled twice)",
+        severity=Severity.WARNING if low or problems else Severity.OK,
+        title=f"{title}, {after['numbackends']} backend(s)",
+        detail=f"counter changes {over(seconds)} (pg_stat_database, sampled twice); {limits}",
         evidence=[
             Fields(
                 items={
@@ -152,7 +172,20 @@ async def slow_statements(
           AND query NOT ILIKE '%%pg_stat%%' {where}"""
 
     async def sample() -> dict[tuple[Any, Any], dict[str, Any]]:
-        return {(r["userid"], r["queryid"]): r for r in await query(conn, sql, *args)}
+        # Another role's statements show with no queryid under a role without pg_read_all_stats:
+        # summed per role, so they are measured (as one "hidden" row), not lost or overwritten.
+        out: dict[tuple[Any, Any], dict[str, Any]] = {}
+        for r in await query(conn, sql, *args):
+            key = (r["userid"], r["queryid"])
+            if key in out:
+                out[key] = {
+                    **r,
+                    "calls": out[key]["calls"] + r["calls"],
+                    "total_ms": out[key]["total_ms"] + r["total_ms"],
+                }
+            else:
+                out[key] = r
+        return out
 
     try:
         before, after, seconds = await two_samples(sample, cfg.thresholds.rate_window_s)
@@ -162,21 +195,26 @@ async def slow_statements(
             title="pg_stat_statements is installed but not loaded: statement timings unknown",
             detail=f"To enable: {ENABLE_PGSS}",
         )
+    blind = await stats_blind_spot(conn)
     rows = []
     for key, r in after.items():
-        if not _DML.match(r["query"] or ""):
+        hidden = r["query"] == HIDDEN
+        if not hidden and not _DML.match(r["query"] or ""):
             continue
         prev = before.get(key)
         calls = int(r["calls"]) - (int(prev["calls"]) if prev else 0)
         spent = float(r["total_ms"]) - (float(prev["total_ms"]) if prev else 0.0)
         if calls > 0:
-            rows.append((spent / calls, calls, spent, r["query"]))
+            text = f"(hidden: statements of role oid {key[0]}, summed)" if hidden else r["query"]
+            rows.append((spent / calls, calls, spent, text))
     rows.sort(key=lambda x: -x[0])
     scope = "matching statements" if like else "statements"
     if not rows:
         return Finding(
-            severity=Severity.OK,
-            title=f"No {scope} completed {over(seconds)}: no statement load to judge",
+            severity=Severity.UNKNOWN if blind else Severity.OK,
+            title=f"No {scope} completed {over(seconds)}"
+            + (f" that the bot may see: {blind}" if blind else "")
+            + ("" if blind else ": no statement load to judge"),
             detail="pg_stat_statements sampled twice; utility and DDL statements excluded",
         )
     worst = rows[0][0]
@@ -188,10 +226,17 @@ async def slow_statements(
         if worst >= th.response_time_warn_ms
         else Severity.OK
     )
+    if blind and severity is Severity.OK:  # fast as far as it may see: not evidence of fast
+        return Finding(
+            severity=Severity.UNKNOWN,
+            title=f"Statement timings of other roles not visible: {blind}",
+            detail=f"seen {over(seconds)}: slowest {worst:.1f}ms mean over {rows[0][1]} call(s)",
+        )
     return Finding(
         severity=severity,
         title=f"Slowest statement {over(seconds)}: {worst:.1f}ms mean over {rows[0][1]} call(s)",
-        detail=f"change in pg_stat_statements {over(seconds)}; utility and DDL statements excluded",
+        detail=f"change in pg_stat_statements {over(seconds)}; utility and DDL statements excluded"
+        + (f"; {blind}" if blind else ""),
         evidence=[
             Table(
                 columns=["mean ms", "calls", "total ms", "query"],

@@ -31,12 +31,13 @@ async def scan_keys(ctx: CheckContext, pattern: str, limit: int) -> tuple[list[s
     return keys, False
 
 
-def redis_remedies(low_hit: bool, evicting: bool, full: bool) -> list[Suggestion]:
+def redis_remedies(low_hit: bool, evicting: bool, full: bool, expiring: bool = False) -> list[Suggestion]:
     """redis: which remedy fits the evidence, declared once.
 
     Evicting at maxmemory: memory first (warming a cache that evicts what it is given is wasted);
-    a low hit ratio without eviction pressure: warm the cache; memory full without a low hit
-    ratio: memory only."""
+    a low hit ratio without eviction pressure: warm the cache, unless the misses are keys that
+    expired (warmed keys expire the same way: the TTL is the cause, no button fixes it); memory
+    full without a low hit ratio: memory only."""
     memory = Suggestion(
         action="set-resources",
         params={"statefulset": "redis", "memory": "4Gi"},
@@ -44,9 +45,9 @@ def redis_remedies(low_hit: bool, evicting: bool, full: bool) -> list[Suggestion
     )
     warm = Suggestion(action="warm-cache", params={"service": "user-service"}, why="runbook: warm cache")
     if full and evicting:
-        return [memory, warm] if low_hit else [memory]
+        return [memory, warm] if low_hit and not expiring else [memory]
     if low_hit:
-        return [warm]
+        return [] if expiring else [warm]
     return [memory] if full else []
 
 
@@ -61,6 +62,7 @@ def redis_verdicts(
         return int(after.get(key, 0)) - int(before.get(key, 0))
 
     hits, misses, evicted = delta("keyspace_hits"), delta("keyspace_misses"), delta("evicted_keys")
+    expired = delta("expired_keys")
     ops = delta("total_commands_processed")
     lookups = hits + misses
     ratio = hits / lookups if lookups else None
@@ -82,8 +84,8 @@ def redis_verdicts(
     if life_hits + life_misses:  # context only: lifetime counters are not judged as now
         life = life_hits / (life_hits + life_misses)
         fields["since counters reset (not judged)"] = f"{life:.1%} of {life_hits + life_misses} lookups"
-    if not enough:
-        severity = Severity.WARNING if evicted else Severity.OK
+    if not enough:  # no evidence either way: not OK (a cache-miss problem may be hiding in a quiet minute)
+        severity = Severity.WARNING if evicted else Severity.UNKNOWN
         title = f"Redis: too little traffic to judge the hit ratio ({lookups} lookup(s) {window})"
     else:
         assert ratio is not None
@@ -95,9 +97,13 @@ def redis_verdicts(
             else Severity.OK
         )
         title = f"Redis hit ratio {ratio:.1%} {window} ({hits} hits, {misses} misses)"
+    # a key-expiry storm: about as many keys expired as lookups missed (the runbook's `expired_keys`)
+    expiring = bool(low and misses and expired >= th.expiry_miss_ratio * misses)
+    if expiring:
+        title += f": keys expire before they are read ({expired} expired {window}; TTL too short?)"
     if evicted:
         title += f", {evicted} key(s) evicted"
-    remedies = redis_remedies(low, evicted > 0, full)
+    remedies = redis_remedies(low, evicted > 0, full, expiring)
     ratio_finding = Finding(
         severity=severity,
         title=title,

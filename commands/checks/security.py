@@ -5,8 +5,10 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections import Counter
+from collections.abc import Callable
 
 from commands.checks.kube_probes import KubeHandle, log_grep_probe
+from commands.config import ChecksConfig
 from commands.probes import run_probes
 from commands.registry import CheckContext, CheckResult, NoParams, check
 from commands.report import Severity, Suggestion
@@ -22,8 +24,8 @@ def _external(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return not any(ip in net for net in _INTERNAL)
 
 
-def offending_ips(lines: list[str], top: int = 5) -> list[str]:
-    """The non-internal IPv4 addresses seen most often in `lines`."""
+def offending_ips(lines: list[str], top: int = 5, at_least: int = 1) -> list[str]:
+    """The non-internal IPv4 addresses seen most often in `lines`, in at least `at_least` of them."""
     seen: Counter[str] = Counter()
     for line in lines:
         for candidate in _IPV4.findall(line):
@@ -33,11 +35,11 @@ def offending_ips(lines: list[str], top: int = 5) -> list[str]:
                 continue
             if _external(ip):
                 seen[str(ip)] += 1
-    return [ip for ip, _ in seen.most_common(top)]
+    return [ip for ip, n in seen.most_common(top) if n >= at_least]
 
 
-def block(lines: list[str]) -> list[Suggestion]:
-    ips = offending_ips(lines)
+def block(lines: list[str], at_least: int = 1) -> list[Suggestion]:
+    ips = offending_ips(lines, at_least=at_least)
     out = []
     if ips:
         out.append(
@@ -57,6 +59,32 @@ def block(lines: list[str]) -> list[Suggestion]:
     return out
 
 
+def failures_judged(cfg: ChecksConfig) -> Callable[[list[str], int], tuple[Severity, str, list[Suggestion]]]:
+    """auth-service's failed/suspicious/blocked lines as a rate, per source address: WARNING when
+    at least `thresholds.block_min_lines` of them make `thresholds.auth_failure_ratio_warn` of the
+    lines read, or one address has `block_min_lines`; only such addresses are offered for
+    blocking, and the stricter rate limit only when the share is high (three typos among 500
+    logins are neither; nor are two failures in a quiet minute)."""
+    th = cfg.thresholds
+
+    def judge(hits: list[str], total: int) -> tuple[Severity, str, list[Suggestion]]:
+        ratio = len(hits) / total if total else 0.0
+        high = ratio >= th.auth_failure_ratio_warn and len(hits) >= th.block_min_lines
+        repeat = offending_ips(hits, at_least=th.block_min_lines)
+        note = (
+            f" ({ratio:.1%}; warning from {th.block_min_lines} line(s) making {th.auth_failure_ratio_warn:.0%}, "
+            f"or {th.block_min_lines} from one address)"
+        )
+        if not high and not repeat:
+            return Severity.OK, note, []
+        out = block(hits, th.block_min_lines)
+        if not high:
+            out = [s for s in out if s.action != "rate-limit"]
+        return Severity.WARNING, note, out
+
+    return judge
+
+
 @check(
     "security",
     summary="Falco alerts, failed/suspicious/blocked auth lines, Kong rate-limit lines",
@@ -70,7 +98,7 @@ async def security(ctx: CheckContext, params: NoParams) -> CheckResult:
             ctx,
             {
                 "falco": log_grep_probe(
-                    kh, "falco-system", "falco", r"suspicious", "Falco alert(s)", Severity.CRITICAL, block
+                    kh, "falco-system", "falco", r"suspicious", "Falco alert(s)", Severity.CRITICAL, block, None
                 ),
                 "auth": log_grep_probe(
                     kh,
@@ -78,11 +106,18 @@ async def security(ctx: CheckContext, params: NoParams) -> CheckResult:
                     "auth-service",
                     r"\b(failed|suspicious|blocked)\b",
                     "failed/suspicious/blocked line(s)",
-                    Severity.WARNING,
-                    block,
+                    level=None,
+                    judge=failures_judged(cfg),
                 ),
                 "kong": log_grep_probe(
-                    kh, "kong", "kong-gateway", r"rate.limit", "rate-limit line(s)", Severity.WARNING, block
+                    kh,
+                    "kong",
+                    "kong-gateway",
+                    r"rate.limit",
+                    "rate-limit line(s)",
+                    Severity.WARNING,
+                    lambda hits: block(hits, cfg.thresholds.block_min_lines),
+                    None,
                 ),
             },
         )

@@ -60,6 +60,7 @@ class Escalator:
         notifier: Notifier,
         state_url: str = "",
         on_event: Callable[[str, dict[str, Any]], None] | None = None,
+        recent_changes: Callable[[Incident], Awaitable[list[str]]] = _no_changes,
     ) -> None:
         self.on_event = on_event
         self.store = store
@@ -79,8 +80,8 @@ class Escalator:
         self._was_leading = False
         self._renewed = 0.0
         # Changes from one hour before an incident opened until now, one line each, for its pages
-        # and postmortem; the bot sets it (commands.changes.incident_change_lines).
-        self.recent_changes: Callable[[Incident], Awaitable[list[str]]] = _no_changes
+        # and postmortem; the bot hands it in (commands.changes.incident_changes_hook).
+        self.recent_changes = recent_changes
         # A check by name and parameters -> its report; the bot sets it (commands.runner.check_runner)
         # so pages and resolutions re-run the incident's checks (escalation.ladder.recheck). None: they do not.
         self.run_check: RunCheck | None = None
@@ -92,10 +93,18 @@ class Escalator:
         cfg: EscalationSettings,
         notifier: Notifier,
         on_event: Callable[[str, dict[str, Any]], None] | None = None,
+        recent_changes: Callable[[Incident], Awaitable[list[str]]] = _no_changes,
     ) -> Escalator:
         """An engine on the state database (ALP_STATE_URL, migrated to the newest schema on the way,
         or a `Database` already open, shared with e.g. `escalation.state.alert_groups`)."""
-        return cls(Store(state), cfg, notifier, state if isinstance(state, str) else "", on_event=on_event)
+        return cls(
+            Store(state),
+            cfg,
+            notifier,
+            state if isinstance(state, str) else "",
+            on_event=on_event,
+            recent_changes=recent_changes,
+        )
 
     async def close(self) -> None:
         """Release the state database's connections (after `stop`)."""

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from escalation.state.db import Database, aware, now
-from escalation.state.requests import ActionRequests
+from escalation.state.requests import RequestTable
 from escalation.state.schema import audit
 
 
@@ -66,7 +66,7 @@ class AuditLog:
 async def changes_since(
     state_url: str, since: datetime, limit: int = 2000
 ) -> tuple[list[dict[str, Any]], dict[int, Any], str]:
-    """`alp changes`' read of the state store (wired by `commands.changes.audit.use_audit_reader`):
+    """`alp changes`' read of the state store (handed to checks as `CheckContext.audit_reader` by the bot and the terminal):
     audit records from `since` (and an hour before, so a request asked earlier and run inside the
     window is matched), the Slack requests they name, and how far back the records read go."""
     path = state_url.removeprefix("sqlite:///")
@@ -78,7 +78,7 @@ async def changes_since(
         floor = since - timedelta(hours=1)
         rows = [r for r in rows if (aware(r["at"]) or floor) >= floor]
         requests: dict[int, Any] = {}
-        reader = ActionRequests(db)
+        reader = RequestTable(db)
         for r in rows:
             m = re.search(r"#(\d+)", r["result"] or "") if r["event"] == "requested" else None
             if m:

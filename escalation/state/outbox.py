@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from escalation.model import Incident, Status
 from escalation.state.db import aware, now
+from escalation.state.rows import incident_of as _incident
 from escalation.state.schema import incidents, pages
-from escalation.state.store import _incident
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from escalation.state.db import Database, aware, now
 from escalation.state.schema import action_requests
 
 
-class ActionRequests:
+class RequestTable:
     """Remediation requests: one row each, moved between states by conditional UPDATEs."""
 
     def __init__(self, db: Database) -> None:

@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from escalation.model import Incident, Priority, Status, Step, TimelineEntry, TimelineKind
 from escalation.state.db import Database, aware, migrate, now, sqlalchemy_url
+from escalation.state.outbox import insert_page
+from escalation.state.rows import incident_of as _incident
 from escalation.state.schema import incidents
 from escalation.state.timeline import add_entry, entries
 
@@ -240,7 +242,6 @@ class Store:
         """Move the ladder past `step` (only on the active escalation, only once): the step's page
         goes into the outbox in the same transaction (`escalation.state.outbox`). `warn_at`: when the
         thread warns of the next step (the manager's phone); kept in `remind_at` while triggered."""
-        from escalation.state.outbox import insert_page
 
         async with self.engine.begin() as conn:
             row = (
@@ -379,34 +380,6 @@ class Store:
     async def timeline(self, incident_id: int) -> list[TimelineEntry]:
         async with self.engine.connect() as conn:
             return await entries(conn, incident_id)
-
-
-def _incident(row: Any) -> Incident:
-    return Incident(
-        id=row["id"],
-        priority=Priority(row["priority"]),
-        summary=row["summary"],
-        impact=row["impact"] or "",
-        services=list(row["services"] or []),
-        status=Status(row["status"]),
-        channel=row["channel"],
-        opened_by=row["opened_by"],
-        opened_at=aware(row["opened_at"]),  # type: ignore[arg-type]
-        ladder=[Step.from_dict(s) for s in row["ladder"]],
-        next_step=row["next_step"],
-        escalation_id=row["escalation_id"],
-        message_ts=row["message_ts"],
-        acked_by=row["acked_by"],
-        acked_at=aware(row["acked_at"]),
-        resolved_by=row["resolved_by"],
-        resolved_at=aware(row["resolved_at"]),
-        checklist=dict(row["checklist"] or {}),
-        version=row["version"],
-        next_due_at=aware(row["next_due_at"]),
-        ack_due_at=aware(row["ack_due_at"]),
-        remind_at=aware(row["remind_at"]),
-        external_key=row["external_key"],
-    )
 
 
 __all__ = ["Database", "Store", "aware", "migrate", "now", "sqlalchemy_url"]

@@ -3,7 +3,8 @@ kubelet stand-in, pod metrics behind the metrics stand-in, the services' /health
 the platform stand-in. Used by the tests (the `kubelet` fixture) and by `scripts/testbed demo`.
 
     kubelet = StandIns.from_env(env)          # env: `scripts/testbed env` (ALP_TESTBED_*_PORT)
-    kubelet.logs[("ns", "pod")] = "line\\n"    # what `kubectl logs pod -n ns` then shows
+    kubelet.logs[("ns", "pod")] = "line\\n"    # what `kubectl logs pod -n ns` then shows (any container)
+    kubelet.logs[("ns", "pod/sidecar")] = "…"  # one container's own text (`kubectl logs pod -c sidecar`)
     kubelet.set_pod_metrics("ns", "pod", cpu="300m", memory="980Mi")
 """
 
@@ -111,6 +112,19 @@ class StandIns:
     def set_health(self, service: str, status: int) -> None:
         """The HTTP status the platform stand-in's /svc/<service>/health answers."""
         _call(self.platform_base, "PUT", f"/testbed/health/{quote(service, safe='')}", str(status).encode())
+
+    def set_traffic(self, service: str, rps: float = 10, latency_ms: float = 40, error_ratio: float = 0) -> None:
+        """What the platform stand-in's /metrics counts for `service` from now on (Prometheus scrapes it)."""
+        body = json.dumps({"rps": rps, "latency_ms": latency_ms, "error_ratio": error_ratio}).encode()
+        _call(self.platform_base, "PUT", f"/testbed/traffic/{quote(service, safe='')}", body)
+
+    def set_cardinality(self, n: int) -> None:
+        """N extra series `alp_testbed_series{id=…}` in the platform stand-in's /metrics (0: none)."""
+        _call(self.platform_base, "PUT", "/testbed/cardinality", str(n).encode())
+
+    def reset_traffic(self) -> None:
+        """Every service back to the default traffic (10 requests/s, 40 ms, no errors)."""
+        _call(self.platform_base, "DELETE", "/testbed/traffic")
 
     def reachable(self) -> bool:
         try:

@@ -79,10 +79,18 @@ def make_pod(
     memory_limit: str | None = "1Gi",
     pod_ip: str | None = None,
     labels: dict[str, str] | None = None,
+    sidecars: dict[str, str] | None = None,
 ) -> None:
-    """A pod on the fake node with the status a kubelet would report (set via the status subresource)."""
+    """A pod on the fake node with the status a kubelet would report (set via the status subresource).
+    `sidecars`: more containers beside "app" (name -> memory limit), e.g. {"istio-proxy": "256Mi"}."""
     core = client.CoreV1Api(api)
     limits = {"memory": memory_limit, "cpu": "1"} if memory_limit else None
+    extra = [
+        client.V1Container(
+            name=n, image=f"{n}:1", resources=client.V1ResourceRequirements(limits={"memory": m, "cpu": "1"})
+        )
+        for n, m in (sidecars or {}).items()
+    ]
     core.create_namespaced_pod(
         namespace,
         client.V1Pod(
@@ -92,7 +100,8 @@ def make_pod(
                 containers=[
                     client.V1Container(
                         name="app", image=f"{app}:1", resources=client.V1ResourceRequirements(limits=limits)
-                    )
+                    ),
+                    *extra,
                 ],
             ),
         ),
@@ -124,7 +133,18 @@ def make_pod(
                         "restartCount": restarts,
                         "state": state,
                         "lastState": last,
-                    }
+                    },
+                    *(
+                        {
+                            "name": n,
+                            "image": f"{n}:1",
+                            "imageID": "",
+                            "ready": True,
+                            "restartCount": 0,
+                            "state": {"running": {"startedAt": "2026-11-28T01:00:00Z"}},
+                        }
+                        for n in (sidecars or {})
+                    ),
                 ],
             }
         },

@@ -5,21 +5,28 @@ so `scripts/testbed up` can start them before any virtualenv exists).
     python3 scripts/world/standins.py metrics  --port P --cert C --key K   (HTTPS)
     python3 scripts/world/standins.py platform --port 0 --port-file F      (HTTP)
 
-- kubelet: `GET /containerLogs/{ns}/{pod}/{container}` (`tailLines`, `sinceSeconds`, `previous`:
+- kubelet: `GET /containerLogs/{ns}/{pod}/{container}` (the text loaded for `pod/container`, else for
+  `pod`; `tailLines`, `sinceSeconds`, `previous`:
   the container before its last restart, `timestamps`: each line prefixed with an RFC 3339 time), which the
   real kube-apiserver proxies `pods/log` to through a Node whose kubelet endpoint is this port.
 - metrics: `metrics.k8s.io/v1beta1` pod metrics, which the API server serves through an
   APIService pointing here.
 - platform: the services' `/svc/{name}/health`, the OAuth provider's OpenID discovery document
-  (`/oauth/.well-known/openid-configuration`) and MLflow's `/mlflow/health`.
+  (`/oauth/.well-known/openid-configuration`) and MLflow's `/mlflow/health`; and `/metrics`, the
+  services' request counters and duration histograms in Prometheus' text format (the bed's Prometheus
+  scrapes it), moved by each service's traffic: requests per second, latency, error ratio.
 
 What they serve is loaded over HTTP under `/testbed/` (scripts.world.client does it):
     PUT    /testbed/logs/{ns}/{pod}         body: the log text       GET /testbed/logs: [[ns, pod], ...]
+                                            ({pod} may be `pod/container`, %2F-quoted: one container's text)
     PUT    /testbed/previous-logs/{ns}/{pod}  body: the previous container's log text (`previous=true`)
     GET    /testbed/log-requests            the containerLogs requests seen (pod and query), JSON
     DELETE /testbed/log-requests
     PUT    /testbed/metrics/{ns}            body: JSON list of PodMetrics items; GET the same
     PUT    /testbed/health/{service}        body: the HTTP status its /health answers (default 200)
+    PUT    /testbed/traffic/{service}       body: {"rps": 10, "latency_ms": 40, "error_ratio": 0} (the default)
+    DELETE /testbed/traffic                 every service back to the default traffic
+    PUT    /testbed/cardinality             body: N extra series alp_testbed_series{id=…} in /metrics
 State is in memory: a restarted stand-in serves nothing until `scripts/testbed demo` (or a test) loads it.
 """
 
@@ -45,6 +52,51 @@ class State:
         self.log_requests: list[dict[str, str]] = []
         self.metrics: dict[str, list[dict[str, Any]]] = {}
         self.health: dict[str, int] = {}
+        self.traffic: dict[str, dict[str, float]] = {}
+        self.cardinality = 0  # extra series `alp_testbed_series{id=…}` in /metrics (a query of many series)
+        self.totals: dict[str, dict[str, float]] = {}  # service -> requests, errors, sum, bucket counts
+        self.counted_at = time.monotonic()
+
+
+SERVICES = ("auth-service", "user-service", "scheduler-service", "ml-service")
+DEFAULT_TRAFFIC = {"rps": 10.0, "latency_ms": 40.0, "error_ratio": 0.0}
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+def exposition(st: State) -> str:
+    """The services' metrics as Prometheus text, counters advanced by the traffic since the last scrape."""
+    now = time.monotonic()
+    dt, st.counted_at = now - st.counted_at, now
+    lines = [
+        "# HELP http_requests_total Requests served, by service and status code.",
+        "# TYPE http_requests_total counter",
+    ]
+    hist = [
+        "# HELP http_request_duration_seconds Request duration, by service.",
+        "# TYPE http_request_duration_seconds histogram",
+    ]
+    for svc in sorted(set(SERVICES) | set(st.traffic)):
+        t = {**DEFAULT_TRAFFIC, **st.traffic.get(svc, {})}
+        tot = st.totals.setdefault(svc, {"requests": 0.0, "errors": 0.0, "sum": 0.0})
+        n = t["rps"] * dt
+        tot["requests"] += n
+        tot["errors"] += n * t["error_ratio"]
+        tot["sum"] += n * t["latency_ms"] / 1000
+        for le in BUCKETS:
+            if t["latency_ms"] / 1000 <= le:
+                tot[f"le{le}"] = tot.get(f"le{le}", 0.0) + n
+        ok = tot["requests"] - tot["errors"]
+        lines.append(f'http_requests_total{{service="{svc}",code="200"}} {ok:.3f}')
+        lines.append(f'http_requests_total{{service="{svc}",code="500"}} {tot["errors"]:.3f}')
+        for le in BUCKETS:
+            hist.append(
+                f'http_request_duration_seconds_bucket{{service="{svc}",le="{le}"}} {tot.get(f"le{le}", 0.0):.3f}'
+            )
+        hist.append(f'http_request_duration_seconds_bucket{{service="{svc}",le="+Inf"}} {tot["requests"]:.3f}')
+        hist.append(f'http_request_duration_seconds_sum{{service="{svc}"}} {tot["sum"]:.3f}')
+        hist.append(f'http_request_duration_seconds_count{{service="{svc}"}} {tot["requests"]:.3f}')
+    many = [f'alp_testbed_series{{id="{i}"}} 1' for i in range(st.cardinality)]
+    return "\n".join(lines + hist + many) + "\n"
 
 
 DISCOVERY = {
@@ -96,10 +148,13 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send(200, st.metrics.get(parts[2], []))
             if self.role == "kubelet" and parts[0] == "containerLogs" and len(parts) == 4:
                 st.log_requests.append({"pod": parts[2], **query})
-                key = (parts[1], parts[2])
-                if query.get("previous") == "true" and key not in st.previous_logs:
+                # per container ("ns", "pod/container") first, else the pod's one text for any container
+                keys = [(parts[1], f"{parts[2]}/{parts[3]}"), (parts[1], parts[2])]
+                store = st.previous_logs if query.get("previous") == "true" else st.logs
+                key = next((k for k in keys if k in store), None)
+                if query.get("previous") == "true" and key is None:
                     return self._send(400, f'previous terminated container "{parts[3]}" not found', "text/plain")
-                text = st.previous_logs[key] if query.get("previous") == "true" else st.logs.get(key, "")
+                text = store[key] if key else ""
                 lines = text.splitlines(keepends=True)
                 tail = int(query.get("tailLines", "0") or 0)
                 lines = lines[-tail:] if tail else lines
@@ -140,6 +195,10 @@ class Handler(BaseHTTPRequestHandler):
                     return self._send(200, "ok", "text/plain")
                 if parts == ["mlflow", "health"]:
                     return self._send(200, "OK", "text/plain")
+                if parts == ["metrics"]:
+                    return self._send(200, exposition(st), "text/plain; version=0.0.4")
+                if parts[:2] == ["testbed", "traffic"]:
+                    return self._send(200, st.traffic)
         self._send(404, {"kind": "Status", "status": "Failure", "code": 404})
 
     def do_PUT(self) -> None:
@@ -155,6 +214,11 @@ class Handler(BaseHTTPRequestHandler):
                 st.metrics[parts[2]] = json.loads(body)
             elif parts[:2] == ["testbed", "health"] and len(parts) == 3:
                 st.health[parts[2]] = int(body)
+            elif parts == ["testbed", "cardinality"]:
+                st.cardinality = int(body)
+            elif parts[:2] == ["testbed", "traffic"] and len(parts) == 3:
+                exposition(st)  # count what the old traffic served up to now
+                st.traffic[parts[2]] = {k: float(v) for k, v in json.loads(body).items()}
             else:
                 return self._send(404, {"error": "unknown path"})
         self._send(200, {"ok": True})
@@ -166,6 +230,9 @@ class Handler(BaseHTTPRequestHandler):
                 self.state.log_requests.clear()
             elif parts[:2] == ["testbed", "health"]:
                 self.state.health.clear()
+            elif parts[:2] == ["testbed", "traffic"]:
+                exposition(self.state)
+                self.state.traffic.clear()
             else:
                 return self._send(404, {"error": "unknown path"})
         self._send(200, {"ok": True})

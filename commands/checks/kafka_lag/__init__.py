@@ -140,12 +140,21 @@ async def _window(
     return tracker, source, f"{samples} samples over {span:.0f}s taken now: a short window ({why})"
 
 
+def sampling_s(cfg: ChecksConfig, params: KafkaLagParams) -> float:
+    """Seconds the sampling itself takes (samples - 1 intervals, one broker round per sample), added
+    to the check's deadline."""
+    samples = params.samples or cfg.kafka_lag.samples
+    interval = cfg.kafka_lag.interval_s if params.interval is None else params.interval
+    return (samples - 1) * interval + samples * cfg.timeouts.probe_s
+
+
 @check(
     "kafka-lag",
     summary="consumer lag per group and partition, judged over a window (Burrow's words, its flaws fixed)",
     runbook=RUNBOOK,
     params=KafkaLagParams,
     probes=("broker", "groups", "topics"),
+    extra_s=lambda cfg, p: sampling_s(cfg, p),
 )
 async def kafka_lag(ctx: CheckContext, params: KafkaLagParams) -> CheckResult:
     cfg = ctx.config
@@ -192,7 +201,7 @@ async def kafka_lag(ctx: CheckContext, params: KafkaLagParams) -> CheckResult:
     partitions = {name: t.partitions for name, t in topics.items()}
     show_all = params.all or bool(params.group)
     detailed = [g for g in assessed if show_all or g.status is not LagStatus.OK]
-    findings = [headline(assessed, window, show_all)]
+    findings = [headline(assessed, window, show_all, params.group)]
     findings += [group_finding(g, partitions, cfg, show_all) for g in detailed[: None if show_all else DETAILED]]
     findings += _topic_findings(topics, cfg.platform.topics if not params.group else [])
     findings.append(_broker_finding(cluster, cfg.kafka_bootstrap))

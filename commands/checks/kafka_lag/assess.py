@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import TopicPartition
@@ -44,6 +44,7 @@ class GroupLag:
     protocol: str
     partitions: list[PartitionLag]
     deployment: str | None = None
+    stale: list[str] = field(default_factory=list)  # "topic[p]" with offsets no live member reads (not judged)
 
     @property
     def status(self) -> LagStatus:
@@ -128,6 +129,7 @@ class GroupLag:
             else {"topic": worst.topic, "partition": worst.partition, "lag": worst.lag},
             "window_fill": worst.window.fill if worst else "0/0",
             "partitions": [p.as_dict() for p in self.partitions],
+            "stale_offsets": self.stale,
         }
 
 
@@ -169,7 +171,10 @@ def assess(tracker: LagTracker, allowed_lag: int, stall_window_s: float, deploym
     out = []
     for gid, group in last.groups.items():
         parts = []
+        stale = [f"{tp.topic}[{tp.partition}]" for tp in sorted(group.offsets) if group.stale(tp)]
         for tp in sorted({*group.offsets, *group.assigned}):
+            if group.stale(tp):
+                continue
             w = tracker.windows.get((gid, tp))
             if w is None or not w.samples or w.samples[-1].timestamp != last.taken_at:
                 continue
@@ -186,6 +191,6 @@ def assess(tracker: LagTracker, allowed_lag: int, stall_window_s: float, deploym
                     w,
                 )
             )
-        if parts:
-            out.append(GroupLag(gid, group.state, group.members, group.protocol, parts, deployments.get(gid)))
+        if parts or stale:
+            out.append(GroupLag(gid, group.state, group.members, group.protocol, parts, deployments.get(gid), stale))
     return sorted(out, key=lambda g: (g.sort_key(), g.group))

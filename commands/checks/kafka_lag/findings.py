@@ -134,6 +134,13 @@ def group_finding(g: GroupLag, partitions: dict[str, int], cfg: ChecksConfig, sh
             Text(text=f"The {PARTITION_ROWS} partitions most behind of {len(g.partitions)}; --all shows all.")
         )
     evidence.append(Table(columns=["topic", "partition", "committed", "end", "lag", "status"], rows=rows))
+    if g.stale:
+        evidence.append(
+            Text(
+                text=f"Stale offsets, not judged (no live member is assigned these topics): {', '.join(g.stale[:20])}"
+                + (f" and {len(g.stale) - 20} more" if len(g.stale) > 20 else "")
+            )
+        )
     title = f"Consumer group {g.group}: {g.status.value}"
     if g.status is not LagStatus.OK or g.total_lag:
         title += f", lag {g.total_lag:,}"
@@ -147,9 +154,19 @@ def group_finding(g: GroupLag, partitions: dict[str, int], cfg: ChecksConfig, sh
     )
 
 
-def headline(groups: list[GroupLag], window: str, show_all: bool) -> Finding:
-    """How many groups are not OK, the worst with its lag and time behind, and one row per group."""
+def headline(groups: list[GroupLag], window: str, show_all: bool, asked: str | None = None) -> Finding:
+    """How many groups are not OK, the worst with its lag and time behind, and one row per group.
+
+    A group asked for by name that has no committed offset and no member owning a partition
+    has nothing to judge: UNKNOWN, not OK (no evidence it consumes anything)."""
     bad = [g for g in groups if g.status is not LagStatus.OK]
+    if not groups and asked:
+        return Finding(
+            severity=Severity.UNKNOWN,
+            title=f"Consumer group {asked} has no committed offsets and no member owns a partition: nothing to judge",
+            detail="its lag cannot be measured; if it should be consuming, see whether its consumers run",
+            probe="groups",
+        )
     if not groups:
         return Finding(severity=Severity.OK, title="No consumer groups have committed offsets", probe="groups")
     if bad:

@@ -55,11 +55,15 @@ class LagTracker:
                 if end is None:
                     continue
                 offset = group.offsets.get(tp)
-                base = offset if offset is not None else snap.start_offsets.get(tp, 0)
+                start = snap.start_offsets.get(tp, 0)
+                # Below the log start nothing is left to read: lag counts from there (as a consumer
+                # would, after its offset reset), and never the transaction markers.
+                base = max(offset, start) if offset is not None else start
+                markers = group.control.get(tp, 0) if offset is not None and offset >= start else 0
                 w = self.windows.get((gid, tp))
                 if w is None:
                     w = self.windows[(gid, tp)] = PartitionWindow(self.window)
-                w.samples.append(Sample(offset, snap.taken_at, max(end - base, 0), end, live))
+                w.samples.append(Sample(offset, snap.taken_at, max(end - base - markers, 0), end, live))
         self.samples += 1
         self.first_at = snap.taken_at if self.first_at is None else self.first_at
         self.last = snap
@@ -82,15 +86,25 @@ def encode(snap: Snapshot) -> str:
         return out  # type: ignore[return-value]
 
     groups = {
-        gid: [g.state, g.members, g.protocol, by_topic(g.offsets, g.offsets), by_topic(g.assigned)]
+        gid: [
+            g.state,
+            g.members,
+            g.protocol,
+            by_topic(g.offsets, g.offsets),
+            by_topic(g.assigned),
+        ]
         for gid, g in snap.groups.items()
     }
+    # transaction markers under their own key: a process of an older version reading this shared
+    # history ignores it (a sixth field per group would break its unpacking)
+    control = {gid: by_topic(g.control, g.control) for gid, g in snap.groups.items() if g.control}
     return json.dumps(
         {
             "t": snap.taken_at,
             "g": groups,
             "e": by_topic(snap.end_offsets, snap.end_offsets),
             "s": by_topic(snap.start_offsets, snap.start_offsets),
+            **({"c": control} if control else {}),
         },
         separators=(",", ":"),
     )
@@ -104,9 +118,11 @@ def decode(text: str | bytes, only: set[str] | None = None) -> Snapshot:
         return {TopicPartition(t, int(p)): v for t, parts in topics.items() for p, v in parts.items()}
 
     groups: dict[str, GroupState] = {}
-    for gid, (state, members, protocol, offsets, assigned) in body["g"].items():
+    markers = body.get("c", {})
+    for gid, (state, members, protocol, offsets, assigned, *_) in body["g"].items():
         if only is None or gid in only:
-            groups[gid] = GroupState(gid, state, members, tps(offsets), protocol, set(tps(assigned)))
+            control = tps(markers.get(gid, {}))
+            groups[gid] = GroupState(gid, state, members, tps(offsets), protocol, set(tps(assigned)), control)
     topics = {tp.topic for g in groups.values() for tp in (*g.offsets, *g.assigned)}
     ends = {tp: v for tp, v in tps({t: p for t, p in body["e"].items() if t in topics}).items()}
     starts = {tp: v for tp, v in tps({t: p for t, p in body["s"].items() if t in topics}).items()}

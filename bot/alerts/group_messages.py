@@ -1,0 +1,129 @@
+"""One Slack message per alert group (Alertmanager's `groupKey`): posted once, then updated in
+place as the group changes; an alert-born incident is announced by its group's message, and
+re-rendered there when the incident moves. Built before the escalator (it reads incidents from
+the state store), so the incident notifier (bot/alerts/notifier.py) and the intake
+(bot/alerts/intake.py) both get it at construction."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.metrics import AlertMetrics
+from bot.render.alert_blocks import group_message
+from bot.render.incident_blocks import incident_blocks
+from bot.render.report_blocks import SlackMessage
+from bot.settings import Settings
+from bot.slack.client import Pacer
+from bot.slack.signing import key_from, sign
+from escalation.model import Incident
+from escalation.state.alert_groups import AlertGroup, AlertGroups
+
+log = logging.getLogger(__name__)
+
+# While an alert group opens its incident: the group, its fresh report message and when the
+# notification arrived, so the incident's announcement *is* the group's message (see announce).
+ANNOUNCING: ContextVar[tuple[AlertGroup, SlackMessage | None, float | None] | None] = ContextVar(
+    "alp_alert_announcing", default=None
+)
+BUTTON_TTL_S = 7 * 24 * 3600  # alert messages live for days; who may click is checked at click time
+
+IncidentReader = Callable[[int], Awaitable[Incident | None]]
+"""An incident by id (`escalation.state.store.Store.get`)."""
+
+
+class GroupMessages:
+    """The alert groups' messages in Slack, paced per channel by `pacer` (shared with every
+    message the bot posts there)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        client: AsyncWebClient,
+        groups: AlertGroups,
+        incidents: IncidentReader,
+        pacer: Pacer,
+        metrics: AlertMetrics,
+    ) -> None:
+        self.cfg, self.client, self.groups, self.incidents = settings.alertmanager, client, groups, incidents
+        self.pacer, self.metrics = pacer, metrics
+        secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "alp"
+        self.key = key_from(secret)
+        self.latencies: list[float] = []  # seconds, notification -> findings posted (the benchmark reads them)
+
+    def silence_buttons(self, group: AlertGroup) -> list[tuple[str, str]]:
+        if not self.cfg.url:
+            return []
+        return [
+            (f"Silence {h:g}h", sign({"g": group.id, "h": h}, self.key, BUTTON_TTL_S)) for h in self.cfg.silence_hours
+        ]
+
+    async def announce(self, inc: Incident) -> tuple[str, str] | None:
+        """An alert-born incident is announced by its group's message (posted
+        now, with the incident's buttons); None when this incident is not being opened by a group."""
+        pending = ANNOUNCING.get()
+        if pending is None:
+            return None
+        group, fresh, received = pending
+        group.incident_id = inc.id
+        await self.post(group, fresh, received, save=False)
+        return (group.channel, group.message_ts) if group.message_ts else None
+
+    async def refresh(self, inc: Incident) -> bool:
+        """Re-render the group message that announced `inc` (False: none did)."""
+        group = await self.groups.of_incident(inc.id)
+        if group is None or not group.message_ts or group.message_ts != inc.message_ts:
+            return False
+        await self.post(group, None, None, save=False)
+        return True
+
+    async def post(
+        self, group: AlertGroup, fresh: SlackMessage | None, received: float | None, save: bool = True
+    ) -> None:
+        blocks = group.route.get("report_blocks")
+        rendered = fresh or (SlackMessage("", blocks) if blocks else None)
+        inc = await self.incidents(group.incident_id) if group.incident_id else None
+        ref = f"{inc.ref} ({inc.priority.value}, {inc.status.value})" if inc else None
+        if ref and group.previous_incident_id:
+            ref += f", after INC-{group.previous_incident_id}"
+        msg = group_message(
+            group,
+            rendered,
+            list(group.route.get("notes", [])),
+            self.silence_buttons(group),
+            ref,
+            self.cfg.max_alerts_shown,
+            incident_blocks(inc)[1][1:] if inc else [],
+        )
+        try:
+            await self.pacer.wait(group.channel)
+            if group.message_ts is None:
+                resp = await self.client.chat_postMessage(channel=group.channel, text=msg.text, blocks=msg.blocks)
+                group.message_ts, group.channel = str(resp["ts"]), str(resp.get("channel", group.channel))
+            else:
+                await self.client.chat_update(
+                    channel=group.channel, ts=group.message_ts, text=msg.text, blocks=msg.blocks
+                )
+            if received is not None:
+                took = time.monotonic() - received
+                self.latencies.append(took)
+                self.metrics.latency.observe(took)
+            if fresh is not None and msg.attachment:
+                target = group.route.get("report_target", "report")
+                await self.client.files_upload_v2(
+                    channel=group.channel,
+                    thread_ts=group.message_ts,
+                    content=msg.attachment,
+                    filename=f"{target}-report.txt",
+                    title=f"{target} report",
+                )
+        except SlackApiError as err:
+            log.error("alert group message in %s failed: %s", group.channel, err.response.get("error"))
+        finally:
+            if save:
+                await self.groups.save(group)

@@ -1,0 +1,116 @@
+"""`/alp`'s verbs: one handler per request type of bot/router.py, looked up in `VERBS` (the dispatch
+table). Each handler acks (Slack waits 3 s for it) and answers: in the ack, privately through
+`response_url`, or in the channel (`check` and the steps, through bot/slack/app.py's `run_in_channel`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.metrics import Metrics
+from bot.remediation.buttons import SlackRemediation
+from bot.render.incident_blocks import open_modal
+from bot.render.incident_text import handle_incident_command, oncall_text
+from bot.render.report_blocks import render_usage
+from bot.router import AuditRequest, CheckRequest, DoRequest, HelpRequest, IncidentRequest, OncallRequest, help_text
+from bot.settings import Settings
+from bot.slack.client import open_form
+from bot.slack.incidents import upload_postmortem
+from escalation.ladder.engine import Escalator
+
+AUDIT_IN_ACK_S = 1.5  # Slack waits 3 s for the ack; a slower state store answers through response_url
+
+
+@dataclass
+class SlashCall:
+    """One `/alp` invocation as Bolt hands it over."""
+
+    ack: Any
+    command: dict[str, Any]
+    respond: Any
+    client: AsyncWebClient
+
+    @property
+    def channel(self) -> str:
+        return str(self.command["channel_id"])
+
+    @property
+    def user(self) -> str:
+        return str(self.command.get("user_id", ""))
+
+
+@dataclass
+class Verbs:
+    """What the verbs act with; `private` and `run_in_channel` are bot/slack/app.py's."""
+
+    settings: Settings
+    metrics: Metrics
+    escalator: Escalator
+    flow: SlackRemediation
+    private: Callable[[Any, str | None], Awaitable[None]]
+    run_in_channel: Callable[[CheckRequest, SlashCall], Awaitable[None]]
+
+    def count(self, verb: str) -> None:
+        self.metrics.commands.labels(verb=verb, outcome="ok").inc()
+
+    async def help(self, call: SlashCall, request: HelpRequest) -> None:
+        self.count("help")
+        msg = render_usage(help_text(request.topic))
+        await call.ack(response_type="ephemeral", text=msg.text, blocks=msg.blocks)
+
+    async def oncall(self, call: SlashCall, request: OncallRequest) -> None:
+        self.count("oncall")
+        await call.ack(response_type="ephemeral", text=oncall_text(self.settings))
+
+    async def do(self, call: SlashCall, request: DoRequest) -> None:
+        self.count("do")
+        await call.ack()
+        reply = await self.flow.request(
+            request.action, request.raw, call.user, call.channel, None, call.command.get("trigger_id")
+        )
+        await self.private(call.respond, reply)
+
+    async def audit(self, call: SlashCall, request: AuditRequest) -> None:
+        self.count("audit")
+        # in the ack when the state store answers within AUDIT_IN_ACK_S, else acked and answered after
+        reading = asyncio.ensure_future(self.flow.audit_text(request.n))
+        done, _ = await asyncio.wait({reading}, timeout=AUDIT_IN_ACK_S)
+        if done:
+            await call.ack(response_type="ephemeral", text=reading.result())
+            return
+        await call.ack()
+        await self.private(call.respond, await reading)
+
+    async def incident(self, call: SlashCall, request: IncidentRequest) -> None:
+        self.count("incident")
+        await call.ack()
+        if request.sub == "open" and request.priority is None:  # no arguments: the form
+            modal = open_modal(channel=call.channel, services=self.settings.platform.components())
+            await self.private(
+                call.respond, await open_form(call.client, call.command.get("trigger_id"), modal, "incident")
+            )
+            return
+        upload = functools.partial(upload_postmortem, client=call.client)
+        reply = await handle_incident_command(self.escalator, request, call.channel, call.user, upload)
+        await self.private(call.respond, reply)
+
+    async def check(self, call: SlashCall, request: CheckRequest) -> None:
+        await call.ack()
+        await self.run_in_channel(request, call)
+
+    def table(self) -> dict[type, Callable[[SlashCall, Any], Awaitable[None]]]:
+        """The dispatch table: request type (bot/router.py) -> its handler."""
+        return {
+            HelpRequest: self.help,
+            OncallRequest: self.oncall,
+            DoRequest: self.do,
+            AuditRequest: self.audit,
+            IncidentRequest: self.incident,
+            CheckRequest: self.check,
+        }

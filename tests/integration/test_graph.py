@@ -1,0 +1,125 @@
+"""`alp graph` against the bed's real Prometheus (built from its Go module, basic auth, scraping the
+platform stand-in's metrics): RED of a service, PromQL as typed, a chart that decodes with the
+series drawn, and every failure a clear finding or usage error within the timeout."""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scripts.world.client import StandIns
+from tests.support.processes import alp
+
+
+@pytest.fixture
+def standins(testbed) -> Iterator[StandIns]:  # type: ignore[no-untyped-def]
+    s = StandIns.from_env(testbed)
+    yield s
+    s.reset_traffic()
+
+
+def graph(testbed: dict[str, str], *args: str, **env: str) -> tuple[int, dict[str, Any], str]:
+    out = alp("--json", "graph", *args, env={**testbed, **env})
+    return out.returncode, (json.loads(out.stdout) if out.stdout.strip() else {}), out.stderr
+
+
+def wait_for(pred, timeout: float = 60) -> Any:  # type: ignore[no-untyped-def]
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        got = pred()
+        if got:
+            return got
+        time.sleep(1)
+    raise AssertionError("not in time")
+
+
+def test_a_services_red_figures_follow_its_traffic(testbed, standins, tmp_path: Path) -> None:
+    standins.set_traffic("auth-service", rps=20, latency_ms=800, error_ratio=0.0)
+
+    def slow_now() -> dict[str, Any] | None:
+        _, report, _ = graph(testbed, "auth-service", "--since", "5m")
+        titles = [f["title"] for f in report.get("findings", [])]
+        return report if any("p95 duration: 800ms now" in t or "p95 duration: 9" in t for t in titles) else None
+
+    report = wait_for(slow_now)
+    p95 = next(f for f in report["findings"] if "p95 duration" in f["title"])
+    assert p95["severity"] == "warning", p95  # 800 ms: over the 500 ms warning, under the 2 s critical
+    assert "last 5m" in p95["detail"]
+    rate = next(f for f in report["findings"] if "requests/s" in f["title"])
+    assert rate["severity"] == "ok"
+    series = report["data"]["series"]
+    assert series and all({"labels", "points", "last"} <= set(s) for s in series)
+    out = alp("graph", "auth-service", "--since", "5m", "--out", str(tmp_path / "g.png"), env=testbed)
+    assert "chart:" in out.stderr, out.stderr
+    import matplotlib.image
+
+    img = matplotlib.image.imread(io.BytesIO((tmp_path / "g.png").read_bytes()), format="png")
+    assert img.shape[0] > 300 and img.shape[1] > 600
+    assert img[..., :3].std() > 0.05  # lines drawn, not a blank canvas
+
+
+def test_promql_is_taken_as_typed_and_nan_and_inf_are_said(testbed) -> None:
+    code, report, _ = graph(testbed, 'sum(rate(http_requests_total{code=~"5.."}[1m])) or vector(0)', "--since", "10m")
+    assert code == 0, report
+    assert report["findings"][0]["title"].endswith("now")
+    _, nan, _ = graph(testbed, "0/0", "--since", "5m")
+    assert nan["findings"][0]["severity"] == "unknown" and "nan" in nan["findings"][0]["title"].lower()
+    _, inf, _ = graph(testbed, "1/0", "--since", "5m")
+    assert "inf" in inf["findings"][0]["title"].lower()
+    assert json.dumps(inf["data"]["series"]).count('"inf"') >= 1  # JSON has no Infinity: a string
+
+
+def test_a_bad_query_is_prometheus_own_error_not_a_traceback(testbed) -> None:
+    code, report, err = graph(testbed, "rate(http_requests_total[5m]", "--since", "5m")
+    assert code == 3 and "Traceback" not in err
+    assert report["findings"][0]["title"].startswith("Prometheus refused the query:")
+    assert "parse error" in report["findings"][0]["title"] or "unclosed" in report["findings"][0]["title"]
+
+
+def test_wrong_password_down_and_hanging_prometheus_are_findings_in_time(testbed) -> None:
+    _, refused, _ = graph(testbed, "up", ALP_PROMETHEUS__PASSWORD="wrong")
+    assert refused["findings"][0]["title"] == "The bot cannot log in to Prometheus as alp", refused
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    _, down, _ = graph(testbed, "up", ALP_PROMETHEUS__URL=f"http://127.0.0.1:{closed}")
+    assert down["findings"][0]["title"].startswith("Prometheus unreachable"), down
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    held: list[socket.socket] = []
+    threading.Thread(target=lambda: held.append(listener.accept()[0]), daemon=True).start()
+    t0 = time.monotonic()
+    _, hung, _ = graph(
+        testbed,
+        "up",
+        ALP_PROMETHEUS__URL=f"http://127.0.0.1:{listener.getsockname()[1]}",
+        ALP_PROMETHEUS__TIMEOUT_S="2",
+    )
+    assert time.monotonic() - t0 < 20
+    assert "no answer within 2s" in json.dumps(hung["findings"]), hung
+    listener.close()
+
+
+def test_an_answer_of_50000_series_is_refused_not_decoded_on_the_loop(testbed, standins) -> None:
+    standins.set_cardinality(50_000)
+    try:
+        _, report, _ = wait_for(
+            lambda: (
+                (r := graph(testbed, "alp_testbed_series", "--since", "2m"))[1].get("findings")
+                and "50000 series" in json.dumps(r[1])
+                and r
+            ),
+            timeout=90,
+        )
+    finally:
+        standins.set_cardinality(0)
+    assert "narrow the query" in report["findings"][0]["title"] + report["findings"][0]["detail"], report

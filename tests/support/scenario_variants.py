@@ -1,0 +1,348 @@
+"""Issue #25's variants of the scenario catalogue (tests/support/scenarios.py lists them): the
+kinds of wrong verdicts seen on real servers, each as a world to arrange (a role without
+pg_read_all_stats, a sidecar, a transactional producer, a key-expiry storm, …)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import redis.asyncio as aioredis
+from kubernetes import client
+
+from commands.config import ChecksConfig
+from tests.support.k8s_world import make_pod
+from tests.support.scenario_world import (
+    FAST,
+    QUIET,
+    SERVICES,
+    World,
+    caught_up_group,
+    ensure_topic,
+    istiod_pod,
+    lock_chain,
+    redis_traffic,
+    redis_with_outliers,
+    service_with_endpoints,
+)
+
+Setup = Callable[[World], Awaitable[ChecksConfig]]
+
+
+async def health_slow_answers(w: World) -> ChecksConfig:
+    """Every service's /health answers after 2 s, past a 0.5 s probe limit: no answer in time is
+    the finding of an availability probe (while evidence probes running out would be UNKNOWN)."""
+    await ensure_topic(w)
+    w.platform.delay_s = 2.0
+    w.undo.append(lambda: setattr(w.platform, "delay_s", 0.0))
+    cfg = w.cfg()
+    cfg.timeouts.probe_s = 0.5
+    return cfg
+
+
+async def db_load_no_grant_slow(w: World) -> ChecksConfig:
+    """A 0.25 s statement repeating as postgres, checked as a role without pg_read_all_stats."""
+    conn = await w.pg()
+
+    async def slow() -> None:
+        await conn.execute(f"SELECT pg_sleep(0.25) AS {w.unique}")
+
+    w.loop(slow)
+    cfg = w.cfg(postgres_dsn=await w.limited_role())
+    cfg.thresholds.response_time_warn_ms = 200
+    return cfg
+
+
+async def db_load_no_grant(w: World) -> ChecksConfig:
+    return w.cfg(postgres_dsn=await w.limited_role())
+
+
+async def deadlocks_no_grant(w: World) -> ChecksConfig:
+    """A lock chain of postgres's backends, seen by a role without pg_monitor: states read NULL."""
+    await lock_chain(w)
+    return w.cfg(postgres_dsn=await w.limited_role())
+
+
+async def db_load_rollbacks(w: World) -> ChecksConfig:
+    """A client whose every transaction rolls back (a retry loop failing a constraint)."""
+    conn = await w.pg()
+
+    async def rollback() -> None:
+        async with conn.transaction(force_rollback=True):
+            await conn.execute("SELECT 1")
+
+    w.loop(rollback)
+    cfg = w.cfg()
+    cfg.thresholds.rate_window_s = 2.5  # backends flush pg_stat_database counters at most once a second
+    return cfg
+
+
+async def db_load_temp_spill(w: World) -> ChecksConfig:
+    """Sorts larger than work_mem, spilled to temp files over and over."""
+    conn = await w.pg()
+    await conn.execute("SET work_mem = '64kB'")
+
+    async def spill() -> None:
+        await conn.execute("SELECT count(*) FROM (SELECT g FROM generate_series(1, 100000) g ORDER BY g DESC) s")
+
+    w.loop(spill)
+    cfg = w.cfg()
+    cfg.thresholds.rate_window_s = 2.5  # backends flush pg_stat_database counters at most once a second
+    return cfg
+
+
+async def redis_expiry_storm(w: World) -> ChecksConfig:
+    """Every key expires before it is read again: each lookup misses an expired key."""
+    r = aioredis.from_url(w.testbed["ALP_REDIS_URL"], decode_responses=True)
+    w.undo.append(r.aclose)
+
+    async def step() -> None:
+        await r.set(f"user:{w.unique}", "1", px=1)
+        await asyncio.sleep(0.003)
+        await r.get(f"user:{w.unique}")
+
+    w.loop(step)
+    return w.cfg()
+
+
+async def redis_latency_outliers(w: World) -> ChecksConfig:
+    """A healthy cache whose every 5th PING comes back 100 ms late (mean 20 ms, median well under 1)."""
+    redis_traffic(w, hit=True)
+    return w.cfg(redis_url=await redis_with_outliers(w))
+
+
+async def redis_quiet(w: World) -> ChecksConfig:
+    return w.cfg()  # no lookups in the window: nothing to judge the hit ratio on
+
+
+async def network_deny_all(w: World) -> ChecksConfig:
+    istiod_pod(w)
+    service_with_endpoints(w, "user-service", "10.244.0.16")
+    client.NetworkingV1Api(w.kube).create_namespaced_network_policy(
+        w.ns,
+        client.V1NetworkPolicy(
+            metadata=client.V1ObjectMeta(name="deny-all"),
+            spec=client.V1NetworkPolicySpec(pod_selector=client.V1LabelSelector(), policy_types=["Ingress"]),
+        ),
+    )
+    return w.cfg()
+
+
+async def external_503(w: World) -> ChecksConfig:
+    """The provider answers, with HTTP 503: reachable, and failing."""
+    w.platform.health["oauth-provider"] = 503
+    w.undo.append(w.platform.health.clear)
+    cfg = w.cfg()
+    cfg.endpoints.oauth_url = f"{w.platform.base}/svc/oauth-provider/health"
+    return cfg
+
+
+def container_metrics(w: World, pod: str, usage: dict[str, str]) -> None:
+    """`kubectl top pod --containers` for one pod: container -> memory in use."""
+    items = [m for m in w.kubelet.metrics[w.ns] if m["metadata"]["name"] != pod]
+    items.append(
+        {
+            "metadata": {"name": pod, "namespace": w.ns},
+            "timestamp": "2026-11-28T03:00:00Z",
+            "window": "30s",
+            "containers": [{"name": c, "usage": {"cpu": "50m", "memory": m}} for c, m in usage.items()],
+        }
+    )
+    w.kubelet.metrics[w.ns] = items
+
+
+def services_measured(w: World, logs: str) -> None:
+    """Every service one pod, logging `logs`, measured well within its memory limit."""
+    w.all_services(logs)
+    for app in SERVICES:
+        w.kubelet.set_pod_metrics(w.ns, f"{app}-1", cpu="100m", memory="200Mi")
+
+
+OOM_LINE = "2026-11-28T03:00:05Z ERROR java.lang.OutOfMemoryError: Java heap space\n"
+
+
+async def memory_sidecar_logs(w: World) -> ChecksConfig:
+    """A second user-service pod with an Istio-style proxy beside the app: the kubelet refuses a
+    log read that names no container; its app logs OutOfMemoryError."""
+    services_measured(w, QUIET)
+    pod = "user-service-2"
+    make_pod(w.kube, w.ns, pod, "user-service", sidecars={"istio-proxy": "256Mi"})
+    w.kubelet.logs[(w.ns, f"{pod}/app")] = OOM_LINE
+    w.kubelet.logs[(w.ns, f"{pod}/istio-proxy")] = QUIET
+    container_metrics(w, pod, {"app": "200Mi", "istio-proxy": "60Mi"})
+    return w.cfg()
+
+
+async def memory_sidecar_limit(w: World) -> ChecksConfig:
+    """The sidecar at 96 % of its own 256Mi limit, the app at 10 % of 1Gi (35 % of the sum)."""
+    services_measured(w, QUIET)
+    pod = "user-service-2"
+    make_pod(w.kube, w.ns, pod, "user-service", sidecars={"istio-proxy": "256Mi"})
+    w.kubelet.logs[(w.ns, pod)] = QUIET
+    container_metrics(w, pod, {"app": "100Mi", "istio-proxy": "246Mi"})
+    return w.cfg()
+
+
+async def memory_previous(w: World) -> ChecksConfig:
+    """A container that restarted (its status no longer says why): the OutOfMemoryError is in the
+    previous instance's log only (`kubectl logs --previous`)."""
+    services_measured(w, QUIET)
+    pod = "user-service-2"
+    make_pod(w.kube, w.ns, pod, "user-service", restarts=1)
+    w.kubelet.logs[(w.ns, pod)] = QUIET
+    w.kubelet.previous_logs[(w.ns, pod)] = OOM_LINE
+    container_metrics(w, pod, {"app": "200Mi"})
+    return w.cfg()
+
+
+async def memory_gc_info(w: World) -> ChecksConfig:
+    services_measured(w, "2026-11-28T03:00:00Z INFO gc pause 4ms heap 610MB/1024MB memory ok\n")
+    return w.cfg()
+
+
+def failed_logins(good: int, bad: dict[str, int]) -> str:
+    ok = [f"2026-11-28T03:00:00Z INFO login ok user=u{i} ip=203.0.113.{i % 200 + 1}" for i in range(good)]
+    failed = [
+        f"2026-11-28T03:00:01Z WARN login failed user=x{n} ip={ip}: wrong password"
+        for ip, count in bad.items()
+        for n in range(count)
+    ]
+    return "\n".join(ok + failed) + "\n"
+
+
+def security_with_auth(auth_logs: str) -> Setup:
+    async def setup(w: World) -> ChecksConfig:
+        w.pod("falco", QUIET, namespace="falco-system")
+        w.pod("kong-gateway", QUIET, namespace="kong")
+        w.pod("auth-service", auth_logs)
+        return w.cfg()
+
+    return setup
+
+
+async def auth_no_secret(w: World) -> ChecksConfig:
+    w.pod("auth-service", FAST)  # running, ready, quiet: only the secret is gone
+    return w.cfg()
+
+
+PREDICTION_TIMEOUTS = "".join(
+    f"2026-11-28T03:00:{i:02d}Z WARN prediction for user=u{i} timed out after 5000ms\n" for i in range(40)
+)
+
+
+async def healthy_with_short_probe_limit(w: World) -> ChecksConfig:
+    """A healthy world checked with a probe limit no busy host meets: alp not seeing, not a fault."""
+    services_measured(w, QUIET)
+    cfg = w.cfg()
+    cfg.timeouts.probe_s = 0.001
+    return cfg
+
+
+async def kafka_transactional(w: World) -> ChecksConfig:
+    """A group that read and committed everything a transactional producer wrote: its committed
+    offset is one below the log end, where the last commit marker sits."""
+    from tests.support.kafka import commit, create_topic, produce_transactions
+
+    boot = w.testbed["ALP_KAFKA_BOOTSTRAP"]
+    await create_topic(boot, w.unique, 1)
+    read_all = await produce_transactions(boot, w.unique, 3, 5)
+    await commit(boot, w.unique, w.unique, {0: read_all})
+    return w.cfg()
+
+
+async def kafka_transactional_live(w: World) -> ChecksConfig:
+    """A live read_committed consumer keeping up with a transactional producer, committing the
+    offset after each record it processed (the marker after it stays "behind" it)."""
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+    from tests.support.kafka import create_topic
+
+    boot = w.testbed["ALP_KAFKA_BOOTSTRAP"]
+    await create_topic(boot, w.unique, 1)
+    producer = AIOKafkaProducer(bootstrap_servers=boot, transactional_id=f"alp-test-{w.unique}")
+    consumer = AIOKafkaConsumer(
+        w.unique,
+        bootstrap_servers=boot,
+        group_id=w.unique,
+        isolation_level="read_committed",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await producer.start()
+    await consumer.start()
+    w.undo += [producer.stop, consumer.stop]
+
+    async def produce() -> None:
+        async with producer.transaction():
+            for _ in range(3):
+                await producer.send(w.unique, b"attempt", partition=0)
+        await asyncio.sleep(0.25)
+
+    async def consume() -> None:
+        got = await consumer.getmany(timeout_ms=50)
+        last = max((r.offset for records in got.values() for r in records), default=None)
+        if last is not None:
+            await consumer.commit({TopicPartition(w.unique, 0): last + 1})
+
+    w.loop(produce)
+    w.loop(consume)
+    for _ in range(100):  # until it has joined, read and committed
+        await asyncio.sleep(0.1)
+        if await consumer.committed(TopicPartition(w.unique, 0)):
+            break
+    return w.cfg()
+
+
+async def kafka_no_offsets(w: World) -> ChecksConfig:
+    """A live group whose member is assigned nothing (its subscription matches no topic) and that
+    never committed: it exists, and there is no lag to measure."""
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=w.testbed["ALP_KAFKA_BOOTSTRAP"], group_id=w.unique)
+    await consumer.start()
+    w.undo.append(consumer.stop)
+    consumer.subscribe(pattern=f"^nothing-matches-{w.unique}$")
+    await consumer.getmany(timeout_ms=1500)  # joins the group
+    return w.cfg()
+
+
+async def kafka_stale_topic(w: World) -> ChecksConfig:
+    """A healthy live group that still holds committed offsets on a topic it no longer subscribes
+    to (what `kafka-consumer-groups --describe` shows with no consumer assigned)."""
+    from aiokafka import AIOKafkaConsumer
+
+    from tests.support.kafka import commit, create_topic, produce
+
+    boot = w.testbed["ALP_KAFKA_BOOTSTRAP"]
+    old, new = f"{w.unique}_old", f"{w.unique}_new"
+    for topic in (old, new):
+        await create_topic(boot, topic, 1)
+    await produce(boot, old, {0: 20})
+    await commit(boot, w.unique, old, {0: 5})  # left behind when the service moved to the new topic
+    await produce(boot, new, {0: 3})
+    consumer = AIOKafkaConsumer(
+        new, bootstrap_servers=boot, group_id=w.unique, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    w.undo.append(consumer.stop)
+    seen = 0
+    for _ in range(100):
+        seen += sum(len(r) for r in (await consumer.getmany(timeout_ms=200)).values())
+        if seen >= 3:
+            break
+    await consumer.commit()
+
+    async def keep_polling() -> None:  # a live consumer keeps fetching (and so stays in the group)
+        await consumer.getmany(timeout_ms=100)
+
+    w.loop(keep_polling)
+    cfg = w.cfg()
+    cfg.kafka_lag.stall_window_s = 0.2  # what the shared history would show: the old offset never moves
+    return cfg
+
+
+async def kafka_sampling_past_check_limit(w: World) -> ChecksConfig:
+    """The report's own advice (--samples N --interval S) asks for more time than the check limit."""
+    cfg = await caught_up_group(w)
+    cfg.timeouts.check_s = 1.0
+    return cfg
