@@ -294,7 +294,7 @@ async def test_progress_leads_with_the_crash_and_offers_its_restart_once(
     testbed, kube_admin, kubelet, platform, ns, unique
 ):  # type: ignore[no-untyped-def]
     """#29: crash before lag; one restart button; no "as asked (--samples)" nobody asked for."""
-    from tests.kafka_helpers import commit, create_topic, produce
+    from tests.support.kafka import commit, create_topic, produce
 
     await create_topic(testbed["ALP_KAFKA_BOOTSTRAP"], unique, 1)
     await produce(testbed["ALP_KAFKA_BOOTSTRAP"], unique, {0: 9})
