@@ -14,13 +14,13 @@ TAG = {
 INDENT = " " * 7
 
 
-def table_lines(table: Table) -> list[str]:
+def table_lines(table: Table, lift: bool = False) -> list[str]:
     """Columns padded to their widest cell; a column with one value in every row (the namespace
     on every pod) is lifted into a caption line above the table, so a phone's width goes to what
-    differs."""
+    differs (`lift`; not yet used by messages: see #29 item 5. Files and the terminal keep every column)."""
     keep = list(range(len(table.columns)))
     caption = []
-    if len(table.rows) >= 2:
+    if lift and len(table.rows) >= 2:
         for i in range(len(table.columns)):
             values = {row[i] if i < len(row) else "" for row in table.rows}
             if len(values) == 1 and len(keep) > 1:

@@ -84,7 +84,8 @@ def test_a_column_with_one_value_is_lifted_into_the_caption():
             [ns, "ml-service-1", "Pending", "no", "0", "-"],
         ],
     )
-    lines = table_lines(table)
+    lines = table_lines(table, lift=True)
+    assert len(table_lines(table)) == 3
     assert lines[0] == f"namespace: {ns}; ready: no"
     assert sum(ns in line for line in lines) == 1
     assert lines[1].split() == ["pod", "phase", "restarts", "reasons"]
