@@ -296,6 +296,15 @@ def help_text(topic: str | None = None, registry: Registry[CheckSpec] = CHECKS, 
         assert step is not None
         lines = [f"`{prog} {VERBS[step.name][0]}`", step.summary, f"Runbook: {step.runbook}"]
         return "\n".join(lines + [f"  {line}" for line in step.options_help()])
+    if topic and topic.strip().lower() in VERBS and not registry.get(topic.strip().lower()):
+        verb = topic.strip().lower()  # `help check`, `help incident`: the command's usage, not a guess
+        usage, what = VERBS[verb]
+        lines = [f"`{prog} {usage}`: {what}"]
+        if verb == "check":
+            lines += registry.section(lambda spec: f"  `{spec.name}`: {spec.summary}", "Check targets:")
+        if verb == "do":
+            lines.append(actions_help(prog))
+        return "\n".join(lines)
     if topic:
         spec = registry.get(topic.removeprefix("check ").strip())
         if spec is None:

@@ -42,6 +42,7 @@ from commands.changes import incident_changes_hook
 from commands.cpu import off_process, warm
 from commands.readiness import readiness
 from commands.redact import RedactingFilter, redact, redact_data
+from commands.runner import check_runner
 from commands.secret_rules import format_spans
 from escalation.ladder.engine import Escalator
 from escalation.oncall.calendars import Calendars
@@ -218,6 +219,7 @@ async def serve(settings: Settings) -> None:
     sync = GroupSync(db, directory, SlackGroups(client), escalator.lease.holder, settings.timeouts.probe_s)
     handoffs = HandoffScheduler(directory, lambda: escalator.leading, HandoffWork(settings, sync, client))
     on_change(escalator, lambda: handoffs.wake("override"))
+    escalator.run_check = check_runner(settings)  # pages and resolutions re-run the incident's checks
     flow = SlackRemediation(settings, client, escalator, metrics)  # the one remediation flow: commands, clicks, alerts
     app = build_app(settings, metrics, escalator, flow)
     intake = alert_intake(settings, app, groups, messages, flow)

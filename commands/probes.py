@@ -124,7 +124,9 @@ def backend_finding(probe: str, err: BackendError) -> Finding:
 def merge_causes(findings: list[Finding]) -> list[Finding]:
     """One root cause once per report: findings with the same severity and title (e.g. "Redis
     unreachable" from four probes) become one, naming every probe that met it. And nothing to
-    do about what is fine: an OK finding carries no suggestions, whatever a probe attached."""
+    do about what is fine: an OK finding carries no suggestions, whatever a probe attached. And
+    one button per remedy: a suggestion (action and parameters) stays on the first finding that
+    offers it in the order reports show them (worst first, then probe order: the cause first)."""
     merged: dict[tuple[str, str], Finding] = {}
     for f in findings:
         if f.severity is Severity.OK and f.suggestions:
@@ -135,7 +137,14 @@ def merge_causes(findings: list[Finding]) -> list[Finding]:
             merged[key] = f
         elif f.probe and f.probe not in first.probe.split(", "):
             first.probe = f"{first.probe}, {f.probe}" if first.probe else f.probe
-    return list(merged.values())
+    out = list(merged.values())
+    offered: set[str] = set()
+    for f in sorted(out, key=lambda f: -f.severity.rank):
+        kept = [s for s in f.suggestions if s.label not in offered]
+        offered |= {s.label for s in f.suggestions}
+        if len(kept) < len(f.suggestions):
+            f.suggestions = kept
+    return out
 
 
 SCALED_TO_ZERO = "is scaled to 0 desired replicas"  # commands.checks.kube_probes.scaled_to_zero

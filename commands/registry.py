@@ -87,7 +87,8 @@ class CheckSpec:
         lines = []
         for name, info in self.params.model_fields.items():
             flag = "--" + name.replace("_", "-")
-            default = "" if info.is_required() else f" (default: {info.default})"
+            said = "default:" in (info.description or "")  # the description says it (e.g. "from config")
+            default = "" if info.is_required() or info.default is None or said else f" (default: {info.default})"
             lines.append(f"{flag} {name.upper()}: {info.description or ''}{default}")
         return lines
 

@@ -99,6 +99,7 @@ class Finding(BaseModel):
     probe: str = ""
     evidence: list[Evidence] = Field(default_factory=list)
     suggestions: list[Suggestion] = Field(default_factory=list)
+    asked: bool = False  # the answer to what the person asked for (`--pattern`, `--user`): never folded away
 
 
 class Report(BaseModel):
@@ -128,28 +129,56 @@ class Report(BaseModel):
         """The findings a renderer lists, worst first, and how many OK ones fold into one count line.
 
         OK findings fold unless `show_all`, except context every reader needs (`ALWAYS_SHOWN`,
-        e.g. "Changes in the last hour" beside a critical report)."""
+        e.g. "Changes in the last hour" beside a critical report) and the answer to what was asked (`asked`)."""
         ordered = self.worst_first()
         if show_all:
             return ordered, 0
-        shown = [f for f in ordered if f.severity is not Severity.OK or f.probe in ALWAYS_SHOWN]
+        shown = [f for f in ordered if f.severity is not Severity.OK or f.probe in ALWAYS_SHOWN or f.asked]
         return shown, len(ordered) - len(shown)
+
+    def folded(self) -> list[str]:
+        """The probes whose OK findings `shown()` folds into the count line (what was read)."""
+        shown, _ = self.shown()
+        return [f.probe for f in self.worst_first() if f.probe and all(f is not s for s in shown)]
 
     @property
     def headline(self) -> str:
         """The answer first: `deadlocks: CRITICAL: 3 backend(s) waiting behind pid 812 …`.
 
-        Names the worst finding (its title carries the numbers) and how many other problems there are."""
+        Names the worst finding (its title carries the numbers) and how many other problems there are;
+        when all is well, what was read ("2 checks OK: DNS …; HTTPS …")."""
         ordered = self.worst_first()
         head = f"{self.target}: {self.severity.value.upper()}"
         if not ordered:
             return f"{head}: nothing was checked"
         worst = ordered[0]
-        if worst.severity is Severity.OK:
-            return f"{head}: all {len(ordered)} finding(s) OK"
+        if worst.severity is Severity.OK:  # what was read, not a bare count
+            read = "; ".join(f.title for f in ordered[:2]) + ("; …" if len(ordered) > 2 else "")
+            return f"{head}: {len(ordered)} checks OK: {read}"
         others = sum(1 for f in ordered[1:] if f.severity is not Severity.OK)
         more = f" (+{others} more problem(s))" if others else ""
         return f"{head}: {worst.title}{more}"
+
+    def verdict(self, why: str, params: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+        """This report as an incident's timeline entry of kind "check": its text and data
+        {target, severity, findings ("CRITICAL: title", worst first, at most 8, redacted), taken_at
+        (ISO 8601, UTC: when the evidence was read), why (what ran it: "asked by …", "after restart",
+        "before paging secondary", "on resolve"), params (the check's parameters, to run it again)}."""
+        clean = self.redacted()
+        findings = [
+            f"{f.severity.value.upper()}: {f.title}" for f in clean.worst_first() if f.severity is not Severity.OK
+        ]
+        if not findings:
+            findings = [f"OK: {clean.headline.partition(': OK: ')[2] or 'nothing was checked'}"]
+        data = {
+            "target": self.target,
+            "severity": self.severity.value,
+            "findings": findings[:8],
+            "taken_at": self.started_at.isoformat(),
+            "why": why,
+            "params": params or {},
+        }
+        return f"check {self.target}: {self.severity.value.upper()} ({why})", data
 
     _redacted: Report | None = PrivateAttr(None)
 

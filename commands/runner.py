@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import BaseModel
 
+from commands.config import ChecksConfig
 from commands.cpu import DEADLINE
 from commands.redact import redact
-from commands.registry import REPORT_HOOKS, CheckContext, CheckSpec
+from commands.registry import CHECKS, REPORT_HOOKS, CheckContext, CheckSpec
 from commands.report import Finding, Report, Severity
 
 log = logging.getLogger(__name__)
@@ -70,3 +73,20 @@ async def _run_check(spec: CheckSpec, ctx: CheckContext, params: BaseModel) -> R
         findings=findings,
         data=data,
     )
+
+
+def check_runner(config: ChecksConfig) -> Callable[[str, dict[str, Any]], Awaitable[Report | None]]:
+    """`Escalator.run_check`: a check by name and parameters (as recorded in an incident) -> its
+    report, or None when no check has that name or the parameters no longer validate."""
+
+    async def run(target: str, params: dict[str, Any]) -> Report | None:
+        spec = CHECKS.get(target)
+        if spec is None:
+            return None
+        try:
+            parsed = spec.params.model_validate(params)
+        except ValueError:
+            return None
+        return await run_check(spec, CheckContext(config), parsed)
+
+    return run

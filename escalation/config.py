@@ -56,6 +56,21 @@ class EscalationSettings(BaseModel):
     leader_lease_s: float = Field(
         10.0, gt=0, description="A leader that stops renewing (dead, paused) is replaced after this long"
     )
+    ack_on_engagement: bool = Field(
+        True,
+        description="A remediation confirmed or a silence set in a triggered incident acknowledges it (by that person)",
+    )
+    page_recheck_s: float = Field(
+        10.0,
+        ge=0,
+        description="Before a page is sent, the incident's checks run again for at most this long (0: never), "
+        "so the page says what is true now",
+    )
+    manager_warning_s: float = Field(
+        120.0,
+        ge=0,
+        description="The incident's thread warns this long before the manager's phone is called (0: no warning)",
+    )
     pager_webhook_url: str | None = Field(
         None, description="PagerDuty Events API v2 compatible URL for the manager step"
     )

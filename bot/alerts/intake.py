@@ -31,7 +31,7 @@ from commands.cpu import off_loop
 from commands.params import UsageError
 from commands.redact import redact
 from commands.registry import CheckContext, CheckSpec
-from commands.report import Report, Severity
+from commands.report import Report
 from commands.runner import run_check
 from escalation.ladder.engine import Escalator
 from escalation.model import Priority
@@ -284,15 +284,8 @@ class AlertIntake:
                     {"fingerprints": fps},
                 )
         if report is not None:
-            worst = sorted(report.redacted().findings, key=lambda f: -f.severity.rank)
-            findings = [f"{f.severity.value.upper()}: {f.title}" for f in worst if f.severity is not Severity.OK][:8]
-            await self.escalator.record(
-                group.incident_id,
-                "alp",
-                "check",
-                f"check {report.target}: {report.severity.value.upper()} (routed from the alert)",
-                {"target": report.target, "severity": report.severity.value, "findings": findings},
-            )
+            text, data = report.verdict("routed from the alert", dict(group.route.get("params") or {}))
+            await self.escalator.record(group.incident_id, "alp", "check", text, data)
 
     # ------------------------------------------------------------------ Slack
 

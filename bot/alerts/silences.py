@@ -82,6 +82,7 @@ class Silencer:
             await self.intake.escalator.record(
                 inc.id, user, "action", f"silenced for {hours:g}h (silence {sid})", {"action": "silence", "ok": True}
             )
+            await self.intake.escalator.engaged(inc.id, user, f"by setting a {hours:g}h silence")
         matchers = ", ".join(f"{esc(k)}={esc(v)}" for k, v in sorted(labels.items()))
         await self.intake.client.chat_postMessage(
             channel=group.channel,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -48,7 +49,12 @@ class SlackRemediation:
         self.authz = SlackAuthorizer(settings, client)
         notifier = SlackFlowNotifier(settings, client, self.authz, self.token)
         self.flow = RemediationFlow(
-            settings, StateRequestLog(escalator.store), self.authz, notifier, self._count, audit_reader=changes_since
+            settings,
+            StateRequestLog(escalator.store, escalator.engaged),
+            self.authz,
+            notifier,
+            self._count,
+            audit_reader=changes_since,
         )
         escalator.leader_duties.append(self.flow.recover_interrupted)  # runs whose bot died mid-run
 
@@ -61,12 +67,26 @@ class SlackRemediation:
         """A signed button value, valid `ttl_s` seconds (default: a request's time to live)."""
         return sign(data, self.key, self.settings.actions.request_ttl_s if ttl_s is None else ttl_s)
 
-    def request_button(self, action: str, params: dict[str, Any], channel: str | None = None) -> str | None:
-        """A signed value for a suggestion's button, bound to the channel it is posted in; None
-        if no action has that name, or if its parameters hold a secret (no secret in a button)."""
+    def request_button(
+        self, action: str, params: dict[str, Any], evidence: dict[str, str] | None = None, channel: str | None = None
+    ) -> str | None:
+        """A signed value for a suggestion's button, bound to the channel it is posted in and to the
+        report it rests on (`evidence`: {"t": check target, "at": ISO time read}); None if no action
+        has that name, or if its parameters hold a secret (no secret in a button)."""
         if not ACTIONS.get(action) or redact_data(params) != params:
             return None
-        return self.token({"a": action, "p": params, **({"c": channel} if channel else {})})
+        extra = {**({"c": channel} if channel else {}), **({"e": evidence} if evidence else {})}
+        return self.token({"a": action, "p": params, **extra})
+
+    async def superseded(self, channel: str, evidence: Any) -> str | None:
+        """Why a remedy button must not act any more (its incident resolved, its check OK since), or None."""
+        if not isinstance(evidence, dict) or not channel:
+            return None
+        try:
+            read_at = datetime.fromisoformat(str(evidence.get("at")))
+        except ValueError:
+            return None
+        return await self.escalator.superseded(channel, str(evidence.get("t")), read_at)
 
     async def audit(
         self, actor: str, event: str, action: str, params: dict[str, Any], result: str = "", channel: str | None = None
@@ -211,9 +231,11 @@ def register_action_handlers(app: AsyncApp, flow: SlackRemediation) -> None:
                     await reply(client, body, found, respond)
                     return
                 action, params, bound = found
+                evidence = None  # an undo acts on what alp itself changed, not on a report
             else:
                 data = verify(value, flow.key)
                 action, params, bound = str(data.get("a", "")), dict(data.get("p") or {}), str(data.get("c") or "")
+                evidence = data.get("e")
         except (TokenError, ValueError, TypeError, KeyError) as err:
             await flow.audit(user, "refused", "?", {}, str(err))
             await reply(client, body, f":no_entry: {escape(err)}", respond)
@@ -221,6 +243,11 @@ def register_action_handlers(app: AsyncApp, flow: SlackRemediation) -> None:
         if bound and bound != channel:  # a finding's button belongs to the message it was posted in
             await flow.audit(user, "refused", action, params, f"button from {bound} clicked in {channel}")
             await reply(client, body, ":no_entry: this button belongs to a message in another channel", respond)
+            return
+        gone = await flow.superseded(channel, evidence)
+        if gone:
+            await flow.audit(user, "refused", action, params, gone, channel)
+            await reply(client, body, f":no_entry: Not run: {escape(gone)}", respond)
             return
         thread = body.get("container", {}).get("message_ts")
         await reply(

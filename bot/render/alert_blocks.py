@@ -139,6 +139,13 @@ def group_message(
     if report is not None:
         room = MAX_BLOCKS - len(blocks) - len(tail) - 1
         body = report.blocks
+        if group.status != "firing":  # resolved: no remedy acts on the evidence of a problem gone
+            kept = [b for b in body if not _remedies(b)]
+            if len(kept) < len(body):
+                kept.append(
+                    context(":no_entry_sign: Remedy buttons removed: the alert resolved after this report was read")
+                )
+            body = kept
         attachment = report.attachment
         if len(body) > room:
             body = [*body[:room], context("… the full report is attached")]
@@ -146,6 +153,14 @@ def group_message(
     blocks += tail
     text = f"{title} ({group.route.get('check', 'no check')})"
     return SlackMessage(esc(text), blocks[:MAX_BLOCKS], attachment)
+
+
+def _remedies(block: Block) -> bool:
+    """An actions block of a report's remedy (or open-incident) buttons."""
+    return block.get("type") == "actions" and any(
+        str(e.get("action_id", "")).startswith(("alp_action_request", "incident_open_from_finding"))
+        for e in block.get("elements", [])
+    )
 
 
 def clear_alerts_blocks(

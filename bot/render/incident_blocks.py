@@ -19,7 +19,7 @@ from bot.render.blocks import (
 from bot.render.escape import clean, escape
 from bot.render.report_blocks import fit
 from commands.redact import redact
-from escalation.ladder.pages import Page
+from escalation.ladder.pages import Page, next_page
 from escalation.model import Incident, Status
 
 EMOJI = {Status.TRIGGERED: ":rotating_light:", Status.ACKNOWLEDGED: ":eyes:", Status.RESOLVED: ":white_check_mark:"}
@@ -29,11 +29,7 @@ def incident_blocks(inc: Incident) -> tuple[str, list[Block]]:
     """The announcement, updated in place as the incident changes."""
     title = redact(f"{EMOJI[inc.status]} {inc.ref} · {inc.priority.value} · {inc.summary}")
     title = title if len(title) <= 150 else title[:149] + "…"  # plain text header; the summary is in full below
-    if inc.status is Status.TRIGGERED and inc.next_step < len(inc.ladder):
-        rung = inc.ladder[inc.next_step]
-        nxt = f"{rung.name} ({rung.mention})"
-    else:
-        nxt = "none (ladder stopped)" if inc.status is not Status.TRIGGERED else "ladder exhausted"
+    nxt = next_page(inc)
     fields = {
         "Status": inc.status.value
         + (f" by <@{inc.acked_by}>" if inc.status is Status.ACKNOWLEDGED else "")

@@ -14,7 +14,7 @@ from typing import Any
 from bot.render.blocks import INVALID, Block, actions, button, context, header, section
 from bot.render.escape import code, escape, inline
 from bot.render.report_text import ok_count_line, render_text, table_lines
-from commands.report import Code, Fields, Finding, Report, Severity, Table, Text
+from commands.report import ALWAYS_SHOWN, Code, Fields, Finding, Report, Severity, Table, Text
 
 EMOJI = {
     Severity.OK: ":white_check_mark:",
@@ -41,10 +41,15 @@ class SlackMessage:
     attachment: str | None = None  # full report as text, to upload as a file
 
 
-ButtonSigner = Callable[[str, dict[str, Any]], str | None]
+# (action, params, evidence {"t": check target, "at": when its report was read}) -> a signed value
+ButtonSigner = Callable[[str, dict[str, Any], dict[str, str]], str | None]
 
 
-def _finding_blocks(f: Finding, buttons: ButtonSigner | None = None) -> list[Block]:
+def _finding_blocks(
+    f: Finding, buttons: ButtonSigner | None = None, evidence: dict[str, str] | None = None
+) -> list[Block]:
+    if f.probe in ALWAYS_SHOWN and f.severity is Severity.OK and not f.evidence:  # context, not a finding
+        return [context(f"{EMOJI[f.severity]} {escape(f.title)}")]
     text = f"{EMOJI[f.severity]} *{escape(f.title)}*"
     if f.detail:
         text += f"\n{escape(f.detail)}"
@@ -64,7 +69,7 @@ def _finding_blocks(f: Finding, buttons: ButtonSigner | None = None) -> list[Blo
         blocks.append(context("Suggested: " + "\n".join(lines)))
         elements = []
         for i, s in enumerate(f.suggestions[:5]):
-            value = buttons(s.action, dict(s.params)) if buttons else None
+            value = buttons(s.action, dict(s.params), evidence or {}) if buttons else None
             if value:
                 elements.append(button(f"▶ {s.label}", f"alp_action_request:{i}", value))
         if elements:
@@ -101,7 +106,7 @@ def _context(report: Report, extra: str = "") -> Block:
     for f in report.findings:
         counts[f.severity] = counts.get(f.severity, 0) + 1
     tally = " · ".join(f"{EMOJI[s]} {n}" for s, n in sorted(counts.items(), key=lambda x: -x[0].rank))
-    text = f"`{report.target}` · {report.duration_s:.1f}s · {tally}{extra}"
+    text = f"`{report.target}` · read {report.started_at:%H:%M:%SZ} in {report.duration_s:.1f}s · {tally}{extra}"
     return context(text)
 
 
@@ -118,7 +123,7 @@ def render_report(report: Report, buttons: ButtonSigner | None = None, show_all:
     summary = [_header(report)]
     lines = [f"{EMOJI[f.severity]} {escape(f.title)}" for f in worst_first]
     if hidden:
-        lines.append(f"{EMOJI[Severity.OK]} {ok_count_line(hidden, 'the attached file')}")
+        lines.append(f"{EMOJI[Severity.OK]} {ok_count_line(hidden, 'the attached file', report.folded())}")
     chunk: list[str] = []
     for line in lines:
         if len(summary) >= MAX_BLOCKS - 3:
@@ -143,11 +148,11 @@ def _whole(report: Report, worst_first: list[Finding], hidden: int, buttons: But
     try:
         blocks = [_header(report)]
         for f in worst_first:
-            blocks += _finding_blocks(f, buttons)
+            blocks += _finding_blocks(f, buttons, {"t": report.target, "at": report.started_at.isoformat()})
             if not _fits(blocks):  # stop building what will not be sent
                 return None
         if hidden:
-            line = ok_count_line(hidden, f"`/alp check {report.target} --all`")
+            line = ok_count_line(hidden, f"`/alp check {report.target} --all`", report.folded())
             blocks.append(context(f"{EMOJI[Severity.OK]} {line}"))
         blocks.append(_context(report))
         incident = _open_incident_button(report)

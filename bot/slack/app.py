@@ -28,7 +28,6 @@ from bot.render.escape import code, escape
 from bot.render.report_blocks import SlackMessage, render_progress, render_usage
 from bot.router import (
     CheckRequest,
-    help_text,
     parse,
 )
 from bot.settings import Settings
@@ -47,7 +46,7 @@ from bot.slack.verbs import SlashCall, Verbs
 from commands.params import UsageError
 from commands.redact import redact
 from commands.registry import CHECKS, CheckContext
-from commands.report import Report, Severity
+from commands.report import Report
 from commands.runner import run_check
 from escalation.ladder.engine import Escalator
 from escalation.state.audit import changes_since
@@ -181,7 +180,7 @@ def build_app(settings: Settings, metrics: Metrics, escalator: Escalator, flow: 
             request = parse(text)
         except UsageError as err:
             metrics.commands.labels(verb=_verb(text), outcome="usage").inc()
-            msg = render_usage(f"{err}\n\n{help_text()}")
+            msg = render_usage(f"{err}\n`/alp help` lists every command.")  # the answer, not 10 k of help
             await ack(response_type="ephemeral", text=msg.text, blocks=msg.blocks)
             return
         await verbs[type(request)](SlashCall(ack, command, respond, client), request)
@@ -345,10 +344,9 @@ async def link_to_incident(
     escalator: Escalator, request: CheckRequest, command: dict[str, Any], report: Report
 ) -> None:
     """A check run for an incident (`--incident`, or in its channel) joins its steps and evidence."""
-    worst_first = sorted(report.redacted().findings, key=lambda f: -f.severity.rank)
-    findings = [f"{f.severity.value.upper()}: {f.title}" for f in worst_first if f.severity is not Severity.OK][:8]
-    user, text = command.get("user_id", "alp"), f"check {request.target}: {report.severity.value.upper()}"
-    data = {"target": request.target, "severity": report.severity.value, "findings": findings}
+    user = command.get("user_id", "alp")
+    params = request.params.model_dump(mode="json", exclude_defaults=True)
+    text, data = report.verdict(f"asked by <@{user}>", params)
     if not request.incident:
         await escalator.record_in_channel(command["channel_id"], user, "check", text, data)
         return

@@ -27,7 +27,8 @@ from commands.report import Report
 KEPT = 16
 LONGEST_CHANNEL = "C" + "Z" * 20  # Slack channel ids are shorter; a stand-in value is never shorter than a real one
 
-Signer = Callable[[str, dict[str, Any], str | None], str | None]  # bot.remediation.buttons.ActionFlow.request_button
+# bot.remediation.buttons.SlackRemediation.request_button: (action, params, evidence, channel) -> signed value
+Signer = Callable[[str, dict[str, Any], dict[str, str] | None, str | None], str | None]
 
 
 @dataclass
@@ -40,15 +41,15 @@ class Rendered:
     chart_title: str
     raw: str | None  # every line read (`alp logs`), one per line
     raw_count: int
-    buttons: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)  # stand-in -> (action, params)
+    buttons: dict[str, tuple[str, dict[str, Any], dict[str, str]]] = field(default_factory=dict)  # stand-in -> button
 
     def for_channel(self, sign: Signer, channel: str) -> SlackMessage:
         """The message with each button signed for `channel`."""
         if not self.buttons:
             return self.message
         body = json.dumps(self.message.blocks)
-        for stand_in, (action, params) in self.buttons.items():
-            value = sign(action, params, channel) or ""
+        for stand_in, (action, params, evidence) in self.buttons.items():
+            value = sign(action, params, evidence, channel) or ""
             body = body.replace(json.dumps(stand_in)[1:-1], json.dumps(value)[1:-1])
         return SlackMessage(self.message.text, json.loads(body), self.message.attachment)
 
@@ -59,12 +60,12 @@ _cache: OrderedDict[tuple[int, bool], tuple[Report, asyncio.Future[Rendered]]] =
 def _render(report: Report, show_all: bool, sign: Signer, on_render: Callable[[], None]) -> Rendered:
     """Runs on the worker pool."""
     on_render()
-    buttons: dict[str, tuple[str, dict[str, Any]]] = {}
+    buttons: dict[str, tuple[str, dict[str, Any], dict[str, str]]] = {}
 
-    def stand_in(action: str, params: dict[str, Any]) -> str | None:
-        value = sign(action, params, LONGEST_CHANNEL)
+    def stand_in(action: str, params: dict[str, Any], evidence: dict[str, str]) -> str | None:
+        value = sign(action, params, evidence, LONGEST_CHANNEL)
         if value is not None:
-            buttons[value] = (action, params)
+            buttons[value] = (action, params, evidence)
         return value
 
     clean = report.redacted()

@@ -136,8 +136,11 @@ class RequestLog(Protocol):
     ) -> None:
         """One audit row (already masked), tied to the open incident of `channel` if there is one."""
 
-    async def record_step(self, channel: str, actor: str, text: str, data: dict[str, Any]) -> None:
-        """An action run in `channel` joins the steps taken of its open incident, if any."""
+    async def record_step(
+        self, channel: str, actor: str, text: str, data: dict[str, Any], kind: str = "action"
+    ) -> None:
+        """An action run in `channel` (or the check that verified it, `kind` "check") joins the
+        steps taken of its open incident, if any; a remediation that ran acknowledges it."""
 
 
 class Authorizer(Protocol):
@@ -407,6 +410,8 @@ class RemediationFlow:
         report = await run_check(
             check, CheckContext(self.cfg, audit_reader=self.audit_reader), check.params.model_validate(raw)
         )
+        text, data = report.verdict(f"after {label(spec.name, req.params)}", raw)
+        await self.log.record_step(req.channel, "alp", text, data, kind="check")
         await self.notifier.verified(spec, req, report)
 
     async def undo_of(self, request_id: int) -> tuple[str, dict[str, Any], str] | None:

@@ -175,11 +175,25 @@ async def changes(ctx: CheckContext, p: ChangesParams) -> CheckResult:
     return CheckResult(findings, data)
 
 
+def real(changes: list[Change], services: list[str] | None = None) -> list[Change]:
+    """The changes a context line is about: no creations (a workload's first revision is not a
+    rollout of anything), and only those of `services` when given (an incident's affected services)."""
+    kept = [
+        c
+        for c in changes
+        if not (c.kind == "rollout" and c.before is None and str((c.after or {}).get("revision")) == "1")
+    ]
+    if services:
+        kept = [c for c in kept if any(_matches(c.object, s) for s in services)]
+    return kept
+
+
 def one_line(g: Gathered, now: datetime, window: str = "the last hour", most: int = 3) -> str:
-    """`2 changes in the last hour: user-service image app:1.4.2 -> 1.5.0 12 min ago, …`."""
-    n = len(g.changes)
+    """`2 changes in the last hour: user-service image app:1.4.2 -> 1.5.0 12 min ago, …` (real ones)."""
+    changes = real(g.changes)
+    n = len(changes)
     if n:
-        shown = ", ".join(f"{c.summary} {ago((now - c.at).total_seconds())}" for c in g.changes[:most])
+        shown = ", ".join(f"{c.summary} {ago((now - c.at).total_seconds())}" for c in changes[:most])
         text = f"{n} change(s) in {window}: {shown}" + (f", and {n - most} more (see changes)" if n > most else "")
     else:
         text = f"No changes seen in {window} (rollouts, the runbook's configmaps, scaling, alp's actions)"
@@ -221,10 +235,15 @@ PAGE_WAIT_S = 2.0  # a page waits at most this long for its changes (the API may
 
 
 async def incident_change_lines(
-    config: ChecksConfig, opened_at: datetime, most: int = 20, audit_reader: AuditReader | None = None
+    config: ChecksConfig,
+    opened_at: datetime,
+    most: int = 20,
+    audit_reader: AuditReader | None = None,
+    services: list[str] | None = None,
 ) -> list[str]:
-    """Changes from one hour before an incident opened until now, newest first, one line each
-    (for its page and postmortem). Sources that could not be read are named in a last line."""
+    """Real changes (`real`) of the incident's `services` (all when none are set) from one hour
+    before it opened until now, newest first, one line each (for its page and postmortem); those
+    after it opened say so. Sources that could not be read are named in a last line."""
     limit = min(config.timeouts.probe_s, PAGE_WAIT_S)
     try:
         g = await asyncio.wait_for(gather(config, opened_at - timedelta(seconds=RECENT_S), None, audit_reader), limit)
@@ -232,9 +251,15 @@ async def incident_change_lines(
         return [f"changes not read within {limit:g}s"]
     except Exception as err:
         return [f"changes could not be read ({type(err).__name__})"]
-    lines = [f"{c.at:%H:%M:%S}Z {c.summary}" + (f" (by {c.by})" if c.by else "") for c in g.changes[:most]]
-    if len(g.changes) > most:
-        lines.append(f"… and {len(g.changes) - most} more (alp changes)")
+    changes = real(g.changes, services)
+    lines = [
+        f"{c.at:%H:%M:%S}Z {c.summary}"
+        + (f" (by {c.by})" if c.by else "")
+        + (" (after it opened)" if c.at > opened_at else "")
+        for c in changes[:most]
+    ]
+    if len(changes) > most:
+        lines.append(f"… and {len(changes) - most} more (alp changes)")
     if g.errors:
         lines.append(f"could not read {len(g.errors)} source(s): {next(iter(g.errors.values()))}")
     return lines or ["no changes seen since one hour before it opened"]
@@ -246,6 +271,8 @@ def incident_changes_hook(
     """The escalator's `recent_changes`: an incident (with `opened_at`) -> its change lines."""
 
     async def lines(inc: Any) -> list[str]:
-        return await incident_change_lines(config, inc.opened_at, audit_reader=audit_reader)
+        return await incident_change_lines(
+            config, inc.opened_at, audit_reader=audit_reader, services=list(inc.services or [])
+        )
 
     return lines

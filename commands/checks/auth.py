@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 
 from commands.backends import net
@@ -114,6 +115,17 @@ def connections_probe(ctx: CheckContext) -> Probe:
     return probe
 
 
+POOL_EXHAUSTED = re.compile(r"acquir\w* (a )?connection|connection pool|too many (clients|connections)", re.I)
+
+
+def pool_remedy(lines: list[str]) -> list[Suggestion]:
+    """The runbook's "Database Connection Issues": restart auth-service, where its logs show it
+    waiting for a database connection."""
+    if any(POOL_EXHAUSTED.search(line) for line in lines):
+        return [restart(APP, "runbook: database connection issues (it waits for a pooled connection)")]
+    return []
+
+
 @check(
     "auth",
     summary="auth-service pods, logs, /health, DB reachability, OAuth provider, JWT key",
@@ -129,7 +141,9 @@ async def auth(ctx: CheckContext, params: NoParams) -> CheckResult:
             ctx,
             {
                 "pods": pods_probe(kh, cfg.namespace, f"app={APP}", APP, restart_auth),
-                "errors": log_grep_probe(kh, cfg.namespace, APP, r"\berror\b", "error line(s)"),
+                "errors": log_grep_probe(
+                    kh, cfg.namespace, APP, r"\berror\b", "error line(s)", suggest=lambda lines: pool_remedy(lines)
+                ),
                 "health": health_probe(cfg, APP, restart_auth),
                 "postgres-tcp": tcp_probe(
                     host, port, "PostgreSQL from the bot", cfg.timeouts.probe_s, backend="PostgreSQL"
@@ -177,4 +191,10 @@ async def auth_latency(ctx: CheckContext, params: NoParams) -> CheckResult:
             },
             timeout_s=cfg.timeouts.probe_s * 2 + th.rate_window_s,
         )
+    slow_users = any(
+        f.probe == "slow-queries" and re.search(r"\busers\b", " ".join(str(e) for e in f.evidence)) for f in findings
+    )
+    if not slow_users:  # REINDEX TABLE users rests on a slow statement on users, shown in this report
+        for f in findings:
+            f.suggestions = [s for s in f.suggestions if s.action != "reindex"]
     return CheckResult(findings)

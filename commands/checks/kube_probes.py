@@ -12,7 +12,7 @@ from collections.abc import Callable
 from commands.backends.kube import Kube, KubeError
 from commands.checks.logscan import PodLogs, at_least, deployment_logs, extract_ms, metric_pattern, percentiles
 from commands.config import ChecksConfig
-from commands.kube_facts import pod_state
+from commands.kube_facts import PodState, pod_state
 from commands.patterns import compile_pattern
 from commands.probes import SCALED_TO_ZERO, Probe
 from commands.registry import CheckContext
@@ -103,6 +103,16 @@ async def no_pods(kh: KubeHandle, namespace: str | None, selector: str | None, l
 
 
 # ---------------------------------------------------------------------- Kubernetes
+def named(pods: list[PodState], most: int = 3) -> str:
+    """The pods a headline is about, by name with their first reason: "user-service-7d9f (CrashLoopBackOff),
+    auth-service-2 (+2 more)" — a lock screen shows which service, not only how many."""
+    shown = [
+        f"{p.name} ({p.reasons[0].split(': ', 1)[-1]})" if p.reasons else p.name
+        for p in sorted(pods, key=lambda p: p.name)[:most]
+    ]
+    return ", ".join(shown) + (f" (+{len(pods) - most} more)" if len(pods) > most else "")
+
+
 def pods_probe(
     kh: KubeHandle,
     namespace: str | None,
@@ -126,7 +136,11 @@ def pods_probe(
             for s in sorted(bad + [r for r in restarts if r not in bad], key=lambda s: (s.namespace, s.name))
         ]
         severity = Severity.CRITICAL if bad else Severity.WARNING
-        title = f"{label}: {len(bad)} of {len(states)} pod(s) not running/ready" if bad else f"{label}: pods restarting"
+        title = (
+            f"{label}: {named(bad)} not running/ready ({len(bad)} of {len(states)} pods)"
+            if bad
+            else f"{label}: {named(restarts)} restarting"
+        )
         return [
             Finding(
                 severity=severity,

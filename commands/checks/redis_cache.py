@@ -207,6 +207,7 @@ async def redis_check(ctx: CheckContext, params: RedisParams) -> CheckResult:
                 severity=Severity.OK,
                 title=f"SCAN {pattern}: {len(found)} key(s){more}",
                 evidence=[Code(text="\n".join(found[:10]))] if found else [],
+                asked=params.pattern is not None,
             )
         ]
 

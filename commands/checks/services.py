@@ -12,7 +12,7 @@ from pydantic import Field
 from commands.backends import net, redis
 from commands.checks.endpoint_probes import host_port, redis_ping_probe, tcp_probe
 from commands.checks.kafka_lag import KafkaLagParams, kafka_lag
-from commands.checks.kube_probes import KubeHandle, log_grep_probe, log_metric_probe, restart
+from commands.checks.kube_probes import KubeHandle, log_grep_probe, log_metric_probe, pods_probe, restart
 from commands.kube_facts import parse_quantity
 from commands.probes import Probe, availability, run_probes
 from commands.registry import CheckContext, CheckResult, NoParams, check
@@ -27,9 +27,9 @@ def _kafka_host_port(bootstrap: str) -> tuple[str, int]:
 
 @check(
     "progress",
-    summary="user-service progress logs, Kafka and Redis reachability, user-service lag",
+    summary="user-service pods and progress logs, Kafka and Redis reachability, user-service lag",
     runbook="User Service Issues — Progress Not Updating",
-    probes=("logs", "kafka-tcp", "redis", "lag"),
+    probes=("pods", "logs", "kafka-tcp", "redis", "lag"),
 )
 async def progress(ctx: CheckContext, params: NoParams) -> CheckResult:
     cfg = ctx.config
@@ -38,14 +38,15 @@ async def progress(ctx: CheckContext, params: NoParams) -> CheckResult:
 
         async def lag() -> list[Finding]:
             group = next((g for g, d in cfg.platform.consumer_groups.items() if d == "user-service"), "user-service")
-            result = await kafka_lag(
-                ctx, KafkaLagParams(group=group, samples=2, interval=min(cfg.kafka_lag.interval_s, 1.0))
-            )
+            # the shared history if the bot samples, else the configured samples: nobody asked for --samples
+            result = await kafka_lag(ctx, KafkaLagParams(group=group, interval=min(cfg.kafka_lag.interval_s, 1.0)))
             return [f for f in result.findings if f.probe == "groups" or "unreachable" in f.title]
 
+        restart_user = lambda: [restart("user-service", "runbook: restart user service")]  # noqa: E731
         findings = await run_probes(
             ctx,
-            {
+            {  # the cause before the symptom: a crashing pod, then its errors, then the lag they cause
+                "pods": pods_probe(kh, cfg.namespace, "app=user-service", "user-service", restart_user),
                 "logs": log_grep_probe(
                     kh,
                     cfg.namespace,
@@ -107,7 +108,7 @@ def redis_latency_probe(ctx: CheckContext) -> Probe:
     "scheduler",
     summary="scheduler selection_time, Redis latency, reachability of ml-service",
     runbook="Scheduler Service Issues — Slow Item Selection",
-    probes=("selection-time", "redis-latency", "ml-service"),
+    probes=("pods", "selection-time", "redis-latency", "ml-service"),
 )
 async def scheduler(ctx: CheckContext, params: NoParams) -> CheckResult:
     cfg, th = ctx.config, ctx.config.thresholds
@@ -131,7 +132,14 @@ async def scheduler(ctx: CheckContext, params: NoParams) -> CheckResult:
 
         findings = await run_probes(
             ctx,
-            {
+            {  # the cause first: a pod not ready, then the latency it causes
+                "pods": pods_probe(
+                    kh,
+                    cfg.namespace,
+                    "app=scheduler-service",
+                    "scheduler-service",
+                    lambda: [restart("scheduler-service", "a pod not ready: restart it")],
+                ),
                 "selection-time": log_metric_probe(
                     kh,
                     "scheduler-service",
@@ -144,6 +152,9 @@ async def scheduler(ctx: CheckContext, params: NoParams) -> CheckResult:
                 "ml-service": tcp_probe(host, port, "ml-service", cfg.timeouts.probe_s, lambda: remedies()[2:]),
             },
         )
+    if any(f.probe == "ml-service" and f.severity is Severity.OK for f in findings):  # ml-service answers:
+        for f in findings:  # its fallback is no remedy here
+            f.suggestions = [s for s in f.suggestions if s.params.get("configmap") != "scheduler-config"]
     return CheckResult(findings)
 
 
@@ -231,7 +242,8 @@ async def algorithm(ctx: CheckContext, params: AlgorithmParams) -> CheckResult:
             user = params.user
 
             async def state() -> list[Finding]:
-                return [await redis_key(ctx, f"scheduler:{user}")]
+                found = await redis_key(ctx, f"scheduler:{user}")
+                return [found.model_copy(update={"asked": True})]
 
             probes["user-state"] = state
         findings = await run_probes(ctx, probes)

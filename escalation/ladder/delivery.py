@@ -64,6 +64,8 @@ class Delivery:
         # On-call schedules (escalation.oncall.paging): the rung's people now, or a Gap; and what
         # to do after a gap (the engine makes the next rung due at once). None: rungs as configured.
         self.people, self.on_gap = people, on_gap
+        # The incident's checks run again before its page is built (Escalator.recheck; bounded there).
+        self.recheck: Callable[[Incident, str], Awaitable[int]] | None = None
 
     @property
     def lease_s(self) -> float:
@@ -102,6 +104,8 @@ class Delivery:
                     await self._pager_event(claimed)
                 return
             changes = await self._changes(inc)  # before the claim: the lease covers the send only
+            if self.recheck is not None and key.step < len(inc.ladder):  # the page says what is true now
+                await self.recheck(inc, f"before paging {inc.ladder[key.step].name}")
             claimed = await self.outbox.claim(key, self.lease_s)
             if claimed is None:
                 return

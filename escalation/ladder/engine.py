@@ -15,7 +15,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,6 +25,8 @@ from escalation.ladder.delivery import Delivery
 from escalation.ladder.leader import Lease
 from escalation.ladder.notify import Notifier
 from escalation.ladder.owed import OwedEffects
+from escalation.ladder.pages import next_page
+from escalation.ladder.recheck import RunCheck, recheck, superseded
 from escalation.model import (
     CHECKLIST,
     Incident,
@@ -85,6 +87,7 @@ class Escalator:
             self._gap_moves_on,
         )
         self.owed = OwedEffects(store, cfg, notifier, self._refresh)
+        self.delivery.recheck = self.recheck
         self._runs = False  # started with lead=True: delivers what its own users do, may lead
         self._loop: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -97,6 +100,9 @@ class Escalator:
         # More work for whoever leads, run at each reconciler pass (e.g. the remediation flow's
         # `recover_interrupted`: runs whose process died); each one's failure is logged, not raised.
         self.leader_duties: list[Callable[[], Awaitable[object]]] = []
+        # A check by name and parameters -> its report; the bot sets it (commands.runner.check_runner)
+        # so pages and resolutions re-run the incident's checks (escalation.ladder.recheck). None: they do not.
+        self.run_check: RunCheck | None = None
 
     @classmethod
     def connect(
@@ -204,6 +210,9 @@ class Escalator:
         for inc in due["reminder"]:
             if self.leading:
                 await self._remind(inc)
+        for inc in due["warning"]:
+            if self.leading:
+                await self._warn(inc)
         for inc in due["step"]:
             if self.leading:
                 await self._advance(inc, timed=True)
@@ -223,7 +232,10 @@ class Escalator:
         if inc.escalation_id is None or step >= len(inc.ladder):
             return None
         following = now() + timedelta(seconds=inc.ladder[step + 1].delay_s) if step + 1 < len(inc.ladder) else None
-        new = await self.store.advance(inc.id, inc.escalation_id, step, following)
+        warn = self.cfg.manager_warning_s
+        phone_next = following is not None and inc.ladder[step + 1].via == "pager" and warn > 0
+        warn_at = max(now(), following - timedelta(seconds=warn)) if following is not None and phone_next else None
+        new = await self.store.advance(inc.id, inc.escalation_id, step, following, warn_at)
         if new is None:
             return None
         if timed and inc.next_due_at is not None:
@@ -327,14 +339,25 @@ class Escalator:
         else:  # this notifier cannot announce (the terminal): leave it to the bot
             await self.store.release_announcement(inc.id)
 
-    async def acknowledge(self, incident_id: int, user: str) -> bool:
-        inc = await self.store.acknowledge(incident_id, user, self.cfg.ack_timeout_s, self.cfg.reminder_s)
+    async def acknowledge(self, incident_id: int, user: str, how: str = "") -> bool:
+        """Triggered -> acknowledged by `user`; `how`: what counted as the acknowledgement, if not the button."""
+        inc = await self.store.acknowledge(incident_id, user, self.cfg.ack_timeout_s, self.cfg.reminder_s, how)
         if inc is None:
             return False
         await self._refresh(inc)
-        await self._safely(self.notifier.say(inc, f":white_check_mark: acknowledged by <@{user}>; escalation stopped"))
+        said = f"acknowledged by <@{user}>{', ' + how.removeprefix('by ') if how else ''}; escalation stopped"
+        await self._safely(self.notifier.say(inc, f":white_check_mark: {said}"))
         self._wake.set()
         return True
+
+    async def engaged(self, incident_id: int, user: str, how: str) -> bool:
+        """Someone working the incident (confirming a remediation that ran, setting a silence) acknowledges
+        it when `ack_on_engagement` is on (the default): the ladder stops instead of paging the next
+        person, recorded as "acknowledged by confirming …". False if it was not triggered or it is off.
+        Whoever may confirm an action may acknowledge (the Acknowledge button is open to the channel)."""
+        if not self.cfg.ack_on_engagement or not user or user == "alp":
+            return False
+        return await self.acknowledge(incident_id, user, how)
 
     async def _ack_timeout(self, inc: Incident) -> None:
         if inc.acked_at is None:
@@ -362,6 +385,14 @@ class Escalator:
                 f":alarm_clock: {inc.ref} acknowledged by <@{inc.acked_by}> {hours:.1f}h ago and still not resolved",
             )
         )
+
+    async def _warn(self, inc: Incident) -> None:
+        """The thread says, `manager_warning_s` before, that the manager's phone is next (once)."""
+        if inc.remind_at is None or await self.store.remind(inc.id, inc.remind_at, None, Status.TRIGGERED) is None:
+            return
+        text = f"{next_page(inc)}: acknowledge now to stop the call"
+        await self.store.log(inc.id, "alp", TimelineKind.REMINDER, f"warned: next page {text}")
+        await self._safely(self.notifier.say(inc, f":telephone_receiver: Next page: {text}"))
 
     async def escalate_now(self, incident_id: int, user: str, from_step: int | None = None) -> str:
         """Page the next step now; what happened, for the user. `from_step` is the step the user saw
@@ -394,6 +425,7 @@ class Escalator:
         if inc is None:
             return False
         self._wake.set()  # the pager's alerts owe their resolve
+        await self.recheck(inc, "on resolve")
         # the message, then the checklist: owed with the resolve, its first attempt ours
         await self.owed.carry_out(inc.id, Kind.CHECKLIST, Effect(inc.id, Kind.CHECKLIST, 1))
         return True
@@ -413,6 +445,20 @@ class Escalator:
     ) -> int | None:
         """`record` on the channel's open incident, if it has one (one statement): its id, or None."""
         return await add_entry_in_channel(self.store.engine, channel, user, kind, text, data)
+
+    async def recheck(self, inc: Incident, why: str) -> int:
+        """Run the incident's checks again (at most `page_recheck_s`), each verdict recorded with `why`."""
+        if self.run_check is None:
+            return 0
+        try:
+            return await recheck(self.store, inc, self.run_check, why, self.cfg.page_recheck_s)
+        except Exception as err:  # a page or a resolution never fails for want of a fresh verdict
+            log.warning("%s: re-running its checks %s failed: %s", inc.ref, why, err)
+            return 0
+
+    async def superseded(self, channel: str, target: str, read_at: datetime) -> str | None:
+        """Why a remedy button under a `target` report read at `read_at` must not act (escalation.ladder.recheck)."""
+        return await superseded(self.store, channel, target, read_at)
 
     async def _refresh(self, inc: Incident) -> None:
         """Update the announcement until it shows the newest state: another replica may change the

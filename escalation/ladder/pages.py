@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
-from escalation.model import Incident, Step, TimelineEntry
+from escalation.model import Incident, Status, Step, TimelineEntry
 
 STEP_KINDS = ("check", "action")
 
@@ -33,7 +35,7 @@ class Page:
             "Steps Taken": "\n".join(self.steps_taken) or "none recorded yet",
             "Current Status": self.status,
             "Logs and Evidence": ("\n".join(self.evidence) or "no checks run yet")
-            + ("\nChanges since 1 h before it opened:\n" + "\n".join(self.changes) if self.changes else ""),
+            + ("\nChanges (from 1 h before it opened):\n" + "\n".join(self.changes) if self.changes else ""),
         }
 
     def text(self) -> str:
@@ -41,8 +43,57 @@ class Page:
         return head + "\n" + "\n".join(f"*{k}*: {v}" for k, v in self.fields().items())
 
 
+def next_page(inc: Incident, at: datetime | None = None) -> str:
+    """Who is paged next and when, as every incident message says it: "secondary (@platform-oncall)
+    at 17:45Z (in 30 min) unless acknowledged"; or why nobody is (acknowledged, resolved, ladder done)."""
+    if inc.status is Status.ACKNOWLEDGED:
+        return "none: acknowledged" + (f" at {inc.acked_at:%H:%M}Z" if inc.acked_at else "")
+    if inc.status is Status.RESOLVED:
+        return "none: resolved"
+    if inc.next_step >= len(inc.ladder):
+        return "none: every step of the ladder has been paged"
+    rung = inc.ladder[inc.next_step]
+    who = f"{rung.name} ({rung.mention})"
+    if inc.next_due_at is None:
+        return f"{who} unless acknowledged"
+    minutes = max(0, math.ceil(((inc.next_due_at - (at or datetime.now(UTC))).total_seconds()) / 60))
+    return f"{who} at {inc.next_due_at:%H:%M}Z (in {minutes} min) unless acknowledged"
+
+
 def _when(e: TimelineEntry) -> str:
     return e.at.strftime("%H:%M:%SZ")
+
+
+def taken_at(e: TimelineEntry) -> datetime:
+    """When a check entry's evidence was read (`taken_at` of its data), else when it was recorded."""
+    raw = e.data.get("taken_at")
+    try:
+        return datetime.fromisoformat(str(raw)) if raw else e.at
+    except ValueError:
+        return e.at
+
+
+def verdicts(entries: list[TimelineEntry]) -> tuple[list[TimelineEntry], list[TimelineEntry]]:
+    """The incident's check verdicts: the newest of each check (newest first) and the earlier ones
+    they superseded (newest first)."""
+    checks = [e for e in entries if e.kind == "check" and e.data.get("target")]
+    newest: dict[str, TimelineEntry] = {}
+    for e in sorted(checks, key=taken_at):
+        newest[str(e.data["target"])] = e
+    current = sorted(newest.values(), key=taken_at, reverse=True)
+    earlier = [e for e in sorted(checks, key=taken_at, reverse=True) if all(e is not c for c in current)]
+    return current, earlier
+
+
+def verdict_lines(e: TimelineEntry) -> list[str]:
+    """A check verdict with the time its evidence was read: "17:05:20Z deadlocks: OK (after
+    terminate-queries pids=812)", then its findings (worst first), one a line."""
+    why = e.data.get("why")
+    head = f"{taken_at(e):%H:%M:%SZ} {e.data.get('target')}: {str(e.data.get('severity', '?')).upper()}"
+    findings = [str(f) for f in e.data.get("findings") or []]
+    if findings and findings[0].startswith("OK: ") and len(findings) == 1:
+        head, findings = f"{head}: {findings[0][4:]}", []
+    return [head + (f" ({why})" if why else ""), *(f"  {f}" for f in findings)]
 
 
 def build_page(
@@ -56,12 +107,21 @@ def build_page(
         for e in entries
         if e.kind in STEP_KINDS
     ]
-    evidence: list[str] = []
-    for e in reversed(entries):
-        if e.kind == "check" and e.data.get("findings"):
-            evidence = [f"{e.data.get('target')}: {line}" for line in e.data["findings"]]
-            break
-    status = f"{inc.status.value}, {inc.priority.value}; ongoing since {inc.opened_at:%H:%M:%SZ}"
+    now, history = verdicts(entries)
+    evidence = [line for e in now for line in verdict_lines(e)]
+    if history:
+        evidence += ["Earlier verdicts (superseded):", *(f"  {verdict_lines(e)[0]}" for e in history)]
+    status = f"{inc.status.value}, {inc.priority.value}; open since {inc.opened_at:%H:%M:%SZ}"
+    if now:
+        status += ". Now: " + "; ".join(
+            f"{e.data.get('target')} {str(e.data.get('severity', '?')).upper()} at {taken_at(e):%H:%M:%SZ}" for e in now
+        )
+    done = [e for e in entries if e.kind == "action"]
+    if done:
+        status += ". Actions: " + "; ".join(
+            f"{_when(e)} {e.text} ({'succeeded' if e.data.get('ok') else 'failed'})" for e in done[-3:]
+        )
+    status += f". Next page: {next_page(inc)}"
     return Page(
         incident=f"{inc.ref} [{inc.priority.value}] {inc.summary}",
         step=step.name,
@@ -71,6 +131,6 @@ def build_page(
         timeline=[opened, *story[1:]][-max_lines:],
         steps_taken=steps[-max_lines:],
         status=status,
-        evidence=evidence[:max_lines],
+        evidence=evidence[: max_lines * 2],
         changes=(changes or [])[:max_lines],
     )

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -14,13 +15,17 @@ from escalation.state.db import Database
 from escalation.state.requests import RequestTable
 from escalation.state.store import Store
 
+# (incident id, who, how) -> whether it acknowledged the incident (Escalator.engaged)
+Engaged = Callable[[int, str, str], Awaitable[bool]]
+
 
 class StateRequestLog:
     """Requests as typed `ActionRequest`s, each move one conditional UPDATE; audit rows tied to
     the open incident of their channel."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, on_engaged: Engaged | None = None) -> None:
         self.store = store
+        self.on_engaged = on_engaged  # the bot's Escalator.engaged: a remediation that ran acknowledges
         self.requests = RequestTable(store.db)
         self.audit_log = AuditLog(store.db)
 
@@ -80,10 +85,15 @@ class StateRequestLog:
         inc = await self.store.open_in_channel(channel) if channel else None
         await self.audit_log.record(actor, event, action, params, result, inc.id if inc else None)
 
-    async def record_step(self, channel: str, actor: str, text: str, data: dict[str, Any]) -> None:
+    async def record_step(
+        self, channel: str, actor: str, text: str, data: dict[str, Any], kind: str = TimelineKind.ACTION
+    ) -> None:
         inc = await self.store.open_in_channel(channel) if channel else None
-        if inc is not None:
-            await self.store.log(inc.id, actor, TimelineKind.ACTION, text, data)
+        if inc is None:
+            return
+        await self.store.log(inc.id, actor, kind, text, data)
+        if self.on_engaged is not None and kind == TimelineKind.ACTION and data.get("ok"):
+            await self.on_engaged(inc.id, actor, f"by confirming {text.partition(':')[0]}")
 
 
 def _request(row: dict[str, Any]) -> ActionRequest:

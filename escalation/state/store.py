@@ -129,13 +129,10 @@ class Store:
         async with self.engine.connect() as conn:
             return [_incident(r) for r in (await conn.execute(q)).mappings()]
 
-    async def _newest_open(self, where: Any) -> Incident | None:
-        q = (
-            incidents.select()
-            .where(where, incidents.c.status != Status.RESOLVED.value)
-            .order_by(incidents.c.id.desc())
-            .limit(1)
-        )
+    async def _newest_open(self, where: Any, resolved_too: bool = False) -> Incident | None:
+        if not resolved_too:
+            where = sa.and_(where, incidents.c.status != Status.RESOLVED.value)
+        q = incidents.select().where(where).order_by(incidents.c.id.desc()).limit(1)
         async with self.engine.connect() as conn:
             row = (await conn.execute(q)).mappings().first()
         return _incident(row) if row else None
@@ -143,6 +140,10 @@ class Store:
     async def open_in_channel(self, channel: str) -> Incident | None:
         """The newest unresolved incident announced in `channel`."""
         return await self._newest_open(incidents.c.channel == channel)
+
+    async def newest_in_channel(self, channel: str) -> Incident | None:
+        """The newest incident announced in `channel`, resolved or not."""
+        return await self._newest_open(incidents.c.channel == channel, resolved_too=True)
 
     async def open_for_key(self, key: str) -> Incident | None:
         """The unresolved incident opened for an external key (e.g. an Alertmanager group key)."""
@@ -189,16 +190,17 @@ class Store:
         return _incident(row)
 
     async def acknowledge(
-        self, incident_id: int, user: str, ack_timeout_s: float, reminder_s: float
+        self, incident_id: int, user: str, ack_timeout_s: float, reminder_s: float, how: str = ""
     ) -> Incident | None:
-        """Triggered -> acknowledged; the ladder stops, the ack timeout and first reminder are set."""
+        """Triggered -> acknowledged; the ladder stops, the ack timeout and first reminder are set.
+        `how`: what counted as the acknowledgement when it was not the button ("by confirming restart …")."""
         at = now()
         return await self._transition(
             incident_id,
             incidents.c.status == Status.TRIGGERED.value,
             user,
             TimelineKind.ACK,
-            "acknowledged; escalation stopped",
+            f"acknowledged{' ' + how if how else ''}; escalation stopped",
             pager_event=PagerEvent.ACKNOWLEDGE.value,
             status=Status.ACKNOWLEDGED.value,
             acked_by=user,
@@ -268,10 +270,11 @@ class Store:
         }
 
     async def advance(
-        self, incident_id: int, escalation_id: str, step: int, next_due_at: datetime | None
+        self, incident_id: int, escalation_id: str, step: int, next_due_at: datetime | None, warn_at: datetime | None
     ) -> Incident | None:
         """Move the ladder past `step` (only on the active escalation, only once): the step's page
-        goes into the outbox in the same transaction (`escalation.state.outbox`)."""
+        goes into the outbox in the same transaction (`escalation.state.outbox`). `warn_at`: when the
+        thread warns of the next step (the manager's phone); kept in `remind_at` while triggered."""
 
         async with self.engine.begin() as conn:
             row = (
@@ -284,7 +287,12 @@ class Store:
                             incidents.c.status == Status.TRIGGERED.value,
                             incidents.c.next_step == step,
                         )
-                        .values(next_step=step + 1, next_due_at=next_due_at, version=incidents.c.version + 1)
+                        .values(
+                            next_step=step + 1,
+                            next_due_at=next_due_at,
+                            remind_at=warn_at,
+                            version=incidents.c.version + 1,
+                        )
                         .returning(*incidents.c)
                     )
                 )
@@ -296,8 +304,11 @@ class Store:
             await insert_page(conn, incident_id, escalation_id, step)
         return _incident(row)
 
-    async def remind(self, incident_id: int, due: datetime, next_at: datetime) -> Incident | None:
-        """Take the reminder due at `due` (once, whoever tries) and set the next one."""
+    async def remind(
+        self, incident_id: int, due: datetime, next_at: datetime | None, status: Status = Status.ACKNOWLEDGED
+    ) -> Incident | None:
+        """Take the reminder due at `due` (once, whoever tries) and set the next one; on a triggered
+        incident (`status`) it is the warning before the manager's phone, taken once (`next_at` None)."""
         async with self.engine.begin() as conn:
             row = (
                 (
@@ -305,7 +316,7 @@ class Store:
                         incidents.update()
                         .where(
                             incidents.c.id == incident_id,
-                            incidents.c.status == Status.ACKNOWLEDGED.value,
+                            incidents.c.status == status.value,
                             incidents.c.remind_at == due,
                         )
                         .values(remind_at=next_at)
@@ -318,7 +329,7 @@ class Store:
         return _incident(row) if row else None
 
     async def due(self, at: datetime) -> dict[str, list[Incident]]:
-        """What the reconciler has to do at `at`: "announce", "step", "ack_timeout", "reminder"."""
+        """What the reconciler has to do at `at`: "announce", "step", "ack_timeout", "reminder", "warning"."""
         c = incidents.c
         acked = c.status == Status.ACKNOWLEDGED.value
         wheres = {
@@ -326,6 +337,7 @@ class Store:
             "step": sa.and_(c.status == Status.TRIGGERED.value, c.next_due_at <= at),
             "ack_timeout": sa.and_(acked, c.ack_due_at <= at),
             "reminder": sa.and_(acked, c.remind_at <= at),
+            "warning": sa.and_(c.status == Status.TRIGGERED.value, c.remind_at <= at),
         }
         async with self.engine.connect() as conn:
             return {

@@ -83,7 +83,9 @@ def test_acknowledge_button_stops_the_ladder_and_updates_the_message(bot, fake_s
     assert status == 200
     update = fake_slack.wait_for(
         "chat.update",
-        lambda c: c.args.get("ts") == msg.response["ts"] and "acknowledged" in blocks_text(c.args.get("blocks", [])),
+        lambda c: (  # "acknowledged by": every state says "next page: … unless acknowledged"
+            c.args.get("ts") == msg.response["ts"] and "acknowledged by" in blocks_text(c.args.get("blocks", []))
+        ),
     )
     assert "U0BOB" in blocks_text(update.args["blocks"])
     assert "incident_ack" not in blocks_text(update.args["blocks"])  # no button to ack twice

@@ -328,6 +328,26 @@ async def test_health_and_critical_reports_carry_the_last_hour_in_one_line(testb
     assert quiet.severity is not Severity.CRITICAL and not [f for f in quiet.findings if f.probe == "changes"]
 
 
+async def test_context_lines_are_real_changes_of_the_affected_services(testbed, kube_admin, platform, ns):
+    """#29: a creation is not a rollout; an incident's lines are its services' only; later ones say so."""
+    create_deployment(kube_admin, ns, "user-service", {"LOG_LEVEL": "info"})  # created now: revision 1
+    configmap(kube_admin, ns, "auth-config", {"cache_ttl": "60"})
+    opened = datetime.now(UTC)
+    await asyncio.sleep(1.1)  # Kubernetes records write times to the second
+    client.CoreV1Api(kube_admin).patch_namespaced_config_map(
+        "auth-config", ns, {"data": {"cache_ttl": "90"}}, field_manager="kubectl-patch"
+    )
+    cfg = config_for(testbed, platform, ns)
+
+    health = await run("health", cfg)
+    line = next(f for f in health.findings if f.probe == "changes").title
+    assert "revision 1" not in line and "user-service" not in line, line
+
+    lines = await incident_change_lines(cfg, opened, services=["auth-service"])
+    assert any("cache_ttl=90" in x and "(after it opened)" in x for x in lines), lines
+    assert not any("user-service" in x for x in lines), lines
+
+
 async def test_incident_lines_span_one_hour_before_it_opened(testbed, kube_admin, platform, ns):
     configmap(kube_admin, ns, "auth-config", {"cache_ttl": "60"})
     client.CoreV1Api(kube_admin).patch_namespaced_config_map(
@@ -388,7 +408,7 @@ def test_a_page_carries_the_changes_since_an_hour_before_it_opened(bot, fake_sla
             lambda c: "you are paged for" in c.args.get("text", "") and f"INC-{n} " in c.args["text"],
         )
         fields = blocks_text(page.args["blocks"])
-        assert "Changes since 1 h before it opened" in fields
+        assert "Changes (from 1 h before it opened)" in fields
         assert "ml-service-config written: prediction_timeout=9s" in fields and "kubectl-edit" in fields
         command(bot, fake_slack, f"incident postmortem {n}")
         done = fake_slack.wait_for("upload", lambda c: f"INC-{n}" in c.args.get("content", ""))

@@ -54,7 +54,8 @@ async def test_health_reports_each_broken_component(testbed, kube_admin, platfor
     finally:
         platform.health.clear()
     assert time.monotonic() - t0 < 10
-    pods = finding(report, "Pods in all namespaces: 2 of")
+    pods = finding(report, "not running/ready (2 of")
+    assert pods.title.startswith("Pods in all namespaces: ") and "user-service" in pods.title, pods.title
     assert f"{ns}" in str(pods.evidence) and "CrashLoopBackOff" in str(pods.evidence)
     assert finding(report, "user-service /health failing").severity is Severity.CRITICAL
     assert finding(report, "auth-service /health: 200")
@@ -68,7 +69,10 @@ async def test_pod_reasons_oomkilled_and_not_ready(testbed, kube_admin, platform
     make_pod(kube_admin, ns, "auth-service-1", "auth-service", oom=True, restarts=2)
     make_pod(kube_admin, ns, "auth-service-2", "auth-service", ready=False)
     report = await run("auth", config_for(testbed, platform, ns))
-    evidence = str(finding(report, "auth-service: 2 of 2 pod(s) not running/ready").evidence)
+    pods = finding(report, "not running/ready (2 of 2 pods)")
+    # the headline names the pods and why, not only how many
+    assert pods.title.startswith("auth-service: auth-service-1 (") and ", auth-service-2 (" in pods.title, pods.title
+    evidence = str(pods.evidence)
     assert "last restart OOMKilled" in evidence and "ContainersNotReady" in evidence
 
 
@@ -107,7 +111,7 @@ async def test_network(testbed, kube_admin, platform, ns, cleanup_pods, unique):
     cfg.platform.services[1] = cfg.platform.services[1].model_copy(update={"url": "http://127.0.0.1:1"})
 
     bad = await run("network", cfg)
-    assert "restart" in actions(finding(bad, "istio-system: 1 of 1 pod(s) not running/ready"))
+    assert "restart" in actions(finding(bad, "not running/ready (1 of 1 pods)"))
     assert "user-service" in finding(bad, "with no ready endpoint").title
     assert "allow-auth-service" in str(finding(bad, "network policy(ies)").evidence)
     assert finding(bad, "user-service: cannot connect").severity is Severity.CRITICAL

@@ -51,3 +51,36 @@ def test_huge_labels_and_annotations_are_cut_visibly_never_mid_escape() -> None:
 def test_a_huge_option_value_from_a_label_is_cut_visibly_in_the_check_line() -> None:
     text = _context_text({"alertname": "KafkaLag"}, {"group": "g&" * 3000})
     assert "more characters)" in text and "Notifications: 0" in text  # cut said, the rest of the line kept
+
+
+def test_a_resolved_groups_message_keeps_the_report_but_no_live_remedy() -> None:
+    """#29: under a green RESOLVED header the CRITICAL report kept a live "terminate-queries" button
+    for a backend that no longer existed."""
+    from bot.render.report_blocks import render_report
+    from commands.report import Finding, Report, Severity, Suggestion
+
+    report = Report(
+        target="deadlocks",
+        started_at=datetime.now(UTC),
+        duration_s=0.2,
+        findings=[
+            Finding(
+                severity=Severity.CRITICAL,
+                title="2 backend(s) blocked waiting on locks; root blocker pid 812",
+                suggestions=[Suggestion(action="terminate-queries", params={"pids": "812"})],
+            )
+        ],
+    )
+    rendered = render_report(report, lambda action, params, *_: "signed-value")
+    group = AlertGroup(id=1, group_key="{}:{}", status="firing", channel="alerts", opened_at=datetime.now(UTC))
+    group.alerts = {"f1": {"status": "firing", "labels": {"alertname": "Deadlocks"}, "annotations": {}}}
+    group.route = {"check": "deadlocks", "params": {}}
+    firing = group_message(group, rendered, [], [], None, 10)
+    assert "alp_action_request" in str(firing.blocks)  # while it fires, the remedy is offered
+
+    group.status = "resolved"
+    group.alerts["f1"]["status"] = "resolved"
+    resolved = group_message(group, rendered, [], [], None, 10)
+    text = str(resolved.blocks)
+    assert "root blocker pid 812" in text and "read " in text  # the report stays, with its time
+    assert "alp_action_request" not in text and "Remedy buttons removed" in text

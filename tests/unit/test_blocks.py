@@ -78,7 +78,7 @@ def test_a_report_is_valid_block_kit_and_one_too_big_for_a_section_becomes_summa
         suggestions=[Suggestion(action="restart", params={"deployment": "user-service"})],
     )
     report = Report(target="health", started_at=NOW, duration_s=1.0, findings=[critical])
-    message = render_report(report, lambda action, params: f"signed:{action}")
+    message = render_report(report, lambda action, params, evidence: f"signed:{action}")
     same_through_the_models(message.blocks)
     assert message.attachment is None
     assert [b["type"] for b in message.blocks].count("actions") == 2  # the restart button, Open incident

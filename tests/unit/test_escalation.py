@@ -209,7 +209,7 @@ async def test_stale_job_after_resolve_does_nothing(make_engine):
     assert await eng.resolve(inc.id, "U1")
     resolved = await eng.get(inc.id)
     assert resolved.next_due_at is None and resolved.ack_due_at is None and resolved.remind_at is None
-    assert await eng.store.advance(inc.id, token, 0, None) is None  # a reconciler that read it before the resolve
+    assert await eng.store.advance(inc.id, token, 0, None, None) is None  # a reconciler that read it before the resolve
     await asyncio.sleep(1.3)
     assert rec.pages == []
     assert rec.checklists == [inc.ref]

@@ -76,3 +76,12 @@ def test_help_lists_every_check_and_action_in_declaration_order():
     actions = [text.index(f"`alp do {name}") for name in ACTIONS.names()]
     assert actions == sorted(actions) and min(actions) > max(checks)
     assert help_text("kafak-lag").startswith("No help topic `kafak-lag`. Did you mean `kafka-lag`")
+
+
+def test_options_help_says_no_default_it_does_not_have():
+    """#29: `help kafka-lag` printed "(default: None)" for options without one."""
+    from commands.registry import CHECKS
+
+    lines = [line for name in CHECKS.names() for line in CHECKS.get(name).options_help()]
+    assert lines and not [line for line in lines if "(default: None)" in line]
+    assert not [line for line in lines if line.count("default:") > 1]
