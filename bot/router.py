@@ -103,6 +103,21 @@ Request = HelpRequest | CheckRequest | IncidentRequest | OncallRequest | DoReque
 
 
 GRAPH = re.compile(r"\s*graph(?:\s+(.*))?", re.S | re.I)
+SERVICE_LIKE = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+
+
+def _configured_services() -> list[str]:
+    """The platform's services as configured (for `graph`'s "did you mean"); the runbook's if unreadable."""
+    from bot.settings import ConfigError, load_settings
+
+    try:
+        return [s.name for s in load_settings().platform.services]
+    except ConfigError:
+        from commands.config import PlatformSettings
+
+        return [s.name for s in PlatformSettings().services]
+
+
 SINCE = re.compile(r"(?:^|\s)--since(?:\s+|=)(\S+)\s*$")
 
 
@@ -117,8 +132,16 @@ def _graph(rest: str) -> CheckRequest:
     query = rest[: since.start()].strip() if since else rest
     if len(query) >= 2 and query[0] == query[-1] and query[0] in "'\"":  # `/alp graph "rate(x[5m])"`
         query = query[1:-1].strip()
-    if not query:
-        raise UsageError(f"`graph` needs a service or a PromQL expression. Usage: `{VERBS['graph'][0]}`")
+    if not query or query.startswith("--"):
+        raise UsageError(
+            f"`graph` needs a service or a PromQL expression first, options after it. Usage: `{VERBS['graph'][0]}`"
+        )
+    if re.search(r"(?:^|\s)--since\s*$", query):
+        raise UsageError("`--since` needs a duration, e.g. `--since 1h`")
+    if SERVICE_LIKE.fullmatch(query) and "-" in query:  # metric names have no `-`: meant as a service
+        services = _configured_services()
+        if query not in services:
+            raise UsageError(f"`{query}` is not a configured service.{did_you_mean(query, services)}")
     raw = {"query": query, **({"since": since.group(1)} if since else {})}
     try:
         params = spec.params.model_validate(raw)

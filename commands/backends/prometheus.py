@@ -155,7 +155,11 @@ class Prometheus:
         except (aiohttp.ClientError, OSError) as err:
             raise BackendUnreachable(BACKEND, "query", f"{type(err).__name__}: {err}", address=self.base) from None
         if status in (401, 403):
-            who = self.settings.username or ("the bearer token" if self.settings.bearer_token else "no credentials")
+            who = (
+                "the bearer token (ALP_PROMETHEUS__BEARER_TOKEN)"
+                if self.settings.bearer_token is not None
+                else self.settings.username or "no credentials (set ALP_PROMETHEUS__BEARER_TOKEN or __USERNAME)"
+            )
             raise BackendLoginRefused(BACKEND, "query", f"HTTP {status}", user=who)
         if len(body) > self.settings.max_bytes:
             raise BackendRefused(
@@ -170,13 +174,13 @@ class Prometheus:
         except _Failed as err:
             if err.kind == "bad_data":
                 raise PrometheusQueryError(query, err.message) from None
-            if err.kind in ("timeout", "canceled", "unavailable") or status >= 500:
+            if err.kind in ("timeout", "canceled", "unavailable"):
                 raise BackendUnreachable(BACKEND, "query", f"{err.kind}: {err.message}", address=self.base) from None
+            if status >= 500:  # it answered: an error of its own, not an outage of the network
+                raise BackendError(BACKEND, "query", f"answered HTTP {status}: {err.kind}: {err.message}") from None
             raise BackendRefused(BACKEND, "query", f"{err.kind}: {err.message}") from None
-        except (ValueError, TypeError, KeyError) as err:
-            if status >= 500:
-                raise BackendUnreachable(BACKEND, "query", f"HTTP {status}", address=self.base) from None
-            raise BackendError(BACKEND, "query", f"not a Prometheus answer (HTTP {status}): {err}") from None
+        except (ValueError, TypeError, KeyError):
+            raise BackendError(BACKEND, "query", f"not a Prometheus answer (HTTP {status})") from None
         return Answer(kind, series, warnings)
 
     async def query(self, expr: str, at: datetime | None = None) -> Answer:

@@ -86,7 +86,7 @@ def _judge(what: str, v: float | None, cfg: ChecksConfig) -> Severity:
     return Severity.OK
 
 
-def _series_json(series: list[Series]) -> list[dict[str, Any]]:
+def _series_json(series: list[Series], title: str = "") -> list[dict[str, Any]]:
     def num(v: float) -> float | str:
         return v if math.isfinite(v) else str(v)  # JSON has no NaN/Inf: "nan", "inf"
 
@@ -98,6 +98,77 @@ def _series_json(series: list[Series]) -> list[dict[str, Any]]:
         }
         for s in series
     ]
+
+
+def series_finding(
+    s: Series,
+    what: str,
+    expr: str,
+    unit: str,
+    is_service: bool,
+    query: str,
+    window: str,
+    step: float,
+    end: datetime,
+    cfg: ChecksConfig,
+) -> Finding:
+    """One series' line: its latest sample, judged for a service's RED figures, shown for a typed query.
+
+    A latest sample older than three steps (and a minute) is not "now": UNKNOWN, with its age. A
+    service's request rate at 0 after traffic earlier in the window is CRITICAL (it stopped serving);
+    its error ratio and p95 with no requests are "nothing to judge". NaN and ±Inf are never a verdict."""
+    last = s.last
+    name = f"{query} {what}" if is_service else s.name()
+    shown = _fmt(last, unit) if unit != "?" else (f"{last:g}" if last is not None else "none")
+    evidence = [Fields(items={"query": expr, "window": window})]
+    detail = f"latest of {len(s.points)} point(s) over the {window}"
+    age = end.timestamp() - s.points[-1][0] if s.points else math.inf
+    if age > max(3 * step, 60):
+        return Finding(
+            severity=Severity.UNKNOWN,
+            title=f"{name}: no recent sample (the last, {shown}, is {format_duration(int(age))} old)",
+            detail=detail,
+            evidence=evidence,
+            probe="prometheus",
+        )
+    finite = last is not None and math.isfinite(last)
+    if is_service and what == "requests/s" and last == 0:
+        earlier = max((v for _, v in s.points if math.isfinite(v)), default=0.0)
+        if earlier > 0:
+            return Finding(
+                severity=Severity.CRITICAL,
+                title=f"{name}: 0/s now, {earlier:.3g}/s earlier in the window: it stopped serving",
+                detail=detail,
+                evidence=evidence,
+                probe="prometheus",
+            )
+    if is_service and what != "requests/s" and not finite:
+        return Finding(
+            severity=Severity.UNKNOWN,
+            title=f"{name}: no requests in the last minute, nothing to judge",
+            detail=detail,
+            evidence=evidence,
+            probe="prometheus",
+        )
+    if not is_service:
+        sev = Severity.OK if finite else Severity.UNKNOWN
+        return Finding(
+            severity=sev,
+            title=f"{name}: {shown} now (shown, not judged)" if finite else f"{name}: {shown} now, no number",
+            detail=detail + "; a typed query has no threshold: read the value and the chart",
+            evidence=evidence,
+            probe="prometheus",
+        )
+    sev = _judge(what, last, cfg)
+    th = cfg.thresholds
+    against = {
+        "error ratio": f"warning from {ERROR_WARN:.0%}, critical from {ERROR_CRIT:.0%}",
+        "p95 duration": f"estimated from histogram buckets; warning from {th.response_time_warn_ms:.0f}ms, "
+        f"critical from {th.response_time_crit_ms:.0f}ms",
+    }.get(what, "shown, not judged")
+    return Finding(
+        severity=sev, title=f"{name}: {shown} now", detail=f"{detail}; {against}", evidence=evidence, probe="prometheus"
+    )
 
 
 @check(
@@ -130,14 +201,14 @@ async def graph(ctx: CheckContext, params: GraphParams) -> CheckResult:
     window = f"last {format_duration(params.since)}, a point every {step:g}s"
     findings: list[Finding] = []
     drawn: list[dict[str, Any]] = []
-    every: list[Series] = []
+    every: list[dict[str, Any]] = []
     try:
         async with Prometheus(cfg.prometheus) as prom:
             for what, expr, unit in queries:
                 if not is_service:  # an instant query first: a bad or huge expression is refused cheaply
                     await prom.query(expr, end)
                 answer = await prom.query_range(expr, start, end, step)
-                every += answer.series
+                every += _series_json(answer.series, what if is_service else "")
                 drawn.append({"title": what, "unit": unit, "expr": expr, "series": _series_json(answer.series)})
                 if not answer.series:
                     findings.append(
@@ -152,22 +223,8 @@ async def graph(ctx: CheckContext, params: GraphParams) -> CheckResult:
                     )
                     continue
                 for s in answer.series[:10]:
-                    last = s.last
-                    sev = (
-                        _judge(what, last, cfg)
-                        if is_service
-                        else (Severity.UNKNOWN if last is None or math.isnan(last) else Severity.OK)
-                    )
-                    name = f"{params.query} {what}" if is_service else s.name()
-                    shown = _fmt(last, unit) if unit != "?" else (f"{last:g}" if last is not None else "none")
                     findings.append(
-                        Finding(
-                            severity=sev,
-                            title=f"{name}: {shown} now",
-                            detail=f"latest of {len(s.points)} point(s) over the {window}",
-                            evidence=[Fields(items={"query": expr, "window": window})],
-                            probe="prometheus",
-                        )
+                        series_finding(s, what, expr, unit, is_service, params.query, window, step, end, cfg)
                     )
                 if len(answer.series) > 10:
                     findings.append(
@@ -200,7 +257,7 @@ async def graph(ctx: CheckContext, params: GraphParams) -> CheckResult:
     data = {
         "query": params.query,
         "since_s": params.since,
-        "series": _series_json(every),
+        "series": every,
         "graph": {"title": params.query, "window": window, "panels": drawn},
     }
     return CheckResult(findings, data)

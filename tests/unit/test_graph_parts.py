@@ -62,3 +62,42 @@ def test_the_chart_breaks_its_line_at_a_gap_and_draws_no_nan() -> None:
     )
     assert png is not None and png[:8] == b"\x89PNG\r\n\x1a\n"
     assert graph_png({"graph": {"panels": [{"title": "p", "series": []}]}}) is None
+
+
+def test_a_stale_sample_is_not_now_stopped_traffic_is_critical_and_typed_queries_are_not_judged() -> None:
+    from datetime import UTC, datetime
+
+    from commands.backends.prometheus import Series
+    from commands.config import ChecksConfig
+    from commands.graph import series_finding
+    from commands.report import Severity
+
+    end = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    t = end.timestamp()
+    cfg = ChecksConfig()
+    stale = Series({}, [(t - 900, 1.0), (t - 600, 1.0)])
+    f = series_finding(stale, "p", "up", "?", False, "up", "w", 15, end, cfg)
+    assert f.severity is Severity.UNKNOWN and "no recent sample" in f.title and "10m old" in f.title
+    stopped = Series({}, [(t - 60, 12.0), (t - 30, 9.0), (t, 0.0)])
+    f = series_finding(stopped, "requests/s", "q", "/s", True, "ml-service", "w", 15, end, cfg)
+    assert f.severity is Severity.CRITICAL and "stopped serving" in f.title
+    idle = Series({}, [(t, math.nan)])
+    f = series_finding(idle, "error ratio", "q", "", True, "ml-service", "w", 15, end, cfg)
+    assert f.severity is Severity.UNKNOWN and "no requests in the last minute" in f.title
+    typed = Series({}, [(t, 0.2)])
+    f = series_finding(typed, "q", "q", "?", False, "q", "w", 15, end, cfg)
+    assert f.severity is Severity.OK and f.title.endswith("(shown, not judged)")
+    inf = Series({}, [(t, math.inf)])
+    assert series_finding(inf, "q", "q", "?", False, "q", "w", 15, end, cfg).severity is Severity.UNKNOWN
+    slow = Series({}, [(t, 2.5)])
+    f = series_finding(slow, "p95 duration", "q", "s", True, "auth-service", "w", 15, end, cfg)
+    assert f.severity is Severity.CRITICAL and "critical from 2000ms" in f.detail
+
+
+def test_graph_usage_mistakes_are_said() -> None:
+    with pytest.raises(UsageError, match="options after it"):
+        parse("graph --since 5m up")
+    with pytest.raises(UsageError, match="needs a duration"):
+        parse("graph up --since")
+    with pytest.raises(UsageError, match=r"not a configured service\. Did you mean `user-service`"):
+        parse("graph user-servce")
