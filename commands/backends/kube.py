@@ -49,6 +49,9 @@ def load_configuration() -> client.Configuration:
         raise KubeUnavailable(
             "load configuration", str(err), f"no Kubernetes configuration (set KUBECONFIG, or run alp in a pod): {err}"
         ) from None
+    # No urllib3 retries: a refused connection is "unreachable" at once, and a hung API server costs one
+    # timeout, not three (alp's own time limit bounds every call; the next check asks again).
+    cfg.retries = 0
     return cfg
 
 
@@ -106,11 +109,17 @@ class Kube:
                 where = f" in {namespace}" if namespace else ""
                 raise KubeNotFound(f"{verb} {what}", "not found", f"{what} not found{where}") from None
             raise KubeError(f"{verb} {resource}", f"HTTP {err.status} {err.reason}: {_message(err)}") from None
+        except urllib3.exceptions.NewConnectionError as err:  # refused (urllib3 files it under timeouts)
+            why = f"{type(err).__name__}: {err}"
+            raise KubeUnavailable(f"{verb} {resource}", why, f"Kubernetes API unreachable: {why}") from None
         except (TimeoutError, urllib3.exceptions.TimeoutError):  # ours, or the client's connect/read timeout
             why = f"no answer within {self.timeout_s:g}s"
             raise KubeUnavailable(f"{verb} {resource}", why, f"Kubernetes API: {why}") from None
         except (urllib3.exceptions.HTTPError, OSError) as err:  # refused, reset, TLS, DNS
-            if isinstance(getattr(err, "reason", None), urllib3.exceptions.TimeoutError):  # retries that timed out
+            reason = getattr(err, "reason", None)
+            if isinstance(reason, urllib3.exceptions.TimeoutError) and not isinstance(
+                reason, urllib3.exceptions.NewConnectionError
+            ):  # retries that timed out (a refused connection is a NewConnectionError, filed under timeouts)
                 why = f"no answer within {self.timeout_s:g}s"
                 raise KubeUnavailable(f"{verb} {resource}", why, f"Kubernetes API: {why}") from None
             why = f"{type(err).__name__}: {err}"

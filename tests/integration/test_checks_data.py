@@ -152,7 +152,7 @@ async def test_db_connectivity(testbed, kube_admin, platform, ns):
             break
         await asyncio.sleep(0.2)
     bad = await run("db-connectivity", cfg)
-    assert finding(bad, "PostgreSQL pods: 1 of 1").severity is Severity.CRITICAL
+    assert finding(bad, "not running/ready (1 of 1").severity is Severity.CRITICAL
     assert "delete-pod" in actions(finding(bad, "no ready endpoints"))
     down = finding(bad, "PostgreSQL unreachable at 127.0.0.1:1")  # TCP and SELECT 1: one cause, stated once
     assert down.severity is Severity.CRITICAL and set(down.probe.split(", ")) == {"tcp", "select-1"}
