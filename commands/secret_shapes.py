@@ -3,13 +3,18 @@
 
 1. values of keys whose name means a secret (`SECRET_WORD`) in every form they are written: `k=v`,
    `k: v`, `"k": "v"`, JSON escaped inside a log line (`{\\"k\\":\\"v\\"}`), URL-encoded
-   (`k%3Dv`), `export K=v`, `--flag v`, `PASSWORD 'x'` in SQL; a value of a harmless shape (a
-   URL without credentials, a host name, an address, a boolean) is shown, so `oauth_endpoint=https://…`
-   stays readable while `oauth_secret=…` is masked;
+   (`k%3Dv`), `export K=v`, `--flag v`, `PASSWORD 'x'` in SQL, connection strings (`Password=a b;`),
+   `k v` when the word is `credential_like` (`.netrc`), a value named by its neighbour (Kubernetes env
+   entries, XML properties and elements); a value of a harmless shape (a URL without credentials, a
+   host name under an endpoint key, an address, a boolean) is shown, so `oauth_endpoint=https://…`
+   stays readable while `oauth_secret=…` is masked; a key naming a property of a secret
+   (`token_expiry`, `secretName`) is no secret;
 2. whole-value headers (`Authorization: Digest …`, `Cookie: …`) and HTTP `Bearer`/`Basic` credentials;
 3. credentials in URLs (`scheme://user:password@host`, `user:password@host`);
 4. command lines that take a password after a short flag or as a word: `redis-cli -a P`,
-   `mysql -pP`, `sshpass -p P`, `ldapsearch -w P`, `docker login -p P`, Redis `AUTH [user] P`;
+   `mysql -pP`, `sshpass -p P`, `ldapsearch -w P`, `docker login -p P`, `smbclient -U user%P`,
+   Redis `AUTH [user] P`, `requirepass P`, SQL `IDENTIFIED BY 'P'`, Oracle `user/P@db`; the scan from
+   the command's name to its flag is bounded (500 characters) so it stays linear;
 5. password hashes (crypt and htpasswd: `$apr1$…`, `$2y$…`, `{SHA}…`) and an AWS secret key beside
    its access key id.
 
