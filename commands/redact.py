@@ -25,7 +25,7 @@ from functools import lru_cache
 from urllib.parse import unquote, urlsplit
 
 from commands.secret_rules import format_spans
-from commands.secret_shapes import FINDERS, MAYBE_SECRET_WORD, NAME, Span, harmless
+from commands.secret_shapes import FINDERS, MAYBE_SECRET_WORD, NAME, Span, harmless, names_a_secret
 
 MASK = "***"
 SHORT = 512
@@ -103,6 +103,33 @@ def _yaml_blocks(text: str) -> list[Span]:
     return spans
 
 
+# a Kubernetes env entry in YAML: `- name: DB_PASSWORD` and, on a following line of the entry, `value: P`
+_ENV_NAME = re.compile(r"(?m)^(?P<indent>[ \t]*)-[ \t]+name:[ \t]*[\"']?(?P<name>[\w.-]{1,80})[\"']?[ \t]*$")
+_ENV_VALUE = re.compile(r"[ \t]+value:[ \t]*(?:\"(?P<dq>[^\"\n]*)\"|'(?P<sq>[^'\n]*)'|(?P<val>[^\n]*[^\s]))")
+
+
+def _yaml_env_entries(text: str) -> list[Span]:
+    spans: list[Span] = []
+    for m in _ENV_NAME.finditer(text):
+        if not secret_key(m["name"]):
+            continue
+        indent = len(m["indent"].expandtabs())
+        pos = m.end()
+        while pos < len(text):  # the entry's other lines: indented deeper than its `-`
+            nxt = text.find("\n", pos + 1)
+            line_end = nxt if nxt != -1 else len(text)
+            line = text[pos + 1 : line_end]
+            if len(line) - len(line.lstrip()) <= indent:
+                break
+            if (v := _ENV_VALUE.fullmatch(line)) is not None:
+                g = next(g for g in ("dq", "sq", "val") if v.group(g) is not None)
+                if not harmless(v[g], m["name"]):
+                    spans.append((pos + 1 + v.start(g), pos + 1 + v.end(g)))
+                break
+            pos = line_end
+    return spans
+
+
 def _spans(text: str) -> list[Span]:
     spans = [*format_spans(text), *_pem(text)]
     low = text.lower()
@@ -119,6 +146,8 @@ def _spans(text: str) -> list[Span]:
             start += len(line) + 1
     if "\n" in text and ":" in text:
         spans.extend(_yaml_blocks(text))
+        if "name:" in text:
+            spans.extend(_yaml_env_entries(text))
     for secret in _known:
         if len(secret) >= 4:
             at = text.find(secret)
@@ -235,6 +264,8 @@ def secret_key(key: str, *, broad: bool = False) -> bool:
     """Whether a key's name means a secret (read as it looks: full-width and zero-width characters folded)."""
     folding = _fold(key) if not key.isascii() else None
     name = folding[0] if folding else key
+    if not names_a_secret(name):  # `token_expiry`, `secretName`: a property of a secret
+        return False
     return _SECRET_NAME.fullmatch(name) is not None or (broad and MAYBE_SECRET_WORD.search(name) is not None)
 
 

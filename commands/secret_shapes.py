@@ -3,13 +3,18 @@
 
 1. values of keys whose name means a secret (`SECRET_WORD`) in every form they are written: `k=v`,
    `k: v`, `"k": "v"`, JSON escaped inside a log line (`{\\"k\\":\\"v\\"}`), URL-encoded
-   (`k%3Dv`), `export K=v`, `--flag v`, `PASSWORD 'x'` in SQL; a value of a harmless shape (a
-   URL without credentials, a host name, an address, a boolean) is shown, so `oauth_endpoint=https://…`
-   stays readable while `oauth_secret=…` is masked;
+   (`k%3Dv`), `export K=v`, `--flag v`, `PASSWORD 'x'` in SQL, connection strings (`Password=a b;`),
+   `k v` when the word is `credential_like` (`.netrc`), a value named by its neighbour (Kubernetes env
+   entries, XML properties and elements); a value of a harmless shape (a URL without credentials, a
+   host name under an endpoint key, an address, a boolean) is shown, so `oauth_endpoint=https://…`
+   stays readable while `oauth_secret=…` is masked; a key naming a property of a secret
+   (`token_expiry`, `secretName`) is no secret;
 2. whole-value headers (`Authorization: Digest …`, `Cookie: …`) and HTTP `Bearer`/`Basic` credentials;
 3. credentials in URLs (`scheme://user:password@host`, `user:password@host`);
 4. command lines that take a password after a short flag or as a word: `redis-cli -a P`,
-   `mysql -pP`, `sshpass -p P`, `ldapsearch -w P`, `docker login -p P`, Redis `AUTH [user] P`;
+   `mysql -pP`, `sshpass -p P`, `ldapsearch -w P`, `docker login -p P`, `smbclient -U user%P`,
+   Redis `AUTH [user] P`, `requirepass P`, SQL `IDENTIFIED BY 'P'`, Oracle `user/P@db`; the scan from
+   the command's name to its flag is bounded (500 characters) so it stays linear;
 5. password hashes (crypt and htpasswd: `$apr1$…`, `$2y$…`, `{SHA}…`) and an AWS secret key beside
    its access key id.
 
@@ -29,7 +34,8 @@ Span = tuple[int, int]
 SECRET_WORD = (
     r"passw(?:or)?d|passphrase|(?<![a-z])pass(?![a-z])|(?<![a-z])pw(?![a-z])|pwd|secret|token|signature"
     r"|(?<![a-z])sig(?![a-z])|(?:api|access|private|auth|encryption|signing|master|session|jwt|hmac|shared|client|account)[_-]?key"
-    r"|apikey|credentials?|authorization|cookie|session[_-]?id"
+    r"|apikey|credentials?|authorization|cookie|session[_-]?id|requirepass|masterauth|(?:store|key)pass"
+    r"|[_-]auth(?![a-z0-9_.-])"
 )
 """A key name that means a secret, inside a longer identifier (DB_PASSWORD, client_secret, AccountKey)."""
 NAME = rf"[a-z0-9_.-]*(?:{SECRET_WORD})[a-z0-9_.-]*"
@@ -37,7 +43,7 @@ MAYBE_SECRET_WORD = re.compile(
     r"(?i)pass|pwd|secret|token|key|credential|auth|dsn|private|cert|webhook|cookie|jwt|salt"
 )
 """Key names (env vars, configmap keys, labels) whose value is masked whole unless of a harmless shape."""
-HINTS = ("pass", "pw", "secret", "token", "sig", "key", "credential", "authoriz", "cookie", "session")
+HINTS = ("pass", "pw", "secret", "token", "sig", "key", "credential", "authoriz", "cookie", "session", "_auth", "-auth")
 """A superset of SECRET_WORD by substring: a line with none of these has no secret key."""
 
 _AUTH_SCHEME = r"(?:basic|bearer|token|negotiate)\s+"
@@ -51,15 +57,17 @@ _KEYVALUE = re.compile(
     (?P<q>\\?["']?|%22)(?:(?<=%22)|(?<![a-z0-9_.-]))(?!{_WHOLE_VALUE})(?P<name>{NAME})(?P=q)  # the key, maybe quoted
     (?:\s*(?:=|:|=>)\s*|%3d|%3a)                                             # k=v, k: v, "k": v, k%3Dv
     (?:{_AUTH_SCHEME})?
-    (?:"(?P<dq>(?:[^"\\\n]|\\[^"\n])*)"|'(?P<sq>[^'\n]*)'|\\"(?P<eq>[^"\\\n]*)\\"
+    (?:bytearray\(|bytes\()?b?                                               # Python bytes: b'…', bytearray(b'…')
+    (?:"(?P<dq>(?:[^"\\\n]|\\.)*)"|'(?P<sq>(?:[^'\\\n]|\\.)*)'|\\"(?P<eq>[^"\\\n]*)\\"
        |(?P<pct>(?<=%3d)(?:[^\s&%"']|%(?!26)[0-9a-f]{{2}})+|(?<=%3a)(?:[^\s&%"']|%(?!26)[0-9a-f]{{2}})+)
-       |(?P<val>[^\s,;&'"<>)}}\]\\]+))
+       |(?P<val>(?:[^\s,;&'"<]|<(?!/)|,(?![\s,]|[\w.-]+\s*[=:]))+))  # cut at `;` `&` `</` `, ` `,k=`
     """
 )
 _FLAG = re.compile(rf"(?i)(?<![\w-])--?{NAME}\s+(?P<val>(?!-)(?!\*\*\*)[^\s'\"]+)")
 _URL_CREDENTIALS = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^:/@\s]*:(?P<val>[^@\s]+)@")
 _BARE_CREDENTIALS = re.compile(
-    r"(?<![\w/:.@-])[A-Za-z_][\w.-]{0,63}:(?P<val>[^\s:@/]{1,200})@(?=[A-Za-z0-9][\w-]*(?:\.[\w-]+|:\d))"
+    r"(?<![\w/:.@-])(?!(?i:e-?mail|mailto|from|to|b?cc|reply-to|sender|recipients?|author|committer|contact|owner):)"
+    r"[A-Za-z_][\w.-]{0,63}:(?P<val>[^\s:@/]{1,200})@(?=[A-Za-z0-9][\w-]*(?:\.[\w-]+|:\d))"
 )
 _BEARER = re.compile(r"(?i)\bbearer\s+(?P<val>(?!\*\*\*)[A-Za-z0-9._~+/=-]+)")
 _BASIC = re.compile(r"(?i)\bbasic\s+(?P<val>[A-Za-z0-9+/]{6,}={0,2})")
@@ -67,16 +75,42 @@ _SQL_PASSWORD = re.compile(r"(?i)\bpassword\s+'(?P<val>(?:[^']|'')*)'")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 _ARG = r"(?:'(?P<sq>[^'\n]*)'|\"(?P<dq>[^\"\n]*)\"|(?P<val>[^\s'\"]+))"
 _COMMAND_LINES = re.compile(
-    r"(?i)(?:\b(?:redis-cli|keydb-cli|valkey-cli)\b[^\n|;&]*?(?<!\S)(?:-a|--pass|--askpass)"
-    r"|\b(?:sshpass|mongo(?:sh|dump|restore)?|docker\s+login|podman\s+login|helm\s+registry\s+login)\b[^\n|;&]*?(?<!\S)-p"
-    r"|\bldap\w*\b[^\n|;&]*?(?<!\S)-w"
-    rf")(?:\s+|=){_ARG}"
+    r"(?i)(?:\b(?:redis-cli|keydb-cli|valkey-cli)\b[^\n|;&]{0,500}?(?<!\S)(?:-a|--pass|--askpass)"
+    r"|\b(?:sshpass|mongo(?:sh|dump|restore)?|docker\s+login|podman\s+login|helm\s+registry\s+login)\b[^\n|;&]{0,500}?(?<!\S)(?-i:-p)"
+    r"|\bldap\w*\b[^\n|;&]{0,500}?(?<!\S)(?-i:-w)"
+    rf")(?:\s+|=)?{_ARG}"  # `-p P`, `-p=P` and `-pP`
+    r"|\b(?:smbclient|rpcclient|smbcacls|smbget|smbmap)\b[^\n|;&]{0,500}?(?<!\S)(?:-U|--user)(?:\s+|=)[^\s%'\"]{1,200}%(?P<pct>[^\s'\"]+)"
 )
+# words that Redis and SQL put right before a password: `CONFIG SET requirepass P`, `IDENTIFIED BY 'P'`
+_WORD_ARG = re.compile(
+    r"(?i)(?:\b(?:requirepass|masterauth)|\bidentified(?:\s+with\s+\S+)?\s+by(?:\s+password)?)[ \t]+"
+    r"(?:'(?P<sq>[^'\n]*)'|\"(?P<dq>[^\"\n]*)\"|(?P<val>[^\s'\";]+))"
+)
+# Oracle's `user/password@db` (JDBC thin URLs, sqlplus and the other tools' logon argument)
+_ORACLE_LOGON = re.compile(
+    r"(?i)(?:\bjdbc:oracle:\w+:|\b(?:sqlplus|sqlldr|rman|expdp|impdp|dgmgrl)\s+(?:-\w+\s+)*)[\w$#.-]{1,64}/(?P<val>[^\s/@]{1,200})@"
+)
+# a secret named by its neighbour: Kubernetes env entries (`{"name": "DB_PASSWORD", "value": "P"}`),
+# XML properties (`<property name="password" value="P"/>`, `<add key="ApiToken" value="P"/>`)
+_Q = r"[\"']?"
+_NAME_THEN_VALUE = re.compile(
+    rf"(?i)\b(?:name|key){_Q}\s*[:=]\s*{_Q}(?P<name>[\w.-]{{1,80}}){_Q}\s*,?\s*{_Q}value{_Q}\s*[:=]\s*"
+    r"(?:\"(?P<dq>[^\"\n]{0,400})\"|'(?P<sq>[^'\n]{0,400})'|(?P<val>[^\s,}'\"]{1,400}))"
+)
+_VALUE_THEN_NAME = re.compile(
+    rf"(?i)\bvalue{_Q}\s*[:=]\s*(?:\"(?P<dq>[^\"\n]{{0,400}})\"|'(?P<sq>[^'\n]{{0,400}})'|(?P<val>[^\s,}}'\"]{{1,400}})){_Q}\s*,?\s*"
+    rf"{_Q}(?:name|key){_Q}\s*[:=]\s*{_Q}(?P<name>[\w.-]{{1,80}})"
+)
+# `<password>P</password>`: the element's name is checked apart (bounded, so linear)
+_XML_ELEMENT = re.compile(r"<(?P<name>[\w.:-]{1,80})(?:\s[^<>\n]{0,400})?>(?P<val>[^<\n]{1,400})</(?P=name)>")
 # mysql and its tools take the password glued to -p (`-pS3cret`; `-p` alone asks for it)
-_MYSQL = re.compile(r"(?i)\b(?:mysql\w*|mariadb\w*)\b[^\n|;&]*?(?<!\S)-p(?P<val>[^\s'\"]+)")
+# (and `-p P` is read as a password when `credential_like`: a database name is usually not)
+_MYSQL = re.compile(
+    r"(?i)\b(?:mysql\w*|mariadb\w*)\b[^\n|;&]{0,500}?(?<!\S)(?-i:-p)(?:(?P<val>[^\s'\"]+)|[ \t]+(?P<word>[^\s'\"-][^\s'\"]*))"
+)
 # Redis AUTH as a command (upper case, or lower case after redis-cli): the last word on the line
 _REDIS_AUTH = re.compile(
-    r"(?:(?<![\w-])\"?AUTH\"?|\bredis\S*[^\n]*?(?<![\w-])auth)[ \t]+(?:\"?[^\s\"]+\"?[ \t]+)?\"?(?P<val>[^\s\"]+)\"?[ \t]*(?=\n|$)"
+    r"(?:(?<![\w-])\"?AUTH\"?|\bredis\S{0,40}[^\n]{0,500}?(?<![\w-])auth)[ \t]+(?:\"?[^\s\"]+\"?[ \t]+)?\"?(?P<val>[^\s\"]+)\"?[ \t]*(?=\n|$)"
 )
 _HASH = re.compile(
     r"(?P<val>\$(?:apr1|2[abxy]?|1|5|6|7|y|gy|argon2(?:id|i|d)|pbkdf2[\w-]*|scrypt)\$[A-Za-z0-9./$=,+-]{8,}"
@@ -92,7 +126,29 @@ _PREFIXED = re.compile(
     r"\b(?:sk-ant-[a-z]+\d*|sk-proj|sk-svcacct|xapp-\d|xox[abposr]|github_pat|gh[pousr]|glpat|npm|pypi-AgE|hf)[_-][A-Za-z0-9_-]{16,}"
 )
 STRONG_WORD = re.compile(r"(?i)pass|pwd|pw\b|secret|credential|private|cookie|signature")
-"""Key names that never hold a host name (a dotted password would read as one)."""
+"""Key names that never hold a host name or address (a dotted password would read as one)."""
+ENDPOINT_WORD = re.compile(r"(?i)url|uri|host|endpoint|addr|server|domain")
+"""Key names whose dotted value is a host name (`auth_host`); under any other secret-named key
+(`api_token`, `signing_key`) a dotted value is a secret (`purple.monkey.dishwasher`)."""
+_PROPERTY = re.compile(
+    r"(?i)(?:expiry|expires?(?:_?(?:in|at))?|ttl|lifetime|type|name|length|len|size|count|file|path|dir"
+    r"|format|version|algorithm|alg|header|field|prefix|ref)$"
+)
+_CREDENTIAL_LIKE = re.compile(r"\d|[a-z][A-Z]|[!@#$%^&*+=?~]")
+
+
+def names_a_secret(name: str) -> bool:
+    """False for a key that names a property of a secret rather than the secret (`token_expiry`,
+    `token_type`, `secretName`, `password_file`); the caller has already found a secret word in it."""
+    return _PROPERTY.search(name) is None
+
+
+def credential_like(word: str) -> bool:
+    """Whether a word after a secret word with only a space between (`password Hunter2x`, `.netrc`'s
+    `password P`) is a credential rather than prose (`password reset failed`): at least 6 characters,
+    and a digit, a lower-to-upper case change or a symbol in it."""
+    return len(word) >= 6 and _CREDENTIAL_LIKE.search(word) is not None
+
 
 _BOOLEAN = re.compile(r"(?i)true|false|yes|no|on|off|enabled?|disabled?|none|null|required|optional")
 _HOST = re.compile(r"(?i)(?=[^:]*[a-z])[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}\.?(?::\d{1,5})?|localhost(?::\d{1,5})?")
@@ -102,13 +158,15 @@ _RANDOM_SEGMENT = re.compile(r"(?=[^/]*\d)(?=[^/]*[a-zA-Z])[A-Za-z0-9_-]{20,}")
 
 
 def harmless(value: str, key: str = "") -> bool:
-    """A value of a shape that is no secret under `key`: a boolean, a host name or address (not
-    under a `STRONG_WORD` key), or a URL with no credentials, no query and no token-like path
+    """A value of a shape that is no secret under `key`: a boolean, an address (not under a
+    `STRONG_WORD` key), a host name (only under an `ENDPOINT_WORD` key), or a URL with no credentials, no query and no token-like path
     segment (`https://auth.example.com/oauth2/token`)."""
     v = value.strip().strip("\"'")
     if not v or _BOOLEAN.fullmatch(v):
         return True
-    if (_HOST.fullmatch(v) or _ADDRESS.fullmatch(v)) and not STRONG_WORD.search(key):
+    if STRONG_WORD.search(key) is None and (
+        _ADDRESS.fullmatch(v) or (_HOST.fullmatch(v) and (not key or ENDPOINT_WORD.search(key)))
+    ):
         return True
     m = _URL.fullmatch(v)
     return bool(
@@ -165,11 +223,42 @@ def _named_in_line(line: str) -> Iterator[Span]:
         for quote in ("", '"', "'", '\\"', "%22"):
             if line.startswith(quote, start - len(quote)) and (m := _KEYVALUE.match(line, start - len(quote))):
                 g = next(g for g in ("dq", "sq", "eq", "pct", "val") if m.group(g) is not None)
-                if m.group(g) and not harmless(m.group(g), m["name"]):
-                    yield m.span(g)
-                done = m.end()
+                a, b = m.span(g)
+                if g == "val":
+                    a, b = _unquoted_value(line, m.start(), a, b)
+                if b > a and names_a_secret(m["name"]) and not harmless(line[a:b], m["name"]):
+                    yield a, b
+                done = max(m.end(), b)
                 break
+        else:
+            if (m := _SPACED.match(line, start)) and names_a_secret(m["name"]) and credential_like(m["val"]):
+                yield m.span("val")
+                done = m.end()
     yield from _group_spans(_FLAG, line)
+
+
+def _unquoted_value(line: str, key_at: int, a: int, b: int) -> Span:
+    """An unquoted value's span: in a connection string (ADO.NET, ODBC: the key follows a `;`, or a
+    `;` and the next `key=` follow the value) it runs to the `;` whatever it holds (`Password=a b;`)
+    or is `{braced}`; elsewhere closing brackets and a backslash at its end are the text's, not its."""
+    if line.startswith("{", a) and not line.startswith("{{", a) and (close := line.find("}", a)) != -1:
+        return a, close + 1
+    semi = line.find(";", a, a + 200)  # a connection string value is short
+    if semi != -1 and "=" not in line[a:semi] and line[a:semi].strip():
+        before = key_at - 1
+        while before >= 0 and line[before] in " \t":
+            before -= 1
+        if (before >= 0 and line[before] == ";") or _NEXT_KEY.match(line, semi + 1) or _BLANK.match(line, semi + 1):
+            return a, a + len(line[a:semi].rstrip())
+    while b > a and line[b - 1] in ")]}>\\":
+        b -= 1
+    return a, b
+
+
+_NEXT_KEY = re.compile(r"\s*[A-Za-z][\w ]{0,40}=")
+_BLANK = re.compile(r"\s*$")
+# a secret word, spaces or a tab, a word (.netrc's `password P`, `PASSWORD<TAB>P`): masked when `credential_like`
+_SPACED = re.compile(rf"(?i)(?P<name>{NAME})[ \t]+(?P<val>[^\s'\"]{{1,200}})(?!\S)")
 
 
 def _named(text: str) -> Iterator[Span]:
@@ -182,6 +271,27 @@ def _named(text: str) -> Iterator[Span]:
             for a, b in _named_in_line(line):
                 yield start + a, start + b
         start += len(line) + 1
+
+
+_SECRET_NAME = re.compile(NAME, re.I)
+
+
+def _neighbour_named(text: str) -> Iterator[Span]:
+    """Values whose name is a neighbouring field or element (`_NAME_THEN_VALUE`, `_XML_ELEMENT`)."""
+    for pattern in (_NAME_THEN_VALUE, _VALUE_THEN_NAME, _XML_ELEMENT):
+        for m in pattern.finditer(text):
+            g = next(g for g in ("dq", "sq", "val") if g in m.re.groupindex and m.group(g) is not None)
+            name, value = m["name"], m[g]
+            if value and _SECRET_NAME.fullmatch(name) and names_a_secret(name) and not harmless(value, name):
+                yield m.span(g)
+
+
+def _mysql(text: str) -> Iterator[Span]:
+    for m in _MYSQL.finditer(text):
+        if m["val"]:
+            yield m.span("val")
+        elif credential_like(m["word"]):
+            yield m.span("word")
 
 
 def _whole(pattern: re.Pattern[str]) -> Callable[[str], Iterator[Span]]:
@@ -202,8 +312,14 @@ FINDERS: tuple[tuple[tuple[str, ...], Callable[[str], Iterator[Span]]], ...] = (
     (("basic",), _basic),
     (("password",), _values(_SQL_PASSWORD)),
     (("authorization", "cookie"), _headers),
-    (("redis-cli", "keydb-cli", "valkey-cli", "sshpass", "mongo", "login", "ldap"), _values(_COMMAND_LINES, _ARGS)),
-    (("mysql", "mariadb"), _values(_MYSQL)),
+    (
+        ("redis-cli", "keydb-cli", "valkey-cli", "sshpass", "mongo", "login", "ldap", "smb", "rpcclient"),
+        _values(_COMMAND_LINES, (*_ARGS, "pct")),
+    ),
+    (("mysql", "mariadb"), _mysql),
+    (("requirepass", "masterauth", "identified"), _values(_WORD_ARG, _ARGS)),
+    (("jdbc:oracle", "sqlplus", "sqlldr", "rman", "expdp", "impdp", "dgmgrl"), _values(_ORACLE_LOGON)),
+    (("value", "</"), _neighbour_named),
     (("auth",), _values(_REDIS_AUTH)),
     (("$", "{"), _values(_HASH)),
     (("akia", "asia", "abia", "acca", "a3t"), _values(_AWS_PAIR)),

@@ -149,3 +149,81 @@ def test_text_without_secrets_is_left_alone():
         "token bucket refilled: 40 tokens",
     ):
         assert redact(text) == text
+
+
+# Leaks a security tester found through `alp logs`, `alp changes` and `--json` (other spellings of each kind too).
+LEAKS = {
+    "escaped quote inside a JSON value": ('{"user":"admin","password":"Hunter2\\"Secret01"}', "Secret01"),
+    "escaped quote inside a JSON value, single-quoted": ("{'api_token': 'Ab\\'TokSecret01b'}", "TokSecret01b"),
+    "python bytes value": ("{'password': b'BytesSecret02'}", "BytesSecret02"),
+    "python bytearray value": ("{'db_password': bytearray(b'BytearraySecret02')}", "BytearraySecret02"),
+    "sshpass -p glued": ("sshpass -pSshpassSecret03 ssh host", "SshpassSecret03"),
+    "ado.net value with a space": ("Server=db;User Id=sa;Password=Spaced Secret04;", "Secret04"),
+    "odbc value with a paren": ("DRIVER={x};pwd=abc)ParenSecret10;UID=sa", "ParenSecret10"),
+    "value with a paren": ("password=abc)ParenSecret10", "ParenSecret10"),
+    "value with a closing brace": ("password=ab}c<BraceSecret10", "BraceSecret10"),
+    "value with a comma": ("password=ab,CommaSecret10 user=x", "CommaSecret10"),
+    "kubernetes env entry as JSON": ('{"name": "DB_PASSWORD", "value": "EnvPairSecret05"}', "EnvPairSecret05"),
+    "kubernetes env entry, valueFrom-less, other order": (
+        '{"value":"EnvPairSecret05b","name":"API_TOKEN"}',
+        "EnvPairSecret05b",
+    ),
+    "netrc": ("machine api.example.com login admin password NetrcSecret06", "NetrcSecret06"),
+    "password then a space": ("password Hunter2Secret", "Hunter2Secret"),
+    "password then a tab": ("PASSWORD\tTabbedSecret6x", "TabbedSecret6x"),
+    "xml element": ("<password>XmlSecret07</password>", "XmlSecret07"),
+    "xml element, other name": ("<db.secret>XmlOther07x</db.secret>", "XmlOther07x"),
+    "xml property": ('<property name="password" value="XmlPropSecret07"/>', "XmlPropSecret07"),
+    "xml add key": ('<add key="ApiToken" value="XmlAddSecret07"/>', "XmlAddSecret07"),
+    "jdbc oracle thin": ("jdbc:oracle:thin:scott/OracleSecret08@db.internal:1521/ORCL", "OracleSecret08"),
+    "redis requirepass": ("CONFIG SET requirepass RequirepassSecret11", "RequirepassSecret11"),
+    "redis masterauth": ('config set masterauth "MasterauthSecret11"', "MasterauthSecret11"),
+    "sql identified by": ("CREATE USER x IDENTIFIED BY 'IdentifiedSecret12'", "IdentifiedSecret12"),
+    "sql identified by, unquoted": ("ALTER USER app IDENTIFIED BY IdentUnq12x;", "IdentUnq12x"),
+    "ldapsearch -w glued": ("ldapsearch -x -D cn=admin -wLdapGlued16", "LdapGlued16"),
+    "smbclient user%password": ("smbclient //fs/share -U user%SmbSecret17", "SmbSecret17"),
+    "keytool -storepass": ("keytool -list -keystore k.jks -storepass KeytoolSecret18", "KeytoolSecret18"),
+    "keytool -keypass": ("keytool -genkey -keypass KeypassSecret18", "KeypassSecret18"),
+    "REDISCLI_AUTH": ("REDISCLI_AUTH=RediscliSecret22 redis-cli ping", "RediscliSecret22"),
+    "mysql -p and a space": ("mysql -u root -p Hunter2Secret appdb", "Hunter2Secret"),
+}
+
+
+@pytest.mark.parametrize("name", list(LEAKS))
+def test_each_leak_found_by_the_security_tester_is_masked(name):
+    text, secret = LEAKS[name]
+    out = redact(text)
+    assert secret not in out and MASK in out, out
+
+
+def test_a_yaml_kubernetes_env_entry_is_masked():
+    text = "env:\n- name: API_TOKEN\n  value: YamlEnvSecret05\n- name: LOG_LEVEL\n  value: debug"
+    out = redact(text)
+    assert "YamlEnvSecret05" not in out and "value: debug" in out, out
+    assert "YamlEnvSecret05" not in "\n".join(redact_lines(text.split("\n")))
+
+
+@pytest.mark.parametrize(
+    "key,value",
+    [("api_token", "AbCdEfGhIjKlMnOp.QrStUvWxYz"), ("signing_key", "purple.monkey.dishwasher")],
+)
+def test_a_dotted_value_under_a_secret_name_is_no_host(key, value):
+    assert value not in redact_pair(key, value, broad=True)
+    assert value not in str(redact_data({key: value}))
+    assert value not in redact(f"{key}={value}")
+
+
+def test_prose_after_a_secret_word_and_non_secrets_stay_readable():
+    for text in (
+        "password is required",
+        "password reset failed for user bob",
+        "ERROR password authentication failed for user app",
+        "mysql -h db -P 3306 -p",
+        "psql -p 5432 -U app",
+        "email:alice@example.com",
+        "token_expiry=3600",
+        "token_type=Bearer",
+        "secretName: auth-jwt-key",
+        "token bucket refilled: 40 tokens",
+    ):
+        assert redact(text) == text
