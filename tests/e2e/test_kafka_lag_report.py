@@ -44,7 +44,11 @@ async def test_the_live_group_falling_behind_comes_first_and_only_groups_not_ok_
     assert f"worst: {live} WARN, lag " in head.title and "behind by" in head.title
     table = head.evidence[0]
     assert table.rows[0][:2] == ["WARN", live]  # the live problem first, before bigger old lag
-    assert len(table.rows) <= 20 and "--all lists every group" in head.detail
+    # "--all lists every group" past 20 groups, "--all shows every group's" detail past 3 not OK: which one
+    # depends on how many groups the broker already holds (earlier tests), so either points to --all
+    assert len(table.rows) <= 20 and (
+        "--all lists every group" in head.detail or "--all shows every group" in head.detail
+    )
     titles = [f.title for f in report.findings]
     assert titles.index(f"Consumer group {live}: WARN, lag {group_data(report, live)['total_lag']:,}") == 1
     assert not any(t.startswith(f"Consumer group {ok}:") for t in titles)  # OK: a row, no detail

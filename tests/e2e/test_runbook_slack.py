@@ -15,13 +15,15 @@ from kubernetes import client
 from scripts.world.kube import PLATFORM, deployment, make_pod
 from tests.support.bot_env import ACTIONS_ENV, BOT_TOKEN, SIGNING_SECRET
 from tests.support.processes import BotProcess, wait_until
-from tests.support.signing import block_action
-from tests.support.slack_requests import blocks_text, click, command, confirmation, get, updated
+from tests.support.signing import block_action, signed_headers, slash_command
+from tests.support.slack_requests import blocks_text, click, command, confirmation, get, post, updated
 
 
 def audit(bot, fake_slack) -> str:  # type: ignore[no-untyped-def]
-    _, body, _ = command(bot, fake_slack, "audit 50")
-    return str(json.loads(body)["text"])
+    rid = f"audit-{time.monotonic_ns()}"
+    body = slash_command("audit 50", fake_slack.response_url(rid))
+    post(bot, body, signed_headers(SIGNING_SECRET, body))  # acked at once; the records come through response_url
+    return str(fake_slack.wait_for("response_url", lambda c: c.args.get("rid") == rid).args["text"])
 
 
 BILLING = """\
