@@ -23,7 +23,7 @@ from commands.config import ChecksConfig
 from commands.redact import remember
 from escalation.config import EscalationSettings
 from escalation.oncall.config import OncallSettings
-from escalation.state.db import StateStoreLimits
+from escalation.state.limits import StateStoreLimits
 
 
 def _slack(name: str) -> AliasChoices:
