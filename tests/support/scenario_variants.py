@@ -11,7 +11,7 @@ import redis.asyncio as aioredis
 from kubernetes import client
 
 from commands.config import ChecksConfig
-from tests.support.k8s_world import make_pod
+from tests.support.k8s_world import NODE, make_pod
 from tests.support.scenario_world import (
     FAST,
     QUIET,
@@ -346,3 +346,192 @@ async def kafka_sampling_past_check_limit(w: World) -> ChecksConfig:
     cfg = await caught_up_group(w)
     cfg.timeouts.check_s = 1.0
     return cfg
+
+
+# ---------------------------------------------------------------------- the fresh tester's misses (round 3)
+def lines(body: list[str]) -> str:
+    return "\n".join(body) + "\n"
+
+
+FATAL_WITHOUT_ERROR = lines(
+    [f"2026-11-28T03:00:{i:02d}Z INFO POST /login 200 response_time=45ms" for i in range(27)]
+    + [
+        "2026-11-28T03:00:30Z FATAL cannot bind :3001: address already in use",
+        "panic: runtime: nil pointer dereference in TokenSigner.Sign",
+        '{"ts":"2026-11-28T03:00:31Z","level":"critical","msg":"token signer unavailable"}',
+    ]
+)
+
+
+def auth_with_logs(logs: str, tail_lines: int | None = None) -> Setup:
+    """auth-service running and ready with `logs`; the secret and the runbook's config present."""
+
+    async def setup(w: World) -> ChecksConfig:
+        from tests.support.scenario_world import jwt_secret
+
+        w.pod("auth-service", logs)
+        jwt_secret(w)
+        cfg = w.cfg()
+        if tail_lines:
+            cfg.logs.tail_lines = tail_lines
+        return cfg
+
+    return setup
+
+
+ONE_ERROR_IN_10000 = lines(
+    [
+        "2026-11-28T03:00:00Z ERROR login user=u77: upstream reset, retried"
+        if i == 5000
+        else f"2026-11-28T03:00:00Z INFO POST /login 200 user=u{i}"
+        for i in range(10_000)
+    ]
+)
+
+
+async def auth_empty_secret(w: World) -> ChecksConfig:
+    """The jwt-signing-key secret exists with no data at all (a sync that wrote nothing)."""
+    w.pod("auth-service", FAST)
+    client.CoreV1Api(w.kube).create_namespaced_secret(
+        w.ns, client.V1Secret(metadata=client.V1ObjectMeta(name="jwt-signing-key"))
+    )
+    return w.cfg()
+
+
+async def auth_no_config(w: World) -> ChecksConfig:
+    """Everything healthy but auth-config, the configmap the runbook's login section patches, is gone."""
+    from tests.support.scenario_world import jwt_secret
+
+    w.pod("auth-service", FAST)
+    jwt_secret(w)
+    client.CoreV1Api(w.kube).delete_namespaced_config_map("auth-config", w.ns)
+    return w.cfg()
+
+
+async def kafka_aborted(w: World) -> ChecksConfig:
+    """A group that committed everything committed; after it, a transaction that aborted: its
+    records (and marker) sit past the committed offset, and a read_committed consumer reads none."""
+    from aiokafka import AIOKafkaProducer
+
+    from tests.support.kafka import commit, create_topic, produce_transactions
+
+    boot = w.testbed["ALP_KAFKA_BOOTSTRAP"]
+    await create_topic(boot, w.unique, 1)
+    read_all = await produce_transactions(boot, w.unique, 2, 3)
+    await commit(boot, w.unique, w.unique, {0: read_all})
+    producer = AIOKafkaProducer(bootstrap_servers=boot, transactional_id=f"alp-test-{w.unique}-abort")
+    await producer.start()
+    try:
+        await producer.begin_transaction()
+        for _ in range(5):
+            await (await producer.send(w.unique, b"attempt", partition=0))
+        await producer.abort_transaction()
+    finally:
+        await producer.stop()
+    return w.cfg()
+
+
+def init_crash_pod(w: World, app: str, init: str, log: str) -> str:
+    """A pod of `app` stuck in its init phase: init container `init` crash-looping (its log and
+    its previous instance's say why), the app container waiting in PodInitializing."""
+    name = f"{app}-{w.unique}"
+    core = client.CoreV1Api(w.kube)
+    core.create_namespaced_pod(
+        w.ns,
+        client.V1Pod(
+            metadata=client.V1ObjectMeta(name=name, labels={"app": app}),
+            spec=client.V1PodSpec(
+                node_name=NODE,
+                init_containers=[client.V1Container(name=init, image=f"{init}:1")],
+                containers=[client.V1Container(name="app", image=f"{app}:1")],
+            ),
+        ),
+    )
+    core.patch_namespaced_pod_status(
+        name,
+        w.ns,
+        {
+            "status": {
+                "phase": "Pending",
+                "conditions": [
+                    {"type": "Initialized", "status": "False", "reason": "ContainersNotInitialized"},
+                    {"type": "Ready", "status": "False", "reason": "ContainersNotReady"},
+                ],
+                "initContainerStatuses": [
+                    {
+                        "name": init,
+                        "image": f"{init}:1",
+                        "imageID": "",
+                        "ready": False,
+                        "restartCount": 6,
+                        "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 5m0s"}},
+                        "lastState": {"terminated": {"reason": "Error", "exitCode": 1}},
+                    }
+                ],
+                "containerStatuses": [
+                    {
+                        "name": "app",
+                        "image": f"{app}:1",
+                        "imageID": "",
+                        "ready": False,
+                        "restartCount": 0,
+                        "state": {"waiting": {"reason": "PodInitializing"}},
+                    }
+                ],
+            }
+        },
+    )
+    w.kubelet.logs[(w.ns, f"{name}/app")] = ""
+    w.kubelet.logs[(w.ns, f"{name}/{init}")] = log
+    w.kubelet.previous_logs[(w.ns, f"{name}/{init}")] = log
+    return name
+
+
+async def auth_init_crash(w: World) -> ChecksConfig:
+    """auth-service's migration init container fails: the app never starts (a restart cannot help)."""
+    from tests.support.scenario_world import jwt_secret
+
+    init_crash_pod(w, "auth-service", "db-migrate", "2026-11-28T03:00:00Z migration 0042 failed: relation exists\n")
+    jwt_secret(w)
+    return w.cfg()
+
+
+async def memory_oom_sidecar(w: World) -> ChecksConfig:
+    """A pod of three containers (app, a log shipper, Istio's proxy): the log shipper was
+    OOMKilled. No mesh advice fits it, and no deployment template was read."""
+    services_measured(w, QUIET)
+    pod = "user-service-2"
+    make_pod(w.kube, w.ns, pod, "user-service", sidecars={"log-shipper": "64Mi", "istio-proxy": "256Mi"})
+    client.CoreV1Api(w.kube).patch_namespaced_pod_status(
+        pod,
+        w.ns,
+        {
+            "status": {
+                "containerStatuses": [
+                    {
+                        "name": n,
+                        "image": f"{n}:1",
+                        "imageID": "",
+                        "ready": True,
+                        "restartCount": r,
+                        "state": {"running": {"startedAt": "2026-11-28T01:00:00Z"}},
+                        "lastState": {"terminated": {"reason": "OOMKilled", "exitCode": 137}} if r else {},
+                    }
+                    for n, r in (("app", 0), ("log-shipper", 4), ("istio-proxy", 0))
+                ]
+            }
+        },
+    )
+    w.kubelet.logs[(w.ns, pod)] = QUIET
+    container_metrics(w, pod, {"app": "200Mi", "log-shipper": "62Mi", "istio-proxy": "60Mi"})
+    return w.cfg()
+
+
+async def redis_no_info(w: World) -> ChecksConfig:
+    """A Redis user that may read keys and PING but not run INFO: the hit ratio cannot be seen;
+    PING and SCAN still can."""
+    r = aioredis.from_url(w.testbed["ALP_REDIS_URL"], decode_responses=True)
+    user = f"alp_noinfo_{w.unique}"
+    await r.execute_command("ACL", "SETUSER", user, "on", ">pw", "~*", "+@all", "-info")
+    w.undo += [lambda: r.execute_command("ACL", "DELUSER", user), r.aclose]
+    return w.cfg(redis_url=w.testbed["ALP_REDIS_URL"].replace("redis://", f"redis://{user}:pw@"))

@@ -19,8 +19,14 @@ from commands.config import ChecksConfig
 from commands.report import Severity
 from tests.support.checks_env import CLOSED
 from tests.support.scenario_variants import (
+    FATAL_WITHOUT_ERROR,
+    ONE_ERROR_IN_10000,
     PREDICTION_TIMEOUTS,
+    auth_empty_secret,
+    auth_init_crash,
+    auth_no_config,
     auth_no_secret,
+    auth_with_logs,
     db_load_no_grant,
     db_load_no_grant_slow,
     db_load_rollbacks,
@@ -30,18 +36,21 @@ from tests.support.scenario_variants import (
     failed_logins,
     health_slow_answers,
     healthy_with_short_probe_limit,
+    kafka_aborted,
     kafka_no_offsets,
     kafka_sampling_past_check_limit,
     kafka_stale_topic,
     kafka_transactional,
     kafka_transactional_live,
     memory_gc_info,
+    memory_oom_sidecar,
     memory_previous,
     memory_sidecar_limit,
     memory_sidecar_logs,
     network_deny_all,
     redis_expiry_storm,
     redis_latency_outliers,
+    redis_no_info,
     redis_quiet,
     security_with_auth,
 )
@@ -77,6 +86,8 @@ class Scenario:
     params: dict[str, Any] = field(default_factory=dict)
     metrics: bool = False  # needs the metrics API (metrics_api fixture)
     variant: str = ""  # a second (third…) scenario of the same target and state (issue #25's variants)
+    absent: tuple[str, ...] = ()  # phrases no finding (title, detail, evidence) may hold
+    ok: tuple[str, ...] = ()  # probes whose findings must all be OK (one blindness limits only its own)
 
     @property
     def id(self) -> str:
@@ -480,5 +491,49 @@ SCENARIOS: list[Scenario] = [
         "failed/suspicious/blocked line(s)",
         frozenset({"block-ips", "rate-limit"}),
         variant="brute-force",
+    ),
+    # the fresh tester's round-3 misses, the truth written first
+    S(
+        "auth",
+        "fault",
+        auth_with_logs(FATAL_WITHOUT_ERROR),
+        C,
+        "line(s) at ERROR or above",
+        NONE,
+        variant="fatal-words",
+    ),
+    S("auth", "healthy", auth_with_logs(ONE_ERROR_IN_10000, tail_lines=10_000), OK, variant="rare-error"),
+    S("auth", "fault", auth_empty_secret, C, "jwt-signing-key holds no data", NONE, variant="empty-secret"),
+    S("auth", "fault", auth_no_config, W, "configmap auth-config is missing", NONE, variant="no-config"),
+    S("kafka-lag", "healthy", kafka_aborted, OK, params={"group": "{unique}"}, variant="aborted"),
+    S(
+        "auth",
+        "fault",
+        auth_init_crash,
+        C,
+        "init container db-migrate",
+        NONE,  # the app container never ran: restarting it cannot help
+        absent=("restart",),
+        variant="init-crash",
+    ),
+    S(
+        "memory",
+        "fault",
+        memory_oom_sidecar,
+        C,
+        "log-shipper",
+        NONE,
+        metrics=True,
+        absent=("istio", "injected"),
+        variant="oom-sidecar",
+    ),
+    S(
+        "redis",
+        "blind",
+        redis_no_info,
+        U,
+        "may not run INFO",
+        ok=("keys", "latency"),
+        variant="no-info-acl",
     ),
 ]
