@@ -11,7 +11,8 @@ from commands.backends.kube import KubeNotFound
 from commands.backends.postgres import connect
 from commands.checks.db import connections_by_state
 from commands.checks.endpoint_probes import health_probe, postgres_host_port, tcp_probe
-from commands.checks.kube_probes import KubeHandle, log_grep_probe, log_metric_probe, pods_probe, restart
+from commands.checks.kube_probes import KubeHandle, log_metric_probe, pods_probe, restart
+from commands.checks.log_errors import log_errors_probe
 from commands.checks.rates import slow_statements
 from commands.probes import Probe, availability, run_probes
 from commands.registry import CheckContext, CheckResult, NoParams, check
@@ -141,9 +142,7 @@ async def auth(ctx: CheckContext, params: NoParams) -> CheckResult:
             ctx,
             {
                 "pods": pods_probe(kh, cfg.namespace, f"app={APP}", APP, restart_auth),
-                "errors": log_grep_probe(
-                    kh, cfg.namespace, APP, r"\berror\b", "error line(s)", suggest=lambda lines: pool_remedy(lines)
-                ),
+                "errors": log_errors_probe(kh, cfg.namespace, APP, suggest=pool_remedy),
                 "health": health_probe(cfg, APP, restart_auth),
                 "postgres-tcp": tcp_probe(
                     host, port, "PostgreSQL from the bot", cfg.timeouts.probe_s, backend="PostgreSQL"

@@ -8,7 +8,7 @@ import re2
 
 from commands.backends.kube import KubeError
 from commands.checks.kube_probes import KubeHandle, log_window, no_pods, samples
-from commands.checks.logscan import extract_ms
+from commands.checks.logscan import LEVELS, extract_ms, line_level
 from commands.kube_facts import parse_quantity, pod_state
 from commands.registry import CheckContext
 from commands.report import Fields, Severity, Table
@@ -69,13 +69,16 @@ async def _selector_lines(
 
 
 def _match(lines: list[str], pattern: str, levels: list[str]) -> list[str]:
-    """Lines matching an RE2 pattern (case-insensitive), at one of `levels` when given."""
+    """Lines matching an RE2 pattern (case-insensitive), at one of `levels` when given: a line's
+    level (logscan.line_level: its JSON level field, else its first level word) decides, not a
+    word anywhere in it ("INFO retried, no ERROR" is not an ERROR line; `levels: [ERROR]` also
+    takes its synonyms, ERR and SEVERE, and `FATAL` takes panic and critical)."""
     options = re2.Options()
     options.case_sensitive = False
     options.log_errors = False
     rx = re2.compile(pattern, options)
-    wanted = [lv.upper() for lv in levels]
-    return [ln for ln in lines if rx.search(ln) and (not wanted or any(w in ln.upper() for w in wanted))]
+    ranks = {LEVELS[lv.lower()] for lv in levels if lv.lower() in LEVELS}
+    return [ln for ln in lines if rx.search(ln) and (not levels or line_level(ln) in ranks)]
 
 
 TIME_FIELDS = ("_time", "_ms", "_latency", "_duration")  # values converted to milliseconds (logscan.extract_ms)
