@@ -129,7 +129,7 @@ class Thresholds(BaseModel):
     )
     log_error_ratio_crit: float = Field(0.1, ge=0, le=1, description="auth: the same share, critical")
     log_error_min_lines: int = Field(
-        3, ge=1, description="auth: fewer lines at ERROR or above are not judged as a rate (a FATAL still warns)"
+        3, ge=1, description="auth: fewer lines at ERROR or above are at most a warning, whatever their share"
     )
     rollback_ratio_warn: float = Field(
         0.2, ge=0, le=1, description="db-load: rollbacks / (commits + rollbacks) over the window"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 from commands.backends import net
 from commands.backends.kube import KubeNotFound
@@ -65,12 +66,29 @@ def oidc_probe(ctx: CheckContext) -> Probe:
 JWT_SECRET = "jwt-signing-key"
 
 
+def data_keys(meta: dict[str, Any]) -> set[str] | None:
+    """The names of a Secret's data keys, from its metadata alone: every writer's managedFields
+    record the fields it set (`f:data` → `f:<key>`), never their values. None when the metadata
+    carries no managedFields (stripped by a proxy or an old server): then nothing is known."""
+    managed = meta.get("managedFields")
+    if not managed:
+        return None
+    keys: set[str] = set()
+    for entry in managed:
+        fields = (entry.get("fieldsV1") or {}).get("f:data") or {}
+        keys |= {k.removeprefix("f:") for k in fields if k.startswith("f:")}
+    return keys
+
+
 def jwt_key_probe(kh: KubeHandle) -> Probe:
-    """The JWT signing-key secret exists, and how old it is (metadata only, never its data).
+    """The JWT signing-key secret exists, holds data, and how old it is (metadata only, never its data).
 
     The secret must exist (auth-service signs every token with it): its absence, read as a 404
     from the API server, is the fault itself (CRITICAL, Vault regenerates it), not "could not
-    see"; a refused read (RBAC) stays UNKNOWN."""
+    see"; a refused read (RBAC) stays UNKNOWN. Its contents are never read: the names of its
+    data keys come from managedFields (`data_keys`); none at all is CRITICAL (an empty secret
+    signs nothing); no managedFields is UNKNOWN (present, contents not seen). An OK finding says
+    what it rests on: keys present, values not read."""
 
     async def probe() -> list[Finding]:
         namespace = kh.ctx.config.namespace
@@ -87,21 +105,46 @@ def jwt_key_probe(kh: KubeHandle) -> Probe:
             ]
         created = datetime.fromisoformat(meta["creationTimestamp"].replace("Z", "+00:00"))
         days = (datetime.now(UTC) - created).total_seconds() / 86400
+        keys = data_keys(meta)
+        facts = {"created": meta["creationTimestamp"], "data keys": ", ".join(sorted(keys)) if keys else "none"}
+        limit_note = "metadata only: key names from managedFields, contents not read"
+        if keys is None:
+            return [
+                Finding(
+                    severity=Severity.UNKNOWN,
+                    title=f"JWT signing key secret {JWT_SECRET} present, {days:.1f} days old; contents not read",
+                    detail="its metadata carries no managedFields, so whether it holds a key is not known "
+                    "(alp reads secrets as metadata only)",
+                    evidence=[Fields(items={"created": meta["creationTimestamp"]})],
+                )
+            ]
+        if not keys:
+            return [
+                Finding(
+                    severity=Severity.CRITICAL,
+                    title=f"JWT signing key secret {JWT_SECRET} holds no data in {namespace}",
+                    detail="no writer of the secret set any data key (managedFields): auth-service has no key to "
+                    "sign tokens with. See whether Vault's secret sync runs.",
+                    evidence=[Fields(items=facts)],
+                )
+            ]
         limit = kh.ctx.config.thresholds.jwt_key_max_age_days
         if days > limit:
             return [
                 Finding(
                     severity=Severity.WARNING,
                     title=f"JWT signing key is {days:.0f} days old",
-                    detail=f"older than {limit:.0f} days",
+                    detail=f"older than {limit:.0f} days; {limit_note}",
+                    evidence=[Fields(items=facts)],
                     suggestions=[Suggestion(action="rotate-jwt-key", why="Vault regenerates it")],
                 )
             ]
         return [
             Finding(
                 severity=Severity.OK,
-                title=f"JWT signing key present, {days:.1f} days old",
-                evidence=[Fields(items={"created": meta["creationTimestamp"]})],
+                title=f"JWT signing key present with {len(keys)} data key(s), {days:.1f} days old (contents not read)",
+                detail=limit_note,
+                evidence=[Fields(items=facts)],
             )
         ]
 

@@ -4,9 +4,9 @@ A line is an error by its level (commands.checks.logscan.line_level: a JSON `lev
 the first level word), not by containing the word "error": "FATAL cannot bind", "panic: nil
 pointer" and `"level":"critical"` are errors; "INFO retried, no error" is not. The count is
 judged as a share of the lines read over the window (thresholds `log_error_ratio_warn` and
-`log_error_ratio_crit`, from `log_error_min_lines` lines up), so one ERROR among 10,000 healthy
-lines is not a problem, while any FATAL/panic line (a process saying it cannot go on) is at
-least a warning.
+`log_error_ratio_crit`; critical only from `log_error_min_lines` lines up, as two lines of a quiet
+window are a large share of little), so one ERROR among 10,000 healthy lines is not a problem,
+while any FATAL/panic line (a process saying it cannot go on) is at least a warning.
 """
 
 from __future__ import annotations
@@ -24,12 +24,11 @@ ERROR, FATAL = LEVELS["error"], LEVELS["fatal"]
 
 
 def error_severity(errors: int, fatal: int, lines: int, th: Thresholds) -> Severity:
-    """The rule: a share of the lines read, from a minimum count; a FATAL/panic line is at least WARNING."""
+    """The rule: a share of the lines read (critical from a minimum count); a FATAL/panic line is at least WARNING."""
     share = errors / lines if lines else 0.0
-    judged = errors >= th.log_error_min_lines
-    if judged and share >= th.log_error_ratio_crit:
+    if errors >= th.log_error_min_lines and share >= th.log_error_ratio_crit:
         return Severity.CRITICAL
-    if (judged and share >= th.log_error_ratio_warn) or fatal:
+    if (errors and share >= th.log_error_ratio_warn) or fatal:
         return Severity.WARNING
     return Severity.OK
 
@@ -79,7 +78,7 @@ def log_errors_probe(
                 title=f"{app}: {len(hits)} line(s) at ERROR or above in {read} log line(s) "
                 f"({share:.2%}{fatal_note}; {window})",
                 detail=f"judged as a share of the lines read: warning from {th.log_error_ratio_warn:.0%}, critical "
-                f"from {th.log_error_ratio_crit:.0%}, from {th.log_error_min_lines} line(s) up; any FATAL/panic "
+                f"from {th.log_error_ratio_crit:.0%} and {th.log_error_min_lines} line(s); any FATAL/panic "
                 "line is at least a warning" + (where if sources else ""),
                 evidence=[
                     Fields(

@@ -75,7 +75,7 @@ async def test_auth_failing(testbed, kube_admin, kubelet, platform, ns):
     pods = finding(report, "not running/ready (1 of 2 pods)")
     assert pods.severity is Severity.CRITICAL and "CrashLoopBackOff" in str(pods.evidence)
     assert "restart" in actions(pods)
-    assert finding(report, "2 error line(s)").severity is Severity.WARNING
+    assert finding(report, "2 line(s) at ERROR or above").severity is Severity.WARNING
     assert finding(report, "auth-service /health failing").severity is Severity.CRITICAL
     discovery = finding(report, "OAuth discovery document is not valid")
     assert "set-config" in actions(discovery)
@@ -339,5 +339,5 @@ async def test_auth_offers_the_restart_for_a_connection_pool_timeout(testbed, ku
         AUTH_OK + "\n2026-11-28T03:13:01Z ERROR [db] error acquiring connection: timeout after 30000ms\n"
     )
     report = await run("auth", config_for(testbed, platform, ns))
-    errors = finding(report, "error line(s)")
+    errors = finding(report, "line(s) at ERROR or above")
     assert "restart" in actions(errors), errors

@@ -535,3 +535,18 @@ async def redis_no_info(w: World) -> ChecksConfig:
     await r.execute_command("ACL", "SETUSER", user, "on", ">pw", "~*", "+@all", "-info")
     w.undo += [lambda: r.execute_command("ACL", "DELUSER", user), r.aclose]
     return w.cfg(redis_url=w.testbed["ALP_REDIS_URL"].replace("redis://", f"redis://{user}:pw@"))
+
+
+async def auth_emptied_secret(w: World) -> ChecksConfig:
+    """Second example of "metadata only": a secret created with its key, then replaced without
+    any data by another writer (a sync job that lost its source)."""
+    core = client.CoreV1Api(w.kube)
+    w.pod("auth-service", FAST)
+    core.create_namespaced_secret(
+        w.ns,
+        client.V1Secret(metadata=client.V1ObjectMeta(name="jwt-signing-key"), string_data={"private.pem": "k"}),
+    )
+    s = core.read_namespaced_secret("jwt-signing-key", w.ns)
+    s.data = None
+    core.replace_namespaced_secret("jwt-signing-key", w.ns, s, field_manager="vault-sync")
+    return w.cfg()

@@ -22,6 +22,7 @@ from tests.support.scenario_variants import (
     FATAL_WITHOUT_ERROR,
     ONE_ERROR_IN_10000,
     PREDICTION_TIMEOUTS,
+    auth_emptied_secret,
     auth_empty_secret,
     auth_init_crash,
     auth_no_config,
@@ -504,6 +505,7 @@ SCENARIOS: list[Scenario] = [
     ),
     S("auth", "healthy", auth_with_logs(ONE_ERROR_IN_10000, tail_lines=10_000), OK, variant="rare-error"),
     S("auth", "fault", auth_empty_secret, C, "jwt-signing-key holds no data", NONE, variant="empty-secret"),
+    S("auth", "fault", auth_emptied_secret, C, "holds no data", NONE, variant="emptied-secret"),
     S("auth", "fault", auth_no_config, W, "configmap auth-config is missing", NONE, variant="no-config"),
     S("kafka-lag", "healthy", kafka_aborted, OK, params={"group": "{unique}"}, variant="aborted"),
     S(

@@ -28,7 +28,7 @@ def test_errors_by_level_not_by_word():
     ("errors", "fatal", "lines", "expected"),
     [
         (1, 0, 10_000, Severity.OK),  # one ERROR among 10,000 healthy lines
-        (2, 0, 20, Severity.OK),  # 10 %, but under the minimum count
+        (1, 0, 50, Severity.WARNING),  # one in a quiet window is a share of it
         (12, 0, 1_000, Severity.WARNING),  # 1.2 %
         (40, 0, 400, Severity.CRITICAL),  # 10 %
         (1, 1, 10_000, Severity.WARNING),  # a process said it cannot go on
@@ -36,6 +36,11 @@ def test_errors_by_level_not_by_word():
 )
 def test_errors_judged_as_a_share_of_the_window(errors, fatal, lines, expected):
     assert error_severity(errors, fatal, lines, Thresholds()) is expected
+
+
+def test_a_minimum_count_before_a_share_is_judged():
+    assert error_severity(1, 0, 2, Thresholds()) is Severity.WARNING  # half of two lines: little to go on
+    assert error_severity(3, 0, 6, Thresholds()) is Severity.CRITICAL
 
 
 def test_runbook_levels_read_the_line_level():
