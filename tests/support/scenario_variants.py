@@ -550,3 +550,16 @@ async def auth_emptied_secret(w: World) -> ChecksConfig:
     s.data = None
     core.replace_namespaced_secret("jwt-signing-key", w.ns, s, field_manager="vault-sync")
     return w.cfg()
+
+
+async def redis_no_scan(w: World) -> ChecksConfig:
+    """Second example of one missing permission: a user that may run INFO and PING but not SCAN,
+    in a busy, healthy cache: only the key scan is blind."""
+    from tests.support.scenario_world import redis_traffic
+
+    redis_traffic(w, hit=True)
+    r = aioredis.from_url(w.testbed["ALP_REDIS_URL"], decode_responses=True)
+    user = f"alp_noscan_{w.unique}"
+    await r.execute_command("ACL", "SETUSER", user, "on", ">pw", "~*", "+@all", "-scan")
+    w.undo += [lambda: r.execute_command("ACL", "DELUSER", user), r.aclose]
+    return w.cfg(redis_url=w.testbed["ALP_REDIS_URL"].replace("redis://", f"redis://{user}:pw@"))

@@ -52,6 +52,7 @@ from tests.support.scenario_variants import (
     redis_expiry_storm,
     redis_latency_outliers,
     redis_no_info,
+    redis_no_scan,
     redis_quiet,
     security_with_auth,
 )
@@ -538,4 +539,5 @@ SCENARIOS: list[Scenario] = [
         ok=("keys", "latency"),
         variant="no-info-acl",
     ),
+    S("redis", "blind", redis_no_scan, U, "may not run SCAN", ok=("stats", "latency"), variant="no-scan-acl"),
 ]
