@@ -563,3 +563,29 @@ async def redis_no_scan(w: World) -> ChecksConfig:
     await r.execute_command("ACL", "SETUSER", user, "on", ">pw", "~*", "+@all", "-scan")
     w.undo += [lambda: r.execute_command("ACL", "DELUSER", user), r.aclose]
     return w.cfg(redis_url=w.testbed["ALP_REDIS_URL"].replace("redis://", f"redis://{user}:pw@"))
+
+
+async def kafka_aborted_then_waiting(w: World) -> ChecksConfig:
+    """Second example of "what a read_committed consumer could read": past the committed offset,
+    an aborted transaction of 6 records, then a committed one of 2 that nobody read (the group
+    has no members): the lag is 2 messages, not 9 offsets."""
+    from aiokafka import AIOKafkaProducer
+
+    from tests.support.kafka import commit, create_topic
+
+    boot = w.testbed["ALP_KAFKA_BOOTSTRAP"]
+    await create_topic(boot, w.unique, 1)
+    await commit(boot, w.unique, w.unique, {0: 0})
+    producer = AIOKafkaProducer(bootstrap_servers=boot, transactional_id=f"alp-test-{w.unique}-mixed")
+    await producer.start()
+    try:
+        await producer.begin_transaction()
+        for _ in range(6):
+            await (await producer.send(w.unique, b"attempt", partition=0))
+        await producer.abort_transaction()
+        async with producer.transaction():
+            for _ in range(2):
+                await (await producer.send(w.unique, b"attempt", partition=0))
+    finally:
+        await producer.stop()
+    return w.cfg()

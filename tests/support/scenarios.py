@@ -38,6 +38,7 @@ from tests.support.scenario_variants import (
     health_slow_answers,
     healthy_with_short_probe_limit,
     kafka_aborted,
+    kafka_aborted_then_waiting,
     kafka_no_offsets,
     kafka_sampling_past_check_limit,
     kafka_stale_topic,
@@ -540,4 +541,13 @@ SCENARIOS: list[Scenario] = [
         variant="no-info-acl",
     ),
     S("redis", "blind", redis_no_scan, U, "may not run SCAN", ok=("stats", "latency"), variant="no-scan-acl"),
+    S(
+        "kafka-lag",
+        "fault",
+        kafka_aborted_then_waiting,
+        C,
+        "STOP, lag 2",
+        params={"group": "{unique}"},
+        variant="aborted-then-waiting",
+    ),
 ]
