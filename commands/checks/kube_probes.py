@@ -141,16 +141,52 @@ def pods_probe(
             if bad
             else f"{label}: {named(restarts)} restarting"
         )
+        # A pod held in its init phase: the app container never ran, so restarting it runs the
+        # same init container again; its log (and the previous run's) says what to fix.
+        in_init = [s for s in bad if s.init_failed]
+        init_logs = await init_container_logs(kh, in_init) if in_init else []
+        only_init = bool(bad) and len(in_init) == len(bad)
         return [
             Finding(
                 severity=severity,
                 title=title,
-                evidence=[Table(columns=["namespace", "pod", "phase", "ready", "restarts", "reasons"], rows=rows)],
-                suggestions=suggest(),
+                detail=(
+                    "in the init phase: init container(s) "
+                    + ", ".join(sorted({c for s in in_init for c in s.init_failed}))
+                    + " failed, so the app container never started; a restart runs the same init container "
+                    "again: fix what its log says"
+                )
+                if in_init
+                else "",
+                evidence=[
+                    Table(columns=["namespace", "pod", "phase", "ready", "restarts", "reasons"], rows=rows),
+                    *init_logs,
+                ],
+                suggestions=[] if only_init else suggest(),
             )
         ]
 
     return probe
+
+
+async def init_container_logs(kh: KubeHandle, pods: list[PodState], most: int = 3, tail: int = 10) -> list[Code]:
+    """`kubectl logs <pod> -c <init>` and `--previous` of each failed init container (a few pods,
+    the last `tail` lines each), labelled; a log that cannot be read says so in its place."""
+    out: list[Code] = []
+    for p in sorted(pods, key=lambda p: p.name)[:most]:
+        for container in p.init_failed:
+            for previous in (False, True):
+                where = f"{p.name}/{container}" + (" (previous)" if previous else "")
+                try:
+                    text = await kh.get().pod_log(
+                        p.namespace, p.name, tail, kh.ctx.config.logs.since_s, container, previous
+                    )
+                except KubeError as err:
+                    text = "" if previous else f"(log could not be read: {err})"
+                lines = text.splitlines()[-tail:]
+                if lines:
+                    out.append(Code(text="\n".join(f"[{where}] {line[:300]}" for line in lines)))
+    return out
 
 
 def warning_events_probe(kh: KubeHandle, namespace: str, limit: int = 10) -> Probe:

@@ -55,9 +55,11 @@ async def test_scenario(scenario: Scenario, request, testbed, kube_admin, kubele
         assert f.severity is not Severity.OK or not f.suggestions, f"suggestion on an OK finding: {f.title}"
     if scenario.state == "healthy":
         assert all(f.severity is Severity.OK for f in report.findings), seen
+    said = [f.title + f.detail + str(f.evidence) + str(f.suggestions) for f in report.findings]
     for phrase in scenario.absent:
-        said = [f.title + f.detail + str(f.evidence) + str(f.suggestions) for f in report.findings]
         assert not any(phrase.lower() in text.lower() for text in said), (phrase, seen)
+    for phrase in scenario.present:
+        assert any(phrase.replace("{unique}", unique) in text for text in said), (phrase, said)
     for f in report.findings:
         assert f.probe.split(", ")[0] not in scenario.ok or f.severity is Severity.OK, (f.probe, seen)
     assert not scenario.ok or {p for f in report.findings for p in f.probe.split(", ")} >= set(scenario.ok), seen

@@ -431,7 +431,7 @@ async def kafka_aborted(w: World) -> ChecksConfig:
     return w.cfg()
 
 
-def init_crash_pod(w: World, app: str, init: str, log: str) -> str:
+def init_crash_pod(w: World, app: str, init: str, log: str, previous: bool = True) -> str:
     """A pod of `app` stuck in its init phase: init container `init` crash-looping (its log and
     its previous instance's say why), the app container waiting in PodInitializing."""
     name = f"{app}-{w.unique}"
@@ -483,7 +483,8 @@ def init_crash_pod(w: World, app: str, init: str, log: str) -> str:
     )
     w.kubelet.logs[(w.ns, f"{name}/app")] = ""
     w.kubelet.logs[(w.ns, f"{name}/{init}")] = log
-    w.kubelet.previous_logs[(w.ns, f"{name}/{init}")] = log
+    if previous:
+        w.kubelet.previous_logs[(w.ns, f"{name}/{init}")] = log
     return name
 
 
@@ -588,4 +589,29 @@ async def kafka_aborted_then_waiting(w: World) -> ChecksConfig:
                 await (await producer.send(w.unique, b"attempt", partition=0))
     finally:
         await producer.stop()
+    return w.cfg()
+
+
+async def scheduler_init_error(w: World) -> ChecksConfig:
+    """Second example of an init phase failing: scheduler-service's wait-for-redis init container
+    has just exited with an error (its first run: no CrashLoopBackOff yet, no previous instance)."""
+    name = init_crash_pod(w, "scheduler-service", "wait-for-redis", "redis:6379 not reachable after 30s\n", False)
+    client.CoreV1Api(w.kube).patch_namespaced_pod_status(
+        name,
+        w.ns,
+        {
+            "status": {
+                "initContainerStatuses": [
+                    {
+                        "name": "wait-for-redis",
+                        "image": "wait-for-redis:1",
+                        "imageID": "",
+                        "ready": False,
+                        "restartCount": 0,
+                        "state": {"terminated": {"reason": "Error", "exitCode": 1}},
+                    }
+                ]
+            }
+        },
+    )
     return w.cfg()

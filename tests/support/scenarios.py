@@ -55,6 +55,7 @@ from tests.support.scenario_variants import (
     redis_no_info,
     redis_no_scan,
     redis_quiet,
+    scheduler_init_error,
     security_with_auth,
 )
 from tests.support.scenario_world import (
@@ -90,6 +91,7 @@ class Scenario:
     metrics: bool = False  # needs the metrics API (metrics_api fixture)
     variant: str = ""  # a second (third…) scenario of the same target and state (issue #25's variants)
     absent: tuple[str, ...] = ()  # phrases no finding (title, detail, evidence) may hold
+    present: tuple[str, ...] = ()  # phrases some finding (title, detail, evidence) must hold
     ok: tuple[str, ...] = ()  # probes whose findings must all be OK (one blindness limits only its own)
 
     @property
@@ -517,7 +519,11 @@ SCENARIOS: list[Scenario] = [
         C,
         "init container db-migrate",
         NONE,  # the app container never ran: restarting it cannot help
-        absent=("restart",),
+        absent=("action='restart'",),  # on no finding
+        present=(
+            "[auth-service-{unique}/db-migrate] 2026-11-28T03:00:00Z migration 0042 failed",
+            "db-migrate (previous)",
+        ),
         variant="init-crash",
     ),
     S(
@@ -549,5 +555,16 @@ SCENARIOS: list[Scenario] = [
         "STOP, lag 2",
         params={"group": "{unique}"},
         variant="aborted-then-waiting",
+    ),
+    S(
+        "scheduler",
+        "fault",
+        scheduler_init_error,
+        C,
+        "init container wait-for-redis Error",
+        NONE,
+        absent=("action='restart'",),
+        present=("[scheduler-service-{unique}/wait-for-redis] redis:6379 not reachable after 30s",),
+        variant="init-error",
     ),
 ]
