@@ -615,3 +615,27 @@ async def scheduler_init_error(w: World) -> ChecksConfig:
         },
     )
     return w.cfg()
+
+
+async def memory_istio_proxy_high(w: World) -> ChecksConfig:
+    """Second example of naming containers by role with only the mesh present: Istio did inject
+    this pod's proxy (its sidecar.istio.io/status annotation says so; the deployment's template
+    holds only the app), and the proxy is at 96 % of its limit."""
+    from tests.support.k8s_world import deployment
+
+    services_measured(w, QUIET)
+    client.AppsV1Api(w.kube).create_namespaced_deployment(w.ns, deployment("user-service", 3002, w.ns, replicas=0))
+    pod = "user-service-2"
+    make_pod(w.kube, w.ns, pod, "user-service", sidecars={"istio-proxy": "256Mi"})
+    client.CoreV1Api(w.kube).patch_namespaced_pod(
+        pod,
+        w.ns,
+        {
+            "metadata": {
+                "annotations": {"sidecar.istio.io/status": '{"containers":["istio-proxy"],"initContainers":[]}'}
+            }
+        },
+    )
+    w.kubelet.logs[(w.ns, pod)] = QUIET
+    container_metrics(w, pod, {"app": "100Mi", "istio-proxy": "246Mi"})
+    return w.cfg()

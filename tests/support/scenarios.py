@@ -45,6 +45,7 @@ from tests.support.scenario_variants import (
     kafka_transactional,
     kafka_transactional_live,
     memory_gc_info,
+    memory_istio_proxy_high,
     memory_oom_sidecar,
     memory_previous,
     memory_sidecar_limit,
@@ -534,7 +535,10 @@ SCENARIOS: list[Scenario] = [
         "log-shipper",
         NONE,
         metrics=True,
-        absent=("istio", "injected"),
+        absent=("sidecar.istio.io", "injected by", "injected at"),
+        present=(
+            "log-shipper (sidecar): deployment user-service's template could not be read",
+        ),  # no mesh injected anything here
         variant="oom-sidecar",
     ),
     S(
@@ -566,5 +570,16 @@ SCENARIOS: list[Scenario] = [
         absent=("action='restart'",),
         present=("[scheduler-service-{unique}/wait-for-redis] redis:6379 not reachable after 30s",),
         variant="init-error",
+    ),
+    S(
+        "memory",
+        "fault",
+        memory_istio_proxy_high,
+        W,
+        "user-service-2/istio-proxy (sidecar)",
+        frozenset({"restart"}),
+        metrics=True,
+        present=("istio-proxy (sidecar) was injected by Istio", "sidecar.istio.io/proxyMemoryLimit"),
+        variant="istio-proxy",
     ),
 ]
