@@ -15,6 +15,7 @@ from commands.checks.endpoint_probes import health_probe, postgres_host_port, tc
 from commands.checks.kube_probes import KubeHandle, log_metric_probe, pods_probe, restart
 from commands.checks.log_errors import log_errors_probe
 from commands.checks.rates import slow_statements
+from commands.checks.runbook_objects import objects_probe, withdraw_for_missing
 from commands.probes import Probe, availability, run_probes
 from commands.registry import CheckContext, CheckResult, NoParams, check
 from commands.report import Fields, Finding, Severity, Suggestion
@@ -174,7 +175,7 @@ def pool_remedy(lines: list[str]) -> list[Suggestion]:
     "auth",
     summary="auth-service pods, logs, /health, DB reachability, OAuth provider, JWT key",
     runbook="Authentication Service Issues — Users Cannot Log In",
-    probes=("pods", "errors", "health", "postgres-tcp", "oauth", "connections", "jwt-key"),
+    probes=("pods", "errors", "health", "postgres-tcp", "oauth", "connections", "jwt-key", "objects"),
 )
 async def auth(ctx: CheckContext, params: NoParams) -> CheckResult:
     cfg = ctx.config
@@ -193,16 +194,17 @@ async def auth(ctx: CheckContext, params: NoParams) -> CheckResult:
                 "oauth": availability(oidc_probe(ctx)),
                 "connections": connections_probe(ctx),
                 "jwt-key": jwt_key_probe(kh),
+                "objects": objects_probe(kh, "auth"),
             },
         )
-    return CheckResult(findings)
+    return CheckResult(withdraw_for_missing(findings))
 
 
 @check(
     "auth-latency",
     summary="auth-service response_time percentiles and the slowest auth queries",
     runbook="Authentication Service Issues — High Authentication Latency",
-    probes=("response-time", "slow-queries"),
+    probes=("response-time", "slow-queries", "objects"),
 )
 async def auth_latency(ctx: CheckContext, params: NoParams) -> CheckResult:
     cfg, th = ctx.config, ctx.config.thresholds
@@ -230,6 +232,7 @@ async def auth_latency(ctx: CheckContext, params: NoParams) -> CheckResult:
                     kh, APP, "response_time", th.response_time_warn_ms, th.response_time_crit_ms, remedies
                 ),
                 "slow-queries": slow,
+                "objects": objects_probe(kh, "auth-latency"),
             },
             timeout_s=cfg.timeouts.probe_s * 2 + th.rate_window_s,
         )
@@ -239,4 +242,4 @@ async def auth_latency(ctx: CheckContext, params: NoParams) -> CheckResult:
     if not slow_users:  # REINDEX TABLE users rests on a slow statement on users, shown in this report
         for f in findings:
             f.suggestions = [s for s in f.suggestions if s.action != "reindex"]
-    return CheckResult(findings)
+    return CheckResult(withdraw_for_missing(findings))

@@ -12,7 +12,7 @@ from kubernetes import client
 
 from commands.report import Severity
 from tests.support.checks_env import actions, config_for, finding, run
-from tests.support.k8s_world import make_pod
+from tests.support.k8s_world import CONFIGMAPS, make_pod
 
 AUTH_OK = "\n".join(
     f"2026-11-28T03:12:{i:02d}Z INFO [http] POST /auth/login 200 user=u{i} response_time={100 + i}ms" for i in range(40)
@@ -33,9 +33,17 @@ AUTH_BAD = "\n".join(
 
 
 def secret(api, namespace: str) -> None:
+    """The objects the runbook's login section names: the signing key and auth-config."""
     client.CoreV1Api(api).create_namespaced_secret(
         namespace,
         client.V1Secret(metadata=client.V1ObjectMeta(name="jwt-signing-key"), string_data={"key": "do-not-print-me"}),
+    )
+    auth_config(api, namespace)
+
+
+def auth_config(api, namespace: str) -> None:
+    client.CoreV1Api(api).create_namespaced_config_map(
+        namespace, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="auth-config"), data=CONFIGMAPS["auth-config"])
     )
 
 
@@ -88,6 +96,7 @@ async def test_auth_failing(testbed, kube_admin, kubelet, platform, ns):
 async def test_auth_latency_percentiles_and_slow_queries(testbed, kube_admin, kubelet, platform, ns):
     make_pod(kube_admin, ns, "auth-service-1", "auth-service")
     kubelet.logs[(ns, "auth-service-1")] = AUTH_BAD
+    auth_config(kube_admin, ns)
     async with await psycopg.AsyncConnection.connect(testbed["ALP_POSTGRES_DSN"], autocommit=True) as conn:
         await conn.execute("CREATE TABLE IF NOT EXISTS auth_sessions (id int primary key, token text)")
 

@@ -639,3 +639,11 @@ async def memory_istio_proxy_high(w: World) -> ChecksConfig:
     w.kubelet.logs[(w.ns, pod)] = QUIET
     container_metrics(w, pod, {"app": "100Mi", "istio-proxy": "246Mi"})
     return w.cfg()
+
+
+async def auth_latency_no_config(w: World) -> ChecksConfig:
+    """Second example of a named object missing: fast logins, but auth-config (which the latency
+    section's token-cache remedy patches) is gone."""
+    w.pod("auth-service", FAST)
+    client.CoreV1Api(w.kube).delete_namespaced_config_map("auth-config", w.ns)
+    return w.cfg()

@@ -25,6 +25,7 @@ from tests.support.scenario_variants import (
     auth_emptied_secret,
     auth_empty_secret,
     auth_init_crash,
+    auth_latency_no_config,
     auth_no_config,
     auth_no_secret,
     auth_with_logs,
@@ -581,5 +582,14 @@ SCENARIOS: list[Scenario] = [
         metrics=True,
         present=("istio-proxy (sidecar) was injected by Istio", "sidecar.istio.io/proxyMemoryLimit"),
         variant="istio-proxy",
+    ),
+    S(
+        "auth-latency",
+        "fault",
+        auth_latency_no_config,
+        W,
+        "configmap auth-config is missing",
+        NONE,
+        variant="no-config",
     ),
 ]
