@@ -647,3 +647,58 @@ async def auth_latency_no_config(w: World) -> ChecksConfig:
     w.pod("auth-service", FAST)
     client.CoreV1Api(w.kube).delete_namespaced_config_map("auth-config", w.ns)
     return w.cfg()
+
+
+# ---------------------------------------------------------------------- own variants, kinds not yet in the catalogue
+FALCO_CRITICAL_JSON = (
+    '{"output":"03:00:00.1: Critical Sensitive file opened for reading by non-trusted program (user=root '
+    'command=cat /etc/shadow file=/etc/shadow container=auth-service)","priority":"Critical",'
+    '"rule":"Read sensitive file untrusted","time":"2026-11-28T03:00:00.1Z"}\n'
+)
+FALCO_STARTUP = (
+    "Thu Nov 28 03:00:00 2026: Falco version: 0.39.0\n"
+    "Thu Nov 28 03:00:00 2026: Loading rules from file /etc/falco/falco_rules.yaml\n"
+    "Thu Nov 28 03:00:00 2026: Starting health webserver with threadiness 2, listening on 0.0.0.0:8765\n"
+)
+
+
+def security_with_falco(falco_logs: str) -> Setup:
+    """Falco's own output: an alert is a line with a Falco priority, whatever words its rule uses."""
+
+    async def setup(w: World) -> ChecksConfig:
+        w.pod("falco", falco_logs, namespace="falco-system")
+        w.pod("kong-gateway", QUIET, namespace="kong")
+        w.pod("auth-service", QUIET)
+        return w.cfg()
+
+    return setup
+
+
+async def network_deny_all_egress(w: World) -> ChecksConfig:
+    """A default-deny egress policy with no egress allowed: no pod reaches PostgreSQL, Redis, Kafka
+    or even DNS, while every ingress is open."""
+    istiod_pod(w)
+    service_with_endpoints(w, "user-service", "10.244.0.16")
+    client.NetworkingV1Api(w.kube).create_namespaced_network_policy(
+        w.ns,
+        client.V1NetworkPolicy(
+            metadata=client.V1ObjectMeta(name="default-deny-egress"),
+            spec=client.V1NetworkPolicySpec(pod_selector=client.V1LabelSelector(), policy_types=["Egress"]),
+        ),
+    )
+    return w.cfg()
+
+
+UNCAUGHT_TRACEBACKS = lines(
+    [f"2026-11-28T03:00:{i:02d}Z INFO POST /login 200 response_time=45ms" for i in range(20)]
+    + [
+        part
+        for _ in range(3)
+        for part in (
+            "Traceback (most recent call last):",
+            '  File "/app/auth/tokens.py", line 88, in sign',
+            "    key = keys[header['kid']]",
+            "KeyError: 'kid'",
+        )
+    ]
+)

@@ -19,9 +19,12 @@ from commands.config import ChecksConfig
 from commands.report import Severity
 from tests.support.checks_env import CLOSED
 from tests.support.scenario_variants import (
+    FALCO_CRITICAL_JSON,
+    FALCO_STARTUP,
     FATAL_WITHOUT_ERROR,
     ONE_ERROR_IN_10000,
     PREDICTION_TIMEOUTS,
+    UNCAUGHT_TRACEBACKS,
     auth_emptied_secret,
     auth_empty_secret,
     auth_init_crash,
@@ -52,6 +55,7 @@ from tests.support.scenario_variants import (
     memory_sidecar_limit,
     memory_sidecar_logs,
     network_deny_all,
+    network_deny_all_egress,
     redis_expiry_storm,
     redis_latency_outliers,
     redis_no_info,
@@ -59,6 +63,7 @@ from tests.support.scenario_variants import (
     redis_quiet,
     scheduler_init_error,
     security_with_auth,
+    security_with_falco,
 )
 from tests.support.scenario_world import (
     FAST,
@@ -591,5 +596,34 @@ SCENARIOS: list[Scenario] = [
         "configmap auth-config is missing",
         NONE,
         variant="no-config",
+    ),
+    # own variants of kinds not yet in the catalogue, the truth written first
+    S(
+        "security",
+        "fault",
+        security_with_falco(FALCO_STARTUP + FALCO_CRITICAL_JSON),
+        C,
+        "1 Falco alert(s)",
+        frozenset({"block-ips", "rate-limit"}),
+        variant="falco-priority",
+    ),
+    S("security", "healthy", security_with_falco(FALCO_STARTUP), OK, variant="falco-startup"),
+    S(
+        "network",
+        "fault",
+        network_deny_all_egress,
+        C,
+        "denies all egress from every pod",
+        NONE,
+        variant="deny-all-egress",
+    ),
+    S(
+        "auth",
+        "fault",
+        auth_with_logs(UNCAUGHT_TRACEBACKS),
+        C,
+        "3 line(s) at ERROR or above",
+        NONE,
+        variant="uncaught-traceback",
     ),
 ]
