@@ -148,10 +148,20 @@ _JSON_LEVEL = re.compile(r'"(?:level|severity|lvl|levelname)"\s*:\s*"(\w+)"', re
 _WORD_LEVEL = re.compile(r"(?<![\w-])(" + "|".join(sorted(LEVELS, key=len, reverse=True)) + r")(?![\w-])", re.I)
 
 
+# The first line of an exception nobody caught, which a runtime prints without any level: an
+# error by what it is (Python's traceback, the JVM's "Exception in thread", Node's "Uncaught").
+_UNCAUGHT = re.compile(
+    r"^\s*(Traceback \(most recent call last\):|Exception in thread \"|Uncaught \w*(Error|Exception)\b)"
+)
+
+
 def line_level(line: str) -> int | None:
-    """The rank of a line's level (LEVELS), or None when it names none."""
+    """The rank of a line's level (LEVELS), or None when it names none; an uncaught exception's
+    first line, printed by the runtime without a level, ranks as ERROR."""
     m = _JSON_LEVEL.search(line) or _WORD_LEVEL.search(line[:120])
-    return LEVELS.get(m.group(1).lower()) if m else None
+    if m:
+        return LEVELS.get(m.group(1).lower())
+    return LEVELS["error"] if _UNCAUGHT.match(line) else None
 
 
 def at_least(lines: list[str], level: str | None) -> list[str]:

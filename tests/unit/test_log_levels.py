@@ -48,3 +48,10 @@ def test_runbook_levels_read_the_line_level():
     assert _match(LINES, ".", ["FATAL"]) == LINES[1:4]  # panic and critical rank as FATAL
     with pytest.raises(ValueError, match="unknown level"):
         m.LogsProbe(kind="logs", id="x", selector="app=a", pattern=".", levels=["ERRORS"])
+
+
+def test_an_uncaught_exception_is_an_error_without_a_level():
+    traceback = ["Traceback (most recent call last):", '  File "a.py", line 1, in f', "KeyError: 'kid'"]
+    java = ['Exception in thread "main" java.lang.IllegalStateException: no key']
+    got = [line for _, line, _ in error_lines([("p/app", x) for x in traceback + java])]
+    assert got == [traceback[0], java[0]]  # one per exception, not one per frame
