@@ -702,3 +702,27 @@ UNCAUGHT_TRACEBACKS = lines(
         )
     ]
 )
+
+
+FALCO_ERROR_TEXT = (
+    "03:00:05.123456789: Error File below /etc opened for writing (user=root command=sh -c echo x >> "
+    "/etc/passwd file=/etc/passwd container_id=3f1c image=scheduler-service)\n"
+)
+
+
+async def network_deny_egress_then_allow_dns(w: World) -> ChecksConfig:
+    """Second example, healthy: default-deny egress with a policy that then allows egress (DNS
+    and the backends): the usual pattern, nothing is cut off."""
+    await network_deny_all_egress(w)
+    client.NetworkingV1Api(w.kube).create_namespaced_network_policy(
+        w.ns,
+        client.V1NetworkPolicy(
+            metadata=client.V1ObjectMeta(name="allow-dns-and-backends"),
+            spec=client.V1NetworkPolicySpec(
+                pod_selector=client.V1LabelSelector(),
+                policy_types=["Egress"],
+                egress=[client.V1NetworkPolicyEgressRule(ports=[client.V1NetworkPolicyPort(port=53, protocol="UDP")])],
+            ),
+        ),
+    )
+    return w.cfg()
