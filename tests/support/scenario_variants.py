@@ -726,3 +726,35 @@ async def network_deny_egress_then_allow_dns(w: World) -> ChecksConfig:
         ),
     )
     return w.cfg()
+
+
+async def health_evicted_replaced(w: World) -> ChecksConfig:
+    """A pod evicted an hour ago under node memory pressure (phase Failed, reason Evicted: it
+    stays listed until someone deletes it), replaced by a pod that runs and is ready."""
+    await ensure_topic(w)
+    w.pod("auth-service")
+    name = f"auth-service-old-{w.unique}"
+    make_pod(w.kube, w.ns, name, "auth-service", ready=False, phase="Failed")
+    client.CoreV1Api(w.kube).patch_namespaced_pod_status(
+        name,
+        w.ns,
+        {
+            "status": {
+                "phase": "Failed",
+                "reason": "Evicted",
+                "message": "The node was low on resource: memory. Container app was using 1.2Gi.",
+                "conditions": [{"type": "Ready", "status": "False", "reason": "PodFailed"}],
+                "containerStatuses": [
+                    {
+                        "name": "app",
+                        "image": "auth-service:1",
+                        "imageID": "",
+                        "ready": False,
+                        "restartCount": 0,
+                        "state": {"terminated": {"reason": "ContainerStatusUnknown", "exitCode": 137}},
+                    }
+                ],
+            }
+        },
+    )
+    return w.cfg()

@@ -40,6 +40,7 @@ from tests.support.scenario_variants import (
     deadlocks_no_grant,
     external_503,
     failed_logins,
+    health_evicted_replaced,
     health_slow_answers,
     healthy_with_short_probe_limit,
     kafka_aborted,
@@ -639,4 +640,14 @@ SCENARIOS: list[Scenario] = [
         variant="falco-text-priority",
     ),
     S("network", "healthy", network_deny_egress_then_allow_dns, OK, variant="deny-egress-then-allow"),
+    S(
+        "health",
+        "fault",
+        health_evicted_replaced,
+        W,  # history, not an outage: the replacement serves; the node's memory pressure is worth a look
+        "evicted",
+        NONE,  # nothing to restart: the replacement runs
+        present=("The node was low on resource: memory",),
+        variant="evicted-replaced",
+    ),
 ]
