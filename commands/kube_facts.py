@@ -17,12 +17,17 @@ class PodState:
     oom_killed: bool = False
     init_failed: list[str] = field(default_factory=list)  # init containers that failed: the pod never started
     oom_containers: list[str] = field(default_factory=list)  # "name (role)" of each container last OOMKilled
+    evicted: str | None = None  # the kubelet's message when the pod was evicted (phase Failed, reason Evicted)
 
     @property
     def healthy(self) -> bool:
-        # a pod being deleted is on its way out (a rollout, a scale-down): not a fault of its own
-        return self.phase in ("Succeeded", "Terminating") or (
-            self.phase == "Running" and self.ready and not self.reasons
+        # a pod being deleted is on its way out (a rollout, a scale-down), an evicted pod is history
+        # (its controller made a new one; `kubectl get pods` lists it until deleted): not a fault of
+        # its own now (`pods_probe` shows evictions apart, with the node pressure that caused them)
+        return (
+            self.phase in ("Succeeded", "Terminating")
+            or self.evicted is not None
+            or (self.phase == "Running" and self.ready and not self.reasons)
         )
 
     def describe(self) -> str:
@@ -100,8 +105,21 @@ def pod_state(pod: Any) -> PodState:
         phase = f"Init:{reasons[0].rsplit(' ', 1)[-1]}"
     if pod.metadata.deletion_timestamp:  # what kubectl shows: on its way out, whatever its phase
         phase = "Terminating"
+    evicted = None
+    if status and status.reason == "Evicted" and phase == "Failed":
+        evicted = status.message or "evicted"
+        phase, reasons = "Evicted", ["Evicted"]
     return PodState(
-        pod.metadata.namespace, pod.metadata.name, phase, ready, restarts, reasons, bool(oom_in), init_failed, oom_in
+        pod.metadata.namespace,
+        pod.metadata.name,
+        phase,
+        ready,
+        restarts,
+        reasons,
+        bool(oom_in),
+        init_failed,
+        oom_in,
+        evicted,
     )
 
 

@@ -758,3 +758,27 @@ async def health_evicted_replaced(w: World) -> ChecksConfig:
         },
     )
     return w.cfg()
+
+
+async def auth_evicted_disk(w: World) -> ChecksConfig:
+    """Second example of history read as now: an auth-service pod evicted for ephemeral storage
+    (its status also says the app container is not ready), beside a healthy replacement."""
+    from tests.support.scenario_world import jwt_secret
+
+    w.pod("auth-service", FAST)
+    jwt_secret(w)
+    name = f"auth-service-gone-{w.unique}"
+    make_pod(w.kube, w.ns, name, "auth-service", ready=False)
+    client.CoreV1Api(w.kube).patch_namespaced_pod_status(
+        name,
+        w.ns,
+        {
+            "status": {
+                "phase": "Failed",
+                "reason": "Evicted",
+                "message": "The node was low on resource: ephemeral-storage. Threshold quantity: 1Gi.",
+            }
+        },
+    )
+    w.kubelet.logs[(w.ns, name)] = ""
+    return w.cfg()

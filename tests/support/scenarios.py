@@ -28,6 +28,7 @@ from tests.support.scenario_variants import (
     UNCAUGHT_TRACEBACKS,
     auth_emptied_secret,
     auth_empty_secret,
+    auth_evicted_disk,
     auth_init_crash,
     auth_latency_no_config,
     auth_no_config,
@@ -649,5 +650,15 @@ SCENARIOS: list[Scenario] = [
         NONE,  # nothing to restart: the replacement runs
         present=("The node was low on resource: memory",),
         variant="evicted-replaced",
+    ),
+    S(
+        "auth",
+        "fault",
+        auth_evicted_disk,
+        W,
+        "1 pod(s) evicted",
+        NONE,
+        present=("ephemeral-storage",),
+        variant="evicted-disk",
     ),
 ]
