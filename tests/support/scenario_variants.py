@@ -782,3 +782,12 @@ async def auth_evicted_disk(w: World) -> ChecksConfig:
     )
     w.kubelet.logs[(w.ns, name)] = ""
     return w.cfg()
+
+
+async def memory_no_limits(w: World) -> ChecksConfig:
+    """Every container runs without a memory limit: nothing to judge use against ("within
+    limits" would be a verdict without evidence)."""
+    w.all_services(QUIET, memory_limit=None)
+    for app in SERVICES:
+        w.kubelet.set_pod_metrics(w.ns, f"{app}-1", cpu="100m", memory="900Mi")
+    return w.cfg()

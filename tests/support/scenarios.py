@@ -53,6 +53,7 @@ from tests.support.scenario_variants import (
     kafka_transactional_live,
     memory_gc_info,
     memory_istio_proxy_high,
+    memory_no_limits,
     memory_oom_sidecar,
     memory_previous,
     memory_sidecar_limit,
@@ -661,4 +662,5 @@ SCENARIOS: list[Scenario] = [
         present=("ephemeral-storage",),
         variant="evicted-disk",
     ),
+    S("memory", "blind", memory_no_limits, U, "no memory limit", metrics=True, variant="no-limits"),
 ]
