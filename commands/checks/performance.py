@@ -267,6 +267,22 @@ async def memory(ctx: CheckContext, params: NoParams) -> CheckResult:
                         suggestions.append(raise_limit)
                     else:
                         notes.append(raise_limit)
+            unlimited = [r for r in rows if not r["memory_limit"]]
+            if len(unlimited) == len(rows):  # nothing to judge use against: not "within limits"
+                return [
+                    Finding(
+                        severity=Severity.UNKNOWN,
+                        title=f"{len(rows)} container(s) run with no memory limit: use not judged",
+                        detail="the runbook judges memory against each container's limit; none is set (the node's "
+                        "own memory is the only bound), so a leak shows only as the node's pressure",
+                        evidence=[
+                            Table(
+                                columns=["pod/container", "cpu", "memory", "limit", "of limit"],
+                                rows=_usage_rows(rows),
+                            )
+                        ],
+                    )
+                ]
             title = (
                 f"{len(high)} container(s) above {th.memory_limit_warn_ratio:.0%} of their memory limit: "
                 + ", ".join(
@@ -274,7 +290,8 @@ async def memory(ctx: CheckContext, params: NoParams) -> CheckResult:
                     for r in high[:3]
                 )
                 if high
-                else f"Memory of {len(rows)} container(s) within limits"
+                else f"Memory of {len(rows) - len(unlimited)} container(s) within limits"
+                + (f" ({len(unlimited)} more with no limit, not judged)" if unlimited else "")
             )
             return [
                 Finding(

@@ -791,3 +791,12 @@ async def memory_no_limits(w: World) -> ChecksConfig:
     for app in SERVICES:
         w.kubelet.set_pod_metrics(w.ns, f"{app}-1", cpu="100m", memory="900Mi")
     return w.cfg()
+
+
+async def memory_some_unlimited(w: World) -> ChecksConfig:
+    """Second example, healthy: auth-service within its limit, the other three without one: OK
+    for what was judged, and saying what was not."""
+    for app in SERVICES:
+        w.pod(app, QUIET, **({} if app == "auth-service" else {"memory_limit": None}))
+        w.kubelet.set_pod_metrics(w.ns, f"{app}-1", cpu="100m", memory="200Mi")
+    return w.cfg()

@@ -58,6 +58,7 @@ from tests.support.scenario_variants import (
     memory_previous,
     memory_sidecar_limit,
     memory_sidecar_logs,
+    memory_some_unlimited,
     network_deny_all,
     network_deny_all_egress,
     network_deny_egress_then_allow_dns,
@@ -663,4 +664,13 @@ SCENARIOS: list[Scenario] = [
         variant="evicted-disk",
     ),
     S("memory", "blind", memory_no_limits, U, "no memory limit", metrics=True, variant="no-limits"),
+    S(
+        "memory",
+        "healthy",
+        memory_some_unlimited,
+        OK,
+        metrics=True,
+        present=("Memory of 1 container(s) within limits (3 more with no limit, not judged)",),
+        variant="some-unlimited",
+    ),
 ]
