@@ -87,6 +87,17 @@ def judged_line(name: str, st: State, cond: Condition | None, unit: str, now: fl
     return f"{name}: no sample in the window: cannot say whether it still fires"
 
 
+def drawn_expr(base: str, cond: Condition | None, step_s: float) -> str:
+    """What is drawn of a rule's series at `step_s` a point: the series itself while a point comes
+    every minute or less; on longer steps its extreme within each step, on the firing side
+    (`max_over_time` for `>`/`>=`, `min_over_time` for `<`/`<=`, a subquery at Prometheus' own
+    evaluation interval), so a spike that fired between two points is not lost on a long window."""
+    if step_s <= 60 or cond is None or cond.op in ("==", "!="):
+        return base
+    agg = "max_over_time" if cond.op in (">", ">=") else "min_over_time"
+    return f"{agg}(({base})[{int(step_s)}s:])"
+
+
 async def alert_graphs(settings: PrometheusSettings, alerts: list[dict[str, Any]], now: datetime) -> list[AlertGraph]:
     """The group's rule expressions graphed and judged (empty when Prometheus is not configured)."""
     if not settings.url:
@@ -131,7 +142,7 @@ async def _one(prom: Prometheus, expr: str, alerts: list[dict[str, Any]], now: d
     masked = redact(expr)
     result = AlertGraph(masked, cond)
     try:
-        answer = await prom.query_range(base, start, end=now, step_s=step)
+        answer = await prom.query_range(drawn_expr(base, cond, step), start, end=now, step_s=step)
     except BackendError as err:
         result.lines.append(f"`{masked[:300]}`: could not be graphed: {err}")
         return result
@@ -140,9 +151,12 @@ async def _one(prom: Prometheus, expr: str, alerts: list[dict[str, Any]], now: d
     drawn: list[Series] = []
     for a in alerts:
         labels = {str(k): str(v) for k, v in (a.get("labels") or {}).items()}
-        name = labels.get("alertname", "alert") + "{" + ", ".join(
-            f"{k}={v}" for k, v in sorted(labels.items()) if k not in ("alertname", "severity")
-        )[:150] + "}"
+        name = (
+            labels.get("alertname", "alert")
+            + "{"
+            + ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k not in ("alertname", "severity"))[:150]
+            + "}"
+        )
         mine = [s for s in answer.series if _matches(s, labels)]
         if not mine and len(answer.series) == 1:
             mine = answer.series
@@ -165,11 +179,13 @@ async def _one(prom: Prometheus, expr: str, alerts: list[dict[str, Any]], now: d
     alert_name = str(alerts[0].get("labels", {}).get("alertname", "alert"))
     minutes = int(window // 60)
     result.graph = {
-        "title": f"{alert_name}: {masked[:120]}",
+        "title": f"{alert_name} ({cond.op} {fmt_value(cond.threshold, unit)})" if cond else alert_name,
         "window": f"last {minutes // 60} h" if minutes % 60 == 0 else f"last {minutes} min",
+        "start": start.timestamp(),
+        "end": now.timestamp(),
         "panels": [
             {
-                "title": redact(base)[:90],
+                "title": redact(base),
                 "unit": unit,
                 "expr": masked,
                 "threshold": cond.threshold if cond else None,

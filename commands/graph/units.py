@@ -14,7 +14,7 @@ _RATE = re.compile(r"\b(i?rate|increase)\s*\(")
 
 
 def unit_of(expr: str) -> str:
-    """"s", "B", "/s", "ratio" or "" (a plain number)."""
+    """ "s", "B", "/s", "ratio" or "" (a plain number)."""
     if "histogram_quantile" in expr and "_seconds" in expr:
         return "s"
     if "_bytes" in expr:

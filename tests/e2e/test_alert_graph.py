@@ -70,6 +70,9 @@ def test_a_real_alert_is_posted_with_its_expression_graphed_then_back_under(am_b
         return None
 
     resolved = wait_until(back_under, timeout=150, interval=0.5)
-    assert re.search(r"auth-service\}: back under the threshold since \d\d:\d\d UTC \((under a minute|\d+ min)\): \d+ms now", resolved)
+    assert re.search(
+        r"auth-service\}: back under the threshold since \d\d:\d\d UTC \((under a minute|\d+ min)\): \d+ms now",
+        resolved,
+    )
     assert "still firing" not in resolved
     wait_until(lambda: len(_thread_pngs(fake_slack, ts)) >= 2, timeout=30)  # the recovery graphed too

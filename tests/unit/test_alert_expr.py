@@ -16,7 +16,10 @@ def test_the_expression_is_read_from_the_generator_url() -> None:
         "http://vm:9090/graph?g0.expr=histogram_quantile%280.95%2C+sum+by+%28service%2C+le%29+%28rate%28"
         "http_request_duration_seconds_bucket%5B30s%5D%29%29%29+%3E+0.5&g0.tab=1"
     )
-    assert expr_of(url) == "histogram_quantile(0.95, sum by (service, le) (rate(http_request_duration_seconds_bucket[30s]))) > 0.5"
+    assert (
+        expr_of(url)
+        == "histogram_quantile(0.95, sum by (service, le) (rate(http_request_duration_seconds_bucket[30s]))) > 0.5"
+    )
     assert expr_of("http://prometheus.example:9090/graph") is None
     assert expr_of("") is None and expr_of("not a url at all") is None
 
@@ -34,7 +37,7 @@ def test_the_expression_is_read_from_the_generator_url() -> None:
             ">",
             0.05,
         ),
-        ("kafka_lag{group!=\"x\"} <= -1.5", 'kafka_lag{group!="x"}', "<=", -1.5),
+        ('kafka_lag{group!="x"} <= -1.5', 'kafka_lag{group!="x"}', "<=", -1.5),
         ("max_over_time(q[5m]) != 3", "max_over_time(q[5m])", "!=", 3.0),
     ],
 )
@@ -46,7 +49,7 @@ def test_a_comparison_with_a_number_splits_into_series_and_threshold(
 
 @pytest.mark.parametrize(
     "expr",
-    ["a > 1 and b < 2", "a > b", "absent(up{job=\"x\"})", "up", "(a > 1)", "a > 1 unless on (x) b", "a > 1 > 2"],
+    ["a > 1 and b < 2", "a > b", 'absent(up{job="x"})', "up", "(a > 1)", "a > 1 unless on (x) b", "a > 1 > 2"],
 )
 def test_no_single_threshold_is_drawn_as_it_is(expr: str) -> None:
     assert split_threshold(expr) is None

@@ -82,7 +82,7 @@ def test_a_stale_sample_is_not_now_stopped_traffic_is_critical_and_typed_queries
     f = series_finding(stopped, "requests/s", "q", "/s", True, "ml-service", "w", 15, end, cfg)
     assert f.severity is Severity.CRITICAL and "stopped serving" in f.title
     idle = Series({}, [(t, math.nan)])
-    f = series_finding(idle, "error ratio", "q", "", True, "ml-service", "w", 15, end, cfg)
+    f = series_finding(idle, "error ratio", "q", "ratio", True, "ml-service", "w", 15, end, cfg)
     assert f.severity is Severity.UNKNOWN and "no requests in the last minute" in f.title
     typed = Series({}, [(t, 0.2)])
     f = series_finding(typed, "q", "q", "?", False, "q", "w", 15, end, cfg)
