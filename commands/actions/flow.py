@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -39,13 +39,17 @@ from commands.actions.run_trail import recover_interrupted, runner_id, vouch, vo
 from commands.actions.runner import execute, find, preview, validate, why
 from commands.backends.errors import BackendError
 from commands.config import ChecksConfig
+from commands.graph.alert_graph import alert_graphs, recovery_findings
 from commands.params import UsageError
 from commands.redact import redact, redact_data
 from commands.registry import CHECKS, AuditReader, CheckContext
-from commands.report import Report
+from commands.report import Finding, Report, Severity
 from commands.runner import run_check
 
 log = logging.getLogger(__name__)
+
+AlertsOf = Callable[[str], Awaitable[list[dict[str, Any]]]]
+"""channel -> the alerts (Alertmanager webhook dicts with `fingerprint`) behind the incident open there."""
 
 
 class NotDelivered(Exception):
@@ -187,9 +191,11 @@ class RemediationFlow:
         notifier: FlowNotifier,
         count: Callable[[str, str], None] | None = None,
         audit_reader: AuditReader | None = None,
+        alerts_of: AlertsOf | None = None,
     ) -> None:
         self.cfg, self.log, self.authorizer, self.notifier, self.count = cfg, log, authorizer, notifier, count
         self.audit_reader = audit_reader  # for the checks that verify an action (their changes line)
+        self.alerts_of = alerts_of  # the alerts behind the incident in a channel: their expressions judge recovery
 
     async def audit(
         self, actor: str, event: str, action: str, params: dict[str, Any], result: str = "", channel: str = ""
@@ -410,9 +416,30 @@ class RemediationFlow:
         report = await run_check(
             check, CheckContext(self.cfg, audit_reader=self.audit_reader), check.params.model_validate(raw)
         )
+        report.findings += await self._alert_expressions(req.channel)
         text, data = report.verdict(f"after {label(spec.name, req.params)}", raw)
         await self.log.record_step(req.channel, "alp", text, data, kind="check")
         await self.notifier.verified(spec, req, report)
+
+    async def _alert_expressions(self, channel: str) -> list[Finding]:
+        """Recovery judged from the alerts behind the channel's incident: each rule expression's value
+        now against its threshold (commands/graph/alert_graph.py); none without alerts or Prometheus."""
+        if self.alerts_of is None or not self.cfg.prometheus.url:
+            return []
+        try:
+            alerts = await self.alerts_of(channel)
+        except Exception as err:  # the state store: the re-check stands, saying what it could not read
+            log.warning("alerts of %s not read: %s", channel, err)
+            return [
+                Finding(
+                    severity=Severity.UNKNOWN,
+                    title=f"alert expressions not read: the incident's alerts could not be loaded ({type(err).__name__})",
+                    probe="alert-expressions",
+                )
+            ]
+        if not alerts:
+            return []
+        return recovery_findings(await alert_graphs(self.cfg.prometheus, alerts, datetime.now(UTC)))
 
     async def undo_of(self, request_id: int) -> tuple[str, dict[str, Any], str] | None:
         """What reverts a request that ran: (action, old values, its channel); None if nothing does."""

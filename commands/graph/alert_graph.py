@@ -24,6 +24,7 @@ from commands.config import PrometheusSettings
 from commands.graph.alert_expr import Condition, State, expr_of, split_threshold, state
 from commands.graph.units import fmt_value, unit_of
 from commands.redact import redact
+from commands.report import Finding, Severity
 
 MAX_EXPRS = 3  # rules graphed per group (one chart each)
 MAX_POINTS = 240
@@ -40,6 +41,7 @@ class AlertGraph:
     lines: list[str] = field(default_factory=list)
     graph: dict[str, Any] | None = None  # commands/graph/chart.py's input; None when nothing to draw
     states: dict[str, str] = field(default_factory=dict)  # fingerprint -> firing | under | unknown
+    judged: list[tuple[str, str]] = field(default_factory=list)  # (firing | under | unknown, its line) per alert
 
 
 def _parse_time(text: str) -> datetime | None:
@@ -163,11 +165,13 @@ async def _one(prom: Prometheus, expr: str, alerts: list[dict[str, Any]], now: d
         if not mine:
             result.lines.append(f"{name}: its series is not in the expression's answer now: cannot say")
             result.states[str(a.get("fingerprint", ""))] = "unknown"
+            result.judged.append(("unknown", result.lines[-1]))
             continue
         s = mine[0]
         st = state(s.points, cond, t_now, step)
         result.lines.append(redact(judged_line(name, st, cond, unit, t_now)))
         result.states[str(a.get("fingerprint", ""))] = st.kind
+        result.judged.append((st.kind, result.lines[-1]))
         firing_spans += st.over_spans
         if s not in drawn:
             drawn.append(s)
@@ -204,3 +208,28 @@ async def _one(prom: Prometheus, expr: str, alerts: list[dict[str, Any]], now: d
     if not drawn:
         result.graph = None
     return result
+
+
+def recovery_findings(graphs: list[AlertGraph]) -> list[Finding]:
+    """The runbook's recovery item "Check monitoring dashboards", judged: each alert expression's
+    current value against its threshold as a finding (still over: WARNING, the remedy has not
+    brought it under yet; back under: OK, since when; no sample or Prometheus not read: UNKNOWN)."""
+    severity = {"firing": Severity.WARNING, "under": Severity.OK, "unknown": Severity.UNKNOWN}
+    out: list[Finding] = []
+    for g in graphs:
+        said = {line for _, line in g.judged}
+        for kind, line in g.judged:
+            out.append(
+                Finding(
+                    severity=severity.get(kind, Severity.UNKNOWN),
+                    title=f"alert expression {line}",
+                    detail=f"`{g.expr[:300]}` read from Prometheus now (the rule's own expression)",
+                    probe="alert-expressions",
+                )
+            )
+        out += [
+            Finding(severity=Severity.UNKNOWN, title=f"alert expression: {line}", probe="alert-expressions")
+            for line in g.lines
+            if line not in said
+        ]
+    return out

@@ -49,9 +49,9 @@ def titles(report: Report) -> list[tuple[str, str]]:
     return [(f.severity.value, f.title) for f in report.findings]
 
 
-async def test_latency_from_histograms_agrees_with_the_stand_ins_and_a_disagreement_is_said(
+async def test_latency_from_histograms_agrees_with_the_stand_ins_and_a_disagreement_is_said(  # type: ignore[no-untyped-def]
     testbed, kube_admin, kubelet, platform, ns, standins
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     make_pod(kube_admin, ns, "auth-service-1", "auth-service")
     kubelet.logs[(ns, "auth-service-1")] = SLOW
     standins.set_traffic("auth-service", rps=20, latency_ms=900)
@@ -117,9 +117,9 @@ async def test_prometheus_down_or_hanging_is_unknown_never_ok(testbed, kube_admi
     ("target", "service"),
     [("latency", "user-service"), ("scheduler", "scheduler-service"), ("predictions", "ml-service")],
 )
-async def test_each_latency_check_names_prometheus_and_its_window(
+async def test_each_latency_check_names_prometheus_and_its_window(  # type: ignore[no-untyped-def]
     testbed, kube_admin, kubelet, platform, ns, standins, target, service
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     make_pod(kube_admin, ns, f"{service}-1", service)
     cfg = config_for(testbed, platform, ns, prometheus=prom(testbed), logs=LogSettings(since_s=120))
     report = await run(target, cfg)
