@@ -58,6 +58,11 @@ def _matches(series: Series, alert_labels: dict[str, str]) -> bool:
     return all(alert_labels.get(k) == v for k, v in series.labels.items() if k != "__name__")
 
 
+def _conflicts(series: Series, alert_labels: dict[str, str]) -> bool:
+    """A label both have with different values: another target's series, not this alert's."""
+    return any(k in alert_labels and alert_labels[k] != v for k, v in series.labels.items() if k != "__name__")
+
+
 def _hhmm(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%H:%M")
 
@@ -70,13 +75,20 @@ def _minutes(seconds: float) -> str:
     return f"{m} min" if m < 120 else f"{m // 60} h {m % 60} min"
 
 
-def judged_line(name: str, st: State, cond: Condition | None, unit: str, now: float) -> str:
-    """One alert's sentence, from its series' state."""
+def judged_line(
+    name: str, st: State, cond: Condition | None, unit: str, now: float, window_start: float | None = None
+) -> str:
+    """One alert's sentence, from its series' state (`window_start`: unix s of the window's first point)."""
     th = f"threshold {cond.op} {fmt_value(cond.threshold, unit)}" if cond else "the rule's condition"
     if st.kind == "firing":
         value = f": {fmt_value(st.value, unit)} now, {th}" if cond else ""
-        since = f" (over since {_hhmm(st.since)} UTC)" if st.since else ""
+        if st.since is not None and window_start is not None and st.since <= window_start:
+            since = f" (over since at least {_hhmm(st.since)} UTC, the window's start)"
+        else:
+            since = f" (over since {_hhmm(st.since)} UTC)" if st.since else ""
         return f"{name}: still firing{value}{since}"
+    if st.kind == "unknown" and st.value is not None and math.isnan(st.value):
+        return f"{name}: the latest sample is NaN (no number): cannot say whether it still fires"
     if st.kind == "under" and st.since is not None:
         value = f": {fmt_value(st.value, unit)} now, {th}" if st.value is not None and cond else ""
         what = "back under the threshold" if cond else "the condition no longer holds"
@@ -160,8 +172,8 @@ async def _one(prom: Prometheus, expr: str, alerts: list[dict[str, Any]], now: d
             + "}"
         )
         mine = [s for s in answer.series if _matches(s, labels)]
-        if not mine and len(answer.series) == 1:
-            mine = answer.series
+        if not mine and len(answer.series) == 1 and not _conflicts(answer.series[0], labels):
+            mine = answer.series  # an aggregate without the alert's labels (`sum(…) > 1`): the one series
         if not mine:
             result.lines.append(f"{name}: its series is not in the expression's answer now: cannot say")
             result.states[str(a.get("fingerprint", ""))] = "unknown"
@@ -169,7 +181,8 @@ async def _one(prom: Prometheus, expr: str, alerts: list[dict[str, Any]], now: d
             continue
         s = mine[0]
         st = state(s.points, cond, t_now, step)
-        result.lines.append(redact(judged_line(name, st, cond, unit, t_now)))
+        first = s.points[0][0] if s.points else None
+        result.lines.append(redact(judged_line(name, st, cond, unit, t_now, first)))
         result.states[str(a.get("fingerprint", ""))] = st.kind
         result.judged.append((st.kind, result.lines[-1]))
         firing_spans += st.over_spans

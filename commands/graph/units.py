@@ -44,8 +44,13 @@ def fmt_value(v: float | None, unit: str) -> str:
     if unit == "ratio":
         return f"{v:.2%}"
     if unit == "/s":
-        return f"{v:.3g}/s"
-    return f"{v:.4g}"
+        return f"{_num(v)}/s"
+    return _num(v)
+
+
+def _num(v: float) -> str:
+    """1,234 for large numbers (never 1.23e+03), 12.5 and 0.0031 for small ones."""
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"
 
 
 def axis_label(unit: str) -> str:

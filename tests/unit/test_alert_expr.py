@@ -107,3 +107,24 @@ def test_the_sentences_say_value_threshold_and_time_in_the_expression_unit() -> 
 def test_units_follow_prometheus_naming(expr: str, unit: str, value: float, shown: str) -> None:
     assert unit_of(expr) == unit
     assert fmt_value(value, unit) == shown
+
+
+def test_an_alert_is_judged_by_its_own_series_never_another_targets() -> None:
+    from commands.backends.prometheus import Series
+    from commands.graph.alert_graph import _conflicts, _matches
+
+    alert = {"alertname": "RedisDown", "instance": "redis-0", "severity": "page"}
+    assert _matches(Series({"instance": "redis-0"}, []), alert)
+    assert not _matches(Series({"instance": "127.0.0.1:9090", "job": "platform"}, []), alert)
+    assert _conflicts(Series({"instance": "127.0.0.1:9090", "job": "platform"}, []), alert)  # not its series
+    assert not _conflicts(Series({}, []), alert)  # `sum(x) > 1`: the one series is the alert's
+
+
+def test_nan_a_window_long_firing_and_large_thresholds_are_said_as_they_are() -> None:
+    cond = Condition("x", ">", 1000.0)
+    nan = state([(0.0, 2000.0), (15.0, math.nan)], cond, 16.0, 15.0)
+    assert "latest sample is NaN" in judged_line("X{}", nan, cond, "/s", 16.0)
+    always = state([(0.0, 2000.0), (15.0, 2500.0)], cond, 16.0, 15.0)
+    line = judged_line("X{}", always, cond, "/s", 16.0, window_start=0.0)
+    assert "over since at least 00:00 UTC, the window's start" in line and "threshold > 1,000/s" in line, line
+    assert fmt_value(1234.5, "") == "1,234" and fmt_value(12.5, "") == "12.5"
