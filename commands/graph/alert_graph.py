@@ -181,8 +181,8 @@ async def _one(prom: Prometheus, expr: str, alerts: list[dict[str, Any]], now: d
             continue
         s = mine[0]
         st = state(s.points, cond, t_now, step)
-        first = s.points[0][0] if s.points else None
-        result.lines.append(redact(judged_line(name, st, cond, unit, t_now, first)))
+        first_t = s.points[0][0] if s.points else None
+        result.lines.append(redact(judged_line(name, st, cond, unit, t_now, first_t)))
         result.states[str(a.get("fingerprint", ""))] = st.kind
         result.judged.append((st.kind, result.lines[-1]))
         firing_spans += st.over_spans
