@@ -46,6 +46,13 @@ def _has_colour(img: Any, rgb: tuple[float, float, float], tol: float = 0.08) ->
     return int((np.abs(img[..., :3] - np.array(rgb)).max(axis=-1) < tol).sum())
 
 
+def _red_line_rows(img: Any) -> int:
+    """Rows where red (antialiased: strong red, green and blue alike and low) runs across a third of the width."""
+    r, g, b = img[..., 0], img[..., 1], img[..., 2]
+    red = (r > 0.6) & (g < 0.6) & (b < 0.6) & (np.abs(g - b) < 0.15)
+    return int((red.sum(axis=1) > img.shape[1] / 3 / 2).sum())  # dashed: about half of it is drawn
+
+
 def test_a_real_alert_is_posted_with_its_expression_graphed_then_back_under(am_bot, fake_slack, standins) -> None:  # type: ignore[no-untyped-def]
     standins.set_traffic("auth-service", rps=20, latency_ms=900, error_ratio=0)
     msg = wait_until(lambda: group_posts(fake_slack, RULE, CHANNEL), timeout=120, interval=0.5)[0]
@@ -58,7 +65,7 @@ def test_a_real_alert_is_posted_with_its_expression_graphed_then_back_under(am_b
     img = matplotlib.image.imread(io.BytesIO(png), format="png")
     assert img.shape[0] > 250 and img.shape[1] > 600
     assert _has_colour(img, (0.122, 0.467, 0.706)) > 200  # the series (tab:blue) drawn
-    assert _has_colour(img, (0.839, 0.153, 0.157)) > 100  # the threshold line (tab:red)
+    assert _red_line_rows(img) >= 1  # the threshold: a dashed red line across the chart
 
     standins.reset_traffic()  # the fault removed: p95 falls, Prometheus resolves, Alertmanager notifies
 
