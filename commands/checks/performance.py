@@ -6,7 +6,7 @@ from typing import Any
 
 from commands.backends.kube import KubeError, KubeNotFound
 from commands.checks.kube_probes import KubeHandle, log_grep_probe, log_metric_probe, restart, scaled_to_zero
-from commands.checks.prom_figures import beside, p95_duration
+from commands.checks.prom_figures import beside, memory_figure, p95_duration
 from commands.kube_facts import deployment_shortfall, parse_quantity, pod_state
 from commands.probes import Probe, run_probes
 from commands.registry import CheckContext, CheckResult, NoParams, check
@@ -280,7 +280,7 @@ async def memory(ctx: CheckContext, params: NoParams) -> CheckResult:
                 )
             ]
 
-        probes: dict[str, Probe] = {"usage": usage, "oom": oom}
+        probes: dict[str, Probe] = {"usage": beside(cfg, usage, memory_figure(cfg)), "oom": oom}
         for s in cfg.platform.services:
             probes[f"{s.name} logs"] = log_grep_probe(
                 kh, cfg.namespace, s.name, r"\b(memory|leak|gc|heap)\b", "memory/leak/gc line(s)"

@@ -125,3 +125,40 @@ async def test_each_latency_check_names_prometheus_and_its_window(  # type: igno
     report = await run(target, cfg)
     line = finding(report, f"{service} request duration (Prometheus)")
     assert line.severity is Severity.OK and "over the last 2 min" in line.title, titles(report)  # 40 ms default
+
+
+async def test_memory_from_prometheus_beside_the_metrics_api_and_a_disagreement_is_said(  # type: ignore[no-untyped-def]
+    testbed, kube_admin, platform, ns, metrics_api, standins
+) -> None:
+    kubelet = metrics_api
+    make_pod(kube_admin, ns, "auth-service-1", "auth-service", memory_limit="1Gi")
+    kubelet.set_pod_metrics(ns, "auth-service-1", cpu="300m", memory="980Mi")  # the metrics API: 96 % now
+    standins.set_container_memory(ns, "auth-service-1", "app", used=980 * 2**20, limit=2**30)
+    cfg = config_for(testbed, platform, ns, prometheus=prom(testbed), logs=LogSettings(since_s=120))
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # until Prometheus has scraped it
+            report = await run("memory", cfg)
+            line = finding(report, "Memory")
+            if "Prometheus, peak" in line.title or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(2)
+        line = finding(report, "Memory (Prometheus, peak over the last 2 min)")
+        assert line.severity is Severity.WARNING and "auth-service-1/app 96%" in line.title, titles(report)
+        assert not [f for f in report.findings if "disagree" in f.title], titles(report)
+
+        # Prometheus' minute now holds only 300 MiB while the metrics API still says 980 MiB: said, both named
+        standins.set_container_memory(ns, "auth-service-1", "app", used=300 * 2**20, limit=2**30)
+        cfg = config_for(testbed, platform, ns, prometheus=prom(testbed), logs=LogSettings(since_s=60))
+        deadline = time.monotonic() + 120
+        while True:  # the 980 MiB peak leaves Prometheus' 1-minute window
+            report = await run("memory", cfg)
+            said = [f for f in report.findings if "disagree" in f.title]
+            if said or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(3)
+        assert said, titles(report)
+        assert said[0].severity is Severity.WARNING and "Prometheus OK" in said[0].title, said[0].title
+        assert "within limits" in said[0].detail and "above 90%" in said[0].detail
+    finally:
+        standins.clear_container_memory()
