@@ -268,6 +268,7 @@ class AlertIntake:
             group.route["graph_lines"] = ["the alert's expression could not be graphed (alp's error, logged)"]
             return []
         group.route["graph_lines"] = [line for g in graphs for line in g.lines]
+        group.route["graph_at"] = datetime.now(UTC).strftime("%H:%M UTC")  # when they were judged
         states = {fp: kind for g in graphs for fp, kind in g.states.items()}
         if states == group.route.get("graph_states"):
             return []  # nothing changed since the charts already in the thread

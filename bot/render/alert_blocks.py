@@ -134,7 +134,9 @@ def group_message(
         shown_lines = [esc(_short(line, 400)) for line in graph_lines[:MAX_GRAPH_LINES]]
         if len(graph_lines) > MAX_GRAPH_LINES:
             shown_lines.append(f"… and {len(graph_lines) - MAX_GRAPH_LINES} more alert(s) judged (see the chart)")
-        blocks.append(section(":chart_with_upwards_trend: " + "\n".join(shown_lines)))
+        at = group.route.get("graph_at")
+        head = f":chart_with_upwards_trend: *The alert's expression in Prometheus*{f' (at {esc(at)})' if at else ''}:\n"
+        blocks.append(section(head + "\n".join(shown_lines)))
     for note in notes:
         blocks.append(context(f":information_source: {esc(note)}"))
     blocks += incident_status or []
