@@ -91,7 +91,13 @@ def judged_line(
         return f"{name}: the latest sample is NaN (no number): cannot say whether it still fires"
     if st.kind == "under" and st.since is not None:
         value = f": {fmt_value(st.value, unit)} now, {th}" if st.value is not None and cond else ""
-        what = "back under the threshold" if cond else "the condition no longer holds"
+        what = (
+            "back under the threshold"
+            if cond and cond.op in (">", ">=")
+            else "back over the threshold"
+            if cond and cond.op in ("<", "<=")
+            else "the condition no longer holds"
+        )
         return f"{name}: {what} since {_hhmm(st.since)} UTC ({_minutes(now - st.since)}){value}"
     if st.since is not None:
         return (

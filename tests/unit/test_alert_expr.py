@@ -128,3 +128,18 @@ def test_nan_a_window_long_firing_and_large_thresholds_are_said_as_they_are() ->
     line = judged_line("X{}", always, cond, "/s", 16.0, window_start=0.0)
     assert "over since at least 00:00 UTC, the window's start" in line and "threshold > 1,000/s" in line, line
     assert fmt_value(1234.5, "") == "1,234" and fmt_value(12.5, "") == "12.5"
+
+
+@pytest.mark.parametrize(
+    ("op", "values", "said"),
+    [
+        (">", [2.0, 0.5], "back under the threshold since"),
+        ("<", [0.5, 2.0], "back over the threshold since"),
+        ("==", [1.0, 0.0], "the condition no longer holds since"),
+    ],
+)
+def test_recovery_is_worded_by_the_rules_direction(op: str, values: list[float], said: str) -> None:
+    cond = Condition("x", op, 1.0)
+    pts = [(0.0, values[0]), (15.0, values[1])]
+    line = judged_line("X{}", state(pts, cond, 16.0, 15.0), cond, "", 16.0)
+    assert said in line, line
