@@ -96,7 +96,7 @@ def figure(data: dict[str, Any]) -> Any:
                 datetime.fromtimestamp(end, UTC),
                 color=THRESHOLD_COLOUR,
                 alpha=0.12,
-                label="over the threshold" if n == 0 else None,
+                label="the rule's condition held" if n == 0 else None,
             )
         ax.grid(True, alpha=0.3)
         ax.set_ylabel(axis_label(unit), fontsize="small")
