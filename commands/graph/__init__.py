@@ -43,6 +43,12 @@ def rate_window(step_s: float) -> str:
     return f"{max(60, math.ceil(step_s))}s"
 
 
+def _rate_span(step_s: float) -> str:
+    """The rate window of a point every `step_s`, for people: "minute", "6m"."""
+    seconds = max(60, math.ceil(step_s))
+    return "minute" if seconds == 60 else format_duration(seconds)
+
+
 def red_queries(cfg: ChecksConfig, service: str, step_s: float = 15.0) -> list[tuple[str, str, str]]:
     """(what, PromQL, unit) of a service's rate, error ratio and duration p95, for a point every `step_s`."""
     p = cfg.prometheus
@@ -152,7 +158,7 @@ def series_finding(
     if is_service and what != "requests/s" and not finite:
         return Finding(
             severity=Severity.UNKNOWN,
-            title=f"{name}: no requests in the last minute, nothing to judge",
+            title=f"{name}: no requests in the last {_rate_span(step)}, nothing to judge",
             detail=detail,
             evidence=evidence,
             probe="prometheus",
