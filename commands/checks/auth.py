@@ -14,6 +14,7 @@ from commands.checks.db import connections_by_state
 from commands.checks.endpoint_probes import health_probe, postgres_host_port, tcp_probe
 from commands.checks.kube_probes import KubeHandle, log_metric_probe, pods_probe, restart
 from commands.checks.log_errors import log_errors_probe
+from commands.checks.prom_figures import beside, p95_duration
 from commands.checks.rates import slow_statements
 from commands.checks.runbook_objects import objects_probe, withdraw_for_missing
 from commands.probes import Probe, availability, run_probes
@@ -228,8 +229,12 @@ async def auth_latency(ctx: CheckContext, params: NoParams) -> CheckResult:
         findings = await run_probes(
             ctx,
             {
-                "response-time": log_metric_probe(
-                    kh, APP, "response_time", th.response_time_warn_ms, th.response_time_crit_ms, remedies
+                "response-time": beside(
+                    cfg,
+                    log_metric_probe(
+                        kh, APP, "response_time", th.response_time_warn_ms, th.response_time_crit_ms, remedies
+                    ),
+                    p95_duration(cfg, APP, "response_time", th.response_time_warn_ms, th.response_time_crit_ms),
                 ),
                 "slow-queries": slow,
                 "objects": objects_probe(kh, "auth-latency"),
