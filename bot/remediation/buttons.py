@@ -24,7 +24,8 @@ from bot.slack.client import ephemeral, open_form
 from bot.slack.incidents import form_value
 from bot.slack.signing import TokenError, key_from, sign, verify
 from commands.actions import ACTIONS
-from commands.actions.flow import Click, Reason, Refusal, RemediationFlow
+from commands.actions.flow import RemediationFlow
+from commands.actions.refusal import Click, Reason, Refusal
 from commands.actions.runner import find
 from commands.redact import redact, redact_data
 from escalation.ladder.engine import Escalator
@@ -158,9 +159,9 @@ class SlackRemediation:
                 f"I cannot post the confirmation here ({escape(r.detail)}): invite me with "
                 "`/invite @alp`, or run it from the on-call channel. Nothing was changed."
             )
-        if r.reason is Reason.UNAUTHORIZED and r.step is Click.CONFIRM:
+        if r.reason is Reason.UNAUTHORIZED and r.click is Click.CONFIRM:
             return f"You may not run {risk} actions. Who may: {who_may}. Nothing was changed."
-        if r.reason is Reason.UNAUTHORIZED and r.step is Click.APPROVE:
+        if r.reason is Reason.UNAUTHORIZED and r.click is Click.APPROVE:
             return f"You may not approve {risk} actions. Who may: {who_may}."
         if r.reason is Reason.UNAUTHORIZED and req is not None:
             return (
