@@ -89,7 +89,7 @@ class LoopWatch:
             reported = tick
             self.stalls += 1
             frame = sys._current_frames().get(self._loop_thread)
-            on_loop = traceback.extract_stack(frame)[-4:] if frame is not None else []
+            on_loop = traceback.extract_stack(frame)[-8:] if frame is not None else []
             loop_at = " <- ".join(f"{f.name} ({f.filename.rsplit('/', 1)[-1]}:{f.lineno})" for f in reversed(on_loop))
             others = busy_stacks({self._loop_thread, threading.get_ident()})
             log.warning(
