@@ -135,19 +135,14 @@ class KafkaProbe:
         self.consumer = AIOKafkaConsumer(
             **common, client_id="alp-offsets", group_id=None, enable_auto_commit=False, fetch_max_wait_ms=20
         )
+        self._clients = Clients(self.admin, self.consumer, timeout_s=timeout_s)
+        self._common = common
         # What a read_committed consumer could read between a committed offset and the log end:
         # records of aborted transactions and transaction markers are never delivered to it, so
-        # they are not lag (started only when a gap is read: commands.backends.kafka_control).
-        self.committed_reader = AIOKafkaConsumer(
-            **common,
-            client_id="alp-read-committed",
-            group_id=None,
-            enable_auto_commit=False,
-            fetch_max_wait_ms=20,
-            isolation_level="read_committed",
-        )
-        self._clients = Clients(self.admin, self.consumer, timeout_s=timeout_s)
-        self._reader_clients: Clients | None = None  # the read_committed consumer's, once started
+        # they are not lag (made and started only when a gap is read: commands.backends.kafka_control;
+        # aiokafka reports a consumer made and never closed).
+        self.committed_reader: AIOKafkaConsumer | None = None
+        self._reader_clients: Clients | None = None
         self._coordinators: dict[str, int] = {}
 
     async def _call(self, what: str, coro: Any) -> Any:
@@ -169,7 +164,15 @@ class KafkaProbe:
 
     async def reader(self) -> AIOKafkaConsumer:
         """The read_committed consumer, started on first use."""
-        if self._reader_clients is None:
+        if self.committed_reader is None:
+            self.committed_reader = AIOKafkaConsumer(
+                **self._common,
+                client_id="alp-read-committed",
+                group_id=None,
+                enable_auto_commit=False,
+                fetch_max_wait_ms=20,
+                isolation_level="read_committed",
+            )
             self._reader_clients = Clients(self.committed_reader, timeout_s=self.timeout_s)
             await self._reader_clients.start(self._call)
         return self.committed_reader
@@ -177,9 +180,8 @@ class KafkaProbe:
     async def close(self) -> None:
         """Close the clients and every connection they made, also when cancelled meanwhile
         (`kafka_clients.Clients`); a failure to close is not raised (it would hide the real error)."""
-        if self._reader_clients is not None:
-            await self._reader_clients.close()
-        await self._clients.close()
+        both = [c.close() for c in (self._reader_clients, self._clients) if c is not None]
+        await asyncio.shield(asyncio.gather(*both))  # a cancel meanwhile does not skip the second
 
     async def cluster(self) -> ClusterState:
         """describe_cluster plus ApiVersions (what kafka-broker-api-versions shows)."""
