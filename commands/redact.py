@@ -9,8 +9,9 @@ Secrets are recognised by kind, not by one spelling:
    `mysql -p…`, Redis `AUTH`), password hashes; a harmless value (a URL without credentials, a
    host, a boolean) under a key that merely looks secret is shown;
 3. the bot's own configured secrets (DSN passwords, tokens; `remember`), wherever they appear;
-4. key names written with full-width or zero-width characters are read as what they spell
-   (NFKC, format characters dropped) before any of the above.
+4. key names written with full-width or zero-width characters, or with letters of another
+   script that look like Latin ones (Cyrillic `раssword`, Greek `ρassword`), are read as what
+   they spell (NFKC, format characters dropped, Unicode's confusables) before any of the above.
 
 A masked value becomes `***`; the key, the scheme and the quotes stay, so the text still says
 what was there.
@@ -21,7 +22,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from functools import lru_cache
+from functools import cache, lru_cache
 from urllib.parse import unquote, urlsplit
 
 from commands.secret_rules import format_spans
@@ -158,17 +159,35 @@ def _spans(text: str) -> list[Span]:
     return spans
 
 
+@cache
+def _look_alikes() -> dict[str, str]:
+    """Each non-ASCII character that looks like an ASCII letter or digit, and that one (Unicode's
+    confusables, TR39, as packaged by `confusable_homoglyphs`): Cyrillic `р` -> `p`, Greek `ο` -> `o`."""
+    from confusable_homoglyphs.confusables import confusables_data
+
+    table: dict[str, str] = {}
+    for char, homoglyphs in confusables_data.items():
+        if len(char) == 1 and not char.isascii():
+            ascii_ = [h["c"] for h in homoglyphs if len(h["c"]) == 1 and h["c"].isascii() and h["c"].isalnum()]
+            if ascii_:
+                table[char] = ascii_[0]
+    return table
+
+
 def _fold(text: str) -> tuple[str, list[int]] | None:
     """`text` as it reads (NFKC: full-width letters as ASCII; zero-width and other format
-    characters dropped), with the index in `text` of each folded character; None if unchanged."""
+    characters dropped; letters of other scripts that look like ASCII ones read as those), with
+    the index in `text` of each folded character; None if unchanged."""
     out: list[str] = []
     where: list[int] = []
+    look_alikes = _look_alikes()
     for i, c in enumerate(text):
         if c.isascii():
             out.append(c)
             where.append(i)
             continue
         folded = "" if unicodedata.category(c) == "Cf" else unicodedata.normalize("NFKC", c)
+        folded = "".join(look_alikes.get(f, f) for f in folded)
         out.append(folded)
         where.extend([i] * len(folded))
     folded_text = "".join(out)
