@@ -63,7 +63,7 @@ _KEYVALUE = re.compile(
        |(?P<val>(?:[^\s,;&'"<]|<(?!/)|,(?![\s,]|[\w.-]+\s*[=:]))+))  # cut at `;` `&` `</` `, ` `,k=`
     """
 )
-_FLAG = re.compile(rf"(?i)(?<![\w-])--?{NAME}\s+(?P<val>(?!-)(?!\*\*\*)[^\s'\"]+)")
+_FLAG = re.compile(rf"(?i)(?<![\w-])--?(?P<name>{NAME})\s+(?P<val>(?!-)(?!\*\*\*)[^\s'\"]+)")
 _URL_CREDENTIALS = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^:/@\s]*:(?P<val>[^@\s]+)@")
 _BARE_CREDENTIALS = re.compile(
     r"(?<![\w/:.@-])(?!(?i:e-?mail|mailto|from|to|b?cc|reply-to|sender|recipients?|author|committer|contact|owner):)"
@@ -75,8 +75,10 @@ _SQL_PASSWORD = re.compile(r"(?i)\bpassword\s+'(?P<val>(?:[^']|'')*)'")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 _ARG = r"(?:'(?P<sq>[^'\n]*)'|\"(?P<dq>[^\"\n]*)\"|(?P<val>[^\s'\"]+))"
 _COMMAND_LINES = re.compile(
-    r"(?i)(?:\b(?:redis-cli|keydb-cli|valkey-cli)\b[^\n|;&]{0,500}?(?<!\S)(?:-a|--pass|--askpass)"
-    r"|\b(?:sshpass|mongo(?:sh|dump|restore)?|docker\s+login|podman\s+login|helm\s+registry\s+login)\b[^\n|;&]{0,500}?(?<!\S)(?-i:-p)"
+    r"(?i)(?:\b(?:redis-cli|keydb-cli|valkey-cli)\b[^\n|;&]{0,500}?(?<!\S)(?:-a|--pass)"
+    r"|\b(?:mongo(?:sh|dump|restore)?|docker\s+login|podman\s+login|helm\s+registry\s+login)\b[^\n|;&]{0,500}?(?<!\S)(?-i:-p)"
+    # sshpass's own options only (before the command it runs: `sshpass -f pw ssh -p 2222` is a port)
+    r"|\bsshpass(?:[ \t]+(?-i:-[fdP])[ \t]*[^\s-]\S{0,200}|[ \t]+(?-i:-[ev]+))*[ \t]+(?-i:-p)"
     r"|\bldap\w*\b[^\n|;&]{0,500}?(?<!\S)(?-i:-w)"
     rf")(?:\s+|=)?{_ARG}"  # `-p P`, `-p=P` and `-pP`
     r"|\b(?:smbclient|rpcclient|smbcacls|smbget|smbmap)\b[^\n|;&]{0,500}?(?<!\S)(?:-U|--user)(?:\s+|=)[^\s%'\"]{1,200}%(?P<pct>[^\s'\"]+)"
@@ -132,7 +134,7 @@ ENDPOINT_WORD = re.compile(r"(?i)url|uri|host|endpoint|addr|server|domain")
 (`api_token`, `signing_key`) a dotted value is a secret (`purple.monkey.dishwasher`)."""
 _PROPERTY = re.compile(
     r"(?i)(?:expiry|expires?(?:_?(?:in|at))?|ttl|lifetime|type|name|length|len|size|count|file|path|dir"
-    r"|format|version|algorithm|alg|header|field|prefix|ref)$"
+    r"|format|version|algorithm|alg|header|field|prefix|ref|stdin|prompt|fd|env|cmd|command)$"
 )
 _CREDENTIAL_LIKE = re.compile(r"\d|[a-z][A-Z]|[!@#$%^&*+=?~]")
 
@@ -234,7 +236,8 @@ def _named_in_line(line: str) -> Iterator[Span]:
             if (m := _SPACED.match(line, start)) and names_a_secret(m["name"]) and credential_like(m["val"]):
                 yield m.span("val")
                 done = m.end()
-    yield from _group_spans(_FLAG, line)
+    # a flag naming a property of a secret (`--password-file`, `--password-stdin`, `--token-ttl`) takes no secret
+    yield from (m.span("val") for m in _FLAG.finditer(line) if names_a_secret(m["name"]))
 
 
 def _unquoted_value(line: str, key_at: int, a: int, b: int) -> Span:
