@@ -27,6 +27,7 @@ from urllib.parse import unquote, urlsplit
 
 from commands.secret_rules import format_spans
 from commands.secret_shapes import FINDERS, MAYBE_SECRET_WORD, NAME, Span, harmless, names_a_secret
+from commands.secret_prose import PROSE_FINDERS
 from commands.secret_unnamed import UNNAMED_FINDERS
 
 MASK = "***"
@@ -132,10 +133,13 @@ def _yaml_env_entries(text: str) -> list[Span]:
     return spans
 
 
+_FINDERS = (*FINDERS, *UNNAMED_FINDERS, *PROSE_FINDERS)
+
+
 def _spans(text: str) -> list[Span]:
     spans = [*format_spans(text), *_pem(text)]
     low = text.lower()
-    found = [(needles, finder) for needles, finder in (*FINDERS, *UNNAMED_FINDERS) if any(n in low for n in needles)]
+    found = [(needles, finder) for needles, finder in _FINDERS if any(n in low for n in needles)]
     if "\n" not in text:
         for _, finder in found:
             spans.extend(finder(text))
