@@ -8,9 +8,14 @@ Secrets are recognised by kind, not by one spelling:
    in every notation, whole-value headers, URL credentials, command lines (`redis-cli -a`,
    `mysql -p…`, Redis `AUTH`), password hashes; a harmless value (a URL without credentials, a
    host, a boolean) under a key that merely looks secret is shown;
+   secrets with no key name and no known prefix (`commands.secret_unnamed`: a token as a URL's
+   user, a webhook URL's path, an unknown vendor's prefixed token, base64 of `user:password`);
+   a secret a few words after its key (`commands.secret_prose`: "the password for the db is X");
+   a key on one line and its value on the next ones (`commands.secret_lines`; shell line
+   continuations are joined first);
 3. the bot's own configured secrets (DSN passwords, tokens; `remember`), wherever they appear;
 4. key names written with full-width or zero-width characters, or with letters of another
-   script that look like Latin ones (Cyrillic `раssword`, Greek `ρassword`), are read as what
+   script that look like Latin ones (Cyrillic or Greek letters in `password`), are read as what
    they spell (NFKC, format characters dropped, Unicode's confusables) before any of the above.
 
 A masked value becomes `***`; the key, the scheme and the quotes stay, so the text still says
@@ -25,9 +30,10 @@ import unicodedata
 from functools import cache, lru_cache
 from urllib.parse import unquote, urlsplit
 
+from commands.secret_lines import split_spans
+from commands.secret_prose import PROSE_FINDERS
 from commands.secret_rules import format_spans
 from commands.secret_shapes import FINDERS, MAYBE_SECRET_WORD, NAME, Span, harmless, names_a_secret
-from commands.secret_prose import PROSE_FINDERS
 from commands.secret_unnamed import UNNAMED_FINDERS
 
 MASK = "***"
@@ -145,11 +151,15 @@ def _spans(text: str) -> list[Span]:
             spans.extend(finder(text))
     elif found:  # the shapes are one-line: each finder reads only the lines that have its words
         start = 0
-        for line, low_line in zip(text.split("\n"), low.split("\n"), strict=True):
+        # a shell line continuation (`\` at a line's end) joins its lines: same length, so spans stay put
+        joined, low = (text.replace("\\\n", "  "), low.replace("\\\n", "  ")) if "\\\n" in text else (text, low)
+        for line, low_line in zip(joined.split("\n"), low.split("\n"), strict=True):
             for needles, finder in found:
                 if any(n in low_line for n in needles):
                     spans.extend((start + a, start + b) for a, b in finder(line))
             start += len(line) + 1
+    if "\n" in text:
+        spans.extend(split_spans(text))
     if "\n" in text and ":" in text:
         spans.extend(_yaml_blocks(text))
         if "name:" in text:
@@ -166,7 +176,7 @@ def _spans(text: str) -> list[Span]:
 @cache
 def _look_alikes() -> dict[str, str]:
     """Each non-ASCII character that looks like an ASCII letter or digit, and that one (Unicode's
-    confusables, TR39, as packaged by `confusable_homoglyphs`): Cyrillic `р` -> `p`, Greek `ο` -> `o`."""
+    confusables, TR39, as packaged by `confusable_homoglyphs`): Cyrillic er -> `p`, Greek omicron -> `o`."""
     from confusable_homoglyphs.confusables import confusables_data
 
     table: dict[str, str] = {}

@@ -27,6 +27,7 @@ import binascii
 import math
 from collections import Counter
 from collections.abc import Callable, Iterator
+from itertools import pairwise
 
 import re2
 
@@ -54,7 +55,7 @@ def random_looking(word: str, min_len: int = 16) -> bool:
     if -sum(k / n * math.log2(k / n) for k in Counter(word).values()) < 3.5:
         return False
     alnum = [c for c in word if c.isalnum()]
-    changes = sum(_class(a) != _class(b) for a, b in zip(alnum, alnum[1:], strict=False))
+    changes = sum(_class(a) != _class(b) for a, b in pairwise(alnum))
     return changes >= 0.34 * max(1, len(alnum) - 1)
 
 
