@@ -34,7 +34,7 @@ from commands.secret_lines import split_spans
 from commands.secret_prose import PROSE_FINDERS
 from commands.secret_rules import format_spans
 from commands.secret_shapes import FINDERS, MAYBE_SECRET_WORD, NAME, Span, harmless, names_a_secret
-from commands.secret_unnamed import UNNAMED_FINDERS
+from commands.secret_unnamed import unnamed_spans
 
 MASK = "***"
 SHORT = 512
@@ -139,7 +139,7 @@ def _yaml_env_entries(text: str) -> list[Span]:
     return spans
 
 
-_FINDERS = (*FINDERS, *UNNAMED_FINDERS, *PROSE_FINDERS)
+_FINDERS = (*FINDERS, *PROSE_FINDERS)
 
 
 def _spans(text: str) -> list[Span]:
@@ -158,6 +158,7 @@ def _spans(text: str) -> list[Span]:
                 if any(n in low_line for n in needles):
                     spans.extend((start + a, start + b) for a, b in finder(line))
             start += len(line) + 1
+    spans.extend(unnamed_spans(text, low))  # these run over the whole text at once
     if "\n" in text:
         spans.extend(split_spans(text))
     if "\n" in text and ":" in text:

@@ -17,14 +17,13 @@ import re
 from collections.abc import Iterator
 from itertools import islice
 
-from commands.secret_shapes import HINTS, SECRET_WORD, Span, credential_like, harmless, names_a_secret
+from commands.secret_shapes import HINTS, Span, credential_like, harmless, names_a_secret, secret_words
 
 WORDS = 8
 """How many words after the secret word are read."""
 
-_PROSE_WORD = re.compile(
-    rf"(?i){SECRET_WORD}"
-    r"|\b(?:api|access|secret|private|signing|master|license|licence|integration|routing|encryption|deploy|ssh)"
+_SPACED_KEY = re.compile(
+    r"(?i)\b(?:api|access|secret|private|signing|master|license|licence|integration|routing|encryption|deploy|ssh)"
     r"[ \t]+key\b"
 )
 _CONNECTORS = frozenset({"is", "was", "are", "were", "to", "as", "be", "becomes", "remains", "=", ":", "=>", "->"})
@@ -57,17 +56,20 @@ def _value_span(m: re.Match[str]) -> Span:
 
 def prose_spans(line: str) -> Iterator[Span]:
     """Spans of secrets a few words after the word that names them, in one line."""
-    for w in _PROSE_WORD.finditer(line):
+    words = list(secret_words(line))
+    if " key" in line.lower():
+        words += _SPACED_KEY.finditer(line)
+    for w in words:
         name = _identifier(line, *w.span())
         if not names_a_secret(name):
             continue
-        words = list(islice(_WORD.finditer(line, w.end()), WORDS + 1))
-        for i, t in enumerate(words[:-1]):
+        after = list(islice(_WORD.finditer(line, w.end()), WORDS + 1))
+        for i, t in enumerate(after[:-1]):
             token = t[0]
             if _STOP.match(token):
                 break
             if token.lower() in _CONNECTORS or (len(token) > 1 and token[-1] in ":="):
-                a, b = _value_span(words[i + 1])
+                a, b = _value_span(after[i + 1])
                 value = line[a:b]
                 if b > a and credential_like(value) and not harmless(value, name):
                     yield a, b

@@ -207,6 +207,14 @@ def _hinted(text: str) -> bool:
 
 
 _WORD = re.compile(rf"(?i){SECRET_WORD}")
+_WORD_LOWER = re.compile(SECRET_WORD)  # on lower-cased ASCII text: twice as fast as (?i)
+
+
+def secret_words(line: str) -> Iterator[re.Match[str]]:
+    """Every secret word in `line` (SECRET_WORD), by position (the match's text may be lower-cased)."""
+    return _WORD_LOWER.finditer(line.lower()) if line.isascii() else _WORD.finditer(line)
+
+
 _KEY_CHAR = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 
 
@@ -214,7 +222,7 @@ def _named_in_line(line: str) -> Iterator[Span]:
     """`_KEYVALUE` tried only where a secret word is (found by one cheap search): the key's
     identifier starts where its characters do, after an optional quote."""
     done = 0
-    for w in _WORD.finditer(line):
+    for w in secret_words(line):
         if w.start() < done:
             continue
         start = w.start()
@@ -237,7 +245,8 @@ def _named_in_line(line: str) -> Iterator[Span]:
                 yield m.span("val")
                 done = m.end()
     # a flag naming a property of a secret (`--password-file`, `--password-stdin`, `--token-ttl`) takes no secret
-    yield from (m.span("val") for m in _FLAG.finditer(line) if names_a_secret(m["name"]))
+    if " -" in line or line.startswith("-"):
+        yield from (m.span("val") for m in _FLAG.finditer(line) if names_a_secret(m["name"]))
 
 
 def _unquoted_value(line: str, key_at: int, a: int, b: int) -> Span:

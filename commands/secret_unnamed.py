@@ -1,5 +1,5 @@
 """Secrets with no key name in front and no prefix a rule knows: found by where they sit and how
-random they look. Each finder returns the (start, end) spans of secret values in one line.
+random they look. Each finder returns the (start, end) spans of secret values in a text.
 
 1. a token alone as a URL's user part (`https://<key>@o1.ingest.sentry.io/2`, a token-only git
    remote `https://<token>@git.example.org/x.git`); a plain user name (`git@`, `deploy@`) is shown;
@@ -17,7 +17,7 @@ random they look. Each finder returns the (start, end) spans of secret values in
 character or more, and the character class (digit, lower, upper) changing at a third or more of
 the places (identifiers such as `UserProgressRepositoryImpl2` change at about a quarter).
 
-Patterns run with RE2 (linear time); every scan is bounded by the line.
+Patterns run with RE2 (linear time), once over a whole text; no match crosses a line's end.
 """
 
 from __future__ import annotations
@@ -37,10 +37,41 @@ _HEX = re2.compile(r"[0-9a-fA-F]+")
 _UUID = re2.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
-def _span(m: re2._Match, name: str = "val") -> Span:
-    """A named group's span (RE2's match objects take group numbers only)."""
-    span: Span = m.span(m.re.groupindex[name])
-    return span
+class _Found:
+    """A match of a `_Pattern`: named groups as text, spans in characters."""
+
+    def __init__(self, m: re2._Match, index: dict[str, int]) -> None:
+        self._m, self._index = m, index
+
+    def group(self, name: str) -> str:
+        value = self._m.group(self._index[name])
+        return value.decode("ascii") if value is not None else ""
+
+    def span(self, name: str = "val") -> Span:
+        """The span of a named group, or with `name` "", of the whole match."""
+        span: Span = self._m.span(self._index[name] if name else 0)
+        return span
+
+
+class _Pattern:
+    """An RE2 pattern run over ASCII bytes (`_ascii`): RE2's str matching converts every offset
+    between characters and bytes from the text's start, which is quadratic over a chunk of lines."""
+
+    def __init__(self, pattern: str) -> None:
+        self._re = re2.compile(pattern.encode())
+        self._index = {k.decode() if isinstance(k, bytes) else k: v for k, v in self._re.groupindex.items()}
+
+    def finditer(self, data: bytes) -> Iterator[_Found]:
+        return (_Found(m, self._index) for m in self._re.finditer(data))
+
+    def search(self, data: bytes, pos: int) -> _Found | None:
+        m = self._re.search(data, pos)
+        return _Found(m, self._index) if m is not None else None
+
+
+def _ascii(text: str) -> bytes:
+    """`text` as bytes with one byte per character (others become `?`), so byte spans are character spans."""
+    return text.encode("ascii", "replace")
 
 
 def _class(c: str) -> int:
@@ -60,24 +91,24 @@ def random_looking(word: str, min_len: int = 16) -> bool:
 
 
 # 1. `scheme://TOKEN@host`: a user part with no `:password`
-_URL_USER = re2.compile(r"(?i)\b[a-z][a-z0-9+.-]{1,20}://(?P<val>[A-Za-z0-9_~-]{16,200})@[A-Za-z0-9]")
+_URL_USER = _Pattern(r"(?i)\b[a-z][a-z0-9+.-]{1,20}://(?P<val>[A-Za-z0-9_~-]{16,200})@[A-Za-z0-9]")
 
 
-def _url_user(line: str) -> Iterator[Span]:
-    for m in _URL_USER.finditer(line):
+def _url_user(text: bytes) -> Iterator[Span]:
+    for m in _URL_USER.finditer(text):
         val = m.group("val")
         if any(c.isdigit() for c in val) and any(c.isalpha() for c in val) and len(set(val)) >= 8:
-            yield _span(m, "val")
+            yield m.span("val")
 
 
 # 2. webhook URLs: the path after a hook segment (or after the first segment on a hook host)
-_URL = re2.compile(r"(?i)\bhttps?://(?P<host>[^/\s?#\"'<>]{1,255})(?P<path>/[^\s?#\"'<>]*)")
+_URL = _Pattern(r"(?i)\bhttps?://(?P<host>[^/\s?#\"'<>]{1,255})(?P<path>/[^\s?#\"'<>]*)")
 _HOOK_SEGMENT = re2.compile(r"(?i)[a-z0-9_]*hooks?[a-z0-9_]*")
-_TELEGRAM = re2.compile(r"\b(?:bot)?\d{6,12}:(?P<val>[A-Za-z0-9_-]{30,80})\b")
+_TELEGRAM = _Pattern(r"\b(?:bot)?\d{6,12}:(?P<val>[A-Za-z0-9_-]{30,80})\b")
 
 
-def _webhook(line: str) -> Iterator[Span]:
-    for m in _URL.finditer(line):
+def _webhook(text: bytes) -> Iterator[Span]:
+    for m in _URL.finditer(text):
         host, path = m.group("host").lower(), m.group("path")
         segments = path.split("/")[1:]
         cut = next((i + 1 for i, s in enumerate(segments) if _HOOK_SEGMENT.fullmatch(s)), None)
@@ -88,32 +119,35 @@ def _webhook(line: str) -> Iterator[Span]:
         rest = segments[cut:]
         if not any(len(s) >= 16 or (len(s) >= 6 and any(c.isdigit() for c in s)) for s in rest):
             continue  # a hook host's documentation page, not a hook
-        start = _span(m, "path")[0] + sum(len(s) + 1 for s in segments[:cut]) + 1
-        yield start, _span(m, "path")[1]
-    yield from (_span(m, "val") for m in _TELEGRAM.finditer(line) if random_looking(m.group("val"), 30))
+        start = m.span("path")[0] + sum(len(s) + 1 for s in segments[:cut]) + 1
+        yield start, m.span("path")[1]
+
+
+def _telegram(text: bytes) -> Iterator[Span]:
+    yield from (m.span("val") for m in _TELEGRAM.finditer(text) if random_looking(m.group("val"), 30))
 
 
 # 3. identifiable-prefix tokens: `whsec_…`, `key-…`, `acme_live_…`
-_PREFIXED = re2.compile(r"\b[a-z][a-z0-9]{1,11}(?:[_-][a-z0-9]{1,8})?[_-](?P<val>[A-Za-z0-9]{28,200})\b")
+_PREFIXED = _Pattern(r"\b[a-z][a-z0-9]{1,11}(?:[_-][a-z0-9]{1,8})?[_-](?P<val>[A-Za-z0-9]{28,200})\b")
 
 
-def _prefixed(line: str) -> Iterator[Span]:
-    for m in _PREFIXED.finditer(line):
+def _prefixed(text: bytes) -> Iterator[Span]:
+    for m in _PREFIXED.finditer(text):
         val = m.group("val")
         if not _HEX.fullmatch(val) and random_looking(val, 28):
-            yield m.span(0)
+            yield m.span("")
 
 
 # 4. base64 of `user:password`
-_B64 = re2.compile(r"(?:^|[^A-Za-z0-9+/])(?P<val>[A-Za-z0-9+/]{12,400}={0,2})(?:$|[^A-Za-z0-9+/=])")
+_B64 = _Pattern(r"(?:^|[^A-Za-z0-9+/])(?P<val>[A-Za-z0-9+/]{12,400}={0,2})(?:$|[^A-Za-z0-9+/=])")
 _USER = re2.compile(r"[\w.@+-]{1,64}")
 
 
-def _base64_credentials(line: str) -> Iterator[Span]:
+def _base64_credentials(text: bytes) -> Iterator[Span]:
     pos = 0
-    while (m := _B64.search(line, pos)) is not None:
+    while (m := _B64.search(text, pos)) is not None:
         val = m.group("val")
-        pos = _span(m, "val")[1]
+        pos = m.span("val")[1]
         if len(val.rstrip("=")) % 4 == 1:
             continue
         try:
@@ -122,28 +156,39 @@ def _base64_credentials(line: str) -> Iterator[Span]:
             continue
         user, colon, password = decoded.partition(":")
         if colon and password and decoded.isprintable() and " " not in password and _USER.fullmatch(user):
-            yield _span(m, "val")
+            yield m.span("val")
 
 
 # 5. `routing_key R0uT…`, `integration key: …`, `"license_key": "…"`
-_KEY_VALUE = re2.compile(
+_KEY_VALUE = _Pattern(
     r"(?i)(?P<name>[a-z0-9_.-]*[_ .-]key)[\"']?[ \t]*(?:[:=]|=>)?[ \t]*[\"']?(?P<val>[A-Za-z0-9_+/=.-]{16,200})"
 )
 
 
-def _random_key_value(line: str) -> Iterator[Span]:
-    for m in _KEY_VALUE.finditer(line):
+def _random_key_value(text: bytes) -> Iterator[Span]:
+    for m in _KEY_VALUE.finditer(text):
         val = m.group("val")
         if not _UUID.fullmatch(val) and random_looking(val.replace("-", "").replace("_", "")):
-            yield _span(m, "val")
+            yield m.span("val")
 
 
-UNNAMED_FINDERS: tuple[tuple[tuple[str, ...], Callable[[str], Iterator[Span]]], ...] = (
+UNNAMED_FINDERS: tuple[tuple[tuple[str, ...], Callable[[bytes], Iterator[Span]]], ...] = (
     (("@",), _url_user),
-    (("hook", "bot", "trigger", ":"), _webhook),
+    (("hook",), _webhook),
+    ((":",), _telegram),
     (("_", "-"), _prefixed),
     (("",), _base64_credentials),
     (("key",), _random_key_value),
 )
-"""Every finder here, with the lower-case words one of which a line must contain for it to be tried
-(as `commands.secret_shapes.FINDERS`)."""
+"""Every finder here, with the lower-case words one of which a text must contain for it to be tried
+(as `commands.secret_shapes.FINDERS`). None reads past a line's end: each runs once over a whole
+text (a chunk of log lines), one RE2 scan instead of one call per line."""
+
+
+def unnamed_spans(text: str, low: str) -> list[Span]:
+    """Spans of every secret here in `text` (`low`: it lower-cased), each finder run once over it."""
+    found = [finder for needles, finder in UNNAMED_FINDERS if any(n in low for n in needles)]
+    if not found:
+        return []
+    data = _ascii(text)
+    return [span for finder in found for span in finder(data)]
