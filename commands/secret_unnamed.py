@@ -3,9 +3,11 @@ random they look. Each finder returns the (start, end) spans of secret values in
 
 1. a token alone as a URL's user part (`https://<key>@o1.ingest.sentry.io/2`, a token-only git
    remote `https://<token>@git.example.org/x.git`); a plain user name (`git@`, `deploy@`) is shown;
-2. a webhook URL's path (Discord, Slack triggers, Teams, Mattermost, Zapier, any `/hooks/…`):
-   masked from the first path segment after the hook's to the end of the path; a Telegram bot
-   token (`bot<id>:<secret>`);
+2. a webhook URL's path (Discord, Slack triggers, Teams, Mattermost, Zapier, any `/hooks/…`,
+   and the path after a `/key/`, `/token/`, `/secret/` segment): masked from the first path
+   segment after the hook's to the end of the path; a Telegram bot token (`bot<id>:<secret>`);
+   a query value under a short name that carries a secret (an OAuth `code=`, a `key=`); a
+   `.pgpass` line's password;
 3. a token with an identifiable prefix no rule knows (`whsec_…`, mailgun's `key-…`, the next
    vendor's `acme_live_…`): a short lower-case prefix, `_` or `-`, and 28 or more random-looking
    letters and digits (not hex only: container ids and digests stay readable);
@@ -103,7 +105,7 @@ def _url_user(text: bytes) -> Iterator[Span]:
 
 # 2. webhook URLs: the path after a hook segment (or after the first segment on a hook host)
 _URL = _Pattern(r"(?i)\bhttps?://(?P<host>[^/\s?#\"'<>]{1,255})(?P<path>/[^\s?#\"'<>]*)")
-_HOOK_SEGMENT = re2.compile(r"(?i)[a-z0-9_]*hooks?[a-z0-9_]*")
+_HOOK_SEGMENT = re2.compile(r"(?i)[a-z0-9_]*hooks?[a-z0-9_]*|keys?|api_?keys?|tokens?|secrets?")
 _TELEGRAM = _Pattern(r"\b(?:bot)?\d{6,12}:(?P<val>[A-Za-z0-9_-]{30,80})\b")
 
 
@@ -125,6 +127,25 @@ def _webhook(text: bytes) -> Iterator[Span]:
 
 def _telegram(text: bytes) -> Iterator[Span]:
     yield from (m.span("val") for m in _TELEGRAM.finditer(text) if random_looking(m.group("val"), 30))
+
+
+# 2b. a short query name that carries a secret: an OAuth `code`, a `key`
+_QUERY = _Pattern(r"(?i)[?&](?:code|key|auth|k)=(?P<val>[^&#\s\"'<>]{8,400})")
+
+
+def _query(text: bytes) -> Iterator[Span]:
+    for m in _QUERY.finditer(text):
+        val = m.group("val")
+        if any(c.isdigit() for c in val) and any(c.isalpha() for c in val):
+            yield m.span("val")
+
+
+# 2c. a credential file's line: `.pgpass`'s host:port:database:user:password
+_PGPASS = _Pattern(r"(?m)^[^:\s#]{1,255}:(?:\d{1,5}|\*):[^:\s]{1,255}:[^:\s]{1,255}:(?P<val>[^\s]{1,200})$")
+
+
+def _pgpass(text: bytes) -> Iterator[Span]:
+    yield from (m.span("val") for m in _PGPASS.finditer(text))
 
 
 # 3. identifiable-prefix tokens: `whsec_…`, `key-…`, `acme_live_…`
@@ -174,8 +195,10 @@ def _random_key_value(text: bytes) -> Iterator[Span]:
 
 UNNAMED_FINDERS: tuple[tuple[tuple[str, ...], Callable[[bytes], Iterator[Span]]], ...] = (
     (("@",), _url_user),
-    (("hook",), _webhook),
+    (("hook", "/key", "/token", "/secret", "/api"), _webhook),
     ((":",), _telegram),
+    (("?", "&"), _query),
+    ((":",), _pgpass),
     (("_", "-"), _prefixed),
     (("",), _base64_credentials),
     (("key",), _random_key_value),

@@ -49,6 +49,15 @@ UNNAMED = {
         "AAF3kLm9Pq2R",
     ),
     "zapier catch hook": ("https://hooks.zapier.com/hooks/catch/1234567/b7x9k2q/ 200", "b7x9k2q"),
+    "secret after a key segment": (
+        "https://maker.ifttt.com/trigger/deploy/with/key/dK3mL9pQ2rS7tU1vW5xY8z",
+        "dK3mL9pQ2rS7",
+    ),
+    # a secret in a URL's query under a short name (an OAuth code, an API key)
+    "oauth code in a callback": ("GET /callback?code=4/0AX4XfWh8Kq2LmNpQrStUv&state=xyz 302", "0AX4XfWh8Kq2"),
+    "api key in a query": ("GET https://maps.example.com/v1/geo?key=Gk4Lm9Xp2Qr7Zt5Vw&q=x", "Gk4Lm9Xp2Qr7"),
+    # a credential file's line (.pgpass: host:port:db:user:password)
+    "pgpass line": ("db.internal:5432:app:app:Pgp4ssPw9", "Pgp4ssPw9"),
     # an identifiable prefix no rule knows (Stripe's webhook signing secret, mailgun, the next vendor's)
     "stripe signing secret": ("stripe.webhook_endpoint secret whsec_5Ta9Kq2LmXpZr7Vw3Ny8Bc4Df6Gh1Jk", "5Ta9Kq2LmXpZ"),
     "stripe signing secret alone": (
@@ -88,6 +97,9 @@ def test_a_secret_with_no_key_name_and_no_known_prefix_is_masked(name):
         "stripe charge ch_3MmlLrLkdIwHu7ix0snN0B15 succeeded",
         "see https://hooks.slack.com/ for setup",
         "INFO UserProgressRepository loaded",
+        "GET /api/v1/tokens/overview 200",
+        "GET /search?key=name&code=200 200",
+        "12:00:01 INFO app: started: ok",
     ],
 )
 def test_ids_digests_and_plain_urls_stay_readable(text):
