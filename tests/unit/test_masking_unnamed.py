@@ -121,6 +121,12 @@ SPLIT = {
     ),
     "json string value broken over lines": (['{"client_secret": "Brok3nAcr0ss', 'TheLines77", "x": 1}'], "TheLines77"),
     "json array under a secret key": (['"api_keys": [', '  "Arr4yKeyOne9",', '  "Arr4yKeyTwo9"', "]"], "Arr4yKeyTwo9"),
+    "xml element over lines": (["<config>", "  <db.password>", "    Xml5plitPw9", "  </db.password>"], "Xml5plitPw9"),
+    "python dict, value and brace on the next line": (["{'secret':", "    'Py5plitS3c'}"], "Py5plitS3c"),
+    "a log prefix with a level on both lines": (
+        ["2026-12-07 17:00:01,123 INFO token:", "2026-12-07 17:00:01,124 INFO Tk9Lm2Qx7Zv"],
+        "Tk9Lm2Qx7Zv",
+    ),
     "shell line continuation": (["redis-cli -h cache --no-auth-warning \\", "  -a C0ntinu3dPw info"], "C0ntinu3dPw"),
     "flag at the end of a continued line": (["psql --host db --password \\", "  Fl4gNextLine ..."], "Fl4gNextLine"),
 }
@@ -139,6 +145,8 @@ def test_the_line_after_a_key_that_has_its_value_is_left_alone():
     lines = ["password: Inl1nePw9", "INFO next request served in 12ms"]
     assert redact_lines(lines)[1] == lines[1]
     lines = ["Enter password:", "INFO login ok"]  # prose, not a value
+    assert redact_lines(lines)[1] == lines[1]
+    lines = ["2026-12-07 17:00:01 INFO waiting for the db password:", "2026-12-07 17:00:02 INFO Connected"]
     assert redact_lines(lines)[1] == lines[1]
 
 
