@@ -41,7 +41,8 @@ def _entities(text: object) -> str:
 # between two letters or digits (Slack does not format inside a word)
 _MARKUP = re.compile(r"[*~]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
 _QUOTE = re.compile(r"(?m)^([ \t]*)&gt;")
-_EMOJI = re.compile(r":(?=[a-z0-9_+'-]{0,80}[a-z])([a-z0-9_+'-]{1,80}):")
+# an emoji code standing alone (`progress:user:42`, a Redis key, is left copyable)
+_EMOJI = re.compile(r"(?<![\w:]):(?=[a-z0-9_+'-]{0,80}[a-z])([a-z0-9_+'-]{1,80}):(?![\w:])")
 
 
 def escape(text: object) -> str:

@@ -332,6 +332,7 @@ def test_markup_inside_code_is_left_as_it_is():
     assert code("a *b* _c_ ~d~", masked=True) == "```a *b* _c_ ~d~```"
     assert escape("snake_case_name and a*b").replace(ZWSP, "") == "snake_case_name and a*b"
     assert "snake_case_name" in escape("snake_case_name")  # an identifier stays copyable
+    assert escape("redis key progress:user:42") == "redis key progress:user:42"
 
 
 def test_the_terminal_shows_foreign_markup_and_drops_the_bots_own():
