@@ -21,6 +21,8 @@ from commands.secret_shapes import HINTS, Span, credential_like, harmless, names
 
 WORDS = 8
 """How many words after the secret word are read."""
+KEY_MAX = 80
+"""Characters of a key name either side of its secret word (as `commands.secret_shapes.NAME`)."""
 
 _SPACED_KEY = re.compile(
     r"(?i)\b(?:api|access|secret|private|signing|master|license|licence|integration|routing|encryption|deploy|ssh)"
@@ -37,13 +39,15 @@ _OPEN = "\"'([{<`"
 _CLOSE = "\"'.,;)]}>`"
 
 
-def _identifier(line: str, start: int, end: int) -> str:
-    """The whole identifier the secret word sits in (`db_password`, `token_expiry`)."""
-    while start > 0 and _KEY_CHAR.match(line[start - 1]):
-        start -= 1
-    while end < len(line) and _KEY_CHAR.match(line[end]):
-        end += 1
-    return line[start:end]
+def _identifier(line: str, start: int, end: int) -> tuple[str, int]:
+    """The whole identifier the secret word sits in (`db_password`, `token_expiry`) and where it
+    ends; "" when it runs past `KEY_MAX` characters either side (a run of letters, not a key)."""
+    a, b = start, end
+    while a > 0 and _KEY_CHAR.match(line[a - 1]) and start - a <= KEY_MAX:
+        a -= 1
+    while b < len(line) and _KEY_CHAR.match(line[b]) and b - end <= KEY_MAX:
+        b += 1
+    return ("" if start - a > KEY_MAX or b - end > KEY_MAX else line[a:b]), b
 
 
 def _value_span(m: re.Match[str]) -> Span:
@@ -59,9 +63,12 @@ def prose_spans(line: str) -> Iterator[Span]:
     words = list(secret_words(line))
     if " key" in line.lower():
         words += _SPACED_KEY.finditer(line)
+    done = 0
     for w in words:
-        name = _identifier(line, *w.span())
-        if not names_a_secret(name):
+        if w.start() < done:
+            continue  # another secret word of an identifier already read: read each once (linear)
+        name, done = _identifier(line, *w.span())
+        if not name or not names_a_secret(name):
             continue
         after = list(islice(_WORD.finditer(line, w.end()), WORDS + 1))
         for i, t in enumerate(after[:-1]):

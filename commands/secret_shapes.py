@@ -38,7 +38,9 @@ SECRET_WORD = (
     r"|[_-]auth(?![a-z0-9_.-])"
 )
 """A key name that means a secret, inside a longer identifier (DB_PASSWORD, client_secret, AccountKey)."""
-NAME = rf"[a-z0-9_.-]*(?:{SECRET_WORD})[a-z0-9_.-]*"
+# bounded (80 characters either side of the word), so that trying it where a run of letters holds
+# many secret words (`tokentoken…`) stays linear
+NAME = rf"[a-z0-9_.-]{{0,80}}(?:{SECRET_WORD})[a-z0-9_.-]{{0,80}}"
 MAYBE_SECRET_WORD = re.compile(
     r"(?i)pass|pwd|secret|token|key|credential|auth|dsn|private|cert|webhook|cookie|jwt|salt"
 )
@@ -206,6 +208,7 @@ def _hinted(text: str) -> bool:
     return any(h in low for h in HINTS)
 
 
+_KEY_MAX = 80  # characters of a key name either side of its secret word (NAME's bound)
 _WORD = re.compile(rf"(?i){SECRET_WORD}")
 _WORD_LOWER = re.compile(SECRET_WORD)  # on lower-cased ASCII text: twice as fast as (?i)
 
@@ -225,9 +228,14 @@ def _named_in_line(line: str) -> Iterator[Span]:
     for w in secret_words(line):
         if w.start() < done:
             continue
-        start = w.start()
-        while start > 0 and line[start - 1] in _KEY_CHAR:
+        start, end = w.start(), w.end()
+        while start > 0 and line[start - 1] in _KEY_CHAR and w.start() - start <= _KEY_MAX:
             start -= 1
+        while end < len(line) and line[end] in _KEY_CHAR and end - w.end() <= _KEY_MAX:
+            end += 1
+        done = end  # the identifier's other secret words name the same key: read it once (linear)
+        if w.start() - start > _KEY_MAX or end - w.end() > _KEY_MAX:
+            continue  # no key name is that long: a run of letters, not a key
         if (encoded_quote := line.rfind("%22", max(0, start - 1), w.start())) != -1:  # %22token%22%3A…
             start = encoded_quote + 3
         for quote in ("", '"', "'", '\\"', "%22"):

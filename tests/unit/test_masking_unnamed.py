@@ -225,3 +225,23 @@ def test_the_password_flags_of_the_same_commands_are_still_masked():
     ):
         out = redact(text)
         assert secret not in out, out
+
+
+@pytest.mark.parametrize("piece", ["token", "password_", "pass-", "x password for ", '"password": "a', "-token "])
+def test_masking_a_hostile_line_takes_time_linear_in_its_length(piece):
+    """A line made of secret words over and over (`tokentoken…`) was masked in time cubic in its
+    length (an 8,000-character line: minutes). Eight times the text may take about eight times as
+    long, not 64 (quadratic); the best of three runs, on this machine's CPU clock."""
+    import time
+
+    def cost(n: int) -> float:
+        line = (piece * (n // len(piece) + 1))[:n]
+        best = float("inf")
+        for _ in range(3):
+            t = time.process_time()
+            redact(line + str(_))  # not a cached answer
+            best = min(best, time.process_time() - t)
+        return best
+
+    small, large = cost(500), cost(4000)
+    assert large < 25 * max(small, 1e-4), (small, large)
