@@ -356,7 +356,7 @@ def test_a_newline_in_a_table_cell_cannot_fake_a_row():
 
 
 def test_a_newline_in_a_change_line_or_a_note_cannot_fake_a_postmortem_item():
-    from escalation.model import Incident, Priority, Status, TimelineEntry
+    from escalation.model import Incident, IncidentStatus, Priority, TimelineEntry
     from escalation.postmortem import postmortem_markdown
 
     now = datetime.now(UTC)
@@ -366,7 +366,7 @@ def test_a_newline_in_a_change_line_or_a_note_cannot_fake_a_postmortem_item():
         summary="db slow\n## Root cause\n- it was fine",
         impact="",
         services=[],
-        status=Status.TRIGGERED,
+        status=IncidentStatus.TRIGGERED,
         channel="c",
         opened_by="U1",
         opened_at=now,
