@@ -11,12 +11,13 @@ import html
 import json
 import logging
 import os
+import re
 import shlex
 import sys
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from bot.render.escape import terminal
+from bot.render.escape import ZWSP, terminal
 from bot.render.report_text import render_text
 from bot.settings import ConfigError, Settings, load_settings
 from commands.params import UsageError
@@ -272,9 +273,14 @@ async def _do(request: DoRequest, settings: Settings, yes: bool) -> int:
     return await do(request.action, request.raw, settings, yes)
 
 
+_OWN_MARKUP = re.compile(f"{ZWSP}[*`]{ZWSP}|[*`]")
+
+
 def _plain(text: str) -> str:
-    """Slack mrkdwn to terminal text (escaped `&<>` shown as themselves)."""
-    return html.unescape(text.replace("*", "").replace("`", ""))
+    """Slack mrkdwn to terminal text: the bot's own `*` and backticks dropped, foreign ones (which
+    `bot.render.escape.escape` wrapped in zero-width spaces) kept, escaped `&<>` shown as themselves."""
+    out = _OWN_MARKUP.sub(lambda m: m[0][1] if len(m[0]) == 3 else "", text)
+    return html.unescape(out.replace(ZWSP, ""))
 
 
 async def _incident(request: IncidentRequest, settings: Settings, as_json: bool = False) -> int:

@@ -180,7 +180,7 @@ class SlackRemediation:
             return f"Request #{req.id} is already {req.status}" + (f" (by <@{by}>)" if by else "") + "."
         if r.reason is Reason.LOCKED and req is not None:
             return (
-                f"Another action on `{req.preview.target}` is already running (by <@{r.detail}>); "
+                f"Another action on {inline(req.preview.target)} is already running (by <@{r.detail}>); "
                 "try again when it ends."
             )
         if r.reason is Reason.UNAVAILABLE:

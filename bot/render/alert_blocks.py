@@ -10,7 +10,7 @@ import shlex
 from typing import Any
 
 from bot.render.blocks import Block, actions, button, context, divider, header, section
-from bot.render.escape import clean, escape
+from bot.render.escape import clean, code_text, escape
 from bot.render.report_blocks import MAX_BLOCKS, MAX_HEADER, SlackMessage
 from commands.redact import redact, redact_pair
 from escalation.state.alert_groups import AlertGroup
@@ -35,7 +35,7 @@ def _link(url: str, label: str) -> str:
 def _arg(value: Any) -> str:
     """An option value inside the `Check:` code span: shell-quoted, so a label value such as
     "x --samples 50" reads as the one value it was, and without backticks (they would end the span)."""
-    return esc(_short(shlex.quote(str(value)).replace("`", "\u02cb"), 200))
+    return code_text(_short(shlex.quote(str(value)).replace("`", "\u02cb"), 200))
 
 
 def _short(text: str, limit: int) -> str:

@@ -108,14 +108,14 @@ class Reply:
             more = len(content) - len(shown)
             left = f"\n… and {more} more characters: the bot cannot upload files here" if more else ""
             try:  # masking and escaping foreign text: CPU, off the loop (30,000-character lines)
-                text = f"{title} (no file upload here):\n" + await off_loop(code, shown) + left
+                text = f"{escape(title)} (no file upload here):\n" + await off_loop(code, shown) + left
                 ensure_ok(await self.respond(text=text, replace_original=False, response_type="in_channel"))
             except Exception as err:
                 log.error("lost %s to %s: response_url: %s", filename, self.channel, reason(err))
             return
         chunks = [content[i : i + ATTACH_CHUNK] for i in range(0, len(content), ATTACH_CHUNK)] or [""]
         for n, chunk in enumerate(chunks, 1):
-            head = f"{title} ({n}/{len(chunks)}):\n" if len(chunks) > 1 else f"{title}:\n"
+            head = f"{escape(title)} ({n}/{len(chunks)}):\n" if len(chunks) > 1 else f"{escape(title)}:\n"
             body = await off_loop(code, chunk)  # masking and escaping: CPU, off the loop
             await deliver(self.client, self.channel, head + body, thread_ts=self.ts, what=f"{filename} part {n}")
 

@@ -29,7 +29,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook import WebhookResponse
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.render.escape import escape
+from bot.render.escape import ZWSP, escape
 from commands.redact import redact
 
 log = logging.getLogger("alp.slack")
@@ -126,7 +126,7 @@ def plain(blocks: list[dict[str, Any]] | None, text: str) -> str:
             parts.append(str(b["text"].get("text", "")))
         parts += [str(f.get("text", "")) for f in b.get("fields", [])]
         parts += [str(e.get("text", "")) for e in b.get("elements", []) if e.get("type") in ("mrkdwn", "plain_text")]
-    return html.unescape("\n".join(parts) or text).replace("```", "\n")
+    return html.unescape("\n".join(parts) or text).replace(ZWSP, "").replace("```", "\n")
 
 
 def shorten(text: str) -> str:
