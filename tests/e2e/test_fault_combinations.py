@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from tests.support.bot_env import bot_env
-from tests.support.escalation import leader_pid, open_incident, pages
+from tests.support.escalation import leader_pid, open_incident, pages, replies
 from tests.support.processes import ROOT, BotProcess, free_port, wait
 from tests.support.tcp_proxy import PgProxy
 
@@ -167,3 +167,90 @@ def test_sigkill_during_the_migration_at_start_leaves_the_old_schema_and_the_nex
         wait(lambda: len(pages(fake_slack, ref, "primary")) == 1, 10)
     finally:
         bot.stop()
+
+
+def action_events(dsn: str, action: str) -> list[str]:
+    """The audit's events for `action`, oldest first."""
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute("SELECT event FROM alp_audit WHERE action = %s ORDER BY id", (action,)).fetchall()
+    return [r[0] for r in rows]
+
+
+def request_status(dsn: str, action: str) -> str:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT status FROM alp_action_requests WHERE action = %s ORDER BY id DESC", (action,))
+        return str(row.fetchone()[0])  # type: ignore[index]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("outage", ["store-down", "cut-at-commit"])
+def test_an_approval_during_a_state_store_outage_is_recorded_or_refused_never_lost_nor_run_twice(
+    testbed, fake_slack, platform, pg_state, tmp_path, outage
+):
+    """Alice asks for and confirms a destructive action (flush-cache); Bob approves it while the
+    bot is cut off from the state store: the whole time (store-down), or right after the approval's
+    COMMIT reached PostgreSQL (cut-at-commit: stored, the bot never hears so). Bob is told either
+    that it ran or why it did not; clicking Approve again once the store is back runs it if it has
+    not run. In the end it ran exactly once and the trail says so."""
+    import redis
+
+    from tests.support.bot_env import ACTIONS_ENV
+    from tests.support.signing import block_action
+    from tests.support.slack_requests import blocks_text, click, command, confirmation, updated
+
+    proxy = PgProxy(pg_state).start()
+    env = bot_env(testbed, fake_slack, platform, proxy.dsn, **{**ACTIONS_ENV, "ALP_ACTIONS__APPROVAL_TIMEOUT_S": "120"})
+    bot = BotProcess(env, tmp_path / "bot.log").start()
+    r = redis.Redis.from_url(testbed["ALP_REDIS_URL"])
+    try:
+        r.set("user:approval-outage", "1")
+        command(bot, fake_slack, "do flush-cache", user="U0ALICE")
+        msg, buttons = confirmation(fake_slack, "flush-cache")
+        click(bot, block_action("alp_action_confirm", buttons["alp_action_confirm"], user="U0ALICE"))
+        waiting = updated(fake_slack, msg, "needs a *second* authorized person")
+        approve = next(
+            e["value"]
+            for b in waiting.args["blocks"]
+            if b["type"] == "actions"
+            for e in b["elements"]
+            if e["action_id"] == "alp_action_approve"
+        )
+        if outage == "store-down":
+            proxy.partition()
+        else:
+            proxy.cut_after(b"UPDATE alp_action_requests SET status", then=b"COMMIT")
+        n_ephemeral = len(fake_slack.called("chat.postEphemeral"))
+        bobs = fake_slack.response_url("bob")
+        click(bot, block_action("alp_action_approve", approve, user="U0BOB", response_url=bobs))
+
+        def told_bob() -> list[str]:
+            privately = fake_slack.called("chat.postEphemeral")[n_ephemeral:]
+            return [c.args.get("text", "") for c in privately if c.args.get("user") == "U0BOB"] + replies(
+                fake_slack, "bob"
+            )
+
+        def ran() -> bool:
+            return any(
+                "flushed database" in blocks_text(c.args.get("blocks", [])) for c in fake_slack.called("chat.update")
+            )
+
+        time.sleep(3)  # a three-second outage
+        proxy.heal()
+        wait(lambda: told_bob() or ran(), 30)
+        first = told_bob()
+        if not ran():
+            assert first and "state store" in first[-1], first  # refused, with the reason
+            click(
+                bot, block_action("alp_action_approve", approve, user="U0BOB", response_url=bobs)
+            )  # again, the store back
+        wait(ran, 30)
+        time.sleep(3)  # a second run, or a run taken for interrupted, would show now
+        events = action_events(pg_state, "flush-cache")
+        print(f"{outage}: Bob was told {first}; audit {events}; status {request_status(pg_state, 'flush-cache')}")
+        assert events.count("started") == 1 and events.count("outcome") == 1, events
+        assert "interrupted" not in events, events
+        assert request_status(pg_state, "flush-cache") == "done"
+        assert r.get("user:approval-outage") is None
+    finally:
+        bot.stop()
+        proxy.stop()

@@ -50,6 +50,10 @@ class PgProxy:
         self._then = then
         self._cut_on = marker
 
+    def partition(self) -> None:
+        """Cut every connection now and refuse new ones (until `heal()`), like a network partition."""
+        self._loop.call_soon_threadsafe(self._partition)
+
     def heal(self) -> None:
         self.partitioned = False
 
