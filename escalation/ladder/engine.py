@@ -225,21 +225,33 @@ class Escalator(Reconciler):
             return f"{inc.ref} is resolved"
         if from_step is not None and inc.status is Status.TRIGGERED and inc.next_step != from_step:
             return f"{inc.ref} was escalated meanwhile (now past {inc.ladder[min(inc.next_step, len(inc.ladder)) - 1].name})"
+        acked = None  # (by, at) of the acknowledgement this click re-opens
         if inc.status is Status.ACKNOWLEDGED:
             step = min(inc.next_step, len(inc.ladder) - 1)
             reopened = await self.store.reopen(incident_id, inc.version, uuid.uuid4().hex, step)
             if reopened is None:
                 return f"{inc.ref} changed meanwhile; try again"
-            inc = reopened
+            acked, inc = (inc.acked_by or "someone", inc.acked_at or now()), reopened
         elif inc.next_step >= len(inc.ladder):
             return f"{inc.ref}: every step of the ladder has been paged"
         if await self._advance(inc) is None:
             return f"{inc.ref} was escalated meanwhile"
+        name = inc.ladder[inc.next_step].name
+        if acked is not None:  # the clicker may have seen it triggered: say what their click did
+            ago = f"{max(0.0, (now() - acked[1]).total_seconds()):.0f}s"
+            await self._safely(
+                self.notifier.say(
+                    inc, f":rotating_light: <@{user}> re-opened paging ({ago} after <@{acked[0]}> acknowledged it)"
+                )
+            )
         await self.delivery.wait(PageKey(inc.id, inc.escalation_id or "", inc.next_step))
-        await self.store.log(
-            incident_id, user, TimelineKind.ESCALATE, f"escalated by hand to {inc.ladder[inc.next_step].name}"
-        )
-        return f"{inc.ref}: escalated to {inc.ladder[inc.next_step].name}"
+        await self.store.log(incident_id, user, TimelineKind.ESCALATE, f"escalated by hand to {name}")
+        if acked is not None:
+            return (
+                f"{inc.ref} had been acknowledged by <@{acked[0]}> {ago} before; your Escalate now re-opened "
+                f"paging and paged {name}: the acknowledgement no longer stops the ladder"
+            )
+        return f"{inc.ref}: escalated to {name}"
 
     async def resolve(self, incident_id: int, user: str) -> bool:
         inc = await self.store.resolve(incident_id, user, held_s=self.owed.lease_s)

@@ -1,0 +1,58 @@
+"""Issue #22: what an acknowledgement owes (its thread line, the message's update, the pager's
+acknowledge) is carried out exactly once, across Slack's retries, a second replica and a crash
+between the commit and the post; an Escalate now that re-opens an acknowledged incident tells the
+person who clicked. Real alp-bot processes on the real state store."""
+
+from __future__ import annotations
+
+import uuid
+
+from tests.support.bot_env import bot_env, opened_ref
+from tests.support.escalation import announcement, pages
+from tests.support.processes import BotProcess, wait
+from tests.support.signing import block_action
+from tests.support.slack_requests import click, command
+
+
+def button_value(msg, action_id: str) -> str:  # type: ignore[no-untyped-def]
+    return next(
+        str(e["value"])
+        for b in msg.args["blocks"]
+        for e in b.get("elements", [])
+        if isinstance(e, dict) and e.get("action_id") == action_id
+    )
+
+
+def told(fake_slack, user: str) -> list[str]:  # type: ignore[no-untyped-def]
+    return [c.args.get("text", "") for c in fake_slack.called("chat.postEphemeral") if c.args.get("user") == user]
+
+
+def test_escalate_now_landing_after_an_acknowledgement_tells_the_clicker_it_re_opened_paging(
+    testbed, fake_slack, platform, tmp_path
+):
+    """Carol clicks Escalate now on the message she saw (triggered) just after Alice acknowledged
+    it: paging re-opens as documented, and Carol is told that it had been acknowledged, by whom,
+    and that her click re-opened it and paged whom. Before: only "INC-N: escalated to primary"."""
+    bot = BotProcess(bot_env(testbed, fake_slack, platform, f"sqlite:///{tmp_path}/state.db")).start()
+    try:
+        summary = f"ack then escalate {uuid.uuid4().hex[:6]}"
+        command(bot, fake_slack, f"incident open P2 {summary}")  # first page in an hour
+        ref = opened_ref(fake_slack, summary)
+        msg = announcement(fake_slack, ref)
+        escalate = button_value(msg, "incident_escalate")
+        click(bot, block_action("incident_ack", button_value(msg, "incident_ack"), user="U0ALICE"))
+        wait(
+            lambda: any(
+                "acknowledged by <@U0ALICE>" in c.args.get("text", "") for c in fake_slack.called("chat.postMessage")
+            ),
+            10,
+        )
+        click(bot, block_action("incident_escalate", escalate, user="U0CAROL"))
+        wait(lambda: told(fake_slack, "U0CAROL"), 15)
+        said = told(fake_slack, "U0CAROL")[-1]
+        assert len(pages(fake_slack, ref, "primary")) == 1
+        assert "acknowledged by <@U0ALICE>" in said and "re-opened" in said and "primary" in said, said
+        thread = [c.args.get("text", "") for c in fake_slack.called("chat.postMessage") if c.args.get("thread_ts")]
+        assert any("<@U0CAROL>" in t and "<@U0ALICE>" in t and "re-opened" in t for t in thread), thread
+    finally:
+        bot.stop()
