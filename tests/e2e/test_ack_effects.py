@@ -5,11 +5,15 @@ person who clicked. Real alp-bot processes on the real state store."""
 
 from __future__ import annotations
 
+import time
 import uuid
+
+import psycopg
+import pytest
 
 from tests.support.bot_env import bot_env, opened_ref
 from tests.support.escalation import announcement, pages
-from tests.support.processes import BotProcess, wait
+from tests.support.processes import BotProcess, kill, wait
 from tests.support.signing import block_action
 from tests.support.slack_requests import click, command
 
@@ -56,3 +60,67 @@ def test_escalate_now_landing_after_an_acknowledgement_tells_the_clicker_it_re_o
         assert any("<@U0CAROL>" in t and "<@U0ALICE>" in t and "re-opened" in t for t in thread), thread
     finally:
         bot.stop()
+
+
+def ack_lines(fake_slack, ts: str) -> list:  # type: ignore[no-untyped-def]
+    return [
+        c
+        for c in fake_slack.called("chat.postMessage")
+        if c.args.get("thread_ts") == ts
+        and "acknowledged by <@U0ALICE>" in c.args.get("text", "")
+        and c.response.get("ok")
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("killed", ["before-the-post", "after-the-post"])
+def test_an_acknowledgement_whose_replica_dies_is_finished_once_by_the_retry_or_the_other_replica(
+    testbed, fake_slack, platform, pg_state, killed
+):
+    """Two replicas on PostgreSQL. Alice's Acknowledge is stored by replica A, which is SIGKILLed
+    before it updates the message and posts its thread line (before-the-post), or right after the
+    line reached Slack and before Slack's answer reached it (after-the-post). Slack retries the
+    click on replica B. The message shows the acknowledgement and the thread has its line exactly
+    once. Before: the retry found it acknowledged and nobody ever posted the line."""
+    env = bot_env(testbed, fake_slack, platform, pg_state)
+    a, b = BotProcess(env).start(), BotProcess(env).start()
+    try:
+        summary = f"ack crash {uuid.uuid4().hex[:6]}"
+        command(a, fake_slack, f"incident open P2 {summary}")
+        ref = opened_ref(fake_slack, summary)
+        msg = announcement(fake_slack, ref)
+        ts = msg.response["ts"]
+        if killed == "before-the-post":
+            fake_slack.hold["chat.update"] = 8  # the ack's message update: held, so the line waits behind it
+        else:
+            fake_slack.delay_text["acknowledged by <@U0ALICE>"] = 8  # the line posted, its answer late
+        body = block_action("incident_ack", button_value(msg, "incident_ack"), user="U0ALICE")
+        click(a, body)
+        wait(lambda: status(pg_state, ref) == "acknowledged", 10)
+        if killed == "after-the-post":
+            wait(lambda: ack_lines(fake_slack, ts), 10)
+        time.sleep(0.3)
+        kill(a)
+        fake_slack.hold.clear()
+        fake_slack.delay_text.clear()
+        click(b, body, retry=1)  # Slack's retry of the click that got no answer
+        wait(lambda: ack_lines(fake_slack, ts), 15)
+        wait(
+            lambda: any(
+                c.args.get("ts") == ts and "acknowledged" in c.args.get("text", "").lower()
+                for c in fake_slack.called("chat.update")
+                if c.response.get("ok")
+            ),
+            15,
+        )
+        time.sleep(3)  # past an interrupted attempt's lease: a repeat would show now
+        assert len(ack_lines(fake_slack, ts)) == 1, [c.args["text"] for c in ack_lines(fake_slack, ts)]
+    finally:
+        a.stop()
+        b.stop()
+
+
+def status(dsn: str, ref: str) -> str:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT status FROM alp_incidents WHERE id = %s", (int(ref[4:]),)).fetchone()
+    return str(row[0]) if row else ""
