@@ -99,6 +99,10 @@ class GroupMessages:
         blocks = group.route.get("report_blocks")
         rendered = fresh or (SlackMessage("", blocks) if blocks else None)
         inc = await self.incidents(group.incident_id) if group.incident_id else None
+        if group.message_ts is None and inc is not None and inc.message_ts:
+            # its incident's announcement is this group's message, posted by a replica that died
+            # before recording it on the group: update that message, never post a second one
+            group.message_ts, group.channel = inc.message_ts, inc.channel
         ref = f"{inc.ref} ({inc.priority.value}, {inc.status.value})" if inc else None
         if ref and group.previous_incident_id:
             ref += f", after INC-{group.previous_incident_id}"
