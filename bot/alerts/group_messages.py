@@ -8,6 +8,7 @@ incident's announcement (its updates, its pages' thread) moves to the new messag
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -85,6 +86,16 @@ class GroupMessages:
         await self.post(group, fresh, received, save=False)
         return (group.channel, group.message_ts) if group.message_ts else None
 
+    async def posted_for(self, channel: str, inc: Incident) -> str | None:
+        """The ts of the message in `channel` that announces `inc` (its blocks name it), posted
+        since it opened, if any: what a replica that died before recording it left."""
+        resp = await self.client.conversations_history(
+            channel=channel, oldest=str(inc.opened_at.timestamp() - 1), limit=200
+        )
+        names = f"Incident: {inc.ref} ("
+        found = [m for m in resp.get("messages") or [] if names in json.dumps(m.get("blocks") or [])]
+        return str(found[0]["ts"]) if found else None
+
     async def refresh(self, inc: Incident) -> bool:
         """Re-render the group message that announced `inc` (False: none did)."""
         group = await self.groups.of_incident(inc.id)
@@ -99,6 +110,11 @@ class GroupMessages:
         blocks = group.route.get("report_blocks")
         rendered = fresh or (SlackMessage("", blocks) if blocks else None)
         inc = await self.incidents(group.incident_id) if group.incident_id else None
+        if group.message_ts is None and inc is not None and ANNOUNCING.get() is None:
+            # its incident's announcement is this group's message, posted by a replica that died
+            # before recording it on the group (or anywhere): update that message, never post a second one
+            group.message_ts = inc.message_ts or await self.posted_for(group.channel, inc)
+            group.channel = inc.channel if inc.message_ts else group.channel
         ref = f"{inc.ref} ({inc.priority.value}, {inc.status.value})" if inc else None
         if ref and group.previous_incident_id:
             ref += f", after INC-{group.previous_incident_id}"

@@ -4,7 +4,6 @@ channel's pace shared with the alert messages, "Clear any alerts" under the reco
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -48,14 +47,10 @@ class AlertNotifier(SlackNotifier):
         if group is None:
             return await super().find_announcement(inc)
         if not group.message_ts:
-            resp = await self.client.conversations_history(
-                channel=group.channel, oldest=str(inc.opened_at.timestamp() - 1), limit=200
-            )
-            names = f"Incident: {inc.ref} ("
-            found = [m for m in resp.get("messages") or [] if names in json.dumps(m.get("blocks") or [])]
-            if not found:
+            found = await self.messages.posted_for(group.channel, inc)
+            if found is None:
                 return None
-            group.message_ts = str(found[0]["ts"])
+            group.message_ts = found
             await self.groups.save(group)
         return group.channel, str(group.message_ts)
 

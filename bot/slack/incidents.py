@@ -117,9 +117,21 @@ class SlackNotifier:
         return any(m.get("text") == text for m in resp.get("messages") or [])
 
     async def say(self, inc: Incident, text: str, quote: str = "") -> None:
+        await self.client.chat_postMessage(
+            channel=inc.channel, thread_ts=inc.message_ts, text=self._line(inc, text, quote)
+        )
+
+    @staticmethod
+    def _line(inc: Incident, text: str, quote: str = "") -> str:
         # The engine's own words keep their mentions; the quoted foreign words are text, masked.
-        line = keep_mentions(text) + fit(clean(quote), NOTE_LIMIT, f"`/alp incident show {inc.id}`")
-        await self.client.chat_postMessage(channel=inc.channel, thread_ts=inc.message_ts, text=line)
+        return keep_mentions(text) + fit(clean(quote), NOTE_LIMIT, f"`/alp incident show {inc.id}`")
+
+    async def already_said(self, inc: Incident, text: str) -> bool:
+        if not inc.message_ts:
+            return False
+        resp = await self.client.conversations_replies(channel=inc.channel, ts=inc.message_ts, limit=200)
+        line = self._line(inc, text)
+        return any(m.get("text") == line for m in resp.get("messages") or [])
 
     async def specialists(self, inc: Incident, channels: list[str]) -> None:
         for channel in channels:

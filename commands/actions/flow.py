@@ -36,7 +36,7 @@ from commands.actions.ports import AlertsOf, Authorizer, FlowNotifier, RequestLo
 from commands.actions.refusal import Click, Closed, NotDelivered, Reason, Refusal
 from commands.actions.registry import ActionContext, ActionSpec, Outcome, Preview, Risk
 from commands.actions.request import ActionRequest, RequestStatus, label, preview_json
-from commands.actions.run_trail import recover_interrupted, runner_id, vouch, vouch_until
+from commands.actions.run_trail import recover_interrupted, runner_id, stored_run, vouch, vouch_until
 from commands.actions.runner import execute, find, preview, validate, why
 from commands.backends.errors import BackendError
 from commands.config import ChecksConfig
@@ -216,9 +216,15 @@ class RemediationFlow:
             return Refusal(Reason.LOCKED, who, spec.name, req.params, spec.risk, request=req)
         me = runner_id()
         try:
-            running = await self.log.move(
-                req.id, from_status, RequestStatus.RUNNING, run_by=me, run_until=self._vouch_until(), **values
-            )
+            try:
+                running = await self.log.move(
+                    req.id, from_status, RequestStatus.RUNNING, run_by=me, run_until=self._vouch_until(), **values
+                )
+            except Exception:
+                # the answer was lost (the store went away around the COMMIT): the run may be stored
+                running = await stored_run(self.log, self.cfg, req.id, me)
+                if running is None:
+                    raise  # not stored (or the store stayed away): the request stays as it was
             if running is None:
                 return await self._already(req)  # a double click or a retry: it runs once
             heartbeat = asyncio.create_task(self._vouch(req.id, me))

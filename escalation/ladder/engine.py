@@ -84,7 +84,7 @@ class Escalator(Reconciler):
             people,
             self._gap_moves_on,
         )
-        self.owed = OwedEffects(store, cfg, notifier, self._refresh)
+        self.owed = OwedEffects(store, cfg, notifier, self._show_newest)
         self.delivery.recheck = self.recheck
         self._runs = False  # started with lead=True: delivers what its own users do, may lead
         self._loop: asyncio.Task[None] | None = None
@@ -186,24 +186,29 @@ class Escalator(Reconciler):
             return existing, False
 
     async def settle(self, incident_id: int) -> None:
-        """Carry out now what the incident still owes (its announcement, its checklist) unless an
-        attempt is in flight: for a person's retry after an ambiguous failure."""
-        for kind in await self.owed.effects.pending(incident_id):
-            await self.owed.carry_out(incident_id, kind)
+        """Carry out now what the incident still owes (its announcement, its checklist, its
+        message's update, a line in its thread) unless an attempt is in flight: for a person's
+        retry after an ambiguous failure (Slack's retry of a click, the same click on another replica)."""
+        for kind, occasion in await self.owed.effects.pending(incident_id):
+            await self.owed.carry_out(incident_id, kind, occasion=occasion)
 
     async def owes(self, incident_id: int) -> list[str]:
-        """What the incident still owes ("announce", "checklist"): not carried out yet."""
-        return [k.value for k in await self.owed.effects.pending(incident_id)]
+        """What the incident still owes ("announce", "checklist", "update", "say"): not carried out yet."""
+        return list(dict.fromkeys(k.value for k, _ in await self.owed.effects.pending(incident_id)))
 
     async def acknowledge(self, incident_id: int, user: str, how: str = "") -> bool:
-        """Triggered -> acknowledged by `user`; `how`: what counted as the acknowledgement, if not the button."""
-        inc = await self.store.acknowledge(incident_id, user, self.cfg.ack_timeout_s, self.cfg.reminder_s, how)
+        """Triggered -> acknowledged by `user`; `how`: what counted as the acknowledgement, if not the button.
+        What it owes (the pager's acknowledge, the message's update, its line in the thread) is
+        stored with it and carried out once: here, or by a retry or whoever leads if this process dies."""
+        said = f"acknowledged by <@{user}>{', ' + how.removeprefix('by ') if how else ''}; escalation stopped"
+        line = f":white_check_mark: {said}"
+        inc = await self.store.acknowledge(
+            incident_id, user, self.cfg.ack_timeout_s, self.cfg.reminder_s, how, line, self.owed.lease_s
+        )
         if inc is None:
             return False
-        await self._refresh(inc)
-        said = f"acknowledged by <@{user}>{', ' + how.removeprefix('by ') if how else ''}; escalation stopped"
-        await self._safely(self.notifier.say(inc, f":white_check_mark: {said}"))
-        self._wake.set()
+        self._wake.set()  # the pager's alerts owe their acknowledge
+        await self.owed.carry_out_change(inc, said=line)
         return True
 
     async def engaged(self, incident_id: int, user: str, how: str) -> bool:
@@ -225,21 +230,32 @@ class Escalator(Reconciler):
             return f"{inc.ref} is resolved"
         if from_step is not None and inc.status is IncidentStatus.TRIGGERED and inc.next_step != from_step:
             return f"{inc.ref} was escalated meanwhile (now past {inc.ladder[min(inc.next_step, len(inc.ladder)) - 1].name})"
+        acked, ago = None, ""  # who acknowledged what this click re-opens, how long before
         if inc.status is IncidentStatus.ACKNOWLEDGED:
             step = min(inc.next_step, len(inc.ladder) - 1)
-            reopened = await self.store.reopen(incident_id, inc.version, uuid.uuid4().hex, step)
+            acked = inc.acked_by or "someone"
+            ago = f"{max(0.0, (now() - (inc.acked_at or now())).total_seconds()):.0f}s"
+            line = f":rotating_light: <@{user}> re-opened paging ({ago} after <@{acked}> acknowledged it)"
+            reopened = await self.store.reopen(
+                incident_id, inc.version, uuid.uuid4().hex, step, line, self.owed.lease_s
+            )
             if reopened is None:
                 return f"{inc.ref} changed meanwhile; try again"
             inc = reopened
+            await self.owed.carry_out_change(inc, said=line)
         elif inc.next_step >= len(inc.ladder):
             return f"{inc.ref}: every step of the ladder has been paged"
         if await self._advance(inc) is None:
             return f"{inc.ref} was escalated meanwhile"
+        name = inc.ladder[inc.next_step].name
         await self.delivery.wait(PageKey(inc.id, inc.escalation_id or "", inc.next_step))
-        await self.store.log(
-            incident_id, user, TimelineKind.ESCALATE, f"escalated by hand to {inc.ladder[inc.next_step].name}"
-        )
-        return f"{inc.ref}: escalated to {inc.ladder[inc.next_step].name}"
+        await self.store.log(incident_id, user, TimelineKind.ESCALATE, f"escalated by hand to {name}")
+        if acked is not None:  # the clicker may have seen it triggered: say what their click did
+            return (
+                f"{inc.ref} had been acknowledged by <@{acked}> {ago} before; your Escalate now re-opened "
+                f"paging and paged {name}: the acknowledgement no longer stops the ladder"
+            )
+        return f"{inc.ref}: escalated to {name}"
 
     async def resolve(self, incident_id: int, user: str) -> bool:
         inc = await self.store.resolve(incident_id, user, held_s=self.owed.lease_s)
@@ -247,7 +263,8 @@ class Escalator(Reconciler):
             return False
         self._wake.set()  # the pager's alerts owe their resolve
         await self.recheck(inc, "on resolve")
-        # the message, then the checklist: owed with the resolve, its first attempt ours
+        # the message, then the checklist: owed with the resolve, their first attempts ours
+        await self.owed.carry_out_change(inc)
         await self.owed.carry_out(inc.id, Kind.CHECKLIST, Effect(inc.id, Kind.CHECKLIST, 1))
         return True
 

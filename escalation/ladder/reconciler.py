@@ -197,12 +197,11 @@ class Reconciler:
         if inc.acked_at is None:
             return
         step = min(inc.next_step, len(inc.ladder) - 1)
-        new = await self.store.retrigger(inc.id, inc.acked_at, uuid.uuid4().hex, step)
+        line = ":rotating_light: acknowledged but not resolved in time: escalation resumes"
+        new = await self.store.retrigger(inc.id, inc.acked_at, uuid.uuid4().hex, step, line, self.owed.lease_s)
         if new is None:
             return
-        await self._safely(
-            self.notifier.say(new, ":rotating_light: acknowledged but not resolved in time: escalation resumes")
-        )
+        await self.owed.carry_out_change(new, said=line)
         await self._advance(new)
 
     async def _remind(self, inc: Incident) -> None:
@@ -232,10 +231,15 @@ class Reconciler:
         await self._safely(self.notifier.say(inc, f":telephone_receiver: Next page: {text}"))
 
     async def _refresh(self, inc: Incident) -> None:
+        """`_show_newest`, its failure logged (the message shows it at the next change)."""
+        await self._safely(self._show_newest(inc))
+
+    async def _show_newest(self, inc: Incident) -> None:
         """Update the announcement until it shows the newest state: another replica may change the
-        incident while this one renders, and the last update must not be a stale one."""
+        incident while this one renders, and the last update must not be a stale one. Raises when
+        Slack or the store fails (an owed update is then retried)."""
         for _ in range(5):
-            await self._safely(self.notifier.refresh(inc))
+            await self.notifier.refresh(inc)
             latest = await self.store.get(inc.id)
             if latest is None or latest.version == inc.version:
                 return

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from escalation.model import Incident, IncidentStatus, PagerEvent, Priority, Step, TimelineKind
 from escalation.state.db import Database, aware, migrate, now, sqlalchemy_url
-from escalation.state.effects import Kind, owe
+from escalation.state.effects import Kind, changed, owe
 from escalation.state.incident_reads import IncidentReads
 from escalation.state.outbox import insert_page
 from escalation.state.rows import incident_of as _incident
@@ -108,12 +108,16 @@ class Store(IncidentReads):
         text: str,
         pager_event: str | None = None,
         owes: tuple[Kind, float] | None = None,
+        updated_s: float | None = None,
+        line: str | None = None,
         **values: Any,
     ) -> Incident | None:
         """One conditional UPDATE plus its timeline entry, in one transaction; the new incident,
         or None when the condition no longer held. `pager_event` (acknowledge, resolve): the pager
         alerts of the incident's pages owe that event, queued in the same transaction; `owes`: the
-        side effect the change owes (escalation/state/effects.py), recorded in it too."""
+        side effect owed once per incident (escalation/state/effects.py), recorded in it too;
+        `updated_s`: the change owes the message's update, and `line` a line in the thread, both
+        held by the caller for that many seconds (`Effect(..., 1, changed(new.version))`)."""
         from escalation.state.outbox import queue_followups
 
         async with self.engine.begin() as conn:
@@ -137,13 +141,26 @@ class Store(IncidentReads):
                 await queue_followups(conn, incident_id, pager_event, pager_steps)
             if owes is not None:
                 await owe(conn, incident_id, *owes)
+            if updated_s is not None:
+                await owe(conn, incident_id, Kind.UPDATE, updated_s, changed(row["version"]))
+                if line is not None:
+                    await owe(conn, incident_id, Kind.SAY, updated_s, changed(row["version"]), line)
         return _incident(row)
 
     async def acknowledge(
-        self, incident_id: int, user: str, ack_timeout_s: float, reminder_s: float, how: str = ""
+        self,
+        incident_id: int,
+        user: str,
+        ack_timeout_s: float,
+        reminder_s: float,
+        how: str = "",
+        line: str | None = None,
+        held_s: float = 30.0,
     ) -> Incident | None:
         """Triggered -> acknowledged; the ladder stops, the ack timeout and first reminder are set.
-        `how`: what counted as the acknowledgement when it was not the button ("by confirming restart …")."""
+        `how`: what counted as the acknowledgement when it was not the button ("by confirming restart …").
+        Owed in the same transaction: the pager's acknowledge, the message's update and `line` in
+        the thread, the last two held by the caller for `held_s` seconds."""
         at = now()
         return await self._transition(
             incident_id,
@@ -152,6 +169,8 @@ class Store(IncidentReads):
             TimelineKind.ACK,
             f"acknowledged{' ' + how if how else ''}; escalation stopped",
             pager_event=PagerEvent.ACKNOWLEDGE.value,
+            updated_s=held_s,
+            line=line,
             status=IncidentStatus.ACKNOWLEDGED.value,
             acked_by=user,
             acked_at=at,
@@ -162,8 +181,8 @@ class Store(IncidentReads):
         )
 
     async def resolve(self, incident_id: int, user: str, held_s: float = 30.0) -> Incident | None:
-        """-> resolved; the recovery checklist is owed in the same transaction, its first attempt
-        held by the caller for `held_s` seconds."""
+        """-> resolved; the message's update and the recovery checklist are owed in the same
+        transaction, their first attempts held by the caller for `held_s` seconds."""
         return await self._transition(
             incident_id,
             incidents.c.status != IncidentStatus.RESOLVED.value,
@@ -172,6 +191,7 @@ class Store(IncidentReads):
             "resolved",
             pager_event=PagerEvent.RESOLVE.value,
             owes=(Kind.CHECKLIST, held_s),
+            updated_s=held_s,
             status=IncidentStatus.RESOLVED.value,
             resolved_by=user,
             resolved_at=now(),
@@ -181,9 +201,18 @@ class Store(IncidentReads):
             remind_at=None,
         )
 
-    async def retrigger(self, incident_id: int, acked_at: datetime, escalation_id: str, step: int) -> Incident | None:
+    async def retrigger(
+        self,
+        incident_id: int,
+        acked_at: datetime,
+        escalation_id: str,
+        step: int,
+        line: str | None = None,
+        held_s: float = 30.0,
+    ) -> Incident | None:
         """Acknowledged too long without resolution: back to triggered with `step` due now.
-        Matches only the acknowledgement the timeout was set for (a newer ack makes it stale)."""
+        Matches only the acknowledgement the timeout was set for (a newer ack makes it stale).
+        Owes the message's update and `line` in the thread, held by the caller for `held_s` seconds."""
         return await self._transition(
             incident_id,
             sa.and_(
@@ -194,17 +223,30 @@ class Store(IncidentReads):
             "alp",
             TimelineKind.RETRIGGER,
             "acknowledged but not resolved in time: escalation resumes",
+            updated_s=held_s,
+            line=line,
             **self._resumed(escalation_id, step),
         )
 
-    async def reopen(self, incident_id: int, version: int, escalation_id: str, step: int) -> Incident | None:
-        """Acknowledged -> triggered by hand (escalate now), only from the state the user saw."""
+    async def reopen(
+        self,
+        incident_id: int,
+        version: int,
+        escalation_id: str,
+        step: int,
+        line: str | None = None,
+        held_s: float = 30.0,
+    ) -> Incident | None:
+        """Acknowledged -> triggered by hand (escalate now), only from the state the user saw.
+        Owes the message's update and `line` in the thread, held by the caller for `held_s` seconds."""
         return await self._transition(
             incident_id,
             sa.and_(incidents.c.status == IncidentStatus.ACKNOWLEDGED.value, incidents.c.version == version),
             "alp",
             TimelineKind.RETRIGGER,
             "escalated while acknowledged",
+            updated_s=held_s,
+            line=line,
             **self._resumed(escalation_id, step),
         )
 
