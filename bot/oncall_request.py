@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from commands.params import UsageError
 from commands.registry import did_you_mean
+from escalation.oncall.config import USER_ID
 
 SUBS = ("override", "take", "undo", "week", "swap")
 USAGE = (
@@ -23,7 +24,7 @@ USAGE = (
 )
 _DURATION = re.compile(r"([1-9][0-9]{0,3})([mhdw])")
 _UNIT = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>|([UW][A-Z0-9]{2,})|(@[a-z0-9][a-z0-9._-]{0,79})", re.IGNORECASE)
+_USER = re.compile(rf"<@({USER_ID})(?:\|[^>]*)?>|({USER_ID})|(@[a-z0-9][a-z0-9._-]{{0,79}})", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,10 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _TURN = re.compile(r"([1-9][0-9]{0,3})([hdw])")
 _HHMM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 _UNIT_HOURS = {"h": 1, "d": 24, "w": 24 * 7}
+# A Slack user id: U (or W, Enterprise Grid) then letters and digits, at least one digit; Slack
+# gives no length (old workspaces' ids are short). The digit keeps words like UTC or WORK out.
+USER_ID = r"[UW](?=[A-Z0-9]*[0-9])[A-Z0-9]{2,20}"
+SLACK_USER_ID = re.compile(USER_ID)
 
 
 def parse_turn(text: str) -> timedelta:
