@@ -149,11 +149,11 @@ class OncallButtons:
         )
 
     async def _undo(self, override_id: int, user: str) -> dict[str, Any]:
-        text = await undo(self.directory, self.store, self.audit, override_id, user)
-        if "undone:" in text:
+        undone = await undo(self.directory, self.store, self.audit, override_id, user)
+        if undone.done:
             await self._changed()
-            return _message(f":leftwards_arrow_with_hook: {text}", [])
-        return _message(f":no_entry: {text}", [])
+            return _message(f":leftwards_arrow_with_hook: {undone.text}", [])
+        return _message(f":no_entry: {undone.text}", [])
 
     async def _changed(self) -> None:
         try:

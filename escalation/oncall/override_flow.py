@@ -74,6 +74,7 @@ class Preview:
     losers: dict[str, list[tuple[datetime, datetime]]] = field(default_factory=dict)
     gap_hours: float = 0.0  # hours of the span nobody covered before (the override fills them)
     refusal: str | None = None
+    unseen: bool = False  # refused because who is on call then could not be seen (a calendar)
 
     @property
     def hours(self) -> float:
@@ -82,6 +83,15 @@ class Preview:
     @property
     def involved(self) -> set[str]:
         return {self.ask.user, *self.losers}
+
+
+@dataclass(frozen=True)
+class Undone:
+    """An undo's answer: `done`, or refused (`unseen`: because coverage could not be seen), in `text`."""
+
+    done: bool
+    text: str
+    unseen: bool = False
 
 
 def dst_switches(zone: ZoneInfo, start: datetime, end: datetime) -> list[tuple[datetime, timedelta]]:
@@ -114,6 +124,7 @@ async def preview(directory: Directory, ask: OverrideAsk) -> Preview:
         before, _ = await directory.shifts(ask.schedule, ask.start, ask.end)
     except CalendarUnavailable as err:
         p.refusal = f"who is on call then is unknown, so the change cannot be shown: {err}"
+        p.unseen = True
         return p
     for sh in before:
         if not sh.users:
@@ -213,39 +224,45 @@ async def apply(
 
 async def undo(
     directory: Directory, store: OverrideStore, audit: AuditLog, override_id: int, clicker: str, admin: bool = False
-) -> str:
-    """Undo override `override_id`: the people involved or an admin; refused if it would leave a gap."""
+) -> Undone:
+    """Undo override `override_id`: the people involved or an admin; refused for an override that is
+    over, and if it would leave the hours still to come uncovered (the gap named)."""
     found = await store.get(override_id)
     if found is None:
-        return f"no override #{override_id}"
+        return Undone(False, f"no override #{override_id}")
     o, cancelled_by = found
     if cancelled_by is not None:
         by = f"<@{cancelled_by}>" if cancelled_by[:1] in ("U", "W") and " " not in cancelled_by else cancelled_by
-        return f"override #{override_id} was already undone by {by}"
+        return Undone(False, f"override #{override_id} was already undone by {by}")
     schedule = directory.schedule(o.schedule)
     involved = {o.user, o.created_by, *(o.replaces or "").split(",")} - {""}
     params = {"override": override_id, "schedule": o.schedule, "user": o.user, "by": clicker}
     if not admin and clicker not in involved and clicker not in schedule.admins:
         why = f"only the people involved ({', '.join(f'<@{u}>' for u in sorted(involved))}) or an admin may undo it"
         await audit.record(clicker, "refused", ACTION + "-undo", params, why)
-        return why
+        return Undone(False, why)
     start = max(o.start, now())
     if start >= o.end:  # what is over stays as it happened (the record and the audit agree)
-        return f"override #{override_id} is over (it ended {o.end.astimezone(UTC):%Y-%m-%d %H:%M} UTC): history is not undone"
+        return Undone(
+            False,
+            f"override #{override_id} is over (it ended {o.end.astimezone(UTC):%Y-%m-%d %H:%M} UTC): history is not undone",
+        )
     reading = await directory.read(start, o.end, o.schedule)
     try:
         opened = await asyncio.to_thread(_opened, directory, o, list(reading.overrides), start)
     except CalendarUnavailable as err:
-        return f"undoing #{override_id} is refused while its schedule's coverage is unknown: {err}"
+        return Undone(
+            False, f"undoing #{override_id} is refused while its schedule's coverage is unknown: {err}", unseen=True
+        )
     if opened:
         g = opened[0]
         why = f"undoing #{override_id} would leave nobody on call {utc_span(g.start, g.end)}"
         await audit.record(clicker, "refused", ACTION + "-undo", params, why)
-        return why
+        return Undone(False, why)
     if await store.cancel(override_id, clicker) is None:
-        return f"override #{override_id} was undone meanwhile"
+        return Undone(False, f"override #{override_id} was undone meanwhile")
     await audit.record(clicker, "outcome", ACTION + "-undo", params, f"done: override #{override_id} undone")
-    return f"override #{override_id} undone: <@{o.user}> no longer covers `{o.schedule}` then"
+    return Undone(True, f"override #{override_id} undone: <@{o.user}> no longer covers `{o.schedule}` then")
 
 
 def _opened(directory: Directory, o: Override, overrides: list[Override], start: datetime) -> list[Shift]:

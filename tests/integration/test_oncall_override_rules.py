@@ -87,7 +87,7 @@ async def test_an_undo_is_not_refused_for_gaps_it_did_not_fill(flow):
     older = await store.add("platform", "U0NIGHT", start, start + timedelta(hours=4), "U0LEAD")
     # a later override for the same hours, meant to be a hole (as the terminal's swap once stored)
     await store.add("platform", "", start, start + timedelta(hours=4), "U0LEAD")
-    said = await undo(directory, store, audit, older.id, "U0LEAD", admin=True)
+    said = (await undo(directory, store, audit, older.id, "U0LEAD", admin=True)).text
     assert "undone" in said, said
 
 
@@ -95,7 +95,7 @@ async def test_an_undo_is_refused_for_the_hours_it_would_leave_uncovered(flow):
     directory, store, audit, _ = flow
     start = soon(hour=23)  # 18:00 or 19:00 in New York: after the rotation's hours
     night = await store.add("platform", "U0NIGHT", start, start + timedelta(hours=4), "U0LEAD")
-    said = await undo(directory, store, audit, night.id, "U0LEAD", admin=True)
+    said = (await undo(directory, store, audit, night.id, "U0LEAD", admin=True)).text
     assert "would leave nobody on call" in said and f"{start:%Y-%m-%d %H:%M}" in said
 
 
@@ -107,7 +107,7 @@ async def test_an_undo_judges_only_the_hours_still_to_come(flow):
     over = await store.add(
         "fresh", "U0NIGHT", began - timedelta(hours=4), datetime.now(UTC) + timedelta(minutes=30), "U0LEAD"
     )
-    said = await undo(directory, store, audit, over.id, "U0LEAD", admin=True)
+    said = (await undo(directory, store, audit, over.id, "U0LEAD", admin=True)).text
     assert "undone" in said, said
 
 
@@ -115,5 +115,5 @@ async def test_an_override_that_is_over_is_not_undone(flow):
     directory, store, audit, _ = flow
     now = datetime.now(UTC)
     past = await store.add("devops", "U0DEV2", now - timedelta(hours=5), now - timedelta(hours=1), "U0DEV1")
-    said = await undo(directory, store, audit, past.id, "U0DEV1", admin=True)
+    said = (await undo(directory, store, audit, past.id, "U0DEV1", admin=True)).text
     assert "is over" in said and "history" in said
