@@ -24,7 +24,8 @@ from bot.slack.client import ephemeral, open_form
 from bot.slack.incidents import form_value
 from bot.slack.signing import TokenError, key_from, sign, verify
 from commands.actions import ACTIONS
-from commands.actions.flow import Click, Reason, Refusal, RemediationFlow
+from commands.actions.flow import RemediationFlow
+from commands.actions.refusal import Click, Reason, Refusal
 from commands.actions.runner import find
 from commands.redact import redact, redact_data
 from escalation.ladder.engine import Escalator

@@ -19,8 +19,9 @@ import pytest
 import redis
 from kubernetes import client
 
-from commands.actions.flow import Click, Closed, NotDelivered, Reason, Refusal, RemediationFlow
+from commands.actions.flow import RemediationFlow
 from commands.actions.locks import TargetLock
+from commands.actions.refusal import Click, Closed, NotDelivered, Reason, Refusal
 from commands.actions.registry import ActionSpec, Outcome, Preview, Risk
 from commands.actions.request import ActionRequest, RequestStatus
 from commands.actions.run_trail import runner_id
