@@ -25,6 +25,8 @@ from datetime import datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 
+from escalation.state.db import now
+
 log = logging.getLogger(__name__)
 JOB = "ladder:next"
 
@@ -61,9 +63,10 @@ class LadderTimers:
             return
         if when == self.planned and self.scheduler.get_job(JOB) is not None:
             return
+        soonest = now() + timedelta(milliseconds=50)  # a due time in the past: at once, never a busy loop
         self.scheduler.add_job(
             self._fire,
-            DateTrigger(run_date=when + timedelta(milliseconds=20)),
+            DateTrigger(run_date=max(when + timedelta(milliseconds=20), soonest)),
             args=[when],
             id=JOB,
             replace_existing=True,
