@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from commands.actions.locks import TargetLock
-from commands.actions.ports import Authorizer, FlowNotifier, RequestLog
+from commands.actions.ports import AlertsOf, Authorizer, FlowNotifier, RequestLog
 from commands.actions.refusal import Click, Closed, NotDelivered, Reason, Refusal
 from commands.actions.registry import ActionContext, ActionSpec, Outcome, Preview, Risk
 from commands.actions.request import ActionRequest, RequestStatus, label, preview_json
@@ -40,9 +40,11 @@ from commands.actions.run_trail import recover_interrupted, runner_id, vouch, vo
 from commands.actions.runner import execute, find, preview, validate, why
 from commands.backends.errors import BackendError
 from commands.config import ChecksConfig
+from commands.graph.alert_graph import alert_graphs, recovery_findings
 from commands.params import UsageError
 from commands.redact import redact, redact_data
 from commands.registry import CHECKS, AuditReader, CheckContext
+from commands.report import Finding, Severity
 from commands.runner import run_check
 
 log = logging.getLogger(__name__)
@@ -59,9 +61,11 @@ class RemediationFlow:
         notifier: FlowNotifier,
         count: Callable[[str, str], None] | None = None,
         audit_reader: AuditReader | None = None,
+        alerts_of: AlertsOf | None = None,
     ) -> None:
         self.cfg, self.log, self.authorizer, self.notifier, self.count = cfg, log, authorizer, notifier, count
         self.audit_reader = audit_reader  # for the checks that verify an action (their changes line)
+        self.alerts_of = alerts_of  # the alerts behind the incident in a channel: their expressions judge recovery
 
     async def audit(
         self, actor: str, event: str, action: str, params: dict[str, Any], result: str = "", channel: str = ""
@@ -135,7 +139,7 @@ class RemediationFlow:
             return Refusal(Reason.EXPIRED, request=req)
         if not await self.authorizer.allowed(user, spec.risk):
             await self.audit(user, "refused", spec.name, req.params, f"not authorized for {spec.risk}", req.channel)
-            return Refusal(Reason.UNAUTHORIZED, risk=spec.risk, step=Click.CONFIRM, request=req)
+            return Refusal(Reason.UNAUTHORIZED, risk=spec.risk, click=Click.CONFIRM, request=req)
         if spec.risk is Risk.DESTRUCTIVE and self.authorizer.two_person:
             deadline = datetime.now(UTC) + timedelta(seconds=self.cfg.actions.approval_timeout_s)
             waiting = await self.log.move(
@@ -170,7 +174,7 @@ class RemediationFlow:
             return Refusal(Reason.APPROVAL_EXPIRED, request=req)
         if not await self.authorizer.allowed(user, spec.risk):
             await self.audit(user, "refused", spec.name, req.params, f"not authorized for {spec.risk}", req.channel)
-            return Refusal(Reason.UNAUTHORIZED, risk=spec.risk, step=Click.APPROVE, request=req)
+            return Refusal(Reason.UNAUTHORIZED, risk=spec.risk, click=Click.APPROVE, request=req)
         return await self._run(req, spec, user, (RequestStatus.AWAITING_APPROVAL,), approver=user)
 
     async def cancel(self, request_id: int, user: str) -> ActionRequest | Refusal:
@@ -181,7 +185,7 @@ class RemediationFlow:
         spec = find(req.action)
         if user not in (req.requester, req.confirmed_by) and not await self.authorizer.allowed(user, spec.risk):
             await self.audit(user, "refused", spec.name, req.params, "cancel by someone else", req.channel)
-            return Refusal(Reason.UNAUTHORIZED, risk=spec.risk, step=Click.CANCEL, request=req)
+            return Refusal(Reason.UNAUTHORIZED, risk=spec.risk, click=Click.CANCEL, request=req)
         cancelled = await self.log.move(
             req.id, (RequestStatus.PENDING, RequestStatus.AWAITING_APPROVAL), RequestStatus.CANCELLED
         )
@@ -282,9 +286,30 @@ class RemediationFlow:
         report = await run_check(
             check, CheckContext(self.cfg, audit_reader=self.audit_reader), check.params.model_validate(raw)
         )
+        report.findings += await self._alert_expressions(req.channel)
         text, data = report.verdict(f"after {label(spec.name, req.params)}", raw)
         await self.log.record_step(req.channel, "alp", text, data, kind="check")
         await self.notifier.verified(spec, req, report)
+
+    async def _alert_expressions(self, channel: str) -> list[Finding]:
+        """Recovery judged from the alerts behind the channel's incident: each rule expression's value
+        now against its threshold (commands/graph/alert_graph.py); none without alerts or Prometheus."""
+        if self.alerts_of is None or not self.cfg.prometheus.url:
+            return []
+        try:
+            alerts = await self.alerts_of(channel)
+        except Exception as err:  # the state store: the re-check stands, saying what it could not read
+            log.warning("alerts of %s not read: %s", channel, err)
+            return [
+                Finding(
+                    severity=Severity.UNKNOWN,
+                    title=f"alert expressions not read: the incident's alerts could not be loaded ({type(err).__name__})",
+                    probe="alert-expressions",
+                )
+            ]
+        if not alerts:
+            return []
+        return recovery_findings(await alert_graphs(self.cfg.prometheus, alerts, datetime.now(UTC)))
 
     async def undo_of(self, request_id: int) -> tuple[str, dict[str, Any], str] | None:
         """What reverts a request that ran: (action, old values, its channel); None if nothing does."""
