@@ -94,7 +94,6 @@ class Reconciler:
     async def _sleep(self) -> None:
         """Until the lease is due for renewal (`leader_poll_s`) or something wakes the reconciler:
         APScheduler's job at the next due time (`escalation.ladder.timers`), or the incident API."""
-        self._wake.clear()  # before the wait: a wake-up while a pass ran is not lost (set again below)
         if self._stopping:
             return
         with contextlib.suppress(TimeoutError):
@@ -110,6 +109,7 @@ class Reconciler:
         self._wake.set()
 
     async def _tick(self) -> None:
+        self._wake.clear()  # before the pass: a wake-up while it runs (the timer's job, the API) is kept
         loop = asyncio.get_running_loop()
         if not self.lease.held or loop.time() - self._renewed >= self.cfg.leader_poll_s:
             self._renewed = loop.time()
