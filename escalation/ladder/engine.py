@@ -25,6 +25,7 @@ from escalation.ladder.notify import Notifier
 from escalation.ladder.owed import OwedEffects
 from escalation.ladder.recheck import RunCheck, recheck, superseded
 from escalation.ladder.reconciler import Reconciler
+from escalation.ladder.timers import LadderTimers
 from escalation.model import (
     CHECKLIST,
     Incident,
@@ -98,6 +99,8 @@ class Escalator(Reconciler):
         # More work for whoever leads, run at each reconciler pass (e.g. the remediation flow's
         # `recover_interrupted`: runs whose process died); each one's failure is logged, not raised.
         self.leader_duties: list[Callable[[], Awaitable[object]]] = []
+        self.on_lead_gained: list[Callable[[], Awaitable[object]]] = []
+        self.timers = LadderTimers(self.soonest_due, lambda: self.leading, self.woken)
         # A check by name and parameters -> its report; the bot sets it (commands.runner.check_runner)
         # so pages and resolutions re-run the incident's checks (escalation.ladder.recheck). None: they do not.
         self.run_check: RunCheck | None = None

@@ -1,7 +1,8 @@
 """The leader's reconciler: the timer side of the ladder.
 
 The holder of an expiring lease (`escalation.ladder.leader`) reconciles at start, on taking the lead,
-every `leader_poll_s` and whenever something falls due sooner: it fires every due step (`_advance`:
+every `leader_poll_s` (when it renews the lease) and when APScheduler's job wakes it at the records'
+next due time (`escalation.ladder.timers`): it fires every due step (`_advance`:
 the **ladder's next step**, stored by `escalation.state.store.Store.advance`), ack timeout, reminder and
 warning, posts announcements nobody made, and retries every due page. `Escalator`
 (`escalation.ladder.engine`) builds the parts below and adds the incident API on top.
@@ -14,7 +15,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from escalation.config import EscalationSettings
@@ -23,6 +24,7 @@ from escalation.ladder.leader import Lease
 from escalation.ladder.notify import Notifier
 from escalation.ladder.owed import OwedEffects
 from escalation.ladder.pages import next_page
+from escalation.ladder.timers import LadderTimers
 from escalation.model import Incident, IncidentStatus, TimelineKind
 from escalation.state.db import now
 from escalation.state.outbox import Outbox, PageKey
@@ -44,6 +46,8 @@ class Reconciler:
     owed: OwedEffects
     on_event: Callable[[str, dict[str, Any]], None] | None
     leader_duties: list[Callable[[], Awaitable[object]]]
+    on_lead_gained: list[Callable[[], Awaitable[object]]]
+    timers: LadderTimers
     _runs: bool
     _loop: asyncio.Task[None] | None
     _wake: asyncio.Event
@@ -61,6 +65,7 @@ class Reconciler:
         if not lead:
             return
         self._runs = True
+        self.timers.start()
         await self._tick()
         self._loop = asyncio.create_task(self._run())
 
@@ -72,6 +77,7 @@ class Reconciler:
         if self._loop:
             await self._loop
         await self.delivery.drain(timeout_s=5)
+        self.timers.stop()
         if self._runs:
             await self.lease.release()
 
@@ -86,33 +92,47 @@ class Reconciler:
                 log.exception("escalation reconciler failed")
 
     async def _sleep(self) -> None:
-        wait = self.cfg.leader_poll_s
-        self._wake.clear()  # before the reads: a wake-up while they wait on the database is not lost
+        """Until the lease is due for renewal (`leader_poll_s`) or something wakes the reconciler:
+        APScheduler's job at the next due time (`escalation.ladder.timers`), or the incident API."""
         if self._stopping:
             return
-        if self.leading:
-            try:
-                soonest = [t for t in (await self.store.next_due(), await self.outbox.next_due()) if t is not None]
-            except Exception as err:
-                log.warning("reading due times: %s", err)
-                soonest = []
-            if soonest:
-                wait = max(0.05, min(wait, (min(soonest) - now()).total_seconds()))  # never a busy loop
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), wait)
+            await asyncio.wait_for(self._wake.wait(), self.cfg.leader_poll_s)
+
+    async def soonest_due(self) -> datetime | None:
+        """The records' soonest due time: a step, ack timeout, reminder or warning, a page retry."""
+        times = [t for t in (await self.store.next_due(), await self.outbox.next_due()) if t is not None]
+        return min(times) if times else None
+
+    def woken(self, why: str) -> None:
+        log.debug("reconciler woken: %s", why)
+        self._wake.set()
 
     async def _tick(self) -> None:
+        self._wake.clear()  # before the pass: a wake-up while it runs (the timer's job, the API) is kept
         loop = asyncio.get_running_loop()
         if not self.lease.held or loop.time() - self._renewed >= self.cfg.leader_poll_s:
             self._renewed = loop.time()
             await self.lease.acquire()
-        if self.leading and not self._was_leading:
+        gained = self.leading and not self._was_leading
+        if gained:  # what fell due while nobody led is fired by this pass, at once
             log.info("leading the escalation (lease held by %s)", self.lease.holder)
         elif self._was_leading and not self.leading:
             log.warning("lost the escalation lease; reconciling stops until it is back")
+            self.timers.clear()
         self._was_leading = self.leading
         if self.leading:
             await self.reconcile()
+            if gained:
+                for hook in self.on_lead_gained:
+                    try:
+                        await hook()
+                    except Exception:
+                        log.exception("on lease gain: %s failed", getattr(hook, "__qualname__", hook))
+        try:
+            await self.timers.rebuild()  # the job at the records' next due time (none unless leading)
+        except Exception as err:
+            log.warning("ladder timer not rebuilt: %s (the lease poll still reconciles)", err)
 
     def emit(self, kind: str, data: dict[str, Any]) -> None:
         if self.on_event is not None:

@@ -376,3 +376,35 @@ async def test_a_new_incident_is_announced_by_its_opener_even_when_the_reconcile
 
 async def _cannot(inc: object) -> None:
     return None
+
+
+async def test_only_the_leaders_scheduler_holds_the_ladders_next_due_time(state_url):
+    """escalation.ladder.timers: the job is planned from the records on the lease holder only, moves
+    with the ladder, and the lease-gain hooks (the handoffs' catch-up) run once when the lead is taken."""
+    cfg = settings(step_wait_s=30)
+    a = Escalator(Store(state_url), cfg, Recorder(), state_url)
+    b = Escalator(Store(state_url), cfg, Recorder(), state_url)
+    b.lease.holder = "another-replica-1"  # two replicas in one test process
+    gained: list[str] = []
+
+    async def on_gain(name: str) -> None:
+        gained.append(name)
+
+    a.on_lead_gained.append(lambda: on_gain("a"))
+    b.on_lead_gained.append(lambda: on_gain("b"))
+    try:
+        await a.start()
+        await b.start()
+        assert a.leading and not b.leading and gained == ["a"]
+        inc = await a.open(Priority.P0, "x", "", [], "C1", "U1")
+        await wait_for(lambda: a.timers.planned is not None and a.timers.planned > inc.opened_at)
+        stored = await a.get(inc.id)
+        assert stored is not None and a.timers.planned == stored.next_due_at  # the secondary, from the record
+        assert a.timers.scheduler.get_job("ladder:next") is not None
+        assert b.timers.planned is None and b.timers.scheduler.get_job("ladder:next") is None
+        await a.acknowledge(inc.id, "U1")
+        await wait_for(lambda: a.timers.planned != stored.next_due_at)  # the ladder stopped: the job moved
+    finally:
+        for e in (a, b):
+            await e.stop()
+            await e.close()
