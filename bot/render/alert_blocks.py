@@ -12,6 +12,7 @@ from typing import Any
 from bot.render.blocks import Block, actions, button, context, divider, header, section
 from bot.render.escape import clean, escape
 from bot.render.report_blocks import MAX_BLOCKS, MAX_HEADER, SlackMessage
+from bot.render.verdict_blocks import is_remedy
 from commands.redact import redact, redact_pair
 from escalation.state.alert_groups import AlertGroup
 
@@ -140,7 +141,7 @@ def group_message(
         room = MAX_BLOCKS - len(blocks) - len(tail) - 1
         body = report.blocks
         if group.status != "firing":  # resolved: no remedy acts on the evidence of a problem gone
-            kept = [b for b in body if not _remedies(b)]
+            kept = [b for b in body if not is_remedy(b)]
             if len(kept) < len(body):
                 kept.append(
                     context(":no_entry_sign: Remedy buttons removed: the alert resolved after this report was read")
@@ -153,14 +154,6 @@ def group_message(
     blocks += tail
     text = f"{title} ({group.route.get('check', 'no check')})"
     return SlackMessage(esc(text), blocks[:MAX_BLOCKS], attachment)
-
-
-def _remedies(block: Block) -> bool:
-    """An actions block of a report's remedy (or open-incident) buttons."""
-    return block.get("type") == "actions" and any(
-        str(e.get("action_id", "")).startswith(("alp_action_request", "incident_open_from_finding"))
-        for e in block.get("elements", [])
-    )
 
 
 def clear_alerts_blocks(

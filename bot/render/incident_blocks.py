@@ -18,15 +18,17 @@ from bot.render.blocks import (
 )
 from bot.render.escape import clean, escape
 from bot.render.report_blocks import fit
+from bot.render.verdict_blocks import verdict_blocks
 from commands.redact import redact
 from escalation.ladder.pages import Page, next_page
-from escalation.model import Incident, Status
+from escalation.model import Incident, Status, TimelineEntry
 
 EMOJI = {Status.TRIGGERED: ":rotating_light:", Status.ACKNOWLEDGED: ":eyes:", Status.RESOLVED: ":white_check_mark:"}
 
 
-def incident_blocks(inc: Incident) -> tuple[str, list[Block]]:
-    """The announcement, updated in place as the incident changes."""
+def incident_blocks(inc: Incident, entries: Sequence[TimelineEntry] = ()) -> tuple[str, list[Block]]:
+    """The announcement, updated in place as the incident changes; with its timeline `entries`,
+    the verdicts it rests on, newest first, and those they superseded (`verdict_blocks`)."""
     title = redact(f"{EMOJI[inc.status]} {inc.ref} · {inc.priority.value} · {inc.summary}")
     title = title if len(title) <= 150 else title[:149] + "…"  # plain text header; the summary is in full below
     nxt = next_page(inc)
@@ -43,7 +45,7 @@ def incident_blocks(inc: Incident) -> tuple[str, list[Block]]:
         else "_not assessed yet_",
         "Services": clean(", ".join(inc.services)) if inc.services else "_not set_",
     }
-    blocks = [header(title), section(fields=[f"*{k}*\n{v}" for k, v in fields.items()])]
+    blocks = [header(title), section(fields=[f"*{k}*\n{v}" for k, v in fields.items()]), *verdict_blocks(entries)]
     value = str(inc.id)
     if inc.status is not Status.RESOLVED:
         buttons = [
