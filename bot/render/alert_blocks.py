@@ -12,7 +12,7 @@ from typing import Any
 from bot.render.blocks import Block, actions, button, context, divider, header, section
 from bot.render.escape import clean, escape
 from bot.render.report_blocks import MAX_BLOCKS, MAX_HEADER, SlackMessage
-from bot.render.verdict_blocks import is_remedy
+from bot.render.verdict_blocks import SUPERSEDED_ID, is_remedy
 from commands.redact import redact, redact_pair
 from escalation.state.alert_groups import AlertGroup
 
@@ -124,14 +124,17 @@ def group_message(
     if incident:
         about.append(f"Incident: {incident}")
     about.append(f"Notifications: {group.notifications}")
-    blocks = [
-        header(_short_header(redact(title))),
-        section("\n".join(lines)[:MAX_TEXT]),
-        context(" · ".join(about)[:MAX_TEXT]),
-    ]
+    # phone-first: what fires, what the check found, the incident's buttons; then the rest
+    blocks = [header(_short_header(redact(title))), section("\n".join(lines)[:MAX_TEXT])]
+    body = list(report.blocks) if report is not None else []
+    if body and body[0].get("type") == "header":  # the check's headline, lifted above the details
+        blocks.append(section(f":mag: *{body.pop(0)['text']['text']}*"))  # escaped by the report's renderer
+    elif body and body[0].get("block_id") == SUPERSEDED_ID:
+        blocks.append(body.pop(0))
+    blocks += incident_status or []
+    blocks.append(context(" · ".join(about)[:MAX_TEXT]))
     for note in notes:
         blocks.append(context(f":information_source: {esc(note)}"))
-    blocks += incident_status or []
     tail: list[Block] = []
     if silence_buttons and group.status == "firing":
         buttons = [button(label, f"alert_silence:{i}", token) for i, (label, token) in enumerate(silence_buttons)]
@@ -139,7 +142,6 @@ def group_message(
     attachment = None
     if report is not None:
         room = MAX_BLOCKS - len(blocks) - len(tail) - 1
-        body = report.blocks
         if group.status != "firing":  # resolved: no remedy acts on the evidence of a problem gone
             kept = [b for b in body if not is_remedy(b)]
             if len(kept) < len(body):

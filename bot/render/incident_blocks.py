@@ -45,7 +45,8 @@ def incident_blocks(inc: Incident, entries: Sequence[TimelineEntry] = ()) -> tup
         else "_not assessed yet_",
         "Services": clean(", ".join(inc.services)) if inc.services else "_not set_",
     }
-    blocks = [header(title), section(fields=[f"*{k}*\n{v}" for k, v in fields.items()]), *verdict_blocks(entries)]
+    # phone-first: the header and the next action (Acknowledge) on the first screen, the fields below
+    blocks = [header(title)]
     value = str(inc.id)
     if inc.status is not Status.RESOLVED:
         buttons = [
@@ -56,6 +57,7 @@ def incident_blocks(inc: Incident, entries: Sequence[TimelineEntry] = ()) -> tup
         if inc.status is Status.TRIGGERED:
             buttons.insert(0, button("Acknowledge", "incident_ack", value, "primary"))
         blocks.append(actions(buttons, f"incident_{inc.id}"))
+    blocks += [section(fields=[f"*{k}*\n{v}" for k, v in fields.items()]), *verdict_blocks(entries)]
     ladder = " → ".join(f"{s.name} {s.mention}" for s in inc.ladder)
     blocks.append(context(f"Ladder: {ladder}"))
     return f"{inc.ref} {inc.priority.value} {inc.status.value}: {clean(inc.summary)}", blocks
@@ -72,7 +74,11 @@ def page_blocks(page: Page) -> tuple[str, list[Block]]:
     where = f"`/alp incident show {ref.removeprefix('INC-')}`"
     text = f"{page.mention} you are paged for {fit(clean(page.incident), HEADLINE, where)} ({escape(page.step)})"
     fields = [f"*{k}*\n{fit(clean(v), FIELD, where)}" for k, v in page.fields().items()]
-    return text, [section(f":rotating_light: *{text}*"), section(fields=fields)]
+    blocks = [section(f":rotating_light: *{text}*")]
+    number = ref.removeprefix("INC-")
+    if number.isdigit():  # the paged person's one next action, on the first screen of a phone
+        blocks.append(actions([button("Acknowledge", "incident_ack", number, "primary")], f"page_{number}"))
+    return text, [*blocks, section(fields=fields)]
 
 
 def checklist_blocks(inc: Incident) -> tuple[str, list[Block]]:

@@ -310,7 +310,7 @@ def test_a_confirmation_too_long_for_a_message_says_how_many_more_and_attaches_e
     msg = fake_slack.wait_for(
         "chat.postMessage", lambda c: c.args.get("channel") == "CWIDE" and c.args.get("text", "").startswith("Confirm")
     )
-    preview = msg.args["blocks"][1]["text"]["text"]
+    preview = msg.args["blocks"][2]["text"]["text"]  # under the head and the buttons
     assert len(preview) <= 3000
     shown = [p for p in range(150) if f"{topic}[{p}]:" in preview]
     more = int(preview.rsplit("and ", 1)[1].split(" more", 1)[0])
