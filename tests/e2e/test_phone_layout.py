@@ -113,3 +113,32 @@ def test_every_message_kind_reads_on_a_390px_phone(phone_bot, fake_slack, platfo
     widths = code_widths(health.args["blocks"]) + code_widths(lag.args["blocks"])
     assert all(w <= WIDTH for w in widths), widths
     click(phone_bot, block_action("incident_resolve", str(n), channel=CHANNEL))
+
+
+def test_a_refused_table_block_is_sent_as_key_value_lines(bot, fake_slack, testbed, unique):  # type: ignore[no-untyped-def]
+    """A workspace (or Slack's rule of one table a message) refusing the table block: the report is
+    sent with the table as wrapping key-value lines, not cut to its text and a file."""
+    bootstrap = testbed["ALP_KAFKA_BOOTSTRAP"]
+
+    async def abandoned() -> None:  # partitions of two topics: wider than a phone's monospace line
+        for topic in (f"{unique}-attempts-topic", f"{unique}-progress-topic"):
+            await create_topic(bootstrap, topic, 2)
+            await produce(bootstrap, topic, {0: 12, 1: 12})
+            await commit(bootstrap, unique, topic, {0: 5, 1: 6})
+
+    asyncio.run(abandoned())
+
+    def has_table(args: dict) -> bool:
+        return "'type': 'table'" in str(args.get("blocks")) or '"type": "table"' in str(args.get("blocks"))
+
+    fake_slack.fail("chat.update", "invalid_blocks", times=3, when=has_table)
+    command(bot, fake_slack, f"check kafka-lag --group {unique}", channel="C0PHONET")
+    sent = fake_slack.wait_for(
+        "chat.update",
+        lambda c: c.args.get("channel") == "C0PHONET" and c.response.get("ok") and "STOP" in c.args.get("text", ""),
+    )
+    assert [c for c in fake_slack.called("chat.update") if has_table(c.args) and c.response.get("failed")]
+    blocks = sent.args["blocks"]
+    assert not has_table(sent.args) and "• *" in blocks_text(blocks), blocks_text(blocks)[:2000]
+    assert not [w for w in code_widths(blocks) if w > WIDTH]
+    assert not [c for c in fake_slack.called("upload") if unique in str(c.args.get("content", ""))[:300]]
