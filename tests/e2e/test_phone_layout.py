@@ -7,12 +7,18 @@ measured by `tests.support.phone` (what a 390 px screen shows of Block Kit)."""
 from __future__ import annotations
 
 import asyncio
+import html
 import json
+import shutil
+import struct
+import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from scripts.world.page import render
 from tests.support import alertmanager as am
 from tests.support.kafka import commit, create_topic, produce
 from tests.support.phone import WIDTH, code_widths, first_screen, problems
@@ -53,7 +59,8 @@ def check(kind: str, msg: dict, report: dict[str, list[str]], headline: str, but
         report[kind] = [*found, "first screen:", *first_screen(msg["blocks"])]
 
 
-def test_every_message_kind_reads_on_a_390px_phone(phone_bot, fake_slack, platform, testbed, unique):  # type: ignore[no-untyped-def]
+@pytest.mark.slow
+def test_every_message_kind_reads_on_a_390px_phone(phone_bot, fake_slack, platform, testbed, unique, tmp_path):  # type: ignore[no-untyped-def]
     bootstrap = testbed["ALP_KAFKA_BOOTSTRAP"]
 
     async def abandoned() -> None:
@@ -113,6 +120,44 @@ def test_every_message_kind_reads_on_a_390px_phone(phone_bot, fake_slack, platfo
     widths = code_widths(health.args["blocks"]) + code_widths(lag.args["blocks"])
     assert all(w <= WIDTH for w in widths), widths
     click(phone_bot, block_action("incident_resolve", str(n), channel=CHANNEL))
+    demo_page(
+        fake_slack, tmp_path, [f"INC-{n}", f"{unique}: STOP", "authorized person to approve", name, "you are paged"]
+    )
+
+
+def demo_page(fake_slack, tmp_path: Path, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """The demo page drawn from the messages the bot sent (scripts/world/page.py): every kind on it,
+    foreign text as text; with a headless chromium installed, a 390 px screenshot of it."""
+    calls = [{"method": c.method, "args": c.args, "ts": c.response.get("ts")} for c in fake_slack.calls]
+    (tmp_path / "slack-calls.jsonl").write_text("".join(json.dumps(c, default=str) + "\n" for c in calls))
+    page = tmp_path / "slack.html"
+    page.write_text(render(calls))
+    text = html.unescape(page.read_text())
+    missing = [e for e in expected if e not in text]
+    assert not missing, missing
+    assert "<script" not in page.read_text().lower()
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        return
+    shot = tmp_path / "slack.png"
+    out = subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            f"--screenshot={shot}",
+            "--window-size=390,844",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert shot.exists(), out.stderr[-2000:]
+    png = shot.read_bytes()
+    assert png.startswith(b"\x89PNG") and struct.unpack(">II", png[16:24]) == (390, 844)
 
 
 def test_a_refused_table_block_is_sent_as_key_value_lines(bot, fake_slack, testbed, unique):  # type: ignore[no-untyped-def]
