@@ -14,7 +14,7 @@ from typing import Any
 from slack_sdk.models.blocks import TableBlock
 
 from bot.render.blocks import INVALID, Block, actions, button, context, header, section
-from bot.render.escape import code, escape, inline
+from bot.render.escape import ZWSP, code, escape, inline
 from bot.render.report_text import lifted, ok_count_line, render_text, table_lines
 from commands.report import ALWAYS_SHOWN, Code, Fields, Finding, Report, Severity, Table, Text
 
@@ -84,7 +84,8 @@ def _finding_blocks(
             shown, table = _table(ev, tables if tables is not None else [table_block_used()])
             body.append(shown)
             if table is not None:
-                blocks.append(section("\n".join(body)))
+                if any(body):  # Slack refuses an empty section
+                    blocks.append(section("\n".join(b for b in body if b)))
                 blocks.append(table)
                 body = []
     if body and any(body):
@@ -95,6 +96,7 @@ def _finding_blocks(
 PHONE_CHARS = 40  # monospace characters a 390 px phone shows on one line (tests/support/phone.py)
 TABLE_ROWS = 100  # Slack's table block: at most 100 rows of 20 cells, one table a message
 TABLE_CELLS = 20
+PHONE_ROWS = 20  # rows of a table as key-value lines in a message
 
 
 def table_block_used() -> Block:
@@ -114,14 +116,21 @@ def _table(table: Table, tables: list[Block]) -> tuple[str, Block | None]:
         block = table_block(cut)
         tables.append(block)
         return head, block
+    if len(cut.rows) > PHONE_ROWS:  # a screenful of wrapped lines at most: else summary and file
+        raise INVALID(f"a table of {len(cut.rows)} rows is too long to read on a phone")
     return "\n".join(x for x in (head, *key_value_lines(cut)) if x), None
 
 
 def table_block(table: Table) -> Block:
-    """Slack's table block (a header row, then the rows), cells as raw text (masked already)."""
+    """Slack's table block (a header row, then the rows), cells as raw text (masked already; Slack
+    does not parse raw text, and a `<` is followed by a zero-width space all the same, so no
+    `<!channel>` from a foreign name is ever in a message as it would be written to mention)."""
     rows = [table.columns, *table.rows]
     cells = [
-        [{"type": "raw_text", "text": (row[i] if i < len(row) else "") or "-"} for i in range(len(table.columns))]
+        [
+            {"type": "raw_text", "text": ((row[i] if i < len(row) else "") or "-").replace("<", "<" + ZWSP)}
+            for i in range(len(table.columns))
+        ]
         for row in rows
     ]
     return TableBlock(rows=cells).to_dict()
@@ -143,7 +152,7 @@ def tables_as_text(blocks: list[Block]) -> list[Block]:
         if b.get("type") != "table":
             out.append(b)
             continue
-        texts = [[str(c.get("text", "")) for c in row] for row in b.get("rows") or []]
+        texts = [[str(c.get("text", "")).replace("<" + ZWSP, "<") for c in row] for row in b.get("rows") or []]
         if texts:
             out += split_sections("\n".join(key_value_lines(Table(columns=texts[0], rows=texts[1:]))))
     return out
