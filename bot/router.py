@@ -21,7 +21,7 @@ from commands.actions import ACTIONS
 from commands.actions.registry import ActionSpec
 from commands.actions.runner import find, raw_params
 from commands.params import UsageError, validate_params
-from commands.registry import CHECKS, STEPS, CheckSpec, Registry, did_you_mean
+from commands.registry import CHECKS, FIRST_STEPS, CheckSpec, Registry, did_you_mean
 
 VERBS = {  # verb: (usage, what it does)
     "help": ("help [target]", "this message, or the options of one check"),
@@ -125,7 +125,7 @@ def _graph(rest: str) -> CheckRequest:
     """`graph <service|PromQL> [--since 1h]`: PromQL is taken as typed (quotes, braces and spaces kept)."""
     import commands.graph  # noqa: F401  (registers the step)
 
-    spec = STEPS.get("graph")
+    spec = FIRST_STEPS.get("graph")
     assert spec is not None
     rest = rest.strip()
     since = SINCE.search(rest)
@@ -281,7 +281,7 @@ def _step(verb: str, args: list[str], incident: int | None) -> CheckRequest:
     import commands.changes
     import commands.logs  # noqa: F401  (each registers its step)
 
-    spec = STEPS.get(verb)
+    spec = FIRST_STEPS.get(verb)
     assert spec is not None
     if verb == "logs":
         if not args or args[0].startswith("--"):
@@ -315,7 +315,7 @@ def help_text(topic: str | None = None, registry: Registry[CheckSpec] = CHECKS, 
         import commands.changes
         import commands.logs  # noqa: F401  (each registers its step)
 
-        step = STEPS.get(topic.strip())
+        step = FIRST_STEPS.get(topic.strip())
         assert step is not None
         lines = [f"`{prog} {VERBS[step.name][0]}`", step.summary, f"Runbook: {step.runbook}"]
         return "\n".join(lines + [f"  {line}" for line in step.options_help()])

@@ -24,7 +24,9 @@ from bot.slack.client import ephemeral, open_form
 from bot.slack.incidents import form_value
 from bot.slack.signing import TokenError, key_from, sign, verify
 from commands.actions import ACTIONS
-from commands.actions.flow import Click, Reason, Refusal, RemediationFlow
+from commands.actions.flow import RemediationFlow
+from commands.actions.ports import AlertsOf
+from commands.actions.refusal import Click, Reason, Refusal
 from commands.actions.runner import find
 from commands.redact import redact, redact_data
 from escalation.ladder.engine import Escalator
@@ -40,7 +42,12 @@ class SlackRemediation:
     """The flow as Slack drives it. Replies are private texts (mrkdwn) or None."""
 
     def __init__(
-        self, settings: Settings, client: AsyncWebClient, escalator: Escalator, metrics: Metrics | None = None
+        self,
+        settings: Settings,
+        client: AsyncWebClient,
+        escalator: Escalator,
+        metrics: Metrics | None = None,
+        alerts_of: AlertsOf | None = None,
     ) -> None:
         self.settings, self.client, self.escalator, self.metrics = settings, client, escalator, metrics
         if settings.slack_signing_secret is None or not settings.slack_signing_secret.get_secret_value():
@@ -55,6 +62,7 @@ class SlackRemediation:
             notifier,
             self._count,
             audit_reader=changes_since,
+            alerts_of=alerts_of,  # a remedy's re-check judges the incident's alert expressions too
         )
         escalator.leader_duties.append(self.flow.recover_interrupted)  # runs whose bot died mid-run
 
@@ -158,9 +166,9 @@ class SlackRemediation:
                 f"I cannot post the confirmation here ({escape(r.detail)}): invite me with "
                 "`/invite @alp`, or run it from the on-call channel. Nothing was changed."
             )
-        if r.reason is Reason.UNAUTHORIZED and r.step is Click.CONFIRM:
+        if r.reason is Reason.UNAUTHORIZED and r.click is Click.CONFIRM:
             return f"You may not run {risk} actions. Who may: {who_may}. Nothing was changed."
-        if r.reason is Reason.UNAUTHORIZED and r.step is Click.APPROVE:
+        if r.reason is Reason.UNAUTHORIZED and r.click is Click.APPROVE:
             return f"You may not approve {risk} actions. Who may: {who_may}."
         if r.reason is Reason.UNAUTHORIZED and req is not None:
             return (

@@ -14,7 +14,7 @@ from bot.render import action_blocks as ui
 from bot.render.report_blocks import render_report
 from bot.settings import Settings
 from bot.slack.client import SLACK_ERRORS, deliver, reason
-from commands.actions.flow import Closed, NotDelivered
+from commands.actions.refusal import Closed, NotDelivered
 from commands.actions.registry import ActionSpec, Outcome, Preview, Risk
 from commands.actions.request import ActionRequest
 from commands.cpu import off_loop

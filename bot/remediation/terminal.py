@@ -13,7 +13,8 @@ from typing import Any
 from bot.render.escape import terminal
 from bot.render.report_text import render_text
 from bot.settings import Settings
-from commands.actions.flow import Closed, Reason, Refusal, RemediationFlow
+from commands.actions.flow import RemediationFlow
+from commands.actions.refusal import Closed, Reason, Refusal
 from commands.actions.registry import ActionSpec, Outcome, Preview, Risk
 from commands.actions.request import ActionRequest, RequestStatus
 from commands.redact import redact_data

@@ -21,9 +21,13 @@ from bot.render.report_blocks import fit
 from bot.render.verdict_blocks import verdict_blocks
 from commands.redact import redact
 from escalation.ladder.pages import Page, next_page
-from escalation.model import Incident, Status, TimelineEntry
+from escalation.model import Incident, IncidentStatus, TimelineEntry
 
-EMOJI = {Status.TRIGGERED: ":rotating_light:", Status.ACKNOWLEDGED: ":eyes:", Status.RESOLVED: ":white_check_mark:"}
+EMOJI = {
+    IncidentStatus.TRIGGERED: ":rotating_light:",
+    IncidentStatus.ACKNOWLEDGED: ":eyes:",
+    IncidentStatus.RESOLVED: ":white_check_mark:",
+}
 
 
 def incident_blocks(inc: Incident, entries: Sequence[TimelineEntry] = ()) -> tuple[str, list[Block]]:
@@ -34,8 +38,8 @@ def incident_blocks(inc: Incident, entries: Sequence[TimelineEntry] = ()) -> tup
     nxt = next_page(inc)
     fields = {
         "Status": inc.status.value
-        + (f" by <@{inc.acked_by}>" if inc.status is Status.ACKNOWLEDGED else "")
-        + (f" by <@{inc.resolved_by}>" if inc.status is Status.RESOLVED else ""),
+        + (f" by <@{inc.acked_by}>" if inc.status is IncidentStatus.ACKNOWLEDGED else "")
+        + (f" by <@{inc.resolved_by}>" if inc.status is IncidentStatus.RESOLVED else ""),
         "Priority": inc.priority.value,
         "Opened by": f"<@{inc.opened_by}> at {inc.opened_at:%H:%M}Z",
         "Next page": nxt,
@@ -48,13 +52,13 @@ def incident_blocks(inc: Incident, entries: Sequence[TimelineEntry] = ()) -> tup
     # phone-first: the header and the next action (Acknowledge) on the first screen, the fields below
     blocks = [header(title)]
     value = str(inc.id)
-    if inc.status is not Status.RESOLVED:
+    if inc.status is not IncidentStatus.RESOLVED:
         buttons = [
             button("Escalate now", "incident_escalate", f"{inc.id}:{inc.next_step}", "danger"),
             button("Add note", "incident_note", value),
             button("Resolve", "incident_resolve", value),
         ]
-        if inc.status is Status.TRIGGERED:
+        if inc.status is IncidentStatus.TRIGGERED:
             buttons.insert(0, button("Acknowledge", "incident_ack", value, "primary"))
         blocks.append(actions(buttons, f"incident_{inc.id}"))
     blocks += [section(fields=[f"*{k}*\n{v}" for k, v in fields.items()]), *verdict_blocks(entries)]

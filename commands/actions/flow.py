@@ -17,7 +17,8 @@ The rules (README, "Remediation"; the runbook's remediation steps name the actio
 
 The flow reaches storage through `RequestLog` (escalation/state/request_log.py) and people through an
 `Authorizer` and a `FlowNotifier` (Slack in bot/remediation/notifier.py, the terminal in
-bot/remediation/terminal.py).
+bot/remediation/terminal.py), all three in `commands.actions.ports`; its refusals are data
+(`commands.actions.refusal`).
 """
 
 from __future__ import annotations
@@ -27,153 +28,26 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 from commands.actions.locks import TargetLock
+from commands.actions.ports import AlertsOf, Authorizer, FlowNotifier, RequestLog
+from commands.actions.refusal import Click, Closed, NotDelivered, Reason, Refusal
 from commands.actions.registry import ActionContext, ActionSpec, Outcome, Preview, Risk
 from commands.actions.request import ActionRequest, RequestStatus, label, preview_json
 from commands.actions.run_trail import recover_interrupted, runner_id, vouch, vouch_until
 from commands.actions.runner import execute, find, preview, validate, why
 from commands.backends.errors import BackendError
 from commands.config import ChecksConfig
+from commands.graph.alert_graph import alert_graphs, recovery_findings
 from commands.params import UsageError
 from commands.redact import redact, redact_data
 from commands.registry import CHECKS, AuditReader, CheckContext
-from commands.report import Report
+from commands.report import Finding, Severity
 from commands.runner import run_check
 
 log = logging.getLogger(__name__)
-
-
-class NotDelivered(Exception):
-    """The confirmation could not be shown where it was asked for; the message says why."""
-
-
-class Reason(StrEnum):
-    """Why the flow said no (nothing was changed in every case)."""
-
-    INVALID = "invalid"  # unknown action or bad parameters (detail: the usage error)
-    PREVIEW = "preview"  # the preview refused it: bounds, allowlists, a backend (detail: why)
-    NOT_DELIVERED = "not_delivered"  # the confirmation could not be posted (detail: why)
-    NO_REQUEST = "no_request"
-    EXPIRED = "expired"  # not confirmed within the request's time to live
-    APPROVAL_EXPIRED = "approval_expired"  # the second person came too late
-    UNAUTHORIZED = "unauthorized"  # for `step`, at `risk`
-    SELF_APPROVAL = "self_approval"  # the requester or confirmer tried to approve
-    ALREADY = "already"  # the request moved on (double click, retry, someone else): `request` says where
-    LOCKED = "locked"  # another action holds the target (detail: who)
-    UNAVAILABLE = "unavailable"  # the lock's store (Redis) could not be reached (detail: the BackendError)
-
-
-class Click(StrEnum):
-    CONFIRM = "confirm"
-    APPROVE = "approve"
-    CANCEL = "cancel"
-
-
-class Closed(StrEnum):
-    """How a request ended without running."""
-
-    EXPIRED = "expired"
-    APPROVAL_EXPIRED = "approval_expired"
-    CANCELLED = "cancelled"
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """A no from the flow, as data: the caller words it (Slack mrkdwn, terminal text)."""
-
-    reason: Reason
-    detail: str = ""
-    action: str = ""
-    params: dict[str, Any] = field(default_factory=dict)
-    risk: Risk | None = None
-    step: Click | None = None
-    request: ActionRequest | None = None
-
-
-class RequestLog(Protocol):
-    """Requests and the audit log in the state store (escalation/state/request_log.py)."""
-
-    async def create(
-        self,
-        action: str,
-        params: dict[str, Any],
-        risk: Risk,
-        requester: str,
-        channel: str,
-        ttl_s: float,
-        preview: dict[str, Any],
-        thread_ts: str | None = None,
-    ) -> ActionRequest:
-        """A new request in PENDING, expiring `ttl_s` seconds from now."""
-
-    async def get(self, request_id: int) -> ActionRequest | None: ...
-
-    async def move(
-        self, request_id: int, from_status: tuple[RequestStatus, ...], to_status: RequestStatus, **values: Any
-    ) -> ActionRequest | None:
-        """One conditional update: the request in its new state, or None if it was no longer in
-        `from_status` (someone else moved it first)."""
-
-    async def set_message(self, request_id: int, ts: str) -> None:
-        """Where the request's confirmation was posted (its message id)."""
-
-    async def heartbeat(self, request_id: int, run_by: str, until: datetime) -> bool:
-        """`run_by` still runs the request until `until`; False if it no longer does."""
-
-    async def stale_runs(self, at: datetime) -> list[ActionRequest]:
-        """Running requests whose process stopped vouching for them before `at`."""
-
-    async def interrupt(self, request_id: int, at: datetime, outcome: dict[str, Any]) -> ActionRequest | None:
-        """running -> interrupted if still stale at `at` (once): the request, or None."""
-
-    async def audit(
-        self, actor: str, event: str, action: str, params: dict[str, Any], result: str, channel: str
-    ) -> None:
-        """One audit row (already masked), tied to the open incident of `channel` if there is one."""
-
-    async def record_step(
-        self, channel: str, actor: str, text: str, data: dict[str, Any], kind: str = "action"
-    ) -> None:
-        """An action run in `channel` (or the check that verified it, `kind` "check") joins the
-        steps taken of its open incident, if any; a remediation that ran acknowledges it."""
-
-
-class Authorizer(Protocol):
-    two_person: bool  # whether destructive actions need a second person here
-
-    async def allowed(self, user: str, risk: Risk) -> bool:
-        """Whether `user` may run (confirm, approve, cancel) actions of `risk` now."""
-
-
-class FlowNotifier(Protocol):
-    """What people see of a request; each call may fail only by returning (or NotDelivered)."""
-
-    async def previewed(self, spec: ActionSpec, params: dict[str, Any], pre: Preview) -> None:
-        """The preview, as soon as it is known (before any refusal)."""
-
-    async def requested(self, spec: ActionSpec, req: ActionRequest) -> str | None:
-        """Show the request and how to confirm it; its message id, if any. Raise NotDelivered."""
-
-    async def posted(self, spec: ActionSpec, req: ActionRequest) -> None:
-        """Once the message id is stored: anything more to show with it (the whole preview)."""
-
-    async def awaiting_approval(self, spec: ActionSpec, req: ActionRequest) -> None: ...
-
-    async def closed(self, spec: ActionSpec, req: ActionRequest, how: Closed, by: str) -> None: ...
-
-    async def finished(self, spec: ActionSpec, req: ActionRequest, outcome: Outcome) -> None:
-        """The outcome beside the request (`req.undo` says whether it can be undone)."""
-
-    async def verified(self, spec: ActionSpec, req: ActionRequest, report: Report) -> None:
-        """The related check's report after the action."""
-
-    async def interrupted(self, spec: ActionSpec, req: ActionRequest) -> None:
-        """The run's process died mid-run: what it changed is unknown; it may be run again."""
 
 
 class RemediationFlow:
@@ -187,9 +61,11 @@ class RemediationFlow:
         notifier: FlowNotifier,
         count: Callable[[str, str], None] | None = None,
         audit_reader: AuditReader | None = None,
+        alerts_of: AlertsOf | None = None,
     ) -> None:
         self.cfg, self.log, self.authorizer, self.notifier, self.count = cfg, log, authorizer, notifier, count
         self.audit_reader = audit_reader  # for the checks that verify an action (their changes line)
+        self.alerts_of = alerts_of  # the alerts behind the incident in a channel: their expressions judge recovery
 
     async def audit(
         self, actor: str, event: str, action: str, params: dict[str, Any], result: str = "", channel: str = ""
@@ -263,7 +139,7 @@ class RemediationFlow:
             return Refusal(Reason.EXPIRED, request=req)
         if not await self.authorizer.allowed(user, spec.risk):
             await self.audit(user, "refused", spec.name, req.params, f"not authorized for {spec.risk}", req.channel)
-            return Refusal(Reason.UNAUTHORIZED, risk=spec.risk, step=Click.CONFIRM, request=req)
+            return Refusal(Reason.UNAUTHORIZED, risk=spec.risk, click=Click.CONFIRM, request=req)
         if spec.risk is Risk.DESTRUCTIVE and self.authorizer.two_person:
             deadline = datetime.now(UTC) + timedelta(seconds=self.cfg.actions.approval_timeout_s)
             waiting = await self.log.move(
@@ -298,7 +174,7 @@ class RemediationFlow:
             return Refusal(Reason.APPROVAL_EXPIRED, request=req)
         if not await self.authorizer.allowed(user, spec.risk):
             await self.audit(user, "refused", spec.name, req.params, f"not authorized for {spec.risk}", req.channel)
-            return Refusal(Reason.UNAUTHORIZED, risk=spec.risk, step=Click.APPROVE, request=req)
+            return Refusal(Reason.UNAUTHORIZED, risk=spec.risk, click=Click.APPROVE, request=req)
         return await self._run(req, spec, user, (RequestStatus.AWAITING_APPROVAL,), approver=user)
 
     async def cancel(self, request_id: int, user: str) -> ActionRequest | Refusal:
@@ -309,7 +185,7 @@ class RemediationFlow:
         spec = find(req.action)
         if user not in (req.requester, req.confirmed_by) and not await self.authorizer.allowed(user, spec.risk):
             await self.audit(user, "refused", spec.name, req.params, "cancel by someone else", req.channel)
-            return Refusal(Reason.UNAUTHORIZED, risk=spec.risk, step=Click.CANCEL, request=req)
+            return Refusal(Reason.UNAUTHORIZED, risk=spec.risk, click=Click.CANCEL, request=req)
         cancelled = await self.log.move(
             req.id, (RequestStatus.PENDING, RequestStatus.AWAITING_APPROVAL), RequestStatus.CANCELLED
         )
@@ -410,9 +286,30 @@ class RemediationFlow:
         report = await run_check(
             check, CheckContext(self.cfg, audit_reader=self.audit_reader), check.params.model_validate(raw)
         )
+        report.findings += await self._alert_expressions(req.channel)
         text, data = report.verdict(f"after {label(spec.name, req.params)}", raw)
         await self.log.record_step(req.channel, "alp", text, data, kind="check")
         await self.notifier.verified(spec, req, report)
+
+    async def _alert_expressions(self, channel: str) -> list[Finding]:
+        """Recovery judged from the alerts behind the channel's incident: each rule expression's value
+        now against its threshold (commands/graph/alert_graph.py); none without alerts or Prometheus."""
+        if self.alerts_of is None or not self.cfg.prometheus.url:
+            return []
+        try:
+            alerts = await self.alerts_of(channel)
+        except Exception as err:  # the state store: the re-check stands, saying what it could not read
+            log.warning("alerts of %s not read: %s", channel, err)
+            return [
+                Finding(
+                    severity=Severity.UNKNOWN,
+                    title=f"alert expressions not read: the incident's alerts could not be loaded ({type(err).__name__})",
+                    probe="alert-expressions",
+                )
+            ]
+        if not alerts:
+            return []
+        return recovery_findings(await alert_graphs(self.cfg.prometheus, alerts, datetime.now(UTC)))
 
     async def undo_of(self, request_id: int) -> tuple[str, dict[str, Any], str] | None:
         """What reverts a request that ran: (action, old values, its channel); None if nothing does."""

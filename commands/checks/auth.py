@@ -12,6 +12,7 @@ from commands.backends.postgres import connect
 from commands.checks.db import connections_by_state
 from commands.checks.endpoint_probes import health_probe, postgres_host_port, tcp_probe
 from commands.checks.kube_probes import KubeHandle, log_grep_probe, log_metric_probe, pods_probe, restart
+from commands.checks.prom_figures import beside, p95_duration
 from commands.checks.rates import slow_statements
 from commands.probes import Probe, availability, run_probes
 from commands.registry import CheckContext, CheckResult, NoParams, check
@@ -184,8 +185,12 @@ async def auth_latency(ctx: CheckContext, params: NoParams) -> CheckResult:
         findings = await run_probes(
             ctx,
             {
-                "response-time": log_metric_probe(
-                    kh, APP, "response_time", th.response_time_warn_ms, th.response_time_crit_ms, remedies
+                "response-time": beside(
+                    cfg,
+                    log_metric_probe(
+                        kh, APP, "response_time", th.response_time_warn_ms, th.response_time_crit_ms, remedies
+                    ),
+                    p95_duration(cfg, APP, "response_time", th.response_time_warn_ms, th.response_time_crit_ms),
                 ),
                 "slow-queries": slow,
             },

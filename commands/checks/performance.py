@@ -6,6 +6,7 @@ from typing import Any
 
 from commands.backends.kube import KubeError, KubeNotFound
 from commands.checks.kube_probes import KubeHandle, log_grep_probe, log_metric_probe, restart, scaled_to_zero
+from commands.checks.prom_figures import beside, memory_figure, p95_duration
 from commands.kube_facts import deployment_shortfall, parse_quantity, pod_state
 from commands.probes import Probe, run_probes
 from commands.registry import CheckContext, CheckResult, NoParams, check
@@ -103,7 +104,8 @@ def _usage_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
 
 @check(
     "latency",
-    summary="response_time per service from logs, pod CPU/memory, deployments short of replicas",
+    summary="response_time per service from logs (and Prometheus' p95 where configured), pod CPU/memory, "
+    "deployments short of replicas",
     runbook="Performance Issues — High Response Times",
     probes=lambda cfg: (*(f"{s.name} response_time" for s in cfg.platform.services), "top", "replicas"),
 )
@@ -194,8 +196,12 @@ async def latency(ctx: CheckContext, params: NoParams) -> CheckResult:
             ]
 
         probes: dict[str, Probe] = {
-            f"{s.name} response_time": log_metric_probe(
-                kh, s.name, "response_time", th.response_time_warn_ms, th.response_time_crit_ms, remedies(s.name)
+            f"{s.name} response_time": beside(
+                cfg,
+                log_metric_probe(
+                    kh, s.name, "response_time", th.response_time_warn_ms, th.response_time_crit_ms, remedies(s.name)
+                ),
+                p95_duration(cfg, s.name, "response_time", th.response_time_warn_ms, th.response_time_crit_ms),
             )
             for s in cfg.platform.services
         }
@@ -274,7 +280,7 @@ async def memory(ctx: CheckContext, params: NoParams) -> CheckResult:
                 )
             ]
 
-        probes: dict[str, Probe] = {"usage": usage, "oom": oom}
+        probes: dict[str, Probe] = {"usage": beside(cfg, usage, memory_figure(cfg)), "oom": oom}
         for s in cfg.platform.services:
             probes[f"{s.name} logs"] = log_grep_probe(
                 kh, cfg.namespace, s.name, r"\b(memory|leak|gc|heap)\b", "memory/leak/gc line(s)"

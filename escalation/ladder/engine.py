@@ -1,21 +1,19 @@
 """The escalation engine: open, page, acknowledge, escalate, resolve — the incident API bot/ uses.
 
 The incident record is the source of truth: it holds the ladder's position (`next_step`), when the
-next step is due (`next_due_at`), when an acknowledgement times out and when to remind. The leader
-(the holder of an expiring lease, `escalation.ladder.leader`) runs a reconciler at start, on taking the
-lead, every `leader_poll_s` and whenever something falls due sooner: it fires every due step, ack
-timeout and reminder, and retries every due page. Every change is one conditional UPDATE, so timers,
-clicks and replicas racing end in one state; pages go through the outbox (`escalation.state.outbox`).
+next step is due (`next_due_at`), when an acknowledgement times out and when to remind. What falls
+due is fired by the leader's reconciler (`escalation.ladder.reconciler`, the base of `Escalator`).
+Every change is one conditional UPDATE, so timers, clicks and replicas racing end in one state;
+pages go through the outbox (`escalation.state.outbox`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,13 +23,13 @@ from escalation.ladder.delivery import Delivery
 from escalation.ladder.leader import Lease
 from escalation.ladder.notify import Notifier
 from escalation.ladder.owed import OwedEffects
-from escalation.ladder.pages import next_page
 from escalation.ladder.recheck import RunCheck, recheck, superseded
+from escalation.ladder.reconciler import Reconciler
 from escalation.model import (
     CHECKLIST,
     Incident,
+    IncidentStatus,
     Priority,
-    Status,
     Step,
     TimelineEntry,
     TimelineKind,
@@ -53,7 +51,7 @@ async def _no_changes(_: Incident) -> list[str]:
     return []
 
 
-class Escalator:
+class Escalator(Reconciler):
     """The incident API. Events for metrics go to `on_event`: ("page", {step, result}) and
     ("fired", {lateness_s}) — seconds between a step's due time and its claim."""
 
@@ -128,131 +126,6 @@ class Escalator:
         """Release the state database's connections (after `stop`)."""
         await self.store.close()
 
-    @property
-    def leading(self) -> bool:
-        return self.lease.held
-
-    # ------------------------------------------------------------------ lifecycle
-    async def start(self, lead: bool = True) -> None:
-        """Start reconciling. `lead=False` (the terminal `alp`) only records; the bot delivers."""
-        if not lead:
-            return
-        self._runs = True
-        await self._tick()
-        self._loop = asyncio.create_task(self._run())
-
-    async def stop(self) -> None:
-        """Let the reconciler finish the pass it is in (a database call is never cut off midway),
-        let deliveries in flight finish, then give the lease up."""
-        self._stopping = True
-        self._wake.set()
-        if self._loop:
-            await self._loop
-        await self.delivery.drain(timeout_s=5)
-        if self._runs:
-            await self.lease.release()
-
-    async def _run(self) -> None:
-        while not self._stopping:
-            await self._sleep()
-            if self._stopping:
-                return
-            try:
-                await self._tick()
-            except Exception:  # the loop must outlive any single failure (a database cut, a bug)
-                log.exception("escalation reconciler failed")
-
-    async def _sleep(self) -> None:
-        wait = self.cfg.leader_poll_s
-        self._wake.clear()  # before the reads: a wake-up while they wait on the database is not lost
-        if self._stopping:
-            return
-        if self.leading:
-            try:
-                soonest = [t for t in (await self.store.next_due(), await self.outbox.next_due()) if t is not None]
-            except Exception as err:
-                log.warning("reading due times: %s", err)
-                soonest = []
-            if soonest:
-                wait = max(0.05, min(wait, (min(soonest) - now()).total_seconds()))  # never a busy loop
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), wait)
-
-    async def _tick(self) -> None:
-        loop = asyncio.get_running_loop()
-        if not self.lease.held or loop.time() - self._renewed >= self.cfg.leader_poll_s:
-            self._renewed = loop.time()
-            await self.lease.acquire()
-        if self.leading and not self._was_leading:
-            log.info("leading the escalation (lease held by %s)", self.lease.holder)
-        elif self._was_leading and not self.leading:
-            log.warning("lost the escalation lease; reconciling stops until it is back")
-        self._was_leading = self.leading
-        if self.leading:
-            await self.reconcile()
-
-    def emit(self, kind: str, data: dict[str, Any]) -> None:
-        if self.on_event is not None:
-            self.on_event(kind, data)
-
-    async def reconcile(self) -> None:
-        """Do everything that is due: announcements, ack timeouts, reminders, steps, page retries."""
-        # owed side effects first: an announcement a dead replica owed is posted before any page,
-        # so the pages go into its thread
-        await self.owed.carry_out_due(lambda: self.leading)
-        due = await self.store.due(now())
-        for inc in due["announce"]:
-            if self.leading:
-                await self._announce(inc)
-        for inc in due["ack_timeout"]:
-            if self.leading:
-                await self._ack_timeout(inc)
-        for inc in due["reminder"]:
-            if self.leading:
-                await self._remind(inc)
-        for inc in due["warning"]:
-            if self.leading:
-                await self._warn(inc)
-        for inc in due["step"]:
-            if self.leading:
-                await self._advance(inc, timed=True)
-        for key in await self.outbox.due(now()):
-            if self.leading:
-                self.delivery.start(key)
-        for duty in self.leader_duties:
-            if self.leading:
-                try:
-                    await duty()
-                except Exception:
-                    log.exception("leader duty %s failed", getattr(duty, "__qualname__", duty))
-
-    async def _advance(self, inc: Incident, timed: bool = False) -> Incident | None:
-        """Move `inc` past its next step (once, whoever tries) and hand the step's page to delivery."""
-        step = inc.next_step
-        if inc.escalation_id is None or step >= len(inc.ladder):
-            return None
-        following = now() + timedelta(seconds=inc.ladder[step + 1].delay_s) if step + 1 < len(inc.ladder) else None
-        warn = self.cfg.manager_warning_s
-        phone_next = following is not None and inc.ladder[step + 1].via == "pager" and warn > 0
-        warn_at = max(now(), following - timedelta(seconds=warn)) if following is not None and phone_next else None
-        new = await self.store.advance(inc.id, inc.escalation_id, step, following, warn_at)
-        if new is None:
-            return None
-        if timed and inc.next_due_at is not None:
-            self.emit("fired", {"lateness_s": max(0.0, (now() - inc.next_due_at).total_seconds())})
-        if self._runs:
-            self.delivery.start(PageKey(inc.id, inc.escalation_id, step))
-        else:
-            self._wake.set()
-        return new
-
-    async def _gap_moves_on(self, inc: Incident, step: int) -> None:
-        """A rung with nobody on call (escalation.oncall.paging): the next rung is due now."""
-        from escalation.oncall.paging import next_rung_due_now
-
-        if inc.escalation_id and await next_rung_due_now(self.store.db, inc.id, inc.escalation_id, step + 1):
-            self._wake.set()
-
     # ------------------------------------------------------------------ operations
     async def open(
         self,
@@ -322,23 +195,6 @@ class Escalator:
         """What the incident still owes ("announce", "checklist"): not carried out yet."""
         return [k.value for k in await self.owed.effects.pending(incident_id)]
 
-    async def _announce(self, inc: Incident, claimed: bool = False) -> None:
-        """Post the incident once, whoever tries; `claimed`: the announcement is already this caller's."""
-        if not claimed and not await self.store.claim_announcement(inc.id):
-            return
-        try:
-            where = await self.notifier.announce(inc)
-        except Exception as err:
-            log.warning("announcing %s failed: %s", inc.ref, err)
-            await self.store.log(inc.id, "alp", TimelineKind.ERROR, f"announcement failed: {err}")
-            return
-        if where:
-            new = await self.store.set_message(inc.id, where[1], where[0])
-            if new is not None and new.version != inc.version:  # acked, paged... while it was being posted
-                await self._refresh(new)
-        else:  # this notifier cannot announce (the terminal): leave it to the bot
-            await self.store.release_announcement(inc.id)
-
     async def acknowledge(self, incident_id: int, user: str, how: str = "") -> bool:
         """Triggered -> acknowledged by `user`; `how`: what counted as the acknowledgement, if not the button."""
         inc = await self.store.acknowledge(incident_id, user, self.cfg.ack_timeout_s, self.cfg.reminder_s, how)
@@ -359,52 +215,17 @@ class Escalator:
             return False
         return await self.acknowledge(incident_id, user, how)
 
-    async def _ack_timeout(self, inc: Incident) -> None:
-        if inc.acked_at is None:
-            return
-        step = min(inc.next_step, len(inc.ladder) - 1)
-        new = await self.store.retrigger(inc.id, inc.acked_at, uuid.uuid4().hex, step)
-        if new is None:
-            return
-        await self._safely(
-            self.notifier.say(new, ":rotating_light: acknowledged but not resolved in time: escalation resumes")
-        )
-        await self._advance(new)
-
-    async def _remind(self, inc: Incident) -> None:
-        if inc.remind_at is None or inc.acked_at is None:
-            return
-        new = await self.store.remind(inc.id, inc.remind_at, now() + timedelta(seconds=self.cfg.reminder_s))
-        if new is None:
-            return
-        hours = (now() - inc.acked_at).total_seconds() / 3600
-        await self.store.log(inc.id, "alp", TimelineKind.REMINDER, f"still acknowledged after {hours:.1f}h")
-        await self._safely(
-            self.notifier.say(
-                new,
-                f":alarm_clock: {inc.ref} acknowledged by <@{inc.acked_by}> {hours:.1f}h ago and still not resolved",
-            )
-        )
-
-    async def _warn(self, inc: Incident) -> None:
-        """The thread says, `manager_warning_s` before, that the manager's phone is next (once)."""
-        if inc.remind_at is None or await self.store.remind(inc.id, inc.remind_at, None, Status.TRIGGERED) is None:
-            return
-        text = f"{next_page(inc)}: acknowledge now to stop the call"
-        await self.store.log(inc.id, "alp", TimelineKind.REMINDER, f"warned: next page {text}")
-        await self._safely(self.notifier.say(inc, f":telephone_receiver: Next page: {text}"))
-
     async def escalate_now(self, incident_id: int, user: str, from_step: int | None = None) -> str:
         """Page the next step now; what happened, for the user. `from_step` is the step the user saw
         next (the button carries it), so a double click or two people at once move one rung."""
         inc = await self.store.get(incident_id)
         if inc is None:
             return "no such incident"
-        if inc.status is Status.RESOLVED:
+        if inc.status is IncidentStatus.RESOLVED:
             return f"{inc.ref} is resolved"
-        if from_step is not None and inc.status is Status.TRIGGERED and inc.next_step != from_step:
+        if from_step is not None and inc.status is IncidentStatus.TRIGGERED and inc.next_step != from_step:
             return f"{inc.ref} was escalated meanwhile (now past {inc.ladder[min(inc.next_step, len(inc.ladder)) - 1].name})"
-        if inc.status is Status.ACKNOWLEDGED:
+        if inc.status is IncidentStatus.ACKNOWLEDGED:
             step = min(inc.next_step, len(inc.ladder) - 1)
             reopened = await self.store.reopen(incident_id, inc.version, uuid.uuid4().hex, step)
             if reopened is None:
@@ -476,16 +297,6 @@ class Escalator:
         """Why a remedy button under a `target` report read at `read_at` must not act (escalation.ladder.recheck)."""
         return await superseded(self.store, channel, target, read_at)
 
-    async def _refresh(self, inc: Incident) -> None:
-        """Update the announcement until it shows the newest state: another replica may change the
-        incident while this one renders, and the last update must not be a stale one."""
-        for _ in range(5):
-            await self._safely(self.notifier.refresh(inc))
-            latest = await self.store.get(inc.id)
-            if latest is None or latest.version == inc.version:
-                return
-            inc = latest
-
     # ------------------------------------------------------------------ reads, for bot/
     async def get(self, incident_id: int) -> Incident | None:
         return await self.store.get(incident_id)
@@ -514,10 +325,3 @@ class Escalator:
     async def ping(self, timeout_s: float) -> str | None:
         """None when the state store answers, else why not."""
         return await self.store.ping(timeout_s)
-
-    @staticmethod
-    async def _safely(coro: Any) -> None:
-        try:
-            await coro
-        except Exception as err:
-            log.warning("notification failed: %s", err)

@@ -1,4 +1,4 @@
-"""The remediation flow's storage (commands/actions/flow.py's `RequestLog`): its requests
+"""The remediation flow's storage (commands/actions/ports.py's `RequestLog`): its requests
 (escalation/state/requests.py), the audit log, and the incident timeline's "action" steps."""
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ SQLAlchemy Core on the asyncio engine of `escalation.state.db.Database` (SQLite,
 PostgreSQL, several), so a call that waits on the database never holds up the event loop. The schema
 is migrated by Alembic when the database is opened. Every state change is one conditional UPDATE that
 returns the new row (UPDATE ... RETURNING), so two clicks, two replicas or a stale timer cannot both
-win: the loser's UPDATE matches no row and gets None. The page outbox is in `escalation.state.outbox`, the
+win: the loser's UPDATE matches no row and gets None. The reads are in `escalation.state.incident_reads`
+(the base of `Store`), the page outbox is in `escalation.state.outbox`, the
 leader's lease in `escalation.ladder.leader`, remediation requests in `escalation.state.requests`, the audit log
 in `escalation.state.audit`.
 """
@@ -15,38 +16,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from escalation.model import Incident, PagerEvent, Priority, Status, Step, TimelineEntry, TimelineKind
+from escalation.model import Incident, IncidentStatus, PagerEvent, Priority, Step, TimelineKind
 from escalation.state.db import Database, aware, migrate, now, sqlalchemy_url
 from escalation.state.effects import Kind, owe
+from escalation.state.incident_reads import IncidentReads
 from escalation.state.outbox import insert_page
 from escalation.state.rows import incident_of as _incident
 from escalation.state.schema import alert_groups, incidents
-from escalation.state.timeline import add_entry, entries
+from escalation.state.timeline import add_entry
 
 
-class Store:
-    """Reads and conditional writes of incidents and their timelines."""
-
-    def __init__(self, state: Database | str) -> None:
-        """On a `Database`, or on ALP_STATE_URL (opened, and migrated, here)."""
-        self.db = state if isinstance(state, Database) else Database(state)
-
-    @property
-    def engine(self) -> AsyncEngine:
-        return self.db.engine
-
-    @property
-    def is_postgres(self) -> bool:
-        return self.db.is_postgres
-
-    async def close(self) -> None:
-        await self.db.close()
-
-    async def ping(self, timeout_s: float) -> str | None:
-        """None when the store answers, else why not."""
-        return await self.db.ping(timeout_s)
+class Store(IncidentReads):
+    """Conditional writes of incidents and their timelines, over the reads of `IncidentReads`."""
 
     # ------------------------------------------------------------------ incidents
     async def create(
@@ -83,7 +65,7 @@ class Store:
                             summary=summary,
                             impact=impact,
                             services=services,
-                            status=Status.TRIGGERED.value,
+                            status=IncidentStatus.TRIGGERED.value,
                             channel=channel,
                             opened_by=opened_by,
                             opened_at=opened,
@@ -116,38 +98,6 @@ class Store:
                     alert_groups.update().where(alert_groups.c.id == alert_episode).values(incident_id=row["id"])
                 )
         return _incident(row)
-
-    async def get(self, incident_id: int) -> Incident | None:
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(incidents.select().where(incidents.c.id == incident_id))).mappings().first()
-        return _incident(row) if row else None
-
-    async def incidents(self, open_only: bool = True, limit: int = 20) -> list[Incident]:
-        q = incidents.select().order_by(incidents.c.id.desc()).limit(limit)
-        if open_only:
-            q = q.where(incidents.c.status != Status.RESOLVED.value)
-        async with self.engine.connect() as conn:
-            return [_incident(r) for r in (await conn.execute(q)).mappings()]
-
-    async def _newest_open(self, where: Any, resolved_too: bool = False) -> Incident | None:
-        if not resolved_too:
-            where = sa.and_(where, incidents.c.status != Status.RESOLVED.value)
-        q = incidents.select().where(where).order_by(incidents.c.id.desc()).limit(1)
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(q)).mappings().first()
-        return _incident(row) if row else None
-
-    async def open_in_channel(self, channel: str) -> Incident | None:
-        """The newest unresolved incident announced in `channel`."""
-        return await self._newest_open(incidents.c.channel == channel)
-
-    async def newest_in_channel(self, channel: str) -> Incident | None:
-        """The newest incident announced in `channel`, resolved or not."""
-        return await self._newest_open(incidents.c.channel == channel, resolved_too=True)
-
-    async def open_for_key(self, key: str) -> Incident | None:
-        """The unresolved incident opened for an external key (e.g. an Alertmanager group key)."""
-        return await self._newest_open(incidents.c.external_key == key)
 
     async def _transition(
         self,
@@ -197,12 +147,12 @@ class Store:
         at = now()
         return await self._transition(
             incident_id,
-            incidents.c.status == Status.TRIGGERED.value,
+            incidents.c.status == IncidentStatus.TRIGGERED.value,
             user,
             TimelineKind.ACK,
             f"acknowledged{' ' + how if how else ''}; escalation stopped",
             pager_event=PagerEvent.ACKNOWLEDGE.value,
-            status=Status.ACKNOWLEDGED.value,
+            status=IncidentStatus.ACKNOWLEDGED.value,
             acked_by=user,
             acked_at=at,
             escalation_id=None,
@@ -216,13 +166,13 @@ class Store:
         held by the caller for `held_s` seconds."""
         return await self._transition(
             incident_id,
-            incidents.c.status != Status.RESOLVED.value,
+            incidents.c.status != IncidentStatus.RESOLVED.value,
             user,
             TimelineKind.RESOLVE,
             "resolved",
             pager_event=PagerEvent.RESOLVE.value,
             owes=(Kind.CHECKLIST, held_s),
-            status=Status.RESOLVED.value,
+            status=IncidentStatus.RESOLVED.value,
             resolved_by=user,
             resolved_at=now(),
             escalation_id=None,
@@ -237,7 +187,7 @@ class Store:
         return await self._transition(
             incident_id,
             sa.and_(
-                incidents.c.status == Status.ACKNOWLEDGED.value,
+                incidents.c.status == IncidentStatus.ACKNOWLEDGED.value,
                 incidents.c.acked_at == acked_at,
                 incidents.c.ack_due_at <= now(),
             ),
@@ -251,7 +201,7 @@ class Store:
         """Acknowledged -> triggered by hand (escalate now), only from the state the user saw."""
         return await self._transition(
             incident_id,
-            sa.and_(incidents.c.status == Status.ACKNOWLEDGED.value, incidents.c.version == version),
+            sa.and_(incidents.c.status == IncidentStatus.ACKNOWLEDGED.value, incidents.c.version == version),
             "alp",
             TimelineKind.RETRIGGER,
             "escalated while acknowledged",
@@ -261,7 +211,7 @@ class Store:
     @staticmethod
     def _resumed(escalation_id: str, step: int) -> dict[str, Any]:
         return {
-            "status": Status.TRIGGERED.value,
+            "status": IncidentStatus.TRIGGERED.value,
             "escalation_id": escalation_id,
             "next_step": step,
             "next_due_at": now(),
@@ -284,7 +234,7 @@ class Store:
                         .where(
                             incidents.c.id == incident_id,
                             incidents.c.escalation_id == escalation_id,
-                            incidents.c.status == Status.TRIGGERED.value,
+                            incidents.c.status == IncidentStatus.TRIGGERED.value,
                             incidents.c.next_step == step,
                         )
                         .values(
@@ -305,7 +255,11 @@ class Store:
         return _incident(row)
 
     async def remind(
-        self, incident_id: int, due: datetime, next_at: datetime | None, status: Status = Status.ACKNOWLEDGED
+        self,
+        incident_id: int,
+        due: datetime,
+        next_at: datetime | None,
+        status: IncidentStatus = IncidentStatus.ACKNOWLEDGED,
     ) -> Incident | None:
         """Take the reminder due at `due` (once, whoever tries) and set the next one; on a triggered
         incident (`status`) it is the warning before the manager's phone, taken once (`next_at` None)."""
@@ -327,37 +281,6 @@ class Store:
                 .first()
             )
         return _incident(row) if row else None
-
-    async def due(self, at: datetime) -> dict[str, list[Incident]]:
-        """What the reconciler has to do at `at`: "announce", "step", "ack_timeout", "reminder", "warning"."""
-        c = incidents.c
-        acked = c.status == Status.ACKNOWLEDGED.value
-        wheres = {
-            "announce": sa.and_(c.announced.is_(False), c.status != Status.RESOLVED.value),
-            "step": sa.and_(c.status == Status.TRIGGERED.value, c.next_due_at <= at),
-            "ack_timeout": sa.and_(acked, c.ack_due_at <= at),
-            "reminder": sa.and_(acked, c.remind_at <= at),
-            "warning": sa.and_(c.status == Status.TRIGGERED.value, c.remind_at <= at),
-        }
-        async with self.engine.connect() as conn:
-            return {
-                k: [_incident(r) for r in (await conn.execute(incidents.select().where(w).order_by(c.id))).mappings()]
-                for k, w in wheres.items()
-            }
-
-    async def next_due(self) -> datetime | None:
-        """The earliest step, ack timeout or reminder due on any open incident."""
-        c = incidents.c
-        async with self.engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(sa.func.min(c.next_due_at), sa.func.min(c.ack_due_at), sa.func.min(c.remind_at)).where(
-                        c.status != Status.RESOLVED.value
-                    )
-                )
-            ).one()
-        times = [aware(t) for t in row if t is not None]
-        return min(times) if times else None  # type: ignore[type-var]
 
     async def claim_announcement(self, incident_id: int) -> bool:
         async with self.engine.begin() as conn:
@@ -409,10 +332,6 @@ class Store:
     async def log(self, incident_id: int, actor: str, kind: str, text: str, data: dict[str, Any] | None = None) -> None:
         async with self.engine.begin() as conn:
             await add_entry(conn, incident_id, actor, kind, text, data)
-
-    async def timeline(self, incident_id: int) -> list[TimelineEntry]:
-        async with self.engine.connect() as conn:
-            return await entries(conn, incident_id)
 
 
 __all__ = ["Database", "Store", "aware", "migrate", "now", "sqlalchemy_url"]

@@ -1,0 +1,249 @@
+"""The leader's reconciler: the timer side of the ladder.
+
+The holder of an expiring lease (`escalation.ladder.leader`) reconciles at start, on taking the lead,
+every `leader_poll_s` and whenever something falls due sooner: it fires every due step (`_advance`:
+the **ladder's next step**, stored by `escalation.state.store.Store.advance`), ack timeout, reminder and
+warning, posts announcements nobody made, and retries every due page. `Escalator`
+(`escalation.ladder.engine`) builds the parts below and adds the incident API on top.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from escalation.config import EscalationSettings
+from escalation.ladder.delivery import Delivery
+from escalation.ladder.leader import Lease
+from escalation.ladder.notify import Notifier
+from escalation.ladder.owed import OwedEffects
+from escalation.ladder.pages import next_page
+from escalation.model import Incident, IncidentStatus, TimelineKind
+from escalation.state.db import now
+from escalation.state.outbox import Outbox, PageKey
+from escalation.state.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class Reconciler:
+    """Fires what falls due on the incidents, while this replica leads. Its parts are set by
+    `Escalator.__init__`; events for metrics go to `on_event`."""
+
+    store: Store
+    outbox: Outbox
+    cfg: EscalationSettings
+    notifier: Notifier
+    lease: Lease
+    delivery: Delivery
+    owed: OwedEffects
+    on_event: Callable[[str, dict[str, Any]], None] | None
+    leader_duties: list[Callable[[], Awaitable[object]]]
+    _runs: bool
+    _loop: asyncio.Task[None] | None
+    _wake: asyncio.Event
+    _stopping: bool
+    _was_leading: bool
+    _renewed: float
+
+    @property
+    def leading(self) -> bool:
+        return self.lease.held
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self, lead: bool = True) -> None:
+        """Start reconciling. `lead=False` (the terminal `alp`) only records; the bot delivers."""
+        if not lead:
+            return
+        self._runs = True
+        await self._tick()
+        self._loop = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        """Let the reconciler finish the pass it is in (a database call is never cut off midway),
+        let deliveries in flight finish, then give the lease up."""
+        self._stopping = True
+        self._wake.set()
+        if self._loop:
+            await self._loop
+        await self.delivery.drain(timeout_s=5)
+        if self._runs:
+            await self.lease.release()
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            await self._sleep()
+            if self._stopping:
+                return
+            try:
+                await self._tick()
+            except Exception:  # the loop must outlive any single failure (a database cut, a bug)
+                log.exception("escalation reconciler failed")
+
+    async def _sleep(self) -> None:
+        wait = self.cfg.leader_poll_s
+        self._wake.clear()  # before the reads: a wake-up while they wait on the database is not lost
+        if self._stopping:
+            return
+        if self.leading:
+            try:
+                soonest = [t for t in (await self.store.next_due(), await self.outbox.next_due()) if t is not None]
+            except Exception as err:
+                log.warning("reading due times: %s", err)
+                soonest = []
+            if soonest:
+                wait = max(0.05, min(wait, (min(soonest) - now()).total_seconds()))  # never a busy loop
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), wait)
+
+    async def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        if not self.lease.held or loop.time() - self._renewed >= self.cfg.leader_poll_s:
+            self._renewed = loop.time()
+            await self.lease.acquire()
+        if self.leading and not self._was_leading:
+            log.info("leading the escalation (lease held by %s)", self.lease.holder)
+        elif self._was_leading and not self.leading:
+            log.warning("lost the escalation lease; reconciling stops until it is back")
+        self._was_leading = self.leading
+        if self.leading:
+            await self.reconcile()
+
+    def emit(self, kind: str, data: dict[str, Any]) -> None:
+        if self.on_event is not None:
+            self.on_event(kind, data)
+
+    async def reconcile(self) -> None:
+        """Do everything that is due: announcements, ack timeouts, reminders, steps, page retries."""
+        # owed side effects first: an announcement a dead replica owed is posted before any page,
+        # so the pages go into its thread
+        await self.owed.carry_out_due(lambda: self.leading)
+        due = await self.store.due(now())
+        for inc in due["announce"]:
+            if self.leading:
+                await self._announce(inc)
+        for inc in due["ack_timeout"]:
+            if self.leading:
+                await self._ack_timeout(inc)
+        for inc in due["reminder"]:
+            if self.leading:
+                await self._remind(inc)
+        for inc in due["warning"]:
+            if self.leading:
+                await self._warn(inc)
+        for inc in due["step"]:
+            if self.leading:
+                await self._advance(inc, timed=True)
+        for key in await self.outbox.due(now()):
+            if self.leading:
+                self.delivery.start(key)
+        for duty in self.leader_duties:
+            if self.leading:
+                try:
+                    await duty()
+                except Exception:
+                    log.exception("leader duty %s failed", getattr(duty, "__qualname__", duty))
+
+    async def _advance(self, inc: Incident, timed: bool = False) -> Incident | None:
+        """Move `inc` past its next step (once, whoever tries) and hand the step's page to delivery."""
+        step = inc.next_step
+        if inc.escalation_id is None or step >= len(inc.ladder):
+            return None
+        following = now() + timedelta(seconds=inc.ladder[step + 1].delay_s) if step + 1 < len(inc.ladder) else None
+        warn = self.cfg.manager_warning_s
+        phone_next = following is not None and inc.ladder[step + 1].via == "pager" and warn > 0
+        warn_at = max(now(), following - timedelta(seconds=warn)) if following is not None and phone_next else None
+        new = await self.store.advance(inc.id, inc.escalation_id, step, following, warn_at)
+        if new is None:
+            return None
+        if timed and inc.next_due_at is not None:
+            self.emit("fired", {"lateness_s": max(0.0, (now() - inc.next_due_at).total_seconds())})
+        if self._runs:
+            self.delivery.start(PageKey(inc.id, inc.escalation_id, step))
+        else:
+            self._wake.set()
+        return new
+
+    async def _gap_moves_on(self, inc: Incident, step: int) -> None:
+        """A rung with nobody on call (escalation.oncall.paging): the next rung is due now."""
+        from escalation.oncall.paging import next_rung_due_now
+
+        if inc.escalation_id and await next_rung_due_now(self.store.db, inc.id, inc.escalation_id, step + 1):
+            self._wake.set()
+
+    async def _announce(self, inc: Incident, claimed: bool = False) -> None:
+        """Post the incident once, whoever tries; `claimed`: the announcement is already this caller's."""
+        if not claimed and not await self.store.claim_announcement(inc.id):
+            return
+        try:
+            where = await self.notifier.announce(inc)
+        except Exception as err:
+            log.warning("announcing %s failed: %s", inc.ref, err)
+            await self.store.log(inc.id, "alp", TimelineKind.ERROR, f"announcement failed: {err}")
+            return
+        if where:
+            new = await self.store.set_message(inc.id, where[1], where[0])
+            if new is not None and new.version != inc.version:  # acked, paged... while it was being posted
+                await self._refresh(new)
+        else:  # this notifier cannot announce (the terminal): leave it to the bot
+            await self.store.release_announcement(inc.id)
+
+    async def _ack_timeout(self, inc: Incident) -> None:
+        if inc.acked_at is None:
+            return
+        step = min(inc.next_step, len(inc.ladder) - 1)
+        new = await self.store.retrigger(inc.id, inc.acked_at, uuid.uuid4().hex, step)
+        if new is None:
+            return
+        await self._safely(
+            self.notifier.say(new, ":rotating_light: acknowledged but not resolved in time: escalation resumes")
+        )
+        await self._advance(new)
+
+    async def _remind(self, inc: Incident) -> None:
+        if inc.remind_at is None or inc.acked_at is None:
+            return
+        new = await self.store.remind(inc.id, inc.remind_at, now() + timedelta(seconds=self.cfg.reminder_s))
+        if new is None:
+            return
+        hours = (now() - inc.acked_at).total_seconds() / 3600
+        await self.store.log(inc.id, "alp", TimelineKind.REMINDER, f"still acknowledged after {hours:.1f}h")
+        await self._safely(
+            self.notifier.say(
+                new,
+                f":alarm_clock: {inc.ref} acknowledged by <@{inc.acked_by}> {hours:.1f}h ago and still not resolved",
+            )
+        )
+
+    async def _warn(self, inc: Incident) -> None:
+        """The thread says, `manager_warning_s` before, that the manager's phone is next (once)."""
+        if (
+            inc.remind_at is None
+            or await self.store.remind(inc.id, inc.remind_at, None, IncidentStatus.TRIGGERED) is None
+        ):
+            return
+        text = f"{next_page(inc)}: acknowledge now to stop the call"
+        await self.store.log(inc.id, "alp", TimelineKind.REMINDER, f"warned: next page {text}")
+        await self._safely(self.notifier.say(inc, f":telephone_receiver: Next page: {text}"))
+
+    async def _refresh(self, inc: Incident) -> None:
+        """Update the announcement until it shows the newest state: another replica may change the
+        incident while this one renders, and the last update must not be a stale one."""
+        for _ in range(5):
+            await self._safely(self.notifier.refresh(inc))
+            latest = await self.store.get(inc.id)
+            if latest is None or latest.version == inc.version:
+                return
+            inc = latest
+
+    @staticmethod
+    async def _safely(coro: Any) -> None:
+        try:
+            await coro
+        except Exception as err:
+            log.warning("notification failed: %s", err)
