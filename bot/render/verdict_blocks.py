@@ -39,10 +39,19 @@ def verdict_line(e: TimelineEntry) -> str:
 
 def verdict_blocks(entries: Sequence[TimelineEntry]) -> list[Block]:
     """The incident's verdicts: each check's newest, newest first, then up to `HISTORY` of those
-    they superseded; nothing when no check has run for it."""
+    they superseded (one line for verdicts that said the same, at its newest); nothing when no
+    check has run for it."""
     now, earlier = verdicts(list(entries))
     if not now:
         return []
+    said: set[tuple[str, str, str]] = set()
+    kept = []
+    for e in earlier:  # newest first: a re-check that found the same again is listed once, at its newest
+        what = (str(e.data.get("target")), str(e.data.get("severity")), str((e.data.get("findings") or [""])[0]))
+        if what not in said:
+            said.add(what)
+            kept.append(e)
+    earlier = kept
     blocks = [section("*Verdicts, newest first*\n" + "\n".join(f"• {verdict_line(e)}" for e in now))]
     if earlier:
         more = f" (+{len(earlier) - HISTORY} older)" if len(earlier) > HISTORY else ""
