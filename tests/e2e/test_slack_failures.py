@@ -53,7 +53,10 @@ def confirmation(slack: FakeSlack, channel: str, contains: str) -> dict[str, str
 def test_a_mention_in_a_group_name_is_shown_escaped(lbot, fake_slack):
     cmd(lbot, fake_slack, "check kafka-lag --group <!channel>", channel="CESC1")
     final = fake_slack.wait_for(
-        "chat.update", lambda c: c.args.get("channel") == "CESC1" and "kafka-lag" in c.args.get("text", "")
+        "chat.update",
+        lambda c: (
+            c.args.get("channel") == "CESC1" and c.args.get("text", "").startswith("kafka-lag:")
+        ),  # the report, not a progress update
     )
     raw = json.dumps(final.args["blocks"])
     assert "<!channel>" not in raw and "&lt;!channel&gt;" in raw
@@ -257,7 +260,10 @@ def test_a_finding_button_clicked_in_another_channel_is_refused(lbot, fake_slack
     asyncio.run(lagging())
     cmd(lbot, fake_slack, "check kafka-lag --group " + unique, channel="CHOME")
     final = fake_slack.wait_for(
-        "chat.update", lambda c: c.args.get("channel") == "CHOME" and "kafka-lag" in c.args.get("text", "")
+        "chat.update",
+        lambda c: (
+            c.args.get("channel") == "CHOME" and c.args.get("text", "").startswith("kafka-lag:")
+        ),  # the report, not a progress update
     )
     values = [
         e["value"]
