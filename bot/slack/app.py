@@ -43,6 +43,7 @@ from bot.slack.client import (
 from bot.slack.incidents import register_incident_handlers
 from bot.slack.report_message import rendered
 from bot.slack.verbs import SlashCall, Verbs
+from commands.cpu import off_loop
 from commands.params import UsageError
 from commands.redact import redact
 from commands.registry import CHECKS, CheckContext
@@ -106,8 +107,8 @@ class Reply:
             shown = content[:ATTACH_CHUNK]
             more = len(content) - len(shown)
             left = f"\n… and {more} more characters: the bot cannot upload files here" if more else ""
-            try:
-                text = f"{title} (no file upload here):\n" + code(shown) + left
+            try:  # masking and escaping foreign text: CPU, off the loop (30,000-character lines)
+                text = f"{title} (no file upload here):\n" + await off_loop(code, shown) + left
                 ensure_ok(await self.respond(text=text, replace_original=False, response_type="in_channel"))
             except Exception as err:
                 log.error("lost %s to %s: response_url: %s", filename, self.channel, reason(err))
@@ -115,7 +116,8 @@ class Reply:
         chunks = [content[i : i + ATTACH_CHUNK] for i in range(0, len(content), ATTACH_CHUNK)] or [""]
         for n, chunk in enumerate(chunks, 1):
             head = f"{title} ({n}/{len(chunks)}):\n" if len(chunks) > 1 else f"{title}:\n"
-            await deliver(self.client, self.channel, head + code(chunk), thread_ts=self.ts, what=f"{filename} part {n}")
+            body = await off_loop(code, chunk)  # masking and escaping: CPU, off the loop
+            await deliver(self.client, self.channel, head + body, thread_ts=self.ts, what=f"{filename} part {n}")
 
     async def attach_image(self, png: bytes, filename: str, title: str) -> None:
         """Upload a picture (a chart) in the message's thread; not possible through response_url.

@@ -23,6 +23,7 @@ from aiokafka.protocol.admin import ApiVersionRequest
 from aiokafka.structs import OffsetAndMetadata
 
 from commands.backends.errors import BackendError, BackendRefused, BackendUnreachable
+from commands.backends.kafka_clients import Clients
 from commands.backends.kafka_control import count_control
 from commands.backends.kafka_protocol import (
     ClassicDescribe,
@@ -134,6 +135,19 @@ class KafkaProbe:
         self.consumer = AIOKafkaConsumer(
             **common, client_id="alp-offsets", group_id=None, enable_auto_commit=False, fetch_max_wait_ms=20
         )
+        # What a read_committed consumer could read between a committed offset and the log end:
+        # records of aborted transactions and transaction markers are never delivered to it, so
+        # they are not lag (started only when a gap is read: commands.backends.kafka_control).
+        self.committed_reader = AIOKafkaConsumer(
+            **common,
+            client_id="alp-read-committed",
+            group_id=None,
+            enable_auto_commit=False,
+            fetch_max_wait_ms=20,
+            isolation_level="read_committed",
+        )
+        self._clients = Clients(self.admin, self.consumer, timeout_s=timeout_s)
+        self._reader_clients: Clients | None = None  # the read_committed consumer's, once started
         self._coordinators: dict[str, int] = {}
 
     async def _call(self, what: str, coro: Any) -> Any:
@@ -145,12 +159,7 @@ class KafkaProbe:
             raise backend_error(what, err, self.bootstrap, self.timeout_s) from err
 
     async def __aenter__(self) -> KafkaProbe:
-        try:
-            await self._call("connect", self.admin.start())
-            await self._call("connect", self.consumer.start())
-        except BaseException:
-            await self.close()
-            raise
+        await self._clients.start(self._call)
         return self
 
     async def __aexit__(
@@ -158,12 +167,19 @@ class KafkaProbe:
     ) -> None:
         await self.close()
 
+    async def reader(self) -> AIOKafkaConsumer:
+        """The read_committed consumer, started on first use."""
+        if self._reader_clients is None:
+            self._reader_clients = Clients(self.committed_reader, timeout_s=self.timeout_s)
+            await self._reader_clients.start(self._call)
+        return self.committed_reader
+
     async def close(self) -> None:
-        for closer in (self.consumer.stop, self.admin.close):
-            try:
-                await asyncio.wait_for(closer(), self.timeout_s)
-            except Exception:  # closing a half-open client must not hide the real error
-                pass
+        """Close the clients and every connection they made, also when cancelled meanwhile
+        (`kafka_clients.Clients`); a failure to close is not raised (it would hide the real error)."""
+        if self._reader_clients is not None:
+            await self._reader_clients.close()
+        await self._clients.close()
 
     async def cluster(self) -> ClusterState:
         """describe_cluster plus ApiVersions (what kafka-broker-api-versions shows)."""
@@ -293,7 +309,7 @@ class KafkaProbe:
             await self._call("metadata", self.consumer._client.set_topics(topics))
             ends = await self._call("end offsets", self.consumer.end_offsets(partitions))
             starts = await self._call("start offsets", self.consumer.beginning_offsets(partitions))
-            await count_control(self.consumer, self._call, groups, ends, min(1.0, self.timeout_s))
+            await count_control(self.reader, self._call, groups, ends, min(1.0, self.timeout_s))
         return Snapshot(time.time(), groups, ends, starts)
 
     async def produce_times(
@@ -356,15 +372,17 @@ async def commit_offsets(bootstrap: str, group: str, offsets: dict[TopicPartitio
         request_timeout_ms=int(timeout_s * 1000),
     )
     what = f"commit offsets of {group}"
+    clients = Clients(consumer, timeout_s=timeout_s)
+
+    async def bounded(_what: str, aw: Any) -> Any:
+        return await asyncio.wait_for(aw, timeout_s)
+
     try:
-        await asyncio.wait_for(consumer.start(), timeout_s)
+        await clients.start(bounded)
         consumer.assign(list(offsets))
         commit = consumer.commit({tp: OffsetAndMetadata(o, "") for tp, o in offsets.items()})
         await asyncio.wait_for(commit, timeout_s * 2)  # aiokafka retries some refusals: bound them
     except Exception as err:
         raise backend_error(what, err, bootstrap, timeout_s) from err
     finally:
-        try:
-            await asyncio.wait_for(consumer.stop(), timeout_s)
-        except Exception:  # closing a half-open client must not hide the real error
-            pass
+        await clients.close()
