@@ -202,11 +202,18 @@ async def serve(settings: Settings) -> None:
     store = Store(db)
     pacer = Pacer(settings.alertmanager.post_rate_per_s, settings.alertmanager.post_burst)  # one pace per channel
     messages = GroupMessages(
-        settings, client, groups, store.get, pacer, AlertMetrics(metrics.registry), move_announcement=store.set_message
+        settings,
+        client,
+        groups,
+        store.get,
+        pacer,
+        AlertMetrics(metrics.registry),
+        move_announcement=store.set_message,
+        timeline=store.timeline,
     )
     # the masking rule set compiles once (about a second), in a worker thread, before the first text needs it
     await asyncio.to_thread(format_spans, "")
-    notifier = AlertNotifier(client, settings, groups, messages)
+    notifier = AlertNotifier(client, settings, groups, messages, store.timeline)
     calendars = Calendars(settings.oncall, SlackPeople(client))  # imported on-call calendars, read in `oncall`
     directory = directory_of(settings, db, calendars)  # who is on call: the ladder, /alp oncall, the feed
     escalator = Escalator(

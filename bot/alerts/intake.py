@@ -332,6 +332,8 @@ class AlertIntake:
             rendered.blocks = [b for b in rendered.blocks if b.get("block_id") != "incident_from_report"]
         group.route["report_blocks"] = rendered.blocks
         group.route["report_target"] = report.target
+        group.route["report_read_at"] = report.started_at.isoformat()  # a newer verdict supersedes it
+        group.route["report_severity"] = report.severity.value
         return rendered
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.alerts.group_messages import BUTTON_TTL_S, GroupMessages
+from bot.alerts.group_messages import BUTTON_TTL_S, GroupMessages, TimelineReader
 from bot.render.alert_blocks import clear_alerts_blocks
 from bot.settings import Settings
 from bot.slack.incidents import SlackNotifier
@@ -22,9 +22,14 @@ class AlertNotifier(SlackNotifier):
     """The Slack notifier, plus "Clear any alerts" under the checklist of an alert-born incident."""
 
     def __init__(
-        self, client: AsyncWebClient, settings: Settings, groups: AlertGroups, messages: GroupMessages
+        self,
+        client: AsyncWebClient,
+        settings: Settings,
+        groups: AlertGroups,
+        messages: GroupMessages,
+        timeline: TimelineReader | None = None,
     ) -> None:
-        super().__init__(client, settings.escalation.incident_channel)
+        super().__init__(client, settings.escalation.incident_channel, timeline)
         self.groups = groups
         self.am = Alertmanager(settings.alertmanager.url, settings.timeouts.probe_s)
         secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "alp"
@@ -57,6 +62,8 @@ class AlertNotifier(SlackNotifier):
     async def refresh(self, inc: Incident) -> None:
         if not await self.messages.refresh(inc):
             await super().refresh(inc)
+        else:
+            await self.supersede_reports(inc)
 
     async def checklist(self, inc: Incident) -> None:
         await super().checklist(inc)

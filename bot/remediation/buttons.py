@@ -57,7 +57,7 @@ class SlackRemediation:
         notifier = SlackFlowNotifier(settings, client, self.authz, self.token)
         self.flow = RemediationFlow(
             settings,
-            StateRequestLog(escalator.store, escalator.engaged),
+            StateRequestLog(escalator.store, escalator.engaged, escalator.verdict_recorded),
             self.authz,
             notifier,
             self._count,

@@ -333,7 +333,8 @@ async def run_in_channel(
             name = "-".join(str(x) for x in (request.target, report.data.get("service")) if x)
             await reply.attach(made.raw, f"{name}.log", f"{name}: {made.raw_count} line(s) read")
         metrics.outcomes.labels(target=request.target, severity=report.severity.value).inc()
-        await link_to_incident(escalator, request, command, report)
+        where = {"channel": reply.channel, "ts": reply.ts} if reply.ts else None
+        await link_to_incident(escalator, request, command, report, where)
     except (*SLACK_ERRORS, TimeoutError) as err:
         outcome = "error"
         log.error("could not answer /alp %s: %s", request.target, reason(err))
@@ -343,12 +344,19 @@ async def run_in_channel(
 
 
 async def link_to_incident(
-    escalator: Escalator, request: CheckRequest, command: dict[str, Any], report: Report
+    escalator: Escalator,
+    request: CheckRequest,
+    command: dict[str, Any],
+    report: Report,
+    message: dict[str, str] | None = None,
 ) -> None:
-    """A check run for an incident (`--incident`, or in its channel) joins its steps and evidence."""
+    """A check run for an incident (`--incident`, or in its channel) joins its steps and evidence;
+    `message` ({channel, ts}: where its report was posted) is marked superseded by a newer verdict."""
     user = command.get("user_id", "alp")
     params = request.params.model_dump(mode="json", exclude_defaults=True)
     text, data = report.verdict(f"asked by <@{user}>", params)
+    if message:
+        data["message"] = message
     if not request.incident:
         await escalator.record_in_channel(command["channel_id"], user, "check", text, data)
         return

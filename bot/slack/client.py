@@ -30,6 +30,7 @@ from slack_sdk.webhook import WebhookResponse
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.render.escape import ZWSP, escape
+from bot.render.report_blocks import tables_as_text
 from commands.redact import redact
 
 log = logging.getLogger("alp.slack")
@@ -167,6 +168,16 @@ async def deliver(
             reasons.append(f"{'chat.update' if update else 'chat.postMessage'}: {reason(err)}")
             if reason(err) not in TOO_BIG:
                 continue
+        if blocks and any(b.get("type") == "table" for b in blocks):  # a workspace that refuses table blocks
+            try:
+                blocks = tables_as_text(blocks)
+                out = await call(update, True)
+                log.warning("%s to %s: its table block was refused, sent as text", what, channel)
+                return out
+            except SLACK_ERRORS as err:
+                reasons.append(f"tables as text: {reason(err)}")
+                if reason(err) not in TOO_BIG:
+                    continue
         try:  # Slack refused the blocks: the text alone, and the content as a file
             out = await call(update, False)
             await client.files_upload_v2(

@@ -278,24 +278,40 @@ class Escalator(Reconciler):
             await self._safely(self.notifier.say(inc, f":memo: <@{user}>: ", text))
 
     async def record(self, incident_id: int, user: str, kind: str, text: str, data: dict[str, Any]) -> None:
-        """A check or action run for the incident: its 'steps taken' and 'evidence'."""
+        """A check or action run for the incident: its 'steps taken' and 'evidence'; a check's
+        verdict updates the incident's messages (`verdict_recorded`)."""
         await self.store.log(incident_id, user, kind, text, data)
+        if kind == TimelineKind.CHECK:
+            await self.verdict_recorded(incident_id)
 
     async def record_in_channel(
         self, channel: str, user: str, kind: str, text: str, data: dict[str, Any]
     ) -> int | None:
         """`record` on the channel's open incident, if it has one (one statement): its id, or None."""
-        return await add_entry_in_channel(self.store.engine, channel, user, kind, text, data)
+        found = await add_entry_in_channel(self.store.engine, channel, user, kind, text, data)
+        if found is not None and kind == TimelineKind.CHECK:
+            await self.verdict_recorded(found)
+        return found
+
+    async def verdict_recorded(self, incident_id: int) -> None:
+        """A new verdict joined the incident: every message that shows its verdicts (the
+        announcement or its alert group's message, the report messages it superseded) is updated."""
+        inc = await self.store.get(incident_id)
+        if inc is not None:
+            await self._refresh(inc)
 
     async def recheck(self, inc: Incident, why: str) -> int:
         """Run the incident's checks again (at most `page_recheck_s`), each verdict recorded with `why`."""
         if self.run_check is None:
             return 0
         try:
-            return await recheck(self.store, inc, self.run_check, why, self.cfg.page_recheck_s)
+            done = await recheck(self.store, inc, self.run_check, why, self.cfg.page_recheck_s)
         except Exception as err:  # a page or a resolution never fails for want of a fresh verdict
             log.warning("%s: re-running its checks %s failed: %s", inc.ref, why, err)
             return 0
+        if done:
+            await self.verdict_recorded(inc.id)
+        return done
 
     async def superseded(self, channel: str, target: str, read_at: datetime) -> str | None:
         """Why a remedy button under a `target` report read at `read_at` must not act (escalation.ladder.recheck)."""

@@ -231,17 +231,19 @@ class FakeSlack:
                 and c.response.get("ok")
             ]
             return {"ok": True, "messages": [{"text": c.args.get("text"), "ts": c.response.get("ts")} for c in posted]}
-        if method == "conversations.history":  # the channel's top-level messages
+        if method == "conversations.history":  # the channel's top-level messages, as last updated
             posted = [
                 c
                 for c in self.called("chat.postMessage")
                 if c.args.get("channel") == args.get("channel") and not c.args.get("thread_ts") and c.response.get("ok")
             ]
+            latest = {str(c.args.get("ts")): c for c in self.called("chat.update") if c.response.get("ok")}
+            shown = [latest.get(str(c.response.get("ts")), c) for c in posted]
             return {
                 "ok": True,
                 "messages": [
-                    {"text": c.args.get("text"), "ts": c.response.get("ts"), "blocks": c.args.get("blocks") or []}
-                    for c in posted
+                    {"text": s.args.get("text"), "ts": c.response.get("ts"), "blocks": s.args.get("blocks") or []}
+                    for c, s in zip(posted, shown, strict=True)
                 ],
             }
         if method == "apps.connections.open":

@@ -233,7 +233,7 @@ def test_a_long_confirmation_names_what_fits_says_how_many_more_and_attaches_all
     assert spec is not None
     lines = [f"user.attempts-with-a-long-topic-name partition {p}: committed 1 -> end 1000" for p in range(120)]
     _, blocks = ui.confirmation(spec, _request(lines, {"group": "g1"}), "everyone", "c", "x", False)
-    preview = mrkdwn_texts(blocks)[1]
+    preview = next(t for t in mrkdwn_texts(blocks) if "more" in t and t.startswith("• "))  # under the buttons
     assert len(preview) <= MAX_SECTION
     shown = [line for line in lines if escape(line) in preview]
     more = int(re.search(r"and (\d+) more", preview)[1])  # type: ignore[index]
