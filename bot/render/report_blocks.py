@@ -16,7 +16,7 @@ from slack_sdk.models.blocks import TableBlock
 from bot.render.blocks import INVALID, Block, actions, button, context, header, section
 from bot.render.escape import ZWSP, code, escape, inline
 from bot.render.report_text import lifted, ok_count_line, render_text, table_lines
-from commands.report import ALWAYS_SHOWN, Code, Fields, Finding, Report, Severity, Table, Text
+from commands.report import ALWAYS_SHOWN, Code, Fields, Finding, Report, Severity, Table, Text, one_line
 
 EMOJI = {
     Severity.OK: ":white_check_mark:",
@@ -123,12 +123,12 @@ def _table(table: Table, tables: list[Block]) -> tuple[str, Block | None]:
 
 def table_block(table: Table) -> Block:
     """Slack's table block (a header row, then the rows), cells as raw text (masked already; Slack
-    does not parse raw text, and a `<` is followed by a zero-width space all the same, so no
+    does not parse raw text; a line break shown as `\\n`, one cell one line; a `<` is followed by a zero-width space all the same, so no
     `<!channel>` from a foreign name is ever in a message as it would be written to mention)."""
     rows = [table.columns, *table.rows]
     cells = [
         [
-            {"type": "raw_text", "text": ((row[i] if i < len(row) else "") or "-").replace("<", "<" + ZWSP)}
+            {"type": "raw_text", "text": one_line((row[i] if i < len(row) else "") or "-").replace("<", "<" + ZWSP)}
             for i in range(len(table.columns))
         ]
         for row in rows
