@@ -108,8 +108,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(_runbook(args[1:], as_json))
     if _fast_check(args, as_json, chart):
         return
-    import bot.oncall_check  # noqa: F401  (registers `check oncall`)
-    import commands.checks  # noqa: F401  (registers the check targets)
+    import commands.catalogue  # noqa: F401  (every check target, step and action)
+    from bot.oncall_check import oncall_evidence
 
     _load_runbook_files()
     from bot.router import (
@@ -145,7 +145,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(_with_state_store(request, settings, as_json, yes))
     assert isinstance(request, CheckRequest)
     report = asyncio.run(
-        run_check(request.spec, CheckContext(settings, _progress, audit_reader=_changes_since), request.params)
+        run_check(
+            request.spec,
+            CheckContext(settings, _progress, audit_reader=_changes_since, oncall=oncall_evidence),
+            request.params,
+        )
     )
     print(report.to_json() if as_json else render_text(report, request.show_all), end="" if not as_json else "\n")
     if chart is not None:

@@ -9,8 +9,10 @@ from datetime import datetime, timedelta
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.oncall_check import oncall_evidence
 from bot.settings import Settings
-from commands.registry import CHECKS, CheckContext, NoParams
+from commands.catalogue import CHECKS
+from commands.registry import CheckContext, NoParams
 from commands.report import Severity
 from commands.runner import run_check
 from escalation.oncall.config import Schedule
@@ -37,7 +39,7 @@ class HandoffWork:
         spec = CHECKS.get("health")
         if spec is None:
             return []
-        report = await run_check(spec, CheckContext(self.settings), NoParams())
+        report = await run_check(spec, CheckContext(self.settings, oncall=oncall_evidence), NoParams())
         bad = (Severity.CRITICAL, Severity.UNKNOWN)
         return [f"{f.severity.value.upper()}: {f.title}" for f in report.findings if f.severity in bad][:10]
 

@@ -28,6 +28,7 @@ from bot.alerts.intake import AlertIntake
 from bot.alerts.notifier import AlertNotifier
 from bot.alerts.silences import alert_intake
 from bot.metrics import AlertMetrics, Metrics
+from bot.oncall_check import oncall_evidence
 from bot.oncall_feed import feed_route
 from bot.oncall_groups import SlackGroups
 from bot.oncall_handoff import HandoffWork
@@ -184,8 +185,7 @@ async def serve(settings: Settings) -> None:
     the state store, the escalation reconciler (it takes the leader lease) and the lag watcher, and
     stop them in reverse order on the way out, whether the bot was asked to stop or a later start-up
     step failed (the port taken): no reconciler is left running, the lease is given up."""
-    import bot.oncall_check  # noqa: F401  (registers `check oncall`)
-    import commands.checks  # noqa: F401  (registers the check targets)
+    import commands.catalogue  # noqa: F401  (every check target, step and action)
     from commands.backends.kube import preload
 
     preload()  # a second of imports now, instead of a blocked event loop in the first check
@@ -219,7 +219,7 @@ async def serve(settings: Settings) -> None:
     sync = GroupSync(db, directory, SlackGroups(client), escalator.lease.holder, settings.timeouts.probe_s)
     handoffs = HandoffScheduler(directory, lambda: escalator.leading, HandoffWork(settings, sync, client))
     on_change(escalator, lambda: handoffs.wake("override"))
-    escalator.run_check = check_runner(settings)  # pages and resolutions re-run the incident's checks
+    escalator.run_check = check_runner(settings, oncall_evidence)  # pages and resolutions re-run the incident's checks
     flow = SlackRemediation(settings, client, escalator, metrics)  # the one remediation flow: commands, clicks, alerts
     app = build_app(settings, metrics, escalator, flow)
     intake = alert_intake(settings, app, groups, messages, flow)

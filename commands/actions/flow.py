@@ -42,7 +42,7 @@ from commands.backends.errors import BackendError
 from commands.config import ChecksConfig
 from commands.params import UsageError
 from commands.redact import redact, redact_data
-from commands.registry import CHECKS, AuditReader, CheckContext
+from commands.registry import AuditReader, CheckContext, OncallEvidence
 from commands.runner import run_check
 
 log = logging.getLogger(__name__)
@@ -59,9 +59,11 @@ class RemediationFlow:
         notifier: FlowNotifier,
         count: Callable[[str, str], None] | None = None,
         audit_reader: AuditReader | None = None,
+        oncall: OncallEvidence | None = None,
     ) -> None:
         self.cfg, self.log, self.authorizer, self.notifier, self.count = cfg, log, authorizer, notifier, count
         self.audit_reader = audit_reader  # for the checks that verify an action (their changes line)
+        self.oncall = oncall  # likewise (health's on-call line)
 
     async def audit(
         self, actor: str, event: str, action: str, params: dict[str, Any], result: str = "", channel: str = ""
@@ -275,12 +277,16 @@ class RemediationFlow:
 
     async def verify(self, spec: ActionSpec, req: ActionRequest) -> None:
         """Re-run the related check (kafka-lag: for the group acted on) and show its report."""
+        from commands.catalogue import CHECKS  # every target an action may name
+
         check = CHECKS.get(spec.verify or "")
         if check is None:
             return
         raw = {"group": req.params["group"]} if spec.verify == "kafka-lag" and "group" in req.params else {}
         report = await run_check(
-            check, CheckContext(self.cfg, audit_reader=self.audit_reader), check.params.model_validate(raw)
+            check,
+            CheckContext(self.cfg, audit_reader=self.audit_reader, oncall=self.oncall),
+            check.params.model_validate(raw),
         )
         text, data = report.verdict(f"after {label(spec.name, req.params)}", raw)
         await self.log.record_step(req.channel, "alp", text, data, kind="check")
