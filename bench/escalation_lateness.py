@@ -214,7 +214,7 @@ async def slack_window(n: int) -> None:
 
     from bot.slack.incidents import SlackNotifier
     from escalation.ladder.pages import build_page
-    from escalation.model import Status
+    from escalation.model import IncidentStatus
     from escalation.state.db import now
     from tests.support.slack_fake import FakeSlack
 
@@ -224,7 +224,9 @@ async def slack_window(n: int) -> None:
         step = Step("primary", "@devops-oncall", "slack", 0, ("U0PRIMARY",))
         windows = []
         for i in range(n):
-            inc = Incident(i, Priority.P0, "x", "", [], Status.TRIGGERED, "C1", "U1", now(), [step], message_ts="1.1")
+            inc = Incident(
+                i, Priority.P0, "x", "", [], IncidentStatus.TRIGGERED, "C1", "U1", now(), [step], message_ts="1.1"
+            )
             fake.reset()
             await notifier.page(inc, step, build_page(inc, step, []))
             dm = next(c for c in fake.called("chat.postMessage") if c.args["channel"].startswith("D"))

@@ -19,7 +19,7 @@ from bot.oncall_request import OncallRequest as OncallRequest
 from bot.oncall_request import parse_oncall
 from commands.actions.registry import ActionSpec
 from commands.actions.runner import find, raw_params
-from commands.catalogue import ACTIONS, CHECKS, STEPS
+from commands.catalogue import ACTIONS, CHECKS, FIRST_STEPS
 from commands.params import UsageError, validate_params
 from commands.registry import CheckSpec, Registry, did_you_mean
 
@@ -123,7 +123,7 @@ SINCE = re.compile(r"(?:^|\s)--since(?:\s+|=)(\S+)\s*$")
 
 def _graph(rest: str) -> CheckRequest:
     """`graph <service|PromQL> [--since 1h]`: PromQL is taken as typed (quotes, braces and spaces kept)."""
-    spec = STEPS.get("graph")
+    spec = FIRST_STEPS.get("graph")
     assert spec is not None
     rest = rest.strip()
     since = SINCE.search(rest)
@@ -276,7 +276,7 @@ def _check(target: str, args: list[str], registry: Registry[CheckSpec], incident
 
 def _step(verb: str, args: list[str], incident: int | None) -> CheckRequest:
     """`changes [--option value]` and `logs <service> [--option value]`."""
-    spec = STEPS.get(verb)
+    spec = FIRST_STEPS.get(verb)
     assert spec is not None
     if verb == "logs":
         if not args or args[0].startswith("--"):
@@ -307,7 +307,7 @@ def help_text(topic: str | None = None, registry: Registry[CheckSpec] = CHECKS, 
             [f"`{prog} {a.usage()}`", f"{a.summary} (risk: {a.risk.value})", f"Runbook: {a.runbook}", *fields]
         )
     if topic and topic.strip() in ("changes", "logs"):
-        step = STEPS.get(topic.strip())
+        step = FIRST_STEPS.get(topic.strip())
         assert step is not None
         lines = [f"`{prog} {VERBS[step.name][0]}`", step.summary, f"Runbook: {step.runbook}"]
         return "\n".join(lines + [f"  {line}" for line in step.options_help()])

@@ -14,6 +14,6 @@ import commands.checks
 import commands.graph
 import commands.logs  # noqa: F401  (each package registers its declarations on import)
 from commands.actions.registry import ACTIONS
-from commands.registry import CHECKS, REPORT_HOOKS, STEPS
+from commands.registry import CHECKS, FIRST_STEPS, REPORT_HOOKS
 
-__all__ = ["ACTIONS", "CHECKS", "REPORT_HOOKS", "STEPS"]
+__all__ = ["ACTIONS", "CHECKS", "FIRST_STEPS", "REPORT_HOOKS"]

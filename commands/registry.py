@@ -175,7 +175,7 @@ class Registry(Generic[Spec]):
 
 
 CHECKS: Registry[CheckSpec] = Registry("check target", "Targets")
-STEPS: Registry[CheckSpec] = Registry(
+FIRST_STEPS: Registry[CheckSpec] = Registry(
     "step", "Steps"
 )  # `changes` and `logs`: the runbook's first steps, verbs of their own (not check targets)
 

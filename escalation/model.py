@@ -16,7 +16,7 @@ class Priority(StrEnum):
     P2 = "P2"
 
 
-class Status(StrEnum):
+class IncidentStatus(StrEnum):
     TRIGGERED = "triggered"
     ACKNOWLEDGED = "acknowledged"
     RESOLVED = "resolved"
@@ -100,7 +100,7 @@ class Incident:
     summary: str
     impact: str
     services: list[str]
-    status: Status
+    status: IncidentStatus
     channel: str
     opened_by: str
     opened_at: datetime

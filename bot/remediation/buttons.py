@@ -161,9 +161,9 @@ class SlackRemediation:
                 f"I cannot post the confirmation here ({escape(r.detail)}): invite me with "
                 "`/invite @alp`, or run it from the on-call channel. Nothing was changed."
             )
-        if r.reason is Reason.UNAUTHORIZED and r.step is Click.CONFIRM:
+        if r.reason is Reason.UNAUTHORIZED and r.click is Click.CONFIRM:
             return f"You may not run {risk} actions. Who may: {who_may}. Nothing was changed."
-        if r.reason is Reason.UNAUTHORIZED and r.step is Click.APPROVE:
+        if r.reason is Reason.UNAUTHORIZED and r.click is Click.APPROVE:
             return f"You may not approve {risk} actions. Who may: {who_may}."
         if r.reason is Reason.UNAUTHORIZED and req is not None:
             return (

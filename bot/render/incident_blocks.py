@@ -20,9 +20,13 @@ from bot.render.escape import clean, escape
 from bot.render.report_blocks import fit
 from commands.redact import redact
 from escalation.ladder.pages import Page, next_page
-from escalation.model import Incident, Status
+from escalation.model import Incident, IncidentStatus
 
-EMOJI = {Status.TRIGGERED: ":rotating_light:", Status.ACKNOWLEDGED: ":eyes:", Status.RESOLVED: ":white_check_mark:"}
+EMOJI = {
+    IncidentStatus.TRIGGERED: ":rotating_light:",
+    IncidentStatus.ACKNOWLEDGED: ":eyes:",
+    IncidentStatus.RESOLVED: ":white_check_mark:",
+}
 
 
 def incident_blocks(inc: Incident) -> tuple[str, list[Block]]:
@@ -32,8 +36,8 @@ def incident_blocks(inc: Incident) -> tuple[str, list[Block]]:
     nxt = next_page(inc)
     fields = {
         "Status": inc.status.value
-        + (f" by <@{inc.acked_by}>" if inc.status is Status.ACKNOWLEDGED else "")
-        + (f" by <@{inc.resolved_by}>" if inc.status is Status.RESOLVED else ""),
+        + (f" by <@{inc.acked_by}>" if inc.status is IncidentStatus.ACKNOWLEDGED else "")
+        + (f" by <@{inc.resolved_by}>" if inc.status is IncidentStatus.RESOLVED else ""),
         "Priority": inc.priority.value,
         "Opened by": f"<@{inc.opened_by}> at {inc.opened_at:%H:%M}Z",
         "Next page": nxt,
@@ -45,13 +49,13 @@ def incident_blocks(inc: Incident) -> tuple[str, list[Block]]:
     }
     blocks = [header(title), section(fields=[f"*{k}*\n{v}" for k, v in fields.items()])]
     value = str(inc.id)
-    if inc.status is not Status.RESOLVED:
+    if inc.status is not IncidentStatus.RESOLVED:
         buttons = [
             button("Escalate now", "incident_escalate", f"{inc.id}:{inc.next_step}", "danger"),
             button("Add note", "incident_note", value),
             button("Resolve", "incident_resolve", value),
         ]
-        if inc.status is Status.TRIGGERED:
+        if inc.status is IncidentStatus.TRIGGERED:
             buttons.insert(0, button("Acknowledge", "incident_ack", value, "primary"))
         blocks.append(actions(buttons, f"incident_{inc.id}"))
     ladder = " → ".join(f"{s.name} {s.mention}" for s in inc.ladder)

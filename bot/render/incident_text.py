@@ -14,7 +14,7 @@ from typing import Any
 from bot.render.escape import clean, escape
 from bot.settings import Settings
 from escalation.ladder.engine import Escalator
-from escalation.model import Incident, Priority, Status
+from escalation.model import Incident, IncidentStatus, Priority
 from escalation.postmortem import postmortem_markdown
 
 PostmortemUpload = Callable[[Escalator, Incident, str], Awaitable[None]]
@@ -35,7 +35,7 @@ def oncall_text(settings: Settings) -> str:
 
 def incident_line(inc: Incident) -> str:
     """One incident on one line: ref, priority, status (and who acked), summary, when it opened (UTC)."""
-    who = f", acked by <@{inc.acked_by}>" if inc.status is Status.ACKNOWLEDGED else ""
+    who = f", acked by <@{inc.acked_by}>" if inc.status is IncidentStatus.ACKNOWLEDGED else ""
     return f"*{inc.ref}* [{inc.priority.value}] {inc.status.value}{who}: {clean(inc.summary)} (opened {inc.opened_at:%m-%d %H:%M}Z)"
 
 
@@ -71,13 +71,13 @@ async def already(esc: Escalator, incident_id: int) -> str:
     inc = await esc.get(incident_id)
     if inc is None:
         return "No such incident."
-    if inc.status is Status.RESOLVED:
+    if inc.status is IncidentStatus.RESOLVED:
         checklist = "owed: alp keeps trying to post it" if "checklist" in await esc.owes(inc.id) else "in its thread"
         return (
             f"{inc.ref} is already resolved (by {_who(inc.resolved_by)} at {inc.resolved_at:%H:%M} UTC); "
             f"its recovery checklist is {checklist}."
         )
-    if inc.status is Status.ACKNOWLEDGED:
+    if inc.status is IncidentStatus.ACKNOWLEDGED:
         return f"{inc.ref} is already acknowledged (by {_who(inc.acked_by)} at {inc.acked_at:%H:%M} UTC); escalation is stopped."
     return f"{inc.ref} is {inc.status.value}."
 

@@ -137,7 +137,7 @@ class RemediationFlow:
             return Refusal(Reason.EXPIRED, request=req)
         if not await self.authorizer.allowed(user, spec.risk):
             await self.audit(user, "refused", spec.name, req.params, f"not authorized for {spec.risk}", req.channel)
-            return Refusal(Reason.UNAUTHORIZED, risk=spec.risk, step=Click.CONFIRM, request=req)
+            return Refusal(Reason.UNAUTHORIZED, risk=spec.risk, click=Click.CONFIRM, request=req)
         if spec.risk is Risk.DESTRUCTIVE and self.authorizer.two_person:
             deadline = datetime.now(UTC) + timedelta(seconds=self.cfg.actions.approval_timeout_s)
             waiting = await self.log.move(
@@ -172,7 +172,7 @@ class RemediationFlow:
             return Refusal(Reason.APPROVAL_EXPIRED, request=req)
         if not await self.authorizer.allowed(user, spec.risk):
             await self.audit(user, "refused", spec.name, req.params, f"not authorized for {spec.risk}", req.channel)
-            return Refusal(Reason.UNAUTHORIZED, risk=spec.risk, step=Click.APPROVE, request=req)
+            return Refusal(Reason.UNAUTHORIZED, risk=spec.risk, click=Click.APPROVE, request=req)
         return await self._run(req, spec, user, (RequestStatus.AWAITING_APPROVAL,), approver=user)
 
     async def cancel(self, request_id: int, user: str) -> ActionRequest | Refusal:
@@ -183,7 +183,7 @@ class RemediationFlow:
         spec = find(req.action)
         if user not in (req.requester, req.confirmed_by) and not await self.authorizer.allowed(user, spec.risk):
             await self.audit(user, "refused", spec.name, req.params, "cancel by someone else", req.channel)
-            return Refusal(Reason.UNAUTHORIZED, risk=spec.risk, step=Click.CANCEL, request=req)
+            return Refusal(Reason.UNAUTHORIZED, risk=spec.risk, click=Click.CANCEL, request=req)
         cancelled = await self.log.move(
             req.id, (RequestStatus.PENDING, RequestStatus.AWAITING_APPROVAL), RequestStatus.CANCELLED
         )

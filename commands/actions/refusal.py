@@ -26,7 +26,7 @@ class Reason(StrEnum):
     NO_REQUEST = "no_request"
     EXPIRED = "expired"  # not confirmed within the request's time to live
     APPROVAL_EXPIRED = "approval_expired"  # the second person came too late
-    UNAUTHORIZED = "unauthorized"  # for `step`, at `risk`
+    UNAUTHORIZED = "unauthorized"  # for `click`, at `risk`
     SELF_APPROVAL = "self_approval"  # the requester or confirmer tried to approve
     ALREADY = "already"  # the request moved on (double click, retry, someone else): `request` says where
     LOCKED = "locked"  # another action holds the target (detail: who)
@@ -56,5 +56,5 @@ class Refusal:
     action: str = ""
     params: dict[str, Any] = field(default_factory=dict)
     risk: Risk | None = None
-    step: Click | None = None
+    click: Click | None = None
     request: ActionRequest | None = None

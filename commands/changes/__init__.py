@@ -20,7 +20,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from commands.config import ChecksConfig
 from commands.durations import Duration, ago, format_duration
-from commands.registry import STEPS, AuditReader, CheckContext, CheckResult, CheckSpec, check, closest, report_hook
+from commands.registry import (
+    FIRST_STEPS,
+    AuditReader,
+    CheckContext,
+    CheckResult,
+    CheckSpec,
+    check,
+    closest,
+    report_hook,
+)
 from commands.report import Finding, Severity, Table, Text
 
 if TYPE_CHECKING:
@@ -119,7 +128,7 @@ def _seen(g: Gathered) -> str:
     summary="what changed recently: rollouts, the runbook's configmaps, scaling, alp's own actions",
     runbook="General Troubleshooting Approach: Review recent deployments or changes",
     params=ChangesParams,
-    registry=STEPS,
+    registry=FIRST_STEPS,
 )
 async def changes(ctx: CheckContext, p: ChangesParams) -> CheckResult:
     now = datetime.now(UTC)

@@ -22,7 +22,7 @@ from commands.backends.prometheus import Prometheus, PrometheusQueryError, Serie
 from commands.config import ChecksConfig
 from commands.durations import Duration, format_duration
 from commands.probes import backend_finding
-from commands.registry import STEPS, CheckContext, CheckResult, check
+from commands.registry import FIRST_STEPS, CheckContext, CheckResult, check
 from commands.report import Fields, Finding, Severity
 
 MAX_POINTS = 240  # points per series: the step is the window over this
@@ -177,7 +177,7 @@ def series_finding(
     runbook="General Troubleshooting — Check monitoring dashboards for anomalies",
     params=GraphParams,
     probes=("prometheus",),
-    registry=STEPS,
+    registry=FIRST_STEPS,
 )
 async def graph(ctx: CheckContext, params: GraphParams) -> CheckResult:
     cfg = ctx.config

@@ -26,7 +26,7 @@ from commands.cpu import Stop, off_process
 from commands.durations import Duration, format_duration
 from commands.logs.groups import MAX_LINE_CHARS, Digest, digest, level_of  # noqa: F401  (level_of: the level rule, tested)
 from commands.patterns import PatternError, compile_pattern
-from commands.registry import STEPS, CheckContext, CheckResult, check, closest
+from commands.registry import FIRST_STEPS, CheckContext, CheckResult, check, closest
 from commands.report import Code, Finding, Severity, Table
 
 SHOWN_TEMPLATES = 25  # in the message; all of them are in data.templates and the raw file
@@ -147,7 +147,7 @@ def _window(p: LogsParams, tail: int, since_s: int) -> str:
     summary="a service's log lines from every pod, grouped into templates",
     runbook="Log Analysis: kubectl logs -l app=X --tail=N | grep -i error",
     params=LogsParams,
-    registry=STEPS,
+    registry=FIRST_STEPS,
 )
 async def logs(ctx: CheckContext, p: LogsParams) -> CheckResult:
     cfg = ctx.config

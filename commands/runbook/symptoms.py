@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from commands.checks.kube_probes import KubeHandle
 from commands.config import ChecksConfig, ServiceSpec
 from commands.probes import run_probes
-from commands.registry import CHECKS, STEPS, CheckContext, CheckResult, CheckSpec, NoParams, Registry
+from commands.registry import CHECKS, FIRST_STEPS, CheckContext, CheckResult, CheckSpec, NoParams, Registry
 from commands.report import Finding, Severity, Text
 from commands.runbook.judge import Observed, offered
 from commands.runbook.lint import Catalogue, lint
@@ -118,7 +118,7 @@ def catalogue(
     return Catalogue(
         targets=frozenset(spec.name for spec in built_in),
         check_params={spec.name: spec.params for spec in built_in},
-        verbs=frozenset(verbs | set(STEPS.names())),
+        verbs=frozenset(verbs | set(FIRST_STEPS.names())),
         actions={a.name: a.params for a in ACTIONS},
         services=frozenset({s.name for s in config.platform.services} | set(extra_services)),
     )

@@ -28,8 +28,8 @@ from escalation.ladder.reconciler import Reconciler
 from escalation.model import (
     CHECKLIST,
     Incident,
+    IncidentStatus,
     Priority,
-    Status,
     Step,
     TimelineEntry,
     TimelineKind,
@@ -221,11 +221,11 @@ class Escalator(Reconciler):
         inc = await self.store.get(incident_id)
         if inc is None:
             return "no such incident"
-        if inc.status is Status.RESOLVED:
+        if inc.status is IncidentStatus.RESOLVED:
             return f"{inc.ref} is resolved"
-        if from_step is not None and inc.status is Status.TRIGGERED and inc.next_step != from_step:
+        if from_step is not None and inc.status is IncidentStatus.TRIGGERED and inc.next_step != from_step:
             return f"{inc.ref} was escalated meanwhile (now past {inc.ladder[min(inc.next_step, len(inc.ladder)) - 1].name})"
-        if inc.status is Status.ACKNOWLEDGED:
+        if inc.status is IncidentStatus.ACKNOWLEDGED:
             step = min(inc.next_step, len(inc.ladder) - 1)
             reopened = await self.store.reopen(incident_id, inc.version, uuid.uuid4().hex, step)
             if reopened is None:

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from escalation.model import Incident, Status, Step, TimelineEntry
+from escalation.model import Incident, IncidentStatus, Step, TimelineEntry
 
 STEP_KINDS = ("check", "action")
 
@@ -46,9 +46,9 @@ class Page:
 def next_page(inc: Incident, at: datetime | None = None) -> str:
     """Who is paged next and when, as every incident message says it: "secondary (@platform-oncall)
     at 17:45Z (in 30 min) unless acknowledged"; or why nobody is (acknowledged, resolved, ladder done)."""
-    if inc.status is Status.ACKNOWLEDGED:
+    if inc.status is IncidentStatus.ACKNOWLEDGED:
         return "none: acknowledged" + (f" at {inc.acked_at:%H:%M}Z" if inc.acked_at else "")
-    if inc.status is Status.RESOLVED:
+    if inc.status is IncidentStatus.RESOLVED:
         return "none: resolved"
     if inc.next_step >= len(inc.ladder):
         return "none: every step of the ladder has been paged"

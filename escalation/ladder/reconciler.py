@@ -23,7 +23,7 @@ from escalation.ladder.leader import Lease
 from escalation.ladder.notify import Notifier
 from escalation.ladder.owed import OwedEffects
 from escalation.ladder.pages import next_page
-from escalation.model import Incident, Status, TimelineKind
+from escalation.model import Incident, IncidentStatus, TimelineKind
 from escalation.state.db import now
 from escalation.state.outbox import Outbox, PageKey
 from escalation.state.store import Store
@@ -222,7 +222,10 @@ class Reconciler:
 
     async def _warn(self, inc: Incident) -> None:
         """The thread says, `manager_warning_s` before, that the manager's phone is next (once)."""
-        if inc.remind_at is None or await self.store.remind(inc.id, inc.remind_at, None, Status.TRIGGERED) is None:
+        if (
+            inc.remind_at is None
+            or await self.store.remind(inc.id, inc.remind_at, None, IncidentStatus.TRIGGERED) is None
+        ):
             return
         text = f"{next_page(inc)}: acknowledge now to stop the call"
         await self.store.log(inc.id, "alp", TimelineKind.REMINDER, f"warned: next page {text}")

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from escalation.model import Incident, Status
+from escalation.model import Incident, IncidentStatus
 from escalation.oncall.config import Schedule
 from escalation.oncall.directory import Directory
 from escalation.oncall.shifts import Override
@@ -42,7 +42,7 @@ class HandoffReport:
 
 
 def _ladder(inc: Incident) -> str:
-    if inc.status is Status.ACKNOWLEDGED:
+    if inc.status is IncidentStatus.ACKNOWLEDGED:
         return f"acknowledged by <@{inc.acked_by}>"
     if inc.next_step < len(inc.ladder):
         due = f" at {inc.next_due_at:%H:%M} UTC" if inc.next_due_at else ""

@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 
-from escalation.model import Status, Step
+from escalation.model import IncidentStatus, Step
 from escalation.oncall.directory import CalendarUnavailable, Directory, UnknownSchedule
 from escalation.state.db import Database, now
 from escalation.state.schema import incidents
@@ -71,7 +71,7 @@ async def next_rung_due_now(db: Database, incident_id: int, escalation_id: str, 
                 incidents.c.id == incident_id,
                 incidents.c.escalation_id == escalation_id,
                 incidents.c.next_step == next_step,
-                incidents.c.status == Status.TRIGGERED.value,
+                incidents.c.status == IncidentStatus.TRIGGERED.value,
                 incidents.c.next_due_at.is_not(None),
             )
             .values(next_due_at=now(), version=incidents.c.version + 1)

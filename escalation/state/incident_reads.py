@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from escalation.model import Incident, Status, TimelineEntry
+from escalation.model import Incident, IncidentStatus, TimelineEntry
 from escalation.state.db import Database, aware
 from escalation.state.rows import incident_of as _incident
 from escalation.state.schema import incidents
@@ -48,13 +48,13 @@ class IncidentReads:
     async def incidents(self, open_only: bool = True, limit: int = 20) -> list[Incident]:
         q = incidents.select().order_by(incidents.c.id.desc()).limit(limit)
         if open_only:
-            q = q.where(incidents.c.status != Status.RESOLVED.value)
+            q = q.where(incidents.c.status != IncidentStatus.RESOLVED.value)
         async with self.engine.connect() as conn:
             return [_incident(r) for r in (await conn.execute(q)).mappings()]
 
     async def _newest_open(self, where: Any, resolved_too: bool = False) -> Incident | None:
         if not resolved_too:
-            where = sa.and_(where, incidents.c.status != Status.RESOLVED.value)
+            where = sa.and_(where, incidents.c.status != IncidentStatus.RESOLVED.value)
         q = incidents.select().where(where).order_by(incidents.c.id.desc()).limit(1)
         async with self.engine.connect() as conn:
             row = (await conn.execute(q)).mappings().first()
@@ -75,13 +75,13 @@ class IncidentReads:
     async def due(self, at: datetime) -> dict[str, list[Incident]]:
         """What the reconciler has to do at `at`: "announce", "step", "ack_timeout", "reminder", "warning"."""
         c = incidents.c
-        acked = c.status == Status.ACKNOWLEDGED.value
+        acked = c.status == IncidentStatus.ACKNOWLEDGED.value
         wheres = {
-            "announce": sa.and_(c.announced.is_(False), c.status != Status.RESOLVED.value),
-            "step": sa.and_(c.status == Status.TRIGGERED.value, c.next_due_at <= at),
+            "announce": sa.and_(c.announced.is_(False), c.status != IncidentStatus.RESOLVED.value),
+            "step": sa.and_(c.status == IncidentStatus.TRIGGERED.value, c.next_due_at <= at),
             "ack_timeout": sa.and_(acked, c.ack_due_at <= at),
             "reminder": sa.and_(acked, c.remind_at <= at),
-            "warning": sa.and_(c.status == Status.TRIGGERED.value, c.remind_at <= at),
+            "warning": sa.and_(c.status == IncidentStatus.TRIGGERED.value, c.remind_at <= at),
         }
         async with self.engine.connect() as conn:
             return {
@@ -96,7 +96,7 @@ class IncidentReads:
             row = (
                 await conn.execute(
                     sa.select(sa.func.min(c.next_due_at), sa.func.min(c.ack_due_at), sa.func.min(c.remind_at)).where(
-                        c.status != Status.RESOLVED.value
+                        c.status != IncidentStatus.RESOLVED.value
                     )
                 )
             ).one()

@@ -21,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from escalation.model import Incident, PagerEvent, Status
+from escalation.model import Incident, IncidentStatus, PagerEvent
 from escalation.state.db import aware, now
 from escalation.state.rows import incident_of as _incident
 from escalation.state.schema import TS, incidents, pages
@@ -136,7 +136,7 @@ def _active() -> Any:
         sa.select(incidents.c.id)
         .where(
             incidents.c.id == pages.c.incident_id,
-            incidents.c.status == Status.TRIGGERED.value,
+            incidents.c.status == IncidentStatus.TRIGGERED.value,
             incidents.c.escalation_id == pages.c.escalation_id,
         )
         .with_for_update(read=True)

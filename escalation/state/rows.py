@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from escalation.model import Incident, Priority, Status, Step
+from escalation.model import Incident, IncidentStatus, Priority, Step
 from escalation.state.db import aware
 
 
@@ -17,7 +17,7 @@ def incident_of(row: Any) -> Incident:
         summary=row["summary"],
         impact=row["impact"] or "",
         services=list(row["services"] or []),
-        status=Status(row["status"]),
+        status=IncidentStatus(row["status"]),
         channel=row["channel"],
         opened_by=row["opened_by"],
         opened_at=aware(row["opened_at"]),  # type: ignore[arg-type]

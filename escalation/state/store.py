@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from escalation.model import Incident, PagerEvent, Priority, Status, Step, TimelineKind
+from escalation.model import Incident, IncidentStatus, PagerEvent, Priority, Step, TimelineKind
 from escalation.state.db import Database, aware, migrate, now, sqlalchemy_url
 from escalation.state.effects import Kind, owe
 from escalation.state.incident_reads import IncidentReads
@@ -65,7 +65,7 @@ class Store(IncidentReads):
                             summary=summary,
                             impact=impact,
                             services=services,
-                            status=Status.TRIGGERED.value,
+                            status=IncidentStatus.TRIGGERED.value,
                             channel=channel,
                             opened_by=opened_by,
                             opened_at=opened,
@@ -147,12 +147,12 @@ class Store(IncidentReads):
         at = now()
         return await self._transition(
             incident_id,
-            incidents.c.status == Status.TRIGGERED.value,
+            incidents.c.status == IncidentStatus.TRIGGERED.value,
             user,
             TimelineKind.ACK,
             f"acknowledged{' ' + how if how else ''}; escalation stopped",
             pager_event=PagerEvent.ACKNOWLEDGE.value,
-            status=Status.ACKNOWLEDGED.value,
+            status=IncidentStatus.ACKNOWLEDGED.value,
             acked_by=user,
             acked_at=at,
             escalation_id=None,
@@ -166,13 +166,13 @@ class Store(IncidentReads):
         held by the caller for `held_s` seconds."""
         return await self._transition(
             incident_id,
-            incidents.c.status != Status.RESOLVED.value,
+            incidents.c.status != IncidentStatus.RESOLVED.value,
             user,
             TimelineKind.RESOLVE,
             "resolved",
             pager_event=PagerEvent.RESOLVE.value,
             owes=(Kind.CHECKLIST, held_s),
-            status=Status.RESOLVED.value,
+            status=IncidentStatus.RESOLVED.value,
             resolved_by=user,
             resolved_at=now(),
             escalation_id=None,
@@ -187,7 +187,7 @@ class Store(IncidentReads):
         return await self._transition(
             incident_id,
             sa.and_(
-                incidents.c.status == Status.ACKNOWLEDGED.value,
+                incidents.c.status == IncidentStatus.ACKNOWLEDGED.value,
                 incidents.c.acked_at == acked_at,
                 incidents.c.ack_due_at <= now(),
             ),
@@ -201,7 +201,7 @@ class Store(IncidentReads):
         """Acknowledged -> triggered by hand (escalate now), only from the state the user saw."""
         return await self._transition(
             incident_id,
-            sa.and_(incidents.c.status == Status.ACKNOWLEDGED.value, incidents.c.version == version),
+            sa.and_(incidents.c.status == IncidentStatus.ACKNOWLEDGED.value, incidents.c.version == version),
             "alp",
             TimelineKind.RETRIGGER,
             "escalated while acknowledged",
@@ -211,7 +211,7 @@ class Store(IncidentReads):
     @staticmethod
     def _resumed(escalation_id: str, step: int) -> dict[str, Any]:
         return {
-            "status": Status.TRIGGERED.value,
+            "status": IncidentStatus.TRIGGERED.value,
             "escalation_id": escalation_id,
             "next_step": step,
             "next_due_at": now(),
@@ -234,7 +234,7 @@ class Store(IncidentReads):
                         .where(
                             incidents.c.id == incident_id,
                             incidents.c.escalation_id == escalation_id,
-                            incidents.c.status == Status.TRIGGERED.value,
+                            incidents.c.status == IncidentStatus.TRIGGERED.value,
                             incidents.c.next_step == step,
                         )
                         .values(
@@ -255,7 +255,11 @@ class Store(IncidentReads):
         return _incident(row)
 
     async def remind(
-        self, incident_id: int, due: datetime, next_at: datetime | None, status: Status = Status.ACKNOWLEDGED
+        self,
+        incident_id: int,
+        due: datetime,
+        next_at: datetime | None,
+        status: IncidentStatus = IncidentStatus.ACKNOWLEDGED,
     ) -> Incident | None:
         """Take the reminder due at `due` (once, whoever tries) and set the next one; on a triggered
         incident (`status`) it is the warning before the manager's phone, taken once (`next_at` None)."""

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from escalation.model import Status, TimelineEntry
+from escalation.model import IncidentStatus, TimelineEntry
 from escalation.state.db import aware, now
 from escalation.state.schema import incidents, timeline
 
@@ -47,7 +47,7 @@ async def add_entry_in_channel(
             sa.literal(text, timeline.c.text.type),
             sa.literal(json.loads(json.dumps(data or {}, default=str)), timeline.c.data.type),
         )
-        .where(incidents.c.channel == channel, incidents.c.status != Status.RESOLVED.value)
+        .where(incidents.c.channel == channel, incidents.c.status != IncidentStatus.RESOLVED.value)
         .order_by(incidents.c.id.desc())
         .limit(1)
     )

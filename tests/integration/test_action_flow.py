@@ -133,7 +133,7 @@ async def test_authorization_is_asked_at_confirm_time_and_every_step_is_audited(
     assert req.status is RequestStatus.PENDING and req.message_ts == f"1700000000.{req.id:06d}"
     del people.ranks["U0ALICE"]  # permission withdrawn after the request was posted
     refused = await flow.confirm(req.id, "U0ALICE")
-    assert isinstance(refused, Refusal) and refused.reason is Reason.UNAUTHORIZED and refused.step is Click.CONFIRM
+    assert isinstance(refused, Refusal) and refused.reason is Reason.UNAUTHORIZED and refused.click is Click.CONFIRM
     posts = len([p for p in platform.admin_posts if p[0] == WARM])
     people.ranks["U0ALICE"] = Risk.DISRUPTIVE  # a higher risk allows the lower ones
     done = await flow.confirm(req.id, "U0ALICE")
@@ -166,7 +166,7 @@ async def test_two_person_rule_requester_and_confirmer_cannot_approve(cfg, testb
         out = await flow.approve(req.id, user)  # the confirmer, then the requester
         assert isinstance(out, Refusal) and out.reason is reason, (user, out)
     out = await flow.approve(req.id, "U0CAROL")  # allowed disruptive only
-    assert isinstance(out, Refusal) and out.reason is Reason.UNAUTHORIZED and out.step is Click.APPROVE
+    assert isinstance(out, Refusal) and out.reason is Reason.UNAUTHORIZED and out.click is Click.APPROVE
     assert r.get("user:two-person-flow") == b"1"
     done = await flow.approve(req.id, "U0BOB")
     assert isinstance(done, ActionRequest) and done.status is RequestStatus.DONE and done.approver == "U0BOB"
@@ -352,7 +352,7 @@ async def test_refusals_say_why_and_are_audited(cfg, sqlite_url, logs, platform)
     req = await requested(flow, "U0ALICE")
     del people.ranks["U0BOB"]
     other = await flow.cancel(req.id, "U0BOB")  # neither the requester nor allowed the risk
-    assert isinstance(other, Refusal) and other.reason is Reason.UNAUTHORIZED and other.step is Click.CANCEL
+    assert isinstance(other, Refusal) and other.reason is Reason.UNAUTHORIZED and other.click is Click.CANCEL
     cancelled = await flow.cancel(req.id, "U0ALICE")
     assert isinstance(cancelled, ActionRequest) and cancelled.status is RequestStatus.CANCELLED
     late = await flow.confirm(req.id, "U0ALICE")

@@ -19,7 +19,7 @@ from commands.changes import incident_change_lines
 from commands.changes.audit import audit_changes
 from commands.changes.pod_templates import diff_templates
 from commands.changes.sources import Change
-from commands.registry import STEPS, CheckContext
+from commands.registry import FIRST_STEPS, CheckContext
 from commands.report import Severity
 from commands.runner import run_check
 from tests.support.checks_env import config_for, finding, run
@@ -28,7 +28,7 @@ from tests.support.processes import ROOT, wait_until
 
 
 async def changes(cfg, **params):  # type: ignore[no-untyped-def]
-    spec = STEPS.get("changes")
+    spec = FIRST_STEPS.get("changes")
     assert spec is not None
     return await run_check(spec, CheckContext(cfg), spec.params.model_validate(params))
 

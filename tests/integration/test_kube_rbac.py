@@ -267,11 +267,11 @@ async def test_every_check_and_action_preview_runs_as_the_bot(
     for spec in CHECKS:
         report = await run(spec.name, cfg)
         refused += [f"{spec.name}: {f.title}" for f in report.findings if "role does not allow" in f.title]
-    from commands.registry import STEPS, CheckContext
+    from commands.registry import FIRST_STEPS, CheckContext
     from commands.runner import run_check
 
     for name, raw in (("changes", {"since": "2d"}), ("logs", {"service": "postgres"})):
-        step = STEPS.get(name)
+        step = FIRST_STEPS.get(name)
         assert step is not None
         report = await run_check(step, CheckContext(cfg), step.params.model_validate(raw))
         refused += [f"{name}: {f.title} {f.detail}" for f in report.findings if "role does not allow" in f.detail]

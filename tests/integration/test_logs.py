@@ -13,7 +13,7 @@ import commands.logs  # noqa: F401  (each registers its step)
 from bot.router import CheckRequest, parse
 from commands.logs import level_of
 from commands.params import UsageError
-from commands.registry import STEPS, CheckContext
+from commands.registry import FIRST_STEPS, CheckContext
 from commands.report import Report, Severity
 from commands.runner import run_check
 from tests.support.checks_env import config_for
@@ -38,7 +38,7 @@ POD_C = "2026-11-29T10:04:00Z FATAL out of memory: killing worker 7"
 
 
 async def logs(cfg: Any, **params: Any) -> Report:
-    spec = STEPS.get("logs")
+    spec = FIRST_STEPS.get("logs")
     assert spec is not None
     return await run_check(spec, CheckContext(cfg), spec.params.model_validate(params))
 

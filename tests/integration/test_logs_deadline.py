@@ -7,7 +7,7 @@ import time
 import commands.logs  # noqa: F401  (registers the step)
 from commands.cpu import Stop
 from commands.logs.groups import digest
-from commands.registry import STEPS, CheckContext
+from commands.registry import FIRST_STEPS, CheckContext
 from commands.report import Severity
 from commands.runner import run_check
 from tests.support.checks_env import config_for
@@ -27,7 +27,7 @@ async def test_the_deadline_ends_the_grouping_and_says_what_it_saw(testbed, plat
         make_pod(kube_admin, ns, f"late-{i}", "late-logs")
         kubelet.logs[(ns, f"late-{i}")] = text = varied_lines(100 + i, 10_000)
         texts.append((f"late-{i}", text))
-    spec = STEPS.get("logs")
+    spec = FIRST_STEPS.get("logs")
     assert spec is not None
     params = spec.params.model_validate({"service": "late-logs", "tail": 10_000})
 

@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from escalation.config import EscalationSettings
-from escalation.model import Priority, Status, build_ladder
+from escalation.model import IncidentStatus, Priority, build_ladder
 from escalation.state.alert_groups import AlertGroups
 from escalation.state.audit import AuditLog
 from escalation.state.db import MIGRATIONS
@@ -61,7 +61,7 @@ async def test_upgrading_a_database_from_before_migrations_keeps_everything(tmp_
         incs = {i.id: i for i in await store.incidents(open_only=False)}
         assert [incs[i].summary for i in (1, 2, 3, 4)] == ["mid ladder", "lost timer", "acked", "done"]
         assert incs[1].checklist == {"Run smoke tests": True} and incs[1].services == ["auth"]
-        assert incs[3].acked_by == "U7" and incs[4].status is Status.RESOLVED and incs[1].version == 3
+        assert incs[3].acked_by == "U7" and incs[4].status is IncidentStatus.RESOLVED and incs[1].version == 3
         assert incs[1].next_due_at is not None and abs(incs[1].next_due_at.timestamp() - due["step"]) < 0.01
         assert incs[2].next_due_at is not None and incs[2].next_due_at <= datetime.now(UTC)  # lost: due now
         assert incs[3].ack_due_at is not None and abs(incs[3].ack_due_at.timestamp() - due["ack_timeout"]) < 0.01
@@ -138,7 +138,7 @@ async def test_retrigger_is_one_conditional_update_that_one_racer_wins(backend, 
         )
         assert sum(w is not None for w in won) == 1
         after = await store.get(inc.id)
-        assert after is not None and after.status is Status.TRIGGERED and after.ack_due_at is None
+        assert after is not None and after.status is IncidentStatus.TRIGGERED and after.ack_due_at is None
         assert [e.kind for e in await store.timeline(inc.id)].count("retrigger") == 1
         # a newer acknowledgement makes the old timeout stale
         again = await store.acknowledge(inc.id, "U3", ack_timeout_s=0.01, reminder_s=60)

@@ -18,7 +18,7 @@ from commands.actions import ACTIONS
 from commands.actions.registry import Outcome
 from commands.report import Fields, Finding, Report, Severity, Suggestion
 from escalation.ladder.pages import Page
-from escalation.model import Incident, Priority, Status, Step
+from escalation.model import Incident, IncidentStatus, Priority, Step
 
 NOW = datetime(2026, 1, 2, 3, 4, tzinfo=UTC)
 
@@ -30,7 +30,7 @@ def same_through_the_models(rendered: list[dict[str, object]]) -> None:
         assert model.to_dict() == block  # to_dict validates: raises on anything Slack would refuse
 
 
-def incident(status: Status) -> Incident:
+def incident(status: IncidentStatus) -> Incident:
     ladder = [Step("primary", "@oncall", "slack", 0, ("U1",)), Step("manager", "@boss", "pager", 900)]
     return Incident(
         7, Priority.P0, "checkout <down> & *slow*", "", ["auth-service"], status, "C1", "U0", NOW, ladder,
@@ -38,7 +38,7 @@ def incident(status: Status) -> Incident:
     )  # fmt: skip
 
 
-@pytest.mark.parametrize("status", list(Status))
+@pytest.mark.parametrize("status", list(IncidentStatus))
 def test_incident_messages_are_valid_block_kit(status):
     inc = incident(status)
     same_through_the_models(incident_blocks(inc)[1])

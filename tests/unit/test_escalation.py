@@ -14,7 +14,7 @@ from aiohttp import web
 
 from escalation.config import EscalationSettings
 from escalation.ladder.engine import Escalator
-from escalation.model import Priority, Status, build_ladder
+from escalation.model import IncidentStatus, Priority, build_ladder
 from escalation.postmortem import postmortem_markdown
 from escalation.state.store import Store
 from tests.support.notifier import Recorder
@@ -166,7 +166,7 @@ async def test_acknowledge_mid_ladder_stops_it(make_engine):
     await asyncio.sleep(2.0)
     assert rec.steps(inc.ref) == ["primary"]
     stored = await eng.store.get(inc.id)
-    assert stored.status is Status.ACKNOWLEDGED and stored.acked_by == "U7"
+    assert stored.status is IncidentStatus.ACKNOWLEDGED and stored.acked_by == "U7"
     assert stored.next_due_at is None and stored.escalation_id is None
 
 
@@ -176,7 +176,7 @@ async def test_ack_timeout_retriggers_and_the_ladder_resumes(make_engine):
     await wait_for(lambda: rec.steps(inc.ref) == ["primary"])
     await eng.acknowledge(inc.id, "U7")
     await wait_for(lambda: rec.steps(inc.ref) == ["primary", "secondary"], 6)
-    assert (await eng.store.get(inc.id)).status is Status.TRIGGERED
+    assert (await eng.store.get(inc.id)).status is IncidentStatus.TRIGGERED
     assert "retrigger" in await kinds(eng, inc.id)
 
 
@@ -226,7 +226,9 @@ async def test_concurrent_ack_and_resolve_end_consistent(state_url):
             store.acknowledge(inc.id, "UA", 0, 3600), store.resolve(inc.id, "UR")
         )
         final = await store.get(inc.id)
-        assert final.status is Status.RESOLVED and results["resolve"] is not None  # resolve always wins or follows
+        assert (
+            final.status is IncidentStatus.RESOLVED and results["resolve"] is not None
+        )  # resolve always wins or follows
         kinds = [e.kind for e in await store.timeline(inc.id)]
         assert kinds[-1] == "resolve" and ("ack" in kinds) == (results["ack"] is not None)
     await store.close()

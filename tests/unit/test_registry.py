@@ -10,7 +10,7 @@ import commands.checks  # noqa: F401  (registers the check targets)
 from bot.router import help_text, parse
 from commands.actions import ACTIONS
 from commands.params import UsageError
-from commands.registry import CHECKS, STEPS, Registry, did_you_mean
+from commands.registry import CHECKS, FIRST_STEPS, Registry, did_you_mean
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,7 @@ class Thing:
 
 
 def test_checks_steps_and_actions_share_one_registry_class():
-    assert type(CHECKS) is type(STEPS) is type(ACTIONS) is Registry
+    assert type(CHECKS) is type(FIRST_STEPS) is type(ACTIONS) is Registry
 
 
 def test_a_registry_keeps_declaration_order_refuses_twins_and_suggests():

@@ -242,7 +242,7 @@ async def test_a_reload_swaps_the_whole_set_or_keeps_the_old_one(tmp_path: Path)
 def test_the_postmortem_proposes_a_runbook_entry_that_lints(tmp_path: Path) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from escalation.model import Incident, Priority, Status, TimelineEntry
+    from escalation.model import Incident, IncidentStatus, Priority, TimelineEntry
     from escalation.postmortem import postmortem_markdown
 
     t0 = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
@@ -252,7 +252,7 @@ def test_the_postmortem_proposes_a_runbook_entry_that_lints(tmp_path: Path) -> N
         summary="Payment webhooks failing",
         impact="",
         services=["user-service"],
-        status=Status.RESOLVED,
+        status=IncidentStatus.RESOLVED,
         channel="C1",
         opened_by="U1",
         opened_at=t0,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from commands.runbook.probes.base import Runner
 from commands.runbook.probes.kube import endpoints, events, logs, pods, usage
 from commands.runbook.probes.net import dns, http, tcp
-from commands.runbook.probes.stores import check, kafka_lag, redis_info, redis_keys, sql
+from commands.runbook.probes.stores import check_target, kafka_lag, redis_info, redis_keys, sql
 
 RUNNERS: dict[str, Runner] = {
     "pods": pods,
@@ -28,5 +28,5 @@ RUNNERS: dict[str, Runner] = {
     "redis_keys": redis_keys,
     "kafka_lag": kafka_lag,
     "usage": usage,
-    "check": check,
+    "check": check_target,
 }

@@ -108,7 +108,7 @@ async def kafka_lag(ctx: CheckContext, kh: KubeHandle, p: m.KafkaLagProbe) -> Ob
     )
 
 
-async def check(ctx: CheckContext, kh: KubeHandle, p: m.CheckProbe) -> Observed:
+async def check_target(ctx: CheckContext, kh: KubeHandle, p: m.CheckProbe) -> Observed:
     from commands.catalogue import CHECKS
     from commands.report import Report
 
