@@ -28,7 +28,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from commands.actions.locks import TargetLock
@@ -39,6 +39,7 @@ from commands.actions.request import ActionRequest, RequestStatus, label, previe
 from commands.actions.run_trail import recover_interrupted, runner_id, vouch, vouch_until
 from commands.actions.runner import execute, find, preview, validate, why
 from commands.backends.errors import BackendError
+from commands.clock import SYSTEM_CLOCK, Clock
 from commands.config import ChecksConfig
 from commands.params import UsageError
 from commands.redact import redact, redact_data
@@ -60,10 +61,13 @@ class RemediationFlow:
         count: Callable[[str, str], None] | None = None,
         audit_reader: AuditReader | None = None,
         oncall: OncallEvidence | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
+        """`clock`: when a request's time to live and an approval window run out (commands/clock.py)."""
         self.cfg, self.log, self.authorizer, self.notifier, self.count = cfg, log, authorizer, notifier, count
         self.audit_reader = audit_reader  # for the checks that verify an action (their changes line)
         self.oncall = oncall  # likewise (health's on-call line)
+        self.clock = clock
 
     async def audit(
         self, actor: str, event: str, action: str, params: dict[str, Any], result: str = "", channel: str = ""
@@ -130,7 +134,7 @@ class RemediationFlow:
             RequestStatus.EXPIRED,
         ):  # a late double click: it ran, or awaits approval
             return await self._already(req)
-        if req.expires_at < datetime.now(UTC):
+        if req.expires_at < self.clock.now():
             if await self.log.move(req.id, (RequestStatus.PENDING,), RequestStatus.EXPIRED):
                 await self.audit(user, "refused", spec.name, req.params, "expired", req.channel)
                 await self.notifier.closed(spec, req, Closed.EXPIRED, user)
@@ -139,7 +143,7 @@ class RemediationFlow:
             await self.audit(user, "refused", spec.name, req.params, f"not authorized for {spec.risk}", req.channel)
             return Refusal(Reason.UNAUTHORIZED, risk=spec.risk, click=Click.CONFIRM, request=req)
         if spec.risk is Risk.DESTRUCTIVE and self.authorizer.two_person:
-            deadline = datetime.now(UTC) + timedelta(seconds=self.cfg.actions.approval_timeout_s)
+            deadline = self.clock.now() + timedelta(seconds=self.cfg.actions.approval_timeout_s)
             waiting = await self.log.move(
                 req.id,
                 (RequestStatus.PENDING,),
@@ -165,7 +169,7 @@ class RemediationFlow:
         if user in (req.confirmed_by, req.requester):
             await self.audit(user, "refused", spec.name, req.params, "self-approval", req.channel)
             return Refusal(Reason.SELF_APPROVAL, request=req)
-        if req.approval_deadline and req.approval_deadline < datetime.now(UTC):
+        if req.approval_deadline and req.approval_deadline < self.clock.now():
             if await self.log.move(req.id, (RequestStatus.AWAITING_APPROVAL,), RequestStatus.EXPIRED):
                 await self.audit(user, "refused", spec.name, req.params, "approval window expired", req.channel)
                 await self.notifier.closed(spec, req, Closed.APPROVAL_EXPIRED, user)

@@ -54,7 +54,7 @@ class Store(IncidentReads):
         if the caller dies. `announcing` is kept for callers of the
         flag (`announced` is set, so the older reconciler path leaves it to the owed effect).
         `alert_episode`: the alert group episode that opened it is linked in the same transaction."""
-        opened = now()
+        opened = self.clock.now()
         async with self.engine.begin() as conn:
             row = (
                 (
@@ -144,7 +144,7 @@ class Store(IncidentReads):
     ) -> Incident | None:
         """Triggered -> acknowledged; the ladder stops, the ack timeout and first reminder are set.
         `how`: what counted as the acknowledgement when it was not the button ("by confirming restart …")."""
-        at = now()
+        at = self.clock.now()
         return await self._transition(
             incident_id,
             incidents.c.status == IncidentStatus.TRIGGERED.value,
@@ -174,7 +174,7 @@ class Store(IncidentReads):
             owes=(Kind.CHECKLIST, held_s),
             status=IncidentStatus.RESOLVED.value,
             resolved_by=user,
-            resolved_at=now(),
+            resolved_at=self.clock.now(),
             escalation_id=None,
             next_due_at=None,
             ack_due_at=None,
@@ -189,7 +189,7 @@ class Store(IncidentReads):
             sa.and_(
                 incidents.c.status == IncidentStatus.ACKNOWLEDGED.value,
                 incidents.c.acked_at == acked_at,
-                incidents.c.ack_due_at <= now(),
+                incidents.c.ack_due_at <= self.clock.now(),
             ),
             "alp",
             TimelineKind.RETRIGGER,
@@ -208,13 +208,12 @@ class Store(IncidentReads):
             **self._resumed(escalation_id, step),
         )
 
-    @staticmethod
-    def _resumed(escalation_id: str, step: int) -> dict[str, Any]:
+    def _resumed(self, escalation_id: str, step: int) -> dict[str, Any]:
         return {
             "status": IncidentStatus.TRIGGERED.value,
             "escalation_id": escalation_id,
             "next_step": step,
-            "next_due_at": now(),
+            "next_due_at": self.clock.now(),
             "ack_due_at": None,
             "remind_at": None,
         }
