@@ -159,6 +159,17 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(report.exit_code)
 
 
+def _write_png(png: bytes, path: str) -> None:
+    """Write a chart where `--chart`/`--out` said, saying where (or why not) on stderr."""
+    try:
+        with open(path, "wb") as fh:
+            fh.write(png)
+    except OSError as err:
+        print(f"alp: cannot write the chart to {path}: {err}", file=sys.stderr)
+        return
+    print(f"chart: {path}", file=sys.stderr)
+
+
 def _write_graph(report: Report, path: str) -> None:
     """`alp graph … --out FILE.png`: the graph's chart as PNG."""
     from commands.graph.chart import graph_png
@@ -167,13 +178,7 @@ def _write_graph(report: Report, path: str) -> None:
     if png is None:
         print("alp: no chart written: no series to draw", file=sys.stderr)
         return
-    try:
-        with open(path, "wb") as fh:
-            fh.write(png)
-    except OSError as err:
-        print(f"alp: cannot write the chart to {path}: {err}", file=sys.stderr)
-        return
-    print(f"chart: {path}", file=sys.stderr)
+    _write_png(png, path)
 
 
 def _settings_or_none() -> Settings | None:
@@ -260,13 +265,7 @@ def _write_chart(report: Report, path: str) -> None:
     if png is None:
         print(f"alp: no chart written: {report.target} has no series to draw (every group OK?)", file=sys.stderr)
         return
-    try:
-        with open(path, "wb") as fh:
-            fh.write(png)
-    except OSError as err:
-        print(f"alp: cannot write the chart to {path}: {err}", file=sys.stderr)
-        return
-    print(f"chart: {path}", file=sys.stderr)
+    _write_png(png, path)
 
 
 async def _do(request: DoRequest, settings: Settings, yes: bool) -> int:
