@@ -24,9 +24,9 @@ for name in sys.argv[1:]:
                     importlib.import_module(info.name)
     else:
         importlib.import_module(name)
-from commands.registry import CHECKS, REPORT_HOOKS, STEPS
+from commands.registry import CHECKS, FIRST_STEPS, REPORT_HOOKS
 from commands.actions.registry import ACTIONS
-print(json.dumps({"checks": CHECKS.names(), "steps": STEPS.names(), "actions": ACTIONS.names(),
+print(json.dumps({"checks": CHECKS.names(), "steps": FIRST_STEPS.names(), "actions": ACTIONS.names(),
                   "hooks": list(REPORT_HOOKS)}))
 """
 
