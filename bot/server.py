@@ -220,7 +220,12 @@ async def serve(settings: Settings) -> None:
     handoffs = HandoffScheduler(directory, lambda: escalator.leading, HandoffWork(settings, sync, client))
     on_change(escalator, lambda: handoffs.wake("override"))
     escalator.run_check = check_runner(settings, oncall_evidence)  # pages and resolutions re-run the incident's checks
-    flow = SlackRemediation(settings, client, escalator, metrics)  # the one remediation flow: commands, clicks, alerts
+
+    async def incident_alerts(channel: str) -> list[dict[str, Any]]:  # a remedy's re-check reads their expressions
+        inc = await store.open_in_channel(channel)
+        return await groups.alerts_of_incident(inc.id) if inc else []
+
+    flow = SlackRemediation(settings, client, escalator, metrics, incident_alerts)  # commands, clicks, alerts
     app = build_app(settings, metrics, escalator, flow)
     intake = alert_intake(settings, app, groups, messages, flow)
     register_fallbacks(app, settings.state_url)  # last: Bolt runs the first listener that matches

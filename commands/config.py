@@ -124,6 +124,13 @@ class Thresholds(BaseModel):
         ge=1,
         description="security: failed lines (in all, and from one address) before a rate is judged or an address offered for blocking",
     )
+    log_error_ratio_warn: float = Field(
+        0.01, ge=0, le=1, description="auth: lines at ERROR or above / lines read over the log window"
+    )
+    log_error_ratio_crit: float = Field(0.1, ge=0, le=1, description="auth: the same share, critical")
+    log_error_min_lines: int = Field(
+        3, ge=1, description="auth: fewer lines at ERROR or above are at most a warning, whatever their share"
+    )
     rollback_ratio_warn: float = Field(
         0.2, ge=0, le=1, description="db-load: rollbacks / (commits + rollbacks) over the window"
     )

@@ -15,12 +15,19 @@ class PodState:
     restarts: int
     reasons: list[str] = field(default_factory=list)
     oom_killed: bool = False
+    init_failed: list[str] = field(default_factory=list)  # init containers that failed: the pod never started
+    oom_containers: list[str] = field(default_factory=list)  # "name (role)" of each container last OOMKilled
+    evicted: str | None = None  # the kubelet's message when the pod was evicted (phase Failed, reason Evicted)
 
     @property
     def healthy(self) -> bool:
-        # a pod being deleted is on its way out (a rollout, a scale-down): not a fault of its own
-        return self.phase in ("Succeeded", "Terminating") or (
-            self.phase == "Running" and self.ready and not self.reasons
+        # a pod being deleted is on its way out (a rollout, a scale-down), an evicted pod is history
+        # (its controller made a new one; `kubectl get pods` lists it until deleted): not a fault of
+        # its own now (`pods_probe` shows evictions apart, with the node pressure that caused them)
+        return (
+            self.phase in ("Succeeded", "Terminating")
+            or self.evicted is not None
+            or (self.phase == "Running" and self.ready and not self.reasons)
         )
 
     def describe(self) -> str:
@@ -28,24 +35,63 @@ class PodState:
         return f"{self.namespace}/{self.name}: {self.phase}, {why}, restarts {self.restarts}"
 
 
+def container_roles(pod: Any) -> dict[str, str]:
+    """Each container of a pod by its role: "app" (the workload's own: the default container
+    named by `kubectl.kubernetes.io/default-container`, else the first), "sidecar" (every other
+    container, and an init container that keeps running: restartPolicy Always), "init"."""
+    spec = pod.spec
+    containers = [c.name for c in (spec.containers or [])] if spec else []
+    default = ((pod.metadata.annotations or {}).get("kubectl.kubernetes.io/default-container")) or (
+        containers[0] if containers else None
+    )
+    roles = {c: ("app" if c == default else "sidecar") for c in containers}
+    for c in (spec.init_containers or []) if spec else []:
+        roles[c.name] = "sidecar" if getattr(c, "restart_policy", None) == "Always" else "init"
+    return roles
+
+
+IGNORED_WAITING = ("ContainerCreating", "PodInitializing")  # consequences (not started yet), never a cause
+
+
 def pod_state(pod: Any) -> PodState:
-    """Phase, readiness, restarts, and the reasons a pod is unwell (CrashLoopBackOff, OOMKilled…)."""
+    """Phase, readiness, restarts, and the reasons a pod is unwell (CrashLoopBackOff, OOMKilled…).
+
+    Init containers first: one that fails keeps the pod in its init phase (kubectl's
+    "Init:CrashLoopBackOff"), and the app containers, waiting in PodInitializing, are only its
+    consequence; the reason names the init container ("init container db-migrate CrashLoopBackOff")."""
     status = pod.status
     phase = (status.phase if status else None) or "Unknown"
     statuses = (status.container_statuses if status else None) or []
-    restarts = sum(c.restart_count or 0 for c in statuses)
+    inits = (status.init_container_statuses if status else None) or []
+    roles = container_roles(pod)
+    restarts = sum(c.restart_count or 0 for c in (*inits, *statuses))
     reasons: list[str] = []
-    oom = False
-    for c in statuses:
+    init_failed: list[str] = []
+    oom_in: list[str] = []
+    for c in inits:
+        if roles.get(c.name) == "sidecar":
+            continue  # a native sidecar runs beside the app: judged with the containers below
         waiting = c.state.waiting if c.state else None
-        if waiting and waiting.reason and waiting.reason != "ContainerCreating":
+        terminated = c.state.terminated if c.state else None
+        failed = (waiting and waiting.reason and waiting.reason not in IGNORED_WAITING and waiting.reason) or (
+            terminated and terminated.exit_code and (terminated.reason or f"exit code {terminated.exit_code}")
+        )
+        if failed:
+            reasons.append(f"init container {c.name} {failed}")
+            init_failed.append(c.name)
+        last = c.last_state.terminated if c.last_state else None
+        if last and last.reason == "OOMKilled":
+            oom_in.append(f"{c.name} (init)")
+    for c in [s for s in inits if roles.get(s.name) == "sidecar"] + list(statuses):
+        waiting = c.state.waiting if c.state else None
+        if waiting and waiting.reason and waiting.reason not in IGNORED_WAITING:
             reasons.append(f"{c.name}: {waiting.reason}")
         terminated = c.state.terminated if c.state else None
         if terminated and terminated.reason and terminated.reason != "Completed":
             reasons.append(f"{c.name}: {terminated.reason}")
         last = c.last_state.terminated if c.last_state else None
         if last and last.reason == "OOMKilled":
-            oom = True
+            oom_in.append(f"{c.name} ({roles.get(c.name, 'container')})")
             reasons.append(f"{c.name}: last restart OOMKilled")
     ready = bool(statuses) and all(c.ready for c in statuses)
     conditions = (status.conditions if status else None) or []
@@ -55,9 +101,26 @@ def pod_state(pod: Any) -> PodState:
         for cond in conditions:
             if cond.type == kind and cond.status != "True" and cond.reason and not reasons:
                 reasons.append(cond.reason)
+    if init_failed:  # what kubectl shows: Init:<reason>
+        phase = f"Init:{reasons[0].rsplit(' ', 1)[-1]}"
     if pod.metadata.deletion_timestamp:  # what kubectl shows: on its way out, whatever its phase
         phase = "Terminating"
-    return PodState(pod.metadata.namespace, pod.metadata.name, phase, ready, restarts, reasons, oom)
+    evicted = None
+    if status and status.reason == "Evicted" and phase == "Failed":
+        evicted = status.message or "evicted"
+        phase, reasons = "Evicted", ["Evicted"]
+    return PodState(
+        pod.metadata.namespace,
+        pod.metadata.name,
+        phase,
+        ready,
+        restarts,
+        reasons,
+        bool(oom_in),
+        init_failed,
+        oom_in,
+        evicted,
+    )
 
 
 def deployment_shortfall(dep: Any) -> tuple[int, int] | None:

@@ -10,7 +10,13 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from commands.backends.errors import BackendError, BackendLoginRefused, BackendRefused, BackendUnreachable
+from commands.backends.errors import (
+    BackendError,
+    BackendLoginRefused,
+    BackendNotPermitted,
+    BackendRefused,
+    BackendUnreachable,
+)
 from commands.backends.kube_errors import KubeError, KubeForbidden, KubeNotFound, KubeUnavailable
 from commands.config import ChecksConfig
 from commands.kube_findings import kube_error_finding
@@ -111,6 +117,13 @@ def backend_finding(probe: str, err: BackendError) -> Finding:
     if isinstance(err, BackendUnreachable):
         title = f"{err.backend} unreachable at {err.address}" if err.address else f"{err.backend} unreachable"
         return Finding(severity=Severity.CRITICAL, title=title, detail=redact(str(err)), probe=probe)
+    if isinstance(err, BackendNotPermitted):  # this probe's command only: the others ran
+        return Finding(
+            severity=Severity.UNKNOWN,
+            title=f"{probe}: {err.what}",
+            detail=f"{redact(err.reason)}; what this probe reads was not seen, the probes that need other commands ran",
+            probe=probe,
+        )
     if isinstance(err, BackendRefused):  # the backend answered: nothing was read, nothing is known broken
         return Finding(
             severity=Severity.UNKNOWN,

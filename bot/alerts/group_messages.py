@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.metrics import AlertMetrics
@@ -143,6 +143,24 @@ class GroupMessages:
         finally:
             if save:
                 await self.groups.save(group)
+
+    async def attach_charts(self, group: AlertGroup, charts: list[tuple[bytes, str]]) -> None:
+        """The alert expressions' charts (PNG, title) in the group's thread; a chart is extra: a
+        failed upload is logged, the message stands."""
+        if not group.message_ts:
+            return
+        for n, (png, title) in enumerate(charts, 1):
+            try:
+                await self.pacer.wait(group.channel)
+                await self.client.files_upload_v2(
+                    channel=group.channel,
+                    thread_ts=group.message_ts,
+                    file=png,
+                    filename=f"alert-expression-{n}.png",
+                    title=title[:200],
+                )
+            except (SlackApiError, SlackClientError, OSError) as err:
+                log.warning("alert group %s: chart not attached: %s", group.id, err)
 
     async def _replace(self, group: AlertGroup, text: str, blocks: list[dict[str, Any]]) -> None:
         """The group's message was deleted: post it anew, link the two threads, and move the

@@ -29,6 +29,8 @@ from bot.render.report_blocks import SlackMessage, render_report
 from bot.settings import Settings
 from commands.alerts import route_for
 from commands.cpu import off_loop
+from commands.graph.alert_graph import alert_graphs
+from commands.graph.chart import graph_png
 from commands.params import UsageError
 from commands.redact import redact
 from commands.registry import CheckContext, CheckSpec
@@ -187,7 +189,9 @@ class AlertIntake:
         routed = "check" in group.route and not group.route.get("invalid")
         if not new_episode and firing and routed and (joined or unposted):
             spec, params = self._route_spec(group)
-        report = await self._report(spec, params) if spec is not None else None
+        report, charts = await asyncio.gather(
+            self._report(spec, params) if spec is not None else _none(), self._graph_alerts(group)
+        )
         fresh = await off_loop(self._render_report, group, report)  # masking and Block Kit: CPU, off the loop
         arrived = received if report else None
         unsent = group.message_ts is None
@@ -203,6 +207,8 @@ class AlertIntake:
             await self.groups.save(group)
         else:
             await self.messages.post(group, fresh, arrived)
+        if charts:
+            await self.messages.attach_charts(group, charts)
         listed = set(group.route["latest"]) if group.status == "firing" else set(group.alerts)
         await self.groups.record_instances(
             group.id, {(fp, a["startsAt"]): a["status"] for fp, a in group.alerts.items() if fp in listed}
@@ -249,6 +255,34 @@ class AlertIntake:
         )
         self.reports[key] = (time.monotonic(), future)
         return await asyncio.shield(future)
+
+    async def _graph_alerts(self, group: AlertGroup) -> list[tuple[bytes, str]]:
+        """Each rule expression of the group's alerts graphed and judged (commands/graph/alert_graph.py):
+        the sentences go into the group's message (`route["graph_lines"]`); the charts (PNG, title) are
+        returned to go into its thread when an alert's state changed since the last chart posted."""
+        if not self.settings.prometheus.url:
+            return []
+        latest = set(group.route.get("latest") or group.alerts) if group.status == "firing" else set(group.alerts)
+        alerts = [{**a, "fingerprint": fp} for fp, a in group.alerts.items() if fp in latest]
+        try:
+            graphs = await alert_graphs(self.settings.prometheus, alerts, datetime.now(UTC))
+        except Exception:  # a chart is extra: the notification is handled without it
+            log.exception("alert group %s: the alert's expression not graphed", group.group_key[:200])
+            group.route["graph_lines"] = ["the alert's expression could not be graphed (alp's error, logged)"]
+            return []
+        group.route["graph_lines"] = [line for g in graphs for line in g.lines]
+        group.route["graph_at"] = datetime.now(UTC).strftime("%H:%M UTC")  # when they were judged
+        states = {fp: kind for g in graphs for fp, kind in g.states.items()}
+        if states == group.route.get("graph_states"):
+            return []  # nothing changed since the charts already in the thread
+        group.route["graph_states"] = states
+        charts = []
+        for g in graphs:
+            if g.graph is not None:
+                png = await off_loop(graph_png, {"graph": g.graph})
+                if png is not None:
+                    charts.append((png, str(g.graph["title"])))
+        return charts
 
     # ------------------------------------------------------------------ incident
     async def _open_incident(self, group: AlertGroup, first: WebhookAlert) -> None:
@@ -302,6 +336,10 @@ class AlertIntake:
         group.route["report_blocks"] = rendered.blocks
         group.route["report_target"] = report.target
         return rendered
+
+
+async def _none() -> None:
+    return None
 
 
 def _describe(alert: dict[str, Any]) -> str:

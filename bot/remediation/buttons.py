@@ -25,6 +25,7 @@ from bot.slack.client import ephemeral, open_form
 from bot.slack.incidents import form_value
 from bot.slack.signing import TokenError, key_from, sign, verify
 from commands.actions.flow import RemediationFlow
+from commands.actions.ports import AlertsOf
 from commands.actions.refusal import Click, Reason, Refusal
 from commands.actions.runner import find
 from commands.catalogue import ACTIONS
@@ -42,7 +43,12 @@ class SlackRemediation:
     """The flow as Slack drives it. Replies are private texts (mrkdwn) or None."""
 
     def __init__(
-        self, settings: Settings, client: AsyncWebClient, escalator: Escalator, metrics: Metrics | None = None
+        self,
+        settings: Settings,
+        client: AsyncWebClient,
+        escalator: Escalator,
+        metrics: Metrics | None = None,
+        alerts_of: AlertsOf | None = None,
     ) -> None:
         self.settings, self.client, self.escalator, self.metrics = settings, client, escalator, metrics
         if settings.slack_signing_secret is None or not settings.slack_signing_secret.get_secret_value():
@@ -58,6 +64,7 @@ class SlackRemediation:
             self._count,
             audit_reader=changes_since,
             oncall=oncall_evidence,
+            alerts_of=alerts_of,  # a remedy's re-check judges the incident's alert expressions too
         )
         escalator.leader_duties.append(self.flow.recover_interrupted)  # runs whose bot died mid-run
 

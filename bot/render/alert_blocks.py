@@ -16,6 +16,7 @@ from commands.redact import redact, redact_pair
 from escalation.state.alert_groups import AlertGroup
 
 MAX_TEXT = 2900
+MAX_GRAPH_LINES = 5  # alerts judged from their expression, listed in the message
 
 
 def esc(text: str) -> str:
@@ -128,6 +129,14 @@ def group_message(
         section("\n".join(lines)[:MAX_TEXT]),
         context(" · ".join(about)[:MAX_TEXT]),
     ]
+    graph_lines = list(group.route.get("graph_lines") or [])
+    if graph_lines:  # the alert's own expression, judged from Prometheus' samples (the chart is in the thread)
+        shown_lines = [esc(_short(line, 400)) for line in graph_lines[:MAX_GRAPH_LINES]]
+        if len(graph_lines) > MAX_GRAPH_LINES:
+            shown_lines.append(f"… and {len(graph_lines) - MAX_GRAPH_LINES} more alert(s) judged (see the chart)")
+        at = group.route.get("graph_at")
+        head = f":chart_with_upwards_trend: *The alert's expression in Prometheus*{f' (at {esc(at)})' if at else ''}:\n"
+        blocks.append(section(head + "\n".join(shown_lines)))
     for note in notes:
         blocks.append(context(f":information_source: {esc(note)}"))
     blocks += incident_status or []

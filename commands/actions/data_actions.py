@@ -281,19 +281,23 @@ class ResetOffsetsParams(ActionParams):
 
 async def _group_offsets(
     ctx: ActionContext, group: str
-) -> tuple[int, dict[TopicPartition, int], dict[TopicPartition, int], dict[TopicPartition, int]]:
-    """(members, committed, log-end, log-start offsets) of the group's committed partitions."""
+) -> tuple[
+    int, dict[TopicPartition, int], dict[TopicPartition, int], dict[TopicPartition, int], dict[TopicPartition, int]
+]:
+    """(members, committed, log-end, log-start offsets, unread offsets) of the group's committed
+    partitions; unread: offsets past the committed one that no read_committed consumer is given
+    (transaction markers, aborted records: commands.backends.kafka_control), which a reset does not skip."""
     async with KafkaProbe(ctx.config.kafka_bootstrap, ctx.config.timeouts.probe_s) as kp:
         snap = await kp.snapshot([group])
     g = snap.groups.get(group)
     if g is None:
-        return 0, {}, {}, {}
+        return 0, {}, {}, {}, {}
     ends = {tp: snap.end_offsets[tp] for tp in g.offsets if tp in snap.end_offsets}
-    return g.members, g.offsets, ends, {tp: snap.start_offsets.get(tp, 0) for tp in ends}
+    return g.members, g.offsets, ends, {tp: snap.start_offsets.get(tp, 0) for tp in ends}, dict(g.control)
 
 
 async def preview_reset(ctx: ActionContext, p: ResetOffsetsParams) -> Preview:
-    members, committed, ends, starts = await _group_offsets(ctx, p.group)
+    members, committed, ends, starts, unread = await _group_offsets(ctx, p.group)
     target = f"kafka/group/{p.group}"
     if not committed:
         return Preview([], refusal=f"group {p.group} has no committed offsets", target=target)
@@ -311,7 +315,11 @@ async def preview_reset(ctx: ActionContext, p: ResetOffsetsParams) -> Preview:
             "before": committed[tp],
             "after": ends[tp],
             # records below the log start are already gone (retention, DeleteRecords): not skipped by the reset
-            "skipped": max(ends[tp] - max(committed[tp], starts[tp]), 0),
+            # and markers or aborted records past the committed offset are never delivered: not skipped either
+            "skipped": max(
+                ends[tp] - max(committed[tp], starts[tp]) - (unread.get(tp, 0) if committed[tp] >= starts[tp] else 0),
+                0,
+            ),
             "deleted": max(min(starts[tp], ends[tp]) - committed[tp], 0),
         }
         for tp in sorted(ends)
@@ -342,7 +350,7 @@ async def preview_reset(ctx: ActionContext, p: ResetOffsetsParams) -> Preview:
     verify="kafka-lag",
 )
 async def reset_offsets(ctx: ActionContext, p: ResetOffsetsParams, preview: Preview) -> Outcome:
-    members, _, ends, _ = await _group_offsets(ctx, p.group)
+    members, _, ends, _, _ = await _group_offsets(ctx, p.group)
     if members:  # a consumer came back since the preview
         return Outcome(False, f"refused: group {p.group} now has {members} active member(s)")
     try:

@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from commands.actions.locks import TargetLock
-from commands.actions.ports import Authorizer, FlowNotifier, RequestLog
+from commands.actions.ports import AlertsOf, Authorizer, FlowNotifier, RequestLog
 from commands.actions.refusal import Click, Closed, NotDelivered, Reason, Refusal
 from commands.actions.registry import ActionContext, ActionSpec, Outcome, Preview, Risk
 from commands.actions.request import ActionRequest, RequestStatus, label, preview_json
@@ -41,9 +41,11 @@ from commands.actions.runner import execute, find, preview, validate, why
 from commands.backends.errors import BackendError
 from commands.clock import SYSTEM_CLOCK, Clock
 from commands.config import ChecksConfig
+from commands.graph.alert_graph import alert_graphs, recovery_findings
 from commands.params import UsageError
 from commands.redact import redact, redact_data
 from commands.registry import AuditReader, CheckContext, OncallEvidence
+from commands.report import Finding, Severity
 from commands.runner import run_check
 
 log = logging.getLogger(__name__)
@@ -62,12 +64,14 @@ class RemediationFlow:
         audit_reader: AuditReader | None = None,
         oncall: OncallEvidence | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        alerts_of: AlertsOf | None = None,
     ) -> None:
         """`clock`: when a request's time to live and an approval window run out (commands/clock.py)."""
         self.cfg, self.log, self.authorizer, self.notifier, self.count = cfg, log, authorizer, notifier, count
         self.audit_reader = audit_reader  # for the checks that verify an action (their changes line)
         self.oncall = oncall  # likewise (health's on-call line)
         self.clock = clock
+        self.alerts_of = alerts_of  # the alerts behind the incident in a channel: their expressions judge recovery
 
     async def audit(
         self, actor: str, event: str, action: str, params: dict[str, Any], result: str = "", channel: str = ""
@@ -292,9 +296,30 @@ class RemediationFlow:
             CheckContext(self.cfg, audit_reader=self.audit_reader, oncall=self.oncall),
             check.params.model_validate(raw),
         )
+        report.findings += await self._alert_expressions(req.channel)
         text, data = report.verdict(f"after {label(spec.name, req.params)}", raw)
         await self.log.record_step(req.channel, "alp", text, data, kind="check")
         await self.notifier.verified(spec, req, report)
+
+    async def _alert_expressions(self, channel: str) -> list[Finding]:
+        """Recovery judged from the alerts behind the channel's incident: each rule expression's value
+        now against its threshold (commands/graph/alert_graph.py); none without alerts or Prometheus."""
+        if self.alerts_of is None or not self.cfg.prometheus.url:
+            return []
+        try:
+            alerts = await self.alerts_of(channel)
+        except Exception as err:  # the state store: the re-check stands, saying what it could not read
+            log.warning("alerts of %s not read: %s", channel, err)
+            return [
+                Finding(
+                    severity=Severity.UNKNOWN,
+                    title=f"alert expressions not read: the incident's alerts could not be loaded ({type(err).__name__})",
+                    probe="alert-expressions",
+                )
+            ]
+        if not alerts:
+            return []
+        return recovery_findings(await alert_graphs(self.cfg.prometheus, alerts, self.clock.now()))
 
     async def undo_of(self, request_id: int) -> tuple[str, dict[str, Any], str] | None:
         """What reverts a request that ran: (action, old values, its channel); None if nothing does."""

@@ -5,6 +5,7 @@ bot/remediation/terminal.py) and what people see (`FlowNotifier`).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -12,6 +13,10 @@ from commands.actions.refusal import Closed
 from commands.actions.registry import ActionSpec, Outcome, Preview, Risk
 from commands.actions.request import ActionRequest, RequestStatus
 from commands.report import Report
+
+AlertsOf = Callable[[str], Awaitable[list[dict[str, Any]]]]
+"""channel -> the alerts (Alertmanager webhook dicts with `fingerprint`) behind the incident open there:
+their rule expressions judge recovery in a remedy's re-check."""
 
 
 class RequestLog(Protocol):

@@ -7,7 +7,8 @@ their own exception families; the wrappers in commands/backends/ turn all of the
 The kinds a caller tells apart are subclasses:
 - `BackendUnreachable`: could not connect, or no answer in time (the backend may be down);
 - `BackendLoginRefused`: the bot's credentials were refused (says nothing about the backend's health);
-- `BackendRefused`: the backend answered and refused the request (a command, a permission, a name).
+- `BackendRefused`: the backend answered and refused the request (a command, a permission, a name);
+  `BackendNotPermitted` when it is the bot's user that may not run that command (naming the grant).
 A plain `BackendError` is any other failure of the call.
 """
 
@@ -47,3 +48,13 @@ class BackendLoginRefused(BackendError):
 
 class BackendRefused(BackendError):
     """The backend answered and refused the request (a command, a permission, a missing object)."""
+
+
+class BackendNotPermitted(BackendRefused):
+    """The bot's user may not run this one command (a Redis ACL's NOPERM, a missing grant): `what`
+    says who may not do what and the grant that would allow it. Only the probes that need that
+    command are blind; the others run."""
+
+    def __init__(self, backend: str, operation: str, reason: str, what: str) -> None:
+        super().__init__(backend, operation, reason, f"{what} ({reason})")
+        self.what = what

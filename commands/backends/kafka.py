@@ -134,6 +134,18 @@ class KafkaProbe:
         self.consumer = AIOKafkaConsumer(
             **common, client_id="alp-offsets", group_id=None, enable_auto_commit=False, fetch_max_wait_ms=20
         )
+        # What a read_committed consumer could read between a committed offset and the log end:
+        # records of aborted transactions and transaction markers are never delivered to it, so
+        # they are not lag (started only when a gap is read: commands.backends.kafka_control).
+        self.committed_reader = AIOKafkaConsumer(
+            **common,
+            client_id="alp-read-committed",
+            group_id=None,
+            enable_auto_commit=False,
+            fetch_max_wait_ms=20,
+            isolation_level="read_committed",
+        )
+        self._reader_started = False
         self._coordinators: dict[str, int] = {}
 
     async def _call(self, what: str, coro: Any) -> Any:
@@ -158,8 +170,18 @@ class KafkaProbe:
     ) -> None:
         await self.close()
 
+    async def reader(self) -> AIOKafkaConsumer:
+        """The read_committed consumer, started on first use."""
+        if not self._reader_started:
+            self._reader_started = True
+            await self._call("connect", self.committed_reader.start())
+        return self.committed_reader
+
     async def close(self) -> None:
-        for closer in (self.consumer.stop, self.admin.close):
+        closers = [self.consumer.stop, self.admin.close] + (
+            [self.committed_reader.stop] if self._reader_started else []
+        )
+        for closer in closers:
             try:
                 await asyncio.wait_for(closer(), self.timeout_s)
             except Exception:  # closing a half-open client must not hide the real error
@@ -293,7 +315,7 @@ class KafkaProbe:
             await self._call("metadata", self.consumer._client.set_topics(topics))
             ends = await self._call("end offsets", self.consumer.end_offsets(partitions))
             starts = await self._call("start offsets", self.consumer.beginning_offsets(partitions))
-            await count_control(self.consumer, self._call, groups, ends, min(1.0, self.timeout_s))
+            await count_control(self.reader, self._call, groups, ends, min(1.0, self.timeout_s))
         return Snapshot(time.time(), groups, ends, starts)
 
     async def produce_times(

@@ -1,10 +1,13 @@
-"""Transaction markers between a group's committed offset and the log end, which are not lag.
+"""Offsets between a group's committed offset and the log end that no consumer will receive,
+which are not lag.
 
 A transactional producer ends every transaction with a marker (a control record) in each
-partition it wrote: it takes an offset, but no consumer ever receives it. A consumer that read
-everything therefore still shows log-end minus committed = 1 (or more). Like Kafka's own
-consumers, which skip control batches, alp does not count them as lag: the gap is read once,
-and only data records count.
+partition it wrote: it takes an offset, but no consumer ever receives it. A transaction that
+aborted leaves its records in the log too, and a read_committed consumer (what a transactional
+pipeline runs) never receives them either. A consumer that read everything therefore still
+shows log-end minus committed = 1 (or more, many after an abort). Like Kafka's own consumers,
+alp does not count them as lag: the gap is read once by a read_committed consumer, and only the
+records it is given count (`control` holds markers and aborted records alike).
 """
 
 from __future__ import annotations
@@ -20,11 +23,16 @@ Call = Callable[[str, Awaitable[Any]], Awaitable[Any]]  # KafkaProbe._call: boun
 
 
 async def count_control(
-    consumer: AIOKafkaConsumer, call: Call, groups: dict[str, Any], ends: dict[TopicPartition, int], budget_s: float
+    reader: Callable[[], Awaitable[AIOKafkaConsumer]],
+    call: Call,
+    groups: dict[str, Any],
+    ends: dict[TopicPartition, int],
+    budget_s: float,
 ) -> None:
-    """Set each group's `control` (commands.backends.kafka.GroupState): markers between each
-    committed offset and the log end, where that gap is at most CONTROL_SCAN offsets. Gaps not
-    read within `budget_s` keep their raw lag."""
+    """Set each group's `control` (commands.backends.kafka.GroupState): offsets between each
+    committed offset and the log end that a read_committed consumer (`reader()`, started when a
+    gap is to be read) is not given (markers, aborted records), where that gap is at most
+    CONTROL_SCAN offsets. Gaps not read within `budget_s` keep their raw lag."""
     ranges = {
         (tp, off)
         for g in groups.values()
@@ -33,7 +41,7 @@ async def count_control(
     }
     if not ranges:
         return
-    data = await data_records(consumer, call, ranges, ends, budget_s)
+    data = await data_records(await reader(), call, ranges, ends, budget_s)
     for g in groups.values():
         for tp, off in g.offsets.items():
             if (tp, off) in data:

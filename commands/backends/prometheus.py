@@ -120,14 +120,14 @@ class Prometheus:
 
     async def __aenter__(self) -> Prometheus:
         headers = {}
-        auth = None
         if self.settings.bearer_token is not None:
             headers["Authorization"] = f"Bearer {self.settings.bearer_token.get_secret_value()}"
         elif self.settings.username:
             pw = self.settings.password.get_secret_value() if self.settings.password else ""
-            auth = aiohttp.BasicAuth(self.settings.username, pw)
+            # aiohttp.BasicAuth is deprecated (a DeprecationWarning on every session): the header itself
+            headers["Authorization"] = aiohttp.encode_basic_auth(self.settings.username, pw)
         timeout = aiohttp.ClientTimeout(total=self.settings.timeout_s)
-        self._session = aiohttp.ClientSession(headers=headers, auth=auth, timeout=timeout)
+        self._session = aiohttp.ClientSession(headers=headers, timeout=timeout)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -13,6 +13,7 @@ whether it is a cluster and which node answered.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -22,7 +23,13 @@ import redis.asyncio as aioredis
 from redis import exceptions as rx
 from redis.asyncio.cluster import RedisCluster
 
-from commands.backends.errors import BackendError, BackendLoginRefused, BackendRefused, BackendUnreachable
+from commands.backends.errors import (
+    BackendError,
+    BackendLoginRefused,
+    BackendNotPermitted,
+    BackendRefused,
+    BackendUnreachable,
+)
 
 BACKEND = "Redis"
 
@@ -36,9 +43,14 @@ def backend_error(err: rx.RedisError, url: str, operation: str = "command") -> B
     """The BackendError for a redis-py exception met talking to the server at `url`."""
     text = str(err)
     if isinstance(err, rx.AuthenticationError) or (
-        isinstance(err, rx.ResponseError) and text.startswith(("WRONGPASS", "NOAUTH", "NOPERM"))
+        isinstance(err, rx.ResponseError) and text.startswith(("WRONGPASS", "NOAUTH"))
     ):
         return BackendLoginRefused(BACKEND, "log in", text, user=redis_user(url), message=text)
+    if isinstance(err, rx.NoPermissionError):  # an ACL without this command: the user logs in, this one is refused
+        command = re.search(r"run the '([\w|]+)' command", text)
+        name = command.group(1).upper() if command else operation
+        what = f"Redis user {redis_user(url)} may not run {name} (ACL: grant +{name.lower()})"
+        return BackendNotPermitted(BACKEND, operation, f"NOPERM {text}", what)
     if isinstance(err, rx.ConnectionError | rx.TimeoutError):
         return BackendUnreachable(BACKEND, "connect", text, text)
     if isinstance(err, rx.ResponseError):  # the server answered: it refused the command
@@ -59,6 +71,8 @@ async def is_cluster(url: str, timeout_s: float) -> bool:
     probe = aioredis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, decode_responses=True)
     try:
         info = await probe.info("cluster")
+    except rx.NoPermissionError:  # a user without INFO: the commands it may run go to this server as asked
+        return False
     finally:
         try:
             await probe.aclose()

@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 from commands.backends import net
 from commands.backends.kube import KubeNotFound
 from commands.backends.postgres import connect
 from commands.checks.db import connections_by_state
 from commands.checks.endpoint_probes import health_probe, postgres_host_port, tcp_probe
-from commands.checks.kube_probes import KubeHandle, log_grep_probe, log_metric_probe, pods_probe, restart
+from commands.checks.kube_probes import KubeHandle, log_metric_probe, pods_probe, restart
+from commands.checks.log_errors import log_errors_probe
+from commands.checks.prom_figures import beside, p95_duration
 from commands.checks.rates import slow_statements
+from commands.checks.runbook_objects import objects_probe, withdraw_for_missing
 from commands.probes import Probe, availability, run_probes
 from commands.registry import CheckContext, CheckResult, NoParams, check
 from commands.report import Fields, Finding, Severity, Suggestion
@@ -64,12 +68,29 @@ def oidc_probe(ctx: CheckContext) -> Probe:
 JWT_SECRET = "jwt-signing-key"
 
 
+def data_keys(meta: dict[str, Any]) -> set[str] | None:
+    """The names of a Secret's data keys, from its metadata alone: every writer's managedFields
+    record the fields it set (`f:data` → `f:<key>`), never their values. None when the metadata
+    carries no managedFields (stripped by a proxy or an old server): then nothing is known."""
+    managed = meta.get("managedFields")
+    if not managed:
+        return None
+    keys: set[str] = set()
+    for entry in managed:
+        fields = (entry.get("fieldsV1") or {}).get("f:data") or {}
+        keys |= {k.removeprefix("f:") for k in fields if k.startswith("f:")}
+    return keys
+
+
 def jwt_key_probe(kh: KubeHandle) -> Probe:
-    """The JWT signing-key secret exists, and how old it is (metadata only, never its data).
+    """The JWT signing-key secret exists, holds data, and how old it is (metadata only, never its data).
 
     The secret must exist (auth-service signs every token with it): its absence, read as a 404
     from the API server, is the fault itself (CRITICAL, Vault regenerates it), not "could not
-    see"; a refused read (RBAC) stays UNKNOWN."""
+    see"; a refused read (RBAC) stays UNKNOWN. Its contents are never read: the names of its
+    data keys come from managedFields (`data_keys`); none at all is CRITICAL (an empty secret
+    signs nothing); no managedFields is UNKNOWN (present, contents not seen). An OK finding says
+    what it rests on: keys present, values not read."""
 
     async def probe() -> list[Finding]:
         namespace = kh.ctx.config.namespace
@@ -86,21 +107,46 @@ def jwt_key_probe(kh: KubeHandle) -> Probe:
             ]
         created = datetime.fromisoformat(meta["creationTimestamp"].replace("Z", "+00:00"))
         days = (datetime.now(UTC) - created).total_seconds() / 86400
+        keys = data_keys(meta)
+        facts = {"created": meta["creationTimestamp"], "data keys": ", ".join(sorted(keys)) if keys else "none"}
+        limit_note = "metadata only: key names from managedFields, contents not read"
+        if keys is None:
+            return [
+                Finding(
+                    severity=Severity.UNKNOWN,
+                    title=f"JWT signing key secret {JWT_SECRET} present, {days:.1f} days old; contents not read",
+                    detail="its metadata carries no managedFields, so whether it holds a key is not known "
+                    "(alp reads secrets as metadata only)",
+                    evidence=[Fields(items={"created": meta["creationTimestamp"]})],
+                )
+            ]
+        if not keys:
+            return [
+                Finding(
+                    severity=Severity.CRITICAL,
+                    title=f"JWT signing key secret {JWT_SECRET} holds no data in {namespace}",
+                    detail="no writer of the secret set any data key (managedFields): auth-service has no key to "
+                    "sign tokens with. See whether Vault's secret sync runs.",
+                    evidence=[Fields(items=facts)],
+                )
+            ]
         limit = kh.ctx.config.thresholds.jwt_key_max_age_days
         if days > limit:
             return [
                 Finding(
                     severity=Severity.WARNING,
                     title=f"JWT signing key is {days:.0f} days old",
-                    detail=f"older than {limit:.0f} days",
+                    detail=f"older than {limit:.0f} days; {limit_note}",
+                    evidence=[Fields(items=facts)],
                     suggestions=[Suggestion(action="rotate-jwt-key", why="Vault regenerates it")],
                 )
             ]
         return [
             Finding(
                 severity=Severity.OK,
-                title=f"JWT signing key present, {days:.1f} days old",
-                evidence=[Fields(items={"created": meta["creationTimestamp"]})],
+                title=f"JWT signing key present with {len(keys)} data key(s), {days:.1f} days old (contents not read)",
+                detail=limit_note,
+                evidence=[Fields(items=facts)],
             )
         ]
 
@@ -130,7 +176,7 @@ def pool_remedy(lines: list[str]) -> list[Suggestion]:
     "auth",
     summary="auth-service pods, logs, /health, DB reachability, OAuth provider, JWT key",
     runbook="Authentication Service Issues — Users Cannot Log In",
-    probes=("pods", "errors", "health", "postgres-tcp", "oauth", "connections", "jwt-key"),
+    probes=("pods", "errors", "health", "postgres-tcp", "oauth", "connections", "jwt-key", "objects"),
 )
 async def auth(ctx: CheckContext, params: NoParams) -> CheckResult:
     cfg = ctx.config
@@ -141,9 +187,7 @@ async def auth(ctx: CheckContext, params: NoParams) -> CheckResult:
             ctx,
             {
                 "pods": pods_probe(kh, cfg.namespace, f"app={APP}", APP, restart_auth),
-                "errors": log_grep_probe(
-                    kh, cfg.namespace, APP, r"\berror\b", "error line(s)", suggest=lambda lines: pool_remedy(lines)
-                ),
+                "errors": log_errors_probe(kh, cfg.namespace, APP, suggest=pool_remedy),
                 "health": health_probe(cfg, APP, restart_auth),
                 "postgres-tcp": tcp_probe(
                     host, port, "PostgreSQL from the bot", cfg.timeouts.probe_s, backend="PostgreSQL"
@@ -151,16 +195,17 @@ async def auth(ctx: CheckContext, params: NoParams) -> CheckResult:
                 "oauth": availability(oidc_probe(ctx)),
                 "connections": connections_probe(ctx),
                 "jwt-key": jwt_key_probe(kh),
+                "objects": objects_probe(kh, "auth"),
             },
         )
-    return CheckResult(findings)
+    return CheckResult(withdraw_for_missing(findings))
 
 
 @check(
     "auth-latency",
     summary="auth-service response_time percentiles and the slowest auth queries",
     runbook="Authentication Service Issues — High Authentication Latency",
-    probes=("response-time", "slow-queries"),
+    probes=("response-time", "slow-queries", "objects"),
 )
 async def auth_latency(ctx: CheckContext, params: NoParams) -> CheckResult:
     cfg, th = ctx.config, ctx.config.thresholds
@@ -184,10 +229,15 @@ async def auth_latency(ctx: CheckContext, params: NoParams) -> CheckResult:
         findings = await run_probes(
             ctx,
             {
-                "response-time": log_metric_probe(
-                    kh, APP, "response_time", th.response_time_warn_ms, th.response_time_crit_ms, remedies
+                "response-time": beside(
+                    cfg,
+                    log_metric_probe(
+                        kh, APP, "response_time", th.response_time_warn_ms, th.response_time_crit_ms, remedies
+                    ),
+                    p95_duration(cfg, APP, "response_time", th.response_time_warn_ms, th.response_time_crit_ms),
                 ),
                 "slow-queries": slow,
+                "objects": objects_probe(kh, "auth-latency"),
             },
             timeout_s=cfg.timeouts.probe_s * 2 + th.rate_window_s,
         )
@@ -197,4 +247,4 @@ async def auth_latency(ctx: CheckContext, params: NoParams) -> CheckResult:
     if not slow_users:  # REINDEX TABLE users rests on a slow statement on users, shown in this report
         for f in findings:
             f.suggestions = [s for s in f.suggestions if s.action != "reindex"]
-    return CheckResult(findings)
+    return CheckResult(withdraw_for_missing(findings))

@@ -129,8 +129,11 @@ def pods_probe(
         restarts = [s for s in states if s.restarts >= kh.ctx.config.thresholds.restarts_warn]
         if not states:
             return await no_pods(kh, namespace, selector, label)
+        evicted = [s for s in states if s.evicted is not None]
+        history = [evicted_finding(label, evicted)] if evicted else []
         if not bad and not restarts:
-            return [Finding(severity=Severity.OK, title=f"{label}: {len(states)} pod(s) running and ready")]
+            live = len(states) - len(evicted)
+            return [*history, Finding(severity=Severity.OK, title=f"{label}: {live} pod(s) running and ready")]
         rows = [
             [s.namespace, s.name, s.phase, "yes" if s.ready else "no", str(s.restarts), ", ".join(s.reasons) or "-"]
             for s in sorted(bad + [r for r in restarts if r not in bad], key=lambda s: (s.namespace, s.name))
@@ -141,16 +144,71 @@ def pods_probe(
             if bad
             else f"{label}: {named(restarts)} restarting"
         )
+        # A pod held in its init phase: the app container never ran, so restarting it runs the
+        # same init container again; its log (and the previous run's) says what to fix.
+        in_init = [s for s in bad if s.init_failed]
+        init_logs = await init_container_logs(kh, in_init) if in_init else []
+        only_init = bool(bad) and len(in_init) == len(bad)
         return [
+            *history,
             Finding(
                 severity=severity,
                 title=title,
-                evidence=[Table(columns=["namespace", "pod", "phase", "ready", "restarts", "reasons"], rows=rows)],
-                suggestions=suggest(),
-            )
+                detail=(
+                    "in the init phase: init container(s) "
+                    + ", ".join(sorted({c for s in in_init for c in s.init_failed}))
+                    + " failed, so the app container never started; a restart runs the same init container "
+                    "again: fix what its log says"
+                )
+                if in_init
+                else "",
+                evidence=[
+                    Table(columns=["namespace", "pod", "phase", "ready", "restarts", "reasons"], rows=rows),
+                    *init_logs,
+                ],
+                suggestions=[] if only_init else suggest(),
+            ),
         ]
 
     return probe
+
+
+def evicted_finding(label: str, evicted: list[PodState]) -> Finding:
+    """Pods the kubelet evicted (node pressure), still listed: WARNING, with the kubelet's message
+    (which resource ran short). Their controllers replaced them, so nothing is restarted; whether
+    the replacements serve is the rest of the report's to say."""
+    return Finding(
+        severity=Severity.WARNING,
+        title=f"{label}: {len(evicted)} pod(s) evicted: {named(evicted)}",
+        detail="evicted by the kubelet under node pressure; the pods shown are history (delete them once read), "
+        "their replacements are judged on their own",
+        evidence=[
+            Table(
+                columns=["namespace", "pod", "kubelet's message"],
+                rows=[[s.namespace, s.name, (s.evicted or "")[:200]] for s in sorted(evicted, key=lambda s: s.name)],
+            )
+        ],
+    )
+
+
+async def init_container_logs(kh: KubeHandle, pods: list[PodState], most: int = 3, tail: int = 10) -> list[Code]:
+    """`kubectl logs <pod> -c <init>` and `--previous` of each failed init container (a few pods,
+    the last `tail` lines each), labelled; a log that cannot be read says so in its place."""
+    out: list[Code] = []
+    for p in sorted(pods, key=lambda p: p.name)[:most]:
+        for container in p.init_failed:
+            for previous in (False, True):
+                where = f"{p.name}/{container}" + (" (previous)" if previous else "")
+                try:
+                    text = await kh.get().pod_log(
+                        p.namespace, p.name, tail, kh.ctx.config.logs.since_s, container, previous
+                    )
+                except KubeError as err:
+                    text = "" if previous else f"(log could not be read: {err})"
+                lines = text.splitlines()[-tail:]
+                if lines:
+                    out.append(Code(text="\n".join(f"[{where}] {line[:300]}" for line in lines)))
+    return out
 
 
 def warning_events_probe(kh: KubeHandle, namespace: str, limit: int = 10) -> Probe:

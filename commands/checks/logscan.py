@@ -6,6 +6,7 @@ import asyncio
 import re
 import statistics
 from dataclasses import dataclass, field
+from typing import Any
 
 from commands.backends.kube import Kube, KubeError
 from commands.config import LogSettings
@@ -20,11 +21,12 @@ class PodLogs:
 
     A source is one container of one pod, `pod/container`, and for a container that restarted
     also its previous instance, `pod/container (previous)` (what `kubectl logs --previous`
-    shows: the lines before an OOM kill or a crash). `pods` counts the pods read."""
+    shows: the lines before an OOM kill or a crash). `pods` names the pods read."""
 
     lines: dict[str, list[str]] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     pods: set[str] = field(default_factory=set)
+    matched: int = 0  # pods the selector matched, read or not (not yet on a node, being deleted)
 
     def all_lines(self) -> list[str]:
         return [line for lines in self.lines.values() for line in lines]
@@ -35,11 +37,17 @@ class PodLogs:
 
 
 async def deployment_logs(kube: Kube, namespace: str, app: str, settings: LogSettings) -> PodLogs:
-    """`kubectl logs -l app=<app> --all-containers --tail=N --since=…` for every pod, container by
+    """`kubectl logs -l app=<app> --all-containers --tail=N --since=…`: `selector_logs` of app=<app>."""
+    return await selector_logs(kube, namespace, f"app={app}", settings)
+
+
+async def selector_logs(kube: Kube, namespace: str, selector: str, settings: LogSettings) -> PodLogs:
+    """`kubectl logs -l <selector> --all-containers --tail=N --since=…` for every pod, container by
     container (a pod with a sidecar refuses a read that names no container), plus `--previous`
-    of every container that restarted; concurrently."""
-    pods = await kube.list_pods(namespace, f"app={app}")
-    out = PodLogs()
+    of every container that restarted and the init containers that failed (`containers_to_read`);
+    concurrently. The one reader of every log check and the runbook's logs probe."""
+    pods = await kube.list_pods(namespace, selector)
+    out = PodLogs(matched=len(pods))
 
     async def one(pod: str, container: str, previous: bool) -> None:
         source = f"{pod}/{container}" + (" (previous)" if previous else "")
@@ -55,12 +63,44 @@ async def deployment_logs(kube: Kube, namespace: str, app: str, settings: LogSet
     reads = []
     for p in live:
         out.pods.add(p.metadata.name)
-        restarted = {c.name for c in (p.status.container_statuses or []) if c.restart_count} if p.status else set()
-        for c in p.spec.containers:
-            reads.append(one(p.metadata.name, c.name, False))
-            if c.name in restarted:
-                reads.append(one(p.metadata.name, c.name, True))
+        for name, previous in containers_to_read(p):
+            reads.append(one(p.metadata.name, name, previous))
     await asyncio.gather(*reads)
+    return out
+
+
+def containers_to_read(pod: Any) -> list[tuple[str, bool]]:
+    """(container, previous) of every log a pod has: each container, the init containers that
+    ran and did not complete (a failing one says why the pod never started: `kubectl logs -c <init>`), and the
+    previous instance of each that restarted (`--previous`). An init container that never
+    started or completed its job, or an app container still waiting for its init phase, is not read."""
+    status = pod.status
+    statuses = (
+        {c.name: c for c in [*(status.init_container_statuses or []), *(status.container_statuses or [])]}
+        if status
+        else {}
+    )
+
+    def init_worth_reading(name: str) -> bool:
+        """An init container that ran and has not simply completed (a completed one did its job)."""
+        c = statuses.get(name)
+        if c is None or not c.state:
+            return False
+        done = c.state.terminated and c.state.terminated.exit_code == 0
+        ran = c.restart_count or c.state.running or c.state.terminated or (c.last_state and c.last_state.terminated)
+        return bool(ran and not done)
+
+    out: list[tuple[str, bool]] = []
+    for c in [*(pod.spec.init_containers or []), *pod.spec.containers]:
+        is_init = c not in pod.spec.containers
+        if is_init and not init_worth_reading(c.name):
+            continue
+        waiting = statuses.get(c.name) and statuses[c.name].state and statuses[c.name].state.waiting
+        if not is_init and waiting and waiting.reason == "PodInitializing":
+            continue
+        out.append((c.name, False))
+        if statuses.get(c.name) is not None and statuses[c.name].restart_count:
+            out.append((c.name, True))
     return out
 
 
@@ -108,10 +148,20 @@ _JSON_LEVEL = re.compile(r'"(?:level|severity|lvl|levelname)"\s*:\s*"(\w+)"', re
 _WORD_LEVEL = re.compile(r"(?<![\w-])(" + "|".join(sorted(LEVELS, key=len, reverse=True)) + r")(?![\w-])", re.I)
 
 
+# The first line of an exception nobody caught, which a runtime prints without any level: an
+# error by what it is (Python's traceback, the JVM's "Exception in thread", Node's "Uncaught").
+_UNCAUGHT = re.compile(
+    r"^\s*(Traceback \(most recent call last\):|Exception in thread \"|Uncaught \w*(Error|Exception)\b)"
+)
+
+
 def line_level(line: str) -> int | None:
-    """The rank of a line's level (LEVELS), or None when it names none."""
+    """The rank of a line's level (LEVELS), or None when it names none; an uncaught exception's
+    first line, printed by the runtime without a level, ranks as ERROR."""
     m = _JSON_LEVEL.search(line) or _WORD_LEVEL.search(line[:120])
-    return LEVELS.get(m.group(1).lower()) if m else None
+    if m:
+        return LEVELS.get(m.group(1).lower())
+    return LEVELS["error"] if _UNCAUGHT.match(line) else None
 
 
 def at_least(lines: list[str], level: str | None) -> list[str]:

@@ -50,10 +50,27 @@ def _ingress_typed(p: Any) -> bool:
     return "Ingress" in types if types else True  # no policyTypes: Ingress is implied (Kubernetes API docs)
 
 
+def _egress_typed(p: Any) -> bool:
+    types = p.spec.policy_types
+    # no policyTypes: Egress is implied only when the policy has egress rules (Kubernetes API docs)
+    return "Egress" in types if types else bool(p.spec.egress)
+
+
+def denies_all(pols: list[Any], direction: str) -> list[str]:
+    """Policies that select every pod, are typed `direction` ("ingress"/"egress") and allow none
+    of it, when no policy allows any of it (the usual "default deny, then allow" pattern is fine):
+    every pod is cut off that way."""
+    typed = _ingress_typed if direction == "ingress" else _egress_typed
+    deny = [p.metadata.name for p in pols if _selects_all(p) and typed(p) and not getattr(p.spec, direction)]
+    allows = [p.metadata.name for p in pols if typed(p) and getattr(p.spec, direction)]
+    return deny if not allows else []
+
+
 def policies_probe(kh: KubeHandle, namespace: str) -> Probe:
-    """Network policies, judged: one that selects every pod, types Ingress and allows nothing
-    (`ingress` empty) isolates every pod; unless another policy allows some ingress (the usual
-    "default deny, then allow" pattern), no service can reach another. CRITICAL, naming it."""
+    """Network policies, judged: one that selects every pod, types Ingress (Egress) and allows
+    nothing that way isolates every pod; unless another policy allows some of it (the usual
+    "default deny, then allow" pattern), no service can reach another (no pod can reach
+    anything, DNS included). CRITICAL, naming it (`denies_all`)."""
 
     async def probe() -> list[Finding]:
         pols = await kh.get().list_network_policies(namespace)
@@ -64,16 +81,30 @@ def policies_probe(kh: KubeHandle, namespace: str) -> Probe:
         evidence = [Table(columns=["policy", "types", "selects"], rows=rows)] if rows else []
         deny_all = [p.metadata.name for p in pols if _selects_all(p) and _ingress_typed(p) and not p.spec.ingress]
         allows = [p.metadata.name for p in pols if _ingress_typed(p) and p.spec.ingress]
-        if deny_all and not allows:
-            return [
+        cut: list[Finding] = []
+        if deny_in := denies_all(pols, "ingress"):
+            cut.append(
                 Finding(
                     severity=Severity.CRITICAL,
-                    title=f"NetworkPolicy {', '.join(deny_all)} denies all ingress to every pod in {namespace}",
+                    title=f"NetworkPolicy {', '.join(deny_in)} denies all ingress to every pod in {namespace}",
                     detail="no policy allows any ingress: services cannot reach one another "
                     "(kubectl describe networkpolicy; add an allow rule or remove the deny)",
                     evidence=evidence,
                 )
-            ]
+            )
+        if deny_out := denies_all(pols, "egress"):
+            cut.append(
+                Finding(
+                    severity=Severity.CRITICAL,
+                    title=f"NetworkPolicy {', '.join(deny_out)} denies all egress from every pod in {namespace}",
+                    detail="no policy allows any egress: no pod reaches PostgreSQL, Redis, Kafka, another "
+                    "service or even DNS (kubectl describe networkpolicy; allow egress to them, and to "
+                    "kube-dns on port 53, or remove the deny)",
+                    evidence=evidence,
+                )
+            )
+        if cut:
+            return cut
         return [
             Finding(
                 severity=Severity.OK,

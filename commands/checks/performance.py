@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from commands.backends.kube import KubeError, KubeNotFound
 from commands.checks.kube_probes import KubeHandle, log_grep_probe, log_metric_probe, restart, scaled_to_zero
-from commands.kube_facts import deployment_shortfall, parse_quantity, pod_state
+from commands.checks.prom_figures import beside, memory_figure, p95_duration
+from commands.kube_facts import container_roles, deployment_shortfall, parse_quantity, pod_state
 from commands.probes import Probe, run_probes
 from commands.registry import CheckContext, CheckResult, NoParams, check
 from commands.report import Finding, Severity, Suggestion, Table
@@ -46,6 +48,7 @@ async def pod_usage(kh: KubeHandle, namespace: str) -> list[dict[str, Any]]:
         name = m["metadata"]["name"]
         pod = pods.get(name)
         limits = {}
+        roles = container_roles(pod) if pod is not None else {}
         if pod is not None:
             limits = {
                 c.name: (c.resources.limits or {}).get("memory") if c.resources else None for c in pod.spec.containers
@@ -61,28 +64,57 @@ async def pod_usage(kh: KubeHandle, namespace: str) -> list[dict[str, Any]]:
                     "memory_limit": parse_quantity(limit) if limit else None,
                     "containers": len(m.get("containers", [])),
                     "app": (pod.metadata.labels or {}).get("app") if pod is not None else None,
+                    "role": roles.get(c["name"], "container"),
+                    "mesh": mesh_of(pod, c["name"]) if pod is not None else None,
                 }
             )
     return sorted(out, key=lambda r: (-(r["memory"] / r["memory_limit"] if r["memory_limit"] else 0), -r["memory"]))
 
 
+def mesh_of(pod: Any, container: str) -> str | None:
+    """The service mesh that injected `container` into `pod`, from the pod's own evidence: Istio
+    lists what it injected in the `sidecar.istio.io/status` annotation, Linkerd marks its proxy
+    with `linkerd.io/proxy-version`. None: no mesh injected it (whatever its name says)."""
+    notes = pod.metadata.annotations or {}
+    status = notes.get("sidecar.istio.io/status")
+    if status:
+        try:
+            if container in (json.loads(status).get("containers") or []):
+                return "Istio"
+        except (ValueError, AttributeError):
+            pass
+    if container == "linkerd-proxy" and "linkerd.io/proxy-version" in notes:
+        return "Linkerd"
+    return None
+
+
+MESH_LIMIT = {
+    "Istio": "the pod annotation sidecar.istio.io/proxyMemoryLimit (or the mesh's proxy defaults)",
+    "Linkerd": "the annotation config.linkerd.io/proxy-memory-limit (or the mesh's proxy defaults)",
+}
+
+
 async def limit_remedy(kh: KubeHandle, namespace: str, r: dict[str, Any]) -> Suggestion | str:
     """The runbook's "raise the memory limit" for the container near its limit: the workload's own
     container (no name) in a one-container pod; a named container only where the deployment's
-    template holds it. A container injected beside it (an Istio proxy) is not in the template:
-    set-resources cannot change it, so a sentence says where its limit is set instead."""
+    template holds it. A container a mesh injected (its own annotation says so: `mesh_of`) is
+    raised where that mesh sets it; one added otherwise is named as not in the template; when the
+    template cannot be read, a sentence says so instead of guessing where the limit is set."""
     new_limit = f"{max(2 * r['memory_limit'], GiB) / GiB:.0f}Gi"
     params: dict[str, Any] = {"deployment": r["app"], "memory": new_limit}
     if r["containers"] > 1:
+        who = f"{r['container']} ({r['role']})"
         try:
             dep = await kh.get().get_deployment(namespace, r["app"])
             names = {c.name for c in dep.spec.template.spec.containers}
-        except KubeError:
-            names = set()
+        except KubeError as err:
+            return f"{who}: deployment {r['app']}'s template could not be read ({err}), so where its limit is set is not known"
         if r["container"] not in names:
+            if r["mesh"]:
+                return f"{who} was injected by {r['mesh']}: raise its limit with {MESH_LIMIT[r['mesh']]}"
             return (
-                f"{r['container']} is not in deployment {r['app']}'s template (injected at admission, e.g. by "
-                "Istio): raise its limit where it is injected (sidecar.istio.io/proxyMemoryLimit)"
+                f"{who} is not in deployment {r['app']}'s template (added when the pod was created, by an "
+                "admission webhook): raise its limit where that webhook sets it"
             )
         params["container"] = r["container"]
     return Suggestion(action="set-resources", params=params, why="runbook: raise the memory limit temporarily")
@@ -91,7 +123,7 @@ async def limit_remedy(kh: KubeHandle, namespace: str, r: dict[str, Any]) -> Sug
 def _usage_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
     return [
         [
-            f"{r['pod']}/{r['container']}",
+            f"{r['pod']}/{r['container']}" + (f" ({r['role']})" if r["containers"] > 1 else ""),
             f"{r['cpu'] * 1000:.0f}m",
             f"{r['memory'] / 2**20:.0f}Mi",
             f"{r['memory_limit'] / 2**20:.0f}Mi" if r["memory_limit"] else "-",
@@ -103,7 +135,8 @@ def _usage_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
 
 @check(
     "latency",
-    summary="response_time per service from logs, pod CPU/memory, deployments short of replicas",
+    summary="response_time per service from logs (and Prometheus' p95 where configured), pod CPU/memory, "
+    "deployments short of replicas",
     runbook="Performance Issues — High Response Times",
     probes=lambda cfg: (*(f"{s.name} response_time" for s in cfg.platform.services), "top", "replicas"),
 )
@@ -194,8 +227,12 @@ async def latency(ctx: CheckContext, params: NoParams) -> CheckResult:
             ]
 
         probes: dict[str, Probe] = {
-            f"{s.name} response_time": log_metric_probe(
-                kh, s.name, "response_time", th.response_time_warn_ms, th.response_time_crit_ms, remedies(s.name)
+            f"{s.name} response_time": beside(
+                cfg,
+                log_metric_probe(
+                    kh, s.name, "response_time", th.response_time_warn_ms, th.response_time_crit_ms, remedies(s.name)
+                ),
+                p95_duration(cfg, s.name, "response_time", th.response_time_warn_ms, th.response_time_crit_ms),
             )
             for s in cfg.platform.services
         }
@@ -236,11 +273,31 @@ async def memory(ctx: CheckContext, params: NoParams) -> CheckResult:
                         suggestions.append(raise_limit)
                     else:
                         notes.append(raise_limit)
+            unlimited = [r for r in rows if not r["memory_limit"]]
+            if len(unlimited) == len(rows):  # nothing to judge use against: not "within limits"
+                return [
+                    Finding(
+                        severity=Severity.UNKNOWN,
+                        title=f"{len(rows)} container(s) run with no memory limit: use not judged",
+                        detail="the runbook judges memory against each container's limit; none is set (the node's "
+                        "own memory is the only bound), so a leak shows only as the node's pressure",
+                        evidence=[
+                            Table(
+                                columns=["pod/container", "cpu", "memory", "limit", "of limit"],
+                                rows=_usage_rows(rows),
+                            )
+                        ],
+                    )
+                ]
             title = (
                 f"{len(high)} container(s) above {th.memory_limit_warn_ratio:.0%} of their memory limit: "
-                + ", ".join(f"{r['pod']}/{r['container']}" for r in high[:3])
+                + ", ".join(
+                    f"{r['pod']}/{r['container']}" + (f" ({r['role']})" if r["containers"] > 1 else "")
+                    for r in high[:3]
+                )
                 if high
-                else f"Memory of {len(rows)} container(s) within limits"
+                else f"Memory of {len(rows) - len(unlimited)} container(s) within limits"
+                + (f" ({len(unlimited)} more with no limit, not judged)" if unlimited else "")
             )
             return [
                 Finding(
@@ -266,15 +323,25 @@ async def memory(ctx: CheckContext, params: NoParams) -> CheckResult:
             killed = [s for s in states if s.oom_killed]
             if not killed:
                 return [Finding(severity=Severity.OK, title=f"No OOMKilled restarts among {len(states)} pod(s)")]
+            which = [f"{s.name}/{c}" for s in killed for c in s.oom_containers]
             return [
                 Finding(
                     severity=Severity.CRITICAL,
-                    title=f"{len(killed)} pod(s) restarted after OOMKilled",
-                    evidence=[Table(columns=["pod", "restarts"], rows=[[s.name, str(s.restarts)] for s in killed])],
+                    title=f"{len(which)} container(s) restarted after OOMKilled: "
+                    + ", ".join(which[:3])
+                    + (f" (+{len(which) - 3} more)" if len(which) > 3 else ""),
+                    detail="the kernel killed the container at its own memory limit (role in brackets: app, "
+                    "sidecar, init)",
+                    evidence=[
+                        Table(
+                            columns=["pod", "container (role)", "pod restarts"],
+                            rows=[[s.name, c, str(s.restarts)] for s in killed for c in s.oom_containers],
+                        )
+                    ],
                 )
             ]
 
-        probes: dict[str, Probe] = {"usage": usage, "oom": oom}
+        probes: dict[str, Probe] = {"usage": beside(cfg, usage, memory_figure(cfg)), "oom": oom}
         for s in cfg.platform.services:
             probes[f"{s.name} logs"] = log_grep_probe(
                 kh, cfg.namespace, s.name, r"\b(memory|leak|gc|heap)\b", "memory/leak/gc line(s)"

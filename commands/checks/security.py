@@ -39,7 +39,12 @@ def offending_ips(lines: list[str], top: int = 5, at_least: int = 1) -> list[str
 
 
 def block(lines: list[str], at_least: int = 1) -> list[Suggestion]:
+    """The runbook's gateway remedies, where the lines name an outside address: block those seen
+    at least `at_least` times, and rate-limit. Lines with no outside address (a Falco alert about
+    a file read inside a container) point at nothing Kong can stop: no suggestion."""
     ips = offending_ips(lines, at_least=at_least)
+    if not offending_ips(lines):
+        return []
     out = []
     if ips:
         out.append(
@@ -57,6 +62,18 @@ def block(lines: list[str], at_least: int = 1) -> list[Suggestion]:
         )
     )
     return out
+
+
+# A Falco alert is a line Falco wrote at an alerting priority (Warning or above: Falco's own scale
+# is Emergency, Alert, Critical, Error, Warning, Notice, Informational, Debug), in its JSON output
+# (`"priority":"Critical"`) or its text output ("03:00:00.1: Critical Sensitive file opened …"),
+# whatever words its rule uses; the runbook's `grep -i suspicious` is kept beside it. Falco's own
+# startup and status lines carry no priority and are not alerts.
+FALCO_ALERT = (
+    r'"priority"\s*:\s*"(emergency|alert|critical|error|warning)"'
+    r"|^[\d:.TZ+-]+:\s+(emergency|alert|critical|error|warning)\b"
+    r"|suspicious"
+)
 
 
 def failures_judged(cfg: ChecksConfig) -> Callable[[list[str], int], tuple[Severity, str, list[Suggestion]]]:
@@ -98,7 +115,7 @@ async def security(ctx: CheckContext, params: NoParams) -> CheckResult:
             ctx,
             {
                 "falco": log_grep_probe(
-                    kh, "falco-system", "falco", r"suspicious", "Falco alert(s)", Severity.CRITICAL, block, None
+                    kh, "falco-system", "falco", FALCO_ALERT, "Falco alert(s)", Severity.CRITICAL, block, None
                 ),
                 "auth": log_grep_probe(
                     kh,

@@ -13,6 +13,7 @@ from commands.backends import net, redis
 from commands.checks.endpoint_probes import host_port, redis_ping_probe, tcp_probe
 from commands.checks.kafka_lag import KafkaLagParams, kafka_lag
 from commands.checks.kube_probes import KubeHandle, log_grep_probe, log_metric_probe, pods_probe, restart
+from commands.checks.prom_figures import beside, p95_duration
 from commands.kube_facts import parse_quantity
 from commands.probes import Probe, availability, run_probes
 from commands.registry import CheckContext, CheckResult, NoParams, check
@@ -140,13 +141,19 @@ async def scheduler(ctx: CheckContext, params: NoParams) -> CheckResult:
                     "scheduler-service",
                     lambda: [restart("scheduler-service", "a pod not ready: restart it")],
                 ),
-                "selection-time": log_metric_probe(
-                    kh,
-                    "scheduler-service",
-                    "selection_time",
-                    th.selection_time_warn_ms,
-                    th.selection_time_crit_ms,
-                    remedies,
+                "selection-time": beside(
+                    cfg,
+                    log_metric_probe(
+                        kh,
+                        "scheduler-service",
+                        "selection_time",
+                        th.selection_time_warn_ms,
+                        th.selection_time_crit_ms,
+                        remedies,
+                    ),
+                    p95_duration(
+                        cfg, "scheduler-service", "selection_time", th.selection_time_warn_ms, th.selection_time_crit_ms
+                    ),
                 ),
                 "redis-latency": redis_latency_probe(ctx),
                 "ml-service": tcp_probe(host, port, "ml-service", cfg.timeouts.probe_s, lambda: remedies()[2:]),
@@ -371,13 +378,23 @@ async def predictions(ctx: CheckContext, params: NoParams) -> CheckResult:
         findings = await run_probes(
             ctx,
             {
-                "prediction-time": log_metric_probe(
-                    kh,
-                    "ml-service",
-                    "prediction_time",
-                    th.prediction_timeout_ms * 0.8,
-                    th.prediction_timeout_ms,
-                    remedies,
+                "prediction-time": beside(
+                    ctx.config,
+                    log_metric_probe(
+                        kh,
+                        "ml-service",
+                        "prediction_time",
+                        th.prediction_timeout_ms * 0.8,
+                        th.prediction_timeout_ms,
+                        remedies,
+                    ),
+                    p95_duration(
+                        ctx.config,
+                        "ml-service",
+                        "prediction_time",
+                        th.prediction_timeout_ms * 0.8,
+                        th.prediction_timeout_ms,
+                    ),
                 ),
             },
         )

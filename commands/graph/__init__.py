@@ -36,17 +36,30 @@ class GraphParams(BaseModel):
     since: Duration = Field("1h", validate_default=True, description="how far back: 15m, 1h, 1d")
 
 
-def red_queries(cfg: ChecksConfig, service: str) -> list[tuple[str, str, str]]:
-    """(what, PromQL, unit) of a service's rate, error ratio and duration p95."""
+def rate_window(step_s: float) -> str:
+    """The range of `rate()` for a point every `step_s` seconds: at least a minute (four 15 s scrapes)
+    and at least the step, so consecutive points' windows meet and no request between two points
+    goes uncounted (a spike is averaged into its point, never skipped)."""
+    return f"{max(60, math.ceil(step_s))}s"
+
+
+def _rate_span(step_s: float) -> str:
+    """The rate window of a point every `step_s`, for people: "minute", "6m"."""
+    seconds = max(60, math.ceil(step_s))
+    return "minute" if seconds == 60 else format_duration(seconds)
+
+
+def red_queries(cfg: ChecksConfig, service: str, step_s: float = 15.0) -> list[tuple[str, str, str]]:
+    """(what, PromQL, unit) of a service's rate, error ratio and duration p95, for a point every `step_s`."""
     p = cfg.prometheus
     sel = f'{p.service_label}="{service}"'
-    win = "1m"
+    win = rate_window(step_s)
     return [
         ("requests/s", f"sum(rate({p.requests_metric}{{{sel}}}[{win}]))", "/s"),
         (
             "error ratio",
             f'sum(rate({p.requests_metric}{{{sel},code=~"5.."}}[{win}])) / sum(rate({p.requests_metric}{{{sel}}}[{win}]))',
-            "",
+            "ratio",
         ),
         (
             "p95 duration",
@@ -63,7 +76,7 @@ def _fmt(v: float | None, unit: str) -> str:
         return "+Inf" if v > 0 else "-Inf"
     if unit == "s":
         return f"{v * 1000:.0f}ms"
-    if unit == "":
+    if unit == "ratio":
         return f"{v:.2%}"
     return f"{v:.3g}{unit}"
 
@@ -145,7 +158,7 @@ def series_finding(
     if is_service and what != "requests/s" and not finite:
         return Finding(
             severity=Severity.UNKNOWN,
-            title=f"{name}: no requests in the last minute, nothing to judge",
+            title=f"{name}: no requests in the last {_rate_span(step)}, nothing to judge",
             detail=detail,
             evidence=evidence,
             probe="prometheus",
@@ -197,7 +210,7 @@ async def graph(ctx: CheckContext, params: GraphParams) -> CheckResult:
     step = max(params.since / MAX_POINTS, 1.0)
     services = {s.name for s in cfg.platform.services}
     is_service = params.query in services
-    queries = red_queries(cfg, params.query) if is_service else [(params.query, params.query, "?")]
+    queries = red_queries(cfg, params.query, step) if is_service else [(params.query, params.query, "?")]
     window = f"last {format_duration(params.since)}, a point every {step:g}s"
     findings: list[Finding] = []
     drawn: list[dict[str, Any]] = []
@@ -258,6 +271,12 @@ async def graph(ctx: CheckContext, params: GraphParams) -> CheckResult:
         "query": params.query,
         "since_s": params.since,
         "series": every,
-        "graph": {"title": params.query, "window": window, "panels": drawn},
+        "graph": {
+            "title": params.query,
+            "window": window,
+            "start": start.timestamp(),
+            "end": end.timestamp(),
+            "panels": drawn,
+        },
     }
     return CheckResult(findings, data)

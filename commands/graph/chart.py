@@ -39,8 +39,23 @@ def _with_gaps(points: list[list[Any]]) -> tuple[list[datetime], list[float]]:
     return times, values
 
 
-def graph_png(data: dict[str, Any]) -> bytes | None:
-    """PNG bytes, or None when no panel has a series."""
+SERIES_COLOURS = [  # matplotlib's tab10 without red: red is the threshold and the span over it
+    "tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown",
+    "tab:pink", "tab:gray", "tab:olive", "tab:cyan", "navy",
+]  # fmt: skip
+THRESHOLD_COLOUR = "tab:red"
+
+
+def _tick_format(span_s: float) -> str:
+    """Time labels that differ from tick to tick: seconds on windows under 10 minutes."""
+    return "%H:%M:%S" if span_s < 600 else "%H:%M" if span_s < 3 * 86400 else "%d %b %H:%M"
+
+
+def figure(data: dict[str, Any]) -> Any:
+    """The matplotlib Figure of `data["graph"]`, or None when no panel has a series. Each panel's
+    y-axis is in its unit (`unit`; "?" is read from its `expr`, commands/graph/units.py), its
+    `threshold` a dashed red line named with its value, its `firing` spans (unix s) shaded red;
+    the x-axis spans the window (`start`, `end`, unix s; else the samples)."""
     graph = data.get("graph") or {}
     panels = [p for p in graph.get("panels", []) if p.get("series")]
     if not panels:
@@ -48,31 +63,65 @@ def graph_png(data: dict[str, Any]) -> bytes | None:
     import matplotlib
 
     matplotlib.use("Agg")
-    from matplotlib.dates import DateFormatter
+    from matplotlib.dates import AutoDateLocator, DateFormatter
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    from commands.graph.units import axis_label, fmt_value, unit_of
 
     fig = Figure(figsize=(9, 2.6 * len(panels) + 0.6), dpi=100, layout="constrained")
     axes = fig.subplots(len(panels), 1, squeeze=False)
     for ax, panel in zip((row[0] for row in axes), panels, strict=False):
         series = panel["series"]
-        for s in series[:MAX_LINES]:
+        unit = panel.get("unit") or ""
+        if unit == "?":
+            unit = unit_of(str(panel.get("expr", "")))
+        times_all: list[datetime] = []
+        for colour, s in zip(SERIES_COLOURS, series[:MAX_LINES], strict=False):
             times, values = _with_gaps(s["points"])
-            ax.plot(times, values, linewidth=1.5, label=_label(s["labels"]))
+            times_all += times
+            ax.plot(times, values, linewidth=1.5, color=colour, label=_label(s["labels"]))
         title = (
             panel["title"] if len(series) <= MAX_LINES else f"{panel['title']}: the first {MAX_LINES} of {len(series)}"
         )
-        ax.set_title(title[:90], fontsize="medium")
+        ax.set_title(title if len(title) <= 90 else title[:89] + "…", fontsize="medium")
         if panel.get("threshold") is not None:
-            ax.axhline(float(panel["threshold"]), color="tab:red", linestyle="--", linewidth=1, label="threshold")
-        for start, end in panel.get("firing", []):
+            th = float(panel["threshold"])
+            ax.axhline(
+                th, color=THRESHOLD_COLOUR, linestyle="--", linewidth=1.2, label=f"threshold {fmt_value(th, unit)}"
+            )
+        for n, (start, end) in enumerate(panel.get("firing", [])):
             ax.axvspan(
-                datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC), color="tab:red", alpha=0.12
+                datetime.fromtimestamp(start, UTC),
+                datetime.fromtimestamp(end, UTC),
+                color=THRESHOLD_COLOUR,
+                alpha=0.12,
+                label="the rule's condition held" if n == 0 else None,
             )
         ax.grid(True, alpha=0.3)
-        ax.xaxis.set_major_formatter(DateFormatter("%H:%M", tz=UTC))  # type: ignore[no-untyped-call]
+        ax.set_ylabel(axis_label(unit), fontsize="small")
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=6))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos, u=unit: fmt_value(v, u)))
+        lo = graph.get("start") or (min(times_all).timestamp() if times_all else None)
+        hi = graph.get("end") or (max(times_all).timestamp() if times_all else None)
+        if lo is not None and hi is not None and hi > lo:
+            ax.set_xlim(datetime.fromtimestamp(float(lo), UTC), datetime.fromtimestamp(float(hi), UTC))
+            span = float(hi) - float(lo)
+        else:
+            span = 3600.0
+        ax.xaxis.set_major_locator(AutoDateLocator(minticks=3, maxticks=8, tz=UTC))  # type: ignore[no-untyped-call]
+        ax.xaxis.set_major_formatter(DateFormatter(_tick_format(span), tz=UTC))  # type: ignore[no-untyped-call]
         if len(series) > 1 or panel.get("threshold") is not None:
             ax.legend(loc="upper left", fontsize="x-small")
     fig.suptitle(f"{graph.get('title', '')[:80]} ({graph.get('window', '')}, UTC)", fontsize="medium")
+    return fig
+
+
+def graph_png(data: dict[str, Any]) -> bytes | None:
+    """PNG bytes, or None when no panel has a series."""
+    fig = figure(data)
+    if fig is None:
+        return None
     out = io.BytesIO()
     fig.savefig(out, format="png")
     return out.getvalue()

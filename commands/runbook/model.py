@@ -81,6 +81,15 @@ class LogsProbe(InNamespace):
     stat: Literal["p50", "p95", "max"] = "p95"
     min_lines: int = Field(1, ge=1, description="Fewer matching lines than this: too little to judge")
 
+    @model_validator(mode="after")
+    def _known_levels(self) -> LogsProbe:
+        from commands.checks.logscan import LEVELS  # a line's level decides (its JSON field or first level word)
+
+        unknown = [lv for lv in self.levels if lv.lower() not in LEVELS]
+        if unknown:
+            raise ValueError(f"unknown level(s) {', '.join(unknown)}; known: {', '.join(sorted(LEVELS))}")
+        return self
+
 
 class EventsProbe(InNamespace):
     """Warning events in a namespace whose reason or message matches `pattern`. Unit: events."""

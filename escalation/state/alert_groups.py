@@ -72,6 +72,11 @@ class AlertGroups:
             row = (await conn.execute(q.limit(1))).mappings().first()
         return _group(row) if row else None
 
+    async def alerts_of_incident(self, incident_id: int) -> list[dict[str, Any]]:
+        """The alerts (webhook dicts, each with its `fingerprint`) of the group that opened the incident."""
+        group = await self.of_incident(incident_id)
+        return [{**a, "fingerprint": fp} for fp, a in group.alerts.items()] if group else []
+
     async def keys_of_incidents(self) -> dict[int, tuple[str, int | None]]:
         """incident id -> (group key, previous incident id), for every alert-born incident."""
         q = sa.select(alert_groups.c.incident_id, alert_groups.c.group_key, alert_groups.c.previous_incident_id)

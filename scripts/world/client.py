@@ -122,6 +122,20 @@ class StandIns:
         """N extra series `alp_testbed_series{id=…}` in the platform stand-in's /metrics (0: none)."""
         _call(self.platform_base, "PUT", "/testbed/cardinality", str(n).encode())
 
+    def set_container_memory(self, namespace: str, pod: str, container: str, used: int, limit: int) -> None:
+        """The container's memory working set and limit (bytes) in the platform stand-in's /metrics
+        (cAdvisor's and kube-state-metrics' series, as Prometheus scrapes them)."""
+        path = "/".join(quote(x, safe="") for x in (namespace, pod, container))
+        _call(
+            self.platform_base,
+            "PUT",
+            f"/testbed/container-memory/{path}",
+            json.dumps({"bytes": used, "limit": limit}).encode(),
+        )
+
+    def clear_container_memory(self) -> None:
+        _call(self.platform_base, "DELETE", "/testbed/container-memory")
+
     def reset_traffic(self) -> None:
         """Every service back to the default traffic (10 requests/s, 40 ms, no errors)."""
         _call(self.platform_base, "DELETE", "/testbed/traffic")

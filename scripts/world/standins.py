@@ -27,6 +27,9 @@ What they serve is loaded over HTTP under `/testbed/` (scripts.world.client does
     PUT    /testbed/traffic/{service}       body: {"rps": 10, "latency_ms": 40, "error_ratio": 0} (the default)
     DELETE /testbed/traffic                 every service back to the default traffic
     PUT    /testbed/cardinality             body: N extra series alp_testbed_series{id=…} in /metrics
+    PUT    /testbed/container-memory/{ns}/{pod}/{container}  body: {"bytes": N, "limit": M}: the container's
+           container_memory_working_set_bytes and kube_pod_container_resource_limits in /metrics
+    DELETE /testbed/container-memory        none of those series
 State is in memory: a restarted stand-in serves nothing until `scripts/testbed demo` (or a test) loads it.
 """
 
@@ -54,6 +57,9 @@ class State:
         self.health: dict[str, int] = {}
         self.traffic: dict[str, dict[str, float]] = {}
         self.cardinality = 0  # extra series `alp_testbed_series{id=…}` in /metrics (a query of many series)
+        # (namespace, pod, container) -> {"bytes": working set, "limit": memory limit}: cAdvisor's and
+        # kube-state-metrics' series in /metrics, as Prometheus scrapes them in a cluster
+        self.containers: dict[tuple[str, str, str], dict[str, float]] = {}
         self.totals: dict[str, dict[str, float]] = {}  # service -> requests, errors, sum, bucket counts
         self.counted_at = time.monotonic()
 
@@ -96,7 +102,13 @@ def exposition(st: State) -> str:
         hist.append(f'http_request_duration_seconds_sum{{service="{svc}"}} {tot["sum"]:.3f}')
         hist.append(f'http_request_duration_seconds_count{{service="{svc}"}} {tot["requests"]:.3f}')
     many = [f'alp_testbed_series{{id="{i}"}} 1' for i in range(st.cardinality)]
-    return "\n".join(lines + hist + many) + "\n"
+    mem = ["# TYPE container_memory_working_set_bytes gauge", "# TYPE kube_pod_container_resource_limits gauge"]
+    for (ns, pod, container), c in sorted(st.containers.items()):
+        who = f'namespace="{ns}",pod="{pod}",container="{container}"'
+        mem.append(f"container_memory_working_set_bytes{{{who}}} {c['bytes']:.0f}")
+        if c.get("limit"):
+            mem.append(f'kube_pod_container_resource_limits{{{who},resource="memory",unit="byte"}} {c["limit"]:.0f}')
+    return "\n".join(lines + hist + many + mem) + "\n"
 
 
 DISCOVERY = {
@@ -216,6 +228,8 @@ class Handler(BaseHTTPRequestHandler):
                 st.health[parts[2]] = int(body)
             elif parts == ["testbed", "cardinality"]:
                 st.cardinality = int(body)
+            elif parts[:2] == ["testbed", "container-memory"] and len(parts) == 5:
+                st.containers[(parts[2], parts[3], parts[4])] = {k: float(v) for k, v in json.loads(body).items()}
             elif parts[:2] == ["testbed", "traffic"] and len(parts) == 3:
                 exposition(st)  # count what the old traffic served up to now
                 st.traffic[parts[2]] = {k: float(v) for k, v in json.loads(body).items()}
@@ -230,6 +244,8 @@ class Handler(BaseHTTPRequestHandler):
                 self.state.log_requests.clear()
             elif parts[:2] == ["testbed", "health"]:
                 self.state.health.clear()
+            elif parts[:2] == ["testbed", "container-memory"]:
+                self.state.containers.clear()
             elif parts[:2] == ["testbed", "traffic"]:
                 exposition(self.state)
                 self.state.traffic.clear()

@@ -181,6 +181,35 @@ async def test_reset_offsets_preview_does_not_count_records_retention_deleted(cf
     assert "10 more below the log start were already deleted" in pre.lines[0], pre.lines
 
 
+async def test_reset_offsets_preview_does_not_count_aborted_records(cfg, testbed, unique):
+    """#25 round 3: past the committed offset, an aborted transaction (6 records and its marker),
+    then a committed one (2 records and its marker): the reset skips the 2 a read_committed
+    consumer would have read, not 10 offsets."""
+    from aiokafka import AIOKafkaProducer
+
+    bootstrap = testbed["ALP_KAFKA_BOOTSTRAP"]
+    await create_topic(bootstrap, unique, 1)
+    await commit(bootstrap, unique, unique, {0: 0})
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, transactional_id=f"alp-test-{unique}")
+    await producer.start()
+    try:
+        await producer.begin_transaction()
+        for _ in range(6):
+            await (await producer.send(unique, b"attempt", partition=0))
+        await producer.abort_transaction()
+        async with producer.transaction():
+            for _ in range(2):
+                await (await producer.send(unique, b"attempt", partition=0))
+    finally:
+        await producer.stop()
+
+    spec = ACTIONS.get("reset-offsets")
+    pre = await preview(spec, ActionContext(cfg), validate(spec, {"group": unique}))
+
+    assert [(i["before"], i["after"], i["skipped"]) for i in pre.items] == [(0, 10, 2)]
+    assert "2 message(s) will never be processed" in pre.lines[0], pre.lines
+
+
 # ---------------------------------------------------------------------- Kubernetes
 async def test_restart_sets_the_annotation_and_preview_changes_nothing(cfg, kube_admin):
     apps = client.AppsV1Api(kube_admin)

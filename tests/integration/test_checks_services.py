@@ -12,7 +12,7 @@ from kubernetes import client
 
 from commands.report import Severity
 from tests.support.checks_env import actions, config_for, finding, run
-from tests.support.k8s_world import make_pod
+from tests.support.k8s_world import CONFIGMAPS, make_pod
 
 AUTH_OK = "\n".join(
     f"2026-11-28T03:12:{i:02d}Z INFO [http] POST /auth/login 200 user=u{i} response_time={100 + i}ms" for i in range(40)
@@ -33,9 +33,17 @@ AUTH_BAD = "\n".join(
 
 
 def secret(api, namespace: str) -> None:
+    """The objects the runbook's login section names: the signing key and auth-config."""
     client.CoreV1Api(api).create_namespaced_secret(
         namespace,
         client.V1Secret(metadata=client.V1ObjectMeta(name="jwt-signing-key"), string_data={"key": "do-not-print-me"}),
+    )
+    auth_config(api, namespace)
+
+
+def auth_config(api, namespace: str) -> None:
+    client.CoreV1Api(api).create_namespaced_config_map(
+        namespace, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="auth-config"), data=CONFIGMAPS["auth-config"])
     )
 
 
@@ -75,7 +83,7 @@ async def test_auth_failing(testbed, kube_admin, kubelet, platform, ns):
     pods = finding(report, "not running/ready (1 of 2 pods)")
     assert pods.severity is Severity.CRITICAL and "CrashLoopBackOff" in str(pods.evidence)
     assert "restart" in actions(pods)
-    assert finding(report, "2 error line(s)").severity is Severity.WARNING
+    assert finding(report, "2 line(s) at ERROR or above").severity is Severity.WARNING
     assert finding(report, "auth-service /health failing").severity is Severity.CRITICAL
     discovery = finding(report, "OAuth discovery document is not valid")
     assert "set-config" in actions(discovery)
@@ -88,6 +96,7 @@ async def test_auth_failing(testbed, kube_admin, kubelet, platform, ns):
 async def test_auth_latency_percentiles_and_slow_queries(testbed, kube_admin, kubelet, platform, ns):
     make_pod(kube_admin, ns, "auth-service-1", "auth-service")
     kubelet.logs[(ns, "auth-service-1")] = AUTH_BAD
+    auth_config(kube_admin, ns)
     async with await psycopg.AsyncConnection.connect(testbed["ALP_POSTGRES_DSN"], autocommit=True) as conn:
         await conn.execute("CREATE TABLE IF NOT EXISTS auth_sessions (id int primary key, token text)")
 
@@ -339,5 +348,5 @@ async def test_auth_offers_the_restart_for_a_connection_pool_timeout(testbed, ku
         AUTH_OK + "\n2026-11-28T03:13:01Z ERROR [db] error acquiring connection: timeout after 30000ms\n"
     )
     report = await run("auth", config_for(testbed, platform, ns))
-    errors = finding(report, "error line(s)")
+    errors = finding(report, "line(s) at ERROR or above")
     assert "restart" in actions(errors), errors

@@ -21,7 +21,8 @@ async def test_the_deadline_ends_the_grouping_and_says_what_it_saw(testbed, plat
 
     The limit is set from this machine's own speed (a fast idle machine groups 100,000 lines in
     a few seconds, a loaded one takes many times that): first the whole read with time to spare,
-    which examines every line, then a limit that leaves the grouping about half the time it took."""
+    which examines every line, then a limit that leaves the grouping about a third of the time it took
+    (the first run's reading also paid for starting the worker process)."""
     texts = []
     for i in range(10):
         make_pod(kube_admin, ns, f"late-{i}", "late-logs")
@@ -44,7 +45,7 @@ async def test_the_deadline_ends_the_grouping_and_says_what_it_saw(testbed, plat
     grouping = time.monotonic() - t0
     reading = max(0.0, took_whole - grouping)
 
-    cfg.timeouts.check_s = max(3, round(reading + grouping / 2 + 1.5))
+    cfg.timeouts.check_s = max(3, round(reading + grouping / 3 + 1.5))
     t0 = time.monotonic()
     report = await run_check(spec, CheckContext(cfg), params)
     took = time.monotonic() - t0
@@ -55,5 +56,6 @@ async def test_the_deadline_ends_the_grouping_and_says_what_it_saw(testbed, plat
     assert cut is not None, (cfg.timeouts.check_s, reading, grouping, report.data["lines_examined"])
     assert cut.severity is Severity.UNKNOWN and "of 100000" in cut.title
     examined = report.data["lines_examined"]
-    assert 0 < examined < 100_000 and report.data["lines_read"] == 100_000
+    assert 0 < examined < 100_000, (cfg.timeouts.check_s, reading, grouping, examined)
+    assert report.data["lines_read"] == 100_000
     assert sum(t["count"] for t in report.data["templates"]) == examined == len(report.data["raw_lines"])

@@ -44,6 +44,7 @@ async def test_a_symptom_as_data_judges_like_the_built_in_check(
     scenario: Scenario, data_symptoms, testbed, kube_admin, kubelet, platform, ns, unique
 ):
     world = World(testbed, kube_admin, kubelet, platform, ns, unique)
+    world.runbook_configmaps()  # as in the scenario catalogue
     try:
         cfg = await scenario.setup(world)
         built_in = await run(scenario.target, cfg)

@@ -34,6 +34,7 @@ async def test_scenario(scenario: Scenario, request, testbed, kube_admin, kubele
     if scenario.metrics:
         request.getfixturevalue("metrics_api")
     world = World(testbed, kube_admin, kubelet, platform, ns, unique)
+    world.runbook_configmaps()  # a platform namespace holds them; a variant may delete one
     try:
         cfg = await scenario.setup(world)
         params = {k: v.replace("{unique}", unique) if isinstance(v, str) else v for k, v in scenario.params.items()}
@@ -53,5 +54,13 @@ async def test_scenario(scenario: Scenario, request, testbed, kube_admin, kubele
         assert f.severity is not Severity.OK or not f.suggestions, f"suggestion on an OK finding: {f.title}"
     if scenario.state == "healthy":
         assert all(f.severity is Severity.OK for f in report.findings), seen
+    said = [f.title + f.detail + str(f.evidence) + str(f.suggestions) for f in report.findings]
+    for phrase in scenario.absent:
+        assert not any(phrase.lower() in text.lower() for text in said), (phrase, seen)
+    for phrase in scenario.present:
+        assert any(phrase.replace("{unique}", unique) in text for text in said), (phrase, said)
+    for f in report.findings:
+        assert f.probe.split(", ")[0] not in scenario.ok or f.severity is Severity.OK, (f.probe, seen)
+    assert not scenario.ok or {p for f in report.findings for p in f.probe.split(", ")} >= set(scenario.ok), seen
     titles = Counter((f.severity, f.title) for f in report.findings)
     assert max(titles.values()) == 1, f"a cause stated twice: {titles.most_common(1)}"

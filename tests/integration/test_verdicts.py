@@ -312,6 +312,7 @@ def test_terminal_exit_code_3_when_nothing_could_be_checked(testbed):
 async def test_terminal_report_worst_first_ok_collapsed_no_markup(world, platform):
     world.pod("auth-service", QUIET + "2026-11-28T03:00:02Z ERROR [db] error acquiring connection\n")
     jwt_secret(world)
+    world.runbook_configmaps()  # auth-config: the login section's objects all there
     platform.health["auth-service"] = 503
     world.undo.append(platform.health.clear)
     report = await run("auth", world.cfg())  # WARN (error lines), OKs, CRIT (/health)

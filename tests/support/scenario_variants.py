@@ -11,7 +11,7 @@ import redis.asyncio as aioredis
 from kubernetes import client
 
 from commands.config import ChecksConfig
-from tests.support.k8s_world import make_pod
+from tests.support.k8s_world import NODE, make_pod
 from tests.support.scenario_world import (
     FAST,
     QUIET,
@@ -346,3 +346,457 @@ async def kafka_sampling_past_check_limit(w: World) -> ChecksConfig:
     cfg = await caught_up_group(w)
     cfg.timeouts.check_s = 1.0
     return cfg
+
+
+# ---------------------------------------------------------------------- the fresh tester's misses (round 3)
+def lines(body: list[str]) -> str:
+    return "\n".join(body) + "\n"
+
+
+FATAL_WITHOUT_ERROR = lines(
+    [f"2026-11-28T03:00:{i:02d}Z INFO POST /login 200 response_time=45ms" for i in range(27)]
+    + [
+        "2026-11-28T03:00:30Z FATAL cannot bind :3001: address already in use",
+        "panic: runtime: nil pointer dereference in TokenSigner.Sign",
+        '{"ts":"2026-11-28T03:00:31Z","level":"critical","msg":"token signer unavailable"}',
+    ]
+)
+
+
+def auth_with_logs(logs: str, tail_lines: int | None = None) -> Setup:
+    """auth-service running and ready with `logs`; the secret and the runbook's config present."""
+
+    async def setup(w: World) -> ChecksConfig:
+        from tests.support.scenario_world import jwt_secret
+
+        w.pod("auth-service", logs)
+        jwt_secret(w)
+        cfg = w.cfg()
+        if tail_lines:
+            cfg.logs.tail_lines = tail_lines
+        return cfg
+
+    return setup
+
+
+ONE_ERROR_IN_10000 = lines(
+    [
+        "2026-11-28T03:00:00Z ERROR login user=u77: upstream reset, retried"
+        if i == 5000
+        else f"2026-11-28T03:00:00Z INFO POST /login 200 user=u{i}"
+        for i in range(10_000)
+    ]
+)
+
+
+async def auth_empty_secret(w: World) -> ChecksConfig:
+    """The jwt-signing-key secret exists with no data at all (a sync that wrote nothing)."""
+    w.pod("auth-service", FAST)
+    client.CoreV1Api(w.kube).create_namespaced_secret(
+        w.ns, client.V1Secret(metadata=client.V1ObjectMeta(name="jwt-signing-key"))
+    )
+    return w.cfg()
+
+
+async def auth_no_config(w: World) -> ChecksConfig:
+    """Everything healthy but auth-config, the configmap the runbook's login section patches, is gone."""
+    from tests.support.scenario_world import jwt_secret
+
+    w.pod("auth-service", FAST)
+    jwt_secret(w)
+    client.CoreV1Api(w.kube).delete_namespaced_config_map("auth-config", w.ns)
+    return w.cfg()
+
+
+async def kafka_aborted(w: World) -> ChecksConfig:
+    """A group that committed everything committed; after it, a transaction that aborted: its
+    records (and marker) sit past the committed offset, and a read_committed consumer reads none."""
+    from aiokafka import AIOKafkaProducer
+
+    from tests.support.kafka import commit, create_topic, produce_transactions
+
+    boot = w.testbed["ALP_KAFKA_BOOTSTRAP"]
+    await create_topic(boot, w.unique, 1)
+    read_all = await produce_transactions(boot, w.unique, 2, 3)
+    await commit(boot, w.unique, w.unique, {0: read_all})
+    producer = AIOKafkaProducer(bootstrap_servers=boot, transactional_id=f"alp-test-{w.unique}-abort")
+    await producer.start()
+    try:
+        await producer.begin_transaction()
+        for _ in range(5):
+            await (await producer.send(w.unique, b"attempt", partition=0))
+        await producer.abort_transaction()
+    finally:
+        await producer.stop()
+    return w.cfg()
+
+
+def init_crash_pod(w: World, app: str, init: str, log: str, previous: bool = True) -> str:
+    """A pod of `app` stuck in its init phase: init container `init` crash-looping (its log and
+    its previous instance's say why), the app container waiting in PodInitializing."""
+    name = f"{app}-{w.unique}"
+    core = client.CoreV1Api(w.kube)
+    core.create_namespaced_pod(
+        w.ns,
+        client.V1Pod(
+            metadata=client.V1ObjectMeta(name=name, labels={"app": app}),
+            spec=client.V1PodSpec(
+                node_name=NODE,
+                init_containers=[client.V1Container(name=init, image=f"{init}:1")],
+                containers=[client.V1Container(name="app", image=f"{app}:1")],
+            ),
+        ),
+    )
+    core.patch_namespaced_pod_status(
+        name,
+        w.ns,
+        {
+            "status": {
+                "phase": "Pending",
+                "conditions": [
+                    {"type": "Initialized", "status": "False", "reason": "ContainersNotInitialized"},
+                    {"type": "Ready", "status": "False", "reason": "ContainersNotReady"},
+                ],
+                "initContainerStatuses": [
+                    {
+                        "name": init,
+                        "image": f"{init}:1",
+                        "imageID": "",
+                        "ready": False,
+                        "restartCount": 6,
+                        "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 5m0s"}},
+                        "lastState": {"terminated": {"reason": "Error", "exitCode": 1}},
+                    }
+                ],
+                "containerStatuses": [
+                    {
+                        "name": "app",
+                        "image": f"{app}:1",
+                        "imageID": "",
+                        "ready": False,
+                        "restartCount": 0,
+                        "state": {"waiting": {"reason": "PodInitializing"}},
+                    }
+                ],
+            }
+        },
+    )
+    w.kubelet.logs[(w.ns, f"{name}/app")] = ""
+    w.kubelet.logs[(w.ns, f"{name}/{init}")] = log
+    if previous:
+        w.kubelet.previous_logs[(w.ns, f"{name}/{init}")] = log
+    return name
+
+
+async def auth_init_crash(w: World) -> ChecksConfig:
+    """auth-service's migration init container fails: the app never starts (a restart cannot help)."""
+    from tests.support.scenario_world import jwt_secret
+
+    init_crash_pod(w, "auth-service", "db-migrate", "2026-11-28T03:00:00Z migration 0042 failed: relation exists\n")
+    jwt_secret(w)
+    return w.cfg()
+
+
+async def memory_oom_sidecar(w: World) -> ChecksConfig:
+    """A pod of three containers (app, a log shipper, Istio's proxy): the log shipper was
+    OOMKilled. No mesh advice fits it, and no deployment template was read."""
+    services_measured(w, QUIET)
+    pod = "user-service-2"
+    make_pod(w.kube, w.ns, pod, "user-service", sidecars={"log-shipper": "64Mi", "istio-proxy": "256Mi"})
+    client.CoreV1Api(w.kube).patch_namespaced_pod_status(
+        pod,
+        w.ns,
+        {
+            "status": {
+                "containerStatuses": [
+                    {
+                        "name": n,
+                        "image": f"{n}:1",
+                        "imageID": "",
+                        "ready": True,
+                        "restartCount": r,
+                        "state": {"running": {"startedAt": "2026-11-28T01:00:00Z"}},
+                        "lastState": {"terminated": {"reason": "OOMKilled", "exitCode": 137}} if r else {},
+                    }
+                    for n, r in (("app", 0), ("log-shipper", 4), ("istio-proxy", 0))
+                ]
+            }
+        },
+    )
+    w.kubelet.logs[(w.ns, pod)] = QUIET
+    container_metrics(w, pod, {"app": "200Mi", "log-shipper": "62Mi", "istio-proxy": "60Mi"})
+    return w.cfg()
+
+
+async def redis_no_info(w: World) -> ChecksConfig:
+    """A Redis user that may read keys and PING but not run INFO: the hit ratio cannot be seen;
+    PING and SCAN still can."""
+    r = aioredis.from_url(w.testbed["ALP_REDIS_URL"], decode_responses=True)
+    user = f"alp_noinfo_{w.unique}"
+    await r.execute_command("ACL", "SETUSER", user, "on", ">pw", "~*", "+@all", "-info")
+    w.undo += [lambda: r.execute_command("ACL", "DELUSER", user), r.aclose]
+    return w.cfg(redis_url=w.testbed["ALP_REDIS_URL"].replace("redis://", f"redis://{user}:pw@"))
+
+
+async def auth_emptied_secret(w: World) -> ChecksConfig:
+    """Second example of "metadata only": a secret created with its key, then replaced without
+    any data by another writer (a sync job that lost its source)."""
+    core = client.CoreV1Api(w.kube)
+    w.pod("auth-service", FAST)
+    core.create_namespaced_secret(
+        w.ns,
+        client.V1Secret(metadata=client.V1ObjectMeta(name="jwt-signing-key"), string_data={"private.pem": "k"}),
+    )
+    s = core.read_namespaced_secret("jwt-signing-key", w.ns)
+    s.data = None
+    core.replace_namespaced_secret("jwt-signing-key", w.ns, s, field_manager="vault-sync")
+    return w.cfg()
+
+
+async def redis_no_scan(w: World) -> ChecksConfig:
+    """Second example of one missing permission: a user that may run INFO and PING but not SCAN,
+    in a busy, healthy cache: only the key scan is blind."""
+    from tests.support.scenario_world import redis_traffic
+
+    redis_traffic(w, hit=True)
+    r = aioredis.from_url(w.testbed["ALP_REDIS_URL"], decode_responses=True)
+    user = f"alp_noscan_{w.unique}"
+    await r.execute_command("ACL", "SETUSER", user, "on", ">pw", "~*", "+@all", "-scan")
+    w.undo += [lambda: r.execute_command("ACL", "DELUSER", user), r.aclose]
+    return w.cfg(redis_url=w.testbed["ALP_REDIS_URL"].replace("redis://", f"redis://{user}:pw@"))
+
+
+async def kafka_aborted_then_waiting(w: World) -> ChecksConfig:
+    """Second example of "what a read_committed consumer could read": past the committed offset,
+    an aborted transaction of 6 records, then a committed one of 2 that nobody read (the group
+    has no members): the lag is 2 messages, not 9 offsets."""
+    from aiokafka import AIOKafkaProducer
+
+    from tests.support.kafka import commit, create_topic
+
+    boot = w.testbed["ALP_KAFKA_BOOTSTRAP"]
+    await create_topic(boot, w.unique, 1)
+    await commit(boot, w.unique, w.unique, {0: 0})
+    producer = AIOKafkaProducer(bootstrap_servers=boot, transactional_id=f"alp-test-{w.unique}-mixed")
+    await producer.start()
+    try:
+        await producer.begin_transaction()
+        for _ in range(6):
+            await (await producer.send(w.unique, b"attempt", partition=0))
+        await producer.abort_transaction()
+        async with producer.transaction():
+            for _ in range(2):
+                await (await producer.send(w.unique, b"attempt", partition=0))
+    finally:
+        await producer.stop()
+    return w.cfg()
+
+
+async def scheduler_init_error(w: World) -> ChecksConfig:
+    """Second example of an init phase failing: scheduler-service's wait-for-redis init container
+    has just exited with an error (its first run: no CrashLoopBackOff yet, no previous instance)."""
+    name = init_crash_pod(w, "scheduler-service", "wait-for-redis", "redis:6379 not reachable after 30s\n", False)
+    client.CoreV1Api(w.kube).patch_namespaced_pod_status(
+        name,
+        w.ns,
+        {
+            "status": {
+                "initContainerStatuses": [
+                    {
+                        "name": "wait-for-redis",
+                        "image": "wait-for-redis:1",
+                        "imageID": "",
+                        "ready": False,
+                        "restartCount": 0,
+                        "state": {"terminated": {"reason": "Error", "exitCode": 1}},
+                    }
+                ]
+            }
+        },
+    )
+    return w.cfg()
+
+
+async def memory_istio_proxy_high(w: World) -> ChecksConfig:
+    """Second example of naming containers by role with only the mesh present: Istio did inject
+    this pod's proxy (its sidecar.istio.io/status annotation says so; the deployment's template
+    holds only the app), and the proxy is at 96 % of its limit."""
+    from tests.support.k8s_world import deployment
+
+    services_measured(w, QUIET)
+    client.AppsV1Api(w.kube).create_namespaced_deployment(w.ns, deployment("user-service", 3002, w.ns, replicas=0))
+    pod = "user-service-2"
+    make_pod(w.kube, w.ns, pod, "user-service", sidecars={"istio-proxy": "256Mi"})
+    client.CoreV1Api(w.kube).patch_namespaced_pod(
+        pod,
+        w.ns,
+        {
+            "metadata": {
+                "annotations": {"sidecar.istio.io/status": '{"containers":["istio-proxy"],"initContainers":[]}'}
+            }
+        },
+    )
+    w.kubelet.logs[(w.ns, pod)] = QUIET
+    container_metrics(w, pod, {"app": "100Mi", "istio-proxy": "246Mi"})
+    return w.cfg()
+
+
+async def auth_latency_no_config(w: World) -> ChecksConfig:
+    """Second example of a named object missing: fast logins, but auth-config (which the latency
+    section's token-cache remedy patches) is gone."""
+    w.pod("auth-service", FAST)
+    client.CoreV1Api(w.kube).delete_namespaced_config_map("auth-config", w.ns)
+    return w.cfg()
+
+
+# ---------------------------------------------------------------------- own variants, kinds not yet in the catalogue
+FALCO_CRITICAL_JSON = (
+    '{"output":"03:00:00.1: Critical Sensitive file opened for reading by non-trusted program (user=root '
+    'command=cat /etc/shadow file=/etc/shadow container=auth-service)","priority":"Critical",'
+    '"rule":"Read sensitive file untrusted","time":"2026-11-28T03:00:00.1Z"}\n'
+)
+FALCO_STARTUP = (
+    "Thu Nov 28 03:00:00 2026: Falco version: 0.39.0\n"
+    "Thu Nov 28 03:00:00 2026: Loading rules from file /etc/falco/falco_rules.yaml\n"
+    "Thu Nov 28 03:00:00 2026: Starting health webserver with threadiness 2, listening on 0.0.0.0:8765\n"
+)
+
+
+def security_with_falco(falco_logs: str) -> Setup:
+    """Falco's own output: an alert is a line with a Falco priority, whatever words its rule uses."""
+
+    async def setup(w: World) -> ChecksConfig:
+        w.pod("falco", falco_logs, namespace="falco-system")
+        w.pod("kong-gateway", QUIET, namespace="kong")
+        w.pod("auth-service", QUIET)
+        return w.cfg()
+
+    return setup
+
+
+async def network_deny_all_egress(w: World) -> ChecksConfig:
+    """A default-deny egress policy with no egress allowed: no pod reaches PostgreSQL, Redis, Kafka
+    or even DNS, while every ingress is open."""
+    istiod_pod(w)
+    service_with_endpoints(w, "user-service", "10.244.0.16")
+    client.NetworkingV1Api(w.kube).create_namespaced_network_policy(
+        w.ns,
+        client.V1NetworkPolicy(
+            metadata=client.V1ObjectMeta(name="default-deny-egress"),
+            spec=client.V1NetworkPolicySpec(pod_selector=client.V1LabelSelector(), policy_types=["Egress"]),
+        ),
+    )
+    return w.cfg()
+
+
+UNCAUGHT_TRACEBACKS = lines(
+    [f"2026-11-28T03:00:{i:02d}Z INFO POST /login 200 response_time=45ms" for i in range(20)]
+    + [
+        part
+        for _ in range(3)
+        for part in (
+            "Traceback (most recent call last):",
+            '  File "/app/auth/tokens.py", line 88, in sign',
+            "    key = keys[header['kid']]",
+            "KeyError: 'kid'",
+        )
+    ]
+)
+
+
+FALCO_ERROR_TEXT = (
+    "03:00:05.123456789: Error File below /etc opened for writing (user=root command=sh -c echo x >> "
+    "/etc/passwd file=/etc/passwd container_id=3f1c image=scheduler-service)\n"
+)
+
+
+async def network_deny_egress_then_allow_dns(w: World) -> ChecksConfig:
+    """Second example, healthy: default-deny egress with a policy that then allows egress (DNS
+    and the backends): the usual pattern, nothing is cut off."""
+    await network_deny_all_egress(w)
+    client.NetworkingV1Api(w.kube).create_namespaced_network_policy(
+        w.ns,
+        client.V1NetworkPolicy(
+            metadata=client.V1ObjectMeta(name="allow-dns-and-backends"),
+            spec=client.V1NetworkPolicySpec(
+                pod_selector=client.V1LabelSelector(),
+                policy_types=["Egress"],
+                egress=[client.V1NetworkPolicyEgressRule(ports=[client.V1NetworkPolicyPort(port=53, protocol="UDP")])],
+            ),
+        ),
+    )
+    return w.cfg()
+
+
+async def health_evicted_replaced(w: World) -> ChecksConfig:
+    """A pod evicted an hour ago under node memory pressure (phase Failed, reason Evicted: it
+    stays listed until someone deletes it), replaced by a pod that runs and is ready."""
+    await ensure_topic(w)
+    w.pod("auth-service")
+    name = f"auth-service-old-{w.unique}"
+    make_pod(w.kube, w.ns, name, "auth-service", ready=False, phase="Failed")
+    client.CoreV1Api(w.kube).patch_namespaced_pod_status(
+        name,
+        w.ns,
+        {
+            "status": {
+                "phase": "Failed",
+                "reason": "Evicted",
+                "message": "The node was low on resource: memory. Container app was using 1.2Gi.",
+                "conditions": [{"type": "Ready", "status": "False", "reason": "PodFailed"}],
+                "containerStatuses": [
+                    {
+                        "name": "app",
+                        "image": "auth-service:1",
+                        "imageID": "",
+                        "ready": False,
+                        "restartCount": 0,
+                        "state": {"terminated": {"reason": "ContainerStatusUnknown", "exitCode": 137}},
+                    }
+                ],
+            }
+        },
+    )
+    return w.cfg()
+
+
+async def auth_evicted_disk(w: World) -> ChecksConfig:
+    """Second example of history read as now: an auth-service pod evicted for ephemeral storage
+    (its status also says the app container is not ready), beside a healthy replacement."""
+    from tests.support.scenario_world import jwt_secret
+
+    w.pod("auth-service", FAST)
+    jwt_secret(w)
+    name = f"auth-service-gone-{w.unique}"
+    make_pod(w.kube, w.ns, name, "auth-service", ready=False)
+    client.CoreV1Api(w.kube).patch_namespaced_pod_status(
+        name,
+        w.ns,
+        {
+            "status": {
+                "phase": "Failed",
+                "reason": "Evicted",
+                "message": "The node was low on resource: ephemeral-storage. Threshold quantity: 1Gi.",
+            }
+        },
+    )
+    w.kubelet.logs[(w.ns, name)] = ""
+    return w.cfg()
+
+
+async def memory_no_limits(w: World) -> ChecksConfig:
+    """Every container runs without a memory limit: nothing to judge use against ("within
+    limits" would be a verdict without evidence)."""
+    w.all_services(QUIET, memory_limit=None)
+    for app in SERVICES:
+        w.kubelet.set_pod_metrics(w.ns, f"{app}-1", cpu="100m", memory="900Mi")
+    return w.cfg()
+
+
+async def memory_some_unlimited(w: World) -> ChecksConfig:
+    """Second example, healthy: auth-service within its limit, the other three without one: OK
+    for what was judged, and saying what was not."""
+    for app in SERVICES:
+        w.pod(app, QUIET, **({} if app == "auth-service" else {"memory_limit": None}))
+        w.kubelet.set_pod_metrics(w.ns, f"{app}-1", cpu="100m", memory="200Mi")
+    return w.cfg()

@@ -42,6 +42,16 @@ class World:
         cfg.thresholds.redis_min_lookups = 20
         return cfg
 
+    def runbook_configmaps(self) -> None:
+        """The configmaps the runbook patches (auth-config, scheduler-config, …), as in the platform's namespace."""
+        from tests.support.k8s_world import CONFIGMAPS
+
+        core = client.CoreV1Api(self.kube)
+        for name, data in CONFIGMAPS.items():
+            core.create_namespaced_config_map(
+                self.ns, client.V1ConfigMap(metadata=client.V1ObjectMeta(name=name), data=data)
+            )
+
     def pod(self, app: str, logs: str | None = None, namespace: str | None = None, **kw: Any) -> str:
         namespace = namespace or self.ns
         name = f"{app}-{self.unique}" if namespace != self.ns else f"{app}-1"

@@ -35,6 +35,7 @@ class Call:
 class FakeSlack:
     def __init__(self) -> None:
         self.calls: list[Call] = []
+        self.uploaded: dict[str, bytes] = {}  # file id -> the bytes uploaded
         self.not_in_channel: set[str] = set()
         # method (or "response_url") -> failures to answer with, first first: see `fail`
         self.failures: dict[str, list[dict[str, Any]]] = {}
@@ -333,6 +334,7 @@ class FakeSlack:
         body = await request.read()
         content = body.decode(errors="replace")  # a report is text; a chart is PNG bytes
         head = body[:8].hex()  # JSON-friendly: a PNG starts 89504e470d0a1a0a
+        self.uploaded[request.match_info["file_id"]] = body  # the bytes as sent (a chart to decode)
         self._record("upload", {"file_id": request.match_info["file_id"], "content": content, "head": head})
         return web.Response(text="OK")
 

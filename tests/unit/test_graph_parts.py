@@ -82,8 +82,10 @@ def test_a_stale_sample_is_not_now_stopped_traffic_is_critical_and_typed_queries
     f = series_finding(stopped, "requests/s", "q", "/s", True, "ml-service", "w", 15, end, cfg)
     assert f.severity is Severity.CRITICAL and "stopped serving" in f.title
     idle = Series({}, [(t, math.nan)])
-    f = series_finding(idle, "error ratio", "q", "", True, "ml-service", "w", 15, end, cfg)
+    f = series_finding(idle, "error ratio", "q", "ratio", True, "ml-service", "w", 15, end, cfg)
     assert f.severity is Severity.UNKNOWN and "no requests in the last minute" in f.title
+    f = series_finding(idle, "error ratio", "q", "ratio", True, "ml-service", "w", 360, end, cfg)  # a day's window
+    assert "no requests in the last 6m" in f.title  # its rate window fits the step: not "the last minute"
     typed = Series({}, [(t, 0.2)])
     f = series_finding(typed, "q", "q", "?", False, "q", "w", 15, end, cfg)
     assert f.severity is Severity.OK and f.title.endswith("(shown, not judged)")

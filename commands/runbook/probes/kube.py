@@ -6,9 +6,8 @@ import asyncio
 
 import re2
 
-from commands.backends.kube import KubeError
 from commands.checks.kube_probes import KubeHandle, log_window, no_pods, samples
-from commands.checks.logscan import extract_ms
+from commands.checks.logscan import LEVELS, extract_ms, line_level, selector_logs
 from commands.kube_facts import parse_quantity, pod_state
 from commands.registry import CheckContext
 from commands.report import Fields, Severity, Table
@@ -45,37 +44,24 @@ async def pods(ctx: CheckContext, kh: KubeHandle, p: m.PodsProbe) -> Observed:
 async def _selector_lines(
     ctx: CheckContext, kh: KubeHandle, ns: str, selector: str
 ) -> tuple[dict[str, list[str]], dict[str, str], int]:
-    """Recent lines of every container of every live pod matching `selector`, and what could not be read."""
-    found = await kh.get().list_pods(ns, selector)
-    live = [x for x in found if x.spec.node_name and not x.metadata.deletion_timestamp]
-    lines: dict[str, list[str]] = {}
-    errors: dict[str, str] = {}
-    cfg = ctx.config.logs
-
-    async def one(pod: str, container: str | None) -> None:
-        where = f"{pod}/{container}" if container else pod
-        try:
-            text = await kh.get().pod_log(ns, pod, cfg.tail_lines, cfg.since_s, container=container)
-            lines[where] = text.splitlines()
-        except KubeError as err:
-            errors[where] = str(err)
-
-    jobs = []
-    for x in live:
-        names = [c.name for c in (x.spec.containers or [])]
-        jobs += [one(x.metadata.name, c if len(names) > 1 else None) for c in names or [None]]
-    await asyncio.gather(*jobs)
-    return lines, errors, len(found)
+    """Recent lines of every container of every live pod matching `selector` (the checks' own
+    reader, logscan.selector_logs: previous instances and failed init containers too), what
+    could not be read, and how many pods matched."""
+    logs = await selector_logs(kh.get(), ns, selector, ctx.config.logs)
+    return logs.lines, logs.errors, logs.matched
 
 
 def _match(lines: list[str], pattern: str, levels: list[str]) -> list[str]:
-    """Lines matching an RE2 pattern (case-insensitive), at one of `levels` when given."""
+    """Lines matching an RE2 pattern (case-insensitive), at one of `levels` when given: a line's
+    level (logscan.line_level: its JSON level field, else its first level word) decides, not a
+    word anywhere in it ("INFO retried, no ERROR" is not an ERROR line; `levels: [ERROR]` also
+    takes its synonyms, ERR and SEVERE, and `FATAL` takes panic and critical)."""
     options = re2.Options()
     options.case_sensitive = False
     options.log_errors = False
     rx = re2.compile(pattern, options)
-    wanted = [lv.upper() for lv in levels]
-    return [ln for ln in lines if rx.search(ln) and (not wanted or any(w in ln.upper() for w in wanted))]
+    ranks = {LEVELS[lv.lower()] for lv in levels if lv.lower() in LEVELS}
+    return [ln for ln in lines if rx.search(ln) and (not levels or line_level(ln) in ranks)]
 
 
 TIME_FIELDS = ("_time", "_ms", "_latency", "_duration")  # values converted to milliseconds (logscan.extract_ms)

@@ -1,0 +1,58 @@
+"""The unit of a PromQL expression, read from Prometheus' metric naming conventions, and values in it.
+
+Units (https://prometheus.io/docs/practices/naming/): `*_seconds*` is seconds, `*_bytes*` bytes,
+`rate()`/`irate()` of a `*_total` counter per second; a division of two rates of the same
+counter family is a ratio. Anything else is a plain number ("").
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+_RATE = re.compile(r"\b(i?rate|increase)\s*\(")
+
+
+def unit_of(expr: str) -> str:
+    """ "s", "B", "/s", "ratio" or "" (a plain number)."""
+    if "histogram_quantile" in expr and "_seconds" in expr:
+        return "s"
+    if "_bytes" in expr:
+        return "B"
+    if "/" in expr.replace("//", "") and _RATE.search(expr) and "_total" in expr and "_seconds" not in expr:
+        return "ratio"
+    if "_seconds" in expr and "_count" not in expr and "_total" not in expr:
+        return "s"
+    if _RATE.search(expr) and ("_total" in expr or "_count" in expr):
+        return "/s"
+    return ""
+
+
+def fmt_value(v: float | None, unit: str) -> str:
+    """A value in its unit for people: 812ms, 1.5s, 12.3MiB, 4.2/s, 3.10%; NaN and ±Inf said as such."""
+    if v is None or math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return "+Inf" if v > 0 else "-Inf"
+    if unit == "s":
+        return f"{v * 1000:.0f}ms" if abs(v) < 1 else f"{v:.3g}s"
+    if unit == "B":
+        for size, name in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+            if abs(v) >= size:
+                return f"{v / size:.3g}{name}"
+        return f"{v:.0f}B"
+    if unit == "ratio":
+        return f"{v:.2%}"
+    if unit == "/s":
+        return f"{_num(v)}/s"
+    return _num(v)
+
+
+def _num(v: float) -> str:
+    """1,234 for large numbers (never 1.23e+03), 12.5 and 0.0031 for small ones."""
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"
+
+
+def axis_label(unit: str) -> str:
+    """The y-axis label of a unit."""
+    return {"s": "seconds", "B": "bytes", "ratio": "ratio (1 = 100 %)", "/s": "per second"}.get(unit, "value")
