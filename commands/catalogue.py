@@ -16,4 +16,6 @@ import commands.logs  # noqa: F401  (each package registers its declarations on 
 from commands.actions.registry import ACTIONS
 from commands.registry import CHECKS, FIRST_STEPS, REPORT_HOOKS
 
+FIRST_STEPS.order(["changes", "graph", "logs"])  # as help lists the verbs, whichever package loaded first
+
 __all__ = ["ACTIONS", "CHECKS", "FIRST_STEPS", "REPORT_HOOKS"]
