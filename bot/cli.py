@@ -109,8 +109,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(_runbook(args[1:], as_json))
     if _fast_check(args, as_json, chart):
         return
-    import bot.oncall_check  # noqa: F401  (registers `check oncall`)
-    import commands.checks  # noqa: F401  (registers the check targets)
+    import commands.catalogue  # noqa: F401  (every check target, step and action)
+    from bot.oncall_check import oncall_evidence
 
     _load_runbook_files()
     from bot.router import (
@@ -146,7 +146,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(_with_state_store(request, settings, as_json, yes))
     assert isinstance(request, CheckRequest)
     report = asyncio.run(
-        run_check(request.spec, CheckContext(settings, _progress, audit_reader=_changes_since), request.params)
+        run_check(
+            request.spec,
+            CheckContext(settings, _progress, audit_reader=_changes_since, oncall=oncall_evidence),
+            request.params,
+        )
     )
     print(report.to_json() if as_json else render_text(report, request.show_all), end="" if not as_json else "\n")
     if chart is not None:
@@ -154,6 +158,17 @@ def main(argv: list[str] | None = None) -> None:
     if out is not None:
         _write_graph(report, out)
     sys.exit(report.exit_code)
+
+
+def _write_png(png: bytes, path: str) -> None:
+    """Write a chart where `--chart`/`--out` said, saying where (or why not) on stderr."""
+    try:
+        with open(path, "wb") as fh:
+            fh.write(png)
+    except OSError as err:
+        print(f"alp: cannot write the chart to {path}: {err}", file=sys.stderr)
+        return
+    print(f"chart: {path}", file=sys.stderr)
 
 
 def _write_graph(report: Report, path: str) -> None:
@@ -164,13 +179,7 @@ def _write_graph(report: Report, path: str) -> None:
     if png is None:
         print("alp: no chart written: no series to draw", file=sys.stderr)
         return
-    try:
-        with open(path, "wb") as fh:
-            fh.write(png)
-    except OSError as err:
-        print(f"alp: cannot write the chart to {path}: {err}", file=sys.stderr)
-        return
-    print(f"chart: {path}", file=sys.stderr)
+    _write_png(png, path)
 
 
 def _settings_or_none() -> Settings | None:
@@ -257,13 +266,7 @@ def _write_chart(report: Report, path: str) -> None:
     if png is None:
         print(f"alp: no chart written: {report.target} has no series to draw (every group OK?)", file=sys.stderr)
         return
-    try:
-        with open(path, "wb") as fh:
-            fh.write(png)
-    except OSError as err:
-        print(f"alp: cannot write the chart to {path}: {err}", file=sys.stderr)
-        return
-    print(f"chart: {path}", file=sys.stderr)
+    _write_png(png, path)
 
 
 async def _do(request: DoRequest, settings: Settings, yes: bool) -> int:

@@ -30,6 +30,7 @@ from bot.alerts.notifier import AlertNotifier
 from bot.alerts.silences import alert_intake
 from bot.loop_watch import LoopWatch
 from bot.metrics import AlertMetrics, Metrics
+from bot.oncall_check import oncall_evidence
 from bot.oncall_feed import feed_route
 from bot.oncall_groups import SlackGroups
 from bot.oncall_handoff import HandoffWork
@@ -186,8 +187,7 @@ async def serve(settings: Settings) -> None:
     the state store, the escalation reconciler (it takes the leader lease) and the lag watcher, and
     stop them in reverse order on the way out, whether the bot was asked to stop or a later start-up
     step failed (the port taken): no reconciler is left running, the lease is given up."""
-    import bot.oncall_check  # noqa: F401  (registers `check oncall`)
-    import commands.checks  # noqa: F401  (registers the check targets)
+    import commands.catalogue  # noqa: F401  (every check target, step and action)
     from commands.backends.kube import preload
 
     preload()  # a second of imports now, instead of a blocked event loop in the first check
@@ -229,7 +229,7 @@ async def serve(settings: Settings) -> None:
     handoffs = HandoffScheduler(directory, lambda: escalator.leading, HandoffWork(settings, sync, client))
     on_change(escalator, lambda: handoffs.wake("override"))
     escalator.on_lead_gained.append(lambda: handoffs.wake("lease gained"))  # a handoff missed while nobody led
-    escalator.run_check = check_runner(settings)  # pages and resolutions re-run the incident's checks
+    escalator.run_check = check_runner(settings, oncall_evidence)  # pages and resolutions re-run the incident's checks
 
     async def incident_alerts(channel: str) -> list[dict[str, Any]]:  # a remedy's re-check reads their expressions
         inc = await store.open_in_channel(channel)

@@ -16,6 +16,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.metrics import Metrics
+from bot.oncall_check import oncall_evidence
 from bot.remediation.notifier import SlackAuthorizer, SlackFlowNotifier
 from bot.render import action_blocks as ui
 from bot.render.escape import clean, escape, inline
@@ -23,11 +24,11 @@ from bot.settings import Settings
 from bot.slack.client import ephemeral, open_form
 from bot.slack.incidents import form_value
 from bot.slack.signing import TokenError, key_from, sign, verify
-from commands.actions import ACTIONS
 from commands.actions.flow import RemediationFlow
 from commands.actions.ports import AlertsOf
 from commands.actions.refusal import Click, Reason, Refusal
 from commands.actions.runner import find
+from commands.catalogue import ACTIONS
 from commands.redact import redact, redact_data
 from escalation.ladder.engine import Escalator
 from escalation.state.audit import changes_since
@@ -62,6 +63,7 @@ class SlackRemediation:
             notifier,
             self._count,
             audit_reader=changes_since,
+            oncall=oncall_evidence,
             alerts_of=alerts_of,  # a remedy's re-check judges the incident's alert expressions too
         )
         escalator.leader_duties.append(self.flow.recover_interrupted)  # runs whose bot died mid-run

@@ -23,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.metrics import Metrics
 from bot.oncall_buttons import oncall_buttons
+from bot.oncall_check import oncall_evidence
 from bot.remediation.buttons import SlackRemediation, register_action_handlers
 from bot.render.escape import code, escape
 from bot.render.report_blocks import SlackMessage, render_progress, render_usage
@@ -43,10 +44,11 @@ from bot.slack.client import (
 from bot.slack.incidents import register_incident_handlers
 from bot.slack.report_message import rendered
 from bot.slack.verbs import SlashCall, Verbs
+from commands.catalogue import CHECKS
 from commands.cpu import off_loop
 from commands.params import UsageError
 from commands.redact import redact
-from commands.registry import CHECKS, CheckContext
+from commands.registry import CheckContext
 from commands.report import Report
 from commands.runner import run_check
 from escalation.ladder.engine import Escalator
@@ -317,7 +319,9 @@ async def run_in_channel(
     try:
         await progress.start()
         report = await run_check(
-            request.spec, CheckContext(settings, progress, audit_reader=changes_since), request.params
+            request.spec,
+            CheckContext(settings, progress, audit_reader=changes_since, oncall=oncall_evidence),
+            request.params,
         )
         channel = command["channel_id"]
         counted = metrics.renderings.labels(target=request.target).inc

@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from commands.clock import Clock
 from escalation.config import EscalationSettings
 from escalation.ladder.delivery import Delivery
 from escalation.ladder.leader import Lease
@@ -39,7 +40,7 @@ from escalation.model import (
 )
 from escalation.oncall.paging import Gap
 from escalation.state.audit import AuditLog
-from escalation.state.db import Database, now
+from escalation.state.db import Database
 from escalation.state.effects import Effect, Kind
 from escalation.state.outbox import Outbox, PageKey
 from escalation.state.store import Store
@@ -65,10 +66,13 @@ class Escalator(Reconciler):
         on_event: Callable[[str, dict[str, Any]], None] | None = None,
         recent_changes: Callable[[Incident], Awaitable[list[str]]] = _no_changes,
         people: Callable[[Step], Awaitable[tuple[Step, str] | Gap]] | None = None,
+        clock: Clock | None = None,
     ) -> None:
-        """`people`: who a rung naming an on-call schedule pages when it fires (escalation.oncall.paging)."""
+        """`people`: who a rung naming an on-call schedule pages when it fires (escalation.oncall.paging).
+        `clock`: when steps, ack timeouts and reminders fall due (commands/clock.py); the store's by default."""
         self.on_event = on_event
         self.store = store
+        self.clock = clock or store.clock
         self.outbox = Outbox(store.engine)
         self.cfg = cfg
         self.notifier = notifier
@@ -166,7 +170,7 @@ class Escalator(Reconciler):
             await self.store.log(inc.id, "alp", TimelineKind.SPECIALISTS, f"specialists added: {', '.join(channels)}")
             await self._safely(self.notifier.specialists(inc, channels))
         inc = await self.store.get(inc.id) or inc
-        if inc.next_due_at is not None and inc.next_due_at <= now():
+        if inc.next_due_at is not None and inc.next_due_at <= self.clock.now():
             inc = await self._advance(inc, timed=True) or inc
         self._wake.set()
         return inc
@@ -237,7 +241,7 @@ class Escalator(Reconciler):
         if inc.status is IncidentStatus.ACKNOWLEDGED:
             step = min(inc.next_step, len(inc.ladder) - 1)
             acked = inc.acked_by or "someone"
-            ago = f"{max(0.0, (now() - (inc.acked_at or now())).total_seconds()):.0f}s"
+            ago = f"{max(0.0, (self.clock.now() - (inc.acked_at or self.clock.now())).total_seconds()):.0f}s"
             line = f":rotating_light: <@{user}> re-opened paging ({ago} after <@{acked}> acknowledged it)"
             reopened = await self.store.reopen(
                 incident_id, inc.version, uuid.uuid4().hex, step, line, self.owed.lease_s

@@ -11,13 +11,13 @@ warning, posts announcements nobody made, and retries every due page. `Escalator
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from commands.clock import Clock
 from escalation.config import EscalationSettings
 from escalation.ladder.delivery import Delivery
 from escalation.ladder.leader import Lease
@@ -26,7 +26,6 @@ from escalation.ladder.owed import OwedEffects
 from escalation.ladder.pages import next_page
 from escalation.ladder.timers import LadderTimers
 from escalation.model import Incident, IncidentStatus, TimelineKind
-from escalation.state.db import now
 from escalation.state.outbox import Outbox, PageKey
 from escalation.state.store import Store
 
@@ -38,6 +37,7 @@ class Reconciler:
     `Escalator.__init__`; events for metrics go to `on_event`."""
 
     store: Store
+    clock: Clock
     outbox: Outbox
     cfg: EscalationSettings
     notifier: Notifier
@@ -96,8 +96,16 @@ class Reconciler:
         APScheduler's job at the next due time (`escalation.ladder.timers`), or the incident API."""
         if self._stopping:
             return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), self.cfg.leader_poll_s)
+        # until the clock has moved `leader_poll_s` or someone wakes the reconciler, whichever is first
+        waits = [
+            asyncio.ensure_future(self.clock.sleep(self.cfg.leader_poll_s)),
+            asyncio.ensure_future(self._wake.wait()),
+        ]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
 
     async def soonest_due(self) -> datetime | None:
         """The records' soonest due time: a step, ack timeout, reminder or warning, a page retry."""
@@ -143,7 +151,7 @@ class Reconciler:
         # owed side effects first: an announcement a dead replica owed is posted before any page,
         # so the pages go into its thread
         await self.owed.carry_out_due(lambda: self.leading)
-        due = await self.store.due(now())
+        due = await self.store.due(self.clock.now())
         for inc in due["announce"]:
             if self.leading:
                 await self._announce(inc)
@@ -159,7 +167,7 @@ class Reconciler:
         for inc in due["step"]:
             if self.leading:
                 await self._advance(inc, timed=True)
-        for key in await self.outbox.due(now()):
+        for key in await self.outbox.due(self.clock.now()):
             if self.leading:
                 self.delivery.start(key)
         for duty in self.leader_duties:
@@ -174,15 +182,19 @@ class Reconciler:
         step = inc.next_step
         if inc.escalation_id is None or step >= len(inc.ladder):
             return None
-        following = now() + timedelta(seconds=inc.ladder[step + 1].delay_s) if step + 1 < len(inc.ladder) else None
+        following = (
+            self.clock.now() + timedelta(seconds=inc.ladder[step + 1].delay_s) if step + 1 < len(inc.ladder) else None
+        )
         warn = self.cfg.manager_warning_s
         phone_next = following is not None and inc.ladder[step + 1].via == "pager" and warn > 0
-        warn_at = max(now(), following - timedelta(seconds=warn)) if following is not None and phone_next else None
+        warn_at = (
+            max(self.clock.now(), following - timedelta(seconds=warn)) if following is not None and phone_next else None
+        )
         new = await self.store.advance(inc.id, inc.escalation_id, step, following, warn_at)
         if new is None:
             return None
         if timed and inc.next_due_at is not None:
-            self.emit("fired", {"lateness_s": max(0.0, (now() - inc.next_due_at).total_seconds())})
+            self.emit("fired", {"lateness_s": max(0.0, (self.clock.now() - inc.next_due_at).total_seconds())})
         if self._runs:
             self.delivery.start(PageKey(inc.id, inc.escalation_id, step))
         else:
@@ -227,10 +239,10 @@ class Reconciler:
     async def _remind(self, inc: Incident) -> None:
         if inc.remind_at is None or inc.acked_at is None:
             return
-        new = await self.store.remind(inc.id, inc.remind_at, now() + timedelta(seconds=self.cfg.reminder_s))
+        new = await self.store.remind(inc.id, inc.remind_at, self.clock.now() + timedelta(seconds=self.cfg.reminder_s))
         if new is None:
             return
-        hours = (now() - inc.acked_at).total_seconds() / 3600
+        hours = (self.clock.now() - inc.acked_at).total_seconds() / 3600
         await self.store.log(inc.id, "alp", TimelineKind.REMINDER, f"still acknowledged after {hours:.1f}h")
         await self._safely(
             self.notifier.say(

@@ -16,6 +16,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from escalation.model import Incident, IncidentStatus, PagerEvent, Priority, Step, TimelineKind
 from escalation.state.db import Database, aware, migrate, now, sqlalchemy_url
@@ -54,7 +56,7 @@ class Store(IncidentReads):
         if the caller dies. `announcing` is kept for callers of the
         flag (`announced` is set, so the older reconciler path leaves it to the owed effect).
         `alert_episode`: the alert group episode that opened it is linked in the same transaction."""
-        opened = now()
+        opened = self.clock.now()
         async with self.engine.begin() as conn:
             row = (
                 (
@@ -121,18 +123,7 @@ class Store(IncidentReads):
         from escalation.state.outbox import queue_followups
 
         async with self.engine.begin() as conn:
-            row = (
-                (
-                    await conn.execute(
-                        incidents.update()
-                        .where(incidents.c.id == incident_id, where)
-                        .values(version=incidents.c.version + 1, **values)
-                        .returning(*incidents.c)
-                    )
-                )
-                .mappings()
-                .first()
-            )
+            row = await _update(conn, incident_id, where, version=incidents.c.version + 1, **values)
             if row is None:
                 return None
             await add_entry(conn, incident_id, actor, kind, text)
@@ -161,7 +152,7 @@ class Store(IncidentReads):
         `how`: what counted as the acknowledgement when it was not the button ("by confirming restart …").
         Owed in the same transaction: the pager's acknowledge, the message's update and `line` in
         the thread, the last two held by the caller for `held_s` seconds."""
-        at = now()
+        at = self.clock.now()
         return await self._transition(
             incident_id,
             incidents.c.status == IncidentStatus.TRIGGERED.value,
@@ -194,7 +185,7 @@ class Store(IncidentReads):
             updated_s=held_s,
             status=IncidentStatus.RESOLVED.value,
             resolved_by=user,
-            resolved_at=now(),
+            resolved_at=self.clock.now(),
             escalation_id=None,
             next_due_at=None,
             ack_due_at=None,
@@ -218,7 +209,7 @@ class Store(IncidentReads):
             sa.and_(
                 incidents.c.status == IncidentStatus.ACKNOWLEDGED.value,
                 incidents.c.acked_at == acked_at,
-                incidents.c.ack_due_at <= now(),
+                incidents.c.ack_due_at <= self.clock.now(),
             ),
             "alp",
             TimelineKind.RETRIGGER,
@@ -250,13 +241,12 @@ class Store(IncidentReads):
             **self._resumed(escalation_id, step),
         )
 
-    @staticmethod
-    def _resumed(escalation_id: str, step: int) -> dict[str, Any]:
+    def _resumed(self, escalation_id: str, step: int) -> dict[str, Any]:
         return {
             "status": IncidentStatus.TRIGGERED.value,
             "escalation_id": escalation_id,
             "next_step": step,
-            "next_due_at": now(),
+            "next_due_at": self.clock.now(),
             "ack_due_at": None,
             "remind_at": None,
         }
@@ -269,27 +259,18 @@ class Store(IncidentReads):
         thread warns of the next step (the manager's phone); kept in `remind_at` while triggered."""
 
         async with self.engine.begin() as conn:
-            row = (
-                (
-                    await conn.execute(
-                        incidents.update()
-                        .where(
-                            incidents.c.id == incident_id,
-                            incidents.c.escalation_id == escalation_id,
-                            incidents.c.status == IncidentStatus.TRIGGERED.value,
-                            incidents.c.next_step == step,
-                        )
-                        .values(
-                            next_step=step + 1,
-                            next_due_at=next_due_at,
-                            remind_at=warn_at,
-                            version=incidents.c.version + 1,
-                        )
-                        .returning(*incidents.c)
-                    )
-                )
-                .mappings()
-                .first()
+            row = await _update(
+                conn,
+                incident_id,
+                sa.and_(
+                    incidents.c.escalation_id == escalation_id,
+                    incidents.c.status == IncidentStatus.TRIGGERED.value,
+                    incidents.c.next_step == step,
+                ),
+                next_step=step + 1,
+                next_due_at=next_due_at,
+                remind_at=warn_at,
+                version=incidents.c.version + 1,
             )
             if row is None:
                 return None
@@ -306,21 +287,11 @@ class Store(IncidentReads):
         """Take the reminder due at `due` (once, whoever tries) and set the next one; on a triggered
         incident (`status`) it is the warning before the manager's phone, taken once (`next_at` None)."""
         async with self.engine.begin() as conn:
-            row = (
-                (
-                    await conn.execute(
-                        incidents.update()
-                        .where(
-                            incidents.c.id == incident_id,
-                            incidents.c.status == status.value,
-                            incidents.c.remind_at == due,
-                        )
-                        .values(remind_at=next_at)
-                        .returning(*incidents.c)
-                    )
-                )
-                .mappings()
-                .first()
+            row = await _update(
+                conn,
+                incident_id,
+                sa.and_(incidents.c.status == status.value, incidents.c.remind_at == due),
+                remind_at=next_at,
             )
         return _incident(row) if row else None
 
@@ -339,18 +310,7 @@ class Store(IncidentReads):
 
     async def set_message(self, incident_id: int, ts: str, channel: str) -> Incident | None:
         async with self.engine.begin() as conn:
-            row = (
-                (
-                    await conn.execute(
-                        incidents.update()
-                        .where(incidents.c.id == incident_id)
-                        .values(message_ts=ts, channel=channel)
-                        .returning(*incidents.c)
-                    )
-                )
-                .mappings()
-                .first()
-            )
+            row = await _update(conn, incident_id, sa.true(), message_ts=ts, channel=channel)
         return _incident(row) if row else None
 
     async def tick(self, incident_id: int, item: str, done: bool, user: str) -> bool:
@@ -374,6 +334,14 @@ class Store(IncidentReads):
     async def log(self, incident_id: int, actor: str, kind: str, text: str, data: dict[str, Any] | None = None) -> None:
         async with self.engine.begin() as conn:
             await add_entry(conn, incident_id, actor, kind, text, data)
+
+
+async def _update(conn: AsyncConnection, incident_id: int, where: Any, **values: Any) -> RowMapping | None:
+    """One conditional UPDATE of an incident: its new row, or None when `where` no longer held."""
+    result = await conn.execute(
+        incidents.update().where(incidents.c.id == incident_id, where).values(**values).returning(*incidents.c)
+    )
+    return result.mappings().first()
 
 
 __all__ = ["Database", "Store", "aware", "migrate", "now", "sqlalchemy_url"]
