@@ -120,8 +120,11 @@ class GroupMessages:
         if group.message_ts is None and inc is not None and ANNOUNCING.get() is None:
             # its incident's announcement is this group's message, posted by a replica that died
             # before recording it on the group (or anywhere): update that message, never post a second one
-            group.message_ts = inc.message_ts or await self.posted_for(group.channel, inc)
-            group.channel = inc.channel if inc.message_ts else group.channel
+            # (an announcement the group's channel refused went to another channel: not this message)
+            if not inc.message_ts:
+                group.message_ts = await self.posted_for(group.channel, inc)
+            elif inc.channel == group.channel:
+                group.message_ts = inc.message_ts
         entries = await self.timeline(inc.id) if inc is not None and self.timeline is not None else []
         if fresh is None and rendered is not None and entries:
             rendered.blocks = self._superseded(group, rendered.blocks, entries)

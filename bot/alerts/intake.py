@@ -190,7 +190,7 @@ class AlertIntake:
         if not new_episode and firing and routed and (joined or unposted):
             spec, params = self._route_spec(group)
         report, charts = await asyncio.gather(
-            self._report(spec, params) if spec is not None else _none(), self._graph_alerts(group)
+            self._report(spec, params, received) if spec is not None else _none(), self._graph_alerts(group)
         )
         fresh = await off_loop(self._render_report, group, report)  # masking and Block Kit: CPU, off the loop
         arrived = received if report else None
@@ -237,11 +237,13 @@ class AlertIntake:
         spec = CHECKS.get(group.route["check"])
         return (spec, spec.params.model_validate(group.route["params"])) if spec else (None, None)
 
-    async def _report(self, spec: CheckSpec, params: Any) -> Report:
-        """The check's report; identical checks within `check_reuse_s` (or still running) share one run."""
+    async def _report(self, spec: CheckSpec, params: Any, received: float) -> Report:
+        """The check's report; identical checks whose notifications arrived (`received`, monotonic
+        seconds) within `check_reuse_s` of the run's start, or while it runs, share one run: a storm's
+        groups that wait their turn (`concurrency`) are judged on the evidence read when they came."""
         key = (spec.name, params.model_dump_json())
         hit = self.reports.get(key)
-        if hit is not None and (not hit[1].done() or time.monotonic() - hit[0] < self.cfg.check_reuse_s):
+        if hit is not None and (not hit[1].done() or received - hit[0] < self.cfg.check_reuse_s):
             self.metrics.checks.labels(target=spec.name, run="shared").inc()
             return await asyncio.shield(hit[1])
         self.metrics.checks.labels(target=spec.name, run="ran").inc()
