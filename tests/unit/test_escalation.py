@@ -6,6 +6,7 @@ import asyncio
 import contextvars
 import inspect
 import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -417,7 +418,10 @@ async def test_only_the_leaders_scheduler_holds_the_ladders_next_due_time(state_
         await b.start()
         assert a.leading and not b.leading and gained == ["a"]
         inc = await a.open(Priority.P0, "x", "", [], "C1", "U1")
-        await wait_for(lambda: a.timers.planned is not None and a.timers.planned > inc.opened_at)
+        # the secondary's due time (30 s on), not the primary's page planned a moment earlier
+        await wait_for(
+            lambda: a.timers.planned is not None and a.timers.planned > inc.opened_at + timedelta(seconds=20)
+        )
         stored = await a.get(inc.id)
         assert stored is not None and a.timers.planned == stored.next_due_at  # the secondary, from the record
         assert a.timers.scheduler.get_job("ladder:next") is not None
