@@ -800,3 +800,92 @@ async def memory_some_unlimited(w: World) -> ChecksConfig:
         w.pod(app, QUIET, **({} if app == "auth-service" else {"memory_limit": None}))
         w.kubelet.set_pod_metrics(w.ns, f"{app}-1", cpu="100m", memory="200Mi")
     return w.cfg()
+
+
+# ---------------------------------------------------------------------- the fresh tester's misses (round 4)
+KLOG_ERRORS = lines(
+    [f"I1207 03:00:{i:02d}.000000       1 handler.go:88] login ok user=u{i}" for i in range(20)]
+    + [f"E1207 03:01:0{i}.000000       1 tokens.go:42] token verify failed" for i in range(4)]
+)
+
+
+def old_restarts(w: World, app: str, restarts: int, days_ago: float) -> str:
+    """A pod of `app` running and ready since its last restart `days_ago` days ago, `restarts` in its
+    lifetime: history (the runbook's `kubectl get pods` RESTARTS column counts since creation)."""
+    from datetime import UTC, datetime, timedelta
+
+    name = w.pod(app, FAST)
+    ended = datetime.now(UTC) - timedelta(days=days_ago)
+    stamp = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+    client.CoreV1Api(w.kube).patch_namespaced_pod_status(
+        name,
+        w.ns,
+        {
+            "status": {
+                "containerStatuses": [
+                    {
+                        "name": "app",
+                        "image": f"{app}:1",
+                        "imageID": "",
+                        "ready": True,
+                        "restartCount": restarts,
+                        "state": {"running": {"startedAt": stamp(ended + timedelta(seconds=5))}},
+                        "lastState": {
+                            "terminated": {
+                                "reason": "Error",
+                                "exitCode": 1,
+                                "startedAt": stamp(ended - timedelta(hours=1)),
+                                "finishedAt": stamp(ended),
+                            }
+                        },
+                    }
+                ]
+            }
+        },
+    )
+    return name
+
+
+async def auth_old_restarts(w: World) -> ChecksConfig:
+    """auth-service restarted 12 times, the last 3 days ago, running and ready since: history."""
+    from tests.support.scenario_world import jwt_secret
+
+    old_restarts(w, "auth-service", 12, 3)
+    jwt_secret(w)
+    return w.cfg()
+
+
+def deny_ingress_to(w: World, policy: str, app: str) -> None:
+    client.NetworkingV1Api(w.kube).create_namespaced_network_policy(
+        w.ns,
+        client.V1NetworkPolicy(
+            metadata=client.V1ObjectMeta(name=policy),
+            spec=client.V1NetworkPolicySpec(
+                pod_selector=client.V1LabelSelector(match_labels={"app": app}), policy_types=["Ingress"]
+            ),
+        ),
+    )
+
+
+async def network_isolates_user_service(w: World) -> ChecksConfig:
+    """A policy selecting user-service with policyTypes [Ingress] and no rule: nothing reaches it."""
+    istiod_pod(w)
+    service_with_endpoints(w, "user-service", "10.244.0.16")
+    deny_ingress_to(w, "isolate-user-service", "user-service")
+    return w.cfg()
+
+
+async def kafka_missing_group(w: World) -> ChecksConfig:
+    await ensure_topic(w)
+    return w.cfg()
+
+
+# the unseen second examples of level formats (written after the fix)
+PINO_FATAL = lines(
+    [f'{{"level":30,"time":17335404{i:02d}000,"pid":1,"msg":"login ok user=u{i}"}}' for i in range(30)]
+    + ['{"level":60,"time":1733540500000,"pid":1,"msg":"signing key unreadable, exiting"}']
+)
+SYSLOG_ERRORS = lines(
+    [f"<14>Dec  7 03:00:{i:02d} auth[1]: login ok user=u{i}" for i in range(20)]
+    + [f"<11>Dec  7 03:01:0{i} auth[1]: token verify: bad signature" for i in range(4)]
+)
