@@ -889,3 +889,20 @@ SYSLOG_ERRORS = lines(
     [f"<14>Dec  7 03:00:{i:02d} auth[1]: login ok user=u{i}" for i in range(20)]
     + [f"<11>Dec  7 03:01:0{i} auth[1]: token verify: bad signature" for i in range(4)]
 )
+KONG_429_IPV6 = lines(
+    [
+        f'{{"started_at":17335404{i:02d}000,"client_ip":"2606:4700:10::6814:1","response":{{"status":429}},'
+        '"message":"API rate limit exceeded"}'
+        for i in range(15)
+    ]
+)
+
+
+def security_with_kong(kong_logs: str) -> Setup:
+    async def setup(w: World) -> ChecksConfig:
+        w.pod("falco", QUIET, namespace="falco-system")
+        w.pod("kong-gateway", kong_logs, namespace="kong")
+        w.pod("auth-service", FAST)
+        return w.cfg()
+
+    return setup

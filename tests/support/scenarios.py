@@ -24,6 +24,7 @@ from tests.support.scenario_variants import (
     FALCO_STARTUP,
     FATAL_WITHOUT_ERROR,
     KLOG_ERRORS,
+    KONG_429_IPV6,
     ONE_ERROR_IN_10000,
     PINO_FATAL,
     PREDICTION_TIMEOUTS,
@@ -76,6 +77,7 @@ from tests.support.scenario_variants import (
     scheduler_init_error,
     security_with_auth,
     security_with_falco,
+    security_with_kong,
 )
 from tests.support.scenario_world import (
     FAST,
@@ -721,4 +723,14 @@ SCENARIOS: list[Scenario] = [
     # the unseen second examples (written after the fix)
     S("auth", "fault", auth_with_logs(PINO_FATAL), W, "1 FATAL/panic/critical", NONE, variant="pino-fatal"),
     S("auth", "fault", auth_with_logs(SYSLOG_ERRORS), C, "4 line(s) at ERROR or above", NONE, variant="syslog"),
+    S(
+        "security",
+        "fault",
+        security_with_kong(KONG_429_IPV6),
+        W,
+        "15 rate-limit line(s)",
+        frozenset({"block-ips", "rate-limit"}),
+        present=("'ips': '2606:4700:10::6814:1'",),
+        variant="kong-ipv6",
+    ),
 ]
