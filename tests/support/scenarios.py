@@ -733,4 +733,14 @@ SCENARIOS: list[Scenario] = [
         present=("'ips': '2606:4700:10::6814:1'",),
         variant="kong-ipv6",
     ),
+    S(
+        "kafka-lag",
+        "blind",
+        caught_up_group,
+        U,
+        "No consumer group named {unique}-v2",
+        params={"group": "{unique}-v2"},
+        present=("Did you mean {unique}",),
+        variant="mistyped-group",
+    ),
 ]
