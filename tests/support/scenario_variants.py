@@ -497,6 +497,12 @@ async def auth_init_crash(w: World) -> ChecksConfig:
     return w.cfg()
 
 
+def minutes_ago(minutes: float) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60 * minutes))
+
+
 async def memory_oom_sidecar(w: World) -> ChecksConfig:
     """A pod of three containers (app, a log shipper, Istio's proxy): the log shipper was
     OOMKilled. No mesh advice fits it, and no deployment template was read."""
@@ -515,8 +521,13 @@ async def memory_oom_sidecar(w: World) -> ChecksConfig:
                         "imageID": "",
                         "ready": True,
                         "restartCount": r,
-                        "state": {"running": {"startedAt": "2026-11-28T01:00:00Z"}},
-                        "lastState": {"terminated": {"reason": "OOMKilled", "exitCode": 137}} if r else {},
+                        "state": {"running": {"startedAt": minutes_ago(5) if r else "2026-11-28T01:00:00Z"}},
+                        # killed a few minutes ago: an OOM kill older than the restart window is history
+                        "lastState": {
+                            "terminated": {"reason": "OOMKilled", "exitCode": 137, "finishedAt": minutes_ago(5)}
+                        }
+                        if r
+                        else {},
                     }
                     for n, r in (("app", 0), ("log-shipper", 4), ("istio-proxy", 0))
                 ]
@@ -812,9 +823,15 @@ KLOG_ERRORS = lines(
 def old_restarts(w: World, app: str, restarts: int, days_ago: float) -> str:
     """A pod of `app` running and ready since its last restart `days_ago` days ago, `restarts` in its
     lifetime: history (the runbook's `kubectl get pods` RESTARTS column counts since creation)."""
+    name = w.pod(app, FAST)
+    restarted_long_ago(w, name, app, restarts, days_ago)
+    return name
+
+
+def restarted_long_ago(w: World, name: str, app: str, restarts: int, days_ago: float, reason: str = "Error") -> None:
+    """Pod `name`'s app container: `restarts` in its lifetime, the last (`reason`) `days_ago` days ago."""
     from datetime import UTC, datetime, timedelta
 
-    name = w.pod(app, FAST)
     ended = datetime.now(UTC) - timedelta(days=days_ago)
     stamp = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
     client.CoreV1Api(w.kube).patch_namespaced_pod_status(
@@ -832,8 +849,8 @@ def old_restarts(w: World, app: str, restarts: int, days_ago: float) -> str:
                         "state": {"running": {"startedAt": stamp(ended + timedelta(seconds=5))}},
                         "lastState": {
                             "terminated": {
-                                "reason": "Error",
-                                "exitCode": 1,
+                                "reason": reason,
+                                "exitCode": 137 if reason == "OOMKilled" else 1,
                                 "startedAt": stamp(ended - timedelta(hours=1)),
                                 "finishedAt": stamp(ended),
                             }
@@ -843,7 +860,6 @@ def old_restarts(w: World, app: str, restarts: int, days_ago: float) -> str:
             }
         },
     )
-    return name
 
 
 async def auth_old_restarts(w: World) -> ChecksConfig:
@@ -906,3 +922,11 @@ def security_with_kong(kong_logs: str) -> Setup:
         return w.cfg()
 
     return setup
+
+
+async def memory_old_oom(w: World) -> ChecksConfig:
+    """Second example of history read as now: user-service OOMKilled twice, the last 2 days ago,
+    running within its limit since."""
+    services_measured(w, QUIET)
+    restarted_long_ago(w, "user-service-1", "user-service", 2, 2, reason="OOMKilled")
+    return w.cfg()

@@ -60,6 +60,7 @@ from tests.support.scenario_variants import (
     memory_gc_info,
     memory_istio_proxy_high,
     memory_no_limits,
+    memory_old_oom,
     memory_oom_sidecar,
     memory_previous,
     memory_sidecar_limit,
@@ -699,7 +700,7 @@ SCENARIOS: list[Scenario] = [
         auth_old_restarts,
         OK,
         absent=("action='restart'",),
-        present=("12 restart(s), the last 3 days ago",),
+        present=("12 restart(s), the last 3 d ago; none in the last 1h: history, not judged",),
         variant="old-restarts",
     ),
     S(
@@ -743,4 +744,5 @@ SCENARIOS: list[Scenario] = [
         present=("Did you mean {unique}",),
         variant="mistyped-group",
     ),
+    S("memory", "healthy", memory_old_oom, OK, metrics=True, variant="old-oom"),
 ]
