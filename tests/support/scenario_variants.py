@@ -930,3 +930,48 @@ async def memory_old_oom(w: World) -> ChecksConfig:
     services_measured(w, QUIET)
     restarted_long_ago(w, "user-service-1", "user-service", 2, 2, reason="OOMKilled")
     return w.cfg()
+
+
+def ingress_policy(w: World, name: str, selector: client.V1LabelSelector, allow_from: str | None) -> None:
+    """A policy typed Ingress selecting `selector`; allowing ingress from pods app=`allow_from` if given."""
+    rules = (
+        [
+            client.V1NetworkPolicyIngressRule(
+                _from=[
+                    client.V1NetworkPolicyPeer(pod_selector=client.V1LabelSelector(match_labels={"app": allow_from}))
+                ]
+            )
+        ]
+        if allow_from
+        else None
+    )
+    client.NetworkingV1Api(w.kube).create_namespaced_network_policy(
+        w.ns,
+        client.V1NetworkPolicy(
+            metadata=client.V1ObjectMeta(name=name),
+            spec=client.V1NetworkPolicySpec(pod_selector=selector, policy_types=["Ingress"], ingress=rules),
+        ),
+    )
+
+
+async def network_isolates_by_expression(w: World) -> ChecksConfig:
+    """Second example: scheduler-service cut off by a matchExpressions selector, while another
+    policy allows user-service its callers (an allow elsewhere does not lift this deny)."""
+    istiod_pod(w)
+    service_with_endpoints(w, "user-service", "10.244.0.16")
+    service_with_endpoints(w, "scheduler-service", "10.244.0.17")
+    expr = client.V1LabelSelectorRequirement(key="app", operator="In", values=["scheduler-service"])
+    ingress_policy(w, "lock-scheduler", client.V1LabelSelector(match_expressions=[expr]), None)
+    ingress_policy(w, "allow-user", client.V1LabelSelector(match_labels={"app": "user-service"}), "auth-service")
+    return w.cfg()
+
+
+async def network_isolate_then_allow(w: World) -> ChecksConfig:
+    """Healthy: user-service denied all ingress by one policy, and its callers allowed by another."""
+    istiod_pod(w)
+    service_with_endpoints(w, "user-service", "10.244.0.16")
+    deny_ingress_to(w, "isolate-user-service", "user-service")
+    ingress_policy(
+        w, "allow-auth-to-user", client.V1LabelSelector(match_labels={"app": "user-service"}), "auth-service"
+    )
+    return w.cfg()
