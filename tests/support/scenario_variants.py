@@ -975,3 +975,16 @@ async def network_isolate_then_allow(w: World) -> ChecksConfig:
         w, "allow-auth-to-user", client.V1LabelSelector(match_labels={"app": "user-service"}), "auth-service"
     )
     return w.cfg()
+
+
+async def kafka_abandoned_group(w: World) -> ChecksConfig:
+    """A group with no members, 50 behind on its one partition (the tester's V17)."""
+    from tests.support.kafka import commit, create_topic, produce
+
+    boot = w.testbed["ALP_KAFKA_BOOTSTRAP"]
+    await create_topic(boot, w.unique, 1)
+    await produce(boot, w.unique, {0: 60})
+    await commit(boot, w.unique, w.unique, {0: 10})
+    cfg = w.cfg()
+    cfg.platform.consumer_groups = {w.unique: "user-service"}
+    return cfg

@@ -49,6 +49,7 @@ from tests.support.scenario_variants import (
     health_evicted_replaced,
     health_slow_answers,
     healthy_with_short_probe_limit,
+    kafka_abandoned_group,
     kafka_aborted,
     kafka_aborted_then_waiting,
     kafka_missing_group,
@@ -758,4 +759,15 @@ SCENARIOS: list[Scenario] = [
         variant="isolates-by-expression",
     ),
     S("network", "healthy", network_isolate_then_allow, OK, variant="isolate-then-allow"),
+    S(
+        "kafka-lag",
+        "fault",
+        kafka_abandoned_group,
+        C,
+        "STOP, lag 50",
+        frozenset({"restart", "reset-offsets"}),
+        params={"group": "{unique}"},
+        absent=("1 of 1 consumer groups",),  # the group's own finding states it; once
+        variant="stopped-once",
+    ),
 ]

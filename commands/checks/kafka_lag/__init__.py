@@ -202,8 +202,15 @@ async def kafka_lag(ctx: CheckContext, params: KafkaLagParams) -> CheckResult:
     partitions = {name: t.partitions for name, t in topics.items()}
     show_all = params.all or bool(params.group)
     detailed = [g for g in assessed if show_all or g.status is not LagStatus.OK]
-    findings = [headline(assessed, window, show_all, params.group)]
-    findings += [group_finding(g, partitions, cfg, show_all) for g in detailed[: None if show_all else DETAILED]]
+    summary = headline(assessed, window, show_all, params.group)
+    own = [group_finding(g, partitions, cfg, show_all) for g in detailed[: None if show_all else DETAILED]]
+    if len(assessed) == 1 and len(own) == 1 and assessed[0].status is not LagStatus.OK:
+        # one group, not OK: its own finding states the cause; a summary "1 of 1 … worst: it" would
+        # state it twice (a root cause once), so only the summary's window is kept, in its detail
+        own[0].detail = f"{own[0].detail} {summary.detail}".strip()
+        findings = own
+    else:
+        findings = [summary, *own]
     findings += _topic_findings(topics, cfg.platform.topics if not params.group else [])
     findings.append(_broker_finding(cluster, cfg.kafka_bootstrap))
     data = {
