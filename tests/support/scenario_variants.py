@@ -988,3 +988,34 @@ async def kafka_abandoned_group(w: World) -> ChecksConfig:
     cfg = w.cfg()
     cfg.platform.consumer_groups = {w.unique: "user-service"}
     return cfg
+
+
+async def redis_evicting(w: World) -> ChecksConfig:
+    """Redis at its maxmemory (just above what it uses), volatile-lru, a writer whose every new key
+    evicts an older one: hits stay high while keys are evicted (the tester's V21). Only this world's
+    keys carry a TTL, so only they are evicted; maxmemory and the policy are restored after."""
+    r = aioredis.from_url(w.testbed["ALP_REDIS_URL"], decode_responses=True)
+    was = await r.config_get("maxmemory*")
+    used = int((await r.info("memory"))["used_memory"])
+    await r.config_set("maxmemory-policy", "volatile-lru")
+    await r.config_set("maxmemory", str(used + 2_000_000))
+    n = 0
+
+    async def step() -> None:
+        nonlocal n
+        n += 1
+        await r.set(f"evict:{w.unique}:{n}", "x" * 20_000, ex=600)
+        await r.get(f"evict:{w.unique}:{n}")
+
+    async def undo() -> None:
+        await r.config_set("maxmemory", was["maxmemory"])
+        await r.config_set("maxmemory-policy", was["maxmemory-policy"])
+        keys = [k async for k in r.scan_iter(f"evict:{w.unique}:*", count=1000)]
+        for i in range(0, len(keys), 500):
+            await r.delete(*keys[i : i + 500])
+        await r.aclose()
+
+    w.undo.append(undo)
+    w.loop(step)
+    await asyncio.sleep(1.0)
+    return w.cfg()

@@ -73,6 +73,7 @@ from tests.support.scenario_variants import (
     network_isolate_then_allow,
     network_isolates_by_expression,
     network_isolates_user_service,
+    redis_evicting,
     redis_expiry_storm,
     redis_latency_outliers,
     redis_no_info,
@@ -769,5 +770,15 @@ SCENARIOS: list[Scenario] = [
         params={"group": "{unique}"},
         absent=("1 of 1 consumer groups",),  # the group's own finding states it; once
         variant="stopped-once",
+    ),
+    S(
+        "redis",
+        "fault",
+        redis_evicting,
+        W,
+        "of maxmemory",  # README: evicting at maxmemory leads with memory
+        frozenset({"set-resources"}),
+        present=("CONFIG SET maxmemory",),  # Redis's own limit binds, not the container's
+        variant="evicting",
     ),
 ]
