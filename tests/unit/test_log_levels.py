@@ -84,6 +84,6 @@ def test_an_uncaught_exception_is_an_error_without_a_level():
     ],
 )
 def test_the_common_formats_state_their_level(line, level):
-    from commands.checks.logscan import LEVELS, line_level
+    from commands.log_levels import LEVELS, line_level
 
     assert line_level(line) == (LEVELS[level] if level else None)
