@@ -51,7 +51,7 @@ def offending_ips(lines: list[str], top: int = 5, at_least: int = 1) -> list[str
     """The non-internal IPv4 and IPv6 addresses seen most often in `lines`, in at least `at_least` of them."""
     seen: Counter[str] = Counter()
     for line in lines:
-        for ip in set(addresses(line)):
+        for ip in dict.fromkeys(addresses(line)):  # once per line, in the order seen (ties keep it)
             if _external(ip):
                 seen[str(ip)] += 1
     return [ip for ip, n in seen.most_common(top) if n >= at_least]
