@@ -33,6 +33,11 @@ SECRETS = [
     "connecting to postgresql://app:Pg{n}Secret@db.internal:5432/app",
     "mysql -uroot -pMy{n}SqlPw -e 'select 1'",
     "github_pat_11ABCDEFG0{n:06d}_aB3dE5gH7jK9mN1pQ3sT5vX7zA9cE1gI3kM5oQ7sU9wY1aC3eG5iK7mO9qS1uW3yZ5bD7f",
+    # no key name and no known prefix, and words between key and value (#21 round 3): "Nk{n}Qz" marks them
+    "sentry: sending to https://Nk{n}Qz7f6e5d4c3b2a1f0e@o998877.ingest.sentry.io/112233",
+    "notify https://discord.com/api/webhooks/1187654321098765432/Zq3xW8vT5uNk{n}QzR2sP9oN6mL3kJ0iH7gF4eD1cB8a",
+    "verifying with whsec_Mq4Xw7Zp2Lk9Nk{n}QzTr5Vn8Bc3Df6Gh1",
+    "the password for the db is Nk{n}Qz9w",
 ]
 PLAIN = [
     '10.0.{a}.{b} - - [07/Dec/2026:17:{m:02d}:00 +0000] "GET /api/v1/progress/{n} HTTP/1.1" 200 {b}2 "-" "okhttp/4.12"',
@@ -111,7 +116,11 @@ def main() -> None:
         assert len(out) == len(text), "masking must keep every line"
         masked = "\n".join(out)
         leaked = [
-            n for n in planted if f"Hx7!q{n}Lm2" in masked or f"Cs{n}-98765" in masked or f"Pg{n}Secret" in masked
+            n
+            for n in planted
+            if any(
+                f"{a}{n}{b}" in masked for a, b in (("Hx7!q", "Lm2"), ("Cs", "-98765"), ("Pg", "Secret"), ("Nk", "Qz"))
+            )
         ]
         assert not leaked, f"{len(leaked)} planted secret(s) not masked"
         assert "auth_host=auth-backup.platform.svc.cluster.local" in masked, "a harmless host was masked"

@@ -11,12 +11,13 @@ import html
 import json
 import logging
 import os
+import re
 import shlex
 import sys
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from bot.render.escape import terminal
+from bot.render.escape import ZWSP, terminal
 from bot.render.report_text import render_text
 from bot.settings import ConfigError, Settings, load_settings
 from commands.params import UsageError
@@ -108,8 +109,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(_runbook(args[1:], as_json))
     if _fast_check(args, as_json, chart):
         return
-    import bot.oncall_check  # noqa: F401  (registers `check oncall`)
-    import commands.checks  # noqa: F401  (registers the check targets)
+    import commands.catalogue  # noqa: F401  (every check target, step and action)
+    from bot.oncall_check import oncall_evidence
 
     _load_runbook_files()
     from bot.router import (
@@ -145,7 +146,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(_with_state_store(request, settings, as_json, yes))
     assert isinstance(request, CheckRequest)
     report = asyncio.run(
-        run_check(request.spec, CheckContext(settings, _progress, audit_reader=_changes_since), request.params)
+        run_check(
+            request.spec,
+            CheckContext(settings, _progress, audit_reader=_changes_since, oncall=oncall_evidence),
+            request.params,
+        )
     )
     print(report.to_json() if as_json else render_text(report, request.show_all), end="" if not as_json else "\n")
     if chart is not None:
@@ -153,6 +158,17 @@ def main(argv: list[str] | None = None) -> None:
     if out is not None:
         _write_graph(report, out)
     sys.exit(report.exit_code)
+
+
+def _write_png(png: bytes, path: str) -> None:
+    """Write a chart where `--chart`/`--out` said, saying where (or why not) on stderr."""
+    try:
+        with open(path, "wb") as fh:
+            fh.write(png)
+    except OSError as err:
+        print(f"alp: cannot write the chart to {path}: {err}", file=sys.stderr)
+        return
+    print(f"chart: {path}", file=sys.stderr)
 
 
 def _write_graph(report: Report, path: str) -> None:
@@ -163,13 +179,7 @@ def _write_graph(report: Report, path: str) -> None:
     if png is None:
         print("alp: no chart written: no series to draw", file=sys.stderr)
         return
-    try:
-        with open(path, "wb") as fh:
-            fh.write(png)
-    except OSError as err:
-        print(f"alp: cannot write the chart to {path}: {err}", file=sys.stderr)
-        return
-    print(f"chart: {path}", file=sys.stderr)
+    _write_png(png, path)
 
 
 def _settings_or_none() -> Settings | None:
@@ -256,13 +266,7 @@ def _write_chart(report: Report, path: str) -> None:
     if png is None:
         print(f"alp: no chart written: {report.target} has no series to draw (every group OK?)", file=sys.stderr)
         return
-    try:
-        with open(path, "wb") as fh:
-            fh.write(png)
-    except OSError as err:
-        print(f"alp: cannot write the chart to {path}: {err}", file=sys.stderr)
-        return
-    print(f"chart: {path}", file=sys.stderr)
+    _write_png(png, path)
 
 
 async def _do(request: DoRequest, settings: Settings, yes: bool) -> int:
@@ -272,9 +276,14 @@ async def _do(request: DoRequest, settings: Settings, yes: bool) -> int:
     return await do(request.action, request.raw, settings, yes)
 
 
+_OWN_MARKUP = re.compile(f"{ZWSP}[*`]{ZWSP}|[*`]")
+
+
 def _plain(text: str) -> str:
-    """Slack mrkdwn to terminal text (escaped `&<>` shown as themselves)."""
-    return html.unescape(text.replace("*", "").replace("`", ""))
+    """Slack mrkdwn to terminal text: the bot's own `*` and backticks dropped, foreign ones (which
+    `bot.render.escape.escape` wrapped in zero-width spaces) kept, escaped `&<>` shown as themselves."""
+    out = _OWN_MARKUP.sub(lambda m: m[0][1] if len(m[0]) == 3 else "", text)
+    return html.unescape(out.replace(ZWSP, ""))
 
 
 async def _incident(request: IncidentRequest, settings: Settings, as_json: bool = False) -> int:

@@ -26,7 +26,7 @@ from bot.slack.signing import TokenError, key_from, sign, verify
 from commands.params import UsageError
 from escalation.ladder.engine import Escalator
 from escalation.oncall.directory import Directory
-from escalation.oncall.override_flow import OverrideAsk, apply, preview, preview_text, undo
+from escalation.oncall.override_flow import OverrideAsk, apply, preview, preview_text, undo, utc_span
 from escalation.state.audit import AuditLog
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ class OncallButtons:
         await self._changed()
         return _message(
             f":white_check_mark: override #{done.id} applied by <@{user}>: <@{done.user}> covers `{done.schedule}` "
-            f"{done.start:%Y-%m-%d %H:%M}-{done.end:%Y-%m-%d %H:%M} UTC",
+            f"{utc_span(done.start, done.end)}",
             [_button("Undo", UNDO, str(done.id))],
         )
 
@@ -144,16 +144,16 @@ class OncallButtons:
         await self._changed()
         return _message(
             f":handshake: <@{user}> took <@{asked.requester}>'s `{asked.schedule}` hours "
-            f"{done.start:%Y-%m-%d %H:%M}-{done.end:%Y-%m-%d %H:%M} UTC (override #{done.id})",
+            f"{utc_span(done.start, done.end)} (override #{done.id})",
             [_button("Undo", UNDO, str(done.id))],
         )
 
     async def _undo(self, override_id: int, user: str) -> dict[str, Any]:
-        text = await undo(self.directory, self.store, self.audit, override_id, user)
-        if "undone:" in text:
+        undone = await undo(self.directory, self.store, self.audit, override_id, user)
+        if undone.done:
             await self._changed()
-            return _message(f":leftwards_arrow_with_hook: {text}", [])
-        return _message(f":no_entry: {text}", [])
+            return _message(f":leftwards_arrow_with_hook: {undone.text}", [])
+        return _message(f":no_entry: {undone.text}", [])
 
     async def _changed(self) -> None:
         try:

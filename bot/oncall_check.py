@@ -1,9 +1,10 @@
-"""`alp check oncall` (and `/alp check oncall`): coverage gaps in the next 14 days per schedule,
+"""The evidence of `alp check oncall` (declared in commands/checks/oncall.py): coverage gaps in the next 14 days per schedule,
 user groups that differ from the schedule, people on call who are deactivated or cannot be DMed,
 calendars that failed to read or name people no one matches, refused group syncs, and the pager
 webhook. Every verdict rests on the evidence it names; what could not be seen is UNKNOWN.
 
-Declared here (bot/), not in commands/checks/: it reads the state store and asks Slack."""
+Gathered here (bot/), not in commands/checks/: it reads the state store and asks Slack; the bot and the
+terminal hand `oncall_evidence` to checks as `CheckContext.oncall`."""
 
 from __future__ import annotations
 
@@ -13,15 +14,13 @@ from typing import Any
 
 import aiohttp
 
-from commands.registry import CheckContext, CheckResult, CheckSpec, NoParams, check, report_hook
+from commands.registry import CheckResult
 from commands.report import Finding, Severity
 from escalation.oncall.calendars import Calendars
 from escalation.oncall.coverage import AHEAD, coverage_findings
 from escalation.oncall.directory import Directory
 from escalation.oncall.overrides import OverrideStore
 from escalation.state.db import Database, now
-
-PROBE = "oncall"
 
 
 def _slack(settings: Any) -> Any:
@@ -120,15 +119,8 @@ async def _people(client: Any, directory: Directory, at: Any) -> list[Finding]:
     return out
 
 
-@check(
-    "oncall",
-    summary="on-call coverage (14 days), user groups, people who cannot be paged, the pager webhook",
-    runbook="Escalation Procedures — Escalation Contacts",
-    timeout_s=40,
-    probes=("schedules", "groups", "people", "pager"),
-)
-async def oncall(ctx: CheckContext, params: NoParams) -> CheckResult:
-    settings: Any = ctx.config
+async def oncall_evidence(settings: Any) -> CheckResult:
+    """`check oncall`'s findings for the bot's `settings` (commands/checks/oncall.py declares the check)."""
     schedules = settings.oncall.schedules
     findings: list[Finding] = []
     if not schedules:
@@ -194,28 +186,3 @@ async def oncall(ctx: CheckContext, params: NoParams) -> CheckResult:
             await db.close()
     findings.append(await _pager(settings))
     return CheckResult(findings, {"ahead_days": AHEAD / timedelta(days=1)})
-
-
-async def health_line(config: Any) -> Finding | None:
-    """`/alp health`'s one on-call line: the worst of `check oncall` (None: no schedules configured)."""
-    if not getattr(config, "oncall", None) or not config.oncall.schedules:
-        return None
-    result = await oncall(CheckContext(config), NoParams())
-    bad = [f for f in result.findings if f.severity is not Severity.OK]
-    if not bad:
-        return Finding(
-            severity=Severity.OK, title="on-call: every schedule covered for 14 days, groups in step", probe=PROBE
-        )
-    order = [Severity.CRITICAL, Severity.UNKNOWN, Severity.WARNING]
-    worst = min(bad, key=lambda f: order.index(f.severity) if f.severity in order else len(order))
-    more = f" (+{len(bad) - 1} more: `check oncall`)" if len(bad) > 1 else ""
-    return Finding(severity=worst.severity, title=f"on-call: {worst.title}{more}", detail=worst.detail, probe=PROBE)
-
-
-@report_hook("oncall")
-async def _health(spec: CheckSpec, ctx: CheckContext, findings: list[Finding]) -> list[Finding]:
-    """`health` carries the one on-call line."""
-    if spec.name != "health":
-        return []
-    line = await health_line(ctx.config)
-    return [line] if line is not None else []

@@ -2,7 +2,11 @@
 {"target": "oncall", "data": {"at", "schedules": [...]}} (escalation.oncall.view has the shape).
 
 Overrides are read from the state store; a store that cannot be opened is said on stderr and the
-answer rests on the rotations alone (also said in each schedule's `note`)."""
+answer rests on the rotations alone (also said in each schedule's `note`).
+
+Exit codes, one rule for every subcommand (the README's, as `alp check` and `alp do`): 0 answered
+or done; 1 refused (the reason on stderr or in the preview); 3 could not see (the state store, a
+calendar, the overrides: what is shown may be incomplete); 64 a usage mistake."""
 
 from __future__ import annotations
 
@@ -18,6 +22,8 @@ from bot.render.escape import terminal
 from bot.settings import Settings
 from escalation.oncall.calendars import Calendars
 from escalation.oncall.directory import Directory, UnknownSchedule
+
+EXIT_OK, EXIT_REFUSED, EXIT_UNSEEN, EXIT_USAGE = 0, 1, 3, 64
 
 
 def _zone() -> ZoneInfo | None:
@@ -38,46 +44,64 @@ async def _change(request: OncallRequest, settings: Settings, yes: bool) -> int:
     from escalation.state.db import Database, StateStoreError
 
     actor = f"{os.environ.get('USER', 'someone')} (terminal)"
-    if request.sub == "take":
-        print(
-            "alp: `take` is for Slack (it covers as you); in the terminal: `alp oncall override <schedule> <user> …`",
-            file=sys.stderr,
-        )
-        return 64
+    if request.sub in SLACK_ONLY:
+        print(f"alp: {SLACK_ONLY[request.sub]}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         db = Database(settings.state_url, pooled=False)
     except StateStoreError as err:
         print(f"alp: {terminal(str(err))}", file=sys.stderr)
-        return 1
+        return EXIT_UNSEEN
     try:
         store = OverrideStore(db, settings.timeouts.probe_s)
         calendars = await _calendars(settings)
         directory = Directory(settings.oncall, store, calendars.shifts)
         audit = AuditLog(db)
         if request.sub == "undo":
-            print(terminal(_text(await undo(directory, store, audit, request.override_id or 0, actor, admin=True))))
-            return 0
+            undone = await undo(directory, store, audit, request.override_id or 0, actor, admin=True)
+            print(terminal(_text(undone.text)), file=sys.stdout if undone.done else sys.stderr)
+            return EXIT_OK if undone.done else EXIT_UNSEEN if undone.unseen else EXIT_REFUSED
         try:
             ask = await ask_of(request, settings, directory, actor)
         except UsageError as err:
             print(f"alp: {terminal(str(err))}", file=sys.stderr)
-            return 64
+            return EXIT_USAGE
         shown = await preview(directory, ask)
         zone = _zone()
         print(terminal(_text(preview_text(shown, {u: zone for u in shown.involved} if zone else {}))))
         if shown.refusal:
-            return 1
+            return EXIT_UNSEEN if shown.unseen else EXIT_REFUSED
         if not yes:
             print("(a preview: add --yes to apply it)")
-            return 0
+            return EXIT_OK
         done = await apply(directory, store, audit, ask, actor, admin=True)
         if isinstance(done, str):
             print(f"alp: {terminal(done)}", file=sys.stderr)
-            return 1
+            return EXIT_REFUSED
         print(f"applied: override #{done.id} (undo: alp oncall undo {done.id})")
-        return 0
+        return EXIT_OK
+    except (StateStoreError, TimeoutError, OSError) as err:
+        print(f"alp: {terminal(_store_problem(err, settings))}", file=sys.stderr)
+        return EXIT_UNSEEN
     finally:
         await db.close()
+
+
+SLACK_ONLY = {
+    "take": "`take` is for Slack (it covers as you); in the terminal: `alp oncall override <schedule> <user> …`",
+    "swap": "a swap is asked in Slack, where a teammate takes it with a button; in the terminal name who covers: "
+    "`alp oncall override <schedule> <user> --from TIME (--until TIME | --for 8h)`",
+}
+
+
+def _store_problem(err: BaseException, settings: Settings) -> str:
+    """The state store's failure in words (a driver error named as alp's state store)."""
+    from escalation.state.db import as_state_store_error
+
+    named = as_state_store_error(err, settings.state_url)
+    if named is not None:
+        return str(named)
+    return f"alp's state store (ALP_STATE_URL) did not answer: {type(err).__name__}: {err}"
 
 
 def _text(mrkdwn: str) -> str:
@@ -91,11 +115,13 @@ async def _answer(request: OncallRequest, settings: Settings, as_json: bool) -> 
     from escalation.state.db import Database
 
     db: Database | None = None
+    unread = False
     path = settings.state_url.removeprefix("sqlite:///")
     if settings.oncall.schedules and (path == settings.state_url or os.path.exists(path)):  # noqa: ASYNC240 (one stat)
         try:
             db = Database(settings.state_url, pooled=False)
         except Exception as err:
+            unread = True
             print(f"alp: overrides not read: {terminal(str(err))}", file=sys.stderr)
     try:
         calendars = await _calendars(settings)
@@ -106,7 +132,7 @@ async def _answer(request: OncallRequest, settings: Settings, as_json: bool) -> 
             text, data = await oncall_answer(settings, directory, request, _zone())
         except UnknownSchedule as err:
             print(f"alp: {terminal(str(err))}", file=sys.stderr)
-            return 64
+            return EXIT_USAGE
     finally:
         if db is not None:
             await db.close()
@@ -116,7 +142,8 @@ async def _answer(request: OncallRequest, settings: Settings, as_json: bool) -> 
         from bot.cli import _plain
 
         print(terminal(_plain(text)))
-    return 0
+    unseen = unread or any(s.get("error") or s.get("note") for s in data["schedules"])
+    return EXIT_UNSEEN if unseen else EXIT_OK
 
 
 async def _calendars(settings: Settings) -> Calendars:
@@ -135,7 +162,7 @@ async def _calendars(settings: Settings) -> Calendars:
 
 
 def run_oncall(request: OncallRequest, settings: Settings, as_json: bool, yes: bool = False) -> int:
-    """The exit code: 0, 1 refused or the state store down, 64 a usage mistake (an unknown schedule)."""
+    """The exit code (the module's rule): 0 ok, 1 refused, 3 could not see, 64 a usage mistake."""
     if request.sub not in ("now", "week"):
         return asyncio.run(_change(request, settings, yes))
     return asyncio.run(_answer(request, settings, as_json))

@@ -1,6 +1,8 @@
 """What the leader does when the handoff scheduler wakes it: the user groups follow the schedules
-(`GroupSync`), and each real handoff gets its report, in the schedule's channel and by DM to the
-incoming and outgoing people, claimed once across replicas (kind "report")."""
+(`GroupSync`; a group edited by hand is put back and the drift posted, once per drift, to the
+schedule's channel, else the incident channel), and each real handoff gets its report, in the
+schedule's channel and by DM to the incoming and outgoing people, claimed once across replicas
+(kind "report"), with the silences active in Alertmanager and the last shift's changes."""
 
 from __future__ import annotations
 
@@ -9,13 +11,18 @@ from datetime import datetime, timedelta
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.oncall_check import oncall_evidence
 from bot.settings import Settings
-from commands.registry import CHECKS, CheckContext, NoParams
+from commands.backends.alertmanager import Alertmanager
+from commands.catalogue import CHECKS
+from commands.changes import change_lines_between
+from commands.registry import CheckContext, NoParams
 from commands.report import Severity
 from commands.runner import run_check
 from escalation.oncall.config import Schedule
-from escalation.oncall.groups import LOOK_BACK, GroupSync, current_shift
-from escalation.oncall.handoff_report import build_report, report_text
+from escalation.oncall.groups import LOOK_BACK, GroupSync, SyncResult, current_shift
+from escalation.oncall.handoff_report import Silence, build_report, report_text
+from escalation.state.audit import changes_since
 from escalation.state.db import now
 
 log = logging.getLogger(__name__)
@@ -26,18 +33,46 @@ class HandoffWork:
         self.settings, self.sync, self.client = settings, sync, client
 
     async def __call__(self) -> None:
-        await self.sync.sync_all()
+        for result in await self.sync.sync_all():
+            if result.drifted:
+                await self.post_drift(result)
         for s in self.settings.oncall.schedules:
             try:
                 await self.report(s)
             except Exception:
                 log.exception("handoff report of %s", s.name)
 
+    async def post_drift(self, result: SyncResult) -> None:
+        """A group out of step with its schedule, said where its people look (claimed once upstream)."""
+        schedule = self.settings.oncall.get(result.schedule)
+        channel = (schedule.channel if schedule else None) or self.settings.escalation.incident_channel
+        text = f":warning: *User group of `{result.schedule}` out of step*: {result.text}"
+        try:
+            await self.client.chat_postMessage(channel=channel.lstrip("#"), text=text)
+        except Exception as err:
+            log.warning("drift of %s not posted to %s: %s", result.schedule, channel, err)
+
+    async def silences(self) -> list[Silence]:
+        """The silences active in Alertmanager now (raises with the reason when it cannot be read)."""
+        found = await Alertmanager(self.settings.alertmanager.url, self.settings.timeouts.probe_s).silences()
+        out = []
+        for x in found:
+            words = ", ".join(
+                f"{m.get('name')}{'=' if m.get('isEqual', True) else '!'}{'~' if m.get('isRegex') else ''}{m.get('value')}"
+                for m in x.get("matchers", [])
+            )
+            ends = datetime.fromisoformat(str(x.get("endsAt", "")).replace("Z", "+00:00"))
+            out.append(Silence(words, ends, str(x.get("createdBy", "")), str(x.get("comment", ""))))
+        return out
+
+    async def changes(self, since: datetime, until: datetime) -> list[str]:
+        return await change_lines_between(self.settings, since, until, audit_reader=changes_since)
+
     async def health(self) -> list[str]:
         spec = CHECKS.get("health")
         if spec is None:
             return []
-        report = await run_check(spec, CheckContext(self.settings), NoParams())
+        report = await run_check(spec, CheckContext(self.settings, oncall=oncall_evidence), NoParams())
         bad = (Severity.CRITICAL, Severity.UNKNOWN)
         return [f"{f.severity.value.upper()}: {f.title}" for f in report.findings if f.severity in bad][:10]
 
@@ -52,7 +87,15 @@ class HandoffWork:
             return None
         health = self.health if self.settings.oncall.handoff_health else None
         report = await build_report(
-            self.sync.directory, self.sync.db, schedule, since, health, self.settings.timeouts.probe_s
+            self.sync.directory,
+            self.sync.db,
+            schedule,
+            since,
+            health,
+            self.settings.timeouts.probe_s,
+            silences=self.silences if self.settings.alertmanager.url else None,
+            changes=self.changes,
+            last_report=await self.sync.previous(schedule.name, "report", since),
         )
         text = report_text(report)
         sent: list[str] = []

@@ -4,7 +4,7 @@ terminal and the Slack handlers in `bot.oncall_slack`)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from bot.oncall_request import OncallRequest
 from bot.settings import Settings
@@ -39,7 +39,9 @@ async def ask_of(
         who, _ = await directory.now(name, start)
         end = min(who.until, start + timedelta(days=1)) if who.until and who.on_call else start + TAKE_DEFAULT
     if end <= now():
-        raise UsageError(f"that span ended already ({end:%Y-%m-%d %H:%M} UTC): an override is for now or later")
+        raise UsageError(
+            f"that span ended already ({end.astimezone(UTC):%Y-%m-%d %H:%M} UTC): an override is for now or later"
+        )
     user = request.user if request.sub == "override" else "" if request.sub == "swap" else asker  # swap: who takes it
     assert user is not None
     if user.startswith("@"):

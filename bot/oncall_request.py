@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from commands.params import UsageError
 from commands.registry import did_you_mean
+from escalation.oncall.config import USER_ID
 
 SUBS = ("override", "take", "undo", "week", "swap")
 USAGE = (
@@ -21,9 +22,10 @@ USAGE = (
     "(--until TIME | --for 8h) | oncall take [<schedule>] [--for 4h] | oncall swap [<schedule>] [--from TIME] "
     "(--until TIME | --for 8h) | oncall undo <override id>"
 )
+FIRST_YEAR, LAST_YEAR = 1970, 2199  # a time outside them is a mistake (and beyond what datetime can shift)
 _DURATION = re.compile(r"([1-9][0-9]{0,3})([mhdw])")
 _UNIT = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>|([UW][A-Z0-9]{2,})|(@[a-z0-9][a-z0-9._-]{0,79})", re.IGNORECASE)
+_USER = re.compile(rf"<@({USER_ID})(?:\|[^>]*)?>|({USER_ID})|(@[a-z0-9][a-z0-9._-]{{0,79}})", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,10 @@ def parse_at(value: str, option: str = "--at") -> datetime:
         raise UsageError(
             f"`{option} {value[:40]}` is not an ISO 8601 time, e.g. 2026-11-01T09:00 (UTC) or 2026-11-01T09:00-05:00"
         ) from None
+    if not FIRST_YEAR <= at.year <= LAST_YEAR:
+        raise UsageError(
+            f"`{option} {value[:40]}`: a time between {FIRST_YEAR} and {LAST_YEAR} (rotations are computed from their start)"
+        )
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 

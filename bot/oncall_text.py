@@ -12,7 +12,7 @@ from bot.oncall_request import OncallRequest
 from bot.render.incident_text import oncall_text
 from bot.settings import Settings
 from escalation.oncall.directory import Directory
-from escalation.oncall.view import oncall_data, oncall_words, week_words
+from escalation.oncall.view import oncall_data, oncall_words, week_data, week_words
 from escalation.state.db import now
 
 
@@ -36,8 +36,8 @@ async def oncall_answer(
     """(mrkdwn words, data). Raises UnknownSchedule for a `--schedule` that is not configured."""
     at = request.at or now()
     if request.sub == "week":
-        text = await week_words(directory, at, request.schedule, zone)
-        return text, {"at": at.isoformat(), "schedules": []}
+        week = await week_data(directory, at, request.schedule)
+        return week_words(week, zone), week
     if not settings.oncall.schedules and request.schedule is None:
         return oncall_text(settings), {"at": at.isoformat(), "schedules": []}
     data = await oncall_data(directory, at, request.schedule)

@@ -17,11 +17,11 @@ from pydantic import BaseModel, ValidationError
 from bot.oncall_request import USAGE as ONCALL_USAGE
 from bot.oncall_request import OncallRequest as OncallRequest
 from bot.oncall_request import parse_oncall
-from commands.actions import ACTIONS
 from commands.actions.registry import ActionSpec
 from commands.actions.runner import find, raw_params
+from commands.catalogue import ACTIONS, CHECKS, FIRST_STEPS
 from commands.params import UsageError, validate_params
-from commands.registry import CHECKS, FIRST_STEPS, CheckSpec, Registry, did_you_mean
+from commands.registry import CheckSpec, Registry, did_you_mean
 
 VERBS = {  # verb: (usage, what it does)
     "help": ("help [target]", "this message, or the options of one check"),
@@ -123,8 +123,6 @@ SINCE = re.compile(r"(?:^|\s)--since(?:\s+|=)(\S+)\s*$")
 
 def _graph(rest: str) -> CheckRequest:
     """`graph <service|PromQL> [--since 1h]`: PromQL is taken as typed (quotes, braces and spaces kept)."""
-    import commands.graph  # noqa: F401  (registers the step)
-
     spec = FIRST_STEPS.get("graph")
     assert spec is not None
     rest = rest.strip()
@@ -278,9 +276,6 @@ def _check(target: str, args: list[str], registry: Registry[CheckSpec], incident
 
 def _step(verb: str, args: list[str], incident: int | None) -> CheckRequest:
     """`changes [--option value]` and `logs <service> [--option value]`."""
-    import commands.changes
-    import commands.logs  # noqa: F401  (each registers its step)
-
     spec = FIRST_STEPS.get(verb)
     assert spec is not None
     if verb == "logs":
@@ -312,9 +307,6 @@ def help_text(topic: str | None = None, registry: Registry[CheckSpec] = CHECKS, 
             [f"`{prog} {a.usage()}`", f"{a.summary} (risk: {a.risk.value})", f"Runbook: {a.runbook}", *fields]
         )
     if topic and topic.strip() in ("changes", "logs"):
-        import commands.changes
-        import commands.logs  # noqa: F401  (each registers its step)
-
         step = FIRST_STEPS.get(topic.strip())
         assert step is not None
         lines = [f"`{prog} {VERBS[step.name][0]}`", step.summary, f"Runbook: {step.runbook}"]

@@ -42,10 +42,7 @@ def schema_json() -> str:
 
 def load(directory: Path, config: ChecksConfig) -> tuple[LoadResult, list[Problem]]:
     """Read and lint a directory (the registries must hold the built-in checks and actions)."""
-    import commands.actions
-    import commands.changes
-    import commands.checks
-    import commands.logs  # noqa: F401  (built-in names a file must not take)
+    import commands.catalogue  # noqa: F401  (built-in names a file must not take)
 
     return symptoms.read(directory, config)
 
@@ -84,7 +81,7 @@ def command(args: list[str], config: ChecksConfig | None, directory: str | None,
         return EXIT_LINT if problems else 0
     if verb == "list":
         problems = apply_at_start(config, directory)
-        from commands.registry import CHECKS
+        from commands.catalogue import CHECKS
 
         rows = [
             {"name": s.name, "title": s.summary, "source": symptoms.CURRENT.sources.get(s.name, "built in")}

@@ -8,6 +8,7 @@ then the runbook's defaults. A bad value stops the bot at start with the field's
 from __future__ import annotations
 
 import os
+import tomllib
 from typing import Any
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError
@@ -15,9 +16,11 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
+from bot.config_errors import env_json_problem, toml_problem, validation_lines
 from commands.alerts import AlertmanagerSettings
 from commands.config import ChecksConfig
 from commands.redact import remember
@@ -100,10 +103,12 @@ def load_settings(**overrides: Any) -> Settings:
         settings = Settings(**overrides)
     except ValidationError as err:
         lines = [f"alp: invalid configuration ({err.error_count()} problem(s)):"]
-        for e in err.errors():
-            field = ".".join(str(p) for p in e["loc"])
-            lines.append(f"  {field}: {e['msg']} (got {e.get('input')!r})")
-        raise ConfigError("\n".join(lines)) from None
+        raise ConfigError("\n".join(lines + validation_lines(err, Settings))) from None
+    except SettingsError as err:  # an environment value that is not JSON
+        field = str(err).split('"')[1] if str(err).count('"') >= 2 else ""
+        raise ConfigError(env_json_problem(field)) from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(toml_problem(path or "", err)) from None
     remember_secrets(settings)
     return settings
 

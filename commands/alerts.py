@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validat
 
 from commands.params import UsageError
 from commands.patterns import PatternError, compile_pattern
-from commands.registry import CHECKS, CheckSpec
+from commands.registry import CheckSpec
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -53,7 +53,7 @@ class AlertRoute(BaseModel):
 
     @model_validator(mode="after")
     def _known_check(self) -> AlertRoute:
-        import commands.checks  # noqa: F401  (registers the check targets)
+        from commands.catalogue import CHECKS
 
         spec = CHECKS.get(self.check)
         if spec is None:
@@ -79,6 +79,8 @@ class AlertRoute(BaseModel):
         """The check and its validated options for these labels, plus notes on options left at
         their defaults (a `{label}` the alert does not carry). Raises UsageError for a value
         that is not valid input for the check (it names the option and the label)."""
+        from commands.catalogue import CHECKS
+
         spec = CHECKS.get(self.check)
         assert spec is not None  # checked at start
         raw: dict[str, Any] = {}

@@ -137,6 +137,13 @@ async def off_process(fn: Callable[..., T], *args: object) -> T:
     return await asyncio.wrap_future(future)
 
 
+def in_process(fn: Callable[..., T], *args: object) -> T:
+    """From a worker thread (`off_loop`): `fn(*args)` in a worker process, waited for. The thread
+    waits without holding the GIL, so the loop is not kept waiting for a long CPU step (matplotlib
+    drawing a chart: a third of the GIL's time in a soak of mixed commands)."""
+    return processes().submit(fn, *args).result()
+
+
 def warm() -> int:
     """Nothing, in a worker: `await off_process(warm)` at start-up starts the workers then."""
     return os.getpid()

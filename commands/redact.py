@@ -8,9 +8,15 @@ Secrets are recognised by kind, not by one spelling:
    in every notation, whole-value headers, URL credentials, command lines (`redis-cli -a`,
    `mysql -p…`, Redis `AUTH`), password hashes; a harmless value (a URL without credentials, a
    host, a boolean) under a key that merely looks secret is shown;
+   secrets with no key name and no known prefix (`commands.secret_unnamed`: a token as a URL's
+   user, a webhook URL's path, an unknown vendor's prefixed token, base64 of `user:password`);
+   a secret a few words after its key (`commands.secret_prose`: "the password for the db is X");
+   a key on one line and its value on the next ones (`commands.secret_lines`; shell line
+   continuations are joined first);
 3. the bot's own configured secrets (DSN passwords, tokens; `remember`), wherever they appear;
-4. key names written with full-width or zero-width characters are read as what they spell
-   (NFKC, format characters dropped) before any of the above.
+4. key names written with full-width or zero-width characters, or with letters of another
+   script that look like Latin ones (Cyrillic or Greek letters in `password`), are read as what
+   they spell (NFKC, format characters dropped, Unicode's confusables) before any of the above.
 
 A masked value becomes `***`; the key, the scheme and the quotes stay, so the text still says
 what was there.
@@ -21,11 +27,14 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from functools import lru_cache
+from functools import cache, lru_cache
 from urllib.parse import unquote, urlsplit
 
+from commands.secret_lines import split_spans
+from commands.secret_prose import PROSE_FINDERS
 from commands.secret_rules import format_spans
 from commands.secret_shapes import FINDERS, MAYBE_SECRET_WORD, NAME, Span, harmless, names_a_secret
+from commands.secret_unnamed import unnamed_spans
 
 MASK = "***"
 SHORT = 512
@@ -130,20 +139,28 @@ def _yaml_env_entries(text: str) -> list[Span]:
     return spans
 
 
+_FINDERS = (*FINDERS, *PROSE_FINDERS)
+
+
 def _spans(text: str) -> list[Span]:
     spans = [*format_spans(text), *_pem(text)]
     low = text.lower()
-    found = [(needles, finder) for needles, finder in FINDERS if any(n in low for n in needles)]
+    found = [(needles, finder) for needles, finder in _FINDERS if any(n in low for n in needles)]
     if "\n" not in text:
         for _, finder in found:
             spans.extend(finder(text))
     elif found:  # the shapes are one-line: each finder reads only the lines that have its words
         start = 0
-        for line, low_line in zip(text.split("\n"), low.split("\n"), strict=True):
+        # a shell line continuation (`\` at a line's end) joins its lines: same length, so spans stay put
+        joined, low = (text.replace("\\\n", "  "), low.replace("\\\n", "  ")) if "\\\n" in text else (text, low)
+        for line, low_line in zip(joined.split("\n"), low.split("\n"), strict=True):
             for needles, finder in found:
                 if any(n in low_line for n in needles):
                     spans.extend((start + a, start + b) for a, b in finder(line))
             start += len(line) + 1
+    spans.extend(unnamed_spans(text, low))  # these run over the whole text at once
+    if "\n" in text:
+        spans.extend(split_spans(text))
     if "\n" in text and ":" in text:
         spans.extend(_yaml_blocks(text))
         if "name:" in text:
@@ -157,17 +174,35 @@ def _spans(text: str) -> list[Span]:
     return spans
 
 
+@cache
+def _look_alikes() -> dict[str, str]:
+    """Each non-ASCII character that looks like an ASCII letter or digit, and that one (Unicode's
+    confusables, TR39, as packaged by `confusable_homoglyphs`): Cyrillic er -> `p`, Greek omicron -> `o`."""
+    from confusable_homoglyphs.confusables import confusables_data
+
+    table: dict[str, str] = {}
+    for char, homoglyphs in confusables_data.items():
+        if len(char) == 1 and not char.isascii():
+            ascii_ = [h["c"] for h in homoglyphs if len(h["c"]) == 1 and h["c"].isascii() and h["c"].isalnum()]
+            if ascii_:
+                table[char] = ascii_[0]
+    return table
+
+
 def _fold(text: str) -> tuple[str, list[int]] | None:
     """`text` as it reads (NFKC: full-width letters as ASCII; zero-width and other format
-    characters dropped), with the index in `text` of each folded character; None if unchanged."""
+    characters dropped; letters of other scripts that look like ASCII ones read as those), with
+    the index in `text` of each folded character; None if unchanged."""
     out: list[str] = []
     where: list[int] = []
+    look_alikes = _look_alikes()
     for i, c in enumerate(text):
         if c.isascii():
             out.append(c)
             where.append(i)
             continue
         folded = "" if unicodedata.category(c) == "Cf" else unicodedata.normalize("NFKC", c)
+        folded = "".join(look_alikes.get(f, f) for f in folded)
         out.append(folded)
         where.extend([i] * len(folded))
     folded_text = "".join(out)

@@ -39,15 +39,22 @@ AuditReader = Callable[[str, datetime], Awaitable[Any]]
 """(state url, since) -> alp's audit records from `since` (`escalation.state.audit.changes_since`,
 handed in by the bot and the terminal: commands/ never imports escalation/)."""
 
+OncallEvidence = Callable[[Any], Awaitable["CheckResult"]]
+"""(the bot's settings) -> `check oncall`'s findings: the schedules and overrides in the state store,
+Slack's user groups and people, the pager webhook (`bot.oncall_check.oncall_evidence`, handed in by the
+bot and the terminal: commands/ never imports escalation/ or Slack)."""
+
 
 @dataclass
 class CheckContext:
-    """What a check gets besides its parameters: configuration, a progress hook, and the reader of
-    alp's own audit log (`AuditReader`; None: alp's actions are not shown)."""
+    """What a check gets besides its parameters: configuration, a progress hook, the reader of
+    alp's own audit log (`AuditReader`; None: alp's actions are not shown) and the gatherer of
+    `check oncall`'s evidence (`OncallEvidence`; None: on-call is UNKNOWN in this process)."""
 
     config: ChecksConfig
     progress: ProgressFn | None = None
     audit_reader: AuditReader | None = None
+    oncall: OncallEvidence | None = None
 
     async def report_progress(self, probe: str, state: str) -> None:
         """Tell the caller (Slack message, terminal) that `probe` is now `state`."""

@@ -12,6 +12,7 @@ markup, escaping and masking.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -58,8 +59,29 @@ class Code(BaseModel):
     text: str
 
 
+_LINE_BREAKS = {
+    "\r\n": "\\r\\n",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\v": "\\v",
+    "\f": "\\f",
+    "\x85": "\\x85",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
+_BREAK = re.compile("|".join(re.escape(k) for k in _LINE_BREAKS))
+
+
+def one_line(text: str) -> str:
+    """Foreign text for one row or one line of the bot's own (a table cell, a list item, a timeline
+    line): line breaks and tabs shown as `\\n`, `\\t`…, so a value cannot start a row or a column
+    of its own (a configmap value `x\\n03-01 00:00Z deployment …` stays in its cell)."""
+    return _BREAK.sub(lambda m: _LINE_BREAKS[m[0]], text) if _BREAK.search(text) else text
+
+
 class Table(BaseModel):
-    """Tabular evidence, e.g. one row per partition."""
+    """Tabular evidence, e.g. one row per partition (a cell is one line: `one_line` when shown)."""
 
     kind: Literal["table"] = "table"
     columns: list[str]

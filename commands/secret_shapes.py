@@ -38,7 +38,9 @@ SECRET_WORD = (
     r"|[_-]auth(?![a-z0-9_.-])"
 )
 """A key name that means a secret, inside a longer identifier (DB_PASSWORD, client_secret, AccountKey)."""
-NAME = rf"[a-z0-9_.-]*(?:{SECRET_WORD})[a-z0-9_.-]*"
+# bounded (80 characters either side of the word), so that trying it where a run of letters holds
+# many secret words (`tokentoken…`) stays linear
+NAME = rf"[a-z0-9_.-]{{0,80}}(?:{SECRET_WORD})[a-z0-9_.-]{{0,80}}"
 MAYBE_SECRET_WORD = re.compile(
     r"(?i)pass|pwd|secret|token|key|credential|auth|dsn|private|cert|webhook|cookie|jwt|salt"
 )
@@ -63,7 +65,7 @@ _KEYVALUE = re.compile(
        |(?P<val>(?:[^\s,;&'"<]|<(?!/)|,(?![\s,]|[\w.-]+\s*[=:]))+))  # cut at `;` `&` `</` `, ` `,k=`
     """
 )
-_FLAG = re.compile(rf"(?i)(?<![\w-])--?{NAME}\s+(?P<val>(?!-)(?!\*\*\*)[^\s'\"]+)")
+_FLAG = re.compile(rf"(?i)(?<![\w-])--?(?P<name>{NAME})\s+(?P<val>(?!-)(?!\*\*\*)[^\s'\"]+)")
 _URL_CREDENTIALS = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^:/@\s]*:(?P<val>[^@\s]+)@")
 _BARE_CREDENTIALS = re.compile(
     r"(?<![\w/:.@-])(?!(?i:e-?mail|mailto|from|to|b?cc|reply-to|sender|recipients?|author|committer|contact|owner):)"
@@ -75,8 +77,10 @@ _SQL_PASSWORD = re.compile(r"(?i)\bpassword\s+'(?P<val>(?:[^']|'')*)'")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 _ARG = r"(?:'(?P<sq>[^'\n]*)'|\"(?P<dq>[^\"\n]*)\"|(?P<val>[^\s'\"]+))"
 _COMMAND_LINES = re.compile(
-    r"(?i)(?:\b(?:redis-cli|keydb-cli|valkey-cli)\b[^\n|;&]{0,500}?(?<!\S)(?:-a|--pass|--askpass)"
-    r"|\b(?:sshpass|mongo(?:sh|dump|restore)?|docker\s+login|podman\s+login|helm\s+registry\s+login)\b[^\n|;&]{0,500}?(?<!\S)(?-i:-p)"
+    r"(?i)(?:\b(?:redis-cli|keydb-cli|valkey-cli)\b[^\n|;&]{0,500}?(?<!\S)(?:-a|--pass)"
+    r"|\b(?:mongo(?:sh|dump|restore)?|docker\s+login|podman\s+login|helm\s+registry\s+login)\b[^\n|;&]{0,500}?(?<!\S)(?-i:-p)"
+    # sshpass's own options only (before the command it runs: `sshpass -f pw ssh -p 2222` is a port)
+    r"|\bsshpass(?:[ \t]+(?-i:-[fdP])[ \t]*[^\s-]\S{0,200}|[ \t]+(?-i:-[ev]+))*[ \t]+(?-i:-p)"
     r"|\bldap\w*\b[^\n|;&]{0,500}?(?<!\S)(?-i:-w)"
     rf")(?:\s+|=)?{_ARG}"  # `-p P`, `-p=P` and `-pP`
     r"|\b(?:smbclient|rpcclient|smbcacls|smbget|smbmap)\b[^\n|;&]{0,500}?(?<!\S)(?:-U|--user)(?:\s+|=)[^\s%'\"]{1,200}%(?P<pct>[^\s'\"]+)"
@@ -132,7 +136,7 @@ ENDPOINT_WORD = re.compile(r"(?i)url|uri|host|endpoint|addr|server|domain")
 (`api_token`, `signing_key`) a dotted value is a secret (`purple.monkey.dishwasher`)."""
 _PROPERTY = re.compile(
     r"(?i)(?:expiry|expires?(?:_?(?:in|at))?|ttl|lifetime|type|name|length|len|size|count|file|path|dir"
-    r"|format|version|algorithm|alg|header|field|prefix|ref)$"
+    r"|format|version|algorithm|alg|header|field|prefix|ref|stdin|prompt|fd|env|cmd|command)$"
 )
 _CREDENTIAL_LIKE = re.compile(r"\d|[a-z][A-Z]|[!@#$%^&*+=?~]")
 
@@ -204,7 +208,16 @@ def _hinted(text: str) -> bool:
     return any(h in low for h in HINTS)
 
 
+_KEY_MAX = 80  # characters of a key name either side of its secret word (NAME's bound)
 _WORD = re.compile(rf"(?i){SECRET_WORD}")
+_WORD_LOWER = re.compile(SECRET_WORD)  # on lower-cased ASCII text: twice as fast as (?i)
+
+
+def secret_words(line: str) -> Iterator[re.Match[str]]:
+    """Every secret word in `line` (SECRET_WORD), by position (the match's text may be lower-cased)."""
+    return _WORD_LOWER.finditer(line.lower()) if line.isascii() else _WORD.finditer(line)
+
+
 _KEY_CHAR = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 
 
@@ -212,12 +225,17 @@ def _named_in_line(line: str) -> Iterator[Span]:
     """`_KEYVALUE` tried only where a secret word is (found by one cheap search): the key's
     identifier starts where its characters do, after an optional quote."""
     done = 0
-    for w in _WORD.finditer(line):
+    for w in secret_words(line):
         if w.start() < done:
             continue
-        start = w.start()
-        while start > 0 and line[start - 1] in _KEY_CHAR:
+        start, end = w.start(), w.end()
+        while start > 0 and line[start - 1] in _KEY_CHAR and w.start() - start <= _KEY_MAX:
             start -= 1
+        while end < len(line) and line[end] in _KEY_CHAR and end - w.end() <= _KEY_MAX:
+            end += 1
+        done = end  # the identifier's other secret words name the same key: read it once (linear)
+        if w.start() - start > _KEY_MAX or end - w.end() > _KEY_MAX:
+            continue  # no key name is that long: a run of letters, not a key
         if (encoded_quote := line.rfind("%22", max(0, start - 1), w.start())) != -1:  # %22token%22%3A…
             start = encoded_quote + 3
         for quote in ("", '"', "'", '\\"', "%22"):
@@ -234,7 +252,9 @@ def _named_in_line(line: str) -> Iterator[Span]:
             if (m := _SPACED.match(line, start)) and names_a_secret(m["name"]) and credential_like(m["val"]):
                 yield m.span("val")
                 done = m.end()
-    yield from _group_spans(_FLAG, line)
+    # a flag naming a property of a secret (`--password-file`, `--password-stdin`, `--token-ttl`) takes no secret
+    if " -" in line or line.startswith("-"):
+        yield from (m.span("val") for m in _FLAG.finditer(line) if names_a_secret(m["name"]))
 
 
 def _unquoted_value(line: str, key_at: int, a: int, b: int) -> Span:

@@ -10,6 +10,8 @@ from escalation.model import Incident, Step
 
 
 class TerminalNotifier:
+    leaves_slack_to_the_bot = True  # what a change owes in Slack (update, thread line) the bot's leader posts
+
     async def announce(self, inc: Incident) -> tuple[str, str] | None:
         return None  # the running bot announces it in Slack (its "announce" timer)
 
@@ -27,6 +29,9 @@ class TerminalNotifier:
 
     async def say(self, inc: Incident, text: str, quote: str = "") -> None:
         print(f"{inc.ref}: {text}{redact(quote)}", file=sys.stderr)
+
+    async def already_said(self, inc: Incident, text: str) -> bool:
+        return False
 
     async def specialists(self, inc: Incident, channels: list[str]) -> None:
         print(f"{inc.ref}: specialists to involve: {', '.join(channels)}", file=sys.stderr)

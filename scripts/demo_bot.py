@@ -4,7 +4,9 @@
 Sends `/alp health` and `/alp check kafka-lag` as Slack would (signed, tests/support/signing.py),
 then one `/alp` command per line of standard input until end of input (Ctrl-D). Every Web API
 call the bot makes is appended to slack-calls.jsonl (one JSON object a line: method, args with
-the blocks as sent) in the test bed's demo directory, and summarised on standard output.
+the blocks as sent, ts) in the test bed's demo directory, and summarised on standard output; at
+the end the messages are drawn as a 390 px phone shows them in slack.html beside it
+(scripts/world/page.py).
 Needs the test bed's env (`scripts/testbed env`, `scripts/testbed demo`): scripts/run sets it.
 """
 
@@ -22,6 +24,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from scripts.world.page import write as write_page
 from tests.support.signing import signed_headers, slash_command
 from tests.support.slack_fake import FakeSlack
 
@@ -57,8 +60,8 @@ class RecordingSlack(FakeSlack):
         self.last_call = time.monotonic()
         if method in ("auth.test",):
             return
-        with self.path.open("a") as f:
-            f.write(json.dumps({"method": method, "args": args}) + "\n")
+        with self.path.open("a") as f:  # ts: what a post became (updates name it in their args)
+            f.write(json.dumps({"method": method, "args": args, "ts": (response or {}).get("ts")}) + "\n")
         print(f"  slack {method} {args.get('channel', '')}: {_text(args)}", flush=True)
 
 
@@ -125,8 +128,9 @@ def main() -> None:
         except subprocess.TimeoutExpired:
             bot.kill()
         slack.stop()
+        page = write_page(calls, run_dir / "slack.html")
         with contextlib.suppress(OSError):  # the terminal may be gone
-            print(f"stopped; the calls are in {calls}", flush=True)
+            print(f"stopped; the calls are in {calls}; as a 390 px phone shows them: {page}", flush=True)
 
 
 def send(port: int, slack: RecordingSlack, text: str) -> None:

@@ -8,10 +8,12 @@ incident's announcement (its updates, its pages' thread) moves to the new messag
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
+from datetime import datetime
 from typing import Any
 
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -19,12 +21,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.metrics import AlertMetrics
 from bot.render.alert_blocks import group_message
+from bot.render.blocks import Block
 from bot.render.incident_blocks import incident_blocks
 from bot.render.report_blocks import SlackMessage
+from bot.render.verdict_blocks import newer_than, superseded_report
 from bot.settings import Settings
 from bot.slack.client import Pacer, permalink
 from bot.slack.signing import key_from, sign
-from escalation.model import Incident
+from escalation.model import Incident, TimelineEntry
 from escalation.state.alert_groups import AlertGroup, AlertGroups
 
 log = logging.getLogger(__name__)
@@ -40,6 +44,8 @@ IncidentReader = Callable[[int], Awaitable[Incident | None]]
 """An incident by id (`escalation.state.store.Store.get`)."""
 AnnouncementMover = Callable[[int, str, str], Awaitable[object]]
 """(incident id, ts, channel): the incident's announcement is now that message (`Store.set_message`)."""
+TimelineReader = Callable[[int], Awaitable[list[TimelineEntry]]]
+"""An incident's timeline, oldest first (`Store.timeline`): its verdicts for its messages."""
 
 
 class GroupMessages:
@@ -55,8 +61,10 @@ class GroupMessages:
         pacer: Pacer,
         metrics: AlertMetrics,
         move_announcement: AnnouncementMover | None = None,
+        timeline: TimelineReader | None = None,
     ) -> None:
         self.cfg, self.client, self.groups, self.incidents = settings.alertmanager, client, groups, incidents
+        self.timeline = timeline
         self.move_announcement = move_announcement
         self.pacer, self.metrics = pacer, metrics
         secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "alp"
@@ -85,6 +93,16 @@ class GroupMessages:
         await self.post(group, fresh, received, save=False)
         return (group.channel, group.message_ts) if group.message_ts else None
 
+    async def posted_for(self, channel: str, inc: Incident) -> str | None:
+        """The ts of the message in `channel` that announces `inc` (its blocks name it), posted
+        since it opened, if any: what a replica that died before recording it left."""
+        resp = await self.client.conversations_history(
+            channel=channel, oldest=str(inc.opened_at.timestamp() - 1), limit=200
+        )
+        names = f"Incident: {inc.ref} ("
+        found = [m for m in resp.get("messages") or [] if names in json.dumps(m.get("blocks") or [])]
+        return str(found[0]["ts"]) if found else None
+
     async def refresh(self, inc: Incident) -> bool:
         """Re-render the group message that announced `inc` (False: none did)."""
         group = await self.groups.of_incident(inc.id)
@@ -99,6 +117,14 @@ class GroupMessages:
         blocks = group.route.get("report_blocks")
         rendered = fresh or (SlackMessage("", blocks) if blocks else None)
         inc = await self.incidents(group.incident_id) if group.incident_id else None
+        if group.message_ts is None and inc is not None and ANNOUNCING.get() is None:
+            # its incident's announcement is this group's message, posted by a replica that died
+            # before recording it on the group (or anywhere): update that message, never post a second one
+            group.message_ts = inc.message_ts or await self.posted_for(group.channel, inc)
+            group.channel = inc.channel if inc.message_ts else group.channel
+        entries = await self.timeline(inc.id) if inc is not None and self.timeline is not None else []
+        if fresh is None and rendered is not None and entries:
+            rendered.blocks = self._superseded(group, rendered.blocks, entries)
         ref = f"{inc.ref} ({inc.priority.value}, {inc.status.value})" if inc else None
         if ref and group.previous_incident_id:
             ref += f", after INC-{group.previous_incident_id}"
@@ -109,7 +135,7 @@ class GroupMessages:
             self.silence_buttons(group),
             ref,
             self.cfg.max_alerts_shown,
-            incident_blocks(inc)[1][1:] if inc else [],
+            incident_blocks(inc, entries)[1][1:] if inc else [],
         )
         try:
             await self.pacer.wait(group.channel)
@@ -143,6 +169,18 @@ class GroupMessages:
         finally:
             if save:
                 await self.groups.save(group)
+
+    @staticmethod
+    def _superseded(group: AlertGroup, blocks: list[Block], entries: list[TimelineEntry]) -> list[Block]:
+        """The group's report under a banner once a newer verdict of its check superseded it."""
+        target, read = str(group.route.get("report_target", "")), group.route.get("report_read_at")
+        if not read:
+            return blocks
+        read_at = datetime.fromisoformat(str(read))
+        newest = newer_than(entries, target, read_at)
+        if newest is None:
+            return blocks
+        return superseded_report(blocks, target, read_at, str(group.route.get("report_severity", "")), newest)
 
     async def attach_charts(self, group: AlertGroup, charts: list[tuple[bytes, str]]) -> None:
         """The alert expressions' charts (PNG, title) in the group's thread; a chart is extra: a

@@ -24,6 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.alerts.group_messages import ANNOUNCING, GroupMessages
 from bot.alerts.webhook import WebhookAlert, WebhookPayload
+from bot.oncall_check import oncall_evidence
 from bot.render.report_blocks import SlackMessage, render_report
 from bot.settings import Settings
 from commands.alerts import route_for
@@ -231,7 +232,7 @@ class AlertIntake:
         return None
 
     def _route_spec(self, group: AlertGroup) -> tuple[CheckSpec | None, Any]:
-        from commands.registry import CHECKS
+        from commands.catalogue import CHECKS
 
         spec = CHECKS.get(group.route["check"])
         return (spec, spec.params.model_validate(group.route["params"])) if spec else (None, None)
@@ -249,7 +250,9 @@ class AlertIntake:
         ]
         for k in stale:
             del self.reports[k]
-        future = asyncio.ensure_future(run_check(spec, CheckContext(self.settings, audit_reader=changes_since), params))
+        future = asyncio.ensure_future(
+            run_check(spec, CheckContext(self.settings, audit_reader=changes_since, oncall=oncall_evidence), params)
+        )
         self.reports[key] = (time.monotonic(), future)
         return await asyncio.shield(future)
 
@@ -332,6 +335,8 @@ class AlertIntake:
             rendered.blocks = [b for b in rendered.blocks if b.get("block_id") != "incident_from_report"]
         group.route["report_blocks"] = rendered.blocks
         group.route["report_target"] = report.target
+        group.route["report_read_at"] = report.started_at.isoformat()  # a newer verdict supersedes it
+        group.route["report_severity"] = report.severity.value
         return rendered
 
 

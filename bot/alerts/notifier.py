@@ -4,12 +4,11 @@ channel's pace shared with the alert messages, "Clear any alerts" under the reco
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.alerts.group_messages import BUTTON_TTL_S, GroupMessages
+from bot.alerts.group_messages import BUTTON_TTL_S, GroupMessages, TimelineReader
 from bot.render.alert_blocks import clear_alerts_blocks
 from bot.settings import Settings
 from bot.slack.incidents import SlackNotifier
@@ -23,9 +22,14 @@ class AlertNotifier(SlackNotifier):
     """The Slack notifier, plus "Clear any alerts" under the checklist of an alert-born incident."""
 
     def __init__(
-        self, client: AsyncWebClient, settings: Settings, groups: AlertGroups, messages: GroupMessages
+        self,
+        client: AsyncWebClient,
+        settings: Settings,
+        groups: AlertGroups,
+        messages: GroupMessages,
+        timeline: TimelineReader | None = None,
     ) -> None:
-        super().__init__(client, settings.escalation.incident_channel)
+        super().__init__(client, settings.escalation.incident_channel, timeline)
         self.groups = groups
         self.am = Alertmanager(settings.alertmanager.url, settings.timeouts.probe_s)
         secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "alp"
@@ -48,20 +52,18 @@ class AlertNotifier(SlackNotifier):
         if group is None:
             return await super().find_announcement(inc)
         if not group.message_ts:
-            resp = await self.client.conversations_history(
-                channel=group.channel, oldest=str(inc.opened_at.timestamp() - 1), limit=200
-            )
-            names = f"Incident: {inc.ref} ("
-            found = [m for m in resp.get("messages") or [] if names in json.dumps(m.get("blocks") or [])]
-            if not found:
+            found = await self.messages.posted_for(group.channel, inc)
+            if found is None:
                 return None
-            group.message_ts = str(found[0]["ts"])
+            group.message_ts = found
             await self.groups.save(group)
         return group.channel, str(group.message_ts)
 
     async def refresh(self, inc: Incident) -> None:
         if not await self.messages.refresh(inc):
             await super().refresh(inc)
+        else:
+            await self.supersede_reports(inc)
 
     async def checklist(self, inc: Incident) -> None:
         await super().checklist(inc)

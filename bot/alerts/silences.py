@@ -123,7 +123,7 @@ class Silencer:
             channel=group.channel,
             thread_ts=group.message_ts,
             text=f":speaker: <@{user}> {esc(result)} silence(s) in Alertmanager"
-            + (f" ({', '.join(expired)})" if expired else ""),
+            + (f" ({esc(', '.join(expired))})" if expired else ""),
         )
         return None
 

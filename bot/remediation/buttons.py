@@ -16,6 +16,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.metrics import Metrics
+from bot.oncall_check import oncall_evidence
 from bot.remediation.notifier import SlackAuthorizer, SlackFlowNotifier
 from bot.render import action_blocks as ui
 from bot.render.escape import clean, escape, inline
@@ -23,11 +24,11 @@ from bot.settings import Settings
 from bot.slack.client import ephemeral, open_form
 from bot.slack.incidents import form_value
 from bot.slack.signing import TokenError, key_from, sign, verify
-from commands.actions import ACTIONS
 from commands.actions.flow import RemediationFlow
 from commands.actions.ports import AlertsOf
 from commands.actions.refusal import Click, Reason, Refusal
 from commands.actions.runner import find
+from commands.catalogue import ACTIONS
 from commands.redact import redact, redact_data
 from escalation.ladder.engine import Escalator
 from escalation.state.audit import changes_since
@@ -57,11 +58,12 @@ class SlackRemediation:
         notifier = SlackFlowNotifier(settings, client, self.authz, self.token)
         self.flow = RemediationFlow(
             settings,
-            StateRequestLog(escalator.store, escalator.engaged),
+            StateRequestLog(escalator.store, escalator.engaged, escalator.verdict_recorded),
             self.authz,
             notifier,
             self._count,
             audit_reader=changes_since,
+            oncall=oncall_evidence,
             alerts_of=alerts_of,  # a remedy's re-check judges the incident's alert expressions too
         )
         escalator.leader_duties.append(self.flow.recover_interrupted)  # runs whose bot died mid-run
@@ -180,7 +182,7 @@ class SlackRemediation:
             return f"Request #{req.id} is already {req.status}" + (f" (by <@{by}>)" if by else "") + "."
         if r.reason is Reason.LOCKED and req is not None:
             return (
-                f"Another action on `{req.preview.target}` is already running (by <@{r.detail}>); "
+                f"Another action on {inline(req.preview.target)} is already running (by <@{r.detail}>); "
                 "try again when it ends."
             )
         if r.reason is Reason.UNAVAILABLE:

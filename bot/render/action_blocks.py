@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.render.blocks import Block, actions, button, context, modal, section, text_input
-from bot.render.escape import clean, code, inline
+from bot.render.escape import clean, inline
 from commands.actions.registry import ActionSpec, Outcome, Risk
 from commands.actions.request import label as label  # one home: the audit and the flow use it too
 from commands.redact import redact
@@ -26,12 +26,18 @@ def _short(text: str, limit: int = LABEL_CHARS) -> str:
     return text if len(text) <= limit else f"{text[:limit]}… ({len(text) - limit} more characters)"
 
 
+def _line(text: str) -> str:
+    """A preview line as a phone shows it: a bullet of masked, escaped text that wraps (a code
+    block's lines would run off a 390 px screen)."""
+    return f"• {clean(text)}"
+
+
 def fit_lines(lines: list[str], limit: int = PREVIEW_CHARS) -> tuple[list[str], int]:
-    """The leading lines whose code block fits `limit` characters, and how many are left out."""
+    """The leading lines whose bullets fit `limit` characters, and how many are left out."""
     shown: list[str] = []
     size = 0
     for line in lines:
-        size += len(code(line)) - 5  # escaped and masked as it will be shown, plus the newline
+        size += len(_line(line)) + 1  # escaped and masked as it will be shown, plus the newline
         if size > limit:
             break
         shown.append(line)
@@ -45,7 +51,7 @@ def preview_attachment(lines: list[str]) -> str | None:
 
 def _preview_section(lines: list[str]) -> Block:
     shown, more = fit_lines(lines)
-    text = code("\n".join(shown)) if shown else "(no preview)"
+    text = "\n".join(_line(line) for line in shown) if shown else "(no preview)"
     if more:
         text += f"\n… and {more} more line{'s' if more > 1 else ''}: the full list is attached as a file in the thread."
     return section(text)
@@ -74,14 +80,14 @@ def confirmation(
         "danger" if spec.risk is Risk.DESTRUCTIVE else "primary",
         confirm=f"{inline(_short(what, 200))} changes production." if spec.risk is not Risk.SAFE else None,
     )
-    return f"Confirm: {clean(what)}", [
+    return f"Confirm: {clean(what)}", [  # phone-first: what, then the buttons, then the preview
         section(head),
-        _preview_section(req["preview"]["lines"]),
-        context(f"{note} Who may confirm: {who_may}. Request #{req['id']}, expires {req['expires_at']:%H:%M}Z."),
         actions(
             [*([] if nobody else [confirm_button]), button("Cancel", "alp_action_cancel", cancel_token)],
             f"action_request_{req['id']}",
         ),
+        _preview_section(req["preview"]["lines"]),
+        context(f"{note} Who may confirm: {who_may}. Request #{req['id']}, expires {req['expires_at']:%H:%M}Z."),
     ]
 
 
@@ -97,8 +103,6 @@ def awaiting_approval(
             f"{RISK_EMOJI[spec.risk]} {inline(what)} was confirmed by <@{req['confirmed_by']}> and needs a *second* "
             f"authorized person to approve before {req['approval_deadline']:%H:%M:%S}Z."
         ),
-        _preview_section(req["preview"]["lines"]),
-        context(f"Who may approve: {who_may} (not <@{req['confirmed_by']}>)."),
         actions(
             [
                 *([] if who_may.startswith("nobody") else [approve]),  # no Approve button nobody may press
@@ -106,6 +110,8 @@ def awaiting_approval(
             ],
             f"action_approve_{req['id']}",
         ),
+        _preview_section(req["preview"]["lines"]),
+        context(f"Who may approve: {who_may} (not <@{req['confirmed_by']}>)."),
     ]
 
 

@@ -10,8 +10,9 @@ import shlex
 from typing import Any
 
 from bot.render.blocks import Block, actions, button, context, divider, header, section
-from bot.render.escape import clean, escape
+from bot.render.escape import clean, code_text, escape
 from bot.render.report_blocks import MAX_BLOCKS, MAX_HEADER, SlackMessage
+from bot.render.verdict_blocks import SUPERSEDED_ID, is_remedy
 from commands.redact import redact, redact_pair
 from escalation.state.alert_groups import AlertGroup
 
@@ -35,7 +36,7 @@ def _link(url: str, label: str) -> str:
 def _arg(value: Any) -> str:
     """An option value inside the `Check:` code span: shell-quoted, so a label value such as
     "x --samples 50" reads as the one value it was, and without backticks (they would end the span)."""
-    return esc(_short(shlex.quote(str(value)).replace("`", "\u02cb"), 200))
+    return code_text(_short(shlex.quote(str(value)).replace("`", "\u02cb"), 200))
 
 
 def _short(text: str, limit: int) -> str:
@@ -124,11 +125,14 @@ def group_message(
     if incident:
         about.append(f"Incident: {incident}")
     about.append(f"Notifications: {group.notifications}")
-    blocks = [
-        header(_short_header(redact(title))),
-        section("\n".join(lines)[:MAX_TEXT]),
-        context(" · ".join(about)[:MAX_TEXT]),
-    ]
+    # phone-first: what fires, what the check found, the incident's buttons; then the rest
+    blocks = [header(_short_header(redact(title))), section("\n".join(lines)[:MAX_TEXT])]
+    body = list(report.blocks) if report is not None else []
+    if body and body[0].get("type") == "header":  # the check's headline, lifted above the details
+        blocks.append(section(f":mag: *{body.pop(0)['text']['text']}*"))  # escaped by the report's renderer
+    elif body and body[0].get("block_id") == SUPERSEDED_ID:
+        blocks.append(body.pop(0))
+    blocks += incident_status or []
     graph_lines = list(group.route.get("graph_lines") or [])
     if graph_lines:  # the alert's own expression, judged from Prometheus' samples (the chart is in the thread)
         shown_lines = [esc(_short(line, 400)) for line in graph_lines[:MAX_GRAPH_LINES]]
@@ -137,9 +141,9 @@ def group_message(
         at = group.route.get("graph_at")
         head = f":chart_with_upwards_trend: *The alert's expression in Prometheus*{f' (at {esc(at)})' if at else ''}:\n"
         blocks.append(section(head + "\n".join(shown_lines)))
+    blocks.append(context(" · ".join(about)[:MAX_TEXT]))
     for note in notes:
         blocks.append(context(f":information_source: {esc(note)}"))
-    blocks += incident_status or []
     tail: list[Block] = []
     if silence_buttons and group.status == "firing":
         buttons = [button(label, f"alert_silence:{i}", token) for i, (label, token) in enumerate(silence_buttons)]
@@ -147,9 +151,8 @@ def group_message(
     attachment = None
     if report is not None:
         room = MAX_BLOCKS - len(blocks) - len(tail) - 1
-        body = report.blocks
         if group.status != "firing":  # resolved: no remedy acts on the evidence of a problem gone
-            kept = [b for b in body if not _remedies(b)]
+            kept = [b for b in body if not is_remedy(b)]
             if len(kept) < len(body):
                 kept.append(
                     context(":no_entry_sign: Remedy buttons removed: the alert resolved after this report was read")
@@ -162,14 +165,6 @@ def group_message(
     blocks += tail
     text = f"{title} ({group.route.get('check', 'no check')})"
     return SlackMessage(esc(text), blocks[:MAX_BLOCKS], attachment)
-
-
-def _remedies(block: Block) -> bool:
-    """An actions block of a report's remedy (or open-incident) buttons."""
-    return block.get("type") == "actions" and any(
-        str(e.get("action_id", "")).startswith(("alp_action_request", "incident_open_from_finding"))
-        for e in block.get("elements", [])
-    )
 
 
 def clear_alerts_blocks(

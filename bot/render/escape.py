@@ -5,6 +5,15 @@ message's top-level `text`, escape `&`, `<` and `>` as `&amp;`, `&lt;`, `&gt;` u
 the app's own markup. Unescaped, `<!channel>`, `<@U123>`, `<!subteam^S1>` or `<http://x|y>` from
 a log line or a user's words would become a live mention or a disguised link.
 
+Slack has no escape for its formatting characters (`*bold*`, `_italic_`, `~strike~`, a `>`
+quote at a line's start, `:emoji:` codes): in foreign text outside code, each is kept and
+wrapped in zero-width spaces (or, for a quote and an emoji code, split by one), so that it can
+neither open nor close a format whichever way Slack classes the zero-width space, and the text
+reads as it was. An underscore between two letters or digits (`snake_case`) cannot format and is
+left as it is, so identifiers stay copyable. Single backticks are left live: the bot's usage
+text, escaped here as a whole, uses them, and inline code shows its content literally anyway.
+Inside code (`code`, `inline`) nothing formats, and only `&<>` and backtick runs are escaped.
+
 Foreign text (read from the inspected systems or typed by a user) is masked first
 (`commands.redact.redact`) and then escaped; `plain_text` objects (headers, buttons, form
 inputs) are not parsed by Slack and are only masked.
@@ -15,17 +24,38 @@ from __future__ import annotations
 import re
 
 from commands.redact import redact
+from commands.report import one_line
 
 ZWSP = "\u200b"  # zero width space: breaks a run of backticks without changing how it reads
 _BACKTICKS = re.compile(r"`{2,}")
 
 
-def escape(text: object) -> str:
-    """`text` safe inside Slack mrkdwn: `&`, `<`, `>` escaped, and every run of two or more
-    backticks broken by a zero-width space, so that foreign text cannot open or close a code
-    block (```) of the bot's own around it or after it."""
+def _entities(text: object) -> str:
+    """`&`, `<`, `>` escaped and every run of two or more backticks broken by a zero-width space,
+    so that foreign text cannot open or close a code block (```) of the bot's own around it."""
     out = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _BACKTICKS.sub(_break, out) if "``" in out else out
+
+
+# a formatting character that could open or close a format: `*` and `~` always, `_` unless
+# between two letters or digits (Slack does not format inside a word)
+_MARKUP = re.compile(r"[*~]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+_QUOTE = re.compile(r"(?m)^([ \t]*)&gt;")
+# an emoji code standing alone (`progress:user:42`, a Redis key, is left copyable)
+_EMOJI = re.compile(r"(?<![\w:]):(?=[a-z0-9_+'-]{0,80}[a-z])([a-z0-9_+'-]{1,80}):(?![\w:])")
+
+
+def escape(text: object) -> str:
+    """`text` safe inside Slack mrkdwn, outside code: `&<>` escaped and backtick runs broken
+    (`_entities`), and every formatting character made inert (see the module doc)."""
+    out = _entities(text)
+    if any(c in out for c in "*_~"):
+        out = _MARKUP.sub(lambda m: ZWSP + m[0] + ZWSP, out)
+    if "&gt;" in out:
+        out = _QUOTE.sub(lambda m: m[1] + ZWSP + "&gt;", out)
+    if ":" in out:
+        out = _EMOJI.sub(lambda m: ":" + ZWSP + m[1] + ":", out)
+    return out
 
 
 def _break(m: re.Match[str]) -> str:
@@ -37,11 +67,17 @@ def clean(text: object) -> str:
     return escape(redact(str(text)))
 
 
+def clean_line(text: object) -> str:
+    """`clean` for one line of the bot's own (a timeline event, an incident's line): secrets
+    masked first (a secret may span lines), then line breaks shown as `\\n` (`one_line`)."""
+    return escape(one_line(redact(str(text))))
+
+
 def code(text: str, masked: bool = False) -> str:
     """A fenced code block of foreign text that nothing inside can close: secrets masked (unless
     `masked` says they already are), `&<>` escaped, and every run of backticks (and one at
     either edge) broken by a zero-width space."""
-    body = escape(text) if masked else clean(text)
+    body = _entities(text if masked else redact(text))
     if body.startswith("`"):
         body = ZWSP + body
     if body.endswith("`"):
@@ -60,7 +96,13 @@ def terminal(text: str, masked: bool = False) -> str:
 
 def inline(text: object) -> str:
     """Inline code of foreign text: a backtick inside would close it, so it becomes a quote (')."""
-    return "`" + clean(text).replace("`", "'") + "`"
+    return "`" + code_text(text).replace("`", "'") + "`"
+
+
+def code_text(text: object) -> str:
+    """Foreign text inside the bot's own code span or block: masked, `&<>` escaped, backtick runs
+    broken; formatting characters left as they are (nothing formats inside code)."""
+    return _entities(redact(str(text)))
 
 
 # The bot's own markup in text it composes from configuration and Slack IDs: user, user-group

@@ -18,9 +18,10 @@ from bot.render.blocks import (
 )
 from bot.render.escape import clean, escape
 from bot.render.report_blocks import fit
+from bot.render.verdict_blocks import verdict_blocks
 from commands.redact import redact
 from escalation.ladder.pages import Page, next_page
-from escalation.model import Incident, IncidentStatus
+from escalation.model import Incident, IncidentStatus, TimelineEntry
 
 EMOJI = {
     IncidentStatus.TRIGGERED: ":rotating_light:",
@@ -29,8 +30,9 @@ EMOJI = {
 }
 
 
-def incident_blocks(inc: Incident) -> tuple[str, list[Block]]:
-    """The announcement, updated in place as the incident changes."""
+def incident_blocks(inc: Incident, entries: Sequence[TimelineEntry] = ()) -> tuple[str, list[Block]]:
+    """The announcement, updated in place as the incident changes; with its timeline `entries`,
+    the verdicts it rests on, newest first, and those they superseded (`verdict_blocks`)."""
     title = redact(f"{EMOJI[inc.status]} {inc.ref} · {inc.priority.value} · {inc.summary}")
     title = title if len(title) <= 150 else title[:149] + "…"  # plain text header; the summary is in full below
     nxt = next_page(inc)
@@ -47,7 +49,8 @@ def incident_blocks(inc: Incident) -> tuple[str, list[Block]]:
         else "_not assessed yet_",
         "Services": clean(", ".join(inc.services)) if inc.services else "_not set_",
     }
-    blocks = [header(title), section(fields=[f"*{k}*\n{v}" for k, v in fields.items()])]
+    # phone-first: the header and the next action (Acknowledge) on the first screen, the fields below
+    blocks = [header(title)]
     value = str(inc.id)
     if inc.status is not IncidentStatus.RESOLVED:
         buttons = [
@@ -58,6 +61,7 @@ def incident_blocks(inc: Incident) -> tuple[str, list[Block]]:
         if inc.status is IncidentStatus.TRIGGERED:
             buttons.insert(0, button("Acknowledge", "incident_ack", value, "primary"))
         blocks.append(actions(buttons, f"incident_{inc.id}"))
+    blocks += [section(fields=[f"*{k}*\n{v}" for k, v in fields.items()]), *verdict_blocks(entries)]
     ladder = " → ".join(f"{s.name} {s.mention}" for s in inc.ladder)
     blocks.append(context(f"Ladder: {ladder}"))
     return f"{inc.ref} {inc.priority.value} {inc.status.value}: {clean(inc.summary)}", blocks
@@ -74,7 +78,11 @@ def page_blocks(page: Page) -> tuple[str, list[Block]]:
     where = f"`/alp incident show {ref.removeprefix('INC-')}`"
     text = f"{page.mention} you are paged for {fit(clean(page.incident), HEADLINE, where)} ({escape(page.step)})"
     fields = [f"*{k}*\n{fit(clean(v), FIELD, where)}" for k, v in page.fields().items()]
-    return text, [section(f":rotating_light: *{text}*"), section(fields=fields)]
+    blocks = [section(f":rotating_light: *{text}*")]
+    number = ref.removeprefix("INC-")
+    if number.isdigit():  # the paged person's one next action, on the first screen of a phone
+        blocks.append(actions([button("Acknowledge", "incident_ack", number, "primary")], f"page_{number}"))
+    return text, [*blocks, section(fields=fields)]
 
 
 def checklist_blocks(inc: Incident) -> tuple[str, list[Block]]:

@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.render.escape import clean, escape
+from bot.render.escape import clean_line, escape
 from bot.settings import Settings
 from escalation.ladder.engine import Escalator
 from escalation.model import Incident, IncidentStatus, Priority
@@ -36,19 +36,20 @@ def oncall_text(settings: Settings) -> str:
 def incident_line(inc: Incident) -> str:
     """One incident on one line: ref, priority, status (and who acked), summary, when it opened (UTC)."""
     who = f", acked by <@{inc.acked_by}>" if inc.status is IncidentStatus.ACKNOWLEDGED else ""
-    return f"*{inc.ref}* [{inc.priority.value}] {inc.status.value}{who}: {clean(inc.summary)} (opened {inc.opened_at:%m-%d %H:%M}Z)"
+    return f"*{inc.ref}* [{inc.priority.value}] {inc.status.value}{who}: {clean_line(inc.summary)} (opened {inc.opened_at:%m-%d %H:%M}Z)"
 
 
 async def show_text(esc: Escalator, inc: Incident) -> str:
     """`incident show`: the incident's line, impact and services, and its last SHOW_EVENTS timeline events."""
     lines = [
         incident_line(inc),
-        f"Impact: {clean(inc.impact or '-')}; services: {clean(', '.join(inc.services) or '-')}",
+        f"Impact: {clean_line(inc.impact or '-')}; services: {clean_line(', '.join(inc.services) or '-')}",
     ]
     events = await esc.timeline(inc.id)
     if len(events) > SHOW_EVENTS:
         lines.append(f"… {len(events) - SHOW_EVENTS} earlier events: `/alp incident postmortem {inc.id}` has them all")
-    lines += [f"`{e.at:%H:%M:%S}` {escape(e.actor)}: {clean(e.text)}" for e in events[-SHOW_EVENTS:]]
+    # one line an event: a note's own line breaks cannot pose as further events
+    lines += [f"`{e.at:%H:%M:%S}` {clean_line(e.actor)}: {clean_line(e.text)}" for e in events[-SHOW_EVENTS:]]
     return "\n".join(lines)
 
 

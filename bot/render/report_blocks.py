@@ -11,10 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from slack_sdk.models.blocks import TableBlock
+
 from bot.render.blocks import INVALID, Block, actions, button, context, header, section
-from bot.render.escape import code, escape, inline
-from bot.render.report_text import ok_count_line, render_text, table_lines
-from commands.report import ALWAYS_SHOWN, Code, Fields, Finding, Report, Severity, Table, Text
+from bot.render.escape import ZWSP, code, escape, inline
+from bot.render.report_text import lifted, ok_count_line, render_text, table_lines
+from commands.report import ALWAYS_SHOWN, Code, Fields, Finding, Report, Severity, Table, Text, one_line
 
 EMOJI = {
     Severity.OK: ":white_check_mark:",
@@ -46,27 +48,20 @@ ButtonSigner = Callable[[str, dict[str, Any], dict[str, str]], str | None]
 
 
 def _finding_blocks(
-    f: Finding, buttons: ButtonSigner | None = None, evidence: dict[str, str] | None = None
+    f: Finding,
+    buttons: ButtonSigner | None = None,
+    evidence: dict[str, str] | None = None,
+    tables: list[Block] | None = None,
 ) -> list[Block]:
+    """Phone-first: the title and detail, the remedy buttons and why, then the evidence (fields,
+    text, tables: `_table`). `tables` collects the message's one table block."""
     if f.probe in ALWAYS_SHOWN and f.severity is Severity.OK and not f.evidence:  # context, not a finding
         return [context(f"{EMOJI[f.severity]} {escape(f.title)}")]
     text = f"{EMOJI[f.severity]} *{escape(f.title)}*"
     if f.detail:
         text += f"\n{escape(f.detail)}"
-    for ev in f.evidence:
-        if isinstance(ev, Text):
-            text += f"\n{escape(ev.text)}"
-        elif isinstance(ev, Code):
-            text += "\n" + code(ev.text, masked=True)
-        elif isinstance(ev, Table):
-            text += "\n" + code("\n".join(table_lines(ev)), masked=True)
     blocks = [section(text)]
-    fields = [f"*{escape(k)}*\n{escape(v)}" for ev in f.evidence if isinstance(ev, Fields) for k, v in ev.items.items()]
-    for i in range(0, len(fields), MAX_FIELDS):  # Slack takes 10 fields a section: more sections, none dropped
-        blocks.append(section(fields=fields[i : i + MAX_FIELDS]))
     if f.suggestions:
-        lines = [inline(s.label) + (f": {escape(s.why)}" if s.why else "") for s in f.suggestions]
-        blocks.append(context("Suggested: " + "\n".join(lines)))
         elements = []
         for i, s in enumerate(f.suggestions[:5]):
             value = buttons(s.action, dict(s.params), evidence or {}) if buttons else None
@@ -74,7 +69,93 @@ def _finding_blocks(
                 elements.append(button(f"▶ {s.label}", f"alp_action_request:{i}", value))
         if elements:
             blocks.append(actions(elements))
+        lines = [inline(s.label) + (f": {escape(s.why)}" if s.why else "") for s in f.suggestions]
+        blocks.append(context("Suggested: " + "\n".join(lines)))
+    fields = [f"*{escape(k)}*\n{escape(v)}" for ev in f.evidence if isinstance(ev, Fields) for k, v in ev.items.items()]
+    for i in range(0, len(fields), MAX_FIELDS):  # Slack takes 10 fields a section: more sections, none dropped
+        blocks.append(section(fields=fields[i : i + MAX_FIELDS]))
+    body: list[str] = []
+    for ev in f.evidence:
+        if isinstance(ev, Text):
+            body.append(escape(ev.text))
+        elif isinstance(ev, Code):
+            body.append(code(ev.text, masked=True))
+        elif isinstance(ev, Table):
+            shown, table = _table(ev, tables if tables is not None else [table_block_used()])
+            body.append(shown)
+            if table is not None:
+                if any(body):  # Slack refuses an empty section
+                    blocks.append(section("\n".join(b for b in body if b)))
+                blocks.append(table)
+                body = []
+    if body and any(body):
+        blocks.append(section("\n".join(b for b in body if b)))
     return blocks
+
+
+PHONE_CHARS = 40  # monospace characters a 390 px phone shows on one line (tests/support/phone.py)
+TABLE_ROWS = 100  # Slack's table block: at most 100 rows of 20 cells, one table a message
+TABLE_CELLS = 20
+PHONE_ROWS = 20  # rows of a table as key-value lines in a message
+
+
+def table_block_used() -> Block:
+    """A marker that the message already has its table block (Slack takes one a message)."""
+    return {"type": "table"}
+
+
+def _table(table: Table, tables: list[Block]) -> tuple[str, Block | None]:
+    """A table as a phone reads it: constant columns lifted into a caption; monospace when every
+    line fits `PHONE_CHARS`; else the message's one Slack table block; else key-value lines."""
+    caption, cut = lifted(table)
+    head = f"_{escape(caption)}_" if caption else ""
+    lines = table_lines(cut)
+    if max((len(line) for line in lines), default=0) <= PHONE_CHARS:
+        return "\n".join(x for x in (head, code("\n".join(lines), masked=True)) if x), None
+    if not tables and len(cut.rows) < TABLE_ROWS and len(cut.columns) <= TABLE_CELLS:
+        block = table_block(cut)
+        tables.append(block)
+        return head, block
+    if len(cut.rows) > PHONE_ROWS:  # a screenful of wrapped lines at most: else summary and file
+        raise INVALID(f"a table of {len(cut.rows)} rows is too long to read on a phone")
+    return "\n".join(x for x in (head, *key_value_lines(cut)) if x), None
+
+
+def table_block(table: Table) -> Block:
+    """Slack's table block (a header row, then the rows), cells as raw text (masked already; Slack
+    does not parse raw text; a line break shown as `\\n`, one cell one line; a `<` is followed by a zero-width space all the same, so no
+    `<!channel>` from a foreign name is ever in a message as it would be written to mention)."""
+    rows = [table.columns, *table.rows]
+    cells = [
+        [
+            {"type": "raw_text", "text": one_line((row[i] if i < len(row) else "") or "-").replace("<", "<" + ZWSP)}
+            for i in range(len(table.columns))
+        ]
+        for row in rows
+    ]
+    return TableBlock(rows=cells).to_dict()
+
+
+def key_value_lines(table: Table) -> list[str]:
+    """A table as wrapping text, one row a line: "• *first cell* · column value · …"."""
+    return [
+        f"• *{escape(row[0] if row else '-')}* · "
+        + " · ".join(f"{escape(c)} {escape(v or '-')}" for c, v in zip(table.columns[1:], row[1:], strict=False))
+        for row in table.rows
+    ]
+
+
+def tables_as_text(blocks: list[Block]) -> list[Block]:
+    """The blocks with every table block as key-value lines: where Slack refuses a table block."""
+    out: list[Block] = []
+    for b in blocks:
+        if b.get("type") != "table":
+            out.append(b)
+            continue
+        texts = [[str(c.get("text", "")).replace("<" + ZWSP, "<") for c in row] for row in b.get("rows") or []]
+        if texts:
+            out += split_sections("\n".join(key_value_lines(Table(columns=texts[0], rows=texts[1:]))))
+    return out
 
 
 def _fits(blocks: list[Block]) -> bool:
@@ -147,8 +228,9 @@ def _whole(report: Report, worst_first: list[Finding], hidden: int, buttons: But
     blocks or characters, or a section or field over Slack's limits)."""
     try:
         blocks = [_header(report)]
+        tables: list[Block] = []  # Slack takes one table block a message
         for f in worst_first:
-            blocks += _finding_blocks(f, buttons, {"t": report.target, "at": report.started_at.isoformat()})
+            blocks += _finding_blocks(f, buttons, {"t": report.target, "at": report.started_at.isoformat()}, tables)
             if not _fits(blocks):  # stop building what will not be sent
                 return None
         if hidden:

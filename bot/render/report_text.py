@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.render.escape import terminal
-from commands.report import Code, Fields, Finding, Report, Severity, Table, Text
+from commands.report import Code, Fields, Finding, Report, Severity, Table, Text, one_line
 
 TAG = {
     Severity.OK: "[ OK ]",
@@ -14,42 +14,52 @@ TAG = {
 INDENT = " " * 7
 
 
-def table_lines(table: Table, lift: bool = False) -> list[str]:
-    """Columns padded to their widest cell; a column with one value in every row (the namespace
-    on every pod) is lifted into a caption line above the table, so a phone's width goes to what
-    differs (`lift`; not yet used by messages: see #29 item 5. Files and the terminal keep every column)."""
+def lifted(table: Table) -> tuple[str, Table]:
+    """A column with one value in every row (the namespace on every pod) lifted into a caption
+    ("namespace: adaptive-learning-production"), so a phone's width goes to what differs; the
+    caption ("" when nothing is constant) and the table without those columns."""
     keep = list(range(len(table.columns)))
     caption = []
-    if lift and len(table.rows) >= 2:
+    if len(table.rows) >= 2:
         for i in range(len(table.columns)):
             values = {row[i] if i < len(row) else "" for row in table.rows}
             if len(values) == 1 and len(keep) > 1:
-                caption.append(f"{table.columns[i]}: {values.pop() or '-'}")
+                caption.append(one_line(f"{table.columns[i]}: {values.pop() or '-'}"))
                 keep.remove(i)
-    if caption:
-        cut = Table(
-            columns=[table.columns[i] for i in keep],
-            rows=[[row[i] if i < len(row) else "" for i in keep] for row in table.rows],
-        )
-        return ["; ".join(caption), *table_lines(cut)]
-    grid = [table.columns, *table.rows]
+    if not caption:
+        return "", table
+    cut = Table(
+        columns=[table.columns[i] for i in keep],
+        rows=[[row[i] if i < len(row) else "" for i in keep] for row in table.rows],
+    )
+    return "; ".join(caption), cut
+
+
+def table_lines(table: Table, lift: bool = False) -> list[str]:
+    """Columns padded to their widest cell; with `lift`, constant columns in a caption line above
+    (`lifted`: messages do; files and the terminal keep every column)."""
+    if lift:
+        caption, cut = lifted(table)
+        if caption:
+            return [caption, *table_lines(cut)]
+    grid = [[one_line(c) for c in table.columns], *([one_line(c) for c in row] for row in table.rows)]
     widths = [max(len(row[i]) if i < len(row) else 0 for row in grid) for i in range(len(table.columns))]
     return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)).rstrip() for row in grid]
 
 
 def finding_lines(f: Finding) -> list[str]:
-    lines = [f"{TAG[f.severity]} {f.title}"]
+    lines = [f"{TAG[f.severity]} {one_line(f.title)}"]  # a foreign name in a title cannot start a finding
     if f.detail:
-        lines.append(INDENT + f.detail)
+        lines += [INDENT + line for line in f.detail.splitlines()]
     for ev in f.evidence:
         if isinstance(ev, Text | Code):
             lines += [INDENT + line for line in ev.text.splitlines()]
         elif isinstance(ev, Fields):
-            lines.append(INDENT + "  ".join(f"{k}: {v}" for k, v in ev.items.items()))
+            lines.append(INDENT + "  ".join(one_line(f"{k}: {v}") for k, v in ev.items.items()))
         elif isinstance(ev, Table):
             lines += [INDENT + line for line in table_lines(ev)]
     for s in f.suggestions:
-        lines.append(f"{INDENT}-> {s.label}" + (f"  ({s.why})" if s.why else ""))
+        lines.append(one_line(f"{INDENT}-> {s.label}" + (f"  ({s.why})" if s.why else "")))
     return lines
 
 

@@ -23,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.metrics import Metrics
 from bot.oncall_buttons import oncall_buttons
+from bot.oncall_check import oncall_evidence
 from bot.remediation.buttons import SlackRemediation, register_action_handlers
 from bot.render.escape import code, escape
 from bot.render.report_blocks import SlackMessage, render_progress, render_usage
@@ -43,9 +44,11 @@ from bot.slack.client import (
 from bot.slack.incidents import register_incident_handlers
 from bot.slack.report_message import rendered
 from bot.slack.verbs import SlashCall, Verbs
+from commands.catalogue import CHECKS
+from commands.cpu import off_loop
 from commands.params import UsageError
 from commands.redact import redact
-from commands.registry import CHECKS, CheckContext
+from commands.registry import CheckContext
 from commands.report import Report
 from commands.runner import run_check
 from escalation.ladder.engine import Escalator
@@ -106,16 +109,17 @@ class Reply:
             shown = content[:ATTACH_CHUNK]
             more = len(content) - len(shown)
             left = f"\n… and {more} more characters: the bot cannot upload files here" if more else ""
-            try:
-                text = f"{title} (no file upload here):\n" + code(shown) + left
+            try:  # masking and escaping foreign text: CPU, off the loop (30,000-character lines)
+                text = f"{escape(title)} (no file upload here):\n" + await off_loop(code, shown) + left
                 ensure_ok(await self.respond(text=text, replace_original=False, response_type="in_channel"))
             except Exception as err:
                 log.error("lost %s to %s: response_url: %s", filename, self.channel, reason(err))
             return
         chunks = [content[i : i + ATTACH_CHUNK] for i in range(0, len(content), ATTACH_CHUNK)] or [""]
         for n, chunk in enumerate(chunks, 1):
-            head = f"{title} ({n}/{len(chunks)}):\n" if len(chunks) > 1 else f"{title}:\n"
-            await deliver(self.client, self.channel, head + code(chunk), thread_ts=self.ts, what=f"{filename} part {n}")
+            head = f"{escape(title)} ({n}/{len(chunks)}):\n" if len(chunks) > 1 else f"{escape(title)}:\n"
+            body = await off_loop(code, chunk)  # masking and escaping: CPU, off the loop
+            await deliver(self.client, self.channel, head + body, thread_ts=self.ts, what=f"{filename} part {n}")
 
     async def attach_image(self, png: bytes, filename: str, title: str) -> None:
         """Upload a picture (a chart) in the message's thread; not possible through response_url.
@@ -315,7 +319,9 @@ async def run_in_channel(
     try:
         await progress.start()
         report = await run_check(
-            request.spec, CheckContext(settings, progress, audit_reader=changes_since), request.params
+            request.spec,
+            CheckContext(settings, progress, audit_reader=changes_since, oncall=oncall_evidence),
+            request.params,
         )
         channel = command["channel_id"]
         counted = metrics.renderings.labels(target=request.target).inc
@@ -331,7 +337,8 @@ async def run_in_channel(
             name = "-".join(str(x) for x in (request.target, report.data.get("service")) if x)
             await reply.attach(made.raw, f"{name}.log", f"{name}: {made.raw_count} line(s) read")
         metrics.outcomes.labels(target=request.target, severity=report.severity.value).inc()
-        await link_to_incident(escalator, request, command, report)
+        where = {"channel": reply.channel, "ts": reply.ts} if reply.ts else None
+        await link_to_incident(escalator, request, command, report, where)
     except (*SLACK_ERRORS, TimeoutError) as err:
         outcome = "error"
         log.error("could not answer /alp %s: %s", request.target, reason(err))
@@ -341,12 +348,19 @@ async def run_in_channel(
 
 
 async def link_to_incident(
-    escalator: Escalator, request: CheckRequest, command: dict[str, Any], report: Report
+    escalator: Escalator,
+    request: CheckRequest,
+    command: dict[str, Any],
+    report: Report,
+    message: dict[str, str] | None = None,
 ) -> None:
-    """A check run for an incident (`--incident`, or in its channel) joins its steps and evidence."""
+    """A check run for an incident (`--incident`, or in its channel) joins its steps and evidence;
+    `message` ({channel, ts}: where its report was posted) is marked superseded by a newer verdict."""
     user = command.get("user_id", "alp")
     params = request.params.model_dump(mode="json", exclude_defaults=True)
     text, data = report.verdict(f"asked by <@{user}>", params)
+    if message:
+        data["message"] = message
     if not request.incident:
         await escalator.record_in_channel(command["channel_id"], user, "check", text, data)
         return

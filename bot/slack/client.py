@@ -29,7 +29,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook import WebhookResponse
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.render.escape import escape
+from bot.render.escape import ZWSP, escape
+from bot.render.report_blocks import tables_as_text
 from commands.redact import redact
 
 log = logging.getLogger("alp.slack")
@@ -126,7 +127,7 @@ def plain(blocks: list[dict[str, Any]] | None, text: str) -> str:
             parts.append(str(b["text"].get("text", "")))
         parts += [str(f.get("text", "")) for f in b.get("fields", [])]
         parts += [str(e.get("text", "")) for e in b.get("elements", []) if e.get("type") in ("mrkdwn", "plain_text")]
-    return html.unescape("\n".join(parts) or text).replace("```", "\n")
+    return html.unescape("\n".join(parts) or text).replace(ZWSP, "").replace("```", "\n")
 
 
 def shorten(text: str) -> str:
@@ -167,6 +168,16 @@ async def deliver(
             reasons.append(f"{'chat.update' if update else 'chat.postMessage'}: {reason(err)}")
             if reason(err) not in TOO_BIG:
                 continue
+        if blocks and any(b.get("type") == "table" for b in blocks):  # a workspace that refuses table blocks
+            try:
+                blocks = tables_as_text(blocks)
+                out = await call(update, True)
+                log.warning("%s to %s: its table block was refused, sent as text", what, channel)
+                return out
+            except SLACK_ERRORS as err:
+                reasons.append(f"tables as text: {reason(err)}")
+                if reason(err) not in TOO_BIG:
+                    continue
         try:  # Slack refused the blocks: the text alone, and the content as a file
             out = await call(update, False)
             await client.files_upload_v2(

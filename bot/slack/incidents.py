@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -18,12 +19,13 @@ from bot.render.escape import clean, escape, keep_mentions
 from bot.render.incident_blocks import checklist_blocks, incident_blocks, note_modal, open_modal, page_blocks
 from bot.render.incident_text import already
 from bot.render.report_blocks import fit
+from bot.render.verdict_blocks import newer_than, superseded_report
 from bot.slack.client import SLACK_ERRORS, open_form, reason
 from bot.slack.client import ephemeral as private_reply
 from commands.redact import redact
 from escalation.ladder.engine import Escalator
-from escalation.ladder.pages import Page
-from escalation.model import Incident, Priority, Step
+from escalation.ladder.pages import Page, taken_at
+from escalation.model import Incident, Priority, Step, TimelineEntry
 from escalation.postmortem import postmortem_markdown
 
 log = logging.getLogger(__name__)
@@ -36,11 +38,19 @@ NOTE_LIMIT = 3000  # characters of a quoted note or error in a thread line; the 
 class SlackNotifier:
     """Posts through the Web API: announcement in the channel, pages in its thread, DMs."""
 
-    def __init__(self, client: AsyncWebClient, fallback_channel: str = "") -> None:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        fallback_channel: str = "",
+        timeline: Callable[[int], Awaitable[list[TimelineEntry]]] | None = None,
+    ) -> None:
+        """`timeline`: an incident's timeline (`Store.timeline`), for the verdicts its messages show."""
         self.client = client
         self.fallback_channel = fallback_channel.lstrip(
             "#"
         )  # where an incident is announced if its own channel refuses
+        self.timeline = timeline
+        self._superseded: dict[str, str] = {}  # report message ts -> when the verdict its banner names was read
 
     async def announce(self, inc: Incident) -> tuple[str, str] | None:
         """Post the announcement in the incident's channel; where alp cannot post there (not a
@@ -91,9 +101,42 @@ class SlackNotifier:
         return None
 
     async def refresh(self, inc: Incident) -> None:
+        """The announcement with the incident's state and verdicts; then the report messages a newer
+        verdict superseded (`supersede_reports`)."""
         if inc.message_ts:
-            text, blocks = incident_blocks(inc)
+            text, blocks = incident_blocks(inc, await self._entries(inc))
             await self.client.chat_update(channel=inc.channel, ts=inc.message_ts, text=text, blocks=blocks)
+        await self.supersede_reports(inc)
+
+    async def _entries(self, inc: Incident) -> list[TimelineEntry]:
+        return await self.timeline(inc.id) if self.timeline is not None else []
+
+    async def supersede_reports(self, inc: Incident) -> None:
+        """Each report message posted for the incident (a check's verdict that names its message)
+        whose check has a newer verdict gets a banner naming it, once per newer verdict; its
+        blocks are read back from the channel (conversations.history), the report kept below."""
+        entries = await self._entries(inc)
+        for e in entries:
+            where = e.data.get("message") if e.kind == "check" else None
+            if not isinstance(where, dict) or not where.get("ts"):
+                continue
+            channel, ts, target = str(where.get("channel")), str(where["ts"]), str(e.data.get("target"))
+            newest = newer_than(entries, target, taken_at(e))
+            if newest is None or self._superseded.get(ts) == newest.data.get("taken_at"):
+                continue
+            try:
+                resp = await self.client.conversations_history(channel=channel, latest=ts, inclusive=True, limit=1)
+                found = [m for m in resp.get("messages") or [] if str(m.get("ts")) == ts]
+                if not found:
+                    continue
+                blocks = superseded_report(
+                    found[0].get("blocks") or [], target, taken_at(e), str(e.data.get("severity")), newest
+                )
+                text = f"Superseded ({taken_at(newest):%H:%M:%SZ}): {found[0].get('text') or target}"
+                await self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+                self._superseded[ts] = str(newest.data.get("taken_at"))
+            except SlackApiError as err:
+                log.warning("marking the %s report %s superseded: %s", target, ts, reason(err))
 
     async def page(self, inc: Incident, step: Step, page: Page) -> None:
         """DMs first, then the thread post: the thread post is the mark that the page is complete."""
@@ -117,9 +160,21 @@ class SlackNotifier:
         return any(m.get("text") == text for m in resp.get("messages") or [])
 
     async def say(self, inc: Incident, text: str, quote: str = "") -> None:
+        await self.client.chat_postMessage(
+            channel=inc.channel, thread_ts=inc.message_ts, text=self._line(inc, text, quote)
+        )
+
+    @staticmethod
+    def _line(inc: Incident, text: str, quote: str = "") -> str:
         # The engine's own words keep their mentions; the quoted foreign words are text, masked.
-        line = keep_mentions(text) + fit(clean(quote), NOTE_LIMIT, f"`/alp incident show {inc.id}`")
-        await self.client.chat_postMessage(channel=inc.channel, thread_ts=inc.message_ts, text=line)
+        return keep_mentions(text) + fit(clean(quote), NOTE_LIMIT, f"`/alp incident show {inc.id}`")
+
+    async def already_said(self, inc: Incident, text: str) -> bool:
+        if not inc.message_ts:
+            return False
+        resp = await self.client.conversations_replies(channel=inc.channel, ts=inc.message_ts, limit=200)
+        line = self._line(inc, text)
+        return any(m.get("text") == line for m in resp.get("messages") or [])
 
     async def specialists(self, inc: Incident, channels: list[str]) -> None:
         for channel in channels:

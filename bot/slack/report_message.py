@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.render.report_blocks import SlackMessage, render_report
-from commands.cpu import off_loop
+from commands.cpu import in_process, off_loop
 from commands.report import Report
 
 KEPT = 16
@@ -74,11 +74,15 @@ def _render(report: Report, show_all: bool, sign: Signer, on_render: Callable[[]
     if report.data.get("chart"):  # kafka-lag: lag over the window of the groups not OK
         from commands.checks.kafka_lag.chart import lag_chart_png
 
-        chart = lag_chart_png(report.data)
+        chart = in_process(lag_chart_png, {"chart": report.data["chart"]})
     elif report.data.get("graph"):  # graph: the chart of what was asked
         from commands.graph.chart import graph_png
 
-        chart, name, title = graph_png(report.data), "graph.png", f"graph: {report.data.get('query', '')}"[:200]
+        chart, name, title = (
+            in_process(graph_png, {"graph": report.data["graph"]}),
+            "graph.png",
+            f"graph: {report.data.get('query', '')}"[:200],
+        )
     raw_lines = clean.data.get("raw_lines") or []
     raw = "\n".join(raw_lines) + "\n" if raw_lines else None
     return Rendered(message, chart, name, title, raw, len(raw_lines), buttons)

@@ -28,7 +28,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from commands.actions.locks import TargetLock
@@ -36,14 +36,15 @@ from commands.actions.ports import AlertsOf, Authorizer, FlowNotifier, RequestLo
 from commands.actions.refusal import Click, Closed, NotDelivered, Reason, Refusal
 from commands.actions.registry import ActionContext, ActionSpec, Outcome, Preview, Risk
 from commands.actions.request import ActionRequest, RequestStatus, label, preview_json
-from commands.actions.run_trail import recover_interrupted, runner_id, vouch, vouch_until
+from commands.actions.run_trail import recover_interrupted, runner_id, stored_run, vouch, vouch_until
 from commands.actions.runner import execute, find, preview, validate, why
 from commands.backends.errors import BackendError
+from commands.clock import SYSTEM_CLOCK, Clock
 from commands.config import ChecksConfig
 from commands.graph.alert_graph import alert_graphs, recovery_findings
 from commands.params import UsageError
 from commands.redact import redact, redact_data
-from commands.registry import CHECKS, AuditReader, CheckContext
+from commands.registry import AuditReader, CheckContext, OncallEvidence
 from commands.report import Finding, Severity
 from commands.runner import run_check
 
@@ -61,10 +62,15 @@ class RemediationFlow:
         notifier: FlowNotifier,
         count: Callable[[str, str], None] | None = None,
         audit_reader: AuditReader | None = None,
+        oncall: OncallEvidence | None = None,
+        clock: Clock = SYSTEM_CLOCK,
         alerts_of: AlertsOf | None = None,
     ) -> None:
+        """`clock`: when a request's time to live and an approval window run out (commands/clock.py)."""
         self.cfg, self.log, self.authorizer, self.notifier, self.count = cfg, log, authorizer, notifier, count
         self.audit_reader = audit_reader  # for the checks that verify an action (their changes line)
+        self.oncall = oncall  # likewise (health's on-call line)
+        self.clock = clock
         self.alerts_of = alerts_of  # the alerts behind the incident in a channel: their expressions judge recovery
 
     async def audit(
@@ -132,7 +138,7 @@ class RemediationFlow:
             RequestStatus.EXPIRED,
         ):  # a late double click: it ran, or awaits approval
             return await self._already(req)
-        if req.expires_at < datetime.now(UTC):
+        if req.expires_at < self.clock.now():
             if await self.log.move(req.id, (RequestStatus.PENDING,), RequestStatus.EXPIRED):
                 await self.audit(user, "refused", spec.name, req.params, "expired", req.channel)
                 await self.notifier.closed(spec, req, Closed.EXPIRED, user)
@@ -141,7 +147,7 @@ class RemediationFlow:
             await self.audit(user, "refused", spec.name, req.params, f"not authorized for {spec.risk}", req.channel)
             return Refusal(Reason.UNAUTHORIZED, risk=spec.risk, click=Click.CONFIRM, request=req)
         if spec.risk is Risk.DESTRUCTIVE and self.authorizer.two_person:
-            deadline = datetime.now(UTC) + timedelta(seconds=self.cfg.actions.approval_timeout_s)
+            deadline = self.clock.now() + timedelta(seconds=self.cfg.actions.approval_timeout_s)
             waiting = await self.log.move(
                 req.id,
                 (RequestStatus.PENDING,),
@@ -167,7 +173,7 @@ class RemediationFlow:
         if user in (req.confirmed_by, req.requester):
             await self.audit(user, "refused", spec.name, req.params, "self-approval", req.channel)
             return Refusal(Reason.SELF_APPROVAL, request=req)
-        if req.approval_deadline and req.approval_deadline < datetime.now(UTC):
+        if req.approval_deadline and req.approval_deadline < self.clock.now():
             if await self.log.move(req.id, (RequestStatus.AWAITING_APPROVAL,), RequestStatus.EXPIRED):
                 await self.audit(user, "refused", spec.name, req.params, "approval window expired", req.channel)
                 await self.notifier.closed(spec, req, Closed.APPROVAL_EXPIRED, user)
@@ -216,9 +222,15 @@ class RemediationFlow:
             return Refusal(Reason.LOCKED, who, spec.name, req.params, spec.risk, request=req)
         me = runner_id()
         try:
-            running = await self.log.move(
-                req.id, from_status, RequestStatus.RUNNING, run_by=me, run_until=self._vouch_until(), **values
-            )
+            try:
+                running = await self.log.move(
+                    req.id, from_status, RequestStatus.RUNNING, run_by=me, run_until=self._vouch_until(), **values
+                )
+            except Exception:
+                # the answer was lost (the store went away around the COMMIT): the run may be stored
+                running = await stored_run(self.log, self.cfg, req.id, me)
+                if running is None:
+                    raise  # not stored (or the store stayed away): the request stays as it was
             if running is None:
                 return await self._already(req)  # a double click or a retry: it runs once
             heartbeat = asyncio.create_task(self._vouch(req.id, me))
@@ -279,12 +291,16 @@ class RemediationFlow:
 
     async def verify(self, spec: ActionSpec, req: ActionRequest) -> None:
         """Re-run the related check (kafka-lag: for the group acted on) and show its report."""
+        from commands.catalogue import CHECKS  # every target an action may name
+
         check = CHECKS.get(spec.verify or "")
         if check is None:
             return
         raw = {"group": req.params["group"]} if spec.verify == "kafka-lag" and "group" in req.params else {}
         report = await run_check(
-            check, CheckContext(self.cfg, audit_reader=self.audit_reader), check.params.model_validate(raw)
+            check,
+            CheckContext(self.cfg, audit_reader=self.audit_reader, oncall=self.oncall),
+            check.params.model_validate(raw),
         )
         report.findings += await self._alert_expressions(req.channel)
         text, data = report.verdict(f"after {label(spec.name, req.params)}", raw)
@@ -309,7 +325,7 @@ class RemediationFlow:
             ]
         if not alerts:
             return []
-        return recovery_findings(await alert_graphs(self.cfg.prometheus, alerts, datetime.now(UTC)))
+        return recovery_findings(await alert_graphs(self.cfg.prometheus, alerts, self.clock.now()))
 
     async def undo_of(self, request_id: int) -> tuple[str, dict[str, Any], str] | None:
         """What reverts a request that ran: (action, old values, its channel); None if nothing does."""

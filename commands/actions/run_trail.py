@@ -10,6 +10,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,24 @@ async def vouch(requests: Any, cfg: ChecksConfig, request_id: int, me: str) -> N
             await requests.heartbeat(request_id, me, vouch_until(cfg))
         except Exception as err:  # the state store is away: the next beat tries again
             log.warning("renewing request #%s's run: %s", request_id, err)
+
+
+async def stored_run(requests: Any, cfg: ChecksConfig, request_id: int, me: str) -> Any:
+    """After a move to RUNNING whose answer was lost (the store went away around its COMMIT): the
+    request (an `ActionRequest`) if the move was stored, i.e. it is `me`'s run (vouching for it
+    succeeds), so the approval or confirmation runs instead of being lost; None if it was not, or
+    the store did not answer within half the run lease (then whoever leads finishes the stored run
+    as interrupted)."""
+    deadline = time.monotonic() + cfg.actions.run_lease_s / 2
+    while time.monotonic() < deadline:
+        try:
+            if not await requests.heartbeat(request_id, me, vouch_until(cfg)):
+                return None
+            return await requests.get(request_id)
+        except Exception as err:
+            log.warning("request #%s: was its run stored? the state store does not answer: %s", request_id, err)
+            await asyncio.sleep(0.5)
+    return None
 
 
 async def recover_interrupted(flow: RemediationFlow) -> int:

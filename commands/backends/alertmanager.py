@@ -73,6 +73,13 @@ class Alertmanager:
     async def expire_silence(self, silence_id: str) -> None:
         await self._call("DELETE", f"/silence/{silence_id}")
 
+    async def silences(self) -> list[dict[str, Any]]:
+        """GET /silences: the silences whose `status.state` is active now (newest end last)."""
+        found = [
+            s for s in list(await self._call("GET", "/silences") or []) if s.get("status", {}).get("state") == "active"
+        ]
+        return sorted(found, key=lambda s: str(s.get("endsAt", "")))
+
     async def firing(self, labels: dict[str, str]) -> list[dict[str, Any]]:
         """Alerts still firing whose labels include `labels`, silenced or inhibited ones too
         (`status.state` says which: active or suppressed)."""

@@ -23,6 +23,7 @@ from aiokafka.protocol.admin import ApiVersionRequest
 from aiokafka.structs import OffsetAndMetadata
 
 from commands.backends.errors import BackendError, BackendRefused, BackendUnreachable
+from commands.backends.kafka_clients import Clients
 from commands.backends.kafka_control import count_control
 from commands.backends.kafka_protocol import (
     ClassicDescribe,
@@ -134,18 +135,14 @@ class KafkaProbe:
         self.consumer = AIOKafkaConsumer(
             **common, client_id="alp-offsets", group_id=None, enable_auto_commit=False, fetch_max_wait_ms=20
         )
+        self._clients = Clients(self.admin, self.consumer, timeout_s=timeout_s)
+        self._common = common
         # What a read_committed consumer could read between a committed offset and the log end:
         # records of aborted transactions and transaction markers are never delivered to it, so
-        # they are not lag (started only when a gap is read: commands.backends.kafka_control).
-        self.committed_reader = AIOKafkaConsumer(
-            **common,
-            client_id="alp-read-committed",
-            group_id=None,
-            enable_auto_commit=False,
-            fetch_max_wait_ms=20,
-            isolation_level="read_committed",
-        )
-        self._reader_started = False
+        # they are not lag (made and started only when a gap is read: commands.backends.kafka_control;
+        # aiokafka reports a consumer made and never closed).
+        self.committed_reader: AIOKafkaConsumer | None = None
+        self._reader_clients: Clients | None = None
         self._coordinators: dict[str, int] = {}
 
     async def _call(self, what: str, coro: Any) -> Any:
@@ -157,12 +154,7 @@ class KafkaProbe:
             raise backend_error(what, err, self.bootstrap, self.timeout_s) from err
 
     async def __aenter__(self) -> KafkaProbe:
-        try:
-            await self._call("connect", self.admin.start())
-            await self._call("connect", self.consumer.start())
-        except BaseException:
-            await self.close()
-            raise
+        await self._clients.start(self._call)
         return self
 
     async def __aexit__(
@@ -172,20 +164,24 @@ class KafkaProbe:
 
     async def reader(self) -> AIOKafkaConsumer:
         """The read_committed consumer, started on first use."""
-        if not self._reader_started:
-            self._reader_started = True
-            await self._call("connect", self.committed_reader.start())
+        if self.committed_reader is None:
+            self.committed_reader = AIOKafkaConsumer(
+                **self._common,
+                client_id="alp-read-committed",
+                group_id=None,
+                enable_auto_commit=False,
+                fetch_max_wait_ms=20,
+                isolation_level="read_committed",
+            )
+            self._reader_clients = Clients(self.committed_reader, timeout_s=self.timeout_s)
+            await self._reader_clients.start(self._call)
         return self.committed_reader
 
     async def close(self) -> None:
-        closers = [self.consumer.stop, self.admin.close] + (
-            [self.committed_reader.stop] if self._reader_started else []
-        )
-        for closer in closers:
-            try:
-                await asyncio.wait_for(closer(), self.timeout_s)
-            except Exception:  # closing a half-open client must not hide the real error
-                pass
+        """Close the clients and every connection they made, also when cancelled meanwhile
+        (`kafka_clients.Clients`); a failure to close is not raised (it would hide the real error)."""
+        both = [c.close() for c in (self._reader_clients, self._clients) if c is not None]
+        await asyncio.shield(asyncio.gather(*both))  # a cancel meanwhile does not skip the second
 
     async def cluster(self) -> ClusterState:
         """describe_cluster plus ApiVersions (what kafka-broker-api-versions shows)."""
@@ -378,15 +374,17 @@ async def commit_offsets(bootstrap: str, group: str, offsets: dict[TopicPartitio
         request_timeout_ms=int(timeout_s * 1000),
     )
     what = f"commit offsets of {group}"
+    clients = Clients(consumer, timeout_s=timeout_s)
+
+    async def bounded(_what: str, aw: Any) -> Any:
+        return await asyncio.wait_for(aw, timeout_s)
+
     try:
-        await asyncio.wait_for(consumer.start(), timeout_s)
+        await clients.start(bounded)
         consumer.assign(list(offsets))
         commit = consumer.commit({tp: OffsetAndMetadata(o, "") for tp, o in offsets.items()})
         await asyncio.wait_for(commit, timeout_s * 2)  # aiokafka retries some refusals: bound them
     except Exception as err:
         raise backend_error(what, err, bootstrap, timeout_s) from err
     finally:
-        try:
-            await asyncio.wait_for(consumer.stop(), timeout_s)
-        except Exception:  # closing a half-open client must not hide the real error
-            pass
+        await clients.close()

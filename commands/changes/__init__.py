@@ -274,6 +274,33 @@ async def incident_change_lines(
     return lines or ["no changes seen since one hour before it opened"]
 
 
+async def change_lines_between(
+    config: ChecksConfig,
+    since: datetime,
+    until: datetime,
+    most: int = 15,
+    audit_reader: AuditReader | None = None,
+) -> list[str]:
+    """Real changes (`real`) from `since` to `until`, newest first, one line each (a handoff
+    report's "changes of the last shift"); sources that could not be read are named in a last line."""
+    limit = config.timeouts.probe_s * 2
+    try:
+        g = await asyncio.wait_for(gather(config, since, None, audit_reader), limit)
+    except TimeoutError:
+        return [f"changes not read within {limit:g}s"]
+    except Exception as err:
+        return [f"changes could not be read ({type(err).__name__})"]
+    changes = [c for c in real(g.changes) if c.at <= until]
+    lines = [f"{c.at:%m-%d %H:%M}Z {c.summary}" + (f" (by {c.by})" if c.by else "") for c in changes[:most]]
+    if len(changes) > most:
+        lines.append(
+            f"… and {len(changes) - most} more (alp changes --since {format_duration((until - since).total_seconds())})"
+        )
+    if g.errors:
+        lines.append(f"could not read {len(g.errors)} source(s): {next(iter(g.errors.values()))}")
+    return lines
+
+
 def incident_changes_hook(
     config: ChecksConfig, audit_reader: AuditReader | None = None
 ) -> Callable[[Any], Awaitable[list[str]]]:

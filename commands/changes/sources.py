@@ -14,6 +14,7 @@ secret-looking env and configmap values are masked here, everything else by the 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -332,6 +333,20 @@ async def workload_changes(
             _rollouts("statefulset", s, sts_history, since, statefulset_state(s), out)
 
 
+_PLAIN_VALUE = re.compile(r"[\w./:@+-]*")
+
+
+def pairs(values: dict[str, str | None]) -> str:
+    """`k=v, k2=v2` of a configmap's keys: a value (or key) that could read as more pairs or rows
+    (`a, k3=x`, a line break, quotes) is shown JSON-quoted, so each pair shown is one key."""
+
+    def shown(text: str | None) -> str:
+        text = text or ""
+        return text if _PLAIN_VALUE.fullmatch(text) else json.dumps(text, ensure_ascii=False)
+
+    return ", ".join(f"{shown(k)}={shown(v)}" for k, v in values.items())
+
+
 async def configmap_changes(kube: Kube, namespace: str, name: str, since: datetime, out: Gathered) -> None:
     """Each field manager's latest write of a configmap's data, with the current values of its keys."""
     try:
@@ -357,7 +372,7 @@ async def configmap_changes(kube: Kube, namespace: str, name: str, since: dateti
                 at=when,
                 after=values,
                 by=manager,
-                summary=f"{name} written: {', '.join(f'{k}={v}' for k, v in values.items())} (values now)",
+                summary=f"{name} written: {pairs(values)} (values now)",
             )
         )
     out.seen["configmaps"] = "each field manager's latest write only; earlier values are not kept by Kubernetes"

@@ -1,4 +1,5 @@
-"""Check targets. Importing this package registers every check in `commands.registry.CHECKS`,
+"""Check targets. Importing this package registers every check in `commands.registry.CHECKS`
+(readers take the registries from `commands.catalogue`, which loads this package and the others),
 in the order `/alp help` lists them, and the report hooks every check's report goes through
 (`commands.registry.REPORT_HOOKS`: commands/changes/, recent changes on a critical report)."""
 
@@ -9,6 +10,7 @@ from commands.checks import (
     health,
     kafka_lag,
     network,
+    oncall,
     performance,
     redis_cache,
     security,
@@ -39,4 +41,15 @@ CHECKS.order(
     ]
 )
 
-__all__ = ["auth", "db", "health", "kafka_lag", "network", "performance", "redis_cache", "security", "services"]
+__all__ = [
+    "auth",
+    "db",
+    "health",
+    "kafka_lag",
+    "network",
+    "oncall",
+    "performance",
+    "redis_cache",
+    "security",
+    "services",
+]

@@ -9,7 +9,7 @@ ending a waiter frees nothing.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from commands.backends.postgres import Connection, query
@@ -34,6 +34,7 @@ class Backend:
     query_s: float | None
     query: str
     blocked_by: list[int]
+    tables: list[str] = field(default_factory=list)  # tables it holds a lock on (pg_locks), schema-qualified off public
 
     @property
     def idle_in_transaction(self) -> bool:
@@ -57,7 +58,10 @@ async def lock_graph(conn: Conn) -> dict[int, Backend]:
                    extract(epoch FROM now() - query_start)::float8 AS query_s,
                    coalesce(query, '') AS query, pg_blocking_pids(pid) AS blocked_by
             FROM pg_stat_activity WHERE pid <> pg_backend_pid())
-        SELECT * FROM a WHERE cardinality(blocked_by) > 0 OR pid IN (SELECT unnest(blocked_by) FROM a)""",
+        SELECT a.*, ARRAY(
+            SELECT DISTINCT c.oid::regclass::text FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+            WHERE l.pid = a.pid AND l.locktype = 'relation' AND c.relkind IN ('r', 'p')) AS tables
+        FROM a WHERE cardinality(blocked_by) > 0 OR pid IN (SELECT unnest(blocked_by) FROM a)""",
         HIDDEN_STATE,
     )
     return {
@@ -71,6 +75,7 @@ async def lock_graph(conn: Conn) -> dict[int, Backend]:
             r["query_s"],
             r["query"],
             [int(p) for p in r["blocked_by"]],
+            sorted(str(t) for t in r["tables"] or []),
         )
         for r in rows
     }
@@ -142,6 +147,19 @@ def _short(sql: str, n: int = 80) -> str:
     return " ".join(sql.split())[:n]
 
 
+def _where(waiters: list[Backend]) -> str:
+    """ " on user_progress for up to 4m07s": the tables the waiters lock (the statement they run,
+    when their role cannot see them) and the longest wait, as read now."""
+    tables = sorted({t for b in waiters for t in b.tables})
+    if tables:
+        on = f" on {', '.join(tables[:3])}" + (f" (+{len(tables) - 3} more)" if len(tables) > 3 else "")
+    else:
+        statements = sorted({_short(b.query, 40) for b in waiters if b.query})
+        on = f" running {statements[0]!r}" if statements else ""
+    longest = max((b.query_s for b in waiters if b.query_s is not None), default=None)
+    return on + (f" for up to {age(longest)}" if longest is not None else "")
+
+
 def lock_finding(graph: dict[int, Backend], lock_timeout: str | None, blind: str | None = None) -> Finding:
     """Root blockers first: what holds the chain, how old, how many wait; terminate roots only.
     `blind`: why some backends' state and query are hidden (commands.checks.pg_grants), said in the detail."""
@@ -152,16 +170,15 @@ def lock_finding(graph: dict[int, Backend], lock_timeout: str | None, blind: str
     if not top:  # held by no backend we can see (e.g. a prepared transaction: pid 0)
         return Finding(
             severity=Severity.CRITICAL,
-            title=f"{len(waiters)} backend(s) blocked waiting on locks held by no visible backend",
+            title=f"{len(waiters)} backend(s) blocked waiting on locks{_where(waiters)}, held by no visible backend",
             detail="pg_blocking_pids() names no live backend (a prepared transaction shows as pid 0); "
             "see pg_prepared_xacts. Nothing is offered for termination: ending a waiter frees nothing.",
         )
     first, n_first = top[0]
     flag = ", IDLE IN TRANSACTION" if first.idle_in_transaction else ""
     title = (
-        f"{len(waiters)} backend(s) blocked waiting on locks; root blocker pid {first.pid} "
-        f"({first.user}, {first.application or 'no application_name'}{flag}, transaction {age(first.xact_s)}) "
-        f"holds up {n_first}"
+        f"{len(waiters)} backend(s) blocked waiting on locks{_where(waiters)}; root blocker pid {first.pid} "
+        f"({first.application or first.user}{flag}, transaction {age(first.xact_s)}) holds up {n_first}"
     )
     if first.blocked_by:
         title += " in a lock cycle (a deadlock PostgreSQL breaks after deadlock_timeout)"

@@ -111,7 +111,7 @@ def catalogue(
     config: ChecksConfig, registry: Registry[CheckSpec] = CHECKS, extra_services: Iterable[str] = ()
 ) -> Catalogue:
     """What files may name: built-in targets (not those a file added), verbs, actions, services."""
-    from commands.actions.registry import ACTIONS
+    from commands.catalogue import ACTIONS  # and with it every built-in target and step
 
     verbs = {"help", "health", "check", "do", "incident", "oncall", "changes", "logs", "audit", "runbook", "graph"}
     built_in = [spec for spec in registry if spec.name not in CURRENT._added]
@@ -137,7 +137,7 @@ def apply(
     loaded: LoadResult, config: ChecksConfig, directory: Path | None = None, registry: Registry[CheckSpec] = CHECKS
 ) -> RunbookSet:
     """Put a linted set in force in place of the current one, in one synchronous step. Returns it."""
-    from commands.actions.registry import ACTIONS
+    from commands.catalogue import ACTIONS  # and with it every built-in target and step
 
     global CURRENT
     models = {a.name: a.params for a in ACTIONS}

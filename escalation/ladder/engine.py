@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from commands.clock import Clock
 from escalation.config import EscalationSettings
 from escalation.ladder.delivery import Delivery
 from escalation.ladder.leader import Lease
@@ -25,6 +26,7 @@ from escalation.ladder.notify import Notifier
 from escalation.ladder.owed import OwedEffects
 from escalation.ladder.recheck import RunCheck, recheck, superseded
 from escalation.ladder.reconciler import Reconciler
+from escalation.ladder.timers import LadderTimers
 from escalation.model import (
     CHECKLIST,
     Incident,
@@ -38,7 +40,7 @@ from escalation.model import (
 )
 from escalation.oncall.paging import Gap
 from escalation.state.audit import AuditLog
-from escalation.state.db import Database, now
+from escalation.state.db import Database
 from escalation.state.effects import Effect, Kind
 from escalation.state.outbox import Outbox, PageKey
 from escalation.state.store import Store
@@ -64,10 +66,13 @@ class Escalator(Reconciler):
         on_event: Callable[[str, dict[str, Any]], None] | None = None,
         recent_changes: Callable[[Incident], Awaitable[list[str]]] = _no_changes,
         people: Callable[[Step], Awaitable[tuple[Step, str] | Gap]] | None = None,
+        clock: Clock | None = None,
     ) -> None:
-        """`people`: who a rung naming an on-call schedule pages when it fires (escalation.oncall.paging)."""
+        """`people`: who a rung naming an on-call schedule pages when it fires (escalation.oncall.paging).
+        `clock`: when steps, ack timeouts and reminders fall due (commands/clock.py); the store's by default."""
         self.on_event = on_event
         self.store = store
+        self.clock = clock or store.clock
         self.outbox = Outbox(store.engine)
         self.cfg = cfg
         self.notifier = notifier
@@ -84,7 +89,7 @@ class Escalator(Reconciler):
             people,
             self._gap_moves_on,
         )
-        self.owed = OwedEffects(store, cfg, notifier, self._refresh)
+        self.owed = OwedEffects(store, cfg, notifier, self._show_newest)
         self.delivery.recheck = self.recheck
         self._runs = False  # started with lead=True: delivers what its own users do, may lead
         self._loop: asyncio.Task[None] | None = None
@@ -98,6 +103,8 @@ class Escalator(Reconciler):
         # More work for whoever leads, run at each reconciler pass (e.g. the remediation flow's
         # `recover_interrupted`: runs whose process died); each one's failure is logged, not raised.
         self.leader_duties: list[Callable[[], Awaitable[object]]] = []
+        self.on_lead_gained: list[Callable[[], Awaitable[object]]] = []
+        self.timers = LadderTimers(self.soonest_due, lambda: self.leading, self.woken)
         # A check by name and parameters -> its report; the bot sets it (commands.runner.check_runner)
         # so pages and resolutions re-run the incident's checks (escalation.ladder.recheck). None: they do not.
         self.run_check: RunCheck | None = None
@@ -163,7 +170,7 @@ class Escalator(Reconciler):
             await self.store.log(inc.id, "alp", TimelineKind.SPECIALISTS, f"specialists added: {', '.join(channels)}")
             await self._safely(self.notifier.specialists(inc, channels))
         inc = await self.store.get(inc.id) or inc
-        if inc.next_due_at is not None and inc.next_due_at <= now():
+        if inc.next_due_at is not None and inc.next_due_at <= self.clock.now():
             inc = await self._advance(inc, timed=True) or inc
         self._wake.set()
         return inc
@@ -186,24 +193,29 @@ class Escalator(Reconciler):
             return existing, False
 
     async def settle(self, incident_id: int) -> None:
-        """Carry out now what the incident still owes (its announcement, its checklist) unless an
-        attempt is in flight: for a person's retry after an ambiguous failure."""
-        for kind in await self.owed.effects.pending(incident_id):
-            await self.owed.carry_out(incident_id, kind)
+        """Carry out now what the incident still owes (its announcement, its checklist, its
+        message's update, a line in its thread) unless an attempt is in flight: for a person's
+        retry after an ambiguous failure (Slack's retry of a click, the same click on another replica)."""
+        for kind, occasion in await self.owed.effects.pending(incident_id):
+            await self.owed.carry_out(incident_id, kind, occasion=occasion)
 
     async def owes(self, incident_id: int) -> list[str]:
-        """What the incident still owes ("announce", "checklist"): not carried out yet."""
-        return [k.value for k in await self.owed.effects.pending(incident_id)]
+        """What the incident still owes ("announce", "checklist", "update", "say"): not carried out yet."""
+        return list(dict.fromkeys(k.value for k, _ in await self.owed.effects.pending(incident_id)))
 
     async def acknowledge(self, incident_id: int, user: str, how: str = "") -> bool:
-        """Triggered -> acknowledged by `user`; `how`: what counted as the acknowledgement, if not the button."""
-        inc = await self.store.acknowledge(incident_id, user, self.cfg.ack_timeout_s, self.cfg.reminder_s, how)
+        """Triggered -> acknowledged by `user`; `how`: what counted as the acknowledgement, if not the button.
+        What it owes (the pager's acknowledge, the message's update, its line in the thread) is
+        stored with it and carried out once: here, or by a retry or whoever leads if this process dies."""
+        said = f"acknowledged by <@{user}>{', ' + how.removeprefix('by ') if how else ''}; escalation stopped"
+        line = f":white_check_mark: {said}"
+        inc = await self.store.acknowledge(
+            incident_id, user, self.cfg.ack_timeout_s, self.cfg.reminder_s, how, line, self.owed.lease_s
+        )
         if inc is None:
             return False
-        await self._refresh(inc)
-        said = f"acknowledged by <@{user}>{', ' + how.removeprefix('by ') if how else ''}; escalation stopped"
-        await self._safely(self.notifier.say(inc, f":white_check_mark: {said}"))
-        self._wake.set()
+        self._wake.set()  # the pager's alerts owe their acknowledge
+        await self.owed.carry_out_change(inc, said=line)
         return True
 
     async def engaged(self, incident_id: int, user: str, how: str) -> bool:
@@ -225,21 +237,32 @@ class Escalator(Reconciler):
             return f"{inc.ref} is resolved"
         if from_step is not None and inc.status is IncidentStatus.TRIGGERED and inc.next_step != from_step:
             return f"{inc.ref} was escalated meanwhile (now past {inc.ladder[min(inc.next_step, len(inc.ladder)) - 1].name})"
+        acked, ago = None, ""  # who acknowledged what this click re-opens, how long before
         if inc.status is IncidentStatus.ACKNOWLEDGED:
             step = min(inc.next_step, len(inc.ladder) - 1)
-            reopened = await self.store.reopen(incident_id, inc.version, uuid.uuid4().hex, step)
+            acked = inc.acked_by or "someone"
+            ago = f"{max(0.0, (self.clock.now() - (inc.acked_at or self.clock.now())).total_seconds()):.0f}s"
+            line = f":rotating_light: <@{user}> re-opened paging ({ago} after <@{acked}> acknowledged it)"
+            reopened = await self.store.reopen(
+                incident_id, inc.version, uuid.uuid4().hex, step, line, self.owed.lease_s
+            )
             if reopened is None:
                 return f"{inc.ref} changed meanwhile; try again"
             inc = reopened
+            await self.owed.carry_out_change(inc, said=line)
         elif inc.next_step >= len(inc.ladder):
             return f"{inc.ref}: every step of the ladder has been paged"
         if await self._advance(inc) is None:
             return f"{inc.ref} was escalated meanwhile"
+        name = inc.ladder[inc.next_step].name
         await self.delivery.wait(PageKey(inc.id, inc.escalation_id or "", inc.next_step))
-        await self.store.log(
-            incident_id, user, TimelineKind.ESCALATE, f"escalated by hand to {inc.ladder[inc.next_step].name}"
-        )
-        return f"{inc.ref}: escalated to {inc.ladder[inc.next_step].name}"
+        await self.store.log(incident_id, user, TimelineKind.ESCALATE, f"escalated by hand to {name}")
+        if acked is not None:  # the clicker may have seen it triggered: say what their click did
+            return (
+                f"{inc.ref} had been acknowledged by <@{acked}> {ago} before; your Escalate now re-opened "
+                f"paging and paged {name}: the acknowledgement no longer stops the ladder"
+            )
+        return f"{inc.ref}: escalated to {name}"
 
     async def resolve(self, incident_id: int, user: str) -> bool:
         inc = await self.store.resolve(incident_id, user, held_s=self.owed.lease_s)
@@ -247,7 +270,8 @@ class Escalator(Reconciler):
             return False
         self._wake.set()  # the pager's alerts owe their resolve
         await self.recheck(inc, "on resolve")
-        # the message, then the checklist: owed with the resolve, its first attempt ours
+        # the message, then the checklist: owed with the resolve, their first attempts ours
+        await self.owed.carry_out_change(inc)
         await self.owed.carry_out(inc.id, Kind.CHECKLIST, Effect(inc.id, Kind.CHECKLIST, 1))
         return True
 
@@ -258,24 +282,40 @@ class Escalator(Reconciler):
             await self._safely(self.notifier.say(inc, f":memo: <@{user}>: ", text))
 
     async def record(self, incident_id: int, user: str, kind: str, text: str, data: dict[str, Any]) -> None:
-        """A check or action run for the incident: its 'steps taken' and 'evidence'."""
+        """A check or action run for the incident: its 'steps taken' and 'evidence'; a check's
+        verdict updates the incident's messages (`verdict_recorded`)."""
         await self.store.log(incident_id, user, kind, text, data)
+        if kind == TimelineKind.CHECK:
+            await self.verdict_recorded(incident_id)
 
     async def record_in_channel(
         self, channel: str, user: str, kind: str, text: str, data: dict[str, Any]
     ) -> int | None:
         """`record` on the channel's open incident, if it has one (one statement): its id, or None."""
-        return await add_entry_in_channel(self.store.engine, channel, user, kind, text, data)
+        found = await add_entry_in_channel(self.store.engine, channel, user, kind, text, data)
+        if found is not None and kind == TimelineKind.CHECK:
+            await self.verdict_recorded(found)
+        return found
+
+    async def verdict_recorded(self, incident_id: int) -> None:
+        """A new verdict joined the incident: every message that shows its verdicts (the
+        announcement or its alert group's message, the report messages it superseded) is updated."""
+        inc = await self.store.get(incident_id)
+        if inc is not None:
+            await self._refresh(inc)
 
     async def recheck(self, inc: Incident, why: str) -> int:
         """Run the incident's checks again (at most `page_recheck_s`), each verdict recorded with `why`."""
         if self.run_check is None:
             return 0
         try:
-            return await recheck(self.store, inc, self.run_check, why, self.cfg.page_recheck_s)
+            done = await recheck(self.store, inc, self.run_check, why, self.cfg.page_recheck_s)
         except Exception as err:  # a page or a resolution never fails for want of a fresh verdict
             log.warning("%s: re-running its checks %s failed: %s", inc.ref, why, err)
             return 0
+        if done:
+            await self.verdict_recorded(inc.id)
+        return done
 
     async def superseded(self, channel: str, target: str, read_at: datetime) -> str | None:
         """Why a remedy button under a `target` report read at `read_at` must not act (escalation.ladder.recheck)."""

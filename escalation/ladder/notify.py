@@ -31,6 +31,11 @@ class Notifier(Protocol):
         """A short line in the incident's thread: `text` is the bot's own (its mentions of people
         are live), `quote` foreign words shown after it as text (a note, a pager's error body)."""
 
+    async def already_said(self, inc: Incident, text: str) -> bool:
+        """Whether the line `say(inc, text)` posts is already in the incident's thread (an earlier
+        attempt may have posted it before its process died): looked for before any attempt that
+        follows another."""
+
     async def specialists(self, inc: Incident, channels: list[str]) -> None:
         """Tell specialist teams' channels about the incident."""
 

@@ -1,13 +1,16 @@
 """Carrying out the side effects incidents' state changes owe (`escalation.state.effects`): the
-announcement and the recovery checklist. The process that made the change carries them out at
-once; whoever leads carries out what is still pending (its maker died, Slack or the store failed).
+announcement, the recovery checklist, the message's update, a line in the thread. The process that
+made the change carries them out at once; whoever leads carries out what is still pending (its
+maker died, Slack or the store failed).
 
 An attempt that follows another first looks for what the earlier one may have done before it
-died (the announcement in the channel), so a retry completes the work instead of repeating it.
+died (the announcement in the channel, the line in the thread), so a retry completes the work
+instead of repeating it; an update shows the newest state, so doing it again is harmless.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -15,7 +18,7 @@ from escalation.config import EscalationSettings
 from escalation.ladder.notify import Notifier
 from escalation.model import Incident
 from escalation.state.db import now
-from escalation.state.effects import Effect, Effects, Kind
+from escalation.state.effects import Effect, Effects, Kind, changed
 from escalation.state.store import Store
 
 log = logging.getLogger(__name__)
@@ -38,16 +41,24 @@ class OwedEffects:
 
     async def carry_out_due(self, leading: Callable[[], bool]) -> None:
         """Every pending effect that is due (for the leader's reconciler)."""
-        for incident_id, kind in await self.effects.due(now()):
+        for incident_id, kind, occasion in await self.effects.due(now()):
             if leading():
-                await self.carry_out(incident_id, kind)
+                await self.carry_out(incident_id, kind, occasion=occasion)
 
-    async def carry_out(self, incident_id: int, kind: Kind, held: Effect | None = None) -> bool:
-        """One attempt at the incident's owed `kind` (`held`: the attempt the change's transaction
-        gave its maker); True when it is done (now or before)."""
-        effect = held or await self.effects.claim(incident_id, kind, self.lease_s)
+    async def carry_out_change(self, inc: Incident, said: str | None = None) -> None:
+        """What the change that made `inc` owes and its maker holds: the message's update, then
+        the line `said` in the thread (when the change owed one)."""
+        occasion = changed(inc.version)
+        await self.carry_out(inc.id, Kind.UPDATE, Effect(inc.id, Kind.UPDATE, 1, occasion))
+        if said is not None:
+            await self.carry_out(inc.id, Kind.SAY, Effect(inc.id, Kind.SAY, 1, occasion, said))
+
+    async def carry_out(self, incident_id: int, kind: Kind, held: Effect | None = None, occasion: str = "") -> bool:
+        """One attempt at the incident's `kind` owed on `occasion` (`held`: the attempt the
+        change's transaction gave its maker); True when it is done (now or before)."""
+        effect = held or await self.effects.claim(incident_id, kind, self.lease_s, occasion)
         if effect is None:
-            return kind not in await self.effects.pending(incident_id)
+            return (kind, occasion) not in await self.effects.pending(incident_id)
         try:
             inc = await self.store.get(incident_id)
             done = inc is None or await self._do(effect, inc)
@@ -73,8 +84,22 @@ class OwedEffects:
     async def _do(self, effect: Effect, inc: Incident) -> bool:
         if effect.kind is Kind.ANNOUNCE:
             return await self._announce(effect, inc)
-        await self.refresh(inc)
-        await self.notifier.checklist(inc)
+        if getattr(self.notifier, "leaves_slack_to_the_bot", False):
+            return False  # the terminal: the bot's leader posts it
+        if effect.kind is Kind.CHECKLIST:
+            with contextlib.suppress(Exception):  # the update is owed on its own
+                await self.refresh(inc)
+            await self.notifier.checklist(inc)
+            return True
+        if not inc.message_ts and Kind.ANNOUNCE in [k for k, _ in await self.effects.pending(inc.id)]:
+            raise RuntimeError("its announcement is not posted yet")  # retried after a back-off
+        if effect.kind is Kind.UPDATE:
+            await self.refresh(inc)  # the newest state, whichever change's attempt renders it
+            return True
+        text = effect.text or ""
+        if effect.attempt > 1 and await self.notifier.already_said(inc, text):
+            return True  # an earlier attempt posted it before its process died
+        await self.notifier.say(inc, text)
         return True
 
     async def _announce(self, effect: Effect, inc: Incident) -> bool:
@@ -87,5 +112,6 @@ class OwedEffects:
             return False  # this notifier cannot announce (the terminal): the bot's leader will
         new = await self.store.set_message(inc.id, where[1], where[0])
         if new is not None and new.version != inc.version:  # acked, paged... while it was being posted
-            await self.refresh(new)
+            with contextlib.suppress(Exception):  # each change's own update is owed too
+                await self.refresh(new)
         return True

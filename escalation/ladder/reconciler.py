@@ -1,7 +1,8 @@
 """The leader's reconciler: the timer side of the ladder.
 
 The holder of an expiring lease (`escalation.ladder.leader`) reconciles at start, on taking the lead,
-every `leader_poll_s` and whenever something falls due sooner: it fires every due step (`_advance`:
+every `leader_poll_s` (when it renews the lease) and when APScheduler's job wakes it at the records'
+next due time (`escalation.ladder.timers`): it fires every due step (`_advance`:
 the **ladder's next step**, stored by `escalation.state.store.Store.advance`), ack timeout, reminder and
 warning, posts announcements nobody made, and retries every due page. `Escalator`
 (`escalation.ladder.engine`) builds the parts below and adds the incident API on top.
@@ -10,21 +11,21 @@ warning, posts announcements nobody made, and retries every due page. `Escalator
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from commands.clock import Clock
 from escalation.config import EscalationSettings
 from escalation.ladder.delivery import Delivery
 from escalation.ladder.leader import Lease
 from escalation.ladder.notify import Notifier
 from escalation.ladder.owed import OwedEffects
 from escalation.ladder.pages import next_page
+from escalation.ladder.timers import LadderTimers
 from escalation.model import Incident, IncidentStatus, TimelineKind
-from escalation.state.db import now
 from escalation.state.outbox import Outbox, PageKey
 from escalation.state.store import Store
 
@@ -36,6 +37,7 @@ class Reconciler:
     `Escalator.__init__`; events for metrics go to `on_event`."""
 
     store: Store
+    clock: Clock
     outbox: Outbox
     cfg: EscalationSettings
     notifier: Notifier
@@ -44,6 +46,8 @@ class Reconciler:
     owed: OwedEffects
     on_event: Callable[[str, dict[str, Any]], None] | None
     leader_duties: list[Callable[[], Awaitable[object]]]
+    on_lead_gained: list[Callable[[], Awaitable[object]]]
+    timers: LadderTimers
     _runs: bool
     _loop: asyncio.Task[None] | None
     _wake: asyncio.Event
@@ -61,6 +65,7 @@ class Reconciler:
         if not lead:
             return
         self._runs = True
+        self.timers.start()
         await self._tick()
         self._loop = asyncio.create_task(self._run())
 
@@ -72,6 +77,7 @@ class Reconciler:
         if self._loop:
             await self._loop
         await self.delivery.drain(timeout_s=5)
+        self.timers.stop()
         if self._runs:
             await self.lease.release()
 
@@ -86,33 +92,55 @@ class Reconciler:
                 log.exception("escalation reconciler failed")
 
     async def _sleep(self) -> None:
-        wait = self.cfg.leader_poll_s
-        self._wake.clear()  # before the reads: a wake-up while they wait on the database is not lost
+        """Until the lease is due for renewal (`leader_poll_s`) or something wakes the reconciler:
+        APScheduler's job at the next due time (`escalation.ladder.timers`), or the incident API."""
         if self._stopping:
             return
-        if self.leading:
-            try:
-                soonest = [t for t in (await self.store.next_due(), await self.outbox.next_due()) if t is not None]
-            except Exception as err:
-                log.warning("reading due times: %s", err)
-                soonest = []
-            if soonest:
-                wait = max(0.05, min(wait, (min(soonest) - now()).total_seconds()))  # never a busy loop
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), wait)
+        # until the clock has moved `leader_poll_s` or someone wakes the reconciler, whichever is first
+        waits = [
+            asyncio.ensure_future(self.clock.sleep(self.cfg.leader_poll_s)),
+            asyncio.ensure_future(self._wake.wait()),
+        ]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
+
+    async def soonest_due(self) -> datetime | None:
+        """The records' soonest due time: a step, ack timeout, reminder or warning, a page retry."""
+        times = [t for t in (await self.store.next_due(), await self.outbox.next_due()) if t is not None]
+        return min(times) if times else None
+
+    def woken(self, why: str) -> None:
+        log.debug("reconciler woken: %s", why)
+        self._wake.set()
 
     async def _tick(self) -> None:
+        self._wake.clear()  # before the pass: a wake-up while it runs (the timer's job, the API) is kept
         loop = asyncio.get_running_loop()
         if not self.lease.held or loop.time() - self._renewed >= self.cfg.leader_poll_s:
             self._renewed = loop.time()
             await self.lease.acquire()
-        if self.leading and not self._was_leading:
+        gained = self.leading and not self._was_leading
+        if gained:  # what fell due while nobody led is fired by this pass, at once
             log.info("leading the escalation (lease held by %s)", self.lease.holder)
         elif self._was_leading and not self.leading:
             log.warning("lost the escalation lease; reconciling stops until it is back")
+            self.timers.clear()
         self._was_leading = self.leading
         if self.leading:
             await self.reconcile()
+            if gained:
+                for hook in self.on_lead_gained:
+                    try:
+                        await hook()
+                    except Exception:
+                        log.exception("on lease gain: %s failed", getattr(hook, "__qualname__", hook))
+        try:
+            await self.timers.rebuild()  # the job at the records' next due time (none unless leading)
+        except Exception as err:
+            log.warning("ladder timer not rebuilt: %s (the lease poll still reconciles)", err)
 
     def emit(self, kind: str, data: dict[str, Any]) -> None:
         if self.on_event is not None:
@@ -123,7 +151,7 @@ class Reconciler:
         # owed side effects first: an announcement a dead replica owed is posted before any page,
         # so the pages go into its thread
         await self.owed.carry_out_due(lambda: self.leading)
-        due = await self.store.due(now())
+        due = await self.store.due(self.clock.now())
         for inc in due["announce"]:
             if self.leading:
                 await self._announce(inc)
@@ -139,7 +167,7 @@ class Reconciler:
         for inc in due["step"]:
             if self.leading:
                 await self._advance(inc, timed=True)
-        for key in await self.outbox.due(now()):
+        for key in await self.outbox.due(self.clock.now()):
             if self.leading:
                 self.delivery.start(key)
         for duty in self.leader_duties:
@@ -154,15 +182,19 @@ class Reconciler:
         step = inc.next_step
         if inc.escalation_id is None or step >= len(inc.ladder):
             return None
-        following = now() + timedelta(seconds=inc.ladder[step + 1].delay_s) if step + 1 < len(inc.ladder) else None
+        following = (
+            self.clock.now() + timedelta(seconds=inc.ladder[step + 1].delay_s) if step + 1 < len(inc.ladder) else None
+        )
         warn = self.cfg.manager_warning_s
         phone_next = following is not None and inc.ladder[step + 1].via == "pager" and warn > 0
-        warn_at = max(now(), following - timedelta(seconds=warn)) if following is not None and phone_next else None
+        warn_at = (
+            max(self.clock.now(), following - timedelta(seconds=warn)) if following is not None and phone_next else None
+        )
         new = await self.store.advance(inc.id, inc.escalation_id, step, following, warn_at)
         if new is None:
             return None
         if timed and inc.next_due_at is not None:
-            self.emit("fired", {"lateness_s": max(0.0, (now() - inc.next_due_at).total_seconds())})
+            self.emit("fired", {"lateness_s": max(0.0, (self.clock.now() - inc.next_due_at).total_seconds())})
         if self._runs:
             self.delivery.start(PageKey(inc.id, inc.escalation_id, step))
         else:
@@ -197,21 +229,20 @@ class Reconciler:
         if inc.acked_at is None:
             return
         step = min(inc.next_step, len(inc.ladder) - 1)
-        new = await self.store.retrigger(inc.id, inc.acked_at, uuid.uuid4().hex, step)
+        line = ":rotating_light: acknowledged but not resolved in time: escalation resumes"
+        new = await self.store.retrigger(inc.id, inc.acked_at, uuid.uuid4().hex, step, line, self.owed.lease_s)
         if new is None:
             return
-        await self._safely(
-            self.notifier.say(new, ":rotating_light: acknowledged but not resolved in time: escalation resumes")
-        )
+        await self.owed.carry_out_change(new, said=line)
         await self._advance(new)
 
     async def _remind(self, inc: Incident) -> None:
         if inc.remind_at is None or inc.acked_at is None:
             return
-        new = await self.store.remind(inc.id, inc.remind_at, now() + timedelta(seconds=self.cfg.reminder_s))
+        new = await self.store.remind(inc.id, inc.remind_at, self.clock.now() + timedelta(seconds=self.cfg.reminder_s))
         if new is None:
             return
-        hours = (now() - inc.acked_at).total_seconds() / 3600
+        hours = (self.clock.now() - inc.acked_at).total_seconds() / 3600
         await self.store.log(inc.id, "alp", TimelineKind.REMINDER, f"still acknowledged after {hours:.1f}h")
         await self._safely(
             self.notifier.say(
@@ -232,10 +263,15 @@ class Reconciler:
         await self._safely(self.notifier.say(inc, f":telephone_receiver: Next page: {text}"))
 
     async def _refresh(self, inc: Incident) -> None:
+        """`_show_newest`, its failure logged (the message shows it at the next change)."""
+        await self._safely(self._show_newest(inc))
+
+    async def _show_newest(self, inc: Incident) -> None:
         """Update the announcement until it shows the newest state: another replica may change the
-        incident while this one renders, and the last update must not be a stale one."""
+        incident while this one renders, and the last update must not be a stale one. Raises when
+        Slack or the store fails (an owed update is then retried)."""
         for _ in range(5):
-            await self._safely(self.notifier.refresh(inc))
+            await self.notifier.refresh(inc)
             latest = await self.store.get(inc.id)
             if latest is None or latest.version == inc.version:
                 return

@@ -13,12 +13,16 @@ import re
 from datetime import date, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _TURN = re.compile(r"([1-9][0-9]{0,3})([hdw])")
 _HHMM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 _UNIT_HOURS = {"h": 1, "d": 24, "w": 24 * 7}
+# A Slack user id: U (or W, Enterprise Grid) then letters and digits, at least one digit; Slack
+# gives no length (old workspaces' ids are short). The digit keeps words like UTC or WORK out.
+USER_ID = r"[UW](?=[A-Z0-9]*[0-9])[A-Z0-9]{2,20}"
+SLACK_USER_ID = re.compile(USER_ID)
 
 
 def parse_turn(text: str) -> timedelta:
@@ -50,6 +54,8 @@ def parse_hours(text: str) -> tuple[time, time]:
 class Layer(BaseModel):
     """One rotation: `users` take turns of length `turn`, handing off at `handoff` local time; the
     first user's turn starts on `start` at `handoff`. `days`/`hours` restrict it (local time)."""
+
+    model_config = ConfigDict(extra="forbid")  # a mistyped key is refused, never ignored
 
     users: list[str] = Field(description="Slack user ids (U…/W…), in turn order")
     turn: str = Field("1w", description="Turn length: 12h, 1d, 1w, …")
@@ -113,6 +119,8 @@ class Layer(BaseModel):
 class Schedule(BaseModel):
     """One on-call schedule (DESIGN.md, "on-call schedules")."""
 
+    model_config = ConfigDict(extra="forbid")  # a mistyped key is refused, never ignored
+
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="e.g. devops, platform")
     time_zone: str = Field("UTC", description="IANA zone of handoffs and restrictions, e.g. Europe/Berlin")
     group: str | None = Field(None, description="Slack user-group id (S…) kept equal to who is on call")
@@ -152,6 +160,8 @@ class Schedule(BaseModel):
 
 class OncallSettings(BaseModel):
     """`[oncall]`: the schedules, the feed's token, and how often a calendar is read again."""
+
+    model_config = ConfigDict(extra="forbid")  # a mistyped key is refused, never ignored
 
     schedules: list[Schedule] = Field(default_factory=list)
     feed_token: SecretStr | None = Field(None, description="ALP_ONCALL__FEED_TOKEN: secret of GET /oncall/<name>.ics")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -25,6 +26,7 @@ from escalation.state.db import Database, aware, now
 from escalation.state.schema import oncall_handoffs as t
 
 LOOK_BACK = timedelta(days=60)
+log = logging.getLogger(__name__)
 
 
 class GroupRefused(Exception):
@@ -45,13 +47,15 @@ class Groups(Protocol):
 
 @dataclass(frozen=True)
 class SyncResult:
-    """What one sync did: `status` is set, same, skipped (claimed elsewhere), gap, refused, failed."""
+    """What one sync did: `status` is set, same, skipped (claimed elsewhere), drift (a hand edit put
+    back between handoffs), gap, refused, failed. `drifted`: the group had been edited by hand."""
 
     schedule: str
     group: str
     status: str
     text: str
     users: tuple[str, ...] = ()
+    drifted: bool = False
 
 
 def sync_key(users: tuple[str, ...], follows: str) -> str:
@@ -108,20 +112,32 @@ class GroupSync:
 
         await asyncio.wait_for(update(), self.timeout_s)
 
-    async def _latest(self, schedule: str) -> tuple[datetime, str, tuple[str, ...]] | None:
-        """The newest sync row of `schedule`: (shift start, kind, people)."""
+    async def _latest(self, schedule: str) -> tuple[datetime, str, tuple[str, ...], datetime | None] | None:
+        """The newest sync row of `schedule`: (shift start, kind, people, when it was done or None)."""
 
-        async def select() -> tuple[datetime, str, tuple[str, ...]] | None:
+        async def select() -> tuple[datetime, str, tuple[str, ...], datetime | None] | None:
             async with self.db.engine.connect() as conn:
                 row = (
                     await conn.execute(
-                        sa.select(t.c.at, t.c.kind, t.c.users)
+                        sa.select(t.c.at, t.c.kind, t.c.users, t.c.done_at)
                         .where(t.c.schedule == schedule, t.c.kind.like("sync:%"))
                         .order_by(t.c.claimed_at.desc())
                         .limit(1)
                     )
                 ).first()
-            return None if row is None else (aware(row.at) or now(), row.kind, tuple(row.users))
+            return None if row is None else (aware(row.at) or now(), row.kind, tuple(row.users), aware(row.done_at))
+
+        return await asyncio.wait_for(select(), self.timeout_s)
+
+    async def previous(self, schedule: str, kind: str, before: datetime) -> datetime | None:
+        """The newest instant before `before` at which side effect `kind` of `schedule` was claimed."""
+
+        async def select() -> datetime | None:
+            async with self.db.engine.connect() as conn:
+                found = await conn.execute(
+                    sa.select(sa.func.max(t.c.at)).where(t.c.schedule == schedule, t.c.kind == kind, t.c.at < before)
+                )
+                return aware(found.scalar_one_or_none())
 
         return await asyncio.wait_for(select(), self.timeout_s)
 
@@ -154,13 +170,88 @@ class GroupSync:
         since, users = await current_shift(self.directory, schedule, at)
         latest = await self._latest(schedule.name)
         if latest is not None and latest[0] == since and latest[2] == users:
-            return SyncResult(schedule.name, group, "skipped", "already done by this or another replica", users)
+            drifted = await self.drift(schedule, group, since, users, latest[3])
+            return drifted or SyncResult(
+                schedule.name, group, "skipped", "already done by this or another replica", users
+            )
         kind = sync_key(users, f"{latest[0].isoformat()}/{latest[1]}" if latest else "")
         if not await self.claim(schedule.name, since, kind, users):
             return SyncResult(schedule.name, group, "skipped", "already done by this or another replica", users)
         result = await self._apply(schedule, group, since, users)
         await self.done(schedule.name, since, kind, f"{result.status}: {result.text}")
         return result
+
+    async def drift(
+        self, schedule: Schedule, group: str, since: datetime, users: tuple[str, ...], synced: datetime | None
+    ) -> SyncResult | None:
+        """Between handoffs: a group that no longer holds the people on call (edited by hand) is put
+        back, once per drift across replicas (claimed as kind `drift:…`, keyed by the members seen and
+        the drift before it; a replica that read the members before another one put them back finds
+        that drift and leaves it); None when the group is in step (or cannot be read)."""
+        if not group or not users:
+            return None
+        read_at = now()
+        if synced is None or synced > read_at:
+            return None  # the shift's sync is still under way (another replica is setting the group)
+        try:
+            members = await self.groups.members(group)
+        except Exception as err:  # the next sync says why; a read that fails is no drift
+            log.debug("members of %s: %s", group, err)
+            return None
+        if sorted(members) == sorted(users):
+            return None
+        latest = await self._latest_drift(schedule.name, since)
+        if latest is not None and sorted(latest[1]) == sorted(members) and (latest[2] is None or latest[2] > read_at):
+            return None  # the drift another replica is putting back (or did, after this read)
+        kind = (
+            "drift:"
+            + hashlib.sha256(f"{','.join(sorted(members))}|{latest[0] if latest else ''}".encode()).hexdigest()[:8]
+        )
+        if not await self.claim(schedule.name, since, kind, tuple(members)):
+            return None
+        try:
+            await self.groups.set(group, list(users))
+            result = SyncResult(
+                schedule.name,
+                group,
+                "drift",
+                f"drift: <!subteam^{group}> was edited by hand to {_who(tuple(members))}; put back to {_who(users)}, "
+                "who the schedule has on call (change the schedule or make an override instead)",
+                users,
+                drifted=True,
+            )
+        except GroupRefused as err:
+            result = SyncResult(
+                schedule.name,
+                group,
+                "refused",
+                f"drift seen ({_who(tuple(members))}), not put back: {err.error}: {err}",
+                users,
+                True,
+            )
+        except Exception as err:
+            result = SyncResult(
+                schedule.name, group, "failed", f"drift seen, not put back: {type(err).__name__}: {err}", users, True
+            )
+        await self.done(schedule.name, since, kind, f"{result.status}: {result.text}")
+        return result
+
+    async def _latest_drift(self, schedule: str, since: datetime) -> tuple[str, list[str], datetime | None] | None:
+        """The newest drift row of this shift: (kind, members seen, when it was put back or None)."""
+
+        async def select() -> tuple[str, list[str], datetime | None] | None:
+            async with self.db.engine.connect() as conn:
+                row = (
+                    await conn.execute(
+                        sa.select(t.c.kind, t.c.users, t.c.done_at)
+                        .where(t.c.schedule == schedule, t.c.at == since, t.c.kind.like("drift:%"))
+                        .order_by(t.c.claimed_at.desc())
+                        .limit(1)
+                    )
+                ).first()
+            return None if row is None else (row.kind, list(row.users), aware(row.done_at))
+
+        return await asyncio.wait_for(select(), self.timeout_s)
 
     async def _apply(self, schedule: Schedule, group: str, since: datetime, users: tuple[str, ...]) -> SyncResult:
         if not users:  # Slack keeps at least one member: the group stays, the gap is said
@@ -181,7 +272,7 @@ class GroupSync:
         text = f"set to {_who(users)} (was {_who(tuple(members))})"
         if drift:
             text += f"; drift: edited by hand since alp set it to {_who(previous or ())}"
-        return SyncResult(schedule.name, group, "set", text, users)
+        return SyncResult(schedule.name, group, "set", text, users, drift)
 
     async def sync_all(self, at: datetime | None = None) -> list[SyncResult]:
         out = []

@@ -21,10 +21,11 @@ import icalendar
 import recurring_ical_events
 import x_wr_timezone
 
+from escalation.oncall.config import USER_ID
 from escalation.oncall.rotation import Shift
 
 PRODID = "-//alp//on-call schedules//EN"
-SLACK_ID = re.compile(r"\b[UW][A-Z0-9]{6,}\b")
+SLACK_ID = re.compile(rf"\b{USER_ID}\b")  # the one rule (escalation.oncall.config)
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 HANDLE = re.compile(r"@([a-z0-9][a-z0-9._-]*)", re.IGNORECASE)
 

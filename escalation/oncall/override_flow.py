@@ -13,14 +13,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from escalation.oncall.config import SLACK_USER_ID
 from escalation.oncall.directory import CalendarUnavailable, Directory
 from escalation.oncall.overrides import OverrideStore
 from escalation.oncall.rotation import Shift
 from escalation.oncall.shifts import Override, final_shifts, layer_shifts
 from escalation.state.audit import AuditLog
+from escalation.state.db import now
 
 ACTION = "oncall-override"
 MAX_SPAN = timedelta(days=90)
@@ -36,6 +38,10 @@ class OverrideAsk:
     end: datetime
     requester: str
     reason: str = ""
+
+    def __post_init__(self) -> None:  # absolute UTC instants, whatever offset they were typed with
+        object.__setattr__(self, "start", self.start.astimezone(UTC))
+        object.__setattr__(self, "end", self.end.astimezone(UTC))
 
     def as_dict(self) -> dict[str, str]:
         return {
@@ -68,6 +74,7 @@ class Preview:
     losers: dict[str, list[tuple[datetime, datetime]]] = field(default_factory=dict)
     gap_hours: float = 0.0  # hours of the span nobody covered before (the override fills them)
     refusal: str | None = None
+    unseen: bool = False  # refused because who is on call then could not be seen (a calendar)
 
     @property
     def hours(self) -> float:
@@ -76,6 +83,15 @@ class Preview:
     @property
     def involved(self) -> set[str]:
         return {self.ask.user, *self.losers}
+
+
+@dataclass(frozen=True)
+class Undone:
+    """An undo's answer: `done`, or refused (`unseen`: because coverage could not be seen), in `text`."""
+
+    done: bool
+    text: str
+    unseen: bool = False
 
 
 def dst_switches(zone: ZoneInfo, start: datetime, end: datetime) -> list[tuple[datetime, timedelta]]:
@@ -108,6 +124,7 @@ async def preview(directory: Directory, ask: OverrideAsk) -> Preview:
         before, _ = await directory.shifts(ask.schedule, ask.start, ask.end)
     except CalendarUnavailable as err:
         p.refusal = f"who is on call then is unknown, so the change cannot be shown: {err}"
+        p.unseen = True
         return p
     for sh in before:
         if not sh.users:
@@ -116,6 +133,21 @@ async def preview(directory: Directory, ask: OverrideAsk) -> Preview:
             if u != ask.user:
                 p.losers.setdefault(u, []).append((sh.start, sh.end))
     return p
+
+
+def utc_span(start: datetime, end: datetime) -> str:
+    """`2027-03-13 14:00-2027-03-15 13:00 UTC`: the instants in UTC, labelled so."""
+    a, b = start.astimezone(UTC), end.astimezone(UTC)
+    return f"{a:%Y-%m-%d %H:%M}-{b:%Y-%m-%d %H:%M} UTC"
+
+
+def person_refusal(user: str) -> str | None:
+    """None if `user` is a Slack user id (the one rule, escalation.oncall.config), else why not:
+    an override for nobody would be a hole in which nobody is paged."""
+    if SLACK_USER_ID.fullmatch(user):
+        return None
+    shown = f"`{user.strip()[:40]}`" if user.strip() else "nobody"
+    return f"an override needs the Slack user who covers (a user id like U012AB3CD), not {shown}"
 
 
 def authorization(p: Preview, clicker: str, admins: Sequence[str]) -> str | None:
@@ -170,7 +202,7 @@ async def apply(
     the override: the override, or the refusal in words."""
     p = await preview(directory, ask)
     schedule = directory.schedule(ask.schedule)
-    refusal = p.refusal or (None if admin else authorization(p, clicker, schedule.admins))
+    refusal = person_refusal(ask.user) or p.refusal or (None if admin else authorization(p, clicker, schedule.admins))
     params = {**ask.as_dict(), "by": clicker}
     if refusal:
         await audit.record(clicker, "refused", ACTION, params, refusal)
@@ -178,13 +210,13 @@ async def apply(
     o = await store.add(
         ask.schedule, ask.user, ask.start, ask.end, clicker, ",".join(sorted(p.losers)) or None, ask.reason
     )
-    losers = ", ".join(sorted(p.losers)) or "nobody (a gap)"
+    losers = ", ".join(sorted(p.losers)) or ("nobody (a gap)" if p.gap_hours else "nobody (their own hours)")
     await audit.record(
         clicker,
         "outcome",
         ACTION,
         {**params, "override": o.id},
-        f"done: {ask.user} covers {ask.schedule} {ask.start:%Y-%m-%d %H:%M}-{ask.end:%Y-%m-%d %H:%M} UTC "
+        f"done: {ask.user} covers {ask.schedule} {utc_span(ask.start, ask.end)} "
         f"for {losers} (override #{o.id}; undo: oncall undo {o.id})",
     )
     return o
@@ -192,46 +224,64 @@ async def apply(
 
 async def undo(
     directory: Directory, store: OverrideStore, audit: AuditLog, override_id: int, clicker: str, admin: bool = False
-) -> str:
-    """Undo override `override_id`: the people involved or an admin; refused if it would leave a gap."""
+) -> Undone:
+    """Undo override `override_id`: the people involved or an admin; refused for an override that is
+    over, and if it would leave the hours still to come uncovered (the gap named)."""
     found = await store.get(override_id)
     if found is None:
-        return f"no override #{override_id}"
+        return Undone(False, f"no override #{override_id}")
     o, cancelled_by = found
     if cancelled_by is not None:
         by = f"<@{cancelled_by}>" if cancelled_by[:1] in ("U", "W") and " " not in cancelled_by else cancelled_by
-        return f"override #{override_id} was already undone by {by}"
+        return Undone(False, f"override #{override_id} was already undone by {by}")
     schedule = directory.schedule(o.schedule)
     involved = {o.user, o.created_by, *(o.replaces or "").split(",")} - {""}
     params = {"override": override_id, "schedule": o.schedule, "user": o.user, "by": clicker}
     if not admin and clicker not in involved and clicker not in schedule.admins:
         why = f"only the people involved ({', '.join(f'<@{u}>' for u in sorted(involved))}) or an admin may undo it"
         await audit.record(clicker, "refused", ACTION + "-undo", params, why)
-        return why
-    reading = await directory.read(o.start, o.end, o.schedule)
+        return Undone(False, why)
+    start = max(o.start, now())
+    if start >= o.end:  # what is over stays as it happened (the record and the audit agree)
+        return Undone(
+            False,
+            f"override #{override_id} is over (it ended {o.end.astimezone(UTC):%Y-%m-%d %H:%M} UTC): history is not undone",
+        )
+    reading = await directory.read(start, o.end, o.schedule)
     try:
-        without = await asyncio.to_thread(_without, directory, o, [x for x in reading.overrides if x.id != o.id])
+        opened = await asyncio.to_thread(_opened, directory, o, list(reading.overrides), start)
     except CalendarUnavailable as err:
-        return f"undoing #{override_id} is refused while its schedule's coverage is unknown: {err}"
-    gaps = [s for s in without if not s.users]
-    if gaps:
-        g = gaps[0]
-        why = f"undoing #{override_id} would leave nobody on call {g.start:%Y-%m-%d %H:%M}-{g.end:%Y-%m-%d %H:%M} UTC"
+        return Undone(
+            False, f"undoing #{override_id} is refused while its schedule's coverage is unknown: {err}", unseen=True
+        )
+    if opened:
+        g = opened[0]
+        why = f"undoing #{override_id} would leave nobody on call {utc_span(g.start, g.end)}"
         await audit.record(clicker, "refused", ACTION + "-undo", params, why)
-        return why
+        return Undone(False, why)
     if await store.cancel(override_id, clicker) is None:
-        return f"override #{override_id} was undone meanwhile"
+        return Undone(False, f"override #{override_id} was undone meanwhile")
     await audit.record(clicker, "outcome", ACTION + "-undo", params, f"done: override #{override_id} undone")
-    return f"override #{override_id} undone: <@{o.user}> no longer covers `{o.schedule}` then"
+    return Undone(True, f"override #{override_id} undone: <@{o.user}> no longer covers `{o.schedule}` then")
 
 
-def _without(directory: Directory, o: Override, others: list[Override]) -> list[Shift]:
-    """The final shifts over `o`'s span with the other overrides but not `o`."""
+def _opened(directory: Directory, o: Override, overrides: list[Override], start: datetime) -> list[Shift]:
+    """The spans of [start, o.end) where someone is on call with `o` and nobody without it: the gaps
+    undoing `o` would open (gaps that are there either way are not its doing)."""
     schedule = directory.schedule(o.schedule)
     if schedule.layers:
-        layers = layer_shifts(schedule, o.start, o.end)
+        layers = layer_shifts(schedule, start, o.end)
     elif directory.calendars is not None:
-        layers = [list(directory.calendars(schedule, o.start, o.end))]
+        layers = [list(directory.calendars(schedule, start, o.end))]
     else:
         layers = []
-    return final_shifts(layers, others, o.start, o.end)
+    with_o = final_shifts(layers, overrides, start, o.end)
+    without = final_shifts(layers, [x for x in overrides if x.id != o.id], start, o.end)
+    covered = [(s.start, s.end) for s in with_o if s.users]
+    out: list[Shift] = []
+    for gap in (s for s in without if not s.users):
+        for a, b in covered:
+            lo, hi = max(a, gap.start), min(b, gap.end)
+            if lo < hi:
+                out.append(Shift(lo, hi, (), "gap"))
+    return out

@@ -67,8 +67,8 @@ def _piece(
 ) -> Shift:
     over = [o for o in overrides if o.start <= s and o.end >= e]
     if over:
-        top = max(over, key=lambda o: o.id)
-        return Shift(s, e, (top.user,), f"override {top.id}")
+        top = max(over, key=lambda o: o.id)  # a row without a person (stored before apply refused it) is a gap
+        return Shift(s, e, (top.user,) if top.user.strip() else (), f"override {top.id}")
     for i in range(len(layers) - 1, -1, -1):
         shifts = layers[i]
         while pos[i] < len(shifts) and shifts[pos[i]].end <= s:

@@ -3,6 +3,7 @@
 The data is the contract's shape (DESIGN.md, "on-call schedules"): `data.schedules[]`, each with
 `name`, `on_call` (Slack user ids), `until` (ISO8601, UTC; null: no change within the horizon
 looked at) and `next` {`on_call`, `at`}; added: `time_zone`, `group`, `source`, `note`, `error`.
+`oncall week` gives `week_data`'s shape (each schedule's `shifts`).
 The words show times in the asker's zone (Slack's `users.info` `tz`; the terminal's: UTC).
 """
 
@@ -78,26 +79,52 @@ def oncall_words(data: dict[str, Any], zone: ZoneInfo | None) -> str:
     return "\n".join([head, *lines]) if lines else "No on-call schedules are configured ([[oncall.schedules]])."
 
 
-async def week_words(directory: Directory, at: datetime, schedule: str | None, zone: ZoneInfo | None) -> str:
-    """The final shifts of the 7 days from `at`, one line each, per schedule (UnknownSchedule for a
-    name that is not configured); times in `zone`, else each schedule's own."""
+async def week_data(directory: Directory, at: datetime, schedule: str | None = None) -> dict[str, Any]:
+    """The final shifts of the seven local days from `at`: {"at", "schedules": [{"name", "time_zone",
+    "from", "to", "shifts": [{"start", "end", "on_call", "source"}], "note", "error"}]} (ISO8601, UTC;
+    `on_call` [] is a gap; `shifts` null and `error` set when coverage is unknown). UnknownSchedule
+    for a name that is not configured."""
     names = [directory.schedule(schedule).name] if schedule else [s.name for s in directory.settings.schedules]
-    out: list[str] = []
+    out: list[dict[str, Any]] = []
     for name in names:
-        local = zone or ZoneInfo(directory.schedule(name).time_zone)
+        sched = directory.schedule(name)
+        end = to_utc(to_local(at, sched.zone) + timedelta(days=7), sched.zone)  # seven local days, whatever DST does
+        entry: dict[str, Any] = {
+            "name": name,
+            "time_zone": sched.time_zone,
+            "from": at.isoformat(),
+            "to": end.isoformat(),
+        }
         try:
-            sched_zone = directory.schedule(name).zone  # seven local days, whatever DST does
-            end = to_utc(to_local(at, sched_zone) + timedelta(days=7), sched_zone)
             shifts, reading = await directory.shifts(name, at, end)
         except CalendarUnavailable as err:
-            out.append(f"*{name}*: coverage UNKNOWN: {err}")
+            out.append({**entry, "shifts": None, "note": "", "error": str(err)})
             continue
-        out.append(f"*{name}* ({local.key}), the week from {at.astimezone(local):%a %d %b %H:%M %Z}:")
-        for sh in shifts:
-            a, b = sh.start.astimezone(local), sh.end.astimezone(local)
-            who = ", ".join(f"<@{u}>" for u in sh.users) or "*nobody* (a gap)"
-            src = f" ({sh.source})" if sh.source.startswith("override") else ""
-            out.append(f"  {a:%a %d %b %H:%M} - {b:%a %d %b %H:%M %Z} ({round(sh.hours, 1):g} h): {who}{src}")
-        if reading.note:
-            out.append(f"  :warning: {reading.note}")
+        rows = [
+            {"start": sh.start.isoformat(), "end": sh.end.isoformat(), "on_call": list(sh.users), "source": sh.source}
+            for sh in shifts
+        ]
+        out.append({**entry, "shifts": rows, "note": reading.note, "error": None})
+    return {"at": at.isoformat(), "schedules": out}
+
+
+def week_words(data: dict[str, Any], zone: ZoneInfo | None) -> str:
+    """`week_data` one shift a line, per schedule; times in `zone`, else each schedule's own."""
+    at = datetime.fromisoformat(data["at"])
+    out: list[str] = []
+    for s in data["schedules"]:
+        local = zone or ZoneInfo(s["time_zone"])
+        if s["error"]:
+            out.append(f"*{s['name']}*: coverage UNKNOWN: {s['error']}")
+            continue
+        out.append(f"*{s['name']}* ({local.key}), the week from {at.astimezone(local):%a %d %b %H:%M %Z}:")
+        for sh in s["shifts"]:
+            start, end = datetime.fromisoformat(sh["start"]), datetime.fromisoformat(sh["end"])
+            hours = (end - start).total_seconds() / 3600  # real hours (one zone's wall clock would hide DST)
+            a, b = start.astimezone(local), end.astimezone(local)
+            who = ", ".join(f"<@{u}>" for u in sh["on_call"]) or "*nobody* (a gap)"
+            src = f" ({sh['source']})" if sh["source"].startswith("override") else ""
+            out.append(f"  {a:%a %d %b %H:%M} - {b:%a %d %b %H:%M %Z} ({round(hours, 1):g} h): {who}{src}")
+        if s["note"]:
+            out.append(f"  :warning: {s['note']}")
     return "\n".join(out) or "No on-call schedules are configured ([[oncall.schedules]])."

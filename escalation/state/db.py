@@ -24,6 +24,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -84,23 +86,40 @@ def aware(value: datetime | None) -> datetime | None:
     return value
 
 
+class MigrationFailed(Exception):
+    """The migrations at start failed and were rolled back as a whole: the schema is still at
+    `revision` (every revision runs in the one transaction, DDL included: PostgreSQL's and SQLite's
+    DDL are transactional), so a process killed or refused midway leaves no half-migrated schema."""
+
+    def __init__(self, revision: str, head: str, cause: sa.exc.SQLAlchemyError) -> None:
+        super().__init__(f"migrating {revision} -> {head}: {cause}")
+        self.revision, self.head, self.cause = revision, head, cause
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision. A database made by `create_all` before migrations
-    existed is stamped 0001 first. On PostgreSQL an advisory lock keeps replicas starting together
-    from migrating at once."""
+    """Bring the schema to the newest revision, all revisions in one transaction. A database made by
+    `create_all` before migrations existed is stamped 0001 first. On PostgreSQL an advisory lock
+    keeps replicas starting together from migrating at once. Raises `MigrationFailed`."""
     key = engine.url.render_as_string(hide_password=False)
     if key in _MIGRATED:
         return
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(7367012)"))
-        inspector = sa.inspect(conn)
-        cfg.attributes["connection"] = conn
-        if inspector.has_table("alp_incidents") and not inspector.has_table("alp_schema_version"):
-            command.stamp(cfg, "0001")
-        command.upgrade(cfg, "head")
+    head = str(ScriptDirectory.from_config(cfg).get_current_head())
+    revision = "none"
+    try:
+        with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(7367012)"))
+            inspector = sa.inspect(conn)
+            cfg.attributes["connection"] = conn
+            if inspector.has_table("alp_incidents") and not inspector.has_table("alp_schema_version"):
+                command.stamp(cfg, "0001")
+            context = MigrationContext.configure(conn, opts={"version_table": "alp_schema_version"})
+            revision = context.get_current_revision() or "none"
+            command.upgrade(cfg, "head")
+    except sa.exc.SQLAlchemyError as err:
+        raise MigrationFailed(revision, head, err) from err
     _MIGRATED.add(key)
 
 
@@ -134,13 +153,22 @@ class StateStoreError(BackendError):
     `backend` is "PostgreSQL" or "SQLite"; `str()` says it is alp's state store, where, and why."""
 
 
-def state_store_error(err: sa.exc.SQLAlchemyError, state_url: str, operation: str = "open") -> StateStoreError:
-    """The StateStoreError for a SQLAlchemy (driver) error met on the state store; no password in it."""
+def _timed_out(err: MigrationFailed) -> bool:
+    """The migration met a statement or lock timeout (PostgreSQL's 57014 or 55P03): it waited on a
+    lock another session holds (an open transaction on its tables, another replica migrating)."""
+    return getattr(getattr(err.cause, "orig", None), "sqlstate", None) in ("57014", "55P03")
+
+
+def state_store_error(
+    err: sa.exc.SQLAlchemyError, state_url: str, operation: str = "open", after: str = ""
+) -> StateStoreError:
+    """The StateStoreError for a SQLAlchemy (driver) error met on the state store; no password in
+    it; `after`: said after the reason."""
     url = sa.engine.make_url(sqlalchemy_url(state_url))
     backend = "PostgreSQL" if url.get_backend_name() == "postgresql" else url.get_backend_name().capitalize()
     where = f"{url.host}:{url.port or 5432}/{url.database}" if url.host else str(url.database)
     reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
-    message = f"alp's state store ({backend} at {where}, ALP_STATE_URL) could not {operation}: {reason}"
+    message = f"alp's state store ({backend} at {where}, ALP_STATE_URL) could not {operation}: {reason}{after}"
     return StateStoreError(backend, operation, reason, message)
 
 
@@ -170,6 +198,13 @@ class Database:
             serialised_writes(sync_engine)
         try:
             migrate(sync_engine)
+        except MigrationFailed as err:
+            limit = f"ALP_STATE__MIGRATION_TIMEOUT_S={limits.migration_timeout_s:g}s"
+            within = f" within {limit} (a lock held by another session, or a long statement)" if _timed_out(err) else ""
+            doing = f"migrate its schema from revision {err.revision} to {err.head}{within}"
+            raise state_store_error(
+                err.cause, state_url, doing, f"; nothing was changed, it is still at revision {err.revision}"
+            ) from None
         except sa.exc.SQLAlchemyError as err:
             raise state_store_error(err, state_url, "be opened") from None
         finally:

@@ -23,9 +23,15 @@ class StateRequestLog:
     """Requests as typed `ActionRequest`s, each move one conditional UPDATE; audit rows tied to
     the open incident of their channel."""
 
-    def __init__(self, store: Store, on_engaged: Engaged | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        on_engaged: Engaged | None = None,
+        on_verdict: Callable[[int], Awaitable[None]] | None = None,
+    ) -> None:
         self.store = store
         self.on_engaged = on_engaged  # the bot's Escalator.engaged: a remediation that ran acknowledges
+        self.on_verdict = on_verdict  # the bot's Escalator.verdict_recorded: the re-check after it updates messages
         self.requests = RequestTable(store.db)
         self.audit_log = AuditLog(store.db)
 
@@ -92,6 +98,8 @@ class StateRequestLog:
         if inc is None:
             return
         await self.store.log(inc.id, actor, kind, text, data)
+        if self.on_verdict is not None and kind == TimelineKind.CHECK:
+            await self.on_verdict(inc.id)
         if self.on_engaged is not None and kind == TimelineKind.ACTION and data.get("ok"):
             await self.on_engaged(inc.id, actor, f"by confirming {text.partition(':')[0]}")
 

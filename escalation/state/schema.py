@@ -198,7 +198,7 @@ effects = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("incident_id", sa.Integer, nullable=False),
-    sa.Column("kind", sa.String(24), nullable=False),  # announce, checklist
+    sa.Column("kind", sa.String(24), nullable=False),  # announce, checklist, update, say
     sa.Column("status", sa.String(16), nullable=False),  # pending, done
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("next_attempt_at", TS, nullable=False),
@@ -206,5 +206,8 @@ effects = sa.Table(
     sa.Column("error", sa.Text),
     sa.Column("created_at", TS, nullable=False),
     sa.Column("done_at", TS),
-    sa.UniqueConstraint("incident_id", "kind"),  # owed once per incident
+    # added by migration 0009: the change that owes it ("v<version>"; "" once per incident), the line to post
+    sa.Column("occasion", sa.String(32), nullable=False, server_default=""),
+    sa.Column("text", sa.Text),
+    sa.UniqueConstraint("incident_id", "kind", "occasion", name="uq_alp_effects_incident_kind_occasion"),
 )

@@ -16,10 +16,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from escalation.model import Incident, IncidentStatus, PagerEvent, Priority, Step, TimelineKind
 from escalation.state.db import Database, aware, migrate, now, sqlalchemy_url
-from escalation.state.effects import Kind, owe
+from escalation.state.effects import Kind, changed, owe
 from escalation.state.incident_reads import IncidentReads
 from escalation.state.outbox import insert_page
 from escalation.state.rows import incident_of as _incident
@@ -54,7 +56,7 @@ class Store(IncidentReads):
         if the caller dies. `announcing` is kept for callers of the
         flag (`announced` is set, so the older reconciler path leaves it to the owed effect).
         `alert_episode`: the alert group episode that opened it is linked in the same transaction."""
-        opened = now()
+        opened = self.clock.now()
         async with self.engine.begin() as conn:
             row = (
                 (
@@ -108,27 +110,20 @@ class Store(IncidentReads):
         text: str,
         pager_event: str | None = None,
         owes: tuple[Kind, float] | None = None,
+        updated_s: float | None = None,
+        line: str | None = None,
         **values: Any,
     ) -> Incident | None:
         """One conditional UPDATE plus its timeline entry, in one transaction; the new incident,
         or None when the condition no longer held. `pager_event` (acknowledge, resolve): the pager
         alerts of the incident's pages owe that event, queued in the same transaction; `owes`: the
-        side effect the change owes (escalation/state/effects.py), recorded in it too."""
+        side effect owed once per incident (escalation/state/effects.py), recorded in it too;
+        `updated_s`: the change owes the message's update, and `line` a line in the thread, both
+        held by the caller for that many seconds (`Effect(..., 1, changed(new.version))`)."""
         from escalation.state.outbox import queue_followups
 
         async with self.engine.begin() as conn:
-            row = (
-                (
-                    await conn.execute(
-                        incidents.update()
-                        .where(incidents.c.id == incident_id, where)
-                        .values(version=incidents.c.version + 1, **values)
-                        .returning(*incidents.c)
-                    )
-                )
-                .mappings()
-                .first()
-            )
+            row = await _update(conn, incident_id, where, version=incidents.c.version + 1, **values)
             if row is None:
                 return None
             await add_entry(conn, incident_id, actor, kind, text)
@@ -137,14 +132,27 @@ class Store(IncidentReads):
                 await queue_followups(conn, incident_id, pager_event, pager_steps)
             if owes is not None:
                 await owe(conn, incident_id, *owes)
+            if updated_s is not None:
+                await owe(conn, incident_id, Kind.UPDATE, updated_s, changed(row["version"]))
+                if line is not None:
+                    await owe(conn, incident_id, Kind.SAY, updated_s, changed(row["version"]), line)
         return _incident(row)
 
     async def acknowledge(
-        self, incident_id: int, user: str, ack_timeout_s: float, reminder_s: float, how: str = ""
+        self,
+        incident_id: int,
+        user: str,
+        ack_timeout_s: float,
+        reminder_s: float,
+        how: str = "",
+        line: str | None = None,
+        held_s: float = 30.0,
     ) -> Incident | None:
         """Triggered -> acknowledged; the ladder stops, the ack timeout and first reminder are set.
-        `how`: what counted as the acknowledgement when it was not the button ("by confirming restart …")."""
-        at = now()
+        `how`: what counted as the acknowledgement when it was not the button ("by confirming restart …").
+        Owed in the same transaction: the pager's acknowledge, the message's update and `line` in
+        the thread, the last two held by the caller for `held_s` seconds."""
+        at = self.clock.now()
         return await self._transition(
             incident_id,
             incidents.c.status == IncidentStatus.TRIGGERED.value,
@@ -152,6 +160,8 @@ class Store(IncidentReads):
             TimelineKind.ACK,
             f"acknowledged{' ' + how if how else ''}; escalation stopped",
             pager_event=PagerEvent.ACKNOWLEDGE.value,
+            updated_s=held_s,
+            line=line,
             status=IncidentStatus.ACKNOWLEDGED.value,
             acked_by=user,
             acked_at=at,
@@ -162,8 +172,8 @@ class Store(IncidentReads):
         )
 
     async def resolve(self, incident_id: int, user: str, held_s: float = 30.0) -> Incident | None:
-        """-> resolved; the recovery checklist is owed in the same transaction, its first attempt
-        held by the caller for `held_s` seconds."""
+        """-> resolved; the message's update and the recovery checklist are owed in the same
+        transaction, their first attempts held by the caller for `held_s` seconds."""
         return await self._transition(
             incident_id,
             incidents.c.status != IncidentStatus.RESOLVED.value,
@@ -172,49 +182,71 @@ class Store(IncidentReads):
             "resolved",
             pager_event=PagerEvent.RESOLVE.value,
             owes=(Kind.CHECKLIST, held_s),
+            updated_s=held_s,
             status=IncidentStatus.RESOLVED.value,
             resolved_by=user,
-            resolved_at=now(),
+            resolved_at=self.clock.now(),
             escalation_id=None,
             next_due_at=None,
             ack_due_at=None,
             remind_at=None,
         )
 
-    async def retrigger(self, incident_id: int, acked_at: datetime, escalation_id: str, step: int) -> Incident | None:
+    async def retrigger(
+        self,
+        incident_id: int,
+        acked_at: datetime,
+        escalation_id: str,
+        step: int,
+        line: str | None = None,
+        held_s: float = 30.0,
+    ) -> Incident | None:
         """Acknowledged too long without resolution: back to triggered with `step` due now.
-        Matches only the acknowledgement the timeout was set for (a newer ack makes it stale)."""
+        Matches only the acknowledgement the timeout was set for (a newer ack makes it stale).
+        Owes the message's update and `line` in the thread, held by the caller for `held_s` seconds."""
         return await self._transition(
             incident_id,
             sa.and_(
                 incidents.c.status == IncidentStatus.ACKNOWLEDGED.value,
                 incidents.c.acked_at == acked_at,
-                incidents.c.ack_due_at <= now(),
+                incidents.c.ack_due_at <= self.clock.now(),
             ),
             "alp",
             TimelineKind.RETRIGGER,
             "acknowledged but not resolved in time: escalation resumes",
+            updated_s=held_s,
+            line=line,
             **self._resumed(escalation_id, step),
         )
 
-    async def reopen(self, incident_id: int, version: int, escalation_id: str, step: int) -> Incident | None:
-        """Acknowledged -> triggered by hand (escalate now), only from the state the user saw."""
+    async def reopen(
+        self,
+        incident_id: int,
+        version: int,
+        escalation_id: str,
+        step: int,
+        line: str | None = None,
+        held_s: float = 30.0,
+    ) -> Incident | None:
+        """Acknowledged -> triggered by hand (escalate now), only from the state the user saw.
+        Owes the message's update and `line` in the thread, held by the caller for `held_s` seconds."""
         return await self._transition(
             incident_id,
             sa.and_(incidents.c.status == IncidentStatus.ACKNOWLEDGED.value, incidents.c.version == version),
             "alp",
             TimelineKind.RETRIGGER,
             "escalated while acknowledged",
+            updated_s=held_s,
+            line=line,
             **self._resumed(escalation_id, step),
         )
 
-    @staticmethod
-    def _resumed(escalation_id: str, step: int) -> dict[str, Any]:
+    def _resumed(self, escalation_id: str, step: int) -> dict[str, Any]:
         return {
             "status": IncidentStatus.TRIGGERED.value,
             "escalation_id": escalation_id,
             "next_step": step,
-            "next_due_at": now(),
+            "next_due_at": self.clock.now(),
             "ack_due_at": None,
             "remind_at": None,
         }
@@ -227,27 +259,18 @@ class Store(IncidentReads):
         thread warns of the next step (the manager's phone); kept in `remind_at` while triggered."""
 
         async with self.engine.begin() as conn:
-            row = (
-                (
-                    await conn.execute(
-                        incidents.update()
-                        .where(
-                            incidents.c.id == incident_id,
-                            incidents.c.escalation_id == escalation_id,
-                            incidents.c.status == IncidentStatus.TRIGGERED.value,
-                            incidents.c.next_step == step,
-                        )
-                        .values(
-                            next_step=step + 1,
-                            next_due_at=next_due_at,
-                            remind_at=warn_at,
-                            version=incidents.c.version + 1,
-                        )
-                        .returning(*incidents.c)
-                    )
-                )
-                .mappings()
-                .first()
+            row = await _update(
+                conn,
+                incident_id,
+                sa.and_(
+                    incidents.c.escalation_id == escalation_id,
+                    incidents.c.status == IncidentStatus.TRIGGERED.value,
+                    incidents.c.next_step == step,
+                ),
+                next_step=step + 1,
+                next_due_at=next_due_at,
+                remind_at=warn_at,
+                version=incidents.c.version + 1,
             )
             if row is None:
                 return None
@@ -264,21 +287,11 @@ class Store(IncidentReads):
         """Take the reminder due at `due` (once, whoever tries) and set the next one; on a triggered
         incident (`status`) it is the warning before the manager's phone, taken once (`next_at` None)."""
         async with self.engine.begin() as conn:
-            row = (
-                (
-                    await conn.execute(
-                        incidents.update()
-                        .where(
-                            incidents.c.id == incident_id,
-                            incidents.c.status == status.value,
-                            incidents.c.remind_at == due,
-                        )
-                        .values(remind_at=next_at)
-                        .returning(*incidents.c)
-                    )
-                )
-                .mappings()
-                .first()
+            row = await _update(
+                conn,
+                incident_id,
+                sa.and_(incidents.c.status == status.value, incidents.c.remind_at == due),
+                remind_at=next_at,
             )
         return _incident(row) if row else None
 
@@ -297,18 +310,7 @@ class Store(IncidentReads):
 
     async def set_message(self, incident_id: int, ts: str, channel: str) -> Incident | None:
         async with self.engine.begin() as conn:
-            row = (
-                (
-                    await conn.execute(
-                        incidents.update()
-                        .where(incidents.c.id == incident_id)
-                        .values(message_ts=ts, channel=channel)
-                        .returning(*incidents.c)
-                    )
-                )
-                .mappings()
-                .first()
-            )
+            row = await _update(conn, incident_id, sa.true(), message_ts=ts, channel=channel)
         return _incident(row) if row else None
 
     async def tick(self, incident_id: int, item: str, done: bool, user: str) -> bool:
@@ -332,6 +334,14 @@ class Store(IncidentReads):
     async def log(self, incident_id: int, actor: str, kind: str, text: str, data: dict[str, Any] | None = None) -> None:
         async with self.engine.begin() as conn:
             await add_entry(conn, incident_id, actor, kind, text, data)
+
+
+async def _update(conn: AsyncConnection, incident_id: int, where: Any, **values: Any) -> RowMapping | None:
+    """One conditional UPDATE of an incident: its new row, or None when `where` no longer held."""
+    result = await conn.execute(
+        incidents.update().where(incidents.c.id == incident_id, where).values(**values).returning(*incidents.c)
+    )
+    return result.mappings().first()
 
 
 __all__ = ["Database", "Store", "aware", "migrate", "now", "sqlalchemy_url"]

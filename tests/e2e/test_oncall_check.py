@@ -91,7 +91,8 @@ def test_a_covered_schedule_is_ok_and_says_what_it_looked_at(tmp_path, fake_slac
 
 
 async def test_health_carries_one_on_call_line_and_none_without_schedules(tmp_path, fake_slack, testbed):
-    import bot.oncall_check  # noqa: F401  (registers the line)
+    import commands.catalogue  # noqa: F401  (the health line's report hook)
+    from bot.oncall_check import oncall_evidence
     from bot.settings import Settings
     from commands.registry import CheckContext, CheckResult, CheckSpec, NoParams
     from commands.runner import run_check
@@ -108,9 +109,11 @@ async def test_health_carries_one_on_call_line_and_none_without_schedules(tmp_pa
         **{k.lower().removeprefix("alp_"): v for k, v in testbed.items() if k in ("ALP_POSTGRES_DSN", "ALP_REDIS_URL")}
     }
     with_gap = Settings(**base, state_url=f"sqlite:///{tmp_path}/s.db", oncall=OncallSettings(schedules=[gap]))
-    report = await run_check(spec, CheckContext(with_gap), NoParams())
+    report = await run_check(spec, CheckContext(with_gap, oncall=oncall_evidence), NoParams())
     lines = [f for f in report.findings if f.probe == "oncall"]
     assert len(lines) == 1 and lines[0].severity.value == "critical"
     assert lines[0].title.startswith("on-call: devops: nobody on call now") and "more: `check oncall`" in lines[0].title
-    plain = await run_check(spec, CheckContext(Settings(**base, state_url=f"sqlite:///{tmp_path}/s.db")), NoParams())
+    plain = await run_check(
+        spec, CheckContext(Settings(**base, state_url=f"sqlite:///{tmp_path}/s.db"), oncall=oncall_evidence), NoParams()
+    )
     assert not [f for f in plain.findings if f.probe == "oncall"]

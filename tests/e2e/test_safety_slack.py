@@ -76,6 +76,15 @@ SECRET_LINES = {
     'WARN upstream sent Authorization: Digest username="svc", nonce="x", response="9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d"': "9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d",
     "INFO loaded " + "".join(chr(ord(c) + 0xFEE0) for c in "password") + "=Fu11W1dth": "Fu11W1dth",
     "INFO cfg oauth_endpoint=https://oauth-backup.example.com/authorize": "",  # shown: a URL, no secret
+    # round 3: no key name and no known prefix, words between, look-alike letters, a key and its value on two lines
+    "INFO sentry: sending to https://5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b@o4507.ingest.sentry.io/99": "5e4d3c2b1a0f9e8d",
+    "WARN notify https://discord.com/api/webhooks/1099887766554433221/Wq7Er5Ty3Ui1Op9As7Df5Gh3Jk1Lz9Xc7Vb5Nm3Qw1": "Wq7Er5Ty3Ui1",
+    "INFO stripe: verifying with whsec_Lp8Ok6Ij4Uh2Yg0Tf8Rd6Es4Wa2Qz0Xc9V": "Lp8Ok6Ij4Uh2",
+    "INFO note: the password for the db is Pr0seW0rd9": "Pr0seW0rd9",
+    "INFO loaded \u0440\u0430ssword=Cyr1llicX9": "Cyr1llicX9",
+    "ERROR connect failed, api_token:": "",
+    "Sp1itTok3nX9": "Sp1itTok3nX9",
+    "INFO sshpass -f /run/pw ssh -p 2222 ops@bastion": "",  # shown: a port is no secret
 }
 PEM_LINES = [
     "INFO tls: loading key",
@@ -104,6 +113,7 @@ def test_secrets_of_every_kind_are_masked_in_slack_and_the_attached_lines(
             assert key_line[:16] not in shown
     raw = upload.args["content"]
     assert "oauth_endpoint=https://oauth-backup.example.com/authorize" in raw  # #29.7: a URL is shown
+    assert "ssh -p 2222 ops@bastion" in raw
     assert "tls: key loaded, serving" in raw and len(raw.splitlines()) == len(lines)
 
 

@@ -53,7 +53,10 @@ def confirmation(slack: FakeSlack, channel: str, contains: str) -> dict[str, str
 def test_a_mention_in_a_group_name_is_shown_escaped(lbot, fake_slack):
     cmd(lbot, fake_slack, "check kafka-lag --group <!channel>", channel="CESC1")
     final = fake_slack.wait_for(
-        "chat.update", lambda c: c.args.get("channel") == "CESC1" and "kafka-lag" in c.args.get("text", "")
+        "chat.update",
+        lambda c: (
+            c.args.get("channel") == "CESC1" and c.args.get("text", "").startswith("kafka-lag:")
+        ),  # the report, not a progress update
     )
     raw = json.dumps(final.args["blocks"])
     assert "<!channel>" not in raw and "&lt;!channel&gt;" in raw
@@ -257,7 +260,10 @@ def test_a_finding_button_clicked_in_another_channel_is_refused(lbot, fake_slack
     asyncio.run(lagging())
     cmd(lbot, fake_slack, "check kafka-lag --group " + unique, channel="CHOME")
     final = fake_slack.wait_for(
-        "chat.update", lambda c: c.args.get("channel") == "CHOME" and "kafka-lag" in c.args.get("text", "")
+        "chat.update",
+        lambda c: (
+            c.args.get("channel") == "CHOME" and c.args.get("text", "").startswith("kafka-lag:")
+        ),  # the report, not a progress update
     )
     values = [
         e["value"]
@@ -310,7 +316,7 @@ def test_a_confirmation_too_long_for_a_message_says_how_many_more_and_attaches_e
     msg = fake_slack.wait_for(
         "chat.postMessage", lambda c: c.args.get("channel") == "CWIDE" and c.args.get("text", "").startswith("Confirm")
     )
-    preview = msg.args["blocks"][1]["text"]["text"]
+    preview = msg.args["blocks"][2]["text"]["text"]  # under the head and the buttons
     assert len(preview) <= 3000
     shown = [p for p in range(150) if f"{topic}[{p}]:" in preview]
     more = int(preview.rsplit("and ", 1)[1].split(" more", 1)[0])

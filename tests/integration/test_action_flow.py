@@ -33,6 +33,7 @@ from escalation.state.audit import AuditLog
 from escalation.state.request_log import StateRequestLog
 from escalation.state.store import Store
 from tests.support.checks_env import config_for
+from tests.support.clock import FakeClock
 from tests.support.k8s_world import PLATFORM
 from tests.support.processes import ROOT, free_port
 
@@ -286,12 +287,13 @@ async def test_a_late_click_on_a_request_that_moved_on_says_where_it_is_not_expi
     r.set("user:late-click", "1")
     cfg.actions.request_ttl_s, cfg.actions.approval_timeout_s = 1.0, 900
     people = People(U0ALICE=Risk.DESTRUCTIVE, U0BOB=Risk.DESTRUCTIVE)
-    flow = RemediationFlow(cfg, logs(sqlite_url), people, Seen())
+    clock = FakeClock()
+    flow = RemediationFlow(cfg, logs(sqlite_url), people, Seen(), clock=clock)
     ran = await requested(flow, "U0ALICE")
     assert isinstance(await flow.confirm(ran.id, "U0ALICE"), ActionRequest)
     waiting = await requested(flow, "U0ALICE", "flush-cache")
     assert isinstance(await flow.confirm(waiting.id, "U0ALICE"), ActionRequest)
-    await asyncio.sleep(1.2)  # both are past their time to live now
+    clock.advance(1.2)  # both are past their time to live now
     late = await flow.confirm(ran.id, "U0ALICE")
     assert isinstance(late, Refusal) and late.reason is Reason.ALREADY, late
     assert late.request is not None and late.request.status is RequestStatus.DONE

@@ -10,7 +10,6 @@ from collections import Counter
 
 import pytest
 
-import bot.oncall_check  # noqa: F401  (registers `check oncall`, as the bot and the terminal do)
 from commands.checks import CHECKS
 from commands.report import Severity
 from tests.support.checks_env import run

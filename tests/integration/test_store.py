@@ -23,7 +23,7 @@ from escalation.state.db import MIGRATIONS
 from escalation.state.store import Store, migrate, sqlalchemy_url
 from escalation.state.timeline import add_entry_in_channel
 
-HEAD = "0008"  # the newest revision
+HEAD = "0009"  # the newest revision
 OLD_SCHEMA = Path(__file__).parent / "data" / "state_schema_before_migrations.sql"
 LADDER = '[{"name": "primary", "mention": "@p", "via": "slack", "delay_s": 0}, {"name": "secondary", "mention": "@s", "via": "slack", "delay_s": 900}, {"name": "manager", "mention": "M", "via": "pager", "delay_s": 900}]'
 

@@ -484,3 +484,16 @@ async def test_a_cycle_offers_its_members_never_the_backends_queued_behind_it(wo
     assert {int(p) for p in pids.split(",")} == members, (pids, tail.info.backend_pid)
     assert {int(r[0]) for r in locks.evidence[0].rows} == members
     assert "cycle" in locks.title.lower() or "deadlock" in locks.title.lower(), locks.title
+
+
+async def test_the_deadlocks_headline_names_the_table_how_many_and_how_long(world):
+    """#29 item 3: the headline (the notification text) names what is locked, how many wait and for
+    how long, not only 'deadlocks: CRITICAL'."""
+    await lock_chain(world, waiters=2)
+    await asyncio.sleep(1.2)
+    report = await run("deadlocks", world.cfg())
+    head = report.headline
+    assert head.startswith("deadlocks: CRITICAL: 2 backend(s) blocked waiting on locks"), head
+    assert f"on {world.unique}" in head, head  # the table, from the locks the waiters hold
+    assert re.search(r"for up to \d+s", head), head  # the longest wait, as read now
+    assert f"root blocker pid {world.conns[1].info.backend_pid}" in head and "billing-batch" in head, head

@@ -62,6 +62,7 @@ class FakePlatform(_Server):
         self.health: dict[str, int] = {}
         self.discovery: Any = {"issuer": "https://alp-test.auth0.com/", "authorization_endpoint": "x"}
         self.mlflow_status = 200
+        self.oauth_status = 200  # the OAuth provider's base URL (check external)
         self.delay_s = 0.0  # how long each /health takes to answer (benchmarks)
         self.pager_events: list[dict[str, Any]] = []  # PagerDuty Events API v2 compatible sink (accepted ones)
         self.pager_failures = 0  # the next this many events are answered 500 (and not kept)
@@ -75,7 +76,7 @@ class FakePlatform(_Server):
     def routes(self, app: web.Application) -> None:
         app.router.add_get("/svc/{name}/health", self._health)
         app.router.add_get("/oauth/.well-known/openid-configuration", self._discovery)
-        app.router.add_get("/oauth", self._ok)
+        app.router.add_get("/oauth", self._oauth)
         app.router.add_get("/mlflow/health", self._mlflow)
         app.router.add_post("/pager/v2/enqueue", self._pager)
         app.router.add_post("/svc/{name}/{path:.*}", self._admin)
@@ -90,8 +91,8 @@ class FakePlatform(_Server):
             return web.Response(text=self.discovery, content_type="text/html")
         return web.Response(text=json.dumps(self.discovery), content_type="application/json")
 
-    async def _ok(self, _: web.Request) -> web.Response:
-        return web.Response(text="ok")
+    async def _oauth(self, _: web.Request) -> web.Response:
+        return web.Response(text="ok" if self.oauth_status < 400 else "unavailable", status=self.oauth_status)
 
     async def _admin(self, request: web.Request) -> web.Response:
         body = await request.read()

@@ -38,6 +38,9 @@ class Recorder:
     async def say(self, inc, text: str, quote: str = "") -> None:  # type: ignore[no-untyped-def]
         self.said.append(text + quote)
 
+    async def already_said(self, inc, text: str) -> bool:  # type: ignore[no-untyped-def]
+        return text in self.said
+
     async def specialists(self, inc, channels) -> None:  # type: ignore[no-untyped-def]
         self.specialist_channels += channels
 

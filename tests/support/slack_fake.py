@@ -49,6 +49,7 @@ class FakeSlack:
             str, float
         ] = {}  # a thread post with this in its text is answered this late  # chat.postMessage with this in its text fails this many times more
         self.delay_top_text: dict[str, float] = {}  # a top-level post (no thread) with this text: answered late
+        self.hold: dict[str, float] = {}  # method -> seconds its calls wait before Slack does anything
         self.socket_received: list[dict[str, Any]] = []  # what the bot sent back over Socket Mode
         self._sockets: list[web.WebSocketResponse] = []
         self._ts = itertools.count(1)
@@ -110,6 +111,7 @@ class FakeSlack:
         self.users.clear()
         self.refuse_group_writes = None
         self.delay_top_text.clear()
+        self.hold.clear()
 
     def called(self, method: str) -> list[Call]:
         with self._lock:
@@ -184,6 +186,8 @@ class FakeSlack:
         token_kind = "Bearer xapp-" if method == "apps.connections.open" else "Bearer xoxb-"
         if not auth.startswith(token_kind):
             return web.json_response({"ok": False, "error": "not_authed"})
+        if self.hold.get(method):  # held before it is done: a bot killed meanwhile never did it
+            await asyncio.sleep(self.hold[method])
         failure = self._failure(method, args)
         if failure is not None:
             return failure
@@ -227,17 +231,19 @@ class FakeSlack:
                 and c.response.get("ok")
             ]
             return {"ok": True, "messages": [{"text": c.args.get("text"), "ts": c.response.get("ts")} for c in posted]}
-        if method == "conversations.history":  # the channel's top-level messages
+        if method == "conversations.history":  # the channel's top-level messages, as last updated
             posted = [
                 c
                 for c in self.called("chat.postMessage")
                 if c.args.get("channel") == args.get("channel") and not c.args.get("thread_ts") and c.response.get("ok")
             ]
+            latest = {str(c.args.get("ts")): c for c in self.called("chat.update") if c.response.get("ok")}
+            shown = [latest.get(str(c.response.get("ts")), c) for c in posted]
             return {
                 "ok": True,
                 "messages": [
-                    {"text": c.args.get("text"), "ts": c.response.get("ts"), "blocks": c.args.get("blocks") or []}
-                    for c in posted
+                    {"text": s.args.get("text"), "ts": c.response.get("ts"), "blocks": s.args.get("blocks") or []}
+                    for c, s in zip(posted, shown, strict=True)
                 ],
             }
         if method == "apps.connections.open":

@@ -22,6 +22,7 @@ class PgProxy:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         self._cut_on: bytes | None = None
+        self._then: bytes | None = None  # cut_after(..., then=): the marked connection is cut at this
         self.cut_done = threading.Event()
         self.partitioned = False
         self._silent: list[asyncio.StreamWriter] = []  # server sides kept open after a cut
@@ -41,11 +42,17 @@ class PgProxy:
         self._ready.wait(5)
         return self
 
-    def cut_after(self, marker: bytes) -> None:
+    def cut_after(self, marker: bytes, then: bytes | None = None) -> None:
         """Cut the next connection that sends `marker` (e.g. b"UPDATE alp_leases") right after
-        forwarding it, and refuse new connections from then on."""
+        forwarding it, and refuse new connections from then on. `then` (e.g. b"COMMIT"): cut that
+        connection only after it next sends `then`, so the server has done it and the bot never hears."""
         self.cut_done.clear()
+        self._then = then
         self._cut_on = marker
+
+    def partition(self) -> None:
+        """Cut every connection now and refuse new ones (until `heal()`), like a network partition."""
+        self._loop.call_soon_threadsafe(self._partition)
 
     def heal(self) -> None:
         self.partitioned = False
@@ -75,15 +82,22 @@ class PgProxy:
         self._live.add(link)
 
         async def upstream() -> None:
+            marked = False
             while not cut.is_set():
                 data = await client_r.read(65536)
                 if not data:
                     break
                 server_w.write(data)
                 await server_w.drain()
-                if self._cut_on is not None and self._cut_on in data:
+                if marked and self._then is not None and self._then in data:
                     self._partition()
                     return
+                if self._cut_on is not None and self._cut_on in data:
+                    if self._then is None:
+                        self._partition()
+                        return
+                    marked = True
+                    self._cut_on = None
             if not cut.is_set():
                 server_w.close()
 
@@ -114,7 +128,7 @@ class PgProxy:
 
     def _partition(self) -> None:
         """Every connection of the bot is cut at once; PostgreSQL never hears that the client went away."""
-        self._cut_on = None
+        self._cut_on = self._then = None
         self.partitioned = True
         for cut, client_w, server_w in list(self._live):
             cut.set()

@@ -17,6 +17,7 @@ from escalation.ladder.engine import Escalator
 from escalation.model import IncidentStatus, Priority, build_ladder
 from escalation.postmortem import postmortem_markdown
 from escalation.state.store import Store
+from tests.support.clock import FakeClock
 from tests.support.notifier import Recorder
 
 SIX = ["Incident Summary", "Impact Assessment", "Timeline", "Steps Taken", "Current Status", "Logs and Evidence"]
@@ -71,12 +72,18 @@ def state_url(tmp_path) -> str:
 
 
 @pytest.fixture
-async def make_engine(state_url):
+def clock() -> FakeClock:
+    """The engines' clock: the wall clock until a test advances it to make a step fall due."""
+    return FakeClock()
+
+
+@pytest.fixture
+async def make_engine(state_url, clock):
     engines: list[Escalator] = []
 
     async def make(cfg: EscalationSettings, notifier: Recorder | None = None) -> tuple[Escalator, Recorder]:
         rec = notifier or Recorder()
-        eng = Escalator(Store(state_url), cfg, rec, state_url)
+        eng = Escalator(Store(state_url, clock), cfg, rec, state_url, clock=clock)
         await eng.start()
         engines.append(eng)
         return eng, rec
@@ -100,6 +107,12 @@ async def wait_for(pred, timeout: float = 10) -> None:  # type: ignore[no-untype
         await asyncio.sleep(0.05)
 
 
+async def settled(eng: Escalator) -> None:
+    """One reconciler pass at the clock's time now, and every page it started delivered."""
+    await eng.reconcile()
+    await eng.delivery.drain(timeout_s=5)
+
+
 async def kinds(eng: Escalator, incident_id: int) -> list[str]:
     return [e.kind for e in await eng.store.timeline(incident_id)]
 
@@ -116,9 +129,13 @@ async def _any_entry(eng: Escalator, incident_id: int, pred: Any) -> bool:
     return any(pred(e) for e in await eng.timeline(incident_id))
 
 
-async def test_full_ladder_in_order_with_the_manager_paged_by_webhook(make_engine, pager):
+async def test_full_ladder_in_order_with_the_manager_paged_by_webhook(make_engine, pager, clock):
     eng, rec = await make_engine(settings(pager.url))
     inc = await eng.open(Priority.P0, "auth down for everyone", "all logins fail", ["auth-service"], "C1", "U1")
+    await wait_for(lambda: rec.steps(inc.ref) == ["primary"])
+    clock.advance(1)  # the secondary falls due
+    await wait_for(lambda: rec.steps(inc.ref) == ["primary", "secondary"])
+    clock.advance(1)  # then the manager
 
     await wait_for(lambda: len(pager.events) == 1, 8)
     # the sink has the event before the engine records the page: wait for the record too
@@ -130,7 +147,8 @@ async def test_full_ladder_in_order_with_the_manager_paged_by_webhook(make_engin
     assert list(event["payload"]["custom_details"]) == SIX
     kinds_ = await kinds(eng, inc.id)
     assert kinds_.count("page") == 3
-    await asyncio.sleep(1.5)
+    clock.advance(1.5)
+    await settled(eng)
     assert len(pager.events) == 1 and rec.steps(inc.ref) == ["primary", "secondary"]  # each once
 
 
@@ -157,13 +175,14 @@ async def test_pages_carry_the_six_fields_filled_in(make_engine):
     assert "STOP, lag 4,200" in fields["Logs and Evidence"]
 
 
-async def test_acknowledge_mid_ladder_stops_it(make_engine):
+async def test_acknowledge_mid_ladder_stops_it(make_engine, clock):
     eng, rec = await make_engine(settings())
     inc = await eng.open(Priority.P0, "db down", "", [], "C1", "U1")
     await wait_for(lambda: rec.steps(inc.ref) == ["primary"])
     assert await eng.acknowledge(inc.id, "U7")
     assert not await eng.acknowledge(inc.id, "U8")  # once
-    await asyncio.sleep(2.0)
+    clock.advance(2.0)
+    await settled(eng)
     assert rec.steps(inc.ref) == ["primary"]
     stored = await eng.store.get(inc.id)
     assert stored.status is IncidentStatus.ACKNOWLEDGED and stored.acked_by == "U7"
@@ -202,7 +221,7 @@ async def test_escalate_now_jumps_to_the_next_step(make_engine):
     assert rec.steps(inc.ref) == ["primary", "secondary"]
 
 
-async def test_stale_job_after_resolve_does_nothing(make_engine):
+async def test_stale_job_after_resolve_does_nothing(make_engine, clock):
     eng, rec = await make_engine(settings(p0_first_page_s=1))
     inc = await eng.open(Priority.P0, "x", "", [], "C1", "U1")
     token = inc.escalation_id
@@ -210,7 +229,8 @@ async def test_stale_job_after_resolve_does_nothing(make_engine):
     resolved = await eng.get(inc.id)
     assert resolved.next_due_at is None and resolved.ack_due_at is None and resolved.remind_at is None
     assert await eng.store.advance(inc.id, token, 0, None, None) is None  # a reconciler that read it before the resolve
-    await asyncio.sleep(1.3)
+    clock.advance(1.3)
+    await settled(eng)
     assert rec.pages == []
     assert rec.checklists == [inc.ref]
 
@@ -267,16 +287,16 @@ async def test_ladder_is_frozen_when_the_incident_opens(make_engine):
     assert [s.mention for s in stored.ladder][:2] == ["@devops-oncall", "@platform-oncall"]
 
 
-async def test_restart_fires_overdue_step_exactly_once(make_engine, state_url):
+async def test_restart_fires_overdue_step_exactly_once(make_engine, state_url, clock):
     cfg = settings(step_wait_s=1)
     eng, rec = await make_engine(cfg)
     inc = await eng.open(Priority.P0, "x", "", [], "C1", "U1")
     await wait_for(lambda: rec.steps(inc.ref) == ["primary"])
     await eng.stop()  # the bot goes away between steps
-    await asyncio.sleep(1.5)  # the secondary step falls due while nobody runs
-    _eng2, rec2 = await make_engine(cfg)
+    clock.advance(1.5)  # the secondary step falls due while nobody runs
+    eng2, rec2 = await make_engine(cfg)
     await wait_for(lambda: rec2.steps(inc.ref) == ["secondary"], 3)
-    await asyncio.sleep(0.5)
+    await settled(eng2)
     assert rec2.steps(inc.ref) == ["secondary"]
     assert rec.steps(inc.ref) == ["primary"]
 
@@ -376,3 +396,35 @@ async def test_a_new_incident_is_announced_by_its_opener_even_when_the_reconcile
 
 async def _cannot(inc: object) -> None:
     return None
+
+
+async def test_only_the_leaders_scheduler_holds_the_ladders_next_due_time(state_url):
+    """escalation.ladder.timers: the job is planned from the records on the lease holder only, moves
+    with the ladder, and the lease-gain hooks (the handoffs' catch-up) run once when the lead is taken."""
+    cfg = settings(step_wait_s=30)
+    a = Escalator(Store(state_url), cfg, Recorder(), state_url)
+    b = Escalator(Store(state_url), cfg, Recorder(), state_url)
+    b.lease.holder = "another-replica-1"  # two replicas in one test process
+    gained: list[str] = []
+
+    async def on_gain(name: str) -> None:
+        gained.append(name)
+
+    a.on_lead_gained.append(lambda: on_gain("a"))
+    b.on_lead_gained.append(lambda: on_gain("b"))
+    try:
+        await a.start()
+        await b.start()
+        assert a.leading and not b.leading and gained == ["a"]
+        inc = await a.open(Priority.P0, "x", "", [], "C1", "U1")
+        await wait_for(lambda: a.timers.planned is not None and a.timers.planned > inc.opened_at)
+        stored = await a.get(inc.id)
+        assert stored is not None and a.timers.planned == stored.next_due_at  # the secondary, from the record
+        assert a.timers.scheduler.get_job("ladder:next") is not None
+        assert b.timers.planned is None and b.timers.scheduler.get_job("ladder:next") is None
+        await a.acknowledge(inc.id, "U1")
+        await wait_for(lambda: a.timers.planned != stored.next_due_at)  # the ladder stopped: the job moved
+    finally:
+        for e in (a, b):
+            await e.stop()
+            await e.close()

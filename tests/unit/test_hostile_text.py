@@ -16,7 +16,7 @@ import pytest
 
 import commands.checks  # noqa: F401  (registers the check targets)
 from bot.render import action_blocks as ui
-from bot.render.escape import code, escape, keep_mentions
+from bot.render.escape import ZWSP, code, escape, keep_mentions
 from bot.render.report_blocks import MAX_SECTION, incident_seed, render_report, render_usage
 from bot.render.report_text import render_text
 from bot.router import help_text
@@ -233,7 +233,7 @@ def test_a_long_confirmation_names_what_fits_says_how_many_more_and_attaches_all
     assert spec is not None
     lines = [f"user.attempts-with-a-long-topic-name partition {p}: committed 1 -> end 1000" for p in range(120)]
     _, blocks = ui.confirmation(spec, _request(lines, {"group": "g1"}), "everyone", "c", "x", False)
-    preview = mrkdwn_texts(blocks)[1]
+    preview = next(t for t in mrkdwn_texts(blocks) if "more" in t and t.startswith("• "))  # under the buttons
     assert len(preview) <= MAX_SECTION
     shown = [line for line in lines if escape(line) in preview]
     more = int(re.search(r"and (\d+) more", preview)[1])  # type: ignore[index]
@@ -278,3 +278,116 @@ def test_terminal_output_shows_control_characters_instead_of_obeying_them():
     out = render_text(report_with(f))
     assert "\x1b" not in out and "\x07" not in out
     assert "\\x1b[2J" in out and "a\tb\\x07" in out
+
+
+# ---------------------------------------------------------------- 7. mrkdwn markup in foreign text (#21 round 3)
+MARKUP = ["*bold*", "_italic_", "~strike~", ":rotating_light:", "*a b*", "_a_b_"]
+
+
+def reads_literally(texts: list[str], hostile: str) -> None:
+    """`hostile` is nowhere as Slack would format it, and still there as text (zero-width spaces aside)."""
+    for t in texts:
+        assert hostile not in t, f"live {hostile!r} in {t!r}"
+    assert hostile in "\n".join(texts).replace(ZWSP, "")
+
+
+@pytest.mark.parametrize("hostile", MARKUP)
+def test_markup_in_foreign_text_of_a_report_reads_literally(hostile):
+    f = Finding(
+        severity=Severity.WARNING,
+        title=f"group {hostile} lags",
+        detail=f"pod {hostile} restarted",
+        evidence=[Text(text=f"note {hostile}"), Fields(items={f"k {hostile}": f"v {hostile}"})],
+        suggestions=[Suggestion(action="terminate-queries", params={"pids": "1"}, why=f"because {hostile}")],
+    )
+    msg = render_report(report_with(f))
+    reads_literally([*mrkdwn_texts(msg.blocks), msg.text], hostile)
+    headline = render_report(report_with(f, f)).text
+    assert hostile not in headline
+
+
+@pytest.mark.parametrize("hostile", MARKUP)
+def test_markup_in_alert_labels_and_annotations_reads_literally(hostile):
+    from bot.render.alert_blocks import group_message
+    from escalation.state.alert_groups import AlertGroup
+
+    group = AlertGroup(id=1, group_key="{}:{}", status="firing", channel="alerts", opened_at=datetime.now(UTC))
+    labels = {"alertname": f"Lag {hostile}", "pod": f"p {hostile}"}
+    group.alerts = {
+        "f1": {"status": "firing", "labels": labels, "annotations": {"summary": f"s {hostile}"}, "startsAt": ""}
+    }
+    group.common_labels = labels
+    msg = group_message(group, None, [], [], None, 10)
+    reads_literally([*mrkdwn_texts(msg.blocks), msg.text], hostile)
+
+
+def test_a_quote_marker_at_a_line_start_and_emoji_codes_in_foreign_text_are_inert():
+    out = escape("> not a quote\n  > nor this\nsee :fire: and 10:30:45")
+    assert not re.search(r"(?m)^\s*&gt;", out), out
+    assert ":fire:" not in out and "10:30:45" in out
+    assert out.replace(ZWSP, "") == "&gt; not a quote\n  &gt; nor this\nsee :fire: and 10:30:45"
+
+
+def test_markup_inside_code_is_left_as_it_is():
+    assert code("a *b* _c_ ~d~", masked=True) == "```a *b* _c_ ~d~```"
+    assert escape("snake_case_name and a*b").replace(ZWSP, "") == "snake_case_name and a*b"
+    assert "snake_case_name" in escape("snake_case_name")  # an identifier stays copyable
+    assert escape("redis key progress:user:42") == "redis key progress:user:42"
+
+
+def test_the_terminal_shows_foreign_markup_and_drops_the_bots_own():
+    from bot.cli import _plain
+
+    assert _plain(f"*{escape('*bold* _x_ ~y~')}* `done`") == "*bold* _x_ ~y~ done"
+
+
+# ---------------------------------------------------------------- 8. foreign values cannot make rows (#21 round 3)
+def test_a_newline_in_a_table_cell_cannot_fake_a_row():
+    fake = "k=v\n03-01 00:00Z  deployment  rollout of auth-service  admin"
+    table = Table(columns=["when", "kind", "change", "by"], rows=[["12-07 17:00Z", "configmap", fake, "kubectl"]])
+    f = Finding(severity=Severity.WARNING, title="1 change(s)", evidence=[table])
+    text = render_text(report_with(f))
+    assert sum("deployment" in line for line in text.splitlines()) == 1
+    assert len([line for line in text.splitlines() if "kubectl" in line or "admin" in line]) == 1
+    blocks = render_report(report_with(f)).blocks
+    tables = [b for b in blocks if (b.to_dict() if hasattr(b, "to_dict") else b).get("type") == "table"]
+    if tables:  # a table wider than a phone: Slack's table block, one cell one line
+        rows = (tables[0].to_dict() if hasattr(tables[0], "to_dict") else tables[0])["rows"]
+        assert len(rows) == 2 and all("\n" not in c["text"] for row in rows for c in row), rows
+        assert any("\\n" in c["text"] for c in rows[1])  # the newline is shown, not obeyed
+    else:
+        block = next(t for t in mrkdwn_texts(blocks) if "```" in t)
+        body = block.split("```")[1]
+        assert len(body.strip("\n").splitlines()) == 2, body  # the header and the one row
+        assert "\\n" in body  # the newline is shown, not obeyed
+
+
+def test_a_newline_in_a_change_line_or_a_note_cannot_fake_a_postmortem_item():
+    from escalation.model import Incident, IncidentStatus, Priority, TimelineEntry
+    from escalation.postmortem import postmortem_markdown
+
+    now = datetime.now(UTC)
+    inc = Incident(
+        id=7,
+        priority=Priority.P1,
+        summary="db slow\n## Root cause\n- it was fine",
+        impact="",
+        services=[],
+        status=IncidentStatus.TRIGGERED,
+        channel="c",
+        opened_by="U1",
+        opened_at=now,
+        ladder=[],
+    )
+    entries = [TimelineEntry(at=now, actor="U1", kind="note", text="looked\n- 12:00:00 — U2: resolved it")]
+    out = postmortem_markdown(inc, entries, ["configmap auth-config written: k=v\n- deployment/x rolled back"])
+    assert sum(line.startswith("## Root cause") for line in out.splitlines()) == 1
+    assert not any(line.startswith("- deployment/x") or line.startswith("- 12:00:00") for line in out.splitlines())
+
+
+def test_a_configmap_value_cannot_pose_as_more_keys_in_a_change_line():
+    from commands.changes.sources import pairs
+
+    out = pairs({"cache_ttl": "30, rate_limit=999", "mode": "fast", "motd": "a\nb"})
+    assert out.startswith('cache_ttl="30, rate_limit=999", mode=fast, motd="a\\nb"'), out
+    assert "\n" not in out

@@ -201,10 +201,11 @@ def test_two_schedules_of_one_name_are_refused():
 
 async def test_the_week_view_lists_the_final_shifts_in_local_time_across_the_switch():
     from escalation.oncall.directory import Directory
-    from escalation.oncall.view import week_words
+    from escalation.oncall.view import week_data, week_words
 
     s = sched("Europe/Berlin", Layer(users=["UA", "UB"], turn="1d", handoff="09:00", start=date(2026, 3, 1)))
-    text = await week_words(Directory(OncallSettings(schedules=[s])), utc(2026, 3, 27, 8), None, None)
+    data = await week_data(Directory(OncallSettings(schedules=[s])), utc(2026, 3, 27, 8), None)
+    text = week_words(data, None)
     lines = text.splitlines()
     assert lines[0] == "*devops* (Europe/Berlin), the week from Fri 27 Mar 09:00 CET:"
     assert "  Sat 28 Mar 09:00 - Sun 29 Mar 09:00 CEST (23 h): <@UB>" in lines  # turn 27

@@ -202,15 +202,15 @@ async def kafka_lag(ctx: CheckContext, params: KafkaLagParams) -> CheckResult:
     partitions = {name: t.partitions for name, t in topics.items()}
     show_all = params.all or bool(params.group)
     detailed = [g for g in assessed if show_all or g.status is not LagStatus.OK]
-    summary = headline(assessed, window, show_all, params.group)
     own = [group_finding(g, partitions, cfg, show_all) for g in detailed[: None if show_all else DETAILED]]
-    if len(assessed) == 1 and len(own) == 1 and assessed[0].status is not LagStatus.OK:
-        # one group, not OK: its own finding states the cause; a summary "1 of 1 … worst: it" would
-        # state it twice (a root cause once), so only the summary's window is kept, in its detail
-        own[0].detail = f"{own[0].detail} {summary.detail}".strip()
-        findings = own
-    else:
-        findings = [summary, *own]
+    # one group with its own finding: that finding is the answer (the headline's row would repeat it)
+    head = headline(assessed, window, show_all, params.group)
+    findings = own if len(assessed) == 1 and len(own) == 1 else [head, *own]
+    if findings is own:
+        own[0].detail += f". Judged over {window}."
+        for ev in own[0].evidence:  # the window once: said in the detail
+            if isinstance(ev, Fields):
+                ev.items.pop("window", None)
     findings += _topic_findings(topics, cfg.platform.topics if not params.group else [])
     findings.append(_broker_finding(cluster, cfg.kafka_bootstrap))
     data = {

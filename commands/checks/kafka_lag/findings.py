@@ -104,18 +104,14 @@ def suggestions(g: GroupLag, partitions: dict[str, int]) -> list[Suggestion]:
 
 
 def group_finding(g: GroupLag, partitions: dict[str, int], cfg: ChecksConfig, show_all: bool = False) -> Finding:
-    fields = {
-        "status": g.status.value,
-        "state": f"{g.state} ({g.protocol} protocol)",
-        "members": str(g.members),
-        "total lag": f"{g.total_lag:,}",
-        "behind by": behind(g.lag_seconds),
-    }
+    # each fact once: status, lag and how far behind are in the title, not again in the fields
+    fields = {"state": f"{g.state} ({g.protocol} protocol)", "members": str(g.members)}
     if g.deployment:
         fields["deployment"] = g.deployment
     worst = g.worst
     if worst is not None:
         fields["window"] = f"{worst.window.fill} samples over {worst.window.span_s:.0f}s"
+    mixed = any(p.status is not g.status for p in g.partitions)  # else the title says every partition's status
     rows = [
         [
             p.topic,
@@ -123,7 +119,7 @@ def group_finding(g: GroupLag, partitions: dict[str, int], cfg: ChecksConfig, sh
             "no commit" if p.committed is None else str(p.committed),
             str(p.end),
             str(p.lag),
-            p.status.value,
+            *([p.status.value] if mixed else []),
         ]
         for p in (g.partitions if show_all else sorted(g.partitions, key=lambda p: (-p.status.rank, -p.lag)))
     ]
@@ -133,7 +129,8 @@ def group_finding(g: GroupLag, partitions: dict[str, int], cfg: ChecksConfig, sh
         evidence.append(
             Text(text=f"The {PARTITION_ROWS} partitions most behind of {len(g.partitions)}; --all shows all.")
         )
-    evidence.append(Table(columns=["topic", "partition", "committed", "end", "lag", "status"], rows=rows))
+    columns = ["topic", "partition", "committed", "end", "lag", *(["status"] if mixed else [])]
+    evidence.append(Table(columns=columns, rows=rows))
     if g.stale:
         evidence.append(
             Text(
@@ -144,6 +141,8 @@ def group_finding(g: GroupLag, partitions: dict[str, int], cfg: ChecksConfig, sh
     title = f"Consumer group {g.group}: {g.status.value}"
     if g.status is not LagStatus.OK or g.total_lag:
         title += f", lag {g.total_lag:,}"
+        if g.lag_seconds is not None:
+            title += f", behind by {behind(g.lag_seconds)}"
     return Finding(
         severity=g.severity,
         title=title,

@@ -109,7 +109,7 @@ async def kafka_lag(ctx: CheckContext, kh: KubeHandle, p: m.KafkaLagProbe) -> Ob
 
 
 async def check_target(ctx: CheckContext, kh: KubeHandle, p: m.CheckProbe) -> Observed:
-    from commands.registry import CHECKS
+    from commands.catalogue import CHECKS
     from commands.report import Report
 
     spec = CHECKS.get(p.target)

@@ -1,0 +1,109 @@
+"""`alp oncall` as a fresh on-call engineer types it: every mistake a clear usage error, the week
+as JSON, and one rule of exit codes across the subcommands (README, Terminal): 0 answered or done,
+1 refused (with the reason), 3 could not see (the state store or a calendar), 64 a usage mistake."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sqlite3
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.support.oncall import alp, oncall_env
+
+PLATFORM = {
+    "name": "platform",
+    "time_zone": "America/New_York",
+    "layers": [{"users": ["U0PLAT1", "U0PLAT2"], "turn": "1d", "handoff": "09:00", "start": "2026-01-01"}],
+}
+
+
+@pytest.fixture
+def env(tmp_path):  # type: ignore[no-untyped-def]
+    return {**oncall_env(f"sqlite:///{tmp_path}/s.db", [PLATFORM]), "SLACK_API_URL": "http://127.0.0.1:9"}
+
+
+def overrides(tmp_path) -> int:  # type: ignore[no-untyped-def]
+    if not (tmp_path / "s.db").exists():
+        return 0
+    with sqlite3.connect(tmp_path / "s.db") as db:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        return (
+            db.execute("SELECT count(*) FROM alp_oncall_overrides").fetchone()[0]
+            if "alp_oncall_overrides" in tables
+            else 0
+        )
+
+
+def test_a_swap_in_the_terminal_stores_nothing_and_says_where_swaps_are_asked(env, tmp_path):
+    out = alp(env, "oncall", "swap", "platform", "--for", "8h", "--yes")
+    assert out.returncode == 64, out.stdout + out.stderr
+    assert "Slack" in out.stderr and "alp oncall override" in out.stderr and "Traceback" not in out.stderr
+    assert overrides(tmp_path) == 0
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        ("oncall", "--at", "0001-01-01T00:00Z"),
+        ("oncall", "week", "--at", "9999-12-31T23:00Z"),
+        ("--json", "oncall", "--at", "1900-01-01"),
+        ("oncall", "--at", "2400-01-01T00:00Z"),
+    ],
+)
+def test_a_time_out_of_range_is_a_usage_error(env, words):
+    out = alp(env, *words)
+    assert out.returncode == 64 and "Traceback" not in out.stderr, out.stderr[-800:]
+    assert "between 1970 and 2199" in out.stderr
+
+
+def test_an_override_far_out_is_a_usage_error_too(env):
+    out = alp(env, "oncall", "override", "platform", "U0PLAT2", "--from", "9999-12-31T20:00Z", "--for", "8h")
+    assert out.returncode == 64 and "between 1970 and 2199" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_the_week_as_json_gives_its_shifts(env):
+    out = alp(env, "--json", "oncall", "week", "--schedule", "platform", "--at", "2026-11-01T12:00Z")
+    assert out.returncode == 0, out.stderr
+    sched = json.loads(out.stdout)["data"]["schedules"][0]
+    assert sched["name"] == "platform" and sched["time_zone"] == "America/New_York" and sched["error"] is None
+    shifts = sched["shifts"]
+    assert len(shifts) == 8  # 12:00 UTC is 07:00 EST: the day's shift to 09:00, then seven handoffs
+    assert shifts[0]["start"] == "2026-11-01T12:00:00+00:00" and shifts[0]["end"] == "2026-11-01T14:00:00+00:00"
+    assert {tuple(s["on_call"]) for s in shifts} == {("U0PLAT1",), ("U0PLAT2",)}
+    for a, b in itertools.pairwise(shifts):
+        assert a["end"] == b["start"]  # no hour uncovered or doubled
+
+
+def test_exit_codes_follow_one_rule(env, tmp_path):
+    assert alp(env, "oncall").returncode == 0
+    assert alp(env, "oncall", "week").returncode == 0
+    assert alp(env, "oncall", "--schedule", "nosuch").returncode == 64
+    assert alp(env, "oncall", "override", "nosuch", "U0PLAT2", "--for", "1h").returncode == 64
+    assert alp(env, "oncall", "take", "platform").returncode == 64  # take is Slack's (the asker covers)
+    assert alp(env, "oncall", "undo", "77").returncode == 1  # refused: there is no override #77
+    too_long = alp(env, "oncall", "override", "platform", "U0PLAT2", "--for", "20w", "--yes")
+    assert too_long.returncode == 1 and "at most 90 days" in too_long.stdout + too_long.stderr
+    start = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT%H:00Z")
+    done = alp(env, "oncall", "override", "platform", "U0PLAT2", "--from", start, "--for", "2h", "--yes")
+    assert done.returncode == 0, done.stderr
+    assert alp(env, "oncall", "undo", "1").returncode == 0
+    again = alp(env, "oncall", "undo", "1")
+    assert again.returncode == 1 and "already undone" in again.stdout + again.stderr
+    down = {**env, "ALP_STATE_URL": "postgresql://alp:alp@127.0.0.1:9/alp"}  # nothing listens there
+    for words in (("oncall", "undo", "1"), ("oncall", "override", "platform", "U0PLAT2", "--for", "1h")):
+        out = alp(down, *words)
+        assert out.returncode == 3 and "Traceback" not in out.stderr, (words, out.stderr[-800:])
+
+
+def test_a_calendar_that_cannot_be_read_makes_the_answer_could_not_see(tmp_path):
+    cal = {"name": "cal", "time_zone": "UTC", "ical_file": str(tmp_path / "missing.ics")}
+    env = oncall_env(f"sqlite:///{tmp_path}/s.db", [PLATFORM, cal])
+    out = alp(env, "oncall")
+    assert out.returncode == 3 and "coverage UNKNOWN" in out.stdout
+    assert alp(env, "oncall", "--schedule", "platform").returncode == 0  # the one asked about is seen
+    week = alp(env, "--json", "oncall", "week")
+    assert week.returncode == 3
+    assert [s["error"] is not None for s in json.loads(week.stdout)["data"]["schedules"]] == [False, True]
