@@ -104,7 +104,14 @@ class Thresholds(BaseModel):
     )
     redis_latency_warn_ms: float = 10
     memory_limit_warn_ratio: float = Field(0.9, description="Pod memory use / limit")
-    restarts_warn: int = Field(3, description="Container restarts that count as a problem")
+    restarts_warn: int = Field(
+        3, description="Container restarts that count as a problem, the last within restart_window_s"
+    )
+    restart_window_s: float = Field(
+        3600,
+        gt=0,
+        description="Restarts whose last one is older than this are history (restartCount counts since creation)",
+    )
     jwt_key_max_age_days: float = Field(90, description="Rotate the JWT signing key after this")
     db_cache_hit_warn: float = Field(0.9, description="blks_hit / (blks_hit + blks_read)")
     rate_window_s: float = Field(

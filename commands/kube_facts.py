@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
+
+from commands.durations import ago
+
+RESTART_WINDOW_S = 3600.0  # the default of `thresholds.restart_window_s`
 
 
 @dataclass
@@ -18,6 +23,20 @@ class PodState:
     init_failed: list[str] = field(default_factory=list)  # init containers that failed: the pod never started
     oom_containers: list[str] = field(default_factory=list)  # "name (role)" of each container last OOMKilled
     evicted: str | None = None  # the kubelet's message when the pod was evicted (phase Failed, reason Evicted)
+    last_restart_s: float | None = None  # seconds since its latest container restart (None: none, or when unknown)
+    recent_restarts: int = (
+        0  # restarts of the containers whose last restart falls in the window (or at an unknown time)
+    )
+    window_s: float = RESTART_WINDOW_S
+
+    def restarting(self, at_least: int) -> bool:
+        """`at_least` restarts, the last within the window: a restart older than it is history."""
+        return self.recent_restarts >= at_least
+
+    def restart_history(self) -> str:
+        """`12 restart(s), the last 3 d ago` (the lifetime count kubectl shows, and when)."""
+        when = f", the last {ago(self.last_restart_s)}" if self.last_restart_s is not None else ""
+        return f"{self.restarts} restart(s){when}"
 
     @property
     def healthy(self) -> bool:
@@ -53,8 +72,23 @@ def container_roles(pod: Any) -> dict[str, str]:
 IGNORED_WAITING = ("ContainerCreating", "PodInitializing")  # consequences (not started yet), never a cause
 
 
-def pod_state(pod: Any) -> PodState:
+def _restarted_at(c: Any) -> datetime | None:
+    """When a container last restarted: its last termination's finishedAt, else its current start."""
+    last = c.last_state.terminated if c.last_state else None
+    if last and last.finished_at:
+        return last.finished_at  # type: ignore[no-any-return]
+    running = c.state.running if c.state else None
+    return running.started_at if running and running.started_at else None
+
+
+def pod_state(pod: Any, window_s: float = RESTART_WINDOW_S, now: datetime | None = None) -> PodState:
     """Phase, readiness, restarts, and the reasons a pod is unwell (CrashLoopBackOff, OOMKilled…).
+
+    Restarts are judged over `window_s` (`thresholds.restart_window_s`): restartCount counts since
+    the pod was created, so a container whose last restart (lastState.terminated.finishedAt, else
+    its current start) is older than the window restarted in the past, not now: its restarts and
+    its last OOMKilled are history (`restart_history`), not a reason; one whose time is unknown
+    counts as recent.
 
     Init containers first: one that fails keeps the pod in its init phase (kubectl's
     "Init:CrashLoopBackOff"), and the app containers, waiting in PodInitializing, are only its
@@ -65,6 +99,14 @@ def pod_state(pod: Any) -> PodState:
     inits = (status.init_container_statuses if status else None) or []
     roles = container_roles(pod)
     restarts = sum(c.restart_count or 0 for c in (*inits, *statuses))
+    now = now or datetime.now(UTC)
+    ages = {
+        c.name: (now - at).total_seconds() if (at := _restarted_at(c)) else None
+        for c in (*inits, *statuses)
+        if c.restart_count
+    }
+    recent = {name for name, age in ages.items() if age is None or age <= window_s}
+    known = [age for age in ages.values() if age is not None]
     reasons: list[str] = []
     init_failed: list[str] = []
     oom_in: list[str] = []
@@ -80,7 +122,7 @@ def pod_state(pod: Any) -> PodState:
             reasons.append(f"init container {c.name} {failed}")
             init_failed.append(c.name)
         last = c.last_state.terminated if c.last_state else None
-        if last and last.reason == "OOMKilled":
+        if last and last.reason == "OOMKilled" and (c.name in recent or not c.restart_count):
             oom_in.append(f"{c.name} (init)")
     for c in [s for s in inits if roles.get(s.name) == "sidecar"] + list(statuses):
         waiting = c.state.waiting if c.state else None
@@ -90,7 +132,7 @@ def pod_state(pod: Any) -> PodState:
         if terminated and terminated.reason and terminated.reason != "Completed":
             reasons.append(f"{c.name}: {terminated.reason}")
         last = c.last_state.terminated if c.last_state else None
-        if last and last.reason == "OOMKilled":
+        if last and last.reason == "OOMKilled" and (c.name in recent or not c.restart_count):
             oom_in.append(f"{c.name} ({roles.get(c.name, 'container')})")
             reasons.append(f"{c.name}: last restart OOMKilled")
     ready = bool(statuses) and all(c.ready for c in statuses)
@@ -120,6 +162,9 @@ def pod_state(pod: Any) -> PodState:
         init_failed,
         oom_in,
         evicted,
+        min(known) if known else None,
+        sum(c.restart_count or 0 for c in (*inits, *statuses) if c.name in recent),
+        window_s,
     )
 
 

@@ -62,9 +62,11 @@ def tcp_probe(
     timeout_s: float,
     suggest: Callable[[], list[Suggestion]] = list,
     backend: str | None = None,
+    note: str = "",
 ) -> Probe:
     """`nc -zv host port`. With `backend` (e.g. "PostgreSQL"), a refusal is titled as that
-    backend's client probes title it, so the report states the cause once."""
+    backend's client probes title it, so the report states the cause once. `note`: the detail
+    of a reachable answer (what it does not prove)."""
 
     async def probe() -> list[Finding]:
         try:
@@ -79,7 +81,7 @@ def tcp_probe(
                     suggestions=suggest(),
                 )
             ]
-        return [Finding(severity=Severity.OK, title=f"{label}: {host}:{port} reachable in {ms:.0f}ms")]
+        return [Finding(severity=Severity.OK, title=f"{label}: {host}:{port} reachable in {ms:.0f}ms", detail=note)]
 
     return availability(probe)
 

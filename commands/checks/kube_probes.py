@@ -12,6 +12,7 @@ from collections.abc import Callable
 from commands.backends.kube import Kube, KubeError
 from commands.checks.logscan import PodLogs, at_least, deployment_logs, extract_ms, metric_pattern, percentiles
 from commands.config import ChecksConfig
+from commands.durations import format_duration
 from commands.kube_facts import PodState, pod_state
 from commands.patterns import compile_pattern
 from commands.probes import SCALED_TO_ZERO, Probe
@@ -124,16 +125,25 @@ def pods_probe(
 
     async def probe() -> list[Finding]:
         pods = await kh.get().list_pods(namespace, selector)
-        states = [pod_state(p) for p in pods]
+        states = [pod_state(p, kh.ctx.config.thresholds.restart_window_s) for p in pods]
         bad = [s for s in states if not s.healthy]
-        restarts = [s for s in states if s.restarts >= kh.ctx.config.thresholds.restarts_warn]
+        th = kh.ctx.config.thresholds
+        restarts = [s for s in states if s.restarting(th.restarts_warn)]
         if not states:
             return await no_pods(kh, namespace, selector, label)
         evicted = [s for s in states if s.evicted is not None]
         history = [evicted_finding(label, evicted)] if evicted else []
+        window = f"the last {format_duration(th.restart_window_s)}"
         if not bad and not restarts:
             live = len(states) - len(evicted)
-            return [*history, Finding(severity=Severity.OK, title=f"{label}: {live} pod(s) running and ready")]
+            past = [s for s in states if s.restarts >= th.restarts_warn]
+            note = (
+                f" ({'; '.join(f'{s.name}: {s.restart_history()}' for s in past[:3])}"
+                f"{f' and {len(past) - 3} more' if len(past) > 3 else ''}; none in {window}: history, not judged)"
+                if past
+                else ""
+            )
+            return [*history, Finding(severity=Severity.OK, title=f"{label}: {live} pod(s) running and ready{note}")]
         rows = [
             [s.namespace, s.name, s.phase, "yes" if s.ready else "no", str(s.restarts), ", ".join(s.reasons) or "-"]
             for s in sorted(bad + [r for r in restarts if r not in bad], key=lambda s: (s.namespace, s.name))
@@ -142,7 +152,8 @@ def pods_probe(
         title = (
             f"{label}: {named(bad)} not running/ready ({len(bad)} of {len(states)} pods)"
             if bad
-            else f"{label}: {named(restarts)} restarting"
+            else f"{label}: {named(restarts)} restarting "
+            f"({'; '.join(s.restart_history() for s in restarts[:3])}; judged over {window})"
         )
         # A pod held in its init phase: the app container never ran, so restarting it runs the
         # same init container again; its log (and the previous run's) says what to fix.

@@ -10,6 +10,7 @@ from typing import Any
 
 from commands.backends.kube import Kube, KubeError
 from commands.config import LogSettings
+from commands.log_levels import LEVELS, line_level
 from commands.patterns import compile_pattern
 
 _UNITS_MS = {"ms": 1.0, "s": 1000.0, "us": 0.001, "µs": 0.001, "": 1.0}
@@ -124,44 +125,6 @@ def grep(lines: list[str], pattern: str) -> list[str]:
     """`grep -iE pattern`, in RE2 (linear time: `commands.patterns`). CPU work: call it off the loop."""
     rx = compile_pattern(pattern, ignore_case=True)
     return [line for line in lines if rx.search(line)]
-
-
-# Log levels by rank (syslog / log4j / Go / Python names). A line's level is its JSON level field,
-# else the first level word in it; a line that names none is matched (its level is unknown).
-LEVELS = {
-    "trace": 0,
-    "debug": 1,
-    "info": 2,
-    "notice": 2,
-    "warn": 3,
-    "warning": 3,
-    "error": 4,
-    "err": 4,
-    "severe": 4,
-    "fatal": 5,
-    "crit": 5,
-    "critical": 5,
-    "panic": 5,
-    "emerg": 5,
-}
-_JSON_LEVEL = re.compile(r'"(?:level|severity|lvl|levelname)"\s*:\s*"(\w+)"', re.I)
-_WORD_LEVEL = re.compile(r"(?<![\w-])(" + "|".join(sorted(LEVELS, key=len, reverse=True)) + r")(?![\w-])", re.I)
-
-
-# The first line of an exception nobody caught, which a runtime prints without any level: an
-# error by what it is (Python's traceback, the JVM's "Exception in thread", Node's "Uncaught").
-_UNCAUGHT = re.compile(
-    r"^\s*(Traceback \(most recent call last\):|Exception in thread \"|Uncaught \w*(Error|Exception)\b)"
-)
-
-
-def line_level(line: str) -> int | None:
-    """The rank of a line's level (LEVELS), or None when it names none; an uncaught exception's
-    first line, printed by the runtime without a level, ranks as ERROR."""
-    m = _JSON_LEVEL.search(line) or _WORD_LEVEL.search(line[:120])
-    if m:
-        return LEVELS.get(m.group(1).lower())
-    return LEVELS["error"] if _UNCAUGHT.match(line) else None
 
 
 def at_least(lines: list[str], level: str | None) -> list[str]:

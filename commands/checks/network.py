@@ -66,6 +66,52 @@ def denies_all(pols: list[Any], direction: str) -> list[str]:
     return deny if not allows else []
 
 
+def selects(selector: Any, labels: dict[str, str]) -> bool:
+    """Whether a LabelSelector (matchLabels and matchExpressions: In, NotIn, Exists, DoesNotExist)
+    selects a pod with `labels`; an empty selector selects every pod (Kubernetes API docs)."""
+    if selector is None:
+        return True
+    if any(labels.get(k) != v for k, v in (selector.match_labels or {}).items()):
+        return False
+    for e in selector.match_expressions or []:
+        has, value, values = e.key in labels, labels.get(e.key), e.values or []
+        if {
+            "In": has and value in values,
+            "NotIn": not has or value not in values,
+            "Exists": has,
+            "DoesNotExist": not has,
+        }.get(e.operator, False) is False:
+            return False
+    return True
+
+
+def _selector_text(selector: Any) -> str:
+    return ",".join(f"{k}={v}" for k, v in (selector.match_labels or {}).items()) or "its selector"
+
+
+def isolated(pols: list[Any], pods: list[Any]) -> list[tuple[str, list[str], str]]:
+    """(policy, the apps of the pods it cuts off, its selector) for each policy that selects some
+    pods (not every pod: `denies_all`), types Ingress and allows none, where no policy allows
+    those pods any ingress: the runbook's Service-to-Service Communication Failures, for one
+    service. Pods are named by their `app` label."""
+    allowing = [p for p in pols if _ingress_typed(p) and p.spec.ingress]
+    out = []
+    for p in pols:
+        if _selects_all(p) or not _ingress_typed(p) or p.spec.ingress:
+            continue
+        cut = [
+            x
+            for x in pods
+            if selects(p.spec.pod_selector, x.metadata.labels or {})
+            and not any(selects(a.spec.pod_selector, x.metadata.labels or {}) for a in allowing)
+        ]
+        apps = sorted({(x.metadata.labels or {}).get("app") or x.metadata.name for x in cut})
+        matched = any(selects(p.spec.pod_selector, x.metadata.labels or {}) for x in pods)
+        if cut or not matched:  # no pod now: the service is cut off as soon as one starts
+            out.append((p.metadata.name, apps, _selector_text(p.spec.pod_selector)))
+    return out
+
+
 def policies_probe(kh: KubeHandle, namespace: str) -> Probe:
     """Network policies, judged: one that selects every pod, types Ingress (Egress) and allows
     nothing that way isolates every pod; unless another policy allows some of it (the usual
@@ -103,6 +149,22 @@ def policies_probe(kh: KubeHandle, namespace: str) -> Probe:
                     evidence=evidence,
                 )
             )
+        if not cut:
+            pods = await kh.get().list_pods(namespace)
+            for name, apps, selector in isolated(pols, pods):
+                cut.append(
+                    Finding(
+                        severity=Severity.WARNING,
+                        title=f"NetworkPolicy {name} denies all ingress to {', '.join(apps) or selector}"
+                        + ("" if apps else " (no pod of it running now)"),
+                        detail=f"it selects {selector}, types Ingress and allows none, and no policy allows "
+                        "those pods any ingress: no other service can reach them (kubectl describe "
+                        "networkpolicy; add an allow rule for the callers, or remove the policy). The bot's "
+                        "own TCP probes do not pass through policies between pods: their reachability is no "
+                        "proof",
+                        evidence=evidence,
+                    )
+                )
         if cut:
             return cut
         return [
@@ -115,6 +177,14 @@ def policies_probe(kh: KubeHandle, namespace: str) -> Probe:
         ]
 
     return probe
+
+
+# The bot connects from where it runs: NetworkPolicies between the platform's pods do not apply
+# to that connection, so its reachability proves nothing about them (the policies probe judges those).
+FROM_THE_BOT = (
+    "from the bot: NetworkPolicies between pods do not apply to this connection, so it is no proof that "
+    "services reach one another (the policies finding judges those)"
+)
 
 
 @check(
@@ -146,7 +216,7 @@ async def network(ctx: CheckContext, params: NoParams) -> CheckResult:
         }
         for s in cfg.platform.services:
             host, port = host_port(cfg, s.name)
-            probes[f"tcp {s.name}"] = tcp_probe(host, port, s.name, cfg.timeouts.probe_s)
+            probes[f"tcp {s.name}"] = tcp_probe(host, port, s.name, cfg.timeouts.probe_s, note=FROM_THE_BOT)
         findings = await run_probes(ctx, probes)
     return CheckResult(findings)
 

@@ -192,7 +192,7 @@ async def latency(ctx: CheckContext, params: NoParams) -> CheckResult:
             pending: dict[str, int] = {}
             if short:
                 for p in await kh.get().list_pods(cfg.namespace):
-                    st = pod_state(p)
+                    st = pod_state(p, cfg.thresholds.restart_window_s)
                     app = (p.metadata.labels or {}).get("app")
                     if app and "Unschedulable" in st.reasons:
                         pending[app] = pending.get(app, 0) + 1
@@ -312,7 +312,7 @@ async def memory(ctx: CheckContext, params: NoParams) -> CheckResult:
             ]
 
         async def oom() -> list[Finding]:
-            states = [pod_state(p) for p in await kh.get().list_pods(cfg.namespace)]
+            states = [pod_state(p, cfg.thresholds.restart_window_s) for p in await kh.get().list_pods(cfg.namespace)]
             if not states:
                 return [
                     Finding(

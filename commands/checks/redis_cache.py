@@ -31,17 +31,25 @@ async def scan_keys(ctx: CheckContext, pattern: str, limit: int) -> tuple[list[s
     return keys, False
 
 
-def redis_remedies(low_hit: bool, evicting: bool, full: bool, expiring: bool = False) -> list[Suggestion]:
+def redis_remedies(
+    low_hit: bool, evicting: bool, full: bool, expiring: bool = False, maxmemory: str = ""
+) -> list[Suggestion]:
     """redis: which remedy fits the evidence, declared once.
 
-    Evicting at maxmemory: memory first (warming a cache that evicts what it is given is wasted);
-    a low hit ratio without eviction pressure: warm the cache, unless the misses are keys that
-    expired (warmed keys expire the same way: the TTL is the cause, no button fixes it); memory
-    full without a low hit ratio: memory only."""
+    Evicting at maxmemory: memory first (warming a cache that evicts what it is given is wasted),
+    naming Redis's own `maxmemory` (`maxmemory`: its human value), which is what binds: Redis evicts
+    at it, whatever the container may use, so a larger container alone changes nothing; a low hit
+    ratio without eviction pressure: warm the cache, unless the misses are keys that expired
+    (warmed keys expire the same way: the TTL is the cause, no button fixes it); memory full
+    without a low hit ratio: memory only."""
     memory = Suggestion(
         action="set-resources",
         params={"statefulset": "redis", "memory": "4Gi"},
-        why="runbook: increase memory (keys are evicted at maxmemory)" if evicting else "runbook: increase memory",
+        why=f"runbook: increase memory; keys are evicted at Redis's own maxmemory ({maxmemory or 'set'}), which "
+        "binds, not the container: raise it too (CONFIG SET maxmemory, and in the config Redis loads), or more "
+        "container memory changes nothing"
+        if evicting
+        else "runbook: increase memory",
     )
     warm = Suggestion(action="warm-cache", params={"service": "user-service"}, why="runbook: warm cache")
     if full and evicting:
@@ -101,9 +109,13 @@ def redis_verdicts(
     expiring = bool(low and misses and expired >= th.expiry_miss_ratio * misses)
     if expiring:
         title += f": keys expire before they are read ({expired} expired {window}; TTL too short?)"
-    if evicted:
+    at_max = bool(evicted and full)  # evicting at maxmemory: the memory finding leads and states it (README)
+    if evicted and not at_max:
         title += f", {evicted} key(s) evicted"
-    remedies = redis_remedies(low, evicted > 0, full, expiring)
+    maxmemory_human = str(after.get("maxmemory_human", maxmem))
+    remedies = redis_remedies(low, evicted > 0, full, expiring, maxmemory_human)
+    if at_max:  # memory's remedy goes with the memory finding; what is left (warm-cache) stays here
+        remedies = [r for r in remedies if r.action != "set-resources"]
     ratio_finding = Finding(
         severity=severity,
         title=title,
@@ -111,6 +123,10 @@ def redis_verdicts(
         evidence=[Fields(items=fields)],
         suggestions=remedies if severity is not Severity.OK and (low or evicted) else [],
     )
+    lead = severity
+    if at_max and severity is Severity.WARNING and not low:  # the eviction is memory's finding; hits are fine
+        ratio_finding.severity = Severity.OK if enough else Severity.UNKNOWN
+        ratio_finding.suggestions = []
     mem_fields = {
         "used": str(after.get("used_memory_human", used)),
         "fragmentation": f"{frag:.2f}",
@@ -128,13 +144,23 @@ def redis_verdicts(
         mem_title = f"{who} memory {fill:.0%} of maxmemory ({mem_fields['used']} / {after.get('maxmemory_human')})"
         if fragmented:
             mem_title += f", fragmentation {frag:.2f}"
+        if at_max:
+            mem_title += f", {evicted} key(s) evicted {window} (policy {mem_fields['policy']})"
         taken = {s.action for s in ratio_finding.suggestions}
         mem = Finding(
-            severity=Severity.WARNING if full or fragmented else Severity.OK,
+            severity=max(Severity.WARNING, lead, key=lambda v: v.rank)
+            if at_max
+            else Severity.WARNING
+            if full or fragmented
+            else Severity.OK,
             title=mem_title,
             detail="fragmented: MEMORY PURGE or activedefrag can give memory back" if fragmented else "",
             evidence=[Fields(items=mem_fields)],
-            suggestions=[s for s in redis_remedies(False, evicted > 0, full) if s.action not in taken] if full else [],
+            suggestions=[
+                s for s in redis_remedies(False, evicted > 0, full, maxmemory=maxmemory_human) if s.action not in taken
+            ]
+            if full
+            else [],
         )
     figures: dict[str, Any] = {
         "window_s": round(seconds, 2),
@@ -148,7 +174,7 @@ def redis_verdicts(
         "fragmentation": frag,
         "policy": after.get("maxmemory_policy"),
     }
-    return [ratio_finding, mem], figures
+    return ([mem, ratio_finding] if at_max else [ratio_finding, mem]), figures
 
 
 @check(

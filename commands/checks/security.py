@@ -13,9 +13,32 @@ from commands.probes import run_probes
 from commands.registry import CheckContext, CheckResult, NoParams, check
 from commands.report import Severity, Suggestion
 
-_IPV4 = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b")
-# Cluster-internal ranges: pods, services and nodes, never the ones to block at the gateway.
-_INTERNAL = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")]
+# Candidates for an address, IPv4 or IPv6 (`2001:db8::66`, `::ffff:198.51.100.7`, `[2001:db8::1]:443`):
+# loose on purpose, each is then validated by the stdlib (`ipaddress`), which rejects times
+# ("03:00:01"), MAC addresses and words.
+_CANDIDATE = re.compile(
+    r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{1,4})?|\b(?:\d{1,3}\.){3}\d{1,3}\b"
+)
+# Cluster-internal ranges: pods, services and nodes (IPv6: unique local fc00::/7), never the ones to block at the gateway.
+_INTERNAL = [
+    ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+]
+
+
+def addresses(line: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """The IPv4 and IPv6 addresses in a line, each validated by `ipaddress` (an IPv4-mapped IPv6
+    address is its IPv4 one)."""
+    out = []
+    for candidate in _CANDIDATE.findall(line):
+        for text in (candidate, candidate[:-1] if candidate.endswith(":") and not candidate.endswith("::") else ""):
+            try:
+                ip = ipaddress.ip_address(text)
+            except ValueError:
+                continue
+            mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+            out.append(mapped or ip)
+            break
+    return out
 
 
 def _external(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
@@ -25,14 +48,10 @@ def _external(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
 
 
 def offending_ips(lines: list[str], top: int = 5, at_least: int = 1) -> list[str]:
-    """The non-internal IPv4 addresses seen most often in `lines`, in at least `at_least` of them."""
+    """The non-internal IPv4 and IPv6 addresses seen most often in `lines`, in at least `at_least` of them."""
     seen: Counter[str] = Counter()
     for line in lines:
-        for candidate in _IPV4.findall(line):
-            try:
-                ip = ipaddress.ip_address(candidate)
-            except ValueError:
-                continue
+        for ip in dict.fromkeys(addresses(line)):  # once per line, in the order seen (ties keep it)
             if _external(ip):
                 seen[str(ip)] += 1
     return [ip for ip, n in seen.most_common(top) if n >= at_least]

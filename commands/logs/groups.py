@@ -22,6 +22,7 @@ from drain3.masking import MaskingInstruction
 from drain3.template_miner_config import TemplateMinerConfig
 
 from commands.cpu import SLICE, Stop
+from commands.log_levels import line_level
 from commands.patterns import compile_pattern
 from commands.redact import redact_lines
 
@@ -80,9 +81,15 @@ class Digest:
         return self.examined < self.total
 
 
+_BY_RANK = ("info", "info", "info", "warning", "error", "fatal")  # commands.log_levels.LEVELS ranks -> names here
+
+
 def level_of(text: str) -> str:
-    """The line's own level where it states one (`WARN …`, `level=info`, `"level":"error"`),
+    """The line's own level where it states one (`WARN …`, `level=info`, `"level":"error"`, klog's
+    `E1207 …`, syslog's `<3>`, nginx's `[error]`: `commands.log_levels.line_level`, the checks' rule),
     else the worst level word in it (`… failed`, `panic: …`)."""
+    if (rank := line_level(text)) is not None:
+        return _BY_RANK[rank]
     stated = _LEVEL_FIELD.search(text) or _LEADING_LEVEL.search(text)
     if stated:
         for level, rx in _LEVEL_WORDS:

@@ -83,7 +83,7 @@ class LogsProbe(InNamespace):
 
     @model_validator(mode="after")
     def _known_levels(self) -> LogsProbe:
-        from commands.checks.logscan import LEVELS  # a line's level decides (its JSON field or first level word)
+        from commands.log_levels import LEVELS  # a line's level decides (commands.log_levels.line_level)
 
         unknown = [lv for lv in self.levels if lv.lower() not in LEVELS]
         if unknown:

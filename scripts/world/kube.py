@@ -106,10 +106,14 @@ def make_pod(
             ),
         ),
     )
-    state: dict[str, Any] = {"running": {"startedAt": "2026-11-28T01:00:00Z"}}
+    # A container that restarted did so a few minutes ago (its current start, its last termination's
+    # end), as a kubelet reports it: the checks judge restarts over a window, not restartCount alone.
+    recent = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 300))
+    started = recent if restarts or oom else "2026-11-28T01:00:00Z"
+    state: dict[str, Any] = {"running": {"startedAt": started}}
     if waiting:
         state = {"waiting": {"reason": waiting, "message": f"back-off restarting failed container ({waiting})"}}
-    last = {"terminated": {"reason": "OOMKilled", "exitCode": 137}} if oom else {}
+    last = {"terminated": {"reason": "OOMKilled", "exitCode": 137, "finishedAt": recent}} if oom else {}
     core.patch_namespaced_pod_status(
         name,
         namespace,

@@ -281,6 +281,14 @@ async def test_kong_block_ips_and_rate_limit(cfg, kube_admin):
         "203.0.113.7",
         "192.0.2.1",
     ]
+    pre, _ = await run(cfg, "block-ips", ips="2001:DB8::66 2606:4700:10::6814:1")  # IPv6, as the checks name them
+    assert "-> " in str(pre) and "2001:db8::66" in str(pre)
+    assert core.read_namespaced_config_map("kong-config", "kong").data["blocked_ips"].split(",")[-2:] == [
+        "2001:db8::66",
+        "2606:4700:10::6814:1",
+    ]
+    with pytest.raises(UsageError, match="not an IP address"):
+        validate(ACTIONS.get("block-ips"), {"ips": "2001:db8:::66"})
     with pytest.raises(UsageError, match="not an IP address"):
         validate(ACTIONS.get("block-ips"), {"ips": "1.2.3.4,evil;rm"})
     _pre, outcome = await run(cfg, "rate-limit", rate_limit="10", rate_limit_window="60")

@@ -139,7 +139,7 @@ async def test_unknown_group_names_the_known_ones(testbed, unique):
     await commit(bootstrap, unique, unique, {0: 0})
     report = await run_lag(config(bootstrap), group=unique[:-1] + "x")
     [f] = [f for f in report.findings if f.title.startswith("No consumer group")]
-    assert f.severity is Severity.WARNING and unique in f.detail
+    assert f.severity is Severity.UNKNOWN and unique in f.detail
 
 
 async def test_refused_broker_is_unreachable_quickly():

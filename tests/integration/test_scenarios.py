@@ -47,7 +47,7 @@ async def test_scenario(scenario: Scenario, request, testbed, kube_admin, kubele
     assert report.exit_code == scenario.severity.exit_code
     worst = report.worst_first()[0]
     assert worst.severity is Severity.OK or worst.title in report.headline, report.headline
-    assert scenario.headline in report.headline, (report.headline, seen)
+    assert scenario.headline.replace("{unique}", unique) in report.headline, (report.headline, seen)
     if scenario.actions is not None:
         assert {s.action for s in worst.suggestions} == scenario.actions, seen
     for f in report.findings:

@@ -497,6 +497,12 @@ async def auth_init_crash(w: World) -> ChecksConfig:
     return w.cfg()
 
 
+def minutes_ago(minutes: float) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60 * minutes))
+
+
 async def memory_oom_sidecar(w: World) -> ChecksConfig:
     """A pod of three containers (app, a log shipper, Istio's proxy): the log shipper was
     OOMKilled. No mesh advice fits it, and no deployment template was read."""
@@ -515,8 +521,13 @@ async def memory_oom_sidecar(w: World) -> ChecksConfig:
                         "imageID": "",
                         "ready": True,
                         "restartCount": r,
-                        "state": {"running": {"startedAt": "2026-11-28T01:00:00Z"}},
-                        "lastState": {"terminated": {"reason": "OOMKilled", "exitCode": 137}} if r else {},
+                        "state": {"running": {"startedAt": minutes_ago(5) if r else "2026-11-28T01:00:00Z"}},
+                        # killed a few minutes ago: an OOM kill older than the restart window is history
+                        "lastState": {
+                            "terminated": {"reason": "OOMKilled", "exitCode": 137, "finishedAt": minutes_ago(5)}
+                        }
+                        if r
+                        else {},
                     }
                     for n, r in (("app", 0), ("log-shipper", 4), ("istio-proxy", 0))
                 ]
@@ -799,4 +810,212 @@ async def memory_some_unlimited(w: World) -> ChecksConfig:
     for app in SERVICES:
         w.pod(app, QUIET, **({} if app == "auth-service" else {"memory_limit": None}))
         w.kubelet.set_pod_metrics(w.ns, f"{app}-1", cpu="100m", memory="200Mi")
+    return w.cfg()
+
+
+# ---------------------------------------------------------------------- the fresh tester's misses (round 4)
+KLOG_ERRORS = lines(
+    [f"I1207 03:00:{i:02d}.000000       1 handler.go:88] login ok user=u{i}" for i in range(20)]
+    + [f"E1207 03:01:0{i}.000000       1 tokens.go:42] token verify failed" for i in range(4)]
+)
+
+
+def old_restarts(w: World, app: str, restarts: int, days_ago: float) -> str:
+    """A pod of `app` running and ready since its last restart `days_ago` days ago, `restarts` in its
+    lifetime: history (the runbook's `kubectl get pods` RESTARTS column counts since creation)."""
+    name = w.pod(app, FAST)
+    restarted_long_ago(w, name, app, restarts, days_ago)
+    return name
+
+
+def restarted_long_ago(w: World, name: str, app: str, restarts: int, days_ago: float, reason: str = "Error") -> None:
+    """Pod `name`'s app container: `restarts` in its lifetime, the last (`reason`) `days_ago` days ago."""
+    from datetime import UTC, datetime, timedelta
+
+    ended = datetime.now(UTC) - timedelta(days=days_ago)
+    stamp = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+    client.CoreV1Api(w.kube).patch_namespaced_pod_status(
+        name,
+        w.ns,
+        {
+            "status": {
+                "containerStatuses": [
+                    {
+                        "name": "app",
+                        "image": f"{app}:1",
+                        "imageID": "",
+                        "ready": True,
+                        "restartCount": restarts,
+                        "state": {"running": {"startedAt": stamp(ended + timedelta(seconds=5))}},
+                        "lastState": {
+                            "terminated": {
+                                "reason": reason,
+                                "exitCode": 137 if reason == "OOMKilled" else 1,
+                                "startedAt": stamp(ended - timedelta(hours=1)),
+                                "finishedAt": stamp(ended),
+                            }
+                        },
+                    }
+                ]
+            }
+        },
+    )
+
+
+async def auth_old_restarts(w: World) -> ChecksConfig:
+    """auth-service restarted 12 times, the last 3 days ago, running and ready since: history."""
+    from tests.support.scenario_world import jwt_secret
+
+    old_restarts(w, "auth-service", 12, 3)
+    jwt_secret(w)
+    return w.cfg()
+
+
+def deny_ingress_to(w: World, policy: str, app: str) -> None:
+    client.NetworkingV1Api(w.kube).create_namespaced_network_policy(
+        w.ns,
+        client.V1NetworkPolicy(
+            metadata=client.V1ObjectMeta(name=policy),
+            spec=client.V1NetworkPolicySpec(
+                pod_selector=client.V1LabelSelector(match_labels={"app": app}), policy_types=["Ingress"]
+            ),
+        ),
+    )
+
+
+async def network_isolates_user_service(w: World) -> ChecksConfig:
+    """A policy selecting user-service with policyTypes [Ingress] and no rule: nothing reaches it."""
+    istiod_pod(w)
+    service_with_endpoints(w, "user-service", "10.244.0.16")
+    deny_ingress_to(w, "isolate-user-service", "user-service")
+    return w.cfg()
+
+
+async def kafka_missing_group(w: World) -> ChecksConfig:
+    await ensure_topic(w)
+    return w.cfg()
+
+
+# the unseen second examples of level formats (written after the fix)
+PINO_FATAL = lines(
+    [f'{{"level":30,"time":17335404{i:02d}000,"pid":1,"msg":"login ok user=u{i}"}}' for i in range(30)]
+    + ['{"level":60,"time":1733540500000,"pid":1,"msg":"signing key unreadable, exiting"}']
+)
+SYSLOG_ERRORS = lines(
+    [f"<14>Dec  7 03:00:{i:02d} auth[1]: login ok user=u{i}" for i in range(20)]
+    + [f"<11>Dec  7 03:01:0{i} auth[1]: token verify: bad signature" for i in range(4)]
+)
+KONG_429_IPV6 = lines(
+    [
+        f'{{"started_at":17335404{i:02d}000,"client_ip":"2606:4700:10::6814:1","response":{{"status":429}},'
+        '"message":"API rate limit exceeded"}'
+        for i in range(15)
+    ]
+)
+
+
+def security_with_kong(kong_logs: str) -> Setup:
+    async def setup(w: World) -> ChecksConfig:
+        w.pod("falco", QUIET, namespace="falco-system")
+        w.pod("kong-gateway", kong_logs, namespace="kong")
+        w.pod("auth-service", FAST)
+        return w.cfg()
+
+    return setup
+
+
+async def memory_old_oom(w: World) -> ChecksConfig:
+    """Second example of history read as now: user-service OOMKilled twice, the last 2 days ago,
+    running within its limit since."""
+    services_measured(w, QUIET)
+    restarted_long_ago(w, "user-service-1", "user-service", 2, 2, reason="OOMKilled")
+    return w.cfg()
+
+
+def ingress_policy(w: World, name: str, selector: client.V1LabelSelector, allow_from: str | None) -> None:
+    """A policy typed Ingress selecting `selector`; allowing ingress from pods app=`allow_from` if given."""
+    rules = (
+        [
+            client.V1NetworkPolicyIngressRule(
+                _from=[
+                    client.V1NetworkPolicyPeer(pod_selector=client.V1LabelSelector(match_labels={"app": allow_from}))
+                ]
+            )
+        ]
+        if allow_from
+        else None
+    )
+    client.NetworkingV1Api(w.kube).create_namespaced_network_policy(
+        w.ns,
+        client.V1NetworkPolicy(
+            metadata=client.V1ObjectMeta(name=name),
+            spec=client.V1NetworkPolicySpec(pod_selector=selector, policy_types=["Ingress"], ingress=rules),
+        ),
+    )
+
+
+async def network_isolates_by_expression(w: World) -> ChecksConfig:
+    """Second example: scheduler-service cut off by a matchExpressions selector, while another
+    policy allows user-service its callers (an allow elsewhere does not lift this deny)."""
+    istiod_pod(w)
+    service_with_endpoints(w, "user-service", "10.244.0.16")
+    service_with_endpoints(w, "scheduler-service", "10.244.0.17")
+    expr = client.V1LabelSelectorRequirement(key="app", operator="In", values=["scheduler-service"])
+    ingress_policy(w, "lock-scheduler", client.V1LabelSelector(match_expressions=[expr]), None)
+    ingress_policy(w, "allow-user", client.V1LabelSelector(match_labels={"app": "user-service"}), "auth-service")
+    return w.cfg()
+
+
+async def network_isolate_then_allow(w: World) -> ChecksConfig:
+    """Healthy: user-service denied all ingress by one policy, and its callers allowed by another."""
+    istiod_pod(w)
+    service_with_endpoints(w, "user-service", "10.244.0.16")
+    deny_ingress_to(w, "isolate-user-service", "user-service")
+    ingress_policy(
+        w, "allow-auth-to-user", client.V1LabelSelector(match_labels={"app": "user-service"}), "auth-service"
+    )
+    return w.cfg()
+
+
+async def kafka_abandoned_group(w: World) -> ChecksConfig:
+    """A group with no members, 50 behind on its one partition (the tester's V17)."""
+    from tests.support.kafka import commit, create_topic, produce
+
+    boot = w.testbed["ALP_KAFKA_BOOTSTRAP"]
+    await create_topic(boot, w.unique, 1)
+    await produce(boot, w.unique, {0: 60})
+    await commit(boot, w.unique, w.unique, {0: 10})
+    cfg = w.cfg()
+    cfg.platform.consumer_groups = {w.unique: "user-service"}
+    return cfg
+
+
+async def redis_evicting(w: World) -> ChecksConfig:
+    """Redis at its maxmemory (just above what it uses), volatile-lru, a writer whose every new key
+    evicts an older one: hits stay high while keys are evicted (the tester's V21). Only this world's
+    keys carry a TTL, so only they are evicted; maxmemory and the policy are restored after."""
+    r = aioredis.from_url(w.testbed["ALP_REDIS_URL"], decode_responses=True)
+    was = await r.config_get("maxmemory*")
+    used = int((await r.info("memory"))["used_memory"])
+    await r.config_set("maxmemory-policy", "volatile-lru")
+    await r.config_set("maxmemory", str(used + 2_000_000))
+    n = 0
+
+    async def step() -> None:
+        nonlocal n
+        n += 1
+        await r.set(f"evict:{w.unique}:{n}", "x" * 20_000, ex=600)
+        await r.get(f"evict:{w.unique}:{n}")
+
+    async def undo() -> None:
+        await r.config_set("maxmemory", was["maxmemory"])
+        await r.config_set("maxmemory-policy", was["maxmemory-policy"])
+        keys = [k async for k in r.scan_iter(f"evict:{w.unique}:*", count=1000)]
+        for i in range(0, len(keys), 500):
+            await r.delete(*keys[i : i + 500])
+        await r.aclose()
+
+    w.undo.append(undo)
+    w.loop(step)
+    await asyncio.sleep(1.0)
     return w.cfg()

@@ -55,3 +55,35 @@ def test_an_uncaught_exception_is_an_error_without_a_level():
     java = ['Exception in thread "main" java.lang.IllegalStateException: no key']
     got = [line for _, line, _ in error_lines([("p/app", x) for x in traceback + java])]
     assert got == [traceback[0], java[0]]  # one per exception, not one per frame
+
+
+@pytest.mark.parametrize(
+    ("line", "level"),
+    [
+        ("E1207 03:01:00.000000       1 tokens.go:42] token verify failed", "error"),  # klog/glog
+        ("F1207 03:01:00.000000       1 main.go:31] cannot load signing key", "fatal"),
+        ("W1207 03:01:00.000000       1 mem.go:9] memory usage 92% of limit", "warning"),
+        ("I1207 03:01:00.000000       1 handler.go:88] retried after error", "info"),
+        ('{"level":"error","ts":1733540460.1,"caller":"auth/jwt.go:42","msg":"verify"}', "error"),  # zap
+        ('{"level":50,"time":1733540460100,"msg":"token verify"}', "error"),  # pino/bunyan
+        ('{"level":30,"time":1733540460100,"msg":"fatal words, info level"}', "info"),
+        ('{"log.level":"warn","message":"slow"}', "warning"),  # ECS
+        ('time="2026-12-07T03:00:00Z" level=error msg="db timeout"', "error"),  # logrus/logfmt
+        ('time="2026-12-07T03:00:00Z" level=info msg="error budget fine"', "info"),
+        ("<3>auth[1]: token verify failed", "error"),  # syslog priority (journald, the kernel)
+        ("<11>auth[1]: token verify failed", "error"),  # facility user (1*8+3)
+        ("<6>auth[1]: an error page was served", "info"),
+        ("<2>kernel: out of memory", "fatal"),
+        ("2026/12/07 03:00:00 [error] 31#31: *1 connect() failed (111: Connection refused)", "error"),  # nginx
+        ("2026/12/07 03:00:00 [alert] 31#31: worker process exited on signal 9", "fatal"),
+        ("[Mon Dec 07 03:00:00.1 2026] [proxy:crit] [pid 9] AH00898: error reading", "fatal"),  # Apache 2.4
+        ("E, [2026-12-07T03:00:00.1 #1] ERROR -- : PG::ConnectionBad", "error"),  # Ruby's Logger (Rails)
+        ("I, [2026-12-07T03:00:00.1 #1]  INFO -- : Completed 500 in 3ms (error)", "info"),
+        ("2026-12-07 03:00:00,123 - auth.views - ERROR - db timeout", "error"),  # Python logging
+        ("2026-12-07T03:00:00Z sending alert to the on-call", None),  # "alert" as a word is no level
+    ],
+)
+def test_the_common_formats_state_their_level(line, level):
+    from commands.log_levels import LEVELS, line_level
+
+    assert line_level(line) == (LEVELS[level] if level else None)

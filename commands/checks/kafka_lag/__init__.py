@@ -173,10 +173,11 @@ async def kafka_lag(ctx: CheckContext, params: KafkaLagParams) -> CheckResult:
                     if len(known) > KNOWN_LISTED:
                         names += f" and {len(known) - KNOWN_LISTED} more (--all lists every group)"
                     findings.append(
-                        Finding(
-                            severity=Severity.WARNING,
-                            title=f"No consumer group named {params.group}",
-                            detail=f"Known groups: {names}.{hint}",
+                        Finding(  # nothing to judge: "could not see" is UNKNOWN, never a verdict on a group
+                            severity=Severity.UNKNOWN,
+                            title=f"No consumer group named {params.group}: its lag could not be seen",
+                            detail=f"Kafka lists no such group (never created, a typo, or its offsets expired: "
+                            f"offsets.retention.minutes).{hint} Known groups: {names}.",
                             probe="groups",
                         )
                     )

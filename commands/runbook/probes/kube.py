@@ -7,8 +7,10 @@ import asyncio
 import re2
 
 from commands.checks.kube_probes import KubeHandle, log_window, no_pods, samples
-from commands.checks.logscan import LEVELS, extract_ms, line_level, selector_logs
+from commands.checks.logscan import extract_ms, selector_logs
+from commands.durations import format_duration
 from commands.kube_facts import parse_quantity, pod_state
+from commands.log_levels import LEVELS, line_level
 from commands.registry import CheckContext
 from commands.report import Fields, Severity, Table
 from commands.runbook import model as m
@@ -21,15 +23,19 @@ async def pods(ctx: CheckContext, kh: KubeHandle, p: m.PodsProbe) -> Observed:
     found = await kh.get().list_pods(ns, p.selector)
     if not found:
         return Observed(await no_pods(kh, ns, p.selector, p.selector))
-    states = [pod_state(x) for x in found]
+    states = [pod_state(x, ctx.config.thresholds.restart_window_s) for x in found]
     rt = ctx.config.thresholds.restarts_warn
     if p.measure == "not_ready":
         bad = [s for s in states if not s.healthy]
     elif p.measure == "restarts":
-        bad = [s for s in states if s.restarts >= rt]
+        bad = [s for s in states if s.restarting(rt)]
     else:
         bad = [s for s in states if s.oom_killed]
-    words = {"not_ready": "not running/ready", "restarts": f"restarted {rt}+ times", "oom_killed": "OOMKilled"}
+    words = {
+        "not_ready": "not running/ready",
+        "restarts": f"restarted {rt}+ times, the last within {format_duration(ctx.config.thresholds.restart_window_s)}",
+        "oom_killed": "OOMKilled",
+    }
     sev = severity_of(len(bad), p, critical=1)
     rows = [[s.name, s.phase, "yes" if s.ready else "no", str(s.restarts), ", ".join(s.reasons) or "-"] for s in bad]
     evidence = [Table(columns=["pod", "phase", "ready", "restarts", "reasons"], rows=rows)] if rows else []
