@@ -43,10 +43,7 @@ def rate_window(step_s: float) -> str:
     return f"{max(60, math.ceil(step_s))}s"
 
 
-def _rate_span(step_s: float) -> str:
-    """The rate window of a point every `step_s`, for people: "minute", "6m"."""
-    seconds = max(60, math.ceil(step_s))
-    return "minute" if seconds == 60 else format_duration(seconds)
+NOW_STEP_S = 15.0  # "now" is read over rate[1m] at the end time, whatever the chart's step
 
 
 def red_queries(cfg: ChecksConfig, service: str, step_s: float = 15.0) -> list[tuple[str, str, str]]:
@@ -113,6 +110,10 @@ def _series_json(series: list[Series], title: str = "") -> list[dict[str, Any]]:
     ]
 
 
+def _matching(instant: list[Series], labels: dict[str, str]) -> Series | None:
+    return next((i for i in instant if i.labels == labels), None)
+
+
 def series_finding(
     s: Series,
     what: str,
@@ -124,27 +125,39 @@ def series_finding(
     step: float,
     end: datetime,
     cfg: ChecksConfig,
+    now: Series | None,
 ) -> Finding:
-    """One series' line: its latest sample, judged for a service's RED figures, shown for a typed query.
+    """One series' line: judged for a service's RED figures, shown for a typed query, from `now`, the
+    matching series of a separate instant query at `end` (a service's figures over the last minute),
+    never from the chart's last point (on a long window a step-long average). `s` is the chart's
+    series: its history (traffic earlier in the window) and, when `now` has no sample, its last point.
 
-    A latest sample older than three steps (and a minute) is not "now": UNKNOWN, with its age. A
-    service's request rate at 0 after traffic earlier in the window is CRITICAL (it stopped serving);
-    its error ratio and p95 with no requests are "nothing to judge". NaN and ±Inf are never a verdict."""
-    last = s.last
+    No sample at `end` is not "now": UNKNOWN, with the chart's last sample and its age. A service's
+    request rate at 0 after traffic earlier in the window is CRITICAL (it stopped serving); its error
+    ratio and p95 with no requests are "nothing to judge". NaN and ±Inf are never a verdict."""
     name = f"{query} {what}" if is_service else s.name()
-    shown = _fmt(last, unit) if unit != "?" else (f"{last:g}" if last is not None else "none")
+
+    def said(v: float | None) -> str:
+        return _fmt(v, unit) if unit != "?" else (f"{v:g}" if v is not None else "none")
+
     evidence = [Fields(items={"query": expr, "window": window})]
-    detail = f"latest of {len(s.points)} point(s) over the {window}"
-    age = end.timestamp() - s.points[-1][0] if s.points else math.inf
-    if age > max(3 * step, 60):
+    over = "over the last minute, " if is_service else ""
+    detail = f"now: {over}read at {end:%H:%M:%S} UTC apart from the chart ({len(s.points)} point(s), {window})"
+    if now is None or now.last is None:
+        age = end.timestamp() - s.points[-1][0] if s.points else math.inf
+        last_said = said(s.last)
         return Finding(
             severity=Severity.UNKNOWN,
-            title=f"{name}: no recent sample (the last, {shown}, is {format_duration(int(age))} old)",
+            title=f"{name}: no sample now (the chart's last, {last_said}, is {format_duration(int(age))} old)"
+            if s.points
+            else f"{name}: no sample now",
             detail=detail,
             evidence=evidence,
             probe="prometheus",
         )
-    finite = last is not None and math.isfinite(last)
+    last = now.last
+    shown = said(last)
+    finite = math.isfinite(last)
     if is_service and what == "requests/s" and last == 0:
         earlier = max((v for _, v in s.points if math.isfinite(v)), default=0.0)
         if earlier > 0:
@@ -158,7 +171,7 @@ def series_finding(
     if is_service and what != "requests/s" and not finite:
         return Finding(
             severity=Severity.UNKNOWN,
-            title=f"{name}: no requests in the last {_rate_span(step)}, nothing to judge",
+            title=f"{name}: no requests in the last minute, nothing to judge",
             detail=detail,
             evidence=evidence,
             probe="prometheus",
@@ -211,15 +224,18 @@ async def graph(ctx: CheckContext, params: GraphParams) -> CheckResult:
     services = {s.name for s in cfg.platform.services}
     is_service = params.query in services
     queries = red_queries(cfg, params.query, step) if is_service else [(params.query, params.query, "?")]
+    now_exprs = [e for _, e, _ in red_queries(cfg, params.query, NOW_STEP_S)] if is_service else [params.query]
     window = f"last {format_duration(params.since)}, a point every {step:g}s"
+    if is_service and step > 60:
+        window += f", each the average over its {format_duration(int(rate_window(step)[:-1]))}"
     findings: list[Finding] = []
     drawn: list[dict[str, Any]] = []
     every: list[dict[str, Any]] = []
     try:
         async with Prometheus(cfg.prometheus) as prom:
-            for what, expr, unit in queries:
-                if not is_service:  # an instant query first: a bad or huge expression is refused cheaply
-                    await prom.query(expr, end)
+            for (what, expr, unit), now_expr in zip(queries, now_exprs, strict=True):
+                # "now" apart, first (a bad or huge typed expression is refused cheaply)
+                instant = (await prom.query(now_expr, end)).series
                 answer = await prom.query_range(expr, start, end, step)
                 every += _series_json(answer.series, what if is_service else "")
                 drawn.append({"title": what, "unit": unit, "expr": expr, "series": _series_json(answer.series)})
@@ -237,7 +253,19 @@ async def graph(ctx: CheckContext, params: GraphParams) -> CheckResult:
                     continue
                 for s in answer.series[:10]:
                     findings.append(
-                        series_finding(s, what, expr, unit, is_service, params.query, window, step, end, cfg)
+                        series_finding(
+                            s,
+                            what,
+                            expr,
+                            unit,
+                            is_service,
+                            params.query,
+                            window,
+                            step,
+                            end,
+                            cfg,
+                            _matching(instant, s.labels),
+                        )
                     )
                 if len(answer.series) > 10:
                     findings.append(

@@ -127,3 +127,30 @@ def test_an_answer_of_50000_series_is_refused_not_decoded_on_the_loop(testbed, s
     finally:
         standins.set_cardinality(0)
     assert "narrow the query" in report["findings"][0]["title"] + report["findings"][0]["detail"], report
+
+
+def test_now_on_a_long_window_is_an_instant_read_not_the_steps_average(testbed, standins) -> None:
+    """`--since 1d` draws a point every 6 min, each a 6-min average; "now" is read apart, over the last
+    minute at the end time: traffic that stopped a minute ago is 0/s now, not the step's 20/s."""
+    standins.set_traffic("scheduler-service", rps=20, latency_ms=40, error_ratio=0.0)
+    wait_for(
+        lambda: any(
+            "requests/s:" in f["title"]
+            and "now" in f["title"]
+            and not f["title"].startswith("scheduler-service requests/s: 0/s")
+            for f in graph(testbed, "scheduler-service", "--since", "5m")[1].get("findings", [])
+        ),
+        timeout=90,
+    )
+    standins.set_traffic("scheduler-service", rps=0, latency_ms=40, error_ratio=0.0)
+    wait_for(
+        lambda: any(
+            "stopped serving" in f["title"]
+            for f in graph(testbed, "scheduler-service", "--since", "5m")[1].get("findings", [])
+        ),
+        timeout=120,
+    )
+    _, day, _ = graph(testbed, "scheduler-service", "--since", "1d")
+    rate = next(f for f in day["findings"] if "requests/s" in f["title"])
+    assert rate["severity"] == "critical" and "0/s now" in rate["title"], rate
+    assert "average" in day["data"]["graph"]["window"], day["data"]["graph"]["window"]  # the chart says what it draws
