@@ -154,12 +154,14 @@ def over_spans(points: list[tuple[float, float]], cond: Condition | None, step_s
     return spans
 
 
-def state(points: list[tuple[float, float]], cond: Condition | None, now: float, step_s: float) -> State:
+def state(
+    points: list[tuple[float, float]], cond: Condition | None, now: float, step_s: float, stale_s: float | None = None
+) -> State:
     """Judged from the samples, never from the alert's own status: the latest sample older than
-    three steps (and a minute) is "unknown"; over the threshold is "firing"; else "under" since the
-    first sample after the last one over (the window's start when none was over in it)."""
+    `stale_s` (default three steps and a minute) is "unknown"; over the threshold is "firing"; else
+    "under" since the first sample after the last one over (the window's start when none was over in it)."""
     spans = over_spans(points, cond, step_s)
-    if not points or now - points[-1][0] > max(3 * step_s, 60):
+    if not points or now - points[-1][0] > (max(3 * step_s, 60) if stale_s is None else stale_s):
         if cond is None and spans:  # a filtering rule: no sample now means the condition stopped holding
             return State("under", None, spans[-1][1], spans)
         return State("unknown", None, points[-1][0] if points else None, spans)

@@ -63,6 +63,32 @@ def _conflicts(series: Series, alert_labels: dict[str, str]) -> bool:
     return any(k in alert_labels and alert_labels[k] != v for k, v in series.labels.items() if k != "__name__")
 
 
+def _same_series(a: dict[str, str], b: dict[str, str]) -> bool:
+    """The same series in two answers (`max_over_time` drops the metric name)."""
+    return {k: v for k, v in a.items() if k != "__name__"} == {k: v for k, v in b.items() if k != "__name__"}
+
+
+def judged_points(
+    chart: list[tuple[float, float]], latest: Series | None, now: float, step_s: float
+) -> tuple[list[tuple[float, float]], float | None]:
+    """The points a state is judged from: the chart's history before its last step (on a long window
+    each point is its step's extreme, so the last one is no "now"), then the plain expression's sample
+    at `now`, and the staleness limit to judge them by (0 when the plain expression has no sample now:
+    its last value is not known to hold)."""
+    if step_s <= 60:
+        return chart, None  # the chart draws the plain expression itself
+    history = [p for p in chart if p[0] <= now - step_s]
+    if latest is None or latest.last is None:
+        return history, 0.0
+    return [*history, (now, latest.last)], None
+
+
+def window_text(seconds: float) -> str:
+    """ "last 45 min", "last 20 h" (a window over two hours in hours, never "last 1215 min")."""
+    minutes = round(seconds / 60)
+    return f"last {minutes} min" if minutes < 120 and minutes % 60 else f"last {round(minutes / 60)} h"
+
+
 def _hhmm(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%H:%M")
 
@@ -163,6 +189,7 @@ async def _one(prom: Prometheus, expr: str, alerts: list[dict[str, Any]], now: d
     result = AlertGraph(masked, cond)
     try:
         answer = await prom.query_range(drawn_expr(base, cond, step), start, end=now, step_s=step)
+        latest = (await prom.query(base, now)).series if step > 60 else []
     except BackendError as err:
         result.lines.append(f"`{masked[:300]}`: could not be graphed: {err}")
         return result
@@ -186,7 +213,10 @@ async def _one(prom: Prometheus, expr: str, alerts: list[dict[str, Any]], now: d
             result.judged.append(("unknown", result.lines[-1]))
             continue
         s = mine[0]
-        st = state(s.points, cond, t_now, step)
+        pts, stale_s = judged_points(
+            s.points, next((i for i in latest if _same_series(i.labels, s.labels)), None), t_now, step
+        )
+        st = state(pts, cond, t_now, step, stale_s)
         first_t = s.points[0][0] if s.points else None
         result.lines.append(redact(judged_line(name, st, cond, unit, t_now, first_t)))
         result.states[str(a.get("fingerprint", ""))] = st.kind
@@ -200,10 +230,14 @@ async def _one(prom: Prometheus, expr: str, alerts: list[dict[str, Any]], now: d
         if s not in drawn and len(drawn) < 10:
             drawn.append(s)
     alert_name = str(alerts[0].get("labels", {}).get("alertname", "alert"))
-    minutes = int(window // 60)
     result.graph = {
         "title": f"{alert_name} ({cond.op} {fmt_value(cond.threshold, unit)})" if cond else alert_name,
-        "window": f"last {minutes // 60} h" if minutes % 60 == 0 else f"last {minutes} min",
+        "window": window_text(window)
+        + (
+            f", a point every {int(step // 60)} min, each its step's {'maximum' if cond.op in ('>', '>=') else 'minimum'}"
+            if cond and step > 60 and cond.op not in ("==", "!=")
+            else ""
+        ),
         "start": start.timestamp(),
         "end": now.timestamp(),
         "panels": [
