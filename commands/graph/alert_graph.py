@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from commands.backends.errors import BackendError
 from commands.backends.prometheus import Prometheus, Series
@@ -144,16 +145,56 @@ def drawn_expr(base: str, cond: Condition | None, step_s: float) -> str:
     return f"{agg}(({base})[{int(step_s)}s:])"
 
 
+def _host(url: str) -> str:
+    """`host:port` of a URL, lower case, the scheme's default port filled in ("" when none)."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme, 0)
+    except ValueError:
+        return ""
+    return f"{(parts.hostname or '').lower()}:{port}" if parts.hostname else ""
+
+
+def _alert_name(labels: dict[str, str]) -> str:
+    shown = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k not in ("alertname", "severity"))
+    return labels.get("alertname", "alert") + "{" + shown[:150] + "}"
+
+
+def _foreign(
+    settings: PrometheusSettings, alerts: list[dict[str, Any]]
+) -> tuple[AlertGraph | None, list[dict[str, Any]]]:
+    """(the alerts whose generatorURL names another Prometheus than `url` or `external_urls`, said and
+    not judged — their expression is another Prometheus' data — or None; the other alerts)."""
+    mine = {_host(u) for u in [settings.url or "", *settings.external_urls]} - {""}
+    result = AlertGraph("", None)
+    rest: list[dict[str, Any]] = []
+    for a in alerts:
+        host = _host(str(a.get("generatorURL") or ""))
+        if not host or host in mine:
+            rest.append(a)
+        else:
+            labels = {str(k): str(v) for k, v in (a.get("labels") or {}).items()}
+            line = redact(f"{_alert_name(labels)}: from another Prometheus ({host.removesuffix(':80')}): not judged")
+            result.lines.append(line)
+            result.states[str(a.get("fingerprint", ""))] = "unknown"
+            result.judged.append(("unknown", line))
+    return (result if result.lines else None), rest
+
+
 async def alert_graphs(settings: PrometheusSettings, alerts: list[dict[str, Any]], now: datetime) -> list[AlertGraph]:
-    """The group's rule expressions graphed and judged (empty when Prometheus is not configured)."""
+    """The group's rule expressions graphed and judged (empty when Prometheus is not configured).
+    Alerts from another Prometheus (`_foreign`) are said, not judged."""
     if not settings.url:
         return []
+    out: list[AlertGraph] = []
+    foreign, alerts = _foreign(settings, alerts)
+    if foreign is not None:
+        out.append(foreign)
     by_expr: dict[str, list[dict[str, Any]]] = {}
     without: list[dict[str, Any]] = []
     for a in alerts:
         expr = expr_of(str(a.get("generatorURL") or ""))
         (by_expr.setdefault(expr, []) if expr else without).append(a)
-    out: list[AlertGraph] = []
     if without:
         names = sorted({str(a.get("labels", {}).get("alertname", "?")) for a in without})
         out.append(
@@ -198,12 +239,19 @@ async def _one(prom: Prometheus, expr: str, alerts: list[dict[str, Any]], now: d
     drawn: list[Series] = []
     for a in alerts:
         labels = {str(k): str(v) for k, v in (a.get("labels") or {}).items()}
-        name = (
-            labels.get("alertname", "alert")
-            + "{"
-            + ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k not in ("alertname", "severity"))[:150]
-            + "}"
-        )
+        name = _alert_name(labels)
+        carried = {k for s in answer.series for k in s.labels}
+        other = {
+            k: v
+            for k, v in labels.items()
+            if k in prom.settings.source_labels and k not in carried and prom.settings.external_labels.get(k) != v
+        }
+        if other:
+            said = ", ".join(f"{k}={v}" for k, v in sorted(other.items()))
+            result.lines.append(f"{name}: carries {said}, which this Prometheus' series lack: not matched, not judged")
+            result.states[str(a.get("fingerprint", ""))] = "unknown"
+            result.judged.append(("unknown", result.lines[-1]))
+            continue
         mine = [s for s in answer.series if _matches(s, labels)]
         if not mine and len(answer.series) == 1 and not _conflicts(answer.series[0], labels):
             mine = answer.series  # an aggregate without the alert's labels (`sum(…) > 1`): the one series
