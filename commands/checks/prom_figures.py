@@ -26,7 +26,7 @@ from commands.backends.prometheus import Prometheus
 from commands.config import ChecksConfig
 from commands.graph.units import fmt_value
 from commands.probes import Probe, backend_finding
-from commands.report import Fields, Finding, Severity
+from commands.report import Fields, Finding, Severity, Table
 
 SOURCE = "prometheus"
 
@@ -109,12 +109,36 @@ async def read_figure(cfg: ChecksConfig, fig: PromFigure) -> Finding:
     )
 
 
+def _figure_read(fig: PromFigure | MemoryFigure, f: Finding) -> bool:
+    """Whether `f` carries the direct probe's figure itself (the logs' p95, the metrics API's usage
+    table), not a finding about why there is none (no pods, scaled to 0, no values in the logs)."""
+    for e in f.evidence:
+        if isinstance(fig, PromFigure) and isinstance(e, Fields) and "p95" in e.items:
+            return True
+        if isinstance(fig, MemoryFigure) and isinstance(e, Table) and "of limit" in e.columns:
+            return True
+    return False
+
+
 def disagreement(fig: PromFigure | MemoryFigure, direct: list[Finding], prom: Finding) -> list[Finding]:
-    """A warning naming both figures when the direct probe and Prometheus judge differently; none
-    when either could not see (UNKNOWN: that line already says so) or they agree."""
-    seen = [f for f in direct if f.severity is not Severity.UNKNOWN]
-    if not seen or prom.severity is Severity.UNKNOWN:
+    """A warning naming both figures when both were read and judge differently; none when they
+    agree or Prometheus could not see (its UNKNOWN line says so). When the direct figure was not
+    read (no pods, scaled to 0, no values in the logs) there is nothing to disagree with: one line
+    says why beside Prometheus' figure, never "they disagree"."""
+    if prom.severity is Severity.UNKNOWN:
         return []
+    seen = [f for f in direct if f.severity is not Severity.UNKNOWN and _figure_read(fig, f)]
+    if not seen:
+        why = "; ".join(f.title for f in direct)[:200] or "no finding"
+        source = "logs" if isinstance(fig, PromFigure) else "metrics API"
+        figure = prom.title.split("): ", 1)[-1]
+        return [
+            Finding(
+                severity=Severity.UNKNOWN,
+                title=f"{fig.service}: {fig.what} from the {source} not read ({why}); Prometheus {figure}",
+                detail="nothing to compare: only Prometheus' figure was read",
+            )
+        ]
     mine = max(seen, key=lambda f: f.severity.rank)
     if mine.severity is prom.severity:
         return []
