@@ -21,6 +21,7 @@ from commands.backends.errors import BackendError, BackendRefused
 from commands.backends.prometheus import Prometheus, PrometheusQueryError, Series
 from commands.config import ChecksConfig
 from commands.durations import Duration, format_duration
+from commands.graph.units import fmt_value, number
 from commands.probes import backend_finding
 from commands.registry import FIRST_STEPS, CheckContext, CheckResult, check
 from commands.report import Fields, Finding, Severity
@@ -69,13 +70,7 @@ def red_queries(cfg: ChecksConfig, service: str, step_s: float = 15.0) -> list[t
 def _fmt(v: float | None, unit: str) -> str:
     if v is None or math.isnan(v):
         return "no number (NaN)"
-    if math.isinf(v):
-        return "+Inf" if v > 0 else "-Inf"
-    if unit == "s":
-        return f"{v * 1000:.0f}ms"
-    if unit == "ratio":
-        return f"{v:.2%}"
-    return f"{v:.3g}{unit}"
+    return fmt_value(v, "" if unit == "?" else unit)
 
 
 def _judge(what: str, v: float | None, cfg: ChecksConfig) -> Severity:
@@ -138,7 +133,7 @@ def series_finding(
     name = f"{query} {what}" if is_service else s.name()
 
     def said(v: float | None) -> str:
-        return _fmt(v, unit) if unit != "?" else (f"{v:g}" if v is not None else "none")
+        return _fmt(v, unit) if unit != "?" else (number(v) if v is not None else "none")
 
     evidence = [Fields(items={"query": expr, "window": window})]
     over = "over the last minute, " if is_service else ""

@@ -55,7 +55,9 @@ class Condition:
         return not math.isnan(value) and _OPS[self.op](value, self.threshold)
 
     def text(self) -> str:
-        return f"{self.op} {self.threshold:g}"
+        """`> 1,000`, `> 0.25`, `> 1,234.5` (never e-notation)."""
+        t = self.threshold
+        return f"{self.op} {t:g}" if abs(t) < 1000 else f"{self.op} {t:,.6g}" if t != int(t) else f"{self.op} {t:,.0f}"
 
 
 def _top_level_comparisons(expr: str) -> list[tuple[int, str]]:

@@ -113,7 +113,9 @@ def figure(data: dict[str, Any]) -> Any:
         ax.xaxis.set_major_formatter(DateFormatter(_tick_format(span), tz=UTC))  # type: ignore[no-untyped-call]
         if len(series) > 1 or panel.get("threshold") is not None:
             ax.legend(loc="upper left", fontsize="x-small")
-    fig.suptitle(f"{graph.get('title', '')[:80]} ({graph.get('window', '')}, UTC)", fontsize="medium")
+    title = str(graph.get("title", ""))
+    title = title if len(title) <= 80 else title[:79] + "…"  # a query cut says so; the window on a line of its own
+    fig.suptitle(f"{title}\n{graph.get('window', '')}, UTC", fontsize="medium")
     return fig
 
 

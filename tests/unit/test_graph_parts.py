@@ -91,7 +91,7 @@ def test_a_stale_sample_is_not_now_stopped_traffic_is_critical_and_typed_queries
     assert series_finding(inf, "q", "q", "?", False, "q", "w", 15, end, cfg, inf).severity is Severity.UNKNOWN
     slow = Series({}, [(t, 0.1)])
     f = series_finding(slow, "p95 duration", "q", "s", True, "auth-service", "w", 15, end, cfg, Series({}, [(t, 2.5)]))
-    assert f.severity is Severity.CRITICAL and "critical from 2000ms" in f.detail and "2500ms now" in f.title
+    assert f.severity is Severity.CRITICAL and "critical from 2000ms" in f.detail and "2.5s now" in f.title
 
 
 def test_graph_usage_mistakes_are_said() -> None:
