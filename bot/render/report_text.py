@@ -11,7 +11,12 @@ TAG = {
     Severity.CRITICAL: "[CRIT]",
     Severity.UNKNOWN: "[ ?? ]",
 }
+NOT_JUDGED_TAG = "[ -- ]"  # a value shown as asked, no verdict (Finding.judged False)
 INDENT = " " * 7
+
+
+def tag(f: Finding) -> str:
+    return TAG[f.severity] if f.judged else NOT_JUDGED_TAG
 
 
 def table_lines(table: Table, lift: bool = False) -> list[str]:
@@ -38,7 +43,7 @@ def table_lines(table: Table, lift: bool = False) -> list[str]:
 
 
 def finding_lines(f: Finding) -> list[str]:
-    lines = [f"{TAG[f.severity]} {f.title}"]
+    lines = [f"{tag(f)} {f.title}"]
     if f.detail:
         lines.append(INDENT + f.detail)
     for ev in f.evidence:

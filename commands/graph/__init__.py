@@ -179,6 +179,8 @@ def series_finding(
             detail=detail + "; a typed query has no threshold: read the value and the chart",
             evidence=evidence,
             probe="prometheus",
+            asked=True,  # the answer itself: never folded into a count
+            judged=not finite,  # a value, no verdict (NaN/±Inf stay UNKNOWN: could not see)
         )
     sev = _judge(what, last, cfg)
     th = cfg.thresholds
