@@ -134,6 +134,7 @@ class State:
     value: float | None
     since: float | None
     over_spans: list[tuple[float, float]]  # (start, end) unix s where the condition held
+    held_in_window: bool = True  # False: "under" with no sample over the threshold in the whole window
 
 
 def over_spans(points: list[tuple[float, float]], cond: Condition | None, step_s: float) -> list[tuple[float, float]]:
@@ -175,5 +176,6 @@ def state(
         return State("firing", v_last, spans[-1][0] if spans else t_last, spans)
     assert cond is not None
     last_over = max((t for t, v in points if cond.over(v)), default=None)
-    since = points[0][0] if last_over is None else min(t for t, _ in points if t > last_over)
-    return State("under", v_last, since, spans)
+    if last_over is None:
+        return State("under", v_last, points[0][0], spans, held_in_window=False)
+    return State("under", v_last, min(t for t, _ in points if t > last_over), spans)

@@ -103,9 +103,16 @@ def _minutes(seconds: float) -> str:
 
 
 def judged_line(
-    name: str, st: State, cond: Condition | None, unit: str, now: float, window_start: float | None = None
+    name: str,
+    st: State,
+    cond: Condition | None,
+    unit: str,
+    now: float,
+    window_start: float | None = None,
+    alert_status: str = "",
 ) -> str:
-    """One alert's sentence, from its series' state (`window_start`: unix s of the window's first point)."""
+    """One alert's sentence, from its series' state (`window_start`: unix s of the window's first point;
+    `alert_status`: Alertmanager's, "firing" or "resolved")."""
     th = f"threshold {cond.op} {fmt_value(cond.threshold, unit)}" if cond else "the rule's condition"
     if st.kind == "firing":
         value = f": {fmt_value(st.value, unit)} now, {th}" if cond else ""
@@ -116,6 +123,14 @@ def judged_line(
         return f"{name}: still firing{value}{since}"
     if st.kind == "unknown" and st.value is not None and math.isnan(st.value):
         return f"{name}: the latest sample is NaN (no number): cannot say whether it still fires"
+    if st.kind == "under" and st.since is not None and not st.held_in_window and cond is not None:
+        value = f": {fmt_value(st.value, unit)} now, {th}" if st.value is not None else ""
+        where = "over" if cond.op in (">", ">=") else "under" if cond.op in ("<", "<=") else "at"
+        disagree = "; Alertmanager says firing while the expression does not hold" if alert_status == "firing" else ""
+        return (
+            f"{name}: not {where} the threshold at any point since at least {_hhmm(st.since)} UTC "
+            f"(the window's start){value}{disagree}"
+        )
     if st.kind == "under" and st.since is not None:
         value = f": {fmt_value(st.value, unit)} now, {th}" if st.value is not None and cond else ""
         what = (
@@ -266,7 +281,7 @@ async def _one(prom: Prometheus, expr: str, alerts: list[dict[str, Any]], now: d
         )
         st = state(pts, cond, t_now, step, stale_s)
         first_t = s.points[0][0] if s.points else None
-        result.lines.append(redact(judged_line(name, st, cond, unit, t_now, first_t)))
+        result.lines.append(redact(judged_line(name, st, cond, unit, t_now, first_t, str(a.get("status", "")))))
         result.states[str(a.get("fingerprint", ""))] = st.kind
         result.judged.append((st.kind, result.lines[-1]))
         firing_spans += st.over_spans
