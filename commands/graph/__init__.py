@@ -21,6 +21,7 @@ from commands.backends.errors import BackendError, BackendRefused
 from commands.backends.prometheus import Prometheus, PrometheusQueryError, Series
 from commands.config import ChecksConfig
 from commands.durations import Duration, format_duration
+from commands.graph.alert_expr import split_threshold
 from commands.graph.units import fmt_value, number
 from commands.probes import backend_finding
 from commands.registry import FIRST_STEPS, CheckContext, CheckResult, check
@@ -194,6 +195,44 @@ def series_finding(
     )
 
 
+async def _nothing_matched(
+    prom: Prometheus,
+    query: str,
+    what: str,
+    expr: str,
+    is_service: bool,
+    window: str,
+    start: datetime,
+    end: datetime,
+    step: float,
+) -> Finding:
+    """No series: a typed filter (`x > 1000`) whose series exist never held in the window (a shown
+    answer, not judged); otherwise nothing matched the names (UNKNOWN: check them)."""
+    cond = None if is_service else split_threshold(expr)
+    if cond is not None:
+        base = await prom.query_range(cond.base, start, end, step)
+        if base.series:
+            values = [v for s in base.series for _, v in s.points if math.isfinite(v)]
+            peak = f"; its highest, {number(max(values))}" if values and cond.op in (">", ">=") else ""
+            low = f"; its lowest, {number(min(values))}" if values and cond.op in ("<", "<=") else ""
+            return Finding(
+                severity=Severity.OK,
+                title=f"`{expr}`: the condition never held in the window ({window})",
+                detail=f"`{cond.base}` has {len(base.series)} series{peak}{low}, never {cond.text()}",
+                probe="prometheus",
+                asked=True,
+                judged=False,
+            )
+    return Finding(
+        severity=Severity.UNKNOWN,
+        title=f"{query} {what}: no series over the {window}"
+        if is_service
+        else f"`{expr}`: no series over the {window}",
+        detail="nothing matched: check the metric and label names",
+        probe="prometheus",
+    )
+
+
 @check(
     "graph",
     summary="a service's request rate, errors and p95 (RED), or any PromQL, over a window, from Prometheus",
@@ -238,14 +277,7 @@ async def graph(ctx: CheckContext, params: GraphParams) -> CheckResult:
                 drawn.append({"title": what, "unit": unit, "expr": expr, "series": _series_json(answer.series)})
                 if not answer.series:
                     findings.append(
-                        Finding(
-                            severity=Severity.UNKNOWN,
-                            title=f"{params.query} {what}: no series over the {window}"
-                            if is_service
-                            else f"`{expr}`: no series over the {window}",
-                            detail="nothing matched: check the metric and label names",
-                            probe="prometheus",
-                        )
+                        await _nothing_matched(prom, params.query, what, expr, is_service, window, start, end, step)
                     )
                     continue
                 for s in answer.series[:10]:

@@ -154,3 +154,11 @@ def test_now_on_a_long_window_is_an_instant_read_not_the_steps_average(testbed, 
     rate = next(f for f in day["findings"] if "requests/s" in f["title"])
     assert rate["severity"] == "critical" and "0/s now" in rate["title"], rate
     assert "average" in day["data"]["graph"]["window"], day["data"]["graph"]["window"]  # the chart says what it draws
+
+
+def test_a_filter_that_never_held_is_said_so_not_a_wrong_name(testbed) -> None:
+    _, never, _ = graph(testbed, "sum(rate(http_requests_total[1m])) > 1e9", "--since", "5m")
+    [f] = never["findings"]
+    assert "the condition never held" in f["title"] and "metric and label names" not in f["title"] + f["detail"], f
+    _, wrong, _ = graph(testbed, "no_such_metric_total > 1", "--since", "5m")
+    assert "check the metric and label names" in wrong["findings"][0]["detail"], wrong
