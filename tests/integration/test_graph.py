@@ -162,3 +162,22 @@ def test_a_filter_that_never_held_is_said_so_not_a_wrong_name(testbed) -> None:
     assert "the condition never held" in f["title"] and "metric and label names" not in f["title"] + f["detail"], f
     _, wrong, _ = graph(testbed, "no_such_metric_total > 1", "--since", "5m")
     assert "check the metric and label names" in wrong["findings"][0]["detail"], wrong
+
+
+def test_credentials_in_the_url_are_used_named_and_never_doubled(testbed) -> None:
+    url = testbed["ALP_PROMETHEUS__URL"].replace("http://", "http://alp:S3cretWr0ng@")
+    code, doubled, err = graph(testbed, "up", ALP_PROMETHEUS__URL=url)
+    assert "Traceback" not in err and "ValueError" not in json.dumps(doubled) + err, (doubled, err)
+    assert code == 64 or "both in ALP_PROMETHEUS__URL and" in err + json.dumps(doubled), (code, doubled, err)
+    assert "S3cretWr0ng" not in err + json.dumps(doubled)
+    _, refused, _ = graph(
+        testbed, "up", ALP_PROMETHEUS__URL=url, ALP_PROMETHEUS__USERNAME="", ALP_PROMETHEUS__PASSWORD=""
+    )
+    assert refused["findings"][0]["title"] == "The bot cannot log in to Prometheus as alp (from ALP_PROMETHEUS__URL)", (
+        refused
+    )
+    good = testbed["ALP_PROMETHEUS__URL"].replace("http://", f"http://alp:{testbed['ALP_PROMETHEUS__PASSWORD']}@")
+    code, ok, _ = graph(
+        testbed, "up", ALP_PROMETHEUS__URL=good, ALP_PROMETHEUS__USERNAME="", ALP_PROMETHEUS__PASSWORD=""
+    )
+    assert ok["findings"] and "cannot log in" not in json.dumps(ok), ok
