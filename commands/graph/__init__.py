@@ -11,13 +11,14 @@ Each series is judged from its latest sample only where a threshold is known (RE
 
 from __future__ import annotations
 
+import asyncio
 import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from commands.backends.errors import BackendError, BackendRefused
+from commands.backends.errors import BackendError, BackendRefused, BackendUnreachable
 from commands.backends.prometheus import Prometheus, PrometheusQueryError, Series
 from commands.config import ChecksConfig
 from commands.durations import Duration, format_duration
@@ -195,6 +196,12 @@ def series_finding(
     )
 
 
+def _not_seen(err: BackendError) -> Finding:
+    """Prometheus down, hanging or refusing the login: the figures were not seen, UNKNOWN (never CRITICAL:
+    `graph` judges the service, and Prometheus being down says nothing of it)."""
+    return backend_finding("prometheus", err).model_copy(update={"severity": Severity.UNKNOWN})
+
+
 async def _nothing_matched(
     prom: Prometheus,
     query: str,
@@ -267,12 +274,19 @@ async def graph(ctx: CheckContext, params: GraphParams) -> CheckResult:
     findings: list[Finding] = []
     drawn: list[dict[str, Any]] = []
     every: list[dict[str, Any]] = []
+    limit = cfg.prometheus.timeout_s
     try:
-        async with Prometheus(cfg.prometheus) as prom:
-            for (what, expr, unit), now_expr in zip(queries, now_exprs, strict=True):
-                # "now" apart, first (a bad or huge typed expression is refused cheaply)
-                instant = (await prom.query(now_expr, end)).series
-                answer = await prom.query_range(expr, start, end, step)
+        async with asyncio.timeout(limit), Prometheus(cfg.prometheus) as prom:  # every read within the one timeout
+            if not is_service:  # an instant read first: a bad or huge typed expression is refused cheaply
+                await prom.query(params.query, end)
+            reads = await asyncio.gather(
+                *(prom.query(e, end) for e in now_exprs),
+                *(prom.query_range(e, start, end, step) for _, e, _ in queries),
+            )
+            for (what, expr, unit), now_answer, answer in zip(
+                queries, reads[: len(queries)], reads[len(queries) :], strict=True
+            ):
+                instant = now_answer.series  # "now", read apart from the chart
                 every += _series_json(answer.series, what if is_service else "")
                 drawn.append({"title": what, "unit": unit, "expr": expr, "series": _series_json(answer.series)})
                 if not answer.series:
@@ -322,8 +336,11 @@ async def graph(ctx: CheckContext, params: GraphParams) -> CheckResult:
         )
     except BackendRefused as err:  # too many series, too large: what to do is in the reason
         return CheckResult([Finding(severity=Severity.UNKNOWN, title=f"Prometheus: {err.reason}", probe="prometheus")])
+    except TimeoutError:
+        hung = BackendUnreachable("Prometheus", "query", f"no answer within {limit:g}s", address=cfg.prometheus.url)
+        return CheckResult([_not_seen(hung)])
     except BackendError as err:
-        return CheckResult([backend_finding("prometheus", err)])
+        return CheckResult([_not_seen(err)])
     data = {
         "query": params.query,
         "since_s": params.since,

@@ -181,3 +181,32 @@ def test_credentials_in_the_url_are_used_named_and_never_doubled(testbed) -> Non
         testbed, "up", ALP_PROMETHEUS__URL=good, ALP_PROMETHEUS__USERNAME="", ALP_PROMETHEUS__PASSWORD=""
     )
     assert ok["findings"] and "cannot log in" not in json.dumps(ok), ok
+
+
+def test_prometheus_not_seen_is_unknown_within_its_stated_timeout(testbed) -> None:
+    """Down or hanging, Prometheus was not seen: UNKNOWN (exit 3) like a refused login, never CRITICAL,
+    and a service's six reads cost the stated timeout once, not once each."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    code, down, _ = graph(testbed, "up", ALP_PROMETHEUS__URL=f"http://127.0.0.1:{closed}")
+    assert code == 3 and down["findings"][0]["severity"] == "unknown", (code, down)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(20)
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    for query in ("up", "auth-service"):
+        code, hung, _ = graph(testbed, query, ALP_PROMETHEUS__URL=url, ALP_PROMETHEUS__TIMEOUT_S="2")
+        assert code == 3 and "no answer within 2s" in json.dumps(hung["findings"]), hung
+        assert hung["duration_s"] < 2 + 1.5, (query, hung["duration_s"])  # measured inside the run, not its start-up
+    listener.close()
