@@ -107,6 +107,22 @@ def _series_json(series: list[Series], title: str = "") -> list[dict[str, Any]]:
     ]
 
 
+def red_panel(what: str, expr: str, unit: str, series: list[Series], cfg: ChecksConfig) -> dict[str, Any]:
+    """One chart panel (commands/graph/chart.py's input): a service's error ratio and p95 carry their
+    warning threshold (1 %, `thresholds.response_time_warn_ms`) as the panel's line; others none."""
+    threshold = {
+        "error ratio": (ERROR_WARN, f"warning {ERROR_WARN:.0%}"),
+        "p95 duration": (
+            cfg.thresholds.response_time_warn_ms / 1000,
+            f"warning {cfg.thresholds.response_time_warn_ms:.0f}ms",
+        ),
+    }.get(what)
+    panel: dict[str, Any] = {"title": what, "unit": unit, "expr": expr, "series": _series_json(series)}
+    if threshold is not None:
+        panel["threshold"], panel["threshold_label"] = threshold
+    return panel
+
+
 def _matching(instant: list[Series], labels: dict[str, str]) -> Series | None:
     return next((i for i in instant if i.labels == labels), None)
 
@@ -288,7 +304,7 @@ async def graph(ctx: CheckContext, params: GraphParams) -> CheckResult:
             ):
                 instant = now_answer.series  # "now", read apart from the chart
                 every += _series_json(answer.series, what if is_service else "")
-                drawn.append({"title": what, "unit": unit, "expr": expr, "series": _series_json(answer.series)})
+                drawn.append(red_panel(what, expr, unit, answer.series, cfg))
                 if not answer.series:
                     findings.append(
                         await _nothing_matched(prom, params.query, what, expr, is_service, window, start, end, step)

@@ -136,3 +136,20 @@ def test_a_long_title_is_cut_with_an_ellipsis_and_the_window_apart() -> None:
     title = figure(data)._suptitle.get_text()
     first, _, second = title.partition("\n")
     assert first.endswith("…") and len(first) <= 81 and second == "last 1h, a point every 15s, UTC", title
+
+
+def test_service_panels_carry_their_thresholds_and_ratios_never_go_below_zero() -> None:
+    from commands.backends.prometheus import Series
+    from commands.graph import red_panel
+
+    cfg = ChecksConfig()
+    flat = [Series({}, [(T0 + k * 15, 0.0) for k in range(40)])]
+    p95 = red_panel("p95 duration", "q", "s", flat, cfg)
+    assert p95["threshold"] == cfg.thresholds.response_time_warn_ms / 1000 and "warning" in p95["threshold_label"]
+    errors = red_panel("error ratio", "q", "ratio", flat, cfg)
+    assert errors["threshold"] == 0.01
+    assert red_panel("requests/s", "q", "/s", flat, cfg).get("threshold") is None
+    fig = figure({"graph": {"title": "t", "window": "w", "start": T0, "end": T0 + 600, "panels": [errors]}})
+    ax = fig.axes[0]
+    assert ax.get_ylim()[0] >= 0, ax.get_ylim()
+    assert any("warning" in t.get_text() for t in ax.get_legend().get_texts())
