@@ -210,3 +210,9 @@ def test_prometheus_not_seen_is_unknown_within_its_stated_timeout(testbed) -> No
         assert code == 3 and "no answer within 2s" in json.dumps(hung["findings"]), hung
         assert hung["duration_s"] < 2 + 1.5, (query, hung["duration_s"])  # measured inside the run, not its start-up
     listener.close()
+
+
+def test_the_shell_already_removed_its_quotes_the_query_keeps_its_own(testbed) -> None:
+    _, report, err = graph(testbed, '"hello"', "--since", "5m")
+    said = json.dumps(report["findings"])
+    assert 'query: \\"hello\\"' in said and 'type \\"string\\"' in said, said  # Prometheus saw a string literal
