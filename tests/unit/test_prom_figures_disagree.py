@@ -26,3 +26,25 @@ def test_two_figures_read_and_judged_differently_disagree() -> None:
     )
     [said] = disagreement(FIG, [logs], PROM)
     assert "disagree" in said.title and said.severity is Severity.WARNING
+
+
+def test_a_pod_prometheus_remembers_but_the_cluster_no_longer_has_is_said_gone() -> None:
+    from commands.checks.prom_figures import MemoryFigure, memory_finding, present_containers
+    from commands.report import Table
+
+    fig = MemoryFigure("ns", "memory of the limit (metrics API, now)", "q", 600, 0.9)
+    usage = Finding(
+        severity=Severity.OK,
+        title="Memory of 1 container(s) within limits",
+        evidence=[
+            Table(
+                columns=["pod/container", "cpu", "memory", "limit", "of limit"],
+                rows=[["web-2/app", "1m", "10Mi", "100Mi", "10%"]],
+            )
+        ],
+    )
+    rows = [("web-1/app", 0.97), ("web-2/app", 0.95)]
+    f = memory_finding(fig, rows, present_containers([usage]))
+    assert "web-1/app 97% (gone: no longer in the cluster)" in f.title, f.title
+    assert "web-2/app 95%" in f.title and "web-2/app 95% (gone" not in f.title
+    assert "gone" not in memory_finding(fig, rows, None).title  # the cluster not read: nothing said of it
