@@ -213,6 +213,6 @@ def test_prometheus_not_seen_is_unknown_within_its_stated_timeout(testbed) -> No
 
 
 def test_the_shell_already_removed_its_quotes_the_query_keeps_its_own(testbed) -> None:
-    _, report, err = graph(testbed, '"hello"', "--since", "5m")
+    _, report, _ = graph(testbed, '"hello"', "--since", "5m")
     said = json.dumps(report["findings"])
     assert 'query: \\"hello\\"' in said and 'type \\"string\\"' in said, said  # Prometheus saw a string literal
