@@ -293,12 +293,15 @@ async def graph(ctx: CheckContext, params: GraphParams) -> CheckResult:
     limit = cfg.prometheus.timeout_s
     try:
         async with asyncio.timeout(limit), Prometheus(cfg.prometheus) as prom:  # every read within the one timeout
-            if not is_service:  # an instant read first: a bad or huge typed expression is refused cheaply
-                await prom.query(params.query, end)
-            reads = await asyncio.gather(
-                *(prom.query(e, end) for e in now_exprs),
-                *(prom.query_range(e, start, end, step) for _, e, _ in queries),
-            )
+            # a typed expression's instant read ("now") first: a bad or huge one is refused cheaply
+            typed_now = [] if is_service else [await prom.query(params.query, end)]
+            reads = [
+                *typed_now,
+                *await asyncio.gather(
+                    *(prom.query(e, end) for e in (now_exprs if is_service else [])),
+                    *(prom.query_range(e, start, end, step) for _, e, _ in queries),
+                ),
+            ]
             for (what, expr, unit), now_answer, answer in zip(
                 queries, reads[: len(queries)], reads[len(queries) :], strict=True
             ):
