@@ -23,7 +23,7 @@ from commands.backends.prometheus import Prometheus, PrometheusQueryError, Serie
 from commands.config import ChecksConfig
 from commands.durations import Duration, format_duration
 from commands.graph.alert_expr import split_threshold
-from commands.graph.units import fmt_value, number
+from commands.graph.units import fmt_value, number, unit_of
 from commands.probes import backend_finding
 from commands.registry import FIRST_STEPS, CheckContext, CheckResult, check
 from commands.report import Fields, Finding, Severity
@@ -72,7 +72,7 @@ def red_queries(cfg: ChecksConfig, service: str, step_s: float = 15.0) -> list[t
 def _fmt(v: float | None, unit: str) -> str:
     if v is None or math.isnan(v):
         return "no number (NaN)"
-    return fmt_value(v, "" if unit == "?" else unit)
+    return fmt_value(v, unit)
 
 
 def _judge(what: str, v: float | None, cfg: ChecksConfig) -> Severity:
@@ -151,7 +151,7 @@ def series_finding(
     name = f"{query} {what}" if is_service else s.name()
 
     def said(v: float | None) -> str:
-        return _fmt(v, unit) if unit != "?" else (number(v) if v is not None else "none")
+        return _fmt(v, unit if unit != "?" else unit_of(expr)) if v is not None else "none"
 
     evidence = [Fields(items={"query": expr, "window": window})]
     over = "over the last minute, " if is_service else ""

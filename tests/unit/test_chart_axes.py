@@ -153,3 +153,16 @@ def test_service_panels_carry_their_thresholds_and_ratios_never_go_below_zero() 
     ax = fig.axes[0]
     assert ax.get_ylim()[0] >= 0, ax.get_ylim()
     assert any("warning" in t.get_text() for t in ax.get_legend().get_texts())
+
+
+def test_a_typed_querys_value_is_said_in_its_unit() -> None:
+    from datetime import UTC, datetime
+
+    from commands.backends.prometheus import Series
+    from commands.graph import series_finding
+
+    end = datetime(2026, 12, 7, tzinfo=UTC)
+    s = Series({"service": "a"}, [(end.timestamp(), 0.204)])
+    expr = "sum(rate(d_seconds_sum[5m])) / sum(rate(d_seconds_count[5m]))"
+    f = series_finding(s, expr, expr, "?", False, expr, "w", 15, end, ChecksConfig(), s)
+    assert "204ms now (shown, not judged)" in f.title, f.title
