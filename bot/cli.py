@@ -119,6 +119,7 @@ def main(argv: list[str] | None = None) -> None:
         HelpRequest,
         IncidentRequest,
         OncallRequest,
+        graph_request,
         help_text,
         parse,
     )
@@ -126,7 +127,9 @@ def main(argv: list[str] | None = None) -> None:
 
     try:
         # `graph` takes PromQL as typed: the shell already removed the quotes around it
-        request = parse(" ".join(args) if args[:1] == ["graph"] else shlex.join(args))
+        request = (
+            graph_request(" ".join(args[1:]), strip_quotes=False) if args[:1] == ["graph"] else parse(shlex.join(args))
+        )
     except UsageError as err:
         print(f"alp: {terminal(str(err))}\n\n{help_text(prog='alp')}", file=sys.stderr)
         sys.exit(EXIT_USAGE)

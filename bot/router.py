@@ -121,14 +121,16 @@ def _configured_services() -> list[str]:
 SINCE = re.compile(r"(?:^|\s)--since(?:\s+|=)(\S+)\s*$")
 
 
-def _graph(rest: str) -> CheckRequest:
-    """`graph <service|PromQL> [--since 1h]`: PromQL is taken as typed (quotes, braces and spaces kept)."""
+def graph_request(rest: str, strip_quotes: bool = True) -> CheckRequest:
+    """`graph <service|PromQL> [--since 1h]`: PromQL is taken as typed (quotes, braces and spaces kept).
+    `strip_quotes`: Slack keeps quotes wrapped around the whole query (`/alp graph "rate(x[5m])"`) and
+    they are taken off; a shell already removed its own, so what is left there is PromQL's (`'"hello"'`)."""
     spec = FIRST_STEPS.get("graph")
     assert spec is not None
     rest = rest.strip()
     since = SINCE.search(rest)
     query = rest[: since.start()].strip() if since else rest
-    if len(query) >= 2 and query[0] == query[-1] and query[0] in "'\"":  # `/alp graph "rate(x[5m])"`
+    if strip_quotes and len(query) >= 2 and query[0] == query[-1] and query[0] in "'\"":  # `/alp graph "rate(x[5m])"`
         query = query[1:-1].strip()
     if not query or query.startswith("--"):
         raise UsageError(
@@ -153,7 +155,7 @@ def parse(text: str, registry: Registry[CheckSpec] = CHECKS) -> Request:
     """Turn the words after `/alp` into a request, or raise UsageError."""
     graph = GRAPH.fullmatch(text)
     if graph:
-        return _graph(graph.group(1) or "")
+        return graph_request(graph.group(1) or "")
     try:
         words = shlex.split(text)
     except ValueError as err:

@@ -225,6 +225,19 @@ class PrometheusSettings(BaseModel):
         "http_request_duration_seconds", description="Request duration histogram per service (RED: p95)"
     )
     service_label: str = Field("service", description="The label naming the service in those metrics")
+    external_urls: list[str] = Field(
+        default_factory=list,
+        description="This Prometheus' other names in its alerts' generatorURL (its --web.external-url, or "
+        "http://<hostname>:<port> without one); an alert from any other host is from another Prometheus: not judged",
+    )
+    external_labels: dict[str, str] = Field(
+        default_factory=dict, description="This Prometheus' own external_labels (added to its alerts, not its series)"
+    )
+    source_labels: list[str] = Field(
+        ["cluster", "region", "datacenter", "prometheus", "prometheus_replica", "replica"],
+        description="Labels naming where an alert comes from: an alert carrying one its series lacks (and not this "
+        "Prometheus' own external label) is another cluster's: not matched to this Prometheus' series",
+    )
 
 
 class ChecksConfig(BaseModel):

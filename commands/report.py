@@ -122,6 +122,7 @@ class Finding(BaseModel):
     evidence: list[Evidence] = Field(default_factory=list)
     suggestions: list[Suggestion] = Field(default_factory=list)
     asked: bool = False  # the answer to what the person asked for (`--pattern`, `--user`): never folded away
+    judged: bool = True  # False: a value shown as asked (a typed PromQL series), no verdict: a neutral marker
 
 
 class Report(BaseModel):
@@ -174,6 +175,9 @@ class Report(BaseModel):
         if not ordered:
             return f"{head}: nothing was checked"
         worst = ordered[0]
+        if worst.severity is Severity.OK and not any(f.judged for f in ordered):  # values shown, no verdict
+            read = "; ".join(f.title for f in ordered[:2]) + ("; …" if len(ordered) > 2 else "")
+            return f"{self.target}: shown, not judged: {read}"
         if worst.severity is Severity.OK:  # what was read, not a bare count
             read = "; ".join(f.title for f in ordered[:2]) + ("; …" if len(ordered) > 2 else "")
             return f"{head}: {len(ordered)} checks OK: {read}"

@@ -47,6 +47,13 @@ class SlackMessage:
 ButtonSigner = Callable[[str, dict[str, Any], dict[str, str]], str | None]
 
 
+NOT_JUDGED_EMOJI = ":bar_chart:"  # a value shown as asked, no verdict (Finding.judged False)
+
+
+def _emoji(f: Finding) -> str:
+    return EMOJI[f.severity] if f.judged else NOT_JUDGED_EMOJI
+
+
 def _finding_blocks(
     f: Finding,
     buttons: ButtonSigner | None = None,
@@ -57,7 +64,7 @@ def _finding_blocks(
     text, tables: `_table`). `tables` collects the message's one table block."""
     if f.probe in ALWAYS_SHOWN and f.severity is Severity.OK and not f.evidence:  # context, not a finding
         return [context(f"{EMOJI[f.severity]} {escape(f.title)}")]
-    text = f"{EMOJI[f.severity]} *{escape(f.title)}*"
+    text = f"{_emoji(f)} *{escape(f.title)}*"
     if f.detail:
         text += f"\n{escape(f.detail)}"
     blocks = [section(text)]
@@ -185,8 +192,13 @@ def _header(report: Report) -> Block:
 def _context(report: Report, extra: str = "") -> Block:
     counts: dict[Severity, int] = {}
     for f in report.findings:
-        counts[f.severity] = counts.get(f.severity, 0) + 1
-    tally = " · ".join(f"{EMOJI[s]} {n}" for s, n in sorted(counts.items(), key=lambda x: -x[0].rank))
+        if f.judged:
+            counts[f.severity] = counts.get(f.severity, 0) + 1
+    shown = sum(1 for f in report.findings if not f.judged)
+    tally = " · ".join(
+        [f"{EMOJI[s]} {n}" for s, n in sorted(counts.items(), key=lambda x: -x[0].rank)]
+        + ([f"{NOT_JUDGED_EMOJI} {shown} shown, not judged"] if shown else [])
+    )
     text = f"`{report.target}` · read {report.started_at:%H:%M:%SZ} in {report.duration_s:.1f}s · {tally}{extra}"
     return context(text)
 
@@ -202,7 +214,7 @@ def render_report(report: Report, buttons: ButtonSigner | None = None, show_all:
     if blocks is not None:
         return SlackMessage(fallback, blocks)
     summary = [_header(report)]
-    lines = [f"{EMOJI[f.severity]} {escape(f.title)}" for f in worst_first]
+    lines = [f"{_emoji(f)} {escape(f.title)}" for f in worst_first]
     if hidden:
         lines.append(f"{EMOJI[Severity.OK]} {ok_count_line(hidden, 'the attached file', report.folded())}")
     chunk: list[str] = []
@@ -234,7 +246,7 @@ def _whole(report: Report, worst_first: list[Finding], hidden: int, buttons: But
             if not _fits(blocks):  # stop building what will not be sent
                 return None
         if hidden:
-            line = ok_count_line(hidden, f"`/alp check {report.target} --all`", report.folded())
+            line = ok_count_line(hidden, _all_hint(report.target), report.folded())
             blocks.append(context(f"{EMOJI[Severity.OK]} {line}"))
         blocks.append(_context(report))
         incident = _open_incident_button(report)
@@ -243,6 +255,15 @@ def _whole(report: Report, worst_first: list[Finding], hidden: int, buttons: But
     except INVALID:
         return None
     return blocks if _fits(blocks) else None
+
+
+def _all_hint(target: str) -> str:
+    """What lists the folded findings: `/alp check X --all` for a check; the first steps (`graph`,
+    `logs`, `changes`) list every finding when typed: `alp X …` in a terminal."""
+    import commands.checks  # noqa: F401  (registers the checks)
+    from commands.registry import CHECKS
+
+    return f"`/alp check {target} --all`" if CHECKS.get(target) else f"`alp {target} …` in a terminal"
 
 
 def _open_incident_button(report: Report) -> Block | None:

@@ -11,7 +11,12 @@ TAG = {
     Severity.CRITICAL: "[CRIT]",
     Severity.UNKNOWN: "[ ?? ]",
 }
+NOT_JUDGED_TAG = "[ -- ]"  # a value shown as asked, no verdict (Finding.judged False)
 INDENT = " " * 7
+
+
+def tag(f: Finding) -> str:
+    return TAG[f.severity] if f.judged else NOT_JUDGED_TAG
 
 
 def lifted(table: Table) -> tuple[str, Table]:
@@ -48,7 +53,7 @@ def table_lines(table: Table, lift: bool = False) -> list[str]:
 
 
 def finding_lines(f: Finding) -> list[str]:
-    lines = [f"{TAG[f.severity]} {one_line(f.title)}"]  # a foreign name in a title cannot start a finding
+    lines = [f"{tag(f)} {one_line(f.title)}"]  # a foreign name in a title cannot start a finding
     if f.detail:
         lines += [INDENT + line for line in f.detail.splitlines()]
     for ev in f.evidence:

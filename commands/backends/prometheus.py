@@ -20,6 +20,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import aiohttp
 
@@ -115,7 +116,18 @@ class Prometheus:
         if not settings.url:
             raise BackendRefused(BACKEND, "connect", "not configured (set ALP_PROMETHEUS__URL)")
         self.settings = settings
-        self.base = settings.url.rstrip("/")
+        parts = urlsplit(settings.url.strip())
+        self.url_user = unquote(parts.username) if parts.username is not None else None
+        self._url_password = unquote(parts.password or "")
+        if self.url_user is not None and (settings.username or settings.bearer_token is not None):
+            raise BackendRefused(
+                BACKEND,
+                "connect",
+                "credentials both in ALP_PROMETHEUS__URL and in __USERNAME/__PASSWORD or __BEARER_TOKEN: keep one",
+            )
+        host = parts.hostname or ""
+        netloc = (f"[{host}]" if ":" in host else host) + (f":{parts.port}" if parts.port else "")
+        self.base = urlunsplit((parts.scheme, netloc, parts.path, "", "")).rstrip("/")  # no credentials in it
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Prometheus:
@@ -126,6 +138,8 @@ class Prometheus:
             pw = self.settings.password.get_secret_value() if self.settings.password else ""
             # aiohttp.BasicAuth is deprecated (a DeprecationWarning on every session): the header itself
             headers["Authorization"] = aiohttp.encode_basic_auth(self.settings.username, pw)
+        elif self.url_user is not None:  # `http://user:pass@host`: the same basic auth, from the URL
+            headers["Authorization"] = aiohttp.encode_basic_auth(self.url_user, self._url_password)
         timeout = aiohttp.ClientTimeout(total=self.settings.timeout_s)
         self._session = aiohttp.ClientSession(headers=headers, timeout=timeout)
         return self
@@ -158,7 +172,9 @@ class Prometheus:
             who = (
                 "the bearer token (ALP_PROMETHEUS__BEARER_TOKEN)"
                 if self.settings.bearer_token is not None
-                else self.settings.username or "no credentials (set ALP_PROMETHEUS__BEARER_TOKEN or __USERNAME)"
+                else self.settings.username
+                or (f"{self.url_user} (from ALP_PROMETHEUS__URL)" if self.url_user is not None else None)
+                or "no credentials (set ALP_PROMETHEUS__BEARER_TOKEN or __USERNAME)"
             )
             raise BackendLoginRefused(BACKEND, "query", f"HTTP {status}", user=who)
         if len(body) > self.settings.max_bytes:

@@ -26,7 +26,7 @@ from commands.backends.prometheus import Prometheus
 from commands.config import ChecksConfig
 from commands.graph.units import fmt_value
 from commands.probes import Probe, backend_finding
-from commands.report import Fields, Finding, Severity
+from commands.report import Fields, Finding, Severity, Table
 
 SOURCE = "prometheus"
 
@@ -109,12 +109,36 @@ async def read_figure(cfg: ChecksConfig, fig: PromFigure) -> Finding:
     )
 
 
+def _figure_read(fig: PromFigure | MemoryFigure, f: Finding) -> bool:
+    """Whether `f` carries the direct probe's figure itself (the logs' p95, the metrics API's usage
+    table), not a finding about why there is none (no pods, scaled to 0, no values in the logs)."""
+    for e in f.evidence:
+        if isinstance(fig, PromFigure) and isinstance(e, Fields) and "p95" in e.items:
+            return True
+        if isinstance(fig, MemoryFigure) and isinstance(e, Table) and "of limit" in e.columns:
+            return True
+    return False
+
+
 def disagreement(fig: PromFigure | MemoryFigure, direct: list[Finding], prom: Finding) -> list[Finding]:
-    """A warning naming both figures when the direct probe and Prometheus judge differently; none
-    when either could not see (UNKNOWN: that line already says so) or they agree."""
-    seen = [f for f in direct if f.severity is not Severity.UNKNOWN]
-    if not seen or prom.severity is Severity.UNKNOWN:
+    """A warning naming both figures when both were read and judge differently; none when they
+    agree or Prometheus could not see (its UNKNOWN line says so). When the direct figure was not
+    read (no pods, scaled to 0, no values in the logs) there is nothing to disagree with: one line
+    says why beside Prometheus' figure, never "they disagree"."""
+    if prom.severity is Severity.UNKNOWN:
         return []
+    seen = [f for f in direct if f.severity is not Severity.UNKNOWN and _figure_read(fig, f)]
+    if not seen:
+        why = "; ".join(f.title for f in direct)[:200] or "no finding"
+        source = "logs" if isinstance(fig, PromFigure) else "metrics API"
+        figure = prom.title.split("): ", 1)[-1]
+        return [
+            Finding(
+                severity=Severity.UNKNOWN,
+                title=f"{fig.service}: {fig.what} from the {source} not read ({why}); Prometheus {figure}",
+                detail="nothing to compare: only Prometheus' figure was read",
+            )
+        ]
     mine = max(seen, key=lambda f: f.severity.rank)
     if mine.severity is prom.severity:
         return []
@@ -156,7 +180,7 @@ def memory_figure(cfg: ChecksConfig) -> MemoryFigure | None:
     )
 
 
-async def read_memory(cfg: ChecksConfig, fig: MemoryFigure) -> Finding:
+async def read_memory(cfg: ChecksConfig, fig: MemoryFigure) -> Finding | list[tuple[str, float]]:
     """Prometheus' memory line: containers whose peak over the window reached the warning share of
     their limit (WARNING), else OK naming how many it saw; UNKNOWN when it could not be read."""
     window = f"last {fig.window_s // 60} min"
@@ -188,17 +212,42 @@ async def read_memory(cfg: ChecksConfig, fig: MemoryFigure) -> Finding:
             detail="needs cAdvisor's container_memory_working_set_bytes and kube-state-metrics' resource limits",
             evidence=evidence,
         )
+    return rows  # judged beside the cluster's own list (memory_finding)
+
+
+def present_containers(direct: list[Finding]) -> set[str] | None:
+    """The `pod/container`s the metrics API lists now (the direct usage table), or None when it was not read."""
+    for f in direct:
+        for e in f.evidence:
+            if isinstance(e, Table) and "of limit" in e.columns:
+                return {row[0] for row in e.rows if row}
+    return None
+
+
+def memory_finding(fig: MemoryFigure, rows: list[tuple[str, float]], present: set[str] | None) -> Finding:
+    """Prometheus' memory line from (`pod/container`, peak share of limit) rows; a container over the
+    warning share that the cluster no longer runs (not in `present`, the metrics API's list) is said
+    gone: Prometheus remembers the window, the cluster has moved on (a restart or a rollout)."""
+    window = f"last {fig.window_s // 60} min"
+    evidence: list[Fields | Table] = [
+        Fields(items={"query": fig.expr, "window": window, "source": "Prometheus"}),
+        Table(columns=["pod/container", "peak of limit"], rows=[[n, f"{r:.0%}"] for n, r in rows]),
+    ]
     high = sorted((r for r in rows if r[1] >= fig.warn_ratio), key=lambda r: -r[1])
-    shown = ", ".join(f"{name} {ratio:.0%}" for name, ratio in high[:3])
+    gone = {n for n, _ in high if present is not None and n not in present}
+    shown = ", ".join(
+        f"{name} {ratio:.0%}" + (" (gone: no longer in the cluster)" if name in gone else "")
+        for name, ratio in high[:3]
+    )
     return Finding(
-        severity=Severity.WARNING if high else Severity.OK,
+        severity=Severity.WARNING if len(gone) < len(high) else Severity.OK,
         title=(
             f"Memory (Prometheus, peak over the {window}): {len(high)} container(s) above "
             f"{fig.warn_ratio:.0%} of their limit: {shown}"
             if high
             else f"Memory (Prometheus, peak over the {window}): {len(rows)} container(s) within limits"
         ),
-        evidence=evidence,
+        evidence=list(evidence),
     )
 
 
@@ -217,7 +266,12 @@ def beside(cfg: ChecksConfig, direct: Probe, fig: PromFigure | MemoryFigure | No
         except BaseException:
             prom_task.cancel()
             raise
-        prom = await prom_task
+        read = await prom_task
+        if isinstance(read, list):  # memory: judged beside the cluster's own list of containers
+            assert isinstance(fig, MemoryFigure)
+            prom = memory_finding(fig, read, present_containers(found))
+        else:
+            prom = read
         return [*found, prom, *disagreement(fig, found, prom)]
 
     return probe

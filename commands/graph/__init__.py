@@ -11,16 +11,19 @@ Each series is judged from its latest sample only where a threshold is known (RE
 
 from __future__ import annotations
 
+import asyncio
 import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from commands.backends.errors import BackendError, BackendRefused
+from commands.backends.errors import BackendError, BackendRefused, BackendUnreachable
 from commands.backends.prometheus import Prometheus, PrometheusQueryError, Series
 from commands.config import ChecksConfig
 from commands.durations import Duration, format_duration
+from commands.graph.alert_expr import split_threshold
+from commands.graph.units import fmt_value, number, unit_of
 from commands.probes import backend_finding
 from commands.registry import FIRST_STEPS, CheckContext, CheckResult, check
 from commands.report import Fields, Finding, Severity
@@ -43,10 +46,7 @@ def rate_window(step_s: float) -> str:
     return f"{max(60, math.ceil(step_s))}s"
 
 
-def _rate_span(step_s: float) -> str:
-    """The rate window of a point every `step_s`, for people: "minute", "6m"."""
-    seconds = max(60, math.ceil(step_s))
-    return "minute" if seconds == 60 else format_duration(seconds)
+NOW_STEP_S = 15.0  # "now" is read over rate[1m] at the end time, whatever the chart's step
 
 
 def red_queries(cfg: ChecksConfig, service: str, step_s: float = 15.0) -> list[tuple[str, str, str]]:
@@ -72,13 +72,7 @@ def red_queries(cfg: ChecksConfig, service: str, step_s: float = 15.0) -> list[t
 def _fmt(v: float | None, unit: str) -> str:
     if v is None or math.isnan(v):
         return "no number (NaN)"
-    if math.isinf(v):
-        return "+Inf" if v > 0 else "-Inf"
-    if unit == "s":
-        return f"{v * 1000:.0f}ms"
-    if unit == "ratio":
-        return f"{v:.2%}"
-    return f"{v:.3g}{unit}"
+    return fmt_value(v, unit)
 
 
 def _judge(what: str, v: float | None, cfg: ChecksConfig) -> Severity:
@@ -113,6 +107,26 @@ def _series_json(series: list[Series], title: str = "") -> list[dict[str, Any]]:
     ]
 
 
+def red_panel(what: str, expr: str, unit: str, series: list[Series], cfg: ChecksConfig) -> dict[str, Any]:
+    """One chart panel (commands/graph/chart.py's input): a service's error ratio and p95 carry their
+    warning threshold (1 %, `thresholds.response_time_warn_ms`) as the panel's line; others none."""
+    threshold = {
+        "error ratio": (ERROR_WARN, f"warning {ERROR_WARN:.0%}"),
+        "p95 duration": (
+            cfg.thresholds.response_time_warn_ms / 1000,
+            f"warning {cfg.thresholds.response_time_warn_ms:.0f}ms",
+        ),
+    }.get(what)
+    panel: dict[str, Any] = {"title": what, "unit": unit, "expr": expr, "series": _series_json(series)}
+    if threshold is not None:
+        panel["threshold"], panel["threshold_label"] = threshold
+    return panel
+
+
+def _matching(instant: list[Series], labels: dict[str, str]) -> Series | None:
+    return next((i for i in instant if i.labels == labels), None)
+
+
 def series_finding(
     s: Series,
     what: str,
@@ -124,27 +138,39 @@ def series_finding(
     step: float,
     end: datetime,
     cfg: ChecksConfig,
+    now: Series | None,
 ) -> Finding:
-    """One series' line: its latest sample, judged for a service's RED figures, shown for a typed query.
+    """One series' line: judged for a service's RED figures, shown for a typed query, from `now`, the
+    matching series of a separate instant query at `end` (a service's figures over the last minute),
+    never from the chart's last point (on a long window a step-long average). `s` is the chart's
+    series: its history (traffic earlier in the window) and, when `now` has no sample, its last point.
 
-    A latest sample older than three steps (and a minute) is not "now": UNKNOWN, with its age. A
-    service's request rate at 0 after traffic earlier in the window is CRITICAL (it stopped serving);
-    its error ratio and p95 with no requests are "nothing to judge". NaN and ±Inf are never a verdict."""
-    last = s.last
+    No sample at `end` is not "now": UNKNOWN, with the chart's last sample and its age. A service's
+    request rate at 0 after traffic earlier in the window is CRITICAL (it stopped serving); its error
+    ratio and p95 with no requests are "nothing to judge". NaN and ±Inf are never a verdict."""
     name = f"{query} {what}" if is_service else s.name()
-    shown = _fmt(last, unit) if unit != "?" else (f"{last:g}" if last is not None else "none")
+
+    def said(v: float | None) -> str:
+        return _fmt(v, unit if unit != "?" else unit_of(expr)) if v is not None else "none"
+
     evidence = [Fields(items={"query": expr, "window": window})]
-    detail = f"latest of {len(s.points)} point(s) over the {window}"
-    age = end.timestamp() - s.points[-1][0] if s.points else math.inf
-    if age > max(3 * step, 60):
+    over = "over the last minute, " if is_service else ""
+    detail = f"now: {over}read at {end:%H:%M:%S} UTC apart from the chart ({len(s.points)} point(s), {window})"
+    if now is None or now.last is None:
+        age = end.timestamp() - s.points[-1][0] if s.points else math.inf
+        last_said = said(s.last)
         return Finding(
             severity=Severity.UNKNOWN,
-            title=f"{name}: no recent sample (the last, {shown}, is {format_duration(int(age))} old)",
+            title=f"{name}: no sample now (the chart's last, {last_said}, is {format_duration(int(age))} old)"
+            if s.points
+            else f"{name}: no sample now",
             detail=detail,
             evidence=evidence,
             probe="prometheus",
         )
-    finite = last is not None and math.isfinite(last)
+    last = now.last
+    shown = said(last)
+    finite = math.isfinite(last)
     if is_service and what == "requests/s" and last == 0:
         earlier = max((v for _, v in s.points if math.isfinite(v)), default=0.0)
         if earlier > 0:
@@ -158,7 +184,7 @@ def series_finding(
     if is_service and what != "requests/s" and not finite:
         return Finding(
             severity=Severity.UNKNOWN,
-            title=f"{name}: no requests in the last {_rate_span(step)}, nothing to judge",
+            title=f"{name}: no requests in the last minute, nothing to judge",
             detail=detail,
             evidence=evidence,
             probe="prometheus",
@@ -171,6 +197,8 @@ def series_finding(
             detail=detail + "; a typed query has no threshold: read the value and the chart",
             evidence=evidence,
             probe="prometheus",
+            asked=True,  # the answer itself: never folded into a count
+            judged=not finite,  # a value, no verdict (NaN/±Inf stay UNKNOWN: could not see)
         )
     sev = _judge(what, last, cfg)
     th = cfg.thresholds
@@ -181,6 +209,50 @@ def series_finding(
     }.get(what, "shown, not judged")
     return Finding(
         severity=sev, title=f"{name}: {shown} now", detail=f"{detail}; {against}", evidence=evidence, probe="prometheus"
+    )
+
+
+def _not_seen(err: BackendError) -> Finding:
+    """Prometheus down, hanging or refusing the login: the figures were not seen, UNKNOWN (never CRITICAL:
+    `graph` judges the service, and Prometheus being down says nothing of it)."""
+    return backend_finding("prometheus", err).model_copy(update={"severity": Severity.UNKNOWN})
+
+
+async def _nothing_matched(
+    prom: Prometheus,
+    query: str,
+    what: str,
+    expr: str,
+    is_service: bool,
+    window: str,
+    start: datetime,
+    end: datetime,
+    step: float,
+) -> Finding:
+    """No series: a typed filter (`x > 1000`) whose series exist never held in the window (a shown
+    answer, not judged); otherwise nothing matched the names (UNKNOWN: check them)."""
+    cond = None if is_service else split_threshold(expr)
+    if cond is not None:
+        base = await prom.query_range(cond.base, start, end, step)
+        if base.series:
+            values = [v for s in base.series for _, v in s.points if math.isfinite(v)]
+            peak = f"; its highest, {number(max(values))}" if values and cond.op in (">", ">=") else ""
+            low = f"; its lowest, {number(min(values))}" if values and cond.op in ("<", "<=") else ""
+            return Finding(
+                severity=Severity.OK,
+                title=f"`{expr}`: the condition never held in the window ({window})",
+                detail=f"`{cond.base}` has {len(base.series)} series{peak}{low}, never {cond.text()}",
+                probe="prometheus",
+                asked=True,
+                judged=False,
+            )
+    return Finding(
+        severity=Severity.UNKNOWN,
+        title=f"{query} {what}: no series over the {window}"
+        if is_service
+        else f"`{expr}`: no series over the {window}",
+        detail="nothing matched: check the metric and label names",
+        probe="prometheus",
     )
 
 
@@ -211,33 +283,51 @@ async def graph(ctx: CheckContext, params: GraphParams) -> CheckResult:
     services = {s.name for s in cfg.platform.services}
     is_service = params.query in services
     queries = red_queries(cfg, params.query, step) if is_service else [(params.query, params.query, "?")]
+    now_exprs = [e for _, e, _ in red_queries(cfg, params.query, NOW_STEP_S)] if is_service else [params.query]
     window = f"last {format_duration(params.since)}, a point every {step:g}s"
+    if is_service and step > 60:
+        window += f", each the average over its {format_duration(int(rate_window(step)[:-1]))}"
     findings: list[Finding] = []
     drawn: list[dict[str, Any]] = []
     every: list[dict[str, Any]] = []
+    limit = cfg.prometheus.timeout_s
     try:
-        async with Prometheus(cfg.prometheus) as prom:
-            for what, expr, unit in queries:
-                if not is_service:  # an instant query first: a bad or huge expression is refused cheaply
-                    await prom.query(expr, end)
-                answer = await prom.query_range(expr, start, end, step)
+        async with asyncio.timeout(limit), Prometheus(cfg.prometheus) as prom:  # every read within the one timeout
+            # a typed expression's instant read ("now") first: a bad or huge one is refused cheaply
+            typed_now = [] if is_service else [await prom.query(params.query, end)]
+            reads = [
+                *typed_now,
+                *await asyncio.gather(
+                    *(prom.query(e, end) for e in (now_exprs if is_service else [])),
+                    *(prom.query_range(e, start, end, step) for _, e, _ in queries),
+                ),
+            ]
+            for (what, expr, unit), now_answer, answer in zip(
+                queries, reads[: len(queries)], reads[len(queries) :], strict=True
+            ):
+                instant = now_answer.series  # "now", read apart from the chart
                 every += _series_json(answer.series, what if is_service else "")
-                drawn.append({"title": what, "unit": unit, "expr": expr, "series": _series_json(answer.series)})
+                drawn.append(red_panel(what, expr, unit, answer.series, cfg))
                 if not answer.series:
                     findings.append(
-                        Finding(
-                            severity=Severity.UNKNOWN,
-                            title=f"{params.query} {what}: no series over the {window}"
-                            if is_service
-                            else f"`{expr}`: no series over the {window}",
-                            detail="nothing matched: check the metric and label names",
-                            probe="prometheus",
-                        )
+                        await _nothing_matched(prom, params.query, what, expr, is_service, window, start, end, step)
                     )
                     continue
                 for s in answer.series[:10]:
                     findings.append(
-                        series_finding(s, what, expr, unit, is_service, params.query, window, step, end, cfg)
+                        series_finding(
+                            s,
+                            what,
+                            expr,
+                            unit,
+                            is_service,
+                            params.query,
+                            window,
+                            step,
+                            end,
+                            cfg,
+                            _matching(instant, s.labels),
+                        )
                     )
                 if len(answer.series) > 10:
                     findings.append(
@@ -265,8 +355,11 @@ async def graph(ctx: CheckContext, params: GraphParams) -> CheckResult:
         )
     except BackendRefused as err:  # too many series, too large: what to do is in the reason
         return CheckResult([Finding(severity=Severity.UNKNOWN, title=f"Prometheus: {err.reason}", probe="prometheus")])
+    except TimeoutError:
+        hung = BackendUnreachable("Prometheus", "query", f"no answer within {limit:g}s", address=cfg.prometheus.url)
+        return CheckResult([_not_seen(hung)])
     except BackendError as err:
-        return CheckResult([backend_finding("prometheus", err)])
+        return CheckResult([_not_seen(err)])
     data = {
         "query": params.query,
         "since_s": params.since,

@@ -55,7 +55,9 @@ class Condition:
         return not math.isnan(value) and _OPS[self.op](value, self.threshold)
 
     def text(self) -> str:
-        return f"{self.op} {self.threshold:g}"
+        """`> 1,000`, `> 0.25`, `> 1,234.5` (never e-notation)."""
+        t = self.threshold
+        return f"{self.op} {t:g}" if abs(t) < 1000 else f"{self.op} {t:,.6g}" if t != int(t) else f"{self.op} {t:,.0f}"
 
 
 def _top_level_comparisons(expr: str) -> list[tuple[int, str]]:
@@ -132,6 +134,7 @@ class State:
     value: float | None
     since: float | None
     over_spans: list[tuple[float, float]]  # (start, end) unix s where the condition held
+    held_in_window: bool = True  # False: "under" with no sample over the threshold in the whole window
 
 
 def over_spans(points: list[tuple[float, float]], cond: Condition | None, step_s: float) -> list[tuple[float, float]]:
@@ -154,12 +157,14 @@ def over_spans(points: list[tuple[float, float]], cond: Condition | None, step_s
     return spans
 
 
-def state(points: list[tuple[float, float]], cond: Condition | None, now: float, step_s: float) -> State:
+def state(
+    points: list[tuple[float, float]], cond: Condition | None, now: float, step_s: float, stale_s: float | None = None
+) -> State:
     """Judged from the samples, never from the alert's own status: the latest sample older than
-    three steps (and a minute) is "unknown"; over the threshold is "firing"; else "under" since the
-    first sample after the last one over (the window's start when none was over in it)."""
+    `stale_s` (default three steps and a minute) is "unknown"; over the threshold is "firing"; else
+    "under" since the first sample after the last one over (the window's start when none was over in it)."""
     spans = over_spans(points, cond, step_s)
-    if not points or now - points[-1][0] > max(3 * step_s, 60):
+    if not points or now - points[-1][0] > (max(3 * step_s, 60) if stale_s is None else stale_s):
         if cond is None and spans:  # a filtering rule: no sample now means the condition stopped holding
             return State("under", None, spans[-1][1], spans)
         return State("unknown", None, points[-1][0] if points else None, spans)
@@ -171,5 +176,6 @@ def state(points: list[tuple[float, float]], cond: Condition | None, now: float,
         return State("firing", v_last, spans[-1][0] if spans else t_last, spans)
     assert cond is not None
     last_over = max((t for t, v in points if cond.over(v)), default=None)
-    since = points[0][0] if last_over is None else min(t for t, _ in points if t > last_over)
-    return State("under", v_last, since, spans)
+    if last_over is None:
+        return State("under", v_last, points[0][0], spans, held_in_window=False)
+    return State("under", v_last, min(t for t, _ in points if t > last_over), spans)

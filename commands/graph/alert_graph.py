@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from commands.backends.errors import BackendError
 from commands.backends.prometheus import Prometheus, Series
@@ -63,6 +64,32 @@ def _conflicts(series: Series, alert_labels: dict[str, str]) -> bool:
     return any(k in alert_labels and alert_labels[k] != v for k, v in series.labels.items() if k != "__name__")
 
 
+def _same_series(a: dict[str, str], b: dict[str, str]) -> bool:
+    """The same series in two answers (`max_over_time` drops the metric name)."""
+    return {k: v for k, v in a.items() if k != "__name__"} == {k: v for k, v in b.items() if k != "__name__"}
+
+
+def judged_points(
+    chart: list[tuple[float, float]], latest: Series | None, now: float, step_s: float
+) -> tuple[list[tuple[float, float]], float | None]:
+    """The points a state is judged from: the chart's history before its last step (on a long window
+    each point is its step's extreme, so the last one is no "now"), then the plain expression's sample
+    at `now`, and the staleness limit to judge them by (0 when the plain expression has no sample now:
+    its last value is not known to hold)."""
+    if step_s <= 60:
+        return chart, None  # the chart draws the plain expression itself
+    history = [p for p in chart if p[0] <= now - step_s]
+    if latest is None or latest.last is None:
+        return history, 0.0
+    return [*history, (now, latest.last)], None
+
+
+def window_text(seconds: float) -> str:
+    """ "last 45 min", "last 20 h" (a window over two hours in hours, never "last 1215 min")."""
+    minutes = round(seconds / 60)
+    return f"last {minutes} min" if minutes < 120 and minutes % 60 else f"last {round(minutes / 60)} h"
+
+
 def _hhmm(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%H:%M")
 
@@ -76,9 +103,16 @@ def _minutes(seconds: float) -> str:
 
 
 def judged_line(
-    name: str, st: State, cond: Condition | None, unit: str, now: float, window_start: float | None = None
+    name: str,
+    st: State,
+    cond: Condition | None,
+    unit: str,
+    now: float,
+    window_start: float | None = None,
+    alert_status: str = "",
 ) -> str:
-    """One alert's sentence, from its series' state (`window_start`: unix s of the window's first point)."""
+    """One alert's sentence, from its series' state (`window_start`: unix s of the window's first point;
+    `alert_status`: Alertmanager's, "firing" or "resolved")."""
     th = f"threshold {cond.op} {fmt_value(cond.threshold, unit)}" if cond else "the rule's condition"
     if st.kind == "firing":
         value = f": {fmt_value(st.value, unit)} now, {th}" if cond else ""
@@ -89,6 +123,14 @@ def judged_line(
         return f"{name}: still firing{value}{since}"
     if st.kind == "unknown" and st.value is not None and math.isnan(st.value):
         return f"{name}: the latest sample is NaN (no number): cannot say whether it still fires"
+    if st.kind == "under" and st.since is not None and not st.held_in_window and cond is not None:
+        value = f": {fmt_value(st.value, unit)} now, {th}" if st.value is not None else ""
+        where = "over" if cond.op in (">", ">=") else "under" if cond.op in ("<", "<=") else "at"
+        disagree = "; Alertmanager says firing while the expression does not hold" if alert_status == "firing" else ""
+        return (
+            f"{name}: not {where} the threshold at any point since at least {_hhmm(st.since)} UTC "
+            f"(the window's start){value}{disagree}"
+        )
     if st.kind == "under" and st.since is not None:
         value = f": {fmt_value(st.value, unit)} now, {th}" if st.value is not None and cond else ""
         what = (
@@ -118,16 +160,56 @@ def drawn_expr(base: str, cond: Condition | None, step_s: float) -> str:
     return f"{agg}(({base})[{int(step_s)}s:])"
 
 
+def _host(url: str) -> str:
+    """`host:port` of a URL, lower case, the scheme's default port filled in ("" when none)."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme, 0)
+    except ValueError:
+        return ""
+    return f"{(parts.hostname or '').lower()}:{port}" if parts.hostname else ""
+
+
+def _alert_name(labels: dict[str, str]) -> str:
+    shown = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k not in ("alertname", "severity"))
+    return labels.get("alertname", "alert") + "{" + shown[:150] + "}"
+
+
+def _foreign(
+    settings: PrometheusSettings, alerts: list[dict[str, Any]]
+) -> tuple[AlertGraph | None, list[dict[str, Any]]]:
+    """(the alerts whose generatorURL names another Prometheus than `url` or `external_urls`, said and
+    not judged — their expression is another Prometheus' data — or None; the other alerts)."""
+    mine = {_host(u) for u in [settings.url or "", *settings.external_urls]} - {""}
+    result = AlertGraph("", None)
+    rest: list[dict[str, Any]] = []
+    for a in alerts:
+        host = _host(str(a.get("generatorURL") or ""))
+        if not host or host in mine:
+            rest.append(a)
+        else:
+            labels = {str(k): str(v) for k, v in (a.get("labels") or {}).items()}
+            line = redact(f"{_alert_name(labels)}: from another Prometheus ({host.removesuffix(':80')}): not judged")
+            result.lines.append(line)
+            result.states[str(a.get("fingerprint", ""))] = "unknown"
+            result.judged.append(("unknown", line))
+    return (result if result.lines else None), rest
+
+
 async def alert_graphs(settings: PrometheusSettings, alerts: list[dict[str, Any]], now: datetime) -> list[AlertGraph]:
-    """The group's rule expressions graphed and judged (empty when Prometheus is not configured)."""
+    """The group's rule expressions graphed and judged (empty when Prometheus is not configured).
+    Alerts from another Prometheus (`_foreign`) are said, not judged."""
     if not settings.url:
         return []
+    out: list[AlertGraph] = []
+    foreign, alerts = _foreign(settings, alerts)
+    if foreign is not None:
+        out.append(foreign)
     by_expr: dict[str, list[dict[str, Any]]] = {}
     without: list[dict[str, Any]] = []
     for a in alerts:
         expr = expr_of(str(a.get("generatorURL") or ""))
         (by_expr.setdefault(expr, []) if expr else without).append(a)
-    out: list[AlertGraph] = []
     if without:
         names = sorted({str(a.get("labels", {}).get("alertname", "?")) for a in without})
         out.append(
@@ -163,6 +245,7 @@ async def _one(prom: Prometheus, expr: str, alerts: list[dict[str, Any]], now: d
     result = AlertGraph(masked, cond)
     try:
         answer = await prom.query_range(drawn_expr(base, cond, step), start, end=now, step_s=step)
+        latest = (await prom.query(base, now)).series if step > 60 else []
     except BackendError as err:
         result.lines.append(f"`{masked[:300]}`: could not be graphed: {err}")
         return result
@@ -171,12 +254,19 @@ async def _one(prom: Prometheus, expr: str, alerts: list[dict[str, Any]], now: d
     drawn: list[Series] = []
     for a in alerts:
         labels = {str(k): str(v) for k, v in (a.get("labels") or {}).items()}
-        name = (
-            labels.get("alertname", "alert")
-            + "{"
-            + ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k not in ("alertname", "severity"))[:150]
-            + "}"
-        )
+        name = _alert_name(labels)
+        carried = {k for s in answer.series for k in s.labels}
+        other = {
+            k: v
+            for k, v in labels.items()
+            if k in prom.settings.source_labels and k not in carried and prom.settings.external_labels.get(k) != v
+        }
+        if other:
+            said = ", ".join(f"{k}={v}" for k, v in sorted(other.items()))
+            result.lines.append(f"{name}: carries {said}, which this Prometheus' series lack: not matched, not judged")
+            result.states[str(a.get("fingerprint", ""))] = "unknown"
+            result.judged.append(("unknown", result.lines[-1]))
+            continue
         mine = [s for s in answer.series if _matches(s, labels)]
         if not mine and len(answer.series) == 1 and not _conflicts(answer.series[0], labels):
             mine = answer.series  # an aggregate without the alert's labels (`sum(…) > 1`): the one series
@@ -186,9 +276,12 @@ async def _one(prom: Prometheus, expr: str, alerts: list[dict[str, Any]], now: d
             result.judged.append(("unknown", result.lines[-1]))
             continue
         s = mine[0]
-        st = state(s.points, cond, t_now, step)
+        pts, stale_s = judged_points(
+            s.points, next((i for i in latest if _same_series(i.labels, s.labels)), None), t_now, step
+        )
+        st = state(pts, cond, t_now, step, stale_s)
         first_t = s.points[0][0] if s.points else None
-        result.lines.append(redact(judged_line(name, st, cond, unit, t_now, first_t)))
+        result.lines.append(redact(judged_line(name, st, cond, unit, t_now, first_t, str(a.get("status", "")))))
         result.states[str(a.get("fingerprint", ""))] = st.kind
         result.judged.append((st.kind, result.lines[-1]))
         firing_spans += st.over_spans
@@ -200,10 +293,14 @@ async def _one(prom: Prometheus, expr: str, alerts: list[dict[str, Any]], now: d
         if s not in drawn and len(drawn) < 10:
             drawn.append(s)
     alert_name = str(alerts[0].get("labels", {}).get("alertname", "alert"))
-    minutes = int(window // 60)
     result.graph = {
         "title": f"{alert_name} ({cond.op} {fmt_value(cond.threshold, unit)})" if cond else alert_name,
-        "window": f"last {minutes // 60} h" if minutes % 60 == 0 else f"last {minutes} min",
+        "window": window_text(window)
+        + (
+            f", a point every {int(step // 60)} min, each its step's {'maximum' if cond.op in ('>', '>=') else 'minimum'}"
+            if cond and step > 60 and cond.op not in ("==", "!=")
+            else ""
+        ),
         "start": start.timestamp(),
         "end": now.timestamp(),
         "panels": [

@@ -39,6 +39,12 @@ def _with_gaps(points: list[list[Any]]) -> tuple[list[datetime], list[float]]:
     return times, values
 
 
+def _finite(series: list[dict[str, Any]]) -> list[tuple[float, float]]:
+    return [
+        (float(t), float(v)) for s in series for t, v in s["points"] if isinstance(v, int | float) and math.isfinite(v)
+    ]
+
+
 SERIES_COLOURS = [  # matplotlib's tab10 without red: red is the threshold and the span over it
     "tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown",
     "tab:pink", "tab:gray", "tab:olive", "tab:cyan", "navy",
@@ -87,9 +93,8 @@ def figure(data: dict[str, Any]) -> Any:
         ax.set_title(title if len(title) <= 90 else title[:89] + "…", fontsize="medium")
         if panel.get("threshold") is not None:
             th = float(panel["threshold"])
-            ax.axhline(
-                th, color=THRESHOLD_COLOUR, linestyle="--", linewidth=1.2, label=f"threshold {fmt_value(th, unit)}"
-            )
+            label = panel.get("threshold_label") or f"threshold {fmt_value(th, unit)}"
+            ax.axhline(th, color=THRESHOLD_COLOUR, linestyle="--", linewidth=1.2, label=label)
         for n, (start, end) in enumerate(panel.get("firing", [])):
             ax.axvspan(
                 datetime.fromtimestamp(start, UTC),
@@ -99,6 +104,8 @@ def figure(data: dict[str, Any]) -> Any:
                 label="the rule's condition held" if n == 0 else None,
             )
         ax.grid(True, alpha=0.3)
+        if unit in ("ratio", "/s", "s", "B") and not any(v < 0 for _, v in _finite(series)):
+            ax.set_ylim(bottom=0)  # rates, ratios, durations and sizes: an axis from 0, never to -4 %
         ax.set_ylabel(axis_label(unit), fontsize="small")
         ax.yaxis.set_major_locator(MaxNLocator(nbins=6))
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos, u=unit: fmt_value(v, u)))
@@ -113,7 +120,9 @@ def figure(data: dict[str, Any]) -> Any:
         ax.xaxis.set_major_formatter(DateFormatter(_tick_format(span), tz=UTC))  # type: ignore[no-untyped-call]
         if len(series) > 1 or panel.get("threshold") is not None:
             ax.legend(loc="upper left", fontsize="x-small")
-    fig.suptitle(f"{graph.get('title', '')[:80]} ({graph.get('window', '')}, UTC)", fontsize="medium")
+    title = str(graph.get("title", ""))
+    title = title if len(title) <= 80 else title[:79] + "…"  # a query cut says so; the window on a line of its own
+    fig.suptitle(f"{title}\n{graph.get('window', '')}, UTC", fontsize="medium")
     return fig
 
 

@@ -11,10 +11,15 @@ import math
 import re
 
 _RATE = re.compile(r"\b(i?rate|increase)\s*\(")
+_MEAN = re.compile(r"_(seconds|bytes)_sum\b.*/.*_\1_count\b", re.DOTALL)
 
 
 def unit_of(expr: str) -> str:
-    """ "s", "B", "/s", "ratio" or "" (a plain number)."""
+    """ "s", "B", "/s", "ratio" or "" (a plain number). A summary's or histogram's `_sum / _count`
+    is the mean in its base unit (seconds, bytes), never a rate."""
+    mean = _MEAN.search(expr)
+    if mean:
+        return "s" if mean.group(1) == "seconds" else "B"
     if "histogram_quantile" in expr and "_seconds" in expr:
         return "s"
     if "_bytes" in expr:
@@ -45,6 +50,11 @@ def fmt_value(v: float | None, unit: str) -> str:
         return f"{v:.2%}"
     if unit == "/s":
         return f"{_num(v)}/s"
+    return _num(v)
+
+
+def number(v: float) -> str:
+    """A plain number for people: 1,234 (never 1.23e+03), 12.5, 0.0031."""
     return _num(v)
 
 

@@ -69,6 +69,11 @@ DEFAULT_TRAFFIC = {"rps": 10.0, "latency_ms": 40.0, "error_ratio": 0.0}
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
+def label_value(v: str) -> str:
+    """A label value as the text exposition format writes it: `\\`, `"` and newline escaped."""
+    return v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
 def exposition(st: State) -> str:
     """The services' metrics as Prometheus text, counters advanced by the traffic since the last scrape."""
     now = time.monotonic()
@@ -81,9 +86,10 @@ def exposition(st: State) -> str:
         "# HELP http_request_duration_seconds Request duration, by service.",
         "# TYPE http_request_duration_seconds histogram",
     ]
-    for svc in sorted(set(SERVICES) | set(st.traffic)):
-        t = {**DEFAULT_TRAFFIC, **st.traffic.get(svc, {})}
-        tot = st.totals.setdefault(svc, {"requests": 0.0, "errors": 0.0, "sum": 0.0})
+    for name in sorted(set(SERVICES) | set(st.traffic)):
+        t = {**DEFAULT_TRAFFIC, **st.traffic.get(name, {})}
+        tot = st.totals.setdefault(name, {"requests": 0.0, "errors": 0.0, "sum": 0.0})
+        svc = label_value(name)
         n = t["rps"] * dt
         tot["requests"] += n
         tot["errors"] += n * t["error_ratio"]
@@ -104,7 +110,7 @@ def exposition(st: State) -> str:
     many = [f'alp_testbed_series{{id="{i}"}} 1' for i in range(st.cardinality)]
     mem = ["# TYPE container_memory_working_set_bytes gauge", "# TYPE kube_pod_container_resource_limits gauge"]
     for (ns, pod, container), c in sorted(st.containers.items()):
-        who = f'namespace="{ns}",pod="{pod}",container="{container}"'
+        who = f'namespace="{label_value(ns)}",pod="{label_value(pod)}",container="{label_value(container)}"'
         mem.append(f"container_memory_working_set_bytes{{{who}}} {c['bytes']:.0f}")
         if c.get("limit"):
             mem.append(f'kube_pod_container_resource_limits{{{who},resource="memory",unit="byte"}} {c["limit"]:.0f}')

@@ -127,3 +127,92 @@ def test_an_answer_of_50000_series_is_refused_not_decoded_on_the_loop(testbed, s
     finally:
         standins.set_cardinality(0)
     assert "narrow the query" in report["findings"][0]["title"] + report["findings"][0]["detail"], report
+
+
+def test_now_on_a_long_window_is_an_instant_read_not_the_steps_average(testbed, standins) -> None:
+    """`--since 1d` draws a point every 6 min, each a 6-min average; "now" is read apart, over the last
+    minute at the end time: traffic that stopped a minute ago is 0/s now, not the step's 20/s."""
+    standins.set_traffic("scheduler-service", rps=20, latency_ms=40, error_ratio=0.0)
+    wait_for(
+        lambda: any(
+            "requests/s:" in f["title"]
+            and "now" in f["title"]
+            and not f["title"].startswith("scheduler-service requests/s: 0/s")
+            for f in graph(testbed, "scheduler-service", "--since", "5m")[1].get("findings", [])
+        ),
+        timeout=90,
+    )
+    standins.set_traffic("scheduler-service", rps=0, latency_ms=40, error_ratio=0.0)
+    wait_for(
+        lambda: any(
+            "stopped serving" in f["title"]
+            for f in graph(testbed, "scheduler-service", "--since", "5m")[1].get("findings", [])
+        ),
+        timeout=120,
+    )
+    _, day, _ = graph(testbed, "scheduler-service", "--since", "1d")
+    rate = next(f for f in day["findings"] if "requests/s" in f["title"])
+    assert rate["severity"] == "critical" and "0/s now" in rate["title"], rate
+    assert "average" in day["data"]["graph"]["window"], day["data"]["graph"]["window"]  # the chart says what it draws
+
+
+def test_a_filter_that_never_held_is_said_so_not_a_wrong_name(testbed) -> None:
+    _, never, _ = graph(testbed, "sum(rate(http_requests_total[1m])) > 1e9", "--since", "5m")
+    [f] = never["findings"]
+    assert "the condition never held" in f["title"] and "metric and label names" not in f["title"] + f["detail"], f
+    _, wrong, _ = graph(testbed, "no_such_metric_total > 1", "--since", "5m")
+    assert "check the metric and label names" in wrong["findings"][0]["detail"], wrong
+
+
+def test_credentials_in_the_url_are_used_named_and_never_doubled(testbed) -> None:
+    url = testbed["ALP_PROMETHEUS__URL"].replace("http://", "http://alp:S3cretWr0ng@")
+    code, doubled, err = graph(testbed, "up", ALP_PROMETHEUS__URL=url)
+    assert "Traceback" not in err and "ValueError" not in json.dumps(doubled) + err, (doubled, err)
+    assert code == 64 or "both in ALP_PROMETHEUS__URL and" in err + json.dumps(doubled), (code, doubled, err)
+    assert "S3cretWr0ng" not in err + json.dumps(doubled)
+    _, refused, _ = graph(
+        testbed, "up", ALP_PROMETHEUS__URL=url, ALP_PROMETHEUS__USERNAME="", ALP_PROMETHEUS__PASSWORD=""
+    )
+    assert refused["findings"][0]["title"] == "The bot cannot log in to Prometheus as alp (from ALP_PROMETHEUS__URL)", (
+        refused
+    )
+    good = testbed["ALP_PROMETHEUS__URL"].replace("http://", f"http://alp:{testbed['ALP_PROMETHEUS__PASSWORD']}@")
+    code, ok, _ = graph(
+        testbed, "up", ALP_PROMETHEUS__URL=good, ALP_PROMETHEUS__USERNAME="", ALP_PROMETHEUS__PASSWORD=""
+    )
+    assert ok["findings"] and "cannot log in" not in json.dumps(ok), ok
+
+
+def test_prometheus_not_seen_is_unknown_within_its_stated_timeout(testbed) -> None:
+    """Down or hanging, Prometheus was not seen: UNKNOWN (exit 3) like a refused login, never CRITICAL,
+    and a service's six reads cost the stated timeout once, not once each."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    code, down, _ = graph(testbed, "up", ALP_PROMETHEUS__URL=f"http://127.0.0.1:{closed}")
+    assert code == 3 and down["findings"][0]["severity"] == "unknown", (code, down)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(20)
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    for query in ("up", "auth-service"):
+        code, hung, _ = graph(testbed, query, ALP_PROMETHEUS__URL=url, ALP_PROMETHEUS__TIMEOUT_S="2")
+        assert code == 3 and "no answer within 2s" in json.dumps(hung["findings"]), hung
+        assert hung["duration_s"] < 2 + 1.5, (query, hung["duration_s"])  # measured inside the run, not its start-up
+    listener.close()
+
+
+def test_the_shell_already_removed_its_quotes_the_query_keeps_its_own(testbed) -> None:
+    _, report, _ = graph(testbed, '"hello"', "--since", "5m")
+    said = json.dumps(report["findings"])
+    assert 'query: \\"hello\\"' in said and 'type \\"string\\"' in said, said  # Prometheus saw a string literal

@@ -99,7 +99,7 @@ async def test_a_remedys_recheck_judges_the_incidents_alert_expressions(cfg, sta
                 "status": "firing",
                 "labels": {"alertname": "HighResponseTime", "service": "auth-service", "severity": "warning"},
                 "startsAt": datetime.now(UTC).isoformat(),
-                "generatorURL": f"http://vm:9090/graph?g0.expr={quote(RULE)}&g0.tab=1",
+                "generatorURL": f"{cfg.prometheus.url}/graph?g0.expr={quote(RULE)}&g0.tab=1",
             }
         }
         await groups.save(group)

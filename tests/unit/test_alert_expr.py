@@ -143,3 +143,13 @@ def test_recovery_is_worded_by_the_rules_direction(op: str, values: list[float],
     pts = [(0.0, values[0]), (15.0, values[1])]
     line = judged_line("X{}", state(pts, cond, 16.0, 15.0), cond, "", 16.0)
     assert said in line, line
+
+
+def test_an_alert_never_over_in_the_window_is_not_back_under() -> None:
+    cond = Condition("x", ">", 0.5)
+    pts = [(600.0 + t * STEP, 0.1) for t in range(8)]
+    st = state(pts, cond, pts[-1][0] + 1, STEP)
+    line = judged_line("X{}", st, cond, "", pts[-1][0] + 1, window_start=pts[0][0], alert_status="firing")
+    assert "back under" not in line, line
+    assert "not over the threshold at any point since at least 00:10 UTC (the window's start)" in line, line
+    assert "Alertmanager says firing while the expression does not hold" in line, line

@@ -95,3 +95,74 @@ def test_a_long_window_draws_the_rules_extreme_in_each_step_not_a_sample() -> No
     assert long == f"max_over_time(({cond.base})[360s:])"  # no spike between two points is lost
     assert drawn_expr("q", Condition("q", "<", 1), 360) == "min_over_time((q)[360s:])"
     assert drawn_expr("q", None, 360) == "q"
+
+
+@pytest.mark.parametrize(
+    ("expr", "unit", "value", "shown"),
+    [
+        (
+            "rate(http_request_duration_seconds_sum[5m]) / rate(http_request_duration_seconds_count[5m])",
+            "s",
+            0.049,
+            "49ms",
+        ),
+        ("sum(rate(resp_size_bytes_sum[5m])) / sum(rate(resp_size_bytes_count[5m]))", "B", 2048.0, "2KiB"),
+        ("sum(rate(http_requests_total[5m]))", "/s", 1000.0, "1,000/s"),
+    ],
+)
+def test_a_mean_of_a_summary_is_in_its_own_unit(expr: str, unit: str, value: float, shown: str) -> None:
+    from commands.graph.units import fmt_value, unit_of
+
+    assert unit_of(expr) == unit and fmt_value(value, unit) == shown
+
+
+def test_thresholds_and_typed_values_are_never_in_e_notation() -> None:
+    from datetime import UTC, datetime
+
+    from commands.backends.prometheus import Series
+    from commands.graph import series_finding
+
+    assert Condition("x", ">", 1000.0).text() == "> 1,000" and Condition("x", ">", 0.25).text() == "> 0.25"
+    end = datetime(2026, 12, 7, tzinfo=UTC)
+    big = Series({}, [(end.timestamp(), 1234.0)])
+    f = series_finding(big, "requests/s", "q", "/s", True, "ml-service", "w", 15, end, ChecksConfig(), big)
+    assert "e+" not in f.title and "1,234/s" in f.title, f.title
+
+
+def test_a_long_title_is_cut_with_an_ellipsis_and_the_window_apart() -> None:
+    data = _data(60, "s")
+    long = 'histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{service="auth"}[1m])))'
+    data["graph"]["title"], data["graph"]["window"] = long, "last 1h, a point every 15s"
+    title = figure(data)._suptitle.get_text()
+    first, _, second = title.partition("\n")
+    assert first.endswith("…") and len(first) <= 81 and second == "last 1h, a point every 15s, UTC", title
+
+
+def test_service_panels_carry_their_thresholds_and_ratios_never_go_below_zero() -> None:
+    from commands.backends.prometheus import Series
+    from commands.graph import red_panel
+
+    cfg = ChecksConfig()
+    flat = [Series({}, [(T0 + k * 15, 0.0) for k in range(40)])]
+    p95 = red_panel("p95 duration", "q", "s", flat, cfg)
+    assert p95["threshold"] == cfg.thresholds.response_time_warn_ms / 1000 and "warning" in p95["threshold_label"]
+    errors = red_panel("error ratio", "q", "ratio", flat, cfg)
+    assert errors["threshold"] == 0.01
+    assert red_panel("requests/s", "q", "/s", flat, cfg).get("threshold") is None
+    fig = figure({"graph": {"title": "t", "window": "w", "start": T0, "end": T0 + 600, "panels": [errors]}})
+    ax = fig.axes[0]
+    assert ax.get_ylim()[0] >= 0, ax.get_ylim()
+    assert any("warning" in t.get_text() for t in ax.get_legend().get_texts())
+
+
+def test_a_typed_querys_value_is_said_in_its_unit() -> None:
+    from datetime import UTC, datetime
+
+    from commands.backends.prometheus import Series
+    from commands.graph import series_finding
+
+    end = datetime(2026, 12, 7, tzinfo=UTC)
+    s = Series({"service": "a"}, [(end.timestamp(), 0.204)])
+    expr = "sum(rate(d_seconds_sum[5m])) / sum(rate(d_seconds_count[5m]))"
+    f = series_finding(s, expr, expr, "?", False, expr, "w", 15, end, ChecksConfig(), s)
+    assert "204ms now (shown, not judged)" in f.title, f.title

@@ -76,24 +76,22 @@ def test_a_stale_sample_is_not_now_stopped_traffic_is_critical_and_typed_queries
     t = end.timestamp()
     cfg = ChecksConfig()
     stale = Series({}, [(t - 900, 1.0), (t - 600, 1.0)])
-    f = series_finding(stale, "p", "up", "?", False, "up", "w", 15, end, cfg)
-    assert f.severity is Severity.UNKNOWN and "no recent sample" in f.title and "10m old" in f.title
-    stopped = Series({}, [(t - 60, 12.0), (t - 30, 9.0), (t, 0.0)])
-    f = series_finding(stopped, "requests/s", "q", "/s", True, "ml-service", "w", 15, end, cfg)
-    assert f.severity is Severity.CRITICAL and "stopped serving" in f.title
+    f = series_finding(stale, "p", "up", "?", False, "up", "w", 15, end, cfg, None)  # the instant read had none
+    assert f.severity is Severity.UNKNOWN and "no sample now" in f.title and "10m old" in f.title
+    stopped = Series({}, [(t - 60, 12.0), (t - 30, 9.0), (t, 9.0)])  # the chart's last point: a step's average
+    f = series_finding(stopped, "requests/s", "q", "/s", True, "ml-service", "w", 360, end, cfg, Series({}, [(t, 0.0)]))
+    assert f.severity is Severity.CRITICAL and "stopped serving" in f.title  # judged from the instant read
     idle = Series({}, [(t, math.nan)])
-    f = series_finding(idle, "error ratio", "q", "ratio", True, "ml-service", "w", 15, end, cfg)
-    assert f.severity is Severity.UNKNOWN and "no requests in the last minute" in f.title
-    f = series_finding(idle, "error ratio", "q", "ratio", True, "ml-service", "w", 360, end, cfg)  # a day's window
-    assert "no requests in the last 6m" in f.title  # its rate window fits the step: not "the last minute"
+    f = series_finding(idle, "error ratio", "q", "ratio", True, "ml-service", "w", 360, end, cfg, idle)
+    assert f.severity is Severity.UNKNOWN and "no requests in the last minute" in f.title  # "now" is a minute
     typed = Series({}, [(t, 0.2)])
-    f = series_finding(typed, "q", "q", "?", False, "q", "w", 15, end, cfg)
+    f = series_finding(typed, "q", "q", "?", False, "q", "w", 15, end, cfg, typed)
     assert f.severity is Severity.OK and f.title.endswith("(shown, not judged)")
     inf = Series({}, [(t, math.inf)])
-    assert series_finding(inf, "q", "q", "?", False, "q", "w", 15, end, cfg).severity is Severity.UNKNOWN
-    slow = Series({}, [(t, 2.5)])
-    f = series_finding(slow, "p95 duration", "q", "s", True, "auth-service", "w", 15, end, cfg)
-    assert f.severity is Severity.CRITICAL and "critical from 2000ms" in f.detail
+    assert series_finding(inf, "q", "q", "?", False, "q", "w", 15, end, cfg, inf).severity is Severity.UNKNOWN
+    slow = Series({}, [(t, 0.1)])
+    f = series_finding(slow, "p95 duration", "q", "s", True, "auth-service", "w", 15, end, cfg, Series({}, [(t, 2.5)]))
+    assert f.severity is Severity.CRITICAL and "critical from 2000ms" in f.detail and "2.5s now" in f.title
 
 
 def test_graph_usage_mistakes_are_said() -> None:
