@@ -127,7 +127,8 @@ _AWS_PAIR = re.compile(
 
 # Token prefixes of well-known vendors, in looser lengths than their exact formats (a test key, a new version)
 _PREFIXED = re.compile(
-    r"\b(?:sk-ant-[a-z]+\d*|sk-proj|sk-svcacct|xapp-\d|xox[abposr]|github_pat|gh[pousr]|glpat|npm|pypi-AgE|hf)[_-][A-Za-z0-9_-]{16,}"
+    r"\b(?:(?:sk-ant-[a-z]+\d*|sk-proj|sk-svcacct|xapp-\d|xox[abposr]|github_pat|gh[pousr]|glpat|npm|pypi-AgE|hf)[_-]"
+    r"|ya29\.(?:c\.)?)[A-Za-z0-9_-]{16,}"  # ya29.: a Google OAuth access token
 )
 STRONG_WORD = re.compile(r"(?i)pass|pwd|pw\b|secret|credential|private|cookie|signature")
 """Key names that never hold a host name or address (a dotted password would read as one)."""
@@ -136,7 +137,7 @@ ENDPOINT_WORD = re.compile(r"(?i)url|uri|host|endpoint|addr|server|domain")
 (`api_token`, `signing_key`) a dotted value is a secret (`purple.monkey.dishwasher`)."""
 _PROPERTY = re.compile(
     r"(?i)(?:expiry|expires?(?:_?(?:in|at))?|ttl|lifetime|type|name|length|len|size|count|file|path|dir"
-    r"|format|version|algorithm|alg|header|field|prefix|ref|stdin|prompt|fd|env|cmd|command)$"
+    r"|format|version|algorithm|alg|header|field|prefix|ref|stdin|prompt|fd|env|cmd|command|vol|volume|mount)$"
 )
 _CREDENTIAL_LIKE = re.compile(r"\d|[a-z][A-Z]|[!@#$%^&*+=?~]")
 
@@ -161,12 +162,18 @@ _URL = re.compile(r"(?i)[a-z][a-z0-9+.-]*://(?P<host>[^/?#@\s]+)(?P<path>/[^?#\s
 _RANDOM_SEGMENT = re.compile(r"(?=[^/]*\d)(?=[^/]*[a-zA-Z])[A-Za-z0-9_-]{20,}")
 
 
+_TOKEN_COUNT = re.compile(r"(?i)tokens(?![a-z])|token_?(?:count|limit|budget)")
+"""Key names that count tokens of a language model (`max_tokens`, `tokens_per_second`), not hold one."""
+_NUMBER = re.compile(r"\d{1,12}(?:\.\d{1,6})?")
+
+
 def harmless(value: str, key: str = "") -> bool:
-    """A value of a shape that is no secret under `key`: a boolean, an address (not under a
+    """A value of a shape that is no secret under `key`: a boolean, a number under a name that
+    counts tokens (`max_tokens=4096`), an address (not under a
     `STRONG_WORD` key), a host name (only under an `ENDPOINT_WORD` key), or a URL with no credentials, no query and no token-like path
     segment (`https://auth.example.com/oauth2/token`)."""
     v = value.strip().strip("\"'")
-    if not v or _BOOLEAN.fullmatch(v):
+    if not v or _BOOLEAN.fullmatch(v) or (_NUMBER.fullmatch(v) and _TOKEN_COUNT.search(key)):
         return True
     if STRONG_WORD.search(key) is None and (
         _ADDRESS.fullmatch(v) or (_HOST.fullmatch(v) and (not key or ENDPOINT_WORD.search(key)))
@@ -325,7 +332,7 @@ def _values(pattern: re.Pattern[str], groups: tuple[str, ...] = ("val",)) -> Cal
 _ARGS = ("sq", "dq", "val")
 FINDERS: tuple[tuple[tuple[str, ...], Callable[[str], Iterator[Span]]], ...] = (
     (("eyj",), _whole(_JWT)),
-    (("sk-", "xapp-", "xox", "github_pat", "gh", "glpat", "npm_", "pypi-", "hf_"), _whole(_PREFIXED)),
+    (("sk-", "xapp-", "xox", "github_pat", "gh", "glpat", "npm_", "pypi-", "hf_", "ya29."), _whole(_PREFIXED)),
     (("://",), _values(_URL_CREDENTIALS)),
     (("@",), _values(_BARE_CREDENTIALS)),
     (("bearer",), _values(_BEARER)),
