@@ -264,7 +264,8 @@ def redact_pair(key: str, value: str, *, broad: bool = False) -> str:
 
 def redact_data(value: object) -> object:
     """`redact` every string inside nested dicts and lists (a report's JSON form); a value whose
-    key (or table column) means a secret is masked whole unless of a harmless shape (`redact_pair`)."""
+    key (or table column, or the `name`/`key` beside a `value`: an env list's entry) means a secret is
+    masked whole unless of a harmless shape (`redact_pair`)."""
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, dict):
@@ -282,6 +283,9 @@ def redact_data(value: object) -> object:
                     for row in value["rows"]
                 ],
             }
+        named = value.get("name", value.get("key"))  # an env list's entry: {"name": "DB_PASSWORD", "value": "…"}
+        if isinstance(named, str) and isinstance(value.get("value"), str) and secret_key(named, broad=True):
+            value = {**value, "value": redact_pair(named, value["value"], broad=True)}
         return {
             k: redact_pair(k, v) if isinstance(k, str) and isinstance(v, str) else redact_data(v)
             for k, v in value.items()

@@ -33,9 +33,9 @@ Span = tuple[int, int]
 
 SECRET_WORD = (
     r"passw(?:or)?d|passphrase|(?<![a-z])pass(?![a-z])|(?<![a-z])pw(?![a-z])|pwd|secret|token|signature"
-    r"|(?<![a-z])sig(?![a-z])|(?:api|access|private|auth|encryption|signing|master|session|jwt|hmac|shared|client|account)[_-]?key"
+    r"|(?<![a-z])sig(?![a-z])|(?:api|access|private|auth|encryption|signing|master|session|jwt|hmac|shared|client|account|ssh|deploy)[_-]?key"
     r"|apikey|credentials?|authorization|cookie|session[_-]?id|requirepass|masterauth|(?:store|key)pass"
-    r"|[_-]auth(?![a-z0-9_.-])"
+    r"|[_-]auth(?![a-z0-9_.-])|(?<![a-z])salt(?![a-z])|(?<![a-z0-9_.-])private(?![a-z0-9_.-])"
 )
 """A key name that means a secret, inside a longer identifier (DB_PASSWORD, client_secret, AccountKey)."""
 # bounded (80 characters either side of the word), so that trying it where a run of letters holds
@@ -45,7 +45,10 @@ MAYBE_SECRET_WORD = re.compile(
     r"(?i)pass|pwd|secret|token|key|credential|auth|dsn|private|cert|webhook|cookie|jwt|salt"
 )
 """Key names (env vars, configmap keys, labels) whose value is masked whole unless of a harmless shape."""
-HINTS = ("pass", "pw", "secret", "token", "sig", "key", "credential", "authoriz", "cookie", "session", "_auth", "-auth")
+HINTS = (
+    *("pass", "pw", "secret", "token", "sig", "key", "credential", "authoriz", "cookie", "session", "_auth", "-auth"),
+    *("salt", "private"),
+)
 """A superset of SECRET_WORD by substring: a line with none of these has no secret key."""
 
 _AUTH_SCHEME = r"(?:basic|bearer|token|negotiate)\s+"
@@ -114,11 +117,16 @@ _MYSQL = re.compile(
 )
 # Redis AUTH as a command (upper case, or lower case after redis-cli): the last word on the line
 _REDIS_AUTH = re.compile(
-    r"(?:(?<![\w-])\"?AUTH\"?|\bredis\S{0,40}[^\n]{0,500}?(?<![\w-])auth)[ \t]+(?:\"?[^\s\"]+\"?[ \t]+)?\"?(?P<val>[^\s\"]+)\"?[ \t]*(?=\n|$)"
+    r"(?:(?<![\w-])\"?AUTH2?\"?|\bredis\S{0,40}[^\n]{0,500}?(?<![\w-])auth2?)[ \t]+(?:\"?[^\s\"]+\"?[ \t]+)?\"?(?P<val>[^\s\"]+)\"?[ \t]*(?=\n|$)"
 )
 _HASH = re.compile(
     r"(?P<val>\$(?:apr1|2[abxy]?|1|5|6|7|y|gy|argon2(?:id|i|d)|pbkdf2[\w-]*|scrypt)\$[A-Za-z0-9./$=,+-]{8,}"
     r"|\{(?:S?SHA(?:256|512)?|S?MD5|PBKDF2[\w-]*|CRYPT)\}[A-Za-z0-9+/.$=]{8,})"
+)
+# SQL functions whose second argument is a key (pgcrypto, MySQL): `pgp_sym_decrypt(data, 'K')`
+_SQL_KEY_ARG = re.compile(
+    r"(?i)\b(?:pgp_sym_(?:en|de)crypt(?:_bytea)?|aes_(?:en|de)crypt|des_(?:en|de)crypt|(?:en|de)crypt(?:_iv)?)"
+    r"\(\s*(?:'[^'\n]{0,500}'|[^,'()\n]{1,200}(?:\([^()\n]{0,200}\))?)\s*,\s*'(?P<val>[^'\n]{1,200})'"
 )
 _AWS_PAIR = re.compile(
     r"\b(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b[^A-Za-z0-9/+\n]{1,5}(?:[\w-]{0,40}\s*[=:]\s*)?[\"']?"
@@ -348,6 +356,7 @@ FINDERS: tuple[tuple[tuple[str, ...], Callable[[str], Iterator[Span]]], ...] = (
     (("jdbc:oracle", "sqlplus", "sqlldr", "rman", "expdp", "impdp", "dgmgrl"), _values(_ORACLE_LOGON)),
     (("value", "</"), _neighbour_named),
     (("auth",), _values(_REDIS_AUTH)),
+    (("crypt(",), _values(_SQL_KEY_ARG)),
     (("$", "{"), _values(_HASH)),
     (("akia", "asia", "abia", "acca", "a3t"), _values(_AWS_PAIR)),
     (HINTS, _named),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from commands.redact import redact
+from commands.redact import redact, redact_data, redact_pair
 
 
 @pytest.mark.parametrize(
@@ -36,3 +36,38 @@ def test_a_google_oauth_token_with_no_key_name_is_masked(text: str, secret: str)
 def test_the_other_tokens_of_a_text_with_token_counts_are_still_masked() -> None:
     out = redact("max_tokens=4096 api_token=4096abcdefXYZ")
     assert "4096abcdefXYZ" not in out and "max_tokens=4096" in out, out
+
+
+@pytest.mark.parametrize(
+    ("text", "secret", "kept"),
+    [
+        ("-Djavax.net.ssl.keyStorePassword=Ch4ngeIt -Dx=1", "Ch4ngeIt", "keyStorePassword="),
+        ("ssl.key.password=Ch4ngeIt", "Ch4ngeIt", "ssl.key.password="),
+        ("SELECT pgp_sym_decrypt(data, 'S3cretKey99') FROM t", "S3cretKey99", "pgp_sym_decrypt(data, '"),
+        (
+            "INSERT INTO t VALUES (pgp_sym_encrypt('x', 'S3cretKey99', 'cipher-algo=aes256'))",
+            "S3cretKey99",
+            "pgp_sym_encrypt('x', '",
+        ),
+        ("SELECT AES_DECRYPT(col, 'MyK3yString') FROM t", "MyK3yString", "AES_DECRYPT(col, '"),
+        ("SELECT decrypt(convert_to(x, 'utf8'), 'BlowK3y', 'bf')", "BlowK3y", "'bf'"),
+        ("AUTH2 user P4ssw0rdX", "P4ssw0rdX", "AUTH2 user"),
+        ("MIGRATE host 6379 key 0 5000 AUTH2 user P4ssw0rdX", "P4ssw0rdX", "MIGRATE host"),
+    ],
+)
+def test_key_names_sql_key_arguments_and_redis_auth2_are_masked(text: str, secret: str, kept: str) -> None:
+    out = redact(text)
+    assert secret not in out and kept in out, out
+
+
+@pytest.mark.parametrize("key", ["ssh_key", "private", "signing_salt", "deploy_key", "password_salt"])
+def test_a_pair_whose_name_means_a_secret_is_masked_without_broad(key: str) -> None:
+    assert redact_pair(key, "Xyz12345abc") == "***"
+
+
+@pytest.mark.parametrize(
+    "entry", [{"name": "DB_PASSWORD", "value": "Xyz12345"}, {"key": "API_TOKEN", "value": "Xyz12345"}]
+)
+def test_an_env_list_entry_of_a_secret_name_has_its_value_masked(entry: dict[str, str]) -> None:
+    out = redact_data({"env": [entry, {"name": "LOG_LEVEL", "value": "debug"}]})
+    assert "Xyz12345" not in str(out) and "debug" in str(out), out
