@@ -59,11 +59,12 @@ _HEADER = re.compile(
 )
 _KEYVALUE = re.compile(
     rf"""(?ix)
-    (?P<q>\\?["']?|%22)(?:(?<=%22)|(?<![a-z0-9_.-]))(?!{_WHOLE_VALUE})(?P<name>{NAME})(?P=q)  # the key, maybe quoted
+    (?P<q>\\*["']?|%22)(?:(?<=%22)|(?<![a-z0-9_.-]))(?!{_WHOLE_VALUE})(?P<name>{NAME})(?P=q)  # the key, maybe quoted
     (?:\s*(?:=|:|=>)\s*|%3d|%3a)                                             # k=v, k: v, "k": v, k%3Dv
     (?:{_AUTH_SCHEME})?
     (?:bytearray\(|bytes\()?b?                                               # Python bytes: b'…', bytearray(b'…')
-    (?:"(?P<dq>(?:[^"\\\n]|\\.)*)"|'(?P<sq>(?:[^'\\\n]|\\.)*)'|\\"(?P<eq>[^"\\\n]*)\\"
+    (?:"(?P<dq>(?:[^"\\\n]|\\.)*)"|'(?P<sq>(?:[^'\\\n]|\\.)*)'
+       |(?P<bs>\\+)"(?P<eq>[^\n]{{0,1000}}?)(?<!\\)(?P=bs)"                       # JSON in a string, at any depth
        |(?P<pct>(?<=%3d)(?:[^\s&%"']|%(?!26)[0-9a-f]{{2}})+|(?<=%3a)(?:[^\s&%"']|%(?!26)[0-9a-f]{{2}})+)
        |(?P<val>(?:[^\s,;&'"<]|<(?!/)|,(?![\s,]|[\w.-]+\s*[=:]))+))  # cut at `;` `&` `</` `, ` `,k=`
     """
@@ -253,7 +254,11 @@ def _named_in_line(line: str) -> Iterator[Span]:
             continue  # no key name is that long: a run of letters, not a key
         if (encoded_quote := line.rfind("%22", max(0, start - 1), w.start())) != -1:  # %22token%22%3A…
             start = encoded_quote + 3
-        for quote in ("", '"', "'", '\\"', "%22"):
+        escaped = start - 1  # JSON inside a string, escaped once or more: \"k\", \\\"k\\\"
+        while escaped > 0 and line[escaped - 1] == "\\" and start - escaped < 16:
+            escaped -= 1
+        deep = line[escaped:start] if escaped < start - 1 and line.startswith('"', start - 1) else '\\"'
+        for quote in ("", '"', "'", deep, "%22"):
             if line.startswith(quote, start - len(quote)) and (m := _KEYVALUE.match(line, start - len(quote))):
                 g = next(g for g in ("dq", "sq", "eq", "pct", "val") if m.group(g) is not None)
                 a, b = m.span(g)

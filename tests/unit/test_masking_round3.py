@@ -71,3 +71,17 @@ def test_a_pair_whose_name_means_a_secret_is_masked_without_broad(key: str) -> N
 def test_an_env_list_entry_of_a_secret_name_has_its_value_masked(entry: dict[str, str]) -> None:
     out = redact_data({"env": [entry, {"name": "LOG_LEVEL", "value": "debug"}]})
     assert "Xyz12345" not in str(out) and "debug" in str(out), out
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        (r'"{\\\"password\\\":\\\"Xyz12345\\\"}"', "Xyz12345"),
+        (r'log: "{\"password\":\"Esc\\\"aped\\\"Pw77\"}"', "Pw77"),
+        (r'"{\\\"token\\\":\\\"Esc\\\\\\\"aped\\\\\\\"Tk77\\\"}"', "Tk77"),
+        (r'msg="{\"api_key\": \"K3y\\\\Back\\\"slash9\", \"user\": \"bob\"}"', "slash9"),
+    ],
+)
+def test_json_escaped_once_or_more_is_masked_to_its_closing_quote(text: str, secret: str) -> None:
+    out = redact(text)
+    assert secret not in out, out

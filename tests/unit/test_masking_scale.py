@@ -20,6 +20,7 @@ SHAPES = {
     "PEM begin lines": "-----BEGIN PRIVATE KEY-----\n",
     "token prefix": "xoxb-1-",
     "quoted escapes": '"password":"\\"',
+    "escaped JSON": r"\\\"token\\\":\\\"",
 }
 
 
