@@ -16,7 +16,9 @@ Secrets are recognised by kind, not by one spelling:
 3. the bot's own configured secrets (DSN passwords, tokens; `remember`), wherever they appear;
 4. key names written with full-width or zero-width characters, or with letters of another
    script that look like Latin ones (Cyrillic or Greek letters in `password`), are read as what
-   they spell (NFKC, format characters dropped, Unicode's confusables) before any of the above.
+   they spell (NFKC, format characters dropped, Unicode's confusables) before any of the above;
+   so are secret words in leet (`p@ssword`, `passw0rd`, `s3cret`, `t0ken`); the words for password,
+   secret and token in a dozen other languages are secret words themselves (`SECRET_WORD`).
 
 A masked value becomes `***`; the key, the scheme and the quotes stay, so the text still says
 what was there.
@@ -209,6 +211,27 @@ def _fold(text: str) -> tuple[str, list[int]] | None:
     return None if folded_text == text else (folded_text, where)
 
 
+# a secret word written with digits or symbols for letters (`p@ssword`, `passw0rd`, `s3cret`, `t0ken`);
+# the plain spellings are SECRET_WORD's own
+_LEET = re.compile(r"(?i)(?:p[a@4][s$5][s$5](?:w[o0]r[d]|phr[a@4][s$5][e3])|[s$5][e3]cr[e3][t7]|[t7][o0]k[e3]n)")
+_LEET_AS = {"p": "password", "s": "secret", "t": "token"}
+
+
+def _unleet(text: str) -> str | None:
+    """`text` with each secret word in leet spelled plainly (same length, so spans stay put); None if it has none."""
+    if not any(c in text for c in "@$013457"):
+        return None
+    out = _LEET.sub(lambda m: m[0] if m[0].isalpha() else _plain(m[0]), text)
+    return out if out != text else None
+
+
+def _plain(word: str) -> str:
+    low = word.lower()
+    if low[0] == "p" and len(word) == 10:
+        return "passphrase"
+    return _LEET_AS["s" if low[0] in "s$5" else "t" if low[0] in "t7" else "p"]
+
+
 def _masked(text: str, spans: list[Span]) -> str:
     out: list[str] = []
     last = 0
@@ -242,6 +265,8 @@ def _redact(text: str) -> str:
     if not text.isascii() and (folding := _fold(text)) is not None:
         folded, where = folding
         spans += [(where[a], where[b - 1] + 1) for a, b in _spans(folded) if b > a]
+    if (plain := _unleet(text)) is not None:
+        spans += _spans(plain)
     return _masked(text, spans) if spans else text
 
 

@@ -36,6 +36,9 @@ SECRET_WORD = (
     r"|(?<![a-z])sig(?![a-z])|(?:api|access|private|auth|encryption|signing|master|session|jwt|hmac|shared|client|account|ssh|deploy)[_-]?key"
     r"|apikey|credentials?|authorization|cookie|session[_-]?id|requirepass|masterauth|(?:store|key)pass"
     r"|[_-]auth(?![a-z0-9_.-])|(?<![a-z])salt(?![a-z])|(?<![a-z0-9_.-])private(?![a-z0-9_.-])"
+    # the same words in other languages (de, fr, es, pt, nl, pl, sv, tr, ru, zh, ja, ko)
+    r"|passwort|kennwort|mot_de_passe|contrase(?:ñ|n)a|(?<![a-z])senha|wachtwoord|has(?:ł|l)o(?![a-z])"
+    r"|l(?:ö|o)senord|(?<![a-z])(?:ş|s)ifre(?![a-z])|geheimnis|пароль|секрет|токен|密码|密碼|口令|パスワード|비밀번호"
 )
 """A key name that means a secret, inside a longer identifier (DB_PASSWORD, client_secret, AccountKey)."""
 # bounded (80 characters either side of the word), so that trying it where a run of letters holds
@@ -47,7 +50,8 @@ MAYBE_SECRET_WORD = re.compile(
 """Key names (env vars, configmap keys, labels) whose value is masked whole unless of a harmless shape."""
 HINTS = (
     *("pass", "pw", "secret", "token", "sig", "key", "credential", "authoriz", "cookie", "session", "_auth", "-auth"),
-    *("salt", "private"),
+    *("salt", "private", "passwort", "kennwort", "passe", "contrase", "senha", "wachtwoord", "hasło", "haslo"),
+    *("senord", "ifre", "geheimnis", "пароль", "секрет", "токен", "密码", "密碼", "口令", "パスワード", "비밀번호"),
 )
 """A superset of SECRET_WORD by substring: a line with none of these has no secret key."""
 

@@ -85,3 +85,22 @@ def test_an_env_list_entry_of_a_secret_name_has_its_value_masked(entry: dict[str
 def test_json_escaped_once_or_more_is_masked_to_its_closing_quote(text: str, secret: str) -> None:
     out = redact(text)
     assert secret not in out, out
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        *("Passwort", "db_kennwort", "mot_de_passe", "contraseña", "senha", "wachtwoord", "hasło", "lösenord"),
+        *("şifre", "пароль", "Секрет", "токен", "密码", "パスワード", "비밀번호", "Geheimnis"),
+        *("p@ssword", "passw0rd", "s3cret", "P@$$w0rd", "api_t0ken"),
+    ],
+)
+def test_a_key_name_in_another_language_or_in_leet_is_read_as_a_secret_word(key: str) -> None:
+    for text in (f"{key}=Geh31m99x", f'{{"{key}": "Geh31m99x"}}', f"{key}: Geh31m99x"):
+        out = redact(text)
+        assert "Geh31m99x" not in out and key in out, out
+
+
+@pytest.mark.parametrize("text", ["le jeton de session expire", "mot de passe oublié ?", "die Passwort-Richtlinie"])
+def test_prose_with_translated_secret_words_stays_readable(text: str) -> None:
+    assert redact(text) == text

@@ -16,6 +16,8 @@ SHAPES = {
     "key= ": "password= ",
     "{Key:": "{Password:",
     "word ": "secret ",
+    "leet key": "P@$$w0rd: ",
+    "translated key": "пароль=x ",
     "look-alike key": "\u0440\u0430ssword=x ",
     "PEM begin lines": "-----BEGIN PRIVATE KEY-----\n",
     "token prefix": "xoxb-1-",
