@@ -104,3 +104,15 @@ def test_a_key_name_in_another_language_or_in_leet_is_read_as_a_secret_word(key:
 @pytest.mark.parametrize("text", ["le jeton de session expire", "mot de passe oublié ?", "die Passwort-Richtlinie"])
 def test_prose_with_translated_secret_words_stays_readable(text: str) -> None:
     assert redact(text) == text
+
+
+@pytest.mark.parametrize(
+    "text", ["PASSWORD\nGeh31m99x", "db password\nGeh31m99x", "  API_TOKEN  \n  Geh31m99x  ", "Secret\n'Geh31m99x'"]
+)
+def test_a_key_alone_on_its_line_and_its_value_on_the_next_is_masked(text: str) -> None:
+    assert "Geh31m99x" not in redact(text)
+
+
+@pytest.mark.parametrize("text", ["Reset password\nDone", "forgot password\nplease contact support", "token\nexpired"])
+def test_a_line_after_a_secret_word_alone_that_is_prose_stays_readable(text: str) -> None:
+    assert redact(text) == text
