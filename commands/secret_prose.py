@@ -39,6 +39,7 @@ _STOP = re.compile(
     r"(?i)^(?:count|expiry|expires?|expired|ttl|lifetime|length|size|type|name|file|path|age|rotation|reset"
     r"|policy|bucket|refresh|endpoint|url|host)\W*$"
 )
+_PAIR = re.compile(r"[A-Za-z_][\w.-]{0,40}=")
 _OPEN = "\"'([{<`"
 _CLOSE = "\"'.,;)]}>`"
 
@@ -86,6 +87,8 @@ def prose_spans(line: str) -> Iterator[Span]:
                     b = rest.end() if rest else b
                     done = max(done, b)  # read once: later secret words inside it are skipped
                 value = line[a:b]
+                if _PAIR.match(value):
+                    break  # `DSN: host=db port=5432 …`: pairs, each read by its own key's finder
                 if b > a and credential_like(value) and not harmless(value, name):
                     yield a, b
                     break

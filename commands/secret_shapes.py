@@ -28,6 +28,7 @@ import base64
 import binascii
 import re
 from collections.abc import Callable, Iterator
+from urllib.parse import unquote
 
 Span = tuple[int, int]
 
@@ -80,7 +81,10 @@ _BARE_CREDENTIALS = re.compile(
     r"[A-Za-z_][\w.-]{0,63}:(?P<val>[^\s:@/]{1,200})@(?=[A-Za-z0-9][\w-]*(?:\.[\w-]+|:\d))"
 )
 _BEARER = re.compile(r"(?i)\bbearer\s+(?P<val>(?!\*\*\*)[A-Za-z0-9._~+/=-]+)")
-_BASIC = re.compile(r"(?i)\bbasic\s+(?P<val>[A-Za-z0-9+/]{6,}={0,2})")
+# `Basic <base64>`, also URL-encoded (`Basic%20dXNl…%3D`, `Basic+dXNl…`)
+_BASIC = re.compile(
+    r"(?i)\bbasic(?:\s+|%20|\+)(?P<val>(?:[A-Za-z0-9/]|%2[bf])(?:[A-Za-z0-9+/]|%2[bf]){5,}(?:=|%3d){0,2})"
+)
 _SQL_PASSWORD = re.compile(r"(?i)\bpassword\s+'(?P<val>(?:[^']|'')*)'")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 _ARG = r"(?:'(?P<sq>[^'\n]*)'|\"(?P<dq>[^\"\n]*)\"|(?P<val>[^\s'\"]+))"
@@ -216,7 +220,8 @@ def _headers(text: str) -> Iterator[Span]:
 def _basic(text: str) -> Iterator[Span]:
     for m in _BASIC.finditer(text):
         try:
-            decoded = base64.b64decode(m["val"] + "=" * (-len(m["val"]) % 4), validate=True).decode()
+            val = unquote(m["val"])
+            decoded = base64.b64decode(val + "=" * (-len(val) % 4), validate=True).decode()
         except (binascii.Error, UnicodeDecodeError, ValueError):
             continue
         if ":" in decoded:
@@ -268,6 +273,8 @@ def _named_in_line(line: str) -> Iterator[Span]:
                 a, b = m.span(g)
                 if g == "val":
                     a, b = _unquoted_value(line, m.start(), a, b)
+                    if "phrase" in m["name"].lower():  # a passphrase is words: to the line's end
+                        b = a + len(line[a:].rstrip())
                 if b > a and names_a_secret(m["name"]) and not harmless(line[a:b], m["name"]):
                     yield a, b
                 done = max(m.end(), b)

@@ -116,3 +116,25 @@ def test_a_key_alone_on_its_line_and_its_value_on_the_next_is_masked(text: str) 
 @pytest.mark.parametrize("text", ["Reset password\nDone", "forgot password\nplease contact support", "token\nexpired"])
 def test_a_line_after_a_secret_word_alone_that_is_prose_stays_readable(text: str) -> None:
     assert redact(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("passphrase: correct horse battery staple", "horse battery staple"),
+        ("ssl_key_passphrase = my very long pass phrase", "long pass phrase"),
+        ("Basic auth header value: Basic%20dXNlcjpFbmNvZGVkUHc%3D", "dXNlcjpFbmNvZGVkUHc"),
+        ("GET /cb?h=Basic+dXNlcjpFbmNvZGVkUHc%3D HTTP/1.1", "dXNlcjpFbmNvZGVkUHc"),
+    ],
+)
+def test_a_passphrase_of_words_and_url_encoded_basic_auth_are_masked(text: str, secret: str) -> None:
+    out = redact(text)
+    assert secret not in out, out
+
+
+def test_a_libpq_dsn_after_a_secret_word_keeps_its_host() -> None:
+    text = (
+        'FATAL: password authentication failed for user "app" DSN: host=db port=5432 password=L1bpqKv sslmode=require'
+    )
+    out = redact(text)
+    assert "L1bpqKv" not in out and "host=db port=5432" in out and "sslmode=require" in out, out
