@@ -3,7 +3,8 @@
 Secrets are recognised by kind, not by one spelling:
 
 1. known token formats (`commands.secret_rules`): the gitleaks rule set of a few hundred formats,
-   run with RE2, and detect-secrets' detectors; JWTs and PEM private keys, also split across lines;
+   run with RE2, and detect-secrets' detectors; JWTs and PEM private keys, also split across lines,
+   and PuTTY key files' `Private-Lines` blocks;
 2. where a secret sits whatever its format (`commands.secret_shapes`): values of secret-named keys
    in every notation, whole-value headers, URL credentials, command lines (`redis-cli -a`,
    `mysql -p…`, Redis `AUTH`), password hashes; a harmless value (a URL without credentials, a
@@ -91,6 +92,26 @@ def _pem(text: str) -> list[Span]:
     return spans
 
 
+# a PuTTY key file (.ppk): `Private-Lines: N` then N lines of the private key, and its `Private-MAC:`
+_PUTTY = re.compile(r"(?m)^[ \t]*Private-Lines:[ \t]*(?P<n>\d{1,3})[ \t]*\r?$|^[ \t]*Private-MAC:[ \t]*(?P<mac>\S+)")
+
+
+def _putty(text: str) -> list[Span]:
+    spans: list[Span] = []
+    for m in _PUTTY.finditer(text):
+        if m["mac"]:
+            spans.append(m.span("mac"))
+            continue
+        end = m.end()
+        for _ in range(int(m["n"])):  # the key's lines
+            if end >= len(text):
+                break
+            nxt = text.find("\n", end + 1)
+            end = nxt if nxt != -1 else len(text)
+        spans.append((m.end() + 1, end))
+    return spans
+
+
 # `password:` (or `password: |`) with its value on the following lines: a YAML list or block
 _BLOCK_KEY = re.compile(rf"(?im)^(?P<indent>[ \t]*)(?:-[ \t]+)?[\"']?{NAME}[\"']?[ \t]*:[ \t]*(?:[|>][-+]?)?[ \t]*$")
 
@@ -145,7 +166,7 @@ _FINDERS = (*FINDERS, *PROSE_FINDERS)
 
 
 def _spans(text: str) -> list[Span]:
-    spans = [*format_spans(text), *_pem(text)]
+    spans = [*format_spans(text), *_pem(text), *(_putty(text) if "Private-" in text else ())]
     low = text.lower()
     found = [(needles, finder) for needles, finder in _FINDERS if any(n in low for n in needles)]
     if "\n" not in text:

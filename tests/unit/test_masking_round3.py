@@ -138,3 +138,14 @@ def test_a_libpq_dsn_after_a_secret_word_keeps_its_host() -> None:
     )
     out = redact(text)
     assert "L1bpqKv" not in out and "host=db port=5432" in out and "sslmode=require" in out, out
+
+
+def test_the_private_lines_of_a_putty_key_file_are_masked() -> None:
+    ppk = (
+        "PuTTY-User-Key-File-3: ssh-rsa\nEncryption: none\nComment: ops\nPublic-Lines: 1\nAAAAB3NzaC1yc2EAAAADAQAB\n"
+        "Private-Lines: 2\nAAAAgQC7Zt2vYk9QmF3pL8xN1rW5sU4cD6eH0jK2lM4nO6pQo\nQmF3pL8xN1rW5sU4cD6eH0jK2lM4nO6pQoAAAAgQC7Zt2v\n"
+        "Private-MAC: 9f8e7d6c5b4a39f8e7d6c5b4a3\n"
+    )
+    out = redact(ppk)
+    assert "Zt2vYk9Q" not in out and "QmF3pL8x" not in out and "9f8e7d6c" not in out, out
+    assert "Public-Lines: 1\nAAAAB3NzaC1yc2EAAAADAQAB" in out and out.count("\n") == ppk.count("\n"), out
