@@ -22,7 +22,9 @@ Secrets are recognised by kind, not by one spelling:
    secret and token in a dozen other languages are secret words themselves (`SECRET_WORD`).
 
 A masked value becomes `***`; the key, the scheme and the quotes stay, so the text still says
-what was there.
+what was there. A line too long and too dense in secret words to read one by one (hostile input:
+`password=password=…`) is masked whole, saying so (`HOSTILE_DENSITY`); every finder reads each
+position a bounded number of times, so masking takes time linear in the text's length.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from urllib.parse import unquote, urlsplit
 from commands.secret_lines import split_spans
 from commands.secret_prose import PROSE_FINDERS
 from commands.secret_rules import format_spans
-from commands.secret_shapes import FINDERS, MAYBE_SECRET_WORD, NAME, Span, harmless, names_a_secret
+from commands.secret_shapes import FINDERS, HINTS, MAYBE_SECRET_WORD, NAME, Span, harmless, names_a_secret
 from commands.secret_unnamed import unnamed_spans
 
 MASK = "***"
@@ -253,13 +255,38 @@ def _plain(word: str) -> str:
     return _LEET_AS["s" if low[0] in "s$5" else "t" if low[0] in "t7" else "p"]
 
 
-def _masked(text: str, spans: list[Span]) -> str:
+HOSTILE_LINE = 4096
+"""Characters above which a line is checked for being hostile."""
+HOSTILE_DENSITY = 32
+"""A line longer than `HOSTILE_LINE` with a secret word (`HINTS`) more often than once in this many
+characters on average is masked whole, saying so, instead of read (`password=password=…`)."""
+HOSTILE_MASK = MASK + " (a line of {n:,} characters masked whole: too many secret words to read)"
+
+
+def _hostile_lines(text: str) -> list[Span]:
+    """Spans of the lines too dense in secret words to read one by one (see `HOSTILE_DENSITY`)."""
+    spans: list[Span] = []
+    start = 0
+    for line in text.split("\n") if len(text) > HOSTILE_LINE else ():
+        if len(line) > HOSTILE_LINE:
+            low = line.lower()
+            if sum(low.count(h) for h in HINTS) * HOSTILE_DENSITY > len(line):
+                spans.append((start, start + len(line)))
+        start += len(line) + 1
+    return spans
+
+
+def _masked(text: str, spans: list[Span], whole: frozenset[Span] = frozenset()) -> str:
     out: list[str] = []
     last = 0
     for a, b in sorted(s for s in spans if s[1] > s[0]):
         if b <= last:
             continue
         if a < last:  # overlaps the previous mask: extend it
+            last = b
+            continue
+        if (a, b) in whole:
+            out += [text[last:a], HOSTILE_MASK.format(n=b - a)]
             last = b
             continue
         out += [text[last:a], "\n".join(MASK for _ in range(text.count("\n", a, b) + 1))]  # lines stay lines
@@ -282,13 +309,20 @@ def _redact_short(text: str) -> str:
 
 
 def _redact(text: str) -> str:
-    spans = _spans(text)
+    original, hostile = text, _hostile_lines(text)
+    if hostile:  # not read: blanked (same length, so every other span stays put) and masked whole
+        parts, last = [], 0
+        for a, b in hostile:
+            parts += [text[last:a], " " * (b - a)]
+            last = b
+        text = "".join([*parts, text[last:]])
+    spans = _spans(text) + hostile
     if not text.isascii() and (folding := _fold(text)) is not None:
         folded, where = folding
         spans += [(where[a], where[b - 1] + 1) for a, b in _spans(folded) if b > a]
     if (plain := _unleet(text)) is not None:
         spans += _spans(plain)
-    return _masked(text, spans) if spans else text
+    return _masked(original, spans, frozenset(hostile)) if spans else original
 
 
 def redact_lines(lines: list[str]) -> list[str]:
