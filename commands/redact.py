@@ -3,7 +3,8 @@
 Secrets are recognised by kind, not by one spelling:
 
 1. known token formats (`commands.secret_rules`): the gitleaks rule set of a few hundred formats,
-   run with RE2, and detect-secrets' detectors; JWTs and PEM private keys, also split across lines;
+   run with RE2, and detect-secrets' detectors; JWTs and PEM private keys, also split across lines,
+   and PuTTY key files' `Private-Lines` blocks;
 2. where a secret sits whatever its format (`commands.secret_shapes`): values of secret-named keys
    in every notation, whole-value headers, URL credentials, command lines (`redis-cli -a`,
    `mysql -p…`, Redis `AUTH`), password hashes; a harmless value (a URL without credentials, a
@@ -16,10 +17,14 @@ Secrets are recognised by kind, not by one spelling:
 3. the bot's own configured secrets (DSN passwords, tokens; `remember`), wherever they appear;
 4. key names written with full-width or zero-width characters, or with letters of another
    script that look like Latin ones (Cyrillic or Greek letters in `password`), are read as what
-   they spell (NFKC, format characters dropped, Unicode's confusables) before any of the above.
+   they spell (NFKC, format characters dropped, Unicode's confusables) before any of the above;
+   so are secret words in leet (`p@ssword`, `passw0rd`, `s3cret`, `t0ken`); the words for password,
+   secret and token in a dozen other languages are secret words themselves (`SECRET_WORD`).
 
 A masked value becomes `***`; the key, the scheme and the quotes stay, so the text still says
-what was there.
+what was there. A line too long and too dense in secret words to read one by one (hostile input:
+`password=password=…`) is masked whole, saying so (`HOSTILE_DENSITY`); every finder reads each
+position a bounded number of times, so masking takes time linear in the text's length.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from urllib.parse import unquote, urlsplit
 from commands.secret_lines import split_spans
 from commands.secret_prose import PROSE_FINDERS
 from commands.secret_rules import format_spans
-from commands.secret_shapes import FINDERS, MAYBE_SECRET_WORD, NAME, Span, harmless, names_a_secret
+from commands.secret_shapes import FINDERS, HINTS, MAYBE_SECRET_WORD, NAME, Span, harmless, names_a_secret
 from commands.secret_unnamed import unnamed_spans
 
 MASK = "***"
@@ -86,6 +91,26 @@ def _pem(text: str) -> list[Span]:
                 break
             stop = nxt
         spans.append((m.start(), stop if stop != -1 else len(text)))
+    return spans
+
+
+# a PuTTY key file (.ppk): `Private-Lines: N` then N lines of the private key, and its `Private-MAC:`
+_PUTTY = re.compile(r"(?m)^[ \t]*Private-Lines:[ \t]*(?P<n>\d{1,3})[ \t]*\r?$|^[ \t]*Private-MAC:[ \t]*(?P<mac>\S+)")
+
+
+def _putty(text: str) -> list[Span]:
+    spans: list[Span] = []
+    for m in _PUTTY.finditer(text):
+        if m["mac"]:
+            spans.append(m.span("mac"))
+            continue
+        end = m.end()
+        for _ in range(int(m["n"])):  # the key's lines
+            if end >= len(text):
+                break
+            nxt = text.find("\n", end + 1)
+            end = nxt if nxt != -1 else len(text)
+        spans.append((m.end() + 1, end))
     return spans
 
 
@@ -143,7 +168,7 @@ _FINDERS = (*FINDERS, *PROSE_FINDERS)
 
 
 def _spans(text: str) -> list[Span]:
-    spans = [*format_spans(text), *_pem(text)]
+    spans = [*format_spans(text), *_pem(text), *(_putty(text) if "Private-" in text else ())]
     low = text.lower()
     found = [(needles, finder) for needles, finder in _FINDERS if any(n in low for n in needles)]
     if "\n" not in text:
@@ -209,13 +234,59 @@ def _fold(text: str) -> tuple[str, list[int]] | None:
     return None if folded_text == text else (folded_text, where)
 
 
-def _masked(text: str, spans: list[Span]) -> str:
+# a secret word written with digits or symbols for letters (`p@ssword`, `passw0rd`, `s3cret`, `t0ken`);
+# the plain spellings are SECRET_WORD's own
+_LEET = re.compile(r"(?i)(?:p[a@4][s$5][s$5](?:w[o0]r[d]|phr[a@4][s$5][e3])|[s$5][e3]cr[e3][t7]|[t7][o0]k[e3]n)")
+_LEET_AS = {"p": "password", "s": "secret", "t": "token"}
+
+
+def _unleet(text: str) -> str | None:
+    """`text` with each secret word in leet spelled plainly (same length, so spans stay put); None if it has none."""
+    if not any(c in text for c in "@$013457"):
+        return None
+    out = _LEET.sub(lambda m: m[0] if m[0].isalpha() else _plain(m[0]), text)
+    return out if out != text else None
+
+
+def _plain(word: str) -> str:
+    low = word.lower()
+    if low[0] == "p" and len(word) == 10:
+        return "passphrase"
+    return _LEET_AS["s" if low[0] in "s$5" else "t" if low[0] in "t7" else "p"]
+
+
+HOSTILE_LINE = 4096
+"""Characters above which a line is checked for being hostile."""
+HOSTILE_DENSITY = 32
+"""A line longer than `HOSTILE_LINE` with a secret word (`HINTS`) more often than once in this many
+characters on average is masked whole, saying so, instead of read (`password=password=…`)."""
+HOSTILE_MASK = MASK + " (a line of {n:,} characters masked whole: too many secret words to read)"
+
+
+def _hostile_lines(text: str) -> list[Span]:
+    """Spans of the lines too dense in secret words to read one by one (see `HOSTILE_DENSITY`)."""
+    spans: list[Span] = []
+    start = 0
+    for line in text.split("\n") if len(text) > HOSTILE_LINE else ():
+        if len(line) > HOSTILE_LINE:
+            low = line.lower()
+            if sum(low.count(h) for h in HINTS) * HOSTILE_DENSITY > len(line):
+                spans.append((start, start + len(line)))
+        start += len(line) + 1
+    return spans
+
+
+def _masked(text: str, spans: list[Span], whole: frozenset[Span] = frozenset()) -> str:
     out: list[str] = []
     last = 0
     for a, b in sorted(s for s in spans if s[1] > s[0]):
         if b <= last:
             continue
         if a < last:  # overlaps the previous mask: extend it
+            last = b
+            continue
+        if (a, b) in whole:
+            out += [text[last:a], HOSTILE_MASK.format(n=b - a)]
             last = b
             continue
         out += [text[last:a], "\n".join(MASK for _ in range(text.count("\n", a, b) + 1))]  # lines stay lines
@@ -238,11 +309,20 @@ def _redact_short(text: str) -> str:
 
 
 def _redact(text: str) -> str:
-    spans = _spans(text)
+    original, hostile = text, _hostile_lines(text)
+    if hostile:  # not read: blanked (same length, so every other span stays put) and masked whole
+        parts, last = [], 0
+        for a, b in hostile:
+            parts += [text[last:a], " " * (b - a)]
+            last = b
+        text = "".join([*parts, text[last:]])
+    spans = _spans(text) + hostile
     if not text.isascii() and (folding := _fold(text)) is not None:
         folded, where = folding
         spans += [(where[a], where[b - 1] + 1) for a, b in _spans(folded) if b > a]
-    return _masked(text, spans) if spans else text
+    if (plain := _unleet(text)) is not None:
+        spans += _spans(plain)
+    return _masked(original, spans, frozenset(hostile)) if spans else original
 
 
 def redact_lines(lines: list[str]) -> list[str]:
@@ -264,7 +344,8 @@ def redact_pair(key: str, value: str, *, broad: bool = False) -> str:
 
 def redact_data(value: object) -> object:
     """`redact` every string inside nested dicts and lists (a report's JSON form); a value whose
-    key (or table column) means a secret is masked whole unless of a harmless shape (`redact_pair`)."""
+    key (or table column, or the `name`/`key` beside a `value`: an env list's entry) means a secret is
+    masked whole unless of a harmless shape (`redact_pair`)."""
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, dict):
@@ -282,6 +363,9 @@ def redact_data(value: object) -> object:
                     for row in value["rows"]
                 ],
             }
+        named = value.get("name", value.get("key"))  # an env list's entry: {"name": "DB_PASSWORD", "value": "…"}
+        if isinstance(named, str) and isinstance(value.get("value"), str) and secret_key(named, broad=True):
+            value = {**value, "value": redact_pair(named, value["value"], broad=True)}
         return {
             k: redact_pair(k, v) if isinstance(k, str) and isinstance(v, str) else redact_data(v)
             for k, v in value.items()

@@ -4,6 +4,8 @@
    element `<db.password>`) and the next non-blank line is the value alone (one word, maybe
    quoted, maybe after a logger's timestamp and level, maybe before a closing bracket);
    a line of several words after it is prose, not a value (`Enter password:` / `login ok`);
+   a key alone on its line with no separator (`PASSWORD`, `db password`) takes a next line that
+   is `credential_like` (so `Reset password` / `Done` stays readable);
 2. a quoted value opened and not closed on the key's line: masked to its closing quote on a
    later line;
 3. a list or object opened after the key (`"api_keys": [`): its lines are masked to the
@@ -42,6 +44,12 @@ _LONE_VALUE = re.compile(
     r"[ \t]*(?:\"(?P<dq>[^\"\n]+)\"|'(?P<sq>[^'\n]+)'|(?P<val>[^\s\"',<>()\[\]{}]+))[ \t]*[,;)\]}]*[ \t]*"
 )
 _CLOSER = {"[": "]", "{": "}"}
+# the key alone on its line, with no separator, maybe after a word or two (`PASSWORD`, `db password`)
+_KEY_ALONE = re.compile(
+    rf"(?i)[ \t]*(?:[a-z]{{1,20}}[ \t]+){{0,2}}(?P<name>[a-z0-9_.-]{{0,40}}(?:{SECRET_WORD})[a-z0-9_.-]{{0,40}})[ \t]*"
+)
+ALONE_MAX = 80
+"""Characters of a line that may hold a key alone."""
 
 
 def _candidate(line: str) -> bool:
@@ -56,10 +64,11 @@ def split_spans(text: str) -> Iterator[Span]:
     for line in lines[:-1]:
         starts.append(starts[-1] + len(line) + 1)
     for i, line in enumerate(lines[:-1]):
-        if not _candidate(line):
+        alone = None
+        if not _candidate(line) and (len(line) > ALONE_MAX or (alone := _KEY_ALONE.fullmatch(line)) is None):
             continue
         tail = max(0, len(line) - TAIL)
-        m = _KEY_AT_END.search(line, tail) or _XML_OPEN_AT_END.search(line, tail)
+        m = alone or _KEY_AT_END.search(line, tail) or _XML_OPEN_AT_END.search(line, tail)
         if m is None or not names_a_secret(m["name"]):
             continue
         quote = m["quote"] if "quote" in m.re.groupindex else None
@@ -90,7 +99,7 @@ def split_spans(text: str) -> Iterator[Span]:
                 continue
             g = next(g for g in ("dq", "sq", "val") if v.group(g) is not None)
             logged = prefix is not None and prefix[0].strip() != ""
-            if logged and g == "val" and not credential_like(v[g]):
+            if (logged or alone) and g == "val" and not credential_like(v[g]):
                 continue  # a logger's next line of one word ("Connected") is a message, not the value
             if not v[g].endswith(":") and not harmless(v[g], m["name"]):  # `host:`: the next key
                 yield starts[n] + v.start(g), starts[n] + v.end(g)

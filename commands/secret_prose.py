@@ -8,7 +8,7 @@ is masked when `credential_like` (so "password for the db is required" and "toke
 is expired" stay readable) and not of a harmless shape. A word naming a property of the secret
 (`count`, `expiry`, `ttl`, `file`…) or the end of a sentence stops the reading.
 
-Linear: a bounded number of words is read after each secret word.
+Linear: a bounded number of words, within `WINDOW` characters, is read after each secret word.
 """
 
 from __future__ import annotations
@@ -23,6 +23,10 @@ WORDS = 8
 """How many words after the secret word are read."""
 KEY_MAX = 80
 """Characters of a key name either side of its secret word (as `commands.secret_shapes.NAME`)."""
+WINDOW = 2048
+"""Characters after a secret word in which its words are read: a word that runs past them (a line
+of `password=password=…` with no space) is read only that far from each of its secret words, and
+a value longer than that is masked to its end once."""
 
 _SPACED_KEY = re.compile(
     r"(?i)\b(?:api|access|secret|private|signing|master|license|licence|integration|routing|encryption|deploy|ssh)"
@@ -35,6 +39,7 @@ _STOP = re.compile(
     r"(?i)^(?:count|expiry|expires?|expired|ttl|lifetime|length|size|type|name|file|path|age|rotation|reset"
     r"|policy|bucket|refresh|endpoint|url|host)\W*$"
 )
+_PAIR = re.compile(r"[A-Za-z_][\w.-]{0,40}=")
 _OPEN = "\"'([{<`"
 _CLOSE = "\"'.,;)]}>`"
 
@@ -70,14 +75,20 @@ def prose_spans(line: str) -> Iterator[Span]:
         name, done = _identifier(line, *w.span())
         if not name or not names_a_secret(name):
             continue
-        after = list(islice(_WORD.finditer(line, w.end()), WORDS + 1))
+        after = list(islice(_WORD.finditer(line, w.end(), w.end() + WINDOW), WORDS + 1))
         for i, t in enumerate(after[:-1]):
             token = t[0]
             if _STOP.match(token):
                 break
             if token.lower() in _CONNECTORS or (len(token) > 1 and token[-1] in ":="):
                 a, b = _value_span(after[i + 1])
+                if b >= w.end() + WINDOW - len(_CLOSE):  # a value longer than the window: to its end
+                    rest = _WORD.match(line, after[i + 1].end())
+                    b = rest.end() if rest else b
+                    done = max(done, b)  # read once: later secret words inside it are skipped
                 value = line[a:b]
+                if _PAIR.match(value):
+                    break  # `DSN: host=db port=5432 …`: pairs, each read by its own key's finder
                 if b > a and credential_like(value) and not harmless(value, name):
                     yield a, b
                     break

@@ -28,14 +28,18 @@ import base64
 import binascii
 import re
 from collections.abc import Callable, Iterator
+from urllib.parse import unquote
 
 Span = tuple[int, int]
 
 SECRET_WORD = (
     r"passw(?:or)?d|passphrase|(?<![a-z])pass(?![a-z])|(?<![a-z])pw(?![a-z])|pwd|secret|token|signature"
-    r"|(?<![a-z])sig(?![a-z])|(?:api|access|private|auth|encryption|signing|master|session|jwt|hmac|shared|client|account)[_-]?key"
+    r"|(?<![a-z])sig(?![a-z])|(?:api|access|private|auth|encryption|signing|master|session|jwt|hmac|shared|client|account|ssh|deploy)[_-]?key"
     r"|apikey|credentials?|authorization|cookie|session[_-]?id|requirepass|masterauth|(?:store|key)pass"
-    r"|[_-]auth(?![a-z0-9_.-])"
+    r"|[_-]auth(?![a-z0-9_.-])|(?<![a-z])salt(?![a-z])|(?<![a-z0-9_.-])private(?![a-z0-9_.-])"
+    # the same words in other languages (de, fr, es, pt, nl, pl, sv, tr, ru, zh, ja, ko)
+    r"|passwort|kennwort|mot_de_passe|contrase(?:ñ|n)a|(?<![a-z])senha|wachtwoord|has(?:ł|l)o(?![a-z])"
+    r"|l(?:ö|o)senord|(?<![a-z])(?:ş|s)ifre(?![a-z])|geheimnis|пароль|секрет|токен|密码|密碼|口令|パスワード|비밀번호"
 )
 """A key name that means a secret, inside a longer identifier (DB_PASSWORD, client_secret, AccountKey)."""
 # bounded (80 characters either side of the word), so that trying it where a run of letters holds
@@ -45,7 +49,11 @@ MAYBE_SECRET_WORD = re.compile(
     r"(?i)pass|pwd|secret|token|key|credential|auth|dsn|private|cert|webhook|cookie|jwt|salt"
 )
 """Key names (env vars, configmap keys, labels) whose value is masked whole unless of a harmless shape."""
-HINTS = ("pass", "pw", "secret", "token", "sig", "key", "credential", "authoriz", "cookie", "session", "_auth", "-auth")
+HINTS = (
+    *("pass", "pw", "secret", "token", "sig", "key", "credential", "authoriz", "cookie", "session", "_auth", "-auth"),
+    *("salt", "private", "passwort", "kennwort", "passe", "contrase", "senha", "wachtwoord", "hasło", "haslo"),
+    *("senord", "ifre", "geheimnis", "пароль", "секрет", "токен", "密码", "密碼", "口令", "パスワード", "비밀번호"),
+)
 """A superset of SECRET_WORD by substring: a line with none of these has no secret key."""
 
 _AUTH_SCHEME = r"(?:basic|bearer|token|negotiate)\s+"
@@ -56,11 +64,12 @@ _HEADER = re.compile(
 )
 _KEYVALUE = re.compile(
     rf"""(?ix)
-    (?P<q>\\?["']?|%22)(?:(?<=%22)|(?<![a-z0-9_.-]))(?!{_WHOLE_VALUE})(?P<name>{NAME})(?P=q)  # the key, maybe quoted
+    (?P<q>\\*["']?|%22)(?:(?<=%22)|(?<![a-z0-9_.-]))(?!{_WHOLE_VALUE})(?P<name>{NAME})(?P=q)  # the key, maybe quoted
     (?:\s*(?:=|:|=>)\s*|%3d|%3a)                                             # k=v, k: v, "k": v, k%3Dv
     (?:{_AUTH_SCHEME})?
     (?:bytearray\(|bytes\()?b?                                               # Python bytes: b'…', bytearray(b'…')
-    (?:"(?P<dq>(?:[^"\\\n]|\\.)*)"|'(?P<sq>(?:[^'\\\n]|\\.)*)'|\\"(?P<eq>[^"\\\n]*)\\"
+    (?:"(?P<dq>(?:[^"\\\n]|\\.)*)"|'(?P<sq>(?:[^'\\\n]|\\.)*)'
+       |(?P<bs>\\+)"(?P<eq>[^\n]{{0,1000}}?)(?<!\\)(?P=bs)"                       # JSON in a string, at any depth
        |(?P<pct>(?<=%3d)(?:[^\s&%"']|%(?!26)[0-9a-f]{{2}})+|(?<=%3a)(?:[^\s&%"']|%(?!26)[0-9a-f]{{2}})+)
        |(?P<val>(?:[^\s,;&'"<]|<(?!/)|,(?![\s,]|[\w.-]+\s*[=:]))+))  # cut at `;` `&` `</` `, ` `,k=`
     """
@@ -72,7 +81,10 @@ _BARE_CREDENTIALS = re.compile(
     r"[A-Za-z_][\w.-]{0,63}:(?P<val>[^\s:@/]{1,200})@(?=[A-Za-z0-9][\w-]*(?:\.[\w-]+|:\d))"
 )
 _BEARER = re.compile(r"(?i)\bbearer\s+(?P<val>(?!\*\*\*)[A-Za-z0-9._~+/=-]+)")
-_BASIC = re.compile(r"(?i)\bbasic\s+(?P<val>[A-Za-z0-9+/]{6,}={0,2})")
+# `Basic <base64>`, also URL-encoded (`Basic%20dXNl…%3D`, `Basic+dXNl…`)
+_BASIC = re.compile(
+    r"(?i)\bbasic(?:\s+|%20|\+)(?P<val>(?:[A-Za-z0-9/]|%2[bf])(?:[A-Za-z0-9+/]|%2[bf]){5,}(?:=|%3d){0,2})"
+)
 _SQL_PASSWORD = re.compile(r"(?i)\bpassword\s+'(?P<val>(?:[^']|'')*)'")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 _ARG = r"(?:'(?P<sq>[^'\n]*)'|\"(?P<dq>[^\"\n]*)\"|(?P<val>[^\s'\"]+))"
@@ -114,11 +126,16 @@ _MYSQL = re.compile(
 )
 # Redis AUTH as a command (upper case, or lower case after redis-cli): the last word on the line
 _REDIS_AUTH = re.compile(
-    r"(?:(?<![\w-])\"?AUTH\"?|\bredis\S{0,40}[^\n]{0,500}?(?<![\w-])auth)[ \t]+(?:\"?[^\s\"]+\"?[ \t]+)?\"?(?P<val>[^\s\"]+)\"?[ \t]*(?=\n|$)"
+    r"(?:(?<![\w-])\"?AUTH2?\"?|\bredis\S{0,40}[^\n]{0,500}?(?<![\w-])auth2?)[ \t]+(?:\"?[^\s\"]+\"?[ \t]+)?\"?(?P<val>[^\s\"]+)\"?[ \t]*(?=\n|$)"
 )
 _HASH = re.compile(
     r"(?P<val>\$(?:apr1|2[abxy]?|1|5|6|7|y|gy|argon2(?:id|i|d)|pbkdf2[\w-]*|scrypt)\$[A-Za-z0-9./$=,+-]{8,}"
     r"|\{(?:S?SHA(?:256|512)?|S?MD5|PBKDF2[\w-]*|CRYPT)\}[A-Za-z0-9+/.$=]{8,})"
+)
+# SQL functions whose second argument is a key (pgcrypto, MySQL): `pgp_sym_decrypt(data, 'K')`
+_SQL_KEY_ARG = re.compile(
+    r"(?i)\b(?:pgp_sym_(?:en|de)crypt(?:_bytea)?|aes_(?:en|de)crypt|des_(?:en|de)crypt|(?:en|de)crypt(?:_iv)?)"
+    r"\(\s*(?:'[^'\n]{0,500}'|[^,'()\n]{1,200}(?:\([^()\n]{0,200}\))?)\s*,\s*'(?P<val>[^'\n]{1,200})'"
 )
 _AWS_PAIR = re.compile(
     r"\b(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b[^A-Za-z0-9/+\n]{1,5}(?:[\w-]{0,40}\s*[=:]\s*)?[\"']?"
@@ -127,7 +144,8 @@ _AWS_PAIR = re.compile(
 
 # Token prefixes of well-known vendors, in looser lengths than their exact formats (a test key, a new version)
 _PREFIXED = re.compile(
-    r"\b(?:sk-ant-[a-z]+\d*|sk-proj|sk-svcacct|xapp-\d|xox[abposr]|github_pat|gh[pousr]|glpat|npm|pypi-AgE|hf)[_-][A-Za-z0-9_-]{16,}"
+    r"\b(?:(?:sk-ant-[a-z]+\d*|sk-proj|sk-svcacct|xapp-\d|xox[abposr]|github_pat|gh[pousr]|glpat|npm|pypi-AgE|hf)[_-]"
+    r"|ya29\.(?:c\.)?)[A-Za-z0-9_-]{16,}"  # ya29.: a Google OAuth access token
 )
 STRONG_WORD = re.compile(r"(?i)pass|pwd|pw\b|secret|credential|private|cookie|signature")
 """Key names that never hold a host name or address (a dotted password would read as one)."""
@@ -136,7 +154,7 @@ ENDPOINT_WORD = re.compile(r"(?i)url|uri|host|endpoint|addr|server|domain")
 (`api_token`, `signing_key`) a dotted value is a secret (`purple.monkey.dishwasher`)."""
 _PROPERTY = re.compile(
     r"(?i)(?:expiry|expires?(?:_?(?:in|at))?|ttl|lifetime|type|name|length|len|size|count|file|path|dir"
-    r"|format|version|algorithm|alg|header|field|prefix|ref|stdin|prompt|fd|env|cmd|command)$"
+    r"|format|version|algorithm|alg|header|field|prefix|ref|stdin|prompt|fd|env|cmd|command|vol|volume|mount)$"
 )
 _CREDENTIAL_LIKE = re.compile(r"\d|[a-z][A-Z]|[!@#$%^&*+=?~]")
 
@@ -161,12 +179,18 @@ _URL = re.compile(r"(?i)[a-z][a-z0-9+.-]*://(?P<host>[^/?#@\s]+)(?P<path>/[^?#\s
 _RANDOM_SEGMENT = re.compile(r"(?=[^/]*\d)(?=[^/]*[a-zA-Z])[A-Za-z0-9_-]{20,}")
 
 
+_TOKEN_COUNT = re.compile(r"(?i)tokens(?![a-z])|token_?(?:count|limit|budget)")
+"""Key names that count tokens of a language model (`max_tokens`, `tokens_per_second`), not hold one."""
+_NUMBER = re.compile(r"\d{1,12}(?:\.\d{1,6})?")
+
+
 def harmless(value: str, key: str = "") -> bool:
-    """A value of a shape that is no secret under `key`: a boolean, an address (not under a
+    """A value of a shape that is no secret under `key`: a boolean, a number under a name that
+    counts tokens (`max_tokens=4096`), an address (not under a
     `STRONG_WORD` key), a host name (only under an `ENDPOINT_WORD` key), or a URL with no credentials, no query and no token-like path
     segment (`https://auth.example.com/oauth2/token`)."""
     v = value.strip().strip("\"'")
-    if not v or _BOOLEAN.fullmatch(v):
+    if not v or _BOOLEAN.fullmatch(v) or (_NUMBER.fullmatch(v) and _TOKEN_COUNT.search(key)):
         return True
     if STRONG_WORD.search(key) is None and (
         _ADDRESS.fullmatch(v) or (_HOST.fullmatch(v) and (not key or ENDPOINT_WORD.search(key)))
@@ -196,7 +220,8 @@ def _headers(text: str) -> Iterator[Span]:
 def _basic(text: str) -> Iterator[Span]:
     for m in _BASIC.finditer(text):
         try:
-            decoded = base64.b64decode(m["val"] + "=" * (-len(m["val"]) % 4), validate=True).decode()
+            val = unquote(m["val"])
+            decoded = base64.b64decode(val + "=" * (-len(val) % 4), validate=True).decode()
         except (binascii.Error, UnicodeDecodeError, ValueError):
             continue
         if ":" in decoded:
@@ -238,12 +263,18 @@ def _named_in_line(line: str) -> Iterator[Span]:
             continue  # no key name is that long: a run of letters, not a key
         if (encoded_quote := line.rfind("%22", max(0, start - 1), w.start())) != -1:  # %22token%22%3A…
             start = encoded_quote + 3
-        for quote in ("", '"', "'", '\\"', "%22"):
+        escaped = start - 1  # JSON inside a string, escaped once or more: \"k\", \\\"k\\\"
+        while escaped > 0 and line[escaped - 1] == "\\" and start - escaped < 16:
+            escaped -= 1
+        deep = line[escaped:start] if escaped < start - 1 and line.startswith('"', start - 1) else '\\"'
+        for quote in ("", '"', "'", deep, "%22"):
             if line.startswith(quote, start - len(quote)) and (m := _KEYVALUE.match(line, start - len(quote))):
                 g = next(g for g in ("dq", "sq", "eq", "pct", "val") if m.group(g) is not None)
                 a, b = m.span(g)
                 if g == "val":
                     a, b = _unquoted_value(line, m.start(), a, b)
+                    if "phrase" in m["name"].lower():  # a passphrase is words: to the line's end
+                        b = a + len(line[a:].rstrip())
                 if b > a and names_a_secret(m["name"]) and not harmless(line[a:b], m["name"]):
                     yield a, b
                 done = max(m.end(), b)
@@ -325,7 +356,7 @@ def _values(pattern: re.Pattern[str], groups: tuple[str, ...] = ("val",)) -> Cal
 _ARGS = ("sq", "dq", "val")
 FINDERS: tuple[tuple[tuple[str, ...], Callable[[str], Iterator[Span]]], ...] = (
     (("eyj",), _whole(_JWT)),
-    (("sk-", "xapp-", "xox", "github_pat", "gh", "glpat", "npm_", "pypi-", "hf_"), _whole(_PREFIXED)),
+    (("sk-", "xapp-", "xox", "github_pat", "gh", "glpat", "npm_", "pypi-", "hf_", "ya29."), _whole(_PREFIXED)),
     (("://",), _values(_URL_CREDENTIALS)),
     (("@",), _values(_BARE_CREDENTIALS)),
     (("bearer",), _values(_BEARER)),
@@ -341,6 +372,7 @@ FINDERS: tuple[tuple[tuple[str, ...], Callable[[str], Iterator[Span]]], ...] = (
     (("jdbc:oracle", "sqlplus", "sqlldr", "rman", "expdp", "impdp", "dgmgrl"), _values(_ORACLE_LOGON)),
     (("value", "</"), _neighbour_named),
     (("auth",), _values(_REDIS_AUTH)),
+    (("crypt(",), _values(_SQL_KEY_ARG)),
     (("$", "{"), _values(_HASH)),
     (("akia", "asia", "abia", "acca", "a3t"), _values(_AWS_PAIR)),
     (HINTS, _named),

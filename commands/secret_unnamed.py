@@ -182,7 +182,8 @@ def _base64_credentials(text: bytes) -> Iterator[Span]:
 
 # 5. `routing_key R0uT…`, `integration key: …`, `"license_key": "…"`
 _KEY_VALUE = _Pattern(
-    r"(?i)(?P<name>[a-z0-9_.-]*[_ .-]key)[\"']?[ \t]*(?:[:=]|=>)?[ \t]*[\"']?(?P<val>[A-Za-z0-9_+/=.-]{16,200})"
+    # a separator after the name (`:`, `=`, `=>` or a space): `ssl.keyStorePassword=…` has no key `ssl.key`
+    r"(?i)(?P<name>[a-z0-9_.-]*[_ .-]key)[\"']?(?:[ \t]*(?:[:=]|=>)|[ \t])[ \t]*[\"']?(?P<val>[A-Za-z0-9_+/=.-]{16,200})"
 )
 
 

@@ -40,7 +40,9 @@ def _entities(text: object) -> str:
 # a formatting character that could open or close a format: `*` and `~` always, `_` unless
 # between two letters or digits (Slack does not format inside a word)
 _MARKUP = re.compile(r"[*~]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
-_QUOTE = re.compile(r"(?m)^([ \t]*)&gt;")
+# a quote marker at a line's start: after a line feed, a carriage return, NEL or a Unicode line or
+# paragraph separator (each starts a line where Slack renders), past any spaces (NBSP, em space…)
+_QUOTE = re.compile(r"(?:^|(?<=[\n\r\x0b\x0c\x85\u2028\u2029]))([^\S\n\r\x0b\x0c\x85\u2028\u2029]*)&gt;")
 # an emoji code standing alone (`progress:user:42`, a Redis key, is left copyable)
 _EMOJI = re.compile(r"(?<![\w:]):(?=[a-z0-9_+'-]{0,80}[a-z])([a-z0-9_+'-]{1,80}):(?![\w:])")
 
