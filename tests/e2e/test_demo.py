@@ -246,12 +246,12 @@ def test_scripts_run_with_no_targets_shows_the_demo_and_exits_2_twice(testbed, s
         verdicts = [
             line for line in out.stdout.splitlines() if re.match(r"^(\[CRIT\]|\[WARN\]|\w[\w-]*: [A-Z]+ )", line)
         ]
-        same = [re.sub(r"behind by \w+", "behind by (time)", line) for line in verdicts]  # the wait grows
+        same = [re.sub(r"behind by [\w.]+", "behind by (time)", line) for line in verdicts]  # the wait grows
         return [re.sub(r"\(\d+\.\d+s\)", "(time)", line) for line in same], out.stdout
 
     verdicts, text = scripts_run()
     assert "$ alp health" in text and "$ alp check kafka-lag" in text
-    assert "[CRIT] Consumer group user-service: STOP, lag 123" in verdicts
+    assert any(v.startswith("[CRIT] Consumer group user-service: STOP, lag 123") for v in verdicts), verdicts
     assert re.search(r"user-service-\w+-\w+ .*CrashLoopBackOff", text) and re.search(
         r"scheduler-service-\w+-\w+ .*ContainersNotReady", text
     )

@@ -44,7 +44,7 @@ def test_check_redis_against_a_server_denying_info_is_a_finding_not_a_traceback(
         assert "Traceback" not in out.stderr, out.stderr
         report = json.loads(out.stdout)
         titles = [f["title"] for f in report["findings"]]
-        assert any("refused" in t for t in titles), titles
+        assert any("may not run INFO" in t for t in titles), titles  # the refusal, naming the grant
         assert report["severity"] == "unknown"  # could not see: never OK
         assert password not in out.stdout + out.stderr
     finally:
@@ -76,7 +76,9 @@ async def test_a_hostile_running_statement_is_escaped_in_slack_and_masked_everyw
         await sleeper.close()
     blocks = json.dumps(render_report(report).blocks)
     assert "pg_sleep(4)" in blocks  # the statement is shown
-    assert "<!here>" not in blocks and "<@U0CEO>" not in blocks and "&lt;!here&gt;" in blocks
+    assert "<!here>" not in blocks and "<@U0CEO>" not in blocks
+    # shown inert: escaped in mrkdwn, or a zero-width space after `<` in a table block's raw text
+    assert "&lt;!here&gt;" in blocks or "<\\u200b!here>" in blocks, blocks
     for section in render_report(report).blocks:
         text = (section.get("text") or {}).get("text", "")
         assert text.count("```") % 2 == 0  # the statement's fences do not close the bot's
