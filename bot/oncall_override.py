@@ -4,13 +4,13 @@ terminal and the Slack handlers in `bot.oncall_slack`)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, timedelta
+from datetime import timedelta
 
 from bot.oncall_request import OncallRequest
 from bot.settings import Settings
 from commands.params import UsageError
 from escalation.oncall.directory import Directory, UnknownSchedule
-from escalation.oncall.override_flow import OverrideAsk
+from escalation.oncall.override_flow import OverrideAsk, span_ended
 from escalation.state.db import now
 
 TAKE_DEFAULT = timedelta(hours=1)
@@ -23,7 +23,8 @@ async def ask_of(
     asker: str,
     handle: Callable[[str], Awaitable[str | None]] | None = None,
 ) -> OverrideAsk:
-    """The override a request asks for. UsageError for an unknown schedule or a span in the past.
+    """The override a request asks for. UsageError for an unknown schedule or a span that is over (a start in the past is
+    clipped to now by `override_flow.preview`).
     `take` without a span covers until the current shift ends (at most a day; 1 h in a gap)."""
     name = request.schedule or settings.escalation.oncall.primary_schedule
     try:
@@ -39,9 +40,7 @@ async def ask_of(
         who, _ = await directory.now(name, start)
         end = min(who.until, start + timedelta(days=1)) if who.until and who.on_call else start + TAKE_DEFAULT
     if end <= now():
-        raise UsageError(
-            f"that span ended already ({end.astimezone(UTC):%Y-%m-%d %H:%M} UTC): an override is for now or later"
-        )
+        raise UsageError(span_ended(end))
     user = request.user if request.sub == "override" else "" if request.sub == "swap" else asker  # swap: who takes it
     assert user is not None
     if user.startswith("@"):

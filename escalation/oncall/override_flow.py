@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -26,6 +26,7 @@ from escalation.state.db import now
 
 ACTION = "oncall-override"
 MAX_SPAN = timedelta(days=90)
+SAID_PAST = timedelta(minutes=1)  # a start this far back is said in the preview (less: the time it took to ask)
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class Preview:
     gap_hours: float = 0.0  # hours of the span nobody covered before (the override fills them)
     refusal: str | None = None
     unseen: bool = False  # refused because who is on call then could not be seen (a calendar)
+    asked_start: datetime | None = None  # the start asked when it was in the past (`ask` starts now)
 
     @property
     def hours(self) -> float:
@@ -110,13 +112,27 @@ def dst_switches(zone: ZoneInfo, start: datetime, end: datetime) -> list[tuple[d
     return out
 
 
+def span_ended(end: datetime) -> str:
+    """The refusal of a span that is over (the one wording, terminal and Slack)."""
+    return f"that span ended already ({end.astimezone(UTC):%Y-%m-%d %H:%M} UTC): an override is for now or later"
+
+
 async def preview(directory: Directory, ask: OverrideAsk) -> Preview:
-    """The override's effect on the final shifts (with the overrides already stored)."""
+    """The override's effect on the final shifts (with the overrides already stored). A start in
+    the past is clipped to now (`asked_start` keeps it): hours that happened are not rewritten
+    (README, "an override that is over stays as it happened"); a span that is over is refused."""
     schedule = directory.schedule(ask.schedule)
     p = Preview(ask, schedule.time_zone)
     if ask.end <= ask.start:
         p.refusal = f"the span is empty or backwards ({ask.start.isoformat()} .. {ask.end.isoformat()})"
         return p
+    at = now()
+    if ask.end <= at:
+        p.refusal = span_ended(ask.end)
+        return p
+    if ask.start < at:
+        p.asked_start = ask.start if at - ask.start >= SAID_PAST else None
+        ask = p.ask = replace(ask, start=at)
     if ask.end - ask.start > MAX_SPAN:
         p.refusal = f"an override covers at most {MAX_SPAN.days} days; change the rotation for longer"
         return p
@@ -173,12 +189,17 @@ def preview_text(p: Preview, zones: dict[str, ZoneInfo]) -> str:
     ask = p.ask
     gain = zones.get(ask.user, sched_zone)
     lines = [
-        f"*Override on `{ask.schedule}`*: <@{ask.user}> covers {_span(gain, ask.start, ask.end)} ({p.hours:g} h)",
+        f"*Override on `{ask.schedule}`*: <@{ask.user}> covers {_span(gain, ask.start, ask.end)} ({round(p.hours, 2):g} h)",
     ]
+    if p.asked_start is not None:
+        lines.append(
+            f"It starts from now ({ask.start.astimezone(gain):%H:%M}), not the past "
+            f"{p.asked_start.astimezone(gain):%H:%M}: hours that happened stay as they were."
+        )
     for user, spans in sorted(p.losers.items()):
         zone = zones.get(user, sched_zone)
         hours = sum((e - s).total_seconds() for s, e in spans) / 3600
-        lines.append(f"<@{user}> gives up {hours:g} h: " + "; ".join(_span(zone, s, e) for s, e in spans))
+        lines.append(f"<@{user}> gives up {round(hours, 2):g} h: " + "; ".join(_span(zone, s, e) for s, e in spans))
     if p.gap_hours:
         lines.append(f"It fills {p.gap_hours:g} h nobody covered.")
     seen: set[str] = set()
@@ -190,7 +211,7 @@ def preview_text(p: Preview, zones: dict[str, ZoneInfo]) -> str:
             sign = "forward" if change > timedelta(0) else "back"
             lines.append(
                 f":clock3: {name} springs {sign} {abs(change.total_seconds()) / 3600:g} h at "
-                f"{at.astimezone(zone):%a %d %b %H:%M %Z} inside this span ({p.hours:g} real hours)"
+                f"{at.astimezone(zone):%a %d %b %H:%M %Z} inside this span ({round(p.hours, 2):g} real hours)"
             )
     return "\n".join(lines)
 
@@ -201,6 +222,7 @@ async def apply(
     """Authorize `clicker` now (`admin`: the terminal, trusted with the state store), store and audit
     the override: the override, or the refusal in words."""
     p = await preview(directory, ask)
+    ask = p.ask  # a start in the past clipped to now
     schedule = directory.schedule(ask.schedule)
     refusal = person_refusal(ask.user) or p.refusal or (None if admin else authorization(p, clicker, schedule.admins))
     params = {**ask.as_dict(), "by": clicker}
@@ -226,7 +248,8 @@ async def undo(
     directory: Directory, store: OverrideStore, audit: AuditLog, override_id: int, clicker: str, admin: bool = False
 ) -> Undone:
     """Undo override `override_id`: the people involved or an admin; refused for an override that is
-    over, and if it would leave the hours still to come uncovered (the gap named)."""
+    over, and if it would leave the hours still to come uncovered (the gap named). One that has
+    started ends now: its past part stays as it happened (`OverrideStore.cancel`)."""
     found = await store.get(override_id)
     if found is None:
         return Undone(False, f"no override #{override_id}")
@@ -261,8 +284,15 @@ async def undo(
         return Undone(False, why)
     if await store.cancel(override_id, clicker) is None:
         return Undone(False, f"override #{override_id} was undone meanwhile")
-    await audit.record(clicker, "outcome", ACTION + "-undo", params, f"done: override #{override_id} undone")
-    return Undone(True, f"override #{override_id} undone: <@{o.user}> no longer covers `{o.schedule}` then")
+    if o.start < start:  # it has started: the past part stays as it happened (the store keeps it)
+        said = (
+            f"override #{override_id} undone from now: <@{o.user}> covered `{o.schedule}` {utc_span(o.start, start)} "
+            f"(kept as it happened) and no longer covers the rest, to {o.end.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+        )
+    else:
+        said = f"override #{override_id} undone: <@{o.user}> no longer covers `{o.schedule}` then"
+    await audit.record(clicker, "outcome", ACTION + "-undo", params, f"done: {said}")
+    return Undone(True, said)
 
 
 def _opened(directory: Directory, o: Override, overrides: list[Override], start: datetime) -> list[Shift]:

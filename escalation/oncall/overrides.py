@@ -1,6 +1,8 @@
 """Overrides in the state store (`alp_oncall_overrides`): absolute UTC intervals, never rewritten.
 
-An undo marks the row cancelled (who, when) and keeps it for the audit. Every statement is bounded
+An undo marks the row cancelled (who, when) and keeps it for the audit; undoing one that has
+started also stores the part that happened as its own row (README: "an override that is over
+stays as it happened"), so only the hours to come are removed. Every statement is bounded
 by `timeout_s`; a store that does not answer raises TimeoutError for the caller to report.
 """
 
@@ -103,18 +105,34 @@ class OverrideStore:
         return await self._bounded(select())
 
     async def cancel(self, override_id: int, by: str) -> Override | None:
-        """Undo an override still in force (one conditional UPDATE: two undos, one wins); None otherwise."""
+        """Undo an override still in force (one conditional UPDATE: two undos, one wins); None otherwise.
+        If it has started, its past part [start, now) is kept in force as a new row (same person,
+        `created_by`, `replaces`; reason "the part of #N before its undo"), in the same transaction."""
 
         async def update() -> Override | None:
+            at = now()
             async with self.db.engine.begin() as conn:
                 row = (
                     await conn.execute(
                         t.update()
                         .where(t.c.id == override_id, t.c.cancelled_at.is_(None))
-                        .values(cancelled_by=by, cancelled_at=now())
+                        .values(cancelled_by=by, cancelled_at=at)
                         .returning(*t.c)
                     )
                 ).first()
+                if row is not None and (aware(row.start_at) or at) < at:
+                    await conn.execute(
+                        t.insert().values(
+                            schedule=row.schedule,
+                            user_id=row.user_id,
+                            start_at=aware(row.start_at),
+                            end_at=min(at, aware(row.end_at) or at),
+                            replaces=row.replaces,
+                            reason=f"the part of #{override_id} before its undo by {by}",
+                            created_by=row.created_by,
+                            created_at=at,
+                        )
+                    )
             return None if row is None else _override(row)
 
         return await self._bounded(update())

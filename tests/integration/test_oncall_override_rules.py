@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from escalation.oncall.config import Layer, OncallSettings, Schedule
 from escalation.oncall.directory import Directory
-from escalation.oncall.override_flow import OverrideAsk, apply, undo
+from escalation.oncall.override_flow import OverrideAsk, apply, preview, preview_text, undo
 from escalation.oncall.overrides import OverrideStore
 from escalation.state.audit import AuditLog
 from escalation.state.db import Database
@@ -117,3 +117,43 @@ async def test_an_override_that_is_over_is_not_undone(flow):
     past = await store.add("devops", "U0DEV2", now - timedelta(hours=5), now - timedelta(hours=1), "U0DEV1")
     said = (await undo(directory, store, audit, past.id, "U0DEV1", admin=True)).text
     assert "is over" in said and "history" in said
+
+
+async def test_a_backdated_override_is_clipped_to_now_and_says_so(flow):
+    """Hours already past are history: an override asked from three hours ago covers from now on."""
+    directory, store, audit, _ = flow
+    now = datetime.now(UTC)
+    ask = OverrideAsk("devops", "U0DEV2", now - timedelta(hours=3), now + timedelta(hours=2), "U0DEV1")
+    shown = await preview(directory, ask)
+    words = preview_text(shown, {})
+    assert "from now" in words and f"not the past {ask.start:%H:%M}" in words, words
+    assert shown.hours <= 2.01  # the hours it really covers, not the past ones
+    done = await apply(directory, store, audit, ask, "U0DEV1", admin=True)
+    assert not isinstance(done, str), done
+    assert done.start >= now and done.end == ask.end
+    assert not await store.overlapping(now - timedelta(hours=3), now - timedelta(minutes=1), "devops")
+
+
+async def test_an_override_whose_span_has_ended_is_refused(flow):
+    directory, store, audit, db = flow
+    now = datetime.now(UTC)
+    ask = OverrideAsk("devops", "U0DEV2", now - timedelta(hours=5), now - timedelta(hours=1), "U0DEV1")
+    done = await apply(directory, store, audit, ask, "U0DEV1", admin=True)
+    assert isinstance(done, str) and "an override is for now or later" in done
+    assert await stored(db) == 0
+
+
+async def test_undoing_an_override_that_has_started_keeps_what_happened(flow):
+    """README: an override that is over stays as it happened; undo removes only the hours to come."""
+    directory, store, audit, _ = flow
+    now = datetime.now(UTC)
+    began = now - timedelta(hours=2)
+    o = await store.add("devops", "U0DEV2", began, now + timedelta(hours=3), "U0DEV1")
+    undone = await undo(directory, store, audit, o.id, "U0DEV1", admin=True)
+    assert undone.done and "kept as it happened" in undone.text, undone.text
+    past, _ = await directory.shifts("devops", began, now - timedelta(minutes=1))
+    assert [sh.users for sh in past] == [("U0DEV2",)], past  # the past two hours: still the override's
+    later, _ = await directory.shifts("devops", datetime.now(UTC) + timedelta(minutes=1), now + timedelta(hours=3))
+    assert all("U0DEV2" not in sh.users or not sh.source.startswith("override") for sh in later), later
+    again = await undo(directory, store, audit, o.id, "U0DEV1", admin=True)
+    assert not again.done and "already undone" in again.text
