@@ -2,7 +2,8 @@
 {"target": "oncall", "data": {"at", "schedules": [...]}} (escalation.oncall.view has the shape).
 
 Overrides are read from the state store; a store that cannot be opened is said on stderr and the
-answer rests on the rotations alone (also said in each schedule's `note`).
+answer rests on the rotations alone (also said in each schedule's `note`; a gap of the rotations is
+then unknown, not "nobody": an override may cover it).
 
 Exit codes, one rule for every subcommand (the README's, as `alp check` and `alp do`): 0 answered
 or done; 1 refused (the reason on stderr or in the preview); 3 could not see (the state store, a
@@ -115,18 +116,18 @@ async def _answer(request: OncallRequest, settings: Settings, as_json: bool) -> 
     from escalation.state.db import Database
 
     db: Database | None = None
-    unread = False
+    unread: str | None = None
     path = settings.state_url.removeprefix("sqlite:///")
     if settings.oncall.schedules and (path == settings.state_url or os.path.exists(path)):  # noqa: ASYNC240 (one stat)
         try:
             db = Database(settings.state_url, pooled=False)
         except Exception as err:
-            unread = True
-            print(f"alp: overrides not read: {terminal(str(err))}", file=sys.stderr)
+            unread = str(err) or type(err).__name__
+            print(f"alp: overrides not read: {terminal(unread)}", file=sys.stderr)
     try:
         calendars = await _calendars(settings)
         directory = Directory(
-            settings.oncall, OverrideStore(db, settings.timeouts.probe_s) if db else None, calendars.shifts
+            settings.oncall, OverrideStore(db, settings.timeouts.probe_s) if db else None, calendars.shifts, unread
         )
         try:
             text, data = await oncall_answer(settings, directory, request, _zone())
@@ -142,7 +143,7 @@ async def _answer(request: OncallRequest, settings: Settings, as_json: bool) -> 
         from bot.cli import _plain
 
         print(terminal(_plain(text)))
-    unseen = unread or any(s.get("error") or s.get("note") for s in data["schedules"])
+    unseen = unread is not None or any(s.get("error") or s.get("note") for s in data["schedules"])
     return EXIT_UNSEEN if unseen else EXIT_OK
 
 

@@ -38,17 +38,24 @@ class Reading:
     note: str = ""  # e.g. "overrides could not be read (…): the layers alone"
 
 
+def unread_note(reason: str) -> str:
+    """`Reading.note` when the overrides could not be read (the one wording)."""
+    return f"overrides could not be read ({reason}); this rests on the rotations alone"
+
+
 class Directory:
     """The schedules of `settings`, their overrides (`store`, optional) and imported calendars
-    (`calendars(name, start, end)`: the calendar's shifts, or CalendarUnavailable)."""
+    (`calendars(name, start, end)`: the calendar's shifts, or CalendarUnavailable). `unread`: why
+    the state store could not even be opened (every reading then says the overrides were not read)."""
 
     def __init__(
         self,
         settings: OncallSettings,
         store: OverrideStore | None = None,
         calendars: Callable[[Schedule, datetime, datetime], Sequence[Shift]] | None = None,
+        unread: str | None = None,
     ) -> None:
-        self.settings, self.store, self.calendars = settings, store, calendars
+        self.settings, self.store, self.calendars, self.unread = settings, store, calendars, unread
 
     def schedule(self, name: str) -> Schedule:
         found = self.settings.get(name)
@@ -58,14 +65,16 @@ class Directory:
         return found
 
     async def read(self, start: datetime, end: datetime, schedule: str | None = None) -> Reading:
+        """The overrides over [start, end); none, with `note` saying why, if they could not be read."""
+        if self.unread is not None:
+            return Reading((), unread_note(self.unread))
         if self.store is None:
             return Reading(())
         try:
             return Reading(tuple(await self.store.overlapping(start, end, schedule)))
         except Exception as err:  # a page must still go out: the layers alone, said so
             log.warning("on-call overrides could not be read: %s", err)
-            reason = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
-            return Reading((), f"overrides could not be read ({reason}); this rests on the rotations alone")
+            return Reading((), unread_note(f"{type(err).__name__}: {err}" if str(err) else type(err).__name__))
 
     def _imported(self, schedule: Schedule, start: datetime, end: datetime) -> Sequence[Shift] | None:
         if schedule.layers:

@@ -1,7 +1,8 @@
 """`oncall` as data and as words: now, until when, next, for every schedule or one.
 
 The data is the contract's shape (DESIGN.md, "on-call schedules"): `data.schedules[]`, each with
-`name`, `on_call` (Slack user ids), `until` (ISO8601, UTC; null: no change within the horizon
+`name`, `on_call` (Slack user ids; null: unknown, as a gap of the rotations while the overrides
+could not be read, `error` then says so), `until` (ISO8601, UTC; null: no change within the horizon
 looked at) and `next` {`on_call`, `at`}; added: `time_zone`, `group`, `source`, `note`, `error`.
 `oncall week` gives `week_data`'s shape (each schedule's `shifts`).
 The words show times in the asker's zone (Slack's `users.info` `tz`; the terminal's: UTC).
@@ -30,16 +31,24 @@ async def oncall_data(directory: Directory, at: datetime, schedule: str | None =
             entry.update(on_call=None, until=None, next=None, source="unknown", note="", error=str(err))
             out.append(entry)
             continue
+        unread = bool(reading.note)  # the overrides were not read: a gap of the rotations may be covered
         entry.update(
-            on_call=list(now.on_call),
+            on_call=_seen(now.on_call, unread),
             until=now.until.isoformat() if now.until else None,
-            next={"on_call": list(now.next_on_call), "at": now.next_at.isoformat() if now.next_at else None},
-            source=now.source,
+            next={"on_call": _seen(now.next_on_call, unread), "at": now.next_at.isoformat() if now.next_at else None},
+            source="unknown" if unread and not now.on_call else now.source,
             note=reading.note,
-            error=None,
+            error=f"the rotations have nobody now, but an override may cover it: {reading.note}"
+            if unread and not now.on_call
+            else None,
         )
         out.append(entry)
     return {"at": at.isoformat(), "schedules": out}
+
+
+def _seen(users: tuple[str, ...], unread: bool) -> list[str] | None:
+    """The people, or None (unknown) for a gap of the rotations when the overrides were not read."""
+    return None if unread and not users else list(users)
 
 
 def _when(iso: str | None, zone: ZoneInfo, at: datetime) -> str:
@@ -82,7 +91,8 @@ def oncall_words(data: dict[str, Any], zone: ZoneInfo | None) -> str:
 async def week_data(directory: Directory, at: datetime, schedule: str | None = None) -> dict[str, Any]:
     """The final shifts of the seven local days from `at`: {"at", "schedules": [{"name", "time_zone",
     "from", "to", "shifts": [{"start", "end", "on_call", "source"}], "note", "error"}]} (ISO8601, UTC;
-    `on_call` [] is a gap; `shifts` null and `error` set when coverage is unknown). UnknownSchedule
+    `on_call` [] is a gap, null (source "unknown") a gap of the rotations while the overrides could
+    not be read (`note` says so); `shifts` null and `error` set when coverage is unknown). UnknownSchedule
     for a name that is not configured."""
     names = [directory.schedule(schedule).name] if schedule else [s.name for s in directory.settings.schedules]
     out: list[dict[str, Any]] = []
@@ -100,8 +110,14 @@ async def week_data(directory: Directory, at: datetime, schedule: str | None = N
         except CalendarUnavailable as err:
             out.append({**entry, "shifts": None, "note": "", "error": str(err)})
             continue
+        unread = bool(reading.note)
         rows = [
-            {"start": sh.start.isoformat(), "end": sh.end.isoformat(), "on_call": list(sh.users), "source": sh.source}
+            {
+                "start": sh.start.isoformat(),
+                "end": sh.end.isoformat(),
+                "on_call": _seen(sh.users, unread),
+                "source": "unknown" if unread and not sh.users else sh.source,
+            }
             for sh in shifts
         ]
         out.append({**entry, "shifts": rows, "note": reading.note, "error": None})
@@ -122,7 +138,7 @@ def week_words(data: dict[str, Any], zone: ZoneInfo | None) -> str:
             start, end = datetime.fromisoformat(sh["start"]), datetime.fromisoformat(sh["end"])
             hours = (end - start).total_seconds() / 3600  # real hours (one zone's wall clock would hide DST)
             a, b = start.astimezone(local), end.astimezone(local)
-            who = ", ".join(f"<@{u}>" for u in sh["on_call"]) or "*nobody* (a gap)"
+            who = "unknown (overrides not read)" if sh["on_call"] is None else _people(sh["on_call"])
             src = f" ({sh['source']})" if sh["source"].startswith("override") else ""
             out.append(f"  {a:%a %d %b %H:%M} - {b:%a %d %b %H:%M %Z} ({round(hours, 1):g} h): {who}{src}")
         if s["note"]:

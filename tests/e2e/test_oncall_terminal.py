@@ -107,3 +107,27 @@ def test_a_calendar_that_cannot_be_read_makes_the_answer_could_not_see(tmp_path)
     week = alp(env, "--json", "oncall", "week")
     assert week.returncode == 3
     assert [s["error"] is not None for s in json.loads(week.stdout)["data"]["schedules"]] == [False, True]
+
+
+def test_overrides_that_cannot_be_read_are_said_and_a_rotation_gap_is_not_nobody(tmp_path):
+    """The state store is not a database: an override may fill the rotation's gap, so who is on
+    call then is not known to be nobody; the JSON and the words say the overrides were not read."""
+    (tmp_path / "s.db").write_text("not a database")
+    later = {  # its rotation starts in 30 days: a gap now, by the rotation alone
+        "name": "later",
+        "time_zone": "UTC",
+        "layers": [{"users": ["U0LATE1"], "turn": "1d", "start": str(datetime.now(UTC).date() + timedelta(days=30))}],
+    }
+    env = oncall_env(f"sqlite:///{tmp_path}/s.db", [PLATFORM, later])
+    out = alp(env, "--json", "oncall", "--schedule", "later")
+    assert out.returncode == 3 and "Traceback" not in out.stderr, out.stderr[-800:]
+    sched = json.loads(out.stdout)["data"]["schedules"][0]
+    assert sched["on_call"] != [] and sched["source"] != "gap", sched
+    assert "overrides could not be read" in (sched["error"] or "") + sched["note"], sched
+    covered = json.loads(alp(env, "--json", "oncall", "--schedule", "platform").stdout)["data"]["schedules"][0]
+    assert covered["on_call"] and "overrides could not be read" in covered["note"], covered
+    words = alp(env, "oncall")
+    assert words.returncode == 3 and "(a gap)" not in words.stdout and "UNKNOWN" in words.stdout, words.stdout
+    assert words.stdout.count("overrides could not be read") == 2, words.stdout
+    week = json.loads(alp(env, "--json", "oncall", "week", "--schedule", "later").stdout)["data"]["schedules"][0]
+    assert "overrides could not be read" in week["note"] and all(s["on_call"] != [] for s in week["shifts"]), week
