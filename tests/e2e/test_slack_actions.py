@@ -276,7 +276,7 @@ def test_secrets_in_a_preview_never_reach_slack(bot, fake_slack, testbed):
         conn.execute("SELECT 1 /* ALTER ROLE app PASSWORD 'hunter2-secret' */")
         command(bot, fake_slack, f"do terminate-queries pids={pid}", user="U0ALICE")
         msg, _ = confirmation(fake_slack, f"terminate-queries pids={pid}")
-        shown = blocks_text(msg.args["blocks"])
+        shown = blocks_text(msg.args["blocks"]).replace("\u200b", "")  # foreign `*` made inert (#21) reads the same
         assert f"terminate pid {pid}" in shown and "PASSWORD '***'" in shown
         assert "hunter2-secret" not in json.dumps([c.args for c in fake_slack.calls])
     finally:
