@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from commands.backends.errors import BackendError
 from commands.backends.prometheus import Prometheus
@@ -59,31 +60,35 @@ def p95_duration(cfg: ChecksConfig, service: str, what: str, warn_ms: float, cri
     return PromFigure(service, what, expr, window, warn_ms, crit_ms)
 
 
+async def _instant(cfg: ChecksConfig, expr: str, what: str, evidence: list[Any]) -> Any:
+    """Prometheus' answer to `expr`, or an UNKNOWN finding naming `what` could not be read: no
+    answer within `timeouts.probe_s` (and Prometheus' own `timeout_s`), or the backend's error."""
+    limit = min(cfg.timeouts.probe_s, cfg.prometheus.timeout_s)
+    try:
+        async with Prometheus(cfg.prometheus) as prom:
+            return await asyncio.wait_for(prom.query(expr), limit)
+    except TimeoutError:
+        return Finding(
+            severity=Severity.UNKNOWN,
+            title=f"{what} from Prometheus unknown: no answer within {limit:g}s",
+            evidence=evidence,
+        )
+    except BackendError as err:
+        f = backend_finding(SOURCE, err)
+        return f.model_copy(
+            update={"severity": Severity.UNKNOWN, "title": f"{what} from Prometheus unknown: {f.title}", "probe": ""}
+        )
+
+
 async def read_figure(cfg: ChecksConfig, fig: PromFigure) -> Finding:
     """Prometheus' line: the p95 judged, or UNKNOWN saying why it could not be read. Bounded by
     `timeouts.probe_s` (and Prometheus' own `timeout_s`), inside the probe's limit, so a hanging
     Prometheus never costs the direct probe's findings."""
     window = f"last {fig.window_s // 60} min"
     evidence = [Fields(items={"query": fig.expr, "window": window, "source": "Prometheus"})]
-    limit = min(cfg.timeouts.probe_s, cfg.prometheus.timeout_s)
-    try:
-        async with Prometheus(cfg.prometheus) as prom:
-            answer = await asyncio.wait_for(prom.query(fig.expr), limit)
-    except TimeoutError:
-        return Finding(
-            severity=Severity.UNKNOWN,
-            title=f"{fig.service} request duration from Prometheus unknown: no answer within {limit:g}s",
-            evidence=evidence,
-        )
-    except BackendError as err:
-        f = backend_finding(SOURCE, err)
-        return f.model_copy(
-            update={
-                "severity": Severity.UNKNOWN,
-                "title": f"{fig.service} request duration from Prometheus unknown: {f.title}",
-                "probe": "",
-            }
-        )
+    answer = await _instant(cfg, fig.expr, f"{fig.service} request duration", evidence)
+    if isinstance(answer, Finding):
+        return answer
     values = [s.last for s in answer.series if s.last is not None]
     if not values:
         return Finding(
@@ -185,21 +190,9 @@ async def read_memory(cfg: ChecksConfig, fig: MemoryFigure) -> Finding | list[tu
     their limit (WARNING), else OK naming how many it saw; UNKNOWN when it could not be read."""
     window = f"last {fig.window_s // 60} min"
     evidence = [Fields(items={"query": fig.expr, "window": window, "source": "Prometheus"})]
-    limit = min(cfg.timeouts.probe_s, cfg.prometheus.timeout_s)
-    try:
-        async with Prometheus(cfg.prometheus) as prom:
-            answer = await asyncio.wait_for(prom.query(fig.expr), limit)
-    except TimeoutError:
-        return Finding(
-            severity=Severity.UNKNOWN,
-            title=f"Memory from Prometheus unknown: no answer within {limit:g}s",
-            evidence=evidence,
-        )
-    except BackendError as err:
-        f = backend_finding(SOURCE, err)
-        return f.model_copy(
-            update={"severity": Severity.UNKNOWN, "title": f"Memory from Prometheus unknown: {f.title}", "probe": ""}
-        )
+    answer = await _instant(cfg, fig.expr, "Memory", evidence)
+    if isinstance(answer, Finding):
+        return answer
     rows = [
         (f"{s.labels.get('pod', '?')}/{s.labels.get('container', '?')}", s.last)
         for s in answer.series
