@@ -81,6 +81,18 @@ def bot(
     proc.stop()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """Bots a test starts itself and leaves running (a failed assertion before its `stop`) are stopped after
+    it: left alive they keep paging and syncing groups into the session's fake Slack, read by later tests."""
+    before = set(BotProcess.live)
+    try:
+        return (yield)
+    finally:
+        for left in BotProcess.live - before:
+            left.stop()
+
+
 @pytest.fixture(autouse=True)
 def _clean_slack(request: pytest.FixtureRequest) -> None:
     if "fake_slack" in request.fixturenames:

@@ -9,8 +9,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import ClassVar
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,7 +37,14 @@ def free_port() -> int:
 
 
 class BotProcess:
-    """A real `alp-bot` process, reached over HTTP on loopback."""
+    """A real `alp-bot` process, reached over HTTP on loopback.
+
+    Its log (stderr) always goes to a file, `log_path` or a temporary one: a pipe nobody reads fills at
+    64 KiB and then blocks the bot at its next log line (its HTTP server stops answering). After the
+    "listening" line, stdout is drained by a thread for the same reason. `BotProcess.live` holds the
+    processes started and not yet stopped: tests/conftest.py stops those a test started and left running."""
+
+    live: ClassVar[set[BotProcess]] = set()
 
     def __init__(self, env: dict[str, str], log_path: Path | None = None) -> None:
         self.env = env
@@ -45,20 +55,27 @@ class BotProcess:
     def start(self) -> BotProcess:
         self.port = free_port()
         env = {**os.environ, **self.env, "ALP_HTTP_PORT": str(self.port), "ALP_HTTP_HOST": "127.0.0.1"}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot.server"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=self.log_path.open("w") if self.log_path else subprocess.PIPE,
-            text=True,
-        )
+        if self.log_path is None:
+            fd, name = tempfile.mkstemp(prefix="alp-bot-", suffix=".log")
+            os.close(fd)
+            self.log_path = Path(name)
+        with self.log_path.open("w") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "bot.server"],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+            )
+        BotProcess.live.add(self)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if not line:
-            log = self.log_path.read_text() if self.log_path else self.proc.stderr.read() if self.proc.stderr else ""
-            raise RuntimeError(f"alp-bot did not start: {log}")
+            self.stop()
+            raise RuntimeError(f"alp-bot did not start: {self.log_path.read_text()}")
         assert json.loads(line)["event"] == "listening"
+        threading.Thread(target=self.proc.stdout.read, daemon=True).start()  # drained: never a full pipe
         return self
 
     @property
@@ -66,12 +83,14 @@ class BotProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
+        BotProcess.live.discard(self)
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+                self.proc.wait()
 
 
 def wait_until(pred, timeout: float = 20, interval: float = 0.1):  # type: ignore[no-untyped-def]
@@ -117,3 +136,4 @@ def kill(bot: BotProcess) -> None:
     assert bot.proc is not None
     bot.proc.send_signal(signal.SIGKILL)
     bot.proc.wait()
+    BotProcess.live.discard(bot)
