@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -228,7 +229,7 @@ async def slack_window(n: int) -> None:
                 i, Priority.P0, "x", "", [], IncidentStatus.TRIGGERED, "C1", "U1", now(), [step], message_ts="1.1"
             )
             fake.reset()
-            await notifier.page(inc, step, build_page(inc, step, []))
+            await notifier.page(inc, step, build_page(inc, step, [], datetime.now(UTC)))
             dm = next(c for c in fake.called("chat.postMessage") if c.args["channel"].startswith("D"))
             thread = next(c for c in fake.called("chat.postMessage") if c.args.get("thread_ts"))
             windows.append(thread.at - dm.at)

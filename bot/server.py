@@ -210,6 +210,7 @@ async def serve(settings: Settings) -> None:
         AlertMetrics(metrics.registry),
         move_announcement=store.set_message,
         timeline=store.timeline,
+        clock=store.clock,
     )
     # the masking rule set compiles once (about a second), in a worker thread, before the first text needs it
     await asyncio.to_thread(format_spans, "")

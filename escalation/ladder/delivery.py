@@ -161,7 +161,7 @@ class Delivery:
 
     async def _send(self, attempt: Attempt, changes: list[str], rung: Step) -> None:
         inc, key = attempt.incident, attempt.key
-        page = build_page(inc, rung, await self.store.timeline(inc.id), changes=changes)
+        page = build_page(inc, rung, await self.store.timeline(inc.id), self.store.clock.now(), changes=changes)
         if not attempt.holds(self.lease_s):
             raise ClaimLost()
         if rung.via == "pager":

@@ -258,7 +258,7 @@ class Reconciler:
             or await self.store.remind(inc.id, inc.remind_at, None, IncidentStatus.TRIGGERED) is None
         ):
             return
-        text = f"{next_page(inc)}: acknowledge now to stop the call"
+        text = f"{next_page(inc, self.clock.now())}: acknowledge now to stop the call"
         await self.store.log(inc.id, "alp", TimelineKind.REMINDER, f"warned: next page {text}")
         await self._safely(self.notifier.say(inc, f":telephone_receiver: Next page: {text}"))
 

@@ -41,7 +41,7 @@ def incident(status: IncidentStatus) -> Incident:
 @pytest.mark.parametrize("status", list(IncidentStatus))
 def test_incident_messages_are_valid_block_kit(status):
     inc = incident(status)
-    same_through_the_models(incident_blocks(inc)[1])
+    same_through_the_models(incident_blocks(inc, NOW)[1])
     same_through_the_models(checklist_blocks(inc)[1])
     page = Page("INC-7", "primary", "@oncall", "checkout down", "", ["03:04 opened"], [], "triggered", ["x" * 2500])
     same_through_the_models(page_blocks(page)[1])
