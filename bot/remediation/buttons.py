@@ -66,7 +66,6 @@ class SlackRemediation:
             oncall=oncall_evidence,
             alerts_of=alerts_of,  # a remedy's re-check judges the incident's alert expressions too
         )
-        escalator.leader_duties.append(self.flow.recover_interrupted)  # runs whose bot died mid-run
 
     def _count(self, action: str, event: str) -> None:
         if self.metrics is not None:

@@ -22,7 +22,7 @@ from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.metrics import Metrics
-from bot.oncall_buttons import oncall_buttons
+from bot.oncall_buttons import OncallButtons
 from bot.oncall_check import oncall_evidence
 from bot.remediation.buttons import SlackRemediation, register_action_handlers
 from bot.render.escape import code, escape
@@ -163,10 +163,13 @@ class Progress:
             log.warning("progress update failed: %s", reason(err))
 
 
-def build_app(settings: Settings, metrics: Metrics, escalator: Escalator, flow: SlackRemediation) -> AsyncApp:
+def build_app(
+    settings: Settings, metrics: Metrics, escalator: Escalator, flow: SlackRemediation, oncall: OncallButtons
+) -> AsyncApp:
     """The Bolt app with `/alp`, the incident and action buttons registered (not the catch-all
     fallbacks: Bolt runs the first listener that matches, so `register_fallbacks` comes after
-    every other handler). Signature checks stay on. `flow` is the bot's one remediation flow."""
+    every other handler). Signature checks stay on. `flow` is the bot's one remediation flow, `oncall` its
+    on-call overrides (on the directory the ladder pages from)."""
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     client = make_client(token, settings.slack_api_url)
@@ -200,11 +203,11 @@ def build_app(settings: Settings, metrics: Metrics, escalator: Escalator, flow: 
             CheckRequest(spec, spec.params(), incident), command, respond, client, settings, metrics, escalator, flow
         )
 
-    verbs = Verbs(settings, metrics, escalator, flow, private, in_channel).table()
+    verbs = Verbs(settings, metrics, escalator, flow, oncall, private, in_channel).table()
     app.command("/alp")(alp_command)
     register_incident_handlers(app, escalator, run_health, settings.platform.components())
     register_action_handlers(app, flow)
-    oncall_buttons(settings, escalator).register(app)
+    oncall.register(app)
     return app  # the caller adds its own handlers, then `register_fallbacks` last
 
 

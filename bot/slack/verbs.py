@@ -13,7 +13,7 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.metrics import Metrics
-from bot.oncall_buttons import oncall_verb
+from bot.oncall_buttons import OncallButtons, oncall_verb
 from bot.remediation.buttons import SlackRemediation
 from bot.render.incident_blocks import open_modal
 from bot.render.incident_text import handle_incident_command, oncall_text
@@ -51,6 +51,7 @@ class Verbs:
     metrics: Metrics
     escalator: Escalator
     flow: SlackRemediation
+    oncall_buttons: OncallButtons
     private: Callable[[Any, str | None], Awaitable[None]]
     run_in_channel: Callable[[CheckRequest, SlashCall], Awaitable[None]]
 
@@ -68,7 +69,7 @@ class Verbs:
             await call.ack(response_type="ephemeral", text=oncall_text(self.settings))  # the configured rungs
             return
         await call.ack()  # schedules: the asker's zone, overrides from the state store (bot/oncall_buttons.py)
-        await call.respond(**await oncall_verb(self.settings, self.escalator, request, call.client, call.user))
+        await call.respond(**await oncall_verb(self.settings, self.oncall_buttons, request, call.client, call.user))
 
     async def do(self, call: SlashCall, request: DoRequest) -> None:
         self.count("do")

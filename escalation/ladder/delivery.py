@@ -57,6 +57,7 @@ class Delivery:
         changes: Callable[[Incident], Awaitable[list[str]]],
         people: Callable[[Step], Awaitable[tuple[Step, str] | Gap]] | None = None,
         on_gap: Callable[[Incident, int], Awaitable[None]] | None = None,
+        recheck: Callable[[Incident, str], Awaitable[int]] | None = None,
     ) -> None:
         self.store, self.outbox, self.cfg, self.notifier = store, outbox, cfg, notifier
         self.emit, self.refresh, self.changes = emit, refresh, changes
@@ -64,8 +65,8 @@ class Delivery:
         # On-call schedules (escalation.oncall.paging): the rung's people now, or a Gap; and what
         # to do after a gap (the engine makes the next rung due at once). None: rungs as configured.
         self.people, self.on_gap = people, on_gap
-        # The incident's checks run again before its page is built (Escalator.recheck; bounded there).
-        self.recheck: Callable[[Incident, str], Awaitable[int]] | None = None
+        # The incident's checks run again before its page is built (Reconciler.recheck; bounded there).
+        self.recheck = recheck
 
     @property
     def lease_s(self) -> float:
