@@ -51,13 +51,22 @@ async def _changes_since(state_url: str, since: datetime) -> AuditRead:
 def _fast_check(args: list[str], as_json: bool, chart: str | None) -> bool:
     """`alp check <target> [--options]` for a self-contained target with a package of its own name
     (commands/checks/kafka_lag/): imports that one check instead of every check and action
-    (the router's imports are most of a terminal run). False: take the general path."""
+    (the router's imports are most of a terminal run). False: take the general path, which reads the
+    catalogue (commands/catalogue.py): always when runbook files are configured (they may extend the
+    target). The one reader of a raw registry besides the catalogue: importing the catalogue is
+    importing every check, which this path exists to avoid."""
     import importlib.util
     from pathlib import Path
 
     import commands
 
     if len(args) < 2 or args[0] != "check" or args[1] not in _SELF_CONTAINED or "--incident" in args:
+        return False
+    try:
+        settings = load_settings()
+    except ConfigError:
+        return False  # the general path explains the mistake
+    if settings.runbook_dir:  # files may extend the target: the catalogue in force (commands/catalogue.py) says
         return False
     name = args[1].replace("-", "_")
     package = Path(commands.__file__).parent / "checks" / name
@@ -78,13 +87,12 @@ def _fast_check(args: list[str], as_json: bool, chart: str | None) -> bool:
     from commands.params import validate_params
     from commands.registry import CHECKS
 
-    spec = CHECKS.get(args[1])
+    spec = CHECKS.get(args[1])  # as the package loaded alone declared it: no runbook file changes it here
     if spec is None:
         return False
     try:
         params = validate_params(spec.params, args[2:])
-        settings = load_settings()
-    except (UsageError, ConfigError):
+    except UsageError:
         return False  # the general path explains the mistake
     report = asyncio.run(run_check(spec, CheckContext(settings, _progress, audit_reader=_changes_since), params))
     print(report.to_json() if as_json else render_text(report), end="" if not as_json else "\n")

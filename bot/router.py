@@ -19,7 +19,7 @@ from bot.oncall_request import OncallRequest as OncallRequest
 from bot.oncall_request import parse_oncall
 from commands.actions.registry import ActionSpec
 from commands.actions.runner import find, raw_params
-from commands.catalogue import ACTIONS, CHECKS, FIRST_STEPS
+from commands.catalogue import current
 from commands.params import UsageError, validate_params
 from commands.registry import CheckSpec, Registry, did_you_mean
 
@@ -125,7 +125,7 @@ def graph_request(rest: str, strip_quotes: bool = True) -> CheckRequest:
     """`graph <service|PromQL> [--since 1h]`: PromQL is taken as typed (quotes, braces and spaces kept).
     `strip_quotes`: Slack keeps quotes wrapped around the whole query (`/alp graph "rate(x[5m])"`) and
     they are taken off; a shell already removed its own, so what is left there is PromQL's (`'"hello"'`)."""
-    spec = FIRST_STEPS.get("graph")
+    spec = current().first_steps.get("graph")
     assert spec is not None
     rest = rest.strip()
     since = SINCE.search(rest)
@@ -151,8 +151,10 @@ def graph_request(rest: str, strip_quotes: bool = True) -> CheckRequest:
     return CheckRequest(spec, params, None, show_all=True)
 
 
-def parse(text: str, registry: Registry[CheckSpec] = CHECKS) -> Request:
-    """Turn the words after `/alp` into a request, or raise UsageError."""
+def parse(text: str, registry: Registry[CheckSpec] | None = None) -> Request:
+    """Turn the words after `/alp` into a request, or raise UsageError. `registry`: the check
+    targets (the catalogue's in force by default)."""
+    registry = registry or current().checks
     graph = GRAPH.fullmatch(text)
     if graph:
         return graph_request(graph.group(1) or "")
@@ -278,7 +280,7 @@ def _check(target: str, args: list[str], registry: Registry[CheckSpec], incident
 
 def _step(verb: str, args: list[str], incident: int | None) -> CheckRequest:
     """`changes [--option value]` and `logs <service> [--option value]`."""
-    spec = FIRST_STEPS.get(verb)
+    spec = current().first_steps.get(verb)
     assert spec is not None
     if verb == "logs":
         if not args or args[0].startswith("--"):
@@ -293,13 +295,15 @@ def _action_line(prog: str) -> Callable[[ActionSpec], str]:
 
 
 def actions_help(prog: str = "/alp") -> str:
-    return "\n".join(ACTIONS.section(_action_line(prog)))
+    return "\n".join(current().actions.section(_action_line(prog)))
 
 
-def help_text(topic: str | None = None, registry: Registry[CheckSpec] = CHECKS, prog: str = "/alp") -> str:
-    """Usage from the registry: the whole list, or one target's options."""
-    if topic and ACTIONS.get(topic.removeprefix("do ").strip()):
-        a = ACTIONS.get(topic.removeprefix("do ").strip())
+def help_text(topic: str | None = None, registry: Registry[CheckSpec] | None = None, prog: str = "/alp") -> str:
+    """Usage from the catalogue in force: the whole list, or one target's options."""
+    registry = registry or current().checks
+    actions = current().actions
+    if topic and actions.get(topic.removeprefix("do ").strip()):
+        a = actions.get(topic.removeprefix("do ").strip())
         assert a is not None
         fields = [
             f"  {n}{'' if f.is_required() else ' (optional)'}: {f.description or ''}"
@@ -309,7 +313,7 @@ def help_text(topic: str | None = None, registry: Registry[CheckSpec] = CHECKS, 
             [f"`{prog} {a.usage()}`", f"{a.summary} (risk: {a.risk.value})", f"Runbook: {a.runbook}", *fields]
         )
     if topic and topic.strip() in ("changes", "logs"):
-        step = FIRST_STEPS.get(topic.strip())
+        step = current().first_steps.get(topic.strip())
         assert step is not None
         lines = [f"`{prog} {VERBS[step.name][0]}`", step.summary, f"Runbook: {step.runbook}"]
         return "\n".join(lines + [f"  {line}" for line in step.options_help()])
@@ -332,6 +336,6 @@ def help_text(topic: str | None = None, registry: Registry[CheckSpec] = CHECKS, 
     lines = [f"Usage: `{prog} <command>`"]
     lines += [f"  `{prog} {usage}`: {what}" for usage, what in VERBS.values()]
     lines += registry.section(lambda spec: f"  `{spec.name}`: {spec.summary}", "Check targets:")
-    lines += ACTIONS.section(_action_line(prog), "Remediations (previewed, confirmed, audited):")
+    lines += current().actions.section(_action_line(prog), "Remediations (previewed, confirmed, audited):")
     lines.append(f"`{prog} help <target>` shows a target's options.")
     return "\n".join(lines)

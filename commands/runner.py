@@ -81,10 +81,10 @@ def check_runner(
     """`Escalator.run_check`: a check by name and parameters (as recorded in an incident) -> its
     report, or None when no check has that name or the parameters no longer validate. `oncall`:
     `CheckContext.oncall`, handed in by the bot."""
-    from commands.catalogue import CHECKS  # every target an incident may have recorded
+    from commands.catalogue import current  # every target an incident may have recorded
 
     async def run(target: str, params: dict[str, Any]) -> Report | None:
-        spec = CHECKS.get(target)
+        spec = current().checks.get(target)
         if spec is None:
             return None
         try:

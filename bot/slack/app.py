@@ -44,7 +44,7 @@ from bot.slack.client import (
 from bot.slack.incidents import register_incident_handlers
 from bot.slack.report_message import rendered
 from bot.slack.verbs import SlashCall, Verbs
-from commands.catalogue import CHECKS
+from commands.catalogue import current
 from commands.cpu import off_loop
 from commands.params import UsageError
 from commands.redact import redact
@@ -196,7 +196,7 @@ def build_app(
         await run_in_channel(request, call.command, call.respond, call.client, settings, metrics, escalator, flow)
 
     async def run_health(body: dict[str, Any], client: AsyncWebClient, respond: Any, incident: int) -> None:
-        spec = CHECKS.get("health")
+        spec = current().checks.get("health")
         assert spec is not None
         command = {"channel_id": body.get("channel", {}).get("id", ""), "user_id": body["user"]["id"]}
         await run_in_channel(
