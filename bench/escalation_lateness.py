@@ -31,7 +31,7 @@ from escalation.config import EscalationSettings
 from escalation.ladder.engine import Escalator
 from escalation.ladder.leader import Lease
 from escalation.ladder.pages import Page
-from escalation.model import Incident, Priority, Step
+from escalation.model import Incident, Priority, Rung
 from escalation.state.db import Database
 from escalation.state.store import Store
 from tests.support.notifier import Recorder
@@ -103,10 +103,10 @@ class FileNotifier(Recorder):
         super().__init__()
         self.path = path
 
-    async def already_paged(self, inc: Incident, step: Step, page: Page) -> bool:
+    async def already_paged(self, inc: Incident, step: Rung, page: Page) -> bool:
         return [inc.ref, step.name] in [r.get("page") for r in records(self.path)]
 
-    async def page(self, inc: Incident, step: Step, page: Page) -> None:
+    async def page(self, inc: Incident, step: Rung, page: Page) -> None:
         append(self.path, {"page": [inc.ref, step.name], "pid": os.getpid()})
         self.pages.append((inc.ref, step.name, page))
 
@@ -222,7 +222,7 @@ async def slack_window(n: int) -> None:
     fake = FakeSlack().start()
     try:
         notifier = SlackNotifier(AsyncWebClient(token="xoxb-bench", base_url=fake.api_url))
-        step = Step("primary", "@devops-oncall", "slack", 0, ("U0PRIMARY",))
+        step = Rung("primary", "@devops-oncall", "slack", 0, ("U0PRIMARY",))
         windows = []
         for i in range(n):
             inc = Incident(

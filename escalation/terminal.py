@@ -6,7 +6,7 @@ import sys
 
 from commands.redact import redact
 from escalation.ladder.pages import Page
-from escalation.model import Incident, Step
+from escalation.model import Incident, Rung
 
 
 class TerminalNotifier:
@@ -21,10 +21,10 @@ class TerminalNotifier:
     async def refresh(self, inc: Incident) -> None:
         return None
 
-    async def page(self, inc: Incident, step: Step, page: Page) -> None:
+    async def page(self, inc: Incident, step: Rung, page: Page) -> None:
         print(page.text(), file=sys.stderr)
 
-    async def already_paged(self, inc: Incident, step: Step, page: Page) -> bool:
+    async def already_paged(self, inc: Incident, step: Rung, page: Page) -> bool:
         return False
 
     async def say(self, inc: Incident, text: str, quote: str = "") -> None:

@@ -26,7 +26,7 @@ from commands.clock import SYSTEM_CLOCK, Clock
 from commands.redact import redact
 from escalation.ladder.engine import Escalator
 from escalation.ladder.pages import Page, taken_at
-from escalation.model import Incident, Priority, Step, TimelineEntry
+from escalation.model import Incident, Priority, Rung, TimelineEntry
 from escalation.postmortem import postmortem_markdown
 
 log = logging.getLogger(__name__)
@@ -142,7 +142,7 @@ class SlackNotifier:
             except SlackApiError as err:
                 log.warning("marking the %s report %s superseded: %s", target, ts, reason(err))
 
-    async def page(self, inc: Incident, step: Step, page: Page) -> None:
+    async def page(self, inc: Incident, step: Rung, page: Page) -> None:
         """DMs first, then the thread post: the thread post is the mark that the page is complete."""
         text, blocks = page_blocks(page)
         for user in step.dm_users:
@@ -152,7 +152,7 @@ class SlackNotifier:
             channel=inc.channel, thread_ts=inc.message_ts, text=text, blocks=blocks, reply_broadcast=True
         )
 
-    async def already_paged(self, inc: Incident, step: Step, page: Page) -> bool:
+    async def already_paged(self, inc: Incident, step: Rung, page: Page) -> bool:
         """Looked for in the incident's thread, or in the channel if it has no announcement."""
         text, _ = page_blocks(page)
         if inc.message_ts:

@@ -33,7 +33,7 @@ from escalation.ladder.pager import (
     trigger_event,
 )
 from escalation.ladder.pages import build_page
-from escalation.model import Incident, Step, TimelineKind
+from escalation.model import Incident, Rung, TimelineKind
 from escalation.oncall.paging import Gap
 from escalation.state.outbox import Attempt, Outbox, PageKey
 from escalation.state.store import Store
@@ -55,7 +55,7 @@ class Delivery:
         emit: Callable[[str, dict[str, Any]], None],
         refresh: Callable[[Incident], Awaitable[None]],
         changes: Callable[[Incident], Awaitable[list[str]]],
-        people: Callable[[Step], Awaitable[tuple[Step, str] | Gap]] | None = None,
+        people: Callable[[Rung], Awaitable[tuple[Rung, str] | Gap]] | None = None,
         on_gap: Callable[[Incident, int], Awaitable[None]] | None = None,
         recheck: Callable[[Incident, str], Awaitable[int]] | None = None,
     ) -> None:
@@ -160,7 +160,7 @@ class Delivery:
             await self._say(inc, f":white_check_mark: page to {rung.name} delivered after {attempt.number} attempts")
         await self.refresh(await self.store.get(inc.id) or inc)
 
-    async def _send(self, attempt: Attempt, changes: list[str], rung: Step) -> None:
+    async def _send(self, attempt: Attempt, changes: list[str], rung: Rung) -> None:
         inc, key = attempt.incident, attempt.key
         page = build_page(inc, rung, await self.store.timeline(inc.id), self.store.clock.now(), changes=changes)
         if not attempt.holds(self.lease_s):

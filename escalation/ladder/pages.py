@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from escalation.model import Incident, IncidentStatus, Step, TimelineEntry
+from escalation.model import Incident, IncidentStatus, Rung, TimelineEntry
 
 STEP_KINDS = ("check", "action")
 
@@ -99,7 +99,7 @@ def verdict_lines(e: TimelineEntry) -> list[str]:
 
 def build_page(
     inc: Incident,
-    step: Step,
+    step: Rung,
     entries: list[TimelineEntry],
     at: datetime,
     max_lines: int = 8,

@@ -26,7 +26,7 @@ from escalation.ladder.owed import OwedEffects
 from escalation.ladder.pages import next_page
 from escalation.ladder.recheck import RunCheck, recheck
 from escalation.ladder.timers import LadderTimers
-from escalation.model import Incident, IncidentStatus, Step, TimelineKind
+from escalation.model import Incident, IncidentStatus, Rung, TimelineKind
 from escalation.oncall.paging import Gap
 from escalation.state.outbox import Outbox, PageKey
 from escalation.state.store import Store
@@ -56,7 +56,7 @@ class Reconciler:
         lease: Lease | None = None,
         on_event: Callable[[str, dict[str, Any]], None] | None = None,
         recent_changes: Callable[[Incident], Awaitable[list[str]]] = no_changes,
-        people: Callable[[Step], Awaitable[tuple[Step, str] | Gap]] | None = None,
+        people: Callable[[Rung], Awaitable[tuple[Rung, str] | Gap]] | None = None,
         run_check: RunCheck | None = None,
         on_lead_gained: Sequence[Duty] = (),
     ) -> None:
