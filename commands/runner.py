@@ -41,7 +41,7 @@ async def _run_check(spec: CheckSpec, ctx: CheckContext, params: BaseModel) -> R
     started = datetime.now(UTC)
     t0 = time.monotonic()
     limit = spec.deadline_s(ctx.config, params)
-    DEADLINE.set(t0 + limit)  # sliced CPU work (commands.cpu.Stop) ends before it, with what it saw
+    DEADLINE.set(t0 + limit)  # sliced CPU work (commands.cpu.Cutoff) ends before it, with what it saw
     try:
         result = await asyncio.wait_for(spec.func(ctx, params), limit)
         findings, data = result.findings, result.data
