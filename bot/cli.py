@@ -306,7 +306,7 @@ async def _incident(request: IncidentRequest, settings: Settings, as_json: bool 
         return 0
     from escalation.ladder.engine import Escalator
     from escalation.postmortem import postmortem_markdown
-    from escalation.terminal import TerminalNotifier
+    from escalation.terminal import TerminalIncidentNotifier
 
     if request.sub == "open" and request.priority is None:
         print("alp: `alp incident open <P0|P1|P2> <summary>`", file=sys.stderr)
@@ -316,7 +316,7 @@ async def _incident(request: IncidentRequest, settings: Settings, as_json: bool 
     esc = Escalator.connect(
         settings.state_url,
         settings.escalation,
-        TerminalNotifier(),
+        TerminalIncidentNotifier(),
         recent_changes=incident_changes_hook(settings, _changes_since),
     )
     await esc.start(lead=False)

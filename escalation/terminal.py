@@ -9,7 +9,7 @@ from escalation.ladder.pages import Page
 from escalation.model import Incident, Rung
 
 
-class TerminalNotifier:
+class TerminalIncidentNotifier:
     leaves_slack_to_the_bot = True  # what a change owes in Slack (update, thread line) the bot's leader posts
 
     async def announce(self, inc: Incident) -> tuple[str, str] | None:
