@@ -26,7 +26,7 @@ from commands.registry import CheckContext
 from commands.runner import run_check
 
 if TYPE_CHECKING:
-    from bot.router import AuditRequest, DoRequest, IncidentRequest
+    from bot.router import AuditCommand, DoCommand, IncidentCommand
     from commands.changes.audit import AuditRead
     from commands.report import Report
 
@@ -122,16 +122,16 @@ def main(argv: list[str] | None = None) -> None:
 
     _load_runbook_files()
     from bot.router import (
-        AuditRequest,
-        CheckRequest,
-        HelpRequest,
-        IncidentRequest,
-        OncallRequest,
+        AuditCommand,
+        CheckCommand,
+        HelpCommand,
+        IncidentCommand,
+        OncallCommand,
         graph_request,
         help_text,
         parse,
     )
-    from bot.router import DoRequest as _DoRequest
+    from bot.router import DoCommand as _DoRequest
 
     try:
         # `graph` takes PromQL as typed: the shell already removed the quotes around it
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
     except UsageError as err:
         print(f"alp: {terminal(str(err))}\n\n{help_text(prog='alp')}", file=sys.stderr)
         sys.exit(EXIT_USAGE)
-    if isinstance(request, HelpRequest):
+    if isinstance(request, HelpCommand):
         print(_plain(help_text(request.topic, prog="alp")))
         return
     try:
@@ -149,13 +149,13 @@ def main(argv: list[str] | None = None) -> None:
     except ConfigError as err:
         print(err, file=sys.stderr)
         sys.exit(EXIT_USAGE)
-    if isinstance(request, OncallRequest):
+    if isinstance(request, OncallCommand):
         from bot.oncall_cli import run_oncall
 
         sys.exit(run_oncall(request, settings, as_json, yes))
-    if isinstance(request, IncidentRequest | _DoRequest | AuditRequest):
+    if isinstance(request, IncidentCommand | _DoRequest | AuditCommand):
         sys.exit(_with_state_store(request, settings, as_json, yes))
-    assert isinstance(request, CheckRequest)
+    assert isinstance(request, CheckCommand)
     report = asyncio.run(
         run_check(
             request.spec,
@@ -224,13 +224,13 @@ def _load_runbook_files() -> None:
 
 
 def _with_state_store(
-    request: IncidentRequest | DoRequest | AuditRequest, settings: Settings, as_json: bool, yes: bool
+    request: IncidentCommand | DoCommand | AuditCommand, settings: Settings, as_json: bool, yes: bool
 ) -> int:
     """`alp incident|do|audit`: the exit code; a state store that cannot be reached is said, not a traceback."""
     import sqlalchemy as sa
 
-    from bot.router import DoRequest as _DoRequest
-    from bot.router import IncidentRequest as _IncidentRequest
+    from bot.router import DoCommand as _DoRequest
+    from bot.router import IncidentCommand as _IncidentRequest
     from escalation.state.db import StateStoreError, state_store_error
 
     try:
@@ -246,7 +246,7 @@ def _with_state_store(
     return 1
 
 
-async def _audit(request: AuditRequest, settings: Settings) -> int:
+async def _audit(request: AuditCommand, settings: Settings) -> int:
     """`alp audit [N]`: the latest audit records, parameters and results masked."""
     from escalation.state.audit import AuditLog
 
@@ -280,7 +280,7 @@ def _write_chart(report: Report, path: str) -> None:
     _write_png(png, path)
 
 
-async def _do(request: DoRequest, settings: Settings, yes: bool) -> int:
+async def _do(request: DoCommand, settings: Settings, yes: bool) -> int:
     """`alp do …`: preview; with --yes, run it through the same flow as Slack (bot/remediation/terminal.py)."""
     from bot.remediation.terminal import do
 
@@ -297,7 +297,7 @@ def _plain(text: str) -> str:
     return html.unescape(out.replace(ZWSP, ""))
 
 
-async def _incident(request: IncidentRequest, settings: Settings, as_json: bool = False) -> int:
+async def _incident(request: IncidentCommand, settings: Settings, as_json: bool = False) -> int:
     """`alp incident …` against the state store; the running bot pages and announces."""
     if request.sub == "list" and as_json:
         from escalation.incident_json import incidents_json

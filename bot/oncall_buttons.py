@@ -18,7 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.oncall_override import ask_of
 from bot.oncall_people import SlackPeople
-from bot.oncall_request import OncallRequest
+from bot.oncall_request import OncallCommand
 from bot.oncall_slack import asker_zone, oncall_reply
 from bot.settings import Settings
 from bot.slack.signing import TokenError, key_from, sign, verify
@@ -70,7 +70,7 @@ class OncallButtons:
                 out[u] = zone
         return out
 
-    async def ask(self, request: OncallRequest, client: AsyncWebClient, user: str) -> dict[str, Any]:
+    async def ask(self, request: OncallCommand, client: AsyncWebClient, user: str) -> dict[str, Any]:
         """The private answer to `oncall override|take|undo` (message kwargs)."""
         if request.sub == "undo":
             return await self._undo(request.override_id or 0, user)
@@ -102,7 +102,7 @@ class OncallButtons:
             [_button("Undo", UNDO, str(done.id))],
         )
 
-    async def _swap(self, request: OncallRequest, user: str) -> dict[str, Any]:
+    async def _swap(self, request: OncallCommand, user: str) -> dict[str, Any]:
         """A swap request for the channel: the asker's hours in the span, with a Take button."""
         try:
             asked = await ask_of(request, self.settings, self.directory, user)
@@ -187,7 +187,7 @@ class OncallButtons:
 
 
 async def oncall_verb(
-    settings: Settings, buttons: OncallButtons, request: OncallRequest, client: AsyncWebClient, user: str
+    settings: Settings, buttons: OncallButtons, request: OncallCommand, client: AsyncWebClient, user: str
 ) -> dict[str, Any]:
     """`/alp oncall …` answered (after the ack): respond()'s arguments."""
     if request.sub in ("now", "week"):

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.oncall_request import OncallRequest
+from bot.oncall_request import OncallCommand
 from bot.oncall_text import oncall_answer
 from bot.settings import Settings
 from escalation.oncall.calendars import Calendars
@@ -41,7 +41,7 @@ async def asker_zone(client: AsyncWebClient, user: str) -> tuple[ZoneInfo, str]:
 
 
 async def oncall_reply(
-    settings: Settings, directory: Directory, request: OncallRequest, client: AsyncWebClient, user: str
+    settings: Settings, directory: Directory, request: OncallCommand, client: AsyncWebClient, user: str
 ) -> str:
     """The private answer to `/alp oncall …`."""
     zone, note = await asker_zone(client, user) if settings.oncall.schedules else (ZoneInfo("UTC"), "")

@@ -28,7 +28,7 @@ from bot.remediation.buttons import SlackRemediation, register_action_handlers
 from bot.render.escape import code, escape
 from bot.render.report_blocks import SlackMessage, render_progress, render_usage
 from bot.router import (
-    CheckRequest,
+    CheckCommand,
     parse,
 )
 from bot.settings import Settings
@@ -192,7 +192,7 @@ def build_app(
             return
         await verbs[type(request)](SlashCall(ack, command, respond, client), request)
 
-    async def in_channel(request: CheckRequest, call: SlashCall) -> None:
+    async def in_channel(request: CheckCommand, call: SlashCall) -> None:
         await run_in_channel(request, call.command, call.respond, call.client, settings, metrics, escalator, flow)
 
     async def run_health(body: dict[str, Any], client: AsyncWebClient, respond: Any, incident: int) -> None:
@@ -200,7 +200,7 @@ def build_app(
         assert spec is not None
         command = {"channel_id": body.get("channel", {}).get("id", ""), "user_id": body["user"]["id"]}
         await run_in_channel(
-            CheckRequest(spec, spec.params(), incident), command, respond, client, settings, metrics, escalator, flow
+            CheckCommand(spec, spec.params(), incident), command, respond, client, settings, metrics, escalator, flow
         )
 
     verbs = Verbs(settings, metrics, escalator, flow, oncall, private, in_channel).table()
@@ -305,7 +305,7 @@ def _verb(text: str) -> str:
 
 
 async def run_in_channel(
-    request: CheckRequest,
+    request: CheckCommand,
     command: dict[str, Any],
     respond: Any,
     client: AsyncWebClient,
@@ -352,7 +352,7 @@ async def run_in_channel(
 
 async def link_to_incident(
     escalator: Escalator,
-    request: CheckRequest,
+    request: CheckCommand,
     command: dict[str, Any],
     report: Report,
     message: dict[str, str] | None = None,
