@@ -24,7 +24,7 @@ from commands.probes import run_probes
 from commands.registry import CheckContext, CheckResult, CheckSpec, NoParams
 from commands.report import Finding, Severity, Text
 from commands.runbook.judge import Observed, offered
-from commands.runbook.lint import Catalogue, lint
+from commands.runbook.lint import Referable, lint
 from commands.runbook.load import LoadResult, Problem, load_dir
 from commands.runbook.model import ProbeBase, Remedy, Symptom
 from commands.runbook.probes import RUNNERS
@@ -107,12 +107,12 @@ class RunbookSet:
     _base_services: list[ServiceSpec] | None = None  # the configured services, before any file
 
 
-def catalogue(config: ChecksConfig, extra_services: Iterable[str] = ()) -> Catalogue:
+def referable(config: ChecksConfig, extra_services: Iterable[str] = ()) -> Referable:
     """What files may name: built-in targets (not those a file added), verbs, actions, services."""
     from commands.catalogue import BUILT_IN  # every built-in target, step and action
 
     verbs = {"help", "health", "check", "do", "incident", "oncall", "changes", "logs", "audit", "runbook", "graph"}
-    return Catalogue(
+    return Referable(
         targets=frozenset(BUILT_IN.checks.names()),
         check_params={spec.name: spec.params for spec in BUILT_IN.checks},
         verbs=frozenset(verbs | set(BUILT_IN.first_steps.names())),
@@ -126,7 +126,7 @@ def read(directory: Path, config: ChecksConfig) -> tuple[LoadResult, list[Proble
     loaded = load_dir(directory)
     problems = list(loaded.problems)
     if not problems:
-        problems += lint(loaded.files, catalogue(config))
+        problems += lint(loaded.files, referable(config))
     return loaded, problems
 
 
