@@ -17,7 +17,7 @@ import os
 import sys
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.oncall_request import OncallRequest
+from bot.oncall_request import OncallCommand
 from bot.oncall_text import oncall_answer
 from bot.render.escape import terminal
 from bot.settings import Settings
@@ -35,7 +35,7 @@ def _zone() -> ZoneInfo | None:
         return None
 
 
-async def _change(request: OncallRequest, settings: Settings, yes: bool) -> int:
+async def _change(request: OncallCommand, settings: Settings, yes: bool) -> int:
     """`alp oncall override|undo`: a preview, applied with --yes; audited as the terminal's user."""
     from bot.oncall_override import ask_of
     from commands.params import UsageError
@@ -111,7 +111,7 @@ def _text(mrkdwn: str) -> str:
     return _plain(mrkdwn)
 
 
-async def _answer(request: OncallRequest, settings: Settings, as_json: bool) -> int:
+async def _answer(request: OncallCommand, settings: Settings, as_json: bool) -> int:
     from escalation.oncall.overrides import OverrideStore
     from escalation.state.db import Database
 
@@ -162,7 +162,7 @@ async def _calendars(settings: Settings) -> Calendars:
     return cals
 
 
-def run_oncall(request: OncallRequest, settings: Settings, as_json: bool, yes: bool = False) -> int:
+def run_oncall(request: OncallCommand, settings: Settings, as_json: bool, yes: bool = False) -> int:
     """The exit code (the module's rule): 0 ok, 1 refused, 3 could not see, 64 a usage mistake."""
     if request.sub not in ("now", "week"):
         return asyncio.run(_change(request, settings, yes))
