@@ -23,6 +23,7 @@ from bot.oncall_request import OncallRequest
 from bot.oncall_slack import asker_zone, attached, on_change, oncall_reply
 from bot.settings import Settings
 from bot.slack.signing import TokenError, key_from, sign, verify
+from commands.durations import hours_text
 from commands.params import UsageError
 from escalation.ladder.engine import Escalator
 from escalation.oncall.directory import Directory
@@ -115,13 +116,13 @@ class OncallButtons:
         if shown.refusal or not mine:
             why = shown.refusal or f"you are not on call on `{asked.schedule}` then: nothing to swap"
             return _message(f":no_entry: {why}", [])
-        hours = sum((e - s).total_seconds() for s, e in mine) / 3600
+        hours = hours_text(sum((e - s).total_seconds() for s, e in mine))
         token = sign(asked.as_dict(), self.key, max(self.settings.actions.request_ttl_s, 86400))
         zone = ZoneInfo(self.directory.schedule(asked.schedule).time_zone)
         a, b = asked.start.astimezone(zone), asked.end.astimezone(zone)
         text = (
             f":raising_hand: <@{user}> asks for cover on `{asked.schedule}`: {a:%a %d %b %H:%M %Z} - "
-            f"{b:%a %d %b %H:%M %Z} ({hours:g} h of their shift). Whoever takes it is previewed and recorded."
+            f"{b:%a %d %b %H:%M %Z} ({hours} of their shift). Whoever takes it is previewed and recorded."
         )
         return {**_message(text, [_button("Take it", TAKE, token, "primary")]), "response_type": "in_channel"}
 

@@ -44,7 +44,7 @@ async def _change(request: OncallRequest, settings: Settings, yes: bool) -> int:
     from escalation.state.audit import AuditLog
     from escalation.state.db import Database, StateStoreError
 
-    actor = f"{os.environ.get('USER', 'someone')} (terminal)"
+    actor = os.environ.get("USER", "terminal")  # as `alp do`'s: `alp changes` says where (changes.audit.made_by)
     if request.sub in SLACK_ONLY:
         print(f"alp: {SLACK_ONLY[request.sub]}", file=sys.stderr)
         return EXIT_USAGE

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from commands.durations import hours_text
 from escalation.oncall.config import SLACK_USER_ID
 from escalation.oncall.directory import CalendarUnavailable, Directory
 from escalation.oncall.overrides import OverrideStore
@@ -80,7 +81,12 @@ class Preview:
 
     @property
     def hours(self) -> float:
-        return (self.ask.end - self.ask.start).total_seconds() / 3600
+        return self.seconds / 3600
+
+    @property
+    def seconds(self) -> float:
+        """The span's real length (UTC), DST switches included."""
+        return (self.ask.end - self.ask.start).total_seconds()
 
     @property
     def involved(self) -> set[str]:
@@ -189,7 +195,7 @@ def preview_text(p: Preview, zones: dict[str, ZoneInfo]) -> str:
     ask = p.ask
     gain = zones.get(ask.user, sched_zone)
     lines = [
-        f"*Override on `{ask.schedule}`*: <@{ask.user}> covers {_span(gain, ask.start, ask.end)} ({round(p.hours, 2):g} h)",
+        f"*Override on `{ask.schedule}`*: <@{ask.user}> covers {_span(gain, ask.start, ask.end)} ({hours_text(p.seconds)})",
     ]
     if p.asked_start is not None:
         lines.append(
@@ -198,10 +204,10 @@ def preview_text(p: Preview, zones: dict[str, ZoneInfo]) -> str:
         )
     for user, spans in sorted(p.losers.items()):
         zone = zones.get(user, sched_zone)
-        hours = sum((e - s).total_seconds() for s, e in spans) / 3600
-        lines.append(f"<@{user}> gives up {round(hours, 2):g} h: " + "; ".join(_span(zone, s, e) for s, e in spans))
+        given = hours_text(sum((e - s).total_seconds() for s, e in spans))
+        lines.append(f"<@{user}> gives up {given}: " + "; ".join(_span(zone, s, e) for s, e in spans))
     if p.gap_hours:
-        lines.append(f"It fills {p.gap_hours:g} h nobody covered.")
+        lines.append(f"It fills {hours_text(p.gap_hours * 3600)} nobody covered.")
     seen: set[str] = set()
     for name, zone in [(p.time_zone, sched_zone), *[(str(z), z) for z in zones.values()]]:
         if name in seen:
@@ -210,10 +216,15 @@ def preview_text(p: Preview, zones: dict[str, ZoneInfo]) -> str:
         for at, change in dst_switches(zone, ask.start, ask.end):
             sign = "forward" if change > timedelta(0) else "back"
             lines.append(
-                f":clock3: {name} springs {sign} {abs(change.total_seconds()) / 3600:g} h at "
-                f"{at.astimezone(zone):%a %d %b %H:%M %Z} inside this span ({round(p.hours, 2):g} real hours)"
+                f":clock3: {name} springs {sign} {hours_text(abs(change.total_seconds()))} at "
+                f"{at.astimezone(zone):%a %d %b %H:%M %Z} inside this span ({hours_text(p.seconds)} of real time)"
             )
     return "\n".join(lines)
+
+
+def _via(admin: bool) -> str:
+    """Where a change was made, for the audit (`alp changes` says who and where)."""
+    return "terminal" if admin else "slack"
 
 
 async def apply(
@@ -225,7 +236,7 @@ async def apply(
     ask = p.ask  # a start in the past clipped to now
     schedule = directory.schedule(ask.schedule)
     refusal = person_refusal(ask.user) or p.refusal or (None if admin else authorization(p, clicker, schedule.admins))
-    params = {**ask.as_dict(), "by": clicker}
+    params = {**ask.as_dict(), "by": clicker, "via": _via(admin)}
     if refusal:
         await audit.record(clicker, "refused", ACTION, params, refusal)
         return refusal
@@ -259,7 +270,7 @@ async def undo(
         return Undone(False, f"override #{override_id} was already undone by {by}")
     schedule = directory.schedule(o.schedule)
     involved = {o.user, o.created_by, *(o.replaces or "").split(",")} - {""}
-    params = {"override": override_id, "schedule": o.schedule, "user": o.user, "by": clicker}
+    params = {"override": override_id, "schedule": o.schedule, "user": o.user, "by": clicker, "via": _via(admin)}
     if not admin and clicker not in involved and clicker not in schedule.admins:
         why = f"only the people involved ({', '.join(f'<@{u}>' for u in sorted(involved))}) or an admin may undo it"
         await audit.record(clicker, "refused", ACTION + "-undo", params, why)

@@ -158,12 +158,15 @@ def test_override_mistakes_are_clear_answers(bot, fake_slack, words, says):
 
 
 def test_the_terminal_previews_and_applies_with_yes(tmp_path):
-    env = oncall_env(f"sqlite:///{tmp_path}/s.db", [SCHEDULES[0], PLATFORM])
+    env = {**oncall_env(f"sqlite:///{tmp_path}/s.db", [SCHEDULES[0], PLATFORM]), "USER": "carol"}
     shown = alp(env, "oncall", "override", "platform", "U0PLAT3", *SICK.split())
     assert shown.returncode == 0 and "a preview: add --yes" in shown.stdout and "springs forward" in shown.stdout
     done = alp(env, "oncall", "override", "platform", "U0PLAT3", *SICK.split(), "--yes")
     assert done.returncode == 0 and "applied: override #1" in done.stdout
     assert "override #1 undone" in alp(env, "oncall", "undo", "1").stdout
+    changes = json.loads(alp(env, "--json", "changes", "--since", "10m").stdout)["data"]["changes"]
+    ours = [c for c in changes if c["object"] == "schedule/platform"]
+    assert [c["by"] for c in ours] == ["carol (terminal)", "carol (terminal)"], ours  # said once, not twice
 
 
 def test_a_swap_is_asked_in_the_channel_and_taken_by_a_teammate_with_a_button(bot, fake_slack):
