@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     if _fast_check(args, as_json, chart):
         return
     import commands.catalogue  # noqa: F401  (every check target, step and action)
-    from bot.oncall_check import oncall_evidence
+    from bot.check_context import check_context
 
     _load_runbook_files()
     from bot.router import (
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> None:
     report = asyncio.run(
         run_check(
             request.spec,
-            CheckContext(settings, _progress, audit_reader=_changes_since, oncall=oncall_evidence),
+            check_context(settings, _progress),
             request.params,
         )
     )

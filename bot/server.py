@@ -28,9 +28,9 @@ from bot.alerts.group_messages import GroupMessages
 from bot.alerts.intake import AlertIntake
 from bot.alerts.notifier import AlertNotifier
 from bot.alerts.silences import alert_intake
+from bot.check_context import check_context
 from bot.loop_watch import LoopWatch
 from bot.metrics import AlertMetrics, Metrics
-from bot.oncall_check import oncall_evidence
 from bot.oncall_feed import feed_route
 from bot.oncall_groups import SlackGroups
 from bot.oncall_handoff import HandoffWork
@@ -229,7 +229,7 @@ async def serve(settings: Settings) -> None:
     handoffs = HandoffScheduler(directory, lambda: escalator.leading, HandoffWork(settings, sync, client))
     on_change(escalator, lambda: handoffs.wake("override"))
     escalator.on_lead_gained.append(lambda: handoffs.wake("lease gained"))  # a handoff missed while nobody led
-    escalator.run_check = check_runner(settings, oncall_evidence)  # pages and resolutions re-run the incident's checks
+    escalator.run_check = check_runner(check_context(settings))  # pages and resolutions re-run the incident's checks
 
     async def incident_alerts(channel: str) -> list[dict[str, Any]]:  # a remedy's re-check reads their expressions
         inc = await store.open_in_channel(channel)
