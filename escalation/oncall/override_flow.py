@@ -103,19 +103,47 @@ class Undone:
 
 
 def dst_switches(zone: ZoneInfo, start: datetime, end: datetime) -> list[tuple[datetime, timedelta]]:
-    """Each change of `zone`'s UTC offset inside [start, end): (the instant, the change)."""
+    """Each change of `zone`'s UTC offset inside [start, end): (the instant, the change). Found by
+    sampling every hour (no zone changes its offset twice in an hour), then the instant itself by
+    halving the hour down to the second (offsets change on a whole second), whatever minute
+    `start` is at."""
     out: list[tuple[datetime, timedelta]] = []
     step = timedelta(hours=1)
     t = start
-    before = start.astimezone(zone).utcoffset() or timedelta(0)
+    before = _offset(zone, start)
     while t < end:
         nxt = min(t + step, end)
-        off = nxt.astimezone(zone).utcoffset() or timedelta(0)
+        off = _offset(zone, nxt)
         if off != before:
-            out.append((nxt, off - before))
+            lo, hi = t, nxt  # the offset at lo is `before`, at hi `off`
+            while hi - lo > timedelta(seconds=1):
+                mid = lo + (hi - lo) / 2
+                lo, hi = (mid, hi) if _offset(zone, mid) == before else (lo, mid)
+            switch = hi.replace(microsecond=0)
+            if _offset(zone, switch) != off:
+                switch += timedelta(seconds=1)
+            if start < switch < end:
+                out.append((switch, off - before))
             before = off
         t = nxt
     return out
+
+
+def _offset(zone: ZoneInfo, at: datetime) -> timedelta:
+    return at.astimezone(zone).utcoffset() or timedelta(0)
+
+
+def switch_words(zone: ZoneInfo, at: datetime, change: timedelta) -> str:
+    """A DST switch as a wall clock says it: `springs forward 1 h at Sun 28 Mar 02:00 CET (to 03:00
+    CEST)`, `falls back 1 h at Sun 31 Oct 03:00 CEST (to 02:00 CET)`: the clock before, then after."""
+    after = at.astimezone(zone)
+    before = (at - timedelta(seconds=1)).astimezone(zone)
+    wall = (at + (before.utcoffset() or timedelta(0))).replace(tzinfo=None)  # the old clock at the instant
+    how = "springs forward" if change > timedelta(0) else "falls back"
+    return (
+        f"{how} {hours_text(abs(change.total_seconds()))} at {wall:%a %d %b %H:%M} {before.tzname()} "
+        f"(to {after:%H:%M %Z})"
+    )
 
 
 def span_ended(end: datetime) -> str:
@@ -214,10 +242,8 @@ def preview_text(p: Preview, zones: dict[str, ZoneInfo]) -> str:
             continue
         seen.add(name)
         for at, change in dst_switches(zone, ask.start, ask.end):
-            sign = "forward" if change > timedelta(0) else "back"
             lines.append(
-                f":clock3: {name} springs {sign} {hours_text(abs(change.total_seconds()))} at "
-                f"{at.astimezone(zone):%a %d %b %H:%M %Z} inside this span ({hours_text(p.seconds)} of real time)"
+                f":clock3: {name} {switch_words(zone, at, change)} inside this span ({hours_text(p.seconds)} of real time)"
             )
     return "\n".join(lines)
 
