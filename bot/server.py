@@ -229,6 +229,8 @@ async def serve(settings: Settings) -> None:
     handoffs = HandoffScheduler(directory, lambda: escalator.leading, HandoffWork(settings, sync, client))
     on_change(escalator, lambda: handoffs.wake("override"))
     escalator.on_lead_gained.append(lambda: handoffs.wake("lease gained"))  # a handoff missed while nobody led
+    if settings.oncall.schedules and directory.store is not None:  # an override made by the terminal, seen at once
+        escalator.leader_duties.append(handoffs.follow(directory.store))
     escalator.run_check = check_runner(check_context(settings))  # pages and resolutions re-run the incident's checks
 
     async def incident_alerts(channel: str) -> list[dict[str, Any]]:  # a remedy's re-check reads their expressions

@@ -190,3 +190,16 @@ def test_a_swap_is_asked_in_the_channel_and_taken_by_a_teammate_with_a_button(bo
     assert "no longer on call then" in click(bot, fake_slack, "alp_oncall_take", token, "U0LATE")
     nobody = ask(bot, fake_slack, "oncall swap platform --for 2h", "U0NOTONCALL")
     assert "you are not on call on `platform` then" in nobody["text"]
+
+
+def test_an_override_from_the_terminal_moves_the_group_promptly(bot, fake_slack):
+    """`alp oncall override … --yes` is another process: the bot's leader sees it on its next
+    reconcile pass (every leader_poll_s), not at the handoff jobs' minute rebuild."""
+    fake_slack.usergroups["S0PLATFORM"] = ["U0PLAT1"]
+    done = alp(bot.env_used, "oncall", "override", "platform", "U0TERM7", "--for", "1h", "--yes")
+    assert done.returncode == 0, done.stderr
+    fake_slack.wait_for(
+        "usergroups.users.update",
+        lambda c: c.args.get("usergroup") == "S0PLATFORM" and c.args.get("users") == "U0TERM7",
+        timeout=10,  # the rebuild every 60 s would be too late
+    )
