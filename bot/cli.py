@@ -104,6 +104,8 @@ def main(argv: list[str] | None = None) -> None:
     yes = "--yes" in args
     args = [a for a in args if a not in ("--json", "--yes")]
     chart = _pop_option(args, "--chart")
+    if args[:1] == ["oncall"]:  # `alp oncall week --png FILE`: the week as a picture (also `--chart FILE`)
+        chart = _pop_option(args, "--png") or chart
     out = _pop_option(args, "--out") if args[:1] == ["graph"] else None
     if args[:1] == ["runbook"]:
         sys.exit(_runbook(args[1:], as_json))
@@ -144,7 +146,7 @@ def main(argv: list[str] | None = None) -> None:
     if isinstance(request, OncallRequest):
         from bot.oncall_cli import run_oncall
 
-        sys.exit(run_oncall(request, settings, as_json, yes))
+        sys.exit(run_oncall(request, settings, as_json, yes, chart))
     if isinstance(request, IncidentRequest | _DoRequest | AuditRequest):
         sys.exit(_with_state_store(request, settings, as_json, yes))
     assert isinstance(request, CheckRequest)
