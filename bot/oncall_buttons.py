@@ -203,12 +203,11 @@ def oncall_buttons(settings: Settings, escalator: Escalator) -> OncallButtons:
 
 async def oncall_verb(
     settings: Settings, escalator: Escalator, request: OncallRequest, client: AsyncWebClient, user: str
-) -> dict[str, Any]:
-    """`/alp oncall …` answered (after the ack): respond()'s arguments."""
+) -> tuple[dict[str, Any], Callable[[], Awaitable[None]] | None]:
+    """`/alp oncall …` answered (after the ack): respond()'s arguments, and what to do once they
+    are sent (the week's picture), if anything."""
     buttons = oncall_buttons(settings, escalator)
     if request.sub in ("now", "week"):
-        return {
-            "response_type": "ephemeral",
-            "text": await oncall_reply(settings, buttons.directory, request, client, user),
-        }
-    return {"response_type": "ephemeral", **await buttons.ask(request, client, user)}
+        text, then = await oncall_reply(settings, buttons.directory, request, client, user)
+        return {"response_type": "ephemeral", "text": text}, then
+    return {"response_type": "ephemeral", **await buttons.ask(request, client, user)}, None

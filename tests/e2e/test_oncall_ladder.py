@@ -117,6 +117,19 @@ def test_slash_oncall_answers_in_the_askers_time_zone(oncall_bot, fake_slack):
     assert "schedules: devops, platform" in refusal.args["text"]
 
 
+
+def test_slash_oncall_week_sends_its_picture_to_the_asker(oncall_bot, fake_slack):
+    fake_slack.users["U0ALICE"] = {"tz": "Europe/Berlin"}
+    command(oncall_bot, fake_slack, "oncall week --schedule platform")
+    words = fake_slack.wait_for("response_url", lambda c: "the week from" in c.args.get("text", ""))
+    assert "<@U0PLAT1>" in words.args["text"]
+    fake_slack.wait_for("conversations.open", lambda c: c.args.get("users") == "U0ALICE")
+    upload = fake_slack.wait_for("upload", lambda c: c.args["head"] == "89504e470d0a1a0a")
+    assert upload.args["file_id"]
+    done = fake_slack.wait_for("files.completeUploadExternal", lambda c: "On call, the week" in json.dumps(c.args))
+    assert done.args.get("channel_id") == "DU0ALICE", done.args
+
+
 def test_alp_json_oncall_keeps_the_contracts_shape(tmp_path):
     env = oncall_env(f"sqlite:///{tmp_path}/s.db")
     at = "2026-11-01T05:30:00+00:00"  # 01:30 EDT, the hour New York repeats
