@@ -151,12 +151,14 @@ async def _answer(request: OncallRequest, settings: Settings, as_json: bool, png
 
 
 def _draw_week(data: dict[str, Any], path: str) -> None:
-    """`oncall week --png FILE`: the week's picture, in TZ's zone else UTC (said on stderr)."""
+    """`oncall week --png FILE`: the week's picture, in TZ's zone, else the one schedule's (as the
+    words), else UTC (where it went said on stderr)."""
     from bot.cli import _write_png
     from bot.render.week_chart import week_png
 
     zone = _zone()
-    picture = week_png(data, zone.key if zone else "UTC")
+    zones = {s["time_zone"] for s in data["schedules"]}
+    picture = week_png(data, zone.key if zone else zones.pop() if len(zones) == 1 else "UTC")
     if picture is None:
         print("alp: no picture drawn: no schedule has shifts to show", file=sys.stderr)
         return
