@@ -56,6 +56,6 @@ def test_alp_oncall_week_png_writes_the_picture(tmp_path):
     out = alp(env, "oncall", "week", "--png", str(tmp_path / "week.png"))
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "week.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert f"chart: {tmp_path / 'week.png'}" in out.stderr and "platform (America/New_York)" in out.stdout
+    assert f"chart: {tmp_path / 'week.png'}" in out.stderr and "platform (Europe/Berlin), the week from" in out.stdout
     wrong = alp(env, "oncall", "--png", str(tmp_path / "now.png"))
     assert wrong.returncode == 64 and "oncall week --png" in wrong.stderr and not (tmp_path / "now.png").exists()
