@@ -217,7 +217,7 @@ def test_the_managers_warning_agrees_with_a_secondary_rung_that_is_a_gap(fake_sl
     bot = BotProcess(env, tmp_path / "bot.log").start()
     try:
         command(bot, fake_slack, "incident open P0 payments stuck")
-        msg, n = announced(fake_slack, "payments stuck")
+        msg, _ = announced(fake_slack, "payments stuck")
         ts = msg.response["ts"]
         phoned = fake_slack.wait_for(
             "chat.postMessage", lambda c: c.args.get("thread_ts") == ts and "by phone" in c.args.get("text", "")
