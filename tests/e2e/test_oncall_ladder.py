@@ -117,7 +117,6 @@ def test_slash_oncall_answers_in_the_askers_time_zone(oncall_bot, fake_slack):
     assert "schedules: devops, platform" in refusal.args["text"]
 
 
-
 def test_slash_oncall_week_sends_its_picture_to_the_asker(oncall_bot, fake_slack):
     fake_slack.users["U0ALICE"] = {"tz": "Europe/Berlin"}
     command(oncall_bot, fake_slack, "oncall week --schedule platform")
