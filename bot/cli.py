@@ -15,11 +15,12 @@ import re
 import shlex
 import sys
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.render.escape import ZWSP, terminal
 from bot.render.report_text import render_text
 from bot.settings import ConfigError, Settings, load_settings
+from commands.cpu import in_threads
 from commands.params import UsageError
 from commands.redact import RedactingFilter, redact_data
 from commands.registry import CheckContext
@@ -28,6 +29,7 @@ from commands.runner import run_check
 if TYPE_CHECKING:
     from bot.router import AuditRequest, DoRequest, IncidentRequest
     from commands.changes.audit import AuditRead
+    from commands.registry import CheckResult
     from commands.report import Report
 
 EXIT_USAGE = 64
@@ -39,6 +41,13 @@ async def _progress(probe: str, state: str) -> None:
 
 
 _SELF_CONTAINED = ("kafka-lag",)  # checks whose module needs no other check module
+
+
+async def _oncall_evidence(settings: Any) -> CheckResult:
+    """`check oncall`'s evidence (bot/oncall_check.py: the state store, calendars), imported when asked."""
+    from bot.oncall_check import oncall_evidence
+
+    return await oncall_evidence(settings)
 
 
 async def _changes_since(state_url: str, since: datetime) -> AuditRead:
@@ -99,6 +108,7 @@ def main(argv: list[str] | None = None) -> None:
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactingFilter())
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    in_threads()  # one command, nothing else on its loop: no worker processes to start (commands/cpu.py)
     args = list(sys.argv[1:] if argv is None else argv)
     as_json = "--json" in args
     yes = "--yes" in args
@@ -110,7 +120,6 @@ def main(argv: list[str] | None = None) -> None:
     if _fast_check(args, as_json, chart):
         return
     import commands.catalogue  # noqa: F401  (every check target, step and action)
-    from bot.oncall_check import oncall_evidence
 
     _load_runbook_files()
     from bot.router import (
@@ -151,7 +160,7 @@ def main(argv: list[str] | None = None) -> None:
     report = asyncio.run(
         run_check(
             request.spec,
-            CheckContext(settings, _progress, audit_reader=_changes_since, oncall=oncall_evidence),
+            CheckContext(settings, _progress, audit_reader=_changes_since, oncall=_oncall_evidence),
             request.params,
         )
     )
