@@ -1,4 +1,4 @@
-"""CPU of decoding a pod list, the client's way against alp's (`commands/backends/kube.py` `_lean_pods`).
+"""CPU of decoding a pod list, the client's way against alp's (`commands/backends/kube.py` `_lean_items`).
 
 `python -m bench.kube_decode [PODS]` (the test bed up): reads the bed's pods once, repeats them to
 PODS (200), then decodes that PodList JSON alternately with the client's own deserializer (what
@@ -21,7 +21,7 @@ from bench.common import testbed_env
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 200
     os.environ.setdefault("KUBECONFIG", testbed_env()["KUBECONFIG"])
-    from commands.backends.kube import Kube, _lean_pods
+    from commands.backends.kube import Kube, _lean_items
 
     kube = Kube(10)
     found = json.loads(kube.core.list_pod_for_all_namespaces(_preload_content=False).data)
@@ -29,7 +29,7 @@ def main() -> None:
     body = json.dumps({**found, "items": items}).encode()
     ways = {
         "client": lambda: kube.api.deserialize(body.decode(), "V1PodList", "application/json").items,
-        "lean": lambda: _lean_pods(body),
+        "lean": lambda: _lean_items(body, "V1PodList"),
     }
     took: dict[str, list[float]] = {k: [] for k in ways}
     for _ in range(10):

@@ -157,19 +157,23 @@ class Kube:
     async def list_pods(self, namespace: str | None, selector: str | None = None) -> list[Any]:
         """Pods of one namespace, or of all namespaces when `namespace` is None."""
         kw: dict[str, Any] = {"label_selector": selector} if selector else {}
-        fn: Callable[..., Any] = self.core.list_pod_for_all_namespaces
-        args: tuple[str, ...] = ()
-        if namespace is not None:
-            fn, args = self.core.list_namespaced_pod, (namespace,)
+        if namespace is None:
+            return await self._lean("pods", None, "V1PodList", self.core.list_pod_for_all_namespaces, **kw)
+        return await self._lean("pods", namespace, "V1PodList", self.core.list_namespaced_pod, namespace, **kw)
 
-        def lean(**kwargs: Any) -> list[Any]:
+    async def _lean(
+        self, resource: str, namespace: str | None, model: str, fn: Callable[..., Any], *args: Any, **kw: Any
+    ) -> list[Any]:
+        """A list call decoded lean (`_lean_items`): the items as the client's `model` list's items."""
+
+        def call(**kwargs: Any) -> list[Any]:
             resp = fn(*args, _preload_content=False, **kwargs)  # the raw response: urllib3's
             try:
-                return _lean_pods(resp.data)
+                return _lean_items(resp.data, model)
             finally:
                 resp.release_conn()
 
-        return list(await self._call("list", "pods", namespace, None, lean, **kw))
+        return list(await self._call("list", resource, namespace, None, call, **kw))
 
     async def pod_log(
         self,
@@ -235,13 +239,13 @@ class Kube:
 
     async def list_events(self, namespace: str) -> list[Any]:
         """Events, newest first."""
-        res = await self._call("list", "events", namespace, None, self.core.list_namespaced_event, namespace)
+        items = await self._lean("events", namespace, "CoreV1EventList", self.core.list_namespaced_event, namespace)
         epoch = datetime.min.replace(tzinfo=UTC)
 
         def when(e: Any) -> datetime:
             return e.last_timestamp or e.event_time or e.metadata.creation_timestamp or epoch
 
-        return sorted(res.items, key=when, reverse=True)
+        return sorted(items, key=when, reverse=True)
 
     async def list_endpoints(self, namespace: str) -> list[Any]:
         res = await self._call("list", "endpoints", namespace, None, self.core.list_namespaced_endpoints, namespace)
@@ -404,17 +408,19 @@ class Kube:
         )
 
 
-def _lean_pods(body: bytes) -> list[Any]:
-    """A PodList's JSON as the client's V1Pod models, decoded lean: each pod's `managedFields`
-    (about 40 % of its JSON; no check reads a pod's) dropped, the rest validated in one pass of
-    pydantic's core rather than the client's `from_dict` per object (half the CPU, in this thread,
-    beside the event loop)."""
-    from kubernetes.client import V1PodList
+def _lean_items(body: bytes, model: str) -> list[Any]:
+    """A list's JSON (`model`: the client's list model, e.g. V1PodList) as the client's models,
+    decoded lean: each item's `managedFields` dropped (about 40 % of a pod's JSON; no reader of pods
+    or events looks at them: `alp changes` reads those of deployments, ReplicaSets and configmaps,
+    decoded the client's way), the rest validated in one pass of pydantic's core rather than the
+    client's `from_dict` per object: a quarter of the CPU, in this thread, beside the event loop
+    (`bench/kube_decode.py`)."""
+    from kubernetes import client
 
     data = json.loads(body)
-    for pod in data.get("items") or []:
-        (pod.get("metadata") or {}).pop("managedFields", None)
-    return list(V1PodList.model_validate(data).items)
+    for item in data.get("items") or []:
+        (item.get("metadata") or {}).pop("managedFields", None)
+    return list(getattr(client, model).model_validate(data).items)
 
 
 def _message(err: ApiException) -> str:

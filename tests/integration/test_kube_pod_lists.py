@@ -37,3 +37,37 @@ async def test_listed_pods_are_the_clients_own_models_without_managed_fields(kub
         1,
         2,
     ]
+
+
+async def test_listed_events_are_the_clients_own_models_without_managed_fields(kube_admin, ns) -> None:  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    core = client.CoreV1Api(kube_admin)
+    for i in range(3):
+        at = dt.datetime(2026, 12, 8, 0, i, tzinfo=dt.UTC)
+        core.create_namespaced_event(
+            ns,
+            client.CoreV1Event(
+                metadata=client.V1ObjectMeta(name=f"lean-{i}"),
+                involved_object=client.V1ObjectReference(kind="Pod", name=f"lean-{i}", namespace=ns),
+                reason="BackOff",
+                message=f"Back-off restarting failed container {i}",
+                type="Warning",
+                last_timestamp=at,
+                first_timestamp=at,
+            ),
+        )
+    theirs = core.list_namespaced_event(ns).items
+    assert all(e.metadata.managed_fields for e in theirs)
+    kube = Kube(10, kube_admin.configuration)
+    try:
+        ours = await kube.list_events(ns)
+    finally:
+        kube.close()
+    assert [e.metadata.name for e in ours] == ["lean-2", "lean-1", "lean-0"]  # newest first
+    assert all(type(e) is client.CoreV1Event and e.metadata.managed_fields is None for e in ours)
+    lean = {
+        e.metadata.name: e.model_copy(update={"metadata": e.metadata.model_copy(update={"managed_fields": None})})
+        for e in theirs
+    }
+    assert all(e == lean[e.metadata.name] for e in ours)
