@@ -76,6 +76,9 @@ class CheckSlots:
         self._grant()
 
     def _grant(self) -> None:
+        for gone in [t for t in self._held if t.granted.get_loop().is_closed()]:
+            self._held.discard(gone)  # its loop ended without releasing it (a test's, or a terminal's asyncio.run)
+            self.running -= 1
         while self._line and self.running < self.limit:
             ticket = self._line.popleft()
             if ticket.granted.done() or ticket.granted.get_loop().is_closed():

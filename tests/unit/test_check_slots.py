@@ -46,3 +46,24 @@ async def test_a_place_counts_from_the_first_in_line() -> None:
     second.release()
     third.release()
     assert slots.running == 0
+
+
+def test_a_slot_held_by_a_loop_that_ended_is_not_held_for_ever() -> None:
+    """A run whose event loop closed without releasing its slot (a test's loop, torn down with the
+    run pending) does not keep later runs, in the next loop, waiting."""
+    slots = CheckSlots()
+
+    async def leave_one_held() -> None:
+        slots.take(1)
+
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(leave_one_held())
+    loop.close()
+
+    async def next_run() -> int:
+        ticket = slots.take(1)
+        await asyncio.wait_for(ticket.wait(), 1)
+        ticket.release()
+        return slots.running
+
+    assert asyncio.run(next_run()) == 0
