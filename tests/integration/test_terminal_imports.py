@@ -141,6 +141,7 @@ UNUSED_BY_REDIS = (
     "kubernetes",
     "sqlalchemy",
     "alembic",
+    "psycopg",
     "aiohttp",
     "drain3",
     "matplotlib",
@@ -151,8 +152,8 @@ UNUSED_BY_REDIS = (
 
 @pytest.mark.parametrize("args", [["check", "redis"], ["help"], ["help", "redis"]], ids=" ".join)
 def test_the_terminal_loads_no_client_its_words_do_not_use(testbed, tmp_path, args):
-    """`alp check redis` talks to Redis alone, `alp help` to nothing: neither loads the Kubernetes
-    or HTTP clients, the state store (SQLAlchemy, Alembic), drain3, matplotlib, Slack or the calendars
+    """`alp check redis` talks to Redis alone, `alp help` to nothing: neither loads the Kubernetes,
+    PostgreSQL or HTTP clients, the state store (SQLAlchemy, Alembic), drain3, matplotlib, Slack or the calendars
     (each a tenth to a third of a CPU second to import)."""
     env = {**os.environ, **testbed, "ALP_STATE_URL": f"sqlite:///{tmp_path}/state.db"}
     out = subprocess.run(
