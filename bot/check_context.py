@@ -8,11 +8,29 @@ changes" line); `CheckContext.oncall`: `check oncall`'s evidence (schedules, Sla
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
-from bot.oncall_check import oncall_evidence
-from commands.registry import CheckContext, ProgressFn
-from escalation.state.audit import changes_since
+from commands.registry import CheckContext, CheckResult, ProgressFn
+
+if TYPE_CHECKING:
+    from commands.changes.audit import AuditRead
+
+
+async def oncall_evidence(settings: Any) -> CheckResult:
+    """`check oncall`'s evidence (bot/oncall_check.py: the state store, calendars), imported when asked:
+    the terminal's one check does not pay for SQLAlchemy, Alembic and the calendars."""
+    from bot.oncall_check import oncall_evidence as gather
+
+    return await gather(settings)
+
+
+async def changes_since(state_url: str, since: datetime) -> AuditRead:
+    """alp's audit log from the state store since `since` (imported when first needed)."""
+    from escalation.state.audit import changes_since as read
+
+    return await read(state_url, since)
+
 
 WIRING: dict[str, Any] = {"audit_reader": changes_since, "oncall": oncall_evidence}
 """The hooks a check is handed in this process (also `RemediationFlow`'s, for its re-checks)."""
@@ -20,4 +38,4 @@ WIRING: dict[str, Any] = {"audit_reader": changes_since, "oncall": oncall_eviden
 
 def check_context(settings: Any, progress: ProgressFn | None = None) -> CheckContext:
     """A check's context with everything this process wires (`settings`: the bot's `Settings`)."""
-    return CheckContext(settings, progress, audit_reader=changes_since, oncall=oncall_evidence)
+    return CheckContext(settings, progress, **WIRING)

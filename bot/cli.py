@@ -14,20 +14,19 @@ import os
 import re
 import shlex
 import sys
-from datetime import datetime
 from typing import TYPE_CHECKING
 
+from bot.check_context import changes_since, check_context
 from bot.render.escape import ZWSP, terminal
 from bot.render.report_text import render_text
 from bot.settings import ConfigError, Settings, load_settings
+from commands.cpu import in_threads
 from commands.params import UsageError
 from commands.redact import RedactingFilter, redact_data
-from commands.registry import CheckContext
 from commands.runner import run_check
 
 if TYPE_CHECKING:
     from bot.router import AuditCommand, DoCommand, IncidentCommand
-    from commands.changes.audit import AuditRead
     from commands.report import Report
 
 EXIT_USAGE = 64
@@ -39,13 +38,6 @@ async def _progress(probe: str, state: str) -> None:
 
 
 _SELF_CONTAINED = ("kafka-lag",)  # checks whose module needs no other check module
-
-
-async def _changes_since(state_url: str, since: datetime) -> AuditRead:
-    """`alp changes` reads alp's audit log from the state store (imported when first needed)."""
-    from escalation.state.audit import changes_since
-
-    return await changes_since(state_url, since)
 
 
 def _fast_check(args: list[str], as_json: bool, chart: str | None) -> bool:
@@ -94,7 +86,7 @@ def _fast_check(args: list[str], as_json: bool, chart: str | None) -> bool:
         params = validate_params(spec.params, args[2:])
     except UsageError:
         return False  # the general path explains the mistake
-    report = asyncio.run(run_check(spec, CheckContext(settings, _progress, audit_reader=_changes_since), params))
+    report = asyncio.run(run_check(spec, check_context(settings, _progress), params))
     print(report.to_json() if as_json else render_text(report), end="" if not as_json else "\n")
     if chart is not None:
         _write_chart(report, chart)
@@ -107,6 +99,7 @@ def main(argv: list[str] | None = None) -> None:
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactingFilter())
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    in_threads()  # one command, nothing else on its loop: no worker processes to start (commands/cpu.py)
     args = list(sys.argv[1:] if argv is None else argv)
     as_json = "--json" in args
     yes = "--yes" in args
@@ -120,7 +113,6 @@ def main(argv: list[str] | None = None) -> None:
     if _fast_check(args, as_json, chart):
         return
     import commands.catalogue  # noqa: F401  (every check target, step and action)
-    from bot.check_context import check_context
 
     _load_runbook_files()
     from bot.router import (
@@ -319,7 +311,7 @@ async def _incident(request: IncidentCommand, settings: Settings, as_json: bool 
         settings.state_url,
         settings.escalation,
         TerminalIncidentNotifier(),
-        recent_changes=incident_changes_hook(settings, _changes_since),
+        recent_changes=incident_changes_hook(settings, changes_since),
     )
     await esc.start(lead=False)
     try:

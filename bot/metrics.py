@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from commands.check_slots import SLOTS
 
 
 class Metrics:
@@ -35,6 +37,13 @@ class Metrics:
             ["target"],
             registry=self.registry,
         )
+        Gauge("alp_checks_running", "Check runs going now", registry=self.registry).set_function(lambda: SLOTS.running)
+        Gauge(
+            "alp_checks_queued", "Check runs waiting for a slot (ALP_CHECKS__MAX_RUNNING)", registry=self.registry
+        ).set_function(lambda: SLOTS.queued)
+        Gauge(
+            "alp_checks_running_most", "The most check runs that went at once since the start", registry=self.registry
+        ).set_function(lambda: SLOTS.most)
 
         self.pages = Counter(
             "alp_pages_total",

@@ -74,6 +74,18 @@ class TimeoutSettings(BaseModel):
     check_s: float = Field(45.0, gt=0, le=600, description="A whole check target")
 
 
+class CheckRunSettings(BaseModel):
+    """How many checks one process runs at once (commands/check_slots.py)."""
+
+    max_running: int = Field(
+        8,
+        ge=1,
+        le=1000,
+        description="ALP_CHECKS__MAX_RUNNING: check runs at once (identical asks share one run); more wait in "
+        "arrival order, each asker told its place",
+    )
+
+
 class LogSettings(BaseModel):
     """How much of each pod's log a check reads (`kubectl logs --tail`)."""
 
@@ -253,6 +265,7 @@ class ChecksConfig(BaseModel):
     platform: PlatformSettings = Field(default_factory=PlatformSettings)
     kafka_lag: KafkaLagSettings = Field(default_factory=KafkaLagSettings)
     timeouts: TimeoutSettings = Field(default_factory=TimeoutSettings)
+    checks: CheckRunSettings = Field(default_factory=CheckRunSettings)
     logs: LogSettings = Field(default_factory=LogSettings)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     endpoints: EndpointSettings = Field(default_factory=EndpointSettings)

@@ -12,6 +12,10 @@ waits. Two pools, each sized to the machine (`WORKERS`, one per core):
   Arguments and results are pickled; the masking of the bot's own secrets
   (`commands.redact.remember`) is handed to each worker when it starts.
 
+The terminal (`alp`, one command, nothing else waiting on its loop) calls `in_threads()`: its
+"process" steps run in a worker thread instead, so one answer does not pay for a forkserver and
+`WORKERS` interpreters importing the step's modules again (about a CPU second).
+
 A step that may take long works in slices and asks its `Cutoff` between them: the check's
 deadline (set by `commands/runner.py` for the check it runs; `time.monotonic` is the same
 clock in every process) or, in a thread, a cancel ends it at the next slice, and the step
@@ -41,6 +45,7 @@ WORKER_NICE = 10  # the worker processes' niceness: the bot's loop comes first o
 _pool: ThreadPoolExecutor | None = None
 _processes: ProcessPoolExecutor | None = None
 _lock = threading.Lock()
+_threads_only = False  # `in_threads()`: the terminal
 # When the check being run must have answered (time.monotonic() seconds); set by the runner.
 DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("alp_check_deadline", default=None)
 
@@ -63,6 +68,13 @@ def _start_worker(secrets: list[str]) -> None:
     from commands.redact import remember
 
     remember(*secrets)
+
+
+def in_threads() -> None:
+    """This process runs one command and nothing waits on its loop (the terminal): `off_process`
+    and `in_process` run their step in this process (a worker thread) instead of a worker process."""
+    global _threads_only
+    _threads_only = True
 
 
 def processes() -> ProcessPoolExecutor:
@@ -131,6 +143,8 @@ async def off_process(fn: Callable[..., T], *args: object) -> T:
     """`fn(*args)` in a worker process, awaited; `fn` and its arguments must pickle. A `Cutoff`
     among the arguments carries its deadline there. Cancelling the caller raises CancelledError
     at once; the worker ends at its deadline."""
+    if _threads_only:
+        return await asyncio.to_thread(fn, *args)
     # Submitted from a thread: the first submit starts the forkserver and the workers, and
     # pickling the arguments (up to tens of MB of log text) is CPU too.
     future = await asyncio.to_thread(lambda: processes().submit(fn, *args))
@@ -141,6 +155,8 @@ def in_process(fn: Callable[..., T], *args: object) -> T:
     """From a worker thread (`off_loop`): `fn(*args)` in a worker process, waited for. The thread
     waits without holding the GIL, so the loop is not kept waiting for a long CPU step (matplotlib
     drawing a chart: a third of the GIL's time in a soak of mixed commands)."""
+    if _threads_only:
+        return fn(*args)
     return processes().submit(fn, *args).result()
 
 

@@ -6,11 +6,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
 
+from commands.check_slots import SLOTS, Ticket
 from commands.cpu import DEADLINE
 from commands.redact import redact
 from commands.registry import REPORT_HOOKS, CheckContext, CheckSpec
@@ -19,24 +21,69 @@ from commands.report import Finding, Report, Severity
 log = logging.getLogger(__name__)
 
 
-_INFLIGHT: dict[tuple[str, str, int], asyncio.Task[Report]] = {}
+@dataclass
+class CheckRun:
+    """One run of a check, shared by every identical ask made while it lasts (`start_check`)."""
+
+    ticket: Ticket  # its claim on a slot (commands/check_slots.py)
+    task: asyncio.Task[Report]
+
+    @property
+    def place(self) -> int:
+        """Its place in the line of runs waiting for a slot (1: next); 0 once it runs."""
+        return self.ticket.place
+
+    async def started(self) -> None:
+        """Until the run has its slot (or has ended)."""
+        ends: list[asyncio.Future[Any]] = [self.ticket.granted, self.task]
+        await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
+
+    async def report(self) -> Report:
+        """Its report; a cancelled wait here leaves the run going for the others who asked."""
+        return await asyncio.shield(self.task)
+
+
+_INFLIGHT: dict[tuple[str, str, int], CheckRun] = {}
+
+
+def start_check(spec: CheckSpec, ctx: CheckContext, params: BaseModel) -> CheckRun:
+    """The run of `spec` with `params`: the one already going or waiting for a slot, else a new one.
+
+    Identical requests that arrive while one is running share its answer: fifty engineers
+    asking for kafka-lag during an incident cost the brokers one sweep, not fifty. Different
+    ones run at most `checks.max_running` at once; the rest wait in line (`CheckRun.place`)."""
+    key = (spec.name, params.model_dump_json(), id(ctx.config))
+    run = _INFLIGHT.get(key)
+    if run is None:
+        ticket = SLOTS.take(ctx.config.checks.max_running)
+        run = CheckRun(ticket, asyncio.ensure_future(_run_check(spec, ctx, params, ticket)))
+        _INFLIGHT[key] = run
+        run.task.add_done_callback(lambda _: _INFLIGHT.pop(key, None))
+        if ticket.place:
+            log.info(
+                "check %s queued at place %d: %d running (at most %d at once)",
+                spec.name,
+                ticket.place,
+                SLOTS.running,
+                SLOTS.limit,
+            )
+    return run
 
 
 async def run_check(spec: CheckSpec, ctx: CheckContext, params: BaseModel) -> Report:
-    """Run `spec` within its time limit and wrap the result as a Report.
-
-    Identical requests that arrive while one is running share its answer: fifty engineers
-    asking for kafka-lag during an incident cost the brokers one sweep, not fifty."""
-    key = (spec.name, params.model_dump_json(), id(ctx.config))
-    task = _INFLIGHT.get(key)
-    if task is None:
-        task = asyncio.ensure_future(_run_check(spec, ctx, params))
-        _INFLIGHT[key] = task
-        task.add_done_callback(lambda _: _INFLIGHT.pop(key, None))
-    return await asyncio.shield(task)
+    """Run `spec` within its time limit (once it has a slot) and wrap the result as a Report."""
+    return await start_check(spec, ctx, params).report()
 
 
-async def _run_check(spec: CheckSpec, ctx: CheckContext, params: BaseModel) -> Report:
+async def _run_check(spec: CheckSpec, ctx: CheckContext, params: BaseModel, ticket: Ticket) -> Report:
+    await ticket.wait()  # waiting in line is not part of the check's deadline
+    try:
+        return await _timed(spec, ctx, params)
+    finally:
+        ticket.release()
+
+
+async def _timed(spec: CheckSpec, ctx: CheckContext, params: BaseModel) -> Report:
     started = datetime.now(UTC)
     t0 = time.monotonic()
     limit = spec.deadline_s(ctx.config, params)

@@ -284,6 +284,15 @@ def render_progress(target: str, probes: dict[str, str]) -> SlackMessage:
     return SlackMessage(text, blocks)
 
 
+def render_queued(target: str, place: int, running: int, limit: int) -> SlackMessage:
+    """The first reply of a check waiting for a slot: its place in the line (1: next) and the bound."""
+    text = f":hourglass: `{target}` is queued: place {place} in line"
+    detail = (
+        f"{running} check(s) running (at most {limit} at once); it starts when one ends, and this message shows it."
+    )
+    return SlackMessage(text, [section(f"{text}\n{detail}")])
+
+
 def incident_seed(summary: str, impact: str, limit: int = MAX_BUTTON_VALUE) -> str:
     """The Open incident button's value: JSON of the fields, each cut (on characters, never
     inside the JSON) until the whole fits Slack's 2000-character button value."""

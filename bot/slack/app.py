@@ -26,7 +26,7 @@ from bot.metrics import Metrics
 from bot.oncall_buttons import OncallButtons
 from bot.remediation.buttons import SlackRemediation, register_action_handlers
 from bot.render.escape import code, escape
-from bot.render.report_blocks import SlackMessage, render_progress, render_usage
+from bot.render.report_blocks import SlackMessage, render_progress, render_queued, render_usage
 from bot.router import (
     CheckCommand,
     parse,
@@ -45,11 +45,12 @@ from bot.slack.incidents import register_incident_handlers
 from bot.slack.report_message import rendered
 from bot.slack.verbs import SlashCall, Verbs
 from commands.catalogue import current
+from commands.check_slots import SLOTS
 from commands.cpu import off_loop
 from commands.params import UsageError
 from commands.redact import redact
 from commands.report import Report
-from commands.runner import run_check
+from commands.runner import start_check
 from escalation.ladder.engine import Escalator
 from escalation.state.db import as_state_store_error
 
@@ -312,18 +313,23 @@ async def run_in_channel(
     escalator: Escalator,
     flow: SlackRemediation,
 ) -> None:
-    """Run a check after the ack and keep the channel informed."""
+    """Run a check after the ack and keep the channel informed: its place in line while it waits
+    for a slot (`checks.max_running`), its probes while it runs, then its report."""
     t0 = time.monotonic()
     reply = Reply(client, respond, command["channel_id"], command.get("user_id", ""))
     progress = Progress(reply, request.target, request.spec.probe_names(settings))
     outcome = "ok"
     try:
-        await progress.start()
-        report = await run_check(
+        run = start_check(
             request.spec,
             check_context(settings, progress),
             request.params,
         )
+        if run.place:
+            await reply.send(render_queued(request.target, run.place, SLOTS.running, SLOTS.limit), what="queued")
+            await run.started()
+        await progress.start()
+        report = await run.report()
         channel = command["channel_id"]
         counted = metrics.renderings.labels(target=request.target).inc
         made = await rendered(report, request.show_all, flow.request_button, counted)  # one rendering, off the loop

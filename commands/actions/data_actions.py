@@ -9,7 +9,6 @@ import time
 from typing import Annotated, Any, Literal
 
 from aiokafka import TopicPartition
-from psycopg import sql
 from pydantic import AfterValidator, Field, model_validator
 
 from commands.actions.registry import ActionContext, ActionParams, Outcome, Preview, Risk, action
@@ -152,6 +151,8 @@ async def preview_reindex(ctx: ActionContext, p: ReindexParams) -> Preview:
 )
 async def reindex(ctx: ActionContext, p: ReindexParams, preview: Preview) -> Outcome:
     async with connect(ctx.config.postgres_dsn, ctx.config.actions.lock_ttl_s) as conn:
+        from psycopg import sql
+
         await execute(conn, sql.SQL("REINDEX TABLE {}").format(sql.Identifier(p.table)))
     return Outcome(True, f"reindexed {p.table} ({len(preview.items)} index(es))")
 

@@ -1,7 +1,8 @@
 """Kubernetes through the official client: the reads the checks make and the writes the
 remediations make, each bounded by a timeout and each refusal turned into a clear error.
 
-The client is blocking, so calls run in a worker thread. Every write takes `dry_run`, which
+The client is blocking, so calls run in a worker thread. It is imported on first use (about a
+third of a CPU second): a terminal `alp check redis` never loads it. Every write takes `dry_run`, which
 asks the API server for a server-side dry run (`dryRun=All`): validated, admitted, not saved.
 The bot's RBAC role (deploy/rbac.yaml) grants exactly what this module calls.
 """
@@ -14,14 +15,16 @@ import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import urllib3
-from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
 
 from commands.backends.kube_client import forget_credentials, shared_client
 from commands.backends.kube_errors import KubeError, KubeForbidden, KubeNotFound, KubeUnavailable
+
+if TYPE_CHECKING:
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
 
 __all__ = ["Kube", "KubeError", "KubeForbidden", "KubeNotFound", "KubeUnavailable", "preload"]
 
@@ -32,12 +35,16 @@ PARTIAL_METADATA = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1
 
 def preload() -> None:
     """Import the API modules now (about a second of CPU) rather than inside the first check."""
+    from kubernetes import client
+
     for api in (client.CoreV1Api, client.AppsV1Api, client.NetworkingV1Api, client.CustomObjectsApi):
         api.__name__  # noqa: B018  (attribute access triggers the lazy import)
 
 
 def load_configuration() -> client.Configuration:
     """`KUBECONFIG` (or ~/.kube/config) when present, else the pod's in-cluster config."""
+    from kubernetes import client, config
+
     cfg = client.Configuration()
     path = os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
     try:
@@ -60,6 +67,8 @@ class Kube:
     on a client of its own for an explicit `configuration`."""
 
     def __init__(self, timeout_s: float, configuration: client.Configuration | None = None) -> None:
+        from kubernetes import client
+
         self.timeout_s = timeout_s
         self._own = configuration is not None
         self.api = client.ApiClient(configuration) if configuration is not None else shared_client(load_configuration)
@@ -67,18 +76,26 @@ class Kube:
     # The client imports each API group's (large) module on first use: only pay for what is used.
     @cached_property
     def core(self) -> client.CoreV1Api:
+        from kubernetes import client
+
         return client.CoreV1Api(self.api)
 
     @cached_property
     def apps(self) -> client.AppsV1Api:
+        from kubernetes import client
+
         return client.AppsV1Api(self.api)
 
     @cached_property
     def net(self) -> client.NetworkingV1Api:
+        from kubernetes import client
+
         return client.NetworkingV1Api(self.api)
 
     @cached_property
     def custom(self) -> client.CustomObjectsApi:
+        from kubernetes import client
+
         return client.CustomObjectsApi(self.api)
 
     def close(self) -> None:
@@ -96,6 +113,8 @@ class Kube:
         *args: Any,
         **kwargs: Any,
     ) -> Any:
+        from kubernetes.client.exceptions import ApiException
+
         kwargs.setdefault("_request_timeout", self.timeout_s)
         try:
             return await asyncio.wait_for(asyncio.to_thread(fn, *args, **kwargs), self.timeout_s + 1)
@@ -137,12 +156,24 @@ class Kube:
     # ------------------------------------------------------------------ reads
     async def list_pods(self, namespace: str | None, selector: str | None = None) -> list[Any]:
         """Pods of one namespace, or of all namespaces when `namespace` is None."""
-        kw = {"label_selector": selector} if selector else {}
+        kw: dict[str, Any] = {"label_selector": selector} if selector else {}
         if namespace is None:
-            res = await self._call("list", "pods", None, None, self.core.list_pod_for_all_namespaces, **kw)
-        else:
-            res = await self._call("list", "pods", namespace, None, self.core.list_namespaced_pod, namespace, **kw)
-        return list(res.items)
+            return await self._lean("pods", None, "V1PodList", self.core.list_pod_for_all_namespaces, **kw)
+        return await self._lean("pods", namespace, "V1PodList", self.core.list_namespaced_pod, namespace, **kw)
+
+    async def _lean(
+        self, resource: str, namespace: str | None, model: str, fn: Callable[..., Any], *args: Any, **kw: Any
+    ) -> list[Any]:
+        """A list call decoded lean (`_lean_items`): the items as the client's `model` list's items."""
+
+        def call(**kwargs: Any) -> list[Any]:
+            resp = fn(*args, _preload_content=False, **kwargs)  # the raw response: urllib3's
+            try:
+                return _lean_items(resp.data, model)
+            finally:
+                resp.release_conn()
+
+        return list(await self._call("list", resource, namespace, None, call, **kw))
 
     async def pod_log(
         self,
@@ -208,13 +239,13 @@ class Kube:
 
     async def list_events(self, namespace: str) -> list[Any]:
         """Events, newest first."""
-        res = await self._call("list", "events", namespace, None, self.core.list_namespaced_event, namespace)
+        items = await self._lean("events", namespace, "CoreV1EventList", self.core.list_namespaced_event, namespace)
         epoch = datetime.min.replace(tzinfo=UTC)
 
         def when(e: Any) -> datetime:
             return e.last_timestamp or e.event_time or e.metadata.creation_timestamp or epoch
 
-        return sorted(res.items, key=when, reverse=True)
+        return sorted(items, key=when, reverse=True)
 
     async def list_endpoints(self, namespace: str) -> list[Any]:
         res = await self._call("list", "endpoints", namespace, None, self.core.list_namespaced_endpoints, namespace)
@@ -253,6 +284,8 @@ class Kube:
             )
             resp.read()
             if resp.status >= 400:
+                from kubernetes.client.exceptions import ApiException
+
                 raise ApiException(http_resp=resp)
             return json.loads(resp.data or b"{}")
 
@@ -373,6 +406,21 @@ class Kube:
         return await self._call(
             "delete", "pods", namespace, name, self.core.delete_namespaced_pod, name, namespace, **self._dry(dry_run)
         )
+
+
+def _lean_items(body: bytes, model: str) -> list[Any]:
+    """A list's JSON (`model`: the client's list model, e.g. V1PodList) as the client's models,
+    decoded lean: each item's `managedFields` dropped (about 40 % of a pod's JSON; no reader of pods
+    or events looks at them: `alp changes` reads those of deployments, ReplicaSets and configmaps,
+    decoded the client's way), the rest validated in one pass of pydantic's core rather than the
+    client's `from_dict` per object: a quarter of the CPU, in this thread, beside the event loop
+    (`bench/kube_decode.py`)."""
+    from kubernetes import client
+
+    data = json.loads(body)
+    for item in data.get("items") or []:
+        (item.get("metadata") or {}).pop("managedFields", None)
+    return list(getattr(client, model).model_validate(data).items)
 
 
 def _message(err: ApiException) -> str:

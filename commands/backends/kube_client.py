@@ -12,8 +12,10 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from kubernetes import client
+if TYPE_CHECKING:
+    from kubernetes import client
 
 
 def _config_source() -> tuple[str, float]:
@@ -38,6 +40,8 @@ def shared_client(load: Callable[[], client.Configuration]) -> client.ApiClient:
     with _SHARED_LOCK:
         api = _SHARED.get(source)
         if api is None:
+            from kubernetes import client
+
             api = client.ApiClient(load())
             _SHARED.clear()  # an older configuration's client: its Kube instances keep their reference
             _SHARED[source] = api

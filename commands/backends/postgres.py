@@ -20,12 +20,19 @@ import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
-
-import psycopg
-from psycopg.rows import dict_row
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from commands.backends.errors import BackendError, BackendLoginRefused, BackendRefused, BackendUnreachable
+
+if TYPE_CHECKING:  # psycopg is imported on the first connection (a sixth of a CPU second)
+    import psycopg
+
+    class Connection(psycopg.AsyncConnection[dict[str, Any]]):
+        """An autocommit connection that knows alp's per-statement bound (`timeout_ms`)."""
+
+        timeout_ms: int
+
 
 BACKEND = "PostgreSQL"
 _LOGIN = re.compile(r'(?:authentication failed for user|role) "([^"]+)"(?: does not exist)?')
@@ -33,6 +40,8 @@ _SERVER = re.compile(r'server at "([^"]+)", port (\d+) failed')
 
 
 def _connect_error(err: psycopg.Error) -> BackendError:
+    import psycopg
+
     line = _first_line(err)
     if not isinstance(err, psycopg.OperationalError):  # e.g. an invalid DSN: nothing was tried
         return BackendError(BACKEND, "connect", line, line)
@@ -46,6 +55,8 @@ def _connect_error(err: psycopg.Error) -> BackendError:
 def backend_error(err: psycopg.Error, operation: str = "query") -> BackendError:
     """The BackendError for a psycopg error met after connecting: a lost connection is
     unreachable, anything the server answered (a refused statement, a timeout it enforced) is refused."""
+    import psycopg
+
     line = _first_line(err)
     sqlstate = getattr(err, "sqlstate", None)
     reason = f"{type(err).__name__}: {line}"
@@ -54,18 +65,28 @@ def backend_error(err: psycopg.Error, operation: str = "query") -> BackendError:
     return BackendRefused(BACKEND, operation, f"{reason} (SQLSTATE {sqlstate})" if sqlstate else reason)
 
 
-class Connection(psycopg.AsyncConnection[dict[str, Any]]):
-    """An autocommit connection that knows alp's per-statement bound (`timeout_ms`)."""
+@cache
+def _connection_class() -> type[Connection]:
+    """`Connection` (see above), made with psycopg's class on first use."""
+    import psycopg
 
-    timeout_ms: int = 0
+    class Connection(psycopg.AsyncConnection[dict[str, Any]]):
+        """An autocommit connection that knows alp's per-statement bound (`timeout_ms`)."""
+
+        timeout_ms: int = 0
+
+    return Connection  # type: ignore[return-value]  # the class TYPE_CHECKING declares, made now
 
 
 @asynccontextmanager
 async def connect(dsn: str, timeout_s: float) -> AsyncIterator[Connection]:
     """A connection whose statements (through `query` and `execute`) time out after `timeout_s`,
     as do their waits for locks."""
+    import psycopg
+    from psycopg.rows import dict_row
+
     try:
-        conn = await Connection.connect(
+        conn = await _connection_class().connect(
             dsn,
             autocommit=True,
             connect_timeout=max(1, round(timeout_s)),

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from commands.backends.postgres import Connection, connect, query
+from commands.backends.postgres import connect, query
 from commands.checks.endpoint_probes import postgres_host_port, postgres_probe, tcp_probe
 from commands.checks.kube_probes import KubeHandle, pods_probe
 from commands.checks.locks import blocked_rows, lock_finding, lock_graph, roots
@@ -15,7 +15,8 @@ from commands.probes import Probe, run_probes
 from commands.registry import CheckContext, CheckResult, NoParams, check
 from commands.report import Finding, Severity, Suggestion, Table
 
-Conn = Connection  # commands.backends.postgres: statements bounded per transaction
+if TYPE_CHECKING:
+    from commands.backends.postgres import Connection as Conn  # statements bounded per transaction
 
 
 def _short(sql: str | None, n: int = 120) -> str:

@@ -10,8 +10,6 @@ import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from psycopg.conninfo import conninfo_to_dict
-
 from commands.backends import net, redis
 from commands.backends.kafka import KafkaProbe
 from commands.backends.postgres import select_one_ms
@@ -29,6 +27,8 @@ def host_port(cfg: ChecksConfig, name: str) -> tuple[str, int]:
 
 
 def postgres_host_port(cfg: ChecksConfig) -> tuple[str, int]:
+    from psycopg.conninfo import conninfo_to_dict  # psycopg imported when a probe reaches PostgreSQL
+
     info = conninfo_to_dict(cfg.postgres_dsn)
     return str(info.get("host") or "localhost"), int(info.get("port") or 5432)
 

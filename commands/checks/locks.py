@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from commands.backends.postgres import Connection, query
+from commands.backends.postgres import query
 from commands.report import Finding, Severity, Suggestion, Table
 
-Conn = Connection  # commands.backends.postgres: statements bounded per transaction
+if TYPE_CHECKING:
+    from commands.backends.postgres import Connection as Conn  # statements bounded per transaction
+
 
 RUNBOOK_LOCK_TIMEOUT_S = 30.0  # runbook: kubectl patch configmap user-service-config lock_timeout=30s
 HIDDEN_STATE = "hidden"  # another role's backend, under a role without pg_read_all_stats (state reads NULL)

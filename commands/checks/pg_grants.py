@@ -10,9 +10,13 @@ says UNKNOWN and names the missing grant instead of OK.
 
 from __future__ import annotations
 
-from commands.backends.postgres import Connection, query
+from typing import TYPE_CHECKING
 
-Conn = Connection  # commands.backends.postgres: statements bounded per transaction
+from commands.backends.postgres import query
+
+if TYPE_CHECKING:
+    from commands.backends.postgres import Connection as Conn  # statements bounded per transaction
+
 
 GRANT = "pg_read_all_stats"
 HIDDEN = "<insufficient privilege>"  # what PostgreSQL shows instead of another role's query text

@@ -11,16 +11,16 @@ import asyncio
 import re
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import psycopg
-
-from commands.backends.postgres import Connection, query
+from commands.backends.postgres import query
 from commands.checks.pg_grants import HIDDEN, stats_blind_spot
 from commands.config import ChecksConfig
 from commands.report import Fields, Finding, Severity, Suggestion, Table
 
-Conn = Connection  # commands.backends.postgres: statements bounded per transaction
+if TYPE_CHECKING:
+    from commands.backends.postgres import Connection as Conn  # statements bounded per transaction
+
 T = TypeVar("T")
 
 ENABLE_PGSS = (
@@ -186,6 +186,8 @@ async def slow_statements(
             else:
                 out[key] = r
         return out
+
+    import psycopg  # loaded: this check has connected
 
     try:
         before, after, seconds = await two_samples(sample, cfg.thresholds.rate_window_s)

@@ -16,15 +16,15 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-
-from drain3 import TemplateMiner
-from drain3.masking import MaskingInstruction
-from drain3.template_miner_config import TemplateMinerConfig
+from typing import TYPE_CHECKING
 
 from commands.cpu import SLICE, Cutoff
 from commands.log_levels import line_level
 from commands.patterns import compile_pattern
 from commands.redact import redact_lines
+
+if TYPE_CHECKING:
+    from drain3 import TemplateMiner
 
 MASKING_SHARE = 0.6  # of the time left, what masking may take before grouping starts
 MAX_LINE_CHARS = 8_000  # a longer line is cut here before masking and grouping ("… [N characters cut]")
@@ -114,6 +114,10 @@ def split_timestamp(line: str) -> tuple[str, str]:
 
 
 def miner() -> TemplateMiner:
+    from drain3 import TemplateMiner  # imported when lines are grouped (in the worker process)
+    from drain3.masking import MaskingInstruction
+    from drain3.template_miner_config import TemplateMinerConfig
+
     cfg = TemplateMinerConfig()
     cfg.masking_instructions = [MaskingInstruction(rx, name) for rx, name in _MASKS]
     cfg.parametrize_numeric_tokens = True

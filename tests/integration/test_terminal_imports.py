@@ -135,3 +135,72 @@ def test_kafka_lag_in_the_terminal_loads_only_what_its_report_needs(testbed, tmp
     marker = [line for line in out.stderr.splitlines() if line.startswith("LOADED:")]
     loaded = {m for m in marker[-1].removeprefix("LOADED:").split(",") if m}
     assert not loaded, f"`alp --json check kafka-lag` imported {loaded}"
+
+
+UNUSED_BY_REDIS = (
+    "kubernetes",
+    "sqlalchemy",
+    "alembic",
+    "psycopg",
+    "aiohttp",
+    "drain3",
+    "matplotlib",
+    "icalendar",
+    "slack_sdk",
+)
+
+
+@pytest.mark.parametrize("args", [["check", "redis"], ["help"], ["help", "redis"]], ids=" ".join)
+def test_the_terminal_loads_no_client_its_words_do_not_use(testbed, tmp_path, args):
+    """`alp check redis` talks to Redis alone, `alp help` to nothing: neither loads the Kubernetes,
+    PostgreSQL or HTTP clients, the state store (SQLAlchemy, Alembic), drain3, matplotlib, Slack or the calendars
+    (each a tenth to a third of a CPU second to import)."""
+    env = {**os.environ, **testbed, "ALP_STATE_URL": f"sqlite:///{tmp_path}/state.db"}
+    out = subprocess.run(
+        [sys.executable, "-c", LOADED_MODULES, ",".join(UNUSED_BY_REDIS), "--json", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "Traceback" not in out.stderr, out.stderr[-3000:]
+    if args[0] == "check":
+        assert '"target": "redis"' in out.stdout, out.stdout[-2000:] + out.stderr[-2000:]
+    marker = [line for line in out.stderr.splitlines() if line.startswith("LOADED:")]
+    loaded = {m for m in marker[-1].removeprefix("LOADED:").split(",") if m}
+    assert not loaded, f"`alp {' '.join(args)}` imported {loaded}"
+
+
+WORKERS_STARTED = (
+    "import atexit, runpy, sys\n"
+    "def said():\n"
+    "    cpu = sys.modules.get('commands.cpu')\n"
+    "    sys.stderr.write('\\nWORKERS:' + str(getattr(cpu, '_processes', None) is not None) + '\\n')\n"
+    "atexit.register(said)\n"
+    "sys.argv = ['alp', *sys.argv[1:]]\n"
+    "runpy.run_module('bot.cli', run_name='__main__', alter_sys=True)\n"
+)
+
+
+def test_the_terminal_groups_log_lines_without_starting_worker_processes(testbed, kube_admin, kubelet, ns, tmp_path):
+    """Worker processes keep the bot's event loop free; a terminal runs one command and nothing waits
+    on its loop, so `alp logs` groups in its own process: no forkserver and worker interpreters
+    importing the step's modules again (about a CPU second) for one answer."""
+    from tests.support.k8s_world import make_pod
+
+    make_pod(kube_admin, ns, "grouped-0", "grouped-service")
+    kubelet.logs[(ns, "grouped-0")] = "".join(
+        f"2026-12-08T00:00:{i % 60:02d}Z ERROR job {i} failed\n" for i in range(300)
+    )
+    env = {**os.environ, **testbed, "ALP_NAMESPACE": ns, "ALP_STATE_URL": f"sqlite:///{tmp_path}/state.db"}
+    out = subprocess.run(
+        [sys.executable, "-c", WORKERS_STARTED, "--json", "logs", "grouped-service"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "job <NUM> failed" in out.stdout or "job <*> failed" in out.stdout, out.stdout[-2000:] + out.stderr[-2000:]
+    assert "WORKERS:False" in out.stderr, out.stderr[-2000:]

@@ -27,6 +27,7 @@ class PgProxy:
         self.partitioned = False
         self._silent: list[asyncio.StreamWriter] = []  # server sides kept open after a cut
         self._live: set[tuple[asyncio.Event, asyncio.StreamWriter, asyncio.StreamWriter]] = set()
+        self.most = 0  # the most connections open through the proxy at once
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -80,6 +81,7 @@ class PgProxy:
         cut = asyncio.Event()
         link = (cut, client_w, server_w)
         self._live.add(link)
+        self.most = max(self.most, len(self._live))
 
         async def upstream() -> None:
             marked = False
