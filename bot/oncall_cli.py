@@ -21,6 +21,7 @@ from bot.oncall_request import OncallRequest
 from bot.oncall_text import oncall_answer
 from bot.render.escape import terminal
 from bot.settings import Settings
+from commands.params import UsageError
 from escalation.oncall.calendars import Calendars
 from escalation.oncall.directory import Directory, UnknownSchedule
 
@@ -38,7 +39,6 @@ def _zone() -> ZoneInfo | None:
 async def _change(request: OncallRequest, settings: Settings, yes: bool) -> int:
     """`alp oncall override|undo`: a preview, applied with --yes; audited as the terminal's user."""
     from bot.oncall_override import ask_of
-    from commands.params import UsageError
     from escalation.oncall.override_flow import apply, preview, preview_text, undo
     from escalation.oncall.overrides import OverrideStore
     from escalation.state.audit import AuditLog
@@ -62,11 +62,7 @@ async def _change(request: OncallRequest, settings: Settings, yes: bool) -> int:
             undone = await undo(directory, store, audit, request.override_id or 0, actor, admin=True)
             print(terminal(_text(undone.text)), file=sys.stdout if undone.done else sys.stderr)
             return EXIT_OK if undone.done else EXIT_UNSEEN if undone.unseen else EXIT_REFUSED
-        try:
-            ask = await ask_of(request, settings, directory, actor)
-        except UsageError as err:
-            print(f"alp: {terminal(str(err))}", file=sys.stderr)
-            return EXIT_USAGE
+        ask = await ask_of(request, settings, directory, actor)
         shown = await preview(directory, ask)
         zone = _zone()
         print(terminal(_text(preview_text(shown, {u: zone for u in shown.involved} if zone else {}))))
@@ -129,11 +125,7 @@ async def _answer(request: OncallRequest, settings: Settings, as_json: bool) -> 
         directory = Directory(
             settings.oncall, OverrideStore(db, settings.timeouts.probe_s) if db else None, calendars.shifts, unread
         )
-        try:
-            text, data = await oncall_answer(settings, directory, request, _zone())
-        except UnknownSchedule as err:
-            print(f"alp: {terminal(str(err))}", file=sys.stderr)
-            return EXIT_USAGE
+        text, data = await oncall_answer(settings, directory, request, _zone())
     finally:
         if db is not None:
             await db.close()
@@ -163,7 +155,15 @@ async def _calendars(settings: Settings) -> Calendars:
 
 
 def run_oncall(request: OncallRequest, settings: Settings, as_json: bool, yes: bool = False) -> int:
-    """The exit code (the module's rule): 0 ok, 1 refused, 3 could not see, 64 a usage mistake."""
-    if request.sub not in ("now", "week"):
-        return asyncio.run(_change(request, settings, yes))
-    return asyncio.run(_answer(request, settings, as_json))
+    """The exit code (the module's rule): 0 ok, 1 refused, 3 could not see, 64 a usage mistake.
+
+    The one place a usage mistake becomes 64: the words (`bot.oncall_request`, before this), and what
+    only the configuration or the clock can tell (an unknown schedule or person, a span already over)
+    raised as UsageError or UnknownSchedule from anywhere below."""
+    try:
+        if request.sub not in ("now", "week"):
+            return asyncio.run(_change(request, settings, yes))
+        return asyncio.run(_answer(request, settings, as_json))
+    except (UsageError, UnknownSchedule) as err:
+        print(f"alp: {terminal(str(err))}", file=sys.stderr)
+        return EXIT_USAGE

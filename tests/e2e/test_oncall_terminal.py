@@ -131,3 +131,33 @@ def test_overrides_that_cannot_be_read_are_said_and_a_rotation_gap_is_not_nobody
     assert words.stdout.count("overrides could not be read") == 2, words.stdout
     week = json.loads(alp(env, "--json", "oncall", "week", "--schedule", "later").stdout)["data"]["schedules"][0]
     assert "overrides could not be read" in week["note"] and all(s["on_call"] != [] for s in week["shifts"]), week
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        ("oncall", "--at", "2200"),
+        ("oncall", "week", "--at", "2200"),
+        ("--json", "oncall", "--at", "22:00"),
+        ("oncall", "override", "platform", "U0PLAT2", "--for", "-2h", "--yes"),
+        ("oncall", "override", "platform", "U0PLAT2", "--for=0h", "--yes"),
+        ("oncall", "override", "platform", "U0PLAT2", "--from", "2200", "--for", "2h", "--yes"),
+        # a span that ends at or before its start is a malformed pair of arguments, not a refusal
+        ("oncall", "override", "platform", "U0PLAT2", "--from", "2027-01-10T10:00Z", "--until", "2027-01-10T08:00Z"),
+        ("oncall", "override", "platform", "U0PLAT2", "--from", "2027-01-10T10:00Z", "--until", "2027-01-10T10:00Z"),
+        ("--json", "oncall", "override", "platform", "U0PLAT2", "--until", "2020-01-01T00:00Z", "--yes"),
+        # the same option twice: which one was meant is not guessed
+        ("oncall", "override", "platform", "U0PLAT2", "--for", "2h", "--for", "3h", "--yes"),
+        ("oncall", "--at", "2027-01-01", "--at=2027-02-01"),
+        # an override id no override can have is not cut to one that might exist
+        ("oncall", "undo", "99999999999999999999999"),
+        ("oncall", "undo", "0"),
+        ("oncall", "override", "platform", "not-a-user", "--for", "2h"),
+        ("oncall", "week", "--schedule", "nosuch"),
+    ],
+)
+def test_every_malformed_argument_is_a_usage_error(env, tmp_path, words):
+    out = alp(env, *words)
+    assert out.returncode == 64, (words, out.returncode, out.stdout[-400:], out.stderr[-400:])
+    assert "Traceback" not in out.stderr and out.stderr.startswith("alp: "), out.stderr[-800:]
+    assert overrides(tmp_path) == 0
