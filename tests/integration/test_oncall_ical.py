@@ -167,3 +167,57 @@ async def test_an_override_on_a_calendar_that_cannot_be_read_is_refused_with_the
     ask = OverrideAsk("platform", "U0X", at, at + timedelta(hours=2), "U0Y")
     shown = await preview(Directory(settings, None, cals.shifts), ask)
     assert shown.refusal is not None and "unknown" in shown.refusal and "missing.ics" in shown.refusal
+
+
+def _calendar(*events: str) -> bytes:
+    body = "".join(f"BEGIN:VEVENT\r\nDTSTAMP:20261101T000000Z\r\n{e.strip()}\r\nEND:VEVENT\r\n" for e in events)
+    text = f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nX-WR-TIMEZONE:Europe/Berlin\r\n{body}END:VCALENDAR\r\n"
+    return text.replace("\n ", "\n").replace("\r\n\r\n", "\r\n").encode()
+
+
+def test_cancelled_events_and_cancelled_occurrences_are_not_shifts():
+    data = _calendar(
+        "UID:whole\r\nDTSTART:20261207T090000\r\nDTEND:20261207T170000\r\nSUMMARY:U0AAA1\r\nSTATUS:CANCELLED",
+        # Google's way: the series, and one occurrence of it cancelled by its RECURRENCE-ID
+        "UID:series\r\nDTSTART:20261208T090000\r\nDTEND:20261208T170000\r\nRRULE:FREQ=DAILY;COUNT=3\r\nSUMMARY:U0BBB1",
+        "UID:series\r\nRECURRENCE-ID:20261209T090000\r\nDTSTART:20261209T090000\r\nDTEND:20261209T170000\r\n"
+        "SUMMARY:U0BBB1\r\nSTATUS:cancelled",
+        "UID:kept\r\nDTSTART:20261211T090000\r\nDTEND:20261211T170000\r\nSUMMARY:U0CCC1\r\nSTATUS:CONFIRMED",
+    )
+    found = calendar_events(data, "UTC", utc(2026, 12, 1), utc(2027, 1, 1))
+    assert [(o.start, o.who) for o in found] == [
+        (utc(2026, 12, 8, 8), ("U0BBB1",)),  # 09:00 Berlin
+        (utc(2026, 12, 10, 8), ("U0BBB1",)),
+        (utc(2026, 12, 11, 8), ("U0CCC1",)),
+    ]
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        "UID:backwards-1\r\nDTSTART:20261211T170000\r\nDTEND:20261211T090000\r\nSUMMARY:U0BBB1",
+        "UID:backwards-1\r\nDTSTART:20261211T170000\r\nDURATION:-PT8H\r\nSUMMARY:U0BBB1",
+        # a weekly series whose every occurrence is reversed (its first one before the window)
+        "UID:backwards-1\r\nDTSTART:20261101T170000\r\nDTEND:20261101T090000\r\nRRULE:FREQ=WEEKLY\r\nSUMMARY:U0BBB1",
+    ],
+)
+async def test_an_event_that_ends_before_it_starts_is_a_named_problem_not_swapped(tmp_path, event):
+    path = tmp_path / "cal.ics"
+    path.write_bytes(_calendar("UID:fine\r\nDTSTART:20261210T090000\r\nDTEND:20261210T170000\r\nSUMMARY:U0AAA1", event))
+    with pytest.raises(CalendarError, match=r"`backwards-1` \(U0BBB1\) ends before it starts"):
+        calendar_events(path.read_bytes(), "UTC", utc(2026, 12, 1), utc(2027, 1, 1))
+    schedule = Schedule(name="platform", ical_file=str(path))
+    cals = Calendars(OncallSettings(schedules=[schedule]))
+    state = await cals.refresh(schedule, at=utc(2026, 12, 5))
+    assert state.error is not None and "backwards-1" in state.error
+    with pytest.raises(CalendarUnavailable, match="ends before it starts"):  # coverage unknown, said
+        cals.shifts(schedule, utc(2026, 12, 5), utc(2026, 12, 12))
+
+
+def test_a_reversed_event_outside_the_window_read_does_not_stop_the_read():
+    data = _calendar(
+        "UID:old\r\nDTSTART:20191211T170000\r\nDTEND:20191211T090000\r\nSUMMARY:U0OLD1",
+        "UID:fine\r\nDTSTART:20261210T090000\r\nDTEND:20261210T170000\r\nSUMMARY:U0AAA1",
+    )
+    found = calendar_events(data, "UTC", utc(2026, 12, 1), utc(2027, 1, 1))
+    assert [o.who for o in found] == [("U0AAA1",)]
