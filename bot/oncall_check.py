@@ -149,6 +149,16 @@ async def oncall_evidence(settings: Any) -> CheckResult:
         at = now()
         findings += await coverage_findings(directory, at)
         for name, state in calendars.states.items():
+            if state.unchecked:
+                words = sorted(state.unchecked)
+                findings.append(
+                    Finding(
+                        severity=Severity.UNKNOWN,
+                        title=f"{name}: people the calendar names were not checked: {state.unchecked[words[0]]}",
+                        detail="not looked up in Slack: " + ", ".join(words[:10]) + (" …" if len(words) > 10 else ""),
+                        probe="schedules",
+                    )
+                )
             if state.unmatched:
                 findings.append(
                     Finding(

@@ -3,7 +3,9 @@ interval, kept in memory per process (a calendar is read-only: every replica rea
 
 A calendar not read yet, or whose last read failed, has UNKNOWN coverage (`CalendarUnavailable`
 with the reason), never "nobody". People are matched by Slack user id, by e-mail
-(`users.lookupByEmail`) or by handle; a word no one matches is kept in `unmatched` for the check.
+(`users.lookupByEmail`) or by handle; a word no one matches is kept in `unmatched` for the check,
+and one Slack was not asked about (no token) or did not answer for in `unchecked` with the reason:
+the hours of its events are UNKNOWN (`CalendarUnavailable`), not a gap.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class CalendarState:
     occurrences: list[Occurrence] = field(default_factory=list)
     people: dict[str, str] = field(default_factory=dict)
     unmatched: list[str] = field(default_factory=list)
+    unchecked: dict[str, str] = field(default_factory=dict)  # word -> why Slack was not asked / did not answer
     start: datetime | None = None
     end: datetime | None = None
     read_at: datetime | None = None
@@ -73,24 +76,33 @@ async def fetch(schedule: Schedule, timeout_s: float) -> bytes:
         raise RuntimeError(f"ical_url could not be read: {type(err).__name__}: {err}") from None
 
 
-async def match_people(words: set[str], people: People | None) -> tuple[dict[str, str], list[str]]:
-    """word -> Slack id for every word someone matches, and the words no one does."""
+NO_TOKEN = "no SLACK_BOT_TOKEN to look e-mails and handles up with"
+
+
+async def match_people(words: set[str], people: People | None) -> tuple[dict[str, str], list[str], dict[str, str]]:
+    """(word -> Slack id for every word someone matches, the words Slack says no one is, word ->
+    why it was not looked up: no token, or Slack's error). Not looked up is unknown, never "no one"."""
     found: dict[str, str] = {}
     unmatched: list[str] = []
+    unchecked: dict[str, str] = {}
     for w in sorted(words):
-        uid: str | None = None
         if SLACK_ID.fullmatch(w):
-            uid = w
-        elif people is not None:
-            try:
-                uid = await (people.by_email(w) if EMAIL.fullmatch(w) else people.by_handle(w.lstrip("@")))
-            except Exception as err:  # Slack down: this word stays unmatched, said by the check
-                log.warning("matching %r to a Slack user: %s", w, err)
+            found[w] = w
+            continue
+        if people is None:
+            unchecked[w] = NO_TOKEN
+            continue
+        try:
+            uid = await (people.by_email(w) if EMAIL.fullmatch(w) else people.by_handle(w.lstrip("@")))
+        except Exception as err:  # Slack down or refusing: this word is not known, said by the check
+            log.warning("matching %r to a Slack user: %s", w, err)
+            unchecked[w] = f"Slack did not answer: {type(err).__name__}: {err}"[:300]
+            continue
         if uid:
             found[w] = uid
         else:
             unmatched.append(w)
-    return found, unmatched
+    return found, unmatched, unchecked
 
 
 class Calendars:
@@ -117,13 +129,15 @@ class Calendars:
             start, end = at - BEHIND, at + AHEAD
             occ = await asyncio.to_thread(calendar_events, data, schedule.time_zone, start, end)
             words = {w for o in occ for w in o.who}
-            people, unmatched = await match_people(words, self.people)
+            people, unmatched, unchecked = await match_people(words, self.people)
         except Exception as err:
             state.error = str(err) or type(err).__name__
             state.read_at = at
             log.warning("calendar of schedule %s: %s", schedule.name, state.error)
             return state
-        self.states[schedule.name] = CalendarState(occ, people, unmatched, start, end, at, None)
+        self.states[schedule.name] = CalendarState(
+            occ, people, unmatched, unchecked, start=start, end=end, read_at=at, error=None
+        )
         return self.states[schedule.name]
 
     @property
@@ -157,5 +171,15 @@ class Calendars:
         if start < state.start or end > state.end:
             raise CalendarUnavailable(
                 f"schedule `{schedule.name}`: its calendar is read from {state.start:%Y-%m-%d} to {state.end:%Y-%m-%d} only"
+            )
+        unknown = sorted(
+            {w for o in state.occurrences if o.start < end and o.end > start for w in o.who if w in state.unchecked}
+        )
+        if unknown:  # who those hours are is not known: unknown, not a gap
+            why = state.unchecked[unknown[0]]
+            raise CalendarUnavailable(
+                f"schedule `{schedule.name}`: people its calendar names were not looked up in Slack ({why}): "
+                + ", ".join(unknown[:5])
+                + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
             )
         return occurrence_shifts(state.occurrences, state.people, start, end)

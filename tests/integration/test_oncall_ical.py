@@ -4,6 +4,7 @@ exported feed parses back to the same shifts; bad calendars and sources are clea
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from datetime import UTC, date, datetime, timedelta
@@ -221,3 +222,52 @@ def test_a_reversed_event_outside_the_window_read_does_not_stop_the_read():
     )
     found = calendar_events(data, "UTC", utc(2026, 12, 1), utc(2027, 1, 1))
     assert [o.who for o in found] == [("U0AAA1",)]
+
+
+def _named_by_email(tmp_path: Path) -> Schedule:
+    path = tmp_path / "cal.ics"
+    path.write_bytes(
+        _calendar(
+            "UID:mail\r\nDTSTART:20261210T090000\r\nDTEND:20261211T090000\r\nSUMMARY:On call\r\n"
+            "ATTENDEE:mailto:alice@example.com",
+            "UID:id\r\nDTSTART:20261211T090000\r\nDTEND:20261212T090000\r\nSUMMARY:U0BOB1234",
+        )
+    )
+    return Schedule(name="platform", ical_file=str(path))
+
+
+@pytest.mark.parametrize(
+    "people,why",
+    [
+        (None, "no SLACK_BOT_TOKEN"),  # the terminal without a token
+        (SlackPeople(AsyncWebClient(token=BOT_TOKEN, base_url="http://127.0.0.1:9/api/")), "Slack did not answer"),
+    ],
+)
+async def test_people_not_looked_up_are_not_checked_not_matched_by_no_one(tmp_path, people, why):
+    """An e-mail Slack was not asked about (no token, Slack down) is unknown, not "no one": it is
+    not in `unmatched`, the hours its event covers are UNKNOWN (not a gap), and the reason is said."""
+    schedule = _named_by_email(tmp_path)
+    cals = Calendars(OncallSettings(schedules=[schedule]), people)
+    state = await cals.refresh(schedule, at=utc(2026, 12, 5))
+    assert state.error is None and state.unmatched == []
+    assert list(state.unchecked) == ["alice@example.com"] and why in state.unchecked["alice@example.com"]
+    with pytest.raises(CalendarUnavailable, match=f"not looked up in Slack.*{why}.*alice@example.com"):
+        cals.shifts(schedule, utc(2026, 12, 10), utc(2026, 12, 12))
+    assert [s.users for s in cals.shifts(schedule, utc(2026, 12, 11, 9), utc(2026, 12, 12))] == [("U0BOB1234",)]
+
+
+async def test_check_oncall_says_calendar_people_were_not_checked_without_a_token(tmp_path, monkeypatch):
+    from bot.oncall_check import oncall_evidence
+    from bot.settings import load_settings
+    from commands.report import Severity
+
+    schedule = _named_by_email(tmp_path)
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    monkeypatch.setenv("ALP_ONCALL__SCHEDULES", json.dumps([schedule.model_dump(exclude_none=True)]))
+    monkeypatch.setenv("ALP_STATE_URL", f"sqlite:///{tmp_path}/s.db")
+    findings = (await oncall_evidence(load_settings())).findings
+    said = [f for f in findings if "alice@example.com" in f"{f.title} {f.detail}"]
+    assert said and all("no one" not in f"{f.title} {f.detail}" for f in said), [(f.title, f.detail) for f in findings]
+    checked = [f for f in said if "not checked" in f.title]
+    assert checked and checked[0].severity == Severity.UNKNOWN and "SLACK_BOT_TOKEN" in checked[0].title, said
+    assert all(f.severity == Severity.UNKNOWN for f in said), said  # its hours' coverage too: unknown, not a gap
