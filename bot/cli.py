@@ -166,6 +166,10 @@ def _main(argv: list[str] | None) -> None:
             graph_request(" ".join(args[1:]), strip_quotes=False) if args[:1] == ["graph"] else parse(shlex.join(args))
         )
     except UsageError as err:
+        if args[:1] == ["oncall"]:  # its one rule of exit codes and --json (bot/oncall_cli.py)
+            from bot.oncall_cli import usage_error
+
+            sys.exit(usage_error(str(err), as_json))
         print(f"alp: {terminal(str(err))}\n\n{help_text(prog='alp')}", file=sys.stderr)
         sys.exit(EXIT_USAGE)
     if isinstance(request, HelpRequest):
