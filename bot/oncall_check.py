@@ -144,7 +144,10 @@ async def oncall_evidence(settings: Any) -> CheckResult:
         calendars = Calendars(settings.oncall, SlackPeople(client) if client else None)
         await calendars.refresh_all()
         directory = Directory(
-            settings.oncall, OverrideStore(db, settings.timeouts.probe_s) if db else None, calendars.shifts
+            settings.oncall,
+            OverrideStore(db, settings.timeouts.probe_s) if db else None,
+            calendars.shifts,
+            cover=calendars.cover,
         )
         at = now()
         findings += await coverage_findings(directory, at)

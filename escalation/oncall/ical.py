@@ -155,6 +155,7 @@ def occurrence_shifts(
     """The calendar as one layer of shifts over [start, end): at each moment, everyone whose event
     covers it (matched to Slack ids through `people`, word -> id); words no one matches are dropped
     (the caller reports them). Spans no event covers are left out (the layer has no shift there)."""
+    occurrences = [o for o in occurrences if o.start < end and o.end > start]  # those of the window
     cuts = sorted({start, end} | {t for o in occurrences for t in (o.start, o.end) if start < t < end})
     shifts: list[Shift] = []
     for s, e in itertools.pairwise(cuts):

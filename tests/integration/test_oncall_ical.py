@@ -271,3 +271,33 @@ async def test_check_oncall_says_calendar_people_were_not_checked_without_a_toke
     checked = [f for f in said if "not checked" in f.title]
     assert checked and checked[0].severity == Severity.UNKNOWN and "SLACK_BOT_TOKEN" in checked[0].title, said
     assert all(f.severity == Severity.UNKNOWN for f in said), said  # its hours' coverage too: unknown, not a gap
+
+
+async def test_a_window_far_ahead_is_read_when_asked_and_one_too_long_says_how_far(tmp_path):
+    """The calendar was read around 5 Dec 2026; a week in September 2027 (`oncall week --at`, an
+    override far ahead) and the feed's 30 days back and 180 ahead are read when asked, not refused."""
+    path = tmp_path / "cal.ics"
+    path.write_bytes(
+        _calendar(
+            "UID:odd\r\nDTSTART:20261102T090000\r\nDTEND:20261109T090000\r\nRRULE:FREQ=WEEKLY;INTERVAL=2\r\n"
+            "SUMMARY:U0ODD1",
+            "UID:even\r\nDTSTART:20261109T090000\r\nDTEND:20261116T090000\r\nRRULE:FREQ=WEEKLY;INTERVAL=2\r\n"
+            "SUMMARY:U0EVEN1",
+        )
+    )
+    schedule = Schedule(name="platform", time_zone="Europe/Berlin", ical_file=str(path))
+    settings = OncallSettings(schedules=[schedule])
+    cals = Calendars(settings)
+    await cals.refresh(schedule, at=utc(2026, 12, 5))
+    directory = Directory(settings, None, cals.shifts, cover=cals.cover)
+    shifts, _ = await directory.shifts("platform", utc(2027, 9, 1), utc(2027, 9, 15))
+    assert [(s.start, s.users) for s in shifts] == [
+        (utc(2027, 9, 1), ("U0EVEN1",)),  # 09:00 CEST Mondays: 30 Aug, 6 Sep, 13 Sep
+        (utc(2027, 9, 6, 7), ("U0ODD1",)),
+        (utc(2027, 9, 13, 7), ("U0EVEN1",)),
+    ]
+    feed_window, _ = await directory.shifts("platform", utc(2026, 11, 5), utc(2027, 6, 3))
+    assert feed_window[0].start == utc(2026, 11, 5) and feed_window[-1].end == utc(2027, 6, 3)
+    assert all(s.users for s in feed_window) and len(feed_window) > 25
+    with pytest.raises(CalendarUnavailable, match=r"read from \d{4}-\d\d-\d\d to \d{4}-\d\d-\d\d only.*at most"):
+        await directory.shifts("platform", utc(2028, 1, 1), utc(2030, 1, 1))
