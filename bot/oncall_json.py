@@ -4,7 +4,8 @@
     preview/apply: {"sub": "override", "schedule", "user", "start", "end" (ISO 8601, UTC),
                     "asked_start" (the past start asked, clipped to now) or null, "reason",
                     "hours", "losers": [{"user", "hours", "spans": [{"start", "end"}]}],
-                    "gap_hours", "dst_switches": [{"time_zone", "at", "change_h"}], "refusal" or null,
+                    "gap_hours", "dst_switches": [{"time_zone", "at", "change_h"}], "overlaps": [{"override",
+                    "user", "start", "end"}] (stored overrides it wins over there), "refusal" or null,
                     "applied", "override" (its id once applied) or null, "undo" (the command) or null}
     undo:          {"sub": "undo", "override", "done", "text"}
     error:         {"kind": "usage" | "refused" | "unseen", "message", "exit_code"}
@@ -54,6 +55,15 @@ def preview_data(p: Preview, override_id: int | None = None) -> dict[str, Any]:
         "losers": losers,
         "gap_hours": round(p.gap_hours, 2),
         "dst_switches": switches,
+        "overlaps": [
+            {
+                "override": o.id,
+                "user": o.user,
+                "start": max(o.start, ask.start).isoformat(),
+                "end": min(o.end, ask.end).isoformat(),
+            }
+            for o in p.overlapped
+        ],
         "refusal": p.refusal,
         "applied": override_id is not None,
         "override": override_id,

@@ -208,6 +208,7 @@ async def test_the_week_view_lists_the_final_shifts_in_local_time_across_the_swi
     text = week_words(data, None)
     lines = text.splitlines()
     assert lines[0] == "*devops* (Europe/Berlin), the week from Fri 27 Mar 09:00 CET:"
-    assert "  Sat 28 Mar 09:00 - Sun 29 Mar 09:00 CEST (23 h): <@U0B>" in lines  # turn 27
+    # the switch's day: each end in its own zone (the start was CET; "09:00 CEST" alone hides the hour)
+    assert "  Sat 28 Mar 09:00 CET - Sun 29 Mar 09:00 CEST (23 h): <@U0B>" in lines  # turn 27
     assert "  Sun 29 Mar 09:00 - Mon 30 Mar 09:00 CEST (24 h): <@U0A>" in lines
     assert len(lines) == 8  # seven days, one shift each, and the head
