@@ -51,7 +51,7 @@ def user_id(value: str) -> str:
     elif SLACK_GROUP_ID.fullmatch(meant):
         hint = f"`{meant}` is a user group's id; a person's starts with U or W: {_FIND_USER}"
     else:
-        hint = f"a handle or an e-mail is not looked up in configuration: give {_FIND_USER}"
+        hint = f"A handle or an e-mail is not looked up in configuration: give {_FIND_USER}"
     raise ValueError(f"{v[:60]!r} is not a Slack user id (U… or W…, with a digit). {hint}")
 
 
@@ -68,7 +68,7 @@ def group_id(value: str | None) -> str | None:
     elif SLACK_USER_ID.fullmatch(meant):
         hint = f"`{meant}` is a person's id; a user group's starts with S: {_FIND_GROUP}"
     else:
-        hint = f"a group's @handle is not its id: give {_FIND_GROUP}"
+        hint = f"A group's @handle is not its id: give {_FIND_GROUP}"
     raise ValueError(f"{v[:60]!r} is not a Slack user group id (S…, with a digit). {hint}")
 
 
