@@ -21,7 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.oncall_json import error_data, preview_data
-from bot.oncall_request import OncallRequest
+from bot.oncall_request import OncallCommand
 from bot.oncall_text import oncall_answer
 from bot.render.escape import terminal
 from bot.settings import Settings
@@ -68,7 +68,7 @@ def _emit(said: Said, as_json: bool) -> int:
     return said.code
 
 
-async def _change(request: OncallRequest, settings: Settings, yes: bool) -> Said:
+async def _change(request: OncallCommand, settings: Settings, yes: bool) -> Said:
     """`alp oncall override|undo`: a preview, applied with --yes; audited as the terminal's user."""
     from bot.oncall_override import ask_of
     from escalation.oncall.override_flow import apply, preview, preview_text, undo
@@ -141,7 +141,7 @@ def _text(mrkdwn: str) -> str:
     return _plain(mrkdwn)
 
 
-async def _answer(request: OncallRequest, settings: Settings) -> Said:
+async def _answer(request: OncallCommand, settings: Settings) -> Said:
     from escalation.oncall.overrides import OverrideStore
     from escalation.state.db import Database
 
@@ -190,7 +190,7 @@ async def _calendars(settings: Settings) -> Calendars:
     return cals
 
 
-def run_oncall(request: OncallRequest, settings: Settings, as_json: bool, yes: bool = False) -> int:
+def run_oncall(request: OncallCommand, settings: Settings, as_json: bool, yes: bool = False) -> int:
     """The exit code (the module's rule): 0 ok, 1 refused, 3 could not see, 64 a usage mistake.
 
     The one place a usage mistake becomes 64: the words (`bot.oncall_request`, before this), and what

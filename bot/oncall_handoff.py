@@ -14,7 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.oncall_check import oncall_evidence
 from bot.settings import Settings
 from commands.backends.alertmanager import Alertmanager
-from commands.catalogue import CHECKS
+from commands.catalogue import current
 from commands.changes import change_lines_between
 from commands.registry import CheckContext, NoParams
 from commands.report import Severity
@@ -69,7 +69,7 @@ class HandoffWork:
         return await change_lines_between(self.settings, since, until, audit_reader=changes_since)
 
     async def health(self) -> list[str]:
-        spec = CHECKS.get("health")
+        spec = current().checks.get("health")
         if spec is None:
             return []
         report = await run_check(spec, CheckContext(self.settings, oncall=oncall_evidence), NoParams())

@@ -4,25 +4,19 @@
 from __future__ import annotations
 
 import logging
-import weakref
-from collections.abc import Awaitable, Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.oncall_request import OncallRequest
+from bot.oncall_request import OncallCommand
 from bot.oncall_text import oncall_answer
 from bot.settings import Settings
-from escalation.ladder.engine import Escalator
 from escalation.oncall.calendars import Calendars
 from escalation.oncall.directory import Directory, UnknownSchedule
 from escalation.oncall.overrides import OverrideStore
 from escalation.state.db import Database
 
 log = logging.getLogger(__name__)
-
-
-_ATTACHED: weakref.WeakKeyDictionary[Escalator, Directory] = weakref.WeakKeyDictionary()
 
 
 def directory_of(settings: Settings, db: Database, calendars: Calendars | None = None) -> Directory:
@@ -34,32 +28,6 @@ def directory_of(settings: Settings, db: Database, calendars: Calendars | None =
         calendars.shifts if calendars else None,
         cover=calendars.cover if calendars else None,
     )
-
-
-def attach_oncall(escalator: Escalator, directory: Directory) -> None:
-    """The directory the Slack side of `escalator` answers `oncall` with (the one the escalator
-    was built with, `people=`): one set of imported calendars per process."""
-    _ATTACHED[escalator] = directory
-
-
-_ON_CHANGE: weakref.WeakKeyDictionary[Escalator, Callable[[], Awaitable[None]]] = weakref.WeakKeyDictionary()
-
-
-def on_change(escalator: Escalator, hook: Callable[[], Awaitable[None]] | None = None) -> Callable[[], Awaitable[None]]:
-    """Set (with `hook`) or get what runs after an override is applied or undone (the handoff
-    scheduler's wake-up: the user group follows at once)."""
-    if hook is not None:
-        _ON_CHANGE[escalator] = hook
-    return _ON_CHANGE.get(escalator) or _nothing
-
-
-async def _nothing() -> None:
-    return None
-
-
-def attached(escalator: Escalator, settings: Settings) -> Directory:
-    """The directory `attach_oncall` gave `escalator` (one set of calendars per process), else a new one."""
-    return _ATTACHED.get(escalator) or directory_of(settings, escalator.store.db)
 
 
 async def asker_zone(client: AsyncWebClient, user: str) -> tuple[ZoneInfo, str]:
@@ -76,7 +44,7 @@ async def asker_zone(client: AsyncWebClient, user: str) -> tuple[ZoneInfo, str]:
 
 
 async def oncall_reply(
-    settings: Settings, directory: Directory, request: OncallRequest, client: AsyncWebClient, user: str
+    settings: Settings, directory: Directory, request: OncallCommand, client: AsyncWebClient, user: str
 ) -> str:
     """The private answer to `/alp oncall …`."""
     zone, note = await asker_zone(client, user) if settings.oncall.schedules else (ZoneInfo("UTC"), "")

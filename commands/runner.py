@@ -41,7 +41,7 @@ async def _run_check(spec: CheckSpec, ctx: CheckContext, params: BaseModel) -> R
     started = datetime.now(UTC)
     t0 = time.monotonic()
     limit = spec.deadline_s(ctx.config, params)
-    DEADLINE.set(t0 + limit)  # sliced CPU work (commands.cpu.Stop) ends before it, with what it saw
+    DEADLINE.set(t0 + limit)  # sliced CPU work (commands.cpu.Cutoff) ends before it, with what it saw
     try:
         result = await asyncio.wait_for(spec.func(ctx, params), limit)
         findings, data = result.findings, result.data
@@ -81,10 +81,10 @@ def check_runner(
     """`Escalator.run_check`: a check by name and parameters (as recorded in an incident) -> its
     report, or None when no check has that name or the parameters no longer validate. `oncall`:
     `CheckContext.oncall`, handed in by the bot."""
-    from commands.catalogue import CHECKS  # every target an incident may have recorded
+    from commands.catalogue import current  # every target an incident may have recorded
 
     async def run(target: str, params: dict[str, Any]) -> Report | None:
-        spec = CHECKS.get(target)
+        spec = current().checks.get(target)
         if spec is None:
             return None
         try:

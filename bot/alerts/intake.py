@@ -232,9 +232,9 @@ class AlertIntake:
         return None
 
     def _route_spec(self, group: AlertGroup) -> tuple[CheckSpec | None, Any]:
-        from commands.catalogue import CHECKS
+        from commands.catalogue import current
 
-        spec = CHECKS.get(group.route["check"])
+        spec = current().checks.get(group.route["check"])
         return (spec, spec.params.model_validate(group.route["params"])) if spec else (None, None)
 
     async def _report(self, spec: CheckSpec, params: Any, received: float) -> Report:

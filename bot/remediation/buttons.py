@@ -28,7 +28,7 @@ from commands.actions.flow import RemediationFlow
 from commands.actions.ports import AlertsOf
 from commands.actions.refusal import Click, Reason, Refusal
 from commands.actions.runner import find
-from commands.catalogue import ACTIONS
+from commands.catalogue import current
 from commands.redact import redact, redact_data
 from escalation.ladder.engine import Escalator
 from escalation.state.audit import changes_since
@@ -66,7 +66,6 @@ class SlackRemediation:
             oncall=oncall_evidence,
             alerts_of=alerts_of,  # a remedy's re-check judges the incident's alert expressions too
         )
-        escalator.leader_duties.append(self.flow.recover_interrupted)  # runs whose bot died mid-run
 
     def _count(self, action: str, event: str) -> None:
         if self.metrics is not None:
@@ -83,7 +82,7 @@ class SlackRemediation:
         """A signed value for a suggestion's button, bound to the channel it is posted in and to the
         report it rests on (`evidence`: {"t": check target, "at": ISO time read}); None if no action
         has that name, or if its parameters hold a secret (no secret in a button)."""
-        if not ACTIONS.get(action) or redact_data(params) != params:
+        if not current().actions.get(action) or redact_data(params) != params:
             return None
         extra = {**({"c": channel} if channel else {}), **({"e": evidence} if evidence else {})}
         return self.token({"a": action, "p": params, **extra})
@@ -123,7 +122,7 @@ class SlackRemediation:
 
     @staticmethod
     def _missing(action: str, raw: dict[str, Any]) -> list[str]:
-        spec = ACTIONS.get(action)
+        spec = current().actions.get(action)
         if spec is None:
             return []
         return [n for n, f in spec.params.model_fields.items() if f.is_required() and n not in raw and n != "values"]

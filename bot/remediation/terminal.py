@@ -32,7 +32,7 @@ class OperatorAuthorizer:
         return True
 
 
-class TerminalNotifier:
+class TerminalFlowNotifier:
     """The flow's `FlowNotifier` on stdout (what happened) and stderr (refusals)."""
 
     async def previewed(self, spec: ActionSpec, params: dict[str, Any], pre: Preview) -> None:
@@ -101,7 +101,7 @@ async def do(action: str, raw: dict[str, Any], settings: Settings, yes: bool) ->
     actor = os.environ.get("USER", "terminal")
     log = StateRequestLog.connect(settings.state_url)
     flow = RemediationFlow(
-        settings, log, OperatorAuthorizer(), TerminalNotifier(), audit_reader=changes_since, oncall=oncall_evidence
+        settings, log, OperatorAuthorizer(), TerminalFlowNotifier(), audit_reader=changes_since, oncall=oncall_evidence
     )
     try:
         out = await flow.request(action, raw, actor, submit=yes)

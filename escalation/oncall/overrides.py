@@ -13,6 +13,7 @@ from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from commands.clock import SYSTEM_CLOCK, Clock
 from escalation.oncall.shifts import Override
 from escalation.state.db import Database, aware, now
 from escalation.state.schema import oncall_overrides as t
@@ -35,8 +36,8 @@ def _override(row: Any) -> Override:
 class OverrideStore:
     """Overrides of every schedule, on the bot's `Database`."""
 
-    def __init__(self, db: Database, timeout_s: float = 5.0) -> None:
-        self.db, self.timeout_s = db, timeout_s
+    def __init__(self, db: Database, timeout_s: float = 5.0, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.db, self.timeout_s, self.clock = db, timeout_s, clock
 
     async def _bounded(self, coro: Awaitable[T]) -> T:
         return await asyncio.wait_for(coro, self.timeout_s)
@@ -72,7 +73,7 @@ class OverrideStore:
                             replaces=replaces,
                             reason=reason,
                             created_by=created_by,
-                            created_at=now(),
+                            created_at=self.clock.now(),
                         )
                         .returning(*t.c)
                     )
@@ -110,7 +111,7 @@ class OverrideStore:
         `created_by`, `replaces`; reason "the part of #N before its undo"), in the same transaction."""
 
         async def update() -> Override | None:
-            at = now()
+            at = self.clock.now()
             async with self.db.engine.begin() as conn:
                 row = (
                     await conn.execute(

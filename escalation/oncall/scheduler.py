@@ -4,7 +4,7 @@ An `AsyncIOScheduler` holds in-memory jobs only, one per schedule at its next ha
 change of who is on call, overrides included), rebuilt from the records: at start, after every
 wake-up, whenever an override is stored or undone here, and every `rebuild_s` (overrides made on
 another replica). A handoff that fell due while no replica led is done by the new leader as soon as it
-takes the lease (the server wires `wake("lease gained")` into `Reconciler.on_lead_gained`). A job does nothing but wake: if this process does not hold the escalation lease,
+takes the lease (the server builds the escalator with `on_lead_gained=[wake("lease gained")]`). A job does nothing but wake: if this process does not hold the escalation lease,
 the wake-up is dropped (the leader has the same job); if it does, `on_handoff` runs, and every side
 effect it has is claimed once in the database (`escalation.oncall.groups`), so a second replica, a
 restart or a late wake-up neither loses nor repeats it. Nothing is stored in APScheduler itself.
