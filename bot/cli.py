@@ -147,13 +147,15 @@ def _main(argv: list[str] | None) -> None:
     yes = "--yes" in args
     args = [a for a in args if a not in ("--json", "--yes")]
     chart = _pop_option(args, "--chart")
+    if args[:1] == ["oncall"]:  # `alp oncall week --png FILE`: the week as a picture (also `--chart FILE`)
+        chart = _pop_option(args, "--png") or chart
     out = _pop_option(args, "--out") if args[:1] == ["graph"] else None
     if args[:1] == ["runbook"]:
         sys.exit(_runbook(args[1:], as_json))
     if _fast_check(args, as_json, chart):
         return
     import commands.catalogue  # noqa: F401  (every check target, step and action)
-    from bot.oncall_check import oncall_evidence
+    from bot.check_context import check_context
 
     _load_runbook_files()
     from bot.router import (
@@ -191,14 +193,14 @@ def _main(argv: list[str] | None) -> None:
     if isinstance(request, OncallCommand):
         from bot.oncall_cli import run_oncall
 
-        sys.exit(run_oncall(request, settings, as_json, yes))
+        sys.exit(run_oncall(request, settings, as_json, yes, chart))
     if isinstance(request, IncidentCommand | _DoRequest | AuditCommand):
         sys.exit(_with_state_store(request, settings, as_json, yes))
     assert isinstance(request, CheckCommand)
     report = asyncio.run(
         run_check(
             request.spec,
-            CheckContext(settings, _progress, audit_reader=_changes_since, oncall=oncall_evidence),
+            check_context(settings, _progress),
             request.params,
         )
     )

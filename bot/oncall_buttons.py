@@ -22,6 +22,7 @@ from bot.oncall_request import OncallCommand
 from bot.oncall_slack import asker_zone, oncall_reply
 from bot.settings import Settings
 from bot.slack.signing import TokenError, key_from, sign, verify
+from commands.durations import hours_text
 from commands.params import UsageError
 from escalation.oncall.directory import Directory
 from escalation.oncall.override_flow import OverrideAsk, apply, preview, preview_text, undo, utc_span
@@ -113,13 +114,13 @@ class OncallButtons:
         if shown.refusal or not mine:
             why = shown.refusal or f"you are not on call on `{asked.schedule}` then: nothing to swap"
             return _message(f":no_entry: {why}", [])
-        hours = sum((e - s).total_seconds() for s, e in mine) / 3600
+        hours = hours_text(sum((e - s).total_seconds() for s, e in mine))
         token = sign(asked.as_dict(), self.key, max(self.settings.actions.request_ttl_s, 86400))
         zone = ZoneInfo(self.directory.schedule(asked.schedule).time_zone)
         a, b = asked.start.astimezone(zone), asked.end.astimezone(zone)
         text = (
             f":raising_hand: <@{user}> asks for cover on `{asked.schedule}`: {a:%a %d %b %H:%M %Z} - "
-            f"{b:%a %d %b %H:%M %Z} ({hours:g} h of their shift). Whoever takes it is previewed and recorded."
+            f"{b:%a %d %b %H:%M %Z} ({hours} of their shift). Whoever takes it is previewed and recorded."
         )
         return {**_message(text, [_button("Take it", TAKE, token, "primary")]), "response_type": "in_channel"}
 
@@ -188,11 +189,10 @@ class OncallButtons:
 
 async def oncall_verb(
     settings: Settings, buttons: OncallButtons, request: OncallCommand, client: AsyncWebClient, user: str
-) -> dict[str, Any]:
-    """`/alp oncall …` answered (after the ack): respond()'s arguments."""
+) -> tuple[dict[str, Any], Callable[[], Awaitable[None]] | None]:
+    """`/alp oncall …` answered (after the ack): respond()'s arguments, and what to do once they
+    are sent (the week's picture), if anything."""
     if request.sub in ("now", "week"):
-        return {
-            "response_type": "ephemeral",
-            "text": await oncall_reply(settings, buttons.directory, request, client, user),
-        }
-    return {"response_type": "ephemeral", **await buttons.ask(request, client, user)}
+        text, then = await oncall_reply(settings, buttons.directory, request, client, user)
+        return {"response_type": "ephemeral", "text": text}, then
+    return {"response_type": "ephemeral", **await buttons.ask(request, client, user)}, None

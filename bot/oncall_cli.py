@@ -76,7 +76,7 @@ async def _change(request: OncallCommand, settings: Settings, yes: bool) -> Said
     from escalation.state.audit import AuditLog
     from escalation.state.db import Database, StateStoreError
 
-    actor = f"{os.environ.get('USER', 'someone')} (terminal)"
+    actor = os.environ.get("USER", "terminal")  # as `alp do`'s: `alp changes` says where (changes.audit.made_by)
     if request.sub in SLACK_ONLY:
         raise UsageError(SLACK_ONLY[request.sub])
     try:
@@ -141,7 +141,7 @@ def _text(mrkdwn: str) -> str:
     return _plain(mrkdwn)
 
 
-async def _answer(request: OncallCommand, settings: Settings) -> Said:
+async def _answer(request: OncallCommand, settings: Settings, png: str | None = None) -> Said:
     from escalation.oncall.overrides import OverrideStore
     from escalation.state.db import Database
 
@@ -167,12 +167,29 @@ async def _answer(request: OncallCommand, settings: Settings) -> Said:
     finally:
         if db is not None:
             await db.close()
+    if png is not None:
+        _draw_week(data, png)
     unseen = [
         f"{s['name']}: {s.get('error') or s.get('note')}" for s in data["schedules"] if s.get("error") or s.get("note")
     ]
     if unseen:  # the words say it in each schedule's lines; JSON says it in `error` too
         return Said(EXIT_UNSEEN, _text(text), data=data, unseen="; ".join(unseen))
     return Said(EXIT_OK, _text(text), data=data)
+
+
+def _draw_week(data: dict[str, Any], path: str) -> None:
+    """`oncall week --png FILE`: the week's picture, in TZ's zone, else the one schedule's (as the
+    words), else UTC (where it went said on stderr)."""
+    from bot.cli import _write_png
+    from bot.render.week_chart import week_png
+
+    zone = _zone()
+    zones = {s["time_zone"] for s in data["schedules"]}
+    picture = week_png(data, zone.key if zone else zones.pop() if len(zones) == 1 else "UTC")
+    if picture is None:
+        print("alp: no picture drawn: no schedule has shifts to show", file=sys.stderr)
+        return
+    _write_png(picture, path)
 
 
 async def _calendars(settings: Settings) -> Calendars:
@@ -190,17 +207,22 @@ async def _calendars(settings: Settings) -> Calendars:
     return cals
 
 
-def run_oncall(request: OncallCommand, settings: Settings, as_json: bool, yes: bool = False) -> int:
+def run_oncall(
+    request: OncallCommand, settings: Settings, as_json: bool, yes: bool = False, png: str | None = None
+) -> int:
     """The exit code (the module's rule): 0 ok, 1 refused, 3 could not see, 64 a usage mistake.
+    `png`: where `oncall week` draws its picture (`--png FILE`).
 
     The one place a usage mistake becomes 64: the words (`bot.oncall_request`, before this), and what
     only the configuration or the clock can tell (an unknown schedule or person, a span already over)
     raised as UsageError or UnknownSchedule from anywhere below."""
     try:
+        if png is not None and request.sub != "week":
+            raise UsageError("`--png FILE` draws `oncall week`: `alp oncall week --png week.png`")
         if request.sub not in ("now", "week"):
             said = asyncio.run(_change(request, settings, yes))
         else:
-            said = asyncio.run(_answer(request, settings))
+            said = asyncio.run(_answer(request, settings, png))
     except (UsageError, UnknownSchedule) as err:
         said = Said(EXIT_USAGE, err=str(err))
     return _emit(said, as_json)

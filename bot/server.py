@@ -28,10 +28,10 @@ from bot.alerts.group_messages import GroupMessages
 from bot.alerts.intake import AlertIntake
 from bot.alerts.notifier import AlertNotifier
 from bot.alerts.silences import alert_intake
+from bot.check_context import check_context
 from bot.loop_watch import LoopWatch
 from bot.metrics import AlertMetrics, Metrics
 from bot.oncall_buttons import OncallButtons
-from bot.oncall_check import oncall_evidence
 from bot.oncall_feed import feed_route
 from bot.oncall_groups import SlackGroups
 from bot.oncall_handoff import HandoffWork
@@ -50,6 +50,7 @@ from commands.runner import check_runner
 from commands.secret_rules import format_spans
 from escalation.ladder.engine import Escalator
 from escalation.ladder.leader import Lease
+from escalation.ladder.reconciler import Duty
 from escalation.oncall.calendars import Calendars
 from escalation.oncall.groups import GroupSync
 from escalation.oncall.paging import resolve
@@ -229,7 +230,7 @@ async def serve(settings: Settings) -> None:
         on_event=metrics.escalation_event,
         recent_changes=incident_changes_hook(settings, changes_since),
         people=functools.partial(resolve, directory),
-        run_check=check_runner(settings, oncall_evidence),  # pages and resolutions re-run the incident's checks
+        run_check=check_runner(check_context(settings)),  # pages and resolutions re-run the incident's checks
         lease=lease,
         on_lead_gained=[lambda: handoffs.wake("lease gained")],  # a handoff missed while nobody led
     )
@@ -258,7 +259,13 @@ async def serve(settings: Settings) -> None:
         await escalator.close()
 
     async def reconciler(_: web.Application) -> AsyncIterator[None]:
-        await escalator.start(leader_duties=[flow.flow.recover_interrupted])  # runs whose bot died mid-run
+        duties: list[Duty] = [
+            flow.flow.recover_interrupted,  # runs whose bot died mid-run
+            *(  # an override made by the terminal, seen at once
+                [handoffs.follow(directory.store)] if settings.oncall.schedules and directory.store is not None else []
+            ),
+        ]
+        await escalator.start(leader_duties=duties)
         yield
         await escalator.stop()  # lets the pass in flight finish, then gives the lease up
 

@@ -15,8 +15,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.check_context import WIRING
 from bot.metrics import Metrics
-from bot.oncall_check import oncall_evidence
 from bot.remediation.notifier import SlackAuthorizer, SlackFlowNotifier
 from bot.render import action_blocks as ui
 from bot.render.escape import clean, escape, inline
@@ -31,7 +31,6 @@ from commands.actions.runner import find
 from commands.catalogue import current
 from commands.redact import redact, redact_data
 from escalation.ladder.engine import Escalator
-from escalation.state.audit import changes_since
 from escalation.state.request_log import StateRequestLog
 
 log = logging.getLogger(__name__)
@@ -62,8 +61,7 @@ class SlackRemediation:
             self.authz,
             notifier,
             self._count,
-            audit_reader=changes_since,
-            oncall=oncall_evidence,
+            **WIRING,
             alerts_of=alerts_of,  # a remedy's re-check judges the incident's alert expressions too
         )
 

@@ -21,9 +21,9 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.check_context import check_context
 from bot.metrics import Metrics
 from bot.oncall_buttons import OncallButtons
-from bot.oncall_check import oncall_evidence
 from bot.remediation.buttons import SlackRemediation, register_action_handlers
 from bot.render.escape import code, escape
 from bot.render.report_blocks import SlackMessage, render_progress, render_usage
@@ -48,11 +48,9 @@ from commands.catalogue import current
 from commands.cpu import off_loop
 from commands.params import UsageError
 from commands.redact import redact
-from commands.registry import CheckContext
 from commands.report import Report
 from commands.runner import run_check
 from escalation.ladder.engine import Escalator
-from escalation.state.audit import changes_since
 from escalation.state.db import as_state_store_error
 
 log = logging.getLogger(__name__)
@@ -323,7 +321,7 @@ async def run_in_channel(
         await progress.start()
         report = await run_check(
             request.spec,
-            CheckContext(settings, progress, audit_reader=changes_since, oncall=oncall_evidence),
+            check_context(settings, progress),
             request.params,
         )
         channel = command["channel_id"]

@@ -69,7 +69,10 @@ class Verbs:
             await call.ack(response_type="ephemeral", text=oncall_text(self.settings))  # the configured rungs
             return
         await call.ack()  # schedules: the asker's zone, overrides from the state store (bot/oncall_buttons.py)
-        await call.respond(**await oncall_verb(self.settings, self.oncall_buttons, request, call.client, call.user))
+        reply, then = await oncall_verb(self.settings, self.oncall_buttons, request, call.client, call.user)
+        await call.respond(**reply)
+        if then is not None:  # the week's picture, after the words
+            await then()
 
     async def do(self, call: SlashCall, request: DoCommand) -> None:
         self.count("do")

@@ -231,14 +231,7 @@ class Reconciler:
         step = inc.next_step
         if inc.escalation_id is None or step >= len(inc.ladder):
             return None
-        following = (
-            self.clock.now() + timedelta(seconds=inc.ladder[step + 1].delay_s) if step + 1 < len(inc.ladder) else None
-        )
-        warn = self.cfg.manager_warning_s
-        phone_next = following is not None and inc.ladder[step + 1].via == "pager" and warn > 0
-        warn_at = (
-            max(self.clock.now(), following - timedelta(seconds=warn)) if following is not None and phone_next else None
-        )
+        following, warn_at = await self._next_times(inc, step)
         new = await self.store.advance(inc.id, inc.escalation_id, step, following, warn_at)
         if new is None:
             return None
@@ -249,6 +242,31 @@ class Reconciler:
         else:
             self._wake.set()
         return new
+
+    async def _next_times(self, inc: Incident, step: int) -> tuple[datetime | None, datetime | None]:
+        """When the rung after `step` falls due and when the thread warns of it (the manager's phone,
+        `manager_warning_s` before): one decision, so what the warning announces is what the ladder
+        does. A rung with nobody on call (the answer its page gets: `Delivery.people`) is no wait:
+        its gap line says "moving on to … now" and the next rung is made due then
+        (`_gap_moves_on`), so no warning announces a later time."""
+        if step + 1 >= len(inc.ladder):
+            return None, None
+        now = self.clock.now()
+        following = now + timedelta(seconds=inc.ladder[step + 1].delay_s)
+        warn = self.cfg.manager_warning_s
+        if inc.ladder[step + 1].via != "pager" or warn <= 0 or await self._is_gap(inc.ladder[step]):
+            return following, None
+        return following, max(now, following - timedelta(seconds=warn))
+
+    async def _is_gap(self, rung: Rung) -> bool:
+        """Whether nobody is on call for `rung` now (a rung naming a schedule; the people its page gets)."""
+        if self.delivery.people is None or not rung.schedule:
+            return False
+        try:
+            return isinstance(await self.delivery.people(rung), Gap)
+        except Exception as err:  # the page itself will tell; the warning stays as configured
+            log.warning("who is on call for %s could not be read: %s", rung.name, err)
+            return False
 
     async def _gap_moves_on(self, inc: Incident, step: int) -> None:
         """A rung with nobody on call (escalation.oncall.paging): the next rung is due now."""

@@ -13,6 +13,8 @@ from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
+
 from commands.clock import SYSTEM_CLOCK, Clock
 from escalation.oncall.shifts import Override
 from escalation.state.db import Database, aware, now
@@ -92,6 +94,18 @@ class OverrideStore:
         async def select() -> list[Override]:
             async with self.db.engine.connect() as conn:
                 return [_override(r) for r in (await conn.execute(q)).all()]
+
+        return await self._bounded(select())
+
+    async def stamp(self) -> tuple[int, int]:
+        """(the newest override's id, how many were undone): it changes whenever any process, the
+        terminal's `alp oncall` included, stores or undoes an override (rows are never deleted)."""
+        q = sa.select(sa.func.coalesce(sa.func.max(t.c.id), 0), sa.func.count(t.c.cancelled_at))
+
+        async def select() -> tuple[int, int]:
+            async with self.db.engine.connect() as conn:
+                newest, undone = (await conn.execute(q)).one()
+            return int(newest), int(undone)
 
         return await self._bounded(select())
 

@@ -63,7 +63,8 @@ async def resolve(directory: Directory | None, step: Rung, at: datetime | None =
 
 async def next_rung_due_now(db: Database, incident_id: int, escalation_id: str, next_step: int) -> bool:
     """After a gap: the rung after it is due now (one conditional UPDATE, only on the same
-    escalation and while it is still triggered and at that rung). True if it changed."""
+    escalation and while it is still triggered and at that rung), and no warning of it is left
+    due (`remind_at`: the gap's line said "moving on to … now"). True if it changed."""
     async with db.engine.begin() as conn:
         res = await conn.execute(
             incidents.update()
@@ -74,6 +75,6 @@ async def next_rung_due_now(db: Database, incident_id: int, escalation_id: str, 
                 incidents.c.status == IncidentStatus.TRIGGERED.value,
                 incidents.c.next_due_at.is_not(None),
             )
-            .values(next_due_at=now(), version=incidents.c.version + 1)
+            .values(next_due_at=now(), remind_at=None, version=incidents.c.version + 1)
         )
     return bool(res.rowcount)
