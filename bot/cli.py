@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from commands.report import Report
 
 EXIT_USAGE = 64
+EXIT_PIPE = 128 + 13  # SIGPIPE: the reader of our output went away (`alp … | head`)
 
 
 async def _progress(probe: str, state: str) -> None:
@@ -94,7 +95,41 @@ def _fast_check(args: list[str], as_json: bool, chart: str | None) -> bool:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console script `alp`."""
+    """Console script `alp`. Output into a pipe whose reader has gone (`alp … | head -3`) ends it
+    quietly with EXIT_PIPE, the status of a command stopped by SIGPIPE; a BrokenPipeError of any
+    other file (a socket) is not mistaken for it."""
+    try:
+        try:
+            _main(argv)
+        finally:
+            if sys.stdout is not None:
+                sys.stdout.flush()  # what print() buffered meets the closed pipe here, not at exit
+    except BrokenPipeError:
+        if not _quiet_closed_streams():
+            raise
+        sys.exit(EXIT_PIPE)
+
+
+def _quiet_closed_streams() -> bool:
+    """Point stdout/stderr whose pipe has no reader at /dev/null (so nothing is raised again at
+    exit, the recipe of Python's `signal` docs); True if either had one."""
+    import select
+
+    closed = False
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            fd = stream.fileno()
+        except (OSError, ValueError):
+            continue
+        poll = select.poll()
+        poll.register(fd, select.POLLOUT)
+        if any(ev & select.POLLERR for _, ev in poll.poll(0)):  # a pipe's write end whose reader closed
+            os.dup2(os.open(os.devnull, os.O_WRONLY), fd)
+            closed = True
+    return closed
+
+
+def _main(argv: list[str] | None) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactingFilter())
@@ -133,6 +168,10 @@ def main(argv: list[str] | None = None) -> None:
             graph_request(" ".join(args[1:]), strip_quotes=False) if args[:1] == ["graph"] else parse(shlex.join(args))
         )
     except UsageError as err:
+        if args[:1] == ["oncall"]:  # its one rule of exit codes and --json (bot/oncall_cli.py)
+            from bot.oncall_cli import usage_error
+
+            sys.exit(usage_error(str(err), as_json))
         print(f"alp: {terminal(str(err))}\n\n{help_text(prog='alp')}", file=sys.stderr)
         sys.exit(EXIT_USAGE)
     if isinstance(request, HelpCommand):

@@ -144,11 +144,24 @@ async def oncall_evidence(settings: Any) -> CheckResult:
         calendars = Calendars(settings.oncall, SlackPeople(client) if client else None)
         await calendars.refresh_all()
         directory = Directory(
-            settings.oncall, OverrideStore(db, settings.timeouts.probe_s) if db else None, calendars.shifts
+            settings.oncall,
+            OverrideStore(db, settings.timeouts.probe_s) if db else None,
+            calendars.shifts,
+            cover=calendars.cover,
         )
         at = now()
         findings += await coverage_findings(directory, at)
         for name, state in calendars.states.items():
+            if state.unchecked:
+                words = sorted(state.unchecked)
+                findings.append(
+                    Finding(
+                        severity=Severity.UNKNOWN,
+                        title=f"{name}: people the calendar names were not checked: {state.unchecked[words[0]]}",
+                        detail="not looked up in Slack: " + ", ".join(words[:10]) + (" …" if len(words) > 10 else ""),
+                        probe="schedules",
+                    )
+                )
             if state.unmatched:
                 findings.append(
                     Finding(

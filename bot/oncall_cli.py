@@ -1,5 +1,6 @@
-"""`alp oncall [--schedule NAME] [--at ISO8601]` in the terminal; `--json` prints
-{"target": "oncall", "data": {"at", "schedules": [...]}} (escalation.oncall.view has the shape).
+"""`alp oncall …` in the terminal. `--json`, for every subcommand, prints one object on stdout:
+{"target": "oncall", "data": …} (now/week: escalation.oncall.view's shape; override/undo:
+bot.oncall_json's), with "error": {"kind", "message", "exit_code"} whenever the exit code is not 0.
 
 Overrides are read from the state store; a store that cannot be opened is said on stderr and the
 answer rests on the rotations alone (also said in each schedule's `note`; a gap of the rotations is
@@ -15,13 +16,16 @@ import asyncio
 import json
 import os
 import sys
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.oncall_json import error_data, preview_data
 from bot.oncall_request import OncallCommand
 from bot.oncall_text import oncall_answer
 from bot.render.escape import terminal
 from bot.settings import Settings
+from commands.params import UsageError
 from escalation.oncall.calendars import Calendars
 from escalation.oncall.directory import Directory, UnknownSchedule
 
@@ -36,10 +40,37 @@ def _zone() -> ZoneInfo | None:
         return None
 
 
-async def _change(request: OncallCommand, settings: Settings, yes: bool) -> int:
+@dataclass
+class Said:
+    """One subcommand's answer: its exit code, words for stdout (`out`) and for stderr (`err`, shown
+    as `alp: …`), and the `--json` data; an exit code other than 0 with `err` is also `error` in JSON."""
+
+    code: int
+    out: str = ""
+    err: str = ""
+    data: dict[str, Any] | None = None
+    unseen: str = ""  # what could not be seen, when the words already say it (JSON's error.message)
+
+
+def _emit(said: Said, as_json: bool) -> int:
+    """Print `said` as words or as one JSON object on stdout (`bot.oncall_json`); its exit code."""
+    if said.err:
+        print(f"alp: {terminal(said.err)}", file=sys.stderr)
+    if as_json:
+        obj: dict[str, Any] = {"target": "oncall"}
+        if said.data is not None:
+            obj["data"] = said.data
+        if said.code != EXIT_OK:
+            obj["error"] = error_data(said.err or said.unseen or said.out, said.code)
+        print(json.dumps(obj, indent=2))
+    elif said.out:
+        print(terminal(said.out))
+    return said.code
+
+
+async def _change(request: OncallCommand, settings: Settings, yes: bool) -> Said:
     """`alp oncall override|undo`: a preview, applied with --yes; audited as the terminal's user."""
     from bot.oncall_override import ask_of
-    from commands.params import UsageError
     from escalation.oncall.override_flow import apply, preview, preview_text, undo
     from escalation.oncall.overrides import OverrideStore
     from escalation.state.audit import AuditLog
@@ -47,49 +78,47 @@ async def _change(request: OncallCommand, settings: Settings, yes: bool) -> int:
 
     actor = os.environ.get("USER", "terminal")  # as `alp do`'s: `alp changes` says where (changes.audit.made_by)
     if request.sub in SLACK_ONLY:
-        print(f"alp: {SLACK_ONLY[request.sub]}", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError(SLACK_ONLY[request.sub])
     try:
         db = Database(settings.state_url, pooled=False)
     except StateStoreError as err:
-        print(f"alp: {terminal(str(err))}", file=sys.stderr)
-        return EXIT_UNSEEN
+        return Said(EXIT_UNSEEN, err=str(err))
     try:
         store = OverrideStore(db, settings.timeouts.probe_s)
         calendars = await _calendars(settings)
-        directory = Directory(settings.oncall, store, calendars.shifts)
+        directory = Directory(settings.oncall, store, calendars.shifts, cover=calendars.cover)
         audit = AuditLog(db)
         if request.sub == "undo":
-            undone = await undo(directory, store, audit, request.override_id or 0, actor, admin=True)
-            print(terminal(_text(undone.text)), file=sys.stdout if undone.done else sys.stderr)
-            return EXIT_OK if undone.done else EXIT_UNSEEN if undone.unseen else EXIT_REFUSED
-        try:
-            ask = await ask_of(request, settings, directory, actor)
-        except UsageError as err:
-            print(f"alp: {terminal(str(err))}", file=sys.stderr)
-            return EXIT_USAGE
+            n = request.override_id or 0
+            undone = await undo(directory, store, audit, n, actor, admin=True)
+            data = {"sub": "undo", "override": n, "done": undone.done, "text": _text(undone.text)}
+            if undone.done:
+                return Said(EXIT_OK, _text(undone.text), data=data)
+            return Said(EXIT_UNSEEN if undone.unseen else EXIT_REFUSED, err=_text(undone.text), data=data)
+        ask = await ask_of(request, settings, directory, actor)
         shown = await preview(directory, ask)
         zone = _zone()
-        print(terminal(_text(preview_text(shown, {u: zone for u in shown.involved} if zone else {}))))
+        words = _text(preview_text(shown, {u: zone for u in shown.involved} if zone else {}))
         if shown.refusal:
-            return EXIT_UNSEEN if shown.unseen else EXIT_REFUSED
+            code = EXIT_UNSEEN if shown.unseen else EXIT_REFUSED
+            return Said(code, err=shown.refusal, data=preview_data(shown))
         if not yes:
-            print("(a preview: add --yes to apply it)")
-            return EXIT_OK
+            return Said(EXIT_OK, words + "\n(a preview: add --yes to apply it)", data=preview_data(shown))
         done = await apply(directory, store, audit, ask, actor, admin=True)
         if isinstance(done, str):
-            print(f"alp: {terminal(done)}", file=sys.stderr)
-            return EXIT_REFUSED
-        print(f"applied: override #{done.id} (undo: alp oncall undo {done.id})")
-        return EXIT_OK
+            return Said(EXIT_REFUSED, words, err=done, data={**preview_data(shown), "refusal": done})
+        return Said(
+            EXIT_OK,
+            f"{words}\napplied: override #{done.id} (undo: alp oncall undo {done.id})",
+            data=preview_data(shown, done.id),
+        )
     except (StateStoreError, TimeoutError, OSError) as err:
-        print(f"alp: {terminal(_store_problem(err, settings))}", file=sys.stderr)
-        return EXIT_UNSEEN
+        return Said(EXIT_UNSEEN, err=_store_problem(err, settings))
     finally:
         await db.close()
 
 
-SLACK_ONLY = {
+SLACK_ONLY = {  # a usage mistake in the terminal
     "take": "`take` is for Slack (it covers as you); in the terminal: `alp oncall override <schedule> <user> …`",
     "swap": "a swap is asked in Slack, where a teammate takes it with a button; in the terminal name who covers: "
     "`alp oncall override <schedule> <user> --from TIME (--until TIME | --for 8h)`",
@@ -112,7 +141,7 @@ def _text(mrkdwn: str) -> str:
     return _plain(mrkdwn)
 
 
-async def _answer(request: OncallCommand, settings: Settings, as_json: bool, png: str | None = None) -> int:
+async def _answer(request: OncallCommand, settings: Settings, png: str | None = None) -> Said:
     from escalation.oncall.overrides import OverrideStore
     from escalation.state.db import Database
 
@@ -128,26 +157,24 @@ async def _answer(request: OncallCommand, settings: Settings, as_json: bool, png
     try:
         calendars = await _calendars(settings)
         directory = Directory(
-            settings.oncall, OverrideStore(db, settings.timeouts.probe_s) if db else None, calendars.shifts, unread
+            settings.oncall,
+            OverrideStore(db, settings.timeouts.probe_s) if db else None,
+            calendars.shifts,
+            unread,
+            cover=calendars.cover,
         )
-        try:
-            text, data = await oncall_answer(settings, directory, request, _zone())
-        except UnknownSchedule as err:
-            print(f"alp: {terminal(str(err))}", file=sys.stderr)
-            return EXIT_USAGE
+        text, data = await oncall_answer(settings, directory, request, _zone())
     finally:
         if db is not None:
             await db.close()
-    if as_json:
-        print(json.dumps({"target": "oncall", "data": data}, indent=2))
-    else:
-        from bot.cli import _plain
-
-        print(terminal(_plain(text)))
     if png is not None:
         _draw_week(data, png)
-    unseen = unread is not None or any(s.get("error") or s.get("note") for s in data["schedules"])
-    return EXIT_UNSEEN if unseen else EXIT_OK
+    unseen = [
+        f"{s['name']}: {s.get('error') or s.get('note')}" for s in data["schedules"] if s.get("error") or s.get("note")
+    ]
+    if unseen:  # the words say it in each schedule's lines; JSON says it in `error` too
+        return Said(EXIT_UNSEEN, _text(text), data=data, unseen="; ".join(unseen))
+    return Said(EXIT_OK, _text(text), data=data)
 
 
 def _draw_week(data: dict[str, Any], path: str) -> None:
@@ -184,10 +211,26 @@ def run_oncall(
     request: OncallCommand, settings: Settings, as_json: bool, yes: bool = False, png: str | None = None
 ) -> int:
     """The exit code (the module's rule): 0 ok, 1 refused, 3 could not see, 64 a usage mistake.
-    `png`: where `oncall week` draws its picture (`--png FILE`)."""
-    if png is not None and request.sub != "week":
-        print("alp: `--png FILE` draws `oncall week`: `alp oncall week --png week.png`", file=sys.stderr)
-        return EXIT_USAGE
-    if request.sub not in ("now", "week"):
-        return asyncio.run(_change(request, settings, yes))
-    return asyncio.run(_answer(request, settings, as_json, png))
+    `png`: where `oncall week` draws its picture (`--png FILE`).
+
+    The one place a usage mistake becomes 64: the words (`bot.oncall_request`, before this), and what
+    only the configuration or the clock can tell (an unknown schedule or person, a span already over)
+    raised as UsageError or UnknownSchedule from anywhere below."""
+    try:
+        if png is not None and request.sub != "week":
+            raise UsageError("`--png FILE` draws `oncall week`: `alp oncall week --png week.png`")
+        if request.sub not in ("now", "week"):
+            said = asyncio.run(_change(request, settings, yes))
+        else:
+            said = asyncio.run(_answer(request, settings, png))
+    except (UsageError, UnknownSchedule) as err:
+        said = Said(EXIT_USAGE, err=str(err))
+    return _emit(said, as_json)
+
+
+def usage_error(message: str, as_json: bool) -> int:
+    """A mistake in the words (found by the router before a request exists), said as every other."""
+    from bot.oncall_request import USAGE
+
+    said = message if as_json or "Usage:" in message else f"{message}\nUsage: `alp {USAGE}`"
+    return _emit(Said(EXIT_USAGE, err=said), as_json)

@@ -23,6 +23,7 @@ USAGE = (
     "(--until TIME | --for 8h) | oncall undo <override id>"
 )
 FIRST_YEAR, LAST_YEAR = 1970, 2199  # a time outside them is a mistake (and beyond what datetime can shift)
+MAX_ID = 2**31 - 1  # the store's INTEGER id (r0007_oncall)
 _DURATION = re.compile(r"([1-9][0-9]{0,3})([mhdw])")
 _UNIT = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _USER = re.compile(rf"<@({USER_ID})(?:\|[^>]*)?>|({USER_ID})|(@[a-z0-9][a-z0-9._-]{{0,79}})", re.IGNORECASE)
@@ -74,6 +75,14 @@ def parse_user(value: str) -> str:
     return m.group(1) or (m.group(2).upper() if m.group(2) else m.group(3))
 
 
+def parse_override_id(words: list[str]) -> int:
+    """`undo <id>`: an override's number (1 .. MAX_ID), `#` allowed before it; UsageError otherwise."""
+    digits = words[0].lstrip("#").lstrip("0") if len(words) == 1 else ""
+    if not (digits.isascii() and digits.isdigit() and len(digits) <= 10 and int(digits) <= MAX_ID):
+        raise UsageError("`oncall undo <override id>`: the number the override's confirmation gave (1, 2, …)")
+    return int(digits)
+
+
 def _options(args: list[str], allowed: tuple[str, ...], usage: str) -> tuple[dict[str, str], list[str]]:
     values: dict[str, str] = {}
     rest: list[str] = []
@@ -89,6 +98,8 @@ def _options(args: list[str], allowed: tuple[str, ...], usage: str) -> tuple[dic
             raise UsageError(
                 f"`oncall` does not take `{word[:40]}` here.{did_you_mean(name, allowed)} Usage: `{usage}`"
             )
+        if name in values:
+            raise UsageError(f"`{name}` is given twice: give it once. Usage: `{usage}`")
         if eq:
             values[name], i = inline, i + 1
         elif i + 1 < len(args):
@@ -104,6 +115,10 @@ def _span(values: dict[str, str]) -> tuple[datetime | None, datetime | None, tim
     duration = parse_duration(values["--for"]) if "--for" in values else None
     if until is not None and duration is not None:
         raise UsageError("give either `--until TIME` or `--for DURATION`, not both")
+    if start is not None and until is not None and until <= start:
+        raise UsageError(
+            f"`--until {values['--until'][:40]}` is not after `--from {values['--from'][:40]}`: a span ends after it starts"
+        )
     return start, until, duration
 
 
@@ -121,9 +136,7 @@ def parse_oncall(args: list[str]) -> OncallCommand:
             name = values.get("--schedule")
             return OncallCommand(name.strip().lower() if name else None, at, "week")
         if sub == "undo":
-            if len(rest) != 1 or not rest[0].lstrip("#").isascii() or not rest[0].lstrip("#").isdigit():
-                raise UsageError("`oncall undo <override id>`: the number the override's confirmation gave")
-            return OncallCommand(sub="undo", override_id=int(rest[0].lstrip("#")[:18]))
+            return OncallCommand(sub="undo", override_id=parse_override_id(rest))
         allowed = ("--from", "--until", "--for", "--reason") if sub in ("override", "swap") else ("--until", "--for")
         values, words = _options(rest, allowed, USAGE)
         start, until, duration = _span(values)

@@ -28,7 +28,10 @@ def directory_of(settings: Settings, db: Database, calendars: Calendars | None =
     """The schedules of `settings` with their overrides in the state store `db` and their imported
     calendars (`calendars`, refreshed by the caller)."""
     return Directory(
-        settings.oncall, OverrideStore(db, settings.timeouts.probe_s), calendars.shifts if calendars else None
+        settings.oncall,
+        OverrideStore(db, settings.timeouts.probe_s),
+        calendars.shifts if calendars else None,
+        cover=calendars.cover if calendars else None,
     )
 
 

@@ -3,7 +3,9 @@ interval, kept in memory per process (a calendar is read-only: every replica rea
 
 A calendar not read yet, or whose last read failed, has UNKNOWN coverage (`CalendarUnavailable`
 with the reason), never "nobody". People are matched by Slack user id, by e-mail
-(`users.lookupByEmail`) or by handle; a word no one matches is kept in `unmatched` for the check.
+(`users.lookupByEmail`) or by handle; a word no one matches is kept in `unmatched` for the check,
+and one Slack was not asked about (no token) or did not answer for in `unchecked` with the reason:
+the hours of its events are UNKNOWN (`CalendarUnavailable`), not a gap.
 """
 
 from __future__ import annotations
@@ -26,7 +28,11 @@ from escalation.state.db import now
 
 log = logging.getLogger(__name__)
 MAX_BYTES = 5 * 1024 * 1024
-BEHIND, AHEAD = timedelta(days=7), timedelta(days=60)  # the window a read expands
+# The window each read expands: the feed's 30 days back and 180 ahead, `oncall`, the check's 14
+# days. A window asked beyond it (`oncall week --at` months away, an override far ahead) is
+# expanded when asked (`Calendars.cover`), up to MAX_WINDOW at once, with PAD around it.
+BEHIND, AHEAD = timedelta(days=31), timedelta(days=200)
+MAX_WINDOW, PAD = timedelta(days=400), timedelta(days=14)
 
 
 class People(Protocol):
@@ -45,10 +51,16 @@ class CalendarState:
     occurrences: list[Occurrence] = field(default_factory=list)
     people: dict[str, str] = field(default_factory=dict)
     unmatched: list[str] = field(default_factory=list)
+    unchecked: dict[str, str] = field(default_factory=dict)  # word -> why Slack was not asked / did not answer
     start: datetime | None = None
     end: datetime | None = None
     read_at: datetime | None = None
     error: str | None = None
+    data: bytes = b""  # the calendar as last read, expanded again for a window asked beyond [start, end)
+    asked: CalendarState | None = None  # the last such window's expansion (its own error, if any)
+
+    def covers(self, start: datetime, end: datetime) -> bool:
+        return self.start is not None and self.end is not None and self.start <= start and end <= self.end
 
 
 async def fetch(schedule: Schedule, timeout_s: float) -> bytes:
@@ -73,28 +85,38 @@ async def fetch(schedule: Schedule, timeout_s: float) -> bytes:
         raise RuntimeError(f"ical_url could not be read: {type(err).__name__}: {err}") from None
 
 
-async def match_people(words: set[str], people: People | None) -> tuple[dict[str, str], list[str]]:
-    """word -> Slack id for every word someone matches, and the words no one does."""
+NO_TOKEN = "no SLACK_BOT_TOKEN to look e-mails and handles up with"
+
+
+async def match_people(words: set[str], people: People | None) -> tuple[dict[str, str], list[str], dict[str, str]]:
+    """(word -> Slack id for every word someone matches, the words Slack says no one is, word ->
+    why it was not looked up: no token, or Slack's error). Not looked up is unknown, never "no one"."""
     found: dict[str, str] = {}
     unmatched: list[str] = []
+    unchecked: dict[str, str] = {}
     for w in sorted(words):
-        uid: str | None = None
         if SLACK_ID.fullmatch(w):
-            uid = w
-        elif people is not None:
-            try:
-                uid = await (people.by_email(w) if EMAIL.fullmatch(w) else people.by_handle(w.lstrip("@")))
-            except Exception as err:  # Slack down: this word stays unmatched, said by the check
-                log.warning("matching %r to a Slack user: %s", w, err)
+            found[w] = w
+            continue
+        if people is None:
+            unchecked[w] = NO_TOKEN
+            continue
+        try:
+            uid = await (people.by_email(w) if EMAIL.fullmatch(w) else people.by_handle(w.lstrip("@")))
+        except Exception as err:  # Slack down or refusing: this word is not known, said by the check
+            log.warning("matching %r to a Slack user: %s", w, err)
+            unchecked[w] = f"Slack did not answer: {type(err).__name__}: {err}"[:300]
+            continue
         if uid:
             found[w] = uid
         else:
             unmatched.append(w)
-    return found, unmatched
+    return found, unmatched, unchecked
 
 
 class Calendars:
-    """Every imported calendar of `settings`. `shifts` is what `Directory` asks (synchronously)."""
+    """Every imported calendar of `settings`. `shifts` is what `Directory` asks (synchronously),
+    after `cover` made the reading cover the window asked."""
 
     def __init__(
         self,
@@ -114,17 +136,38 @@ class Calendars:
             data = await self.reader(schedule, self.settings.ical_timeout_s)
             if len(data) > MAX_BYTES:
                 raise RuntimeError(f"the calendar is larger than {MAX_BYTES // 1024 // 1024} MiB")
-            start, end = at - BEHIND, at + AHEAD
-            occ = await asyncio.to_thread(calendar_events, data, schedule.time_zone, start, end)
-            words = {w for o in occ for w in o.who}
-            people, unmatched = await match_people(words, self.people)
+            read = await self._expand(schedule, data, at - BEHIND, at + AHEAD)
         except Exception as err:
             state.error = str(err) or type(err).__name__
             state.read_at = at
             log.warning("calendar of schedule %s: %s", schedule.name, state.error)
             return state
-        self.states[schedule.name] = CalendarState(occ, people, unmatched, start, end, at, None)
-        return self.states[schedule.name]
+        read.read_at, read.data = at, data
+        self.states[schedule.name] = read
+        return read
+
+    async def _expand(self, schedule: Schedule, data: bytes, start: datetime, end: datetime) -> CalendarState:
+        """`data` expanded over [start, end) (off the event loop) and its people matched."""
+        occ = await asyncio.to_thread(calendar_events, data, schedule.time_zone, start, end)
+        people, unmatched, unchecked = await match_people({w for o in occ for w in o.who}, self.people)
+        return CalendarState(occ, people, unmatched, unchecked, start=start, end=end)
+
+    async def cover(self, start: datetime, end: datetime, name: str | None = None) -> None:
+        """Make the calendars read so far (of schedule `name`, None: all) cover [start, end): a
+        window beyond the last read's is expanded from the same bytes now (at most MAX_WINDOW;
+        longer, `shifts` says how far the calendar was read). Directory.read calls it first."""
+        for schedule in self.imported:
+            state = self.states.get(schedule.name)
+            if (name is not None and schedule.name != name) or state is None or state.error or not state.data:
+                continue  # `shifts` says why (not read yet, its last read failed)
+            if state.covers(start, end) or (state.asked is not None and state.asked.covers(start, end)):
+                continue
+            if end - start > MAX_WINDOW:
+                continue
+            try:
+                state.asked = await self._expand(schedule, state.data, start - PAD, end + PAD)
+            except Exception as err:  # that window's own problem (a reversed event there): said by `shifts`
+                state.asked = CalendarState(start=start - PAD, end=end + PAD, error=str(err) or type(err).__name__)
 
     @property
     def imported(self) -> list[Schedule]:
@@ -154,8 +197,26 @@ class Calendars:
                 f"schedule `{schedule.name}`: the last read of its calendar failed: {state.error}"
             )
         assert state.start is not None and state.end is not None
-        if start < state.start or end > state.end:
+        if not state.covers(start, end):
+            if state.asked is None or not state.asked.covers(start, end):
+                raise CalendarUnavailable(
+                    f"schedule `{schedule.name}`: its calendar is read from {state.start:%Y-%m-%d} to "
+                    f"{state.end:%Y-%m-%d} only (a window beyond is read when asked, at most "
+                    f"{MAX_WINDOW.days} days at once; asked {start:%Y-%m-%d} to {end:%Y-%m-%d})"
+                )
+            state = state.asked
+            if state.error is not None:
+                raise CalendarUnavailable(
+                    f"schedule `{schedule.name}`: its calendar, read for that time: {state.error}"
+                )
+        unknown = sorted(
+            {w for o in state.occurrences if o.start < end and o.end > start for w in o.who if w in state.unchecked}
+        )
+        if unknown:  # who those hours are is not known: unknown, not a gap
+            why = state.unchecked[unknown[0]]
             raise CalendarUnavailable(
-                f"schedule `{schedule.name}`: its calendar is read from {state.start:%Y-%m-%d} to {state.end:%Y-%m-%d} only"
+                f"schedule `{schedule.name}`: people its calendar names were not looked up in Slack ({why}): "
+                + ", ".join(unknown[:5])
+                + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
             )
         return occurrence_shifts(state.occurrences, state.people, start, end)

@@ -1,5 +1,7 @@
 """On-call schedules as configuration: `[[oncall.schedules]]` in the TOML file, or
 `ALP_ONCALL__SCHEDULES` as JSON (the contract row "on-call schedules" in DESIGN.md).
+People (`users`, `admins`) are Slack user ids and `group` a user-group id, by the one rule of the
+commands (USER_ID): anything else is refused at load, with the id meant when it shows.
 
 A schedule has an IANA `time_zone`, the Slack user group kept in step (`group`, an `S…` id), a
 `channel` for its handoff reports, and either ordered `layers` (a later layer covers an earlier one
@@ -11,9 +13,10 @@ from __future__ import annotations
 
 import re
 from datetime import date, time, timedelta
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _TURN = re.compile(r"([1-9][0-9]{0,3})([hdw])")
@@ -23,6 +26,53 @@ _UNIT_HOURS = {"h": 1, "d": 24, "w": 24 * 7}
 # gives no length (old workspaces' ids are short). The digit keeps words like UTC or WORK out.
 USER_ID = r"[UW](?=[A-Z0-9]*[0-9])[A-Z0-9]{2,20}"
 SLACK_USER_ID = re.compile(USER_ID)
+GROUP_ID = r"S(?=[A-Z0-9]*[0-9])[A-Z0-9]{2,20}"  # a user group's id, the same shape after S
+SLACK_GROUP_ID = re.compile(GROUP_ID)
+_MENTION = re.compile(r"<(?:@|!subteam\^)([A-Za-z0-9]+)(?:\|[^>]*)?>")  # <@U…|name>, <!subteam^S…|@handle>
+_FIND_USER = "the member ID from the person's Slack profile (⋮ → Copy member ID)"
+_FIND_GROUP = "the S… at the end of the group's link in Slack (People → User groups), or `usergroups.list`"
+
+
+def _meant(value: str) -> str:
+    """What an id written as a mention or in lower case stands for (upper case, mention removed)."""
+    m = _MENTION.fullmatch(value)
+    return (m.group(1) if m else value).upper()
+
+
+def user_id(value: str) -> str:
+    """A person in configuration: a Slack user id (USER_ID, the rule of the commands and calendars);
+    ValueError saying what was meant otherwise (handles and e-mails are not looked up at load)."""
+    v = value.strip()
+    if SLACK_USER_ID.fullmatch(v):
+        return v
+    meant = _meant(v)
+    if SLACK_USER_ID.fullmatch(meant):
+        hint = f"Did you mean `{meant}`?"
+    elif SLACK_GROUP_ID.fullmatch(meant):
+        hint = f"`{meant}` is a user group's id; a person's starts with U or W: {_FIND_USER}"
+    else:
+        hint = f"A handle or an e-mail is not looked up in configuration: give {_FIND_USER}"
+    raise ValueError(f"{v[:60]!r} is not a Slack user id (U… or W…, with a digit). {hint}")
+
+
+def group_id(value: str | None) -> str | None:
+    """A user group in configuration: a Slack user-group id (`S…`); ValueError with a hint otherwise."""
+    if value is None:
+        return None
+    v = value.strip()
+    if SLACK_GROUP_ID.fullmatch(v):
+        return v
+    meant = _meant(v)
+    if SLACK_GROUP_ID.fullmatch(meant):
+        hint = f"Did you mean `{meant}`?"
+    elif SLACK_USER_ID.fullmatch(meant):
+        hint = f"`{meant}` is a person's id; a user group's starts with S: {_FIND_GROUP}"
+    else:
+        hint = f"A group's @handle is not its id: give {_FIND_GROUP}"
+    raise ValueError(f"{v[:60]!r} is not a Slack user group id (S…, with a digit). {hint}")
+
+
+SlackUserId = Annotated[str, AfterValidator(user_id)]
 
 
 def parse_turn(text: str) -> timedelta:
@@ -57,7 +107,7 @@ class Layer(BaseModel):
 
     model_config = ConfigDict(extra="forbid")  # a mistyped key is refused, never ignored
 
-    users: list[str] = Field(description="Slack user ids (U…/W…), in turn order")
+    users: list[SlackUserId] = Field(description="Slack user ids (U…/W…), in turn order")
     turn: str = Field("1w", description="Turn length: 12h, 1d, 1w, …")
     handoff: str = Field("09:00", description="HH:MM local wall-clock time of each handoff")
     start: date = Field(description="ISO date the first user's turn starts (at `handoff`)")
@@ -128,7 +178,7 @@ class Schedule(BaseModel):
     layers: list[Layer] = Field(default_factory=list, description="Later layers cover earlier ones")
     ical_url: str | None = Field(None, description="https:// calendar to import instead of layers")
     ical_file: str | None = Field(None, description="A calendar file to import instead of layers")
-    admins: list[str] = Field(default_factory=list, description="Slack user ids who may override anyone")
+    admins: list[SlackUserId] = Field(default_factory=list, description="Slack user ids who may override anyone")
 
     @field_validator("time_zone")
     @classmethod
@@ -138,6 +188,11 @@ class Schedule(BaseModel):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {v!r}: an IANA name such as America/New_York") from None
         return v
+
+    @field_validator("group")
+    @classmethod
+    def _group(cls, v: str | None) -> str | None:
+        return group_id(v)
 
     @field_validator("ical_url")
     @classmethod

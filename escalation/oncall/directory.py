@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -45,8 +45,9 @@ def unread_note(reason: str) -> str:
 
 class Directory:
     """The schedules of `settings`, their overrides (`store`, optional) and imported calendars
-    (`calendars(name, start, end)`: the calendar's shifts, or CalendarUnavailable). `unread`: why
-    the state store could not even be opened (every reading then says the overrides were not read)."""
+    (`calendars(name, start, end)`: the calendar's shifts, or CalendarUnavailable; `cover(start, end,
+    name)`: read them for that window first). `unread`: why the state store could not even be opened
+    (every reading then says the overrides were not read)."""
 
     def __init__(
         self,
@@ -54,8 +55,10 @@ class Directory:
         store: OverrideStore | None = None,
         calendars: Callable[[Schedule, datetime, datetime], Sequence[Shift]] | None = None,
         unread: str | None = None,
+        cover: Callable[[datetime, datetime, str | None], Awaitable[None]] | None = None,
     ) -> None:
         self.settings, self.store, self.calendars, self.unread = settings, store, calendars, unread
+        self.cover = cover
 
     def schedule(self, name: str) -> Schedule:
         found = self.settings.get(name)
@@ -65,7 +68,11 @@ class Directory:
         return found
 
     async def read(self, start: datetime, end: datetime, schedule: str | None = None) -> Reading:
-        """The overrides over [start, end); none, with `note` saying why, if they could not be read."""
+        """The overrides over [start, end); none, with `note` saying why, if they could not be read.
+        Every reading starts here, so the imported calendars are made to cover [start, end) first
+        (`cover`: `Calendars.cover`)."""
+        if self.cover is not None:
+            await self.cover(start, end, schedule)
         if self.unread is not None:
             return Reading((), unread_note(self.unread))
         if self.store is None:
@@ -88,14 +95,18 @@ class Directory:
         CalendarUnavailable."""
         schedule = self.schedule(name)
         reading = await self.read(at, at + horizon(schedule), name)
-        imported = self._imported(schedule, at, at + horizon(schedule))
-        result = await asyncio.to_thread(on_call_at, schedule, at, reading.overrides, imported)
-        return result, reading
+
+        def answer() -> OnCallNow:  # off the event loop: a calendar's shifts too
+            return on_call_at(schedule, at, reading.overrides, self._imported(schedule, at, at + horizon(schedule)))
+
+        return await asyncio.to_thread(answer), reading
 
     async def shifts(self, name: str, start: datetime, end: datetime) -> tuple[list[Shift], Reading]:
         """The final shifts of schedule `name` over [start, end)."""
         schedule = self.schedule(name)
         reading = await self.read(start, end, name)
-        imported = self._imported(schedule, start, end)
-        shifts = await asyncio.to_thread(schedule_shifts, schedule, start, end, reading.overrides, imported)
-        return shifts, reading
+
+        def final() -> list[Shift]:  # off the event loop: a calendar's shifts too
+            return schedule_shifts(schedule, start, end, reading.overrides, self._imported(schedule, start, end))
+
+        return await asyncio.to_thread(final), reading

@@ -7,6 +7,8 @@ In: `calendar_events` expands a calendar over a window as a calendar client show
 EXDATE, RECURRENCE-ID moved occurrences, per-event TZID, Google's X-WR-TIMEZONE floating times;
 floating times without it are in the schedule's zone), giving each occurrence's span and the words
 that name its person (`who`: Slack ids, e-mail addresses, handles), matched to people in `people`.
+A cancelled event or occurrence (STATUS:CANCELLED) is no shift; an event that ends before it starts
+is a CalendarError naming it (the library would swap its ends silently).
 """
 
 from __future__ import annotations
@@ -89,6 +91,30 @@ def _who(ev: icalendar.Event) -> tuple[str, ...]:
     return tuple(dict.fromkeys(words))
 
 
+def _reversed(cal: icalendar.Calendar, zone: ZoneInfo, start: datetime, end: datetime, uids: set[str]) -> list[str]:
+    """The events whose end (DTEND, or DTSTART + DURATION) is before their start, that touch
+    [start, end) (a series: one with an occurrence there), in words. RFC 5545 requires the end to be
+    later; recurring-ical-events would swap the two silently, and which one is wrong is not known."""
+    out: list[str] = []
+    for ev in cal.walk("VEVENT"):
+        if ev.get("dtstart") is None or str(ev.get("status", "")).upper() == "CANCELLED":
+            continue
+        s = _aware(ev.decoded("dtstart"), zone)
+        if ev.get("dtend") is not None:
+            e = _aware(ev.decoded("dtend"), zone)
+        elif ev.get("duration") is not None:
+            e = s + ev.decoded("duration")
+        else:
+            continue
+        touches = str(ev.get("uid")) in uids if ev.get("rrule") else e < end and s > start
+        if e < s and touches:
+            out.append(
+                f"`{str(ev.get('uid', '?'))[:80]}` ({str(ev.get('summary', '')).strip()[:80]}) ends before it starts: "
+                f"DTSTART {s:%Y-%m-%d %H:%M} UTC, its end {e:%Y-%m-%d %H:%M} UTC"
+            )
+    return out
+
+
 def calendar_events(data: bytes, zone: str, start: datetime, end: datetime) -> list[Occurrence]:
     """Occurrences overlapping [start, end), sorted. CalendarError for a calendar that cannot be read."""
     try:
@@ -104,8 +130,18 @@ def calendar_events(data: bytes, zone: str, start: datetime, end: datetime) -> l
         found = recurring_ical_events.of(cal).between(start, end)
     except Exception as err:
         raise CalendarError(f"the calendar's events cannot be expanded: {type(err).__name__}: {err}") from None
+    problems = _reversed(cal, tz, start, end, {str(ev.get("uid")) for ev in found})
+    if problems:
+        more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
+        raise CalendarError(
+            "an event that ends before it starts, so when it covers is not known (fix it in the calendar): "
+            + "; ".join(problems[:3])
+            + more
+        )
     out: list[Occurrence] = []
     for ev in found:
+        if str(ev.get("status", "")).upper() == "CANCELLED":  # a cancelled event or occurrence: no shift
+            continue
         s = _aware(ev.decoded("dtstart"), tz)
         e = _aware(ev.decoded("dtend"), tz) if ev.get("dtend") else s + ev.decoded("duration", timedelta(0))
         if e > s:
@@ -119,6 +155,7 @@ def occurrence_shifts(
     """The calendar as one layer of shifts over [start, end): at each moment, everyone whose event
     covers it (matched to Slack ids through `people`, word -> id); words no one matches are dropped
     (the caller reports them). Spans no event covers are left out (the layer has no shift there)."""
+    occurrences = [o for o in occurrences if o.start < end and o.end > start]  # those of the window
     cuts = sorted({start, end} | {t for o in occurrences for t in (o.start, o.end) if start < t < end})
     shifts: list[Shift] = []
     for s, e in itertools.pairwise(cuts):

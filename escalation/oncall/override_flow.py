@@ -78,6 +78,7 @@ class Preview:
     refusal: str | None = None
     unseen: bool = False  # refused because who is on call then could not be seen (a calendar)
     asked_start: datetime | None = None  # the start asked when it was in the past (`ask` starts now)
+    overlapped: list[Override] = field(default_factory=list)  # stored overrides over some of the same hours
 
     @property
     def hours(self) -> float:
@@ -171,11 +172,15 @@ async def preview(directory: Directory, ask: OverrideAsk) -> Preview:
         p.refusal = f"an override covers at most {MAX_SPAN.days} days; change the rotation for longer"
         return p
     try:
-        before, _ = await directory.shifts(ask.schedule, ask.start, ask.end)
+        before, reading = await directory.shifts(ask.schedule, ask.start, ask.end)
     except CalendarUnavailable as err:
         p.refusal = f"who is on call then is unknown, so the change cannot be shown: {err}"
         p.unseen = True
         return p
+    p.overlapped = sorted(
+        (o for o in reading.overrides if o.schedule == ask.schedule and o.start < ask.end and o.end > ask.start),
+        key=lambda o: o.start,
+    )  # a new override is the newest: it wins wherever it overlaps one (`shifts.final_shifts`)
     for sh in before:
         if not sh.users:
             p.gap_hours += sh.hours
@@ -236,6 +241,12 @@ def preview_text(p: Preview, zones: dict[str, ZoneInfo]) -> str:
         lines.append(f"<@{user}> gives up {given}: " + "; ".join(_span(zone, s, e) for s, e in spans))
     if p.gap_hours:
         lines.append(f"It fills {hours_text(p.gap_hours * 3600)} nobody covered.")
+    for o in p.overlapped:
+        zone = zones.get(o.user, sched_zone)
+        lines.append(
+            f"It overlaps override #{o.id} (<@{o.user}> {_span(zone, max(o.start, ask.start), min(o.end, ask.end))}): "
+            f"this one wins those hours (the newer one wins; undo it and #{o.id} covers them again)"
+        )
     seen: set[str] = set()
     for name, zone in [(p.time_zone, sched_zone), *[(str(z), z) for z in zones.values()]]:
         if name in seen:

@@ -31,6 +31,28 @@ class Override:
     replaces: str | None = None
 
 
+@dataclass(frozen=True)
+class Overlap:
+    """Two overrides over the same hours [start, end) (UTC): `winner`, the newer, covers them."""
+
+    winner: Override
+    loser: Override
+    start: datetime
+    end: datetime
+
+
+def overlaps(overrides: Sequence[Override], start: datetime, end: datetime) -> list[Overlap]:
+    """Each pair of `overrides` covering the same hours within [start, end), by time: the newer
+    (higher id) wins there, as `final_shifts` decides."""
+    live = sorted((o for o in overrides if o.start < end and o.end > start and o.end > o.start), key=lambda o: o.id)
+    out: list[Overlap] = []
+    for older, newer in itertools.combinations(live, 2):
+        lo, hi = max(older.start, newer.start, start), min(older.end, newer.end, end)
+        if lo < hi and older.schedule == newer.schedule:
+            out.append(Overlap(newer, older, lo, hi))
+    return sorted(out, key=lambda x: (x.start, x.winner.id))
+
+
 def layer_shifts(schedule: Schedule, start: datetime, end: datetime) -> list[list[Shift]]:
     """Each configured layer's shifts over [start, end), bottom layer first."""
     zone = schedule.zone

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from commands.durations import hours_text
 from escalation.oncall.directory import CalendarUnavailable, Directory
 from escalation.oncall.rotation import to_local, to_utc
+from escalation.oncall.shifts import overlaps
 
 
 async def oncall_data(directory: Directory, at: datetime, schedule: str | None = None) -> dict[str, Any]:
@@ -96,7 +97,9 @@ def oncall_words(data: dict[str, Any], zone: ZoneInfo | None) -> str:
 
 async def week_data(directory: Directory, at: datetime, schedule: str | None = None) -> dict[str, Any]:
     """The final shifts of the seven local days from `at`: {"at", "schedules": [{"name", "time_zone",
-    "from", "to", "shifts": [{"start", "end", "on_call", "source"}], "note", "error"}]} (ISO8601, UTC;
+    "from", "to", "shifts": [{"start", "end", "on_call", "source"}], "overlaps": [{"winner", "winner_user",
+    "loser", "loser_user", "start", "end"}] (overrides over the same hours: the newer wins), "note",
+    "error"}]} (ISO8601, UTC;
     `on_call` [] is a gap, null (source "unknown") a gap of the rotations while the overrides could
     not be read (`note` says so); `shifts` null and `error` set when coverage is unknown). UnknownSchedule
     for a name that is not configured."""
@@ -126,7 +129,18 @@ async def week_data(directory: Directory, at: datetime, schedule: str | None = N
             }
             for sh in shifts
         ]
-        out.append({**entry, "shifts": rows, "note": reading.note, "error": None})
+        crossed = [
+            {
+                "winner": x.winner.id,
+                "winner_user": x.winner.user,
+                "loser": x.loser.id,
+                "loser_user": x.loser.user,
+                "start": x.start.isoformat(),
+                "end": x.end.isoformat(),
+            }
+            for x in overlaps(reading.overrides, at, end)
+        ]
+        out.append({**entry, "shifts": rows, "overlaps": crossed, "note": reading.note, "error": None})
     return {"at": at.isoformat(), "schedules": out}
 
 
@@ -146,7 +160,17 @@ def week_words(data: dict[str, Any], zone: ZoneInfo | None) -> str:
             a, b = start.astimezone(local), end.astimezone(local)
             who = "unknown (overrides not read)" if sh["on_call"] is None else _people(sh["on_call"])
             src = f" ({sh['source']})" if sh["source"].startswith("override") else ""
-            out.append(f"  {a:%a %d %b %H:%M} - {b:%a %d %b %H:%M %Z} ({hours}): {who}{src}")
+            first = f"{a:%a %d %b %H:%M}" + (f" {a:%Z}" if a.tzname() != b.tzname() else "")  # a DST switch inside
+            out.append(f"  {first} - {b:%a %d %b %H:%M %Z} ({hours}): {who}{src}")
+        for o in s.get("overlaps") or []:
+            a, b = (
+                datetime.fromisoformat(o["start"]).astimezone(local),
+                datetime.fromisoformat(o["end"]).astimezone(local),
+            )
+            out.append(
+                f"  overrides #{o['winner']} (<@{o['winner_user']}>) and #{o['loser']} (<@{o['loser_user']}>) both cover "
+                f"{a:%a %d %b %H:%M}-{b:%H:%M %Z}: #{o['winner']} wins (the newer one)"
+            )
         if s["note"]:
             out.append(f"  :warning: {s['note']}")
     return "\n".join(out) or "No on-call schedules are configured ([[oncall.schedules]])."

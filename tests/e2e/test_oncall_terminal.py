@@ -131,3 +131,85 @@ def test_overrides_that_cannot_be_read_are_said_and_a_rotation_gap_is_not_nobody
     assert words.stdout.count("overrides could not be read") == 2, words.stdout
     week = json.loads(alp(env, "--json", "oncall", "week", "--schedule", "later").stdout)["data"]["schedules"][0]
     assert "overrides could not be read" in week["note"] and all(s["on_call"] != [] for s in week["shifts"]), week
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        ("oncall", "--at", "2200"),
+        ("oncall", "week", "--at", "2200"),
+        ("--json", "oncall", "--at", "22:00"),
+        ("oncall", "override", "platform", "U0PLAT2", "--for", "-2h", "--yes"),
+        ("oncall", "override", "platform", "U0PLAT2", "--for=0h", "--yes"),
+        ("oncall", "override", "platform", "U0PLAT2", "--from", "2200", "--for", "2h", "--yes"),
+        # a span that ends at or before its start is a malformed pair of arguments, not a refusal
+        ("oncall", "override", "platform", "U0PLAT2", "--from", "2027-01-10T10:00Z", "--until", "2027-01-10T08:00Z"),
+        ("oncall", "override", "platform", "U0PLAT2", "--from", "2027-01-10T10:00Z", "--until", "2027-01-10T10:00Z"),
+        ("--json", "oncall", "override", "platform", "U0PLAT2", "--until", "2020-01-01T00:00Z", "--yes"),
+        # the same option twice: which one was meant is not guessed
+        ("oncall", "override", "platform", "U0PLAT2", "--for", "2h", "--for", "3h", "--yes"),
+        ("oncall", "--at", "2027-01-01", "--at=2027-02-01"),
+        # an override id no override can have is not cut to one that might exist
+        ("oncall", "undo", "99999999999999999999999"),
+        ("oncall", "undo", "0"),
+        ("oncall", "override", "platform", "not-a-user", "--for", "2h"),
+        ("oncall", "week", "--schedule", "nosuch"),
+    ],
+)
+def test_every_malformed_argument_is_a_usage_error(env, tmp_path, words):
+    out = alp(env, *words)
+    assert out.returncode == 64, (words, out.returncode, out.stdout[-400:], out.stderr[-400:])
+    assert "Traceback" not in out.stderr and out.stderr.startswith("alp: "), out.stderr[-800:]
+    assert overrides(tmp_path) == 0
+
+
+def test_every_oncall_subcommand_answers_json_errors_too(env, tmp_path):
+    """`alp --json oncall …`: a JSON object on stdout for the preview, the applied override, the undo,
+    and every error (`error.kind`, `error.exit_code` equal to the process's exit code)."""
+    start = (datetime.now(UTC) + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+    words = ("oncall", "override", "platform", "U0PLAT2", "--from", start.isoformat(), "--for", "2h")
+    shown = alp(env, "--json", *words)
+    assert shown.returncode == 0, shown.stderr[-800:]
+    data = json.loads(shown.stdout)["data"]
+    assert data["sub"] == "override" and data["applied"] is False and data["override"] is None
+    assert (data["schedule"], data["user"], data["hours"]) == ("platform", "U0PLAT2", 2)
+    assert data["start"] == start.isoformat() and data["end"] == (start + timedelta(hours=2)).isoformat()
+    assert {x["user"] for x in data["losers"]} <= {"U0PLAT1"} and data["refusal"] is None
+    assert overrides(tmp_path) == 0
+    done = alp(env, "--json", *words, "--yes")
+    assert done.returncode == 0, done.stderr[-800:]
+    applied = json.loads(done.stdout)["data"]
+    assert applied["applied"] is True and applied["override"] == 1 and "oncall undo 1" in applied["undo"]
+    undone = alp(env, "--json", "oncall", "undo", "1")
+    assert undone.returncode == 0 and json.loads(undone.stdout)["data"]["done"] is True, undone.stdout
+    cases = [  # (words, exit code, error kind)
+        (("oncall", "undo", "1"), 1, "refused"),  # already undone
+        (("oncall", "override", "platform", "U0PLAT2", "--for", "20w"), 1, "refused"),
+        (("oncall", "--at", "2200"), 64, "usage"),
+        (("oncall", "override", "nosuch", "U0PLAT2", "--for", "1h"), 64, "usage"),
+        (("oncall", "swap", "platform", "--for", "8h"), 64, "usage"),
+    ]
+    for case, code, kind in cases:
+        out = alp(env, "--json", *case)
+        assert out.returncode == code, (case, out.returncode, out.stderr[-400:])
+        error = json.loads(out.stdout)["error"]
+        assert (error["kind"], error["exit_code"]) == (kind, code) and error["message"], (case, error)
+    down = alp({**env, "ALP_STATE_URL": "postgresql://alp:alp@127.0.0.1:9/alp"}, "--json", "oncall", "undo", "1")
+    assert down.returncode == 3 and json.loads(down.stdout)["error"]["kind"] == "unseen", down.stdout
+
+
+def test_a_calendar_week_months_away_is_read_for_the_week_asked(tmp_path):
+    """`alp oncall week --at` eight months ahead on an imported calendar: the calendar is read for
+    that week (it was read ~9 weeks ahead only, and the week was refused as unknown)."""
+    (tmp_path / "cal.ics").write_text(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:1\r\nDTSTAMP:20260101T000000Z\r\n"
+        "DTSTART:20260105T090000Z\r\nDTEND:20260112T090000Z\r\nRRULE:FREQ=WEEKLY\r\nSUMMARY:U0CAL1\r\n"
+        "END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    cal = {"name": "cal", "time_zone": "UTC", "ical_file": str(tmp_path / "cal.ics")}
+    env = {**oncall_env(f"sqlite:///{tmp_path}/s.db", [cal]), "SLACK_API_URL": "http://127.0.0.1:9"}
+    at = (datetime.now(UTC) + timedelta(days=240)).strftime("%Y-%m-%dT12:00Z")
+    out = alp(env, "--json", "oncall", "week", "--schedule", "cal", "--at", at)
+    assert out.returncode == 0, out.stdout[-800:] + out.stderr[-800:]
+    sched = json.loads(out.stdout)["data"]["schedules"][0]
+    assert sched["error"] is None and {tuple(s["on_call"]) for s in sched["shifts"]} == {("U0CAL1",)}, sched

@@ -157,3 +157,42 @@ async def test_undoing_an_override_that_has_started_keeps_what_happened(flow):
     assert all("U0DEV2" not in sh.users or not sh.source.startswith("override") for sh in later), later
     again = await undo(directory, store, audit, o.id, "U0DEV1", admin=True)
     assert not again.done and "already undone" in again.text
+
+
+async def test_overlapping_overrides_say_which_one_wins_in_the_preview_and_the_week(flow):
+    """Two overrides over the same hours: the newer one wins there, and the preview of the second
+    and the week both say so (they showed the winner only, as if the first had vanished)."""
+    from escalation.oncall.view import week_data, week_words
+
+    directory, store, audit, _db = flow
+    start = soon(days=2, hour=0)
+    first = await apply(
+        directory,
+        store,
+        audit,
+        OverrideAsk("devops", "U0COVER1", start, start + timedelta(hours=6), "U0DEV1"),
+        "U0DEV1",
+        admin=True,
+    )
+    assert not isinstance(first, str)
+    ask = OverrideAsk("devops", "U0COVER2", start + timedelta(hours=4), start + timedelta(hours=10), "U0DEV1")
+    shown = await preview(directory, ask)
+    text = preview_text(shown, {})
+    assert f"overlaps override #{first.id}" in text and "this one wins" in text, text
+    assert f"{(start + timedelta(hours=4)):%H:%M}-{(start + timedelta(hours=6)):%H:%M}" in text, text
+    second = await apply(directory, store, audit, ask, "U0DEV1", admin=True)
+    assert not isinstance(second, str)
+    week = await week_data(directory, start - timedelta(hours=1), "devops")
+    said = week["schedules"][0]["overlaps"]
+    assert said == [
+        {
+            "winner": second.id,
+            "winner_user": "U0COVER2",
+            "loser": first.id,
+            "loser_user": "U0COVER1",
+            "start": (start + timedelta(hours=4)).isoformat(),
+            "end": (start + timedelta(hours=6)).isoformat(),
+        }
+    ], said
+    words = week_words(week, None)
+    assert f"#{second.id} wins" in words and f"#{first.id}" in words, words

@@ -65,3 +65,37 @@ def test_a_malformed_toml_file_is_a_clear_configuration_error(monkeypatch, tmp_p
         load_settings()
     text = str(err.value)
     assert f"ALP_CONFIG={path}" in text and "not valid TOML" in text and says in text
+
+
+@pytest.mark.parametrize(
+    "schedule,place,says",
+    [
+        ({"layers": [{**LAYER, "users": ["U0A", "alice"]}]}, "layers.0.users.1", "not a Slack user id"),
+        ({"layers": [{**LAYER, "users": ["<@U0ANNA|anna>"]}]}, "layers.0.users.0", "Did you mean `U0ANNA`?"),
+        ({"layers": [{**LAYER, "users": ["u0anna"]}]}, "layers.0.users.0", "Did you mean `U0ANNA`?"),
+        ({"layers": [{**LAYER, "users": ["@anna"]}]}, "layers.0.users.0", "Copy member ID"),
+        ({"layers": [{**LAYER, "users": ["anna@example.com"]}]}, "layers.0.users.0", "Copy member ID"),
+        ({"layers": [{**LAYER, "users": ["S0DEVOPS"]}]}, "layers.0.users.0", "a user group's id"),
+        ({"layers": [{**LAYER, "users": ["UTC"]}]}, "layers.0.users.0", "not a Slack user id"),
+        ({"layers": [LAYER], "admins": ["lead"]}, "admins.0", "not a Slack user id"),
+        ({"layers": [LAYER], "group": "@devops-oncall"}, "group", "not a Slack user group id"),
+        ({"layers": [LAYER], "group": "devops-oncall"}, "group", "not a Slack user group id"),
+        ({"layers": [LAYER], "group": "s012devops"}, "group", "Did you mean `S012DEVOPS`?"),
+        ({"layers": [LAYER], "group": "<!subteam^S012DEVOPS|@devops-oncall>"}, "group", "Did you mean `S012DEVOPS`?"),
+        ({"layers": [LAYER], "group": "U0ANNA"}, "group", "a person's id"),
+    ],
+)
+def test_people_and_groups_that_are_not_slack_ids_are_refused_at_load(monkeypatch, schedule, place, says):
+    """The one Slack-id rule of the commands (escalation.oncall.config): a schedule naming someone
+    who is no Slack id would page nobody; refused where it is written, with the id meant if it shows."""
+    monkeypatch.setenv("ALP_ONCALL__SCHEDULES", json.dumps([{"name": "devops", **schedule}]))
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    line = next((x for x in str(err.value).splitlines() if f"oncall.schedules.0.{place}:" in x), "")
+    assert says in line, str(err.value)
+
+
+def test_slack_ids_of_any_length_are_accepted(monkeypatch):
+    layer = {**LAYER, "users": ["U0A", "W012AB3CD", "U0123456789ABCDEFGH"]}
+    monkeypatch.setenv("ALP_ONCALL__SCHEDULES", json.dumps([{"name": "devops", "group": "S0D", "layers": [layer]}]))
+    assert load_settings().oncall.schedules[0].layers[0].users == layer["users"]

@@ -41,7 +41,7 @@ def assert_tiles(shifts, start, end):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("turn,handoff", [("1d", "09:00"), ("12h", "08:30"), ("1d", "02:30"), ("1w", "01:30")])
 def test_handoffs_stay_at_local_wall_time_across_both_dst_switches(zone, turn, handoff):
     tz = ZoneInfo(zone)
-    s = sched(zone, Layer(users=["UA", "UB", "UC"], turn=turn, handoff=handoff, start=date(2026, 1, 5)))
+    s = sched(zone, Layer(users=["U0A", "U0B", "U0C"], turn=turn, handoff=handoff, start=date(2026, 1, 5)))
     for switch in SWITCHES[zone]:
         start = datetime.combine(switch - timedelta(days=15), datetime.min.time(), tz).astimezone(UTC)
         end = start + timedelta(days=30)
@@ -61,11 +61,11 @@ def test_handoffs_stay_at_local_wall_time_across_both_dst_switches(zone, turn, h
         # the turn order never skips or repeats anyone across the switch
         order = [sh.users[0] for sh in shifts]
         for a, b in itertools.pairwise(order):
-            assert "ABC".index(b[1]) == ("ABC".index(a[1]) + 1) % 3
+            assert "ABC".index(b[-1]) == ("ABC".index(a[-1]) + 1) % 3
 
 
 def test_berlin_day_of_the_autumn_switch_is_25_hours_and_spring_23():
-    s = sched("Europe/Berlin", Layer(users=["UA", "UB"], turn="1d", handoff="09:00", start=date(2026, 1, 1)))
+    s = sched("Europe/Berlin", Layer(users=["U0A", "U0B"], turn="1d", handoff="09:00", start=date(2026, 1, 1)))
     shifts = schedule_shifts(s, utc(2026, 3, 27), utc(2026, 3, 31))
     spring = next(sh for sh in shifts if sh.start == utc(2026, 3, 28, 8))  # 09:00 CET
     assert spring.end == utc(2026, 3, 29, 7) and spring.hours == 23  # 09:00 CEST
@@ -75,19 +75,19 @@ def test_berlin_day_of_the_autumn_switch_is_25_hours_and_spring_23():
 
 
 def test_rotation_order_from_its_start_anchor():
-    s = sched("UTC", Layer(users=["UA", "UB", "UC"], turn="1w", handoff="10:00", start=date(2026, 1, 5)))
+    s = sched("UTC", Layer(users=["U0A", "U0B", "U0C"], turn="1w", handoff="10:00", start=date(2026, 1, 5)))
     assert on_call_at(s, utc(2026, 1, 5, 9, 59)).on_call == ()  # before the start: nobody
     now = on_call_at(s, utc(2026, 1, 5, 10))
-    assert now.on_call == ("UA",) and now.until == utc(2026, 1, 12, 10)
-    assert now.next_on_call == ("UB",) and now.next_at == utc(2026, 1, 12, 10)
-    assert on_call_at(s, utc(2026, 1, 26, 10)).on_call == ("UA",)  # fourth week: back to the first
-    assert on_call_at(s, utc(2026, 1, 25, 12)).on_call == ("UC",)
+    assert now.on_call == ("U0A",) and now.until == utc(2026, 1, 12, 10)
+    assert now.next_on_call == ("U0B",) and now.next_at == utc(2026, 1, 12, 10)
+    assert on_call_at(s, utc(2026, 1, 26, 10)).on_call == ("U0A",)  # fourth week: back to the first
+    assert on_call_at(s, utc(2026, 1, 25, 12)).on_call == ("U0C",)
 
 
 def test_a_later_layer_covers_an_earlier_one_within_its_restriction():
-    week = Layer(users=["UA", "UB"], turn="1w", handoff="09:00", start=date(2026, 3, 2))
+    week = Layer(users=["U0A", "U0B"], turn="1w", handoff="09:00", start=date(2026, 3, 2))
     business = Layer(
-        users=["UX", "UY"],
+        users=["U0X", "U0Y"],
         turn="1d",
         handoff="00:00",
         start=date(2026, 3, 2),
@@ -105,16 +105,16 @@ def test_a_later_layer_covers_an_earlier_one_within_its_restriction():
         at = local.astimezone(UTC)
         return next(sh.users for sh in shifts if sh.start <= at < sh.end)
 
-    assert who(datetime(2026, 3, 9, 10, tzinfo=tz)) == ("UY",)  # day 7 of a 2-user daily rotation
-    assert who(datetime(2026, 3, 10, 16, 59, tzinfo=tz)) == ("UX",)
-    assert who(datetime(2026, 3, 10, 17, 0, tzinfo=tz)) == ("UB",)  # after hours: the weekly layer, week 2
-    assert who(datetime(2026, 3, 7, 12, tzinfo=tz)) == ("UA",)  # Saturday: weekly layer, week 1
-    assert who(datetime(2026, 3, 9, 8, 59, tzinfo=tz)) == ("UA",)  # week 1 ends at 09:00 Monday
-    assert who(datetime(2026, 3, 9, 9, 0, tzinfo=tz)) == ("UY",)
+    assert who(datetime(2026, 3, 9, 10, tzinfo=tz)) == ("U0Y",)  # day 7 of a 2-user daily rotation
+    assert who(datetime(2026, 3, 10, 16, 59, tzinfo=tz)) == ("U0X",)
+    assert who(datetime(2026, 3, 10, 17, 0, tzinfo=tz)) == ("U0B",)  # after hours: the weekly layer, week 2
+    assert who(datetime(2026, 3, 7, 12, tzinfo=tz)) == ("U0A",)  # Saturday: weekly layer, week 1
+    assert who(datetime(2026, 3, 9, 8, 59, tzinfo=tz)) == ("U0A",)  # week 1 ends at 09:00 Monday
+    assert who(datetime(2026, 3, 9, 9, 0, tzinfo=tz)) == ("U0Y",)
 
 
 def test_overnight_restriction_leaves_gaps_that_are_reported_as_gaps():
-    night = Layer(users=["UN"], turn="1d", handoff="00:00", start=date(2026, 1, 1), hours="22:00-06:00")
+    night = Layer(users=["U0N"], turn="1d", handoff="00:00", start=date(2026, 1, 1), hours="22:00-06:00")
     s = sched("Europe/Berlin", night)
     shifts = schedule_shifts(s, utc(2026, 3, 28, 12), utc(2026, 3, 30, 12))
     assert_tiles(shifts, utc(2026, 3, 28, 12), utc(2026, 3, 30, 12))
@@ -123,22 +123,22 @@ def test_overnight_restriction_leaves_gaps_that_are_reported_as_gaps():
     assert [round(sh.hours) for sh in covered] == [7, 8]
     assert all(sh.source == "gap" for sh in shifts if not sh.users)
     now = on_call_at(s, utc(2026, 3, 28, 12))
-    assert now.on_call == () and now.next_on_call == ("UN",) and now.next_at == utc(2026, 3, 28, 21)
+    assert now.on_call == () and now.next_on_call == ("U0N",) and now.next_at == utc(2026, 3, 28, 21)
 
 
 def test_overrides_on_top_newest_wins_and_nothing_uncovered():
-    s = sched("America/New_York", Layer(users=["UA", "UB"], turn="1d", handoff="09:00", start=date(2026, 10, 1)))
+    s = sched("America/New_York", Layer(users=["U0A", "U0B"], turn="1d", handoff="09:00", start=date(2026, 10, 1)))
     start, end = utc(2026, 10, 31), utc(2026, 11, 3)
-    sick = Override(1, "devops", "UC", utc(2026, 10, 31, 20), utc(2026, 11, 2, 14))  # across the fall back
+    sick = Override(1, "devops", "U0C", utc(2026, 10, 31, 20), utc(2026, 11, 2, 14))  # across the fall back
     swap = Override(2, "devops", "UD", utc(2026, 11, 1, 0), utc(2026, 11, 1, 6))
     other = Override(3, "platform", "UZ", start, end)  # another schedule's: ignored here
     shifts = schedule_shifts(s, start, end, [sick, swap, other])
     assert_tiles(shifts, start, end)
     users = [(sh.start, sh.users) for sh in shifts]
-    assert (utc(2026, 10, 31, 20), ("UC",)) in users and (utc(2026, 11, 1, 0), ("UD",)) in users
-    assert (utc(2026, 11, 1, 6), ("UC",)) in users
+    assert (utc(2026, 10, 31, 20), ("U0C",)) in users and (utc(2026, 11, 1, 0), ("UD",)) in users
+    assert (utc(2026, 11, 1, 6), ("U0C",)) in users
     after = next(sh for sh in shifts if sh.start == utc(2026, 11, 2, 14))
-    assert after.users == ("UA",) and after.end == utc(2026, 11, 3)  # 2 Nov 09:00 EST = 14:00 UTC: turn 32 -> UA
+    assert after.users == ("U0A",) and after.end == utc(2026, 11, 3)  # 2 Nov 09:00 EST = 14:00 UTC: turn 32 -> UA
 
 
 def test_schedules_from_the_environment_as_json(monkeypatch):
@@ -147,12 +147,12 @@ def test_schedules_from_the_environment_as_json(monkeypatch):
     monkeypatch.setenv(
         "ALP_ONCALL__SCHEDULES",
         '[{"name": "devops", "time_zone": "Europe/Berlin", "group": "S0DEVOPS", "channel": "C0OPS",'
-        ' "layers": [{"users": ["UA", "UB"], "turn": "1w", "handoff": "10:00", "start": "2026-01-05"}]}]',
+        ' "layers": [{"users": ["U0A", "U0B"], "turn": "1w", "handoff": "10:00", "start": "2026-01-05"}]}]',
     )
     monkeypatch.setenv("ALP_ONCALL__FEED_TOKEN", "feed-secret-123")
     s = load_settings()
     devops = s.oncall.get("devops")
-    assert devops is not None and devops.group == "S0DEVOPS" and devops.layers[0].users == ["UA", "UB"]
+    assert devops is not None and devops.group == "S0DEVOPS" and devops.layers[0].users == ["U0A", "U0B"]
     assert s.oncall.feed_token is not None and s.oncall.feed_token.get_secret_value() == "feed-secret-123"
 
 
@@ -173,12 +173,12 @@ def test_schedules_from_the_toml_file(monkeypatch, tmp_path):
 @pytest.mark.parametrize(
     "schedule,says",
     [
-        ({"time_zone": "Mars/Olympus", "layers": [{"users": ["U1"], "start": "2026-01-01"}]}, "unknown time zone"),
+        ({"time_zone": "Mars/Olympus", "layers": [{"users": ["U01"], "start": "2026-01-01"}]}, "unknown time zone"),
         ({"layers": [{"users": [], "start": "2026-01-01"}]}, "at least one user"),
-        ({"layers": [{"users": ["U1"], "start": "2026-01-01", "turn": "3m"}]}, "a number and h, d or w"),
-        ({"layers": [{"users": ["U1"], "start": "2026-01-01", "handoff": "25:00"}]}, "not a local time"),
-        ({"layers": [{"users": ["U1"], "start": "2026-01-01", "hours": "9-17"}]}, "not a local time"),
-        ({"layers": [{"users": ["U1"], "start": "2026-01-01", "days": ["funday"]}]}, "days"),
+        ({"layers": [{"users": ["U01"], "start": "2026-01-01", "turn": "3m"}]}, "a number and h, d or w"),
+        ({"layers": [{"users": ["U01"], "start": "2026-01-01", "handoff": "25:00"}]}, "not a local time"),
+        ({"layers": [{"users": ["U01"], "start": "2026-01-01", "hours": "9-17"}]}, "not a local time"),
+        ({"layers": [{"users": ["U01"], "start": "2026-01-01", "days": ["funday"]}]}, "days"),
         ({}, "exactly one"),
         ({"ical_url": "http://cal.example/x.ics"}, "https://"),
     ],
@@ -196,18 +196,19 @@ def test_a_bad_schedule_is_refused_naming_the_field(monkeypatch, schedule, says)
 
 def test_two_schedules_of_one_name_are_refused():
     with pytest.raises(ValidationError, match="unique"):
-        OncallSettings(schedules=[sched("UTC", Layer(users=["U"], start=date(2026, 1, 1)))] * 2)
+        OncallSettings(schedules=[sched("UTC", Layer(users=["U00"], start=date(2026, 1, 1)))] * 2)
 
 
 async def test_the_week_view_lists_the_final_shifts_in_local_time_across_the_switch():
     from escalation.oncall.directory import Directory
     from escalation.oncall.view import week_data, week_words
 
-    s = sched("Europe/Berlin", Layer(users=["UA", "UB"], turn="1d", handoff="09:00", start=date(2026, 3, 1)))
+    s = sched("Europe/Berlin", Layer(users=["U0A", "U0B"], turn="1d", handoff="09:00", start=date(2026, 3, 1)))
     data = await week_data(Directory(OncallSettings(schedules=[s])), utc(2026, 3, 27, 8), None)
     text = week_words(data, None)
     lines = text.splitlines()
     assert lines[0] == "*devops* (Europe/Berlin), the week from Fri 27 Mar 09:00 CET:"
-    assert "  Sat 28 Mar 09:00 - Sun 29 Mar 09:00 CEST (23 h): <@UB>" in lines  # turn 27
-    assert "  Sun 29 Mar 09:00 - Mon 30 Mar 09:00 CEST (24 h): <@UA>" in lines
+    # the switch's day: each end in its own zone (the start was CET; "09:00 CEST" alone hides the hour)
+    assert "  Sat 28 Mar 09:00 CET - Sun 29 Mar 09:00 CEST (23 h): <@U0B>" in lines  # turn 27
+    assert "  Sun 29 Mar 09:00 - Mon 30 Mar 09:00 CEST (24 h): <@U0A>" in lines
     assert len(lines) == 8  # seven days, one shift each, and the head
