@@ -26,7 +26,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.alerts.group_messages import GroupMessages
 from bot.alerts.intake import AlertIntake
-from bot.alerts.notifier import AlertNotifier
+from bot.alerts.notifier import AlertNotifier, recovery_judge
 from bot.alerts.silences import alert_intake
 from bot.loop_watch import LoopWatch
 from bot.metrics import AlertMetrics, Metrics
@@ -230,6 +230,7 @@ async def serve(settings: Settings) -> None:
     on_change(escalator, lambda: handoffs.wake("override"))
     escalator.on_lead_gained.append(lambda: handoffs.wake("lease gained"))  # a handoff missed while nobody led
     escalator.run_check = check_runner(settings, oncall_evidence)  # pages and resolutions re-run the incident's checks
+    escalator.judge_recovery = recovery_judge(settings, groups)  # the checklist items alp can judge itself
 
     async def incident_alerts(channel: str) -> list[dict[str, Any]]:  # a remedy's re-check reads their expressions
         inc = await store.open_in_channel(channel)

@@ -26,6 +26,7 @@ from escalation.ladder.notify import Notifier
 from escalation.ladder.owed import OwedEffects
 from escalation.ladder.recheck import RunCheck, recheck, superseded
 from escalation.ladder.reconciler import Reconciler
+from escalation.ladder.recovery import JudgeRecovery, judge_recovery
 from escalation.ladder.timers import LadderTimers
 from escalation.model import (
     CHECKLIST,
@@ -108,6 +109,8 @@ class Escalator(Reconciler):
         # A check by name and parameters -> its report; the bot sets it (commands.runner.check_runner)
         # so pages and resolutions re-run the incident's checks (escalation.ladder.recheck). None: they do not.
         self.run_check: RunCheck | None = None
+        # The checklist items alp judges itself (escalation.ladder.recovery), on resolve; None: none.
+        self.judge_recovery: JudgeRecovery | None = None
 
     @classmethod
     def connect(
@@ -269,7 +272,7 @@ class Escalator(Reconciler):
         if inc is None:
             return False
         self._wake.set()  # the pager's alerts owe their resolve
-        await self.recheck(inc, "on resolve")
+        await asyncio.gather(self.recheck(inc, "on resolve"), self._judge_recovery(inc, "on resolve"))
         # the message, then the checklist: owed with the resolve, their first attempts ours
         await self.owed.carry_out_change(inc)
         await self.owed.carry_out(inc.id, Kind.CHECKLIST, Effect(inc.id, Kind.CHECKLIST, 1))
@@ -316,6 +319,18 @@ class Escalator(Reconciler):
         if done:
             await self.verdict_recorded(inc.id)
         return done
+
+    async def _judge_recovery(self, inc: Incident, why: str) -> None:
+        """The checklist items alp judges (`judge_recovery`), recorded and ticked before the checklist is posted."""
+        if self.judge_recovery is None:
+            return
+        try:
+            judged = await judge_recovery(self.store, inc, self.judge_recovery, why)
+        except Exception as err:  # the state store: the resolve stands, the items stay for a person
+            log.warning("%s: recording the recovery checklist's judgement failed: %s", inc.ref, err)
+            return
+        if judged:
+            await self.verdict_recorded(inc.id)
 
     async def superseded(self, channel: str, target: str, read_at: datetime) -> str | None:
         """Why a remedy button under a `target` report read at `read_at` must not act (escalation.ladder.recheck)."""
