@@ -28,7 +28,7 @@ from bot.oncall_check import oncall_evidence
 from bot.render.report_blocks import SlackMessage, render_report
 from bot.settings import Settings
 from commands.alerts import route_for
-from commands.cpu import off_loop
+from commands.cpu import off_loop, off_process
 from commands.graph.alert_graph import alert_graphs
 from commands.graph.chart import graph_png
 from commands.params import UsageError
@@ -281,7 +281,7 @@ class AlertIntake:
         charts = []
         for g in graphs:
             if g.graph is not None:
-                png = await off_loop(graph_png, {"graph": g.graph})
+                png = await off_process(graph_png, {"graph": g.graph})  # matplotlib: a worker process, as `alp graph`'s
                 if png is not None:
                     charts.append((png, str(g.graph["title"])))
         return charts
