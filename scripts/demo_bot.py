@@ -95,6 +95,9 @@ def main() -> None:
     calls = run_dir / "slack-calls.jsonl"
     calls.write_text("")
     slack = RecordingSlack(calls).start()
+    # A message this fake Slack never posted (an alert group's, from an earlier demo run the state store
+    # remembers) is not there to update, as in Slack: the bot posts it again (bot/alerts/group_messages.py).
+    slack.fail("chat.update", "message_not_found", times=1000, when=lambda args: not _posted(slack, args.get("ts")))
     port = free_port()
     env = {
         **os.environ,
@@ -150,6 +153,11 @@ def main() -> None:
         page = write_page(calls, run_dir / "slack.html")
         with contextlib.suppress(OSError):  # the terminal may be gone
             print(f"stopped; the calls are in {calls}; as a 390 px phone shows them: {page}", flush=True)
+
+
+def _posted(slack: FakeSlack, ts: object) -> bool:
+    """Whether this fake Slack posted the message `ts` (read under its lock: no `called`)."""
+    return any(c.method == "chat.postMessage" and c.response.get("ts") == ts for c in slack.calls)
 
 
 def alert_posted(slack: FakeSlack) -> tuple[str, int] | None:

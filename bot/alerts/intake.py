@@ -207,8 +207,12 @@ class AlertIntake:
             await self.groups.save(group)
         else:
             await self.messages.post(group, fresh, arrived)
+        if not charts and group.route.get("graph_ts", group.message_ts) != group.message_ts:
+            charts = await self._graph_alerts(group)  # the message was posted again (deleted): its new thread
         if charts:
             await self.messages.attach_charts(group, charts)
+            group.route["graph_ts"] = group.message_ts  # the thread the charts are in
+            await self.groups.save(group)
         listed = set(group.route["latest"]) if group.status == "firing" else set(group.alerts)
         await self.groups.record_instances(
             group.id, {(fp, a["startsAt"]): a["status"] for fp, a in group.alerts.items() if fp in listed}
@@ -275,8 +279,11 @@ class AlertIntake:
         group.route["graph_lines"] = [line for g in graphs for line in g.lines]
         group.route["graph_at"] = datetime.now(UTC).strftime("%H:%M UTC")  # when they were judged
         states = {fp: kind for g in graphs for fp, kind in g.states.items()}
-        if states == group.route.get("graph_states"):
-            return []  # nothing changed since the charts already in the thread
+        if (
+            states == group.route.get("graph_states")
+            and group.route.get("graph_ts", group.message_ts) == group.message_ts
+        ):
+            return []  # nothing changed since the charts already in the message's thread
         group.route["graph_states"] = states
         charts = []
         for g in graphs:
