@@ -310,7 +310,7 @@ def test_bot_demo_shows_the_demo_fault_fire_a_real_alert_posted_with_its_graph(t
         where = re.search(r"appended to (\S+slack-calls\.jsonl)", out.stdout)
         assert where, out.stdout
         calls = [json.loads(line) for line in Path(where.group(1)).read_text().splitlines()]
-        alert = [
+        alert = next(
             c
             for c in calls
             if c["method"] == "chat.postMessage"
@@ -318,7 +318,7 @@ def test_bot_demo_shows_the_demo_fault_fire_a_real_alert_posted_with_its_graph(t
             and "FIRING" in c["args"].get("text", "")
             and not c["args"].get("thread_ts")
             and c["ts"]
-        ][0]
+        )
         text = json.dumps(alert["args"]["blocks"])
         assert "service=auth-service}: still firing" in text, text
         assert "INC-" in text  # routed with a priority: the group's message announces its incident
