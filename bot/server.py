@@ -26,7 +26,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.alerts.group_messages import GroupMessages
 from bot.alerts.intake import AlertIntake
-from bot.alerts.notifier import AlertNotifier
+from bot.alerts.notifier import AlertNotifier, recovery_judge
 from bot.alerts.silences import alert_intake
 from bot.check_context import check_context
 from bot.loop_watch import LoopWatch
@@ -233,6 +233,7 @@ async def serve(settings: Settings) -> None:
         run_check=check_runner(check_context(settings)),  # pages and resolutions re-run the incident's checks
         lease=lease,
         on_lead_gained=[lambda: handoffs.wake("lease gained")],  # a handoff missed while nobody led
+        judge_recovery=recovery_judge(settings, groups),  # the checklist items alp can judge itself
     )
     oncall_buttons = OncallButtons(settings, directory, lambda: handoffs.wake("override"))  # overrides in Slack
 

@@ -2,7 +2,11 @@
 (tests/support/slack_fake.py), so the Block Kit messages it posts can be read without a Slack workspace.
 
 Sends `/alp health` and `/alp check kafka-lag` as Slack would (signed, tests/support/signing.py),
-then one `/alp` command per line of standard input until end of input (Ctrl-D). Every Web API
+then one `/alp` command per line of standard input until end of input (Ctrl-D). Meanwhile the test
+bed's Alertmanager notifies this bot (scripts/world/alerting.py): the demo's slow auth-service fires
+the bed's real Prometheus rule HighResponseTime, and the bot posts the alert group's message with
+the rule's expression graphed (a PNG in its thread) and opens a P2 incident; at the end of input the
+demo waits for that message (at most ALERT_WAIT_S) if it has not come yet. Every Web API
 call the bot makes is appended to slack-calls.jsonl (one JSON object a line: method, args with
 the blocks as sent, ts) in the test bed's demo directory, and summarised on standard output; at
 the end the messages are drawn as a 390 px phone shows them in slack.html beside it
@@ -21,9 +25,12 @@ import sys
 import threading
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 from typing import Any
 
+from scripts.world.alerting import RULE, alert_route
+from scripts.world.alerting import bot_env as alert_env
 from scripts.world.page import write as write_page
 from tests.support.signing import signed_headers, slash_command
 from tests.support.slack_fake import FakeSlack
@@ -32,6 +39,7 @@ SIGNING_SECRET = "alp-demo-signing-secret"
 FIRST = ("health", "check kafka-lag")
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 QUIET_S = 3.0  # after the last call, how long to wait before taking the bot's answer as complete
+ALERT_WAIT_S = 150.0  # the rule's 30 s rate fills, it holds 4 s, Alertmanager groups: under a minute on an idle bed
 
 
 def _text(args: dict[str, Any], most: int = 6) -> str:
@@ -87,6 +95,9 @@ def main() -> None:
     calls = run_dir / "slack-calls.jsonl"
     calls.write_text("")
     slack = RecordingSlack(calls).start()
+    # A message this fake Slack never posted (an alert group's, from an earlier demo run the state store
+    # remembers) is not there to update, as in Slack: the bot posts it again (bot/alerts/group_messages.py).
+    slack.fail("chat.update", "message_not_found", times=1000, when=lambda args: not _posted(slack, args.get("ts")))
     port = free_port()
     env = {
         **os.environ,
@@ -95,6 +106,7 @@ def main() -> None:
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "ALP_HTTP_HOST": "127.0.0.1",
         "ALP_HTTP_PORT": str(port),
+        **alert_env(token := uuid.uuid4().hex),
     }
     env.pop("SLACK_APP_TOKEN", None)  # HTTP mode: the commands below are posted to /slack/events
     # Ctrl-C, a closed terminal or a kill end the session like Ctrl-D: the bot stops with it.
@@ -110,13 +122,23 @@ def main() -> None:
         print(f"alp-bot on http://127.0.0.1:{port}/slack/events, posting to a fake Slack at {slack.api_url}")
         print(f"every Web API call it makes (Block Kit as sent) is appended to {calls}; its log: {log.name}")
         print("  (paste a call's args.blocks into https://app.slack.com/block-kit-builder to see it rendered)")
-        for text in FIRST:
-            send(port, slack, text)
-        if sys.stdin.isatty():
-            print("type an /alp command (e.g. check deadlocks), Enter; Ctrl-D to stop")
-        for line in sys.stdin:
-            if line.strip():
-                send(port, slack, line.strip())
+        with alert_route(os.environ, f"http://127.0.0.1:{port}", token) as receiver:
+            if receiver:
+                print(
+                    f"the test bed's Alertmanager notifies it (receiver {receiver}): the demo's slow auth-service "
+                    f"fires Prometheus' {RULE} within about a minute"
+                )
+            else:
+                print("the test bed's Alertmanager did not answer: no alerts in this demo (`scripts/testbed status`)")
+            for text in FIRST:
+                send(port, slack, text)
+            if sys.stdin.isatty():
+                print("type an /alp command (e.g. check deadlocks), Enter; Ctrl-D to stop")
+            for line in sys.stdin:
+                if line.strip():
+                    send(port, slack, line.strip())
+            if receiver:
+                wait_for_alert(slack, ALERT_WAIT_S)
     except Stopped:
         pass
     finally:
@@ -131,6 +153,49 @@ def main() -> None:
         page = write_page(calls, run_dir / "slack.html")
         with contextlib.suppress(OSError):  # the terminal may be gone
             print(f"stopped; the calls are in {calls}; as a 390 px phone shows them: {page}", flush=True)
+
+
+def _posted(slack: FakeSlack, ts: object) -> bool:
+    """Whether this fake Slack posted the message `ts` (read under its lock: no `called`)."""
+    return any(c.method == "chat.postMessage" and c.response.get("ts") == ts for c in slack.calls)
+
+
+def alert_posted(slack: FakeSlack) -> tuple[str, int] | None:
+    """(the demo alert group's message text, PNGs in its thread) once the bot posted it, else None."""
+    for c in slack.called("chat.postMessage"):
+        text = str(c.args.get("text", ""))
+        if RULE in text and "FIRING" in text and not c.args.get("thread_ts") and c.response.get("ok"):
+            ts = c.response.get("ts")
+            ids = [
+                f["id"]
+                for u in slack.called("files.completeUploadExternal")
+                if u.args.get("thread_ts") == ts
+                for f in u.args.get("files") or []
+            ]
+            return text, sum(1 for i in ids if slack.uploaded.get(i, b"").startswith(b"\x89PNG"))
+    return None
+
+
+def wait_for_alert(slack: RecordingSlack, timeout_s: float) -> None:
+    """Until the demo's alert is posted with its graph (or `timeout_s`), saying which."""
+    start = time.monotonic()
+    found = alert_posted(slack)
+    if found is None or not found[1]:
+        print(f"waiting for the demo's alert {RULE} and its graph (at most {timeout_s:g} s; Ctrl-C stops)", flush=True)
+    while (found is None or not found[1]) and time.monotonic() - start < timeout_s:
+        time.sleep(0.5)
+        found = alert_posted(slack)
+    if found is None:
+        print(
+            f"the demo's alert {RULE} did not reach alp within {timeout_s:g} s: is Prometheus up "
+            "(`scripts/testbed status`) and the fault seeded (`scripts/testbed demo`)?",
+            flush=True,
+        )
+        return
+    while time.monotonic() - slack.last_call < QUIET_S:  # its report, its incident
+        time.sleep(0.2)
+    graphs = f"with {found[1]} graph(s) in its thread" if found[1] else "without a graph yet"
+    print(f"the demo's alert reached alp through Alertmanager: {found[0]} ({graphs})", flush=True)
 
 
 def send(port: int, slack: RecordingSlack, text: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -31,6 +32,11 @@ def testbed() -> dict[str, str]:
 
     clear_lock_chain(env["ALP_POSTGRES_DSN"])  # left by `scripts/testbed demo`: tests make their own faults
     clear_redis(env["ALP_REDIS_URL"])
+    if env.get("ALP_TESTBED_PLATFORM_PORT"):  # the demo's slow auth-service (its alert firing): tests set their own
+        from scripts.world.client import StandIns
+
+        with contextlib.suppress(OSError):  # a stand-in down: the tests that need it say so
+            StandIns.from_env(env).reset_traffic()
     if env.get("KUBECONFIG"):
         os.environ.setdefault("KUBECONFIG", env["KUBECONFIG"])  # Kube() reads it like kubectl does
     return env

@@ -28,7 +28,7 @@ from bot.check_context import check_context
 from bot.render.report_blocks import SlackMessage, render_report
 from bot.settings import Settings
 from commands.alerts import route_for
-from commands.cpu import off_loop
+from commands.cpu import off_loop, off_process
 from commands.graph.alert_graph import alert_graphs
 from commands.graph.chart import graph_png
 from commands.params import UsageError
@@ -194,6 +194,7 @@ class AlertIntake:
         fresh = await off_loop(self._render_report, group, report)  # masking and Block Kit: CPU, off the loop
         arrived = received if report else None
         unsent = group.message_ts is None
+        posted_in = group.message_ts  # the message's thread before this notification
         if (new_episode or unposted) and group.route.get("priority") and firing and not group.incident_id:
             token = ANNOUNCING.set((group, fresh, arrived))
             try:
@@ -206,6 +207,8 @@ class AlertIntake:
             await self.groups.save(group)
         else:
             await self.messages.post(group, fresh, arrived)
+        if not charts and posted_in not in (None, group.message_ts):  # posted again (deleted): a new thread
+            charts = await self._graph_alerts(group, again=True)
         if charts:
             await self.messages.attach_charts(group, charts)
         listed = set(group.route["latest"]) if group.status == "firing" else set(group.alerts)
@@ -255,10 +258,11 @@ class AlertIntake:
         self.reports[key] = (time.monotonic(), future)
         return await asyncio.shield(future)
 
-    async def _graph_alerts(self, group: AlertGroup) -> list[tuple[bytes, str]]:
+    async def _graph_alerts(self, group: AlertGroup, again: bool = False) -> list[tuple[bytes, str]]:
         """Each rule expression of the group's alerts graphed and judged (commands/graph/alert_graph.py):
         the sentences go into the group's message (`route["graph_lines"]`); the charts (PNG, title) are
-        returned to go into its thread when an alert's state changed since the last chart posted."""
+        returned to go into its thread when an alert's state changed since the last chart posted, or
+        `again` (the message was posted again: its new thread has none)."""
         if not self.settings.prometheus.url:
             return []
         latest = set(group.route.get("latest") or group.alerts) if group.status == "firing" else set(group.alerts)
@@ -272,13 +276,13 @@ class AlertIntake:
         group.route["graph_lines"] = [line for g in graphs for line in g.lines]
         group.route["graph_at"] = datetime.now(UTC).strftime("%H:%M UTC")  # when they were judged
         states = {fp: kind for g in graphs for fp, kind in g.states.items()}
-        if states == group.route.get("graph_states"):
+        if states == group.route.get("graph_states") and not again:
             return []  # nothing changed since the charts already in the thread
         group.route["graph_states"] = states
         charts = []
         for g in graphs:
             if g.graph is not None:
-                png = await off_loop(graph_png, {"graph": g.graph})
+                png = await off_process(graph_png, {"graph": g.graph})  # matplotlib: a worker process, as `alp graph`'s
                 if png is not None:
                     charts.append((png, str(g.graph["title"])))
         return charts

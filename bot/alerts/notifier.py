@@ -4,6 +4,7 @@ channel's pace shared with the alert messages, "Clear any alerts" under the reco
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -14,6 +15,9 @@ from bot.settings import Settings
 from bot.slack.incidents import SlackNotifier
 from bot.slack.signing import key_from, sign
 from commands.backends.alertmanager import Alertmanager, AlertmanagerError
+from commands.graph.recovery import not_judged, recovery_report
+from commands.report import Report
+from escalation.ladder.recovery import JudgeRecovery
 from escalation.model import Incident
 from escalation.state.alert_groups import AlertGroups
 
@@ -87,3 +91,25 @@ async def clear_alerts(
         why = str(err)
     token = sign({"i": incident_id}, key, BUTTON_TTL_S)
     return clear_alerts_blocks(ref, firing, silences, token, why)
+
+
+def recovery_judge(settings: Settings, groups: AlertGroups) -> JudgeRecovery:
+    """The engine's `judge_recovery` (escalation/ladder/recovery.py): an alert-born incident's
+    "Check monitoring dashboards" and "Clear any alerts" judged from its alerts
+    (commands/graph/recovery.py) within `page_recheck_s` (when above 0); None for other incidents."""
+    am = Alertmanager(settings.alertmanager.url, settings.timeouts.probe_s)
+    bound = settings.escalation.page_recheck_s
+
+    async def judge(inc: Incident) -> Report | None:
+        group = await groups.of_incident(inc.id)
+        if group is None:
+            return None
+        alerts = [{**a, "fingerprint": fp} for fp, a in group.alerts.items()]
+        try:
+            return await asyncio.wait_for(
+                recovery_report(settings.prometheus, am, alerts, group.common_labels), bound if bound > 0 else None
+            )
+        except TimeoutError:
+            return not_judged(f"not judged within {bound:g}s (ALP_ESCALATION__PAGE_RECHECK_S)")
+
+    return judge

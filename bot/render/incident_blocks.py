@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from bot.render.blocks import (
     Block,
@@ -87,10 +88,34 @@ def page_blocks(page: Page) -> tuple[str, list[Block]]:
     return text, [*blocks, section(fields=fields)]
 
 
-def checklist_blocks(inc: Incident) -> tuple[str, list[Block]]:
+JUDGED = {"done": ":white_check_mark:", "not done": ":fire:", "unknown": ":grey_question:"}
+STATE_WORDS = {"done": "done (ticked by alp)", "not done": "not done", "unknown": "UNKNOWN (could not be judged)"}
+
+
+def judged_block(judged: dict[str, dict[str, Any]], read_at: str) -> Block:
+    """The items alp judged (escalation/ladder/recovery.py): each one's state and its evidence."""
+    lines = []
+    for item, j in judged.items():
+        state = str(j.get("state", "unknown"))
+        evidence = "; ".join(str(e) for e in j.get("evidence") or [])
+        evidence = evidence if len(evidence) <= 600 else evidence[:599] + "…"
+        lines.append(
+            f"{JUDGED.get(state, ':grey_question:')} *{clean(item)}*: {STATE_WORDS.get(state, clean(state))}"
+            + (f": {clean(evidence)}" if evidence else "")
+        )
+    return section(f"*Judged by alp* (read at {read_at}):\n" + "\n".join(lines))
+
+
+def checklist_blocks(
+    inc: Incident, judged: dict[str, dict[str, Any]] | None = None, read_at: str = ""
+) -> tuple[str, list[Block]]:
+    """The recovery checklist with its checkboxes; with the items alp `judged` (read at `read_at`),
+    each one's state and evidence."""
+    shown = {k: v for k, v in (judged or {}).items() if k in inc.checklist}
     return f"{inc.ref} resolved: recovery checklist", [
         section(f":white_check_mark: *{inc.ref} resolved.* Recovery checklist:"),
         actions([checkboxes("incident_checklist", inc.checklist)], f"checklist_{inc.id}"),
+        *([judged_block(shown, read_at)] if shown else []),
         actions(
             [
                 button("Verify services healthy: run /alp health", "incident_run_health", str(inc.id), "primary"),

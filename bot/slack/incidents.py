@@ -26,6 +26,7 @@ from commands.clock import SYSTEM_CLOCK, Clock
 from commands.redact import redact
 from escalation.ladder.engine import Escalator
 from escalation.ladder.pages import Page, taken_at
+from escalation.ladder.recovery import judged_items
 from escalation.model import Incident, Priority, Rung, TimelineEntry
 from escalation.postmortem import postmortem_markdown
 
@@ -188,7 +189,9 @@ class SlackNotifier:
             )
 
     async def checklist(self, inc: Incident) -> None:
-        text, blocks = checklist_blocks(inc)
+        """The checklist, with the items alp judged on resolve (escalation/ladder/recovery.py)."""
+        judged, read_at = judged_items(await self.timeline(inc.id)) if self.timeline else ({}, "")
+        text, blocks = checklist_blocks(inc, judged, read_at)
         await self.client.chat_postMessage(channel=inc.channel, thread_ts=inc.message_ts, text=text, blocks=blocks)
 
 

@@ -9,6 +9,7 @@ pages go through the outbox (`escalation.state.outbox`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -23,6 +24,8 @@ from escalation.ladder.leader import Lease
 from escalation.ladder.notify import Notifier
 from escalation.ladder.recheck import RunCheck, superseded
 from escalation.ladder.reconciler import Duty, Reconciler, no_changes
+from escalation.ladder.recovery import JudgeRecovery
+from escalation.ladder.recovery import judge_recovery as judge_items
 from escalation.model import (
     CHECKLIST,
     Incident,
@@ -61,6 +64,7 @@ class Escalator(Reconciler):
         run_check: RunCheck | None = None,
         lease: Lease | None = None,
         on_lead_gained: Sequence[Duty] = (),
+        judge_recovery: JudgeRecovery | None = None,
     ) -> None:
         super().__init__(
             store,
@@ -75,6 +79,8 @@ class Escalator(Reconciler):
             on_lead_gained=on_lead_gained,
         )
         self.audit = AuditLog(store.db)
+        # The checklist items alp judges itself (escalation.ladder.recovery), on resolve; None: none.
+        self.judge_recovery = judge_recovery
 
     @classmethod
     def connect(
@@ -236,7 +242,7 @@ class Escalator(Reconciler):
         if inc is None:
             return False
         self._wake.set()  # the pager's alerts owe their resolve
-        await self.recheck(inc, "on resolve")
+        await asyncio.gather(self.recheck(inc, "on resolve"), self._judge_recovery(inc, "on resolve"))
         # the message, then the checklist: owed with the resolve, their first attempts ours
         await self.owed.carry_out_change(inc)
         await self.owed.carry_out(inc.id, Kind.CHECKLIST, Effect(inc.id, Kind.CHECKLIST, 1))
@@ -263,6 +269,18 @@ class Escalator(Reconciler):
         if found is not None and kind == TimelineKind.CHECK:
             await self.verdict_recorded(found)
         return found
+
+    async def _judge_recovery(self, inc: Incident, why: str) -> None:
+        """The checklist items alp judges (`judge_recovery`), recorded and ticked before the checklist is posted."""
+        if self.judge_recovery is None:
+            return
+        try:
+            judged = await judge_items(self.store, inc, self.judge_recovery, why)
+        except Exception as err:  # the state store: the resolve stands, the items stay for a person
+            log.warning("%s: recording the recovery checklist's judgement failed: %s", inc.ref, err)
+            return
+        if judged:
+            await self.verdict_recorded(inc.id)
 
     async def superseded(self, channel: str, target: str, read_at: datetime) -> str | None:
         """Why a remedy button under a `target` report read at `read_at` must not act (escalation.ladder.recheck)."""

@@ -13,7 +13,10 @@ the faults that expire (the lock chain).
 - PostgreSQL: a lock chain on `user_progress` (one open transaction, two updates waiting),
   held for LOCK_HOLD_S by a background process (scripts/world/lock_chain.py).
 - Redis: the statistics reset, then mostly misses (hit ratio about 15%).
-- The platform stand-in: every service's /health answers 200 except user-service (503).
+- The platform stand-in: every service's /health answers 200 except user-service (503); its
+  /metrics, which the bed's Prometheus scrapes, count auth-service's requests at 900 ms, so the
+  bed's rule HighResponseTime fires into its Alertmanager (`scripts/run bot --demo` points that at
+  the bot: scripts/world/alerting.py).
 
 Prints `export` lines that point alp at the demo's service endpoints; progress goes to stderr.
 """
@@ -71,6 +74,10 @@ EVENTS = {
         "Readiness probe failed: HTTP probe failed with statuscode: 503",
     ),
 }
+
+
+SLOW_SERVICE = "auth-service"  # the demo's metric fault: its requests slow in the platform stand-in's /metrics
+SLOW_TRAFFIC = {"rps": 20.0, "latency_ms": 900.0, "error_ratio": 0.0}
 
 
 def say(text: str) -> None:
@@ -236,6 +243,12 @@ def seed_platform(standins: StandIns) -> dict[str, str]:
     base = standins.platform_base
     services = [{"name": n, "port": p, "url": f"{base}/svc/{n}"} for n, p in SERVICES.items()]
     say("services: /health answers 200, except user-service (503)")
+    standins.reset_traffic()
+    standins.set_traffic(SLOW_SERVICE, **SLOW_TRAFFIC)
+    say(
+        f"metrics: {SLOW_SERVICE} answers in {SLOW_TRAFFIC['latency_ms']:g} ms (Prometheus scrapes it): the bed's rule "
+        "HighResponseTime (p95 > 500ms) fires within about a minute (`scripts/run bot --demo` shows it reach alp)"
+    )
     return {
         "ALP_PLATFORM__SERVICES": json.dumps(services, separators=(",", ":")),
         "ALP_ENDPOINTS__OAUTH_URL": f"{base}/oauth",

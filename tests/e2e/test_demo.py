@@ -28,6 +28,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from kubernetes import client
 
 from scripts.world import demo
+from scripts.world.client import StandIns
 from scripts.world.kube import DEMO_LABEL, PLATFORM, clear_demo
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,6 +53,7 @@ def seed(testbed: dict[str, str]) -> dict[str, str]:
 def clear(api: client.ApiClient, testbed: dict[str, str]) -> None:
     clear_demo(api)
     demo.clear_lock_chain(testbed["ALP_POSTGRES_DSN"])
+    StandIns.from_env(testbed).reset_traffic()  # the slow auth-service: its alert resolves
 
 
 @pytest.fixture(scope="module")
@@ -284,6 +286,47 @@ def test_bot_demo_posts_block_kit_to_the_fake_slack_and_says_where(testbed, seed
         assert any(headline in blocks for blocks in finals), headline
     assert any("Consumer group user-service: STOP" in blocks for blocks in finals)
     assert any("user_progress" in blocks for blocks in finals)  # the lock chain, named by its query
+
+
+def test_bot_demo_shows_the_demo_fault_fire_a_real_alert_posted_with_its_graph(testbed, seeded):
+    """The demo's slow auth-service -> the bed's Prometheus rule -> its Alertmanager -> the bot: the alert
+    group's message (FIRING, "still firing") with the rule's expression graphed in its thread, and an
+    incident; nothing posted by hand. Slow: the rule's rate window fills first (about a minute). A second
+    run, the alert firing all along and the state store remembering its group's message from the first
+    run's fake Slack (gone), shows it again: the message posted anew, its chart in the new thread."""
+    for run in (1, 2):
+        out = subprocess.run(
+            [ROOT / "scripts/run", "bot", "--demo"],
+            cwd=ROOT,
+            env=_no_targets(testbed),
+            input="",
+            capture_output=True,
+            text=True,
+            timeout=400,
+        )
+        assert out.returncode == 0, out.stdout + out.stderr
+        said = r"the demo's alert reached alp through Alertmanager: .*HighResponseTime.* \(with \d graph"
+        assert re.search(said, out.stdout), (run, out.stdout)
+        where = re.search(r"appended to (\S+slack-calls\.jsonl)", out.stdout)
+        assert where, out.stdout
+        calls = [json.loads(line) for line in Path(where.group(1)).read_text().splitlines()]
+        alert = next(
+            c
+            for c in calls
+            if c["method"] == "chat.postMessage"
+            and "HighResponseTime" in c["args"].get("text", "")
+            and "FIRING" in c["args"].get("text", "")
+            and not c["args"].get("thread_ts")
+            and c["ts"]
+        )
+        text = json.dumps(alert["args"]["blocks"])
+        assert "service=auth-service}: still firing" in text, text
+        assert "INC-" in text  # routed with a priority: the group's message announces its incident
+        assert any(
+            c["method"] == "files.completeUploadExternal" and c["args"].get("thread_ts") == alert["ts"] for c in calls
+        )
+        config = Path(testbed["ALP_TESTBED_ALERTMANAGER_CONFIG"]).read_text()
+        assert "alp-demo-" not in config  # the bed's Alertmanager put back as it was
 
 
 def test_demo_clears_what_earlier_runs_left_but_not_live_consumers(testbed, seeded, unique):

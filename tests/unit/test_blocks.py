@@ -96,3 +96,23 @@ def test_the_builders_refuse_what_slack_refuses():
     with pytest.raises(blocks.INVALID):
         blocks.section(fields=["x"] * 11)
     assert blocks.button("y" * 100, "a", "v")["text"]["text"] == "y" * 75  # a label is cut to Slack's 75
+
+
+def test_the_judged_checklist_is_valid_block_kit_and_foreign_words_stay_inert():
+    """The items alp judged on resolve (escalation/ladder/recovery.py): each with its state and evidence,
+    an alert's own words (its labels) escaped and masked; items not on the checklist not shown."""
+    inc = incident(IncidentStatus.RESOLVED)
+    judged = {
+        "Clear any alerts": {
+            "state": "not done",
+            "evidence": ["X{pod=<!channel> *bold* password=hunter2}: still firing in Alertmanager"],
+        },
+        "Check monitoring dashboards": {"state": "done", "evidence": ["not on this incident's checklist"]},
+    }
+    _, rendered = checklist_blocks(inc, judged, "03:05:00Z")
+    same_through_the_models(rendered)
+    shown = str(rendered)
+    assert "*Judged by alp* (read at 03:05:00Z)" in shown and ":fire: *Clear any alerts*: not done: X{pod=" in shown
+    assert "<!channel>" not in shown and "&lt;!channel&gt;" in shown and "hunter2" not in shown
+    assert "Check monitoring dashboards" not in shown
+    assert checklist_blocks(inc)[1] == [b for b in rendered if "Judged by alp" not in str(b)]

@@ -432,3 +432,48 @@ async def test_only_the_leaders_scheduler_holds_the_ladders_next_due_time(state_
         for e in (a, b):
             await e.stop()
             await e.close()
+
+
+async def test_resolve_records_the_judged_checklist_and_ticks_only_what_is_done(make_engine):
+    """escalation/ladder/recovery.py: the judge's report is the resolve's verdict (its `checklist` in the
+    data), an item judged done is ticked by alp, one not done or unknown is left for a person; a judge
+    that fails leaves the resolve and the checklist as they were."""
+    from datetime import UTC, datetime
+
+    from commands.report import Finding, Report, Severity
+    from escalation.ladder.recovery import judged_items
+
+    judged = {
+        "Clear any alerts": {"state": "done", "evidence": ["none firing in Alertmanager"]},
+        "Check monitoring dashboards": {"state": "not done", "evidence": ["X: still firing"]},
+    }
+
+    async def judge(inc):  # type: ignore[no-untyped-def]
+        return Report(
+            target="recovery",
+            started_at=datetime.now(UTC),
+            duration_s=0.1,
+            findings=[Finding(severity=Severity.WARNING, title="X: still firing", probe="alert-expressions")],
+            data={"checklist": judged},
+        )
+
+    eng, _ = await make_engine(settings())
+    eng.judge_recovery = judge
+    inc = await eng.open(Priority.P1, "slow logins", "users", ["auth-service"], "C1", "U1")
+    await eng.resolve(inc.id, "U2")
+    stored = await eng.store.get(inc.id)
+    assert stored.checklist["Clear any alerts"] is True and stored.checklist["Check monitoring dashboards"] is False
+    entries = await eng.store.timeline(inc.id)
+    assert any(e.text == "check recovery: WARNING (on resolve)" for e in entries)
+    assert any(e.text == "ticked: Clear any alerts" and e.actor == "alp" for e in entries)
+    items, read_at = judged_items(entries)
+    assert items == judged and read_at
+
+    async def broken(inc):  # type: ignore[no-untyped-def]
+        raise RuntimeError("state store away")
+
+    eng.judge_recovery = broken
+    other = await eng.open(Priority.P1, "slow again", "users", ["auth-service"], "C1", "U1")
+    assert await eng.resolve(other.id, "U2")
+    assert not any((await eng.store.get(other.id)).checklist.values())
+    assert judged_items(await eng.store.timeline(other.id)) == ({}, "")
