@@ -22,6 +22,7 @@ from bot.render.report_blocks import fit
 from bot.render.verdict_blocks import newer_than, superseded_report
 from bot.slack.client import SLACK_ERRORS, open_form, reason
 from bot.slack.client import ephemeral as private_reply
+from bot.slack.shown import Shown
 from commands.redact import redact
 from escalation.ladder.engine import Escalator
 from escalation.ladder.pages import Page, taken_at
@@ -43,9 +44,12 @@ class SlackNotifier:
         client: AsyncWebClient,
         fallback_channel: str = "",
         timeline: Callable[[int], Awaitable[list[TimelineEntry]]] | None = None,
+        shown: Shown | None = None,
     ) -> None:
-        """`timeline`: an incident's timeline (`Store.timeline`), for the verdicts its messages show."""
+        """`timeline`: an incident's timeline (`Store.timeline`), for the verdicts its messages show;
+        `shown`: what each message last showed (shared with whatever else updates the same messages)."""
         self.client = client
+        self.shown = shown or Shown()
         self.fallback_channel = fallback_channel.lstrip(
             "#"
         )  # where an incident is announced if its own channel refuses
@@ -88,6 +92,8 @@ class SlackNotifier:
                 )
                 raise
             log.warning("announced %s in %s instead of %s (%s)", inc.ref, self.fallback_channel, inc.channel, why)
+            blocks = [*blocks, note]
+        self.shown.sent(str(resp["channel"]), str(resp["ts"]), text, blocks)
         return str(resp["channel"]), str(resp["ts"])
 
     async def find_announcement(self, inc: Incident) -> tuple[str, str] | None:
@@ -105,7 +111,7 @@ class SlackNotifier:
         verdict superseded (`supersede_reports`)."""
         if inc.message_ts:
             text, blocks = incident_blocks(inc, await self._entries(inc))
-            await self.client.chat_update(channel=inc.channel, ts=inc.message_ts, text=text, blocks=blocks)
+            await self.shown.update(self.client, inc.channel, inc.message_ts, text, blocks)
         await self.supersede_reports(inc)
 
     async def _entries(self, inc: Incident) -> list[TimelineEntry]:
@@ -133,7 +139,7 @@ class SlackNotifier:
                     found[0].get("blocks") or [], target, taken_at(e), str(e.data.get("severity")), newest
                 )
                 text = f"Superseded ({taken_at(newest):%H:%M:%SZ}): {found[0].get('text') or target}"
-                await self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+                await self.shown.update(self.client, channel, ts, text, blocks)
                 self._superseded[ts] = str(newest.data.get("taken_at"))
             except SlackApiError as err:
                 log.warning("marking the %s report %s superseded: %s", target, ts, reason(err))

@@ -36,6 +36,24 @@ def shown(fake_slack, channel: str) -> dict[str, str]:  # type: ignore[no-untype
     return now
 
 
+def unchanged_updates(fake_slack, channel: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """The chat.update calls in `channel` that re-sent what the message already showed (its text and
+    blocks as last posted or updated): each one a wasted call against Slack's rate limit."""
+    last: dict[str, tuple[object, object]] = {}
+    wasted = []
+    for c in fake_slack.calls:
+        if c.args.get("channel") != channel or not c.response.get("ok") or c.args.get("thread_ts"):
+            continue
+        if c.method == "chat.postMessage":
+            last[str(c.response["ts"])] = (c.args.get("text"), c.args.get("blocks") or [])
+        elif c.method == "chat.update":
+            ts, now = str(c.args["ts"]), (c.args.get("text"), c.args.get("blocks") or [])
+            if last.get(ts) == now:
+                wasted.append(f"{ts}: {str(now[0])[:120]}")
+            last[ts] = now
+    return wasted
+
+
 def remedies(text: str) -> bool:
     return "alp_action_request" in text
 
@@ -97,6 +115,7 @@ def test_the_announcement_and_the_report_follow_the_recheck_before_a_page(bot, f
     assert "answers HTTP 503" in blocks_text(upd.args["blocks"])  # the old report kept below, as history
     assert not remedies(blocks_text(upd.args["blocks"]))
     assert not stale_claims(fake_slack, channel, "external")
+    assert not unchanged_updates(fake_slack, channel)  # each update changed what the message shows
     click(bot, block_action("incident_resolve", str(n), channel=channel))
 
 
@@ -145,3 +164,5 @@ def test_the_alert_group_message_follows_the_recheck_on_resolve(oauth_alert_bot,
     assert re.search(rf"[Ss]uperseded.*{TIME}", text), text
     assert not remedies(text)
     assert not stale_claims(fake_slack, "C0LIVEAL", "external")
+    # every update of the group's message changed what it shows (an alert-born incident re-sent it unchanged)
+    assert not unchanged_updates(fake_slack, "C0LIVEAL")
