@@ -19,7 +19,7 @@ from bot.render.escape import clean, escape, keep_mentions
 from bot.render.incident_blocks import checklist_blocks, incident_blocks, note_modal, open_modal, page_blocks
 from bot.render.incident_text import already
 from bot.render.report_blocks import fit
-from bot.render.verdict_blocks import newer_than, superseded_report
+from bot.render.verdict_blocks import marked_by, newer_than, superseded_report
 from bot.slack.client import SLACK_ERRORS, open_form, reason
 from bot.slack.client import ephemeral as private_reply
 from bot.slack.shown import Shown
@@ -120,7 +120,9 @@ class SlackNotifier:
     async def supersede_reports(self, inc: Incident) -> None:
         """Each report message posted for the incident (a check's verdict that names its message)
         whose check has a newer verdict gets a banner naming it, once per newer verdict; its
-        blocks are read back from the channel (conversations.history), the report kept below."""
+        blocks are read back from the channel (conversations.history), the report kept below. The
+        banner's block_id names its verdict, so a message already marked by it is left as it is
+        (after a restart, or marked by another replica)."""
         entries = await self._entries(inc)
         for e in entries:
             where = e.data.get("message") if e.kind == "check" else None
@@ -135,11 +137,13 @@ class SlackNotifier:
                 found = [m for m in resp.get("messages") or [] if str(m.get("ts")) == ts]
                 if not found:
                     continue
-                blocks = superseded_report(
-                    found[0].get("blocks") or [], target, taken_at(e), str(e.data.get("severity")), newest
-                )
-                text = f"Superseded ({taken_at(newest):%H:%M:%SZ}): {found[0].get('text') or target}"
-                await self.shown.update(self.client, channel, ts, text, blocks)
+                now = found[0].get("blocks") or []
+                if not marked_by(now, newest):  # the message says which verdict marked it (a restart, a replica)
+                    blocks = superseded_report(now, target, taken_at(e), str(e.data.get("severity")), newest)
+                    was = str(found[0].get("text") or target)
+                    was = was.partition("): ")[2] if was.startswith("Superseded (") else was
+                    text = f"Superseded ({taken_at(newest):%H:%M:%SZ}): {was}"
+                    await self.shown.update(self.client, channel, ts, text, blocks)
                 self._superseded[ts] = str(newest.data.get("taken_at"))
             except SlackApiError as err:
                 log.warning("marking the %s report %s superseded: %s", target, ts, reason(err))
