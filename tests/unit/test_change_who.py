@@ -1,0 +1,20 @@
+"""Who made a change, as a change's line says it (#29 item 11: "(by asked by …)", "(by carol (terminal))")."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from commands.changes.sources import Change
+
+
+def line(by: str) -> str:
+    change = Change(kind="remediation", object="deployment/user-service", at=datetime.now(UTC), summary="s", by=by)
+    return change.summary + change.who()
+
+
+def test_who_reads_once_after_the_summary():
+    assert line("asked by U0ALICE, confirmed by U0BOB") == "s (asked by U0ALICE, confirmed by U0BOB)"
+    assert line("carol (terminal)") == "s (by carol, in the terminal)"
+    assert line("alp restart, erin (terminal)") == "s (alp restart, erin, in the terminal)"
+    assert line("kubectl-edit") == "s (by kubectl-edit)"
+    assert line("") == "s"
