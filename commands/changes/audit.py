@@ -43,6 +43,12 @@ def action_object(action: str, params: dict[str, Any]) -> str:
     return action
 
 
+def _named(obj: str, action: str) -> str:
+    """ " user-service" for `deployment/user-service`; "" for an action that names no object (a
+    silence's object is the action itself: "alp silence: …", not "alp silence silence: …")."""
+    return "" if obj == action else f" {obj.split('/', 1)[-1]}"
+
+
 def _values(before: Any, after: Any) -> str:
     if isinstance(after, dict) and after and (before is None or isinstance(before, dict)):
         b = before or {}
@@ -129,7 +135,7 @@ def audit_changes(rows: list[dict[str, Any]], requests: dict[int, dict[str, Any]
                 before=before,
                 after=after,
                 by=by,
-                summary=f"alp {row['action']} {obj.split('/', 1)[-1]}: {phrase}"
+                summary=f"alp {row['action']}{_named(obj, row['action'])}: {phrase}"
                 + ("" if status == "done" else f" [{status}]"),
                 status=status,
                 action=row["action"],

@@ -18,3 +18,24 @@ def test_who_reads_once_after_the_summary():
     assert line("alp restart, erin (terminal)") == "s (alp restart, erin, in the terminal)"
     assert line("kubectl-edit") == "s (by kubectl-edit)"
     assert line("") == "s"
+
+
+def test_an_action_that_names_no_object_is_named_once():
+    """#29 item 11: "alp silence silence: …"."""
+    from commands.changes.audit import audit_changes
+
+    at = datetime.now(UTC)
+    rows = [
+        {"at": at, "actor": "dan", "event": "outcome", "action": "silence", "params": {}, "result": "done: 2h"},
+        {
+            "at": at,
+            "actor": "dan",
+            "event": "outcome",
+            "action": "restart",
+            "params": {"deployment": "user-service"},
+            "result": "done: restarted",
+        },
+    ]
+    silence, restart = audit_changes(rows, {}, at.replace(year=at.year - 1))
+    assert silence.summary.startswith("alp silence: ") and "silence silence" not in silence.summary
+    assert restart.summary.startswith("alp restart user-service: ")
