@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
             graph_request(" ".join(args[1:]), strip_quotes=False) if args[:1] == ["graph"] else parse(shlex.join(args))
         )
     except UsageError as err:
-        print(f"alp: {terminal(str(err))}\n\n{help_text(prog='alp')}", file=sys.stderr)
+        print(f"alp: {terminal(str(err))}\n`alp help` lists every command.", file=sys.stderr)  # not 5 k of help
         sys.exit(EXIT_USAGE)
     if isinstance(request, HelpRequest):
         print(_plain(help_text(request.topic, prog="alp")))
