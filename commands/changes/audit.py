@@ -99,10 +99,12 @@ def audit_changes(rows: list[dict[str, Any]], requests: dict[int, dict[str, Any]
 
     `rows` are audit records (at, actor, event, action, params, result); `requests` the Slack
     requests they name (`request #N`), giving who asked, who confirmed and approved, and the
-    before/after values. An outcome with no request was run by an older terminal `alp do`."""
+    before/after values. An outcome with no request was run by an older terminal `alp do`, unless
+    its actor asked for it in Slack with no request (a silence button)."""
     rows = sorted(rows, key=lambda r: (at_utc(r["at"]), r.get("id", 0)))
     asked: dict[str, list[dict[str, Any]]] = {}
     previews: dict[str, dict[str, Any]] = {}
+    clicked: dict[str, int] = {}  # "actor action params" -> Slack clicks asked without a request
     out = []
     for row in rows:
         key = _key(row)
@@ -111,6 +113,8 @@ def audit_changes(rows: list[dict[str, Any]], requests: dict[int, dict[str, Any]
             req = requests.get(int(m[1])) if m else None
             if req is not None:
                 asked.setdefault(key, []).append(req)
+            elif m is None:  # asked in Slack with no request to confirm (a silence button)
+                clicked[f"{row['actor']} {key}"] = clicked.get(f"{row['actor']} {key}", 0) + 1
             continue
         if row["event"] == "dry-run":
             previews[f"{row['actor']} {key}"] = row
@@ -126,6 +130,9 @@ def audit_changes(rows: list[dict[str, Any]], requests: dict[int, dict[str, Any]
         else:
             preview = previews.get(f"{row['actor']} {key}")
             by, before, after, phrase = _run_in_terminal(row, preview["result"] if preview else "", summary)
+            if clicked.get(f"{row['actor']} {key}"):
+                clicked[f"{row['actor']} {key}"] -= 1
+                by = f"asked by {row['actor']}"
         obj = action_object(row["action"], params)
         out.append(
             Change(

@@ -39,3 +39,31 @@ def test_an_action_that_names_no_object_is_named_once():
     silence, restart = audit_changes(rows, {}, at.replace(year=at.year - 1))
     assert silence.summary.startswith("alp silence: ") and "silence silence" not in silence.summary
     assert restart.summary.startswith("alp restart user-service: ")
+
+
+def test_a_silence_clicked_in_slack_is_not_said_to_come_from_the_terminal():
+    """#29 item 11: "(by U0ONCALL (terminal))" for a Slack click."""
+    from commands.changes.audit import audit_changes
+
+    at = datetime.now(UTC)
+    params = {"matchers": {"alertname": "X"}, "hours": 2}
+    rows = [
+        {
+            "at": at,
+            "actor": "U0ONCALL",
+            "event": "requested",
+            "action": "silence",
+            "params": params,
+            "result": "alp: INC-3 (P2) x",
+        },
+        {
+            "at": at,
+            "actor": "U0ONCALL",
+            "event": "outcome",
+            "action": "silence",
+            "params": params,
+            "result": "done: silence s1 for 2h",
+        },
+    ]
+    [silence] = audit_changes(rows, {}, at.replace(year=at.year - 1))
+    assert silence.by == "asked by U0ONCALL" and silence.who() == " (asked by U0ONCALL)"
