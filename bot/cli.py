@@ -172,7 +172,7 @@ def _main(argv: list[str] | None) -> None:
             from bot.oncall_cli import usage_error
 
             sys.exit(usage_error(str(err), as_json))
-        print(f"alp: {terminal(str(err))}\n\n{help_text(prog='alp')}", file=sys.stderr)
+        print(f"alp: {terminal(str(err))}\n`alp help` lists every command.", file=sys.stderr)  # not 5 k of help
         sys.exit(EXIT_USAGE)
     if isinstance(request, HelpCommand):
         print(_plain(help_text(request.topic, prog="alp")))

@@ -27,6 +27,7 @@ from bot.render.report_blocks import SlackMessage
 from bot.render.verdict_blocks import newer_than, superseded_report
 from bot.settings import Settings
 from bot.slack.client import Pacer, permalink
+from bot.slack.shown import Shown
 from bot.slack.signing import key_from, sign
 from commands.clock import SYSTEM_CLOCK, Clock
 from escalation.model import Incident, TimelineEntry
@@ -71,6 +72,7 @@ class GroupMessages:
         self.timeline = timeline
         self.move_announcement = move_announcement
         self.pacer, self.metrics = pacer, metrics
+        self.shown = Shown()  # what each message last showed: an update that changes nothing is not sent
         secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "alp"
         self.key = key_from(secret)
         self.latencies: list[float] = []  # seconds, notification -> findings posted (the benchmark reads them)
@@ -145,15 +147,15 @@ class GroupMessages:
             incident_blocks(inc, self.clock.now(), entries)[1][1:] if inc else [],
         )
         try:
-            await self.pacer.wait(group.channel)
             if group.message_ts is None:
+                await self.pacer.wait(group.channel)
                 resp = await self.client.chat_postMessage(channel=group.channel, text=msg.text, blocks=msg.blocks)
                 group.message_ts, group.channel = str(resp["ts"]), str(resp.get("channel", group.channel))
-            else:
+                self.shown.sent(group.channel, group.message_ts, msg.text, msg.blocks)
+            elif not self.shown.same(group.channel, group.message_ts, msg.text, msg.blocks):
+                await self.pacer.wait(group.channel)
                 try:
-                    await self.client.chat_update(
-                        channel=group.channel, ts=group.message_ts, text=msg.text, blocks=msg.blocks
-                    )
+                    await self.shown.update(self.client, group.channel, group.message_ts, msg.text, msg.blocks)
                 except SlackApiError as err:
                     if err.response.get("error") != "message_not_found":
                         raise
@@ -213,6 +215,7 @@ class GroupMessages:
         old = group.message_ts or ""
         resp = await self.client.chat_postMessage(channel=group.channel, text=text, blocks=blocks)
         group.message_ts, group.channel = str(resp["ts"]), str(resp.get("channel", group.channel))
+        self.shown.sent(group.channel, group.message_ts, text, blocks)
         log.warning(
             "alert group message %s in %s was deleted; posted again as %s", old, group.channel, group.message_ts
         )

@@ -33,7 +33,7 @@ class AlertNotifier(SlackNotifier):
         messages: GroupMessages,
         timeline: TimelineReader | None = None,
     ) -> None:
-        super().__init__(client, settings.escalation.incident_channel, timeline, messages.clock)
+        super().__init__(client, settings.escalation.incident_channel, timeline, messages.clock, messages.shown)
         self.groups = groups
         self.am = Alertmanager(settings.alertmanager.url, settings.timeouts.probe_s)
         secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "alp"

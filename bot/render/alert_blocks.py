@@ -130,7 +130,7 @@ def group_message(
     body = list(report.blocks) if report is not None else []
     if body and body[0].get("type") == "header":  # the check's headline, lifted above the details
         blocks.append(section(f":mag: *{body.pop(0)['text']['text']}*"))  # escaped by the report's renderer
-    elif body and body[0].get("block_id") == SUPERSEDED_ID:
+    elif body and str(body[0].get("block_id", "")).startswith(SUPERSEDED_ID):
         blocks.append(body.pop(0))
     blocks += incident_status or []
     graph_lines = list(group.route.get("graph_lines") or [])

@@ -15,7 +15,8 @@ from bot.render.escape import clean, keep_mentions
 from escalation.ladder.pages import taken_at, verdicts
 from escalation.model import TimelineEntry
 
-SUPERSEDED_ID = "alp_superseded"  # the banner's block_id: replaced, never stacked, on a later update
+SUPERSEDED_ID = "alp_superseded"  # the banner's block_id starts so: replaced, never stacked, on a later update
+REMOVED = "remedy buttons removed (they acted on the evidence below)"
 HISTORY = 3  # superseded verdicts an incident message lists (the postmortem has them all)
 LINE = 160  # characters of a finding in a verdict line: one or two lines on a phone
 
@@ -67,24 +68,35 @@ def newer_than(entries: Sequence[TimelineEntry], target: str, read_at: datetime)
     return found[0] if found else None
 
 
+def banner_id(newest: TimelineEntry) -> str:
+    """The block_id of the banner naming verdict `newest`: the message itself records which verdict
+    marked it, so the marking is done once per newer verdict, across restarts and replicas."""
+    return f"{SUPERSEDED_ID}:{newest.data.get('target')}:{newest.data.get('taken_at')}"[:255]
+
+
+def marked_by(blocks: Sequence[Block], newest: TimelineEntry) -> bool:
+    """True when a report message's `blocks` already carry the banner naming `newest`."""
+    return any(b.get("block_id") == banner_id(newest) for b in blocks)
+
+
 def superseded_report(
     blocks: Sequence[Block], target: str, read_at: datetime, old_severity: str, newest: TimelineEntry
 ) -> list[Block]:
     """A report message read at `read_at` under a banner naming the `newest` verdict of its check;
     the report stays below as history. Its remedy buttons go when the verdict changed (they act
-    on evidence that is gone); an earlier banner is replaced."""
+    on evidence that is gone); an earlier banner is replaced (one saying the buttons were removed
+    keeps saying so). The banner's block_id names `newest` (`marked_by`)."""
     changed = str(newest.data.get("severity")) != old_severity
-    kept = [b for b in blocks if b.get("block_id") != SUPERSEDED_ID and not (changed and is_remedy(b))]
-    note = (
-        "remedy buttons removed (they acted on the evidence below)"
-        if changed and len(kept) < len([b for b in blocks if b.get("block_id") != SUPERSEDED_ID])
-        else f"run `/alp check {clean(target)}` for what is true now"
-    )
+    earlier = [b for b in blocks if str(b.get("block_id", "")).startswith(SUPERSEDED_ID)]
+    report = [b for b in blocks if b not in earlier]
+    kept = [b for b in report if not (changed and is_remedy(b))]
+    removed = len(kept) < len(report) or any(REMOVED in str(b.get("text", "")) for b in earlier)
+    note = REMOVED if changed and removed else f"run `/alp check {clean(target)}` for what is true now"
     banner = section(
         f":arrows_counterclockwise: *Superseded* by {verdict_line(newest)}\n"
         f"_The report below was read at {read_at:%H:%M:%SZ} ({clean(old_severity.upper())}); {note}._"
     )
-    banner["block_id"] = SUPERSEDED_ID
+    banner["block_id"] = banner_id(newest)
     return [banner, *kept]
 
 

@@ -19,9 +19,10 @@ from bot.render.escape import clean, escape, keep_mentions
 from bot.render.incident_blocks import checklist_blocks, incident_blocks, note_modal, open_modal, page_blocks
 from bot.render.incident_text import already
 from bot.render.report_blocks import fit
-from bot.render.verdict_blocks import newer_than, superseded_report
+from bot.render.verdict_blocks import marked_by, newer_than, superseded_report
 from bot.slack.client import SLACK_ERRORS, open_form, reason
 from bot.slack.client import ephemeral as private_reply
+from bot.slack.shown import Shown
 from commands.clock import SYSTEM_CLOCK, Clock
 from commands.redact import redact
 from escalation.ladder.engine import Escalator
@@ -46,11 +47,14 @@ class SlackNotifier:
         fallback_channel: str = "",
         timeline: Callable[[int], Awaitable[list[TimelineEntry]]] | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        shown: Shown | None = None,
     ) -> None:
         """`timeline`: an incident's timeline (`Store.timeline`), for the verdicts its messages show;
-        `clock`: the ladder's (commands/clock.py), for when the next page is due."""
+        `clock`: the ladder's (commands/clock.py), for when the next page is due; `shown`: what each
+        message last showed (shared with whatever else updates the same messages)."""
         self.client = client
         self.clock = clock
+        self.shown = shown or Shown()
         self.fallback_channel = fallback_channel.lstrip(
             "#"
         )  # where an incident is announced if its own channel refuses
@@ -93,6 +97,8 @@ class SlackNotifier:
                 )
                 raise
             log.warning("announced %s in %s instead of %s (%s)", inc.ref, self.fallback_channel, inc.channel, why)
+            blocks = [*blocks, note]
+        self.shown.sent(str(resp["channel"]), str(resp["ts"]), text, blocks)
         return str(resp["channel"]), str(resp["ts"])
 
     async def find_announcement(self, inc: Incident) -> tuple[str, str] | None:
@@ -110,7 +116,7 @@ class SlackNotifier:
         verdict superseded (`supersede_reports`)."""
         if inc.message_ts:
             text, blocks = incident_blocks(inc, self.clock.now(), await self._entries(inc))
-            await self.client.chat_update(channel=inc.channel, ts=inc.message_ts, text=text, blocks=blocks)
+            await self.shown.update(self.client, inc.channel, inc.message_ts, text, blocks)
         await self.supersede_reports(inc)
 
     async def _entries(self, inc: Incident) -> list[TimelineEntry]:
@@ -119,7 +125,9 @@ class SlackNotifier:
     async def supersede_reports(self, inc: Incident) -> None:
         """Each report message posted for the incident (a check's verdict that names its message)
         whose check has a newer verdict gets a banner naming it, once per newer verdict; its
-        blocks are read back from the channel (conversations.history), the report kept below."""
+        blocks are read back from the channel (conversations.history), the report kept below. The
+        banner's block_id names its verdict, so a message already marked by it is left as it is
+        (after a restart, or marked by another replica)."""
         entries = await self._entries(inc)
         for e in entries:
             where = e.data.get("message") if e.kind == "check" else None
@@ -134,11 +142,13 @@ class SlackNotifier:
                 found = [m for m in resp.get("messages") or [] if str(m.get("ts")) == ts]
                 if not found:
                     continue
-                blocks = superseded_report(
-                    found[0].get("blocks") or [], target, taken_at(e), str(e.data.get("severity")), newest
-                )
-                text = f"Superseded ({taken_at(newest):%H:%M:%SZ}): {found[0].get('text') or target}"
-                await self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+                now = found[0].get("blocks") or []
+                if not marked_by(now, newest):  # the message says which verdict marked it (a restart, a replica)
+                    blocks = superseded_report(now, target, taken_at(e), str(e.data.get("severity")), newest)
+                    was = str(found[0].get("text") or target)
+                    was = was.partition("): ")[2] if was.startswith("Superseded (") else was
+                    text = f"Superseded ({taken_at(newest):%H:%M:%SZ}): {was}"
+                    await self.shown.update(self.client, channel, ts, text, blocks)
                 self._superseded[ts] = str(newest.data.get("taken_at"))
             except SlackApiError as err:
                 log.warning("marking the %s report %s superseded: %s", target, ts, reason(err))

@@ -262,9 +262,7 @@ async def incident_change_lines(
         return [f"changes could not be read ({type(err).__name__})"]
     changes = real(g.changes, services)
     lines = [
-        f"{c.at:%H:%M:%S}Z {c.summary}"
-        + (f" (by {c.by})" if c.by else "")
-        + (" (after it opened)" if c.at > opened_at else "")
+        f"{c.at:%H:%M:%S}Z {c.summary}" + c.who() + (" (after it opened)" if c.at > opened_at else "")
         for c in changes[:most]
     ]
     if len(changes) > most:
@@ -291,7 +289,7 @@ async def change_lines_between(
     except Exception as err:
         return [f"changes could not be read ({type(err).__name__})"]
     changes = [c for c in real(g.changes) if c.at <= until]
-    lines = [f"{c.at:%m-%d %H:%M}Z {c.summary}" + (f" (by {c.by})" if c.by else "") for c in changes[:most]]
+    lines = [f"{c.at:%m-%d %H:%M}Z {c.summary}{c.who()}" for c in changes[:most]]
     if len(changes) > most:
         lines.append(
             f"… and {len(changes) - most} more (alp changes --since {format_duration((until - since).total_seconds())})"

@@ -43,6 +43,12 @@ def action_object(action: str, params: dict[str, Any]) -> str:
     return action
 
 
+def _named(obj: str, action: str) -> str:
+    """ " user-service" for `deployment/user-service`; "" for an action that names no object (a
+    silence's object is the action itself: "alp silence: …", not "alp silence silence: …")."""
+    return "" if obj == action else f" {obj.split('/', 1)[-1]}"
+
+
 def _values(before: Any, after: Any) -> str:
     if isinstance(after, dict) and after and (before is None or isinstance(before, dict)):
         b = before or {}
@@ -107,10 +113,12 @@ def audit_changes(rows: list[dict[str, Any]], requests: dict[int, dict[str, Any]
 
     `rows` are audit records (at, actor, event, action, params, result); `requests` the Slack
     requests they name (`request #N`), giving who asked, who confirmed and approved, and the
-    before/after values. An outcome with no request was run by an older terminal `alp do`."""
+    before/after values. An outcome with no request was run by an older terminal `alp do`, unless
+    its actor asked for it in Slack with no request (a silence button)."""
     rows = sorted(rows, key=lambda r: (at_utc(r["at"]), r.get("id", 0)))
     asked: dict[str, list[dict[str, Any]]] = {}
     previews: dict[str, dict[str, Any]] = {}
+    clicked: dict[str, int] = {}  # "actor action params" -> Slack clicks asked without a request
     out = []
     for row in rows:
         key = _key(row)
@@ -119,6 +127,8 @@ def audit_changes(rows: list[dict[str, Any]], requests: dict[int, dict[str, Any]
             req = requests.get(int(m[1])) if m else None
             if req is not None:
                 asked.setdefault(key, []).append(req)
+            elif m is None:  # asked in Slack with no request to confirm (a silence button)
+                clicked[f"{row['actor']} {key}"] = clicked.get(f"{row['actor']} {key}", 0) + 1
             continue
         if row["event"] == "dry-run":
             previews[f"{row['actor']} {key}"] = row
@@ -134,6 +144,9 @@ def audit_changes(rows: list[dict[str, Any]], requests: dict[int, dict[str, Any]
         else:
             preview = previews.get(f"{row['actor']} {key}")
             by, before, after, phrase = _run_in_terminal(row, preview["result"] if preview else "", summary)
+            if clicked.get(f"{row['actor']} {key}"):
+                clicked[f"{row['actor']} {key}"] -= 1
+                by = f"asked by {row['actor']}"
         obj = action_object(row["action"], params)
         out.append(
             Change(
@@ -143,7 +156,7 @@ def audit_changes(rows: list[dict[str, Any]], requests: dict[int, dict[str, Any]
                 before=before,
                 after=after,
                 by=by,
-                summary=f"alp {row['action']} {obj.split('/', 1)[-1]}: {phrase}"
+                summary=f"alp {row['action']}{_named(obj, row['action'])}: {phrase}"
                 + ("" if status == "done" else f" [{status}]"),
                 status=status,
                 action=row["action"],

@@ -46,6 +46,14 @@ class Change(BaseModel):
     status: str = ""  # rollouts: complete | in progress | stuck; alp actions: done | failed
     action: str = ""  # the alp action that made it, if alp did
 
+    def who(self) -> str:
+        """`by` as it reads after a change's line: " (asked by U1, confirmed by U2)", " (by carol,
+        in the terminal)", " (by kubectl-edit)"; "" when nobody is known."""
+        if not self.by:
+            return ""
+        text = self.by.replace(" (terminal)", ", in the terminal")
+        return f" ({text})" if text.startswith(("asked by ", "alp ")) else f" (by {text})"
+
 
 @dataclass
 class Gathered:

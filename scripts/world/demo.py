@@ -3,7 +3,8 @@ on-call engineer would recognise. Idempotent: every run puts back the same pictu
 the faults that expire (the lock chain).
 
 - Kubernetes (scripts/world/kube.py): the namespaces, the four service deployments and their
-  configmaps; pods on the registered node: auth-service x2 (slow logins, a few errors, one pod
+  configmaps; pods made by the deployments' controllers (scripts/world/owned_pods.py), bound to
+  the registered node: auth-service x2 (slow logins, a few errors, one pod
   near its memory limit), user-service crash-looping (14 restarts, failing progress updates),
   scheduler-service running but not ready, ml-service fine, each with a pod IP (so the
   services' endpoints list them, ready or not); istiod in istio-system; Warning events for the
@@ -28,7 +29,6 @@ import json
 import logging
 import os
 import sys
-import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -45,31 +45,27 @@ from scripts.world.kube import (
     PLATFORM,
     SERVICES,
     create_world,
-    make_pod,
     register_metrics_api,
     register_node,
 )
 from scripts.world.lock_chain import LOCK_APP as LOCK_APP  # the tests name the demo's backends by it
 from scripts.world.lock_chain import LOCK_HOLD_S, LOCK_TABLE, reset_statements, seed_lock_chain
 from scripts.world.lock_chain import clear_lock_chain as clear_lock_chain
+from scripts.world.owned_pods import bring_up
 
-# name -> (app, status of make_pod, memory use, cpu use)
+# role -> (app, status of set_status, memory use, cpu use); each pod is named by its Deployment's
+# controllers (`auth-service-<hash>-<xxxxx>`), the roles of one app taken by its pods oldest first
 PODS: dict[str, tuple[str, dict[str, object], str, str]] = {
-    "auth-service-6f7c9d8b4-k2x9p": ("auth-service", {}, "990Mi", "850m"),
-    "auth-service-6f7c9d8b4-q7m4z": ("auth-service", {}, "610Mi", "420m"),
-    "user-service-5b8d7f6c9-w4n8r": (
-        "user-service",
-        {"ready": False, "waiting": "CrashLoopBackOff", "restarts": 14},
-        "120Mi",
-        "5m",
-    ),
-    "scheduler-service-7c6b5d4f8-h3j6t": ("scheduler-service", {"ready": False}, "380Mi", "310m"),
-    "ml-service-84d9c7b6f-p5r2v": ("ml-service", {}, "700Mi", "900m"),
+    "auth-slow": ("auth-service", {}, "990Mi", "850m"),
+    "auth-quick": ("auth-service", {}, "610Mi", "420m"),
+    "user-crashing": ("user-service", {"ready": False, "waiting": "CrashLoopBackOff", "restarts": 14}, "120Mi", "5m"),
+    "scheduler-not-ready": ("scheduler-service", {"ready": False}, "380Mi", "310m"),
+    "ml": ("ml-service", {}, "700Mi", "900m"),
 }
-ISTIOD = "istiod-5d8f7c9b6-m2x7q"  # the mesh's control plane, healthy
+ISTIOD = ("istio-system", "istiod", 15010)  # the mesh's control plane, one healthy pod
 EVENTS = {
-    "user-service-5b8d7f6c9-w4n8r": ("BackOff", "Back-off restarting failed container user-service"),
-    "scheduler-service-7c6b5d4f8-h3j6t": (
+    "user-crashing": ("BackOff", "Back-off restarting failed container user-service"),
+    "scheduler-not-ready": (
         "Unhealthy",
         "Readiness probe failed: HTTP probe failed with statuscode: 503",
     ),
@@ -89,7 +85,7 @@ def _stamp(t: datetime) -> str:
 
 
 def pod_logs(now: datetime) -> dict[str, str]:
-    """The last few minutes of each demo pod's log, ending at `now`."""
+    """The last few minutes of each demo pod's log (by role), ending at `now`."""
 
     def at(seconds_ago: float) -> str:
         return _stamp(now - timedelta(seconds=seconds_ago))
@@ -123,56 +119,47 @@ def pod_logs(now: datetime) -> dict[str, str]:
         for i, ms in enumerate([310, 290, 420, 380, 350, 510, 300, 330, 460, 390])
     ]
     return {
-        "auth-service-6f7c9d8b4-k2x9p": "\n".join([*slow, *auth_errors]) + "\n",
-        "auth-service-6f7c9d8b4-q7m4z": "\n".join(quick) + "\n",
-        "user-service-5b8d7f6c9-w4n8r": "\n".join(user) + "\n",
-        "scheduler-service-7c6b5d4f8-h3j6t": "\n".join(scheduler) + "\n",
-        "ml-service-84d9c7b6f-p5r2v": "\n".join(ml) + "\n",
+        "auth-slow": "\n".join([*slow, *auth_errors]) + "\n",
+        "auth-quick": "\n".join(quick) + "\n",
+        "user-crashing": "\n".join(user) + "\n",
+        "scheduler-not-ready": "\n".join(scheduler) + "\n",
+        "ml": "\n".join(ml) + "\n",
     }
 
 
 # ---------------------------------------------------------------- Kubernetes
 def seed_kube(api: client.ApiClient, standins: StandIns) -> None:
+    """The world, its services' pods made by their Deployments (scripts/world/owned_pods.py) with
+    the demo's faults, their logs, events and metrics."""
     core = client.CoreV1Api(api)
     register_node(api, standins.port)
-    create_world(api)
-    for i, (name, (app, status, _, _)) in enumerate(PODS.items()):
-        _recreate(core, PLATFORM, name)
-        ip = f"10.244.0.{11 + i}"  # so the services' endpoints list them (ready or not)
-        make_pod(api, PLATFORM, name, app, labels={DEMO_LABEL: "true"}, pod_ip=ip, **status)  # type: ignore[arg-type]
-    _recreate(core, "istio-system", ISTIOD)
-    make_pod(api, "istio-system", ISTIOD, "istiod", labels={DEMO_LABEL: "true"}, pod_ip="10.244.2.11")
+    counts = {(PLATFORM, app): sum(1 for a, *_ in PODS.values() if a == app) for app in SERVICES}
+    create_world(api, {**counts, ISTIOD[:2]: 1})
+    for pod in core.list_pod_for_all_namespaces(label_selector=DEMO_LABEL).items:
+        if not any(o.controller for o in pod.metadata.owner_references or []):  # an older demo's bare pods
+            core.delete_namespaced_pod(pod.metadata.name, pod.metadata.namespace, grace_period_seconds=0)
+    names: dict[str, str] = {}  # role -> pod name
+    for n, app in enumerate(SERVICES):
+        roles = [r for r, (a, *_) in PODS.items() if a == app]
+        states = [{**PODS[r][1], "pod_ip": f"10.244.0.{11 + 4 * n + i}"} for i, r in enumerate(roles)]
+        names |= dict(
+            zip(roles, bring_up(api, PLATFORM, app, SERVICES[app], states, {DEMO_LABEL: "true"}), strict=True)
+        )
+    namespace, istiod, port = ISTIOD
+    bring_up(api, namespace, istiod, port, [{"pod_ip": "10.244.2.11"}], {DEMO_LABEL: "true"})
     for i, name in enumerate(("postgres-0", "redis-0", "kafka-0")):  # healthy: ready endpoints for their services
         ip = f"10.244.1.{11 + i}"
         core.patch_namespaced_pod_status(name, "infrastructure", {"status": {"podIP": ip, "podIPs": [{"ip": ip}]}})
     now = datetime.now(UTC)
-    for name, text in pod_logs(now).items():
-        standins.logs[(PLATFORM, name)] = text
-    for name, (reason, message) in EVENTS.items():
-        _warning_event(core, name, reason, message, now)
+    for role, text in pod_logs(now).items():
+        standins.logs[(PLATFORM, names[role])] = text
+    for role, (reason, message) in EVENTS.items():
+        _warning_event(core, names[role], reason, message, now)
     register_metrics_api(api, standins.metrics_port)
     standins.metrics[PLATFORM] = []
-    for name, (_, _, memory, cpu) in PODS.items():
-        standins.set_pod_metrics(PLATFORM, name, cpu=cpu, memory=memory)
-    say(f"pods in {PLATFORM}: {', '.join(PODS)} (logs, metrics, events)")
-
-
-def _recreate(core: client.CoreV1Api, namespace: str, name: str) -> None:
-    """Delete the pod if it exists and wait until it is gone, so it can be created afresh."""
-    try:
-        core.delete_namespaced_pod(name, namespace, grace_period_seconds=0)
-    except ApiException as err:
-        if err.status != 404:
-            raise
-        return
-    for _ in range(100):
-        try:
-            core.read_namespaced_pod(name, namespace)
-        except ApiException as err:
-            if err.status == 404:
-                return
-            raise
-        time.sleep(0.1)
+    for role, (app, _, memory, cpu) in PODS.items():
+        standins.set_pod_metrics(PLATFORM, names[role], cpu=cpu, memory=memory, container=app)
+    say(f"pods in {PLATFORM}, made by their deployments: {', '.join(names.values())} (logs, metrics, events)")
 
 
 def _warning_event(core: client.CoreV1Api, pod: str, reason: str, message: str, now: datetime) -> None:
@@ -290,13 +277,12 @@ def seeded(env: dict[str, str]) -> dict[str, str] | None:
         return None
     if saved.get("platform_port") != env.get("ALP_TESTBED_PLATFORM_PORT", ""):
         return None
-    if not {(PLATFORM, name) for name in PODS} <= set(StandIns.from_env(env).logs):
-        return None
     cfg = client.Configuration()
     config.load_kube_config(config_file=env["KUBECONFIG"], client_configuration=cfg)
     with client.ApiClient(cfg) as api:
         pods = client.CoreV1Api(api).list_namespaced_pod(PLATFORM, label_selector=DEMO_LABEL).items
-    if {p.metadata.name for p in pods} != set(PODS):
+    names = {(PLATFORM, p.metadata.name) for p in pods if not p.metadata.deletion_timestamp}
+    if len(names) != len(PODS) or not names <= set(StandIns.from_env(env).logs):
         return None
     return dict(saved["exports"])
 

@@ -4,8 +4,9 @@ Namespaces, the four service deployments, the configmaps the runbook patches, th
 signing-key secret, and the infrastructure pods (postgres-0, redis-0, kafka-0) as plain
 Pods on a registered node whose kubelet is the test bed's kubelet stand-in
 (scripts/world/standins.py), with the status a kubelet would report. The deployments have 0
-replicas, so no Pending pods from the controller muddy the checks. The one definition used by
-the tests (tests/conftest.py) and by `scripts/testbed demo` (scripts/world/demo.py).
+replicas, so no Pending pods from the controller muddy the checks, except those the demo brings
+up with pods they own (scripts/world/owned_pods.py). The one definition used by the tests
+(tests/conftest.py) and by `scripts/testbed demo` (scripts/world/demo.py).
 """
 
 from __future__ import annotations
@@ -106,6 +107,39 @@ def make_pod(
             ),
         ),
     )
+    set_status(
+        api,
+        namespace,
+        name,
+        app,
+        ready=ready,
+        phase=phase,
+        restarts=restarts,
+        waiting=waiting,
+        oom=oom,
+        pod_ip=pod_ip,
+        sidecars=list(sidecars or {}),
+    )
+
+
+def set_status(
+    api: client.ApiClient,
+    namespace: str,
+    name: str,
+    image: str,
+    *,
+    container: str = "app",
+    ready: bool = True,
+    phase: str = "Running",
+    restarts: int = 0,
+    waiting: str | None = None,
+    oom: bool = False,
+    pod_ip: str | None = None,
+    sidecars: list[str] | None = None,
+) -> None:
+    """The status a kubelet would report for pod `name` (its `container`, then `sidecars`, running),
+    set through the status subresource."""
+    core = client.CoreV1Api(api)
     # A container that restarted did so a few minutes ago (its current start, its last termination's
     # end), as a kubelet reports it: the checks judge restarts over a window, not restartCount alone.
     recent = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 300))
@@ -130,8 +164,8 @@ def make_pod(
                 ],
                 "containerStatuses": [
                     {
-                        "name": "app",
-                        "image": f"{app}:1",
+                        "name": container,
+                        "image": f"{image}:1" if ":" not in image else image,
                         "imageID": "",
                         "ready": ready,
                         "restartCount": restarts,
@@ -147,7 +181,7 @@ def make_pod(
                             "restartCount": 0,
                             "state": {"running": {"startedAt": "2026-11-28T01:00:00Z"}},
                         }
-                        for n in (sidecars or {})
+                        for n in (sidecars or [])
                     ),
                 ],
             }
@@ -191,7 +225,9 @@ def deployment(name: str, port: int, namespace: str = PLATFORM, replicas: int = 
     )
 
 
-def create_world(api: client.ApiClient) -> None:
+def create_world(api: client.ApiClient, replicas: dict[tuple[str, str], int] | None = None) -> None:
+    """The world, its deployments at 0 replicas except those in `replicas` ((namespace, name) -> count:
+    the demo's, which scripts/world/owned_pods.py brings up as their controllers would)."""
     core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
     for ns in (PLATFORM, "infrastructure", "istio-system", "falco-system", "kong"):
         _ensure(core.create_namespace, client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
@@ -259,7 +295,8 @@ def create_world(api: client.ApiClient) -> None:
     _ensure(apps.create_namespaced_deployment, "istio-system", deployment("istiod", 15010, "istio-system"))
     _ensure(apps.create_namespaced_deployment, "kong", deployment("kong-gateway", 8000, "kong"))
     for ns, name in [(PLATFORM, n) for n in SERVICES] + [("istio-system", "istiod"), ("kong", "kong-gateway")]:
-        apps.patch_namespaced_deployment_scale(name, ns, {"spec": {"replicas": 0}})
+        if (ns, name) not in (replicas or {}):
+            apps.patch_namespaced_deployment_scale(name, ns, {"spec": {"replicas": 0}})
 
 
 APISERVICE = "v1beta1.metrics.k8s.io"
@@ -326,9 +363,12 @@ DEMO_LABEL = "alp-testbed/demo"
 
 
 def clear_demo(api: client.ApiClient) -> None:
-    """Take away what `scripts/testbed demo` added to the world (its pods and events, the metrics
-    APIService), so tests start from the runbook's world without faults."""
+    """Take away what `scripts/testbed demo` added to the world (its pods, their deployments scaled
+    back to 0, its events, the metrics APIService), so tests start from the runbook's world without faults."""
     core = client.CoreV1Api(api)
+    from scripts.world.owned_pods import scale_owners_to_zero
+
+    scale_owners_to_zero(api, core.list_pod_for_all_namespaces(label_selector=DEMO_LABEL).items)
     for pod in core.list_pod_for_all_namespaces(label_selector=DEMO_LABEL).items:
         try:
             core.delete_namespaced_pod(pod.metadata.name, pod.metadata.namespace, grace_period_seconds=0)

@@ -176,6 +176,32 @@ def test_health_and_kafka_lag_on_the_demo_exit_2_naming_the_faults(testbed, seed
     assert text.returncode == 2 and f"Consumer group {demo.GROUP}: STOP" in text.stdout
 
 
+def test_demo_pods_are_owned_by_their_deployments_as_kubectl_would_make_them(testbed, kube_admin, seeded):
+    """#29 item 8: each demo pod belongs to a ReplicaSet of its service's Deployment, whose replicas
+    count its pods, so the checks and remedies see what they would in production."""
+    core, apps = client.CoreV1Api(kube_admin), client.AppsV1Api(kube_admin)
+    pods = core.list_pod_for_all_namespaces(label_selector=DEMO_LABEL).items
+    assert pods
+    per_deployment: dict[tuple[str, str], int] = {}
+    for pod in pods:
+        owners = [o for o in pod.metadata.owner_references or [] if o.controller]
+        assert [o.kind for o in owners] == ["ReplicaSet"], pod.metadata.name
+        rs = apps.read_namespaced_replica_set(owners[0].name, pod.metadata.namespace)
+        assert rs.metadata.uid == owners[0].uid
+        [dep] = [o for o in rs.metadata.owner_references or [] if o.controller and o.kind == "Deployment"]
+        assert pod.metadata.name.startswith(f"{dep.name}-")
+        key = (pod.metadata.namespace, dep.name)
+        per_deployment[key] = per_deployment.get(key, 0) + 1
+    assert {d for _, d in per_deployment} >= set(demo.SERVICES)
+    for (namespace, name), count in per_deployment.items():
+        assert apps.read_namespaced_deployment(namespace=namespace, name=name).spec.replicas == count, name
+
+    preview = alp(testbed, seeded, "do", "restart", "user-service")  # previews, asks, and is not confirmed
+    assert "its 1 pod(s)" in preview.stdout + preview.stderr, preview.stdout + preview.stderr
+    latency = alp(testbed, seeded, "check", "latency")
+    assert "scaled to 0" not in latency.stdout, latency.stdout  # the pods it shows running are its own
+
+
 @pytest.mark.parametrize("how", ["env", "config-file"])
 def test_scripts_run_against_real_targets_seeds_and_starts_nothing(testbed, kube_admin, tmp_path, how):
     clear(kube_admin, testbed)

@@ -36,6 +36,24 @@ def shown(fake_slack, channel: str) -> dict[str, str]:  # type: ignore[no-untype
     return now
 
 
+def unchanged_updates(fake_slack, channel: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """The chat.update calls in `channel` that re-sent what the message already showed (its text and
+    blocks as last posted or updated): each one a wasted call against Slack's rate limit."""
+    last: dict[str, tuple[object, object]] = {}
+    wasted = []
+    for c in fake_slack.calls:
+        if c.args.get("channel") != channel or not c.response.get("ok") or c.args.get("thread_ts"):
+            continue
+        if c.method == "chat.postMessage":
+            last[str(c.response["ts"])] = (c.args.get("text"), c.args.get("blocks") or [])
+        elif c.method == "chat.update":
+            ts, now = str(c.args["ts"]), (c.args.get("text"), c.args.get("blocks") or [])
+            if last.get(ts) == now:
+                wasted.append(f"{ts}: {str(now[0])[:120]}")
+            last[ts] = now
+    return wasted
+
+
 def remedies(text: str) -> bool:
     return "alp_action_request" in text
 
@@ -97,6 +115,7 @@ def test_the_announcement_and_the_report_follow_the_recheck_before_a_page(bot, f
     assert "answers HTTP 503" in blocks_text(upd.args["blocks"])  # the old report kept below, as history
     assert not remedies(blocks_text(upd.args["blocks"]))
     assert not stale_claims(fake_slack, channel, "external")
+    assert not unchanged_updates(fake_slack, channel)  # each update changed what the message shows
     click(bot, block_action("incident_resolve", str(n), channel=channel))
 
 
@@ -145,3 +164,61 @@ def test_the_alert_group_message_follows_the_recheck_on_resolve(oauth_alert_bot,
     assert re.search(rf"[Ss]uperseded.*{TIME}", text), text
     assert not remedies(text)
     assert not stale_claims(fake_slack, "C0LIVEAL", "external")
+    # every update of the group's message changed what it shows (an alert-born incident re-sent it unchanged)
+    assert not unchanged_updates(fake_slack, "C0LIVEAL")
+
+
+def test_a_restart_does_not_mark_a_superseded_report_again(bot, fake_slack, platform, tmp_path):  # type: ignore[no-untyped-def]
+    """The banner a superseded report got is found on the message after a restart: a later change of
+    the incident (an acknowledgement) neither re-sends it nor rewrites it."""
+    channel = "C0LIVERS"
+    env = {
+        **bot.env,
+        "ALP_STATE_URL": f"sqlite:///{tmp_path}/state.db",
+        "ALP_KAFKA_LAG__WATCH_INTERVAL_S": "0",
+        "ALP_ESCALATION__STEP_WAIT_S": "3600",  # one page (primary, by the click) and its re-check
+    }
+    first = BotProcess(env).start()
+    try:
+        command(first, fake_slack, "incident open P2 logins fail once more", channel=channel)
+        _, n = announced(fake_slack, "logins fail once more")
+        platform.oauth_status = 503
+        try:
+            command(first, fake_slack, "check external", channel=channel)
+            report = fake_slack.wait_for(
+                "chat.update",
+                lambda c: c.args.get("channel") == channel and "answers HTTP 503" in blocks_text(c.args["blocks"]),
+            )
+        finally:
+            platform.oauth_status = 200
+        wait_until(lambda: "external: CRITICAL" in " ".join(shown(fake_slack, channel).values()), timeout=10)
+        time.sleep(0.5)
+        click(first, block_action("incident_escalate", str(n), channel=channel))
+
+        def banners() -> list[str]:
+            return [
+                blocks_text(c.args["blocks"])
+                for c in fake_slack.called("chat.update")
+                if c.args.get("ts") == report.args["ts"] and "Superseded" in blocks_text(c.args["blocks"])
+            ]
+
+        wait_until(banners, timeout=20)
+    finally:
+        first.stop()
+    marked = banners()
+    assert len(marked) == 1, marked
+    second = BotProcess(env).start()
+    try:
+        click(second, block_action("incident_ack", str(n), channel=channel))
+        fake_slack.wait_for(
+            "chat.postMessage",
+            lambda c: c.args.get("channel") == channel and "acknowledged by" in str(c.args.get("text", "")),
+        )
+        # not marked again by the restarted bot: each verdict marks the report once (a page's re-check
+        # meanwhile is a newer verdict, and may replace the banner)
+        by = [re.findall(rf"Superseded\* by ({TIME})", b)[0] for b in banners()]
+        assert by[0] == re.findall(rf"Superseded\* by ({TIME})", marked[0])[0]
+        assert len(by) == len(set(by)), banners()
+        click(second, block_action("incident_resolve", str(n), channel=channel))
+    finally:
+        second.stop()

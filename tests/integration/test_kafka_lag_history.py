@@ -102,3 +102,20 @@ async def test_transaction_markers_in_the_history_keep_the_older_layout(testbed,
     text = encode(snap)
     assert all(len(fields) == 5 for fields in json.loads(text)["g"].values())
     assert decode(text).groups[unique].control == snap.groups[unique].control
+
+
+async def test_a_bot_that_samples_but_has_no_sample_yet_is_not_said_to_be_not_sampling(testbed):
+    """#29 item 11: right after alp-bot starts, its sampler holds the lease and has stored nothing yet."""
+    from commands.checks.kafka_lag.history import load
+
+    cfg = history_config(testbed, watch_interval_s=30.0)
+    client = aioredis.from_url(cfg.redis_url)
+    await client.flushdb()
+    try:
+        assert (await load(cfg)).error is None  # nobody samples: the check says so itself
+        await client.set(f"alp:kafka-lag:{cfg.kafka_bootstrap}:sampler", "a-bot", px=60_000)  # the watcher's lease
+        history = await load(cfg)
+        assert not history.snapshots and "no sample yet" in str(history.error), history
+    finally:
+        await client.flushdb()
+        await client.aclose()

@@ -183,3 +183,16 @@ async def test_identical_checks_running_at_once_share_one_run():
     assert calls == 1 and {r.findings[0].title for r in reports} == {"run 1"}
     await run_check(spec, ctx, NoParams())  # a later request runs afresh
     assert calls == 2
+
+
+def test_a_typo_in_the_terminal_gets_the_answer_not_the_whole_help():
+    """#29 item 11: `alp chekc` answered with every command's usage (5 k characters)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    alp = Path(sys.executable).parent / "alp"
+    out = subprocess.run([str(alp), "chekc"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 64
+    assert "Did you mean `check`" in out.stderr and "`alp help` lists every command" in out.stderr
+    assert len(out.stderr) < 400, out.stderr

@@ -152,17 +152,23 @@ class History:
 
 
 async def load(cfg: ChecksConfig, only: set[str] | None = None) -> History:
-    """The stored snapshots no older than `kafka_lag.history_s`, oldest first."""
-    samples_key, _ = _keys(cfg.kafka_bootstrap)
+    """The stored snapshots no older than `kafka_lag.history_s`, oldest first; none, with why, when
+    Redis cannot be read or a sampler holds its lease (`LagWatcher`) but has stored no sample yet."""
+    samples_key, lease_key = _keys(cfg.kafka_bootstrap)
     client = _client(cfg)
     try:
-        raw = await asyncio.wait_for(client.lrange(samples_key, 0, -1), cfg.timeouts.probe_s)
+        raw, sampler = await asyncio.wait_for(
+            asyncio.gather(client.lrange(samples_key, 0, -1), client.exists(lease_key)), cfg.timeouts.probe_s
+        )
     except (RedisError, OSError, TimeoutError) as err:
         return History([], f"Redis: {type(err).__name__}: {err}")
     finally:
         await client.aclose()
     oldest = time.time() - cfg.kafka_lag.history_s
-    return History(await _decoded(raw, only, 2 * cfg.kafka_lag.window, oldest))
+    snapshots = await _decoded(raw, only, 2 * cfg.kafka_lag.window, oldest)
+    if not snapshots and sampler:  # a bot holds the sampler's lease: it started moments ago
+        return History([], "the bot's sampler has taken no sample yet (it has just started)")
+    return History(snapshots)
 
 
 # digest -> snapshot: a long-running bot decodes each stored one once; at most 2 x kafka_lag.window
