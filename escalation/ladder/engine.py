@@ -91,6 +91,7 @@ class Escalator(Reconciler):
         )
         self.owed = OwedEffects(store, cfg, notifier, self._show_newest)
         self.delivery.recheck = self.recheck
+        self.delivery.announced = self.owed.announced
         self._runs = False  # started with lead=True: delivers what its own users do, may lead
         self._loop: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
