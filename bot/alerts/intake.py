@@ -40,6 +40,7 @@ from escalation.ladder.engine import Escalator
 from escalation.model import Priority
 from escalation.state.alert_groups import AlertGroup, AlertGroups
 from escalation.state.audit import changes_since
+from escalation.state.effects import Kind
 
 log = logging.getLogger(__name__)
 
@@ -205,6 +206,12 @@ class AlertIntake:
         await self._record(group, joined, left, report)
         if unsent and group.message_ts is not None:  # posted as the incident's announcement
             await self.groups.save(group)
+        elif group.message_ts is None and group.incident_id and await self._announcement_owed(group.incident_id):
+            # its message is its incident's announcement, an owed effect: posted by whoever holds it
+            # (here, now, if nobody does; a replica that died holds it until its claim runs out)
+            await self.groups.save(group)
+            await self.escalator.settle(group.incident_id)
+            group = await self.groups.get(group.id) or group
         else:
             await self.messages.post(group, fresh, arrived)
         if charts:
@@ -215,6 +222,9 @@ class AlertIntake:
         )
         if group.status == "resolved" and group.incident_id and self.cfg.auto_resolve:
             await self.escalator.resolve(group.incident_id, ACTOR)
+
+    async def _announcement_owed(self, incident_id: int) -> bool:
+        return (Kind.ANNOUNCE, "") in await self.escalator.owed.effects.pending(incident_id)
 
     async def _carried_over(
         self, group_key: str, known: dict[tuple[str, str], tuple[int | None, str]]

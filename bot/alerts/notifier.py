@@ -52,7 +52,7 @@ class AlertNotifier(SlackNotifier):
         if group is None:
             return await super().find_announcement(inc)
         if not group.message_ts:
-            found = await self.messages.posted_for(group.channel, inc)
+            found = await self.messages.posted_for(group, inc)
             if found is None:
                 return None
             group.message_ts = found
