@@ -98,7 +98,12 @@ class GroupMessages:
         group, fresh, received = pending
         group.incident_id = inc.id
         await self.post(group, fresh, received, save=False)
-        return (group.channel, group.message_ts) if group.message_ts else None
+        if not group.message_ts:
+            return None
+        # recorded on the episode at once, before the incident records it: a replica that dies
+        # between the two leaves the incident's next attempt to find it on the episode
+        await self.groups.set_message(group.id, group.message_ts)
+        return group.channel, group.message_ts
 
     async def posted_for(self, group: AlertGroup, inc: Incident | None) -> str | None:
         """The ts of the group's message in its channel, if a replica posted it and died before

@@ -45,7 +45,6 @@ from escalation.state.effects import Kind
 log = logging.getLogger(__name__)
 
 ACTOR = "alertmanager"
-IN_FLIGHT_S = 300  # an episode unsaved this long after its start lost its starter (longer than any check)
 
 
 class AlertIntake:
@@ -145,7 +144,6 @@ class AlertIntake:
             log.info("alert group %s resolved; never seen firing: nothing to update", payload.groupKey[:200])
             await self.groups.record_instances(None, {(a.fingerprint, a.startsAt): "resolved" for a in alerts})
             return
-        notes: list[str] = []
         spec = params = None
         if new_episode:
             labels = firing[0].labels
@@ -154,23 +152,21 @@ class AlertIntake:
             group, new_episode = await self.groups.start(
                 payload.groupKey, channel, group.incident_id if group else None
             )
-            if new_episode and route is not None:
-                group.route = {"check": route.check, "priority": route.priority, "params": {}}
-                try:
-                    spec, params, notes = route.params(labels)
-                    group.route["params"] = params.model_dump(mode="json", exclude_none=True)
-                except UsageError as err:
-                    notes = [f"{err}: the check did not run"]
-                    group.route["invalid"] = True
-                group.route["notes"] = notes
+            if new_episode:
+                spec, params = self._routed(group, firing[0])
         assert group is not None
-        if not new_episode and not group.route and not group.incident_id and _age_s(group) < IN_FLIGHT_S:
-            # Another replica started this episode and has not saved it yet (its first save
-            # follows the check): it posts the message and opens the incident; posting here too
-            # would duplicate both. Alertmanager re-sends the group; a starter that died is
-            # taken over once the episode is IN_FLIGHT_S old.
-            log.info("alert group %s: being started by another replica", payload.groupKey[:200])
-            return
+        if not new_episode and not group.route and firing:
+            if not group.incident_id and _age_s(group) < self.cfg.start_claim_s:
+                # Another replica started this episode and has not saved it yet (its first save
+                # follows the check): it posts the message and opens the incident; posting here too
+                # would duplicate both. Alertmanager re-sends the group; a starter that died is
+                # taken over once the episode is `start_claim_s` old.
+                log.info("alert group %s: being started by another replica", payload.groupKey[:200])
+                return
+            # its starter died before saving it (with or without its incident, linked when it
+            # opened): routed again here, its check run, its incident opened if it has none
+            log.warning("alert group %s: its starter died before saving it; carried on here", payload.groupKey[:200])
+            spec, params = self._routed(group, firing[0])
         before = {f for f, a in group.alerts.items() if a.get("status") == "firing"}
         for a in alerts:
             group.alerts[a.fingerprint] = a.model_dump()
@@ -240,6 +236,23 @@ class AlertIntake:
                 log.info("alert group %s continues as %s", episode.group_key[:200], group_key[:200])
                 return moved
         return None
+
+    def _routed(self, group: AlertGroup, first: WebhookAlert) -> tuple[CheckSpec | None, Any]:
+        """The route of a starting episode, kept on it (check, priority, params, notes): the check's
+        spec and params to run now, or (None, None) when it has no route or bad params."""
+        route = route_for(first.labels, self.cfg.routes)
+        if route is None:
+            return None, None
+        spec = params = None
+        group.route = {"check": route.check, "priority": route.priority, "params": {}}
+        try:
+            spec, params, notes = route.params(first.labels)
+            group.route["params"] = params.model_dump(mode="json", exclude_none=True)
+        except UsageError as err:
+            notes = [f"{err}: the check did not run"]
+            group.route["invalid"] = True
+        group.route["notes"] = notes
+        return spec, params
 
     def _route_spec(self, group: AlertGroup) -> tuple[CheckSpec | None, Any]:
         from commands.catalogue import CHECKS

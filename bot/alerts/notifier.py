@@ -56,7 +56,7 @@ class AlertNotifier(SlackNotifier):
             if found is None:
                 return None
             group.message_ts = found
-            await self.groups.save(group)
+            await self.groups.set_message(group.id, found)
         return group.channel, str(group.message_ts)
 
     async def refresh(self, inc: Incident) -> None:
