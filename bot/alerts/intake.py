@@ -155,7 +155,7 @@ class AlertIntake:
             if new_episode:
                 spec, params = self._routed(group, firing[0])
         assert group is not None
-        if not new_episode and not group.route and firing:
+        if not new_episode and not group.route:
             if not group.incident_id and _age_s(group) < self.cfg.start_claim_s:
                 # Another replica started this episode and has not saved it yet (its first save
                 # follows the check): it posts the message and opens the incident; posting here too
@@ -163,10 +163,15 @@ class AlertIntake:
                 # taken over once the episode is `start_claim_s` old.
                 log.info("alert group %s: being started by another replica", payload.groupKey[:200])
                 return
-            # its starter died before saving it (with or without its incident, linked when it
-            # opened): routed again here, its check run, its incident opened if it has none
-            log.warning("alert group %s: its starter died before saving it; carried on here", payload.groupKey[:200])
-            spec, params = self._routed(group, firing[0])
+            # its starter died before saving it, or has opened its incident (linked in the INSERT)
+            # and not saved the rest yet: routed again here, its check run, its incident opened if
+            # it has none; its message, if its announcement is owed, only by whoever holds that
+            if firing:
+                log.warning(
+                    "alert group %s: not saved by its starter (died, or still announcing); carried on here",
+                    payload.groupKey[:200],
+                )
+                spec, params = self._routed(group, firing[0])
         before = {f for f, a in group.alerts.items() if a.get("status") == "firing"}
         for a in alerts:
             group.alerts[a.fingerprint] = a.model_dump()
