@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from escalation.config import EscalationSettings
 from escalation.ladder.engine import Escalator
 from escalation.ladder.leader import Lease
 from escalation.ladder.pages import Page
-from escalation.model import Incident, Priority, Step
+from escalation.model import Incident, Priority, Rung
 from escalation.state.db import Database
 from escalation.state.store import Store
 from tests.support.notifier import Recorder
@@ -102,10 +103,10 @@ class FileNotifier(Recorder):
         super().__init__()
         self.path = path
 
-    async def already_paged(self, inc: Incident, step: Step, page: Page) -> bool:
+    async def already_paged(self, inc: Incident, step: Rung, page: Page) -> bool:
         return [inc.ref, step.name] in [r.get("page") for r in records(self.path)]
 
-    async def page(self, inc: Incident, step: Step, page: Page) -> None:
+    async def page(self, inc: Incident, step: Rung, page: Page) -> None:
         append(self.path, {"page": [inc.ref, step.name], "pid": os.getpid()})
         self.pages.append((inc.ref, step.name, page))
 
@@ -221,14 +222,14 @@ async def slack_window(n: int) -> None:
     fake = FakeSlack().start()
     try:
         notifier = SlackNotifier(AsyncWebClient(token="xoxb-bench", base_url=fake.api_url))
-        step = Step("primary", "@devops-oncall", "slack", 0, ("U0PRIMARY",))
+        step = Rung("primary", "@devops-oncall", "slack", 0, ("U0PRIMARY",))
         windows = []
         for i in range(n):
             inc = Incident(
                 i, Priority.P0, "x", "", [], IncidentStatus.TRIGGERED, "C1", "U1", now(), [step], message_ts="1.1"
             )
             fake.reset()
-            await notifier.page(inc, step, build_page(inc, step, []))
+            await notifier.page(inc, step, build_page(inc, step, [], datetime.now(UTC)))
             dm = next(c for c in fake.called("chat.postMessage") if c.args["channel"].startswith("D"))
             thread = next(c for c in fake.called("chat.postMessage") if c.args.get("thread_ts"))
             windows.append(thread.at - dm.at)

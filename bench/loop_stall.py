@@ -20,7 +20,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 
-from commands.cpu import Stop, off_process, warm
+from commands.cpu import Cutoff, off_process, warm
 from commands.logs.groups import digest, group_lines, split_timestamp
 from commands.redact import redact
 from tests.support.log_lines import varied_lines
@@ -90,7 +90,7 @@ async def main() -> None:
         return inline(texts, args.grep)
 
     async def off() -> int:
-        return len((await off_process(digest, texts, args.grep, Stop())).groups)
+        return len((await off_process(digest, texts, args.grep, Cutoff())).groups)
 
     await off_process(warm)  # as alp-bot does at start: the workers are up before the first check
     print(f"{n} lines, --grep {args.grep!r}, {os.cpu_count()} cores; CPU s: the bot's process and its workers")

@@ -19,7 +19,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 
 from bench.common import summary
-from escalation.model import Step
+from escalation.model import Rung
 from escalation.oncall.config import Layer, OncallSettings, Schedule
 from escalation.oncall.directory import Directory
 from escalation.oncall.overrides import OverrideStore
@@ -80,7 +80,7 @@ async def through_the_ladder(s: Schedule, over: list[Override], runs: int) -> tu
         for o in over:
             await store.add(o.schedule, o.user, o.start, o.end, "bench")
         directory = Directory(OncallSettings(schedules=[s]), store)
-        step = Step("primary", "@devops-oncall", "slack", 0, (), "devops")
+        step = Rung("primary", "@devops-oncall", "slack", 0, (), "devops")
         walls = []
         cpu0 = time.process_time()
         for i in range(runs):

@@ -26,7 +26,7 @@ from commands.registry import CheckContext
 from commands.runner import run_check
 
 if TYPE_CHECKING:
-    from bot.router import AuditRequest, DoRequest, IncidentRequest
+    from bot.router import AuditCommand, DoCommand, IncidentCommand
     from commands.changes.audit import AuditRead
     from commands.report import Report
 
@@ -51,13 +51,22 @@ async def _changes_since(state_url: str, since: datetime) -> AuditRead:
 def _fast_check(args: list[str], as_json: bool, chart: str | None) -> bool:
     """`alp check <target> [--options]` for a self-contained target with a package of its own name
     (commands/checks/kafka_lag/): imports that one check instead of every check and action
-    (the router's imports are most of a terminal run). False: take the general path."""
+    (the router's imports are most of a terminal run). False: take the general path, which reads the
+    catalogue (commands/catalogue.py): always when runbook files are configured (they may extend the
+    target). The one reader of a raw registry besides the catalogue: importing the catalogue is
+    importing every check, which this path exists to avoid."""
     import importlib.util
     from pathlib import Path
 
     import commands
 
     if len(args) < 2 or args[0] != "check" or args[1] not in _SELF_CONTAINED or "--incident" in args:
+        return False
+    try:
+        settings = load_settings()
+    except ConfigError:
+        return False  # the general path explains the mistake
+    if settings.runbook_dir:  # files may extend the target: the catalogue in force (commands/catalogue.py) says
         return False
     name = args[1].replace("-", "_")
     package = Path(commands.__file__).parent / "checks" / name
@@ -78,13 +87,12 @@ def _fast_check(args: list[str], as_json: bool, chart: str | None) -> bool:
     from commands.params import validate_params
     from commands.registry import CHECKS
 
-    spec = CHECKS.get(args[1])
+    spec = CHECKS.get(args[1])  # as the package loaded alone declared it: no runbook file changes it here
     if spec is None:
         return False
     try:
         params = validate_params(spec.params, args[2:])
-        settings = load_settings()
-    except (UsageError, ConfigError):
+    except UsageError:
         return False  # the general path explains the mistake
     report = asyncio.run(run_check(spec, CheckContext(settings, _progress, audit_reader=_changes_since), params))
     print(report.to_json() if as_json else render_text(report), end="" if not as_json else "\n")
@@ -104,26 +112,28 @@ def main(argv: list[str] | None = None) -> None:
     yes = "--yes" in args
     args = [a for a in args if a not in ("--json", "--yes")]
     chart = _pop_option(args, "--chart")
+    if args[:1] == ["oncall"]:  # `alp oncall week --png FILE`: the week as a picture (also `--chart FILE`)
+        chart = _pop_option(args, "--png") or chart
     out = _pop_option(args, "--out") if args[:1] == ["graph"] else None
     if args[:1] == ["runbook"]:
         sys.exit(_runbook(args[1:], as_json))
     if _fast_check(args, as_json, chart):
         return
     import commands.catalogue  # noqa: F401  (every check target, step and action)
-    from bot.oncall_check import oncall_evidence
+    from bot.check_context import check_context
 
     _load_runbook_files()
     from bot.router import (
-        AuditRequest,
-        CheckRequest,
-        HelpRequest,
-        IncidentRequest,
-        OncallRequest,
+        AuditCommand,
+        CheckCommand,
+        HelpCommand,
+        IncidentCommand,
+        OncallCommand,
         graph_request,
         help_text,
         parse,
     )
-    from bot.router import DoRequest as _DoRequest
+    from bot.router import DoCommand as _DoRequest
 
     try:
         # `graph` takes PromQL as typed: the shell already removed the quotes around it
@@ -133,7 +143,7 @@ def main(argv: list[str] | None = None) -> None:
     except UsageError as err:
         print(f"alp: {terminal(str(err))}\n\n{help_text(prog='alp')}", file=sys.stderr)
         sys.exit(EXIT_USAGE)
-    if isinstance(request, HelpRequest):
+    if isinstance(request, HelpCommand):
         print(_plain(help_text(request.topic, prog="alp")))
         return
     try:
@@ -141,17 +151,17 @@ def main(argv: list[str] | None = None) -> None:
     except ConfigError as err:
         print(err, file=sys.stderr)
         sys.exit(EXIT_USAGE)
-    if isinstance(request, OncallRequest):
+    if isinstance(request, OncallCommand):
         from bot.oncall_cli import run_oncall
 
-        sys.exit(run_oncall(request, settings, as_json, yes))
-    if isinstance(request, IncidentRequest | _DoRequest | AuditRequest):
+        sys.exit(run_oncall(request, settings, as_json, yes, chart))
+    if isinstance(request, IncidentCommand | _DoRequest | AuditCommand):
         sys.exit(_with_state_store(request, settings, as_json, yes))
-    assert isinstance(request, CheckRequest)
+    assert isinstance(request, CheckCommand)
     report = asyncio.run(
         run_check(
             request.spec,
-            CheckContext(settings, _progress, audit_reader=_changes_since, oncall=oncall_evidence),
+            check_context(settings, _progress),
             request.params,
         )
     )
@@ -216,13 +226,13 @@ def _load_runbook_files() -> None:
 
 
 def _with_state_store(
-    request: IncidentRequest | DoRequest | AuditRequest, settings: Settings, as_json: bool, yes: bool
+    request: IncidentCommand | DoCommand | AuditCommand, settings: Settings, as_json: bool, yes: bool
 ) -> int:
     """`alp incident|do|audit`: the exit code; a state store that cannot be reached is said, not a traceback."""
     import sqlalchemy as sa
 
-    from bot.router import DoRequest as _DoRequest
-    from bot.router import IncidentRequest as _IncidentRequest
+    from bot.router import DoCommand as _DoRequest
+    from bot.router import IncidentCommand as _IncidentRequest
     from escalation.state.db import StateStoreError, state_store_error
 
     try:
@@ -238,7 +248,7 @@ def _with_state_store(
     return 1
 
 
-async def _audit(request: AuditRequest, settings: Settings) -> int:
+async def _audit(request: AuditCommand, settings: Settings) -> int:
     """`alp audit [N]`: the latest audit records, parameters and results masked."""
     from escalation.state.audit import AuditLog
 
@@ -272,7 +282,7 @@ def _write_chart(report: Report, path: str) -> None:
     _write_png(png, path)
 
 
-async def _do(request: DoRequest, settings: Settings, yes: bool) -> int:
+async def _do(request: DoCommand, settings: Settings, yes: bool) -> int:
     """`alp do …`: preview; with --yes, run it through the same flow as Slack (bot/remediation/terminal.py)."""
     from bot.remediation.terminal import do
 
@@ -289,7 +299,7 @@ def _plain(text: str) -> str:
     return html.unescape(out.replace(ZWSP, ""))
 
 
-async def _incident(request: IncidentRequest, settings: Settings, as_json: bool = False) -> int:
+async def _incident(request: IncidentCommand, settings: Settings, as_json: bool = False) -> int:
     """`alp incident …` against the state store; the running bot pages and announces."""
     if request.sub == "list" and as_json:
         from escalation.incident_json import incidents_json
@@ -298,7 +308,7 @@ async def _incident(request: IncidentRequest, settings: Settings, as_json: bool 
         return 0
     from escalation.ladder.engine import Escalator
     from escalation.postmortem import postmortem_markdown
-    from escalation.terminal import TerminalNotifier
+    from escalation.terminal import TerminalIncidentNotifier
 
     if request.sub == "open" and request.priority is None:
         print("alp: `alp incident open <P0|P1|P2> <summary>`", file=sys.stderr)
@@ -308,7 +318,7 @@ async def _incident(request: IncidentRequest, settings: Settings, as_json: bool 
     esc = Escalator.connect(
         settings.state_url,
         settings.escalation,
-        TerminalNotifier(),
+        TerminalIncidentNotifier(),
         recent_changes=incident_changes_hook(settings, _changes_since),
     )
     await esc.start(lead=False)

@@ -9,7 +9,6 @@ Applying or undoing wakes the handoff scheduler (the user group follows at once)
 from __future__ import annotations
 
 import logging
-import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,12 +18,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.oncall_override import ask_of
 from bot.oncall_people import SlackPeople
-from bot.oncall_request import OncallRequest
-from bot.oncall_slack import asker_zone, attached, on_change, oncall_reply
+from bot.oncall_request import OncallCommand
+from bot.oncall_slack import asker_zone, oncall_reply
 from bot.settings import Settings
 from bot.slack.signing import TokenError, key_from, sign, verify
+from commands.durations import hours_text
 from commands.params import UsageError
-from escalation.ladder.engine import Escalator
 from escalation.oncall.directory import Directory
 from escalation.oncall.override_flow import OverrideAsk, apply, preview, preview_text, undo, utc_span
 from escalation.state.audit import AuditLog
@@ -72,7 +71,7 @@ class OncallButtons:
                 out[u] = zone
         return out
 
-    async def ask(self, request: OncallRequest, client: AsyncWebClient, user: str) -> dict[str, Any]:
+    async def ask(self, request: OncallCommand, client: AsyncWebClient, user: str) -> dict[str, Any]:
         """The private answer to `oncall override|take|undo` (message kwargs)."""
         if request.sub == "undo":
             return await self._undo(request.override_id or 0, user)
@@ -104,7 +103,7 @@ class OncallButtons:
             [_button("Undo", UNDO, str(done.id))],
         )
 
-    async def _swap(self, request: OncallRequest, user: str) -> dict[str, Any]:
+    async def _swap(self, request: OncallCommand, user: str) -> dict[str, Any]:
         """A swap request for the channel: the asker's hours in the span, with a Take button."""
         try:
             asked = await ask_of(request, self.settings, self.directory, user)
@@ -115,13 +114,13 @@ class OncallButtons:
         if shown.refusal or not mine:
             why = shown.refusal or f"you are not on call on `{asked.schedule}` then: nothing to swap"
             return _message(f":no_entry: {why}", [])
-        hours = sum((e - s).total_seconds() for s, e in mine) / 3600
+        hours = hours_text(sum((e - s).total_seconds() for s, e in mine))
         token = sign(asked.as_dict(), self.key, max(self.settings.actions.request_ttl_s, 86400))
         zone = ZoneInfo(self.directory.schedule(asked.schedule).time_zone)
         a, b = asked.start.astimezone(zone), asked.end.astimezone(zone)
         text = (
             f":raising_hand: <@{user}> asks for cover on `{asked.schedule}`: {a:%a %d %b %H:%M %Z} - "
-            f"{b:%a %d %b %H:%M %Z} ({hours:g} h of their shift). Whoever takes it is previewed and recorded."
+            f"{b:%a %d %b %H:%M %Z} ({hours} of their shift). Whoever takes it is previewed and recorded."
         )
         return {**_message(text, [_button("Take it", TAKE, token, "primary")]), "response_type": "in_channel"}
 
@@ -188,26 +187,12 @@ class OncallButtons:
             await respond(replace_original=False, response_type="ephemeral", **msg)
 
 
-_BUTTONS: weakref.WeakKeyDictionary[Escalator, OncallButtons] = weakref.WeakKeyDictionary()
-
-
-def oncall_buttons(settings: Settings, escalator: Escalator) -> OncallButtons:
-    """The one `OncallButtons` of this escalator (its directory: `bot.oncall_slack.attached`)."""
-    found = _BUTTONS.get(escalator)
-    if found is None:
-        found = OncallButtons(settings, attached(escalator, settings), lambda: on_change(escalator)())
-        _BUTTONS[escalator] = found
-    return found
-
-
 async def oncall_verb(
-    settings: Settings, escalator: Escalator, request: OncallRequest, client: AsyncWebClient, user: str
-) -> dict[str, Any]:
-    """`/alp oncall …` answered (after the ack): respond()'s arguments."""
-    buttons = oncall_buttons(settings, escalator)
+    settings: Settings, buttons: OncallButtons, request: OncallCommand, client: AsyncWebClient, user: str
+) -> tuple[dict[str, Any], Callable[[], Awaitable[None]] | None]:
+    """`/alp oncall …` answered (after the ack): respond()'s arguments, and what to do once they
+    are sent (the week's picture), if anything."""
     if request.sub in ("now", "week"):
-        return {
-            "response_type": "ephemeral",
-            "text": await oncall_reply(settings, buttons.directory, request, client, user),
-        }
-    return {"response_type": "ephemeral", **await buttons.ask(request, client, user)}
+        text, then = await oncall_reply(settings, buttons.directory, request, client, user)
+        return {"response_type": "ephemeral", "text": text}, then
+    return {"response_type": "ephemeral", **await buttons.ask(request, client, user)}, None

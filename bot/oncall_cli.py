@@ -15,9 +15,10 @@ import asyncio
 import json
 import os
 import sys
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.oncall_request import OncallRequest
+from bot.oncall_request import OncallCommand
 from bot.oncall_text import oncall_answer
 from bot.render.escape import terminal
 from bot.settings import Settings
@@ -35,7 +36,7 @@ def _zone() -> ZoneInfo | None:
         return None
 
 
-async def _change(request: OncallRequest, settings: Settings, yes: bool) -> int:
+async def _change(request: OncallCommand, settings: Settings, yes: bool) -> int:
     """`alp oncall override|undo`: a preview, applied with --yes; audited as the terminal's user."""
     from bot.oncall_override import ask_of
     from commands.params import UsageError
@@ -44,7 +45,7 @@ async def _change(request: OncallRequest, settings: Settings, yes: bool) -> int:
     from escalation.state.audit import AuditLog
     from escalation.state.db import Database, StateStoreError
 
-    actor = f"{os.environ.get('USER', 'someone')} (terminal)"
+    actor = os.environ.get("USER", "terminal")  # as `alp do`'s: `alp changes` says where (changes.audit.made_by)
     if request.sub in SLACK_ONLY:
         print(f"alp: {SLACK_ONLY[request.sub]}", file=sys.stderr)
         return EXIT_USAGE
@@ -111,7 +112,7 @@ def _text(mrkdwn: str) -> str:
     return _plain(mrkdwn)
 
 
-async def _answer(request: OncallRequest, settings: Settings, as_json: bool) -> int:
+async def _answer(request: OncallCommand, settings: Settings, as_json: bool, png: str | None = None) -> int:
     from escalation.oncall.overrides import OverrideStore
     from escalation.state.db import Database
 
@@ -143,8 +144,25 @@ async def _answer(request: OncallRequest, settings: Settings, as_json: bool) -> 
         from bot.cli import _plain
 
         print(terminal(_plain(text)))
+    if png is not None:
+        _draw_week(data, png)
     unseen = unread is not None or any(s.get("error") or s.get("note") for s in data["schedules"])
     return EXIT_UNSEEN if unseen else EXIT_OK
+
+
+def _draw_week(data: dict[str, Any], path: str) -> None:
+    """`oncall week --png FILE`: the week's picture, in TZ's zone, else the one schedule's (as the
+    words), else UTC (where it went said on stderr)."""
+    from bot.cli import _write_png
+    from bot.render.week_chart import week_png
+
+    zone = _zone()
+    zones = {s["time_zone"] for s in data["schedules"]}
+    picture = week_png(data, zone.key if zone else zones.pop() if len(zones) == 1 else "UTC")
+    if picture is None:
+        print("alp: no picture drawn: no schedule has shifts to show", file=sys.stderr)
+        return
+    _write_png(picture, path)
 
 
 async def _calendars(settings: Settings) -> Calendars:
@@ -162,8 +180,14 @@ async def _calendars(settings: Settings) -> Calendars:
     return cals
 
 
-def run_oncall(request: OncallRequest, settings: Settings, as_json: bool, yes: bool = False) -> int:
-    """The exit code (the module's rule): 0 ok, 1 refused, 3 could not see, 64 a usage mistake."""
+def run_oncall(
+    request: OncallCommand, settings: Settings, as_json: bool, yes: bool = False, png: str | None = None
+) -> int:
+    """The exit code (the module's rule): 0 ok, 1 refused, 3 could not see, 64 a usage mistake.
+    `png`: where `oncall week` draws its picture (`--png FILE`)."""
+    if png is not None and request.sub != "week":
+        print("alp: `--png FILE` draws `oncall week`: `alp oncall week --png week.png`", file=sys.stderr)
+        return EXIT_USAGE
     if request.sub not in ("now", "week"):
         return asyncio.run(_change(request, settings, yes))
-    return asyncio.run(_answer(request, settings, as_json))
+    return asyncio.run(_answer(request, settings, as_json, png))

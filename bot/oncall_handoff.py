@@ -11,12 +11,12 @@ from datetime import datetime, timedelta
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.oncall_check import oncall_evidence
+from bot.check_context import check_context
 from bot.settings import Settings
 from commands.backends.alertmanager import Alertmanager
-from commands.catalogue import CHECKS
+from commands.catalogue import current
 from commands.changes import change_lines_between
-from commands.registry import CheckContext, NoParams
+from commands.registry import NoParams
 from commands.report import Severity
 from commands.runner import run_check
 from escalation.oncall.config import Schedule
@@ -69,10 +69,10 @@ class HandoffWork:
         return await change_lines_between(self.settings, since, until, audit_reader=changes_since)
 
     async def health(self) -> list[str]:
-        spec = CHECKS.get("health")
+        spec = current().checks.get("health")
         if spec is None:
             return []
-        report = await run_check(spec, CheckContext(self.settings, oncall=oncall_evidence), NoParams())
+        report = await run_check(spec, check_context(self.settings), NoParams())  # as `/alp health`
         bad = (Severity.CRITICAL, Severity.UNKNOWN)
         return [f"{f.severity.value.upper()}: {f.title}" for f in report.findings if f.severity in bad][:10]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from bot.oncall_request import OncallRequest
+from bot.oncall_request import OncallCommand
 from bot.settings import Settings
 from commands.params import UsageError
 from escalation.oncall.directory import Directory, UnknownSchedule
@@ -17,7 +17,7 @@ TAKE_DEFAULT = timedelta(hours=1)
 
 
 async def ask_of(
-    request: OncallRequest,
+    request: OncallCommand,
     settings: Settings,
     directory: Directory,
     asker: str,

@@ -29,7 +29,7 @@ _USER = re.compile(rf"<@({USER_ID})(?:\|[^>]*)?>|({USER_ID})|(@[a-z0-9][a-z0-9._
 
 
 @dataclass(frozen=True)
-class OncallRequest:
+class OncallCommand:
     """`sub`: "now" (who is on call at `at`, None: now, on `schedule`, None: all), "override",
     "take" or "undo" (`override_id`). Times are aware; `until` None with `duration` None: not given."""
 
@@ -107,7 +107,7 @@ def _span(values: dict[str, str]) -> tuple[datetime | None, datetime | None, tim
     return start, until, duration
 
 
-def parse_oncall(args: list[str]) -> OncallRequest:
+def parse_oncall(args: list[str]) -> OncallCommand:
     """The words after `oncall`; UsageError with the closest word for a mistake."""
     if args and not args[0].startswith("--"):
         sub, rest = args[0].lower(), args[1:]
@@ -119,11 +119,11 @@ def parse_oncall(args: list[str]) -> OncallRequest:
                 raise UsageError(f"`oncall week` does not take `{words[0][:40]}`. Usage: `{USAGE}`")
             at = parse_at(values["--at"]) if "--at" in values else None
             name = values.get("--schedule")
-            return OncallRequest(name.strip().lower() if name else None, at, "week")
+            return OncallCommand(name.strip().lower() if name else None, at, "week")
         if sub == "undo":
             if len(rest) != 1 or not rest[0].lstrip("#").isascii() or not rest[0].lstrip("#").isdigit():
                 raise UsageError("`oncall undo <override id>`: the number the override's confirmation gave")
-            return OncallRequest(sub="undo", override_id=int(rest[0].lstrip("#")[:18]))
+            return OncallCommand(sub="undo", override_id=int(rest[0].lstrip("#")[:18]))
         allowed = ("--from", "--until", "--for", "--reason") if sub in ("override", "swap") else ("--until", "--for")
         values, words = _options(rest, allowed, USAGE)
         start, until, duration = _span(values)
@@ -132,7 +132,7 @@ def parse_oncall(args: list[str]) -> OncallRequest:
                 raise UsageError("`oncall override <schedule> <user> [--from TIME] (--until TIME | --for 8h)`")
             if until is None and duration is None:
                 raise UsageError("an override needs its end: `--until TIME` or `--for 8h`")
-            return OncallRequest(
+            return OncallCommand(
                 words[0].lower(),
                 None,
                 "override",
@@ -145,7 +145,7 @@ def parse_oncall(args: list[str]) -> OncallRequest:
         if sub == "swap":
             if len(words) > 1 or (until is None and duration is None):
                 raise UsageError("`oncall swap [<schedule>] [--from TIME] (--until TIME | --for 8h)`")
-            return OncallRequest(
+            return OncallCommand(
                 words[0].lower() if words else None,
                 None,
                 "swap",
@@ -157,10 +157,10 @@ def parse_oncall(args: list[str]) -> OncallRequest:
             )
         if len(words) > 1:
             raise UsageError("`oncall take [<schedule>] [--for 4h | --until TIME]`")
-        return OncallRequest(words[0].lower() if words else None, None, "take", None, None, until, duration)
+        return OncallCommand(words[0].lower() if words else None, None, "take", None, None, until, duration)
     values, words = _options(args, ("--schedule", "--at"), USAGE)
     if words:
         raise UsageError(f"`oncall` does not take `{words[0][:40]}`. Usage: `{USAGE}`")
     at = parse_at(values["--at"]) if "--at" in values else None
     schedule = values.get("--schedule")
-    return OncallRequest(schedule.strip().lower() if schedule else None, at)
+    return OncallCommand(schedule.strip().lower() if schedule else None, at)

@@ -3,17 +3,19 @@
 
 from __future__ import annotations
 
+import functools
 import logging
-import weakref
 from collections.abc import Awaitable, Callable
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.oncall_request import OncallRequest
+from bot.oncall_request import OncallCommand
 from bot.oncall_text import oncall_answer
+from bot.render.week_chart import week_png
 from bot.settings import Settings
-from escalation.ladder.engine import Escalator
+from commands.cpu import in_process, off_loop
 from escalation.oncall.calendars import Calendars
 from escalation.oncall.directory import Directory, UnknownSchedule
 from escalation.oncall.overrides import OverrideStore
@@ -22,41 +24,12 @@ from escalation.state.db import Database
 log = logging.getLogger(__name__)
 
 
-_ATTACHED: weakref.WeakKeyDictionary[Escalator, Directory] = weakref.WeakKeyDictionary()
-
-
 def directory_of(settings: Settings, db: Database, calendars: Calendars | None = None) -> Directory:
     """The schedules of `settings` with their overrides in the state store `db` and their imported
     calendars (`calendars`, refreshed by the caller)."""
     return Directory(
         settings.oncall, OverrideStore(db, settings.timeouts.probe_s), calendars.shifts if calendars else None
     )
-
-
-def attach_oncall(escalator: Escalator, directory: Directory) -> None:
-    """The directory the Slack side of `escalator` answers `oncall` with (the one the escalator
-    was built with, `people=`): one set of imported calendars per process."""
-    _ATTACHED[escalator] = directory
-
-
-_ON_CHANGE: weakref.WeakKeyDictionary[Escalator, Callable[[], Awaitable[None]]] = weakref.WeakKeyDictionary()
-
-
-def on_change(escalator: Escalator, hook: Callable[[], Awaitable[None]] | None = None) -> Callable[[], Awaitable[None]]:
-    """Set (with `hook`) or get what runs after an override is applied or undone (the handoff
-    scheduler's wake-up: the user group follows at once)."""
-    if hook is not None:
-        _ON_CHANGE[escalator] = hook
-    return _ON_CHANGE.get(escalator) or _nothing
-
-
-async def _nothing() -> None:
-    return None
-
-
-def attached(escalator: Escalator, settings: Settings) -> Directory:
-    """The directory `attach_oncall` gave `escalator` (one set of calendars per process), else a new one."""
-    return _ATTACHED.get(escalator) or directory_of(settings, escalator.store.db)
 
 
 async def asker_zone(client: AsyncWebClient, user: str) -> tuple[ZoneInfo, str]:
@@ -73,12 +46,27 @@ async def asker_zone(client: AsyncWebClient, user: str) -> tuple[ZoneInfo, str]:
 
 
 async def oncall_reply(
-    settings: Settings, directory: Directory, request: OncallRequest, client: AsyncWebClient, user: str
-) -> str:
-    """The private answer to `/alp oncall …`."""
+    settings: Settings, directory: Directory, request: OncallCommand, client: AsyncWebClient, user: str
+) -> tuple[str, Callable[[], Awaitable[None]] | None]:
+    """The private answer to `/alp oncall …`, and for `week` what follows it: the picture, sent
+    to the asker's DM (`week_picture`)."""
     zone, note = await asker_zone(client, user) if settings.oncall.schedules else (ZoneInfo("UTC"), "")
     try:
-        text, _ = await oncall_answer(settings, directory, request, zone)
+        text, data = await oncall_answer(settings, directory, request, zone)
     except UnknownSchedule as err:
-        return str(err)
-    return f"{text}\n{note}" if note else text
+        return str(err), None
+    then = functools.partial(week_picture, client, user, data, zone.key) if request.sub == "week" else None
+    return (f"{text}\n{note}" if note else text), then
+
+
+async def week_picture(client: AsyncWebClient, user: str, data: dict[str, Any], zone: str) -> None:
+    """`oncall week`'s picture (bot/render/week_chart.py), drawn in a worker process as every chart
+    is, uploaded to the asker's DM (the answer is private). A picture is extra: a failure is logged."""
+    png = await off_loop(in_process, week_png, data, zone)
+    if png is None:
+        return
+    try:
+        dm = (await client.conversations_open(users=user))["channel"]["id"]
+        await client.files_upload_v2(channel=dm, file=png, filename="oncall-week.png", title="On call, the week")
+    except Exception as err:
+        log.warning("the week's picture was not sent to %s: %s", user, err)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.oncall_request import OncallRequest
+from bot.oncall_request import OncallCommand
 from bot.render.incident_text import oncall_text
 from bot.settings import Settings
 from escalation.oncall.directory import Directory
@@ -31,7 +31,7 @@ def ladder_line(settings: Settings) -> str:
 
 
 async def oncall_answer(
-    settings: Settings, directory: Directory, request: OncallRequest, zone: ZoneInfo | None = None
+    settings: Settings, directory: Directory, request: OncallCommand, zone: ZoneInfo | None = None
 ) -> tuple[str, dict[str, Any]]:
     """(mrkdwn words, data). Raises UnknownSchedule for a `--schedule` that is not configured."""
     at = request.at or now()

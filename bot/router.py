@@ -15,11 +15,11 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from bot.oncall_request import USAGE as ONCALL_USAGE
-from bot.oncall_request import OncallRequest as OncallRequest
+from bot.oncall_request import OncallCommand as OncallCommand
 from bot.oncall_request import parse_oncall
 from commands.actions.registry import ActionSpec
 from commands.actions.runner import find, raw_params
-from commands.catalogue import ACTIONS, CHECKS, FIRST_STEPS
+from commands.catalogue import current
 from commands.params import UsageError, validate_params
 from commands.registry import CheckSpec, Registry, did_you_mean
 
@@ -58,12 +58,12 @@ INCIDENT_SUBS = ("open", "ack", "escalate", "resolve", "note", "list", "show", "
 
 
 @dataclass(frozen=True)
-class HelpRequest:
+class HelpCommand:
     topic: str | None = None
 
 
 @dataclass(frozen=True)
-class CheckRequest:
+class CheckCommand:
     spec: CheckSpec
     params: BaseModel
     incident: int | None = None
@@ -75,7 +75,7 @@ class CheckRequest:
 
 
 @dataclass(frozen=True)
-class IncidentRequest:
+class IncidentCommand:
     """`incident <sub> …`: `sub` is one of INCIDENT_SUBS; `incident` the ID given, if any."""
 
     sub: str
@@ -87,7 +87,7 @@ class IncidentRequest:
 
 
 @dataclass(frozen=True)
-class DoRequest:
+class DoCommand:
     """`do <action> <words>`: raw parameters; validated (or asked for) by the action flow."""
 
     action: str
@@ -95,11 +95,11 @@ class DoRequest:
 
 
 @dataclass(frozen=True)
-class AuditRequest:
+class AuditCommand:
     n: int = 20
 
 
-Request = HelpRequest | CheckRequest | IncidentRequest | OncallRequest | DoRequest | AuditRequest
+Command = HelpCommand | CheckCommand | IncidentCommand | OncallCommand | DoCommand | AuditCommand
 
 
 GRAPH = re.compile(r"\s*graph(?:\s+(.*))?", re.S | re.I)
@@ -121,11 +121,11 @@ def _configured_services() -> list[str]:
 SINCE = re.compile(r"(?:^|\s)--since(?:\s+|=)(\S+)\s*$")
 
 
-def graph_request(rest: str, strip_quotes: bool = True) -> CheckRequest:
+def graph_request(rest: str, strip_quotes: bool = True) -> CheckCommand:
     """`graph <service|PromQL> [--since 1h]`: PromQL is taken as typed (quotes, braces and spaces kept).
     `strip_quotes`: Slack keeps quotes wrapped around the whole query (`/alp graph "rate(x[5m])"`) and
     they are taken off; a shell already removed its own, so what is left there is PromQL's (`'"hello"'`)."""
-    spec = FIRST_STEPS.get("graph")
+    spec = current().first_steps.get("graph")
     assert spec is not None
     rest = rest.strip()
     since = SINCE.search(rest)
@@ -148,11 +148,13 @@ def graph_request(rest: str, strip_quotes: bool = True) -> CheckRequest:
     except ValidationError as err:
         first = err.errors()[0]
         raise UsageError(f"--{first['loc'][0] if first['loc'] else 'query'}: {first['msg']}") from None
-    return CheckRequest(spec, params, None, show_all=True)
+    return CheckCommand(spec, params, None, show_all=True)
 
 
-def parse(text: str, registry: Registry[CheckSpec] = CHECKS) -> Request:
-    """Turn the words after `/alp` into a request, or raise UsageError."""
+def parse(text: str, registry: Registry[CheckSpec] | None = None) -> Command:
+    """Turn the words after `/alp` into a request, or raise UsageError. `registry`: the check
+    targets (the catalogue's in force by default)."""
+    registry = registry or current().checks
     graph = GRAPH.fullmatch(text)
     if graph:
         return graph_request(graph.group(1) or "")
@@ -161,11 +163,11 @@ def parse(text: str, registry: Registry[CheckSpec] = CHECKS) -> Request:
     except ValueError as err:
         raise UsageError(f"could not read that: {err}") from None
     if not words:
-        return HelpRequest()
+        return HelpCommand()
     words, incident = _take_incident(words)
     verb, args = words[0].lower(), words[1:]
     if verb in ("help", "--help", "-h"):
-        return HelpRequest(args[0] if args else None)
+        return HelpCommand(args[0] if args else None)
     if verb == "health":
         return _check("health", args, registry, incident)
     if verb == "check":
@@ -180,12 +182,12 @@ def parse(text: str, registry: Registry[CheckSpec] = CHECKS) -> Request:
         if not args:
             raise UsageError(f"`do` needs an action:\n{actions_help()}")
         spec = find(args[0].lower())
-        return DoRequest(spec.name, raw_params(spec, args[1:]))
+        return DoCommand(spec.name, raw_params(spec, args[1:]))
     if verb == "audit":
         if args and not _ASCII_DIGITS.fullmatch(args[0]):
             raise UsageError("`audit [N]`: N is how many records to show (a number, at most 100)")
         digits = args[0].lstrip("0") or "0" if args else "20"
-        return AuditRequest(min(int(digits) if len(digits) <= 4 else 100, 100))
+        return AuditCommand(min(int(digits) if len(digits) <= 4 else 100, 100))
     if verb in ("changes", "logs"):
         return _step(verb, args, incident)
     if registry.get(verb):  # `/alp kafka-lag` is a forgivable shorthand for `check kafka-lag`
@@ -224,9 +226,9 @@ def _incident_id(value: str) -> int:
     return int(digits.lstrip("0") or "0")
 
 
-def _incident(args: list[str], incident: int | None) -> IncidentRequest:
+def _incident(args: list[str], incident: int | None) -> IncidentCommand:
     if not args:
-        return IncidentRequest("open")  # Slack opens the form
+        return IncidentCommand("open")  # Slack opens the form
     sub, rest = args[0].lower(), args[1:]
     if sub not in INCIDENT_SUBS:
         raise UsageError(
@@ -235,7 +237,7 @@ def _incident(args: list[str], incident: int | None) -> IncidentRequest:
         )
     if sub == "open":
         if not rest:
-            return IncidentRequest("open")
+            return IncidentCommand("open")
         priority = rest[0].upper()
         if priority not in ("P0", "P1", "P2"):
             raise UsageError(
@@ -257,35 +259,35 @@ def _incident(args: list[str], incident: int | None) -> IncidentRequest:
                 i += 1
         if not words:
             raise UsageError("`incident open P1 <summary>`: say what is wrong")
-        return IncidentRequest("open", incident, priority, " ".join(words), impact, services)
+        return IncidentCommand("open", incident, priority, " ".join(words), impact, services)
     if sub in ("show", "postmortem") or (sub in ("ack", "escalate", "resolve") and rest):
         if rest:
-            return IncidentRequest(sub, _incident_id(rest[0]), text=" ".join(rest[1:]))
+            return IncidentCommand(sub, _incident_id(rest[0]), text=" ".join(rest[1:]))
         if incident is None:
             raise UsageError(f"`incident {sub}` needs an incident number, e.g. `incident {sub} 12`")
-    return IncidentRequest(sub, incident, text=" ".join(rest))
+    return IncidentCommand(sub, incident, text=" ".join(rest))
 
 
-def _check(target: str, args: list[str], registry: Registry[CheckSpec], incident: int | None = None) -> CheckRequest:
+def _check(target: str, args: list[str], registry: Registry[CheckSpec], incident: int | None = None) -> CheckCommand:
     spec = registry.get(target)
     if spec is None:
         raise UsageError(registry.unknown(target))
     show_all = "--all" in args
     if "all" not in spec.params.model_fields:  # a check with its own `all` option (kafka-lag) reads it
         args = [a for a in args if a != "--all"]
-    return CheckRequest(spec, validate_params(spec.params, args), incident, show_all)
+    return CheckCommand(spec, validate_params(spec.params, args), incident, show_all)
 
 
-def _step(verb: str, args: list[str], incident: int | None) -> CheckRequest:
+def _step(verb: str, args: list[str], incident: int | None) -> CheckCommand:
     """`changes [--option value]` and `logs <service> [--option value]`."""
-    spec = FIRST_STEPS.get(verb)
+    spec = current().first_steps.get(verb)
     assert spec is not None
     if verb == "logs":
         if not args or args[0].startswith("--"):
             raise UsageError(f"`logs` needs a service, e.g. `logs user-service`. Usage: `{VERBS['logs'][0]}`")
         args = ["--service", args[0], *args[1:]]
     # the OK findings of changes and logs are the answer itself: never folded into a count
-    return CheckRequest(spec, validate_params(spec.params, args), incident, show_all=True)
+    return CheckCommand(spec, validate_params(spec.params, args), incident, show_all=True)
 
 
 def _action_line(prog: str) -> Callable[[ActionSpec], str]:
@@ -293,13 +295,15 @@ def _action_line(prog: str) -> Callable[[ActionSpec], str]:
 
 
 def actions_help(prog: str = "/alp") -> str:
-    return "\n".join(ACTIONS.section(_action_line(prog)))
+    return "\n".join(current().actions.section(_action_line(prog)))
 
 
-def help_text(topic: str | None = None, registry: Registry[CheckSpec] = CHECKS, prog: str = "/alp") -> str:
-    """Usage from the registry: the whole list, or one target's options."""
-    if topic and ACTIONS.get(topic.removeprefix("do ").strip()):
-        a = ACTIONS.get(topic.removeprefix("do ").strip())
+def help_text(topic: str | None = None, registry: Registry[CheckSpec] | None = None, prog: str = "/alp") -> str:
+    """Usage from the catalogue in force: the whole list, or one target's options."""
+    registry = registry or current().checks
+    actions = current().actions
+    if topic and actions.get(topic.removeprefix("do ").strip()):
+        a = actions.get(topic.removeprefix("do ").strip())
         assert a is not None
         fields = [
             f"  {n}{'' if f.is_required() else ' (optional)'}: {f.description or ''}"
@@ -309,7 +313,7 @@ def help_text(topic: str | None = None, registry: Registry[CheckSpec] = CHECKS, 
             [f"`{prog} {a.usage()}`", f"{a.summary} (risk: {a.risk.value})", f"Runbook: {a.runbook}", *fields]
         )
     if topic and topic.strip() in ("changes", "logs"):
-        step = FIRST_STEPS.get(topic.strip())
+        step = current().first_steps.get(topic.strip())
         assert step is not None
         lines = [f"`{prog} {VERBS[step.name][0]}`", step.summary, f"Runbook: {step.runbook}"]
         return "\n".join(lines + [f"  {line}" for line in step.options_help()])
@@ -332,6 +336,6 @@ def help_text(topic: str | None = None, registry: Registry[CheckSpec] = CHECKS, 
     lines = [f"Usage: `{prog} <command>`"]
     lines += [f"  `{prog} {usage}`: {what}" for usage, what in VERBS.values()]
     lines += registry.section(lambda spec: f"  `{spec.name}`: {spec.summary}", "Check targets:")
-    lines += ACTIONS.section(_action_line(prog), "Remediations (previewed, confirmed, audited):")
+    lines += current().actions.section(_action_line(prog), "Remediations (previewed, confirmed, audited):")
     lines.append(f"`{prog} help <target>` shows a target's options.")
     return "\n".join(lines)

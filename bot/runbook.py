@@ -81,11 +81,11 @@ def command(args: list[str], config: ChecksConfig | None, directory: str | None,
         return EXIT_LINT if problems else 0
     if verb == "list":
         problems = apply_at_start(config, directory)
-        from commands.catalogue import CHECKS
+        from commands.catalogue import current
 
         rows = [
             {"name": s.name, "title": s.summary, "source": symptoms.CURRENT.sources.get(s.name, "built in")}
-            for s in CHECKS
+            for s in current().checks
         ]
         if as_json:
             print(json.dumps({"symptoms": rows, "problems": [str(p) for p in problems]}, indent=2))

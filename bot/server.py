@@ -28,14 +28,15 @@ from bot.alerts.group_messages import GroupMessages
 from bot.alerts.intake import AlertIntake
 from bot.alerts.notifier import AlertNotifier
 from bot.alerts.silences import alert_intake
+from bot.check_context import check_context
 from bot.loop_watch import LoopWatch
 from bot.metrics import AlertMetrics, Metrics
-from bot.oncall_check import oncall_evidence
+from bot.oncall_buttons import OncallButtons
 from bot.oncall_feed import feed_route
 from bot.oncall_groups import SlackGroups
 from bot.oncall_handoff import HandoffWork
 from bot.oncall_people import SlackPeople
-from bot.oncall_slack import attach_oncall, directory_of, on_change
+from bot.oncall_slack import directory_of
 from bot.remediation.buttons import SlackRemediation
 from bot.runbook import RunbookWatcher
 from bot.settings import ConfigError, Settings, load_settings
@@ -48,6 +49,8 @@ from commands.redact import RedactingFilter, redact, redact_data
 from commands.runner import check_runner
 from commands.secret_rules import format_spans
 from escalation.ladder.engine import Escalator
+from escalation.ladder.leader import Lease
+from escalation.ladder.reconciler import Duty
 from escalation.oncall.calendars import Calendars
 from escalation.oncall.groups import GroupSync
 from escalation.oncall.paging import resolve
@@ -210,12 +213,16 @@ async def serve(settings: Settings) -> None:
         AlertMetrics(metrics.registry),
         move_announcement=store.set_message,
         timeline=store.timeline,
+        clock=store.clock,
     )
     # the masking rule set compiles once (about a second), in a worker thread, before the first text needs it
     await asyncio.to_thread(format_spans, "")
     notifier = AlertNotifier(client, settings, groups, messages, store.timeline)
     calendars = Calendars(settings.oncall, SlackPeople(client))  # imported on-call calendars, read in `oncall`
     directory = directory_of(settings, db, calendars)  # who is on call: the ladder, /alp oncall, the feed
+    lease = Lease(db, settings.escalation.leader_lease_s)  # one per process: the ladder and the handoffs ask it
+    sync = GroupSync(db, directory, SlackGroups(client), lease.holder, settings.timeouts.probe_s)
+    handoffs = HandoffScheduler(directory, lambda: lease.held, HandoffWork(settings, sync, client))
     escalator = Escalator(
         store,
         settings.escalation,
@@ -223,20 +230,18 @@ async def serve(settings: Settings) -> None:
         on_event=metrics.escalation_event,
         recent_changes=incident_changes_hook(settings, changes_since),
         people=functools.partial(resolve, directory),
+        run_check=check_runner(check_context(settings)),  # pages and resolutions re-run the incident's checks
+        lease=lease,
+        on_lead_gained=[lambda: handoffs.wake("lease gained")],  # a handoff missed while nobody led
     )
-    attach_oncall(escalator, directory)
-    sync = GroupSync(db, directory, SlackGroups(client), escalator.lease.holder, settings.timeouts.probe_s)
-    handoffs = HandoffScheduler(directory, lambda: escalator.leading, HandoffWork(settings, sync, client))
-    on_change(escalator, lambda: handoffs.wake("override"))
-    escalator.on_lead_gained.append(lambda: handoffs.wake("lease gained"))  # a handoff missed while nobody led
-    escalator.run_check = check_runner(settings, oncall_evidence)  # pages and resolutions re-run the incident's checks
+    oncall_buttons = OncallButtons(settings, directory, lambda: handoffs.wake("override"))  # overrides in Slack
 
     async def incident_alerts(channel: str) -> list[dict[str, Any]]:  # a remedy's re-check reads their expressions
         inc = await store.open_in_channel(channel)
         return await groups.alerts_of_incident(inc.id) if inc else []
 
     flow = SlackRemediation(settings, client, escalator, metrics, incident_alerts)  # commands, clicks, alerts
-    app = build_app(settings, metrics, escalator, flow)
+    app = build_app(settings, metrics, escalator, flow, oncall_buttons)
     intake = alert_intake(settings, app, groups, messages, flow)
     register_fallbacks(app, settings.state_url)  # last: Bolt runs the first listener that matches
     web_app = build_web(settings, app, metrics, escalator, intake)
@@ -254,7 +259,13 @@ async def serve(settings: Settings) -> None:
         await escalator.close()
 
     async def reconciler(_: web.Application) -> AsyncIterator[None]:
-        await escalator.start()
+        duties: list[Duty] = [
+            flow.flow.recover_interrupted,  # runs whose bot died mid-run
+            *(  # an override made by the terminal, seen at once
+                [handoffs.follow(directory.store)] if settings.oncall.schedules and directory.store is not None else []
+            ),
+        ]
+        await escalator.start(leader_duties=duties)
         yield
         await escalator.stop()  # lets the pass in flight finish, then gives the lease up
 

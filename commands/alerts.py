@@ -53,11 +53,12 @@ class AlertRoute(BaseModel):
 
     @model_validator(mode="after")
     def _known_check(self) -> AlertRoute:
-        from commands.catalogue import CHECKS
+        from commands.catalogue import current
 
-        spec = CHECKS.get(self.check)
+        checks = current().checks
+        spec = checks.get(self.check)
         if spec is None:
-            raise ValueError(f"route check {self.check!r} is not a check target ({', '.join(CHECKS.names())})")
+            raise ValueError(f"route check {self.check!r} is not a check target ({', '.join(checks.names())})")
         unknown = sorted(set(self.args) - set(spec.params.model_fields))
         if unknown:
             raise ValueError(f"route check {self.check!r} has no option {unknown[0]!r}")
@@ -79,9 +80,10 @@ class AlertRoute(BaseModel):
         """The check and its validated options for these labels, plus notes on options left at
         their defaults (a `{label}` the alert does not carry). Raises UsageError for a value
         that is not valid input for the check (it names the option and the label)."""
-        from commands.catalogue import CHECKS
+        from commands.catalogue import current
 
-        spec = CHECKS.get(self.check)
+        checks = current().checks
+        spec = checks.get(self.check)
         assert spec is not None  # checked at start
         raw: dict[str, Any] = {}
         notes: list[str] = []

@@ -12,7 +12,7 @@ waits. Two pools, each sized to the machine (`WORKERS`, one per core):
   Arguments and results are pickled; the masking of the bot's own secrets
   (`commands.redact.remember`) is handed to each worker when it starts.
 
-A step that may take long works in slices and asks its `Stop` between them: the check's
+A step that may take long works in slices and asks its `Cutoff` between them: the check's
 deadline (set by `commands/runner.py` for the check it runs; `time.monotonic` is the same
 clock in every process) or, in a thread, a cancel ends it at the next slice, and the step
 returns what it saw so far.
@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 WORKERS = max(2, os.cpu_count() or 2)
-SLICE = 500  # lines between two looks at the Stop: ~50 ms of drain3 on a busy core
+SLICE = 500  # lines between two looks at the Cutoff: ~50 ms of drain3 on a busy core
 
 WORKER_NICE = 10  # the worker processes' niceness: the bot's loop comes first on a busy machine
 
@@ -82,7 +82,7 @@ def processes() -> ProcessPoolExecutor:
         return _processes
 
 
-class Stop:
+class Cutoff:
     """When sliced work must end: at `deadline` (monotonic seconds) or when cancelled."""
 
     def __init__(self, deadline: float | None = None) -> None:
@@ -90,8 +90,8 @@ class Stop:
         self._cancelled = threading.Event()
 
     @classmethod
-    def before_deadline(cls, margin_s: float = 1.0, share: float = 0.1) -> Stop:
-        """A Stop some time before the running check's deadline (`DEADLINE`): `margin_s` or
+    def before_deadline(cls, margin_s: float = 1.0, share: float = 0.1) -> Cutoff:
+        """A Cutoff some time before the running check's deadline (`DEADLINE`): `margin_s` or
         `share` of what is left, whichever is larger, so the check still answers in time."""
         deadline = DEADLINE.get()
         if deadline is None:
@@ -100,7 +100,7 @@ class Stop:
         return cls(deadline - max(margin_s, share * left))
 
     def __reduce__(self) -> tuple[Any, ...]:  # to a worker process: the deadline, not the cancel
-        return (Stop, (self.deadline,))
+        return (Cutoff, (self.deadline,))
 
     def cancel(self) -> None:
         self._cancelled.set()
@@ -114,7 +114,7 @@ class Stop:
         return self.cancelled or (self.deadline is not None and time.monotonic() >= self.deadline)
 
 
-async def off_loop(fn: Callable[..., T], *args: object, stop: Stop | None = None) -> T:
+async def off_loop(fn: Callable[..., T], *args: object, stop: Cutoff | None = None) -> T:
     """`fn(*args)` on the worker pool, awaited. Cancelling the caller cancels `stop` (the step
     ends at its next slice) and raises CancelledError at once; the loop never waits for `fn`."""
     loop = asyncio.get_running_loop()
@@ -128,7 +128,7 @@ async def off_loop(fn: Callable[..., T], *args: object, stop: Stop | None = None
 
 
 async def off_process(fn: Callable[..., T], *args: object) -> T:
-    """`fn(*args)` in a worker process, awaited; `fn` and its arguments must pickle. A `Stop`
+    """`fn(*args)` in a worker process, awaited; `fn` and its arguments must pickle. A `Cutoff`
     among the arguments carries its deadline there. Cancelling the caller raises CancelledError
     at once; the worker ends at its deadline."""
     # Submitted from a thread: the first submit starts the forkserver and the workers, and

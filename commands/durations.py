@@ -47,5 +47,14 @@ def ago(seconds: float) -> str:
     return f"{round(s / 86400)} d ago"
 
 
+def hours_text(seconds: float) -> str:
+    """A span as people read it: `2.5 h` (hours to a tenth, `8 h` when whole), `45 min` under an
+    hour, `1 min` at least for any span that is not empty. The one wording of hours on call
+    (previews, coverage, the week, swaps), so no `2.4999999 h` reaches a reader."""
+    if seconds < 3600 - 30:
+        return f"{max(1, round(seconds / 60)) if seconds > 0 else 0} min"
+    return f"{round(seconds / 3600, 1):g} h"
+
+
 Duration = Annotated[int, BeforeValidator(parse_duration)]
 """Seconds, parsed from `30m`, `6h`, `2d`."""

@@ -145,6 +145,12 @@ class Registry(Generic[Spec]):
         """Forget a declaration (a runbook file's symptom on reload); absent names are ignored."""
         self._specs.pop(name, None)
 
+    def copy(self) -> Registry[Spec]:
+        """A new registry holding the same declarations in the same order (a runbook set builds on it)."""
+        out: Registry[Spec] = Registry(self.kind, self.plural)
+        out._specs = dict(self._specs)
+        return out
+
     def put(self, spec: Spec) -> None:
         """Declare or replace in place, keeping the listed order (a built-in target a file extends)."""
         self._specs[spec.name] = spec

@@ -11,10 +11,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from commands.config import ChecksConfig
 from commands.cpu import DEADLINE
 from commands.redact import redact
-from commands.registry import REPORT_HOOKS, CheckContext, CheckSpec, OncallEvidence
+from commands.registry import REPORT_HOOKS, CheckContext, CheckSpec
 from commands.report import Finding, Report, Severity
 
 log = logging.getLogger(__name__)
@@ -41,7 +40,7 @@ async def _run_check(spec: CheckSpec, ctx: CheckContext, params: BaseModel) -> R
     started = datetime.now(UTC)
     t0 = time.monotonic()
     limit = spec.deadline_s(ctx.config, params)
-    DEADLINE.set(t0 + limit)  # sliced CPU work (commands.cpu.Stop) ends before it, with what it saw
+    DEADLINE.set(t0 + limit)  # sliced CPU work (commands.cpu.Cutoff) ends before it, with what it saw
     try:
         result = await asyncio.wait_for(spec.func(ctx, params), limit)
         findings, data = result.findings, result.data
@@ -75,22 +74,20 @@ async def _run_check(spec: CheckSpec, ctx: CheckContext, params: BaseModel) -> R
     )
 
 
-def check_runner(
-    config: ChecksConfig, oncall: OncallEvidence | None = None
-) -> Callable[[str, dict[str, Any]], Awaitable[Report | None]]:
+def check_runner(ctx: CheckContext) -> Callable[[str, dict[str, Any]], Awaitable[Report | None]]:
     """`Escalator.run_check`: a check by name and parameters (as recorded in an incident) -> its
-    report, or None when no check has that name or the parameters no longer validate. `oncall`:
-    `CheckContext.oncall`, handed in by the bot."""
-    from commands.catalogue import CHECKS  # every target an incident may have recorded
+    report, or None when no check has that name or the parameters no longer validate. `ctx`: the
+    context every run gets, wired by the bot (`bot.check_context`)."""
+    from commands.catalogue import current  # every target an incident may have recorded
 
     async def run(target: str, params: dict[str, Any]) -> Report | None:
-        spec = CHECKS.get(target)
+        spec = current().checks.get(target)
         if spec is None:
             return None
         try:
             parsed = spec.params.model_validate(params)
         except ValueError:
             return None
-        return await run_check(spec, CheckContext(config, oncall=oncall), parsed)
+        return await run_check(spec, ctx, parsed)
 
     return run

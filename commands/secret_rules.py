@@ -24,7 +24,9 @@ from typing import Any
 
 import re2
 
-RULES_FILE = Path(__file__).with_name("data") / "gitleaks.toml"
+import commands
+
+RULES_FILE = Path(commands.__file__).parent / "data" / "gitleaks.toml"  # the package's data, wherever this module sits
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False  # a pattern RE2 cannot run is skipped, not logged to stderr
 

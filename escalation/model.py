@@ -23,7 +23,7 @@ class IncidentStatus(StrEnum):
 
 
 @dataclass(frozen=True)
-class Step:
+class Rung:
     """One rung of the ladder: who is paged, how, and how long after the previous rung."""
 
     name: str  # primary, secondary, manager
@@ -44,21 +44,21 @@ class Step:
         }
 
     @staticmethod
-    def from_dict(d: dict[str, Any]) -> Step:
-        return Step(
+    def from_dict(d: dict[str, Any]) -> Rung:
+        return Rung(
             d["name"], d["mention"], d["via"], float(d["delay_s"]), tuple(d.get("dm_users", ())), d.get("schedule")
         )
 
 
-def build_ladder(priority: Priority, cfg: EscalationSettings) -> list[Step]:
+def build_ladder(priority: Priority, cfg: EscalationSettings) -> list[Rung]:
     """The runbook's ladder: primary -> secondary -> manager, first page by priority."""
     first = {Priority.P0: cfg.p0_first_page_s, Priority.P1: cfg.p1_first_page_s, Priority.P2: cfg.p2_first_page_s}[
         priority
     ]
     oc = cfg.oncall
     return [
-        Step("primary", oc.primary, "slack", first, tuple(oc.primary_users), oc.primary_schedule or None),
-        Step(
+        Rung("primary", oc.primary, "slack", first, tuple(oc.primary_users), oc.primary_schedule or None),
+        Rung(
             "secondary",
             oc.secondary,
             "slack",
@@ -66,7 +66,7 @@ def build_ladder(priority: Priority, cfg: EscalationSettings) -> list[Step]:
             tuple(oc.secondary_users),
             oc.secondary_schedule or None,
         ),
-        Step("manager", f"{oc.manager} ({oc.manager_phone})", "pager", cfg.step_wait_s),
+        Rung("manager", f"{oc.manager} ({oc.manager_phone})", "pager", cfg.step_wait_s),
     ]
 
 
@@ -104,7 +104,7 @@ class Incident:
     channel: str
     opened_by: str
     opened_at: datetime
-    ladder: list[Step]
+    ladder: list[Rung]
     next_step: int = 0
     escalation_id: str | None = None
     message_ts: str | None = None

@@ -6,10 +6,10 @@ import sys
 
 from commands.redact import redact
 from escalation.ladder.pages import Page
-from escalation.model import Incident, Step
+from escalation.model import Incident, Rung
 
 
-class TerminalNotifier:
+class TerminalIncidentNotifier:
     leaves_slack_to_the_bot = True  # what a change owes in Slack (update, thread line) the bot's leader posts
 
     async def announce(self, inc: Incident) -> tuple[str, str] | None:
@@ -21,10 +21,10 @@ class TerminalNotifier:
     async def refresh(self, inc: Incident) -> None:
         return None
 
-    async def page(self, inc: Incident, step: Step, page: Page) -> None:
+    async def page(self, inc: Incident, step: Rung, page: Page) -> None:
         print(page.text(), file=sys.stderr)
 
-    async def already_paged(self, inc: Incident, step: Step, page: Page) -> bool:
+    async def already_paged(self, inc: Incident, step: Rung, page: Page) -> bool:
         return False
 
     async def say(self, inc: Incident, text: str, quote: str = "") -> None:

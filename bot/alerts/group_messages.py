@@ -28,6 +28,7 @@ from bot.render.verdict_blocks import newer_than, superseded_report
 from bot.settings import Settings
 from bot.slack.client import Pacer, permalink
 from bot.slack.signing import key_from, sign
+from commands.clock import SYSTEM_CLOCK, Clock
 from escalation.model import Incident, TimelineEntry
 from escalation.state.alert_groups import AlertGroup, AlertGroups
 
@@ -63,7 +64,10 @@ class GroupMessages:
         metrics: AlertMetrics,
         move_announcement: AnnouncementMover | None = None,
         timeline: TimelineReader | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
+        """`clock`: the ladder's (commands/clock.py), for when an incident's next page is due."""
+        self.clock = clock
         self.cfg, self.client, self.groups, self.incidents = settings.alertmanager, client, groups, incidents
         self.timeline = timeline
         self.move_announcement = move_announcement
@@ -151,7 +155,7 @@ class GroupMessages:
             self.silence_buttons(group),
             ref,
             self.cfg.max_alerts_shown,
-            incident_blocks(inc, entries)[1][1:] if inc else [],
+            incident_blocks(inc, self.clock.now(), entries)[1][1:] if inc else [],
         )
         try:
             await self.pacer.wait(group.channel)

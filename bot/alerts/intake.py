@@ -24,7 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.alerts.group_messages import ANNOUNCING, GroupMessages
 from bot.alerts.webhook import WebhookAlert, WebhookPayload
-from bot.oncall_check import oncall_evidence
+from bot.check_context import check_context
 from bot.render.report_blocks import SlackMessage, render_report
 from bot.settings import Settings
 from commands.alerts import route_for
@@ -33,13 +33,12 @@ from commands.graph.alert_graph import alert_graphs
 from commands.graph.chart import graph_png
 from commands.params import UsageError
 from commands.redact import redact
-from commands.registry import CheckContext, CheckSpec
+from commands.registry import CheckSpec
 from commands.report import Report
 from commands.runner import run_check
 from escalation.ladder.engine import Escalator
 from escalation.model import Priority
 from escalation.state.alert_groups import AlertGroup, AlertGroups
-from escalation.state.audit import changes_since
 from escalation.state.effects import Kind
 
 log = logging.getLogger(__name__)
@@ -260,9 +259,9 @@ class AlertIntake:
         return spec, params
 
     def _route_spec(self, group: AlertGroup) -> tuple[CheckSpec | None, Any]:
-        from commands.catalogue import CHECKS
+        from commands.catalogue import current
 
-        spec = CHECKS.get(group.route["check"])
+        spec = current().checks.get(group.route["check"])
         return (spec, spec.params.model_validate(group.route["params"])) if spec else (None, None)
 
     async def _report(self, spec: CheckSpec, params: Any, received: float) -> Report:
@@ -280,9 +279,7 @@ class AlertIntake:
         ]
         for k in stale:
             del self.reports[k]
-        future = asyncio.ensure_future(
-            run_check(spec, CheckContext(self.settings, audit_reader=changes_since, oncall=oncall_evidence), params)
-        )
+        future = asyncio.ensure_future(run_check(spec, check_context(self.settings), params))
         self.reports[key] = (time.monotonic(), future)
         return await asyncio.shield(future)
 

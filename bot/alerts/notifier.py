@@ -29,7 +29,7 @@ class AlertNotifier(SlackNotifier):
         messages: GroupMessages,
         timeline: TimelineReader | None = None,
     ) -> None:
-        super().__init__(client, settings.escalation.incident_channel, timeline)
+        super().__init__(client, settings.escalation.incident_channel, timeline, messages.clock)
         self.groups = groups
         self.am = Alertmanager(settings.alertmanager.url, settings.timeouts.probe_s)
         secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "alp"

@@ -15,8 +15,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.check_context import WIRING
 from bot.metrics import Metrics
-from bot.oncall_check import oncall_evidence
 from bot.remediation.notifier import SlackAuthorizer, SlackFlowNotifier
 from bot.render import action_blocks as ui
 from bot.render.escape import clean, escape, inline
@@ -28,10 +28,9 @@ from commands.actions.flow import RemediationFlow
 from commands.actions.ports import AlertsOf
 from commands.actions.refusal import Click, Reason, Refusal
 from commands.actions.runner import find
-from commands.catalogue import ACTIONS
+from commands.catalogue import current
 from commands.redact import redact, redact_data
 from escalation.ladder.engine import Escalator
-from escalation.state.audit import changes_since
 from escalation.state.request_log import StateRequestLog
 
 log = logging.getLogger(__name__)
@@ -62,11 +61,9 @@ class SlackRemediation:
             self.authz,
             notifier,
             self._count,
-            audit_reader=changes_since,
-            oncall=oncall_evidence,
+            **WIRING,
             alerts_of=alerts_of,  # a remedy's re-check judges the incident's alert expressions too
         )
-        escalator.leader_duties.append(self.flow.recover_interrupted)  # runs whose bot died mid-run
 
     def _count(self, action: str, event: str) -> None:
         if self.metrics is not None:
@@ -83,7 +80,7 @@ class SlackRemediation:
         """A signed value for a suggestion's button, bound to the channel it is posted in and to the
         report it rests on (`evidence`: {"t": check target, "at": ISO time read}); None if no action
         has that name, or if its parameters hold a secret (no secret in a button)."""
-        if not ACTIONS.get(action) or redact_data(params) != params:
+        if not current().actions.get(action) or redact_data(params) != params:
             return None
         extra = {**({"c": channel} if channel else {}), **({"e": evidence} if evidence else {})}
         return self.token({"a": action, "p": params, **extra})
@@ -123,7 +120,7 @@ class SlackRemediation:
 
     @staticmethod
     def _missing(action: str, raw: dict[str, Any]) -> list[str]:
-        spec = ACTIONS.get(action)
+        spec = current().actions.get(action)
         if spec is None:
             return []
         return [n for n, f in spec.params.model_fields.items() if f.is_required() and n not in raw and n != "values"]

@@ -32,7 +32,7 @@ class OperatorAuthorizer:
         return True
 
 
-class TerminalNotifier:
+class TerminalFlowNotifier:
     """The flow's `FlowNotifier` on stdout (what happened) and stderr (refusals)."""
 
     async def previewed(self, spec: ActionSpec, params: dict[str, Any], pre: Preview) -> None:
@@ -94,15 +94,12 @@ def refused(r: Refusal) -> int:
 async def do(action: str, raw: dict[str, Any], settings: Settings, yes: bool) -> int:
     """Preview; with `yes`, request, confirm and run it as $USER. Exit 0 done (or previewed),
     1 refused or failed, 64 a usage error."""
-    from bot.oncall_check import oncall_evidence
-    from escalation.state.audit import changes_since
+    from bot.check_context import WIRING
     from escalation.state.request_log import StateRequestLog
 
     actor = os.environ.get("USER", "terminal")
     log = StateRequestLog.connect(settings.state_url)
-    flow = RemediationFlow(
-        settings, log, OperatorAuthorizer(), TerminalNotifier(), audit_reader=changes_since, oncall=oncall_evidence
-    )
+    flow = RemediationFlow(settings, log, OperatorAuthorizer(), TerminalFlowNotifier(), **WIRING)
     try:
         out = await flow.request(action, raw, actor, submit=yes)
         if isinstance(out, Refusal):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from bot.render.blocks import (
     Block,
@@ -30,12 +31,13 @@ EMOJI = {
 }
 
 
-def incident_blocks(inc: Incident, entries: Sequence[TimelineEntry] = ()) -> tuple[str, list[Block]]:
-    """The announcement, updated in place as the incident changes; with its timeline `entries`,
-    the verdicts it rests on, newest first, and those they superseded (`verdict_blocks`)."""
+def incident_blocks(inc: Incident, at: datetime, entries: Sequence[TimelineEntry] = ()) -> tuple[str, list[Block]]:
+    """The announcement, updated in place as the incident changes, as of `at` (now, on the ladder's
+    clock); with its timeline `entries`, the verdicts it rests on, newest first, and those they
+    superseded (`verdict_blocks`)."""
     title = redact(f"{EMOJI[inc.status]} {inc.ref} · {inc.priority.value} · {inc.summary}")
     title = title if len(title) <= 150 else title[:149] + "…"  # plain text header; the summary is in full below
-    nxt = next_page(inc)
+    nxt = next_page(inc, at)
     fields = {
         "Status": inc.status.value
         + (f" by <@{inc.acked_by}>" if inc.status is IncidentStatus.ACKNOWLEDGED else "")

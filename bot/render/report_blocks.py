@@ -261,9 +261,9 @@ def _all_hint(target: str) -> str:
     """What lists the folded findings: `/alp check X --all` for a check; the first steps (`graph`,
     `logs`, `changes`) list every finding when typed: `alp X …` in a terminal."""
     import commands.checks  # noqa: F401  (registers the checks)
-    from commands.registry import CHECKS
+    from commands.catalogue import current
 
-    return f"`/alp check {target} --all`" if CHECKS.get(target) else f"`alp {target} …` in a terminal"
+    return f"`/alp check {target} --all`" if current().checks.get(target) else f"`alp {target} …` in a terminal"
 
 
 def _open_incident_button(report: Report) -> Block | None:

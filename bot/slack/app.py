@@ -21,14 +21,14 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.check_context import check_context
 from bot.metrics import Metrics
-from bot.oncall_buttons import oncall_buttons
-from bot.oncall_check import oncall_evidence
+from bot.oncall_buttons import OncallButtons
 from bot.remediation.buttons import SlackRemediation, register_action_handlers
 from bot.render.escape import code, escape
 from bot.render.report_blocks import SlackMessage, render_progress, render_usage
 from bot.router import (
-    CheckRequest,
+    CheckCommand,
     parse,
 )
 from bot.settings import Settings
@@ -44,15 +44,13 @@ from bot.slack.client import (
 from bot.slack.incidents import register_incident_handlers
 from bot.slack.report_message import rendered
 from bot.slack.verbs import SlashCall, Verbs
-from commands.catalogue import CHECKS
+from commands.catalogue import current
 from commands.cpu import off_loop
 from commands.params import UsageError
 from commands.redact import redact
-from commands.registry import CheckContext
 from commands.report import Report
 from commands.runner import run_check
 from escalation.ladder.engine import Escalator
-from escalation.state.audit import changes_since
 from escalation.state.db import as_state_store_error
 
 log = logging.getLogger(__name__)
@@ -163,10 +161,13 @@ class Progress:
             log.warning("progress update failed: %s", reason(err))
 
 
-def build_app(settings: Settings, metrics: Metrics, escalator: Escalator, flow: SlackRemediation) -> AsyncApp:
+def build_app(
+    settings: Settings, metrics: Metrics, escalator: Escalator, flow: SlackRemediation, oncall: OncallButtons
+) -> AsyncApp:
     """The Bolt app with `/alp`, the incident and action buttons registered (not the catch-all
     fallbacks: Bolt runs the first listener that matches, so `register_fallbacks` comes after
-    every other handler). Signature checks stay on. `flow` is the bot's one remediation flow."""
+    every other handler). Signature checks stay on. `flow` is the bot's one remediation flow, `oncall` its
+    on-call overrides (on the directory the ladder pages from)."""
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     client = make_client(token, settings.slack_api_url)
@@ -189,22 +190,22 @@ def build_app(settings: Settings, metrics: Metrics, escalator: Escalator, flow: 
             return
         await verbs[type(request)](SlashCall(ack, command, respond, client), request)
 
-    async def in_channel(request: CheckRequest, call: SlashCall) -> None:
+    async def in_channel(request: CheckCommand, call: SlashCall) -> None:
         await run_in_channel(request, call.command, call.respond, call.client, settings, metrics, escalator, flow)
 
     async def run_health(body: dict[str, Any], client: AsyncWebClient, respond: Any, incident: int) -> None:
-        spec = CHECKS.get("health")
+        spec = current().checks.get("health")
         assert spec is not None
         command = {"channel_id": body.get("channel", {}).get("id", ""), "user_id": body["user"]["id"]}
         await run_in_channel(
-            CheckRequest(spec, spec.params(), incident), command, respond, client, settings, metrics, escalator, flow
+            CheckCommand(spec, spec.params(), incident), command, respond, client, settings, metrics, escalator, flow
         )
 
-    verbs = Verbs(settings, metrics, escalator, flow, private, in_channel).table()
+    verbs = Verbs(settings, metrics, escalator, flow, oncall, private, in_channel).table()
     app.command("/alp")(alp_command)
     register_incident_handlers(app, escalator, run_health, settings.platform.components())
     register_action_handlers(app, flow)
-    oncall_buttons(settings, escalator).register(app)
+    oncall.register(app)
     return app  # the caller adds its own handlers, then `register_fallbacks` last
 
 
@@ -302,7 +303,7 @@ def _verb(text: str) -> str:
 
 
 async def run_in_channel(
-    request: CheckRequest,
+    request: CheckCommand,
     command: dict[str, Any],
     respond: Any,
     client: AsyncWebClient,
@@ -320,7 +321,7 @@ async def run_in_channel(
         await progress.start()
         report = await run_check(
             request.spec,
-            CheckContext(settings, progress, audit_reader=changes_since, oncall=oncall_evidence),
+            check_context(settings, progress),
             request.params,
         )
         channel = command["channel_id"]
@@ -349,7 +350,7 @@ async def run_in_channel(
 
 async def link_to_incident(
     escalator: Escalator,
-    request: CheckRequest,
+    request: CheckCommand,
     command: dict[str, Any],
     report: Report,
     message: dict[str, str] | None = None,

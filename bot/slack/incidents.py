@@ -22,10 +22,11 @@ from bot.render.report_blocks import fit
 from bot.render.verdict_blocks import newer_than, superseded_report
 from bot.slack.client import SLACK_ERRORS, open_form, reason
 from bot.slack.client import ephemeral as private_reply
+from commands.clock import SYSTEM_CLOCK, Clock
 from commands.redact import redact
 from escalation.ladder.engine import Escalator
 from escalation.ladder.pages import Page, taken_at
-from escalation.model import Incident, Priority, Step, TimelineEntry
+from escalation.model import Incident, Priority, Rung, TimelineEntry
 from escalation.postmortem import postmortem_markdown
 
 log = logging.getLogger(__name__)
@@ -43,9 +44,12 @@ class SlackNotifier:
         client: AsyncWebClient,
         fallback_channel: str = "",
         timeline: Callable[[int], Awaitable[list[TimelineEntry]]] | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
-        """`timeline`: an incident's timeline (`Store.timeline`), for the verdicts its messages show."""
+        """`timeline`: an incident's timeline (`Store.timeline`), for the verdicts its messages show;
+        `clock`: the ladder's (commands/clock.py), for when the next page is due."""
         self.client = client
+        self.clock = clock
         self.fallback_channel = fallback_channel.lstrip(
             "#"
         )  # where an incident is announced if its own channel refuses
@@ -56,7 +60,7 @@ class SlackNotifier:
         """Post the announcement in the incident's channel; where alp cannot post there (not a
         member, no such channel, archived), in the fallback channel with a line saying why, and
         the incident then lives there (its pages and notes follow the announcement)."""
-        text, blocks = incident_blocks(inc)
+        text, blocks = incident_blocks(inc, self.clock.now())
         try:
             resp = await self.client.chat_postMessage(channel=inc.channel, text=text, blocks=blocks)
         except SlackApiError as err:
@@ -104,7 +108,7 @@ class SlackNotifier:
         """The announcement with the incident's state and verdicts; then the report messages a newer
         verdict superseded (`supersede_reports`)."""
         if inc.message_ts:
-            text, blocks = incident_blocks(inc, await self._entries(inc))
+            text, blocks = incident_blocks(inc, self.clock.now(), await self._entries(inc))
             await self.client.chat_update(channel=inc.channel, ts=inc.message_ts, text=text, blocks=blocks)
         await self.supersede_reports(inc)
 
@@ -138,7 +142,7 @@ class SlackNotifier:
             except SlackApiError as err:
                 log.warning("marking the %s report %s superseded: %s", target, ts, reason(err))
 
-    async def page(self, inc: Incident, step: Step, page: Page) -> None:
+    async def page(self, inc: Incident, step: Rung, page: Page) -> None:
         """DMs first, then the thread post: the thread post is the mark that the page is complete."""
         text, blocks = page_blocks(page)
         for user in step.dm_users:
@@ -154,7 +158,7 @@ class SlackNotifier:
             channel=inc.channel, thread_ts=inc.message_ts, text=text, blocks=blocks, reply_broadcast=True
         )
 
-    async def already_paged(self, inc: Incident, step: Step, page: Page) -> bool:
+    async def already_paged(self, inc: Incident, step: Rung, page: Page) -> bool:
         """Looked for in the incident's thread, or in the channel if it has no announcement."""
         text, _ = page_blocks(page)
         if inc.message_ts:

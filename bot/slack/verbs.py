@@ -1,4 +1,4 @@
-"""`/alp`'s verbs: one handler per request type of bot/router.py, looked up in `VERBS` (the dispatch
+"""`/alp`'s verbs: one handler per command type of bot/router.py, looked up in `VERBS` (the dispatch
 table). Each handler acks (Slack waits 3 s for it) and answers: in the ack, privately through
 `response_url`, or in the channel (`check` and the steps, through bot/slack/app.py's `run_in_channel`).
 """
@@ -13,12 +13,12 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.metrics import Metrics
-from bot.oncall_buttons import oncall_verb
+from bot.oncall_buttons import OncallButtons, oncall_verb
 from bot.remediation.buttons import SlackRemediation
 from bot.render.incident_blocks import open_modal
 from bot.render.incident_text import handle_incident_command, oncall_text
 from bot.render.report_blocks import render_usage
-from bot.router import AuditRequest, CheckRequest, DoRequest, HelpRequest, IncidentRequest, OncallRequest, help_text
+from bot.router import AuditCommand, CheckCommand, DoCommand, HelpCommand, IncidentCommand, OncallCommand, help_text
 from bot.settings import Settings
 from bot.slack.client import open_form
 from bot.slack.incidents import upload_postmortem
@@ -51,26 +51,30 @@ class Verbs:
     metrics: Metrics
     escalator: Escalator
     flow: SlackRemediation
+    oncall_buttons: OncallButtons
     private: Callable[[Any, str | None], Awaitable[None]]
-    run_in_channel: Callable[[CheckRequest, SlashCall], Awaitable[None]]
+    run_in_channel: Callable[[CheckCommand, SlashCall], Awaitable[None]]
 
     def count(self, verb: str) -> None:
         self.metrics.commands.labels(verb=verb, outcome="ok").inc()
 
-    async def help(self, call: SlashCall, request: HelpRequest) -> None:
+    async def help(self, call: SlashCall, request: HelpCommand) -> None:
         self.count("help")
         msg = render_usage(help_text(request.topic))
         await call.ack(response_type="ephemeral", text=msg.text, blocks=msg.blocks)
 
-    async def oncall(self, call: SlashCall, request: OncallRequest) -> None:
+    async def oncall(self, call: SlashCall, request: OncallCommand) -> None:
         self.count("oncall")
         if not self.settings.oncall.schedules and request.schedule is None and request.sub == "now":
             await call.ack(response_type="ephemeral", text=oncall_text(self.settings))  # the configured rungs
             return
         await call.ack()  # schedules: the asker's zone, overrides from the state store (bot/oncall_buttons.py)
-        await call.respond(**await oncall_verb(self.settings, self.escalator, request, call.client, call.user))
+        reply, then = await oncall_verb(self.settings, self.oncall_buttons, request, call.client, call.user)
+        await call.respond(**reply)
+        if then is not None:  # the week's picture, after the words
+            await then()
 
-    async def do(self, call: SlashCall, request: DoRequest) -> None:
+    async def do(self, call: SlashCall, request: DoCommand) -> None:
         self.count("do")
         await call.ack()
         reply = await self.flow.request(
@@ -78,12 +82,12 @@ class Verbs:
         )
         await self.private(call.respond, reply)
 
-    async def audit(self, call: SlashCall, request: AuditRequest) -> None:
+    async def audit(self, call: SlashCall, request: AuditCommand) -> None:
         self.count("audit")
         await call.ack()  # acks never wait on the state store: the records go through response_url
         await self.private(call.respond, await self.flow.audit_text(request.n))
 
-    async def incident(self, call: SlashCall, request: IncidentRequest) -> None:
+    async def incident(self, call: SlashCall, request: IncidentCommand) -> None:
         self.count("incident")
         await call.ack()
         if request.sub == "open" and request.priority is None:  # no arguments: the form
@@ -96,17 +100,17 @@ class Verbs:
         reply = await handle_incident_command(self.escalator, request, call.channel, call.user, upload)
         await self.private(call.respond, reply)
 
-    async def check(self, call: SlashCall, request: CheckRequest) -> None:
+    async def check(self, call: SlashCall, request: CheckCommand) -> None:
         await call.ack()
         await self.run_in_channel(request, call)
 
     def table(self) -> dict[type, Callable[[SlashCall, Any], Awaitable[None]]]:
-        """The dispatch table: request type (bot/router.py) -> its handler."""
+        """The dispatch table: command type (bot/router.py) -> its handler."""
         return {
-            HelpRequest: self.help,
-            OncallRequest: self.oncall,
-            DoRequest: self.do,
-            AuditRequest: self.audit,
-            IncidentRequest: self.incident,
-            CheckRequest: self.check,
+            HelpCommand: self.help,
+            OncallCommand: self.oncall,
+            DoCommand: self.do,
+            AuditCommand: self.audit,
+            IncidentCommand: self.incident,
+            CheckCommand: self.check,
         }

@@ -291,9 +291,9 @@ class RemediationFlow:
 
     async def verify(self, spec: ActionSpec, req: ActionRequest) -> None:
         """Re-run the related check (kafka-lag: for the group acted on) and show its report."""
-        from commands.catalogue import CHECKS  # every target an action may name
+        from commands.catalogue import current  # every target an action may name
 
-        check = CHECKS.get(spec.verify or "")
+        check = current().checks.get(spec.verify or "")
         if check is None:
             return
         raw = {"group": req.params["group"]} if spec.verify == "kafka-lag" and "group" in req.params else {}

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from commands.actions.registry import ACTIONS, ActionContext, ActionParams, ActionSpec, Outcome, Preview
+from commands.actions.registry import ActionContext, ActionParams, ActionSpec, Outcome, Preview
 from commands.backends.errors import BackendError
 from commands.params import UsageError
 from commands.redact import redact
@@ -18,9 +18,13 @@ log = logging.getLogger(__name__)
 
 
 def find(name: str) -> ActionSpec:
-    spec = ACTIONS.get(name)
+    """The declared action `name` (commands/catalogue.py); UsageError with "did you mean" otherwise."""
+    from commands.catalogue import current  # every declared action
+
+    actions = current().actions
+    spec = actions.get(name)
     if spec is None:
-        raise UsageError(ACTIONS.unknown(name))
+        raise UsageError(actions.unknown(name))
     return spec
 
 

@@ -57,7 +57,7 @@ def _key(row: dict[str, Any]) -> str:
 def _asked_in_slack(req: dict[str, Any], summary: str) -> tuple[str, Any, Any, str]:
     """(by, before, after, phrase) from a stored request: who asked, confirmed and approved (a
     request without a channel was made by `alp do` in the terminal)."""
-    by = f"{req['requester']} (terminal)" if req.get("channel") == "" else f"asked by {req['requester']}"
+    by = f"{req['requester']}{TERMINAL}" if req.get("channel") == "" else f"asked by {req['requester']}"
     if req.get("confirmed_by") and req["confirmed_by"] != req["requester"]:
         by += f", confirmed by {req['confirmed_by']}"
     if req.get("approver"):
@@ -74,9 +74,23 @@ def _literal(text: str) -> Any:
         return text
 
 
+TERMINAL = " (terminal)"
+
+
+def made_by(row: dict[str, Any]) -> str:
+    """Who made an audited change with no Slack request behind it, and where: `carol (terminal)`
+    for `alp do` and `alp oncall` (their actor is the terminal's user), the Slack user id for a
+    change made in Slack without a request (an override: `params.via` "slack"). Said once: rows
+    of the last release stored `carol (terminal)` as the actor."""
+    actor = str(row["actor"])
+    if (row.get("params") or {}).get("via") == "slack" or actor.endswith(TERMINAL):
+        return actor
+    return actor + TERMINAL
+
+
 def _run_in_terminal(row: dict[str, Any], preview: str, summary: str) -> tuple[str, Any, Any, str]:
-    """(by, before, after, phrase) of an `alp do … --yes`: values from its preview's
-    `key: 'old' -> 'new'` lines, or from its outcome's `2 -> 4 replicas`."""
+    """(by, before, after, phrase) of an `alp do … --yes` or a change made without a request:
+    values from its preview's `key: 'old' -> 'new'` lines, or from its outcome's `2 -> 4 replicas`."""
     pairs = _PREVIEW_PAIR.findall(preview)
     before: Any = {k: _literal(o) for k, o, _ in pairs} or None
     after: Any = {k: _literal(n) for k, _, n in pairs} or row["params"]
@@ -85,7 +99,7 @@ def _run_in_terminal(row: dict[str, Any], preview: str, summary: str) -> tuple[s
         what = COUNTED[row["action"]]
         before, after = {what: int(counted[1])}, {what: int(counted[2])}
     phrase = _values(before, after) if pairs or counted else summary
-    return f"{row['actor']} (terminal)", before, after, phrase
+    return made_by(row), before, after, phrase
 
 
 def audit_changes(rows: list[dict[str, Any]], requests: dict[int, dict[str, Any]], since: datetime) -> list[Change]:

@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from commands.backends.kube import Kube, KubeError
-from commands.cpu import Stop, off_process
+from commands.cpu import Cutoff, off_process
 from commands.durations import Duration, format_duration
 from commands.logs.groups import MAX_LINE_CHARS, Digest, digest, level_of  # noqa: F401  (level_of: the level rule, tested)
 from commands.patterns import PatternError, compile_pattern
@@ -178,7 +178,7 @@ async def logs(ctx: CheckContext, p: LogsParams) -> CheckResult:
             ],
             data,
         )
-    stop = Stop.before_deadline()
+    stop = Cutoff.before_deadline()
     d: Digest = await off_process(digest, r.texts, p.grep, stop)
     notes = r.notes + _digest_notes(d)
     groups, lines = d.groups, d.lines

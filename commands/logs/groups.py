@@ -4,7 +4,7 @@
 the raw text of each container, already bounded in lines by the reader (`--tail`, and
 `logs.max_lines` in all), cuts any line over `MAX_LINE_CHARS` (saying so), and works newest
 line first: `--grep` (RE2, `commands.patterns`), group with Drain
-(`drain3`). Every `SLICE` lines it asks its `Stop`; at the check's deadline it ends there and
+(`drain3`). Every `SLICE` lines it asks its `Cutoff`; at the check's deadline it ends there and
 says how many of the lines it got through, so the newest are the ones grouped. Masking comes
 first, a container at a time as one text (`commands.redact.redact_lines`: a key split over
 lines is masked on each), also stopping at the deadline (the rest is counted, not examined).
@@ -21,7 +21,7 @@ from drain3 import TemplateMiner
 from drain3.masking import MaskingInstruction
 from drain3.template_miner_config import TemplateMinerConfig
 
-from commands.cpu import SLICE, Stop
+from commands.cpu import SLICE, Cutoff
 from commands.log_levels import line_level
 from commands.patterns import compile_pattern
 from commands.redact import redact_lines
@@ -162,14 +162,14 @@ def _cut(text: str) -> tuple[str, bool]:
     return f"{text[:MAX_LINE_CHARS]}… [{len(text) - MAX_LINE_CHARS} characters cut]", True
 
 
-def digest(texts: list[tuple[str, str]], pattern: str | None, stop: Stop) -> Digest:
+def digest(texts: list[tuple[str, str]], pattern: str | None, stop: Cutoff) -> Digest:
     """(pod/container, raw log text) -> Digest; `pattern`: `--grep` (RE2, case-insensitive). Runs in
     a worker process (`commands.cpu.off_process`); see the module docstring."""
     grep = compile_pattern(pattern, ignore_case=True) if pattern else None
     raw: list[Line] = []
     cut = total = 0
     t0 = time.monotonic()
-    masking = Stop(None if stop.deadline is None else t0 + (stop.deadline - t0) * MASKING_SHARE)
+    masking = Cutoff(None if stop.deadline is None else t0 + (stop.deadline - t0) * MASKING_SHARE)
     for source, text in texts:  # masked a container at a time, as one text (a PEM key over lines)
         lines = text.splitlines()
         total += len(lines)

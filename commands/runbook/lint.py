@@ -41,7 +41,7 @@ TEMPLATE_SYNTAX = re.compile(r"\{\{|\}\}|\{%|%\}|\$\{")
 
 
 @dataclass(frozen=True)
-class Catalogue:
+class Referable:
     """What a file may refer to: built-in check targets and verbs, actions (name -> params model), services."""
 
     targets: frozenset[str]
@@ -139,7 +139,7 @@ def _pattern_problems(probe: ProbeBase) -> list[tuple[str, str]]:
     return out
 
 
-def _remedy_problems(remedy: Remedy, kinds: dict[str, str], cat: Catalogue) -> list[tuple[tuple[str | int, ...], str]]:
+def _remedy_problems(remedy: Remedy, kinds: dict[str, str], cat: Referable) -> list[tuple[tuple[str | int, ...], str]]:
     out: list[tuple[tuple[str | int, ...], str]] = []
     model = cat.actions.get(remedy.action)
     if model is None:
@@ -182,7 +182,7 @@ def _sample(model: type[BaseModel], name: str) -> object:
     return 1 if "int" in ann else "x"
 
 
-def lint(files: Iterable[Loaded], cat: Catalogue) -> list[Problem]:
+def lint(files: Iterable[Loaded], cat: Referable) -> list[Problem]:
     """Every reference problem across the loaded files, in file order."""
     problems: list[Problem] = []
     seen: dict[str, str] = {}
@@ -222,7 +222,7 @@ def _probe_and_remedy_problems(
     at: tuple[str | int, ...],
     probes: Sequence[ProbeBase],
     remedies: Sequence[Remedy],
-    cat: Catalogue,
+    cat: Referable,
 ) -> list[Problem]:
     out: list[Problem] = []
     kinds: dict[str, str] = {}
@@ -251,7 +251,7 @@ def _probe_and_remedy_problems(
 
 
 def _check_probe_problems(
-    f: Loaded, name: str, at: tuple[str | int, ...], p: CheckProbe, cat: Catalogue
+    f: Loaded, name: str, at: tuple[str | int, ...], p: CheckProbe, cat: Referable
 ) -> list[Problem]:
     params = cat.check_params.get(p.target)
     if params is None:

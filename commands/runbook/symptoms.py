@@ -1,9 +1,11 @@
-"""Runbook files as check targets: each symptom becomes a `CheckSpec` in `commands.registry.CHECKS`,
-each extension adds its probes and remedies to a built-in target, each service joins the platform's.
+"""Runbook files as check targets: each symptom becomes a `CheckSpec` in the catalogue in force
+(commands/catalogue.py), each extension adds its probes and remedies to a built-in target, each
+service joins the platform's.
 
-`RunbookSet.apply` swaps one whole set for another in one step with no await between (so on the
-event loop it is atomic): a reload never leaves half a set, and a set that does not lint is never
-applied (the caller keeps the old one and says why).
+`apply` builds a new catalogue from the built-in declarations and the files and swaps it in one
+step with no await between (so on the event loop it is atomic): a reload never leaves half a set,
+changes no registry, and a set that does not lint is never applied (the caller keeps the old one
+and says why).
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ from pydantic import BaseModel
 from commands.checks.kube_probes import KubeHandle
 from commands.config import ChecksConfig, ServiceSpec
 from commands.probes import run_probes
-from commands.registry import CHECKS, FIRST_STEPS, CheckContext, CheckResult, CheckSpec, NoParams, Registry
+from commands.registry import CheckContext, CheckResult, CheckSpec, NoParams
 from commands.report import Finding, Severity, Text
 from commands.runbook.judge import Observed, offered
-from commands.runbook.lint import Catalogue, lint
+from commands.runbook.lint import Referable, lint
 from commands.runbook.load import LoadResult, Problem, load_dir
 from commands.runbook.model import ProbeBase, Remedy, Symptom
 from commands.runbook.probes import RUNNERS
@@ -102,24 +104,19 @@ class RunbookSet:
     directory: Path | None = None
     sources: dict[str, str] = field(default_factory=dict)  # target name -> "file:line" (or "built in")
     services: list[ServiceSpec] = field(default_factory=list)
-    _added: list[str] = field(default_factory=list)
-    _replaced: dict[str, CheckSpec] = field(default_factory=dict)  # built-in specs as they were, to restore
     _base_services: list[ServiceSpec] | None = None  # the configured services, before any file
 
 
-def catalogue(
-    config: ChecksConfig, registry: Registry[CheckSpec] = CHECKS, extra_services: Iterable[str] = ()
-) -> Catalogue:
+def referable(config: ChecksConfig, extra_services: Iterable[str] = ()) -> Referable:
     """What files may name: built-in targets (not those a file added), verbs, actions, services."""
-    from commands.catalogue import ACTIONS  # and with it every built-in target and step
+    from commands.catalogue import BUILT_IN  # every built-in target, step and action
 
     verbs = {"help", "health", "check", "do", "incident", "oncall", "changes", "logs", "audit", "runbook", "graph"}
-    built_in = [spec for spec in registry if spec.name not in CURRENT._added]
-    return Catalogue(
-        targets=frozenset(spec.name for spec in built_in),
-        check_params={spec.name: spec.params for spec in built_in},
-        verbs=frozenset(verbs | set(FIRST_STEPS.names())),
-        actions={a.name: a.params for a in ACTIONS},
+    return Referable(
+        targets=frozenset(BUILT_IN.checks.names()),
+        check_params={spec.name: spec.params for spec in BUILT_IN.checks},
+        verbs=frozenset(verbs | set(BUILT_IN.first_steps.names())),
+        actions={a.name: a.params for a in BUILT_IN.actions},
         services=frozenset({s.name for s in config.platform.services} | set(extra_services)),
     )
 
@@ -129,47 +126,33 @@ def read(directory: Path, config: ChecksConfig) -> tuple[LoadResult, list[Proble
     loaded = load_dir(directory)
     problems = list(loaded.problems)
     if not problems:
-        problems += lint(loaded.files, catalogue(config))
+        problems += lint(loaded.files, referable(config))
     return loaded, problems
 
 
-def apply(
-    loaded: LoadResult, config: ChecksConfig, directory: Path | None = None, registry: Registry[CheckSpec] = CHECKS
-) -> RunbookSet:
-    """Put a linted set in force in place of the current one, in one synchronous step. Returns it."""
-    from commands.catalogue import ACTIONS  # and with it every built-in target and step
+def apply(loaded: LoadResult, config: ChecksConfig, directory: Path | None = None) -> RunbookSet:
+    """Put a linted set in force in place of the current one, in one synchronous step: a new
+    catalogue built from the built-in declarations and these files (commands/catalogue.py
+    `put_in_force`); no registry is changed. No files: the built-in catalogue. Returns the set."""
+    from commands.catalogue import BUILT_IN, put_in_force
 
     global CURRENT
-    models = {a.name: a.params for a in ACTIONS}
-    old = CURRENT
-    new = RunbookSet(directory=directory, _base_services=old._base_services or list(config.platform.services))
-    specs: list[CheckSpec] = []
-    replaced: dict[str, CheckSpec] = {}
+    models = {a.name: a.params for a in BUILT_IN.actions}
+    new = RunbookSet(directory=directory, _base_services=CURRENT._base_services or list(config.platform.services))
+    checks = BUILT_IN.checks.copy()
     for f in loaded.files:
         for i, s in enumerate(f.content.symptoms):
-            specs.append(symptom_spec(s, f"{f.path.name}:{f.line('symptoms', i)}", models))
+            checks.add(symptom_spec(s, f"{f.path.name}:{f.line('symptoms', i)}", models))
             new.sources[s.name] = f"{f.path.name}:{f.line('symptoms', i)}"
         for i, e in enumerate(f.content.extend):
-            base = old._replaced.get(e.target) or registry.get(e.target)
+            base = checks.get(e.target)  # built in, or already extended by an earlier file
             if base is None:
                 continue
-            current = replaced.get(e.target, base)
-            replaced[e.target] = extended_spec(current, list(e.probes), list(e.remedies), models)
-            old_base = old._replaced.get(e.target) or base
-            new._replaced.setdefault(e.target, old_base)
+            checks.put(extended_spec(base, list(e.probes), list(e.remedies), models))
             new.sources[e.target] = f"built in, extended by {f.path.name}:{f.line('extend', i)}"
         new.services += list(f.content.services)
     # --- the swap: no await from here on
-    for name in old._added:
-        registry.remove(name)
-    for name, spec in old._replaced.items():
-        if name not in new._replaced:
-            registry.put(spec)
-    for spec in specs:
-        registry.add(spec)
-        new._added.append(spec.name)
-    for spec in replaced.values():
-        registry.put(spec)
+    put_in_force(dataclasses.replace(BUILT_IN, checks=checks) if loaded.files else BUILT_IN)
     configured = new._base_services or []
     taken = {s.name for s in configured}
     config.platform.services = [

@@ -34,7 +34,7 @@ from escalation.ladder.pager import (
     trigger_event,
 )
 from escalation.ladder.pages import build_page
-from escalation.model import Incident, Step, TimelineKind
+from escalation.model import Incident, Rung, TimelineKind
 from escalation.oncall.paging import Gap
 from escalation.state.outbox import Attempt, Outbox, PageKey
 from escalation.state.store import Store
@@ -56,8 +56,10 @@ class Delivery:
         emit: Callable[[str, dict[str, Any]], None],
         refresh: Callable[[Incident], Awaitable[None]],
         changes: Callable[[Incident], Awaitable[list[str]]],
-        people: Callable[[Step], Awaitable[tuple[Step, str] | Gap]] | None = None,
+        people: Callable[[Rung], Awaitable[tuple[Rung, str] | Gap]] | None = None,
         on_gap: Callable[[Incident, int], Awaitable[None]] | None = None,
+        recheck: Callable[[Incident, str], Awaitable[int]] | None = None,
+        announced: Callable[[Incident], Awaitable[Incident]] | None = None,
     ) -> None:
         self.store, self.outbox, self.cfg, self.notifier = store, outbox, cfg, notifier
         self.emit, self.refresh, self.changes = emit, refresh, changes
@@ -65,11 +67,11 @@ class Delivery:
         # On-call schedules (escalation.oncall.paging): the rung's people now, or a Gap; and what
         # to do after a gap (the engine makes the next rung due at once). None: rungs as configured.
         self.people, self.on_gap = people, on_gap
-        # The incident's checks run again before its page is built (Escalator.recheck; bounded there).
-        self.recheck: Callable[[Incident, str], Awaitable[int]] | None = None
+        # The incident's checks run again before its page is built (Reconciler.recheck; bounded there).
+        self.recheck = recheck
         # The incident once its owed announcement is recorded, waited for (bounded) before a Slack
         # page, which belongs in its thread (OwedEffects.announced). None: pages do not wait.
-        self.announced: Callable[[Incident], Awaitable[Incident]] | None = None
+        self.announced = announced
 
     @property
     def lease_s(self) -> float:
@@ -165,9 +167,9 @@ class Delivery:
             await self._say(inc, f":white_check_mark: page to {rung.name} delivered after {attempt.number} attempts")
         await self.refresh(await self.store.get(inc.id) or inc)
 
-    async def _send(self, attempt: Attempt, changes: list[str], rung: Step) -> None:
+    async def _send(self, attempt: Attempt, changes: list[str], rung: Rung) -> None:
         inc, key = attempt.incident, attempt.key
-        page = build_page(inc, rung, await self.store.timeline(inc.id), changes=changes)
+        page = build_page(inc, rung, await self.store.timeline(inc.id), self.store.clock.now(), changes=changes)
         if not attempt.holds(self.lease_s):
             raise ClaimLost()
         if rung.via == "pager":

@@ -9,10 +9,9 @@ pages go through the outbox (`escalation.state.outbox`).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -20,19 +19,16 @@ import sqlalchemy as sa
 
 from commands.clock import Clock
 from escalation.config import EscalationSettings
-from escalation.ladder.delivery import Delivery
 from escalation.ladder.leader import Lease
 from escalation.ladder.notify import Notifier
-from escalation.ladder.owed import OwedEffects
-from escalation.ladder.recheck import RunCheck, recheck, superseded
-from escalation.ladder.reconciler import Reconciler
-from escalation.ladder.timers import LadderTimers
+from escalation.ladder.recheck import RunCheck, superseded
+from escalation.ladder.reconciler import Duty, Reconciler, no_changes
 from escalation.model import (
     CHECKLIST,
     Incident,
     IncidentStatus,
     Priority,
-    Step,
+    Rung,
     TimelineEntry,
     TimelineKind,
     build_ladder,
@@ -42,20 +38,15 @@ from escalation.oncall.paging import Gap
 from escalation.state.audit import AuditLog
 from escalation.state.db import Database
 from escalation.state.effects import Effect, Kind
-from escalation.state.outbox import Outbox, PageKey
+from escalation.state.outbox import PageKey
 from escalation.state.store import Store
 from escalation.state.timeline import add_entry_in_channel
 
 log = logging.getLogger(__name__)
 
 
-async def _no_changes(_: Incident) -> list[str]:
-    return []
-
-
 class Escalator(Reconciler):
-    """The incident API. Events for metrics go to `on_event`: ("page", {step, result}) and
-    ("fired", {lateness_s}) — seconds between a step's due time and its claim."""
+    """The incident API over the leader's reconciler (its parts and events: `Reconciler.__init__`)."""
 
     def __init__(
         self,
@@ -64,51 +55,26 @@ class Escalator(Reconciler):
         notifier: Notifier,
         state_url: str = "",
         on_event: Callable[[str, dict[str, Any]], None] | None = None,
-        recent_changes: Callable[[Incident], Awaitable[list[str]]] = _no_changes,
-        people: Callable[[Step], Awaitable[tuple[Step, str] | Gap]] | None = None,
+        recent_changes: Callable[[Incident], Awaitable[list[str]]] = no_changes,
+        people: Callable[[Rung], Awaitable[tuple[Rung, str] | Gap]] | None = None,
         clock: Clock | None = None,
+        run_check: RunCheck | None = None,
+        lease: Lease | None = None,
+        on_lead_gained: Sequence[Duty] = (),
     ) -> None:
-        """`people`: who a rung naming an on-call schedule pages when it fires (escalation.oncall.paging).
-        `clock`: when steps, ack timeouts and reminders fall due (commands/clock.py); the store's by default."""
-        self.on_event = on_event
-        self.store = store
-        self.clock = clock or store.clock
-        self.outbox = Outbox(store.engine)
-        self.cfg = cfg
-        self.notifier = notifier
-        self.lease = Lease(store.db, cfg.leader_lease_s)
-        self.audit = AuditLog(store.db)
-        self.delivery = Delivery(
+        super().__init__(
             store,
-            self.outbox,
             cfg,
             notifier,
-            self.emit,
-            self._refresh,
-            lambda inc: self.recent_changes(inc),
-            people,
-            self._gap_moves_on,
+            clock=clock,
+            lease=lease,
+            on_event=on_event,
+            recent_changes=recent_changes,
+            people=people,
+            run_check=run_check,
+            on_lead_gained=on_lead_gained,
         )
-        self.owed = OwedEffects(store, cfg, notifier, self._show_newest)
-        self.delivery.recheck = self.recheck
-        self.delivery.announced = self.owed.announced
-        self._runs = False  # started with lead=True: delivers what its own users do, may lead
-        self._loop: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
-        self._stopping = False
-        self._was_leading = False
-        self._renewed = 0.0
-        # Changes from one hour before an incident opened until now, one line each, for its pages
-        # and postmortem; the bot hands it in (commands.changes.incident_changes_hook).
-        self.recent_changes = recent_changes
-        # More work for whoever leads, run at each reconciler pass (e.g. the remediation flow's
-        # `recover_interrupted`: runs whose process died); each one's failure is logged, not raised.
-        self.leader_duties: list[Callable[[], Awaitable[object]]] = []
-        self.on_lead_gained: list[Callable[[], Awaitable[object]]] = []
-        self.timers = LadderTimers(self.soonest_due, lambda: self.leading, self.woken)
-        # A check by name and parameters -> its report; the bot sets it (commands.runner.check_runner)
-        # so pages and resolutions re-run the incident's checks (escalation.ladder.recheck). None: they do not.
-        self.run_check: RunCheck | None = None
+        self.audit = AuditLog(store.db)
 
     @classmethod
     def connect(
@@ -117,7 +83,7 @@ class Escalator(Reconciler):
         cfg: EscalationSettings,
         notifier: Notifier,
         on_event: Callable[[str, dict[str, Any]], None] | None = None,
-        recent_changes: Callable[[Incident], Awaitable[list[str]]] = _no_changes,
+        recent_changes: Callable[[Incident], Awaitable[list[str]]] = no_changes,
     ) -> Escalator:
         """An engine on the state database (ALP_STATE_URL, migrated to the newest schema on the way,
         or a `Database` already open, shared with e.g. `escalation.state.alert_groups`)."""
@@ -297,26 +263,6 @@ class Escalator(Reconciler):
         if found is not None and kind == TimelineKind.CHECK:
             await self.verdict_recorded(found)
         return found
-
-    async def verdict_recorded(self, incident_id: int) -> None:
-        """A new verdict joined the incident: every message that shows its verdicts (the
-        announcement or its alert group's message, the report messages it superseded) is updated."""
-        inc = await self.store.get(incident_id)
-        if inc is not None:
-            await self._refresh(inc)
-
-    async def recheck(self, inc: Incident, why: str) -> int:
-        """Run the incident's checks again (at most `page_recheck_s`), each verdict recorded with `why`."""
-        if self.run_check is None:
-            return 0
-        try:
-            done = await recheck(self.store, inc, self.run_check, why, self.cfg.page_recheck_s)
-        except Exception as err:  # a page or a resolution never fails for want of a fresh verdict
-            log.warning("%s: re-running its checks %s failed: %s", inc.ref, why, err)
-            return 0
-        if done:
-            await self.verdict_recorded(inc.id)
-        return done
 
     async def superseded(self, channel: str, target: str, read_at: datetime) -> str | None:
         """Why a remedy button under a `target` report read at `read_at` must not act (escalation.ladder.recheck)."""

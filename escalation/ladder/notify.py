@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from escalation.ladder.pages import Page
-from escalation.model import Incident, Step
+from escalation.model import Incident, Rung
 
 
 class Notifier(Protocol):
@@ -20,10 +20,10 @@ class Notifier(Protocol):
     async def refresh(self, inc: Incident) -> None:
         """Update the announcement in place (status, who acked, next page)."""
 
-    async def page(self, inc: Incident, step: Step, page: Page) -> None:
+    async def page(self, inc: Incident, step: Rung, page: Page) -> None:
         """Mention the on-call in the incident's thread and DM them. Raise on failure."""
 
-    async def already_paged(self, inc: Incident, step: Step, page: Page) -> bool:
+    async def already_paged(self, inc: Incident, step: Rung, page: Page) -> bool:
         """Whether this page is already where `page` puts it (an earlier attempt may have posted it
         before its process died): looked for before any attempt that follows another."""
 

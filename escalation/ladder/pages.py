@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
-from escalation.model import Incident, IncidentStatus, Step, TimelineEntry
+from escalation.model import Incident, IncidentStatus, Rung, TimelineEntry
 
 STEP_KINDS = ("check", "action")
 
@@ -43,9 +43,10 @@ class Page:
         return head + "\n" + "\n".join(f"*{k}*: {v}" for k, v in self.fields().items())
 
 
-def next_page(inc: Incident, at: datetime | None = None) -> str:
+def next_page(inc: Incident, at: datetime) -> str:
     """Who is paged next and when, as every incident message says it: "secondary (@platform-oncall)
-    at 17:45Z (in 30 min) unless acknowledged"; or why nobody is (acknowledged, resolved, ladder done)."""
+    at 17:45Z (in 30 min) unless acknowledged"; or why nobody is (acknowledged, resolved, ladder done).
+    `at`: now, on the ladder's clock (commands/clock.py)."""
     if inc.status is IncidentStatus.ACKNOWLEDGED:
         return "none: acknowledged" + (f" at {inc.acked_at:%H:%M}Z" if inc.acked_at else "")
     if inc.status is IncidentStatus.RESOLVED:
@@ -56,7 +57,7 @@ def next_page(inc: Incident, at: datetime | None = None) -> str:
     who = f"{rung.name} ({rung.mention})"
     if inc.next_due_at is None:
         return f"{who} unless acknowledged"
-    minutes = max(0, math.ceil(((inc.next_due_at - (at or datetime.now(UTC))).total_seconds()) / 60))
+    minutes = max(0, math.ceil(((inc.next_due_at - at).total_seconds()) / 60))
     return f"{who} at {inc.next_due_at:%H:%M}Z (in {minutes} min) unless acknowledged"
 
 
@@ -97,9 +98,14 @@ def verdict_lines(e: TimelineEntry) -> list[str]:
 
 
 def build_page(
-    inc: Incident, step: Step, entries: list[TimelineEntry], max_lines: int = 8, changes: list[str] | None = None
+    inc: Incident,
+    step: Rung,
+    entries: list[TimelineEntry],
+    at: datetime,
+    max_lines: int = 8,
+    changes: list[str] | None = None,
 ) -> Page:
-    """Fill the six fields from the incident's record."""
+    """Fill the six fields from the incident's record; `at`: now, on the ladder's clock."""
     opened = f"{inc.opened_at:%Y-%m-%d %H:%M:%SZ} opened by <@{inc.opened_by}>"
     story = [f"{_when(e)} {e.text}" for e in entries if e.kind not in ("check", "action", "evidence")]
     steps = [
@@ -121,7 +127,7 @@ def build_page(
         status += ". Actions: " + "; ".join(
             f"{_when(e)} {e.text} ({'succeeded' if e.data.get('ok') else 'failed'})" for e in done[-3:]
         )
-    status += f". Next page: {next_page(inc)}"
+    status += f". Next page: {next_page(inc, at)}"
     return Page(
         incident=f"{inc.ref} [{inc.priority.value}] {inc.summary}",
         step=step.name,

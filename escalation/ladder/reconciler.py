@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,46 +24,96 @@ from escalation.ladder.leader import Lease
 from escalation.ladder.notify import Notifier
 from escalation.ladder.owed import OwedEffects
 from escalation.ladder.pages import next_page
+from escalation.ladder.recheck import RunCheck, recheck
 from escalation.ladder.timers import LadderTimers
-from escalation.model import Incident, IncidentStatus, TimelineKind
+from escalation.model import Incident, IncidentStatus, Rung, TimelineKind
+from escalation.oncall.paging import Gap
 from escalation.state.outbox import Outbox, PageKey
 from escalation.state.store import Store
 
 log = logging.getLogger(__name__)
 
 
-class Reconciler:
-    """Fires what falls due on the incidents, while this replica leads. Its parts are set by
-    `Escalator.__init__`; events for metrics go to `on_event`."""
+async def no_changes(_: Incident) -> list[str]:
+    return []
 
-    store: Store
-    clock: Clock
-    outbox: Outbox
-    cfg: EscalationSettings
-    notifier: Notifier
-    lease: Lease
-    delivery: Delivery
-    owed: OwedEffects
-    on_event: Callable[[str, dict[str, Any]], None] | None
-    leader_duties: list[Callable[[], Awaitable[object]]]
-    on_lead_gained: list[Callable[[], Awaitable[object]]]
-    timers: LadderTimers
-    _runs: bool
-    _loop: asyncio.Task[None] | None
-    _wake: asyncio.Event
-    _stopping: bool
-    _was_leading: bool
-    _renewed: float
+
+Duty = Callable[[], Awaitable[object]]
+
+
+class Reconciler:
+    """Fires what falls due on the incidents, while this replica leads; events for metrics go to
+    `on_event`: ("page", {step, result}) and ("fired", {lateness_s}) — seconds between a step's due
+    time and its claim."""
+
+    def __init__(
+        self,
+        store: Store,
+        cfg: EscalationSettings,
+        notifier: Notifier,
+        *,
+        clock: Clock | None = None,
+        lease: Lease | None = None,
+        on_event: Callable[[str, dict[str, Any]], None] | None = None,
+        recent_changes: Callable[[Incident], Awaitable[list[str]]] = no_changes,
+        people: Callable[[Rung], Awaitable[tuple[Rung, str] | Gap]] | None = None,
+        run_check: RunCheck | None = None,
+        on_lead_gained: Sequence[Duty] = (),
+    ) -> None:
+        """Its parts (outbox, delivery, owed side effects, the timer) built from these:
+        `clock`: when steps, ack timeouts and reminders fall due (commands/clock.py), the store's by default;
+        `lease`: the escalation lease (one per process, shared with whoever asks who leads), a new one by default;
+        `recent_changes`: an incident -> the changes from one hour before it opened, one line each, for its
+        pages and postmortem (commands.changes.incident_changes_hook);
+        `people`: who a rung naming an on-call schedule pages when it fires (escalation.oncall.paging);
+        `run_check`: a check by name and parameters -> its report (commands.runner.check_runner), so pages
+        and resolutions re-run the incident's checks (escalation.ladder.recheck); None: they do not;
+        `on_lead_gained`: run when this replica takes the lease (the handoff scheduler's wake-up)."""
+        self.store, self.cfg, self.notifier, self.on_event = store, cfg, notifier, on_event
+        self.clock = clock or store.clock
+        self.outbox = Outbox(store.engine)
+        self.lease = lease or Lease(store.db, cfg.leader_lease_s)
+        self.recent_changes = recent_changes
+        self.run_check = run_check
+        self.on_lead_gained = tuple(on_lead_gained)
+        self.owed = OwedEffects(store, cfg, notifier, self._show_newest)
+        self.delivery = Delivery(
+            store,
+            self.outbox,
+            cfg,
+            notifier,
+            self.emit,
+            self._refresh,
+            recent_changes,
+            people,
+            self._gap_moves_on,
+            self.recheck,
+            self.owed.announced,
+        )
+        self.timers = LadderTimers(self.soonest_due, lambda: self.leading, self.woken)
+        # More work for whoever leads, run at each reconciler pass (e.g. the remediation flow's
+        # `recover_interrupted`: runs whose process died), handed to `start`; each one's failure is logged.
+        self.leader_duties: tuple[Duty, ...] = ()
+        self._runs = False  # started with lead=True: delivers what its own users do, may lead
+        self._loop: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._was_leading = False
+        self._renewed = 0.0
 
     @property
     def leading(self) -> bool:
         return self.lease.held
 
     # ------------------------------------------------------------------ lifecycle
-    async def start(self, lead: bool = True) -> None:
-        """Start reconciling. `lead=False` (the terminal `alp`) only records; the bot delivers."""
+    async def start(self, lead: bool = True, leader_duties: Sequence[Duty] = ()) -> None:
+        """Start reconciling. `lead=False` (the terminal `alp`) only records; the bot delivers.
+        `leader_duties`: more work for whoever leads, at each pass (the remediation flow's
+        `recover_interrupted`): given here, not at construction, because that flow is built on this
+        engine (it acknowledges and records verdicts through it)."""
         if not lead:
             return
+        self.leader_duties = tuple(leader_duties)
         self._runs = True
         self.timers.start()
         await self._tick()
@@ -182,14 +232,7 @@ class Reconciler:
         step = inc.next_step
         if inc.escalation_id is None or step >= len(inc.ladder):
             return None
-        following = (
-            self.clock.now() + timedelta(seconds=inc.ladder[step + 1].delay_s) if step + 1 < len(inc.ladder) else None
-        )
-        warn = self.cfg.manager_warning_s
-        phone_next = following is not None and inc.ladder[step + 1].via == "pager" and warn > 0
-        warn_at = (
-            max(self.clock.now(), following - timedelta(seconds=warn)) if following is not None and phone_next else None
-        )
+        following, warn_at = await self._next_times(inc, step)
         new = await self.store.advance(inc.id, inc.escalation_id, step, following, warn_at)
         if new is None:
             return None
@@ -200,6 +243,31 @@ class Reconciler:
         else:
             self._wake.set()
         return new
+
+    async def _next_times(self, inc: Incident, step: int) -> tuple[datetime | None, datetime | None]:
+        """When the rung after `step` falls due and when the thread warns of it (the manager's phone,
+        `manager_warning_s` before): one decision, so what the warning announces is what the ladder
+        does. A rung with nobody on call (the answer its page gets: `Delivery.people`) is no wait:
+        its gap line says "moving on to … now" and the next rung is made due then
+        (`_gap_moves_on`), so no warning announces a later time."""
+        if step + 1 >= len(inc.ladder):
+            return None, None
+        now = self.clock.now()
+        following = now + timedelta(seconds=inc.ladder[step + 1].delay_s)
+        warn = self.cfg.manager_warning_s
+        if inc.ladder[step + 1].via != "pager" or warn <= 0 or await self._is_gap(inc.ladder[step]):
+            return following, None
+        return following, max(now, following - timedelta(seconds=warn))
+
+    async def _is_gap(self, rung: Rung) -> bool:
+        """Whether nobody is on call for `rung` now (a rung naming a schedule; the people its page gets)."""
+        if self.delivery.people is None or not rung.schedule:
+            return False
+        try:
+            return isinstance(await self.delivery.people(rung), Gap)
+        except Exception as err:  # the page itself will tell; the warning stays as configured
+            log.warning("who is on call for %s could not be read: %s", rung.name, err)
+            return False
 
     async def _gap_moves_on(self, inc: Incident, step: int) -> None:
         """A rung with nobody on call (escalation.oncall.paging): the next rung is due now."""
@@ -258,9 +326,30 @@ class Reconciler:
             or await self.store.remind(inc.id, inc.remind_at, None, IncidentStatus.TRIGGERED) is None
         ):
             return
-        text = f"{next_page(inc)}: acknowledge now to stop the call"
+        text = f"{next_page(inc, self.clock.now())}: acknowledge now to stop the call"
         await self.store.log(inc.id, "alp", TimelineKind.REMINDER, f"warned: next page {text}")
         await self._safely(self.notifier.say(inc, f":telephone_receiver: Next page: {text}"))
+
+    async def recheck(self, inc: Incident, why: str) -> int:
+        """Run the incident's checks again (at most `page_recheck_s`), each verdict recorded with
+        `why`; the incident's messages then show them. How many were recorded."""
+        if self.run_check is None:
+            return 0
+        try:
+            done = await recheck(self.store, inc, self.run_check, why, self.cfg.page_recheck_s)
+        except Exception as err:  # a page or a resolution never fails for want of a fresh verdict
+            log.warning("%s: re-running its checks %s failed: %s", inc.ref, why, err)
+            return 0
+        if done:
+            await self.verdict_recorded(inc.id)
+        return done
+
+    async def verdict_recorded(self, incident_id: int) -> None:
+        """A new verdict joined the incident: every message that shows its verdicts (the
+        announcement or its alert group's message, the report messages it superseded) is updated."""
+        inc = await self.store.get(incident_id)
+        if inc is not None:
+            await self._refresh(inc)
 
     async def _refresh(self, inc: Incident) -> None:
         """`_show_newest`, its failure logged (the message shows it at the next change)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from commands.durations import hours_text
 from commands.report import Finding, Severity, Table
 from escalation.oncall.directory import CalendarUnavailable, Directory
 from escalation.oncall.override_flow import dst_switches
@@ -57,16 +58,18 @@ async def coverage_findings(directory: Directory, at: datetime, ahead: timedelta
             )
             continue
         now_gap = gaps[0].start <= at
-        hours = sum(g.hours for g in gaps)
-        rows = [[_local(g.start, s.time_zone), _local(g.end, s.time_zone), f"{g.hours:g}"] for g in gaps[:SHOWN]]
+        hours = hours_text(sum(g.hours for g in gaps) * 3600)
+        rows = [
+            [_local(g.start, s.time_zone), _local(g.end, s.time_zone), hours_text(g.hours * 3600)] for g in gaps[:SHOWN]
+        ]
         more = f"; {len(gaps) - SHOWN} more not shown" if len(gaps) > SHOWN else ""
         out.append(
             Finding(
                 severity=Severity.CRITICAL if now_gap else Severity.WARNING,
-                title=f"{s.name}: nobody on call {'now' if now_gap else 'for ' + format(hours, 'g') + ' h in the next ' + format(days, 'g') + ' days'}",
-                detail=f"{len(gaps)} gap(s), {hours:g} h in all: a page to this rung then says so and moves on{more}{dst}{note}",
+                title=f"{s.name}: nobody on call {'now' if now_gap else f'for {hours} in the next {days:g} days'}",
+                detail=f"{len(gaps)} gap(s), {hours} in all: a page to this rung then says so and moves on{more}{dst}{note}",
                 probe=probe,
-                evidence=[Table(columns=["from", "until", "hours"], rows=rows)],
+                evidence=[Table(columns=["from", "until", "for"], rows=rows)],
             )
         )
     return out

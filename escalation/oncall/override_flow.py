@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from commands.durations import hours_text
 from escalation.oncall.config import SLACK_USER_ID
 from escalation.oncall.directory import CalendarUnavailable, Directory
 from escalation.oncall.overrides import OverrideStore
@@ -80,7 +81,12 @@ class Preview:
 
     @property
     def hours(self) -> float:
-        return (self.ask.end - self.ask.start).total_seconds() / 3600
+        return self.seconds / 3600
+
+    @property
+    def seconds(self) -> float:
+        """The span's real length (UTC), DST switches included."""
+        return (self.ask.end - self.ask.start).total_seconds()
 
     @property
     def involved(self) -> set[str]:
@@ -97,19 +103,47 @@ class Undone:
 
 
 def dst_switches(zone: ZoneInfo, start: datetime, end: datetime) -> list[tuple[datetime, timedelta]]:
-    """Each change of `zone`'s UTC offset inside [start, end): (the instant, the change)."""
+    """Each change of `zone`'s UTC offset inside [start, end): (the instant, the change). Found by
+    sampling every hour (no zone changes its offset twice in an hour), then the instant itself by
+    halving the hour down to the second (offsets change on a whole second), whatever minute
+    `start` is at."""
     out: list[tuple[datetime, timedelta]] = []
     step = timedelta(hours=1)
     t = start
-    before = start.astimezone(zone).utcoffset() or timedelta(0)
+    before = _offset(zone, start)
     while t < end:
         nxt = min(t + step, end)
-        off = nxt.astimezone(zone).utcoffset() or timedelta(0)
+        off = _offset(zone, nxt)
         if off != before:
-            out.append((nxt, off - before))
+            lo, hi = t, nxt  # the offset at lo is `before`, at hi `off`
+            while hi - lo > timedelta(seconds=1):
+                mid = lo + (hi - lo) / 2
+                lo, hi = (mid, hi) if _offset(zone, mid) == before else (lo, mid)
+            switch = hi.replace(microsecond=0)
+            if _offset(zone, switch) != off:
+                switch += timedelta(seconds=1)
+            if start < switch < end:
+                out.append((switch, off - before))
             before = off
         t = nxt
     return out
+
+
+def _offset(zone: ZoneInfo, at: datetime) -> timedelta:
+    return at.astimezone(zone).utcoffset() or timedelta(0)
+
+
+def switch_words(zone: ZoneInfo, at: datetime, change: timedelta) -> str:
+    """A DST switch as a wall clock says it: `springs forward 1 h at Sun 28 Mar 02:00 CET (to 03:00
+    CEST)`, `falls back 1 h at Sun 31 Oct 03:00 CEST (to 02:00 CET)`: the clock before, then after."""
+    after = at.astimezone(zone)
+    before = (at - timedelta(seconds=1)).astimezone(zone)
+    wall = (at + (before.utcoffset() or timedelta(0))).replace(tzinfo=None)  # the old clock at the instant
+    how = "springs forward" if change > timedelta(0) else "falls back"
+    return (
+        f"{how} {hours_text(abs(change.total_seconds()))} at {wall:%a %d %b %H:%M} {before.tzname()} "
+        f"(to {after:%H:%M %Z})"
+    )
 
 
 def span_ended(end: datetime) -> str:
@@ -189,7 +223,7 @@ def preview_text(p: Preview, zones: dict[str, ZoneInfo]) -> str:
     ask = p.ask
     gain = zones.get(ask.user, sched_zone)
     lines = [
-        f"*Override on `{ask.schedule}`*: <@{ask.user}> covers {_span(gain, ask.start, ask.end)} ({round(p.hours, 2):g} h)",
+        f"*Override on `{ask.schedule}`*: <@{ask.user}> covers {_span(gain, ask.start, ask.end)} ({hours_text(p.seconds)})",
     ]
     if p.asked_start is not None:
         lines.append(
@@ -198,22 +232,25 @@ def preview_text(p: Preview, zones: dict[str, ZoneInfo]) -> str:
         )
     for user, spans in sorted(p.losers.items()):
         zone = zones.get(user, sched_zone)
-        hours = sum((e - s).total_seconds() for s, e in spans) / 3600
-        lines.append(f"<@{user}> gives up {round(hours, 2):g} h: " + "; ".join(_span(zone, s, e) for s, e in spans))
+        given = hours_text(sum((e - s).total_seconds() for s, e in spans))
+        lines.append(f"<@{user}> gives up {given}: " + "; ".join(_span(zone, s, e) for s, e in spans))
     if p.gap_hours:
-        lines.append(f"It fills {p.gap_hours:g} h nobody covered.")
+        lines.append(f"It fills {hours_text(p.gap_hours * 3600)} nobody covered.")
     seen: set[str] = set()
     for name, zone in [(p.time_zone, sched_zone), *[(str(z), z) for z in zones.values()]]:
         if name in seen:
             continue
         seen.add(name)
         for at, change in dst_switches(zone, ask.start, ask.end):
-            sign = "forward" if change > timedelta(0) else "back"
             lines.append(
-                f":clock3: {name} springs {sign} {abs(change.total_seconds()) / 3600:g} h at "
-                f"{at.astimezone(zone):%a %d %b %H:%M %Z} inside this span ({round(p.hours, 2):g} real hours)"
+                f":clock3: {name} {switch_words(zone, at, change)} inside this span ({hours_text(p.seconds)} of real time)"
             )
     return "\n".join(lines)
+
+
+def _via(admin: bool) -> str:
+    """Where a change was made, for the audit (`alp changes` says who and where)."""
+    return "terminal" if admin else "slack"
 
 
 async def apply(
@@ -225,7 +262,7 @@ async def apply(
     ask = p.ask  # a start in the past clipped to now
     schedule = directory.schedule(ask.schedule)
     refusal = person_refusal(ask.user) or p.refusal or (None if admin else authorization(p, clicker, schedule.admins))
-    params = {**ask.as_dict(), "by": clicker}
+    params = {**ask.as_dict(), "by": clicker, "via": _via(admin)}
     if refusal:
         await audit.record(clicker, "refused", ACTION, params, refusal)
         return refusal
@@ -259,7 +296,7 @@ async def undo(
         return Undone(False, f"override #{override_id} was already undone by {by}")
     schedule = directory.schedule(o.schedule)
     involved = {o.user, o.created_by, *(o.replaces or "").split(",")} - {""}
-    params = {"override": override_id, "schedule": o.schedule, "user": o.user, "by": clicker}
+    params = {"override": override_id, "schedule": o.schedule, "user": o.user, "by": clicker, "via": _via(admin)}
     if not admin and clicker not in involved and clicker not in schedule.admins:
         why = f"only the people involved ({', '.join(f'<@{u}>' for u in sorted(involved))}) or an admin may undo it"
         await audit.record(clicker, "refused", ACTION + "-undo", params, why)

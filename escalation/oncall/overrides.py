@@ -13,6 +13,9 @@ from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
+
+from commands.clock import SYSTEM_CLOCK, Clock
 from escalation.oncall.shifts import Override
 from escalation.state.db import Database, aware, now
 from escalation.state.schema import oncall_overrides as t
@@ -35,8 +38,8 @@ def _override(row: Any) -> Override:
 class OverrideStore:
     """Overrides of every schedule, on the bot's `Database`."""
 
-    def __init__(self, db: Database, timeout_s: float = 5.0) -> None:
-        self.db, self.timeout_s = db, timeout_s
+    def __init__(self, db: Database, timeout_s: float = 5.0, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.db, self.timeout_s, self.clock = db, timeout_s, clock
 
     async def _bounded(self, coro: Awaitable[T]) -> T:
         return await asyncio.wait_for(coro, self.timeout_s)
@@ -72,7 +75,7 @@ class OverrideStore:
                             replaces=replaces,
                             reason=reason,
                             created_by=created_by,
-                            created_at=now(),
+                            created_at=self.clock.now(),
                         )
                         .returning(*t.c)
                     )
@@ -94,6 +97,18 @@ class OverrideStore:
 
         return await self._bounded(select())
 
+    async def stamp(self) -> tuple[int, int]:
+        """(the newest override's id, how many were undone): it changes whenever any process, the
+        terminal's `alp oncall` included, stores or undoes an override (rows are never deleted)."""
+        q = sa.select(sa.func.coalesce(sa.func.max(t.c.id), 0), sa.func.count(t.c.cancelled_at))
+
+        async def select() -> tuple[int, int]:
+            async with self.db.engine.connect() as conn:
+                newest, undone = (await conn.execute(q)).one()
+            return int(newest), int(undone)
+
+        return await self._bounded(select())
+
     async def get(self, override_id: int) -> tuple[Override, str | None] | None:
         """The override and who undid it (None while it is in force), or None if there is no such id."""
 
@@ -110,7 +125,7 @@ class OverrideStore:
         `created_by`, `replaces`; reason "the part of #N before its undo"), in the same transaction."""
 
         async def update() -> Override | None:
-            at = now()
+            at = self.clock.now()
             async with self.db.engine.begin() as conn:
                 row = (
                     await conn.execute(

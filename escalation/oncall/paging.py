@@ -1,6 +1,6 @@
 """A ladder rung that names a schedule, resolved at the moment it is paged.
 
-The rung's frozen `Step` names its schedule; `resolve` returns the step to page (the group's
+The frozen `Rung` names its schedule; `resolve` returns the rung to page (the group's
 mention, and the people on call as the users to DM) or a `Gap` when nobody is on call, which the
 delivery says in the thread before moving to the next rung at once. A rung whose schedule is not
 configured is paged as configured (the fixed mention and `*_users`), as before schedules existed.
@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 
-from escalation.model import IncidentStatus, Step
+from escalation.model import IncidentStatus, Rung
 from escalation.oncall.directory import CalendarUnavailable, Directory, UnknownSchedule
 from escalation.state.db import Database, now
 from escalation.state.schema import incidents
@@ -42,7 +42,7 @@ def group_mention(group: str | None, fallback: str) -> str:
     return f"<!subteam^{group}>" if group else fallback
 
 
-async def resolve(directory: Directory | None, step: Step, at: datetime | None = None) -> tuple[Step, str] | Gap:
+async def resolve(directory: Directory | None, step: Rung, at: datetime | None = None) -> tuple[Rung, str] | Gap:
     """The step to page at `at` (default now) and a note on what it rests on, or a Gap."""
     if directory is None or not step.schedule:
         return step, ""
@@ -63,7 +63,8 @@ async def resolve(directory: Directory | None, step: Step, at: datetime | None =
 
 async def next_rung_due_now(db: Database, incident_id: int, escalation_id: str, next_step: int) -> bool:
     """After a gap: the rung after it is due now (one conditional UPDATE, only on the same
-    escalation and while it is still triggered and at that rung). True if it changed."""
+    escalation and while it is still triggered and at that rung), and no warning of it is left
+    due (`remind_at`: the gap's line said "moving on to … now"). True if it changed."""
     async with db.engine.begin() as conn:
         res = await conn.execute(
             incidents.update()
@@ -74,6 +75,6 @@ async def next_rung_due_now(db: Database, incident_id: int, escalation_id: str, 
                 incidents.c.status == IncidentStatus.TRIGGERED.value,
                 incidents.c.next_due_at.is_not(None),
             )
-            .values(next_due_at=now(), version=incidents.c.version + 1)
+            .values(next_due_at=now(), remind_at=None, version=incidents.c.version + 1)
         )
     return bool(res.rowcount)

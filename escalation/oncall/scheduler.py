@@ -2,9 +2,10 @@
 
 An `AsyncIOScheduler` holds in-memory jobs only, one per schedule at its next handoff (the next
 change of who is on call, overrides included), rebuilt from the records: at start, after every
-wake-up, whenever an override is stored or undone here, and every `rebuild_s` (overrides made on
-another replica). A handoff that fell due while no replica led is done by the new leader as soon as it
-takes the lease (the server wires `wake("lease gained")` into `Reconciler.on_lead_gained`). A job does nothing but wake: if this process does not hold the escalation lease,
+wake-up, whenever an override is stored or undone here or elsewhere (`follow`: the leader's reconcile
+pass reads the overrides' stamp, so the terminal's `alp oncall override --yes` is seen within
+`leader_poll_s`), and every `rebuild_s` (a safety net). A handoff that fell due while no replica led is done by the new leader as soon as it
+takes the lease (the server builds the escalator with `on_lead_gained=[wake("lease gained")]`). A job does nothing but wake: if this process does not hold the escalation lease,
 the wake-up is dropped (the leader has the same job); if it does, `on_handoff` runs, and every side
 effect it has is claimed once in the database (`escalation.oncall.groups`), so a second replica, a
 restart or a late wake-up neither loses nor repeats it. Nothing is stored in APScheduler itself.
@@ -21,6 +22,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from escalation.oncall.directory import Directory
+from escalation.oncall.overrides import OverrideStore
 from escalation.state.db import now
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,28 @@ class HandoffScheduler:
         else:
             log.debug("handoff wake-up (%s) dropped: not the leader", why)
         await self.rebuild()
+
+    def follow(self, store: OverrideStore) -> Callable[[], Awaitable[None]]:
+        """A leader duty (`Escalator.leader_duties`): the reconcile pass, every `leader_poll_s`, is
+        how the ladder sees what another process wrote (an incident opened by the terminal); the
+        same pass reads the overrides' `stamp`, and an override stored or undone elsewhere (the
+        terminal's `alp oncall override … --yes`, another replica) wakes the handoff work at once
+        instead of at the next rebuild. One small bounded SELECT a pass; a failure waits for the next."""
+        seen: list[tuple[int, int]] = []
+
+        async def duty() -> None:
+            try:
+                stamp = await store.stamp()
+            except Exception as err:
+                log.debug("overrides' stamp not read: %s", err)
+                return
+            if seen and seen[0] != stamp:
+                seen[0] = stamp
+                await self.wake("override stored or undone")
+            elif not seen:
+                seen.append(stamp)  # the wake on start or on lease gain covers what came before
+
+        return duty
 
     async def rebuild(self) -> None:
         """One date job per schedule at its next handoff, from the configuration and the overrides."""

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from commands.durations import hours_text
 from escalation.oncall.directory import CalendarUnavailable, Directory
 from escalation.oncall.rotation import to_local, to_utc
 
@@ -51,14 +52,18 @@ def _seen(users: tuple[str, ...], unread: bool) -> list[str] | None:
     return None if unread and not users else list(users)
 
 
-def _when(iso: str | None, zone: ZoneInfo, at: datetime) -> str:
-    if iso is None:
-        return "for the next two weeks at least"
-    t = datetime.fromisoformat(iso).astimezone(zone)
-    left = t - at
-    hours = left.total_seconds() / 3600
-    span = f"{hours:.0f} h" if hours < 48 else f"{hours / 24:.0f} days"
-    return f"{t:%a %d %b %H:%M} {t.tzname()} (in {span})"
+NO_CHANGE = "with no change for the next two weeks at least"  # the horizon looked at is 15 days or more
+
+
+def until_words(until: datetime | None, zone: ZoneInfo, at: datetime) -> str:
+    """How long the people on call now stay, as the end of a sentence: `until Tue 10 Mar 09:00 CET
+    (in 2.5 h)`, or NO_CHANGE when nothing changes within the horizon (`until` None)."""
+    if until is None:
+        return NO_CHANGE
+    t = until.astimezone(zone)
+    left = (t - at).total_seconds()
+    span = hours_text(left) if left < 48 * 3600 else f"{round(left / 86400)} days"
+    return f"until {t:%a %d %b %H:%M} {t.tzname()} (in {span})"
 
 
 def _people(users: list[str] | None) -> str:
@@ -77,7 +82,8 @@ def oncall_words(data: dict[str, Any], zone: ZoneInfo | None) -> str:
         if s["error"]:
             lines.append(f"*{s['name']}*: coverage UNKNOWN: {s['error']}")
             continue
-        line = f"*{s['name']}*: {_people(s['on_call'])} now, until {_when(s['until'], local, at)}"
+        until = datetime.fromisoformat(s["until"]) if s["until"] else None
+        line = f"*{s['name']}*: {_people(s['on_call'])} now, {until_words(until, local, at)}"
         if s["next"]["at"]:
             line += f"; next {_people(s['next']['on_call'])}"
         if s["note"]:
@@ -136,11 +142,11 @@ def week_words(data: dict[str, Any], zone: ZoneInfo | None) -> str:
         out.append(f"*{s['name']}* ({local.key}), the week from {at.astimezone(local):%a %d %b %H:%M %Z}:")
         for sh in s["shifts"]:
             start, end = datetime.fromisoformat(sh["start"]), datetime.fromisoformat(sh["end"])
-            hours = (end - start).total_seconds() / 3600  # real hours (one zone's wall clock would hide DST)
+            hours = hours_text((end - start).total_seconds())  # real hours (one zone's wall clock would hide DST)
             a, b = start.astimezone(local), end.astimezone(local)
             who = "unknown (overrides not read)" if sh["on_call"] is None else _people(sh["on_call"])
             src = f" ({sh['source']})" if sh["source"].startswith("override") else ""
-            out.append(f"  {a:%a %d %b %H:%M} - {b:%a %d %b %H:%M %Z} ({round(hours, 1):g} h): {who}{src}")
+            out.append(f"  {a:%a %d %b %H:%M} - {b:%a %d %b %H:%M %Z} ({hours}): {who}{src}")
         if s["note"]:
             out.append(f"  :warning: {s['note']}")
     return "\n".join(out) or "No on-call schedules are configured ([[oncall.schedules]])."

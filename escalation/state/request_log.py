@@ -32,7 +32,7 @@ class StateRequestLog:
         self.store = store
         self.on_engaged = on_engaged  # the bot's Escalator.engaged: a remediation that ran acknowledges
         self.on_verdict = on_verdict  # the bot's Escalator.verdict_recorded: the re-check after it updates messages
-        self.requests = RequestTable(store.db)
+        self.requests = RequestTable(store.db, store.clock)
         self.audit_log = AuditLog(store.db)
 
     @classmethod

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
-from escalation.state.db import Database, aware, now
+from commands.clock import SYSTEM_CLOCK, Clock
+from escalation.state.db import Database, aware
 from escalation.state.schema import action_requests
 
 
 class RequestTable:
     """Remediation requests: one row each, moved between states by conditional UPDATEs."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Clock = SYSTEM_CLOCK) -> None:
+        """`clock`: when a request is made and when it expires (commands/clock.py)."""
         self.engine = db.engine
+        self.clock = clock
 
     async def create(
         self,
@@ -29,6 +32,7 @@ class RequestTable:
         preview: dict[str, Any],
         thread_ts: str | None = None,
     ) -> int:
+        at = self.clock.now()
         async with self.engine.begin() as conn:
             res = await conn.execute(
                 action_requests.insert().values(
@@ -38,8 +42,8 @@ class RequestTable:
                     requester=requester,
                     channel=channel,
                     status="pending",
-                    created_at=now(),
-                    expires_at=datetime.fromtimestamp(now().timestamp() + ttl_s, UTC),
+                    created_at=at,
+                    expires_at=at + timedelta(seconds=ttl_s),
                     preview=json.loads(json.dumps(preview, default=str)),
                     thread_ts=thread_ts,
                 )

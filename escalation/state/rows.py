@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from escalation.model import Incident, IncidentStatus, Priority, Step
+from escalation.model import Incident, IncidentStatus, Priority, Rung
 from escalation.state.db import aware
 
 
@@ -21,7 +21,7 @@ def incident_of(row: Any) -> Incident:
         channel=row["channel"],
         opened_by=row["opened_by"],
         opened_at=aware(row["opened_at"]),  # type: ignore[arg-type]
-        ladder=[Step.from_dict(s) for s in row["ladder"]],
+        ladder=[Rung.from_dict(s) for s in row["ladder"]],
         next_step=row["next_step"],
         escalation_id=row["escalation_id"],
         message_ts=row["message_ts"],

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from escalation.model import Incident, IncidentStatus, PagerEvent, Priority, Step, TimelineKind
+from escalation.model import Incident, IncidentStatus, PagerEvent, Priority, Rung, TimelineKind
 from escalation.state.db import Database, aware, migrate, now, sqlalchemy_url
 from escalation.state.effects import Kind, changed, owe
 from escalation.state.incident_reads import IncidentReads
@@ -41,7 +41,7 @@ class Store(IncidentReads):
         services: list[str],
         channel: str,
         opened_by: str,
-        ladder: list[Step],
+        ladder: list[Rung],
         escalation_id: str,
         checklist: list[str],
         external_key: str | None = None,

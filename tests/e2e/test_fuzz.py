@@ -20,7 +20,7 @@ from urllib.parse import unquote
 import pytest
 
 import commands.checks  # noqa: F401  (registers the check targets)
-from bot.router import CheckRequest, DoRequest, IncidentRequest, parse
+from bot.router import CheckCommand, DoCommand, IncidentCommand, parse
 from commands.actions.runner import find, validate
 from commands.params import UsageError
 from tests.support.bot_env import SIGNING_SECRET
@@ -83,14 +83,14 @@ def runs_something_real(text: str) -> bool:
     A remediation whose parameters are refused (`do scale x ²`) stays in: that is a reply."""
     try:
         request = parse(text)
-        if isinstance(request, DoRequest):
+        if isinstance(request, DoCommand):
             validate(find(request.action), request.raw)
     except UsageError:
         return False
     except Exception:  # the router must never raise anything else: the fuzz below would say so
         return False
-    return isinstance(request, CheckRequest | DoRequest) or (
-        isinstance(request, IncidentRequest) and request.priority is not None
+    return isinstance(request, CheckCommand | DoCommand) or (
+        isinstance(request, IncidentCommand) and request.priority is not None
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 import sqlite3
 import time
 import urllib.error
@@ -116,6 +117,18 @@ def test_slash_oncall_answers_in_the_askers_time_zone(oncall_bot, fake_slack):
     assert "schedules: devops, platform" in refusal.args["text"]
 
 
+def test_slash_oncall_week_sends_its_picture_to_the_asker(oncall_bot, fake_slack):
+    fake_slack.users["U0ALICE"] = {"tz": "Europe/Berlin"}
+    command(oncall_bot, fake_slack, "oncall week --schedule platform")
+    words = fake_slack.wait_for("response_url", lambda c: "the week from" in c.args.get("text", ""))
+    assert "<@U0PLAT1>" in words.args["text"]
+    fake_slack.wait_for("conversations.open", lambda c: c.args.get("users") == "U0ALICE")
+    upload = fake_slack.wait_for("upload", lambda c: c.args["head"] == "89504e470d0a1a0a")
+    assert upload.args["file_id"]
+    done = fake_slack.wait_for("files.completeUploadExternal", lambda c: "On call, the week" in json.dumps(c.args))
+    assert done.args.get("channel_id") == "DU0ALICE", done.args
+
+
 def test_alp_json_oncall_keeps_the_contracts_shape(tmp_path):
     env = oncall_env(f"sqlite:///{tmp_path}/s.db")
     at = "2026-11-01T05:30:00+00:00"  # 01:30 EDT, the hour New York repeats
@@ -184,3 +197,35 @@ def test_the_feed_is_the_schedules_final_shifts_behind_its_token(oncall_bot, fak
     assert rotation[0].start.astimezone(berlin).date() == TODAY + timedelta(days=30)
     for a, b in itertools.pairwise(rotation[:-1]):
         assert a.end == b.start  # weekly, back to back, at 09:00 Berlin whatever the season
+
+
+def test_the_managers_warning_agrees_with_a_secondary_rung_that_is_a_gap(fake_slack, platform, tmp_path):
+    """Both scheduled rungs are gaps: the ladder reaches the manager's phone at once, so the thread
+    never announces it "in 1 min" (it said so, then phoned at once)."""
+    empty = {"users": ["U0LATER1"], "turn": "1w", "start": str(TODAY + timedelta(days=30))}
+    schedules = [
+        {"name": "devops", "time_zone": "Europe/Berlin", "group": "S0DEVOPS", "layers": [empty]},
+        {"name": "platform", "time_zone": "America/New_York", "group": "S0PLATFORM", "layers": [empty]},
+    ]
+    env = {
+        **oncall_env(f"sqlite:///{tmp_path}/state.db", schedules),
+        "SLACK_API_URL": fake_slack.api_url,
+        "ALP_ESCALATION__STEP_WAIT_S": "20",  # within the default 120 s warning: warned as soon as it is next
+        "ALP_ESCALATION__PAGER_WEBHOOK_URL": f"{platform.base}/pager/v2/enqueue",
+    }
+    bot = BotProcess(env, tmp_path / "bot.log").start()
+    try:
+        command(bot, fake_slack, "incident open P0 payments stuck")
+        msg, _ = announced(fake_slack, "payments stuck")
+        ts = msg.response["ts"]
+        phoned = fake_slack.wait_for(
+            "chat.postMessage", lambda c: c.args.get("thread_ts") == ts and "by phone" in c.args.get("text", "")
+        )
+        assert phoned is not None
+        posts = thread_posts(fake_slack, ts)
+        gaps = [p for p in posts if "nobody is on call" in p]
+        assert len(gaps) == 2 and "moving on to manager now" in gaps[1], posts
+        warned = [p for p in posts if "Next page: manager" in p]
+        assert not [p for p in warned if re.search(r"\(in [1-9]\d* min\)", p)], warned
+    finally:
+        bot.stop()

@@ -158,12 +158,15 @@ def test_override_mistakes_are_clear_answers(bot, fake_slack, words, says):
 
 
 def test_the_terminal_previews_and_applies_with_yes(tmp_path):
-    env = oncall_env(f"sqlite:///{tmp_path}/s.db", [SCHEDULES[0], PLATFORM])
+    env = {**oncall_env(f"sqlite:///{tmp_path}/s.db", [SCHEDULES[0], PLATFORM]), "USER": "carol"}
     shown = alp(env, "oncall", "override", "platform", "U0PLAT3", *SICK.split())
     assert shown.returncode == 0 and "a preview: add --yes" in shown.stdout and "springs forward" in shown.stdout
     done = alp(env, "oncall", "override", "platform", "U0PLAT3", *SICK.split(), "--yes")
     assert done.returncode == 0 and "applied: override #1" in done.stdout
     assert "override #1 undone" in alp(env, "oncall", "undo", "1").stdout
+    changes = json.loads(alp(env, "--json", "changes", "--since", "10m").stdout)["data"]["changes"]
+    ours = [c for c in changes if c["object"] == "schedule/platform"]
+    assert [c["by"] for c in ours] == ["carol (terminal)", "carol (terminal)"], ours  # said once, not twice
 
 
 def test_a_swap_is_asked_in_the_channel_and_taken_by_a_teammate_with_a_button(bot, fake_slack):
@@ -187,3 +190,16 @@ def test_a_swap_is_asked_in_the_channel_and_taken_by_a_teammate_with_a_button(bo
     assert "no longer on call then" in click(bot, fake_slack, "alp_oncall_take", token, "U0LATE")
     nobody = ask(bot, fake_slack, "oncall swap platform --for 2h", "U0NOTONCALL")
     assert "you are not on call on `platform` then" in nobody["text"]
+
+
+def test_an_override_from_the_terminal_moves_the_group_promptly(bot, fake_slack):
+    """`alp oncall override … --yes` is another process: the bot's leader sees it on its next
+    reconcile pass (every leader_poll_s), not at the handoff jobs' minute rebuild."""
+    fake_slack.usergroups["S0PLATFORM"] = ["U0PLAT1"]
+    done = alp(bot.env_used, "oncall", "override", "platform", "U0TERM7", "--for", "1h", "--yes")
+    assert done.returncode == 0, done.stderr
+    fake_slack.wait_for(
+        "usergroups.users.update",
+        lambda c: c.args.get("usergroup") == "S0PLATFORM" and c.args.get("users") == "U0TERM7",
+        timeout=10,  # the rebuild every 60 s would be too late
+    )

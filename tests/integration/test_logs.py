@@ -10,7 +10,7 @@ import pytest
 
 import commands.changes
 import commands.logs  # noqa: F401  (each registers its step)
-from bot.router import CheckRequest, parse
+from bot.router import CheckCommand, parse
 from commands.logs import level_of
 from commands.params import UsageError
 from commands.registry import FIRST_STEPS, CheckContext
@@ -132,7 +132,7 @@ async def test_tail_limit_is_said_not_hidden(testbed, platform, three_pods):
 
 def test_the_words_parse_into_requests():
     req = parse("logs user-service --grep 'error|fatal' --since 30m --tail 50 --previous")
-    assert isinstance(req, CheckRequest) and req.target == "logs"
+    assert isinstance(req, CheckCommand) and req.target == "logs"
     p = req.params.model_dump()
     assert p == {"service": "user-service", "grep": "error|fatal", "since": 1800, "tail": 50, "previous": True}
     assert parse("changes --since 2d --service auth-service").params.model_dump() == {

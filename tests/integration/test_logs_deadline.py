@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import commands.logs  # noqa: F401  (registers the step)
-from commands.cpu import Stop
+from commands.cpu import Cutoff
 from commands.logs.groups import digest
 from commands.registry import FIRST_STEPS, CheckContext
 from commands.report import Severity
@@ -41,7 +41,7 @@ async def test_the_deadline_ends_the_grouping_and_says_what_it_saw(testbed, plat
     assert whole.data["lines_examined"] == whole.data["lines_read"] == 100_000
 
     t0 = time.monotonic()
-    digest(texts, None, Stop())
+    digest(texts, None, Cutoff())
     grouping = time.monotonic() - t0
     reading = max(0.0, took_whole - grouping)
 

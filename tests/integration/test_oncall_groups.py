@@ -20,6 +20,7 @@ from escalation.oncall.overrides import OverrideStore
 from escalation.oncall.scheduler import HandoffScheduler
 from escalation.state.db import Database
 from tests.support.bot_env import BOT_TOKEN
+from tests.support.clock import FakeClock
 
 GROUP = "S0DEVOPS"
 SETTINGS = OncallSettings(
@@ -91,7 +92,8 @@ async def test_a_hand_edit_is_put_back_and_reported_and_an_override_and_its_undo
     groups = slack_groups(fake_slack)
     db = Database(f"sqlite:///{tmp_path}/s.db")
     try:
-        store = OverrideStore(db)
+        clock = FakeClock().set(utc(2026, 3, 9, 14, 30))  # the undo below happens on the test's day
+        store = OverrideStore(db, clock=clock)
         sync = GroupSync(db, Directory(SETTINGS, store), groups, "me")
         assert (await sync.sync_all(utc(2026, 3, 8, 15)))[0].status == "set"
         fake_slack.usergroups[GROUP] = ["U0ANNA", "U0INTRUDER"]  # someone edits the group by hand
@@ -103,7 +105,8 @@ async def test_a_hand_edit_is_put_back_and_reported_and_an_override_and_its_undo
         assert (await sync.sync_all(utc(2026, 3, 9, 15, 30)))[0].status == "set"
         assert fake_slack.usergroups[GROUP] == ["U0CARLA"]
         assert (await sync.sync_all(utc(2026, 3, 9, 15, 40)))[0].status == "skipped"
-        await store.cancel(cover.id, "U0BORIS")
+        clock.set(utc(2026, 3, 9, 15, 45))
+        await store.cancel(cover.id, "U0BORIS")  # started: 15:00-15:45 stays Carla's, the rest is Boris's again
         assert (await sync.sync_all(utc(2026, 3, 9, 15, 50)))[0].status == "set"
         assert fake_slack.usergroups[GROUP] == ["U0BORIS"]
         assert updates(fake_slack) == ["U0ANNA", "U0BORIS", "U0CARLA", "U0BORIS"]
@@ -184,8 +187,8 @@ async def test_a_handoff_job_wakes_only_the_leader_and_the_leader_syncs(tmp_path
             leader.next["devops"] == standby.next["devops"]
             and abs((leader.next["devops"] - start).total_seconds() - 1.5) < 0.01
         )
-        for _ in range(60):
-            if fake_slack.usergroups[GROUP] != ["U0ZOE"]:
+        for _ in range(60):  # the group set back, then the next handoff's job rebuilt (in that order)
+            if fake_slack.usergroups[GROUP] != ["U0ZOE"] and leader.next["devops"] > start + timedelta(seconds=1.5):
                 break
             await asyncio.sleep(0.1)
         assert woke == {"leader": 2, "standby": 0}  # at start, at the handoff; the standby never

@@ -129,3 +129,28 @@ async def test_a_group_edited_by_hand_is_put_back_and_posted_once_per_drift(tmp_
         assert len(drift_posts()) == 2 and fake_slack.usergroups[GROUP] == on_call
     finally:
         await db.close()
+
+
+async def test_the_handoff_health_run_has_the_wiring_of_alp_health(tmp_path, fake_slack, testbed, platform, ns):
+    """The report's `health` run reads alp's own changes from the state store as `/alp health`
+    does (it said "the state store's reader is not wired in this process")."""
+    from bot.settings import Settings
+    from tests.support.checks_env import config_for
+
+    cfg = config_for(testbed, platform, ns)
+    settings = Settings(
+        **{name: getattr(cfg, name) for name in type(cfg).model_fields},
+        state_url=f"sqlite:///{tmp_path}/s.db",
+        oncall=OncallSettings(schedules=[SCHEDULE], handoff_health=True),
+    )
+    db = Database(settings.state_url)
+    try:
+        store = OverrideStore(db)
+        at = datetime.now(UTC)
+        ask = OverrideAsk("devops", "U0CARLA", at + timedelta(hours=1), at + timedelta(hours=2), "U0ANNA")
+        assert not isinstance(await apply(Directory(settings.oncall, store), store, AuditLog(db), ask, "U0ANNA"), str)
+        lines = await work_for(settings, db, store, fake_slack, "r1").health()
+    finally:
+        await db.close()
+    assert not [line for line in lines if "not wired" in line or "Changes in the last hour" in line], lines
+    assert not [line for line in lines if "changes" in line.lower() and "could not read" in line], lines

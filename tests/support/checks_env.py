@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import commands.checks  # noqa: F401  (registers the targets)
+from commands import catalogue
 from commands.config import (
     ChecksConfig,
     EndpointSettings,
@@ -13,7 +14,7 @@ from commands.config import (
     ServiceSpec,
     TimeoutSettings,
 )
-from commands.registry import CHECKS, CheckContext
+from commands.registry import CheckContext
 from commands.report import Finding, Report
 from commands.runner import run_check
 from tests.support.k8s_world import SERVICES
@@ -38,7 +39,7 @@ def config_for(testbed: dict[str, str], platform: Any, namespace: str, **over: A
 
 
 async def run(target: str, cfg: ChecksConfig, progress: Any = None, **params: Any) -> Report:
-    spec = CHECKS.get(target)
+    spec = catalogue.current().checks.get(target)  # runbook files' symptoms too
     assert spec is not None, target
     return await run_check(spec, CheckContext(cfg, progress), spec.params.model_validate(params))
 

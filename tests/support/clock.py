@@ -18,6 +18,11 @@ class FakeClock:
     def advance(self, seconds: float) -> None:
         self.ahead_s += seconds
 
+    def set(self, at: datetime) -> FakeClock:
+        """Runs from `at` on (a test's simulated day, past or future)."""
+        self.ahead_s = (at - datetime.now(UTC)).total_seconds()
+        return self
+
     async def sleep(self, seconds: float) -> None:
         """Until this clock has moved `seconds` (real time or `advance`, whichever comes first)."""
         end = self.now() + timedelta(seconds=seconds)

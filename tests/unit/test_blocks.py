@@ -18,7 +18,7 @@ from commands.actions import ACTIONS
 from commands.actions.registry import Outcome
 from commands.report import Fields, Finding, Report, Severity, Suggestion
 from escalation.ladder.pages import Page
-from escalation.model import Incident, IncidentStatus, Priority, Step
+from escalation.model import Incident, IncidentStatus, Priority, Rung
 
 NOW = datetime(2026, 1, 2, 3, 4, tzinfo=UTC)
 
@@ -31,7 +31,7 @@ def same_through_the_models(rendered: list[dict[str, object]]) -> None:
 
 
 def incident(status: IncidentStatus) -> Incident:
-    ladder = [Step("primary", "@oncall", "slack", 0, ("U1",)), Step("manager", "@boss", "pager", 900)]
+    ladder = [Rung("primary", "@oncall", "slack", 0, ("U1",)), Rung("manager", "@boss", "pager", 900)]
     return Incident(
         7, Priority.P0, "checkout <down> & *slow*", "", ["auth-service"], status, "C1", "U0", NOW, ladder,
         acked_by="U2", resolved_by="U3", checklist={"Clear any alerts": True, "Watch the error rate": False},
@@ -41,7 +41,7 @@ def incident(status: IncidentStatus) -> Incident:
 @pytest.mark.parametrize("status", list(IncidentStatus))
 def test_incident_messages_are_valid_block_kit(status):
     inc = incident(status)
-    same_through_the_models(incident_blocks(inc)[1])
+    same_through_the_models(incident_blocks(inc, NOW)[1])
     same_through_the_models(checklist_blocks(inc)[1])
     page = Page("INC-7", "primary", "@oncall", "checkout down", "", ["03:04 opened"], [], "triggered", ["x" * 2500])
     same_through_the_models(page_blocks(page)[1])

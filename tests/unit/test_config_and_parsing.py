@@ -12,7 +12,7 @@ import pytest
 import commands.checks  # noqa: F401
 from bot.render.report_blocks import MAX_BLOCKS, render_report
 from bot.render.report_text import render_text
-from bot.router import CheckRequest, HelpRequest, parse
+from bot.router import CheckCommand, HelpCommand, parse
 from bot.settings import ConfigError, load_settings
 from commands.params import UsageError
 from commands.redact import redact
@@ -73,11 +73,11 @@ def test_bot_refuses_to_start_on_bad_config():
 
 def test_parse_grammar():
     req = parse("check kafka-lag --group user-service --samples=4")
-    assert isinstance(req, CheckRequest) and req.target == "kafka-lag"
+    assert isinstance(req, CheckCommand) and req.target == "kafka-lag"
     assert req.params.group == "user-service" and req.params.samples == 4  # type: ignore[attr-defined]
-    assert isinstance(parse(""), HelpRequest)
-    assert parse("help kafka-lag") == HelpRequest("kafka-lag")
-    assert isinstance(parse("kafka-lag"), CheckRequest)  # shorthand
+    assert isinstance(parse(""), HelpCommand)
+    assert parse("help kafka-lag") == HelpCommand("kafka-lag")
+    assert isinstance(parse("kafka-lag"), CheckCommand)  # shorthand
 
 
 @pytest.mark.parametrize(

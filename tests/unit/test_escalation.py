@@ -15,6 +15,7 @@ from aiohttp import web
 
 from escalation.config import EscalationSettings
 from escalation.ladder.engine import Escalator
+from escalation.ladder.leader import Lease
 from escalation.model import IncidentStatus, Priority, build_ladder
 from escalation.postmortem import postmortem_markdown
 from escalation.state.store import Store
@@ -403,16 +404,15 @@ async def test_only_the_leaders_scheduler_holds_the_ladders_next_due_time(state_
     """escalation.ladder.timers: the job is planned from the records on the lease holder only, moves
     with the ladder, and the lease-gain hooks (the handoffs' catch-up) run once when the lead is taken."""
     cfg = settings(step_wait_s=30)
-    a = Escalator(Store(state_url), cfg, Recorder(), state_url)
-    b = Escalator(Store(state_url), cfg, Recorder(), state_url)
-    b.lease.holder = "another-replica-1"  # two replicas in one test process
     gained: list[str] = []
 
     async def on_gain(name: str) -> None:
         gained.append(name)
 
-    a.on_lead_gained.append(lambda: on_gain("a"))
-    b.on_lead_gained.append(lambda: on_gain("b"))
+    a = Escalator(Store(state_url), cfg, Recorder(), state_url, on_lead_gained=[lambda: on_gain("a")])
+    b_store = Store(state_url)
+    b_lease = Lease(b_store.db, cfg.leader_lease_s, "another-replica-1")  # two replicas in one test process
+    b = Escalator(b_store, cfg, Recorder(), state_url, lease=b_lease, on_lead_gained=[lambda: on_gain("b")])
     try:
         await a.start()
         await b.start()

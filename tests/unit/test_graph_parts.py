@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from bot.router import CheckRequest, parse
+from bot.router import CheckCommand, parse
 from commands.backends.prometheus import _decode, _TooMany
 from commands.graph.chart import _with_gaps, graph_png
 from commands.params import UsageError
@@ -16,7 +16,7 @@ from commands.params import UsageError
 
 def test_promql_is_taken_as_typed_with_its_quotes_braces_and_spaces() -> None:
     req = parse('graph sum by (service) (rate(http_requests_total{code=~"5.."}[5m])) --since 30m')
-    assert isinstance(req, CheckRequest) and req.spec.name == "graph"
+    assert isinstance(req, CheckCommand) and req.spec.name == "graph"
     assert req.params.query == 'sum by (service) (rate(http_requests_total{code=~"5.."}[5m]))'  # type: ignore[attr-defined]
     assert req.params.since == 1800  # type: ignore[attr-defined]
     assert parse('graph "up"').params.query == "up"  # type: ignore[union-attr]

@@ -17,8 +17,8 @@ import commands.changes
 import commands.checks
 import commands.logs  # noqa: F401  (the built-in names and actions a file is linted against)
 from bot.runbook import SCHEMA_PATH, RunbookWatcher, load, schema_json
+from commands import catalogue
 from commands.config import ChecksConfig
-from commands.registry import CHECKS
 from commands.runbook import symptoms
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -200,17 +200,17 @@ def test_the_bot_refuses_to_start_on_a_runbook_that_does_not_lint(tmp_path: Path
 
 async def test_a_reload_swaps_the_whole_set_or_keeps_the_old_one(tmp_path: Path) -> None:
     config = ChecksConfig()
-    before = CHECKS.names()
+    before = catalogue.current().checks.names()
     write(tmp_path, "billing.yaml", GOOD)
     watcher = RunbookWatcher(config, tmp_path)
     try:
         assert await watcher.reload()
-        assert "billing-webhooks" in CHECKS.names()
+        assert "billing-webhooks" in catalogue.current().checks.names()
         assert "billing-service" in [s.name for s in config.platform.services]
         # an invalid change keeps the set in force and says why
         write(tmp_path, "billing.yaml", GOOD.replace("kind: sql", "kind: mysql"))
         assert not await watcher.reload()
-        assert "billing-webhooks" in CHECKS.names()
+        assert "billing-webhooks" in catalogue.current().checks.names()
         assert any(
             "billing.yaml:20: symptoms.0.probes.2.kind: unknown probe kind `mysql`" in p
             for p in watcher.status()["last_reload_refused"]
@@ -218,23 +218,26 @@ async def test_a_reload_swaps_the_whole_set_or_keeps_the_old_one(tmp_path: Path)
         # a valid change replaces it: the old name goes, the new one comes, built-ins stay
         write(tmp_path, "billing.yaml", GOOD.replace("billing-webhooks", "billing-payouts"))
         assert await watcher.reload()
-        assert "billing-webhooks" not in CHECKS.names() and "billing-payouts" in CHECKS.names()
+        assert (
+            "billing-webhooks" not in catalogue.current().checks.names()
+            and "billing-payouts" in catalogue.current().checks.names()
+        )
         assert watcher.status()["symptoms"] == ["billing-payouts"]
         # extending a built-in adds its probes, and removing the file restores the built-in as it was
-        original = CHECKS.get("deadlocks")
+        original = catalogue.current().checks.get("deadlocks")
         write(
             tmp_path,
             "billing.yaml",
             "extend:\n  - target: deadlocks\n    probes:\n      - {id: waiting, kind: sql, query: 'SELECT 1', warning: 5}\n",
         )
         assert await watcher.reload()
-        extended = CHECKS.get("deadlocks")
+        extended = catalogue.current().checks.get("deadlocks")
         assert extended is not original and extended is not None
         assert "waiting" in extended.probe_names(config)
         (tmp_path / "billing.yaml").unlink()
         assert await watcher.reload()
-        assert CHECKS.get("deadlocks") is original
-        assert CHECKS.names() == before
+        assert catalogue.current().checks.get("deadlocks") is original
+        assert catalogue.current().checks.names() == before
     finally:
         symptoms.apply(symptoms.LoadResult(), config)  # nothing from files: the registry as it was
 
@@ -354,3 +357,17 @@ def test_a_date_is_text_and_evidence_fills_parameters_only_as_a_plain_word(tmp_p
     scale = Remedy(action="scale", params={"deployment": "x", "replicas": "{{k.n}}"}, when=["k"])
     assert fill(scale, {"k": bad}) == ({"deployment": "x", "replicas": 5}, None)
     assert run_alp("runbook", "frobnicate", env={}).returncode == 64
+
+
+def test_the_terminal_check_of_a_self_contained_target_honours_a_file_extending_it(tmp_path: Path) -> None:
+    """`alp check kafka-lag` loads that one check alone (bot/cli.py `_fast_check`); with runbook files
+    the targets in force are the catalogue's, and a file's extension of it runs too."""
+    write(
+        tmp_path,
+        "lag.yaml",
+        "extend:\n  - target: kafka-lag\n    probes:\n      - {id: from_the_runbook, kind: sql, query: 'SELECT 1', warning: 5}\n",
+    )
+    unreachable = {"ALP_KAFKA_BOOTSTRAP": "127.0.0.1:1", "ALP_POSTGRES_DSN": "postgresql://alp@127.0.0.1:1/alp"}
+    out = run_alp("--json", "check", "kafka-lag", env={"ALP_RUNBOOK_DIR": str(tmp_path), **unreachable})
+    probes = {f["probe"] for f in json.loads(out.stdout)["findings"]}
+    assert "from_the_runbook" in probes, out.stdout[-2000:]

@@ -109,10 +109,10 @@ async def kafka_lag(ctx: CheckContext, kh: KubeHandle, p: m.KafkaLagProbe) -> Ob
 
 
 async def check_target(ctx: CheckContext, kh: KubeHandle, p: m.CheckProbe) -> Observed:
-    from commands.catalogue import CHECKS
+    from commands.catalogue import current
     from commands.report import Report
 
-    spec = CHECKS.get(p.target)
+    spec = current().checks.get(p.target)
     if spec is None:  # lint refuses it; a reload may have removed a target since
         return Observed([_finding(p, Severity.UNKNOWN, f"no check target `{p.target}`: nothing run")])
     result = await spec.func(ctx, spec.params.model_validate(p.options))
