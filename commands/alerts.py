@@ -154,6 +154,12 @@ class AlertmanagerSettings(BaseModel):
     post_rate_per_s: float = Field(1.0, gt=0, description="Messages per second per channel (Slack: about 1)")
     post_burst: int = Field(5, ge=1, description="Messages a channel may take at once before pacing starts")
     concurrency: int = Field(4, ge=1, le=64, description="Alert groups handled at once (the rest wait their turn)")
+    start_claim_s: float = Field(
+        300,
+        gt=0,
+        description="An episode its starter has not saved this long after it started lost its starter (died): "
+        "the next notification of the group carries it on (longer than any check)",
+    )
     max_alerts_shown: int = Field(10, ge=1, le=30, description="Alerts listed in a message; the rest are counted")
 
     @field_validator("silence_risk")

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 ANNOUNCING: ContextVar[tuple[AlertGroup, SlackMessage | None, float | None] | None] = ContextVar(
     "alp_alert_announcing", default=None
 )
+METADATA_TYPE = "alp_alert_group"  # a group message's Slack metadata: {"episode": the episode's id}
 BUTTON_TTL_S = 7 * 24 * 3600  # alert messages live for days; who may click is checked at click time
 
 IncidentReader = Callable[[int], Awaitable[Incident | None]]
@@ -84,6 +85,12 @@ class GroupMessages:
             (f"Silence {h:g}h", sign({"g": group.id, "h": h}, self.key, BUTTON_TTL_S)) for h in self.cfg.silence_hours
         ]
 
+    @staticmethod
+    def metadata(group: AlertGroup) -> dict[str, Any]:
+        """Slack message metadata naming the episode: how a message whose recording was lost is
+        found again in the channel's history (conversations.history, include_all_metadata)."""
+        return {"event_type": METADATA_TYPE, "event_payload": {"episode": group.id}}
+
     async def announce(self, inc: Incident) -> tuple[str, str] | None:
         """An alert-born incident is announced by its group's message (posted
         now, with the incident's buttons); None when this incident is not being opened by a group."""
@@ -97,17 +104,29 @@ class GroupMessages:
         group, fresh, received = pending
         group.incident_id = inc.id
         await self.post(group, fresh, received, save=False)
-        return (group.channel, group.message_ts) if group.message_ts else None
+        if not group.message_ts:
+            return None
+        # recorded on the episode at once, before the incident records it: a replica that dies
+        # between the two leaves the incident's next attempt to find it on the episode
+        await self.groups.set_message(group.id, group.message_ts)
+        return group.channel, group.message_ts
 
-    async def posted_for(self, channel: str, inc: Incident) -> str | None:
-        """The ts of the message in `channel` that announces `inc` (its blocks name it), posted
-        since it opened, if any: what a replica that died before recording it left."""
+    async def posted_for(self, group: AlertGroup, inc: Incident | None) -> str | None:
+        """The ts of the group's message in its channel, if a replica posted it and died before
+        recording it: the one whose metadata names the episode (`metadata`), or whose blocks name
+        `inc` (an announcement posted before messages carried metadata)."""
+        opened = min(group.opened_at.timestamp(), inc.opened_at.timestamp() if inc else group.opened_at.timestamp())
         resp = await self.client.conversations_history(
-            channel=channel, oldest=str(inc.opened_at.timestamp() - 1), limit=200
+            channel=group.channel, oldest=str(opened - 1), limit=200, include_all_metadata=True
         )
-        names = f"Incident: {inc.ref} ("
-        found = [m for m in resp.get("messages") or [] if names in json.dumps(m.get("blocks") or [])]
-        return str(found[0]["ts"]) if found else None
+        names = f"Incident: {inc.ref} (" if inc else None
+        for m in resp.get("messages") or []:
+            meta = m.get("metadata") or {}
+            if meta.get("event_type") == METADATA_TYPE and (meta.get("event_payload") or {}).get("episode") == group.id:
+                return str(m["ts"])
+            if names and names in json.dumps(m.get("blocks") or []):
+                return str(m["ts"])
+        return None
 
     async def refresh(self, inc: Incident) -> bool:
         """Re-render the group message that announced `inc` (False: none did)."""
@@ -123,14 +142,8 @@ class GroupMessages:
         blocks = group.route.get("report_blocks")
         rendered = fresh or (SlackMessage("", blocks) if blocks else None)
         inc = await self.incidents(group.incident_id) if group.incident_id else None
-        if group.message_ts is None and inc is not None and ANNOUNCING.get() is None:
-            # its incident's announcement is this group's message, posted by a replica that died
-            # before recording it on the group (or anywhere): update that message, never post a second one
-            # (an announcement the group's channel refused went to another channel: not this message)
-            if not inc.message_ts:
-                group.message_ts = await self.posted_for(group.channel, inc)
-            elif inc.channel == group.channel:
-                group.message_ts = inc.message_ts
+        if group.message_ts is None and ANNOUNCING.get() is None:
+            await self._owed_message(group, inc, save)
         entries = await self.timeline(inc.id) if inc is not None and self.timeline is not None else []
         if fresh is None and rendered is not None and entries:
             rendered.blocks = self._superseded(group, rendered.blocks, entries)
@@ -149,7 +162,9 @@ class GroupMessages:
         try:
             if group.message_ts is None:
                 await self.pacer.wait(group.channel)
-                resp = await self.client.chat_postMessage(channel=group.channel, text=msg.text, blocks=msg.blocks)
+                resp = await self.client.chat_postMessage(
+                    channel=group.channel, text=msg.text, blocks=msg.blocks, metadata=self.metadata(group)
+                )
                 group.message_ts, group.channel = str(resp["ts"]), str(resp.get("channel", group.channel))
                 self.shown.sent(group.channel, group.message_ts, msg.text, msg.blocks)
             elif not self.shown.same(group.channel, group.message_ts, msg.text, msg.blocks):
@@ -178,6 +193,22 @@ class GroupMessages:
         finally:
             if save:
                 await self.groups.save(group)
+
+    async def _owed_message(self, group: AlertGroup, inc: Incident | None, save: bool) -> None:
+        """The group has no message recorded. Its first post is recorded as owed before it is made
+        (`route["message_owed"]`, saved), so an attempt after one whose replica died looks for what
+        it posted (`posted_for`) and updates that message instead of posting a second one; so does
+        the announcement of its incident. (An announcement the group's channel refused went to
+        another channel: it is not this message.)"""
+        if inc is not None and inc.message_ts:
+            if inc.channel == group.channel:
+                group.message_ts = inc.message_ts
+            return
+        if inc is not None or group.route.get("message_owed"):
+            group.message_ts = await self.posted_for(group, inc)
+        elif save:
+            group.route["message_owed"] = True
+            await self.groups.save(group)
 
     @staticmethod
     def _superseded(group: AlertGroup, blocks: list[Block], entries: list[TimelineEntry]) -> list[Block]:
@@ -213,7 +244,9 @@ class GroupMessages:
         """The group's message was deleted: post it anew, link the two threads, and move the
         incident's announcement to it."""
         old = group.message_ts or ""
-        resp = await self.client.chat_postMessage(channel=group.channel, text=text, blocks=blocks)
+        resp = await self.client.chat_postMessage(
+            channel=group.channel, text=text, blocks=blocks, metadata=self.metadata(group)
+        )
         group.message_ts, group.channel = str(resp["ts"]), str(resp.get("channel", group.channel))
         self.shown.sent(group.channel, group.message_ts, text, blocks)
         log.warning(

@@ -39,11 +39,11 @@ from commands.runner import run_check
 from escalation.ladder.engine import Escalator
 from escalation.model import Priority
 from escalation.state.alert_groups import AlertGroup, AlertGroups
+from escalation.state.effects import Kind
 
 log = logging.getLogger(__name__)
 
 ACTOR = "alertmanager"
-IN_FLIGHT_S = 300  # an episode unsaved this long after its start lost its starter (longer than any check)
 
 
 class AlertIntake:
@@ -143,7 +143,6 @@ class AlertIntake:
             log.info("alert group %s resolved; never seen firing: nothing to update", payload.groupKey[:200])
             await self.groups.record_instances(None, {(a.fingerprint, a.startsAt): "resolved" for a in alerts})
             return
-        notes: list[str] = []
         spec = params = None
         if new_episode:
             labels = firing[0].labels
@@ -152,23 +151,26 @@ class AlertIntake:
             group, new_episode = await self.groups.start(
                 payload.groupKey, channel, group.incident_id if group else None
             )
-            if new_episode and route is not None:
-                group.route = {"check": route.check, "priority": route.priority, "params": {}}
-                try:
-                    spec, params, notes = route.params(labels)
-                    group.route["params"] = params.model_dump(mode="json", exclude_none=True)
-                except UsageError as err:
-                    notes = [f"{err}: the check did not run"]
-                    group.route["invalid"] = True
-                group.route["notes"] = notes
+            if new_episode:
+                spec, params = self._routed(group, firing[0])
         assert group is not None
-        if not new_episode and not group.route and not group.incident_id and _age_s(group) < IN_FLIGHT_S:
-            # Another replica started this episode and has not saved it yet (its first save
-            # follows the check): it posts the message and opens the incident; posting here too
-            # would duplicate both. Alertmanager re-sends the group; a starter that died is
-            # taken over once the episode is IN_FLIGHT_S old.
-            log.info("alert group %s: being started by another replica", payload.groupKey[:200])
-            return
+        if not new_episode and not group.route:
+            if not group.incident_id and _age_s(group) < self.cfg.start_claim_s:
+                # Another replica started this episode and has not saved it yet (its first save
+                # follows the check): it posts the message and opens the incident; posting here too
+                # would duplicate both. Alertmanager re-sends the group; a starter that died is
+                # taken over once the episode is `start_claim_s` old.
+                log.info("alert group %s: being started by another replica", payload.groupKey[:200])
+                return
+            # its starter died before saving it, or has opened its incident (linked in the INSERT)
+            # and not saved the rest yet: routed again here, its check run, its incident opened if
+            # it has none; its message, if its announcement is owed, only by whoever holds that
+            if firing:
+                log.warning(
+                    "alert group %s: not saved by its starter (died, or still announcing); carried on here",
+                    payload.groupKey[:200],
+                )
+                spec, params = self._routed(group, firing[0])
         before = {f for f, a in group.alerts.items() if a.get("status") == "firing"}
         for a in alerts:
             group.alerts[a.fingerprint] = a.model_dump()
@@ -205,6 +207,12 @@ class AlertIntake:
         await self._record(group, joined, left, report)
         if unsent and group.message_ts is not None:  # posted as the incident's announcement
             await self.groups.save(group)
+        elif group.message_ts is None and group.incident_id and await self._announcement_owed(group.incident_id):
+            # its message is its incident's announcement, an owed effect: posted by whoever holds it
+            # (here, now, if nobody does; a replica that died holds it until its claim runs out)
+            await self.groups.save(group)
+            await self.escalator.settle(group.incident_id)
+            group = await self.groups.get(group.id) or group
         else:
             await self.messages.post(group, fresh, arrived)
         if not charts and posted_in not in (None, group.message_ts):  # posted again (deleted): a new thread
@@ -217,6 +225,9 @@ class AlertIntake:
         )
         if group.status == "resolved" and group.incident_id and self.cfg.auto_resolve:
             await self.escalator.resolve(group.incident_id, ACTOR)
+
+    async def _announcement_owed(self, incident_id: int) -> bool:
+        return (Kind.ANNOUNCE, "") in await self.escalator.owed.effects.pending(incident_id)
 
     async def _carried_over(
         self, group_key: str, known: dict[tuple[str, str], tuple[int | None, str]]
@@ -232,6 +243,23 @@ class AlertIntake:
                 log.info("alert group %s continues as %s", episode.group_key[:200], group_key[:200])
                 return moved
         return None
+
+    def _routed(self, group: AlertGroup, first: WebhookAlert) -> tuple[CheckSpec | None, Any]:
+        """The route of a starting episode, kept on it (check, priority, params, notes): the check's
+        spec and params to run now, or (None, None) when it has no route or bad params."""
+        route = route_for(first.labels, self.cfg.routes)
+        if route is None:
+            return None, None
+        spec = params = None
+        group.route = {"check": route.check, "priority": route.priority, "params": {}}
+        try:
+            spec, params, notes = route.params(first.labels)
+            group.route["params"] = params.model_dump(mode="json", exclude_none=True)
+        except UsageError as err:
+            notes = [f"{err}: the check did not run"]
+            group.route["invalid"] = True
+        group.route["notes"] = notes
+        return spec, params
 
     def _route_spec(self, group: AlertGroup) -> tuple[CheckSpec | None, Any]:
         from commands.catalogue import current

@@ -56,11 +56,11 @@ class AlertNotifier(SlackNotifier):
         if group is None:
             return await super().find_announcement(inc)
         if not group.message_ts:
-            found = await self.messages.posted_for(group.channel, inc)
+            found = await self.messages.posted_for(group, inc)
             if found is None:
                 return None
             group.message_ts = found
-            await self.groups.save(group)
+            await self.groups.set_message(group.id, found)
         return group.channel, str(group.message_ts)
 
     async def refresh(self, inc: Incident) -> None:

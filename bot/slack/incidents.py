@@ -159,6 +159,12 @@ class SlackNotifier:
         for user in step.dm_users:
             dm = await self.client.conversations_open(users=user)
             await self.client.chat_postMessage(channel=dm["channel"]["id"], text=text, blocks=blocks)
+        if not inc.message_ts:  # a page that is due waits for its thread only so long (Delivery: `announced`)
+            note = (
+                f":warning: Posted in the channel, not in {inc.ref}'s thread: its announcement is not posted "
+                "yet (alp keeps trying), and a page that is due is not held back longer."
+            )
+            blocks = [*blocks, context(note)]
         await self.client.chat_postMessage(
             channel=inc.channel, thread_ts=inc.message_ts, text=text, blocks=blocks, reply_broadcast=True
         )

@@ -9,7 +9,8 @@ The manager's page carries a PagerDuty `dedup_key` per incident step (`escalatio
 a repeated attempt is one alert, and the same outbox and retries carry that alert's `acknowledge` and
 `resolve` when alp's incident is acknowledged or resolved. A 429's `Retry-After` is waited out before
 the next attempt. A Slack page is looked for in the incident's thread before an attempt that follows
-another.
+another. A Slack page waits, bounded, for its incident's owed announcement (`OwedEffects.announced`),
+so it goes into the thread; past the bound it is posted in the channel, saying why.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class Delivery:
         people: Callable[[Rung], Awaitable[tuple[Rung, str] | Gap]] | None = None,
         on_gap: Callable[[Incident, int], Awaitable[None]] | None = None,
         recheck: Callable[[Incident, str], Awaitable[int]] | None = None,
+        announced: Callable[[Incident], Awaitable[Incident]] | None = None,
     ) -> None:
         self.store, self.outbox, self.cfg, self.notifier = store, outbox, cfg, notifier
         self.emit, self.refresh, self.changes = emit, refresh, changes
@@ -67,6 +69,9 @@ class Delivery:
         self.people, self.on_gap = people, on_gap
         # The incident's checks run again before its page is built (Reconciler.recheck; bounded there).
         self.recheck = recheck
+        # The incident once its owed announcement is recorded, waited for (bounded) before a Slack
+        # page, which belongs in its thread (OwedEffects.announced). None: pages do not wait.
+        self.announced = announced
 
     @property
     def lease_s(self) -> float:
@@ -107,6 +112,8 @@ class Delivery:
             changes = await self._changes(inc)  # before the claim: the lease covers the send only
             if self.recheck is not None and key.step < len(inc.ladder):  # the page says what is true now
                 await self.recheck(inc, f"before paging {inc.ladder[key.step].name}")
+            if self.announced is not None and key.step < len(inc.ladder) and inc.ladder[key.step].via != "pager":
+                await self.announced(inc)  # its thread first; the claim below reads the incident again
             claimed = await self.outbox.claim(key, self.lease_s)
             if claimed is None:
                 return

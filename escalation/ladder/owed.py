@@ -10,6 +10,7 @@ instead of repeating it; an update shows the newest state, so doing it again is 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -38,6 +39,42 @@ class OwedEffects:
     @property
     def lease_s(self) -> float:
         return 2 * self.cfg.page_attempt_timeout_s
+
+    @property
+    def announcement_wait_s(self) -> float:
+        """How long a page waits for its incident's announcement (`announced`): an attempt's lease
+        (a dead holder's claim runs out) plus one attempt, so a page is late, never lost."""
+        return self.lease_s + self.cfg.page_attempt_timeout_s
+
+    async def announced(self, inc: Incident) -> Incident:
+        """`inc` once its owed announcement is posted and recorded, for a page that belongs in its
+        thread; as it stands after `announcement_wait_s` seconds if it is still owed (the page then
+        goes to the channel and says why). Meanwhile: a message an attempt posted before its process
+        died is looked for in the channel (found: recorded at once, whoever holds the claim), and
+        the announcement is carried out here as soon as it is due and no live attempt holds it."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + self.announcement_wait_s
+        while not inc.message_ts and (Kind.ANNOUNCE, "") in await self.effects.pending(inc.id):
+            found = await self._find(inc)
+            if found is not None:
+                return await self.store.set_message(inc.id, found[1], found[0]) or inc
+            if (inc.id, Kind.ANNOUNCE, "") in await self.effects.due(now()):
+                await self.carry_out(inc.id, Kind.ANNOUNCE)
+            inc = await self.store.get(inc.id) or inc
+            left = end - loop.time()
+            if inc.message_ts or left <= 0:
+                break
+            await asyncio.sleep(min(0.5, left))
+        return inc
+
+    async def _find(self, inc: Incident) -> tuple[str, str] | None:
+        if getattr(self.notifier, "leaves_slack_to_the_bot", False):
+            return None
+        try:
+            return await self.notifier.find_announcement(inc)
+        except Exception as err:  # Slack away: the wait goes on, bounded
+            log.warning("looking for the announcement of %s: %s", inc.ref, err)
+            return None
 
     async def carry_out_due(self, leading: Callable[[], bool]) -> None:
         """Every pending effect that is due (for the leader's reconciler)."""

@@ -76,6 +76,7 @@ class Reconciler:
         self.recent_changes = recent_changes
         self.run_check = run_check
         self.on_lead_gained = tuple(on_lead_gained)
+        self.owed = OwedEffects(store, cfg, notifier, self._show_newest)
         self.delivery = Delivery(
             store,
             self.outbox,
@@ -87,8 +88,8 @@ class Reconciler:
             people,
             self._gap_moves_on,
             self.recheck,
+            self.owed.announced,
         )
-        self.owed = OwedEffects(store, cfg, notifier, self._show_newest)
         self.timers = LadderTimers(self.soonest_due, lambda: self.leading, self.woken)
         # More work for whoever leads, run at each reconciler pass (e.g. the remediation flow's
         # `recover_interrupted`: runs whose process died), handed to `start`; each one's failure is logged.

@@ -119,6 +119,10 @@ class AlertGroups:
             return int(res.inserted_primary_key[0])  # type: ignore[index]
 
     async def save(self, group: AlertGroup) -> None:
+        """Write the episode as `group` holds it; its message and incident are never unset: a copy
+        read before another task or replica recorded them (the announcement found again, the
+        incident linked in its INSERT) keeps what that one wrote."""
+        kept = {"message_ts": group.message_ts, "incident_id": group.incident_id}
         async with self.engine.begin() as conn:
             await conn.execute(
                 alert_groups.update()
@@ -127,8 +131,7 @@ class AlertGroups:
                     status=group.status,
                     open_key=group.group_key if group.status == "firing" else None,
                     channel=group.channel,
-                    message_ts=group.message_ts,
-                    incident_id=group.incident_id,
+                    **{k: v for k, v in kept.items() if v is not None},
                     alerts=group.alerts,
                     common_labels=group.common_labels,
                     route=group.route,
@@ -136,6 +139,14 @@ class AlertGroups:
                     notifications=group.notifications,
                     updated_at=now(),
                 )
+            )
+
+    async def set_message(self, episode_id: int, ts: str) -> None:
+        """Record the episode's message (found again in the channel) and nothing else: a copy of the
+        episode another task holds keeps its own changes."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                alert_groups.update().where(alert_groups.c.id == episode_id).values(message_ts=ts, updated_at=now())
             )
 
     async def add_silence(self, episode_id: int, silence_id: str) -> None:

@@ -180,3 +180,52 @@ def test_an_alert_group_whose_bot_dies_while_announcing_its_incident_stays_linke
         wait(lambda: status() == "resolved", 15)
     finally:
         second.stop()
+
+
+@pytest.mark.slow
+def test_a_plain_group_message_whose_bot_dies_before_recording_it_is_found_again_not_posted_twice(
+    testbed, fake_slack, platform, tmp_path
+):
+    """A group without an incident (its route has no priority): its message reaches Slack, the bot
+    is SIGKILLed before recording it. Alertmanager sends the group again to the next bot, which
+    finds that message (by the episode in its metadata) and updates it: one message per group.
+    Before: the episode looked 'being started by another replica' and nobody updated the message
+    for five minutes (and a bot taking over would have posted a second one)."""
+    name = f"PlainKill{uuid.uuid4().hex[:6]}"
+    env = bot_env(
+        testbed,
+        fake_slack,
+        platform,
+        f"sqlite:///{tmp_path}/state.db",
+        ALP_ALERTMANAGER__WEBHOOK_TOKEN=am.TOKEN,
+        ALP_ALERTMANAGER__ROUTES=json.dumps([{"match": {"alertname": name}, "check": "redis", "channel": "C0PLAIN"}]),
+        ALP_TIMEOUTS__PROBE_S="3",
+        ALP_KAFKA_LAG__WATCH_INTERVAL_S="0",
+    )
+    alerts = [{"labels": {"alertname": name, "pod": "p1"}, "annotations": {"summary": "plain"}}]
+    group_key = f'{{}}:{{alertname="{name}"}}'
+
+    def group_posts() -> list:  # type: ignore[type-arg]
+        return [
+            c
+            for c in fake_slack.called("chat.postMessage")
+            if name in c.args.get("text", "") and not c.args.get("thread_ts") and c.response.get("ok")
+        ]
+
+    first = BotProcess(env).start()
+    fake_slack.delay_top_text[name] = 30  # the group's message is posted; its answer never comes in time
+    am.post_webhook(first.url, json.dumps(am.payload(group_key, alerts)).encode(), am.TOKEN)
+    wait(lambda: group_posts(), 20)
+    kill(first)
+    fake_slack.delay_top_text.clear()
+    second = BotProcess(env).start()
+    try:
+        am.post_webhook(second.url, json.dumps(am.payload(group_key, alerts)).encode(), am.TOKEN)
+        ts = group_posts()[0].response["ts"]
+        wait(lambda: any(c.args.get("ts") == ts for c in fake_slack.called("chat.update")), 20)
+        assert len(group_posts()) == 1, [c.args.get("text") for c in group_posts()]
+        with sqlite3.connect(str(tmp_path / "state.db")) as conn:
+            row = conn.execute("SELECT message_ts FROM alp_alert_groups WHERE group_key = ?", (group_key,)).fetchone()
+        assert row == (ts,)
+    finally:
+        second.stop()

@@ -1,7 +1,8 @@
 """A local fake of Slack's Web API that records what the bot sends and answers like Slack.
 
 It serves `/api/<method>` (auth.test, chat.postMessage, chat.update, chat.postEphemeral,
-files.getUploadURLExternal, files.completeUploadExternal, conversations.open, usergroups.list,
+files.getUploadURLExternal, files.completeUploadExternal, conversations.open, conversations.history (the
+channel's top-level messages, their metadata with `include_all_metadata`), usergroups.list,
 usergroups.users.list/update, users.info, users.list, users.lookupByEmail), the file upload URL it hands
 out, and `/response/<id>` as a `response_url`. It runs in its own thread and event loop on
 an ephemeral port, so both sync and async tests can use it.
@@ -174,7 +175,7 @@ class FakeSlack:
         else:
             args = dict(parse_qsl(raw.decode()))
         args.update(request.query)  # some SDK methods send their arguments as query params
-        for key in ("blocks", "attachments", "files"):
+        for key in ("blocks", "attachments", "files", "metadata"):
             if isinstance(args.get(key), str):
                 args[key] = json.loads(args[key])
         return args
@@ -239,13 +240,16 @@ class FakeSlack:
             ]
             latest = {str(c.args.get("ts")): c for c in self.called("chat.update") if c.response.get("ok")}
             shown = [latest.get(str(c.response.get("ts")), c) for c in posted]
-            return {
-                "ok": True,
-                "messages": [
-                    {"text": s.args.get("text"), "ts": c.response.get("ts"), "blocks": s.args.get("blocks") or []}
-                    for c, s in zip(posted, shown, strict=True)
-                ],
-            }
+            # a message's metadata (chat.postMessage's, kept by chat.update
+            # unless it sends its own) only with include_all_metadata
+            metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+            messages = []
+            for c, s in zip(posted, shown, strict=True):
+                m = {"text": s.args.get("text"), "ts": c.response.get("ts"), "blocks": s.args.get("blocks") or []}
+                if metadata and (s.args.get("metadata") or c.args.get("metadata")):
+                    m["metadata"] = s.args.get("metadata") or c.args.get("metadata")
+                messages.append(m)
+            return {"ok": True, "messages": messages}
         if method == "apps.connections.open":
             return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}
         if method == "usergroups.users.list":
