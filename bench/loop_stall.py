@@ -4,7 +4,7 @@
 
 Side by side in one process, alternately, three pairs: "inline" masks, filters (Python `re`)
 and groups on the event loop, as `alp logs` did before issue #23; "off the loop" is
-`commands.logs.groups.digest` in a worker process (`commands.cpu.off_process`), RE2 for `--grep`.
+`commands.logs.groups.digest` in a worker process (`commands.runtime.cpu.off_process`), RE2 for `--grep`.
 Meanwhile a ticker on the loop asks for a 10 ms sleep over and over; its worst lateness is what
 `/healthz`, an ack or a lease renewal would have waited. CPU seconds (the process's, all
 threads) beside wall seconds; the machine's load (1-minute average) before each run. No test
@@ -20,9 +20,9 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 
-from commands.cpu import Cutoff, off_process, warm
 from commands.logs.groups import digest, group_lines, split_timestamp
-from commands.redact import redact
+from commands.masking.redact import redact
+from commands.runtime.cpu import Cutoff, off_process, warm
 from tests.support.log_lines import varied_lines
 
 
@@ -41,7 +41,7 @@ def inline(texts: list[tuple[str, str]], grep: str | None) -> int:
 
 def workers_cpu() -> float:
     """CPU seconds (user+system) the worker processes have used so far (Linux /proc)."""
-    from commands.cpu import processes
+    from commands.runtime.cpu import processes
 
     tick = os.sysconf("SC_CLK_TCK")
     total = 0.0

@@ -1,4 +1,4 @@
-"""Masking throughput: `commands.redact.redact_lines` over a generated log sample, lines per second.
+"""Masking throughput: `commands.masking.redact.redact_lines` over a generated log sample, lines per second.
 
 The sample mixes what the platform's pods log (access lines, JSON lines, stack traces, SQL, Kafka and
 Redis client lines, URLs, config dumps) with about 1 line in 50 that carries a secret of a known kind
@@ -93,8 +93,8 @@ def main() -> None:
     ap.add_argument("--chunk", type=int, default=500, help="lines masked together (one container's read)")
     args = ap.parse_args()
 
-    from commands.redact import redact_lines
-    from commands.secret_rules import rule_set
+    from commands.masking.redact import redact_lines
+    from commands.masking.rules import rule_set
 
     t = time.perf_counter()
     rules = rule_set()

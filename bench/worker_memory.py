@@ -1,6 +1,6 @@
 """Is the worker processes' growth a leak or the allocator? `python -m bench.worker_memory [SECONDS]`.
 
-Feeds the bot's worker-process pool (`commands.cpu.processes()`, forkserver, `WORKERS` processes)
+Feeds the bot's worker-process pool (`commands.runtime.cpu.processes()`, forkserver, `WORKERS` processes)
 what the soak fed it, in turn: `alp logs` grouping (`digest`, 3,000 varied lines, a new seed each
 time), a kafka-lag chart (`lag_chart_png`, 12 groups x 30 points), for SECONDS (45). After each step
 the worker reports its RSS, the blocks Python's allocator holds (`sys.getallocatedblocks()`: every
@@ -27,8 +27,8 @@ def _rss_mb() -> float:
 def step(kind: str, seed: int) -> tuple[int, str, float, int, int]:
     """In a worker: one step, then (pid, kind, RSS MB, allocated blocks, GC-tracked objects)."""
     if kind == "logs":
-        from commands.cpu import Stop
         from commands.logs.groups import digest
+        from commands.runtime.cpu import Stop
         from tests.support.log_lines import varied_lines
 
         digest([("svc-0/app", varied_lines(seed, 3_000))], None, Stop())
@@ -43,7 +43,7 @@ def step(kind: str, seed: int) -> tuple[int, str, float, int, int]:
 
 def main() -> None:
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 45.0
-    from commands.cpu import WORKERS, processes
+    from commands.runtime.cpu import WORKERS, processes
 
     pool = processes()
     rows: dict[int, list[tuple[str, float, int, int]]] = {}

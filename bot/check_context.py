@@ -18,9 +18,9 @@ if TYPE_CHECKING:
 
 
 async def oncall_evidence(settings: Any) -> CheckResult:
-    """`check oncall`'s evidence (bot/oncall_check.py: the state store, calendars), imported when asked:
+    """`check oncall`'s evidence (bot/oncall/check.py: the state store, calendars), imported when asked:
     the terminal's one check does not pay for SQLAlchemy, Alembic and the calendars."""
-    from bot.oncall_check import oncall_evidence as gather
+    from bot.oncall.check import oncall_evidence as gather
 
     return await gather(settings)
 

@@ -20,10 +20,10 @@ from bot.check_context import changes_since, check_context
 from bot.render.escape import ZWSP, terminal
 from bot.render.report_text import render_text
 from bot.settings import ConfigError, Settings, load_settings
-from commands.cpu import in_threads
+from commands.masking.redact import RedactingFilter, redact_data
 from commands.params import UsageError
-from commands.redact import RedactingFilter, redact_data
 from commands.runner import run_check
+from commands.runtime.cpu import in_threads
 
 if TYPE_CHECKING:
     from bot.router import AuditCommand, DoCommand, IncidentCommand
@@ -134,7 +134,7 @@ def _main(argv: list[str] | None) -> None:
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactingFilter())
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
-    in_threads()  # one command, nothing else on its loop: no worker processes to start (commands/cpu.py)
+    in_threads()  # one command, nothing else on its loop: no worker processes to start (commands/runtime/cpu.py)
     args = list(sys.argv[1:] if argv is None else argv)
     as_json = "--json" in args
     yes = "--yes" in args
@@ -168,8 +168,8 @@ def _main(argv: list[str] | None) -> None:
             graph_request(" ".join(args[1:]), strip_quotes=False) if args[:1] == ["graph"] else parse(shlex.join(args))
         )
     except UsageError as err:
-        if args[:1] == ["oncall"]:  # its one rule of exit codes and --json (bot/oncall_cli.py)
-            from bot.oncall_cli import usage_error
+        if args[:1] == ["oncall"]:  # its one rule of exit codes and --json (bot/oncall/cli.py)
+            from bot.oncall.cli import usage_error
 
             sys.exit(usage_error(str(err), as_json))
         print(f"alp: {terminal(str(err))}\n`alp help` lists every command.", file=sys.stderr)  # not 5 k of help
@@ -183,7 +183,7 @@ def _main(argv: list[str] | None) -> None:
         print(err, file=sys.stderr)
         sys.exit(EXIT_USAGE)
     if isinstance(request, OncallCommand):
-        from bot.oncall_cli import run_oncall
+        from bot.oncall.cli import run_oncall
 
         sys.exit(run_oncall(request, settings, as_json, yes, chart))
     if isinstance(request, IncidentCommand | _DoRequest | AuditCommand):

@@ -14,9 +14,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from bot.oncall_request import USAGE as ONCALL_USAGE
-from bot.oncall_request import OncallCommand as OncallCommand
-from bot.oncall_request import parse_oncall
+from bot.oncall.command import USAGE as ONCALL_USAGE
+from bot.oncall.command import OncallCommand as OncallCommand
+from bot.oncall.command import parse_oncall
 from commands.actions.registry import ActionSpec
 from commands.actions.runner import find, raw_params
 from commands.catalogue import current

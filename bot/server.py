@@ -31,23 +31,23 @@ from bot.alerts.silences import alert_intake
 from bot.check_context import check_context
 from bot.loop_watch import LoopWatch
 from bot.metrics import AlertMetrics, Metrics
-from bot.oncall_buttons import OncallButtons
-from bot.oncall_feed import feed_route
-from bot.oncall_groups import SlackGroups
-from bot.oncall_handoff import HandoffWork
-from bot.oncall_people import SlackPeople
-from bot.oncall_slack import directory_of
+from bot.oncall.buttons import OncallButtons
+from bot.oncall.feed import feed_route
+from bot.oncall.groups import SlackGroups
+from bot.oncall.handoff import HandoffWork
+from bot.oncall.people import SlackPeople
+from bot.oncall.slack import directory_of
 from bot.remediation.buttons import SlackRemediation
 from bot.runbook import RunbookWatcher
 from bot.settings import ConfigError, Settings, load_settings
 from bot.slack.app import build_app, register_fallbacks
 from bot.slack.client import Pacer, make_client
 from commands.changes import incident_changes_hook
-from commands.cpu import off_process, warm
+from commands.masking.redact import RedactingFilter, redact, redact_data
+from commands.masking.rules import format_spans
 from commands.readiness import readiness
-from commands.redact import RedactingFilter, redact, redact_data
 from commands.runner import check_runner
-from commands.secret_rules import format_spans
+from commands.runtime.cpu import off_process, warm
 from escalation.ladder.engine import Escalator
 from escalation.ladder.leader import Lease
 from escalation.ladder.reconciler import Duty

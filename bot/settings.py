@@ -23,7 +23,7 @@ from pydantic_settings import (
 from bot.config_errors import env_json_problem, toml_problem, validation_lines
 from commands.alerts import AlertmanagerSettings
 from commands.config import ChecksConfig
-from commands.redact import remember
+from commands.masking.redact import remember
 from escalation.config import EscalationSettings
 from escalation.oncall.config import OncallSettings
 from escalation.state.limits import StateStoreLimits

@@ -19,8 +19,8 @@ from commands.backends.errors import (
 )
 from commands.backends.kube_errors import KubeError, KubeForbidden, KubeNotFound, KubeUnavailable
 from commands.config import ChecksConfig
-from commands.kube_findings import kube_error_finding
-from commands.redact import redact
+from commands.kube.findings import kube_error_finding
+from commands.masking.redact import redact
 from commands.registry import CheckContext
 from commands.report import Finding, Severity
 

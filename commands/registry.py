@@ -41,7 +41,7 @@ handed in by the bot and the terminal: commands/ never imports escalation/)."""
 
 OncallEvidence = Callable[[Any], Awaitable["CheckResult"]]
 """(the bot's settings) -> `check oncall`'s findings: the schedules and overrides in the state store,
-Slack's user groups and people, the pager webhook (`bot.oncall_check.oncall_evidence`, handed in by the
+Slack's user groups and people, the pager webhook (`bot.oncall.check.oncall_evidence`, handed in by the
 bot and the terminal: commands/ never imports escalation/ or Slack)."""
 
 

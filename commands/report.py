@@ -211,7 +211,7 @@ class Report(BaseModel):
     def redacted(self) -> Report:
         """A copy with every secret-looking string masked: what renderers must use.
         Computed once per report (a shared report may be rendered for many requests)."""
-        from commands.redact import redact_data
+        from commands.masking.redact import redact_data
 
         if self._redacted is None:
             clean = Report.model_validate(redact_data(self.model_dump(mode="json")))

@@ -13,10 +13,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from commands.check_slots import SLOTS, Ticket
-from commands.cpu import DEADLINE
-from commands.redact import redact
+from commands.masking.redact import redact
 from commands.registry import REPORT_HOOKS, CheckContext, CheckSpec
 from commands.report import Finding, Report, Severity
+from commands.runtime.cpu import DEADLINE
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ async def _timed(spec: CheckSpec, ctx: CheckContext, params: BaseModel) -> Repor
     started = datetime.now(UTC)
     t0 = time.monotonic()
     limit = spec.deadline_s(ctx.config, params)
-    DEADLINE.set(t0 + limit)  # sliced CPU work (commands.cpu.Cutoff) ends before it, with what it saw
+    DEADLINE.set(t0 + limit)  # sliced CPU work (commands.runtime.cpu.Cutoff) ends before it, with what it saw
     try:
         result = await asyncio.wait_for(spec.func(ctx, params), limit)
         findings, data = result.findings, result.data

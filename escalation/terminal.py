@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from commands.redact import redact
+from commands.masking.redact import redact
 from escalation.ladder.pages import Page
 from escalation.model import Incident, Rung
 

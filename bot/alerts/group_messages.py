@@ -29,7 +29,7 @@ from bot.settings import Settings
 from bot.slack.client import Pacer, permalink
 from bot.slack.shown import Shown
 from bot.slack.signing import key_from, sign
-from commands.clock import SYSTEM_CLOCK, Clock
+from commands.runtime.clock import SYSTEM_CLOCK, Clock
 from escalation.model import Incident, TimelineEntry
 from escalation.state.alert_groups import AlertGroup, AlertGroups
 
@@ -67,7 +67,7 @@ class GroupMessages:
         timeline: TimelineReader | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
-        """`clock`: the ladder's (commands/clock.py), for when an incident's next page is due."""
+        """`clock`: the ladder's (commands/runtime/clock.py), for when an incident's next page is due."""
         self.clock = clock
         self.cfg, self.client, self.groups, self.incidents = settings.alertmanager, client, groups, incidents
         self.timeline = timeline

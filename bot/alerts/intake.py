@@ -28,14 +28,14 @@ from bot.check_context import check_context
 from bot.render.report_blocks import SlackMessage, render_report
 from bot.settings import Settings
 from commands.alerts import route_for
-from commands.cpu import off_loop, off_process
 from commands.graph.alert_graph import alert_graphs
 from commands.graph.chart import graph_png
+from commands.masking.redact import redact
 from commands.params import UsageError
-from commands.redact import redact
 from commands.registry import CheckSpec
 from commands.report import Report
 from commands.runner import run_check
+from commands.runtime.cpu import off_loop, off_process
 from escalation.ladder.engine import Escalator
 from escalation.model import Priority
 from escalation.state.alert_groups import AlertGroup, AlertGroups

@@ -29,7 +29,7 @@ from commands.actions.ports import AlertsOf
 from commands.actions.refusal import Click, Reason, Refusal
 from commands.actions.runner import find
 from commands.catalogue import current
-from commands.redact import redact, redact_data
+from commands.masking.redact import redact, redact_data
 from escalation.ladder.engine import Escalator
 from escalation.state.request_log import StateRequestLog
 

@@ -17,8 +17,8 @@ from bot.slack.client import SLACK_ERRORS, deliver, reason
 from commands.actions.refusal import Closed, NotDelivered
 from commands.actions.registry import ActionSpec, Outcome, Preview, Risk
 from commands.actions.request import ActionRequest
-from commands.cpu import off_loop
 from commands.report import Report
+from commands.runtime.cpu import off_loop
 
 log = logging.getLogger(__name__)
 

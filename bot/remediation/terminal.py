@@ -17,7 +17,7 @@ from commands.actions.flow import RemediationFlow
 from commands.actions.refusal import Closed, Reason, Refusal
 from commands.actions.registry import ActionSpec, Outcome, Preview, Risk
 from commands.actions.request import ActionRequest, RequestStatus
-from commands.redact import redact_data
+from commands.masking.redact import redact_data
 from commands.report import Report
 
 EXIT_USAGE = 64

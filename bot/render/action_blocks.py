@@ -8,7 +8,7 @@ from bot.render.blocks import Block, actions, button, context, modal, section, t
 from bot.render.escape import clean, inline
 from commands.actions.registry import ActionSpec, Outcome, Risk
 from commands.actions.request import label as label  # one home: the audit and the flow use it too
-from commands.redact import redact
+from commands.masking.redact import redact
 
 RISK_EMOJI = {
     Risk.SAFE: ":large_green_circle:",

@@ -13,7 +13,7 @@ from bot.render.blocks import Block, actions, button, context, divider, header, 
 from bot.render.escape import clean, code_text, escape
 from bot.render.report_blocks import MAX_BLOCKS, MAX_HEADER, SlackMessage
 from bot.render.verdict_blocks import SUPERSEDED_ID, is_remedy
-from commands.redact import redact, redact_pair
+from commands.masking.redact import redact, redact_pair
 from escalation.state.alert_groups import AlertGroup
 
 MAX_TEXT = 2900

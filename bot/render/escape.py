@@ -15,7 +15,7 @@ text, escaped here as a whole, uses them, and inline code shows its content lite
 Inside code (`code`, `inline`) nothing formats, and only `&<>` and backtick runs are escaped.
 
 Foreign text (read from the inspected systems or typed by a user) is masked first
-(`commands.redact.redact`) and then escaped; `plain_text` objects (headers, buttons, form
+(`commands.masking.redact.redact`) and then escaped; `plain_text` objects (headers, buttons, form
 inputs) are not parsed by Slack and are only masked.
 """
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 
-from commands.redact import redact
+from commands.masking.redact import redact
 from commands.report import one_line
 
 ZWSP = "\u200b"  # zero width space: breaks a run of backticks without changing how it reads

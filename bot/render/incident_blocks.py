@@ -21,7 +21,7 @@ from bot.render.blocks import (
 from bot.render.escape import clean, escape
 from bot.render.report_blocks import fit
 from bot.render.verdict_blocks import verdict_blocks
-from commands.redact import redact
+from commands.masking.redact import redact
 from escalation.ladder.pages import Page, next_page
 from escalation.model import Incident, IncidentStatus, TimelineEntry
 

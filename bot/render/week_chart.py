@@ -4,7 +4,7 @@ by the person on call and labelled with who; a gap red and hatched, coverage unk
 Drawn from `escalation.oncall.view.week_data`'s shape (ISO8601 UTC times), so the terminal
 (`alp oncall week --png FILE`) and Slack draw the same thing. The time axis is real time, labelled
 in `zone` (the asker's, else UTC): a DST switch shows as a day of 23 or 25 hours, never a hole.
-CPU work: the bot calls it in a worker process (`commands.cpu.in_process` from `off_loop`).
+CPU work: the bot calls it in a worker process (`commands.runtime.cpu.in_process` from `off_loop`).
 """
 
 from __future__ import annotations

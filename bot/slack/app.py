@@ -23,7 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.check_context import check_context
 from bot.metrics import Metrics
-from bot.oncall_buttons import OncallButtons
+from bot.oncall.buttons import OncallButtons
 from bot.remediation.buttons import SlackRemediation, register_action_handlers
 from bot.render.escape import code, escape
 from bot.render.report_blocks import SlackMessage, render_progress, render_queued, render_usage
@@ -46,11 +46,11 @@ from bot.slack.report_message import rendered
 from bot.slack.verbs import SlashCall, Verbs
 from commands.catalogue import current
 from commands.check_slots import SLOTS
-from commands.cpu import off_loop
+from commands.masking.redact import redact
 from commands.params import UsageError
-from commands.redact import redact
 from commands.report import Report
 from commands.runner import start_check
+from commands.runtime.cpu import off_loop
 from escalation.ladder.engine import Escalator
 from escalation.state.db import as_state_store_error
 

@@ -31,7 +31,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.render.escape import ZWSP, escape
 from bot.render.report_blocks import tables_as_text
-from commands.redact import redact
+from commands.masking.redact import redact
 
 log = logging.getLogger("alp.slack")
 

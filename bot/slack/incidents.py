@@ -23,8 +23,8 @@ from bot.render.verdict_blocks import marked_by, newer_than, superseded_report
 from bot.slack.client import SLACK_ERRORS, open_form, reason
 from bot.slack.client import ephemeral as private_reply
 from bot.slack.shown import Shown
-from commands.clock import SYSTEM_CLOCK, Clock
-from commands.redact import redact
+from commands.masking.redact import redact
+from commands.runtime.clock import SYSTEM_CLOCK, Clock
 from escalation.ladder.engine import Escalator
 from escalation.ladder.pages import Page, taken_at
 from escalation.ladder.recovery import judged_items
@@ -50,7 +50,7 @@ class SlackNotifier:
         shown: Shown | None = None,
     ) -> None:
         """`timeline`: an incident's timeline (`Store.timeline`), for the verdicts its messages show;
-        `clock`: the ladder's (commands/clock.py), for when the next page is due; `shown`: what each
+        `clock`: the ladder's (commands/runtime/clock.py), for when the next page is due; `shown`: what each
         message last showed (shared with whatever else updates the same messages)."""
         self.client = client
         self.clock = clock

@@ -3,7 +3,7 @@
 Identical checks asked at once share one run (`commands/runner.py`) and so one `Report`
 object; here they share its rendering too: masking (`Report.redacted`), the Block Kit message
 (`bot/render/report_blocks.py`), the lag chart and the raw-lines file are made once, on the worker pool
-(`commands.cpu.off_loop`), and every request awaits the same result. Only the suggestion
+(`commands.runtime.cpu.off_loop`), and every request awaits the same result. Only the suggestion
 buttons differ between channels (their signed values are bound to a channel): the shared
 message carries stand-in values, each as long as any channel's, replaced per channel.
 
@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.render.report_blocks import SlackMessage, render_report
-from commands.cpu import in_process, off_loop
 from commands.report import Report
+from commands.runtime.cpu import in_process, off_loop
 
 KEPT = 16
 LONGEST_CHANNEL = "C" + "Z" * 20  # Slack channel ids are shorter; a stand-in value is never shorter than a real one

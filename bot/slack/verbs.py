@@ -13,7 +13,7 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.metrics import Metrics
-from bot.oncall_buttons import OncallButtons, oncall_verb
+from bot.oncall.buttons import OncallButtons, oncall_verb
 from bot.remediation.buttons import SlackRemediation
 from bot.render.incident_blocks import open_modal
 from bot.render.incident_text import handle_incident_command, oncall_text
@@ -68,7 +68,7 @@ class Verbs:
         if not self.settings.oncall.schedules and request.schedule is None and request.sub == "now":
             await call.ack(response_type="ephemeral", text=oncall_text(self.settings))  # the configured rungs
             return
-        await call.ack()  # schedules: the asker's zone, overrides from the state store (bot/oncall_buttons.py)
+        await call.ack()  # schedules: the asker's zone, overrides from the state store (bot/oncall/buttons.py)
         reply, then = await oncall_verb(self.settings, self.oncall_buttons, request, call.client, call.user)
         await call.respond(**reply)
         if then is not None:  # the week's picture, after the words

@@ -39,14 +39,14 @@ from commands.actions.request import ActionRequest, RequestStatus, label, previe
 from commands.actions.run_trail import recover_interrupted, runner_id, stored_run, vouch, vouch_until
 from commands.actions.runner import execute, find, preview, validate, why
 from commands.backends.errors import BackendError
-from commands.clock import SYSTEM_CLOCK, Clock
 from commands.config import ChecksConfig
 from commands.graph.alert_graph import alert_graphs, recovery_findings
+from commands.masking.redact import redact, redact_data
 from commands.params import UsageError
-from commands.redact import redact, redact_data
 from commands.registry import AuditReader, CheckContext, OncallEvidence
 from commands.report import Finding, Severity
 from commands.runner import run_check
+from commands.runtime.clock import SYSTEM_CLOCK, Clock
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class RemediationFlow:
         clock: Clock = SYSTEM_CLOCK,
         alerts_of: AlertsOf | None = None,
     ) -> None:
-        """`clock`: when a request's time to live and an approval window run out (commands/clock.py)."""
+        """`clock`: when a request's time to live and an approval window run out (commands/runtime/clock.py)."""
         self.cfg, self.log, self.authorizer, self.notifier, self.count = cfg, log, authorizer, notifier, count
         self.audit_reader = audit_reader  # for the checks that verify an action (their changes line)
         self.oncall = oncall  # likewise (health's on-call line)

@@ -15,7 +15,7 @@ from pydantic import Field, model_validator
 from commands.actions.registry import ActionContext, ActionParams, Outcome, Preview, Risk, action
 from commands.actions.validators import Name, Quantity
 from commands.backends.kube import RESTARTED_AT, Kube
-from commands.kube_facts import parse_quantity
+from commands.kube.facts import parse_quantity
 
 
 @asynccontextmanager

@@ -11,8 +11,8 @@ from pydantic import ValidationError
 
 from commands.actions.registry import ActionContext, ActionParams, ActionSpec, Outcome, Preview
 from commands.backends.errors import BackendError
+from commands.masking.redact import redact
 from commands.params import UsageError
-from commands.redact import redact
 
 log = logging.getLogger(__name__)
 

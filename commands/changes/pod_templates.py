@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 from commands.backends.kube import RESTARTED_AT
-from commands.redact import redact_pair
+from commands.masking.redact import redact_pair
 
 
 def _env_value(name: str, env: dict[str, Any]) -> str:

@@ -25,7 +25,7 @@ from pydantic import BaseModel
 
 from commands.backends.kube import Kube, KubeError, KubeNotFound
 from commands.changes.pod_templates import containers, diff_templates
-from commands.redact import redact_pair
+from commands.masking.redact import redact_pair
 
 REVISION = "deployment.kubernetes.io/revision"
 REVISION_HISTORY = "deployment.kubernetes.io/revision-history"  # earlier revisions of a re-used ReplicaSet

@@ -13,7 +13,7 @@ from commands.backends.kube import Kube, KubeError
 from commands.checks.logscan import PodLogs, at_least, deployment_logs, extract_ms, metric_pattern, percentiles
 from commands.config import ChecksConfig
 from commands.durations import format_duration
-from commands.kube_facts import PodState, pod_state
+from commands.kube.facts import PodState, pod_state
 from commands.patterns import compile_pattern
 from commands.probes import SCALED_TO_ZERO, Probe
 from commands.registry import CheckContext

@@ -15,10 +15,10 @@ from collections.abc import Callable
 
 from commands.checks.kube_probes import KubeHandle, log_window, no_pods, tagged_samples, unreadable
 from commands.config import Thresholds
-from commands.cpu import off_loop
 from commands.log_levels import LEVELS, line_level
 from commands.probes import Probe
 from commands.report import Fields, Finding, Severity, Suggestion
+from commands.runtime.cpu import off_loop
 
 ERROR, FATAL = LEVELS["error"], LEVELS["fatal"]
 

@@ -3,7 +3,7 @@ reader of the catalogue (help, usage, alert routes, runbook files) sees it in an
 evidence (coverage gaps in the next 14 days per schedule, user groups that differ from the schedule,
 people on call who cannot be paged, calendars, refused group syncs, the pager webhook) is gathered
 above commands/: it reads the state store and asks Slack, which commands/ may not, so the bot and the
-terminal hand the gatherer in as `CheckContext.oncall` (bot/oncall_check.py), as they hand in the
+terminal hand the gatherer in as `CheckContext.oncall` (bot/oncall/check.py), as they hand in the
 audit reader. Without it the check says UNKNOWN, never OK. `/alp health` carries its one worst line.
 """
 

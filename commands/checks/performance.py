@@ -8,7 +8,7 @@ from typing import Any
 from commands.backends.kube import KubeError, KubeNotFound
 from commands.checks.kube_probes import KubeHandle, log_grep_probe, log_metric_probe, restart, scaled_to_zero
 from commands.checks.prom_figures import beside, memory_figure, p95_duration
-from commands.kube_facts import container_roles, deployment_shortfall, parse_quantity, pod_state
+from commands.kube.facts import container_roles, deployment_shortfall, parse_quantity, pod_state
 from commands.probes import Probe, run_probes
 from commands.registry import CheckContext, CheckResult, NoParams, check
 from commands.report import Finding, Severity, Suggestion, Table

@@ -14,7 +14,7 @@ from commands.checks.endpoint_probes import host_port, redis_ping_probe, tcp_pro
 from commands.checks.kafka_lag import KafkaLagParams, kafka_lag
 from commands.checks.kube_probes import KubeHandle, log_grep_probe, log_metric_probe, pods_probe, restart
 from commands.checks.prom_figures import beside, p95_duration
-from commands.kube_facts import parse_quantity
+from commands.kube.facts import parse_quantity
 from commands.probes import Probe, availability, run_probes
 from commands.registry import CheckContext, CheckResult, NoParams, check
 from commands.report import Code, Fields, Finding, Severity, Suggestion, Table

@@ -24,7 +24,7 @@ from commands.backends.prometheus import Prometheus, Series
 from commands.config import PrometheusSettings
 from commands.graph.alert_expr import Condition, State, expr_of, split_threshold, state
 from commands.graph.units import fmt_value, unit_of
-from commands.redact import redact
+from commands.masking.redact import redact
 from commands.report import Finding, Severity
 
 MAX_EXPRS = 3  # rules graphed per group (one chart each)

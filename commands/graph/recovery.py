@@ -21,7 +21,7 @@ from typing import Any, Literal
 from commands.backends.alertmanager import Alertmanager, AlertmanagerError
 from commands.config import PrometheusSettings
 from commands.graph.alert_graph import alert_graphs, recovery_findings
-from commands.redact import redact
+from commands.masking.redact import redact
 from commands.report import Finding, Report, Severity
 
 TARGET = "recovery"

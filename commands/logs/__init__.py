@@ -4,7 +4,7 @@ error`), for every pod at once, with similar lines grouped into templates.
 Every container of every pod labelled `app=<service>` (in the platform's namespace, else the
 infrastructure namespace) is read concurrently, each call bounded by the probe timeout, at most
 `--tail` lines each over `--since`, and at most `logs.max_lines` in all (each container's tail
-is lowered before reading, saying so). Lines are masked (`commands.redact`) before anything
+is lowered before reading, saying so). Lines are masked (`commands.masking.redact`) before anything
 else, filtered by `--grep` (RE2: linear time whatever the pattern), then grouped with Drain
 (the `drain3` package): each template gets its count, first and last seen, the worst level in
 it and one example; worst, then most frequent, first. All lines kept go out too
@@ -22,12 +22,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from commands.backends.kube import Kube, KubeError
-from commands.cpu import Cutoff, off_process
 from commands.durations import Duration, format_duration
 from commands.logs.groups import MAX_LINE_CHARS, Digest, digest, level_of  # noqa: F401  (level_of: the level rule, tested)
 from commands.patterns import PatternError, compile_pattern
 from commands.registry import FIRST_STEPS, CheckContext, CheckResult, check, closest
 from commands.report import Code, Finding, Severity, Table
+from commands.runtime.cpu import Cutoff, off_process
 
 SHOWN_TEMPLATES = 25  # in the message; all of them are in data.templates and the raw file
 

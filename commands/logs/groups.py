@@ -1,12 +1,12 @@
 """The CPU part of `alp logs`: split, mask, filter and group log lines, in slices that stop.
 
-`digest` runs in a worker process (`commands.cpu.off_process`), never on the event loop. It takes
+`digest` runs in a worker process (`commands.runtime.cpu.off_process`), never on the event loop. It takes
 the raw text of each container, already bounded in lines by the reader (`--tail`, and
 `logs.max_lines` in all), cuts any line over `MAX_LINE_CHARS` (saying so), and works newest
 line first: `--grep` (RE2, `commands.patterns`), group with Drain
 (`drain3`). Every `SLICE` lines it asks its `Cutoff`; at the check's deadline it ends there and
 says how many of the lines it got through, so the newest are the ones grouped. Masking comes
-first, a container at a time as one text (`commands.redact.redact_lines`: a key split over
+first, a container at a time as one text (`commands.masking.redact.redact_lines`: a key split over
 lines is masked on each), also stopping at the deadline (the rest is counted, not examined).
 """
 
@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from commands.cpu import SLICE, Cutoff
 from commands.log_levels import line_level
+from commands.masking.redact import redact_lines
 from commands.patterns import compile_pattern
-from commands.redact import redact_lines
+from commands.runtime.cpu import SLICE, Cutoff
 
 if TYPE_CHECKING:
     from drain3 import TemplateMiner
@@ -168,7 +168,7 @@ def _cut(text: str) -> tuple[str, bool]:
 
 def digest(texts: list[tuple[str, str]], pattern: str | None, stop: Cutoff) -> Digest:
     """(pod/container, raw log text) -> Digest; `pattern`: `--grep` (RE2, case-insensitive). Runs in
-    a worker process (`commands.cpu.off_process`); see the module docstring."""
+    a worker process (`commands.runtime.cpu.off_process`); see the module docstring."""
     grep = compile_pattern(pattern, ignore_case=True) if pattern else None
     raw: list[Line] = []
     cut = total = 0

@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from commands.clock import Clock
+from commands.runtime.clock import Clock
 from escalation.config import EscalationSettings
 from escalation.ladder.leader import Lease
 from escalation.ladder.notify import Notifier

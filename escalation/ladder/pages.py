@@ -46,7 +46,7 @@ class Page:
 def next_page(inc: Incident, at: datetime) -> str:
     """Who is paged next and when, as every incident message says it: "secondary (@platform-oncall)
     at 17:45Z (in 30 min) unless acknowledged"; or why nobody is (acknowledged, resolved, ladder done).
-    `at`: now, on the ladder's clock (commands/clock.py)."""
+    `at`: now, on the ladder's clock (commands/runtime/clock.py)."""
     if inc.status is IncidentStatus.ACKNOWLEDGED:
         return "none: acknowledged" + (f" at {inc.acked_at:%H:%M}Z" if inc.acked_at else "")
     if inc.status is IncidentStatus.RESOLVED:

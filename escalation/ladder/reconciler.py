@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from commands.clock import Clock
+from commands.runtime.clock import Clock
 from escalation.config import EscalationSettings
 from escalation.ladder.delivery import Delivery
 from escalation.ladder.leader import Lease
@@ -61,7 +61,7 @@ class Reconciler:
         on_lead_gained: Sequence[Duty] = (),
     ) -> None:
         """Its parts (outbox, delivery, owed side effects, the timer) built from these:
-        `clock`: when steps, ack timeouts and reminders fall due (commands/clock.py), the store's by default;
+        `clock`: when steps, ack timeouts and reminders fall due (commands/runtime/clock.py), the store's by default;
         `lease`: the escalation lease (one per process, shared with whoever asks who leads), a new one by default;
         `recent_changes`: an incident -> the changes from one hour before it opened, one line each, for its
         pages and postmortem (commands.changes.incident_changes_hook);

@@ -38,7 +38,7 @@ class GroupRefused(Exception):
 
 
 class Groups(Protocol):
-    """Slack user groups (the bot's implementation: `bot.oncall_groups.SlackGroups`)."""
+    """Slack user groups (the bot's implementation: `bot.oncall.groups.SlackGroups`)."""
 
     async def members(self, group: str) -> list[str]: ...
 

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from commands.clock import SYSTEM_CLOCK, Clock
+from commands.runtime.clock import SYSTEM_CLOCK, Clock
 from escalation.oncall.shifts import Override
 from escalation.state.db import Database, aware, now
 from escalation.state.schema import oncall_overrides as t

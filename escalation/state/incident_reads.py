@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from commands.clock import SYSTEM_CLOCK, Clock
+from commands.runtime.clock import SYSTEM_CLOCK, Clock
 from escalation.model import Incident, IncidentStatus, TimelineEntry
 from escalation.state.db import Database, aware
 from escalation.state.rows import incident_of as _incident
@@ -24,7 +24,7 @@ class IncidentReads:
 
     def __init__(self, state: Database | str, clock: Clock = SYSTEM_CLOCK) -> None:
         """On a `Database`, or on ALP_STATE_URL (opened, and migrated, here). `clock`: what "now" is
-        for the timers a change sets and the conditions it checks (commands/clock.py)."""
+        for the timers a change sets and the conditions it checks (commands/runtime/clock.py)."""
         self.db = state if isinstance(state, Database) else Database(state)
         self.clock = clock
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from commands.clock import SYSTEM_CLOCK, Clock
+from commands.runtime.clock import SYSTEM_CLOCK, Clock
 from escalation.state.db import Database, aware
 from escalation.state.schema import action_requests
 
@@ -17,7 +17,7 @@ class RequestTable:
     """Remediation requests: one row each, moved between states by conditional UPDATEs."""
 
     def __init__(self, db: Database, clock: Clock = SYSTEM_CLOCK) -> None:
-        """`clock`: when a request is made and when it expires (commands/clock.py)."""
+        """`clock`: when a request is made and when it expires (commands/runtime/clock.py)."""
         self.engine = db.engine
         self.clock = clock
 

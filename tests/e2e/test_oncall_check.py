@@ -92,7 +92,7 @@ def test_a_covered_schedule_is_ok_and_says_what_it_looked_at(tmp_path, fake_slac
 
 async def test_health_carries_one_on_call_line_and_none_without_schedules(tmp_path, fake_slack, testbed):
     import commands.catalogue  # noqa: F401  (the health line's report hook)
-    from bot.oncall_check import oncall_evidence
+    from bot.oncall.check import oncall_evidence
     from bot.settings import Settings
     from commands.registry import CheckContext, CheckResult, CheckSpec, NoParams
     from commands.runner import run_check

@@ -14,7 +14,7 @@ from aiokafka import TopicPartition
 
 from commands.backends.kafka import GroupState, Snapshot
 from commands.checks.kafka_lag.history import decode, encode, load
-from commands.cpu import off_process, warm
+from commands.runtime.cpu import off_process, warm
 from tests.support.kafka_lag import history_config
 
 pytestmark = pytest.mark.slow

@@ -14,7 +14,7 @@ from kubernetes.client.exceptions import ApiException
 import commands.changes
 import commands.logs  # noqa: F401  (each registers its step)
 from commands.backends.kube import RESTARTED_AT, Kube, KubeError, KubeForbidden, KubeNotFound
-from commands.kube_findings import refusal_finding
+from commands.kube.findings import refusal_finding
 from commands.report import Severity
 from tests.support.k8s_world import PLATFORM, apply_manifests, deployment
 
@@ -208,7 +208,7 @@ async def test_things_outside_its_job_are_refused(bot_kube: Kube, kube_admin, at
 async def test_unreachable_api_server_is_reported_within_the_timeout():
     import socket
 
-    from commands.kube_findings import kube_error_finding
+    from commands.kube.findings import kube_error_finding
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 
 import commands.logs  # noqa: F401  (registers the step)
-from commands.cpu import Cutoff
 from commands.logs.groups import digest
 from commands.registry import FIRST_STEPS, CheckContext
 from commands.report import Severity
 from commands.runner import run_check
+from commands.runtime.cpu import Cutoff
 from tests.support.checks_env import config_for
 from tests.support.k8s_world import make_pod
 from tests.support.log_lines import varied_lines

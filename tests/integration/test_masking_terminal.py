@@ -9,7 +9,7 @@ import os
 
 from kubernetes import client
 
-from commands.redact import MASK
+from commands.masking.redact import MASK
 from escalation.state.audit import AuditLog
 from tests.support.processes import alp
 

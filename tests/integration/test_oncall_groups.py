@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.oncall_groups import SlackGroups
+from bot.oncall.groups import SlackGroups
 from escalation.oncall.config import Layer, OncallSettings, Schedule
 from escalation.oncall.directory import Directory
 from escalation.oncall.groups import GroupSync, last_results
@@ -202,7 +202,7 @@ async def test_a_handoff_job_wakes_only_the_leader_and_the_leader_syncs(tmp_path
 
 
 async def test_a_handoff_is_reported_once_in_the_channel_and_to_both_people(tmp_path, fake_slack):
-    from bot.oncall_handoff import HandoffWork
+    from bot.oncall.handoff import HandoffWork
     from bot.settings import Settings
     from escalation.config import EscalationSettings
     from escalation.model import Priority, build_ladder

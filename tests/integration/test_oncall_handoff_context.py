@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.oncall_groups import SlackGroups
+from bot.oncall.groups import SlackGroups
 from commands.backends.alertmanager import Alertmanager
 from escalation.oncall.config import Layer, OncallSettings, Schedule
 from escalation.oncall.directory import Directory
@@ -32,7 +32,7 @@ SCHEDULE = Schedule(
 
 
 def work_for(settings, db, store, fake_slack, holder):  # type: ignore[no-untyped-def]
-    from bot.oncall_handoff import HandoffWork
+    from bot.oncall.handoff import HandoffWork
 
     client = AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url)
     sync = GroupSync(db, Directory(settings.oncall, store), SlackGroups(client), holder)

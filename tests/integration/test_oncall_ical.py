@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.oncall_people import SlackPeople
+from bot.oncall.people import SlackPeople
 from escalation.oncall.calendars import Calendars, fetch
 from escalation.oncall.config import Layer, OncallSettings, Schedule
 from escalation.oncall.directory import CalendarUnavailable, Directory
@@ -257,7 +257,7 @@ async def test_people_not_looked_up_are_not_checked_not_matched_by_no_one(tmp_pa
 
 
 async def test_check_oncall_says_calendar_people_were_not_checked_without_a_token(tmp_path, monkeypatch):
-    from bot.oncall_check import oncall_evidence
+    from bot.oncall.check import oncall_evidence
     from bot.settings import load_settings
     from commands.report import Severity
 

@@ -175,7 +175,7 @@ def test_the_terminal_loads_no_client_its_words_do_not_use(testbed, tmp_path, ar
 WORKERS_STARTED = (
     "import atexit, runpy, sys\n"
     "def said():\n"
-    "    cpu = sys.modules.get('commands.cpu')\n"
+    "    cpu = sys.modules.get('commands.runtime.cpu')\n"
     "    sys.stderr.write('\\nWORKERS:' + str(getattr(cpu, '_processes', None) is not None) + '\\n')\n"
     "atexit.register(said)\n"
     "sys.argv = ['alp', *sys.argv[1:]]\n"

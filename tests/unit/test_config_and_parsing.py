@@ -14,8 +14,8 @@ from bot.render.report_blocks import MAX_BLOCKS, render_report
 from bot.render.report_text import render_text
 from bot.router import CheckCommand, HelpCommand, parse
 from bot.settings import ConfigError, load_settings
+from commands.masking.redact import redact
 from commands.params import UsageError
-from commands.redact import redact
 from commands.report import Fields, Finding, Report, Severity, Table
 from tests.support.processes import ROOT
 

@@ -21,7 +21,7 @@ from bot.render.report_blocks import MAX_SECTION, incident_seed, render_report, 
 from bot.render.report_text import render_text
 from bot.router import help_text
 from commands.actions import ACTIONS
-from commands.redact import RedactingFilter, redact, redact_data, remember
+from commands.masking.redact import RedactingFilter, redact, redact_data, remember
 from commands.report import Code, Fields, Finding, Report, Severity, Suggestion, Table, Text
 
 MENTIONS = ["<!channel>", "<!here>", "<@U0BOSS>", "<!subteam^S0ALL>", "<https://evil.example|click me>"]

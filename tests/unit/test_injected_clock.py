@@ -1,4 +1,4 @@
-"""The ladder's pages and the remediation requests read the clock they are given (commands/clock.py),
+"""The ladder's pages and the remediation requests read the clock they are given (commands/runtime/clock.py),
 never the wall clock: a test's fake clock, an hour ahead, is what they count from."""
 
 from __future__ import annotations

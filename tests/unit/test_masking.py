@@ -1,4 +1,4 @@
-"""Secrets masked by kind (commands/redact.py): known formats from a maintained rule set, command
+"""Secrets masked by kind (commands/masking/redact.py): known formats from a maintained rule set, command
 lines, multi-line shapes, spellings that hide a key name; harmless values under secret-looking keys
 stay readable. The terminal's paths: tests/integration/test_masking_terminal.py; Slack's:
 tests/e2e/test_safety_slack.py."""
@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from commands.redact import MASK, redact, redact_data, redact_lines, redact_pair
-from commands.secret_rules import rule_set
+from commands.masking.redact import MASK, redact, redact_data, redact_lines, redact_pair
+from commands.masking.rules import rule_set
 
 # Other spellings of each kind than the ones issue #21 listed (the acceptance checks use others again).
 SHAPES = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from commands.redact import redact, redact_data, redact_pair
+from commands.masking.redact import redact, redact_data, redact_pair
 
 
 @pytest.mark.parametrize(

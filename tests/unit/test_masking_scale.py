@@ -10,8 +10,8 @@ from collections.abc import Callable
 
 import pytest
 
-import commands.redact as redact_module
-from commands.redact import redact, redact_lines
+import commands.masking.redact as redact_module
+from commands.masking.redact import redact, redact_lines
 
 SHAPES = {
     "key=key=": "password=",

@@ -10,7 +10,7 @@ import base64
 
 import pytest
 
-from commands.redact import MASK, redact, redact_lines
+from commands.masking.redact import MASK, redact, redact_lines
 
 B64 = base64.b64encode(b"svc-backup:Rk7pL2qZ9wXv").decode()
 

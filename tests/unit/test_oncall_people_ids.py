@@ -46,7 +46,7 @@ def test_words_that_only_look_like_ids_are_not_people(summary):
 
 @pytest.mark.parametrize("word", ["", "   ", "ulrich", "UTC", "@", "U"])
 def test_a_person_who_is_not_a_slack_user_is_a_usage_error(word):
-    from bot.oncall_request import parse_user
+    from bot.oncall.command import parse_user
 
     with pytest.raises(UsageError):
         parse_user(word)

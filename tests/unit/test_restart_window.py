@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from kubernetes import client
 
-from commands.kube_facts import pod_state
+from commands.kube.facts import pod_state
 
 NOW = datetime(2026, 12, 7, 22, 0, tzinfo=UTC)
 

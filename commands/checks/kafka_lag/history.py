@@ -7,8 +7,8 @@ lag (each bot replica, the terminal `alp`) replays that list into a `LagTracker`
 fresh sample of its own, and so judges over the same minutes of history. Redis is used, not the
 state store: the history is disposable (losing it only shortens the next window) and shared
 by all replicas already through Redis. Decoding the stored snapshots (tens of them, each every
-group's offsets) runs in a worker process (`commands.cpu.off_process`), each snapshot decoded
-once; encoding a new one in a worker thread (`commands.cpu.off_loop`).
+group's offsets) runs in a worker process (`commands.runtime.cpu.off_process`), each snapshot decoded
+once; encoding a new one in a worker thread (`commands.runtime.cpu.off_loop`).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from commands.backends.errors import BackendError
 from commands.backends.kafka import GroupState, KafkaProbe, Snapshot
 from commands.checks.kafka_lag.burrow import PartitionWindow, Sample
 from commands.config import ChecksConfig
-from commands.cpu import off_loop, off_process
+from commands.runtime.cpu import off_loop, off_process
 
 log = logging.getLogger(__name__)
 

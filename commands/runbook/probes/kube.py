@@ -9,7 +9,7 @@ import re2
 from commands.checks.kube_probes import KubeHandle, log_window, no_pods, samples
 from commands.checks.logscan import extract_ms, selector_logs
 from commands.durations import format_duration
-from commands.kube_facts import parse_quantity, pod_state
+from commands.kube.facts import parse_quantity, pod_state
 from commands.log_levels import LEVELS, line_level
 from commands.registry import CheckContext
 from commands.report import Fields, Severity, Table

@@ -139,7 +139,7 @@ async def oncall_evidence(settings: Any) -> CheckResult:
         db = Database(settings.state_url, pooled=False)
     client = _slack(settings)
     try:
-        from bot.oncall_people import SlackPeople
+        from bot.oncall.people import SlackPeople
 
         calendars = Calendars(settings.oncall, SlackPeople(client) if client else None)
         await calendars.refresh_all()

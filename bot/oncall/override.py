@@ -1,12 +1,12 @@
 """`oncall override|take|undo` turned into an `OverrideAsk` and answered (Slack-free; shared by the
-terminal and the Slack handlers in `bot.oncall_slack`)."""
+terminal and the Slack handlers in `bot.oncall.slack`)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from bot.oncall_request import OncallCommand
+from bot.oncall.command import OncallCommand
 from bot.settings import Settings
 from commands.params import UsageError
 from escalation.oncall.directory import Directory, UnknownSchedule

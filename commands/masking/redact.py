@@ -2,17 +2,17 @@
 
 Secrets are recognised by kind, not by one spelling:
 
-1. known token formats (`commands.secret_rules`): the gitleaks rule set of a few hundred formats,
+1. known token formats (`commands.masking.rules`): the gitleaks rule set of a few hundred formats,
    run with RE2, and detect-secrets' detectors; JWTs and PEM private keys, also split across lines,
    and PuTTY key files' `Private-Lines` blocks;
-2. where a secret sits whatever its format (`commands.secret_shapes`): values of secret-named keys
+2. where a secret sits whatever its format (`commands.masking.shapes`): values of secret-named keys
    in every notation, whole-value headers, URL credentials, command lines (`redis-cli -a`,
    `mysql -p…`, Redis `AUTH`), password hashes; a harmless value (a URL without credentials, a
    host, a boolean) under a key that merely looks secret is shown;
-   secrets with no key name and no known prefix (`commands.secret_unnamed`: a token as a URL's
+   secrets with no key name and no known prefix (`commands.masking.unnamed`: a token as a URL's
    user, a webhook URL's path, an unknown vendor's prefixed token, base64 of `user:password`);
-   a secret a few words after its key (`commands.secret_prose`: "the password for the db is X");
-   a key on one line and its value on the next ones (`commands.secret_lines`; shell line
+   a secret a few words after its key (`commands.masking.prose`: "the password for the db is X");
+   a key on one line and its value on the next ones (`commands.masking.lines`; shell line
    continuations are joined first);
 3. the bot's own configured secrets (DSN passwords, tokens; `remember`), wherever they appear;
 4. key names written with full-width or zero-width characters, or with letters of another
@@ -35,11 +35,11 @@ import unicodedata
 from functools import cache, lru_cache
 from urllib.parse import unquote, urlsplit
 
-from commands.secret_lines import split_spans
-from commands.secret_prose import PROSE_FINDERS
-from commands.secret_rules import format_spans
-from commands.secret_shapes import FINDERS, HINTS, MAYBE_SECRET_WORD, NAME, Span, harmless, names_a_secret
-from commands.secret_unnamed import unnamed_spans
+from commands.masking.lines import split_spans
+from commands.masking.prose import PROSE_FINDERS
+from commands.masking.rules import format_spans
+from commands.masking.shapes import FINDERS, HINTS, MAYBE_SECRET_WORD, NAME, Span, harmless, names_a_secret
+from commands.masking.unnamed import unnamed_spans
 
 MASK = "***"
 SHORT = 512

@@ -10,7 +10,7 @@ waits. Two pools, each sized to the machine (`WORKERS`, one per core):
   pure-Python work holds the GIL; on a busy 2-core machine the loop then waits for it in
   every hand-over, and `/healthz` took over a second. A process shares no GIL with the loop.
   Arguments and results are pickled; the masking of the bot's own secrets
-  (`commands.redact.remember`) is handed to each worker when it starts.
+  (`commands.masking.redact.remember`) is handed to each worker when it starts.
 
 The terminal (`alp`, one command, nothing else waiting on its loop) calls `in_threads()`: its
 "process" steps run in a worker thread instead, so one answer does not pay for a forkserver and
@@ -65,7 +65,7 @@ def _start_worker(secrets: list[str]) -> None:
         os.nice(WORKER_NICE)
     except OSError:
         pass
-    from commands.redact import remember
+    from commands.masking.redact import remember
 
     remember(*secrets)
 
@@ -82,7 +82,7 @@ def processes() -> ProcessPoolExecutor:
     global _processes
     with _lock:
         if _processes is None:
-            from commands import redact
+            from commands.masking import redact
 
             secrets = sorted(getattr(redact, "_known", ()))  # what `remember` was told in this process
             _processes = ProcessPoolExecutor(

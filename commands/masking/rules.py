@@ -149,7 +149,7 @@ def secret_spans(text: str) -> list[tuple[int, int]]:
 
 _NOT_TOKENS = ("IPPublicDetector", "JwtTokenDetector", "BasicAuthDetector", "KeywordDetector")
 """detect-secrets detectors left out: addresses are evidence (block-ips); URL credentials, JWTs and
-key names have their own finders in `commands.secret_shapes`."""
+key names have their own finders in `commands.masking.shapes`."""
 
 
 @cache

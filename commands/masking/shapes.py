@@ -1,5 +1,5 @@
 """Where a secret sits, whatever its format: the shapes masked beside the known formats of
-`commands.secret_rules`. Each finder returns the (start, end) spans of secret values in a text.
+`commands.masking.rules`. Each finder returns the (start, end) spans of secret values in a text.
 
 1. values of keys whose name means a secret (`SECRET_WORD`) in every form they are written: `k=v`,
    `k: v`, `"k": "v"`, JSON escaped inside a log line (`{\\"k\\":\\"v\\"}`), URL-encoded
@@ -19,7 +19,7 @@
    its access key id.
 
 Multi-line shapes (a PEM block split across log lines, `password:` followed by a YAML list item)
-are in `commands.redact.redact_lines`.
+are in `commands.masking.redact.redact_lines`.
 """
 
 from __future__ import annotations

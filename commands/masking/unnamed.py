@@ -205,7 +205,7 @@ UNNAMED_FINDERS: tuple[tuple[tuple[str, ...], Callable[[bytes], Iterator[Span]]]
     (("key",), _random_key_value),
 )
 """Every finder here, with the lower-case words one of which a text must contain for it to be tried
-(as `commands.secret_shapes.FINDERS`). None reads past a line's end: each runs once over a whole
+(as `commands.masking.shapes.FINDERS`). None reads past a line's end: each runs once over a whole
 text (a chunk of log lines), one RE2 scan instead of one call per line."""
 
 

@@ -16,10 +16,10 @@ from zoneinfo import ZoneInfo
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.oncall_override import ask_of
-from bot.oncall_people import SlackPeople
-from bot.oncall_request import OncallCommand
-from bot.oncall_slack import asker_zone, oncall_reply
+from bot.oncall.command import OncallCommand
+from bot.oncall.override import ask_of
+from bot.oncall.people import SlackPeople
+from bot.oncall.slack import asker_zone, oncall_reply
 from bot.settings import Settings
 from bot.slack.signing import TokenError, key_from, sign, verify
 from commands.durations import hours_text

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.oncall_request import OncallCommand
+from bot.oncall.command import OncallCommand
 from bot.render.incident_text import oncall_text
 from bot.settings import Settings
 from escalation.oncall.directory import Directory

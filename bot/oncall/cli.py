@@ -1,6 +1,6 @@
 """`alp oncall …` in the terminal. `--json`, for every subcommand, prints one object on stdout:
 {"target": "oncall", "data": …} (now/week: escalation.oncall.view's shape; override/undo:
-bot.oncall_json's), with "error": {"kind", "message", "exit_code"} whenever the exit code is not 0.
+bot.oncall.json_shapes's), with "error": {"kind", "message", "exit_code"} whenever the exit code is not 0.
 
 Overrides are read from the state store; a store that cannot be opened is said on stderr and the
 answer rests on the rotations alone (also said in each schedule's `note`; a gap of the rotations is
@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.oncall_json import error_data, preview_data
-from bot.oncall_request import OncallCommand
-from bot.oncall_text import oncall_answer
+from bot.oncall.command import OncallCommand
+from bot.oncall.json_shapes import error_data, preview_data
+from bot.oncall.text import oncall_answer
 from bot.render.escape import terminal
 from bot.settings import Settings
 from commands.params import UsageError
@@ -53,7 +53,7 @@ class Said:
 
 
 def _emit(said: Said, as_json: bool) -> int:
-    """Print `said` as words or as one JSON object on stdout (`bot.oncall_json`); its exit code."""
+    """Print `said` as words or as one JSON object on stdout (`bot.oncall.json_shapes`); its exit code."""
     if said.err:
         print(f"alp: {terminal(said.err)}", file=sys.stderr)
     if as_json:
@@ -70,7 +70,7 @@ def _emit(said: Said, as_json: bool) -> int:
 
 async def _change(request: OncallCommand, settings: Settings, yes: bool) -> Said:
     """`alp oncall override|undo`: a preview, applied with --yes; audited as the terminal's user."""
-    from bot.oncall_override import ask_of
+    from bot.oncall.override import ask_of
     from escalation.oncall.override_flow import apply, preview, preview_text, undo
     from escalation.oncall.overrides import OverrideStore
     from escalation.state.audit import AuditLog
@@ -198,7 +198,7 @@ async def _calendars(settings: Settings) -> Calendars:
     if any(not s.layers for s in settings.oncall.schedules) and settings.slack_bot_token is not None:
         from slack_sdk.web.async_client import AsyncWebClient
 
-        from bot.oncall_people import SlackPeople
+        from bot.oncall.people import SlackPeople
 
         client = AsyncWebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)
         people = SlackPeople(client)
@@ -213,7 +213,7 @@ def run_oncall(
     """The exit code (the module's rule): 0 ok, 1 refused, 3 could not see, 64 a usage mistake.
     `png`: where `oncall week` draws its picture (`--png FILE`).
 
-    The one place a usage mistake becomes 64: the words (`bot.oncall_request`, before this), and what
+    The one place a usage mistake becomes 64: the words (`bot.oncall.command`, before this), and what
     only the configuration or the clock can tell (an unknown schedule or person, a span already over)
     raised as UsageError or UnknownSchedule from anywhere below."""
     try:
@@ -230,7 +230,7 @@ def run_oncall(
 
 def usage_error(message: str, as_json: bool) -> int:
     """A mistake in the words (found by the router before a request exists), said as every other."""
-    from bot.oncall_request import USAGE
+    from bot.oncall.command import USAGE
 
     said = message if as_json or "Usage:" in message else f"{message}\nUsage: `alp {USAGE}`"
     return _emit(Said(EXIT_USAGE, err=said), as_json)

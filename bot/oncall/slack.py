@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.oncall_request import OncallCommand
-from bot.oncall_text import oncall_answer
+from bot.oncall.command import OncallCommand
+from bot.oncall.text import oncall_answer
 from bot.render.week_chart import week_png
 from bot.settings import Settings
-from commands.cpu import in_process, off_loop
+from commands.runtime.cpu import in_process, off_loop
 from escalation.oncall.calendars import Calendars
 from escalation.oncall.directory import Directory, UnknownSchedule
 from escalation.oncall.overrides import OverrideStore

@@ -11,7 +11,7 @@
 3. a list or object opened after the key (`"api_keys": [`): its lines are masked to the
    closing bracket.
 
-(A PEM block, a YAML block or list and a Kubernetes env entry over lines: `commands.redact`;
+(A PEM block, a YAML block or list and a Kubernetes env entry over lines: `commands.masking.redact`;
 shell line continuations are joined there before the one-line shapes run.)
 
 Bounded: only lines that end in a separator, an opening bracket or an unclosed quote are read,
@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from commands.secret_shapes import SECRET_WORD, Span, credential_like, harmless, names_a_secret
+from commands.masking.shapes import SECRET_WORD, Span, credential_like, harmless, names_a_secret
 
 TAIL = 300
 MAX_LINES = 50

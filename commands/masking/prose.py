@@ -1,7 +1,7 @@
 """A secret a few words after the word that names it, as people write it in prose: "the password
 for the db is hunter2x", "the api key we use: Qk7…", "token for prod = …", "secret was set to …".
 
-After a secret word (`commands.secret_shapes.SECRET_WORD`, or `api key`, `access key` and the
+After a secret word (`commands.masking.shapes.SECRET_WORD`, or `api key`, `access key` and the
 like written with a space), the next `WORDS` words are read: a connector (`is`, `was`, `are`,
 `to`, `as`, `=`, `:`, or a word ending in `:` or `=`) is followed by the candidate value, which
 is masked when `credential_like` (so "password for the db is required" and "token for tenant t42
@@ -17,12 +17,12 @@ import re
 from collections.abc import Iterator
 from itertools import islice
 
-from commands.secret_shapes import HINTS, Span, credential_like, harmless, names_a_secret, secret_words
+from commands.masking.shapes import HINTS, Span, credential_like, harmless, names_a_secret, secret_words
 
 WORDS = 8
 """How many words after the secret word are read."""
 KEY_MAX = 80
-"""Characters of a key name either side of its secret word (as `commands.secret_shapes.NAME`)."""
+"""Characters of a key name either side of its secret word (as `commands.masking.shapes.NAME`)."""
 WINDOW = 2048
 """Characters after a secret word in which its words are read: a word that runs past them (a line
 of `password=password=…` with no space) is read only that far from each of its secret words, and

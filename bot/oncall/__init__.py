@@ -1,0 +1,1 @@
+"""The Slack and terminal side of on-call schedules (escalation/oncall/ holds the computation)."""

@@ -1,0 +1,1 @@
+"""Facts read from Kubernetes objects, shared by checks, actions and probes."""

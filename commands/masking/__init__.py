@@ -1,0 +1,1 @@
+"""The one masking function (`redact`) and where secrets sit: rules, shapes, unnamed values, prose, lines."""

@@ -1,0 +1,1 @@
+"""Worker threads and processes, the check's `Cutoff`, the clock."""
