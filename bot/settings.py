@@ -11,7 +11,7 @@ import os
 import tomllib
 from typing import Any
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -113,19 +113,28 @@ def load_settings(**overrides: Any) -> Settings:
     return settings
 
 
+def secret_values(model: BaseModel) -> list[str]:
+    """Every `SecretStr` set anywhere in `model` (nested settings, lists of them): a secret field
+    added later is masked without anyone listing it here."""
+    found: list[str] = []
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        items = value if isinstance(value, list | tuple) else [value]
+        for item in items:
+            if isinstance(item, SecretStr):
+                found.append(item.get_secret_value())
+            elif isinstance(item, BaseModel):
+                found.extend(secret_values(item))
+    return found
+
+
 def remember_secrets(settings: Settings) -> None:
-    """The configured secrets are masked wherever they appear (e.g. echoed by a client's error)."""
-    tokens = (
-        settings.slack_bot_token,
-        settings.slack_signing_secret,
-        settings.slack_app_token,
-        settings.oncall.feed_token,
-    )
+    """The configured secrets are masked wherever they appear (e.g. echoed by a client's error): every
+    `SecretStr` field, and the connection strings that carry passwords."""
     remember(
         settings.postgres_dsn,
         settings.redis_url,
         settings.state_url,
         settings.escalation.pager_webhook_url,
-        *(t.get_secret_value() for t in tokens if t is not None),
-        *(s.get_secret_value() for s in (settings.prometheus.bearer_token, settings.prometheus.password) if s),
+        *(v for v in secret_values(settings) if v),
     )

@@ -130,7 +130,7 @@ def default_routes() -> list[AlertRoute]:
         {"match": {"alertname": "~(?i).*(latency|response.?time|slow).*"}, "check": "latency", "priority": "P2"},
     ]
     # Built, not validated: validating a route imports every check (to know its name and options),
-    # a second of a terminal run that never reads a route; tests/test_alert_routes.py validates these.
+    # a second of a terminal run that never reads a route; tests/unit/test_alert_routes.py validates these.
     return [AlertRoute.model_construct(**{"args": {}, "priority": None, "channel": None, **r}) for r in raw]
 
 

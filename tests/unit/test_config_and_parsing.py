@@ -13,7 +13,7 @@ import commands.checks  # noqa: F401
 from bot.render.report_blocks import MAX_BLOCKS, render_report
 from bot.render.report_text import render_text
 from bot.router import CheckCommand, HelpCommand, parse
-from bot.settings import ConfigError, load_settings
+from bot.settings import ConfigError, Settings, load_settings, remember_secrets
 from commands.masking.redact import redact
 from commands.params import UsageError
 from commands.report import Fields, Finding, Report, Severity, Table
@@ -196,3 +196,14 @@ def test_a_typo_in_the_terminal_gets_the_answer_not_the_whole_help():
     assert out.returncode == 64
     assert "Did you mean `check`" in out.stderr and "`alp help` lists every command" in out.stderr
     assert len(out.stderr) < 400, out.stderr
+
+
+def test_every_configured_secret_is_masked_wherever_it_appears() -> None:
+    """Each `SecretStr` of the settings, nested ones too (the Alertmanager webhook's token was not listed)."""
+    from commands.alerts import AlertmanagerSettings
+    from commands.masking.redact import redact
+
+    token = "Zq8xWebhookTok3n-not-a-known-shape"
+    settings = Settings(alertmanager=AlertmanagerSettings(webhook_token=token))
+    remember_secrets(settings)
+    assert token not in redact(f"POST /alertmanager?token={token} refused; echoed: {token}")
