@@ -5,7 +5,9 @@ alp-bot exits (exit 64 for `alp`), never a traceback.
   key of its table ("Did you mean"), or the enclosing table it belongs to (a layer's `time_zone`);
 - an environment value that is not JSON (`ALP_ONCALL__SCHEDULES='[{…'`) names the variable and
   where the JSON stops;
-- a TOML file that does not parse names the file, the line and the column (tomllib's message).
+- a TOML file that does not parse names the file, the line and the column (tomllib's message);
+- a ladder rung set to a schedule that is not configured (`…PRIMARY_SCHEDULE=devopz`) names the
+  closest schedule: a rung never falls back to its fixed handle because of a typo.
 """
 
 from __future__ import annotations
@@ -87,3 +89,19 @@ def env_json_problem(field: str, prefix: str = "ALP_") -> str:
 def toml_problem(path: str, err: Exception) -> str:
     """tomllib's message names the line and column."""
     return f"alp: ALP_CONFIG={path}: not valid TOML: {err}"
+
+
+def rung_schedule_lines(rungs: BaseModel, names: list[str], at: str = "escalation.oncall") -> list[str]:
+    """One line per rung whose schedule setting (every `*_schedule` field of `rungs`, e.g.
+    `primary_schedule`) was set to a schedule not among `names`. A default left alone is used only
+    when configured (README), and '' pages no schedule: neither is refused."""
+    from commands.registry import did_you_mean
+
+    lines = []
+    for field in type(rungs).model_fields:
+        value = getattr(rungs, field)
+        if not field.endswith("_schedule") or field not in rungs.model_fields_set or not value or value in names:
+            continue
+        known = f" (schedules: {', '.join(names)})" if names else " (no schedule is configured: `[[oncall.schedules]]`)"
+        lines.append(f"  {at}.{field}: no schedule `{value}`.{did_you_mean(value, names)}{known}")
+    return lines

@@ -20,7 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from bot.config_errors import env_json_problem, toml_problem, validation_lines
+from bot.config_errors import env_json_problem, rung_schedule_lines, toml_problem, validation_lines
 from commands.alerts import AlertmanagerSettings
 from commands.config import ChecksConfig
 from commands.masking.redact import remember
@@ -109,6 +109,9 @@ def load_settings(**overrides: Any) -> Settings:
         raise ConfigError(env_json_problem(field)) from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(toml_problem(path or "", err)) from None
+    rungs = rung_schedule_lines(settings.escalation.oncall, [s.name for s in settings.oncall.schedules])
+    if rungs:
+        raise ConfigError("\n".join([f"alp: invalid configuration ({len(rungs)} problem(s)):", *rungs]))
     remember_secrets(settings)
     return settings
 

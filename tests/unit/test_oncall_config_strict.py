@@ -99,3 +99,44 @@ def test_slack_ids_of_any_length_are_accepted(monkeypatch):
     layer = {**LAYER, "users": ["U0A", "W012AB3CD", "U0123456789ABCDEFGH"]}
     monkeypatch.setenv("ALP_ONCALL__SCHEDULES", json.dumps([{"name": "devops", "group": "S0D", "layers": [layer]}]))
     assert load_settings().oncall.schedules[0].layers[0].users == layer["users"]
+
+
+SCHEDULES = [
+    {"name": "devops", "time_zone": "UTC", "layers": [LAYER]},
+    {"name": "platform", "time_zone": "UTC", "layers": [LAYER]},
+]
+
+
+@pytest.mark.parametrize(
+    "var,value,says",
+    [
+        ("ALP_ESCALATION__ONCALL__PRIMARY_SCHEDULE", "devopz", "Did you mean `devops`?"),
+        ("ALP_ESCALATION__ONCALL__SECONDARY_SCHEDULE", "platfrom", "Did you mean `platform`?"),
+        ("ALP_ESCALATION__ONCALL__PRIMARY_SCHEDULE", "zzzz", "schedules: devops, platform"),
+    ],
+)
+def test_a_rung_naming_a_schedule_that_does_not_exist_is_refused(monkeypatch, var, value, says):
+    """The tester's `…PRIMARY_SCHEDULE=devopz`: exit 0 and the ladder paged the fixed handle."""
+    monkeypatch.setenv("ALP_ONCALL__SCHEDULES", json.dumps(SCHEDULES))
+    monkeypatch.setenv(var, value)
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    field = var.removeprefix("ALP_").replace("__", ".").lower()
+    assert f"{field}: no schedule `{value}`" in str(err.value) and says in str(err.value)
+
+
+def test_a_rung_schedule_named_with_no_schedules_configured_is_refused_too(monkeypatch):
+    monkeypatch.setenv("ALP_ESCALATION__ONCALL__PRIMARY_SCHEDULE", "devops")
+    with pytest.raises(ConfigError, match="no schedule `devops`"):
+        load_settings()
+
+
+def test_the_rung_defaults_and_never_stay_valid(monkeypatch):
+    """`devops`/`platform` are used when configured (README); '' never pages a schedule."""
+    monkeypatch.setenv("ALP_ONCALL__SCHEDULES", json.dumps(SCHEDULES[:1]))
+    monkeypatch.setenv("ALP_ESCALATION__ONCALL__SECONDARY_SCHEDULE", "")
+    settings = load_settings()
+    assert settings.escalation.oncall.primary_schedule == "devops"
+    monkeypatch.delenv("ALP_ONCALL__SCHEDULES")
+    monkeypatch.delenv("ALP_ESCALATION__ONCALL__SECONDARY_SCHEDULE")
+    assert load_settings().escalation.oncall.secondary_schedule == "platform"
