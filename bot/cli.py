@@ -180,6 +180,10 @@ def _main(argv: list[str] | None) -> None:
     try:
         settings = load_settings()
     except ConfigError as err:
+        if isinstance(request, OncallCommand):  # its one rule of exit codes and --json (bot/oncall/cli.py)
+            from bot.oncall.cli import config_error
+
+            sys.exit(config_error(str(err), as_json))
         print(err, file=sys.stderr)
         sys.exit(EXIT_USAGE)
     if isinstance(request, OncallCommand):

@@ -103,5 +103,5 @@ def rung_schedule_lines(rungs: BaseModel, names: list[str], at: str = "escalatio
         if not field.endswith("_schedule") or field not in rungs.model_fields_set or not value or value in names:
             continue
         known = f" (schedules: {', '.join(names)})" if names else " (no schedule is configured: `[[oncall.schedules]]`)"
-        lines.append(f"  {at}.{field}: no schedule `{value}`.{did_you_mean(value, names)}{known}")
+        lines.append(f"  {at}.{field}: no schedule `{value}`{known}.{did_you_mean(value, names)}")
     return lines

@@ -1,6 +1,7 @@
 """`alp oncall …` in the terminal. `--json`, for every subcommand, prints one object on stdout:
 {"target": "oncall", "data": …} (now/week: escalation.oncall.view's shape; override/undo:
-bot.oncall.json_shapes's), with "error": {"kind", "message", "exit_code"} whenever the exit code is not 0.
+bot.oncall.json_shapes's; null when nothing was answered: a usage or configuration error), with
+"error": {"kind", "message", "exit_code"} whenever the exit code is not 0.
 
 Overrides are read from the state store; a store that cannot be opened is said on stderr and the
 answer rests on the rotations alone (also said in each schedule's `note`; a gap of the rotations is
@@ -57,9 +58,7 @@ def _emit(said: Said, as_json: bool) -> int:
     if said.err:
         print(f"alp: {terminal(said.err)}", file=sys.stderr)
     if as_json:
-        obj: dict[str, Any] = {"target": "oncall"}
-        if said.data is not None:
-            obj["data"] = said.data
+        obj: dict[str, Any] = {"target": "oncall", "data": said.data}  # null when nothing was answered
         if said.code != EXIT_OK:
             obj["error"] = error_data(said.err or said.unseen or said.out, said.code)
         print(json.dumps(obj, indent=2))
@@ -234,3 +233,9 @@ def usage_error(message: str, as_json: bool) -> int:
 
     said = message if as_json or "Usage:" in message else f"{message}\nUsage: `alp {USAGE}`"
     return _emit(Said(EXIT_USAGE, err=said), as_json)
+
+
+def config_error(message: str, as_json: bool) -> int:
+    """A configuration that cannot be read (`bot.settings.ConfigError`'s words), said as every other
+    usage error: exit 64, and with --json the object on stdout (the words on stderr as well)."""
+    return _emit(Said(EXIT_USAGE, err=message.removeprefix("alp: ")), as_json)

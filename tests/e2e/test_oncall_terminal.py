@@ -213,3 +213,30 @@ def test_a_calendar_week_months_away_is_read_for_the_week_asked(tmp_path):
     assert out.returncode == 0, out.stdout[-800:] + out.stderr[-800:]
     sched = json.loads(out.stdout)["data"]["schedules"][0]
     assert sched["error"] is None and {tuple(s["on_call"]) for s in sched["shifts"]} == {("U0CAL1",)}, sched
+
+
+@pytest.mark.parametrize(
+    "var,value,says",
+    [
+        ("ALP_ONCALL__SCHEDULES", '[{"name":"d",}]', "ALP_ONCALL__SCHEDULES"),
+        ("ALP_ESCALATION__ONCALL__PRIMARY_SCHEDULE", "platfrom", "Did you mean `platform`?"),
+        ("ALP_ONCALL__FEED_TOKN", "x", "FEED_TOKN".lower()),
+    ],
+)
+def test_a_configuration_error_is_json_too(env, tmp_path, var, value, says):
+    """The tester's `alp --json oncall` with a bad configuration printed nothing on stdout."""
+    out = alp({**env, var: value}, "--json", "oncall")
+    assert out.returncode == 64, (out.returncode, out.stderr[-400:])
+    obj = json.loads(out.stdout)
+    assert obj["data"] is None and (obj["error"]["kind"], obj["error"]["exit_code"]) == ("usage", 64)
+    assert says in obj["error"]["message"], obj["error"]
+
+
+def test_a_usage_error_keeps_the_top_level_keys_of_an_answer(env):
+    """A script reading `data` gets null, not a KeyError."""
+    ok = json.loads(alp(env, "--json", "oncall").stdout)
+    for words in (("oncall", "--at", "2200"), ("oncall", "nosuchsub")):
+        out = alp(env, "--json", *words)
+        bad = json.loads(out.stdout)
+        assert out.returncode == 64 and bad["data"] is None, (words, bad)
+        assert set(bad) - {"error"} == set(ok) - {"error"}, (words, bad, ok)
