@@ -297,7 +297,8 @@ async def undo(
 ) -> Undone:
     """Undo override `override_id`: the people involved or an admin; refused for an override that is
     over, and if it would leave the hours still to come uncovered (the gap named). One that has
-    started ends now: its past part stays as it happened (`OverrideStore.cancel`)."""
+    started ends now: its past part stays as it happened, as its own override named in the reply,
+    when it ran at least `KEPT_AT_LEAST` (`OverrideStore.cancel`); seconds of it are dropped."""
     found = await store.get(override_id)
     if found is None:
         return Undone(False, f"no override #{override_id}")
@@ -330,12 +331,15 @@ async def undo(
         why = f"undoing #{override_id} would leave nobody on call {utc_span(g.start, g.end)}"
         await audit.record(clicker, "refused", ACTION + "-undo", params, why)
         return Undone(False, why)
-    if await store.cancel(override_id, clicker) is None:
+    cancelled = await store.cancel(override_id, clicker)
+    if cancelled is None:
         return Undone(False, f"override #{override_id} was undone meanwhile")
-    if o.start < start:  # it has started: the past part stays as it happened (the store keeps it)
+    kept = cancelled[1]
+    if kept is not None:  # it has run a while: the past part stays as it happened (the store keeps it)
         said = (
             f"override #{override_id} undone from now: <@{o.user}> covered `{o.schedule}` {utc_span(o.start, start)} "
-            f"(kept as it happened) and no longer covers the rest, to {o.end.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+            f"(kept as it happened, as override #{kept}) and no longer covers the rest, "
+            f"to {o.end.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
         )
     else:
         said = f"override #{override_id} undone: <@{o.user}> no longer covers `{o.schedule}` then"

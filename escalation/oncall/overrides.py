@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -21,6 +21,10 @@ from escalation.state.db import Database, aware, now
 from escalation.state.schema import oncall_overrides as t
 
 T = TypeVar("T")
+
+# the past part of an undone override is kept only this long or longer: seconds of "cover" are not
+# history worth a row (nor a handoff DM for it)
+KEPT_AT_LEAST = timedelta(minutes=1)
 
 
 def _override(row: Any) -> Override:
@@ -119,12 +123,13 @@ class OverrideStore:
 
         return await self._bounded(select())
 
-    async def cancel(self, override_id: int, by: str) -> Override | None:
+    async def cancel(self, override_id: int, by: str) -> tuple[Override, int | None] | None:
         """Undo an override still in force (one conditional UPDATE: two undos, one wins); None otherwise.
-        If it has started, its past part [start, now) is kept in force as a new row (same person,
-        `created_by`, `replaces`; reason "the part of #N before its undo"), in the same transaction."""
+        If it has started at least `KEPT_AT_LEAST` ago, its past part [start, now) is kept in force as
+        a new row (same person, `created_by`, `replaces`; reason "the part of #N before its undo"), in
+        the same transaction. Returns (the undone override, the kept part's id or None)."""
 
-        async def update() -> Override | None:
+        async def update() -> tuple[Override, int | None] | None:
             at = self.clock.now()
             async with self.db.engine.begin() as conn:
                 row = (
@@ -135,9 +140,11 @@ class OverrideStore:
                         .returning(*t.c)
                     )
                 ).first()
-                if row is not None and (aware(row.start_at) or at) < at:
-                    await conn.execute(
-                        t.insert().values(
+                kept: int | None = None
+                if row is not None and (aware(row.start_at) or at) <= at - KEPT_AT_LEAST:
+                    inserted = await conn.execute(
+                        t.insert()
+                        .values(
                             schedule=row.schedule,
                             user_id=row.user_id,
                             start_at=aware(row.start_at),
@@ -147,8 +154,10 @@ class OverrideStore:
                             created_by=row.created_by,
                             created_at=at,
                         )
+                        .returning(t.c.id)
                     )
-            return None if row is None else _override(row)
+                    kept = int(inserted.scalar_one())
+            return None if row is None else (_override(row), kept)
 
         return await self._bounded(update())
 

@@ -151,6 +151,8 @@ async def test_undoing_an_override_that_has_started_keeps_what_happened(flow):
     o = await store.add("devops", "U0DEV2", began, now + timedelta(hours=3), "U0DEV1")
     undone = await undo(directory, store, audit, o.id, "U0DEV1", admin=True)
     assert undone.done and "kept as it happened" in undone.text, undone.text
+    kept = await store.overlapping(began, now - timedelta(minutes=1), "devops")
+    assert [k.id for k in kept] == [o.id + 1] and f"as override #{o.id + 1}" in undone.text, (kept, undone.text)
     past, _ = await directory.shifts("devops", began, now - timedelta(minutes=1))
     assert [sh.users for sh in past] == [("U0DEV2",)], past  # the past two hours: still the override's
     later, _ = await directory.shifts("devops", datetime.now(UTC) + timedelta(minutes=1), now + timedelta(hours=3))
@@ -196,3 +198,15 @@ async def test_overlapping_overrides_say_which_one_wins_in_the_preview_and_the_w
     ], said
     words = week_words(week, None)
     assert f"#{second.id} wins" in words and f"#{first.id}" in words, words
+
+
+@pytest.mark.parametrize("ago_s", [0, 20, 59])
+async def test_undoing_an_override_that_just_started_keeps_no_seconds_long_part(flow, ago_s):
+    """The tester's "covered devops 01:44-01:44 (kept as it happened)": a new row of a few seconds,
+    then a handoff DM for it. A past part shorter than a minute is dropped: a plain undo."""
+    directory, store, audit, db = flow
+    now = datetime.now(UTC)
+    o = await store.add("devops", "U0DEV2", now - timedelta(seconds=ago_s), now + timedelta(hours=3), "U0DEV1")
+    undone = await undo(directory, store, audit, o.id, "U0DEV1", admin=True)
+    assert undone.done and "kept" not in undone.text and "no longer covers" in undone.text, undone.text
+    assert await stored(db) == 1 and not await store.overlapping(now - timedelta(minutes=5), now, "devops")
