@@ -5,7 +5,8 @@ render the preview and ask; this module decides.
 The preview says who gains and who loses which hours (from the final shifts without and with the
 override), and every DST switch inside the span in the schedule's and each person's zone. Who
 may apply an override: the person who covers, anyone who loses hours to it, or a schedule admin.
-An undo that would leave nobody on call for part of the span is refused with the gap.
+An undo that would newly leave nobody on call for part of the span is refused with the gap; one that
+reopens a gap of the rotation itself (the override had filled it) is done and says so.
 """
 
 from __future__ import annotations
@@ -321,7 +322,7 @@ async def undo(
         )
     reading = await directory.read(start, o.end, o.schedule)
     try:
-        opened = await asyncio.to_thread(_opened, directory, o, list(reading.overrides), start)
+        opened, reopened = await asyncio.to_thread(_opened, directory, o, list(reading.overrides), start)
     except CalendarUnavailable as err:
         return Undone(
             False, f"undoing #{override_id} is refused while its schedule's coverage is unknown: {err}", unseen=True
@@ -343,13 +344,20 @@ async def undo(
         )
     else:
         said = f"override #{override_id} undone: <@{o.user}> no longer covers `{o.schedule}` then"
+    if reopened:  # the schedule's own gap, which the override had filled
+        spans = ", ".join(utc_span(g.start, g.end) for g in reopened)
+        said += f"; nobody is on call {spans} again (a gap of the schedule itself, as before the override)"
     await audit.record(clicker, "outcome", ACTION + "-undo", params, f"done: {said}")
     return Undone(True, said)
 
 
-def _opened(directory: Directory, o: Override, overrides: list[Override], start: datetime) -> list[Shift]:
-    """The spans of [start, o.end) where someone is on call with `o` and nobody without it: the gaps
-    undoing `o` would open (gaps that are there either way are not its doing)."""
+def _opened(
+    directory: Directory, o: Override, overrides: list[Override], start: datetime
+) -> tuple[list[Shift], list[Shift]]:
+    """What undoing `o` does to [start, o.end): (the gaps it would newly open, the schedule's own gaps
+    it would reopen). Both are spans covered with `o` and by nobody without it; a span the rotation
+    (or calendar) itself leaves empty was a gap before `o` filled it and is one again after the undo:
+    not the undo's doing (README), said in its reply. Gaps there with and without `o` count for neither."""
     schedule = directory.schedule(o.schedule)
     if schedule.layers:
         layers = layer_shifts(schedule, start, o.end)
@@ -359,11 +367,28 @@ def _opened(directory: Directory, o: Override, overrides: list[Override], start:
         layers = []
     with_o = final_shifts(layers, overrides, start, o.end)
     without = final_shifts(layers, [x for x in overrides if x.id != o.id], start, o.end)
-    covered = [(s.start, s.end) for s in with_o if s.users]
-    out: list[Shift] = []
-    for gap in (s for s in without if not s.users):
-        for a, b in covered:
-            lo, hi = max(a, gap.start), min(b, gap.end)
-            if lo < hi:
-                out.append(Shift(lo, hi, (), "gap"))
+    own_gaps = [(s.start, s.end) for s in final_shifts(layers, [], start, o.end) if not s.users]
+    uncovered = _meet([(s.start, s.end) for s in without if not s.users], [(s.start, s.end) for s in with_o if s.users])
+    reopened = _meet(uncovered, own_gaps)
+    opened = [span for a, b in uncovered for span in _minus((a, b), reopened)]
+    return [Shift(a, b, (), "gap") for a, b in opened], [Shift(a, b, (), "gap") for a, b in reopened]
+
+
+Span = tuple[datetime, datetime]
+
+
+def _meet(xs: list[Span], ys: list[Span]) -> list[Span]:
+    """The spans where one of `xs` and one of `ys` overlap, in order."""
+    return sorted((max(a, c), min(b, d)) for a, b in xs for c, d in ys if max(a, c) < min(b, d))
+
+
+def _minus(span: Span, holes: list[Span]) -> list[Span]:
+    """`span` without the (sorted) `holes`."""
+    out, at = [], span[0]
+    for a, b in holes:
+        if a > at and at < span[1]:
+            out.append((at, min(a, span[1])))
+        at = max(at, b)
+    if at < span[1]:
+        out.append((at, span[1]))
     return out

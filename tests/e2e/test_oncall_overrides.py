@@ -124,7 +124,9 @@ def test_take_the_pager_covers_the_asker_now_and_the_group_follows(bot, fake_sla
     )
 
 
-def test_an_undo_that_would_leave_a_gap_is_refused_with_the_gap(bot, fake_slack):
+def test_an_undo_of_an_override_that_filled_the_schedules_own_gap_is_done_and_says_the_gap(bot, fake_slack):
+    """The schedule had nobody before the override: undoing it is not refused (README: gaps there with
+    or without it do not count) and the reply says nobody is on call again."""
     preview = ask(bot, fake_slack, "oncall take devops --for 1h", "U0DEVA")  # devops has nobody on call now
     assert "It fills 1 h nobody covered" in preview["text"]
     token = next(
@@ -136,8 +138,9 @@ def test_an_undo_that_would_leave_a_gap_is_refused_with_the_gap(bot, fake_slack)
     )
     applied = click(bot, fake_slack, "alp_oncall_apply", token, "U0DEVA")
     n = applied.split("override #")[1].split()[0]
-    refused = click(bot, fake_slack, "alp_oncall_undo", n, "U0DEVA")
-    assert f"undoing #{n} would leave nobody on call" in refused
+    undone = click(bot, fake_slack, "alp_oncall_undo", n, "U0DEVA")
+    assert f"override #{n} undone" in undone and "nobody is on call" in undone, undone
+    assert "kept" not in undone, undone  # seconds of it: a plain undo (no row, no handoff DM)
 
 
 @pytest.mark.parametrize(

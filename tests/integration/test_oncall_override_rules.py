@@ -91,12 +91,26 @@ async def test_an_undo_is_not_refused_for_gaps_it_did_not_fill(flow):
     assert "undone" in said, said
 
 
-async def test_an_undo_is_refused_for_the_hours_it_would_leave_uncovered(flow):
+async def test_an_override_that_filled_the_rotations_own_gap_can_be_undone(flow):
+    """The tester's "undoing #3 would leave nobody on call": the night was a gap of the rotation
+    before the override and is one again after the undo; the reply says the gap is back."""
     directory, store, audit, _ = flow
     start = soon(hour=23)  # 18:00 or 19:00 in New York: after the rotation's hours
     night = await store.add("platform", "U0NIGHT", start, start + timedelta(hours=4), "U0LEAD")
-    said = (await undo(directory, store, audit, night.id, "U0LEAD", admin=True)).text
-    assert "would leave nobody on call" in said and f"{start:%Y-%m-%d %H:%M}" in said
+    undone = await undo(directory, store, audit, night.id, "U0LEAD", admin=True)
+    assert undone.done and "no longer covers" in undone.text, undone.text
+    assert "nobody is on call" in undone.text and f"{start:%Y-%m-%d %H:%M}" in undone.text, undone.text
+
+
+async def test_an_undo_is_refused_for_the_hours_it_would_newly_leave_uncovered(flow):
+    """Hours the rotation covers but an older stored hole empties, filled by this override: undoing it
+    would leave nobody where the schedule itself has someone."""
+    directory, store, audit, _ = flow
+    start = soon(hour=10)
+    await store.add("devops", "", start, start + timedelta(hours=4), "U0LEAD")  # a hole (as once stored)
+    cover = await store.add("devops", "U0DEV2", start, start + timedelta(hours=4), "U0LEAD")
+    said = (await undo(directory, store, audit, cover.id, "U0LEAD", admin=True)).text
+    assert "would leave nobody on call" in said and f"{start:%Y-%m-%d %H:%M}" in said, said
 
 
 async def test_an_undo_judges_only_the_hours_still_to_come(flow):
