@@ -26,6 +26,7 @@ from commands.durations import hours_text
 from commands.params import UsageError
 from escalation.oncall.directory import Directory
 from escalation.oncall.override_flow import OverrideAsk, apply, preview, preview_text, undo, utc_span
+from escalation.oncall.spans import local_span
 from escalation.state.audit import AuditLog
 
 log = logging.getLogger(__name__)
@@ -117,10 +118,10 @@ class OncallButtons:
         hours = hours_text(sum((e - s).total_seconds() for s, e in mine))
         token = sign(asked.as_dict(), self.key, max(self.settings.actions.request_ttl_s, 86400))
         zone = ZoneInfo(self.directory.schedule(asked.schedule).time_zone)
-        a, b = asked.start.astimezone(zone), asked.end.astimezone(zone)
         text = (
-            f":raising_hand: <@{user}> asks for cover on `{asked.schedule}`: {a:%a %d %b %H:%M %Z} - "
-            f"{b:%a %d %b %H:%M %Z} ({hours} of their shift). Whoever takes it is previewed and recorded."
+            f":raising_hand: <@{user}> asks for cover on `{asked.schedule}`: "
+            f"{local_span(asked.start, asked.end, zone, ' - ')} ({hours} of their shift). "
+            "Whoever takes it is previewed and recorded."
         )
         return {**_message(text, [_button("Take it", TAKE, token, "primary")]), "response_type": "in_channel"}
 

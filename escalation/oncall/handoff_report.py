@@ -26,6 +26,7 @@ from escalation.model import Incident, IncidentStatus
 from escalation.oncall.config import Schedule
 from escalation.oncall.directory import Directory
 from escalation.oncall.shifts import Override
+from escalation.oncall.spans import local_span
 from escalation.state.db import Database
 from escalation.state.schema import action_requests
 from escalation.state.store import Store
@@ -106,16 +107,10 @@ def report_text(r: HandoffReport) -> str:
     if r.overrides:
         lines.append(
             "*Overrides in this shift*: "
-            + "; ".join(
-                f"<@{o.user}> {o.start.astimezone(zone):%a %H:%M}-{o.end.astimezone(zone):%a %H:%M %Z}"
-                for o in r.overrides
-            )
+            + "; ".join(f"<@{o.user}> {local_span(o.start, o.end, zone)}" for o in r.overrides)
         )
     if r.gaps:
-        lines.append(
-            ":warning: *Nobody on call*: "
-            + "; ".join(f"{s.astimezone(zone):%a %H:%M}-{e.astimezone(zone):%a %H:%M %Z}" for s, e in r.gaps)
-        )
+        lines.append(":warning: *Nobody on call*: " + "; ".join(local_span(s, e, zone) for s, e in r.gaps))
     if r.silences_note:
         lines.append(f"*Silences*: unknown ({r.silences_note})")
     else:

@@ -23,6 +23,7 @@ from escalation.oncall.directory import CalendarUnavailable, Directory
 from escalation.oncall.overrides import OverrideStore
 from escalation.oncall.rotation import Shift
 from escalation.oncall.shifts import Override, final_shifts, layer_shifts
+from escalation.oncall.spans import local_span
 from escalation.state.audit import AuditLog
 from escalation.state.db import now
 
@@ -215,10 +216,7 @@ def authorization(p: Preview, clicker: str, admins: Sequence[str]) -> str | None
 
 
 def _span(zone: ZoneInfo, s: datetime, e: datetime) -> str:
-    a, b = s.astimezone(zone), e.astimezone(zone)
-    end = f"{b:%H:%M}" if a.date() == b.date() else f"{b:%a %d %b %H:%M}"
-    first = f"{a:%a %d %b %H:%M}" + (f" {a.tzname()}" if a.tzname() != b.tzname() else "")
-    return f"{first}-{end} {b.tzname()}"
+    return local_span(s, e, zone)
 
 
 def preview_text(p: Preview, zones: dict[str, ZoneInfo]) -> str:

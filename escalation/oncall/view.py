@@ -18,6 +18,7 @@ from commands.durations import hours_text
 from escalation.oncall.directory import CalendarUnavailable, Directory
 from escalation.oncall.rotation import to_local, to_utc
 from escalation.oncall.shifts import overlaps
+from escalation.oncall.spans import local_span
 
 
 async def oncall_data(directory: Directory, at: datetime, schedule: str | None = None) -> dict[str, Any]:
@@ -157,19 +158,14 @@ def week_words(data: dict[str, Any], zone: ZoneInfo | None) -> str:
         for sh in s["shifts"]:
             start, end = datetime.fromisoformat(sh["start"]), datetime.fromisoformat(sh["end"])
             hours = hours_text((end - start).total_seconds())  # real hours (one zone's wall clock would hide DST)
-            a, b = start.astimezone(local), end.astimezone(local)
             who = "unknown (overrides not read)" if sh["on_call"] is None else _people(sh["on_call"])
             src = f" ({sh['source']})" if sh["source"].startswith("override") else ""
-            first = f"{a:%a %d %b %H:%M}" + (f" {a:%Z}" if a.tzname() != b.tzname() else "")  # a DST switch inside
-            out.append(f"  {first} - {b:%a %d %b %H:%M %Z} ({hours}): {who}{src}")
+            out.append(f"  {local_span(start, end, local, ' - ')} ({hours}): {who}{src}")
         for o in s.get("overlaps") or []:
-            a, b = (
-                datetime.fromisoformat(o["start"]).astimezone(local),
-                datetime.fromisoformat(o["end"]).astimezone(local),
-            )
+            span = local_span(datetime.fromisoformat(o["start"]), datetime.fromisoformat(o["end"]), local)
             out.append(
                 f"  overrides #{o['winner']} (<@{o['winner_user']}>) and #{o['loser']} (<@{o['loser_user']}>) both cover "
-                f"{a:%a %d %b %H:%M}-{b:%H:%M %Z}: #{o['winner']} wins (the newer one)"
+                f"{span}: #{o['winner']} wins (the newer one)"
             )
         if s["note"]:
             out.append(f"  :warning: {s['note']}")

@@ -212,3 +212,23 @@ async def test_the_week_view_lists_the_final_shifts_in_local_time_across_the_swi
     assert "  Sat 28 Mar 09:00 CET - Sun 29 Mar 09:00 CEST (23 h): <@U0B>" in lines  # turn 27
     assert "  Sun 29 Mar 09:00 - Mon 30 Mar 09:00 CEST (24 h): <@U0A>" in lines
     assert len(lines) == 8  # seven days, one shift each, and the head
+
+
+async def test_two_overrides_overlapping_across_the_switch_give_each_end_its_own_zone(tmp_path):
+    """The tester's "both cover Sun 28 Mar 00:30-05:00 CEST": 00:30 is CET (2027's switch is 28 Mar)."""
+    from escalation.oncall.directory import Directory
+    from escalation.oncall.overrides import OverrideStore
+    from escalation.oncall.view import week_data, week_words
+    from escalation.state.db import Database
+
+    s = sched("Europe/Berlin", Layer(users=["U0A", "U0B"], turn="1d", handoff="09:00", start=date(2027, 3, 1)))
+    db = Database(f"sqlite:///{tmp_path}/s.db")
+    try:
+        store = OverrideStore(db)
+        await store.add("devops", "U0C1", utc(2027, 3, 27, 22), utc(2027, 3, 28, 5), "U0LEAD")
+        await store.add("devops", "U0C2", utc(2027, 3, 27, 23, 30), utc(2027, 3, 28, 3), "U0LEAD")
+        data = await week_data(Directory(OncallSettings(schedules=[s]), store), utc(2027, 3, 27, 11), None)
+    finally:
+        await db.close()
+    text = week_words(data, None)
+    assert "both cover Sun 28 Mar 00:30 CET-05:00 CEST: #2 wins" in text, text
