@@ -34,7 +34,7 @@ from bot.metrics import AlertMetrics, Metrics
 from bot.oncall.buttons import OncallButtons
 from bot.oncall.feed import feed_route
 from bot.oncall.groups import SlackGroups
-from bot.oncall.handoff import HandoffWork
+from bot.oncall.handoff import HandoffWork, start_handoffs
 from bot.oncall.people import SlackPeople
 from bot.oncall.slack import directory_of
 from bot.remediation.buttons import SlackRemediation
@@ -273,8 +273,7 @@ async def serve(settings: Settings) -> None:
     async def oncall(_: web.Application) -> AsyncIterator[None]:
         """Imported calendars read on their interval; the handoff scheduler (after the reconciler:
         it asks whether this replica leads)."""
-        calendar_task = asyncio.create_task(calendars.run()) if calendars.imported else None
-        await handoffs.start()
+        calendar_task = await start_handoffs(handoffs, calendars)  # the catch-up waits for the first read
         yield
         handoffs.stop()
         if calendar_task is not None:

@@ -6,6 +6,7 @@ schedule's channel and by DM to the incoming and outgoing people, claimed once a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime, timedelta
 
@@ -19,9 +20,12 @@ from commands.changes import change_lines_between
 from commands.registry import NoParams
 from commands.report import Severity
 from commands.runner import run_check
+from escalation.oncall.calendars import Calendars
 from escalation.oncall.config import Schedule
+from escalation.oncall.directory import CalendarUnavailable
 from escalation.oncall.groups import LOOK_BACK, GroupSync, SyncResult, current_shift
 from escalation.oncall.handoff_report import Silence, build_report, report_text
+from escalation.oncall.scheduler import HandoffScheduler
 from escalation.state.audit import changes_since
 from escalation.state.db import now
 
@@ -39,6 +43,8 @@ class HandoffWork:
         for s in self.settings.oncall.schedules:
             try:
                 await self.report(s)
+            except CalendarUnavailable as err:  # its coverage is unknown: nothing true to report yet
+                log.warning("handoff report of %s skipped: %s", s.name, err)
             except Exception:
                 log.exception("handoff report of %s", s.name)
 
@@ -111,3 +117,16 @@ class HandoffWork:
                 log.warning("handoff report of %s to %s: %s", schedule.name, target, err)
         await self.sync.done(schedule.name, since, "report", "sent to " + (", ".join(sent) or "nobody"))
         return text
+
+
+async def start_handoffs(handoffs: HandoffScheduler, calendars: Calendars) -> asyncio.Task[None] | None:
+    """Alp-bot's start of the on-call side: the imported calendars read on their interval (the task,
+    for the caller to cancel), and the handoff scheduler, whose catch-up (a handoff missed while down)
+    waits for their first read, at most twice a download's limit: a calendar not read by then is
+    skipped with one log line, its report sent at the next wake-up."""
+    if not calendars.imported:
+        await handoffs.start()
+        return None
+    task = asyncio.create_task(calendars.run())
+    await handoffs.start(calendars.first_read, 2 * calendars.settings.ical_timeout_s)
+    return task

@@ -126,6 +126,7 @@ class Calendars:
     ) -> None:
         self.settings, self.people, self.reader = settings, people, reader
         self.states: dict[str, CalendarState] = {}
+        self.read_once = asyncio.Event()  # set when `run` has read every calendar once (or failed to)
 
     async def refresh(self, schedule: Schedule, at: datetime | None = None) -> CalendarState:
         """Read, expand and match one calendar now; a failure is kept as its state's `error` (the
@@ -185,7 +186,12 @@ class Calendars:
                 await self.refresh_all()
             except Exception:  # refresh keeps each calendar's error; this is a bug's last guard
                 log.exception("refreshing calendars")
+            self.read_once.set()
             await asyncio.sleep(self.settings.ical_refresh_s)
+
+    async def first_read(self) -> None:
+        """Until `run` has read every calendar once (each read bounded by `ical_timeout_s`)."""
+        await self.read_once.wait()
 
     def shifts(self, schedule: Schedule, start: datetime, end: datetime) -> list[Shift]:
         """The calendar's shifts over [start, end); CalendarUnavailable when its coverage is unknown."""

@@ -13,6 +13,7 @@ restart or a late wake-up neither loses nor repeats it. Nothing is stored in APS
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -42,9 +43,13 @@ class HandoffScheduler:
         self.directory, self.leading, self.on_handoff, self.rebuild_s = directory, leading, on_handoff, rebuild_s
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         self.next: dict[str, datetime] = {}  # schedule -> its next handoff, as the jobs stand
+        self._catch_up: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        """Start the scheduler, catch up (a handoff missed while down is done now), plan the jobs."""
+    async def start(self, ready: Callable[[], Awaitable[object]] | None = None, ready_s: float = 0.0) -> None:
+        """Start the scheduler, catch up (a handoff missed while down is done now), plan the jobs.
+        `ready`: what the catch-up waits for first, at most `ready_s` (the imported calendars' first
+        read: a report asked of an unread calendar has nothing to say); the wait runs beside the
+        start, which returns at once; a schedule still unread then is skipped (`on_handoff`'s rule)."""
         self.scheduler.start()
         self.scheduler.add_job(
             self.wake,
@@ -54,9 +59,21 @@ class HandoffScheduler:
             coalesce=True,
             max_instances=1,
         )
+        if ready is None:
+            await self.wake("start")
+            return
+        self._catch_up = asyncio.create_task(self._wake_when(ready, ready_s))
+
+    async def _wake_when(self, ready: Callable[[], Awaitable[object]], ready_s: float) -> None:
+        try:
+            await asyncio.wait_for(ready(), ready_s)
+        except TimeoutError:
+            log.warning("on-call catch-up: not everything was read within %gs; going on without it", ready_s)
         await self.wake("start")
 
     def stop(self) -> None:
+        if self._catch_up is not None:
+            self._catch_up.cancel()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
 

@@ -154,3 +154,49 @@ async def test_the_handoff_health_run_has_the_wiring_of_alp_health(tmp_path, fak
         await db.close()
     assert not [line for line in lines if "not wired" in line or "Changes in the last hour" in line], lines
     assert not [line for line in lines if "changes" in line.lower() and "could not read" in line], lines
+
+
+async def test_at_start_the_catch_up_report_of_a_calendar_schedule_waits_for_its_first_read(
+    tmp_path, fake_slack, caplog
+):
+    """The tester's start-up traceback "CalendarUnavailable: … has not been read yet": the catch-up
+    handoff ran before the calendar task had read anything. It waits for the first read (bounded)."""
+    import logging
+
+    from bot.oncall.handoff import HandoffWork, start_handoffs
+    from bot.settings import Settings
+    from escalation.oncall.calendars import Calendars
+    from escalation.oncall.scheduler import HandoffScheduler
+
+    at = datetime.now(UTC).replace(second=0, microsecond=0)
+    began, ends = at - timedelta(minutes=10), at + timedelta(hours=2)
+    path = tmp_path / "cal.ics"
+    path.write_text(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:1\r\nDTSTAMP:20260101T000000Z\r\n"
+        f"DTSTART:{began:%Y%m%dT%H%M%SZ}\r\nDTEND:{ends:%Y%m%dT%H%M%SZ}\r\nSUMMARY:On call: U0ICAL1\r\n"
+        "END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    schedule = Schedule(name="ml", channel="C0MLHAND", ical_file=str(path))
+    settings = Settings(
+        state_url=f"sqlite:///{tmp_path}/s.db", oncall=OncallSettings(schedules=[schedule], handoff_health=False)
+    )
+    db = Database(settings.state_url)
+    client = AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url)
+    calendars = Calendars(settings.oncall)
+    directory = Directory(settings.oncall, OverrideStore(db), calendars.shifts, cover=calendars.cover)
+    sync = GroupSync(db, directory, SlackGroups(client), "r1")
+    handoffs = HandoffScheduler(directory, lambda: True, HandoffWork(settings, sync, client))
+    caplog.set_level(logging.INFO)
+    task = await start_handoffs(handoffs, calendars)
+    try:
+        posted = await asyncio.to_thread(
+            fake_slack.wait_for, "chat.postMessage", lambda c: c.args.get("channel") == "C0MLHAND", 15
+        )
+        assert "U0ICAL1" in posted.args["text"], posted.args
+    finally:
+        handoffs.stop()
+        if task is not None:
+            task.cancel()
+        await db.close()
+    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records if r.exc_info]
+    assert "has not been read yet" not in caplog.text, caplog.text
