@@ -145,7 +145,9 @@ def series_finding(
     never from the chart's last point (on a long window a step-long average). `s` is the chart's
     series: its history (traffic earlier in the window) and, when `now` has no sample, its last point.
 
-    No sample at `end` is not "now": UNKNOWN, with the chart's last sample and its age. A service's
+    No sample at `end` is not "now": a typed query's series that has points in the window ended (said
+    "ended at HH:MM", shown, not judged: a resolved alert's `ALERTS`, a target gone); a service's
+    figure is UNKNOWN, with the chart's last sample and its age. A service's
     request rate at 0 after traffic earlier in the window is CRITICAL (it stopped serving); its error
     ratio and p95 with no requests are "nothing to judge". NaN and ±Inf are never a verdict."""
     name = f"{query} {what}" if is_service else s.name()
@@ -156,6 +158,18 @@ def series_finding(
     evidence = [Fields(items={"query": expr, "window": window})]
     over = "over the last minute, " if is_service else ""
     detail = f"now: {over}read at {end:%H:%M:%S} UTC apart from the chart ({len(s.points)} point(s), {window})"
+    if (now is None or now.last is None) and not is_service and s.points:
+        ended = datetime.fromtimestamp(s.points[-1][0], UTC)
+        return Finding(
+            severity=Severity.OK,
+            title=f"{name}: ended at {ended:%H:%M} UTC (its last, {said(s.last)}), no sample now",
+            detail=f"{detail}; the series stopped inside the window (a resolved alert, a target gone): "
+            "its history is in the chart",
+            evidence=evidence,
+            probe="prometheus",
+            asked=True,
+            judged=False,  # what was read, as typed: not a problem nor a verdict
+        )
     if now is None or now.last is None:
         age = end.timestamp() - s.points[-1][0] if s.points else math.inf
         last_said = said(s.last)
