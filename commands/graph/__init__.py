@@ -150,7 +150,7 @@ def series_finding(
     figure is UNKNOWN, with the chart's last sample and its age. A service's
     request rate at 0 after traffic earlier in the window is CRITICAL (it stopped serving); its error
     ratio and p95 with no requests are "nothing to judge". NaN and ±Inf are never a verdict."""
-    name = f"{query} {what}" if is_service else s.name()
+    name = f"{query} {what}" if is_service else s.name() if s.labels else f"`{expr}`"  # `1/0` has no labels
 
     def said(v: float | None) -> str:
         return _fmt(v, unit if unit != "?" else unit_of(expr)) if v is not None else "none"
@@ -222,7 +222,13 @@ def series_finding(
         f"critical from {th.response_time_crit_ms:.0f}ms",
     }.get(what, "shown, not judged")
     return Finding(
-        severity=sev, title=f"{name}: {shown} now", detail=f"{detail}; {against}", evidence=evidence, probe="prometheus"
+        severity=sev,
+        title=f"{name}: {shown} now",
+        detail=f"{detail}; {against}",
+        evidence=evidence,
+        probe="prometheus",
+        asked=what == "requests/s",  # the traffic, shown beside the verdicts: never folded into their count
+        judged=what != "requests/s",  # no threshold: the neutral marker (0 after traffic is CRITICAL above)
     )
 
 
