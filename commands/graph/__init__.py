@@ -2,7 +2,8 @@
 
 A configured service name graphs its RED figures (request rate, error ratio, duration p95, from
 `ALP_PROMETHEUS__REQUESTS_METRIC` / `__DURATION_METRIC` by `__SERVICE_LABEL`); anything else is a
-PromQL expression, validated by Prometheus itself (its error is the answer, never a traceback).
+PromQL expression, validated by Prometheus itself (its error is the answer, never a traceback: a
+query it refuses as malformed is `data["usage_error"]`, exit 64 in the terminal).
 Each series is judged from its latest sample only where a threshold is known (RED figures against
 `thresholds.response_time_*` and an error ratio of 1 % / 5 %); a typed expression is shown, not judged.
 `data["graph"]` holds what the chart draws (commands/graph/chart.py) and `--json` prints:
@@ -363,17 +364,11 @@ async def graph(ctx: CheckContext, params: GraphParams) -> CheckResult:
                     findings.append(
                         Finding(severity=Severity.WARNING, title=f"Prometheus warns: {w}", probe="prometheus")
                     )
-    except PrometheusQueryError as err:
+    except PrometheusQueryError as err:  # malformed (bad_data): the words were wrong, a usage error (exit 64)
+        said = f"Prometheus refused the query: {err.reason.removeprefix('not a valid query: ')}"
         return CheckResult(
-            [
-                Finding(
-                    severity=Severity.UNKNOWN,
-                    title=f"Prometheus refused the query: {err.reason.removeprefix('not a valid query: ')}",
-                    detail=f"query: {params.query}",
-                    probe="prometheus",
-                )
-            ],
-            {"usage_error": str(err)},
+            [Finding(severity=Severity.UNKNOWN, title=said, detail=f"query: {params.query}", probe="prometheus")],
+            {"usage_error": f"{said}\nquery: {params.query}"},
         )
     except BackendRefused as err:  # too many series, too large: what to do is in the reason
         return CheckResult([Finding(severity=Severity.UNKNOWN, title=f"Prometheus: {err.reason}", probe="prometheus")])

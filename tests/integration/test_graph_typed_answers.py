@@ -18,7 +18,9 @@ def graph(testbed: dict[str, str], *args: str) -> tuple[int, dict[str, Any], str
     return out.returncode, (json.loads(out.stdout) if out.stdout.strip() else {}), out.stderr
 
 
-def test_more_than_ten_typed_series_are_shown_not_counted_as_checks_and_counts_are_numbers(testbed) -> None:
+def test_more_than_ten_typed_series_are_shown_not_counted_as_checks_and_counts_are_numbers(
+    testbed: dict[str, str],
+) -> None:
     # the bed's four services each have a dozen buckets: well over the ten the chart draws
     code, report, err = graph(testbed, "http_request_duration_seconds_bucket", "--since", "5m")
     assert code == 0, (code, report, err)
@@ -34,7 +36,7 @@ def test_more_than_ten_typed_series_are_shown_not_counted_as_checks_and_counts_a
     assert "[ OK ]" not in text and "checks OK" not in text, text
 
 
-def test_a_series_that_ended_inside_the_window_is_said_ended_not_unknown(testbed) -> None:
+def test_a_series_that_ended_inside_the_window_is_said_ended_not_unknown(testbed: dict[str, str]) -> None:
     ended_at = int(time.time()) - 120  # a real series whose samples stop two minutes ago
     query = f'up or label_replace(vector(time()) < {ended_at}, "job", "gone", "", "")'
     code, report, err = graph(testbed, query, "--since", "10m")
@@ -48,13 +50,13 @@ def test_a_series_that_ended_inside_the_window_is_said_ended_not_unknown(testbed
     assert live and all("now" in f["title"] for f in live), live
 
 
-def test_a_label_less_series_is_named_by_its_expression(testbed) -> None:
+def test_a_label_less_series_is_named_by_its_expression(testbed: dict[str, str]) -> None:
     _, report, _ = graph(testbed, "1/0", "--since", "5m")
     title = report["findings"][0]["title"]
     assert not title.startswith("{}") and "1/0" in title, title
 
 
-def test_a_malformed_query_is_a_usage_error_with_prometheus_own_message(testbed) -> None:
+def test_a_malformed_query_is_a_usage_error_with_prometheus_own_message(testbed: dict[str, str]) -> None:
     out = alp("graph", "rate(http_requests_total[5m]", "--since", "5m", env=testbed)
     assert out.returncode == 64, (out.returncode, out.stdout, out.stderr)
     assert "parse error" in out.stderr and "Traceback" not in out.stderr, out.stderr

@@ -15,7 +15,7 @@ from commands.backends.prometheus import Series
 from commands.config import ChecksConfig
 from commands.graph import series_finding
 from commands.graph.units import fmt_value, unit_of
-from commands.report import Report
+from commands.report import Finding, Report
 
 END = datetime(2026, 12, 7, 12, tzinfo=UTC)
 
@@ -48,13 +48,13 @@ def test_a_services_request_rate_is_shown_under_the_neutral_marker_not_counted_a
     t = END.timestamp()
     cfg = ChecksConfig()
 
-    def one(what: str, unit: str, v: float) -> object:
+    def one(what: str, unit: str, v: float) -> Finding:
         s = Series({}, [(t - 60, v), (t, v)])
         return series_finding(s, what, "expr", unit, True, "auth-service", "w", 15, END, cfg, s)
 
     rate = one("requests/s", "/s", 20.0)
     findings = [rate, one("error ratio", "ratio", 0.0), one("p95 duration", "s", 0.04)]
-    report = Report(target="graph", started_at=END, duration_s=0.3, findings=findings)  # type: ignore[arg-type]
+    report = Report(target="graph", started_at=END, duration_s=0.3, findings=findings)
     text = render_text(report)
     line = next(x for x in text.splitlines() if "requests/s" in x and "now" in x)
     assert not line.startswith("[ OK ]"), text
