@@ -233,6 +233,17 @@ def series_finding(
     )
 
 
+def beside_numbers(listed: list[Finding]) -> list[Finding]:
+    """A typed query's series: one with no number now (NaN, ±Inf: an idle service's 0/0) beside
+    series that have one, or that ended, was read like them: shown, not judged, never the whole
+    answer UNKNOWN. Alone (`0/0`), nothing with a number was read: it stays UNKNOWN."""
+    if not any(f.asked and not f.judged for f in listed):
+        return listed
+    return [
+        f.model_copy(update={"severity": Severity.OK, "judged": False}) if f.asked and f.judged else f for f in listed
+    ]
+
+
 def _not_seen(err: BackendError) -> Finding:
     """Prometheus down, hanging or refusing the login: the figures were not seen, UNKNOWN (never CRITICAL:
     `graph` judges the service, and Prometheus being down says nothing of it)."""
@@ -334,22 +345,23 @@ async def graph(ctx: CheckContext, params: GraphParams) -> CheckResult:
                         await _nothing_matched(prom, params.query, what, expr, is_service, window, start, end, step)
                     )
                     continue
-                for s in answer.series[:10]:
-                    findings.append(
-                        series_finding(
-                            s,
-                            what,
-                            expr,
-                            unit,
-                            is_service,
-                            params.query,
-                            window,
-                            step,
-                            end,
-                            cfg,
-                            _matching(instant, s.labels),
-                        )
+                listed = [
+                    series_finding(
+                        s,
+                        what,
+                        expr,
+                        unit,
+                        is_service,
+                        params.query,
+                        window,
+                        step,
+                        end,
+                        cfg,
+                        _matching(instant, s.labels),
                     )
+                    for s in answer.series[:10]
+                ]
+                findings += listed if is_service else beside_numbers(listed)
                 if len(answer.series) > 10:
                     findings.append(
                         Finding(

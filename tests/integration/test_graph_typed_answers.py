@@ -62,3 +62,14 @@ def test_a_malformed_query_is_a_usage_error_with_prometheus_own_message(testbed:
     assert "parse error" in out.stderr and "Traceback" not in out.stderr, out.stderr
     code, _, err = graph(testbed, "sum(", "--since", "5m")
     assert code == 64 and "parse error" in err, (code, err)
+
+
+def test_one_series_with_no_number_beside_others_is_shown_not_the_whole_answer_unknown(testbed: dict[str, str]) -> None:
+    # an idle service's error ratio is 0/0 (NaN) beside the others' numbers: all were read
+    query = 'label_replace(vector(0.5), "s", "busy", "", "") or label_replace(vector(0) / 0, "s", "idle", "", "")'
+    code, report, err = graph(testbed, query, "--since", "5m")
+    assert code == 0 and report["headline"].startswith("graph: shown, not judged"), (code, report, err)
+    idle = next(f for f in report["findings"] if "idle" in f["title"])
+    assert "nan" in idle["title"].lower() and not idle["judged"], idle
+    code, alone, _ = graph(testbed, "0/0", "--since", "5m")  # nothing with a number read: could not see
+    assert code == 3 and alone["findings"][0]["severity"] == "unknown", alone
