@@ -2,8 +2,9 @@
 
 Units (https://prometheus.io/docs/practices/naming/): `*_seconds*` is seconds, `*_bytes*` bytes,
 `rate()`/`irate()` of a counter (`*_total`, a histogram's or summary's `*_bucket`/`*_count`) per
-second, and the counter itself a count (a plain number, even in a `_seconds` family); a division of
-two rates of the same counter family is a ratio. Anything else is a plain number ("").
+second, the counter itself and its `increase()` a count (a plain number, even in a `_seconds`
+family); a division of two rates of the same counter family is a ratio. Anything else is a plain
+number ("").
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import math
 import re
 
 _RATE = re.compile(r"\b(i?rate|increase)\s*\(")
+_PER_SECOND = re.compile(r"\bi?rate\s*\(")  # increase() is a count over its range, not per second
 _COUNTED = re.compile(r"_(total|count|bucket)\b")  # counters: how many, never seconds or bytes
 _MEAN = re.compile(r"_(seconds|bytes)_sum\b.*/.*_\1_count\b", re.DOTALL)
 
@@ -31,7 +33,7 @@ def unit_of(expr: str) -> str:
     counted = _COUNTED.search(expr)
     if "_seconds" in expr and not counted:
         return "s"
-    if _RATE.search(expr) and counted:
+    if _PER_SECOND.search(expr) and counted:
         return "/s"
     return ""
 

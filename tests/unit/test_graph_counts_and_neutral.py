@@ -32,6 +32,9 @@ END = datetime(2026, 12, 7, 12, tzinfo=UTC)
         ("http_request_duration_seconds_sum / http_request_duration_seconds_count", "s"),
         ("histogram_quantile(0.9, rate(http_request_duration_seconds_bucket[5m]))", "s"),
         ("node_time_seconds", "s"),
+        ("increase(http_requests_total[5m])", ""),  # how many in 5 min: a count, not per second
+        ("sum(increase(http_request_duration_seconds_count[1h]))", ""),
+        ("irate(http_requests_total[1m])", "/s"),
     ],
 )
 def test_counts_are_numbers_not_seconds(expr: str, unit: str) -> None:
