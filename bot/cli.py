@@ -200,6 +200,9 @@ def _main(argv: list[str] | None) -> None:
             request.params,
         )
     )
+    if report.data.get("usage_error"):  # malformed words found by running them (commands/registry.CheckResult)
+        print(f"alp: {terminal(str(report.redacted().data['usage_error']))}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
     print(report.to_json() if as_json else render_text(report, request.show_all), end="" if not as_json else "\n")
     if chart is not None:
         _write_chart(report, chart)

@@ -28,7 +28,9 @@ class NoParams(BaseModel):
 
 @dataclass
 class CheckResult:
-    """What a check function returns; the runner adds target and timing."""
+    """What a check function returns; the runner adds target and timing. `data["usage_error"]` (str):
+    the words were wrong in a way only running could tell (a query Prometheus refuses as malformed):
+    the terminal says it as every usage error (exit 64); `findings` say it in Slack."""
 
     findings: list[Finding]
     data: dict[str, Any] = field(default_factory=dict)

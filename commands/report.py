@@ -178,9 +178,10 @@ class Report(BaseModel):
         if worst.severity is Severity.OK and not any(f.judged for f in ordered):  # values shown, no verdict
             read = "; ".join(f.title for f in ordered[:2]) + ("; …" if len(ordered) > 2 else "")
             return f"{self.target}: shown, not judged: {read}"
-        if worst.severity is Severity.OK:  # what was read, not a bare count
-            read = "; ".join(f.title for f in ordered[:2]) + ("; …" if len(ordered) > 2 else "")
-            return f"{head}: {len(ordered)} checks OK: {read}"
+        if worst.severity is Severity.OK:  # what was read, not a bare count: the judged ones only
+            judged = [f for f in ordered if f.judged]
+            read = "; ".join(f.title for f in judged[:2]) + ("; …" if len(judged) > 2 else "")
+            return f"{head}: {len(judged)} checks OK: {read}"
         others = sum(1 for f in ordered[1:] if f.severity is not Severity.OK)
         more = f" (+{others} more problem(s))" if others else ""
         return f"{head}: {worst.title}{more}"

@@ -2,7 +2,8 @@
 
 A configured service name graphs its RED figures (request rate, error ratio, duration p95, from
 `ALP_PROMETHEUS__REQUESTS_METRIC` / `__DURATION_METRIC` by `__SERVICE_LABEL`); anything else is a
-PromQL expression, validated by Prometheus itself (its error is the answer, never a traceback).
+PromQL expression, validated by Prometheus itself (its error is the answer, never a traceback: a
+query it refuses as malformed is `data["usage_error"]`, exit 64 in the terminal).
 Each series is judged from its latest sample only where a threshold is known (RED figures against
 `thresholds.response_time_*` and an error ratio of 1 % / 5 %); a typed expression is shown, not judged.
 `data["graph"]` holds what the chart draws (commands/graph/chart.py) and `--json` prints:
@@ -145,10 +146,12 @@ def series_finding(
     never from the chart's last point (on a long window a step-long average). `s` is the chart's
     series: its history (traffic earlier in the window) and, when `now` has no sample, its last point.
 
-    No sample at `end` is not "now": UNKNOWN, with the chart's last sample and its age. A service's
+    No sample at `end` is not "now": a typed query's series that has points in the window ended (said
+    "ended at HH:MM", shown, not judged: a resolved alert's `ALERTS`, a target gone); a service's
+    figure is UNKNOWN, with the chart's last sample and its age. A service's
     request rate at 0 after traffic earlier in the window is CRITICAL (it stopped serving); its error
     ratio and p95 with no requests are "nothing to judge". NaN and ±Inf are never a verdict."""
-    name = f"{query} {what}" if is_service else s.name()
+    name = f"{query} {what}" if is_service else s.name() if s.labels else f"`{expr}`"  # `1/0` has no labels
 
     def said(v: float | None) -> str:
         return _fmt(v, unit if unit != "?" else unit_of(expr)) if v is not None else "none"
@@ -156,6 +159,18 @@ def series_finding(
     evidence = [Fields(items={"query": expr, "window": window})]
     over = "over the last minute, " if is_service else ""
     detail = f"now: {over}read at {end:%H:%M:%S} UTC apart from the chart ({len(s.points)} point(s), {window})"
+    if (now is None or now.last is None) and not is_service and s.points:
+        ended = datetime.fromtimestamp(s.points[-1][0], UTC)
+        return Finding(
+            severity=Severity.OK,
+            title=f"{name}: ended at {ended:%H:%M} UTC (its last, {said(s.last)}), no sample now",
+            detail=f"{detail}; the series stopped inside the window (a resolved alert, a target gone): "
+            "its history is in the chart",
+            evidence=evidence,
+            probe="prometheus",
+            asked=True,
+            judged=False,  # what was read, as typed: not a problem nor a verdict
+        )
     if now is None or now.last is None:
         age = end.timestamp() - s.points[-1][0] if s.points else math.inf
         last_said = said(s.last)
@@ -208,8 +223,25 @@ def series_finding(
         f"critical from {th.response_time_crit_ms:.0f}ms",
     }.get(what, "shown, not judged")
     return Finding(
-        severity=sev, title=f"{name}: {shown} now", detail=f"{detail}; {against}", evidence=evidence, probe="prometheus"
+        severity=sev,
+        title=f"{name}: {shown} now",
+        detail=f"{detail}; {against}",
+        evidence=evidence,
+        probe="prometheus",
+        asked=what == "requests/s",  # the traffic, shown beside the verdicts: never folded into their count
+        judged=what != "requests/s",  # no threshold: the neutral marker (0 after traffic is CRITICAL above)
     )
+
+
+def beside_numbers(listed: list[Finding]) -> list[Finding]:
+    """A typed query's series: one with no number now (NaN, ±Inf: an idle service's 0/0) beside
+    series that have one, or that ended, was read like them: shown, not judged, never the whole
+    answer UNKNOWN. Alone (`0/0`), nothing with a number was read: it stays UNKNOWN."""
+    if not any(f.asked and not f.judged for f in listed):
+        return listed
+    return [
+        f.model_copy(update={"severity": Severity.OK, "judged": False}) if f.asked and f.judged else f for f in listed
+    ]
 
 
 def _not_seen(err: BackendError) -> Finding:
@@ -313,45 +345,42 @@ async def graph(ctx: CheckContext, params: GraphParams) -> CheckResult:
                         await _nothing_matched(prom, params.query, what, expr, is_service, window, start, end, step)
                     )
                     continue
-                for s in answer.series[:10]:
-                    findings.append(
-                        series_finding(
-                            s,
-                            what,
-                            expr,
-                            unit,
-                            is_service,
-                            params.query,
-                            window,
-                            step,
-                            end,
-                            cfg,
-                            _matching(instant, s.labels),
-                        )
+                listed = [
+                    series_finding(
+                        s,
+                        what,
+                        expr,
+                        unit,
+                        is_service,
+                        params.query,
+                        window,
+                        step,
+                        end,
+                        cfg,
+                        _matching(instant, s.labels),
                     )
+                    for s in answer.series[:10]
+                ]
+                findings += listed if is_service else beside_numbers(listed)
                 if len(answer.series) > 10:
                     findings.append(
                         Finding(
                             severity=Severity.OK,
                             title=f"and {len(answer.series) - 10} more series (the chart draws the first 10)",
                             probe="prometheus",
+                            asked=True,
+                            judged=False,  # a note on what is listed, never a check counted as OK
                         )
                     )
                 for w in answer.warnings[:3]:
                     findings.append(
                         Finding(severity=Severity.WARNING, title=f"Prometheus warns: {w}", probe="prometheus")
                     )
-    except PrometheusQueryError as err:
+    except PrometheusQueryError as err:  # malformed (bad_data): the words were wrong, a usage error (exit 64)
+        said = f"Prometheus refused the query: {err.reason.removeprefix('not a valid query: ')}"
         return CheckResult(
-            [
-                Finding(
-                    severity=Severity.UNKNOWN,
-                    title=f"Prometheus refused the query: {err.reason.removeprefix('not a valid query: ')}",
-                    detail=f"query: {params.query}",
-                    probe="prometheus",
-                )
-            ],
-            {"usage_error": str(err)},
+            [Finding(severity=Severity.UNKNOWN, title=said, detail=f"query: {params.query}", probe="prometheus")],
+            {"usage_error": f"{said}\nquery: {params.query}"},
         )
     except BackendRefused as err:  # too many series, too large: what to do is in the reason
         return CheckResult([Finding(severity=Severity.UNKNOWN, title=f"Prometheus: {err.reason}", probe="prometheus")])

@@ -17,9 +17,10 @@ from typing import Any
 MAX_LINES = 10
 
 
-def _label(labels: dict[str, str]) -> str:
+def _label(labels: dict[str, str], title: str) -> str:
+    """A series' legend: its labels, else its metric name, else (`1/0`, `sum(…)`) the panel's title."""
     shown = {k: v for k, v in labels.items() if k != "__name__"}
-    return ", ".join(f"{k}={v}" for k, v in sorted(shown.items()))[:60] or labels.get("__name__", "value")
+    return (", ".join(f"{k}={v}" for k, v in sorted(shown.items())) or labels.get("__name__") or title)[:60]
 
 
 def _with_gaps(points: list[list[Any]]) -> tuple[list[datetime], list[float]]:
@@ -86,7 +87,7 @@ def figure(data: dict[str, Any]) -> Any:
         for colour, s in zip(SERIES_COLOURS, series[:MAX_LINES], strict=False):
             times, values = _with_gaps(s["points"])
             times_all += times
-            ax.plot(times, values, linewidth=1.5, color=colour, label=_label(s["labels"]))
+            ax.plot(times, values, linewidth=1.5, color=colour, label=_label(s["labels"], panel["title"]))
         title = (
             panel["title"] if len(series) <= MAX_LINES else f"{panel['title']}: the first {MAX_LINES} of {len(series)}"
         )

@@ -1,8 +1,10 @@
 """The unit of a PromQL expression, read from Prometheus' metric naming conventions, and values in it.
 
 Units (https://prometheus.io/docs/practices/naming/): `*_seconds*` is seconds, `*_bytes*` bytes,
-`rate()`/`irate()` of a `*_total` counter per second; a division of two rates of the same
-counter family is a ratio. Anything else is a plain number ("").
+`rate()`/`irate()` of a counter (`*_total`, a histogram's or summary's `*_bucket`/`*_count`) per
+second, the counter itself and its `increase()` a count (a plain number, even in a `_seconds`
+family); a division of two rates of the same counter family is a ratio. Anything else is a plain
+number ("").
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import math
 import re
 
 _RATE = re.compile(r"\b(i?rate|increase)\s*\(")
+_PER_SECOND = re.compile(r"\bi?rate\s*\(")  # increase() is a count over its range, not per second
+_COUNTED = re.compile(r"_(total|count|bucket)\b")  # counters: how many, never seconds or bytes
 _MEAN = re.compile(r"_(seconds|bytes)_sum\b.*/.*_\1_count\b", re.DOTALL)
 
 
@@ -26,25 +30,26 @@ def unit_of(expr: str) -> str:
         return "B"
     if "/" in expr.replace("//", "") and _RATE.search(expr) and "_total" in expr and "_seconds" not in expr:
         return "ratio"
-    if "_seconds" in expr and "_count" not in expr and "_total" not in expr:
+    counted = _COUNTED.search(expr)
+    if "_seconds" in expr and not counted:
         return "s"
-    if _RATE.search(expr) and ("_total" in expr or "_count" in expr):
+    if _PER_SECOND.search(expr) and counted:
         return "/s"
     return ""
 
 
 def fmt_value(v: float | None, unit: str) -> str:
-    """A value in its unit for people: 812ms, 1.5s, 12.3MiB, 4.2/s, 3.10%; NaN and ±Inf said as such."""
+    """A value in its unit for people: 812ms, 1.5s, 68,600s, 12.3MiB, 4.2/s, 3.10%; NaN and ±Inf said as such."""
     if v is None or math.isnan(v):
         return "NaN"
     if math.isinf(v):
         return "+Inf" if v > 0 else "-Inf"
     if unit == "s":
-        return f"{v * 1000:.0f}ms" if abs(v) < 1 else f"{v:.3g}s"
+        return f"{v * 1000:.0f}ms" if abs(v) < 1 else f"{_num(v)}s"
     if unit == "B":
         for size, name in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
             if abs(v) >= size:
-                return f"{v / size:.3g}{name}"
+                return f"{_num(v / size)}{name}"
         return f"{v:.0f}B"
     if unit == "ratio":
         return f"{v:.2%}"

@@ -76,8 +76,10 @@ def test_a_stale_sample_is_not_now_stopped_traffic_is_critical_and_typed_queries
     t = end.timestamp()
     cfg = ChecksConfig()
     stale = Series({}, [(t - 900, 1.0), (t - 600, 1.0)])
-    f = series_finding(stale, "p", "up", "?", False, "up", "w", 15, end, cfg, None)  # the instant read had none
+    f = series_finding(stale, "p95 duration", "q", "s", True, "ml-service", "w", 15, end, cfg, None)  # none now
     assert f.severity is Severity.UNKNOWN and "no sample now" in f.title and "10m old" in f.title
+    f = series_finding(stale, "up", "up", "?", False, "up", "w", 15, end, cfg, None)  # a typed series that ended
+    assert "ended at 11:50 UTC" in f.title and not f.judged and f.severity is not Severity.UNKNOWN, f
     stopped = Series({}, [(t - 60, 12.0), (t - 30, 9.0), (t, 9.0)])  # the chart's last point: a step's average
     f = series_finding(stopped, "requests/s", "q", "/s", True, "ml-service", "w", 360, end, cfg, Series({}, [(t, 0.0)]))
     assert f.severity is Severity.CRITICAL and "stopped serving" in f.title  # judged from the instant read
