@@ -26,17 +26,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import psutil
 
 from bench.common import summary, testbed_env
+from bench.graph import curl_range
 from tests.support import alertmanager as am
 from tests.support.bot_env import BOT_TOKEN, SIGNING_SECRET
 from tests.support.processes import BotProcess
@@ -108,23 +108,9 @@ def wait_graphed(slack: FakeSlack, names: list[str], timeout: float = 120) -> di
 
 
 def curl(env: dict[str, str], window_s: float = 3600, points: int = 240) -> float:
-    now = time.time()
-    t0 = time.perf_counter()
-    out = subprocess.run(
-        [
-            "curl", "-sf", "-u", f"{env['ALP_PROMETHEUS__USERNAME']}:{env['ALP_PROMETHEUS__PASSWORD']}",
-            f"{env['ALP_PROMETHEUS__URL']}/api/v1/query_range",
-            "--data-urlencode", f"query={EXPR.rsplit(' > ', 1)[0]}",
-            "--data-urlencode", f"start={now - window_s:.3f}",
-            "--data-urlencode", f"end={now:.3f}",
-            "--data-urlencode", f"step={window_s / points:g}",
-        ],
-        capture_output=True,
-        check=True,
-    )  # fmt: skip
-    took = time.perf_counter() - t0
-    assert b'"status":"success"' in out.stdout
-    return took
+    """The baseline: `curl` of the alert expression's range query over `window_s` in `points` steps."""
+    end = datetime.now(UTC)
+    return curl_range(env, EXPR.rsplit(" > ", 1)[0], end - timedelta(seconds=window_s), end, window_s / points)
 
 
 def cpu_s(p: psutil.Process) -> float:

@@ -39,7 +39,8 @@ QUERIES = {  # series count -> PromQL over the stand-in's scraped history (4 ser
 }
 
 
-def _curl(env: dict[str, str], expr: str, start: datetime, end: datetime, step: float) -> float:
+def curl_range(env: dict[str, str], expr: str, start: datetime, end: datetime, step: float) -> float:
+    """Seconds `curl` takes for Prometheus' query_range of `expr` (the baseline of the graph benches)."""
     t0 = time.perf_counter()
     out = subprocess.run(
         [
@@ -126,7 +127,7 @@ def main() -> None:
     rows = []
     for n in (1, 10, 100):
         expr = QUERIES[n]
-        curl = [_curl(env, expr, start, end, step) for _ in range(args.reps)]
+        curl = [curl_range(env, expr, start, end, step) for _ in range(args.reps)]
         q_wall, q_cpu, r_wall, r_cpu = [], [], [], []
         for _ in range(args.reps):
             answer, w, c = asyncio.run(_alp_query(settings, expr, start, end, step))
